@@ -1,1 +1,39 @@
-export {};
+/**
+ * `@tollgate/policy`: the Tollgate policy language.
+ *
+ * - {@link parsePolicy}: YAML text -> validated document with positions (never throws)
+ * - {@link compilePolicy}: document -> frozen {@link CompiledPolicy} for the runtime
+ * - {@link loadPolicy}: both in one step
+ * - {@link emitPolicy}: document -> YAML with stable key order
+ * - {@link policyJsonSchema}: JSON Schema for editors
+ */
+export { canonicalJson, policyHash } from './canonical.js';
+export { compilePolicy, rateLimitKey } from './compile.js';
+export type * from './compiled.js';
+export { type EmitOptions, emitPolicy } from './emit.js';
+export {
+  formatPolicyError,
+  POLICY_ERROR_CODES,
+  PolicyCompileError,
+  type PolicyError,
+  type PolicyErrorCode,
+} from './errors.js';
+export { buildPolicyJsonSchema, policyJsonSchema } from './json-schema.js';
+export { type LoadResult, loadPolicy } from './load.js';
+export { type ParsedPolicy, type ParseOptions, parsePolicy } from './parse.js';
+export { type RegexResult, tryCompileRegex } from './regex.js';
+export {
+  CONDITION_OPS,
+  FIXED_WINDOWS,
+  type PolicyCondition,
+  type PolicyDocument,
+  type PolicyRateLimit,
+  type PolicyRule,
+  type PolicyState,
+  type PolicyToolEntry,
+  type PolicyValidate,
+  policyDocumentSchema,
+  RULE_ACTIONS,
+} from './schema.js';
+export { FIXED_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';
+export { MAX_ALIAS_COUNT, MAX_POLICY_BYTES, MAX_POLICY_DEPTH } from './yaml-source.js';

@@ -1,0 +1,256 @@
+/**
+ * `compilePolicy`: a validated document -> the frozen {@link CompiledPolicy} the runtime
+ * evaluates. Exact tool names go in a map, globs and regexes are precompiled, condition paths
+ * pre-split, counter and rate-limit keys resolved with their scope.
+ */
+import picomatch from 'picomatch';
+import { policyHash } from './canonical.js';
+import type {
+  CompiledCondition,
+  CompiledCounter,
+  CompiledPolicy,
+  CompiledRateLimit,
+  CompiledRule,
+  CompiledToolEntry,
+  CompiledValidate,
+  ConditionOp,
+  FixedWindow,
+  SourceLocation,
+} from './compiled.js';
+import { emitPolicy } from './emit.js';
+import { PolicyCompileError } from './errors.js';
+import { type ParsedPolicy, parsePolicy } from './parse.js';
+import { tryCompileRegex } from './regex.js';
+import type { PolicyCondition, PolicyDocument, PolicyRule } from './schema.js';
+import { isGlob } from './validate.js';
+import { FIXED_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';
+
+/** Most tool names whose rule lists are memoised; past this, lookups are computed each time. */
+const MEMO_LIMIT = 10_000;
+
+const sealed = new WeakSet<object>();
+
+/** A Map whose mutators throw once built, so a compiled policy cannot be changed after the fact. */
+class FrozenMap<K, V> extends Map<K, V> {
+  constructor(entries: Iterable<readonly [K, V]>) {
+    super(entries);
+    sealed.add(this);
+    Object.freeze(this);
+  }
+  override set(key: K, value: V): this {
+    if (sealed.has(this)) throw new TypeError('compiled policy maps are read-only');
+    return super.set(key, value);
+  }
+  override delete(): boolean {
+    throw new TypeError('compiled policy maps are read-only');
+  }
+  override clear(): void {
+    throw new TypeError('compiled policy maps are read-only');
+  }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** Stable rate-limit counter key: `rl:<toolKey>:<ruleName>`, each part URI-encoded so `:` cannot collide. */
+export function rateLimitKey(toolKey: string, ruleName: string): string {
+  return `rl:${encodeURIComponent(toolKey)}:${encodeURIComponent(ruleName)}`;
+}
+
+function isParsed(x: PolicyDocument | ParsedPolicy): x is ParsedPolicy {
+  return typeof (x as ParsedPolicy).locate === 'function' && Array.isArray((x as ParsedPolicy).errors);
+}
+
+/**
+ * Compile a policy. Accepts the result of `parsePolicy` (positions refer to its file) or a plain
+ * document (it is printed with `emitPolicy` and re-parsed, so positions refer to that text and
+ * validation is exactly the one `parsePolicy` applies).
+ * @throws PolicyCompileError carrying every error when the policy is invalid.
+ */
+export function compilePolicy(input: PolicyDocument | ParsedPolicy): CompiledPolicy {
+  let parsed: ParsedPolicy;
+  if (isParsed(input)) parsed = input;
+  else {
+    let text: string;
+    try {
+      text = emitPolicy(input);
+    } catch (e) {
+      throw new PolicyCompileError([
+        {
+          file: '<inline>',
+          line: 1,
+          column: 1,
+          code: 'invalid-type',
+          message: `document cannot be printed as YAML: ${e instanceof Error ? e.message : String(e)}`,
+          severity: 'error',
+        },
+      ]);
+    }
+    parsed = parsePolicy(text);
+  }
+  if (parsed.errors.length > 0 || !parsed.document) throw new PolicyCompileError(parsed.errors);
+  return build(parsed.document, parsed);
+}
+
+function build(doc: PolicyDocument, parsed: ParsedPolicy): CompiledPolicy {
+  const loc = (path: (string | number)[]): SourceLocation => deepFreeze({ ...parsed.locate(path) });
+  const counters = new Map<string, CompiledCounter>();
+  const exact = new Map<string, CompiledToolEntry>();
+  const globs: CompiledToolEntry[] = [];
+  let wildcard: CompiledToolEntry | undefined;
+
+  for (const [key, entry] of Object.entries(doc.tools ?? {})) {
+    const kind: CompiledToolEntry['kind'] = key === '*' ? 'wildcard' : isGlob(key) ? 'glob' : 'exact';
+    const scope = key === '*' ? '_global' : key;
+    const rules = (entry.rules ?? []).map((rule, i) => compileRule(rule, key, i, scope, counters, loc));
+    const matcher = kind === 'glob' ? picomatch(key, { dot: true }) : undefined;
+    const compiled: CompiledToolEntry = Object.freeze({
+      key,
+      kind,
+      matches:
+        kind === 'wildcard'
+          ? () => true
+          : kind === 'glob'
+            ? (name: string) => typeof name === 'string' && matcher!(name)
+            : (name: string) => name === key,
+      rules: Object.freeze(rules),
+    });
+    if (kind === 'exact') exact.set(key, compiled);
+    else if (kind === 'glob') globs.push(compiled);
+    else wildcard = compiled;
+  }
+
+  const hide = doc.hide ?? [];
+  const hideAll = hide.includes('*');
+  const hideExact = new Set(hide.filter((h) => !isGlob(h)));
+  const hideGlobs = hide.filter((h) => isGlob(h));
+  const hideMatch = hideGlobs.length ? picomatch(hideGlobs, { dot: true }) : undefined;
+
+  const memo = new Map<string, readonly CompiledRule[]>();
+  const frozenGlobs = Object.freeze(globs);
+  const rulesFor = (tool: string): readonly CompiledRule[] => {
+    const hit = memo.get(tool);
+    if (hit) return hit;
+    const list: CompiledRule[] = [];
+    const e = exact.get(tool);
+    if (e) list.push(...e.rules);
+    for (const g of frozenGlobs) if (g.matches(tool)) list.push(...g.rules);
+    if (wildcard) list.push(...wildcard.rules);
+    const out = Object.freeze(list);
+    if (memo.size < MEMO_LIMIT) memo.set(tool, out);
+    return out;
+  };
+
+  const policy: CompiledPolicy = {
+    version: '1',
+    default: doc.default ?? 'allow',
+    isHidden: (tool: string) =>
+      typeof tool === 'string' && (hideAll || hideExact.has(tool) || (hideMatch ? hideMatch(tool) : false)),
+    exact: new FrozenMap(exact),
+    globs: frozenGlobs,
+    counters: new FrozenMap([...counters.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    rulesFor,
+    isListed: (tool: string) => exact.has(tool) || frozenGlobs.some((g) => g.matches(tool)),
+    hash: policyHash(doc),
+    ...(doc.description !== undefined ? { description: doc.description } : {}),
+    ...(wildcard ? { wildcard } : {}),
+  };
+  return Object.freeze(policy);
+}
+
+function compileRule(
+  rule: PolicyRule,
+  key: string,
+  index: number,
+  scope: string,
+  counters: Map<string, CompiledCounter>,
+  loc: (path: (string | number)[]) => SourceLocation,
+): CompiledRule {
+  const rp = ['tools', key, 'rules', index];
+  const name = rule.name ?? `${key}#${index + 1}`;
+  const conditions = (rule.conditions ?? []).map((c, j) =>
+    compileCondition(c, scope, loc([...rp, 'conditions', j])),
+  );
+  const out: {
+    -readonly [K in keyof CompiledRule]: CompiledRule[K];
+  } = {
+    name,
+    toolKey: key,
+    action: rule.action ?? 'evaluate',
+    conditions: Object.freeze(conditions),
+    location: loc(rp),
+  };
+  if (rule.rate_limit !== undefined) out.rateLimit = compileRateLimit(rule.rate_limit, key, name);
+  if (rule.validate) {
+    const v: { requiredArgs: boolean; schema?: Readonly<Record<string, unknown>> } = {
+      requiredArgs: rule.validate.required_args ?? false,
+    };
+    if (rule.validate.schema) v.schema = structuredClone(rule.validate.schema);
+    out.validate = deepFreeze(v as CompiledValidate);
+  }
+  if (rule.state) {
+    const window = rule.state.window as FixedWindow;
+    const c: { -readonly [K in keyof CompiledCounter]: CompiledCounter[K] } = {
+      id: `${scope}.${rule.state.counter}`,
+      scope,
+      name: rule.state.counter,
+      window,
+      windowMs: FIXED_WINDOW_MS[window],
+      increment: rule.state.increment ?? 1,
+    };
+    if (rule.state.increment_from) {
+      c.incrementFromPath = rule.state.increment_from;
+      c.incrementFrom = Object.freeze(rule.state.increment_from.split('.').slice(1));
+    }
+    const frozen = deepFreeze(c as CompiledCounter);
+    counters.set(frozen.id, frozen);
+    out.state = frozen;
+  }
+  if (rule.on_deny !== undefined) out.onDeny = rule.on_deny;
+  return Object.freeze(out);
+}
+
+function compileCondition(c: PolicyCondition, scope: string, location: SourceLocation): CompiledCondition {
+  const segs = c.path.split('.');
+  const source = segs[0] === 'state' ? 'state' : 'args';
+  const out: { -readonly [K in keyof CompiledCondition]: CompiledCondition[K] } = {
+    path: c.path,
+    source,
+    segments: Object.freeze(segs.slice(1)),
+    op: c.op as ConditionOp,
+    value: deepFreeze(structuredClone(c.value)),
+    location,
+  };
+  void scope;
+  if (source === 'state') out.counterId = `${segs[1]}.${segs[2]}`;
+  if (c.op === 'regex') {
+    const r = tryCompileRegex(c.value as string);
+    // Validation already rejected patterns that fail here.
+    if (r.ok) out.regex = r.regex;
+  }
+  return Object.freeze(out);
+}
+
+function compileRateLimit(
+  rl: NonNullable<PolicyRule['rate_limit']>,
+  key: string,
+  name: string,
+): CompiledRateLimit {
+  const k = rateLimitKey(key, name);
+  if (typeof rl === 'string') {
+    const f = parseFixedRate(rl)!;
+    return Object.freeze({
+      kind: 'fixed',
+      max: f.max,
+      window: f.window,
+      windowMs: FIXED_WINDOW_MS[f.window],
+      key: k,
+    });
+  }
+  return Object.freeze({ kind: 'sliding', max: rl.max, windowMs: parseWindowMs(rl.window)!, key: k });
+}

@@ -1,0 +1,85 @@
+/**
+ * YAML emitter for policy documents: what `tollgate init`, the catalogue's starter policies and
+ * the website print. Key order is fixed (version, description, default, hide, tools; inside a
+ * rule: name, action, conditions, rate_limit, validate, state, on_deny), so the same document
+ * always prints the same text and diffs stay small.
+ */
+import { Document, isMap, isPair, isScalar } from 'yaml';
+import type { PolicyDocument } from './schema.js';
+
+/** Options for {@link emitPolicy}. */
+export interface EmitOptions {
+  /** Comment lines placed above a tool entry, keyed by tool key (exact name, glob or "*"). */
+  comments?: Record<string, string>;
+  /** Comment placed at the top of the file (e.g. a `yaml-language-server: $schema=...` line). */
+  header?: string;
+}
+
+const ORDER: Record<string, readonly string[]> = {
+  document: ['version', 'description', 'default', 'hide', 'tools'],
+  rule: ['name', 'action', 'conditions', 'rate_limit', 'validate', 'state', 'on_deny'],
+  condition: ['path', 'op', 'value'],
+  state: ['counter', 'window', 'increment', 'increment_from'],
+  validate: ['required_args', 'schema'],
+  rateLimit: ['max', 'window'],
+};
+
+function ordered(obj: unknown, order: readonly string[]): Record<string, unknown> {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return obj as Record<string, unknown>;
+  const src = obj as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of order) if (src[k] !== undefined) out[k] = src[k];
+  // Keys outside the language (an invalid document) still print, after the known ones.
+  for (const k of Object.keys(src).sort()) if (!(k in out) && src[k] !== undefined) out[k] = src[k];
+  return out;
+}
+
+function orderRule(rule: unknown): unknown {
+  const r = ordered(rule, ORDER.rule!);
+  if (typeof r !== 'object' || r === null) return r;
+  if (Array.isArray(r.conditions)) r.conditions = r.conditions.map((c) => ordered(c, ORDER.condition!));
+  if (r.state !== undefined) r.state = ordered(r.state, ORDER.state!);
+  if (r.validate !== undefined) r.validate = ordered(r.validate, ORDER.validate!);
+  if (typeof r.rate_limit === 'object' && r.rate_limit !== null)
+    r.rate_limit = ordered(r.rate_limit, ORDER.rateLimit!);
+  return r;
+}
+
+/**
+ * Print a policy document as YAML with stable key order. Tool entries keep their insertion
+ * order (it is evaluation order for globs). Does not validate: pass it a document that
+ * `loadPolicy` accepts if the output must load.
+ */
+export function emitPolicy(document: PolicyDocument, opts: EmitOptions = {}): string {
+  const top = ordered(document, ORDER.document!);
+  if (top.tools && typeof top.tools === 'object') {
+    const tools: Record<string, unknown> = {};
+    for (const [key, entry] of Object.entries(top.tools as Record<string, unknown>)) {
+      if (entry && typeof entry === 'object' && Array.isArray((entry as { rules?: unknown }).rules)) {
+        tools[key] = { ...(entry as object), rules: (entry as { rules: unknown[] }).rules.map(orderRule) };
+      } else tools[key] = entry;
+    }
+    top.tools = tools;
+  }
+  const doc = new Document(top, { aliasDuplicateObjects: false });
+  if (opts.header)
+    doc.commentBefore = opts.header
+      .split('\n')
+      .map((l) => (l ? ` ${l}` : ''))
+      .join('\n');
+  if (opts.comments) {
+    const toolsNode = doc.get('tools', true);
+    if (isMap(toolsNode)) {
+      for (const pair of toolsNode.items) {
+        if (!isPair(pair) || !isScalar(pair.key)) continue;
+        const c = opts.comments[String(pair.key.value)];
+        if (c)
+          pair.key.commentBefore = c
+            .split('\n')
+            .map((l) => (l ? ` ${l}` : ''))
+            .join('\n');
+      }
+    }
+  }
+  return doc.toString({ lineWidth: 0, indentSeq: true });
+}

@@ -1,0 +1,108 @@
+/**
+ * Policy errors: one shape for every problem found in a policy file, from YAML syntax to
+ * counters read but never defined. Each carries a stable `code` (see {@link POLICY_ERROR_CODES})
+ * so tools and tests can rely on it while messages stay free to improve.
+ */
+
+/** One problem found in a policy file. Lines and columns are 1-based. */
+export interface PolicyError {
+  /** The filename given to `parsePolicy`, or `<inline>`. */
+  file: string;
+  line: number;
+  column: number;
+  /** Stable kebab-case code, e.g. `unknown-key`, `invalid-regex` (see {@link POLICY_ERROR_CODES}). */
+  code: PolicyErrorCode;
+  /** What is wrong, in one sentence. */
+  message: string;
+  /** How to fix it, when there is something more useful to say than the message. */
+  hint?: string;
+  /** `error` makes the policy unusable; `warning` is reported but the policy still loads. */
+  severity: 'error' | 'warning';
+}
+
+/**
+ * Every code a {@link PolicyError} can carry, with a one-line explanation. Codes are stable across
+ * releases; `docs/policy-reference.md` maps them to Intercept's POLICY.md validation messages.
+ */
+export const POLICY_ERROR_CODES = {
+  'input-too-large': 'The policy text exceeds the size cap (1 MiB).',
+  'yaml-syntax': 'The text is not well-formed YAML.',
+  'yaml-too-deep': 'The YAML nests deeper than the cap (64 levels).',
+  'yaml-alias-limit': 'The YAML expands too many aliases (a "billion laughs" document).',
+  'yaml-multiple-documents': 'The file holds more than one YAML document.',
+  'duplicate-key': 'A mapping repeats a key.',
+  'not-a-mapping': 'The document (or a node that must be a mapping) is not a mapping.',
+  'missing-field': 'A required field is absent.',
+  'unknown-key': 'A key the language does not define.',
+  'invalid-type': 'A field has the wrong type.',
+  'invalid-version': '`version` is not "1".',
+  'invalid-default': '`default` is not allow or deny.',
+  'invalid-action': '`action` is not evaluate, allow or deny.',
+  'empty-name': 'A rule `name` or `on_deny` message is blank.',
+  'duplicate-rule-name': 'Two rules under the same tool key share a name.',
+  'hide-empty-entry': 'A `hide` entry is blank.',
+  'hide-duplicate': 'A `hide` entry appears twice.',
+  'invalid-glob': 'A tool key or `hide` entry is not a valid glob.',
+  'empty-tool-key': 'A key under `tools` is blank.',
+  'deny-with-conditions': 'An `action: deny` rule has conditions, which would never be checked.',
+  'deny-with-rate-limit': 'An `action: deny` rule has a `rate_limit`, `state` or `validate` block.',
+  'evaluate-without-conditions': 'An `action: evaluate` rule has nothing to evaluate.',
+  'invalid-path': 'A condition path does not start with `args.` or `state.`, or has empty segments.',
+  'invalid-state-path': 'A `state.` path is not `state.<scope>.<counter>`.',
+  'unknown-operator': 'A condition `op` is not one of the eleven operators.',
+  'value-not-list': '`in` / `not_in` need a list value.',
+  'value-not-number': '`lt` / `lte` / `gt` / `gte` need a finite number.',
+  'value-not-boolean': '`exists` needs true or false.',
+  'value-not-string': '`regex` needs a string pattern.',
+  'value-not-scalar': '`eq` / `neq` / `contains` need a string, number, boolean or null.',
+  'invalid-regex': 'A `regex` pattern does not compile.',
+  'regex-unsupported':
+    'A `regex` uses a feature the linear-time engine cannot run (backreferences, lookaround).',
+  'counter-empty': '`state.counter` is blank or contains a dot.',
+  'invalid-window': '`state.window` is not minute, hour or day.',
+  'invalid-increment':
+    '`state.increment` is not a non-negative finite number, or is combined with `increment_from`.',
+  'increment-from-not-args': '`state.increment_from` does not start with `args.`.',
+  'counter-under-glob': 'A `state` counter is declared under a glob key, which has no single scope.',
+  'undefined-counter': 'A condition reads `state.<scope>.<counter>` but no rule defines that counter.',
+  'duplicate-counter': 'Two rules define the same counter in the same scope.',
+  'invalid-rate-limit': '`rate_limit` is neither `N/window` nor `{ max, window }`.',
+  'invalid-rate-limit-count': 'The count of a `rate_limit` is not a positive integer.',
+  'invalid-rate-limit-window': 'The window of a `rate_limit` is not minute/hour/day or a positive duration.',
+  'rate-limit-with-conditions': 'A rule combines `rate_limit` with `conditions` or `state`.',
+  'invalid-validate-schema': '`validate.schema` is not a JSON Schema object.',
+  'unreachable-rule': 'A rule follows an unconditional deny in the same entry and can never run (warning).',
+  'hidden-tool-has-rules': 'A tool is both hidden and given rules; its rules never run (warning).',
+  'rule-has-no-effect': 'An `action: allow` rule carries nothing to check (warning).',
+} as const;
+
+/** A stable error code: one of the keys of {@link POLICY_ERROR_CODES}. */
+export type PolicyErrorCode = keyof typeof POLICY_ERROR_CODES;
+
+/**
+ * Render an error the way compilers do: `file:line:col: code: message`, followed by
+ * `\n  hint: ...` when the error has a hint. Warnings read `file:line:col: warning code: message`.
+ */
+export function formatPolicyError(e: PolicyError): string {
+  const kind = e.severity === 'warning' ? `warning ${e.code}` : e.code;
+  const head = `${e.file}:${e.line}:${e.column}: ${kind}: ${e.message}`;
+  return e.hint ? `${head}\n  hint: ${e.hint}` : head;
+}
+
+/**
+ * Thrown by `compilePolicy` when the document is invalid. `errors` holds every problem found
+ * (never just the first); `message` is their formatted list.
+ */
+export class PolicyCompileError extends Error {
+  readonly errors: readonly PolicyError[];
+  constructor(errors: readonly PolicyError[]) {
+    super(`invalid policy:\n${errors.map(formatPolicyError).join('\n')}`);
+    this.name = 'PolicyCompileError';
+    this.errors = errors;
+  }
+}
+
+/** Sort errors by file position, then code, so output is deterministic. */
+export function sortErrors(errors: PolicyError[]): PolicyError[] {
+  return errors.sort((a, b) => a.line - b.line || a.column - b.column || a.code.localeCompare(b.code));
+}

@@ -1,0 +1,713 @@
+/**
+ * Validation of a parsed policy value: the zod schema for structure and types, then the checks
+ * that span fields (operator vs value, counters read vs defined, reachability, duplicates).
+ * Both passes always run, so every problem is reported at once, each with its source position.
+ */
+import { closest, distance } from 'fastest-levenshtein';
+import picomatch from 'picomatch';
+import type { z } from 'zod';
+import type { PolicyError, PolicyErrorCode } from './errors.js';
+import { tryCompileRegex } from './regex.js';
+import { CONDITION_OPS, FIXED_WINDOWS, KNOWN_KEYS, policyDocumentSchema, RULE_ACTIONS } from './schema.js';
+import { parseWindowMs } from './windows.js';
+import type { Locator, ValuePath } from './yaml-source.js';
+
+/** Errors and warnings found by {@link validatePolicyValue}, sorted by position. */
+export interface ValidationResult {
+  errors: PolicyError[];
+  warnings: PolicyError[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const describe = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'a list'
+      : typeof v === 'object'
+        ? 'a mapping'
+        : `${JSON.stringify(v)} (${typeof v})`;
+
+/** Suggest the closest known word when it is near enough to be a plausible typo. */
+export function didYouMean(word: string, known: readonly string[]): string | undefined {
+  if (known.length === 0) return undefined;
+  const best = closest(word, known as string[]);
+  return distance(word, best) <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** True when a tool key or hide entry is a glob rather than an exact tool name. */
+export function isGlob(key: string): boolean {
+  return key !== '*' && picomatch.scan(key).isGlob;
+}
+
+/** Throws when picomatch cannot build a matcher with strict bracket checking. */
+function globProblem(glob: string): string | undefined {
+  try {
+    picomatch.makeRe(glob, { strictBrackets: true });
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+function knownKeysFor(path: ValuePath): readonly string[] {
+  const n = path.length;
+  if (n === 0) return KNOWN_KEYS.document;
+  if (n === 2 && path[0] === 'tools') return KNOWN_KEYS.toolEntry;
+  if (n === 4 && path[2] === 'rules') return KNOWN_KEYS.rule;
+  if (n === 6 && path[4] === 'conditions') return KNOWN_KEYS.condition;
+  if (n === 5 && path[4] === 'state') return KNOWN_KEYS.state;
+  if (n === 5 && path[4] === 'validate') return KNOWN_KEYS.validate;
+  if (n === 5 && path[4] === 'rate_limit') return KNOWN_KEYS.rateLimit;
+  return [];
+}
+
+/** Paths whose zod issues are superseded by the precise checks below. */
+function handledBySemanticPass(path: ValuePath): boolean {
+  const p = path.map(String);
+  const last = p[p.length - 1];
+  if (p.includes('rate_limit')) return true;
+  if (p.length === 7 && p[4] === 'conditions' && (last === 'op' || last === 'value')) return true;
+  if (p.length === 6 && p[4] === 'state' && (last === 'window' || last === 'increment')) return true;
+  if (p.length === 6 && p[4] === 'validate' && last === 'schema') return true;
+  return false;
+}
+
+const FIELD_CODES: Record<string, PolicyErrorCode> = {
+  version: 'invalid-version',
+  default: 'invalid-default',
+  action: 'invalid-action',
+};
+
+/**
+ * Validate a plain value (from YAML) as a policy document. Never throws.
+ * @param value the parsed YAML value
+ * @param locate maps a path to its position (see `readYaml`)
+ */
+export function validatePolicyValue(value: unknown, locate: Locator): ValidationResult {
+  const errors: PolicyError[] = [];
+  const warnings: PolicyError[] = [];
+  const seen = new Set<string>();
+  const add = (
+    path: ValuePath,
+    code: PolicyErrorCode,
+    message: string,
+    hint?: string,
+    opts: { at?: 'key' | 'value'; severity?: 'error' | 'warning' } = {},
+  ) => {
+    const loc = locate(path, opts.at);
+    const severity = opts.severity ?? 'error';
+    const key = `${loc.line}:${loc.column}:${code}:${message}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const e: PolicyError = { ...loc, code, message, severity };
+    if (hint) e.hint = hint;
+    (severity === 'error' ? errors : warnings).push(e);
+  };
+
+  if (!isObj(value)) {
+    add(
+      [],
+      'not-a-mapping',
+      `a policy must be a YAML mapping, got ${describe(value)}`,
+      'start with `version: "1"`',
+    );
+    return { errors, warnings };
+  }
+
+  // Pass 1: structure and types.
+  const parsed = policyDocumentSchema.safeParse(value);
+  if (!parsed.success) for (const issue of parsed.error.issues) mapZodIssue(issue, value, add);
+
+  // Pass 2: the rules that span fields.
+  semanticChecks(value, add);
+
+  const byPos = (a: PolicyError, b: PolicyError) =>
+    a.line - b.line || a.column - b.column || a.code.localeCompare(b.code);
+  return { errors: errors.sort(byPos), warnings: warnings.sort(byPos) };
+}
+
+type Add = (
+  path: ValuePath,
+  code: PolicyErrorCode,
+  message: string,
+  hint?: string,
+  opts?: { at?: 'key' | 'value'; severity?: 'error' | 'warning' },
+) => void;
+
+function getAt(root: unknown, path: ValuePath): unknown {
+  let v: unknown = root;
+  for (const seg of path) {
+    if (Array.isArray(v) && typeof seg === 'number') v = v[seg];
+    else if (isObj(v)) v = v[String(seg)];
+    else return undefined;
+  }
+  return v;
+}
+
+function mapZodIssue(issue: z.core.$ZodIssue, root: unknown, add: Add): void {
+  const path = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
+  if (handledBySemanticPass(path)) return;
+  const last = path[path.length - 1];
+  const field = last === undefined ? 'document' : String(last);
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeysFor(path);
+    for (const k of issue.keys) {
+      const guess = didYouMean(k, known);
+      add(
+        [...path, k],
+        'unknown-key',
+        `unknown key \`${k}\`${path.length ? ` in ${describePath(path)}` : ''}`,
+        guess ? `did you mean \`${guess}\`?` : known.length ? `allowed keys: ${known.join(', ')}` : undefined,
+        { at: 'key' },
+      );
+    }
+    return;
+  }
+  const actual = getAt(root, path);
+  if (actual === undefined && issue.code === 'invalid_type') {
+    const hint = field === 'version' ? 'add `version: "1"` at the top of the file' : undefined;
+    add(path.slice(0, -1), 'missing-field', `missing required field \`${field}\``, hint);
+    return;
+  }
+  const code = FIELD_CODES[field];
+  if (code === 'invalid-version') {
+    add(
+      path,
+      code,
+      `version must be "1", got ${describe(actual)}`,
+      typeof actual === 'number'
+        ? 'quote it: `version: "1"` (a bare 1 is a number in YAML)'
+        : 'set `version: "1"`',
+    );
+    return;
+  }
+  if (code === 'invalid-default') {
+    const guess = typeof actual === 'string' ? didYouMean(actual, ['allow', 'deny']) : undefined;
+    add(
+      path,
+      code,
+      `default must be "allow" or "deny", got ${describe(actual)}`,
+      guess ? `did you mean \`${guess}\`?` : 'use allow or deny, or omit the field (allow)',
+    );
+    return;
+  }
+  if (code === 'invalid-action') {
+    const guess = typeof actual === 'string' ? didYouMean(actual, RULE_ACTIONS) : undefined;
+    add(
+      path,
+      code,
+      `action must be "evaluate", "allow" or "deny", got ${describe(actual)}`,
+      guess ? `did you mean \`${guess}\`?` : 'use evaluate (the default), allow or deny',
+    );
+    return;
+  }
+  if (path.length === 6 && path[4] === 'state' && field === 'counter') return; // reported precisely below
+  add(
+    path,
+    'invalid-type',
+    `${describePath(path)}: ${issue.message.replace(/^Invalid input: /, '')}, got ${describe(actual)}`,
+  );
+}
+
+function describePath(path: ValuePath): string {
+  let s = '';
+  for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : s ? `.${seg}` : seg;
+  return s || 'document';
+}
+
+const EXPECTS: Partial<
+  Record<(typeof CONDITION_OPS)[number], 'list' | 'number' | 'boolean' | 'string' | 'scalar'>
+> = {
+  in: 'list',
+  not_in: 'list',
+  lt: 'number',
+  lte: 'number',
+  gt: 'number',
+  gte: 'number',
+  exists: 'boolean',
+  regex: 'string',
+  eq: 'scalar',
+  neq: 'scalar',
+  contains: 'scalar',
+};
+
+function checkRateLimit(rl: unknown, base: ValuePath, add: Add): void {
+  const windows = FIXED_WINDOWS as readonly string[];
+  if (typeof rl === 'string') {
+    const slash = rl.indexOf('/');
+    if (slash < 0) {
+      add(
+        base,
+        'invalid-rate-limit',
+        `rate_limit must be \`N/minute\`, \`N/hour\`, \`N/day\` or { max, window }, got ${describe(rl)}`,
+        'e.g. `rate_limit: 5/hour` or `rate_limit: { max: 10, window: 60 }`',
+      );
+      return;
+    }
+    const count = rl.slice(0, slash).trim();
+    const window = rl.slice(slash + 1).trim();
+    const n = Number(count);
+    if (!/^[0-9]+$/.test(count) || !Number.isSafeInteger(n) || n <= 0) {
+      add(
+        base,
+        'invalid-rate-limit-count',
+        `rate_limit count must be a positive integer, got "${count}"`,
+        'e.g. `rate_limit: 5/hour`',
+      );
+    }
+    if (!windows.includes(window)) {
+      const guess = didYouMean(window.replace(/s$/, ''), windows);
+      add(
+        base,
+        'invalid-rate-limit-window',
+        `rate_limit window must be "minute", "hour" or "day", got "${window}"`,
+        window === 'second' || window === 'sec' || window === 's'
+          ? 'per-second limits use the sliding form: `rate_limit: { max: N, window: 1 }`'
+          : guess
+            ? `did you mean \`${count}/${guess}\`?`
+            : 'use N/minute, N/hour or N/day, or { max, window } for other windows',
+      );
+    }
+    return;
+  }
+  if (isObj(rl)) {
+    if (!('max' in rl))
+      add(
+        base,
+        'missing-field',
+        'missing required field `max` in rate_limit',
+        'e.g. `{ max: 10, window: 60 }`',
+      );
+    else if (typeof rl.max !== 'number' || !Number.isSafeInteger(rl.max) || rl.max <= 0)
+      add(
+        [...base, 'max'],
+        'invalid-rate-limit-count',
+        `rate_limit max must be a positive integer, got ${describe(rl.max)}`,
+      );
+    if (!('window' in rl))
+      add(
+        base,
+        'missing-field',
+        'missing required field `window` in rate_limit',
+        'seconds, or `30s`, `5m`, `1h`, `1d`',
+      );
+    else if (parseWindowMs(rl.window) === undefined)
+      add(
+        [...base, 'window'],
+        'invalid-rate-limit-window',
+        `rate_limit window must be a positive number of seconds or a duration like 30s, 5m, 1h, 1d, got ${describe(rl.window)}`,
+      );
+    for (const k of Object.keys(rl))
+      if (k !== 'max' && k !== 'window') {
+        const guess = didYouMean(k, KNOWN_KEYS.rateLimit);
+        add(
+          [...base, k],
+          'unknown-key',
+          `unknown key \`${k}\` in rate_limit`,
+          guess ? `did you mean \`${guess}\`?` : 'allowed keys: max, window',
+          { at: 'key' },
+        );
+      }
+    return;
+  }
+  add(
+    base,
+    'invalid-rate-limit',
+    `rate_limit must be \`N/minute|hour|day\` or { max, window }, got ${describe(rl)}`,
+    'e.g. `rate_limit: 5/hour`',
+  );
+}
+
+interface CounterRef {
+  path: ValuePath;
+  scope: string;
+  counter: string;
+}
+
+function semanticChecks(doc: Obj, add: Add): void {
+  // hide
+  const hidden: string[] = [];
+  if (Array.isArray(doc.hide)) {
+    const seen = new Map<string, number>();
+    doc.hide.forEach((h, i) => {
+      if (typeof h !== 'string') return;
+      if (h.trim() === '') {
+        add(
+          ['hide', i],
+          'hide-empty-entry',
+          `hide[${i}]: entry must not be empty`,
+          'remove it or write a tool name',
+        );
+        return;
+      }
+      if (seen.has(h))
+        add(
+          ['hide', i],
+          'hide-duplicate',
+          `hide: duplicate entry "${h}" (also hide[${seen.get(h)}])`,
+          'remove the duplicate',
+        );
+      else seen.set(h, i);
+      if (isGlob(h)) {
+        const p = globProblem(h);
+        if (p)
+          add(
+            ['hide', i],
+            'invalid-glob',
+            `hide[${i}]: invalid glob "${h}": ${p}`,
+            'close every [ ], { } and ( )',
+          );
+      }
+      hidden.push(h);
+    });
+  }
+  const hiddenMatch = hidden.length ? picomatch(hidden, { dot: true }) : () => false;
+
+  if (!isObj(doc.tools)) return;
+  const defined = new Map<string, ValuePath>();
+  const reads: CounterRef[] = [];
+
+  for (const [key, entry] of Object.entries(doc.tools)) {
+    const entryPath = ['tools', key];
+    if (key.trim() === '')
+      add(entryPath, 'empty-tool-key', 'tool key must not be empty', 'write a tool name, a glob or "*"', {
+        at: 'key',
+      });
+    const glob = isGlob(key);
+    if (glob) {
+      const p = globProblem(key);
+      if (p)
+        add(entryPath, 'invalid-glob', `invalid glob "${key}": ${p}`, 'close every [ ], { } and ( )', {
+          at: 'key',
+        });
+    }
+    if (key !== '*' && !glob && hidden.length && hiddenMatch(key))
+      add(
+        entryPath,
+        'hidden-tool-has-rules',
+        `tool "${key}" is hidden, so its rules never run`,
+        'remove it from `hide` or drop its rules',
+        {
+          at: 'key',
+          severity: 'warning',
+        },
+      );
+    if (!isObj(entry) || !Array.isArray(entry.rules)) continue;
+    const scope = key === '*' ? '_global' : key;
+    const names = new Map<string, number>();
+    let denyAt: number | undefined;
+    entry.rules.forEach((rule, i) => {
+      const rp: ValuePath = ['tools', key, 'rules', i];
+      if (!isObj(rule)) return;
+      const name = typeof rule.name === 'string' ? rule.name : `${key}#${i + 1}`;
+      if (typeof rule.name === 'string' && rule.name.trim() === '')
+        add(
+          [...rp, 'name'],
+          'empty-name',
+          'rule name must not be empty',
+          'give the rule a name, or omit `name` to get an automatic one',
+        );
+      else if (names.has(name))
+        add(
+          typeof rule.name === 'string' ? [...rp, 'name'] : rp,
+          'duplicate-rule-name',
+          `duplicate rule name "${name}" under "${key}" (also rules[${names.get(name)}])`,
+          'rule names identify denials and rate-limit buckets; make them unique',
+        );
+      else names.set(name, i);
+      if (typeof rule.on_deny === 'string' && rule.on_deny.trim() === '')
+        add(
+          [...rp, 'on_deny'],
+          'empty-name',
+          'on_deny message must not be empty',
+          'write a message for the agent, or omit on_deny',
+        );
+
+      if (denyAt !== undefined)
+        add(
+          rp,
+          'unreachable-rule',
+          `rule "${name}" can never run: rules[${denyAt}] under "${key}" always denies`,
+          'remove it, or remove the deny rule',
+          {
+            severity: 'warning',
+          },
+        );
+
+      const action = typeof rule.action === 'string' ? rule.action : 'evaluate';
+      const conds = Array.isArray(rule.conditions) ? rule.conditions : [];
+      const hasRl = rule.rate_limit !== undefined;
+      if (action === 'deny') {
+        denyAt ??= i;
+        if (conds.length > 0)
+          add(
+            [...rp, 'conditions'],
+            'deny-with-conditions',
+            'deny rules must not have conditions',
+            'remove `conditions`, or use action: evaluate to deny only when a condition fails',
+            { at: 'key' },
+          );
+        for (const k of ['rate_limit', 'state', 'validate'] as const)
+          if (rule[k] !== undefined)
+            add(
+              [...rp, k],
+              'deny-with-rate-limit',
+              `${k} cannot be used with action "deny"`,
+              `remove \`${k}\` or change the action`,
+              { at: 'key' },
+            );
+      } else if (action === 'evaluate' && conds.length === 0 && !hasRl && rule.validate === undefined) {
+        add(
+          rp,
+          'evaluate-without-conditions',
+          'evaluate rules must have at least one condition, a rate_limit or a validate block',
+          'add a condition, or use `action: allow` for a rule that only counts',
+        );
+      } else if (
+        action === 'allow' &&
+        conds.length === 0 &&
+        !hasRl &&
+        rule.validate === undefined &&
+        rule.state === undefined
+      ) {
+        add(
+          rp,
+          'rule-has-no-effect',
+          `rule "${name}" checks nothing`,
+          'add rate_limit/validate/conditions, or remove the rule (an empty `rules: []` lists a tool)',
+          { severity: 'warning' },
+        );
+      }
+      if (hasRl && action !== 'deny') {
+        if (conds.length > 0 || rule.state !== undefined)
+          add(
+            [...rp, 'rate_limit'],
+            'rate-limit-with-conditions',
+            'rate_limit cannot be combined with conditions or state',
+            'put the rate_limit in its own rule',
+            { at: 'key' },
+          );
+      }
+      if (hasRl) checkRateLimit(rule.rate_limit, [...rp, 'rate_limit'], add);
+
+      if (Array.isArray(rule.conditions))
+        rule.conditions.forEach((c, j) => {
+          if (isObj(c)) checkCondition(c, [...rp, 'conditions', j], add, reads);
+        });
+
+      if (isObj(rule.validate) && 'schema' in rule.validate && !isObj(rule.validate.schema))
+        add(
+          [...rp, 'validate', 'schema'],
+          'invalid-validate-schema',
+          `validate.schema must be a JSON Schema mapping, got ${describe(rule.validate.schema)}`,
+          'e.g. `schema: { type: object, properties: { path: { type: string } } }`',
+        );
+
+      if (isObj(rule.state)) checkState(rule.state, [...rp, 'state'], key, glob, scope, defined, add);
+    });
+  }
+
+  for (const r of reads) {
+    const id = `${r.scope}.${r.counter}`;
+    if (defined.has(id)) continue;
+    const guess = didYouMean(id, [...defined.keys()]);
+    add(
+      [...r.path, 'path'],
+      'undefined-counter',
+      `condition references state.${id} but no rule defines that counter`,
+      guess
+        ? `did you mean \`state.${guess}\`?`
+        : `add \`state: { counter: ${r.counter}, window: day }\` to a rule under "${r.scope === '_global' ? '*' : r.scope}"`,
+    );
+  }
+}
+
+function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): void {
+  if (typeof c.path === 'string') {
+    const segs = c.path.split('.');
+    if (segs[0] === 'args') {
+      if (segs.length < 2 || segs.slice(1).some((s) => s === ''))
+        add(
+          [...cp, 'path'],
+          'invalid-path',
+          `path "${c.path}" has an empty segment`,
+          'write `args.<field>`, e.g. `args.amount`',
+        );
+    } else if (segs[0] === 'state') {
+      if (segs.length !== 3 || segs.some((s) => s === ''))
+        add(
+          [...cp, 'path'],
+          'invalid-state-path',
+          `state path must be state.<scope>.<counter>, got "${c.path}"`,
+          'scope is the tool name, or _global for counters under "*"',
+        );
+      else reads.push({ path: cp, scope: segs[1]!, counter: segs[2]! });
+    } else {
+      add(
+        [...cp, 'path'],
+        'invalid-path',
+        `path must start with "args." or "state.", got "${c.path}"`,
+        segs[0] === 'arguments'
+          ? 'write `args.` instead of `arguments.`'
+          : 'use args.<field> or state.<scope>.<counter>',
+      );
+    }
+  }
+  if (!('op' in c)) return;
+  const op = c.op;
+  if (typeof op !== 'string' || !(CONDITION_OPS as readonly string[]).includes(op)) {
+    const guess = typeof op === 'string' ? didYouMean(op, CONDITION_OPS) : undefined;
+    add(
+      [...cp, 'op'],
+      'unknown-operator',
+      `unknown operator ${typeof op === 'string' ? `"${op}"` : describe(op)}`,
+      guess ? `did you mean \`${guess}\`?` : `use one of: ${CONDITION_OPS.join(', ')}`,
+    );
+    return;
+  }
+  if (!('value' in c)) {
+    add(cp, 'missing-field', `missing required field \`value\` for operator "${op}"`);
+    return;
+  }
+  const v = c.value;
+  const vp = [...cp, 'value'];
+  switch (EXPECTS[op as keyof typeof EXPECTS]) {
+    case 'list':
+      if (!Array.isArray(v))
+        add(
+          vp,
+          'value-not-list',
+          `operator "${op}" requires a list value, got ${describe(v)}`,
+          'e.g. `value: [usd, eur]`',
+        );
+      break;
+    case 'number':
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        add(
+          vp,
+          'value-not-number',
+          `operator "${op}" requires a numeric value, got ${describe(v)}`,
+          typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))
+            ? `remove the quotes: \`value: ${v}\``
+            : 'write a number, e.g. `value: 100`',
+        );
+      break;
+    case 'boolean':
+      if (typeof v !== 'boolean')
+        add(
+          vp,
+          'value-not-boolean',
+          `operator "exists" requires a boolean value, got ${describe(v)}`,
+          'use `value: true` or `value: false`',
+        );
+      break;
+    case 'string':
+      if (typeof v !== 'string')
+        add(
+          vp,
+          'value-not-string',
+          `regex value must be a string, got ${describe(v)}`,
+          'quote the pattern, e.g. `value: "^feat/"`',
+        );
+      else {
+        const r = tryCompileRegex(v);
+        if (!r.ok)
+          add(
+            vp,
+            r.unsupported ? 'regex-unsupported' : 'invalid-regex',
+            `invalid regex "${v}": ${r.reason}`,
+            r.hint,
+          );
+      }
+      break;
+    case 'scalar':
+      if (v !== null && typeof v === 'object')
+        add(
+          vp,
+          'value-not-scalar',
+          `operator "${op}" requires a string, number, boolean or null, got ${describe(v)}`,
+          op === 'eq' || op === 'neq' ? 'to compare against several values use `in` / `not_in`' : undefined,
+        );
+      break;
+  }
+}
+
+function checkState(
+  s: Obj,
+  sp: ValuePath,
+  key: string,
+  glob: boolean,
+  scope: string,
+  defined: Map<string, ValuePath>,
+  add: Add,
+): void {
+  if (glob) {
+    add(
+      sp,
+      'counter-under-glob',
+      `state counters cannot be declared under the glob "${key}": a glob has no single scope`,
+      'declare the counter under each exact tool name, or under "*" for one shared counter; for call counts use rate_limit, which a glob shares across the tools it matches',
+      { at: 'key' },
+    );
+  }
+  if ('counter' in s) {
+    if (typeof s.counter !== 'string' || s.counter.trim() === '' || s.counter.includes('.')) {
+      add(
+        [...sp, 'counter'],
+        'counter-empty',
+        typeof s.counter === 'string' && s.counter.includes('.')
+          ? `counter name "${s.counter}" must not contain a dot`
+          : 'counter must not be empty',
+        'write a name such as `daily_spend`',
+      );
+    } else if (!glob) {
+      const id = `${scope}.${s.counter}`;
+      const prior = defined.get(id);
+      if (prior)
+        add(
+          [...sp, 'counter'],
+          'duplicate-counter',
+          `duplicate state counter "${s.counter}" (also used by ${describePath(prior)})`,
+          'use a different counter name',
+        );
+      else defined.set(id, sp.slice(0, -1));
+    }
+  }
+  if ('window' in s && !(FIXED_WINDOWS as readonly unknown[]).includes(s.window)) {
+    const guess = typeof s.window === 'string' ? didYouMean(s.window, FIXED_WINDOWS) : undefined;
+    add(
+      [...sp, 'window'],
+      'invalid-window',
+      `window must be "minute", "hour", or "day", got ${describe(s.window)}`,
+      guess ? `did you mean \`${guess}\`?` : 'counters use calendar-aligned UTC windows: minute, hour or day',
+    );
+  }
+  if ('increment' in s) {
+    if (typeof s.increment !== 'number' || !Number.isFinite(s.increment) || s.increment < 0)
+      add(
+        [...sp, 'increment'],
+        'invalid-increment',
+        `increment must be a non-negative finite number, got ${describe(s.increment)}`,
+      );
+    else if ('increment_from' in s)
+      add(
+        [...sp, 'increment'],
+        'invalid-increment',
+        'increment and increment_from cannot both be set',
+        'keep increment_from to add an argument value, or increment for a constant',
+        { at: 'key' },
+      );
+  }
+  if (typeof s.increment_from === 'string') {
+    const segs = s.increment_from.split('.');
+    if (segs[0] !== 'args' || segs.length < 2 || segs.some((x) => x === ''))
+      add(
+        [...sp, 'increment_from'],
+        'increment-from-not-args',
+        `increment_from must start with "args.", got "${s.increment_from}"`,
+        'use a path to a numeric argument, e.g. `args.amount`',
+      );
+  }
+}

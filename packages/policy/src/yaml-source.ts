@@ -1,0 +1,237 @@
+/**
+ * The YAML layer: text -> plain value plus a locator that maps any path in that value back to
+ * its line and column. Hostile input is bounded before and after parsing: a size cap, a nesting
+ * cap checked by a linear pre-scan (the parser itself would take seconds on 100k nested `[`),
+ * and an alias expansion cap (billion-laughs documents).
+ */
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import type { SourceLocation } from './compiled.js';
+import type { PolicyError } from './errors.js';
+
+/** Largest policy text accepted, in bytes (UTF-8). */
+export const MAX_POLICY_BYTES = 1024 * 1024;
+/** Deepest nesting of mappings and sequences accepted. */
+export const MAX_POLICY_DEPTH = 64;
+/** Most alias dereferences accepted while converting YAML to a value. */
+export const MAX_ALIAS_COUNT = 100;
+
+/** A path into the parsed value: mapping keys and sequence indexes. */
+export type ValuePath = readonly (string | number)[];
+
+/** Finds the source position of a path; `at: 'key'` points at the mapping key instead of its value. */
+export type Locator = (path: ValuePath, at?: 'key' | 'value') => SourceLocation;
+
+/** Result of {@link readYaml}. `value` is undefined when the YAML could not be used at all. */
+export interface YamlSource {
+  value: unknown;
+  errors: PolicyError[];
+  locate: Locator;
+}
+
+function err(
+  file: string,
+  line: number,
+  column: number,
+  code: PolicyError['code'],
+  message: string,
+  hint?: string,
+) {
+  const e: PolicyError = { file, line, column, code, message, severity: 'error' };
+  if (hint) e.hint = hint;
+  return e;
+}
+
+/**
+ * Depth of flow collections (`[`, `{`) and block indentation, found in one linear pass that
+ * skips quoted scalars and comments. Returns the offset where the cap is first exceeded.
+ */
+function findExcessiveNesting(text: string, max: number): number | undefined {
+  let depth = 0;
+  let quote: string | undefined;
+  let comment = false;
+  let lineStart = true;
+  let indent = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      comment = false;
+      lineStart = true;
+      indent = 0;
+      if (quote === undefined) continue;
+    }
+    if (comment) continue;
+    if (quote !== undefined) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (lineStart) {
+      if (c === ' ' || c === '-') {
+        indent++;
+        // Block nesting needs at least one column per level; two per level is typical.
+        if (indent > max * 4) return i;
+        continue;
+      }
+      lineStart = false;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1] ?? ' '))) comment = true;
+    else if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:]/.test(text[i - 1] ?? ' '))) quote = c;
+    else if (c === '[' || c === '{') {
+      depth++;
+      if (depth > max) return i;
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+  }
+  return undefined;
+}
+
+/**
+ * Parse YAML text. Never throws: every problem becomes a {@link PolicyError} with a position.
+ * Duplicate keys are errors (YAML 1.2 requires unique keys; silently keeping the last one would
+ * hide a policy author's mistake).
+ */
+export function readYaml(text: string, file: string): YamlSource {
+  const lineCounter = new LineCounter();
+  const fallback: Locator = () => ({ file, line: 1, column: 1 });
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_POLICY_BYTES) {
+    return {
+      value: undefined,
+      errors: [
+        err(
+          file,
+          1,
+          1,
+          'input-too-large',
+          `policy is ${bytes} bytes; the limit is ${MAX_POLICY_BYTES} bytes (1 MiB)`,
+          'a policy this large is almost certainly not hand-written; split it or use globs',
+        ),
+      ],
+      locate: fallback,
+    };
+  }
+  const deep = findExcessiveNesting(text, MAX_POLICY_DEPTH);
+  if (deep !== undefined) {
+    for (let i = 0; i < deep; i++) if (text.charCodeAt(i) === 10) lineCounter.addNewLine(i + 1);
+    const pos = lineCounter.linePos(deep);
+    return {
+      value: undefined,
+      errors: [
+        err(
+          file,
+          pos.line,
+          pos.col,
+          'yaml-too-deep',
+          `YAML nests deeper than ${MAX_POLICY_DEPTH} levels`,
+          'policies need at most about 8 levels; flatten the structure',
+        ),
+      ],
+      locate: fallback,
+    };
+  }
+
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const posOf = (offset: number) => lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
+  const errors: PolicyError[] = [];
+  for (const e of doc.errors) {
+    const p = posOf(e.pos[0]);
+    const firstLine = e.message.split('\n')[0] ?? e.message;
+    if (e.code === 'DUPLICATE_KEY') {
+      errors.push(
+        err(
+          file,
+          p.line,
+          p.col,
+          'duplicate-key',
+          'duplicate key: mapping keys must be unique',
+          'remove or rename one of the two entries',
+        ),
+      );
+    } else if (e.code === 'MULTIPLE_DOCS' || /multiple documents/i.test(firstLine)) {
+      errors.push(
+        err(
+          file,
+          p.line,
+          p.col,
+          'yaml-multiple-documents',
+          'a policy file holds exactly one YAML document',
+          'remove the second `---` document',
+        ),
+      );
+    } else {
+      errors.push(
+        err(file, p.line, p.col, 'yaml-syntax', firstLine.replace(/ at line \d+, column \d+:?$/, '')),
+      );
+    }
+  }
+
+  const locate: Locator = (path, at = 'value') => {
+    let node: unknown = doc.contents;
+    let best: number | undefined = (doc.contents as Node | null)?.range?.[0];
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i];
+      const last = i === path.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find(
+          (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
+        );
+        if (!pair) break;
+        const keyStart = (pair.key as Node).range?.[0];
+        if (last && at === 'key') {
+          best = keyStart;
+          break;
+        }
+        const v = pair.value as Node | null;
+        best = v?.range?.[0] ?? keyStart;
+        node = v;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg] as Node | undefined;
+        if (!item) break;
+        best = item.range?.[0] ?? best;
+        node = item;
+      } else break;
+    }
+    const p = posOf(best ?? 0);
+    return { file, line: p.line, column: p.col };
+  };
+
+  if (errors.length > 0) return { value: undefined, errors, locate };
+
+  // Depth of the composed tree (aliases are not followed here; their expansion is capped below).
+  const stack: [unknown, number][] = [[doc.contents, 1]];
+  while (stack.length > 0) {
+    const [n, d] = stack.pop()!;
+    if (isMap(n) || isSeq(n)) {
+      if (d > MAX_POLICY_DEPTH) {
+        const p = posOf((n as Node).range?.[0] ?? 0);
+        errors.push(
+          err(file, p.line, p.col, 'yaml-too-deep', `YAML nests deeper than ${MAX_POLICY_DEPTH} levels`),
+        );
+        return { value: undefined, errors, locate };
+      }
+      for (const item of n.items as unknown[]) {
+        if (isPair(item)) stack.push([item.value, d + 1]);
+        else stack.push([item, d + 1]);
+      }
+    }
+  }
+
+  try {
+    const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    return { value, errors, locate };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/alias/i.test(msg)) {
+      errors.push(
+        err(
+          file,
+          1,
+          1,
+          'yaml-alias-limit',
+          `YAML aliases expand more than ${MAX_ALIAS_COUNT} times`,
+          'write the repeated parts out, or use globs and "*" entries instead of anchors',
+        ),
+      );
+    } else errors.push(err(file, 1, 1, 'yaml-syntax', msg));
+    return { value: undefined, errors, locate };
+  }
+}
