@@ -1,1 +1,56 @@
-export {};
+/**
+ * `@tollgate/catalog`: the catalogue of real MCP servers' tools.
+ * - Content: the zod schema of `catalog/<server-id>.yaml` and a loader whose errors name file:line:col.
+ * - Classifier: deterministic name/description/schema/annotation evidence -> category, risk, confidence.
+ * - Policies: a recommended rule per category, a recommended policy per tool, a starter policy per server.
+ * - Tooling: snapshot import (with our own descriptions), live scan over stdio, statistics.
+ */
+
+export { type Classification, type ClassifierInput, classifyTool, type Evidence } from './classifier.js';
+export {
+  buildCatalogEntry,
+  type Curation,
+  ImportError,
+  normalizeSnapshot,
+  readCuration,
+  readSnapshot,
+  type Snapshot,
+  type SnapshotTool,
+  serializeCatalog,
+} from './import.js';
+export { CatalogError, loadCatalog, loadCatalogFile, parseCatalog } from './loader.js';
+export { defaultCatalogDir, defaultCurationDir, defaultSourcesDir } from './paths.js';
+export {
+  amountField,
+  type EmittedPolicy,
+  type PolicyDocument,
+  type PolicyRule,
+  RECOMMENDED_LIMITS,
+  RULE_REASON,
+  recommendedPolicy,
+  recommendedRule,
+  starterPolicy,
+} from './policies.js';
+export { type ScanOptions, type ScanResult, ScanTimeoutError, scanServer } from './scan.js';
+export {
+  catalogLaunchSchema,
+  catalogServerSchema,
+  catalogToolSchema,
+  categoryOverrideSchema,
+  toolAnnotationsSchema,
+} from './schema.js';
+export { type CatalogStats, type CategoryCounts, catalogStats } from './stats.js';
+export { nameTokens, sharedRun, words } from './tokens.js';
+export {
+  CATEGORIES,
+  type CatalogLaunch,
+  type CatalogServer,
+  type CatalogTool,
+  type Category,
+  type CategoryOverride,
+  RISK_OF,
+  RISKS,
+  type Risk,
+  severity,
+  type ToolAnnotations,
+} from './types.js';

@@ -1,0 +1,301 @@
+/**
+ * The risk classifier: a deterministic mapping from what a server says about a tool (name,
+ * description, `inputSchema`, annotations) to one of five categories, with the evidence behind it.
+ * No model, no network: the same tool always gets the same answer.
+ *
+ * How it decides (details in docs/classifier.md):
+ * 1. A manual `category` override in the catalogue wins outright.
+ * 2. Name tokens carry the most weight, and the leading verb of the name the most of all:
+ *    `list_deleted_items` is a read even though it mentions deletion.
+ * 3. Money nouns (invoice, refund, payout...) make a tool Financial only next to an acting verb;
+ *    `list_invoices` stays Read.
+ * 4. Description phrases, schema fields and annotations add smaller weights. Annotations are hints,
+ *    not truth (MCP spec 2025-11-25, ToolAnnotations): only hints the server sets explicitly count,
+ *    never the spec defaults (`destructiveHint` true, `readOnlyHint` false).
+ * 5. The category with the highest total wins; ties go to the more severe category
+ *    (Financial > Destructive > Execute > Write > Read). With no evidence at all the answer is
+ *    Write at low confidence: an unknown tool may change state (the spec's `readOnlyHint` default).
+ */
+import { nameTokens, words } from './tokens.js';
+import type { CatalogTool, Category, Risk, ToolAnnotations } from './types.js';
+import { CATEGORIES, RISK_OF, severity } from './types.js';
+
+/** One piece of evidence behind a classification. */
+export interface Evidence {
+  /** Where it was found. */
+  kind: 'name' | 'description' | 'schema' | 'annotation' | 'override';
+  /**
+   * What was found: a name token (`delete`), a quoted description phrase of at most 5 words
+   * (`"cannot be undone"`), a schema field (`amount`), an annotation (`readOnlyHint: true`) or
+   * the override's reason.
+   */
+  detail: string;
+  /** The category this evidence points to. */
+  category: Category;
+  /** Its weight in the decision (unitless, > 0). */
+  weight: number;
+}
+
+/** The classifier's answer for one tool. */
+export interface Classification {
+  category: Category;
+  /** `RISK_OF[category]`. */
+  risk: Risk;
+  /** 0..1: share of the winning category in all evidence, damped when there is little evidence. */
+  confidence: number;
+  /** Every piece of evidence found, strongest first. */
+  evidence: Evidence[];
+  /** True when a manual catalogue override decided. */
+  overridden: boolean;
+}
+
+/** The parts of a tool the classifier reads. */
+export type ClassifierInput = Pick<CatalogTool, 'name' | 'description' | 'inputSchema'> &
+  Partial<Pick<CatalogTool, 'annotations' | 'category'>>;
+
+type Lexicon = Record<string, number>;
+
+// Verbs that only observe.
+const READ_VERBS: Lexicon = lex(
+  3,
+  'get list search read fetch find describe view show retrieve lookup look browse inspect query ' +
+    'count check download export watch poll analyze analyse explain diff preview summarize summarise ' +
+    'compare estimate calculate compute geocode reverse directions distance elevation screenshot ' +
+    'snapshot logs stats whoami me current think thinking ping echo suggest recommend scrape crawl ' +
+    'extract map research ask answer reason convert validate lint verify test status info details ' +
+    'discover audit tail grep history find_by lookup retrieve_by navigate_back console network ' +
+    'evaluate_quality measure trace profile recall open_nodes inspect search_nodes read_graph',
+);
+const READ_NOUNS: Lexicon = lex(
+  1.5,
+  'info details status metadata logs stats usage schema docs documentation',
+);
+// Verbs that change state, recoverably.
+const WRITE_VERBS: Lexicon = lex(
+  3,
+  'create add update set put post patch edit modify change move rename upload send assign unassign ' +
+    'mark publish archive unarchive restore insert upsert save write append comment reply forward copy ' +
+    'clone fork merge import link unlink attach enable disable toggle subscribe unsubscribe invite share ' +
+    'label tag star unstar pin unpin lock unlock approve reject close reopen resize scale navigate click ' +
+    'type fill press hover select drag drop_down scroll go reload login logout connect disconnect ' +
+    'register schedule configure apply transition resolve react commit push pull checkout stage stash ' +
+    'rebase cherry init initialize generate draft duplicate submit promote assign_to tab tabs resize ' +
+    'focus install upgrade downgrade rotate attach_to annotate complete accept decline mute unmute ' +
+    'follow unfollow vote move_to handle_dialog file_upload emulate wait',
+);
+// Verbs that destroy.
+const DESTRUCTIVE_VERBS: Lexicon = lex(
+  4,
+  'delete remove drop destroy purge revoke terminate kill uninstall truncate wipe erase clear ' +
+    'overwrite deprovision decommission evict flush prune cleanup clean rm del unpublish discard ' +
+    'abort cancel reset deactivate disconnect_all detach nuke expire invalidate',
+);
+// Verbs and nouns that run code or jobs.
+const EXECUTE_VERBS: Lexicon = lex(
+  4,
+  'run execute exec eval evaluate invoke trigger dispatch deploy build rerun retry call launch spawn ' +
+    'start restart interpret compile bash shell sql python javascript js script interpreter cmd ' +
+    'command terminal migrate migration kubectl_exec port_forward',
+);
+const EXECUTE_NOUNS: Lexicon = lex(
+  2,
+  'sql query script code shell bash command interpreter process job pipeline',
+);
+// Verbs that move money by themselves.
+const FINANCIAL_VERBS: Lexicon = lex(5, 'pay charge refund payout purchase buy bill checkout');
+// Nouns that make an acting verb financial.
+const FINANCIAL_NOUNS = new Set(
+  'invoice invoices payment payments charge charges refund refunds payout payouts subscription ' +
+    'subscriptions purchase purchases billing transfer transfers price prices coupon coupons credit ' +
+    'credits checkout paymentintent paymentlink payment_link order orders dispute disputes'.split(/\s+/),
+);
+
+// Phrases in descriptions, matched on word boundaries. Weight is lower than the name's.
+const PHRASES: Array<[RegExp, Category, number]> = [
+  [/\b(permanently|irreversibl[ey]|cannot be undone|can ?not be recovered)\b/, 'Destructive', 3],
+  [
+    /\b(delet(e|es|ing)|remov(e|es|ing)|destroy(s|ing)?|drop(s|ping)?|terminat(e|es|ing)|revok(e|es|ing)|purg(e|es|ing)|wip(e|es|ing))\b/,
+    'Destructive',
+    1.5,
+  ],
+  [/\b(arbitrary|raw) (sql|code|command|commands|quer(y|ies)|javascript|js|script)\b/, 'Execute', 3],
+  [
+    /\b(execut(e|es|ing)|runs?|running|evaluat(e|es|ing)) (a |an |the |any |custom |given |provided )?(sql|code|command|commands|shell|script|scripts|quer(y|ies)|javascript|js|python|bash|function|workflow|pipeline|job|jobs|tests?|build)\b/,
+    'Execute',
+    3,
+  ],
+  [/\b(shell|terminal|bash) command/, 'Execute', 2],
+  [
+    /\b(charg(e|es|ing)|refund(s|ing)?|pay(s|ing)?|bill(s|ing)?) (a |an |the )?(customer|card|payment|amount|invoice|money)\b/,
+    'Financial',
+    3,
+  ],
+  [
+    /\b(creat(e|es|ing)|issu(e|es|ing)|send(s|ing)?|finaliz(e|es|ing)) (a |an |the |new )?(invoice|payment|refund|payout|subscription|charge|payment link)\b/,
+    'Financial',
+    3,
+  ],
+  [/\b(money|funds|payment|charge|invoice|refund|payout|subscription|billing)\b/, 'Financial', 1],
+  [
+    /\b(creat(e|es|ing)|add(s|ing)?|updat(e|es|ing)|modif(y|ies|ying)|edit(s|ing)?|sets?|writ(e|es|ing)|sends?|post(s|ing)?|upload(s|ing)?|mov(e|es|ing)|renam(e|es|ing))\b/,
+    'Write',
+    1.5,
+  ],
+  [
+    /\b(list(s|ing)?|get(s|ting)?|retriev(e|es|ing)|fetch(es|ing)?|search(es|ing)?|read(s|ing)?|return(s|ing)?|show(s|ing)?|look(s|ing)? up|find(s|ing)?|describ(e|es|ing)|view(s|ing)?)\b/,
+    'Read',
+    1.5,
+  ],
+  [/\bread-only\b|\bread only\b|\bwithout (making )?(any )?changes\b/, 'Read', 2],
+];
+
+// Schema properties (top level) that say what a tool does.
+const SCHEMA_FIELDS: Array<[RegExp, Category, number]> = [
+  [/^(sql|sql_?query|query_?sql|statement|raw_?sql)$/i, 'Execute', 3],
+  [
+    /^(command|cmd|shell|script|code|source_?code|javascript|js|python|expression|function|snippet)$/i,
+    'Execute',
+    2.5,
+  ],
+  [
+    /^(amount|unit_?amount|amount_?(cents|due|paid)|currency|price|payment_?method|refund_?amount)$/i,
+    'Financial',
+    2,
+  ],
+  [/^(confirm|confirmation|force|permanent|hard_?delete)$/i, 'Destructive', 1],
+  [/^(content|body|text|data|value|values|fields|properties|patch|changes|new_?name|title)$/i, 'Write', 0.75],
+];
+
+function lex(weight: number, list: string): Lexicon {
+  const out: Lexicon = {};
+  for (const w of list.split(/\s+/)) if (w) out[w] = weight;
+  return out;
+}
+
+/** Singular form good enough for lexicon lookups (`charges` -> `charge`). */
+function stem(token: string): string {
+  if (token.length > 4 && token.endsWith('ies')) return `${token.slice(0, -3)}y`;
+  if (token.length > 3 && token.endsWith('s') && !token.endsWith('ss')) return token.slice(0, -1);
+  return token;
+}
+
+function verbCategory(token: string): [Category, number] | null {
+  if (token in FINANCIAL_VERBS) return ['Financial', FINANCIAL_VERBS[token]!];
+  if (token in DESTRUCTIVE_VERBS) return ['Destructive', DESTRUCTIVE_VERBS[token]!];
+  if (token in EXECUTE_VERBS) return ['Execute', EXECUTE_VERBS[token]!];
+  if (token in WRITE_VERBS) return ['Write', WRITE_VERBS[token]!];
+  if (token in READ_VERBS) return ['Read', READ_VERBS[token]!];
+  return null;
+}
+
+function nameEvidence(name: string): Evidence[] {
+  const tokens = nameTokens(name);
+  const out: Evidence[] = [];
+  let leadingVerb: Category | null = null;
+  tokens.forEach((token, i) => {
+    // Two-token names like `kubectl_exec` or `port_forward` are looked up joined first.
+    const pair = i + 1 < tokens.length ? `${token}_${tokens[i + 1]}` : '';
+    const hit = (pair && verbCategory(pair)) || verbCategory(token) || verbCategory(stem(token));
+    if (hit) {
+      const [category, base] = hit;
+      // The first verb of a name is what the tool does; later ones usually describe its object.
+      const weight = leadingVerb === null ? base * 1.5 : base * 0.5;
+      if (leadingVerb === null) leadingVerb = category;
+      out.push({ kind: 'name', detail: pair && verbCategory(pair) ? pair : token, category, weight });
+      return;
+    }
+    if (token in EXECUTE_NOUNS)
+      out.push({ kind: 'name', detail: token, category: 'Execute', weight: EXECUTE_NOUNS[token]! });
+    else if (token in READ_NOUNS)
+      out.push({ kind: 'name', detail: token, category: 'Read', weight: READ_NOUNS[token]! });
+  });
+  // Money nouns: Financial when the tool acts on them (any non-read leading verb).
+  const money = tokens.find((t) => FINANCIAL_NOUNS.has(t) || FINANCIAL_NOUNS.has(stem(t)));
+  if (money && leadingVerb !== null && leadingVerb !== 'Read' && leadingVerb !== 'Financial') {
+    out.push({ kind: 'name', detail: money, category: 'Financial', weight: 6 });
+  }
+  if (leadingVerb === 'Read' && money === undefined) {
+    // A read verb leading the name is strong evidence by itself: nothing to add.
+  }
+  return out;
+}
+
+function descriptionEvidence(description: string): Evidence[] {
+  // Only the first sentence says what the tool does; later ones list caveats and options.
+  const first = (description.split(/(?<=[.!?])\s+/)[0] ?? '').toLowerCase();
+  const out: Evidence[] = [];
+  for (const [re, category, weight] of PHRASES) {
+    const m = re.exec(first);
+    if (m) out.push({ kind: 'description', detail: `"${quote(m[0])}"`, category, weight });
+  }
+  return out;
+}
+
+function quote(phrase: string): string {
+  return words(phrase).slice(0, 5).join(' ');
+}
+
+function schemaEvidence(inputSchema: Record<string, unknown>): Evidence[] {
+  const props = inputSchema.properties;
+  if (!props || typeof props !== 'object') return [];
+  const out: Evidence[] = [];
+  const seen = new Set<Category>();
+  for (const key of Object.keys(props)) {
+    for (const [re, category, weight] of SCHEMA_FIELDS) {
+      if (re.test(key) && !seen.has(category)) {
+        seen.add(category);
+        out.push({ kind: 'schema', detail: key, category, weight });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function annotationEvidence(a: ToolAnnotations | undefined): Evidence[] {
+  if (!a) return [];
+  const out: Evidence[] = [];
+  if (a.readOnlyHint === true)
+    out.push({ kind: 'annotation', detail: 'readOnlyHint: true', category: 'Read', weight: 3 });
+  if (a.readOnlyHint !== true && a.destructiveHint === true)
+    out.push({ kind: 'annotation', detail: 'destructiveHint: true', category: 'Destructive', weight: 1.5 });
+  if (a.readOnlyHint === false && a.destructiveHint === false)
+    out.push({ kind: 'annotation', detail: 'destructiveHint: false', category: 'Write', weight: 1 });
+  return out;
+}
+
+/**
+ * Classify one tool.
+ * @param tool name, description, inputSchema, and optionally annotations and a manual override.
+ * @returns category, risk (Read Low, Write Medium, Execute High, Destructive/Financial Critical),
+ *   confidence in 0..1, the evidence strongest first, and whether an override decided.
+ * Never throws; a tool with no recognisable evidence is Write at confidence 0.2.
+ */
+export function classifyTool(tool: ClassifierInput): Classification {
+  if (tool.category) {
+    const { value, reason } = tool.category;
+    return {
+      category: value,
+      risk: RISK_OF[value],
+      confidence: 1,
+      evidence: [{ kind: 'override', detail: reason, category: value, weight: 1 }],
+      overridden: true,
+    };
+  }
+  const evidence = [
+    ...nameEvidence(tool.name),
+    ...descriptionEvidence(tool.description ?? ''),
+    ...schemaEvidence(tool.inputSchema ?? {}),
+    ...annotationEvidence(tool.annotations),
+  ].sort((a, b) => b.weight - a.weight || severity(b.category) - severity(a.category));
+  if (evidence.length === 0) {
+    return { category: 'Write', risk: RISK_OF.Write, confidence: 0.2, evidence, overridden: false };
+  }
+  const score = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
+  for (const e of evidence) score[e.category] += e.weight;
+  let best: Category = 'Read';
+  for (const c of CATEGORIES) if (score[c] >= score[best]) best = c;
+  const total = evidence.reduce((s, e) => s + e.weight, 0);
+  const confidence = Math.round((score[best] / total) * Math.min(1, total / 6) * 100) / 100;
+  return { category: best, risk: RISK_OF[best], confidence, evidence, overridden: false };
+}

@@ -1,0 +1,228 @@
+/**
+ * Turns captured `tools/list` snapshots plus our curation files (own descriptions) into
+ * catalogue entries. Upstream descriptions never enter the catalogue: a tool without a curated
+ * description is an error that names it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { stringify } from 'yaml';
+import { catalogServerSchema } from './schema.js';
+import type { CatalogLaunch, CatalogServer, CatalogTool, ToolAnnotations } from './types.js';
+
+/** A tool as captured in a snapshot (upstream text). */
+export interface SnapshotTool {
+  name: string;
+  title?: string;
+  description?: string;
+  inputSchema: Record<string, unknown>;
+  annotations?: ToolAnnotations;
+}
+
+/** A snapshot reduced to what the importer needs. */
+export interface Snapshot {
+  server: Omit<CatalogServer, 'tools'>;
+  tools: SnapshotTool[];
+}
+
+/** One curation file: our description (and a hand label, which the importer ignores) per tool. */
+export interface Curation {
+  server: string;
+  tools: Record<string, { description: string; category?: string }>;
+}
+
+/** An import problem: names the snapshot and every tool concerned. */
+export class ImportError extends Error {
+  override readonly name = 'ImportError';
+}
+
+interface NpmScan {
+  id: string;
+  package: string;
+  packageVersion?: string;
+  bin?: string;
+  launch?: { command: string; args?: string[]; env?: Record<string, string>; note?: string };
+  protocolVersion?: string;
+  serverInfo?: { name: string; version?: string; title?: string; websiteUrl?: string };
+  scannedAt?: string;
+  repository?: string;
+  license?: string;
+  tools: SnapshotTool[];
+}
+
+interface SourceSnapshot {
+  server: {
+    id: string;
+    name: string;
+    package: { registry: 'npm' | 'pypi'; name: string; version?: string };
+    repository?: string;
+    license?: string;
+    sourceCommit?: string;
+  };
+  tools: SnapshotTool[];
+}
+
+/**
+ * Normalise the two snapshot shapes found in `catalog-sources/`:
+ * `{server, tools}` (captured from source, e.g. aws-bedrock-agentcore) and the npm scan shape
+ * (`{id, package, packageVersion, bin, launch, serverInfo, tools}`).
+ * @param raw parsed JSON of the snapshot.
+ * @param file the snapshot's file name, recorded as `source.snapshot`.
+ * @throws {ImportError} when the shape is neither.
+ */
+export function normalizeSnapshot(raw: unknown, file: string): Snapshot {
+  const r = raw as Partial<NpmScan & SourceSnapshot>;
+  if (r && typeof r === 'object' && r.server && typeof r.server === 'object' && Array.isArray(r.tools)) {
+    const s = (r as SourceSnapshot).server;
+    const launch: CatalogLaunch | undefined =
+      s.package.registry === 'pypi'
+        ? { command: 'uvx', args: [s.package.name], note: 'run with uv; the snapshot was taken from source' }
+        : undefined;
+    return {
+      server: {
+        id: s.id,
+        name: s.name,
+        package: { ...s.package },
+        ...(s.repository ? { repository: s.repository } : {}),
+        ...(s.license ? { license: s.license } : {}),
+        ...(launch ? { launch } : {}),
+        source: { snapshot: file, ...(s.sourceCommit ? { commit: s.sourceCommit } : {}) },
+      },
+      tools: r.tools as SnapshotTool[],
+    };
+  }
+  if (
+    r &&
+    typeof r === 'object' &&
+    typeof r.id === 'string' &&
+    typeof r.package === 'string' &&
+    Array.isArray(r.tools)
+  ) {
+    const n = r as NpmScan;
+    const args = n.launch?.args ?? [];
+    const pkgAtVersion = n.packageVersion ? `${n.package}@${n.packageVersion}` : n.package;
+    const launch: CatalogLaunch | undefined = n.launch
+      ? {
+          command: n.launch.command,
+          args,
+          ...(n.launch.env && Object.keys(n.launch.env).length ? { env: n.launch.env } : {}),
+          // The scan ran `node <entry> ...` inside the installed package.
+          ...(n.launch.command === 'node' ? { cwd: 'package' as const } : {}),
+          npx: `npx -y --package=${pkgAtVersion} ${n.bin ?? n.package} ${args.slice(1).join(' ')}`.trim(),
+          ...(n.launch.note ? { note: n.launch.note } : {}),
+        }
+      : undefined;
+    return {
+      server: {
+        id: n.id,
+        name: n.serverInfo?.title ?? n.serverInfo?.name ?? n.package,
+        package: {
+          registry: 'npm',
+          name: n.package,
+          ...(n.packageVersion ? { version: n.packageVersion } : {}),
+        },
+        ...(n.repository ? { repository: n.repository } : {}),
+        ...(n.license ? { license: n.license } : {}),
+        ...(launch ? { launch } : {}),
+        source: {
+          snapshot: file,
+          ...(n.protocolVersion ? { protocolVersion: n.protocolVersion } : {}),
+          ...(n.serverInfo
+            ? {
+                serverInfo: {
+                  name: n.serverInfo.name,
+                  ...(n.serverInfo.version ? { version: n.serverInfo.version } : {}),
+                },
+              }
+            : {}),
+          ...(n.scannedAt ? { scannedAt: n.scannedAt } : {}),
+        },
+      },
+      tools: n.tools,
+    };
+  }
+  throw new ImportError(
+    `${file}: not a tools/list snapshot (expected {server, tools} or {id, package, tools})`,
+  );
+}
+
+/** Read and normalise a snapshot file. @throws {ImportError} on unreadable JSON or an unknown shape. */
+export function readSnapshot(path: string): Snapshot {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ImportError(`${path}: ${(err as Error).message}`);
+  }
+  return normalizeSnapshot(raw, basename(path));
+}
+
+/** Read `<dir>/<server-id>.json`, or `undefined` when it does not exist. */
+export function readCuration(dir: string, serverId: string): Curation | undefined {
+  const file = join(dir, `${serverId}.json`);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as Curation;
+}
+
+/**
+ * Build the catalogue entry of one snapshot: server metadata from the snapshot, descriptions from
+ * the curation file, `inputSchema`, `title` and declared annotations from the snapshot. Hand labels
+ * are not copied (they are the classifier's test fixture, not overrides).
+ * @throws {ImportError} naming every tool that has no curated description, or when the result
+ *   fails the catalogue schema (e.g. a description over 25 words).
+ */
+export function buildCatalogEntry(snapshot: Snapshot, curation: Curation | undefined): CatalogServer {
+  const id = snapshot.server.id;
+  const missing = snapshot.tools.filter((t) => !curation?.tools?.[t.name]?.description?.trim());
+  if (missing.length > 0) {
+    throw new ImportError(
+      `${id}: no curated description for ${missing.length} tool(s): ${missing.map((t) => t.name).join(', ')}` +
+        (curation ? '' : ` (no curation file ${id}.json)`),
+    );
+  }
+  const tools: CatalogTool[] = snapshot.tools.map((t) => {
+    const annotations = t.annotations && Object.keys(t.annotations).length > 0 ? t.annotations : undefined;
+    return {
+      name: t.name,
+      ...(t.title ? { title: t.title } : {}),
+      description: curation!.tools[t.name]!.description.trim(),
+      inputSchema: t.inputSchema,
+      ...(annotations ? { annotations } : {}),
+    };
+  });
+  const server: CatalogServer = { ...snapshot.server, tools };
+  const checked = catalogServerSchema.safeParse(server);
+  if (!checked.success) {
+    throw new ImportError(
+      `${id}: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return server;
+}
+
+/** A catalogue entry as YAML text, keys in schema order, with a header saying where it came from. */
+export function serializeCatalog(server: CatalogServer): string {
+  const ordered = {
+    id: server.id,
+    name: server.name,
+    ...(server.description ? { description: server.description } : {}),
+    package: server.package,
+    ...(server.repository ? { repository: server.repository } : {}),
+    ...(server.license ? { license: server.license } : {}),
+    ...(server.launch ? { launch: server.launch } : {}),
+    ...(server.source ? { source: server.source } : {}),
+    tools: server.tools.map((t) => ({
+      name: t.name,
+      ...(t.title ? { title: t.title } : {}),
+      description: t.description,
+      ...(t.category ? { category: t.category } : {}),
+      ...(t.annotations ? { annotations: t.annotations } : {}),
+      inputSchema: t.inputSchema,
+    })),
+  };
+  return (
+    `# Tollgate catalogue: ${server.name} (${server.tools.length} tools).\n` +
+    '# Descriptions are our own; inputSchema and annotations are as the server lists them.\n' +
+    '# Schema: packages/catalog/src/schema.ts. Regenerate with `tollgate catalog import`.\n' +
+    stringify(ordered, { lineWidth: 0, aliasDuplicateObjects: false })
+  );
+}

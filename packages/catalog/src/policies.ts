@@ -1,0 +1,196 @@
+/**
+ * Recommended rules per category, and starter policies built from them. The reasons for each
+ * number are in docs/catalog.md ("Recommended rules").
+ */
+import { type Classification, classifyTool } from './classifier.js';
+import { emitDocument, type PolicyDocument, type PolicyRule } from './emit.js';
+import type { CatalogServer, CatalogTool, Category } from './types.js';
+
+export type { PolicyDocument, PolicyRule } from './emit.js';
+
+/** Per-category limits used by {@link recommendedRule}. Windows in seconds (sliding). */
+export const RECOMMENDED_LIMITS = Object.freeze({
+  /** Read: generous, only stops runaway loops and bulk exfiltration. 60 calls per rolling 60 s. */
+  Read: { max: 60, window: 60 },
+  /** Write: changes state; 20 calls per rolling 60 s, arguments checked. */
+  Write: { max: 20, window: 60 },
+  /** Execute: 10 calls per rolling 60 s, arguments checked (issue 5). */
+  Execute: { max: 10, window: 60 },
+  /** Financial: at most 10 calls per UTC day. */
+  FinancialCallsPerDay: 10,
+  /** Financial: largest single amount, in the tool's own units (Stripe: cents, so $100.00). */
+  FinancialSingleAmount: 10_000,
+  /** Financial: largest sum of amounts per UTC day, in the tool's own units (Stripe: $500.00). */
+  FinancialDailyAmount: 50_000,
+});
+
+/** Top-level numeric properties of an inputSchema that hold a money amount. */
+const AMOUNT_FIELD = /^(amount|unit_?amount|amount_?(cents|due|paid)|total|price|refund_?amount)$/i;
+
+/**
+ * The numeric amount property of a tool's inputSchema, if it has one at the top level
+ * (`type: number` or `integer`), e.g. `amount`. Financial rules cap it.
+ */
+export function amountField(inputSchema: Record<string, unknown>): string | undefined {
+  const props = inputSchema.properties as Record<string, { type?: unknown }> | undefined;
+  if (!props || typeof props !== 'object') return undefined;
+  for (const [key, prop] of Object.entries(props)) {
+    const types = Array.isArray(prop?.type) ? prop.type : [prop?.type];
+    if (AMOUNT_FIELD.test(key) && types.some((t) => t === 'number' || t === 'integer')) return key;
+  }
+  return undefined;
+}
+
+/**
+ * The recommended rule for one tool, by its category:
+ * - Read: `action: allow`, sliding `rate_limit` 60 per 60 s.
+ * - Write: `action: allow`, 20 per 60 s, `validate: { required_args: true }`.
+ * - Execute: `action: allow`, 10 per 60 s, `validate: { required_args: true }` (issue 5).
+ * - Destructive: `action: deny` with an `on_deny` telling the operator how to enable it.
+ * - Financial: 10 calls per UTC day (fixed window), arguments validated; when the schema has a numeric
+ *   amount field, single amount <= 10,000 and daily sum <= 50,000 (tool's units) via a day counter.
+ * @param tool the tool (name and inputSchema are read).
+ * @param classification the tool's classification (see {@link classifyTool}).
+ */
+export function recommendedRule(
+  tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
+  classification: Pick<Classification, 'category'>,
+): PolicyRule {
+  const L = RECOMMENDED_LIMITS;
+  switch (classification.category) {
+    case 'Read':
+      return { name: 'read rate limit', action: 'allow', rate_limit: { ...L.Read } };
+    case 'Write':
+      return {
+        name: 'write rate limit',
+        action: 'allow',
+        rate_limit: { ...L.Write },
+        validate: { required_args: true },
+      };
+    case 'Execute':
+      return {
+        name: 'execute rate limit',
+        action: 'allow',
+        rate_limit: { ...L.Execute },
+        validate: { required_args: true },
+      };
+    case 'Destructive':
+      return {
+        name: 'destructive: denied by default',
+        action: 'deny',
+        on_deny: `${tool.name} is destructive and denied by this policy; ask a human to do it or change the policy`,
+      };
+    case 'Financial': {
+      const field = amountField(tool.inputSchema);
+      const rule: PolicyRule = {
+        name: 'financial caps',
+        rate_limit: `${L.FinancialCallsPerDay}/day`,
+        validate: { required_args: true },
+      };
+      // A state path is `state.<tool>.<counter>`; a dotted tool name would make it ambiguous.
+      if (field && !tool.name.includes('.')) {
+        rule.conditions = [
+          { path: `args.${field}`, op: 'lte', value: L.FinancialSingleAmount },
+          { path: `state.${tool.name}.daily_${field}`, op: 'lte', value: L.FinancialDailyAmount },
+        ];
+        rule.state = { counter: `daily_${field}`, window: 'day', increment_from: `args.${field}` };
+        rule.on_deny = `${tool.name}: ${field} over ${L.FinancialSingleAmount} per call or ${L.FinancialDailyAmount} per UTC day, or more than ${L.FinancialCallsPerDay} calls today`;
+      } else {
+        rule.on_deny = `${tool.name}: more than ${L.FinancialCallsPerDay} calls today`;
+      }
+      return rule;
+    }
+  }
+}
+
+/** Why a category gets its rule, one line for policy comments. */
+export const RULE_REASON: Readonly<Record<Category, string>> = Object.freeze({
+  Read: 'only reads; a generous limit stops runaway loops and bulk exfiltration',
+  Write: 'changes data; limited and arguments checked against its inputSchema',
+  Execute: 'runs code or jobs; tight limit and arguments checked',
+  Destructive: 'deletes or destroys; denied until a human decides otherwise',
+  Financial: 'moves money; calls per day and amounts are capped',
+});
+
+function toolComment(tool: CatalogTool, c: Classification): string {
+  const why = c.overridden
+    ? `manual override: ${c.evidence[0]?.detail ?? ''}`
+    : `evidence: ${
+        c.evidence
+          .slice(0, 3)
+          .map((e) => `${e.kind} ${e.detail}`)
+          .join(', ') || 'none'
+      }`;
+  return ` ${tool.description}\n ${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n ${why}`;
+}
+
+/** A policy plus its YAML text. */
+export interface EmittedPolicy {
+  /** The policy document (version "1"). */
+  document: PolicyDocument;
+  /** `document` as YAML, with comments, ready to write to a file. */
+  yaml: string;
+}
+
+/**
+ * A complete policy (version "1", default allow) that applies the recommended rule to one tool.
+ * @param server the server the tool belongs to (named in the header).
+ * @param tool the tool; classified with {@link classifyTool} unless `classification` is given.
+ */
+export function recommendedPolicy(
+  server: Pick<CatalogServer, 'id' | 'name'>,
+  tool: CatalogTool,
+  classification: Classification = classifyTool(tool),
+): EmittedPolicy {
+  const document: PolicyDocument = {
+    version: '1',
+    description: `Recommended policy for ${tool.name} (${server.name})`,
+    default: 'allow',
+    tools: { [tool.name]: { rules: [recommendedRule(tool, classification)] } },
+  };
+  const yaml = emitDocument(document, {
+    header: `Tollgate recommended policy for ${server.id} / ${tool.name}.`,
+    comments: { [tool.name]: toolComment(tool, classification) },
+  });
+  return { document, yaml };
+}
+
+/**
+ * The starter policy for a whole server: every tool listed with its recommended rule and a comment
+ * saying what it does, its category, and why the rule is there. Default `allow`, so tools the
+ * server adds later still run (rate-limited by nothing); switch to `default: deny` for a closed list.
+ * @param server the server with all its tools.
+ * @param classify classifier to use (default {@link classifyTool}).
+ */
+export function starterPolicy(
+  server: Pick<CatalogServer, 'id' | 'name' | 'tools'> & Partial<Pick<CatalogServer, 'package'>>,
+  classify: (tool: CatalogTool) => Classification = classifyTool,
+): EmittedPolicy {
+  const tools: NonNullable<PolicyDocument['tools']> = {};
+  const comments: Record<string, string> = {};
+  const counts: Record<Category, number> = { Read: 0, Write: 0, Execute: 0, Destructive: 0, Financial: 0 };
+  for (const tool of [...server.tools].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const c = classify(tool);
+    counts[c.category]++;
+    tools[tool.name] = { rules: [recommendedRule(tool, c)] };
+    comments[tool.name] = toolComment(tool, c);
+  }
+  const document: PolicyDocument = {
+    version: '1',
+    description: `Starter policy for ${server.name}`,
+    default: 'allow',
+    tools,
+  };
+  const summary = (Object.keys(counts) as Category[])
+    .filter((k) => counts[k] > 0)
+    .map((k) => `${counts[k]} ${k}`)
+    .join(', ');
+  const yaml = emitDocument(document, {
+    header:
+      `Tollgate starter policy for ${server.id}${server.package ? ` (${server.package.name}${server.package.version ? `@${server.package.version}` : ''})` : ''}.\n` +
+      `${server.tools.length} tools: ${summary}.\n` +
+      "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md).",
+    comments,
+  });
+  return { document, yaml };
+}

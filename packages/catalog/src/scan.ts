@@ -1,0 +1,95 @@
+/**
+ * Live scan of an MCP server over stdio with the SDK's `Client`: initialize, then page through
+ * `tools/list` following `nextCursor` (MCP spec 2025-11-25, "Pagination").
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { SnapshotTool } from './import.js';
+
+/** What a scan found. */
+export interface ScanResult {
+  serverInfo: { name: string; version?: string; title?: string };
+  tools: SnapshotTool[];
+  /** Number of `tools/list` pages read. */
+  pages: number;
+}
+
+/** Options of {@link scanServer}. */
+export interface ScanOptions {
+  command: string;
+  args?: string[];
+  /** Added to the inherited environment. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Whole-scan deadline in milliseconds (default 30,000). */
+  timeoutMs?: number;
+  /** Where the child's stderr goes (default: ignored). */
+  stderr?: 'inherit' | 'ignore' | 'pipe';
+  /** Guard against servers whose cursors never end (default 1,000 pages). */
+  maxPages?: number;
+}
+
+/** The scan did not finish in time. */
+export class ScanTimeoutError extends Error {
+  override readonly name = 'ScanTimeoutError';
+}
+
+/**
+ * Start the server, initialize, list every tool, and close the server.
+ * @throws {ScanTimeoutError} when initialize plus all pages take longer than `timeoutMs`.
+ * @throws {Error} when the process cannot start or the server answers with an error.
+ */
+export async function scanServer(options: ScanOptions): Promise<ScanResult> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  Object.assign(env, options.env ?? {});
+  const transport = new StdioClientTransport({
+    command: options.command,
+    args: options.args ?? [],
+    env,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    stderr: options.stderr ?? 'ignore',
+  });
+  const client = new Client({ name: 'tollgate-scan', version: '0.1.0' });
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new ScanTimeoutError(`scan timed out after ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+  });
+  const work = (async (): Promise<ScanResult> => {
+    await client.connect(transport, { signal: controller.signal, timeout: timeoutMs });
+    const tools: SnapshotTool[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : {}, {
+        signal: controller.signal,
+        timeout: timeoutMs,
+      });
+      pages++;
+      for (const t of page.tools) tools.push(t as SnapshotTool);
+      cursor = page.nextCursor;
+    } while (cursor && pages < (options.maxPages ?? 1000));
+    const info = client.getServerVersion();
+    return {
+      serverInfo: {
+        name: info?.name ?? options.command,
+        ...(info?.version ? { version: info.version } : {}),
+        ...(info?.title ? { title: info.title } : {}),
+      },
+      tools,
+      pages,
+    };
+  })();
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => {});
+    await client.close().catch(() => {});
+  }
+}
