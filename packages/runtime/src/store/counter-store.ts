@@ -1,0 +1,192 @@
+/**
+ * The counter store contract: atomic, all-or-nothing reservation of every counter one `tools/call`
+ * touches, then commit (upstream returned a result) or rollback (upstream returned a JSON-RPC
+ * error, or never answered). DESIGN section 4; Intercept POLICY.md "Reserve and rollback".
+ */
+
+/** Numeric comparisons a store can check atomically against a counter's post-increment value. */
+export type NumericOp = 'eq' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte';
+
+/** One bound a counter must satisfy after this call's increment for the call to be admitted. */
+export interface CounterCheck {
+  readonly op: NumericOp;
+  readonly value: number;
+  /**
+   * Caller's label for the check, reported back on failure. The evaluator uses the index of the
+   * rule in evaluation order, so the lowest failing tag names the denial.
+   */
+  readonly tag: number;
+}
+
+/**
+ * One counter touched by a call.
+ * - `fixed`: a sum over the calendar-aligned UTC window of `windowMs` containing `now`.
+ * - `sliding`: the number of admitted calls in the rolling `windowMs` ending at `now` (per-call
+ *   timestamps, exact); `amount` must be 1.
+ */
+export interface CounterItem {
+  /** Store key, independent of the policy hash so counters survive reloads. */
+  readonly key: string;
+  readonly kind: 'fixed' | 'sliding';
+  /** Window length in milliseconds. */
+  readonly windowMs: number;
+  /** Amount added when admitted (a non-negative finite number). */
+  readonly amount: number;
+  readonly checks: readonly CounterCheck[];
+}
+
+/** What a reservation holds, so commit/rollback can find it again (also across processes). */
+export interface ReservedItem {
+  readonly key: string;
+  readonly kind: 'fixed' | 'sliding';
+  /** For fixed windows: start of the window (epoch ms) the amount was added to. */
+  readonly windowStart: number;
+  readonly windowMs: number;
+  readonly amount: number;
+}
+
+/** Pending increments of one admitted call. Commit or roll back exactly once (repeats are no-ops). */
+export interface Reservation {
+  /** Random unique id. */
+  readonly id: string;
+  /** Clock time (epoch ms) of the reservation; also the sliding-window timestamp of the call. */
+  readonly at: number;
+  /**
+   * Epoch ms after which an uncommitted reservation stops counting (its quota returns), so a
+   * proxy that crashes between reserve and commit cannot leak quota forever. Committing after
+   * this moment is a no-op.
+   */
+  readonly expiresAt: number;
+  readonly items: readonly ReservedItem[];
+}
+
+/** Outcome of {@link CounterStore.reserve} / {@link CounterStore.peek}. */
+export type ReserveResult =
+  | {
+      readonly ok: true;
+      /** Present for `reserve` when at least one item was given; absent for `peek`. */
+      readonly reservation?: Reservation;
+      /** Post-increment value of each item, in input order. */
+      readonly values: readonly number[];
+    }
+  | {
+      readonly ok: false;
+      /** Lowest {@link CounterCheck.tag} that failed. */
+      readonly tag: number;
+      /** Index (in input order) of the item whose check failed. */
+      readonly item: number;
+      /** Post-increment value that failed the check. */
+      readonly value: number;
+      /** Milliseconds until the failing counter can admit this call again (window roll-over or oldest sliding entry ageing out). */
+      readonly retryAfterMs: number;
+    };
+
+/** Raised by stores when the backing state cannot be reached; the evaluator maps it to fail-open/fail-closed. */
+export class StateUnavailableError extends Error {
+  override readonly name = 'StateUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * A counter store. Implementations: memory (one process), SQLite (default, many processes on one
+ * host), Redis (many hosts). All admissions are exact: N concurrent reserves against a bound of K
+ * admit exactly K.
+ */
+export interface CounterStore {
+  readonly kind: 'memory' | 'sqlite' | 'redis';
+  /**
+   * Atomically check every item's `checks` against its post-increment value and, only if all
+   * hold, add every amount as one pending reservation (all-or-nothing).
+   *
+   * @param items - counters of one call; amounts must be finite and >= 0
+   * @param now - clock, epoch ms
+   * @throws StateUnavailableError when the store cannot be reached
+   */
+  reserve(items: readonly CounterItem[], now: number): Promise<ReserveResult>;
+  /** Same evaluation as {@link reserve} without writing anything (used by `tollgate explain`). */
+  peek(items: readonly CounterItem[], now: number): Promise<ReserveResult>;
+  /** Current value of one counter (pending reservations included) without writing. */
+  read(key: string, kind: 'fixed' | 'sliding', windowMs: number, now: number): Promise<number>;
+  /**
+   * Make a reservation permanent. Idempotent. A reservation already past its
+   * {@link Reservation.expiresAt} at `now` is not applied (its quota was returned at expiry).
+   *
+   * @param now - clock, epoch ms (default `Date.now()`)
+   */
+  commit(reservation: Reservation, now?: number): Promise<void>;
+  /** Return a reservation's quota. Idempotent. */
+  rollback(reservation: Reservation): Promise<void>;
+  /** Release connections and handles. */
+  close(): Promise<void>;
+}
+
+/** Default life of an uncommitted reservation: 15 minutes (longer than any sane tool call). */
+export const DEFAULT_RESERVATION_TTL_MS = 15 * 60_000;
+
+/** True when `value` satisfies `op` against `bound`. */
+export function checkHolds(op: NumericOp, value: number, bound: number): boolean {
+  switch (op) {
+    case 'eq':
+      return value === bound;
+    case 'neq':
+      return value !== bound;
+    case 'lt':
+      return value < bound;
+    case 'lte':
+      return value <= bound;
+    case 'gt':
+      return value > bound;
+    case 'gte':
+      return value >= bound;
+  }
+}
+
+/**
+ * Milliseconds until a counter admits again: for fixed windows the end of the window; for sliding
+ * windows the moment enough of the oldest timestamps age out that `count + 1 <= max` holds again.
+ *
+ * @param sortedTimestamps - timestamps (epoch ms) counted in the sliding window, ascending
+ */
+export function retryAfter(
+  item: CounterItem,
+  now: number,
+  sortedTimestamps: readonly number[] | undefined,
+  failedCheck: CounterCheck | undefined,
+): number {
+  if (item.kind === 'fixed') {
+    return Math.floor(now / item.windowMs) * item.windowMs + item.windowMs - now;
+  }
+  const ts = sortedTimestamps ?? [];
+  // Only an upper bound can be satisfied by waiting; compute how many entries must age out.
+  let mustDrop = ts.length;
+  if (failedCheck && (failedCheck.op === 'lte' || failedCheck.op === 'lt')) {
+    const allowed = failedCheck.op === 'lte' ? failedCheck.value : Math.ceil(failedCheck.value) - 1;
+    mustDrop = ts.length + item.amount - allowed;
+  }
+  const idx = Math.min(Math.max(mustDrop, 1), ts.length) - 1;
+  const oldest = ts[idx];
+  if (oldest === undefined) return item.windowMs;
+  return Math.max(1, oldest + item.windowMs - now);
+}
+
+/**
+ * Evaluate every check of every item given current values; returns the failure with the lowest tag.
+ * Shared by the memory and SQLite stores (Redis does the same inside its Lua script).
+ */
+export function firstFailure(
+  items: readonly CounterItem[],
+  current: readonly number[],
+): { item: number; check: CounterCheck; value: number } | undefined {
+  let best: { item: number; check: CounterCheck; value: number } | undefined;
+  items.forEach((it, i) => {
+    const value = (current[i] ?? 0) + it.amount;
+    for (const c of it.checks) {
+      if (!checkHolds(c.op, value, c.value) && (!best || c.tag < best.check.tag)) {
+        best = { item: i, check: c, value };
+      }
+    }
+  });
+  return best;
+}

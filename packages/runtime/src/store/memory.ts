@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { fixedWindowStart } from '../windows.js';
+import {
+  type CounterItem,
+  type CounterStore,
+  DEFAULT_RESERVATION_TTL_MS,
+  firstFailure,
+  type Reservation,
+  type ReserveResult,
+  retryAfter,
+} from './counter-store.js';
+
+interface Pending {
+  readonly amount: number;
+  readonly at: number;
+  readonly expiresAt: number;
+}
+
+interface FixedCell {
+  committed: number;
+  pending: Map<string, Pending>;
+}
+
+interface SlidingLog {
+  /** Committed call timestamps, ascending (clock may be injected, so we insert in order). */
+  committed: number[];
+  pending: Map<string, Pending>;
+}
+
+/**
+ * An in-process {@link CounterStore}: exact within one process, gone when it exits. For tests,
+ * `tollgate test`, `tollgate explain` and `--state-dsn memory:`.
+ */
+export class MemoryCounterStore implements CounterStore {
+  readonly kind = 'memory' as const;
+  private readonly fixed = new Map<string, FixedCell>();
+  private readonly sliding = new Map<string, SlidingLog>();
+  private readonly ttlMs: number;
+
+  /** @param opts.reservationTtlMs - life of an uncommitted reservation in ms (default 15 min) */
+  constructor(opts: { reservationTtlMs?: number } = {}) {
+    this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
+  }
+
+  private fixedCell(key: string, windowStart: number, create: boolean): FixedCell | undefined {
+    const k = `${key}\u0000${windowStart}`;
+    let cell = this.fixed.get(k);
+    if (!cell && create) {
+      cell = { committed: 0, pending: new Map() };
+      this.fixed.set(k, cell);
+    }
+    return cell;
+  }
+
+  private slidingLog(key: string, windowMs: number, create: boolean): SlidingLog | undefined {
+    const k = `${key}\u0000${windowMs}`;
+    let log = this.sliding.get(k);
+    if (!log && create) {
+      log = { committed: [], pending: new Map() };
+      this.sliding.set(k, log);
+    }
+    return log;
+  }
+
+  /** Current value and, for sliding windows, the counted timestamps (ascending). */
+  private current(item: { key: string; kind: 'fixed' | 'sliding'; windowMs: number }, now: number) {
+    if (item.kind === 'fixed') {
+      const cell = this.fixedCell(item.key, fixedWindowStart(now, item.windowMs), false);
+      if (!cell) return { value: 0, ts: undefined };
+      let v = cell.committed;
+      for (const [id, p] of cell.pending) {
+        if (p.expiresAt <= now) cell.pending.delete(id);
+        else v += p.amount;
+      }
+      return { value: v, ts: undefined };
+    }
+    const log = this.slidingLog(item.key, item.windowMs, false);
+    if (!log) return { value: 0, ts: [] as number[] };
+    const from = now - item.windowMs;
+    let drop = 0;
+    while (drop < log.committed.length && (log.committed[drop] ?? 0) <= from) drop++;
+    if (drop) log.committed.splice(0, drop);
+    const ts = log.committed.slice();
+    for (const [id, p] of log.pending) {
+      if (p.expiresAt <= now || p.at <= from) log.pending.delete(id);
+      else ts.push(p.at);
+    }
+    ts.sort((a, b) => a - b);
+    return { value: ts.length, ts };
+  }
+
+  private evaluate(items: readonly CounterItem[], now: number): ReserveResult {
+    const cur = items.map((it) => this.current(it, now));
+    const fail = firstFailure(
+      items,
+      cur.map((c) => c.value),
+    );
+    if (fail) {
+      const item = items[fail.item]!;
+      return {
+        ok: false,
+        tag: fail.check.tag,
+        item: fail.item,
+        value: fail.value,
+        retryAfterMs: retryAfter(item, now, cur[fail.item]?.ts, fail.check),
+      };
+    }
+    return { ok: true, values: items.map((it, i) => (cur[i]?.value ?? 0) + it.amount) };
+  }
+
+  async peek(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
+    return this.evaluate(items, now);
+  }
+
+  async reserve(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
+    const r = this.evaluate(items, now);
+    if (!r.ok || items.length === 0) return r;
+    const reservation: Reservation = {
+      id: randomUUID(),
+      at: now,
+      expiresAt: now + this.ttlMs,
+      items: items.map((it) => ({
+        key: it.key,
+        kind: it.kind,
+        windowMs: it.windowMs,
+        windowStart: it.kind === 'fixed' ? fixedWindowStart(now, it.windowMs) : now,
+        amount: it.amount,
+      })),
+    };
+    const pending: Pending = { amount: 0, at: now, expiresAt: reservation.expiresAt };
+    for (const it of reservation.items) {
+      const p = { ...pending, amount: it.amount };
+      if (it.kind === 'fixed') this.fixedCell(it.key, it.windowStart, true)!.pending.set(reservation.id, p);
+      else this.slidingLog(it.key, it.windowMs, true)!.pending.set(reservation.id, p);
+    }
+    return { ...r, reservation };
+  }
+
+  async read(key: string, kind: 'fixed' | 'sliding', windowMs: number, now: number): Promise<number> {
+    return this.current({ key, kind, windowMs }, now).value;
+  }
+
+  async commit(reservation: Reservation, now = Date.now()): Promise<void> {
+    if (reservation.expiresAt <= now) return this.rollback(reservation);
+    for (const it of reservation.items) {
+      if (it.kind === 'fixed') {
+        const cell = this.fixedCell(it.key, it.windowStart, false);
+        if (cell?.pending.delete(reservation.id)) cell.committed += it.amount;
+      } else {
+        const log = this.slidingLog(it.key, it.windowMs, false);
+        if (log?.pending.delete(reservation.id)) {
+          const at = reservation.at;
+          let i = log.committed.length;
+          while (i > 0 && (log.committed[i - 1] ?? 0) > at) i--;
+          log.committed.splice(i, 0, at);
+        }
+      }
+    }
+  }
+
+  async rollback(reservation: Reservation): Promise<void> {
+    for (const it of reservation.items) {
+      if (it.kind === 'fixed') this.fixedCell(it.key, it.windowStart, false)?.pending.delete(reservation.id);
+      else this.slidingLog(it.key, it.windowMs, false)?.pending.delete(reservation.id);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.fixed.clear();
+    this.sliding.clear();
+  }
+}

@@ -1,0 +1,183 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CounterItem, CounterStore } from '../src/store/counter-store.js';
+import { MemoryCounterStore } from '../src/store/memory.js';
+import { RedisCounterStore } from '../src/store/redis.js';
+import { SqliteCounterStore } from '../src/store/sqlite.js';
+import { type RedisServer, redisAvailability, startRedisServer } from './redis-server.js';
+
+const T0 = Date.UTC(2026, 10, 29, 10, 30, 0, 0); // a minute boundary
+const MIN = 60_000;
+
+function fixed(key: string, max: number, amount = 1, tag = 0): CounterItem {
+  return { key, kind: 'fixed', windowMs: MIN, amount, checks: [{ op: 'lte', value: max, tag }] };
+}
+function sliding(key: string, max: number, windowMs = MIN, tag = 0): CounterItem {
+  return { key, kind: 'sliding', windowMs, amount: 1, checks: [{ op: 'lte', value: max, tag }] };
+}
+
+interface Factory {
+  name: string;
+  skip?: string;
+  open(opts?: { reservationTtlMs?: number }): Promise<CounterStore>;
+  setup?(): Promise<void>;
+  teardown?(): Promise<void>;
+}
+
+let dir = '';
+let redis: RedisServer | undefined;
+let n = 0;
+const redisState = redisAvailability();
+
+const factories: Factory[] = [
+  { name: 'memory', open: async (o) => new MemoryCounterStore(o) },
+  {
+    name: 'sqlite',
+    open: async (o) => new SqliteCounterStore({ file: join(dir, `s${n++}.sqlite`), ...o }),
+  },
+  {
+    name: 'redis',
+    skip: redisState.run ? undefined : redisState.reason,
+    open: async (o) => {
+      const s = new RedisCounterStore({ url: redis!.url, prefix: `t${n++}:`, ...o });
+      await s.ready();
+      return s;
+    },
+  },
+];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-stores-'));
+  if (redisState.run) redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+for (const f of factories) {
+  describe.skipIf(Boolean(f.skip))(`${f.name} counter store`, () => {
+    it('admits up to the bound in a calendar-aligned fixed window, then reopens at the next UTC minute', async () => {
+      const s = await f.open();
+      const item = fixed('calls', 3);
+      for (let i = 0; i < 3; i++) {
+        const r = await s.reserve([item], T0 + 59_000 + i);
+        expect(r.ok).toBe(true);
+        if (r.ok) await s.commit(r.reservation!, T0 + 59_000 + i);
+      }
+      const denied = await s.reserve([item], T0 + 59_500);
+      expect(denied).toEqual({ ok: false, tag: 0, item: 0, value: 4, retryAfterMs: 500 });
+      expect(await s.read('calls', 'fixed', MIN, T0 + 59_999)).toBe(3);
+      const next = await s.reserve([item], T0 + MIN);
+      expect(next.ok).toBe(true);
+      expect(next.ok && next.values).toEqual([1]);
+      await s.close();
+    });
+
+    it('sliding window admits at most max in any rolling window, exactly', async () => {
+      const s = await f.open();
+      const item = sliding('s', 2);
+      for (const t of [0, 10_000]) {
+        const r = await s.reserve([item], T0 + t);
+        expect(r.ok).toBe(true);
+        if (r.ok) await s.commit(r.reservation!, T0 + t);
+      }
+      const denied = await s.reserve([item], T0 + 20_000);
+      expect(denied).toEqual({ ok: false, tag: 0, item: 0, value: 3, retryAfterMs: 40_000 });
+      expect((await s.reserve([item], T0 + 59_999)).ok).toBe(false);
+      // The call at T0 ages out exactly one window later; the one at T0+10s still counts.
+      const ok = await s.reserve([item], T0 + 60_000);
+      expect(ok.ok && ok.values).toEqual([2]);
+      if (ok.ok) await s.commit(ok.reservation!, T0 + 60_000);
+      const again = await s.reserve([item], T0 + 60_001);
+      expect(again).toMatchObject({ ok: false, retryAfterMs: 9_999 });
+      await s.close();
+    });
+
+    it('pending reservations count; rollback returns the quota; commit and rollback are idempotent', async () => {
+      const s = await f.open();
+      const item = fixed('r', 2);
+      const a = await s.reserve([item], T0);
+      const b = await s.reserve([item], T0);
+      expect(a.ok && b.ok).toBe(true);
+      expect((await s.reserve([item], T0)).ok).toBe(false);
+      if (!a.ok || !b.ok) throw new Error('unreachable');
+      await s.rollback(a.reservation!);
+      await s.rollback(a.reservation!);
+      expect(await s.read('r', 'fixed', MIN, T0)).toBe(1);
+      await s.commit(b.reservation!, T0);
+      await s.commit(b.reservation!, T0);
+      await s.rollback(b.reservation!);
+      expect(await s.read('r', 'fixed', MIN, T0)).toBe(1);
+      const c = await s.reserve([item], T0);
+      expect(c.ok && c.values).toEqual([2]);
+      await s.close();
+    });
+
+    it('sliding rollback returns the slot', async () => {
+      const s = await f.open();
+      const item = sliding('sr', 1);
+      const a = await s.reserve([item], T0);
+      expect((await s.reserve([item], T0 + 1)).ok).toBe(false);
+      if (a.ok) await s.rollback(a.reservation!);
+      expect((await s.reserve([item], T0 + 2)).ok).toBe(true);
+      await s.close();
+    });
+
+    it('reserves all counters of one call or none', async () => {
+      const s = await f.open();
+      const full = fixed('full', 0, 1, 1);
+      const free = fixed('free', 10, 1, 0);
+      const r = await s.reserve([free, full], T0);
+      expect(r).toMatchObject({ ok: false, tag: 1, item: 1, value: 1 });
+      expect(await s.read('free', 'fixed', MIN, T0)).toBe(0);
+      await s.close();
+    });
+
+    it('reports the lowest failing tag when several checks fail', async () => {
+      const s = await f.open();
+      const r = await s.reserve([fixed('a', 0, 1, 7), fixed('b', 0, 1, 3)], T0);
+      expect(r).toMatchObject({ ok: false, tag: 3, item: 1 });
+      await s.close();
+    });
+
+    it('sums fractional amounts and checks the post-increment value', async () => {
+      const s = await f.open();
+      const spend = (amount: number): CounterItem => ({
+        key: 'spend',
+        kind: 'fixed',
+        windowMs: 86_400_000,
+        amount,
+        checks: [{ op: 'lte', value: 20, tag: 0 }],
+      });
+      const a = await s.reserve([spend(12.5)], T0);
+      if (a.ok) await s.commit(a.reservation!, T0);
+      expect(await s.reserve([spend(7.75)], T0)).toMatchObject({ ok: false, value: 20.25 });
+      expect(await s.reserve([spend(7.5)], T0)).toMatchObject({ ok: true, values: [20] });
+      await s.close();
+    }, 10_000);
+
+    it('peek evaluates without writing', async () => {
+      const s = await f.open();
+      expect(await s.peek([fixed('p', 1)], T0)).toEqual({ ok: true, values: [1] });
+      expect(await s.peek([fixed('p', 1)], T0)).toEqual({ ok: true, values: [1] });
+      expect(await s.read('p', 'fixed', MIN, T0)).toBe(0);
+      await s.close();
+    });
+
+    it('an abandoned reservation stops counting after its expiry; a late commit is a no-op', async () => {
+      const s = await f.open({ reservationTtlMs: 5_000 });
+      const item = sliding('crash', 1, 3_600_000);
+      const a = await s.reserve([item], T0);
+      expect((await s.reserve([item], T0 + 4_999)).ok).toBe(false);
+      const b = await s.reserve([item], T0 + 5_000);
+      expect(b.ok).toBe(true);
+      if (a.ok) await s.commit(a.reservation!, T0 + 5_001);
+      if (b.ok) await s.commit(b.reservation!, T0 + 5_001);
+      expect(await s.read('crash', 'sliding', 3_600_000, T0 + 5_002)).toBe(1);
+      await s.close();
+    });
+  });
+}
