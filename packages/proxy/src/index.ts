@@ -1,1 +1,36 @@
-export {};
+/**
+ * @tollgate/proxy: the transparent MCP proxy. Messages flow
+ * client transport -> framing -> router -> (tools/call only) gate -> server transport,
+ * and everything the proxy does not change passes as the raw bytes it arrived as.
+ */
+export {
+  DENIAL_META_KEY,
+  DENIAL_PREFIX,
+  type DenialMeta,
+  type DenialResult,
+  denialResult,
+} from './denial.js';
+export {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  LineSplitter,
+  type LineSplitterHandlers,
+  type OversizeMessage,
+} from './framing/line-splitter.js';
+export type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
+export {
+  type Envelope,
+  ErrorCode,
+  encode,
+  errorResponse,
+  type JsonRpcId,
+  type MessageKind,
+  scanEnvelope,
+} from './jsonrpc/index.js';
+export { type ProxyLogger, silentLogger } from './logger.js';
+export { type ChildExit, ChildProcessHandle, type SpawnChildOptions, spawnChild } from './process.js';
+export { exitCodeOf, runStdioProxy, type StdioProxyExit, type StdioProxyOptions } from './proxy.js';
+export { callParamsProblem, Router, type RouterOptions, type RouterStats } from './router.js';
+export { type FilteredToolsList, filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';
+export { ChildStdioTransport, type ChildStdioTransportOptions } from './transport/stdio-child.js';
+export { StreamTransport, type StreamTransportOptions } from './transport/stdio-stream.js';
+export type { CloseInfo, MessageTransport, OversizeReport } from './transport/types.js';

@@ -1,0 +1,56 @@
+/**
+ * What the proxy needs from the policy engine. `@tollgate/runtime`'s `Enforcer` satisfies it
+ * structurally; keeping the proxy's view this small lets the router be tested on its own and
+ * lets another engine plug in.
+ */
+
+/** The part of a compiled policy the proxy looks at on reload (`CompiledPolicy` satisfies it). */
+export interface PolicyView {
+  isHidden(tool: string): boolean;
+  readonly hash?: string;
+}
+
+/** One `tools/call` as the policy sees it (MCP spec 2025-11-25, "Tools > Calling Tools"). */
+export interface GateCall {
+  /** `params.name`. */
+  tool: string;
+  /** `params.arguments` (an empty object when omitted). */
+  args: Record<string, unknown>;
+}
+
+/** Who is calling: the proxy gives one session per client connection. */
+export interface GateContext {
+  sessionId?: string;
+  clientId?: string;
+}
+
+/** The verdict on a call. Extra members of the engine's decision are carried untouched. */
+export interface GateDecision {
+  allowed: boolean;
+  /** Name of the rule that denied (or the last that admitted). */
+  rule?: string;
+  /** Stable reason code, e.g. `rate_limited`, `hidden`, `condition_failed`. */
+  reason: string;
+  /** Human-readable message, shown to the model on denial. */
+  message: string;
+  /** For rate limits: milliseconds until the next call would be admitted. */
+  retryAfterMs?: number;
+  /** SHA-256 of the policy that decided. */
+  policyHash?: string;
+}
+
+/** The policy engine behind the proxy. */
+export interface Gate<D extends GateDecision = GateDecision> {
+  /** Evaluates a call and, when allowed, reserves its counters. May reject (store down, fail-closed). */
+  decide(call: GateCall, ctx?: GateContext): Promise<D>;
+  /** The upstream answered with a result: make the reservation permanent. */
+  commit(decision: D): Promise<void>;
+  /** The upstream answered with a JSON-RPC error, or died: release the reservation. */
+  rollback(decision: D): Promise<void>;
+  /** True when the policy hides `tool` (removed from `tools/list`). */
+  isHidden(tool: string): boolean;
+  /** The tools seen in `tools/list`, for `validate: { required_args: true }`. */
+  setToolSchemas(tools: Array<{ name: string; inputSchema?: unknown }>): void;
+  /** Called after every successful policy reload; returns an unsubscribe function. */
+  onPolicyChange?(listener: (prev: PolicyView, next: PolicyView) => void): () => void;
+}

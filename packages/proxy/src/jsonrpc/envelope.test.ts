@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { scanEnvelope } from './envelope.js';
+import { findIdInEdges } from './oversize.js';
+
+const scan = (s: string) => scanEnvelope(Buffer.from(s));
+
+describe('scanEnvelope', () => {
+  it('classifies requests, notifications and responses', () => {
+    expect(scan('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}')).toEqual({
+      kind: 'request',
+      id: 1,
+      method: 'tools/call',
+    });
+    expect(scan('{"method":"notifications/progress","params":{},"jsonrpc":"2.0"}')).toEqual({
+      kind: 'notification',
+      method: 'notifications/progress',
+    });
+    expect(scan('{"result":{"content":[]},"jsonrpc":"2.0","id":"a"}')).toEqual({
+      kind: 'response',
+      id: 'a',
+      isError: false,
+    });
+    expect(scan(' { "jsonrpc" : "2.0" , "id" : 3 , "error" : {"code":-1,"message":"m"} } ')).toEqual({
+      kind: 'response',
+      id: 3,
+      isError: true,
+    });
+    expect(scan('[{"jsonrpc":"2.0","method":"a"}]')).toEqual({ kind: 'batch' });
+  });
+
+  it('skips strings with escaped quotes, brackets and backslashes', () => {
+    const msg = JSON.stringify({ result: { text: 'a "quoted" } ] \\ \\" {[' }, jsonrpc: '2.0', id: 9 });
+    expect(scan(msg)).toEqual({ kind: 'response', id: 9, isError: false });
+  });
+
+  it('reports malformed JSON and non-JSON-RPC objects as invalid', () => {
+    expect(scan('Server started on stdio').kind).toBe('invalid');
+    expect(scan('{"jsonrpc":"2.0","id":1,"method":"x"').problem).toMatch(/malformed JSON/);
+    expect(scan('{"jsonrpc":"2.0","id":1,"method":"x"} trailing').problem).toMatch(/malformed JSON/);
+    expect(scan('{"jsonrpc":"2.0","id":1,"result":{"a":"unterminated}}').problem).toMatch(/unterminated/);
+    expect(scan('{"jsonrpc":"1.0","id":1,"method":"x"}')).toMatchObject({ kind: 'invalid', id: 1 });
+    expect(scan('{"jsonrpc":"2.0","id":1}').kind).toBe('invalid');
+    expect(scan('{"jsonrpc":"2.0","id":{},"method":"x"}').kind).toBe('invalid');
+    expect(scan('{"jsonrpc":"2.0","id":1,"method":5}').kind).toBe('invalid');
+  });
+
+  it('scans a 20 MiB result quickly without parsing it', () => {
+    const msg = `{"result":{"content":[{"type":"text","text":"${'z'.repeat(20 * 1024 * 1024)}"}]},"jsonrpc":"2.0","id":42}`;
+    expect(scan(msg)).toEqual({ kind: 'response', id: 42, isError: false });
+  });
+});
+
+describe('findIdInEdges', () => {
+  const b = (s: string) => Buffer.from(s);
+  it('finds a leading or trailing id, not a nested one', () => {
+    expect(findIdInEdges(b('{"jsonrpc":"2.0","id":5,"method":"tools/call"'), b('xx"}}'))).toBe(5);
+    expect(
+      findIdInEdges(b('{"method":"tools/call","params":{"id":1'), b('"}},"jsonrpc":"2.0","id":"k"}')),
+    ).toBe('k');
+    expect(findIdInEdges(b('{"method":"tools/call","params":{"id":1'), b('{"id":3}}}'))).toBeUndefined();
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * Reads the envelope of a JSON-RPC 2.0 message (jsonrpc, id, method, result/error) straight
+ * from its bytes, without materialising `params` or `result`. The proxy forwards most
+ * messages untouched, so it only needs to know what a message is, not what it carries; a
+ * 20 MiB tool result is skipped at `indexOf` speed instead of being parsed into objects.
+ *
+ * Classification follows JSON-RPC 2.0 section 4 and MCP spec 2025-11-25 "Base Protocol":
+ * a request has `method` and `id`; a notification has `method` and no `id`; a response has
+ * `id` and exactly one of `result`/`error`. A JSON array is a batch (JSON-RPC 2.0 section 6;
+ * removed from MCP in 2025-06-18 but still carried).
+ */
+
+/** A JSON-RPC id: string or number (null only in error responses to unreadable requests). */
+export type JsonRpcId = string | number | null;
+
+/** What kind of message a line holds. */
+export type MessageKind = 'request' | 'notification' | 'response' | 'batch' | 'invalid';
+
+/** The envelope of one message. Values are parsed only for small fields. */
+export interface Envelope {
+  readonly kind: MessageKind;
+  /** The `id` member, when present. */
+  readonly id?: JsonRpcId;
+  /** The `method` member of a request or notification. */
+  readonly method?: string;
+  /** For responses: true when the response carries `error` rather than `result`. */
+  readonly isError?: boolean;
+  /** For `invalid`: why. */
+  readonly problem?: string;
+}
+
+const Q = 0x22; // "
+const BS = 0x5c; // \
+
+/** Thrown internally on malformed JSON. */
+class ScanError extends Error {}
+
+/**
+ * Scans one message. Never throws: malformed input yields `{ kind: 'invalid', problem }`.
+ * Structural JSON errors are detected (unbalanced brackets, unterminated strings, missing
+ * colons or commas, trailing bytes); number and literal spelling inside skipped values is not
+ * checked, since those bytes go to a peer that parses them anyway.
+ */
+export function scanEnvelope(buf: Buffer): Envelope {
+  try {
+    let i = skipWs(buf, 0);
+    const first = buf[i];
+    if (first === 0x5b /* [ */) {
+      const end = skipValue(buf, i);
+      if (skipWs(buf, end) !== buf.length) throw new ScanError('unexpected bytes after the message');
+      return { kind: 'batch' };
+    }
+    if (first !== 0x7b /* { */) {
+      return { kind: 'invalid', problem: 'not a JSON object or array' };
+    }
+    let jsonrpc: unknown;
+    let id: JsonRpcId | undefined;
+    let hasId = false;
+    let method: unknown;
+    let hasMethod = false;
+    let hasResult = false;
+    let hasError = false;
+    i = skipWs(buf, i + 1);
+    if (buf[i] === 0x7d /* } */) {
+      i++;
+    } else {
+      for (;;) {
+        if (buf[i] !== Q) throw new ScanError('expected a member name');
+        const keyEnd = skipString(buf, i);
+        const key = buf.toString('utf8', i + 1, keyEnd - 1);
+        i = skipWs(buf, keyEnd);
+        if (buf[i] !== 0x3a /* : */) throw new ScanError('expected ":"');
+        const vStart = skipWs(buf, i + 1);
+        const vEnd = skipValue(buf, vStart);
+        switch (key) {
+          case 'jsonrpc':
+            jsonrpc = parseSlice(buf, vStart, vEnd);
+            break;
+          case 'id':
+            id = parseSlice(buf, vStart, vEnd) as JsonRpcId;
+            hasId = true;
+            break;
+          case 'method':
+            method = parseSlice(buf, vStart, vEnd);
+            hasMethod = true;
+            break;
+          case 'result':
+            hasResult = true;
+            break;
+          case 'error':
+            hasError = true;
+            break;
+        }
+        i = skipWs(buf, vEnd);
+        if (buf[i] === 0x2c /* , */) {
+          i = skipWs(buf, i + 1);
+          continue;
+        }
+        if (buf[i] === 0x7d) {
+          i++;
+          break;
+        }
+        throw new ScanError('expected "," or "}"');
+      }
+    }
+    if (skipWs(buf, i) !== buf.length) throw new ScanError('unexpected bytes after the message');
+    if (jsonrpc !== '2.0')
+      return { kind: 'invalid', problem: 'jsonrpc must be "2.0"', ...(hasId ? { id } : {}) };
+    if (hasId && id !== null && typeof id !== 'string' && typeof id !== 'number') {
+      return { kind: 'invalid', problem: 'id must be a string or a number' };
+    }
+    if (hasMethod) {
+      if (typeof method !== 'string') {
+        return { kind: 'invalid', problem: 'method must be a string', ...(hasId ? { id } : {}) };
+      }
+      return hasId ? { kind: 'request', id: id as JsonRpcId, method } : { kind: 'notification', method };
+    }
+    if (hasId && hasResult !== hasError) {
+      return { kind: 'response', id: id as JsonRpcId, isError: hasError };
+    }
+    return {
+      kind: 'invalid',
+      problem: 'neither a request, a notification nor a response',
+      ...(hasId ? { id } : {}),
+    };
+  } catch (err) {
+    if (err instanceof ScanError) return { kind: 'invalid', problem: `malformed JSON: ${err.message}` };
+    throw err;
+  }
+}
+
+function parseSlice(buf: Buffer, from: number, to: number): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8', from, to));
+  } catch {
+    throw new ScanError('malformed value');
+  }
+}
+
+function skipWs(buf: Buffer, i: number): number {
+  for (;;) {
+    const c = buf[i];
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+    else return i;
+  }
+}
+
+/** `i` at an opening quote; returns the index after the closing quote. */
+function skipString(buf: Buffer, i: number): number {
+  let pos = i + 1;
+  for (;;) {
+    const q = buf.indexOf(Q, pos);
+    if (q === -1) throw new ScanError('unterminated string');
+    let backslashes = 0;
+    for (let k = q - 1; k > i && buf[k] === BS; k--) backslashes++;
+    if (backslashes % 2 === 0) return q + 1;
+    pos = q + 1;
+  }
+}
+
+/** `i` at the first byte of a value; returns the index after it. */
+function skipValue(buf: Buffer, i: number): number {
+  const c = buf[i];
+  if (c === Q) return skipString(buf, i);
+  if (c === 0x7b || c === 0x5b) {
+    // Walk nested containers with an explicit stack so deep nesting cannot overflow ours.
+    const stack: number[] = [c === 0x7b ? 0x7d : 0x5d];
+    let pos = i + 1;
+    while (stack.length > 0) {
+      const b = buf[pos];
+      if (b === undefined) throw new ScanError('unbalanced brackets');
+      if (b === Q) {
+        pos = skipString(buf, pos);
+        continue;
+      }
+      if (b === 0x7b) stack.push(0x7d);
+      else if (b === 0x5b) stack.push(0x5d);
+      else if (b === 0x7d || b === 0x5d) {
+        if (stack.pop() !== b) throw new ScanError('unbalanced brackets');
+      }
+      pos++;
+    }
+    return pos;
+  }
+  // Number or literal: runs until a structural byte or whitespace.
+  let pos = i;
+  for (;;) {
+    const b = buf[pos];
+    if (
+      b === undefined ||
+      b === 0x2c ||
+      b === 0x7d ||
+      b === 0x5d ||
+      b === 0x20 ||
+      b === 0x0a ||
+      b === 0x0d ||
+      b === 0x09
+    )
+      break;
+    pos++;
+  }
+  if (pos === i) throw new ScanError('expected a value');
+  return pos;
+}

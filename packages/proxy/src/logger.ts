@@ -1,0 +1,18 @@
+/**
+ * The logging surface the proxy uses: a subset of pino's `Logger`, so a pino instance writing
+ * to stderr (never stdout, which carries MCP) plugs in directly.
+ */
+export interface ProxyLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** A logger that drops everything (tests, embedding). */
+export const silentLogger: ProxyLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};

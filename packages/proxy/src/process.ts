@@ -1,0 +1,188 @@
+/**
+ * Lifecycle of the upstream MCP server process (DESIGN section 3, "Process").
+ *
+ * - The child runs in its own process group (`detached: true`), so a terminal's Ctrl-C reaches
+ *   the proxy only, and the proxy decides what the child gets: SIGINT/SIGTERM are forwarded to
+ *   the whole group.
+ * - Shutdown ladder (MCP spec 2025-11-25, "Lifecycle > Shutdown > stdio"): close the child's
+ *   stdin, wait; SIGTERM, wait; SIGKILL.
+ * - Parent death, even by SIGKILL: the kernel closes our end of the child's stdin, and every
+ *   well-behaved stdio server exits on EOF. For servers that do not, a watchdog — a tiny
+ *   `/bin/sh` process in its own group, reading a pipe from us — sees that pipe close without
+ *   the "done" line a clean exit writes, and kills the child's process group (SIGTERM, then
+ *   SIGKILL after 1 s). A shell costs about a millisecond to start and ~1 MB of memory, where a
+ *   second Node process would cost ~40 MB.
+ */
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+
+/** How the child ended. */
+export interface ChildExit {
+  /** Exit code, or null when a signal ended it. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** Options of {@link spawnChild}. */
+export interface SpawnChildOptions {
+  readonly command: string;
+  readonly args?: readonly string[];
+  /** Environment of the child; defaults to the proxy's own (the client's environment). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** Start the parent-death watchdog (POSIX only; default true). */
+  readonly watchdog?: boolean;
+  /** Where the child's stderr goes (default: inherited, i.e. the proxy's stderr). */
+  readonly stderr?: 'inherit' | 'ignore';
+}
+
+const WATCHDOG_SCRIPT = [
+  'if read -r _; then exit 0; fi',
+  'kill -TERM -"$1" 2>/dev/null || exit 0',
+  'i=0',
+  'while [ "$i" -lt 10 ]; do kill -0 -"$1" 2>/dev/null || exit 0; sleep 0.1; i=$((i+1)); done',
+  'kill -KILL -"$1" 2>/dev/null',
+].join('\n');
+
+/**
+ * A running upstream server. Create with {@link spawnChild}.
+ */
+export class ChildProcessHandle {
+  /** Resolves once when the child has exited. */
+  readonly exited: Promise<ChildExit>;
+  private exit: ChildExit | undefined;
+  private watchdog: ChildProcessByStdio<Writable, null, null> | undefined;
+
+  constructor(
+    readonly child: ChildProcessByStdio<Writable, Readable, null>,
+    withWatchdog: boolean,
+  ) {
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        this.reapGroup();
+        this.releaseWatchdog();
+        resolve(this.exit);
+      });
+    });
+    if (withWatchdog && process.platform !== 'win32' && child.pid !== undefined) {
+      this.startWatchdog(child.pid);
+    }
+  }
+
+  /** The child's pid (also its process group id). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Whether the child has exited. */
+  get hasExited(): boolean {
+    return this.exit !== undefined;
+  }
+
+  /** Sends `signal` to the child's whole process group (falls back to the child alone). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.exit || this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, signal);
+    } catch {
+      try {
+        this.child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /**
+   * Stops the child: close its stdin, wait `graceMs`; SIGTERM the group, wait `graceMs`;
+   * SIGKILL the group. Resolves with how it ended.
+   *
+   * @param graceMs wait between steps in milliseconds (default 2000).
+   */
+  async shutdown(graceMs = 2000): Promise<ChildExit> {
+    if (this.exit) return this.exit;
+    this.child.stdin.end();
+    if (await this.waitExit(graceMs)) return this.exit!;
+    this.signal('SIGTERM');
+    if (await this.waitExit(graceMs)) return this.exit!;
+    this.signal('SIGKILL');
+    return this.exited;
+  }
+
+  /** Tells the watchdog all is well and lets it exit. Call once the child has exited. */
+  releaseWatchdog(): void {
+    const w = this.watchdog;
+    if (!w) return;
+    this.watchdog = undefined;
+    try {
+      w.stdin.end('done\n');
+    } catch {
+      // The watchdog is gone already; nothing to release.
+    }
+  }
+
+  private waitExit(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      void this.exited.then(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** After the leader exits, grandchildren left in its group (e.g. under `npx`) are ended too. */
+  private reapGroup(): void {
+    if (this.child.pid === undefined || process.platform === 'win32') return;
+    try {
+      process.kill(-this.child.pid, 'SIGTERM');
+    } catch {
+      // ESRCH: the group is empty, the usual case.
+    }
+  }
+
+  private startWatchdog(pgid: number): void {
+    try {
+      const w = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, 'tollgate-watchdog', String(pgid)], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+        detached: true,
+      });
+      w.on('error', () => {
+        this.watchdog = undefined;
+      });
+      w.stdin.on('error', () => {});
+      w.unref();
+      // The pipe must not keep the proxy alive, only tell the watchdog that it is.
+      (w.stdin as unknown as { unref?: () => void }).unref?.();
+      this.watchdog = w;
+    } catch {
+      this.watchdog = undefined;
+    }
+  }
+}
+
+/**
+ * Spawns the upstream server in its own process group with piped stdin/stdout.
+ *
+ * @throws Error with the command name when it cannot be spawned (ENOENT, EACCES): rejects
+ *   after the `spawn` event fails, so callers can report it before any MCP traffic.
+ */
+export async function spawnChild(opts: SpawnChildOptions): Promise<ChildProcessHandle> {
+  const child = spawn(opts.command, [...(opts.args ?? [])], {
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+    stdio: ['pipe', 'pipe', opts.stderr ?? 'inherit'],
+    detached: process.platform !== 'win32',
+    windowsHide: true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', () => resolve());
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      reject(new Error(`cannot start ${JSON.stringify(opts.command)}: ${err.code ?? err.message}`));
+    });
+  });
+  // EPIPE on a child that died is reported through its exit, not as a crash.
+  child.stdin.on('error', () => {});
+  return new ChildProcessHandle(child, opts.watchdog ?? true);
+}

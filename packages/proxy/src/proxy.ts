@@ -1,0 +1,117 @@
+/**
+ * The stdio proxy as one call: spawn the server, connect it to our stdin/stdout through the
+ * router, forward signals, and resolve with the exit code Tollgate should exit with (the
+ * child's). This is what `tollgate -c policy.yaml -- <command>` runs.
+ */
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import type { Gate, GateDecision } from './gate.js';
+import { type ProxyLogger, silentLogger } from './logger.js';
+import type { ChildExit } from './process.js';
+import { Router } from './router.js';
+import { ChildStdioTransport } from './transport/stdio-child.js';
+import { StreamTransport } from './transport/stdio-stream.js';
+
+/** Options of {@link runStdioProxy}. */
+export interface StdioProxyOptions<D extends GateDecision = GateDecision> {
+  /** The server command and its arguments. */
+  readonly command: string;
+  readonly args?: readonly string[];
+  /** The child's environment (default: ours, i.e. the client's). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  readonly gate: Gate<D>;
+  readonly logger?: ProxyLogger;
+  /** Cap on one message in either direction, in bytes (default 64 MiB). */
+  readonly maxMessageBytes?: number;
+  /** Wait between the shutdown steps (stdin EOF, SIGTERM, SIGKILL), in milliseconds (default 2000). */
+  readonly shutdownGraceMs?: number;
+  /** Client side streams (default `process.stdin` / `process.stdout`). */
+  readonly input?: Readable;
+  readonly output?: Writable;
+  /** Forward SIGINT, SIGTERM and SIGHUP to the child's process group (default true). */
+  readonly forwardSignals?: boolean;
+  /** Called once the child is running. */
+  readonly onStarted?: (info: { pid: number | undefined; sessionId: string }) => void;
+}
+
+/** How the proxy ended. */
+export interface StdioProxyExit {
+  /** The code to exit with: the child's code, 128 + signal number when a signal ended it. */
+  readonly exitCode: number;
+  readonly child: ChildExit;
+  /** Counters of the session. */
+  readonly stats: Router['stats'];
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Runs the proxy until the child exits (on its own, after client EOF, or after a signal).
+ *
+ * @throws Error when the command cannot be spawned (message names the command and the errno code).
+ */
+export async function runStdioProxy<D extends GateDecision>(
+  opts: StdioProxyOptions<D>,
+): Promise<StdioProxyExit> {
+  const log = opts.logger ?? silentLogger;
+  const server = new ChildStdioTransport({
+    command: opts.command,
+    args: opts.args ?? [],
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+    ...(opts.shutdownGraceMs !== undefined ? { shutdownGraceMs: opts.shutdownGraceMs } : {}),
+  });
+  const client = new StreamTransport({
+    input: opts.input ?? process.stdin,
+    output: opts.output ?? process.stdout,
+    ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+  });
+  const router = new Router({ client, server, gate: opts.gate, logger: log });
+
+  const serverClosed = new Promise<ChildExit>((resolve) => {
+    server.onclose = (info) => {
+      router.serverClosed(info);
+      resolve({ code: info.exitCode ?? null, signal: info.signal ?? null });
+    };
+  });
+  server.onerror = (err) => log.warn({ err }, 'server transport error');
+  client.onerror = (err) => log.debug({ err }, 'client transport error');
+  client.onclose = (info) => {
+    log.info({ reason: info.reason }, 'client disconnected; stopping the server');
+    router.clientClosed();
+    void server.close();
+  };
+
+  await server.start();
+  const handle = server.process!;
+  const forward = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'forwarding signal to the server');
+    handle.signal(sig);
+  };
+  const listeners = new Map<NodeJS.Signals, () => void>();
+  if (opts.forwardSignals ?? true) {
+    for (const sig of SIGNALS) {
+      const l = () => forward(sig);
+      listeners.set(sig, l);
+      process.on(sig, l);
+    }
+  }
+  opts.onStarted?.({ pid: handle.pid, sessionId: router.sessionId });
+  await client.start();
+
+  const child = await serverClosed;
+  for (const [sig, l] of listeners) process.off(sig, l);
+  await client.flush();
+  return { exitCode: exitCodeOf(child), child, stats: router.stats };
+}
+
+/** The shell convention: the exit code, or 128 + the signal number (`os.constants.signals`). */
+export function exitCodeOf(exit: ChildExit): number {
+  if (exit.code !== null) return exit.code;
+  const signo = exit.signal
+    ? (osConstants.signals as Record<string, number | undefined>)[exit.signal]
+    : undefined;
+  return signo ? 128 + signo : 1;
+}

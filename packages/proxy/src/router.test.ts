@@ -1,0 +1,338 @@
+import { describe, expect, it } from 'vitest';
+import { DENIAL_META_KEY } from './denial.js';
+import type { Gate, GateCall, GateDecision, PolicyView } from './gate.js';
+import { Router } from './router.js';
+import type { CloseInfo, MessageTransport } from './transport/types.js';
+
+/** An in-memory transport: what the router sends is recorded; `deliver` plays the peer. */
+class Peer implements MessageTransport {
+  sent: Buffer[] = [];
+  onmessage?: (bytes: Buffer) => void;
+  onclose?: (info: CloseInfo) => void;
+  async start() {}
+  send(bytes: Buffer) {
+    this.sent.push(bytes);
+  }
+  async close() {}
+  deliver(msg: unknown) {
+    this.onmessage?.(
+      Buffer.isBuffer(msg) ? msg : Buffer.from(typeof msg === 'string' ? msg : JSON.stringify(msg)),
+    );
+  }
+  texts() {
+    return this.sent.map((b) => b.toString('utf8'));
+  }
+  json() {
+    return this.sent.map((b) => JSON.parse(b.toString('utf8')));
+  }
+}
+
+/** A trivial gate for routing tests: denies tools named `deny*`, hides `secret*`, delays `slow*`. */
+class TestGate implements Gate {
+  decided: GateCall[] = [];
+  committed: string[] = [];
+  rolledBack: string[] = [];
+  schemas: string[] = [];
+  listener?: (prev: PolicyView, next: PolicyView) => void;
+  hidePrefix = 'secret';
+  async decide(call: GateCall): Promise<GateDecision & { tool: string }> {
+    this.decided.push(call);
+    if (call.tool.startsWith('slow')) await new Promise((r) => setTimeout(r, 30));
+    if (call.tool.startsWith('boom')) throw new Error('store down');
+    const allowed = !call.tool.startsWith('deny') && !this.isHidden(call.tool);
+    return {
+      tool: call.tool,
+      allowed,
+      reason: allowed ? 'allowed' : 'denied_by_rule',
+      rule: allowed ? undefined : 'no deny tools',
+      message: allowed ? 'ok' : `Tool ${call.tool} is not allowed`,
+      retryAfterMs: allowed ? undefined : 1500,
+    };
+  }
+  async commit(d: GateDecision & { tool?: string }) {
+    this.committed.push(d.tool!);
+  }
+  async rollback(d: GateDecision & { tool?: string }) {
+    this.rolledBack.push(d.tool!);
+  }
+  isHidden(tool: string) {
+    return tool.startsWith(this.hidePrefix);
+  }
+  setToolSchemas(tools: Array<{ name: string }>) {
+    this.schemas = tools.map((t) => t.name);
+  }
+  onPolicyChange(l: (prev: PolicyView, next: PolicyView) => void) {
+    this.listener = l;
+    return () => {
+      this.listener = undefined;
+    };
+  }
+}
+
+function setup(opts: { prefetch?: boolean } = {}) {
+  const client = new Peer();
+  const server = new Peer();
+  const gate = new TestGate();
+  const router = new Router({ client, server, gate, prefetchToolSchemas: opts.prefetch ?? false });
+  return { client, server, gate, router };
+}
+
+const tick = (ms = 50) => new Promise((r) => setTimeout(r, ms));
+const call = (id: unknown, name: unknown, args: unknown = {}) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: args },
+});
+
+describe('Router', () => {
+  it('forwards non-tools/call messages as the exact bytes received', async () => {
+    const { client, server } = setup();
+    const raw =
+      '{"method":"resources/read", "params":{"uri":"x://y","_meta":{"k":1}},"jsonrpc":"2.0","id":4}';
+    client.deliver(raw);
+    server.deliver(
+      '{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"\u2028"}}',
+    );
+    await tick();
+    expect(server.texts()).toEqual([raw]);
+    expect(client.texts()[0]).toContain('notifications/message');
+  });
+
+  it('answers malformed tools/call params with -32602 and never forwards them', async () => {
+    const { client, server, gate } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: 'nope' });
+    client.deliver({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { arguments: {} } });
+    client.deliver({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 7 } });
+    client.deliver(call(4, 'echo', [1, 2]));
+    client.deliver({ jsonrpc: '2.0', id: 5, method: 'tools/call' });
+    await tick();
+    expect(server.sent).toHaveLength(0);
+    expect(gate.decided).toHaveLength(0);
+    const replies = client.json();
+    expect(replies.map((r) => [r.id, r.error.code])).toEqual([
+      [1, -32602],
+      [2, -32602],
+      [3, -32602],
+      [4, -32602],
+      [5, -32602],
+    ]);
+    expect(replies[3].error.message).toBe('Invalid params: params.arguments must be an object');
+  });
+
+  it('answers a denied call with an isError result and _meta, and forwards allowed calls raw', async () => {
+    const { client, server, gate } = setup();
+    client.deliver(call(1, 'deny_me', { a: 1 }));
+    const allowed = JSON.stringify(call(2, 'echo', { a: 1 }));
+    client.deliver(allowed);
+    await tick();
+    expect(server.texts()).toEqual([allowed]);
+    const [denial] = client.json();
+    expect(denial).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      result: {
+        content: [{ type: 'text', text: '[TOLLGATE POLICY DENIED] Tool deny_me is not allowed' }],
+        isError: true,
+        _meta: { [DENIAL_META_KEY]: { reason: 'denied_by_rule', rule: 'no deny tools', retryAfterMs: 1500 } },
+      },
+    });
+    server.deliver({ jsonrpc: '2.0', id: 2, result: { content: [] } });
+    await tick();
+    expect(gate.committed).toEqual(['echo']);
+    expect(client.json()[1]).toEqual({ jsonrpc: '2.0', id: 2, result: { content: [] } });
+  });
+
+  it('rolls back on a JSON-RPC error and keeps string and number ids apart', async () => {
+    const { client, server, gate } = setup();
+    client.deliver(call(1, 'a'));
+    client.deliver(call('1', 'b'));
+    await tick();
+    server.deliver({ jsonrpc: '2.0', id: '1', error: { code: -32000, message: 'x' } });
+    server.deliver({ jsonrpc: '2.0', id: 1, result: {} });
+    await tick();
+    expect(gate.rolledBack).toEqual(['b']);
+    expect(gate.committed).toEqual(['a']);
+  });
+
+  it('refuses calls when the gate throws (fail closed)', async () => {
+    const { client, server } = setup();
+    client.deliver(call(1, 'boom'));
+    await tick();
+    expect(server.sent).toHaveLength(0);
+    expect(client.json()[0].error.code).toBe(-32001);
+  });
+
+  it('keeps message order while a decision is pending', async () => {
+    const { client, server } = setup();
+    client.deliver(call(1, 'slow'));
+    client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } });
+    client.deliver({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    await tick(100);
+    expect(server.json().map((m) => m.method)).toEqual(['tools/call', 'notifications/cancelled', 'ping']);
+  });
+
+  it('commits a cancelled call once and ignores a late answer', async () => {
+    const { client, server, gate } = setup();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } });
+    server.deliver({ jsonrpc: '2.0', id: 1, error: { code: -1, message: 'cancelled' } });
+    await tick();
+    expect(gate.committed).toEqual(['echo']);
+    expect(gate.rolledBack).toEqual([]);
+  });
+
+  it('unbatches a batch, evaluates every element and answers with one array in order', async () => {
+    const { client, server } = setup();
+    client.deliver([
+      call(1, 'echo'),
+      call(2, 'deny_x'),
+      { jsonrpc: '2.0', method: 'notifications/progress', params: {} },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 1 } },
+      { jsonrpc: '2.0', id: 4, method: 'ping' },
+      42,
+    ]);
+    await tick();
+    expect(server.json().map((m) => [m.id, m.method])).toEqual([
+      [1, 'tools/call'],
+      [undefined, 'notifications/progress'],
+      [4, 'ping'],
+    ]);
+    expect(client.sent).toHaveLength(0);
+    server.deliver({ jsonrpc: '2.0', id: 4, result: {} });
+    server.deliver({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'hi' }] } });
+    await tick();
+    expect(client.sent).toHaveLength(1);
+    const batch = client.json()[0];
+    expect(batch.map((r: { id: unknown }) => r.id)).toEqual([1, 2, 3, 4, null]);
+    expect(batch[1].result.isError).toBe(true);
+    expect(batch[2].error.code).toBe(-32602);
+    expect(batch[4].error.code).toBe(-32600);
+  });
+
+  it('sends nothing back for a batch of notifications only, and -32600 for an empty batch', async () => {
+    const { client, server } = setup();
+    client.deliver([{ jsonrpc: '2.0', method: 'notifications/initialized' }]);
+    client.deliver([]);
+    await tick();
+    expect(server.sent).toHaveLength(1);
+    expect(client.json()).toEqual([
+      { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid Request: empty batch' } },
+    ]);
+  });
+
+  it('answers invalid JSON with -32700 and non-JSON-RPC with -32600, forwarding neither', async () => {
+    const { client, server } = setup();
+    client.deliver('{"jsonrpc":"2.0",');
+    client.deliver('{"jsonrpc":"1.0","id":9,"method":"tools/call","params":{"name":"x"}}');
+    await tick();
+    expect(server.sent).toHaveLength(0);
+    expect(client.json().map((r) => [r.id, r.error.code])).toEqual([
+      [null, -32700],
+      [9, -32600],
+    ]);
+  });
+
+  it('filters hidden tools from every tools/list page, keeping nextCursor and _meta', async () => {
+    const { client, server, gate } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    await tick();
+    server.deliver({
+      jsonrpc: '2.0',
+      id: 1,
+      result: {
+        tools: [{ name: 'read', inputSchema: { type: 'object' } }, { name: 'secret_delete' }],
+        nextCursor: 'p2',
+        _meta: { m: 1 },
+      },
+    });
+    const page2 = '{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"write"}]}}';
+    client.deliver({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { cursor: 'p2' } });
+    await tick();
+    server.deliver(page2);
+    await tick();
+    const [p1, p2] = client.json();
+    expect(p1.result).toEqual({
+      tools: [{ name: 'read', inputSchema: { type: 'object' } }],
+      nextCursor: 'p2',
+      _meta: { m: 1 },
+    });
+    expect(client.texts()[1]).toBe(page2);
+    expect(p2.result.tools).toHaveLength(1);
+    expect(gate.schemas).toEqual(['read', 'secret_delete', 'write']);
+  });
+
+  it('sends notifications/tools/list_changed when a reload changes what is hidden', async () => {
+    const { client, server, gate } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    await tick();
+    server.deliver({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'read' }, { name: 'write' }] } });
+    const view = (hidden: string[]) => ({ isHidden: (t: string) => hidden.includes(t) });
+    gate.listener!(view([]), view(['nothing-listed']));
+    expect(client.sent).toHaveLength(1);
+    gate.listener!(view([]), view(['write']));
+    expect(client.json()[1]).toEqual({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+  });
+
+  it('advertises tools.listChanged in the initialize result', async () => {
+    const { client, server } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { clientInfo: { name: 'c' } } });
+    await tick();
+    server.deliver({
+      jsonrpc: '2.0',
+      id: 0,
+      result: { capabilities: { tools: {} }, serverInfo: { name: 's' } },
+    });
+    expect(client.json()[0].result.capabilities.tools).toEqual({ listChanged: true });
+  });
+
+  it('answers every pending request and rolls back calls when the server dies', async () => {
+    const { client, server, gate, router } = setup();
+    client.deliver(call(1, 'echo'));
+    client.deliver({ jsonrpc: '2.0', id: 2, method: 'resources/list' });
+    await tick();
+    router.serverClosed({ exitCode: 3, signal: null });
+    client.deliver(call(3, 'echo'));
+    await tick();
+    const replies = client.json();
+    expect(replies.map((r) => [r.id, r.error.code])).toEqual([
+      [1, -32000],
+      [2, -32000],
+      [3, -32000],
+    ]);
+    expect(replies[0].error.message).toBe('MCP server exited with code 3 before answering');
+    expect(gate.rolledBack).toEqual(['echo', 'echo']);
+    expect(router.pendingRequests).toBe(0);
+  });
+
+  it('prefetches tools/list with its own ids before the first call and hides the exchange', async () => {
+    const { client, server, gate } = setup({ prefetch: true });
+    client.deliver(call(1, 'echo'));
+    await tick();
+    const [own] = server.json();
+    expect(own.method).toBe('tools/list');
+    expect(String(own.id)).toMatch(/^tollgate-[0-9a-f]{12}-1$/);
+    // A client request reusing that id is refused, never confused with ours.
+    client.deliver({ jsonrpc: '2.0', id: own.id, method: 'ping' });
+    server.deliver({ jsonrpc: '2.0', id: own.id, result: { tools: [{ name: 'echo', inputSchema: {} }] } });
+    await tick();
+    expect(gate.schemas).toEqual(['echo']);
+    expect(server.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call']);
+    expect(client.json()).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: own.id,
+        error: { code: -32600, message: 'Invalid Request: id is in use by the proxy' },
+      },
+    ]);
+  });
+
+  it('logs non-JSON-RPC server output instead of forwarding it', async () => {
+    const { client, server, router } = setup();
+    server.deliver('Server running on stdio');
+    server.deliver('{"jsonrpc":"2.0","method":"notifications/message","params":{}}');
+    expect(client.sent).toHaveLength(1);
+    expect(router.stats.noiseLines).toBe(1);
+  });
+});

@@ -1,0 +1,709 @@
+/**
+ * The router: what happens to each message between the MCP client (downstream) and the MCP
+ * server (upstream). DESIGN section 3 is its specification.
+ *
+ * Client -> server
+ * - `tools/call` request: params checked (-32602 when malformed, MCP spec 2025-11-25 "Tools >
+ *   Error Handling"), then the gate decides. Denied: answered here with an `isError` result,
+ *   never forwarded. Allowed: forwarded as the raw bytes it arrived as; its reservation is
+ *   committed on a result and rolled back on a JSON-RPC error or the server's death.
+ * - Batch (JSON array, JSON-RPC 2.0 section 6): unbatched. Every element goes through the same
+ *   path as a single message; elements are forwarded one by one (servers on MCP >= 2025-06-18
+ *   reject arrays), and the client gets ONE array holding the responses to all of the batch's
+ *   requests, in element order, once the last one is in. A batch of only notifications and
+ *   responses gets no answer (JSON-RPC 2.0 section 6).
+ * - Anything else valid: forwarded as raw bytes. Invalid JSON: -32700; valid JSON that is not
+ *   JSON-RPC 2.0: -32600. Neither is forwarded: a lenient server might act on it unevaluated.
+ * - Order is kept: a message never overtakes one that arrived before it, even while a
+ *   decision is pending (a `notifications/cancelled` cannot reach the server before its call).
+ *
+ * Server -> client
+ * - Responses to `tools/list`: hidden tools removed (see tools-list.ts).
+ * - Response to `initialize`: `capabilities.tools.listChanged` set, because the proxy itself
+ *   emits `notifications/tools/list_changed` when a reload changes what is hidden.
+ * - Responses to the proxy's own requests: consumed.
+ * - Everything else (results, errors, notifications, server-to-client requests such as
+ *   sampling, elicitation, roots and ping): forwarded as raw bytes.
+ * - Lines that are not JSON-RPC (a server printing a banner to stdout): logged to stderr.
+ *
+ * Id spaces: client-to-server request ids and server-to-client request ids are separate
+ * spaces (JSON-RPC is symmetric); only the former is tracked, since only those get answers
+ * the proxy must inspect. Ids the proxy invents for its own requests to the server carry a
+ * random per-process prefix and are checked against the client's pending ids; a client
+ * request that reuses one is refused (-32600) instead of being confused with ours.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { denialResponse } from './denial.js';
+import type { Gate, GateDecision, PolicyView } from './gate.js';
+import { type JsonRpcId, scanEnvelope } from './jsonrpc/envelope.js';
+import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
+import { idKey } from './jsonrpc/id.js';
+import { findIdInEdges } from './jsonrpc/oversize.js';
+import { type ProxyLogger, silentLogger } from './logger.js';
+import { filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';
+import type { CloseInfo, MessageTransport, OversizeReport } from './transport/types.js';
+
+/** Options of {@link Router}. */
+export interface RouterOptions<D extends GateDecision = GateDecision> {
+  /** The MCP client side. */
+  readonly client: MessageTransport;
+  /** The MCP server side. */
+  readonly server: MessageTransport;
+  readonly gate: Gate<D>;
+  readonly logger?: ProxyLogger;
+  /** Passed to the gate with every decision; defaults to a random UUID per router. */
+  readonly sessionId?: string;
+  /**
+   * Before the first `tools/call`, if the client has not listed tools yet, fetch `tools/list`
+   * (all pages) so the gate has the `inputSchema`s. Default true.
+   */
+  readonly prefetchToolSchemas?: boolean;
+  /** Give up on the prefetch after this many milliseconds (default 5000). */
+  readonly prefetchTimeoutMs?: number;
+}
+
+/** Counters of what the router did, for logs and status. */
+export interface RouterStats {
+  forwardedToServer: number;
+  forwardedToClient: number;
+  callsAllowed: number;
+  callsDenied: number;
+  callsMalformed: number;
+  noiseLines: number;
+}
+
+interface PendingCall<D> {
+  decision: D;
+  tool: string;
+}
+
+/** What a client message turns into once decided. */
+interface Outcome {
+  /** Raw frames for the server. */
+  toServer?: Buffer[];
+  /** Frame for the client (a reply made by the proxy), or a batch member's reply. */
+  reply?: Buffer;
+  /** Pending-call registrations to make when the frame is actually sent. */
+  register?: () => void;
+  /** For a request: the id that now awaits an answer from the server. */
+  awaitsId?: JsonRpcId;
+}
+
+interface Slot {
+  ready: boolean;
+  outcomes: Outcome[];
+  /** When set, this slot is a batch: replies are collected instead of sent. */
+  batch?: BatchState;
+}
+
+interface BatchState {
+  /** Reply for each request of the batch, in element order; undefined while awaited. */
+  replies: Array<Buffer | undefined>;
+  /** idKey -> index in `replies`, for requests forwarded to the server. */
+  awaiting: Map<string, number>;
+  sent: boolean;
+}
+
+const LIST_CHANGED = encode({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+
+/**
+ * Connects a client transport to a server transport through a {@link Gate}. Create it, then
+ * start both transports. The router installs the transports' `onmessage`/`onoversize`
+ * handlers; `onclose` stays with the caller, who calls {@link serverClosed} and
+ * {@link clientClosed}.
+ */
+export class Router<D extends GateDecision = GateDecision> {
+  readonly stats: RouterStats = {
+    forwardedToServer: 0,
+    forwardedToClient: 0,
+    callsAllowed: 0,
+    callsDenied: 0,
+    callsMalformed: 0,
+    noiseLines: 0,
+  };
+  /** Random per-process session id given to the gate. */
+  readonly sessionId: string;
+
+  private readonly client: MessageTransport;
+  private readonly server: MessageTransport;
+  private readonly gate: Gate<D>;
+  private readonly log: ProxyLogger;
+  private readonly prefetch: boolean;
+  private readonly prefetchTimeoutMs: number;
+
+  private readonly queue: Slot[] = [];
+  /** Client requests awaiting the server, by idKey. Value: batch the request belongs to. */
+  private readonly pending = new Map<string, { id: JsonRpcId; batch?: BatchState }>();
+  private readonly calls = new Map<string, PendingCall<D>>();
+  private readonly toolsListIds = new Set<string>();
+  private initializeId: string | undefined;
+  private clientName: string | undefined;
+  private readonly catalogue = new ToolCatalogue();
+  private readonly invented = new Map<string, (bytes: Buffer) => void>();
+  private readonly idPrefix = `tollgate-${randomBytes(6).toString('hex')}-`;
+  private nextInvented = 1;
+  private schemaFetch: Promise<void> | undefined;
+  private serverGone: CloseInfo | undefined;
+  private clientGone = false;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(opts: RouterOptions<D>) {
+    this.client = opts.client;
+    this.server = opts.server;
+    this.gate = opts.gate;
+    this.log = opts.logger ?? silentLogger;
+    this.sessionId = opts.sessionId ?? randomUUID();
+    this.prefetch = opts.prefetchToolSchemas ?? true;
+    this.prefetchTimeoutMs = opts.prefetchTimeoutMs ?? 5000;
+    this.client.onmessage = (bytes) => this.fromClient(bytes);
+    this.server.onmessage = (bytes) => this.fromServer(bytes);
+    this.client.onoversize = (r) => this.clientOversize(r);
+    this.server.onoversize = (r) => this.serverOversize(r);
+    this.unsubscribe = this.gate.onPolicyChange?.((prev, next) => this.policyChanged(prev, next));
+  }
+
+  /** Number of client requests still awaiting the server. */
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * The server is gone (child exited). Every client request still pending gets a JSON-RPC
+   * error; reservations of pending calls are rolled back.
+   */
+  serverClosed(info: CloseInfo): void {
+    if (this.serverGone) return;
+    this.serverGone = info;
+    const how =
+      info.signal != null ? `was killed by ${info.signal}` : `exited with code ${info.exitCode ?? 'unknown'}`;
+    for (const [key, entry] of [...this.pending]) {
+      this.answerFromProxy(
+        key,
+        entry.id,
+        encode(
+          errorResponse(entry.id, ErrorCode.UpstreamClosed, `MCP server ${how} before answering`, {
+            exitCode: info.exitCode ?? null,
+            signal: info.signal ?? null,
+          }),
+        ),
+      );
+    }
+    for (const resolve of this.invented.values()) resolve(Buffer.alloc(0));
+    this.invented.clear();
+  }
+
+  /** The client is gone (EOF on stdin). Nothing more will be delivered to it. */
+  clientClosed(): void {
+    this.clientGone = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  // ---------------------------------------------------------------- client -> server
+
+  private fromClient(bytes: Buffer): void {
+    const env = scanEnvelope(bytes);
+    // Fast path: nothing waiting ahead, nothing to decide -> forward now.
+    if (
+      this.queue.length === 0 &&
+      !(env.kind === 'request' && env.method === 'tools/call') &&
+      env.kind !== 'batch'
+    ) {
+      this.apply(this.classifyClient(bytes, env), undefined);
+      return;
+    }
+    const slot: Slot = { ready: false, outcomes: [] };
+    this.queue.push(slot);
+    void this.decideSlot(slot, bytes, env).then(
+      () => this.drain(),
+      (err: unknown) => {
+        // Never drop a request silently: it gets an error, and is not forwarded.
+        this.log.error({ err }, 'internal error while routing a client message');
+        slot.outcomes = [];
+        slot.batch = undefined;
+        if (env.kind === 'request' || env.kind === 'batch') {
+          slot.outcomes.push({
+            reply: encode(
+              errorResponse(
+                env.kind === 'request' ? (env.id as JsonRpcId) : null,
+                ErrorCode.InternalError,
+                'Internal error',
+              ),
+            ),
+          });
+        }
+        slot.ready = true;
+        this.drain();
+      },
+    );
+  }
+
+  private async decideSlot(slot: Slot, bytes: Buffer, env: ReturnType<typeof scanEnvelope>): Promise<void> {
+    if (env.kind === 'batch') {
+      await this.decideBatch(slot, bytes);
+    } else if (env.kind === 'request' && env.method === 'tools/call') {
+      let message: unknown;
+      try {
+        message = JSON.parse(bytes.toString('utf8'));
+      } catch {
+        slot.outcomes.push({ reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) });
+        slot.ready = true;
+        return;
+      }
+      slot.outcomes.push(await this.decideCall(env.id as JsonRpcId, bytes, message));
+    } else {
+      slot.outcomes.push(this.classifyClient(bytes, env));
+    }
+    slot.ready = true;
+  }
+
+  private drain(): void {
+    while (this.queue.length > 0 && this.queue[0]!.ready) {
+      const slot = this.queue.shift()!;
+      for (const o of slot.outcomes) this.apply(o, slot.batch);
+      if (slot.batch) this.maybeSendBatch(slot.batch);
+    }
+  }
+
+  /** Turns a non-`tools/call`, non-batch client message into an outcome. */
+  private classifyClient(bytes: Buffer, env: ReturnType<typeof scanEnvelope>): Outcome {
+    switch (env.kind) {
+      case 'invalid': {
+        const parseError = env.problem?.startsWith('malformed JSON') ?? false;
+        this.log.warn({ problem: env.problem }, 'refused an invalid message from the client');
+        return {
+          reply: encode(
+            errorResponse(
+              parseError ? null : (env.id ?? null),
+              parseError ? ErrorCode.ParseError : ErrorCode.InvalidRequest,
+              parseError ? 'Parse error' : `Invalid Request: ${env.problem}`,
+            ),
+          ),
+        };
+      }
+      case 'request': {
+        const id = env.id as JsonRpcId;
+        if (this.invented.has(idKey(id))) {
+          return {
+            reply: encode(
+              errorResponse(id, ErrorCode.InvalidRequest, 'Invalid Request: id is in use by the proxy'),
+            ),
+          };
+        }
+        if (env.method === 'tools/list') {
+          return { toServer: [bytes], awaitsId: id, register: () => this.toolsListIds.add(idKey(id)) };
+        }
+        if (env.method === 'initialize') {
+          return { toServer: [bytes], awaitsId: id, register: () => this.noteInitialize(id, bytes) };
+        }
+        return { toServer: [bytes], awaitsId: id };
+      }
+      case 'notification':
+        if (env.method === 'notifications/cancelled') {
+          return { toServer: [bytes], register: () => this.noteCancelled(bytes) };
+        }
+        return { toServer: [bytes] };
+      default:
+        // Responses to server-to-client requests (sampling, elicitation, roots, ping).
+        return { toServer: [bytes] };
+    }
+  }
+
+  /** Evaluates one `tools/call` request. `message` is its parsed form. */
+  private async decideCall(id: JsonRpcId, bytes: Buffer, message: unknown): Promise<Outcome> {
+    const params = (message as { params?: unknown }).params;
+    const problem = callParamsProblem(params);
+    if (problem) {
+      this.stats.callsMalformed++;
+      return { reply: encode(errorResponse(id, ErrorCode.InvalidParams, `Invalid params: ${problem}`)) };
+    }
+    const { name, arguments: args } = params as { name: string; arguments?: Record<string, unknown> };
+    if (this.prefetch && this.catalogue.size === 0 && !this.serverGone) await this.fetchSchemas();
+    let decision: D;
+    try {
+      decision = await this.gate.decide(
+        { tool: name, args: args ?? {} },
+        { sessionId: this.sessionId, ...(this.clientName ? { clientId: this.clientName } : {}) },
+      );
+    } catch (err) {
+      this.log.error({ err, tool: name }, 'policy could not be evaluated; call refused');
+      return {
+        reply: encode(
+          errorResponse(
+            id,
+            ErrorCode.PolicyUnavailable,
+            `Tollgate could not evaluate the policy: ${errMessage(err)}`,
+          ),
+        ),
+      };
+    }
+    if (!decision.allowed) {
+      this.stats.callsDenied++;
+      this.log.info({ tool: name, rule: decision.rule, reason: decision.reason }, 'tools/call denied');
+      return {
+        reply: encode(
+          denialResponse(id, decision.message, {
+            reason: decision.reason,
+            ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
+            ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}),
+            ...(decision.policyHash !== undefined ? { policyHash: decision.policyHash } : {}),
+          }),
+        ),
+      };
+    }
+    this.stats.callsAllowed++;
+    return {
+      toServer: [bytes],
+      awaitsId: id,
+      register: () => this.calls.set(idKey(id), { decision, tool: name }),
+    };
+  }
+
+  private async decideBatch(slot: Slot, bytes: Buffer): Promise<void> {
+    let elements: unknown;
+    try {
+      elements = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      slot.outcomes.push({ reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) });
+      return;
+    }
+    if (!Array.isArray(elements) || elements.length === 0) {
+      slot.outcomes.push({
+        reply: encode(errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: empty batch')),
+      });
+      return;
+    }
+    const batch: BatchState = { replies: [], awaiting: new Map(), sent: false };
+    slot.batch = batch;
+    for (const element of elements) {
+      const elementBytes = Buffer.from(JSON.stringify(element) ?? 'null', 'utf8');
+      const env = scanEnvelope(elementBytes);
+      let outcome: Outcome;
+      if (env.kind === 'batch') {
+        outcome = {
+          reply: encode(errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: nested batch')),
+        };
+      } else if (env.kind === 'request' && env.method === 'tools/call') {
+        outcome = await this.decideCall(env.id as JsonRpcId, elementBytes, element);
+      } else {
+        outcome = this.classifyClient(elementBytes, env);
+      }
+      const isRequest = env.kind === 'request' || env.kind === 'invalid' || env.kind === 'batch';
+      if (isRequest) {
+        const index = batch.replies.length;
+        batch.replies.push(outcome.reply);
+        if (outcome.awaitsId !== undefined) batch.awaiting.set(idKey(outcome.awaitsId), index);
+      }
+      slot.outcomes.push(outcome);
+    }
+  }
+
+  /** Performs an outcome: registrations, then frames to the server and replies to the client. */
+  private apply(o: Outcome, batch: BatchState | undefined): void {
+    if (o.toServer) {
+      if (this.serverGone) {
+        if (o.awaitsId !== undefined) {
+          const reply = encode(
+            errorResponse(o.awaitsId, ErrorCode.UpstreamClosed, 'MCP server is not running'),
+          );
+          if (batch) batch.replies[batch.awaiting.get(idKey(o.awaitsId)) ?? -1] = reply;
+          else this.toClient(reply);
+          // A call decided while the server died: give its reservation back.
+          o.register?.();
+          this.settleCall(idKey(o.awaitsId), true);
+        }
+        return;
+      }
+      o.register?.();
+      if (o.awaitsId !== undefined) {
+        this.pending.set(idKey(o.awaitsId), batch ? { id: o.awaitsId, batch } : { id: o.awaitsId });
+      }
+      for (const frame of o.toServer) {
+        this.stats.forwardedToServer++;
+        this.server.send(frame);
+      }
+    } else if (o.reply && !batch) {
+      this.toClient(o.reply);
+    }
+  }
+
+  private maybeSendBatch(batch: BatchState): void {
+    if (batch.sent || batch.replies.some((r) => r === undefined)) return;
+    batch.sent = true;
+    if (batch.replies.length === 0) return;
+    const parts: Buffer[] = [Buffer.from('[')];
+    batch.replies.forEach((r, i) => {
+      if (i > 0) parts.push(Buffer.from(','));
+      parts.push(r as Buffer);
+    });
+    parts.push(Buffer.from(']'));
+    this.toClient(Buffer.concat(parts));
+  }
+
+  private noteInitialize(id: JsonRpcId, bytes: Buffer): void {
+    this.initializeId = idKey(id);
+    try {
+      const name = JSON.parse(bytes.toString('utf8'))?.params?.clientInfo?.name;
+      if (typeof name === 'string') this.clientName = name;
+    } catch {
+      // Already scanned as valid JSON; unreachable in practice.
+    }
+  }
+
+  /**
+   * A cancelled call may or may not have run on the server, and the server should not answer
+   * it (MCP spec 2025-11-25 "Cancellation"). Its reservation is committed: counting a call that
+   * maybe ran is the safe side of a limit.
+   */
+  private noteCancelled(bytes: Buffer): void {
+    let requestId: unknown;
+    try {
+      requestId = JSON.parse(bytes.toString('utf8'))?.params?.requestId;
+    } catch {
+      return;
+    }
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const key = idKey(requestId);
+    this.settleCall(key, false);
+    // The request stays pending: a server may still answer, and the client may still wait.
+  }
+
+  // ---------------------------------------------------------------- server -> client
+
+  private fromServer(bytes: Buffer): void {
+    const env = scanEnvelope(bytes);
+    switch (env.kind) {
+      case 'response': {
+        const key = idKey(env.id as JsonRpcId);
+        const ours = this.invented.get(key);
+        if (ours) {
+          this.invented.delete(key);
+          ours(bytes);
+          return;
+        }
+        let out = bytes;
+        if (this.calls.has(key)) this.settleCall(key, env.isError === true);
+        else if (this.toolsListIds.delete(key)) out = this.filterList(bytes);
+        else if (this.initializeId === key) {
+          this.initializeId = undefined;
+          out = advertiseListChanged(bytes);
+        }
+        const entry = this.pending.get(key);
+        this.pending.delete(key);
+        if (entry?.batch) {
+          const index = entry.batch.awaiting.get(key);
+          if (index !== undefined) {
+            entry.batch.replies[index] = out;
+            this.maybeSendBatch(entry.batch);
+            return;
+          }
+        }
+        this.toClient(out);
+        return;
+      }
+      case 'request':
+      case 'notification':
+        this.toClient(bytes);
+        return;
+      case 'batch':
+        this.serverBatch(bytes);
+        return;
+      default: {
+        this.stats.noiseLines++;
+        const text = bytes.length > 2000 ? `${bytes.toString('utf8', 0, 2000)}...` : bytes.toString('utf8');
+        this.log.warn(
+          { line: text, problem: env.problem },
+          'non-JSON-RPC output on the server stdout (not forwarded)',
+        );
+      }
+    }
+  }
+
+  /** A batch from the server (legacy): each element is routed on its own. */
+  private serverBatch(bytes: Buffer): void {
+    let elements: unknown;
+    try {
+      elements = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      this.stats.noiseLines++;
+      return;
+    }
+    for (const el of elements as unknown[])
+      this.fromServer(Buffer.from(JSON.stringify(el) ?? 'null', 'utf8'));
+  }
+
+  private filterList(bytes: Buffer): Buffer {
+    const filtered = filterToolsList(bytes, (t) => this.gate.isHidden(t));
+    this.rememberTools(filtered.tools);
+    if (filtered.removed.length > 0) this.log.debug({ hidden: filtered.removed }, 'tools/list filtered');
+    return filtered.bytes;
+  }
+
+  private rememberTools(tools: readonly ListedTool[]): void {
+    if (this.catalogue.add(tools)) {
+      this.gate.setToolSchemas(
+        this.catalogue.all().map((t) => ({ name: t.name, inputSchema: t.inputSchema })),
+      );
+    }
+  }
+
+  /** Commit (result or cancellation) or roll back (error, server death) a pending call. */
+  private settleCall(key: string, failed: boolean): void {
+    const call = this.calls.get(key);
+    if (!call) return;
+    this.calls.delete(key);
+    const op = failed ? this.gate.rollback(call.decision) : this.gate.commit(call.decision);
+    op.catch((err: unknown) =>
+      this.log.error({ err, tool: call.tool }, failed ? 'rollback failed' : 'commit failed'),
+    );
+  }
+
+  /** Answers a pending client request from the proxy itself (server gone, oversize). */
+  private answerFromProxy(key: string, id: JsonRpcId, reply: Buffer): void {
+    this.settleCall(key, true);
+    this.toolsListIds.delete(key);
+    const entry = this.pending.get(key);
+    this.pending.delete(key);
+    if (entry?.batch) {
+      const index = entry.batch.awaiting.get(key);
+      if (index !== undefined) {
+        entry.batch.replies[index] = reply;
+        this.maybeSendBatch(entry.batch);
+        return;
+      }
+    }
+    if (entry || id !== undefined) this.toClient(reply);
+  }
+
+  private toClient(bytes: Buffer): void {
+    if (this.clientGone) return;
+    this.stats.forwardedToClient++;
+    this.client.send(bytes);
+  }
+
+  // ---------------------------------------------------------------- size cap
+
+  private clientOversize(r: OversizeReport): void {
+    const id = findIdInEdges(r.head, r.tail);
+    this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'client message over the size cap refused');
+    const reply = encode(
+      errorResponse(
+        id ?? null,
+        ErrorCode.InvalidRequest,
+        `Invalid Request: message of ${r.bytes} bytes exceeds the limit of ${r.limit} bytes (--max-message-bytes)`,
+      ),
+    );
+    // Keep order with messages still being decided.
+    const slot: Slot = { ready: true, outcomes: [{ reply }] };
+    if (this.queue.length === 0) this.toClient(reply);
+    else this.queue.push(slot);
+  }
+
+  private serverOversize(r: OversizeReport): void {
+    const id = findIdInEdges(r.head, r.tail);
+    this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'server message over the size cap dropped');
+    if (id === undefined) return;
+    const key = idKey(id);
+    if (!this.pending.has(key)) return;
+    this.answerFromProxy(
+      key,
+      id,
+      encode(
+        errorResponse(
+          id,
+          ErrorCode.InternalError,
+          `The MCP server's response of ${r.bytes} bytes exceeds the proxy's limit of ${r.limit} bytes (--max-message-bytes)`,
+        ),
+      ),
+    );
+  }
+
+  // ---------------------------------------------------------------- proxy's own requests
+
+  /** Fetches every page of `tools/list` once, so the gate has `inputSchema`s. */
+  private fetchSchemas(): Promise<void> {
+    this.schemaFetch ??= (async () => {
+      let cursor: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const reply = await this.request('tools/list', cursor ? { cursor } : {});
+        if (!reply) return;
+        const result = reply.result as { tools?: unknown; nextCursor?: unknown } | undefined;
+        if (!result || !Array.isArray(result.tools)) return;
+        this.rememberTools(result.tools.filter((t): t is ListedTool => typeof t?.name === 'string'));
+        if (typeof result.nextCursor !== 'string') return;
+        cursor = result.nextCursor;
+      }
+    })().catch((err: unknown) => this.log.warn({ err }, 'tools/list prefetch failed'));
+    return this.schemaFetch;
+  }
+
+  /** Sends a request of the proxy's own; resolves with the parsed response, or undefined on timeout. */
+  private request(
+    method: string,
+    params: object,
+  ): Promise<{ result?: unknown; error?: unknown } | undefined> {
+    let id = `${this.idPrefix}${this.nextInvented++}`;
+    while (this.pending.has(idKey(id))) id = `${this.idPrefix}${this.nextInvented++}`;
+    const key = idKey(id);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.invented.delete(key);
+        resolve(undefined);
+      }, this.prefetchTimeoutMs);
+      this.invented.set(key, (bytes) => {
+        clearTimeout(timer);
+        if (bytes.length === 0) return resolve(undefined);
+        try {
+          resolve(JSON.parse(bytes.toString('utf8')));
+        } catch {
+          resolve(undefined);
+        }
+      });
+      this.server.send(encode({ jsonrpc: '2.0', id, method, params }));
+    });
+  }
+
+  // ---------------------------------------------------------------- reload
+
+  private policyChanged(prev: PolicyView, next: PolicyView): void {
+    const changed = this.catalogue.names().filter((n) => prev.isHidden(n) !== next.isHidden(n));
+    if (changed.length === 0) return;
+    this.log.info({ tools: changed }, 'policy reload changed hidden tools; notifying the client');
+    this.toClient(LIST_CHANGED);
+  }
+}
+
+/**
+ * Why `tools/call` params are malformed (MCP spec 2025-11-25 "Tools > Calling Tools":
+ * `params.name` a string, `params.arguments` an object), or undefined when they are fine.
+ */
+export function callParamsProblem(params: unknown): string | undefined {
+  if (!isPlainObject(params)) return 'params must be an object';
+  const { name, arguments: args } = params as { name?: unknown; arguments?: unknown };
+  if (name === undefined) return 'params.name is required';
+  if (typeof name !== 'string') return 'params.name must be a string';
+  if (name.length === 0) return 'params.name must not be empty';
+  if (args !== undefined && !isPlainObject(args)) return 'params.arguments must be an object';
+  return undefined;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Sets `result.capabilities.tools.listChanged` in an `initialize` response when tools are offered. */
+function advertiseListChanged(bytes: Buffer): Buffer {
+  try {
+    const msg = JSON.parse(bytes.toString('utf8'));
+    const tools = msg?.result?.capabilities?.tools;
+    if (!isPlainObject(tools) || tools.listChanged === true) return bytes;
+    tools.listChanged = true;
+    return encode(msg);
+  } catch {
+    return bytes;
+  }
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,87 @@
+import { LineSplitter } from '../framing/line-splitter.js';
+import { type ChildProcessHandle, type SpawnChildOptions, spawnChild } from '../process.js';
+import type { CloseInfo, MessageTransport } from './types.js';
+
+const NEWLINE = Buffer.from('\n');
+
+/** Options of {@link ChildStdioTransport}. */
+export interface ChildStdioTransportOptions extends SpawnChildOptions {
+  /** Cap on one message from the child, in bytes. */
+  readonly maxMessageBytes?: number;
+  /** Wait between the steps of the shutdown ladder, in milliseconds (default 2000). */
+  readonly shutdownGraceMs?: number;
+}
+
+/**
+ * The upstream side of the stdio proxy: an MCP server launched as a child process, speaking
+ * newline-delimited JSON on its stdin/stdout (MCP spec 2025-11-25, "Transports > stdio").
+ * `onclose` reports the child's exit code and signal.
+ */
+export class ChildStdioTransport implements MessageTransport {
+  onmessage?: (bytes: Buffer) => void;
+  onoversize?: MessageTransport['onoversize'];
+  onerror?: (error: Error) => void;
+  onclose?: (info: CloseInfo) => void;
+
+  private handle: ChildProcessHandle | undefined;
+  private splitter: LineSplitter;
+
+  constructor(private readonly opts: ChildStdioTransportOptions) {
+    this.splitter = new LineSplitter(
+      {
+        onLine: (line) => this.onmessage?.(line),
+        onOversize: (info) =>
+          this.onoversize?.({
+            bytes: info.bytes,
+            limit: this.splitter.maxMessageBytes,
+            head: info.head,
+            tail: info.tail,
+          }),
+      },
+      opts.maxMessageBytes,
+    );
+  }
+
+  /** The child process, once started. */
+  get process(): ChildProcessHandle | undefined {
+    return this.handle;
+  }
+
+  /** @throws Error when the command cannot be spawned. */
+  async start(): Promise<void> {
+    const handle = await spawnChild(this.opts);
+    this.handle = handle;
+    const { stdout } = handle.child;
+    stdout.on('data', (chunk: Buffer) => this.splitter.push(chunk));
+    let stdoutEnded = false;
+    const stdoutDone = new Promise<void>((resolve) => {
+      stdout.once('end', () => {
+        stdoutEnded = true;
+        this.splitter.end();
+        resolve();
+      });
+      stdout.once('close', () => resolve());
+    });
+    void handle.exited.then(async (exit) => {
+      // Deliver everything the child wrote before it died, then report the close.
+      if (!stdoutEnded) await Promise.race([stdoutDone, new Promise((r) => setTimeout(r, 200))]);
+      this.onclose?.({ exitCode: exit.code, signal: exit.signal, reason: 'server process exited' });
+    });
+  }
+
+  send(bytes: Buffer): void {
+    const h = this.handle;
+    if (!h || h.hasExited || h.child.stdin.destroyed) return;
+    const { stdin } = h.child;
+    stdin.cork();
+    stdin.write(bytes);
+    stdin.write(NEWLINE);
+    process.nextTick(() => stdin.uncork());
+  }
+
+  /** Runs the shutdown ladder (stdin EOF, SIGTERM, SIGKILL) and resolves when the child is gone. */
+  async close(): Promise<void> {
+    if (!this.handle) return;
+    await this.handle.shutdown(this.opts.shutdownGraceMs);
+  }
+}

@@ -1,0 +1,96 @@
+import type { Readable, Writable } from 'node:stream';
+import { LineSplitter } from '../framing/line-splitter.js';
+import type { CloseInfo, MessageTransport } from './types.js';
+
+const NEWLINE = Buffer.from('\n');
+
+/** Options of {@link StreamTransport}. */
+export interface StreamTransportOptions {
+  /** Where messages arrive (the client's side of stdio: `process.stdin`). */
+  readonly input: Readable;
+  /** Where messages go (`process.stdout`). Only MCP messages are ever written here. */
+  readonly output: Writable;
+  /** Cap on one received message in bytes. */
+  readonly maxMessageBytes?: number;
+}
+
+/**
+ * Newline-delimited JSON over a pair of streams: the proxy's own stdin/stdout, facing the
+ * MCP client (MCP spec 2025-11-25, "Transports > stdio").
+ */
+export class StreamTransport implements MessageTransport {
+  onmessage?: (bytes: Buffer) => void;
+  onoversize?: MessageTransport['onoversize'];
+  onerror?: (error: Error) => void;
+  onclose?: (info: CloseInfo) => void;
+
+  private readonly splitter: LineSplitter;
+  private closed = false;
+  private outputBroken = false;
+
+  constructor(private readonly opts: StreamTransportOptions) {
+    this.splitter = new LineSplitter(
+      {
+        onLine: (line) => this.onmessage?.(line),
+        onOversize: (info) =>
+          this.onoversize?.({
+            bytes: info.bytes,
+            limit: this.splitter.maxMessageBytes,
+            head: info.head,
+            tail: info.tail,
+          }),
+      },
+      opts.maxMessageBytes,
+    );
+  }
+
+  async start(): Promise<void> {
+    const { input, output } = this.opts;
+    input.on('data', (chunk: Buffer) => this.splitter.push(chunk));
+    input.on('end', () => {
+      this.splitter.end();
+      this.finish({ reason: 'input ended' });
+    });
+    input.on('error', (err) => {
+      this.onerror?.(err);
+      this.finish({ reason: `input error: ${err.message}` });
+    });
+    output.on('error', (err) => {
+      // EPIPE: the client went away. Nothing more can be delivered.
+      this.outputBroken = true;
+      this.onerror?.(err);
+      this.finish({ reason: `output error: ${err.message}` });
+    });
+  }
+
+  send(bytes: Buffer): void {
+    if (this.outputBroken) return;
+    const { output } = this.opts;
+    // Two writes instead of a concat: a 20 MiB message is not copied once more.
+    output.cork();
+    output.write(bytes);
+    output.write(NEWLINE);
+    process.nextTick(() => output.uncork());
+  }
+
+  /** Resolves when everything written so far has been handed to the OS. */
+  flush(): Promise<void> {
+    const { output } = this.opts;
+    if (this.outputBroken || output.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      output.write('', () => resolve());
+    });
+  }
+
+  async close(): Promise<void> {
+    this.opts.input.pause();
+    await this.flush();
+    this.finish({ reason: 'closed' });
+  }
+
+  private finish(info: CloseInfo): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.(info);
+  }
+}

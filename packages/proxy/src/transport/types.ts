@@ -1,0 +1,48 @@
+/**
+ * The one interface every side of the proxy speaks, shaped like the MCP SDK's `Transport`
+ * (start, send, close, onmessage, onerror, onclose) but carrying raw message bytes instead of
+ * parsed objects: the proxy forwards what it does not change as the bytes it arrived as.
+ *
+ * The stdio child (upstream) and the stdio streams of the proxy itself (downstream) implement
+ * it today; a Streamable HTTP upstream or listener implements the same four members and the
+ * router does not change.
+ */
+
+/** Why a transport closed. */
+export interface CloseInfo {
+  /** For a child process: its exit code, or null when it died from a signal. */
+  readonly exitCode?: number | null;
+  /** For a child process: the signal that ended it. */
+  readonly signal?: NodeJS.Signals | null;
+  /** A human-readable reason, e.g. "client closed stdin". */
+  readonly reason?: string;
+}
+
+/** A message that went over the size cap and was dropped before it reached the router. */
+export interface OversizeReport {
+  /** Size of the dropped message in bytes. */
+  readonly bytes: number;
+  /** The cap in bytes. */
+  readonly limit: number;
+  /** The first and last bytes of the message (up to 4 KiB each), to find its `id`. */
+  readonly head: Buffer;
+  readonly tail: Buffer;
+}
+
+/** A bidirectional stream of JSON-RPC messages, one frame per message (or batch). */
+export interface MessageTransport {
+  /** Begin reading; resolves once the transport can send. Rejects if it cannot start (e.g. spawn failed). */
+  start(): Promise<void>;
+  /** Send one message. `bytes` is its serialised form without any framing. */
+  send(bytes: Buffer): void;
+  /** Close the transport and release its resources; resolves when closed. */
+  close(): Promise<void>;
+  /** One received message, exactly the bytes the peer framed. */
+  onmessage?: (bytes: Buffer) => void;
+  /** A received message over the size cap was dropped. */
+  onoversize?: (report: OversizeReport) => void;
+  /** A non-fatal error (a fatal one is followed by `onclose`). */
+  onerror?: (error: Error) => void;
+  /** The peer is gone; no more messages will arrive. Called once. */
+  onclose?: (info: CloseInfo) => void;
+}
