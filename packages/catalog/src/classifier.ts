@@ -55,20 +55,25 @@ export type ClassifierInput = Pick<CatalogTool, 'name' | 'description' | 'inputS
 
 type Lexicon = Record<string, number>;
 
-// Verbs that only observe.
-const READ_VERBS: Lexicon = lex(
-  3,
-  'get list search read fetch find describe view show retrieve lookup look browse inspect query ' +
-    'count check download export watch poll analyze analyse explain diff preview summarize summarise ' +
-    'compare estimate calculate compute geocode reverse directions distance elevation screenshot ' +
-    'snapshot logs stats whoami me current think thinking ping echo suggest recommend scrape crawl ' +
-    'extract map research ask answer reason convert validate lint verify test status info details ' +
-    'discover audit tail grep history find_by lookup retrieve_by navigate_back console network ' +
-    'evaluate_quality measure trace profile recall open_nodes inspect search_nodes read_graph',
-);
+// Verbs that only observe. `generate` is here: generators return content without storing it.
+const READ_VERBS: Lexicon = {
+  ...lex(
+    3,
+    'get list search read fetch find describe view show retrieve lookup look browse inspect ' +
+      'count check download export watch poll analyze analyse explain diff preview summarize summarise ' +
+      'compare estimate calculate compute geocode reverse directions distance elevation screenshot ' +
+      'snapshot logs stats whoami me current think thinking ping echo suggest recommend scrape crawl ' +
+      'extract map research ask answer reason convert validate lint verify test status info details ' +
+      'discover audit tail grep history navigate_back console network wait generate render ' +
+      'forward_geocode measure trace profile recall open_nodes search_nodes read_graph',
+  ),
+  // `query` alone is usually a read (`query_logs`); a SQL field in the schema outweighs it.
+  query: 2,
+};
 const READ_NOUNS: Lexicon = lex(
   1.5,
-  'info details status metadata logs stats usage schema docs documentation',
+  'info details status metadata logs stats usage schema docs documentation inference embedding ' +
+    'embeddings generation completion completions',
 );
 // Verbs that change state, recoverably.
 const WRITE_VERBS: Lexicon = lex(
@@ -77,42 +82,49 @@ const WRITE_VERBS: Lexicon = lex(
     'mark publish archive unarchive restore insert upsert save write append comment reply forward copy ' +
     'clone fork merge import link unlink attach enable disable toggle subscribe unsubscribe invite share ' +
     'label tag star unstar pin unpin lock unlock approve reject close reopen resize scale navigate click ' +
-    'type fill press hover select drag drop_down scroll go reload login logout connect disconnect ' +
-    'register schedule configure apply transition resolve react commit push pull checkout stage stash ' +
-    'rebase cherry init initialize generate draft duplicate submit promote assign_to tab tabs resize ' +
-    'focus install upgrade downgrade rotate attach_to annotate complete accept decline mute unmute ' +
-    'follow unfollow vote move_to handle_dialog file_upload emulate wait',
+    'type fill press hover select drag scroll go reload login connect disconnect protect unprotect ' +
+    'register schedule configure transition resolve react commit push pull checkout stage stash ' +
+    'rebase cherry init initialize draft duplicate submit promote tab tabs ' +
+    'focus downgrade annotate complete accept decline mute unmute ' +
+    'follow unfollow vote handle_dialog file_upload emulate',
 );
-// Verbs that destroy.
+// Verbs that destroy. `logout` and `rotate` revoke a session or the old secret.
 const DESTRUCTIVE_VERBS: Lexicon = lex(
   4,
   'delete remove drop destroy purge revoke terminate kill uninstall truncate wipe erase clear ' +
     'overwrite deprovision decommission evict flush prune cleanup clean rm del unpublish discard ' +
-    'abort cancel reset deactivate disconnect_all detach nuke expire invalidate',
+    'abort cancel reset deactivate detach nuke expire invalidate logout rotate',
 );
-// Verbs and nouns that run code or jobs.
+// Verbs that run code, jobs or deployments.
 const EXECUTE_VERBS: Lexicon = lex(
   4,
   'run execute exec eval evaluate invoke trigger dispatch deploy build rerun retry call launch spawn ' +
-    'start restart interpret compile bash shell sql python javascript js script interpreter cmd ' +
-    'command terminal migrate migration kubectl_exec port_forward',
+    'start restart interpret compile migrate install upgrade apply aggregate kubectl_exec port_forward',
 );
+// Nouns of runnable things: count, but never as the tool's leading verb.
 const EXECUTE_NOUNS: Lexicon = lex(
-  2,
-  'sql query script code shell bash command interpreter process job pipeline',
+  2.5,
+  'sql script code shell bash python javascript js command cmd terminal interpreter process job ' +
+    'pipeline helm migration',
 );
 // Verbs that move money by themselves.
-const FINANCIAL_VERBS: Lexicon = lex(5, 'pay charge refund payout purchase buy bill checkout');
+const FINANCIAL_VERBS: Lexicon = lex(5, 'pay charge refund payout purchase buy bill');
 // Nouns that make an acting verb financial.
 const FINANCIAL_NOUNS = new Set(
-  'invoice invoices payment payments charge charges refund refunds payout payouts subscription ' +
+  (
+    'invoice invoices payment payments charge charges refund refunds payout payouts subscription ' +
     'subscriptions purchase purchases billing transfer transfers price prices coupon coupons credit ' +
-    'credits checkout paymentintent paymentlink payment_link order orders dispute disputes'.split(/\s+/),
+    'credits paymentintent paymentlink payment_link dispute disputes'
+  ).split(/\s+/),
 );
+// Verbs that detach one thing from another when the name says `..._from_...`: recoverable.
+const DETACH_VERBS = new Set(['remove', 'unlink', 'detach', 'delete']);
 
 // Phrases in descriptions, matched on word boundaries. Weight is lower than the name's.
 const PHRASES: Array<[RegExp, Category, number]> = [
   [/\b(permanently|irreversibl[ey]|cannot be undone|can ?not be recovered)\b/, 'Destructive', 3],
+  [/\b(overwrit(e|es|ing)|(replac(e|es|ing)) (any |the |an )?existing)\b/, 'Destructive', 3],
+  [/\b(recurring charges?|incur(s|ring)? (charges|costs)|billable|paid (plan|tier))\b/, 'Financial', 3],
   [
     /\b(delet(e|es|ing)|remov(e|es|ing)|destroy(s|ing)?|drop(s|ping)?|terminat(e|es|ing)|revok(e|es|ing)|purg(e|es|ing)|wip(e|es|ing))\b/,
     'Destructive',
@@ -188,45 +200,66 @@ function verbCategory(token: string): [Category, number] | null {
   return null;
 }
 
-function nameEvidence(name: string): Evidence[] {
-  const tokens = nameTokens(name);
+interface NameFindings {
+  evidence: Evidence[];
+  /** Category of the first verb in the name, if any. */
+  leadingVerb: Category | null;
+}
+
+function nameEvidence(name: string): NameFindings {
+  const tokens = nameTokens(name.replace(/OAuth/g, 'Oauth'));
   const out: Evidence[] = [];
   let leadingVerb: Category | null = null;
-  tokens.forEach((token, i) => {
+  let leadingToken = '';
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
     // Two-token names like `kubectl_exec` or `port_forward` are looked up joined first.
     const pair = i + 1 < tokens.length ? `${token}_${tokens[i + 1]}` : '';
-    const hit = (pair && verbCategory(pair)) || verbCategory(token) || verbCategory(stem(token));
+    const pairHit = pair ? verbCategory(pair) : null;
+    const hit = pairHit ?? verbCategory(token) ?? verbCategory(stem(token));
     if (hit) {
-      const [category, base] = hit;
+      let [category, base] = hit;
+      const detail = pairHit ? pair : token;
+      // `remove_tag_from_task` detaches a relation; the tag and the task both survive.
+      if (category === 'Destructive' && DETACH_VERBS.has(token) && tokens.slice(i + 1).includes('from'))
+        category = 'Write';
       // The first verb of a name is what the tool does; later ones usually describe its object.
       const weight = leadingVerb === null ? base * 1.5 : base * 0.5;
-      if (leadingVerb === null) leadingVerb = category;
-      out.push({ kind: 'name', detail: pair && verbCategory(pair) ? pair : token, category, weight });
-      return;
+      if (leadingVerb === null) {
+        leadingVerb = category;
+        leadingToken = detail;
+      }
+      out.push({ kind: 'name', detail, category, weight });
+      if (pairHit) i++;
+      continue;
     }
     if (token in EXECUTE_NOUNS)
       out.push({ kind: 'name', detail: token, category: 'Execute', weight: EXECUTE_NOUNS[token]! });
     else if (token in READ_NOUNS)
       out.push({ kind: 'name', detail: token, category: 'Read', weight: READ_NOUNS[token]! });
-  });
-  // Money nouns: Financial when the tool acts on them (any non-read leading verb).
+  }
+  // Money nouns: Financial when the tool acts on them (a leading verb that is not a read).
   const money = tokens.find((t) => FINANCIAL_NOUNS.has(t) || FINANCIAL_NOUNS.has(stem(t)));
   if (money && leadingVerb !== null && leadingVerb !== 'Read' && leadingVerb !== 'Financial') {
-    out.push({ kind: 'name', detail: money, category: 'Financial', weight: 6 });
+    out.push({ kind: 'name', detail: `${leadingToken} ${money}`, category: 'Financial', weight: 6 });
   }
-  if (leadingVerb === 'Read' && money === undefined) {
-    // A read verb leading the name is strong evidence by itself: nothing to add.
-  }
-  return out;
+  return { evidence: out, leadingVerb };
 }
 
-function descriptionEvidence(description: string): Evidence[] {
+const NEGATION = /\b(without|not|never|no|nor|doesn't|does not|won't)\s+(\w+\s+){0,2}$/;
+
+function descriptionEvidence(description: string, scale: number): Evidence[] {
   // Only the first sentence says what the tool does; later ones list caveats and options.
   const first = (description.split(/(?<=[.!?])\s+/)[0] ?? '').toLowerCase();
   const out: Evidence[] = [];
   for (const [re, category, weight] of PHRASES) {
-    const m = re.exec(first);
-    if (m) out.push({ kind: 'description', detail: `"${quote(m[0])}"`, category, weight });
+    const global = new RegExp(re.source, 'g');
+    for (const m of first.matchAll(global)) {
+      // "without creating anything" is evidence against, not for.
+      if (NEGATION.test(first.slice(Math.max(0, m.index - 30), m.index))) continue;
+      out.push({ kind: 'description', detail: `"${quote(m[0])}"`, category, weight: weight * scale });
+      break;
+    }
   }
   return out;
 }
@@ -235,18 +268,27 @@ function quote(phrase: string): string {
   return words(phrase).slice(0, 5).join(' ');
 }
 
+// A `command` property that picks one of the server's own operations is not a shell command.
+const SHELL_HINT = /\b(shell|terminal|bash|cli|command line|execute|run|process|exec)\b/i;
+
 function schemaEvidence(inputSchema: Record<string, unknown>): Evidence[] {
   const props = inputSchema.properties;
   if (!props || typeof props !== 'object') return [];
   const out: Evidence[] = [];
   const seen = new Set<Category>();
-  for (const key of Object.keys(props)) {
+  for (const [key, prop] of Object.entries(
+    props as Record<string, { description?: unknown; enum?: unknown }>,
+  )) {
     for (const [re, category, weight] of SCHEMA_FIELDS) {
-      if (re.test(key) && !seen.has(category)) {
-        seen.add(category);
-        out.push({ kind: 'schema', detail: key, category, weight });
-        break;
+      if (!re.test(key) || seen.has(category)) continue;
+      let w = weight;
+      if (/^(command|cmd)$/i.test(key)) {
+        const d = typeof prop?.description === 'string' ? prop.description : '';
+        if (Array.isArray(prop?.enum) || !SHELL_HINT.test(d)) w = 0.5;
       }
+      seen.add(category);
+      out.push({ kind: 'schema', detail: key, category, weight: w });
+      break;
     }
   }
   return out;
@@ -282,9 +324,12 @@ export function classifyTool(tool: ClassifierInput): Classification {
       overridden: true,
     };
   }
+  const name = nameEvidence(tool.name);
+  // A name without a verb (`aks`, `MatrixTool`) says little: let the description speak louder.
+  const descriptionScale = name.leadingVerb === null ? 2 : 1;
   const evidence = [
-    ...nameEvidence(tool.name),
-    ...descriptionEvidence(tool.description ?? ''),
+    ...name.evidence,
+    ...descriptionEvidence(tool.description ?? '', descriptionScale),
     ...schemaEvidence(tool.inputSchema ?? {}),
     ...annotationEvidence(tool.annotations),
   ].sort((a, b) => b.weight - a.weight || severity(b.category) - severity(a.category));

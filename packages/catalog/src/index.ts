@@ -19,6 +19,14 @@ export {
   serializeCatalog,
 } from './import.js';
 export { CatalogError, loadCatalog, loadCatalogFile, parseCatalog } from './loader.js';
+export {
+  formatMatrix,
+  heldOutServers,
+  type Label,
+  type Measurement,
+  measure,
+  readLabels,
+} from './measure.js';
 export { defaultCatalogDir, defaultCurationDir, defaultSourcesDir } from './paths.js';
 export {
   amountField,

@@ -1,0 +1,38 @@
+// Prints classifier accuracy on the tuning split and the held-out split (servers whose id sorts in
+// the last quarter). Usage: npx tsx --conditions=@tollgate/source packages/catalog/scripts/measure-classifier.ts [--misses]
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  defaultCatalogDir,
+  defaultCurationDir,
+  defaultSourcesDir,
+  formatMatrix,
+  heldOutServers,
+  loadCatalog,
+  measure,
+  readLabels,
+} from '../src/index.js';
+
+const servers = loadCatalog(defaultCatalogDir());
+const labels = readLabels(defaultCurationDir());
+// The split is fixed over every snapshot id (62 servers), so it does not move while files arrive.
+const snapshotIds = [
+  'aws-bedrock-agentcore',
+  ...readdirSync(join(defaultSourcesDir(), 'npm-scans')).map((f) => f.replace(/\.json$/, '')),
+];
+const held = heldOutServers(snapshotIds);
+const tuning = measure(servers, labels, (l) => !held.has(l.server));
+const heldOut = measure(servers, labels, (l) => held.has(l.server));
+const all = measure(servers, labels);
+for (const [name, m] of [
+  ['tuning', tuning],
+  ['held-out', heldOut],
+  ['all', all],
+] as const) {
+  console.log(
+    `\n${name}: ${m.correct}/${m.total} = ${(m.accuracy * 100).toFixed(1)}% over ${m.servers} servers`,
+  );
+  console.log(formatMatrix(m));
+}
+if (process.argv.includes('--misses'))
+  for (const x of tuning.misses) console.log(`${x.server}/${x.tool}: label ${x.label}, got ${x.predicted}`);
