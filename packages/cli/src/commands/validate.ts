@@ -1,12 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { type CompiledPolicy, formatPolicyError, loadPolicy, type PolicyError } from '@tollgate/policy';
 import type { Command } from 'commander';
+import pc from 'picocolors';
 
-/** Registers `tollgate validate`. Placeholder until its issue lands. */
+/** Summary of a valid policy, as printed by `tollgate validate` (and under `summary` with `--json`). */
+export interface ValidateSummary {
+  /** Entries under `tools`, split by kind. */
+  tools: { total: number; exact: number; glob: number; wildcard: boolean };
+  rules: number;
+  /** Counter ids defined by `state` blocks, e.g. `create_charge.daily_spend`. */
+  counters: string[];
+  rateLimits: number;
+  hidden: number;
+  default: 'allow' | 'deny';
+  /** SHA-256 of the canonical policy document. */
+  hash: string;
+}
+
+function summarise(policy: CompiledPolicy, hidden: number): ValidateSummary {
+  const entries = [...policy.exact.values(), ...policy.globs, ...(policy.wildcard ? [policy.wildcard] : [])];
+  const rules = entries.flatMap((e) => e.rules);
+  return {
+    tools: {
+      total: entries.length,
+      exact: policy.exact.size,
+      glob: policy.globs.length,
+      wildcard: policy.wildcard !== undefined,
+    },
+    rules: rules.length,
+    counters: [...policy.counters.keys()],
+    rateLimits: rules.filter((r) => r.rateLimit).length,
+    hidden,
+    default: policy.default,
+    hash: policy.hash,
+  };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function colourError(e: PolicyError): string {
+  const text = formatPolicyError(e);
+  const [head, ...rest] = text.split('\n');
+  const colour = e.severity === 'warning' ? pc.yellow : pc.red;
+  return [colour(head ?? ''), ...rest.map((l) => pc.dim(l))].join('\n');
+}
+
+/**
+ * Registers `tollgate validate -c FILE [--json]`: load a policy with the same `loadPolicy` the
+ * proxy uses and report every problem at once.
+ * Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage error or unreadable file.
+ */
 export function registerValidate(program: Command): void {
   program
     .command('validate')
-    .description('(not yet available)')
-    .action(() => {
-      process.stderr.write('tollgate validate: not yet available\n');
-      process.exitCode = 2;
+    .description('Check a policy file and report every error with file:line:col, code and hint')
+    .requiredOption('-c, --config <file>', 'policy YAML file to validate')
+    .option('--json', 'print one machine-readable JSON object on stdout')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.\nExample: tollgate validate -c examples/policies/filesystem.yaml',
+    )
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    })
+    .action((opts: { config: string; json?: boolean }) => {
+      const file = opts.config;
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        if (opts.json) {
+          process.stdout.write(
+            `${JSON.stringify({ ok: false, file, errors: [{ file, code: 'unreadable-file', message: reason }], warnings: [] }, null, 2)}\n`,
+          );
+        } else process.stderr.write(`tollgate validate: cannot read ${file}: ${reason}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const result = loadPolicy(text, { filename: file });
+      if (opts.json) {
+        const out = result.ok
+          ? {
+              ok: true,
+              file,
+              summary: summarise(result.policy, result.document.hide?.length ?? 0),
+              errors: [],
+              warnings: result.warnings,
+            }
+          : { ok: false, file, errors: result.errors, warnings: result.warnings };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        process.exitCode = result.ok ? 0 : 1;
+        return;
+      }
+      for (const w of result.warnings) process.stderr.write(`${colourError(w)}\n`);
+      if (!result.ok) {
+        for (const e of result.errors) process.stderr.write(`${colourError(e)}\n`);
+        process.stderr.write(
+          `${pc.red(`${file}: invalid policy, ${plural(result.errors.length, 'error')}`)}${result.warnings.length ? `, ${plural(result.warnings.length, 'warning')}` : ''}\n`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      const s = summarise(result.policy, result.document.hide?.length ?? 0);
+      const kinds = [
+        s.tools.exact ? `${s.tools.exact} exact` : '',
+        s.tools.glob ? plural(s.tools.glob, 'glob') : '',
+        s.tools.wildcard ? '"*"' : '',
+      ].filter(Boolean);
+      process.stdout.write(
+        `${pc.green('✓')} ${file} is valid\n` +
+          `  tools: ${s.tools.total}${kinds.length ? ` (${kinds.join(', ')})` : ''}, rules: ${s.rules}, rate limits: ${s.rateLimits}, counters: ${s.counters.length}${s.counters.length ? ` (${s.counters.join(', ')})` : ''}\n` +
+          `  hidden: ${s.hidden}, default: ${s.default}, warnings: ${result.warnings.length}\n` +
+          `  hash: ${s.hash}\n`,
+      );
     });
 }
