@@ -42,6 +42,8 @@ export interface StdioProxyExit {
   readonly child: ChildExit;
   /** Counters of the session. */
   readonly stats: Router['stats'];
+  /** The session id given to the gate. */
+  readonly sessionId: string;
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -104,7 +106,7 @@ export async function runStdioProxy<D extends GateDecision>(
   const child = await serverClosed;
   for (const [sig, l] of listeners) process.off(sig, l);
   await client.flush();
-  return { exitCode: exitCodeOf(child), child, stats: router.stats };
+  return { exitCode: exitCodeOf(child), child, stats: router.stats, sessionId: router.sessionId };
 }
 
 /** The shell convention: the exit code, or 128 + the signal number (`os.constants.signals`). */

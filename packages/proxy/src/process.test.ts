@@ -1,0 +1,74 @@
+import { execSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { spawnChild } from './process.js';
+
+const stubborn = fileURLToPath(new URL('../test/fixtures/stubborn.mjs', import.meta.url));
+const parentScript = fileURLToPath(new URL('../test/fixtures/parent.mjs', import.meta.url));
+const processModule = new URL('./process.ts', import.meta.url).href;
+
+/** Alive and not a zombie (an unreaped zombie holds no resources and cannot be killed). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function firstLine(stream: NodeJS.ReadableStream): Promise<Record<string, number>> {
+  return new Promise((resolve) => {
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl !== -1) resolve(JSON.parse(buf.slice(0, nl)));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('child process lifecycle', () => {
+  it('rejects with the command name when it cannot be spawned', async () => {
+    await expect(spawnChild({ command: 'tollgate-no-such-command-xyz' })).rejects.toThrow(
+      'cannot start "tollgate-no-such-command-xyz": ENOENT',
+    );
+  });
+
+  it('runs the child in its own process group and reports its exit code', async () => {
+    const h = await spawnChild({
+      command: process.execPath,
+      args: ['-e', 'process.exit(7)'],
+      watchdog: false,
+    });
+    expect(h.pid).toBeGreaterThan(0);
+    expect(await h.exited).toEqual({ code: 7, signal: null });
+  });
+
+  it('walks the shutdown ladder to SIGKILL for a child that ignores EOF and SIGTERM, grandchild included', async () => {
+    const h = await spawnChild({ command: process.execPath, args: [stubborn], stderr: 'ignore' });
+    const pids = await firstLine(h.child.stdout);
+    const t0 = Date.now();
+    const exit = await h.shutdown(200);
+    expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    await sleep(100);
+    expect(alive(pids.grandchild!)).toBe(false);
+  });
+
+  it('leaves no process behind when the parent is killed with SIGKILL (watchdog)', async () => {
+    const parent = spawn(process.execPath, ['--import', 'tsx', parentScript, processModule, stubborn], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const pids = await firstLine(parent.stdout);
+    expect(alive(pids.pid!)).toBe(true);
+    parent.kill('SIGKILL');
+    await sleep(2000);
+    if (alive(pids.pid!)) console.log(execSync('ps -eo pid,ppid,pgid,stat,cmd').toString());
+    expect(alive(pids.pid!)).toBe(false);
+    expect(alive(pids.grandchild!)).toBe(false);
+  });
+});
