@@ -37,6 +37,7 @@ export {
   RULE_REASON,
   recommendedPolicy,
   recommendedRule,
+  recommendedRules,
   starterPolicy,
 } from './policies.js';
 export { type ScanOptions, type ScanResult, ScanTimeoutError, scanServer } from './scan.js';

@@ -17,9 +17,11 @@ const packageRoot = resolve(here, '..');
  * @throws {Error} when none exists.
  */
 export function defaultCatalogDir(): string {
+  const repoRoot = join(packageRoot, '..', '..');
   const candidates = [
     process.env.TOLLGATE_CATALOG_DIR,
-    join(packageRoot, '..', '..', 'catalog'),
+    // Only a checkout has the workspace file beside `catalog/`; an install has node_modules there.
+    existsSync(join(repoRoot, 'pnpm-workspace.yaml')) ? join(repoRoot, 'catalog') : undefined,
     join(packageRoot, 'catalog'),
   ].filter((p): p is string => Boolean(p));
   for (const dir of candidates) if (existsSync(dir)) return dir;

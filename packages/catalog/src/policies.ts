@@ -2,11 +2,12 @@
  * Recommended rules per category, and starter policies built from them. The reasons for each
  * number are in docs/catalog.md ("Recommended rules").
  */
+
+import { emitPolicy, type PolicyDocument, type PolicyRule } from '@tollgate/policy';
 import { type Classification, classifyTool } from './classifier.js';
-import { emitDocument, type PolicyDocument, type PolicyRule } from './emit.js';
 import type { CatalogServer, CatalogTool, Category } from './types.js';
 
-export type { PolicyDocument, PolicyRule } from './emit.js';
+export type { PolicyDocument, PolicyRule } from '@tollgate/policy';
 
 /** Per-category limits used by {@link recommendedRule}. Windows in seconds (sliding). */
 export const RECOMMENDED_LIMITS = Object.freeze({
@@ -42,65 +43,90 @@ export function amountField(inputSchema: Record<string, unknown>): string | unde
 }
 
 /**
- * The recommended rule for one tool, by its category:
+ * The recommended rules for one tool, by its category:
  * - Read: `action: allow`, sliding `rate_limit` 60 per 60 s.
  * - Write: `action: allow`, 20 per 60 s, `validate: { required_args: true }`.
  * - Execute: `action: allow`, 10 per 60 s, `validate: { required_args: true }` (issue 5).
- * - Destructive: `action: deny` with an `on_deny` telling the operator how to enable it.
- * - Financial: 10 calls per UTC day (fixed window), arguments validated; when the schema has a numeric
- *   amount field, single amount <= 10,000 and daily sum <= 50,000 (tool's units) via a day counter.
+ * - Destructive: `action: deny` with an `on_deny` telling the agent to ask a human.
+ * - Financial: 10 calls per UTC day (fixed window), arguments validated; when the schema has a
+ *   numeric amount field, a second rule caps a single amount at 10,000 and the UTC day's sum at
+ *   50,000 (the tool's own units) with a day counter. Two rules, because the policy language keeps
+ *   `rate_limit` apart from `conditions`/`state`.
  * @param tool the tool (name and inputSchema are read).
  * @param classification the tool's classification (see {@link classifyTool}).
+ * @returns one rule, or two for Financial tools with an amount field.
+ */
+export function recommendedRules(
+  tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
+  classification: Pick<Classification, 'category'>,
+): PolicyRule[] {
+  const L = RECOMMENDED_LIMITS;
+  switch (classification.category) {
+    case 'Read':
+      return [{ name: 'read rate limit', action: 'allow', rate_limit: { ...L.Read } }];
+    case 'Write':
+      return [
+        {
+          name: 'write rate limit',
+          action: 'allow',
+          rate_limit: { ...L.Write },
+          validate: { required_args: true },
+        },
+      ];
+    case 'Execute':
+      return [
+        {
+          name: 'execute rate limit',
+          action: 'allow',
+          rate_limit: { ...L.Execute },
+          validate: { required_args: true },
+        },
+      ];
+    case 'Destructive':
+      return [
+        {
+          name: 'destructive: denied by default',
+          action: 'deny',
+          on_deny: `${tool.name} is destructive and denied by this policy; ask a human to do it or change the policy`,
+        },
+      ];
+    case 'Financial': {
+      const rules: PolicyRule[] = [
+        {
+          name: 'financial daily call cap',
+          action: 'allow',
+          rate_limit: `${L.FinancialCallsPerDay}/day`,
+          validate: { required_args: true },
+          on_deny: `${tool.name}: at most ${L.FinancialCallsPerDay} calls per UTC day`,
+        },
+      ];
+      const field = amountField(tool.inputSchema);
+      // A state path is `state.<tool>.<counter>`; a dotted tool name would make it ambiguous.
+      if (field && !tool.name.includes('.')) {
+        rules.push({
+          name: 'financial amount caps',
+          conditions: [
+            { path: `args.${field}`, op: 'lte', value: L.FinancialSingleAmount },
+            { path: `state.${tool.name}.daily_${field}`, op: 'lte', value: L.FinancialDailyAmount },
+          ],
+          state: { counter: `daily_${field}`, window: 'day', increment_from: `args.${field}` },
+          on_deny: `${tool.name}: ${field} is capped at ${L.FinancialSingleAmount} per call and ${L.FinancialDailyAmount} per UTC day`,
+        });
+      }
+      return rules;
+    }
+  }
+}
+
+/**
+ * The first of {@link recommendedRules}: the whole recommendation for every category except a
+ * Financial tool with an amount field, whose amount caps come as a second rule.
  */
 export function recommendedRule(
   tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
   classification: Pick<Classification, 'category'>,
 ): PolicyRule {
-  const L = RECOMMENDED_LIMITS;
-  switch (classification.category) {
-    case 'Read':
-      return { name: 'read rate limit', action: 'allow', rate_limit: { ...L.Read } };
-    case 'Write':
-      return {
-        name: 'write rate limit',
-        action: 'allow',
-        rate_limit: { ...L.Write },
-        validate: { required_args: true },
-      };
-    case 'Execute':
-      return {
-        name: 'execute rate limit',
-        action: 'allow',
-        rate_limit: { ...L.Execute },
-        validate: { required_args: true },
-      };
-    case 'Destructive':
-      return {
-        name: 'destructive: denied by default',
-        action: 'deny',
-        on_deny: `${tool.name} is destructive and denied by this policy; ask a human to do it or change the policy`,
-      };
-    case 'Financial': {
-      const field = amountField(tool.inputSchema);
-      const rule: PolicyRule = {
-        name: 'financial caps',
-        rate_limit: `${L.FinancialCallsPerDay}/day`,
-        validate: { required_args: true },
-      };
-      // A state path is `state.<tool>.<counter>`; a dotted tool name would make it ambiguous.
-      if (field && !tool.name.includes('.')) {
-        rule.conditions = [
-          { path: `args.${field}`, op: 'lte', value: L.FinancialSingleAmount },
-          { path: `state.${tool.name}.daily_${field}`, op: 'lte', value: L.FinancialDailyAmount },
-        ];
-        rule.state = { counter: `daily_${field}`, window: 'day', increment_from: `args.${field}` };
-        rule.on_deny = `${tool.name}: ${field} over ${L.FinancialSingleAmount} per call or ${L.FinancialDailyAmount} per UTC day, or more than ${L.FinancialCallsPerDay} calls today`;
-      } else {
-        rule.on_deny = `${tool.name}: more than ${L.FinancialCallsPerDay} calls today`;
-      }
-      return rule;
-    }
-  }
+  return recommendedRules(tool, classification)[0]!;
 }
 
 /** Why a category gets its rule, one line for policy comments. */
@@ -121,7 +147,7 @@ function toolComment(tool: CatalogTool, c: Classification): string {
           .map((e) => `${e.kind} ${e.detail}`)
           .join(', ') || 'none'
       }`;
-  return ` ${tool.description}\n ${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n ${why}`;
+  return `${tool.description}\n${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n${why}`;
 }
 
 /** A policy plus its YAML text. */
@@ -146,9 +172,9 @@ export function recommendedPolicy(
     version: '1',
     description: `Recommended policy for ${tool.name} (${server.name})`,
     default: 'allow',
-    tools: { [tool.name]: { rules: [recommendedRule(tool, classification)] } },
+    tools: { [tool.name]: { rules: recommendedRules(tool, classification) } },
   };
-  const yaml = emitDocument(document, {
+  const yaml = emitPolicy(document, {
     header: `Tollgate recommended policy for ${server.id} / ${tool.name}.`,
     comments: { [tool.name]: toolComment(tool, classification) },
   });
@@ -172,7 +198,7 @@ export function starterPolicy(
   for (const tool of [...server.tools].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const c = classify(tool);
     counts[c.category]++;
-    tools[tool.name] = { rules: [recommendedRule(tool, c)] };
+    tools[tool.name] = { rules: recommendedRules(tool, c) };
     comments[tool.name] = toolComment(tool, c);
   }
   const document: PolicyDocument = {
@@ -185,7 +211,7 @@ export function starterPolicy(
     .filter((k) => counts[k] > 0)
     .map((k) => `${counts[k]} ${k}`)
     .join(', ');
-  const yaml = emitDocument(document, {
+  const yaml = emitPolicy(document, {
     header:
       `Tollgate starter policy for ${server.id}${server.package ? ` (${server.package.name}${server.package.version ? `@${server.package.version}` : ''})` : ''}.\n` +
       `${server.tools.length} tools: ${summary}.\n` +
