@@ -1,0 +1,111 @@
+import type { CompiledCondition } from '@tollgate/policy';
+import { describe, expect, it } from 'vitest';
+import { conditionHolds, resolvePath } from './conditions.js';
+import { compile } from './evaluate.test.js';
+
+/** Compile one condition through the real compiler, so regexes come from the policy package. */
+function cond(op: string, value: unknown, path = 'args.v'): CompiledCondition {
+  const p = compile(
+    `version: "1"\ntools:\n  t:\n    rules:\n      - name: r\n        conditions: [{ path: ${path}, op: ${op}, value: ${JSON.stringify(value)} }]\n`,
+  );
+  return p.rulesFor('t')[0]!.conditions[0]!;
+}
+function holds(op: string, value: unknown, args: Record<string, unknown>, path = 'args.v'): boolean {
+  const c = cond(op, value, path);
+  return conditionHolds(c, resolvePath(args, c.segments));
+}
+
+describe('resolvePath', () => {
+  it('walks own properties and array indexes; missing and prototype keys are not found', () => {
+    expect(resolvePath({ a: { b: [10, 20] } }, ['a', 'b', '1'])).toEqual({ found: true, value: 20 });
+    expect(resolvePath({ a: null }, ['a'])).toEqual({ found: true, value: null });
+    expect(resolvePath({ a: null }, ['a', 'b']).found).toBe(false);
+    expect(resolvePath({}, ['constructor']).found).toBe(false);
+    expect(resolvePath({ a: [1] }, ['a', 'length']).found).toBe(false);
+    expect(resolvePath({ a: 'str' }, ['a', '0']).found).toBe(false);
+  });
+});
+
+describe('operators (docs/runtime.md "Operator semantics")', () => {
+  it('eq / neq: numbers compare numerically, also against numeric strings; strings compare as text', () => {
+    expect(holds('eq', 5, { v: 5 })).toBe(true);
+    expect(holds('eq', 5, { v: 5.0 })).toBe(true);
+    expect(holds('eq', 5, { v: '5' })).toBe(true);
+    expect(holds('eq', 5, { v: ' 5 ' })).toBe(true);
+    expect(holds('eq', '1.0', { v: '1' })).toBe(false);
+    expect(holds('eq', '1.0', { v: 1 })).toBe(true);
+    expect(holds('eq', 'main', { v: 'main' })).toBe(true);
+    expect(holds('eq', true, { v: 'true' })).toBe(false);
+    expect(holds('eq', 0, { v: '' })).toBe(false);
+    expect(holds('neq', 'draft', { v: 'final' })).toBe(true);
+    expect(holds('neq', 5, { v: '5' })).toBe(false);
+    expect(holds('neq', 'x', { v: { a: 1 } })).toBe(true);
+  });
+
+  it('a missing path fails every operator except exists: false', () => {
+    for (const [op, value] of [
+      ['eq', 1],
+      ['neq', 1],
+      ['in', [1]],
+      ['not_in', [1]],
+      ['lt', 1],
+      ['gte', 1],
+      ['regex', '.*'],
+      ['contains', 'a'],
+      ['exists', true],
+    ] as const) {
+      expect(holds(op, value, {})).toBe(false);
+    }
+    expect(holds('exists', false, {})).toBe(true);
+    expect(holds('exists', false, { v: null })).toBe(false);
+    expect(holds('exists', true, { v: null })).toBe(true);
+  });
+
+  it('lt / lte / gt / gte: numbers and numeric strings; anything else fails the condition', () => {
+    expect(holds('lte', 50000, { v: 50000 })).toBe(true);
+    expect(holds('lte', 50000, { v: 50001 })).toBe(false);
+    expect(holds('lt', 10, { v: '9.5' })).toBe(true);
+    expect(holds('lte', 50000, { v: '999999' })).toBe(false);
+    expect(holds('gt', 0, { v: -1 })).toBe(false);
+    expect(holds('gte', 1, { v: 1 })).toBe(true);
+    for (const v of ['abc', '', true, null, [1], { a: 1 }, '12abc']) {
+      expect(holds('lt', 100, { v })).toBe(false);
+      expect(holds('gte', 0, { v })).toBe(false);
+    }
+  });
+
+  it('in / not_in: membership with the eq rules, over mixed-type lists', () => {
+    expect(holds('in', ['usd', 'eur'], { v: 'usd' })).toBe(true);
+    expect(holds('in', ['usd', 'eur'], { v: 'USD' })).toBe(false);
+    expect(holds('in', [1, 'two', true], { v: '1' })).toBe(true);
+    expect(holds('in', [1, 'two', true], { v: 'two' })).toBe(true);
+    expect(holds('in', [1, 'two', true], { v: true })).toBe(true);
+    expect(holds('in', [1, 'two', true], { v: 'true' })).toBe(false);
+    expect(holds('not_in', ['admin', 0], { v: 'user' })).toBe(true);
+    expect(holds('not_in', ['admin', 0], { v: '0' })).toBe(false);
+    expect(holds('not_in', ['admin'], { v: 'admin' })).toBe(false);
+  });
+
+  it('contains: substring on strings, element on arrays, fails on other types', () => {
+    expect(holds('contains', 'test', { v: 'a test run' })).toBe(true);
+    expect(holds('contains', 'test', { v: 'a TEST run' })).toBe(false);
+    expect(holds('contains', 'rm', { v: ['ls', 'rm'] })).toBe(true);
+    expect(holds('contains', 'r', { v: ['ls', 'rm'] })).toBe(false);
+    expect(holds('contains', 3, { v: [1, '3'] })).toBe(true);
+    expect(holds('contains', 'a', { v: { a: 1 } })).toBe(false);
+    expect(holds('contains', 'a', { v: 42 })).toBe(false);
+  });
+
+  it('regex: unanchored search through the compiled linear-time matcher', () => {
+    expect(holds('regex', '^feat/', { v: 'feat/login' })).toBe(true);
+    expect(holds('regex', '^feat/', { v: 'fix/feat/login' })).toBe(false);
+    expect(holds('regex', 'secret', { v: 'my-secret-file' })).toBe(true);
+    expect(holds('regex', '^\\d+$', { v: 123 })).toBe(true);
+    expect(holds('regex', '.*', { v: ['a'] })).toBe(false);
+    expect(holds('regex', '(a+)+$', { v: `${'a'.repeat(50_000)}!` })).toBe(false);
+  });
+
+  it('nested paths', () => {
+    expect(holds('eq', 'val', { metadata: { key: 'val' } }, 'args.metadata.key')).toBe(true);
+  });
+});

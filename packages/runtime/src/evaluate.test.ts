@@ -1,0 +1,373 @@
+import { type CompiledPolicy, loadPolicy } from '@tollgate/policy';
+import { describe, expect, it } from 'vitest';
+import { type EvaluationContext, evaluate } from './evaluate.js';
+import type { CounterStore } from './store/counter-store.js';
+import { MemoryCounterStore } from './store/memory.js';
+
+export function compile(yaml: string): CompiledPolicy {
+  const r = loadPolicy(yaml, { filename: 'test.yaml' });
+  if (!r.ok) throw new Error(r.errors.map((e) => `${e.line}:${e.column} ${e.code} ${e.message}`).join('\n'));
+  return r.policy;
+}
+
+const T0 = Date.UTC(2026, 10, 29, 10, 0, 0);
+
+function ctx(store: CounterStore, now = T0, extra: Partial<EvaluationContext> = {}): EvaluationContext {
+  return { store, now: () => now, ...extra };
+}
+
+const STRIPE = compile(`
+version: "1"
+tools:
+  create_charge:
+    rules:
+      - name: max single charge
+        conditions: [{ path: args.amount, op: lte, value: 50000 }]
+        on_deny: Single charge cannot exceed $500.00
+      - name: daily spend cap
+        conditions: [{ path: state.create_charge.daily_spend, op: lte, value: 100000 }]
+        state: { counter: daily_spend, window: day, increment_from: args.amount }
+      - name: allowed currencies
+        conditions: [{ path: args.currency, op: in, value: [usd, eur] }]
+  delete_customer:
+    rules:
+      - { name: never, action: deny, on_deny: Customer deletion is not permitted }
+  "*":
+    rules:
+      - { name: global, rate_limit: 3/minute }
+`);
+
+describe('evaluation order (DESIGN section 2)', () => {
+  it('hidden wins over everything, then default deny for unlisted tools', async () => {
+    const p = compile(`
+version: "1"
+default: deny
+hide: [secret_*]
+tools:
+  read: { rules: [] }
+  secret_read: { rules: [] }
+  "*": { rules: [{ name: g, rate_limit: 1/minute }] }
+`);
+    const s = new MemoryCounterStore();
+    expect(await evaluate(p, { tool: 'secret_read', args: {} }, ctx(s))).toMatchObject({
+      allowed: false,
+      reason: 'hidden',
+      message: 'Tool "secret_read" is hidden by policy',
+    });
+    const unlisted = await evaluate(p, { tool: 'write', args: {} }, ctx(s));
+    expect(unlisted).toMatchObject({ allowed: false, reason: 'not_listed' });
+    expect(unlisted.rule).toBeUndefined();
+    // The "*" rule applies to listed tools, and did not count the unlisted call.
+    expect(await evaluate(p, { tool: 'read', args: {} }, ctx(s))).toMatchObject({ allowed: true });
+    expect(await evaluate(p, { tool: 'read', args: {} }, ctx(s))).toMatchObject({
+      reason: 'rate_limited',
+      rule: 'g',
+    });
+  });
+
+  it('the first failing rule in order names the denial, with its on_deny', async () => {
+    const s = new MemoryCounterStore();
+    const d = await evaluate(
+      STRIPE,
+      { tool: 'create_charge', args: { amount: 60000, currency: 'gbp' } },
+      ctx(s),
+    );
+    expect(d).toMatchObject({
+      allowed: false,
+      rule: 'max single charge',
+      reason: 'condition_failed',
+      message: 'Single charge cannot exceed $500.00',
+      policyHash: STRIPE.hash,
+    });
+    const d2 = await evaluate(
+      STRIPE,
+      { tool: 'create_charge', args: { amount: 100, currency: 'gbp' } },
+      ctx(s),
+    );
+    expect(d2).toMatchObject({ rule: 'allowed currencies', reason: 'condition_failed' });
+    expect(d2.message).toBe(
+      'Rule "allowed currencies" denied the call: args.currency ("gbp") is not in ["usd","eur"]',
+    );
+    // Denied calls consumed nothing.
+    expect(await s.read('ctr:create_charge.daily_spend', 'fixed', 86_400_000, T0)).toBe(0);
+  });
+
+  it('an earlier stateful rule outranks a later stateless failure', async () => {
+    const s = new MemoryCounterStore();
+    const ok = await evaluate(
+      STRIPE,
+      { tool: 'create_charge', args: { amount: 50000, currency: 'usd' } },
+      ctx(s),
+    );
+    await s.commit(ok.reservation!, T0);
+    const ok2 = await evaluate(
+      STRIPE,
+      { tool: 'create_charge', args: { amount: 50000, currency: 'usd' } },
+      ctx(s),
+    );
+    await s.commit(ok2.reservation!, T0);
+    const d = await evaluate(STRIPE, { tool: 'create_charge', args: { amount: 1, currency: 'gbp' } }, ctx(s));
+    expect(d).toMatchObject({
+      rule: 'daily spend cap',
+      reason: 'counter_exceeded',
+      retryAfterMs: 14 * 3_600_000,
+    });
+    expect(d.message).toBe(
+      'Rule "daily spend cap" denied the call: state.create_charge.daily_spend would be 100001, which is not lte 100000; the counter resets in 14h (at 2026-11-30T00:00:00.000Z)',
+    );
+  });
+
+  it('deny rules deny unconditionally; "*" rules apply after tool rules', async () => {
+    const s = new MemoryCounterStore();
+    expect(await evaluate(STRIPE, { tool: 'delete_customer', args: {} }, ctx(s))).toMatchObject({
+      rule: 'never',
+      reason: 'denied_by_rule',
+      message: 'Customer deletion is not permitted',
+    });
+    for (let i = 0; i < 3; i++) {
+      const d = await evaluate(STRIPE, { tool: 'list', args: {} }, ctx(s, T0 + 30_000));
+      expect(d.allowed).toBe(true);
+      await s.commit(d.reservation!, T0);
+    }
+    const d = await evaluate(STRIPE, { tool: 'list', args: {} }, ctx(s, T0 + 30_000));
+    expect(d).toMatchObject({ allowed: false, rule: 'global', reason: 'rate_limited', retryAfterMs: 30_000 });
+    expect(d.message).toBe(
+      'Rate limit "global" reached: 3 per minute (UTC). The next call will be admitted in 30s (at 2026-11-29T10:01:00.000Z)',
+    );
+  });
+
+  it('all counters of one call are reserved together: a rate-limited call does not count toward the spend cap', async () => {
+    const s = new MemoryCounterStore();
+    for (let i = 0; i < 3; i++) {
+      const d = await evaluate(STRIPE, { tool: 'other', args: {} }, ctx(s));
+      await s.commit(d.reservation!, T0);
+    }
+    const d = await evaluate(
+      STRIPE,
+      { tool: 'create_charge', args: { amount: 10, currency: 'usd' } },
+      ctx(s),
+    );
+    expect(d).toMatchObject({ reason: 'rate_limited', rule: 'global' });
+    expect(await s.read('ctr:create_charge.daily_spend', 'fixed', 86_400_000, T0)).toBe(0);
+  });
+});
+
+describe('increment_from', () => {
+  for (const [label, amount] of [
+    ['negative', -5],
+    ['not finite', Number.POSITIVE_INFINITY],
+    ['a string', '100'],
+    ['missing', undefined],
+    ['NaN', Number.NaN],
+  ] as const) {
+    it(`denies when the increment is ${label}`, async () => {
+      const d = await evaluate(
+        STRIPE,
+        {
+          tool: 'create_charge',
+          args: amount === undefined ? { currency: 'usd' } : { amount, currency: 'usd' },
+        },
+        ctx(new MemoryCounterStore()),
+      );
+      // A missing or non-numeric amount fails "max single charge" first; the increment check is next in line.
+      expect(d.allowed).toBe(false);
+      expect(['condition_failed', 'invalid_increment']).toContain(d.reason);
+    });
+  }
+  it('reports invalid_increment when no earlier rule catches the value', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  pay:
+    rules:
+      - name: spend
+        conditions: [{ path: state.pay.spent, op: lte, value: 10 }]
+        state: { counter: spent, window: day, increment_from: args.amount }
+`);
+    const s = new MemoryCounterStore();
+    const d = await evaluate(p, { tool: 'pay', args: { amount: -3 } }, ctx(s));
+    expect(d).toMatchObject({ allowed: false, reason: 'invalid_increment', rule: 'spend' });
+    expect(d.message).toBe(
+      'Rule "spend" cannot count this call: args.amount must be a non-negative finite number, got -3',
+    );
+    expect(await evaluate(p, { tool: 'pay', args: { amount: '3' } }, ctx(s))).toMatchObject({
+      reason: 'invalid_increment',
+    });
+    expect(await evaluate(p, { tool: 'pay', args: { amount: 2.5 } }, ctx(s))).toMatchObject({
+      allowed: true,
+    });
+  });
+});
+
+describe('rollback and commit', () => {
+  it('a rolled-back call returns its quota; a committed one keeps it', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  t: { rules: [{ name: once, rate_limit: 1/hour }] }
+`);
+    const s = new MemoryCounterStore();
+    const a = await evaluate(p, { tool: 't', args: {} }, ctx(s));
+    expect(a.allowed).toBe(true);
+    expect((await evaluate(p, { tool: 't', args: {} }, ctx(s))).allowed).toBe(false);
+    await s.rollback(a.reservation!);
+    const b = await evaluate(p, { tool: 't', args: {} }, ctx(s));
+    expect(b.allowed).toBe(true);
+    await s.commit(b.reservation!, T0);
+    expect(await evaluate(p, { tool: 't', args: {} }, ctx(s))).toMatchObject({
+      allowed: false,
+      retryAfterMs: 3_600_000,
+    });
+  });
+
+  it('sliding windows name the moment the oldest call ages out', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  run:
+    rules:
+      - action: allow
+        rate_limit: { max: 2, window: 60 }
+`);
+    const s = new MemoryCounterStore();
+    for (const t of [0, 15_000]) {
+      const d = await evaluate(p, { tool: 'run', args: {} }, ctx(s, T0 + t));
+      await s.commit(d.reservation!, T0 + t);
+    }
+    const d = await evaluate(p, { tool: 'run', args: {} }, ctx(s, T0 + 20_000));
+    expect(d).toMatchObject({ allowed: false, rule: 'run#1', reason: 'rate_limited', retryAfterMs: 40_000 });
+    expect(d.message).toContain('2 in any 1m');
+    expect((await evaluate(p, { tool: 'run', args: {} }, ctx(s, T0 + 60_000))).allowed).toBe(true);
+  });
+});
+
+describe('fail mode', () => {
+  const broken: CounterStore = {
+    kind: 'memory',
+    reserve: () => Promise.reject(new Error('connection refused')),
+    peek: () => Promise.reject(new Error('connection refused')),
+    read: () => Promise.reject(new Error('connection refused')),
+    commit: () => Promise.resolve(),
+    rollback: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  const p = compile(`
+version: "1"
+tools:
+  t: { rules: [{ name: r, rate_limit: 5/minute }] }
+  free: { rules: [{ name: c, conditions: [{ path: args.x, op: eq, value: 1 }] }] }
+`);
+  it('closed (default) denies with state_unavailable', async () => {
+    const d = await evaluate(p, { tool: 't', args: {} }, { store: broken });
+    expect(d).toMatchObject({ allowed: false, reason: 'state_unavailable' });
+    expect(d.message).toBe(
+      'Counter state is unavailable (connection refused); the call is denied because the state fail mode is closed',
+    );
+  });
+  it('open admits uncounted and reports it', async () => {
+    const seen: string[] = [];
+    const d = await evaluate(
+      p,
+      { tool: 't', args: {} },
+      { store: broken, failMode: 'open', onFailOpen: (e) => seen.push(e.message) },
+    );
+    expect(d).toMatchObject({ allowed: true, failedOpen: true });
+    expect(d.reservation).toBeUndefined();
+    expect(seen).toEqual(['connection refused']);
+  });
+  it('stateless rules never touch the store', async () => {
+    expect(await evaluate(p, { tool: 'free', args: { x: 1 } }, { store: broken })).toMatchObject({
+      allowed: true,
+    });
+  });
+  it('no store at all counts as unavailable', async () => {
+    expect(await evaluate(p, { tool: 't', args: {} }, {})).toMatchObject({ reason: 'state_unavailable' });
+  });
+});
+
+describe('validate', () => {
+  const p = compile(`
+version: "1"
+tools:
+  run:
+    rules:
+      - action: allow
+        validate: { required_args: true }
+  typed:
+    rules:
+      - name: typed args
+        validate:
+          schema:
+            type: object
+            properties: { n: { type: integer, maximum: 10 } }
+            required: [n]
+            additionalProperties: false
+`);
+  const schema = {
+    type: 'object',
+    properties: { code: { type: 'string' }, lang: { enum: ['python', 'js'] } },
+    required: ['code'],
+  };
+  it('checks arguments against the inputSchema from tools/list', async () => {
+    expect(await evaluate(p, { tool: 'run', args: { code: 'x' } }, { inputSchema: schema })).toMatchObject({
+      allowed: true,
+    });
+    const d = await evaluate(p, { tool: 'run', args: { lang: 'ruby' } }, { inputSchema: schema });
+    expect(d).toMatchObject({ allowed: false, reason: 'invalid_arguments', rule: 'run#1' });
+    expect(d.message).toBe(
+      'Rule "run#1" rejected the arguments of "run": (arguments) is missing required property "code"; /lang must be equal to one of the allowed values',
+    );
+  });
+  it('denies with schema_unavailable while the inputSchema is unknown', async () => {
+    expect(await evaluate(p, { tool: 'run', args: { code: 'x' } }, {})).toMatchObject({
+      allowed: false,
+      reason: 'schema_unavailable',
+    });
+  });
+  it('honours draft-07 schemas', async () => {
+    const d7 = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: { xs: { type: 'array', items: [{ type: 'number' }], additionalItems: false } },
+    };
+    expect((await evaluate(p, { tool: 'run', args: { xs: [1] } }, { inputSchema: d7 })).allowed).toBe(true);
+    expect((await evaluate(p, { tool: 'run', args: { xs: [1, 2] } }, { inputSchema: d7 })).allowed).toBe(
+      false,
+    );
+  });
+  it('checks the policy schema', async () => {
+    expect((await evaluate(p, { tool: 'typed', args: { n: 3 } }, {})).allowed).toBe(true);
+    expect(await evaluate(p, { tool: 'typed', args: { n: 11, y: 1 } }, {})).toMatchObject({
+      reason: 'invalid_arguments',
+      message:
+        'Rule "typed args" rejected the arguments of "typed": (arguments) has unexpected property "y"; /n must be <= 10',
+    });
+  });
+});
+
+describe('peek mode and trace (tollgate explain)', () => {
+  it('peek never consumes quota and traces every rule', async () => {
+    const s = new MemoryCounterStore();
+    const call = { tool: 'create_charge', args: { amount: 70000, currency: 'usd' } };
+    const d = await evaluate(STRIPE, call, ctx(s, T0, { mode: 'peek', trace: true }));
+    expect(d).toMatchObject({ allowed: false, rule: 'max single charge' });
+    expect(d.trace?.map((t) => [t.rule, t.outcome])).toEqual([
+      ['max single charge', 'failed'],
+      ['daily spend cap', 'passed'],
+      ['allowed currencies', 'passed'],
+      ['global', 'passed'],
+    ]);
+    expect(d.trace?.[0]?.conditions[0]).toMatchObject({ path: 'args.amount', actual: 70000, passed: false });
+    expect(d.trace?.[1]?.counter).toEqual({
+      id: 'create_charge.daily_spend',
+      increment: 70000,
+      value: 70000,
+    });
+    expect(d.trace?.[3]?.rateLimit).toEqual({ kind: 'fixed', max: 3, windowMs: 60_000, count: 1 });
+    for (let i = 0; i < 5; i++) {
+      const ok = await evaluate(STRIPE, { tool: 'x', args: {} }, ctx(s, T0, { mode: 'peek' }));
+      expect(ok.allowed).toBe(true);
+      expect(ok.reservation).toBeUndefined();
+    }
+  });
+});

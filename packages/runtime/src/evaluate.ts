@@ -1,0 +1,442 @@
+import type { CompiledCondition, CompiledPolicy, CompiledRule } from '@tollgate/policy';
+import { asNumber, conditionHolds, resolvePath } from './conditions.js';
+import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from './decision.js';
+import { SchemaValidator } from './schema-validator.js';
+import type {
+  CounterCheck,
+  CounterItem,
+  CounterStore,
+  NumericOp,
+  ReserveResult,
+} from './store/counter-store.js';
+import { formatDuration } from './windows.js';
+
+/** What {@link evaluate} needs besides the policy and the call. */
+export interface EvaluationContext {
+  /** Where counters live. Required when a matching rule has `rate_limit` or `state`; absent = unavailable. */
+  readonly store?: CounterStore;
+  /** Clock, epoch ms (default `Date.now`). Injected by tests and `tollgate test`. */
+  readonly now?: () => number;
+  /** `closed` (default): deny with `state_unavailable` when the store fails. `open`: admit uncounted. */
+  readonly failMode?: 'closed' | 'open';
+  /** The tool's `inputSchema` from `tools/list` (for `validate.required_args`); `undefined` = not known. */
+  readonly inputSchema?: unknown;
+  /** `reserve` (default) takes quota for an admitted call; `peek` only looks (`tollgate explain`). */
+  readonly mode?: 'reserve' | 'peek';
+  /** Collect a per-rule {@link RuleTrace}; also evaluates rules after the first failure. */
+  readonly trace?: boolean;
+  /** Shared ajv cache (default: one per process). */
+  readonly validator?: SchemaValidator;
+  /** Called when a store error is swallowed because the fail mode is `open` (for a warning log). */
+  readonly onFailOpen?: (error: Error) => void;
+}
+
+let sharedValidator: SchemaValidator | undefined;
+const NUMERIC_OPS = new Set<string>(['eq', 'neq', 'lt', 'lte', 'gt', 'gte']);
+
+/** Store key of a `state` counter; rate limits use the compiler's `rl:` keys. Neither depends on the policy hash. */
+export function counterStoreKey(counterId: string): string {
+  return `ctr:${counterId}`;
+}
+
+interface Failure {
+  readonly index: number;
+  readonly reason: ReasonCode;
+  readonly detail: string;
+}
+
+interface MutableItem {
+  key: string;
+  kind: 'fixed' | 'sliding';
+  windowMs: number;
+  amount: number;
+  checks: CounterCheck[];
+}
+
+interface DeferredState {
+  readonly cond: CompiledCondition;
+  readonly ruleIndex: number;
+  readonly item: number;
+  readonly trace?: { -readonly [K in keyof ConditionTrace]: ConditionTrace[K] };
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/**
+ * Judge one `tools/call` against a compiled policy (DESIGN section 2; Intercept POLICY.md "Rule
+ * evaluation order"):
+ *
+ * 1. hidden (`hide`) -> `hidden`
+ * 2. `default: deny` and the tool has no exact or glob entry -> `not_listed`
+ * 3. the tool's rules, then matching glob rules, then `"*"` rules (`policy.rulesFor`): every rule
+ *    must pass; the first failing rule in that order names the denial. Stateless checks (deny,
+ *    validate, `args.*` conditions, `increment_from`) run first; then every counter the call
+ *    touches is reserved atomically in the store, checking rate limits and `state.*` conditions
+ *    against the values this call would produce.
+ *
+ * On `allowed` with counters, the decision carries a `reservation` to commit (upstream result) or
+ * roll back (upstream JSON-RPC error). In `peek` mode nothing is written.
+ *
+ * Never throws for bad input or an unreachable store: every problem becomes a denial (or, with
+ * `failMode: 'open'`, an uncounted admission).
+ */
+export async function evaluate(
+  policy: CompiledPolicy,
+  call: ToolCall,
+  context: EvaluationContext = {},
+): Promise<Decision> {
+  const { tool } = call;
+  const policyHash = policy.hash;
+  if (policy.isHidden(tool)) {
+    return { allowed: false, reason: 'hidden', message: `Tool "${tool}" is hidden by policy`, policyHash };
+  }
+  if (policy.default === 'deny' && !policy.isListed(tool)) {
+    return {
+      allowed: false,
+      reason: 'not_listed',
+      message: `Tool "${tool}" is not permitted: the policy's default is deny and it does not list this tool`,
+      policyHash,
+    };
+  }
+  const rules = policy.rulesFor(tool);
+  if (rules.length === 0) return { allowed: true, reason: 'allowed', message: 'allowed', policyHash };
+
+  const args = call.args !== null && typeof call.args === 'object' ? call.args : {};
+  const tracing = context.trace === true;
+  const traces: RuleTrace[] | undefined = tracing ? [] : undefined;
+  let items: MutableItem[] | undefined;
+  let itemIndex: Map<string, number> | undefined;
+  let deferred: DeferredState[] | undefined;
+  let first: Failure | undefined;
+
+  const itemFor = (key: string, kind: 'fixed' | 'sliding', windowMs: number): number => {
+    items ??= [];
+    itemIndex ??= new Map();
+    const id = `${kind}|${windowMs}|${key}`;
+    let i = itemIndex.get(id);
+    if (i === undefined) {
+      i = items.push({ key, kind, windowMs, amount: 0, checks: [] }) - 1;
+      itemIndex.set(id, i);
+    }
+    return i;
+  };
+
+  for (let i = 0; i < rules.length; i++) {
+    if (first && !tracing) break;
+    const rule = rules[i]!;
+    let fail: Failure | undefined;
+    const setFail = (reason: ReasonCode, detail: string) => {
+      fail ??= { index: i, reason, detail };
+    };
+    const condTraces: ConditionTrace[] | undefined = tracing ? [] : undefined;
+    let validateTrace: RuleTrace['validate'];
+    let counterTrace: { id: string; increment?: number } | undefined;
+
+    if (rule.action === 'deny') {
+      setFail('denied_by_rule', 'action: deny');
+    } else {
+      if (rule.validate) {
+        const errors: string[] = [];
+        const validator = context.validator ?? (sharedValidator ??= new SchemaValidator());
+        if (rule.validate.requiredArgs) {
+          if (context.inputSchema === undefined) {
+            setFail(
+              'schema_unavailable',
+              `the inputSchema of "${tool}" is not known yet (learned from tools/list)`,
+            );
+            errors.push('inputSchema unknown');
+          } else {
+            const r = validator.validate(context.inputSchema, args);
+            if (!r.ok) errors.push(...r.errors);
+          }
+        }
+        if (rule.validate.schema) {
+          const r = validator.validate(rule.validate.schema, args);
+          if (!r.ok) errors.push(...r.errors);
+        }
+        if (errors.length > 0) setFail('invalid_arguments', errors.slice(0, 3).join('; '));
+        validateTrace = { passed: errors.length === 0, errors };
+      }
+      for (const c of rule.conditions) {
+        if (c.source === 'args') {
+          const r = resolvePath(args, c.segments);
+          const passed = conditionHolds(c, r);
+          condTraces?.push({
+            path: c.path,
+            op: c.op,
+            expected: c.value,
+            found: r.found,
+            actual: r.value,
+            passed,
+            location: c.location,
+          });
+          if (!passed) {
+            setFail(
+              'condition_failed',
+              r.found
+                ? `${c.path} (${show(r.value)}) is not ${c.op} ${show(c.value)}`
+                : `${c.path} is missing`,
+            );
+          }
+          continue;
+        }
+        const counter = c.counterId ? policy.counters.get(c.counterId) : undefined;
+        if (!counter) {
+          setFail('counter_exceeded', `${c.path} names no counter`);
+          continue;
+        }
+        const idx = itemFor(counterStoreKey(counter.id), 'fixed', counter.windowMs);
+        const bound = asNumber(c.value);
+        const t = tracing
+          ? { path: c.path, op: c.op, expected: c.value, found: true, passed: true, location: c.location }
+          : undefined;
+        if (t) condTraces!.push(t);
+        if (NUMERIC_OPS.has(c.op) && typeof c.value === 'number' && bound !== undefined) {
+          items![idx]!.checks.push({ op: c.op as NumericOp, value: bound, tag: i });
+        }
+        (deferred ??= []).push({ cond: c, ruleIndex: i, item: idx, trace: t });
+      }
+      if (rule.state) {
+        const counter = rule.state;
+        let amount = counter.increment;
+        if (counter.incrementFrom) {
+          const r = resolvePath(args, counter.incrementFrom);
+          const v = r.value;
+          if (!r.found || typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+            setFail(
+              'invalid_increment',
+              `${counter.incrementFromPath} must be a non-negative finite number, got ${r.found ? show(v) : 'nothing'}`,
+            );
+            amount = Number.NaN;
+          } else amount = v;
+        }
+        counterTrace = { id: counter.id, increment: Number.isNaN(amount) ? undefined : amount };
+        if (!Number.isNaN(amount)) {
+          const idx = itemFor(counterStoreKey(counter.id), 'fixed', counter.windowMs);
+          items![idx]!.amount += amount;
+        }
+      }
+      if (rule.rateLimit) {
+        const rl = rule.rateLimit;
+        const idx = itemFor(rl.key, rl.kind, rl.windowMs);
+        items![idx]!.amount += 1;
+        items![idx]!.checks.push({ op: 'lte', value: rl.max, tag: i });
+      }
+    }
+    if (fail && !first) first = fail;
+    traces?.push({
+      rule: rule.name,
+      toolKey: rule.toolKey,
+      action: rule.action,
+      location: rule.location,
+      outcome: fail ? 'failed' : 'passed',
+      ...(fail ? { reason: fail.reason, detail: fail.detail } : {}),
+      conditions: condTraces ?? [],
+      ...(rule.rateLimit
+        ? {
+            rateLimit: {
+              kind: rule.rateLimit.kind,
+              max: rule.rateLimit.max,
+              windowMs: rule.rateLimit.windowMs,
+            },
+          }
+        : {}),
+      ...(counterTrace ? { counter: counterTrace } : {}),
+      ...(validateTrace ? { validate: validateTrace } : {}),
+    });
+  }
+
+  const deny = (f: Failure, retryAfterMs?: number): Decision => {
+    const rule = rules[f.index]!;
+    return {
+      allowed: false,
+      rule: rule.name,
+      reason: f.reason,
+      message: rule.onDeny ?? defaultMessage(rule, f, tool, retryAfterMs, context),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      policyHash,
+      ...(traces ? { trace: traces } : {}),
+    };
+  };
+  const now = (context.now ?? Date.now)();
+
+  if (first) {
+    // A stateful rule earlier in order than the first stateless failure must still name the denial.
+    const relevant = items?.filter((it) => it.checks.some((c) => c.tag < first!.index) || tracing);
+    if (context.store && relevant && relevant.length > 0) {
+      try {
+        const r = await context.store.peek(items!, now);
+        if (traces) fillTrace(traces, rules, r, items!, deferred);
+        if (!r.ok && r.tag < first.index) return deny(failureFromStore(rules, r), r.retryAfterMs);
+      } catch {
+        // The call is denied either way; the store outage only blurs which rule is named.
+      }
+    }
+    return deny(first);
+  }
+
+  if (!items || items.length === 0) {
+    return {
+      allowed: true,
+      reason: 'allowed',
+      message: 'allowed',
+      policyHash,
+      ...(traces ? { trace: traces } : {}),
+    };
+  }
+
+  let result: ReserveResult;
+  try {
+    if (!context.store) throw new Error('no counter store is configured');
+    result =
+      context.mode === 'peek'
+        ? await context.store.peek(items, now)
+        : await context.store.reserve(items, now);
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (context.failMode === 'open') {
+      context.onFailOpen?.(error);
+      return {
+        allowed: true,
+        reason: 'allowed',
+        message: `allowed without counting: counter state unavailable (${error.message}); fail mode is open`,
+        policyHash,
+        failedOpen: true,
+        ...(traces ? { trace: traces } : {}),
+      };
+    }
+    return {
+      allowed: false,
+      reason: 'state_unavailable',
+      message: `Counter state is unavailable (${error.message}); the call is denied because the state fail mode is closed`,
+      policyHash,
+      ...(traces ? { trace: traces } : {}),
+    };
+  }
+  if (traces) fillTrace(traces, rules, result, items, deferred);
+  if (!result.ok) return deny(failureFromStore(rules, result), result.retryAfterMs);
+
+  // Conditions the store cannot check atomically (non-numeric ops on counters) see the values this call produces.
+  if (deferred) {
+    let worst: DeferredState | undefined;
+    for (const d of deferred) {
+      if (NUMERIC_OPS.has(d.cond.op) && typeof d.cond.value === 'number') continue;
+      const value = result.values[d.item];
+      if (!conditionHolds(d.cond, { found: true, value }) && (!worst || d.ruleIndex < worst.ruleIndex))
+        worst = d;
+    }
+    if (worst) {
+      if (result.reservation) await context.store!.rollback(result.reservation).catch(() => {});
+      return deny({
+        index: worst.ruleIndex,
+        reason: 'counter_exceeded',
+        detail: `${worst.cond.path} would be ${show(result.values[worst.item])}, which is not ${worst.cond.op} ${show(worst.cond.value)}`,
+      });
+    }
+  }
+  return {
+    allowed: true,
+    reason: 'allowed',
+    message: 'allowed',
+    ...(result.reservation ? { reservation: result.reservation } : {}),
+    policyHash,
+    ...(traces ? { trace: traces } : {}),
+  };
+}
+
+function failureFromStore(rules: readonly CompiledRule[], r: Extract<ReserveResult, { ok: false }>): Failure {
+  const rule = rules[r.tag]!;
+  if (rule.rateLimit) {
+    return {
+      index: r.tag,
+      reason: 'rate_limited',
+      detail: `${r.value - 1} of ${rule.rateLimit.max} calls used`,
+    };
+  }
+  const c = rule.conditions.find((x) => x.source === 'state');
+  return {
+    index: r.tag,
+    reason: 'counter_exceeded',
+    detail: c
+      ? `${c.path} would be ${r.value}, which is not ${c.op} ${show(c.value)}`
+      : `counter would be ${r.value}`,
+  };
+}
+
+function fillTrace(
+  traces: RuleTrace[],
+  rules: readonly CompiledRule[],
+  r: ReserveResult,
+  items: readonly MutableItem[],
+  deferred: readonly DeferredState[] | undefined,
+): void {
+  const values = r.ok ? r.values : undefined;
+  for (const d of deferred ?? []) {
+    if (!d.trace) continue;
+    const v = values?.[d.item] ?? (!r.ok && r.item === d.item ? r.value : undefined);
+    d.trace.actual = v;
+    d.trace.passed =
+      v === undefined ? !(!r.ok && r.tag === d.ruleIndex) : conditionHolds(d.cond, { found: true, value: v });
+  }
+  traces.forEach((t, i) => {
+    const rule = rules[i]!;
+    const mut = t as { -readonly [K in keyof RuleTrace]: RuleTrace[K] };
+    const itemOf = (key: string) => items.findIndex((it) => it.key === key);
+    if (rule.rateLimit && mut.rateLimit) {
+      const idx = itemOf(rule.rateLimit.key);
+      const count = values?.[idx] ?? (!r.ok && r.item === idx ? r.value : undefined);
+      if (count !== undefined) mut.rateLimit = { ...mut.rateLimit, count };
+    }
+    if (rule.state && mut.counter) {
+      const idx = itemOf(counterStoreKey(rule.state.id));
+      const value = values?.[idx] ?? (!r.ok && r.item === idx ? r.value : undefined);
+      if (value !== undefined) mut.counter = { ...mut.counter, value };
+    }
+    if (!r.ok && r.tag === i && mut.outcome === 'passed') {
+      mut.outcome = 'failed';
+      const f = failureFromStore(rules, r);
+      mut.reason = f.reason;
+      mut.detail = f.detail;
+    }
+  });
+}
+
+function defaultMessage(
+  rule: CompiledRule,
+  f: Failure,
+  tool: string,
+  retryAfterMs: number | undefined,
+  context: EvaluationContext,
+): string {
+  const name = `"${rule.name}"`;
+  const when = (ms: number) => {
+    const at = new Date((context.now ?? Date.now)() + ms).toISOString();
+    return `in ${formatDuration(ms)} (at ${at})`;
+  };
+  switch (f.reason) {
+    case 'denied_by_rule':
+      return `Rule ${name} does not permit calling "${tool}"`;
+    case 'rate_limited': {
+      const rl = rule.rateLimit!;
+      const per =
+        rl.kind === 'fixed'
+          ? `${rl.max} per ${rl.window} (UTC)`
+          : `${rl.max} in any ${formatDuration(rl.windowMs)}`;
+      return `Rate limit ${name} reached: ${per}. The next call will be admitted ${when(retryAfterMs ?? 0)}`;
+    }
+    case 'counter_exceeded':
+      return `Rule ${name} denied the call: ${f.detail}${retryAfterMs !== undefined ? `; the counter resets ${when(retryAfterMs)}` : ''}`;
+    case 'invalid_arguments':
+      return `Rule ${name} rejected the arguments of "${tool}": ${f.detail}`;
+    case 'schema_unavailable':
+      return `Rule ${name} cannot validate the arguments: ${f.detail}`;
+    case 'invalid_increment':
+      return `Rule ${name} cannot count this call: ${f.detail}`;
+    default:
+      return `Rule ${name} denied the call: ${f.detail}`;
+  }
+}

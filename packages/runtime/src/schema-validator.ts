@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+
+// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
+
+/** Outcome of validating a call's arguments against a JSON Schema. */
+export type SchemaCheck = { ok: true } | { ok: false; errors: string[] };
+
+/**
+ * Validates tool arguments with ajv, compiling each distinct schema once.
+ *
+ * Dialect: a schema whose `$schema` names draft-04/06/07 is checked as draft-07; everything else
+ * as JSON Schema 2020-12, the default dialect for `inputSchema` in MCP 2025-11-25 ("JSON Schema
+ * Usage"). Unknown keywords are ignored (`strict: false`) because servers decorate schemas freely.
+ */
+export class SchemaValidator {
+  private readonly draft7: Ajv;
+  private readonly draft2020: Ajv;
+  private readonly byObject = new WeakMap<object, ValidateFunction | Error>();
+  private readonly byHash = new Map<string, ValidateFunction | Error>();
+
+  constructor() {
+    const opts = { strict: false, allErrors: true, validateSchema: true } as const;
+    this.draft7 = new Ajv(opts);
+    this.draft2020 = new Ajv2020(opts) as unknown as Ajv;
+    addFormats(this.draft7);
+    addFormats(this.draft2020);
+  }
+
+  /** Compiled validator for `schema` (cached by identity, then by content hash), or the compile error. */
+  compile(schema: object): ValidateFunction | Error {
+    const hit = this.byObject.get(schema);
+    if (hit) return hit;
+    const hash = createHash('sha256').update(JSON.stringify(schema)).digest('hex');
+    let fn = this.byHash.get(hash);
+    if (!fn) {
+      const $schema = (schema as { $schema?: unknown }).$schema;
+      const ajv = typeof $schema === 'string' && /draft-0[467]/.test($schema) ? this.draft7 : this.draft2020;
+      try {
+        const { $id: _ignored, ...withoutId } = schema as Record<string, unknown>;
+        // `$id` would make ajv refuse a second schema with the same id from another server.
+        fn = ajv.compile(withoutId);
+      } catch (err) {
+        fn = err instanceof Error ? err : new Error(String(err));
+      }
+      this.byHash.set(hash, fn);
+    }
+    this.byObject.set(schema, fn);
+    return fn;
+  }
+
+  /**
+   * Validate `args` against `schema`.
+   *
+   * @returns `ok: false` with readable messages (`/amount must be number`) when the arguments do
+   *   not match, or when the schema itself does not compile (`invalid schema: ...`).
+   */
+  validate(schema: unknown, args: unknown): SchemaCheck {
+    if (schema === null || typeof schema !== 'object') {
+      return schema === true || schema === undefined
+        ? { ok: true }
+        : { ok: false, errors: ['invalid schema'] };
+    }
+    const fn = this.compile(schema);
+    if (fn instanceof Error) return { ok: false, errors: [`invalid schema: ${fn.message}`] };
+    if (fn(args)) return { ok: true };
+    return { ok: false, errors: (fn.errors ?? []).map(formatAjvError) };
+  }
+}
+
+function formatAjvError(e: ErrorObject): string {
+  const where = e.instancePath || '(arguments)';
+  if (e.keyword === 'additionalProperties') {
+    return `${where} has unexpected property "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+  }
+  if (e.keyword === 'required') {
+    return `${where} is missing required property "${(e.params as { missingProperty: string }).missingProperty}"`;
+  }
+  return `${where} ${e.message ?? 'is invalid'}`;
+}
