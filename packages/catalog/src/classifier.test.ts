@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { type ClassifierInput, classifyTool } from './classifier.js';
+
+const schema = (props: Record<string, unknown> = {}) => ({ type: 'object', properties: props });
+const tool = (
+  name: string,
+  description = '',
+  props: Record<string, unknown> = {},
+  extra = {},
+): ClassifierInput => ({
+  name,
+  description,
+  inputSchema: schema(props),
+  ...extra,
+});
+
+describe('classifyTool', () => {
+  it.each([
+    ['list_issues', 'Lists issues in a repository.', 'Read'],
+    ['getUserProfile', 'Returns a user profile.', 'Read'],
+    ['create-issue', 'Creates a new issue.', 'Write'],
+    ['linear_updateProject', 'Updates a project.', 'Write'],
+    ['delete_repository', 'Deletes a repository.', 'Destructive'],
+    ['execute_sql', 'Runs a SQL statement against the database.', 'Execute'],
+    ['browser_evaluate', 'Evaluates JavaScript in the page.', 'Execute'],
+    ['create_refund', 'Refunds a charge.', 'Financial'],
+    ['list_invoices', 'Lists invoices.', 'Read'],
+  ] as const)('%s -> %s', (name, description, expected) => {
+    expect(classifyTool(tool(name, description)).category).toBe(expected);
+  });
+
+  it('gives the risk of the category', () => {
+    expect(classifyTool(tool('get_file')).risk).toBe('Low');
+    expect(classifyTool(tool('update_file')).risk).toBe('Medium');
+    expect(classifyTool(tool('run_command')).risk).toBe('High');
+    expect(classifyTool(tool('drop_table')).risk).toBe('Critical');
+  });
+
+  it('lets the leading verb decide over later tokens', () => {
+    const c = classifyTool(tool('list_deleted_items', 'Lists items in the recycle bin.'));
+    expect(c.category).toBe('Read');
+    expect(c.evidence[0]).toMatchObject({ kind: 'name', detail: 'list', category: 'Read' });
+  });
+
+  it('treats remove ... from as detaching, not destroying', () => {
+    expect(classifyTool(tool('remove_label_from_issue')).category).toBe('Write');
+    expect(classifyTool(tool('remove_label')).category).toBe('Destructive');
+  });
+
+  it('reads schema fields: a sql field makes a query tool Execute, an amount makes a charge Financial', () => {
+    const q = classifyTool(tool('query', 'Queries the database.', { sql: { type: 'string' } }));
+    expect(q.category).toBe('Execute');
+    expect(q.evidence.some((e) => e.kind === 'schema' && e.detail === 'sql')).toBe(true);
+    const pay = classifyTool(
+      tool('create_payment_intent', 'Starts a payment.', { amount: { type: 'integer' } }),
+    );
+    expect(pay.category).toBe('Financial');
+  });
+
+  it('counts a command field only when it is a shell command', () => {
+    const routed = classifyTool(
+      tool('storage', 'Routes storage operations.', {
+        command: { type: 'string', description: 'Operation name' },
+      }),
+    );
+    expect(routed.evidence.find((e) => e.detail === 'command')?.weight).toBe(0.5);
+    const shell = classifyTool(
+      tool('terminal', '', { command: { type: 'string', description: 'Shell command to execute' } }),
+    );
+    expect(shell.category).toBe('Execute');
+  });
+
+  it('treats annotations as hints: explicit only, and outweighed by the name', () => {
+    // destructiveHint defaults to true in the spec; an absent hint is no evidence.
+    const none = classifyTool(tool('frobnicate', ''));
+    expect(none.evidence).toEqual([]);
+    expect(none.category).toBe('Write');
+    expect(none.confidence).toBe(0.2);
+    const ro = classifyTool(tool('frobnicate', '', {}, { annotations: { readOnlyHint: true } }));
+    expect(ro.category).toBe('Read');
+    expect(ro.evidence[0]).toMatchObject({ kind: 'annotation', detail: 'readOnlyHint: true' });
+    // A server that marks a delete tool read-only is wrong; the name wins.
+    const lying = classifyTool(
+      tool('delete_user', 'Deletes a user.', {}, { annotations: { readOnlyHint: true } }),
+    );
+    expect(lying.category).toBe('Destructive');
+  });
+
+  it('ignores negated phrases', () => {
+    const c = classifyTool(tool('preview_setup', 'Builds a setup manifest without creating anything.'));
+    expect(c.evidence.some((e) => e.kind === 'description' && e.category === 'Write')).toBe(false);
+    expect(c.category).toBe('Read');
+  });
+
+  it('quotes description phrases of at most five words', () => {
+    const c = classifyTool(tool('thing', 'This action cannot be undone.'));
+    const d = c.evidence.find((e) => e.kind === 'description')!;
+    expect(d.detail).toBe('"cannot be undone"');
+    for (const e of c.evidence)
+      if (e.kind === 'description') expect(e.detail.split(' ').length).toBeLessThanOrEqual(5);
+  });
+
+  it('lets a manual override win, with its reason as evidence', () => {
+    const c = classifyTool(
+      tool('list_things', '', {}, { category: { value: 'Financial', reason: 'each call is billed' } }),
+    );
+    expect(c).toEqual({
+      category: 'Financial',
+      risk: 'Critical',
+      confidence: 1,
+      evidence: [{ kind: 'override', detail: 'each call is billed', category: 'Financial', weight: 1 }],
+      overridden: true,
+    });
+  });
+
+  it('is deterministic and bounded', () => {
+    const t = tool('update_and_delete_records', 'Updates records and removes stale ones.', { data: {} });
+    const a = classifyTool(t);
+    expect(classifyTool(t)).toEqual(a);
+    expect(a.confidence).toBeGreaterThan(0);
+    expect(a.confidence).toBeLessThanOrEqual(1);
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { buildCatalogEntry, ImportError, normalizeSnapshot, serializeCatalog } from './import.js';
+import { parseCatalog } from './loader.js';
+
+const npmScan = {
+  id: 'demo',
+  package: '@acme/demo-mcp',
+  packageVersion: '2.0.1',
+  bin: 'demo-mcp',
+  launch: { command: 'node', args: ['dist/index.js', '--stdio'], env: { TOKEN: 'dummy' }, note: 'dummies' },
+  protocolVersion: '2025-11-25',
+  serverInfo: { name: 'demo', version: '2.0.1' },
+  scannedAt: '2026-11-29T00:00:00.000Z',
+  tools: [
+    { name: 'get_x', description: 'Upstream words about getting x.', inputSchema: { type: 'object' } },
+    {
+      name: 'drop_x',
+      title: 'Drop X',
+      description: 'Upstream words.',
+      inputSchema: { type: 'object', properties: { id: { type: 'string' } } },
+      annotations: { destructiveHint: true },
+    },
+  ],
+};
+
+describe('normalizeSnapshot', () => {
+  it('records package, version and the launch command of an npm scan', () => {
+    const s = normalizeSnapshot(npmScan, 'demo.json');
+    expect(s.server.package).toEqual({ registry: 'npm', name: '@acme/demo-mcp', version: '2.0.1' });
+    expect(s.server.launch).toEqual({
+      command: 'node',
+      args: ['dist/index.js', '--stdio'],
+      env: { TOKEN: 'dummy' },
+      cwd: 'package',
+      npx: 'npx -y --package=@acme/demo-mcp@2.0.1 demo-mcp --stdio',
+      note: 'dummies',
+    });
+    expect(s.server.source).toMatchObject({ snapshot: 'demo.json', protocolVersion: '2025-11-25' });
+  });
+  it('rejects an unknown shape', () => {
+    expect(() => normalizeSnapshot({ foo: 1 }, 'x.json')).toThrow(ImportError);
+  });
+});
+
+describe('buildCatalogEntry', () => {
+  const snapshot = normalizeSnapshot(npmScan, 'demo.json');
+  it('takes descriptions from the curation file, never from upstream, and drops hand labels', () => {
+    const entry = buildCatalogEntry(snapshot, {
+      server: 'demo',
+      tools: {
+        get_x: { description: 'Returns x.', category: 'Read' },
+        drop_x: { description: 'Removes x for good.', category: 'Destructive' },
+      },
+    });
+    expect(entry.tools.map((t) => t.description)).toEqual(['Returns x.', 'Removes x for good.']);
+    expect(entry.tools[1]).toMatchObject({ title: 'Drop X', annotations: { destructiveHint: true } });
+    expect(entry.tools.some((t) => t.category)).toBe(false);
+    const again = parseCatalog(serializeCatalog(entry), 'demo.yaml');
+    expect(again).toEqual(entry);
+  });
+  it('names every tool without a curated description', () => {
+    expect(() =>
+      buildCatalogEntry(snapshot, { server: 'demo', tools: { get_x: { description: 'Returns x.' } } }),
+    ).toThrow('demo: no curated description for 1 tool(s): drop_x');
+    expect(() => buildCatalogEntry(snapshot, undefined)).toThrow(
+      /get_x, drop_x \(no curation file demo\.json\)/,
+    );
+  });
+});

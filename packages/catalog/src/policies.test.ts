@@ -1,0 +1,122 @@
+import { loadPolicy } from '@tollgate/policy';
+import { describe, expect, it } from 'vitest';
+import {
+  amountField,
+  recommendedPolicy,
+  recommendedRule,
+  recommendedRules,
+  starterPolicy,
+} from './policies.js';
+import type { CatalogServer, CatalogTool } from './types.js';
+
+const t = (name: string, description: string, props: Record<string, unknown> = {}): CatalogTool => ({
+  name,
+  description,
+  inputSchema: { type: 'object', properties: props },
+});
+const server: CatalogServer = {
+  id: 'shop',
+  name: 'Shop',
+  package: { registry: 'npm', name: 'shop-mcp', version: '1.2.3' },
+  tools: [
+    t('list_orders', 'Lists orders.'),
+    t('update_order', 'Updates an order.'),
+    t('run_script', 'Runs a script.', { script: { type: 'string' } }),
+    t('delete_order', 'Deletes an order permanently.'),
+    t('create_refund', 'Refunds a charge.', { amount: { type: 'integer' }, charge: { type: 'string' } }),
+    t('create_invoice', 'Creates an invoice.', { customer: { type: 'string' } }),
+  ],
+};
+
+function compile(yaml: string) {
+  const r = loadPolicy(yaml, { filename: 'starter.yaml' });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.policy;
+}
+
+describe('recommendedRule', () => {
+  it('Execute: allow, 10 per rolling 60 s, required args (issue 5)', () => {
+    expect(recommendedRule(server.tools[2]!, { category: 'Execute' })).toEqual({
+      name: 'execute rate limit',
+      action: 'allow',
+      rate_limit: { max: 10, window: 60 },
+      validate: { required_args: true },
+    });
+  });
+  it('Destructive: deny with a message', () => {
+    const r = recommendedRule(server.tools[3]!, { category: 'Destructive' });
+    expect(r.action).toBe('deny');
+    expect(r.on_deny).toContain('delete_order is destructive');
+  });
+  it('Read and Write: rate limits, Write validated', () => {
+    expect(recommendedRule(server.tools[0]!, { category: 'Read' }).rate_limit).toEqual({
+      max: 60,
+      window: 60,
+    });
+    expect(recommendedRule(server.tools[1]!, { category: 'Write' })).toMatchObject({
+      rate_limit: { max: 20, window: 60 },
+      validate: { required_args: true },
+    });
+  });
+  it('Financial with an amount: a daily call cap and amount caps with a day counter', () => {
+    const rules = recommendedRules(server.tools[4]!, { category: 'Financial' });
+    expect(rules).toHaveLength(2);
+    expect(rules[0]).toMatchObject({ rate_limit: '10/day', validate: { required_args: true } });
+    expect(rules[1]).toMatchObject({
+      conditions: [
+        { path: 'args.amount', op: 'lte', value: 10_000 },
+        { path: 'state.create_refund.daily_amount', op: 'lte', value: 50_000 },
+      ],
+      state: { counter: 'daily_amount', window: 'day', increment_from: 'args.amount' },
+    });
+  });
+  it('Financial without an amount: the call cap only', () => {
+    expect(recommendedRules(server.tools[5]!, { category: 'Financial' })).toHaveLength(1);
+  });
+  it('finds numeric amount fields only', () => {
+    expect(amountField({ properties: { amount: { type: 'string' } } })).toBeUndefined();
+    expect(amountField({ properties: { unit_amount: { type: ['integer', 'null'] } } })).toBe('unit_amount');
+  });
+});
+
+describe('recommendedPolicy', () => {
+  it('compiles with the real compiler and carries the rule', () => {
+    const { document, yaml } = recommendedPolicy(server, server.tools[4]!);
+    expect(document.version).toBe('1');
+    const policy = compile(yaml);
+    const entry = policy.exact.get('create_refund')!;
+    expect(entry.rules.map((r) => r.name)).toEqual(['financial daily call cap', 'financial amount caps']);
+    expect(entry.rules[0]!.rateLimit).toMatchObject({ kind: 'fixed', max: 10, window: 'day' });
+    expect(entry.rules[1]!.state).toMatchObject({
+      id: 'create_refund.daily_amount',
+      incrementFrom: ['amount'],
+    });
+  });
+});
+
+describe('starterPolicy', () => {
+  it('lists every tool with its rule and a comment saying why', () => {
+    const { document, yaml } = starterPolicy(server);
+    expect(Object.keys(document.tools!)).toEqual([
+      'create_invoice',
+      'create_refund',
+      'delete_order',
+      'list_orders',
+      'run_script',
+      'update_order',
+    ]);
+    expect(yaml).toContain('# Tollgate starter policy for shop (shop-mcp@1.2.3).');
+    expect(yaml).toContain(
+      '# Deletes an order permanently.\n  # Destructive (Critical risk): deletes or destroys',
+    );
+    expect(yaml).toMatch(/# evidence: name run/);
+    const policy = compile(yaml);
+    expect(policy.default).toBe('allow');
+    expect(policy.exact.get('delete_order')!.rules[0]!.action).toBe('deny');
+    expect(policy.exact.get('run_script')!.rules[0]!.rateLimit).toMatchObject({
+      kind: 'sliding',
+      max: 10,
+      windowMs: 60_000,
+    });
+  });
+});
