@@ -1,0 +1,429 @@
+/**
+ * The HTTP listener: Tollgate as a Streamable HTTP MCP server at `/mcp` (MCP spec 2025-11-25,
+ * "Transports > Streamable HTTP") in front of one upstream, for many clients at once. This is
+ * what `tollgate -c policy.yaml --transport http (-- CMD | --upstream URL)` runs.
+ *
+ * Sessions: every client `initialize` opens a session with its own router and its own upstream
+ * session: for a stdio upstream, a new child process per session (started before the
+ * `initialize` is forwarded, stopped with the stdio shutdown ladder when the session ends);
+ * for an HTTP upstream, a new upstream `Mcp-Session-Id`. A session ends on the client's DELETE,
+ * when its upstream dies, when it has been idle (no request and no open stream) for
+ * `sessionIdleMs`, or when the listener closes.
+ *
+ * Front door (security.ts), in this order: path, Host and Origin (403), bearer token (401),
+ * body cap (413), then the session. A listener bound to anything but loopback refuses to start
+ * without a token unless `allowUnauthenticated` is set.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Gate, GateCall, GateContext, GateDecision } from '../gate.js';
+import { ErrorCode } from '../jsonrpc/errors.js';
+import { type ProxyLogger, silentLogger } from '../logger.js';
+import { Router } from '../router.js';
+import { ChildStdioTransport } from '../transport/stdio-child.js';
+import type { MessageTransport } from '../transport/types.js';
+import { BoundedEventStore } from './event-store.js';
+import { type AccessPolicy, checkAccess, isLoopbackHost, tokenDigest, tokenLabel } from './security.js';
+import { HttpSessionTransport } from './session-transport.js';
+import { HttpUpstreamTransport } from './upstream.js';
+
+/** Where each session's upstream session comes from. */
+export type HttpListenerUpstream =
+  | {
+      readonly kind: 'stdio';
+      readonly command: string;
+      readonly args?: readonly string[];
+      readonly env?: NodeJS.ProcessEnv;
+      readonly cwd?: string;
+      /** Wait between the shutdown steps of a session's child, in milliseconds (default 2000). */
+      readonly shutdownGraceMs?: number;
+    }
+  | {
+      readonly kind: 'http';
+      readonly url: string | URL;
+      readonly headers?: Readonly<Record<string, string>>;
+    };
+
+/** Who a session belongs to; given to a per-session gate factory and to every decision. */
+export interface HttpSessionInfo {
+  /** The `Mcp-Session-Id` Tollgate issued. */
+  readonly sessionId: string;
+  /** `token:<first 8 hex of the token's SHA-256>` when a bearer token was presented, else `anonymous`. */
+  readonly principal: string;
+  /** The peer's IP address. */
+  readonly remoteAddress: string;
+}
+
+/** The context the listener gives `Gate.decide`: the router's, plus the HTTP identity. */
+export interface HttpGateContext extends GateContext {
+  sessionId: string;
+  /** `<principal>@<remoteAddress>`, e.g. `token:1a2b3c4d@10.0.0.7`. */
+  clientId: string;
+  /** `clientInfo.name` from the client's `initialize`, when it gave one. */
+  clientName?: string;
+  transport: 'http';
+}
+
+/** Options of {@link runHttpListener}. */
+export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
+  /**
+   * The policy engine: one gate shared by all sessions (counters shared), or a factory called
+   * once per session (e.g. an enforcer over its own memory store: per-session counters).
+   */
+  readonly gate: Gate<D> | ((session: HttpSessionInfo) => Gate<D>);
+  readonly upstream: HttpListenerUpstream;
+  /** Address to bind (default `127.0.0.1`). */
+  readonly host?: string;
+  /** Port (default 0: any free port; read it back from the result). */
+  readonly port?: number;
+  /** Endpoint path (default `/mcp`). */
+  readonly path?: string;
+  /** Accepted bearer tokens. Default: `TOLLGATE_AUTH_TOKEN` from `env` when set, else none. */
+  readonly authTokens?: readonly string[];
+  /** Allow a non-loopback bind without a token (default false: refuse to start). */
+  readonly allowUnauthenticated?: boolean;
+  /** Extra accepted `Origin` values (`https://app.example.com`). Loopback origins are accepted on a loopback bind. */
+  readonly allowedOrigins?: readonly string[];
+  /** Accepted `Host` names. Default: loopback names on a loopback bind, any otherwise. */
+  readonly allowedHosts?: readonly string[];
+  /** Cap on one POST body, in bytes (default 4 MiB). */
+  readonly maxBodyBytes?: number;
+  /** Cap on concurrent sessions (default 64); beyond it `initialize` gets HTTP 503. */
+  readonly maxSessions?: number;
+  /** End a session idle this long, in milliseconds (default 30 minutes; 0 = never). */
+  readonly sessionIdleMs?: number;
+  readonly logger?: ProxyLogger;
+  /** Environment to read `TOLLGATE_AUTH_TOKEN` from (default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A running listener. */
+export interface HttpListener {
+  /** The endpoint, e.g. `http://127.0.0.1:43125/mcp`. */
+  readonly url: URL;
+  readonly port: number;
+  /** Number of open sessions. */
+  readonly sessionCount: number;
+  /** Ids of the open sessions. */
+  sessionIds(): string[];
+  /** Closes every session (stopping children, DELETEing upstream sessions) and the server. */
+  close(): Promise<void>;
+}
+
+interface Session {
+  info: HttpSessionInfo;
+  http: StreamableHTTPServerTransport;
+  client: HttpSessionTransport;
+  server: MessageTransport;
+  router: Router<GateDecision>;
+  lastSeen: number;
+  openRequests: number;
+  ending?: Promise<void>;
+}
+
+const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+
+/** Writes a JSON-RPC error as the body of an HTTP error (MCP SDK convention: `id: null`). */
+function refuse(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+) {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+}
+
+/** Reads a body up to `limit` bytes; resolves undefined (after answering 413) when over it. */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    refuse(
+      res,
+      413,
+      ErrorCode.InvalidRequest,
+      `Payload too large: ${declared} bytes over the ${limit}-byte cap`,
+      {
+        connection: 'close',
+      },
+    );
+    req.resume();
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        refuse(res, 413, ErrorCode.InvalidRequest, `Payload too large: over the ${limit}-byte cap`, {
+          connection: 'close',
+        });
+        req.removeAllListeners('data');
+        req.resume();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const hasInitialize = (body: unknown): boolean =>
+  Array.isArray(body)
+    ? body.some(hasInitialize)
+    : typeof body === 'object' && body !== null && (body as { method?: unknown }).method === 'initialize';
+
+/**
+ * Starts the listener and resolves once it accepts connections.
+ *
+ * @throws Error when the address cannot be bound (message names it and the errno code), or when
+ *   a non-loopback bind has no token and `allowUnauthenticated` is not set.
+ */
+export async function runHttpListener<D extends GateDecision>(
+  opts: HttpListenerOptions<D>,
+): Promise<HttpListener> {
+  const log = opts.logger ?? silentLogger;
+  const host = opts.host ?? '127.0.0.1';
+  const path = opts.path ?? '/mcp';
+  const loopback = isLoopbackHost(host);
+  const env = opts.env ?? process.env;
+  const tokens = opts.authTokens ?? (env.TOLLGATE_AUTH_TOKEN ? [env.TOLLGATE_AUTH_TOKEN] : []);
+  if (!loopback && tokens.length === 0 && !opts.allowUnauthenticated) {
+    throw new Error(
+      `refusing to listen on ${host} without authentication: pass --auth-token (or set TOLLGATE_AUTH_TOKEN), or bind 127.0.0.1`,
+    );
+  }
+  const access: AccessPolicy = {
+    ...(loopback
+      ? {
+          allowedHosts: [
+            'localhost',
+            '127.0.0.1',
+            '::1',
+            ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase()),
+          ],
+        }
+      : opts.allowedHosts
+        ? { allowedHosts: opts.allowedHosts.map((h) => h.toLowerCase()) }
+        : {}),
+    allowedOrigins: (opts.allowedOrigins ?? []).map((o) => o.trim().toLowerCase().replace(/\/$/, '')),
+    allowLoopbackOrigins: loopback,
+    tokenDigests: tokens.map(tokenDigest),
+  };
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const maxSessions = opts.maxSessions ?? 64;
+  const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
+  const sessions = new Map<string, Session>();
+  let closing = false;
+
+  const endSession = (s: Session, reason: string): Promise<void> => {
+    if (s.ending) return s.ending;
+    s.ending = (async () => {
+      sessions.delete(s.info.sessionId);
+      log.info({ session: s.info.sessionId, client: s.info.principal, reason }, 'HTTP session ended');
+      s.router.clientClosed();
+      await Promise.allSettled([s.client.close(), s.server.close()]);
+    })();
+    return s.ending;
+  };
+
+  const openSession = async (req: IncomingMessage, res: ServerResponse): Promise<Session | undefined> => {
+    if (sessions.size >= maxSessions) {
+      refuse(res, 503, ErrorCode.InternalError, `Too many sessions (cap ${maxSessions}); try again later`, {
+        'retry-after': '5',
+      });
+      return undefined;
+    }
+    const info: HttpSessionInfo = {
+      sessionId: randomUUID(),
+      principal: tokenLabel(req) ?? 'anonymous',
+      remoteAddress: req.socket.remoteAddress ?? 'unknown',
+    };
+    const up = opts.upstream;
+    const server: MessageTransport =
+      up.kind === 'stdio'
+        ? new ChildStdioTransport({
+            command: up.command,
+            args: up.args ?? [],
+            ...(up.env ? { env: up.env } : {}),
+            ...(up.cwd ? { cwd: up.cwd } : {}),
+            ...(up.shutdownGraceMs !== undefined ? { shutdownGraceMs: up.shutdownGraceMs } : {}),
+          })
+        : new HttpUpstreamTransport({
+            url: up.url,
+            ...(up.headers ? { headers: up.headers } : {}),
+            logger: log,
+          });
+    const http = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => info.sessionId,
+      eventStore: new BoundedEventStore(),
+      onsessionclosed: () => {
+        const s = sessions.get(info.sessionId);
+        if (s) void endSession(s, 'client sent DELETE');
+      },
+    });
+    const client = new HttpSessionTransport(http, log);
+    const base = typeof opts.gate === 'function' ? opts.gate(info) : opts.gate;
+    const router = new Router<GateDecision>({
+      client,
+      server,
+      gate: sessionGate(base as unknown as Gate<GateDecision>, info),
+      logger: log,
+      sessionId: info.sessionId,
+    });
+    const session: Session = { info, http, client, server, router, lastSeen: Date.now(), openRequests: 0 };
+    server.onerror = (err) => log.warn({ err, session: info.sessionId }, 'upstream transport error');
+    client.onerror = (err) => log.debug({ err, session: info.sessionId }, 'client transport error');
+    server.onclose = (closeInfo) => {
+      router.serverClosed(closeInfo);
+      void endSession(session, closeInfo.reason ?? 'upstream closed');
+    };
+    try {
+      await server.start();
+    } catch (err) {
+      log.error({ err, session: info.sessionId }, 'could not start the upstream for a new session');
+      refuse(
+        res,
+        502,
+        ErrorCode.UpstreamClosed,
+        `Bad gateway: could not start the MCP server: ${(err as Error).message}`,
+      );
+      return undefined;
+    }
+    await client.start();
+    sessions.set(info.sessionId, session);
+    log.info(
+      { session: info.sessionId, client: info.principal, remote: info.remoteAddress, upstream: up.kind },
+      'HTTP session opened',
+    );
+    return session;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== path)
+      return refuse(res, 404, ErrorCode.InvalidRequest, `Not found: the MCP endpoint is ${path}`);
+    const refusal = checkAccess(req, access);
+    if (refusal) {
+      log.warn(
+        { status: refusal.status, remote: req.socket.remoteAddress, why: refusal.message },
+        'HTTP request refused',
+      );
+      return refuse(res, refusal.status, ErrorCode.InvalidRequest, refusal.message, refusal.headers);
+    }
+    if (closing) return refuse(res, 503, ErrorCode.InternalError, 'Service unavailable: shutting down');
+
+    let body: unknown;
+    if (req.method === 'POST') {
+      const raw = await readBody(req, res, maxBody);
+      if (!raw) return;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (err) {
+        return refuse(res, 400, ErrorCode.ParseError, `Parse error: ${(err as Error).message}`);
+      }
+    }
+
+    const sid = req.headers['mcp-session-id'];
+    let session: Session | undefined;
+    if (typeof sid === 'string') {
+      session = sessions.get(sid);
+      // Spec "Session Management" point 4: an unknown or ended session is a 404.
+      if (!session) return refuse(res, 404, ErrorCode.InvalidRequest, 'Session not found');
+    } else if (req.method === 'POST' && hasInitialize(body)) {
+      session = await openSession(req, res);
+      if (!session) return;
+    } else {
+      return refuse(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
+    }
+
+    const s = session;
+    s.openRequests++;
+    s.lastSeen = Date.now();
+    res.once('close', () => {
+      s.openRequests--;
+      s.lastSeen = Date.now();
+    });
+    await s.http.handleRequest(req, res, body);
+    // An initialize the SDK rejected leaves a session that never began.
+    if (s.http.sessionId === undefined && !s.ending) await endSession(s, 'initialize rejected');
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err }, 'HTTP request failed');
+      refuse(res, 500, ErrorCode.InternalError, `Internal error: ${(err as Error).message}`);
+    });
+  });
+  server.requestTimeout = 0; // SSE streams are long-lived by design
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${host}:${opts.port ?? 0}: ${err.code ?? err.message}`)),
+    );
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`);
+  log.info(
+    { url: url.href, auth: tokens.length > 0, upstream: opts.upstream.kind },
+    'Tollgate HTTP listener ready',
+  );
+
+  const reaper =
+    idleMs > 0
+      ? setInterval(
+          () => {
+            const now = Date.now();
+            for (const s of sessions.values()) {
+              if (s.openRequests === 0 && now - s.lastSeen > idleMs) void endSession(s, 'idle timeout');
+            }
+          },
+          Math.min(60_000, Math.max(1000, idleMs / 4)),
+        ).unref()
+      : undefined;
+
+  return {
+    url,
+    port,
+    get sessionCount() {
+      return sessions.size;
+    },
+    sessionIds: () => [...sessions.keys()],
+    async close() {
+      if (closing) return;
+      closing = true;
+      if (reaper) clearInterval(reaper);
+      await Promise.allSettled([...sessions.values()].map((s) => endSession(s, 'listener closing')));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The shared or per-session gate, with the session's HTTP identity added to every decision. */
+function sessionGate<D extends GateDecision>(gate: Gate<D>, info: HttpSessionInfo): Gate<D> {
+  const wrapped: Gate<D> = {
+    decide(call: GateCall, ctx?: GateContext) {
+      const full: HttpGateContext = {
+        sessionId: info.sessionId,
+        clientId: `${info.principal}@${info.remoteAddress}`,
+        ...(ctx?.clientId ? { clientName: ctx.clientId } : {}),
+        transport: 'http',
+      };
+      return gate.decide(call, full);
+    },
+    commit: (d) => gate.commit(d),
+    rollback: (d) => gate.rollback(d),
+    isHidden: (tool) => gate.isHidden(tool),
+    setToolSchemas: (tools) => gate.setToolSchemas(tools),
+  };
+  if (gate.onPolicyChange) wrapped.onPolicyChange = (listener) => gate.onPolicyChange!(listener);
+  return wrapped;
+}

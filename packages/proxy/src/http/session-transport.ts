@@ -1,0 +1,128 @@
+/**
+ * One HTTP client session of the listener, seen by the router as its client-side
+ * {@link MessageTransport}. The MCP SDK's `StreamableHTTPServerTransport` does the wire work
+ * (session id, SSE on POST and GET, DELETE, `MCP-Protocol-Version` checks, resumption); this
+ * class adapts it to raw bytes and decides which SSE stream a server message travels on.
+ *
+ * Why the routing matters: the spec says requests and notifications the server sends while
+ * handling a client request SHOULD go on that request's SSE stream (MCP spec 2025-11-25,
+ * "Transports > Streamable HTTP > Sending Messages to the Server" point 6). A client that never
+ * opened the optional GET stream would otherwise never see an elicitation sent during a call.
+ * The proxy forwards server messages without knowing what they relate to, so it infers it:
+ * a progress notification goes with the request that carried its `progressToken`; any other
+ * server request or notification goes with the newest pending `tools/call` (else the newest
+ * pending request), and only with nothing pending on the standalone GET stream.
+ */
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { encode } from '../jsonrpc/errors.js';
+import { type ProxyLogger, silentLogger } from '../logger.js';
+import type { CloseInfo, MessageTransport } from '../transport/types.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A {@link MessageTransport} over one session of the SDK's Streamable HTTP server transport. */
+export class HttpSessionTransport implements MessageTransport {
+  onmessage?: (bytes: Buffer) => void;
+  onoversize?: MessageTransport['onoversize'];
+  onerror?: (error: Error) => void;
+  onclose?: (info: CloseInfo) => void;
+
+  /** Pending client requests in arrival order: JSON key of the id -> id and method. */
+  private readonly pending = new Map<string, { id: RequestId; method: string }>();
+  /** `progressToken` (JSON key) -> the request that carried it. */
+  private readonly progress = new Map<string, RequestId>();
+  private closed = false;
+
+  constructor(
+    readonly http: StreamableHTTPServerTransport,
+    private readonly log: ProxyLogger = silentLogger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.http.onmessage = (message) => this.fromClient(message as unknown as Obj);
+    this.http.onerror = (err) => this.onerror?.(err);
+    this.http.onclose = () => this.closedBy('client session closed');
+    await this.http.start();
+  }
+
+  private fromClient(message: Obj): void {
+    if (typeof message.method === 'string' && 'id' in message) {
+      const id = message.id as RequestId;
+      this.pending.set(JSON.stringify(id), { id, method: message.method });
+      const meta = isObj(message.params) && isObj(message.params._meta) ? message.params._meta : undefined;
+      if (meta && meta.progressToken !== undefined) this.progress.set(JSON.stringify(meta.progressToken), id);
+    }
+    this.onmessage?.(encode(message));
+  }
+
+  send(bytes: Buffer): void {
+    if (this.closed) return;
+    let message: Obj;
+    try {
+      const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+      if (Array.isArray(parsed)) {
+        for (const m of parsed) this.send(encode(m));
+        return;
+      }
+      if (!isObj(parsed)) return;
+      message = parsed;
+    } catch (err) {
+      this.onerror?.(new Error(`dropping a server message that is not JSON: ${String(err)}`));
+      return;
+    }
+    const isResponse = !('method' in message) && 'id' in message;
+    let related: RequestId | undefined;
+    if (isResponse) {
+      const key = JSON.stringify(message.id);
+      related = this.pending.get(key)?.id;
+      this.pending.delete(key);
+      for (const [token, id] of this.progress) if (JSON.stringify(id) === key) this.progress.delete(token);
+    } else {
+      related = this.relatedRequest(message);
+    }
+    void this.deliver(message, related);
+  }
+
+  private relatedRequest(message: Obj): RequestId | undefined {
+    const params = isObj(message.params) ? message.params : undefined;
+    if (message.method === 'notifications/progress' && params && params.progressToken !== undefined) {
+      const id = this.progress.get(JSON.stringify(params.progressToken));
+      if (id !== undefined && this.pending.has(JSON.stringify(id))) return id;
+    }
+    let newest: RequestId | undefined;
+    let newestCall: RequestId | undefined;
+    for (const p of this.pending.values()) {
+      newest = p.id;
+      if (p.method === 'tools/call') newestCall = p.id;
+    }
+    return newestCall ?? newest;
+  }
+
+  private async deliver(message: Obj, related: RequestId | undefined): Promise<void> {
+    const msg = message as unknown as JSONRPCMessage;
+    try {
+      await this.http.send(msg, related === undefined ? undefined : { relatedRequestId: related });
+    } catch (err) {
+      if (related !== undefined && !('id' in message && !('method' in message))) {
+        // That request's stream is gone (answered meanwhile): use the standalone stream.
+        await this.http.send(msg).catch((e: unknown) => this.log.debug({ err: e }, 'server message dropped'));
+        return;
+      }
+      this.log.debug({ err }, 'could not deliver a server message to the HTTP client');
+    }
+  }
+
+  private closedBy(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.({ reason });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.http.close().catch(() => {});
+    this.closedBy('session closed by the proxy');
+  }
+}

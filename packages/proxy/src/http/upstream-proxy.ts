@@ -1,0 +1,73 @@
+/**
+ * Upstream mode as one call: stdio towards the client, Streamable HTTP towards the server.
+ * This is what `tollgate -c policy.yaml --upstream URL [--header "K: V"]...` runs.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Gate, GateDecision } from '../gate.js';
+import { type ProxyLogger, silentLogger } from '../logger.js';
+import { Router } from '../router.js';
+import { StreamTransport } from '../transport/stdio-stream.js';
+import { type HttpUpstreamOptions, HttpUpstreamTransport } from './upstream.js';
+
+/** Options of {@link runHttpUpstreamProxy}. */
+export interface HttpUpstreamProxyOptions<D extends GateDecision = GateDecision> {
+  /** The server's MCP endpoint. */
+  readonly url: string | URL;
+  /** Extra request headers (`--header "K: V"`), e.g. `{ Authorization: 'Bearer ...' }`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly gate: Gate<D>;
+  readonly logger?: ProxyLogger;
+  /** Cap on one message from the client, in bytes (default 64 MiB). */
+  readonly maxMessageBytes?: number;
+  /** Client side streams (default `process.stdin` / `process.stdout`). */
+  readonly input?: Readable;
+  readonly output?: Writable;
+  /** Passed through to the upstream transport. */
+  readonly upstream?: Omit<HttpUpstreamOptions, 'url' | 'headers' | 'logger'>;
+}
+
+/** How upstream mode ended. */
+export interface HttpUpstreamProxyExit {
+  /** 0 after client EOF. */
+  readonly exitCode: number;
+  readonly stats: Router['stats'];
+  /** Expired upstream sessions that were re-initialised. */
+  readonly reinitializations: number;
+}
+
+/**
+ * Runs until the client closes stdin; then DELETEs the upstream session and resolves.
+ * Unreachable servers do not throw: each request gets a JSON-RPC error (-32000) instead.
+ */
+export async function runHttpUpstreamProxy<D extends GateDecision>(
+  opts: HttpUpstreamProxyOptions<D>,
+): Promise<HttpUpstreamProxyExit> {
+  const log = opts.logger ?? silentLogger;
+  const server = new HttpUpstreamTransport({
+    ...(opts.upstream ?? {}),
+    url: opts.url,
+    ...(opts.headers ? { headers: opts.headers } : {}),
+    logger: log,
+  });
+  const client = new StreamTransport({
+    input: opts.input ?? process.stdin,
+    output: opts.output ?? process.stdout,
+    ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+  });
+  const router = new Router({ client, server, gate: opts.gate, logger: log });
+  server.onerror = (err) => log.debug({ err: err.message }, 'upstream transport error');
+  client.onerror = (err) => log.debug({ err }, 'client transport error');
+  const done = new Promise<void>((resolve) => {
+    client.onclose = (info) => {
+      log.info({ reason: info.reason }, 'client disconnected; closing the upstream session');
+      router.clientClosed();
+      void server.close().then(resolve, resolve);
+    };
+  });
+  server.onclose = (info) => router.serverClosed(info);
+  await server.start();
+  await client.start();
+  await done;
+  await client.flush();
+  return { exitCode: 0, stats: router.stats, reinitializations: server.reinitializations };
+}
