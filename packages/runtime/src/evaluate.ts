@@ -2,13 +2,7 @@ import type { CompiledCondition, CompiledPolicy, CompiledRule } from '@tollgate/
 import { asNumber, conditionHolds, resolvePath } from './conditions.js';
 import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from './decision.js';
 import { SchemaValidator } from './schema-validator.js';
-import type {
-  CounterCheck,
-  CounterItem,
-  CounterStore,
-  NumericOp,
-  ReserveResult,
-} from './store/counter-store.js';
+import type { CounterCheck, CounterStore, NumericOp, ReserveResult } from './store/counter-store.js';
 import { formatDuration } from './windows.js';
 
 /** What {@link evaluate} needs besides the policy and the call. */
@@ -141,7 +135,8 @@ export async function evaluate(
     } else {
       if (rule.validate) {
         const errors: string[] = [];
-        const validator = context.validator ?? (sharedValidator ??= new SchemaValidator());
+        if (!context.validator && !sharedValidator) sharedValidator = new SchemaValidator();
+        const validator = context.validator ?? sharedValidator!;
         if (rule.validate.requiredArgs) {
           if (context.inputSchema === undefined) {
             setFail(
@@ -198,7 +193,8 @@ export async function evaluate(
         if (NUMERIC_OPS.has(c.op) && typeof c.value === 'number' && bound !== undefined) {
           items![idx]!.checks.push({ op: c.op as NumericOp, value: bound, tag: i });
         }
-        (deferred ??= []).push({ cond: c, ruleIndex: i, item: idx, trace: t });
+        if (!deferred) deferred = [];
+        deferred.push({ cond: c, ruleIndex: i, item: idx, trace: t });
       }
       if (rule.state) {
         const counter = rule.state;

@@ -1,1 +1,63 @@
-export {};
+/**
+ * `@tollgate/runtime`: the enforcement runtime.
+ *
+ * - {@link evaluate}: judge one `tools/call` against a compiled policy -> {@link Decision}
+ * - {@link createEnforcer}: what a proxy holds: hot-reloaded policy + counter store + schemas + decision log
+ * - counter stores: {@link openCounterStore} -> memory, SQLite (default), Redis; reserve/commit/rollback
+ * - {@link openDecisionLog}: JSON-lines decision log (`startup`, `tool_call`, `config_reload`, `shutdown`)
+ * - {@link createLogger}, {@link defaultPaths}
+ */
+export { asNumber, conditionHolds, looseEquals, type Resolved, resolvePath } from './conditions.js';
+export {
+  type ConditionTrace,
+  type Decision,
+  REASON_CODES,
+  type ReasonCode,
+  type RuleTrace,
+  type ToolCall,
+} from './decision.js';
+export {
+  argsSha256,
+  type ConfigReloadEvent,
+  DECISION_LOG_RETENTION_DAYS,
+  type DecisionEvent,
+  type DecisionEventBase,
+  type DecisionEventInput,
+  type DecisionLog,
+  type DecisionLogOptions,
+  decisionLogFileName,
+  openDecisionLog,
+  pruneDecisionLog,
+  readDecisionLog,
+  type ShutdownEvent,
+  type StartupEvent,
+  type ToolCallEvent,
+} from './decision-log.js';
+export { type CallOrigin, createEnforcer, type Enforcer, type EnforcerOptions } from './enforcer.js';
+export { counterStoreKey, type EvaluationContext, evaluate } from './evaluate.js';
+export { createLogger, type Logger } from './logger.js';
+export { defaultPaths, type TollgatePaths } from './paths.js';
+export {
+  loadPolicyFile,
+  PolicyHolder,
+  type PolicyHolderOptions,
+  PolicyLoadError,
+  type ReloadResult,
+} from './policy-holder.js';
+export { type SchemaCheck, SchemaValidator } from './schema-validator.js';
+export {
+  type CounterCheck,
+  type CounterItem,
+  type CounterStore,
+  DEFAULT_RESERVATION_TTL_MS,
+  type NumericOp,
+  type Reservation,
+  type ReservedItem,
+  type ReserveResult,
+  StateUnavailableError,
+} from './store/counter-store.js';
+export { MemoryCounterStore } from './store/memory.js';
+export { type OpenCounterStoreOptions, openCounterStore } from './store/open.js';
+export { RedisCounterStore } from './store/redis.js';
+export { SqliteCounterStore } from './store/sqlite.js';
+export { FIXED_WINDOW_MS, fixedWindowStart, formatDuration, parseDuration } from './windows.js';

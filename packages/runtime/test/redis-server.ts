@@ -42,8 +42,8 @@ export interface RedisServer {
 }
 
 /** Start redis-server without persistence on a free loopback port; resolves once it accepts connections. */
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
+export async function startRedisServer(fixedPort?: number): Promise<RedisServer> {
+  const port = fixedPort ?? (await freePort());
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],

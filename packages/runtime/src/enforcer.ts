@@ -1,0 +1,167 @@
+import { performance } from 'node:perf_hooks';
+import type { CompiledPolicy } from '@tollgate/policy';
+import type { Decision, ToolCall } from './decision.js';
+import type { DecisionLog } from './decision-log.js';
+import { evaluate } from './evaluate.js';
+import type { Logger } from './logger.js';
+import { PolicyHolder } from './policy-holder.js';
+import { SchemaValidator } from './schema-validator.js';
+import type { CounterStore } from './store/counter-store.js';
+
+/** Options of {@link createEnforcer}. */
+export interface EnforcerOptions {
+  /** Policy file to load (and watch with `watch`). */
+  policyFile: string;
+  /** Reload the policy when the file changes (default false). */
+  watch?: boolean;
+  /** Debounce of file changes, ms (default 100). */
+  debounceMs?: number;
+  store: CounterStore;
+  /** `closed` (default): deny when the store is down. `open`: admit uncounted, with a warning. */
+  failMode?: 'closed' | 'open';
+  decisionLog?: DecisionLog;
+  logger?: Logger;
+  /** Clock, epoch ms (default `Date.now`). */
+  now?: () => number;
+}
+
+/** Identifies where a call came from, for the decision log. */
+export interface CallOrigin {
+  sessionId?: string;
+  clientId?: string;
+}
+
+/**
+ * What a proxy holds for its lifetime: the policy (hot-reloaded), the counter store, the tools'
+ * input schemas and the decision log.
+ */
+export interface Enforcer {
+  /** The policy in force. */
+  readonly policy: CompiledPolicy;
+  readonly store: CounterStore;
+  /** Judge a call; on `allowed` its counters are reserved (commit or roll back the decision). Never throws. */
+  decide(call: ToolCall, origin?: CallOrigin): Promise<Decision>;
+  /** The upstream returned a result: make the reservation permanent. Never throws (errors are logged). */
+  commit(decision: Decision): Promise<void>;
+  /** The upstream returned a JSON-RPC error or died: return the quota. Never throws (errors are logged). */
+  rollback(decision: Decision): Promise<void>;
+  /** True when the current policy hides `tool` (for filtering `tools/list`). */
+  isHidden(tool: string): boolean;
+  /** Remember tools' `inputSchema`s from a `tools/list` result page (merged by name). */
+  setToolSchemas(tools: ReadonlyArray<{ name: string; inputSchema?: unknown }>): void;
+  /** Subscribe to policy swaps (e.g. to send `notifications/tools/list_changed` when `hide` changed). */
+  onPolicyChange(listener: (prev: CompiledPolicy, next: CompiledPolicy) => void): () => void;
+  /** Re-read the policy file now (SIGHUP). Resolves true when the new file was valid. */
+  reload(): Promise<boolean>;
+  /** Stop watching, flush the decision log, close the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Load the policy and assemble an {@link Enforcer}. Writes `config_reload` events for reloads;
+ * the caller writes `startup`/`shutdown` (it knows the server command and the exit reason).
+ *
+ * @throws PolicyLoadError when the initial policy file is unreadable or invalid
+ */
+export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
+  const { store, logger, decisionLog } = opts;
+  const now = opts.now ?? Date.now;
+  const failMode = opts.failMode ?? 'closed';
+  const schemas = new Map<string, unknown>();
+  const validator = new SchemaValidator();
+  let warnedOpen = 0;
+
+  const holder = await PolicyHolder.open(opts.policyFile, {
+    watch: opts.watch,
+    debounceMs: opts.debounceMs,
+    logger,
+    onReload: (r, prev) => {
+      if (!r.ok) {
+        decisionLog?.write({
+          type: 'config_reload',
+          ok: false,
+          policy_file: holder.file,
+          policy_hash: prev.hash,
+          errors: r.error.formatted,
+        });
+      } else if (r.changed) {
+        decisionLog?.write({
+          type: 'config_reload',
+          ok: true,
+          policy_file: holder.file,
+          policy_hash: r.policy.hash,
+          previous_hash: prev.hash,
+        });
+      }
+    },
+  });
+
+  const onFailOpen = (err: Error) => {
+    // One warning per 10 s is enough to notice without flooding stderr.
+    const t = now();
+    if (t - warnedOpen >= 10_000) {
+      warnedOpen = t;
+      logger?.warn(
+        { err: err.message },
+        'counter state unavailable; admitting calls uncounted (fail mode open)',
+      );
+    }
+  };
+
+  return {
+    get policy() {
+      return holder.current;
+    },
+    store,
+    async decide(call, origin) {
+      const started = performance.now();
+      const decision = await evaluate(holder.current, call, {
+        store,
+        now,
+        failMode,
+        inputSchema: schemas.get(call.tool),
+        validator,
+        onFailOpen,
+      });
+      decisionLog?.toolCall(call, decision, performance.now() - started, origin);
+      if (decision.reason === 'state_unavailable') logger?.error({ tool: call.tool }, decision.message);
+      return decision;
+    },
+    async commit(decision) {
+      if (!decision.reservation) return;
+      try {
+        await store.commit(decision.reservation, now());
+      } catch (err) {
+        logger?.error({ err: (err as Error).message }, 'commit failed; the reservation expires by itself');
+      }
+    },
+    async rollback(decision) {
+      if (!decision.reservation) return;
+      try {
+        await store.rollback(decision.reservation);
+      } catch (err) {
+        logger?.error({ err: (err as Error).message }, 'rollback failed; the reservation expires by itself');
+      }
+    },
+    isHidden(tool) {
+      return holder.current.isHidden(tool);
+    },
+    setToolSchemas(tools) {
+      for (const t of tools) {
+        if (t && typeof t.name === 'string' && t.inputSchema !== undefined)
+          schemas.set(t.name, t.inputSchema);
+      }
+    },
+    onPolicyChange(listener) {
+      return holder.onChange(listener);
+    },
+    async reload() {
+      return (await holder.reload()).ok;
+    },
+    async close() {
+      await holder.close();
+      decisionLog?.close();
+      await store.close();
+    },
+  };
+}

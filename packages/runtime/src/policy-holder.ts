@@ -1,0 +1,180 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { type CompiledPolicy, formatPolicyError, loadPolicy, type PolicyError } from '@tollgate/policy';
+import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
+import type { Logger } from './logger.js';
+
+/** Thrown when a policy file cannot be read or does not compile. `errors` holds every problem found. */
+export class PolicyLoadError extends Error {
+  override readonly name = 'PolicyLoadError';
+  /** Each problem formatted `file:line:col: code: message` (plus a hint line when there is one). */
+  readonly formatted: readonly string[];
+  constructor(
+    readonly file: string,
+    readonly errors: readonly PolicyError[],
+    cause?: unknown,
+  ) {
+    const formatted =
+      errors.length > 0
+        ? errors.map(formatPolicyError)
+        : [`${file}: ${(cause as Error)?.message ?? 'unreadable'}`];
+    super(`invalid policy ${file}:\n${formatted.join('\n')}`, { cause });
+    this.formatted = formatted;
+  }
+}
+
+/** Outcome of one (re)load attempt. */
+export type ReloadResult =
+  | { ok: true; changed: boolean; policy: CompiledPolicy; warnings: readonly PolicyError[] }
+  | { ok: false; error: PolicyLoadError };
+
+/**
+ * Read and compile a policy file with the policy package's `loadPolicy`.
+ *
+ * @throws PolicyLoadError when the file cannot be read or has errors
+ */
+export async function loadPolicyFile(
+  file: string,
+): Promise<{ policy: CompiledPolicy; warnings: readonly PolicyError[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new PolicyLoadError(file, [], err);
+  }
+  const r = loadPolicy(text, { filename: file });
+  if (!r.ok) throw new PolicyLoadError(file, r.errors);
+  return { policy: r.policy, warnings: r.warnings };
+}
+
+/** Options of {@link PolicyHolder.open}. */
+export interface PolicyHolderOptions {
+  /** Watch the file and reload on change (default false). */
+  watch?: boolean;
+  /** Quiet period after the last change event before reloading, ms (default 100). */
+  debounceMs?: number;
+  logger?: Logger;
+  /** Called after every reload attempt triggered by the watcher or {@link PolicyHolder.reload}. */
+  onReload?: (result: ReloadResult, previous: CompiledPolicy) => void;
+  /** Use chokidar polling (for file systems without inotify). */
+  usePolling?: boolean;
+}
+
+/**
+ * Holds the policy in force and swaps it atomically on a valid change: a call is evaluated
+ * entirely against one policy (the reference read when it started). An invalid new file keeps the
+ * old policy; the reason goes to the logger and to `onReload`.
+ */
+export class PolicyHolder {
+  private policy: CompiledPolicy;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly listeners = new Set<(prev: CompiledPolicy, next: CompiledPolicy) => void>();
+  private reloading: Promise<ReloadResult> | undefined;
+
+  private constructor(
+    readonly file: string,
+    initial: CompiledPolicy,
+    private readonly opts: PolicyHolderOptions,
+  ) {
+    this.policy = initial;
+  }
+
+  /**
+   * Load `file` and, with `watch`, start watching it.
+   *
+   * @throws PolicyLoadError when the initial file is unreadable or invalid
+   */
+  static async open(file: string, opts: PolicyHolderOptions = {}): Promise<PolicyHolder> {
+    const path = resolve(file);
+    const { policy, warnings } = await loadPolicyFile(path);
+    for (const w of warnings) opts.logger?.warn({ policy: path }, formatPolicyError(w));
+    const holder = new PolicyHolder(path, policy, opts);
+    if (opts.watch) await holder.startWatching();
+    return holder;
+  }
+
+  /** The policy in force. */
+  get current(): CompiledPolicy {
+    return this.policy;
+  }
+
+  /** Subscribe to policy swaps; returns the unsubscribe function. */
+  onChange(listener: (prev: CompiledPolicy, next: CompiledPolicy) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async startWatching(): Promise<void> {
+    const w = chokidarWatch(this.file, {
+      ignoreInitial: true,
+      usePolling: this.opts.usePolling ?? false,
+      interval: 100,
+      // Editors save by rename; chokidar re-attaches to the new inode.
+      atomic: true,
+    });
+    const schedule = () => {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.reload(), this.opts.debounceMs ?? 100);
+      this.timer.unref();
+    };
+    w.on('add', schedule);
+    w.on('change', schedule);
+    w.on('unlink', () =>
+      this.opts.logger?.warn({ policy: this.file }, 'policy file removed; keeping the policy in force'),
+    );
+    w.on('error', (err) => this.opts.logger?.error({ err, policy: this.file }, 'policy watcher error'));
+    await new Promise<void>((r) => w.once('ready', () => r()));
+    this.watcher = w;
+  }
+
+  /** Re-read the file now. Concurrent calls share one attempt. Never throws. */
+  reload(): Promise<ReloadResult> {
+    if (!this.reloading) {
+      this.reloading = this.doReload().finally(() => {
+        this.reloading = undefined;
+      });
+    }
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    const prev = this.policy;
+    let result: ReloadResult;
+    try {
+      const { policy, warnings } = await loadPolicyFile(this.file);
+      const changed = policy.hash !== prev.hash;
+      result = { ok: true, changed, policy, warnings };
+      if (changed) {
+        this.policy = policy;
+        this.opts.logger?.info(
+          { policy: this.file, hash: policy.hash, previous: prev.hash },
+          'policy reloaded; applies from the next call',
+        );
+        for (const l of this.listeners) {
+          try {
+            l(prev, policy);
+          } catch (err) {
+            this.opts.logger?.error({ err }, 'policy change listener failed');
+          }
+        }
+      }
+    } catch (err) {
+      const error = err instanceof PolicyLoadError ? err : new PolicyLoadError(this.file, [], err);
+      result = { ok: false, error };
+      this.opts.logger?.error(
+        { policy: this.file, errors: error.formatted, kept: prev.hash },
+        'policy reload failed; keeping the previous policy',
+      );
+    }
+    this.opts.onReload?.(result, prev);
+    return result;
+  }
+
+  /** Stop watching. */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    await this.watcher?.close();
+    this.watcher = undefined;
+  }
+}

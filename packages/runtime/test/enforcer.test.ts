@@ -1,0 +1,230 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argsSha256, openDecisionLog, readDecisionLog } from '../src/decision-log.js';
+import { createEnforcer } from '../src/enforcer.js';
+import { PolicyLoadError } from '../src/policy-holder.js';
+import { MemoryCounterStore } from '../src/store/memory.js';
+import { RedisCounterStore } from '../src/store/redis.js';
+import { SqliteCounterStore } from '../src/store/sqlite.js';
+import { type RedisServer, redisAvailability, startRedisServer } from './redis-server.js';
+
+let dir = '';
+let n = 0;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-enforcer-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function policyFile(text: string): string {
+  const f = join(dir, `p${n++}.yaml`);
+  writeFileSync(f, text);
+  return f;
+}
+
+const LIMIT2 = `version: "1"
+tools:
+  create_issue:
+    rules:
+      - { name: hourly issue limit, rate_limit: 2/hour }
+`;
+
+async function until(pred: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('condition not reached in time');
+}
+
+describe('createEnforcer', () => {
+  it('rejects an invalid initial policy with every error and its position', async () => {
+    const f = policyFile('version: "2"\ntools:\n  t:\n    rules:\n      - { name: x, action: explode }\n');
+    const err = await createEnforcer({ policyFile: f, store: new MemoryCounterStore() }).catch((e) => e);
+    expect(err).toBeInstanceOf(PolicyLoadError);
+    expect(err.formatted.length).toBeGreaterThanOrEqual(2);
+    expect(err.formatted[0]).toMatch(
+      new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1:\\d+: invalid-version`),
+    );
+    const missing = await createEnforcer({
+      policyFile: join(dir, 'nope.yaml'),
+      store: new MemoryCounterStore(),
+    }).catch((e) => e);
+    expect(missing).toBeInstanceOf(PolicyLoadError);
+    expect(missing.message).toContain('ENOENT');
+  });
+
+  it('decides, commits, rolls back, and logs every call without raw arguments', async () => {
+    const events = join(dir, 'events-a');
+    const log = openDecisionLog({ dir: events, instanceId: 'i-1' });
+    const e = await createEnforcer({
+      policyFile: policyFile(LIMIT2),
+      store: new MemoryCounterStore(),
+      decisionLog: log,
+    });
+    const call = { tool: 'create_issue', args: { title: 'secret title', repo: 'a/b' } };
+    const a = await e.decide(call, { sessionId: 's-1' });
+    expect(a.allowed).toBe(true);
+    await e.rollback(a);
+    const b = await e.decide(call);
+    await e.commit(b);
+    const c = await e.decide(call);
+    await e.commit(c);
+    const d = await e.decide(call);
+    expect(d).toMatchObject({ allowed: false, reason: 'rate_limited', rule: 'hourly issue limit' });
+    await e.close();
+    const evs = readDecisionLog(events);
+    expect(evs.map((x) => x.type)).toEqual(['tool_call', 'tool_call', 'tool_call', 'tool_call']);
+    const first = evs[0]!;
+    expect(first).toMatchObject({
+      v: 1,
+      instance: 'i-1',
+      tool: 'create_issue',
+      decision: 'allow',
+      reason: 'allowed',
+      session_id: 's-1',
+      args_sha256: argsSha256({ repo: 'a/b', title: 'secret title' }),
+      policy_hash: e.policy.hash,
+    });
+    expect(evs[3]).toMatchObject({ decision: 'deny', rule: 'hourly issue limit', reason: 'rate_limited' });
+    expect(JSON.stringify(evs)).not.toContain('secret title');
+    expect(readdirSync(events)).toEqual([`events-${new Date().toISOString().slice(0, 10)}.jsonl`]);
+  });
+
+  it('logs raw arguments only with logArgs', async () => {
+    const events = join(dir, 'events-b');
+    const log = openDecisionLog({ dir: events, logArgs: true });
+    log.toolCall(
+      { tool: 't', args: { q: 1 } },
+      { allowed: true, reason: 'allowed', message: 'allowed', policyHash: 'h' },
+      0.5,
+    );
+    log.close();
+    expect(readDecisionLog(events)[0]).toMatchObject({ args: { q: 1 }, latency_ms: 0.5 });
+  });
+
+  it('prunes daily files older than 7 days', () => {
+    const events = join(dir, 'events-c');
+    const now = Date.UTC(2026, 10, 29, 12);
+    const log = openDecisionLog({ dir: events, now: () => now });
+    for (const day of ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-28']) {
+      writeFileSync(join(events, `events-${day}.jsonl`), '{}\n');
+    }
+    writeFileSync(join(events, 'notes.txt'), 'keep');
+    log.write({ type: 'shutdown', pid: 1 });
+    log.close();
+    expect(readdirSync(events).sort()).toEqual([
+      'events-2026-11-22.jsonl',
+      'events-2026-11-28.jsonl',
+      'events-2026-11-29.jsonl',
+      'notes.txt',
+    ]);
+  });
+
+  it('validate.required_args uses the schemas learned from tools/list', async () => {
+    const e = await createEnforcer({
+      policyFile: policyFile(
+        'version: "1"\ntools:\n  run:\n    rules:\n      - action: allow\n        validate: { required_args: true }\n',
+      ),
+      store: new MemoryCounterStore(),
+    });
+    expect((await e.decide({ tool: 'run', args: {} })).reason).toBe('schema_unavailable');
+    e.setToolSchemas([{ name: 'run', inputSchema: { type: 'object', required: ['code'] } }]);
+    expect((await e.decide({ tool: 'run', args: {} })).reason).toBe('invalid_arguments');
+    expect((await e.decide({ tool: 'run', args: { code: '1' } })).allowed).toBe(true);
+    await e.close();
+  });
+});
+
+describe('hot reload', () => {
+  it('applies a valid change to the next call, keeps the old policy on an invalid one, and counters survive', async () => {
+    const f = policyFile(LIMIT2);
+    const events = join(dir, 'events-reload');
+    const log = openDecisionLog({ dir: events });
+    const e = await createEnforcer({
+      policyFile: f,
+      watch: true,
+      debounceMs: 50,
+      store: new SqliteCounterStore({ file: join(dir, 'reload.sqlite') }),
+      decisionLog: log,
+    });
+    const swaps: string[] = [];
+    e.onPolicyChange((prev, next) => swaps.push(`${prev.hash.slice(0, 8)}->${next.hash.slice(0, 8)}`));
+    const call = { tool: 'create_issue', args: {} };
+    await e.commit(await e.decide(call));
+    await e.commit(await e.decide(call));
+    expect((await e.decide(call)).allowed).toBe(false);
+    const oldHash = e.policy.hash;
+
+    // Same counter key (same tool key and rule name), higher limit, plus a hidden tool.
+    writeFileSync(f, LIMIT2.replace('2/hour', '3/hour').replace('tools:', 'hide: [drop_db]\ntools:'));
+    await until(() => e.policy.hash !== oldHash);
+    expect(e.isHidden('drop_db')).toBe(true);
+    expect(swaps).toHaveLength(1);
+    const third = await e.decide(call);
+    expect(third.allowed).toBe(true); // 2 already counted survive the reload: exactly one more
+    await e.commit(third);
+    expect((await e.decide(call)).allowed).toBe(false);
+
+    const goodHash = e.policy.hash;
+    writeFileSync(
+      f,
+      'version: "1"\ntools:\n  create_issue:\n    rules:\n      - { name: x, rate_limit: lots }\n',
+    );
+    await until(() => readDecisionLog(events).some((x) => x.type === 'config_reload' && !x.ok), 10_000);
+    expect(e.policy.hash).toBe(goodHash);
+    expect(e.isHidden('drop_db')).toBe(true);
+    await e.close();
+    const reloads = readDecisionLog(events).filter((x) => x.type === 'config_reload');
+    expect(reloads[0]).toMatchObject({ ok: true, previous_hash: oldHash, policy_hash: goodHash });
+    expect(reloads[1]).toMatchObject({ ok: false, policy_hash: goodHash });
+    expect((reloads[1] as { errors?: readonly string[] }).errors?.[0]).toMatch(/:5:\d+: invalid-rate-limit/);
+
+    // Restart: a new enforcer over the same SQLite file still sees the 3 committed calls.
+    writeFileSync(f, LIMIT2.replace('2/hour', '3/hour'));
+    const again = await createEnforcer({
+      policyFile: f,
+      store: new SqliteCounterStore({ file: join(dir, 'reload.sqlite') }),
+    });
+    expect(await again.decide(call)).toMatchObject({ allowed: false, reason: 'rate_limited' });
+    await again.close();
+  }, 30_000);
+});
+
+const redisState = redisAvailability();
+describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away and comes back', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('closed denies with state_unavailable while Redis is down, open admits uncounted, both recover', async () => {
+    const f = policyFile(LIMIT2);
+    const closedStore = new RedisCounterStore({ url: server.url, prefix: 'fm1:', commandTimeoutMs: 500 });
+    const openStore = new RedisCounterStore({ url: server.url, prefix: 'fm2:', commandTimeoutMs: 500 });
+    await closedStore.ready();
+    await openStore.ready();
+    const closed = await createEnforcer({ policyFile: f, store: closedStore });
+    const open = await createEnforcer({ policyFile: f, store: openStore, failMode: 'open' });
+    const call = { tool: 'create_issue', args: {} };
+    expect((await closed.decide(call)).allowed).toBe(true);
+
+    const port = server.port;
+    await server.stop();
+    const down = await closed.decide(call);
+    expect(down).toMatchObject({ allowed: false, reason: 'state_unavailable' });
+    expect(down.message).toContain('the call is denied because the state fail mode is closed');
+    expect(await open.decide(call)).toMatchObject({ allowed: true, failedOpen: true });
+
+    server = await startRedisServer(port);
+    await until(async () => (await closed.decide(call)).reason !== 'state_unavailable', 15_000);
+    expect((await open.decide(call)).failedOpen).toBeUndefined();
+    await closed.close();
+    await open.close();
+  }, 40_000);
+});
