@@ -40,7 +40,7 @@ export {
   recommendedRules,
   starterPolicy,
 } from './policies.js';
-export { type ScanOptions, type ScanResult, ScanTimeoutError, scanServer } from './scan.js';
+export { launchOptions, type ScanOptions, type ScanResult, ScanTimeoutError, scanServer } from './scan.js';
 export {
   catalogLaunchSchema,
   catalogServerSchema,

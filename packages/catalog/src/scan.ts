@@ -2,9 +2,12 @@
  * Live scan of an MCP server over stdio with the SDK's `Client`: initialize, then page through
  * `tools/list` following `nextCursor` (MCP spec 2025-11-25, "Pagination").
  */
+
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { SnapshotTool } from './import.js';
+import type { CatalogLaunch } from './types.js';
 
 /** What a scan found. */
 export interface ScanResult {
@@ -92,4 +95,26 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
     work.catch(() => {});
     await client.close().catch(() => {});
   }
+}
+
+/**
+ * The {@link ScanOptions} that start a catalogued server the way its snapshot was taken:
+ * `node <packageDir>/<entry> ...` for `cwd: package` launches, with `<scratch-dir>` in arguments
+ * and environment replaced by `scratchDir` and the server run from `scratchDir`.
+ * @param launch the catalogue entry's `launch`.
+ * @param packageDir where the package (at the catalogued version) is installed.
+ * @param scratchDir an empty directory the server may write to.
+ */
+export function launchOptions(launch: CatalogLaunch, packageDir: string, scratchDir: string): ScanOptions {
+  const fill = (s: string) => s.split('<scratch-dir>').join(scratchDir);
+  const args = launch.args.map(fill);
+  if (launch.cwd === 'package' && args.length > 0) args[0] = join(packageDir, args[0]!);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(launch.env ?? {})) env[k] = fill(v);
+  return {
+    command: launch.command === 'node' ? process.execPath : launch.command,
+    args,
+    env,
+    cwd: scratchDir,
+  };
 }

@@ -33,11 +33,9 @@ export const catalogToolSchema = z.strictObject({
     .refine((d) => d.split(/\s+/).filter(Boolean).length <= 25, 'description is longer than 25 words'),
   // Recorded as the server lists it. The MCP spec requires `type: "object"`; a few real servers
   // (e.g. @modelcontextprotocol/server-gitlab 2025.4.25) omit `type`, so absence is tolerated.
-  inputSchema: z
-    .record(z.string(), z.unknown())
-    .refine((s) => s.type === undefined || s.type === 'object', {
-      message: 'inputSchema must be a JSON Schema with type "object" (MCP spec, Tool.inputSchema)',
-    }),
+  inputSchema: z.record(z.string(), z.unknown()).refine((s) => s.type === undefined || s.type === 'object', {
+    message: 'inputSchema must be a JSON Schema with type "object" (MCP spec, Tool.inputSchema)',
+  }),
   annotations: toolAnnotationsSchema.optional(),
   category: categoryOverrideSchema.optional(),
 });
