@@ -63,7 +63,12 @@ export function rateLimitKey(toolKey: string, ruleName: string): string {
 }
 
 function isParsed(x: PolicyDocument | ParsedPolicy): x is ParsedPolicy {
-  return typeof (x as ParsedPolicy).locate === 'function' && Array.isArray((x as ParsedPolicy).errors);
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as ParsedPolicy).locate === 'function' &&
+    Array.isArray((x as ParsedPolicy).errors)
+  );
 }
 
 /**

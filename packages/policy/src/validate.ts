@@ -41,8 +41,10 @@ export function isGlob(key: string): boolean {
   return key !== '*' && picomatch.scan(key).isGlob;
 }
 
-/** Throws when picomatch cannot build a matcher with strict bracket checking. */
+/** Why picomatch cannot build a matcher with strict bracket checking, or undefined when it can. */
 function globProblem(glob: string): string | undefined {
+  // Only strings with glob syntax can be malformed globs; MCP tool names never contain these.
+  if (!/[[\]{}()*?]/.test(glob)) return undefined;
   try {
     picomatch.makeRe(glob, { strictBrackets: true });
     return undefined;
@@ -166,7 +168,7 @@ function mapZodIssue(issue: z.core.$ZodIssue, root: unknown, add: Add): void {
     return;
   }
   const actual = getAt(root, path);
-  if (actual === undefined && issue.code === 'invalid_type') {
+  if (actual === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
     const hint = field === 'version' ? 'add `version: "1"` at the top of the file' : undefined;
     add(path.slice(0, -1), 'missing-field', `missing required field \`${field}\``, hint);
     return;
@@ -350,17 +352,15 @@ function semanticChecks(doc: Obj, add: Add): void {
           'remove the duplicate',
         );
       else seen.set(h, i);
-      if (isGlob(h)) {
-        const p = globProblem(h);
-        if (p)
-          add(
-            ['hide', i],
-            'invalid-glob',
-            `hide[${i}]: invalid glob "${h}": ${p}`,
-            'close every [ ], { } and ( )',
-          );
-      }
-      hidden.push(h);
+      const p = globProblem(h);
+      if (p)
+        add(
+          ['hide', i],
+          'invalid-glob',
+          `hide[${i}]: invalid glob "${h}": ${p}`,
+          'close every [ ], { } and ( )',
+        );
+      else hidden.push(h);
     });
   }
   const hiddenMatch = hidden.length ? picomatch(hidden, { dot: true }) : () => false;
@@ -376,13 +376,11 @@ function semanticChecks(doc: Obj, add: Add): void {
         at: 'key',
       });
     const glob = isGlob(key);
-    if (glob) {
-      const p = globProblem(key);
-      if (p)
-        add(entryPath, 'invalid-glob', `invalid glob "${key}": ${p}`, 'close every [ ], { } and ( )', {
-          at: 'key',
-        });
-    }
+    const badGlob = globProblem(key);
+    if (badGlob)
+      add(entryPath, 'invalid-glob', `invalid glob "${key}": ${badGlob}`, 'close every [ ], { } and ( )', {
+        at: 'key',
+      });
     if (key !== '*' && !glob && hidden.length && hiddenMatch(key))
       add(
         entryPath,

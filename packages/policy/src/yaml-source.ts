@@ -111,6 +111,7 @@ export function readYaml(text: string, file: string): YamlSource {
   }
   const deep = findExcessiveNesting(text, MAX_POLICY_DEPTH);
   if (deep !== undefined) {
+    lineCounter.addNewLine(0);
     for (let i = 0; i < deep; i++) if (text.charCodeAt(i) === 10) lineCounter.addNewLine(i + 1);
     const pos = lineCounter.linePos(deep);
     return {

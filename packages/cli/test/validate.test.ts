@@ -1,0 +1,140 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// End-to-end: spawns the built binary. Build first: pnpm --filter 'tollgate...' build
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function tollgate(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
+    timeout: 20_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let dir: string;
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run pnpm --filter 'tollgate...' build first`);
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-validate-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function policyFile(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+const BAD = `version: "1"
+defualt: deny
+tools:
+  create_charge:
+    rules:
+      - name: cap
+        conditions:
+          - { path: args.amount, op: lte, value: "500" }
+      - name: spend
+        conditions:
+          - { path: state.create_charge.spend, op: lt, value: 100 }
+`;
+
+describe('tollgate validate', () => {
+  it('exits 0 with a summary for a valid policy', () => {
+    const r = tollgate('validate', '-c', 'examples/policies/stripe.yaml');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('✓ examples/policies/stripe.yaml is valid');
+    expect(r.stdout).toContain('tools: 4 (3 exact, "*"), rules: 7, rate limits: 0, counters: 3');
+    expect(r.stdout).toContain(
+      '_global.calls_per_minute, create_charge.daily_spend, create_refund.daily_count',
+    );
+    expect(r.stdout).toMatch(/hash: [0-9a-f]{64}/);
+    expect(r.stderr).toBe('');
+  });
+
+  it('exits 1 and prints every error as file:line:col: code: message with hints', () => {
+    const f = policyFile('bad.yaml', BAD);
+    const r = tollgate('validate', '-c', f);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      `${f}:2:1: unknown-key: unknown key \`defualt\``,
+      '  hint: did you mean `default`?',
+      `${f}:8:50: value-not-number: operator "lte" requires a numeric value, got "500" (string)`,
+      '  hint: remove the quotes: `value: 500`',
+      `${f}:11:21: undefined-counter: condition references state.create_charge.spend but no rule defines that counter`,
+      '  hint: add `state: { counter: spend, window: day }` to a rule under "create_charge"',
+      `${f}: invalid policy, 3 errors`,
+    ]);
+  });
+
+  it('prints a machine-readable object with --json', () => {
+    const f = policyFile('bad.yaml', BAD);
+    const bad = tollgate('validate', '-c', f, '--json');
+    expect(bad.code).toBe(1);
+    const out = JSON.parse(bad.stdout);
+    expect(out.ok).toBe(false);
+    expect(
+      out.errors.map((e: { code: string; line: number; column: number }) => [e.code, e.line, e.column]),
+    ).toEqual([
+      ['unknown-key', 2, 1],
+      ['value-not-number', 8, 50],
+      ['undefined-counter', 11, 21],
+    ]);
+
+    const good = tollgate('validate', '-c', 'examples/policies/filesystem.yaml', '--json');
+    expect(good.code).toBe(0);
+    const s = JSON.parse(good.stdout);
+    expect(s).toMatchObject({
+      ok: true,
+      file: 'examples/policies/filesystem.yaml',
+      errors: [],
+      warnings: [],
+      summary: {
+        tools: { total: 5, exact: 3, glob: 1, wildcard: true },
+        rules: 5,
+        rateLimits: 2,
+        counters: [],
+        hidden: 1,
+        default: 'allow',
+      },
+    });
+  });
+
+  it('reports warnings but still exits 0', () => {
+    const f = policyFile(
+      'warn.yaml',
+      'version: "1"\ntools:\n  t:\n    rules:\n      - { action: deny }\n      - { rate_limit: 1/day }\n',
+    );
+    const r = tollgate('validate', '-c', f);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`${f}:6:9: warning unreachable-rule: rule "t#2" can never run`);
+    expect(r.stdout).toContain('warnings: 1');
+  });
+
+  it('exits 2 for an unreadable file, a missing -c, or an unknown option', () => {
+    const missing = tollgate('validate', '-c', join(dir, 'nope.yaml'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot read');
+    const missingJson = tollgate('validate', '-c', join(dir, 'nope.yaml'), '--json');
+    expect(missingJson.code).toBe(2);
+    expect(JSON.parse(missingJson.stdout).errors[0].code).toBe('unreadable-file');
+    expect(tollgate('validate').code).toBe(2);
+    expect(tollgate('validate', '-c', 'examples/policies/github.yaml', '--bogus').code).toBe(2);
+  });
+
+  it('has --help', () => {
+    const r = tollgate('validate', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: tollgate validate');
+    expect(r.stdout).toContain('--json');
+    expect(r.stdout).toContain('Exit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.');
+  });
+});

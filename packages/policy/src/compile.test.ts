@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { compilePolicy, rateLimitKey } from './compile.js';
+import { PolicyCompileError } from './errors.js';
+import { loadPolicy } from './load.js';
+import { parsePolicy } from './parse.js';
+
+const POLICY = `version: "1"
+description: compile fixture
+default: deny
+hide: [secret_tool, "admin_*"]
+tools:
+  create_charge:
+    rules:
+      - name: max single charge
+        conditions:
+          - { path: args.amount, op: lte, value: 50000 }
+      - conditions:
+          - { path: state.create_charge.daily_spend, op: lte, value: 1000000 }
+        state: { counter: daily_spend, window: day, increment_from: args.payment.amount }
+      - rate_limit: 5/hour
+  "create_*":
+    rules:
+      - name: creations
+        rate_limit: { max: 10, window: 5m }
+  "*":
+    rules:
+      - name: global
+        conditions:
+          - { path: state._global.calls, op: lt, value: 60 }
+          - { path: args.branch, op: regex, value: "^(a+)+$" }
+        state: { counter: calls, window: minute, increment: 2 }
+`;
+
+function load() {
+  const r = loadPolicy(POLICY, { filename: 'fixture.yaml' });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.policy;
+}
+
+describe('compilePolicy', () => {
+  it('names rules, scopes rate limits and counters', () => {
+    const p = load();
+    expect(p.default).toBe('deny');
+    expect(p.description).toBe('compile fixture');
+    const rules = p.rulesFor('create_charge');
+    expect(rules.map((r) => r.name)).toEqual([
+      'max single charge',
+      'create_charge#2',
+      'create_charge#3',
+      'creations',
+      'global',
+    ]);
+    expect(rules.map((r) => r.toolKey)).toEqual([
+      'create_charge',
+      'create_charge',
+      'create_charge',
+      'create_*',
+      '*',
+    ]);
+    expect(rules[2]!.rateLimit).toEqual({
+      kind: 'fixed',
+      max: 5,
+      window: 'hour',
+      windowMs: 3_600_000,
+      key: 'rl:create_charge:create_charge%233',
+    });
+    expect(rules[3]!.rateLimit).toEqual({
+      kind: 'sliding',
+      max: 10,
+      windowMs: 300_000,
+      key: 'rl:create_*:creations',
+    });
+    expect(rules[1]!.state).toEqual({
+      id: 'create_charge.daily_spend',
+      scope: 'create_charge',
+      name: 'daily_spend',
+      window: 'day',
+      windowMs: 86_400_000,
+      increment: 1,
+      incrementFrom: ['payment', 'amount'],
+      incrementFromPath: 'args.payment.amount',
+    });
+    expect(rules[4]!.state).toMatchObject({
+      id: '_global.calls',
+      scope: '_global',
+      increment: 2,
+      windowMs: 60_000,
+    });
+    expect([...p.counters.keys()]).toEqual(['_global.calls', 'create_charge.daily_spend']);
+    const cond = rules[1]!.conditions[0]!;
+    expect(cond).toMatchObject({
+      source: 'state',
+      segments: ['create_charge', 'daily_spend'],
+      counterId: 'create_charge.daily_spend',
+      op: 'lte',
+      value: 1000000,
+    });
+    expect(cond.location).toEqual({ file: 'fixture.yaml', line: 12, column: 13 });
+    expect(rules[0]!.conditions[0]).toMatchObject({
+      source: 'args',
+      segments: ['amount'],
+      path: 'args.amount',
+    });
+    expect(rules[0]!.location).toEqual({ file: 'fixture.yaml', line: 8, column: 9 });
+  });
+
+  it('orders rules exact, then globs in file order, then "*"', () => {
+    const p = load();
+    expect(p.rulesFor('create_refund').map((r) => r.name)).toEqual(['creations', 'global']);
+    expect(p.rulesFor('read_file').map((r) => r.name)).toEqual(['global']);
+    expect(p.rulesFor('create_refund')).toBe(p.rulesFor('create_refund')); // memoised
+  });
+
+  it('answers isListed and isHidden', () => {
+    const p = load();
+    expect(p.isListed('create_charge')).toBe(true);
+    expect(p.isListed('create_refund')).toBe(true); // glob entry
+    expect(p.isListed('read_file')).toBe(false); // only "*" applies: not listed
+    expect(p.isHidden('secret_tool')).toBe(true);
+    expect(p.isHidden('admin_delete')).toBe(true);
+    expect(p.isHidden('administrator')).toBe(false);
+    expect(p.isHidden('create_charge')).toBe(false);
+    const all = loadPolicy('version: "1"\nhide: ["*"]\n');
+    expect(all.ok && all.policy.isHidden('anything')).toBe(true);
+  });
+
+  it('compiles regexes to a linear-time engine: ^(a+)+$ is safe', () => {
+    const re = load().rulesFor('x')[0]!.conditions[1]!.regex!;
+    expect(re.source).toBe('^(a+)+$');
+    expect(re.test('aaaa')).toBe(true);
+    // Catastrophic for a backtracking engine; linear here (a benchmark-free sanity check: it returns).
+    expect(re.test(`${'a'.repeat(50_000)}!`)).toBe(false);
+    expect(re.test(42 as unknown as string)).toBe(false);
+    const search = loadPolicy(
+      'version: "1"\ntools:\n  t:\n    rules:\n      - conditions: [{ path: args.p, op: regex, value: "feat/" }]\n',
+    );
+    expect(search.ok && search.policy.rulesFor('t')[0]!.conditions[0]!.regex!.test('refs/feat/x')).toBe(true); // unanchored
+  });
+
+  it('is deeply frozen', () => {
+    const p = load();
+    expect(Object.isFrozen(p)).toBe(true);
+    const rule = p.rulesFor('create_charge')[0]!;
+    expect(Object.isFrozen(rule)).toBe(true);
+    expect(Object.isFrozen(rule.conditions)).toBe(true);
+    expect(Object.isFrozen(rule.conditions[0])).toBe(true);
+    expect(() => (p.counters as Map<string, unknown>).set('x', 1)).toThrow(TypeError);
+    expect(() => (p.exact as Map<string, unknown>).delete('create_charge')).toThrow(TypeError);
+    expect(() => {
+      (rule as { name: string }).name = 'changed';
+    }).toThrow(TypeError);
+  });
+
+  it('is deterministic: same text, same hash; key order and comments do not matter', () => {
+    const a = load();
+    const b = load();
+    expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(a.hash).toBe(b.hash);
+    const x = loadPolicy('version: "1"\ndefault: deny\ntools: {}\n');
+    const y = loadPolicy('# comment\ntools: {}\ndefault: deny\nversion: "1"\n');
+    const z = loadPolicy('version: "1"\ndefault: allow\ntools: {}\n');
+    expect(x.ok && y.ok && z.ok).toBe(true);
+    if (x.ok && y.ok && z.ok) {
+      expect(x.policy.hash).toBe(y.policy.hash);
+      expect(x.policy.hash).not.toBe(z.policy.hash);
+    }
+  });
+
+  it('accepts a plain document and throws PolicyCompileError with every error', () => {
+    const p = compilePolicy({ version: '1', tools: { t: { rules: [{ rate_limit: '3/day' }] } } });
+    expect(p.rulesFor('t')[0]!.rateLimit).toMatchObject({ kind: 'fixed', max: 3, key: 'rl:t:t%231' });
+    try {
+      compilePolicy({
+        version: '2',
+        tools: { t: { rules: [{ rate_limit: '3/week', action: 'nope' }] } },
+      } as never);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(PolicyCompileError);
+      const codes = (e as PolicyCompileError).errors.map((x) => x.code).sort();
+      expect(codes).toEqual(['invalid-action', 'invalid-rate-limit-window', 'invalid-version']);
+    }
+    expect(() => compilePolicy(parsePolicy('version: 1'))).toThrow(PolicyCompileError);
+  });
+
+  it('makes rate-limit keys unambiguous', () => {
+    expect(rateLimitKey('a:b', 'c')).not.toBe(rateLimitKey('a', 'b:c'));
+    expect(rateLimitKey('*', 'global')).toBe('rl:*:global');
+  });
+});

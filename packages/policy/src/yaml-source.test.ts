@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { parsePolicy } from './parse.js';
+import { MAX_POLICY_BYTES } from './yaml-source.js';
+
+const codes = (text: string) => parsePolicy(text).errors.map((e) => e.code);
+
+describe('hostile YAML is bounded', () => {
+  it('rejects a billion-laughs alias bomb without expanding it', () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const cur = String.fromCharCode(97 + i);
+      levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    // Fully expanded this is 9^9 (387 million) strings.
+    expect(codes(`version: "1"\n${levels.join('\n')}\n`)).toEqual(['yaml-alias-limit']);
+  });
+
+  it('rejects deep flow nesting before the parser sees it', () => {
+    expect(codes(`version: "1"\nx: ${'['.repeat(200_000)}`)).toEqual(['yaml-too-deep']);
+    expect(codes(`version: "1"\nx: ${'{a: '.repeat(100)}1${'}'.repeat(100)}`)).toEqual(['yaml-too-deep']);
+  });
+
+  it('rejects deep block nesting', () => {
+    let text = 'version: "1"\nx:\n';
+    for (let i = 1; i <= 80; i++) text += `${'  '.repeat(i)}k${i}:\n`;
+    expect(codes(text)).toEqual(['yaml-too-deep']);
+  });
+
+  it('does not count brackets inside quotes or comments', () => {
+    const r = parsePolicy(`version: "1"\ndescription: "${'['.repeat(100)}" # ${'{'.repeat(100)}\n`);
+    expect(r.errors).toEqual([]);
+  });
+
+  it('rejects input over the size cap', () => {
+    const big = `version: "1"\n#${'x'.repeat(MAX_POLICY_BYTES)}\n`;
+    expect(codes(big)).toEqual(['input-too-large']);
+  });
+
+  it('reports duplicate keys at every level', () => {
+    const r = parsePolicy('version: "1"\ntools:\n  a: { rules: [] }\n  a: { rules: [] }\n');
+    expect(r.errors).toMatchObject([{ code: 'duplicate-key', line: 4, column: 3 }]);
+  });
+
+  it('never throws on non-string or empty input', () => {
+    expect(codes(undefined as unknown as string)).toEqual(['invalid-type']);
+    expect(codes('')).toEqual(['not-a-mapping']);
+    expect(codes('~')).toEqual(['not-a-mapping']);
+    expect(codes('version: "1"\n\t- tab')).toContain('yaml-syntax');
+  });
+
+  it('reports all errors at once', () => {
+    const r = parsePolicy(
+      'version: "1"\ndefault: maybe\nhide: ["", a, a]\ntools:\n  t:\n    rules:\n      - { action: nope }\n      - { conditions: [{ path: x, op: zz, value: 1 }] }\n',
+    );
+    expect(r.errors.map((e) => `${e.line}:${e.column}:${e.code}`)).toEqual([
+      '2:10:invalid-default',
+      '3:8:hide-empty-entry',
+      '3:15:hide-duplicate',
+      '7:19:invalid-action',
+      '8:32:invalid-path',
+      '8:39:unknown-operator',
+    ]);
+  });
+});
