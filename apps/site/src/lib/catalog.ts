@@ -14,9 +14,11 @@ import {
   type CatalogServer,
   type CatalogTool,
   type Category,
+  type Classification,
   classifyTool,
   loadCatalog,
   RISK_OF,
+  RISKS,
   type Risk,
   recommendedPolicy,
   starterPolicy,
@@ -24,9 +26,7 @@ import {
 import { assertPolicyCompiles } from './compile.ts';
 import { repoRoot } from './repo.ts';
 
-/** Every risk level in increasing severity. */
-export const RISKS: readonly Risk[] = ['Low', 'Medium', 'High', 'Critical'];
-export { CATEGORIES, type Category, RISK_OF, type Risk };
+export { CATEGORIES, type Category, RISK_OF, RISKS, type Risk };
 
 /** One piece of classifier evidence, as shown on a tool page. */
 export interface SiteEvidence {
@@ -120,7 +120,7 @@ export function siteData(): SiteData {
 export function buildSiteData(catalogDir: string): SiteData {
   const catalog = loadCatalog(catalogDir);
   if (catalog.length === 0) throw new Error(`${catalogDir}: no catalogue files (*.yaml) found`);
-  const servers = [...catalog].sort((a, b) => a.id.localeCompare(b.id)).map(toSiteServer);
+  const servers = [...catalog].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(toSiteServer);
   const tools = servers.flatMap((s) => s.tools);
   const byCategory = Object.fromEntries(CATEGORIES.map((c) => [c, [] as SiteTool[]])) as Record<
     Category,
@@ -135,10 +135,13 @@ export function buildSiteData(catalogDir: string): SiteData {
 }
 
 function toSiteServer(server: CatalogServer): SiteServer {
+  // Classify once: tool pages and the starter policy must agree, and the classifier is the costly part.
+  const classes = new Map<CatalogTool, Classification>(server.tools.map((t) => [t, classifyTool(t)]));
+  const classify = (t: CatalogTool): Classification => classes.get(t) ?? classifyTool(t);
   const tools = server.tools
-    .map((tool) => toSiteTool(server, tool))
-    .sort((a, b) => a.name.localeCompare(b.name));
-  const starter = starterPolicy(server);
+    .map((tool) => toSiteTool(server, tool, classify(tool)))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const starter = starterPolicy(server, classify);
   assertPolicyCompiles(starter.yaml, `${server.id}.yaml`, `starter policy of server ${server.id}`);
   const countsByCategory = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
   for (const t of tools) countsByCategory[t.category]++;
@@ -160,9 +163,8 @@ function toSiteServer(server: CatalogServer): SiteServer {
   };
 }
 
-function toSiteTool(server: CatalogServer, tool: CatalogTool): SiteTool {
-  const c = classifyTool(tool);
-  const recommended = recommendedPolicy(server, tool);
+function toSiteTool(server: CatalogServer, tool: CatalogTool, c: Classification): SiteTool {
+  const recommended = recommendedPolicy(server, tool, c);
   assertPolicyCompiles(
     recommended.yaml,
     `${server.id}.yaml`,

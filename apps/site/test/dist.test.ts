@@ -1,0 +1,78 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadPolicy } from '@tollgate/policy';
+import { describe, expect, it } from 'vitest';
+import { attackPatterns } from '../src/lib/attack-patterns.ts';
+import { siteData } from '../src/lib/catalog.ts';
+import { DIST, requireDist } from './dist.ts';
+
+const data = siteData();
+
+/** Every policy check in these tests goes through the real compiler, like `tollgate validate`. */
+function compiles(yaml: string, filename: string): void {
+  const result = loadPolicy(yaml, { filename }) as unknown as { ok?: boolean; errors?: unknown[] };
+  expect(result?.ok === false || (Array.isArray(result?.errors) && result.errors.length > 0), filename).toBe(
+    false,
+  );
+}
+
+describe('built site (dist/)', () => {
+  requireDist();
+
+  it('has a page for every catalogue tool and server, and every category, risk and attack pattern', () => {
+    for (const t of data.tools) expect(existsSync(join(DIST, t.url, 'index.html')), t.url).toBe(true);
+    for (const s of data.servers) expect(existsSync(join(DIST, s.url, 'index.html')), s.url).toBe(true);
+    for (const c of ['read', 'write', 'execute', 'destructive', 'financial'])
+      expect(existsSync(join(DIST, 'categories', c, 'index.html'))).toBe(true);
+    for (const r of ['low', 'medium', 'high', 'critical'])
+      expect(existsSync(join(DIST, 'risks', r, 'index.html'))).toBe(true);
+    for (const p of attackPatterns)
+      expect(existsSync(join(DIST, 'attacks', p.slug, 'index.html'))).toBe(true);
+    const servers = readdirSync(join(DIST, 'tools'));
+    expect(servers.sort()).toEqual(data.servers.map((s) => s.id).sort());
+  });
+
+  it('serves a starter policy per server that compiles', () => {
+    const files = readdirSync(join(DIST, 'policies')).sort();
+    expect(files).toEqual(data.servers.map((s) => `${s.id}.yaml`).sort());
+    for (const f of files) compiles(readFileSync(join(DIST, 'policies', f), 'utf8'), f);
+  });
+
+  it('tool page carries the FAQ as FAQPage JSON-LD with six tool-specific answers', () => {
+    const html = readFileSync(
+      join(DIST, 'tools/aws-bedrock-agentcore/start_code_interpreter_session/index.html'),
+      'utf8',
+    );
+    const m = html.match(/<script type="application\/ld\+json">([\s\S]*?)<\/script>/);
+    expect(m).not.toBeNull();
+    const ld = JSON.parse(m![1]!) as { '@type': string; mainEntity: { name: string }[] };
+    expect(ld['@type']).toBe('FAQPage');
+    expect(ld.mainEntity).toHaveLength(6);
+    for (const q of ld.mainEntity) expect(q.name).toContain('start_code_interpreter_session');
+  });
+
+  it('publishes the policy JSON Schema, llms.txt, a sitemap and the search index', () => {
+    const schema = JSON.parse(readFileSync(join(DIST, 'schema/policy.schema.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(typeof schema).toBe('object');
+    expect(JSON.stringify(schema)).toContain('rate_limit');
+    const llms = readFileSync(join(DIST, 'llms.txt'), 'utf8');
+    expect(llms.startsWith('# Tollgate\n')).toBe(true);
+    for (const s of data.servers) expect(llms).toContain(`/policies/${s.id}.yaml`);
+    const sitemapIndex = readFileSync(join(DIST, 'sitemap-index.xml'), 'utf8');
+    expect(sitemapIndex).toContain('sitemap-0.xml');
+    const sitemap = readFileSync(join(DIST, 'sitemap-0.xml'), 'utf8');
+    expect(sitemap).toContain('/tools/aws-bedrock-agentcore/start_code_interpreter_session/');
+    expect(existsSync(join(DIST, 'pagefind/pagefind.js'))).toBe(true);
+    expect(existsSync(join(DIST, 'favicon.svg'))).toBe(true);
+  });
+
+  it('home page shows the totals and the build-time chart', () => {
+    const html = readFileSync(join(DIST, 'index.html'), 'utf8');
+    expect(html).toContain(`<strong>${data.tools.length}</strong> tools classified`);
+    expect(html).toContain(`<strong>${data.servers.length}</strong> MCP servers`);
+    expect(html).toContain(`Execute (High risk): ${data.byCategory.Execute.length} tools`);
+  });
+});

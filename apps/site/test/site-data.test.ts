@@ -1,0 +1,164 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { attackPatterns, patternsFor } from '../src/lib/attack-patterns.ts';
+import { buildSiteData, CATEGORIES, siteData } from '../src/lib/catalog.ts';
+import { categoryChartSvg } from '../src/lib/chart.ts';
+import { assertPolicyCompiles } from '../src/lib/compile.ts';
+import { categoryInPractice, faqJsonLd, inlineCode, toolFaq } from '../src/lib/explain.ts';
+import { repoRoot } from '../src/lib/repo.ts';
+import { fnv1a, stableSample } from '../src/lib/sample.ts';
+
+const data = siteData();
+const agentcore = data.servers.find((s) => s.id === 'aws-bedrock-agentcore');
+const interpreter = agentcore?.tools.find((t) => t.name === 'start_code_interpreter_session');
+
+describe('site data from the real catalogue', () => {
+  it('loads every catalogue file, one record per tool', () => {
+    expect(data.catalogDir).toBe(join(repoRoot(), 'catalog'));
+    expect(data.servers.length).toBeGreaterThanOrEqual(50);
+    const tools = data.servers.reduce((n, s) => n + s.tools.length, 0);
+    expect(data.tools).toHaveLength(tools);
+    expect(CATEGORIES.reduce((n, c) => n + data.byCategory[c].length, 0)).toBe(tools);
+    const urls = new Set(data.tools.map((t) => t.url));
+    expect(urls.size).toBe(tools);
+  });
+
+  it('classifies start_code_interpreter_session as Execute / High with a 10-per-60 s sliding limit', () => {
+    expect(agentcore?.tools).toHaveLength(123);
+    expect(interpreter).toMatchObject({
+      category: 'Execute',
+      risk: 'High',
+      rateLimit: { kind: 'sliding', max: 10, windowSeconds: 60 },
+    });
+    expect(interpreter?.yaml).toMatch(/rate_limit:[\s\S]*max: 10[\s\S]*window: 60/);
+    expect(interpreter?.yaml).toMatch(/validate:[\s\S]*required_args: true/);
+    expect(interpreter?.evidence.length).toBeGreaterThan(0);
+    expect(interpreter?.url).toBe('/tools/aws-bedrock-agentcore/start_code_interpreter_session/');
+  });
+
+  it('launch command uses uvx for the PyPI server', () => {
+    expect(agentcore?.launchCommand).toMatch(/^uvx awslabs\.amazon-bedrock-agentcore-mcp-server/);
+  });
+});
+
+describe('an invalid catalogue fails the build', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'site-catalog-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('names the file and line of the bad entry', () => {
+    const good = readFileSync(join(repoRoot(), 'catalog', 'time.yaml'), 'utf8');
+    // Break the first tool's inputSchema (must be an object) on a line we can find again.
+    const lines = good.split('\n');
+    const at = lines.findIndex((l) => /^\s+inputSchema:/.test(l));
+    expect(at).toBeGreaterThan(0);
+    const indent = lines[at]!.match(/^\s*/)![0];
+    lines.splice(at, 1, `${indent}inputSchema: 42`);
+    // Drop the schema body that followed, up to the next key at the same indent.
+    let end = at + 1;
+    while (end < lines.length && (lines[end]!.startsWith(`${indent} `) || lines[end]!.trim() === '')) end++;
+    lines.splice(at + 1, end - at - 1);
+    writeFileSync(join(dir, 'time.yaml'), lines.join('\n'));
+    expect(() => buildSiteData(dir)).toThrow(new RegExp(`time\\.yaml:${at + 1}(:\\d+)?`));
+  });
+
+  it('refuses an empty catalogue directory', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'site-empty-'));
+    try {
+      expect(() => buildSiteData(empty)).toThrow(/no catalogue files/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('policy compile check', () => {
+  it('accepts a valid policy and rejects an invalid one with its location', () => {
+    expect(() =>
+      assertPolicyCompiles('version: "1"\ndefault: allow\n', 'ok.yaml', 'test policy'),
+    ).not.toThrow();
+    expect(() => assertPolicyCompiles('version: "1"\ndefault: maybe\n', 'bad.yaml', 'test policy')).toThrow(
+      /test policy does not compile[\s\S]*bad\.yaml/,
+    );
+  });
+});
+
+describe('attack patterns', () => {
+  it('has at least ten, each with targets, and every containment policy compiles', () => {
+    expect(attackPatterns.length).toBeGreaterThanOrEqual(10);
+    expect(new Set(attackPatterns.map((p) => p.slug)).size).toBe(attackPatterns.length);
+    for (const p of attackPatterns) {
+      expect(p.targets.length, p.slug).toBeGreaterThan(0);
+      expect(() => assertPolicyCompiles(p.policy, `${p.slug}.yaml`, p.slug)).not.toThrow();
+    }
+  });
+
+  it('lists Execute-targeting patterns for Execute tools, not Destructive-only ones', () => {
+    const execute = patternsFor('Execute').map((p) => p.slug);
+    expect(execute).toContain('command-injection');
+    expect(execute).not.toContain('destructive-action-without-confirmation');
+  });
+});
+
+describe('tool prose', () => {
+  it('answers the six FAQ questions with this tool’s facts', () => {
+    const faq = toolFaq(interpreter!, agentcore!);
+    expect(faq.map((f) => f.question)).toEqual([
+      'What does start_code_interpreter_session do?',
+      'How do I enforce a policy on start_code_interpreter_session?',
+      'What risk level is start_code_interpreter_session?',
+      'Can I rate-limit start_code_interpreter_session?',
+      'How do I block start_code_interpreter_session completely?',
+      'Which MCP server provides start_code_interpreter_session?',
+    ]);
+    expect(faq[1]!.answer).toContain(
+      'tollgate -c aws-bedrock-agentcore.yaml -- uvx awslabs.amazon-bedrock-agentcore-mcp-server',
+    );
+    expect(faq[2]!.answer).toMatch(/^High\. .*Execute/);
+    expect(faq[3]!.answer).toContain('at most 10 calls in any rolling 60 seconds');
+    expect(faq[4]!.answer).toContain('hide: [start_code_interpreter_session]');
+    expect(faq[5]!.answer).toContain('awslabs.amazon-bedrock-agentcore-mcp-server');
+    const ld = faqJsonLd(faq) as { '@type': string; mainEntity: { acceptedAnswer: { text: string } }[] };
+    expect(ld['@type']).toBe('FAQPage');
+    expect(ld.mainEntity).toHaveLength(6);
+    expect(ld.mainEntity[4]!.acceptedAnswer.text).not.toContain('`');
+    expect(categoryInPractice(interpreter!)).toContain('sliding window');
+  });
+
+  it('escapes HTML before marking up code spans', () => {
+    expect(inlineCode('run `<b>` & "x"')).toBe('run <code>&#60;b&#62;</code> &#38; &#34;x&#34;');
+  });
+});
+
+describe('stable sample', () => {
+  const items = Array.from({ length: 100 }, (_, i) => `t${i}`);
+  it('is deterministic, bounded, excludes the page’s own tool and varies by page', () => {
+    const a = stableSample(items, (x) => x, 't5', 12);
+    expect(a).toHaveLength(12);
+    expect(a).not.toContain('t5');
+    expect(stableSample([...items].reverse(), (x) => x, 't5', 12)).toEqual(a);
+    expect(stableSample(items, (x) => x, 't6', 12)).not.toEqual(a);
+    expect(stableSample(['a'], (x) => x, 'a', 12)).toEqual([]);
+  });
+  it('uses 32-bit FNV-1a', () => {
+    expect(fnv1a('')).toBe(0x811c9dc5);
+    expect(fnv1a('a')).toBe(0xe40c292c);
+  });
+});
+
+describe('category chart', () => {
+  it('draws one labelled bar per category with counts in the text alternative', () => {
+    const svg = categoryChartSvg([
+      { category: 'Read', risk: 'Low', count: 30 },
+      { category: 'Execute', risk: 'High', count: 10 },
+    ]);
+    expect(svg.match(/<rect /g)).toHaveLength(2);
+    expect(svg).toContain(
+      '<desc id="chart-desc">Read (Low risk): 30 tools; Execute (High risk): 10 tools</desc>',
+    );
+    expect(svg).toContain('30 · 75.0% · Low');
+    expect(svg).toContain('width="380"');
+    expect(svg).toContain('width="127"');
+  });
+});
