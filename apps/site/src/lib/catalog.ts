@@ -141,7 +141,7 @@ function toSiteServer(server: CatalogServer): SiteServer {
   const tools = server.tools
     .map((tool) => toSiteTool(server, tool, classify(tool)))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const starter = starterPolicy(server, classify);
+  const starter = starterPolicy(server, { classify });
   assertPolicyCompiles(starter.yaml, `${server.id}.yaml`, `starter policy of server ${server.id}`);
   const countsByCategory = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
   for (const t of tools) countsByCategory[t.category]++;
