@@ -22,6 +22,8 @@ export interface HttpUpstreamProxyOptions<D extends GateDecision = GateDecision>
   /** Client side streams (default `process.stdin` / `process.stdout`). */
   readonly input?: Readable;
   readonly output?: Writable;
+  /** Called once both sides are started, with the upstream transport (its session id, stats). */
+  readonly onStarted?: (info: { upstream: HttpUpstreamTransport; sessionId: string }) => void;
   /** Passed through to the upstream transport. */
   readonly upstream?: Omit<HttpUpstreamOptions, 'url' | 'headers' | 'logger'>;
 }
@@ -67,6 +69,7 @@ export async function runHttpUpstreamProxy<D extends GateDecision>(
   server.onclose = (info) => router.serverClosed(info);
   await server.start();
   await client.start();
+  opts.onStarted?.({ upstream: server, sessionId: router.sessionId });
   await done;
   await client.flush();
   return { exitCode: 0, stats: router.stats, reinitializations: server.reinitializations };

@@ -13,7 +13,7 @@
  *   event id to resume from, or a resumption that gives up, each produce a JSON-RPC error
  *   response for the request's id;
  * - an expired session (HTTP 404 on a request carrying `Mcp-Session-Id`, spec "Session
- *   Management" point 4) is re-initialised with the client's own `initialize` request, and the
+ *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised with the client's own `initialize` request, and the
  *   failed message is sent again on the new session.
  */
 import {
@@ -63,6 +63,16 @@ const isResponse = (m: Obj) => !('method' in m) && 'id' in m && ('result' in m |
 function httpStatus(err: unknown): number | undefined {
   if (err instanceof StreamableHTTPError && typeof err.code === 'number' && err.code > 0) return err.code;
   return undefined;
+}
+
+/**
+ * Whether a failed POST says the server no longer knows our session: HTTP 404 per spec
+ * ("Session Management" point 4), or HTTP 400 naming the session, which is what servers built on
+ * the SDK's Express examples answer (server-everything among them).
+ */
+function sessionLost(status: number | undefined, err: unknown): boolean {
+  if (status === 404) return true;
+  return status === 400 && /session/i.test((err as Error).message);
 }
 
 /**
@@ -170,7 +180,10 @@ export class HttpUpstreamTransport implements MessageTransport {
       if (this.closed) return;
       const status = httpStatus(err);
       const expired =
-        status === 404 && sdk.sessionId !== undefined && message.method !== 'initialize' && this.initialize;
+        sessionLost(status, err) &&
+        sdk.sessionId !== undefined &&
+        message.method !== 'initialize' &&
+        this.initialize;
       if (expired && mayRetry && (this.opts.reinitializeExpiredSession ?? true)) {
         const ok = await this.reinitialize(sdk);
         if (ok) return this.post(message, false);

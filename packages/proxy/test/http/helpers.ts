@@ -6,6 +6,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import type { PassThrough } from 'node:stream';
+import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Gate, GateCall, GateContext, GateDecision } from '../../src/gate.js';
 
 const require = createRequire(import.meta.url);
@@ -137,4 +141,32 @@ export class RecordingGate implements Gate {
     return false;
   }
   setToolSchemas(): void {}
+}
+
+/**
+ * An MCP SDK `Transport` over a pair of in-process streams, so the SDK's real `Client` can be
+ * the stdio client of upstream mode without a process in between.
+ */
+export class StreamClientTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  onerror?: (error: Error) => void;
+  onclose?: () => void;
+  private readonly buffer = new ReadBuffer();
+  constructor(
+    private readonly toProxy: PassThrough,
+    private readonly fromProxy: PassThrough,
+  ) {}
+  async start(): Promise<void> {
+    this.fromProxy.on('data', (chunk: Buffer) => {
+      this.buffer.append(chunk);
+      for (let m = this.buffer.readMessage(); m; m = this.buffer.readMessage()) this.onmessage?.(m);
+    });
+    this.fromProxy.on('end', () => this.onclose?.());
+  }
+  async send(message: JSONRPCMessage): Promise<void> {
+    this.toProxy.write(serializeMessage(message));
+  }
+  async close(): Promise<void> {
+    this.toProxy.end();
+  }
 }

@@ -1,0 +1,213 @@
+/**
+ * Upstream mode end to end: the SDK's real `Client` on the stdio side, Tollgate's router and
+ * HTTP upstream transport, and the real server-everything over Streamable HTTP.
+ */
+import { PassThrough } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { HttpUpstreamTransport } from '../../src/http/upstream.js';
+import { type HttpUpstreamProxyExit, runHttpUpstreamProxy } from '../../src/http/upstream-proxy.js';
+import {
+  type EverythingHttp,
+  freePort,
+  RecordingGate,
+  StreamClientTransport,
+  startEverythingHttp,
+} from './helpers.js';
+
+type TextResult = { content: Array<{ type: string; text?: string }>; isError?: boolean };
+const text = (r: unknown) => (r as TextResult).content.map((c) => c.text ?? '').join('');
+
+let everything: EverythingHttp;
+beforeAll(async () => {
+  everything = await startEverythingHttp();
+}, 30_000);
+afterAll(async () => {
+  await everything?.stop();
+});
+
+interface Bridge {
+  client: Client;
+  gate: RecordingGate;
+  exit: Promise<HttpUpstreamProxyExit>;
+  close(): Promise<HttpUpstreamProxyExit>;
+}
+const open: Bridge[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((b) => b.close()));
+});
+
+async function bridge(url: string, deny: string[] = [], capabilities = {}): Promise<Bridge> {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const gate = new RecordingGate(new Set(deny));
+  const exit = runHttpUpstreamProxy({
+    url,
+    gate,
+    input,
+    output,
+    upstream: { reconnection: { maxRetries: 1 } },
+  });
+  const client = new Client({ name: 'upstream-e2e', version: '1.0.0' }, { capabilities });
+  await client.connect(new StreamClientTransport(input, output));
+  let closed: Promise<HttpUpstreamProxyExit> | undefined;
+  const b: Bridge = {
+    client,
+    gate,
+    exit,
+    close() {
+      closed ??= client.close().then(() => exit);
+      return closed;
+    },
+  };
+  open.push(b);
+  return b;
+}
+
+describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
+  it('lists tools and calls one, with the decision made before forwarding', async () => {
+    const { client, gate } = await bridge(everything.url);
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name)).toContain('echo');
+    const r = await client.callTool({ name: 'echo', arguments: { message: 'over http' } });
+    expect(text(r)).toBe('Echo: over http');
+    expect(gate.decisions.map((d) => d.call)).toEqual([{ tool: 'echo', args: { message: 'over http' } }]);
+    expect(gate.commits).toBe(1);
+  });
+
+  it('answers a denied call itself and never forwards it', async () => {
+    const { client, gate } = await bridge(everything.url, ['get-sum']);
+    const r = (await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })) as TextResult;
+    expect(r.isError).toBe(true);
+    expect(text(r)).toContain('[TOLLGATE POLICY DENIED]');
+    expect(text(r)).toContain('get-sum is denied by the test policy');
+    expect(gate.commits).toBe(0);
+  });
+
+  it('carries an elicitation request from the server during a pending call', async () => {
+    const { client } = await bridge(everything.url, [], { elicitation: {} });
+    let asked = '';
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      asked = String(req.params.message);
+      return { action: 'accept', content: { name: 'Ada Lovelace', check: true, email: 'ada@example.com' } };
+    });
+    const r = await client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+    expect(asked).toContain('Please provide inputs');
+    expect(text(r)).toContain('Ada Lovelace');
+  });
+
+  it('carries a sampling request from the server during a pending call', async () => {
+    const { client } = await bridge(everything.url, [], { sampling: {} });
+    client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+      model: 'test-model',
+      role: 'assistant',
+      content: { type: 'text', text: 'sampled by the test client' },
+    }));
+    const r = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi' } });
+    expect(text(r)).toContain('sampled by the test client');
+  });
+
+  it('runs concurrent calls without queueing them behind a slow one', async () => {
+    const { client } = await bridge(everything.url);
+    const order: string[] = [];
+    const slow = client
+      .callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1.5, steps: 3 } })
+      .then(() => order.push('slow'));
+    const fast = Array.from({ length: 40 }, (_, i) =>
+      client.callTool({ name: 'get-sum', arguments: { a: i, b: 1000 } }).then((r) => {
+        order.push('fast');
+        return text(r);
+      }),
+    );
+    const sums = await Promise.all(fast);
+    await slow;
+    expect(sums).toEqual(Array.from({ length: 40 }, (_, i) => `The sum of ${i} and 1000 is ${i + 1000}.`));
+    expect(order.indexOf('slow')).toBe(40);
+  });
+
+  it('keeps Mcp-Session-Id and sends DELETE for it on exit', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let upstream: HttpUpstreamTransport | undefined;
+    const exit = runHttpUpstreamProxy({
+      url: everything.url,
+      gate: new RecordingGate(),
+      input,
+      output,
+      onStarted: (i) => {
+        upstream = i.upstream;
+      },
+    });
+    const client = new Client({ name: 'delete-e2e', version: '1.0.0' });
+    await client.connect(new StreamClientTransport(input, output));
+    await client.ping();
+    const sid = upstream?.sessionId;
+    expect(sid).toMatch(/^[0-9a-f-]{36}$/);
+    const probe = () =>
+      fetch(everything.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': sid!,
+          'mcp-protocol-version': '2025-11-25',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      }).then(async (r) => {
+        await r.body?.cancel();
+        return r.status;
+      });
+    expect(await probe()).toBe(200);
+    await client.close();
+    await exit;
+    // server-everything answers 400 "No valid session ID" for a session it no longer has.
+    expect(await probe()).toBe(400);
+  });
+
+  it('re-initialises after the server restarts mid-session', async () => {
+    const b = await bridge(everything.url);
+    expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'before' } }))).toBe(
+      'Echo: before',
+    );
+    // A call in flight when the server dies is answered with an error, never left hanging.
+    const inFlight = b.client
+      .callTool({ name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } })
+      .then(
+        () => 'answered',
+        (err: Error) => err.message,
+      );
+    await new Promise((r) => setTimeout(r, 300));
+    await everything.restart();
+    expect(await inFlight).toMatch(/MCP error -32000: MCP server over HTTP/);
+    expect(b.gate.rollbacks).toBe(1);
+    expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe(
+      'Echo: after',
+    );
+    const exit = await b.close();
+    expect(exit.reinitializations).toBe(1);
+    expect(exit.exitCode).toBe(0);
+  });
+
+  it('answers with a JSON-RPC error, not a hang, when the server is unreachable', async () => {
+    const port = await freePort();
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const done = runHttpUpstreamProxy({
+      url: `http://127.0.0.1:${port}/mcp`,
+      gate: new RecordingGate(),
+      input,
+      output,
+    });
+    const got = new Promise<string>((resolve) => output.once('data', (d: Buffer) => resolve(d.toString())));
+    input.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } })}\n`,
+    );
+    const reply = JSON.parse(await got) as { id: number; error: { code: number; message: string } };
+    expect(reply.id).toBe(7);
+    expect(reply.error.code).toBe(-32000);
+    expect(reply.error.message).toMatch(/could not be reached/);
+    input.end();
+    expect((await done).exitCode).toBe(0);
+  });
+});
