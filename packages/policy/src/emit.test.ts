@@ -39,15 +39,33 @@ tools:
       - name: r
         action: evaluate
         conditions:
-          - path: state.t.c
-            op: lte
-            value: 5
-        state:
-          counter: c
-          window: day
-          increment_from: args.n
+          - { path: state.t.c, op: lte, value: 5 }
+        state: { counter: c, window: day, increment_from: args.n }
         on_deny: no
 `);
+  });
+
+  it('keeps nested mappings in block style', () => {
+    const text = emitPolicy({
+      version: '1',
+      tools: {
+        t: {
+          rules: [
+            {
+              action: 'allow',
+              rate_limit: { max: 10, window: 60 },
+              validate: { required_args: true, schema: { type: 'object', required: ['path'] } },
+            },
+            { conditions: [{ path: 'args.c', op: 'in', value: ['usd', 'eur'] }] },
+          ],
+        },
+      },
+    });
+    expect(text).toContain(
+      '        rate_limit: { max: 10, window: 60 }\n        validate:\n          required_args: true\n          schema:\n',
+    );
+    expect(text).toContain('          - { path: args.c, op: in, value: [ usd, eur ] }\n');
+    expect(loadPolicy(text).ok).toBe(true);
   });
 
   it('adds a header and per-tool comments', () => {

@@ -4,7 +4,7 @@
  * rule: name, action, conditions, rate_limit, validate, state, on_deny), so the same document
  * always prints the same text and diffs stay small.
  */
-import { Document, isMap, isPair, isScalar } from 'yaml';
+import { Document, isMap, isPair, isScalar, isSeq, type Pair, visit } from 'yaml';
 import type { PolicyDocument } from './schema.js';
 
 /** Options for {@link emitPolicy}. */
@@ -23,6 +23,16 @@ const ORDER: Record<string, readonly string[]> = {
   validate: ['required_args', 'schema'],
   rateLimit: ['max', 'window'],
 };
+
+const FLOW_KEYS = new Set(['rate_limit', 'state', 'validate']);
+
+/** A mapping whose values are scalars or lists of scalars. */
+function isFlat(node: unknown): boolean {
+  if (!isMap(node)) return false;
+  return node.items.every(
+    (p) => isScalar(p.value) || (isSeq(p.value) && p.value.items.every((i) => isScalar(i))),
+  );
+}
 
 function ordered(obj: unknown, order: readonly string[]): Record<string, unknown> {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return obj as Record<string, unknown>;
@@ -62,6 +72,16 @@ export function emitPolicy(document: PolicyDocument, opts: EmitOptions = {}): st
     top.tools = tools;
   }
   const doc = new Document(top, { aliasDuplicateObjects: false });
+  // Small leaf mappings (a condition, `{ max, window }`, a state or validate block) read best on
+  // one line, as the reference writes them; anything holding a nested mapping stays in block style.
+  visit(doc, {
+    Pair(_, pair: Pair) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '';
+      if (key === 'conditions' && isSeq(pair.value)) {
+        for (const item of pair.value.items) if (isFlat(item)) (item as { flow?: boolean }).flow = true;
+      } else if (FLOW_KEYS.has(key) && isFlat(pair.value)) (pair.value as { flow?: boolean }).flow = true;
+    },
+  });
   if (opts.header)
     doc.commentBefore = opts.header
       .split('\n')
