@@ -18,13 +18,6 @@ export {
 } from './framing/line-splitter.js';
 export type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
 export {
-  INSTANCES_FILE,
-  type InstanceEvent,
-  type InstanceInfo,
-  readInstances,
-  recordInstanceEvent,
-} from './instances.js';
-export {
   type Envelope,
   ErrorCode,
   encode,

@@ -29,7 +29,7 @@ export interface StdioProxyOptions<D extends GateDecision = GateDecision> {
   /** Client side streams (default `process.stdin` / `process.stdout`). */
   readonly input?: Readable;
   readonly output?: Writable;
-  /** Forward SIGINT, SIGTERM and SIGHUP to the child's process group (default true). */
+  /** Forward SIGINT and SIGTERM to the child's process group (default true). */
   readonly forwardSignals?: boolean;
   /** Called once the child is running. */
   readonly onStarted?: (info: { pid: number | undefined; sessionId: string }) => void;
@@ -44,9 +44,11 @@ export interface StdioProxyExit {
   readonly stats: Router['stats'];
   /** The session id given to the gate. */
   readonly sessionId: string;
+  /** Why it ended: `child_exit`, `client_eof` or `signal:SIGTERM` (the first that happened). */
+  readonly reason: string;
 }
 
-const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
 /**
  * Runs the proxy until the child exits (on its own, after client EOF, or after a signal).
@@ -80,7 +82,9 @@ export async function runStdioProxy<D extends GateDecision>(
   });
   server.onerror = (err) => log.warn({ err }, 'server transport error');
   client.onerror = (err) => log.debug({ err }, 'client transport error');
+  let reason: string | undefined;
   client.onclose = (info) => {
+    reason ??= 'client_eof';
     log.info({ reason: info.reason }, 'client disconnected; stopping the server');
     router.clientClosed();
     void server.close();
@@ -89,6 +93,7 @@ export async function runStdioProxy<D extends GateDecision>(
   await server.start();
   const handle = server.process!;
   const forward = (sig: NodeJS.Signals) => {
+    reason ??= `signal:${sig}`;
     log.info({ signal: sig }, 'forwarding signal to the server');
     handle.signal(sig);
   };
@@ -106,7 +111,13 @@ export async function runStdioProxy<D extends GateDecision>(
   const child = await serverClosed;
   for (const [sig, l] of listeners) process.off(sig, l);
   await client.flush();
-  return { exitCode: exitCodeOf(child), child, stats: router.stats, sessionId: router.sessionId };
+  return {
+    exitCode: exitCodeOf(child),
+    child,
+    stats: router.stats,
+    sessionId: router.sessionId,
+    reason: reason ?? 'child_exit',
+  };
 }
 
 /** The shell convention: the exit code, or 128 + the signal number (`os.constants.signals`). */

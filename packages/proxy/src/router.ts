@@ -192,7 +192,11 @@ export class Router<D extends GateDecision = GateDecision> {
     this.invented.clear();
   }
 
-  /** The client is gone (EOF on stdin). Nothing more will be delivered to it. */
+  /**
+   * The client finished sending (EOF on stdin). Answers still in flight are delivered: a client
+   * may close its side and keep reading (`tollgate ... < requests > answers`). A client whose
+   * output side broke is handled by its transport, which drops what cannot be written.
+   */
   clientClosed(): void {
     this.clientGone = true;
     this.unsubscribe?.();
@@ -576,7 +580,6 @@ export class Router<D extends GateDecision = GateDecision> {
   }
 
   private toClient(bytes: Buffer): void {
-    if (this.clientGone) return;
     this.stats.forwardedToClient++;
     this.client.send(bytes);
   }
@@ -667,7 +670,7 @@ export class Router<D extends GateDecision = GateDecision> {
 
   private policyChanged(prev: PolicyView, next: PolicyView): void {
     const changed = this.catalogue.names().filter((n) => prev.isHidden(n) !== next.isHidden(n));
-    if (changed.length === 0) return;
+    if (changed.length === 0 || this.clientGone) return;
     this.log.info({ tools: changed }, 'policy reload changed hidden tools; notifying the client');
     this.toClient(LIST_CHANGED);
   }

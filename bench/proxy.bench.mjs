@@ -1,0 +1,283 @@
+// Proxy benchmark (`pnpm bench proxy`): tools/call round trips through the stdio path, with the
+// MCP SDK's real Client and a real SDK server, for
+//   direct      client -> server
+//   null relay  client -> minimal byte relay (stdin/stdout pipes) -> server: the floor for any stdio proxy
+//   tollgate    client -> tollgate (1,000-rule policy, SQLite counters on every call) -> server
+// Sequential and 16-in-flight calls/s with p50/p99 latency, then one 20 MiB result: time and the
+// proxy's peak RSS above its idle RSS. Ratios are against the null relay measured in the same run.
+//
+// Published proxies: none on npm sits in the same stdio -> stdio path. mcp-proxy and supergateway
+// translate stdio <-> SSE/Streamable HTTP (measuring them would measure an HTTP hop, not a stdio
+// proxy), and PolicyLayer Intercept is not published on npm. See docs/proxy.md.
+import { execSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const requireFromProxy = createRequire(join(root, 'packages/proxy/package.json'));
+const sdkDir = requireFromProxy.resolve('@modelcontextprotocol/sdk/client/index.js');
+const { Client } = await import(sdkDir);
+const { StdioClientTransport } = await import(
+  requireFromProxy.resolve('@modelcontextprotocol/sdk/client/stdio.js')
+);
+const serverSdk = requireFromProxy.resolve('@modelcontextprotocol/sdk/server/mcp.js');
+const serverStdio = requireFromProxy.resolve('@modelcontextprotocol/sdk/server/stdio.js');
+const zod = createRequire(sdkDir).resolve('zod');
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const SEQ_CALLS = QUICK ? 300 : 2000;
+const PAR_CALLS = QUICK ? 800 : 6000;
+const IN_FLIGHT = 16;
+const BIG = 20 * 1024 * 1024;
+const cli = join(root, 'packages/cli/dist/bin.js');
+
+const work = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+const serverFile = join(work, 'server.mjs');
+writeFileSync(
+  serverFile,
+  `import { McpServer } from ${JSON.stringify(serverSdk)};
+import { StdioServerTransport } from ${JSON.stringify(serverStdio)};
+import { z } from ${JSON.stringify(zod)};
+const server = new McpServer({ name: 'bench', version: '1.0.0' });
+server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+server.registerTool('blob', { inputSchema: { bytes: z.number() } }, async ({ bytes }) => ({ content: [{ type: 'text', text: 'x'.repeat(bytes) }] }));
+await server.connect(new StdioServerTransport());
+`,
+);
+const relayFile = join(work, 'relay.mjs');
+writeFileSync(
+  relayFile,
+  `import { spawn } from 'node:child_process';
+const [cmd, ...args] = process.argv.slice(2);
+const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+process.stdin.pipe(child.stdin);
+child.stdout.pipe(process.stdout);
+child.on('exit', (code) => process.exit(code ?? 1));
+`,
+);
+// 1,000 rules: 999 on other tools (the engine must still find echo's among them) + one on echo
+// that reserves a counter in SQLite on every call.
+const lines = ['version: "1"', 'default: allow', 'hide: [blob_internal_*]', 'tools:'];
+for (let i = 0; i < 999; i++) {
+  lines.push(
+    `  tool_${i}:`,
+    '    rules:',
+    `      - name: rule ${i}`,
+    `        conditions: [{ path: args.n, op: lte, value: ${i} }]`,
+  );
+}
+lines.push('  echo:', '    rules:', '      - name: echo budget', '        rate_limit: 100000000/hour');
+const policyFile = join(work, 'policy.yaml');
+writeFileSync(policyFile, `${lines.join('\n')}\n`);
+
+const modes = {
+  direct: () => ({ command: process.execPath, args: [serverFile] }),
+  'null relay': () => ({ command: process.execPath, args: [relayFile, process.execPath, serverFile] }),
+  tollgate: () => ({
+    command: process.execPath,
+    args: [
+      cli,
+      '-c',
+      policyFile,
+      '--state-dir',
+      join(work, 'state'),
+      '--log-level',
+      'warn',
+      '--',
+      process.execPath,
+      serverFile,
+    ],
+    env: { ...process.env, TOLLGATE_HOME: join(work, 'home') },
+  }),
+};
+
+const f0 = (n) => n.toFixed(0);
+
+function pct(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function rssKb(pid, field) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`));
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/**
+ * The 20 MiB result, read by a raw line reader (chunks in a list, one join): the SDK client's own
+ * buffer copies the whole buffer per chunk and would dominate the measurement. The pid measured
+ * is the process the client spawned: the proxy (the server itself for direct).
+ */
+async function measureBig(spec) {
+  const child = spawn(spec.command, spec.args, {
+    env: spec.env ?? process.env,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const chunks = [];
+  let waiting;
+  child.stdout.on('data', (c) => {
+    chunks.push(c);
+    if (c.includes(10) && waiting) {
+      const all = Buffer.concat(chunks);
+      chunks.length = 0;
+      const lines = all.toString('utf8').split('\n');
+      const rest = lines.pop();
+      if (rest) chunks.push(Buffer.from(rest));
+      for (const l of lines) if (l.trim()) waiting(l);
+    }
+  });
+  const request = (msg) =>
+    new Promise((resolve) => {
+      waiting = (line) => {
+        const m = JSON.parse(line);
+        if (m.id === msg.id) resolve(m);
+      };
+      child.stdin.write(`${JSON.stringify(msg)}\n`);
+    });
+  await request({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+  });
+  child.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  await request({
+    jsonrpc: '2.0',
+    id: 2,
+    method: 'tools/call',
+    params: { name: 'blob', arguments: { bytes: 1024 } },
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const idle = rssKb(child.pid, 'VmRSS');
+  const s = performance.now();
+  const big = await request({
+    jsonrpc: '2.0',
+    id: 3,
+    method: 'tools/call',
+    params: { name: 'blob', arguments: { bytes: BIG } },
+  });
+  const bigMs = performance.now() - s;
+  const peak = rssKb(child.pid, 'VmHWM');
+  if (big.result?.content?.[0]?.text?.length !== BIG) throw new Error('20 MiB result truncated');
+  child.stdin.end();
+  await new Promise((r) => child.once('exit', r));
+  return { bigMs, peakAboveIdleMiB: (peak - idle) / 1024 };
+}
+
+async function measure(name) {
+  const spec = modes[name]();
+  // The SDK client caps one message at 10 MiB by default; the 20 MiB run needs more.
+  const transport = new StdioClientTransport({ ...spec, stderr: 'inherit', maxBufferSize: 64 * 1024 * 1024 });
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(transport);
+  const call = () => client.callTool({ name: 'echo', arguments: { text: 'hello' } });
+  for (let i = 0; i < 200; i++) await call();
+
+  const seqLat = [];
+  let t0 = performance.now();
+  for (let i = 0; i < SEQ_CALLS; i++) {
+    const s = performance.now();
+    const r = await call();
+    if (r.isError) throw new Error(`${name}: echo failed: ${JSON.stringify(r)}`);
+    seqLat.push(performance.now() - s);
+  }
+  const seqRate = SEQ_CALLS / ((performance.now() - t0) / 1000);
+
+  const parLat = [];
+  let next = 0;
+  t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next++ < PAR_CALLS) {
+        const s = performance.now();
+        await call();
+        parLat.push(performance.now() - s);
+      }
+    }),
+  );
+  const parRate = PAR_CALLS / ((performance.now() - t0) / 1000);
+
+  await client.close();
+  const { bigMs, peakAboveIdleMiB } = await measureBig(spec);
+  seqLat.sort((a, b) => a - b);
+  parLat.sort((a, b) => a - b);
+  return {
+    name,
+    seqRate,
+    seqP50: pct(seqLat, 50),
+    seqP99: pct(seqLat, 99),
+    parRate,
+    parP50: pct(parLat, 50),
+    parP99: pct(parLat, 99),
+    bigMs,
+    peakAboveIdleMiB,
+  };
+}
+
+const results = [];
+const only = process.env.BENCH_MODES?.split(',');
+for (const name of Object.keys(modes).filter((m) => !only || only.includes(m))) {
+  console.error(`proxy bench: ${name} ...`);
+  results.push(await measure(name));
+}
+if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
+
+const relay = results.find((r) => r.name === 'null relay');
+const f = (n, d = 0) => n.toFixed(d);
+const header = [
+  'path',
+  'seq calls/s',
+  'x relay',
+  'seq p50 ms',
+  'seq p99 ms',
+  '16-flight calls/s',
+  'x relay',
+  'p50 ms',
+  'p99 ms',
+  '20MiB ms',
+  'x relay',
+  'peak RSS +MiB',
+  'x msg',
+];
+const rows = results.map((r) => [
+  r.name,
+  f(r.seqRate),
+  f(r.seqRate / relay.seqRate, 2),
+  f(r.seqP50, 3),
+  f(r.seqP99, 3),
+  f(r.parRate),
+  f(r.parRate / relay.parRate, 2),
+  f(r.parP50, 3),
+  f(r.parP99, 3),
+  f(r.bigMs),
+  f(r.bigMs / relay.bigMs, 2),
+  f(r.peakAboveIdleMiB, 1),
+  f(r.peakAboveIdleMiB / 20, 2),
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const fmt = (cells) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
+const table = [fmt(header), ...rows.map(fmt)].join('\n');
+console.log(table);
+const tg = results.find((r) => r.name === 'tollgate');
+if (!tg) process.exit(0);
+const targets = [
+  ['throughput >= 0.9x null relay (16 in flight)', tg.parRate / relay.parRate >= 0.9],
+  ['throughput >= 0.9x null relay (sequential)', tg.seqRate / relay.seqRate >= 0.9],
+  ['20 MiB transfer <= 1.2x null relay time', tg.bigMs / relay.bigMs <= 1.2],
+  ['peak RSS <= 3x message size above idle', tg.peakAboveIdleMiB <= 60],
+];
+for (const [label, ok] of targets) console.log(`${ok ? 'PASS' : 'MISS'}  ${label}`);
+
+let gitRev = 'unknown';
+try {
+  gitRev = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
+} catch {}
+const stamp = new Date().toISOString();
+const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform}/${process.arch}`;
+const out = join(root, 'bench/results', `proxy-${stamp.slice(0, 10)}.md`);
+writeFileSync(
+  out,
+  `# Proxy benchmark, ${stamp}\n\nCommit ${gitRev}; ${machine}; ${SEQ_CALLS} sequential calls, ${PAR_CALLS} calls with ${IN_FLIGHT} in flight${QUICK ? ' (BENCH_QUICK)' : ''}.\nReproduce: \`pnpm bench proxy\`.\n\n\`\`\`\n${table}\n\`\`\`\n\n${targets.map(([l, ok]) => `- ${ok ? 'PASS' : 'MISS'} ${l}`).join('\n')}\n`,
+);
+console.error(`proxy bench: results saved to ${out}`);

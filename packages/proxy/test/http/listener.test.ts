@@ -1,0 +1,241 @@
+/**
+ * Listener mode end to end: the SDK's real `Client` over `StreamableHTTPClientTransport`,
+ * Tollgate's listener, and the real server-everything as a stdio child per session or over HTTP.
+ */
+import { request } from 'node:http';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type HttpListener, type HttpSessionInfo, runHttpListener } from '../../src/http/listener.js';
+import { type EverythingHttp, everythingStdio, RecordingGate, startEverythingHttp } from './helpers.js';
+
+type TextResult = { content: Array<{ type: string; text?: string }>; isError?: boolean };
+const text = (r: unknown) => (r as TextResult).content.map((c) => c.text ?? '').join('');
+
+const listeners: HttpListener[] = [];
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.allSettled(clients.splice(0).map((c) => c.close()));
+  await Promise.all(listeners.splice(0).map((l) => l.close()));
+});
+
+async function listen(opts: Partial<Parameters<typeof runHttpListener>[0]> = {}) {
+  const gate = new RecordingGate(new Set(['get-sum']));
+  const listener = await runHttpListener({
+    gate,
+    upstream: { kind: 'stdio', ...everythingStdio(), shutdownGraceMs: 500 },
+    env: {},
+    ...opts,
+  });
+  listeners.push(listener);
+  return { listener, gate };
+}
+
+async function connect(url: URL, headers: Record<string, string> = {}, capabilities = {}) {
+  const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+  const client = new Client({ name: 'listener-e2e', version: '1.0.0' }, { capabilities });
+  await client.connect(transport);
+  clients.push(client);
+  return { client, transport };
+}
+
+const initialize = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+});
+function post(url: URL, headers: Record<string, string>, body = initialize) {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body,
+  }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.text() }));
+}
+
+describe('listener mode, stdio child per session', () => {
+  it('serves a session and gives the gate the session id and client identity', async () => {
+    const { listener, gate } = await listen();
+    const { client, transport } = await connect(listener.url);
+    const r = await client.callTool({ name: 'echo', arguments: { message: 'via listener' } });
+    expect(text(r)).toBe('Echo: via listener');
+    expect(listener.sessionIds()).toEqual([transport.sessionId]);
+    expect(gate.decisions[0]?.ctx).toEqual({
+      sessionId: transport.sessionId,
+      clientId: 'anonymous@127.0.0.1',
+      clientName: 'listener-e2e',
+      transport: 'http',
+    });
+  });
+
+  it('denies over HTTP with an isError result and forwards nothing', async () => {
+    const { listener, gate } = await listen();
+    const { client } = await connect(listener.url);
+    const r = (await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })) as TextResult;
+    expect(r.isError).toBe(true);
+    expect(text(r)).toBe('[TOLLGATE POLICY DENIED] get-sum is denied by the test policy');
+    expect(gate.commits).toBe(0);
+  });
+
+  it('carries an elicitation during a call to the HTTP client', async () => {
+    const { listener } = await listen();
+    const { client } = await connect(listener.url, {}, { elicitation: {} });
+    client.setRequestHandler(ElicitRequestSchema, async () => ({
+      action: 'accept',
+      content: { name: 'Grace Hopper', check: true },
+    }));
+    const r = await client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+    expect(text(r)).toContain('Grace Hopper');
+  });
+
+  it('gives every session its own child and ends it on DELETE', async () => {
+    const made: HttpSessionInfo[] = [];
+    const { listener } = await listen({
+      gate: (info) => {
+        made.push(info);
+        return new RecordingGate();
+      },
+    });
+    const a = await connect(listener.url);
+    const b = await connect(listener.url);
+    const envA = text(await a.client.callTool({ name: 'get-env', arguments: {} }));
+    expect(envA.length).toBeGreaterThan(0);
+    expect(listener.sessionCount).toBe(2);
+    expect(made.map((m) => m.sessionId).sort()).toEqual(
+      [a.transport.sessionId, b.transport.sessionId].sort(),
+    );
+    await a.transport.terminateSession();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(listener.sessionIds()).toEqual([b.transport.sessionId]);
+    const gone = await post(listener.url, { 'mcp-session-id': a.transport.sessionId ?? 'x' });
+    expect(gone.status).toBe(404);
+  });
+
+  it('runs many concurrent calls in one session', async () => {
+    const { listener } = await listen({ gate: new RecordingGate() });
+    const { client } = await connect(listener.url);
+    const sums = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        client.callTool({ name: 'get-sum', arguments: { a: i, b: 1 } }).then(text),
+      ),
+    );
+    expect(sums).toEqual(Array.from({ length: 50 }, (_, i) => `The sum of ${i} and 1 is ${i + 1}.`));
+  });
+});
+
+describe('listener front door', () => {
+  it('rejects a foreign Origin and a foreign Host with 403, accepts a loopback Origin', async () => {
+    const { listener } = await listen();
+    const foreign = await post(listener.url, { origin: 'https://evil.example.com' });
+    expect(foreign.status).toBe(403);
+    expect(JSON.parse(foreign.body).error.message).toBe(
+      'Forbidden: Origin https://evil.example.com is not allowed',
+    );
+    // fetch() will not send a forged Host header; node:http will, as a rebinding attack does.
+    const host = await new Promise<number>((resolve, reject) => {
+      const req = request(listener.url, { method: 'POST', headers: { host: 'evil.example.com' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(initialize);
+    });
+    expect(host).toBe(403);
+    expect(listener.sessionCount).toBe(0);
+    const local = await post(listener.url, { origin: `http://localhost:${listener.port}` });
+    expect(local.status).toBe(200);
+    expect(local.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('requires the bearer token: missing and wrong get 401, right gets through', async () => {
+    const { listener, gate } = await listen({ authTokens: ['s3cret-token'] });
+    const missing = await post(listener.url, {});
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="tollgate"');
+    const wrong = await post(listener.url, { authorization: 'Bearer nope' });
+    expect(wrong.status).toBe(401);
+    expect(JSON.parse(wrong.body).error.message).toBe('Unauthorized: invalid bearer token');
+    await expect(connect(listener.url, { authorization: 'Bearer wrong' })).rejects.toThrow(
+      /Unauthorized: invalid bearer token/,
+    );
+    expect(listener.sessionCount).toBe(0);
+    const { client } = await connect(listener.url, { authorization: 'Bearer s3cret-token' });
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'authed' } }))).toBe(
+      'Echo: authed',
+    );
+    expect(gate.decisions[0]?.ctx?.clientId).toMatch(/^token:[0-9a-f]{8}@127\.0\.0\.1$/);
+  });
+
+  it('reads the token from TOLLGATE_AUTH_TOKEN', async () => {
+    const { listener } = await listen({ env: { TOLLGATE_AUTH_TOKEN: 'from-env' } });
+    expect((await post(listener.url, {})).status).toBe(401);
+    expect((await post(listener.url, { authorization: 'Bearer from-env' })).status).toBe(200);
+  });
+
+  it('refuses a non-loopback bind without a token', async () => {
+    await expect(
+      runHttpListener({
+        gate: new RecordingGate(),
+        upstream: { kind: 'stdio', command: 'true' },
+        host: '0.0.0.0',
+        env: {},
+      }),
+    ).rejects.toThrow(/refusing to listen on 0\.0\.0\.0 without authentication/);
+  });
+
+  it('caps the request body with 413 and answers bad JSON with -32700', async () => {
+    const { listener } = await listen({ maxBodyBytes: 1024 });
+    const big = await post(
+      listener.url,
+      {},
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(4096) } }),
+    );
+    expect(big.status).toBe(413);
+    expect(JSON.parse(big.body).error.message).toMatch(/over the 1024-byte cap/);
+    const bad = await post(listener.url, {}, '{"jsonrpc":');
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error.code).toBe(-32700);
+  });
+
+  it('answers 404 for an unknown session and 400 without one', async () => {
+    const { listener } = await listen();
+    expect((await post(listener.url, { 'mcp-session-id': 'no-such-session' })).status).toBe(404);
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    expect((await post(listener.url, {}, ping)).status).toBe(400);
+  });
+});
+
+describe('listener mode, HTTP upstream', () => {
+  let everything: EverythingHttp;
+  beforeAll(async () => {
+    everything = await startEverythingHttp();
+  }, 30_000);
+  afterAll(async () => {
+    await everything?.stop();
+  });
+
+  it('opens one upstream session per client session', async () => {
+    const { listener } = await listen({ upstream: { kind: 'http', url: everything.url } });
+    const a = await connect(listener.url);
+    const b = await connect(listener.url);
+    const [ra, rb] = await Promise.all([
+      a.client.callTool({ name: 'echo', arguments: { message: 'a' } }),
+      b.client.callTool({ name: 'echo', arguments: { message: 'b' } }),
+    ]);
+    expect([text(ra), text(rb)]).toEqual(['Echo: a', 'Echo: b']);
+    expect(listener.sessionCount).toBe(2);
+  });
+
+  it('passes a denial through the HTTP-to-HTTP path too', async () => {
+    const { listener } = await listen({ upstream: { kind: 'http', url: everything.url } });
+    const { client } = await connect(listener.url);
+    const r = (await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })) as TextResult;
+    expect(r.isError).toBe(true);
+    expect((r as { _meta?: Record<string, unknown> })._meta).toBeDefined();
+  });
+});
