@@ -188,3 +188,28 @@ describe('compilePolicy', () => {
     expect(rateLimitKey('*', 'global')).toBe('rl:*:global');
   });
 });
+
+describe('validate.schema and globs at load time', () => {
+  const rule = (body: string) => `version: "1"\ntools:\n  t:\n    rules:\n      - ${body}\n`;
+  it('accepts a JSON Schema ajv compiles, and compiles it into the rule', () => {
+    const r = loadPolicy(rule('{ action: allow, validate: { schema: { type: object, required: [path] } } }'));
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.policy.rulesFor('t')[0]!.validate).toEqual({
+      requiredArgs: false,
+      schema: { type: 'object', required: ['path'] },
+    });
+  });
+  it('rejects a JSON Schema ajv cannot use, with its reason', () => {
+    const r = parsePolicy(rule('{ action: allow, validate: { schema: { type: objet } } }'));
+    expect(r.errors).toMatchObject([{ code: 'invalid-validate-schema', line: 5, column: 46 }]);
+    expect(r.errors[0]!.message).toContain('type');
+  });
+  it('rejects negated globs in keys and hide', () => {
+    const r = parsePolicy('version: "1"\nhide: ["!read_*"]\ntools:\n  "!write_*": { rules: [] }\n');
+    expect(r.errors.map((e) => [e.code, e.line, e.column])).toEqual([
+      ['invalid-glob', 2, 8],
+      ['invalid-glob', 4, 3],
+    ]);
+    expect(r.errors[0]!.hint).toContain('default: deny');
+  });
+});

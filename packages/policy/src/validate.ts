@@ -7,6 +7,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import picomatch from 'picomatch';
 import type { z } from 'zod';
 import type { PolicyError, PolicyErrorCode } from './errors.js';
+import { jsonSchemaProblem } from './json-schema-check.js';
 import { tryCompileRegex } from './regex.js';
 import { CONDITION_OPS, FIXED_WINDOWS, KNOWN_KEYS, policyDocumentSchema, RULE_ACTIONS } from './schema.js';
 import { parseWindowMs } from './windows.js';
@@ -43,6 +44,8 @@ export function isGlob(key: string): boolean {
 
 /** Why picomatch cannot build a matcher with strict bracket checking, or undefined when it can. */
 function globProblem(glob: string): string | undefined {
+  // picomatch would read a leading `!` as "everything except"; too easy to misread in a policy.
+  if (glob.startsWith('!')) return 'negated globs ("!...") are not supported';
   // Only strings with glob syntax can be malformed globs; MCP tool names never contain these.
   if (!/[[\]{}()*?]/.test(glob)) return undefined;
   try {
@@ -51,6 +54,12 @@ function globProblem(glob: string): string | undefined {
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
+}
+
+function globHint(problem: string): string {
+  return problem.startsWith('negated')
+    ? 'to allow only some tools, use `default: deny` and list them under `tools`'
+    : 'close every [ ], { } and ( ), or escape a literal one with a backslash';
 }
 
 function knownKeysFor(path: ValuePath): readonly string[] {
@@ -353,13 +362,7 @@ function semanticChecks(doc: Obj, add: Add): void {
         );
       else seen.set(h, i);
       const p = globProblem(h);
-      if (p)
-        add(
-          ['hide', i],
-          'invalid-glob',
-          `hide[${i}]: invalid glob "${h}": ${p}`,
-          'close every [ ], { } and ( )',
-        );
+      if (p) add(['hide', i], 'invalid-glob', `hide[${i}]: invalid glob "${h}": ${p}`, globHint(p));
       else hidden.push(h);
     });
   }
@@ -378,7 +381,7 @@ function semanticChecks(doc: Obj, add: Add): void {
     const glob = isGlob(key);
     const badGlob = globProblem(key);
     if (badGlob)
-      add(entryPath, 'invalid-glob', `invalid glob "${key}": ${badGlob}`, 'close every [ ], { } and ( )', {
+      add(entryPath, 'invalid-glob', `invalid glob "${key}": ${badGlob}`, globHint(badGlob), {
         at: 'key',
       });
     if (key !== '*' && !glob && hidden.length && hiddenMatch(key))
@@ -495,13 +498,19 @@ function semanticChecks(doc: Obj, add: Add): void {
           if (isObj(c)) checkCondition(c, [...rp, 'conditions', j], add, reads);
         });
 
-      if (isObj(rule.validate) && 'schema' in rule.validate && !isObj(rule.validate.schema))
-        add(
-          [...rp, 'validate', 'schema'],
-          'invalid-validate-schema',
-          `validate.schema must be a JSON Schema mapping, got ${describe(rule.validate.schema)}`,
-          'e.g. `schema: { type: object, properties: { path: { type: string } } }`',
-        );
+      if (isObj(rule.validate) && 'schema' in rule.validate) {
+        const schema = rule.validate.schema;
+        const problem = isObj(schema)
+          ? jsonSchemaProblem(schema)
+          : `expected a mapping, got ${describe(schema)}`;
+        if (problem)
+          add(
+            [...rp, 'validate', 'schema'],
+            'invalid-validate-schema',
+            `validate.schema is not a usable JSON Schema: ${problem}`,
+            'e.g. `schema: { type: object, properties: { path: { type: string } } }`',
+          );
+      }
 
       if (isObj(rule.state)) checkState(rule.state, [...rp, 'state'], key, glob, scope, defined, add);
     });

@@ -63,3 +63,10 @@ describe('hostile YAML is bounded', () => {
     ]);
   });
 });
+
+describe('other input shapes', () => {
+  it('accepts a byte-order mark and CRLF line endings with correct positions', () => {
+    const r = parsePolicy('\uFEFFversion: "1"\r\ndefault: maybe\r\n');
+    expect(r.errors).toMatchObject([{ code: 'invalid-default', line: 2, column: 10 }]);
+  });
+});
