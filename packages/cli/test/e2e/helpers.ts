@@ -1,0 +1,215 @@
+/**
+ * End-to-end helpers: the SDK's real `Client` over stdio launches the BUILT `tollgate`
+ * (packages/cli/dist/bin.js), which launches a real MCP server from npm. Every session gets its
+ * own TOLLGATE_HOME so nothing touches ~/.tollgate.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The built CLI. The turbo `test` task depends on `build`; locally: `pnpm --filter tollgate... build`. */
+export const CLI = join(here, '../../dist/bin.js');
+export const FAKE_SERVER = join(here, 'fixtures/fake-server.mjs');
+
+if (!existsSync(CLI)) {
+  throw new Error(`${CLI} is missing: build the CLI first (pnpm --filter "tollgate..." build)`);
+}
+
+// The real servers are devDependencies of @tollgate/proxy; resolve them from there.
+const requireFromProxy = createRequire(join(here, '../../../proxy/package.json'));
+
+/** Absolute path of a server package's bin script. */
+export function serverBin(pkg: 'server-everything' | 'server-filesystem' | 'server-memory'): string {
+  const manifest = requireFromProxy.resolve(`@modelcontextprotocol/${pkg}/package.json`);
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: Record<string, string> };
+  return join(dirname(manifest), Object.values(bin)[0]!);
+}
+
+/** A scratch directory with a TOLLGATE_HOME and room for policies; removed by `cleanup`. */
+export interface Scratch {
+  dir: string;
+  home: string;
+  write(name: string, text: string): string;
+  cleanup(): void;
+}
+
+export function scratch(): Scratch {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
+  return {
+    dir,
+    home: join(dir, 'home'),
+    write(name, text) {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    },
+    cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Environment of the tollgate process: ours plus an isolated TOLLGATE_HOME. */
+export function envFor(s: Scratch, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  delete env.TOLLGATE_STATE_DIR;
+  return { ...env, TOLLGATE_HOME: s.home, NO_COLOR: '1', ...extra };
+}
+
+export interface Session {
+  client: Client;
+  transport: StdioClientTransport;
+  /** Everything tollgate (and the server) wrote to stderr so far. */
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects the SDK Client to `tollgate -c policy [flags] -- server...`.
+ *
+ * @param capabilities client capabilities to declare (e.g. sampling, elicitation, roots).
+ */
+export async function connect(
+  s: Scratch,
+  policyFile: string,
+  server: string[],
+  opts: {
+    flags?: string[];
+    capabilities?: Record<string, unknown>;
+    env?: Record<string, string>;
+    setup?: (c: Client) => void;
+  } = {},
+): Promise<Session> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, '-c', policyFile, '--log-level', 'debug', ...(opts.flags ?? []), '--', ...server],
+    env: envFor(s, opts.env),
+    stderr: 'pipe',
+    maxBufferSize: 64 * 1024 * 1024,
+  });
+  let err = '';
+  transport.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const client = new Client(
+    { name: 'e2e-client', version: '1.0.0' },
+    { capabilities: opts.capabilities ?? {} },
+  );
+  opts.setup?.(client);
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    stderr: () => err,
+    close: () => client.close(),
+  };
+}
+
+/** A tollgate process spoken to with raw newline-delimited JSON (for batches and raw bytes). */
+export class RawSession {
+  readonly proc: ChildProcessWithoutNullStreams;
+  readonly lines: string[] = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private buf = '';
+  private waiters: Array<() => void> = [];
+
+  constructor(s: Scratch, args: string[], env: Record<string, string> = {}) {
+    this.proc = spawn(process.execPath, [CLI, ...args], { env: envFor(s, env), stdio: 'pipe' });
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stdout.on('data', (d: string) => {
+      this.buf += d;
+      let nl = this.buf.indexOf('\n');
+      while (nl !== -1) {
+        this.lines.push(this.buf.slice(0, nl));
+        this.buf = this.buf.slice(nl + 1);
+        nl = this.buf.indexOf('\n');
+      }
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.proc.stderr.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    this.exited = new Promise((resolve) =>
+      this.proc.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+  }
+
+  send(msg: unknown): void {
+    this.proc.stdin.write(`${typeof msg === 'string' ? msg : JSON.stringify(msg)}\n`);
+  }
+
+  /** Waits for the first line (from `from` on) that satisfies `pred`; returns it parsed. */
+  async waitFor(pred: (msg: any) => boolean, timeoutMs = 15_000, from = 0): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const line of this.lines.slice(from)) {
+        const msg = JSON.parse(line);
+        if (pred(msg)) return msg;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out; stdout lines: ${this.lines.join('\n').slice(0, 2000)}\nstderr: ${this.stderr.slice(-2000)}`,
+        );
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 200);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** initialize + notifications/initialized. */
+  async handshake(): Promise<any> {
+    this.send({
+      jsonrpc: '2.0',
+      id: 'init',
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    });
+    const r = await this.waitFor((m) => m.id === 'init');
+    this.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    return r;
+  }
+}
+
+/** Alive and not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of the direct children of `pid` (from /proc). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The text of the first content item of a tool result. */
+export function textOf(result: unknown): string {
+  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
+  return content[0]?.text ?? '';
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
