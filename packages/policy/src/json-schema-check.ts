@@ -13,7 +13,9 @@ let draft2020: Ajv | undefined;
 export function jsonSchemaProblem(schema: Record<string, unknown>): string | undefined {
   const opts = { strict: false, allErrors: true, validateFormats: false, logger: false } as const;
   const legacy = typeof schema.$schema === 'string' && /draft-0[4-7]/.test(schema.$schema);
-  const ajv = legacy ? (draft7 ??= new Ajv(opts)) : (draft2020 ??= new Ajv2020(opts) as unknown as Ajv);
+  if (legacy) draft7 ??= new Ajv(opts);
+  else draft2020 ??= new Ajv2020(opts) as unknown as Ajv;
+  const ajv = (legacy ? draft7 : draft2020)!;
   try {
     const ok = ajv.validateSchema(schema);
     if (!ok) return ajv.errorsText(ajv.errors, { dataVar: 'schema' });
