@@ -44,6 +44,18 @@ export {
   PolicyLoadError,
   type ReloadResult,
 } from './policy-holder.js';
+export {
+  type PolicyTestCase,
+  type PolicyTestFile,
+  PolicyTestFileError,
+  type PolicyTestFileResult,
+  type PolicyTestStep,
+  parsePolicyTestFile,
+  runPolicyTestFile,
+  runPolicyTests,
+  type StepExpectation,
+  type StepFailure,
+} from './policy-test.js';
 export { type SchemaCheck, SchemaValidator } from './schema-validator.js';
 export {
   type CounterCheck,

@@ -1,0 +1,122 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadPolicy } from '@tollgate/policy';
+import { evaluate, SqliteCounterStore } from '@tollgate/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// End-to-end: spawns the built binary. Build first: pnpm --filter 'tollgate...' build
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+let dir: string;
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run pnpm --filter 'tollgate...' build first`);
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-explain-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function tollgate(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', TOLLGATE_HOME: join(dir, 'home') },
+    timeout: 20_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const STRIPE = 'examples/policies/stripe.yaml';
+
+describe('tollgate explain', () => {
+  it('prints every rule and condition with its outcome, then the decision; exit 1 when denied', () => {
+    const r = tollgate(
+      'explain',
+      '-c',
+      STRIPE,
+      '--tool',
+      'create_charge',
+      '--args',
+      '{"amount":60000,"currency":"gbp"}',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('state   memory (no state yet: counters start at zero)');
+    expect(r.stdout).toContain(
+      '  ✗ max single charge  [create_charge, line 8]\n      ✗ args.amount lte 50000  (actual 60000)',
+    );
+    expect(r.stdout).toContain('  ✗ allowed currencies');
+    expect(r.stdout).toContain('      counter create_charge.daily_spend +60000 -> 60000');
+    expect(r.stdout).toMatch(
+      /DENIED by rule "max single charge" \(condition_failed\)\n {2}A single charge cannot exceed \$500\.00\n$/,
+    );
+  });
+
+  it('exit 0 and ALLOWED for a permitted call; --json carries the same decision and trace', () => {
+    const r = tollgate(
+      'explain',
+      '-c',
+      STRIPE,
+      '--tool',
+      'create_charge',
+      '--args',
+      '{"amount":100,"currency":"usd"}',
+      '--json',
+    );
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.decision).toMatchObject({ allowed: true, reason: 'allowed' });
+    expect(out.decision.reservation).toBeUndefined();
+    expect(out.rules.map((x: { rule: string; outcome: string }) => `${x.rule}:${x.outcome}`)).toEqual([
+      'max single charge:passed',
+      'daily spend cap:passed',
+      'allowed currencies:passed',
+      'global call budget:passed',
+    ]);
+    expect(out.policy.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('hidden tools and denial reasons', () => {
+    const r = tollgate('explain', '-c', 'examples/policies/github.yaml', '--tool', 'transfer_repository');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('hidden by `hide`');
+    expect(r.stdout).toContain('DENIED (hidden)\n  Tool "transfer_repository" is hidden by policy');
+  });
+
+  it('reads real counters from the SQLite state and never consumes quota', async () => {
+    const stateDir = join(dir, 'state');
+    const text = `version: "1"\ntools:\n  create_issue:\n    rules:\n      - { name: hourly, rate_limit: 2/hour }\n`;
+    const file = join(dir, 'p.yaml');
+    (await import('node:fs')).writeFileSync(file, text);
+    const loaded = loadPolicy(text, { filename: file });
+    if (!loaded.ok) throw new Error('policy');
+    const store = new SqliteCounterStore({ file: join(stateDir, 'tollgate.sqlite') });
+    const d = await evaluate(loaded.policy, { tool: 'create_issue', args: {} }, { store });
+    await store.commit(d.reservation!);
+    for (let i = 0; i < 3; i++) {
+      const r = tollgate('explain', '-c', file, '--tool', 'create_issue', '--state-dir', stateDir);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('rate limit 2 per 1h (fixed, UTC): this call would be 2 of 2');
+    }
+    const d2 = await evaluate(loaded.policy, { tool: 'create_issue', args: {} }, { store });
+    expect(d2.allowed).toBe(true);
+    await store.commit(d2.reservation!);
+    const r = tollgate('explain', '-c', file, '--tool', 'create_issue', '--state-dir', stateDir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('DENIED by rule "hourly" (rate_limited)');
+    await store.close();
+  });
+
+  it('usage errors exit 2; an invalid policy exits 1 with positions', () => {
+    const bad = tollgate('explain', '-c', STRIPE, '--tool', 'x', '--args', '{not json');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--args is not valid JSON');
+    expect(tollgate('explain', '-c', STRIPE, '--tool', 'x', '--args', '[1]').code).toBe(2);
+    expect(tollgate('explain', '-c', STRIPE).code).toBe(2);
+    expect(tollgate('explain', '-c', 'nope.yaml', '--tool', 'x').code).toBe(2);
+    const help = tollgate('explain', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--state-dir');
+  });
+});

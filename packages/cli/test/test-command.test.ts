@@ -1,0 +1,143 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// End-to-end: spawns the built binary. Build first: pnpm --filter 'tollgate...' build
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+let dir: string;
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run pnpm --filter 'tollgate...' build first`);
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-test-cmd-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function tollgate(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
+    timeout: 30_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('tollgate test', () => {
+  it('every example policy has a test file, and they all pass', () => {
+    const examples = readdirSync(join(ROOT, 'examples/policies')).filter((f) => f.endsWith('.yaml'));
+    const tests = readdirSync(join(ROOT, 'examples/tests'));
+    for (const e of examples) expect(tests).toContain(e.replace(/\.yaml$/, '.test.yaml'));
+    const r = tollgate('test', ...tests.map((t) => `examples/tests/${t}`));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\n\d+ passed, 0 failed\n$/);
+  });
+
+  it('a wrong expectation fails with a diff and exit 1', () => {
+    const f = file(
+      'wrong.test.yaml',
+      `policy:
+  version: "1"
+  tools:
+    create_issue:
+      rules:
+        - { name: hourly, rate_limit: 1/hour }
+start: 2026-11-29T10:15:00Z
+tests:
+  - name: right
+    steps:
+      - call: create_issue
+        expect: { allowed: true }
+  - name: wrong
+    steps:
+      - call: create_issue
+      - call: create_issue
+        expect: { allowed: true, rule: null }
+`,
+    );
+    const r = tollgate('test', f);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('    ✓ right');
+    expect(r.stdout).toContain('    ✗ wrong');
+    expect(r.stdout).toContain(`step 2 (${f}:16): create_issue {}`);
+    expect(r.stdout).toContain('- allowed: true\n          + allowed: false');
+    expect(r.stdout).toContain('- rule: null\n          + rule: "hourly"');
+    expect(r.stdout).toMatch(/1 passed, 1 failed\n$/);
+  });
+
+  it('--json reports actual decisions', () => {
+    const f = file(
+      'json.test.yaml',
+      `policy: { version: "1", tools: { t: { rules: [{ name: n, action: deny, on_deny: nope }] } } }
+tests:
+  - name: deny
+    steps:
+      - { call: t, expect: { allowed: true } }
+`,
+    );
+    const r = tollgate('test', f, '--json');
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ ok: false, passed: 0, failed: 1 });
+    expect(out.files[0].tests[0].failures[0].actual).toEqual({
+      allowed: false,
+      reason: 'denied_by_rule',
+      rule: 'n',
+      message: 'nope',
+    });
+  });
+
+  it('upstream errors roll back and clock advances cross window boundaries', () => {
+    const f = file(
+      'clock.test.yaml',
+      `policy: { version: "1", tools: { t: { rules: [{ name: m, rate_limit: 2/minute }] } } }
+start: 2026-11-29T10:00:59Z
+tests:
+  - name: rollback then boundary
+    steps:
+      - { call: t, upstream: error }
+      - { call: t, repeat: 2, expect: { allowed: true } }
+      - { call: t, expect: { allowed: false, retry_after_ms: 1000 } }
+      - { advance: 1s }
+      - { call: t, expect: { allowed: true } }
+`,
+    );
+    const r = tollgate('test', f);
+    expect(r.stdout).toContain('1 passed, 0 failed');
+    expect(r.code).toBe(0);
+  });
+
+  it('an invalid policy exits 1 with positions; a malformed test file exits 2 with its line', () => {
+    const badPolicy = file(
+      'bad-policy.test.yaml',
+      `policy: { version: "2", tools: {} }\ntests:\n  - { name: x, steps: [] }\n`,
+    );
+    const r1 = tollgate('test', badPolicy);
+    expect(r1.code).toBe(1);
+    expect(r1.stdout).toMatch(/invalid-version/);
+    const malformed = file(
+      'bad.test.yaml',
+      `policy: ../nowhere.yaml\ntests:\n  - name: x\n    steps:\n      - { cal: t }\n`,
+    );
+    const r2 = tollgate('test', malformed);
+    expect(r2.code).toBe(2);
+    const missing = file(
+      'bad2.test.yaml',
+      `policy: { version: "1", tools: {} }\ntests:\n  - name: x\n    steps:\n      - { cal: t }\n`,
+    );
+    const r3 = tollgate('test', missing);
+    expect(r3.code).toBe(2);
+    expect(r3.stdout).toContain(`${missing}:5: unknown step key "cal"`);
+    expect(tollgate('test').code).toBe(2);
+  });
+});
