@@ -199,8 +199,11 @@ export function buildCatalogEntry(snapshot: Snapshot, curation: Curation | undef
   return server;
 }
 
-/** A catalogue entry as YAML text, keys in schema order, with a header saying where it came from. */
-export function serializeCatalog(server: CatalogServer): string {
+/**
+ * A catalogue entry as YAML text, keys in schema order, with a header saying where it came from.
+ * @param header replaces the default header comment (lines without `#`).
+ */
+export function serializeCatalog(server: CatalogServer, header?: string): string {
   const ordered = {
     id: server.id,
     name: server.name,
@@ -219,10 +222,61 @@ export function serializeCatalog(server: CatalogServer): string {
       inputSchema: t.inputSchema,
     })),
   };
-  return (
-    `# Tollgate catalogue: ${server.name} (${server.tools.length} tools).\n` +
-    '# Descriptions are our own; inputSchema and annotations are as the server lists them.\n' +
-    '# Schema: packages/catalog/src/schema.ts. Regenerate with `tollgate catalog import`.\n' +
-    stringify(ordered, { lineWidth: 0, aliasDuplicateObjects: false })
-  );
+  const head =
+    header ??
+    `Tollgate catalogue: ${server.name} (${server.tools.length} tools).\n` +
+      'Descriptions are our own; inputSchema and annotations are as the server lists them.\n' +
+      'Schema: packages/catalog/src/schema.ts. Regenerate with `tollgate catalog import`.';
+  const comment = head
+    .split('\n')
+    .map((l) => `# ${l}`.trimEnd())
+    .join('\n');
+  return `${comment}\n${stringify(ordered, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+}
+
+/** The first sentence of `text`, cut to at most `maxWords` words (a placeholder description). */
+export function firstSentence(text: string, maxWords = 25): string {
+  const sentence = (text.trim().split(/(?<=[.!?])\s+/)[0] ?? '').replace(/\s+/g, ' ');
+  const w = sentence.split(' ').filter(Boolean);
+  return w.length <= maxWords ? sentence : `${w.slice(0, maxWords - 1).join(' ')}…`;
+}
+
+/**
+ * A draft catalogue entry from a live scan. Descriptions are the server's own first sentences
+ * (cut to 25 words): fine for a local policy, but to be rewritten in our words before the entry
+ * joins `catalog/`. A tool without any description gets "(no description)".
+ * @param scan what {@link scanServer} returned.
+ * @param meta id and package to record; default id is the server name in lower-case kebab form.
+ */
+export function entryFromScan(
+  scan: { serverInfo: { name: string; version?: string; title?: string }; tools: SnapshotTool[] },
+  meta: { id?: string; package?: CatalogServer['package']; launch?: CatalogLaunch } = {},
+): CatalogServer {
+  const id =
+    meta.id ??
+    (scan.serverInfo.name
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '') || 'server');
+  return {
+    id,
+    name: scan.serverInfo.title ?? scan.serverInfo.name,
+    package: meta.package ?? {
+      registry: 'npm',
+      name: scan.serverInfo.name,
+      ...(scan.serverInfo.version ? { version: scan.serverInfo.version } : {}),
+    },
+    ...(meta.launch ? { launch: meta.launch } : {}),
+    source: { serverInfo: { name: scan.serverInfo.name, ...(scan.serverInfo.version ? { version: scan.serverInfo.version } : {}) } },
+    tools: scan.tools.map((t) => {
+      const annotations = t.annotations && Object.keys(t.annotations).length > 0 ? t.annotations : undefined;
+      return {
+        name: t.name,
+        ...(t.title ? { title: t.title } : {}),
+        description: firstSentence(t.description ?? '') || '(no description)',
+        inputSchema: t.inputSchema,
+        ...(annotations ? { annotations } : {}),
+      };
+    }),
+  };
 }

@@ -9,6 +9,8 @@
 export { type Classification, type ClassifierInput, classifyTool, type Evidence } from './classifier.js';
 export {
   buildCatalogEntry,
+  entryFromScan,
+  firstSentence,
   type Curation,
   ImportError,
   normalizeSnapshot,
@@ -38,6 +40,8 @@ export {
   recommendedPolicy,
   recommendedRule,
   recommendedRules,
+  type StarterOptions,
+  parameterSummary,
   starterPolicy,
 } from './policies.js';
 export { launchOptions, type ScanOptions, type ScanResult, ScanTimeoutError, scanServer } from './scan.js';

@@ -138,7 +138,21 @@ export const RULE_REASON: Readonly<Record<Category, string>> = Object.freeze({
   Financial: 'moves money; calls per day and amounts are capped',
 });
 
-function toolComment(tool: CatalogTool, c: Classification): string {
+/**
+ * One line per top-level parameter of an inputSchema: `name (type, required)`.
+ * @example parameterSummary({ properties: { id: { type: 'string' } }, required: ['id'] }) // 'id (string, required)'
+ */
+export function parameterSummary(inputSchema: Record<string, unknown>): string {
+  const props = (inputSchema.properties ?? {}) as Record<string, { type?: unknown; enum?: unknown[] }>;
+  const required = new Set(Array.isArray(inputSchema.required) ? (inputSchema.required as string[]) : []);
+  const parts = Object.entries(props).map(([k, v]) => {
+    const type = Array.isArray(v?.type) ? v.type.join('|') : typeof v?.type === 'string' ? v.type : 'any';
+    return `${k} (${type}${required.has(k) ? ', required' : ''})`;
+  });
+  return parts.length ? parts.join(', ') : 'none';
+}
+
+function toolComment(tool: CatalogTool, c: Classification, withParameters: boolean): string {
   const why = c.overridden
     ? `manual override: ${c.evidence[0]?.detail ?? ''}`
     : `evidence: ${
@@ -147,7 +161,16 @@ function toolComment(tool: CatalogTool, c: Classification): string {
           .map((e) => `${e.kind} ${e.detail}`)
           .join(', ') || 'none'
       }`;
-  return `${tool.description}\n${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n${why}`;
+  const params = withParameters ? `\nparameters: ${parameterSummary(tool.inputSchema)}` : '';
+  return `${tool.description}${params}\n${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n${why}`;
+}
+
+/** Options of {@link starterPolicy}. */
+export interface StarterOptions {
+  classify?: (tool: CatalogTool) => Classification;
+  parameters?: boolean;
+  /** Extra header lines (e.g. where the tools came from). */
+  header?: string;
 }
 
 /** A policy plus its YAML text. */
@@ -176,7 +199,7 @@ export function recommendedPolicy(
   };
   const yaml = emitPolicy(document, {
     header: `Tollgate recommended policy for ${server.id} / ${tool.name}.`,
-    comments: { [tool.name]: toolComment(tool, classification) },
+    comments: { [tool.name]: toolComment(tool, classification, false) },
   });
   return { document, yaml };
 }
@@ -186,12 +209,14 @@ export function recommendedPolicy(
  * saying what it does, its category, and why the rule is there. Default `allow`, so tools the
  * server adds later still run (rate-limited by nothing); switch to `default: deny` for a closed list.
  * @param server the server with all its tools.
- * @param classify classifier to use (default {@link classifyTool}).
+ * @param options.classify classifier to use (default {@link classifyTool}).
+ * @param options.parameters add a parameter summary line to each tool's comment (scan scaffolds).
  */
 export function starterPolicy(
   server: Pick<CatalogServer, 'id' | 'name' | 'tools'> & Partial<Pick<CatalogServer, 'package'>>,
-  classify: (tool: CatalogTool) => Classification = classifyTool,
+  options: StarterOptions = {},
 ): EmittedPolicy {
+  const classify = options.classify ?? classifyTool;
   const tools: NonNullable<PolicyDocument['tools']> = {};
   const comments: Record<string, string> = {};
   const counts: Record<Category, number> = { Read: 0, Write: 0, Execute: 0, Destructive: 0, Financial: 0 };
@@ -199,7 +224,7 @@ export function starterPolicy(
     const c = classify(tool);
     counts[c.category]++;
     tools[tool.name] = { rules: recommendedRules(tool, c) };
-    comments[tool.name] = toolComment(tool, c);
+    comments[tool.name] = toolComment(tool, c, options.parameters ?? false);
   }
   const document: PolicyDocument = {
     version: '1',
@@ -215,7 +240,7 @@ export function starterPolicy(
     header:
       `Tollgate starter policy for ${server.id}${server.package ? ` (${server.package.name}${server.package.version ? `@${server.package.version}` : ''})` : ''}.\n` +
       `${server.tools.length} tools: ${summary}.\n` +
-      "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md).",
+      (options.header ?? "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md)."),
     comments,
   });
   return { document, yaml };

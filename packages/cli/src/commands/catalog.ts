@@ -15,6 +15,7 @@ import {
 } from '@tollgate/catalog';
 import type { Command } from 'commander';
 import pc from 'picocolors';
+import { usageExitCode } from './scan.js';
 
 interface ImportOptions {
   out?: string;
@@ -80,7 +81,7 @@ export function registerCatalog(program: Command): void {
   const catalog = program
     .command('catalog')
     .description('Work with the catalogue of MCP servers and their tools');
-  catalog
+  const importCmd = catalog
     .command('import')
     .description('Turn captured tools/list snapshots into catalog/<server-id>.yaml files (our descriptions)')
     .argument('<snapshot...>', 'snapshot JSON files')
@@ -88,7 +89,7 @@ export function registerCatalog(program: Command): void {
     .option('--curation <dir>', 'directory of <server-id>.json curation files with our descriptions')
     .option('--json', 'print results as JSON')
     .action((snapshots: string[], opts: ImportOptions) => runImport(snapshots, opts));
-  catalog
+  const statsCmd = catalog
     .command('stats')
     .description('Tools per category and risk, per server and overall')
     .option('--dir <dir>', 'catalogue directory (default: the repository catalog/ or the shipped copy)')
@@ -98,4 +99,5 @@ export function registerCatalog(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
       else printStats(stats);
     });
+  for (const c of [catalog, importCmd, statsCmd]) usageExitCode(c);
 }

@@ -1,12 +1,115 @@
-import type { Command } from 'commander';
+import {
+  classifyTool,
+  entryFromScan,
+  parameterSummary,
+  ScanTimeoutError,
+  scanServer,
+  serializeCatalog,
+  starterPolicy,
+} from '@tollgate/catalog';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 
-/** Registers `tollgate scan`. Placeholder until its issue lands. */
-export function registerScan(program: Command): void {
-  program
-    .command('scan')
-    .description('(not yet available)')
-    .action(() => {
-      process.stderr.write('tollgate scan: not yet available\n');
-      process.exitCode = 2;
+interface ScanCliOptions {
+  json?: boolean;
+  format: 'policy' | 'catalog';
+  timeout: number;
+  id?: string;
+}
+
+/**
+ * Usage errors exit 2 (commander's default is 1); help and version still exit 0. Commander has
+ * already printed the message when this runs.
+ */
+export function usageExitCode(command: Command): Command {
+  return command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+}
+
+/** Parses `--timeout S` (seconds, > 0). */
+export function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError('expected a number of seconds greater than 0');
+  return n;
+}
+
+async function runScan(command: string[], opts: ScanCliOptions): Promise<void> {
+  if (command.length === 0) {
+    process.stderr.write(
+      'tollgate scan: give the server command after --, e.g. tollgate scan -- npx -y @modelcontextprotocol/server-memory\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
+  let result: Awaited<ReturnType<typeof scanServer>>;
+  try {
+    result = await scanServer({
+      command: command[0]!,
+      args: command.slice(1),
+      timeoutMs: opts.timeout * 1000,
+      stderr: 'inherit',
     });
+  } catch (err) {
+    const what =
+      err instanceof ScanTimeoutError
+        ? err.message
+        : `could not scan ${command.join(' ')}: ${(err as Error).message}`;
+    process.stderr.write(`tollgate scan: ${what}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const entry = entryFromScan(result, opts.id ? { id: opts.id } : {});
+  if (opts.json) {
+    const tools = result.tools.map((t) => {
+      const c = classifyTool({
+        name: t.name,
+        description: t.description ?? '',
+        inputSchema: t.inputSchema,
+        ...(t.annotations ? { annotations: t.annotations } : {}),
+      });
+      return { ...t, parameters: parameterSummary(t.inputSchema), classification: c };
+    });
+    process.stdout.write(
+      `${JSON.stringify({ serverInfo: result.serverInfo, pages: result.pages, tools }, null, 2)}\n`,
+    );
+  } else if (opts.format === 'catalog') {
+    process.stdout.write(
+      serializeCatalog(
+        entry,
+        `Draft catalogue entry from a live scan of: ${command.join(' ')}\n` +
+          "Descriptions are the server's own first sentences: rewrite them in your own words\n" +
+          '(one sentence, at most 25 words) before adding this file to catalog/.',
+      ),
+    );
+  } else {
+    const policy = starterPolicy(entry, {
+      parameters: true,
+      header: `Scaffold from a live scan of: ${command.join(' ')}\nEach rule follows the tool's risk category as classified on the spot; review before use.`,
+    });
+    process.stdout.write(policy.yaml);
+  }
+  process.exitCode = 0;
+}
+
+/** Registers `tollgate scan`. */
+export function registerScan(program: Command): void {
+  const scan = program
+    .command('scan')
+    .description(
+      'Start an MCP server, list its tools (all pages) and print a policy scaffold or catalogue entry',
+    )
+    .argument('[command...]', 'server command and arguments, after --')
+    .addOption(
+      new Option('--format <format>', 'output: policy scaffold or catalogue entry')
+        .choices(['policy', 'catalog'])
+        .default('policy'),
+    )
+    .option('--json', 'print tools, parameter summaries and classifications as JSON')
+    .option('--timeout <seconds>', 'give up after this many seconds (exit 2)', parseSeconds, 30)
+    .option('--id <id>', 'server id for --format catalog (default: from the server name)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  tollgate scan -- npx -y @modelcontextprotocol/server-memory\n  tollgate scan --format catalog --timeout 60 -- node dist/index.js\n\nExit codes: 0 ok, 2 usage error, server failure or timeout.',
+    )
+    .action((command: string[], opts: ScanCliOptions) => runScan(command, opts));
+  usageExitCode(scan);
 }

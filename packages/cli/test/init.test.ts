@@ -1,0 +1,123 @@
+// `tollgate init` end to end: a child process runs the command module (from source) against the
+// repository catalogue and real MCP servers from npm.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadPolicy } from '@tollgate/policy';
+import { describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cliRoot = join(here, '..');
+const moduleUrl = new URL('../src/commands/init.ts', import.meta.url).href;
+const memoryDir = dirname(
+  createRequire(join(cliRoot, '..', 'catalog', 'package.json')).resolve(
+    '@modelcontextprotocol/server-memory/package.json',
+  ),
+);
+
+function tollgate(args: string[], cwd = cliRoot) {
+  const code = `import { Command } from 'commander'; import { registerInit } from '${moduleUrl}';
+const p = new Command('tollgate'); registerInit(p); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--conditions=@tollgate/source',
+      '--input-type=module',
+      '-e',
+      code,
+      '--',
+      'init',
+      ...args,
+    ],
+    { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
+  );
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('tollgate init', () => {
+  it('writes the catalogue starter policy for --server, which validates', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+    const file = join(dir, 'policy.yaml');
+    const r = tollgate(['--server', 'memory', '-o', file]);
+    expect(r.stderr).toContain(`wrote ${file}: starter policy for memory (9 tools`);
+    expect(r.code).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain(
+      '# Tollgate starter policy for memory (@modelcontextprotocol/server-memory@2026.8.31).',
+    );
+    const loaded = loadPolicy(text, { filename: file });
+    expect(loaded.ok).toBe(true);
+    if (loaded.ok) {
+      expect(loaded.policy.exact.size).toBe(9);
+      expect(loaded.policy.exact.get('delete_entities')!.rules[0]!.action).toBe('deny');
+    }
+  });
+
+  it('never overwrites without --force (exit 2), and overwrites with it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(file, 'keep me\n');
+    const r = tollgate(['--server', 'memory', '-o', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`tollgate init: ${file} already exists; use --force`);
+    expect(readFileSync(file, 'utf8')).toBe('keep me\n');
+    const forced = tollgate(['--server', 'memory', '-o', file, '--force', '--json']);
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(forced.stdout)).toEqual({
+      file,
+      server: 'memory',
+      source: 'catalogue entry memory',
+      tools: 9,
+      categories: expect.objectContaining({ Destructive: 3 }),
+    });
+    expect(readFileSync(file, 'utf8')).toContain('version: "1"');
+  });
+
+  it('rejects an unknown server with a suggestion (exit 2) and writes nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+    const r = tollgate(['--server', 'memry', '-o', join(dir, 'p.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no server "memry" in the catalogue (did you mean memory?)');
+    expect(existsSync(join(dir, 'p.yaml'))).toBe(false);
+  });
+
+  it('needs --server or a command (exit 2)', () => {
+    const r = tollgate(['-o', '-']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('give --server <id>');
+  });
+
+  it('builds a starter policy from a live scan, classified on the spot, to stdout', () => {
+    const r = tollgate(['-o', '-', '--', process.execPath, join(memoryDir, 'dist', 'index.js')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('# Generated from a live scan of');
+    const loaded = loadPolicy(r.stdout, { filename: 'stdout.yaml' });
+    expect(loaded.ok).toBe(true);
+    if (loaded.ok) {
+      expect([...loaded.policy.exact.keys()].sort()).toEqual([
+        'add_observations',
+        'create_entities',
+        'create_relations',
+        'delete_entities',
+        'delete_observations',
+        'delete_relations',
+        'open_nodes',
+        'read_graph',
+        'search_nodes',
+      ]);
+      expect(loaded.policy.exact.get('read_graph')!.rules[0]!.rateLimit).toMatchObject({ max: 60 });
+    }
+  });
+
+  it('--help exits 0 and documents the options', () => {
+    const r = tollgate(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--force');
+    expect(r.stdout).toContain('--server <id>');
+  });
+});
