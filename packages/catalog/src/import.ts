@@ -257,7 +257,8 @@ export function entryFromScan(
     (scan.serverInfo.name
       .toLowerCase()
       .replace(/[^a-z0-9._-]+/g, '-')
-      .replace(/^[^a-z0-9]+/, '') || 'server');
+      .replace(/^[^a-z0-9]+/, '') ||
+      'server');
   return {
     id,
     name: scan.serverInfo.title ?? scan.serverInfo.name,
@@ -267,7 +268,12 @@ export function entryFromScan(
       ...(scan.serverInfo.version ? { version: scan.serverInfo.version } : {}),
     },
     ...(meta.launch ? { launch: meta.launch } : {}),
-    source: { serverInfo: { name: scan.serverInfo.name, ...(scan.serverInfo.version ? { version: scan.serverInfo.version } : {}) } },
+    source: {
+      serverInfo: {
+        name: scan.serverInfo.name,
+        ...(scan.serverInfo.version ? { version: scan.serverInfo.version } : {}),
+      },
+    },
     tools: scan.tools.map((t) => {
       const annotations = t.annotations && Object.keys(t.annotations).length > 0 ? t.annotations : undefined;
       return {

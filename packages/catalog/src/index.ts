@@ -9,9 +9,9 @@
 export { type Classification, type ClassifierInput, classifyTool, type Evidence } from './classifier.js';
 export {
   buildCatalogEntry,
+  type Curation,
   entryFromScan,
   firstSentence,
-  type Curation,
   ImportError,
   normalizeSnapshot,
   readCuration,
@@ -35,13 +35,13 @@ export {
   type EmittedPolicy,
   type PolicyDocument,
   type PolicyRule,
+  parameterSummary,
   RECOMMENDED_LIMITS,
   RULE_REASON,
   recommendedPolicy,
   recommendedRule,
   recommendedRules,
   type StarterOptions,
-  parameterSummary,
   starterPolicy,
 } from './policies.js';
 export { launchOptions, type ScanOptions, type ScanResult, ScanTimeoutError, scanServer } from './scan.js';

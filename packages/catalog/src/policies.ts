@@ -240,7 +240,8 @@ export function starterPolicy(
     header:
       `Tollgate starter policy for ${server.id}${server.package ? ` (${server.package.name}${server.package.version ? `@${server.package.version}` : ''})` : ''}.\n` +
       `${server.tools.length} tools: ${summary}.\n` +
-      (options.header ?? "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md)."),
+      (options.header ??
+        "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md)."),
     comments,
   });
   return { document, yaml };
