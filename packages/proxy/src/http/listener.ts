@@ -59,7 +59,10 @@ export interface HttpSessionInfo {
 /** The context the listener gives `Gate.decide`: the router's, plus the HTTP identity. */
 export interface HttpGateContext extends GateContext {
   sessionId: string;
-  /** `<principal>@<remoteAddress>`, e.g. `token:1a2b3c4d@10.0.0.7`. */
+  /**
+   * `<principal>@<remoteAddress> (<clientInfo.name>)`, e.g. `token:1a2b3c4d@10.0.0.7 (claude-code)`:
+   * the decision log's `client_id`.
+   */
   clientId: string;
   /** `clientInfo.name` from the client's `initialize`, when it gave one. */
   clientName?: string;
@@ -70,9 +73,10 @@ export interface HttpGateContext extends GateContext {
 export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
   /**
    * The policy engine: one gate shared by all sessions (counters shared), or a factory called
-   * once per session (e.g. an enforcer over its own memory store: per-session counters).
+   * once per session (e.g. an enforcer over its own memory store: per-session counters). A
+   * factory's gate is closed with the session when it has a `close()` method (an `Enforcer` does).
    */
-  readonly gate: Gate<D> | ((session: HttpSessionInfo) => Gate<D>);
+  readonly gate: Gate<D> | ((session: HttpSessionInfo) => Gate<D> | Promise<Gate<D>>);
   readonly upstream: HttpListenerUpstream;
   /** Address to bind (default `127.0.0.1`). */
   readonly host?: string;
@@ -121,6 +125,8 @@ interface Session {
   lastSeen: number;
   openRequests: number;
   ending?: Promise<void>;
+  /** Closes a per-session gate. */
+  closeGate?: () => Promise<void> | undefined;
 }
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
@@ -230,6 +236,9 @@ export async function runHttpListener<D extends GateDecision>(
       log.info({ session: s.info.sessionId, client: s.info.principal, reason }, 'HTTP session ended');
       s.router.clientClosed();
       await Promise.allSettled([s.client.close(), s.server.close()]);
+      await Promise.resolve(s.closeGate?.()).catch((err: unknown) =>
+        log.warn({ err }, 'closing a session gate failed'),
+      );
     })();
     return s.ending;
   };
@@ -270,7 +279,15 @@ export async function runHttpListener<D extends GateDecision>(
       },
     });
     const client = new HttpSessionTransport(http, log);
-    const base = typeof opts.gate === 'function' ? opts.gate(info) : opts.gate;
+    const perSession = typeof opts.gate === 'function';
+    let base: Gate<D>;
+    try {
+      base = typeof opts.gate === 'function' ? await opts.gate(info) : opts.gate;
+    } catch (err) {
+      log.error({ err, session: info.sessionId }, 'could not create the gate of a new session');
+      refuse(res, 503, ErrorCode.PolicyUnavailable, `Policy unavailable: ${(err as Error).message}`);
+      return undefined;
+    }
     const router = new Router<GateDecision>({
       client,
       server,
@@ -278,7 +295,16 @@ export async function runHttpListener<D extends GateDecision>(
       logger: log,
       sessionId: info.sessionId,
     });
-    const session: Session = { info, http, client, server, router, lastSeen: Date.now(), openRequests: 0 };
+    const session: Session = {
+      info,
+      http,
+      client,
+      server,
+      router,
+      lastSeen: Date.now(),
+      openRequests: 0,
+      ...(perSession ? { closeGate: () => (base as { close?: () => Promise<void> }).close?.() } : {}),
+    };
     server.onerror = (err) => log.warn({ err, session: info.sessionId }, 'upstream transport error');
     client.onerror = (err) => log.debug({ err, session: info.sessionId }, 'client transport error');
     server.onclose = (closeInfo) => {
@@ -295,6 +321,8 @@ export async function runHttpListener<D extends GateDecision>(
         ErrorCode.UpstreamClosed,
         `Bad gateway: could not start the MCP server: ${(err as Error).message}`,
       );
+      router.clientClosed();
+      await Promise.resolve(session.closeGate?.()).catch(() => {});
       return undefined;
     }
     await client.start();
@@ -411,9 +439,10 @@ export async function runHttpListener<D extends GateDecision>(
 function sessionGate<D extends GateDecision>(gate: Gate<D>, info: HttpSessionInfo): Gate<D> {
   const wrapped: Gate<D> = {
     decide(call: GateCall, ctx?: GateContext) {
+      const who = `${info.principal}@${info.remoteAddress}`;
       const full: HttpGateContext = {
         sessionId: info.sessionId,
-        clientId: `${info.principal}@${info.remoteAddress}`,
+        clientId: ctx?.clientId ? `${who} (${ctx.clientId})` : who,
         ...(ctx?.clientId ? { clientName: ctx.clientId } : {}),
         transport: 'http',
       };

@@ -67,7 +67,7 @@ describe('listener mode, stdio child per session', () => {
     expect(listener.sessionIds()).toEqual([transport.sessionId]);
     expect(gate.decisions[0]?.ctx).toEqual({
       sessionId: transport.sessionId,
-      clientId: 'anonymous@127.0.0.1',
+      clientId: 'anonymous@127.0.0.1 (listener-e2e)',
       clientName: 'listener-e2e',
       transport: 'http',
     });
@@ -168,7 +168,7 @@ describe('listener front door', () => {
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'authed' } }))).toBe(
       'Echo: authed',
     );
-    expect(gate.decisions[0]?.ctx?.clientId).toMatch(/^token:[0-9a-f]{8}@127\.0\.0\.1$/);
+    expect(gate.decisions[0]?.ctx?.clientId).toMatch(/^token:[0-9a-f]{8}@127\.0\.0\.1 \(listener-e2e\)$/);
   });
 
   it('reads the token from TOLLGATE_AUTH_TOKEN', async () => {
