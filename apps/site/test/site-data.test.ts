@@ -126,6 +126,20 @@ describe('tool prose', () => {
     expect(categoryInPractice(interpreter!)).toContain('sliding window');
   });
 
+  it('tells Destructive and Financial tools what the recommended policy really does', () => {
+    const destructive = data.byCategory.Destructive[0]!;
+    const dServer = data.servers.find((s) => s.id === destructive.serverId)!;
+    expect(destructive.yaml).toContain('action: deny');
+    const dFaq = toolFaq(destructive, dServer);
+    expect(dFaq[3]!.answer).toContain('the recommended policy denies');
+    expect(dFaq[4]!.answer).toContain('already denies every call');
+    expect(categoryInPractice(destructive)).toContain('denies it');
+    const financial = data.byCategory.Financial.find((t) => t.rateLimit?.kind === 'fixed');
+    expect(financial, 'a Financial tool with a daily cap').toBeDefined();
+    const fFaq = toolFaq(financial!, data.servers.find((s) => s.id === financial!.serverId)!);
+    expect(fFaq[3]!.answer).toMatch(/at most \d+ calls per calendar day \(UTC\)/);
+  });
+
   it('escapes HTML before marking up code spans', () => {
     expect(inlineCode('run `<b>` & "x"')).toBe('run <code>&#60;b&#62;</code> &#38; &#34;x&#34;');
   });

@@ -266,7 +266,7 @@ tools:
     ],
     targets: ['Write', 'Execute', 'Destructive', 'Financial'],
     containment:
-      'Start from the catalogue’s starter policy for the server, which rate-limits Execute tools and hides Destructive and Financial ones, then delete what the task does not need.',
+      'Start from the catalogue’s starter policy for the server, which rate-limits Execute tools, denies Destructive ones and caps Financial ones per day; then hide what the task does not need.',
     policy: `version: "1"
 description: least agency
 default: allow

@@ -3,7 +3,7 @@
  * six FAQ answers (also emitted as schema.org `FAQPage` JSON-LD). Built from catalogue facts only
  * (name, description, inputSchema, classification, recommended rule), never from upstream text.
  */
-import type { Category, Risk } from '@tollgate/catalog';
+import { amountField, type Category, type Risk } from '@tollgate/catalog';
 import type { SiteServer, SiteTool } from './catalog.ts';
 
 /** What each category means, in one sentence, for category pages and badges. */
@@ -72,9 +72,14 @@ export function categoryInPractice(tool: SiteTool): string {
     case 'Execute':
       return `${t} runs work chosen at call time through ${s}: code, commands, jobs or sessions that act with the server's authority, may reach the network and can cost money per call.${steer} Cap the call rate with a sliding window and validate every call against its inputSchema so malformed or unexpected arguments never reach the server.`;
     case 'Destructive':
-      return `${t} removes or irreversibly changes something through ${s}; there is no undo if the model misreads the task or is manipulated into the call.${steer} Deny it in unattended agent sessions and allow it only where a human supervises.`;
-    case 'Financial':
-      return `${t} moves money or creates an obligation through ${s}. A loop or an injected instruction turns directly into cost.${steer} Deny it by default, or bound single amounts with conditions and daily totals with a counter.`;
+      return `${t} removes or irreversibly changes something through ${s}; there is no undo if the model misreads the task or is manipulated into the call.${steer} The recommended policy denies it and tells the agent to ask a human; allow it only in sessions a human supervises.`;
+    case 'Financial': {
+      const field = amountField(tool.inputSchema);
+      const caps = field
+        ? ` and bounds both a single ${code(field)} and the UTC day's total of ${code(field)} with a counter`
+        : '';
+      return `${t} moves money or creates an obligation through ${s}. A loop or an injected instruction turns directly into cost.${steer} The recommended policy caps how many calls it admits per UTC day${caps}; hide it where no payment is expected.`;
+    }
   }
 }
 
@@ -87,8 +92,12 @@ export interface FaqEntry {
 function rateLimitText(tool: SiteTool): string | undefined {
   const rl = tool.rateLimit;
   if (!rl) return undefined;
-  return rl.kind === 'sliding'
-    ? `at most ${rl.max} calls in any rolling ${rl.windowSeconds} seconds (\`rate_limit: { max: ${rl.max}, window: ${rl.windowSeconds} }\`)`
+  if (rl.kind === 'sliding') {
+    return `at most ${rl.max} calls in any rolling ${rl.windowSeconds} seconds (\`rate_limit: { max: ${rl.max}, window: ${rl.windowSeconds} }\`)`;
+  }
+  const m = /^(\d+)\/(minute|hour|day)$/.exec(rl.text);
+  return m
+    ? `at most ${m[1]} calls per calendar ${m[2]} (UTC) (\`rate_limit: ${rl.text}\`)`
     : `\`rate_limit: ${rl.text}\``;
 }
 
@@ -127,11 +136,13 @@ export function toolFaq(tool: SiteTool, server: SiteServer): FaqEntry[] {
       question: `Can I rate-limit ${tool.name}?`,
       answer: rl
         ? `Yes. The recommended policy already allows ${rl}. Change the numbers to fit your workload; a denied call returns an error result telling the agent when the next call is admitted.`
-        : `Yes. Add a rule such as ${code('rate_limit: 30/minute')} (a calendar-aligned fixed window) or ${code('rate_limit: { max: 30, window: 60 }')} (a sliding window) under ${code(`tools.${tool.name}.rules`)} in ${code(file)}.`,
+        : tool.category === 'Destructive'
+          ? `Yes, though the recommended policy denies ${t} outright. To admit a few calls instead, replace its deny rule with a rule such as ${code('rate_limit: 5/day')} (a calendar-aligned fixed window) or ${code('rate_limit: { max: 1, window: 3600 }')} (a sliding window) under ${code(`tools.${tool.name}.rules`)} in ${code(file)}.`
+          : `Yes. Add a rule such as ${code('rate_limit: 30/minute')} (a calendar-aligned fixed window) or ${code('rate_limit: { max: 30, window: 60 }')} (a sliding window) under ${code(`tools.${tool.name}.rules`)} in ${code(file)}.`,
     },
     {
       question: `How do I block ${tool.name} completely?`,
-      answer: `Add it to ${code('hide')} in ${code(file)}: ${code(`hide: [${tool.name}]`)}. Tollgate then removes ${t} from ${code('tools/list')} so the model never sees it, and denies any ${code('tools/call')} for it. A rule with ${code('action: deny')} also blocks it while keeping it listed.`,
+      answer: `${tool.category === 'Destructive' ? `The recommended policy already denies every call to ${t}. To also keep it out of sight, add` : 'Add'} it to ${code('hide')} in ${code(file)}: ${code(`hide: [${tool.name}]`)}. Tollgate then removes ${t} from ${code('tools/list')} so the model never sees it, and denies any ${code('tools/call')} for it. A rule with ${code('action: deny')} also blocks it while keeping it listed.`,
     },
     {
       question: `Which MCP server provides ${tool.name}?`,
