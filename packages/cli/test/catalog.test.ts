@@ -1,0 +1,103 @@
+// `tollgate catalog import|stats` end to end: a child process runs the command module (from source).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultSourcesDir, loadCatalogFile } from '@tollgate/catalog';
+import { describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cliRoot = join(here, '..');
+const moduleUrl = new URL('../src/commands/catalog.ts', import.meta.url).href;
+
+function tollgate(args: string[]) {
+  const code = `import { Command } from 'commander'; import { registerCatalog } from '${moduleUrl}';
+const p = new Command('tollgate'); registerCatalog(p); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--conditions=@tollgate/source',
+      '--input-type=module',
+      '-e',
+      code,
+      '--',
+      'catalog',
+      ...args,
+    ],
+    { cwd: cliRoot, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } },
+  );
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('tollgate catalog import', () => {
+  const snapshot = join(defaultSourcesDir(), 'npm-scans', 'time.json');
+  const snap = JSON.parse(readFileSync(snapshot, 'utf8')) as {
+    tools: Array<{ name: string; description: string }>;
+  };
+
+  it('writes catalog/<id>.yaml with our descriptions and the recorded package and launch', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-import-'));
+    const curation = join(dir, 'curation');
+    mkdirSync(curation);
+    const tools = Object.fromEntries(
+      snap.tools.map((t, i) => [t.name, { description: `Our sentence number ${i}.`, category: 'Read' }]),
+    );
+    writeFileSync(join(curation, 'time.json'), JSON.stringify({ server: 'time', tools }));
+    const out = join(dir, 'catalog');
+    const r = tollgate(['import', snapshot, '--out', out, '--curation', curation]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${join(out, 'time.yaml')}: ${snap.tools.length} tools`);
+    const entry = loadCatalogFile(join(out, 'time.yaml'));
+    expect(entry.package).toEqual({ registry: 'npm', name: 'time-mcp', version: '1.0.6' });
+    expect(entry.launch).toMatchObject({ command: 'node', args: ['dist/index.js'], cwd: 'package' });
+    expect(entry.tools.map((t) => t.description)).toEqual(
+      snap.tools.map((_, i) => `Our sentence number ${i}.`),
+    );
+  });
+
+  it('a tool without a curated description is an error naming it (exit 1), never a copy of upstream', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-import-'));
+    const curation = join(dir, 'curation');
+    mkdirSync(curation);
+    const [first, ...rest] = snap.tools;
+    const tools = Object.fromEntries(rest.map((t) => [t.name, { description: 'Ours.' }]));
+    writeFileSync(join(curation, 'time.json'), JSON.stringify({ server: 'time', tools }));
+    const r = tollgate(['import', snapshot, '--out', join(dir, 'catalog'), '--curation', curation, '--json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { results: Array<{ error?: string }> };
+    expect(out.results[0]!.error).toBe(`time: no curated description for 1 tool(s): ${first!.name}`);
+    expect(existsSync(join(dir, 'catalog', 'time.yaml'))).toBe(false);
+  });
+});
+
+describe('tollgate catalog stats', () => {
+  it('--json counts every tool per category and risk, per server and overall', () => {
+    const r = tollgate(['stats', '--json']);
+    expect(r.code).toBe(0);
+    const stats = JSON.parse(r.stdout) as {
+      servers: number;
+      overall: { tools: number; byCategory: Record<string, number>; byRisk: Record<string, number> };
+      perServer: Array<{ id: string; tools: number }>;
+    };
+    expect(stats.servers).toBe(62);
+    expect(stats.overall.tools).toBe(2070);
+    const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+    expect(sum(stats.overall.byCategory)).toBe(2070);
+    expect(sum(stats.overall.byRisk)).toBe(2070);
+    expect(stats.overall.byRisk.Critical).toBe(
+      stats.overall.byCategory.Destructive! + stats.overall.byCategory.Financial!,
+    );
+    expect(stats.perServer.find((s) => s.id === 'memory')!.tools).toBe(9);
+  });
+
+  it('prints a table', () => {
+    const r = tollgate(['stats']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^server\s+Read\s+Write\s+Execute\s+Destructive\s+Financial\s+tools$/m);
+    expect(r.stdout).toMatch(/^all \(62\)\s+.*\s2070$/m);
+  });
+});
