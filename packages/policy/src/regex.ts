@@ -19,6 +19,19 @@ const UNSUPPORTED = /invalid escape sequence: `\\[1-9]|unsupported Perl syntax|i
  * The returned `test` never throws either: non-string input simply does not match.
  */
 export function tryCompileRegex(source: string): RegexResult {
+  const hit = cache.get(source);
+  if (hit) return hit;
+  const result = compileUncached(source);
+  // Validation and compilation both need each pattern, and reloads see the same patterns again.
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(source, result);
+  return result;
+}
+
+const CACHE_LIMIT = 1000;
+const cache = new Map<string, RegexResult>();
+
+function compileUncached(source: string): RegexResult {
   let re: RE2JS;
   try {
     re = RE2JS.compile(source);
@@ -26,14 +39,14 @@ export function tryCompileRegex(source: string): RegexResult {
     const raw = e instanceof Error ? e.message : String(e);
     const reason = raw.replace(/^error parsing regexp: /, '');
     const unsupported = UNSUPPORTED.test(raw);
-    return {
+    return Object.freeze({
       ok: false,
       unsupported,
       reason,
       hint: unsupported
         ? 'Tollgate runs regexes on a linear-time (RE2) engine, which has no backreferences (\\1) or lookaround ((?=, (?!, (?<=, (?<!); rewrite without them or split into several conditions'
         : 'fix the pattern syntax (RE2 syntax: https://github.com/google/re2/wiki/Syntax)',
-    };
+    }) as RegexResult;
   }
   const regex: CompiledRegex = Object.freeze({
     source,
@@ -46,5 +59,5 @@ export function tryCompileRegex(source: string): RegexResult {
       }
     },
   });
-  return { ok: true, regex };
+  return Object.freeze({ ok: true, regex }) as RegexResult;
 }
