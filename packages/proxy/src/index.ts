@@ -34,3 +34,5 @@ export { type FilteredToolsList, filterToolsList, type ListedTool, ToolCatalogue
 export { ChildStdioTransport, type ChildStdioTransportOptions } from './transport/stdio-child.js';
 export { StreamTransport, type StreamTransportOptions } from './transport/stdio-stream.js';
 export type { CloseInfo, MessageTransport, OversizeReport } from './transport/types.js';
+// Remote MCP (Streamable HTTP upstream and listener): see http/index.ts.
+export * from './http/index.js';
