@@ -6,33 +6,43 @@ export interface Resolved {
   readonly value: unknown;
 }
 
-const NOT_FOUND: Resolved = Object.freeze({ found: false, value: undefined });
 const hasOwn = Object.prototype.hasOwnProperty;
+const INDEX = /^(0|[1-9]\d*)$/;
+
+/** Returned by {@link lookup} when a path does not resolve. */
+export const MISSING: unique symbol = Symbol('missing');
 
 /**
  * Walk `segments` into `root` (the call's `arguments`). Only own properties of objects count, so
  * `args.constructor` or `args.__proto__` never resolve to something the agent did not send. A
- * decimal segment indexes an array (`args.files.0`).
+ * decimal segment indexes an array (`args.files.0`). Allocation-free: this runs on every call.
  *
- * @returns `found: false` when a segment is absent or the walk reaches a non-object; a present
- *   `null` is found (value `null`).
+ * @returns the value, or {@link MISSING} when a segment is absent or the walk reaches a
+ *   non-object; a present `null` is returned as `null`.
  */
-export function resolvePath(root: unknown, segments: readonly string[]): Resolved {
+export function lookup(root: unknown, segments: readonly string[]): unknown {
   let cur: unknown = root;
-  for (const seg of segments) {
-    if (cur === null || typeof cur !== 'object') return NOT_FOUND;
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i]!;
+    if (cur === null || typeof cur !== 'object') return MISSING;
     if (Array.isArray(cur)) {
-      if (!/^(0|[1-9]\d*)$/.test(seg)) return NOT_FOUND;
-      const i = Number(seg);
-      if (i >= cur.length) return NOT_FOUND;
-      cur = cur[i];
+      if (!INDEX.test(seg)) return MISSING;
+      const idx = Number(seg);
+      if (idx >= cur.length) return MISSING;
+      cur = cur[idx];
     } else {
-      if (!hasOwn.call(cur, seg)) return NOT_FOUND;
+      if (!hasOwn.call(cur, seg)) return MISSING;
       cur = (cur as Record<string, unknown>)[seg];
     }
-    if (cur === undefined) return NOT_FOUND;
+    if (cur === undefined) return MISSING;
   }
-  return { found: true, value: cur };
+  return cur;
+}
+
+/** {@link lookup} as a `{ found, value }` pair. */
+export function resolvePath(root: unknown, segments: readonly string[]): Resolved {
+  const v = lookup(root, segments);
+  return v === MISSING ? { found: false, value: undefined } : { found: true, value: v };
 }
 
 /**
@@ -77,31 +87,41 @@ export function looseEquals(actual: unknown, expected: unknown): boolean {
  * - `in` / `not_in`: membership by {@link looseEquals}
  */
 export function conditionHolds(c: CompiledCondition, r: Resolved): boolean {
-  if (c.op === 'exists') return r.found === (c.value !== false);
-  if (!r.found) return false;
-  const v = r.value;
+  return valueHolds(c, r.found ? r.value : MISSING);
+}
+
+function member(v: unknown, list: unknown): boolean {
+  if (!Array.isArray(list)) return false;
+  for (let i = 0; i < list.length; i++) if (looseEquals(v, list[i])) return true;
+  return false;
+}
+
+/** {@link conditionHolds} on a value from {@link lookup} ({@link MISSING} when absent). */
+export function valueHolds(c: CompiledCondition, v: unknown): boolean {
+  if (c.op === 'exists') return (v !== MISSING) === (c.value !== false);
+  if (v === MISSING) return false;
   switch (c.op) {
     case 'eq':
       return looseEquals(v, c.value);
     case 'neq':
       return !looseEquals(v, c.value);
     case 'in':
-      return Array.isArray(c.value) && c.value.some((x) => looseEquals(v, x));
+      return member(v, c.value);
     case 'not_in':
-      return Array.isArray(c.value) && !c.value.some((x) => looseEquals(v, x));
+      return Array.isArray(c.value) && !member(v, c.value);
     case 'lt':
     case 'lte':
     case 'gt':
     case 'gte': {
-      const a = asNumber(v);
-      const b = asNumber(c.value);
+      const a = typeof v === 'number' ? (Number.isFinite(v) ? v : undefined) : asNumber(v);
+      const b = typeof c.value === 'number' ? c.value : asNumber(c.value);
       if (a === undefined || b === undefined) return false;
       return c.op === 'lt' ? a < b : c.op === 'lte' ? a <= b : c.op === 'gt' ? a > b : a >= b;
     }
     case 'contains':
       if (typeof v === 'string')
         return c.value !== null && c.value !== undefined && v.includes(String(c.value));
-      if (Array.isArray(v)) return v.some((x) => looseEquals(x, c.value));
+      if (Array.isArray(v)) return member(c.value, v);
       return false;
     case 'regex': {
       if (!c.regex) return false;

@@ -1,5 +1,5 @@
 import type { CompiledCondition, CompiledPolicy, CompiledRule } from '@tollgate/policy';
-import { asNumber, conditionHolds, resolvePath } from './conditions.js';
+import { asNumber, conditionHolds, lookup, resolvePath, valueHolds } from './conditions.js';
 import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from './decision.js';
 import { SchemaValidator } from './schema-validator.js';
 import type { CounterCheck, CounterStore, NumericOp, ReserveResult } from './store/counter-store.js';
@@ -101,6 +101,11 @@ export async function evaluate(
 
   const args = call.args !== null && typeof call.args === 'object' ? call.args : {};
   const tracing = context.trace === true;
+  // Fast path for the common case: rules made only of `args.*` conditions that all hold. Anything
+  // else (a failure, a deny, validate, counters, tracing) takes the full path below from the start.
+  if (!tracing && allSimpleRulesHold(rules, args)) {
+    return { allowed: true, reason: 'allowed', message: 'allowed', policyHash };
+  }
   const traces: RuleTrace[] | undefined = tracing ? [] : undefined;
   let items: MutableItem[] | undefined;
   let itemIndex: Map<string, number> | undefined;
@@ -342,6 +347,19 @@ export async function evaluate(
     policyHash,
     ...(traces ? { trace: traces } : {}),
   };
+}
+
+function allSimpleRulesHold(rules: readonly CompiledRule[], args: Record<string, unknown>): boolean {
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    if (rule.action === 'deny' || rule.validate || rule.state || rule.rateLimit) return false;
+    const conds = rule.conditions;
+    for (let j = 0; j < conds.length; j++) {
+      const c = conds[j]!;
+      if (c.source !== 'args' || !valueHolds(c, lookup(args, c.segments))) return false;
+    }
+  }
+  return true;
 }
 
 function failureFromStore(rules: readonly CompiledRule[], r: Extract<ReserveResult, { ok: false }>): Failure {

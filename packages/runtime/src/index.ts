@@ -7,7 +7,16 @@
  * - {@link openDecisionLog}: JSON-lines decision log (`startup`, `tool_call`, `config_reload`, `shutdown`)
  * - {@link createLogger}, {@link defaultPaths}
  */
-export { asNumber, conditionHolds, looseEquals, type Resolved, resolvePath } from './conditions.js';
+export {
+  asNumber,
+  conditionHolds,
+  lookup,
+  looseEquals,
+  MISSING,
+  type Resolved,
+  resolvePath,
+  valueHolds,
+} from './conditions.js';
 export {
   type ConditionTrace,
   type Decision,
