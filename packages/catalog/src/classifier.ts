@@ -64,7 +64,7 @@ const READ_VERBS: Lexicon = {
       'compare estimate calculate compute geocode reverse directions distance elevation screenshot ' +
       'snapshot logs stats whoami me current think thinking ping echo suggest recommend scrape crawl ' +
       'extract map research ask answer reason convert validate lint verify test status info details ' +
-      'discover audit tail grep history navigate_back console network wait generate render ' +
+      'discover audit tail grep history navigate_back console network wait generate render expect assert ' +
       'forward_geocode measure trace profile recall open_nodes search_nodes read_graph',
   ),
   // `query` alone is usually a read (`query_logs`); a SQL field in the schema outweighs it.
@@ -86,14 +86,15 @@ const WRITE_VERBS: Lexicon = lex(
     'register schedule configure transition resolve react commit push pull checkout stage stash ' +
     'rebase cherry init initialize draft duplicate submit promote tab tabs ' +
     'focus downgrade annotate complete accept decline mute unmute ' +
-    'follow unfollow vote handle_dialog file_upload emulate',
+    'follow unfollow vote handle_dialog file_upload emulate sort reorder dismiss snooze unmerge ' +
+    'reauthorize detach',
 );
 // Verbs that destroy. `logout` and `rotate` revoke a session or the old secret.
 const DESTRUCTIVE_VERBS: Lexicon = lex(
   4,
   'delete remove drop destroy purge revoke terminate kill uninstall truncate wipe erase clear ' +
     'overwrite deprovision decommission evict flush prune cleanup clean rm del unpublish discard ' +
-    'abort cancel reset deactivate detach nuke expire invalidate logout rotate',
+    'abort cancel reset deactivate nuke expire invalidate logout rotate',
 );
 // Verbs that run code, jobs or deployments.
 const EXECUTE_VERBS: Lexicon = lex(
@@ -117,13 +118,32 @@ const FINANCIAL_NOUNS = new Set(
     'credits paymentintent paymentlink payment_link dispute disputes'
   ).split(/\s+/),
 );
+// Tokens that are verbs or nouns (`eval` in `genai-model-eval-list-runs`, `build` in
+// `pipelines_build_log`): they lead the name only when no unambiguous verb appears in it.
+const WEAK_VERBS = new Set(
+  'eval evaluation build run runs snapshot test tag label comment map post type check trigger process status'.split(
+    ' ',
+  ),
+);
+// Things that run code once created or changed: provisioning them is Execute, not Write.
+const COMPUTE_NOUNS = new Set(
+  (
+    'droplet droplets cluster clusters runtime runtimes worker workers function functions nodepool ' +
+    'container containers instance instances vm vms deployment deployments pod pods lambda app apps'
+  ).split(' '),
+);
 // Verbs that detach one thing from another when the name says `..._from_...`: recoverable.
 const DETACH_VERBS = new Set(['remove', 'unlink', 'detach', 'delete']);
 
 // Phrases in descriptions, matched on word boundaries. Weight is lower than the name's.
 const PHRASES: Array<[RegExp, Category, number]> = [
   [/\b(permanently|irreversibl[ey]|cannot be undone|can ?not be recovered)\b/, 'Destructive', 3],
-  [/\b(overwrit(e|es|ing)|(replac(e|es|ing)) (any |the |an )?existing)\b/, 'Destructive', 3],
+  [/\b(overwrit(e|es|ing)|(replac(e|es|ing)) (any |the |an )?existing)\b/, 'Destructive', 2],
+  [
+    /\b(sav(e|es|ing)|writ(e|es|ing)|stor(e|es|ing)) (it |them |the \w+ )?(to|into|onto) (a |the )?(local )?(file|disk|directory|folder|path)\b/,
+    'Write',
+    3,
+  ],
   [/\b(recurring charges?|incur(s|ring)? (charges|costs)|billable|paid (plan|tier))\b/, 'Financial', 3],
   [
     /\b(delet(e|es|ing)|remov(e|es|ing)|destroy(s|ing)?|drop(s|ping)?|terminat(e|es|ing)|revok(e|es|ing)|purg(e|es|ing)|wip(e|es|ing))\b/,
@@ -149,7 +169,7 @@ const PHRASES: Array<[RegExp, Category, number]> = [
   ],
   [/\b(money|funds|payment|charge|invoice|refund|payout|subscription|billing)\b/, 'Financial', 1],
   [
-    /\b(creat(e|es|ing)|add(s|ing)?|updat(e|es|ing)|modif(y|ies|ying)|edit(s|ing)?|sets?|writ(e|es|ing)|sends?|post(s|ing)?|upload(s|ing)?|mov(e|es|ing)|renam(e|es|ing))\b/,
+    /\b(creat(e|es|ing)|add(s|ing)?|updat(e|es|ing)|modif(y|ies|ying)|edit(s|ing)?|sets?|writ(e|es|ing)|sends?|post(s|ing)?|upload(s|ing)?|mov(e|es|ing)|renam(e|es|ing)|manag(e|es|ing)|adjust(s|ing)?|chang(e|es|ing)|configur(e|es|ing))\b/,
     'Write',
     1.5,
   ],
@@ -211,6 +231,7 @@ function nameEvidence(name: string): NameFindings {
   const out: Evidence[] = [];
   let leadingVerb: Category | null = null;
   let leadingToken = '';
+  const hits: Array<{ index: number; detail: string; category: Category; base: number; weak: boolean }> = [];
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     // Two-token names like `kubectl_exec` or `port_forward` are looked up joined first.
@@ -219,17 +240,16 @@ function nameEvidence(name: string): NameFindings {
     const hit = pairHit ?? verbCategory(token) ?? verbCategory(stem(token));
     if (hit) {
       let [category, base] = hit;
-      const detail = pairHit ? pair : token;
       // `remove_tag_from_task` detaches a relation; the tag and the task both survive.
       if (category === 'Destructive' && DETACH_VERBS.has(token) && tokens.slice(i + 1).includes('from'))
         category = 'Write';
-      // The first verb of a name is what the tool does; later ones usually describe its object.
-      const weight = leadingVerb === null ? base * 1.5 : base * 0.5;
-      if (leadingVerb === null) {
-        leadingVerb = category;
-        leadingToken = detail;
-      }
-      out.push({ kind: 'name', detail, category, weight });
+      hits.push({
+        index: i,
+        detail: pairHit ? pair : token,
+        category,
+        base,
+        weak: !pairHit && WEAK_VERBS.has(token),
+      });
       if (pairHit) i++;
       continue;
     }
@@ -237,6 +257,29 @@ function nameEvidence(name: string): NameFindings {
       out.push({ kind: 'name', detail: token, category: 'Execute', weight: EXECUTE_NOUNS[token]! });
     else if (token in READ_NOUNS)
       out.push({ kind: 'name', detail: token, category: 'Read', weight: READ_NOUNS[token]! });
+  }
+  // The first verb of a name is what the tool does; later ones usually describe its object.
+  const lead = hits.find((h) => !h.weak) ?? hits[0];
+  for (const h of hits) {
+    out.push({
+      kind: 'name',
+      detail: h.detail,
+      category: h.category,
+      weight: h === lead ? h.base * 1.5 : h.base * 0.5,
+    });
+  }
+  if (lead) {
+    leadingVerb = lead.category;
+    leadingToken = lead.detail;
+  }
+  // Creating or changing something that runs code (a droplet, a cluster, an agent runtime) is Execute.
+  const compute = tokens.find((t) => COMPUTE_NOUNS.has(t));
+  if (
+    compute &&
+    leadingVerb === 'Write' &&
+    /^(create|update|put|install|publish|promote|upgrade|rollback|scale)$/.test(leadingToken)
+  ) {
+    out.push({ kind: 'name', detail: `${leadingToken} ${compute}`, category: 'Execute', weight: 5 });
   }
   // Money nouns: Financial when the tool acts on them (a leading verb that is not a read).
   const money = tokens.find((t) => FINANCIAL_NOUNS.has(t) || FINANCIAL_NOUNS.has(stem(t)));
@@ -269,6 +312,7 @@ function quote(phrase: string): string {
 }
 
 // A `command` property that picks one of the server's own operations is not a shell command.
+const ROUTER_HINT = /\b(tool|operation|action|subcommand|sub-command)\b/i;
 const SHELL_HINT = /\b(shell|terminal|bash|cli|command line|execute|run|process|exec)\b/i;
 
 function schemaEvidence(inputSchema: Record<string, unknown>): Evidence[] {
@@ -284,7 +328,7 @@ function schemaEvidence(inputSchema: Record<string, unknown>): Evidence[] {
       let w = weight;
       if (/^(command|cmd)$/i.test(key)) {
         const d = typeof prop?.description === 'string' ? prop.description : '';
-        if (Array.isArray(prop?.enum) || !SHELL_HINT.test(d)) w = 0.5;
+        if (Array.isArray(prop?.enum) || !SHELL_HINT.test(d) || ROUTER_HINT.test(d)) w = 0.5;
       }
       seen.add(category);
       out.push({ kind: 'schema', detail: key, category, weight: w });
