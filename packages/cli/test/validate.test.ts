@@ -138,3 +138,13 @@ describe('tollgate validate', () => {
     expect(r.stdout).toContain('Exit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.');
   });
 });
+
+describe('tollgate validate on odd files', () => {
+  it('reports an oversized file as input-too-large (exit 1) and a directory as unreadable (exit 2)', () => {
+    const big = policyFile('big.yaml', `version: "1"\n#${'x'.repeat(2 * 1024 * 1024)}\n`);
+    const r = tollgate('validate', '-c', big, '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).errors).toMatchObject([{ code: 'input-too-large', line: 1, column: 1 }]);
+    expect(tollgate('validate', '-c', dir).code).toBe(2);
+  });
+});

@@ -213,3 +213,33 @@ describe('validate.schema and globs at load time', () => {
     expect(r.errors[0]!.hint).toContain('default: deny');
   });
 });
+
+describe('unusual tool names', () => {
+  it('scopes counters of dotted tool names', () => {
+    const r = loadPolicy(
+      'version: "1"\ntools:\n  github.create_issue:\n    rules:\n      - conditions: [{ path: state.github.create_issue.n, op: lte, value: 3 }]\n        state: { counter: n, window: hour }\n',
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const c = r.policy.rulesFor('github.create_issue')[0]!.conditions[0]!;
+    expect(c.counterId).toBe('github.create_issue.n');
+    expect(c.segments).toEqual(['github.create_issue', 'n']);
+    expect(r.policy.counters.get('github.create_issue.n')).toMatchObject({
+      scope: 'github.create_issue',
+      name: 'n',
+    });
+  });
+
+  it('treats __proto__ and constructor as ordinary tool names', () => {
+    const r = loadPolicy(
+      'version: "1"\ntools:\n  __proto__: { rules: [{ rate_limit: 1/day }] }\n  constructor: { rules: [] }\n',
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect([...r.policy.exact.keys()]).toEqual(['__proto__', 'constructor']);
+    expect(r.policy.rulesFor('__proto__')).toHaveLength(1);
+    expect(r.policy.isListed('toString')).toBe(false);
+    expect(loadPolicy('version: "1"\n__proto__: { default: deny }\n')).toMatchObject({
+      ok: false,
+      errors: [{ code: 'unknown-key' }],
+    });
+  });
+});

@@ -226,13 +226,15 @@ function compileCondition(c: PolicyCondition, scope: string, location: SourceLoc
   const out: { -readonly [K in keyof CompiledCondition]: CompiledCondition[K] } = {
     path: c.path,
     source,
-    segments: Object.freeze(segs.slice(1)),
+    segments: Object.freeze(
+      source === 'state' ? [segs.slice(1, -1).join('.'), segs[segs.length - 1]!] : segs.slice(1),
+    ),
     op: c.op as ConditionOp,
     value: deepFreeze(structuredClone(c.value)),
     location,
   };
   void scope;
-  if (source === 'state') out.counterId = `${segs[1]}.${segs[2]}`;
+  if (source === 'state') out.counterId = `${segs.slice(1, -1).join('.')}.${segs[segs.length - 1]}`;
   if (c.op === 'regex') {
     const r = tryCompileRegex(c.value as string);
     // Validation already rejected patterns that fail here.

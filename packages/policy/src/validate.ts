@@ -543,14 +543,16 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
           'write `args.<field>`, e.g. `args.amount`',
         );
     } else if (segs[0] === 'state') {
-      if (segs.length !== 3 || segs.some((s) => s === ''))
+      // The counter is the last segment (counter names have no dots); the scope is everything
+      // between, so dotted tool names such as `github.create_issue` work as scopes.
+      if (segs.length < 3 || segs.some((s) => s === ''))
         add(
           [...cp, 'path'],
           'invalid-state-path',
           `state path must be state.<scope>.<counter>, got "${c.path}"`,
           'scope is the tool name, or _global for counters under "*"',
         );
-      else reads.push({ path: cp, scope: segs[1]!, counter: segs[2]! });
+      else reads.push({ path: cp, scope: segs.slice(1, -1).join('.'), counter: segs[segs.length - 1]! });
     } else {
       add(
         [...cp, 'path'],

@@ -70,3 +70,14 @@ describe('other input shapes', () => {
     expect(r.errors).toMatchObject([{ code: 'invalid-default', line: 2, column: 10 }]);
   });
 });
+
+describe('YAML syntax errors', () => {
+  it('explain tabs and unclosed quotes', () => {
+    const tabs = parsePolicy('version: "1"\ntools:\n  a:\n\trules: []\n').errors;
+    expect(tabs).toMatchObject([{ code: 'yaml-syntax', line: 4, column: 1 }]);
+    expect(tabs[0]!.hint).toContain('spaces');
+    const quote = parsePolicy('version: "1"\ndescription: "abc\n').errors;
+    expect(quote).toMatchObject([{ code: 'yaml-syntax', line: 3, column: 1 }]);
+    expect(quote[0]!.hint).toContain('never closed');
+  });
+});

@@ -28,6 +28,16 @@ export interface YamlSource {
   locate: Locator;
 }
 
+/** Hints for the YAML mistakes people make most in hand-written policies. */
+const SYNTAX_HINTS: Partial<Record<string, string>> = {
+  TAB_AS_INDENT: 'indent with spaces; YAML does not allow tabs for indentation',
+  MISSING_CHAR: 'a quote or bracket opened earlier is never closed',
+  BAD_INDENT: 'items of one mapping or list must start in the same column',
+  MULTILINE_IMPLICIT_KEY: 'a key and its colon must be on one line; quote values that contain ": "',
+  BLOCK_AS_IMPLICIT_KEY: 'quote values that contain ": "',
+  UNEXPECTED_TOKEN: 'check the indentation and quoting of this line',
+};
+
 function err(
   file: string,
   line: number,
@@ -160,7 +170,14 @@ export function readYaml(text: string, file: string): YamlSource {
       );
     } else {
       errors.push(
-        err(file, p.line, p.col, 'yaml-syntax', firstLine.replace(/ at line \d+, column \d+:?$/, '')),
+        err(
+          file,
+          p.line,
+          p.col,
+          'yaml-syntax',
+          firstLine.replace(/ at line \d+, column \d+:?$/, ''),
+          SYNTAX_HINTS[e.code],
+        ),
       );
     }
   }

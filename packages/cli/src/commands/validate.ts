@@ -1,5 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { type CompiledPolicy, formatPolicyError, loadPolicy, type PolicyError } from '@tollgate/policy';
+import { readFileSync, statSync } from 'node:fs';
+import {
+  type CompiledPolicy,
+  formatPolicyError,
+  loadPolicy,
+  MAX_POLICY_BYTES,
+  type PolicyError,
+} from '@tollgate/policy';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 
@@ -65,9 +71,14 @@ export function registerValidate(program: Command): void {
     })
     .action((opts: { config: string; json?: boolean }) => {
       const file = opts.config;
-      let text: string;
+      let text: string | undefined;
+      let size = 0;
       try {
-        text = readFileSync(file, 'utf8');
+        const st = statSync(file);
+        if (!st.isFile()) throw new Error('not a regular file');
+        size = st.size;
+        // A file over the cap is reported from its size alone: no point reading gigabytes.
+        if (size <= MAX_POLICY_BYTES) text = readFileSync(file, 'utf8');
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
         if (opts.json) {
@@ -78,7 +89,23 @@ export function registerValidate(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const result = loadPolicy(text, { filename: file });
+      const result: ReturnType<typeof loadPolicy> =
+        text !== undefined
+          ? loadPolicy(text, { filename: file })
+          : {
+              ok: false,
+              warnings: [],
+              errors: [
+                {
+                  file,
+                  line: 1,
+                  column: 1,
+                  code: 'input-too-large',
+                  message: `policy is ${size} bytes; the limit is ${MAX_POLICY_BYTES} bytes (1 MiB)`,
+                  severity: 'error',
+                },
+              ],
+            };
       if (opts.json) {
         const out = result.ok
           ? {
