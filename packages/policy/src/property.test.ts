@@ -3,9 +3,11 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from './compile.js';
+import { emitPolicy } from './emit.js';
 import { PolicyCompileError } from './errors.js';
 import { loadPolicy } from './load.js';
 import { parsePolicy } from './parse.js';
+import type { PolicyDocument } from './schema.js';
 
 const DIR = fileURLToPath(new URL('../../../examples/policies/', import.meta.url));
 const examples = readdirSync(DIR)
@@ -138,6 +140,111 @@ describe('random mutations never throw, only return results', () => {
         },
       ),
       { numRuns: 250 },
+    );
+  });
+});
+
+/** Arbitrary valid documents: every generated one must load, and survive emit -> load unchanged. */
+const ident = fc.stringMatching(/^[a-z][a-z0-9_]{0,8}$/);
+const condition = fc.oneof(
+  fc.record({
+    path: fc.constant('args.a'),
+    op: fc.constantFrom('lt', 'lte', 'gt', 'gte'),
+    value: fc.integer(),
+  }),
+  fc.record({
+    path: fc.constant('args.b.c'),
+    op: fc.constantFrom('eq', 'neq', 'contains'),
+    value: fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null)),
+  }),
+  fc.record({
+    path: fc.constant('args.d'),
+    op: fc.constantFrom('in', 'not_in'),
+    value: fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 4 }),
+  }),
+  fc.record({ path: fc.constant('args.e'), op: fc.constant('exists'), value: fc.boolean() }),
+  fc.record({
+    path: fc.constant('args.f'),
+    op: fc.constant('regex'),
+    value: fc.constantFrom('^feat/', '(a+)+$', '[0-9]{3}', '(?i)main', '\\d+\\.\\d+'),
+  }),
+);
+const ruleArb = fc.oneof(
+  fc.record(
+    { name: ident, conditions: fc.array(condition, { minLength: 1, maxLength: 3 }) },
+    { requiredKeys: ['conditions'] },
+  ),
+  fc.record(
+    {
+      name: ident,
+      action: fc.constant('allow' as const),
+      rate_limit: fc.oneof(
+        fc
+          .tuple(fc.integer({ min: 1, max: 1000 }), fc.constantFrom('minute', 'hour', 'day'))
+          .map(([n, w]) => `${n}/${w}`),
+        fc.record({
+          max: fc.integer({ min: 1, max: 1000 }),
+          window: fc.oneof(fc.integer({ min: 1, max: 86_400 }), fc.constantFrom('30s', '5m', '1h', '1d')),
+        }),
+      ),
+      validate: fc.record({ required_args: fc.boolean() }),
+    },
+    { requiredKeys: ['action', 'rate_limit'] },
+  ),
+  fc.record(
+    {
+      name: ident,
+      action: fc.constant('deny' as const),
+      on_deny: fc.string({ minLength: 1 }).filter((s) => s.trim() !== ''),
+    },
+    { requiredKeys: ['action'] },
+  ),
+);
+const docArb = fc
+  .record(
+    {
+      version: fc.constant('1' as const),
+      description: fc.string(),
+      default: fc.constantFrom('allow' as const, 'deny' as const),
+      hide: fc.uniqueArray(ident, { maxLength: 3 }),
+      tools: fc.dictionary(
+        fc.oneof(ident, fc.constantFrom('*', 'read_*', 'get_{a,b}')),
+        fc.record({ rules: fc.array(ruleArb, { maxLength: 3 }) }),
+        { maxKeys: 4 },
+      ),
+    },
+    { requiredKeys: ['version'] },
+  )
+  .map((doc) => {
+    // Keep rule names unique per entry and drop rules after a deny: both would be reported.
+    for (const entry of Object.values(doc.tools ?? {})) {
+      const seen = new Set<string>();
+      let denied = false;
+      entry.rules = entry.rules.filter((r) => {
+        if (denied || (r.name !== undefined && seen.has(r.name))) return false;
+        if (r.name !== undefined) seen.add(r.name);
+        if ('action' in r && r.action === 'deny') denied = true;
+        return true;
+      });
+    }
+    if (doc.hide && doc.tools) doc.hide = doc.hide.filter((h) => !(h in doc.tools!));
+    return doc;
+  });
+
+describe('generated valid documents', () => {
+  it('load, and emit -> load keeps the same hash', () => {
+    fc.assert(
+      fc.property(docArb, (doc) => {
+        const text = emitPolicy(doc as PolicyDocument);
+        const r = loadPolicy(text);
+        if (!r.ok)
+          throw new Error(
+            `${text}\n${r.errors.map((e) => `${e.line}:${e.column} ${e.code} ${e.message}`).join('\n')}`,
+          );
+        expect(r.policy.hash).toBe(compilePolicy(doc as PolicyDocument).hash);
+        expect(emitPolicy(r.document)).toBe(text);
+      }),
+      { numRuns: 150 },
     );
   });
 });
