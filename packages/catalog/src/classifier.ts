@@ -129,9 +129,12 @@ const WEAK_VERBS = new Set(
 const COMPUTE_NOUNS = new Set(
   (
     'droplet droplets cluster clusters runtime runtimes worker workers function functions nodepool ' +
-    'container containers instance instances vm vms deployment deployments pod pods lambda app apps'
+    'container containers instance instances vm vms deployment deployments pod pods lambda app apps ' +
+    'run runs job jobs inference'
   ).split(' '),
 );
+// Compute nouns that are themselves executions: creating one starts it, updating one does not.
+const RUN_NOUNS = new Set(['run', 'runs', 'job', 'jobs', 'inference']);
 // Verbs that detach one thing from another when the name says `..._from_...`: recoverable.
 const DETACH_VERBS = new Set(['remove', 'unlink', 'detach', 'delete']);
 
@@ -273,13 +276,15 @@ function nameEvidence(name: string): NameFindings {
     leadingToken = lead.detail;
   }
   // Creating or changing something that runs code (a droplet, a cluster, an agent runtime) is Execute.
-  const compute = tokens.find((t) => COMPUTE_NOUNS.has(t));
-  if (
-    compute &&
-    leadingVerb === 'Write' &&
-    /^(create|update|put|install|publish|promote|upgrade|rollback|scale)$/.test(leadingToken)
-  ) {
-    out.push({ kind: 'name', detail: `${leadingToken} ${compute}`, category: 'Execute', weight: 5 });
+  // Only the verb's object counts: the token after it, the last token, or the one before a final verb.
+  if (lead && leadingVerb === 'Write' && /^(create|update|put|install|publish|promote|upgrade|scale)$/.test(leadingToken)) {
+    const last = tokens.length - 1;
+    const objects =
+      lead.index === last ? [tokens[last - 1]] : [tokens[lead.index + 1], tokens[last]];
+    const compute = objects.find(
+      (t) => t !== undefined && COMPUTE_NOUNS.has(t) && (leadingToken === 'create' || !RUN_NOUNS.has(t)),
+    );
+    if (compute) out.push({ kind: 'name', detail: `${leadingToken} ${compute}`, category: 'Execute', weight: 6.5 });
   }
   // Money nouns: Financial when the tool acts on them (a leading verb that is not a read).
   const money = tokens.find((t) => FINANCIAL_NOUNS.has(t) || FINANCIAL_NOUNS.has(stem(t)));
