@@ -219,6 +219,11 @@ function mapZodIssue(issue: z.core.$ZodIssue, root: unknown, add: Add): void {
     path,
     'invalid-type',
     `${describePath(path)}: ${issue.message.replace(/^Invalid input: /, '')}, got ${describe(actual)}`,
+    actual === null
+      ? 'a key with nothing after the colon is null in YAML; write `[]` or `{}`, or remove the key'
+      : Array.isArray(actual) === false && /expected array/.test(issue.message)
+        ? 'write a list: `[a, b]` or one `- item` per line'
+        : undefined,
   );
 }
 

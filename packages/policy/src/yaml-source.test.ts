@@ -81,3 +81,15 @@ describe('YAML syntax errors', () => {
     expect(quote[0]!.hint).toContain('never closed');
   });
 });
+
+describe('type errors carry a hint', () => {
+  it('explains null and non-list values', () => {
+    const r = parsePolicy('version: "1"\nhide: delete_repo\ntools:\n  t:\n    rules:\n');
+    expect(r.errors.map((e) => [e.code, e.line, e.column])).toEqual([
+      ['invalid-type', 2, 7],
+      ['invalid-type', 5, 11],
+    ]);
+    expect(r.errors[0]!.hint).toContain('write a list');
+    expect(r.errors[1]!.hint).toContain('null in YAML');
+  });
+});
