@@ -21,6 +21,7 @@ export interface ToolCall {
  * - `schema_unavailable`: `validate.required_args` is set but the tool's `inputSchema` is unknown
  * - `invalid_increment`: `increment_from` is missing, negative, not finite or not a number
  * - `state_unavailable`: the counter store is unreachable and the fail mode is `closed`
+ * - `internal_error`: evaluation itself failed (a bug); the call is denied rather than forwarded
  */
 export type ReasonCode =
   | 'allowed'
@@ -33,7 +34,8 @@ export type ReasonCode =
   | 'invalid_arguments'
   | 'schema_unavailable'
   | 'invalid_increment'
-  | 'state_unavailable';
+  | 'state_unavailable'
+  | 'internal_error';
 
 /** Every {@link ReasonCode}, for docs and exhaustive tests. */
 export const REASON_CODES: readonly ReasonCode[] = Object.freeze([
@@ -48,6 +50,7 @@ export const REASON_CODES: readonly ReasonCode[] = Object.freeze([
   'schema_unavailable',
   'invalid_increment',
   'state_unavailable',
+  'internal_error',
 ]);
 
 /** The outcome of evaluating one call. */

@@ -115,14 +115,27 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
     store,
     async decide(call, origin) {
       const started = performance.now();
-      const decision = await evaluate(holder.current, call, {
-        store,
-        now,
-        failMode,
-        inputSchema: schemas.get(call.tool),
-        validator,
-        onFailOpen,
-      });
+      const policy = holder.current;
+      let decision: Decision;
+      try {
+        decision = await evaluate(policy, call, {
+          store,
+          now,
+          failMode,
+          inputSchema: schemas.get(call.tool),
+          validator,
+          onFailOpen,
+        });
+      } catch (err) {
+        // evaluate is written never to throw; if it ever does, the call must not pass unevaluated.
+        logger?.error({ err, tool: call.tool }, 'evaluation failed; denying the call');
+        decision = {
+          allowed: false,
+          reason: 'internal_error',
+          message: `Tollgate could not evaluate this call (${(err as Error)?.message ?? String(err)}); it is denied`,
+          policyHash: policy.hash,
+        };
+      }
       decisionLog?.toolCall(call, decision, performance.now() - started, origin);
       if (decision.reason === 'state_unavailable') logger?.error({ tool: call.tool }, decision.message);
       return decision;

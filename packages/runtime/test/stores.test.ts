@@ -181,3 +181,18 @@ for (const f of factories) {
     });
   });
 }
+
+describe('memory store housekeeping', () => {
+  it('forgets ended windows so a long-running process does not grow without bound', async () => {
+    const s = new MemoryCounterStore();
+    for (let i = 0; i < 3000; i++) {
+      const r = await s.reserve([fixed(`k${i % 5}`, 1e9), sliding(`s${i % 5}`, 1e9, 1000)], T0 + i * 1000);
+      if (r.ok) await s.commit(r.reservation!, T0 + i * 1000);
+    }
+    const internals = s as unknown as { fixed: Map<string, unknown>; sliding: Map<string, unknown> };
+    // 3000 s span 50 minute-windows x 5 keys; only windows still open at the last sweep remain.
+    expect(internals.fixed.size).toBeLessThanOrEqual(5 * 18);
+    expect(internals.sliding.size).toBeLessThanOrEqual(5);
+    expect(await s.read('k0', 'fixed', MIN, T0 + 2999 * 1000)).toBeGreaterThan(0);
+  });
+});

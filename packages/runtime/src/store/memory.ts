@@ -17,11 +17,14 @@ interface Pending {
 }
 
 interface FixedCell {
+  /** Epoch ms at which the window ends. */
+  readonly end: number;
   committed: number;
   pending: Map<string, Pending>;
 }
 
 interface SlidingLog {
+  readonly windowMs: number;
   /** Committed call timestamps, ascending (clock may be injected, so we insert in order). */
   committed: number[];
   pending: Map<string, Pending>;
@@ -36,17 +39,23 @@ export class MemoryCounterStore implements CounterStore {
   private readonly fixed = new Map<string, FixedCell>();
   private readonly sliding = new Map<string, SlidingLog>();
   private readonly ttlMs: number;
+  private reserves = 0;
 
   /** @param opts.reservationTtlMs - life of an uncommitted reservation in ms (default 15 min) */
   constructor(opts: { reservationTtlMs?: number } = {}) {
     this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
   }
 
-  private fixedCell(key: string, windowStart: number, create: boolean): FixedCell | undefined {
-    const k = `${key}\u0000${windowStart}`;
+  private fixedCell(
+    key: string,
+    windowStart: number,
+    windowMs: number,
+    create: boolean,
+  ): FixedCell | undefined {
+    const k = `${key}\u0000${windowStart}\u0000${windowMs}`;
     let cell = this.fixed.get(k);
     if (!cell && create) {
-      cell = { committed: 0, pending: new Map() };
+      cell = { end: windowStart + windowMs, committed: 0, pending: new Map() };
       this.fixed.set(k, cell);
     }
     return cell;
@@ -56,7 +65,7 @@ export class MemoryCounterStore implements CounterStore {
     const k = `${key}\u0000${windowMs}`;
     let log = this.sliding.get(k);
     if (!log && create) {
-      log = { committed: [], pending: new Map() };
+      log = { windowMs, committed: [], pending: new Map() };
       this.sliding.set(k, log);
     }
     return log;
@@ -65,7 +74,7 @@ export class MemoryCounterStore implements CounterStore {
   /** Current value and, for sliding windows, the counted timestamps (ascending). */
   private current(item: { key: string; kind: 'fixed' | 'sliding'; windowMs: number }, now: number) {
     if (item.kind === 'fixed') {
-      const cell = this.fixedCell(item.key, fixedWindowStart(now, item.windowMs), false);
+      const cell = this.fixedCell(item.key, fixedWindowStart(now, item.windowMs), item.windowMs, false);
       if (!cell) return { value: 0, ts: undefined };
       let v = cell.committed;
       for (const [id, p] of cell.pending) {
@@ -115,6 +124,7 @@ export class MemoryCounterStore implements CounterStore {
   async reserve(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
     const r = this.evaluate(items, now);
     if (!r.ok || items.length === 0) return r;
+    if (++this.reserves % 1024 === 0) this.sweep(now);
     const reservation: Reservation = {
       id: randomUUID(),
       at: now,
@@ -130,7 +140,8 @@ export class MemoryCounterStore implements CounterStore {
     const pending: Pending = { amount: 0, at: now, expiresAt: reservation.expiresAt };
     for (const it of reservation.items) {
       const p = { ...pending, amount: it.amount };
-      if (it.kind === 'fixed') this.fixedCell(it.key, it.windowStart, true)!.pending.set(reservation.id, p);
+      if (it.kind === 'fixed')
+        this.fixedCell(it.key, it.windowStart, it.windowMs, true)!.pending.set(reservation.id, p);
       else this.slidingLog(it.key, it.windowMs, true)!.pending.set(reservation.id, p);
     }
     return { ...r, reservation };
@@ -144,7 +155,7 @@ export class MemoryCounterStore implements CounterStore {
     if (reservation.expiresAt <= now) return this.rollback(reservation);
     for (const it of reservation.items) {
       if (it.kind === 'fixed') {
-        const cell = this.fixedCell(it.key, it.windowStart, false);
+        const cell = this.fixedCell(it.key, it.windowStart, it.windowMs, false);
         if (cell?.pending.delete(reservation.id)) cell.committed += it.amount;
       } else {
         const log = this.slidingLog(it.key, it.windowMs, false);
@@ -160,8 +171,21 @@ export class MemoryCounterStore implements CounterStore {
 
   async rollback(reservation: Reservation): Promise<void> {
     for (const it of reservation.items) {
-      if (it.kind === 'fixed') this.fixedCell(it.key, it.windowStart, false)?.pending.delete(reservation.id);
+      if (it.kind === 'fixed')
+        this.fixedCell(it.key, it.windowStart, it.windowMs, false)?.pending.delete(reservation.id);
       else this.slidingLog(it.key, it.windowMs, false)?.pending.delete(reservation.id);
+    }
+  }
+
+  /** Drop ended fixed windows and sliding logs whose every entry has aged out (their pending entries no longer count). */
+  private sweep(now: number): void {
+    for (const [k, cell] of this.fixed) if (cell.end <= now) this.fixed.delete(k);
+    for (const [k, log] of this.sliding) {
+      const from = now - log.windowMs;
+      if ((log.committed.at(-1) ?? Number.NEGATIVE_INFINITY) > from) continue;
+      let live = false;
+      for (const p of log.pending.values()) if (p.at > from && p.expiresAt > now) live = true;
+      if (!live) this.sliding.delete(k);
     }
   }
 
