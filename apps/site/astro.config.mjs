@@ -3,13 +3,17 @@
 import starlight from '@astrojs/starlight';
 import { defineConfig } from 'astro/config';
 import { attackPatterns } from './src/lib/attack-patterns.ts';
+import { rehypeRepoLinks } from './src/lib/rehype-repo-links.ts';
+import { repoRoot } from './src/lib/repo.ts';
 
 /** Public origin of the site; sitemap and canonical URLs are built from it. */
 const site = process.env.TOLLGATE_SITE_URL ?? 'https://tollgate.dev';
+const repoUrl = 'https://github.com/tollgate-dev/tollgate';
 
 export default defineConfig({
   site,
   trailingSlash: 'always',
+  markdown: { rehypePlugins: [rehypeRepoLinks({ repoRoot: repoRoot(), repoUrl })] },
   // Workspace packages are read from their TypeScript sources (the `@tollgate/source` export
   // condition), so the site builds from the same code the tests exercise without a prior `tsc`.
   vite: {
@@ -22,7 +26,7 @@ export default defineConfig({
       description:
         'Tollgate puts hard limits on what AI agents can do through MCP servers, and catalogues the risk of every tool.',
       favicon: '/favicon.svg',
-      social: [{ icon: 'github', label: 'GitHub', href: 'https://github.com/tollgate-dev/tollgate' }],
+      social: [{ icon: 'github', label: 'GitHub', href: repoUrl }],
       customCss: ['./src/styles/site.css'],
       // Tool pages are generated; listing them in the sidebar would put 2,000 links on every page.
       sidebar: [
