@@ -21,6 +21,13 @@ import {
 } from '@tollgate/runtime';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
+/** A bad option value: commander prints it; exit code 2 (usage), not commander's default 1. */
+function usage(message: string): InvalidArgumentError {
+  const err = new InvalidArgumentError(message);
+  err.exitCode = 2;
+  return err;
+}
+
 /** Parsed options of the root command. */
 export interface RunOptions {
   config?: string;
@@ -40,7 +47,7 @@ class UsageError extends Error {}
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  if (!Number.isInteger(n) || n <= 0) throw usage('must be a positive integer');
   return n;
 }
 

@@ -1,0 +1,133 @@
+/**
+ * The command line of the built `tollgate`: usage errors, policy errors with file:line:col,
+ * spawn failures, subcommands next to the root proxy form, and `tollgate status`.
+ */
+import { spawnSync } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLI, envFor, FAKE_SERVER, RawSession, type Scratch, scratch } from './helpers.js';
+
+let s: Scratch;
+beforeEach(() => {
+  s = scratch();
+});
+afterEach(() => s.cleanup());
+
+function run(args: string[], input = '') {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: envFor(s),
+    input,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const OK_POLICY = 'version: "1"\ntools:\n  echo:\n    rules:\n      - { name: never shout, action: deny }\n';
+
+describe('tollgate command line', () => {
+  it('refuses a missing -c, a missing command and a missing -- with exit code 2', () => {
+    const policy = s.write('p.yaml', OK_POLICY);
+    const none = run([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/missing -c <policy.yaml>/);
+    const noCmd = run(['-c', policy]);
+    expect(noCmd.code).toBe(2);
+    expect(noCmd.stderr).toMatch(/missing the server command/);
+    const noDashes = run(['-c', policy, 'node', 'server.js']);
+    expect(noDashes.code).toBe(2);
+    expect(noDashes.stderr).toMatch(/put -- before the server command/);
+    expect(noDashes.stdout).toBe('');
+  });
+
+  it('prints every policy error with file:line:col and exits 2 without starting the server', () => {
+    const bad = s.write(
+      'bad.yaml',
+      'version: "1"\ndefault: maybe\ntools:\n  x:\n    rules:\n      - { op: nope }\n',
+    );
+    const r = run(['-c', bad, '--', process.execPath, FAKE_SERVER]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.yaml:2:\d+: /);
+    expect(r.stderr).toMatch(/policy .*bad\.yaml is invalid/);
+    expect(r.stdout).toBe('');
+    const missing = run(['-c', `${s.dir}/nope.yaml`, '--', process.execPath, FAKE_SERVER]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read policy .*nope\.yaml: ENOENT/);
+  });
+
+  it('reports a command that cannot be spawned with exit code 2', () => {
+    const policy = s.write('p.yaml', OK_POLICY);
+    const r = run(['-c', policy, '--', 'tollgate-no-such-server-xyz']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot start "tollgate-no-such-server-xyz": ENOENT/);
+  });
+
+  it('keeps subcommands reachable next to the root proxy form, and documents both', () => {
+    const help = run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/-c <policy.yaml> \[options\] -- <server command>/);
+    expect(help.stdout).toMatch(/--state-dsn/);
+    expect(help.stdout).toMatch(/status/);
+    const statusHelp = run(['status', '--help']);
+    expect(statusHelp.code).toBe(0);
+    expect(statusHelp.stdout).toMatch(/--since <duration>/);
+    // `validate -c x` is the subcommand, not a server command named "validate".
+    const v = run(['validate', '-c', s.write('p.yaml', OK_POLICY)]);
+    expect(v.stderr).not.toMatch(/put -- before the server command/);
+    expect(v.stderr).not.toMatch(/missing the server command/);
+  });
+
+  it('status shows a running instance, its calls and denials, then the instance gone', async () => {
+    const policy = s.write('p.yaml', OK_POLICY);
+    const raw = new RawSession(s, ['-c', policy, '--', process.execPath, FAKE_SERVER]);
+    await raw.handshake();
+    raw.send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'a' } },
+    });
+    raw.send({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'big', arguments: { bytes: 3 } },
+    });
+    await raw.waitFor((m) => m.id === 1);
+    await raw.waitFor((m) => m.id === 2);
+    // The decision log flushes within ~200 ms.
+    await new Promise((r) => setTimeout(r, 600));
+    const live = JSON.parse(run(['status', '--json']).stdout);
+    expect(live.running.map((i: { pid: number }) => i.pid)).toEqual([raw.proc.pid]);
+    expect(live.running[0].serverCommand).toEqual([process.execPath, FAKE_SERVER]);
+    expect(live).toMatchObject({ calls: 2, allowed: 1, denied: 1, deniedShare: 0.5 });
+    expect(live.topDenyRules).toEqual([{ rule: 'never shout', count: 1 }]);
+    expect(live.recentDenials[0]).toMatchObject({
+      tool: 'echo',
+      rule: 'never shout',
+      reason: 'denied_by_rule',
+    });
+    expect(live.perMinute.calls.reduce((a: number, b: number) => a + b, 0)).toBe(2);
+    expect(live.perMinute.calls).toHaveLength(60);
+    const text = run(['status']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/Running instances: 1/);
+    expect(text.stdout).toMatch(/denied 1 \(50\.0%\)/);
+    expect(text.stdout).toMatch(/calls {3}\|.*[▁▂▃▄▅▆▇█].*\| peak 2\/min/);
+    raw.proc.stdin.end();
+    await raw.exited;
+    const after = JSON.parse(run(['status', '--json']).stdout);
+    expect(after.running).toEqual([]);
+    expect(after.calls).toBe(2);
+  });
+
+  it('status counts a proxy killed with SIGKILL as not running (pid check)', async () => {
+    const policy = s.write('p.yaml', OK_POLICY);
+    const raw = new RawSession(s, ['-c', policy, '--', process.execPath, FAKE_SERVER]);
+    await raw.handshake();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(JSON.parse(run(['status', '--json']).stdout).running).toHaveLength(1);
+    raw.proc.kill('SIGKILL');
+    await raw.exited;
+    expect(JSON.parse(run(['status', '--json']).stdout).running).toHaveLength(0);
+  });
+});
