@@ -233,6 +233,23 @@ function describePath(path: ValuePath): string {
   return s || 'document';
 }
 
+/** Operators people write from other languages, and the name this language uses. */
+const OP_SYMBOLS: Record<string, string> = {
+  '<': 'lt',
+  '<=': 'lte',
+  '>': 'gt',
+  '>=': 'gte',
+  '=': 'eq',
+  '==': 'eq',
+  '===': 'eq',
+  '!=': 'neq',
+  '!==': 'neq',
+  '=~': 'regex',
+  matches: 'regex',
+  equals: 'eq',
+  includes: 'contains',
+};
+
 const EXPECTS: Partial<
   Record<(typeof CONDITION_OPS)[number], 'list' | 'number' | 'boolean' | 'string' | 'scalar'>
 > = {
@@ -572,7 +589,8 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
   if (!('op' in c)) return;
   const op = c.op;
   if (typeof op !== 'string' || !(CONDITION_OPS as readonly string[]).includes(op)) {
-    const guess = typeof op === 'string' ? didYouMean(op, CONDITION_OPS) : undefined;
+    const guess =
+      typeof op === 'string' ? (OP_SYMBOLS[op.trim()] ?? didYouMean(op, CONDITION_OPS)) : undefined;
     add(
       [...cp, 'op'],
       'unknown-operator',

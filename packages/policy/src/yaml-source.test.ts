@@ -93,3 +93,21 @@ describe('type errors carry a hint', () => {
     expect(r.errors[1]!.hint).toContain('null in YAML');
   });
 });
+
+describe('operator suggestions', () => {
+  it.each([
+    ['"<="', 'lte'],
+    ['">"', 'gt'],
+    ['"!="', 'neq'],
+    ['matches', 'regex'],
+    ['lessthan', undefined],
+    ['contians', 'contains'],
+  ])('op %s suggests %s', (op, want) => {
+    const r = parsePolicy(
+      `version: "1"\ntools:\n  t:\n    rules:\n      - conditions: [{ path: args.a, op: ${op}, value: 1 }]\n`,
+    );
+    expect(r.errors).toMatchObject([{ code: 'unknown-operator', line: 5, column: 42 }]);
+    if (want) expect(r.errors[0]!.hint).toBe(`did you mean \`${want}\`?`);
+    else expect(r.errors[0]!.hint).toContain('use one of: eq, neq, in');
+  });
+});
