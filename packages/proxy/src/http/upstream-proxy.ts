@@ -22,6 +22,8 @@ export interface HttpUpstreamProxyOptions<D extends GateDecision = GateDecision>
   /** Client side streams (default `process.stdin` / `process.stdout`). */
   readonly input?: Readable;
   readonly output?: Writable;
+  /** Aborting it ends the session as client EOF does (DELETE upstream, then resolve): wire SIGTERM to it. */
+  readonly signal?: AbortSignal;
   /** Called once both sides are started, with the upstream transport (its session id, stats). */
   readonly onStarted?: (info: { upstream: HttpUpstreamTransport; sessionId: string }) => void;
   /** Passed through to the upstream transport. */
@@ -38,7 +40,8 @@ export interface HttpUpstreamProxyExit {
 }
 
 /**
- * Runs until the client closes stdin; then DELETEs the upstream session and resolves.
+ * Runs until the client closes stdin (or `signal` aborts); then DELETEs the upstream session and
+ * resolves.
  * Unreachable servers do not throw: each request gets a JSON-RPC error (-32000) instead.
  */
 export async function runHttpUpstreamProxy<D extends GateDecision>(
@@ -59,12 +62,19 @@ export async function runHttpUpstreamProxy<D extends GateDecision>(
   const router = new Router({ client, server, gate: opts.gate, logger: log });
   server.onerror = (err) => log.debug({ err: err.message }, 'upstream transport error');
   client.onerror = (err) => log.debug({ err }, 'client transport error');
-  const done = new Promise<void>((resolve) => {
-    client.onclose = (info) => {
-      log.info({ reason: info.reason }, 'client disconnected; closing the upstream session');
+  let ending: Promise<void> | undefined;
+  const end = (reason: string) => {
+    ending ??= (async () => {
+      log.info({ reason }, 'closing the upstream session');
       router.clientClosed();
-      void server.close().then(resolve, resolve);
-    };
+      await server.close().catch(() => {});
+    })();
+    return ending;
+  };
+  const done = new Promise<void>((resolve) => {
+    client.onclose = (info) => void end(info.reason ?? 'client closed').then(resolve);
+    if (opts.signal?.aborted) void end('aborted').then(resolve);
+    opts.signal?.addEventListener('abort', () => void end('aborted').then(resolve), { once: true });
   });
   server.onclose = (info) => router.serverClosed(info);
   await server.start();
