@@ -116,6 +116,45 @@ describe('listener mode, stdio child per session', () => {
     expect(gone.status).toBe(404);
   });
 
+  it('evaluates every element of a JSON-RPC batch: a batch cannot smuggle a call past the policy', async () => {
+    const { listener, gate } = await listen();
+    const init = await post(listener.url, {});
+    const sid = init.headers.get('mcp-session-id')!;
+    const h = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    expect(
+      (await post(listener.url, h, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })))
+        .status,
+    ).toBe(202);
+    const batch = JSON.stringify([
+      {
+        jsonrpc: '2.0',
+        id: 10,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'in batch' } },
+      },
+      {
+        jsonrpc: '2.0',
+        id: 11,
+        method: 'tools/call',
+        params: { name: 'get-sum', arguments: { a: 1, b: 2 } },
+      },
+    ]);
+    const res = await post(listener.url, h, batch);
+    expect(res.status).toBe(200);
+    const replies = res.body
+      .split('\n')
+      .filter((l) => l.startsWith('data: ') && l.length > 6)
+      .map((l) => JSON.parse(l.slice(6)) as { id: number; result: TextResult });
+    const byId = Object.fromEntries(replies.map((r) => [r.id, r.result]));
+    expect(text(byId[10])).toBe('Echo: in batch');
+    expect(byId[11]?.isError).toBe(true);
+    expect(text(byId[11])).toContain('[TOLLGATE POLICY DENIED]');
+    expect(gate.decisions.map((d) => [d.call.tool, d.decision.allowed])).toEqual([
+      ['echo', true],
+      ['get-sum', false],
+    ]);
+  });
+
   it('runs many concurrent calls in one session', async () => {
     const { listener } = await listen({ gate: new RecordingGate() });
     const { client } = await connect(listener.url);
