@@ -371,3 +371,55 @@ describe('peek mode and trace (tollgate explain)', () => {
     }
   });
 });
+
+describe('state conditions', () => {
+  it('a rule may read a counter another tool increments, without incrementing it', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  create_charge:
+    rules:
+      - name: spend
+        conditions: [{ path: state.create_charge.spent, op: lte, value: 100 }]
+        state: { counter: spent, window: day, increment_from: args.amount }
+  create_refund:
+    rules:
+      - name: refunds only after some spend
+        conditions: [{ path: state.create_charge.spent, op: gte, value: 50 }]
+`);
+    const s = new MemoryCounterStore();
+    expect(await evaluate(p, { tool: 'create_refund', args: {} }, ctx(s))).toMatchObject({
+      allowed: false,
+      reason: 'counter_exceeded',
+      rule: 'refunds only after some spend',
+    });
+    const charge = await evaluate(p, { tool: 'create_charge', args: { amount: 60 } }, ctx(s));
+    await s.commit(charge.reservation!, T0);
+    const refund = await evaluate(p, { tool: 'create_refund', args: {} }, ctx(s));
+    expect(refund.allowed).toBe(true);
+    if (refund.reservation) await s.commit(refund.reservation, T0);
+    expect(await s.read('ctr:create_charge.spent', 'fixed', 86_400_000, T0)).toBe(60);
+  });
+
+  it('non-numeric operators on counters see the value this call produces, and roll back on failure', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  t:
+    rules:
+      - name: odd calls only
+        conditions: [{ path: state.t.n, op: in, value: [1, 3, 5] }]
+        state: { counter: n, window: hour }
+`);
+    const s = new MemoryCounterStore();
+    const first = await evaluate(p, { tool: 't', args: {} }, ctx(s));
+    expect(first.allowed).toBe(true);
+    await s.commit(first.reservation!, T0);
+    const second = await evaluate(p, { tool: 't', args: {} }, ctx(s));
+    expect(second).toMatchObject({ allowed: false, reason: 'counter_exceeded', rule: 'odd calls only' });
+    expect(second.message).toBe(
+      'Rule "odd calls only" denied the call: state.t.n would be 2, which is not in [1,3,5]',
+    );
+    expect(await s.read('ctr:t.n', 'fixed', 3_600_000, T0)).toBe(1);
+  });
+});
