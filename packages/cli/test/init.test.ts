@@ -120,4 +120,24 @@ describe('tollgate init', () => {
     expect(r.stdout).toContain('--force');
     expect(r.stdout).toContain('--server <id>');
   });
+
+  it('through the built binary: tollgate init output passes tollgate validate', () => {
+    const bin = join(cliRoot, 'dist', 'bin.js');
+    // `turbo run test` builds first; run `pnpm --filter tollgate build` when testing by hand.
+    expect(existsSync(bin), `${bin} missing: build the CLI first`).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+    const file = join(dir, 'stripe.yaml');
+    const init = spawnSync(process.execPath, [bin, 'init', '--server', 'stripe-0.2.5', '-o', file], {
+      encoding: 'utf8',
+      cwd: dir,
+    });
+    expect(init.status).toBe(0);
+    const validate = spawnSync(process.execPath, [bin, 'validate', '-c', file], {
+      encoding: 'utf8',
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    expect(validate.stdout + validate.stderr).toContain('is valid');
+    expect(validate.status).toBe(0);
+  });
 });
