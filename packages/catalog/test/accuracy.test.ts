@@ -25,7 +25,7 @@ beforeAll(() => {
   servers = loadCatalog(defaultCatalogDir());
   labels = readLabels(defaultCurationDir());
   held = heldOutServers([...snapshots().keys()]);
-});
+}, 120_000);
 
 function report(name: string, m: ReturnType<typeof measure>): void {
   console.log(

@@ -18,7 +18,7 @@ let sources: Map<string, Snapshot>;
 beforeAll(() => {
   servers = loadCatalog(defaultCatalogDir());
   sources = snapshots();
-});
+}, 120_000);
 
 describe('catalogue coverage', () => {
   it('has one file per snapshot, 62 servers and 2,070 tools', () => {
