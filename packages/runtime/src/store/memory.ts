@@ -71,50 +71,57 @@ export class MemoryCounterStore implements CounterStore {
     return log;
   }
 
-  /** Current value and, for sliding windows, the counted timestamps (ascending). */
-  private current(item: { key: string; kind: 'fixed' | 'sliding'; windowMs: number }, now: number) {
+  /** Current value (pending included); expired entries are dropped on the way. */
+  private current(item: { key: string; kind: 'fixed' | 'sliding'; windowMs: number }, now: number): number {
     if (item.kind === 'fixed') {
       const cell = this.fixedCell(item.key, fixedWindowStart(now, item.windowMs), item.windowMs, false);
-      if (!cell) return { value: 0, ts: undefined };
+      if (!cell) return 0;
       let v = cell.committed;
       for (const [id, p] of cell.pending) {
         if (p.expiresAt <= now) cell.pending.delete(id);
         else v += p.amount;
       }
-      return { value: v, ts: undefined };
+      return v;
     }
     const log = this.slidingLog(item.key, item.windowMs, false);
-    if (!log) return { value: 0, ts: [] as number[] };
+    if (!log) return 0;
     const from = now - item.windowMs;
     let drop = 0;
     while (drop < log.committed.length && (log.committed[drop] ?? 0) <= from) drop++;
     if (drop) log.committed.splice(0, drop);
-    const ts = log.committed.slice();
+    let n = log.committed.length;
     for (const [id, p] of log.pending) {
       if (p.expiresAt <= now || p.at <= from) log.pending.delete(id);
-      else ts.push(p.at);
+      else n++;
     }
-    ts.sort((a, b) => a - b);
-    return { value: ts.length, ts };
+    return n;
+  }
+
+  /** Timestamps counted in a sliding window, ascending (only needed to compute a retry time). */
+  private timestamps(item: CounterItem, now: number): number[] {
+    const log = this.slidingLog(item.key, item.windowMs, false);
+    if (!log) return [];
+    const from = now - item.windowMs;
+    const ts = log.committed.filter((t) => t > from);
+    for (const p of log.pending.values()) if (p.expiresAt > now && p.at > from) ts.push(p.at);
+    return ts.sort((a, b) => a - b);
   }
 
   private evaluate(items: readonly CounterItem[], now: number): ReserveResult {
     const cur = items.map((it) => this.current(it, now));
-    const fail = firstFailure(
-      items,
-      cur.map((c) => c.value),
-    );
+    const fail = firstFailure(items, cur);
     if (fail) {
       const item = items[fail.item]!;
+      const ts = item.kind === 'sliding' ? this.timestamps(item, now) : undefined;
       return {
         ok: false,
         tag: fail.check.tag,
         item: fail.item,
         value: fail.value,
-        retryAfterMs: retryAfter(item, now, cur[fail.item]?.ts, fail.check),
+        retryAfterMs: retryAfter(item, now, ts, fail.check),
       };
     }
-    return { ok: true, values: items.map((it, i) => (cur[i]?.value ?? 0) + it.amount) };
+    return { ok: true, values: items.map((it, i) => (cur[i] ?? 0) + it.amount) };
   }
 
   async peek(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
@@ -148,7 +155,7 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   async read(key: string, kind: 'fixed' | 'sliding', windowMs: number, now: number): Promise<number> {
-    return this.current({ key, kind, windowMs }, now).value;
+    return this.current({ key, kind, windowMs }, now);
   }
 
   async commit(reservation: Reservation, now = Date.now()): Promise<void> {
