@@ -4,9 +4,19 @@
  * cap checked by a linear pre-scan (the parser itself would take seconds on 100k nested `[`),
  * and an alias expansion cap (billion-laughs documents).
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  type Pair,
+  parseDocument,
+  type YAMLMap,
+} from 'yaml';
 import type { SourceLocation } from './compiled.js';
-import type { PolicyError } from './errors.js';
+import { type PolicyError, sortErrors } from './errors.js';
 
 /** Largest policy text accepted, in bytes (UTF-8). */
 export const MAX_POLICY_BYTES = 1024 * 1024;
@@ -140,7 +150,8 @@ export function readYaml(text: string, file: string): YamlSource {
     };
   }
 
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  // Duplicate keys are found below in one pass: yaml's own uniqueKeys check is quadratic per mapping.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
   const posOf = (offset: number) => lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
   const errors: PolicyError[] = [];
   for (const e of doc.errors) {
@@ -182,6 +193,18 @@ export function readYaml(text: string, file: string): YamlSource {
     }
   }
 
+  // Key -> pair per mapping, built on first use, so locating is O(depth) even with 10,000 tools.
+  const indexes = new WeakMap<object, Map<string, Pair>>();
+  const pairIndex = (map: YAMLMap): Map<string, Pair> => {
+    let idx = indexes.get(map);
+    if (!idx) {
+      idx = new Map();
+      for (const p of map.items)
+        if (isPair(p) && isScalar(p.key) && !idx.has(String(p.key.value))) idx.set(String(p.key.value), p);
+      indexes.set(map, idx);
+    }
+    return idx;
+  };
   const locate: Locator = (path, at = 'value') => {
     let node: unknown = doc.contents;
     let best: number | undefined = (doc.contents as Node | null)?.range?.[0];
@@ -189,9 +212,7 @@ export function readYaml(text: string, file: string): YamlSource {
       const seg = path[i];
       const last = i === path.length - 1;
       if (isMap(node)) {
-        const pair = node.items.find(
-          (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
-        );
+        const pair = pairIndex(node).get(String(seg));
         if (!pair) break;
         const keyStart = (pair.key as Node).range?.[0];
         if (last && at === 'key') {
@@ -214,7 +235,8 @@ export function readYaml(text: string, file: string): YamlSource {
 
   if (errors.length > 0) return { value: undefined, errors, locate };
 
-  // Depth of the composed tree (aliases are not followed here; their expansion is capped below).
+  // Depth and duplicate keys of the composed tree (aliases are not followed here; their expansion
+  // is capped below). YAML 1.2 requires unique keys; keeping the last one silently would hide a typo.
   const stack: [unknown, number][] = [[doc.contents, 1]];
   while (stack.length > 0) {
     const [n, d] = stack.pop()!;
@@ -226,12 +248,32 @@ export function readYaml(text: string, file: string): YamlSource {
         );
         return { value: undefined, errors, locate };
       }
+      const keys = isMap(n) ? new Set<string>() : undefined;
       for (const item of n.items as unknown[]) {
-        if (isPair(item)) stack.push([item.value, d + 1]);
-        else stack.push([item, d + 1]);
+        if (isPair(item)) {
+          if (keys && isScalar(item.key)) {
+            const k = `${typeof item.key.value}:${String(item.key.value)}`;
+            if (keys.has(k)) {
+              const p = posOf(item.key.range?.[0] ?? 0);
+              errors.push(
+                err(
+                  file,
+                  p.line,
+                  p.col,
+                  'duplicate-key',
+                  `duplicate key "${String(item.key.value)}": mapping keys must be unique`,
+                  'remove or rename one of the two entries',
+                ),
+              );
+            }
+            keys.add(k);
+          }
+          stack.push([item.value, d + 1]);
+        } else stack.push([item, d + 1]);
       }
     }
   }
+  if (errors.length > 0) return { value: undefined, errors: sortErrors(errors), locate };
 
   try {
     const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
