@@ -34,6 +34,8 @@ export class HttpSessionTransport implements MessageTransport {
   /** `progressToken` (JSON key) -> the request that carried it. */
   private readonly progress = new Map<string, RequestId>();
   private closed = false;
+  /** Deliveries under way (the SDK's send awaits its event store): close waits for them. */
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(
     readonly http: StreamableHTTPServerTransport,
@@ -82,7 +84,9 @@ export class HttpSessionTransport implements MessageTransport {
     } else {
       related = this.relatedRequest(message);
     }
-    void this.deliver(message, related);
+    const delivery = this.deliver(message, related);
+    this.inflight.add(delivery);
+    void delivery.finally(() => this.inflight.delete(delivery));
   }
 
   private relatedRequest(message: Obj): RequestId | undefined {
@@ -120,8 +124,11 @@ export class HttpSessionTransport implements MessageTransport {
     this.onclose?.({ reason });
   }
 
+  /** Closes the session's streams, after the messages already handed to {@link send} are written. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // The proxy's last words (e.g. errors for calls the dead server left pending) must not be cut off.
+    await Promise.allSettled([...this.inflight]);
     await this.http.close().catch(() => {});
     this.closedBy('session closed by the proxy');
   }

@@ -2,6 +2,7 @@
  * Listener mode end to end: the SDK's real `Client` over `StreamableHTTPClientTransport`,
  * Tollgate's listener, and the real server-everything as a stdio child per session or over HTTP.
  */
+import { execSync } from 'node:child_process';
 import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -155,6 +156,33 @@ describe('listener mode, stdio child per session', () => {
     ]);
   });
 
+  it("answers pending calls and ends the session when the session's child dies", async () => {
+    const gate = new RecordingGate();
+    const { listener } = await listen({ gate });
+    const { client } = await connect(listener.url);
+    const pending = client
+      .callTool({ name: 'trigger-long-running-operation', arguments: { duration: 10, steps: 10 } })
+      .then(
+        () => 'answered',
+        (err: Error) => err.message,
+      );
+    await new Promise((r) => setTimeout(r, 300));
+    const pids = execSync(`pgrep -P ${process.pid} -f "^${process.execPath} .*index.js stdio" || true`, {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
+    expect(pids).toHaveLength(1);
+    process.kill(Number(pids[0]), 'SIGKILL');
+    expect(await pending).toMatch(/MCP error -32000: MCP server was killed by SIGKILL before answering/);
+    expect(gate.rollbacks).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(listener.sessionCount).toBe(0);
+    await expect(client.callTool({ name: 'echo', arguments: { message: 'x' } })).rejects.toThrow(
+      /404|Session not found/,
+    );
+  });
+
   it('runs many concurrent calls in one session', async () => {
     const { listener } = await listen({ gate: new RecordingGate() });
     const { client } = await connect(listener.url);
@@ -268,6 +296,15 @@ describe('listener mode, HTTP upstream', () => {
     ]);
     expect([text(ra), text(rb)]).toEqual(['Echo: a', 'Echo: b']);
     expect(listener.sessionCount).toBe(2);
+  });
+
+  it('keeps the client session across an upstream server restart', async () => {
+    const { listener } = await listen({ upstream: { kind: 'http', url: everything.url } });
+    const { client, transport } = await connect(listener.url);
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'one' } }))).toBe('Echo: one');
+    await everything.restart();
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'two' } }))).toBe('Echo: two');
+    expect(listener.sessionIds()).toEqual([transport.sessionId]);
   });
 
   it('passes a denial through the HTTP-to-HTTP path too', async () => {
