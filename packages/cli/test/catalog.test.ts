@@ -32,7 +32,7 @@ const p = new Command('tollgate'); registerCatalog(p); await p.parseAsync(proces
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('tollgate catalog import', () => {
+describe('tollgate catalog import', { timeout: 120_000 }, () => {
   const snapshot = join(defaultSourcesDir(), 'npm-scans', 'time.json');
   const snap = JSON.parse(readFileSync(snapshot, 'utf8')) as {
     tools: Array<{ name: string; description: string }>;
@@ -74,7 +74,7 @@ describe('tollgate catalog import', () => {
   });
 });
 
-describe('tollgate catalog stats', () => {
+describe('tollgate catalog stats', { timeout: 120_000 }, () => {
   it('--json counts every tool per category and risk, per server and overall', () => {
     const r = tollgate(['stats', '--json']);
     expect(r.code).toBe(0);

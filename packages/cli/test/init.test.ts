@@ -39,7 +39,7 @@ const p = new Command('tollgate'); registerInit(p); await p.parseAsync(process.a
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('tollgate init', () => {
+describe('tollgate init', { timeout: 120_000 }, () => {
   it('writes the catalogue starter policy for --server, which validates', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
     const file = join(dir, 'policy.yaml');

@@ -40,7 +40,7 @@ const p = new Command('tollgate'); registerScan(p); await p.parseAsync(process.a
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('tollgate scan', () => {
+describe('tollgate scan', { timeout: 120_000 }, () => {
   it('prints a policy scaffold with a description comment and parameter summary per tool', () => {
     const r = tollgate(['--', process.execPath, everything, 'stdio']);
     expect(r.code).toBe(0);
