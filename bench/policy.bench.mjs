@@ -1,6 +1,8 @@
 // Policy benchmark (`pnpm bench policy`): the costs @tollgate/policy adds, each as a ratio against
 // a baseline measured in the same run. Needs `pnpm --filter @tollgate/policy build`.
-//   load       loadPolicy (parse + validate + compile) vs the `yaml` package's parse of the same text
+//   load       loadPolicy (parse + validate + compile) vs the `yaml` package's parse of the same text,
+//              and the per-entry cost at 10,000 tool entries vs 100 (duplicate keys and positions
+//              are found in linear time)
 //   lookup     rulesFor on a 10,000-entry policy vs a 3-entry policy (exact names are a Map lookup)
 //   regex      RE2 (re2js, linear time) vs V8 RegExp: a plain search, and ^(a+)+$ on "aaa…!"
 //              where V8 backtracks exponentially
@@ -56,6 +58,17 @@ function policyText(n) {
     '  "search_*":\n    rules:\n      - rate_limit: 30/minute\n  "*":\n    rules:\n      - rate_limit: 60/minute\n';
   return t;
 }
+const text100 = policyText(100);
+const text10k = policyText(10_000);
+const per100 = time(() => loadPolicy(text100)) / 100;
+const per10k = time(() => loadPolicy(text10k), QUICK ? 1 : 3000) / 10_000;
+row(
+  'load per tool entry, 10,000 entries',
+  per100,
+  per10k,
+  'baseline: per entry at 100 entries; linear means about 1x',
+);
+
 const small = loadPolicy(policyText(3));
 const big = loadPolicy(policyText(10_000));
 if (!small.ok || !big.ok) throw new Error('bench policy invalid');
