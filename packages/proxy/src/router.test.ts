@@ -288,7 +288,7 @@ describe('Router', () => {
   });
 
   it('answers every pending request and rolls back calls when the server dies', async () => {
-    const { client, server, gate, router } = setup();
+    const { client, gate, router } = setup();
     client.deliver(call(1, 'echo'));
     client.deliver({ jsonrpc: '2.0', id: 2, method: 'resources/list' });
     await tick();

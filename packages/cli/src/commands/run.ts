@@ -8,9 +8,8 @@
  * errors, an unreadable or invalid policy, a state store that cannot open, or a command that
  * cannot be started.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatPolicyError, loadPolicy } from '@tollgate/policy';
 import { runStdioProxy } from '@tollgate/proxy';
 import {
   createEnforcer,
@@ -18,6 +17,7 @@ import {
   defaultPaths,
   openCounterStore,
   openDecisionLog,
+  PolicyLoadError,
 } from '@tollgate/runtime';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
@@ -134,19 +134,13 @@ async function runProxyCommand(command: string[], opts: RunOptions, argv: string
   if (opts.stateDir && opts.stateDsn) throw new UsageError('use either --state-dir or --state-dsn, not both');
 
   const policyFile = resolve(opts.config);
-  let text: string;
+  // Fail before touching the store when the file cannot be read; the enforcer parses it (once).
   try {
-    text = readFileSync(policyFile, 'utf8');
+    accessSync(policyFile, constants.R_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new UsageError(`cannot read policy ${opts.config}: ${code}`);
   }
-  const loaded = loadPolicy(text, { filename: opts.config });
-  if (!loaded.ok) {
-    for (const e of [...loaded.errors, ...loaded.warnings]) process.stderr.write(`${formatPolicyError(e)}\n`);
-    throw new UsageError(`policy ${opts.config} is invalid (${loaded.errors.length} error(s)); not starting`);
-  }
-  for (const w of loaded.warnings) process.stderr.write(`${formatPolicyError(w)}\n`);
 
   const logger = createLogger({ level: opts.logLevel });
   const paths = defaultPaths();
@@ -179,6 +173,12 @@ async function runProxyCommand(command: string[], opts: RunOptions, argv: string
     });
   } catch (err) {
     await store.close().catch(() => {});
+    if (err instanceof PolicyLoadError) {
+      for (const line of err.formatted) process.stderr.write(`${line}\n`);
+      throw new UsageError(
+        `policy ${opts.config} is invalid (${err.errors.length || 1} error(s)); not starting`,
+      );
+    }
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   // SIGHUP re-reads the policy (the daemon convention) instead of reaching the server.
