@@ -196,3 +196,24 @@ describe('memory store housekeeping', () => {
     expect(await s.read('k0', 'fixed', MIN, T0 + 2999 * 1000)).toBeGreaterThan(0);
   });
 });
+
+describe('openCounterStore', () => {
+  it('selects the store from the DSN and state dir', async () => {
+    const { openCounterStore } = await import('../src/store/open.js');
+    const { SqliteCounterStore: Sqlite } = await import('../src/store/sqlite.js');
+    expect((await openCounterStore({ stateDsn: 'memory:' })).kind).toBe('memory');
+    const byDir = await openCounterStore({ stateDir: join(dir, 'state-x') });
+    expect(byDir).toBeInstanceOf(Sqlite);
+    expect((byDir as InstanceType<typeof Sqlite>).file).toBe(join(dir, 'state-x', 'tollgate.sqlite'));
+    await byDir.close();
+    const byFile = await openCounterStore({ stateDsn: `sqlite:${join(dir, 'explicit.db')}` });
+    expect((byFile as InstanceType<typeof Sqlite>).file).toBe(join(dir, 'explicit.db'));
+    await byFile.close();
+    await expect(openCounterStore({ stateDsn: 'postgres://x' })).rejects.toThrow(/unsupported --state-dsn/);
+    if (redisState.run) {
+      const r = await openCounterStore({ stateDsn: redis!.url, prefix: 'open:' });
+      expect(r.kind).toBe('redis');
+      await r.close();
+    }
+  });
+});
