@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import { attackPatterns } from '../src/lib/attack-patterns.ts';
 import { siteData } from '../src/lib/catalog.ts';
+import { repoRoot } from '../src/lib/repo.ts';
 import { DIST, requireDist } from './dist.ts';
 
 const data = siteData();
@@ -75,4 +77,21 @@ describe('built site (dist/)', () => {
     expect(html).toContain(`<strong>${data.servers.length}</strong> MCP servers`);
     expect(html).toContain(`Execute (High risk): ${data.byCategory.Execute.length} tools`);
   });
+});
+
+describe('built site agrees with the CLI', () => {
+  const cli = join(repoRoot(), 'packages/cli/dist/bin.js');
+  it.skipIf(!existsSync(cli))(
+    '`tollgate init --server <id>` writes the same starter policy the site serves',
+    () => {
+      for (const id of ['aws-bedrock-agentcore', 'time', data.servers.at(-1)!.id]) {
+        const out = execFileSync(process.execPath, [cli, 'init', '--server', id, '-o', '-'], {
+          encoding: 'utf8',
+          env: { ...process.env, NO_COLOR: '1' },
+          timeout: 30_000,
+        });
+        expect(out, id).toBe(readFileSync(join(DIST, 'policies', `${id}.yaml`), 'utf8'));
+      }
+    },
+  );
 });
