@@ -87,7 +87,7 @@ const WRITE_VERBS: Lexicon = lex(
     'rebase cherry init initialize draft duplicate submit promote tab tabs ' +
     'focus downgrade annotate complete accept decline mute unmute ' +
     'follow unfollow vote handle_dialog file_upload emulate sort reorder dismiss snooze unmerge ' +
-    'reauthorize detach',
+    'reauthorize detach stop pause resume',
 );
 // Verbs that destroy. `logout` and `rotate` revoke a session or the old secret.
 const DESTRUCTIVE_VERBS: Lexicon = lex(
@@ -100,7 +100,7 @@ const DESTRUCTIVE_VERBS: Lexicon = lex(
 const EXECUTE_VERBS: Lexicon = lex(
   4,
   'run execute exec eval evaluate invoke trigger dispatch deploy build rerun retry call launch spawn ' +
-    'start restart interpret compile migrate install upgrade apply aggregate kubectl_exec port_forward',
+    'start restart interpret compile migrate install upgrade apply aggregate rollback kubectl_exec port_forward',
 );
 // Nouns of runnable things: count, but never as the tool's leading verb.
 const EXECUTE_NOUNS: Lexicon = lex(
@@ -240,7 +240,8 @@ function nameEvidence(name: string): NameFindings {
     // Two-token names like `kubectl_exec` or `port_forward` are looked up joined first.
     const pair = i + 1 < tokens.length ? `${token}_${tokens[i + 1]}` : '';
     const pairHit = pair ? verbCategory(pair) : null;
-    const hit = pairHit ?? verbCategory(token) ?? verbCategory(stem(token));
+    // Verbs are not stemmed: `pg_locks` is about locks, not locking.
+    const hit = pairHit ?? verbCategory(token);
     if (hit) {
       let [category, base] = hit;
       // `remove_tag_from_task` detaches a relation; the tag and the task both survive.
@@ -277,14 +278,18 @@ function nameEvidence(name: string): NameFindings {
   }
   // Creating or changing something that runs code (a droplet, a cluster, an agent runtime) is Execute.
   // Only the verb's object counts: the token after it, the last token, or the one before a final verb.
-  if (lead && leadingVerb === 'Write' && /^(create|update|put|install|publish|promote|upgrade|scale)$/.test(leadingToken)) {
+  if (
+    lead &&
+    leadingVerb === 'Write' &&
+    /^(create|update|put|install|publish|promote|upgrade|scale)$/.test(leadingToken)
+  ) {
     const last = tokens.length - 1;
-    const objects =
-      lead.index === last ? [tokens[last - 1]] : [tokens[lead.index + 1], tokens[last]];
+    const objects = lead.index === last ? [tokens[last - 1]] : [tokens[lead.index + 1], tokens[last]];
     const compute = objects.find(
       (t) => t !== undefined && COMPUTE_NOUNS.has(t) && (leadingToken === 'create' || !RUN_NOUNS.has(t)),
     );
-    if (compute) out.push({ kind: 'name', detail: `${leadingToken} ${compute}`, category: 'Execute', weight: 6.5 });
+    if (compute)
+      out.push({ kind: 'name', detail: `${leadingToken} ${compute}`, category: 'Execute', weight: 6.5 });
   }
   // Money nouns: Financial when the tool acts on them (a leading verb that is not a read).
   const money = tokens.find((t) => FINANCIAL_NOUNS.has(t) || FINANCIAL_NOUNS.has(stem(t)));
@@ -347,7 +352,7 @@ function annotationEvidence(a: ToolAnnotations | undefined): Evidence[] {
   if (!a) return [];
   const out: Evidence[] = [];
   if (a.readOnlyHint === true)
-    out.push({ kind: 'annotation', detail: 'readOnlyHint: true', category: 'Read', weight: 3 });
+    out.push({ kind: 'annotation', detail: 'readOnlyHint: true', category: 'Read', weight: 4 });
   if (a.readOnlyHint !== true && a.destructiveHint === true)
     out.push({ kind: 'annotation', detail: 'destructiveHint: true', category: 'Destructive', weight: 1.5 });
   if (a.readOnlyHint === false && a.destructiveHint === false)

@@ -16,7 +16,7 @@ import {
 } from '../src/index.js';
 import { snapshots } from './sources.js';
 
-const FLOOR = { all: 0.93, tuning: 0.93, heldOut: 0.94 };
+const FLOOR = { all: 0.935, tuning: 0.935, heldOut: 0.94 };
 
 let servers: CatalogServer[];
 let labels: Label[];
