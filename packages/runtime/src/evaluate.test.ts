@@ -423,3 +423,26 @@ tools:
     expect(await s.read('ctr:t.n', 'fixed', 3_600_000, T0)).toBe(1);
   });
 });
+
+describe('schema dialects', () => {
+  const p = compile(
+    'version: "1"\ntools:\n  run:\n    rules:\n      - action: allow\n        validate: { required_args: true }\n',
+  );
+  it('accepts 2019-09 and unknown $schema values instead of rejecting the schema', async () => {
+    for (const $schema of [
+      'https://json-schema.org/draft/2019-09/schema',
+      'https://example.com/custom-dialect',
+    ]) {
+      const inputSchema = { $schema, type: 'object', required: ['a'] };
+      expect((await evaluate(p, { tool: 'run', args: { a: 1 } }, { inputSchema })).allowed).toBe(true);
+      expect((await evaluate(p, { tool: 'run', args: {} }, { inputSchema })).reason).toBe(
+        'invalid_arguments',
+      );
+    }
+  });
+  it('a schema that does not compile denies with a clear reason', async () => {
+    const d = await evaluate(p, { tool: 'run', args: {} }, { inputSchema: { type: 'no-such-type' } });
+    expect(d).toMatchObject({ allowed: false, reason: 'invalid_arguments' });
+    expect(d.message).toContain('invalid schema');
+  });
+});

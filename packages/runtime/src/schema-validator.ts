@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 
@@ -13,12 +14,13 @@ export type SchemaCheck = { ok: true } | { ok: false; errors: string[] };
 /**
  * Validates tool arguments with ajv, compiling each distinct schema once.
  *
- * Dialect: a schema whose `$schema` names draft-04/06/07 is checked as draft-07; everything else
- * as JSON Schema 2020-12, the default dialect for `inputSchema` in MCP 2025-11-25 ("JSON Schema
+ * Dialect: a schema whose `$schema` names draft-04/06/07 is checked as draft-07, 2019-09 as
+ * 2019-09, everything else (including no `$schema`) as JSON Schema 2020-12, the default dialect for `inputSchema` in MCP 2025-11-25 ("JSON Schema
  * Usage"). Unknown keywords are ignored (`strict: false`) because servers decorate schemas freely.
  */
 export class SchemaValidator {
   private readonly draft7: Ajv;
+  private readonly draft2019: Ajv;
   private readonly draft2020: Ajv;
   private readonly byObject = new WeakMap<object, ValidateFunction | Error>();
   private readonly byHash = new Map<string, ValidateFunction | Error>();
@@ -26,8 +28,10 @@ export class SchemaValidator {
   constructor() {
     const opts = { strict: false, allErrors: true, validateSchema: true } as const;
     this.draft7 = new Ajv(opts);
+    this.draft2019 = new Ajv2019(opts) as unknown as Ajv;
     this.draft2020 = new Ajv2020(opts) as unknown as Ajv;
     addFormats(this.draft7);
+    addFormats(this.draft2019);
     addFormats(this.draft2020);
   }
 
@@ -39,11 +43,17 @@ export class SchemaValidator {
     let fn = this.byHash.get(hash);
     if (!fn) {
       const $schema = (schema as { $schema?: unknown }).$schema;
-      const ajv = typeof $schema === 'string' && /draft-0[467]/.test($schema) ? this.draft7 : this.draft2020;
+      const dialect = typeof $schema === 'string' ? $schema : '';
+      const ajv = /draft-0[467]/.test(dialect)
+        ? this.draft7
+        : /2019-09/.test(dialect)
+          ? this.draft2019
+          : this.draft2020;
       try {
-        const { $id: _ignored, ...withoutId } = schema as Record<string, unknown>;
-        // `$id` would make ajv refuse a second schema with the same id from another server.
-        fn = ajv.compile(withoutId);
+        // `$id` would make ajv refuse a second schema with the same id from another server; an
+        // unrecognised `$schema` would make it refuse the schema: both are dropped.
+        const { $id: _id, $schema: _dialect, ...rest } = schema as Record<string, unknown>;
+        fn = ajv.compile(rest);
       } catch (err) {
         fn = err instanceof Error ? err : new Error(String(err));
       }
