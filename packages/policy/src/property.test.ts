@@ -117,6 +117,36 @@ describe('random mutations never throw, only return results', () => {
     );
   });
 
+  it('arbitrary text, including unicode and YAML punctuation', () => {
+    const punct = fc.constantFrom(
+      '[',
+      ']',
+      '{',
+      '}',
+      ':',
+      '- ',
+      '"',
+      "'",
+      '&x ',
+      '*x',
+      '\n',
+      '  ',
+      '#',
+      '!!',
+      '|',
+      '>',
+      '%YAML 1.2\n',
+      '---\n',
+    );
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), punct), { maxLength: 40 }), (parts) => {
+        checkResult(parts.join(''));
+        checkResult(`version: "1"\n${parts.join('')}`);
+      }),
+      { numRuns: 250 },
+    );
+  });
+
   it('structural mutations: replace any node of a valid document with any value', () => {
     const docs = examples.map((t) => {
       const r = parsePolicy(t);
