@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { PassThrough } from 'node:stream';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
@@ -169,4 +169,126 @@ export class StreamClientTransport implements Transport {
   async close(): Promise<void> {
     this.toProxy.end();
   }
+}
+
+/** A TCP relay in front of a port whose live connections can be cut, to break SSE streams mid-flight. */
+export interface CuttableRelay {
+  readonly port: number;
+  /** Destroys every open connection (both sides); new connections still work. */
+  cut(): number;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link CuttableRelay} on a free loopback port towards `127.0.0.1:targetPort`. */
+export function startRelay(targetPort: number): Promise<CuttableRelay> {
+  const open = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = connect(targetPort, '127.0.0.1');
+    for (const s of [inbound, outbound]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.on('error', () => {});
+    }
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+    inbound.on('close', () => outbound.destroy());
+    outbound.on('close', () => inbound.destroy());
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolve({
+        port,
+        cut() {
+          const n = open.size;
+          for (const s of open) s.destroy();
+          return n;
+        },
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of open) s.destroy();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
+/**
+ * An MCP server built with the SDK's own `Server` and `StreamableHTTPServerTransport`, with a
+ * correct event store ({@link BoundedEventStore}) so streams can be resumed. server-everything's
+ * event store replays every stream's events and returns an event id where the SDK expects a
+ * stream id, so a resumed POST stream there never receives its answer; this server is the
+ * reference for resumption. Tool `slow`: `steps` progress notifications `stepMs` apart, then
+ * `done after N steps`.
+ */
+export async function startSdkHttpServer(): Promise<{ port: number; url: string; close(): Promise<void> }> {
+  const { Server } = await import('@modelcontextprotocol/sdk/server/index.js');
+  const { CallToolRequestSchema, ListToolsRequestSchema } = await import(
+    '@modelcontextprotocol/sdk/types.js'
+  );
+  const { StreamableHTTPServerTransport } = await import(
+    '@modelcontextprotocol/sdk/server/streamableHttp.js'
+  );
+  const { BoundedEventStore } = await import('../../src/http/event-store.js');
+  const { createServer: createHttpServer } = await import('node:http');
+  const { randomUUID } = await import('node:crypto');
+  const sessions = new Map<string, InstanceType<typeof StreamableHTTPServerTransport>>();
+  const http = createHttpServer(async (req, res) => {
+    const sid = req.headers['mcp-session-id'];
+    let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;
+    if (!transport) {
+      if (typeof sid === 'string') {
+        res.writeHead(404).end();
+        return;
+      }
+      const t = new StreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        eventStore: new BoundedEventStore(),
+        onsessioninitialized: (id) => {
+          sessions.set(id, t);
+        },
+      });
+      const server = new Server({ name: 'sdk-reference', version: '1.0.0' }, { capabilities: { tools: {} } });
+      server.setRequestHandler(ListToolsRequestSchema, async () => ({
+        tools: [
+          {
+            name: 'slow',
+            inputSchema: {
+              type: 'object',
+              properties: { steps: { type: 'number' }, stepMs: { type: 'number' } },
+            },
+          },
+        ],
+      }));
+      server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+        const { steps, stepMs } = request.params.arguments as { steps: number; stepMs: number };
+        const token = request.params._meta?.progressToken;
+        for (let i = 1; i <= steps; i++) {
+          await new Promise((r) => setTimeout(r, stepMs));
+          if (token !== undefined) {
+            await extra.sendNotification({
+              method: 'notifications/progress',
+              params: { progressToken: token, progress: i, total: steps },
+            });
+          }
+        }
+        return { content: [{ type: 'text', text: `done after ${steps} steps` }] };
+      });
+      await server.connect(t);
+      transport = t;
+    }
+    await transport.handleRequest(req, res);
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  const { port } = http.address() as { port: number };
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/mcp`,
+    close: async () => {
+      await Promise.allSettled([...sessions.values()].map((t) => t.close()));
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+    },
+  };
 }

@@ -14,6 +14,8 @@ import {
   RecordingGate,
   StreamClientTransport,
   startEverythingHttp,
+  startRelay,
+  startSdkHttpServer,
 } from './helpers.js';
 
 type TextResult = { content: Array<{ type: string; text?: string }>; isError?: boolean };
@@ -124,6 +126,28 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     await slow;
     expect(sums).toEqual(Array.from({ length: 40 }, (_, i) => `The sum of ${i} and 1000 is ${i + 1000}.`));
     expect(order.indexOf('slow')).toBe(40);
+  });
+
+  it('resumes a lost SSE stream with Last-Event-ID and still delivers the answer', async () => {
+    const server = await startSdkHttpServer();
+    const relay = await startRelay(server.port);
+    try {
+      const { client } = await bridge(`http://127.0.0.1:${relay.port}/mcp`);
+      const seen: number[] = [];
+      const call = client.callTool({ name: 'slow', arguments: { steps: 6, stepMs: 250 } }, undefined, {
+        onprogress: (p) => seen.push(p.progress),
+      });
+      while (seen.length < 2) await new Promise((r) => setTimeout(r, 20));
+      expect(relay.cut()).toBeGreaterThan(0);
+      expect(text(await call)).toBe('done after 6 steps');
+      // Progress sent while the stream was down arrives on the resumed one. (The last one may
+      // lose the race with the result inside the SDK Client, which handles notifications a
+      // microtask later than responses when both arrive in one stdio chunk.)
+      expect(seen.slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      await relay.close();
+      await server.close();
+    }
   });
 
   it('keeps Mcp-Session-Id and sends DELETE for it on exit', async () => {
