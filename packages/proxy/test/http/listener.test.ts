@@ -269,6 +269,20 @@ describe('listener front door', () => {
     expect(JSON.parse(bad.body).error.code).toBe(-32700);
   });
 
+  it('caps sessions with 503 and ends idle sessions', async () => {
+    const { listener } = await listen({ maxSessions: 1, sessionIdleMs: 1000 });
+    const first = await post(listener.url, {});
+    expect(first.status).toBe(200);
+    const second = await post(listener.url, {});
+    expect(second.status).toBe(503);
+    expect(second.headers.get('retry-after')).toBe('5');
+    expect(listener.sessionCount).toBe(1);
+    while (listener.sessionCount > 0) await new Promise((r) => setTimeout(r, 100));
+    const sid = first.headers.get('mcp-session-id')!;
+    expect((await post(listener.url, { 'mcp-session-id': sid })).status).toBe(404);
+    expect((await post(listener.url, {})).status).toBe(200);
+  });
+
   it('answers 404 for an unknown session and 400 without one', async () => {
     const { listener } = await listen();
     expect((await post(listener.url, { 'mcp-session-id': 'no-such-session' })).status).toBe(404);
