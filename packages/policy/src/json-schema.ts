@@ -14,7 +14,7 @@ export function buildPolicyJsonSchema(): Record<string, unknown> {
   }) as Record<string, unknown>;
   return {
     $schema: schema.$schema,
-    $id: 'https://tollgate.dev/schema/policy.schema.json',
+    $id: 'https://raw.githubusercontent.com/tollgate-dev/tollgate/main/packages/policy/schema/policy.schema.json',
     title: 'Tollgate policy',
     ...schema,
   };
