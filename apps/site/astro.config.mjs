@@ -5,6 +5,7 @@ import { defineConfig } from 'astro/config';
 import { attackPatterns } from './src/lib/attack-patterns.ts';
 import { rehypeRepoLinks } from './src/lib/rehype-repo-links.ts';
 import { repoRoot } from './src/lib/repo.ts';
+import { FEATURED_DOCS, listRepoDocs } from './src/lib/repo-docs.ts';
 
 /** Public origin of the site; sitemap and canonical URLs are built from it. */
 const site = process.env.TOLLGATE_SITE_URL ?? 'https://tollgate.dev';
@@ -38,6 +39,13 @@ export default defineConfig({
             { label: 'CLI reference', link: '/docs/cli-reference/' },
             { label: 'Client setup', link: '/docs/clients/' },
           ],
+        },
+        {
+          label: 'Project docs',
+          collapsed: true,
+          items: listRepoDocs(repoRoot())
+            .filter((d) => !FEATURED_DOCS.includes(d.id))
+            .map((d) => ({ label: d.title, link: `/docs/${d.id}/` })),
         },
         {
           label: 'Catalogue',

@@ -5,13 +5,13 @@ import { glob } from 'astro/loaders';
 
 /**
  * `docs`: Starlight's own pages (quick start, CLI reference).
- * `repoDocs`: the repository's `docs/*.md` (policy reference, client setup), rendered with Astro's
+ * `repoDocs`: the repository's `docs/*.md` (policy reference, client setup, internals), rendered with Astro's
  * Markdown pipeline so the site always shows what the repository documents. Only a handful of
  * files; the catalogue itself is not a collection (see src/lib/catalog.ts for why).
  */
 export const collections = {
   docs: defineCollection({ loader: docsLoader(), schema: docsSchema() }),
   repoDocs: defineCollection({
-    loader: glob({ pattern: ['policy-reference.md', 'clients.md'], base: '../../docs' }),
+    loader: glob({ pattern: '*.md', base: '../../docs' }),
   }),
 };

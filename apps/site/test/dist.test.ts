@@ -71,6 +71,17 @@ describe('built site (dist/)', () => {
     expect(existsSync(join(DIST, 'favicon.svg'))).toBe(true);
   });
 
+  it('renders every repository doc and the hand-written docs', () => {
+    const docs = readdirSync(join(repoRoot(), 'docs')).filter((f) => f.endsWith('.md'));
+    expect(docs.length).toBeGreaterThan(0);
+    for (const f of docs) {
+      const html = readFileSync(join(DIST, 'docs', f.slice(0, -3), 'index.html'), 'utf8');
+      expect(html, f).toContain('class="repo-doc"');
+    }
+    for (const page of ['quick-start', 'cli-reference'])
+      expect(existsSync(join(DIST, 'docs', page, 'index.html')), page).toBe(true);
+  });
+
   it('home page shows the totals and the build-time chart', () => {
     const html = readFileSync(join(DIST, 'index.html'), 'utf8');
     expect(html).toContain(`<strong>${data.tools.length}</strong> tools classified`);

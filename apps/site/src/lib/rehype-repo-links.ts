@@ -1,16 +1,11 @@
 /**
  * A rehype plugin for the repository's `docs/*.md` rendered on the site: their relative links
  * point into the repository (`../examples/policies`, `architecture.md`), which do not exist on the
- * site. Links to docs the site renders go to their page; every other relative link goes to the
+ * site. Links to other docs go to their page on the site (`/docs/<id>/`); every other relative link goes to the
  * file on GitHub. Files outside `<repo>/docs/` are left alone.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
-
-/** Repository docs the site renders, by path inside the repository, and their page. */
-export const RENDERED_DOCS: Readonly<Record<string, string>> = {
-  'docs/policy-reference.md': '/docs/policy-reference/',
-  'docs/clients.md': '/docs/clients/',
-};
 
 interface HastNode {
   type: string;
@@ -35,7 +30,10 @@ export function rehypeRepoLinks(options: { repoRoot: string; repoUrl: string; br
       if (typeof href === 'string' && !/^([a-z][a-z0-9+.-]*:|#|\/)/i.test(href)) {
         const [path = '', hash = ''] = href.split('#');
         const target = posix.normalize(posix.join(fromDir, path));
-        const page = RENDERED_DOCS[target];
+        // Every docs/*.md is rendered at /docs/<id>/ (src/pages/docs/).
+        const doc = /^docs\/([^/]+)\.md$/.exec(target);
+        const rendered = doc && existsSync(join(options.repoRoot, target));
+        const page = rendered ? `/docs/${doc[1]}/` : undefined;
         const anchor = hash ? `#${hash}` : '';
         node.properties!.href = page
           ? `${page}${anchor}`
