@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildCatalogEntry, ImportError, normalizeSnapshot, serializeCatalog } from './import.js';
+import {
+  buildCatalogEntry,
+  carryOverrides,
+  ImportError,
+  normalizeSnapshot,
+  serializeCatalog,
+} from './import.js';
 import { parseCatalog } from './loader.js';
 
 const npmScan = {
@@ -65,5 +71,21 @@ describe('buildCatalogEntry', () => {
     expect(() => buildCatalogEntry(snapshot, undefined)).toThrow(
       /get_x, drop_x \(no curation file demo\.json\)/,
     );
+  });
+});
+
+describe('carryOverrides', () => {
+  it('keeps manual overrides across a re-import, by tool name', () => {
+    const snapshot = normalizeSnapshot(npmScan, 'demo.json');
+    const curation = {
+      server: 'demo',
+      tools: { get_x: { description: 'Returns x.' }, drop_x: { description: 'Removes x.' } },
+    };
+    const previous = buildCatalogEntry(snapshot, curation);
+    previous.tools[0]!.category = { value: 'Financial', reason: 'every call is billed' };
+    const next = carryOverrides(previous, buildCatalogEntry(snapshot, curation));
+    expect(next.tools[0]!.category).toEqual({ value: 'Financial', reason: 'every call is billed' });
+    expect(next.tools[1]!.category).toBeUndefined();
+    expect(carryOverrides(undefined, previous)).toBe(previous);
   });
 });

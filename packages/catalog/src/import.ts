@@ -286,3 +286,20 @@ export function entryFromScan(
     }),
   };
 }
+
+/**
+ * Keep the manual `category` overrides of a previous version of an entry: re-importing a snapshot
+ * must not silently drop a human decision. Overrides of tools that no longer exist are dropped.
+ * @returns `next` with overrides copied by tool name (a new object; inputs are not changed).
+ */
+export function carryOverrides(previous: CatalogServer | undefined, next: CatalogServer): CatalogServer {
+  if (!previous) return next;
+  const overrides = new Map(previous.tools.filter((t) => t.category).map((t) => [t.name, t.category!]));
+  if (overrides.size === 0) return next;
+  return {
+    ...next,
+    tools: next.tools.map((t) =>
+      overrides.has(t.name) ? { ...t, category: { ...overrides.get(t.name)! } } : t,
+    ),
+  };
+}

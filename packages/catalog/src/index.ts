@@ -10,6 +10,7 @@ export { type Classification, type ClassifierInput, classifyTool, type Evidence 
 export {
   buildCatalogEntry,
   type Curation,
+  carryOverrides,
   entryFromScan,
   firstSentence,
   ImportError,

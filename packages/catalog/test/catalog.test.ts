@@ -55,6 +55,23 @@ describe('catalogue coverage', () => {
   });
 });
 
+describe('manual overrides', () => {
+  it('each has a reason, wins, and differs from what the classifier alone says', () => {
+    const overrides = servers.flatMap((s) =>
+      s.tools.filter((t) => t.category).map((t) => ({ server: s.id, tool: t })),
+    );
+    expect(overrides.length).toBeGreaterThan(0);
+    for (const { server, tool } of overrides) {
+      const { category: override, ...bare } = tool;
+      expect(override!.reason.trim().length, `${server}/${tool.name}`).toBeGreaterThan(10);
+      expect(classifyTool(tool)).toMatchObject({ category: override!.value, overridden: true });
+      expect(classifyTool(bare).category, `${server}/${tool.name} override is redundant`).not.toBe(
+        override!.value,
+      );
+    }
+  });
+});
+
 describe('descriptions are our own', () => {
   it('no description shares a run of 6+ consecutive words with the upstream text', () => {
     const copies: string[] = [];

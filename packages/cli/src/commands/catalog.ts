@@ -1,13 +1,15 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildCatalogEntry,
   CATEGORIES,
   type CatalogStats,
+  carryOverrides,
   catalogStats,
   defaultCatalogDir,
   defaultCurationDir,
   loadCatalog,
+  loadCatalogFile,
   RISKS,
   readCuration,
   readSnapshot,
@@ -36,8 +38,13 @@ function runImport(snapshots: string[], opts: ImportOptions): void {
   for (const path of snapshots) {
     try {
       const snapshot = readSnapshot(path);
-      const entry = buildCatalogEntry(snapshot, readCuration(curationDir, snapshot.server.id));
-      const file = join(out, `${entry.id}.yaml`);
+      const file = join(out, `${snapshot.server.id}.yaml`);
+      // Manual category overrides live only in the catalogue file: carry them over.
+      const previous = existsSync(file) ? loadCatalogFile(file) : undefined;
+      const entry = carryOverrides(
+        previous,
+        buildCatalogEntry(snapshot, readCuration(curationDir, snapshot.server.id)),
+      );
       writeFileSync(file, serializeCatalog(entry));
       results.push({ snapshot: path, id: entry.id, file, tools: entry.tools.length });
     } catch (err) {
