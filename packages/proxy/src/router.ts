@@ -486,8 +486,11 @@ export class Router<D extends GateDecision = GateDecision> {
           return;
         }
         let out = bytes;
-        if (this.calls.has(key)) this.settleCall(key, env.isError === true);
-        else if (this.toolsListIds.delete(key)) out = this.filterList(bytes);
+        const isCall = this.calls.has(key);
+        if (isCall) {
+          // Answer first, count after: the store write is not on the client's critical path.
+          queueMicrotask(() => this.settleCall(key, env.isError === true));
+        } else if (this.toolsListIds.delete(key)) out = this.filterList(bytes);
         else if (this.initializeId === key) {
           this.initializeId = undefined;
           out = advertiseListChanged(bytes);

@@ -20,6 +20,13 @@ import {
   PolicyLoadError,
 } from '@tollgate/runtime';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import {
+  addRemoteOptions,
+  type RemoteOptions,
+  remoteUsageProblem,
+  runRemote,
+  wantsRemote,
+} from './remote.js';
 
 /** A bad option value: commander prints it; exit code 2 (usage), not commander's default 1. */
 function usage(message: string): InvalidArgumentError {
@@ -29,7 +36,7 @@ function usage(message: string): InvalidArgumentError {
 }
 
 /** Parsed options of the root command. */
-export interface RunOptions {
+export interface RunOptions extends RemoteOptions {
   config?: string;
   stateDir?: string;
   stateDsn?: string;
@@ -107,6 +114,8 @@ Stdout carries only MCP messages; logs go to stderr. Tollgate exits with the ser
         throw err;
       }
     });
+  // Remote MCP (Streamable HTTP upstream / listener), implemented in remote.ts.
+  addRemoteOptions(program);
 }
 
 function rawArgs(cmd: Command): string[] {
@@ -123,10 +132,14 @@ async function runProxyCommand(command: string[], opts: RunOptions, argv: string
     }
     throw new UsageError(`missing -c <policy.yaml> (did you mean a subcommand? "${command[0]}" is not one)`);
   }
-  if (command.length === 0) {
+  const remote = wantsRemote(opts);
+  if (remote) {
+    const problem = remoteUsageProblem(command, opts);
+    if (problem) throw new UsageError(problem);
+  } else if (command.length === 0) {
     throw new UsageError('missing the server command: tollgate -c policy.yaml -- <command> [args...]');
   }
-  if (!argv.includes('--')) {
+  if (command.length > 0 && !argv.includes('--')) {
     throw new UsageError(
       `put -- before the server command, so its flags are not read as Tollgate's: tollgate -c ${opts.config} -- ${command.join(' ')}`,
     );
@@ -186,6 +199,24 @@ async function runProxyCommand(command: string[], opts: RunOptions, argv: string
     void enforcer.reload().then((ok) => logger.info({ ok }, 'policy reloaded on SIGHUP'));
   };
   process.on('SIGHUP', onHup);
+
+  if (remote) {
+    try {
+      return await runRemote(command, opts, {
+        enforcer,
+        logger,
+        decisionLog,
+        policyFile,
+        failMode: opts.stateFailMode,
+        watch: opts.watch,
+        shutdownGraceMs: opts.shutdownGrace,
+        ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+      });
+    } finally {
+      process.off('SIGHUP', onHup);
+      await enforcer.close().catch(() => {});
+    }
+  }
 
   const [cmd, ...args] = command as [string, ...string[]];
   try {
