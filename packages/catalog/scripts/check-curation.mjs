@@ -69,15 +69,30 @@ for (const id of ids) {
     }
     const d = String(c.description ?? '');
     const n = words(d).length;
-    if (n === 0 || n > 25) console.log(`${id}/${t.name}: ${n} words (1..25)`), problems++;
-    if (/[.!?]\s+[A-Z]/.test(d)) console.log(`${id}/${t.name}: more than one sentence`), problems++;
-    if (!CATEGORIES.has(c.category)) console.log(`${id}/${t.name}: bad category ${c.category}`), problems++;
+    if (n === 0 || n > 25) {
+      console.log(`${id}/${t.name}: ${n} words (1..25)`);
+      problems++;
+    }
+    if (/[.!?]\s+[A-Z]/.test(d)) {
+      console.log(`${id}/${t.name}: more than one sentence`);
+      problems++;
+    }
+    if (!CATEGORIES.has(c.category)) {
+      console.log(`${id}/${t.name}: bad category ${c.category}`);
+      problems++;
+    }
     const run = sharedRun(d, t.description ?? '');
-    if (run) console.log(`${id}/${t.name}: copies upstream words "${run}"`), problems++;
+    if (run) {
+      console.log(`${id}/${t.name}: copies upstream words "${run}"`);
+      problems++;
+    }
     done++;
   }
   for (const name of Object.keys(cur.tools ?? {}))
-    if (!names.has(name)) console.log(`${id}/${name}: not in snapshot`), problems++;
+    if (!names.has(name)) {
+      console.log(`${id}/${name}: not in snapshot`);
+      problems++;
+    }
 }
 console.log(`${done} tools checked, ${problems} problems`);
 process.exit(problems ? 1 : 0);
