@@ -321,7 +321,8 @@ export class HttpUpstreamTransport implements MessageTransport {
     let tail = '';
     let sawEventId = false;
     const ended = () => {
-      // Let the SDK's parser deliver what it already has before judging.
+      // Let the SDK's parser deliver what it already has before judging (it runs on promise
+      // jobs, which a timer always follows; the margin covers a loaded machine).
       setTimeout(() => {
         if (generation !== this.generation && !sawEventId) return;
         for (const key of keys) {
@@ -334,7 +335,7 @@ export class HttpUpstreamTransport implements MessageTransport {
               'the SSE stream ended before the answer',
             );
         }
-      }, 50).unref();
+      }, 250).unref();
     };
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {

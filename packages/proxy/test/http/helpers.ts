@@ -219,10 +219,13 @@ export function startRelay(targetPort: number): Promise<CuttableRelay> {
  * correct event store ({@link BoundedEventStore}) so streams can be resumed. server-everything's
  * event store replays every stream's events and returns an event id where the SDK expects a
  * stream id, so a resumed POST stream there never receives its answer; this server is the
- * reference for resumption. Tool `slow`: `steps` progress notifications `stepMs` apart, then
- * `done after N steps`.
+ * reference for resumption (`resumable: false` drops the event store). Tool `slow`: `steps`
+ * progress notifications `stepMs` apart, then `done after N steps`; tool `hang-up`: closes the
+ * call's SSE stream and never answers.
  */
-export async function startSdkHttpServer(): Promise<{ port: number; url: string; close(): Promise<void> }> {
+export async function startSdkHttpServer(
+  opts: { resumable?: boolean } = {},
+): Promise<{ port: number; url: string; close(): Promise<void> }> {
   const { Server } = await import('@modelcontextprotocol/sdk/server/index.js');
   const { CallToolRequestSchema, ListToolsRequestSchema } = await import(
     '@modelcontextprotocol/sdk/types.js'
@@ -244,7 +247,7 @@ export async function startSdkHttpServer(): Promise<{ port: number; url: string;
       }
       const t = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
-        eventStore: new BoundedEventStore(),
+        ...(opts.resumable === false ? {} : { eventStore: new BoundedEventStore() }),
         onsessioninitialized: (id) => {
           sessions.set(id, t);
         },
@@ -252,6 +255,7 @@ export async function startSdkHttpServer(): Promise<{ port: number; url: string;
       const server = new Server({ name: 'sdk-reference', version: '1.0.0' }, { capabilities: { tools: {} } });
       server.setRequestHandler(ListToolsRequestSchema, async () => ({
         tools: [
+          { name: 'hang-up', inputSchema: { type: 'object' } },
           {
             name: 'slow',
             inputSchema: {
@@ -262,6 +266,11 @@ export async function startSdkHttpServer(): Promise<{ port: number; url: string;
         ],
       }));
       server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+        if (request.params.name === 'hang-up') {
+          // Ends the call's SSE stream without an answer (the SDK's polling hook), then never answers.
+          t.closeSSEStream(extra.requestId);
+          return new Promise<never>(() => {});
+        }
         const { steps, stepMs } = request.params.arguments as { steps: number; stepMs: number };
         const token = request.params._meta?.progressToken;
         for (let i = 1; i <= steps; i++) {

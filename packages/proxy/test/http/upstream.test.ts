@@ -150,6 +150,21 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     }
   });
 
+  it('answers with an error when a stream ends before its answer and cannot be resumed', async () => {
+    const server = await startSdkHttpServer({ resumable: false });
+    try {
+      const { client, gate } = await bridge(server.url);
+      await expect(client.callTool({ name: 'hang-up', arguments: {} })).rejects.toThrow(
+        /MCP error -32000: MCP server over HTTP: the SSE stream ended before the answer/,
+      );
+      expect(gate.rollbacks).toBe(1);
+      const r = await client.callTool({ name: 'slow', arguments: { steps: 1, stepMs: 1 } });
+      expect(text(r)).toBe('done after 1 steps');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('keeps Mcp-Session-Id and sends DELETE for it on exit', async () => {
     const input = new PassThrough();
     const output = new PassThrough();
