@@ -199,18 +199,22 @@ async function startTollgate(upstreamArgs, work) {
     const policy = join(work, 'allow.yaml');
     writeFileSync(policy, 'version: "1"\ndescription: conformance run\ndefault: allow\n');
     const port = await freePort();
-    const child = start(process.execPath, [
-      join(root, 'packages', 'cli', 'dist', 'bin.js'),
-      '-c',
-      policy,
-      '--transport',
-      'http',
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      ...upstreamArgs,
-    ]);
+    const child = start(
+      process.execPath,
+      [
+        join(root, 'packages', 'cli', 'dist', 'bin.js'),
+        '-c',
+        policy,
+        '--transport',
+        'http',
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        ...upstreamArgs,
+      ],
+      { env: { ...process.env, TOLLGATE_HOME: join(work, 'home') } },
+    );
     const url = `http://127.0.0.1:${port}/mcp`;
     await waitForHttp(url, 30_000, child).catch((e) => fail(`tollgate: ${e.message}\n${child.stderrTail()}`));
     return { child, url, how: 'tollgate CLI' };
