@@ -182,6 +182,11 @@ const PHRASES: Array<[RegExp, Category, number]> = [
     1.5,
   ],
   [/\bread-only\b|\bread only\b|\bwithout (making )?(any )?changes\b/, 'Read', 2],
+  [
+    /\b(comput(e|es|ing)|calculat(e|es|ing)|estimat(e|es|ing)|summariz(e|es|ing)|analy[sz](e|es|ing)|measur(e|es|ing))\b/,
+    'Read',
+    1.5,
+  ],
 ];
 
 // Schema properties (top level) that say what a tool does.
