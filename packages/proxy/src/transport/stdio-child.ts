@@ -1,8 +1,6 @@
-import { LineSplitter } from '../framing/line-splitter.js';
+import { LineSplitter, writeFrame } from '../framing/line-splitter.js';
 import { type ChildProcessHandle, type SpawnChildOptions, spawnChild } from '../process.js';
 import type { CloseInfo, MessageTransport } from './types.js';
-
-const NEWLINE = Buffer.from('\n');
 
 /** Options of {@link ChildStdioTransport}. */
 export interface ChildStdioTransportOptions extends SpawnChildOptions {
@@ -72,11 +70,7 @@ export class ChildStdioTransport implements MessageTransport {
   send(bytes: Buffer): void {
     const h = this.handle;
     if (!h || h.hasExited || h.child.stdin.destroyed) return;
-    const { stdin } = h.child;
-    stdin.cork();
-    stdin.write(bytes);
-    stdin.write(NEWLINE);
-    process.nextTick(() => stdin.uncork());
+    writeFrame(h.child.stdin, bytes);
   }
 
   /** Runs the shutdown ladder (stdin EOF, SIGTERM, SIGKILL) and resolves when the child is gone. */
