@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { SnapshotTool } from './import.js';
 import type { CatalogLaunch } from './types.js';
 
@@ -19,7 +21,10 @@ export interface ScanResult {
 
 /** Options of {@link scanServer}. */
 export interface ScanOptions {
+  /** Executable of a stdio server (ignored when `url` is given). */
   command: string;
+  /** Streamable HTTP endpoint of a running server (MCP spec 2025-11-25, "Transports"), instead of `command`. */
+  url?: string;
   args?: string[];
   /** Added to the inherited environment. */
   env?: Record<string, string>;
@@ -38,7 +43,7 @@ export class ScanTimeoutError extends Error {
 }
 
 /**
- * Start the server, initialize, list every tool, and close the server.
+ * Start the server (or connect to `url`), initialize, list every tool, and close the connection.
  * @throws {ScanTimeoutError} when initialize plus all pages take longer than `timeoutMs`.
  * @throws {Error} when the process cannot start or the server answers with an error.
  */
@@ -47,13 +52,15 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   Object.assign(env, options.env ?? {});
-  const transport = new StdioClientTransport({
-    command: options.command,
-    args: options.args ?? [],
-    env,
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-    stderr: options.stderr ?? 'ignore',
-  });
+  const transport: Transport = options.url
+    ? new StreamableHTTPClientTransport(new URL(options.url))
+    : new StdioClientTransport({
+        command: options.command,
+        args: options.args ?? [],
+        env,
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        stderr: options.stderr ?? 'ignore',
+      });
   const client = new Client({ name: 'tollgate-scan', version: '0.1.0' });
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;

@@ -13,6 +13,7 @@ import {
   ScanTimeoutError,
   scanServer,
 } from '../src/index.js';
+import { startHttpFixture } from './fixtures/http-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -96,5 +97,16 @@ describe('scanServer', () => {
     await expect(
       scanServer({ command: '/nonexistent/tollgate-no-such-binary', timeoutMs: 5_000 }),
     ).rejects.toThrow();
+  });
+
+  it('scans a Streamable HTTP server given its URL', async () => {
+    const fixture = await startHttpFixture();
+    try {
+      const result = await scanServer({ command: '', url: fixture.url, timeoutMs: 15_000 });
+      expect(result.serverInfo).toEqual({ name: 'http-fixture', version: '2.0.0' });
+      expect(result.tools.map((t) => t.name)).toEqual(['get_weather', 'run_query']);
+    } finally {
+      await fixture.close();
+    }
   });
 });

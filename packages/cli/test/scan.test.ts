@@ -1,12 +1,13 @@
 // `tollgate scan` end to end: a child process runs the command module (from source) against real
 // MCP servers from npm and a paginating SDK server fixture.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultCatalogDir, loadCatalogFile, parseCatalog } from '@tollgate/catalog';
 import { loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
+import { startHttpFixture } from '../../catalog/test/fixtures/http-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliRoot = join(here, '..');
@@ -38,6 +39,32 @@ const p = new Command('tollgate'); registerScan(p); await p.parseAsync(process.a
     { cwd: cliRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
   );
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Like `tollgate` but without blocking the event loop, so an in-process server can answer. */
+function tollgateAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const code = `import { Command } from 'commander'; import { registerScan } from '${moduleUrl}';
+const p = new Command('tollgate'); registerScan(p); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--conditions=@tollgate/source',
+      '--input-type=module',
+      '-e',
+      code,
+      '--',
+      'scan',
+      ...args,
+    ],
+    { cwd: cliRoot, env: { ...process.env, NO_COLOR: '1' } },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (c) => resolve({ code: c, stdout, stderr })));
 }
 
 describe('tollgate scan', { timeout: 120_000 }, () => {
@@ -113,5 +140,24 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     const r = tollgate(['--timeout', '5', '--', '/nonexistent/no-such-server']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('tollgate scan: could not scan /nonexistent/no-such-server');
+  });
+
+  it('--upstream scans a running Streamable HTTP server', async () => {
+    const fixture = await startHttpFixture();
+    try {
+      const r = await tollgateAsync(['--json', '--upstream', fixture.url]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as {
+        tools: Array<{ name: string; classification: { category: string } }>;
+      };
+      expect(out.tools.map((t) => [t.name, t.classification.category])).toEqual([
+        ['get_weather', 'Read'],
+        ['run_query', 'Execute'],
+      ]);
+    } finally {
+      await fixture.close();
+    }
+    expect(tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '--', 'x']).code).toBe(2);
   });
 });

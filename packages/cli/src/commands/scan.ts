@@ -14,6 +14,7 @@ interface ScanCliOptions {
   format: 'policy' | 'catalog';
   timeout: number;
   id?: string;
+  upstream?: string;
 }
 
 /**
@@ -33,26 +34,31 @@ export function parseSeconds(value: string): number {
 }
 
 async function runScan(command: string[], opts: ScanCliOptions): Promise<void> {
-  if (command.length === 0) {
+  if (opts.upstream && command.length > 0) {
+    process.stderr.write('tollgate scan: give either --upstream <url> or a command after --, not both\n');
+    process.exitCode = 2;
+    return;
+  }
+  if (!opts.upstream && command.length === 0) {
     process.stderr.write(
       'tollgate scan: give the server command after --, e.g. tollgate scan -- npx -y @modelcontextprotocol/server-memory\n',
     );
     process.exitCode = 2;
     return;
   }
+  const target = opts.upstream ?? command.join(' ');
   let result: Awaited<ReturnType<typeof scanServer>>;
   try {
     result = await scanServer({
-      command: command[0]!,
+      command: command[0] ?? '',
+      ...(opts.upstream ? { url: opts.upstream } : {}),
       args: command.slice(1),
       timeoutMs: opts.timeout * 1000,
       stderr: 'inherit',
     });
   } catch (err) {
     const what =
-      err instanceof ScanTimeoutError
-        ? err.message
-        : `could not scan ${command.join(' ')}: ${(err as Error).message}`;
+      err instanceof ScanTimeoutError ? err.message : `could not scan ${target}: ${(err as Error).message}`;
     process.stderr.write(`tollgate scan: ${what}\n`);
     process.exitCode = 2;
     return;
@@ -75,7 +81,7 @@ async function runScan(command: string[], opts: ScanCliOptions): Promise<void> {
     process.stdout.write(
       serializeCatalog(
         entry,
-        `Draft catalogue entry from a live scan of: ${command.join(' ')}\n` +
+        `Draft catalogue entry from a live scan of: ${target}\n` +
           "Descriptions are the server's own first sentences: rewrite them in your own words\n" +
           '(one sentence, at most 25 words) before adding this file to catalog/.',
       ),
@@ -83,7 +89,7 @@ async function runScan(command: string[], opts: ScanCliOptions): Promise<void> {
   } else {
     const policy = starterPolicy(entry, {
       parameters: true,
-      header: `Scaffold from a live scan of: ${command.join(' ')}\nEach rule follows the tool's risk category as classified on the spot; review before use.`,
+      header: `Scaffold from a live scan of: ${target}\nEach rule follows the tool's risk category as classified on the spot; review before use.`,
     });
     process.stdout.write(policy.yaml);
   }
@@ -105,6 +111,7 @@ export function registerScan(program: Command): void {
     )
     .option('--json', 'print tools, parameter summaries and classifications as JSON')
     .option('--timeout <seconds>', 'give up after this many seconds (exit 2)', parseSeconds, 30)
+    .option('--upstream <url>', 'scan a running server over Streamable HTTP instead of starting a command')
     .option('--id <id>', 'server id for --format catalog (default: from the server name)')
     .addHelpText(
       'after',
