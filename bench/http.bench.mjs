@@ -30,8 +30,8 @@ const proxyDist = pathToFileURL(join(root, 'packages/proxy/dist/index.js')).href
 const runtimeDist = pathToFileURL(join(root, 'packages/runtime/dist/index.js')).href;
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const SEQ_CALLS = QUICK ? 200 : 1000;
-const PAR_CALLS = QUICK ? 600 : 3000;
+const SEQ_CALLS = QUICK ? 200 : 500;
+const PAR_CALLS = QUICK ? 600 : 1500;
 const IN_FLIGHT = 16;
 
 const work = mkdtempSync(join(tmpdir(), 'tollgate-http-bench-'));

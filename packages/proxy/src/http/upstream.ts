@@ -294,33 +294,51 @@ export class HttpUpstreamTransport implements MessageTransport {
   }
 
   /**
-   * The SDK's fetch, watched: when the SSE body of a POST ends (or breaks) while some of that
-   * POST's requests are still unanswered, either the SDK resumes it (an event id was seen) and
-   * the requests are marked as resuming, or nobody will, and they are answered with an error.
+   * The SDK's fetch, watched.
+   *
+   * 1. Each request gets its own AbortController, linked to the session's signal only while the
+   *    request or its body is alive. (Passing the session's long-lived signal to every fetch, as
+   *    the SDK does, leaves one abort listener per request on it: a leak in a proxy that runs
+   *    for days.)
+   * 2. When the SSE body of a POST ends (or breaks) while some of that POST's requests are still
+   *    unanswered, either the SDK resumes it (an event id was seen) and the requests are marked
+   *    as resuming, or nobody will, and they are answered with an error.
    */
   private async fetchWatched(
     input: string | URL,
     init: RequestInit | undefined,
     generation: number,
   ): Promise<Response> {
-    const response = await fetch(input, init);
-    if (init?.method !== 'POST' || typeof init.body !== 'string' || !response.body) return response;
-    if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) return response;
-    let keys: string[] = [];
+    const outer = init?.signal ?? undefined;
+    const own = new AbortController();
+    const onAbort = () => own.abort(outer?.reason);
+    if (outer?.aborted) own.abort(outer.reason);
+    else outer?.addEventListener('abort', onAbort, { once: true });
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      outer?.removeEventListener('abort', onAbort);
+    };
+    let response: Response;
     try {
-      const sent = JSON.parse(init.body) as unknown;
-      keys = (Array.isArray(sent) ? sent : [sent])
-        .filter((m): m is Obj => isObj(m) && isRequest(m))
-        .map((m) => idKey(m.id as JsonRpcId));
-    } catch {
+      response = await fetch(input, { ...init, signal: own.signal });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (!response.body || [101, 204, 205, 304].includes(response.status)) {
+      release();
       return response;
     }
-    if (keys.length === 0) return response;
+    const keys = this.requestKeys(init, response);
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let tail = '';
     let sawEventId = false;
     const ended = () => {
+      release();
+      if (keys.length === 0) return;
       // Let the SDK's parser deliver what it already has before judging (it runs on promise
       // jobs, which a timer always follows; the margin covers a loaded machine).
       setTimeout(() => {
@@ -346,7 +364,7 @@ export class HttpUpstreamTransport implements MessageTransport {
             ended();
             return;
           }
-          if (!sawEventId) {
+          if (keys.length > 0 && !sawEventId) {
             const text = tail + decoder.decode(value, { stream: true });
             if (/(^|\n)id:/.test(text)) sawEventId = true;
             tail = text.slice(-4);
@@ -358,6 +376,7 @@ export class HttpUpstreamTransport implements MessageTransport {
         }
       },
       cancel(reason) {
+        release();
         return reader.cancel(reason);
       },
     });
@@ -366,6 +385,20 @@ export class HttpUpstreamTransport implements MessageTransport {
       statusText: response.statusText,
       headers: response.headers,
     });
+  }
+
+  /** Keys of the requests a POST carried, when its answer comes as an SSE stream; else none. */
+  private requestKeys(init: RequestInit | undefined, response: Response): string[] {
+    if (init?.method !== 'POST' || typeof init.body !== 'string') return [];
+    if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) return [];
+    try {
+      const sent = JSON.parse(init.body) as unknown;
+      return (Array.isArray(sent) ? sent : [sent])
+        .filter((m): m is Obj => isObj(m) && isRequest(m))
+        .map((m) => idKey(m.id as JsonRpcId));
+    } catch {
+      return [];
+    }
   }
 
   /** Terminates the upstream session (HTTP DELETE, spec "Session Management" point 5), then closes. */

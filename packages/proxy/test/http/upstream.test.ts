@@ -2,6 +2,7 @@
  * Upstream mode end to end: the SDK's real `Client` on the stdio side, Tollgate's router and
  * HTTP upstream transport, and the real server-everything over Streamable HTTP.
  */
+import { getEventListeners } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -163,6 +164,31 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('does not pile abort listeners on the session signal, one per request', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let upstream: HttpUpstreamTransport | undefined;
+    const exit = runHttpUpstreamProxy({
+      url: everything.url,
+      gate: new RecordingGate(),
+      input,
+      output,
+      onStarted: (i) => {
+        upstream = i.upstream;
+      },
+    });
+    const client = new Client({ name: 'leak-e2e', version: '1.0.0' });
+    await client.connect(new StreamClientTransport(input, output));
+    for (let i = 0; i < 60; i++) await client.callTool({ name: 'get-sum', arguments: { a: i, b: 1 } });
+    // The SDK passes its session-wide AbortSignal to every fetch; undici leaves a listener on it
+    // per SSE response unless each request has its own signal (fetchWatched).
+    const signal = (upstream as unknown as { sdk: { _abortController: AbortController } }).sdk
+      ._abortController.signal;
+    expect(getEventListeners(signal, 'abort').length).toBeLessThan(5);
+    await client.close();
+    await exit;
   });
 
   it('keeps Mcp-Session-Id and sends DELETE for it on exit', async () => {
