@@ -94,9 +94,12 @@ describe('tollgate command line', () => {
     });
     await raw.waitFor((m) => m.id === 1);
     await raw.waitFor((m) => m.id === 2);
-    // The decision log flushes within ~200 ms.
-    await new Promise((r) => setTimeout(r, 600));
-    const live = JSON.parse(run(['status', '--json']).stdout);
+    // The decision log flushes within ~200 ms; poll rather than guess on a loaded machine.
+    let live = JSON.parse(run(['status', '--json']).stdout);
+    for (let i = 0; i < 20 && live.calls < 2; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      live = JSON.parse(run(['status', '--json']).stdout);
+    }
     expect(live.running.map((i: { pid: number }) => i.pid)).toEqual([raw.proc.pid]);
     expect(live.running[0].serverCommand).toEqual([process.execPath, FAKE_SERVER]);
     expect(live).toMatchObject({ calls: 2, allowed: 1, denied: 1, deniedShare: 0.5 });
@@ -124,8 +127,12 @@ describe('tollgate command line', () => {
     const policy = s.write('p.yaml', OK_POLICY);
     const raw = new RawSession(s, ['-c', policy, '--', process.execPath, FAKE_SERVER]);
     await raw.handshake();
-    await new Promise((r) => setTimeout(r, 400));
-    expect(JSON.parse(run(['status', '--json']).stdout).running).toHaveLength(1);
+    let running = JSON.parse(run(['status', '--json']).stdout).running;
+    for (let i = 0; i < 20 && running.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      running = JSON.parse(run(['status', '--json']).stdout).running;
+    }
+    expect(running).toHaveLength(1);
     raw.proc.kill('SIGKILL');
     await raw.exited;
     expect(JSON.parse(run(['status', '--json']).stdout).running).toHaveLength(0);

@@ -158,7 +158,8 @@ describe('protocol faults', () => {
       if (!cancelled) await sleep(50);
     }
     expect(cancelled).toBeDefined();
-    expect(cancelled!.t - abortedAt).toBeLessThan(1000);
+    // Far sooner than the 20 s the call would take (2 s of slack for a loaded CI machine).
+    expect(cancelled!.t - abortedAt).toBeLessThan(2000);
     const slowCall = serverEvents().find((e) => e.params?.name === 'slow');
     expect(cancelled!.params.requestId).toBe(slowCall!.id);
     // The session is still healthy.
