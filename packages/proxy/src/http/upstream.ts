@@ -16,6 +16,7 @@
  *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised with the client's own `initialize` request, and the
  *   failed message is sent again on the new session.
  */
+import { setMaxListeners } from 'node:events';
 import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
@@ -313,7 +314,11 @@ export class HttpUpstreamTransport implements MessageTransport {
     const own = new AbortController();
     const onAbort = () => own.abort(outer?.reason);
     if (outer?.aborted) own.abort(outer.reason);
-    else outer?.addEventListener('abort', onAbort, { once: true });
+    else if (outer) {
+      // One listener per request in flight is the design; many concurrent calls are not a leak.
+      setMaxListeners(0, outer);
+      outer.addEventListener('abort', onAbort, { once: true });
+    }
     let released = false;
     const release = () => {
       if (released) return;
