@@ -45,6 +45,10 @@ describe('built site (dist/)', () => {
       join(DIST, 'tools/aws-bedrock-agentcore/start_code_interpreter_session/index.html'),
       'utf8',
     );
+    expect(html).toContain(
+      '<title>start_code_interpreter_session: High risk Execute tool (AWS Bedrock AgentCore MCP Server) | Tollgate</title>',
+    );
+    expect(html.match(/<title>/g)).toHaveLength(1);
     const m = html.match(/<script type="application\/ld\+json">([\s\S]*?)<\/script>/);
     expect(m).not.toBeNull();
     const ld = JSON.parse(m![1]!) as { '@type': string; mainEntity: { name: string }[] };
