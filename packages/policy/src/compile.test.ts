@@ -124,6 +124,20 @@ describe('compilePolicy', () => {
     expect(all.ok && all.policy.isHidden('anything')).toBe(true);
   });
 
+  it('gives the same hidden verdicts when memoised, also past the memo limit', () => {
+    const p = load();
+    // First answers are computed, repeats come from the memo: both must agree.
+    for (let round = 0; round < 2; round++) {
+      expect(p.isHidden('admin_delete')).toBe(true);
+      expect(p.isHidden('administrator')).toBe(false);
+      expect(p.isHidden('secret_tool')).toBe(true);
+    }
+    for (let i = 0; i < 10_050; i++) expect(p.isHidden(`admin_${i}`)).toBe(true);
+    expect(p.isHidden('admin_10049')).toBe(true);
+    expect(p.isHidden('user_10049')).toBe(false);
+    expect(p.isHidden(7 as unknown as string)).toBe(false);
+  });
+
   it('compiles regexes to a linear-time engine: ^(a+)+$ is safe', () => {
     const re = load().rulesFor('x')[0]!.conditions[1]!.regex!;
     expect(re.source).toBe('^(a+)+$');

@@ -25,7 +25,7 @@ import type { PolicyCondition, PolicyDocument, PolicyRule } from './schema.js';
 import { isGlob } from './validate.js';
 import { FIXED_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';
 
-/** Most tool names whose rule lists are memoised; past this, lookups are computed each time. */
+/** Most tool names whose rule lists (and hidden verdicts) are memoised; past this, lookups are computed each time. */
 const MEMO_LIMIT = 10_000;
 
 const sealed = new WeakSet<object>();
@@ -136,6 +136,19 @@ function build(doc: PolicyDocument, parsed: ParsedPolicy): CompiledPolicy {
   const hideGlobs = hide.filter((h) => isGlob(h));
   const hideMatch = hideGlobs.length ? picomatch(hideGlobs, { dot: true }) : undefined;
 
+  // picomatch runs a regex per call; tool names repeat, so each name is judged once per policy.
+  const hiddenMemo = new Map<string, boolean>();
+  const isHidden = (tool: string): boolean => {
+    if (typeof tool !== 'string') return false;
+    if (hideAll) return true;
+    if (!hideMatch) return hideExact.has(tool);
+    const hit = hiddenMemo.get(tool);
+    if (hit !== undefined) return hit;
+    const hidden = hideExact.has(tool) || hideMatch(tool);
+    if (hiddenMemo.size < MEMO_LIMIT) hiddenMemo.set(tool, hidden);
+    return hidden;
+  };
+
   const memo = new Map<string, readonly CompiledRule[]>();
   const frozenGlobs = Object.freeze(globs);
   const rulesFor = (tool: string): readonly CompiledRule[] => {
@@ -154,8 +167,7 @@ function build(doc: PolicyDocument, parsed: ParsedPolicy): CompiledPolicy {
   const policy: CompiledPolicy = {
     version: '1',
     default: doc.default ?? 'allow',
-    isHidden: (tool: string) =>
-      typeof tool === 'string' && (hideAll || hideExact.has(tool) || (hideMatch ? hideMatch(tool) : false)),
+    isHidden,
     exact: new FrozenMap(exact),
     globs: frozenGlobs,
     counters: new FrozenMap([...counters.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
