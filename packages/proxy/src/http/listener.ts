@@ -363,8 +363,12 @@ export async function runHttpListener<D extends GateDecision>(
     let session: Session | undefined;
     if (typeof sid === 'string') {
       session = sessions.get(sid);
-      // Spec "Session Management" point 4: an unknown or ended session is a 404.
-      if (!session) return refuse(res, 404, ErrorCode.InvalidRequest, 'Session not found');
+      // Spec "Session Management" point 4: an unknown or ended session is a 404. A session is
+      // bound to the token that opened it; to another token it does not exist (no hijacking
+      // by a guessed or leaked session id, and no hint that it is live).
+      if (!session || session.info.principal !== (tokenLabel(req) ?? 'anonymous')) {
+        return refuse(res, 404, ErrorCode.InvalidRequest, 'Session not found');
+      }
     } else if (req.method === 'POST' && hasInitialize(body)) {
       session = await openSession(req, res);
       if (!session) return;

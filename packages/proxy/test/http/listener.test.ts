@@ -238,6 +238,17 @@ describe('listener front door', () => {
     expect(gate.decisions[0]?.ctx?.clientId).toMatch(/^token:[0-9a-f]{8}@127\.0\.0\.1 \(listener-e2e\)$/);
   });
 
+  it('binds a session to the token that opened it: another token cannot use it', async () => {
+    const { listener } = await listen({ authTokens: ['token-alice', 'token-bob'] });
+    const alice = await connect(listener.url, { authorization: 'Bearer token-alice' });
+    const sid = alice.transport.sessionId!;
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'ping' });
+    const h = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    expect((await post(listener.url, { ...h, authorization: 'Bearer token-bob' }, ping)).status).toBe(404);
+    expect((await post(listener.url, { ...h, authorization: 'Bearer token-alice' }, ping)).status).toBe(200);
+    await alice.client.ping();
+  });
+
   it('reads the token from TOLLGATE_AUTH_TOKEN', async () => {
     const { listener } = await listen({ env: { TOLLGATE_AUTH_TOKEN: 'from-env' } });
     expect((await post(listener.url, {})).status).toBe(401);
