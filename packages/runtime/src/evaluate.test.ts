@@ -446,3 +446,40 @@ describe('schema dialects', () => {
     expect(d.message).toContain('invalid schema');
   });
 });
+
+describe('the stateless fast path', () => {
+  const A = compile(`
+version: "1"
+tools:
+  read: { rules: [{ name: small, conditions: [{ path: args.n, op: lte, value: 5 }] }] }
+`);
+  const B = compile(`
+version: "1"
+tools:
+  read: { rules: [{ name: small, conditions: [{ path: args.n, op: lte, value: 6 }] }] }
+`);
+
+  it('answers with one frozen decision per policy, carrying that policy hash', async () => {
+    const a1 = await evaluate(A, { tool: 'read', args: { n: 1 } });
+    const a2 = await evaluate(A, { tool: 'other', args: {} });
+    const b = await evaluate(B, { tool: 'read', args: { n: 6 } });
+    const a3 = await evaluate(A, { tool: 'read', args: { n: 2 } });
+    expect(a1).toEqual({ allowed: true, reason: 'allowed', message: 'allowed', policyHash: A.hash });
+    expect(a2).toBe(a1);
+    expect(a3).toBe(a1);
+    expect(Object.isFrozen(a1)).toBe(true);
+    expect(b.policyHash).toBe(B.hash);
+    expect(B.hash).not.toBe(A.hash);
+    // A failing condition still takes the full path and names the rule.
+    expect(await evaluate(A, { tool: 'read', args: { n: 6 } })).toMatchObject({
+      allowed: false,
+      rule: 'small',
+      reason: 'condition_failed',
+    });
+  });
+
+  it('turns a programming error into a rejection, not a synchronous throw', async () => {
+    const p = evaluate(A, undefined as unknown as { tool: string; args: Record<string, unknown> });
+    await expect(p).rejects.toBeInstanceOf(TypeError);
+  });
+});

@@ -78,34 +78,82 @@ function show(v: unknown): string {
  * Never throws for bad input or an unreachable store: every problem becomes a denial (or, with
  * `failMode: 'open'`, an uncounted admission).
  */
-export async function evaluate(
+export function evaluate(
   policy: CompiledPolicy,
   call: ToolCall,
   context: EvaluationContext = {},
 ): Promise<Decision> {
+  try {
+    return decideFast(policy, call, context);
+  } catch (err) {
+    // Keep the contract of an async function: a programming error is a rejection, not a throw.
+    return Promise.reject(err);
+  }
+}
+
+function decideFast(policy: CompiledPolicy, call: ToolCall, context: EvaluationContext): Promise<Decision> {
   const { tool } = call;
-  const policyHash = policy.hash;
   if (policy.isHidden(tool)) {
-    return { allowed: false, reason: 'hidden', message: `Tool "${tool}" is hidden by policy`, policyHash };
+    return Promise.resolve({
+      allowed: false,
+      reason: 'hidden',
+      message: `Tool "${tool}" is hidden by policy`,
+      policyHash: policy.hash,
+    });
   }
   if (policy.default === 'deny' && !policy.isListed(tool)) {
-    return {
+    return Promise.resolve({
       allowed: false,
       reason: 'not_listed',
       message: `Tool "${tool}" is not permitted: the policy's default is deny and it does not list this tool`,
-      policyHash,
-    };
+      policyHash: policy.hash,
+    });
   }
   const rules = policy.rulesFor(tool);
-  if (rules.length === 0) return { allowed: true, reason: 'allowed', message: 'allowed', policyHash };
-
+  if (rules.length === 0) return allowedFor(policy);
   const args = call.args !== null && typeof call.args === 'object' ? call.args : {};
-  const tracing = context.trace === true;
   // Fast path for the common case: rules made only of `args.*` conditions that all hold. Anything
-  // else (a failure, a deny, validate, counters, tracing) takes the full path below from the start.
-  if (!tracing && allSimpleRulesHold(rules, args)) {
-    return { allowed: true, reason: 'allowed', message: 'allowed', policyHash };
+  // else (a failure, a deny, validate, counters, tracing) takes the full path from the start.
+  // It stays synchronous and answers with one shared settled promise per policy: an `async`
+  // function would allocate a promise and a decision per call, a third of the cost of a decision.
+  if (context.trace !== true && allSimpleRulesHold(rules, args)) return allowedFor(policy);
+  return evaluateRules(policy, call, rules, args, context);
+}
+
+/** One frozen "allowed, nothing reserved" decision per policy, shared by every call it admits. */
+const allowedDecisions = new WeakMap<CompiledPolicy, Promise<Decision>>();
+let lastPolicy: CompiledPolicy | undefined;
+let lastAllowed: Promise<Decision> | undefined;
+
+function allowedFor(policy: CompiledPolicy): Promise<Decision> {
+  if (policy === lastPolicy) return lastAllowed!;
+  let p = allowedDecisions.get(policy);
+  if (!p) {
+    const decision: Decision = Object.freeze({
+      allowed: true,
+      reason: 'allowed',
+      message: 'allowed',
+      policyHash: policy.hash,
+    });
+    p = Promise.resolve(decision);
+    allowedDecisions.set(policy, p);
   }
+  lastPolicy = policy;
+  lastAllowed = p;
+  return p;
+}
+
+/** The full path of {@link evaluate}: failures, counters, validation and tracing. */
+async function evaluateRules(
+  policy: CompiledPolicy,
+  call: ToolCall,
+  rules: readonly CompiledRule[],
+  args: Record<string, unknown>,
+  context: EvaluationContext,
+): Promise<Decision> {
+  const { tool } = call;
+  const policyHash = policy.hash;
+  const tracing = context.trace === true;
   const traces: RuleTrace[] | undefined = tracing ? [] : undefined;
   let items: MutableItem[] | undefined;
   let itemIndex: Map<string, number> | undefined;
