@@ -19,7 +19,11 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version')
     .description('Hard limits on what AI agents can do through MCP servers.')
     .enablePositionalOptions()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors exit 2 across every command (commander's default is 1, which we reserve for
+    // "policy invalid / call denied / test failed"); help and version exit 0. Commander has already
+    // printed the message when this runs. Subcommands inherit this setting.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   registerRun(program);
   registerValidate(program);
   registerTest(program);

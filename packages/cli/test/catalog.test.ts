@@ -9,11 +9,12 @@ import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliRoot = join(here, '..');
-const moduleUrl = new URL('../src/commands/catalog.ts', import.meta.url).href;
+// The real command tree (program.ts), so the tests see the same exit-code handling users get.
+const moduleUrl = new URL('../src/program.ts', import.meta.url).href;
 
 function tollgate(args: string[]) {
-  const code = `import { Command } from 'commander'; import { registerCatalog } from '${moduleUrl}';
-const p = new Command('tollgate'); registerCatalog(p); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
+  const code = `import { buildProgram } from '${moduleUrl}';
+const p = buildProgram(); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
   const r = spawnSync(
     process.execPath,
     [

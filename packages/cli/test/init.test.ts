@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliRoot = join(here, '..');
-const moduleUrl = new URL('../src/commands/init.ts', import.meta.url).href;
+// The real command tree (program.ts), so the tests see the same exit-code handling users get.
+const moduleUrl = new URL('../src/program.ts', import.meta.url).href;
 const memoryDir = dirname(
   createRequire(join(cliRoot, '..', 'catalog', 'package.json')).resolve(
     '@modelcontextprotocol/server-memory/package.json',
@@ -19,8 +20,8 @@ const memoryDir = dirname(
 );
 
 function tollgate(args: string[], cwd = cliRoot) {
-  const code = `import { Command } from 'commander'; import { registerInit } from '${moduleUrl}';
-const p = new Command('tollgate'); registerInit(p); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
+  const code = `import { buildProgram } from '${moduleUrl}';
+const p = buildProgram(); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
   const r = spawnSync(
     process.execPath,
     [

@@ -11,7 +11,8 @@ import { startHttpFixture } from '../../catalog/test/fixtures/http-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliRoot = join(here, '..');
-const moduleUrl = new URL('../src/commands/scan.ts', import.meta.url).href;
+// The real command tree (program.ts), so the tests see the same exit-code handling users get.
+const moduleUrl = new URL('../src/program.ts', import.meta.url).href;
 const catalogRequire = createRequire(join(cliRoot, '..', 'catalog', 'package.json'));
 const everything = join(
   dirname(catalogRequire.resolve('@modelcontextprotocol/server-everything/package.json')),
@@ -21,8 +22,8 @@ const everything = join(
 const pagedFixture = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'paged-server.mjs');
 
 function tollgate(args: string[]) {
-  const code = `import { Command } from 'commander'; import { registerScan } from '${moduleUrl}';
-const p = new Command('tollgate'); registerScan(p); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
+  const code = `import { buildProgram } from '${moduleUrl}';
+const p = buildProgram(); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
   const r = spawnSync(
     process.execPath,
     [
@@ -43,8 +44,8 @@ const p = new Command('tollgate'); registerScan(p); await p.parseAsync(process.a
 
 /** Like `tollgate` but without blocking the event loop, so an in-process server can answer. */
 function tollgateAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const code = `import { Command } from 'commander'; import { registerScan } from '${moduleUrl}';
-const p = new Command('tollgate'); registerScan(p); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
+  const code = `import { buildProgram } from '${moduleUrl}';
+const p = buildProgram(); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
   const child = spawn(
     process.execPath,
     [

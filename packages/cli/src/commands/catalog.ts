@@ -17,7 +17,6 @@ import {
 } from '@tollgate/catalog';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { usageExitCode } from './scan.js';
 
 interface ImportOptions {
   out?: string;
@@ -88,7 +87,7 @@ export function registerCatalog(program: Command): void {
   const catalog = program
     .command('catalog')
     .description('Work with the catalogue of MCP servers and their tools');
-  const importCmd = catalog
+  catalog
     .command('import')
     .description('Turn captured tools/list snapshots into catalog/<server-id>.yaml files (our descriptions)')
     .argument('<snapshot...>', 'snapshot JSON files')
@@ -96,7 +95,7 @@ export function registerCatalog(program: Command): void {
     .option('--curation <dir>', 'directory of <server-id>.json curation files with our descriptions')
     .option('--json', 'print results as JSON')
     .action((snapshots: string[], opts: ImportOptions) => runImport(snapshots, opts));
-  const statsCmd = catalog
+  catalog
     .command('stats')
     .description('Tools per category and risk, per server and overall')
     .option('--dir <dir>', 'catalogue directory (default: the repository catalog/ or the shipped copy)')
@@ -106,5 +105,4 @@ export function registerCatalog(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
       else printStats(stats);
     });
-  for (const c of [catalog, importCmd, statsCmd]) usageExitCode(c);
 }

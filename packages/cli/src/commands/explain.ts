@@ -127,9 +127,6 @@ export function registerExplain(program: Command): void {
       'after',
       '\nCounters are only read, never taken: explain shows what the next call would do.\nExit codes: 0 allowed, 1 denied or invalid policy, 2 usage error or unreadable file.\nExample: tollgate explain -c examples/policies/stripe.yaml --tool create_charge --args \'{"amount":60000,"currency":"usd"}\'',
     )
-    .exitOverride((err) => {
-      process.exit(err.exitCode === 0 ? 0 : 2);
-    })
     .action(async (opts: ExplainOptions) => {
       let args: Record<string, unknown>;
       let inputSchema: unknown;

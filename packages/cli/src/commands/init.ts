@@ -12,7 +12,7 @@ import {
 } from '@tollgate/catalog';
 import { loadPolicy } from '@tollgate/policy';
 import type { Command } from 'commander';
-import { parseSeconds, usageExitCode } from './scan.js';
+import { parseSeconds } from './scan.js';
 
 interface InitOptions {
   server?: string;
@@ -137,7 +137,7 @@ async function runInit(command: string[], opts: InitOptions): Promise<void> {
 
 /** Registers `tollgate init`. */
 export function registerInit(program: Command): void {
-  const init = program
+  program
     .command('init')
     .description('Write a starter policy for a server, from the catalogue or from a live scan')
     .argument('[command...]', 'server command and arguments after -- (live scan instead of --server)')
@@ -155,5 +155,4 @@ export function registerInit(program: Command): void {
       '\nExamples:\n  tollgate init --server github\n  tollgate init -o policy.yaml -- npx -y @modelcontextprotocol/server-memory\n\nExit codes: 0 written, 2 usage error, existing file without --force, unknown server, scan failure.',
     )
     .action((command: string[], opts: InitOptions) => runInit(command, opts));
-  usageExitCode(init);
 }

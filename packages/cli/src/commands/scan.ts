@@ -17,14 +17,6 @@ interface ScanCliOptions {
   upstream?: string;
 }
 
-/**
- * Usage errors exit 2 (commander's default is 1); help and version still exit 0. Commander has
- * already printed the message when this runs.
- */
-export function usageExitCode(command: Command): Command {
-  return command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
-}
-
 /** Parses `--timeout S` (seconds, > 0). */
 export function parseSeconds(value: string): number {
   const n = Number(value);
@@ -98,7 +90,7 @@ async function runScan(command: string[], opts: ScanCliOptions): Promise<void> {
 
 /** Registers `tollgate scan`. */
 export function registerScan(program: Command): void {
-  const scan = program
+  program
     .command('scan')
     .description(
       'Start an MCP server, list its tools (all pages) and print a policy scaffold or catalogue entry',
@@ -118,5 +110,4 @@ export function registerScan(program: Command): void {
       '\nExamples:\n  tollgate scan -- npx -y @modelcontextprotocol/server-memory\n  tollgate scan --format catalog --timeout 60 -- node dist/index.js\n\nExit codes: 0 ok, 2 usage error, server failure or timeout.',
     )
     .action((command: string[], opts: ScanCliOptions) => runScan(command, opts));
-  usageExitCode(scan);
 }

@@ -47,9 +47,6 @@ export function registerTest(program: Command): void {
       'after',
       '\nExit codes: 0 all tests passed, 1 a test failed or a policy is invalid, 2 usage error or unreadable test file.\nExample: tollgate test examples/tests/*.test.yaml',
     )
-    .exitOverride((err) => {
-      process.exit(err.exitCode === 0 ? 0 : 2);
-    })
     .action(async (files: string[], opts: { json?: boolean }) => {
       const results: PolicyTestFileResult[] = [];
       for (const f of files) results.push(await runPolicyTestFile(f));

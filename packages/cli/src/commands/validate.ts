@@ -66,9 +66,6 @@ export function registerValidate(program: Command): void {
       'after',
       '\nExit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.\nExample: tollgate validate -c examples/policies/filesystem.yaml',
     )
-    .exitOverride((err) => {
-      process.exit(err.exitCode === 0 ? 0 : 2);
-    })
     .action((opts: { config: string; json?: boolean }) => {
       const file = opts.config;
       let text: string | undefined;
