@@ -113,6 +113,79 @@ describe('classifyTool', () => {
     });
   });
 
+  it('weighs the verb that opens the description more, unless it opens a list of operations', () => {
+    const opening = classifyTool(tool('volume_restore', 'Overwrites the volume with a backup image.'));
+    expect(opening.evidence.find((e) => e.detail === '"overwrites"')?.weight).toBe(3);
+    const later = classifyTool(tool('volume_restore', 'Given a backup, it overwrites the volume.'));
+    expect(later.evidence.find((e) => e.detail === '"overwrites"')?.weight).toBe(2);
+    const router = classifyTool(tool('volumes', 'Lists, creates or deletes volumes.'));
+    expect(router.evidence.find((e) => e.detail === '"lists"')?.weight).toBe(3);
+  });
+
+  it('treats a remove tool whose description opens by detaching as Write', () => {
+    expect(classifyTool(tool('lb-remove-nodes', 'Detaches nodes from a load balancer.')).category).toBe(
+      'Write',
+    );
+    expect(classifyTool(tool('removeTaskTag', 'Takes a tag off a task.')).category).toBe('Write');
+    expect(classifyTool(tool('remove_node', 'Removes a node from the pool.')).category).toBe('Destructive');
+  });
+
+  it('reads pull_request and merge_request as nouns', () => {
+    expect(
+      classifyTool(tool('repo_pull_request', 'Lists pull requests or returns one pull request.')).category,
+    ).toBe('Read');
+    expect(classifyTool(tool('merge_merge_request', 'Merges a merge request.')).category).toBe('Write');
+  });
+
+  it('counts saving to disk as Write unless it is only an option', () => {
+    const saved = classifyTool(
+      tool('download_icons', 'Exports icons as PNG files and saves them to a local folder.'),
+    );
+    expect(saved.category).toBe('Write');
+    const optional = classifyTool(
+      tool('get_trace', 'Retrieves a trace of the page, optionally saving it to a file.'),
+    );
+    expect(optional.category).toBe('Read');
+    expect(classifyTool(tool('download-bytes-to-file', 'Saves attachment bytes.')).category).toBe('Write');
+  });
+
+  it('counts taking a snapshot of a resource as Write', () => {
+    expect(classifyTool(tool('snapshot-volume', 'Takes a snapshot of a block volume.')).category).toBe(
+      'Write',
+    );
+  });
+
+  it('counts deploying and applying manifests or migrations as Execute', () => {
+    expect(classifyTool(tool('promote_release', 'Deploys the build to the next environment.')).category).toBe(
+      'Execute',
+    );
+    expect(
+      classifyTool(tool('finish_schema_change', 'Applies a tested schema migration to the database.'))
+        .category,
+    ).toBe('Execute');
+    expect(classifyTool(tool('power-on-vm', 'Boots a stopped machine.')).category).toBe('Execute');
+  });
+
+  it('counts reports, diagnostics and generated guidance as Read', () => {
+    expect(classifyTool(tool('quota', 'Reports quota usage per region.')).category).toBe('Read');
+    expect(classifyTool(tool('architect', 'Generates suggested designs from requirements.')).category).toBe(
+      'Read',
+    );
+  });
+
+  it('does not take sending a request to a model for a write', () => {
+    expect(
+      classifyTool(tool('model_inference', 'Sends a prompt to a hosted model and returns its output.'))
+        .category,
+    ).toBe('Read');
+  });
+
+  it('reads arbitrary API requests or mutations as Execute', () => {
+    expect(
+      classifyTool(tool('api_batch', 'Sends up to twenty arbitrary API requests in one call.')).category,
+    ).toBe('Execute');
+  });
+
   it('is deterministic and bounded', () => {
     const t = tool('update_and_delete_records', 'Updates records and removes stale ones.', { data: {} });
     const a = classifyTool(t);

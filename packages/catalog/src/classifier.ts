@@ -87,7 +87,7 @@ const WRITE_VERBS: Lexicon = lex(
     'rebase cherry init initialize draft duplicate submit promote tab tabs ' +
     'focus downgrade annotate complete accept decline mute unmute ' +
     'follow unfollow vote handle_dialog file_upload emulate sort reorder dismiss snooze unmerge ' +
-    'reauthorize detach stop pause resume',
+    'reauthorize detach stop pause resume sync synchronize',
 );
 // Verbs that destroy. `logout` and `rotate` revoke a session or the old secret.
 const DESTRUCTIVE_VERBS: Lexicon = lex(
@@ -100,7 +100,8 @@ const DESTRUCTIVE_VERBS: Lexicon = lex(
 const EXECUTE_VERBS: Lexicon = lex(
   4,
   'run execute exec eval evaluate invoke trigger dispatch deploy build rerun retry call launch spawn ' +
-    'start restart interpret compile migrate install upgrade apply aggregate rollback kubectl_exec port_forward',
+    'start restart interpret compile migrate install upgrade apply aggregate rollback kubectl_exec port_forward ' +
+    'boot power_on',
 );
 // Nouns of runnable things: count, but never as the tool's leading verb.
 const EXECUTE_NOUNS: Lexicon = lex(
@@ -135,31 +136,41 @@ const COMPUTE_NOUNS = new Set(
 );
 // Compute nouns that are themselves executions: creating one starts it, updating one does not.
 const RUN_NOUNS = new Set(['run', 'runs', 'job', 'jobs', 'inference']);
+// Two-token nouns whose first token is also a verb.
+const NOUN_PAIRS = new Set(['pull_request', 'pull_requests', 'merge_request', 'merge_requests']);
 // Verbs that detach one thing from another when the name says `..._from_...`: recoverable.
 const DETACH_VERBS = new Set(['remove', 'unlink', 'detach', 'delete']);
+
+// "saves them to a local folder", "writes the resulting CSV to a local directory".
+const SAVES_TO_DISK =
+  /\b(sav(e|es|ing)|writ(e|es|ing)|stor(e|es|ing)) ((it|them|the|\w+) ){0,3}(to|into|onto) (a |the )?(local )?(files?|disk|directory|folder|path)\b/;
 
 // Phrases in descriptions, matched on word boundaries. Weight is lower than the name's.
 const PHRASES: Array<[RegExp, Category, number]> = [
   [/\b(permanently|irreversibl[ey]|cannot be undone|can ?not be recovered)\b/, 'Destructive', 3],
-  [/\b(overwrit(e|es|ing)|(replac(e|es|ing)) (any |the |an )?existing)\b/, 'Destructive', 2],
-  [
-    /\b(sav(e|es|ing)|writ(e|es|ing)|stor(e|es|ing)) (it |them |the \w+ )?(to|into|onto) (a |the )?(local )?(file|disk|directory|folder|path)\b/,
-    'Write',
-    3,
-  ],
+  [/\b(overwrit(e|es|ing)|(replac(e|es|ing)) (any |the |an |its )?existing)\b/, 'Destructive', 2],
+  [SAVES_TO_DISK, 'Write', 5],
+  // A snapshot of a stored resource is a new stored object (a page snapshot is "captured").
+  [/\btak(e|es|ing) (a |an )?(\w+ ){0,2}snapshots?\b/, 'Write', 3],
   [/\b(recurring charges?|incur(s|ring)? (charges|costs)|billable|paid (plan|tier))\b/, 'Financial', 3],
   [
     /\b(delet(e|es|ing)|remov(e|es|ing)|destroy(s|ing)?|drop(s|ping)?|terminat(e|es|ing)|revok(e|es|ing)|purg(e|es|ing)|wip(e|es|ing))\b/,
     'Destructive',
     1.5,
   ],
-  [/\b(arbitrary|raw) (sql|code|command|commands|quer(y|ies)|javascript|js|script)\b/, 'Execute', 3],
+  [
+    /\b(arbitrary|raw|caller-written) (\w+ ){0,2}(sql|code|command|commands|quer(y|ies)|javascript|js|script|requests|mutations?)\b/,
+    'Execute',
+    3,
+  ],
   [
     /\b(execut(e|es|ing)|runs?|running|evaluat(e|es|ing)) (a |an |the |any |custom |given |provided )?(sql|code|command|commands|shell|script|scripts|quer(y|ies)|javascript|js|python|bash|function|workflow|pipeline|job|jobs|tests?|build)\b/,
     'Execute',
     3,
   ],
   [/\b(shell|terminal|bash) command/, 'Execute', 2],
+  // Deploying code, or applying a manifest or a schema migration, puts new code or DDL to work.
+  [/\b(deploy(s|ing)?|appl(y|ies|ying) (a |an |the )?(\w+ ){0,3}(manifests?|migrations?))\b/, 'Execute', 3],
   [
     /\b(charg(e|es|ing)|refund(s|ing)?|pay(s|ing)?|bill(s|ing)?) (a |an |the )?(customer|card|payment|amount|invoice|money)\b/,
     'Financial',
@@ -172,7 +183,7 @@ const PHRASES: Array<[RegExp, Category, number]> = [
   ],
   [/\b(money|funds|payment|charge|invoice|refund|payout|subscription|billing)\b/, 'Financial', 1],
   [
-    /\b(creat(e|es|ing)|add(s|ing)?|updat(e|es|ing)|modif(y|ies|ying)|edit(s|ing)?|sets?|writ(e|es|ing)|sends?|post(s|ing)?|upload(s|ing)?|mov(e|es|ing)|renam(e|es|ing)|manag(e|es|ing)|adjust(s|ing)?|chang(e|es|ing)|configur(e|es|ing))\b/,
+    /\b(creat(e|es|ing)|add(s|ing)?|updat(e|es|ing)|modif(y|ies|ying)|edit(s|ing)?|sets?|writ(e|es|ing)|send(s|ing)?(?! (a |an |the )?(input|request|prompt|query|queries)\b)|post(s|ing)?|upload(s|ing)?|submit(s|ting)?|append(s|ing)?|puts|mov(e|es|ing)|renam(e|es|ing)|manag(e|es|ing)|adjust(s|ing)?|chang(e|es|ing)|configur(e|es|ing))\b/,
     'Write',
     1.5,
   ],
@@ -183,7 +194,7 @@ const PHRASES: Array<[RegExp, Category, number]> = [
   ],
   [/\bread-only\b|\bread only\b|\bwithout (making )?(any )?changes\b/, 'Read', 2],
   [
-    /\b(comput(e|es|ing)|calculat(e|es|ing)|estimat(e|es|ing)|summariz(e|es|ing)|analy[sz](e|es|ing)|measur(e|es|ing))\b/,
+    /\b(comput(e|es|ing)|calculat(e|es|ing)|estimat(e|es|ing)|summariz(e|es|ing)|analy[sz](e|es|ing)|measur(e|es|ing)|captur(e|es|ing)|reports?|generat(e|es|ing)|diagnos(e|es|ing|tics?))\b/,
     'Read',
     1.5,
   ],
@@ -234,7 +245,12 @@ interface NameFindings {
   leadingVerb: Category | null;
 }
 
-function nameEvidence(name: string): NameFindings {
+// A description that opens by detaching ("Detaches droplets from a firewall", "Takes a label off
+// an issue") says a `remove_*` tool breaks a relation and leaves both things in place.
+const DETACH_PHRASE = /^(detach(es)?|unassigns?|takes? (\S+ ){1,4}(off|out of))\b/;
+
+function nameEvidence(name: string, description = ''): NameFindings {
+  const detaches = DETACH_PHRASE.test(description.trim().toLowerCase());
   const tokens = nameTokens(name.replace(/OAuth/g, 'Oauth'));
   const out: Evidence[] = [];
   let leadingVerb: Category | null = null;
@@ -244,13 +260,22 @@ function nameEvidence(name: string): NameFindings {
     const token = tokens[i]!;
     // Two-token names like `kubectl_exec` or `port_forward` are looked up joined first.
     const pair = i + 1 < tokens.length ? `${token}_${tokens[i + 1]}` : '';
+    // `pull_request`, `merge_request`: nouns, whatever their first token says.
+    if (NOUN_PAIRS.has(pair)) {
+      i++;
+      continue;
+    }
     const pairHit = pair ? verbCategory(pair) : null;
     // Verbs are not stemmed: `pg_locks` is about locks, not locking.
     const hit = pairHit ?? verbCategory(token);
     if (hit) {
       let [category, base] = hit;
       // `remove_tag_from_task` detaches a relation; the tag and the task both survive.
-      if (category === 'Destructive' && DETACH_VERBS.has(token) && tokens.slice(i + 1).includes('from'))
+      if (
+        category === 'Destructive' &&
+        DETACH_VERBS.has(token) &&
+        (detaches || tokens.slice(i + 1).includes('from'))
+      )
         category = 'Write';
       hits.push({
         index: i,
@@ -296,6 +321,10 @@ function nameEvidence(name: string): NameFindings {
     if (compute)
       out.push({ kind: 'name', detail: `${leadingToken} ${compute}`, category: 'Execute', weight: 6.5 });
   }
+  // `download_bytes_to_file`, `export_to_disk`: the name says the result lands on disk.
+  const toDisk = tokens.findIndex((t, i) => t === 'to' && /^(file|disk)$/.test(tokens[i + 1] ?? ''));
+  if (toDisk > 0)
+    out.push({ kind: 'name', detail: `to ${tokens[toDisk + 1]}`, category: 'Write', weight: 5 });
   // Money nouns: Financial when the tool acts on them (a leading verb that is not a read).
   const money = tokens.find((t) => FINANCIAL_NOUNS.has(t) || FINANCIAL_NOUNS.has(stem(t)));
   if (money && leadingVerb !== null && leadingVerb !== 'Read' && leadingVerb !== 'Financial') {
@@ -303,6 +332,9 @@ function nameEvidence(name: string): NameFindings {
   }
   return { evidence: out, leadingVerb };
 }
+
+/** Factor for a phrase that opens the description's first sentence. */
+const LEADING_PHRASE_BONUS = 1.5;
 
 const NEGATION = /\b(without|not|never|no|nor|doesn't|does not|won't)\s+(\w+\s+){0,2}$/;
 
@@ -314,8 +346,21 @@ function descriptionEvidence(description: string, scale: number): Evidence[] {
     const global = new RegExp(re.source, 'g');
     for (const m of first.matchAll(global)) {
       // "without creating anything" is evidence against, not for.
-      if (NEGATION.test(first.slice(Math.max(0, m.index - 30), m.index))) continue;
-      out.push({ kind: 'description', detail: `"${quote(m[0])}"`, category, weight: weight * scale });
+      const before = first.slice(Math.max(0, m.index - 30), m.index);
+      if (NEGATION.test(before)) continue;
+      // "optionally saving it to a file", "inline or saves it": a side option, not the tool's effect.
+      const optional = /\boptionally\s+$/.test(before) || (re === SAVES_TO_DISK && /\bor\s+$/.test(before));
+      // The sentence's opening verb is what the tool does ("Lists builds or returns their
+      // changes"), as the leading verb of a name is.
+      // Not when it opens a list of operations ("Lists, creates or deletes ..."): a router.
+      const lead =
+        m.index === 0 && !/^\s*(,|or\b|and\b)/.test(first.slice(m[0].length)) ? LEADING_PHRASE_BONUS : 1;
+      out.push({
+        kind: 'description',
+        detail: `"${quote(m[0])}"`,
+        category,
+        weight: (optional ? Math.min(weight, 1) : weight) * scale * lead,
+      });
       break;
     }
   }
@@ -383,7 +428,7 @@ export function classifyTool(tool: ClassifierInput): Classification {
       overridden: true,
     };
   }
-  const name = nameEvidence(tool.name);
+  const name = nameEvidence(tool.name, tool.description ?? '');
   // A name without a verb (`aks`, `MatrixTool`) says little: let the description speak louder.
   const descriptionScale = name.leadingVerb === null ? 2 : 1;
   const evidence = [
