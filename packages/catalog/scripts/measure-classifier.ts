@@ -3,6 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  classifyTool,
   defaultCatalogDir,
   defaultCurationDir,
   defaultSourcesDir,
@@ -33,6 +34,28 @@ for (const [name, m] of [
     `\n${name}: ${m.correct}/${m.total} = ${(m.accuracy * 100).toFixed(1)}% over ${m.servers} servers`,
   );
   console.log(formatMatrix(m));
+}
+// The product answer honours manual `category` overrides; `measure` ignores them so it measures the
+// classifier itself. Both figures are printed, with the number of overrides.
+const byKey = new Map(servers.flatMap((s) => s.tools.map((t) => [`${s.id}\u0000${t.name}`, t] as const)));
+let overrides = 0;
+for (const s of servers) for (const t of s.tools) if (t.category) overrides++;
+for (const [name, keep] of [
+  ['tuning', (server: string) => !held.has(server)],
+  ['held-out', (server: string) => held.has(server)],
+  ['all', () => true],
+] as const) {
+  let total = 0;
+  let correct = 0;
+  for (const l of labels) {
+    const t = byKey.get(`${l.server}\u0000${l.tool}`);
+    if (!t || !keep(l.server)) continue;
+    total++;
+    if (classifyTool(t).category === l.category) correct++;
+  }
+  console.log(
+    `${name} with the catalogue's ${overrides} overrides: ${correct}/${total} = ${((correct / total) * 100).toFixed(1)}%`,
+  );
 }
 if (process.argv.includes('--misses'))
   for (const x of tuning.misses) console.log(`${x.server}/${x.tool}: label ${x.label}, got ${x.predicted}`);

@@ -122,6 +122,12 @@ describe('classifyTool', () => {
     expect(router.evidence.find((e) => e.detail === '"lists"')?.weight).toBe(3);
   });
 
+  it('does not boost an opening verb that restates the name, so a money noun still decides', () => {
+    const c = classifyTool(tool('create_price', 'Creates a price for a product.'));
+    expect(c.category).toBe('Financial');
+    expect(c.evidence.find((e) => e.detail === '"creates"')?.weight).toBe(1.5);
+  });
+
   it('treats a remove tool whose description opens by detaching as Write', () => {
     expect(classifyTool(tool('lb-remove-nodes', 'Detaches nodes from a load balancer.')).category).toBe(
       'Write',

@@ -338,7 +338,7 @@ const LEADING_PHRASE_BONUS = 1.5;
 
 const NEGATION = /\b(without|not|never|no|nor|doesn't|does not|won't)\s+(\w+\s+){0,2}$/;
 
-function descriptionEvidence(description: string, scale: number): Evidence[] {
+function descriptionEvidence(description: string, scale: number, nameVerb: Category | null): Evidence[] {
   // Only the first sentence says what the tool does; later ones list caveats and options.
   const first = (description.split(/(?<=[.!?])\s+/)[0] ?? '').toLowerCase();
   const out: Evidence[] = [];
@@ -352,9 +352,13 @@ function descriptionEvidence(description: string, scale: number): Evidence[] {
       const optional = /\boptionally\s+$/.test(before) || (re === SAVES_TO_DISK && /\bor\s+$/.test(before));
       // The sentence's opening verb is what the tool does ("Lists builds or returns their
       // changes"), as the leading verb of a name is.
-      // Not when it opens a list of operations ("Lists, creates or deletes ..."): a router.
+      // Not when it opens a list of operations ("Lists, creates or deletes ..."): a router. Not
+      // when it restates the name's leading verb ("create_price: Creates a price"): counting the
+      // same fact twice would outweigh what the name's object adds (a money noun, a compute noun).
       const lead =
-        m.index === 0 && !/^\s*(,|or\b|and\b)/.test(first.slice(m[0].length)) ? LEADING_PHRASE_BONUS : 1;
+        m.index === 0 && category !== nameVerb && !/^\s*(,|or\b|and\b)/.test(first.slice(m[0].length))
+          ? LEADING_PHRASE_BONUS
+          : 1;
       out.push({
         kind: 'description',
         detail: `"${quote(m[0])}"`,
@@ -433,7 +437,7 @@ export function classifyTool(tool: ClassifierInput): Classification {
   const descriptionScale = name.leadingVerb === null ? 2 : 1;
   const evidence = [
     ...name.evidence,
-    ...descriptionEvidence(tool.description ?? '', descriptionScale),
+    ...descriptionEvidence(tool.description ?? '', descriptionScale, name.leadingVerb),
     ...schemaEvidence(tool.inputSchema ?? {}),
     ...annotationEvidence(tool.annotations),
   ].sort((a, b) => b.weight - a.weight || severity(b.category) - severity(a.category));

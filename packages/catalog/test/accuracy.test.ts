@@ -16,8 +16,9 @@ import {
 } from '../src/index.js';
 import { snapshots } from './sources.js';
 
-// Held-out fell from 217 to 216 of 230 when the tuning split went from 93.8% to 95.4% (issue 5).
-const FLOOR = { all: 0.95, tuning: 0.95, heldOut: 0.935 };
+// Measured 95.4% / 95.3% / 95.7% (issue 5). The held-out figure is no longer clean: see
+// docs/classifier.md, "Honesty about tuning".
+const FLOOR = { all: 0.95, tuning: 0.95, heldOut: 0.95 };
 
 let servers: CatalogServer[];
 let labels: Label[];
