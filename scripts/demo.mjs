@@ -157,8 +157,8 @@ Run the proxy for a real client (Claude Desktop, Claude Code, Cursor, VS Code: s
   node ${rel(cli)} -c ${rel(policy)} -- npx -y @modelcontextprotocol/server-filesystem <dir>
 
 Claude Code (.mcp.json):
-  { "mcpServers": { "filesystem": { "command": "npx",
-      "args": ["-y", "tollgate", "-c", "/abs/path/policy.yaml", "--",
+  { "mcpServers": { "filesystem": { "command": "node",
+      "args": ["${cli}", "-c", "${policy}", "--",
                "npx", "-y", "@modelcontextprotocol/server-filesystem", "/abs/path/dir"] } } }
 
 Decisions so far:  TOLLGATE_HOME=${rel(join(demo, 'home'))} node ${rel(cli)} status`);

@@ -119,7 +119,7 @@ export function registerExplain(program: Command): void {
     .option('--json', 'print one machine-readable JSON object on stdout')
     .option(
       '--state-dir <dir>',
-      'directory of tollgate.sqlite to read counters from (default $TOLLGATE_STATE_DIR or ~/.tollgate/state)',
+      'directory of tollgate.sqlite to read counters from (default $TOLLGATE_STATE_DIR, else $TOLLGATE_HOME/state, else ~/.tollgate/state)',
     )
     .option('--state-dsn <dsn>', 'read counters from memory:, a SQLite file, or redis://host:port')
     .option('--state-prefix <prefix>', 'Redis key prefix', 'tollgate:')

@@ -63,7 +63,10 @@ export function registerRun(program: Command): void {
   program
     .usage('-c <policy.yaml> [options] -- <server command> [args...]\n       tollgate <command> [options]')
     .option('-c, --config <file>', 'policy file (YAML) to enforce')
-    .option('--state-dir <dir>', 'directory of the SQLite counter store (default: $TOLLGATE_HOME/state)')
+    .option(
+      '--state-dir <dir>',
+      'directory of the SQLite counter store (default: $TOLLGATE_STATE_DIR, else $TOLLGATE_HOME/state, else ~/.tollgate/state)',
+    )
     .option(
       '--state-dsn <url>',
       'shared counter store, e.g. redis://127.0.0.1:6379/0 (instead of --state-dir)',

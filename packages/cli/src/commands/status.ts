@@ -10,7 +10,7 @@
  * Exit codes: 0 (also when there is nothing to show), 2 on a bad `--since`.
  */
 import { type DecisionEvent, defaultPaths, parseDuration, readDecisionLog } from '@tollgate/runtime';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 
 /** A bad option value: commander prints it; exit code 2 (usage), not commander's default 1. */
@@ -193,7 +193,11 @@ export function registerStatus(program: Command): void {
     .command('status')
     .description('Show running proxies and recent decisions from the decision log')
     .option('--json', 'print the report as JSON')
-    .option('--since <duration>', 'window for the totals, e.g. 30m, 1h, 2d', sinceOption, 3_600_000)
+    .addOption(
+      new Option('--since <duration>', 'window for the totals, e.g. 30m, 1h, 2d')
+        .argParser(sinceOption)
+        .default(3_600_000, '1h'),
+    )
     .addHelpText('after', '\nReads $TOLLGATE_HOME/events (default ~/.tollgate/events).')
     .action((opts: { json?: boolean; since: number }) => {
       const now = Date.now();
