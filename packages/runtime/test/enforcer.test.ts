@@ -222,7 +222,10 @@ describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away 
     expect(await open.decide(call)).toMatchObject({ allowed: true, failedOpen: true });
 
     server = await startRedisServer(port);
+    // Each store reconnects on its own schedule (ioredis backoff): wait for both, then check that
+    // the open-mode enforcer counts again rather than admitting uncounted.
     await until(async () => (await closed.decide(call)).reason !== 'state_unavailable', 15_000);
+    await until(async () => (await open.decide(call)).failedOpen === undefined, 15_000);
     expect((await open.decide(call)).failedOpen).toBeUndefined();
     await closed.close();
     await open.close();
