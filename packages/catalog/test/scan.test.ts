@@ -66,7 +66,8 @@ describe('scanServer', () => {
     const result = await scanServer({
       command: process.execPath,
       args: [join(here, 'fixtures', 'paged-server.mjs'), '7', '3'],
-      timeoutMs: 15_000,
+      // Generous: starting a Node child that loads the SDK takes seconds on a loaded CI machine.
+      timeoutMs: 60_000,
     });
     expect(result.pages).toBe(3);
     expect(result.tools.map((t) => t.name)).toEqual([
@@ -79,7 +80,7 @@ describe('scanServer', () => {
       'list_items_6',
     ]);
     expect(result.serverInfo).toEqual({ name: 'paged-fixture', version: '1.0.0' });
-  });
+  }, 90_000);
 
   it('fails cleanly with ScanTimeoutError when the server never answers', async () => {
     const started = Date.now();
