@@ -26,6 +26,12 @@ export interface StdioProxyOptions<D extends GateDecision = GateDecision> {
   readonly maxMessageBytes?: number;
   /** Wait between the shutdown steps (stdin EOF, SIGTERM, SIGKILL), in milliseconds (default 2000). */
   readonly shutdownGraceMs?: number;
+  /**
+   * After client EOF: the longest wait, in milliseconds, for queued messages to be decided and
+   * forwarded, and then for forwarded requests to be answered, before the shutdown ladder starts
+   * (default 30000).
+   */
+  readonly drainTimeoutMs?: number;
   /** Client side streams (default `process.stdin` / `process.stdout`). */
   readonly input?: Readable;
   readonly output?: Writable;
@@ -83,11 +89,26 @@ export async function runStdioProxy<D extends GateDecision>(
   server.onerror = (err) => log.warn({ err }, 'server transport error');
   client.onerror = (err) => log.debug({ err }, 'client transport error');
   let reason: string | undefined;
+  const drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
+  const serverGone = () => server.process?.hasExited ?? true;
+  // Client EOF ends the session the way a client running the server directly would end it
+  // (MCP spec, Lifecycle > Shutdown > stdio), without losing what the client sent before EOF:
+  // 1. messages still awaiting a policy decision are forwarded first, so the server never sees
+  //    EOF ahead of a request that arrived before it;
+  // 2. the server gets EOF, and the SIGTERM/SIGKILL ladder starts only once no forwarded request
+  //    awaits an answer (servers answer what they have read before exiting), or after
+  //    `drainTimeoutMs` for a server that never answers.
+  const closeAfterClientEof = async () => {
+    await waitUntil(() => router.queuedMessages === 0 || serverGone(), drainTimeoutMs);
+    server.endInput();
+    await waitUntil(() => router.pendingRequests === 0 || serverGone(), drainTimeoutMs);
+    await server.close();
+  };
   client.onclose = (info) => {
     reason ??= 'client_eof';
     log.info({ reason: info.reason }, 'client disconnected; stopping the server');
     router.clientClosed();
-    void server.close();
+    void closeAfterClientEof();
   };
 
   await server.start();
@@ -118,6 +139,15 @@ export async function runStdioProxy<D extends GateDecision>(
     sessionId: router.sessionId,
     reason: reason ?? 'child_exit',
   };
+}
+
+/**
+ * Resolves once `done()` holds or `timeoutMs` has passed. Shutdown only: it polls every 20 ms,
+ * which costs nothing while the proxy is serving.
+ */
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!done() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** The shell convention: the exit code, or 128 + the signal number (`os.constants.signals`). */

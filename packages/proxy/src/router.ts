@@ -162,6 +162,11 @@ export class Router<D extends GateDecision = GateDecision> {
     this.unsubscribe = this.gate.onPolicyChange?.((prev, next) => this.policyChanged(prev, next));
   }
 
+  /** Number of client messages received but not yet forwarded or answered (awaiting a decision). */
+  get queuedMessages(): number {
+    return this.queue.length;
+  }
+
   /** Number of client requests still awaiting the server. */
   get pendingRequests(): number {
     return this.pending.size;

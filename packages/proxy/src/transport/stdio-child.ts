@@ -73,6 +73,13 @@ export class ChildStdioTransport implements MessageTransport {
     writeFrame(h.child.stdin, bytes);
   }
 
+  /** Closes the child's stdin (EOF) without waiting: the first, polite step of the shutdown ladder. */
+  endInput(): void {
+    const h = this.handle;
+    if (!h || h.hasExited || h.child.stdin.destroyed) return;
+    h.child.stdin.end();
+  }
+
   /** Runs the shutdown ladder (stdin EOF, SIGTERM, SIGKILL) and resolves when the child is gone. */
   async close(): Promise<void> {
     if (!this.handle) return;
