@@ -10,6 +10,10 @@
 //                         4096: the site's own cap (1536, from apps/site/package.json, used at 1x)
 //                         leaves too little room for 5x the data; site and baseline share the cap
 //   BENCH_KEEP=1          keep the temp dirs (catalogues, outputs, logs)
+//   BENCH_SITE_STARLIGHT=1 also build a second baseline: a Starlight project of the same page count
+//                         whose one page renders a `StarlightPage` holding a paragraph (Starlight's
+//                         page shell and Pagefind index, none of our content), which separates the
+//                         cost of Starlight itself from the cost of the catalogue pages
 //
 // Peak RSS is the largest sum of resident memory over the build's whole process tree (node, the
 // esbuild service, pagefind), sampled from /proc every 200 ms; `/usr/bin/time` (GNU time) gives the
@@ -25,7 +29,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticCatalog } from './fixtures/site-catalog.mjs';
 
@@ -118,8 +122,31 @@ async function astroBuild({ cwd, outDir, heapMb, env, log }) {
   if (code !== 0) throw new Error(`astro build in ${cwd} exited ${code}; log ${log}:\n${text.slice(-3000)}`);
   let maxProc = null;
   if (GNU_TIME) maxProc = Number(readFileSync(timeFile, 'utf8').trim().split(/\s+/).at(-1)) * 1024;
-  return { seconds, peak, maxProc };
+  return { seconds, peak, maxProc, phases: phases(text) };
 }
+
+/**
+ * Seconds of each build phase, read from Astro's own log: bundling (`Building static entrypoints`),
+ * rendering (`generating static routes`) and, for the site, Starlight's Pagefind indexing.
+ * @returns phase name to seconds; a phase missing from the log is absent
+ */
+function phases(log) {
+  const after = (marker, re) => {
+    const i = log.indexOf(marker);
+    const m = i < 0 ? null : re.exec(log.slice(i));
+    return m ? Number(m[1]) : undefined;
+  };
+  const p = {
+    bundle: after('Building static entrypoints', /\[build\] ✓ Completed in ([\d.]+)s/),
+    render: after('generating static routes', /✓ Completed in ([\d.]+)s/),
+    pagefind: after('Building search index', /Finished building search index in ([\d.]+)s/),
+  };
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined));
+}
+const fmtPhases = (p) =>
+  Object.entries(p)
+    .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+    .join(', ');
 
 /** Counts `index.html` pages under `dir`, and those under `dir/tools/`. */
 function countPages(dir) {
@@ -160,8 +187,62 @@ const { i } = Astro.props;
   );
 }
 
+/** A minimal Starlight project in `dir` with one dynamic `StarlightPage` rendering `n` pages. */
+function writeStarlightProject(dir, n) {
+  mkdirSync(join(dir, 'src/pages/p'), { recursive: true });
+  mkdirSync(join(dir, 'src/content/docs'), { recursive: true });
+  mkdirSync(join(dir, 'node_modules/@astrojs'), { recursive: true });
+  symlinkSync(astroDir, join(dir, 'node_modules/astro'), 'dir');
+  symlinkSync(
+    join(siteDir, 'node_modules/@astrojs/starlight'),
+    join(dir, 'node_modules/@astrojs/starlight'),
+    'dir',
+  );
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'starlight-pages', private: true, type: 'module' }),
+  );
+  writeFileSync(
+    join(dir, 'astro.config.mjs'),
+    `import starlight from '@astrojs/starlight';
+import { defineConfig } from 'astro/config';
+export default defineConfig({
+  site: 'https://example.org',
+  trailingSlash: 'always',
+  integrations: [starlight({ title: 'Baseline' })],
+});
+`,
+  );
+  writeFileSync(
+    join(dir, 'src/content.config.ts'),
+    `import { defineCollection } from 'astro:content';
+import { docsLoader } from '@astrojs/starlight/loaders';
+import { docsSchema } from '@astrojs/starlight/schema';
+export const collections = { docs: defineCollection({ loader: docsLoader(), schema: docsSchema() }) };
+`,
+  );
+  writeFileSync(
+    join(dir, 'src/pages/p/[id].astro'),
+    `---
+import StarlightPage from '@astrojs/starlight/components/StarlightPage.astro';
+export function getStaticPaths() {
+  return Array.from({ length: ${n} }, (_, i) => ({ params: { id: \`page-\${i}\` }, props: { i } }));
+}
+const { i } = Astro.props;
+---
+<StarlightPage frontmatter={{ title: \`Page \${i}\` }}><p>Entry number {i} of ${n}.</p></StarlightPage>
+`,
+  );
+}
+
+const STARLIGHT = process.env.BENCH_SITE_STARLIGHT === '1';
 const mib = (b) => (b == null ? 'n/a' : `${Math.round(b / 2 ** 20)} MiB`);
-const work = mkdtempSync(join(tmpdir(), 'tollgate-sitebench-'));
+// Inside the repo (node_modules/.cache, git-ignored) rather than the OS temp dir: Astro resolves
+// `.astro` components of a dependency outside the project by a path relative to the project root,
+// which fails from /tmp for Starlight's components (symlinked into the baseline projects).
+const cacheDir = join(root, 'node_modules/.cache');
+mkdirSync(cacheDir, { recursive: true });
+const work = mkdtempSync(join(cacheDir, 'tollgate-sitebench-'));
 const load0 = loadavg();
 const started = new Date();
 const results = [];
@@ -192,26 +273,31 @@ try {
     );
     if (!KEEP) rmSync(siteOut, { recursive: true, force: true });
 
-    console.error(`[${factor}x] baseline: trivial Astro build of ${counted.pages} pages…`);
-    const trivialDir = join(work, `trivial-${factor}x`);
-    writeTrivialProject(trivialDir, counted.pages);
-    const trivialOut = join(trivialDir, 'dist');
-    const base = await astroBuild({
-      cwd: trivialDir,
-      outDir: trivialOut,
-      heapMb,
-      env: {},
-      log: join(work, `trivial-${factor}x.log`),
-    });
-    const baseCount = countPages(trivialOut);
-    if (baseCount.pages !== counted.pages)
-      throw new Error(`[${factor}x] baseline built ${baseCount.pages} pages, expected ${counted.pages}`);
-    console.error(
-      `[${factor}x] baseline: ${baseCount.pages} pages in ${base.seconds.toFixed(1)} s, peak ${mib(base.peak)}`,
-    );
-    if (!KEEP) rmSync(trivialDir, { recursive: true, force: true });
+    const baselines = [];
+    for (const [kind, write] of [
+      ['trivial', writeTrivialProject],
+      ...(STARLIGHT ? [['starlight', writeStarlightProject]] : []),
+    ]) {
+      console.error(`[${factor}x] baseline: ${kind} Astro build of ${counted.pages} pages…`);
+      const dir = join(work, `${kind}-${factor}x`);
+      write(dir, counted.pages);
+      const out = join(dir, 'dist');
+      const b = await astroBuild({
+        cwd: dir,
+        outDir: out,
+        heapMb,
+        env: {},
+        log: join(work, `${kind}-${factor}x.log`),
+      });
+      const n = countPages(out).pages;
+      if (n !== counted.pages)
+        throw new Error(`[${factor}x] ${kind} baseline built ${n} pages, expected ${counted.pages}`);
+      console.error(`[${factor}x] ${kind}: ${n} pages in ${b.seconds.toFixed(1)} s, peak ${mib(b.peak)}`);
+      if (!KEEP) rmSync(dir, { recursive: true, force: true });
+      baselines.push({ kind, ...b });
+    }
 
-    results.push({ factor, heapMb, servers: cat.servers, ...counted, site, base });
+    results.push({ factor, heapMb, servers: cat.servers, ...counted, site, base: baselines[0], baselines });
   }
 } catch (err) {
   console.error(`site bench failed: ${err.message}`);
@@ -221,40 +307,37 @@ try {
 const load1 = loadavg();
 writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2));
 
+// Site rows give absolute figures; each baseline row gives the site's figure divided by its own.
 const rows = [];
 for (const r of results) {
-  const perK = (s) => (s / r.tools) * 1000;
-  rows.push({
-    build: `site ${r.factor}x`,
-    'tool pages': r.tools,
+  const perK = (sec) => (sec / r.tools) * 1000;
+  const row = (build, m, ratios) => ({
+    build,
+    'tool pages': ratios ? '-' : r.tools,
     'all pages': r.pages,
-    seconds: r.site.seconds.toFixed(1),
-    's / 1k tool pages': perK(r.site.seconds).toFixed(2),
-    'peak RSS (tree)': mib(r.site.peak),
-    'peak RSS (1 proc)': mib(r.site.maxProc),
+    seconds: m.seconds.toFixed(1),
+    's / 1k tool pages': perK(m.seconds).toFixed(2),
+    'peak RSS (tree)': mib(m.peak),
+    'peak RSS (1 proc)': mib(m.maxProc),
     heap: `${r.heapMb} MiB`,
-    'time ratio': `${(r.site.seconds / r.base.seconds).toFixed(2)}x`,
-    'RSS ratio': `${(r.site.peak / r.base.peak).toFixed(2)}x`,
+    'site ÷ this, time': ratios ? `${(r.site.seconds / m.seconds).toFixed(2)}x` : '-',
+    'site ÷ this, RSS': ratios ? `${(r.site.peak / m.peak).toFixed(2)}x` : '-',
   });
-  rows.push({
-    build: `trivial ${r.factor}x`,
-    'tool pages': '-',
-    'all pages': r.pages,
-    seconds: r.base.seconds.toFixed(1),
-    's / 1k tool pages': perK(r.base.seconds).toFixed(2),
-    'peak RSS (tree)': mib(r.base.peak),
-    'peak RSS (1 proc)': mib(r.base.maxProc),
-    heap: `${r.heapMb} MiB`,
-    'time ratio': '1.00x',
-    'RSS ratio': '1.00x',
-  });
+  rows.push(row(`site ${r.factor}x`, r.site, false));
+  for (const b of r.baselines) rows.push(row(`${b.kind} ${r.factor}x`, b, true));
 }
 console.table(rows);
 const verdicts = results.map((r) => {
   const ratio = r.site.seconds / r.base.seconds;
-  return `${r.factor}x: ${ratio.toFixed(2)}x ${ratio <= TARGET ? 'within' : 'OVER'} the ${TARGET}x target`;
+  const sl = r.baselines.find((b) => b.kind === 'starlight');
+  const vsSl = sl ? ` (${(r.site.seconds / sl.seconds).toFixed(2)}x a Starlight-page build)` : '';
+  return `${r.factor}x: ${ratio.toFixed(2)}x ${ratio <= TARGET ? 'within' : 'OVER'} the ${TARGET}x target${vsSl}`;
 });
 console.log(`time ratio site / trivial: ${verdicts.join('; ')}`);
+for (const r of results)
+  console.log(
+    `phases ${r.factor}x: site ${fmtPhases(r.site.phases)}; ${r.baselines.map((b) => `${b.kind} ${fmtPhases(b.phases)}`).join('; ')}`,
+  );
 
 // Results file (not written for BENCH_QUICK runs, which are for checking the bench itself).
 if (!QUICK) {
@@ -266,16 +349,25 @@ if (!QUICK) {
     '',
     'Produced by `pnpm bench site` (bench/site.bench.mjs). Each site build is `astro build` of apps/site',
     'with `TOLLGATE_CATALOG_DIR` pointing at the real catalogue (1x) or at copies of it with renamed',
-    'server ids (Nx); each baseline is a trivial Astro project with one `getStaticPaths` page emitting',
-    'the same number of pages, built right after it with the same Node heap cap. Peak RSS (tree) is',
-    'the largest sum over the build process tree sampled every 200 ms; (1 proc) is GNU time `%M`.',
-    `Target: time ratio at most ${TARGET}x.`,
+    'server ids (Nx). Baselines, built right after it with the same page count and Node heap cap:',
+    '`trivial` is an Astro project with one `getStaticPaths` page emitting a tiny HTML document per',
+    'entry; `starlight` (when run) is a Starlight project whose one page wraps a paragraph in',
+    '`StarlightPage` (Starlight shell + Pagefind, none of our content). Peak RSS (tree) is the largest',
+    'sum over the build process tree sampled every 200 ms; (1 proc) is GNU time `%M`. Baseline rows',
+    `give the site's figure divided by the baseline's. Target: site ÷ trivial time at most ${TARGET}x.`,
     '',
     `| ${headers.join(' | ')} |`,
     `| ${headers.map(() => '---').join(' | ')} |`,
     ...rows.map((r) => `| ${headers.map((h) => r[h]).join(' | ')} |`),
     '',
     ...verdicts.map((v) => `- ${v}`),
+    '',
+    "Phases (from Astro's log):",
+    '',
+    ...results.flatMap((r) => [
+      `- site ${r.factor}x: ${fmtPhases(r.site.phases)}`,
+      ...r.baselines.map((b) => `- ${b.kind} ${r.factor}x: ${fmtPhases(b.phases)}`),
+    ]),
     '',
     '## Machine',
     '',
@@ -289,7 +381,10 @@ if (!QUICK) {
     '',
   ].join('\n');
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  const file = join(root, `bench/results/site-${started.toISOString().slice(0, 10)}.md`);
+  // The default run (1x and 5x, trivial baseline) owns site-<date>.md; other runs name their variant.
+  const variant = `${sizes.join('-')}x${STARLIGHT ? '-starlight' : ''}`;
+  const suffix = variant === '1-5x' ? '' : `-${variant}`;
+  const file = join(root, `bench/results/site-${started.toISOString().slice(0, 10)}${suffix}.md`);
   writeFileSync(file, md);
   console.error(`results written to ${file}`);
 }
