@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '@tollgate/policy';
 import type { Decision, ReasonCode, ToolCall } from './decision.js';
+import { makeDir } from './make-dir.js';
 import { defaultPaths } from './paths.js';
 
 /*
@@ -182,7 +183,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   let closed = false;
   let prunedDay = '';
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDir(dir);
   } catch (err) {
     onError(err as Error);
   }

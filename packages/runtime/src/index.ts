@@ -45,6 +45,7 @@ export {
 export { type CallOrigin, createEnforcer, type Enforcer, type EnforcerOptions } from './enforcer.js';
 export { counterStoreKey, type EvaluationContext, evaluate } from './evaluate.js';
 export { createLogger, type Logger } from './logger.js';
+export { makeDir } from './make-dir.js';
 export { defaultPaths, type TollgatePaths } from './paths.js';
 export {
   loadPolicyFile,
@@ -78,7 +79,12 @@ export {
   StateUnavailableError,
 } from './store/counter-store.js';
 export { MemoryCounterStore } from './store/memory.js';
-export { type OpenCounterStoreOptions, openCounterStore } from './store/open.js';
+export {
+  type OpenCounterStoreOptions,
+  openCounterStore,
+  redactDsn,
+  unreachableStoreMessage,
+} from './store/open.js';
 export { RedisCounterStore } from './store/redis.js';
 export { SqliteCounterStore } from './store/sqlite.js';
 export { FIXED_WINDOW_MS, fixedWindowStart, formatDuration, parseDuration } from './windows.js';

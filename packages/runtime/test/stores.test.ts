@@ -216,4 +216,35 @@ describe('openCounterStore', () => {
       await r.close();
     }
   });
+
+  it('fails at once for a state dir that cannot be created (/proc, /dev/null)', async () => {
+    const { openCounterStore } = await import('../src/store/open.js');
+    // Node's recursive mkdir never returns under /proc; this must reject, not spin.
+    await expect(openCounterStore({ stateDir: '/proc/tollgate-x' })).rejects.toThrow(
+      "cannot open SQLite state /proc/tollgate-x/tollgate.sqlite: ENOENT: no such file or directory, mkdir '/proc/tollgate-x'",
+    );
+    await expect(openCounterStore({ stateDir: '/dev/null/x' })).rejects.toThrow(
+      "cannot open SQLite state /dev/null/x/tollgate.sqlite: ENOTDIR: not a directory, stat '/dev/null/x'",
+    );
+  });
+
+  it('reports an unreachable Redis once at start-up, naming the DSN and the fail mode', async () => {
+    const { openCounterStore } = await import('../src/store/open.js');
+    for (const [failMode, waited, effect] of [
+      ['closed', 2000, 'calls that use counters will be denied (state_unavailable) until it is reachable'],
+      ['open', 500, 'calls that use counters will pass uncounted until it is reachable'],
+    ] as const) {
+      const warnings: string[] = [];
+      const s = await openCounterStore({
+        stateDsn: 'redis://:hunter2@127.0.0.1:1/0',
+        failMode,
+        onUnreachable: (m) => warnings.push(m),
+      });
+      expect(s.kind).toBe('redis');
+      expect(warnings).toEqual([
+        `counter store redis://:***@127.0.0.1:1/0 is not reachable (waited ${waited} ms); state fail mode is ${failMode}: ${effect}. Reconnecting in the background.`,
+      ]);
+      await s.close();
+    }
+  });
 });

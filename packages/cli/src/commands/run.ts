@@ -166,6 +166,8 @@ async function runProxyCommand(command: string[], opts: RunOptions, argv: string
       ...(opts.stateDsn ? { stateDsn: opts.stateDsn } : { stateDir: opts.stateDir ?? paths.stateDir }),
       ...(opts.statePrefix ? { prefix: opts.statePrefix } : {}),
       failMode: opts.stateFailMode,
+      // The proxy keeps running: the store reconnects by itself, and the fail mode decides meanwhile.
+      onUnreachable: (message) => logger.warn({ failMode: opts.stateFailMode }, message),
     });
   } catch (err) {
     throw new UsageError(

@@ -23,15 +23,49 @@ export interface OpenCounterStoreOptions {
   failMode?: 'closed' | 'open';
   /** Life of an uncommitted reservation in ms (default 15 min). */
   reservationTtlMs?: number;
+  /**
+   * Called once when a Redis store cannot be reached within the start-up wait (2000 ms with fail
+   * mode `closed`, 500 ms with `open`), with a one-line message naming the DSN (password hidden)
+   * and what the fail mode does meanwhile. The CLI logs it as a warning on stderr.
+   */
+  onUnreachable?: (message: string) => void;
+}
+
+/** `dsn` with any password replaced by `***`, for logs. */
+export function redactDsn(dsn: string): string {
+  try {
+    const u = new URL(dsn);
+    if (!u.password) return dsn;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return dsn;
+  }
+}
+
+/**
+ * The start-up warning for a Redis store that is not reachable yet (see
+ * {@link OpenCounterStoreOptions.onUnreachable}).
+ *
+ * @param waitedMs - how long start-up waited for the connection, ms
+ */
+export function unreachableStoreMessage(dsn: string, failMode: 'closed' | 'open', waitedMs: number): string {
+  const effect =
+    failMode === 'closed'
+      ? 'calls that use counters will be denied (state_unavailable) until it is reachable'
+      : 'calls that use counters will pass uncounted until it is reachable';
+  return `counter store ${redactDsn(dsn)} is not reachable (waited ${waitedMs} ms); state fail mode is ${failMode}: ${effect}. Reconnecting in the background.`;
 }
 
 /**
  * Open the counter store selected by the options (DESIGN section 4).
  *
- * A Redis that is unreachable at start does not throw: the store keeps reconnecting and calls
- * meanwhile report `state_unavailable` (fail-closed) or pass (fail-open).
+ * A Redis that is unreachable at start does not throw: `onUnreachable` is told, the store keeps
+ * reconnecting and calls meanwhile report `state_unavailable` (fail-closed) or pass (fail-open).
+ * Opening SQLite never waits unboundedly: a state directory that cannot be created (`/proc/x`,
+ * `/dev/null/x`, read-only) fails at once.
  *
- * @throws StateUnavailableError when the SQLite file cannot be opened
+ * @throws StateUnavailableError when the SQLite file or its directory cannot be opened
  * @throws Error when `stateDsn` has an unknown scheme
  */
 export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Promise<CounterStore> {
@@ -40,7 +74,9 @@ export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Prom
   if (dsn === 'memory:' || dsn === 'memory') return new MemoryCounterStore({ reservationTtlMs: ttl });
   if (dsn && /^rediss?:\/\//.test(dsn)) {
     const store = new RedisCounterStore({ url: dsn, prefix: opts.prefix, reservationTtlMs: ttl });
-    await store.ready(opts.failMode === 'open' ? 500 : 2000);
+    const failMode = opts.failMode ?? 'closed';
+    const waitMs = failMode === 'open' ? 500 : 2000;
+    if (!(await store.ready(waitMs))) opts.onUnreachable?.(unreachableStoreMessage(dsn, failMode, waitMs));
     return store;
   }
   if (dsn && /^[a-z][a-z0-9+.-]*:\/\//i.test(dsn)) {

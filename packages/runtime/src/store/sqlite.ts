@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { makeDir } from '../make-dir.js';
 import { fixedWindowStart } from '../windows.js';
 import {
   type CounterItem,
@@ -65,7 +65,7 @@ export class SqliteCounterStore implements CounterStore {
     this.file = opts.file;
     this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
     try {
-      if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
+      if (opts.file !== ':memory:') makeDir(dirname(opts.file));
       this.db = new Database(opts.file, { timeout: opts.busyTimeoutMs ?? 5000 });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
