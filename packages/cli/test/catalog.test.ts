@@ -1,37 +1,11 @@
-// `tollgate catalog import|stats` end to end: a child process runs the command module (from source).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { defaultSourcesDir, loadCatalogFile } from '@tollgate/catalog';
 import { describe, expect, it } from 'vitest';
+import { runCli } from './from-source.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cliRoot = join(here, '..');
-// The real command tree (program.ts), so the tests see the same exit-code handling users get.
-const moduleUrl = new URL('../src/program.ts', import.meta.url).href;
-
-function tollgate(args: string[]) {
-  const code = `import { buildProgram } from '${moduleUrl}';
-const p = buildProgram(); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=@tollgate/source',
-      '--input-type=module',
-      '-e',
-      code,
-      '--',
-      'catalog',
-      ...args,
-    ],
-    { cwd: cliRoot, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const tollgate = (args: string[]) => runCli(['catalog', ...args], { timeoutMs: 120_000 });
 
 describe('tollgate catalog import', { timeout: 120_000 }, () => {
   const snapshot = join(defaultSourcesDir(), 'npm-scans', 'time.json');

@@ -5,40 +5,17 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
+import { cliRoot, runCli } from './from-source.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cliRoot = join(here, '..');
-// The real command tree (program.ts), so the tests see the same exit-code handling users get.
-const moduleUrl = new URL('../src/program.ts', import.meta.url).href;
 const memoryDir = dirname(
   createRequire(join(cliRoot, '..', 'catalog', 'package.json')).resolve(
     '@modelcontextprotocol/server-memory/package.json',
   ),
 );
 
-function tollgate(args: string[], cwd = cliRoot) {
-  const code = `import { buildProgram } from '${moduleUrl}';
-const p = buildProgram(); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=@tollgate/source',
-      '--input-type=module',
-      '-e',
-      code,
-      '--',
-      'init',
-      ...args,
-    ],
-    { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const tollgate = (args: string[], cwd = cliRoot) => runCli(['init', ...args], { cwd });
 
 describe('tollgate init', { timeout: 120_000 }, () => {
   it('writes the catalogue starter policy for --server, which validates', () => {

@@ -1,18 +1,11 @@
-// `tollgate scan` end to end: a child process runs the command module (from source) against real
-// MCP servers from npm and a paginating SDK server fixture.
-import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { defaultCatalogDir, loadCatalogFile, parseCatalog } from '@tollgate/catalog';
 import { loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import { startHttpFixture } from '../../catalog/test/fixtures/http-server.js';
+import { cliRoot, runCli, runCliAsync } from './from-source.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cliRoot = join(here, '..');
-// The real command tree (program.ts), so the tests see the same exit-code handling users get.
-const moduleUrl = new URL('../src/program.ts', import.meta.url).href;
 const catalogRequire = createRequire(join(cliRoot, '..', 'catalog', 'package.json'));
 const everything = join(
   dirname(catalogRequire.resolve('@modelcontextprotocol/server-everything/package.json')),
@@ -21,52 +14,9 @@ const everything = join(
 );
 const pagedFixture = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'paged-server.mjs');
 
-function tollgate(args: string[]) {
-  const code = `import { buildProgram } from '${moduleUrl}';
-const p = buildProgram(); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=@tollgate/source',
-      '--input-type=module',
-      '-e',
-      code,
-      '--',
-      'scan',
-      ...args,
-    ],
-    { cwd: cliRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const tollgate = (args: string[]) => runCli(['scan', ...args]);
 
-/** Like `tollgate` but without blocking the event loop, so an in-process server can answer. */
-function tollgateAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const code = `import { buildProgram } from '${moduleUrl}';
-const p = buildProgram(); await p.parseAsync(process.argv.slice(1), { from: 'user' });`;
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=@tollgate/source',
-      '--input-type=module',
-      '-e',
-      code,
-      '--',
-      'scan',
-      ...args,
-    ],
-    { cwd: cliRoot, env: { ...process.env, NO_COLOR: '1' } },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (c) => resolve({ code: c, stdout, stderr })));
-}
+const tollgateAsync = (args: string[]) => runCliAsync(['scan', ...args]);
 
 describe('tollgate scan', { timeout: 120_000 }, () => {
   it('prints a policy scaffold with a description comment and parameter summary per tool', () => {
