@@ -1,3 +1,4 @@
+// `tollgate catalog import|stats` end to end: a child process runs the CLI (from source).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

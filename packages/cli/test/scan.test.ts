@@ -1,3 +1,5 @@
+// `tollgate scan` end to end: a child process runs the CLI (from source) against real
+// MCP servers from npm and a paginating SDK server fixture.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { defaultCatalogDir, loadCatalogFile, parseCatalog } from '@tollgate/catalog';
