@@ -1,6 +1,6 @@
 import type { CompiledCondition } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
-import { conditionHolds, resolvePath } from './conditions.js';
+import { asNumber, conditionHolds, DECIMAL_LITERAL, resolvePath } from './conditions.js';
 import { compile } from './evaluate.test.js';
 
 /** Compile one condition through the real compiler, so regexes come from the policy package. */
@@ -31,7 +31,14 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('eq', 5, { v: 5 })).toBe(true);
     expect(holds('eq', 5, { v: 5.0 })).toBe(true);
     expect(holds('eq', 5, { v: '5' })).toBe(true);
-    expect(holds('eq', 5, { v: ' 5 ' })).toBe(true);
+    // Only plain decimal literals count as numbers; loosely numeric strings are undecidable.
+    expect(holds('eq', 5, { v: ' 5 ' })).toBe(false);
+    expect(holds('neq', 5, { v: ' 5 ' })).toBe(false);
+    expect(holds('neq', 16, { v: '0x10' })).toBe(false);
+    expect(holds('neq', 5, { v: '+5' })).toBe(false);
+    expect(holds('neq', 5, { v: '05' })).toBe(false);
+    expect(holds('neq', 5, { v: 'five' })).toBe(true);
+    expect(holds('eq', 1000, { v: '1e3' })).toBe(true);
     expect(holds('eq', '1.0', { v: '1' })).toBe(false);
     expect(holds('eq', '1.0', { v: 1 })).toBe(true);
     expect(holds('eq', 'main', { v: 'main' })).toBe(true);
@@ -39,7 +46,11 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('eq', 0, { v: '' })).toBe(false);
     expect(holds('neq', 'draft', { v: 'final' })).toBe(true);
     expect(holds('neq', 5, { v: '5' })).toBe(false);
-    expect(holds('neq', 'x', { v: { a: 1 } })).toBe(true);
+    // An object or array may hold the value: neq cannot vouch for it, eq never matches it.
+    expect(holds('neq', 'x', { v: { a: 1 } })).toBe(false);
+    expect(holds('neq', 'secret', { v: ['secret'] })).toBe(false);
+    expect(holds('neq', 'secret', { v: [] })).toBe(false);
+    expect(holds('eq', 'secret', { v: ['secret'] })).toBe(false);
   });
 
   it('a missing path fails every operator except exists: false', () => {
@@ -74,6 +85,33 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     }
   });
 
+  it('numeric strings: only plain decimal literals compare as numbers', () => {
+    for (const v of ['100', '-2.5', '0', '0.5', '1e2', '1E+2', '-0']) {
+      expect(holds('lte', 100, { v })).toBe(true);
+      expect(asNumber(v)).toBe(Number(v));
+    }
+    // Number() would read all of these as numbers; servers disagree on them, so they fail.
+    for (const v of [
+      ' 100 ',
+      '0x10',
+      '+5',
+      '05',
+      '1.',
+      '.5',
+      '1_000',
+      'Infinity',
+      '1e999',
+      '\t7',
+      '0b1',
+      '0o7',
+    ]) {
+      expect(holds('lte', 1e300, { v })).toBe(false);
+      expect(holds('gte', -1e300, { v })).toBe(false);
+      expect(asNumber(v)).toBeUndefined();
+    }
+    expect(DECIMAL_LITERAL.source).toBe('^-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?$');
+  });
+
   it('in / not_in: membership with the eq rules, over mixed-type lists', () => {
     expect(holds('in', ['usd', 'eur'], { v: 'usd' })).toBe(true);
     expect(holds('in', ['usd', 'eur'], { v: 'USD' })).toBe(false);
@@ -84,6 +122,26 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('not_in', ['admin', 0], { v: 'user' })).toBe(true);
     expect(holds('not_in', ['admin', 0], { v: '0' })).toBe(false);
     expect(holds('not_in', ['admin'], { v: 'admin' })).toBe(false);
+    // A loosely numeric string against a numeric member is undecidable: both fail.
+    expect(holds('not_in', [0, 'admin'], { v: ' 0' })).toBe(false);
+    expect(holds('in', [0, 'admin'], { v: ' 0' })).toBe(false);
+  });
+
+  it('in / not_in on arrays: every element in / no element in; objects fail both', () => {
+    expect(holds('not_in', ['secret'], { message: ['secret'] }, 'args.message')).toBe(false);
+    expect(holds('not_in', ['secret'], { v: ['hello', 'secret'] })).toBe(false);
+    expect(holds('not_in', ['secret'], { v: ['hello', 'world'] })).toBe(true);
+    expect(holds('not_in', ['secret'], { v: [] })).toBe(true);
+    expect(holds('not_in', ['secret'], { v: [['secret']] })).toBe(false);
+    expect(holds('not_in', ['secret'], { v: [{ a: 'secret' }] })).toBe(false);
+    expect(holds('not_in', ['secret'], { v: { a: 'secret' } })).toBe(false);
+    expect(holds('not_in', ['secret'], { v: {} })).toBe(false);
+    expect(holds('in', ['usd', 'eur'], { v: ['usd', 'eur'] })).toBe(true);
+    expect(holds('in', [1, 2], { v: ['1', 2] })).toBe(true);
+    expect(holds('in', ['usd', 'eur'], { v: ['usd', 'gbp'] })).toBe(false);
+    expect(holds('in', ['usd', 'eur'], { v: [] })).toBe(false);
+    expect(holds('in', ['usd'], { v: [['usd']] })).toBe(false);
+    expect(holds('in', ['usd'], { v: { a: 'usd' } })).toBe(false);
   });
 
   it('contains: substring on strings, element on arrays, fails on other types', () => {

@@ -46,14 +46,22 @@ export function resolvePath(root: unknown, segments: readonly string[]): Resolve
 }
 
 /**
- * The number a value stands for in numeric comparisons: a finite number, or a string holding
- * one (`"100"`, `" 1e3 "`). Agents often send numbers as strings and servers often coerce them, so
- * a limit on `args.amount` must hold either way. Anything else (booleans, null, objects, `""`,
- * `"12abc"`, NaN, Infinity) is not a number.
+ * A plain decimal literal: optional `-`, no leading zeros (`0`, `0.5`, `10` but not `05`), an
+ * optional fraction with digits on both sides of the point, an optional exponent. No `+`, no
+ * whitespace, no hex/octal/binary, no `Infinity`: the strings every server reads as the same number.
+ */
+export const DECIMAL_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/**
+ * The number a value stands for in comparisons: a finite number, or a string that is a plain
+ * decimal literal ({@link DECIMAL_LITERAL}: `"100"`, `"-2.5"`, `"1e3"`) whose value is finite.
+ * Agents often send numbers as strings, and such a string means the same number to every server.
+ * Anything else (booleans, null, objects, arrays, `""`, `" 100 "`, `"0x10"`, `"+5"`, `"05"`,
+ * `"1e999"`, NaN, Infinity) is not a number, so a numeric comparison on it fails (deny).
  */
 export function asNumber(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
-  if (typeof v === 'string' && v.trim() !== '') {
+  if (typeof v === 'string' && DECIMAL_LITERAL.test(v)) {
     const n = Number(v);
     return Number.isFinite(n) ? n : undefined;
   }
@@ -61,39 +69,93 @@ export function asNumber(v: unknown): number | undefined {
 }
 
 /**
- * Equality used by `eq`, `neq`, `in`, `not_in` and `contains` on arrays: strict equality, except
- * that a number and a numeric string compare as numbers (`5` eq `"5"`, `1` eq `"1.0"`). Two
- * strings always compare as text (`"1.0"` neq `"1"`), and booleans never equal strings.
+ * A string that some parser would read as a number (`Number(" 5 ")`, `"0x10"`, `"+5"`, `"05"`)
+ * but that is not a plain decimal literal: its value depends on the server, so equality with a
+ * number can be neither proved nor ruled out.
  */
-export function looseEquals(actual: unknown, expected: unknown): boolean {
+function ambiguousNumeric(v: string): boolean {
+  return v.trim() !== '' && Number.isFinite(Number(v)) && !DECIMAL_LITERAL.test(v);
+}
+
+/**
+ * Three-way equality behind `eq`, `neq`, `in`, `not_in` and `contains` on arrays: strict equality,
+ * except that a number and a decimal-literal string compare as numbers (`5` eq `"5"`, `1` eq
+ * `"1.0"`). Two strings compare as text (`"1.0"` neq `"1"`); booleans never equal strings.
+ *
+ * @returns `true` equal, `false` unequal, `undefined` undecidable: a number against a string that
+ *   is numeric only loosely (`" 5 "`, `"0x5"`, `"+5"`, `"05"`). Callers deny on `undefined`.
+ */
+export function compareEquals(actual: unknown, expected: unknown): boolean | undefined {
   if (actual === expected) return true;
-  if (typeof actual === 'number' || typeof expected === 'number') {
-    if (typeof actual === 'string' || typeof expected === 'string') {
-      const a = asNumber(actual);
-      const b = asNumber(expected);
-      return a !== undefined && a === b;
-    }
+  if (typeof actual === 'number' && typeof expected === 'string') {
+    const b = asNumber(expected);
+    if (b === undefined) return ambiguousNumeric(expected) ? undefined : false;
+    return actual === b;
+  }
+  if (typeof expected === 'number' && typeof actual === 'string') {
+    const a = asNumber(actual);
+    if (a === undefined) return ambiguousNumeric(actual) ? undefined : false;
+    return a === expected;
   }
   return false;
+}
+
+/** {@link compareEquals} collapsed to a boolean (undecidable counts as unequal). */
+export function looseEquals(actual: unknown, expected: unknown): boolean {
+  return compareEquals(actual, expected) === true;
 }
 
 /**
  * Whether a resolved value satisfies a condition (Intercept POLICY.md "Operators"; the precise
  * semantics are in docs/runtime.md):
  * - missing path: fails, except `exists: false`
- * - `lt lte gt gte`: the value must be a number (or numeric string), else the condition fails
- * - `contains`: substring on strings, element (by {@link looseEquals}) on arrays, else fails
+ * - `eq` / `neq`: {@link compareEquals}; undecidable, or `neq` on an object/array, fails
+ * - `lt lte gt gte`: the value must be a number or a decimal-literal string ({@link asNumber})
+ * - `contains`: substring on strings, element (by {@link compareEquals}) on arrays, else fails
  * - `regex`: unanchored linear-time search on strings (and on finite numbers' decimal text)
- * - `in` / `not_in`: membership by {@link looseEquals}
+ * - `in` / `not_in`: on a scalar, membership; on an array, every element in / no element in
+ *   (elements must be scalars; `in` needs a non-empty array); objects fail both
  */
 export function conditionHolds(c: CompiledCondition, r: Resolved): boolean {
   return valueHolds(c, r.found ? r.value : MISSING);
 }
 
-function member(v: unknown, list: unknown): boolean {
-  if (!Array.isArray(list)) return false;
-  for (let i = 0; i < list.length; i++) if (looseEquals(v, list[i])) return true;
-  return false;
+/** A JSON object or array: a value `eq`/`in` cannot judge against the policy's scalars. */
+function isComposite(v: unknown): boolean {
+  return v !== null && typeof v === 'object';
+}
+
+/** Membership of a scalar: `true` in, `false` not in, `undefined` undecidable (see {@link compareEquals}). */
+function member(v: unknown, list: unknown): boolean | undefined {
+  if (!Array.isArray(list)) return undefined;
+  let undecided = false;
+  for (let i = 0; i < list.length; i++) {
+    const eq = compareEquals(v, list[i]);
+    if (eq === true) return true;
+    if (eq === undefined) undecided = true;
+  }
+  return undecided ? undefined : false;
+}
+
+/**
+ * `in`: a scalar is in the list; a non-empty array holds when every element is a scalar in the
+ * list. `not_in`: a scalar is provably not in the list; an array holds when no element is in it
+ * and every element is a scalar. Objects, nested arrays and undecidable comparisons fail both.
+ */
+function membership(v: unknown, list: unknown, negate: boolean): boolean {
+  if (Array.isArray(v)) {
+    if (!negate && v.length === 0) return false;
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i];
+      if (isComposite(e)) return false;
+      const m = member(e, list);
+      if (m === undefined || m === negate) return false;
+    }
+    return true;
+  }
+  if (isComposite(v)) return false;
+  const m = member(v, list);
+  return m !== undefined && m !== negate;
 }
 
 /** {@link conditionHolds} on a value from {@link lookup} ({@link MISSING} when absent). */
@@ -102,13 +164,14 @@ export function valueHolds(c: CompiledCondition, v: unknown): boolean {
   if (v === MISSING) return false;
   switch (c.op) {
     case 'eq':
-      return looseEquals(v, c.value);
+      return compareEquals(v, c.value) === true;
     case 'neq':
-      return !looseEquals(v, c.value);
+      // An object or array is not a scalar, but it may hold one: neq cannot vouch for it.
+      return !isComposite(v) && compareEquals(v, c.value) === false;
     case 'in':
-      return member(v, c.value);
+      return membership(v, c.value, false);
     case 'not_in':
-      return Array.isArray(c.value) && !member(v, c.value);
+      return membership(v, c.value, true);
     case 'lt':
     case 'lte':
     case 'gt':
@@ -121,7 +184,10 @@ export function valueHolds(c: CompiledCondition, v: unknown): boolean {
     case 'contains':
       if (typeof v === 'string')
         return c.value !== null && c.value !== undefined && v.includes(String(c.value));
-      if (Array.isArray(v)) return member(c.value, v);
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (compareEquals(v[i], c.value) === true) return true;
+        return false;
+      }
       return false;
     case 'regex': {
       if (!c.regex) return false;

@@ -9,7 +9,9 @@
  */
 export {
   asNumber,
+  compareEquals,
   conditionHolds,
+  DECIMAL_LITERAL,
   lookup,
   looseEquals,
   MISSING,
