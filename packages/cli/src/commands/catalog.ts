@@ -1,86 +1,5 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import {
-  buildCatalogEntry,
-  CATEGORIES,
-  type CatalogStats,
-  carryOverrides,
-  catalogStats,
-  defaultCatalogDir,
-  defaultCurationDir,
-  loadCatalog,
-  loadCatalogFile,
-  RISKS,
-  readCuration,
-  readSnapshot,
-  serializeCatalog,
-} from '@tollgate/catalog';
 import type { Command } from 'commander';
-import pc from 'picocolors';
-
-interface ImportOptions {
-  out?: string;
-  curation?: string;
-  json?: boolean;
-}
-
-/**
- * `tollgate catalog import SNAPSHOT.json... [--out DIR] [--curation DIR]`: one catalogue file per
- * snapshot, descriptions from the curation files. Exit 0 when all imported, 1 when any snapshot
- * lacked curated descriptions or was invalid (the others are still written), 2 on usage errors.
- */
-function runImport(snapshots: string[], opts: ImportOptions): void {
-  const out = opts.out ?? defaultCatalogDir();
-  const curationDir = opts.curation ?? defaultCurationDir();
-  mkdirSync(out, { recursive: true });
-  const results: Array<{ snapshot: string; id?: string; file?: string; tools?: number; error?: string }> = [];
-  for (const path of snapshots) {
-    try {
-      const snapshot = readSnapshot(path);
-      const file = join(out, `${snapshot.server.id}.yaml`);
-      // Manual category overrides live only in the catalogue file: carry them over.
-      const previous = existsSync(file) ? loadCatalogFile(file) : undefined;
-      const entry = carryOverrides(
-        previous,
-        buildCatalogEntry(snapshot, readCuration(curationDir, snapshot.server.id)),
-      );
-      writeFileSync(file, serializeCatalog(entry));
-      results.push({ snapshot: path, id: entry.id, file, tools: entry.tools.length });
-    } catch (err) {
-      results.push({ snapshot: path, error: (err as Error).message });
-    }
-  }
-  const failed = results.filter((r) => r.error);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);
-  else {
-    for (const r of results)
-      if (r.error) process.stderr.write(`${pc.red('error')} ${r.error}\n`);
-      else process.stdout.write(`${r.file}: ${r.tools} tools\n`);
-    process.stdout.write(`${results.length - failed.length} imported, ${failed.length} failed\n`);
-  }
-  process.exitCode = failed.length ? 1 : 0;
-}
-
-function pad(s: string | number, n: number): string {
-  return String(s).padStart(n);
-}
-
-function printStats(stats: CatalogStats): void {
-  const head = ['server'.padEnd(24), ...CATEGORIES.map((c) => pad(c, 11)), pad('tools', 6)].join(' ');
-  process.stdout.write(`${pc.bold(head)}\n`);
-  for (const s of stats.perServer) {
-    process.stdout.write(
-      `${[s.id.padEnd(24), ...CATEGORIES.map((c) => pad(s.byCategory[c], 11)), pad(s.tools, 6)].join(' ')}\n`,
-    );
-  }
-  const o = stats.overall;
-  process.stdout.write(
-    `${pc.bold([`all (${stats.servers})`.padEnd(24), ...CATEGORIES.map((c) => pad(o.byCategory[c], 11)), pad(o.tools, 6)].join(' '))}\n`,
-  );
-  process.stdout.write(
-    `\nrisk: ${RISKS.map((r) => `${r} ${o.byRisk[r]}`).join(', ')}; overrides: ${o.overridden}\n`,
-  );
-}
+import type { ImportOptions } from './catalog-action.js';
 
 /** Registers `tollgate catalog import|stats`. */
 export function registerCatalog(program: Command): void {
@@ -94,15 +13,17 @@ export function registerCatalog(program: Command): void {
     .option('-o, --out <dir>', 'catalogue directory to write (default: the repository catalog/)')
     .option('--curation <dir>', 'directory of <server-id>.json curation files with our descriptions')
     .option('--json', 'print results as JSON')
-    .action((snapshots: string[], opts: ImportOptions) => runImport(snapshots, opts));
+    .action(async (snapshots: string[], opts: ImportOptions) => {
+      const { runImport } = await import('./catalog-action.js');
+      runImport(snapshots, opts);
+    });
   catalog
     .command('stats')
     .description('Tools per category and risk, per server and overall')
     .option('--dir <dir>', 'catalogue directory (default: the repository catalog/ or the shipped copy)')
     .option('--json', 'print the statistics as JSON')
-    .action((opts: { dir?: string; json?: boolean }) => {
-      const stats = catalogStats(loadCatalog(opts.dir ?? defaultCatalogDir()));
-      if (opts.json) process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
-      else printStats(stats);
+    .action(async (opts: { dir?: string; json?: boolean }) => {
+      const { runStats } = await import('./catalog-action.js');
+      runStats(opts);
     });
 }

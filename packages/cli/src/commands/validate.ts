@@ -1,55 +1,7 @@
-import { readFileSync, statSync } from 'node:fs';
-import {
-  type CompiledPolicy,
-  formatPolicyError,
-  loadPolicy,
-  MAX_POLICY_BYTES,
-  type PolicyError,
-} from '@tollgate/policy';
 import type { Command } from 'commander';
-import pc from 'picocolors';
+import type { ValidateOptions } from './validate-action.js';
 
-/** Summary of a valid policy, as printed by `tollgate validate` (and under `summary` with `--json`). */
-export interface ValidateSummary {
-  /** Entries under `tools`, split by kind. */
-  tools: { total: number; exact: number; glob: number; wildcard: boolean };
-  rules: number;
-  /** Counter ids defined by `state` blocks, e.g. `create_charge.daily_spend`. */
-  counters: string[];
-  rateLimits: number;
-  hidden: number;
-  default: 'allow' | 'deny';
-  /** SHA-256 of the canonical policy document. */
-  hash: string;
-}
-
-function summarise(policy: CompiledPolicy, hidden: number): ValidateSummary {
-  const entries = [...policy.exact.values(), ...policy.globs, ...(policy.wildcard ? [policy.wildcard] : [])];
-  const rules = entries.flatMap((e) => e.rules);
-  return {
-    tools: {
-      total: entries.length,
-      exact: policy.exact.size,
-      glob: policy.globs.length,
-      wildcard: policy.wildcard !== undefined,
-    },
-    rules: rules.length,
-    counters: [...policy.counters.keys()],
-    rateLimits: rules.filter((r) => r.rateLimit).length,
-    hidden,
-    default: policy.default,
-    hash: policy.hash,
-  };
-}
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-function colourError(e: PolicyError): string {
-  const text = formatPolicyError(e);
-  const [head, ...rest] = text.split('\n');
-  const colour = e.severity === 'warning' ? pc.yellow : pc.red;
-  return [colour(head ?? ''), ...rest.map((l) => pc.dim(l))].join('\n');
-}
+export type { ValidateSummary } from './validate-action.js';
 
 /**
  * Registers `tollgate validate -c FILE [--json]`: load a policy with the same `loadPolicy` the
@@ -66,77 +18,8 @@ export function registerValidate(program: Command): void {
       'after',
       '\nExit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.\nExample: tollgate validate -c examples/policies/filesystem.yaml',
     )
-    .action((opts: { config: string; json?: boolean }) => {
-      const file = opts.config;
-      let text: string | undefined;
-      let size = 0;
-      try {
-        const st = statSync(file);
-        if (!st.isFile()) throw new Error('not a regular file');
-        size = st.size;
-        // A file over the cap is reported from its size alone: no point reading gigabytes.
-        if (size <= MAX_POLICY_BYTES) text = readFileSync(file, 'utf8');
-      } catch (e) {
-        const reason = e instanceof Error ? e.message : String(e);
-        if (opts.json) {
-          process.stdout.write(
-            `${JSON.stringify({ ok: false, file, errors: [{ file, code: 'unreadable-file', message: reason }], warnings: [] }, null, 2)}\n`,
-          );
-        } else process.stderr.write(`tollgate validate: cannot read ${file}: ${reason}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      const result: ReturnType<typeof loadPolicy> =
-        text !== undefined
-          ? loadPolicy(text, { filename: file })
-          : {
-              ok: false,
-              warnings: [],
-              errors: [
-                {
-                  file,
-                  line: 1,
-                  column: 1,
-                  code: 'input-too-large',
-                  message: `policy is ${size} bytes; the limit is ${MAX_POLICY_BYTES} bytes (1 MiB)`,
-                  severity: 'error',
-                },
-              ],
-            };
-      if (opts.json) {
-        const out = result.ok
-          ? {
-              ok: true,
-              file,
-              summary: summarise(result.policy, result.document.hide?.length ?? 0),
-              errors: [],
-              warnings: result.warnings,
-            }
-          : { ok: false, file, errors: result.errors, warnings: result.warnings };
-        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-        process.exitCode = result.ok ? 0 : 1;
-        return;
-      }
-      for (const w of result.warnings) process.stderr.write(`${colourError(w)}\n`);
-      if (!result.ok) {
-        for (const e of result.errors) process.stderr.write(`${colourError(e)}\n`);
-        process.stderr.write(
-          `${pc.red(`${file}: invalid policy, ${plural(result.errors.length, 'error')}`)}${result.warnings.length ? `, ${plural(result.warnings.length, 'warning')}` : ''}\n`,
-        );
-        process.exitCode = 1;
-        return;
-      }
-      const s = summarise(result.policy, result.document.hide?.length ?? 0);
-      const kinds = [
-        s.tools.exact ? `${s.tools.exact} exact` : '',
-        s.tools.glob ? plural(s.tools.glob, 'glob') : '',
-        s.tools.wildcard ? '"*"' : '',
-      ].filter(Boolean);
-      process.stdout.write(
-        `${pc.green('✓')} ${file} is valid\n` +
-          `  tools: ${s.tools.total}${kinds.length ? ` (${kinds.join(', ')})` : ''}, rules: ${s.rules}, rate limits: ${s.rateLimits}, counters: ${s.counters.length}${s.counters.length ? ` (${s.counters.join(', ')})` : ''}\n` +
-          `  hidden: ${s.hidden}, default: ${s.default}, warnings: ${result.warnings.length}\n` +
-          `  hash: ${s.hash}\n`,
-      );
+    .action(async (opts: ValidateOptions) => {
+      const { runValidate } = await import('./validate-action.js');
+      runValidate(opts);
     });
 }

@@ -1,0 +1,187 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatPolicyError, loadPolicy } from '@tollgate/policy';
+import {
+  type ConditionTrace,
+  type CounterStore,
+  type Decision,
+  defaultPaths,
+  evaluate,
+  formatDuration,
+  MemoryCounterStore,
+  openCounterStore,
+  type RuleTrace,
+} from '@tollgate/runtime';
+import pc from 'picocolors';
+
+/** Parsed options of `tollgate explain`. */
+export interface ExplainOptions {
+  config: string;
+  tool: string;
+  args?: string;
+  inputSchema?: string;
+  json?: boolean;
+  stateDir?: string;
+  stateDsn?: string;
+  statePrefix?: string;
+}
+
+/** The JSON printed by `tollgate explain --json`. */
+export interface ExplainOutput {
+  policy: { file: string; hash: string };
+  call: { tool: string; args: Record<string, unknown> };
+  /** Which counter state was read (`memory` when none exists yet: fresh counters). */
+  state: string;
+  decision: Omit<Decision, 'trace' | 'reservation'>;
+  rules: readonly RuleTrace[];
+}
+
+function parseJsonObject(text: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${what} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new Error(`${what} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
+
+function conditionLine(c: ConditionTrace): string {
+  const mark = c.passed ? pc.green('✓') : pc.red('✗');
+  const actual = c.path.startsWith('state.')
+    ? c.actual === undefined
+      ? ''
+      : `  (would be ${show(c.actual)})`
+    : `  (actual ${c.found ? show(c.actual) : 'missing'})`;
+  return `      ${mark} ${c.path} ${c.op} ${JSON.stringify(c.expected)}${pc.dim(actual)}`;
+}
+
+function ruleLines(t: RuleTrace): string[] {
+  const mark = t.outcome === 'passed' ? pc.green('✓') : t.outcome === 'failed' ? pc.red('✗') : pc.dim('·');
+  const where = `${t.toolKey === '*' ? '"*"' : t.toolKey}, line ${t.location.line}`;
+  const lines = [
+    `  ${mark} ${pc.bold(t.rule)}  ${pc.dim(`[${where}]`)}${t.action === 'deny' ? '  action: deny' : ''}`,
+  ];
+  if (t.validate) {
+    lines.push(
+      `      ${t.validate.passed ? pc.green('✓') : pc.red('✗')} validate${t.validate.errors.length ? `: ${t.validate.errors.join('; ')}` : ''}`,
+    );
+  }
+  for (const c of t.conditions) lines.push(conditionLine(c));
+  if (t.rateLimit) {
+    const rl = t.rateLimit;
+    const per =
+      rl.kind === 'fixed'
+        ? `per ${formatDuration(rl.windowMs)} (fixed, UTC)`
+        : `in any ${formatDuration(rl.windowMs)}`;
+    const count = rl.count === undefined ? '' : `: this call would be ${rl.count} of ${rl.max}`;
+    lines.push(`      rate limit ${rl.max} ${per}${count}`);
+  }
+  if (t.counter) {
+    const inc = t.counter.increment === undefined ? 'invalid increment' : `+${t.counter.increment}`;
+    const value = t.counter.value === undefined ? '' : ` -> ${t.counter.value}`;
+    lines.push(`      counter ${t.counter.id} ${inc}${value}`);
+  }
+  if (t.outcome === 'failed' && t.detail) lines.push(pc.dim(`      ${t.reason}: ${t.detail}`));
+  return lines;
+}
+
+/** Open the state explain reads: the named store, the default SQLite file when it exists, else fresh memory. */
+async function openState(opts: ExplainOptions): Promise<{ store: CounterStore; label: string }> {
+  if (opts.stateDsn) {
+    const store = await openCounterStore({ stateDsn: opts.stateDsn, prefix: opts.statePrefix });
+    return { store, label: store.kind === 'redis' ? `redis (${opts.stateDsn})` : opts.stateDsn };
+  }
+  const file = join(opts.stateDir ?? defaultPaths().stateDir, 'tollgate.sqlite');
+  if (existsSync(file))
+    return { store: await openCounterStore({ stateDir: opts.stateDir }), label: `sqlite (${file})` };
+  return { store: new MemoryCounterStore(), label: 'memory (no state yet: counters start at zero)' };
+}
+
+/**
+ * The action of `tollgate explain`: evaluate one `tools/call` against the policy in peek mode
+ * (counters read, never taken) and print every rule's trace and the decision (stdout; JSON with
+ * `--json`). Sets `process.exitCode`: 0 allowed, 1 denied or invalid policy, 2 unreadable file,
+ * bad `--args`/`--input-schema` JSON or a counter store that cannot open.
+ */
+export async function runExplain(opts: ExplainOptions): Promise<void> {
+  let args: Record<string, unknown>;
+  let inputSchema: unknown;
+  let text: string;
+  try {
+    args = parseJsonObject(opts.args ?? '{}', '--args');
+    if (opts.inputSchema !== undefined) inputSchema = parseJsonObject(opts.inputSchema, '--input-schema');
+    text = readFileSync(opts.config, 'utf8');
+  } catch (e) {
+    process.stderr.write(`tollgate explain: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const loaded = loadPolicy(text, { filename: opts.config });
+  if (!loaded.ok) {
+    for (const e of loaded.errors) process.stderr.write(`${pc.red(formatPolicyError(e))}\n`);
+    process.stderr.write(`tollgate explain: ${opts.config} is not a valid policy (run tollgate validate)\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const policy = loaded.policy;
+  let state: { store: CounterStore; label: string };
+  try {
+    state = await openState(opts);
+  } catch (e) {
+    process.stderr.write(`tollgate explain: cannot open counter state: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const call = { tool: opts.tool, args };
+  const decision = await evaluate(policy, call, {
+    store: state.store,
+    mode: 'peek',
+    trace: true,
+    inputSchema,
+  });
+  await state.store.close();
+  const { trace = [], reservation: _r, ...bare } = decision;
+  process.exitCode = decision.allowed ? 0 : 1;
+  if (opts.json) {
+    const out: ExplainOutput = {
+      policy: { file: opts.config, hash: policy.hash },
+      call,
+      state: state.label,
+      decision: bare,
+      rules: trace,
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `${pc.dim('policy')}  ${opts.config} ${pc.dim(`(sha256 ${policy.hash.slice(0, 12)}, default ${policy.default})`)}`,
+    `${pc.dim('call')}    ${opts.tool} ${JSON.stringify(args)}`,
+    `${pc.dim('state')}   ${state.label}`,
+    '',
+  ];
+  if (decision.reason === 'hidden')
+    lines.push(`  ${pc.red('✗')} hidden by \`hide\`: rules are not evaluated`);
+  else if (decision.reason === 'not_listed') {
+    lines.push(
+      `  ${pc.red('✗')} not listed under \`tools\` and the default is deny: rules are not evaluated`,
+    );
+  } else if (trace.length === 0) lines.push(pc.dim('  no rules apply to this tool'));
+  for (const t of trace) lines.push(...ruleLines(t));
+  lines.push('');
+  if (decision.allowed) {
+    lines.push(
+      `${pc.green(pc.bold('ALLOWED'))}${decision.failedOpen ? ' (uncounted: state unavailable, fail mode open)' : ''}`,
+    );
+  } else {
+    const rule = decision.rule ? ` by rule "${decision.rule}"` : '';
+    lines.push(`${pc.red(pc.bold('DENIED'))}${rule} ${pc.dim(`(${decision.reason})`)}`);
+    lines.push(`  ${decision.message}`);
+    if (decision.retryAfterMs !== undefined) lines.push(pc.dim(`  retry after ${decision.retryAfterMs} ms`));
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
