@@ -155,6 +155,22 @@ describe('Router', () => {
     expect(gate.committed).toEqual(['a']);
   });
 
+  it('commits a result with isError: true (the tool ran and failed; a retry loop must still hit its limit)', async () => {
+    const { client, server, gate } = setup();
+    client.deliver(call(1, 'flaky'));
+    client.deliver(call(2, 'gone'));
+    await tick();
+    server.deliver({
+      jsonrpc: '2.0',
+      id: 1,
+      result: { content: [{ type: 'text', text: 'disk full' }], isError: true },
+    });
+    server.deliver({ jsonrpc: '2.0', id: 2, error: { code: -32602, message: 'Unknown tool: gone' } });
+    await tick();
+    expect(gate.committed).toEqual(['flaky']);
+    expect(gate.rolledBack).toEqual(['gone']);
+  });
+
   it('refuses calls when the gate throws (fail closed)', async () => {
     const { client, server } = setup();
     client.deliver(call(1, 'boom'));

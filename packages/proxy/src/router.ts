@@ -6,7 +6,9 @@
  * - `tools/call` request: params checked (-32602 when malformed, MCP spec 2025-11-25 "Tools >
  *   Error Handling"), then the gate decides. Denied: answered here with an `isError` result,
  *   never forwarded. Allowed: forwarded as the raw bytes it arrived as; its reservation is
- *   committed on a result and rolled back on a JSON-RPC error or the server's death.
+ *   committed on any result, `isError: true` included (the tool ran and failed: it counts, so a
+ *   retry loop still meets its rate limit), and rolled back on a JSON-RPC error or the server's
+ *   death.
  * - Batch (JSON array, JSON-RPC 2.0 section 6): unbatched. Every element goes through the same
  *   path as a single message; elements are forwarded one by one (servers on MCP >= 2025-06-18
  *   reject arrays), and the client gets ONE array holding the responses to all of the batch's

@@ -41,7 +41,7 @@ export interface Enforcer {
   readonly store: CounterStore;
   /** Judge a call; on `allowed` its counters are reserved (commit or roll back the decision). Never throws. */
   decide(call: ToolCall, origin?: CallOrigin): Promise<Decision>;
-  /** The upstream returned a result: make the reservation permanent. Never throws (errors are logged). */
+  /** The upstream returned a result (an `isError: true` one too: the tool ran): make the reservation permanent. Never throws (errors are logged). */
   commit(decision: Decision): Promise<void>;
   /** The upstream returned a JSON-RPC error or died: return the quota. Never throws (errors are logged). */
   rollback(decision: Decision): Promise<void>;

@@ -1,0 +1,79 @@
+/**
+ * What a failed call costs, through the built proxy and the real server-everything: a tool
+ * failure reported as an `isError` result commits its reservation (the tool ran; an agent
+ * retrying a failing tool must still hit its limit), a JSON-RPC error rolls it back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, FAKE_SERVER, type Scratch, type Session, scratch, serverBin } from './helpers.js';
+
+const POLICY = `version: "1"
+tools:
+  echo:
+    rules:
+      - { name: echo budget, rate_limit: 2/minute }
+`;
+
+const FAIL_POLICY = `version: "1"
+tools:
+  fail:
+    rules:
+      - { name: fail budget, rate_limit: 1/minute }
+  echo:
+    rules:
+      - { name: echo once, rate_limit: 1/minute }
+`;
+
+let s: Scratch;
+let via: Session;
+beforeAll(async () => {
+  s = scratch();
+  via = await connect(s, s.write('policy.yaml', POLICY), [process.execPath, serverBin('server-everything')], {
+    flags: ['--state-dsn', 'memory:'],
+  });
+}, 60_000);
+afterAll(async () => {
+  await via?.close();
+  s?.cleanup();
+});
+
+function text(r: unknown): string {
+  return (r as { content: { text: string }[] }).content[0]?.text ?? '';
+}
+
+describe('quota on failed calls', () => {
+  it('an isError result from the server uses quota', async () => {
+    // A number where the tool wants a string: the server runs its validation and reports a tool error.
+    for (let i = 0; i < 2; i++) {
+      const r = await via.client.callTool({ name: 'echo', arguments: { message: 123 } });
+      expect(r.isError).toBe(true);
+      expect(text(r)).not.toMatch(/TOLLGATE/);
+    }
+    const third = await via.client.callTool({ name: 'echo', arguments: { message: 'hi' } });
+    expect(third.isError).toBe(true);
+    expect(text(third)).toMatch(
+      /^\[TOLLGATE POLICY DENIED\] Rate limit "echo budget" reached: 2 per minute \(UTC\)/,
+    );
+  });
+
+  it('a JSON-RPC error from the server does not', async () => {
+    // server-everything reports even unknown tools as isError results; the scripted server's
+    // "fail" tool answers with a JSON-RPC error.
+    const fake = await connect(s, s.write('fail.yaml', FAIL_POLICY), [process.execPath, FAKE_SERVER], {
+      flags: ['--state-dsn', 'memory:'],
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        // Each call reaches the server (its error, not our denial): the quota of 1 came back each time.
+        await expect(fake.client.callTool({ name: 'fail', arguments: {} })).rejects.toThrow(
+          'MCP error -32050: upstream failure',
+        );
+      }
+      const r = await fake.client.callTool({ name: 'echo', arguments: { text: 'x' } });
+      expect(r.isError).toBeFalsy();
+      const denied = await fake.client.callTool({ name: 'echo', arguments: { text: 'y' } });
+      expect(text(denied)).toMatch(/^\[TOLLGATE POLICY DENIED\] Rate limit "echo once" reached/);
+    } finally {
+      await fake.close();
+    }
+  });
+});
