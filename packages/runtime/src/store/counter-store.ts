@@ -3,6 +3,8 @@
  * touches, then commit (upstream returned a result) or rollback (upstream returned a JSON-RPC
  * error, or never answered). DESIGN section 4; Intercept POLICY.md "Reserve and rollback".
  */
+import { randomUUID } from 'node:crypto';
+import { fixedWindowStart } from '../windows.js';
 
 /** Numeric comparisons a store can check atomically against a counter's post-increment value. */
 export type NumericOp = 'eq' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte';
@@ -58,6 +60,34 @@ export interface Reservation {
    */
   readonly expiresAt: number;
   readonly items: readonly ReservedItem[];
+}
+
+/**
+ * The reservation record every store returns from `reserve`: each item with the window it counts
+ * in (a fixed window's calendar-aligned UTC start, or `now` as the call's sliding-window timestamp).
+ *
+ * @param now clock time in epoch ms
+ * @param ttlMs how long, in ms, the reservation counts if it is never committed or rolled back
+ * @param id the reservation id (default: a random UUID; Redis passes the one its script stored)
+ */
+export function makeReservation(
+  items: readonly CounterItem[],
+  now: number,
+  ttlMs: number,
+  id: string = randomUUID(),
+): Reservation {
+  return {
+    id,
+    at: now,
+    expiresAt: now + ttlMs,
+    items: items.map((it) => ({
+      key: it.key,
+      kind: it.kind,
+      windowMs: it.windowMs,
+      windowStart: it.kind === 'fixed' ? fixedWindowStart(now, it.windowMs) : now,
+      amount: it.amount,
+    })),
+  };
 }
 
 /** Outcome of {@link CounterStore.reserve} / {@link CounterStore.peek}. */

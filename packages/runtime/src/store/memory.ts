@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { fixedWindowStart } from '../windows.js';
 import {
   type CounterItem,
   type CounterStore,
   DEFAULT_RESERVATION_TTL_MS,
   firstFailure,
+  makeReservation,
   type Reservation,
   type ReserveResult,
   retryAfter,
@@ -132,18 +132,7 @@ export class MemoryCounterStore implements CounterStore {
     const r = this.evaluate(items, now);
     if (!r.ok || items.length === 0) return r;
     if (++this.reserves % 1024 === 0) this.sweep(now);
-    const reservation: Reservation = {
-      id: randomUUID(),
-      at: now,
-      expiresAt: now + this.ttlMs,
-      items: items.map((it) => ({
-        key: it.key,
-        kind: it.kind,
-        windowMs: it.windowMs,
-        windowStart: it.kind === 'fixed' ? fixedWindowStart(now, it.windowMs) : now,
-        amount: it.amount,
-      })),
-    };
+    const reservation = makeReservation(items, now, this.ttlMs);
     const pending: Pending = { amount: 0, at: now, expiresAt: reservation.expiresAt };
     for (const it of reservation.items) {
       const p = { ...pending, amount: it.amount };

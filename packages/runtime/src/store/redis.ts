@@ -5,6 +5,7 @@ import {
   type CounterItem,
   type CounterStore,
   DEFAULT_RESERVATION_TTL_MS,
+  makeReservation,
   type Reservation,
   type ReserveResult,
   retryAfter,
@@ -235,18 +236,7 @@ export class RedisCounterStore implements CounterStore {
     if (Number(out[0]) === 1) {
       const values = out.slice(1).map(Number);
       if (!write) return { ok: true, values };
-      const reservation: Reservation = {
-        id,
-        at: now,
-        expiresAt: now + this.ttlMs,
-        items: items.map((it) => ({
-          key: it.key,
-          kind: it.kind,
-          windowMs: it.windowMs,
-          windowStart: it.kind === 'fixed' ? fixedWindowStart(now, it.windowMs) : now,
-          amount: it.amount,
-        })),
-      };
+      const reservation = makeReservation(items, now, this.ttlMs, id);
       return { ok: true, values, reservation };
     }
     const tag = Number(out[1]);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeDir } from '../make-dir.js';
@@ -8,6 +7,7 @@ import {
   type CounterStore,
   DEFAULT_RESERVATION_TTL_MS,
   firstFailure,
+  makeReservation,
   type Reservation,
   type ReserveResult,
   retryAfter,
@@ -185,18 +185,7 @@ export class SqliteCounterStore implements CounterStore {
     }
     const values = items.map((it, i) => (cur[i] ?? 0) + it.amount);
     if (!write || items.length === 0) return { ok: true, values };
-    const reservation: Reservation = {
-      id: randomUUID(),
-      at: now,
-      expiresAt: now + this.ttlMs,
-      items: items.map((it) => ({
-        key: it.key,
-        kind: it.kind,
-        windowMs: it.windowMs,
-        windowStart: it.kind === 'fixed' ? fixedWindowStart(now, it.windowMs) : now,
-        amount: it.amount,
-      })),
-    };
+    const reservation = makeReservation(items, now, this.ttlMs);
     for (const it of reservation.items) {
       this.stmt.insertPending.run(
         it.key,
