@@ -11,10 +11,10 @@ import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { freePort } from '../scripts/lib/free-port.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const req = createRequire(join(root, 'packages/proxy/package.json'));
@@ -77,17 +77,6 @@ process.stdout.write(JSON.stringify({ url: l.url.href }) + '\\n');
 process.on('SIGTERM', () => l.close().then(() => process.exit(0)));
 `,
 );
-
-function freePort() {
-  return new Promise((ok, ko) => {
-    const s = createServer();
-    s.once('error', ko);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
 
 function start(cmd, args, env = {}) {
   const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });

@@ -11,9 +11,9 @@
 //    and Redis (a redis-server started on a free loopback port, when installed), as ratios to memory.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../scripts/lib/free-port.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const runtime = await import(join(root, 'packages/runtime/dist/index.js'));
@@ -199,16 +199,6 @@ console.log(
 );
 
 // ---- counter stores
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function storeOps(store) {
   const item = {

@@ -27,10 +27,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib/free-port.mjs';
 
 const CONFORMANCE_VERSION = '0.1.16';
 const NODE22_VERSION = '22';
@@ -107,17 +107,6 @@ function ensureSuite() {
     fail(`node@22 did not install a working Node 22 binary (${v.stdout || v.stderr})`);
   writeFileSync(stamp, want);
   return { entry, node22 };
-}
-
-function freePort() {
-  return new Promise((ok, ko) => {
-    const s = createServer();
-    s.once('error', ko);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
 }
 
 async function waitForHttp(url, ms, child) {
