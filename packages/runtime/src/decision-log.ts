@@ -1,7 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson } from '@tollgate/policy';
 import type { Decision, ReasonCode, ToolCall } from './decision.js';
 import { makeDir } from './make-dir.js';
 import { defaultPaths } from './paths.js';
@@ -127,14 +126,144 @@ export interface DecisionLogOptions {
 
 /** SHA-256 hex of the canonical JSON (sorted keys) of a call's arguments. */
 export function argsSha256(args: unknown): string {
-  return createHash('sha256')
-    .update(canonicalJson(args ?? {}))
-    .digest('hex');
+  return sha256Hex(canonicalArgsJson(args ?? {}));
+}
+
+const oneShotHash = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+
+/** SHA-256 (lowercase hex) of a UTF-8 string; the one-shot `crypto.hash` where Node has it (>= 20.12). */
+function sha256Hex(text: string): string {
+  return oneShotHash
+    ? oneShotHash('sha256', text, 'hex')
+    : crypto.createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * `canonicalJson` of `@tollgate/policy` (keys sorted, `undefined` members dropped, `undefined` and
+ * functions in arrays or at the top as `null`), byte for byte, without its per-level arrays of
+ * entries: this hashes the arguments of every logged call. `test/decision-log.test.ts` checks it
+ * against `canonicalJson` on generated values.
+ */
+export function canonicalArgsJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    let s = '[';
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (i > 0) s += ',';
+      s += v === undefined ? 'null' : canonicalArgsJson(v);
+    }
+    return `${s}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  // JSON.parse keeps the sender's order; agents often send sorted keys already.
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      keys.sort();
+      break;
+    }
+  }
+  let s = '{';
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = obj[k];
+    if (v === undefined) continue;
+    s += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalArgsJson(v)}`;
+    first = false;
+  }
+  return `${s}}`;
 }
 
 /** Name of the daily file holding events of the UTC day of `epochMs`. */
 export function decisionLogFileName(epochMs: number): string {
   return `events-${new Date(epochMs).toISOString().slice(0, 10)}.jsonl`;
+}
+
+/**
+ * Events buffered before a write is forced without waiting for the 200 ms timer: bounds the
+ * memory a burst of calls can hold (each buffered call keeps its arguments until it is written).
+ */
+export const DECISION_LOG_MAX_BUFFERED = 10_000;
+
+const DAY_MS = 86_400_000;
+const PAD2: string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+let pad3: string[] | undefined;
+
+/**
+ * Converts epoch ms to the ISO text and daily file name of the log, remembering the current UTC
+ * day so that neither a `Date` nor `toISOString` is needed per event. Same output as
+ * `new Date(t).toISOString()` and {@link decisionLogFileName}; throws the same RangeError for a
+ * time outside the `Date` range.
+ */
+class UtcClock {
+  private dayStart = Number.NaN;
+  private dayEnd = Number.NaN;
+  /** `YYYY-MM-DDT` of the current day. */
+  private dayIso = '';
+  /** Daily file name of the current day. */
+  file = '';
+  private lastT = Number.NaN;
+  private lastIso = '';
+
+  /** Point the clock at the day of `t` (a time value: an integer); returns the day's file name. */
+  day(t: number): string {
+    if (!(t >= this.dayStart && t < this.dayEnd)) {
+      const start = Math.floor(t / DAY_MS) * DAY_MS;
+      const iso = new Date(start).toISOString(); // RangeError outside the Date range, as before
+      this.dayStart = start;
+      this.dayEnd = start + DAY_MS;
+      this.dayIso = iso.slice(0, -13); // drop `00:00:00.000Z`
+      this.file = decisionLogFileName(start);
+    }
+    return this.file;
+  }
+
+  /** `new Date(t).toISOString()` for a time value `t` (call {@link day} with `t` first). */
+  iso(t: number): string {
+    if (t === this.lastT) return this.lastIso;
+    let ms = t - this.dayStart;
+    const h = Math.floor(ms / 3_600_000);
+    ms -= h * 3_600_000;
+    const m = Math.floor(ms / 60_000);
+    ms -= m * 60_000;
+    const sec = Math.floor(ms / 1000);
+    ms -= sec * 1000;
+    pad3 ??= Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+    this.lastT = t;
+    this.lastIso = `${this.dayIso}${PAD2[h]}:${PAD2[m]}:${PAD2[sec]}.${pad3[ms]}Z`;
+    return this.lastIso;
+  }
+}
+
+/** The time value `new Date(t)` would hold (integral ms; `-0` as `0`). */
+function timeValue(t: number): number {
+  return Math.trunc(t) + 0;
+}
+
+/**
+ * A `tool_call` recorded on the call path and formatted when the buffer is written. It keeps
+ * references, not copies: see {@link DecisionLog.toolCall} for why the arguments cannot change.
+ */
+class PendingCall {
+  constructor(
+    readonly t: number,
+    readonly tool: string,
+    readonly args: unknown,
+    readonly decision: Decision,
+    readonly latencyMs: number,
+    readonly sessionId: string | undefined,
+    readonly clientId: string | undefined,
+  ) {}
+}
+
+/** Any other event, formatted when written (they are rare, and the caller's object may change). */
+class PendingLine {
+  constructor(
+    readonly file: string,
+    readonly line: string,
+  ) {}
 }
 
 /**
@@ -171,14 +300,20 @@ export function pruneDecisionLog(
 /**
  * Open the decision log: creates the directory and prunes files older than 7 days.
  * Write errors are reported to `onError` and never thrown.
+ *
+ * `tool_call` events are recorded as references on the call path and turned into JSON lines
+ * (timestamp text, arguments hash, line) when the buffer is written: by the 200 ms timer, by
+ * {@link DecisionLog.flush} / {@link DecisionLog.close}, or at once when
+ * {@link DECISION_LOG_MAX_BUFFERED} events are waiting. The lines are those of schema v1, byte
+ * for byte what `JSON.stringify` of the event object gives.
  */
 export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   const dir = opts.dir ?? defaultPaths().eventsDir;
   const now = opts.now ?? Date.now;
-  const instanceId = opts.instanceId ?? randomUUID();
+  const instanceId = opts.instanceId ?? crypto.randomUUID();
   const logArgs = opts.logArgs ?? false;
   const onError = opts.onError ?? (() => {});
-  let buffer: { file: string; line: string }[] = [];
+  let buffer: (PendingCall | PendingLine)[] = [];
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let prunedDay = '';
@@ -187,6 +322,52 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   } catch (err) {
     onError(err as Error);
   }
+  const clock = new UtcClock();
+  // `{"v":1,"ts":"` ... `","instance":"<id>","type":"tool_call"`: the fixed parts of a line.
+  const callMiddle = `","instance":${JSON.stringify(instanceId)},"type":"tool_call"`;
+  // JSON text of the strings repeated on every line (tool names, reasons, rules, hashes, ids).
+  const encoded = new Map<string, string>();
+  const enc = (v: unknown): string | undefined => {
+    if (typeof v !== 'string') return JSON.stringify(v);
+    let s = encoded.get(v);
+    if (s === undefined) {
+      if (encoded.size >= 4096) encoded.clear();
+      s = JSON.stringify(v);
+      encoded.set(v, s);
+    }
+    return s;
+  };
+  // `,"key":value`, or nothing when JSON.stringify would leave the member out (as for an object).
+  const member = (key: string, v: unknown): string => {
+    const s = enc(v);
+    return s === undefined ? '' : `,"${key}":${s}`;
+  };
+  // Consecutive calls often carry the same arguments: hash the canonical text once.
+  let lastCanonical = '';
+  let lastSha = '';
+
+  const formatCall = (p: PendingCall): string => {
+    const d = p.decision;
+    const canonical = canonicalArgsJson(p.args ?? {});
+    if (canonical !== lastCanonical) {
+      lastSha = sha256Hex(canonical);
+      lastCanonical = canonical;
+    }
+    let s = `{"v":1,"ts":"${clock.iso(p.t)}${callMiddle}`;
+    s += member('tool', p.tool);
+    s += d.allowed ? ',"decision":"allow"' : ',"decision":"deny"';
+    if (d.rule !== undefined) s += member('rule', d.rule);
+    s += member('reason', d.reason);
+    s += member('latency_ms', Math.round(p.latencyMs * 1000) / 1000);
+    s += `,"args_sha256":"${lastSha}"`;
+    if (logArgs) s += member('args', p.args);
+    s += member('policy_hash', d.policyHash);
+    if (p.sessionId) s += member('session_id', p.sessionId);
+    if (p.clientId) s += member('client_id', p.clientId);
+    if (d.retryAfterMs !== undefined) s += member('retry_after_ms', d.retryAfterMs);
+    if (d.failedOpen) s += ',"failed_open":true';
+    return `${s}}\n`;
+  };
 
   const flush = () => {
     if (timer) clearTimeout(timer);
@@ -194,19 +375,55 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     if (buffer.length === 0) return;
     const pending = buffer;
     buffer = [];
-    const byFile = new Map<string, string>();
-    for (const { file, line } of pending) byFile.set(file, (byFile.get(file) ?? '') + line);
-    for (const [file, text] of byFile) {
+    // Lines per file, in order; nearly always a single file.
+    const texts = new Map<string, string>();
+    let file = '';
+    let text = '';
+    for (let i = 0; i < pending.length; i++) {
+      const p = pending[i]!;
+      let f: string;
+      let line: string;
+      if (p instanceof PendingLine) {
+        f = p.file;
+        line = p.line;
+      } else {
+        try {
+          f = clock.day(p.t);
+          line = formatCall(p);
+        } catch (err) {
+          onError(err as Error);
+          continue;
+        }
+      }
+      if (f !== file) {
+        if (file !== '') texts.set(file, text);
+        file = f;
+        text = texts.get(f) ?? '';
+      }
+      text += line;
+    }
+    if (file !== '') texts.set(file, text);
+    for (const [name, content] of texts) {
       try {
-        appendFileSync(join(dir, file), text);
+        appendFileSync(join(dir, name), content);
       } catch (err) {
         onError(err as Error);
       }
     }
-    const today = decisionLogFileName(now());
+    const t = now();
+    const today = decisionLogFileName(t);
     if (today !== prunedDay) {
       prunedDay = today;
-      pruneDecisionLog(dir, now());
+      pruneDecisionLog(dir, t);
+    }
+  };
+
+  const push = (p: PendingCall | PendingLine) => {
+    buffer.push(p);
+    if (closed || buffer.length >= DECISION_LOG_MAX_BUFFERED) flush();
+    else if (!timer) {
+      timer = setTimeout(flush, 200);
+      timer.unref();
     }
   };
 
@@ -216,37 +433,43 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     logArgs,
     write(event) {
       const t = now();
-      const full = { v: 1, ts: event.ts ?? new Date(t).toISOString(), instance: instanceId, ...event };
+      let file: string;
       let line: string;
       try {
+        let ts = event.ts;
+        if (ts === undefined) {
+          const tv = timeValue(t);
+          file = clock.day(tv);
+          ts = clock.iso(tv);
+        } else {
+          // A caller's own timestamp picks the file, as it always has.
+          file = decisionLogFileName(Date.parse(ts) || t);
+        }
+        const full = { v: 1, ts, instance: instanceId, ...event };
         line = `${JSON.stringify(full)}\n`;
       } catch (err) {
         onError(err as Error);
         return;
       }
-      buffer.push({ file: decisionLogFileName(Date.parse(full.ts) || t), line });
-      if (closed) flush();
-      else if (!timer) {
-        timer = setTimeout(flush, 200);
-        timer.unref();
-      }
+      push(new PendingLine(file, line));
     },
     toolCall(call, decision, latencyMs, ids) {
-      log.write({
-        type: 'tool_call',
-        tool: call.tool,
-        decision: decision.allowed ? 'allow' : 'deny',
-        ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
-        reason: decision.reason,
-        latency_ms: Math.round(latencyMs * 1000) / 1000,
-        args_sha256: argsSha256(call.args),
-        ...(logArgs ? { args: call.args } : {}),
-        policy_hash: decision.policyHash,
-        ...(ids?.sessionId ? { session_id: ids.sessionId } : {}),
-        ...(ids?.clientId ? { client_id: ids.clientId } : {}),
-        ...(decision.retryAfterMs !== undefined ? { retry_after_ms: decision.retryAfterMs } : {}),
-        ...(decision.failedOpen ? { failed_open: true } : {}),
-      });
+      // The arguments are hashed (and, with logArgs, serialised) when the buffer is written, up to
+      // 200 ms later. That is sound because nobody changes them in between: the proxy's router and
+      // HTTP listener parse every message afresh and forward the client's original bytes, so the
+      // object decided on is never touched again. A caller that reuses or edits an arguments
+      // object after deciding must pass a copy.
+      push(
+        new PendingCall(
+          timeValue(now()),
+          call.tool,
+          call.args,
+          decision,
+          latencyMs,
+          ids?.sessionId,
+          ids?.clientId,
+        ),
+      );
     },
     flush,
     close() {

@@ -1,0 +1,258 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canonicalJson } from '@tollgate/policy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Decision } from '../src/decision.js';
+import {
+  argsSha256,
+  canonicalArgsJson,
+  DECISION_LOG_MAX_BUFFERED,
+  type DecisionLog,
+  openDecisionLog,
+  readDecisionLog,
+} from '../src/decision-log.js';
+
+let root = '';
+let n = 0;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'tollgate-dlog-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const freshDir = () => join(root, `d${n++}`);
+
+const golden = JSON.parse(
+  readFileSync(new URL('./fixtures/decision-log-v1-golden.json', import.meta.url), 'utf8'),
+) as Record<'plain' | 'logArgs', { file: string; text: string }>;
+
+const ALLOW: Decision = { allowed: true, reason: 'allowed', message: 'allowed', policyHash: 'e'.repeat(64) };
+
+/** The event sequence the golden file was recorded with (by the log as it was before buffering calls). */
+function writeGoldenSequence(log: DecisionLog, setNow: (t: number) => void): void {
+  setNow(Date.UTC(2026, 10, 29, 10, 0, 0, 123));
+  log.write({
+    type: 'startup',
+    pid: 42,
+    policy_file: '/p.yaml',
+    policy_hash: 'h'.repeat(64),
+    server_command: ['srv', '--x'],
+    store: 'memory',
+  });
+  log.toolCall(
+    { tool: 'read_file', args: { path: '/a', b: [1, 'two', { z: 1, a: null }] } },
+    ALLOW,
+    0.12345678,
+    { sessionId: 's-1', clientId: 'claude' },
+  );
+  setNow(Date.UTC(2026, 10, 29, 10, 0, 0, 124));
+  log.toolCall(
+    { tool: 'create "issue" \u00fc\u2028', args: { title: 'x\ny', n: 1.5e-7 } },
+    {
+      allowed: false,
+      rule: 'hourly "limit"',
+      reason: 'rate_limited',
+      message: 'm',
+      retryAfterMs: 1_800_000,
+      policyHash: 'e'.repeat(64),
+    },
+    2,
+    { sessionId: 's-1' },
+  );
+  setNow(Date.UTC(2026, 10, 29, 23, 59, 59, 999));
+  log.toolCall(
+    { tool: 'charge', args: {} },
+    { allowed: true, reason: 'allowed', message: 'm', failedOpen: true, policyHash: 'f'.repeat(64) },
+    0,
+  );
+  log.write({
+    type: 'config_reload',
+    ok: false,
+    policy_file: '/p.yaml',
+    policy_hash: 'h'.repeat(64),
+    errors: ['/p.yaml:1:2: x: y'],
+  });
+}
+
+describe('decision log lines (schema v1)', () => {
+  for (const logArgs of [false, true]) {
+    it(`are byte-identical to the lines written before calls were buffered (logArgs ${logArgs})`, () => {
+      const dir = freshDir();
+      let t = 0;
+      const log = openDecisionLog({ dir, instanceId: 'inst-1', logArgs, now: () => t });
+      writeGoldenSequence(log, (x) => {
+        t = x;
+      });
+      log.close();
+      const want = golden[logArgs ? 'logArgs' : 'plain'];
+      expect(readdirSync(dir)).toEqual([want.file]);
+      expect(readFileSync(join(dir, want.file), 'utf8')).toBe(want.text);
+    });
+  }
+
+  it('writes ts as new Date(t).toISOString() for any time, fractional clocks included', () => {
+    const dir = freshDir();
+    let t = 0;
+    const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+    const times = [
+      0,
+      86_399_999,
+      Date.UTC(2024, 1, 29, 23, 59, 59, 999),
+      Date.UTC(2024, 2, 1),
+      Date.UTC(2099, 11, 31, 23, 59, 59, 999) + 0.75,
+    ];
+    let seed = 7;
+    for (let i = 0; i < 300; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      times.push(Math.floor((seed / 2_147_483_648) * Date.UTC(2100, 0, 1)));
+    }
+    times.sort((a, b) => a - b);
+    for (const x of times) {
+      t = x;
+      log.toolCall({ tool: 't', args: {} }, ALLOW, 0);
+    }
+    t = 0; // the flush prunes files 7 days older than now(): keep them all
+    log.close();
+    const seen = readDecisionLog(dir).map((e) => e.ts);
+    expect(seen).toEqual(times.map((x) => new Date(x).toISOString()));
+  });
+
+  it('hashes arguments as sha256 of canonicalJson, whatever their key order', () => {
+    const dir = freshDir();
+    const log = openDecisionLog({ dir });
+    log.toolCall({ tool: 't', args: { b: 2, a: { d: [1, { y: 1, x: 2 }], c: 'é' } } }, ALLOW, 0);
+    log.toolCall({ tool: 't', args: { b: 2, a: { d: [1, { y: 1, x: 2 }], c: 'é' } } }, ALLOW, 0);
+    log.toolCall({ tool: 't', args: { a: { c: 'é', d: [1, { x: 2, y: 1 }] }, b: 2 } }, ALLOW, 0);
+    log.toolCall({ tool: 't', args: { b: 3 } }, ALLOW, 0);
+    log.close();
+    const hashes = readDecisionLog(dir).map((e) => (e as { args_sha256: string }).args_sha256);
+    const want = argsSha256({ a: { c: 'é', d: [1, { x: 2, y: 1 }] }, b: 2 });
+    expect(want).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashes).toEqual([want, want, want, argsSha256({ b: 3 })]);
+    expect(hashes[3]).not.toBe(want);
+  });
+
+  it('canonicalArgsJson is canonicalJson byte for byte', () => {
+    const fixed: unknown[] = [
+      undefined,
+      null,
+      -0,
+      1e21,
+      Number.NaN,
+      'a\u2028"\\',
+      [],
+      {},
+      [undefined, () => 1, null],
+      { b: undefined, a: () => 1, '': 0, é: 1, e: 2, '10': 3, '9': 4, __proto__x: [{}] },
+      { z: { y: { x: [3, 2, { b: 1, a: 2 }] } } },
+      new Date(0),
+    ];
+    let seed = 11;
+    const rnd = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const keys = ['a', 'b', 'B', 'aa', '0', '10', 'é', 'z', '_', ' '];
+    const gen = (depth: number): unknown => {
+      const r = rnd();
+      if (depth > 3 || r < 0.3)
+        return [1, -2.5, 'x', true, false, null, undefined, 1e-7][Math.floor(rnd() * 8)];
+      if (r < 0.55) return Array.from({ length: Math.floor(rnd() * 4) }, () => gen(depth + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(rnd() * 6); i > 0; i--)
+        o[keys[Math.floor(rnd() * keys.length)]!] = gen(depth + 1);
+      return o;
+    };
+    const values = [...fixed, ...Array.from({ length: 500 }, () => gen(0))];
+    for (const v of values) expect(canonicalArgsJson(v)).toBe(canonicalJson(v));
+  });
+});
+
+describe('decision log buffering', () => {
+  it('buffers calls until flush, then writes them in order', () => {
+    const dir = freshDir();
+    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 0, 2, 3) });
+    log.toolCall({ tool: 'a', args: {} }, ALLOW, 0);
+    log.write({ type: 'shutdown', pid: 1 });
+    log.toolCall({ tool: 'b', args: {} }, ALLOW, 0);
+    expect(existsSync(join(dir, 'events-2026-01-02.jsonl'))).toBe(false);
+    log.flush();
+    expect(readDecisionLog(dir).map((e) => ('tool' in e ? e.tool : e.type))).toEqual(['a', 'shutdown', 'b']);
+    log.close();
+  });
+
+  it('puts events on either side of UTC midnight in two daily files', () => {
+    const dir = freshDir();
+    let t = Date.UTC(2026, 11, 31, 23, 59, 59, 999);
+    const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+    log.toolCall({ tool: 'before', args: {} }, ALLOW, 0);
+    t += 1;
+    log.toolCall({ tool: 'after', args: {} }, ALLOW, 0);
+    log.write({ type: 'shutdown', pid: 1 });
+    log.close();
+    expect(readdirSync(dir).sort()).toEqual(['events-2026-12-31.jsonl', 'events-2027-01-01.jsonl']);
+    const lines = (f: string) =>
+      readFileSync(join(dir, f), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { ts: string; tool?: string; type: string });
+    expect(lines('events-2026-12-31.jsonl')).toEqual([
+      expect.objectContaining({ ts: '2026-12-31T23:59:59.999Z', tool: 'before' }),
+    ]);
+    expect(lines('events-2027-01-01.jsonl')).toEqual([
+      expect.objectContaining({ ts: '2027-01-01T00:00:00.000Z', tool: 'after' }),
+      expect.objectContaining({ ts: '2027-01-01T00:00:00.000Z', type: 'shutdown' }),
+    ]);
+  });
+
+  it('writes a burst at the buffer bound at once, without waiting for the timer', () => {
+    const dir = freshDir();
+    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 5, 1) });
+    const file = join(dir, 'events-2026-06-01.jsonl');
+    const count = () => readFileSync(file, 'utf8').split('\n').length - 1;
+    for (let i = 0; i < DECISION_LOG_MAX_BUFFERED - 1; i++)
+      log.toolCall({ tool: 't', args: { i } }, ALLOW, 0);
+    expect(existsSync(file)).toBe(false);
+    log.toolCall({ tool: 't', args: { i: -1 } }, ALLOW, 0);
+    log.toolCall({ tool: 't', args: { i: -2 } }, ALLOW, 0);
+    // Checked synchronously: the 200 ms timer cannot have run.
+    expect(count()).toBe(DECISION_LOG_MAX_BUFFERED);
+    log.close();
+    expect(count()).toBe(DECISION_LOG_MAX_BUFFERED + 1);
+    const evs = readDecisionLog(dir) as { args_sha256: string }[];
+    expect(evs[0]!.args_sha256).toBe(argsSha256({ i: 0 }));
+    expect(evs.at(-1)!.args_sha256).toBe(argsSha256({ i: -2 }));
+  });
+
+  it('close() writes everything buffered, and later events are written at once', () => {
+    const dir = freshDir();
+    const log = openDecisionLog({ dir, logArgs: true, now: () => Date.UTC(2026, 5, 1, 12) });
+    for (let i = 0; i < 250; i++) {
+      log.toolCall(
+        { tool: `t${i % 3}`, args: { i } },
+        { ...ALLOW, allowed: false, reason: 'denied_by_rule', rule: `r${i}` },
+        i / 7,
+      );
+    }
+    log.write({ type: 'shutdown', pid: 9, reason: 'client_eof' });
+    log.close();
+    const evs = readDecisionLog(dir);
+    expect(evs).toHaveLength(251);
+    expect(evs[249]).toMatchObject({ tool: 't0', rule: 'r249', args: { i: 249 }, latency_ms: 35.571 });
+    expect(evs[250]).toMatchObject({ type: 'shutdown', reason: 'client_eof' });
+    log.toolCall({ tool: 'late', args: {} }, ALLOW, 0);
+    expect(readDecisionLog(dir).at(-1)).toMatchObject({ tool: 'late' });
+  });
+
+  it('reports arguments it cannot serialise to onError and still writes the other events', () => {
+    const dir = freshDir();
+    const errors: Error[] = [];
+    const log = openDecisionLog({ dir, onError: (e) => errors.push(e) });
+    log.toolCall({ tool: 'ok1', args: {} }, ALLOW, 0);
+    log.toolCall({ tool: 'bad', args: { n: 10n } }, ALLOW, 0);
+    log.toolCall({ tool: 'ok2', args: {} }, ALLOW, 0);
+    log.close();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TypeError);
+    expect(readDecisionLog(dir).map((e) => (e as { tool: string }).tool)).toEqual(['ok1', 'ok2']);
+  });
+});
