@@ -167,6 +167,42 @@ for (const f of factories) {
       await s.close();
     });
 
+    it('partial commit adds only the given part and returns the rest, atomically and once', async () => {
+      const s = await f.open();
+      const a = await s.reserve([fixed('pc', 100, 10), fixed('pc2', 100, 4)], T0);
+      if (!a.ok) throw new Error('unreachable');
+      expect(await s.read('pc', 'fixed', MIN, T0)).toBe(10);
+      await s.commit(a.reservation!, T0, [3, 0]);
+      expect(await s.read('pc', 'fixed', MIN, T0)).toBe(3);
+      expect(await s.read('pc2', 'fixed', MIN, T0)).toBe(0);
+      // Idempotent: the reservation is gone, a second commit or a rollback changes nothing.
+      await s.commit(a.reservation!, T0, [10, 4]);
+      await s.rollback(a.reservation!);
+      expect(await s.read('pc', 'fixed', MIN, T0)).toBe(3);
+      // Fractions, and parts larger than the reservation are clamped to it.
+      const b = await s.reserve([fixed('pc', 100, 2.5)], T0);
+      if (b.ok) await s.commit(b.reservation!, T0, [1.25]);
+      expect(await s.read('pc', 'fixed', MIN, T0)).toBe(4.25);
+      const c = await s.reserve([fixed('pc', 100, 2)], T0);
+      if (c.ok) await s.commit(c.reservation!, T0, [50]);
+      expect(await s.read('pc', 'fixed', MIN, T0)).toBe(6.25);
+      await s.close();
+    });
+
+    it('a reservation with an explicit expiresAt counts until then, not for the default TTL', async () => {
+      const s = await f.open({ reservationTtlMs: 1_000 });
+      const end = T0 + MIN;
+      const a = await s.reserve([fixed('exp', 10, 7)], T0 + 5_000, { expiresAt: end });
+      expect(a.ok && a.reservation!.expiresAt).toBe(end);
+      expect(await s.read('exp', 'fixed', MIN, T0 + 59_999)).toBe(7);
+      expect((await s.reserve([fixed('exp', 10, 4)], T0 + 59_999)).ok).toBe(false);
+      // The default TTL still applies without the option.
+      const b = await s.reserve([fixed('exp2', 10, 7)], T0);
+      expect(b.ok && b.reservation!.expiresAt).toBe(T0 + 1_000);
+      expect(await s.read('exp2', 'fixed', MIN, T0 + 1_000)).toBe(0);
+      await s.close();
+    });
+
     it('an abandoned reservation stops counting after its expiry; a late commit is a no-op', async () => {
       const s = await f.open({ reservationTtlMs: 5_000 });
       const item = sliding('crash', 1, 3_600_000);
@@ -201,19 +237,29 @@ describe('openCounterStore', () => {
   it('selects the store from the DSN and state dir', async () => {
     const { openCounterStore } = await import('../src/store/open.js');
     const { SqliteCounterStore: Sqlite } = await import('../src/store/sqlite.js');
-    expect((await openCounterStore({ stateDsn: 'memory:' })).kind).toBe('memory');
+    expect(await openCounterStore({ stateDsn: 'memory:' })).toBeInstanceOf(MemoryCounterStore);
+    const { LeasedCounterStore: Leased } = await import('../src/store/lease.js');
     const byDir = await openCounterStore({ stateDir: join(dir, 'state-x') });
-    expect(byDir).toBeInstanceOf(Sqlite);
-    expect((byDir as InstanceType<typeof Sqlite>).file).toBe(join(dir, 'state-x', 'tollgate.sqlite'));
+    // Leases are on by default in front of SQLite and Redis.
+    expect(byDir).toBeInstanceOf(Leased);
+    expect(byDir.kind).toBe('sqlite');
+    const innerByDir = (byDir as InstanceType<typeof Leased>).inner;
+    expect(innerByDir).toBeInstanceOf(Sqlite);
+    expect((innerByDir as InstanceType<typeof Sqlite>).file).toBe(join(dir, 'state-x', 'tollgate.sqlite'));
     await byDir.close();
-    const byFile = await openCounterStore({ stateDsn: `sqlite:${join(dir, 'explicit.db')}` });
+    const byFile = await openCounterStore({ stateDsn: `sqlite:${join(dir, 'explicit.db')}`, leases: false });
+    expect(byFile).toBeInstanceOf(Sqlite);
     expect((byFile as InstanceType<typeof Sqlite>).file).toBe(join(dir, 'explicit.db'));
     await byFile.close();
     await expect(openCounterStore({ stateDsn: 'postgres://x' })).rejects.toThrow(/unsupported --state-dsn/);
     if (redisState.run) {
       const r = await openCounterStore({ stateDsn: redis!.url, prefix: 'open:' });
       expect(r.kind).toBe('redis');
+      expect(r).toBeInstanceOf(Leased);
       await r.close();
+      const plain = await openCounterStore({ stateDsn: redis!.url, prefix: 'open:', leases: false });
+      expect(plain).toBeInstanceOf(RedisCounterStore);
+      await plain.close();
     }
   });
 

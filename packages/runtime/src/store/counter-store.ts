@@ -35,6 +35,22 @@ export interface CounterItem {
   /** Amount added when admitted (a non-negative finite number). */
   readonly amount: number;
   readonly checks: readonly CounterCheck[];
+  /**
+   * Set by the evaluator when it needs this counter's exact post-increment value (a condition the
+   * store cannot check, such as a non-numeric op on a counter). Such items are never admitted from
+   * a lease (`LeasedCounterStore`); they always go to the backing store.
+   */
+  readonly exact?: boolean;
+}
+
+/** Options of {@link CounterStore.reserve}. */
+export interface ReserveOptions {
+  /**
+   * Epoch ms at which the reservation stops counting if it is never committed or rolled back
+   * (default `now` + the store's reservation TTL, 15 min). Leases pass the end of their fixed
+   * window, so a process killed while holding one leaves it counted until the window ends.
+   */
+  readonly expiresAt?: number;
 }
 
 /** What a reservation holds, so commit/rollback can find it again (also across processes). */
@@ -69,17 +85,19 @@ export interface Reservation {
  * @param now clock time in epoch ms
  * @param ttlMs how long, in ms, the reservation counts if it is never committed or rolled back
  * @param id the reservation id (default: a random UUID; Redis passes the one its script stored)
+ * @param expiresAt explicit expiry in epoch ms ({@link ReserveOptions.expiresAt}); default `now + ttlMs`
  */
 export function makeReservation(
   items: readonly CounterItem[],
   now: number,
   ttlMs: number,
   id: string = randomUUID(),
+  expiresAt: number = now + ttlMs,
 ): Reservation {
   return {
     id,
     at: now,
-    expiresAt: now + ttlMs,
+    expiresAt,
     items: items.map((it) => ({
       key: it.key,
       kind: it.kind,
@@ -132,9 +150,10 @@ export interface CounterStore {
    *
    * @param items - counters of one call; amounts must be finite and >= 0
    * @param now - clock, epoch ms
+   * @param options - `expiresAt`: when an unsettled reservation stops counting (epoch ms)
    * @throws StateUnavailableError when the store cannot be reached
    */
-  reserve(items: readonly CounterItem[], now: number): Promise<ReserveResult>;
+  reserve(items: readonly CounterItem[], now: number, options?: ReserveOptions): Promise<ReserveResult>;
   /** Same evaluation as {@link reserve} without writing anything (used by `tollgate explain`). */
   peek(items: readonly CounterItem[], now: number): Promise<ReserveResult>;
   /** Current value of one counter (pending reservations included) without writing. */
@@ -143,13 +162,28 @@ export interface CounterStore {
    * Make a reservation permanent. Idempotent. A reservation already past its
    * {@link Reservation.expiresAt} at `now` is not applied (its quota was returned at expiry).
    *
+   * Partial commit: with `amounts`, item `i` adds `amounts[i]` (clamped to `0..items[i].amount`)
+   * to its counter and the rest of its reserved amount is returned, in one atomic step. A sliding
+   * item is committed when its amount is > 0 and returned otherwise. Leases settle this way.
+   *
    * @param now - clock, epoch ms (default `Date.now()`)
+   * @param amounts - per item, in reservation order, the part to keep (default: all of it)
    */
-  commit(reservation: Reservation, now?: number): Promise<void>;
+  commit(reservation: Reservation, now?: number, amounts?: readonly number[]): Promise<void>;
   /** Return a reservation's quota. Idempotent. */
   rollback(reservation: Reservation): Promise<void>;
   /** Release connections and handles. */
   close(): Promise<void>;
+}
+
+/**
+ * The amount of reserved item `i` a (partial) commit makes permanent: `amounts[i]` clamped to
+ * `0..reserved`, or all of it when `amounts` is absent.
+ */
+export function committedAmount(reserved: number, amounts: readonly number[] | undefined, i: number): number {
+  if (!amounts) return reserved;
+  const a = amounts[i] ?? reserved;
+  return Number.isFinite(a) ? Math.min(Math.max(a, 0), reserved) : 0;
 }
 
 /** Default life of an uncommitted reservation: 15 minutes (longer than any sane tool call). */

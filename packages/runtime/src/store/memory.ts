@@ -2,10 +2,12 @@ import { fixedWindowStart } from '../windows.js';
 import {
   type CounterItem,
   type CounterStore,
+  committedAmount,
   DEFAULT_RESERVATION_TTL_MS,
   firstFailure,
   makeReservation,
   type Reservation,
+  type ReserveOptions,
   type ReserveResult,
   retryAfter,
 } from './counter-store.js';
@@ -128,11 +130,15 @@ export class MemoryCounterStore implements CounterStore {
     return this.evaluate(items, now);
   }
 
-  async reserve(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
+  async reserve(
+    items: readonly CounterItem[],
+    now: number,
+    options?: ReserveOptions,
+  ): Promise<ReserveResult> {
     const r = this.evaluate(items, now);
     if (!r.ok || items.length === 0) return r;
     if (++this.reserves % 1024 === 0) this.sweep(now);
-    const reservation = makeReservation(items, now, this.ttlMs);
+    const reservation = makeReservation(items, now, this.ttlMs, undefined, options?.expiresAt);
     const pending: Pending = { amount: 0, at: now, expiresAt: reservation.expiresAt };
     for (const it of reservation.items) {
       const p = { ...pending, amount: it.amount };
@@ -147,22 +153,23 @@ export class MemoryCounterStore implements CounterStore {
     return this.current({ key, kind, windowMs }, now);
   }
 
-  async commit(reservation: Reservation, now = Date.now()): Promise<void> {
+  async commit(reservation: Reservation, now = Date.now(), amounts?: readonly number[]): Promise<void> {
     if (reservation.expiresAt <= now) return this.rollback(reservation);
-    for (const it of reservation.items) {
+    reservation.items.forEach((it, i) => {
+      const amount = committedAmount(it.amount, amounts, i);
       if (it.kind === 'fixed') {
         const cell = this.fixedCell(it.key, it.windowStart, it.windowMs, false);
-        if (cell?.pending.delete(reservation.id)) cell.committed += it.amount;
+        if (cell?.pending.delete(reservation.id)) cell.committed += amount;
       } else {
         const log = this.slidingLog(it.key, it.windowMs, false);
-        if (log?.pending.delete(reservation.id)) {
+        if (log?.pending.delete(reservation.id) && (!amounts || amount > 0)) {
           const at = reservation.at;
-          let i = log.committed.length;
-          while (i > 0 && (log.committed[i - 1] ?? 0) > at) i--;
-          log.committed.splice(i, 0, at);
+          let j = log.committed.length;
+          while (j > 0 && (log.committed[j - 1] ?? 0) > at) j--;
+          log.committed.splice(j, 0, at);
         }
       }
-    }
+    });
   }
 
   async rollback(reservation: Reservation): Promise<void> {

@@ -4,9 +4,11 @@ import { fixedWindowStart } from '../windows.js';
 import {
   type CounterItem,
   type CounterStore,
+  committedAmount,
   DEFAULT_RESERVATION_TTL_MS,
   makeReservation,
   type Reservation,
+  type ReserveOptions,
   type ReserveResult,
   retryAfter,
   StateUnavailableError,
@@ -42,10 +44,10 @@ local function current(kind, ck, pk, w, now)
 end
 `;
 
-// ARGV: now, ttl, id, write(0|1), n, then per item: kind, windowMs, amount, expireMs, nChecks, (op, bound, tag)*
+// ARGV: now, expiresAt, id, write(0|1), n, then per item: kind, windowMs, amount, expireMs, nChecks, (op, bound, tag)*
 // Returns {1, value...} or {0, tag, itemIndex, value, ts...} (numbers as strings: Lua floats are truncated otherwise).
 const RESERVE = `${READ_CURRENT}
-local now = tonumber(ARGV[1]); local ttl = tonumber(ARGV[2]); local id = ARGV[3]
+local now = tonumber(ARGV[1]); local exp = tonumber(ARGV[2]); local id = ARGV[3]
 local write = ARGV[4] == '1'; local n = tonumber(ARGV[5])
 local p = 6
 local items = {}
@@ -85,7 +87,6 @@ if best then
   return out
 end
 if write then
-  local exp = now + ttl
   for i = 1, n do
     local it = items[i]
     if it[1] == 'f' then
@@ -102,19 +103,22 @@ for i = 1, n do out[#out+1] = values[i] end
 return out
 `;
 
-// ARGV: now, id, at, expiresAt, commit(0|1), n, then per item: kind, amountText, expireMs
+// ARGV: now, id, at, expiresAt, commit(0|1), n, then per item: kind, amountText, expireMs, commitText
+// A partial commit (a lease settling) removes the pending "id|amount" member and adds only
+// commitText (<= amount) to the committed sum: the rest of the reservation returns, atomically.
 const FINISH = `
 local now = tonumber(ARGV[1]); local id = ARGV[2]; local at = tonumber(ARGV[3]); local exp = ARGV[4]
 local commit = ARGV[5] == '1' and tonumber(exp) > now; local n = tonumber(ARGV[6])
 local p = 7
 for i = 1, n do
-  local kind = ARGV[p]; local amountText = ARGV[p+1]; local expireMs = tonumber(ARGV[p+2]); p = p + 3
+  local kind = ARGV[p]; local amountText = ARGV[p+1]; local expireMs = tonumber(ARGV[p+2])
+  local commitText = ARGV[p+3]; p = p + 4
   local ck = KEYS[2*i-1]; local pk = KEYS[2*i]
   local member
   if kind == 'f' then member = id .. '|' .. amountText else member = id .. '|' .. exp end
-  if redis.call('ZREM', pk, member) == 1 and commit then
+  if redis.call('ZREM', pk, member) == 1 and commit and tonumber(commitText) > 0 then
     if kind == 'f' then
-      redis.call('INCRBYFLOAT', ck, amountText)
+      redis.call('INCRBYFLOAT', ck, commitText)
     else
       redis.call('ZADD', ck, at, id)
     end
@@ -219,11 +223,16 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
-  private async evaluate(items: readonly CounterItem[], now: number, write: boolean): Promise<ReserveResult> {
+  private async evaluate(
+    items: readonly CounterItem[],
+    now: number,
+    write: boolean,
+    expiresAt = now + this.ttlMs,
+  ): Promise<ReserveResult> {
     if (items.length === 0) return { ok: true, values: [] };
     const id = randomUUID();
     const keys: string[] = [];
-    const args: (string | number)[] = [now, this.ttlMs, id, write ? 1 : 0, items.length];
+    const args: (string | number)[] = [now, expiresAt, id, write ? 1 : 0, items.length];
     for (const it of items) {
       keys.push(...this.keys(it, fixedWindowStart(now, it.windowMs)));
       args.push(it.kind === 'fixed' ? 'f' : 's', it.windowMs, String(it.amount), this.expireMs(it, now));
@@ -236,7 +245,7 @@ export class RedisCounterStore implements CounterStore {
     if (Number(out[0]) === 1) {
       const values = out.slice(1).map(Number);
       if (!write) return { ok: true, values };
-      const reservation = makeReservation(items, now, this.ttlMs, id);
+      const reservation = makeReservation(items, now, this.ttlMs, id, expiresAt);
       return { ok: true, values, reservation };
     }
     const tag = Number(out[1]);
@@ -253,8 +262,8 @@ export class RedisCounterStore implements CounterStore {
     };
   }
 
-  reserve(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
-    return this.evaluate(items, now, true);
+  reserve(items: readonly CounterItem[], now: number, options?: ReserveOptions): Promise<ReserveResult> {
+    return this.evaluate(items, now, true, options?.expiresAt);
   }
 
   peek(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
@@ -269,18 +278,24 @@ export class RedisCounterStore implements CounterStore {
     return Number(v);
   }
 
-  private async finish(r: Reservation, commit: boolean, now: number): Promise<void> {
+  private async finish(
+    r: Reservation,
+    commit: boolean,
+    now: number,
+    amounts?: readonly number[],
+  ): Promise<void> {
     const keys: string[] = [];
     const args: (string | number)[] = [now, r.id, r.at, r.expiresAt, commit ? 1 : 0, r.items.length];
-    for (const it of r.items) {
+    r.items.forEach((it, i) => {
       keys.push(...this.keys(it, it.windowStart));
-      args.push(it.kind === 'fixed' ? 'f' : 's', String(it.amount), this.expireMs(it, now));
-    }
+      const part = it.kind === 'sliding' && !amounts ? 1 : committedAmount(it.amount, amounts, i);
+      args.push(it.kind === 'fixed' ? 'f' : 's', String(it.amount), this.expireMs(it, now), String(part));
+    });
     await this.run(commit ? 'commit' : 'rollback', () => this.redis.tgFinish(keys.length, ...keys, ...args));
   }
 
-  commit(reservation: Reservation, now = Date.now()): Promise<void> {
-    return this.finish(reservation, true, now);
+  commit(reservation: Reservation, now = Date.now(), amounts?: readonly number[]): Promise<void> {
+    return this.finish(reservation, true, now, amounts);
   }
 
   rollback(reservation: Reservation): Promise<void> {

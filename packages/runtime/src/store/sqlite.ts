@@ -5,10 +5,12 @@ import { fixedWindowStart } from '../windows.js';
 import {
   type CounterItem,
   type CounterStore,
+  committedAmount,
   DEFAULT_RESERVATION_TTL_MS,
   firstFailure,
   makeReservation,
   type Reservation,
+  type ReserveOptions,
   type ReserveResult,
   retryAfter,
   StateUnavailableError,
@@ -120,12 +122,13 @@ export class SqliteCounterStore implements CounterStore {
       sweepFixed: db.prepare('DELETE FROM fixed_counter WHERE window_start + window_ms < ?'),
       sweepSliding: db.prepare('DELETE FROM sliding_event WHERE ts <= ? - window_ms'),
     };
-    this.reserveTx = db.transaction((items: readonly CounterItem[], now: number, write: boolean) =>
-      this.evaluateAndWrite(items, now, write),
+    this.reserveTx = db.transaction(
+      (items: readonly CounterItem[], now: number, write: boolean, expiresAt: number | undefined) =>
+        this.evaluateAndWrite(items, now, write, expiresAt),
     );
-    this.commitTx = db.transaction((r: Reservation, now: number) => {
+    this.commitTx = db.transaction((r: Reservation, now: number, amounts: readonly number[] | undefined) => {
       const live = r.expiresAt > now;
-      for (const it of r.items) {
+      r.items.forEach((it, i) => {
         const removed = this.stmt.deletePending.run(
           it.key,
           it.kind,
@@ -133,10 +136,11 @@ export class SqliteCounterStore implements CounterStore {
           it.windowStart,
           r.id,
         ).changes;
-        if (!removed || !live) continue;
-        if (it.kind === 'fixed') this.stmt.addFixed.run(it.key, it.windowMs, it.windowStart, it.amount);
+        const amount = committedAmount(it.amount, amounts, i);
+        if (!removed || !live || (amounts && amount <= 0)) return;
+        if (it.kind === 'fixed') this.stmt.addFixed.run(it.key, it.windowMs, it.windowStart, amount);
         else this.stmt.addSliding.run(it.key, it.windowMs, r.at, r.id);
-      }
+      });
     });
     this.rollbackTx = db.transaction((r: Reservation) => {
       for (const it of r.items)
@@ -161,7 +165,12 @@ export class SqliteCounterStore implements CounterStore {
     }) as number;
   }
 
-  private evaluateAndWrite(items: readonly CounterItem[], now: number, write: boolean): ReserveResult {
+  private evaluateAndWrite(
+    items: readonly CounterItem[],
+    now: number,
+    write: boolean,
+    expiresAt: number | undefined,
+  ): ReserveResult {
     const cur = items.map((it) => this.currentValue(it, now));
     const fail = firstFailure(items, cur);
     if (fail) {
@@ -185,7 +194,7 @@ export class SqliteCounterStore implements CounterStore {
     }
     const values = items.map((it, i) => (cur[i] ?? 0) + it.amount);
     if (!write || items.length === 0) return { ok: true, values };
-    const reservation = makeReservation(items, now, this.ttlMs);
+    const reservation = makeReservation(items, now, this.ttlMs, undefined, expiresAt);
     for (const it of reservation.items) {
       this.stmt.insertPending.run(
         it.key,
@@ -219,20 +228,24 @@ export class SqliteCounterStore implements CounterStore {
     }
   }
 
-  async reserve(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
-    return this.guard('reserve', () => this.reserveTx.immediate(items, now, true));
+  async reserve(
+    items: readonly CounterItem[],
+    now: number,
+    options?: ReserveOptions,
+  ): Promise<ReserveResult> {
+    return this.guard('reserve', () => this.reserveTx.immediate(items, now, true, options?.expiresAt));
   }
 
   async peek(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
-    return this.guard('read', () => this.reserveTx.deferred(items, now, false));
+    return this.guard('read', () => this.reserveTx.deferred(items, now, false, undefined));
   }
 
   async read(key: string, kind: 'fixed' | 'sliding', windowMs: number, now: number): Promise<number> {
     return this.guard('read', () => this.currentValue({ key, kind, windowMs }, now));
   }
 
-  async commit(reservation: Reservation, now = Date.now()): Promise<void> {
-    this.guard('commit', () => this.commitTx.immediate(reservation, now));
+  async commit(reservation: Reservation, now = Date.now(), amounts?: readonly number[]): Promise<void> {
+    this.guard('commit', () => this.commitTx.immediate(reservation, now, amounts));
   }
 
   async rollback(reservation: Reservation): Promise<void> {
