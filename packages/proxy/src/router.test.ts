@@ -352,3 +352,149 @@ describe('Router', () => {
     expect(router.stats.noiseLines).toBe(1);
   });
 });
+
+/**
+ * A client side that can take a message in parts, recording everything in write order. Like
+ * StreamTransport, it queues whole messages sent while a stream is open.
+ */
+class StreamingClient extends Peer {
+  events: string[] = [];
+  private open = false;
+  private queued: Buffer[] = [];
+  override send(bytes: Buffer) {
+    if (this.open) {
+      this.queued.push(bytes);
+      return;
+    }
+    super.send(bytes);
+    this.events.push(`msg ${bytes.toString('utf8')}`);
+  }
+  openStream() {
+    if (this.open) return undefined;
+    this.open = true;
+    return {
+      write: (part: Buffer) => {
+        this.events.push(`part ${part.toString('utf8')}`);
+      },
+      end: () => {
+        this.open = false;
+        this.events.push('end');
+        for (const b of this.queued.splice(0)) this.send(b);
+      },
+    };
+  }
+}
+
+/** Plays a server transport that offers `bytes` for cut-through in three parts. */
+function streamFromServer(server: Peer, bytes: Buffer) {
+  const head = bytes.subarray(0, 4096);
+  const stream = server.onlongmessage?.(head);
+  if (!stream) return { streamed: false, rest: () => server.deliver(bytes) };
+  const third = Math.ceil(bytes.length / 3);
+  stream.write(bytes.subarray(0, third));
+  stream.write(bytes.subarray(third, 2 * third));
+  return {
+    streamed: true,
+    rest: () => {
+      stream.write(bytes.subarray(2 * third));
+      stream.end(bytes);
+    },
+  };
+}
+
+describe('Router cut-through of long server messages', () => {
+  function setupStreaming() {
+    const client = new StreamingClient();
+    const server = new Peer();
+    const gate = new TestGate();
+    const router = new Router({ client, server, gate, prefetchToolSchemas: false });
+    return { client, server, gate, router };
+  }
+  const bigResult = (id: unknown) =>
+    Buffer.from(
+      JSON.stringify({
+        result: { content: [{ type: 'text', text: 'x'.repeat(30_000) }] },
+        jsonrpc: '2.0',
+        id,
+      }),
+    );
+
+  it('forwards a long tools/call result while it streams, queues other replies, and commits at its end', async () => {
+    const { client, server, gate, router } = setupStreaming();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    const bytes = bigResult(1);
+    const s = streamFromServer(server, bytes);
+    expect(s.streamed).toBe(true);
+    // A denial decided while the result streams must not land inside it.
+    client.deliver(call(2, 'deny_me'));
+    await tick();
+    expect(client.sent).toHaveLength(0);
+    expect(gate.committed).toEqual([]);
+    s.rest();
+    await tick();
+    const parts = client.events.filter((e) => e.startsWith('part ')).map((e) => e.slice(5));
+    expect(parts.join('')).toBe(bytes.toString('utf8'));
+    expect(client.events.slice(-2)[0]).toBe('end');
+    expect(JSON.parse(client.events.at(-1)!.slice(4)).id).toBe(2);
+    expect(gate.committed).toEqual(['echo']);
+    expect(router.pendingRequests).toBe(0);
+    expect(router.stats.forwardedToClient).toBe(2);
+  });
+
+  it('rolls back a call whose streamed answer is a JSON-RPC error', async () => {
+    const { client, server, gate } = setupStreaming();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    const bytes = Buffer.from(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -32000, message: 'e'.repeat(10_000) } }),
+    );
+    const s = streamFromServer(server, bytes);
+    s.rest();
+    await tick();
+    expect(s.streamed).toBe(true);
+    expect(gate.rolledBack).toEqual(['echo']);
+    expect(gate.committed).toEqual([]);
+  });
+
+  it('handles a long message whole while a tools/list answer (which it filters) is pending', async () => {
+    const { client, server } = setupStreaming();
+    client.deliver({ jsonrpc: '2.0', id: 7, method: 'tools/list' });
+    await tick();
+    const tools = [{ name: 'secret_x', d: 'x'.repeat(10_000) }, { name: 'ok' }];
+    const s = streamFromServer(
+      server,
+      Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 7, result: { tools } })),
+    );
+    expect(s.streamed).toBe(false);
+    s.rest();
+    expect(client.json()[0].result.tools.map((t: { name: string }) => t.name)).toEqual(['ok']);
+  });
+
+  it('does not stream a line that does not start a JSON object', () => {
+    const { server } = setupStreaming();
+    const s = streamFromServer(server, Buffer.from(`Banner ${'x'.repeat(10_000)}`));
+    expect(s.streamed).toBe(false);
+  });
+
+  it('over the cap mid-stream: ends the broken line, then answers the request with an error', async () => {
+    const { client, server, gate } = setupStreaming();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    const bytes = bigResult(1);
+    const stream = server.onlongmessage!(bytes.subarray(0, 4096))!;
+    stream.write(bytes.subarray(0, 8000));
+    stream.end({
+      bytes: 99_000_000,
+      limit: 8000,
+      head: bytes.subarray(0, 4096),
+      tail: bytes.subarray(-4096),
+    });
+    await tick();
+    expect(client.events[1]).toBe('end');
+    const reply = JSON.parse(client.events[2]!.slice(4));
+    expect(reply.id).toBe(1);
+    expect(reply.error.message).toContain('exceeds the proxy');
+    expect(gate.rolledBack).toEqual(['echo']);
+  });
+});

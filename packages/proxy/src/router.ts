@@ -27,6 +27,11 @@
  * - Everything else (results, errors, notifications, server-to-client requests such as
  *   sampling, elicitation, roots and ping): forwarded as raw bytes.
  * - Lines that are not JSON-RPC (a server printing a banner to stdout): logged to stderr.
+ * - Cut-through: a server message still arriving after 256 KiB is forwarded as it streams in
+ *   when nothing the proxy must change or consume can be awaiting it: no `tools/list` or
+ *   `initialize` response, no request of the proxy's own, no batch member pending (then only
+ *   forwarding can happen to it). It is still read whole at its end, to settle its call.
+ *   A 20 MiB result then crosses both hops at once instead of one after the other.
  *
  * Id spaces: client-to-server request ids and server-to-client request ids are separate
  * spaces (JSON-RPC is symmetric); only the former is tracked, since only those get answers
@@ -43,7 +48,12 @@ import { idKey } from './jsonrpc/id.js';
 import { findIdInEdges } from './jsonrpc/oversize.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
 import { filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';
-import type { CloseInfo, MessageTransport, OversizeReport } from './transport/types.js';
+import type {
+  CloseInfo,
+  IncomingMessageStream,
+  MessageTransport,
+  OversizeReport,
+} from './transport/types.js';
 
 /** Options of {@link Router}. */
 export interface RouterOptions<D extends GateDecision = GateDecision> {
@@ -161,6 +171,7 @@ export class Router<D extends GateDecision = GateDecision> {
     this.server.onmessage = (bytes) => this.fromServer(bytes);
     this.client.onoversize = (r) => this.clientOversize(r);
     this.server.onoversize = (r) => this.serverOversize(r);
+    this.server.onlongmessage = (head) => this.streamFromServer(head);
     this.unsubscribe = this.gate.onPolicyChange?.((prev, next) => this.policyChanged(prev, next));
   }
 
@@ -533,6 +544,54 @@ export class Router<D extends GateDecision = GateDecision> {
     }
   }
 
+  /**
+   * Cut-through for a long server message (see the module comment): returns a stream that
+   * forwards its bytes to the client as they arrive, or undefined to have it handled whole.
+   */
+  private streamFromServer(head: Buffer): IncomingMessageStream | undefined {
+    if (!this.client.openStream || this.clientGone) return undefined;
+    if (head[skipWhitespace(head)] !== 0x7b /* { */) return undefined;
+    if (this.toolsListIds.size > 0 || this.initializeId !== undefined || this.invented.size > 0) {
+      return undefined;
+    }
+    for (const entry of this.pending.values()) if (entry.batch) return undefined;
+    const out = this.client.openStream();
+    if (!out) return undefined;
+    return {
+      write: (part) => out.write(part),
+      end: (message) => {
+        if (Buffer.isBuffer(message)) {
+          out.end();
+          this.streamedFromServer(message);
+        } else {
+          // Over the cap: the client got the first `limit` bytes of a line that can no longer
+          // be completed. End that line, then answer the request it was for, as for any
+          // oversize message.
+          out.end();
+          this.serverOversize(message);
+        }
+      },
+    };
+  }
+
+  /** Bookkeeping for a server message already forwarded by cut-through. */
+  private streamedFromServer(bytes: Buffer): void {
+    const env = scanEnvelope(bytes);
+    this.stats.forwardedToClient++;
+    if (env.kind === 'response') {
+      const key = idKey(env.id as JsonRpcId);
+      this.pending.delete(key);
+      if (this.calls.has(key)) this.settleCall(key, env.isError === true);
+      return;
+    }
+    if (env.kind === 'request' || env.kind === 'notification') return;
+    this.stats.noiseLines++;
+    this.log.warn(
+      { bytes: bytes.length, problem: env.problem },
+      'a long line on the server stdout that is not a JSON-RPC message was passed to the client before it ended',
+    );
+  }
+
   /** A batch from the server (legacy): each element is routed on its own. */
   private serverBatch(bytes: Buffer): void {
     let elements: unknown;
@@ -715,6 +774,12 @@ function advertiseListChanged(bytes: Buffer): Buffer {
   } catch {
     return bytes;
   }
+}
+
+function skipWhitespace(buf: Buffer): number {
+  let i = 0;
+  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i++;
+  return i;
 }
 
 function errMessage(err: unknown): string {

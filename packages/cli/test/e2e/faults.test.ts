@@ -129,6 +129,21 @@ describe('protocol faults', () => {
     await raw.exited;
   });
 
+  it('a server answer passed through by cut-through that goes over --max-message-bytes: the line is cut, the call gets an error, and the session carries on', async () => {
+    const raw = new RawSession(s, ['-c', policy, '--max-message-bytes', '1000000', '--', ...fake()]);
+    await raw.handshake();
+    raw.send(call(7, 'big', { bytes: 3_000_000 }));
+    const err = await raw.waitFor((m) => m.id === 7 && m.error);
+    expect(err.error.message).toMatch(/response of \d+ bytes exceeds the proxy's limit of 1000000 bytes/);
+    // What the client got before the error: the first 1,000,000 bytes of the answer, ended.
+    const cut = raw.messages.find((m) => m.unparsable);
+    expect(cut.unparsable.length).toBe(1_000_000);
+    raw.send(call(8, 'echo', { text: 'still here' }));
+    expect((await raw.waitFor((m) => m.id === 8)).result.content[0].text).toBe('still here');
+    raw.proc.stdin.end();
+    expect((await raw.exited).code).toBe(0);
+  });
+
   it('sends noise on the server stdout to stderr, never to the client', async () => {
     const raw = new RawSession(s, ['-c', policy, '--', ...fake('noisy')]);
     await raw.handshake();

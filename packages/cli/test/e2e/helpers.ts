@@ -113,6 +113,15 @@ export async function connect(
 }
 
 /** A tollgate process spoken to with raw newline-delimited JSON (for batches and raw bytes). */
+/** A stdout line as a message; a line that is not JSON becomes `{ unparsable: <the line> }`. */
+function parseLine(line: string): any {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { unparsable: line };
+  }
+}
+
 export class RawSession {
   readonly proc: ChildProcessWithoutNullStreams;
   readonly lines: string[] = [];
@@ -134,7 +143,7 @@ export class RawSession {
         const line = Buffer.concat(this.chunks).toString('utf8');
         this.chunks = [];
         this.lines.push(line);
-        this.messages.push(JSON.parse(line));
+        this.messages.push(parseLine(line));
         start = nl + 1;
         nl = d.indexOf(10, start);
       }

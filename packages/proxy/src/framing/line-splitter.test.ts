@@ -68,3 +68,72 @@ describe('LineSplitter', () => {
     expect(() => new LineSplitter({ onLine() {} }, 0)).toThrow(RangeError);
   });
 });
+
+describe('LineSplitter cut-through', () => {
+  function streaming(opts: { max?: number; after: number; accept?: boolean }) {
+    const lines: string[] = [];
+    const heads: string[] = [];
+    const parts: string[] = [];
+    const ends: Array<string | OversizeMessage> = [];
+    const s = new LineSplitter(
+      {
+        onLine: (l) => lines.push(l.toString('utf8')),
+        onLongLine: (head) => {
+          heads.push(head.toString('utf8'));
+          if (opts.accept === false) return undefined;
+          return {
+            write: (p) => parts.push(p.toString('utf8')),
+            end: (m) => ends.push(Buffer.isBuffer(m) ? m.toString('utf8') : m),
+          };
+        },
+      },
+      opts.max,
+      { streamAfterBytes: opts.after },
+    );
+    return { s, lines, heads, parts, ends };
+  }
+
+  it('offers a long message once, hands over what was buffered and every later part, then the whole', () => {
+    const { s, lines, heads, parts, ends } = streaming({ after: 12 });
+    s.push(Buffer.from('{"short":1}\n{"long":"abcdefgh'));
+    expect(heads).toEqual(['{"long":"abcdefgh']);
+    s.push(Buffer.from('ijklmnop'));
+    s.push(Buffer.from('qr"}\r\n{"next":2}\n'));
+    expect(lines).toEqual(['{"short":1}', '{"next":2}']);
+    expect(parts.join('')).toBe('{"long":"abcdefghijklmnopqr"}\r');
+    expect(ends).toEqual(['{"long":"abcdefghijklmnopqr"}']);
+    expect(heads).toHaveLength(1);
+  });
+
+  it('delivers a declined long message whole, and offers the next long one again', () => {
+    const { s, lines, heads } = streaming({ after: 4, accept: false });
+    s.push(Buffer.from('{"a":"123456"}\n{"b":"7890123"}\n'));
+    expect(lines).toEqual(['{"a":"123456"}', '{"b":"7890123"}']);
+    expect(heads).toEqual(['{"a":"123456"}', '{"b":"7890123"}']);
+  });
+
+  it('stops writing at the cap and ends with the oversize report', () => {
+    const { s, parts, ends } = streaming({ after: 4, max: 20 });
+    s.push(Buffer.from('{"x":"'));
+    s.push(Buffer.from('y'.repeat(30)));
+    s.push(Buffer.from('"}\n{"z":1}\n'));
+    // The next message is offered afresh (and streamed whole: it is under the cap).
+    expect(parts.join('')).toBe(`{"x":"${'y'.repeat(14)}{"z":1}`);
+    expect(ends).toHaveLength(2);
+    expect(ends[1]).toBe('{"z":1}');
+    const report = ends[0] as OversizeMessage;
+    expect(report.bytes).toBe(38);
+    expect(report.tail.toString()).toContain('y"}');
+  });
+
+  it('ends a streamed message cut short by the end of the stream', () => {
+    const { s, ends } = streaming({ after: 4 });
+    s.push(Buffer.from('{"cut":"abcdef'));
+    s.end();
+    expect(ends).toEqual(['{"cut":"abcdef']);
+  });
+
+  it('rejects a streamAfterBytes that is not a positive integer', () => {
+    expect(() => new LineSplitter({ onLine: () => {} }, 100, { streamAfterBytes: 0 })).toThrow(RangeError);
+  });
+});

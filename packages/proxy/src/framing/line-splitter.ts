@@ -9,6 +9,11 @@
  *
  * Chunks are kept in a list and joined once per message, so a 20 MiB message arriving in
  * 4 KiB chunks costs O(n), not O(n^2).
+ *
+ * Cut-through: a receiver may ask to see a long message's bytes as they arrive
+ * ({@link LineSplitterHandlers.onLongLine}), so a proxy can forward a 20 MiB result while it is
+ * still streaming in instead of holding it whole first (the transfer then overlaps on both hops,
+ * as it does through a plain byte relay).
  */
 
 /** The default cap on one message, in bytes (64 MiB). */
@@ -33,6 +38,36 @@ export interface LineSplitterHandlers {
   onLine(line: Buffer): void;
   /** A message over `maxMessageBytes` was discarded (reported once, when its newline arrives). */
   onOversize?(info: OversizeMessage): void;
+  /**
+   * Cut-through. Called at most once per message, when more than `streamAfterBytes` of it have
+   * arrived without its line end. `head` is its first bytes (up to 4 KiB). Return a sink to
+   * receive the message as it streams (the bytes already buffered first, then every later part;
+   * a trailing `\r` included, the line end not); return undefined to have it delivered whole
+   * through `onLine` as usual. A streamed message is not delivered through `onLine`: its sink's
+   * `end` gets it whole instead (or, when it went over `maxMessageBytes`, the oversize report;
+   * in that case no part beyond the cap was given to `write`).
+   */
+  onLongLine?(head: Buffer): LineSink | undefined;
+}
+
+/** Receives one long message as it streams in (see {@link LineSplitterHandlers.onLongLine}). */
+export interface LineSink {
+  /** The next bytes of the message, in order. */
+  write(part: Buffer): void;
+  /**
+   * The message ended (its newline arrived, or the stream ended). `message` is the whole message
+   * without its line end, or the oversize report when it went over the cap: then `write` stopped
+   * at the cap and the rest was discarded.
+   */
+  end(message: Buffer | OversizeMessage): void;
+}
+
+/** Options of a {@link LineSplitter} beyond the cap. */
+export interface LineSplitterOptions {
+  /**
+   * Offer a message to `onLongLine` once this many of its bytes have arrived (default: never).
+   */
+  readonly streamAfterBytes?: number;
 }
 
 /**
@@ -47,14 +82,31 @@ export class LineSplitter {
   private pendingBytes = 0;
   /** Set while discarding a message that went over the cap. */
   private oversize: { bytes: number; head: Buffer; tail: Buffer } | undefined;
+  /** Set while the current message is streamed to a sink. */
+  private sink: LineSink | undefined;
+  /** The current message was offered to `onLongLine` already. */
+  private offered = false;
+  private readonly streamAfterBytes: number;
 
+  /**
+   * @param handlers receives each message and each oversize report.
+   * @param maxMessageBytes cap on one message in bytes.
+   * @param options cut-through threshold.
+   * @throws RangeError when `maxMessageBytes` or `streamAfterBytes` is not a positive integer.
+   */
   constructor(
     private readonly handlers: LineSplitterHandlers,
     readonly maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
+    options: LineSplitterOptions = {},
   ) {
     if (!Number.isInteger(maxMessageBytes) || maxMessageBytes <= 0) {
       throw new RangeError(`maxMessageBytes must be a positive integer, got ${maxMessageBytes}`);
     }
+    const after = options.streamAfterBytes ?? Number.POSITIVE_INFINITY;
+    if (after !== Number.POSITIVE_INFINITY && (!Number.isInteger(after) || after <= 0)) {
+      throw new RangeError(`streamAfterBytes must be a positive integer, got ${after}`);
+    }
+    this.streamAfterBytes = after;
   }
 
   /** Feed the next chunk of the stream. */
@@ -97,6 +149,11 @@ export class LineSplitter {
     this.pendingBytes += part.length;
     if (this.pendingBytes > this.maxMessageBytes) {
       const all = Buffer.concat(this.chunks, this.pendingBytes);
+      if (this.sink) {
+        // The part that fits under the cap still goes out; nothing beyond it does.
+        const fits = part.length - (this.pendingBytes - this.maxMessageBytes);
+        if (fits > 0) this.sink.write(part.subarray(0, fits));
+      }
       this.oversize = {
         bytes: all.length,
         head: Buffer.from(all.subarray(0, KEPT_EDGE_BYTES)),
@@ -104,14 +161,34 @@ export class LineSplitter {
       };
       this.chunks = [];
       this.pendingBytes = 0;
+      return;
+    }
+    if (this.sink) {
+      this.sink.write(part);
+    } else if (!this.offered && this.pendingBytes > this.streamAfterBytes && this.handlers.onLongLine) {
+      this.offered = true;
+      const first = this.chunks[0] as Buffer;
+      const head =
+        first.length >= KEPT_EDGE_BYTES
+          ? first.subarray(0, KEPT_EDGE_BYTES)
+          : Buffer.concat(this.chunks).subarray(0, KEPT_EDGE_BYTES);
+      const sink = this.handlers.onLongLine(head);
+      if (sink) {
+        this.sink = sink;
+        for (const c of this.chunks) sink.write(c);
+      }
     }
   }
 
   private finishLine(): void {
+    const sink = this.sink;
+    this.sink = undefined;
+    this.offered = false;
     if (this.oversize) {
       const info = this.oversize;
       this.oversize = undefined;
-      this.handlers.onOversize?.(info);
+      if (sink) sink.end(info);
+      else this.handlers.onOversize?.(info);
       return;
     }
     if (this.pendingBytes === 0) return;
@@ -120,6 +197,10 @@ export class LineSplitter {
     this.chunks = [];
     this.pendingBytes = 0;
     if (line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
+    if (sink) {
+      sink.end(line);
+      return;
+    }
     if (isBlank(line)) return;
     this.handlers.onLine(line);
   }

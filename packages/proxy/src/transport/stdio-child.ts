@@ -8,7 +8,18 @@ export interface ChildStdioTransportOptions extends SpawnChildOptions {
   readonly maxMessageBytes?: number;
   /** Wait between the steps of the shutdown ladder, in milliseconds (default 2000). */
   readonly shutdownGraceMs?: number;
+  /**
+   * Offer a message from the child to `onlongmessage` once this many of its bytes arrived
+   * without its newline, in bytes (default {@link DEFAULT_STREAM_AFTER_BYTES}).
+   */
+  readonly streamAfterBytes?: number;
 }
+
+/**
+ * Default cut-through threshold: 256 KiB. Small enough that a multi-MiB result overlaps its two
+ * hops almost entirely; large enough that ordinary messages are always handled whole.
+ */
+export const DEFAULT_STREAM_AFTER_BYTES = 256 * 1024;
 
 /**
  * The upstream side of the stdio proxy: an MCP server launched as a child process, speaking
@@ -20,6 +31,7 @@ export class ChildStdioTransport implements MessageTransport {
   onoversize?: MessageTransport['onoversize'];
   onerror?: (error: Error) => void;
   onclose?: (info: CloseInfo) => void;
+  onlongmessage?: MessageTransport['onlongmessage'];
 
   private handle: ChildProcessHandle | undefined;
   private splitter: LineSplitter;
@@ -35,8 +47,27 @@ export class ChildStdioTransport implements MessageTransport {
             head: info.head,
             tail: info.tail,
           }),
+        onLongLine: (head) => {
+          const stream = this.onlongmessage?.(head);
+          if (!stream) return undefined;
+          return {
+            write: (part) => stream.write(part),
+            end: (message) =>
+              stream.end(
+                Buffer.isBuffer(message)
+                  ? message
+                  : {
+                      bytes: message.bytes,
+                      limit: this.splitter.maxMessageBytes,
+                      head: message.head,
+                      tail: message.tail,
+                    },
+              ),
+          };
+        },
       },
       opts.maxMessageBytes,
+      { streamAfterBytes: opts.streamAfterBytes ?? DEFAULT_STREAM_AFTER_BYTES },
     );
   }
 

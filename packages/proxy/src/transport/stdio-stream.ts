@@ -1,6 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { LineSplitter, writeFrame } from '../framing/line-splitter.js';
-import type { CloseInfo, MessageTransport } from './types.js';
+import type { CloseInfo, MessageTransport, OutgoingMessageStream } from './types.js';
+
+const NEWLINE = Buffer.from('\n');
 
 /** Options of {@link StreamTransport}. */
 export interface StreamTransportOptions {
@@ -25,6 +27,9 @@ export class StreamTransport implements MessageTransport {
   private readonly splitter: LineSplitter;
   private closed = false;
   private outputBroken = false;
+  /** True while a message is being streamed out; `send` queues meanwhile. */
+  private streaming = false;
+  private queued: Buffer[] = [];
 
   constructor(private readonly opts: StreamTransportOptions) {
     this.splitter = new LineSplitter(
@@ -63,7 +68,32 @@ export class StreamTransport implements MessageTransport {
 
   send(bytes: Buffer): void {
     if (this.outputBroken) return;
+    if (this.streaming) {
+      this.queued.push(bytes);
+      return;
+    }
     writeFrame(this.opts.output, bytes);
+  }
+
+  openStream(): OutgoingMessageStream | undefined {
+    if (this.outputBroken || this.streaming) return undefined;
+    this.streaming = true;
+    const { output } = this.opts;
+    let open = true;
+    return {
+      write: (part) => {
+        if (open && !this.outputBroken) output.write(part);
+      },
+      end: () => {
+        if (!open) return;
+        open = false;
+        if (!this.outputBroken) output.write(NEWLINE);
+        this.streaming = false;
+        const queued = this.queued;
+        this.queued = [];
+        for (const bytes of queued) this.send(bytes);
+      },
+    };
   }
 
   /** Resolves when everything written so far has been handed to the OS. */

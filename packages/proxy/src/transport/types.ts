@@ -29,6 +29,25 @@ export interface OversizeReport {
   readonly tail: Buffer;
 }
 
+/** Receives one long message as it streams in; see {@link MessageTransport.onlongmessage}. */
+export interface IncomingMessageStream {
+  /** The next bytes of the message, in order. */
+  write(part: Buffer): void;
+  /**
+   * The message ended: `message` is all of it (without framing), or the oversize report when it
+   * went over the transport's cap (then `write` stopped at the cap).
+   */
+  end(message: Buffer | OversizeReport): void;
+}
+
+/** Sends one message in parts; see {@link MessageTransport.openStream}. */
+export interface OutgoingMessageStream {
+  /** The next bytes of the message. */
+  write(part: Buffer): void;
+  /** The message is complete: frame it (stdio: the newline) and release the transport. */
+  end(): void;
+}
+
 /** A bidirectional stream of JSON-RPC messages, one frame per message (or batch). */
 export interface MessageTransport {
   /** Begin reading; resolves once the transport can send. Rejects if it cannot start (e.g. spawn failed). */
@@ -45,4 +64,18 @@ export interface MessageTransport {
   onerror?: (error: Error) => void;
   /** The peer is gone; no more messages will arrive. Called once. */
   onclose?: (info: CloseInfo) => void;
+  /**
+   * Optional cut-through on receive. A transport that supports it calls this once for a message
+   * that has grown past its streaming threshold before it ended, with the message's first bytes
+   * (up to 4 KiB). Returning a stream makes the transport hand over the message's bytes as they
+   * arrive, and the message is NOT delivered through `onmessage`; returning undefined keeps the
+   * usual whole-message delivery.
+   */
+  onlongmessage?: (head: Buffer) => IncomingMessageStream | undefined;
+  /**
+   * Optional cut-through on send: opens one message to be written in parts. While it is open,
+   * `send` calls are queued and go out after its `end`, so frames never interleave. Returns
+   * undefined when the transport cannot stream now (output broken, another stream open).
+   */
+  openStream?(): OutgoingMessageStream | undefined;
 }
