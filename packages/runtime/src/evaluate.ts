@@ -45,6 +45,8 @@ interface MutableItem {
   windowMs: number;
   amount: number;
   checks: CounterCheck[];
+  /** A condition the store cannot check reads this counter's value: never admit it from a lease. */
+  exact?: boolean;
 }
 
 interface DeferredState {
@@ -245,7 +247,7 @@ async function evaluateRules(
         if (t) condTraces!.push(t);
         if (NUMERIC_OPS.has(c.op) && typeof c.value === 'number' && bound !== undefined) {
           items![idx]!.checks.push({ op: c.op as NumericOp, value: bound, tag: i });
-        }
+        } else items![idx]!.exact = true;
         if (!deferred) deferred = [];
         deferred.push({ cond: c, ruleIndex: i, item: idx, trace: t });
       }

@@ -3,7 +3,8 @@
  *
  * - {@link evaluate}: judge one `tools/call` against a compiled policy -> {@link Decision}
  * - {@link createEnforcer}: what a proxy holds: hot-reloaded policy + counter store + schemas + decision log
- * - counter stores: {@link openCounterStore} -> memory, SQLite (default), Redis; reserve/commit/rollback
+ * - counter stores: {@link openCounterStore} -> memory, SQLite (default), Redis; reserve/commit/rollback;
+ *   {@link LeasedCounterStore} (on by default for SQLite and Redis) admits far-from-bound counters from leases
  * - {@link openDecisionLog}: JSON-lines decision log (`startup`, `tool_call`, `config_reload`, `shutdown`)
  * - {@link createLogger}, {@link defaultPaths}
  */
@@ -77,9 +78,11 @@ export {
   type NumericOp,
   type Reservation,
   type ReservedItem,
+  type ReserveOptions,
   type ReserveResult,
   StateUnavailableError,
 } from './store/counter-store.js';
+export { LeasedCounterStore, type LeaseOptions } from './store/lease.js';
 export { MemoryCounterStore } from './store/memory.js';
 export {
   type OpenCounterStoreOptions,

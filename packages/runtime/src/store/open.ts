@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { defaultPaths } from '../paths.js';
 import type { CounterStore } from './counter-store.js';
+import { LeasedCounterStore, type LeaseOptions } from './lease.js';
 import { MemoryCounterStore } from './memory.js';
 import { RedisCounterStore } from './redis.js';
 import { SqliteCounterStore } from './sqlite.js';
@@ -29,6 +30,13 @@ export interface OpenCounterStoreOptions {
    * and what the fail mode does meanwhile. The CLI logs it as a warning on stderr.
    */
   onUnreachable?: (message: string) => void;
+  /**
+   * Counter leases in front of SQLite and Redis (default `true`; the CLI's `--no-state-leases`
+   * sets `false`): fixed-window counters far from their bound are admitted from blocks of quota
+   * reserved in one transaction ({@link LeasedCounterStore}). An object tunes them. Never used for
+   * the memory store.
+   */
+  leases?: boolean | LeaseOptions;
 }
 
 /** `dsn` with any password replaced by `***`, for logs. */
@@ -58,7 +66,8 @@ export function unreachableStoreMessage(dsn: string, failMode: 'closed' | 'open'
 }
 
 /**
- * Open the counter store selected by the options (DESIGN section 4).
+ * Open the counter store selected by the options (DESIGN section 4). SQLite and Redis come
+ * wrapped in a {@link LeasedCounterStore} unless `leases: false`.
  *
  * A Redis that is unreachable at start does not throw: `onUnreachable` is told, the store keeps
  * reconnecting and calls meanwhile report `state_unavailable` (fail-closed) or pass (fail-open).
@@ -71,13 +80,17 @@ export function unreachableStoreMessage(dsn: string, failMode: 'closed' | 'open'
 export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Promise<CounterStore> {
   const dsn = opts.stateDsn;
   const ttl = opts.reservationTtlMs;
+  const leased = (store: CounterStore): CounterStore =>
+    opts.leases === false
+      ? store
+      : new LeasedCounterStore(store, typeof opts.leases === 'object' ? opts.leases : {});
   if (dsn === 'memory:' || dsn === 'memory') return new MemoryCounterStore({ reservationTtlMs: ttl });
   if (dsn && /^rediss?:\/\//.test(dsn)) {
     const store = new RedisCounterStore({ url: dsn, prefix: opts.prefix, reservationTtlMs: ttl });
     const failMode = opts.failMode ?? 'closed';
     const waitMs = failMode === 'open' ? 500 : 2000;
     if (!(await store.ready(waitMs))) opts.onUnreachable?.(unreachableStoreMessage(dsn, failMode, waitMs));
-    return store;
+    return leased(store);
   }
   if (dsn && /^[a-z][a-z0-9+.-]*:\/\//i.test(dsn)) {
     throw new Error(`unsupported --state-dsn ${dsn}: use memory:, redis://host:port, or a SQLite file path`);
@@ -85,5 +98,5 @@ export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Prom
   const file = dsn
     ? dsn.replace(/^sqlite:/, '')
     : join(opts.stateDir ?? defaultPaths().stateDir, 'tollgate.sqlite');
-  return new SqliteCounterStore({ file, reservationTtlMs: ttl });
+  return leased(new SqliteCounterStore({ file, reservationTtlMs: ttl }));
 }
