@@ -188,6 +188,8 @@ export function decisionLogFileName(epochMs: number): string {
 export const DECISION_LOG_MAX_BUFFERED = 10_000;
 
 const DAY_MS = 86_400_000;
+/** Bytes of JSON lines collected before they are appended to the file. */
+const CHUNK_BYTES = 256 * 1024;
 const PAD2: string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
 let pad3: string[] | undefined;
 
@@ -323,6 +325,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     onError(err as Error);
   }
   const clock = new UtcClock();
+  let chunk: Buffer | undefined;
   // `{"v":1,"ts":"` ... `","instance":"<id>","type":"tool_call"`: the fixed parts of a line.
   const callMiddle = `","instance":${JSON.stringify(instanceId)},"type":"tool_call"`;
   // JSON text of the strings repeated on every line (tool names, reasons, rules, hashes, ids).
@@ -375,10 +378,23 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     if (buffer.length === 0) return;
     const pending = buffer;
     buffer = [];
-    // Lines per file, in order; nearly always a single file.
-    const texts = new Map<string, string>();
+    // Lines go straight into a reused byte buffer, appended to the day's file whenever it fills or
+    // the file changes. Concatenating them into one big string instead keeps thousands of lines
+    // alive across scavenges and makes V8 flatten a deep rope: several times the cost per line.
+    chunk ??= Buffer.allocUnsafe(CHUNK_BYTES);
+    const bytes = chunk;
+    const errors: Error[] = []; // reported once the lines are out (onError may write events)
     let file = '';
-    let text = '';
+    let off = 0;
+    const drain = () => {
+      if (off === 0) return;
+      try {
+        appendFileSync(join(dir, file), bytes.subarray(0, off));
+      } catch (err) {
+        errors.push(err as Error);
+      }
+      off = 0;
+    };
     for (let i = 0; i < pending.length; i++) {
       const p = pending[i]!;
       let f: string;
@@ -391,25 +407,30 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
           f = clock.day(p.t);
           line = formatCall(p);
         } catch (err) {
-          onError(err as Error);
+          errors.push(err as Error);
           continue;
         }
       }
       if (f !== file) {
-        if (file !== '') texts.set(file, text);
+        drain();
         file = f;
-        text = texts.get(f) ?? '';
       }
-      text += line;
-    }
-    if (file !== '') texts.set(file, text);
-    for (const [name, content] of texts) {
-      try {
-        appendFileSync(join(dir, name), content);
-      } catch (err) {
-        onError(err as Error);
+      // A UTF-16 code unit is at most 3 bytes of UTF-8.
+      if (off + line.length * 3 > CHUNK_BYTES) {
+        drain();
+        if (line.length * 3 > CHUNK_BYTES) {
+          try {
+            appendFileSync(join(dir, file), line);
+          } catch (err) {
+            errors.push(err as Error);
+          }
+          continue;
+        }
       }
+      off += bytes.write(line, off);
     }
+    drain();
+    for (const err of errors) onError(err);
     const t = now();
     const today = decisionLogFileName(t);
     if (today !== prunedDay) {
