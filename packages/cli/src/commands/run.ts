@@ -42,6 +42,8 @@ export interface RunOptions extends RemoteOptions {
   stateDsn?: string;
   statePrefix?: string;
   stateFailMode: 'closed' | 'open';
+  /** `--no-state-leases` sets false: every counter call goes to the store (no counter leases). */
+  stateLeases: boolean;
   logLevel: string;
   logArgs?: boolean;
   maxMessageBytes?: number;
@@ -79,6 +81,10 @@ export function registerRun(program: Command): void {
       )
         .choices(['closed', 'open'])
         .default('closed'),
+    )
+    .option(
+      '--no-state-leases',
+      'send every counter call to the store (default: far-from-bound fixed windows are admitted from leases)',
     )
     .addOption(
       new Option('--log-level <level>', 'log level on stderr')
@@ -166,6 +172,7 @@ async function runProxyCommand(command: string[], opts: RunOptions, argv: string
       ...(opts.stateDsn ? { stateDsn: opts.stateDsn } : { stateDir: opts.stateDir ?? paths.stateDir }),
       ...(opts.statePrefix ? { prefix: opts.statePrefix } : {}),
       failMode: opts.stateFailMode,
+      leases: opts.stateLeases,
       // The proxy keeps running: the store reconnects by itself, and the fail mode decides meanwhile.
       onUnreachable: (message) => logger.warn({ failMode: opts.stateFailMode }, message),
     });
