@@ -8,7 +8,9 @@
 //    Times are process CPU time (user + system), not wall time, so a busy machine does not skew
 //    the ratios; both sides are measured the same way in the same process.
 // 2. Counter stores: reserve+commit operations per second for memory, SQLite (a temp file, WAL)
-//    and Redis (a redis-server started on a free loopback port, when installed), as ratios to memory.
+//    and Redis (a redis-server started on a free loopback port, when installed), as ratios to memory;
+//    "+ leases" rows put the default LeasedCounterStore in front (fixed windows far from the bound
+//    are admitted from leases; sliding windows always go to the store).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +20,7 @@ import { freePort } from '../scripts/lib/free-port.mjs';
 const root = new URL('..', import.meta.url).pathname;
 const runtime = await import(join(root, 'packages/runtime/dist/index.js'));
 const policyPkg = await import(join(root, 'packages/policy/dist/index.js'));
-const { evaluate, MemoryCounterStore, SqliteCounterStore, RedisCounterStore } = runtime;
+const { evaluate, MemoryCounterStore, SqliteCounterStore, RedisCounterStore, LeasedCounterStore } = runtime;
 const { compilePolicy } = policyPkg;
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -249,6 +251,11 @@ try {
   const sqlite = new SqliteCounterStore({ file: join(dir, 'bench.sqlite') });
   storeRows.push({ name: 'sqlite (WAL, file)', ...(await storeOps(sqlite)) });
   await sqlite.close();
+  const leasedSqlite = new LeasedCounterStore(
+    new SqliteCounterStore({ file: join(dir, 'bench-lease.sqlite') }),
+  );
+  storeRows.push({ name: 'sqlite + leases', ...(await storeOps(leasedSqlite)) });
+  await leasedSqlite.close();
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0) {
     const port = await freePort();
     const child = spawn(
@@ -271,11 +278,18 @@ try {
       await redis.ready();
       storeRows.push({ name: 'redis (loopback)', ...(await storeOps(redis)) });
       await redis.close();
+      const leasedRedis = new LeasedCounterStore(
+        new RedisCounterStore({ url: `redis://127.0.0.1:${port}`, prefix: 'bench-lease:' }),
+      );
+      await leasedRedis.inner.ready();
+      storeRows.push({ name: 'redis + leases', ...(await storeOps(leasedRedis)) });
+      await leasedRedis.close();
     } finally {
       process.kill(child.pid, 'SIGTERM');
     }
   } else {
     storeRows.push({ name: 'redis: SKIPPED (redis-server not installed)' });
+    storeRows.push({ name: 'redis + leases: SKIPPED (redis-server not installed)' });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
