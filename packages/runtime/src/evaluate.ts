@@ -158,29 +158,21 @@ async function evaluateRules(
   const tracing = context.trace === true;
   const traces: RuleTrace[] | undefined = tracing ? [] : undefined;
   let items: MutableItem[] | undefined;
-  let itemIndex: Map<string, number> | undefined;
   let deferred: DeferredState[] | undefined;
   let first: Failure | undefined;
 
-  const itemFor = (key: string, kind: 'fixed' | 'sliding', windowMs: number): number => {
-    items ??= [];
-    itemIndex ??= new Map();
-    const id = `${kind}|${windowMs}|${key}`;
-    let i = itemIndex.get(id);
-    if (i === undefined) {
-      i = items.push({ key, kind, windowMs, amount: 0, checks: [] }) - 1;
-      itemIndex.set(id, i);
-    }
-    return i;
+  // One closure per evaluation, not one per rule: `ruleIndex` and `fail` belong to the current rule.
+  let ruleIndex = 0;
+  let fail: Failure | undefined;
+  const setFail = (reason: ReasonCode, detail: string) => {
+    fail ??= { index: ruleIndex, reason, detail };
   };
 
   for (let i = 0; i < rules.length; i++) {
     if (first && !tracing) break;
     const rule = rules[i]!;
-    let fail: Failure | undefined;
-    const setFail = (reason: ReasonCode, detail: string) => {
-      fail ??= { index: i, reason, detail };
-    };
+    ruleIndex = i;
+    fail = undefined as Failure | undefined;
     const condTraces: ConditionTrace[] | undefined = tracing ? [] : undefined;
     let validateTrace: RuleTrace['validate'];
     let counterTrace: { id: string; increment?: number } | undefined;
@@ -239,7 +231,8 @@ async function evaluateRules(
           setFail('counter_exceeded', `${c.path} names no counter`);
           continue;
         }
-        const idx = itemFor(counterStoreKey(counter.id), 'fixed', counter.windowMs);
+        items ??= [];
+        const idx = itemFor(items, counterStoreKey(counter.id), 'fixed', counter.windowMs);
         const bound = asNumber(c.value);
         const t = tracing
           ? { path: c.path, op: c.op, expected: c.value, found: true, passed: true, location: c.location }
@@ -267,15 +260,17 @@ async function evaluateRules(
         }
         counterTrace = { id: counter.id, increment: Number.isNaN(amount) ? undefined : amount };
         if (!Number.isNaN(amount)) {
-          const idx = itemFor(counterStoreKey(counter.id), 'fixed', counter.windowMs);
-          items![idx]!.amount += amount;
+          items ??= [];
+          const idx = itemFor(items, counterStoreKey(counter.id), 'fixed', counter.windowMs);
+          items[idx]!.amount += amount;
         }
       }
       if (rule.rateLimit) {
         const rl = rule.rateLimit;
-        const idx = itemFor(rl.key, rl.kind, rl.windowMs);
-        items![idx]!.amount += 1;
-        items![idx]!.checks.push({ op: 'lte', value: rl.max, tag: i });
+        items ??= [];
+        const item = items[itemFor(items, rl.key, rl.kind, rl.windowMs)]!;
+        item.amount += 1;
+        item.checks.push({ op: 'lte', value: rl.max, tag: i });
       }
     }
     if (fail && !first) first = fail;
@@ -301,18 +296,6 @@ async function evaluateRules(
     });
   }
 
-  const deny = (f: Failure, retryAfterMs?: number): Decision => {
-    const rule = rules[f.index]!;
-    return {
-      allowed: false,
-      rule: rule.name,
-      reason: f.reason,
-      message: rule.onDeny ?? defaultMessage(rule, f, tool, retryAfterMs, context),
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      policyHash,
-      ...(traces ? { trace: traces } : {}),
-    };
-  };
   const now = (context.now ?? Date.now)();
 
   if (first) {
@@ -322,12 +305,13 @@ async function evaluateRules(
       try {
         const r = await context.store.peek(items!, now);
         if (traces) fillTrace(traces, rules, r, items!, deferred);
-        if (!r.ok && r.tag < first.index) return deny(failureFromStore(rules, r), r.retryAfterMs);
+        if (!r.ok && r.tag < first.index)
+          return denial(rules, failureFromStore(rules, r), r.retryAfterMs, tool, policyHash, traces, context);
       } catch {
         // The call is denied either way; the store outage only blurs which rule is named.
       }
     }
-    return deny(first);
+    return denial(rules, first, undefined, tool, policyHash, traces, context);
   }
 
   if (!items || items.length === 0) {
@@ -369,7 +353,17 @@ async function evaluateRules(
     };
   }
   if (traces) fillTrace(traces, rules, result, items, deferred);
-  if (!result.ok) return deny(failureFromStore(rules, result), result.retryAfterMs);
+  if (!result.ok) {
+    return denial(
+      rules,
+      failureFromStore(rules, result),
+      result.retryAfterMs,
+      tool,
+      policyHash,
+      traces,
+      context,
+    );
+  }
 
   // Conditions the store cannot check atomically (non-numeric ops on counters) see the values this call produces.
   if (deferred) {
@@ -382,18 +376,48 @@ async function evaluateRules(
     }
     if (worst) {
       if (result.reservation) await context.store!.rollback(result.reservation).catch(() => {});
-      return deny({
-        index: worst.ruleIndex,
-        reason: 'counter_exceeded',
-        detail: `${worst.cond.path} would be ${show(result.values[worst.item])}, which is not ${worst.cond.op} ${show(worst.cond.value)}`,
-      });
+      const detail = `${worst.cond.path} would be ${show(result.values[worst.item])}, which is not ${worst.cond.op} ${show(worst.cond.value)}`;
+      const f: Failure = { index: worst.ruleIndex, reason: 'counter_exceeded', detail };
+      return denial(rules, f, undefined, tool, policyHash, traces, context);
     }
   }
+  // Built without spreads (same keys, same order): this is the decision of every counted call.
+  const allowed: { -readonly [K in keyof Decision]: Decision[K] } = result.reservation
+    ? { allowed: true, reason: 'allowed', message: 'allowed', reservation: result.reservation, policyHash }
+    : { allowed: true, reason: 'allowed', message: 'allowed', policyHash };
+  if (traces) allowed.trace = traces;
+  return allowed;
+}
+
+/**
+ * Index of the item counting `key` in `kind`/`windowMs`, added when missing. A linear search: a
+ * call touches a handful of counters, and it needs neither a map nor a composite key string.
+ */
+function itemFor(items: MutableItem[], key: string, kind: 'fixed' | 'sliding', windowMs: number): number {
+  for (let j = 0; j < items.length; j++) {
+    const it = items[j]!;
+    if (it.key === key && it.kind === kind && it.windowMs === windowMs) return j;
+  }
+  return items.push({ key, kind, windowMs, amount: 0, checks: [] }) - 1;
+}
+
+/** The denial of rule `f.index`, with its `on_deny` or default message. */
+function denial(
+  rules: readonly CompiledRule[],
+  f: Failure,
+  retryAfterMs: number | undefined,
+  tool: string,
+  policyHash: string,
+  traces: RuleTrace[] | undefined,
+  context: EvaluationContext,
+): Decision {
+  const rule = rules[f.index]!;
   return {
-    allowed: true,
-    reason: 'allowed',
-    message: 'allowed',
-    ...(result.reservation ? { reservation: result.reservation } : {}),
+    allowed: false,
+    rule: rule.name,
+    reason: f.reason,
+    message: rule.onDeny ?? defaultMessage(rule, f, tool, retryAfterMs, context),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     policyHash,
     ...(traces ? { trace: traces } : {}),
   };
