@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { CompiledPolicy } from '@tollgate/policy';
 import type { Decision, ToolCall } from './decision.js';
 import type { DecisionLog } from './decision-log.js';
-import { evaluate } from './evaluate.js';
+import { type EvaluationContext, evaluate } from './evaluate.js';
 import type { Logger } from './logger.js';
 import { PolicyHolder } from './policy-holder.js';
 import { SchemaValidator } from './schema-validator.js';
@@ -67,7 +67,6 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
   const { store, logger, decisionLog } = opts;
   const now = opts.now ?? Date.now;
   const failMode = opts.failMode ?? 'closed';
-  const schemas = new Map<string, unknown>();
   const validator = new SchemaValidator();
   let warnedOpen = 0;
 
@@ -108,6 +107,19 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
     }
   };
 
+  // The evaluation context is the same for every call except the tool's inputSchema: one shared
+  // object for tools whose schema is unknown, one per tool learned from tools/list (bounded by the
+  // server's tool list; arbitrary names in calls never add entries). No object per call.
+  const baseContext: EvaluationContext = {
+    store,
+    now,
+    failMode,
+    inputSchema: undefined,
+    validator,
+    onFailOpen,
+  };
+  const contexts = new Map<string, EvaluationContext>();
+
   return {
     get policy() {
       return holder.current;
@@ -118,14 +130,7 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
       const policy = holder.current;
       let decision: Decision;
       try {
-        decision = await evaluate(policy, call, {
-          store,
-          now,
-          failMode,
-          inputSchema: schemas.get(call.tool),
-          validator,
-          onFailOpen,
-        });
+        decision = await evaluate(policy, call, contexts.get(call.tool) ?? baseContext);
       } catch (err) {
         // evaluate is written never to throw; if it ever does, the call must not pass unevaluated.
         logger?.error({ err, tool: call.tool }, 'evaluation failed; denying the call');
@@ -162,7 +167,7 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
     setToolSchemas(tools) {
       for (const t of tools) {
         if (t && typeof t.name === 'string' && t.inputSchema !== undefined)
-          schemas.set(t.name, t.inputSchema);
+          contexts.set(t.name, { ...baseContext, inputSchema: t.inputSchema });
       }
     },
     onPolicyChange(listener) {
