@@ -245,15 +245,23 @@ function timeValue(t: number): number {
 }
 
 /**
- * A `tool_call` recorded on the call path and formatted when the buffer is written. It keeps
- * references, not copies: see {@link DecisionLog.toolCall} for why the arguments cannot change.
+ * A `tool_call` recorded on the call path and formatted when the buffer is written. The arguments
+ * are kept by reference (see {@link DecisionLog.toolCall} for why they cannot change); the
+ * decision's fields are copied so the decision and its reservation can die young instead of
+ * surviving scavenges until the flush (with the byte-buffered flush, this took the GC time of the
+ * in-process proxy driver from ~7 to ~3.5 us per call).
  */
 class PendingCall {
   constructor(
     readonly t: number,
     readonly tool: string,
     readonly args: unknown,
-    readonly decision: Decision,
+    readonly allowed: boolean,
+    readonly rule: string | undefined,
+    readonly reason: ReasonCode,
+    readonly policyHash: string,
+    readonly retryAfterMs: number | undefined,
+    readonly failedOpen: boolean | undefined,
     readonly latencyMs: number,
     readonly sessionId: string | undefined,
     readonly clientId: string | undefined,
@@ -350,7 +358,6 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   let lastSha = '';
 
   const formatCall = (p: PendingCall): string => {
-    const d = p.decision;
     const canonical = canonicalArgsJson(p.args ?? {});
     if (canonical !== lastCanonical) {
       lastSha = sha256Hex(canonical);
@@ -358,17 +365,17 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     }
     let s = `{"v":1,"ts":"${clock.iso(p.t)}${callMiddle}`;
     s += member('tool', p.tool);
-    s += d.allowed ? ',"decision":"allow"' : ',"decision":"deny"';
-    if (d.rule !== undefined) s += member('rule', d.rule);
-    s += member('reason', d.reason);
+    s += p.allowed ? ',"decision":"allow"' : ',"decision":"deny"';
+    if (p.rule !== undefined) s += member('rule', p.rule);
+    s += member('reason', p.reason);
     s += member('latency_ms', Math.round(p.latencyMs * 1000) / 1000);
     s += `,"args_sha256":"${lastSha}"`;
     if (logArgs) s += member('args', p.args);
-    s += member('policy_hash', d.policyHash);
+    s += member('policy_hash', p.policyHash);
     if (p.sessionId) s += member('session_id', p.sessionId);
     if (p.clientId) s += member('client_id', p.clientId);
-    if (d.retryAfterMs !== undefined) s += member('retry_after_ms', d.retryAfterMs);
-    if (d.failedOpen) s += ',"failed_open":true';
+    if (p.retryAfterMs !== undefined) s += member('retry_after_ms', p.retryAfterMs);
+    if (p.failedOpen) s += ',"failed_open":true';
     return `${s}}\n`;
   };
 
@@ -485,7 +492,12 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
           timeValue(now()),
           call.tool,
           call.args,
-          decision,
+          decision.allowed,
+          decision.rule,
+          decision.reason,
+          decision.policyHash,
+          decision.retryAfterMs,
+          decision.failedOpen,
           latencyMs,
           ids?.sessionId,
           ids?.clientId,
