@@ -389,3 +389,23 @@ describe('leases and store failures', () => {
     await s.close().catch(() => {});
   });
 });
+
+describe('leases and abandoned calls', () => {
+  it('a call never committed nor rolled back is counted as committed once its window is over', async () => {
+    const file = join(dir, 'abandoned.sqlite');
+    const s = new LeasedCounterStore(new SqliteCounterStore({ file }));
+    const other = new SqliteCounterStore({ file });
+    const item = fixed('ab', 10_000);
+    const lost = await s.reserve([item], T0 + 1_000);
+    expect(lost.ok).toBe(true);
+    // The next window begins: the old lease stops admitting but waits for its call in flight.
+    const next = await s.reserve([item], T0 + MIN);
+    if (next.ok) await s.commit(next.reservation!, T0 + MIN);
+    await until(() => s.openLeases === 1);
+    await s.flush();
+    expect(await other.read('ab', 'fixed', MIN, T0 + 59_999)).toBe(1);
+    await s.close();
+    expect(await other.read('ab', 'fixed', MIN, T0 + MIN)).toBe(1);
+    await other.close();
+  });
+});

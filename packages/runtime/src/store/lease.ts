@@ -79,6 +79,8 @@ interface PlanEntry {
 interface LocalReservation {
   readonly leases: readonly Lease[];
   readonly amounts: readonly number[];
+  /** End of the earliest window among its leases (epoch ms): forgotten after it if never settled. */
+  readonly expiresAt: number;
 }
 
 const SETTLE_INTERVAL_MS = 100;
@@ -326,7 +328,7 @@ export class LeasedCounterStore implements CounterStore {
       if (lease.committed + lease.inflight >= lease.reserved) this.retire(lease);
     }
     const id = `${this.idPrefix}${++this.nextId}`;
-    this.local.set(id, { leases, amounts });
+    this.local.set(id, { leases, amounts, expiresAt });
     this.stats.local++;
     const reservation: Reservation = {
       id,
@@ -468,6 +470,11 @@ export class LeasedCounterStore implements CounterStore {
   private tick(): void {
     const t = performance.now();
     this.retireEnded(this.latestNow);
+    for (const lease of this.leases) {
+      // Calls never committed nor rolled back: once the window is over nothing can use the lease;
+      // count them as committed (the safe side) so it does not stay in memory for ever.
+      if (lease.state === 'retired' && this.latestNow >= lease.windowEnd) this.settle(lease, true);
+    }
     for (const lease of this.active.values()) {
       const idle = t - lease.lastUse >= this.interval;
       const due = lease.committed > 0 && t - lease.createdAt >= this.interval;
@@ -490,6 +497,7 @@ export class LeasedCounterStore implements CounterStore {
   /** Forget counters whose window has ended (bounded memory in a long-running process). */
   private prune(): void {
     for (const [k, info] of this.counters) if (info.end <= this.latestNow) this.counters.delete(k);
+    for (const [id, r] of this.local) if (r.expiresAt <= this.latestNow) this.local.delete(id);
   }
 }
 
