@@ -10,10 +10,13 @@ export {
   type DenialResult,
   denialResult,
 } from './denial.js';
+export { FRAME_END, FrameWriter } from './framing/frame-writer.js';
 export {
   DEFAULT_MAX_MESSAGE_BYTES,
+  type LineSink,
   LineSplitter,
   type LineSplitterHandlers,
+  type LineSplitterOptions,
   type OversizeMessage,
 } from './framing/line-splitter.js';
 export type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
@@ -33,6 +36,16 @@ export { type ChildExit, ChildProcessHandle, type SpawnChildOptions, spawnChild 
 export { exitCodeOf, runStdioProxy, type StdioProxyExit, type StdioProxyOptions } from './proxy.js';
 export { callParamsProblem, Router, type RouterOptions, type RouterStats } from './router.js';
 export { type FilteredToolsList, filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';
-export { ChildStdioTransport, type ChildStdioTransportOptions } from './transport/stdio-child.js';
+export {
+  ChildStdioTransport,
+  type ChildStdioTransportOptions,
+  DEFAULT_STREAM_AFTER_BYTES,
+} from './transport/stdio-child.js';
 export { StreamTransport, type StreamTransportOptions } from './transport/stdio-stream.js';
-export type { CloseInfo, MessageTransport, OversizeReport } from './transport/types.js';
+export type {
+  CloseInfo,
+  IncomingMessageStream,
+  MessageTransport,
+  OutgoingMessageStream,
+  OversizeReport,
+} from './transport/types.js';

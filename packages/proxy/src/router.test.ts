@@ -9,6 +9,7 @@ class Peer implements MessageTransport {
   sent: Buffer[] = [];
   onmessage?: (bytes: Buffer) => void;
   onclose?: (info: CloseInfo) => void;
+  onlongmessage?: MessageTransport['onlongmessage'];
   async start() {}
   send(bytes: Buffer) {
     this.sent.push(bytes);

@@ -218,23 +218,3 @@ function isBlank(line: Buffer): boolean {
   }
   return true;
 }
-
-const NEWLINE = Buffer.from('\n');
-
-/** Messages up to this size are written with their newline in one buffer (one write). */
-const SINGLE_WRITE_MAX = 64 * 1024;
-
-/**
- * Writes one message and its newline. Small messages go out as one buffer, so each message
- * leaves in its own write as the peer sent it (no coalescing of several messages into one
- * chunk, which some clients handle worse); large ones in two writes, so a 20 MiB message is
- * not copied once more.
- */
-export function writeFrame(stream: NodeJS.WritableStream, bytes: Buffer): void {
-  if (bytes.length <= SINGLE_WRITE_MAX) {
-    stream.write(Buffer.concat([bytes, NEWLINE], bytes.length + 1));
-  } else {
-    stream.write(bytes);
-    stream.write(NEWLINE);
-  }
-}

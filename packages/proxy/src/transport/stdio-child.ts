@@ -1,4 +1,5 @@
-import { LineSplitter, writeFrame } from '../framing/line-splitter.js';
+import { FrameWriter } from '../framing/frame-writer.js';
+import { LineSplitter } from '../framing/line-splitter.js';
 import { type ChildProcessHandle, type SpawnChildOptions, spawnChild } from '../process.js';
 import type { CloseInfo, MessageTransport } from './types.js';
 
@@ -34,6 +35,7 @@ export class ChildStdioTransport implements MessageTransport {
   onlongmessage?: MessageTransport['onlongmessage'];
 
   private handle: ChildProcessHandle | undefined;
+  private writer: FrameWriter | undefined;
   private splitter: LineSplitter;
 
   constructor(private readonly opts: ChildStdioTransportOptions) {
@@ -80,6 +82,7 @@ export class ChildStdioTransport implements MessageTransport {
   async start(): Promise<void> {
     const handle = await spawnChild(this.opts);
     this.handle = handle;
+    this.writer = new FrameWriter(handle.child.stdin);
     const { stdout } = handle.child;
     stdout.on('data', (chunk: Buffer) => this.splitter.push(chunk));
     let stdoutEnded = false;
@@ -101,7 +104,7 @@ export class ChildStdioTransport implements MessageTransport {
   send(bytes: Buffer): void {
     const h = this.handle;
     if (!h || h.hasExited || h.child.stdin.destroyed) return;
-    writeFrame(h.child.stdin, bytes);
+    this.writer?.write(bytes);
   }
 
   /** Closes the child's stdin (EOF) without waiting: the first, polite step of the shutdown ladder. */

@@ -1,8 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
-import { LineSplitter, writeFrame } from '../framing/line-splitter.js';
+import { FRAME_END, FrameWriter } from '../framing/frame-writer.js';
+import { LineSplitter } from '../framing/line-splitter.js';
 import type { CloseInfo, MessageTransport, OutgoingMessageStream } from './types.js';
-
-const NEWLINE = Buffer.from('\n');
 
 /** Options of {@link StreamTransport}. */
 export interface StreamTransportOptions {
@@ -25,6 +24,7 @@ export class StreamTransport implements MessageTransport {
   onclose?: (info: CloseInfo) => void;
 
   private readonly splitter: LineSplitter;
+  private readonly writer: FrameWriter;
   private closed = false;
   private outputBroken = false;
   /** True while a message is being streamed out; `send` queues meanwhile. */
@@ -32,6 +32,7 @@ export class StreamTransport implements MessageTransport {
   private queued: Buffer[] = [];
 
   constructor(private readonly opts: StreamTransportOptions) {
+    this.writer = new FrameWriter(opts.output);
     this.splitter = new LineSplitter(
       {
         onLine: (line) => this.onmessage?.(line),
@@ -72,22 +73,21 @@ export class StreamTransport implements MessageTransport {
       this.queued.push(bytes);
       return;
     }
-    writeFrame(this.opts.output, bytes);
+    this.writer.write(bytes);
   }
 
   openStream(): OutgoingMessageStream | undefined {
     if (this.outputBroken || this.streaming) return undefined;
     this.streaming = true;
-    const { output } = this.opts;
     let open = true;
     return {
       write: (part) => {
-        if (open && !this.outputBroken) output.write(part);
+        if (open && !this.outputBroken) this.writer.writeRaw(part);
       },
       end: () => {
         if (!open) return;
         open = false;
-        if (!this.outputBroken) output.write(NEWLINE);
+        if (!this.outputBroken) this.writer.writeRaw(FRAME_END);
         this.streaming = false;
         const queued = this.queued;
         this.queued = [];

@@ -1,0 +1,51 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { FrameWriter } from './frame-writer.js';
+
+/** A stream that records each system-call-sized batch it is handed (`_writev` or `_write`). */
+function recorder() {
+  const batches: string[][] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      batches.push([chunk.toString('utf8')]);
+      cb();
+    },
+    writev(chunks, cb) {
+      batches.push(chunks.map((c) => (c.chunk as Buffer).toString('utf8')));
+      cb();
+    },
+  });
+  return { stream, batches };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('FrameWriter', () => {
+  it('hands the messages of one event-loop turn to the stream as one batch, each with its newline', async () => {
+    const { stream, batches } = recorder();
+    const w = new FrameWriter(stream);
+    w.write(Buffer.from('{"a":1}'));
+    w.write(Buffer.from('{"b":2}'));
+    await Promise.resolve();
+    w.write(Buffer.from('{"c":3}'));
+    expect(batches).toEqual([]);
+    await turn();
+    expect(batches).toEqual([['{"a":1}\n', '{"b":2}\n', '{"c":3}\n']]);
+    w.write(Buffer.from('{"d":4}'));
+    await turn();
+    expect(batches[1]).toEqual(['{"d":4}\n']);
+  });
+
+  it('writes a message over 64 KiB and its newline without joining them, in order with raw parts', async () => {
+    const { stream, batches } = recorder();
+    const w = new FrameWriter(stream);
+    const big = Buffer.alloc(70 * 1024, 0x61);
+    w.write(big);
+    w.writeRaw(Buffer.from('{"part":'));
+    w.writeRaw(Buffer.from('1}\n'));
+    await turn();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.map((s) => s.length)).toEqual([70 * 1024, 1, 8, 3]);
+    expect(batches[0]!.slice(1).join('')).toBe('\n{"part":1}\n');
+  });
+});
