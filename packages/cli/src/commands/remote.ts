@@ -2,12 +2,10 @@
  * Remote MCP on the root command (issue 7): `--upstream URL` (stdio client, Streamable HTTP
  * server) and `--transport http` (a Streamable HTTP listener at /mcp, in front of `-- CMD` or
  * `--upstream URL`). `run.ts` registers these options with {@link addRemoteOptions} and hands
- * over to {@link runRemote} once the policy, store and enforcer are up; see docs/http.md.
+ * over to `runRemote` (remote-action.ts) once the policy, store and enforcer are up; see docs/http.md.
  */
 
-import { runHttpListener, runHttpUpstreamProxy } from '@tollgate/proxy';
-import type { Enforcer, Logger } from '@tollgate/runtime';
-import { createEnforcer, type DecisionLog, openCounterStore } from '@tollgate/runtime';
+import type { DecisionLog, Enforcer, Logger } from '@tollgate/runtime';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 /** The remote options as commander parses them. */
@@ -106,102 +104,4 @@ export function remoteUsageProblem(command: string[], opts: RemoteOptions): stri
   }
   if (opts.header?.length && opts.upstream === undefined) return '--header only applies to --upstream';
   return undefined;
-}
-
-function headers(list: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const h of list) {
-    const i = h.indexOf(':');
-    out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
-  }
-  return out;
-}
-
-/**
- * Runs upstream mode or the listener; resolves with the exit code (0 after client EOF or a
- * signal; 2 when the listener cannot start). Usage problems are printed to stderr.
- */
-export async function runRemote(command: string[], opts: RemoteOptions, ctx: RemoteContext): Promise<number> {
-  const { logger, enforcer, decisionLog } = ctx;
-  const problem = remoteUsageProblem(command, opts);
-  if (problem) {
-    process.stderr.write(`tollgate: ${problem}\n`);
-    return 2;
-  }
-  const abort = new AbortController();
-  const stop = (sig: NodeJS.Signals) => {
-    logger.info({ signal: sig }, 'stopping');
-    abort.abort();
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
-  for (const s of signals) process.on(s, stop);
-  decisionLog.write({
-    type: 'startup',
-    pid: process.pid,
-    policy_file: ctx.policyFile,
-    policy_hash: enforcer.policy.hash,
-    server_command: opts.upstream ? [opts.upstream] : command,
-    store: enforcer.store.kind,
-  });
-  try {
-    if (opts.transport !== 'http') {
-      const result = await runHttpUpstreamProxy({
-        url: opts.upstream!,
-        headers: headers(opts.header),
-        gate: enforcer,
-        logger,
-        signal: abort.signal,
-        ...(ctx.maxMessageBytes ? { maxMessageBytes: ctx.maxMessageBytes } : {}),
-        onStarted: () => logger.info({ upstream: opts.upstream }, 'tollgate upstream mode started'),
-      });
-      decisionLog.write({
-        type: 'shutdown',
-        pid: process.pid,
-        reason: 'client_eof',
-        exit_code: result.exitCode,
-      });
-      return result.exitCode;
-    }
-    // Per-session counters: an enforcer per session over its own memory store, sharing the log.
-    const sharedLog: DecisionLog = { ...decisionLog, close: () => decisionLog.flush() };
-    const perSession = async () =>
-      createEnforcer({
-        policyFile: ctx.policyFile,
-        watch: ctx.watch,
-        store: await openCounterStore({ stateDsn: 'memory:' }),
-        failMode: ctx.failMode,
-        decisionLog: sharedLog,
-        logger,
-      });
-    const [cmd, ...args] = command;
-    let listener: Awaited<ReturnType<typeof runHttpListener>>;
-    try {
-      listener = await runHttpListener({
-        gate: opts.perSessionCounters ? perSession : enforcer,
-        upstream: opts.upstream
-          ? { kind: 'http', url: opts.upstream, headers: headers(opts.header) }
-          : { kind: 'stdio', command: cmd!, args, shutdownGraceMs: ctx.shutdownGraceMs },
-        host: opts.bind ?? '127.0.0.1',
-        port: opts.port ?? 8787,
-        ...(opts.authToken ? { authTokens: [opts.authToken] } : {}),
-        ...(opts.allowedOrigin ? { allowedOrigins: opts.allowedOrigin } : {}),
-        ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
-        logger,
-      });
-    } catch (err) {
-      process.stderr.write(`tollgate: ${(err as Error).message}\n`);
-      decisionLog.write({ type: 'shutdown', pid: process.pid, reason: 'listen_failed', exit_code: 2 });
-      return 2;
-    }
-    process.stderr.write(`tollgate: listening on ${listener.url.href}\n`);
-    await new Promise<void>((resolve) => {
-      if (abort.signal.aborted) resolve();
-      abort.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    await listener.close();
-    decisionLog.write({ type: 'shutdown', pid: process.pid, reason: 'signal', exit_code: 0 });
-    return 0;
-  } finally {
-    for (const s of signals) process.off(s, stop);
-  }
 }
