@@ -21,19 +21,49 @@ function recorder() {
 const turn = () => new Promise((r) => setImmediate(r));
 
 describe('FrameWriter', () => {
-  it('hands the messages of one event-loop turn to the stream as one batch, each with its newline', async () => {
+  it('hands the messages written in one callback to the stream as one batch, each with its newline', async () => {
     const { stream, batches } = recorder();
     const w = new FrameWriter(stream);
-    w.write(Buffer.from('{"a":1}'));
-    w.write(Buffer.from('{"b":2}'));
-    await Promise.resolve();
-    w.write(Buffer.from('{"c":3}'));
-    expect(batches).toEqual([]);
+    await new Promise<void>((done) =>
+      setImmediate(() => {
+        w.write(Buffer.from('{"a":1}'));
+        w.write(Buffer.from('{"b":2}'));
+        expect(batches).toEqual([]);
+        done();
+      }),
+    );
     await turn();
-    expect(batches).toEqual([['{"a":1}\n', '{"b":2}\n', '{"c":3}\n']]);
-    w.write(Buffer.from('{"d":4}'));
+    expect(batches).toEqual([['{"a":1}\n', '{"b":2}\n']]);
+  });
+
+  it('batches the messages written by the microtasks of one callback (decisions resolving together)', async () => {
+    const { stream, batches } = recorder();
+    const w = new FrameWriter(stream);
+    await new Promise<void>((done) =>
+      setImmediate(() => {
+        const decided = Promise.resolve();
+        void decided.then(() => w.write(Buffer.from('{"c":3}')));
+        void decided.then(() => Promise.resolve()).then(() => w.write(Buffer.from('{"d":4}')));
+        done();
+      }),
+    );
     await turn();
-    expect(batches[1]).toEqual(['{"d":4}\n']);
+    expect(batches).toEqual([['{"c":3}\n', '{"d":4}\n']]);
+  });
+
+  it('a message written by an I/O callback leaves before the microtasks that callback queued run', async () => {
+    const { stream, batches } = recorder();
+    const w = new FrameWriter(stream);
+    const seenByMicrotask: number[] = [];
+    await new Promise<void>((done) =>
+      setImmediate(() => {
+        w.write(Buffer.from('{"answer":1}'));
+        queueMicrotask(() => seenByMicrotask.push(batches.length));
+        done();
+      }),
+    );
+    await turn();
+    expect(seenByMicrotask).toEqual([1]);
   });
 
   it('writes a message over 64 KiB and its newline without joining them, in order with raw parts', async () => {

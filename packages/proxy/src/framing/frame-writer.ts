@@ -6,10 +6,12 @@
  * proxy would otherwise answer with one `write` per message. Each `write` on a pipe or socket
  * wakes the reader; on virtual machines that wakeup is the largest cost of a small message
  * (measured: the proxy made 2.0 writes per call against the null relay's 0.67 at 16 calls in
- * flight, and spent ~10-15 us more CPU per call). The writer corks the stream at the first
- * message of a turn and uncorks it from `setImmediate`, i.e. once the turn's I/O callbacks and
- * microtasks (where policy decisions resolve) have run: Node then hands every buffered message
- * to one `writev`. Nothing waits on a timer: a lone message still leaves in the same turn.
+ * flight). The writer corks the stream at the first message and uncorks it from
+ * `process.nextTick`. Node runs that tick once the current I/O callback and every microtask it
+ * queued have run (the policy decisions of the messages of one read resolve there), so those
+ * messages leave in one `writev`; a message written by the I/O callback itself leaves before the
+ * microtasks that callback queued run (so committing a call's counters happens after its answer
+ * is on its way). Nothing waits on a timer: a lone message leaves in the same turn.
  */
 import type { Writable } from 'node:stream';
 
@@ -47,7 +49,7 @@ export class FrameWriter {
     if (this.corked) return;
     this.corked = true;
     this.stream.cork();
-    setImmediate(this.uncork);
+    process.nextTick(this.uncork);
   }
 
   private readonly uncork = (): void => {
