@@ -345,6 +345,55 @@ describe('Router', () => {
     ]);
   });
 
+  it('refuses a request whose id is already awaiting an answer, so one answer never stands for two', async () => {
+    const { client, server, gate } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    client.deliver(call(2, 'echo'));
+    client.deliver(call(2, 'echo_again'));
+    await tick();
+    expect(server.json().map((m) => [m.id, m.method, m.params?.name])).toEqual([
+      [1, 'tools/list', undefined],
+      [2, 'tools/call', 'echo'],
+    ]);
+    const refused = client.json();
+    expect(refused.map((r) => [r.id, r.error.code])).toEqual([
+      [1, -32600],
+      [2, -32600],
+    ]);
+    expect(refused[0].error.message).toBe(
+      'Invalid Request: id is already used by a request awaiting its answer',
+    );
+    // The refused call's reservation is given back; the forwarded one still settles on its answer.
+    expect(gate.rolledBack).toEqual(['echo_again']);
+    server.deliver({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'secret_x' }, { name: 'ok' }] } });
+    server.deliver({ jsonrpc: '2.0', id: 2, result: { content: [] } });
+    await tick();
+    expect(client.json()[2].result.tools.map((t: { name: string }) => t.name)).toEqual(['ok']);
+    expect(gate.committed).toEqual(['echo']);
+    // Once answered, the id is free again.
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    await tick();
+    expect(server.json().at(-1)).toEqual({ jsonrpc: '2.0', id: 1, method: 'ping' });
+  });
+
+  it('refuses the second of two requests sharing an id inside a batch, and one pending outside it', async () => {
+    const { client, server, gate } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 'x', method: 'ping' });
+    await tick();
+    client.deliver([call(1, 'echo'), call(1, 'echo_twin'), { jsonrpc: '2.0', id: 'x', method: 'ping' }]);
+    await tick();
+    expect(server.json().map((m) => m.id)).toEqual(['x', 1]);
+    expect(gate.rolledBack).toEqual(['echo_twin']);
+    server.deliver({ jsonrpc: '2.0', id: 1, result: { content: [] } });
+    await tick();
+    const [batch] = client.json();
+    expect(batch.map((r: { id: unknown }) => r.id)).toEqual([1, 1, 'x']);
+    expect(batch[0].result).toEqual({ content: [] });
+    expect(batch[1].error.code).toBe(-32600);
+    expect(batch[2].error.code).toBe(-32600);
+  });
+
   it('logs non-JSON-RPC server output instead of forwarding it', async () => {
     const { client, server, router } = setup();
     server.deliver('Server running on stdio');
@@ -496,6 +545,8 @@ describe('Router cut-through of long server messages', () => {
     const reply = JSON.parse(client.events[2]!.slice(4));
     expect(reply.id).toBe(1);
     expect(reply.error.message).toContain('exceeds the proxy');
-    expect(gate.rolledBack).toEqual(['echo']);
+    // The server answered: the call ran and counts, or huge results would dodge rate limits.
+    expect(gate.committed).toEqual(['echo']);
+    expect(gate.rolledBack).toEqual([]);
   });
 });

@@ -99,6 +99,10 @@ interface Outcome {
   register?: () => void;
   /** For a request: the id that now awaits an answer from the server. */
   awaitsId?: JsonRpcId;
+  /** For an allowed call that is not forwarded after all: give its reservation back. */
+  release?: () => void;
+  /** For a batch element that is a request: its place in the batch's answer. */
+  index?: number;
 }
 
 interface Slot {
@@ -378,6 +382,11 @@ export class Router<D extends GateDecision = GateDecision> {
       toServer: [bytes],
       awaitsId: id,
       register: () => this.calls.set(idKey(id), { decision, tool: name }),
+      release: () => {
+        this.gate
+          .rollback(decision)
+          .catch((err: unknown) => this.log.error({ err, tool: name }, 'rollback failed'));
+      },
     };
   }
 
@@ -414,7 +423,25 @@ export class Router<D extends GateDecision = GateDecision> {
       if (isRequest) {
         const index = batch.replies.length;
         batch.replies.push(outcome.reply);
-        if (outcome.awaitsId !== undefined) batch.awaiting.set(idKey(outcome.awaitsId), index);
+        outcome.index = index;
+        if (outcome.awaitsId !== undefined) {
+          const key = idKey(outcome.awaitsId);
+          if (batch.awaiting.has(key)) {
+            // Two requests of one batch under one id (MCP forbids reusing ids): the later one is
+            // refused, as it would be outside a batch.
+            const reused = outcome.awaitsId;
+            outcome.release?.();
+            delete outcome.toServer;
+            delete outcome.awaitsId;
+            batch.replies[index] = encode(
+              errorResponse(
+                reused,
+                ErrorCode.InvalidRequest,
+                'Invalid Request: id is already used by a request awaiting its answer',
+              ),
+            );
+          } else batch.awaiting.set(key, index);
+        }
       }
       slot.outcomes.push(outcome);
     }
@@ -434,6 +461,24 @@ export class Router<D extends GateDecision = GateDecision> {
           o.register?.();
           this.settleCall(idKey(o.awaitsId), true);
         }
+        return;
+      }
+      if (o.awaitsId !== undefined && this.pending.has(idKey(o.awaitsId))) {
+        // MCP spec 2025-11-25 "Base Protocol > Requests": a request id MUST NOT be reused
+        // within a session. Forwarding a second request under a pending id would let one answer
+        // stand for the other (an unfiltered tools/list, a call settled by someone else's result).
+        o.release?.();
+        const reply = encode(
+          errorResponse(
+            o.awaitsId,
+            ErrorCode.InvalidRequest,
+            'Invalid Request: id is already used by a request awaiting its answer',
+          ),
+        );
+        if (batch && o.index !== undefined) {
+          batch.replies[o.index] = reply;
+          this.maybeSendBatch(batch);
+        } else if (!batch) this.toClient(reply);
         return;
       }
       o.register?.();
@@ -631,9 +676,17 @@ export class Router<D extends GateDecision = GateDecision> {
     );
   }
 
-  /** Answers a pending client request from the proxy itself (server gone, oversize). */
-  private answerFromProxy(key: string, id: JsonRpcId, reply: Buffer): void {
-    this.settleCall(key, true);
+  /**
+   * Answers a pending client request from the proxy itself (server gone, oversize). A pending
+   * call's reservation is rolled back, or committed when the server did answer it (`settle`).
+   */
+  private answerFromProxy(
+    key: string,
+    id: JsonRpcId,
+    reply: Buffer,
+    settle: 'commit' | 'rollback' = 'rollback',
+  ): void {
+    this.settleCall(key, settle === 'rollback');
     this.toolsListIds.delete(key);
     const entry = this.pending.get(key);
     this.pending.delete(key);
@@ -677,6 +730,8 @@ export class Router<D extends GateDecision = GateDecision> {
     if (id === undefined) return;
     const key = idKey(id);
     if (!this.pending.has(key)) return;
+    // The server answered: a call it answers has run (whatever the answer was), so it counts.
+    // Rolling it back would let an agent whose tool returns huge results call it without limit.
     this.answerFromProxy(
       key,
       id,
@@ -687,6 +742,7 @@ export class Router<D extends GateDecision = GateDecision> {
           `The MCP server's response of ${r.bytes} bytes exceeds the proxy's limit of ${r.limit} bytes (--max-message-bytes)`,
         ),
       ),
+      'commit',
     );
   }
 

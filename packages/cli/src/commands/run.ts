@@ -73,7 +73,11 @@ export function registerRun(program: Command): void {
         .default('info'),
     )
     .option('--log-args', 'record tool arguments in the decision log (off: they may hold secrets)')
-    .option('--max-message-bytes <n>', 'largest accepted message in either direction, in bytes', positiveInt)
+    .option(
+      '--max-message-bytes <n>',
+      'largest accepted message in either direction, in bytes (default: 67108864, 64 MiB)',
+      positiveInt,
+    )
     .option('--no-watch', 'do not reload the policy when the file changes')
     .option(
       '--shutdown-grace <ms>',

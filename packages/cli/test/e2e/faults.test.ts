@@ -34,6 +34,10 @@ tools:
     rules:
       - name: one failing call a minute
         rate_limit: 1/minute
+  big:
+    rules:
+      - name: two big calls a minute
+        rate_limit: 2/minute
 `;
 
 let s: Scratch;
@@ -140,6 +144,13 @@ describe('protocol faults', () => {
     expect(cut.unparsable.length).toBe(1_000_000);
     raw.send(call(8, 'echo', { text: 'still here' }));
     expect((await raw.waitFor((m) => m.id === 8)).result.content[0].text).toBe('still here');
+    // The tool ran, so the answer too big to pass still counts: the third call hits the limit.
+    raw.send(call(9, 'big', { bytes: 3_000_000 }));
+    expect((await raw.waitFor((m) => m.id === 9 && m.error)).error.code).toBe(-32603);
+    raw.send(call(10, 'big', { bytes: 3_000_000 }));
+    const third = await raw.waitFor((m) => m.id === 10);
+    expect(third.result.isError).toBe(true);
+    expect(third.result._meta['tollgate/denial'].reason).toBe('rate_limited');
     raw.proc.stdin.end();
     expect((await raw.exited).code).toBe(0);
   });
