@@ -447,7 +447,7 @@ function streamFromServer(server: Peer, bytes: Buffer) {
     streamed: true,
     rest: () => {
       stream.write(bytes.subarray(2 * third));
-      stream.end(bytes);
+      stream.end();
     },
   };
 }

@@ -30,7 +30,8 @@
  * - Cut-through: a server message still arriving after 256 KiB is forwarded as it streams in
  *   when nothing the proxy must change or consume can be awaiting it: no `tools/list` or
  *   `initialize` response, no request of the proxy's own, no batch member pending (then only
- *   forwarding can happen to it). It is still read whole at its end, to settle its call.
+ *   forwarding can happen to it). Its envelope is read as it passes (jsonrpc/envelope-stream.ts),
+ *   without keeping it, to settle its call at its end.
  *   A 20 MiB result then crosses both hops at once instead of one after the other.
  *
  * Id spaces: client-to-server request ids and server-to-client request ids are separate
@@ -42,7 +43,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { denialResponse } from './denial.js';
 import type { Gate, GateDecision, PolicyView } from './gate.js';
-import { type JsonRpcId, scanEnvelope } from './jsonrpc/envelope.js';
+import { type Envelope, type JsonRpcId, scanEnvelope } from './jsonrpc/envelope.js';
+import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
 import { findIdInEdges } from './jsonrpc/oversize.js';
@@ -602,26 +604,25 @@ export class Router<D extends GateDecision = GateDecision> {
     for (const entry of this.pending.values()) if (entry.batch) return undefined;
     const out = this.client.openStream();
     if (!out) return undefined;
+    const envelope = new EnvelopeStream();
     return {
-      write: (part) => out.write(part),
-      end: (message) => {
-        if (Buffer.isBuffer(message)) {
-          out.end();
-          this.streamedFromServer(message);
-        } else {
-          // Over the cap: the client got the first `limit` bytes of a line that can no longer
-          // be completed. End that line, then answer the request it was for, as for any
-          // oversize message.
-          out.end();
-          this.serverOversize(message);
-        }
+      write: (part) => {
+        out.write(part);
+        envelope.push(part);
+      },
+      end: (oversize) => {
+        // Over the cap, the client got the first `limit` bytes of a line that can no longer be
+        // completed: end that line, then answer the request it was for, as for any oversize
+        // message.
+        out.end();
+        if (oversize) this.serverOversize(oversize);
+        else this.streamedFromServer(envelope.result());
       },
     };
   }
 
-  /** Bookkeeping for a server message already forwarded by cut-through. */
-  private streamedFromServer(bytes: Buffer): void {
-    const env = scanEnvelope(bytes);
+  /** Bookkeeping for a server message already forwarded by cut-through, from its envelope. */
+  private streamedFromServer(env: Envelope): void {
     this.stats.forwardedToClient++;
     if (env.kind === 'response') {
       const key = idKey(env.id as JsonRpcId);
@@ -632,7 +633,7 @@ export class Router<D extends GateDecision = GateDecision> {
     if (env.kind === 'request' || env.kind === 'notification') return;
     this.stats.noiseLines++;
     this.log.warn(
-      { bytes: bytes.length, problem: env.problem },
+      { problem: env.problem },
       'a long line on the server stdout that is not a JSON-RPC message was passed to the client before it ended',
     );
   }

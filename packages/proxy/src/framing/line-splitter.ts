@@ -43,9 +43,10 @@ export interface LineSplitterHandlers {
    * arrived without its line end. `head` is its first bytes (up to 4 KiB). Return a sink to
    * receive the message as it streams (the bytes already buffered first, then every later part;
    * a trailing `\r` included, the line end not); return undefined to have it delivered whole
-   * through `onLine` as usual. A streamed message is not delivered through `onLine`: its sink's
-   * `end` gets it whole instead (or, when it went over `maxMessageBytes`, the oversize report;
-   * in that case no part beyond the cap was given to `write`).
+   * through `onLine` as usual. A streamed message is not kept (memory stays flat however long it
+   * is) and not delivered through `onLine`: its sink's `end` is called when it ends, with the
+   * oversize report when it went over `maxMessageBytes` (no part beyond the cap was given to
+   * `write` then).
    */
   onLongLine?(head: Buffer): LineSink | undefined;
 }
@@ -55,11 +56,10 @@ export interface LineSink {
   /** The next bytes of the message, in order. */
   write(part: Buffer): void;
   /**
-   * The message ended (its newline arrived, or the stream ended). `message` is the whole message
-   * without its line end, or the oversize report when it went over the cap: then `write` stopped
-   * at the cap and the rest was discarded.
+   * The message ended (its newline arrived, or the stream ended). `oversize` is set when it went
+   * over the cap: then `write` stopped at the cap and the rest was discarded.
    */
-  end(message: Buffer | OversizeMessage): void;
+  end(oversize?: OversizeMessage): void;
 }
 
 /** Options of a {@link LineSplitter} beyond the cap. */
@@ -84,6 +84,8 @@ export class LineSplitter {
   private oversize: { bytes: number; head: Buffer; tail: Buffer } | undefined;
   /** Set while the current message is streamed to a sink. */
   private sink: LineSink | undefined;
+  /** First bytes of the message being streamed, for an oversize report. */
+  private streamHead: Buffer | undefined;
   /** The current message was offered to `onLongLine` already. */
   private offered = false;
   private readonly streamAfterBytes: number;
@@ -145,15 +147,28 @@ export class LineSplitter {
       this.oversize.tail = keepTail(this.oversize.tail, part);
       return;
     }
+    if (this.sink) {
+      // Streamed: counted, handed over, not kept.
+      this.pendingBytes += part.length;
+      if (this.pendingBytes > this.maxMessageBytes) {
+        // The part that fits under the cap still goes out; nothing beyond it does.
+        const fits = part.length - (this.pendingBytes - this.maxMessageBytes);
+        if (fits > 0) this.sink.write(part.subarray(0, fits));
+        this.oversize = {
+          bytes: this.pendingBytes,
+          head: this.streamHead ?? Buffer.alloc(0),
+          tail: keepTail(Buffer.alloc(0), part),
+        };
+        this.pendingBytes = 0;
+        return;
+      }
+      this.sink.write(part);
+      return;
+    }
     this.chunks.push(part);
     this.pendingBytes += part.length;
     if (this.pendingBytes > this.maxMessageBytes) {
       const all = Buffer.concat(this.chunks, this.pendingBytes);
-      if (this.sink) {
-        // The part that fits under the cap still goes out; nothing beyond it does.
-        const fits = part.length - (this.pendingBytes - this.maxMessageBytes);
-        if (fits > 0) this.sink.write(part.subarray(0, fits));
-      }
       this.oversize = {
         bytes: all.length,
         head: Buffer.from(all.subarray(0, KEPT_EDGE_BYTES)),
@@ -163,9 +178,7 @@ export class LineSplitter {
       this.pendingBytes = 0;
       return;
     }
-    if (this.sink) {
-      this.sink.write(part);
-    } else if (!this.offered && this.pendingBytes > this.streamAfterBytes && this.handlers.onLongLine) {
+    if (!this.offered && this.pendingBytes > this.streamAfterBytes && this.handlers.onLongLine) {
       this.offered = true;
       const first = this.chunks[0] as Buffer;
       const head =
@@ -175,7 +188,9 @@ export class LineSplitter {
       const sink = this.handlers.onLongLine(head);
       if (sink) {
         this.sink = sink;
+        this.streamHead = Buffer.from(head);
         for (const c of this.chunks) sink.write(c);
+        this.chunks = [];
       }
     }
   }
@@ -183,6 +198,7 @@ export class LineSplitter {
   private finishLine(): void {
     const sink = this.sink;
     this.sink = undefined;
+    this.streamHead = undefined;
     this.offered = false;
     if (this.oversize) {
       const info = this.oversize;
@@ -191,16 +207,17 @@ export class LineSplitter {
       else this.handlers.onOversize?.(info);
       return;
     }
+    if (sink) {
+      this.pendingBytes = 0;
+      sink.end();
+      return;
+    }
     if (this.pendingBytes === 0) return;
     let line =
       this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.pendingBytes);
     this.chunks = [];
     this.pendingBytes = 0;
     if (line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-    if (sink) {
-      sink.end(line);
-      return;
-    }
     if (isBlank(line)) return;
     this.handlers.onLine(line);
   }

@@ -104,29 +104,54 @@ export function scanEnvelope(buf: Buffer): Envelope {
       }
     }
     if (skipWs(buf, i) !== buf.length) throw new ScanError('unexpected bytes after the message');
-    if (jsonrpc !== '2.0')
-      return { kind: 'invalid', problem: 'jsonrpc must be "2.0"', ...(hasId ? { id } : {}) };
-    if (hasId && id !== null && typeof id !== 'string' && typeof id !== 'number') {
-      return { kind: 'invalid', problem: 'id must be a string or a number' };
-    }
-    if (hasMethod) {
-      if (typeof method !== 'string') {
-        return { kind: 'invalid', problem: 'method must be a string', ...(hasId ? { id } : {}) };
-      }
-      return hasId ? { kind: 'request', id: id as JsonRpcId, method } : { kind: 'notification', method };
-    }
-    if (hasId && hasResult !== hasError) {
-      return { kind: 'response', id: id as JsonRpcId, isError: hasError };
-    }
-    return {
-      kind: 'invalid',
-      problem: 'neither a request, a notification nor a response',
-      ...(hasId ? { id } : {}),
-    };
+    return classifyEnvelope({ jsonrpc, id, hasId, method, hasMethod, hasResult, hasError });
   } catch (err) {
     if (err instanceof ScanError) return { kind: 'invalid', problem: `malformed JSON: ${err.message}` };
     throw err;
   }
+}
+
+/** The top-level members of a message that decide what it is (see {@link classifyEnvelope}). */
+export interface EnvelopeFields {
+  /** Parsed value of `jsonrpc`. */
+  readonly jsonrpc: unknown;
+  /** Parsed value of `id`, when `hasId`. */
+  readonly id?: unknown;
+  readonly hasId: boolean;
+  /** Parsed value of `method`, when `hasMethod`. */
+  readonly method?: unknown;
+  readonly hasMethod: boolean;
+  readonly hasResult: boolean;
+  readonly hasError: boolean;
+}
+
+/**
+ * Request, notification, response or invalid, from the top-level members (JSON-RPC 2.0
+ * section 4; MCP spec 2025-11-25 "Base Protocol"). Shared by {@link scanEnvelope} and the
+ * streaming reader in envelope-stream.ts.
+ */
+export function classifyEnvelope(f: EnvelopeFields): Envelope {
+  const { jsonrpc, hasId, hasMethod, hasResult, hasError, method } = f;
+  const id = f.id as JsonRpcId | undefined;
+  if (jsonrpc !== '2.0')
+    return { kind: 'invalid', problem: 'jsonrpc must be "2.0"', ...(hasId ? { id } : {}) };
+  if (hasId && id !== null && typeof id !== 'string' && typeof id !== 'number') {
+    return { kind: 'invalid', problem: 'id must be a string or a number' };
+  }
+  if (hasMethod) {
+    if (typeof method !== 'string') {
+      return { kind: 'invalid', problem: 'method must be a string', ...(hasId ? { id } : {}) };
+    }
+    return hasId ? { kind: 'request', id: id as JsonRpcId, method } : { kind: 'notification', method };
+  }
+  if (hasId && hasResult !== hasError) {
+    return { kind: 'response', id: id as JsonRpcId, isError: hasError };
+  }
+  return {
+    kind: 'invalid',
+    problem: 'neither a request, a notification nor a response',
+    ...(hasId ? { id } : {}),
+  };
 }
 
 function parseSlice(buf: Buffer, from: number, to: number): unknown {

@@ -54,16 +54,14 @@ export class ChildStdioTransport implements MessageTransport {
           if (!stream) return undefined;
           return {
             write: (part) => stream.write(part),
-            end: (message) =>
+            end: (oversize) =>
               stream.end(
-                Buffer.isBuffer(message)
-                  ? message
-                  : {
-                      bytes: message.bytes,
-                      limit: this.splitter.maxMessageBytes,
-                      head: message.head,
-                      tail: message.tail,
-                    },
+                oversize && {
+                  bytes: oversize.bytes,
+                  limit: this.splitter.maxMessageBytes,
+                  head: oversize.head,
+                  tail: oversize.tail,
+                },
               ),
           };
         },

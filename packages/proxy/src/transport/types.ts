@@ -34,10 +34,11 @@ export interface IncomingMessageStream {
   /** The next bytes of the message, in order. */
   write(part: Buffer): void;
   /**
-   * The message ended: `message` is all of it (without framing), or the oversize report when it
-   * went over the transport's cap (then `write` stopped at the cap).
+   * The message ended. `oversize` is set when it went over the transport's cap (then `write`
+   * stopped at the cap). The transport keeps no copy: a receiver that needs more than the bytes
+   * it was given must read them as they pass.
    */
-  end(message: Buffer | OversizeReport): void;
+  end(oversize?: OversizeReport): void;
 }
 
 /** Sends one message in parts; see {@link MessageTransport.openStream}. */

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { scanEnvelope } from './envelope.js';
+import { EnvelopeStream } from './envelope-stream.js';
+
+/** Feeds `text` split at the given offsets. */
+function streamed(text: string | Buffer, cuts: number[]) {
+  const bytes = Buffer.isBuffer(text) ? text : Buffer.from(text);
+  const s = new EnvelopeStream();
+  let from = 0;
+  for (const c of [...cuts].sort((a, b) => a - b)) {
+    s.push(bytes.subarray(from, c));
+    from = c;
+  }
+  s.push(bytes.subarray(from));
+  return s.result();
+}
+
+/** A small seeded PRNG (mulberry32), so failures reproduce. */
+function rng(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const TRICKY = ['plain', 'a "quoted" }', '\\', '\\\\"', '{[', '\u2028é😀', '\\"}],"id":99,"x":"', ''];
+
+function randomValue(r: () => number, depth = 0): unknown {
+  const k = Math.floor(r() * (depth > 3 ? 4 : 7));
+  switch (k) {
+    case 0:
+      return TRICKY[Math.floor(r() * TRICKY.length)];
+    case 1:
+      return Math.floor(r() * 2000) - 1000;
+    case 2:
+      return r() < 0.5 ? null : r() < 0.5;
+    case 3:
+      return `${TRICKY[Math.floor(r() * TRICKY.length)]}${'x'.repeat(Math.floor(r() * 50))}`;
+    case 4:
+      return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(r, depth + 1));
+    default: {
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i < Math.floor(r() * 4); i++) o[`${TRICKY[i] ?? 'k'}${i}`] = randomValue(r, depth + 1);
+      if (r() < 0.3) o.id = 'nested-id';
+      return o;
+    }
+  }
+}
+
+function randomMessage(r: () => number): string {
+  const members: Array<[string, unknown]> = [['jsonrpc', r() < 0.95 ? '2.0' : '1.0']];
+  const shape = Math.floor(r() * 4);
+  if (shape === 0 || shape === 1) members.push(['method', r() < 0.5 ? 'tools/call' : 'notifications/x']);
+  if (shape !== 1) members.push(['id', r() < 0.5 ? Math.floor(r() * 100) : `id-"${Math.floor(r() * 100)}\\`]);
+  if (shape === 2) members.push(['result', randomValue(r)]);
+  if (shape === 3) members.push(['error', { code: -32000, message: String(randomValue(r)) }]);
+  if (shape <= 1) members.push(['params', randomValue(r)]);
+  // Any member order: the MCP SDK writes `id` last.
+  members.sort(() => r() - 0.5);
+  const ws = () => (r() < 0.2 ? ' \r\n\t'.slice(0, 1 + Math.floor(r() * 3)) : '');
+  return `${ws()}{${members.map(([k, v]) => `${ws()}${JSON.stringify(k)}${ws()}:${ws()}${JSON.stringify(v)}${ws()}`).join(',')}}${ws()}`;
+}
+
+describe('EnvelopeStream', () => {
+  it('reads the same envelope as scanEnvelope, however the message is cut', () => {
+    const r = rng(42);
+    for (let n = 0; n < 400; n++) {
+      const msg = randomMessage(r);
+      const expected = scanEnvelope(Buffer.from(msg));
+      const bytes = Buffer.from(msg);
+      const cuts = Array.from({ length: Math.floor(r() * 6) }, () => Math.floor(r() * bytes.length));
+      expect(streamed(bytes, cuts), msg).toEqual(expected);
+    }
+  });
+
+  it('handles every single cut of a response with escapes at the cut', () => {
+    const msg = JSON.stringify({ result: { text: 'a\\"b\\\\"c"}' }, jsonrpc: '2.0', id: 'q"\\' });
+    const expected = scanEnvelope(Buffer.from(msg));
+    expect(expected).toEqual({ kind: 'response', id: 'q"\\', isError: false });
+    for (let c = 0; c <= msg.length; c++) expect(streamed(msg, [c]), `cut at ${c}`).toEqual(expected);
+    for (let c = 0; c + 1 <= msg.length; c++) expect(streamed(msg, [c, c + 1])).toEqual(expected);
+  });
+
+  it('reads a 20 MiB result in 64 KiB parts without keeping it', () => {
+    const text = 'x'.repeat(20 * 1024 * 1024);
+    const bytes = Buffer.from(
+      JSON.stringify({ result: { content: [{ type: 'text', text }] }, jsonrpc: '2.0', id: 3 }),
+    );
+    const s = new EnvelopeStream();
+    for (let i = 0; i < bytes.length; i += 65536) s.push(bytes.subarray(i, i + 65536));
+    expect(s.result()).toEqual({ kind: 'response', id: 3, isError: false });
+  });
+
+  it('reports malformed or cut-short messages as invalid', () => {
+    expect(streamed('{"jsonrpc":"2.0","id":1,"result":{"a":"unfinished', [10]).kind).toBe('invalid');
+    expect(streamed('{"jsonrpc":"2.0","id":1,"result":{}} trailing', []).problem).toMatch(/malformed JSON/);
+    expect(streamed('Banner', []).problem).toMatch(/not a JSON object/);
+    expect(streamed('{"jsonrpc":"2.0" "id":1}', []).problem).toMatch(/expected "," or "}"/);
+    expect(streamed('{"jsonrpc":"2.0","id":1,"result":{}}', [5])).toEqual({
+      kind: 'response',
+      id: 1,
+      isError: false,
+    });
+  });
+});

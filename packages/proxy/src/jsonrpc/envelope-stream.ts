@@ -1,0 +1,254 @@
+/**
+ * The envelope of a JSON-RPC message read while it streams past, without keeping the message.
+ *
+ * Used for cut-through (router.ts): a long server message is forwarded to the client part by
+ * part, and the proxy still needs its envelope at the end (the `id` to find the pending call,
+ * `result` or `error` to commit or roll it back). Holding 20 MiB only to scan it once costs a
+ * copy and garbage collection; this reader keeps a few bytes of state instead.
+ *
+ * It follows the top-level object only: member names, and the values of `jsonrpc`, `id` and
+ * `method` (at most {@link MAX_CAPTURED_BYTES} each). Nested values are skipped, strings at
+ * `indexOf` speed. Classification is the same as {@link scanEnvelope}'s (JSON-RPC 2.0 section 4).
+ * Structural checks are lighter: brackets are counted, not matched, since the bytes have
+ * already gone to a peer that parses them anyway.
+ */
+import { classifyEnvelope, type Envelope, type EnvelopeFields, type JsonRpcId } from './envelope.js';
+
+/** Longest member name or captured value kept, in bytes; longer ones cannot be `jsonrpc`/`id`/`method`. */
+const MAX_CAPTURED_BYTES = 4096;
+
+const Q = 0x22;
+const BS = 0x5c;
+
+type Phase =
+  | 'start' // before the opening brace
+  | 'key' // expecting a member name (or `}` right after `{`)
+  | 'colon'
+  | 'value' // expecting the start of a value
+  | 'scalar' // inside a number or literal at depth 1
+  | 'nested' // inside an object or array value
+  | 'after' // expecting `,` or `}`
+  | 'done' // after the closing brace
+  | 'bad';
+
+const CAPTURED = new Set(['jsonrpc', 'id', 'method']);
+
+/** Reads one message's envelope from its bytes, pushed in order. */
+export class EnvelopeStream {
+  private phase: Phase = 'start';
+  private inString = false;
+  private escape = false;
+  /** Whether the string being read is a member name (else a value). */
+  private stringIsKey = false;
+  /** Container depth inside a nested value. */
+  private depth = 0;
+  private capture: number[] | undefined;
+  private captureOverflow = false;
+  private key: string | undefined;
+  private problem: string | undefined;
+  private first = true;
+  private readonly fields: {
+    jsonrpc?: unknown;
+    id?: unknown;
+    hasId: boolean;
+    method?: unknown;
+    hasMethod: boolean;
+    hasResult: boolean;
+    hasError: boolean;
+  } = { hasId: false, hasMethod: false, hasResult: false, hasError: false };
+
+  /** Feeds the next bytes of the message. */
+  push(chunk: Buffer): void {
+    let i = 0;
+    const n = chunk.length;
+    while (i < n && this.phase !== 'bad') {
+      if (this.inString) {
+        i = this.readString(chunk, i);
+        continue;
+      }
+      const c = chunk[i] as number;
+      switch (this.phase) {
+        case 'start':
+          if (isWs(c)) break;
+          if (c !== 0x7b) return this.fail('not a JSON object');
+          this.phase = 'key';
+          break;
+        case 'key':
+          if (isWs(c)) break;
+          if (c === 0x7d && this.first) {
+            this.phase = 'done';
+            break;
+          }
+          if (c !== Q) return this.fail('expected a member name');
+          this.startString(true, true);
+          break;
+        case 'colon':
+          if (isWs(c)) break;
+          if (c !== 0x3a) return this.fail('expected ":"');
+          this.phase = 'value';
+          break;
+        case 'value':
+          if (isWs(c)) break;
+          this.startValue(c);
+          break;
+        case 'scalar':
+          if (c === 0x2c || c === 0x7d || isWs(c)) {
+            this.endValue();
+            continue; // the byte belongs to 'after'
+          }
+          this.keep(c);
+          break;
+        case 'nested':
+          this.keep(c);
+          if (c === Q) this.startString(false, this.capture !== undefined, true);
+          else if (c === 0x7b || c === 0x5b) this.depth++;
+          else if (c === 0x7d || c === 0x5d) {
+            this.depth--;
+            if (this.depth === 0) this.endValue();
+          }
+          break;
+        case 'after':
+          if (isWs(c)) break;
+          if (c === 0x2c) this.phase = 'key';
+          else if (c === 0x7d) this.phase = 'done';
+          else return this.fail('expected "," or "}"');
+          break;
+        case 'done':
+          if (!isWs(c)) return this.fail('unexpected bytes after the message');
+          break;
+      }
+      i++;
+    }
+  }
+
+  /** The envelope, once every byte has been pushed. */
+  result(): Envelope {
+    if (this.problem) return { kind: 'invalid', problem: `malformed JSON: ${this.problem}` };
+    if (this.phase !== 'done' || this.inString) {
+      return { kind: 'invalid', problem: 'malformed JSON: the message ended early' };
+    }
+    return classifyEnvelope(this.fields as EnvelopeFields);
+  }
+
+  private fail(problem: string): void {
+    this.problem ??= problem;
+    this.phase = 'bad';
+  }
+
+  /** `c` starts a value at depth 1. */
+  private startValue(c: number): void {
+    this.first = false;
+    const k = this.key;
+    if (k === 'result') this.fields.hasResult = true;
+    else if (k === 'error') this.fields.hasError = true;
+    this.capture = k !== undefined && CAPTURED.has(k) ? [] : undefined;
+    this.captureOverflow = false;
+    if (c === Q) {
+      this.keep(c);
+      this.startString(false, this.capture !== undefined);
+    } else if (c === 0x7b || c === 0x5b) {
+      this.keep(c);
+      this.depth = 1;
+      this.phase = 'nested';
+    } else {
+      this.keep(c);
+      this.phase = 'scalar';
+    }
+  }
+
+  private endValue(): void {
+    const k = this.key;
+    if (k !== undefined && this.capture) {
+      let value: unknown;
+      try {
+        value = this.captureOverflow ? undefined : JSON.parse(Buffer.from(this.capture).toString('utf8'));
+      } catch {
+        return this.fail('malformed value');
+      }
+      if (k === 'jsonrpc') this.fields.jsonrpc = value;
+      else if (k === 'id') {
+        this.fields.id = value;
+        this.fields.hasId = true;
+      } else if (k === 'method') {
+        this.fields.method = value;
+        this.fields.hasMethod = true;
+      }
+    }
+    this.capture = undefined;
+    this.key = undefined;
+    this.phase = 'after';
+  }
+
+  private startString(isKey: boolean, capturing: boolean, nested = false): void {
+    this.inString = true;
+    this.escape = false;
+    this.stringIsKey = isKey;
+    if (isKey) {
+      this.capture = [Q];
+      this.captureOverflow = false;
+    } else if (!capturing && !nested) {
+      this.capture = undefined;
+    }
+  }
+
+  /** Inside a string from `i`; returns where reading goes on. */
+  private readString(chunk: Buffer, i: number): number {
+    let pos = i;
+    if (this.escape) {
+      // The previous part ended with a backslash: this byte is escaped.
+      this.keep(chunk[pos] as number);
+      this.escape = false;
+      pos++;
+    }
+    for (;;) {
+      const q = chunk.indexOf(Q, pos);
+      const end = q === -1 ? chunk.length : q;
+      let run = 0;
+      for (let k = end - 1; k >= pos && chunk[k] === BS; k--) run++;
+      this.keepRange(chunk, pos, end);
+      if (q === -1) {
+        this.escape = run % 2 === 1;
+        return chunk.length;
+      }
+      this.keep(Q);
+      pos = q + 1;
+      if (run % 2 === 0) break;
+    }
+    this.inString = false;
+    if (this.stringIsKey) {
+      const raw = this.captureOverflow ? undefined : Buffer.from(this.capture ?? []).toString('utf8');
+      this.capture = undefined;
+      try {
+        this.key = raw === undefined ? undefined : (JSON.parse(raw) as string);
+      } catch {
+        this.fail('malformed member name');
+        return pos;
+      }
+      this.phase = 'colon';
+    } else if (this.phase !== 'nested') {
+      this.endValue();
+    }
+    return pos;
+  }
+
+  private keep(c: number): void {
+    if (!this.capture) return;
+    if (this.capture.length >= MAX_CAPTURED_BYTES) this.captureOverflow = true;
+    else this.capture.push(c);
+  }
+
+  private keepRange(chunk: Buffer, from: number, to: number): void {
+    if (!this.capture || from >= to) return;
+    if (this.capture.length + (to - from) > MAX_CAPTURED_BYTES) {
+      this.captureOverflow = true;
+      return;
+    }
+    for (let k = from; k < to; k++) this.capture.push(chunk[k] as number);
+  }
+}
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+export type { JsonRpcId };
