@@ -60,3 +60,35 @@ describe('findIdInEdges', () => {
     expect(findIdInEdges(b('{"method":"tools/call","params":{"id":1'), b('{"id":3}}}'))).toBeUndefined();
   });
 });
+
+describe('scanEnvelope value decoding', () => {
+  it('reads ids and methods exactly as JSON.parse would, with and without escapes', () => {
+    const ids: unknown[] = [
+      0,
+      7,
+      42,
+      123456789012345,
+      1234567890123456789,
+      -3,
+      1.5,
+      2e3,
+      'a',
+      '',
+      'é😀',
+      'q"\\',
+      '\u0001',
+      'tab\t',
+    ];
+    for (const id of ids) {
+      const msg = `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":${JSON.stringify(`m/${String(id)}`)}}`;
+      expect(scan(msg), msg).toEqual({
+        kind: 'request',
+        id: JSON.parse(JSON.stringify(id)),
+        method: `m/${String(id)}`,
+      });
+    }
+    expect(scan('{"jsonrpc":"2.0","id":01,"method":"x"}').kind).toBe('invalid');
+    expect(scan('{"jsonrpc":"2\\u002e0","id":1,"method":"x"}').kind).toBe('request');
+    expect(scan('{"jsonrpc":"2.0","id":1e400,"method":"x"}').kind).toBe('request');
+  });
+});

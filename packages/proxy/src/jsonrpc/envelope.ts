@@ -154,7 +154,40 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
   };
 }
 
+/**
+ * The JSON value in `buf[from, to)`. The values read here are short strings (`"2.0"`, a method
+ * name, a string id) and integer ids: those are decoded straight from the bytes when they hold
+ * no escape (no allocation of an intermediate string for `JSON.parse`); anything else goes
+ * through `JSON.parse`.
+ */
 function parseSlice(buf: Buffer, from: number, to: number): unknown {
+  const first = buf[from];
+  if (first === Q && to - from >= 2 && buf[to - 1] === Q) {
+    let plain = true;
+    for (let k = from + 1; k < to - 1; k++) {
+      const b = buf[k] as number;
+      if (b === BS || b < 0x20) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return buf.toString('utf8', from + 1, to - 1);
+  } else if (
+    first !== undefined &&
+    ((first >= 0x31 && first <= 0x39) || (first === 0x30 && to - from === 1))
+  ) {
+    // A positive integer without leading zeros, short enough to be exact.
+    if (to - from <= 15) {
+      let n = 0;
+      let k = from;
+      for (; k < to; k++) {
+        const d = (buf[k] as number) - 0x30;
+        if (d < 0 || d > 9) break;
+        n = n * 10 + d;
+      }
+      if (k === to) return n;
+    }
+  }
   try {
     return JSON.parse(buf.toString('utf8', from, to));
   } catch {
