@@ -409,3 +409,63 @@ describe('leases and abandoned calls', () => {
     await other.close();
   });
 });
+
+describe('lease sizing follows the call rate', () => {
+  it('a lease used up within one settlement period is followed by one twice as large, up to the growth cap', async () => {
+    const counting = new CountingStore(new SqliteCounterStore({ file: join(dir, 'grow.sqlite') }));
+    // A settlement period far longer than the test: every lease is used up "fast".
+    const s = new LeasedCounterStore(counting, {
+      maxCallsPerLease: 4,
+      maxLeaseGrowth: 4,
+      settleIntervalMs: 60_000,
+    });
+    const item = fixed('grow', 100_000);
+    for (let i = 1; i <= 4 + 8 + 16 + 16 + 16; i++) {
+      const r = await s.reserve([item], T0 + i);
+      expect(r.ok && r.values).toEqual([i]);
+      if (r.ok) await s.commit(r.reservation!, T0 + i);
+    }
+    expect(counting.reserved.map((r) => r.items[0]!.amount)).toEqual([4, 8, 16, 16, 16]);
+    await s.close();
+  });
+
+  it('the room bound still caps a grown lease', async () => {
+    const counting = new CountingStore(new SqliteCounterStore({ file: join(dir, 'grow-room.sqlite') }));
+    const s = new LeasedCounterStore(counting, {
+      maxCallsPerLease: 4,
+      maxLeaseGrowth: 64,
+      settleIntervalMs: 60_000,
+    });
+    const item = fixed('grow-room', 400);
+    for (let i = 1; i <= 4 + 8 + 16; i++) {
+      const r = await s.reserve([item], T0 + i);
+      if (r.ok) await s.commit(r.reservation!, T0 + i);
+    }
+    // Sizes 4, 8, 16; then 32 would pass (400 - 28) / 16 = 23.25: the lease is 23.
+    await s.reserve([item], T0 + 100);
+    expect(counting.reserved.map((r) => r.items[0]!.amount)).toEqual([4, 8, 16, 23]);
+    await s.close();
+  });
+
+  it('a lease settled mostly unused is followed by one half as large', async () => {
+    const counting = new CountingStore(new SqliteCounterStore({ file: join(dir, 'shrink.sqlite') }));
+    const s = new LeasedCounterStore(counting, {
+      maxCallsPerLease: 2,
+      maxLeaseGrowth: 8,
+      settleIntervalMs: 100,
+    });
+    const item = fixed('shrink', 100_000);
+    // Two leases used up back to back (a few microseconds each, far inside 100 ms): sizes 2, 4, then 8.
+    for (let i = 1; i <= 2 + 4 + 1; i++) {
+      const r = await s.reserve([item], T0 + i);
+      if (r.ok) await s.commit(r.reservation!, T0 + i);
+    }
+    expect(counting.reserved.map((r) => r.items[0]!.amount)).toEqual([2, 4, 8]);
+    // The 8-lease holds 1 committed call; left idle, it settles with 7 of 8 unused.
+    await until(() => s.openLeases === 0);
+    const r = await s.reserve([item], T0 + 50);
+    if (r.ok) await s.commit(r.reservation!, T0 + 50);
+    expect(counting.reserved.at(-1)!.items[0]!.amount).toBe(4);
+    await s.close();
+  });
+});

@@ -23,8 +23,16 @@ export interface LeaseOptions {
   settleIntervalMs?: number;
   /** A lease takes at most 1/`roomDivisor` of the room left under the bound (default 16). */
   roomDivisor?: number;
-  /** A lease takes at most this many times the amount of the call that asks for it (default 64). */
+  /**
+   * A counter's first lease in a window holds at most this many times the amount of the call that
+   * asks for it (default 64). A lease that runs out within one settlement period is followed by
+   * one twice as large, up to `maxLeaseGrowth` times this (a busy counter then costs a store
+   * transaction per few hundred calls instead of per 64); one settled mostly unused is followed
+   * by one half as large. The room bound (`roomDivisor`) applies whatever the size.
+   */
   maxCallsPerLease?: number;
+  /** How many times `maxCallsPerLease` a lease may grow to (default 16). */
+  maxLeaseGrowth?: number;
 }
 
 /** One block of quota reserved in the backing store for one counter, window and set of checks. */
@@ -66,6 +74,8 @@ interface CounterInfo {
   readonly signature: string;
   /** Seen with different checks (or none) in this window: never leased until the window ends. */
   mixed: boolean;
+  /** Calls the next lease is sized for (before the room bound): grows on fast use, shrinks on idle. */
+  scale: number;
 }
 
 interface PlanEntry {
@@ -86,6 +96,7 @@ interface LocalReservation {
 const SETTLE_INTERVAL_MS = 100;
 const ROOM_DIVISOR = 16;
 const MAX_CALLS_PER_LEASE = 64;
+const MAX_LEASE_GROWTH = 16;
 /** Rounds of "acquire a lease, try again" before a call goes to the inner store. */
 const ATTEMPTS = 3;
 
@@ -120,6 +131,7 @@ export class LeasedCounterStore implements CounterStore {
   private readonly interval: number;
   private readonly divisor: number;
   private readonly maxCalls: number;
+  private readonly maxScale: number;
   private readonly active = new Map<string, Lease>();
   private readonly leases = new Set<Lease>();
   private readonly acquiring = new Map<string, Promise<boolean>>();
@@ -145,6 +157,7 @@ export class LeasedCounterStore implements CounterStore {
     this.interval = options.settleIntervalMs ?? SETTLE_INTERVAL_MS;
     this.divisor = options.roomDivisor ?? ROOM_DIVISOR;
     this.maxCalls = options.maxCallsPerLease ?? MAX_CALLS_PER_LEASE;
+    this.maxScale = this.maxCalls * (options.maxLeaseGrowth ?? MAX_LEASE_GROWTH);
   }
 
   async reserve(
@@ -272,7 +285,7 @@ export class LeasedCounterStore implements CounterStore {
       const signature = checkSignature(item);
       let info = this.counters.get(counter);
       if (!info) {
-        info = { end: windowStart + item.windowMs, signature, mixed: false };
+        info = { end: windowStart + item.windowMs, signature, mixed: false, scale: this.maxCalls };
         this.counters.set(counter, info);
       } else if (!info.mixed && info.signature !== signature) {
         // The same counter under different bounds (or unchecked increments): a lease sized for one
@@ -324,8 +337,13 @@ export class LeasedCounterStore implements CounterStore {
       expiresAt = Math.min(expiresAt, lease.windowEnd);
     }
     for (const lease of need.keys()) {
-      // Run out: settle as soon as the calls in flight resolve; the next call takes a new lease.
-      if (lease.committed + lease.inflight >= lease.reserved) this.retire(lease);
+      // Run out: settle as soon as the calls in flight resolve; the next call takes a new lease,
+      // twice as large when this one lasted less than a settlement period.
+      if (lease.committed + lease.inflight >= lease.reserved) {
+        const info = this.counters.get(lease.counter);
+        if (info && t - lease.createdAt < this.interval) info.scale = Math.min(info.scale * 2, this.maxScale);
+        this.retire(lease);
+      }
     }
     const id = `${this.idPrefix}${++this.nextId}`;
     this.local.set(id, { leases, amounts, expiresAt });
@@ -374,7 +392,7 @@ export class LeasedCounterStore implements CounterStore {
     for (const c of item.checks) bound = Math.min(bound, c.value);
     const room = bound - last;
     const amount = item.amount;
-    const size = Math.floor(Math.min(room / this.divisor, this.maxCalls * amount) / amount) * amount;
+    const size = Math.floor(Math.min(room / this.divisor, info.scale * amount) / amount) * amount;
     if (!(size >= 2 * amount) || this.closed) return false;
     const leaseItem: CounterItem = {
       key: item.key,
@@ -449,6 +467,11 @@ export class LeasedCounterStore implements CounterStore {
     this.leases.delete(lease);
     this.stats.settlements++;
     const used = Math.min(lease.committed + (closing ? Math.max(lease.inflight, 0) : 0), lease.reserved);
+    if (used < lease.reserved / 2) {
+      // Mostly unused (idle, or the window ended): the next lease of this counter is smaller.
+      const info = this.counters.get(lease.counter);
+      if (info) info.scale = Math.max(this.maxCalls, Math.floor(info.scale / 2));
+    }
     const done =
       used > 0
         ? this.inner.commit(lease.reservation, lease.lastNow, [used])
