@@ -435,13 +435,7 @@ export class Router<D extends GateDecision = GateDecision> {
             outcome.release?.();
             delete outcome.toServer;
             delete outcome.awaitsId;
-            batch.replies[index] = encode(
-              errorResponse(
-                reused,
-                ErrorCode.InvalidRequest,
-                'Invalid Request: id is already used by a request awaiting its answer',
-              ),
-            );
+            batch.replies[index] = reusedIdReply(reused);
           } else batch.awaiting.set(key, index);
         }
       }
@@ -470,13 +464,7 @@ export class Router<D extends GateDecision = GateDecision> {
         // within a session. Forwarding a second request under a pending id would let one answer
         // stand for the other (an unfiltered tools/list, a call settled by someone else's result).
         o.release?.();
-        const reply = encode(
-          errorResponse(
-            o.awaitsId,
-            ErrorCode.InvalidRequest,
-            'Invalid Request: id is already used by a request awaiting its answer',
-          ),
-        );
+        const reply = reusedIdReply(o.awaitsId);
         if (batch && o.index !== undefined) {
           batch.replies[o.index] = reply;
           this.maybeSendBatch(batch);
@@ -831,6 +819,17 @@ function advertiseListChanged(bytes: Buffer): Buffer {
   } catch {
     return bytes;
   }
+}
+
+/** The -32600 answer to a request that reuses the id of one still awaiting its answer. */
+function reusedIdReply(id: JsonRpcId): Buffer {
+  return encode(
+    errorResponse(
+      id,
+      ErrorCode.InvalidRequest,
+      'Invalid Request: id is already used by a request awaiting its answer',
+    ),
+  );
 }
 
 function skipWhitespace(buf: Buffer): number {
