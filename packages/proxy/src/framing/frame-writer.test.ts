@@ -33,7 +33,7 @@ describe('FrameWriter', () => {
       }),
     );
     await turn();
-    expect(batches).toEqual([['{"a":1}\n', '{"b":2}\n']]);
+    expect(batches).toEqual([['{"a":1}\n{"b":2}\n']]);
   });
 
   it('batches the messages written by the microtasks of one callback (decisions resolving together)', async () => {
@@ -48,7 +48,7 @@ describe('FrameWriter', () => {
       }),
     );
     await turn();
-    expect(batches).toEqual([['{"c":3}\n', '{"d":4}\n']]);
+    expect(batches).toEqual([['{"c":3}\n{"d":4}\n']]);
   });
 
   it('a message written by an I/O callback leaves before the microtasks that callback queued run', async () => {
@@ -66,16 +66,26 @@ describe('FrameWriter', () => {
     expect(seenByMicrotask).toEqual([1]);
   });
 
-  it('writes a message over 64 KiB and its newline without joining them, in order with raw parts', async () => {
+  it('writes a message over 64 KiB and large raw parts as they are, in order with what waits', async () => {
     const { stream, batches } = recorder();
     const w = new FrameWriter(stream);
     const big = Buffer.alloc(70 * 1024, 0x61);
-    w.write(big);
-    w.writeRaw(Buffer.from('{"part":'));
-    w.writeRaw(Buffer.from('1}\n'));
+    const part = Buffer.alloc(8 * 1024, 0x62);
+    await new Promise<void>((done) =>
+      setImmediate(() => {
+        w.write(Buffer.from('{"first":1}'));
+        w.write(big);
+        w.writeRaw(part);
+        w.writeRaw(Buffer.from('\n'));
+        w.write(Buffer.from('{"last":2}'));
+        done();
+      }),
+    );
     await turn();
-    expect(batches).toHaveLength(1);
-    expect(batches[0]!.map((s) => s.length)).toEqual([70 * 1024, 1, 8, 3]);
-    expect(batches[0]!.slice(1).join('')).toBe('\n{"part":1}\n');
+    const written = batches.flat();
+    // The small frame waiting is flushed before the big one; nothing is copied into a join with
+    // the big message or the large part; the small tail joins the turn's last write.
+    expect(written.map((b) => b.length)).toEqual([12, 70 * 1024, 1, 8 * 1024, 12]);
+    expect(written.join('')).toBe(`{"first":1}\n${big}\n${part}\n{"last":2}\n`);
   });
 });

@@ -6,10 +6,12 @@
  * proxy would otherwise answer with one `write` per message. Each `write` on a pipe or socket
  * wakes the reader; on virtual machines that wakeup is the largest cost of a small message
  * (measured: the proxy made 2.0 writes per call against the null relay's 0.67 at 16 calls in
- * flight). The writer corks the stream at the first message and uncorks it from
- * `process.nextTick`. Node runs that tick once the current I/O callback and every microtask it
- * queued have run (the policy decisions of the messages of one read resolve there), so those
- * messages leave in one `writev`; a message written by the I/O callback itself leaves before the
+ * flight). The writer collects the frames of a turn and joins them into one buffer from
+ * `process.nextTick` (one `write` call into the stream, not one per message: a Writable's
+ * per-write bookkeeping costs about as much as copying a small message). Node runs that tick once
+ * the current I/O callback and every microtask it queued have run (the policy decisions of the
+ * messages of one read resolve there), so those messages leave in one system call; a message
+ * written by the I/O callback itself leaves before the
  * microtasks that callback queued run (so committing a call's counters happens after its answer
  * is on its way). Nothing waits on a timer: a lone message leaves in the same turn.
  */
@@ -20,42 +22,71 @@ const NEWLINE = Buffer.from('\n');
 /** Messages up to this size are joined with their newline into one buffer (bytes). */
 const JOIN_MAX_BYTES = 64 * 1024;
 
+/** Raw parts up to this size wait for the end of the turn; larger ones are written at once (bytes). */
+const SMALL_RAW_BYTES = 4096;
+
 /** Writes framed messages to one stream; see the module comment. */
 export class FrameWriter {
-  private corked = false;
+  /** Small frames (message + newline) waiting for the end of the turn, and their total size. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
 
   /** @param stream where messages go (the proxy's stdout, or the server's stdin). */
   constructor(private readonly stream: Writable) {}
 
   /** Writes one message (without framing) followed by its newline. */
   write(bytes: Buffer): void {
-    this.corkForThisTurn();
     if (bytes.length <= JOIN_MAX_BYTES) {
-      this.stream.write(Buffer.concat([bytes, NEWLINE], bytes.length + 1));
+      this.pending.push(bytes, NEWLINE);
+      this.pendingBytes += bytes.length + 1;
+      this.schedule();
     } else {
-      // A large message is not copied once more just to append one byte.
+      // A large message goes out now (after what is waiting), not copied once more.
+      this.flush();
       this.stream.write(bytes);
       this.stream.write(NEWLINE);
     }
   }
 
-  /** Writes raw bytes (a part of a message being streamed through), in order with the rest. */
+  /**
+   * Writes raw bytes (a part of a message being streamed through), in order with the rest. Parts
+   * of a streamed message are as large as the reads they came from: they go out as they are,
+   * not copied into a joined buffer; only small ones (the final newline) wait for the turn.
+   */
   writeRaw(bytes: Buffer): void {
-    this.corkForThisTurn();
-    this.stream.write(bytes);
+    if (bytes.length <= SMALL_RAW_BYTES) {
+      this.pending.push(bytes);
+      this.pendingBytes += bytes.length;
+      this.schedule();
+    } else {
+      this.flush();
+      this.stream.write(bytes);
+    }
   }
 
-  private corkForThisTurn(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.stream.cork();
-    process.nextTick(this.uncork);
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(this.flushTurn);
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.stream.uncork();
+  private readonly flushTurn = (): void => {
+    this.scheduled = false;
+    this.flush();
   };
+
+  /**
+   * Hands what is waiting to the stream now, as one buffer (one `write`, one system call). Call
+   * it before ending the stream or exiting: frames wait for the end of the turn otherwise.
+   */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const joined = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.stream.write(joined);
+  }
 }
 
 /** The line end of a frame, for code that ends a message written in parts. */

@@ -109,12 +109,15 @@ export class ChildStdioTransport implements MessageTransport {
   endInput(): void {
     const h = this.handle;
     if (!h || h.hasExited || h.child.stdin.destroyed) return;
+    // Messages sent in this turn go before the EOF.
+    this.writer?.flush();
     h.child.stdin.end();
   }
 
   /** Runs the shutdown ladder (stdin EOF, SIGTERM, SIGKILL) and resolves when the child is gone. */
   async close(): Promise<void> {
     if (!this.handle) return;
+    if (!this.handle.hasExited && !this.handle.child.stdin.destroyed) this.writer?.flush();
     await this.handle.shutdown(this.opts.shutdownGraceMs);
   }
 }

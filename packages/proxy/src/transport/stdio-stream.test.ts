@@ -30,3 +30,13 @@ describe('StreamTransport cut-through', () => {
     expect(t.openStream()).toBeDefined();
   });
 });
+
+describe('StreamTransport flush', () => {
+  it('hands messages still waiting for the end of the turn to the stream before it resolves', async () => {
+    const { t, text } = transport();
+    await t.start();
+    t.send(Buffer.from('{"last":1}'));
+    await t.flush();
+    expect(text()).toBe('{"last":1}\n');
+  });
+});

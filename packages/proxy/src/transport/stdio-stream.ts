@@ -99,6 +99,7 @@ export class StreamTransport implements MessageTransport {
   /** Resolves when everything written so far has been handed to the OS. */
   flush(): Promise<void> {
     const { output } = this.opts;
+    if (!this.outputBroken) this.writer.flush();
     if (this.outputBroken || output.writableLength === 0) return Promise.resolve();
     return new Promise((resolve) => {
       output.write('', () => resolve());
