@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { thousandRulePolicy } from './fixtures/proxy-policy.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const requireFromProxy = createRequire(join(root, 'packages/proxy/package.json'));
@@ -59,20 +60,8 @@ child.stdout.pipe(process.stdout);
 child.on('exit', (code) => process.exit(code ?? 1));
 `,
 );
-// 1,000 rules: 999 on other tools (the engine must still find echo's among them) + one on echo
-// that reserves a counter in SQLite on every call.
-const lines = ['version: "1"', 'default: allow', 'hide: [blob_internal_*]', 'tools:'];
-for (let i = 0; i < 999; i++) {
-  lines.push(
-    `  tool_${i}:`,
-    '    rules:',
-    `      - name: rule ${i}`,
-    `        conditions: [{ path: args.n, op: lte, value: ${i} }]`,
-  );
-}
-lines.push('  echo:', '    rules:', '      - name: echo budget', '        rate_limit: 100000000/hour');
 const policyFile = join(work, 'policy.yaml');
-writeFileSync(policyFile, `${lines.join('\n')}\n`);
+writeFileSync(policyFile, thousandRulePolicy());
 
 const modes = {
   direct: () => ({ command: process.execPath, args: [serverFile] }),

@@ -11,6 +11,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { thousandRulePolicy } from './fixtures/proxy-policy.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const { Router } = await import(join(root, 'packages/proxy/dist/index.js'));
@@ -23,18 +24,8 @@ const CALLS = QUICK ? 30_000 : 200_000;
 const ROUNDS = 3;
 
 const work = mkdtempSync(join(tmpdir(), 'tollgate-router-bench-'));
-const lines = ['version: "1"', 'default: allow', 'hide: [blob_internal_*]', 'tools:'];
-for (let i = 0; i < 999; i++) {
-  lines.push(
-    `  tool_${i}:`,
-    '    rules:',
-    `      - name: rule ${i}`,
-    `        conditions: [{ path: args.n, op: lte, value: ${i} }]`,
-  );
-}
-lines.push('  echo:', '    rules:', '      - name: echo budget', '        rate_limit: 100000000/hour');
 const policyFile = join(work, 'policy.yaml');
-writeFileSync(policyFile, `${lines.join('\n')}\n`);
+writeFileSync(policyFile, thousandRulePolicy());
 
 const requests = Array.from({ length: 1000 }, (_, i) =>
   Buffer.from(
