@@ -63,42 +63,21 @@ child.on('exit', (code) => process.exit(code ?? 1));
 const policyFile = join(work, 'policy.yaml');
 writeFileSync(policyFile, thousandRulePolicy());
 
+/** Tollgate in front of the bench server, with the given counter store flags. */
+function tollgateMode(stateFlags) {
+  return {
+    command: process.execPath,
+    args: [cli, '-c', policyFile, ...stateFlags, '--log-level', 'warn', '--', process.execPath, serverFile],
+    env: { ...process.env, TOLLGATE_HOME: join(work, 'home') },
+  };
+}
+
 const modes = {
   direct: () => ({ command: process.execPath, args: [serverFile] }),
   'null relay': () => ({ command: process.execPath, args: [relayFile, process.execPath, serverFile] }),
-  tollgate: () => ({
-    command: process.execPath,
-    args: [
-      cli,
-      '-c',
-      policyFile,
-      '--state-dir',
-      join(work, 'state'),
-      '--log-level',
-      'warn',
-      '--',
-      process.execPath,
-      serverFile,
-    ],
-    env: { ...process.env, TOLLGATE_HOME: join(work, 'home') },
-  }),
+  tollgate: () => tollgateMode(['--state-dir', join(work, 'state')]),
   // The same policy with in-memory counters: separates the proxy's cost from the store's.
-  'tollgate mem': () => ({
-    command: process.execPath,
-    args: [
-      cli,
-      '-c',
-      policyFile,
-      '--state-dsn',
-      'memory:',
-      '--log-level',
-      'warn',
-      '--',
-      process.execPath,
-      serverFile,
-    ],
-    env: { ...process.env, TOLLGATE_HOME: join(work, 'home') },
-  }),
+  'tollgate mem': () => tollgateMode(['--state-dsn', 'memory:']),
 };
 
 function pct(sorted, p) {
