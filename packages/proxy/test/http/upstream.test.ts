@@ -33,6 +33,8 @@ afterAll(async () => {
 interface Bridge {
   client: Client;
   gate: RecordingGate;
+  /** The upstream transport, once the proxy started. */
+  upstream: HttpUpstreamTransport | undefined;
   exit: Promise<HttpUpstreamProxyExit>;
   close(): Promise<HttpUpstreamProxyExit>;
 }
@@ -45,12 +47,16 @@ async function bridge(url: string, deny: string[] = [], capabilities = {}): Prom
   const input = new PassThrough();
   const output = new PassThrough();
   const gate = new RecordingGate(new Set(deny));
+  let upstream: HttpUpstreamTransport | undefined;
   const exit = runHttpUpstreamProxy({
     url,
     gate,
     input,
     output,
     upstream: { reconnection: { maxRetries: 1 } },
+    onStarted: (i) => {
+      upstream = i.upstream;
+    },
   });
   const client = new Client({ name: 'upstream-e2e', version: '1.0.0' }, { capabilities });
   await client.connect(new StreamClientTransport(input, output));
@@ -58,6 +64,9 @@ async function bridge(url: string, deny: string[] = [], capabilities = {}): Prom
   const b: Bridge = {
     client,
     gate,
+    get upstream() {
+      return upstream;
+    },
     exit,
     close() {
       closed ??= client.close().then(() => exit);
@@ -167,47 +176,20 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
   });
 
   it('does not pile abort listeners on the session signal, one per request', async () => {
-    const input = new PassThrough();
-    const output = new PassThrough();
-    let upstream: HttpUpstreamTransport | undefined;
-    const exit = runHttpUpstreamProxy({
-      url: everything.url,
-      gate: new RecordingGate(),
-      input,
-      output,
-      onStarted: (i) => {
-        upstream = i.upstream;
-      },
-    });
-    const client = new Client({ name: 'leak-e2e', version: '1.0.0' });
-    await client.connect(new StreamClientTransport(input, output));
-    for (let i = 0; i < 60; i++) await client.callTool({ name: 'get-sum', arguments: { a: i, b: 1 } });
+    const b = await bridge(everything.url);
+    for (let i = 0; i < 60; i++) await b.client.callTool({ name: 'get-sum', arguments: { a: i, b: 1 } });
     // The SDK passes its session-wide AbortSignal to every fetch; undici leaves a listener on it
     // per SSE response unless each request has its own signal (fetchWatched).
-    const signal = (upstream as unknown as { sdk: { _abortController: AbortController } }).sdk
+    const signal = (b.upstream as unknown as { sdk: { _abortController: AbortController } }).sdk
       ._abortController.signal;
     expect(getEventListeners(signal, 'abort').length).toBeLessThan(5);
-    await client.close();
-    await exit;
+    await b.close();
   });
 
   it('keeps Mcp-Session-Id and sends DELETE for it on exit', async () => {
-    const input = new PassThrough();
-    const output = new PassThrough();
-    let upstream: HttpUpstreamTransport | undefined;
-    const exit = runHttpUpstreamProxy({
-      url: everything.url,
-      gate: new RecordingGate(),
-      input,
-      output,
-      onStarted: (i) => {
-        upstream = i.upstream;
-      },
-    });
-    const client = new Client({ name: 'delete-e2e', version: '1.0.0' });
-    await client.connect(new StreamClientTransport(input, output));
-    await client.ping();
-    const sid = upstream?.sessionId;
+    const b = await bridge(everything.url);
+    await b.client.ping();
+    const sid = b.upstream?.sessionId;
     expect(sid).toMatch(/^[0-9a-f-]{36}$/);
     const probe = () =>
       fetch(everything.url, {
@@ -224,8 +206,7 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
         return r.status;
       });
     expect(await probe()).toBe(200);
-    await client.close();
-    await exit;
+    await b.close();
     // server-everything answers 400 "No valid session ID" for a session it no longer has.
     expect(await probe()).toBe(400);
   });
