@@ -200,6 +200,27 @@ describe('Router', () => {
     expect(gate.rolledBack).toEqual([]);
   });
 
+  it('a cancelled request no longer awaits an answer: not waited for, not answered at server death, id free', async () => {
+    const { client, server, router } = setup();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    expect(router.pendingRequests).toBe(1);
+    client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } });
+    await tick();
+    expect(router.pendingRequests).toBe(0);
+    // The id may be used again at once.
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    await tick();
+    expect(server.json().map((m) => m.method)).toEqual(['tools/call', 'notifications/cancelled', 'ping']);
+    // The ping is answered; the server's death then answers nothing more: the cancelled call is
+    // not pending, so it gets no -32000 its client no longer waits for.
+    server.deliver({ jsonrpc: '2.0', id: 1, result: {} });
+    router.serverClosed({ exitCode: 1 });
+    const answers = client.json();
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+  });
+
   it('unbatches a batch, evaluates every element and answers with one array in order', async () => {
     const { client, server } = setup();
     client.deliver([

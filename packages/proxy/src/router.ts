@@ -522,7 +522,13 @@ export class Router<D extends GateDecision = GateDecision> {
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
     const key = idKey(requestId);
     this.settleCall(key, false);
-    // The request stays pending: a server may still answer, and the client may still wait.
+    // The server should not answer a cancelled request, and the client ignores an answer that
+    // comes anyway (same section): it no longer awaits one. So it stops being pending: shutdown
+    // after client EOF does not wait for it, the server's death does not answer it, and its id
+    // is free again. A late answer is still forwarded as it comes. A batch member stays pending:
+    // its batch's array needs an entry.
+    const entry = this.pending.get(key);
+    if (entry && !entry.batch) this.pending.delete(key);
   }
 
   // ---------------------------------------------------------------- server -> client
