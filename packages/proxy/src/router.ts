@@ -43,7 +43,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { denialResponse } from './denial.js';
 import type { Gate, GateDecision, PolicyView } from './gate.js';
-import { type Envelope, type JsonRpcId, scanEnvelope } from './jsonrpc/envelope.js';
+import { type Envelope, type JsonRpcId, scanEnvelope, skipWs } from './jsonrpc/envelope.js';
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
@@ -591,7 +591,7 @@ export class Router<D extends GateDecision = GateDecision> {
    */
   private streamFromServer(head: Buffer): IncomingMessageStream | undefined {
     if (!this.client.openStream || this.clientGone) return undefined;
-    if (head[skipWhitespace(head)] !== 0x7b /* { */) return undefined;
+    if (head[skipWs(head, 0)] !== 0x7b /* { */) return undefined;
     if (this.toolsListIds.size > 0 || this.initializeId !== undefined || this.invented.size > 0) {
       return undefined;
     }
@@ -836,12 +836,6 @@ function reusedIdReply(id: JsonRpcId): Buffer {
       'Invalid Request: id is already used by a request awaiting its answer',
     ),
   );
-}
-
-function skipWhitespace(buf: Buffer): number {
-  let i = 0;
-  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i++;
-  return i;
 }
 
 function errMessage(err: unknown): string {

@@ -12,7 +12,12 @@
  * Structural checks are lighter: brackets are counted, not matched, since the bytes have
  * already gone to a peer that parses them anyway.
  */
-import { classifyEnvelope, type Envelope, type EnvelopeFields, type JsonRpcId } from './envelope.js';
+import {
+  classifyEnvelope,
+  type Envelope,
+  type EnvelopeFields,
+  isJsonWhitespace as isWs,
+} from './envelope.js';
 
 /** Longest member name or captured value kept, in bytes; longer ones cannot be `jsonrpc`/`id`/`method`. */
 const MAX_CAPTURED_BYTES = 4096;
@@ -70,7 +75,10 @@ export class EnvelopeStream {
       switch (this.phase) {
         case 'start':
           if (isWs(c)) break;
-          if (c !== 0x7b) return this.fail('not a JSON object');
+          if (c !== 0x7b) {
+            this.fail('not a JSON object');
+            return;
+          }
           this.phase = 'key';
           break;
         case 'key':
@@ -79,12 +87,18 @@ export class EnvelopeStream {
             this.phase = 'done';
             break;
           }
-          if (c !== Q) return this.fail('expected a member name');
+          if (c !== Q) {
+            this.fail('expected a member name');
+            return;
+          }
           this.startString(true, true);
           break;
         case 'colon':
           if (isWs(c)) break;
-          if (c !== 0x3a) return this.fail('expected ":"');
+          if (c !== 0x3a) {
+            this.fail('expected ":"');
+            return;
+          }
           this.phase = 'value';
           break;
         case 'value':
@@ -111,10 +125,16 @@ export class EnvelopeStream {
           if (isWs(c)) break;
           if (c === 0x2c) this.phase = 'key';
           else if (c === 0x7d) this.phase = 'done';
-          else return this.fail('expected "," or "}"');
+          else {
+            this.fail('expected "," or "}"');
+            return;
+          }
           break;
         case 'done':
-          if (!isWs(c)) return this.fail('unexpected bytes after the message');
+          if (!isWs(c)) {
+            this.fail('unexpected bytes after the message');
+            return;
+          }
           break;
       }
       i++;
@@ -163,7 +183,8 @@ export class EnvelopeStream {
       try {
         value = this.captureOverflow ? undefined : JSON.parse(Buffer.from(this.capture).toString('utf8'));
       } catch {
-        return this.fail('malformed value');
+        this.fail('malformed value');
+        return;
       }
       if (k === 'jsonrpc') this.fields.jsonrpc = value;
       else if (k === 'id') {
@@ -246,9 +267,3 @@ export class EnvelopeStream {
     for (let k = from; k < to; k++) this.capture.push(chunk[k] as number);
   }
 }
-
-function isWs(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-export type { JsonRpcId };

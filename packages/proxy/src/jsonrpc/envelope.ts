@@ -195,12 +195,15 @@ function parseSlice(buf: Buffer, from: number, to: number): unknown {
   }
 }
 
-function skipWs(buf: Buffer, i: number): number {
-  for (;;) {
-    const c = buf[i];
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-    else return i;
-  }
+/** True for the four JSON whitespace bytes (RFC 8259 section 2). */
+export function isJsonWhitespace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** Index of the first byte at or after `i` that is not JSON whitespace (`buf.length` at the end). */
+export function skipWs(buf: Buffer, i: number): number {
+  while (isJsonWhitespace(buf[i])) i++;
+  return i;
 }
 
 /** `i` at an opening quote; returns the index after the closing quote. */

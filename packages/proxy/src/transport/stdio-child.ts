@@ -1,7 +1,7 @@
 import { FrameWriter } from '../framing/frame-writer.js';
-import { LineSplitter } from '../framing/line-splitter.js';
+import { LineSplitter, type OversizeMessage } from '../framing/line-splitter.js';
 import { type ChildProcessHandle, type SpawnChildOptions, spawnChild } from '../process.js';
-import type { CloseInfo, MessageTransport } from './types.js';
+import type { CloseInfo, MessageTransport, OversizeReport } from './types.js';
 
 /** Options of {@link ChildStdioTransport}. */
 export interface ChildStdioTransportOptions extends SpawnChildOptions {
@@ -42,33 +42,24 @@ export class ChildStdioTransport implements MessageTransport {
     this.splitter = new LineSplitter(
       {
         onLine: (line) => this.onmessage?.(line),
-        onOversize: (info) =>
-          this.onoversize?.({
-            bytes: info.bytes,
-            limit: this.splitter.maxMessageBytes,
-            head: info.head,
-            tail: info.tail,
-          }),
+        onOversize: (info) => this.onoversize?.(this.report(info)),
         onLongLine: (head) => {
           const stream = this.onlongmessage?.(head);
           if (!stream) return undefined;
           return {
             write: (part) => stream.write(part),
-            end: (oversize) =>
-              stream.end(
-                oversize && {
-                  bytes: oversize.bytes,
-                  limit: this.splitter.maxMessageBytes,
-                  head: oversize.head,
-                  tail: oversize.tail,
-                },
-              ),
+            end: (oversize) => stream.end(oversize && this.report(oversize)),
           };
         },
       },
       opts.maxMessageBytes,
       { streamAfterBytes: opts.streamAfterBytes ?? DEFAULT_STREAM_AFTER_BYTES },
     );
+  }
+
+  /** A message over the cap, as the router sees it (with the cap it went over). */
+  private report(info: OversizeMessage): OversizeReport {
+    return { bytes: info.bytes, limit: this.splitter.maxMessageBytes, head: info.head, tail: info.tail };
   }
 
   /** The child process, once started. */
