@@ -42,7 +42,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { denialResponse } from './denial.js';
-import type { Gate, GateDecision, PolicyView } from './gate.js';
+import type { Gate, GateContext, GateDecision, PolicyView } from './gate.js';
 import { type Envelope, type JsonRpcId, scanEnvelope, skipWs } from './jsonrpc/envelope.js';
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
@@ -86,30 +86,43 @@ export interface RouterStats {
   noiseLines: number;
 }
 
+/** An allowed `tools/call`: its decision (reservation) until the server answers. */
 interface PendingCall<D> {
-  decision: D;
-  tool: string;
+  readonly decision: D;
+  readonly tool: string;
+}
+
+/** A client request awaiting the server's answer. */
+interface PendingRequest<D> {
+  readonly id: JsonRpcId;
+  /** The batch it belongs to, if any. */
+  readonly batch: BatchState | undefined;
+  /** For an allowed `tools/call`: settled (committed or rolled back) once, then cleared. */
+  call: PendingCall<D> | undefined;
 }
 
 /** What a client message turns into once decided. */
-interface Outcome {
-  /** Raw frames for the server. */
-  toServer?: Buffer[];
+interface Outcome<D> {
+  /** Raw frame for the server. */
+  toServer?: Buffer;
   /** Frame for the client (a reply made by the proxy), or a batch member's reply. */
   reply?: Buffer;
-  /** Pending-call registrations to make when the frame is actually sent. */
+  /** Registrations to make when the frame is actually sent (`tools/list`, `initialize`, cancellation). */
   register?: () => void;
   /** For a request: the id that now awaits an answer from the server. */
   awaitsId?: JsonRpcId;
-  /** For an allowed call that is not forwarded after all: give its reservation back. */
-  release?: () => void;
+  /**
+   * For an allowed `tools/call`: becomes the pending request's call when forwarded; rolled back
+   * when it is not forwarded after all.
+   */
+  call?: PendingCall<D>;
   /** For a batch element that is a request: its place in the batch's answer. */
   index?: number;
 }
 
-interface Slot {
+interface Slot<D> {
   ready: boolean;
-  outcomes: Outcome[];
+  outcomes: Outcome<D>[];
   /** When set, this slot is a batch: replies are collected instead of sent. */
   batch?: BatchState;
 }
@@ -149,13 +162,13 @@ export class Router<D extends GateDecision = GateDecision> {
   private readonly prefetch: boolean;
   private readonly prefetchTimeoutMs: number;
 
-  private readonly queue: Slot[] = [];
-  /** Client requests awaiting the server, by idKey. Value: batch the request belongs to. */
-  private readonly pending = new Map<string, { id: JsonRpcId; batch?: BatchState }>();
-  private readonly calls = new Map<string, PendingCall<D>>();
+  private readonly queue: Slot<D>[] = [];
+  /** Client requests awaiting the server, by idKey. */
+  private readonly pending = new Map<string, PendingRequest<D>>();
   private readonly toolsListIds = new Set<string>();
   private initializeId: string | undefined;
-  private clientName: string | undefined;
+  /** Who is calling, given to the gate with every decision (one object, replaced when the client names itself). */
+  private gateContext: GateContext;
   private readonly catalogue = new ToolCatalogue();
   private readonly invented = new Map<string, (bytes: Buffer) => void>();
   private readonly idPrefix = `tollgate-${randomBytes(6).toString('hex')}-`;
@@ -171,6 +184,7 @@ export class Router<D extends GateDecision = GateDecision> {
     this.gate = opts.gate;
     this.log = opts.logger ?? silentLogger;
     this.sessionId = opts.sessionId ?? randomUUID();
+    this.gateContext = { sessionId: this.sessionId };
     this.prefetch = opts.prefetchToolSchemas ?? true;
     this.prefetchTimeoutMs = opts.prefetchTimeoutMs ?? 5000;
     this.client.onmessage = (bytes) => this.fromClient(bytes);
@@ -240,49 +254,56 @@ export class Router<D extends GateDecision = GateDecision> {
       this.apply(this.classifyClient(bytes, env), undefined);
       return;
     }
-    const slot: Slot = { ready: false, outcomes: [] };
+    const slot: Slot<D> = { ready: false, outcomes: [] };
     this.queue.push(slot);
-    void this.decideSlot(slot, bytes, env).then(
-      () => this.drain(),
-      (err: unknown) => {
-        // Never drop a request silently: it gets an error, and is not forwarded.
-        this.log.error({ err }, 'internal error while routing a client message');
-        slot.outcomes = [];
-        slot.batch = undefined;
-        if (env.kind === 'request' || env.kind === 'batch') {
-          slot.outcomes.push({
-            reply: encode(
-              errorResponse(
-                env.kind === 'request' ? (env.id as JsonRpcId) : null,
-                ErrorCode.InternalError,
-                'Internal error',
-              ),
-            ),
-          });
-        }
-        slot.ready = true;
-        this.drain();
-      },
-    );
+    void this.decideSlot(slot, bytes, env);
   }
 
-  private async decideSlot(slot: Slot, bytes: Buffer, env: ReturnType<typeof scanEnvelope>): Promise<void> {
-    if (env.kind === 'batch') {
-      await this.decideBatch(slot, bytes);
-    } else if (env.kind === 'request' && env.method === 'tools/call') {
-      let message: unknown;
-      try {
-        message = JSON.parse(bytes.toString('utf8'));
-      } catch {
-        slot.outcomes.push({ reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) });
-        slot.ready = true;
-        return;
+  /** Decides a queued message, marks its slot ready and sends what is ready. Never rejects. */
+  private async decideSlot(
+    slot: Slot<D>,
+    bytes: Buffer,
+    env: ReturnType<typeof scanEnvelope>,
+  ): Promise<void> {
+    try {
+      if (env.kind === 'batch') {
+        await this.decideBatch(slot, bytes);
+      } else if (env.kind === 'request' && env.method === 'tools/call') {
+        let message: unknown;
+        try {
+          message = JSON.parse(bytes.toString('utf8'));
+        } catch {
+          message = undefined;
+        }
+        slot.outcomes.push(
+          message === undefined
+            ? { reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) }
+            : await this.decideCall(env.id as JsonRpcId, bytes, message),
+        );
+      } else {
+        slot.outcomes.push(this.classifyClient(bytes, env));
       }
-      slot.outcomes.push(await this.decideCall(env.id as JsonRpcId, bytes, message));
-    } else {
-      slot.outcomes.push(this.classifyClient(bytes, env));
+    } catch (err) {
+      // Never drop a request silently: it gets an error, and is not forwarded. Calls already
+      // decided in it (a batch) give their reservations back.
+      this.log.error({ err }, 'internal error while routing a client message');
+      for (const o of slot.outcomes) if (o.call) this.finishCall(o.call, true);
+      slot.outcomes = [];
+      slot.batch = undefined;
+      if (env.kind === 'request' || env.kind === 'batch') {
+        slot.outcomes.push({
+          reply: encode(
+            errorResponse(
+              env.kind === 'request' ? (env.id as JsonRpcId) : null,
+              ErrorCode.InternalError,
+              'Internal error',
+            ),
+          ),
+        });
+      }
     }
     slot.ready = true;
+    this.drain();
   }
 
   private drain(): void {
@@ -294,7 +315,7 @@ export class Router<D extends GateDecision = GateDecision> {
   }
 
   /** Turns a non-`tools/call`, non-batch client message into an outcome. */
-  private classifyClient(bytes: Buffer, env: ReturnType<typeof scanEnvelope>): Outcome {
+  private classifyClient(bytes: Buffer, env: ReturnType<typeof scanEnvelope>): Outcome<D> {
     switch (env.kind) {
       case 'invalid': {
         const parseError = env.problem?.startsWith('malformed JSON') ?? false;
@@ -319,26 +340,26 @@ export class Router<D extends GateDecision = GateDecision> {
           };
         }
         if (env.method === 'tools/list') {
-          return { toServer: [bytes], awaitsId: id, register: () => this.toolsListIds.add(idKey(id)) };
+          return { toServer: bytes, awaitsId: id, register: () => this.toolsListIds.add(idKey(id)) };
         }
         if (env.method === 'initialize') {
-          return { toServer: [bytes], awaitsId: id, register: () => this.noteInitialize(id, bytes) };
+          return { toServer: bytes, awaitsId: id, register: () => this.noteInitialize(id, bytes) };
         }
-        return { toServer: [bytes], awaitsId: id };
+        return { toServer: bytes, awaitsId: id };
       }
       case 'notification':
         if (env.method === 'notifications/cancelled') {
-          return { toServer: [bytes], register: () => this.noteCancelled(bytes) };
+          return { toServer: bytes, register: () => this.noteCancelled(bytes) };
         }
-        return { toServer: [bytes] };
+        return { toServer: bytes };
       default:
         // Responses to server-to-client requests (sampling, elicitation, roots, ping).
-        return { toServer: [bytes] };
+        return { toServer: bytes };
     }
   }
 
   /** Evaluates one `tools/call` request. `message` is its parsed form. */
-  private async decideCall(id: JsonRpcId, bytes: Buffer, message: unknown): Promise<Outcome> {
+  private async decideCall(id: JsonRpcId, bytes: Buffer, message: unknown): Promise<Outcome<D>> {
     const params = (message as { params?: unknown }).params;
     const problem = callParamsProblem(params);
     if (problem) {
@@ -349,10 +370,7 @@ export class Router<D extends GateDecision = GateDecision> {
     if (this.prefetch && this.catalogue.size === 0 && !this.serverGone) await this.fetchSchemas();
     let decision: D;
     try {
-      decision = await this.gate.decide(
-        { tool: name, args: args ?? {} },
-        { sessionId: this.sessionId, ...(this.clientName ? { clientId: this.clientName } : {}) },
-      );
+      decision = await this.gate.decide({ tool: name, args: args ?? {} }, this.gateContext);
     } catch (err) {
       this.log.error({ err, tool: name }, 'policy could not be evaluated; call refused');
       return {
@@ -380,19 +398,10 @@ export class Router<D extends GateDecision = GateDecision> {
       };
     }
     this.stats.callsAllowed++;
-    return {
-      toServer: [bytes],
-      awaitsId: id,
-      register: () => this.calls.set(idKey(id), { decision, tool: name }),
-      release: () => {
-        this.gate
-          .rollback(decision)
-          .catch((err: unknown) => this.log.error({ err, tool: name }, 'rollback failed'));
-      },
-    };
+    return { toServer: bytes, awaitsId: id, call: { decision, tool: name } };
   }
 
-  private async decideBatch(slot: Slot, bytes: Buffer): Promise<void> {
+  private async decideBatch(slot: Slot<D>, bytes: Buffer): Promise<void> {
     let elements: unknown;
     try {
       elements = JSON.parse(bytes.toString('utf8'));
@@ -411,7 +420,7 @@ export class Router<D extends GateDecision = GateDecision> {
     for (const element of elements) {
       const elementBytes = Buffer.from(JSON.stringify(element) ?? 'null', 'utf8');
       const env = scanEnvelope(elementBytes);
-      let outcome: Outcome;
+      let outcome: Outcome<D>;
       if (env.kind === 'batch') {
         outcome = {
           reply: encode(errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: nested batch')),
@@ -432,7 +441,8 @@ export class Router<D extends GateDecision = GateDecision> {
             // Two requests of one batch under one id (MCP forbids reusing ids): the later one is
             // refused, as it would be outside a batch.
             const reused = outcome.awaitsId;
-            outcome.release?.();
+            if (outcome.call) this.finishCall(outcome.call, true);
+            delete outcome.call;
             delete outcome.toServer;
             delete outcome.awaitsId;
             batch.replies[index] = reusedIdReply(reused);
@@ -444,7 +454,7 @@ export class Router<D extends GateDecision = GateDecision> {
   }
 
   /** Performs an outcome: registrations, then frames to the server and replies to the client. */
-  private apply(o: Outcome, batch: BatchState | undefined): void {
+  private apply(o: Outcome<D>, batch: BatchState | undefined): void {
     if (o.toServer) {
       if (this.serverGone) {
         if (o.awaitsId !== undefined) {
@@ -454,17 +464,17 @@ export class Router<D extends GateDecision = GateDecision> {
           if (batch) batch.replies[batch.awaiting.get(idKey(o.awaitsId)) ?? -1] = reply;
           else this.toClient(reply);
           // A call decided while the server died: give its reservation back.
-          o.register?.();
-          this.settleCall(idKey(o.awaitsId), true);
+          if (o.call) this.finishCall(o.call, true);
         }
         return;
       }
-      if (o.awaitsId !== undefined && this.pending.has(idKey(o.awaitsId))) {
+      const key = o.awaitsId === undefined ? undefined : idKey(o.awaitsId);
+      if (key !== undefined && this.pending.has(key)) {
         // MCP spec 2025-11-25 "Base Protocol > Requests": a request id MUST NOT be reused
         // within a session. Forwarding a second request under a pending id would let one answer
         // stand for the other (an unfiltered tools/list, a call settled by someone else's result).
-        o.release?.();
-        const reply = reusedIdReply(o.awaitsId);
+        if (o.call) this.finishCall(o.call, true);
+        const reply = reusedIdReply(o.awaitsId!);
         if (batch && o.index !== undefined) {
           batch.replies[o.index] = reply;
           this.maybeSendBatch(batch);
@@ -472,13 +482,9 @@ export class Router<D extends GateDecision = GateDecision> {
         return;
       }
       o.register?.();
-      if (o.awaitsId !== undefined) {
-        this.pending.set(idKey(o.awaitsId), batch ? { id: o.awaitsId, batch } : { id: o.awaitsId });
-      }
-      for (const frame of o.toServer) {
-        this.stats.forwardedToServer++;
-        this.server.send(frame);
-      }
+      if (key !== undefined) this.pending.set(key, { id: o.awaitsId!, batch, call: o.call });
+      this.stats.forwardedToServer++;
+      this.server.send(o.toServer);
     } else if (o.reply && !batch) {
       this.toClient(o.reply);
     }
@@ -501,7 +507,9 @@ export class Router<D extends GateDecision = GateDecision> {
     this.initializeId = idKey(id);
     try {
       const name = JSON.parse(bytes.toString('utf8'))?.params?.clientInfo?.name;
-      if (typeof name === 'string') this.clientName = name;
+      if (typeof name === 'string') {
+        this.gateContext = { sessionId: this.sessionId, clientId: name };
+      }
     } catch {
       // Already scanned as valid JSON; unreachable in practice.
     }
@@ -545,17 +553,19 @@ export class Router<D extends GateDecision = GateDecision> {
           return;
         }
         let out = bytes;
-        const isCall = this.calls.has(key);
-        if (isCall) {
+        const entry = this.pending.get(key);
+        this.pending.delete(key);
+        const call = entry?.call;
+        if (call) {
+          entry!.call = undefined;
           // Answer first, count after: the store write is not on the client's critical path.
-          queueMicrotask(() => this.settleCall(key, env.isError === true));
+          const failed = env.isError === true;
+          queueMicrotask(() => this.finishCall(call, failed));
         } else if (this.toolsListIds.delete(key)) out = this.filterList(bytes);
         else if (this.initializeId === key) {
           this.initializeId = undefined;
           out = advertiseListChanged(bytes);
         }
-        const entry = this.pending.get(key);
-        this.pending.delete(key);
         if (entry?.batch) {
           const index = entry.batch.awaiting.get(key);
           if (index !== undefined) {
@@ -620,8 +630,8 @@ export class Router<D extends GateDecision = GateDecision> {
     this.stats.forwardedToClient++;
     if (env.kind === 'response') {
       const key = idKey(env.id as JsonRpcId);
+      this.settleCall(key, env.isError === true);
       this.pending.delete(key);
-      if (this.calls.has(key)) this.settleCall(key, env.isError === true);
       return;
     }
     if (env.kind === 'request' || env.kind === 'notification') return;
@@ -660,11 +670,17 @@ export class Router<D extends GateDecision = GateDecision> {
     }
   }
 
-  /** Commit (result or cancellation) or roll back (error, server death) a pending call. */
+  /** Commit (result or cancellation) or roll back (error, server death) the call pending under `key`, once. */
   private settleCall(key: string, failed: boolean): void {
-    const call = this.calls.get(key);
+    const entry = this.pending.get(key);
+    const call = entry?.call;
     if (!call) return;
-    this.calls.delete(key);
+    entry!.call = undefined;
+    this.finishCall(call, failed);
+  }
+
+  /** Commit or roll back a decided call's reservation (errors are logged). */
+  private finishCall(call: PendingCall<D>, failed: boolean): void {
     const op = failed ? this.gate.rollback(call.decision) : this.gate.commit(call.decision);
     op.catch((err: unknown) =>
       this.log.error({ err, tool: call.tool }, failed ? 'rollback failed' : 'commit failed'),
@@ -714,7 +730,7 @@ export class Router<D extends GateDecision = GateDecision> {
       ),
     );
     // Keep order with messages still being decided.
-    const slot: Slot = { ready: true, outcomes: [{ reply }] };
+    const slot: Slot<D> = { ready: true, outcomes: [{ reply }] };
     if (this.queue.length === 0) this.toClient(reply);
     else this.queue.push(slot);
   }

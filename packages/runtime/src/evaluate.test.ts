@@ -1,7 +1,7 @@
 import { type CompiledPolicy, loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import { type EvaluationContext, evaluate } from './evaluate.js';
-import type { CounterStore } from './store/counter-store.js';
+import type { CounterItem, CounterStore } from './store/counter-store.js';
 import { MemoryCounterStore } from './store/memory.js';
 
 export function compile(yaml: string): CompiledPolicy {
@@ -485,5 +485,116 @@ tools:
   it('turns a programming error into a rejection, not a synchronous throw', async () => {
     const p = evaluate(A, undefined as unknown as { tool: string; args: Record<string, unknown> });
     await expect(p).rejects.toBeInstanceOf(TypeError);
+  });
+});
+
+describe('the counted fast path', () => {
+  // Rate limits, fixed state increments and args conditions only: decided from a per-rule-list
+  // set of counter items. The full path (taken with `trace`) must give the same decisions.
+  const P = compile(`
+version: "1"
+tools:
+  search:
+    rules:
+      - name: short queries
+        conditions: [{ path: args.q, op: regex, value: "^.{1,20}$" }]
+      - name: burst
+        rate_limit: 3/minute
+      - name: searches today
+        conditions: [{ path: args.q, op: neq, value: forbidden }]
+        state: { counter: searches, window: day, increment: 2 }
+      - name: smooth
+        rate_limit: { max: 5, window: 3600 }
+  "*":
+    rules:
+      - name: everything
+        rate_limit: 4/minute
+`);
+
+  function strip(d: Awaited<ReturnType<typeof evaluate>>) {
+    const { trace: _trace, reservation, ...rest } = d;
+    return { ...rest, reserved: reservation?.items.map((i) => [i.key, i.amount]) };
+  }
+
+  it('gives the decisions of the full path, call after call', async () => {
+    const fast = new MemoryCounterStore();
+    const full = new MemoryCounterStore();
+    const calls = [
+      { tool: 'search', args: { q: 'a' } },
+      { tool: 'search', args: { q: 'b' } },
+      { tool: 'search', args: { q: 'x'.repeat(30) } },
+      { tool: 'other', args: {} },
+      { tool: 'search', args: { q: 'c' } },
+      { tool: 'search', args: { q: 'd' } },
+      { tool: 'other', args: {} },
+    ];
+    const got: unknown[] = [];
+    for (const [i, call] of calls.entries()) {
+      const now = T0 + i * 1000;
+      const a = await evaluate(P, call, ctx(fast, now));
+      const b = await evaluate(P, call, ctx(full, now, { trace: true }));
+      expect(strip(a)).toEqual(strip(b));
+      if (a.reservation) await fast.commit(a.reservation, now);
+      if (b.reservation) await full.commit(b.reservation, now);
+      got.push(a.allowed ? 'allowed' : a.rule);
+    }
+    expect(got).toEqual(['allowed', 'allowed', 'short queries', 'allowed', 'allowed', 'burst', 'everything']);
+    // Three searches admitted, 2 each; the "*" limit counted all four admitted calls.
+    expect(await fast.read('ctr:search.searches', 'fixed', 86_400_000, T0)).toBe(6);
+  });
+
+  it('hands the store one shared, frozen item list per rule list', async () => {
+    const seen: (readonly CounterItem[])[] = [];
+    const inner = new MemoryCounterStore();
+    const spy: CounterStore = {
+      kind: 'memory',
+      reserve: (items, now) => {
+        seen.push(items);
+        return inner.reserve(items, now);
+      },
+      peek: (items, now) => inner.peek(items, now),
+      read: (...a) => inner.read(...a),
+      commit: (r, now) => inner.commit(r, now),
+      rollback: (r) => inner.rollback(r),
+      close: () => inner.close(),
+    };
+    await evaluate(P, { tool: 'search', args: { q: 'a' } }, ctx(spy));
+    await evaluate(P, { tool: 'search', args: { q: 'b' } }, ctx(spy));
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toBe(seen[0]);
+    expect(Object.isFrozen(seen[0])).toBe(true);
+    expect(
+      seen[0]?.map((i) => [i.key, i.kind, i.amount, i.checks.map((c) => [c.op, c.value, c.tag])]),
+    ).toEqual([
+      [expect.stringMatching(/^rl:/), 'fixed', 1, [['lte', 3, 1]]],
+      ['ctr:search.searches', 'fixed', 2, []],
+      [expect.stringMatching(/^rl:/), 'sliding', 1, [['lte', 5, 3]]],
+      [expect.stringMatching(/^rl:/), 'fixed', 1, [['lte', 4, 4]]],
+    ]);
+  });
+
+  it('a store that throws synchronously is a store failure, in both fail modes', async () => {
+    const throwing: CounterStore = {
+      kind: 'memory',
+      reserve: () => {
+        throw new Error('socket closed');
+      },
+      peek: () => Promise.reject(new Error('socket closed')),
+      read: () => Promise.reject(new Error('socket closed')),
+      commit: () => Promise.resolve(),
+      rollback: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+    const call = { tool: 'search', args: { q: 'a' } };
+    expect(await evaluate(P, call, ctx(throwing))).toMatchObject({
+      allowed: false,
+      reason: 'state_unavailable',
+      message:
+        'Counter state is unavailable (socket closed); the call is denied because the state fail mode is closed',
+    });
+    expect(await evaluate(P, call, ctx(throwing, T0, { failMode: 'open' }))).toMatchObject({
+      allowed: true,
+      failedOpen: true,
+    });
   });
 });

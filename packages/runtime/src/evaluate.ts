@@ -2,7 +2,13 @@ import type { CompiledCondition, CompiledPolicy, CompiledRule } from '@tollgate/
 import { asNumber, conditionHolds, lookup, resolvePath, valueHolds } from './conditions.js';
 import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from './decision.js';
 import { SchemaValidator } from './schema-validator.js';
-import type { CounterCheck, CounterStore, NumericOp, ReserveResult } from './store/counter-store.js';
+import type {
+  CounterCheck,
+  CounterItem,
+  CounterStore,
+  NumericOp,
+  ReserveResult,
+} from './store/counter-store.js';
 import { formatDuration } from './windows.js';
 
 /** What {@link evaluate} needs besides the policy and the call. */
@@ -118,8 +124,146 @@ function decideFast(policy: CompiledPolicy, call: ToolCall, context: EvaluationC
   // else (a failure, a deny, validate, counters, tracing) takes the full path from the start.
   // It stays synchronous and answers with one shared settled promise per policy: an `async`
   // function would allocate a promise and a decision per call, a third of the cost of a decision.
-  if (context.trace !== true && allSimpleRulesHold(rules, args)) return allowedFor(policy);
+  if (context.trace !== true) {
+    const counted = countedRules(rules);
+    if (counted === undefined) {
+      if (allSimpleRulesHold(rules, args)) return allowedFor(policy);
+    } else if (counted !== null && context.store && argsConditionsHold(rules, args)) {
+      return reserveCounted(policy, tool, rules, counted, context.store, context);
+    }
+  }
   return evaluateRules(policy, call, rules, args, context);
+}
+
+/**
+ * The counters of a rule list whose only stateful parts are rate limits and fixed `state`
+ * increments (no `deny`, no `validate`, no `state.*` conditions, no `increment_from`): the same
+ * items the full path would build for every call, built once per rule list and shared (stores
+ * treat items as read-only). `undefined` when the list has no counters; `null` when it needs the
+ * full path.
+ */
+const countedTemplates = new WeakMap<readonly CompiledRule[], readonly CounterItem[] | null>();
+
+function countedRules(rules: readonly CompiledRule[]): readonly CounterItem[] | null | undefined {
+  let items = countedTemplates.get(rules);
+  if (items === undefined) {
+    items = buildCountedTemplate(rules);
+    countedTemplates.set(rules, items);
+  }
+  return items !== null && items.length === 0 ? undefined : items;
+}
+
+function buildCountedTemplate(rules: readonly CompiledRule[]): readonly CounterItem[] | null {
+  const items: MutableItem[] = [];
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    if (rule.action === 'deny' || rule.validate) return null;
+    for (const c of rule.conditions) if (c.source !== 'args') return null;
+    // Same order and merging as evaluateRules: state increment, then the rate limit.
+    if (rule.state) {
+      if (rule.state.incrementFrom) return null;
+      items[itemFor(items, counterStoreKey(rule.state.id), 'fixed', rule.state.windowMs)]!.amount +=
+        rule.state.increment;
+    }
+    if (rule.rateLimit) {
+      const rl = rule.rateLimit;
+      const item = items[itemFor(items, rl.key, rl.kind, rl.windowMs)]!;
+      item.amount += 1;
+      item.checks.push({ op: 'lte', value: rl.max, tag: i });
+    }
+  }
+  for (const it of items) {
+    Object.freeze(it.checks);
+    Object.freeze(it);
+  }
+  return Object.freeze(items);
+}
+
+/** Whether every `args.*` condition of the rules holds (the rules have no other conditions). */
+function argsConditionsHold(rules: readonly CompiledRule[], args: Record<string, unknown>): boolean {
+  for (let i = 0; i < rules.length; i++) {
+    const conds = rules[i]!.conditions;
+    for (let j = 0; j < conds.length; j++) {
+      const c = conds[j]!;
+      if (!valueHolds(c, lookup(args, c.segments))) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The counted fast path: every stateless check passed, so the decision is the store's. Gives the
+ * same decisions as {@link evaluateRules} for such rule lists, without building items per call.
+ */
+function reserveCounted(
+  policy: CompiledPolicy,
+  tool: string,
+  rules: readonly CompiledRule[],
+  items: readonly CounterItem[],
+  store: CounterStore,
+  context: EvaluationContext,
+): Promise<Decision> {
+  const policyHash = policy.hash;
+  const now = (context.now ?? Date.now)();
+  let pending: Promise<ReserveResult>;
+  try {
+    pending = context.mode === 'peek' ? store.peek(items, now) : store.reserve(items, now);
+  } catch (err) {
+    return Promise.resolve(storeFailure(err, context, policyHash, undefined));
+  }
+  return pending.then(
+    (result): Decision => {
+      if (!result.ok) {
+        return denial(
+          rules,
+          failureFromStore(rules, result),
+          result.retryAfterMs,
+          tool,
+          policyHash,
+          undefined,
+          context,
+        );
+      }
+      return result.reservation
+        ? {
+            allowed: true,
+            reason: 'allowed',
+            message: 'allowed',
+            reservation: result.reservation,
+            policyHash,
+          }
+        : { allowed: true, reason: 'allowed', message: 'allowed', policyHash };
+    },
+    (err: unknown) => storeFailure(err, context, policyHash, undefined),
+  );
+}
+
+/** The decision when the counter store failed: a denial (fail-closed) or an uncounted admission (fail-open). */
+function storeFailure(
+  err: unknown,
+  context: EvaluationContext,
+  policyHash: string,
+  traces: RuleTrace[] | undefined,
+): Decision {
+  const error = err instanceof Error ? err : new Error(String(err));
+  if (context.failMode === 'open') {
+    context.onFailOpen?.(error);
+    return {
+      allowed: true,
+      reason: 'allowed',
+      message: `allowed without counting: counter state unavailable (${error.message}); fail mode is open`,
+      policyHash,
+      failedOpen: true,
+      ...(traces ? { trace: traces } : {}),
+    };
+  }
+  return {
+    allowed: false,
+    reason: 'state_unavailable',
+    message: `Counter state is unavailable (${error.message}); the call is denied because the state fail mode is closed`,
+    policyHash,
+    ...(traces ? { trace: traces } : {}),
+  };
 }
 
 /** One frozen "allowed, nothing reserved" decision per policy, shared by every call it admits. */
@@ -332,25 +476,7 @@ async function evaluateRules(
         ? await context.store.peek(items, now)
         : await context.store.reserve(items, now);
   } catch (err) {
-    const error = err instanceof Error ? err : new Error(String(err));
-    if (context.failMode === 'open') {
-      context.onFailOpen?.(error);
-      return {
-        allowed: true,
-        reason: 'allowed',
-        message: `allowed without counting: counter state unavailable (${error.message}); fail mode is open`,
-        policyHash,
-        failedOpen: true,
-        ...(traces ? { trace: traces } : {}),
-      };
-    }
-    return {
-      allowed: false,
-      reason: 'state_unavailable',
-      message: `Counter state is unavailable (${error.message}); the call is denied because the state fail mode is closed`,
-      policyHash,
-      ...(traces ? { trace: traces } : {}),
-    };
+    return storeFailure(err, context, policyHash, traces);
   }
   if (traces) fillTrace(traces, rules, result, items, deferred);
   if (!result.ok) {

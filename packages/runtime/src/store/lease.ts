@@ -7,6 +7,7 @@
  */
 import { fixedWindowStart } from '../windows.js';
 import type {
+  CounterCheck,
   CounterItem,
   CounterStore,
   Reservation,
@@ -86,6 +87,21 @@ interface PlanEntry {
   lease?: Lease;
 }
 
+/**
+ * What {@link LeasedCounterStore.plan} worked out for a single-item call on one counter key, kept
+ * so that the next call on that key in the same window is admitted without rebuilding keys and
+ * plan entries (the fast path of {@link LeasedCounterStore.reserve}). Valid while the item has the
+ * same window length and the same checks (compared by value) and `now` is inside the window.
+ */
+interface Route {
+  readonly windowMs: number;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly checks: readonly CounterCheck[];
+  readonly leaseKey: string;
+  readonly info: CounterInfo;
+}
+
 interface LocalReservation {
   readonly leases: readonly Lease[];
   readonly amounts: readonly number[];
@@ -97,10 +113,15 @@ const SETTLE_INTERVAL_MS = 100;
 const ROOM_DIVISOR = 16;
 const MAX_CALLS_PER_LEASE = 64;
 const MAX_LEASE_GROWTH = 16;
+/** Most single-item routes remembered (one per counter key in use); the map is cleared beyond it. */
+const MAX_ROUTES = 4096;
 /** Rounds of "acquire a lease, try again" before a call goes to the inner store. */
 const ATTEMPTS = 3;
 
 let instances = 0;
+
+/** The settled promise of a local commit or rollback (nothing to wait for). */
+const DONE: Promise<void> = Promise.resolve();
 
 /**
  * A {@link CounterStore} that admits calls on fixed-window counters from leases: blocks of quota
@@ -137,6 +158,8 @@ export class LeasedCounterStore implements CounterStore {
   private readonly acquiring = new Map<string, Promise<boolean>>();
   private readonly counters = new Map<string, CounterInfo>();
   private readonly local = new Map<string, LocalReservation>();
+  /** Single-item routes by counter key (see {@link Route}). */
+  private readonly routes = new Map<string, Route>();
   private readonly settling = new Set<Promise<void>>();
   private readonly idPrefix = `lease-${process.pid}-${++instances}-`;
   private nextId = 0;
@@ -160,13 +183,80 @@ export class LeasedCounterStore implements CounterStore {
     this.maxScale = this.maxCalls * (options.maxLeaseGrowth ?? MAX_LEASE_GROWTH);
   }
 
-  async reserve(
+  reserve(items: readonly CounterItem[], now: number, options?: ReserveOptions): Promise<ReserveResult> {
+    if (now > this.latestNow) this.latestNow = now;
+    if (++this.calls % 1024 === 0) this.prune();
+    // Fast path: one counter whose active lease has room (most calls of a busy counter).
+    if (items.length === 1 && options === undefined && !this.closed) {
+      const admitted = this.admitOne(items[0]!, now);
+      if (admitted) return Promise.resolve(admitted);
+    }
+    return this.reservePlanned(items, now, options);
+  }
+
+  /**
+   * Admits a single-item call from its counter's active lease when the item's route is known and
+   * the lease has room; undefined sends the call down the planned path. Allocates only what the
+   * result and its reservation hold.
+   */
+  private admitOne(item: CounterItem, now: number): ReserveResult | undefined {
+    const route = this.routes.get(item.key);
+    if (
+      route === undefined ||
+      route.windowMs !== item.windowMs ||
+      item.kind !== 'fixed' ||
+      item.exact === true ||
+      now < route.windowStart ||
+      now >= route.windowEnd ||
+      route.info.mixed ||
+      !(Number.isFinite(item.amount) && item.amount > 0) ||
+      !sameChecks(route.checks, item.checks)
+    ) {
+      return undefined;
+    }
+    const lease = this.active.get(route.leaseKey);
+    const amount = item.amount;
+    if (
+      lease === undefined ||
+      now >= lease.windowEnd ||
+      lease.committed + lease.inflight + amount > lease.reserved
+    ) {
+      return undefined;
+    }
+    const t = performance.now();
+    lease.inflight += amount;
+    lease.consumed += amount;
+    lease.calls++;
+    lease.lastUse = t;
+    if (now > lease.lastNow) lease.lastNow = now;
+    const value = lease.base + lease.consumed;
+    if (lease.committed + lease.inflight >= lease.reserved) this.ranOut(lease, t);
+    const id = `${this.idPrefix}${++this.nextId}`;
+    this.local.set(id, { leases: [lease], amounts: [amount], expiresAt: lease.windowEnd });
+    this.stats.local++;
+    const reservation: Reservation = {
+      id,
+      at: now,
+      expiresAt: lease.windowEnd,
+      items: [
+        { key: item.key, kind: 'fixed', windowStart: route.windowStart, windowMs: item.windowMs, amount },
+      ],
+    };
+    return { ok: true, values: [value], reservation };
+  }
+
+  /** A lease has no room left: settle it once its calls resolve; the next lease doubles if this one lasted under a period. */
+  private ranOut(lease: Lease, t: number): void {
+    const info = this.counters.get(lease.counter);
+    if (info && t - lease.createdAt < this.interval) info.scale = Math.min(info.scale * 2, this.maxScale);
+    this.retire(lease);
+  }
+
+  private async reservePlanned(
     items: readonly CounterItem[],
     now: number,
     options?: ReserveOptions,
   ): Promise<ReserveResult> {
-    if (now > this.latestNow) this.latestNow = now;
-    if (++this.calls % 1024 === 0) this.prune();
     const plan = options?.expiresAt === undefined && !this.closed ? this.plan(items, now) : undefined;
     if (!plan) return this.reserveInner(items, now, options);
     for (let attempt = 0; ; attempt++) {
@@ -195,29 +285,33 @@ export class LeasedCounterStore implements CounterStore {
     return this.inner.read(key, kind, windowMs, now);
   }
 
-  async commit(reservation: Reservation, now = Date.now(), amounts?: readonly number[]): Promise<void> {
+  commit(reservation: Reservation, now = Date.now(), amounts?: readonly number[]): Promise<void> {
     const local = this.local.get(reservation.id);
     if (!local) return this.inner.commit(reservation, now, amounts);
     this.local.delete(reservation.id);
     const live = reservation.expiresAt > now;
-    local.leases.forEach((lease, i) => {
+    for (let i = 0; i < local.leases.length; i++) {
+      const lease = local.leases[i]!;
       const amount = local.amounts[i] ?? 0;
       const kept = live ? (amounts ? Math.min(Math.max(amounts[i] ?? amount, 0), amount) : amount) : 0;
       lease.committed += kept;
       lease.consumed -= amount - kept;
       this.release(lease, amount);
-    });
+    }
+    return DONE;
   }
 
-  async rollback(reservation: Reservation): Promise<void> {
+  rollback(reservation: Reservation): Promise<void> {
     const local = this.local.get(reservation.id);
     if (!local) return this.inner.rollback(reservation);
     this.local.delete(reservation.id);
-    local.leases.forEach((lease, i) => {
+    for (let i = 0; i < local.leases.length; i++) {
+      const lease = local.leases[i]!;
       const amount = local.amounts[i] ?? 0;
       lease.consumed -= amount;
       this.release(lease, amount);
-    });
+    }
+    return DONE;
   }
 
   /** Settle every lease (calls still in flight count as committed: the safe side), then close the inner store. */
@@ -299,6 +393,17 @@ export class LeasedCounterStore implements CounterStore {
       }
       const leaseKey = `${counter}\u0000${signature}`;
       plan.push({ item, windowStart, leaseKey, counter, lease: this.active.get(leaseKey) });
+      if (items.length === 1) {
+        if (this.routes.size >= MAX_ROUTES) this.routes.clear();
+        this.routes.set(item.key, {
+          windowMs: item.windowMs,
+          windowStart,
+          windowEnd: info.end,
+          checks: item.checks,
+          leaseKey,
+          info,
+        });
+      }
     }
     return eligible ? plan : undefined;
   }
@@ -339,11 +444,7 @@ export class LeasedCounterStore implements CounterStore {
     for (const lease of need.keys()) {
       // Run out: settle as soon as the calls in flight resolve; the next call takes a new lease,
       // twice as large when this one lasted less than a settlement period.
-      if (lease.committed + lease.inflight >= lease.reserved) {
-        const info = this.counters.get(lease.counter);
-        if (info && t - lease.createdAt < this.interval) info.scale = Math.min(info.scale * 2, this.maxScale);
-        this.retire(lease);
-      }
+      if (lease.committed + lease.inflight >= lease.reserved) this.ranOut(lease, t);
     }
     const id = `${this.idPrefix}${++this.nextId}`;
     this.local.set(id, { leases, amounts, expiresAt });
@@ -521,6 +622,7 @@ export class LeasedCounterStore implements CounterStore {
   private prune(): void {
     for (const [k, info] of this.counters) if (info.end <= this.latestNow) this.counters.delete(k);
     for (const [id, r] of this.local) if (r.expiresAt <= this.latestNow) this.local.delete(id);
+    for (const [k, route] of this.routes) if (route.windowEnd <= this.latestNow) this.routes.delete(k);
   }
 }
 
@@ -533,6 +635,14 @@ function checkSignature(item: CounterItem): string {
   let s = '';
   for (const c of item.checks) s += `${c.op}${c.value};`;
   return s;
+}
+
+/** Whether two check lists have the same ops and bounds in the same order (tags do not matter). */
+function sameChecks(a: readonly CounterCheck[], b: readonly CounterCheck[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.op !== b[i]!.op || a[i]!.value !== b[i]!.value) return false;
+  return true;
 }
 
 /** Whether an item may be admitted from a lease (see {@link LeasedCounterStore}). */
