@@ -144,6 +144,21 @@ describe('Router', () => {
     expect(client.json()[1]).toEqual({ jsonrpc: '2.0', id: 2, result: { content: [] } });
   });
 
+  it('evaluates a tools/call whose member names are written with escapes (the server decodes them)', async () => {
+    const { client, server, gate } = setup();
+    // JSON.parse reads "\u0069d" as "id": without decoding it the proxy took this for a
+    // notification and forwarded it raw, and the server ran the call unevaluated.
+    client.deliver('{"jsonrpc":"2.0","\\u0069d":7,"method":"tools/call","params":{"name":"deny_me"}}');
+    client.deliver('{"jsonrpc":"2.0","id":8,"\\u006dethod":"tools\\/call","params":{"name":"deny_too"}}');
+    await tick();
+    expect(server.sent).toEqual([]);
+    expect(gate.decided.map((c) => c.tool)).toEqual(['deny_me', 'deny_too']);
+    expect(client.json().map((r) => [r.id, r.result.isError])).toEqual([
+      [7, true],
+      [8, true],
+    ]);
+  });
+
   it('rolls back on a JSON-RPC error and keeps string and number ids apart', async () => {
     const { client, server, gate } = setup();
     client.deliver(call(1, 'a'));

@@ -95,6 +95,28 @@ describe('protocol faults', () => {
     expect(calls.map((e) => e.id)).toEqual([10]);
   });
 
+  it('evaluates a call whose member names are escaped: the server decodes "\\u0069d" as "id"', async () => {
+    const raw = new RawSession(s, ['-c', policy, '--', ...fake()], { FAKE_EVENTS_FILE: events });
+    await raw.handshake();
+    raw.send(
+      '{"jsonrpc":"2.0","\\u0069d":20,"method":"tools/call","params":{"name":"echo","arguments":{"text":"LOUD"}}}',
+    );
+    raw.send(
+      '{"jsonrpc":"2.0","id":21,"\\u006dethod":"tools/call","params":{"name":"echo","arguments":{"text":"LOUD"}}}',
+    );
+    raw.send(
+      '{"jsonrpc":"2.0","\\u0069d":22,"method":"tools/call","params":{"name":"echo","arguments":{"text":"quiet"}}}',
+    );
+    const denied = await raw.waitFor((m) => m.id === 20);
+    expect(denied.result.content[0].text).toBe('[TOLLGATE POLICY DENIED] Lower case only');
+    expect((await raw.waitFor((m) => m.id === 21)).result.isError).toBe(true);
+    expect((await raw.waitFor((m) => m.id === 22)).result.content[0].text).toBe('quiet');
+    raw.proc.stdin.end();
+    await raw.exited;
+    const calls = serverEvents().filter((e) => e.method === 'tools/call');
+    expect(calls.map((e) => e.id)).toEqual([22]);
+  });
+
   it.each([5, 20])(
     'passes a %i MiB message each way when written in 4 KiB chunks',
     async (mib) => {

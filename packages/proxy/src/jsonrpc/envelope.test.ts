@@ -92,3 +92,47 @@ describe('scanEnvelope value decoding', () => {
     expect(scan('{"jsonrpc":"2.0","id":1e400,"method":"x"}').kind).toBe('request');
   });
 });
+
+describe('scanEnvelope member names', () => {
+  // Every JSON parser decodes escapes in member names: a server reads `"\u0069d"` as `id`. The
+  // proxy must see the same message the server will, or a request could pass for something else.
+  it('decodes escaped member names as JSON.parse does', () => {
+    const cases: Array<[string, object]> = [
+      [
+        '{"jsonrpc":"2.0","\\u0069d":1,"method":"tools/call","params":{"name":"x"}}',
+        { kind: 'request', id: 1, method: 'tools/call' },
+      ],
+      [
+        '{"jsonrpc":"2.0","id":2,"\\u006dethod":"tools/call"}',
+        { kind: 'request', id: 2, method: 'tools/call' },
+      ],
+      ['{"jsonrp\\u0063":"2.0","id":3,"method":"ping"}', { kind: 'request', id: 3, method: 'ping' }],
+      ['{"jsonrpc":"2.0","id":4,"resul\\u0074":{}}', { kind: 'response', id: 4, isError: false }],
+      [
+        '{"jsonrpc":"2.0","id":5,"\\u0065rror":{"code":1,"message":"m"}}',
+        { kind: 'response', id: 5, isError: true },
+      ],
+      ['{"jsonrpc":"2.0","i\\/d":6,"method":"ping"}', { kind: 'notification', method: 'ping' }],
+      ['{"jsonrpc":"2.0","\\"id":7,"method":"ping"}', { kind: 'notification', method: 'ping' }],
+    ];
+    for (const [msg, expected] of cases) {
+      expect(scan(msg), msg).toEqual(expected);
+      // Same view as the parser on the other side.
+      const parsed = JSON.parse(msg) as Record<string, unknown>;
+      expect('id' in parsed, msg).toBe('id' in expected);
+    }
+  });
+
+  it('plain names of other lengths or spellings are not envelope members', () => {
+    expect(scan('{"jsonrpc":"2.0","ID":1,"method":"ping"}')).toEqual({
+      kind: 'notification',
+      method: 'ping',
+    });
+    expect(scan('{"jsonrpc":"2.0","idx":1,"methods":"ping","id":2,"method":"m"}')).toEqual({
+      kind: 'request',
+      id: 2,
+      method: 'm',
+    });
+    expect(scan('{"jsonrpc":"2.0","id":1,"resulT":{}}').kind).toBe('invalid');
+  });
+});

@@ -67,27 +67,27 @@ export function scanEnvelope(buf: Buffer): Envelope {
       for (;;) {
         if (buf[i] !== Q) throw new ScanError('expected a member name');
         const keyEnd = skipString(buf, i);
-        const key = buf.toString('utf8', i + 1, keyEnd - 1);
+        const member = memberOf(buf, i + 1, keyEnd - 1);
         i = skipWs(buf, keyEnd);
         if (buf[i] !== 0x3a /* : */) throw new ScanError('expected ":"');
         const vStart = skipWs(buf, i + 1);
         const vEnd = skipValue(buf, vStart);
-        switch (key) {
-          case 'jsonrpc':
+        switch (member) {
+          case Member.Jsonrpc:
             jsonrpc = parseSlice(buf, vStart, vEnd);
             break;
-          case 'id':
+          case Member.Id:
             id = parseSlice(buf, vStart, vEnd) as JsonRpcId;
             hasId = true;
             break;
-          case 'method':
+          case Member.Method:
             method = parseSlice(buf, vStart, vEnd);
             hasMethod = true;
             break;
-          case 'result':
+          case Member.Result:
             hasResult = true;
             break;
-          case 'error':
+          case Member.Error:
             hasError = true;
             break;
         }
@@ -152,6 +152,62 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
     problem: 'neither a request, a notification nor a response',
     ...(hasId ? { id } : {}),
   };
+}
+
+/** The top-level members the envelope is made of; `Other` for any other name. */
+const Member = { Other: 0, Jsonrpc: 1, Id: 2, Method: 3, Result: 4, Error: 5 } as const;
+type Member = (typeof Member)[keyof typeof Member];
+
+const MEMBER_NAMES: ReadonlyMap<string, Member> = new Map<string, Member>([
+  ['jsonrpc', Member.Jsonrpc],
+  ['id', Member.Id],
+  ['method', Member.Method],
+  ['result', Member.Result],
+  ['error', Member.Error],
+]);
+
+/** True when `buf[from, to)` holds exactly the ASCII bytes of `name`. */
+function bytesAre(buf: Buffer, from: number, to: number, name: string): boolean {
+  if (to - from !== name.length) return false;
+  for (let k = 0; k < name.length; k++) if (buf[from + k] !== name.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
+ * Which envelope member the name in `buf[from, to)` (between its quotes) is. The name is
+ * compared as JSON text means it: `"\u0069d"` is `id` to every JSON parser, so an escaped
+ * name is decoded before comparing (otherwise a request spelled that way would pass for a
+ * notification here and reach the server as a `tools/call` nobody evaluated). Plain names,
+ * which is all of them in practice, are compared byte by byte without decoding.
+ */
+function memberOf(buf: Buffer, from: number, to: number): Member {
+  for (let k = from; k < to; k++) {
+    if (buf[k] === BS) {
+      let name: unknown;
+      try {
+        name = JSON.parse(buf.toString('utf8', from - 1, to + 1));
+      } catch {
+        throw new ScanError('malformed member name');
+      }
+      return MEMBER_NAMES.get(name as string) ?? Member.Other;
+    }
+  }
+  switch (to - from) {
+    case 2:
+      return bytesAre(buf, from, to, 'id') ? Member.Id : Member.Other;
+    case 5:
+      return bytesAre(buf, from, to, 'error') ? Member.Error : Member.Other;
+    case 6:
+      return bytesAre(buf, from, to, 'method')
+        ? Member.Method
+        : bytesAre(buf, from, to, 'result')
+          ? Member.Result
+          : Member.Other;
+    case 7:
+      return bytesAre(buf, from, to, 'jsonrpc') ? Member.Jsonrpc : Member.Other;
+    default:
+      return Member.Other;
+  }
 }
 
 /**
