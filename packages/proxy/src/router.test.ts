@@ -159,6 +159,30 @@ describe('Router', () => {
     ]);
   });
 
+  it('refuses a message with a carriage return inside it: a server reading universal newlines would split it', async () => {
+    const { client, server, gate } = setup();
+    const inner = JSON.stringify(call(9, 'deny_me', {}));
+    // One notification to the proxy; to a Python server, three lines, the middle one a tools/call.
+    client.deliver(`{"jsonrpc":"2.0","method":"notifications/note","params":{"x":[\r${inner}\r]}}`);
+    // The same smuggling inside a string (a raw CR there is not even valid JSON).
+    client.deliver(
+      `{"jsonrpc":"2.0","id":10,"method":"ping","params":{"x":"\r${inner.replaceAll('"', "'")}\r"}}`,
+    );
+    client.deliver('{"jsonrpc":"2.0",\r"id":11,"method":"tools/call","params":{"name":"echo"}}');
+    await tick();
+    expect(server.sent).toEqual([]);
+    expect(gate.decided).toEqual([]);
+    const replies = client.json();
+    expect(replies.map((r) => [r.id, r.error.code])).toEqual([
+      [null, -32600],
+      [10, -32600],
+      [11, -32600],
+    ]);
+    expect(replies[2].error.message).toBe(
+      'Invalid Request: a message must not contain a carriage return (MCP stdio: no embedded newlines)',
+    );
+  });
+
   it('rolls back on a JSON-RPC error and keeps string and number ids apart', async () => {
     const { client, server, gate } = setup();
     client.deliver(call(1, 'a'));

@@ -135,6 +135,24 @@ interface BatchState {
   sent: boolean;
 }
 
+const CR = 0x0d;
+
+/**
+ * A client message with a carriage return inside it is refused, never forwarded. MCP spec
+ * 2025-11-25 "Transports > stdio": messages MUST NOT contain embedded newlines. JSON allows a
+ * bare CR only as whitespace between tokens, which no client needs; but a server that reads its
+ * stdin with universal newlines (Python's text I/O, the default of the Python MCP SDK) ends a
+ * line at every CR. A line the proxy reads as one harmless notification, with a `tools/call`
+ * tucked between two CRs inside its params, would reach such a server as that `tools/call` on a
+ * line of its own, never evaluated.
+ */
+function carriageReturnRefusal(env: Envelope): Envelope {
+  const problem = 'a message must not contain a carriage return (MCP stdio: no embedded newlines)';
+  return env.kind === 'request' || (env.kind === 'invalid' && env.id !== undefined)
+    ? { kind: 'invalid', problem, id: env.id }
+    : { kind: 'invalid', problem };
+}
+
 const LIST_CHANGED = encode({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
 
 /**
@@ -244,7 +262,8 @@ export class Router<D extends GateDecision = GateDecision> {
   // ---------------------------------------------------------------- client -> server
 
   private fromClient(bytes: Buffer): void {
-    const env = scanEnvelope(bytes);
+    let env = scanEnvelope(bytes);
+    if (bytes.indexOf(CR) !== -1) env = carriageReturnRefusal(env);
     // Fast path: nothing waiting ahead, nothing to decide -> forward now.
     if (
       this.queue.length === 0 &&

@@ -117,6 +117,23 @@ describe('protocol faults', () => {
     expect(calls.map((e) => e.id)).toEqual([22]);
   });
 
+  it('refuses a line with a carriage return inside it (a tools/call hidden between CRs), and accepts CRLF line ends', async () => {
+    const raw = new RawSession(s, ['-c', policy, '--', ...fake()], { FAKE_EVENTS_FILE: events });
+    await raw.handshake();
+    const hidden = JSON.stringify(call(30, 'echo', { text: 'LOUD' }));
+    // To the proxy one notification; to a server reading universal newlines (Python's default),
+    // a tools/call on a line of its own.
+    raw.proc.stdin.write(`{"jsonrpc":"2.0","method":"notifications/note","params":{"x":[\r${hidden}\r]}}\n`);
+    raw.proc.stdin.write(`${JSON.stringify(call(31, 'echo', { text: 'crlf' }))}\r\n`);
+    const refused = await raw.waitFor((m) => m.id === null && m.error?.code === -32600);
+    expect(refused.error.message).toContain('carriage return');
+    expect((await raw.waitFor((m) => m.id === 31)).result.content[0].text).toBe('crlf');
+    raw.proc.stdin.end();
+    await raw.exited;
+    const seen = serverEvents().filter((e) => e.method === 'tools/call' || e.method === 'notifications/note');
+    expect(seen.map((e) => e.id)).toEqual([31]);
+  });
+
   it.each([5, 20])(
     'passes a %i MiB message each way when written in 4 KiB chunks',
     async (mib) => {
