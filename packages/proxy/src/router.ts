@@ -183,6 +183,9 @@ export class Router<D extends GateDecision = GateDecision> {
   private readonly queue: Slot<D>[] = [];
   /** Client requests awaiting the server, by idKey. */
   private readonly pending = new Map<string, PendingRequest<D>>();
+  /** Answered calls whose reservations settle in the next microtask (see `settleSoon`). */
+  private toSettle: PendingCall<D>[] = [];
+  private toSettleFailed: boolean[] = [];
   private readonly toolsListIds = new Set<string>();
   private initializeId: string | undefined;
   /** Who is calling, given to the gate with every decision (one object, replaced when the client names itself). */
@@ -578,8 +581,7 @@ export class Router<D extends GateDecision = GateDecision> {
         if (call) {
           entry!.call = undefined;
           // Answer first, count after: the store write is not on the client's critical path.
-          const failed = env.isError === true;
-          queueMicrotask(() => this.finishCall(call, failed));
+          this.settleSoon(call, env.isError === true);
         } else if (this.toolsListIds.delete(key)) out = this.filterList(bytes);
         else if (this.initializeId === key) {
           this.initializeId = undefined;
@@ -697,6 +699,24 @@ export class Router<D extends GateDecision = GateDecision> {
     entry!.call = undefined;
     this.finishCall(call, failed);
   }
+
+  /**
+   * Commit or roll back a call in a microtask, after the answers of this turn are written: the
+   * calls of one turn share one microtask.
+   */
+  private settleSoon(call: PendingCall<D>, failed: boolean): void {
+    if (this.toSettle.length === 0) queueMicrotask(this.settleQueued);
+    this.toSettle.push(call);
+    this.toSettleFailed.push(failed);
+  }
+
+  private readonly settleQueued = (): void => {
+    const calls = this.toSettle;
+    const failed = this.toSettleFailed;
+    this.toSettle = [];
+    this.toSettleFailed = [];
+    for (let i = 0; i < calls.length; i++) this.finishCall(calls[i]!, failed[i]!);
+  };
 
   /** Commit or roll back a decided call's reservation (errors are logged). */
   private finishCall(call: PendingCall<D>, failed: boolean): void {

@@ -357,23 +357,53 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   let lastCanonical = '';
   let lastSha = '';
 
+  // The members from "tool" to "reason", and from "policy_hash" to "client_id", as text: they
+  // repeat from one call to the next, so each is rebuilt only when its values change.
+  let head = '';
+  let headTool: string | undefined;
+  let headAllowed = false;
+  let headRule: string | undefined;
+  let headReason: string | undefined;
+  let tail = '';
+  let tailHash: string | undefined;
+  let tailSession: string | undefined;
+  let tailClient: string | undefined;
+  let tailValid = false;
+
   const formatCall = (p: PendingCall): string => {
     const canonical = canonicalArgsJson(p.args ?? {});
     if (canonical !== lastCanonical) {
       lastSha = sha256Hex(canonical);
       lastCanonical = canonical;
     }
-    let s = `{"v":1,"ts":"${clock.iso(p.t)}${callMiddle}`;
-    s += member('tool', p.tool);
-    s += p.allowed ? ',"decision":"allow"' : ',"decision":"deny"';
-    if (p.rule !== undefined) s += member('rule', p.rule);
-    s += member('reason', p.reason);
-    s += member('latency_ms', Math.round(p.latencyMs * 1000) / 1000);
-    s += `,"args_sha256":"${lastSha}"`;
+    if (
+      head === '' ||
+      p.tool !== headTool ||
+      p.allowed !== headAllowed ||
+      p.rule !== headRule ||
+      p.reason !== headReason
+    ) {
+      headTool = p.tool;
+      headAllowed = p.allowed;
+      headRule = p.rule;
+      headReason = p.reason;
+      head = member('tool', p.tool) + (p.allowed ? ',"decision":"allow"' : ',"decision":"deny"');
+      if (p.rule !== undefined) head += member('rule', p.rule);
+      head += member('reason', p.reason);
+    }
+    if (!tailValid || p.policyHash !== tailHash || p.sessionId !== tailSession || p.clientId !== tailClient) {
+      tailValid = true;
+      tailHash = p.policyHash;
+      tailSession = p.sessionId;
+      tailClient = p.clientId;
+      tail = member('policy_hash', p.policyHash);
+      if (p.sessionId) tail += member('session_id', p.sessionId);
+      if (p.clientId) tail += member('client_id', p.clientId);
+    }
+    const latency = Math.round(p.latencyMs * 1000) / 1000;
+    let s = `{"v":1,"ts":"${clock.iso(p.t)}${callMiddle}${head},"latency_ms":${Number.isFinite(latency) ? latency : 'null'},"args_sha256":"${lastSha}"`;
     if (logArgs) s += member('args', p.args);
-    s += member('policy_hash', p.policyHash);
-    if (p.sessionId) s += member('session_id', p.sessionId);
-    if (p.clientId) s += member('client_id', p.clientId);
+    s += tail;
     if (p.retryAfterMs !== undefined) s += member('retry_after_ms', p.retryAfterMs);
     if (p.failedOpen) s += ',"failed_open":true';
     return `${s}}\n`;

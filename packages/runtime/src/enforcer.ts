@@ -8,6 +8,9 @@ import { PolicyHolder } from './policy-holder.js';
 import { SchemaValidator } from './schema-validator.js';
 import type { CounterStore } from './store/counter-store.js';
 
+/** What commit and rollback return when there is nothing to wait for. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 /** Options of {@link createEnforcer}. */
 export interface EnforcerOptions {
   /** Policy file to load (and watch with `watch`). */
@@ -107,6 +110,13 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
     }
   };
 
+  const onCommitError = (err: unknown) => {
+    logger?.error({ err: (err as Error)?.message }, 'commit failed; the reservation expires by itself');
+  };
+  const onRollbackError = (err: unknown) => {
+    logger?.error({ err: (err as Error)?.message }, 'rollback failed; the reservation expires by itself');
+  };
+
   // The evaluation context is the same for every call except the tool's inputSchema: one shared
   // object for tools whose schema is unknown, one per tool learned from tools/list (bounded by the
   // server's tool list; arbitrary names in calls never add entries). No object per call.
@@ -145,20 +155,24 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
       if (decision.reason === 'state_unavailable') logger?.error({ tool: call.tool }, decision.message);
       return decision;
     },
-    async commit(decision) {
-      if (!decision.reservation) return;
+    // Not async functions: a commit runs once per counted call, and most are settled in memory
+    // (leases) with nothing to wait for.
+    commit(decision) {
+      if (!decision.reservation) return SETTLED;
       try {
-        await store.commit(decision.reservation, now());
+        return store.commit(decision.reservation, now()).catch(onCommitError);
       } catch (err) {
-        logger?.error({ err: (err as Error).message }, 'commit failed; the reservation expires by itself');
+        onCommitError(err);
+        return SETTLED;
       }
     },
-    async rollback(decision) {
-      if (!decision.reservation) return;
+    rollback(decision) {
+      if (!decision.reservation) return SETTLED;
       try {
-        await store.rollback(decision.reservation);
+        return store.rollback(decision.reservation).catch(onRollbackError);
       } catch (err) {
-        logger?.error({ err: (err as Error).message }, 'rollback failed; the reservation expires by itself');
+        onRollbackError(err);
+        return SETTLED;
       }
     },
     isHidden(tool) {

@@ -89,6 +89,58 @@ describe('decision log lines (schema v1)', () => {
     });
   }
 
+  it('each line is JSON.stringify of its event when consecutive calls change one member at a time', () => {
+    const dir = freshDir();
+    const t = Date.UTC(2026, 10, 29, 12, 0, 0, 5);
+    const log = openDecisionLog({ dir, instanceId: 'inst', now: () => t });
+    const h1 = 'a'.repeat(64);
+    const h2 = 'b'.repeat(64);
+    const deny = (rule: string | undefined, reason: Decision['reason'], policyHash = h1): Decision => ({
+      allowed: false,
+      ...(rule === undefined ? {} : { rule }),
+      reason,
+      message: 'm',
+      policyHash,
+    });
+    const steps: Array<[string, Decision, { sessionId?: string; clientId?: string } | undefined]> = [
+      ['t', deny('r1', 'condition_failed'), { sessionId: 's', clientId: 'c' }],
+      ['t', deny('r2', 'condition_failed'), { sessionId: 's', clientId: 'c' }],
+      ['t', deny('r2', 'rate_limited'), { sessionId: 's', clientId: 'c' }],
+      ['t', deny(undefined, 'hidden'), { sessionId: 's', clientId: 'c' }],
+      ['t', { ...ALLOW, policyHash: h1 }, { sessionId: 's', clientId: 'c' }],
+      ['u', { ...ALLOW, policyHash: h1 }, { sessionId: 's', clientId: 'c' }],
+      ['u', { ...ALLOW, policyHash: h2 }, { sessionId: 's', clientId: 'c' }],
+      ['u', { ...ALLOW, policyHash: h2 }, { sessionId: 's' }],
+      ['u', { ...ALLOW, policyHash: h2 }, { sessionId: 's2' }],
+      ['u', { ...ALLOW, policyHash: h2 }, undefined],
+      ['u', deny('r1', 'condition_failed', h2), { clientId: 'c2' }],
+    ];
+    for (const [tool, d, ids] of steps) log.toolCall({ tool, args: { q: tool } }, d, 1.5, ids);
+    log.close();
+    const lines = readFileSync(join(dir, readdirSync(dir)[0]!), 'utf8')
+      .trimEnd()
+      .split('\n');
+    expect(lines).toHaveLength(steps.length);
+    steps.forEach(([tool, d, ids], i) => {
+      const event = {
+        v: 1,
+        ts: new Date(t).toISOString(),
+        instance: 'inst',
+        type: 'tool_call',
+        tool,
+        decision: d.allowed ? 'allow' : 'deny',
+        rule: d.rule,
+        reason: d.reason,
+        latency_ms: 1.5,
+        args_sha256: argsSha256({ q: tool }),
+        policy_hash: d.policyHash,
+        session_id: ids?.sessionId,
+        client_id: ids?.clientId,
+      };
+      expect(lines[i]).toBe(JSON.stringify(event));
+    });
+  });
+
   it('writes ts as new Date(t).toISOString() for any time, fractional clocks included', () => {
     const dir = freshDir();
     let t = 0;

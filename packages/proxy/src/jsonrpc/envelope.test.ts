@@ -136,3 +136,34 @@ describe('scanEnvelope member names', () => {
     expect(scan('{"jsonrpc":"2.0","id":1,"resulT":{}}').kind).toBe('invalid');
   });
 });
+
+describe('scanEnvelope nesting and long strings', () => {
+  it('skips params nested 100,000 deep, and still catches a wrong closing bracket at any depth', () => {
+    const depth = 100_000;
+    const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    expect(scan(`{"jsonrpc":"2.0","id":1,"method":"m","params":{"x":${deep}}}`)).toEqual({
+      kind: 'request',
+      id: 1,
+      method: 'm',
+    });
+    const wrong = `${'['.repeat(depth)}}${']'.repeat(depth - 1)}`;
+    expect(scan(`{"jsonrpc":"2.0","id":1,"method":"m","params":{"x":${wrong}}}`)).toEqual({
+      kind: 'invalid',
+      problem: 'malformed JSON: unbalanced brackets',
+    });
+    // After the deep one, a shallow message scans as before.
+    expect(scan('{"jsonrpc":"2.0","id":2,"method":"m","params":[{"a":[1,{"b":2}]}]}').kind).toBe('request');
+  });
+
+  it('finds the end of strings with escapes on either side of the short-string limit', () => {
+    for (const len of [0, 1, 62, 63, 64, 65, 66, 200]) {
+      for (const tail of ['', '\\\\', '\\"', 'x\\\\']) {
+        const text = `${'a'.repeat(len)}${tail}`;
+        const msg = `{"jsonrpc":"2.0","id":"${text}","method":"${text}"}`;
+        const parsed = JSON.parse(msg);
+        expect(scan(msg), msg).toEqual({ kind: 'request', id: parsed.id, method: parsed.method });
+      }
+    }
+    expect(scan(`{"jsonrpc":"2.0","id":1,"method":"${'a'.repeat(70)}\\"}`).kind).toBe('invalid');
+  });
+});

@@ -265,6 +265,14 @@ export function skipWs(buf: Buffer, i: number): number {
 /** `i` at an opening quote; returns the index after the closing quote. */
 function skipString(buf: Buffer, i: number): number {
   let pos = i + 1;
+  // Most strings of an envelope are short (names, ids, methods): a loop over their first bytes
+  // costs less than a call into indexOf. Longer ones continue at indexOf speed.
+  const stop = Math.min(buf.length, pos + SHORT_STRING_BYTES);
+  for (; pos < stop; pos++) {
+    const b = buf[pos];
+    if (b === Q) return pos + 1;
+    if (b === BS) pos++;
+  }
   for (;;) {
     const q = buf.indexOf(Q, pos);
     if (q === -1) throw new ScanError('unterminated string');
@@ -275,25 +283,40 @@ function skipString(buf: Buffer, i: number): number {
   }
 }
 
+/** Strings are scanned byte by byte for this many bytes before indexOf takes over. */
+const SHORT_STRING_BYTES = 64;
+
+/** The bracket stack of {@link skipValue}, grown (doubled) for deeper nesting and kept. */
+let closers = new Uint8Array(64);
+
 /** `i` at the first byte of a value; returns the index after it. */
 function skipValue(buf: Buffer, i: number): number {
   const c = buf[i];
   if (c === Q) return skipString(buf, i);
   if (c === 0x7b || c === 0x5b) {
-    // Walk nested containers with an explicit stack so deep nesting cannot overflow ours.
-    const stack: number[] = [c === 0x7b ? 0x7d : 0x5d];
+    // Walk nested containers with an explicit stack (of expected closing brackets) so deep
+    // nesting cannot overflow ours. One stack serves every call: scanning is synchronous.
+    let stack = closers;
+    let depth = 0;
+    stack[depth++] = c === 0x7b ? 0x7d : 0x5d;
     let pos = i + 1;
-    while (stack.length > 0) {
+    while (depth > 0) {
       const b = buf[pos];
       if (b === undefined) throw new ScanError('unbalanced brackets');
       if (b === Q) {
         pos = skipString(buf, pos);
         continue;
       }
-      if (b === 0x7b) stack.push(0x7d);
-      else if (b === 0x5b) stack.push(0x5d);
-      else if (b === 0x7d || b === 0x5d) {
-        if (stack.pop() !== b) throw new ScanError('unbalanced brackets');
+      if (b === 0x7b || b === 0x5b) {
+        if (depth === stack.length) {
+          const grown = new Uint8Array(stack.length * 2);
+          grown.set(stack);
+          stack = grown;
+          closers = grown;
+        }
+        stack[depth++] = b === 0x7b ? 0x7d : 0x5d;
+      } else if (b === 0x7d || b === 0x5d) {
+        if (stack[--depth] !== b) throw new ScanError('unbalanced brackets');
       }
       pos++;
     }
