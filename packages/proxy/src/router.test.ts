@@ -159,6 +159,62 @@ describe('Router', () => {
     ]);
   });
 
+  it('refuses calls a case-insensitive decoder (Go encoding/json) would read differently from the policy', async () => {
+    const { client, server, gate } = setup();
+    const msgs = [
+      // The policy would judge echo; Go would run deny_me (the last match for its Name field).
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', Name: 'deny_me' } },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', NAME: 'deny_me' } },
+      // The policy would see {text: hello}; Go would pass the other arguments.
+      {
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'hello' }, ARGUMENTS: { text: 'rm -rf /' } },
+      },
+      {
+        jsonrpc: '2.0',
+        id: 4,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'a', TEXT: 'b' } },
+      },
+      {
+        jsonrpc: '2.0',
+        id: 5,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { opts: [{ pa\u017fs: 1, pass: 2 }] } },
+      },
+    ];
+    for (const m of msgs) client.deliver(m);
+    // A tools/call without an id is refused too, not forwarded unevaluated.
+    client.deliver({ jsonrpc: '2.0', method: 'tools/call', params: { name: 'deny_me' } });
+    // Names that only look alike stay allowed.
+    client.deliver({
+      jsonrpc: '2.0',
+      id: 6,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { filePath: 'a', file_path: 'b' }, _meta: { progressToken: 1 } },
+    });
+    await tick();
+    expect(gate.decided.map((c) => c.tool)).toEqual(['echo']);
+    expect(server.json().map((m) => m.id)).toEqual([6]);
+    const replies = client.json();
+    expect(replies.map((r) => [r.id, r.error.code])).toEqual([
+      [1, -32602],
+      [2, -32602],
+      [3, -32602],
+      [4, -32602],
+      [5, -32602],
+      [null, -32600],
+    ]);
+    expect(replies[0].error.message).toBe(
+      'Invalid params: params member "Name" differs from "name" only by case',
+    );
+    expect(replies[3].error.message).toBe(
+      'Invalid params: params.arguments has member names equal regardless of case: "text" and "TEXT"',
+    );
+  });
+
   it('refuses a message with a carriage return inside it: a server reading universal newlines would split it', async () => {
     const { client, server, gate } = setup();
     const inner = JSON.stringify(call(9, 'deny_me', {}));
@@ -239,25 +295,64 @@ describe('Router', () => {
     expect(gate.rolledBack).toEqual([]);
   });
 
-  it('a cancelled request no longer awaits an answer: not waited for, not answered at server death, id free', async () => {
+  it('a cancelled request no longer awaits an answer: not waited for, not answered at server death', async () => {
     const { client, server, router } = setup();
     client.deliver(call(1, 'echo'));
+    client.deliver(call(2, 'echo'));
     await tick();
-    expect(router.pendingRequests).toBe(1);
+    expect(router.pendingRequests).toBe(2);
     client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } });
     await tick();
-    expect(router.pendingRequests).toBe(0);
-    // The id may be used again at once.
-    client.deliver({ jsonrpc: '2.0', id: 1, method: 'ping' });
-    await tick();
-    expect(server.json().map((m) => m.method)).toEqual(['tools/call', 'notifications/cancelled', 'ping']);
-    // The ping is answered; the server's death then answers nothing more: the cancelled call is
-    // not pending, so it gets no -32000 its client no longer waits for.
-    server.deliver({ jsonrpc: '2.0', id: 1, result: {} });
+    expect(router.pendingRequests).toBe(1);
+    expect(server.json().map((m) => m.method)).toEqual([
+      'tools/call',
+      'tools/call',
+      'notifications/cancelled',
+    ]);
+    // The server's death answers the pending call only: the cancelled one gets no -32000 its
+    // client no longer waits for.
     router.serverClosed({ exitCode: 1 });
-    const answers = client.json();
-    expect(answers).toHaveLength(1);
-    expect(answers[0]).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+    expect(client.json().map((m) => [m.id, m.error?.code])).toEqual([[2, -32000]]);
+  });
+
+  it('the id of a cancelled request stays taken until the server answers it: a late answer is never taken for a new request', async () => {
+    const { client, server, gate } = setup();
+    // Cancel a request the server then answers with an error, and reuse its id for a call: the
+    // error must not roll the call back (a rate limit would never be reached) nor be its answer.
+    client.deliver({ jsonrpc: '2.0', id: 100, method: 'no/such/method' });
+    client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 100 } });
+    client.deliver(call(100, 'echo'));
+    await tick();
+    expect(gate.decided.map((c) => c.tool)).toEqual(['echo']);
+    expect(gate.rolledBack).toEqual(['echo']);
+    expect(server.json().map((m) => m.method)).toEqual(['no/such/method', 'notifications/cancelled']);
+    expect(client.json()[0]).toMatchObject({ id: 100, error: { code: -32600 } });
+    // The late answer is forwarded as it comes; then the id is free again.
+    server.deliver({ jsonrpc: '2.0', id: 100, error: { code: -32601, message: 'Method not found' } });
+    client.deliver(call(100, 'echo'));
+    await tick();
+    expect(client.json()[1]).toMatchObject({ id: 100, error: { code: -32601 } });
+    expect(server.json().at(-1)).toMatchObject({ id: 100, method: 'tools/call' });
+    server.deliver({ jsonrpc: '2.0', id: 100, result: { content: [] } });
+    await tick();
+    expect(gate.committed).toEqual(['echo']);
+  });
+
+  it('a cancelled tools/list keeps its id and its filter: its late answer is filtered, a call reusing the id refused', async () => {
+    const { client, server } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 7, method: 'tools/list' });
+    client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } });
+    client.deliver(call(7, 'echo'));
+    client.deliver({ jsonrpc: '2.0', id: 7, method: 'tools/list' });
+    await tick();
+    expect(server.json().map((m) => m.method)).toEqual(['tools/list', 'notifications/cancelled']);
+    expect(client.json().map((m) => [m.id, m.error?.code])).toEqual([
+      [7, -32600],
+      [7, -32600],
+    ]);
+    server.deliver({ jsonrpc: '2.0', id: 7, result: { tools: [{ name: 'secret_x' }, { name: 'echo' }] } });
+    await tick();
+    expect(client.json()[2].result.tools.map((t: { name: string }) => t.name)).toEqual(['echo']);
   });
 
   it('unbatches a batch, evaluates every element and answers with one array in order', async () => {

@@ -47,6 +47,7 @@ import { type Envelope, type JsonRpcId, scanEnvelope, skipWs } from './jsonrpc/e
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
+import { caseCollision, caseVariantOf } from './jsonrpc/member-names.js';
 import { findIdInEdges } from './jsonrpc/oversize.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
 import { filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';
@@ -137,6 +138,9 @@ interface BatchState {
 
 const CR = 0x0d;
 
+/** Most cancelled requests whose ids are kept taken (see `Router.noteCancelled`). */
+const MAX_CANCELLED = 10_000;
+
 /**
  * A client message with a carriage return inside it is refused, never forwarded. MCP spec
  * 2025-11-25 "Transports > stdio": messages MUST NOT contain embedded newlines. JSON allows a
@@ -183,6 +187,11 @@ export class Router<D extends GateDecision = GateDecision> {
   private readonly queue: Slot<D>[] = [];
   /** Client requests awaiting the server, by idKey. */
   private readonly pending = new Map<string, PendingRequest<D>>();
+  /**
+   * Requests the client cancelled, by idKey, oldest first: no longer awaited, but their ids stay
+   * taken until the server answers them (see `noteCancelled`). At most {@link MAX_CANCELLED}.
+   */
+  private readonly cancelled = new Map<string, PendingRequest<D>>();
   /** Answered calls whose reservations settle in the next microtask (see `settleSoon`). */
   private toSettle: PendingCall<D>[] = [];
   private toSettleFailed: boolean[] = [];
@@ -249,6 +258,9 @@ export class Router<D extends GateDecision = GateDecision> {
     }
     for (const resolve of this.invented.values()) resolve(Buffer.alloc(0));
     this.invented.clear();
+    // Cancelled requests are not awaited by anyone: nothing to answer.
+    for (const key of this.cancelled.keys()) this.toolsListIds.delete(key);
+    this.cancelled.clear();
   }
 
   /**
@@ -267,6 +279,11 @@ export class Router<D extends GateDecision = GateDecision> {
   private fromClient(bytes: Buffer): void {
     let env = scanEnvelope(bytes);
     if (bytes.indexOf(CR) !== -1) env = carriageReturnRefusal(env);
+    else if (env.kind === 'notification' && env.method === 'tools/call') {
+      // A tools/call without an id is no request (MCP "Tools > Calling Tools"); a lenient server
+      // might still run it, so it is refused rather than forwarded unevaluated.
+      env = { kind: 'invalid', problem: 'tools/call must be a request (with an id)' };
+    }
     // Fast path: nothing waiting ahead, nothing to decide -> forward now.
     if (
       this.queue.length === 0 &&
@@ -491,7 +508,7 @@ export class Router<D extends GateDecision = GateDecision> {
         return;
       }
       const key = o.awaitsId === undefined ? undefined : idKey(o.awaitsId);
-      if (key !== undefined && this.pending.has(key)) {
+      if (key !== undefined && (this.pending.has(key) || this.cancelled.has(key))) {
         // MCP spec 2025-11-25 "Base Protocol > Requests": a request id MUST NOT be reused
         // within a session. Forwarding a second request under a pending id would let one answer
         // stand for the other (an unfiltered tools/list, a call settled by someone else's result).
@@ -554,11 +571,25 @@ export class Router<D extends GateDecision = GateDecision> {
     this.settleCall(key, false);
     // The server should not answer a cancelled request, and the client ignores an answer that
     // comes anyway (same section): it no longer awaits one. So it stops being pending: shutdown
-    // after client EOF does not wait for it, the server's death does not answer it, and its id
-    // is free again. A late answer is still forwarded as it comes. A batch member stays pending:
-    // its batch's array needs an entry.
+    // after client EOF does not wait for it and the server's death does not answer it. Its id
+    // stays taken until the server answers after all (that answer is forwarded, a tools/list
+    // one filtered): a request reusing it is refused. Otherwise a late answer to the cancelled
+    // request (an error, say) would be taken for the new request's: a call rolled back while its
+    // own result passes as unknown (a rate limit never reached), or a tools/list answer read as
+    // a call's (never filtered). MCP forbids reusing ids anyway ("Base Protocol > Requests").
+    // A batch member stays pending: its batch's array needs an entry.
     const entry = this.pending.get(key);
-    if (entry && !entry.batch) this.pending.delete(key);
+    if (entry && !entry.batch) {
+      this.pending.delete(key);
+      this.cancelled.set(key, entry);
+      if (this.cancelled.size > MAX_CANCELLED) {
+        // Memory stays bounded; the oldest cancelled id is forgotten (its answer, if it ever
+        // comes, passes as an unknown id, unfiltered only if it answered a tools/list).
+        const oldest = this.cancelled.keys().next().value as string;
+        this.cancelled.delete(oldest);
+        this.toolsListIds.delete(oldest);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- server -> client
@@ -575,14 +606,19 @@ export class Router<D extends GateDecision = GateDecision> {
           return;
         }
         let out = bytes;
-        const entry = this.pending.get(key);
-        this.pending.delete(key);
+        let entry = this.pending.get(key);
+        if (entry) this.pending.delete(key);
+        else {
+          entry = this.cancelled.get(key);
+          if (entry) this.cancelled.delete(key);
+        }
         const call = entry?.call;
         if (call) {
           entry!.call = undefined;
           // Answer first, count after: the store write is not on the client's critical path.
           this.settleSoon(call, env.isError === true);
-        } else if (this.toolsListIds.delete(key)) out = this.filterList(bytes);
+        }
+        if (this.toolsListIds.delete(key)) out = this.filterList(bytes);
         else if (this.initializeId === key) {
           this.initializeId = undefined;
           out = advertiseListChanged(bytes);
@@ -653,6 +689,7 @@ export class Router<D extends GateDecision = GateDecision> {
       const key = idKey(env.id as JsonRpcId);
       this.settleCall(key, env.isError === true);
       this.pending.delete(key);
+      this.cancelled.delete(key);
       return;
     }
     if (env.kind === 'request' || env.kind === 'notification') return;
@@ -779,6 +816,11 @@ export class Router<D extends GateDecision = GateDecision> {
     this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'server message over the size cap dropped');
     if (id === undefined) return;
     const key = idKey(id);
+    if (this.cancelled.delete(key)) {
+      // Nobody awaits it; its id is free again.
+      this.toolsListIds.delete(key);
+      return;
+    }
     if (!this.pending.has(key)) return;
     // The server answered: a call it answers has run (whatever the answer was), so it counts.
     // Rolling it back would let an agent whose tool returns huge results call it without limit.
@@ -821,7 +863,9 @@ export class Router<D extends GateDecision = GateDecision> {
     params: object,
   ): Promise<{ result?: unknown; error?: unknown } | undefined> {
     let id = `${this.idPrefix}${this.nextInvented++}`;
-    while (this.pending.has(idKey(id))) id = `${this.idPrefix}${this.nextInvented++}`;
+    while (this.pending.has(idKey(id)) || this.cancelled.has(idKey(id))) {
+      id = `${this.idPrefix}${this.nextInvented++}`;
+    }
     const key = idKey(id);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -862,8 +906,27 @@ export function callParamsProblem(params: unknown): string | undefined {
   if (typeof name !== 'string') return 'params.name must be a string';
   if (name.length === 0) return 'params.name must not be empty';
   if (args !== undefined && !isPlainObject(args)) return 'params.arguments must be an object';
+  // What the policy judges must be what every server reads: no member a case-insensitive
+  // decoder would take for `name` or `arguments` (see jsonrpc/member-names.ts), and no two
+  // argument names equal regardless of case (such a decoder keeps the last, JavaScript the
+  // exact one).
+  for (const key in params) {
+    const variant = caseVariantOf(key, CALL_PARAM_NAMES);
+    if (variant !== undefined) {
+      return `params member ${JSON.stringify(key)} differs from "${variant}" only by case`;
+    }
+  }
+  if (args !== undefined) {
+    const collision = caseCollision(args);
+    if (collision !== undefined) {
+      return `params.arguments has member names equal regardless of case: ${collision}`;
+    }
+  }
   return undefined;
 }
+
+/** The `tools/call` params a case variant of which is refused. */
+const CALL_PARAM_NAMES: readonly string[] = ['name', 'arguments'];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

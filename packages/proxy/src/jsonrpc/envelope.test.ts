@@ -89,7 +89,33 @@ describe('scanEnvelope value decoding', () => {
     }
     expect(scan('{"jsonrpc":"2.0","id":01,"method":"x"}').kind).toBe('invalid');
     expect(scan('{"jsonrpc":"2\\u002e0","id":1,"method":"x"}').kind).toBe('request');
-    expect(scan('{"jsonrpc":"2.0","id":1e400,"method":"x"}').kind).toBe('request');
+    // Ids a server cannot echo back as the same value are refused (their answers could not be
+    // matched: a tools/list answer would pass unfiltered).
+    expect(scan('{"jsonrpc":"2.0","id":1e400,"method":"x"}')).toEqual({
+      kind: 'invalid',
+      problem: 'id must be a finite number',
+    });
+    expect(scan('{"jsonrpc":"2.0","id":"a\\ud800","method":"x"}')).toEqual({
+      kind: 'invalid',
+      problem: 'id must not contain a lone surrogate',
+    });
+    expect(scan('{"jsonrpc":"2.0","id":"\\ud83d\\ude00","method":"x"}')).toEqual({
+      kind: 'request',
+      id: '😀',
+      method: 'x',
+    });
+    const badUtf8 = Buffer.concat([
+      Buffer.from('{"jsonrpc":"2.0","id":"a'),
+      Buffer.from([0xe2, 0x82]),
+      Buffer.from('","method":"x"}'),
+    ]);
+    expect(scanEnvelope(badUtf8)).toEqual({ kind: 'invalid', problem: 'id must be valid UTF-8' });
+    // A real U+FFFD in an id is fine.
+    expect(scan('{"jsonrpc":"2.0","id":"\uFFFD","method":"x"}')).toEqual({
+      kind: 'request',
+      id: '\uFFFD',
+      method: 'x',
+    });
   });
 });
 
@@ -123,17 +149,29 @@ describe('scanEnvelope member names', () => {
     }
   });
 
-  it('plain names of other lengths or spellings are not envelope members', () => {
-    expect(scan('{"jsonrpc":"2.0","ID":1,"method":"ping"}')).toEqual({
-      kind: 'notification',
-      method: 'ping',
-    });
+  it('other names are not envelope members; names equal to one regardless of case are refused', () => {
     expect(scan('{"jsonrpc":"2.0","idx":1,"methods":"ping","id":2,"method":"m"}')).toEqual({
       kind: 'request',
       id: 2,
       method: 'm',
     });
-    expect(scan('{"jsonrpc":"2.0","id":1,"resulT":{}}').kind).toBe('invalid');
+    expect(scan('{"jsonrpc":"2.0","id":1,"method":"m","Content":{},"arguments":1}').kind).toBe('request');
+    // Go's encoding/json reads each of these as the member it folds to (U+017F and U+212A fold
+    // to s and k).
+    const variants: Array<[string, string]> = [
+      ['{"jsonrpc":"2.0","ID":11,"method":"tools/call"}', '"ID" differs from "id"'],
+      ['{"jsonrpc":"2.0","id":10,"method":"ping","Method":"tools/call"}', '"Method" differs from "method"'],
+      ['{"jsonrpc":"2.0","id":1,"method":"m","param\u017f":{}}', '"paramſ" differs from "params"'],
+      ['{"jsonrpc":"2.0","id":1,"method":"m","PARAMS":{}}', '"PARAMS" differs from "params"'],
+      ['{"JSONRPC":"2.0","id":1,"method":"m"}', '"JSONRPC" differs from "jsonrpc"'],
+      ['{"jsonrpc":"2.0","id":1,"resulT":{}}', '"resulT" differs from "result"'],
+      ['{"jsonrpc":"2.0","id":1,"\\u0045rror":{}}', '"Error" differs from "error"'],
+    ];
+    for (const [msg, problem] of variants) {
+      const env = scanEnvelope(Buffer.from(msg));
+      expect(env.kind, msg).toBe('invalid');
+      expect(env.problem, msg).toContain(problem);
+    }
   });
 });
 

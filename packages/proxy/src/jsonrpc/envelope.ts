@@ -10,6 +10,9 @@
  * removed from MCP in 2025-06-18 but still carried).
  */
 
+import { isUtf8 } from 'node:buffer';
+import { caseVariantOf } from './member-names.js';
+
 /** A JSON-RPC id: string or number (null only in error responses to unreadable requests). */
 export type JsonRpcId = string | number | null;
 
@@ -28,6 +31,9 @@ export interface Envelope {
   /** For `invalid`: why. */
   readonly problem?: string;
 }
+
+/** Matches a UTF-16 surrogate that is not half of a pair (in `u` mode pairs are one code point). */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 const Q = 0x22; // "
 const BS = 0x5c; // \
@@ -66,6 +72,7 @@ export function scanEnvelope(buf: Buffer): Envelope {
     } else {
       for (;;) {
         if (buf[i] !== Q) throw new ScanError('expected a member name');
+        const keyStart = i;
         const keyEnd = skipString(buf, i);
         const member = memberOf(buf, i + 1, keyEnd - 1);
         i = skipWs(buf, keyEnd);
@@ -79,6 +86,11 @@ export function scanEnvelope(buf: Buffer): Envelope {
           case Member.Id:
             id = parseSlice(buf, vStart, vEnd) as JsonRpcId;
             hasId = true;
+            // Bytes that are not UTF-8 decode to U+FFFD here, and to something else (or an
+            // error) in other parsers: the server's echo of the id would not match it.
+            if (typeof id === 'string' && id.includes('\uFFFD') && !isUtf8(buf.subarray(vStart, vEnd))) {
+              return { kind: 'invalid', problem: 'id must be valid UTF-8' };
+            }
             break;
           case Member.Method:
             method = parseSlice(buf, vStart, vEnd);
@@ -90,6 +102,13 @@ export function scanEnvelope(buf: Buffer): Envelope {
           case Member.Error:
             hasError = true;
             break;
+          case Member.CaseVariant: {
+            const name = JSON.parse(buf.toString('utf8', keyStart, keyEnd)) as string;
+            return {
+              kind: 'invalid',
+              problem: `member name ${JSON.stringify(name)} differs from "${caseVariantOf(name, ENVELOPE_NAMES)}" only by case (decoders that ignore case would read it as that member)`,
+            };
+          }
         }
         i = skipWs(buf, vEnd);
         if (buf[i] === 0x2c /* , */) {
@@ -138,6 +157,15 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
   if (hasId && id !== null && typeof id !== 'string' && typeof id !== 'number') {
     return { kind: 'invalid', problem: 'id must be a string or a number' };
   }
+  // An id the server cannot echo back as the same value cannot be matched to its answer (which
+  // would then pass unfiltered or unsettled): a number too large for a double (1e400 reads as
+  // Infinity and is echoed as null), or a string with a lone surrogate (echoed as U+FFFD).
+  if (typeof id === 'number' && !Number.isFinite(id)) {
+    return { kind: 'invalid', problem: 'id must be a finite number' };
+  }
+  if (typeof id === 'string' && LONE_SURROGATE.test(id)) {
+    return { kind: 'invalid', problem: 'id must not contain a lone surrogate' };
+  }
   if (hasMethod) {
     if (typeof method !== 'string') {
       return { kind: 'invalid', problem: 'method must be a string', ...(hasId ? { id } : {}) };
@@ -155,7 +183,7 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
 }
 
 /** The top-level members the envelope is made of; `Other` for any other name. */
-const Member = { Other: 0, Jsonrpc: 1, Id: 2, Method: 3, Result: 4, Error: 5 } as const;
+const Member = { Other: 0, Jsonrpc: 1, Id: 2, Method: 3, Result: 4, Error: 5, CaseVariant: 6 } as const;
 type Member = (typeof Member)[keyof typeof Member];
 
 const MEMBER_NAMES: ReadonlyMap<string, Member> = new Map<string, Member>([
@@ -165,6 +193,18 @@ const MEMBER_NAMES: ReadonlyMap<string, Member> = new Map<string, Member>([
   ['result', Member.Result],
   ['error', Member.Error],
 ]);
+
+/** The JSON-RPC member names, `params` included: a case variant of any of them is refused. */
+const ENVELOPE_NAMES: readonly string[] = ['jsonrpc', 'id', 'method', 'params', 'result', 'error'];
+
+/** True when `buf[from, to)` has a byte that may make a name a case variant (A-Z or non-ASCII). */
+function mayFold(buf: Buffer, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    const b = buf[k] as number;
+    if (b >= 0x80 || (b >= 0x41 && b <= 0x5a)) return true;
+  }
+  return false;
+}
 
 /** True when `buf[from, to)` holds exactly the ASCII bytes of `name`. */
 function bytesAre(buf: Buffer, from: number, to: number, name: string): boolean {
@@ -189,8 +229,13 @@ function memberOf(buf: Buffer, from: number, to: number): Member {
       } catch {
         throw new ScanError('malformed member name');
       }
-      return MEMBER_NAMES.get(name as string) ?? Member.Other;
+      const member = MEMBER_NAMES.get(name as string);
+      if (member !== undefined) return member;
+      return caseVariantOf(name as string, ENVELOPE_NAMES) ? Member.CaseVariant : Member.Other;
     }
+  }
+  if (mayFold(buf, from, to)) {
+    return caseVariantOf(buf.toString('utf8', from, to), ENVELOPE_NAMES) ? Member.CaseVariant : Member.Other;
   }
   switch (to - from) {
     case 2:

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { caseCollision, caseVariantOf, foldName, isFoldStable } from './member-names.js';
+
+describe('member names read regardless of case', () => {
+  it('folds as Unicode simple case folding does, long S and Kelvin sign included', () => {
+    expect(foldName('PARAMS')).toBe('params');
+    expect(foldName('param\u017f')).toBe('params');
+    expect(foldName('\u212aey')).toBe('key');
+    expect(foldName('Ωmega')).toBe(foldName('\u2126mega'));
+    expect(isFoldStable('file_path-2')).toBe(true);
+    expect(isFoldStable('filePath')).toBe(false);
+    expect(isFoldStable('café')).toBe(false);
+  });
+
+  it('names a case variant of a member, never the member itself', () => {
+    expect(caseVariantOf('Name', ['name', 'arguments'])).toBe('name');
+    expect(caseVariantOf('ARGUMENTS', ['name', 'arguments'])).toBe('arguments');
+    expect(caseVariantOf('name', ['name', 'arguments'])).toBeUndefined();
+    expect(caseVariantOf('Names', ['name', 'arguments'])).toBeUndefined();
+  });
+
+  it('finds names equal regardless of case in any object of a value, at any depth', () => {
+    expect(caseCollision({ text: 'a', TEXT: 'b' })).toBe('"text" and "TEXT"');
+    expect(caseCollision({ a: [{ x: 1 }, { deep: { pa\u017fs: 1, pass: 2 } }] })).toBe('"paſs" and "pass"');
+    expect(caseCollision({ filePath: 1, file_path: 2, FilePaths: 3 })).toBeUndefined();
+    expect(caseCollision({ a: 1, b: { c: [1, 2, { d: 'D' }] } })).toBeUndefined();
+    let deep: unknown = { Z: 1, z: 2 };
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(caseCollision({ args: deep })).toBe('"Z" and "z"');
+  });
+});

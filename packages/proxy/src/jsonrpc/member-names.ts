@@ -1,0 +1,75 @@
+/**
+ * Member names that some JSON decoders read as other names. Go's `encoding/json` (used by Go MCP
+ * servers such as mcp-go) matches a member to a struct field regardless of case, under Unicode
+ * case folding (`"ID"`, `"Method"`, `"param\u017f"` with U+017F LONG S all land on `id`, `method`,
+ * `params`), and takes the last of several members that match one field. The proxy reads names
+ * exactly, as JavaScript does. Where the two readings could differ on what is evaluated, the
+ * proxy refuses the message instead of guessing which reading the server makes.
+ */
+
+/**
+ * `name` folded for comparison regardless of case: equal results for names equal under Unicode
+ * simple case folding (upper-casing first maps U+017F to `S` and U+212A KELVIN SIGN stays, then
+ * lower-casing brings both to `s` and `k`). It may also equate a few names Go keeps apart (`ß`
+ * and `SS`): that only ever refuses more, never less.
+ */
+export function foldName(name: string): string {
+  return name.toUpperCase().toLowerCase();
+}
+
+/**
+ * True when `name` is made only of characters that case folding leaves alone: no ASCII capital
+ * letter and nothing outside ASCII. Two distinct such names never fold to the same name.
+ */
+export function isFoldStable(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80 || (c >= 0x41 && c <= 0x5a)) return false;
+  }
+  return true;
+}
+
+/**
+ * The name in `names` (all fold-stable) that `name` equals regardless of case without being it,
+ * or undefined: `"Method"` for `["method"]` gives `"method"`; `"method"` gives undefined.
+ */
+export function caseVariantOf(name: string, names: readonly string[]): string | undefined {
+  if (isFoldStable(name)) return undefined;
+  const folded = foldName(name);
+  for (const n of names) if (folded === n) return n;
+  return undefined;
+}
+
+/**
+ * The first pair of member names of one object, anywhere in a parsed JSON value, that are equal
+ * regardless of case (`"text"` and `"TEXT"`), as `"text" and "TEXT"`; undefined when there is
+ * none. Objects whose names are all fold-stable are passed over without folding. Iterative: any
+ * depth `JSON.parse` accepts is walked without growing the call stack.
+ */
+export function caseCollision(value: unknown): string | undefined {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+      continue;
+    }
+    const keys = Object.keys(v);
+    let unstable = false;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      stack.push((v as Record<string, unknown>)[k]);
+      if (!unstable && !isFoldStable(k)) unstable = true;
+    }
+    if (!unstable || keys.length < 2) continue;
+    const seen = new Map<string, string>();
+    for (const k of keys) {
+      const f = foldName(k);
+      const other = seen.get(f);
+      if (other !== undefined) return `${JSON.stringify(other)} and ${JSON.stringify(k)}`;
+      seen.set(f, k);
+    }
+  }
+  return undefined;
+}
