@@ -28,8 +28,10 @@ const serverStdio = requireFromProxy.resolve('@modelcontextprotocol/sdk/server/s
 const zod = createRequire(sdkDir).resolve('zod');
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const SEQ_CALLS = QUICK ? 300 : 2000;
-const PAR_CALLS = QUICK ? 800 : 6000;
+// Enough calls that a ratio is steadier than the VM's load swings (measured: with 2,000 and
+// 6,000 calls the ratios moved by +-0.05 between runs of the same build).
+const SEQ_CALLS = QUICK ? 300 : 6000;
+const PAR_CALLS = QUICK ? 800 : 16000;
 const IN_FLIGHT = 16;
 const WARMUP_CALLS = QUICK ? 1000 : 5000;
 const BIG_REPS = QUICK ? 1 : 3;
@@ -164,7 +166,18 @@ async function open(name) {
   // a fresh process are spent compiling (measured: background compiler threads cost ~100 us per
   // call over the first 300 calls, nothing after 5,000).
   for (let i = 0; i < WARMUP_CALLS; i++) await call();
-  return { name, spec, client, call, seqLat: [], seqMs: 0, parLat: [], parMs: 0 };
+  return {
+    name,
+    spec,
+    client,
+    call,
+    seqLat: [],
+    seqMs: 0,
+    parLat: [],
+    parMs: 0,
+    seqRounds: [],
+    parRounds: [],
+  };
 }
 
 async function seqRound(p, n) {
@@ -174,7 +187,9 @@ async function seqRound(p, n) {
     await p.call();
     p.seqLat.push(performance.now() - s);
   }
-  p.seqMs += performance.now() - t0;
+  const ms = performance.now() - t0;
+  p.seqMs += ms;
+  p.seqRounds.push(n / ms);
 }
 
 async function parRound(p, n) {
@@ -189,14 +204,16 @@ async function parRound(p, n) {
       }
     }),
   );
-  p.parMs += performance.now() - t0;
+  const ms = performance.now() - t0;
+  p.parMs += ms;
+  p.parRounds.push(n / ms);
 }
 
 // The machine is shared: rounds are interleaved across paths so that load changes during the run
 // hit every path alike instead of whichever happened to be measured at the time.
 // More rounds interleave the paths more finely (same total calls): on a shared VM the load moves
 // within seconds, and a ratio is only fair when both paths saw the same moments.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const only = process.env.BENCH_MODES?.split(',');
 const names = Object.keys(modes).filter((m) => !only || only.includes(m));
 const sessions = [];
@@ -240,6 +257,8 @@ for (const p of sessions) {
     parP99: pct(p.parLat, 99),
     bigMs,
     peakAboveIdleMiB,
+    seqRounds: p.seqRounds,
+    parRounds: p.parRounds,
   });
 }
 if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
@@ -302,6 +321,17 @@ const targets = [
   ],
 ];
 for (const [label, ok] of targets) console.log(`${ok ? 'PASS' : 'MISS'}  ${label}`);
+// How much the ratio moves from round to round (the paths alternate within each round): the
+// noise of the machine, next to the ratio measured over all rounds above.
+const spread = (a, b) => {
+  const r = a.map((x, i) => x / b[i]).sort((x, y) => x - y);
+  return `min ${r[0].toFixed(2)}, median ${r[Math.floor(r.length / 2)].toFixed(2)}, max ${r.at(-1).toFixed(2)}`;
+};
+const noise = [
+  `tollgate / null relay per round (${ROUNDS} rounds), sequential: ${spread(tg.seqRounds, relay.seqRounds)}`,
+  `tollgate / null relay per round (${ROUNDS} rounds), 16 in flight: ${spread(tg.parRounds, relay.parRounds)}`,
+];
+for (const line of noise) console.log(`info  ${line}`);
 
 let gitRev = 'unknown';
 try {
@@ -312,6 +342,6 @@ const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model 
 const out = join(root, 'bench/results', `proxy-${stamp.slice(0, 10)}.md`);
 writeFileSync(
   out,
-  `# Proxy benchmark, ${stamp}\n\nCommit ${gitRev}; ${machine}; ${SEQ_CALLS} sequential calls, ${PAR_CALLS} calls with ${IN_FLIGHT} in flight${QUICK ? ' (BENCH_QUICK)' : ''}.\nReproduce: \`pnpm bench proxy\`.\n\n\`\`\`\n${table}\n\`\`\`\n\n${targets.map(([l, ok]) => `- ${ok ? 'PASS' : 'MISS'} ${l}`).join('\n')}\n`,
+  `# Proxy benchmark, ${stamp}\n\nCommit ${gitRev}; ${machine}; ${SEQ_CALLS} sequential calls, ${PAR_CALLS} calls with ${IN_FLIGHT} in flight${QUICK ? ' (BENCH_QUICK)' : ''}.\nReproduce: \`pnpm bench proxy\`.\n\n\`\`\`\n${table}\n\`\`\`\n\n${targets.map(([l, ok]) => `- ${ok ? 'PASS' : 'MISS'} ${l}`).join('\n')}\n${noise.map((l) => `- ${l}`).join('\n')}\n`,
 );
 console.error(`proxy bench: results saved to ${out}`);

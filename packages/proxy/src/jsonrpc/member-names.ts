@@ -55,16 +55,20 @@ export function caseCollision(value: unknown): string | undefined {
       for (let i = 0; i < v.length; i++) stack.push(v[i]);
       continue;
     }
-    const keys = Object.keys(v);
+    // One pass without allocating: count the names, note whether any may fold, and queue the
+    // values that are objects or arrays. Most objects stop here.
+    const obj = v as Record<string, unknown>;
+    let count = 0;
     let unstable = false;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
-      stack.push((v as Record<string, unknown>)[k]);
+    for (const k in obj) {
+      count++;
       if (!unstable && !isFoldStable(k)) unstable = true;
+      const child = obj[k];
+      if (child !== null && typeof child === 'object') stack.push(child);
     }
-    if (!unstable || keys.length < 2) continue;
+    if (!unstable || count < 2) continue;
     const seen = new Map<string, string>();
-    for (const k of keys) {
+    for (const k in obj) {
       const f = foldName(k);
       const other = seen.get(f);
       if (other !== undefined) return `${JSON.stringify(other)} and ${JSON.stringify(k)}`;
