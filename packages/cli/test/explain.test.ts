@@ -53,6 +53,23 @@ describe('tollgate explain', () => {
     );
   });
 
+  it('reports a call the proxy refuses before the policy (-32602) the way the proxy does', () => {
+    const args = ['explain', '-c', STRIPE, '--tool', 'create_charge', '--args', '{"amount":1,"AMOUNT":90000}'];
+    const r = tollgate(...args);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(
+      'REFUSED before the policy: the proxy answers JSON-RPC -32602 Invalid params: params.arguments has member names equal regardless of case: "amount" and "AMOUNT"\n',
+    );
+    const j = tollgate(...args, '--json');
+    expect(j.code).toBe(1);
+    const out = JSON.parse(j.stdout);
+    expect(out.refused).toBe(
+      'Invalid params: params.arguments has member names equal regardless of case: "amount" and "AMOUNT"',
+    );
+    expect(out.decision).toMatchObject({ allowed: false, reason: 'invalid_arguments' });
+    expect(out.rules).toEqual([]);
+  });
+
   it('exit 0 and ALLOWED for a permitted call; --json carries the same decision and trace', () => {
     const r = tollgate(
       'explain',

@@ -326,7 +326,14 @@ describe('Router', () => {
     expect(gate.decided.map((c) => c.tool)).toEqual(['echo']);
     expect(gate.rolledBack).toEqual(['echo']);
     expect(server.json().map((m) => m.method)).toEqual(['no/such/method', 'notifications/cancelled']);
-    expect(client.json()[0]).toMatchObject({ id: 100, error: { code: -32600 } });
+    expect(client.json()[0]).toMatchObject({
+      id: 100,
+      error: {
+        code: -32600,
+        message:
+          'Invalid Request: id is still held by a cancelled request the server has not answered (MCP forbids reusing request ids)',
+      },
+    });
     // The late answer is forwarded as it comes; then the id is free again.
     server.deliver({ jsonrpc: '2.0', id: 100, error: { code: -32601, message: 'Method not found' } });
     client.deliver(call(100, 'echo'));

@@ -513,7 +513,7 @@ export class Router<D extends GateDecision = GateDecision> {
         // within a session. Forwarding a second request under a pending id would let one answer
         // stand for the other (an unfiltered tools/list, a call settled by someone else's result).
         if (o.call) this.finishCall(o.call, true);
-        const reply = reusedIdReply(o.awaitsId!);
+        const reply = reusedIdReply(o.awaitsId!, !this.pending.has(key));
         if (batch && o.index !== undefined) {
           batch.replies[o.index] = reply;
           this.maybeSendBatch(batch);
@@ -897,7 +897,13 @@ export class Router<D extends GateDecision = GateDecision> {
 
 /**
  * Why `tools/call` params are malformed (MCP spec 2025-11-25 "Tools > Calling Tools":
- * `params.name` a string, `params.arguments` an object), or undefined when they are fine.
+ * `params.name` a string, `params.arguments` an object), or undefined when they are fine. Also
+ * refused, so that what the policy judges is what every server runs: a params member that equals
+ * `name` or `arguments` regardless of case without being it, and two argument names (in any object
+ * of the arguments) equal regardless of case (see jsonrpc/member-names.ts).
+ *
+ * @param params - the parsed `params` of the request
+ * @returns a one-line reason for the `-32602` answer, or undefined
  */
 export function callParamsProblem(params: unknown): string | undefined {
   if (!isPlainObject(params)) return 'params must be an object';
@@ -945,13 +951,18 @@ function advertiseListChanged(bytes: Buffer): Buffer {
   }
 }
 
-/** The -32600 answer to a request that reuses the id of one still awaiting its answer. */
-function reusedIdReply(id: JsonRpcId): Buffer {
+/**
+ * The -32600 answer to a request that reuses the id of one still awaiting its answer, or of a
+ * cancelled one the server has not answered yet (`cancelled`).
+ */
+function reusedIdReply(id: JsonRpcId, cancelled = false): Buffer {
   return encode(
     errorResponse(
       id,
       ErrorCode.InvalidRequest,
-      'Invalid Request: id is already used by a request awaiting its answer',
+      cancelled
+        ? 'Invalid Request: id is still held by a cancelled request the server has not answered (MCP forbids reusing request ids)'
+        : 'Invalid Request: id is already used by a request awaiting its answer',
     ),
   );
 }

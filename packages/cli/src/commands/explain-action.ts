@@ -12,6 +12,7 @@ import {
   openCounterStore,
   type RuleTrace,
 } from '@tollgate/runtime';
+import { callParamsProblem } from '@tollgate/proxy';
 import pc from 'picocolors';
 
 /** Parsed options of `tollgate explain`. */
@@ -34,6 +35,12 @@ export interface ExplainOutput {
   state: string;
   decision: Omit<Decision, 'trace' | 'reservation'>;
   rules: readonly RuleTrace[];
+  /**
+   * Set when the proxy would refuse the call before consulting the policy (JSON-RPC `-32602`,
+   * e.g. argument names equal regardless of case): the error message. `decision` is then a
+   * denial with reason `invalid_arguments` and `rules` is empty.
+   */
+  refused?: string;
 }
 
 function parseJsonObject(text: string, what: string): Record<string, unknown> {
@@ -129,6 +136,28 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     return;
   }
   const policy = loaded.policy;
+  // What the proxy refuses before the policy sees it (same check, same message as on the wire).
+  const problem = callParamsProblem({ name: opts.tool, arguments: args });
+  if (problem !== undefined) {
+    const refused = `Invalid params: ${problem}`;
+    process.exitCode = 1;
+    if (opts.json) {
+      const out: ExplainOutput = {
+        policy: { file: opts.config, hash: policy.hash },
+        call: { tool: opts.tool, args },
+        state: 'not read',
+        decision: { allowed: false, reason: 'invalid_arguments', message: refused, policyHash: policy.hash },
+        rules: [],
+        refused,
+      };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    } else {
+      process.stdout.write(
+        `${pc.red(pc.bold('REFUSED'))} before the policy: the proxy answers JSON-RPC -32602 ${refused}\n`,
+      );
+    }
+    return;
+  }
   let state: { store: CounterStore; label: string };
   try {
     state = await openState(opts);

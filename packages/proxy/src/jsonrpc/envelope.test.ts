@@ -95,6 +95,11 @@ describe('scanEnvelope value decoding', () => {
       kind: 'invalid',
       problem: 'id must be a finite number',
     });
+    expect(scan('{"jsonrpc":"2.0","id":9007199254740993,"method":"x"}')).toEqual({
+      kind: 'invalid',
+      problem: 'an integer id must be within +-(2^53 - 1)',
+    });
+    expect(scan('{"jsonrpc":"2.0","id":9007199254740991,"method":"x"}').kind).toBe('request');
     expect(scan('{"jsonrpc":"2.0","id":"a\\ud800","method":"x"}')).toEqual({
       kind: 'invalid',
       problem: 'id must not contain a lone surrogate',

@@ -159,9 +159,14 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
   }
   // An id the server cannot echo back as the same value cannot be matched to its answer (which
   // would then pass unfiltered or unsettled): a number too large for a double (1e400 reads as
-  // Infinity and is echoed as null), or a string with a lone surrogate (echoed as U+FFFD).
+  // Infinity and is echoed as null), an integer past 2^53 (rounded), or a string with a lone
+  // surrogate (echoed as U+FFFD).
   if (typeof id === 'number' && !Number.isFinite(id)) {
     return { kind: 'invalid', problem: 'id must be a finite number' };
+  }
+  // 9007199254740993 reads as ...992: the answer would carry another id than the request did.
+  if (typeof id === 'number' && Number.isInteger(id) && !Number.isSafeInteger(id)) {
+    return { kind: 'invalid', problem: 'an integer id must be within +-(2^53 - 1)' };
   }
   if (typeof id === 'string' && LONE_SURROGATE.test(id)) {
     return { kind: 'invalid', problem: 'id must not contain a lone surrogate' };

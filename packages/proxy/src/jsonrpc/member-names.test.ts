@@ -7,6 +7,12 @@ describe('member names read regardless of case', () => {
     expect(foldName('param\u017f')).toBe('params');
     expect(foldName('\u212aey')).toBe('key');
     expect(foldName('Ωmega')).toBe(foldName('\u2126mega'));
+    // Simple folding only, as Go compares: no ß/ss, no dotless or dotted i with i.
+    expect(foldName('ß')).not.toBe(foldName('ss'));
+    expect(foldName('ß')).toBe(foldName('\u1e9e'));
+    expect(foldName('ı')).not.toBe(foldName('i'));
+    expect(foldName('İ')).not.toBe(foldName('i'));
+    expect(foldName('a-b.c_1')).toBe('a-b.c_1');
     expect(isFoldStable('file_path-2')).toBe(true);
     expect(isFoldStable('filePath')).toBe(false);
     expect(isFoldStable('café')).toBe(false);

@@ -7,14 +7,45 @@
  * proxy refuses the message instead of guessing which reading the server makes.
  */
 
+/** Folded form of each code point seen so far (see {@link foldName}). */
+const folded = new Map<number, string>();
+
 /**
- * `name` folded for comparison regardless of case: equal results for names equal under Unicode
- * simple case folding (upper-casing first maps U+017F to `S` and U+212A KELVIN SIGN stays, then
- * lower-casing brings both to `s` and `k`). It may also equate a few names Go keeps apart (`ß`
- * and `SS`): that only ever refuses more, never less.
+ * One code point under Unicode simple case folding, as Go's `strings.EqualFold` and
+ * `encoding/json` compare: `S`, `s` and U+017F LONG S all give `s`; `K` and U+212A KELVIN SIGN give
+ * `k`; `ß` stays `ß` (not `ss`), U+0131 dotless `ı` stays `ı`. The candidate is its upper case
+ * lower-cased, or its lower case, kept only when a case-insensitive Unicode regular expression
+ * (which ECMAScript defines by simple case folding) says it matches the code point.
+ */
+function foldCodePoint(cp: number): string {
+  let f = folded.get(cp);
+  if (f !== undefined) return f;
+  const c = String.fromCodePoint(cp);
+  f = c;
+  // A code point without case mappings (digits, punctuation, most scripts) folds to itself; the
+  // others are letters, which need no escaping in a pattern.
+  if (c.toUpperCase() !== c || c.toLowerCase() !== c) {
+    const same = new RegExp(`^${c}$`, 'iu');
+    for (const candidate of [c.toUpperCase().toLowerCase(), c.toLowerCase()]) {
+      if ([...candidate].length === 1 && same.test(candidate)) {
+        f = candidate;
+        break;
+      }
+    }
+  }
+  if (folded.size < 65_536) folded.set(cp, f);
+  return f;
+}
+
+/**
+ * `name` folded for comparison regardless of case: two names give the same result when they are
+ * equal under Unicode simple case folding, the rule of Go's `encoding/json` (see
+ * {@link foldCodePoint}).
  */
 export function foldName(name: string): string {
-  return name.toUpperCase().toLowerCase();
+  let out = '';
+  for (const ch of name) out += foldCodePoint(ch.codePointAt(0)!);
+  return out;
 }
 
 /**
