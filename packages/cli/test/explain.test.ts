@@ -54,7 +54,15 @@ describe('tollgate explain', () => {
   });
 
   it('reports a call the proxy refuses before the policy (-32602) the way the proxy does', () => {
-    const args = ['explain', '-c', STRIPE, '--tool', 'create_charge', '--args', '{"amount":1,"AMOUNT":90000}'];
+    const args = [
+      'explain',
+      '-c',
+      STRIPE,
+      '--tool',
+      'create_charge',
+      '--args',
+      '{"amount":1,"AMOUNT":90000}',
+    ];
     const r = tollgate(...args);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPolicyError, loadPolicy } from '@tollgate/policy';
+import { callParamsProblem } from '@tollgate/proxy';
 import {
   type ConditionTrace,
   type CounterStore,
@@ -12,7 +13,6 @@ import {
   openCounterStore,
   type RuleTrace,
 } from '@tollgate/runtime';
-import { callParamsProblem } from '@tollgate/proxy';
 import pc from 'picocolors';
 
 /** Parsed options of `tollgate explain`. */
