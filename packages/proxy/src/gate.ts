@@ -43,6 +43,11 @@ export interface GateDecision {
 export interface Gate<D extends GateDecision = GateDecision> {
   /** Evaluates a call and, when allowed, reserves its counters. May reject (store down, fail-closed). */
   decide(call: GateCall, ctx?: GateContext): Promise<D>;
+  /**
+   * Optional: {@link decide} without waiting, when the engine can decide without I/O; the same
+   * decision `decide` would give. `undefined`: call `decide`. Never throws.
+   */
+  decideNow?(call: GateCall, ctx?: GateContext): D | undefined;
   /** The upstream answered with a result: make the reservation permanent. */
   commit(decision: D): Promise<void>;
   /** The upstream answered with a JSON-RPC error, or died: release the reservation. */

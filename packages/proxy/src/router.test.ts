@@ -239,6 +239,42 @@ describe('Router', () => {
     );
   });
 
+  it('decides within the turn when the gate can (decideNow), keeping order behind a call still being decided', async () => {
+    const client = new Peer();
+    const server = new Peer();
+    const gate = new TestGate();
+    const now: string[] = [];
+    // Decides at once except for slow* tools (undefined: take decide's asynchronous path).
+    (gate as TestGate & { decideNow: (c: GateCall) => GateDecision | undefined }).decideNow = (c) => {
+      if (c.tool.startsWith('slow')) return undefined;
+      now.push(c.tool);
+      const allowed = !c.tool.startsWith('deny');
+      return {
+        tool: c.tool,
+        allowed,
+        reason: allowed ? 'allowed' : 'denied_by_rule',
+        message: `no ${c.tool}`,
+      } as GateDecision;
+    };
+    new Router({ client, server, gate, prefetchToolSchemas: false });
+    client.deliver(call(1, 'echo'));
+    // Forwarded within the same turn: no await needed.
+    expect(server.json().map((m) => m.id)).toEqual([1]);
+    client.deliver(call(2, 'deny_me'));
+    expect(client.json()[0]).toMatchObject({ id: 2, result: { isError: true } });
+    // Behind a call that waits, later calls wait too: order is kept.
+    client.deliver(call(3, 'slow_one'));
+    client.deliver(call(4, 'echo'));
+    expect(server.json().map((m) => m.id)).toEqual([1]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(server.json().map((m) => m.id)).toEqual([1, 3, 4]);
+    expect(now).toEqual(['echo', 'deny_me']);
+    expect(gate.decided.map((c) => c.tool)).toEqual(['slow_one', 'echo']);
+    server.deliver({ jsonrpc: '2.0', id: 1, result: { content: [] } });
+    await tick();
+    expect(gate.committed).toEqual(['echo']);
+  });
+
   it('rolls back on a JSON-RPC error and keeps string and number ids apart', async () => {
     const { client, server, gate } = setup();
     client.deliver(call(1, 'a'));

@@ -293,9 +293,33 @@ export class Router<D extends GateDecision = GateDecision> {
       this.apply(this.classifyClient(bytes, env), undefined);
       return;
     }
+    // A tools/call with nothing waiting ahead, decided within this turn when the gate can decide
+    // it without I/O (most calls): no queue slot, no promise.
+    let message: unknown;
+    if (
+      env.kind === 'request' &&
+      env.method === 'tools/call' &&
+      this.queue.length === 0 &&
+      this.gate.decideNow !== undefined &&
+      !this.awaitsSchemas()
+    ) {
+      message = parseMessage(bytes);
+      if (message !== undefined) {
+        const outcome = this.decideCallNow(env.id as JsonRpcId, bytes, message);
+        if (outcome !== undefined) {
+          this.apply(outcome, undefined);
+          return;
+        }
+      }
+    }
     const slot: Slot<D> = { ready: false, outcomes: [] };
     this.queue.push(slot);
-    void this.decideSlot(slot, bytes, env);
+    void this.decideSlot(slot, bytes, env, message);
+  }
+
+  /** True while the first tools/call must wait for the tools/list prefetch (see `fetchSchemas`). */
+  private awaitsSchemas(): boolean {
+    return this.prefetch && this.catalogue.size === 0 && !this.serverGone;
   }
 
   /** Decides a queued message, marks its slot ready and sends what is ready. Never rejects. */
@@ -303,17 +327,13 @@ export class Router<D extends GateDecision = GateDecision> {
     slot: Slot<D>,
     bytes: Buffer,
     env: ReturnType<typeof scanEnvelope>,
+    parsed?: unknown,
   ): Promise<void> {
     try {
       if (env.kind === 'batch') {
         await this.decideBatch(slot, bytes);
       } else if (env.kind === 'request' && env.method === 'tools/call') {
-        let message: unknown;
-        try {
-          message = JSON.parse(bytes.toString('utf8'));
-        } catch {
-          message = undefined;
-        }
+        const message = parsed ?? parseMessage(bytes);
         slot.outcomes.push(
           message === undefined
             ? { reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) }
@@ -406,7 +426,7 @@ export class Router<D extends GateDecision = GateDecision> {
       return { reply: encode(errorResponse(id, ErrorCode.InvalidParams, `Invalid params: ${problem}`)) };
     }
     const { name, arguments: args } = params as { name: string; arguments?: Record<string, unknown> };
-    if (this.prefetch && this.catalogue.size === 0 && !this.serverGone) await this.fetchSchemas();
+    if (this.awaitsSchemas()) await this.fetchSchemas();
     let decision: D;
     try {
       decision = await this.gate.decide({ tool: name, args: args ?? {} }, this.gateContext);
@@ -422,6 +442,28 @@ export class Router<D extends GateDecision = GateDecision> {
         ),
       };
     }
+    return this.outcomeOf(id, bytes, name, decision);
+  }
+
+  /**
+   * {@link decideCall} within the turn, when the gate can decide without waiting; undefined to
+   * take the asynchronous path (nothing was decided or reserved then).
+   */
+  private decideCallNow(id: JsonRpcId, bytes: Buffer, message: unknown): Outcome<D> | undefined {
+    const params = (message as { params?: unknown }).params;
+    if (callParamsProblem(params) !== undefined) return undefined;
+    const { name, arguments: args } = params as { name: string; arguments?: Record<string, unknown> };
+    let decision: D | undefined;
+    try {
+      decision = this.gate.decideNow!({ tool: name, args: args ?? {} }, this.gateContext);
+    } catch {
+      return undefined;
+    }
+    return decision === undefined ? undefined : this.outcomeOf(id, bytes, name, decision);
+  }
+
+  /** What a decided call turns into: its denial, or the request to forward with its decision. */
+  private outcomeOf(id: JsonRpcId, bytes: Buffer, name: string, decision: D): Outcome<D> {
     if (!decision.allowed) {
       this.stats.callsDenied++;
       this.log.info({ tool: name, rule: decision.rule, reason: decision.reason }, 'tools/call denied');
@@ -936,6 +978,15 @@ const CALL_PARAM_NAMES: readonly string[] = ['name', 'arguments'];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The parsed JSON of a message, or undefined when it is not valid JSON. */
+function parseMessage(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Sets `result.capabilities.tools.listChanged` in an `initialize` response when tools are offered. */

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { CompiledPolicy } from '@tollgate/policy';
 import type { Decision, ToolCall } from './decision.js';
 import type { DecisionLog } from './decision-log.js';
-import { type EvaluationContext, evaluate } from './evaluate.js';
+import { type EvaluationContext, evaluate, evaluateNow } from './evaluate.js';
 import type { Logger } from './logger.js';
 import { PolicyHolder } from './policy-holder.js';
 import { SchemaValidator } from './schema-validator.js';
@@ -44,6 +44,11 @@ export interface Enforcer {
   readonly store: CounterStore;
   /** Judge a call; on `allowed` its counters are reserved (commit or roll back the decision). Never throws. */
   decide(call: ToolCall, origin?: CallOrigin): Promise<Decision>;
+  /**
+   * {@link decide} without waiting, when the decision needs no I/O (see `evaluateNow`): the same
+   * decision, logged the same way. `undefined`: call `decide` (nothing was reserved or logged).
+   */
+  decideNow(call: ToolCall, origin?: CallOrigin): Decision | undefined;
   /** The upstream returned a result (an `isError: true` one too: the tool ran): make the reservation permanent. Never throws (errors are logged). */
   commit(decision: Decision): Promise<void>;
   /** The upstream returned a JSON-RPC error or died: return the quota. Never throws (errors are logged). */
@@ -135,6 +140,12 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
       return holder.current;
     },
     store,
+    decideNow(call, origin) {
+      const started = performance.now();
+      const decision = evaluateNow(holder.current, call, contexts.get(call.tool) ?? baseContext);
+      if (decision !== undefined) decisionLog?.toolCall(call, decision, performance.now() - started, origin);
+      return decision;
+    },
     async decide(call, origin) {
       const started = performance.now();
       const policy = holder.current;

@@ -1,6 +1,6 @@
 import { type CompiledPolicy, loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
-import { type EvaluationContext, evaluate } from './evaluate.js';
+import { type EvaluationContext, evaluate, evaluateNow } from './evaluate.js';
 import type { CounterItem, CounterStore } from './store/counter-store.js';
 import { MemoryCounterStore } from './store/memory.js';
 
@@ -515,6 +515,54 @@ tools:
     const { trace: _trace, reservation, ...rest } = d;
     return { ...rest, reserved: reservation?.items.map((i) => [i.key, i.amount]) };
   }
+
+  it('decides without waiting (evaluateNow) exactly as evaluate does, or defers to it', async () => {
+    const now = new MemoryCounterStore();
+    const full = new MemoryCounterStore();
+    const calls = [
+      { tool: 'search', args: { q: 'a' } },
+      { tool: 'search', args: { q: 'x'.repeat(30) } },
+      { tool: 'other', args: {} },
+      { tool: 'search', args: { q: 'b' } },
+      { tool: 'search', args: { q: 'c' } },
+      { tool: 'search', args: { q: 'd' } },
+      { tool: 'other', args: {} },
+    ];
+    const sync: boolean[] = [];
+    for (const [i, call] of calls.entries()) {
+      const t = T0 + i * 1000;
+      const immediate = evaluateNow(P, call, ctx(now, t));
+      sync.push(immediate !== undefined);
+      const a = immediate ?? (await evaluate(P, call, ctx(now, t)));
+      const b = await evaluate(P, call, ctx(full, t, { trace: true }));
+      expect(strip(a)).toEqual(strip(b));
+      if (a.reservation) await now.commit(a.reservation, t);
+      if (b.reservation) await full.commit(b.reservation, t);
+    }
+    // A failing args condition needs the full path (it names the rule); the rest is immediate,
+    // denials by a counter included.
+    expect(sync).toEqual([true, false, true, true, true, true, true]);
+    // Never for trace or peek, nor for a store that cannot answer at once.
+    expect(evaluateNow(P, calls[0]!, ctx(now, T0, { trace: true }))).toBeUndefined();
+    expect(evaluateNow(P, calls[0]!, ctx(now, T0, { mode: 'peek' }))).toBeUndefined();
+    const withoutNow: CounterStore = {
+      kind: 'memory',
+      reserve: (items, t) => now.reserve(items, t),
+      peek: (items, t) => now.peek(items, t),
+      read: (...a) => now.read(...a),
+      commit: (r, t) => now.commit(r, t),
+      rollback: (r) => now.rollback(r),
+      close: () => now.close(),
+    };
+    expect(evaluateNow(P, calls[0]!, ctx(withoutNow, T0))).toBeUndefined();
+    // Stateless decisions are immediate too, and are the shared frozen one.
+    const free = compile(
+      'version: "1"\ntools:\n  read: { rules: [{ name: n, conditions: [{ path: args.n, op: lte, value: 5 }] }] }\n',
+    );
+    const d = evaluateNow(free, { tool: 'read', args: { n: 1 } });
+    expect(d).toBe(await evaluate(free, { tool: 'read', args: { n: 2 } }));
+    expect(evaluateNow(free, { tool: 'read', args: { n: 9 } })).toBeUndefined();
+  });
 
   it('gives the decisions of the full path, call after call', async () => {
     const fast = new MemoryCounterStore();

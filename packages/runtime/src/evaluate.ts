@@ -212,30 +212,33 @@ function reserveCounted(
     return Promise.resolve(storeFailure(err, context, policyHash, undefined));
   }
   return pending.then(
-    (result): Decision => {
-      if (!result.ok) {
-        return denial(
-          rules,
-          failureFromStore(rules, result),
-          result.retryAfterMs,
-          tool,
-          policyHash,
-          undefined,
-          context,
-        );
-      }
-      return result.reservation
-        ? {
-            allowed: true,
-            reason: 'allowed',
-            message: 'allowed',
-            reservation: result.reservation,
-            policyHash,
-          }
-        : { allowed: true, reason: 'allowed', message: 'allowed', policyHash };
-    },
+    (result): Decision => decisionFromReserve(policyHash, tool, rules, result, context),
     (err: unknown) => storeFailure(err, context, policyHash, undefined),
   );
+}
+
+/** The decision of a counted call from the store's answer (see `reserveCounted`). */
+function decisionFromReserve(
+  policyHash: string,
+  tool: string,
+  rules: readonly CompiledRule[],
+  result: ReserveResult,
+  context: EvaluationContext,
+): Decision {
+  if (!result.ok) {
+    return denial(
+      rules,
+      failureFromStore(rules, result),
+      result.retryAfterMs,
+      tool,
+      policyHash,
+      undefined,
+      context,
+    );
+  }
+  return result.reservation
+    ? { allowed: true, reason: 'allowed', message: 'allowed', reservation: result.reservation, policyHash }
+    : { allowed: true, reason: 'allowed', message: 'allowed', policyHash };
 }
 
 /** The decision when the counter store failed: a denial (fail-closed) or an uncounted admission (fail-open). */
@@ -266,27 +269,69 @@ function storeFailure(
   };
 }
 
-/** One frozen "allowed, nothing reserved" decision per policy, shared by every call it admits. */
-const allowedDecisions = new WeakMap<CompiledPolicy, Promise<Decision>>();
+/** One frozen "allowed, nothing reserved" decision per policy (and its settled promise), shared by every call it admits. */
+interface AllowedEntry {
+  readonly decision: Decision;
+  readonly promise: Promise<Decision>;
+}
+const allowedDecisions = new WeakMap<CompiledPolicy, AllowedEntry>();
 let lastPolicy: CompiledPolicy | undefined;
-let lastAllowed: Promise<Decision> | undefined;
+let lastAllowed: AllowedEntry | undefined;
 
-function allowedFor(policy: CompiledPolicy): Promise<Decision> {
+function allowedEntry(policy: CompiledPolicy): AllowedEntry {
   if (policy === lastPolicy) return lastAllowed!;
-  let p = allowedDecisions.get(policy);
-  if (!p) {
+  let entry = allowedDecisions.get(policy);
+  if (!entry) {
     const decision: Decision = Object.freeze({
       allowed: true,
       reason: 'allowed',
       message: 'allowed',
       policyHash: policy.hash,
     });
-    p = Promise.resolve(decision);
-    allowedDecisions.set(policy, p);
+    entry = { decision, promise: Promise.resolve(decision) };
+    allowedDecisions.set(policy, entry);
   }
   lastPolicy = policy;
-  lastAllowed = p;
-  return p;
+  lastAllowed = entry;
+  return entry;
+}
+
+function allowedFor(policy: CompiledPolicy): Promise<Decision> {
+  return allowedEntry(policy).promise;
+}
+
+/**
+ * {@link evaluate} without waiting, for the calls that need no I/O: no rules or only `args.*`
+ * conditions that hold, or counted rules (see `countedRules`) whose store admits or refuses
+ * synchronously (`CounterStore.reserveNow`: a counter lease with room, the memory store). The
+ * decision is the one {@link evaluate} gives; `undefined` means "use evaluate" (nothing was
+ * reserved). Never used for `trace` or `peek`. Never throws.
+ */
+export function evaluateNow(
+  policy: CompiledPolicy,
+  call: ToolCall,
+  context: EvaluationContext = {},
+): Decision | undefined {
+  if (context.trace === true || context.mode === 'peek') return undefined;
+  try {
+    const { tool } = call;
+    if (policy.isHidden(tool) || (policy.default === 'deny' && !policy.isListed(tool))) return undefined;
+    const rules = policy.rulesFor(tool);
+    if (rules.length === 0) return allowedEntry(policy).decision;
+    const args = call.args !== null && typeof call.args === 'object' ? call.args : {};
+    const counted = countedRules(rules);
+    if (counted === undefined) {
+      return allSimpleRulesHold(rules, args) ? allowedEntry(policy).decision : undefined;
+    }
+    const store = context.store;
+    if (counted === null || store?.reserveNow === undefined || !argsConditionsHold(rules, args)) {
+      return undefined;
+    }
+    const result = store.reserveNow(counted, (context.now ?? Date.now)());
+    return result === undefined ? undefined : decisionFromReserve(policy.hash, tool, rules, result, context);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The full path of {@link evaluate}: failures, counters, validation and tracing. */

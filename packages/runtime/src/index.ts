@@ -46,7 +46,7 @@ export {
   type ToolCallEvent,
 } from './decision-log.js';
 export { type CallOrigin, createEnforcer, type Enforcer, type EnforcerOptions } from './enforcer.js';
-export { counterStoreKey, type EvaluationContext, evaluate } from './evaluate.js';
+export { counterStoreKey, type EvaluationContext, evaluate, evaluateNow } from './evaluate.js';
 export { createLogger, type Logger } from './logger.js';
 export { makeDir } from './make-dir.js';
 export { defaultPaths, type TollgatePaths } from './paths.js';

@@ -93,6 +93,42 @@ describe('createEnforcer', () => {
     expect(readdirSync(events)).toEqual([`events-${new Date().toISOString().slice(0, 10)}.jsonl`]);
   });
 
+  it('decideNow decides and logs as decide does, without waiting; undefined where decide must wait', async () => {
+    const events = join(dir, 'events-now');
+    const log = openDecisionLog({ dir: events, instanceId: 'i-now' });
+    const e = await createEnforcer({
+      policyFile: policyFile(`${LIMIT2}  delete_repo:\n    rules:\n      - { name: never, action: deny }\n`),
+      store: new MemoryCounterStore(),
+      decisionLog: log,
+    });
+    const call = { tool: 'create_issue', args: { title: 't' } };
+    const a = e.decideNow(call, { sessionId: 's-1' });
+    expect(a).toMatchObject({ allowed: true, reason: 'allowed' });
+    expect(a?.reservation).toBeDefined();
+    await e.commit(a!);
+    await e.commit((await e.decide(call))!);
+    expect(e.decideNow(call)).toMatchObject({
+      allowed: false,
+      reason: 'rate_limited',
+      rule: 'hourly issue limit',
+    });
+    // A deny rule takes the full path: decideNow leaves it to decide, and logs nothing.
+    expect(e.decideNow({ tool: 'delete_repo', args: {} })).toBeUndefined();
+    expect(await e.decide({ tool: 'delete_repo', args: {} })).toMatchObject({
+      allowed: false,
+      rule: 'never',
+    });
+    await e.close();
+    const evs = readDecisionLog(events) as Array<{ decision: string; reason: string; session_id?: string }>;
+    expect(evs.map((x) => [x.decision, x.reason])).toEqual([
+      ['allow', 'allowed'],
+      ['allow', 'allowed'],
+      ['deny', 'rate_limited'],
+      ['deny', 'denied_by_rule'],
+    ]);
+    expect(evs[0]!.session_id).toBe('s-1');
+  });
+
   it('logs raw arguments only with logArgs', async () => {
     const events = join(dir, 'events-b');
     const log = openDecisionLog({ dir: events, logArgs: true });

@@ -154,6 +154,12 @@ export interface CounterStore {
    * @throws StateUnavailableError when the store cannot be reached
    */
   reserve(items: readonly CounterItem[], now: number, options?: ReserveOptions): Promise<ReserveResult>;
+  /**
+   * Optional: {@link reserve} done synchronously when the store can decide without I/O (a lease
+   * with room, say); `undefined` when it cannot, and nothing was changed (call `reserve` then).
+   * Never throws. Lets the proxy decide a call within the turn it arrived in.
+   */
+  reserveNow?(items: readonly CounterItem[], now: number): ReserveResult | undefined;
   /** Same evaluation as {@link reserve} without writing anything (used by `tollgate explain`). */
   peek(items: readonly CounterItem[], now: number): Promise<ReserveResult>;
   /** Current value of one counter (pending reservations included) without writing. */

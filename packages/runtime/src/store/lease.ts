@@ -184,14 +184,25 @@ export class LeasedCounterStore implements CounterStore {
   }
 
   reserve(items: readonly CounterItem[], now: number, options?: ReserveOptions): Promise<ReserveResult> {
-    if (now > this.latestNow) this.latestNow = now;
-    if (++this.calls % 1024 === 0) this.prune();
-    // Fast path: one counter whose active lease has room (most calls of a busy counter).
-    if (items.length === 1 && options === undefined && !this.closed) {
-      const admitted = this.admitOne(items[0]!, now);
+    if (options === undefined) {
+      const admitted = this.reserveNow(items, now);
       if (admitted) return Promise.resolve(admitted);
+    } else {
+      if (now > this.latestNow) this.latestNow = now;
+      if (++this.calls % 1024 === 0) this.prune();
     }
     return this.reservePlanned(items, now, options);
+  }
+
+  /**
+   * The fast path of {@link reserve}, synchronous: a single-counter call whose active lease has
+   * room (most calls of a busy counter). `undefined` otherwise, with nothing changed.
+   */
+  reserveNow(items: readonly CounterItem[], now: number): ReserveResult | undefined {
+    if (now > this.latestNow) this.latestNow = now;
+    if (++this.calls % 1024 === 0) this.prune();
+    if (items.length !== 1 || this.closed) return undefined;
+    return this.admitOne(items[0]!, now);
   }
 
   /**

@@ -135,6 +135,11 @@ export class MemoryCounterStore implements CounterStore {
     now: number,
     options?: ReserveOptions,
   ): Promise<ReserveResult> {
+    return this.reserveNow(items, now, options);
+  }
+
+  /** {@link reserve}, synchronously: a memory store never waits on anything. */
+  reserveNow(items: readonly CounterItem[], now: number, options?: ReserveOptions): ReserveResult {
     const r = this.evaluate(items, now);
     if (!r.ok || items.length === 0) return r;
     if (++this.reserves % 1024 === 0) this.sweep(now);
