@@ -6,8 +6,11 @@
  * It wraps the MCP SDK's `StreamableHTTPClientTransport` (POST per message, SSE on POST and on
  * the optional GET stream, `Mcp-Session-Id`, `Last-Event-ID` resumption, DELETE on close) and
  * adds what a transparent proxy needs on top of it:
- * - every message is POSTed at once, never queued behind an earlier one, so a server-to-client
- *   request (elicitation, sampling) during a pending call cannot deadlock the bridge;
+ * - no message is queued behind an earlier request, so a server-to-client request (elicitation,
+ *   sampling) during a pending call cannot deadlock the bridge; a message does wait until the
+ *   notifications and responses POSTed before it have been accepted (HTTP 202, which servers send
+ *   once they have taken the message in), so `notifications/initialized` reaches the server before
+ *   the first call made after it, as it does over stdio;
  * - `MCP-Protocol-Version` is set from the `initialize` result the proxy sees pass by;
  * - a request never hangs: a failed POST, a stream that ends before its answer without an
  *   event id to resume from, or a resumption that gives up, each produce a JSON-RPC error
@@ -98,6 +101,8 @@ export class HttpUpstreamTransport implements MessageTransport {
   private protocolVersion: string | undefined;
   /** A re-initialisation in progress; messages wait for it. */
   private reinit: Promise<boolean> | undefined;
+  /** Settles once every notification and response POSTed so far has been answered (see the module comment). */
+  private accepted: Promise<void> = Promise.resolve();
   private reinitCount = 0;
   private readonly internal = new Map<string, (m: Obj) => void>();
   private closed = false;
@@ -164,11 +169,14 @@ export class HttpUpstreamTransport implements MessageTransport {
         this.pending.set(idKey(id), { id, method: m.method as string, resuming: false });
         if (m.method === 'initialize') this.initialize = m;
       }
-      void this.post(m, true);
+      const posted = this.post(m, true, this.accepted);
+      // Requests are never waited for (their answers may need the client first); the rest are.
+      if (!isRequest(m)) this.accepted = posted.catch(() => {});
     }
   }
 
-  private async post(message: Obj, mayRetry: boolean): Promise<void> {
+  private async post(message: Obj, mayRetry: boolean, after?: Promise<void>): Promise<void> {
+    if (after) await after;
     if (this.reinit) await this.reinit;
     const sdk = this.sdk;
     if (this.closed || !sdk) {

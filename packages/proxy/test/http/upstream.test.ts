@@ -3,6 +3,8 @@
  * HTTP upstream transport, and the real server-everything over Streamable HTTP.
  */
 import { getEventListeners } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -118,6 +120,50 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     }));
     const r = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi' } });
     expect(text(r)).toContain('sampled by the test client');
+  });
+
+  it('delivers notifications/initialized before the next request, however slowly the server takes it in', async () => {
+    // A bare Streamable HTTP endpoint that records the order messages reach it in, and takes
+    // 150 ms over each notification: a request POSTed while one is in flight would overtake it.
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      if (req.method !== 'POST') {
+        // No GET stream, no session to DELETE.
+        res.writeHead(405).end();
+        return;
+      }
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', async () => {
+        const msg = JSON.parse(body) as { id?: number | string; method?: string };
+        if (msg.id === undefined) {
+          await new Promise((r) => setTimeout(r, 150));
+          seen.push(msg.method ?? 'response');
+          res.writeHead(202).end();
+          return;
+        }
+        seen.push(msg.method ?? '');
+        const result =
+          msg.method === 'initialize'
+            ? { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'order', version: '1' } }
+            : {};
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'order-1' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const { client } = await bridge(`http://127.0.0.1:${port}/mcp`);
+      await client.ping();
+      expect(seen).toEqual(['initialize', 'notifications/initialized', 'ping']);
+    } finally {
+      await Promise.all(open.splice(0).map((b) => b.close()));
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('runs concurrent calls without queueing them behind a pending one', async () => {
