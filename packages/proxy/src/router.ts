@@ -42,7 +42,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { denialResponse } from './denial.js';
-import type { Gate, GateContext, GateDecision, PolicyView } from './gate.js';
+import type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
 import { type Envelope, type JsonRpcId, scanEnvelope, skipWs } from './jsonrpc/envelope.js';
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
@@ -294,8 +294,9 @@ export class Router<D extends GateDecision = GateDecision> {
       return;
     }
     // A tools/call with nothing waiting ahead, decided within this turn when the gate can decide
-    // it without I/O (most calls): no queue slot, no promise.
-    let message: unknown;
+    // it without I/O (most calls): no queue slot, no promise. Malformed params are answered here
+    // too; what it read is handed on when the decision has to wait.
+    let read: GateCall | Outcome<D> | undefined;
     if (
       env.kind === 'request' &&
       env.method === 'tools/call' &&
@@ -303,9 +304,10 @@ export class Router<D extends GateDecision = GateDecision> {
       this.gate.decideNow !== undefined &&
       !this.awaitsSchemas()
     ) {
-      message = parseMessage(bytes);
+      const message = parseMessage(bytes);
       if (message !== undefined) {
-        const outcome = this.decideCallNow(env.id as JsonRpcId, bytes, message);
+        read = this.readCall(env.id as JsonRpcId, message);
+        const outcome = isGateCall(read) ? this.decideCallNow(env.id as JsonRpcId, bytes, read) : read;
         if (outcome !== undefined) {
           this.apply(outcome, undefined);
           return;
@@ -314,7 +316,7 @@ export class Router<D extends GateDecision = GateDecision> {
     }
     const slot: Slot<D> = { ready: false, outcomes: [] };
     this.queue.push(slot);
-    void this.decideSlot(slot, bytes, env, message);
+    void this.decideSlot(slot, bytes, env, read);
   }
 
   /** True while the first tools/call must wait for the tools/list prefetch (see `fetchSchemas`). */
@@ -327,18 +329,21 @@ export class Router<D extends GateDecision = GateDecision> {
     slot: Slot<D>,
     bytes: Buffer,
     env: ReturnType<typeof scanEnvelope>,
-    parsed?: unknown,
+    read?: GateCall | Outcome<D>,
   ): Promise<void> {
     try {
       if (env.kind === 'batch') {
         await this.decideBatch(slot, bytes);
       } else if (env.kind === 'request' && env.method === 'tools/call') {
-        const message = parsed ?? parseMessage(bytes);
-        slot.outcomes.push(
-          message === undefined
-            ? { reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) }
-            : await this.decideCall(env.id as JsonRpcId, bytes, message),
-        );
+        const id = env.id as JsonRpcId;
+        if (read === undefined) {
+          const message = parseMessage(bytes);
+          read =
+            message === undefined
+              ? { reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) }
+              : this.readCall(id, message);
+        }
+        slot.outcomes.push(isGateCall(read) ? await this.decideCall(id, bytes, read) : read);
       } else {
         slot.outcomes.push(this.classifyClient(bytes, env));
       }
@@ -418,7 +423,11 @@ export class Router<D extends GateDecision = GateDecision> {
   }
 
   /** Evaluates one `tools/call` request. `message` is its parsed form. */
-  private async decideCall(id: JsonRpcId, bytes: Buffer, message: unknown): Promise<Outcome<D>> {
+  /**
+   * The call a `tools/call` request asks for, or its `-32602` answer when its params are
+   * malformed (see {@link callParamsProblem}). `message` is the parsed request.
+   */
+  private readCall(id: JsonRpcId, message: unknown): GateCall | Outcome<D> {
     const params = (message as { params?: unknown }).params;
     const problem = callParamsProblem(params);
     if (problem) {
@@ -426,10 +435,16 @@ export class Router<D extends GateDecision = GateDecision> {
       return { reply: encode(errorResponse(id, ErrorCode.InvalidParams, `Invalid params: ${problem}`)) };
     }
     const { name, arguments: args } = params as { name: string; arguments?: Record<string, unknown> };
+    return { tool: name, args: args ?? {} };
+  }
+
+  /** Evaluates one well-formed `tools/call` (see {@link readCall}). */
+  private async decideCall(id: JsonRpcId, bytes: Buffer, call: GateCall): Promise<Outcome<D>> {
+    const name = call.tool;
     if (this.awaitsSchemas()) await this.fetchSchemas();
     let decision: D;
     try {
-      decision = await this.gate.decide({ tool: name, args: args ?? {} }, this.gateContext);
+      decision = await this.gate.decide(call, this.gateContext);
     } catch (err) {
       this.log.error({ err, tool: name }, 'policy could not be evaluated; call refused');
       return {
@@ -449,17 +464,14 @@ export class Router<D extends GateDecision = GateDecision> {
    * {@link decideCall} within the turn, when the gate can decide without waiting; undefined to
    * take the asynchronous path (nothing was decided or reserved then).
    */
-  private decideCallNow(id: JsonRpcId, bytes: Buffer, message: unknown): Outcome<D> | undefined {
-    const params = (message as { params?: unknown }).params;
-    if (callParamsProblem(params) !== undefined) return undefined;
-    const { name, arguments: args } = params as { name: string; arguments?: Record<string, unknown> };
+  private decideCallNow(id: JsonRpcId, bytes: Buffer, call: GateCall): Outcome<D> | undefined {
     let decision: D | undefined;
     try {
-      decision = this.gate.decideNow!({ tool: name, args: args ?? {} }, this.gateContext);
+      decision = this.gate.decideNow!(call, this.gateContext);
     } catch {
       return undefined;
     }
-    return decision === undefined ? undefined : this.outcomeOf(id, bytes, name, decision);
+    return decision === undefined ? undefined : this.outcomeOf(id, bytes, call.tool, decision);
   }
 
   /** What a decided call turns into: its denial, or the request to forward with its decision. */
@@ -507,7 +519,8 @@ export class Router<D extends GateDecision = GateDecision> {
           reply: encode(errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: nested batch')),
         };
       } else if (env.kind === 'request' && env.method === 'tools/call') {
-        outcome = await this.decideCall(env.id as JsonRpcId, elementBytes, element);
+        const read = this.readCall(env.id as JsonRpcId, element);
+        outcome = isGateCall(read) ? await this.decideCall(env.id as JsonRpcId, elementBytes, read) : read;
       } else {
         outcome = this.classifyClient(elementBytes, env);
       }
@@ -978,6 +991,11 @@ const CALL_PARAM_NAMES: readonly string[] = ['name', 'arguments'];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Tells a call read by `Router.readCall` from the answer to a malformed one. */
+function isGateCall<D>(read: GateCall | Outcome<D>): read is GateCall {
+  return (read as GateCall).tool !== undefined;
 }
 
 /** The parsed JSON of a message, or undefined when it is not valid JSON. */

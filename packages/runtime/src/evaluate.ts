@@ -125,14 +125,29 @@ function decideFast(policy: CompiledPolicy, call: ToolCall, context: EvaluationC
   // It stays synchronous and answers with one shared settled promise per policy: an `async`
   // function would allocate a promise and a decision per call, a third of the cost of a decision.
   if (context.trace !== true) {
-    const counted = countedRules(rules);
-    if (counted === undefined) {
-      if (allSimpleRulesHold(rules, args)) return allowedFor(policy);
-    } else if (counted !== null && context.store && argsConditionsHold(rules, args)) {
-      return reserveCounted(policy, tool, rules, counted, context.store, context);
+    const route = fastRoute(rules, args);
+    if (route === ALLOWED) return allowedFor(policy);
+    if (route !== undefined && context.store) {
+      return reserveCounted(policy, tool, rules, route, context.store, context);
     }
   }
   return evaluateRules(policy, call, rules, args, context);
+}
+
+const ALLOWED = 'allowed';
+
+/**
+ * How the fast paths (`decideFast`, {@link evaluateNow}) can decide a call with these rules:
+ * `ALLOWED` (no counters, every `args.*` condition holds), the shared counter items to reserve
+ * (see `countedRules`; every condition holds), or undefined for the full path.
+ */
+function fastRoute(
+  rules: readonly CompiledRule[],
+  args: Record<string, unknown>,
+): typeof ALLOWED | readonly CounterItem[] | undefined {
+  const counted = countedRules(rules);
+  if (counted === undefined) return allSimpleRulesHold(rules, args) ? ALLOWED : undefined;
+  return counted !== null && argsConditionsHold(rules, args) ? counted : undefined;
 }
 
 /**
@@ -319,15 +334,11 @@ export function evaluateNow(
     const rules = policy.rulesFor(tool);
     if (rules.length === 0) return allowedEntry(policy).decision;
     const args = call.args !== null && typeof call.args === 'object' ? call.args : {};
-    const counted = countedRules(rules);
-    if (counted === undefined) {
-      return allSimpleRulesHold(rules, args) ? allowedEntry(policy).decision : undefined;
-    }
+    const route = fastRoute(rules, args);
+    if (route === ALLOWED) return allowedEntry(policy).decision;
     const store = context.store;
-    if (counted === null || store?.reserveNow === undefined || !argsConditionsHold(rules, args)) {
-      return undefined;
-    }
-    const result = store.reserveNow(counted, (context.now ?? Date.now)());
+    if (route === undefined || store?.reserveNow === undefined) return undefined;
+    const result = store.reserveNow(route, (context.now ?? Date.now)());
     return result === undefined ? undefined : decisionFromReserve(policy.hash, tool, rules, result, context);
   } catch {
     return undefined;

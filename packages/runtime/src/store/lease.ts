@@ -187,10 +187,7 @@ export class LeasedCounterStore implements CounterStore {
     if (options === undefined) {
       const admitted = this.reserveNow(items, now);
       if (admitted) return Promise.resolve(admitted);
-    } else {
-      if (now > this.latestNow) this.latestNow = now;
-      if (++this.calls % 1024 === 0) this.prune();
-    }
+    } else this.observe(now);
     return this.reservePlanned(items, now, options);
   }
 
@@ -199,10 +196,15 @@ export class LeasedCounterStore implements CounterStore {
    * room (most calls of a busy counter). `undefined` otherwise, with nothing changed.
    */
   reserveNow(items: readonly CounterItem[], now: number): ReserveResult | undefined {
-    if (now > this.latestNow) this.latestNow = now;
-    if (++this.calls % 1024 === 0) this.prune();
+    this.observe(now);
     if (items.length !== 1 || this.closed) return undefined;
     return this.admitOne(items[0]!, now);
+  }
+
+  /** Bookkeeping of every reserve: the latest clock seen, and a prune every 1,024 calls. */
+  private observe(now: number): void {
+    if (now > this.latestNow) this.latestNow = now;
+    if (++this.calls % 1024 === 0) this.prune();
   }
 
   /**
@@ -235,16 +237,9 @@ export class LeasedCounterStore implements CounterStore {
       return undefined;
     }
     const t = performance.now();
-    lease.inflight += amount;
-    lease.consumed += amount;
-    lease.calls++;
-    lease.lastUse = t;
-    if (now > lease.lastNow) lease.lastNow = now;
-    const value = lease.base + lease.consumed;
+    const value = this.take(lease, amount, now, t);
     if (lease.committed + lease.inflight >= lease.reserved) this.ranOut(lease, t);
-    const id = `${this.idPrefix}${++this.nextId}`;
-    this.local.set(id, { leases: [lease], amounts: [amount], expiresAt: lease.windowEnd });
-    this.stats.local++;
+    const id = this.recordLocal([lease], [amount], lease.windowEnd);
     const reservation: Reservation = {
       id,
       at: now,
@@ -254,6 +249,24 @@ export class LeasedCounterStore implements CounterStore {
       ],
     };
     return { ok: true, values: [value], reservation };
+  }
+
+  /** Admits `amount` from `lease` (clock `now`, `performance.now()` `t`); returns the counter's value after it. */
+  private take(lease: Lease, amount: number, now: number, t: number): number {
+    lease.inflight += amount;
+    lease.consumed += amount;
+    lease.calls++;
+    lease.lastUse = t;
+    if (now > lease.lastNow) lease.lastNow = now;
+    return lease.base + lease.consumed;
+  }
+
+  /** Remembers a locally admitted call (for its commit or rollback) under a new reservation id. */
+  private recordLocal(leases: readonly Lease[], amounts: readonly number[], expiresAt: number): string {
+    const id = `${this.idPrefix}${++this.nextId}`;
+    this.local.set(id, { leases, amounts, expiresAt });
+    this.stats.local++;
+    return id;
   }
 
   /** A lease has no room left: settle it once its calls resolve; the next lease doubles if this one lasted under a period. */
@@ -442,14 +455,9 @@ export class LeasedCounterStore implements CounterStore {
     for (const p of plan) {
       const lease = p.lease!;
       const amount = p.item.amount;
-      lease.inflight += amount;
-      lease.consumed += amount;
-      lease.calls++;
-      lease.lastUse = t;
-      if (now > lease.lastNow) lease.lastNow = now;
       leases.push(lease);
       amounts.push(amount);
-      values.push(lease.base + lease.consumed);
+      values.push(this.take(lease, amount, now, t));
       expiresAt = Math.min(expiresAt, lease.windowEnd);
     }
     for (const lease of need.keys()) {
@@ -457,9 +465,7 @@ export class LeasedCounterStore implements CounterStore {
       // twice as large when this one lasted less than a settlement period.
       if (lease.committed + lease.inflight >= lease.reserved) this.ranOut(lease, t);
     }
-    const id = `${this.idPrefix}${++this.nextId}`;
-    this.local.set(id, { leases, amounts, expiresAt });
-    this.stats.local++;
+    const id = this.recordLocal(leases, amounts, expiresAt);
     const reservation: Reservation = {
       id,
       at: now,
