@@ -94,6 +94,50 @@ describe('EnvelopeStream', () => {
     expect(s.result()).toEqual({ kind: 'response', id: 3, isError: false });
   });
 
+  it('looks member names up as scanEnvelope does: escapes decoded, case variants and non-UTF-8 ids refused', () => {
+    const cases: Array<string | Buffer> = [
+      '{"jsonrpc":"2.0","\\u0069d":7,"result":{}}',
+      '{"jsonrpc":"2.0","ID":7,"result":{}}',
+      '{"jsonrpc":"2.0","id":7,"Result":{},"error":{"code":1,"message":"x"}}',
+      '{"jsonrpc":"2.0","id":7,"result":{},"\\u0045rror":{}}',
+      '{"jsonrpc":"2.0","id":7,"result":{},"PARAMS":{}}',
+      '{"jsonrpc":"2.0","id":7,"result":{},"\u212Aey":1}',
+      '{"jsonrpc":"2.0","id":7,"re\u017Fult":{}}',
+      '{"jsonrpc":"2.0","method":"notifications/x","Method":"tools/call"}',
+      Buffer.concat([
+        Buffer.from('{"jsonrpc":"2.0","id":"a'),
+        Buffer.from([0xff]),
+        Buffer.from('","result":{}}'),
+      ]),
+      Buffer.from('{"jsonrpc":"2.0","id":"a\uFFFD","result":{}}'),
+    ];
+    const kinds: string[] = [];
+    for (const msg of cases) {
+      const bytes = Buffer.isBuffer(msg) ? msg : Buffer.from(msg);
+      const expected = scanEnvelope(bytes);
+      kinds.push(expected.kind);
+      for (let c = 0; c <= bytes.length; c += 3) {
+        expect(streamed(bytes, [c]), `${bytes.toString()} cut at ${c}`).toEqual(expected);
+      }
+    }
+    // The expectations themselves: what the shared lookup decides.
+    expect(kinds).toEqual([
+      'response',
+      'invalid',
+      'invalid',
+      'invalid',
+      'invalid',
+      'response',
+      'invalid',
+      'invalid',
+      'invalid',
+      'response',
+    ]);
+    expect(streamed('{"jsonrpc":"2.0","ID":7,"result":{}}', []).problem).toMatch(
+      /member name "ID" differs from "id" only by case/,
+    );
+  });
+
   it('reports malformed or cut-short messages as invalid', () => {
     expect(streamed('{"jsonrpc":"2.0","id":1,"result":{"a":"unfinished', [10]).kind).toBe('invalid');
     expect(streamed('{"jsonrpc":"2.0","id":1,"result":{}} trailing', []).problem).toMatch(/malformed JSON/);

@@ -8,14 +8,20 @@
  *
  * It follows the top-level object only: member names, and the values of `jsonrpc`, `id` and
  * `method` (at most {@link MAX_CAPTURED_BYTES} each). Nested values are skipped, strings at
- * `indexOf` speed. Classification is the same as {@link scanEnvelope}'s (JSON-RPC 2.0 section 4).
+ * `indexOf` speed. Classification is the same as {@link scanEnvelope}'s (JSON-RPC 2.0 section 4),
+ * with the same name lookup (`envelopeMember`: escaped names decoded, case variants of JSON-RPC
+ * members refused) and the same id checks.
  * Structural checks are lighter: brackets are counted, not matched, since the bytes have
  * already gone to a peer that parses them anyway.
  */
 import {
+  caseVariantProblem,
   classifyEnvelope,
   type Envelope,
   type EnvelopeFields,
+  type EnvelopeMemberName,
+  envelopeMember,
+  idBytesProblem,
   isJsonWhitespace as isWs,
 } from './envelope.js';
 
@@ -36,8 +42,6 @@ type Phase =
   | 'done' // after the closing brace
   | 'bad';
 
-const CAPTURED = new Set(['jsonrpc', 'id', 'method']);
-
 /** Reads one message's envelope from its bytes, pushed in order. */
 export class EnvelopeStream {
   private phase: Phase = 'start';
@@ -49,8 +53,11 @@ export class EnvelopeStream {
   private depth = 0;
   private capture: number[] | undefined;
   private captureOverflow = false;
-  private key: string | undefined;
+  /** The envelope member the current value belongs to (undefined for any other name). */
+  private key: EnvelopeMemberName | undefined;
   private problem: string | undefined;
+  /** Set when the message is well-formed JSON but refused as JSON-RPC (a case-variant name, an id that is not UTF-8). */
+  private refusal: string | undefined;
   private first = true;
   private readonly fields: {
     jsonrpc?: unknown;
@@ -147,6 +154,7 @@ export class EnvelopeStream {
     if (this.phase !== 'done' || this.inString) {
       return { kind: 'invalid', problem: 'malformed JSON: the message ended early' };
     }
+    if (this.refusal) return { kind: 'invalid', problem: this.refusal };
     return classifyEnvelope(this.fields as EnvelopeFields);
   }
 
@@ -161,7 +169,7 @@ export class EnvelopeStream {
     const k = this.key;
     if (k === 'result') this.fields.hasResult = true;
     else if (k === 'error') this.fields.hasError = true;
-    this.capture = k !== undefined && CAPTURED.has(k) ? [] : undefined;
+    this.capture = k === 'jsonrpc' || k === 'id' || k === 'method' ? [] : undefined;
     this.captureOverflow = false;
     if (c === Q) {
       this.keep(c);
@@ -180,14 +188,16 @@ export class EnvelopeStream {
     const k = this.key;
     if (k !== undefined && this.capture) {
       let value: unknown;
+      const raw = Buffer.from(this.capture);
       try {
-        value = this.captureOverflow ? undefined : JSON.parse(Buffer.from(this.capture).toString('utf8'));
+        value = this.captureOverflow ? undefined : JSON.parse(raw.toString('utf8'));
       } catch {
         this.fail('malformed value');
         return;
       }
       if (k === 'jsonrpc') this.fields.jsonrpc = value;
       else if (k === 'id') {
+        this.refusal ??= idBytesProblem(value, raw);
         this.fields.id = value;
         this.fields.hasId = true;
       } else if (k === 'method') {
@@ -239,12 +249,19 @@ export class EnvelopeStream {
     if (this.stringIsKey) {
       const raw = this.captureOverflow ? undefined : Buffer.from(this.capture ?? []).toString('utf8');
       this.capture = undefined;
+      let name: string | undefined;
       try {
-        this.key = raw === undefined ? undefined : (JSON.parse(raw) as string);
+        name = raw === undefined ? undefined : (JSON.parse(raw) as string);
       } catch {
         this.fail('malformed member name');
         return pos;
       }
+      // A name longer than the capture cannot be an envelope member nor a case variant of one.
+      const member = name === undefined ? undefined : envelopeMember(name);
+      if (member === 'variant') {
+        this.refusal ??= caseVariantProblem(name as string);
+        this.key = undefined;
+      } else this.key = member;
       this.phase = 'colon';
     } else if (this.phase !== 'nested') {
       this.endValue();

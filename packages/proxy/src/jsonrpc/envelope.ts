@@ -86,10 +86,8 @@ export function scanEnvelope(buf: Buffer): Envelope {
           case Member.Id:
             id = parseSlice(buf, vStart, vEnd) as JsonRpcId;
             hasId = true;
-            // Bytes that are not UTF-8 decode to U+FFFD here, and to something else (or an
-            // error) in other parsers: the server's echo of the id would not match it.
-            if (typeof id === 'string' && id.includes('\uFFFD') && !isUtf8(buf.subarray(vStart, vEnd))) {
-              return { kind: 'invalid', problem: 'id must be valid UTF-8' };
+            if (idBytesProblem(id, buf.subarray(vStart, vEnd)) !== undefined) {
+              return { kind: 'invalid', problem: ID_NOT_UTF8 };
             }
             break;
           case Member.Method:
@@ -104,10 +102,7 @@ export function scanEnvelope(buf: Buffer): Envelope {
             break;
           case Member.CaseVariant: {
             const name = JSON.parse(buf.toString('utf8', keyStart, keyEnd)) as string;
-            return {
-              kind: 'invalid',
-              problem: `member name ${JSON.stringify(name)} differs from "${caseVariantOf(name, ENVELOPE_NAMES)}" only by case (decoders that ignore case would read it as that member)`,
-            };
+            return { kind: 'invalid', problem: caseVariantProblem(name) as string };
           }
         }
         i = skipWs(buf, vEnd);
@@ -191,16 +186,62 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
 const Member = { Other: 0, Jsonrpc: 1, Id: 2, Method: 3, Result: 4, Error: 5, CaseVariant: 6 } as const;
 type Member = (typeof Member)[keyof typeof Member];
 
-const MEMBER_NAMES: ReadonlyMap<string, Member> = new Map<string, Member>([
-  ['jsonrpc', Member.Jsonrpc],
-  ['id', Member.Id],
-  ['method', Member.Method],
-  ['result', Member.Result],
-  ['error', Member.Error],
-]);
-
 /** The JSON-RPC member names, `params` included: a case variant of any of them is refused. */
 const ENVELOPE_NAMES: readonly string[] = ['jsonrpc', 'id', 'method', 'params', 'result', 'error'];
+
+/** The envelope member a top-level name stands for: `jsonrpc`, `id`, `method`, `result` or `error`. */
+export type EnvelopeMemberName = 'jsonrpc' | 'id' | 'method' | 'result' | 'error';
+
+/**
+ * What a decoded top-level member name means to the envelope: the member it is, `'variant'` when
+ * it differs from a JSON-RPC member name (`params` included) only by case (refused: decoders that
+ * ignore case, such as Go's `encoding/json`, would read it as that member; see member-names.ts),
+ * or undefined for any other name. The one lookup of both readers, {@link scanEnvelope} (which
+ * compares plain names as bytes first) and the streaming reader of envelope-stream.ts.
+ */
+export function envelopeMember(name: string): EnvelopeMemberName | 'variant' | undefined {
+  switch (name) {
+    case 'jsonrpc':
+    case 'id':
+    case 'method':
+    case 'result':
+    case 'error':
+      return name;
+    default:
+      return caseVariantOf(name, ENVELOPE_NAMES) === undefined ? undefined : 'variant';
+  }
+}
+
+/**
+ * The problem text for a top-level member name that is a case variant of a JSON-RPC member, or
+ * undefined when `name` is not one.
+ */
+export function caseVariantProblem(name: string): string | undefined {
+  const variant = caseVariantOf(name, ENVELOPE_NAMES);
+  if (variant === undefined) return undefined;
+  return `member name ${JSON.stringify(name)} differs from "${variant}" only by case (decoders that ignore case would read it as that member)`;
+}
+
+/** Problem text of an id whose bytes are not valid UTF-8 (see {@link idBytesProblem}). */
+export const ID_NOT_UTF8 = 'id must be valid UTF-8';
+
+/**
+ * `id` parsed from `raw` (its JSON text): a string id whose bytes are not valid UTF-8 decodes to
+ * U+FFFD here and to something else (or an error) in other parsers, so the peer's echo of the id
+ * would not match it. Returns {@link ID_NOT_UTF8} then, else undefined.
+ */
+export function idBytesProblem(id: unknown, raw: Uint8Array): string | undefined {
+  return typeof id === 'string' && id.includes('\uFFFD') && !isUtf8(raw) ? ID_NOT_UTF8 : undefined;
+}
+
+const MEMBER_OF_NAME: Readonly<Record<EnvelopeMemberName | 'variant', Member>> = {
+  jsonrpc: Member.Jsonrpc,
+  id: Member.Id,
+  method: Member.Method,
+  result: Member.Result,
+  error: Member.Error,
+  variant: Member.CaseVariant,
+};
 
 /** True when `buf[from, to)` has a byte that may make a name a case variant (A-Z or non-ASCII). */
 function mayFold(buf: Buffer, from: number, to: number): boolean {
@@ -234,14 +275,10 @@ function memberOf(buf: Buffer, from: number, to: number): Member {
       } catch {
         throw new ScanError('malformed member name');
       }
-      const member = MEMBER_NAMES.get(name as string);
-      if (member !== undefined) return member;
-      return caseVariantOf(name as string, ENVELOPE_NAMES) ? Member.CaseVariant : Member.Other;
+      return memberOfName(name as string);
     }
   }
-  if (mayFold(buf, from, to)) {
-    return caseVariantOf(buf.toString('utf8', from, to), ENVELOPE_NAMES) ? Member.CaseVariant : Member.Other;
-  }
+  if (mayFold(buf, from, to)) return memberOfName(buf.toString('utf8', from, to));
   switch (to - from) {
     case 2:
       return bytesAre(buf, from, to, 'id') ? Member.Id : Member.Other;
@@ -258,6 +295,11 @@ function memberOf(buf: Buffer, from: number, to: number): Member {
     default:
       return Member.Other;
   }
+}
+
+function memberOfName(name: string): Member {
+  const m = envelopeMember(name);
+  return m === undefined ? Member.Other : MEMBER_OF_NAME[m];
 }
 
 /**
