@@ -1,6 +1,6 @@
 // Test helper: a real redis-server on a free loopback port, stopped by PID.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import getPort from 'get-port';
 
 /** True when the `redis-server` binary is on PATH. */
 export function hasRedisServer(): boolean {
@@ -21,18 +21,6 @@ export function redisAvailability(): { run: boolean; reason?: string } {
   return { run: false, reason };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** A running redis-server. */
 export interface RedisServer {
   readonly url: string;
@@ -43,7 +31,7 @@ export interface RedisServer {
 
 /** Start redis-server without persistence on a free loopback port; resolves once it accepts connections. */
 export async function startRedisServer(fixedPort?: number): Promise<RedisServer> {
-  const port = fixedPort ?? (await freePort());
+  const port = fixedPort ?? (await getPort({ host: '127.0.0.1' }));
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],

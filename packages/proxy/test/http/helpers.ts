@@ -10,6 +10,7 @@ import type { PassThrough } from 'node:stream';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import getPort from 'get-port';
 import type { Gate, GateCall, GateContext, GateDecision } from '../../src/gate.js';
 
 const require = createRequire(import.meta.url);
@@ -25,16 +26,9 @@ export function everythingStdio(): { command: string; args: string[] } {
   return { command: process.execPath, args: [everythingEntry(), 'stdio'] };
 }
 
-/** A free loopback TCP port (bound, read, released). */
+/** A free loopback TCP port (the `get-port` library: bound, read, released). */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+  return getPort({ host: '127.0.0.1' });
 }
 
 /** A running server-everything over Streamable HTTP. */
