@@ -124,6 +124,40 @@ describe('compilePolicy', () => {
     expect(all.ok && all.policy.isHidden('anything')).toBe(true);
   });
 
+  it('matches tool names holding "/" or "\\" with globs as any other character (names are not paths)', () => {
+    const r = loadPolicy(
+      [
+        'version: "1"',
+        'default: deny',
+        'hide: ["delete_*", "*_admin", "x?y"]',
+        'tools:',
+        '  read_*:',
+        '    rules: [{ name: reads, conditions: [{ path: args.path, op: regex, value: "^/tmp/" }] }]',
+        '  "ns/exact_*":',
+        '    rules: [{ name: ns, rate_limit: 5/minute }]',
+        '',
+      ].join('\n'),
+    );
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const p = r.policy;
+    // `*` and `?` match `/` and `\` (picomatch alone would treat them as path separators).
+    expect(p.isHidden('delete_repo/force')).toBe(true);
+    expect(p.isHidden('delete_repo\\force')).toBe(true);
+    expect(p.isHidden('a/b_admin')).toBe(true);
+    expect(p.isHidden('x/y')).toBe(true);
+    expect(p.isHidden('x//y')).toBe(false); // `?` is one character
+    expect(p.rulesFor('read_fs/file').map((x) => x.name)).toEqual(['reads']);
+    expect(p.isListed('read_fs/file')).toBe(true);
+    // A `/` in a glob matches a `/` and nothing else.
+    expect(p.rulesFor('ns/exact_one').map((x) => x.name)).toEqual(['ns']);
+    expect(p.rulesFor('ns_exact_one')).toEqual([]);
+    expect(p.isListed('nsXexact_one')).toBe(false);
+    // A name that already holds the first private-use character still matches exactly.
+    expect(p.isHidden('delete_\uE000/x')).toBe(true);
+    expect(p.rulesFor('ns\uE000exact_one')).toEqual([]);
+  });
+
   it('gives the same hidden verdicts when memoised, also past the memo limit', () => {
     const p = load();
     // First answers are computed, repeats come from the memo: both must agree.

@@ -3,7 +3,6 @@
  * evaluates. Exact tool names go in a map, globs and regexes are precompiled, condition paths
  * pre-split, counter and rate-limit keys resolved with their scope.
  */
-import picomatch from 'picomatch';
 import { policyHash } from './canonical.js';
 import type {
   CompiledCondition,
@@ -22,6 +21,7 @@ import { PolicyCompileError } from './errors.js';
 import { type ParsedPolicy, parsePolicy } from './parse.js';
 import { tryCompileRegex } from './regex.js';
 import type { PolicyCondition, PolicyDocument, PolicyRule } from './schema.js';
+import { toolGlobMatcher } from './tool-glob.js';
 import { isGlob } from './validate.js';
 import { FIXED_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';
 
@@ -113,7 +113,7 @@ function build(doc: PolicyDocument, parsed: ParsedPolicy): CompiledPolicy {
     const kind: CompiledToolEntry['kind'] = key === '*' ? 'wildcard' : isGlob(key) ? 'glob' : 'exact';
     const scope = key === '*' ? '_global' : key;
     const rules = (entry.rules ?? []).map((rule, i) => compileRule(rule, key, i, scope, counters, loc));
-    const matcher = kind === 'glob' ? picomatch(key, { dot: true }) : undefined;
+    const matcher = kind === 'glob' ? toolGlobMatcher(key) : undefined;
     const compiled: CompiledToolEntry = Object.freeze({
       key,
       kind,
@@ -134,7 +134,7 @@ function build(doc: PolicyDocument, parsed: ParsedPolicy): CompiledPolicy {
   const hideAll = hide.includes('*');
   const hideExact = new Set(hide.filter((h) => !isGlob(h)));
   const hideGlobs = hide.filter((h) => isGlob(h));
-  const hideMatch = hideGlobs.length ? picomatch(hideGlobs, { dot: true }) : undefined;
+  const hideMatch = hideGlobs.length ? toolGlobMatcher(hideGlobs) : undefined;
 
   // picomatch runs a regex per call; tool names repeat, so each name is judged once per policy.
   const hiddenMemo = new Map<string, boolean>();

@@ -10,6 +10,7 @@ import type { PolicyError, PolicyErrorCode } from './errors.js';
 import { jsonSchemaProblem } from './json-schema-check.js';
 import { tryCompileRegex } from './regex.js';
 import { CONDITION_OPS, FIXED_WINDOWS, KNOWN_KEYS, policyDocumentSchema, RULE_ACTIONS } from './schema.js';
+import { toolGlobMatcher } from './tool-glob.js';
 import { parseWindowMs } from './windows.js';
 import type { Locator, ValuePath } from './yaml-source.js';
 
@@ -388,7 +389,7 @@ function semanticChecks(doc: Obj, add: Add): void {
       else hidden.push(h);
     });
   }
-  const hiddenMatch = hidden.length ? picomatch(hidden, { dot: true }) : () => false;
+  const hiddenMatch = hidden.length ? toolGlobMatcher(hidden) : () => false;
 
   if (!isObj(doc.tools)) return;
   const defined = new Map<string, ValuePath>();
