@@ -31,6 +31,34 @@ function tollgate(...args: string[]) {
 const STRIPE = 'examples/policies/stripe.yaml';
 
 describe('tollgate explain', () => {
+  it('explains a call whose arguments nest deeper than JSON.stringify can go (text and --json)', () => {
+    const depth = 20_000;
+    const args = `{"message":"deep","x":${'['.repeat(depth)}1${']'.repeat(depth)}}`;
+    const base = [
+      'explain',
+      '-c',
+      STRIPE,
+      '--tool',
+      'list_customers',
+      '--args',
+      args,
+      '--state-dsn',
+      'memory:',
+    ];
+    const text = tollgate(...base);
+    expect(text.stderr).toBe('');
+    expect(text.stdout).toMatch(/^call {4}list_customers \{"message":"deep","x":\[\[\[/m);
+    expect(text.code).toBe(0);
+    const json = tollgate(...base, '--json');
+    expect(json.code).toBe(0);
+    const out = JSON.parse(json.stdout) as {
+      call: { args: { message: string } };
+      decision: { allowed: boolean };
+    };
+    expect(out.call.args.message).toBe('deep');
+    expect(out.decision.allowed).toBe(true);
+  });
+
   it('prints every rule and condition with its outcome, then the decision; exit 1 when denied', () => {
     const r = tollgate(
       'explain',

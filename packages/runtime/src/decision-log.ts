@@ -145,13 +145,25 @@ function sha256Hex(text: string): string {
  * against `canonicalJson` on generated values.
  */
 export function canonicalArgsJson(value: unknown): string {
+  return canonicalNested(value, 0);
+}
+
+/**
+ * Nesting depth up to which {@link canonicalArgsJson} recurses; deeper values (a client may send
+ * arguments nested tens of thousands deep, which JSON.parse accepts) are written by
+ * {@link jsonText} with a stack of its own, so that no call escapes the log by overflowing ours.
+ */
+const MAX_RECURSION = 256;
+
+function canonicalNested(value: unknown, depth: number): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (depth >= MAX_RECURSION) return jsonText(value, true);
   if (Array.isArray(value)) {
     let s = '[';
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
       if (i > 0) s += ',';
-      s += v === undefined ? 'null' : canonicalArgsJson(v);
+      s += v === undefined ? 'null' : canonicalNested(v, depth + 1);
     }
     return `${s}]`;
   }
@@ -170,10 +182,78 @@ export function canonicalArgsJson(value: unknown): string {
     const k = keys[i]!;
     const v = obj[k];
     if (v === undefined) continue;
-    s += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalArgsJson(v)}`;
+    s += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalNested(v, depth + 1)}`;
     first = false;
   }
   return `${s}}`;
+}
+
+/**
+ * `JSON.stringify(args)` for the `args` member of a `tool_call` line, also for arguments nested too
+ * deep for it (then written by {@link jsonText}, the same text).
+ */
+function argsText(args: unknown): string | undefined {
+  try {
+    return JSON.stringify(args);
+  } catch (err) {
+    if (err instanceof RangeError) return jsonText(args, false);
+    throw err;
+  }
+}
+
+type JsonFrame =
+  | { readonly array: readonly unknown[]; i: number }
+  | { readonly object: Record<string, unknown>; readonly keys: string[]; i: number; first: boolean };
+
+/**
+ * JSON text of a value of any nesting depth, with an explicit stack instead of recursion: the
+ * output of {@link canonicalArgsJson} when `sortKeys` (members in code-unit order), else of
+ * `JSON.stringify` for JSON data (what `JSON.parse` returns), which throws `RangeError` past a
+ * few thousand levels.
+ */
+export function jsonText(root: unknown, sortKeys: boolean): string {
+  const out: string[] = [];
+  const stack: JsonFrame[] = [];
+  const open = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') out.push(JSON.stringify(v) ?? 'null');
+    else if (Array.isArray(v)) {
+      out.push('[');
+      stack.push({ array: v, i: 0 });
+    } else {
+      const keys = Object.keys(v);
+      if (sortKeys) keys.sort();
+      out.push('{');
+      stack.push({ object: v as Record<string, unknown>, keys, i: 0, first: true });
+    }
+  };
+  open(root);
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1]!;
+    if ('array' in f) {
+      if (f.i >= f.array.length) {
+        out.push(']');
+        stack.pop();
+        continue;
+      }
+      if (f.i > 0) out.push(',');
+      const v = f.array[f.i++];
+      if (v === undefined) out.push('null');
+      else open(v);
+    } else {
+      if (f.i >= f.keys.length) {
+        out.push('}');
+        stack.pop();
+        continue;
+      }
+      const k = f.keys[f.i++]!;
+      const v = f.object[k];
+      if (v === undefined) continue;
+      out.push(`${f.first ? '' : ','}${JSON.stringify(k)}:`);
+      f.first = false;
+      open(v);
+    }
+  }
+  return out.join('');
 }
 
 /** Name of the daily file holding events of the UTC day of `epochMs`. */
@@ -402,7 +482,10 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     }
     const latency = Math.round(p.latencyMs * 1000) / 1000;
     let s = `{"v":1,"ts":"${clock.iso(p.t)}${callMiddle}${head},"latency_ms":${Number.isFinite(latency) ? latency : 'null'},"args_sha256":"${lastSha}"`;
-    if (logArgs) s += member('args', p.args);
+    if (logArgs) {
+      const text = argsText(p.args);
+      if (text !== undefined) s += `,"args":${text}`;
+    }
     s += tail;
     if (p.retryAfterMs !== undefined) s += member('retry_after_ms', p.retryAfterMs);
     if (p.failedOpen) s += ',"failed_open":true';

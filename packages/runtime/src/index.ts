@@ -38,6 +38,7 @@ export {
   type DecisionLog,
   type DecisionLogOptions,
   decisionLogFileName,
+  jsonText,
   openDecisionLog,
   pruneDecisionLog,
   readDecisionLog,

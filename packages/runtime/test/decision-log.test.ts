@@ -9,6 +9,7 @@ import {
   canonicalArgsJson,
   DECISION_LOG_MAX_BUFFERED,
   type DecisionLog,
+  jsonText,
   openDecisionLog,
   readDecisionLog,
 } from '../src/decision-log.js';
@@ -216,6 +217,38 @@ describe('decision log lines (schema v1)', () => {
     };
     const values = [...fixed, ...Array.from({ length: 500 }, () => gen(0))];
     for (const v of values) expect(canonicalArgsJson(v)).toBe(canonicalJson(v));
+    // The stack-based writer used past the recursion depth gives the same text.
+    for (const v of values) expect(jsonText(v, true)).toBe(canonicalJson(v));
+    // Without sorting it is JSON.stringify for JSON data.
+    for (const v of values.slice(12)) if (v !== undefined) expect(jsonText(v, false)).toBe(JSON.stringify(v));
+  });
+
+  it('logs calls whose arguments nest deeper than any recursion allows (none escapes the log)', () => {
+    // 20,000 levels: JSON.parse accepts it, recursion (ours, JSON.stringify's) does not.
+    const depth = 20_000;
+    const text = `{"message":"deep","x":${'['.repeat(depth)}1${']'.repeat(depth)}}`;
+    const args = JSON.parse(text) as Record<string, unknown>;
+    expect(() => JSON.stringify(args)).toThrow(RangeError);
+    const shallow = { message: 'deep', x: 2 };
+    for (const logArgs of [false, true]) {
+      const dir = freshDir();
+      const errors: Error[] = [];
+      const log = openDecisionLog({ dir, logArgs, onError: (e) => errors.push(e) });
+      log.toolCall({ tool: 'echo', args: shallow }, ALLOW, 1);
+      log.toolCall({ tool: 'echo', args }, ALLOW, 1);
+      log.toolCall({ tool: 'echo', args: shallow }, ALLOW, 1);
+      log.close();
+      expect(errors).toEqual([]);
+      const calls = readDecisionLog(dir).filter((e) => e.type === 'tool_call');
+      expect(calls).toHaveLength(3);
+      const deep = calls[1] as { args_sha256: string; args?: unknown };
+      // The keys of `args` are already sorted: its canonical text is the text sent.
+      expect(deep.args_sha256).toBe(argsSha256(args));
+      expect(deep.args_sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(deep.args_sha256).not.toBe((calls[0] as { args_sha256: string }).args_sha256);
+      if (logArgs) expect(jsonText(deep.args, false)).toBe(text);
+      else expect(deep.args).toBeUndefined();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import {
   defaultPaths,
   evaluate,
   formatDuration,
+  jsonText,
   MemoryCounterStore,
   openCounterStore,
   type RuleTrace,
@@ -55,7 +56,20 @@ function parseJsonObject(text: string, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
+const show = (v: unknown) => (v === undefined ? 'missing' : jsonText(v, false));
+
+/**
+ * The `--json` document, indented; arguments nested too deep for `JSON.stringify` (which throws
+ * `RangeError` past a few thousand levels, while `JSON.parse` accepts them) make it compact.
+ */
+function jsonOutput(out: ExplainOutput): string {
+  try {
+    return JSON.stringify(out, null, 2);
+  } catch (err) {
+    if (err instanceof RangeError) return jsonText(out, false);
+    throw err;
+  }
+}
 
 function conditionLine(c: ConditionTrace): string {
   const mark = c.passed ? pc.green('✓') : pc.red('✗');
@@ -150,7 +164,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
         rules: [],
         refused,
       };
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      process.stdout.write(`${jsonOutput(out)}\n`);
     } else {
       process.stdout.write(
         `${pc.red(pc.bold('REFUSED'))} before the policy: the proxy answers JSON-RPC -32602 ${refused}\n`,
@@ -184,12 +198,12 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
       decision: bare,
       rules: trace,
     };
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    process.stdout.write(`${jsonOutput(out)}\n`);
     return;
   }
   const lines = [
     `${pc.dim('policy')}  ${opts.config} ${pc.dim(`(sha256 ${policy.hash.slice(0, 12)}, default ${policy.default})`)}`,
-    `${pc.dim('call')}    ${opts.tool} ${JSON.stringify(args)}`,
+    `${pc.dim('call')}    ${opts.tool} ${jsonText(args, false)}`,
     `${pc.dim('state')}   ${state.label}`,
     '',
   ];
