@@ -21,7 +21,7 @@ export {
 export { buildPolicyJsonSchema, policyJsonSchema } from './json-schema.js';
 export { type LoadResult, loadPolicy } from './load.js';
 export { type ParsedPolicy, type ParseOptions, parsePolicy } from './parse.js';
-export { type RegexResult, tryCompileRegex } from './regex.js';
+export { type RegexResult, re2PatternEngine, tryCompileRegex } from './regex.js';
 export {
   CONDITION_OPS,
   FIXED_WINDOWS,

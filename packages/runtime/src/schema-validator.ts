@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { re2PatternEngine } from '@tollgate/policy';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -17,6 +18,10 @@ export type SchemaCheck = { ok: true } | { ok: false; errors: string[] };
  * Dialect: a schema whose `$schema` names draft-04/06/07 is checked as draft-07, 2019-09 as
  * 2019-09, everything else (including no `$schema`) as JSON Schema 2020-12, the default dialect for `inputSchema` in MCP 2025-11-25 ("JSON Schema
  * Usage"). Unknown keywords are ignored (`strict: false`) because servers decorate schemas freely.
+ * `pattern` and `patternProperties` run on RE2, in linear time, not on JavaScript's backtracking
+ * engine (`^(a+)+$` would otherwise take seconds per argument); a pattern RE2 cannot run
+ * (lookaround, backreferences: only a server's schema can hold one, a policy's is refused at load)
+ * is not checked.
  */
 export class SchemaValidator {
   private readonly draft7: Ajv;
@@ -26,7 +31,13 @@ export class SchemaValidator {
   private readonly byHash = new Map<string, ValidateFunction | Error>();
 
   constructor() {
-    const opts = { strict: false, allErrors: true, validateSchema: true } as const;
+    // `pattern` runs on RE2 (linear time): a server's or policy's schema cannot stall the proxy.
+    const opts = {
+      strict: false,
+      allErrors: true,
+      validateSchema: true,
+      code: { regExp: re2PatternEngine('skip') },
+    } as const;
     this.draft7 = new Ajv(opts);
     this.draft2019 = new Ajv2019(opts) as unknown as Ajv;
     this.draft2020 = new Ajv2020(opts) as unknown as Ajv;
