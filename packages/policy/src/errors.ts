@@ -30,7 +30,11 @@ export const POLICY_ERROR_CODES = {
   'yaml-too-deep': 'The YAML nests deeper than the cap (64 levels).',
   'yaml-alias-limit': 'The YAML expands too many aliases (a "billion laughs" document).',
   'yaml-multiple-documents': 'The file holds more than one YAML document.',
-  'duplicate-key': 'A mapping repeats a key.',
+  'yaml-unknown-tag':
+    'A YAML tag (`!foo`, or a `!!` tag on the wrong kind of node) that the policy cannot use.',
+  'yaml-complex-key': 'A mapping key is a list or mapping (`? [a, b]`); keys must be plain scalars.',
+  'duplicate-key':
+    'A mapping repeats a key (also when the two differ only in YAML type, e.g. `1` and `"1"`).',
   'not-a-mapping': 'The document (or a node that must be a mapping) is not a mapping.',
   'missing-field': 'A required field is absent.',
   'unknown-key': 'A key the language does not define.',
@@ -102,7 +106,20 @@ export class PolicyCompileError extends Error {
   }
 }
 
-/** Sort errors by file position, then code, so output is deterministic. */
-export function sortErrors(errors: PolicyError[]): PolicyError[] {
-  return errors.sort((a, b) => a.line - b.line || a.column - b.column || a.code.localeCompare(b.code));
+/**
+ * The one order in which problems are reported: by line, then column; at the same position errors
+ * come before warnings, then by code. Use it for errors and warnings together.
+ */
+export function comparePolicyErrors(a: PolicyError, b: PolicyError): number {
+  return (
+    a.line - b.line ||
+    a.column - b.column ||
+    (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1) ||
+    a.code.localeCompare(b.code)
+  );
+}
+
+/** Sort problems in place with {@link comparePolicyErrors}, so output is deterministic. */
+export function sortErrors<T extends PolicyError[]>(errors: T): T {
+  return errors.sort(comparePolicyErrors);
 }

@@ -12,11 +12,13 @@ export { compilePolicy, rateLimitKey } from './compile.js';
 export type * from './compiled.js';
 export { type EmitOptions, emitPolicy } from './emit.js';
 export {
+  comparePolicyErrors,
   formatPolicyError,
   POLICY_ERROR_CODES,
   PolicyCompileError,
   type PolicyError,
   type PolicyErrorCode,
+  sortErrors,
 } from './errors.js';
 export { buildPolicyJsonSchema, policyJsonSchema } from './json-schema.js';
 export { type LoadResult, loadPolicy } from './load.js';

@@ -27,8 +27,8 @@ export const RULE_ACTIONS = ['evaluate', 'allow', 'deny'] as const;
 /** Calendar-aligned UTC windows for fixed rate limits and counters. */
 export const FIXED_WINDOWS = ['minute', 'hour', 'day'] as const;
 
-/** `N/minute`, `N/hour`, `N/day`. */
-export const FIXED_RATE_PATTERN = /^\s*([0-9]+)\s*\/\s*(minute|hour|day)\s*$/;
+/** `N/minute`, `N/hour`, `N/day`: N a positive integer without leading zeros; no spaces anywhere. */
+export const FIXED_RATE_PATTERN = /^([1-9][0-9]*)\/(minute|hour|day)$/;
 
 /** A sliding window as a duration string: `30s`, `5m`, `1h`, `1d` (also decimals, e.g. `1.5h`). */
 export const DURATION_PATTERN = /^([0-9]+(?:\.[0-9]+)?)(s|m|h|d)$/;

@@ -6,7 +6,7 @@
 import { closest, distance } from 'fastest-levenshtein';
 import picomatch from 'picomatch';
 import type { z } from 'zod';
-import type { PolicyError, PolicyErrorCode } from './errors.js';
+import { type PolicyError, type PolicyErrorCode, sortErrors } from './errors.js';
 import { jsonSchemaProblem } from './json-schema-check.js';
 import { tryCompileRegex } from './regex.js';
 import { CONDITION_OPS, FIXED_WINDOWS, KNOWN_KEYS, policyDocumentSchema, RULE_ACTIONS } from './schema.js';
@@ -22,6 +22,7 @@ export interface ValidationResult {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** How a value reads in a message. Non-finite numbers in YAML spelling: JSON would print `null`. */
 const describe = (v: unknown): string =>
   v === null
     ? 'null'
@@ -29,7 +30,11 @@ const describe = (v: unknown): string =>
       ? 'a list'
       : typeof v === 'object'
         ? 'a mapping'
-        : `${JSON.stringify(v)} (${typeof v})`;
+        : typeof v === 'number' && !Number.isFinite(v)
+          ? Number.isNaN(v)
+            ? '.nan (not a number)'
+            : `${v > 0 ? '' : '-'}.inf (infinity)`
+          : `${JSON.stringify(v)} (${typeof v})`;
 
 /** Suggest the closest known word when it is near enough to be a plausible typo. */
 export function didYouMean(word: string, known: readonly string[]): string | undefined {
@@ -135,9 +140,7 @@ export function validatePolicyValue(value: unknown, locate: Locator): Validation
   // Pass 2: the rules that span fields.
   semanticChecks(value, add);
 
-  const byPos = (a: PolicyError, b: PolicyError) =>
-    a.line - b.line || a.column - b.column || a.code.localeCompare(b.code);
-  return { errors: errors.sort(byPos), warnings: warnings.sort(byPos) };
+  return { errors: sortErrors(errors), warnings: sortErrors(warnings) };
 }
 
 type Add = (
@@ -283,14 +286,31 @@ function checkRateLimit(rl: unknown, base: ValuePath, add: Add): void {
     const count = rl.slice(0, slash).trim();
     const window = rl.slice(slash + 1).trim();
     const n = Number(count);
+    let bad = false;
     if (!/^[0-9]+$/.test(count) || !Number.isSafeInteger(n) || n <= 0) {
+      bad = true;
       add(
         base,
         'invalid-rate-limit-count',
         `rate_limit count must be a positive integer, got "${count}"`,
         'e.g. `rate_limit: 5/hour`',
       );
+    } else if (count.startsWith('0')) {
+      bad = true;
+      add(
+        base,
+        'invalid-rate-limit-count',
+        `rate_limit count must be written without leading zeros, got "${count}"`,
+        `write \`${n}/${window}\``,
+      );
     }
+    if (!bad && windows.includes(window) && rl !== `${count}/${window}`)
+      add(
+        base,
+        'invalid-rate-limit',
+        `rate_limit must be written without spaces (N/minute, N/hour or N/day), got ${JSON.stringify(rl)}`,
+        `write \`${count}/${window}\``,
+      );
     if (!windows.includes(window)) {
       const guess = didYouMean(window.replace(/s$/, ''), windows);
       add(
@@ -398,9 +418,13 @@ function semanticChecks(doc: Obj, add: Add): void {
   for (const [key, entry] of Object.entries(doc.tools)) {
     const entryPath = ['tools', key];
     if (key.trim() === '')
-      add(entryPath, 'empty-tool-key', 'tool key must not be empty', 'write a tool name, a glob or "*"', {
-        at: 'key',
-      });
+      add(
+        entryPath,
+        'empty-tool-key',
+        'tool key must not be empty',
+        'write a tool name, a glob or "*" (a bare `null` or `~` key is empty in YAML; quote it if a tool has that name)',
+        { at: 'key' },
+      );
     const glob = isGlob(key);
     const badGlob = globProblem(key);
     if (badGlob)
@@ -624,7 +648,9 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
           `operator "${op}" requires a numeric value, got ${describe(v)}`,
           typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))
             ? `remove the quotes: \`value: ${v}\``
-            : 'write a number, e.g. `value: 100`',
+            : typeof v === 'number'
+              ? 'infinity and NaN are not allowed; write a finite number, e.g. `value: 100`'
+              : 'write a number, e.g. `value: 100`',
         );
       break;
     case 'boolean':

@@ -31,7 +31,7 @@ export function parseWindowMs(window: unknown): number | undefined {
   let ms: number | undefined;
   if (typeof window === 'number') ms = window * 1000;
   else if (typeof window === 'string') {
-    const m = DURATION_PATTERN.exec(window.trim());
+    const m = DURATION_PATTERN.exec(window);
     if (m) ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
   }
   if (ms === undefined || !Number.isFinite(ms) || ms < 1) return undefined;

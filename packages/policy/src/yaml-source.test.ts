@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parsePolicy } from './parse.js';
 import { MAX_POLICY_BYTES } from './yaml-source.js';
 
@@ -109,5 +109,83 @@ describe('operator suggestions', () => {
     expect(r.errors).toMatchObject([{ code: 'unknown-operator', line: 5, column: 42 }]);
     if (want) expect(r.errors[0]!.hint).toBe(`did you mean \`${want}\`?`);
     else expect(r.errors[0]!.hint).toContain('use one of: eq, neq, in');
+  });
+});
+
+describe('keys and tags the loaded value would hide', () => {
+  it('reports a bare null or ~ tool key at that key, not at the first key of tools', () => {
+    for (const k of ['null', '~', 'Null']) {
+      const r = parsePolicy(`version: "1"\ntools:\n  abc: {}\n  def: {}\n  ${k}: {}\n`);
+      expect(r.errors).toMatchObject([{ code: 'empty-tool-key', line: 5, column: 3 }]);
+      expect(r.errors[0]!.hint).toContain('`null` or `~`');
+    }
+  });
+
+  it('reports keys that differ only in YAML type as duplicates', () => {
+    const r = parsePolicy('version: "1"\ntools:\n  "1": {}\n  1: {}\n  true: {}\n  "true": {}\n');
+    expect(r.errors).toMatchObject([
+      {
+        code: 'duplicate-key',
+        line: 4,
+        column: 3,
+        message: 'duplicate key "1": mapping keys must be unique',
+      },
+      { code: 'duplicate-key', line: 6, column: 3 },
+    ]);
+    expect(r.errors[0]!.hint).toContain('`1` and `"1"` (line 3) are the same key');
+    // null and "" both load as the key "", as do null and ~.
+    expect(parsePolicy('version: "1"\ntools:\n  null: {}\n  "": {}\n').errors).toMatchObject([
+      { code: 'duplicate-key', line: 4, column: 3 },
+    ]);
+    // An alias key is compared by what it points at.
+    expect(parsePolicy('version: "1"\ntools:\n  &k a: {}\n  *k : {}\n').errors).toMatchObject([
+      { code: 'duplicate-key', line: 4, column: 3 },
+    ]);
+  });
+
+  it('reports a complex key at its own position, and the yaml library prints no warning', () => {
+    const emit = vi.spyOn(process, 'emitWarning');
+    try {
+      expect(parsePolicy('version: "1"\n? [a, b]\n: x\n').errors).toMatchObject([
+        { code: 'yaml-complex-key', line: 2, column: 1 },
+      ]);
+      expect(parsePolicy('version: "1"\ntools:\n  ? { a: 1 }\n  : {}\n').errors).toMatchObject([
+        { code: 'yaml-complex-key', line: 3, column: 3 },
+      ]);
+      expect(parsePolicy('version: "1"\ntools: { ? [a] : {} }\n').errors).toMatchObject([
+        { code: 'yaml-complex-key', line: 2, column: 10 },
+      ]);
+      expect(emit).not.toHaveBeenCalled();
+    } finally {
+      emit.mockRestore();
+    }
+  });
+
+  it('hints that a bare * key must be quoted', () => {
+    const sameLine = parsePolicy('version: "1"\ntools:\n  abc: {}\n  *: {}\n');
+    expect(sameLine.errors).toMatchObject([{ code: 'yaml-syntax', line: 4, column: 3 }]);
+    expect(sameLine.errors[0]!.hint).toBe('the bare `*` key starts a YAML alias; quote it: `"*":`');
+    const nextLine = parsePolicy('version: "1"\ntools:\n  *:\n    rules: []\n');
+    expect(nextLine.errors).toMatchObject([
+      { code: 'yaml-syntax', message: 'All mapping items must start at the same column' },
+    ]);
+    expect(nextLine.errors[0]!.hint).toBe('the bare `*` key on line 3 starts a YAML alias; quote it: `"*":`');
+    // With nothing else wrong, the key itself is reported.
+    expect(parsePolicy('version: "1"\ntools:\n  *:\n').errors).toMatchObject([
+      { code: 'yaml-syntax', line: 3, column: 3, message: 'a bare `*` is a YAML alias, not a key' },
+    ]);
+    // Other syntax errors keep their own hint.
+    expect(parsePolicy('version: "1"\ndescription: "x\n').errors[0]!.hint).not.toContain('`*`');
+  });
+
+  it('reports an unknown YAML tag at its position', () => {
+    expect(parsePolicy('version: "1"\ndefault: !foo deny\n').errors).toMatchObject([
+      { code: 'yaml-unknown-tag', line: 2, column: 10, message: 'unknown YAML tag `!foo`' },
+    ]);
+    expect(parsePolicy('version: "1"\nhide: !!map [a]\n').errors).toMatchObject([
+      { code: 'yaml-unknown-tag', line: 2, column: 7, message: 'YAML tag `!!map` does not fit this value' },
+    ]);
+    // Standard tags that resolve are fine.
+    expect(parsePolicy('version: !!str 1\n').errors).toEqual([]);
   });
 });

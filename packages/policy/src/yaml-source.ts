@@ -5,6 +5,8 @@
  * and an alias expansion cap (billion-laughs documents).
  */
 import {
+  type Document,
+  isAlias,
   isMap,
   isPair,
   isScalar,
@@ -60,6 +62,27 @@ function err(
   if (hint) e.hint = hint;
   return e;
 }
+
+/** A bare `*` tool key: YAML reads `*:` as an alias (named `:`), not as the key `*`. */
+const bareStarHint = (line?: number): string =>
+  `the bare \`*\` key${line === undefined ? '' : ` on line ${line}`} starts a YAML alias; quote it: \`"*":\``;
+
+/**
+ * The property name a mapping key becomes in the loaded value, exactly as yaml's `toJS` names it
+ * (`null`/`~` -> `""`, `1` -> `"1"`, `true` -> `"true"`); an alias key is followed to its anchor.
+ * Undefined for a key that is a list or mapping (which `toJS` would stringify with a warning).
+ */
+function keyName(key: unknown, doc: Document): string | undefined {
+  const node = isAlias(key) ? key.resolve(doc) : key;
+  if (!isScalar(node)) return node == null ? '' : undefined;
+  const v = node.value;
+  if (v === null || v === undefined) return '';
+  return typeof v === 'object' ? undefined : String(v);
+}
+
+/** `!!map` for yaml's long form `tag:yaml.org,2002:map` in messages. */
+const shortTag = (message: string): string =>
+  message.replace(/^Unresolved tag: /, '').replace(/^tag:yaml\.org,2002:/, '!!');
 
 /**
  * Depth of flow collections (`[`, `{`) and block indentation, found in one linear pass that
@@ -151,7 +174,15 @@ export function readYaml(text: string, file: string): YamlSource {
   }
 
   // Duplicate keys are found below in one pass: yaml's own uniqueKeys check is quadratic per mapping.
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
+  // logLevel 'error': the library must not print warnings to stderr (e.g. when stringifying a
+  // collection key); every problem it notices is turned into a positioned error below instead.
+  const doc = parseDocument(text, {
+    lineCounter,
+    uniqueKeys: false,
+    prettyErrors: false,
+    strict: true,
+    logLevel: 'error',
+  });
   const posOf = (offset: number) => lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
   const errors: PolicyError[] = [];
   for (const e of doc.errors) {
@@ -193,14 +224,61 @@ export function readYaml(text: string, file: string): YamlSource {
     }
   }
 
+  // Warnings the library keeps to itself but a policy must not ignore.
+  for (const w of doc.warnings) {
+    const p = posOf(w.pos[0]);
+    if (w.code === 'TAG_RESOLVE_FAILED' || w.code === 'BAD_COLLECTION_TYPE') {
+      const first = w.message.split('\n')[0] ?? w.message;
+      const tag = first.startsWith('Unresolved tag: ') ? shortTag(first) : undefined;
+      errors.push(
+        err(
+          file,
+          p.line,
+          p.col,
+          'yaml-unknown-tag',
+          tag === undefined
+            ? `YAML tag does not fit this value: ${shortTag(first)}`
+            : tag.startsWith('!!')
+              ? `YAML tag \`${tag}\` does not fit this value`
+              : `unknown YAML tag \`${tag}\``,
+          'remove the tag; a policy uses plain YAML values (quote a value that starts with `!`)',
+        ),
+      );
+    } else if (w.code === 'BAD_ALIAS' && text.slice(w.pos[0] - 1, w.pos[0] + 1) === '*:') {
+      // `*:` is an alias named ":", which is how YAML reads a bare `*` key. The parser's own error
+      // for it lands on this line or the next ("Implicit map keys need to be followed by map
+      // values", "All mapping items must start at the same column"); give that one the real cause,
+      // or report the key itself when the parser found nothing else wrong.
+      const star = posOf(w.pos[0] - 1);
+      const related = errors.find(
+        (e) => e.code === 'yaml-syntax' && (e.line === star.line || e.line === star.line + 1),
+      );
+      if (related) related.hint = bareStarHint(related.line === star.line ? undefined : star.line);
+      else
+        errors.push(
+          err(
+            file,
+            star.line,
+            star.col,
+            'yaml-syntax',
+            'a bare `*` is a YAML alias, not a key',
+            bareStarHint(),
+          ),
+        );
+    }
+  }
+
   // Key -> pair per mapping, built on first use, so locating is O(depth) even with 10,000 tools.
   const indexes = new WeakMap<object, Map<string, Pair>>();
   const pairIndex = (map: YAMLMap): Map<string, Pair> => {
     let idx = indexes.get(map);
     if (!idx) {
       idx = new Map();
-      for (const p of map.items)
-        if (isPair(p) && isScalar(p.key) && !idx.has(String(p.key.value))) idx.set(String(p.key.value), p);
+      for (const p of map.items) {
+        if (!isPair(p)) continue;
+        const name = keyName(p.key, doc);
+        if (name !== undefined && !idx.has(name)) idx.set(name, p);
+      }
       indexes.set(map, idx);
     }
     return idx;
@@ -233,7 +311,7 @@ export function readYaml(text: string, file: string): YamlSource {
     return { file, line: p.line, column: p.col };
   };
 
-  if (errors.length > 0) return { value: undefined, errors, locate };
+  if (errors.length > 0) return { value: undefined, errors: sortErrors(errors), locate };
 
   // Depth and duplicate keys of the composed tree (aliases are not followed here; their expansion
   // is capped below). YAML 1.2 requires unique keys; keeping the last one silently would hide a typo.
@@ -248,25 +326,50 @@ export function readYaml(text: string, file: string): YamlSource {
         );
         return { value: undefined, errors, locate };
       }
-      const keys = isMap(n) ? new Set<string>() : undefined;
+      // Keys compared as the property names they become: `1` and `"1"` (or `null` and `""`) would
+      // silently merge into one entry of the loaded value.
+      const keys = isMap(n) ? new Map<string, Node>() : undefined;
       for (const item of n.items as unknown[]) {
         if (isPair(item)) {
-          if (keys && isScalar(item.key)) {
-            const k = `${typeof item.key.value}:${String(item.key.value)}`;
-            if (keys.has(k)) {
-              const p = posOf(item.key.range?.[0] ?? 0);
+          const keyNode = item.key as Node | null;
+          let at = keyNode?.range?.[0] ?? (item.value as Node | null)?.range?.[0] ?? 0;
+          // An explicit key (`? [a, b]`) is reported at its `?` indicator.
+          for (let i = at - 1; i >= 0 && text[i] !== '\n'; i--)
+            if (text[i] === '?') at = i;
+            else if (text[i] !== ' ' && text[i] !== '\t') break;
+          const p = posOf(at);
+          const name = keys ? keyName(keyNode, doc) : '';
+          if (name === undefined) {
+            errors.push(
+              err(
+                file,
+                p.line,
+                p.col,
+                'yaml-complex-key',
+                'a mapping key must be a plain value, not a list or mapping',
+                'write the key as a name, e.g. `create_issue:`; quote it if it contains brackets',
+              ),
+            );
+          } else if (keys) {
+            const prior = keys.get(name);
+            if (prior) {
+              const src = (k: Node | null) => (k?.range ? text.slice(k.range[0], k.range[1]).trim() : '');
+              const a = src(prior);
+              const b = src(keyNode);
+              const first = posOf(prior.range?.[0] ?? 0).line;
               errors.push(
                 err(
                   file,
                   p.line,
                   p.col,
                   'duplicate-key',
-                  `duplicate key "${String(item.key.value)}": mapping keys must be unique`,
-                  'remove or rename one of the two entries',
+                  `duplicate key "${name}": mapping keys must be unique`,
+                  a !== b && a !== '' && b !== ''
+                    ? `\`${b}\` and \`${a}\` (line ${first}) are the same key once loaded; remove or rename one of the two entries`
+                    : `remove or rename one of the two entries (the first is on line ${first})`,
                 ),
               );
-            }
-            keys.add(k);
+            } else if (keyNode) keys.set(name, keyNode);
           }
           stack.push([item.value, d + 1]);
         } else stack.push([item, d + 1]);
