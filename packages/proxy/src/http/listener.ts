@@ -11,8 +11,8 @@
  * `sessionIdleMs`, or when the listener closes.
  *
  * Front door (security.ts), in this order: path, Host and Origin (403), bearer token (401),
- * body cap (413), then the session. A listener bound to anything but loopback refuses to start
- * without a token unless `allowUnauthenticated` is set.
+ * method (405 unless POST, GET or DELETE), body cap (413), then the session. A listener bound
+ * to anything but loopback refuses to start without a token unless `allowUnauthenticated` is set.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -132,6 +132,10 @@ interface Session {
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 
 /** Writes a JSON-RPC error as the body of an HTTP error (MCP SDK convention: `id: null`). */
+/** The methods of the Streamable HTTP transport at the MCP endpoint; others get 405. */
+const ALLOWED_METHODS: readonly string[] = ['POST', 'GET', 'DELETE'];
+const ALLOW_HEADER = 'GET, POST, DELETE';
+
 function refuse(
   res: ServerResponse,
   status: number,
@@ -345,6 +349,16 @@ export async function runHttpListener<D extends GateDecision>(
         'HTTP request refused',
       );
       return refuse(res, refusal.status, ErrorCode.InvalidRequest, refusal.message, refusal.headers);
+    }
+    // Streamable HTTP has three methods; anything else is the method's fault, not a missing session.
+    if (!ALLOWED_METHODS.includes(req.method ?? '')) {
+      return refuse(
+        res,
+        405,
+        ErrorCode.InvalidRequest,
+        `Method not allowed: ${req.method}; the MCP endpoint accepts ${ALLOW_HEADER}`,
+        { allow: ALLOW_HEADER },
+      );
     }
     if (closing) return refuse(res, 503, ErrorCode.InternalError, 'Service unavailable: shutting down');
 

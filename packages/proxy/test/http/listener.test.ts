@@ -302,6 +302,41 @@ describe('listener front door', () => {
   });
 });
 
+describe('listener methods', () => {
+  it('answers PUT, PATCH, OPTIONS and HEAD with 405 and an Allow header, before any session check', async () => {
+    const { listener } = await listen();
+    for (const method of ['PUT', 'PATCH', 'OPTIONS', 'HEAD']) {
+      const r = await fetch(listener.url, { method });
+      expect(r.status, method).toBe(405);
+      expect(r.headers.get('allow'), method).toBe('GET, POST, DELETE');
+      if (method !== 'HEAD') {
+        expect(((await r.json()) as { error: { message: string } }).error.message).toBe(
+          `Method not allowed: ${method}; the MCP endpoint accepts GET, POST, DELETE`,
+        );
+      }
+    }
+    // With a session id too: the method is wrong whatever the session.
+    const opened = await post(listener.url, {});
+    const sid = opened.headers.get('mcp-session-id')!;
+    const put = await fetch(listener.url, { method: 'PUT', headers: { 'mcp-session-id': sid }, body: '{}' });
+    expect(put.status).toBe(405);
+    expect((await fetch(listener.url, { method: 'PUT', headers: { 'mcp-session-id': 'nope' } })).status).toBe(
+      405,
+    );
+    expect(listener.sessionCount).toBe(1);
+  });
+
+  it('checks the token before the method: an unauthenticated PUT gets 401', async () => {
+    const { listener } = await listen({ authTokens: ['s3cret-token'] });
+    expect((await fetch(listener.url, { method: 'PUT' })).status).toBe(401);
+    const authed = await fetch(listener.url, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer s3cret-token' },
+    });
+    expect(authed.status).toBe(405);
+  });
+});
+
 describe('listener mode, HTTP upstream', () => {
   let everything: EverythingHttp;
   beforeAll(async () => {
