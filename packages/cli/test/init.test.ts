@@ -64,6 +64,33 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     expect(existsSync(join(dir, 'p.yaml'))).toBe(false);
   });
 
+  it('reports an unknown server before complaining about an existing output file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+    const existing = join(dir, 'tollgate.policy.yaml');
+    writeFileSync(existing, 'keep me\n');
+    const r = tollgate(['--server', 'nonexistent-xyz', '-o', existing]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('tollgate init: no server "nonexistent-xyz" in the catalogue');
+    expect(r.stderr).not.toContain('already exists');
+    // An id is never a path: ../ cannot reach a YAML file outside the catalogue.
+    const traversal = tollgate(['--server', '../examples/policies/github', '-o', '-']);
+    expect(traversal.code).toBe(2);
+    expect(traversal.stderr).toContain('no server "../examples/policies/github" in the catalogue');
+    expect(readFileSync(existing, 'utf8')).toBe('keep me\n');
+  });
+
+  it('reports an output it cannot write (missing directory, a directory) with exit 2, not a crash', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+    const missing = tollgate(['--server', 'memory', '-o', join(dir, 'no', 'p.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(
+      `tollgate init: cannot write ${join(dir, 'no', 'p.yaml')}: directory ${join(dir, 'no')} does not exist\n`,
+    );
+    const isDir = tollgate(['--server', 'memory', '-o', dir, '--force']);
+    expect(isDir.code).toBe(2);
+    expect(isDir.stderr).toContain(`cannot write ${dir}: it is a directory`);
+  });
+
   it('needs --server or a command (exit 2)', () => {
     const r = tollgate(['-o', '-']);
     expect(r.code).toBe(2);

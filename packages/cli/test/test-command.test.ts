@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,7 +137,109 @@ tests:
     );
     const r3 = tollgate('test', missing);
     expect(r3.code).toBe(2);
-    expect(r3.stdout).toContain(`${missing}:5: unknown step key "cal"`);
+    expect(r3.stdout).toContain(
+      `${missing}:5:11: unknown-key: unknown step key "cal" (did you mean "call"?); expected one of call,`,
+    );
     expect(tollgate('test').code).toBe(2);
+  });
+
+  it('reports every problem of a test file with file:line:col: bad expect values, types, keys (exit 2)', () => {
+    const f = file(
+      'typos.test.yaml',
+      `policy: { version: "1", tools: { t: { rules: [{ name: n, action: deny }] } } }
+tests:
+  - name: typos
+    steps:
+      - call: t
+        expect: { allowed: false, reason: allowd }
+      - call: t
+        expect: { rule: 5, allowed: "no" }
+      - { call: t, repeat: 0, upstrem: error }
+      - { advance: soon }
+  - name: 3
+    stpes: []
+`,
+    );
+    const r = tollgate('test', f);
+    expect(r.code).toBe(2);
+    const lines = r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith(`${f}:`))
+      .map((l) => l.slice(f.length + 1));
+    expect(lines).toEqual([
+      '6:43: invalid-value: unknown reason "allowd" (did you mean "allowed"?); one of allowed, hidden, not_listed, denied_by_rule, condition_failed, rate_limited, counter_exceeded, invalid_arguments, schema_unavailable, invalid_increment, state_unavailable, internal_error',
+      '8:25: invalid-type: `rule` must be a rule name (a string) or null, got 5 (number)',
+      '8:37: invalid-type: `allowed` must be true or false, got "no" (string)',
+      '9:28: invalid-value: `repeat` must be a positive integer, got 0 (number)',
+      '9:31: unknown-key: unknown step key "upstrem" (did you mean "upstream"?); expected one of call, args, expect, upstream, repeat, advance, name',
+      '10:20: invalid-value: invalid duration "soon": use milliseconds or e.g. "61s", "5m", "1h", "1d"',
+      '11:5: missing-key: test "test 2" has no `steps` (a list of calls and clock advances)',
+      '11:11: invalid-type: `name` must be a string, got 3 (number)',
+      '12:5: unknown-key: unknown test key "stpes" (did you mean "steps"?); expected one of name, steps, description',
+    ]);
+    expect(r.stdout).toContain('invalid test file, 9 problems');
+
+    const json = JSON.parse(tollgate('test', f, '--json').stdout);
+    expect(json.files[0].problems).toHaveLength(9);
+    expect(json.files[0].problems[0]).toEqual({
+      file: f,
+      line: 6,
+      column: 43,
+      code: 'invalid-value',
+      message: expect.stringContaining('unknown reason "allowd" (did you mean "allowed"?)'),
+    });
+  });
+
+  it('checks expect values even when every other field is right: a typo never just fails the step', () => {
+    const f = file(
+      'reason.test.yaml',
+      `policy: { version: "1", default: deny }
+tests:
+  - name: one typo
+    steps:
+      - { call: t, expect: { allowed: false, reason: not_lsited, retry_after_ms: -1 } }
+`,
+    );
+    const r = tollgate('test', f);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain(
+      `${f}:5:54: invalid-value: unknown reason "not_lsited" (did you mean "not_listed"?)`,
+    );
+    expect(r.stdout).toContain(
+      `${f}:5:82: invalid-type: \`retry_after_ms\` must be a whole number of milliseconds, 0 or more, got -1 (number)`,
+    );
+    expect(r.stdout).not.toContain('step 1');
+  });
+
+  it('reads test files and their policies from pipes (/dev/stdin)', () => {
+    const policy = join(ROOT, 'examples/policies/stripe.yaml');
+    const body = `tests:
+  - name: via a pipe
+    steps:
+      - { call: create_charge, args: { amount: 5, currency: usd }, expect: { allowed: true } }
+`;
+    const viaStdin = spawnSync(process.execPath, [BIN, 'test', '/dev/stdin'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      input: `policy: ${policy}\n${body}`,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
+      timeout: 30_000,
+    });
+    expect(viaStdin.stdout).toContain('✓ /dev/stdin (1/1 passed)');
+    expect(viaStdin.status).toBe(0);
+    const policyOnStdin = spawnSync(
+      process.execPath,
+      [BIN, 'test', file('stdin-policy.test.yaml', `policy: /dev/stdin\n${body}`)],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        input: readFileSync(policy, 'utf8'),
+        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
+        timeout: 30_000,
+      },
+    );
+    expect(policyOnStdin.stdout).toContain('1 passed, 0 failed');
+    expect(policyOnStdin.status).toBe(0);
   });
 });

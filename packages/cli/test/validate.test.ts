@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,4 +147,48 @@ describe('tollgate validate on odd files', () => {
     expect(JSON.parse(r.stdout).errors).toMatchObject([{ code: 'input-too-large', line: 1, column: 1 }]);
     expect(tollgate('validate', '-c', dir).code).toBe(2);
   });
+
+  it('reads a policy from /dev/stdin and from a pipe (process substitution)', () => {
+    const stdin = spawnSync(process.execPath, [BIN, 'validate', '-c', '/dev/stdin'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      input: readFileSync(join(ROOT, 'examples/policies/stripe.yaml'), 'utf8'),
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
+      timeout: 20_000,
+    });
+    expect(stdin.stderr).toBe('');
+    expect(stdin.stdout).toContain('/dev/stdin is valid');
+    expect(stdin.status).toBe(0);
+    const piped = bash(`"$NODE" "$BIN" validate -c <(cat examples/policies/stripe.yaml)`);
+    expect(piped.stderr).toBe('');
+    expect(piped.stdout).toMatch(/^✓ \/dev\/fd\/\d+ is valid\n/);
+    expect(piped.code).toBe(0);
+    const invalid = bash(`"$NODE" "$BIN" validate -c <(printf 'version: "1"\ndefualt: deny\n')`);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/^\/dev\/fd\/\d+:2:1: unknown-key: /);
+  });
+
+  it('stops reading an endless pipe at the size cap: input-too-large, exit 1', () => {
+    const r = bash(`"$NODE" "$BIN" validate --json -c <(yes '# a comment line')`);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).errors).toMatchObject([
+      {
+        code: 'input-too-large',
+        line: 1,
+        column: 1,
+        message: 'policy is more than 1048576 bytes; the limit is 1048576 bytes (1 MiB)',
+      },
+    ]);
+  });
 });
+
+/** Runs a bash command line in the repository root, with $NODE and $BIN set. */
+function bash(script: string) {
+  const r = spawnSync('bash', ['-c', script], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', NODE: process.execPath, BIN },
+    timeout: 20_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}

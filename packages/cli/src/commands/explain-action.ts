@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatPolicyError, loadPolicy } from '@tollgate/policy';
+import { formatPolicyError, loadPolicy, MAX_POLICY_BYTES } from '@tollgate/policy';
 import { callParamsProblem } from '@tollgate/proxy';
 import {
   type ConditionTrace,
@@ -15,6 +15,7 @@ import {
   type RuleTrace,
 } from '@tollgate/runtime';
 import pc from 'picocolors';
+import { readBounded, tooLargeMessage } from '../read-bounded.js';
 
 /** Parsed options of `tollgate explain`. */
 export interface ExplainOptions {
@@ -136,7 +137,14 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   try {
     args = parseJsonObject(opts.args ?? '{}', '--args');
     if (opts.inputSchema !== undefined) inputSchema = parseJsonObject(opts.inputSchema, '--input-schema');
-    text = readFileSync(opts.config, 'utf8');
+    // A pipe or /dev/stdin works too; nothing is read past the policy size cap.
+    const read = readBounded(opts.config, MAX_POLICY_BYTES);
+    if (!read.ok) {
+      process.stderr.write(`tollgate explain: ${tooLargeMessage(read, MAX_POLICY_BYTES, 'policy')}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    text = read.text;
   } catch (e) {
     process.stderr.write(`tollgate explain: ${(e as Error).message}\n`);
     process.exitCode = 2;

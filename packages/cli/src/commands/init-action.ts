@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, type Stats, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
   type CatalogServer,
   classifyTool,
@@ -11,6 +11,7 @@ import {
   starterPolicy,
 } from '@tollgate/catalog';
 import { loadPolicy } from '@tollgate/policy';
+import { editDistance } from '../suggest.js';
 
 /** Parsed options of `tollgate init`. */
 export interface InitOptions {
@@ -20,18 +21,6 @@ export interface InitOptions {
   json?: boolean;
   catalog?: string;
   timeout: number;
-}
-
-/** Levenshtein distance, for did-you-mean suggestions on server ids. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++)
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 function defaultCatalogDirOrNull(): string | null {
@@ -47,39 +36,83 @@ function fail(message: string): void {
   process.exitCode = 2;
 }
 
+/** Why `output` cannot be written, or undefined when it can (an existing file needs `force`). */
+function outputProblem(output: string, force: boolean | undefined): string | undefined {
+  const dir = dirname(resolve(output));
+  let dirStat: Stats;
+  try {
+    dirStat = statSync(dir);
+  } catch {
+    return `cannot write ${output}: directory ${dir} does not exist`;
+  }
+  if (!dirStat.isDirectory()) return `cannot write ${output}: ${dir} is not a directory`;
+  let st: Stats;
+  try {
+    st = statSync(output);
+  } catch {
+    return undefined; // Does not exist yet: the usual case.
+  }
+  if (st.isDirectory()) return `cannot write ${output}: it is a directory; give a file name with -o`;
+  if (!force) return `${output} already exists; use --force to overwrite it or -o to choose another file`;
+  return undefined;
+}
+
+/** What a catalogue id looks like (the catalogue schema's rule). */
+const CATALOG_ID = /^[a-z0-9][a-z0-9._-]*$/;
+
+/** The catalogue entry `id`, or the reason it cannot be used. */
+function catalogueServer(id: string, catalog: string | undefined): CatalogServer | string {
+  const dir = catalog ?? defaultCatalogDirOrNull();
+  if (!dir) return 'no catalogue directory found; pass --catalog <dir> or set TOLLGATE_CATALOG_DIR';
+  // A catalogue id names one file in `dir`; anything else (`../x`, `a/b`) is never a path.
+  const file = CATALOG_ID.test(id) ? join(dir, `${id}.yaml`) : undefined;
+  if (!file || !existsSync(file)) {
+    // Only the one file is parsed; ids for suggestions come from the file names.
+    let ids: string[];
+    try {
+      ids = readdirSync(dir)
+        .filter((f) => f.endsWith('.yaml'))
+        .map((f) => f.slice(0, -5));
+    } catch (err) {
+      return `cannot read the catalogue directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    }
+    const want = id.toLowerCase();
+    const near = ids.filter((c) => c.includes(want) || want.includes(c) || editDistance(c, want) <= 2);
+    return `no server "${id}" in the catalogue${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; see tollgate catalog stats`;
+  }
+  try {
+    return loadCatalogFile(file);
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * The action of `tollgate init`. Every input is checked before the output file: usage, then the
+ * catalogue entry, then where the policy goes (an existing file needs --force); a live scan, the
+ * only step that starts a process, runs last.
+ */
 export async function runInit(command: string[], opts: InitOptions): Promise<void> {
   if (!opts.server && command.length === 0)
     return fail('give --server <id> (from the catalogue) or a server command after --');
   if (opts.server && command.length > 0) return fail('give either --server or a command after --, not both');
   const toStdout = opts.output === '-';
-  if (!toStdout && existsSync(opts.output) && !opts.force)
-    return fail(`${opts.output} already exists; use --force to overwrite it or -o to choose another file`);
 
+  let catalogued: CatalogServer | undefined;
+  if (opts.server) {
+    const found = catalogueServer(opts.server, opts.catalog);
+    if (typeof found === 'string') return fail(found);
+    catalogued = found;
+  }
+  if (!toStdout) {
+    const problem = outputProblem(opts.output, opts.force);
+    if (problem) return fail(problem);
+  }
   let server: CatalogServer;
   let source: string;
-  if (opts.server) {
-    const dir = opts.catalog ?? defaultCatalogDirOrNull();
-    if (!dir) return fail('no catalogue directory found; pass --catalog <dir> or set TOLLGATE_CATALOG_DIR');
-    const want = opts.server;
-    const file = join(dir, `${want}.yaml`);
-    if (!existsSync(file)) {
-      // Only the one file is parsed; ids for suggestions come from the file names.
-      const ids = readdirSync(dir)
-        .filter((f) => f.endsWith('.yaml'))
-        .map((f) => f.slice(0, -5));
-      const near = ids.filter((id) => id.includes(want) || want.includes(id) || editDistance(id, want) <= 2);
-      return fail(
-        `no server "${want}" in the catalogue${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; see tollgate catalog stats`,
-      );
-    }
-    let found: CatalogServer;
-    try {
-      found = loadCatalogFile(file);
-    } catch (err) {
-      return fail((err as Error).message);
-    }
-    server = found;
-    source = `catalogue entry ${found.id}`;
+  if (catalogued) {
+    server = catalogued;
+    source = `catalogue entry ${catalogued.id}`;
   } else {
     try {
       const result = await scanServer({
@@ -111,7 +144,13 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     );
   }
   if (toStdout) process.stdout.write(policy.yaml);
-  else writeFileSync(opts.output, policy.yaml);
+  else {
+    try {
+      writeFileSync(opts.output, policy.yaml);
+    } catch (err) {
+      return fail(`cannot write ${opts.output}: ${(err as Error).message}`);
+    }
+  }
   if (opts.json) {
     const counts: Record<string, number> = {};
     for (const t of server.tools) {

@@ -2,7 +2,7 @@
  * Runs the root command (see run.ts): opens the counter store, the decision log and the
  * enforcer, then the stdio proxy, or hands over to the remote modes (remote-action.ts).
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runStdioProxy } from '@tollgate/proxy';
 import {
@@ -51,6 +51,15 @@ export async function runProxyCommand(command: string[], opts: RunOptions, argv:
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new UsageError(`cannot read policy ${opts.config}: ${code}`);
+  }
+  // A pipe (`-c <(...)`, `-c /dev/stdin`) can be read once; the proxy reads its policy again on
+  // every change and on SIGHUP, so it takes a regular file only (the one-shot commands take pipes).
+  const st = statSync(policyFile);
+  if (st.isDirectory()) throw new UsageError(`cannot read policy ${opts.config}: EISDIR`);
+  if (!st.isFile()) {
+    throw new UsageError(
+      `policy ${opts.config} is not a regular file: the proxy re-reads its policy when the file changes and on SIGHUP, so -c needs a file that can be read again (save the policy to a file; tollgate validate, explain and test also read pipes)`,
+    );
   }
 
   const logger = createLogger({ level: opts.logLevel });

@@ -41,6 +41,14 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** `--shutdown-grace`: 0 is meaningful (no wait: stdin EOF, SIGTERM and SIGKILL at once). */
+function nonNegativeInt(value: string): number {
+  const n = value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw usage('must be a whole number of milliseconds, 0 or more (0: kill the server at once)');
+  return n;
+}
+
 /** Registers the proxy on the ROOT program (no subcommand): `tollgate -c FILE -- CMD ARGS...`. */
 export function registerRun(program: Command): void {
   program
@@ -81,8 +89,8 @@ export function registerRun(program: Command): void {
     .option('--no-watch', 'do not reload the policy when the file changes')
     .option(
       '--shutdown-grace <ms>',
-      'wait between stdin EOF, SIGTERM and SIGKILL for the server',
-      positiveInt,
+      'wait between stdin EOF, SIGTERM and SIGKILL for the server (0: no wait, SIGKILL at once)',
+      nonNegativeInt,
       2000,
     )
     .argument('[command...]', 'the MCP server to launch, after --')

@@ -1,7 +1,48 @@
-import { type PolicyTestFileResult, runPolicyTestFile } from '@tollgate/runtime';
+import { type PolicyTestFileResult, runPolicyTests } from '@tollgate/runtime';
 import pc from 'picocolors';
+import { formatTestFileProblem, readPolicyTestFile, type TestFileProblem } from '../policy-test-file.js';
 
-function render(r: PolicyTestFileResult): string {
+/** A file's result; `problems` lists every problem of a test file that could not be run. */
+type FileResult = PolicyTestFileResult & { problems?: TestFileProblem[] };
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Checks one test file (every problem at once), then runs it. Never throws. */
+async function runFile(file: string): Promise<FileResult> {
+  const failed = (error: string, extra: Partial<FileResult> = {}): FileResult => ({
+    file,
+    error,
+    tests: [],
+    passed: 0,
+    failed: 1,
+    ...extra,
+  });
+  let read: ReturnType<typeof readPolicyTestFile>;
+  try {
+    read = readPolicyTestFile(file);
+  } catch (err) {
+    return failed(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!read.ok) {
+    const { problems } = read;
+    return failed(
+      `${problems.map(formatTestFileProblem).join('\n')}\ninvalid test file, ${plural(problems.length, 'problem')}`,
+      { problems },
+    );
+  }
+  if (read.policyTooLarge) {
+    return failed(`invalid policy:\n${read.file.policySource}:1:1: input-too-large: ${read.policyTooLarge}`, {
+      policyError: true,
+    });
+  }
+  try {
+    return await runPolicyTests(read.file);
+  } catch (err) {
+    return failed((err as Error).message);
+  }
+}
+
+function render(r: FileResult): string {
   const lines: string[] = [];
   if (r.error) {
     lines.push(`${pc.red('✗')} ${r.file}`);
@@ -31,11 +72,12 @@ function render(r: PolicyTestFileResult): string {
 /**
  * The action of `tollgate test FILE...`: run each policy test file in turn and print the results
  * (stdout; one JSON object with `--json`). Sets `process.exitCode`: 0 all passed, 1 a test failed
- * or a policy is invalid, 2 a test file that cannot be read or parsed.
+ * or a policy is invalid, 2 a test file that cannot be read or has problems (every one is
+ * reported, as `file:line:col: code: message`; `problems` in `--json`).
  */
 export async function runTest(files: string[], opts: { json?: boolean }): Promise<void> {
-  const results: PolicyTestFileResult[] = [];
-  for (const f of files) results.push(await runPolicyTestFile(f));
+  const results: FileResult[] = [];
+  for (const f of files) results.push(await runFile(f));
   const passed = results.reduce((a, r) => a + r.passed, 0);
   const failed = results.reduce((a, r) => a + r.failed, 0);
   const broken = results.some((r) => r.error && !r.policyError);

@@ -16,7 +16,7 @@ export function registerTest(program: Command): void {
     .option('--json', 'print one machine-readable JSON object on stdout')
     .addHelpText(
       'after',
-      '\nExit codes: 0 all tests passed, 1 a test failed or a policy is invalid, 2 usage error or unreadable test file.\nExample: tollgate test examples/tests/*.test.yaml',
+      '\nExit codes: 0 all tests passed, 1 a test failed or a policy is invalid, 2 usage error, or a test file that cannot be read or has problems (each listed as file:line:col).\nExample: tollgate test examples/tests/*.test.yaml',
     )
     .action(async (files: string[], opts: { json?: boolean }) => {
       const { runTest } = await import('./test-action.js');

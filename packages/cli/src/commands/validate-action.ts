@@ -1,12 +1,13 @@
-import { readFileSync, statSync } from 'node:fs';
 import {
   type CompiledPolicy,
+  comparePolicyErrors,
   formatPolicyError,
   loadPolicy,
   MAX_POLICY_BYTES,
   type PolicyError,
 } from '@tollgate/policy';
 import pc from 'picocolors';
+import { type BoundedRead, readBounded, tooLargeMessage } from '../read-bounded.js';
 
 /** Summary of a valid policy, as printed by `tollgate validate` (and under `summary` with `--json`). */
 export interface ValidateSummary {
@@ -63,14 +64,10 @@ export interface ValidateOptions {
  */
 export function runValidate(opts: ValidateOptions): void {
   const file = opts.config;
-  let text: string | undefined;
-  let size = 0;
+  let read: BoundedRead;
   try {
-    const st = statSync(file);
-    if (!st.isFile()) throw new Error('not a regular file');
-    size = st.size;
-    // A file over the cap is reported from its size alone: no point reading gigabytes.
-    if (size <= MAX_POLICY_BYTES) text = readFileSync(file, 'utf8');
+    // A regular file over the cap is reported from its size alone; a pipe is read to the cap + 1.
+    read = readBounded(file, MAX_POLICY_BYTES);
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     if (opts.json) {
@@ -81,40 +78,42 @@ export function runValidate(opts: ValidateOptions): void {
     process.exitCode = 2;
     return;
   }
-  const result: ReturnType<typeof loadPolicy> =
-    text !== undefined
-      ? loadPolicy(text, { filename: file })
-      : {
-          ok: false,
-          warnings: [],
-          errors: [
-            {
-              file,
-              line: 1,
-              column: 1,
-              code: 'input-too-large',
-              message: `policy is ${size} bytes; the limit is ${MAX_POLICY_BYTES} bytes (1 MiB)`,
-              severity: 'error',
-            },
-          ],
-        };
+  const result: ReturnType<typeof loadPolicy> = read.ok
+    ? loadPolicy(read.text, { filename: file })
+    : {
+        ok: false,
+        warnings: [],
+        errors: [
+          {
+            file,
+            line: 1,
+            column: 1,
+            code: 'input-too-large',
+            message: tooLargeMessage(read, MAX_POLICY_BYTES, 'policy'),
+            severity: 'error',
+          },
+        ],
+      };
+  // One order for everything printed: by line, then column, errors and warnings interleaved.
+  const warnings = [...result.warnings].sort(comparePolicyErrors);
+  const errors = result.ok ? [] : [...result.errors].sort(comparePolicyErrors);
   if (opts.json) {
     const out = result.ok
       ? {
           ok: true,
           file,
           summary: summarise(result.policy, result.document.hide?.length ?? 0),
-          errors: [],
-          warnings: result.warnings,
+          errors,
+          warnings,
         }
-      : { ok: false, file, errors: result.errors, warnings: result.warnings };
+      : { ok: false, file, errors, warnings };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     process.exitCode = result.ok ? 0 : 1;
     return;
   }
-  for (const w of result.warnings) process.stderr.write(`${colourError(w)}\n`);
+  for (const p of [...errors, ...warnings].sort(comparePolicyErrors))
+    process.stderr.write(`${colourError(p)}\n`);
   if (!result.ok) {
-    for (const e of result.errors) process.stderr.write(`${colourError(e)}\n`);
     process.stderr.write(
       `${pc.red(`${file}: invalid policy, ${plural(result.errors.length, 'error')}`)}${result.warnings.length ? `, ${plural(result.warnings.length, 'warning')}` : ''}\n`,
     );

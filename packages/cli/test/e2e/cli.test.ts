@@ -39,6 +39,34 @@ describe('tollgate command line', () => {
     expect(noDashes.stdout).toBe('');
   });
 
+  it('accepts --shutdown-grace 0 and refuses a negative or fractional grace with exit code 2', () => {
+    const policy = s.write('p.yaml', OK_POLICY);
+    for (const bad of ['-1', '1.5', 'soon', '']) {
+      const r = run(['-c', policy, '--shutdown-grace', bad, '--', process.execPath, FAKE_SERVER]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr, bad).toContain(
+        'must be a whole number of milliseconds, 0 or more (0: kill the server at once)',
+      );
+    }
+    // 0 is accepted: EOF on stdin at once, and the server is stopped without waiting (it may
+    // exit on the EOF, 0, or be ended by the SIGTERM that follows at once, 143).
+    const zero = run(['-c', policy, '--shutdown-grace', '0', '--', process.execPath, FAKE_SERVER]);
+    expect(zero.stderr).not.toContain('--shutdown-grace');
+    expect([0, 143]).toContain(zero.code);
+  });
+
+  it('refuses a policy from a pipe in proxy mode, saying why (it re-reads the file)', () => {
+    const r = spawnSync('bash', ['-c', `"$NODE" "$CLI" -c <(printf 'version: "1"\n') -- "$NODE" "$FAKE"`], {
+      env: { ...envFor(s), NODE: process.execPath, CLI, FAKE: FAKE_SERVER },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /^tollgate: policy \/dev\/fd\/\d+ is not a regular file: the proxy re-reads its policy when the file changes and on SIGHUP/,
+    );
+  });
+
   it('prints every policy error with file:line:col and exits 2 without starting the server', () => {
     const bad = s.write(
       'bad.yaml',

@@ -302,6 +302,24 @@ describe('protocol faults', () => {
     expect((await killed.exited).code).toBe(143);
   });
 
+  it('--shutdown-grace 0 stops the server at once: SIGKILL right after stdin EOF and SIGTERM', async () => {
+    const raw = new RawSession(s, [
+      '-c',
+      policy,
+      '--shutdown-grace',
+      '0',
+      '--',
+      ...fake('ignore-eof', 'ignore-sigterm'),
+    ]);
+    await raw.handshake();
+    const t0 = Date.now();
+    raw.proc.stdin.end();
+    // Neither EOF nor SIGTERM ends this server: only SIGKILL does (128 + 9), with no wait
+    // (the default grace would take 2 x 2000 ms).
+    expect((await raw.exited).code).toBe(137);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
   it('forwards SIGTERM to the server', async () => {
     const raw = new RawSession(s, ['-c', policy, '--', ...fake()], { FAKE_EVENTS_FILE: events });
     await raw.handshake();
