@@ -43,6 +43,12 @@ export async function runProxyCommand(command: string[], opts: RunOptions, argv:
     );
   }
   if (opts.stateDir && opts.stateDsn) throw new UsageError('use either --state-dir or --state-dsn, not both');
+  if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(opts.stateDsn ?? '')) {
+    // Silently ignoring it would leave the counters shared that the user meant to separate.
+    throw new UsageError(
+      '--state-prefix applies to a Redis store (--state-dsn redis://...); to keep the counters of this server apart in SQLite, give it its own --state-dir',
+    );
+  }
 
   const policyFile = resolve(opts.config);
   // Fail before touching the store when the file cannot be read; the enforcer parses it (once).

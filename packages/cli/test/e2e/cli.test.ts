@@ -55,6 +55,24 @@ describe('tollgate command line', () => {
     expect([0, 143]).toContain(zero.code);
   });
 
+  it('refuses --state-prefix without a Redis store instead of ignoring it (exit 2)', () => {
+    const policy = s.write('p.yaml', OK_POLICY);
+    for (const state of [[], ['--state-dsn', 'memory:'], ['--state-dir', `${s.dir}/st`]]) {
+      const r = run([
+        '-c',
+        policy,
+        ...state,
+        '--state-prefix',
+        'github:',
+        '--',
+        process.execPath,
+        FAKE_SERVER,
+      ]);
+      expect(r.code, state.join(' ')).toBe(2);
+      expect(r.stderr).toContain('--state-prefix applies to a Redis store');
+    }
+  });
+
   it('refuses a policy from a pipe in proxy mode, saying why (it re-reads the file)', () => {
     const r = spawnSync('bash', ['-c', `"$NODE" "$CLI" -c <(printf 'version: "1"\n') -- "$NODE" "$FAKE"`], {
       env: { ...envFor(s), NODE: process.execPath, CLI, FAKE: FAKE_SERVER },
