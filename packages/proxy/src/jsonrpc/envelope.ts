@@ -86,7 +86,8 @@ export function scanEnvelope(buf: Buffer): Envelope {
           case Member.Id:
             id = parseSlice(buf, vStart, vEnd) as JsonRpcId;
             hasId = true;
-            if (idBytesProblem(id, buf.subarray(vStart, vEnd)) !== undefined) {
+            // Guarded here too: every message has an id, and this call must stay off the hot path.
+            if (typeof id === 'string' && id.includes('\uFFFD') && idBytesProblem(id, buf, vStart, vEnd)) {
               return { kind: 'invalid', problem: ID_NOT_UTF8 };
             }
             break;
@@ -226,12 +227,15 @@ export function caseVariantProblem(name: string): string | undefined {
 export const ID_NOT_UTF8 = 'id must be valid UTF-8';
 
 /**
- * `id` parsed from `raw` (its JSON text): a string id whose bytes are not valid UTF-8 decodes to
- * U+FFFD here and to something else (or an error) in other parsers, so the peer's echo of the id
- * would not match it. Returns {@link ID_NOT_UTF8} then, else undefined.
+ * `id` parsed from `raw[from, to)` (its JSON text): a string id whose bytes are not valid UTF-8
+ * decodes to U+FFFD here and to something else (or an error) in other parsers, so the peer's echo
+ * of the id would not match it. Returns {@link ID_NOT_UTF8} then, else undefined. The bytes are
+ * only looked at when the id holds a U+FFFD (every message has an id: no view is made otherwise).
  */
-export function idBytesProblem(id: unknown, raw: Uint8Array): string | undefined {
-  return typeof id === 'string' && id.includes('\uFFFD') && !isUtf8(raw) ? ID_NOT_UTF8 : undefined;
+export function idBytesProblem(id: unknown, raw: Buffer, from = 0, to = raw.length): string | undefined {
+  return typeof id === 'string' && id.includes('\uFFFD') && !isUtf8(raw.subarray(from, to))
+    ? ID_NOT_UTF8
+    : undefined;
 }
 
 const MEMBER_OF_NAME: Readonly<Record<EnvelopeMemberName | 'variant', Member>> = {
