@@ -48,11 +48,12 @@ describe('tollgate command line', () => {
         'must be a whole number of milliseconds, 0 or more (0: kill the server at once)',
       );
     }
-    // 0 is accepted: EOF on stdin at once, and the server is stopped without waiting (it may
-    // exit on the EOF, 0, or be ended by the SIGTERM that follows at once, 143).
+    // 0 is accepted: EOF on stdin at once, and the server is stopped without waiting. It may exit
+    // on the EOF (0), or be ended by the SIGTERM (143) or the SIGKILL (137) that follow at once:
+    // which one wins is a race (CI saw 137).
     const zero = run(['-c', policy, '--shutdown-grace', '0', '--', process.execPath, FAKE_SERVER]);
     expect(zero.stderr).not.toContain('--shutdown-grace');
-    expect([0, 143]).toContain(zero.code);
+    expect([0, 137, 143]).toContain(zero.code);
   });
 
   it('refuses --state-prefix without a Redis store instead of ignoring it (exit 2)', () => {
