@@ -317,7 +317,9 @@ describe('protocol faults', () => {
     // Neither EOF nor SIGTERM ends this server: only SIGKILL does (128 + 9), with no wait
     // (the default grace would take 2 x 2000 ms).
     expect((await raw.exited).code).toBe(137);
-    expect(Date.now() - t0).toBeLessThan(1500);
+    // Not a speed target: the bound only tells "no grace" from the default grace of 4,000 ms,
+    // with room for a loaded machine.
+    expect(Date.now() - t0).toBeLessThan(3000);
   });
 
   it('forwards SIGTERM to the server', async () => {
