@@ -3,6 +3,7 @@ import { compilePolicy, rateLimitKey } from './compile.js';
 import { PolicyCompileError } from './errors.js';
 import { loadPolicy } from './load.js';
 import { parsePolicy } from './parse.js';
+import { globToRe2, toolGlobMatcher } from './tool-glob.js';
 
 const POLICY = `version: "1"
 description: compile fixture
@@ -156,6 +157,29 @@ describe('compilePolicy', () => {
     // A name that already holds the first private-use character still matches exactly.
     expect(p.isHidden('delete_\uE000/x')).toBe(true);
     expect(p.rulesFor('ns\uE000exact_one')).toEqual([]);
+    // `?` is one character, one outside the BMP included.
+    expect(p.isHidden('x\u{1F600}y')).toBe(true);
+  });
+
+  it('matches tool-name globs in linear time, whatever name the client sends', () => {
+    const m = toolGlobMatcher(['*_*_*_*_delete', 'delete_*', '{a,b}?[!x]*']);
+    // Backtracking engines take minutes on these; RE2 does not.
+    expect(m('_'.repeat(20_000))).toBe(false);
+    expect(m(`x/${'\uE000'.repeat(100_000)}`)).toBe(false);
+    expect(m(`a_b_c_d_delete`)).toBe(true);
+    expect(m('ayz')).toBe(true);
+    expect(m('ayx')).toBe(false);
+    expect(m('delete_repo/force')).toBe(true);
+  });
+
+  it('translates the documented glob syntax to RE2', () => {
+    expect(globToRe2('read_*')).toBe('read_.*');
+    expect(globToRe2('a?b')).toBe('a.b');
+    expect(globToRe2('delete_{observations,relations}')).toBe('delete_(?:observations|relations)');
+    expect(globToRe2('[abc]x[!d-f]')).toBe('[abc]x[^d-f]');
+    expect(globToRe2('github.*')).toBe('github\\..*');
+    expect(globToRe2('a\\*b')).toBe('a\\*b');
+    expect(globToRe2('x(y)+$')).toBe('x\\(y\\)\\+\\$');
   });
 
   it('gives the same hidden verdicts when memoised, also past the memo limit', () => {

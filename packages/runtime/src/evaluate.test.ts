@@ -646,3 +646,22 @@ tools:
     });
   });
 });
+
+describe('arguments nested deeper than JSON.stringify recurses', () => {
+  it('are judged by their rule: a failed condition denies with condition_failed, not an internal error', async () => {
+    const r = loadPolicy(
+      'version: "1"\ntools:\n  echo:\n    rules:\n      - { name: r, conditions: [{ path: args.message, op: eq, value: a }] }\n',
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const depth = 20_000;
+    const message = JSON.parse(`${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`) as unknown;
+    expect(() => JSON.stringify(message)).toThrow(RangeError);
+    const d = await evaluate(
+      r.policy,
+      { tool: 'echo', args: { message } },
+      { store: new MemoryCounterStore() },
+    );
+    expect(d).toMatchObject({ allowed: false, reason: 'condition_failed', rule: 'r' });
+    expect(d.message).toContain('{"a":{"a":');
+  });
+});
