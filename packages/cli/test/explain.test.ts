@@ -31,6 +31,23 @@ function tollgate(...args: string[]) {
 const STRIPE = 'examples/policies/stripe.yaml';
 
 describe('tollgate explain', () => {
+  it('refuses --state-prefix without a Redis store (exit 2), as the proxy does', () => {
+    for (const state of [[], ['--state-dsn', 'memory:']]) {
+      const r = tollgate(
+        'explain',
+        '-c',
+        STRIPE,
+        '--tool',
+        'list_customers',
+        ...state,
+        '--state-prefix',
+        'x:',
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--state-prefix applies to a Redis store');
+    }
+  });
+
   it('explains a call whose arguments nest deeper than JSON.stringify can go (text and --json)', () => {
     const depth = 20_000;
     const args = `{"message":"deep","x":${'['.repeat(depth)}1${']'.repeat(depth)}}`;

@@ -181,6 +181,13 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     return;
   }
   let state: { store: CounterStore; label: string };
+  if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(opts.stateDsn ?? '')) {
+    process.stderr.write(
+      'tollgate explain: --state-prefix applies to a Redis store (--state-dsn redis://...); SQLite counters are kept apart by --state-dir\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
   try {
     state = await openState(opts);
   } catch (e) {

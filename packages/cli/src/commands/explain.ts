@@ -23,7 +23,7 @@ export function registerExplain(program: Command): void {
       'directory of tollgate.sqlite to read counters from (default $TOLLGATE_STATE_DIR, else $TOLLGATE_HOME/state, else ~/.tollgate/state)',
     )
     .option('--state-dsn <dsn>', 'read counters from memory:, a SQLite file, or redis://host:port')
-    .option('--state-prefix <prefix>', 'Redis key prefix', 'tollgate:')
+    .option('--state-prefix <prefix>', 'Redis key prefix (default "tollgate:"; Redis only)')
     .addHelpText(
       'after',
       '\nCounters are only read, never taken: explain shows what the next call would do.\nExit codes: 0 allowed, 1 denied or invalid policy, 2 usage error or unreadable file.\nExample: tollgate explain -c examples/policies/stripe.yaml --tool create_charge --args \'{"amount":60000,"currency":"usd"}\'',
