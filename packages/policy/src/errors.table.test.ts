@@ -28,6 +28,7 @@ const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number
   { code: 'yaml-multiple-documents', yaml: `${V}---\n${V}`, line: 2, column: 1 },
   { code: 'yaml-unknown-tag', yaml: `${V}default: !foo deny\n`, line: 2, column: 10 },
   { code: 'yaml-complex-key', yaml: `${V}? [a, b]\n: x\n`, line: 2, column: 1 },
+  { code: 'yaml-key-not-text', yaml: `${V}tools:\n  1.0: {}\n`, line: 3, column: 3 },
   { code: 'duplicate-key', yaml: `${V}default: allow\ndefault: deny\n`, line: 3, column: 1 },
   { code: 'not-a-mapping', yaml: '- version\n', line: 1, column: 1 },
   { code: 'missing-field', yaml: 'description: no version\n', line: 1, column: 1 },

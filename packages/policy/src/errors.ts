@@ -33,6 +33,8 @@ export const POLICY_ERROR_CODES = {
   'yaml-unknown-tag':
     'A YAML tag (`!foo`, or a `!!` tag on the wrong kind of node) that the policy cannot use.',
   'yaml-complex-key': 'A mapping key is a list or mapping (`? [a, b]`); keys must be plain scalars.',
+  'yaml-key-not-text':
+    'An unquoted key that YAML reads as a number or boolean and loads as other text (`1.0` as "1", `0x1F` as "31").',
   'duplicate-key':
     'A mapping repeats a key (also when the two differ only in YAML type, e.g. `1` and `"1"`).',
   'not-a-mapping': 'The document (or a node that must be a mapping) is not a mapping.',

@@ -189,3 +189,17 @@ describe('keys and tags the loaded value would hide', () => {
     expect(parsePolicy('version: !!str 1\n').errors).toEqual([]);
   });
 });
+
+describe('keys that YAML reads as numbers or booleans', () => {
+  it('are errors when they load as other text, and fine when they load as written', () => {
+    const r = parsePolicy(
+      'version: "1"\ntools:\n  1.0: {}\n  0x1F: {}\n  .inf: {}\n  True: {}\n  7: {}\n  "2.0": {}\n  false: {}\n',
+    );
+    expect(r.errors.filter((e) => e.code === 'yaml-key-not-text').map((e) => [e.line, e.message])).toEqual([
+      [3, 'key `1.0` is a YAML number and loads as "1"'],
+      [4, 'key `0x1F` is a YAML number and loads as "31"'],
+      [5, 'key `.inf` is a YAML number and loads as "Infinity"'],
+      [6, 'key `True` is a YAML boolean and loads as "true"'],
+    ]);
+  });
+});

@@ -351,6 +351,24 @@ export function readYaml(text: string, file: string): YamlSource {
               ),
             );
           } else if (keys) {
+            // `1.0:`, `0x1F:`, `.inf:` or `True:` load as "1", "31", "Infinity", "true": a rule
+            // written under such a key would silently never apply to the tool named as written.
+            const kv = isScalar(keyNode) ? keyNode.value : undefined;
+            if ((typeof kv === 'number' || typeof kv === 'boolean') && keyNode?.range) {
+              const written = text.slice(keyNode.range[0], keyNode.range[1]).trim();
+              if (written !== name) {
+                errors.push(
+                  err(
+                    file,
+                    p.line,
+                    p.col,
+                    'yaml-key-not-text',
+                    `key \`${written}\` is a YAML ${typeof kv} and loads as "${name}"`,
+                    `quote it to keep it as written: \`"${written}":\``,
+                  ),
+                );
+              }
+            }
             const prior = keys.get(name);
             if (prior) {
               const src = (k: Node | null) => (k?.range ? text.slice(k.range[0], k.range[1]).trim() : '');
