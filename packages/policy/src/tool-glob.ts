@@ -75,7 +75,8 @@ export function globToRe2(glob: string): string {
     } else if (c === ',' && braces > 0) out += '|';
     else out += escapeRe2(c);
   }
-  // An unclosed `{` (validation rejects it) would leave a group open: close it literally.
+  // An unclosed `{` (validation rejects such a glob) would leave a group open: close the groups,
+  // so the pattern stays well formed.
   while (braces-- > 0) out += ')';
   return out;
 }
