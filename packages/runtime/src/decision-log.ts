@@ -189,14 +189,16 @@ function canonicalNested(value: unknown, depth: number): string {
 }
 
 /**
- * `JSON.stringify(args)` for the `args` member of a `tool_call` line, also for arguments nested too
- * deep for it (then written by {@link jsonText}, the same text).
+ * `JSON.stringify(value)` for values of any nesting depth: when `JSON.stringify` throws
+ * `RangeError` (past a few thousand levels, which `JSON.parse` accepts), the same text from
+ * {@link jsonText}. Undefined where `JSON.stringify` gives undefined. Used for the `args` member of
+ * a `tool_call` line and for values shown in denial messages.
  */
-function argsText(args: unknown): string | undefined {
+export function stringifyAnyDepth(value: unknown): string | undefined {
   try {
-    return JSON.stringify(args);
+    return JSON.stringify(value);
   } catch (err) {
-    if (err instanceof RangeError) return jsonText(args, false);
+    if (err instanceof RangeError) return jsonText(value, false);
     throw err;
   }
 }
@@ -483,7 +485,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     const latency = Math.round(p.latencyMs * 1000) / 1000;
     let s = `{"v":1,"ts":"${clock.iso(p.t)}${callMiddle}${head},"latency_ms":${Number.isFinite(latency) ? latency : 'null'},"args_sha256":"${lastSha}"`;
     if (logArgs) {
-      const text = argsText(p.args);
+      const text = stringifyAnyDepth(p.args);
       if (text !== undefined) s += `,"args":${text}`;
     }
     s += tail;

@@ -1,7 +1,7 @@
 import type { CompiledCondition, CompiledPolicy, CompiledRule } from '@tollgate/policy';
 import { asNumber, conditionHolds, lookup, resolvePath, valueHolds } from './conditions.js';
 import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from './decision.js';
-import { jsonText } from './decision-log.js';
+import { stringifyAnyDepth } from './decision-log.js';
 import { SchemaValidator } from './schema-validator.js';
 import type {
   CounterCheck,
@@ -65,15 +65,9 @@ interface DeferredState {
 
 function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
-  let s: string | undefined;
-  try {
-    s = JSON.stringify(v);
-  } catch (err) {
-    // Arguments nested deeper than JSON.stringify recurses (JSON.parse accepts them): the call is
-    // still judged and denied by its rule, not failed as an internal error.
-    if (!(err instanceof RangeError)) throw err;
-    s = jsonText(v, false);
-  }
+  // Arguments nested deeper than JSON.stringify recurses are still shown: the call is judged and
+  // denied by its rule, not failed as an internal error.
+  const s = stringifyAnyDepth(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
