@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, rateLimitKey } from './compile.js';
 import { PolicyCompileError } from './errors.js';
@@ -313,5 +315,29 @@ describe('unusual tool names', () => {
       ok: false,
       errors: [{ code: 'unknown-key' }],
     });
+  });
+});
+
+describe('memory', () => {
+  it('does not keep the parsed YAML document alive once compiled', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const tools = Array.from(
+      { length: 50 },
+      (_, i) => `  tool_${i}:\n    rules:\n      - conditions: [{ path: args.n, op: lte, value: ${i} }]\n`,
+    ).join('');
+    let parsed: ReturnType<typeof parsePolicy> | undefined = parsePolicy(
+      `version: "1"\nhide: ["admin_*"]\ntools:\n${tools}`,
+    );
+    const document = new WeakRef(parsed);
+    const policy = compilePolicy(parsed);
+    parsed = undefined;
+    // A WeakRef holds its target until the job that made it ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(document.deref()).toBeUndefined();
+    // The compiled policy still works, locations included (they were taken at compile time).
+    expect(policy.isHidden('admin_x')).toBe(true);
+    expect(policy.rulesFor('tool_7')[0]?.conditions[0]?.location.line).toBe(27);
   });
 });
