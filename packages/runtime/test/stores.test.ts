@@ -215,6 +215,76 @@ for (const f of factories) {
       expect(await s.read('crash', 'sliding', 3_600_000, T0 + 5_002)).toBe(1);
       await s.close();
     });
+
+    it('stays exact with hundreds of calls in flight, settled out of order, some expiring', async () => {
+      // A seeded walk checked against a plain model after every step: fractional amounts, partial
+      // commits, rollbacks, reservations left to expire, fixed windows rolling over and sliding
+      // entries ageing out while pending.
+      // Unsettled calls count for 30 s, longer than the sliding window: pending entries age out of it.
+      const s = await f.open({ reservationTtlMs: 30_000 });
+      let seed = 42;
+      const rnd = () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+        return seed / 2 ** 31;
+      };
+      const SLIDE = 10_000;
+      interface Call {
+        at: number;
+        expiresAt: number;
+        amount: number;
+        kept?: number; // fixed amount committed
+        slid?: number; // sliding timestamp committed
+        res: NonNullable<Extract<Awaited<ReturnType<CounterStore['reserve']>>, { ok: true }>['reservation']>;
+      }
+      const open: Call[] = [];
+      const done: Call[] = [];
+      const modelFixed = (t: number) => {
+        const start = Math.floor(t / MIN) * MIN;
+        let v = 0;
+        for (const c of done) if (c.kept !== undefined && Math.floor(c.at / MIN) * MIN === start) v += c.kept;
+        for (const c of open) if (c.expiresAt > t && Math.floor(c.at / MIN) * MIN === start) v += c.amount;
+        return v;
+      };
+      const modelSliding = (t: number) =>
+        done.filter((c) => c.slid !== undefined && c.slid > t - SLIDE).length +
+        open.filter((c) => c.expiresAt > t && c.at > t - SLIDE).length;
+      let t = T0;
+      for (let step = 0; step < 600; step++) {
+        t += 250 * Math.floor(rnd() * 3); // steps of 250 ms: window edges are hit exactly
+        if (open.length === 0 || rnd() < 0.55) {
+          const amount = [1, 0.1, 0.25, 2.5][Math.floor(rnd() * 4)]!;
+          const short = rnd() < 0.2;
+          const r = await s.reserve(
+            [fixed('many', 1e9, amount), sliding('many-s', 1e9, SLIDE)],
+            t,
+            short ? { expiresAt: t + 1_500 } : undefined,
+          );
+          expect(r.ok).toBe(true);
+          if (r.ok) open.push({ at: t, expiresAt: r.reservation!.expiresAt, amount, res: r.reservation! });
+        } else {
+          const c = open.splice(Math.floor(rnd() * open.length), 1)[0]!;
+          const how = rnd();
+          if (how < 0.5) {
+            await s.commit(c.res, t);
+            if (c.expiresAt > t) {
+              c.kept = c.amount;
+              c.slid = c.at;
+            }
+          } else if (how < 0.75) {
+            const part = c.amount / 2;
+            await s.commit(c.res, t, [part, 0]);
+            if (c.expiresAt > t) c.kept = part;
+          } else {
+            await s.rollback(c.res);
+          }
+          done.push(c);
+        }
+        expect(await s.read('many', 'fixed', MIN, t)).toBeCloseTo(modelFixed(t), 9);
+        expect(await s.read('many-s', 'sliding', SLIDE, t)).toBe(modelSliding(t));
+      }
+      expect(open.length).toBeGreaterThan(30);
+      await s.close();
+    });
   });
 }
 
@@ -225,10 +295,20 @@ describe('memory store housekeeping', () => {
       const r = await s.reserve([fixed(`k${i % 5}`, 1e9), sliding(`s${i % 5}`, 1e9, 1000)], T0 + i * 1000);
       if (r.ok) await s.commit(r.reservation!, T0 + i * 1000);
     }
-    const internals = s as unknown as { fixed: Map<string, unknown>; sliding: Map<string, unknown> };
+    const internals = s as unknown as {
+      fixed: Map<string, Map<number, Map<number, unknown>>>;
+      sliding: Map<string, Map<number, { committed: number[]; head: number }>>;
+    };
     // 3000 s span 50 minute-windows x 5 keys; only windows still open at the last sweep remain.
-    expect(internals.fixed.size).toBeLessThanOrEqual(5 * 18);
+    let cells = 0;
+    for (const byLength of internals.fixed.values())
+      for (const byStart of byLength.values()) cells += byStart.size;
+    expect(cells).toBeGreaterThan(0);
+    expect(cells).toBeLessThanOrEqual(5 * 18);
     expect(internals.sliding.size).toBeLessThanOrEqual(5);
+    // A sliding log keeps only about a window of timestamps, not every call ever committed.
+    for (const byLength of internals.sliding.values())
+      for (const log of byLength.values()) expect(log.committed.length).toBeLessThanOrEqual(4);
     expect(await s.read('k0', 'fixed', MIN, T0 + 2999 * 1000)).toBeGreaterThan(0);
   });
 });
