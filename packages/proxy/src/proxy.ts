@@ -102,6 +102,8 @@ export async function runStdioProxy<D extends GateDecision>(
     await waitUntil(() => router.queuedMessages === 0 || serverGone(), drainTimeoutMs);
     server.endInput();
     await waitUntil(() => router.pendingRequests === 0 || serverGone(), drainTimeoutMs);
+    // Calls still unanswered were forwarded: they count (see Router.endSession).
+    if (!serverGone()) router.endSession('the client closed its input and the server did not answer in time');
     await server.close();
   };
   client.onclose = (info) => {
@@ -145,7 +147,7 @@ export async function runStdioProxy<D extends GateDecision>(
  * Resolves once `done()` holds or `timeoutMs` has passed. Shutdown only: it polls every 20 ms,
  * which costs nothing while the proxy is serving.
  */
-async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+export async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!done() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }

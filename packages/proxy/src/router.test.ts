@@ -351,6 +351,47 @@ describe('Router', () => {
     expect(client.json().map((m) => [m.id, m.error?.code])).toEqual([[2, -32000]]);
   });
 
+  it('a session the proxy ends commits pending calls (they were forwarded); a dying server rolls them back', async () => {
+    const ended = setup();
+    ended.client.deliver(call(1, 'echo'));
+    ended.client.deliver({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    await tick();
+    expect(ended.router.awaitsAnswer(1)).toBe(true);
+    expect(ended.router.awaitsAnswer('1')).toBe(false);
+    ended.router.endSession('the client deleted its session');
+    await tick();
+    expect(ended.gate.committed).toEqual(['echo']);
+    expect(ended.gate.rolledBack).toEqual([]);
+    expect(ended.client.json().map((m) => [m.id, m.error?.code, m.error?.message])).toEqual([
+      [
+        1,
+        -32000,
+        "Tollgate closed the session (the client deleted its session) before the MCP server answered; a forwarded tools/call counts against the policy's limits",
+      ],
+      [
+        2,
+        -32000,
+        "Tollgate closed the session (the client deleted its session) before the MCP server answered; a forwarded tools/call counts against the policy's limits",
+      ],
+    ]);
+    expect(ended.router.awaitsAnswer(1)).toBe(false);
+    // The transport's close that follows changes nothing.
+    ended.router.serverClosed({ reason: 'upstream HTTP session closed' });
+    expect(ended.client.json()).toHaveLength(2);
+    expect(ended.gate.rolledBack).toEqual([]);
+
+    const died = setup();
+    died.client.deliver(call(1, 'echo'));
+    await tick();
+    // An HTTP upstream that went away has no exit code: the reason is given instead.
+    died.router.serverClosed({ reason: 'upstream HTTP session closed' });
+    await tick();
+    expect(died.gate.rolledBack).toEqual(['echo']);
+    expect(died.client.json()[0]?.error?.message).toBe(
+      'MCP server closed the session (upstream HTTP session closed) before answering',
+    );
+  });
+
   it('the id of a cancelled request stays taken until the server answers it: a late answer is never taken for a new request', async () => {
     const { client, server, gate } = setup();
     // Cancel a request the server then answers with an error, and reuse its id for a call: the

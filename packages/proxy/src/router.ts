@@ -241,19 +241,53 @@ export class Router<D extends GateDecision = GateDecision> {
    */
   serverClosed(info: CloseInfo): void {
     if (this.serverGone) return;
-    this.serverGone = info;
     const how =
-      info.signal != null ? `was killed by ${info.signal}` : `exited with code ${info.exitCode ?? 'unknown'}`;
+      info.signal != null
+        ? `MCP server was killed by ${info.signal}`
+        : info.exitCode !== undefined
+          ? `MCP server exited with code ${info.exitCode ?? 'unknown'}`
+          : `MCP server closed the session (${info.reason ?? 'connection ended'})`;
+    this.endPending(info, `${how} before answering`, 'rollback', {
+      exitCode: info.exitCode ?? null,
+      signal: info.signal ?? null,
+    });
+  }
+
+  /**
+   * The proxy ends the session itself while requests may be pending: the client closed its input
+   * and the drain wait is over, the client deleted its HTTP session, the session idled out, or
+   * Tollgate is shutting down. Every request still pending gets a JSON-RPC error, and the
+   * reservations of pending calls are **committed**: each was forwarded, so the server may run it
+   * whatever happens to the session. Rolling them back would let a client escape any limit by
+   * hanging up after each call. (A server that dies on its own, {@link serverClosed}, or answers
+   * with a JSON-RPC error still gives the reservation back.) Later calls to `serverClosed` do
+   * nothing.
+   *
+   * @param reason - why, for the error message, e.g. "the client closed its input"
+   */
+  endSession(reason: string): void {
+    if (this.serverGone) return;
+    this.endPending(
+      { reason },
+      `Tollgate closed the session (${reason}) before the MCP server answered; a forwarded tools/call counts against the policy's limits`,
+      'commit',
+      { reason },
+    );
+  }
+
+  private endPending(
+    info: CloseInfo,
+    message: string,
+    settle: 'commit' | 'rollback',
+    data: Record<string, unknown>,
+  ): void {
+    this.serverGone = info;
     for (const [key, entry] of [...this.pending]) {
       this.answerFromProxy(
         key,
         entry.id,
-        encode(
-          errorResponse(entry.id, ErrorCode.UpstreamClosed, `MCP server ${how} before answering`, {
-            exitCode: info.exitCode ?? null,
-            signal: info.signal ?? null,
-          }),
-        ),
+        encode(errorResponse(entry.id, ErrorCode.UpstreamClosed, message, data)),
+        settle,
       );
     }
     for (const resolve of this.invented.values()) resolve(Buffer.alloc(0));
@@ -261,6 +295,16 @@ export class Router<D extends GateDecision = GateDecision> {
     // Cancelled requests are not awaited by anyone: nothing to answer.
     for (const key of this.cancelled.keys()) this.toolsListIds.delete(key);
     this.cancelled.clear();
+  }
+
+  /**
+   * True when a client request with this id awaits its answer (or a cancelled one still holds
+   * it): a new request may not use it (MCP spec 2025-11-25 "Base Protocol > Requests"). Lets a
+   * transport refuse such a request before it reaches anything that routes answers by id.
+   */
+  awaitsAnswer(id: JsonRpcId): boolean {
+    const key = idKey(id);
+    return this.pending.has(key) || this.cancelled.has(key);
   }
 
   /**

@@ -19,7 +19,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Gate, GateCall, GateContext, GateDecision } from '../gate.js';
+import { idProblem, type JsonRpcId } from '../jsonrpc/envelope.js';
 import { ErrorCode } from '../jsonrpc/errors.js';
+import { idKey } from '../jsonrpc/id.js';
 import { type ProxyLogger, silentLogger } from '../logger.js';
 import { Router } from '../router.js';
 import { ChildStdioTransport } from '../transport/stdio-child.js';
@@ -131,21 +133,25 @@ interface Session {
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 
-/** Writes a JSON-RPC error as the body of an HTTP error (MCP SDK convention: `id: null`). */
 /** The methods of the Streamable HTTP transport at the MCP endpoint; others get 405. */
 const ALLOWED_METHODS: readonly string[] = ['POST', 'GET', 'DELETE'];
 const ALLOW_HEADER = 'GET, POST, DELETE';
 
+/**
+ * Writes a JSON-RPC error as the body of an HTTP error: `id: null` (the MCP SDK's convention),
+ * or the id of the one request refused.
+ */
 function refuse(
   res: ServerResponse,
   status: number,
   code: number,
   message: string,
   headers: Record<string, string> = {},
+  id: JsonRpcId = null,
 ) {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id }));
 }
 
 /** Reads a body up to `limit` bytes; resolves undefined (after answering 413) when over it. */
@@ -189,6 +195,54 @@ const hasInitialize = (body: unknown): boolean =>
   Array.isArray(body)
     ? body.some(hasInitialize)
     : typeof body === 'object' && body !== null && (body as { method?: unknown }).method === 'initialize';
+
+/**
+ * Why a POST holding an `initialize` cannot open a session, or undefined when it can. Checked
+ * before anything is spawned: an initialize sent as a notification (no `id`) would get `202` with
+ * no `Mcp-Session-Id`, leaving a session, and its server, that no client can use or delete.
+ */
+function initializeProblem(body: unknown): string | undefined {
+  if (Array.isArray(body)) return 'initialize must be sent alone, not in a batch';
+  if (!Object.hasOwn(body as object, 'id')) {
+    return 'initialize must be a request with an id (a notification cannot open a session)';
+  }
+  const id = (body as { id: unknown }).id;
+  if (id === null) return 'initialize must have a string or number id';
+  return idProblem(id);
+}
+
+/**
+ * The first request of a POST body that must be refused before the body reaches the SDK
+ * transport, or undefined. The SDK routes each answer to the POST that carried its request by
+ * id, so two requests under one id would make one POST wait forever (MCP spec 2025-11-25 "Base
+ * Protocol > Requests": ids must not be reused within a session), and an id the router refuses as
+ * unusable (a lone surrogate, an unsafe integer) is answered with id `null`, which no POST is
+ * waiting for. Responses and notifications are left to the router.
+ *
+ * @param awaits - true for an id a request of this session still awaits the answer to
+ */
+function requestIdRefusal(
+  body: unknown,
+  awaits: (id: JsonRpcId) => boolean,
+): { id: JsonRpcId; message: string } | undefined {
+  const seen = new Set<string>();
+  for (const m of Array.isArray(body) ? body : [body]) {
+    if (typeof m !== 'object' || m === null || !Object.hasOwn(m, 'method') || !Object.hasOwn(m, 'id'))
+      continue;
+    const id = (m as { id: unknown }).id;
+    const problem = idProblem(id);
+    if (problem !== undefined) return { id: null, message: `Invalid Request: ${problem}` };
+    const key = idKey(id as JsonRpcId);
+    if (seen.has(key) || awaits(id as JsonRpcId)) {
+      return {
+        id: id as JsonRpcId,
+        message: 'Invalid Request: id is already used by a request awaiting its answer',
+      };
+    }
+    seen.add(key);
+  }
+  return undefined;
+}
 
 /**
  * Starts the listener and resolves once it accepts connections.
@@ -239,6 +293,8 @@ export async function runHttpListener<D extends GateDecision>(
       sessions.delete(s.info.sessionId);
       log.info({ session: s.info.sessionId, client: s.info.principal, reason }, 'HTTP session ended');
       s.router.clientClosed();
+      // Calls the server has not answered yet were forwarded: they count (Router.endSession).
+      s.router.endSession(reason);
       await Promise.allSettled([s.client.close(), s.server.close()]);
       await Promise.resolve(s.closeGate?.()).catch((err: unknown) =>
         log.warn({ err }, 'closing a session gate failed'),
@@ -384,13 +440,30 @@ export async function runHttpListener<D extends GateDecision>(
         return refuse(res, 404, ErrorCode.InvalidRequest, 'Session not found');
       }
     } else if (req.method === 'POST' && hasInitialize(body)) {
+      const problem = initializeProblem(body);
+      if (problem !== undefined) return refuse(res, 400, ErrorCode.InvalidRequest, `Bad Request: ${problem}`);
       session = await openSession(req, res);
       if (!session) return;
+      const opened = session;
+      // A client that goes away before the answer carrying its session id arrives can never use
+      // or delete the session: end it now rather than at the idle timeout.
+      res.once('close', () => {
+        if (!res.writableFinished && !opened.ending) {
+          void endSession(opened, 'the client went away before its session id reached it');
+        }
+      });
     } else {
       return refuse(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
     }
 
     const s = session;
+    if (req.method === 'POST') {
+      const refusal = requestIdRefusal(body, (id) => s.router.awaitsAnswer(id));
+      if (refusal) {
+        log.warn({ session: s.info.sessionId, why: refusal.message }, 'HTTP request refused');
+        return refuse(res, 400, ErrorCode.InvalidRequest, refusal.message, {}, refusal.id);
+      }
+    }
     s.openRequests++;
     s.lastSeen = Date.now();
     res.once('close', () => {

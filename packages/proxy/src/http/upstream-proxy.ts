@@ -5,6 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Gate, GateDecision } from '../gate.js';
 import { type ProxyLogger, silentLogger } from '../logger.js';
+import { waitUntil } from '../proxy.js';
 import { Router } from '../router.js';
 import { StreamTransport } from '../transport/stdio-stream.js';
 import { type HttpUpstreamOptions, HttpUpstreamTransport } from './upstream.js';
@@ -22,8 +23,17 @@ export interface HttpUpstreamProxyOptions<D extends GateDecision = GateDecision>
   /** Client side streams (default `process.stdin` / `process.stdout`). */
   readonly input?: Readable;
   readonly output?: Writable;
-  /** Aborting it ends the session as client EOF does (DELETE upstream, then resolve): wire SIGTERM to it. */
+  /**
+   * Aborting it ends the session at once (pending calls get an error and count; DELETE upstream,
+   * then resolve): wire SIGTERM to it.
+   */
   readonly signal?: AbortSignal;
+  /**
+   * After client EOF: the longest wait, in milliseconds, for queued messages to be decided and
+   * forwarded, and then for forwarded requests to be answered, before the upstream session is
+   * deleted (default 30000).
+   */
+  readonly drainTimeoutMs?: number;
   /** Called once both sides are started, with the upstream transport (its session id, stats). */
   readonly onStarted?: (info: { upstream: HttpUpstreamTransport; sessionId: string }) => void;
   /** Passed through to the upstream transport. */
@@ -40,7 +50,8 @@ export interface HttpUpstreamProxyExit {
 }
 
 /**
- * Runs until the client closes stdin (or `signal` aborts); then DELETEs the upstream session and
+ * Runs until the client closes stdin (or `signal` aborts); then, once what the client sent has
+ * been forwarded and answered (at most `drainTimeoutMs` each), DELETEs the upstream session and
  * resolves.
  * Unreachable servers do not throw: each request gets a JSON-RPC error (-32000) instead.
  */
@@ -62,21 +73,38 @@ export async function runHttpUpstreamProxy<D extends GateDecision>(
   const router = new Router({ client, server, gate: opts.gate, logger: log });
   server.onerror = (err) => log.debug({ err: err.message }, 'upstream transport error');
   client.onerror = (err) => log.debug({ err }, 'client transport error');
+  const drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
+  let upstreamGone = false;
   let ending: Promise<void> | undefined;
-  const end = (reason: string) => {
+  // Client EOF ends the session as it does in front of a stdio server (see runStdioProxy): what
+  // the client sent is decided and forwarded, forwarded requests are awaited (up to
+  // `drainTimeoutMs`), and only then is the upstream session deleted. Calls still unanswered by
+  // then count against the policy's limits (Router.endSession): the server may run them anyway.
+  // An abort (SIGTERM) skips the waits.
+  const end = (reason: string, drain: boolean) => {
     ending ??= (async () => {
-      log.info({ reason }, 'closing the upstream session');
       router.clientClosed();
+      if (drain) {
+        await waitUntil(() => router.queuedMessages === 0 || upstreamGone, drainTimeoutMs);
+        await waitUntil(() => router.pendingRequests === 0 || upstreamGone, drainTimeoutMs);
+      }
+      log.info({ reason }, 'closing the upstream session');
+      router.endSession(reason);
       await server.close().catch(() => {});
     })();
     return ending;
   };
   const done = new Promise<void>((resolve) => {
-    client.onclose = (info) => void end(info.reason ?? 'client closed').then(resolve);
-    if (opts.signal?.aborted) void end('aborted').then(resolve);
-    opts.signal?.addEventListener('abort', () => void end('aborted').then(resolve), { once: true });
+    client.onclose = () => void end('the client closed its input', true).then(resolve);
+    if (opts.signal?.aborted) void end('Tollgate was stopped', false).then(resolve);
+    opts.signal?.addEventListener('abort', () => void end('Tollgate was stopped', false).then(resolve), {
+      once: true,
+    });
   });
-  server.onclose = (info) => router.serverClosed(info);
+  server.onclose = (info) => {
+    upstreamGone = true;
+    router.serverClosed(info);
+  };
   await server.start();
   await client.start();
   opts.onStarted?.({ upstream: server, sessionId: router.sessionId });

@@ -150,22 +150,9 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
   const id = f.id as JsonRpcId | undefined;
   if (jsonrpc !== '2.0')
     return { kind: 'invalid', problem: 'jsonrpc must be "2.0"', ...(hasId ? { id } : {}) };
-  if (hasId && id !== null && typeof id !== 'string' && typeof id !== 'number') {
-    return { kind: 'invalid', problem: 'id must be a string or a number' };
-  }
-  // An id the server cannot echo back as the same value cannot be matched to its answer (which
-  // would then pass unfiltered or unsettled): a number too large for a double (1e400 reads as
-  // Infinity and is echoed as null), an integer past 2^53 (rounded), or a string with a lone
-  // surrogate (echoed as U+FFFD).
-  if (typeof id === 'number' && !Number.isFinite(id)) {
-    return { kind: 'invalid', problem: 'id must be a finite number' };
-  }
-  // 9007199254740993 reads as ...992: the answer would carry another id than the request did.
-  if (typeof id === 'number' && Number.isInteger(id) && !Number.isSafeInteger(id)) {
-    return { kind: 'invalid', problem: 'an integer id must be within +-(2^53 - 1)' };
-  }
-  if (typeof id === 'string' && LONE_SURROGATE.test(id)) {
-    return { kind: 'invalid', problem: 'id must not contain a lone surrogate' };
+  if (hasId) {
+    const problem = idProblem(id);
+    if (problem !== undefined) return { kind: 'invalid', problem };
   }
   if (hasMethod) {
     if (typeof method !== 'string') {
@@ -181,6 +168,25 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
     problem: 'neither a request, a notification nor a response',
     ...(hasId ? { id } : {}),
   };
+}
+
+/**
+ * Why a parsed `id` value cannot be used, or undefined when it can. An id must be a string, a
+ * number or null (JSON-RPC 2.0 section 4), and one the peer cannot echo back as the same value
+ * cannot be matched to its answer (which would then pass unfiltered or unsettled): a number too
+ * large for a double (`1e400` reads as Infinity and is echoed as null), an integer past 2^53
+ * (`9007199254740993` reads as ...992), or a string with a lone surrogate (echoed as U+FFFD).
+ * Used by {@link classifyEnvelope} and by the HTTP listener before a body reaches the SDK.
+ */
+export function idProblem(id: unknown): string | undefined {
+  if (id === null) return undefined;
+  if (typeof id === 'number') {
+    if (!Number.isFinite(id)) return 'id must be a finite number';
+    if (Number.isInteger(id) && !Number.isSafeInteger(id)) return 'an integer id must be within +-(2^53 - 1)';
+    return undefined;
+  }
+  if (typeof id !== 'string') return 'id must be a string or a number';
+  return LONE_SURROGATE.test(id) ? 'id must not contain a lone surrogate' : undefined;
 }
 
 /** The top-level members the envelope is made of; `Other` for any other name. */

@@ -302,6 +302,115 @@ describe('listener front door', () => {
   });
 });
 
+describe('listener sessions and request ids', () => {
+  const rawInit = (id: unknown) =>
+    JSON.stringify({
+      jsonrpc: '2.0',
+      ...(id === undefined ? {} : { id }),
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    });
+
+  it('refuses an initialize that cannot open a usable session before spawning anything', async () => {
+    const { listener } = await listen({ maxSessions: 2 });
+    // As a notification it would get 202 with no session id: a session nobody can use or end.
+    for (let i = 0; i < 3; i++) {
+      const r = await post(listener.url, {}, rawInit(undefined));
+      expect(r.status).toBe(400);
+      expect(r.body).toContain('a notification cannot open a session');
+    }
+    expect((await post(listener.url, {}, rawInit(null))).status).toBe(400);
+    expect((await post(listener.url, {}, `[${rawInit(1)}]`)).body).toContain('not in a batch');
+    expect((await post(listener.url, {}, rawInit('\ud800'))).body).toContain('lone surrogate');
+    expect(listener.sessionCount).toBe(0);
+    // The cap was not used up: real clients still get sessions.
+    expect((await post(listener.url, {})).status).toBe(200);
+  });
+
+  it('ends a session whose client went away before its initialize was answered', async () => {
+    const { listener } = await listen();
+    const aborted = new AbortController();
+    const started = fetch(listener.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: initialize,
+      signal: aborted.signal,
+    }).catch(() => undefined);
+    // Abort while the child is still starting (server-everything takes longer than this).
+    while (listener.sessionCount === 0) await new Promise((r) => setTimeout(r, 5));
+    aborted.abort();
+    await started;
+    const deadline = Date.now() + 5000;
+    while (listener.sessionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(listener.sessionCount).toBe(0);
+  });
+
+  it('refuses a request reusing a pending id without losing the first request its answer', async () => {
+    const { listener, gate } = await listen();
+    const init = await post(listener.url, {});
+    const h = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+    await post(listener.url, h, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    const call = (id: number, name: string, args: object) =>
+      JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+    const first = post(listener.url, h, call(8, 'trigger-long-running-operation', { duration: 1, steps: 1 }));
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await post(listener.url, h, JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'ping' }));
+    expect(second.status).toBe(400);
+    expect(JSON.parse(second.body)).toMatchObject({
+      id: 8,
+      error: {
+        code: -32600,
+        message: expect.stringContaining('already used by a request awaiting its answer'),
+      },
+    });
+    const answered = await first;
+    expect(answered.body).toMatch(/"id":8,"result"|"result".*"id":8/);
+    // Two requests under one id in one batch: refused whole, nothing decided or forwarded.
+    const decided = gate.decisions.length;
+    const dup = await post(
+      listener.url,
+      h,
+      `[${call(9, 'echo', { message: 'a' })},${call(9, 'echo', { message: 'b' })}]`,
+    );
+    expect(dup.status).toBe(400);
+    expect(JSON.parse(dup.body).id).toBe(9);
+    expect(gate.decisions).toHaveLength(decided);
+  });
+
+  it('answers a request whose id cannot be echoed on its own POST, and the session keeps working', async () => {
+    const { listener } = await listen();
+    const { client, transport } = await connect(listener.url);
+    const r = await post(
+      listener.url,
+      { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' },
+      // JSON.stringify writes the lone surrogate as the escape \ud800 (well-formed JSON).
+      JSON.stringify({ jsonrpc: '2.0', id: '\ud800', method: 'ping' }),
+    );
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ id: null, error: { code: -32600 } });
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'still here' } }))).toBe(
+      'Echo: still here',
+    );
+  });
+
+  it('counts a call whose session the client deletes before the answer: hanging up is no way around a limit', async () => {
+    const gate = new RecordingGate();
+    const { listener } = await listen({ gate });
+    const { client, transport } = await connect(listener.url);
+    const pending = client
+      .callTool({ name: 'trigger-long-running-operation', arguments: { duration: 10, steps: 10 } })
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    await transport.terminateSession();
+    await pending;
+    const deadline = Date.now() + 5000;
+    while (listener.sessionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(listener.sessionCount).toBe(0);
+    expect(gate.commits).toBe(1);
+    expect(gate.rollbacks).toBe(0);
+  });
+});
+
 describe('listener methods', () => {
   it('answers PUT, PATCH, OPTIONS and HEAD with 405 and an Allow header, before any session check', async () => {
     const { listener } = await listen();

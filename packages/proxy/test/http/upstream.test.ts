@@ -281,6 +281,88 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     expect(exit.exitCode).toBe(0);
   });
 
+  it('on client EOF forwards what was sent, waits for the answers, and counts the calls', async () => {
+    // `printf '...' | tollgate --upstream URL`: the input ends right after the last request.
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const gate = new RecordingGate();
+    const done = runHttpUpstreamProxy({ url: everything.url, gate, input, output });
+    let got = '';
+    output.on('data', (d: Buffer) => {
+      got += d.toString();
+    });
+    const lines = [
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 1 } },
+      },
+      { jsonrpc: '2.0', id: 3, method: 'ping' },
+    ];
+    input.end(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const exit = await done;
+    expect(exit.exitCode).toBe(0);
+    const replies = got
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { id: number; result?: { content?: unknown }; error?: unknown });
+    const byId = new Map(replies.map((r) => [r.id, r]));
+    expect(byId.get(1)?.result).toBeDefined();
+    expect(byId.get(2)?.error).toBeUndefined();
+    expect(text(byId.get(2)?.result)).toContain('Long running operation completed');
+    expect(byId.get(3)?.result).toEqual({});
+    expect(gate.commits).toBe(1);
+    expect(gate.rollbacks).toBe(0);
+  });
+
+  it('after the drain wait, a call still unanswered gets an error and still counts', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const gate = new RecordingGate();
+    const done = runHttpUpstreamProxy({ url: everything.url, gate, input, output, drainTimeoutMs: 300 });
+    let got = '';
+    output.on('data', (d: Buffer) => {
+      got += d.toString();
+    });
+    const lines = [
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'trigger-long-running-operation', arguments: { duration: 10, steps: 10 } },
+      },
+    ];
+    input.end(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    await done;
+    const reply = got
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { id: number; error?: { code: number; message: string } })
+      .find((r) => r.id === 2);
+    expect(reply?.error?.code).toBe(-32000);
+    expect(reply?.error?.message).toMatch(
+      /^Tollgate closed the session \(the client closed its input\) before the MCP server answered/,
+    );
+    // Forwarded, so the server may run it: hanging up must not give the quota back.
+    expect(gate.commits).toBe(1);
+    expect(gate.rollbacks).toBe(0);
+  });
+
   it('answers with a JSON-RPC error, not a hang, when the server is unreachable', async () => {
     const port = await freePort();
     const input = new PassThrough();
