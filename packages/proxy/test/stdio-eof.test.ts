@@ -1,0 +1,53 @@
+/**
+ * Client EOF in front of a stdio server that never answers a call: after the drain wait the call
+ * gets an error, and it counts (it was forwarded; the server may have run it).
+ */
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { runStdioProxy } from '../src/proxy.js';
+import { RecordingGate } from './http/helpers.js';
+
+// Answers tools/list (the proxy's schema prefetch), never a tools/call, and ignores stdin EOF.
+const SILENT_SERVER = `
+const rl = require('node:readline').createInterface({ input: process.stdin });
+rl.on('line', (l) => {
+  const m = JSON.parse(l);
+  if (m.method === 'tools/list') process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { tools: [] } }) + '\\n');
+});
+setInterval(() => {}, 1000);
+`;
+
+describe('stdio proxy, client EOF with a call the server never answers', () => {
+  it('answers it with -32000 after the drain wait and commits its reservation', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let got = '';
+    output.on('data', (d: Buffer) => {
+      got += d.toString();
+    });
+    const gate = new RecordingGate();
+    const done = runStdioProxy({
+      command: process.execPath,
+      args: ['-e', SILENT_SERVER],
+      gate,
+      input,
+      output,
+      drainTimeoutMs: 300,
+      shutdownGraceMs: 200,
+      forwardSignals: false,
+    });
+    input.end(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send_email', arguments: {} } })}\n`,
+    );
+    const exit = await done;
+    expect(exit.reason).toBe('client_eof');
+    const reply = JSON.parse(got.trim()) as { id: number; error: { code: number; message: string } };
+    expect(reply.id).toBe(1);
+    expect(reply.error.code).toBe(-32000);
+    expect(reply.error.message).toMatch(
+      /^Tollgate closed the session \(the client closed its input and the server did not answer in time\)/,
+    );
+    expect(gate.commits).toBe(1);
+    expect(gate.rollbacks).toBe(0);
+  });
+});
