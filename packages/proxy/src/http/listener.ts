@@ -19,7 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Gate, GateCall, GateContext, GateDecision } from '../gate.js';
-import { idProblem, type JsonRpcId } from '../jsonrpc/envelope.js';
+import { classifyEnvelope, idProblem, type JsonRpcId } from '../jsonrpc/envelope.js';
 import { ErrorCode } from '../jsonrpc/errors.js';
 import { idKey } from '../jsonrpc/id.js';
 import { type ProxyLogger, silentLogger } from '../logger.js';
@@ -212,30 +212,51 @@ function initializeProblem(body: unknown): string | undefined {
 }
 
 /**
- * The first request of a POST body that must be refused before the body reaches the SDK
- * transport, or undefined. The SDK routes each answer to the POST that carried its request by
- * id, so two requests under one id would make one POST wait forever (MCP spec 2025-11-25 "Base
- * Protocol > Requests": ids must not be reused within a session), and an id the router refuses as
- * unusable (a lone surrogate, an unsafe integer) is answered with id `null`, which no POST is
- * waiting for. Responses and notifications are left to the router.
+ * Why a POST body must be refused before it reaches the SDK transport (JSON-RPC error -32600 on
+ * that POST, with the id of the one request refused or `null`), or undefined.
+ *
+ * - An empty batch, and an element that is no JSON-RPC message by the rules the router applies
+ *   to stdio ({@link classifyEnvelope}; JSON-RPC 2.0 sections 4-6): the SDK would call valid JSON
+ *   of the wrong shape a parse error (-32700) and accept an empty batch (202).
+ * - Request ids. The SDK routes each answer to the POST that carried its request by id, so two
+ *   requests under one id would make one POST wait forever (MCP spec 2025-11-25 "Base Protocol >
+ *   Requests": ids must not be reused within a session), and an id the router refuses as
+ *   unusable (a lone surrogate, an unsafe integer) is answered with id `null`, which no POST is
+ *   waiting for.
  *
  * @param awaits - true for an id a request of this session still awaits the answer to
  */
-function requestIdRefusal(
+function bodyRefusal(
   body: unknown,
   awaits: (id: JsonRpcId) => boolean,
 ): { id: JsonRpcId; message: string } | undefined {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  if (messages.length === 0) return { id: null, message: 'Invalid Request: empty batch' };
   const seen = new Set<string>();
-  for (const m of Array.isArray(body) ? body : [body]) {
-    if (typeof m !== 'object' || m === null || !Object.hasOwn(m, 'method') || !Object.hasOwn(m, 'id'))
-      continue;
-    const id = (m as { id: unknown }).id;
-    const problem = idProblem(id);
-    if (problem !== undefined) return { id: null, message: `Invalid Request: ${problem}` };
-    const key = idKey(id as JsonRpcId);
-    if (seen.has(key) || awaits(id as JsonRpcId)) {
+  for (const m of messages) {
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) {
+      return { id: null, message: 'Invalid Request: not a JSON-RPC message object' };
+    }
+    const o = m as Record<string, unknown>;
+    const hasId = Object.hasOwn(o, 'id');
+    const env = classifyEnvelope({
+      jsonrpc: o.jsonrpc,
+      id: o.id,
+      hasId,
+      method: o.method,
+      hasMethod: Object.hasOwn(o, 'method'),
+      hasResult: Object.hasOwn(o, 'result'),
+      hasError: Object.hasOwn(o, 'error'),
+    });
+    if (env.kind === 'invalid') {
+      const usable = hasId && idProblem(o.id) === undefined;
+      return { id: usable ? (o.id as JsonRpcId) : null, message: `Invalid Request: ${env.problem}` };
+    }
+    if (env.kind !== 'request') continue;
+    const key = idKey(env.id as JsonRpcId);
+    if (seen.has(key) || awaits(env.id as JsonRpcId)) {
       return {
-        id: id as JsonRpcId,
+        id: env.id as JsonRpcId,
         message: 'Invalid Request: id is already used by a request awaiting its answer',
       };
     }
@@ -458,7 +479,7 @@ export async function runHttpListener<D extends GateDecision>(
 
     const s = session;
     if (req.method === 'POST') {
-      const refusal = requestIdRefusal(body, (id) => s.router.awaitsAnswer(id));
+      const refusal = bodyRefusal(body, (id) => s.router.awaitsAnswer(id));
       if (refusal) {
         log.warn({ session: s.info.sessionId, why: refusal.message }, 'HTTP request refused');
         return refuse(res, 400, ErrorCode.InvalidRequest, refusal.message, {}, refusal.id);

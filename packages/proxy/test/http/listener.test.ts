@@ -393,6 +393,28 @@ describe('listener sessions and request ids', () => {
     );
   });
 
+  it('answers an empty batch and valid JSON that is no JSON-RPC message with -32600, as over stdio', async () => {
+    const { listener } = await listen();
+    const init = await post(listener.url, {});
+    const h = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+    const cases: Array<[string, unknown, string]> = [
+      ['[]', null, 'empty batch'],
+      ['{"foo":1}', null, 'jsonrpc must be "2.0"'],
+      ['[1]', null, 'not a JSON-RPC message object'],
+      ['{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', null, 'id must be a string or a number'],
+      ['{"jsonrpc":"2.0","id":4}', 4, 'neither a request, a notification nor a response'],
+    ];
+    for (const [body, id, problem] of cases) {
+      const r = await post(listener.url, h, body);
+      expect(r.status, body).toBe(400);
+      expect(JSON.parse(r.body), body).toEqual({
+        jsonrpc: '2.0',
+        id,
+        error: { code: -32600, message: `Invalid Request: ${problem}` },
+      });
+    }
+  });
+
   it('counts a call whose session the client deletes before the answer: hanging up is no way around a limit', async () => {
     const gate = new RecordingGate();
     const { listener } = await listen({ gate });
