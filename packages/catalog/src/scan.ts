@@ -1,6 +1,10 @@
 /**
  * Live scan of an MCP server over stdio with the SDK's `Client`: initialize, then page through
  * `tools/list` following `nextCursor` (MCP spec 2025-11-25, "Pagination").
+ *
+ * On POSIX the server runs in its own process group (see scan-process.ts), and when the scan ends
+ * — done, failed or timed out — the whole group is ended, so a wrapper such as `npx` cannot leave
+ * its children running or keep the scan waiting on their stdout.
  */
 
 import { join } from 'node:path';
@@ -9,6 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { SnapshotTool } from './import.js';
+import { GroupStdioTransport } from './scan-process.js';
 import type { CatalogLaunch } from './types.js';
 
 /** What a scan found. */
@@ -44,6 +49,7 @@ export class ScanTimeoutError extends Error {
 
 /**
  * Start the server (or connect to `url`), initialize, list every tool, and close the connection.
+ * A stdio server's whole process group is ended before this settles (POSIX), on success too.
  * @throws {ScanTimeoutError} when initialize plus all pages take longer than `timeoutMs`.
  * @throws {Error} when the process cannot start or the server answers with an error.
  */
@@ -52,15 +58,18 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   Object.assign(env, options.env ?? {});
+  const stdio = {
+    command: options.command,
+    args: options.args ?? [],
+    env,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    stderr: options.stderr ?? 'ignore',
+  } as const;
+  // Process groups are POSIX: on Windows the SDK's transport (which also resolves `.cmd` shims).
+  const grouped = options.url || process.platform === 'win32' ? undefined : new GroupStdioTransport(stdio);
   const transport: Transport = options.url
     ? new StreamableHTTPClientTransport(new URL(options.url))
-    : new StdioClientTransport({
-        command: options.command,
-        args: options.args ?? [],
-        env,
-        ...(options.cwd ? { cwd: options.cwd } : {}),
-        stderr: options.stderr ?? 'ignore',
-      });
+    : (grouped ?? new StdioClientTransport(stdio));
   const client = new Client({ name: 'tollgate-scan', version: '0.1.0' });
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -95,11 +104,17 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
       pages,
     };
   })();
+  let done = false;
   try {
-    return await Promise.race([work, deadline]);
+    const result = await Promise.race([work, deadline]);
+    done = true;
+    return result;
   } finally {
     clearTimeout(timer);
     work.catch(() => {});
+    // Timed out or failed: end the server's process group now rather than asking it politely.
+    if (!done) await grouped?.terminate().catch(() => {});
+    // Done: close its stdin, give it a moment, then end whatever is left of its group.
     await client.close().catch(() => {});
   }
 }

@@ -1,5 +1,6 @@
 // Live scans with the SDK Client against real MCP servers from npm: the catalogued entries are
-// reproducible (same tools, same inputSchema), pagination is followed, and a silent server times out.
+// reproducible (same tools, same inputSchema), pagination is followed, a silent server times out, and
+// no process of the server's (grandchildren of a wrapper such as `npx` included) outlives the scan.
 import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import {
   scanServer,
 } from '../src/index.js';
 import { startHttpFixture } from './fixtures/http-server.js';
+import { goneWithin, pidIn } from './fixtures/process-gone.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -93,6 +95,47 @@ describe('scanServer', () => {
     expect((err as Error).message).toBe('scan timed out after 0.8 s');
     expect(Date.now() - started).toBeLessThan(10_000);
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'on timeout, ends the whole process group promptly, grandchildren included',
+    async () => {
+      const pidFile = join(mkdtempSync(join(tmpdir(), 'tollgate-scan-group-')), 'sleep.pid');
+      const started = Date.now();
+      // The shell stays (`wait`), and its `sleep` child holds the stdout pipe open.
+      const err = await scanServer({
+        command: 'sh',
+        args: ['-c', `sleep 30 & echo $! > '${pidFile}'; wait`],
+        timeoutMs: 1_000,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ScanTimeoutError);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(await goneWithin(await pidIn(pidFile), 500)).toBe(true);
+    },
+    20_000,
+  );
+
+  it.skipIf(process.platform === 'win32')(
+    'after a successful scan, ends what the server left behind (a wrapper and its children)',
+    async () => {
+      const pidFile = join(mkdtempSync(join(tmpdir(), 'tollgate-scan-group-')), 'sleep.pid');
+      const started = Date.now();
+      // Like `npx`: a wrapper shell runs the real server, and also leaves a child of its own.
+      const result = await scanServer({
+        command: 'sh',
+        args: [
+          '-c',
+          `sleep 30 & echo $! > '${pidFile}'; "$0" '${join(here, 'fixtures', 'paged-server.mjs')}' 2 5`,
+          process.execPath,
+        ],
+        timeoutMs: 60_000,
+      });
+      expect(result.tools.map((t) => t.name)).toEqual(['list_items_0', 'delete_item_1']);
+      expect(await goneWithin(await pidIn(pidFile), 500)).toBe(true);
+      // Reading the tools takes a few seconds on a loaded machine; closing adds at most ~2 s.
+      expect(Date.now() - started).toBeLessThan(30_000);
+    },
+    90_000,
+  );
 
   it('reports a command that cannot start', async () => {
     await expect(

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
+import { goneWithin, pidIn } from '../../catalog/test/fixtures/process-gone.js';
 import { cliRoot, runCli } from './from-source.js';
 
 const memoryDir = dirname(
@@ -118,6 +119,30 @@ describe('tollgate init', { timeout: 120_000 }, () => {
       expect(loaded.policy.exact.get('read_graph')!.rules[0]!.rateLimit).toMatchObject({ max: 60 });
     }
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'a live scan that times out exits 2 at once and leaves no process of the server behind',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+      const pidFile = join(dir, 'sleep.pid');
+      const started = Date.now();
+      const r = tollgate([
+        '--timeout',
+        '1',
+        '-o',
+        join(dir, 'policy.yaml'),
+        '--',
+        'sh',
+        '-c',
+        `sleep 30 & echo $! > '${pidFile}'; wait`,
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('tollgate init: scan timed out after 1 s');
+      expect(existsSync(join(dir, 'policy.yaml'))).toBe(false);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(await goneWithin(await pidIn(pidFile), 500)).toBe(true);
+    },
+  );
 
   it('--help exits 0 and documents the options', () => {
     const r = tollgate(['--help']);

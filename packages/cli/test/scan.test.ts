@@ -1,11 +1,14 @@
 // `tollgate scan` end to end: a child process runs the CLI (from source) against real
 // MCP servers from npm and a paginating SDK server fixture.
+import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { defaultCatalogDir, loadCatalogFile, parseCatalog } from '@tollgate/catalog';
 import { loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import { startHttpFixture } from '../../catalog/test/fixtures/http-server.js';
+import { goneWithin, pidIn } from '../../catalog/test/fixtures/process-gone.js';
 import { cliRoot, runCli, runCliAsync } from './from-source.js';
 
 const catalogRequire = createRequire(join(cliRoot, '..', 'catalog', 'package.json'));
@@ -80,6 +83,22 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     expect(r.stdout).toBe('');
     expect(Date.now() - started).toBeLessThan(30_000);
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'on timeout, exits 2 at once and leaves no process of the server behind',
+    async () => {
+      const pidFile = join(mkdtempSync(join(tmpdir(), 'tollgate-scan-cli-')), 'sleep.pid');
+      const started = Date.now();
+      // A wrapper (like npx) whose child keeps the stdout pipe open for 30 s.
+      const r = tollgate(['--timeout', '1', '--', 'sh', '-c', `sleep 30 & echo $! > '${pidFile}'; wait`]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('tollgate scan: scan timed out after 1 s');
+      expect(r.stdout).toBe('');
+      // Startup of the CLI from source (tsx) is most of this; before the fix it took the full 30 s.
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(await goneWithin(await pidIn(pidFile), 500)).toBe(true);
+    },
+  );
 
   it('usage errors exit 2: no command, bad timeout, bad format', () => {
     expect(tollgate([]).code).toBe(2);

@@ -3,6 +3,8 @@
  * client transport -> framing -> router -> (tools/call only) gate -> server transport,
  * and everything the proxy does not change passes as the raw bytes it arrived as.
  */
+
+export { type ChildExit, ChildProcessHandle, type SpawnChildOptions, spawnChild } from '@tollgate/process';
 export {
   DENIAL_META_KEY,
   DENIAL_PREFIX,
@@ -32,7 +34,6 @@ export {
   scanEnvelope,
 } from './jsonrpc/index.js';
 export { type ProxyLogger, silentLogger } from './logger.js';
-export { type ChildExit, ChildProcessHandle, type SpawnChildOptions, spawnChild } from './process.js';
 export { exitCodeOf, runStdioProxy, type StdioProxyExit, type StdioProxyOptions } from './proxy.js';
 export { callParamsProblem, Router, type RouterOptions, type RouterStats } from './router.js';
 export { type FilteredToolsList, filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';

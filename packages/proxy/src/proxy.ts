@@ -5,9 +5,9 @@
  */
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import type { ChildExit } from '@tollgate/process';
 import type { Gate, GateDecision } from './gate.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
-import type { ChildExit } from './process.js';
 import { Router } from './router.js';
 import { ChildStdioTransport } from './transport/stdio-child.js';
 import { StreamTransport } from './transport/stdio-stream.js';

@@ -1,6 +1,6 @@
+import { type ChildProcessHandle, type SpawnChildOptions, spawnChild } from '@tollgate/process';
 import { FrameWriter } from '../framing/frame-writer.js';
 import { LineSplitter, type OversizeMessage } from '../framing/line-splitter.js';
-import { type ChildProcessHandle, type SpawnChildOptions, spawnChild } from '../process.js';
 import type { CloseInfo, MessageTransport, OversizeReport } from './types.js';
 
 /** Options of {@link ChildStdioTransport}. */

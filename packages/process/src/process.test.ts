@@ -59,6 +59,23 @@ describe('child process lifecycle', () => {
     expect(alive(pids.grandchild!)).toBe(false);
   });
 
+  it('endGroup ends what a wrapper left running, and frees the pipes', async () => {
+    // `sh` starts a background sleep (it keeps the stdout pipe) and then runs a second one.
+    const h = await spawnChild({
+      command: '/bin/sh',
+      args: ['-c', 'sleep 30 & echo "{\\"pid\\":$!}"; exec sleep 31'],
+      stderr: 'ignore',
+    });
+    const { pid } = await firstLine(h.child.stdout);
+    expect(alive(pid!)).toBe(true);
+    const t0 = Date.now();
+    await h.endGroup(300);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(alive(pid!)).toBe(false);
+    expect(alive(h.pid!)).toBe(false);
+    expect(h.child.stdout.destroyed).toBe(true);
+  });
+
   it('leaves no process behind when the parent is killed with SIGKILL (watchdog)', async () => {
     const parent = spawn(process.execPath, ['--import', 'tsx', parentScript, processModule, stubborn], {
       stdio: ['ignore', 'pipe', 'inherit'],

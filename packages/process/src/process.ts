@@ -1,5 +1,6 @@
 /**
- * Lifecycle of the upstream MCP server process (DESIGN section 3, "Process").
+ * Lifecycle of a stdio MCP server process (DESIGN section 3, "Process"): the proxy's upstream,
+ * and the server of a live scan.
  *
  * - The child runs in its own process group (`detached: true`), so a terminal's Ctrl-C reaches
  *   the proxy only, and the proxy decides what the child gets: SIGINT/SIGTERM are forwarded to
@@ -14,6 +15,7 @@
  *   second Node process would cost ~40 MB.
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 
 /** How the child ended. */
@@ -110,6 +112,31 @@ export class ChildProcessHandle {
     return this.exited;
   }
 
+  /**
+   * Ends the child's whole process group at once, leader or not: what a wrapper such as `npx` or
+   * `sh -c` left running too. SIGTERM, then SIGKILL after `graceMs` if any process of the group
+   * is still there; then the child's pipes are released, so a process that left the group
+   * (`setsid`) cannot keep the caller waiting on them. Resolves when the group is empty or after
+   * the SIGKILL (at most about `2 * graceMs`). POSIX; elsewhere only the child is signalled.
+   *
+   * @param graceMs wait between SIGTERM and SIGKILL in milliseconds (default 1000).
+   */
+  async endGroup(graceMs = 1000): Promise<void> {
+    const pgid = this.child.pid;
+    if (pgid !== undefined && process.platform !== 'win32') {
+      if (signalGroup(pgid, 'SIGTERM') && !(await pollUntil(() => !groupRunning(pgid), graceMs))) {
+        signalGroup(pgid, 'SIGKILL');
+        await pollUntil(() => !groupRunning(pgid), graceMs);
+      }
+    } else if (!this.exit) {
+      this.signal('SIGKILL');
+    }
+    this.releaseWatchdog();
+    this.child.stdin.destroy();
+    this.child.stdout.destroy();
+    this.child.unref();
+  }
+
   /** Tells the watchdog all is well and lets it exit. Call once the child has exited. */
   releaseWatchdog(): void {
     const w = this.watchdog;
@@ -160,6 +187,55 @@ export class ChildProcessHandle {
       this.watchdog = undefined;
     }
   }
+}
+
+/** Sends `signal` to process group `pgid`; false when the group is empty (ESRCH) or not ours. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a process of group `pgid` is still running. A zombie does not count: an orphan is
+ * reaped by init, which some container inits (or a Tollgate running as PID 1) do late or never,
+ * and waiting for that would only delay the exit. Zombies are told apart through /proc on Linux.
+ */
+function groupRunning(pgid: number): boolean {
+  if (!signalGroup(pgid, 0)) return false;
+  if (process.platform !== 'linux') return true;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const pid of pids) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // Exited meanwhile.
+    }
+    // After "pid (comm) ": state, ppid, pgrp, ... (comm may itself hold spaces and parentheses).
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+  }
+  return false;
+}
+
+/** Resolves true as soon as `done()` holds (checked every 50 ms), or false after `ms`. */
+async function pollUntil(done: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
 }
 
 /**
