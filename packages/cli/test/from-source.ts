@@ -35,13 +35,19 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the CLI synchronously. `timeoutMs` (default 60 s) kills a hung child. */
-export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): CliRun {
+/**
+ * Runs the CLI synchronously. `timeoutMs` (default 60 s) kills a hung child; `env` is added to
+ * this process's environment (e.g. an isolated `TOLLGATE_HOME`).
+ */
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): CliRun {
   const r = spawnSync(process.execPath, argv(args), {
     cwd: opts.cwd ?? cliRoot,
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 60_000,
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import { appendFileSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Decision, ReasonCode, ToolCall } from './decision.js';
 import { makeDir } from './make-dir.js';
@@ -630,12 +630,20 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
 }
 
 /**
- * Read events back (for `tollgate status` and tests), oldest file first. Lines that are not valid
- * JSON objects (a torn write, a foreign file) are skipped.
+ * Read events back (for `tollgate status` and tests), oldest file first, without trusting the
+ * files: the log is plain text under the user's home and may be hand-edited, torn by a crash or
+ * mixed with foreign files. An entry named like a daily file that is not a regular file (a
+ * directory, a FIFO: checked before reading, so nothing blocks) or cannot be read is passed over,
+ * and a line that is not a JSON object with a string `type` is skipped. The events' other fields
+ * are as written: a reader that relies on their types must check them.
  *
- * @param opts.since - only events at or after this epoch ms
+ * @param opts.since - only events whose `ts` is at or after this epoch ms
+ * @param opts.onSkippedLine - called once per non-empty line skipped
  */
-export function readDecisionLog(dir: string, opts: { since?: number } = {}): DecisionEvent[] {
+export function readDecisionLog(
+  dir: string,
+  opts: { since?: number; onSkippedLine?: () => void } = {},
+): DecisionEvent[] {
   let names: string[];
   try {
     names = readdirSync(dir)
@@ -650,16 +658,34 @@ export function readDecisionLog(dir: string, opts: { since?: number } = {}): Dec
   }
   const out: DecisionEvent[] = [];
   for (const n of names) {
-    for (const line of readFileSync(join(dir, n), 'utf8').split('\n')) {
-      if (!line) continue;
+    let text: string;
+    try {
+      const file = join(dir, n);
+      if (!statSync(file).isFile()) continue;
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      let e: DecisionEvent | undefined;
       try {
-        const e = JSON.parse(line) as DecisionEvent;
-        if (e && typeof e === 'object' && typeof e.type === 'string') {
-          if (opts.since === undefined || Date.parse(e.ts) >= opts.since) out.push(e);
-        }
+        const v = JSON.parse(line) as unknown;
+        if (
+          v !== null &&
+          typeof v === 'object' &&
+          !Array.isArray(v) &&
+          typeof (v as DecisionEvent).type === 'string'
+        )
+          e = v as DecisionEvent;
       } catch {
-        // skip
+        // counted below
       }
+      if (e === undefined) {
+        opts.onSkippedLine?.();
+        continue;
+      }
+      if (opts.since === undefined || Date.parse(e.ts) >= opts.since) out.push(e);
     }
   }
   return out;

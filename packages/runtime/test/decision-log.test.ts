@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from '@tollgate/policy';
@@ -339,5 +348,38 @@ describe('decision log buffering', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(TypeError);
     expect(readDecisionLog(dir).map((e) => (e as { tool: string }).tool)).toEqual(['ok1', 'ok2']);
+  });
+});
+
+describe('reading the decision log back', () => {
+  it('passes over what is not a daily file and counts lines that are not events', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-read-log-'));
+    try {
+      // A directory and a FIFO named like daily files: neither may fail or block the reader.
+      mkdirSync(join(dir, 'events-2026-11-01.jsonl'));
+      execFileSync('mkfifo', [join(dir, 'events-2026-11-02.jsonl')]);
+      writeFileSync(
+        join(dir, 'events-2026-11-03.jsonl'),
+        [
+          '{"v":1,"ts":"2026-11-03T10:00:00.000Z","type":"tool_call","tool":"a","decision":"allow"}',
+          '{"v":1,"ts":"2026-11-03T10:00:01.000Z","type":"tool_ca', // torn write
+          '[1,2]',
+          'null',
+          '{"no":"type"}',
+          '',
+          '{"v":1,"ts":"2026-11-03T10:00:02.000Z","type":"tool_call","tool":"b","decision":"deny"}',
+        ].join('\n'),
+      );
+      let skipped = 0;
+      const events = readDecisionLog(dir, {
+        onSkippedLine: () => {
+          skipped++;
+        },
+      });
+      expect(events.map((e) => (e as { tool?: string }).tool)).toEqual(['a', 'b']);
+      expect(skipped).toBe(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

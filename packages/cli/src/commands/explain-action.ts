@@ -1,6 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatPolicyError, loadPolicy, MAX_POLICY_BYTES } from '@tollgate/policy';
+import {
+  comparePolicyErrors,
+  formatPolicyError,
+  loadPolicy,
+  MAX_POLICY_BYTES,
+  type PolicyError,
+} from '@tollgate/policy';
 import { callParamsProblem } from '@tollgate/proxy';
 import {
   type ConditionTrace,
@@ -43,6 +49,46 @@ export interface ExplainOutput {
    * denial with reason `invalid_arguments` and `rules` is empty.
    */
   refused?: string;
+}
+
+/**
+ * A problem with explain's input that is not in the policy text: `unreadable-file` (with the
+ * policy `file`), `invalid-args`, `invalid-input-schema`, `invalid-option`, `state-unavailable`.
+ */
+export interface ExplainInputError {
+  file?: string;
+  code: string;
+  message: string;
+}
+
+/**
+ * What `tollgate explain --json` prints when it cannot decide (bad policy file, bad `--args`,
+ * counter state that cannot open): the shape of `tollgate validate --json`'s failure.
+ */
+export interface ExplainErrorOutput {
+  ok: false;
+  /** The `-c` policy file. */
+  file: string;
+  errors: ReadonlyArray<PolicyError | ExplainInputError>;
+  warnings: readonly PolicyError[];
+}
+
+/**
+ * Reports input that stops explain before a decision: the {@link ExplainErrorOutput} on stdout
+ * with `--json`, else `text` on stderr; sets `process.exitCode`.
+ */
+function fail(
+  opts: ExplainOptions,
+  exitCode: number,
+  errors: ExplainErrorOutput['errors'],
+  text: readonly string[],
+  warnings: readonly PolicyError[] = [],
+): void {
+  process.exitCode = exitCode;
+  if (opts.json) {
+    const out: ExplainErrorOutput = { ok: false, file: opts.config, errors, warnings };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else for (const line of text) process.stderr.write(`${line}\n`);
 }
 
 function parseJsonObject(text: string, what: string): Record<string, unknown> {
@@ -128,34 +174,59 @@ async function openState(opts: ExplainOptions): Promise<{ store: CounterStore; l
  * The action of `tollgate explain`: evaluate one `tools/call` against the policy in peek mode
  * (counters read, never taken) and print every rule's trace and the decision (stdout; JSON with
  * `--json`). Sets `process.exitCode`: 0 allowed, 1 denied or invalid policy, 2 unreadable file,
- * bad `--args`/`--input-schema` JSON or a counter store that cannot open.
+ * bad `--args`/`--input-schema` JSON or a counter store that cannot open. Those input problems
+ * go to stderr as text, or with `--json` to stdout as an {@link ExplainErrorOutput} (the shape
+ * of `tollgate validate --json`).
  */
 export async function runExplain(opts: ExplainOptions): Promise<void> {
   let args: Record<string, unknown>;
   let inputSchema: unknown;
-  let text: string;
   try {
     args = parseJsonObject(opts.args ?? '{}', '--args');
+  } catch (e) {
+    const message = (e as Error).message;
+    return fail(opts, 2, [{ code: 'invalid-args', message }], [`tollgate explain: ${message}`]);
+  }
+  try {
     if (opts.inputSchema !== undefined) inputSchema = parseJsonObject(opts.inputSchema, '--input-schema');
+  } catch (e) {
+    const message = (e as Error).message;
+    return fail(opts, 2, [{ code: 'invalid-input-schema', message }], [`tollgate explain: ${message}`]);
+  }
+  const file = opts.config;
+  let text: string;
+  try {
     // A pipe or /dev/stdin works too; nothing is read past the policy size cap.
-    const read = readBounded(opts.config, MAX_POLICY_BYTES);
+    const read = readBounded(file, MAX_POLICY_BYTES);
     if (!read.ok) {
-      process.stderr.write(`tollgate explain: ${tooLargeMessage(read, MAX_POLICY_BYTES, 'policy')}\n`);
-      process.exitCode = 1;
-      return;
+      const message = tooLargeMessage(read, MAX_POLICY_BYTES, 'policy');
+      const error: PolicyError = {
+        file,
+        line: 1,
+        column: 1,
+        code: 'input-too-large',
+        message,
+        severity: 'error',
+      };
+      return fail(opts, 1, [error], [`tollgate explain: ${message}`]);
     }
     text = read.text;
   } catch (e) {
-    process.stderr.write(`tollgate explain: ${(e as Error).message}\n`);
-    process.exitCode = 2;
-    return;
+    const message = (e as Error).message;
+    return fail(opts, 2, [{ file, code: 'unreadable-file', message }], [`tollgate explain: ${message}`]);
   }
-  const loaded = loadPolicy(text, { filename: opts.config });
+  const loaded = loadPolicy(text, { filename: file });
   if (!loaded.ok) {
-    for (const e of loaded.errors) process.stderr.write(`${pc.red(formatPolicyError(e))}\n`);
-    process.stderr.write(`tollgate explain: ${opts.config} is not a valid policy (run tollgate validate)\n`);
-    process.exitCode = 1;
-    return;
+    return fail(
+      opts,
+      1,
+      [...loaded.errors].sort(comparePolicyErrors),
+      [
+        ...loaded.errors.map((e) => pc.red(formatPolicyError(e))),
+        `tollgate explain: ${file} is not a valid policy (run tollgate validate)`,
+      ],
+      [...loaded.warnings].sort(comparePolicyErrors),
+    );
   }
   const policy = loaded.policy;
   // What the proxy refuses before the policy sees it (same check, same message as on the wire).
@@ -182,18 +253,15 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   }
   let state: { store: CounterStore; label: string };
   if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(opts.stateDsn ?? '')) {
-    process.stderr.write(
-      'tollgate explain: --state-prefix applies to a Redis store (--state-dsn redis://...); SQLite counters are kept apart by --state-dir\n',
-    );
-    process.exitCode = 2;
-    return;
+    const message =
+      '--state-prefix applies to a Redis store (--state-dsn redis://...); SQLite counters are kept apart by --state-dir';
+    return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
   }
   try {
     state = await openState(opts);
   } catch (e) {
-    process.stderr.write(`tollgate explain: cannot open counter state: ${(e as Error).message}\n`);
-    process.exitCode = 2;
-    return;
+    const message = `cannot open counter state: ${(e as Error).message}`;
+    return fail(opts, 2, [{ code: 'state-unavailable', message }], [`tollgate explain: ${message}`]);
   }
   const call = { tool: opts.tool, args };
   const decision = await evaluate(policy, call, {

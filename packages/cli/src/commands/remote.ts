@@ -35,25 +35,78 @@ export interface RemoteContext {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** A bad option value: commander prints it; exit code 2 (usage), not commander's default 1. */
+function usage(message: string): InvalidArgumentError {
+  const err = new InvalidArgumentError(message);
+  err.exitCode = 2;
+  return err;
+}
+
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    const err = new InvalidArgumentError('must be a port number (0-65535; 0 = any free port)');
-    err.exitCode = 2;
-    throw err;
-  }
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw usage('must be a port number (0-65535; 0 = any free port)');
   return n;
 }
 
 function bytes(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) {
-    const err = new InvalidArgumentError('must be a positive integer (bytes)');
-    err.exitCode = 2;
-    throw err;
-  }
+  if (!Number.isInteger(n) || n <= 0) throw usage('must be a positive integer (bytes)');
   return n;
 }
+
+/**
+ * An `Origin` as browsers send it: `scheme://host[:port]`, nothing after (a trailing `/` is
+ * tolerated). Returns the form the listener compares with: for http(s) the serialised origin
+ * (`https://App.Example.com:443/` -> `https://app.example.com`), else the value lowercased.
+ */
+function parseOrigin(value: string): string | undefined {
+  const v = value.trim().replace(/\/$/, '');
+  if (!/^[a-z][a-z0-9+.-]*:\/\/[^/?#@\s]+$/i.test(v)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return undefined;
+  }
+  if (url.host === '') return undefined;
+  return url.origin !== 'null' ? url.origin : v.toLowerCase();
+}
+
+const origin = (value: string, previous: string[] = []): string[] => {
+  const o = parseOrigin(value);
+  if (o === undefined) throw usage('must be an origin, scheme://host[:port] (e.g. https://app.example.com)');
+  return [...previous, o];
+};
+
+/**
+ * Options that configure the HTTP listener, as `[option key, flag]`: without `--transport http`
+ * nothing would use them, so giving one is a usage error (see {@link listenerOnlyProblem}).
+ */
+export const LISTENER_ONLY_OPTIONS: ReadonlyArray<readonly [keyof RemoteOptions, string]> = [
+  ['bind', '--bind'],
+  ['port', '--port'],
+  ['authToken', '--auth-token'],
+  ['allowedOrigin', '--allowed-origin'],
+  ['maxBodyBytes', '--max-body-bytes'],
+  ['perSessionCounters', '--per-session-counters'],
+];
+
+/**
+ * Request headers the HTTP client of upstream mode sets itself (lowercase): a `--header` naming
+ * one would break every request (a wrong `Content-Length`, a foreign session id).
+ */
+export const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'content-type',
+  'accept',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+]);
 
 /** Adds the remote options to the root command. */
 export function addRemoteOptions(cmd: Command): Command {
@@ -74,7 +127,11 @@ export function addRemoteOptions(cmd: Command): Command {
       '--auth-token <token>',
       'bearer token HTTP clients must send (default $TOLLGATE_AUTH_TOKEN); required off loopback',
     )
-    .option('--allowed-origin <origin>', 'accept browser requests from this Origin (repeatable)', collect)
+    .option(
+      '--allowed-origin <origin>',
+      'accept browser requests from this Origin, scheme://host[:port] (repeatable)',
+      origin,
+    )
     .option('--max-body-bytes <n>', 'largest HTTP request body the listener accepts (default 4 MiB)', bytes)
     .option('--per-session-counters', 'HTTP listener: each session counts in its own memory store');
 }
@@ -82,6 +139,24 @@ export function addRemoteOptions(cmd: Command): Command {
 /** True when the remote path must run instead of the stdio proxy. */
 export function wantsRemote(opts: RemoteOptions): boolean {
   return opts.transport === 'http' || opts.upstream !== undefined;
+}
+
+/**
+ * The usage problem of listener options given without `--transport http`, or undefined: one line
+ * naming every such flag given. `given` tells whether the user set an option (its value may be a
+ * default, as for `--bind` and `--port`).
+ */
+export function listenerOnlyProblem(
+  opts: RemoteOptions,
+  given: (key: keyof RemoteOptions) => boolean,
+): string | undefined {
+  if (opts.transport === 'http') return undefined;
+  const flags = LISTENER_ONLY_OPTIONS.filter(([key]) => given(key)).map(([, flag]) => flag);
+  if (flags.length === 0) return undefined;
+  const names = flags.length === 1 ? flags[0] : `${flags.slice(0, -1).join(', ')} and ${flags.at(-1)}`;
+  return flags.length === 1
+    ? `${names} needs --transport http: it only applies to the HTTP listener`
+    : `${names} need --transport http: they only apply to the HTTP listener`;
 }
 
 /** A usage problem with the remote options, or undefined. `command` is what follows `--`. */
@@ -100,7 +175,10 @@ export function remoteUsageProblem(command: string[], opts: RemoteOptions): stri
     return 'missing the server: tollgate -c policy.yaml --transport http -- <command>, or --upstream <url>';
   }
   for (const h of opts.header ?? []) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:/.test(h)) return `--header "${h}" is not "Name: value"`;
+    const name = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):/.exec(h)?.[1];
+    if (name === undefined) return `--header "${h}" is not "Name: value"`;
+    if (TRANSPORT_HEADERS.has(name.toLowerCase()))
+      return `--header "${h}": Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it`;
   }
   if (opts.header?.length && opts.upstream === undefined) return '--header only applies to --upstream';
   return undefined;

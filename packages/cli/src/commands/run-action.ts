@@ -13,7 +13,7 @@ import {
   openDecisionLog,
   PolicyLoadError,
 } from '@tollgate/runtime';
-import { remoteUsageProblem, wantsRemote } from './remote.js';
+import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
 import type { RunOptions } from './run.js';
 
@@ -22,14 +22,27 @@ export class UsageError extends Error {}
 
 /**
  * Runs the proxy and resolves with the exit code. Throws {@link UsageError} for usage problems.
+ *
+ * @param argv - the raw command line (to check that `--` precedes the server command)
+ * @param given - whether the user set an option (rather than commander filling in its default,
+ *   as for `--bind` and `--port`); `getOptionValueSource` of the command tells
  */
-export async function runProxyCommand(command: string[], opts: RunOptions, argv: string[]): Promise<number> {
+export async function runProxyCommand(
+  command: string[],
+  opts: RunOptions,
+  argv: string[],
+  given: (key: keyof RemoteOptions) => boolean,
+): Promise<number> {
   if (!opts.config) {
     if (command.length === 0) {
       throw new UsageError('missing -c <policy.yaml> and the server command (see tollgate --help)');
     }
     throw new UsageError(`missing -c <policy.yaml> (did you mean a subcommand? "${command[0]}" is not one)`);
   }
+  // Listener flags without the listener would be silently ignored (a --bind 0.0.0.0 the user
+  // believes in, an --auth-token that protects nothing).
+  const listenerProblem = listenerOnlyProblem(opts, given);
+  if (listenerProblem) throw new UsageError(listenerProblem);
   const remote = wantsRemote(opts);
   if (remote) {
     const problem = remoteUsageProblem(command, opts);

@@ -109,7 +109,11 @@ Stdout carries only MCP messages; logs go to stderr. Tollgate exits with the ser
       // when the proxy runs: `tollgate --help` and the subcommands stay quick.
       const { runProxyCommand, UsageError } = await import('./run-action.js');
       try {
-        const code = await runProxyCommand(command, opts, rawArgs(cmd));
+        const given = (key: string) => {
+          const source = cmd.getOptionValueSource(key);
+          return source !== undefined && source !== 'default';
+        };
+        const code = await runProxyCommand(command, opts, rawArgs(cmd), given);
         process.exit(code);
       } catch (err) {
         if (err instanceof UsageError) {

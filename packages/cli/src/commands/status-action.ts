@@ -7,6 +7,10 @@
  * - Calls, denied share, top deny rules and recent denials over the `--since` window.
  * - Calls and denials per minute over the last hour, as a terminal sparkline.
  *
+ * The log is read defensively: it is plain text under the user's home, and may be hand-edited,
+ * torn by a crash or mixed with foreign files. Lines that are not JSON objects, and events whose
+ * fields have the wrong type, are skipped and counted (`skippedLines`); see {@link toStatusEvent}.
+ *
  * Exit codes: 0 (also when there is nothing to show), 2 on a bad `--since`.
  */
 import { type DecisionEvent, defaultPaths, readDecisionLog } from '@tollgate/runtime';
@@ -45,11 +49,124 @@ export interface StatusReport {
   recentDenials: Array<{ ts: string; tool: string; rule?: string; reason: string }>;
   /** 60 one-minute buckets over the last hour, oldest first. */
   perMinute: { calls: number[]; denials: number[] };
+  /**
+   * Lines of the decision log left out: not a JSON object, an event whose fields have the wrong
+   * type (see {@link toStatusEvent}), or a `tool_call` dated more than
+   * {@link CLOCK_SKEW_MS} after the report's time.
+   */
+  skippedLines: number;
 }
 
-/** Builds the report from decision events. Pure apart from `isAlive`. */
+/**
+ * How far in the future a `tool_call` may be dated and still count (in the current minute):
+ * clocks of processes on one machine can disagree a little. Later events are skipped.
+ */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** A decision-log event as `tollgate status` uses it, every field checked. */
+export type StatusEvent =
+  | {
+      type: 'startup';
+      /** Epoch ms of `ts`. */
+      t: number;
+      ts: string;
+      instance: string;
+      /** An integer above 1: the only pids whose liveness a signal can tell. */
+      pid: number;
+      policyFile: string;
+      serverCommand?: string[];
+      store?: string;
+    }
+  | { type: 'shutdown'; t: number; ts: string; instance: string; exitCode?: number }
+  | {
+      type: 'tool_call';
+      t: number;
+      ts: string;
+      tool: string;
+      deny: boolean;
+      /** A non-empty string, else absent. */
+      rule?: string;
+      /** `unknown` when the event's is missing or not a string. */
+      reason: string;
+    };
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Checks one parsed line of the decision log. Returns the event as `status` uses it, `null` for a
+ * valid event status has no use for (`config_reload`, or a type of a later schema), or
+ * `undefined` for a corrupt one (counted as skipped):
+ *
+ * - every event needs a `ts` that parses as a date;
+ * - `startup` needs a string `instance` and `policy_file` and an integer `pid` above 1 (0, -1 and
+ *   1 cannot be checked with a signal: signalling them "succeeds"); a `server_command` that is
+ *   not an array of strings, or a `store` that is not a string, is ignored;
+ * - `shutdown` needs a string `instance`; an `exit_code` that is not an integer is ignored;
+ * - `tool_call` needs a string `tool` and a `decision` of `allow` or `deny`; a `rule` that is not
+ *   a non-empty string counts as no rule, a `reason` that is not a string as `unknown`.
+ */
+export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
+  if (!isObject(raw) || typeof raw.type !== 'string') return undefined;
+  const { ts } = raw;
+  const t = typeof ts === 'string' ? Date.parse(ts) : Number.NaN;
+  switch (raw.type) {
+    case 'startup': {
+      const { instance, pid, policy_file: policyFile, server_command: cmd, store } = raw;
+      if (!Number.isFinite(t) || typeof instance !== 'string' || typeof policyFile !== 'string')
+        return undefined;
+      if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1) return undefined;
+      return {
+        type: 'startup',
+        t,
+        ts: ts as string,
+        instance,
+        pid,
+        policyFile,
+        ...(Array.isArray(cmd) && cmd.every((a) => typeof a === 'string') ? { serverCommand: cmd } : {}),
+        ...(typeof store === 'string' && store ? { store } : {}),
+      };
+    }
+    case 'shutdown': {
+      const { instance, exit_code: exitCode } = raw;
+      if (!Number.isFinite(t) || typeof instance !== 'string') return undefined;
+      return {
+        type: 'shutdown',
+        t,
+        ts: ts as string,
+        instance,
+        ...(typeof exitCode === 'number' && Number.isSafeInteger(exitCode) ? { exitCode } : {}),
+      };
+    }
+    case 'tool_call': {
+      const { tool, decision, rule, reason } = raw;
+      if (!Number.isFinite(t) || typeof tool !== 'string') return undefined;
+      if (decision !== 'allow' && decision !== 'deny') return undefined;
+      return {
+        type: 'tool_call',
+        t,
+        ts: ts as string,
+        tool,
+        deny: decision === 'deny',
+        ...(typeof rule === 'string' && rule ? { rule } : {}),
+        reason: typeof reason === 'string' ? reason : 'unknown',
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Builds the report from decision-log events. Pure apart from `isAlive`. Each event is checked
+ * with {@link toStatusEvent} first: corrupt ones are left out and counted in `skippedLines`.
+ * `tool_call` events count when dated from `now - sinceMs` to `now + CLOCK_SKEW_MS` (those
+ * slightly ahead of `now` in the current minute); later ones are skipped too.
+ *
+ * @param events - events read with `readDecisionLog` (fields unchecked), or any parsed lines
+ */
 export function summarize(
-  events: readonly DecisionEvent[],
+  events: readonly unknown[] | readonly DecisionEvent[],
   now: number,
   sinceMs: number,
   isAlive: (pid: number) => boolean = pidAlive,
@@ -57,21 +174,28 @@ export function summarize(
   const instances = new Map<string, InstanceStatus>();
   const from = now - sinceMs;
   const hourStart = now - 60 * 60_000;
+  const latest = now + CLOCK_SKEW_MS;
   let calls = 0;
   let denied = 0;
+  let skippedLines = 0;
   const rules = new Map<string, number>();
   const denials: StatusReport['recentDenials'] = [];
   const perCalls = new Array<number>(60).fill(0);
   const perDenials = new Array<number>(60).fill(0);
-  for (const e of events) {
-    const t = Date.parse(e.ts);
+  for (const raw of events) {
+    const e = toStatusEvent(raw);
+    if (e === null) continue;
+    if (e === undefined) {
+      skippedLines++;
+      continue;
+    }
     if (e.type === 'startup') {
       instances.set(e.instance, {
         instance: e.instance,
         pid: e.pid,
         startedAt: e.ts,
-        policyFile: e.policy_file,
-        ...(e.server_command ? { serverCommand: e.server_command } : {}),
+        policyFile: e.policyFile,
+        ...(e.serverCommand ? { serverCommand: e.serverCommand } : {}),
         ...(e.store ? { store: e.store } : {}),
         running: false,
       });
@@ -79,18 +203,22 @@ export function summarize(
       const inst = instances.get(e.instance);
       if (inst) {
         inst.stoppedAt = e.ts;
-        if (e.exit_code !== undefined) inst.exitCode = e.exit_code;
+        if (e.exitCode !== undefined) inst.exitCode = e.exitCode;
       }
-    } else if (e.type === 'tool_call') {
-      const isDeny = e.decision === 'deny';
-      if (t >= hourStart && t <= now) {
+    } else {
+      const t = e.t;
+      if (t > latest) {
+        skippedLines++;
+        continue;
+      }
+      if (t >= hourStart) {
         const bucket = Math.min(59, Math.floor((t - hourStart) / 60_000));
         perCalls[bucket]!++;
-        if (isDeny) perDenials[bucket]!++;
+        if (e.deny) perDenials[bucket]!++;
       }
       if (t < from) continue;
       calls++;
-      if (isDeny) {
+      if (e.deny) {
         denied++;
         const key = e.rule ?? `(${e.reason})`;
         rules.set(key, (rules.get(key) ?? 0) + 1);
@@ -113,6 +241,7 @@ export function summarize(
       .slice(0, 5),
     recentDenials: denials.slice(-10).reverse(),
     perMinute: { calls: perCalls, denials: perDenials },
+    skippedLines,
   };
 }
 
@@ -165,6 +294,10 @@ function render(r: StatusReport): string {
   out.push('', pc.bold('Last hour, per minute (oldest left):'));
   out.push(`  calls   |${sparkline(r.perMinute.calls)}| peak ${peak(r.perMinute.calls)}/min`);
   out.push(`  denials |${pc.red(sparkline(r.perMinute.denials))}| peak ${peak(r.perMinute.denials)}/min`);
+  if (r.skippedLines > 0) {
+    const lines = r.skippedLines === 1 ? '1 unreadable line' : `${r.skippedLines} unreadable lines`;
+    out.push('', pc.dim(`${lines} of the decision log skipped (corrupt, or dated in the future)`));
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -176,7 +309,13 @@ export function runStatus(opts: { json?: boolean; since: number }): void {
   const now = Date.now();
   const { eventsDir } = defaultPaths();
   // Instances may have started before the window: read what the log keeps (7 days).
-  const events = readDecisionLog(eventsDir);
+  let unreadable = 0;
+  const events = readDecisionLog(eventsDir, {
+    onSkippedLine: () => {
+      unreadable++;
+    },
+  });
   const report = summarize(events, now, opts.since);
+  report.skippedLines += unreadable;
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
 }

@@ -1,0 +1,165 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addRemoteOptions } from '../src/commands/remote.js';
+import { runCli } from './from-source.js';
+
+// Runs from source (no build needed): usage errors of the root command's remote options. A
+// command line that is wrongly accepted starts a real proxy; its stdin is closed at once, so it
+// stops by itself, writing only under the scratch TOLLGATE_HOME.
+const FAKE_SERVER = fileURLToPath(new URL('./e2e/fixtures/fake-server.mjs', import.meta.url));
+const UNREACHABLE = 'http://127.0.0.1:9/mcp';
+
+let dir: string;
+let policy: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-run-usage-'));
+  policy = join(dir, 'p.yaml');
+  writeFileSync(policy, 'version: "1"\ndefault: allow\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A listener wrongly started runs until a signal: `timeoutMs` ends it (code null). */
+function tollgate(args: string[], timeoutMs = 30_000) {
+  return runCli(args, { env: { TOLLGATE_HOME: join(dir, 'home') }, timeoutMs });
+}
+
+describe('listener-only flags without --transport http', () => {
+  const cases: Array<[string, string[]]> = [
+    ['--bind', ['--bind', '0.0.0.0']],
+    ['--port', ['--port', '8787']],
+    ['--auth-token', ['--auth-token', 'x']],
+    ['--allowed-origin', ['--allowed-origin', 'https://app.example.com']],
+    ['--max-body-bytes', ['--max-body-bytes', '1000']],
+    ['--per-session-counters', ['--per-session-counters']],
+  ];
+  for (const [flag, extra] of cases) {
+    it(`refuses ${flag} with exit 2 in the stdio proxy`, () => {
+      const r = tollgate(['-c', policy, ...extra, '--', process.execPath, FAKE_SERVER]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        `tollgate: ${flag} needs --transport http: it only applies to the HTTP listener\n`,
+      );
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('refuses them in upstream mode and with an explicit --transport stdio, naming every flag given', () => {
+    const up = tollgate(['-c', policy, '--upstream', UNREACHABLE, '--auth-token', 'x']);
+    expect(up.code).toBe(2);
+    expect(up.stderr).toBe(
+      'tollgate: --auth-token needs --transport http: it only applies to the HTTP listener\n',
+    );
+    const two = tollgate([
+      '-c',
+      policy,
+      '--transport',
+      'stdio',
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '1',
+      '--',
+      process.execPath,
+      FAKE_SERVER,
+    ]);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toBe(
+      'tollgate: --bind and --port need --transport http: they only apply to the HTTP listener\n',
+    );
+  });
+});
+
+describe('--allowed-origin values', () => {
+  for (const bad of ['evil.com', 'https://evil.com/path', 'https://evil.com?q=1', '*', 'null', 'https://']) {
+    it(`refuses ${JSON.stringify(bad)} with exit 2, saying what an origin is`, () => {
+      const r = tollgate(
+        [
+          '-c',
+          policy,
+          '--transport',
+          'http',
+          '--port',
+          '0',
+          '--allowed-origin',
+          bad,
+          '--',
+          process.execPath,
+          FAKE_SERVER,
+        ],
+        10_000,
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        `argument '${bad}' is invalid. must be an origin, scheme://host[:port] (e.g. https://app.example.com)`,
+      );
+      expect(r.stderr).not.toContain('listening on');
+    });
+  }
+});
+
+describe('--allowed-origin accepted values', () => {
+  it('keeps origins in the form browsers send them', () => {
+    const cmd = addRemoteOptions(new Command()).exitOverride();
+    cmd.parse(
+      [
+        '--allowed-origin',
+        'https://App.Example.com:443/',
+        '--allowed-origin',
+        'http://localhost:3000',
+        '--allowed-origin',
+        'chrome-extension://AbCdEf',
+      ],
+      { from: 'user' },
+    );
+    expect(cmd.opts().allowedOrigin).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+      'chrome-extension://abcdef',
+    ]);
+  });
+});
+
+describe('--header in upstream mode', () => {
+  const reserved = [
+    'Content-Length: 5',
+    'transfer-encoding: chunked',
+    'HOST: example.com',
+    'Connection: close',
+    'Content-Type: text/plain',
+    'Accept: */*',
+    'mcp-session-id: abc',
+    'MCP-Protocol-Version: 2025-06-18',
+    'last-event-id: 5',
+  ];
+  for (const h of reserved) {
+    it(`refuses "${h}" with exit 2: the transport sets it`, () => {
+      const r = tollgate(['-c', policy, '--upstream', UNREACHABLE, '-H', h]);
+      expect(r.code).toBe(2);
+      const name = h.slice(0, h.indexOf(':'));
+      expect(r.stderr).toBe(
+        `tollgate: --header "${h}": Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it\n`,
+      );
+    });
+  }
+
+  it('still accepts other headers such as Authorization', () => {
+    const r = tollgate([
+      '-c',
+      policy,
+      '--log-level',
+      'silent',
+      '--upstream',
+      UNREACHABLE,
+      '-H',
+      'Authorization: Bearer t',
+      '-H',
+      'X-Content-Length: 5',
+    ]);
+    expect(r.stderr).not.toContain('--header');
+    expect(r.code).not.toBe(2);
+  });
+});

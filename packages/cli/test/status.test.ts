@@ -1,0 +1,144 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { summarize } from '../src/commands/status-action.js';
+import { runCli } from './from-source.js';
+
+// Runs from source (no build needed): `tollgate status` over hand-written decision logs.
+let home: string;
+let eventsDir: string;
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'tollgate-status-'));
+  eventsDir = join(home, 'events');
+  mkdirSync(eventsDir);
+});
+afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+const fileOf = (t: number) => `events-${new Date(t).toISOString().slice(0, 10)}.jsonl`;
+
+/** Writes lines (objects as JSON, strings as they are) to today's daily file. */
+function writeLog(lines: Array<Record<string, unknown> | string>, file = fileOf(Date.now())): void {
+  const text = lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n');
+  writeFileSync(join(eventsDir, file), `${text}\n`);
+}
+
+function call(fields: Record<string, unknown>, at = Date.now() - 60_000): Record<string, unknown> {
+  return {
+    v: 1,
+    ts: new Date(at).toISOString(),
+    instance: 'i1',
+    type: 'tool_call',
+    tool: 'echo',
+    decision: 'allow',
+    reason: 'allowed',
+    latency_ms: 0.1,
+    args_sha256: 'x',
+    policy_hash: 'h',
+    ...fields,
+  };
+}
+
+function startup(fields: Record<string, unknown>): Record<string, unknown> {
+  return {
+    v: 1,
+    ts: new Date(Date.now() - 60_000).toISOString(),
+    type: 'startup',
+    policy_file: '/p.yaml',
+    policy_hash: 'h',
+    ...fields,
+  };
+}
+
+function status(...args: string[]) {
+  return runCli(['status', ...args], { env: { TOLLGATE_HOME: home } });
+}
+
+function statusJson() {
+  const r = status('--json');
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+describe('tollgate status over a hand-edited or corrupt decision log', () => {
+  it('counts deny events whose rule is not a string as rule-less instead of crashing', () => {
+    writeLog([
+      call({ decision: 'deny', rule: 5, reason: 'denied_by_rule' }),
+      call({ decision: 'deny', rule: { name: 'x' }, reason: 'denied_by_rule' }),
+      call({ decision: 'deny', rule: 'real rule', reason: 'denied_by_rule' }),
+    ]);
+    const r = statusJson();
+    expect(r).toMatchObject({ calls: 3, denied: 3 });
+    expect(r.topDenyRules).toEqual([
+      { rule: '(denied_by_rule)', count: 2 },
+      { rule: 'real rule', count: 1 },
+    ]);
+    expect(r.recentDenials.map((d: { rule?: string }) => d.rule)).toEqual([
+      'real rule',
+      undefined,
+      undefined,
+    ]);
+    const text = status();
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/denied 3/);
+  });
+
+  it('skips tool_call events with a non-string tool or an unknown decision', () => {
+    writeLog([
+      call({ tool: 42 }),
+      call({ tool: null, decision: 'deny' }),
+      call({ decision: 'maybe' }),
+      call({ decision: true }),
+      call({}),
+    ]);
+    const r = statusJson();
+    expect(r).toMatchObject({ calls: 1, allowed: 1, denied: 0 });
+    expect(sum(r.perMinute.calls)).toBe(1);
+  });
+
+  it('never lists a startup whose pid is not an integer above 1 as running', () => {
+    writeLog([
+      startup({ instance: 'zero', pid: 0 }),
+      startup({ instance: 'minus-one', pid: -1 }),
+      startup({ instance: 'init', pid: 1 }),
+      startup({ instance: 'fraction', pid: 1.5 }),
+      startup({ instance: 'text', pid: String(process.pid) }),
+      startup({ instance: 'me', pid: process.pid }),
+    ]);
+    const r = statusJson();
+    expect(r.running.map((i: { instance: string }) => i.instance)).toEqual(['me']);
+    // Even with a liveness check that says yes to everything.
+    const events = [0, -1, 1, 2.5, Number.NaN].map((pid, i) => startup({ instance: `i${i}`, pid }));
+    expect(summarize(events, Date.now(), 3_600_000, () => true).running).toEqual([]);
+  });
+
+  it('leaves events with an invalid or far-future ts out of the totals and per-minute figures', () => {
+    const now = Date.now();
+    writeLog([
+      call({ ts: 'not a date' }),
+      call({ ts: 1_700_000_000_000 }),
+      call({ decision: 'deny', reason: 'denied_by_rule', rule: 'r' }, now + 60 * 60_000),
+      call({}, now + 60_000), // within the clock-skew allowance: the current minute
+      call({}, now - 10 * 60_000),
+    ]);
+    const r = statusJson();
+    expect(r).toMatchObject({ calls: 2, allowed: 2, denied: 0, skippedLines: 3 });
+    expect(sum(r.perMinute.calls)).toBe(2);
+    expect(r.perMinute.calls[59]).toBe(1);
+    expect(sum(r.perMinute.denials)).toBe(0);
+  });
+
+  it('skips a directory where a daily file should be, and reports skipped lines', () => {
+    mkdirSync(join(eventsDir, fileOf(Date.now() - 86_400_000)));
+    writeLog(['{"torn', '[1,2]', 'null', call({}), call({ rule: 7, decision: 'deny', reason: 'x' })]);
+    const r = statusJson();
+    expect(r).toMatchObject({ calls: 2, denied: 1, skippedLines: 3 });
+    const text = status();
+    expect(text.code).toBe(0);
+    expect(text.stderr).toBe('');
+    expect(text.stdout).toMatch(/3 unreadable lines of the decision log skipped/);
+  });
+});
