@@ -281,12 +281,27 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     expect(exit.exitCode).toBe(0);
   });
 
-  it('on client EOF forwards what was sent, waits for the answers, and counts the calls', async () => {
-    // `printf '...' | tollgate --upstream URL`: the input ends right after the last request.
+  interface Reply {
+    id: number;
+    result?: { content?: unknown };
+    error?: { code: number; message: string };
+  }
+
+  /**
+   * `printf '...' | tollgate --upstream URL`: initialize, initialized and `more`, then EOF right
+   * after the last message. Resolves with the answers by id once Tollgate has finished.
+   */
+  async function pipedSession(more: object[], drainTimeoutMs?: number) {
     const input = new PassThrough();
     const output = new PassThrough();
     const gate = new RecordingGate();
-    const done = runHttpUpstreamProxy({ url: everything.url, gate, input, output });
+    const done = runHttpUpstreamProxy({
+      url: everything.url,
+      gate,
+      input,
+      output,
+      ...(drainTimeoutMs !== undefined ? { drainTimeoutMs } : {}),
+    });
     let got = '';
     output.on('data', (d: Buffer) => {
       got += d.toString();
@@ -299,22 +314,30 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
         params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
       },
       { jsonrpc: '2.0', method: 'notifications/initialized' },
-      {
-        jsonrpc: '2.0',
-        id: 2,
-        method: 'tools/call',
-        params: { name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 1 } },
-      },
-      { jsonrpc: '2.0', id: 3, method: 'ping' },
+      ...more,
     ];
     input.end(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
     const exit = await done;
-    expect(exit.exitCode).toBe(0);
     const replies = got
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as { id: number; result?: { content?: unknown }; error?: unknown });
-    const byId = new Map(replies.map((r) => [r.id, r]));
+      .map((l) => JSON.parse(l) as Reply);
+    return { exit, gate, byId: new Map(replies.map((r) => [r.id, r])) };
+  }
+
+  const longCall = (id: number, seconds: number) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'trigger-long-running-operation', arguments: { duration: seconds, steps: seconds } },
+  });
+
+  it('on client EOF forwards what was sent, waits for the answers, and counts the calls', async () => {
+    const { exit, gate, byId } = await pipedSession([
+      longCall(2, 1),
+      { jsonrpc: '2.0', id: 3, method: 'ping' },
+    ]);
+    expect(exit.exitCode).toBe(0);
     expect(byId.get(1)?.result).toBeDefined();
     expect(byId.get(2)?.error).toBeUndefined();
     expect(text(byId.get(2)?.result)).toContain('Long running operation completed');
@@ -324,36 +347,8 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
   });
 
   it('after the drain wait, a call still unanswered gets an error and still counts', async () => {
-    const input = new PassThrough();
-    const output = new PassThrough();
-    const gate = new RecordingGate();
-    const done = runHttpUpstreamProxy({ url: everything.url, gate, input, output, drainTimeoutMs: 300 });
-    let got = '';
-    output.on('data', (d: Buffer) => {
-      got += d.toString();
-    });
-    const lines = [
-      {
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-      },
-      { jsonrpc: '2.0', method: 'notifications/initialized' },
-      {
-        jsonrpc: '2.0',
-        id: 2,
-        method: 'tools/call',
-        params: { name: 'trigger-long-running-operation', arguments: { duration: 10, steps: 10 } },
-      },
-    ];
-    input.end(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    await done;
-    const reply = got
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { id: number; error?: { code: number; message: string } })
-      .find((r) => r.id === 2);
+    const { gate, byId } = await pipedSession([longCall(2, 10)], 300);
+    const reply = byId.get(2);
     expect(reply?.error?.code).toBe(-32000);
     expect(reply?.error?.message).toMatch(
       /^Tollgate closed the session \(the client closed its input\) before the MCP server answered/,
