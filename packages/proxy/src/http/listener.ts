@@ -468,11 +468,14 @@ export async function runHttpListener<D extends GateDecision>(
       const opened = session;
       // A client that goes away before the answer carrying its session id arrives can never use
       // or delete the session: end it now rather than at the idle timeout.
-      res.once('close', () => {
+      const gone = () => {
         if (!res.writableFinished && !opened.ending) {
           void endSession(opened, 'the client went away before its session id reached it');
         }
-      });
+      };
+      // It may have gone while the server was starting, before this listener existed.
+      if (res.destroyed || req.socket.destroyed) gone();
+      else res.once('close', gone);
     } else {
       return refuse(res, 400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
     }
