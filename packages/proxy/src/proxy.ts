@@ -80,8 +80,15 @@ export async function runStdioProxy<D extends GateDecision>(
   });
   const router = new Router({ client, server, gate: opts.gate, logger: log });
 
+  // Set once the client or Tollgate's operator ends the session (client EOF, SIGINT/SIGTERM): a
+  // server that exits after that, however it exits, leaves its pending calls counted
+  // (Router.endSession). A server that exits on EOF or on the forwarded signal with a call in
+  // flight may well have run it; giving the quota back would let a client run a limited tool
+  // without limit by closing its input, or having Tollgate signalled, after each call.
+  let endedBy: string | undefined;
   const serverClosed = new Promise<ChildExit>((resolve) => {
     server.onclose = (info) => {
+      if (endedBy !== undefined) router.endSession(endedBy);
       router.serverClosed(info);
       resolve({ code: info.exitCode ?? null, signal: info.signal ?? null });
     };
@@ -102,12 +109,11 @@ export async function runStdioProxy<D extends GateDecision>(
     await waitUntil(() => router.queuedMessages === 0 || serverGone(), drainTimeoutMs);
     server.endInput();
     await waitUntil(() => router.pendingRequests === 0 || serverGone(), drainTimeoutMs);
-    // Calls still unanswered were forwarded: they count (see Router.endSession).
-    if (!serverGone()) router.endSession('the client closed its input and the server did not answer in time');
     await server.close();
   };
   client.onclose = (info) => {
     reason ??= 'client_eof';
+    endedBy ??= 'the client closed its input';
     log.info({ reason: info.reason }, 'client disconnected; stopping the server');
     router.clientClosed();
     void closeAfterClientEof();
@@ -117,6 +123,7 @@ export async function runStdioProxy<D extends GateDecision>(
   const handle = server.process!;
   const forward = (sig: NodeJS.Signals) => {
     reason ??= `signal:${sig}`;
+    endedBy ??= `Tollgate received ${sig}`;
     log.info({ signal: sig }, 'forwarding signal to the server');
     handle.signal(sig);
   };

@@ -17,6 +17,58 @@ rl.on('line', (l) => {
 setInterval(() => {}, 1000);
 `;
 
+/** Runs the proxy in front of `server` (a script for `node -e`), sends one call, then `after`. */
+async function oneCall(server: string, after: (input: PassThrough) => void) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let got = '';
+  output.on('data', (d: Buffer) => {
+    got += d.toString();
+  });
+  const gate = new RecordingGate();
+  const done = runStdioProxy({
+    command: process.execPath,
+    args: ['-e', server],
+    gate,
+    input,
+    output,
+    drainTimeoutMs: 300,
+    shutdownGraceMs: 200,
+  });
+  input.write(
+    `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send_email', arguments: {} } })}\n`,
+  );
+  // Until the call has been decided and forwarded.
+  while (gate.decisions.length === 0) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100));
+  after(input);
+  const exit = await done;
+  const reply = JSON.parse(got.trim()) as { id: number; error: { code: number; message: string } };
+  return { exit, reply, gate };
+}
+
+describe('stdio proxy: a session the client or the operator ends counts its forwarded calls', () => {
+  it('a server that exits on EOF with the call in flight: the call counts', async () => {
+    const { reply, gate } = await oneCall(
+      `${SILENT_SERVER}\nrl.on('close', () => process.exit(0));`,
+      (input) => input.end(),
+    );
+    expect(reply.error.message).toMatch(/^Tollgate closed the session \(the client closed its input\)/);
+    expect(gate.commits).toBe(1);
+    expect(gate.rollbacks).toBe(0);
+  });
+
+  it('SIGTERM to Tollgate, forwarded to the server mid-call: the call counts', async () => {
+    const { exit, reply, gate } = await oneCall(SILENT_SERVER, () => {
+      process.emit('SIGTERM');
+    });
+    expect(exit.reason).toBe('signal:SIGTERM');
+    expect(reply.error.message).toMatch(/^Tollgate closed the session \(Tollgate received SIGTERM\)/);
+    expect(gate.commits).toBe(1);
+    expect(gate.rollbacks).toBe(0);
+  });
+});
+
 describe('stdio proxy, client EOF with a call the server never answers', () => {
   it('answers it with -32000 after the drain wait and commits its reservation', async () => {
     const input = new PassThrough();
@@ -45,7 +97,7 @@ describe('stdio proxy, client EOF with a call the server never answers', () => {
     expect(reply.id).toBe(1);
     expect(reply.error.code).toBe(-32000);
     expect(reply.error.message).toMatch(
-      /^Tollgate closed the session \(the client closed its input and the server did not answer in time\)/,
+      /^Tollgate closed the session \(the client closed its input\) before the MCP server answered/,
     );
     expect(gate.commits).toBe(1);
     expect(gate.rollbacks).toBe(0);
