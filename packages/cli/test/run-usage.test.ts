@@ -134,6 +134,9 @@ describe('--header in upstream mode', () => {
     'mcp-session-id: abc',
     'MCP-Protocol-Version: 2025-06-18',
     'last-event-id: 5',
+    'Keep-Alive: 1',
+    'Upgrade: h2c',
+    'Expect: 100-continue',
   ];
   for (const h of reserved) {
     it(`refuses "${h}" with exit 2: the transport sets it`, () => {

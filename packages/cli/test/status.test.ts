@@ -64,6 +64,20 @@ function statusJson() {
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 describe('tollgate status over a hand-edited or corrupt decision log', () => {
+  it('prints control characters in names as \\u escapes: a tool name cannot drive the terminal', () => {
+    const evil = 'boom\u001b]0;PWNED\u0007\u001b[2J\u009b31m';
+    writeLog([call({ tool: evil, decision: 'deny', rule: `r\u001b[31m`, reason: 'denied_by_rule' })]);
+    const r = status();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('boom\\u001b]0;PWNED\\u0007\\u001b[2J\\u009b31m');
+    expect(r.stdout).toContain('r\\u001b[31m');
+    // Not one raw ESC, BEL or CSI from the log reached the output (NO_COLOR: none of our own).
+    expect(r.stdout).not.toMatch(/[\u0007\u009b]|\u001b\]/);
+    expect(r.stdout.includes('\u001b[2J')).toBe(false);
+    // The JSON report keeps the name as it is.
+    expect(statusJson().recentDenials[0].tool).toBe(evil);
+  });
+
   it('counts deny events whose rule is not a string as rule-less instead of crashing', () => {
     writeLog([
       call({ decision: 'deny', rule: 5, reason: 'denied_by_rule' }),

@@ -351,6 +351,20 @@ describe('Router', () => {
     expect(client.json().map((m) => [m.id, m.error?.code])).toEqual([[2, -32000]]);
   });
 
+  it('an id still queued for its decision awaits an answer too', async () => {
+    const { client, server, router } = setup();
+    client.deliver(call(5, 'slow'));
+    // Queued: the gate has not decided yet, nothing is forwarded.
+    expect(server.json()).toHaveLength(0);
+    expect(router.awaitsAnswer(5)).toBe(true);
+    await tick();
+    expect(server.json()).toHaveLength(1);
+    expect(router.awaitsAnswer(5)).toBe(true);
+    server.deliver({ jsonrpc: '2.0', id: 5, result: { content: [] } });
+    await tick();
+    expect(router.awaitsAnswer(5)).toBe(false);
+  });
+
   it('a session the proxy ends commits pending calls (they were forwarded); a dying server rolls them back', async () => {
     const ended = setup();
     ended.client.deliver(call(1, 'echo'));

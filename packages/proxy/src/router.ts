@@ -124,6 +124,8 @@ interface Outcome<D> {
 interface Slot<D> {
   ready: boolean;
   outcomes: Outcome<D>[];
+  /** idKey of the request queued in this slot (not for batches), until it is applied. */
+  key?: string;
   /** When set, this slot is a batch: replies are collected instead of sent. */
   batch?: BatchState;
 }
@@ -298,13 +300,13 @@ export class Router<D extends GateDecision = GateDecision> {
   }
 
   /**
-   * True when a client request with this id awaits its answer (or a cancelled one still holds
-   * it): a new request may not use it (MCP spec 2025-11-25 "Base Protocol > Requests"). Lets a
+   * True when a client request with this id awaits its answer: forwarded, still queued for its
+   * decision, or cancelled but not yet answered. A new request may not use it (MCP spec 2025-11-25 "Base Protocol > Requests"). Lets a
    * transport refuse such a request before it reaches anything that routes answers by id.
    */
   awaitsAnswer(id: JsonRpcId): boolean {
     const key = idKey(id);
-    return this.pending.has(key) || this.cancelled.has(key);
+    return this.pending.has(key) || this.cancelled.has(key) || this.queue.some((slot) => slot.key === key);
   }
 
   /**
@@ -359,6 +361,7 @@ export class Router<D extends GateDecision = GateDecision> {
       }
     }
     const slot: Slot<D> = { ready: false, outcomes: [] };
+    if (env.kind === 'request') slot.key = idKey(env.id as JsonRpcId);
     this.queue.push(slot);
     void this.decideSlot(slot, bytes, env, read);
   }

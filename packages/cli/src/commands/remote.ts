@@ -106,6 +106,10 @@ export const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
   'mcp-session-id',
   'mcp-protocol-version',
   'last-event-id',
+  // Hop-by-hop and protocol-switching headers: fetch refuses requests that carry them.
+  'keep-alive',
+  'upgrade',
+  'expect',
 ]);
 
 /** Adds the remote options to the root command. */

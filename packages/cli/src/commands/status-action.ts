@@ -264,6 +264,18 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Text from the decision log as it may be printed to a terminal: control characters (C0, DEL,
+ * C1) become `\uXXXX`. Tool names come from the agent and the log is editable, so an escape
+ * sequence in them must not retitle, clear or recolour the user's terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 function render(r: StatusReport): string {
   const out: string[] = [];
   const span =
@@ -271,7 +283,7 @@ function render(r: StatusReport): string {
   out.push(pc.bold(`Running instances: ${r.running.length}`));
   for (const i of r.running) {
     out.push(
-      `  pid ${i.pid}  since ${i.startedAt}  policy ${i.policyFile}${i.serverCommand ? `  server: ${i.serverCommand.join(' ')}` : ''}`,
+      `  pid ${i.pid}  since ${printable(i.startedAt)}  policy ${printable(i.policyFile)}${i.serverCommand ? `  server: ${printable(i.serverCommand.join(' '))}` : ''}`,
     );
   }
   out.push('');
@@ -282,12 +294,14 @@ function render(r: StatusReport): string {
   );
   if (r.topDenyRules.length > 0) {
     out.push('', pc.bold('Top deny rules:'));
-    for (const t of r.topDenyRules) out.push(`  ${String(t.count).padStart(6)}  ${t.rule}`);
+    for (const t of r.topDenyRules) out.push(`  ${String(t.count).padStart(6)}  ${printable(t.rule)}`);
   }
   if (r.recentDenials.length > 0) {
     out.push('', pc.bold('Recent denials:'));
     for (const d of r.recentDenials) {
-      out.push(`  ${d.ts}  ${d.tool}  ${d.rule ? `${d.rule} ` : ''}${pc.dim(`(${d.reason})`)}`);
+      out.push(
+        `  ${printable(d.ts)}  ${printable(d.tool)}  ${d.rule ? `${printable(d.rule)} ` : ''}${pc.dim(`(${printable(d.reason)})`)}`,
+      );
     }
   }
   const peak = (v: number[]) => Math.max(0, ...v);

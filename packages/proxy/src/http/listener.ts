@@ -19,7 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Gate, GateCall, GateContext, GateDecision } from '../gate.js';
-import { classifyEnvelope, idProblem, type JsonRpcId } from '../jsonrpc/envelope.js';
+import { caseVariantProblem, classifyEnvelope, idProblem, type JsonRpcId } from '../jsonrpc/envelope.js';
 import { ErrorCode } from '../jsonrpc/errors.js';
 import { idKey } from '../jsonrpc/id.js';
 import { type ProxyLogger, silentLogger } from '../logger.js';
@@ -238,6 +238,12 @@ function bodyRefusal(
       return { id: null, message: 'Invalid Request: not a JSON-RPC message object' };
     }
     const o = m as Record<string, unknown>;
+    // A member named like an envelope member but for case (`ID`, `Method`) is read as that member
+    // by case-insensitive decoders: refused over stdio too (jsonrpc/member-names.ts).
+    for (const name of Object.keys(o)) {
+      const variant = caseVariantProblem(name);
+      if (variant !== undefined) return { id: null, message: `Invalid Request: ${variant}` };
+    }
     const hasId = Object.hasOwn(o, 'id');
     const env = classifyEnvelope({
       jsonrpc: o.jsonrpc,
@@ -253,6 +259,8 @@ function bodyRefusal(
       return { id: usable ? (o.id as JsonRpcId) : null, message: `Invalid Request: ${env.problem}` };
     }
     if (env.kind !== 'request') continue;
+    // MCP spec 2025-11-25 "Base Protocol > Requests": unlike base JSON-RPC, the id MUST NOT be null.
+    if (env.id === null) return { id: null, message: 'Invalid Request: a request id must not be null' };
     const key = idKey(env.id as JsonRpcId);
     if (seen.has(key) || awaits(env.id as JsonRpcId)) {
       return {
@@ -461,8 +469,11 @@ export async function runHttpListener<D extends GateDecision>(
         return refuse(res, 404, ErrorCode.InvalidRequest, 'Session not found');
       }
     } else if (req.method === 'POST' && hasInitialize(body)) {
+      // Every check that can refuse the body runs before a session (and its server) exists.
       const problem = initializeProblem(body);
       if (problem !== undefined) return refuse(res, 400, ErrorCode.InvalidRequest, `Bad Request: ${problem}`);
+      const refusal = bodyRefusal(body, () => false);
+      if (refusal) return refuse(res, 400, ErrorCode.InvalidRequest, refusal.message, {}, refusal.id);
       session = await openSession(req, res);
       if (!session) return;
       const opened = session;

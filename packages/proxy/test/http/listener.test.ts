@@ -322,6 +322,9 @@ describe('listener sessions and request ids', () => {
     expect((await post(listener.url, {}, rawInit(null))).status).toBe(400);
     expect((await post(listener.url, {}, `[${rawInit(1)}]`)).body).toContain('not in a batch');
     expect((await post(listener.url, {}, rawInit('\ud800'))).body).toContain('lone surrogate');
+    // Any refusal of the body comes before the session: not JSON-RPC 2.0, a case-variant member.
+    expect((await post(listener.url, {}, rawInit(1).replace('"2.0"', '"1.0"'))).status).toBe(400);
+    expect((await post(listener.url, {}, rawInit(1).replace('"params"', '"Params"'))).status).toBe(400);
     expect(listener.sessionCount).toBe(0);
     // The cap was not used up: real clients still get sessions.
     expect((await post(listener.url, {})).status).toBe(200);
@@ -403,6 +406,12 @@ describe('listener sessions and request ids', () => {
       ['[1]', null, 'not a JSON-RPC message object'],
       ['{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', null, 'id must be a string or a number'],
       ['{"jsonrpc":"2.0","id":4}', 4, 'neither a request, a notification nor a response'],
+      ['{"jsonrpc":"2.0","id":null,"method":"ping"}', null, 'a request id must not be null'],
+      [
+        '{"jsonrpc":"2.0","ID":5,"method":"ping"}',
+        null,
+        'member name "ID" differs from "id" only by case (decoders that ignore case would read it as that member)',
+      ],
     ];
     for (const [body, id, problem] of cases) {
       const r = await post(listener.url, h, body);
