@@ -17,8 +17,11 @@ rl.on('line', (l) => {
 setInterval(() => {}, 1000);
 `;
 
-/** Runs the proxy in front of `server` (a script for `node -e`), sends one call, then `after`. */
-async function oneCall(server: string, after: (input: PassThrough) => void) {
+/**
+ * Runs the proxy in front of `server` (a script for `node -e`), sends one call, then `after`:
+ * once the call has been forwarded, or at once with `atOnce`.
+ */
+async function oneCall(server: string, after: (input: PassThrough) => void, opts: { atOnce?: boolean } = {}) {
   const input = new PassThrough();
   const output = new PassThrough();
   let got = '';
@@ -38,9 +41,11 @@ async function oneCall(server: string, after: (input: PassThrough) => void) {
   input.write(
     `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send_email', arguments: {} } })}\n`,
   );
-  // Until the call has been decided and forwarded.
-  while (gate.decisions.length === 0) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, 100));
+  if (!opts.atOnce) {
+    // Until the call has been decided and forwarded.
+    while (gate.decisions.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+  }
   after(input);
   const exit = await done;
   const reply = JSON.parse(got.trim()) as { id: number; error: { code: number; message: string } };
@@ -71,29 +76,9 @@ describe('stdio proxy: a session the client or the operator ends counts its forw
 
 describe('stdio proxy, client EOF with a call the server never answers', () => {
   it('answers it with -32000 after the drain wait and commits its reservation', async () => {
-    const input = new PassThrough();
-    const output = new PassThrough();
-    let got = '';
-    output.on('data', (d: Buffer) => {
-      got += d.toString();
-    });
-    const gate = new RecordingGate();
-    const done = runStdioProxy({
-      command: process.execPath,
-      args: ['-e', SILENT_SERVER],
-      gate,
-      input,
-      output,
-      drainTimeoutMs: 300,
-      shutdownGraceMs: 200,
-      forwardSignals: false,
-    });
-    input.end(
-      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send_email', arguments: {} } })}\n`,
-    );
-    const exit = await done;
+    // EOF right behind the call, before it is even decided: it must still be forwarded first.
+    const { exit, reply, gate } = await oneCall(SILENT_SERVER, (input) => input.end(), { atOnce: true });
     expect(exit.reason).toBe('client_eof');
-    const reply = JSON.parse(got.trim()) as { id: number; error: { code: number; message: string } };
     expect(reply.id).toBe(1);
     expect(reply.error.code).toBe(-32000);
     expect(reply.error.message).toMatch(
