@@ -206,9 +206,8 @@ function initializeProblem(body: unknown): string | undefined {
   if (!Object.hasOwn(body as object, 'id')) {
     return 'initialize must be a request with an id (a notification cannot open a session)';
   }
-  const id = (body as { id: unknown }).id;
-  if (id === null) return 'initialize must have a string or number id';
-  return idProblem(id);
+  // Its id (null, unusable) is judged with every other request's by bodyRefusal, next.
+  return undefined;
 }
 
 /**
