@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, type ParseOptions } from 'commander';
 import { registerCatalog } from './commands/catalog.js';
 import { registerExplain } from './commands/explain.js';
 import { registerInit } from './commands/init.js';
@@ -6,6 +6,7 @@ import { registerScan } from './commands/scan.js';
 import { registerStatus } from './commands/status.js';
 import { registerTest } from './commands/test.js';
 import { registerValidate } from './commands/validate.js';
+import { jsonFailureText } from './json-failure.js';
 import { VERSION } from './version.js';
 
 /**
@@ -23,22 +24,73 @@ export const SUBCOMMANDS: ReadonlySet<string> = new Set([
   'catalog',
 ]);
 
+/** The root command, remembering the command line it parses (for {@link wantsJson}). */
+class RootCommand extends Command {
+  /** The `argv` of the latest `parse`/`parseAsync` (with node and script path when from node). */
+  argv: readonly string[] = [];
+
+  override parse(argv?: readonly string[], opts?: ParseOptions): this {
+    this.argv = argv ?? process.argv;
+    return super.parse(argv, opts);
+  }
+
+  override parseAsync(argv?: readonly string[], opts?: ParseOptions): Promise<this> {
+    this.argv = argv ?? process.argv;
+    return super.parseAsync(argv, opts);
+  }
+}
+
 /**
  * The root `tollgate` command with its program-wide settings (version, positional options, exit
  * code 2 on usage errors) and no options or action of its own yet.
  */
 export function createRootProgram(): Command {
+  const program = new RootCommand('tollgate');
+  // A usage error of a subcommand run with `--json` (unknown option, missing value, ...) is
+  // printed as JSON on stdout, where the caller reads the command's output, instead of text.
+  const json = () => wantsJson(program.argv);
   return (
-    new Command('tollgate')
+    program
       .version(VERSION, '-V, --version')
       .description('Hard limits on what AI agents can do through MCP servers.')
       .enablePositionalOptions()
       .showHelpAfterError('(run with --help for usage)')
+      .configureOutput({
+        // Commander writes an error and the hint after it with these two.
+        outputError: (text, write) => {
+          if (!json()) write(text);
+        },
+        writeErr: (text) => {
+          if (!json()) process.stderr.write(text);
+        },
+      })
       // Usage errors exit 2 across every command (commander's default is 1, which we reserve for
       // "policy invalid / call denied / test failed"); help and version exit 0. Commander has already
-      // printed the message when this runs. Subcommands inherit this setting.
-      .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+      // printed the message when this runs. Subcommands inherit these settings.
+      .exitOverride((err) => {
+        if (err.exitCode !== 0 && json())
+          process.stdout.write(
+            jsonFailureText({
+              code: 'usage',
+              reason: err.code,
+              message: err.message.replace(/^error: /, ''),
+            }),
+          );
+        process.exit(err.exitCode === 0 ? 0 : 2);
+      })
   );
+}
+
+/**
+ * True when `args` (the raw command line) runs a subcommand with `--json`: the flag appears
+ * before any `--`, after a subcommand name. The proxy's own command line has no `--json`; one
+ * after `--` belongs to the server command.
+ */
+export function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  const own = end === -1 ? args : args.slice(0, end);
+  const sub = own.findIndex((a) => SUBCOMMANDS.has(a));
+  return sub !== -1 && own.indexOf('--json', sub + 1) !== -1;
 }
 
 /**

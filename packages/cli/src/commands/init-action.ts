@@ -11,6 +11,7 @@ import {
   starterPolicy,
 } from '@tollgate/catalog';
 import { loadPolicy } from '@tollgate/policy';
+import { jsonFailureText } from '../json-failure.js';
 import { editDistance } from '../suggest.js';
 
 /** Parsed options of `tollgate init`. */
@@ -31,8 +32,14 @@ function defaultCatalogDirOrNull(): string | null {
   }
 }
 
-function fail(message: string): void {
-  process.stderr.write(`tollgate init: ${message}\n`);
+/**
+ * Reports why init stopped: text on stderr, or with `--json` the JSON failure where the JSON
+ * summary would have gone (stdout, or stderr when the policy itself goes to stdout); exit 2.
+ */
+function fail(opts: InitOptions, code: string, message: string): void {
+  if (opts.json)
+    (opts.output === '-' ? process.stderr : process.stdout).write(jsonFailureText({ code, message }));
+  else process.stderr.write(`tollgate init: ${message}\n`);
   process.exitCode = 2;
 }
 
@@ -94,19 +101,20 @@ function catalogueServer(id: string, catalog: string | undefined): CatalogServer
  */
 export async function runInit(command: string[], opts: InitOptions): Promise<void> {
   if (!opts.server && command.length === 0)
-    return fail('give --server <id> (from the catalogue) or a server command after --');
-  if (opts.server && command.length > 0) return fail('give either --server or a command after --, not both');
+    return fail(opts, 'usage', 'give --server <id> (from the catalogue) or a server command after --');
+  if (opts.server && command.length > 0)
+    return fail(opts, 'usage', 'give either --server or a command after --, not both');
   const toStdout = opts.output === '-';
 
   let catalogued: CatalogServer | undefined;
   if (opts.server) {
     const found = catalogueServer(opts.server, opts.catalog);
-    if (typeof found === 'string') return fail(found);
+    if (typeof found === 'string') return fail(opts, 'catalogue', found);
     catalogued = found;
   }
   if (!toStdout) {
     const problem = outputProblem(opts.output, opts.force);
-    if (problem) return fail(problem);
+    if (problem) return fail(opts, 'cannot-write', problem);
   }
   let server: CatalogServer;
   let source: string;
@@ -123,11 +131,8 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
       });
       server = entryFromScan(result);
     } catch (err) {
-      return fail(
-        err instanceof ScanTimeoutError
-          ? err.message
-          : `could not scan ${command.join(' ')}: ${(err as Error).message}`,
-      );
+      if (err instanceof ScanTimeoutError) return fail(opts, 'scan-timeout', err.message);
+      return fail(opts, 'scan-failed', `could not scan ${command.join(' ')}: ${(err as Error).message}`);
     }
     source = `live scan of ${command.join(' ')}`;
   }
@@ -140,6 +145,8 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
   const checked = loadPolicy(policy.yaml, { filename: opts.output });
   if (!checked.ok) {
     return fail(
+      opts,
+      'internal',
       `generated policy does not validate (a bug, please report it):\n${checked.errors.map((e) => `  ${e.line}:${e.column} ${e.message}`).join('\n')}`,
     );
   }
@@ -148,7 +155,7 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     try {
       writeFileSync(opts.output, policy.yaml);
     } catch (err) {
-      return fail(`cannot write ${opts.output}: ${(err as Error).message}`);
+      return fail(opts, 'cannot-write', `cannot write ${opts.output}: ${(err as Error).message}`);
     }
   }
   if (opts.json) {

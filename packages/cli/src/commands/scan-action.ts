@@ -7,6 +7,7 @@ import {
   serializeCatalog,
   starterPolicy,
 } from '@tollgate/catalog';
+import { jsonFailureText } from '../json-failure.js';
 
 /** Parsed options of `tollgate scan`. */
 export interface ScanCliOptions {
@@ -17,18 +18,22 @@ export interface ScanCliOptions {
   upstream?: string;
 }
 
+/** Reports a failed scan (text on stderr, or the JSON failure on stdout with `--json`); exit 2. */
+function fail(opts: ScanCliOptions, code: string, message: string): void {
+  if (opts.json) process.stdout.write(jsonFailureText({ code, message }));
+  else process.stderr.write(`tollgate scan: ${message}\n`);
+  process.exitCode = 2;
+}
+
 export async function runScan(command: string[], opts: ScanCliOptions): Promise<void> {
-  if (opts.upstream && command.length > 0) {
-    process.stderr.write('tollgate scan: give either --upstream <url> or a command after --, not both\n');
-    process.exitCode = 2;
-    return;
-  }
+  if (opts.upstream && command.length > 0)
+    return fail(opts, 'usage', 'give either --upstream <url> or a command after --, not both');
   if (!opts.upstream && command.length === 0) {
-    process.stderr.write(
-      'tollgate scan: give the server command after --, e.g. tollgate scan -- npx -y @modelcontextprotocol/server-memory\n',
+    return fail(
+      opts,
+      'usage',
+      'give the server command after --, e.g. tollgate scan -- npx -y @modelcontextprotocol/server-memory',
     );
-    process.exitCode = 2;
-    return;
   }
   const target = opts.upstream ?? command.join(' ');
   let result: Awaited<ReturnType<typeof scanServer>>;
@@ -41,11 +46,8 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       stderr: 'inherit',
     });
   } catch (err) {
-    const what =
-      err instanceof ScanTimeoutError ? err.message : `could not scan ${target}: ${(err as Error).message}`;
-    process.stderr.write(`tollgate scan: ${what}\n`);
-    process.exitCode = 2;
-    return;
+    if (err instanceof ScanTimeoutError) return fail(opts, 'scan-timeout', err.message);
+    return fail(opts, 'scan-failed', `could not scan ${target}: ${(err as Error).message}`);
   }
   const entry = entryFromScan(result, opts.id ? { id: opts.id } : {});
   if (opts.json) {

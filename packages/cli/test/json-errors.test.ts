@@ -1,0 +1,127 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wantsJson } from '../src/commands-tree.js';
+import { runCli } from './from-source.js';
+
+// A command run with `--json` that fails before its output (a usage error commander finds, or
+// one the command finds itself) prints `{ ok: false, errors, warnings }` on stdout, exit 2; the
+// same command line without `--json` keeps its text on stderr.
+let dir: string;
+let policy: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-json-errors-'));
+  policy = join(dir, 'p.yaml');
+  writeFileSync(policy, 'version: "1"\ndefault: allow\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const run = (...args: string[]) => runCli(args, { env: { TOLLGATE_HOME: join(dir, 'home') } });
+
+describe('usage errors under --json', () => {
+  it('an unknown option, a missing required option, a bad option value: JSON on stdout, nothing on stderr', () => {
+    const cases: Array<[string[], string, string]> = [
+      [
+        ['explain', '-c', policy, '--tool', 'x', '--json', '--bogus'],
+        'commander.unknownOption',
+        "unknown option '--bogus'",
+      ],
+      [
+        ['validate', '--json'],
+        'commander.missingMandatoryOptionValue',
+        "required option '-c, --config <file>' not specified",
+      ],
+      [
+        ['status', '--json', '--since', 'soon'],
+        'commander.invalidArgument',
+        "option '--since <duration>' argument 'soon' is invalid",
+      ],
+      [['test', '--json'], 'commander.missingArgument', "missing required argument 'files'"],
+    ];
+    for (const [args, reason, message] of cases) {
+      const r = run(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toBe('');
+      const out = JSON.parse(r.stdout);
+      expect(out, args.join(' ')).toEqual({
+        ok: false,
+        errors: [{ code: 'usage', reason, message: expect.stringContaining(message) }],
+        warnings: [],
+      });
+      expect(out.errors[0].message).not.toMatch(/^error:/);
+    }
+  });
+
+  it('without --json the same errors stay text on stderr with the help hint', () => {
+    const r = run('explain', '-c', policy, '--tool', 'x', '--bogus');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("error: unknown option '--bogus'\n(run with --help for usage)\n");
+  });
+
+  it('--help with --json is still help, exit 0', () => {
+    const r = run('validate', '--json', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: tollgate validate');
+  });
+});
+
+describe('wantsJson', () => {
+  it('needs a subcommand before --json, and ignores what follows --', () => {
+    expect(wantsJson(['node', 'bin.js', 'scan', '--json', '--', 'x'])).toBe(true);
+    expect(wantsJson(['validate', '-c', 'p.yaml', '--json'])).toBe(true);
+    expect(wantsJson(['--json', 'validate'])).toBe(false);
+    expect(wantsJson(['-c', 'p.yaml', '--', 'server', 'validate', '--json'])).toBe(false);
+    expect(wantsJson(['scan', '--', 'server', '--json'])).toBe(false);
+  });
+
+  it('the proxy command line keeps text errors when the server command has --json', () => {
+    const r = run('-c', policy, '--bogus', '--', 'server', '--json');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain("unknown option '--bogus'");
+  });
+});
+
+describe('failures scan and init find themselves, under --json', () => {
+  it('scan without a command, and a command that cannot start', () => {
+    const none = run('scan', '--json');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe('');
+    expect(JSON.parse(none.stdout)).toEqual({
+      ok: false,
+      errors: [{ code: 'usage', message: expect.stringContaining('give the server command after --') }],
+      warnings: [],
+    });
+    const missing = join(dir, 'no-such-server');
+    const bad = run('scan', '--json', '--', missing);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stdout).errors).toEqual([
+      { code: 'scan-failed', message: expect.stringContaining(`could not scan ${missing}`) },
+    ]);
+    const text = run('scan', '--', missing);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toContain(`tollgate scan: could not scan ${missing}`);
+  });
+
+  it('init with an unknown server: JSON on stdout, or on stderr when the policy goes to stdout', () => {
+    const toFile = run('init', '--json', '--server', 'no-such-server', '-o', join(dir, 'out.yaml'));
+    expect(toFile.code).toBe(2);
+    expect(toFile.stderr).toBe('');
+    expect(JSON.parse(toFile.stdout)).toEqual({
+      ok: false,
+      errors: [
+        {
+          code: 'catalogue',
+          message: expect.stringContaining('no server "no-such-server" in the catalogue'),
+        },
+      ],
+      warnings: [],
+    });
+    const toStdout = run('init', '--json', '--server', 'no-such-server', '-o', '-');
+    expect(toStdout.code).toBe(2);
+    expect(toStdout.stdout).toBe('');
+    expect(JSON.parse(toStdout.stderr).errors[0].code).toBe('catalogue');
+  });
+});
