@@ -37,5 +37,6 @@ export {
   policyDocumentSchema,
   RULE_ACTIONS,
 } from './schema.js';
+export { didYouMean } from './validate.js';
 export { FIXED_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';
 export { MAX_ALIAS_COUNT, MAX_POLICY_BYTES, MAX_POLICY_DEPTH } from './yaml-source.js';

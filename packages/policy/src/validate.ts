@@ -36,7 +36,11 @@ const describe = (v: unknown): string =>
             : `${v > 0 ? '' : '-'}.inf (infinity)`
           : `${JSON.stringify(v)} (${typeof v})`;
 
-/** Suggest the closest known word when it is near enough to be a plausible typo. */
+/**
+ * The known word closest to `word` (Levenshtein distance) when it is near enough to be a plausible
+ * typo: at most max(2, a third of `word`'s length) edits; else undefined (also for no `known`).
+ * Used for "did you mean" hints on policy keys, test file keys and values.
+ */
 export function didYouMean(word: string, known: readonly string[]): string | undefined {
   if (known.length === 0) return undefined;
   const best = closest(word, known as string[]);

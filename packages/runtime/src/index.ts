@@ -70,6 +70,13 @@ export {
   type StepExpectation,
   type StepFailure,
 } from './policy-test.js';
+export {
+  checkPolicyTestFile,
+  formatTestFileProblem,
+  type PolicyFileReader,
+  type TestFileCheck,
+  type TestFileProblem,
+} from './policy-test-file.js';
 export { type SchemaCheck, SchemaValidator } from './schema-validator.js';
 export {
   type CounterCheck,

@@ -1,12 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import { type CompiledPolicy, formatPolicyError, loadPolicy } from '@tollgate/policy';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, stringify } from 'yaml';
 import type { Decision, ReasonCode } from './decision.js';
 import { evaluate } from './evaluate.js';
+import { checkPolicyTestFile, formatTestFileProblem, type TestFileProblem } from './policy-test-file.js';
 import { SchemaValidator } from './schema-validator.js';
 import { MemoryCounterStore } from './store/memory.js';
-import { parseDuration } from './windows.js';
 
 /*
  * Policy test files (`tollgate test`): YAML documents that pin what a policy decides for a
@@ -92,145 +91,37 @@ export interface PolicyTestFileResult {
   failed: number;
 }
 
-/** A malformed test file, with the line of the offending node. */
+/**
+ * A malformed test file: every problem {@link checkPolicyTestFile} found. `line` and `column` are
+ * those of the first; the message lists them all, one `file:line:col: code: message` a line.
+ */
 export class PolicyTestFileError extends Error {
   override readonly name = 'PolicyTestFileError';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    message: string,
-  ) {
-    super(`${file}:${line}: ${message}`);
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  constructor(readonly problems: readonly TestFileProblem[]) {
+    super(problems.map(formatTestFileProblem).join('\n'));
+    const first = problems[0];
+    this.file = first?.file ?? '';
+    this.line = first?.line ?? 1;
+    this.column = first?.column ?? 1;
   }
 }
 
-const DEFAULT_START = Date.UTC(2026, 0, 1);
-const EXPECT_KEYS = new Set(['allowed', 'reason', 'rule', 'message', 'message_includes', 'retry_after_ms']);
-const STEP_KEYS = new Set(['call', 'args', 'expect', 'upstream', 'repeat', 'advance', 'name']);
-
 /**
- * Parse a policy test file. Relative policy paths are resolved against the test file's directory.
+ * Parse a policy test file with {@link checkPolicyTestFile}. Relative policy paths are resolved
+ * against the test file's directory.
  *
- * @throws PolicyTestFileError for malformed files (with a line number)
- * @throws Error when the file or its policy file cannot be read
+ * @throws PolicyTestFileError for a malformed file (every problem, with lines and columns) or a
+ *   policy file it names that cannot be read (`unreadable-policy`)
+ * @throws Error when the test file itself cannot be read
  */
 export async function parsePolicyTestFile(file: string): Promise<PolicyTestFile> {
   const text = await readFile(file, 'utf8');
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true });
-  const lineOf = (n: unknown) => {
-    const r = (n as Node | undefined)?.range;
-    return r ? lc.linePos(r[0]).line : 1;
-  };
-  const fail = (n: unknown, msg: string): never => {
-    throw new PolicyTestFileError(file, lineOf(n), msg);
-  };
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    throw new PolicyTestFileError(
-      file,
-      e.linePos?.[0]?.line ?? 1,
-      e.message.split('\n')[0] ?? 'invalid YAML',
-    );
-  }
-  const root = doc.contents;
-  if (!isMap(root)) return fail(root, 'a test file is a mapping with `policy` and `tests`');
-  const get = (m: unknown, key: string) => (isMap(m) ? m.get(key, true) : undefined);
-
-  const policyNode = get(root, 'policy');
-  let policySource: string;
-  let policyText: string;
-  if (isScalar(policyNode) && typeof policyNode.value === 'string') {
-    policySource = resolve(dirname(file), policyNode.value);
-    policyText = await readFile(policySource, 'utf8');
-  } else if (isMap(policyNode)) {
-    policySource = `${file} (inline policy)`;
-    policyText = stringify(policyNode.toJSON());
-  } else {
-    return fail(policyNode ?? root, '`policy` must be a path to a policy file or an inline policy mapping');
-  }
-
-  let start = DEFAULT_START;
-  const startNode = get(root, 'start');
-  if (startNode !== undefined) {
-    const v = isScalar(startNode) ? startNode.value : undefined;
-    const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
-    if (Number.isNaN(t)) fail(startNode, '`start` must be an ISO 8601 time, e.g. 2026-11-29T10:00:00Z');
-    start = t;
-  }
-
-  const schemas: Record<string, unknown> = {};
-  const toolsNode = get(root, 'tools');
-  if (toolsNode !== undefined) {
-    if (!isMap(toolsNode)) fail(toolsNode, '`tools` maps tool names to their inputSchema');
-    Object.assign(schemas, (toolsNode as Node).toJSON());
-  }
-
-  const testsNode = get(root, 'tests');
-  if (!isSeq(testsNode) || testsNode.items.length === 0) {
-    return fail(testsNode ?? root, '`tests` must be a non-empty list of { name, steps }');
-  }
-  for (const pair of root.items) {
-    const k = isScalar(pair.key) ? String(pair.key.value) : '';
-    if (!['policy', 'start', 'tools', 'tests', 'description'].includes(k)) {
-      fail(pair.key, `unknown key "${k}" (expected policy, start, tools, tests, description)`);
-    }
-  }
-
-  const tests: PolicyTestCase[] = testsNode.items.map((t, ti) => {
-    if (!isMap(t)) return fail(t, 'each test is a mapping with `name` and `steps`');
-    const name = t.get('name');
-    const stepsNode = t.get('steps', true);
-    if (!isSeq(stepsNode)) return fail(t, '`steps` must be a list');
-    const steps = stepsNode.items.map((s): PolicyTestStep => {
-      if (!isMap(s)) return fail(s, 'a step is a mapping: { call, args, expect } or { advance }');
-      for (const pair of s.items) {
-        const k = isScalar(pair.key) ? String(pair.key.value) : '';
-        if (!STEP_KEYS.has(k))
-          fail(pair.key, `unknown step key "${k}" (expected ${[...STEP_KEYS].join(', ')})`);
-      }
-      const line = lineOf(s);
-      const json = s.toJSON() as Record<string, unknown>;
-      if (json.advance !== undefined) {
-        try {
-          return { kind: 'advance', line, ms: parseDuration(json.advance) };
-        } catch (err) {
-          return fail(s.get('advance', true), (err as Error).message);
-        }
-      }
-      if (typeof json.call !== 'string' || json.call === '')
-        return fail(s, 'a step needs `call: <tool name>` or `advance`');
-      const args = json.args ?? {};
-      if (args === null || typeof args !== 'object' || Array.isArray(args))
-        fail(s.get('args', true), '`args` must be a mapping');
-      const upstream = json.upstream ?? 'result';
-      if (upstream !== 'result' && upstream !== 'error' && upstream !== 'pending') {
-        fail(s.get('upstream', true), '`upstream` must be result, error or pending');
-      }
-      const repeat = json.repeat ?? 1;
-      if (typeof repeat !== 'number' || !Number.isInteger(repeat) || repeat < 1) {
-        fail(s.get('repeat', true), '`repeat` must be a positive integer');
-      }
-      const expect = (json.expect ?? {}) as Record<string, unknown>;
-      if (typeof expect !== 'object' || Array.isArray(expect))
-        fail(s.get('expect', true), '`expect` must be a mapping');
-      for (const k of Object.keys(expect)) {
-        if (!EXPECT_KEYS.has(k))
-          fail(s.get('expect', true), `unknown expect key "${k}" (expected ${[...EXPECT_KEYS].join(', ')})`);
-      }
-      return {
-        kind: 'call',
-        line,
-        tool: json.call,
-        args: args as Record<string, unknown>,
-        upstream: upstream as 'result' | 'error' | 'pending',
-        repeat: repeat as number,
-        expect: expect as StepExpectation,
-      };
-    });
-    return { name: typeof name === 'string' ? name : `test ${ti + 1}`, line: lineOf(t), steps };
-  });
-  return { file, policySource, policyText, start, schemas, tests };
+  const checked = checkPolicyTestFile(text, file, (path) => ({ text: readFileSync(path, 'utf8') }));
+  if (!checked.ok) throw new PolicyTestFileError(checked.problems);
+  return checked.file;
 }
 
 function compare(expected: StepExpectation, d: Decision): string[] {

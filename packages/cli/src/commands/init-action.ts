@@ -11,8 +11,8 @@ import {
   starterPolicy,
 } from '@tollgate/catalog';
 import { loadPolicy } from '@tollgate/policy';
+import { distance } from 'fastest-levenshtein';
 import { jsonFailureText } from '../json-failure.js';
-import { editDistance } from '../suggest.js';
 
 /** Parsed options of `tollgate init`. */
 export interface InitOptions {
@@ -84,7 +84,7 @@ function catalogueServer(id: string, catalog: string | undefined): CatalogServer
       return `cannot read the catalogue directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
     }
     const want = id.toLowerCase();
-    const near = ids.filter((c) => c.includes(want) || want.includes(c) || editDistance(c, want) <= 2);
+    const near = ids.filter((c) => c.includes(want) || want.includes(c) || distance(c, want) <= 2);
     return `no server "${id}" in the catalogue${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; see tollgate catalog stats`;
   }
   try {

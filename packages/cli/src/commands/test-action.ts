@@ -1,6 +1,11 @@
-import { type PolicyTestFileResult, runPolicyTests } from '@tollgate/runtime';
+import {
+  formatTestFileProblem,
+  type PolicyTestFileResult,
+  runPolicyTests,
+  type TestFileProblem,
+} from '@tollgate/runtime';
 import pc from 'picocolors';
-import { formatTestFileProblem, readPolicyTestFile, type TestFileProblem } from '../policy-test-file.js';
+import { readPolicyTestFile } from '../policy-test-file.js';
 
 /** A file's result; `problems` lists every problem of a test file that could not be run. */
 type FileResult = PolicyTestFileResult & { problems?: TestFileProblem[] };

@@ -1,0 +1,423 @@
+/**
+ * Reading policy test files (`tollgate test`; format in docs/runtime.md, "`tollgate test` and
+ * policy test files"). One checker for every reader: it reports every problem of a file at once,
+ * each at its line and column with a stable code (like `tollgate validate` for policies): YAML
+ * syntax, unknown keys (with the closest known one), missing and wrongly typed fields, and
+ * `expect` values no decision can have (`reason: allowd`, `rule: 5`). A file without problems
+ * becomes a {@link PolicyTestFile} for {@link runPolicyTests}.
+ *
+ * How files are read is the caller's: {@link parsePolicyTestFile} reads them whole; the CLI reads
+ * pipes and bounds their size.
+ */
+import { dirname, resolve } from 'node:path';
+import { didYouMean } from '@tollgate/policy';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  type Pair,
+  parseDocument,
+  stringify,
+  type YAMLMap,
+} from 'yaml';
+import { REASON_CODES } from './decision.js';
+import type { PolicyTestCase, PolicyTestFile, PolicyTestStep, StepExpectation } from './policy-test.js';
+import { parseDuration } from './windows.js';
+
+/** One problem of a test file, at a 1-based line and column. */
+export interface TestFileProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** `yaml-syntax`, `unknown-key`, `missing-key`, `invalid-type`, `invalid-value`, `unreadable-policy`, `input-too-large`. */
+  code: string;
+  message: string;
+}
+
+/** `file:line:col: code: message`, the format `tollgate validate` uses. */
+export const formatTestFileProblem = (p: TestFileProblem): string =>
+  `${p.file}:${p.line}:${p.column}: ${p.code}: ${p.message}`;
+
+/** What {@link checkPolicyTestFile} found: the file to run, or every problem (never both). */
+export type TestFileCheck =
+  | {
+      ok: true;
+      file: PolicyTestFile;
+      /** Set when the policy file named by `policy` was over the reader's size bound (its message). */
+      policyTooLarge?: string;
+    }
+  | { ok: false; problems: TestFileProblem[] };
+
+/**
+ * Reads the policy file a test file names (`policy: path`, resolved against the test file's
+ * directory): its text, or `{ tooLarge }` with a message when the reader bounds its size.
+ *
+ * @throws Error when it cannot be read (reported as `unreadable-policy` at the `policy` key)
+ */
+export type PolicyFileReader = (path: string) => { text: string } | { tooLarge: string };
+
+const ROOT_KEYS = ['policy', 'start', 'tools', 'tests', 'description'];
+const TEST_KEYS = ['name', 'steps', 'description'];
+const STEP_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat', 'advance', 'name'];
+const CALL_ONLY_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat'];
+const EXPECT_KEYS = ['allowed', 'reason', 'rule', 'message', 'message_includes', 'retry_after_ms'];
+const UPSTREAMS = ['result', 'error', 'pending'];
+const DEFAULT_START = Date.UTC(2026, 0, 1);
+
+/** How a YAML value reads in a message: `"allowd" (string)`, `5 (number)`, `a list`. */
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${JSON.stringify(v)} (${typeof v})`;
+}
+
+const keyOf = (pair: Pair): string => (isScalar(pair.key) ? String(pair.key.value) : String(pair.key));
+
+/**
+ * Checks the text of one test file and reads the policy it names with `readPolicy`.
+ *
+ * @param text the test file's YAML text
+ * @param file its path: problems carry it, and a relative `policy` path is resolved against its
+ *   directory
+ * @returns the file to run, or every problem sorted by position; never throws
+ */
+export function checkPolicyTestFile(text: string, file: string, readPolicy: PolicyFileReader): TestFileCheck {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const problems: TestFileProblem[] = [];
+  const at = (node: unknown, fallback?: unknown): { line: number; column: number } => {
+    const r = (node as Node | undefined)?.range ?? (fallback as Node | undefined)?.range;
+    if (!r) return { line: 1, column: 1 };
+    const p = lc.linePos(r[0]);
+    return { line: p.line, column: p.col };
+  };
+  const report = (node: unknown, code: string, message: string, fallback?: unknown) => {
+    problems.push({ file, ...at(node, fallback), code, message });
+  };
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0];
+      problems.push({
+        file,
+        line: pos?.line ?? 1,
+        column: pos?.col ?? 1,
+        code: 'yaml-syntax',
+        message: e.message.split('\n')[0] ?? 'invalid YAML',
+      });
+    }
+    return { ok: false, problems };
+  }
+
+  /** Reports keys of `map` not in `known`, with the closest known key. */
+  const unknownKeys = (map: YAMLMap, known: readonly string[], what: string) => {
+    for (const pair of map.items) {
+      const k = keyOf(pair);
+      if (known.includes(k)) continue;
+      const guess = didYouMean(k, known);
+      report(
+        pair.key,
+        'unknown-key',
+        `unknown ${what} key "${k}"${guess ? ` (did you mean "${guess}"?)` : ''}; expected one of ${known.join(', ')}`,
+      );
+    }
+  };
+
+  const root = doc.contents;
+  if (!isMap(root)) {
+    report(
+      root,
+      'invalid-type',
+      `a test file is a mapping with \`policy\` and \`tests\`, got ${describe(doc.toJSON())}`,
+    );
+    return { ok: false, problems };
+  }
+  unknownKeys(root, ROOT_KEYS, 'top-level');
+
+  // policy: a path (relative to the test file) or an inline mapping.
+  const policyNode = root.get('policy', true);
+  let policySource = '';
+  let policyText = '';
+  let policyTooLarge: string | undefined;
+  if (policyNode === undefined) {
+    report(root, 'missing-key', '`policy` is required: a path to a policy file or an inline policy mapping');
+  } else if (isScalar(policyNode) && typeof policyNode.value === 'string' && policyNode.value !== '') {
+    policySource = resolve(dirname(file), policyNode.value);
+    try {
+      const p = readPolicy(policySource);
+      if ('text' in p) policyText = p.text;
+      else policyTooLarge = p.tooLarge;
+    } catch (err) {
+      report(
+        policyNode,
+        'unreadable-policy',
+        `cannot read policy ${policyNode.value}: ${(err as Error).message}`,
+      );
+    }
+  } else if (isMap(policyNode)) {
+    policySource = `${file} (inline policy)`;
+    policyText = stringify(policyNode.toJSON());
+  } else {
+    report(
+      policyNode,
+      'invalid-type',
+      `\`policy\` must be a path to a policy file or an inline policy mapping, got ${describe((policyNode as Node).toJSON())}`,
+    );
+  }
+
+  let start = DEFAULT_START;
+  const startNode = root.get('start', true);
+  if (startNode !== undefined) {
+    const v = isScalar(startNode) ? startNode.value : undefined;
+    const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+    if (Number.isNaN(t)) {
+      report(
+        startNode,
+        'invalid-value',
+        `\`start\` must be an ISO 8601 time, e.g. 2026-11-29T10:00:00Z, got ${describe((startNode as Node).toJSON())}`,
+      );
+    } else start = t;
+  }
+
+  const schemas: Record<string, unknown> = {};
+  const toolsNode = root.get('tools', true);
+  if (toolsNode !== undefined) {
+    if (!isMap(toolsNode)) {
+      report(toolsNode, 'invalid-type', '`tools` maps tool names to their inputSchema (a mapping)');
+    } else {
+      for (const pair of toolsNode.items) {
+        if (!isMap(pair.value)) {
+          report(
+            pair.value ?? pair.key,
+            'invalid-type',
+            `the inputSchema of tool "${keyOf(pair)}" must be a mapping (a JSON Schema object), got ${describe((pair.value as Node | null)?.toJSON?.() ?? null)}`,
+          );
+        } else schemas[keyOf(pair)] = pair.value.toJSON();
+      }
+    }
+  }
+
+  const descriptionNode = root.get('description', true);
+  if (
+    descriptionNode !== undefined &&
+    !(isScalar(descriptionNode) && typeof descriptionNode.value === 'string')
+  ) {
+    report(descriptionNode, 'invalid-type', '`description` must be a string');
+  }
+
+  const tests: PolicyTestCase[] = [];
+  const testsNode = root.get('tests', true);
+  if (testsNode === undefined) {
+    report(root, 'missing-key', '`tests` is required: a non-empty list of { name, steps }');
+  } else if (!isSeq(testsNode) || testsNode.items.length === 0) {
+    report(testsNode, 'invalid-type', '`tests` must be a non-empty list of { name, steps }');
+  } else {
+    for (const [ti, t] of testsNode.items.entries()) {
+      const test = checkTest(t, ti);
+      if (test) tests.push(test);
+    }
+  }
+
+  function checkTest(t: unknown, ti: number): PolicyTestCase | undefined {
+    if (!isMap(t)) {
+      report(
+        t,
+        'invalid-type',
+        `each test is a mapping with \`name\` and \`steps\`, got ${describe((t as Node | null)?.toJSON?.() ?? t)}`,
+        testsNode,
+      );
+      return undefined;
+    }
+    unknownKeys(t, TEST_KEYS, 'test');
+    const nameNode = t.get('name', true);
+    let name = `test ${ti + 1}`;
+    if (nameNode !== undefined) {
+      if (isScalar(nameNode) && typeof nameNode.value === 'string') name = nameNode.value;
+      else
+        report(
+          nameNode,
+          'invalid-type',
+          `\`name\` must be a string, got ${describe((nameNode as Node).toJSON())}`,
+        );
+    }
+    const stepsNode = t.get('steps', true);
+    if (stepsNode === undefined) {
+      report(t, 'missing-key', `test "${name}" has no \`steps\` (a list of calls and clock advances)`);
+      return undefined;
+    }
+    if (!isSeq(stepsNode)) {
+      report(stepsNode, 'invalid-type', '`steps` must be a list');
+      return undefined;
+    }
+    const steps: PolicyTestStep[] = [];
+    for (const s of stepsNode.items) {
+      const step = checkStep(s);
+      if (step) steps.push(step);
+    }
+    return { name, line: at(t).line, steps };
+  }
+
+  function checkStep(s: unknown): PolicyTestStep | undefined {
+    if (!isMap(s)) {
+      report(s, 'invalid-type', 'a step is a mapping: { call, args, expect } or { advance }', testsNode);
+      return undefined;
+    }
+    unknownKeys(s, STEP_KEYS, 'step');
+    const line = at(s).line;
+    const nameNode = s.get('name', true);
+    if (nameNode !== undefined && !(isScalar(nameNode) && typeof nameNode.value === 'string')) {
+      report(
+        nameNode,
+        'invalid-type',
+        `a step's \`name\` must be a string, got ${describe((nameNode as Node).toJSON())}`,
+      );
+    }
+    const advanceNode = s.get('advance', true);
+    if (advanceNode !== undefined) {
+      for (const k of CALL_ONLY_KEYS) {
+        const n = s.get(k, true);
+        if (n !== undefined) {
+          const keyNode = s.items.find((p) => keyOf(p) === k)?.key;
+          report(
+            keyNode ?? n,
+            'invalid-value',
+            `a step is either \`advance\` or \`call\`; \`${k}\` cannot go with \`advance\``,
+          );
+        }
+      }
+      try {
+        return { kind: 'advance', line, ms: parseDuration((advanceNode as Node).toJSON()) };
+      } catch (err) {
+        report(advanceNode, 'invalid-value', (err as Error).message);
+        return undefined;
+      }
+    }
+    let ok = true;
+    const bad = (node: unknown, code: string, message: string) => {
+      report(node, code, message, s);
+      ok = false;
+    };
+    const callNode = s.get('call', true);
+    const tool = isScalar(callNode) ? callNode.value : undefined;
+    if (callNode === undefined)
+      bad(s, 'missing-key', 'a step needs `call: <tool name>` or `advance: <duration>`');
+    else if (typeof tool !== 'string' || tool === '')
+      bad(
+        callNode,
+        'invalid-type',
+        `\`call\` must be a tool name (a non-empty string), got ${describe((callNode as Node).toJSON())}`,
+      );
+
+    const argsNode = s.get('args', true);
+    const args = argsNode === undefined ? {} : (argsNode as Node).toJSON();
+    if (argsNode !== undefined && !isMap(argsNode))
+      bad(argsNode, 'invalid-type', `\`args\` must be a mapping, got ${describe(args)}`);
+
+    const upstreamNode = s.get('upstream', true);
+    const upstream = upstreamNode === undefined ? 'result' : (upstreamNode as Node).toJSON();
+    if (!UPSTREAMS.includes(upstream)) {
+      const guess = typeof upstream === 'string' ? didYouMean(upstream, UPSTREAMS) : undefined;
+      bad(
+        upstreamNode,
+        'invalid-value',
+        `\`upstream\` must be result, error or pending, got ${describe(upstream)}${guess ? ` (did you mean "${guess}"?)` : ''}`,
+      );
+    }
+
+    const repeatNode = s.get('repeat', true);
+    const repeat = repeatNode === undefined ? 1 : (repeatNode as Node).toJSON();
+    if (typeof repeat !== 'number' || !Number.isSafeInteger(repeat) || repeat < 1)
+      bad(repeatNode, 'invalid-value', `\`repeat\` must be a positive integer, got ${describe(repeat)}`);
+
+    const expect = checkExpect(s.get('expect', true));
+    if (!ok || !expect) return undefined;
+    return {
+      kind: 'call',
+      line,
+      tool: tool as string,
+      args: args as Record<string, unknown>,
+      upstream: upstream as 'result' | 'error' | 'pending',
+      repeat: repeat as number,
+      expect,
+    };
+  }
+
+  function checkExpect(node: unknown): StepExpectation | undefined {
+    if (node === undefined) return {};
+    if (!isMap(node)) {
+      report(
+        node,
+        'invalid-type',
+        `\`expect\` must be a mapping, got ${describe((node as Node | null)?.toJSON?.() ?? node)}`,
+      );
+      return undefined;
+    }
+    let ok = true;
+    const bad = (n: unknown, code: string, message: string) => {
+      report(n, code, message, node);
+      ok = false;
+    };
+    for (const pair of node.items) {
+      const k = keyOf(pair);
+      if (!EXPECT_KEYS.includes(k)) {
+        const guess = didYouMean(k, EXPECT_KEYS);
+        bad(
+          pair.key,
+          'unknown-key',
+          `unknown expect key "${k}"${guess ? ` (did you mean "${guess}"?)` : ''}; expected one of ${EXPECT_KEYS.join(', ')}`,
+        );
+        continue;
+      }
+      const v = (pair.value as Node | null)?.toJSON?.() ?? null;
+      const where = pair.value ?? pair.key;
+      switch (k) {
+        case 'allowed':
+          if (typeof v !== 'boolean')
+            bad(where, 'invalid-type', `\`allowed\` must be true or false, got ${describe(v)}`);
+          break;
+        case 'reason':
+          if (typeof v !== 'string') {
+            bad(where, 'invalid-type', `\`reason\` must be a reason code (a string), got ${describe(v)}`);
+          } else if (!(REASON_CODES as readonly string[]).includes(v)) {
+            const guess = didYouMean(v, REASON_CODES);
+            bad(
+              where,
+              'invalid-value',
+              `unknown reason "${v}"${guess ? ` (did you mean "${guess}"?)` : ''}; one of ${REASON_CODES.join(', ')}`,
+            );
+          }
+          break;
+        case 'rule':
+          if (v !== null && typeof v !== 'string')
+            bad(where, 'invalid-type', `\`rule\` must be a rule name (a string) or null, got ${describe(v)}`);
+          break;
+        case 'message':
+        case 'message_includes':
+          if (typeof v !== 'string')
+            bad(where, 'invalid-type', `\`${k}\` must be a string, got ${describe(v)}`);
+          break;
+        case 'retry_after_ms':
+          if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+            bad(
+              where,
+              'invalid-type',
+              `\`retry_after_ms\` must be a whole number of milliseconds, 0 or more, got ${describe(v)}`,
+            );
+          break;
+      }
+    }
+    return ok ? (node.toJSON() as StepExpectation) : undefined;
+  }
+
+  if (problems.length > 0) {
+    problems.sort((a, b) => a.line - b.line || a.column - b.column);
+    return { ok: false, problems };
+  }
+  return {
+    ok: true,
+    file: { file, policySource, policyText, start, schemas, tests },
+    ...(policyTooLarge ? { policyTooLarge } : {}),
+  };
+}

@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  checkPolicyTestFile,
+  PolicyTestFileError,
+  parsePolicyTestFile,
+  runPolicyTestFile,
+} from '../src/index.js';
+
+// The runtime's reader of policy test files is the same checker `tollgate test` uses: every
+// problem of a file at once, each with its line, column and code.
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-policy-test-file-'));
+  writeFileSync(
+    join(dir, 'policy.yaml'),
+    'version: "1"\ndefault: allow\ntools:\n  send:\n    rules:\n      - { name: two a day, rate_limit: 2/day }\n',
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const write = (name: string, text: string) => {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+};
+
+describe('parsePolicyTestFile', () => {
+  it('reads a good file: policy resolved against the test file, steps with their lines', async () => {
+    const file = write(
+      'good.test.yaml',
+      'policy: policy.yaml\ntests:\n  - name: budget\n    steps:\n      - call: send\n        repeat: 2\n      - call: send\n        expect: { allowed: false, reason: rate_limited }\n      - advance: 1d\n',
+    );
+    const t = await parsePolicyTestFile(file);
+    expect(t.policySource).toBe(join(dir, 'policy.yaml'));
+    expect(t.tests).toEqual([
+      {
+        name: 'budget',
+        line: 3,
+        steps: [
+          { kind: 'call', line: 5, tool: 'send', args: {}, upstream: 'result', repeat: 2, expect: {} },
+          {
+            kind: 'call',
+            line: 7,
+            tool: 'send',
+            args: {},
+            upstream: 'result',
+            repeat: 1,
+            expect: { allowed: false, reason: 'rate_limited' },
+          },
+          { kind: 'advance', line: 9, ms: 86_400_000 },
+        ],
+      },
+    ]);
+    const result = await runPolicyTestFile(file);
+    expect({ passed: result.passed, failed: result.failed, error: result.error }).toEqual({
+      passed: 1,
+      failed: 0,
+      error: undefined,
+    });
+  });
+
+  it('a malformed file throws every problem with line and column, not only the first', async () => {
+    const file = write(
+      'bad.test.yaml',
+      'policy: policy.yaml\ntests:\n  - name: t\n    steps:\n      - call: send\n        expect: { reason: allowd, rule: 5 }\n      - call: send\n        upstrem: error\n',
+    );
+    const err = await parsePolicyTestFile(file).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PolicyTestFileError);
+    const e = err as PolicyTestFileError;
+    expect(e.problems.map((p) => [p.line, p.column, p.code])).toEqual([
+      [6, 27, 'invalid-value'],
+      [6, 41, 'invalid-type'],
+      [8, 9, 'unknown-key'],
+    ]);
+    expect([e.file, e.line, e.column]).toEqual([file, 6, 27]);
+    expect(e.message.split('\n')).toHaveLength(3);
+    expect(e.message).toContain(
+      `${file}:8:9: unknown-key: unknown step key "upstrem" (did you mean "upstream"?)`,
+    );
+    // runPolicyTestFile reports it as the file's error instead of throwing.
+    const result = await runPolicyTestFile(file);
+    expect(result.error).toBe(e.message);
+  });
+
+  it('a policy file that cannot be read is an unreadable-policy problem at the policy key', async () => {
+    const file = write('nopolicy.test.yaml', 'policy: missing.yaml\ntests:\n  - steps: [{ call: x }]\n');
+    await expect(parsePolicyTestFile(file)).rejects.toMatchObject({
+      problems: [{ line: 1, column: 9, code: 'unreadable-policy' }],
+    });
+  });
+});
+
+describe('checkPolicyTestFile', () => {
+  it('takes the reader of policy files from the caller (a size bound, here)', () => {
+    const checked = checkPolicyTestFile(
+      'policy: p.yaml\ntests:\n  - steps: [{ call: x }]\n',
+      join(dir, 't.yaml'),
+      () => ({
+        tooLarge: 'policy is over 1 byte',
+      }),
+    );
+    expect(checked).toMatchObject({ ok: true, policyTooLarge: 'policy is over 1 byte' });
+  });
+});
