@@ -287,6 +287,36 @@ describe('Router', () => {
     expect(gate.committed).toEqual(['a']);
   });
 
+  it('commits a task-augmented call on a JSON-RPC error too (the server may have run the tool first)', async () => {
+    const { client, server, gate } = setup();
+    const task = (id: number, name: string, taskParam: unknown) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name, arguments: {}, task: taskParam },
+    });
+    client.deliver(task(1, 'send', { ttl: 60000 }));
+    client.deliver(task(2, 'odd_task', null));
+    client.deliver(call(3, 'plain'));
+    client.deliver(task(4, 'created', { ttl: 1000 }));
+    await tick();
+    const error = { code: -32602, message: 'Invalid task creation result' };
+    server.deliver({ jsonrpc: '2.0', id: 1, error });
+    server.deliver({ jsonrpc: '2.0', id: 2, error });
+    server.deliver({ jsonrpc: '2.0', id: 3, error });
+    server.deliver({ jsonrpc: '2.0', id: 4, result: { task: { taskId: 't1', status: 'working' } } });
+    await tick();
+    expect(gate.committed).toEqual(['send', 'odd_task', 'created']);
+    expect(gate.rolledBack).toEqual(['plain']);
+    // The answers themselves pass untouched.
+    expect(client.json().map((m) => m.error?.message ?? m.result.task.taskId)).toEqual([
+      'Invalid task creation result',
+      'Invalid task creation result',
+      'Invalid task creation result',
+      't1',
+    ]);
+  });
+
   it('commits a result with isError: true (the tool ran and failed; a retry loop must still hit its limit)', async () => {
     const { client, server, gate } = setup();
     client.deliver(call(1, 'flaky'));
@@ -758,6 +788,21 @@ describe('Router cut-through of long server messages', () => {
     expect(s.streamed).toBe(true);
     expect(gate.rolledBack).toEqual(['echo']);
     expect(gate.committed).toEqual([]);
+  });
+
+  it('commits a task-augmented call whose streamed answer is a JSON-RPC error', async () => {
+    const { client, server, gate } = setupStreaming();
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', task: {} } });
+    await tick();
+    const bytes = Buffer.from(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -32602, message: 'e'.repeat(10_000) } }),
+    );
+    const s = streamFromServer(server, bytes);
+    s.rest();
+    await tick();
+    expect(s.streamed).toBe(true);
+    expect(gate.committed).toEqual(['echo']);
+    expect(gate.rolledBack).toEqual([]);
   });
 
   it('handles a long message whole while a tools/list answer (which it filters) is pending', async () => {

@@ -8,7 +8,8 @@
  *   never forwarded. Allowed: forwarded as the raw bytes it arrived as; its reservation is
  *   committed on any result, `isError: true` included (the tool ran and failed: it counts, so a
  *   retry loop still meets its rate limit), and rolled back on a JSON-RPC error or the server's
- *   death.
+ *   death. A task-augmented call (`params.task`) is committed on a JSON-RPC error too (see
+ *   `PendingCall.countsOnError`).
  * - Batch (JSON array, JSON-RPC 2.0 section 6): unbatched. Every element goes through the same
  *   path as a single message; elements are forwarded one by one (servers on MCP >= 2025-06-18
  *   reject arrays), and the client gets ONE array holding the responses to all of the batch's
@@ -91,6 +92,20 @@ export interface RouterStats {
 interface PendingCall<D> {
   readonly decision: D;
   readonly tool: string;
+  /**
+   * Task-augmented (`params.task`, MCP spec 2025-11-25 "Tasks"): a JSON-RPC error answering it
+   * commits too. The server may have started the tool before it failed to create the task (the
+   * TypeScript SDK runs a plain tool's handler, then refuses its result as "Invalid task creation
+   * result"), and the client chooses to send `task`: rolling back would let any client run a
+   * limited tool without limit.
+   */
+  readonly countsOnError: boolean;
+}
+
+/** A well-formed `tools/call` as read from its params. */
+interface ReadCall extends GateCall {
+  /** `params.task` is present (see {@link PendingCall.countsOnError}). */
+  readonly task: boolean;
 }
 
 /** A client request awaiting the server's answer. */
@@ -342,7 +357,7 @@ export class Router<D extends GateDecision = GateDecision> {
     // A tools/call with nothing waiting ahead, decided within this turn when the gate can decide
     // it without I/O (most calls): no queue slot, no promise. Malformed params are answered here
     // too; what it read is handed on when the decision has to wait.
-    let read: GateCall | Outcome<D> | undefined;
+    let read: ReadCall | Outcome<D> | undefined;
     if (
       env.kind === 'request' &&
       env.method === 'tools/call' &&
@@ -376,7 +391,7 @@ export class Router<D extends GateDecision = GateDecision> {
     slot: Slot<D>,
     bytes: Buffer,
     env: ReturnType<typeof scanEnvelope>,
-    read?: GateCall | Outcome<D>,
+    read?: ReadCall | Outcome<D>,
   ): Promise<void> {
     try {
       if (env.kind === 'batch') {
@@ -474,19 +489,19 @@ export class Router<D extends GateDecision = GateDecision> {
    * The call a `tools/call` request asks for, or its `-32602` answer when its params are
    * malformed (see {@link callParamsProblem}). `message` is the parsed request.
    */
-  private readCall(id: JsonRpcId, message: unknown): GateCall | Outcome<D> {
+  private readCall(id: JsonRpcId, message: unknown): ReadCall | Outcome<D> {
     const params = (message as { params?: unknown }).params;
     const problem = callParamsProblem(params);
     if (problem) {
       this.stats.callsMalformed++;
       return { reply: encode(errorResponse(id, ErrorCode.InvalidParams, `Invalid params: ${problem}`)) };
     }
-    const { name, arguments: args } = params as { name: string; arguments?: Record<string, unknown> };
-    return { tool: name, args: args ?? {} };
+    const p = params as { name: string; arguments?: Record<string, unknown>; task?: unknown };
+    return { tool: p.name, args: p.arguments ?? {}, task: p.task !== undefined };
   }
 
   /** Evaluates one well-formed `tools/call` (see {@link readCall}). */
-  private async decideCall(id: JsonRpcId, bytes: Buffer, call: GateCall): Promise<Outcome<D>> {
+  private async decideCall(id: JsonRpcId, bytes: Buffer, call: ReadCall): Promise<Outcome<D>> {
     const name = call.tool;
     if (this.awaitsSchemas()) await this.fetchSchemas();
     let decision: D;
@@ -504,25 +519,26 @@ export class Router<D extends GateDecision = GateDecision> {
         ),
       };
     }
-    return this.outcomeOf(id, bytes, name, decision);
+    return this.outcomeOf(id, bytes, call, decision);
   }
 
   /**
    * {@link decideCall} within the turn, when the gate can decide without waiting; undefined to
    * take the asynchronous path (nothing was decided or reserved then).
    */
-  private decideCallNow(id: JsonRpcId, bytes: Buffer, call: GateCall): Outcome<D> | undefined {
+  private decideCallNow(id: JsonRpcId, bytes: Buffer, call: ReadCall): Outcome<D> | undefined {
     let decision: D | undefined;
     try {
       decision = this.gate.decideNow!(call, this.gateContext);
     } catch {
       return undefined;
     }
-    return decision === undefined ? undefined : this.outcomeOf(id, bytes, call.tool, decision);
+    return decision === undefined ? undefined : this.outcomeOf(id, bytes, call, decision);
   }
 
   /** What a decided call turns into: its denial, or the request to forward with its decision. */
-  private outcomeOf(id: JsonRpcId, bytes: Buffer, name: string, decision: D): Outcome<D> {
+  private outcomeOf(id: JsonRpcId, bytes: Buffer, call: ReadCall, decision: D): Outcome<D> {
+    const name = call.tool;
     if (!decision.allowed) {
       this.stats.callsDenied++;
       this.log.info({ tool: name, rule: decision.rule, reason: decision.reason }, 'tools/call denied');
@@ -538,7 +554,7 @@ export class Router<D extends GateDecision = GateDecision> {
       };
     }
     this.stats.callsAllowed++;
-    return { toServer: bytes, awaitsId: id, call: { decision, tool: name } };
+    return { toServer: bytes, awaitsId: id, call: { decision, tool: name, countsOnError: call.task } };
   }
 
   private async decideBatch(slot: Slot<D>, bytes: Buffer): Promise<void> {
@@ -718,7 +734,7 @@ export class Router<D extends GateDecision = GateDecision> {
         if (call) {
           entry!.call = undefined;
           // Answer first, count after: the store write is not on the client's critical path.
-          this.settleSoon(call, env.isError === true);
+          this.settleSoon(call, env.isError === true && !call.countsOnError);
         }
         if (this.toolsListIds.delete(key)) out = this.filterList(bytes);
         else if (this.initializeId === key) {
@@ -789,7 +805,7 @@ export class Router<D extends GateDecision = GateDecision> {
     this.stats.forwardedToClient++;
     if (env.kind === 'response') {
       const key = idKey(env.id as JsonRpcId);
-      this.settleCall(key, env.isError === true);
+      this.settleCall(key, env.isError === true && this.pending.get(key)?.call?.countsOnError !== true);
       this.pending.delete(key);
       this.cancelled.delete(key);
       return;
@@ -1041,8 +1057,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Tells a call read by `Router.readCall` from the answer to a malformed one. */
-function isGateCall<D>(read: GateCall | Outcome<D>): read is GateCall {
-  return (read as GateCall).tool !== undefined;
+function isGateCall<D>(read: ReadCall | Outcome<D>): read is ReadCall {
+  return (read as ReadCall).tool !== undefined;
 }
 
 /** The parsed JSON of a message, or undefined when it is not valid JSON. */

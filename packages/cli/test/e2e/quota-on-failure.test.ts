@@ -1,8 +1,10 @@
 /**
  * What a failed call costs, through the built proxy and the real server-everything: a tool
  * failure reported as an `isError` result commits its reservation (the tool ran; an agent
- * retrying a failing tool must still hit its limit), a JSON-RPC error rolls it back.
+ * retrying a failing tool must still hit its limit), a JSON-RPC error rolls it back, except for
+ * a task-augmented call (the server may have run the tool before it failed to create the task).
  */
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, FAKE_SERVER, type Scratch, type Session, scratch, serverBin } from './helpers.js';
 
@@ -21,6 +23,13 @@ tools:
   echo:
     rules:
       - { name: echo once, rate_limit: 1/minute }
+`;
+
+const TASK_POLICY = `version: "1"
+tools:
+  trigger-long-running-operation:
+    rules:
+      - { name: one run, rate_limit: 1/minute }
 `;
 
 let s: Scratch;
@@ -74,6 +83,45 @@ describe('quota on failed calls', () => {
       expect(text(denied)).toMatch(/^\[TOLLGATE POLICY DENIED\] Rate limit "echo once" reached/);
     } finally {
       await fake.close();
+    }
+  });
+
+  it('a task-augmented call the server runs and then answers with a JSON-RPC error uses quota', async () => {
+    // server-everything advertises tasks for tools/call, but its tools are plain ones: the SDK runs
+    // the handler, then refuses the plain result as a task creation result (-32602). The tool ran
+    // (a progress notification per step reached the client), so the call counts.
+    const task = await connect(
+      s,
+      s.write('task.yaml', TASK_POLICY),
+      [process.execPath, serverBin('server-everything')],
+      {
+        flags: ['--state-dsn', 'memory:'],
+      },
+    );
+    try {
+      const progress: unknown[] = [];
+      await expect(
+        task.client.request(
+          {
+            method: 'tools/call',
+            params: {
+              name: 'trigger-long-running-operation',
+              arguments: { duration: 0.2, steps: 2 },
+              task: { ttl: 60_000 },
+            },
+          },
+          CallToolResultSchema,
+          { onprogress: (p) => progress.push(p) },
+        ),
+      ).rejects.toThrow(/-32602/);
+      expect(progress.length).toBe(2);
+      const denied = await task.client.callTool({
+        name: 'trigger-long-running-operation',
+        arguments: { duration: 0.1, steps: 1 },
+      });
+      expect(text(denied)).toMatch(/^\[TOLLGATE POLICY DENIED\] Rate limit "one run" reached/);
+    } finally {
+      await task.close();
     }
   });
 });
