@@ -35,7 +35,7 @@ export type ReloadResult =
  */
 export async function loadPolicyFile(
   file: string,
-): Promise<{ policy: CompiledPolicy; warnings: readonly PolicyError[] }> {
+): Promise<{ policy: CompiledPolicy; warnings: readonly PolicyError[]; text: string }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -44,7 +44,7 @@ export async function loadPolicyFile(
   }
   const r = loadPolicy(text, { filename: file });
   if (!r.ok) throw new PolicyLoadError(file, r.errors);
-  return { policy: r.policy, warnings: r.warnings };
+  return { policy: r.policy, warnings: r.warnings, text };
 }
 
 /** Options of {@link PolicyHolder.open}. */
@@ -81,16 +81,28 @@ export class PolicyHolder {
   }
 
   /**
-   * Load `file` and, with `watch`, start watching it.
+   * Load `file` and, with `watch`, start watching it. A change made while the watcher starts is
+   * caught when it is ready (reloaded, or logged and refused when invalid, as any later change).
    *
    * @throws PolicyLoadError when the initial file is unreadable or invalid
    */
   static async open(file: string, opts: PolicyHolderOptions = {}): Promise<PolicyHolder> {
     const path = resolve(file);
-    const { policy, warnings } = await loadPolicyFile(path);
+    const { policy, warnings, text } = await loadPolicyFile(path);
     for (const w of warnings) opts.logger?.warn({ policy: path }, formatPolicyError(w));
     const holder = new PolicyHolder(path, policy, opts);
-    if (opts.watch) await holder.startWatching();
+    if (opts.watch) {
+      await holder.startWatching();
+      // The watcher reports changes from when it is ready: an edit that landed between the read
+      // above and then would go unseen, and the policy read before it would stay in force.
+      let now: string | undefined;
+      try {
+        now = await readFile(path, 'utf8');
+      } catch {
+        now = undefined; // Removed meanwhile: the policy read stays, as for a later removal.
+      }
+      if (now !== undefined && now !== text) await holder.reload();
+    }
     return holder;
   }
 

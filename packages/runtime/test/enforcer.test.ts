@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argsSha256, openDecisionLog, readDecisionLog } from '../src/decision-log.js';
 import { createEnforcer } from '../src/enforcer.js';
-import { PolicyLoadError } from '../src/policy-holder.js';
+import { PolicyHolder, PolicyLoadError } from '../src/policy-holder.js';
 import { MemoryCounterStore } from '../src/store/memory.js';
 import { RedisCounterStore } from '../src/store/redis.js';
 import { SqliteCounterStore } from '../src/store/sqlite.js';
@@ -227,6 +227,44 @@ describe('hot reload', () => {
     expect(await again.decide(call)).toMatchObject({ allowed: false, reason: 'rate_limited' });
     await again.close();
   }, 30_000);
+});
+
+describe('PolicyHolder start-up', () => {
+  it('an edit made after the first read and before the watcher is ready is applied when it is', async () => {
+    // The initial policy has a warning (an unreachable rule): the holder logs it right after the
+    // first read and before the watcher starts, and this logger edits the file at that moment.
+    const f = policyFile(
+      'version: "1"\ntools:\n  t:\n    rules:\n      - { action: deny }\n      - { rate_limit: 1/day }\n',
+    );
+    const logged: string[] = [];
+    const logger = {
+      warn: (_o: unknown, msg?: string) => {
+        logged.push(`warn ${msg}`);
+        if (logged.length === 1) writeFileSync(f, 'version: "1"\ndefault: deny\n');
+      },
+      info: (_o: unknown, msg?: string) => logged.push(`info ${msg}`),
+      error: (_o: unknown, msg?: string) => logged.push(`error ${msg}`),
+      debug: () => {},
+    };
+    const holder = await PolicyHolder.open(f, { watch: true, logger: logger as never });
+    try {
+      expect(holder.current.default).toBe('deny');
+      expect(logged).toEqual([
+        expect.stringMatching(/^warn .*unreachable-rule/),
+        'info policy reloaded; applies from the next call',
+      ]);
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it('an unchanged file is not reloaded once the watcher is ready', async () => {
+    const f = policyFile(LIMIT2);
+    const results: unknown[] = [];
+    const holder = await PolicyHolder.open(f, { watch: true, onReload: (r) => results.push(r) });
+    await holder.close();
+    expect(results).toEqual([]);
+  });
 });
 
 const redisState = redisAvailability();
