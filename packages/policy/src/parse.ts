@@ -3,7 +3,7 @@
  * every problem (YAML, structure, semantics) is returned at once.
  */
 import type { SourceLocation } from './compiled.js';
-import type { PolicyError } from './errors.js';
+import { type PolicyError, sortErrors } from './errors.js';
 import type { PolicyDocument } from './schema.js';
 import { validatePolicyValue } from './validate.js';
 import { type Locator, readYaml, type ValuePath } from './yaml-source.js';
@@ -57,10 +57,13 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
       locate: () => ({ file, line: 1, column: 1 }),
     };
   } else src = readYaml(text, file);
-  if (src.errors.length > 0) {
+  if (src.errors.length > 0 && src.value === undefined) {
     return Object.freeze({ file, value: src.value, errors: src.errors, warnings: [], locate: src.locate });
   }
-  const { errors, warnings } = validatePolicyValue(src.value, src.locate);
+  const checked = validatePolicyValue(src.value, src.locate);
+  const { warnings } = checked;
+  // Key problems of the YAML (duplicates) come with a value: its own problems are reported too.
+  const errors = src.errors.length > 0 ? sortErrors([...src.errors, ...checked.errors]) : checked.errors;
   const result: ParsedPolicy = {
     file,
     value: src.value,

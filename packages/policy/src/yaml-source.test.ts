@@ -133,13 +133,30 @@ describe('keys and tags the loaded value would hide', () => {
       { code: 'duplicate-key', line: 6, column: 3 },
     ]);
     expect(r.errors[0]!.hint).toContain('`1` and `"1"` (line 3) are the same key');
-    // null and "" both load as the key "", as do null and ~.
+    // null and "" both load as the key "", as do null and ~; the empty tool key is reported too.
     expect(parsePolicy('version: "1"\ntools:\n  null: {}\n  "": {}\n').errors).toMatchObject([
+      { code: 'empty-tool-key', line: 3, column: 3 },
       { code: 'duplicate-key', line: 4, column: 3 },
     ]);
     // An alias key is compared by what it points at.
     expect(parsePolicy('version: "1"\ntools:\n  &k a: {}\n  *k : {}\n').errors).toMatchObject([
       { code: 'duplicate-key', line: 4, column: 3 },
+    ]);
+  });
+
+  it('a duplicate key does not hide the other problems of the policy', () => {
+    const r = parsePolicy(
+      'version: "1"\ndefault: deny\ndefault: deny\ndescriptoin: x\ntools:\n  a:\n    rules:\n      - conditions: [{path: args.x, op: lte, value: "5"}]\n',
+    );
+    expect(r.errors.map((e) => [e.line, e.column, e.code])).toEqual([
+      [3, 1, 'duplicate-key'],
+      [4, 1, 'unknown-key'],
+      [8, 53, 'value-not-number'],
+    ]);
+    expect(r.document).toBeUndefined();
+    // A syntax error still stops before the policy's own checks: there is no value to check.
+    expect(parsePolicy('version: "1"\ndefault: [deny\ndescriptoin: x\n').errors.map((e) => e.code)).toEqual([
+      'yaml-syntax',
     ]);
   });
 

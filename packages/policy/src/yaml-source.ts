@@ -35,10 +35,18 @@ export type Locator = (path: ValuePath, at?: 'key' | 'value') => SourceLocation;
 
 /** Result of {@link readYaml}. `value` is undefined when the YAML could not be used at all. */
 export interface YamlSource {
+  /**
+   * The loaded value; undefined when the YAML is unusable. Present alongside errors when they are
+   * only key problems (`duplicate-key`, `yaml-key-not-text`): the value is then what a lenient
+   * loader would give (the last of duplicate keys wins), for the policy's own checks to run on.
+   */
   value: unknown;
   errors: PolicyError[];
   locate: Locator;
 }
+
+/** YAML errors that still leave a value worth checking (see {@link YamlSource.value}). */
+const LOADABLE_KEY_ERRORS: ReadonlySet<string> = new Set(['duplicate-key', 'yaml-key-not-text']);
 
 /** Hints for the YAML mistakes people make most in hand-written policies. */
 const SYNTAX_HINTS: Partial<Record<string, string>> = {
@@ -394,11 +402,15 @@ export function readYaml(text: string, file: string): YamlSource {
       }
     }
   }
-  if (errors.length > 0) return { value: undefined, errors: sortErrors(errors), locate };
+  // Keys that collide or load as other text leave a usable value (the last entry wins): the
+  // policy's own checks still run on it, so one duplicate key does not hide every other problem.
+  if (errors.some((e) => !LOADABLE_KEY_ERRORS.has(e.code))) {
+    return { value: undefined, errors: sortErrors(errors), locate };
+  }
 
   try {
     const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    return { value, errors, locate };
+    return { value, errors: sortErrors(errors), locate };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (/alias/i.test(msg)) {
