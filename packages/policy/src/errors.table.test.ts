@@ -191,6 +191,33 @@ const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number
   },
   { code: 'hidden-tool-has-rules', yaml: `${V}hide: [t]\ntools:\n  t: { rules: [] }\n`, line: 4, column: 3 },
   { code: 'rule-has-no-effect', yaml: rule('{ name: r, action: allow }'), line: 5, column: 9 },
+  {
+    code: 'replacement-character',
+    yaml: `${V}description: "caf\uFFFD"\n`,
+    line: 2,
+    column: 18,
+  },
+  {
+    code: 'regex-empty',
+    yaml: rule('{ name: r, conditions: [{ path: args.a, op: regex, value: "" }] }'),
+    line: 5,
+    column: 67,
+  },
+  {
+    code: 'regex-js-delimiters',
+    yaml: rule('{ name: r, conditions: [{ path: args.a, op: regex, value: "/abc/i" }] }'),
+    line: 5,
+    column: 67,
+  },
+];
+
+const WARNINGS: readonly PolicyErrorCode[] = [
+  'unreachable-rule',
+  'hidden-tool-has-rules',
+  'rule-has-no-effect',
+  'replacement-character',
+  'regex-empty',
+  'regex-js-delimiters',
 ];
 
 describe('error table: one policy per code, exact position', () => {
@@ -205,7 +232,7 @@ describe('error table: one policy per code, exact position', () => {
     expect(found, JSON.stringify(all, null, 1)).toHaveLength(1);
     expect(found[0]).toMatchObject({ file: 'p.yaml', code, line, column });
     expect(found[0]!.message.length).toBeGreaterThan(10);
-    const isWarning = ['unreachable-rule', 'hidden-tool-has-rules', 'rule-has-no-effect'].includes(code);
+    const isWarning = WARNINGS.includes(code);
     expect(found[0]!.severity).toBe(isWarning ? 'warning' : 'error');
     // Warnings alone never block loading; errors always do.
     if (isWarning) expect(parsed.errors).toEqual([]);

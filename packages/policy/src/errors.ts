@@ -80,6 +80,11 @@ export const POLICY_ERROR_CODES = {
   'unreachable-rule': 'A rule follows an unconditional deny in the same entry and can never run (warning).',
   'hidden-tool-has-rules': 'A tool is both hidden and given rules; its rules never run (warning).',
   'rule-has-no-effect': 'An `action: allow` rule carries nothing to check (warning).',
+  'replacement-character':
+    'The text holds U+FFFD, which stands in for bytes that were not valid UTF-8 when the file was read (warning).',
+  'regex-empty': 'A `regex` condition has an empty pattern, which matches every string (warning).',
+  'regex-js-delimiters':
+    'A `regex` value is written as a JavaScript literal with flags (`/abc/i`); RE2 matches the slashes as text (warning).',
 } as const;
 
 /** A stable error code: one of the keys of {@link POLICY_ERROR_CODES}. */

@@ -61,7 +61,8 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
     return Object.freeze({ file, value: src.value, errors: src.errors, warnings: [], locate: src.locate });
   }
   const checked = validatePolicyValue(src.value, src.locate);
-  const { warnings } = checked;
+  const replaced = replacementCharacter(text as string, file);
+  const warnings = replaced ? sortErrors([...checked.warnings, replaced]) : checked.warnings;
   // Key problems of the YAML (duplicates) come with a value: its own problems are reported too.
   const errors = src.errors.length > 0 ? sortErrors([...src.errors, ...checked.errors]) : checked.errors;
   const result: ParsedPolicy = {
@@ -73,4 +74,26 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
     ...(errors.length === 0 ? { document: src.value as PolicyDocument } : {}),
   };
   return Object.freeze(result);
+}
+
+/**
+ * A warning at the first U+FFFD of `text`: the character a UTF-8 decoder puts in place of bytes
+ * that are not UTF-8, so a tool name or pattern holding it would never match what was meant.
+ */
+function replacementCharacter(text: string, file: string): PolicyError | undefined {
+  const at = text.indexOf('\uFFFD');
+  if (at === -1) return undefined;
+  const before = text.slice(0, at);
+  const line = before.split('\n').length;
+  const column = at - before.lastIndexOf('\n');
+  return {
+    file,
+    line,
+    column,
+    code: 'replacement-character',
+    message:
+      'the policy holds U+FFFD, the character that stands in for bytes that are not valid UTF-8: the file was probably saved in another encoding',
+    hint: 'save the file as UTF-8 (write the character itself if U+FFFD is really meant)',
+    severity: 'warning',
+  };
 }

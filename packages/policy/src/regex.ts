@@ -51,7 +51,9 @@ function compileUncached(source: string): RegexResult {
       reason,
       hint: unsupported
         ? 'Tollgate runs regexes on a linear-time (RE2) engine, which has no backreferences (\\1) or lookaround ((?=, (?!, (?<=, (?<!); rewrite without them or split into several conditions'
-        : 'fix the pattern syntax (RE2 syntax: https://github.com/google/re2/wiki/Syntax)',
+        : /invalid escape sequence: `\\u`/.test(raw)
+          ? 'RE2 writes a character by its code point as \\x{e9} (or \\x{1F600}), not \\u00e9'
+          : 'fix the pattern syntax (RE2 syntax: https://github.com/google/re2/wiki/Syntax)',
     }) as RegexResult;
   }
   const literal = literalForm(source);

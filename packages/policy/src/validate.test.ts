@@ -8,8 +8,8 @@ const rule = (body: string) => `version: "1"\ntools:\n  t:\n    rules:\n      - 
 describe('validation messages', () => {
   it('names a non-finite comparison value as it was written, not as null', () => {
     const cases: [string, string][] = [
-      ['.inf', '.inf (infinity)'],
-      ['-.inf', '-.inf (infinity)'],
+      ['.inf', '.inf (infinity, or a number too large to represent, such as 1e400)'],
+      ['-.inf', '-.inf (infinity, or a number too large to represent, such as 1e400)'],
       ['.nan', '.nan (not a number)'],
     ];
     for (const [yaml, shown] of cases) {
@@ -21,7 +21,12 @@ describe('validation messages', () => {
     }
     expect(
       parsePolicy(rule('{ action: allow, state: { counter: c, window: day, increment: .inf } }')).errors,
-    ).toMatchObject([{ code: 'invalid-increment', message: expect.stringContaining('got .inf (infinity)') }]);
+    ).toMatchObject([
+      {
+        code: 'invalid-increment',
+        message: expect.stringContaining('got .inf (infinity, or a number too large'),
+      },
+    ]);
   });
 });
 
@@ -87,5 +92,42 @@ describe('problem order', () => {
       [16, 1, 'warning'],
       [16, 9, 'warning'],
     ]);
+  });
+});
+
+describe('messages that name what was written', () => {
+  const cond = (value: string) =>
+    `version: "1"\ntools:\n  t:\n    rules:\n      - conditions: [{ path: args.a, op: ${value} }]\n`;
+
+  it('a type error says what it got once, without the schema library\'s own "received"', () => {
+    const [e] = parsePolicy('version: "1"\nhide: 5\n').errors;
+    expect(e!.message).toBe('hide: expected array, got 5 (number)');
+  });
+
+  it('infinity is named with what else loads as it (1e400)', () => {
+    const [e] = parsePolicy(cond('lte, value: 1e400')).errors;
+    expect(e!.message).toBe(
+      'operator "lte" requires a numeric value, got .inf (infinity, or a number too large to represent, such as 1e400)',
+    );
+  });
+
+  it('a \\u escape in a regex points at the RE2 spelling', () => {
+    const [e] = parsePolicy(cond('regex, value: "caf\\\\u00e9"')).errors;
+    expect(e).toMatchObject({ code: 'invalid-regex' });
+    expect(e!.hint).toBe('RE2 writes a character by its code point as \\x{e9} (or \\x{1F600}), not \\u00e9');
+  });
+
+  it('regex literals with flags warn; slashes without flags (a path) do not', () => {
+    const warned = (v: string) =>
+      parsePolicy(cond(`regex, value: ${JSON.stringify(v)}`)).warnings.map((w) => w.code);
+    expect(warned('/abc/i')).toEqual(['regex-js-delimiters']);
+    expect(warned('/^feat\\/x/g')).toEqual(['regex-js-delimiters']);
+    expect(warned('/etc/')).toEqual([]);
+    expect(warned('/home/user/s')).toEqual([]);
+    expect(warned('')).toEqual(['regex-empty']);
+    expect(warned('^feat/')).toEqual([]);
+    expect(parsePolicy(cond('regex, value: "/abc/i"')).warnings[0]!.hint).toBe(
+      'write the pattern alone; for a case-insensitive match use `(?i)abc`',
+    );
   });
 });

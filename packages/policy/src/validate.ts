@@ -22,7 +22,16 @@ export interface ValidationResult {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** How a value reads in a message. Non-finite numbers in YAML spelling: JSON would print `null`. */
+/**
+ * A JavaScript regex literal with flags (`/abc/i`): group 1 the body (no unescaped `/`), group 2
+ * the flags. Without flags, `/etc/` is a plausible pattern for a path and is left alone.
+ */
+const JS_REGEX_LITERAL = /^\/((?:[^/\\]|\\.)+)\/([dgimsuvy]+)$/;
+
+/**
+ * How a value reads in a message. Non-finite numbers in YAML spelling (JSON would print `null`);
+ * infinity is also what a number too large for a double (`1e400`) loads as.
+ */
 const describe = (v: unknown): string =>
   v === null
     ? 'null'
@@ -33,7 +42,7 @@ const describe = (v: unknown): string =>
         : typeof v === 'number' && !Number.isFinite(v)
           ? Number.isNaN(v)
             ? '.nan (not a number)'
-            : `${v > 0 ? '' : '-'}.inf (infinity)`
+            : `${v > 0 ? '' : '-'}.inf (infinity, or a number too large to represent, such as 1e400)`
           : `${JSON.stringify(v)} (${typeof v})`;
 
 /**
@@ -226,7 +235,7 @@ function mapZodIssue(issue: z.core.$ZodIssue, root: unknown, add: Add): void {
   add(
     path,
     'invalid-type',
-    `${describePath(path)}: ${issue.message.replace(/^Invalid input: /, '')}, got ${describe(actual)}`,
+    `${describePath(path)}: ${issue.message.replace(/^Invalid input: /, '').replace(/, received \w+$/, '')}, got ${describe(actual)}`,
     actual === null
       ? 'a key with nothing after the colon is null in YAML; write `[]` or `{}`, or remove the key'
       : Array.isArray(actual) === false && /expected array/.test(issue.message)
@@ -683,6 +692,25 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
             `invalid regex "${v}": ${r.reason}`,
             r.hint,
           );
+        else if (v === '')
+          add(
+            vp,
+            'regex-empty',
+            'an empty regex matches every string, so this condition only checks that the value is a string',
+            'write the pattern, or use `op: exists` to require the argument',
+            { severity: 'warning' },
+          );
+        else {
+          const js = JS_REGEX_LITERAL.exec(v);
+          if (js)
+            add(
+              vp,
+              'regex-js-delimiters',
+              `regex "${v}" is written as a JavaScript literal: RE2 matches the slashes${js[2] ? ` and "${js[2]}"` : ''} as text`,
+              `write the pattern alone${js[2]?.includes('i') ? `; for a case-insensitive match use \`(?i)${js[1]}\`` : ''}`,
+              { severity: 'warning' },
+            );
+        }
       }
       break;
     case 'scalar':

@@ -205,6 +205,17 @@ describe('keys and tags the loaded value would hide', () => {
     // Standard tags that resolve are fine.
     expect(parsePolicy('version: !!str 1\n').errors).toEqual([]);
   });
+
+  it('reports YAML 1.1 tags that load as values JSON has no form for, at the tag', () => {
+    const r = parsePolicy(
+      'version: "1"\ndefault: !!binary ZGVueQ==\nhide: !!set { a, b }\ndescription: !!timestamp 2001-12-14\n',
+    );
+    expect(r.errors.map((e) => [e.line, e.column, e.code, e.message])).toEqual([
+      [2, 10, 'yaml-unknown-tag', 'YAML tag `!!binary` loads as binary data, which a policy cannot use'],
+      [3, 7, 'yaml-unknown-tag', 'YAML tag `!!set` loads as a set, which a policy cannot use'],
+      [4, 14, 'yaml-unknown-tag', 'YAML tag `!!timestamp` loads as a date, which a policy cannot use'],
+    ]);
+  });
 });
 
 describe('keys that YAML reads as numbers or booleans', () => {

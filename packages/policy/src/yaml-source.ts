@@ -88,6 +88,18 @@ function keyName(key: unknown, doc: Document): string | undefined {
   return typeof v === 'object' ? undefined : String(v);
 }
 
+/**
+ * YAML 1.1 tags the yaml library resolves into values JSON has no form for (a policy is JSON-like
+ * data: strings, numbers, booleans, null, lists, mappings), with what each loads as.
+ */
+const NON_JSON_TAGS: ReadonlyMap<string, string> = new Map([
+  ['tag:yaml.org,2002:binary', 'binary data'],
+  ['tag:yaml.org,2002:set', 'a set'],
+  ['tag:yaml.org,2002:omap', 'an ordered map'],
+  ['tag:yaml.org,2002:pairs', 'a list of pairs'],
+  ['tag:yaml.org,2002:timestamp', 'a date'],
+]);
+
 /** `!!map` for yaml's long form `tag:yaml.org,2002:map` in messages. */
 const shortTag = (message: string): string =>
   message.replace(/^Unresolved tag: /, '').replace(/^tag:yaml\.org,2002:/, '!!');
@@ -326,6 +338,23 @@ export function readYaml(text: string, file: string): YamlSource {
   const stack: [unknown, number][] = [[doc.contents, 1]];
   while (stack.length > 0) {
     const [n, d] = stack.pop()!;
+    const tag = (n as Node | null)?.tag;
+    if (tag !== undefined && NON_JSON_TAGS.has(tag)) {
+      // Reported at the tag (the node's range starts at its value), when it is on the same line.
+      const start = (n as Node).range?.[0] ?? 0;
+      const written = text.lastIndexOf(shortTag(tag), start);
+      const p = posOf(written !== -1 && !text.slice(written, start).includes('\n') ? written : start);
+      errors.push(
+        err(
+          file,
+          p.line,
+          p.col,
+          'yaml-unknown-tag',
+          `YAML tag \`${shortTag(tag)}\` loads as ${NON_JSON_TAGS.get(tag)}, which a policy cannot use`,
+          'remove the tag; a policy uses plain YAML values: strings, numbers, booleans, lists and mappings',
+        ),
+      );
+    }
     if (isMap(n) || isSeq(n)) {
       if (d > MAX_POLICY_DEPTH) {
         const p = posOf((n as Node).range?.[0] ?? 0);
