@@ -208,6 +208,8 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
   }
 
   const tests: PolicyTestCase[] = [];
+  /** Test names seen so far, with the line of each. */
+  const names = new Map<string, number>();
   const testsNode = root.get('tests', true);
   if (testsNode === undefined) {
     report(root, 'missing-key', '`tests` is required: a non-empty list of { name, steps }');
@@ -242,6 +244,16 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
           `\`name\` must be a string, got ${describe((nameNode as Node).toJSON())}`,
         );
     }
+    if (isScalar(nameNode) && typeof nameNode.value === 'string') {
+      const first = names.get(name);
+      if (first !== undefined)
+        report(
+          nameNode,
+          'invalid-value',
+          `a second test is named "${name}" (the first is on line ${first}); give each test its own name`,
+        );
+      else names.set(name, at(nameNode).line);
+    }
     const stepsNode = t.get('steps', true);
     if (stepsNode === undefined) {
       report(t, 'missing-key', `test "${name}" has no \`steps\` (a list of calls and clock advances)`);
@@ -249,6 +261,14 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
     }
     if (!isSeq(stepsNode)) {
       report(stepsNode, 'invalid-type', '`steps` must be a list');
+      return undefined;
+    }
+    if (stepsNode.items.length === 0) {
+      report(
+        stepsNode,
+        'invalid-value',
+        `test "${name}" has no steps, so it would pass without checking anything`,
+      );
       return undefined;
     }
     const steps: PolicyTestStep[] = [];
@@ -346,6 +366,14 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
 
   function checkExpect(node: unknown): StepExpectation | undefined {
     if (node === undefined) return {};
+    if (isMap(node) && node.items.length === 0) {
+      report(
+        node,
+        'invalid-value',
+        '`expect: {}` checks nothing; name what the call should get (`allowed`, `reason`, `rule`, ...) or leave `expect` out',
+      );
+      return undefined;
+    }
     if (!isMap(node)) {
       report(
         node,

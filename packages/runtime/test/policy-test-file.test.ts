@@ -107,4 +107,27 @@ describe('checkPolicyTestFile', () => {
     );
     expect(checked).toMatchObject({ ok: true, policyTooLarge: 'policy is over 1 byte' });
   });
+
+  it('a test that checks nothing is a problem: no steps, an empty expect, a name used twice', () => {
+    const text =
+      'policy: p.yaml\ntests:\n  - name: same\n    steps: []\n  - name: same\n    steps:\n      - call: x\n        expect: {}\n      - call: x\n  - name: other\n    steps:\n      - call: x\n';
+    const checked = checkPolicyTestFile(text, 't.yaml', () => ({ text: 'version: "1"\n' }));
+    expect(checked.ok).toBe(false);
+    if (checked.ok) return;
+    expect(checked.problems.map((p) => [p.line, p.column, p.code, p.message])).toEqual([
+      [4, 12, 'invalid-value', 'test "same" has no steps, so it would pass without checking anything'],
+      [
+        5,
+        11,
+        'invalid-value',
+        'a second test is named "same" (the first is on line 3); give each test its own name',
+      ],
+      [
+        8,
+        17,
+        'invalid-value',
+        '`expect: {}` checks nothing; name what the call should get (`allowed`, `reason`, `rule`, ...) or leave `expect` out',
+      ],
+    ]);
+  });
 });
