@@ -53,6 +53,18 @@ describe('usage errors under --json', () => {
     }
   });
 
+  it('-c given twice is a usage error naming both files, not the last one silently winning', () => {
+    for (const args of [
+      ['validate', '-c', 'a.yaml', '-c', 'b.yaml'],
+      ['explain', '--tool', 'x', '-c', 'a.yaml', '-c', 'b.yaml'],
+      ['-c', 'a.yaml', '-c', 'b.yaml', '--', 'server'],
+    ]) {
+      const r = run(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain('given twice ("a.yaml" and "b.yaml"); give it once');
+    }
+  });
+
   it('without --json the same errors stay text on stderr with the help hint', () => {
     const r = run('explain', '-c', policy, '--tool', 'x', '--bogus');
     expect(r.code).toBe(2);

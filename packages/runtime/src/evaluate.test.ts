@@ -136,6 +136,24 @@ tools:
     );
   });
 
+  it('the reset time in a denial is the one retryAfterMs counts to, even when the clock moves during evaluation', async () => {
+    const s = new MemoryCounterStore();
+    for (let i = 0; i < 3; i++) {
+      const d = await evaluate(STRIPE, { tool: 'list', args: {} }, ctx(s, T0 + 30_000));
+      await s.commit(d.reservation!, T0);
+    }
+    // A clock that moves 7 ms on every reading (a busy machine between the store and the message).
+    let t = T0 + 30_000;
+    for (const decide of [
+      () => evaluate(STRIPE, { tool: 'list', args: {} }, { store: s, now: () => (t += 7) }),
+      () => evaluateNow(STRIPE, { tool: 'list', args: {} }, { store: s, now: () => (t += 7) }),
+    ]) {
+      const d = await decide();
+      expect(d).toMatchObject({ allowed: false, rule: 'global' });
+      expect(d!.message).toContain('(at 2026-11-29T10:01:00.000Z)');
+    }
+  });
+
   it('all counters of one call are reserved together: a rate-limited call does not count toward the spend cap', async () => {
     const s = new MemoryCounterStore();
     for (let i = 0; i < 3; i++) {

@@ -230,7 +230,7 @@ function reserveCounted(
     return Promise.resolve(storeFailure(err, context, policyHash, undefined));
   }
   return pending.then(
-    (result): Decision => decisionFromReserve(policyHash, tool, rules, result, context),
+    (result): Decision => decisionFromReserve(policyHash, tool, rules, result, now),
     (err: unknown) => storeFailure(err, context, policyHash, undefined),
   );
 }
@@ -241,7 +241,7 @@ function decisionFromReserve(
   tool: string,
   rules: readonly CompiledRule[],
   result: ReserveResult,
-  context: EvaluationContext,
+  now: number,
 ): Decision {
   if (!result.ok) {
     return denial(
@@ -251,7 +251,7 @@ function decisionFromReserve(
       tool,
       policyHash,
       undefined,
-      context,
+      now,
     );
   }
   return result.reservation
@@ -341,8 +341,9 @@ export function evaluateNow(
     if (route === ALLOWED) return allowedEntry(policy).decision;
     const store = context.store;
     if (route === undefined || store?.reserveNow === undefined) return undefined;
-    const result = store.reserveNow(route, (context.now ?? Date.now)());
-    return result === undefined ? undefined : decisionFromReserve(policy.hash, tool, rules, result, context);
+    const now = (context.now ?? Date.now)();
+    const result = store.reserveNow(route, now);
+    return result === undefined ? undefined : decisionFromReserve(policy.hash, tool, rules, result, now);
   } catch {
     return undefined;
   }
@@ -509,12 +510,12 @@ async function evaluateRules(
         const r = await context.store.peek(items!, now);
         if (traces) fillTrace(traces, rules, r, items!, deferred);
         if (!r.ok && r.tag < first.index)
-          return denial(rules, failureFromStore(rules, r), r.retryAfterMs, tool, policyHash, traces, context);
+          return denial(rules, failureFromStore(rules, r), r.retryAfterMs, tool, policyHash, traces, now);
       } catch {
         // The call is denied either way; the store outage only blurs which rule is named.
       }
     }
-    return denial(rules, first, undefined, tool, policyHash, traces, context);
+    return denial(rules, first, undefined, tool, policyHash, traces, now);
   }
 
   if (!items || items.length === 0) {
@@ -539,15 +540,7 @@ async function evaluateRules(
   }
   if (traces) fillTrace(traces, rules, result, items, deferred);
   if (!result.ok) {
-    return denial(
-      rules,
-      failureFromStore(rules, result),
-      result.retryAfterMs,
-      tool,
-      policyHash,
-      traces,
-      context,
-    );
+    return denial(rules, failureFromStore(rules, result), result.retryAfterMs, tool, policyHash, traces, now);
   }
 
   // Conditions the store cannot check atomically (non-numeric ops on counters) see the values this call produces.
@@ -563,7 +556,7 @@ async function evaluateRules(
       if (result.reservation) await context.store!.rollback(result.reservation).catch(() => {});
       const detail = `${worst.cond.path} would be ${show(result.values[worst.item])}, which is not ${worst.cond.op} ${show(worst.cond.value)}`;
       const f: Failure = { index: worst.ruleIndex, reason: 'counter_exceeded', detail };
-      return denial(rules, f, undefined, tool, policyHash, traces, context);
+      return denial(rules, f, undefined, tool, policyHash, traces, now);
     }
   }
   // Built without spreads (same keys, same order): this is the decision of every counted call.
@@ -594,14 +587,14 @@ function denial(
   tool: string,
   policyHash: string,
   traces: RuleTrace[] | undefined,
-  context: EvaluationContext,
+  now: number,
 ): Decision {
   const rule = rules[f.index]!;
   return {
     allowed: false,
     rule: rule.name,
     reason: f.reason,
-    message: rule.onDeny ?? defaultMessage(rule, f, tool, retryAfterMs, context),
+    message: rule.onDeny ?? defaultMessage(rule, f, tool, retryAfterMs, now),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     policyHash,
     ...(traces ? { trace: traces } : {}),
@@ -683,11 +676,13 @@ function defaultMessage(
   f: Failure,
   tool: string,
   retryAfterMs: number | undefined,
-  context: EvaluationContext,
+  now: number,
 ): string {
   const name = `"${rule.name}"`;
+  // `now` is the clock reading the store decided with: the time shown is the one `retryAfterMs`
+  // counts to (the end of a fixed window falls on a whole second), not a later reading plus it.
   const when = (ms: number) => {
-    const at = new Date((context.now ?? Date.now)() + ms).toISOString();
+    const at = new Date(now + ms).toISOString();
     return `in ${formatDuration(ms)} (at ${at})`;
   };
   switch (f.reason) {

@@ -167,7 +167,10 @@ async function openState(opts: ExplainOptions): Promise<{ store: CounterStore; l
   const file = join(opts.stateDir ?? defaultPaths().stateDir, 'tollgate.sqlite');
   if (existsSync(file))
     return { store: await openCounterStore({ stateDir: opts.stateDir }), label: `sqlite (${file})` };
-  return { store: new MemoryCounterStore(), label: 'memory (no state yet: counters start at zero)' };
+  return {
+    store: new MemoryCounterStore(),
+    label: `memory (no state yet: ${file} does not exist, so counters start at zero)`,
+  };
 }
 
 /**

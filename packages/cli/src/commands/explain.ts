@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { givenOnce } from '../option-once.js';
 import type { ExplainOptions } from './explain-action.js';
 
 export type { ExplainOutput } from './explain-action.js';
@@ -13,7 +14,7 @@ export function registerExplain(program: Command): void {
   program
     .command('explain')
     .description('Show how the policy decides one tools/call: every rule and condition, then the decision')
-    .requiredOption('-c, --config <file>', 'policy YAML file')
+    .requiredOption('-c, --config <file>', 'policy YAML file', givenOnce)
     .requiredOption('--tool <name>', 'tool name of the call')
     .option('--args <json>', 'the call arguments as a JSON object', '{}')
     .option('--input-schema <json>', "the tool's inputSchema as JSON (for validate.required_args)")

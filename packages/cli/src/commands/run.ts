@@ -10,6 +10,7 @@
  * cannot be started.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { givenOnce } from '../option-once.js';
 import { addRemoteOptions, type RemoteOptions } from './remote.js';
 
 /** A bad option value: commander prints it; exit code 2 (usage), not commander's default 1. */
@@ -53,7 +54,7 @@ function nonNegativeInt(value: string): number {
 export function registerRun(program: Command): void {
   program
     .usage('-c <policy.yaml> [options] -- <server command> [args...]\n       tollgate <command> [options]')
-    .option('-c, --config <file>', 'policy file (YAML) to enforce')
+    .option('-c, --config <file>', 'policy file (YAML) to enforce', givenOnce)
     .option(
       '--state-dir <dir>',
       'directory of the SQLite counter store (default: $TOLLGATE_STATE_DIR, else $TOLLGATE_HOME/state, else ~/.tollgate/state)',

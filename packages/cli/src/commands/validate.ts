@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { givenOnce } from '../option-once.js';
 import type { ValidateOptions } from './validate-action.js';
 
 export type { ValidateSummary } from './validate-action.js';
@@ -12,7 +13,7 @@ export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('Check a policy file and report every error with file:line:col, code and hint')
-    .requiredOption('-c, --config <file>', 'policy YAML file to validate')
+    .requiredOption('-c, --config <file>', 'policy YAML file to validate', givenOnce)
     .option('--json', 'print one machine-readable JSON object on stdout')
     .addHelpText(
       'after',

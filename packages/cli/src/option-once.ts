@@ -1,0 +1,15 @@
+import { InvalidArgumentError } from 'commander';
+
+/**
+ * Commander argument parser for an option that must be given at most once (`-c FILE`): a second
+ * occurrence is a usage error (exit 2) naming both values, instead of the last one silently
+ * winning. Only for options without a default (commander passes the default as `previous`).
+ *
+ * @throws InvalidArgumentError when the option was already given
+ */
+export function givenOnce(value: string, previous: string | undefined): string {
+  if (previous !== undefined) {
+    throw new InvalidArgumentError(`given twice ("${previous}" and "${value}"); give it once`);
+  }
+  return value;
+}
