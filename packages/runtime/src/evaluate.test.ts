@@ -340,6 +340,44 @@ tools:
       'Rule "run#1" rejected the arguments of "run": (arguments) is missing required property "code"; /lang must be equal to one of the allowed values',
     );
   });
+  it("an on_deny written for a rule's limit is followed by the cause when the arguments are the problem", async () => {
+    const capped = compile(`
+version: "1"
+tools:
+  refund:
+    rules:
+      - name: refund cap
+        rate_limit: 1/day
+        validate: { required_args: true }
+        on_deny: "refund: at most 1 call per UTC day"
+`);
+    const s = new MemoryCounterStore();
+    const refund = { tool: 'refund', args: { id: 'r1' } };
+    const unknown = await evaluate(capped, refund, ctx(s));
+    expect(unknown).toMatchObject({ allowed: false, reason: 'schema_unavailable' });
+    expect(unknown.message).toBe(
+      'refund: at most 1 call per UTC day (Rule "refund cap" cannot validate the arguments: the inputSchema of "refund" is not known yet (learned from tools/list))',
+    );
+    const refundSchema = { type: 'object', required: ['id', 'amount'] };
+    const bad = await evaluate(capped, refund, ctx(s, T0, { inputSchema: refundSchema }));
+    expect(bad.message).toBe(
+      'refund: at most 1 call per UTC day (Rule "refund cap" rejected the arguments of "refund": (arguments) is missing required property "amount")',
+    );
+    // The limit itself: the on_deny alone, as written.
+    const ok = await evaluate(
+      capped,
+      { tool: 'refund', args: { id: 'r', amount: 1 } },
+      ctx(s, T0, { inputSchema: refundSchema }),
+    );
+    await s.commit(ok.reservation!, T0);
+    const limited = await evaluate(
+      capped,
+      { tool: 'refund', args: { id: 'r', amount: 1 } },
+      ctx(s, T0, { inputSchema: refundSchema }),
+    );
+    expect(limited).toMatchObject({ reason: 'rate_limited', message: 'refund: at most 1 call per UTC day' });
+  });
+
   it('denies with schema_unavailable while the inputSchema is unknown', async () => {
     expect(await evaluate(p, { tool: 'run', args: { code: 'x' } }, {})).toMatchObject({
       allowed: false,

@@ -594,7 +594,7 @@ function denial(
     allowed: false,
     rule: rule.name,
     reason: f.reason,
-    message: rule.onDeny ?? defaultMessage(rule, f, tool, retryAfterMs, now),
+    message: denialMessage(rule, f, tool, retryAfterMs, now),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     policyHash,
     ...(traces ? { trace: traces } : {}),
@@ -669,6 +669,29 @@ function fillTrace(
       mut.detail = f.detail;
     }
   });
+}
+
+/**
+ * Reasons that are about the call's arguments rather than the limit a rule states: an `on_deny`
+ * written for the limit ("at most 10 calls a day") would mislead, so the precise cause follows it.
+ */
+const ARGUMENT_REASONS: ReadonlySet<ReasonCode> = new Set([
+  'invalid_arguments',
+  'schema_unavailable',
+  'invalid_increment',
+]);
+
+/** The rule's `on_deny` (followed by the cause for {@link ARGUMENT_REASONS}), or the generated message. */
+function denialMessage(
+  rule: CompiledRule,
+  f: Failure,
+  tool: string,
+  retryAfterMs: number | undefined,
+  now: number,
+): string {
+  if (rule.onDeny === undefined) return defaultMessage(rule, f, tool, retryAfterMs, now);
+  if (!ARGUMENT_REASONS.has(f.reason)) return rule.onDeny;
+  return `${rule.onDeny} (${defaultMessage(rule, f, tool, retryAfterMs, now)})`;
 }
 
 function defaultMessage(
