@@ -120,7 +120,7 @@ tests:
   it('an invalid policy exits 1 with positions; a malformed test file exits 2 with its line', () => {
     const badPolicy = file(
       'bad-policy.test.yaml',
-      `policy: { version: "2", tools: {} }\ntests:\n  - { name: x, steps: [] }\n`,
+      `policy: { version: "2", tools: {} }\ntests:\n  - { name: x, steps: [{ call: t }] }\n`,
     );
     const r1 = tollgate('test', badPolicy);
     expect(r1.code).toBe(1);

@@ -16,6 +16,11 @@ export interface GateCall {
   tool: string;
   /** `params.arguments` (an empty object when omitted). */
   args: Record<string, unknown>;
+  /**
+   * `params.task` is present: a task-augmented call (MCP spec 2025-11-25, "Tasks"). The proxy
+   * commits its reservation even on a JSON-RPC error (see the router). Set by the proxy.
+   */
+  task?: boolean;
 }
 
 /** Who is calling: the proxy gives one session per client connection. */

@@ -102,9 +102,8 @@ interface PendingCall<D> {
   readonly countsOnError: boolean;
 }
 
-/** A well-formed `tools/call` as read from its params. */
+/** A well-formed `tools/call` as read from its params (`task` always set). */
 interface ReadCall extends GateCall {
-  /** `params.task` is present (see {@link PendingCall.countsOnError}). */
   readonly task: boolean;
 }
 

@@ -86,7 +86,9 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     expect(tools.tools.map((t) => t.name)).toContain('echo');
     const r = await client.callTool({ name: 'echo', arguments: { message: 'over http' } });
     expect(text(r)).toBe('Echo: over http');
-    expect(gate.decisions.map((d) => d.call)).toEqual([{ tool: 'echo', args: { message: 'over http' } }]);
+    expect(gate.decisions.map((d) => d.call)).toEqual([
+      { tool: 'echo', args: { message: 'over http' }, task: false },
+    ]);
     expect(gate.commits).toBe(1);
   });
 
