@@ -94,7 +94,9 @@ if (!hasChromium && process.env.CI === 'true') {
         const answers = await page.locator('.faq-entry p').allInnerTexts();
         expect(answers).toHaveLength(6);
         expect(answers[0]).toMatch(/code interpreter/i);
-        expect(answers[1]).toContain('tollgate -c aws-bedrock-agentcore.yaml -- uvx');
+        expect(answers[1]).toContain(
+          'tollgate -c aws-bedrock-agentcore-start_code_interpreter_session.yaml -- uvx',
+        );
         expect(answers[2]).toMatch(/^High\./);
         expect(answers[3]).toContain('at most 10 calls in any rolling 60 seconds');
         expect(answers[4]).toContain('hide: [start_code_interpreter_session]');

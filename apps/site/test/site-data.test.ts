@@ -1,9 +1,17 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadPolicy, tryCompileRegex } from '@tollgate/policy';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attackPatterns, patternsFor } from '../src/lib/attack-patterns.ts';
-import { buildSiteData, CATEGORIES, siteData } from '../src/lib/catalog.ts';
+import {
+  buildSiteData,
+  CATEGORIES,
+  countOf,
+  siteData,
+  toolPolicyFile,
+  withPlaceholders,
+} from '../src/lib/catalog.ts';
 import { categoryChartSvg } from '../src/lib/chart.ts';
 import { assertPolicyCompiles } from '../src/lib/compile.ts';
 import { categoryInPractice, faqJsonLd, inlineCode, toolFaq } from '../src/lib/explain.ts';
@@ -84,6 +92,92 @@ describe('policy compile check', () => {
   });
 });
 
+describe('launch commands and file names a reader copies', () => {
+  it('shows the capture values of a launch command as placeholders, and leaves real arguments alone', () => {
+    const cases: [string, string][] = [
+      [
+        'npx -y --package=@stripe/mcp@0.2.5 @stripe/mcp --tools=all --api-key=sk_test_dummy',
+        'npx -y --package=@stripe/mcp@0.2.5 @stripe/mcp --tools=all --api-key=<your-api-key>',
+      ],
+      [
+        'npx -y --package=p mcp-server-postgres postgresql://dummy:dummy@127.0.0.1:5432/dummy',
+        'npx -y --package=p mcp-server-postgres <your-postgresql-url>',
+      ],
+      [
+        'npx -y --package=p dbhub --transport stdio --dsn sqlite://<scratch-dir>/test.db',
+        'npx -y --package=p dbhub --transport stdio --dsn <your-sqlite-url>',
+      ],
+      [
+        'npx -y --package=p mcp start --api-key api-dummy',
+        'npx -y --package=p mcp start --api-key <your-api-key>',
+      ],
+      [
+        'npx -y --package=p mcp-server-cloudflare run 00000000000000000000000000000000',
+        'npx -y --package=p mcp-server-cloudflare run <your-account-id>',
+      ],
+      [
+        'npx -y --package=p mcp-server-filesystem work/filesystem/data',
+        'npx -y --package=p mcp-server-filesystem <your-directory>',
+      ],
+      [
+        'npx -y --package=p mcp-sqlite-server work/sqlite/test.db',
+        'npx -y --package=p mcp-sqlite-server <your-file>',
+      ],
+      [
+        'npx -y --package=p mcp-server-monday-api -t dummy',
+        'npx -y --package=p mcp-server-monday-api -t <your-value>',
+      ],
+      ['npx -y --package=p mcp-server-everything stdio', 'npx -y --package=p mcp-server-everything stdio'],
+      [
+        'npx -y --package=p playwright-mcp --headless --isolated',
+        'npx -y --package=p playwright-mcp --headless --isolated',
+      ],
+    ];
+    for (const [command, shown] of cases) expect(withPlaceholders(command)).toBe(shown);
+    const postgres = data.servers.find((s) => s.id === 'postgres');
+    expect(postgres?.launchHasPlaceholders).toBe(true);
+    expect(data.servers.find((s) => s.id === 'memory')?.launchHasPlaceholders).toBe(false);
+    // No launch command on the site keeps a dummy value.
+    for (const s of data.servers)
+      expect(s.launchCommand, s.id).not.toMatch(/dummy|0{16}|<scratch-dir>| work\//i);
+  });
+
+  it('a tool page saves its one-tool policy under a name of its own, and counts read in English', () => {
+    expect(toolPolicyFile('postgres', 'query')).toBe('postgres-query.yaml');
+    expect(toolPolicyFile('x', 'a/b c')).toBe('x-a-b-c.yaml');
+    expect([countOf(1, 'tool'), countOf(2, 'tool'), countOf(0, 'tool')]).toEqual([
+      '1 tool',
+      '2 tools',
+      '0 tools',
+    ]);
+  });
+});
+
+describe('the quick start page', () => {
+  it('writes a sandbox regex that no `..` segment climbs out of', () => {
+    const page = readFileSync(join(repoRoot(), 'apps/site/src/content/docs/docs/quick-start.md'), 'utf8');
+    const yaml = /```yaml\n(version[\s\S]*?)```/.exec(page)?.[1];
+    const loaded = loadPolicy(yaml ?? '', { filename: 'quick-start.md' });
+    expect(loaded.ok).toBe(true);
+    if (!loaded.ok) return;
+    const value = loaded.document.tools?.write_file?.rules?.[0]?.conditions?.[0]?.value;
+    const re = tryCompileRegex(String(value));
+    expect(re.ok).toBe(true);
+    if (!re.ok) return;
+    expect(
+      ['/srv/sandbox/a.txt', '/srv/sandbox/d/e.txt', '/srv/sandbox/..x/y'].map((p) => re.regex.test(p)),
+    ).toEqual([true, true, true]);
+    expect(
+      [
+        '/srv/sandbox/../../etc/cron.d/x',
+        '/srv/sandbox/..',
+        '/srv/sandbox/a/../../x',
+        '/srv/sandboxed/x',
+      ].map((p) => re.regex.test(p)),
+    ).toEqual([false, false, false, false]);
+  });
+});
+
 describe('attack patterns', () => {
   it('has at least ten, each with targets, and every containment policy compiles', () => {
     expect(attackPatterns.length).toBeGreaterThanOrEqual(10);
@@ -113,7 +207,7 @@ describe('tool prose', () => {
       'Which MCP server provides start_code_interpreter_session?',
     ]);
     expect(faq[1]!.answer).toContain(
-      'tollgate -c aws-bedrock-agentcore.yaml -- uvx awslabs.amazon-bedrock-agentcore-mcp-server',
+      'tollgate -c aws-bedrock-agentcore-start_code_interpreter_session.yaml -- uvx awslabs.amazon-bedrock-agentcore-mcp-server',
     );
     expect(faq[2]!.answer).toMatch(/^High\. .*Execute/);
     expect(faq[3]!.answer).toContain('at most 10 calls in any rolling 60 seconds');

@@ -77,8 +77,13 @@ export interface SiteServer {
   version?: string;
   repository?: string;
   license?: string;
-  /** Shell command that starts the server (what goes after `tollgate -c <id>.yaml --`). */
+  /**
+   * Shell command that starts the server (what goes after `tollgate -c <id>.yaml --`), with the
+   * capture's dummy values (keys, ids, scratch paths) shown as `<your-...>` placeholders.
+   */
   launchCommand: string;
+  /** True when {@link launchCommand} holds placeholders the reader must fill in. */
+  launchHasPlaceholders: boolean;
   /** Environment variables the server needs (names only). */
   envNames: string[];
   tools: SiteTool[];
@@ -155,6 +160,7 @@ function toSiteServer(server: CatalogServer): SiteServer {
     repository: server.repository,
     license: server.license,
     launchCommand: launchCommand(server),
+    launchHasPlaceholders: launchCommand(server).includes('<your-'),
     envNames: Object.keys(server.launch?.env ?? {}).sort(),
     tools,
     starterYaml: starter.yaml,
@@ -205,12 +211,64 @@ export function toolUrl(serverId: string, toolName: string): string {
  * has one, `uvx <package>` for PyPI servers, `npx -y <package>[@version]` for npm ones.
  */
 export function launchCommand(server: CatalogServer): string {
-  if (server.launch?.npx) return server.launch.npx;
+  if (server.launch?.npx) return withPlaceholders(server.launch.npx);
   const spec = server.package.version
     ? `${server.package.name}@${server.package.version}`
     : server.package.name;
   if (server.package.registry === 'pypi') return `uvx ${spec}`;
   return `npx -y ${spec}`;
+}
+
+/** `1 tool`, `2 tools`: a count with its noun. */
+export function countOf(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * The file name a tool page's one-tool policy is saved as: `<server>-<tool>.yaml`, so that it never
+ * overwrites the server's full starter policy (`<server>.yaml`). Characters a file name cannot
+ * safely hold become `-`.
+ */
+export function toolPolicyFile(serverId: string, toolName: string): string {
+  return `${serverId}-${toolName.replace(/[^A-Za-z0-9._-]/g, '-')}.yaml`;
+}
+
+/**
+ * The catalogue's launch commands carry the values the server was captured with: dummy keys and
+ * ids (`--api-key=sk_test_dummy`, `napi_dummy`, an all-zero account id) and scratch paths
+ * (`work/filesystem/data`, `<scratch-dir>`). A reader would copy them as they are: each becomes
+ * a `<your-...>` placeholder named after its flag, URL scheme or kind.
+ */
+export function withPlaceholders(command: string): string {
+  const words = command.split(' ');
+  return words
+    .map((word, i) => {
+      const flag = /^(--?[A-Za-z][\w-]*)=(.*)$/.exec(word);
+      const value = flag ? flag[2]! : word;
+      const kind = captureValueKind(value);
+      if (kind === undefined) return word;
+      const previous = words[i - 1];
+      const name = flag
+        ? flag[1]!.replace(/^-+/, '')
+        : kind !== 'value'
+          ? kind
+          : previous !== undefined && /^--?[A-Za-z][\w-]+$/.test(previous)
+            ? previous.replace(/^-+/, '')
+            : 'value';
+      const placeholder = `<your-${name}>`;
+      return flag ? `${flag[1]}=${placeholder}` : placeholder;
+    })
+    .join(' ');
+}
+
+/** What a capture value stands for (`value` when nothing more is known), or undefined for a real argument. */
+function captureValueKind(value: string): string | undefined {
+  const url = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value);
+  if (/dummy/i.test(value)) return url ? `${url[1]!.toLowerCase()}-url` : 'value';
+  if (/^0{16,}$/.test(value)) return 'account-id';
+  if (value.includes('<scratch-dir>')) return url ? `${url[1]!.toLowerCase()}-url` : 'path';
+  if (/^work\//.test(value)) return /\.\w+$/.test(value) ? 'file' : 'directory';
+  return undefined;
 }
 
 /** Reads the first rate limit of the tool's rules in an emitted policy document (shape per DESIGN section 2). */

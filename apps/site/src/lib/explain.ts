@@ -4,7 +4,7 @@
  * (name, description, inputSchema, classification, recommended rule), never from upstream text.
  */
 import { amountField, type Category, type Risk } from '@tollgate/catalog';
-import type { SiteServer, SiteTool } from './catalog.ts';
+import { countOf, type SiteServer, type SiteTool, toolPolicyFile } from './catalog.ts';
 
 /** What each category means, in one sentence, for category pages and badges. */
 export const CATEGORY_MEANING: Readonly<Record<Category, string>> = {
@@ -109,7 +109,7 @@ function rateLimitText(tool: SiteTool): string | undefined {
  */
 export function toolFaq(tool: SiteTool, server: SiteServer): FaqEntry[] {
   const t = code(tool.name);
-  const file = `${server.id}.yaml`;
+  const file = toolPolicyFile(server.id, tool.name);
   const rl = rateLimitText(tool);
   const topEvidence = [...tool.evidence].sort((a, b) => b.weight - a.weight)[0];
   const why = tool.overridden
@@ -146,7 +146,7 @@ export function toolFaq(tool: SiteTool, server: SiteServer): FaqEntry[] {
     },
     {
       question: `Which MCP server provides ${tool.name}?`,
-      answer: `${server.name}, published on ${server.registry === 'npm' ? 'npm' : 'PyPI'} as ${code(pkg)}${server.repository ? ` (source: ${server.repository})` : ''}. It offers ${server.tools.length} tools in total; start it with ${code(server.launchCommand)}.`,
+      answer: `${server.name}, published on ${server.registry === 'npm' ? 'npm' : 'PyPI'} as ${code(pkg)}${server.repository ? ` (source: ${server.repository})` : ''}. It offers ${countOf(server.tools.length, 'tool')} in total; start it with ${code(server.launchCommand)}${server.launchHasPlaceholders ? ', with your own values in place of the `<your-...>` placeholders' : ''}.`,
     },
   ];
 }

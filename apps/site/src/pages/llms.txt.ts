@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { attackPatterns } from '../lib/attack-patterns.ts';
-import { CATEGORIES, RISK_OF, siteData } from '../lib/catalog.ts';
+import { CATEGORIES, countOf, RISK_OF, siteData } from '../lib/catalog.ts';
 
 /** `/llms.txt` (llmstxt.org): a Markdown map of the site for language models. */
 export const GET: APIRoute = ({ site }) => {
@@ -25,7 +25,7 @@ export const GET: APIRoute = ({ site }) => {
     '',
     ...servers.map(
       (s) =>
-        `- [${s.name}](${base}${s.url}): ${s.tools.length} tools; starter policy ${base}/policies/${s.id}.yaml`,
+        `- [${s.name}](${base}${s.url}): ${countOf(s.tools.length, 'tool')}; starter policy ${base}/policies/${s.id}.yaml`,
     ),
     '',
     '## Attack patterns',
