@@ -192,6 +192,69 @@ describe('classifyTool', () => {
     ).toBe('Execute');
   });
 
+  it('classifies invented money and disk tools from their words, with no catalogue entry', () => {
+    const send = classifyTool(
+      tool('send_money', 'Sends money to an account.', {
+        amount: { type: 'number' },
+        currency: { type: 'string' },
+      }),
+    );
+    expect(send.category).toBe('Financial');
+    expect(send.evidence[0]).toMatchObject({ kind: 'name', detail: 'send money', category: 'Financial' });
+    const order = classifyTool(tool('place_order', 'Places a market order to buy or sell shares.'));
+    expect(order.category).toBe('Financial');
+    expect(order.evidence.some((e) => e.detail === '"market order"')).toBe(true);
+    expect(classifyTool(tool('trade', 'Buys or sells stocks for the user.')).category).toBe('Financial');
+    const format = classifyTool(tool('format_volume', 'Formats a volume, erasing all data.'));
+    expect(format.category).toBe('Destructive');
+    expect(format.evidence.some((e) => e.detail === '"erasing all data"')).toBe(true);
+    // Without the name's help the description alone is enough.
+    expect(classifyTool(tool('volume_prepare', 'Prepares a volume, erasing all data.')).category).toBe(
+      'Destructive',
+    );
+    // Formatting text is not formatting a disk.
+    expect(classifyTool(tool('format_code', 'Formats source code.')).category).not.toBe('Destructive');
+  });
+
+  it('does not let a noun in the name outvote what the description says the tool does', () => {
+    // `network`, `status`, `info` are nouns: they no longer lead the name as a Read verb.
+    const net = classifyTool(
+      tool('docker-network', 'Creates, lists, inspects or removes Docker networks on the host.'),
+    );
+    expect(net.category).toBe('Destructive');
+    expect(net.evidence.find((e) => e.detail === 'network')).toMatchObject({ category: 'Read', weight: 1.5 });
+    expect(classifyTool(tool('service_status', 'Resets the service, dropping its queue.')).category).toBe(
+      'Destructive',
+    );
+    expect(classifyTool(tool('git_status', 'Shows the working tree status.')).category).toBe('Read');
+  });
+
+  it('gives a router the weight of the worst operation it lists', () => {
+    const c = classifyTool(
+      tool('git_tag', 'Lists, creates, deletes or verifies signatures of tags in a local repository.'),
+    );
+    expect(c.category).toBe('Destructive');
+    expect(c.evidence.find((e) => e.detail === '"lists creates deletes or verifies"')).toMatchObject({
+      category: 'Destructive',
+      weight: 4.5,
+    });
+    // Two operations are not a router: "Creates or updates" stays Write.
+    expect(classifyTool(tool('put_item', 'Creates or updates an item.')).category).toBe('Write');
+  });
+
+  it('reads a caller-supplied SQL statement as Execute even in a transaction meant to be read-only', () => {
+    const c = classifyTool(
+      tool(
+        'query',
+        'Runs a caller-supplied SQL statement inside a transaction meant to be read-only, which a multi-statement string can end.',
+        { sql: { type: 'string' } },
+      ),
+    );
+    expect(c.category).toBe('Execute');
+    // "read-only" is one piece of Read evidence, not two ("read" is not counted again).
+    expect(c.evidence.filter((e) => e.category === 'Read' && e.kind === 'description')).toHaveLength(1);
+  });
+
   it('is deterministic and bounded', () => {
     const t = tool('update_and_delete_records', 'Updates records and removes stale ones.', { data: {} });
     const a = classifyTool(t);

@@ -61,10 +61,10 @@ const READ_VERBS: Lexicon = {
     3,
     'get list search read fetch find describe view show retrieve lookup look browse inspect ' +
       'count check download export watch poll analyze analyse explain diff preview summarize summarise ' +
-      'compare estimate calculate compute geocode reverse directions distance elevation screenshot ' +
-      'snapshot logs stats whoami me current think thinking ping echo suggest recommend scrape crawl ' +
-      'extract map research ask answer reason convert validate lint verify test status info details ' +
-      'discover audit tail grep history navigate_back console network wait generate render expect assert ' +
+      'compare estimate calculate geocode reverse directions distance elevation screenshot ' +
+      'snapshot whoami think thinking ping echo suggest recommend scrape crawl ' +
+      'extract map research ask answer reason convert validate lint verify test ' +
+      'discover audit tail grep navigate_back wait generate render expect assert ' +
       'forward_geocode measure trace profile recall open_nodes search_nodes read_graph',
   ),
   // `query` alone is usually a read (`query_logs`); a SQL field in the schema outweighs it.
@@ -73,7 +73,7 @@ const READ_VERBS: Lexicon = {
 const READ_NOUNS: Lexicon = lex(
   1.5,
   'info details status metadata logs stats usage schema docs documentation inference embedding ' +
-    'embeddings generation completion completions',
+    'embeddings generation completion completions network history console current me',
 );
 // Verbs that change state, recoverably.
 const WRITE_VERBS: Lexicon = lex(
@@ -94,7 +94,9 @@ const DESTRUCTIVE_VERBS: Lexicon = lex(
   4,
   'delete remove drop destroy purge revoke terminate kill uninstall truncate wipe erase clear ' +
     'overwrite deprovision decommission evict flush prune cleanup clean rm del unpublish discard ' +
-    'abort cancel reset deactivate nuke expire invalidate logout rotate',
+    'abort cancel reset deactivate nuke expire invalidate logout rotate ' +
+    // Formatting a storage device erases it (`format_code` is not in the list).
+    'format_disk format_volume format_drive format_partition',
 );
 // Verbs that run code, jobs or deployments.
 const EXECUTE_VERBS: Lexicon = lex(
@@ -110,13 +112,13 @@ const EXECUTE_NOUNS: Lexicon = lex(
     'pipeline helm migration',
 );
 // Verbs that move money by themselves.
-const FINANCIAL_VERBS: Lexicon = lex(5, 'pay charge refund payout purchase buy bill');
+const FINANCIAL_VERBS: Lexicon = lex(5, 'pay charge refund payout purchase buy sell bill');
 // Nouns that make an acting verb financial.
 const FINANCIAL_NOUNS = new Set(
   (
     'invoice invoices payment payments charge charges refund refunds payout payouts subscription ' +
     'subscriptions purchase purchases billing transfer transfers price prices coupon coupons credit ' +
-    'credits paymentintent paymentlink payment_link dispute disputes'
+    'credits paymentintent paymentlink payment_link dispute disputes money funds'
   ).split(/\s+/),
 );
 // Tokens that are verbs or nouns (`eval` in `genai-model-eval-list-runs`, `build` in
@@ -148,23 +150,29 @@ const SAVES_TO_DISK =
 // Phrases in descriptions, matched on word boundaries. Weight is lower than the name's.
 const PHRASES: Array<[RegExp, Category, number]> = [
   [/\b(permanently|irreversibl[ey]|cannot be undone|can ?not be recovered)\b/, 'Destructive', 3],
+  // "erasing all data", "wipes every file": the whole of something is gone.
+  [
+    /\b(eras(e|es|ing)|wip(e|es|ing)|delet(e|es|ing)|destroy(s|ing)?) (all|every|the entire) (\w+ ){0,2}(data|files?|contents?|records|objects|items)\b/,
+    'Destructive',
+    3,
+  ],
   [/\b(overwrit(e|es|ing)|(replac(e|es|ing)) (any |the |an |its )?existing)\b/, 'Destructive', 2],
   [SAVES_TO_DISK, 'Write', 5],
   // A snapshot of a stored resource is a new stored object (a page snapshot is "captured").
   [/\btak(e|es|ing) (a |an )?(\w+ ){0,2}snapshots?\b/, 'Write', 3],
   [/\b(recurring charges?|incur(s|ring)? (charges|costs)|billable|paid (plan|tier))\b/, 'Financial', 3],
   [
-    /\b(delet(e|es|ing)|remov(e|es|ing)|destroy(s|ing)?|drop(s|ping)?|terminat(e|es|ing)|revok(e|es|ing)|purg(e|es|ing)|wip(e|es|ing))\b/,
+    /\b(delet(e|es|ing)|remov(e|es|ing)|destroy(s|ing)?|drop(s|ping)?|terminat(e|es|ing)|revok(e|es|ing)|purg(e|es|ing)|wip(e|es|ing)|eras(e|es|ing))\b/,
     'Destructive',
     1.5,
   ],
   [
-    /\b(arbitrary|raw|caller-written) (\w+ ){0,2}(sql|code|command|commands|quer(y|ies)|javascript|js|script|requests|mutations?)\b/,
+    /\b(arbitrary|raw|caller-written|caller-supplied) (\w+ ){0,2}(sql|code|command|commands|quer(y|ies)|javascript|js|script|requests|mutations?)\b/,
     'Execute',
     3,
   ],
   [
-    /\b(execut(e|es|ing)|runs?|running|evaluat(e|es|ing)) (a |an |the |any |custom |given |provided )?(sql|code|command|commands|shell|script|scripts|quer(y|ies)|javascript|js|python|bash|function|workflow|pipeline|job|jobs|tests?|build)\b/,
+    /\b(execut(e|es|ing)|runs?|running|evaluat(e|es|ing)) (a |an |the |any |custom |given |provided )?(caller-supplied |user-supplied |single )?(sql|code|command|commands|shell|script|scripts|quer(y|ies)|javascript|js|python|bash|function|workflow|pipeline|job|jobs|tests?|build)\b/,
     'Execute',
     3,
   ],
@@ -181,6 +189,17 @@ const PHRASES: Array<[RegExp, Category, number]> = [
     'Financial',
     3,
   ],
+  // Moving money, or trading: "sends money to an account", "places a market order to buy shares".
+  [
+    /\b(send(s|ing)?|transfer(s|ring)?|wir(e|es|ing)|mov(e|es|ing)|withdraw(s|ing)?|deposit(s|ing)?) (\w+ )?(money|funds|cash)\b/,
+    'Financial',
+    3,
+  ],
+  [
+    /\b((buy(s|ing)?|sell(s|ing)?|trad(e|es|ing)) (or (buy|sell) )?(\w+ ){0,2}(shares|stocks?|securities|bonds|crypto(currency|currencies)?|futures)|(market|limit|stop) orders?)\b/,
+    'Financial',
+    3,
+  ],
   [/\b(money|funds|payment|charge|invoice|refund|payout|subscription|billing)\b/, 'Financial', 1],
   [
     /\b(creat(e|es|ing)|add(s|ing)?|updat(e|es|ing)|modif(y|ies|ying)|edit(s|ing)?|sets?|writ(e|es|ing)|send(s|ing)?(?! (a |an |the )?(input|request|prompt|query|queries)\b)|post(s|ing)?|upload(s|ing)?|submit(s|ting)?|append(s|ing)?|puts|mov(e|es|ing)|renam(e|es|ing)|manag(e|es|ing)|adjust(s|ing)?|chang(e|es|ing)|configur(e|es|ing))\b/,
@@ -188,7 +207,7 @@ const PHRASES: Array<[RegExp, Category, number]> = [
     1.5,
   ],
   [
-    /\b(list(s|ing)?|get(s|ting)?|retriev(e|es|ing)|fetch(es|ing)?|search(es|ing)?|read(s|ing)?|return(s|ing)?|show(s|ing)?|look(s|ing)? up|find(s|ing)?|describ(e|es|ing)|view(s|ing)?)\b/,
+    /\b(list(s|ing)?|get(s|ting)?|retriev(e|es|ing)|fetch(es|ing)?|search(es|ing)?|read(s|ing)?(?![- ]only)|return(s|ing)?|show(s|ing)?|look(s|ing)? up|find(s|ing)?|describ(e|es|ing)|view(s|ing)?)\b/,
     'Read',
     1.5,
   ],
@@ -371,6 +390,40 @@ function descriptionEvidence(description: string, scale: number, nameVerb: Categ
   return out;
 }
 
+// A description that opens with a list of three or more operations ("Creates, lists, inspects or
+// removes Docker networks"): a router tool that can do each of them.
+const OPERATION_LIST = /^([a-z]+s)((, [a-z]+s){1,},? (or|and) [a-z]+s)\b/;
+/** Weight of the most severe operation a router lists (not scaled: it is one fact about the tool). */
+const ROUTER_WEIGHT = 4.5;
+
+/** The category of a verb in the third person (`removes`, `applies`, `pushes`), or null. */
+function operationCategory(verb: string): Category | null {
+  for (const base of [verb.replace(/ies$/, 'y'), verb.replace(/s$/, ''), verb.replace(/es$/, '')])
+    if (!WEAK_VERBS.has(base)) {
+      const hit = verbCategory(base);
+      if (hit) return hit[0];
+    }
+  return null;
+}
+
+/**
+ * A router can do the worst of what it lists: `removes` among "lists, inspects or removes" is
+ * evidence as strong as a name's second verb, so a noun name (`docker-network`) or the first,
+ * milder operation does not hide it.
+ */
+function routerEvidence(description: string): Evidence[] {
+  const first = (description.split(/(?<=[.!?])\s+/)[0] ?? '').toLowerCase();
+  const m = OPERATION_LIST.exec(first);
+  if (!m) return [];
+  let worst: Category | null = null;
+  for (const verb of m[0].split(/,? (?:or|and) |, /)) {
+    const c = operationCategory(verb);
+    if (c && (worst === null || severity(c) > severity(worst))) worst = c;
+  }
+  if (!worst || worst === 'Read') return [];
+  return [{ kind: 'description', detail: `"${quote(m[0])}"`, category: worst, weight: ROUTER_WEIGHT }];
+}
+
 function quote(phrase: string): string {
   return words(phrase).slice(0, 5).join(' ');
 }
@@ -438,6 +491,7 @@ export function classifyTool(tool: ClassifierInput): Classification {
   const evidence = [
     ...name.evidence,
     ...descriptionEvidence(tool.description ?? '', descriptionScale, name.leadingVerb),
+    ...routerEvidence(tool.description ?? ''),
     ...schemaEvidence(tool.inputSchema ?? {}),
     ...annotationEvidence(tool.annotations),
   ].sort((a, b) => b.weight - a.weight || severity(b.category) - severity(a.category));

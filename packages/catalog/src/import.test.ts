@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   buildCatalogEntry,
   carryOverrides,
@@ -87,5 +88,69 @@ describe('carryOverrides', () => {
     expect(next.tools[0]!.category).toEqual({ value: 'Financial', reason: 'every call is billed' });
     expect(next.tools[1]!.category).toBeUndefined();
     expect(carryOverrides(undefined, previous)).toBe(previous);
+  });
+
+  it('warns, naming how many, when curated overrides are absent from the output', () => {
+    const snapshot = normalizeSnapshot(npmScan, 'demo.json');
+    const curation = {
+      server: 'demo',
+      tools: { get_x: { description: 'Returns x.' }, drop_x: { description: 'Removes x.' } },
+    };
+    const curated = buildCatalogEntry(snapshot, curation);
+    curated.tools[0]!.category = { value: 'Financial', reason: 'every call is billed' };
+    curated.tools[1]!.category = { value: 'Write', reason: 'x can be put back' };
+    const warnings: string[] = [];
+    const warn = (m: string) => warnings.push(m);
+    // Importing into an empty directory: no previous file, so nothing is carried, and it says so.
+    const fresh = carryOverrides(undefined, buildCatalogEntry(snapshot, curation), { curated, warn });
+    expect(fresh.tools.some((t) => t.category)).toBe(false);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^demo: 2 curated category override\(s\) .* not carried over \(get_x, drop_x\)/,
+    );
+    // A previous file with one of them: one is missing.
+    const partial = buildCatalogEntry(snapshot, curation);
+    partial.tools[0]!.category = { value: 'Financial', reason: 'every call is billed' };
+    carryOverrides(partial, buildCatalogEntry(snapshot, curation), { curated, warn });
+    expect(warnings[1]).toMatch(/^demo: 1 curated category override\(s\) .*\(drop_x\)/);
+    // The catalogue file itself as previous: everything carried, no warning.
+    carryOverrides(curated, buildCatalogEntry(snapshot, curation), { curated, warn });
+    expect(warnings).toHaveLength(2);
+  });
+});
+
+describe('serializeCatalog and YAML 1.1 readers', () => {
+  it('quotes strings a YAML 1.1 reader would load as booleans, dates or numbers', () => {
+    const snapshot = normalizeSnapshot(npmScan, 'demo.json');
+    const entry = buildCatalogEntry(
+      {
+        ...snapshot,
+        tools: [
+          {
+            name: 'get_x',
+            inputSchema: {
+              type: 'object',
+              properties: {
+                mode: { type: 'string', enum: ['off', 'on', 'NO', 'Yes', 'yes', 'no', 'y', 'n', 'normal'] },
+                path: { type: 'string', default: '.' },
+                at: { type: 'string', default: '1:20' },
+                flag: { type: 'boolean', default: false },
+                limit: { type: 'integer', default: 10 },
+              },
+            },
+          },
+        ],
+      },
+      { server: 'demo', tools: { get_x: { description: 'Returns x.' } } },
+    );
+    const text = serializeCatalog(entry);
+    for (const s of ['off', 'on', 'NO', 'Yes', 'yes', 'no', 'y', 'n', '1:20', '2025-11-25'])
+      expect(text).toContain(`"${s}"`);
+    expect(text).toContain('- normal\n');
+    expect(text).toContain('default: false\n');
+    expect(text).toContain('default: 10\n');
+    // A YAML 1.1 reader and a YAML 1.2 reader load the same values.
+    expect(parse(text, { version: '1.1' })).toEqual(parse(text));
+    expect(parseCatalog(text, 'demo.yaml')).toEqual(entry);
   });
 });

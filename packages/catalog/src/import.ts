@@ -6,6 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
+import { parseCatalog } from './loader.js';
+import { defaultCatalogDir } from './paths.js';
 import { catalogServerSchema } from './schema.js';
 import type { CatalogLaunch, CatalogServer, CatalogTool, ToolAnnotations } from './types.js';
 
@@ -201,6 +203,9 @@ export function buildCatalogEntry(snapshot: Snapshot, curation: Curation | undef
 
 /**
  * A catalogue entry as YAML text, keys in schema order, with a header saying where it came from.
+ * Strings that a YAML 1.1 reader (PyYAML, older Ruby and Go libraries) would load as something
+ * else are quoted (`compat: 'yaml-1.1'`): enum values such as `off`, `NO`, `Yes` stay strings
+ * there too, as do `0x1F`, `1:20` and `2026-01-01`. YAML 1.2 readers load the same values.
  * @param header replaces the default header comment (lines without `#`).
  */
 export function serializeCatalog(server: CatalogServer, header?: string): string {
@@ -231,7 +236,7 @@ export function serializeCatalog(server: CatalogServer, header?: string): string
     .split('\n')
     .map((l) => `# ${l}`.trimEnd())
     .join('\n');
-  return `${comment}\n${stringify(ordered, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+  return `${comment}\n${stringify(ordered, { lineWidth: 0, aliasDuplicateObjects: false, compat: 'yaml-1.1' })}`;
 }
 
 /** The first sentence of `text`, cut to at most `maxWords` words (a placeholder description). */
@@ -287,19 +292,87 @@ export function entryFromScan(
   };
 }
 
+/** Options of {@link carryOverrides}. */
+export interface CarryOptions {
+  /**
+   * The entry whose curated overrides must not be lost. Default: this server's file in
+   * {@link defaultCatalogDir} (the repository's `catalog/`, or the copy shipped with the package),
+   * when it exists and has overrides. `null`: no check.
+   */
+  curated?: CatalogServer | null;
+  /** Receives the warning (default: written to stderr as `warning: ...`). */
+  warn?: (message: string) => void;
+}
+
 /**
  * Keep the manual `category` overrides of a previous version of an entry: re-importing a snapshot
  * must not silently drop a human decision. Overrides of tools that no longer exist are dropped.
+ *
+ * Overrides live only in catalogue files, so importing into a directory without them (a fresh
+ * `--out`) cannot carry them. That is not silent: when the curated entry (see
+ * {@link CarryOptions.curated}) has overrides for tools of `next` that the result lacks, a warning
+ * names how many and which, and where they are.
  * @returns `next` with overrides copied by tool name (a new object; inputs are not changed).
  */
-export function carryOverrides(previous: CatalogServer | undefined, next: CatalogServer): CatalogServer {
-  if (!previous) return next;
-  const overrides = new Map(previous.tools.filter((t) => t.category).map((t) => [t.name, t.category!]));
-  if (overrides.size === 0) return next;
-  return {
-    ...next,
-    tools: next.tools.map((t) =>
-      overrides.has(t.name) ? { ...t, category: { ...overrides.get(t.name)! } } : t,
-    ),
-  };
+export function carryOverrides(
+  previous: CatalogServer | undefined,
+  next: CatalogServer,
+  options: CarryOptions = {},
+): CatalogServer {
+  const overrides = new Map(
+    (previous?.tools ?? []).filter((t) => t.category).map((t) => [t.name, t.category!]),
+  );
+  const result =
+    overrides.size === 0
+      ? next
+      : {
+          ...next,
+          tools: next.tools.map((t) =>
+            overrides.has(t.name) ? { ...t, category: { ...overrides.get(t.name)! } } : t,
+          ),
+        };
+  const curated = options.curated === undefined ? curatedEntry(next.id) : options.curated;
+  if (curated) {
+    const present = new Set(result.tools.filter((t) => t.category).map((t) => t.name));
+    const wanted = new Set(next.tools.map((t) => t.name));
+    const absent = curated.tools
+      .filter((t) => t.category && wanted.has(t.name) && !present.has(t.name))
+      .map((t) => t.name);
+    if (absent.length > 0) {
+      const where =
+        curated === curatedFiles.get(next.id)?.entry ? curatedFiles.get(next.id)!.file : 'the catalogue';
+      const names = absent.length <= 5 ? absent.join(', ') : `${absent.slice(0, 5).join(', ')}, ...`;
+      const message =
+        `${next.id}: ${absent.length} curated category override(s) in ${where} are absent from the output ` +
+        `and were not carried over (${names}); import into the catalogue directory to keep them`;
+      if (options.warn) options.warn(message);
+      else process.stderr.write(`warning: ${message}\n`);
+    }
+  }
+  return result;
+}
+
+const curatedFiles = new Map<string, { file: string; entry: CatalogServer | undefined }>();
+
+/**
+ * The entry of `id` in the default catalogue when it has manual overrides, else `undefined`.
+ * The file is parsed only when its text has a tool-level `category:` key.
+ */
+function curatedEntry(id: string): CatalogServer | undefined {
+  const cached = curatedFiles.get(id);
+  if (cached) return cached.entry;
+  let file = '';
+  let entry: CatalogServer | undefined;
+  try {
+    file = join(defaultCatalogDir(), `${id}.yaml`);
+    if (existsSync(file)) {
+      const text = readFileSync(file, 'utf8');
+      if (/^ {4}category:/m.test(text)) entry = parseCatalog(text, file);
+    }
+  } catch {
+    // No catalogue, or an unreadable one: nothing to compare with (the import itself goes on).
+    entry = undefined;
+  }
+  curatedFiles.set(id, { file, entry });
+  return entry;
 }

@@ -1,13 +1,21 @@
 // Whole-catalogue checks: coverage of every snapshot, our own words, and every policy compiles.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadPolicy } from '@tollgate/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
+  buildCatalogEntry,
   type CatalogServer,
+  carryOverrides,
   classifyTool,
   defaultCatalogDir,
+  defaultCurationDir,
   loadCatalog,
+  readCuration,
   recommendedPolicy,
   type Snapshot,
+  serializeCatalog,
   sharedRun,
   starterPolicy,
 } from '../src/index.js';
@@ -53,6 +61,39 @@ describe('catalogue coverage', () => {
       expect(s.launch?.npx, s.id).toContain(`${s.package.name}@${s.package.version}`);
     }
   });
+});
+
+describe('the catalogue is what `tollgate catalog import` writes', () => {
+  it('re-importing every snapshot (overrides carried over) reproduces catalog/ byte for byte', () => {
+    const differ: string[] = [];
+    for (const [id, snap] of sources) {
+      const file = join(defaultCatalogDir(), `${id}.yaml`);
+      const previous = servers.find((s) => s.id === id);
+      const entry = carryOverrides(
+        previous,
+        buildCatalogEntry(snap, readCuration(defaultCurationDir(), id)),
+        {
+          curated: null,
+        },
+      );
+      if (serializeCatalog(entry) !== readFileSync(file, 'utf8')) differ.push(id);
+    }
+    expect(differ).toEqual([]);
+  });
+
+  it('YAML 1.1 readers (PyYAML) load the same values: no unquoted off, NO, Yes or bare dates', () => {
+    // A Date only appears when a YAML 1.1 reader takes a string for a timestamp.
+    const typed = (v: unknown) =>
+      JSON.stringify(v, function (this: Record<string, unknown>, k, x) {
+        return this[k] instanceof Date ? `Date ${x}` : x;
+      });
+    const differ: string[] = [];
+    for (const s of servers) {
+      const text = readFileSync(join(defaultCatalogDir(), `${s.id}.yaml`), 'utf8');
+      if (typed(parse(text, { version: '1.1' })) !== typed(parse(text))) differ.push(s.id);
+    }
+    expect(differ).toEqual([]);
+  }, 120_000);
 });
 
 describe('manual overrides', () => {
