@@ -7,7 +7,7 @@
 export interface JsonFailureError {
   /**
    * Stable code: `usage` (a command line commander or the command refused), `scan-timeout`,
-   * `scan-failed`, `catalogue` (init: the `--server` entry cannot be used), `cannot-write`,
+   * `scan-failed`, `catalogue` (init: the `--server` entry cannot be used; catalog stats: no catalogue in `--dir`), `cannot-write`,
    * `internal`.
    */
   code: string;

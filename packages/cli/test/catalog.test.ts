@@ -70,6 +70,31 @@ describe('tollgate catalog stats', { timeout: 120_000 }, () => {
     expect(stats.perServer.find((s) => s.id === 'memory')!.tools).toBe(9);
   });
 
+  it('a missing, empty or non-directory --dir exits 2 with one line (JSON with --json)', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'tollgate-stats-empty-'));
+    const missing = join(empty, 'nope');
+    const file = join(empty, 'file.txt');
+    writeFileSync(file, 'x');
+    const cases: Array<[string, string]> = [
+      [missing, `catalogue directory ${missing} does not exist`],
+      [empty, `no catalogue files (*.yaml) in ${empty}`],
+      [file, `${file} is not a directory`],
+    ];
+    for (const [dir, message] of cases) {
+      const r = tollgate(['stats', '--dir', dir]);
+      expect(r.code, dir).toBe(2);
+      expect(r.stdout, dir).toBe('');
+      expect(r.stderr, dir).toBe(`tollgate catalog stats: ${message}\n`);
+    }
+    const json = tollgate(['stats', '--dir', missing, '--json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toEqual({
+      ok: false,
+      errors: [{ code: 'catalogue', message: `catalogue directory ${missing} does not exist` }],
+      warnings: [],
+    });
+  });
+
   it('prints a table', () => {
     const r = tollgate(['stats']);
     expect(r.code).toBe(0);

@@ -16,6 +16,7 @@ import {
   serializeCatalog,
 } from '@tollgate/catalog';
 import pc from 'picocolors';
+import { jsonFailureText } from '../json-failure.js';
 
 /** Parsed options of `tollgate catalog import`. */
 export interface ImportOptions {
@@ -82,12 +83,41 @@ function printStats(stats: CatalogStats): void {
   );
 }
 
+/** Reports why stats has nothing to count: text on stderr, or the JSON failure with `--json`; exit 2. */
+function statsFailure(opts: { json?: boolean }, message: string): void {
+  if (opts.json) process.stdout.write(jsonFailureText({ code: 'catalogue', message }));
+  else process.stderr.write(`tollgate catalog stats: ${message}\n`);
+  process.exitCode = 2;
+}
+
 /**
  * `tollgate catalog stats [--dir DIR] [--json]`: tools per category and risk, per server and
- * overall, printed as a table (or JSON). Throws when the catalogue directory cannot be read.
+ * overall, printed as a table (or JSON). A missing, unreadable or empty directory exits 2 with one
+ * line; a malformed catalogue file throws its positioned error.
  */
 export function runStats(opts: { dir?: string; json?: boolean }): void {
-  const stats = catalogStats(loadCatalog(opts.dir ?? defaultCatalogDir()));
+  const dir = opts.dir ?? defaultCatalogDir();
+  let servers: ReturnType<typeof loadCatalog>;
+  try {
+    servers = loadCatalog(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) throw err; // a catalogue file's own error, with its position
+    statsFailure(
+      opts,
+      code === 'ENOENT'
+        ? `catalogue directory ${dir} does not exist`
+        : code === 'ENOTDIR'
+          ? `${dir} is not a directory`
+          : `cannot read the catalogue directory ${dir}: ${code}`,
+    );
+    return;
+  }
+  if (servers.length === 0) {
+    statsFailure(opts, `no catalogue files (*.yaml) in ${dir}`);
+    return;
+  }
+  const stats = catalogStats(servers);
   if (opts.json) process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
   else printStats(stats);
 }
