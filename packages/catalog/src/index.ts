@@ -34,6 +34,7 @@ export { defaultCatalogDir, defaultCurationDir, defaultSourcesDir } from './path
 export {
   amountField,
   type EmittedPolicy,
+  isExactToolKey,
   type PolicyDocument,
   type PolicyRule,
   parameterSummary,
@@ -45,7 +46,26 @@ export {
   type StarterOptions,
   starterPolicy,
 } from './policies.js';
-export { launchOptions, type ScanOptions, type ScanResult, ScanTimeoutError, scanServer } from './scan.js';
+export {
+  launchOptions,
+  ScanError,
+  type ScanOptions,
+  type ScanResult,
+  ScanTimeoutError,
+  scanServer,
+} from './scan.js';
+export {
+  CATALOG_ID_PATTERN,
+  checkScannedTools,
+  type Draft,
+  type DraftOptions,
+  type DraftServer,
+  draftFromScan,
+  packageFromCommand,
+  type Recognition,
+  readCatalogEntries,
+  recogniseServer,
+} from './scan-entry.js';
 export {
   catalogLaunchSchema,
   catalogServerSchema,

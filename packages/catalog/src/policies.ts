@@ -3,7 +3,7 @@
  * number are in docs/catalog.md ("Recommended rules").
  */
 
-import { emitPolicy, type PolicyDocument, type PolicyRule } from '@tollgate/policy';
+import { emitPolicy, loadPolicy, type PolicyDocument, type PolicyRule } from '@tollgate/policy';
 import { type Classification, classifyTool } from './classifier.js';
 import type { CatalogServer, CatalogTool, Category } from './types.js';
 
@@ -179,6 +179,52 @@ export interface EmittedPolicy {
   document: PolicyDocument;
   /** `document` as YAML, with comments, ready to write to a file. */
   yaml: string;
+  /**
+   * Tools of the server left out of the policy, with why ({@link starterPolicy}): a name the policy
+   * language would read as `"*"` or a glob (it would match other tools), or a name listed twice.
+   */
+  skipped?: Array<{ name: string; reason: string }>;
+}
+
+const keyProblemMemo = new Map<string, string | null>();
+
+/**
+ * Why `name` cannot be a `tools:` key that the policy language reads as that exact tool name and
+ * nothing else, or undefined when it can. Decided by the policy loader itself (`loadPolicy`), so
+ * it follows the language's own rules: `"*"` is every tool, a glob (`delete_*`, `a?b`, `[x]`,
+ * `x(y)`) matches other names too, and some keys are rejected (`!x`, an unclosed `{`).
+ * MCP-conforming names (1-128 of `A-Za-z0-9_.-`) are exact keys, except `__proto__`.
+ */
+function toolKeyProblem(name: string): string | undefined {
+  if (/^[A-Za-z0-9_.-]{1,128}$/.test(name) && name !== '__proto__') return undefined;
+  const hit = keyProblemMemo.get(name);
+  if (hit !== undefined) return hit ?? undefined;
+  let problem: string | undefined;
+  if (name === '*') problem = 'the policy language reads "*" as the wildcard for every tool';
+  else if (name.trim() === '') problem = 'a blank name cannot be a policy key';
+  else {
+    const probe = emitPolicy({
+      version: '1',
+      default: 'allow',
+      tools: Object.fromEntries([[name, { rules: [{ name: 'probe', action: 'allow' }] }]]),
+    });
+    const loaded = loadPolicy(probe, { filename: 'tool-key-probe.yaml' });
+    if (!loaded.ok) problem = 'the policy language rejects this name as a tool key';
+    else if (loaded.policy.globs.length > 0 || loaded.policy.wildcard)
+      problem = 'the policy language reads this name as a glob, which would match other tools too';
+    else if (!loaded.policy.exact.has(name))
+      problem = 'the policy loader does not keep this name as a tool key';
+  }
+  if (keyProblemMemo.size < 10_000) keyProblemMemo.set(name, problem ?? null);
+  return problem;
+}
+
+/**
+ * True when `name` as a `tools:` key is read by the policy language as that exact tool name and
+ * nothing else (see {@link starterPolicy}, which leaves other names out).
+ */
+export function isExactToolKey(name: string): boolean {
+  return toolKeyProblem(name) === undefined;
 }
 
 /**
@@ -217,15 +263,31 @@ export function starterPolicy(
   options: StarterOptions = {},
 ): EmittedPolicy {
   const classify = options.classify ?? classifyTool;
-  const tools: NonNullable<PolicyDocument['tools']> = {};
-  const comments: Record<string, string> = {};
+  // Built as entries: a tool named `__proto__` must stay a key, not set the object's prototype.
+  const entries: Array<[string, { rules: PolicyRule[] }]> = [];
+  const comments: Record<string, string> = Object.create(null);
   const counts: Record<Category, number> = { Read: 0, Write: 0, Execute: 0, Destructive: 0, Financial: 0 };
+  const skipped: Array<{ name: string; reason: string }> = [];
+  const unnamed: string[] = [];
+  const seen = new Set<string>();
   for (const tool of [...server.tools].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (seen.has(tool.name)) {
+      skipped.push({ name: tool.name, reason: 'listed more than once; the first listing is used' });
+      continue;
+    }
+    seen.add(tool.name);
+    const problem = toolKeyProblem(tool.name);
+    if (problem) {
+      skipped.push({ name: tool.name, reason: problem });
+      unnamed.push(tool.name);
+      continue;
+    }
     const c = classify(tool);
     counts[c.category]++;
-    tools[tool.name] = { rules: recommendedRules(tool, c) };
+    entries.push([tool.name, { rules: recommendedRules(tool, c) }]);
     comments[tool.name] = toolComment(tool, c, options.parameters ?? false);
   }
+  const tools: NonNullable<PolicyDocument['tools']> = Object.fromEntries(entries);
   const document: PolicyDocument = {
     version: '1',
     description: `Starter policy for ${server.name}`,
@@ -236,13 +298,20 @@ export function starterPolicy(
     .filter((k) => counts[k] > 0)
     .map((k) => `${counts[k]} ${k}`)
     .join(', ');
+  const left =
+    unnamed.length > 0
+      ? `\nLeft out, as no tool key names them alone (default: allow lets them run without rules): ${unnamed
+          .map((n) => JSON.stringify(n))
+          .join(', ')}.`
+      : '';
   const yaml = emitPolicy(document, {
     header:
       `Tollgate starter policy for ${server.id}${server.package ? ` (${server.package.name}${server.package.version ? `@${server.package.version}` : ''})` : ''}.\n` +
-      `${server.tools.length} tools: ${summary}.\n` +
+      `${entries.length} tools: ${summary}.\n` +
       (options.header ??
-        "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md)."),
+        "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md).") +
+      left,
     comments,
   });
-  return { document, yaml };
+  return { document, yaml, ...(skipped.length > 0 ? { skipped } : {}) };
 }

@@ -9,10 +9,14 @@
  * - If Tollgate itself dies mid-scan, the process package's watchdog ends the group.
  */
 
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import {
+  deserializeMessage,
+  STDIO_DEFAULT_MAX_BUFFER_SIZE,
+  serializeMessage,
+} from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { type ChildProcessHandle, spawnChild } from '@tollgate/process';
+import { type ChildExit, type ChildProcessHandle, spawnChild } from '@tollgate/process';
 
 /** Options of {@link GroupStdioTransport}. */
 export interface GroupStdioOptions {
@@ -29,6 +33,16 @@ export interface GroupStdioOptions {
    * and SIGKILL of its process group (default 1,000).
    */
   graceMs?: number;
+}
+
+/** What the server did on its stdout besides JSON-RPC, and how it ended (for error messages). */
+export interface StdioDiagnostics {
+  /** Non-empty stdout lines that were not JSON-RPC messages (the SDK drops them silently). */
+  nonJsonLines: number;
+  /** The first such line, as printed (at most 200 characters kept). */
+  firstNonJson?: string;
+  /** How the server process exited, when it has. */
+  exit?: ChildExit;
 }
 
 /**
@@ -50,7 +64,9 @@ export class GroupStdioTransport implements Transport {
   private forced = false;
   /** Cuts the polite wait of a close() short when terminate() comes during it. */
   private forceNow: (() => void) | undefined;
-  private readonly readBuffer = new ReadBuffer();
+  /** Bytes of stdout after the last newline. */
+  private pending: Buffer | undefined;
+  private readonly diag: StdioDiagnostics = { nonJsonLines: 0 };
   private readonly graceMs: number;
 
   /** @param options what to start; nothing runs until {@link GroupStdioTransport.start}. */
@@ -73,20 +89,70 @@ export class GroupStdioTransport implements Transport {
     const { stdout } = handle.child;
     stdout.on('error', (error) => this.onerror?.(error));
     stdout.once('close', () => this.finish());
-    stdout.on('data', (chunk: Buffer) => {
-      this.readBuffer.append(chunk);
-      for (;;) {
-        let message: JSONRPCMessage | null;
-        try {
-          message = this.readBuffer.readMessage();
-        } catch (error) {
-          this.onerror?.(error as Error);
-          continue;
-        }
-        if (message === null) break;
-        this.onmessage?.(message);
-      }
+    stdout.on('data', (chunk: Buffer) => this.read(chunk));
+    void handle.exited.then((exit) => {
+      this.diag.exit = exit;
     });
+  }
+
+  /**
+   * Splits stdout into lines (newline-delimited JSON-RPC, as the SDK's `ReadBuffer`, same size
+   * limit) and counts the lines that are not JSON-RPC, which the SDK would only hand to `onerror`.
+   */
+  private read(chunk: Buffer): void {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      const index = buf.indexOf(10);
+      if (index === -1) break;
+      const line = buf.toString('utf8', 0, index).replace(/\r$/, '');
+      buf = buf.subarray(index + 1);
+      if (line.trim() === '') continue;
+      let message: JSONRPCMessage;
+      try {
+        message = deserializeMessage(line);
+      } catch (error) {
+        this.diag.nonJsonLines++;
+        this.diag.firstNonJson ??= line.slice(0, 200);
+        this.onerror?.(error as Error);
+        continue;
+      }
+      this.onmessage?.(message);
+    }
+    this.pending = buf.length > 0 ? buf : undefined;
+    if (buf.length > STDIO_DEFAULT_MAX_BUFFER_SIZE) {
+      this.pending = undefined;
+      this.onerror?.(new Error(`a stdout line exceeded ${STDIO_DEFAULT_MAX_BUFFER_SIZE} bytes`));
+    }
+  }
+
+  /** Non-JSON-RPC stdout lines seen so far and, once it has exited, how the server ended. */
+  diagnostics(): StdioDiagnostics {
+    const out = { ...this.diag };
+    // A last line the server never ended with a newline cannot be a message either.
+    const rest = this.pending?.toString('utf8').trim();
+    if (rest) {
+      out.nonJsonLines++;
+      out.firstNonJson ??= rest.slice(0, 200);
+    }
+    return out;
+  }
+
+  /**
+   * Resolves with how the server exited, or undefined if it is still running after `ms`
+   * (or was never started).
+   */
+  async exitWithin(ms: number): Promise<ChildExit | undefined> {
+    const handle = this.handle;
+    if (!handle) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      handle.exited,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+      }),
+    ]);
+    clearTimeout(timer);
+    return result;
   }
 
   /** Writes one message to the server's stdin. */
@@ -146,7 +212,7 @@ export class GroupStdioTransport implements Transport {
       // Also when the leader exited by itself: children it left in the group (e.g. under `npx`).
       await handle.endGroup(this.graceMs);
     }
-    this.readBuffer.clear();
+    this.pending = undefined;
     this.finish();
   }
 

@@ -7,13 +7,19 @@
  * its children running or keep the scan waiting on their stdout.
  */
 
+import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ErrorCode, ListToolsResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import type { SnapshotTool } from './import.js';
-import { GroupStdioTransport } from './scan-process.js';
+import { GroupStdioTransport, type StdioDiagnostics } from './scan-process.js';
 import type { CatalogLaunch } from './types.js';
 
 /** What a scan found. */
@@ -47,11 +53,130 @@ export class ScanTimeoutError extends Error {
   override readonly name = 'ScanTimeoutError';
 }
 
+/** The scan failed: the server could not be started or reached, exited, or answered wrongly. One-line message. */
+export class ScanError extends Error {
+  override readonly name = 'ScanError';
+}
+
+/** Which request the scan was waiting for. */
+type Phase = 'initialize' | 'tools/list';
+
+/** Any `tools/list` result: checked against the MCP schema by {@link checkedToolsPage}, for a one-line message. */
+const anyResult = z.unknown();
+
+/** `s` on one line (whitespace runs collapsed), cut to `max` characters. */
+function oneLine(s: string, max = 300): string {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+/** `; the server printed N lines ... (first: "...")`, or '' when its stdout was all JSON-RPC. */
+function nonJsonNote(diag: StdioDiagnostics | undefined): string {
+  if (!diag || diag.nonJsonLines === 0) return '';
+  const n = diag.nonJsonLines;
+  return `; the server printed ${n} line${n === 1 ? '' : 's'} on stdout that ${n === 1 ? 'is' : 'are'} not JSON-RPC (first: ${JSON.stringify(oneLine(diag.firstNonJson ?? '', 60))}); a stdio server must write only MCP messages to stdout (logs go to stderr)`;
+}
+
+/**
+ * A `tools/list` page checked against the MCP schema (the SDK's `ListToolsResultSchema`), or a
+ * {@link ScanError} naming the first offending tool on one line (the SDK's own error is the whole
+ * zod issue list, one JSON document over many lines).
+ */
+function checkedToolsPage(raw: unknown): { tools: SnapshotTool[]; nextCursor?: string } {
+  const parsed = ListToolsResultSchema.safeParse(raw);
+  if (parsed.success) return parsed.data as { tools: SnapshotTool[]; nextCursor?: string };
+  const issues = parsed.error.issues;
+  const first = issues[0]!;
+  const path = first.path;
+  let what: string;
+  if (path[0] === 'tools' && typeof path[1] === 'number') {
+    const tool = (raw as { tools?: Array<{ name?: unknown }> }).tools?.[path[1]];
+    const who =
+      typeof tool?.name === 'string'
+        ? `tool "${oneLine(tool.name, 80)}" (tools[${path[1]}])`
+        : `tools[${path[1]}]`;
+    const field = path.slice(2).map(String).join('.');
+    const absent =
+      first.code === 'invalid_type' &&
+      tool !== undefined &&
+      field !== '' &&
+      path.length === 3 &&
+      (tool as Record<string, unknown>)[field] === undefined;
+    what = absent
+      ? `${who} has no ${field}`
+      : `${who}${field ? ` ${field}` : ''}: ${oneLine(first.message, 120)}`;
+  } else what = `${path.map(String).join('.') || 'the result'}: ${oneLine(first.message, 120)}`;
+  const more =
+    issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length === 2 ? '' : 's'})` : '';
+  throw new ScanError(
+    `the server's tools/list answer does not follow the MCP schema: ${what}${more}; MCP clients reject such a list`,
+  );
+}
+
+/** The innermost `code` (e.g. ECONNREFUSED) and message of an error's `cause` chain. */
+function rootCause(err: unknown): { code?: string; message?: string } {
+  let e: unknown = (err as { cause?: unknown } | undefined)?.cause;
+  let found: { code?: string; message?: string } = {};
+  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const o = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+    const message = typeof o.message === 'string' && o.message ? o.message : undefined;
+    if (typeof o.code === 'string') found = { code: o.code, ...(message ? { message } : {}) };
+    else if (!found.code && message) found = { message };
+    e = o.cause ?? (Array.isArray(o.errors) ? o.errors[0] : undefined);
+  }
+  return found;
+}
+
+/** A one-line {@link ScanError} for what made the scan fail (see {@link scanServer}). */
+async function describeFailure(
+  err: unknown,
+  ctx: { phase: Phase; command: string; url?: string; grouped?: GroupStdioTransport },
+): Promise<Error> {
+  if (err instanceof ScanError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (ctx.url) {
+    if (err instanceof StreamableHTTPError && typeof err.code === 'number' && err.code >= 100) {
+      const status = `HTTP ${err.code}${STATUS_CODES[err.code] ? ` ${STATUS_CODES[err.code]}` : ''}`;
+      return new ScanError(
+        `the URL answered ${status} to ${ctx.phase}; is it the server's MCP endpoint (often ending in /mcp)?`,
+        { cause: err },
+      );
+    }
+    const cause = rootCause(err);
+    if (cause.code || cause.message) {
+      const detail =
+        cause.code && !cause.message?.includes(cause.code)
+          ? `${cause.code}${cause.message ? ` (${cause.message})` : ''}`
+          : cause.message!;
+      return new ScanError(`cannot connect: ${oneLine(detail, 160)}`, { cause: err });
+    }
+    return new ScanError(oneLine(message), { cause: err });
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  if ((err as NodeJS.ErrnoException).syscall?.startsWith('spawn') && typeof code === 'string')
+    return new ScanError(`cannot start ${ctx.command}: ${code}`, { cause: err });
+  const grouped = ctx.grouped;
+  if (grouped && err instanceof McpError && err.code === ErrorCode.ConnectionClosed) {
+    // stdout closes as the server exits; the exit status follows a moment later.
+    const exit = await grouped.exitWithin(1000);
+    const note = nonJsonNote(grouped.diagnostics());
+    if (exit?.signal)
+      return new ScanError(`server was ended by ${exit.signal} before answering ${ctx.phase}${note}`);
+    if (exit)
+      return new ScanError(`server exited with code ${exit.code} before answering ${ctx.phase}${note}`);
+    return new ScanError(`server closed its stdout before answering ${ctx.phase}${note}`);
+  }
+  return new ScanError(`${oneLine(message)}${nonJsonNote(grouped?.diagnostics())}`);
+}
+
 /**
  * Start the server (or connect to `url`), initialize, list every tool, and close the connection.
  * A stdio server's whole process group is ended before this settles (POSIX), on success too.
+ * Every error message is one line, and says what went wrong where it can tell: the exit code of
+ * a server that exited, the HTTP status or connection error code of a URL, the first tool that
+ * breaks the `tools/list` schema, and stdout lines that are not JSON-RPC.
  * @throws {ScanTimeoutError} when initialize plus all pages take longer than `timeoutMs`.
- * @throws {Error} when the process cannot start or the server answers with an error.
+ * @throws {ScanError} when the process cannot start or the server fails or answers wrongly.
  */
 export async function scanServer(options: ScanOptions): Promise<ScanResult> {
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -76,19 +201,28 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
-      reject(new ScanTimeoutError(`scan timed out after ${timeoutMs / 1000} s`));
+      reject(
+        new ScanTimeoutError(
+          `scan timed out after ${timeoutMs / 1000} s${nonJsonNote(grouped?.diagnostics())}`,
+        ),
+      );
     }, timeoutMs);
   });
+  let phase: Phase = 'initialize';
   const work = (async (): Promise<ScanResult> => {
     await client.connect(transport, { signal: controller.signal, timeout: timeoutMs });
+    phase = 'tools/list';
     const tools: SnapshotTool[] = [];
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await client.listTools(cursor ? { cursor } : {}, {
-        signal: controller.signal,
-        timeout: timeoutMs,
-      });
+      // Not `client.listTools`: its schema error is a multi-line zod dump; checked here instead.
+      const raw = await client.request(
+        { method: 'tools/list', params: cursor ? { cursor } : {} },
+        anyResult,
+        { signal: controller.signal, timeout: timeoutMs },
+      );
+      const page = checkedToolsPage(raw);
       pages++;
       for (const t of page.tools) tools.push(t as SnapshotTool);
       cursor = page.nextCursor;
@@ -109,6 +243,14 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
     const result = await Promise.race([work, deadline]);
     done = true;
     return result;
+  } catch (err) {
+    if (err instanceof ScanTimeoutError) throw err;
+    throw await describeFailure(err, {
+      phase,
+      command: options.command,
+      ...(options.url ? { url: options.url } : {}),
+      ...(grouped ? { grouped } : {}),
+    });
   } finally {
     clearTimeout(timer);
     work.catch(() => {});

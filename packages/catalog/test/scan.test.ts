@@ -2,17 +2,25 @@
 // reproducible (same tools, same inputSchema), pagination is followed, a silent server times out, and
 // no process of the server's (grandchildren of a wrapper such as `npx` included) outlives the scan.
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import {
+  checkScannedTools,
   defaultCatalogDir,
+  draftFromScan,
   launchOptions,
   loadCatalogFile,
+  packageFromCommand,
+  ScanError,
   ScanTimeoutError,
   scanServer,
+  starterPolicy,
 } from '../src/index.js';
 import { startHttpFixture } from './fixtures/http-server.js';
 import { goneWithin, pidIn } from './fixtures/process-gone.js';
@@ -152,5 +160,208 @@ describe('scanServer', () => {
     } finally {
       await fixture.close();
     }
+  });
+});
+
+describe('scan failures are one precise line', () => {
+  const oddServer = join(here, 'fixtures', 'odd-server.mjs');
+
+  it('garbage on stdout, then a timeout: counts the lines that are not JSON-RPC and quotes the first', async () => {
+    const err = await scanServer({
+      command: process.execPath,
+      args: [
+        '-e',
+        `console.log('Starting server on port 3000 ${'x'.repeat(80)}'); console.log('ready'); setInterval(() => {}, 1000)`,
+      ],
+      timeoutMs: 1_500,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScanTimeoutError);
+    const message = (err as Error).message;
+    expect(message).toMatch(
+      /^scan timed out after 1\.5 s; the server printed 2 lines on stdout that are not JSON-RPC \(first: "Starting server on port 3000 x+…"\)/,
+    );
+    expect(message).not.toContain('\n');
+    expect(message.length).toBeLessThan(300);
+  });
+
+  it('a server that exits at once: its exit code, not "Connection closed"', async () => {
+    const err = await scanServer({
+      command: process.execPath,
+      args: ['-e', 'process.exit(3)'],
+      timeoutMs: 20_000,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScanError);
+    expect((err as Error).message).toBe('server exited with code 3 before answering initialize');
+  });
+
+  it('a tool without inputSchema: one line naming the tool, not a zod issue dump', async () => {
+    const err = await scanServer({
+      command: process.execPath,
+      args: [oddServer, 'no-schema'],
+      timeoutMs: 60_000,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScanError);
+    expect((err as Error).message).toBe(
+      `the server's tools/list answer does not follow the MCP schema: tool "purge_notes" (tools[1]) has no inputSchema; MCP clients reject such a list`,
+    );
+  }, 90_000);
+
+  it('a URL that is not an MCP endpoint: the HTTP status, not the HTML body', async () => {
+    const http = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end('<!DOCTYPE html>\n<html>\n<body>\n<h1>Not Found</h1>\n</body>\n</html>\n');
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    try {
+      const err = await scanServer({
+        command: '',
+        url: `http://127.0.0.1:${port}/wrong`,
+        timeoutMs: 10_000,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ScanError);
+      expect((err as Error).message).toBe(
+        "the URL answered HTTP 404 Not Found to initialize; is it the server's MCP endpoint (often ending in /mcp)?",
+      );
+    } finally {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  });
+
+  it('nothing listening: the connection error code, not a bare "fetch failed"', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const err = await scanServer({
+      command: '',
+      url: `http://127.0.0.1:${port}/mcp`,
+      timeoutMs: 10_000,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScanError);
+    expect((err as Error).message).toBe(`cannot connect: connect ECONNREFUSED 127.0.0.1:${port}`);
+  });
+});
+
+describe('from a live scan to a server entry', () => {
+  const tool = (name: string, description = 'Reads a note.') => ({
+    name,
+    description,
+    inputSchema: { type: 'object', properties: { id: { type: 'string' } } },
+  });
+
+  it('takes the package only from an npx command', () => {
+    expect(packageFromCommand(['npx', '-y', '@modelcontextprotocol/server-memory@2026.8.31'])).toEqual({
+      registry: 'npm',
+      name: '@modelcontextprotocol/server-memory',
+      version: '2026.8.31',
+    });
+    expect(packageFromCommand(['/usr/bin/npx', '--yes', 'mcp-server-time', '--flag'])).toEqual({
+      registry: 'npm',
+      name: 'mcp-server-time',
+    });
+    expect(packageFromCommand(['npx', '-y', '--package=@acme/mcp@1.2.3', 'acme-mcp', 'dir'])).toEqual({
+      registry: 'npm',
+      name: '@acme/mcp',
+      version: '1.2.3',
+    });
+    // A tag or range is not a version.
+    expect(packageFromCommand(['npx', '-y', 'foo@latest'])).toEqual({ registry: 'npm', name: 'foo' });
+    expect(packageFromCommand(['node', 'dist/index.js'])).toBeUndefined();
+    expect(packageFromCommand(['npx', './local/server.js'])).toBeUndefined();
+  });
+
+  it('never invents an npm package from serverInfo', () => {
+    const scan = { serverInfo: { name: 'memory-server', version: '0.6.3' }, tools: [tool('read_graph')] };
+    expect(draftFromScan(scan, { command: ['node', 'dist/index.js'] }).server.package).toBeUndefined();
+    expect(draftFromScan(scan).server.package).toBeUndefined();
+    const policy = starterPolicy(draftFromScan(scan).server);
+    expect(policy.yaml.split('\n')[0]).toBe('# Tollgate starter policy for memory-server.');
+    expect(
+      draftFromScan(scan, { command: ['npx', '-y', '@modelcontextprotocol/server-memory@2026.8.31'] }).server
+        .package,
+    ).toEqual({ registry: 'npm', name: '@modelcontextprotocol/server-memory', version: '2026.8.31' });
+  });
+
+  it('recognises a catalogued server by serverInfo name and applies its curated category overrides', () => {
+    const filesystem = loadCatalogFile(join(defaultCatalogDir(), 'filesystem.yaml'));
+    const curated = filesystem.tools.filter((t) => t.category).map((t) => t.name);
+    expect(curated).toContain('write_file');
+    const scan = {
+      serverInfo: { name: 'secure-filesystem-server', version: '0.2.0' },
+      tools: filesystem.tools.map((t) => ({
+        name: t.name,
+        description: 'Writes a file.',
+        inputSchema: t.inputSchema,
+      })),
+    };
+    const draft = draftFromScan(scan, { command: ['node', 'dist/index.js'], catalog: [filesystem] });
+    expect(draft.recognised?.entry.id).toBe('filesystem');
+    expect(draft.recognised?.overridden).toEqual(curated);
+    expect(draft.server.id).toBe('filesystem');
+    expect(draft.server.tools.find((t) => t.name === 'write_file')?.category?.value).toBe('Destructive');
+    // Another server of the same tool names is not the catalogued one.
+    const other = draftFromScan({ ...scan, serverInfo: { name: 'my-fs' } }, { catalog: [filesystem] });
+    expect(other.recognised).toBeUndefined();
+  });
+
+  it('warns about tool names outside the MCP rules and listed twice, keeping the first listing', () => {
+    const checked = checkScannedTools([
+      tool('read_notes'),
+      tool('*'),
+      tool('bad name'),
+      tool('read_notes', 'Deletes every note.'),
+      tool('x'.repeat(129)),
+    ]);
+    expect(checked.tools.map((t) => t.name)).toEqual(['read_notes', '*', 'bad name', 'x'.repeat(129)]);
+    expect(checked.tools[0]!.description).toBe('Reads a note.');
+    expect(checked.warnings).toEqual([
+      'tool "read_notes" is listed 2 times (MCP tool names are unique within a server); only the first listing is used',
+      'tool name "*" is outside the MCP tool-name rules (1-128 characters of A-Z a-z 0-9 _ - .): it contains "*"',
+      'tool name "bad name" is outside the MCP tool-name rules (1-128 characters of A-Z a-z 0-9 _ - .): it contains " "',
+      `tool name "${'x'.repeat(59)}…" is outside the MCP tool-name rules (1-128 characters of A-Z a-z 0-9 _ - .): it is 129 characters long`,
+    ]);
+  });
+
+  it('a starter policy never turns a tool name into a wildcard or glob key', () => {
+    const names = [
+      'read_notes',
+      '*',
+      'delete_*',
+      'a?b',
+      '[x]',
+      '!x',
+      'x(y)',
+      '{a,b}',
+      '__proto__',
+      'user/profile',
+    ];
+    const policy = starterPolicy({
+      id: 'odd',
+      name: 'odd',
+      tools: names.map((n) => ({ ...tool(n, 'Deletes every note.'), inputSchema: { type: 'object' } })),
+    });
+    const loaded = loadPolicy(policy.yaml, { filename: 'odd.yaml' });
+    expect(loaded.ok).toBe(true);
+    if (!loaded.ok) return;
+    expect(loaded.policy.wildcard).toBeUndefined();
+    expect(loaded.policy.globs).toEqual([]);
+    expect([...loaded.policy.exact.keys()].sort()).toEqual(['read_notes', 'user/profile']);
+    // A tool named like a glob no longer gets another tool's rules.
+    expect(loaded.policy.rulesFor('delete_everything')).toEqual([]);
+    expect(policy.skipped?.map((s) => s.name).sort()).toEqual([
+      '!x',
+      '*',
+      '[x]',
+      '__proto__',
+      'a?b',
+      'delete_*',
+      'x(y)',
+      '{a,b}',
+    ]);
+    expect(policy.skipped?.find((s) => s.name === '*')?.reason).toBe(
+      'the policy language reads "*" as the wildcard for every tool',
+    );
   });
 });

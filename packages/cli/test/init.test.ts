@@ -16,6 +16,16 @@ const memoryDir = dirname(
   ),
 );
 
+const filesystemEntry = join(
+  dirname(
+    createRequire(join(cliRoot, '..', 'proxy', 'package.json')).resolve(
+      '@modelcontextprotocol/server-filesystem/package.json',
+    ),
+  ),
+  'dist',
+  'index.js',
+);
+
 const tollgate = (args: string[], cwd = cliRoot) => runCli(['init', ...args], { cwd });
 
 describe('tollgate init', { timeout: 120_000 }, () => {
@@ -118,6 +128,41 @@ describe('tollgate init', { timeout: 120_000 }, () => {
       ]);
       expect(loaded.policy.exact.get('read_graph')!.rules[0]!.rateLimit).toMatchObject({ max: 60 });
     }
+    // `node dist/index.js` names no package: none is made up from serverInfo (memory-server 0.6.3).
+    expect(r.stdout.split('\n')[0]).toBe('# Tollgate starter policy for memory.');
+    expect(r.stdout).not.toContain('memory-server@');
+  });
+
+  it('a live scan of a catalogued server gets its curated categories, like --server (filesystem write_file: denied)', () => {
+    const data = mkdtempSync(join(tmpdir(), 'tollgate-init-fs-'));
+    const live = tollgate(['-o', '-', '--', process.execPath, filesystemEntry, data]);
+    expect(live.code).toBe(0);
+    expect(live.stderr).toContain(
+      'tollgate init: recognised catalogue entry filesystem (serverInfo name "secure-filesystem-server"',
+    );
+    expect(live.stderr).toContain('`tollgate init --server filesystem` gives the curated policy');
+    expect(live.stdout).toContain('except the curated categories of catalogue entry filesystem');
+    const curated = tollgate(['--server', 'filesystem', '-o', '-']);
+    const a = loadPolicy(live.stdout, { filename: 'live.yaml' });
+    const b = loadPolicy(curated.stdout, { filename: 'curated.yaml' });
+    expect(a.ok && b.ok).toBe(true);
+    if (a.ok && b.ok) {
+      expect(a.policy.exact.get('write_file')!.rules[0]!.action).toBe('deny');
+      // Every tool gets the same kind of rule as in the curated policy.
+      const actions = (p: typeof a.policy) =>
+        [...p.exact.entries()].map(([k, e]) => [k, e.rules.map((r) => r.action)]).sort();
+      expect(actions(a.policy)).toEqual(actions(b.policy));
+    }
+    // With --json and the policy on stdout, the note goes into the summary on stderr.
+    const json = tollgate(['-o', '-', '--json', '--', process.execPath, filesystemEntry, data]);
+    // The server's own stderr comes first (inherited); the summary is the last line.
+    const summary = JSON.parse(json.stderr.trimEnd().split('\n').at(-1)!) as {
+      catalogEntry: string;
+      notes: string[];
+    };
+    expect(json.stderr).not.toContain('tollgate init: recognised');
+    expect(summary.catalogEntry).toBe('filesystem');
+    expect(summary.notes[0]).toContain('recognised catalogue entry filesystem');
   });
 
   it.skipIf(process.platform === 'win32')(

@@ -1,6 +1,6 @@
 // `tollgate scan` end to end: a child process runs the CLI (from source) against real
 // MCP servers from npm and a paginating SDK server fixture.
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,6 +18,28 @@ const everything = join(
   'index.js',
 );
 const pagedFixture = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'paged-server.mjs');
+const oddFixture = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'odd-server.mjs');
+const memoryDir = dirname(catalogRequire.resolve('@modelcontextprotocol/server-memory/package.json'));
+const filesystemEntry = join(
+  dirname(
+    createRequire(join(cliRoot, '..', 'proxy', 'package.json')).resolve(
+      '@modelcontextprotocol/server-filesystem/package.json',
+    ),
+  ),
+  'dist',
+  'index.js',
+);
+
+/**
+ * A stand-in `npx` (first on no PATH: called by its full path) that runs the installed memory
+ * server whatever its arguments, so `npx -y <pkg>@<version>` is scanned without the network.
+ */
+function fakeNpx(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'tollgate-npx-')), 'npx');
+  writeFileSync(file, `#!/bin/sh\nexec '${process.execPath}' '${join(memoryDir, 'dist', 'index.js')}'\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
 
 const tollgate = (args: string[]) => runCli(['scan', ...args]);
 
@@ -36,7 +58,7 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
       expect([...loaded.policy.exact.keys()].sort()).toEqual(catalogued.tools.map((t) => t.name).sort());
   });
 
-  it('--format catalog prints a valid draft catalogue entry with the same tools as the catalogue', () => {
+  it('--format catalog prints a draft catalogue entry with the same tools as the catalogue, and no invented package', () => {
     const r = tollgate([
       '--format',
       'catalog',
@@ -49,12 +71,99 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("# Descriptions are the server's own first sentences");
-    const entry = parseCatalog(r.stdout, 'scan.yaml');
+    // `node dist/index.js` names no package: the draft says so instead of making one up.
+    expect(r.stdout).toContain('# package: unknown (the command is not `npx <package>`)');
+    expect(r.stdout).not.toMatch(/^package:/m);
+    const entry = parseCatalog(`${r.stdout}package: { registry: npm, name: x }\n`, 'scan.yaml');
     const catalogued = loadCatalogFile(join(defaultCatalogDir(), 'everything.yaml'));
     expect(entry.id).toBe('everything');
     expect(entry.tools.map((t) => [t.name, t.inputSchema, t.annotations])).toEqual(
       catalogued.tools.map((t) => [t.name, t.inputSchema, t.annotations]),
     );
+  });
+
+  it.skipIf(process.platform === 'win32')(
+    '--format catalog takes the package from `npx -y <pkg>@<version>`, not from serverInfo',
+    () => {
+      const npx = fakeNpx();
+      const r = tollgate([
+        '--format',
+        'catalog',
+        '--',
+        npx,
+        '-y',
+        '@modelcontextprotocol/server-memory@2026.8.31',
+      ]);
+      expect(r.code).toBe(0);
+      const entry = parseCatalog(r.stdout, 'scan.yaml');
+      expect(entry.package).toEqual({
+        registry: 'npm',
+        name: '@modelcontextprotocol/server-memory',
+        version: '2026.8.31',
+      });
+      expect(r.stdout).not.toContain('memory-server@0.6.3');
+      const policy = tollgate(['--', npx, '-y', '@modelcontextprotocol/server-memory@2026.8.31']);
+      expect(policy.stdout.split('\n')[0]).toBe(
+        '# Tollgate starter policy for memory (@modelcontextprotocol/server-memory@2026.8.31).',
+      );
+      const plain = tollgate(['--', process.execPath, join(memoryDir, 'dist', 'index.js')]);
+      expect(plain.stdout.split('\n')[0]).toBe('# Tollgate starter policy for memory.');
+    },
+  );
+
+  it('a catalogued server is recognised and its curated categories apply (filesystem write_file: Destructive)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-scan-fs-'));
+    const r = tollgate(['--', process.execPath, filesystemEntry, dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      'tollgate scan: recognised catalogue entry filesystem (serverInfo name "secure-filesystem-server"',
+    );
+    expect(r.stderr).toContain('its curated categories apply to 1 tool (write_file)');
+    expect(r.stderr).toContain('`tollgate init --server filesystem` gives the curated policy');
+    const loaded = loadPolicy(r.stdout, { filename: 'scaffold.yaml' });
+    expect(loaded.ok).toBe(true);
+    if (loaded.ok) expect(loaded.policy.exact.get('write_file')!.rules[0]!.action).toBe('deny');
+    const json = tollgate(['--json', '--', process.execPath, filesystemEntry, dir]);
+    const out = JSON.parse(json.stdout) as {
+      catalogEntry: string;
+      tools: Array<{ name: string; classification: { category: string; overridden: boolean } }>;
+    };
+    expect(out.catalogEntry).toBe('filesystem');
+    expect(out.tools.find((t) => t.name === 'write_file')!.classification).toMatchObject({
+      category: 'Destructive',
+      overridden: true,
+    });
+    // An empty catalogue recognises nothing: write_file is classified on the spot.
+    const empty = mkdtempSync(join(tmpdir(), 'tollgate-scan-catalog-'));
+    const bare = tollgate(['--catalog', empty, '--', process.execPath, filesystemEntry, dir]);
+    expect(bare.stderr).not.toContain('recognised');
+    const bareLoaded = loadPolicy(bare.stdout, { filename: 'bare.yaml' });
+    if (bareLoaded.ok) expect(bareLoaded.policy.exact.get('write_file')!.rules[0]!.action).toBe('allow');
+  });
+
+  it('tool names: "*" and globs never become policy keys, odd and repeated names are warned about', () => {
+    const r = tollgate(['--', process.execPath, oddFixture, 'names']);
+    expect(r.code).toBe(0);
+    const loaded = loadPolicy(r.stdout, { filename: 'scaffold.yaml' });
+    expect(loaded.ok).toBe(true);
+    if (loaded.ok) {
+      expect(loaded.policy.wildcard).toBeUndefined();
+      expect(loaded.policy.globs).toEqual([]);
+      expect([...loaded.policy.exact.keys()].sort()).toEqual(['bad name', 'read_notes']);
+      // The first listing of read_notes wins (a read), not the second (a delete).
+      expect(loaded.policy.exact.get('read_notes')!.rules[0]!.action).toBe('allow');
+    }
+    expect(r.stderr).toContain(
+      'tollgate scan: warning: tool "read_notes" is listed 2 times (MCP tool names are unique within a server); only the first listing is used',
+    );
+    expect(r.stderr).toContain(
+      'tollgate scan: warning: tool name "bad name" is outside the MCP tool-name rules (1-128 characters of A-Z a-z 0-9 _ - .): it contains " "',
+    );
+    expect(r.stderr).toContain(
+      'tollgate scan: warning: tool "*" left out of the scaffold, so default: allow lets it run without rules (the policy language reads "*" as the wildcard for every tool)',
+    );
+    expect(r.stderr).toContain('tollgate scan: warning: tool "delete_*" left out of the scaffold');
+    expect(r.stderr).toContain('tollgate scan: warning: tool "!x" left out of the scaffold');
   });
 
   it('--json follows nextCursor across pages and classifies each tool', () => {
@@ -106,6 +215,49 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     expect(t.code).toBe(2);
     expect(t.stderr).toContain('expected a number of seconds greater than 0');
     expect(tollgate(['--format', 'xml', '--', 'x']).code).toBe(2);
+    const id = tollgate(['--format', 'catalog', '--id', 'My Server', '--', 'x']);
+    expect(id.code).toBe(2);
+    expect(id.stderr).toBe(
+      'tollgate scan: --id "My Server" is not a catalogue id: lower-case letters, digits, ".", "_" or "-", starting with a letter or digit\n',
+    );
+    const both = tollgate(['--json', '--format', 'catalog', '--', 'x']);
+    expect(both.code).toBe(2);
+    expect(JSON.parse(both.stdout)).toEqual({
+      ok: false,
+      errors: [{ code: 'usage', message: 'give either --json or --format catalog, not both' }],
+      warnings: [],
+    });
+  });
+
+  it('scan failures are one line with --json too: exit code, non-JSON-RPC output, a tool without inputSchema', () => {
+    const exited = tollgate(['--json', '--', process.execPath, '-e', 'process.exit(3)']);
+    expect(exited.code).toBe(2);
+    expect(JSON.parse(exited.stdout).errors).toEqual([
+      {
+        code: 'scan-failed',
+        message: `could not scan ${process.execPath} -e process.exit(3): server exited with code 3 before answering initialize`,
+      },
+    ]);
+    const chatty = tollgate([
+      '--json',
+      '--timeout',
+      '2',
+      '--',
+      process.execPath,
+      '-e',
+      "console.log('listening on 3000'); setInterval(() => {}, 1000)",
+    ]);
+    expect(chatty.code).toBe(2);
+    const [timeout] = JSON.parse(chatty.stdout).errors;
+    expect(timeout.code).toBe('scan-timeout');
+    expect(timeout.message).toMatch(
+      /^scan timed out after 2 s; the server printed 1 line on stdout that is not JSON-RPC \(first: "listening on 3000"\)/,
+    );
+    const noSchema = tollgate(['--', process.execPath, oddFixture, 'no-schema']);
+    expect(noSchema.code).toBe(2);
+    expect(noSchema.stderr).toBe(
+      `tollgate scan: could not scan ${process.execPath} ${oddFixture} no-schema: the server's tools/list answer does not follow the MCP schema: tool "purge_notes" (tools[1]) has no inputSchema; MCP clients reject such a list\n`,
+    );
   });
 
   it('a command that cannot start exits 2 with a message', () => {
@@ -131,5 +283,38 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
       await fixture.close();
     }
     expect(tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '--', 'x']).code).toBe(2);
+  });
+
+  it('--upstream failures: the HTTP status of a wrong path, the error code when nothing listens', async () => {
+    const fixture = await startHttpFixture();
+    const wrong = fixture.url.replace(/\/mcp$/, '/nothing-here');
+    await fixture.close();
+    // Closed: nothing listens on that port any more.
+    const refused = await tollgateAsync(['--json', '--upstream', wrong]);
+    expect(refused.code).toBe(2);
+    const port = new URL(wrong).port;
+    expect(JSON.parse(refused.stdout).errors).toEqual([
+      {
+        code: 'scan-failed',
+        message: `could not scan ${wrong}: cannot connect: connect ECONNREFUSED 127.0.0.1:${port}`,
+      },
+    ]);
+    const { createServer } = await import('node:http');
+    const http = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end('<!DOCTYPE html>\n<html><body><h1>404</h1>\n</body></html>\n');
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as { port: number }).port}/wrong`;
+    try {
+      const r = await tollgateAsync(['--upstream', url]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        `tollgate scan: could not scan ${url}: the URL answered HTTP 404 Not Found to initialize; is it the server's MCP endpoint (often ending in /mcp)?\n`,
+      );
+    } finally {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
   });
 });

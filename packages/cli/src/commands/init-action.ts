@@ -1,10 +1,12 @@
 import { existsSync, readdirSync, type Stats, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
+  CATALOG_ID_PATTERN,
   type CatalogServer,
   classifyTool,
+  type DraftServer,
   defaultCatalogDir,
-  entryFromScan,
+  draftFromScan,
   loadCatalogFile,
   ScanTimeoutError,
   scanServer,
@@ -13,6 +15,7 @@ import {
 import { loadPolicy } from '@tollgate/policy';
 import { distance } from 'fastest-levenshtein';
 import { jsonFailureText } from '../json-failure.js';
+import { catalogForScan, recognitionNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate init`. */
 export interface InitOptions {
@@ -64,15 +67,12 @@ function outputProblem(output: string, force: boolean | undefined): string | und
   return undefined;
 }
 
-/** What a catalogue id looks like (the catalogue schema's rule). */
-const CATALOG_ID = /^[a-z0-9][a-z0-9._-]*$/;
-
 /** The catalogue entry `id`, or the reason it cannot be used. */
 function catalogueServer(id: string, catalog: string | undefined): CatalogServer | string {
   const dir = catalog ?? defaultCatalogDirOrNull();
   if (!dir) return 'no catalogue directory found; pass --catalog <dir> or set TOLLGATE_CATALOG_DIR';
   // A catalogue id names one file in `dir`; anything else (`../x`, `a/b`) is never a path.
-  const file = CATALOG_ID.test(id) ? join(dir, `${id}.yaml`) : undefined;
+  const file = CATALOG_ID_PATTERN.test(id) ? join(dir, `${id}.yaml`) : undefined;
   if (!file || !existsSync(file)) {
     // Only the one file is parsed; ids for suggestions come from the file names.
     let ids: string[];
@@ -116,31 +116,50 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     const problem = outputProblem(opts.output, opts.force);
     if (problem) return fail(opts, 'cannot-write', problem);
   }
-  let server: CatalogServer;
+  let server: DraftServer;
   let source: string;
+  let header: string | undefined;
+  let catalogEntry: string | undefined;
+  /** Warnings and notes: on stderr, or in the JSON summary when stderr carries it. */
+  const notes: string[] = [];
   if (catalogued) {
     server = catalogued;
     source = `catalogue entry ${catalogued.id}`;
   } else {
+    let result: Awaited<ReturnType<typeof scanServer>>;
     try {
-      const result = await scanServer({
+      result = await scanServer({
         command: command[0]!,
         args: command.slice(1),
         timeoutMs: opts.timeout * 1000,
         stderr: 'inherit',
       });
-      server = entryFromScan(result);
     } catch (err) {
       if (err instanceof ScanTimeoutError) return fail(opts, 'scan-timeout', err.message);
       return fail(opts, 'scan-failed', `could not scan ${command.join(' ')}: ${(err as Error).message}`);
     }
+    const catalog = catalogForScan(opts.catalog);
+    const draft = draftFromScan(result, { command, catalog: catalog.entries });
+    server = draft.server;
+    notes.push(...[...catalog.warnings, ...draft.warnings].map((w) => `warning: ${w}`));
     source = `live scan of ${command.join(' ')}`;
+    if (draft.recognised) {
+      catalogEntry = draft.recognised.entry.id;
+      notes.push(recognitionNote(draft.recognised));
+      header = `Generated from a ${source}; tools classified on the spot, except the curated categories of catalogue entry ${catalogEntry}.`;
+    } else header = `Generated from a ${source}; tools classified on the spot.`;
   }
 
-  const policy = starterPolicy(
-    server,
-    opts.server ? {} : { header: `Generated from a ${source}; tools classified on the spot.` },
-  );
+  const policy = starterPolicy(server, header ? { header } : {});
+  for (const s of policy.skipped ?? [])
+    notes.push(
+      `warning: tool ${JSON.stringify(s.name)} left out of the policy, so default: allow lets it run without rules (${s.reason})`,
+    );
+  const jsonOnStderr = opts.json && toStdout;
+  if (!jsonOnStderr)
+    for (const n of notes)
+      process.stderr.write(`tollgate init: ${n}
+`);
   // Never write a policy that `tollgate validate` would reject.
   const checked = loadPolicy(policy.yaml, { filename: opts.output });
   if (!checked.ok) {
@@ -168,8 +187,10 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
       file: toStdout ? null : opts.output,
       server: server.id,
       source,
+      ...(catalogEntry ? { catalogEntry } : {}),
       tools: server.tools.length,
       categories: counts,
+      ...(notes.length > 0 ? { notes } : {}),
     };
     (toStdout ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
   } else if (!toStdout) {

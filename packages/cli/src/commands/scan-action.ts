@@ -1,6 +1,8 @@
 import {
+  CATALOG_ID_PATTERN,
+  type CatalogServer,
   classifyTool,
-  entryFromScan,
+  draftFromScan,
   parameterSummary,
   ScanTimeoutError,
   scanServer,
@@ -8,14 +10,18 @@ import {
   starterPolicy,
 } from '@tollgate/catalog';
 import { jsonFailureText } from '../json-failure.js';
+import { catalogForScan, recognitionNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate scan`. */
 export interface ScanCliOptions {
   json?: boolean;
   format: 'policy' | 'catalog';
+  /** `--format` was on the command line (not only its default). */
+  formatGiven?: boolean;
   timeout: number;
   id?: string;
   upstream?: string;
+  catalog?: string;
 }
 
 /** Reports a failed scan (text on stderr, or the JSON failure on stdout with `--json`); exit 2. */
@@ -23,6 +29,11 @@ function fail(opts: ScanCliOptions, code: string, message: string): void {
   if (opts.json) process.stdout.write(jsonFailureText({ code, message }));
   else process.stderr.write(`tollgate scan: ${message}\n`);
   process.exitCode = 2;
+}
+
+/** A note on stderr (also under `--json`, whose output is on stdout). */
+function note(message: string): void {
+  process.stderr.write(`tollgate scan: ${message}\n`);
 }
 
 export async function runScan(command: string[], opts: ScanCliOptions): Promise<void> {
@@ -33,6 +44,15 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       opts,
       'usage',
       'give the server command after --, e.g. tollgate scan -- npx -y @modelcontextprotocol/server-memory',
+    );
+  }
+  if (opts.json && opts.formatGiven)
+    return fail(opts, 'usage', `give either --json or --format ${opts.format}, not both`);
+  if (opts.id !== undefined && !CATALOG_ID_PATTERN.test(opts.id)) {
+    return fail(
+      opts,
+      'usage',
+      `--id ${JSON.stringify(opts.id)} is not a catalogue id: lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`,
     );
   }
   const target = opts.upstream ?? command.join(' ');
@@ -49,34 +69,70 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
     if (err instanceof ScanTimeoutError) return fail(opts, 'scan-timeout', err.message);
     return fail(opts, 'scan-failed', `could not scan ${target}: ${(err as Error).message}`);
   }
-  const entry = entryFromScan(result, opts.id ? { id: opts.id } : {});
+  const catalog = catalogForScan(opts.catalog);
+  const draft = draftFromScan(result, {
+    ...(opts.upstream ? {} : { command }),
+    ...(opts.id ? { id: opts.id } : {}),
+    catalog: catalog.entries,
+  });
+  const { server, recognised } = draft;
+  for (const w of [...catalog.warnings, ...draft.warnings]) note(`warning: ${w}`);
+  if (recognised) note(recognitionNote(recognised));
   if (opts.json) {
-    const tools = result.tools.map((t) => {
+    const tools = draft.tools.map((t, i) => {
+      const category = server.tools[i]?.category;
       const c = classifyTool({
         name: t.name,
         description: t.description ?? '',
         inputSchema: t.inputSchema,
         ...(t.annotations ? { annotations: t.annotations } : {}),
+        ...(category ? { category } : {}),
       });
       return { ...t, parameters: parameterSummary(t.inputSchema), classification: c };
     });
-    process.stdout.write(
-      `${JSON.stringify({ serverInfo: result.serverInfo, pages: result.pages, tools }, null, 2)}\n`,
-    );
+    const out = {
+      serverInfo: result.serverInfo,
+      pages: result.pages,
+      ...(recognised ? { catalogEntry: recognised.entry.id } : {}),
+      warnings: draft.warnings,
+      tools,
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else if (opts.format === 'catalog') {
+    const packageLine = server.package
+      ? []
+      : [
+          'package: unknown (the command is not `npx <package>`); add',
+          '`package: { registry: npm|pypi, name, version }` before adding this file to catalog/.',
+        ];
     process.stdout.write(
       serializeCatalog(
-        entry,
-        `Draft catalogue entry from a live scan of: ${target}\n` +
-          "Descriptions are the server's own first sentences: rewrite them in your own words\n" +
+        // Without a package the serializer leaves the key out (the draft is to be completed).
+        server as CatalogServer,
+        [
+          `Draft catalogue entry from a live scan of: ${target}`,
+          "Descriptions are the server's own first sentences: rewrite them in your own words",
           '(one sentence, at most 25 words) before adding this file to catalog/.',
+          ...packageLine,
+          ...(recognised
+            ? [`Curated category overrides carried over from catalogue entry ${recognised.entry.id}.`]
+            : []),
+        ].join('\n'),
       ),
     );
   } else {
-    const policy = starterPolicy(entry, {
+    const policy = starterPolicy(server, {
       parameters: true,
-      header: `Scaffold from a live scan of: ${target}\nEach rule follows the tool's risk category as classified on the spot; review before use.`,
+      header:
+        `Scaffold from a live scan of: ${target}\n` +
+        (recognised
+          ? `Each rule follows the tool's risk category: the curated one of catalogue entry ${recognised.entry.id} where it has one, else classified on the spot; review before use.`
+          : "Each rule follows the tool's risk category as classified on the spot; review before use."),
     });
+    for (const s of policy.skipped ?? [])
+      note(
+        `warning: tool ${JSON.stringify(s.name)} left out of the scaffold, so default: allow lets it run without rules (${s.reason})`,
+      );
     process.stdout.write(policy.yaml);
   }
   process.exitCode = 0;

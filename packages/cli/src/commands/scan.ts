@@ -22,16 +22,23 @@ export function registerScan(program: Command): void {
         .choices(['policy', 'catalog'])
         .default('policy'),
     )
-    .option('--json', 'print tools, parameter summaries and classifications as JSON')
+    .option('--json', 'print tools, parameter summaries and classifications as JSON (not with --format)')
     .option('--timeout <seconds>', 'give up after this many seconds (exit 2)', parseSeconds, 30)
     .option('--upstream <url>', 'scan a running server over Streamable HTTP instead of starting a command')
-    .option('--id <id>', 'server id for --format catalog (default: from the server name)')
+    .option(
+      '--id <id>',
+      'server id for --format catalog: lower-case letters, digits, ".", "_", "-" (default: the recognised catalogue entry, else from the server name)',
+    )
+    .option(
+      '--catalog <dir>',
+      'catalogue to recognise the server in (default: the repository catalog/ or the copy shipped with the package)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  tollgate scan -- npx -y @modelcontextprotocol/server-memory\n  tollgate scan --format catalog --timeout 60 -- node dist/index.js\n\nExit codes: 0 ok, 2 usage error, server failure or timeout.',
     )
-    .action(async (command: string[], opts: ScanCliOptions) => {
+    .action(async (command: string[], opts: ScanCliOptions, cmd: Command) => {
       const { runScan } = await import('./scan-action.js');
-      await runScan(command, opts);
+      await runScan(command, { ...opts, formatGiven: cmd.getOptionValueSource('format') === 'cli' });
     });
 }

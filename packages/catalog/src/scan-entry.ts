@@ -1,0 +1,232 @@
+/**
+ * From a live scan to a server entry that `tollgate scan` and `tollgate init -- CMD` can use:
+ * tool names checked against the MCP spec, the npm package taken only from an `npx <pkg>` command,
+ * and a catalogued server recognised so that its curated category overrides apply.
+ */
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { carryOverrides, entryFromScan, type SnapshotTool } from './import.js';
+import { loadCatalogFile } from './loader.js';
+import type { CatalogServer } from './types.js';
+
+/** A catalogue id (the catalogue schema's rule): lower-case letters, digits, ".", "_", "-". */
+export const CATALOG_ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+
+/** MCP spec 2025-11-25, "Tools > Tool names": 1 to 128 of A-Z, a-z, 0-9, `_`, `-`, `.`. */
+const MCP_TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** A catalogue entry whose `package` may be unknown (a scan of something other than `npx <pkg>`). */
+export type DraftServer = Omit<CatalogServer, 'package'> & Partial<Pick<CatalogServer, 'package'>>;
+
+/** `name` quoted for a message, control characters escaped, at most 60 characters. */
+function quoted(name: string): string {
+  return JSON.stringify(name.length > 60 ? `${name.slice(0, 59)}…` : name);
+}
+
+/**
+ * Tools as listed, checked for the name rules of MCP spec 2025-11-25 ("Tools > Tool names": 1-128
+ * characters of A-Z a-z 0-9 `_` `-` `.`, unique within a server).
+ * @returns the tools with later listings of a repeated name dropped (the first wins), and one
+ *   warning per name that breaks a rule.
+ */
+export function checkScannedTools(tools: readonly SnapshotTool[]): {
+  tools: SnapshotTool[];
+  warnings: string[];
+} {
+  const warnings: string[] = [];
+  const count = new Map<string, number>();
+  for (const t of tools) count.set(t.name, (count.get(t.name) ?? 0) + 1);
+  const kept: SnapshotTool[] = [];
+  const seen = new Set<string>();
+  for (const t of tools) {
+    if (seen.has(t.name)) continue;
+    seen.add(t.name);
+    kept.push(t);
+    if (!MCP_TOOL_NAME.test(t.name)) {
+      const why =
+        t.name.length === 0
+          ? 'it is empty'
+          : t.name.length > 128
+            ? `it is ${t.name.length} characters long`
+            : `it contains ${[...new Set(Array.from(t.name).filter((c) => !/[A-Za-z0-9_.-]/.test(c)))]
+                .map((c) => JSON.stringify(c))
+                .join(', ')}`;
+      warnings.push(
+        `tool name ${quoted(t.name)} is outside the MCP tool-name rules (1-128 characters of A-Z a-z 0-9 _ - .): ${why}`,
+      );
+    }
+    const n = count.get(t.name)!;
+    if (n > 1)
+      warnings.push(
+        `tool ${quoted(t.name)} is listed ${n} times (MCP tool names are unique within a server); only the first listing is used`,
+      );
+  }
+  return { tools: kept, warnings };
+}
+
+/**
+ * The npm package a server command runs, when the command is `npx [flags] <pkg>[@version] ...`
+ * or `npx [flags] --package=<pkg>[@version] <bin> ...` (also `-p <pkg>`); undefined for any other
+ * command. The version is kept only when it is an exact version (`1.2.3`), not a range or tag.
+ */
+export function packageFromCommand(command: readonly string[]): CatalogServer['package'] | undefined {
+  const exe = basename(command[0] ?? '').replace(/\.(cmd|exe)$/i, '');
+  if (exe !== 'npx') return undefined;
+  let spec: string | undefined;
+  for (let i = 1; i < command.length; i++) {
+    const a = command[i]!;
+    if (a === '--') {
+      spec ??= command[i + 1];
+      break;
+    }
+    if (a.startsWith('--package=')) {
+      spec = a.slice('--package='.length);
+      continue;
+    }
+    if (a === '--package' || a === '-p') {
+      spec = command[++i];
+      continue;
+    }
+    if (a.startsWith('-')) continue; // -y, --yes, -q, --quiet, ...
+    spec ??= a;
+    break;
+  }
+  if (!spec) return undefined;
+  // `@scope/name@1.2.3`, `name@1.2.3`, `name`; not a path, URL or git spec.
+  const m = /^((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)(?:@(.+))?$/i.exec(spec);
+  if (!m) return undefined;
+  const version = m[2];
+  return {
+    registry: 'npm',
+    name: m[1]!,
+    ...(version && /^\d+\.\d+\.\d+(?:[-+][\w.-]+)?$/.test(version) ? { version } : {}),
+  };
+}
+
+/**
+ * Every readable entry of a catalogue directory; files that do not load are skipped (a live scan
+ * must not fail because of one bad catalogue file) and named in `problems`.
+ */
+export function readCatalogEntries(dir: string): { entries: CatalogServer[]; problems: string[] } {
+  const entries: CatalogServer[] = [];
+  const problems: string[] = [];
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'));
+  } catch (err) {
+    return {
+      entries,
+      problems: [
+        `cannot read the catalogue directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      ],
+    };
+  }
+  for (const f of files.sort()) {
+    try {
+      entries.push(loadCatalogFile(join(dir, f)));
+    } catch (err) {
+      problems.push((err as Error).message.split('\n')[0]!);
+    }
+  }
+  return { entries, problems };
+}
+
+/** A catalogue entry recognised as the scanned server. */
+export interface Recognition {
+  entry: CatalogServer;
+  /** What matched: `serverInfo name "x"`, `package y`, or both. */
+  by: string;
+  /** Names of the scanned tools that got the entry's curated category override. */
+  overridden: string[];
+}
+
+/**
+ * The catalogue entry a live scan is of, if any: the scan's `serverInfo.name` equals the entry's
+ * `source.serverInfo.name`, or the npm package from the command equals the entry's package, and
+ * at least one tool name is shared. Among several, the best match wins (package, then
+ * serverInfo name and version, then shared tool names).
+ */
+export function recogniseServer(
+  scan: { serverInfo: { name: string; version?: string }; tools: readonly { name: string }[] },
+  entries: readonly CatalogServer[],
+  pkg?: CatalogServer['package'],
+): Omit<Recognition, 'overridden'> | undefined {
+  const names = new Set(scan.tools.map((t) => t.name));
+  let best: { entry: CatalogServer; by: string; score: number } | undefined;
+  for (const entry of entries) {
+    const info = entry.source?.serverInfo;
+    const byInfo = info?.name === scan.serverInfo.name;
+    const byPackage =
+      pkg !== undefined && entry.package.registry === pkg.registry && entry.package.name === pkg.name;
+    if (!byInfo && !byPackage) continue;
+    const shared = entry.tools.filter((t) => names.has(t.name)).length;
+    if (shared === 0) continue;
+    const score =
+      (byPackage ? 8 : 0) +
+      (byPackage && pkg?.version && pkg.version === entry.package.version ? 4 : 0) +
+      (byInfo ? 2 : 0) +
+      (byInfo && info?.version && info.version === scan.serverInfo.version ? 1 : 0) +
+      shared / Math.max(entry.tools.length, names.size);
+    if (!best || score > best.score) {
+      const by = [
+        byInfo ? `serverInfo name ${JSON.stringify(scan.serverInfo.name)}` : '',
+        byPackage ? `package ${pkg!.name}` : '',
+      ]
+        .filter(Boolean)
+        .join(' and ');
+      best = { entry, by, score };
+    }
+  }
+  return best ? { entry: best.entry, by: best.by } : undefined;
+}
+
+/** Options of {@link draftFromScan}. */
+export interface DraftOptions {
+  /** The server command of a stdio scan (its `npx <pkg>` gives the package). */
+  command?: readonly string[];
+  /** Id to record (default: the recognised entry's id, else from the server name). */
+  id?: string;
+  /** Catalogue entries to recognise the server among (see {@link readCatalogEntries}). */
+  catalog?: readonly CatalogServer[];
+}
+
+/** What {@link draftFromScan} made of a scan. */
+export interface Draft {
+  server: DraftServer;
+  /** Tools as listed, without repeated names (for JSON output). */
+  tools: SnapshotTool[];
+  recognised?: Recognition;
+  /** One line each: tool-name problems. */
+  warnings: string[];
+}
+
+/**
+ * A server entry from a live scan, for a policy scaffold or a draft catalogue entry:
+ * - tool names checked ({@link checkScannedTools}); a repeated name keeps its first listing;
+ * - `package` only from an `npx <pkg>` command ({@link packageFromCommand}), never from serverInfo;
+ * - a catalogued server ({@link recogniseServer}) gets its entry's curated category overrides on
+ *   the tools of the same name.
+ */
+export function draftFromScan(
+  scan: { serverInfo: { name: string; version?: string; title?: string }; tools: SnapshotTool[] },
+  options: DraftOptions = {},
+): Draft {
+  const checked = checkScannedTools(scan.tools);
+  const pkg = options.command ? packageFromCommand(options.command) : undefined;
+  const found = options.catalog
+    ? recogniseServer({ ...scan, tools: checked.tools }, options.catalog, pkg)
+    : undefined;
+  const id = options.id ?? found?.entry.id;
+  let entry: CatalogServer = entryFromScan(
+    { serverInfo: scan.serverInfo, tools: checked.tools },
+    { ...(id ? { id } : {}), ...(pkg ? { package: pkg } : {}) },
+  );
+  let recognised: Recognition | undefined;
+  if (found) {
+    entry = carryOverrides(found.entry, entry);
+    recognised = { ...found, overridden: entry.tools.filter((t) => t.category).map((t) => t.name) };
+  }
+  const { package: invented, ...rest } = entry;
+  const server: DraftServer = pkg ? { ...rest, package: invented } : rest;
+  return { server, tools: checked.tools, ...(recognised ? { recognised } : {}), warnings: checked.warnings };
+}

@@ -1,0 +1,42 @@
+/**
+ * What `tollgate scan` and `tollgate init -- CMD` say besides their output: the catalogue entry a
+ * live scan was recognised as, tool-name warnings, and tools left out of a generated policy.
+ */
+
+import type { CatalogServer } from '@tollgate/catalog';
+import { defaultCatalogDir, type Recognition, readCatalogEntries } from '@tollgate/catalog';
+
+/**
+ * The catalogue entries to recognise a scanned server among: `--catalog DIR`, else the default
+ * catalogue (`defaultCatalogDir`). No catalogue found is not an error (nothing is recognised);
+ * an explicit `--catalog` that cannot be read, or files in it that do not load, give a warning.
+ */
+export function catalogForScan(dir: string | undefined): { entries: CatalogServer[]; warnings: string[] } {
+  let where = dir;
+  if (!where) {
+    try {
+      where = defaultCatalogDir();
+    } catch {
+      return { entries: [], warnings: [] };
+    }
+  }
+  const { entries, problems } = readCatalogEntries(where);
+  return {
+    entries,
+    warnings: problems.map((p) => `catalogue not used for recognition: ${p}`),
+  };
+}
+
+/** One line: which catalogue entry was recognised, what it changed, and the curated command. */
+export function recognitionNote(r: Recognition): string {
+  const { entry } = r;
+  const catalogued = entry.source?.serverInfo?.version;
+  const applied =
+    r.overridden.length > 0
+      ? `its curated categories apply to ${r.overridden.length} tool${r.overridden.length === 1 ? '' : 's'} (${r.overridden.join(', ')})`
+      : 'it has no curated category for these tools';
+  return (
+    `recognised catalogue entry ${entry.id} (${r.by}${catalogued ? `, catalogued at serverInfo version ${catalogued}` : ''}); ` +
+    `${applied}; \`tollgate init --server ${entry.id}\` gives the curated policy`
+  );
+}
