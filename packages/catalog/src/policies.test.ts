@@ -76,6 +76,20 @@ describe('recommendedRule', () => {
   it('finds numeric amount fields only', () => {
     expect(amountField({ properties: { amount: { type: 'string' } } })).toBeUndefined();
     expect(amountField({ properties: { unit_amount: { type: ['integer', 'null'] } } })).toBe('unit_amount');
+    expect(amountField({ properties: { amount_off: { type: 'integer' } } })).toBe('amount_off');
+  });
+  it('an optional amount: the on_deny says a call without it is refused too', () => {
+    const optional = recommendedRules(server.tools[4]!, { category: 'Financial' })[1]!;
+    expect(optional.on_deny).toBe(
+      'create_refund: amount is capped at 10000 per call and 50000 per UTC day; a call without amount (the full amount) is refused too',
+    );
+    const required = {
+      ...server.tools[4]!,
+      inputSchema: { ...server.tools[4]!.inputSchema, required: ['amount'] },
+    };
+    expect(recommendedRules(required, { category: 'Financial' })[1]!.on_deny).toBe(
+      'create_refund: amount is capped at 10000 per call and 50000 per UTC day',
+    );
   });
 });
 

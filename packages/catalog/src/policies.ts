@@ -26,7 +26,12 @@ export const RECOMMENDED_LIMITS = Object.freeze({
 });
 
 /** Top-level numeric properties of an inputSchema that hold a money amount. */
-const AMOUNT_FIELD = /^(amount|unit_?amount|amount_?(cents|due|paid)|total|price|refund_?amount)$/i;
+const AMOUNT_FIELD = /^(amount|unit_?amount|amount_?(cents|due|paid|off)|total|price|refund_?amount)$/i;
+
+/** True when `field` is in the inputSchema's top-level `required` list. */
+function isRequired(inputSchema: Record<string, unknown>, field: string): boolean {
+  return Array.isArray(inputSchema.required) && inputSchema.required.includes(field);
+}
 
 /**
  * The numeric amount property of a tool's inputSchema, if it has one at the top level
@@ -110,7 +115,7 @@ export function recommendedRules(
             { path: `state.${tool.name}.daily_${field}`, op: 'lte', value: L.FinancialDailyAmount },
           ],
           state: { counter: `daily_${field}`, window: 'day', increment_from: `args.${field}` },
-          on_deny: `${tool.name}: ${field} is capped at ${L.FinancialSingleAmount} per call and ${L.FinancialDailyAmount} per UTC day`,
+          on_deny: `${tool.name}: ${field} is capped at ${L.FinancialSingleAmount} per call and ${L.FinancialDailyAmount} per UTC day${isRequired(tool.inputSchema, field) ? '' : `; a call without ${field} (the full amount) is refused too`}`,
         });
       }
       return rules;
