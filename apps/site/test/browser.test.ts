@@ -79,7 +79,7 @@ if (!hasChromium && process.env.CI === 'true') {
         expect(yaml).toMatch(/rate_limit:\s*(\{\s*max: 10, window: 60\s*\}|\n\s+max: 10\n\s+window: 60)/);
         expect(yaml).toMatch(/validate:\s*(\{\s*required_args: true\s*\}|\n\s+required_args: true)/);
         await expect(page.locator('#recommended-yaml .policy-filename').innerText()).resolves.toBe(
-          'aws-bedrock-agentcore.yaml',
+          'aws-bedrock-agentcore-start_code_interpreter_session.yaml',
         );
         await expect(page.locator('#recommended-yaml .policy-copy').isVisible()).resolves.toBe(true);
         const questions = await page.locator('.faq-entry h3').allInnerTexts();
