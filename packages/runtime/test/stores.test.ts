@@ -196,23 +196,30 @@ for (const f of factories) {
       expect(a.ok && a.reservation!.expiresAt).toBe(end);
       expect(await s.read('exp', 'fixed', MIN, T0 + 59_999)).toBe(7);
       expect((await s.reserve([fixed('exp', 10, 4)], T0 + 59_999)).ok).toBe(false);
-      // The default TTL still applies without the option.
+      // Without the option: the end of the reservation's window, since the TTL (1 s) is shorter.
       const b = await s.reserve([fixed('exp2', 10, 7)], T0);
-      expect(b.ok && b.reservation!.expiresAt).toBe(T0 + 1_000);
-      expect(await s.read('exp2', 'fixed', MIN, T0 + 1_000)).toBe(0);
+      expect(b.ok && b.reservation!.expiresAt).toBe(T0 + MIN);
+      expect(await s.read('exp2', 'fixed', MIN, T0 + 1_000)).toBe(7);
+      // A window shorter than the TTL: the TTL.
+      const c = await s.reserve([{ ...fixed('exp3', 10, 7), windowMs: 100 }], T0);
+      expect(c.ok && c.reservation!.expiresAt).toBe(T0 + 1_000);
       await s.close();
     });
 
-    it('an abandoned reservation stops counting after its expiry; a late commit is a no-op', async () => {
+    it('an unsettled reservation counts as long as the committed call would, past the TTL; then a late commit is a no-op', async () => {
+      // A call in flight longer than the TTL (a long tool, or a proxy that died) keeps its quota
+      // until its window would have dropped it anyway: one per hour stays one per hour.
       const s = await f.open({ reservationTtlMs: 5_000 });
       const item = sliding('crash', 1, 3_600_000);
       const a = await s.reserve([item], T0);
-      expect((await s.reserve([item], T0 + 4_999)).ok).toBe(false);
-      const b = await s.reserve([item], T0 + 5_000);
+      expect(a.ok && a.reservation!.expiresAt).toBe(T0 + 3_600_000);
+      expect((await s.reserve([item], T0 + 5_000)).ok).toBe(false);
+      expect((await s.reserve([item], T0 + 3_599_999)).ok).toBe(false);
+      const b = await s.reserve([item], T0 + 3_600_000);
       expect(b.ok).toBe(true);
-      if (a.ok) await s.commit(a.reservation!, T0 + 5_001);
-      if (b.ok) await s.commit(b.reservation!, T0 + 5_001);
-      expect(await s.read('crash', 'sliding', 3_600_000, T0 + 5_002)).toBe(1);
+      if (a.ok) await s.commit(a.reservation!, T0 + 3_600_001);
+      if (b.ok) await s.commit(b.reservation!, T0 + 3_600_001);
+      expect(await s.read('crash', 'sliding', 3_600_000, T0 + 3_600_002)).toBe(1);
       await s.close();
     });
 

@@ -47,8 +47,9 @@ export interface CounterItem {
 export interface ReserveOptions {
   /**
    * Epoch ms at which the reservation stops counting if it is never committed or rolled back
-   * (default `now` + the store's reservation TTL, 15 min). Leases pass the end of their fixed
-   * window, so a process killed while holding one leaves it counted until the window ends.
+   * (default {@link defaultExpiry}: the end of its longest window, at least `now` + the store's
+   * reservation TTL of 15 min). Leases pass the end of their fixed window, so a process killed
+   * while holding one leaves it counted until the window ends.
    */
   readonly expiresAt?: number;
 }
@@ -71,11 +72,39 @@ export interface Reservation {
   readonly at: number;
   /**
    * Epoch ms after which an uncommitted reservation stops counting (its quota returns), so a
-   * proxy that crashes between reserve and commit cannot leak quota forever. Committing after
-   * this moment is a no-op.
+   * proxy that crashes between reserve and commit cannot hold quota forever. By default this is
+   * no earlier than the end of the windows the reservation counts in ({@link defaultExpiry}): by
+   * then a committed call would have stopped counting too, so a call still in flight (a long
+   * tool) keeps its quota taken for as long as a finished one would. Committing after this moment
+   * is a no-op.
    */
   readonly expiresAt: number;
   readonly items: readonly ReservedItem[];
+}
+
+/**
+ * When a reservation stops counting if it is never settled: the latest end of the windows it
+ * counts in (a fixed window's calendar end, `now` + the length of a sliding one), and no earlier
+ * than `now + ttlMs`. Until then an unsettled reservation counts exactly as the committed call
+ * would, so expiry never hands back quota that a finished call would still hold (a tester kept a
+ * call in flight past a 15-minute TTL under a one-hour limit, and a second call got in).
+ *
+ * @param now clock time in epoch ms
+ * @param ttlMs the store's minimum reservation life in ms
+ * @returns epoch ms
+ */
+export function defaultExpiry(
+  items: readonly { kind: 'fixed' | 'sliding'; windowMs: number }[],
+  now: number,
+  ttlMs: number,
+): number {
+  let end = now + ttlMs;
+  for (const it of items) {
+    const windowEnd =
+      it.kind === 'fixed' ? fixedWindowStart(now, it.windowMs) + it.windowMs : now + it.windowMs;
+    if (windowEnd > end) end = windowEnd;
+  }
+  return end;
 }
 
 /**
@@ -83,16 +112,17 @@ export interface Reservation {
  * in (a fixed window's calendar-aligned UTC start, or `now` as the call's sliding-window timestamp).
  *
  * @param now clock time in epoch ms
- * @param ttlMs how long, in ms, the reservation counts if it is never committed or rolled back
+ * @param ttlMs the store's minimum life, in ms, of a reservation never committed or rolled back
  * @param id the reservation id (default: a random UUID; Redis passes the one its script stored)
- * @param expiresAt explicit expiry in epoch ms ({@link ReserveOptions.expiresAt}); default `now + ttlMs`
+ * @param expiresAt explicit expiry in epoch ms ({@link ReserveOptions.expiresAt}); default
+ *   {@link defaultExpiry}
  */
 export function makeReservation(
   items: readonly CounterItem[],
   now: number,
   ttlMs: number,
   id: string = randomUUID(),
-  expiresAt: number = now + ttlMs,
+  expiresAt: number = defaultExpiry(items, now, ttlMs),
 ): Reservation {
   return {
     id,

@@ -6,6 +6,7 @@ import {
   type CounterStore,
   committedAmount,
   DEFAULT_RESERVATION_TTL_MS,
+  defaultExpiry,
   makeReservation,
   type Reservation,
   type ReserveOptions,
@@ -227,7 +228,7 @@ export class RedisCounterStore implements CounterStore {
     items: readonly CounterItem[],
     now: number,
     write: boolean,
-    expiresAt = now + this.ttlMs,
+    expiresAt = defaultExpiry(items, now, this.ttlMs),
   ): Promise<ReserveResult> {
     if (items.length === 0) return { ok: true, values: [] };
     const id = randomUUID();
