@@ -790,6 +790,28 @@ describe('Router cut-through of long server messages', () => {
     expect(gate.committed).toEqual([]);
   });
 
+  it('refuses a case variant of task: a server reading it as task could run the tool, then answer an error', async () => {
+    const { client, server, gate } = setup();
+    for (const [id, key] of [
+      [1, 'Task'],
+      [2, 'TASK'],
+    ] as const) {
+      client.deliver({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'pay', arguments: {}, [key]: {} },
+      });
+    }
+    await tick();
+    expect(gate.decided).toEqual([]);
+    expect(server.sent).toEqual([]);
+    expect(client.json().map((r) => r.error.message)).toEqual([
+      'Invalid params: params member "Task" differs from "task" only by case',
+      'Invalid params: params member "TASK" differs from "task" only by case',
+    ]);
+  });
+
   it('commits a task-augmented call whose streamed answer is a JSON-RPC error', async () => {
     const { client, server, gate } = setupStreaming();
     client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', task: {} } });

@@ -1030,7 +1030,8 @@ export function callParamsProblem(params: unknown): string | undefined {
   if (name.length === 0) return 'params.name must not be empty';
   if (args !== undefined && !isPlainObject(args)) return 'params.arguments must be an object';
   // What the policy judges must be what every server reads: no member a case-insensitive
-  // decoder would take for `name` or `arguments` (see jsonrpc/member-names.ts), and no two
+  // decoder would take for `name`, `arguments` or `task` (see jsonrpc/member-names.ts; a task
+  // the proxy did not see as one would be rolled back on a JSON-RPC error), and no two
   // argument names equal regardless of case (such a decoder keeps the last, JavaScript the
   // exact one).
   for (const key in params) {
@@ -1049,7 +1050,7 @@ export function callParamsProblem(params: unknown): string | undefined {
 }
 
 /** The `tools/call` params a case variant of which is refused. */
-const CALL_PARAM_NAMES: readonly string[] = ['name', 'arguments'];
+const CALL_PARAM_NAMES: readonly string[] = ['name', 'arguments', 'task'];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
