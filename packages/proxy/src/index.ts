@@ -11,6 +11,7 @@ export {
   type DenialMeta,
   type DenialResult,
   denialResult,
+  taskDenialResponse,
 } from './denial.js';
 export { FRAME_END, FrameWriter } from './framing/frame-writer.js';
 export {

@@ -790,6 +790,31 @@ describe('Router cut-through of long server messages', () => {
     expect(gate.committed).toEqual([]);
   });
 
+  it('denies a task-augmented call with a JSON-RPC error carrying the denial (its client awaits a CreateTaskResult)', async () => {
+    const { client, server } = setup();
+    client.deliver({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'deny_me', task: { ttl: 1000 } },
+    });
+    client.deliver(call(2, 'deny_me'));
+    await tick();
+    expect(server.sent).toEqual([]);
+    const [task, plain] = client.json();
+    expect(task).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      error: {
+        code: -32002,
+        message: '[TOLLGATE POLICY DENIED] Tool deny_me is not allowed',
+        data: { [DENIAL_META_KEY]: { reason: 'denied_by_rule', rule: 'no deny tools', retryAfterMs: 1500 } },
+      },
+    });
+    expect(plain.result.isError).toBe(true);
+    expect(plain.result._meta[DENIAL_META_KEY]).toEqual(task.error.data[DENIAL_META_KEY]);
+  });
+
   it('refuses a case variant of task: a server reading it as task could run the tool, then answer an error', async () => {
     const { client, server, gate } = setup();
     for (const [id, key] of [

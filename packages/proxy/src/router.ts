@@ -42,7 +42,7 @@
  * request that reuses one is refused (-32600) instead of being confused with ours.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { denialResponse } from './denial.js';
+import { denialResponse, taskDenialResponse } from './denial.js';
 import type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
 import { type Envelope, type JsonRpcId, scanEnvelope, skipWs } from './jsonrpc/envelope.js';
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
@@ -541,14 +541,17 @@ export class Router<D extends GateDecision = GateDecision> {
     if (!decision.allowed) {
       this.stats.callsDenied++;
       this.log.info({ tool: name, rule: decision.rule, reason: decision.reason }, 'tools/call denied');
+      const meta = {
+        reason: decision.reason,
+        ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
+        ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}),
+        ...(decision.policyHash !== undefined ? { policyHash: decision.policyHash } : {}),
+      };
       return {
         reply: encode(
-          denialResponse(id, decision.message, {
-            reason: decision.reason,
-            ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
-            ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}),
-            ...(decision.policyHash !== undefined ? { policyHash: decision.policyHash } : {}),
-          }),
+          call.task
+            ? taskDenialResponse(id, decision.message, meta)
+            : denialResponse(id, decision.message, meta),
         ),
       };
     }

@@ -121,6 +121,21 @@ describe('quota on failed calls', () => {
         arguments: { duration: 0.1, steps: 1 },
       });
       expect(text(denied)).toMatch(/^\[TOLLGATE POLICY DENIED\] Rate limit "one run" reached/);
+      // A denied task-augmented call: a JSON-RPC error with the denial, not a tool result the
+      // client (awaiting a CreateTaskResult) would reject as malformed.
+      await expect(
+        task.client.request(
+          {
+            method: 'tools/call',
+            params: {
+              name: 'trigger-long-running-operation',
+              arguments: { duration: 0.1, steps: 1 },
+              task: { ttl: 60_000 },
+            },
+          },
+          CallToolResultSchema,
+        ),
+      ).rejects.toThrow(/-32002.*\[TOLLGATE POLICY DENIED\] Rate limit "one run" reached/);
     } finally {
       await task.close();
     }

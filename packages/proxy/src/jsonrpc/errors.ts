@@ -17,6 +17,11 @@ export const ErrorCode = {
   UpstreamClosed: -32000,
   /** The policy could not be evaluated (e.g. the counter store is down and fail mode is closed). */
   PolicyUnavailable: -32001,
+  /**
+   * The policy denied a task-augmented `tools/call`, whose client awaits a `CreateTaskResult`
+   * rather than a tool result (see `taskDenialResponse`).
+   */
+  PolicyDenied: -32002,
 } as const;
 
 /** A JSON-RPC error response object. */
