@@ -1,5 +1,6 @@
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { type CompiledPolicy, formatPolicyError, loadPolicy, type PolicyError } from '@tollgate/policy';
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import type { Logger } from './logger.js';
@@ -56,6 +57,11 @@ export interface PolicyHolderOptions {
   logger?: Logger;
   /** Called after every reload attempt triggered by the watcher or {@link PolicyHolder.reload}. */
   onReload?: (result: ReloadResult, previous: CompiledPolicy) => void;
+  /**
+   * Period of the backstop check of the file's identity (inode, size, mtime) that catches a
+   * change the watcher missed, ms (default 1000).
+   */
+  checkIntervalMs?: number;
   /** Use chokidar polling (for file systems without inotify). */
   usePolling?: boolean;
 }
@@ -71,6 +77,11 @@ export class PolicyHolder {
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(prev: CompiledPolicy, next: CompiledPolicy) => void>();
   private reloading: Promise<ReloadResult> | undefined;
+  /** The reload queued behind the running one (see {@link reload}). */
+  private again: Promise<ReloadResult> | undefined;
+  /** The backstop check of the file's identity (see `startWatching`), and what it last saw. */
+  private poll: NodeJS.Timeout | undefined;
+  private seen = '';
 
   private constructor(
     readonly file: string,
@@ -118,11 +129,18 @@ export class PolicyHolder {
   }
 
   private async startWatching(): Promise<void> {
-    const w = chokidarWatch(this.file, {
+    // The directory is watched, for this one name: a watch on the file itself follows its inode,
+    // and a file deleted and created again (`rm && cp`, `install`, a git checkout) was often
+    // missed, after which no later edit was seen either (a tester found the proxy stuck on an
+    // old policy for good).
+    const dir = dirname(this.file);
+    const w = chokidarWatch(dir, {
       ignoreInitial: true,
+      depth: 0,
+      ignored: (path: string) => path !== dir && path !== this.file,
       usePolling: this.opts.usePolling ?? false,
       interval: 100,
-      // Editors save by rename; chokidar re-attaches to the new inode.
+      // Editors save by rename; chokidar reports it as one change.
       atomic: true,
     });
     const schedule = () => {
@@ -130,28 +148,52 @@ export class PolicyHolder {
       this.timer = setTimeout(() => void this.reload(), this.opts.debounceMs ?? 100);
       this.timer.unref();
     };
-    w.on('add', schedule);
-    w.on('change', schedule);
-    w.on('unlink', () =>
-      this.opts.logger?.warn({ policy: this.file }, 'policy file removed; keeping the policy in force'),
-    );
+    const mine = (path: string) => path === this.file;
+    w.on('add', (path) => mine(path) && schedule());
+    w.on('change', (path) => mine(path) && schedule());
+    w.on('unlink', (path) => {
+      if (mine(path))
+        this.opts.logger?.warn({ policy: this.file }, 'policy file removed; keeping the policy in force');
+    });
     w.on('error', (err) => this.opts.logger?.error({ err, policy: this.file }, 'policy watcher error'));
     await new Promise<void>((r) => w.once('ready', () => r()));
     this.watcher = w;
+    // Backstop: file events can still be lost (a file replaced right after the previous change
+    // was reported), and a lost one would leave the old policy in force with nothing logged. The
+    // file's identity (inode, size, mtime) is compared once a second; a difference reloads.
+    this.seen = fileIdentity(this.file);
+    this.poll = setInterval(() => {
+      const now = fileIdentity(this.file);
+      if (now !== this.seen) {
+        this.seen = now;
+        schedule();
+      }
+    }, this.opts.checkIntervalMs ?? 1000);
+    this.poll.unref();
   }
 
-  /** Re-read the file now. Concurrent calls share one attempt. Never throws. */
+  /**
+   * Re-read the file now. A call while a reload runs gets one more reload after it (calls made
+   * meanwhile share that one): the running one may have read the file before the change that
+   * asked for this. Never throws.
+   */
   reload(): Promise<ReloadResult> {
-    if (!this.reloading) {
-      this.reloading = this.doReload().finally(() => {
-        this.reloading = undefined;
+    if (this.reloading) {
+      this.again ??= this.reloading.then(() => {
+        this.again = undefined;
+        return this.reload();
       });
+      return this.again;
     }
+    this.reloading = this.doReload().finally(() => {
+      this.reloading = undefined;
+    });
     return this.reloading;
   }
 
   private async doReload(): Promise<ReloadResult> {
     const prev = this.policy;
+    this.seen = fileIdentity(this.file);
     let result: ReloadResult;
     try {
       const { policy, warnings } = await loadPolicyFile(this.file);
@@ -186,7 +228,18 @@ export class PolicyHolder {
   /** Stop watching. */
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.poll) clearInterval(this.poll);
     await this.watcher?.close();
     this.watcher = undefined;
+  }
+}
+
+/** `inode:size:mtime` of `file`, or `missing`: changes whenever its content is replaced or written. */
+function fileIdentity(file: string): string {
+  try {
+    const st = statSync(file, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+  } catch {
+    return 'missing';
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -257,6 +257,25 @@ describe('PolicyHolder start-up', () => {
       await holder.close();
     }
   });
+
+  it('follows a policy file deleted and created again, and the edits after it', async () => {
+    const f = policyFile('version: "1"\nhide: [a]\n');
+    const holder = await PolicyHolder.open(f, { watch: true, debounceMs: 20 });
+    try {
+      for (const [i, name] of ['b', 'c', 'd'].entries()) {
+        unlinkSync(f);
+        if (i === 1) await new Promise((r) => setTimeout(r, 50)); // with and without a gap
+        writeFileSync(f, `version: "1"\nhide: [${name}]\n`);
+        await until(() => holder.current.isHidden(name), 5_000);
+      }
+      // A plain write afterwards is still seen.
+      writeFileSync(f, 'version: "1"\nhide: [e]\n');
+      await until(() => holder.current.isHidden('e'), 5_000);
+      expect(holder.current.isHidden('d')).toBe(false);
+    } finally {
+      await holder.close();
+    }
+  }, 30_000);
 
   it('an unchanged file is not reloaded once the watcher is ready', async () => {
     const f = policyFile(LIMIT2);
