@@ -364,7 +364,7 @@ function checkRateLimit(rl: unknown, base: ValuePath, add: Add): void {
       add(
         [...base, 'window'],
         'invalid-rate-limit-window',
-        `rate_limit window must be a positive number of seconds or a duration like 30s, 5m, 1h, 1d, got ${describe(rl.window)}`,
+        `rate_limit window must be at least 1 ms (0.001 seconds): a number of seconds or a duration like 30s, 5m, 1h, 1d, got ${describe(rl.window)}`,
       );
     for (const k of Object.keys(rl))
       if (k !== 'max' && k !== 'window') {

@@ -186,8 +186,9 @@ describe('Router', () => {
       },
     ];
     for (const m of msgs) client.deliver(m);
-    // A tools/call without an id is refused too, not forwarded unevaluated.
+    // A tools/call without an id, or with a null one, is refused too, not forwarded unevaluated.
     client.deliver({ jsonrpc: '2.0', method: 'tools/call', params: { name: 'deny_me' } });
+    client.deliver({ jsonrpc: '2.0', id: null, method: 'tools/call', params: { name: 'echo' } });
     // Names that only look alike stay allowed.
     client.deliver({
       jsonrpc: '2.0',
@@ -206,7 +207,9 @@ describe('Router', () => {
       [4, -32602],
       [5, -32602],
       [null, -32600],
+      [null, -32600],
     ]);
+    expect(replies[6].error.message).toBe('Invalid Request: tools/call must have an id that is not null');
     expect(replies[0].error.message).toBe(
       'Invalid params: params member "Name" differs from "name" only by case',
     );

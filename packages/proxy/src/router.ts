@@ -343,6 +343,10 @@ export class Router<D extends GateDecision = GateDecision> {
       // A tools/call without an id is no request (MCP "Tools > Calling Tools"); a lenient server
       // might still run it, so it is refused rather than forwarded unevaluated.
       env = { kind: 'invalid', problem: 'tools/call must be a request (with an id)' };
+    } else if (env.kind === 'request' && env.id === null && env.method === 'tools/call') {
+      // MCP "Base Protocol > Requests": the id MUST NOT be null. Its answer could not be told
+      // from an error about an unreadable request.
+      env = { kind: 'invalid', problem: 'tools/call must have an id that is not null' };
     }
     // Fast path: nothing waiting ahead, nothing to decide -> forward now.
     if (

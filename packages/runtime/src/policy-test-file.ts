@@ -171,7 +171,11 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
   const startNode = root.get('start', true);
   if (startNode !== undefined) {
     const v = isScalar(startNode) ? startNode.value : undefined;
-    const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+    // A time without an offset is UTC, as every window is (Date.parse would take local time).
+    const t =
+      typeof v === 'string'
+        ? Date.parse(/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(v) ? `${v}Z` : v)
+        : Number.NaN;
     if (Number.isNaN(t)) {
       report(
         startNode,
@@ -425,6 +429,8 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
         case 'message_includes':
           if (typeof v !== 'string')
             bad(where, 'invalid-type', `\`${k}\` must be a string, got ${describe(v)}`);
+          else if (k === 'message_includes' && v === '')
+            bad(where, 'invalid-value', '`message_includes: ""` matches every message, so it checks nothing');
           break;
         case 'retry_after_ms':
           if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)

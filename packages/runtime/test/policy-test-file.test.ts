@@ -130,4 +130,37 @@ describe('checkPolicyTestFile', () => {
       ],
     ]);
   });
+
+  it('a start time without an offset is UTC, whatever the machine time zone', () => {
+    const before = process.env.TZ;
+    process.env.TZ = 'Asia/Kolkata';
+    try {
+      const checked = checkPolicyTestFile(
+        'policy: p.yaml\nstart: 2026-11-29T10:59:00\ntests:\n  - steps: [{ call: x }]\n',
+        't.yaml',
+        () => ({ text: 'version: "1"\n' }),
+      );
+      expect(checked.ok && checked.file.start).toBe(Date.UTC(2026, 10, 29, 10, 59));
+      const offset = checkPolicyTestFile(
+        'policy: p.yaml\nstart: 2026-11-29T10:59:00+05:30\ntests:\n  - steps: [{ call: x }]\n',
+        't.yaml',
+        () => ({ text: 'version: "1"\n' }),
+      );
+      expect(offset.ok && offset.file.start).toBe(Date.UTC(2026, 10, 29, 5, 29));
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+  });
+
+  it('message_includes: "" is a problem (it matches every message)', () => {
+    const checked = checkPolicyTestFile(
+      'policy: p.yaml\ntests:\n  - steps:\n      - call: x\n        expect: { message_includes: "" }\n',
+      't.yaml',
+      () => ({ text: 'version: "1"\n' }),
+    );
+    expect(checked.ok ? [] : checked.problems.map((p) => [p.line, p.code, p.message])).toEqual([
+      [5, 'invalid-value', '`message_includes: ""` matches every message, so it checks nothing'],
+    ]);
+  });
 });
