@@ -97,6 +97,24 @@ tests:
     });
   });
 
+  it('a call the proxy refuses before the policy (argument names equal regardless of case) is refused in a test too', () => {
+    const f = file(
+      'refused.test.yaml',
+      `policy: { version: "1", tools: { read: { rules: [{ name: safe, conditions: [{ path: args.path, op: regex, value: "^/safe/" }] }] } } }
+tests:
+  - name: smuggled PATH
+    steps:
+      - call: read
+        args: { path: /safe/x, PATH: /etc/passwd }
+        expect: { allowed: true }
+`,
+    );
+    const r = tollgate('test', f);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('0 passed, 1 failed');
+    expect(r.stdout).toContain('- allowed: true\n          + allowed: false');
+  });
+
   it('upstream errors roll back and clock advances cross window boundaries', () => {
     const f = file(
       'clock.test.yaml',

@@ -63,6 +63,7 @@ export {
   type PolicyTestFile,
   PolicyTestFileError,
   type PolicyTestFileResult,
+  type PolicyTestOptions,
   type PolicyTestStep,
   parsePolicyTestFile,
   runPolicyTestFile,

@@ -151,8 +151,22 @@ function compare(expected: StepExpectation, d: Decision): string[] {
   return diff;
 }
 
+/** Options of {@link runPolicyTests}. */
+export interface PolicyTestOptions {
+  /**
+   * What refuses a call before the policy sees it, as the proxy does (`tollgate test` passes the
+   * proxy's check of `tools/call` params, e.g. argument names equal regardless of case): the
+   * refusal message, or undefined to evaluate the call. A refused step's actual decision is
+   * `allowed: false`, reason `invalid_arguments`, that message; no counter is touched.
+   */
+  refuse?: (call: { tool: string; args: Record<string, unknown> }) => string | undefined;
+}
+
 /** Run the tests of a parsed file against its policy. */
-export async function runPolicyTests(t: PolicyTestFile): Promise<PolicyTestFileResult> {
+export async function runPolicyTests(
+  t: PolicyTestFile,
+  options: PolicyTestOptions = {},
+): Promise<PolicyTestFileResult> {
   const loaded = loadPolicy(t.policyText, { filename: t.policySource });
   if (!loaded.ok) {
     return {
@@ -178,12 +192,16 @@ export async function runPolicyTests(t: PolicyTestFile): Promise<PolicyTestFileR
       }
       for (let rep = 1; rep <= step.repeat; rep++) {
         const call = { tool: step.tool, args: step.args };
-        const d = await evaluate(policy, call, {
-          store,
-          now: () => now,
-          inputSchema: t.schemas[step.tool],
-          validator,
-        });
+        const refused = options.refuse?.(call);
+        const d: Decision =
+          refused !== undefined
+            ? { allowed: false, reason: 'invalid_arguments', message: refused, policyHash: policy.hash }
+            : await evaluate(policy, call, {
+                store,
+                now: () => now,
+                inputSchema: t.schemas[step.tool],
+                validator,
+              });
         if (d.reservation) {
           if (step.upstream === 'result') await store.commit(d.reservation, now);
           else if (step.upstream === 'error') await store.rollback(d.reservation);

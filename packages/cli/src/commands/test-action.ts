@@ -1,3 +1,4 @@
+import { callParamsProblem } from '@tollgate/proxy';
 import {
   formatTestFileProblem,
   type PolicyTestFileResult,
@@ -6,6 +7,12 @@ import {
 } from '@tollgate/runtime';
 import pc from 'picocolors';
 import { readPolicyTestFile } from '../policy-test-file.js';
+
+/** The proxy's refusal of a call's params (JSON-RPC -32602), as `tollgate explain` shows it. */
+function proxyRefusal(call: { tool: string; args: Record<string, unknown> }): string | undefined {
+  const problem = callParamsProblem({ name: call.tool, arguments: call.args });
+  return problem === undefined ? undefined : `Invalid params: ${problem}`;
+}
 
 /** A file's result; `problems` lists every problem of a test file that could not be run. */
 type FileResult = PolicyTestFileResult & { problems?: TestFileProblem[] };
@@ -41,7 +48,8 @@ async function runFile(file: string): Promise<FileResult> {
     });
   }
   try {
-    return await runPolicyTests(read.file);
+    // The proxy refuses some calls before the policy sees them; a test must see that too.
+    return await runPolicyTests(read.file, { refuse: proxyRefusal });
   } catch (err) {
     return failed((err as Error).message);
   }
