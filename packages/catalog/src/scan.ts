@@ -7,6 +7,7 @@
  * its children running or keep the scan waiting on their stdout.
  */
 
+import { setMaxListeners } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -44,7 +45,7 @@ export interface ScanOptions {
   timeoutMs?: number;
   /** Where the child's stderr goes (default: ignored). */
   stderr?: 'inherit' | 'ignore' | 'pipe';
-  /** Guard against servers whose cursors never end (default 1,000 pages). */
+  /** Most `tools/list` pages read; a list with more is a {@link ScanError} (default 1,000). */
   maxPages?: number;
 }
 
@@ -85,10 +86,18 @@ function nonJsonNote(diag: StdioDiagnostics | undefined): string {
 function checkedToolsPage(raw: unknown): { tools: SnapshotTool[]; nextCursor?: string } {
   const parsed = ListToolsResultSchema.safeParse(raw);
   if (parsed.success) return parsed.data as { tools: SnapshotTool[]; nextCursor?: string };
+  // Every problem, so that a server author fixes them in one go (at most five named, in one line).
   const issues = parsed.error.issues;
-  const first = issues[0]!;
-  const path = first.path;
-  let what: string;
+  const named = issues.slice(0, 5).map((issue) => describeIssue(raw, issue));
+  const more = issues.length > 5 ? `; and ${issues.length - 5} more` : '';
+  throw new ScanError(
+    `the server's tools/list answer does not follow the MCP schema: ${named.join('; ')}${more}; MCP clients reject such a list`,
+  );
+}
+
+/** One schema problem of a tools/list answer, naming the tool by its name where it has one. */
+function describeIssue(raw: unknown, issue: z.core.$ZodIssue): string {
+  const path = issue.path;
   if (path[0] === 'tools' && typeof path[1] === 'number') {
     const tool = (raw as { tools?: Array<{ name?: unknown }> }).tools?.[path[1]];
     const who =
@@ -97,20 +106,16 @@ function checkedToolsPage(raw: unknown): { tools: SnapshotTool[]; nextCursor?: s
         : `tools[${path[1]}]`;
     const field = path.slice(2).map(String).join('.');
     const absent =
-      first.code === 'invalid_type' &&
+      issue.code === 'invalid_type' &&
       tool !== undefined &&
       field !== '' &&
       path.length === 3 &&
       (tool as Record<string, unknown>)[field] === undefined;
-    what = absent
+    return absent
       ? `${who} has no ${field}`
-      : `${who}${field ? ` ${field}` : ''}: ${oneLine(first.message, 120)}`;
-  } else what = `${path.map(String).join('.') || 'the result'}: ${oneLine(first.message, 120)}`;
-  const more =
-    issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length === 2 ? '' : 's'})` : '';
-  throw new ScanError(
-    `the server's tools/list answer does not follow the MCP schema: ${what}${more}; MCP clients reject such a list`,
-  );
+      : `${who}${field ? ` ${field}` : ''}: ${oneLine(issue.message, 120)}`;
+  }
+  return `${path.map(String).join('.') || 'the result'}: ${oneLine(issue.message, 120)}`;
 }
 
 /** The innermost `code` (e.g. ECONNREFUSED) and message of an error's `cause` chain. */
@@ -215,6 +220,10 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
     const tools: SnapshotTool[] = [];
     let cursor: string | undefined;
     let pages = 0;
+    const maxPages = options.maxPages ?? 1000;
+    const cursors = new Set<string>();
+    // One signal for every page: the SDK adds an abort listener per request.
+    setMaxListeners(0, controller.signal);
     do {
       // Not `client.listTools`: its schema error is a multi-line zod dump; checked here instead.
       const raw = await client.request(
@@ -226,7 +235,19 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
       pages++;
       for (const t of page.tools) tools.push(t as SnapshotTool);
       cursor = page.nextCursor;
-    } while (cursor && pages < (options.maxPages ?? 1000));
+      // A list cut short would leave tools out of the policy without a word: refuse instead.
+      if (cursor !== undefined && cursors.has(cursor)) {
+        throw new ScanError(
+          `the server's tools/list pagination does not end: page ${pages} gave the cursor ${JSON.stringify(oneLine(cursor, 60))} again`,
+        );
+      }
+      if (cursor !== undefined) cursors.add(cursor);
+      if (cursor && pages >= maxPages) {
+        throw new ScanError(
+          `the server's tools/list has more than ${maxPages} pages (${tools.length} tools so far); stopped rather than scan part of it`,
+        );
+      }
+    } while (cursor);
     const info = client.getServerVersion();
     return {
       serverInfo: {

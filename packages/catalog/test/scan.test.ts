@@ -229,6 +229,30 @@ describe('scan failures are one precise line', () => {
     }
   });
 
+  it('a tools/list answer with several schema problems names them all, in one line', async () => {
+    await expect(
+      scanServer({ command: process.execPath, args: [oddServer, 'bad-schemas'] }),
+    ).rejects.toThrow(
+      /does not follow the MCP schema: tool "purge_notes" \(tools\[0\]\) has no inputSchema; tool "odd_notes" \(tools\[1\]\) inputSchema: [^;]+; tools\[2\] name: [^;]+; MCP clients reject such a list$/,
+    );
+  });
+
+  it('pagination that never ends, or runs past the page cap, is a failure, not a quietly short list', async () => {
+    await expect(scanServer({ command: process.execPath, args: [oddServer, 'loop'] })).rejects.toThrow(
+      `the server's tools/list pagination does not end: page 2 gave the cursor "again" again`,
+    );
+    await expect(
+      scanServer({ command: process.execPath, args: [oddServer, 'pages'], maxPages: 3 }),
+    ).rejects.toThrow(
+      `the server's tools/list has more than 3 pages (3 tools so far); stopped rather than scan part of it`,
+    );
+    const all = await scanServer({ command: process.execPath, args: [oddServer, 'pages'] });
+    expect([all.pages, all.tools.map((t) => t.name)]).toEqual([
+      5,
+      ['tool0', 'tool1', 'tool2', 'tool3', 'tool4'],
+    ]);
+  });
+
   it('nothing listening: the connection error code, not a bare "fetch failed"', async () => {
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));

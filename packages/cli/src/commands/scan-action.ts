@@ -10,7 +10,7 @@ import {
   starterPolicy,
 } from '@tollgate/catalog';
 import { jsonFailureText } from '../json-failure.js';
-import { catalogForScan, recognitionNote } from './scan-notes.js';
+import { catalogForScan, recognitionNote, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate scan`. */
 export interface ScanCliOptions {
@@ -129,10 +129,7 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
           ? `Each rule follows the tool's risk category: the curated one of catalogue entry ${recognised.entry.id} where it has one, else classified on the spot; review before use.`
           : "Each rule follows the tool's risk category as classified on the spot; review before use."),
     });
-    for (const s of policy.skipped ?? [])
-      note(
-        `warning: tool ${JSON.stringify(s.name)} left out of the scaffold, so default: allow lets it run without rules (${s.reason})`,
-      );
+    for (const s of policy.skipped ?? []) note(skippedNote(s, 'scaffold'));
     process.stdout.write(policy.yaml);
   }
   process.exitCode = 0;

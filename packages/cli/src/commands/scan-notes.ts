@@ -40,3 +40,16 @@ export function recognitionNote(r: Recognition): string {
     `${applied}; \`tollgate init --server ${entry.id}\` gives the curated policy`
   );
 }
+
+/**
+ * The warning for a tool left out of a generated policy (its name would be read as a wildcard or
+ * glob, or not at all): what happens to calls to it. A tool with an empty name is refused by the
+ * proxy itself (`-32602`); any other runs without rules under `default: allow`.
+ */
+export function skippedNote(s: { name: string; reason: string }, what: 'scaffold' | 'policy'): string {
+  const fate =
+    s.name === ''
+      ? 'the proxy refuses calls to a tool with an empty name anyway'
+      : 'so default: allow lets it run without rules';
+  return `warning: tool ${JSON.stringify(s.name)} left out of the ${what}, ${fate} (${s.reason})`;
+}
