@@ -143,6 +143,24 @@ tests:
     const r1 = tollgate('test', badPolicy);
     expect(r1.code).toBe(1);
     expect(r1.stdout).toMatch(/invalid-version/);
+    // With --json, the policy's errors as a list with positions and codes, as validate --json.
+    const j1 = JSON.parse(tollgate('test', badPolicy, '--json').stdout);
+    expect(j1.files[0]).toMatchObject({
+      policyError: true,
+      policyErrors: [{ code: 'invalid-version', line: 1 }],
+    });
+    expect(j1.files[0].policyErrors[0].column).toBeGreaterThan(0);
+    // A test file that cannot be read: one problem with a code.
+    const gone = JSON.parse(tollgate('test', `${badPolicy}.missing`, '--json').stdout);
+    expect(gone.files[0].problems).toEqual([
+      {
+        file: `${badPolicy}.missing`,
+        line: 1,
+        column: 1,
+        code: 'unreadable-file',
+        message: expect.stringContaining('cannot read'),
+      },
+    ]);
     const malformed = file(
       'bad.test.yaml',
       `policy: ../nowhere.yaml\ntests:\n  - name: x\n    steps:\n      - { cal: t }\n`,

@@ -31,7 +31,11 @@ export interface TestFileProblem {
   file: string;
   line: number;
   column: number;
-  /** `yaml-syntax`, `unknown-key`, `missing-key`, `invalid-type`, `invalid-value`, `unreadable-policy`, `input-too-large`. */
+  /**
+   * `yaml-syntax`, `unknown-key`, `missing-key`, `invalid-type`, `invalid-value`,
+   * `unreadable-policy`, `input-too-large`; `unreadable-file` from `tollgate test` for a test file
+   * it cannot read.
+   */
   code: string;
   message: string;
 }
@@ -173,9 +177,7 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
     const v = isScalar(startNode) ? startNode.value : undefined;
     // A time without an offset is UTC, as every window is (Date.parse would take local time).
     const t =
-      typeof v === 'string'
-        ? Date.parse(/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(v) ? `${v}Z` : v)
-        : Number.NaN;
+      typeof v === 'string' ? Date.parse(/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(v) ? `${v}Z` : v) : Number.NaN;
     if (Number.isNaN(t)) {
       report(
         startNode,

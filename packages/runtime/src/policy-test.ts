@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { type CompiledPolicy, formatPolicyError, loadPolicy } from '@tollgate/policy';
+import { type CompiledPolicy, formatPolicyError, loadPolicy, type PolicyError } from '@tollgate/policy';
 import type { Decision, ReasonCode } from './decision.js';
 import { evaluate } from './evaluate.js';
 import { checkPolicyTestFile, formatTestFileProblem, type TestFileProblem } from './policy-test-file.js';
@@ -86,6 +86,8 @@ export interface PolicyTestFileResult {
   error?: string;
   /** `true` when `error` is a policy problem (exit 1) rather than an unreadable/malformed test file (exit 2). */
   policyError?: boolean;
+  /** With `policyError`: the policy's errors, each with its file, line, column and code. */
+  policyErrors?: PolicyError[];
   tests: { name: string; line: number; passed: boolean; steps: number; failures: StepFailure[] }[];
   passed: number;
   failed: number;
@@ -173,6 +175,7 @@ export async function runPolicyTests(
       file: t.file,
       error: `invalid policy:\n${loaded.errors.map(formatPolicyError).join('\n')}`,
       policyError: true,
+      policyErrors: [...loaded.errors],
       tests: [],
       passed: 0,
       failed: 1,

@@ -33,7 +33,8 @@ async function runFile(file: string): Promise<FileResult> {
   try {
     read = readPolicyTestFile(file);
   } catch (err) {
-    return failed(`cannot read ${file}: ${(err as Error).message}`);
+    const message = `cannot read ${file}: ${(err as Error).message}`;
+    return failed(message, { problems: [{ file, line: 1, column: 1, code: 'unreadable-file', message }] });
   }
   if (!read.ok) {
     const { problems } = read;
@@ -43,8 +44,19 @@ async function runFile(file: string): Promise<FileResult> {
     );
   }
   if (read.policyTooLarge) {
-    return failed(`invalid policy:\n${read.file.policySource}:1:1: input-too-large: ${read.policyTooLarge}`, {
+    const { policySource } = read.file;
+    return failed(`invalid policy:\n${policySource}:1:1: input-too-large: ${read.policyTooLarge}`, {
       policyError: true,
+      policyErrors: [
+        {
+          file: policySource,
+          line: 1,
+          column: 1,
+          code: 'input-too-large',
+          message: read.policyTooLarge,
+          severity: 'error',
+        },
+      ],
     });
   }
   try {
