@@ -15,7 +15,7 @@ import {
   readSnapshot,
   serializeCatalog,
 } from '@tollgate/catalog';
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import { jsonFailureText } from '../json-failure.js';
 
 /** Parsed options of `tollgate catalog import`. */

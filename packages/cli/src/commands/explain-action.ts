@@ -20,7 +20,7 @@ import {
   openCounterStore,
   type RuleTrace,
 } from '@tollgate/runtime';
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import { readBounded, tooLargeMessage } from '../read-bounded.js';
 
 /** Parsed options of `tollgate explain`. */

@@ -14,7 +14,7 @@
  * Exit codes: 0 (also when there is nothing to show), 2 on a bad `--since`.
  */
 import { type DecisionEvent, defaultPaths, readDecisionLog } from '@tollgate/runtime';
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 
 /** A proxy instance as reconstructed from startup/shutdown events. */
 export interface InstanceStatus {

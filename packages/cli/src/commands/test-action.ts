@@ -5,7 +5,7 @@ import {
   runPolicyTests,
   type TestFileProblem,
 } from '@tollgate/runtime';
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import { readPolicyTestFile } from '../policy-test-file.js';
 
 /** The proxy's refusal of a call's params (JSON-RPC -32602), as `tollgate explain` shows it. */

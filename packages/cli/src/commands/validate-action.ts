@@ -6,7 +6,7 @@ import {
   MAX_POLICY_BYTES,
   type PolicyError,
 } from '@tollgate/policy';
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import { type BoundedRead, readBounded, tooLargeMessage } from '../read-bounded.js';
 
 /** Summary of a valid policy, as printed by `tollgate validate` (and under `summary` with `--json`). */
