@@ -230,9 +230,7 @@ describe('scan failures are one precise line', () => {
   });
 
   it('a tools/list answer with several schema problems names them all, in one line', async () => {
-    await expect(
-      scanServer({ command: process.execPath, args: [oddServer, 'bad-schemas'] }),
-    ).rejects.toThrow(
+    await expect(scanServer({ command: process.execPath, args: [oddServer, 'bad-schemas'] })).rejects.toThrow(
       /does not follow the MCP schema: tool "purge_notes" \(tools\[0\]\) has no inputSchema; tool "odd_notes" \(tools\[1\]\) inputSchema: [^;]+; tools\[2\] name: [^;]+; MCP clients reject such a list$/,
     );
   });

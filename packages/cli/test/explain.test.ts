@@ -87,7 +87,9 @@ describe('tollgate explain', () => {
       '{"amount":60000,"currency":"gbp"}',
     );
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/state   memory \(no state yet: \S+tollgate\.sqlite does not exist, so counters start at zero\)/);
+    expect(r.stdout).toMatch(
+      /state {3}memory \(no state yet: \S+tollgate\.sqlite does not exist, so counters start at zero\)/,
+    );
     expect(r.stdout).toContain(
       '  ✗ max single charge  [create_charge, line 8]\n      ✗ args.amount lte 50000  (actual 60000)',
     );
