@@ -3,6 +3,7 @@
  * number are in docs/catalog.md ("Recommended rules").
  */
 
+import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
 import { emitPolicy, loadPolicy, type PolicyDocument, type PolicyRule } from '@tollgate/policy';
 import { type Classification, classifyTool } from './classifier.js';
 import type { CatalogServer, CatalogTool, Category } from './types.js';
@@ -201,7 +202,7 @@ const keyProblemMemo = new Map<string, string | null>();
  * MCP-conforming names (1-128 of `A-Za-z0-9_.-`) are exact keys, except `__proto__`.
  */
 function toolKeyProblem(name: string): string | undefined {
-  if (/^[A-Za-z0-9_.-]{1,128}$/.test(name) && name !== '__proto__') return undefined;
+  if (validateToolName(name).isValid && name !== '__proto__') return undefined;
   const hit = keyProblemMemo.get(name);
   if (hit !== undefined) return hit ?? undefined;
   let problem: string | undefined;

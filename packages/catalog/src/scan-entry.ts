@@ -5,15 +5,14 @@
  */
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+// MCP spec 2025-11-25, "Tools > Tool names" (SEP-986): 1 to 128 of A-Z, a-z, 0-9, `_`, `-`, `.`.
+import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
 import { carryOverrides, entryFromScan, type SnapshotTool } from './import.js';
 import { loadCatalogFile } from './loader.js';
 import type { CatalogServer } from './types.js';
 
 /** A catalogue id (the catalogue schema's rule): lower-case letters, digits, ".", "_", "-". */
 export const CATALOG_ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
-
-/** MCP spec 2025-11-25, "Tools > Tool names": 1 to 128 of A-Z, a-z, 0-9, `_`, `-`, `.`. */
-const MCP_TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** A catalogue entry whose `package` may be unknown (a scan of something other than `npx <pkg>`). */
 export type DraftServer = Omit<CatalogServer, 'package'> & Partial<Pick<CatalogServer, 'package'>>;
@@ -42,7 +41,7 @@ export function checkScannedTools(tools: readonly SnapshotTool[]): {
     if (seen.has(t.name)) continue;
     seen.add(t.name);
     kept.push(t);
-    if (!MCP_TOOL_NAME.test(t.name)) {
+    if (!validateToolName(t.name).isValid) {
       const why =
         t.name.length === 0
           ? 'it is empty'
