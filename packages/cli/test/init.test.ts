@@ -9,6 +9,7 @@ import { loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import { goneWithin, pidIn } from '../../catalog/test/fixtures/process-gone.js';
 import { cliRoot, runCli } from './from-source.js';
+import { serverBin } from './servers.js';
 
 const memoryDir = dirname(
   createRequire(join(cliRoot, '..', 'catalog', 'package.json')).resolve(
@@ -16,15 +17,7 @@ const memoryDir = dirname(
   ),
 );
 
-const filesystemEntry = join(
-  dirname(
-    createRequire(join(cliRoot, '..', 'proxy', 'package.json')).resolve(
-      '@modelcontextprotocol/server-filesystem/package.json',
-    ),
-  ),
-  'dist',
-  'index.js',
-);
+const filesystemEntry = serverBin('server-filesystem');
 
 const tollgate = (args: string[], cwd = cliRoot) => runCli(['init', ...args], { cwd });
 

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { startHttpFixture } from '../../catalog/test/fixtures/http-server.js';
 import { goneWithin, pidIn } from '../../catalog/test/fixtures/process-gone.js';
 import { cliRoot, runCli, runCliAsync } from './from-source.js';
+import { serverBin } from './servers.js';
 
 const catalogRequire = createRequire(join(cliRoot, '..', 'catalog', 'package.json'));
 const everything = join(
@@ -20,15 +21,7 @@ const everything = join(
 const pagedFixture = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'paged-server.mjs');
 const oddFixture = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'odd-server.mjs');
 const memoryDir = dirname(catalogRequire.resolve('@modelcontextprotocol/server-memory/package.json'));
-const filesystemEntry = join(
-  dirname(
-    createRequire(join(cliRoot, '..', 'proxy', 'package.json')).resolve(
-      '@modelcontextprotocol/server-filesystem/package.json',
-    ),
-  ),
-  'dist',
-  'index.js',
-);
+const filesystemEntry = serverBin('server-filesystem');
 
 /**
  * A stand-in `npx` (first on no PATH: called by its full path) that runs the installed memory

@@ -21,15 +21,7 @@ if (!existsSync(CLI)) {
   throw new Error(`${CLI} is missing: build the CLI first (pnpm --filter "tollgate..." build)`);
 }
 
-// The real servers are devDependencies of @tollgate/proxy; resolve them from there.
-const requireFromProxy = createRequire(join(here, '../../../proxy/package.json'));
-
-/** Absolute path of a server package's bin script. */
-export function serverBin(pkg: 'server-everything' | 'server-filesystem' | 'server-memory'): string {
-  const manifest = requireFromProxy.resolve(`@modelcontextprotocol/${pkg}/package.json`);
-  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: Record<string, string> };
-  return join(dirname(manifest), Object.values(bin)[0]!);
-}
+export { serverBin } from '../servers.js';
 
 /** A scratch directory with a TOLLGATE_HOME and room for policies; removed by `cleanup`. */
 export interface Scratch {
