@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import {
   buildCatalogEntry,
   carryOverrides,
+  defaultBinName,
   ImportError,
   normalizeSnapshot,
   serializeCatalog,
@@ -43,6 +44,15 @@ describe('normalizeSnapshot', () => {
       note: 'dummies',
     });
     expect(s.server.source).toMatchObject({ snapshot: 'demo.json', protocolVersion: '2025-11-25' });
+  });
+  it('names the executable npm installs when the scan recorded none or a scoped package name (the name without its scope)', () => {
+    const { bin: _bin, ...withoutBin } = npmScan;
+    const s = normalizeSnapshot(withoutBin, 'demo.json');
+    expect(s.server.launch?.npx).toBe('npx -y --package=@acme/demo-mcp@2.0.1 demo-mcp --stdio');
+    const scoped = normalizeSnapshot({ ...npmScan, bin: '@acme/demo-mcp' }, 'demo.json');
+    expect(scoped.server.launch?.npx).toBe('npx -y --package=@acme/demo-mcp@2.0.1 demo-mcp --stdio');
+    expect(defaultBinName('@stripe/mcp')).toBe('mcp');
+    expect(defaultBinName('tavily-mcp')).toBe('tavily-mcp');
   });
   it('rejects an unknown shape', () => {
     expect(() => normalizeSnapshot({ foo: 1 }, 'x.json')).toThrow(ImportError);

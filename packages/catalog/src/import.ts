@@ -37,6 +37,16 @@ export class ImportError extends Error {
   override readonly name = 'ImportError';
 }
 
+/**
+ * The executable `npx --package=<pkg> <bin>` must be told, from the scan's recorded `bin` or,
+ * without one, the package name: the name without its scope (`@stripe/mcp` -> `mcp`). That is
+ * the name npm gives a `bin` declared as a single path; a scoped name is never an executable (it
+ * holds a `/`), though some scans recorded the package name as the bin.
+ */
+export function defaultBinName(packageName: string): string {
+  return packageName.startsWith('@') ? packageName.slice(packageName.indexOf('/') + 1) : packageName;
+}
+
 interface NpmScan {
   id: string;
   package: string;
@@ -109,7 +119,7 @@ export function normalizeSnapshot(raw: unknown, file: string): Snapshot {
           ...(n.launch.env && Object.keys(n.launch.env).length ? { env: n.launch.env } : {}),
           // The scan ran `node <entry> ...` inside the installed package.
           ...(n.launch.command === 'node' ? { cwd: 'package' as const } : {}),
-          npx: `npx -y --package=${pkgAtVersion} ${n.bin ?? n.package} ${args.slice(1).join(' ')}`.trim(),
+          npx: `npx -y --package=${pkgAtVersion} ${defaultBinName(n.bin ?? n.package)} ${args.slice(1).join(' ')}`.trim(),
           ...(n.launch.note ? { note: n.launch.note } : {}),
         }
       : undefined;

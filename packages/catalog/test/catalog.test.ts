@@ -59,6 +59,10 @@ describe('catalogue coverage', () => {
       expect(s.package.version, s.id).toMatch(/^\d+\.\d+\.\d+/);
       expect(s.launch?.command, s.id).toBe('node');
       expect(s.launch?.npx, s.id).toContain(`${s.package.name}@${s.package.version}`);
+      // `npx --package=<pkg> <bin>` runs <bin>: an executable's name, never a scoped package name.
+      const words = s.launch?.npx?.split(' ') ?? [];
+      const bin = words[words.findIndex((w) => w.startsWith('--package=')) + 1];
+      expect(bin, s.id).toMatch(/^[\w.-]+$/);
     }
   });
 });
