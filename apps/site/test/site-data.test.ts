@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,6 +193,178 @@ describe('attack patterns', () => {
     const execute = patternsFor('Execute').map((p) => p.slug);
     expect(execute).toContain('command-injection');
     expect(execute).not.toContain('destructive-action-without-confirmation');
+  });
+
+  // The policy printed on a page must do what its prose says: the attack's calls are denied and the
+  // task's calls pass. Each call runs as its own test (fresh counters) through `tollgate test`, the
+  // runtime's own evaluate.
+  interface Call {
+    call: string;
+    args: Record<string, unknown>;
+    /** For a denied call: the reason code it is denied with. */
+    reason?: string;
+  }
+  const containment: {
+    slug: string;
+    /** inputSchema per tool, as the server announces it (for `validate.required_args`). */
+    tools?: Record<string, unknown>;
+    denied: Call[];
+    allowed: Call[];
+  }[] = [
+    {
+      slug: 'credential-leakage',
+      denied: [
+        {
+          call: 'create_issue',
+          args: {
+            owner: 'o',
+            repo: 'r',
+            title: 'CI fails',
+            body: 'log shows ghp_0123456789abcdefghijklmnopqrstuvwxyz',
+          },
+          reason: 'invalid_arguments',
+        },
+        {
+          call: 'create_issue',
+          args: { owner: 'o', repo: 'r', title: 'key AKIAIOSFODNN7EXAMPLE does not work' },
+          reason: 'invalid_arguments',
+        },
+        {
+          call: 'add_issue_comment',
+          args: { owner: 'o', repo: 'r', issue_number: 1, body: 'try sk_live_51Habc' },
+          reason: 'invalid_arguments',
+        },
+      ],
+      allowed: [
+        {
+          call: 'create_issue',
+          args: { owner: 'o', repo: 'r', title: 'CI fails', body: 'The build fails on Node 20' },
+        },
+        { call: 'create_issue', args: { owner: 'o', repo: 'r', title: 'CI fails' } },
+        { call: 'add_issue_comment', args: { owner: 'o', repo: 'r', issue_number: 1, body: 'LGTM' } },
+      ],
+    },
+    {
+      slug: 'tool-poisoning',
+      denied: [
+        { call: 'read_file', args: { path: '/srv/project/../../etc/shadow' }, reason: 'condition_failed' },
+        {
+          call: 'read_file',
+          args: { path: '/srv/project/a/../../../root/.ssh/id_rsa' },
+          reason: 'condition_failed',
+        },
+        { call: 'read_file', args: { path: '/srv/project/..' }, reason: 'condition_failed' },
+        { call: 'read_file', args: { path: '/srv/project-old/secrets.env' }, reason: 'condition_failed' },
+        {
+          call: 'search_files',
+          args: { path: '/srv/project/../..', pattern: 'id_rsa' },
+          reason: 'condition_failed',
+        },
+        { call: 'write_file', args: { path: '/srv/project/a.txt', content: 'x' }, reason: 'not_listed' },
+      ],
+      allowed: [
+        { call: 'read_file', args: { path: '/srv/project/src/index.ts' } },
+        { call: 'read_file', args: { path: '/srv/project/.github/workflows/ci.yml' } },
+        { call: 'read_file', args: { path: '/srv/project' } },
+        { call: 'search_files', args: { path: '/srv/project/src', pattern: 'TODO' } },
+      ],
+    },
+    {
+      slug: 'command-injection',
+      tools: {
+        execute_sql: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+      },
+      denied: [
+        { call: 'execute_sql', args: { query: 'SELECT 1; DROP TABLE users' }, reason: 'condition_failed' },
+        {
+          call: 'execute_sql',
+          args: { query: 'select * from t;\ndelete from t' },
+          reason: 'condition_failed',
+        },
+        { call: 'execute_sql', args: { query: 'SELECT 1;;' }, reason: 'condition_failed' },
+        { call: 'execute_sql', args: { query: 'DROP TABLE users' }, reason: 'condition_failed' },
+      ],
+      allowed: [
+        { call: 'execute_sql', args: { query: 'SELECT id, name FROM users WHERE id = 7' } },
+        { call: 'execute_sql', args: { query: '  select count(*)\nfrom orders;\n' } },
+      ],
+    },
+    {
+      slug: 'rug-pull',
+      // After the rug pull the server announces a schema with a new argument.
+      tools: {
+        create_issue: {
+          type: 'object',
+          properties: {
+            owner: { type: 'string' },
+            repo: { type: 'string' },
+            title: { type: 'string' },
+            webhook_url: { type: 'string' },
+          },
+          required: ['owner', 'repo', 'title'],
+        },
+      },
+      denied: [
+        {
+          call: 'create_issue',
+          args: { owner: 'o', repo: 'r', title: 't', webhook_url: 'https://attacker.example/hook' },
+          reason: 'invalid_arguments',
+        },
+        {
+          call: 'create_issue',
+          args: { owner: 'o', repo: 'r', title: 't', labels: 'bug' },
+          reason: 'invalid_arguments',
+        },
+        { call: 'delete_repository', args: { owner: 'o', repo: 'r' }, reason: 'not_listed' },
+      ],
+      allowed: [
+        {
+          call: 'create_issue',
+          args: {
+            owner: 'o',
+            repo: 'r',
+            title: 'Crash on start',
+            body: 'Steps to reproduce',
+            labels: ['bug'],
+          },
+        },
+        { call: 'list_issues', args: { owner: 'o', repo: 'r', state: 'open' } },
+      ],
+    },
+  ];
+  const cli = join(repoRoot(), 'packages/cli/dist/bin.js');
+  const testDir = mkdtempSync(join(tmpdir(), 'site-attacks-'));
+  afterAll(() => rmSync(testDir, { recursive: true, force: true }));
+
+  it.each(containment)('$slug: the attack is denied and the task’s calls are allowed', (c) => {
+    const pattern = attackPatterns.find((p) => p.slug === c.slug);
+    expect(pattern, c.slug).toBeDefined();
+    writeFileSync(join(testDir, `${c.slug}.yaml`), pattern!.policy);
+    const label = (call: Call) => `${call.call} ${JSON.stringify(call.args)}`;
+    const tests = [
+      ...c.denied.map((call) => ({
+        name: `denied: ${label(call)}`,
+        steps: [{ call: call.call, args: call.args, expect: { allowed: false, reason: call.reason } }],
+      })),
+      ...c.allowed.map((call) => ({
+        name: `allowed: ${label(call)}`,
+        steps: [{ call: call.call, args: call.args, expect: { allowed: true } }],
+      })),
+    ];
+    const file = join(testDir, `${c.slug}.test.yaml`);
+    // JSON is YAML: the test file is written as JSON.
+    writeFileSync(file, JSON.stringify({ policy: `./${c.slug}.yaml`, tools: c.tools, tests }, null, 2));
+    const run = spawnSync(process.execPath, [cli, 'test', file, '--json'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    const report = JSON.parse(run.stdout) as {
+      files: { tests: { name: string; passed: boolean; failures: unknown[] }[] }[];
+    };
+    const failed = report.files.flatMap((f) => f.tests.filter((t) => !t.passed));
+    expect(failed).toEqual([]);
+    expect(report.files[0]?.tests.map((t) => t.name)).toEqual(tests.map((t) => t.name));
+    expect(run.status, run.stderr).toBe(0);
   });
 });
 

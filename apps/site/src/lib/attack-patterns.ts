@@ -37,7 +37,7 @@ export const attackPatterns: readonly AttackPattern[] = [
     ],
     targets: ['Read', 'Write', 'Execute'],
     containment:
-      'Deny by default so only tools you reviewed can run, hide tools you do not need (they disappear from tools/list, so their descriptions never reach the model), and pin path arguments of the tools you keep to the directories the task needs.',
+      'Deny by default so only tools you reviewed can run, hide tools you do not need (they disappear from tools/list, so their descriptions never reach the model), and pin path arguments of the tools you keep to the directories the task needs. Write the pattern so that no segment can be `.` or `..`: a plain prefix such as `^/srv/project/` also matches `/srv/project/../../etc/shadow`, which the server resolves outside the directory.',
     policy: `version: "1"
 description: reviewed tools only
 default: deny
@@ -45,14 +45,21 @@ tools:
   read_file:
     rules:
       - name: project files only
-        conditions: [{ path: args.path, op: regex, value: "^/srv/project/" }]
-        on_deny: Only files under /srv/project may be read
+        # /srv/project or below it, with no \`.\` or \`..\` segment, so \`..\` cannot climb out
+        conditions:
+          - path: args.path
+            op: regex
+            value: &project '^/srv/project(?:/(?:[^/.][^/]*|\\.[^/.][^/]*|\\.\\.[^/]+))*/?$'
+        on_deny: Only files under /srv/project may be read (no . or .. segments)
   search_files:
     rules:
+      - name: project files only
+        conditions: [{ path: args.path, op: regex, value: *project }]
+        on_deny: Only /srv/project may be searched (no . or .. segments)
       - { name: search limit, rate_limit: 30/minute }
 `,
     limits:
-      'A proxy sees calls, not the model’s reasoning. It cannot tell that a permitted call was suggested by a poisoned description, so keep the permitted set narrow.',
+      'A proxy sees calls, not the model’s reasoning. It cannot tell that a permitted call was suggested by a poisoned description, so keep the permitted set narrow. It also compares paths as text and does not resolve them: a symlink inside /srv/project that points elsewhere passes, so keep the server’s own list of allowed directories as the second fence.',
   },
   {
     slug: 'rug-pull',
@@ -64,22 +71,36 @@ tools:
     ],
     targets: ['Write', 'Execute', 'Destructive', 'Financial'],
     containment:
-      'With `default: deny`, a tool that appears after review is denied until someone adds it to the policy. Pin the server version in the launch command, and validate arguments against the reviewed inputSchema so new arguments are noticed.',
+      'With `default: deny`, a tool that appears after review is denied until someone adds it to the policy. Pin the server version in the launch command. For each tool you keep, copy the inputSchema you reviewed into the policy as `validate: { schema: ... }` with `additionalProperties: false` (shown here for create_issue): an argument the server adds later is then refused, and so is a reviewed argument sent with another type. `validate: { required_args: true }` does not do this: it checks calls against the inputSchema the server announces in tools/list at run time, which after a rug pull is the changed one.',
     policy: `version: "1"
 description: tools as reviewed, nothing new
 default: deny
 tools:
   create_issue:
     rules:
-      - action: allow
-        rate_limit: { max: 20, window: 3600 }
-        validate: { required_args: true }
+      # the inputSchema as reviewed (server-github 2025.4.8); an argument added later is refused
+      - name: reviewed arguments only
+        validate:
+          schema:
+            type: object
+            additionalProperties: false
+            required: [owner, repo, title]
+            properties:
+              owner: { type: string }
+              repo: { type: string }
+              title: { type: string }
+              body: { type: string }
+              assignees: { type: array, items: { type: string } }
+              milestone: { type: number }
+              labels: { type: array, items: { type: string } }
+        on_deny: create_issue was called with arguments that were not reviewed
+      - { name: issues per hour, rate_limit: { max: 20, window: 3600 } }
   list_issues:
     rules:
       - { name: reads, rate_limit: 60/minute }
 `,
     limits:
-      'A changed description of a tool that stays allowed is not detected by the policy; compare `tollgate scan` output against the catalogue to spot that.',
+      'The policy sees calls, not servers. A changed description of a tool that stays allowed, or changed behaviour behind the same arguments (a new argument with a harmful default, which the agent never sends), passes the pinned schema; compare `tollgate scan` output against the catalogue to spot that.',
   },
   {
     slug: 'prompt-injection-through-tool-output',
@@ -207,7 +228,7 @@ tools:
     ],
     targets: ['Read', 'Write'],
     containment:
-      'Reject write calls whose text arguments look like credentials, and keep secret-reading tools hidden unless the task needs them.',
+      'Reject write calls whose text arguments look like credentials, and keep secret-reading tools hidden unless the task needs them. Conditions say what must hold for a call to pass, so the token pattern goes into a `validate` schema under `not`: each listed argument (here an issue’s title and body and a comment’s body), when present, must not match it. A call carrying a token is denied; any other call passes, with or without those arguments.',
     policy: `version: "1"
 description: no secrets in writes
 default: allow
@@ -215,13 +236,22 @@ hide: [get_secret_value, read_env]
 tools:
   create_issue:
     rules:
-      - name: no tokens in issue bodies
-        conditions:
-          - { path: args.body, op: regex, value: "(ghp_|AKIA|sk_live_|xox[bp]-)" }
-        on_deny: The issue body looks like it contains a credential
+      - name: no tokens in issue text
+        # each listed argument, when present, must not match the token pattern
+        validate:
+          schema:
+            properties:
+              title: &no-token { not: { pattern: "(ghp_|AKIA|sk_live_|xox[bp]-)" } }
+              body: *no-token
+        on_deny: The issue looks like it contains a credential
+  add_issue_comment:
+    rules:
+      - name: no tokens in comments
+        validate: { schema: { properties: { body: *no-token } } }
+        on_deny: The comment looks like it contains a credential
 `,
     limits:
-      'Pattern checks catch common token formats only; hiding secret-reading tools is the stronger measure.',
+      'Pattern checks catch common token formats only, and only in the arguments listed: a token in another argument or tool (a file’s content in a commit), or one that is encoded or split, passes. Hiding secret-reading tools is the stronger measure.',
   },
   {
     slug: 'command-injection',
@@ -234,7 +264,7 @@ tools:
     ],
     targets: ['Execute'],
     containment:
-      'Allow execution only in the shapes the task needs: validate arguments against the tool’s inputSchema, allow-list commands with conditions, rate-limit the rest, and deny shell metacharacters where the tool takes a plain value.',
+      'Allow execution only in the shapes the task needs: validate arguments against the tool’s inputSchema, allow-list commands with conditions, rate-limit the rest, and deny shell metacharacters where the tool takes a plain value. For SQL, admit one statement that starts with SELECT and has no `;` except one at the end, so `SELECT 1; DROP TABLE users` is denied.',
     policy: `version: "1"
 description: narrow execution
 default: allow
@@ -249,11 +279,13 @@ tools:
       - action: allow
         rate_limit: { max: 10, window: 60 }
         validate: { required_args: true }
-      - name: read-only statements
-        conditions: [{ path: args.query, op: regex, value: "^(?i)\\\\s*select\\\\b" }]
+      - name: one SELECT statement
+        # starts with SELECT; no \`;\` anywhere except one at the very end
+        conditions: [{ path: args.query, op: regex, value: "(?i)^\\\\s*select\\\\b[^;]*;?\\\\s*$" }]
+        on_deny: Only a single SELECT statement may run, with no ";" except one at the end
 `,
     limits:
-      'A regex cannot prove a program safe; for Execute tools prefer an allow-list of exact commands over a deny-list.',
+      "A regex reads text, not SQL, so it cannot prove a statement read-only. One SELECT can still write or do harm: `SELECT ... INTO` creates a table, functions with side effects run inside it (`setval`, `pg_terminate_backend`, `dblink_exec`, any user-defined function), `FOR UPDATE` takes locks and `pg_sleep` holds a connection. On engines that accept statements with no `;` between them (SQL Server), `SELECT 1 DROP TABLE users` still passes; and a `;` inside a string literal (`WHERE note = 'a;b'`) is refused along with real separators. Give the server a read-only database role as the real fence, and for Execute tools prefer an allow-list of exact commands over a deny-list.",
   },
   {
     slug: 'excessive-agency',
