@@ -164,6 +164,12 @@ if (!hasChromium && process.env.CI === 'true') {
           try {
             await page.screenshot({ path: join(ARTIFACTS, `${kind}-${label}.png`), fullPage: true });
             expect(existsSync(join(ARTIFACTS, `${kind}-${label}.png`))).toBe(true);
+            // Nothing wider than the screen: the page must not scroll sideways on a phone.
+            const [scrollWidth, innerWidth] = await page.evaluate(() => [
+              document.documentElement.scrollWidth,
+              window.innerWidth,
+            ]);
+            expect(scrollWidth, `${path} at ${width} px`).toBeLessThanOrEqual(innerWidth);
             if (label !== 'desktop') continue;
             await page.addScriptTag({ path: createRequire(import.meta.url).resolve('axe-core/axe.min.js') });
             const violations = await page.evaluate(async () => {

@@ -405,6 +405,24 @@ describe('tool prose', () => {
     expect(financial, 'a Financial tool with a daily cap').toBeDefined();
     const fFaq = toolFaq(financial!, data.servers.find((s) => s.id === financial!.serverId)!);
     expect(fFaq[3]!.answer).toMatch(/at most \d+ calls per calendar day \(UTC\)/);
+    // The FAQ promises the denial says when the next call is admitted: the rule's own message must.
+    expect(financial!.yaml).toContain('the next call is admitted after 00:00 UTC');
+  });
+
+  it('does not say a tool takes no arguments when its schema merely lists none', () => {
+    const bare = data.tools.find(
+      (t) => Object.keys((t.inputSchema.properties as object | undefined) ?? {}).length === 0,
+    );
+    expect(bare, 'a tool whose inputSchema lists no properties').toBeDefined();
+    const answer = toolFaq(bare!, data.servers.find((s) => s.id === bare!.serverId)!)[0]!.answer;
+    expect(answer).toContain('declares no arguments in its inputSchema');
+    expect(answer).not.toContain('takes no arguments');
+  });
+
+  it('names every starter rule after its server, so same-named tools of two servers keep separate limits', () => {
+    for (const s of data.servers) {
+      for (const t of s.tools) expect(t.yaml, `${s.id}/${t.name}`).toContain(`(${s.id})`);
+    }
   });
 
   it('escapes HTML before marking up code spans', () => {

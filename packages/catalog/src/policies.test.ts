@@ -62,6 +62,10 @@ describe('recommendedRule', () => {
     const rules = recommendedRules(server.tools[4]!, { category: 'Financial' });
     expect(rules).toHaveLength(2);
     expect(rules[0]).toMatchObject({ rate_limit: '10/day', validate: { required_args: true } });
+    // Its own message replaces the default one, so it says itself when the next call is admitted.
+    expect(rules[0]!.on_deny).toBe(
+      'create_refund: at most 10 calls per UTC day; the next call is admitted after 00:00 UTC',
+    );
     expect(rules[1]).toMatchObject({
       conditions: [
         { path: 'args.amount', op: 'lte', value: 10_000 },
@@ -93,13 +97,29 @@ describe('recommendedRule', () => {
   });
 });
 
+describe('rule names', () => {
+  it('end with the server id, so two servers with one tool name keep separate rate-limit buckets', () => {
+    const tool = t('create_issue', 'Creates an issue.', { title: { type: 'string' } });
+    const of = (id: string) =>
+      compile(starterPolicy({ id, name: id, tools: [tool] }).yaml).exact.get('create_issue')!.rules[0]!;
+    expect(of('github').name).toBe('write rate limit (github)');
+    expect(of('gitlab').name).toBe('write rate limit (gitlab)');
+    // The bucket key holds the tool key and the rule name (docs/policy-reference.md).
+    expect(of('github').rateLimit?.key).not.toBe(of('gitlab').rateLimit?.key);
+    expect(recommendedRule(tool, { category: 'Write' }).name).toBe('write rate limit');
+  });
+});
+
 describe('recommendedPolicy', () => {
   it('compiles with the real compiler and carries the rule', () => {
     const { document, yaml } = recommendedPolicy(server, server.tools[4]!);
     expect(document.version).toBe('1');
     const policy = compile(yaml);
     const entry = policy.exact.get('create_refund')!;
-    expect(entry.rules.map((r) => r.name)).toEqual(['financial daily call cap', 'financial amount caps']);
+    expect(entry.rules.map((r) => r.name)).toEqual([
+      'financial daily call cap (shop)',
+      'financial amount caps (shop)',
+    ]);
     expect(entry.rules[0]!.rateLimit).toMatchObject({ kind: 'fixed', max: 10, window: 'day' });
     expect(entry.rules[1]!.state).toMatchObject({
       id: 'create_refund.daily_amount',

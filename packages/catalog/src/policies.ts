@@ -58,11 +58,27 @@ export function amountField(inputSchema: Record<string, unknown>): string | unde
  *   numeric amount field, a second rule caps a single amount at 10,000 and the UTC day's sum at
  *   50,000 (the tool's own units) with a day counter. Two rules, because the policy language keeps
  *   `rate_limit` apart from `conditions`/`state`.
+ *
+ * Rule names end with the server id when one is given (`write rate limit (github)`): a rate
+ * limit's bucket is keyed by tool and rule name, not by server or policy file (docs/policy-reference.md,
+ * "Which calls share a limit"), so `create_issue` behind a GitHub proxy and behind a GitLab proxy
+ * on the same state would otherwise draw on one bucket.
  * @param tool the tool (name and inputSchema are read).
  * @param classification the tool's classification (see {@link classifyTool}).
+ * @param server the id of the server the tool belongs to, added to every rule name.
  * @returns one rule, or two for Financial tools with an amount field.
  */
 export function recommendedRules(
+  tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
+  classification: Pick<Classification, 'category'>,
+  server?: string,
+): PolicyRule[] {
+  const rules = baseRules(tool, classification);
+  if (!server) return rules;
+  return rules.map((r) => ({ ...r, name: `${r.name} (${server})` }));
+}
+
+function baseRules(
   tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
   classification: Pick<Classification, 'category'>,
 ): PolicyRule[] {
@@ -103,7 +119,9 @@ export function recommendedRules(
           action: 'allow',
           rate_limit: `${L.FinancialCallsPerDay}/day`,
           validate: { required_args: true },
-          on_deny: `${tool.name}: at most ${L.FinancialCallsPerDay} calls per UTC day`,
+          // A custom message replaces the default one, which says when the next call is admitted:
+          // this one says it too (the window is the calendar day, UTC).
+          on_deny: `${tool.name}: at most ${L.FinancialCallsPerDay} calls per UTC day; the next call is admitted after 00:00 UTC`,
         },
       ];
       const field = amountField(tool.inputSchema);
@@ -131,8 +149,9 @@ export function recommendedRules(
 export function recommendedRule(
   tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
   classification: Pick<Classification, 'category'>,
+  server?: string,
 ): PolicyRule {
-  return recommendedRules(tool, classification)[0]!;
+  return recommendedRules(tool, classification, server)[0]!;
 }
 
 /** Why a category gets its rule, one line for policy comments. */
@@ -247,7 +266,7 @@ export function recommendedPolicy(
     version: '1',
     description: `Recommended policy for ${tool.name} (${server.name})`,
     default: 'allow',
-    tools: { [tool.name]: { rules: recommendedRules(tool, classification) } },
+    tools: { [tool.name]: { rules: recommendedRules(tool, classification, server.id) } },
   };
   const yaml = emitPolicy(document, {
     header: `Tollgate recommended policy for ${server.id} / ${tool.name}.`,
@@ -290,7 +309,7 @@ export function starterPolicy(
     }
     const c = classify(tool);
     counts[c.category]++;
-    entries.push([tool.name, { rules: recommendedRules(tool, c) }]);
+    entries.push([tool.name, { rules: recommendedRules(tool, c, server.id) }]);
     comments[tool.name] = toolComment(tool, c, options.parameters ?? false);
   }
   const tools: NonNullable<PolicyDocument['tools']> = Object.fromEntries(entries);

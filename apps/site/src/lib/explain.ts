@@ -47,7 +47,10 @@ function list(items: string[], max = 6): string {
 /** A sentence describing the tool's arguments, or that it takes none. */
 export function argumentSentence(tool: SiteTool): string {
   const { required, optional } = argumentNames(tool);
-  if (required.length === 0 && optional.length === 0) return `${code(tool.name)} takes no arguments.`;
+  if (required.length === 0 && optional.length === 0) {
+    // The schema names no properties: that is all we know (it may still accept any arguments).
+    return `${code(tool.name)} declares no arguments in its inputSchema, so a check against that schema admits any arguments.`;
+  }
   const parts: string[] = [];
   if (required.length) parts.push(`requires ${list(required)}`);
   if (optional.length) parts.push(`accepts ${list(optional)} optionally`);
