@@ -145,14 +145,51 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     expect(sum(r.perMinute.denials)).toBe(0);
   });
 
-  it('skips a directory where a daily file should be, and reports skipped lines', () => {
-    mkdirSync(join(eventsDir, fileOf(Date.now() - 86_400_000)));
+  it('names a directory where a daily file should be (exit 1), and reports skipped lines', () => {
+    const stray = join(eventsDir, fileOf(Date.now() - 86_400_000));
+    mkdirSync(stray);
     writeLog(['{"torn', '[1,2]', 'null', call({}), call({ rule: 7, decision: 'deny', reason: 'x' })]);
-    const r = statusJson();
-    expect(r).toMatchObject({ calls: 2, denied: 1, skippedLines: 3 });
+    const json = status('--json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      calls: 2,
+      denied: 1,
+      skippedLines: 3,
+      logDir: eventsDir,
+      logFound: true,
+      unreadable: [{ path: stray, reason: 'not a regular file' }],
+    });
+    const text = status();
+    expect(text.code).toBe(1);
+    expect(text.stderr).toBe('');
+    expect(text.stdout).toContain(`Cannot read ${stray} (not a regular file): its events are not counted.`);
+    expect(text.stdout).toMatch(/3 unreadable lines of the decision log skipped/);
+  });
+
+  it('says so when the events path cannot be listed, instead of reporting zero calls (exit 1)', () => {
+    rmSync(eventsDir, { recursive: true });
+    writeFileSync(eventsDir, 'not a directory');
+    const json = status('--json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      calls: 0,
+      unreadable: [{ path: eventsDir, reason: 'ENOTDIR: not a directory' }],
+    });
+    expect(status().stdout).toContain(`Cannot read ${eventsDir} (ENOTDIR: not a directory)`);
+  });
+
+  it('tells a missing log from an empty one, and exits 0', () => {
+    rmSync(eventsDir, { recursive: true });
+    const json = status('--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      calls: 0,
+      logDir: eventsDir,
+      logFound: false,
+      unreadable: [],
+    });
     const text = status();
     expect(text.code).toBe(0);
-    expect(text.stderr).toBe('');
-    expect(text.stdout).toMatch(/3 unreadable lines of the decision log skipped/);
+    expect(text.stdout).toContain(`No decision log at ${eventsDir} yet`);
   });
 });

@@ -639,17 +639,25 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
  *
  * @param opts.since - only events whose `ts` is at or after this epoch ms
  * @param opts.onSkippedLine - called once per non-empty line skipped
+ * @param opts.onUnreadable - called for the directory when it exists but cannot be listed (not a
+ *   directory, no permission) and for each daily file passed over (not a regular file, cannot be
+ *   read), with its path and why. A directory that does not exist is no log yet, not an error.
  */
 export function readDecisionLog(
   dir: string,
-  opts: { since?: number; onSkippedLine?: () => void } = {},
+  opts: {
+    since?: number;
+    onSkippedLine?: () => void;
+    onUnreadable?: (path: string, reason: string) => void;
+  } = {},
 ): DecisionEvent[] {
   let names: string[];
   try {
     names = readdirSync(dir)
       .filter((n) => /^events-\d{4}-\d{2}-\d{2}\.jsonl$/.test(n))
       .sort();
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') opts.onUnreadable?.(dir, errorReason(err));
     return [];
   }
   if (opts.since !== undefined) {
@@ -659,11 +667,15 @@ export function readDecisionLog(
   const out: DecisionEvent[] = [];
   for (const n of names) {
     let text: string;
+    const file = join(dir, n);
     try {
-      const file = join(dir, n);
-      if (!statSync(file).isFile()) continue;
+      if (!statSync(file).isFile()) {
+        opts.onUnreadable?.(file, 'not a regular file');
+        continue;
+      }
       text = readFileSync(file, 'utf8');
-    } catch {
+    } catch (err) {
+      opts.onUnreadable?.(file, errorReason(err));
       continue;
     }
     for (const line of text.split('\n')) {
@@ -689,4 +701,12 @@ export function readDecisionLog(
     }
   }
   return out;
+}
+
+/** `EACCES: permission denied` style text of a file system error, for {@link readDecisionLog}. */
+function errorReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EACCES' || e?.code === 'EPERM') return `${e.code}: permission denied`;
+  if (e?.code === 'ENOTDIR') return 'ENOTDIR: not a directory';
+  return e?.code ? `${e.code}: ${e.message}` : String(err);
 }

@@ -11,8 +11,14 @@
  * torn by a crash or mixed with foreign files. Lines that are not JSON objects, and events whose
  * fields have the wrong type, are skipped and counted (`skippedLines`); see {@link toStatusEvent}.
  *
- * Exit codes: 0 (also when there is nothing to show), 2 on a bad `--since`.
+ * The report names the directory it read. A directory that does not exist is no log yet; one
+ * that cannot be listed, and daily files that cannot be read, are named in the report
+ * (`unreadable`) and make the exit code 1: the totals then leave them out.
+ *
+ * Exit codes: 0 (also when there is nothing to show), 1 when part of the log could not be read,
+ * 2 on a bad `--since`.
  */
+import { existsSync } from 'node:fs';
 import { type DecisionEvent, defaultPaths, readDecisionLog } from '@tollgate/runtime';
 import { pc } from '../colors.js';
 
@@ -55,6 +61,12 @@ export interface StatusReport {
    * {@link CLOCK_SKEW_MS} after the report's time.
    */
   skippedLines: number;
+  /** The directory read (`$TOLLGATE_HOME/events`); set by `tollgate status`, not by {@link summarize}. */
+  logDir?: string;
+  /** False when `logDir` does not exist (no proxy has written a log there yet). */
+  logFound?: boolean;
+  /** The directory or daily files that could not be read, with why; their events are not counted. */
+  unreadable?: Array<{ path: string; reason: string }>;
 }
 
 /**
@@ -278,6 +290,20 @@ export function printable(text: string): string {
 
 function render(r: StatusReport): string {
   const out: string[] = [];
+  if (r.logDir !== undefined && r.logFound === false) {
+    out.push(
+      pc.dim(
+        `No decision log at ${printable(r.logDir)} yet: proxies write it while they run (TOLLGATE_HOME picks another).`,
+      ),
+      '',
+    );
+  }
+  for (const u of r.unreadable ?? []) {
+    out.push(
+      pc.red(`Cannot read ${printable(u.path)} (${printable(u.reason)}): its events are not counted.`),
+    );
+  }
+  if ((r.unreadable ?? []).length > 0) out.push('');
   const span =
     r.sinceMs >= 3_600_000 ? `${+(r.sinceMs / 3_600_000).toFixed(2)}h` : `${Math.round(r.sinceMs / 60_000)}m`;
   out.push(pc.bold(`Running instances: ${r.running.length}`));
@@ -323,13 +349,21 @@ export function runStatus(opts: { json?: boolean; since: number }): void {
   const now = Date.now();
   const { eventsDir } = defaultPaths();
   // Instances may have started before the window: read what the log keeps (7 days).
-  let unreadable = 0;
+  let skipped = 0;
+  const unreadable: Array<{ path: string; reason: string }> = [];
   const events = readDecisionLog(eventsDir, {
     onSkippedLine: () => {
-      unreadable++;
+      skipped++;
+    },
+    onUnreadable: (path, reason) => {
+      unreadable.push({ path, reason });
     },
   });
   const report = summarize(events, now, opts.since);
-  report.skippedLines += unreadable;
+  report.skippedLines += skipped;
+  report.logDir = eventsDir;
+  report.logFound = existsSync(eventsDir);
+  report.unreadable = unreadable;
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
+  if (unreadable.length > 0) process.exitCode = 1;
 }

@@ -7,7 +7,8 @@
  * - Calls, denied share, top deny rules and recent denials over the `--since` window.
  * - Calls and denials per minute over the last hour, as a terminal sparkline.
  *
- * Exit codes: 0 (also when there is nothing to show), 2 on a bad `--since`.
+ * Exit codes: 0 (also when there is nothing to show), 1 when part of the decision log could not be
+ * read (named in the report), 2 on a bad `--since`.
  */
 import { parseDuration } from '@tollgate/runtime/windows';
 import { type Command, InvalidArgumentError, Option } from 'commander';
