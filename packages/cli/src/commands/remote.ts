@@ -73,6 +73,19 @@ function parseOrigin(value: string): string | undefined {
   return url.origin !== 'null' ? url.origin : v.toLowerCase();
 }
 
+/**
+ * A bearer token. An empty or blank one (`--auth-token "$UNSET"`) is a usage error: taking it as
+ * "no token" would start an unauthenticated listener without a word.
+ */
+function authToken(value: string): string {
+  if (value.trim() === '') {
+    throw usage(
+      'the token is empty (an unset variable?); to listen without authentication (loopback only), leave out --auth-token',
+    );
+  }
+  return value;
+}
+
 const origin = (value: string, previous: string[] = []): string[] => {
   const o = parseOrigin(value);
   if (o === undefined) throw usage('must be an origin, scheme://host[:port] (e.g. https://app.example.com)');
@@ -130,6 +143,7 @@ export function addRemoteOptions(cmd: Command): Command {
     .option(
       '--auth-token <token>',
       'bearer token HTTP clients must send (default $TOLLGATE_AUTH_TOKEN); required off loopback',
+      authToken,
     )
     .option(
       '--allowed-origin <origin>',
@@ -175,6 +189,9 @@ export function remoteUsageProblem(command: string[], opts: RemoteOptions): stri
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       return `--upstream must be http(s), not ${url.protocol}`;
+    // fetch refuses such a URL on every request, and would print it, password included.
+    if (url.username !== '' || url.password !== '')
+      return "--upstream must not contain credentials (user:password@host): send them in a header instead, e.g. -H 'Authorization: Bearer ...'";
   } else if (command.length === 0) {
     return 'missing the server: tollgate -c policy.yaml --transport http -- <command>, or --upstream <url>';
   }
@@ -183,6 +200,12 @@ export function remoteUsageProblem(command: string[], opts: RemoteOptions): stri
     if (name === undefined) return `--header "${h}" is not "Name: value"`;
     if (TRANSPORT_HEADERS.has(name.toLowerCase()))
       return `--header "${h}": Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it`;
+    // fetch's own rules (what every request would fail on); the value may be a secret: not shown.
+    try {
+      new Headers([[name, h.slice(h.indexOf(':') + 1).trim()]]);
+    } catch {
+      return `--header ${name}: its value is not a valid HTTP header value (no line breaks or NUL, only Latin-1 characters: no emoji); the value is not shown`;
+    }
   }
   if (opts.header?.length && opts.upstream === undefined) return '--header only applies to --upstream';
   return undefined;

@@ -10,9 +10,12 @@
  * when its upstream dies, when it has been idle (no request and no open stream) for
  * `sessionIdleMs`, or when the listener closes.
  *
- * Front door (security.ts), in this order: path, Host and Origin (403), bearer token (401),
- * method (405 unless POST, GET or DELETE), body cap (413), then the session. A listener bound
- * to anything but loopback refuses to start without a token unless `allowUnauthenticated` is set.
+ * Front door (security.ts), in this order: path, Host and Origin (403), the CORS preflight
+ * (answered here, without the token; 403 unless the origin is in `allowedOrigins`), bearer token
+ * (401), method (405 unless POST, GET or DELETE), body cap (413), then the session. Every answer
+ * to an origin in `allowedOrigins` carries the CORS headers, refusals and SSE streams included. A
+ * listener bound to anything but loopback refuses to start without a token unless
+ * `allowUnauthenticated` is set.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -27,7 +30,20 @@ import { Router } from '../router.js';
 import { ChildStdioTransport } from '../transport/stdio-child.js';
 import type { MessageTransport } from '../transport/types.js';
 import { BoundedEventStore } from './event-store.js';
-import { type AccessPolicy, checkAccess, isLoopbackHost, tokenDigest, tokenLabel } from './security.js';
+import {
+  type AccessPolicy,
+  CORS_ALLOW_HEADERS,
+  CORS_EXPOSE_HEADERS,
+  CORS_MAX_AGE,
+  checkHostAndOrigin,
+  checkToken,
+  corsOrigin,
+  isLoopbackHost,
+  isPreflight,
+  type Refusal,
+  tokenDigest,
+  tokenLabel,
+} from './security.js';
 import { HttpSessionTransport } from './session-transport.js';
 import { HttpUpstreamTransport } from './upstream.js';
 
@@ -86,11 +102,19 @@ export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
   readonly port?: number;
   /** Endpoint path (default `/mcp`). */
   readonly path?: string;
-  /** Accepted bearer tokens. Default: `TOLLGATE_AUTH_TOKEN` from `env` when set, else none. */
+  /**
+   * Accepted bearer tokens; an empty or blank one is an error. Default: `TOLLGATE_AUTH_TOKEN` from
+   * `env` when set to something other than blanks (an empty value counts as unset, with a
+   * warning), else none.
+   */
   readonly authTokens?: readonly string[];
   /** Allow a non-loopback bind without a token (default false: refuse to start). */
   readonly allowUnauthenticated?: boolean;
-  /** Extra accepted `Origin` values (`https://app.example.com`). Loopback origins are accepted on a loopback bind. */
+  /**
+   * Browser origins (`https://app.example.com`) allowed to call the listener, with CORS: the
+   * preflight is answered and every answer carries `Access-Control-Allow-Origin`. Loopback
+   * origins are accepted on a loopback bind without being listed, but get no CORS headers.
+   */
   readonly allowedOrigins?: readonly string[];
   /** Accepted `Host` names. Default: loopback names on a loopback bind, any otherwise. */
   readonly allowedHosts?: readonly string[];
@@ -286,10 +310,17 @@ export async function runHttpListener<D extends GateDecision>(
   const path = opts.path ?? '/mcp';
   const loopback = isLoopbackHost(host);
   const env = opts.env ?? process.env;
-  const tokens = opts.authTokens ?? (env.TOLLGATE_AUTH_TOKEN ? [env.TOLLGATE_AUTH_TOKEN] : []);
+  // An empty variable is what `TOLLGATE_AUTH_TOKEN=$UNSET` gives: no token, said out loud below.
+  const envToken = env.TOLLGATE_AUTH_TOKEN?.trim() ? env.TOLLGATE_AUTH_TOKEN : undefined;
+  const tokens = opts.authTokens ?? (envToken !== undefined ? [envToken] : []);
+  if (tokens.some((t) => t.trim() === '')) {
+    // A blank token can never be presented (`Bearer <token>`): no request would get in.
+    throw new Error('an auth token is empty: give a token, or none to listen without authentication');
+  }
+  const envBlank = opts.authTokens === undefined && env.TOLLGATE_AUTH_TOKEN !== undefined && !envToken;
   if (!loopback && tokens.length === 0 && !opts.allowUnauthenticated) {
     throw new Error(
-      `refusing to listen on ${host} without authentication: pass --auth-token (or set TOLLGATE_AUTH_TOKEN), or bind 127.0.0.1`,
+      `refusing to listen on ${host} without authentication${envBlank ? ' (TOLLGATE_AUTH_TOKEN is set but empty)' : ''}: pass --auth-token (or set TOLLGATE_AUTH_TOKEN), or bind 127.0.0.1`,
     );
   }
   const access: AccessPolicy = {
@@ -422,18 +453,58 @@ export async function runHttpListener<D extends GateDecision>(
     return session;
   };
 
+  const refuseAccess = (req: IncomingMessage, res: ServerResponse, refusal: Refusal): void => {
+    log.warn(
+      { status: refusal.status, remote: req.socket.remoteAddress, why: refusal.message },
+      'HTTP request refused',
+    );
+    refuse(res, refusal.status, ErrorCode.InvalidRequest, refusal.message, refusal.headers);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // CORS: a listed origin may read every answer, refusals included (a 401's WWW-Authenticate);
+    // the SDK's own answers (SSE streams too) keep these headers, node merges them into writeHead.
+    const cors = corsOrigin(req, access);
+    const preflight = isPreflight(req);
+    if (cors !== undefined) {
+      res.setHeader('Access-Control-Allow-Origin', cors);
+      res.setHeader('Vary', 'Origin');
+      if (!preflight) res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS);
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== path)
       return refuse(res, 404, ErrorCode.InvalidRequest, `Not found: the MCP endpoint is ${path}`);
-    const refusal = checkAccess(req, access);
-    if (refusal) {
-      log.warn(
-        { status: refusal.status, remote: req.socket.remoteAddress, why: refusal.message },
-        'HTTP request refused',
-      );
-      return refuse(res, refusal.status, ErrorCode.InvalidRequest, refusal.message, refusal.headers);
+    const refusal = checkHostAndOrigin(req, access);
+    if (refusal) return refuseAccess(req, res, refusal);
+    // A preflight carries no Authorization header (Fetch standard), so it is answered before the
+    // token check; the request it clears still needs the token.
+    if (preflight) {
+      if (cors === undefined) {
+        return refuseAccess(req, res, {
+          status: 403,
+          message: `Forbidden: cross-origin requests from ${req.headers.origin} are not allowed (list the origin with --allowed-origin)`,
+        });
+      }
+      const wanted = String(req.headers['access-control-request-method']).trim();
+      if (!ALLOWED_METHODS.includes(wanted)) {
+        return refuse(
+          res,
+          405,
+          ErrorCode.InvalidRequest,
+          `Method not allowed: ${wanted}; the MCP endpoint accepts ${ALLOW_HEADER}`,
+          { allow: ALLOW_HEADER },
+        );
+      }
+      res.writeHead(204, {
+        'Access-Control-Allow-Methods': ALLOW_HEADER,
+        'Access-Control-Allow-Headers': CORS_ALLOW_HEADERS,
+        'Access-Control-Max-Age': CORS_MAX_AGE,
+      });
+      res.end();
+      return;
     }
+    const unauthorized = checkToken(req, access);
+    if (unauthorized) return refuseAccess(req, res, unauthorized);
     // Streamable HTTP has three methods; anything else is the method's fault, not a missing session.
     if (!ALLOWED_METHODS.includes(req.method ?? '')) {
       return refuse(
@@ -524,6 +595,9 @@ export async function runHttpListener<D extends GateDecision>(
   });
   const port = (server.address() as AddressInfo).port;
   const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`);
+  if (envBlank) {
+    log.warn({}, 'TOLLGATE_AUTH_TOKEN is set but empty: ignored, the listener runs without authentication');
+  }
   log.info(
     { url: url.href, auth: tokens.length > 0, upstream: opts.upstream.kind },
     'Tollgate HTTP listener ready',

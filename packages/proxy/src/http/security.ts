@@ -6,6 +6,10 @@
  *   Practices > Local MCP Server Compromise"). A browser page on a foreign site can make the
  *   browser talk to a loopback port; checking `Host` and `Origin` is what stops it.
  * - Bearer token authentication (RFC 6750) compared in constant time.
+ * - CORS (Fetch standard, "CORS protocol") for the origins listed in `allowedOrigins` only: the
+ *   preflight is answered without the token (a browser never sends credentials on it), and
+ *   every answer to a listed origin carries `Access-Control-Allow-Origin`, so a page there can
+ *   read it. Other origins get no CORS headers at all.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -59,6 +63,11 @@ export function tokenDigest(token: string): Buffer {
  * @returns undefined when the request may proceed.
  */
 export function checkAccess(req: IncomingMessage, policy: AccessPolicy): Refusal | undefined {
+  return checkHostAndOrigin(req, policy) ?? checkToken(req, policy);
+}
+
+/** The Host and Origin half of {@link checkAccess} (403): all a CORS preflight is checked against. */
+export function checkHostAndOrigin(req: IncomingMessage, policy: AccessPolicy): Refusal | undefined {
   const host = req.headers.host;
   if (policy.allowedHosts) {
     if (!host || !policy.allowedHosts.includes(hostOnly(host))) {
@@ -69,25 +78,61 @@ export function checkAccess(req: IncomingMessage, policy: AccessPolicy): Refusal
   if (origin !== undefined && !originAllowed(origin, policy)) {
     return { status: 403, message: `Forbidden: Origin ${origin} is not allowed` };
   }
-  if (policy.tokenDigests.length > 0) {
-    const auth = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    const challenge = { 'WWW-Authenticate': 'Bearer realm="tollgate"' };
-    if (!match)
-      return { status: 401, message: 'Unauthorized: a bearer token is required', headers: challenge };
-    const got = tokenDigest(match[1]!);
-    // Compare against every token so timing does not reveal which one nearly matched.
-    let ok = false;
-    for (const d of policy.tokenDigests) ok = timingSafeEqual(d, got) || ok;
-    if (!ok) {
-      return {
-        status: 401,
-        message: 'Unauthorized: invalid bearer token',
-        headers: { 'WWW-Authenticate': 'Bearer realm="tollgate", error="invalid_token"' },
-      };
-    }
+  return undefined;
+}
+
+/** The bearer-token half of {@link checkAccess} (401); passes when the policy has no token. */
+export function checkToken(req: IncomingMessage, policy: AccessPolicy): Refusal | undefined {
+  if (policy.tokenDigests.length === 0) return undefined;
+  const auth = req.headers.authorization ?? '';
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+  const challenge = { 'WWW-Authenticate': 'Bearer realm="tollgate"' };
+  if (!match) return { status: 401, message: 'Unauthorized: a bearer token is required', headers: challenge };
+  const got = tokenDigest(match[1]!);
+  // Compare against every token so timing does not reveal which one nearly matched.
+  let ok = false;
+  for (const d of policy.tokenDigests) ok = timingSafeEqual(d, got) || ok;
+  if (!ok) {
+    return {
+      status: 401,
+      message: 'Unauthorized: invalid bearer token',
+      headers: { 'WWW-Authenticate': 'Bearer realm="tollgate", error="invalid_token"' },
+    };
   }
   return undefined;
+}
+
+/**
+ * The request headers MCP clients send cross-origin that are not CORS-safelisted (`Accept` is,
+ * but not with every value), for `Access-Control-Allow-Headers`. `Authorization` must be named:
+ * the `*` wildcard never covers it.
+ */
+export const CORS_ALLOW_HEADERS =
+  'Content-Type, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept';
+/** Response headers a page may read: the session id, the version, and why auth failed. */
+export const CORS_EXPOSE_HEADERS = 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate';
+/** How long a browser may cache a preflight answer, in seconds (Chromium caps it at 7200). */
+export const CORS_MAX_AGE = '600';
+
+/**
+ * The `Origin` to answer with CORS headers: the request's own, when it is listed in
+ * `allowedOrigins`. Loopback origins that pass {@link checkHostAndOrigin} only because the bind
+ * is loopback get none: a page may read the listener's answers only from an origin the operator
+ * named.
+ */
+export function corsOrigin(req: IncomingMessage, policy: AccessPolicy): string | undefined {
+  const origin = req.headers.origin;
+  if (origin === undefined) return undefined;
+  return policy.allowedOrigins.includes(origin.trim().toLowerCase()) ? origin : undefined;
+}
+
+/** True for a CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`. */
+export function isPreflight(req: IncomingMessage): boolean {
+  return (
+    req.method === 'OPTIONS' &&
+    req.headers.origin !== undefined &&
+    req.headers['access-control-request-method'] !== undefined
+  );
 }
 
 function originAllowed(origin: string, policy: AccessPolicy): boolean {

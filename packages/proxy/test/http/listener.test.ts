@@ -9,6 +9,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HttpListener, type HttpSessionInfo, runHttpListener } from '../../src/http/listener.js';
+import { silentLogger } from '../../src/logger.js';
 import { type EverythingHttp, everythingStdio, RecordingGate, startEverythingHttp } from './helpers.js';
 
 type TextResult = { content: Array<{ type: string; text?: string }>; isError?: boolean };
@@ -474,6 +475,212 @@ describe('listener methods', () => {
       headers: { authorization: 'Bearer s3cret-token' },
     });
     expect(authed.status).toBe(405);
+  });
+});
+
+/** A raw request with node:http (fetch will not send a preflight's headers or a forged Host). */
+function raw(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      const done = () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+        });
+      // The GET stream stays open: its headers are what the test needs.
+      if (method === 'GET' && String(res.headers['content-type']).startsWith('text/event-stream')) {
+        res.destroy();
+        return done();
+      }
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', done);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('listener CORS for --allowed-origin', () => {
+  const APP = 'https://app.example.com';
+  const preflight = (extra: Record<string, string> = {}) => ({
+    origin: APP,
+    'access-control-request-method': 'POST',
+    'access-control-request-headers': 'content-type,authorization,mcp-protocol-version',
+    ...extra,
+  });
+  const corsOf = (h: Record<string, string | string[] | undefined>) =>
+    Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith('access-control-') || k === 'vary'));
+  const actual = {
+    'access-control-allow-origin': APP,
+    vary: 'Origin',
+    'access-control-expose-headers': 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate',
+  };
+
+  it('answers the preflight of an allowed origin with 204 and the CORS headers, without the token', async () => {
+    const { listener } = await listen({ allowedOrigins: [APP], authTokens: ['s3cret-token'] });
+    for (const method of ['POST', 'GET', 'DELETE']) {
+      const r = await raw(listener.url, 'OPTIONS', preflight({ 'access-control-request-method': method }));
+      expect(r.status, method).toBe(204);
+      expect(r.body).toBe('');
+      expect(corsOf(r.headers), method).toEqual({
+        'access-control-allow-origin': APP,
+        vary: 'Origin',
+        'access-control-allow-methods': 'GET, POST, DELETE',
+        'access-control-allow-headers':
+          'Content-Type, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept',
+        'access-control-max-age': '600',
+      });
+      expect(r.headers['access-control-allow-credentials']).toBeUndefined();
+    }
+    expect(listener.sessionCount).toBe(0);
+  });
+
+  it('refuses the preflight of an origin that is not listed with 403 and no CORS headers', async () => {
+    const { listener } = await listen({ allowedOrigins: [APP] });
+    const foreign = await raw(listener.url, 'OPTIONS', preflight({ origin: 'https://evil.example.com' }));
+    expect(foreign.status).toBe(403);
+    expect(corsOf(foreign.headers)).toEqual({});
+    expect(JSON.parse(foreign.body).error.message).toBe(
+      'Forbidden: Origin https://evil.example.com is not allowed',
+    );
+    // A loopback origin passes the Origin check of a loopback bind, but it is not listed: no CORS.
+    const local = await raw(listener.url, 'OPTIONS', preflight({ origin: 'http://localhost:3000' }));
+    expect(local.status).toBe(403);
+    expect(corsOf(local.headers)).toEqual({});
+    expect(JSON.parse(local.body).error.message).toBe(
+      'Forbidden: cross-origin requests from http://localhost:3000 are not allowed (list the origin with --allowed-origin)',
+    );
+    // The Host check still comes first, whatever the Origin.
+    const rebound = await raw(listener.url, 'OPTIONS', preflight({ host: 'evil.example.com' }));
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body).error.message).toBe('Forbidden: Host evil.example.com is not allowed');
+  });
+
+  it('answers the preflight of a method the endpoint does not have with 405', async () => {
+    const { listener } = await listen({ allowedOrigins: [APP] });
+    const r = await raw(listener.url, 'OPTIONS', preflight({ 'access-control-request-method': 'PUT' }));
+    expect(r.status).toBe(405);
+    expect(r.headers.allow).toBe('GET, POST, DELETE');
+    expect(r.headers['access-control-allow-methods']).toBeUndefined();
+  });
+
+  it('puts the CORS headers on every answer to an allowed origin: success, errors and SSE streams', async () => {
+    const { listener } = await listen({ allowedOrigins: [APP], authTokens: ['s3cret-token'] });
+    const auth = { authorization: 'Bearer s3cret-token' };
+    const noToken = await post(listener.url, { origin: APP });
+    expect(noToken.status).toBe(401);
+    expect(noToken.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(noToken.headers.get('access-control-expose-headers')).toContain('WWW-Authenticate');
+    expect(noToken.headers.get('www-authenticate')).toBe('Bearer realm="tollgate"');
+
+    const init = await raw(
+      listener.url,
+      'POST',
+      {
+        origin: APP,
+        ...auth,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      initialize,
+    );
+    expect(init.status).toBe(200);
+    expect(corsOf(init.headers)).toEqual(actual);
+    const sid = init.headers['mcp-session-id'] as string;
+    expect(sid).toMatch(/^[0-9a-f-]{36}$/);
+    const h = { origin: APP, ...auth, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+
+    const initialized = await raw(
+      listener.url,
+      'POST',
+      { ...h, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    );
+    expect(initialized.status).toBe(202);
+    expect(corsOf(initialized.headers)).toEqual(actual);
+
+    const stream = await raw(listener.url, 'GET', { ...h, accept: 'text/event-stream' });
+    expect(stream.status).toBe(200);
+    expect(stream.headers['content-type']).toBe('text/event-stream');
+    expect(corsOf(stream.headers)).toEqual(actual);
+
+    const unknown = await raw(listener.url, 'DELETE', { ...h, 'mcp-session-id': 'no-such-session' });
+    expect(unknown.status).toBe(404);
+    expect(corsOf(unknown.headers)).toEqual(actual);
+
+    const bad = await raw(listener.url, 'POST', { ...h, 'content-type': 'application/json' }, '{"jsonrpc":');
+    expect(bad.status).toBe(400);
+    expect(corsOf(bad.headers)).toEqual(actual);
+
+    const deleted = await raw(listener.url, 'DELETE', h);
+    expect(deleted.status).toBe(200);
+    expect(corsOf(deleted.headers)).toEqual(actual);
+  });
+
+  it('adds no CORS headers for a request without Origin or from an origin that is not listed', async () => {
+    const { listener } = await listen({ allowedOrigins: [APP] });
+    const plain = await raw(
+      listener.url,
+      'POST',
+      { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      initialize,
+    );
+    expect(plain.status).toBe(200);
+    expect(corsOf(plain.headers)).toEqual({});
+    const local = await post(listener.url, { origin: `http://localhost:${listener.port}` });
+    expect(local.status).toBe(200);
+    expect(local.headers.get('access-control-allow-origin')).toBeNull();
+    const foreign = await post(listener.url, { origin: 'https://evil.example.com' });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    // OPTIONS that is no preflight (no Access-Control-Request-Method) is still a wrong method.
+    const options = await raw(listener.url, 'OPTIONS', { origin: APP });
+    expect(options.status).toBe(405);
+  });
+});
+
+describe('listener tokens', () => {
+  it('treats an empty or blank TOLLGATE_AUTH_TOKEN as unset, and says so', async () => {
+    for (const value of ['', '  ']) {
+      const warnings: string[] = [];
+      const logger = { ...silentLogger, warn: (_o: object, msg?: string) => void warnings.push(String(msg)) };
+      const { listener } = await listen({ env: { TOLLGATE_AUTH_TOKEN: value }, logger });
+      expect((await post(listener.url, {})).status, JSON.stringify(value)).toBe(200);
+      expect(warnings, JSON.stringify(value)).toContain(
+        'TOLLGATE_AUTH_TOKEN is set but empty: ignored, the listener runs without authentication',
+      );
+    }
+    // Off loopback an empty variable is no token: the listener refuses to start.
+    await expect(
+      runHttpListener({
+        gate: new RecordingGate(),
+        upstream: { kind: 'stdio', command: 'true' },
+        host: '0.0.0.0',
+        env: { TOLLGATE_AUTH_TOKEN: ' ' },
+      }),
+    ).rejects.toThrow(
+      'refusing to listen on 0.0.0.0 without authentication (TOLLGATE_AUTH_TOKEN is set but empty)',
+    );
+  });
+
+  it('refuses an empty or blank token in authTokens instead of accepting no request', async () => {
+    for (const bad of ['', ' \t']) {
+      await expect(
+        runHttpListener({
+          gate: new RecordingGate(),
+          upstream: { kind: 'stdio', command: 'true' },
+          authTokens: ['fine', bad],
+          env: {},
+        }),
+      ).rejects.toThrow('an auth token is empty');
+    }
   });
 });
 

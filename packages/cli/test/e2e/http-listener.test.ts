@@ -1,0 +1,288 @@
+/**
+ * The HTTP listener of the BUILT CLI (`tollgate --transport http`): what `--auth-token` and
+ * `TOLLGATE_AUTH_TOKEN` turn into, and a real browser (Debian chromium driven by playwright-core)
+ * calling the listener from a page on an `--allowed-origin`, through the CORS preflight. Without
+ * /usr/bin/chromium the browser tests are skipped (and fail when CI=true).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, envFor, FAKE_SERVER, type Scratch, scratch } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+
+let s: Scratch;
+let policy: string;
+beforeAll(() => {
+  s = scratch();
+  policy = s.write('allow.yaml', 'version: "1"\ndefault: allow\n');
+});
+afterAll(() => s.cleanup());
+
+interface Listener {
+  url: URL;
+  stderr(): string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+const running: Listener[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((l) => l.stop()));
+});
+
+/**
+ * Runs `tollgate -c allow.yaml --transport http --port 0 [flags] -- node fake-server.mjs`.
+ * Resolves with the listener once it prints its URL, or with the exit code and stderr when it
+ * stops before that.
+ */
+function tollgate(
+  flags: string[],
+  env: Record<string, string> = {},
+): Promise<Listener | { code: number | null; stderr: string }> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [CLI, '-c', policy, '--transport', 'http', '--port', '0', ...flags, '--', process.execPath, FAKE_SERVER],
+    { env: envFor(s, env), stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return new Promise((resolve) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d;
+      const m = /tollgate: listening on (\S+)/.exec(stderr);
+      if (!m) return;
+      child.stderr!.removeAllListeners('data');
+      child.stderr!.on('data', (more: Buffer) => {
+        stderr += more;
+      });
+      const listener: Listener = {
+        url: new URL(m[1]!),
+        stderr: () => stderr,
+        stop: () => {
+          child.kill('SIGTERM');
+          return exited;
+        },
+      };
+      running.push(listener);
+      resolve(listener);
+    });
+    void exited.then((code) => resolve({ code, stderr }));
+  });
+}
+
+function started(r: Awaited<ReturnType<typeof tollgate>>): Listener {
+  if (!('url' in r)) throw new Error(`tollgate did not start (exit ${r.code}):\n${r.stderr}`);
+  return r;
+}
+
+/** Waits (up to 5 s) until the listener's stderr contains `text`; resolves with all of it. */
+async function stderrWith(l: Listener, text: string): Promise<string> {
+  for (let waited = 0; waited < 5000 && !l.stderr().includes(text); waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return l.stderr();
+}
+
+function stopped(r: Awaited<ReturnType<typeof tollgate>>): { code: number | null; stderr: string } {
+  if ('url' in r) throw new Error(`tollgate started on ${r.url.href} instead of refusing:\n${r.stderr()}`);
+  return r;
+}
+
+const initialize = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } },
+});
+const post = (url: URL, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body: initialize,
+  });
+
+describe('--auth-token and TOLLGATE_AUTH_TOKEN', () => {
+  for (const empty of ['', '  ']) {
+    it(`refuses --auth-token ${JSON.stringify(empty)} with exit 2, saying how to run without auth`, async () => {
+      const r = stopped(await tollgate(['--auth-token', empty]));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        `error: option '--auth-token <token>' argument '${empty}' is invalid. the token is empty (an unset variable?); to listen without authentication (loopback only), leave out --auth-token\n(run with --help for usage)\n`,
+      );
+    });
+  }
+
+  it('takes an empty TOLLGATE_AUTH_TOKEN as unset and warns that the listener runs without auth', async () => {
+    const l = started(await tollgate([], { TOLLGATE_AUTH_TOKEN: '' }));
+    expect(l.stderr()).toContain(
+      '"msg":"TOLLGATE_AUTH_TOKEN is set but empty: ignored, the listener runs without authentication"',
+    );
+    expect(l.stderr()).toContain('"auth":false');
+    expect((await post(l.url)).status).toBe(200);
+  });
+
+  it('refuses an empty TOLLGATE_AUTH_TOKEN off loopback, naming it', async () => {
+    const r = stopped(await tollgate(['--bind', '0.0.0.0'], { TOLLGATE_AUTH_TOKEN: '' }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'tollgate: refusing to listen on 0.0.0.0 without authentication (TOLLGATE_AUTH_TOKEN is set but empty)',
+    );
+  });
+
+  it('still uses a TOLLGATE_AUTH_TOKEN that is set', async () => {
+    const l = started(await tollgate([], { TOLLGATE_AUTH_TOKEN: 'from-env' }));
+    expect(l.stderr()).toContain('"auth":true');
+    expect((await post(l.url)).status).toBe(401);
+    expect((await post(l.url, { authorization: 'Bearer from-env' })).status).toBe(200);
+  });
+});
+
+/** What the page's script saw, step by step. */
+interface PageRun {
+  unauthorized?: { status: number; challenge: string | null };
+  status?: number;
+  sessionId?: string | null;
+  reply?: string;
+  error?: string;
+}
+
+/** Runs in the page: an MCP client doing what a browser app does, with `fetch`. */
+async function mcpFromPage({ endpoint, token }: { endpoint: string; token: string }): Promise<PageRun> {
+  const out: PageRun = {};
+  const rpc = (body: unknown, headers: Record<string, string>) =>
+    fetch(endpoint, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+        ...headers,
+      },
+      body: JSON.stringify(body),
+    });
+  const init = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: {
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: { name: 'browser', version: '1' },
+    },
+  };
+  try {
+    const denied = await rpc(init, {});
+    out.unauthorized = { status: denied.status, challenge: denied.headers.get('WWW-Authenticate') };
+    const auth = { Authorization: `Bearer ${token}` };
+    const r = await rpc(init, auth);
+    out.status = r.status;
+    out.sessionId = r.headers.get('Mcp-Session-Id');
+    await r.text();
+    const session = { ...auth, 'Mcp-Session-Id': out.sessionId ?? '', 'MCP-Protocol-Version': '2025-06-18' };
+    await rpc({ jsonrpc: '2.0', method: 'notifications/initialized' }, session);
+    const call = await rpc(
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'from the page' } },
+      },
+      session,
+    );
+    out.reply = await call.text();
+    await fetch(endpoint, { method: 'DELETE', headers: session });
+  } catch (err) {
+    out.error = String(err);
+  }
+  return out;
+}
+
+if (!hasChromium && process.env.CI === 'true') {
+  describe('listener from a browser', () => {
+    it('needs chromium in CI', () => {
+      throw new Error(`${CHROMIUM} is missing; CI must install it (apt-get install -y chromium)`);
+    });
+  });
+} else if (!hasChromium) {
+  console.warn(`listener browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
+  describe.skip('listener from a browser (chromium missing)', () => {
+    it('skipped', () => {});
+  });
+} else {
+  describe('listener from a browser', () => {
+    let pages: Server;
+    let pagePort: number;
+    let browser: Browser;
+    const TOKEN = 'browser-test-token';
+
+    beforeAll(async () => {
+      // The pages' own server: a second origin, app.test or other.test (both mapped to 127.0.0.1
+      // in chromium), while the listener is reached as 127.0.0.1.
+      pages = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<!doctype html><title>MCP client page</title><p>client</p>');
+      });
+      await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
+      pagePort = (pages.address() as AddressInfo).port;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--no-proxy-server',
+          '--host-resolver-rules=MAP app.test 127.0.0.1, MAP other.test 127.0.0.1',
+        ],
+      });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await new Promise((resolve) => pages?.close(resolve));
+    });
+
+    async function fromPage(origin: string, l: Listener): Promise<PageRun> {
+      const page = await browser.newPage();
+      try {
+        const res = await page.goto(`${origin}/`);
+        expect(res?.status()).toBe(200);
+        return await page.evaluate(mcpFromPage, { endpoint: l.url.href, token: TOKEN });
+      } finally {
+        await page.close();
+      }
+    }
+
+    it('lets a page on an --allowed-origin initialize, read Mcp-Session-Id and call a tool', async () => {
+      const app = `http://app.test:${pagePort}`;
+      const l = started(await tollgate(['--auth-token', TOKEN, '--allowed-origin', app]));
+      const run = await fromPage(app, l);
+      expect(run.error).toBeUndefined();
+      // The preflight passed without the token; the request itself still needs it.
+      expect(run.unauthorized).toEqual({ status: 401, challenge: 'Bearer realm="tollgate"' });
+      expect(run.status).toBe(200);
+      expect(run.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(run.reply).toContain('from the page');
+      expect(await stderrWith(l, 'HTTP session ended')).toContain('"reason":"client sent DELETE"');
+    });
+
+    it('gives a page on another origin nothing: its fetch fails and no session opens', async () => {
+      const l = started(
+        await tollgate(['--auth-token', TOKEN, '--allowed-origin', `http://app.test:${pagePort}`]),
+      );
+      const run = await fromPage(`http://other.test:${pagePort}`, l);
+      expect(run.error).toBe('TypeError: Failed to fetch');
+      expect(run.status).toBeUndefined();
+      const refused = `Forbidden: Origin http://other.test:${pagePort} is not allowed`;
+      expect(await stderrWith(l, refused)).toContain(refused);
+      expect(l.stderr()).not.toContain('HTTP session opened');
+    });
+  });
+}
