@@ -8,8 +8,9 @@
  *   never forwarded. Allowed: forwarded as the raw bytes it arrived as; its reservation is
  *   committed on any result, `isError: true` included (the tool ran and failed: it counts, so a
  *   retry loop still meets its rate limit), and rolled back on a JSON-RPC error or the server's
- *   death. A task-augmented call (`params.task`) is committed on a JSON-RPC error too (see
- *   `PendingCall.countsOnError`).
+ *   death; an error the server transport made for a call it had sent (`oncountedfailure`: an
+ *   HTTP exchange that broke after the request went out) commits. A task-augmented call
+ *   (`params.task`) is committed on a JSON-RPC error too (see `PendingCall.countsOnError`).
  * - Batch (JSON array, JSON-RPC 2.0 section 6): unbatched. Every element goes through the same
  *   path as a single message; elements are forwarded one by one (servers on MCP >= 2025-06-18
  *   reject arrays), and the client gets ONE array holding the responses to all of the batch's
@@ -235,6 +236,7 @@ export class Router<D extends GateDecision = GateDecision> {
     this.prefetchTimeoutMs = opts.prefetchTimeoutMs ?? 5000;
     this.client.onmessage = (bytes) => this.fromClient(bytes);
     this.server.onmessage = (bytes) => this.fromServer(bytes);
+    this.server.oncountedfailure = (bytes) => this.fromServer(bytes, true);
     this.client.onoversize = (r) => this.clientOversize(r);
     this.server.onoversize = (r) => this.serverOversize(r);
     this.server.onlongmessage = (head) => this.streamFromServer(head);
@@ -718,7 +720,8 @@ export class Router<D extends GateDecision = GateDecision> {
 
   // ---------------------------------------------------------------- server -> client
 
-  private fromServer(bytes: Buffer): void {
+  /** `counts`: an error the server transport made for a request that may have run (see `oncountedfailure`). */
+  private fromServer(bytes: Buffer, counts = false): void {
     const env = scanEnvelope(bytes);
     switch (env.kind) {
       case 'response': {
@@ -740,7 +743,7 @@ export class Router<D extends GateDecision = GateDecision> {
         if (call) {
           entry!.call = undefined;
           // Answer first, count after: the store write is not on the client's critical path.
-          this.settleSoon(call, env.isError === true && !call.countsOnError);
+          this.settleSoon(call, env.isError === true && !call.countsOnError && !counts);
         }
         if (this.toolsListIds.delete(key)) out = this.filterList(bytes);
         else if (this.initializeId === key) {

@@ -2,7 +2,7 @@
  * Runs the remote modes of the root command (see remote.ts for the options): `--upstream URL`
  * and `--transport http`. Loaded only when the proxy runs.
  */
-import { runHttpListener, runHttpUpstreamProxy } from '@tollgate/proxy';
+import { redactUrl, runHttpListener, runHttpUpstreamProxy } from '@tollgate/proxy';
 import { createEnforcer, type DecisionLog, openCounterStore } from '@tollgate/runtime';
 import { type RemoteContext, type RemoteOptions, remoteUsageProblem } from './remote.js';
 
@@ -29,7 +29,7 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
     pid: process.pid,
     policy_file: ctx.policyFile,
     policy_hash: enforcer.policy.hash,
-    server_command: opts.upstream ? [opts.upstream] : command,
+    server_command: opts.upstream ? [redactUrl(opts.upstream)] : command,
     store: enforcer.store.kind,
   });
   try {
@@ -41,7 +41,8 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
         logger,
         signal: abort.signal,
         ...(ctx.maxMessageBytes ? { maxMessageBytes: ctx.maxMessageBytes } : {}),
-        onStarted: () => logger.info({ upstream: opts.upstream }, 'tollgate upstream mode started'),
+        onStarted: () =>
+          logger.info({ upstream: redactUrl(opts.upstream!) }, 'tollgate upstream mode started'),
       });
       decisionLog.write({
         type: 'shutdown',

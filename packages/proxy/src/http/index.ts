@@ -14,7 +14,7 @@ export {
 } from './listener.js';
 export { type AccessPolicy, checkAccess, hostOnly, isLoopbackHost, type Refusal } from './security.js';
 export { HttpSessionTransport } from './session-transport.js';
-export { type HttpUpstreamOptions, HttpUpstreamTransport } from './upstream.js';
+export { type HttpUpstreamOptions, HttpUpstreamTransport, redactUrl } from './upstream.js';
 export {
   type HttpUpstreamProxyExit,
   type HttpUpstreamProxyOptions,

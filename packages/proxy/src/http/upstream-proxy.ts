@@ -53,7 +53,9 @@ export interface HttpUpstreamProxyExit {
  * Runs until the client closes stdin (or `signal` aborts); then, once what the client sent has
  * been forwarded and answered (at most `drainTimeoutMs` each), DELETEs the upstream session and
  * resolves.
- * Unreachable servers do not throw: each request gets a JSON-RPC error (-32000) instead.
+ * Unreachable servers do not throw: each request gets a JSON-RPC error (-32000) instead, naming
+ * the cause. A `tools/call` whose exchange failed after it was sent still counts against its
+ * limits (the transport reports it through `oncountedfailure`; see {@link HttpUpstreamTransport}).
  */
 export async function runHttpUpstreamProxy<D extends GateDecision>(
   opts: HttpUpstreamProxyOptions<D>,

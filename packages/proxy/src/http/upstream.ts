@@ -14,7 +14,12 @@
  * - `MCP-Protocol-Version` is set from the `initialize` result the proxy sees pass by;
  * - a request never hangs: a failed POST, a stream that ends before its answer without an
  *   event id to resume from, or a resumption that gives up, each produce a JSON-RPC error
- *   response for the request's id;
+ *   response for the request's id, naming the cause (`ECONNREFUSED ...`, `HTTP 504`);
+ * - such an error counts as the server's answer (through `oncountedfailure`, so a `tools/call`
+ *   counts against its limits) unless the failure proves the server never ran the request: it
+ *   could not be reached or the request built, or it refused it by status (see
+ *   {@link classifyFailure});
+ * - the URL is shown only through {@link redactUrl} (query values and userinfo masked);
  * - an expired session (HTTP 404 on a request carrying `Mcp-Session-Id`, spec "Session
  *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised with the client's own `initialize` request, and the
  *   failed message is sent again on the new session.
@@ -63,6 +68,174 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const isRequest = (m: Obj) => typeof m.method === 'string' && 'id' in m;
 const isResponse = (m: Obj) => !('method' in m) && 'id' in m && ('result' in m || 'error' in m);
 
+/**
+ * An upstream URL as it may be shown (logs, the decision log, error data): the value of every
+ * query parameter replaced by `***` (`?api_key=***`; a parameter without a value, which may be
+ * a token itself, becomes `***`), userinfo masked (`***:***@`) and a fragment dropped, since
+ * these are where credentials end up in a URL. Scheme, host, port and path are kept.
+ *
+ * @param url - the URL, parsed or not; a string that is not a URL is cut before its first `?`
+ *   or `#` the same way.
+ * @returns the URL with its secrets masked, e.g. `http://127.0.0.1:8820/mcp?api_key=***`
+ */
+export function redactUrl(url: string | URL): string {
+  let u: URL;
+  try {
+    u = new URL(String(url));
+  } catch {
+    const raw = String(url);
+    const cut = raw.search(/[?#]/);
+    return cut < 0 ? raw : `${raw.slice(0, cut)}${raw[cut] === '?' ? '?***' : ''}`;
+  }
+  const query = u.search
+    .slice(1)
+    .split('&')
+    .filter((part) => part !== '')
+    .map((part) => (part.includes('=') ? `${part.slice(0, part.indexOf('='))}=***` : '***'));
+  const userinfo = u.username || u.password ? (u.password ? '***:***@' : '***@') : '';
+  return `${u.protocol}//${userinfo}${u.host}${u.pathname}${query.length ? `?${query.join('&')}` : ''}`;
+}
+
+/**
+ * HTTP statuses by which a server refuses a request before running anything (malformed, not
+ * authorised, unknown endpoint or session, wrong method or media type, too large, rate
+ * limited): a call answered with one does not count. Every other status (5xx, a gateway's 502,
+ * 503 or 504 included) may come after the server started the request, so the call counts.
+ */
+const REFUSED_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404, 405, 406, 413, 415, 429]);
+
+/**
+ * Codes of the network errors (fetch's `err.cause.code`) raised while connecting, before a byte
+ * of the request was sent: name resolution, refused or unroutable connections, connect timeout.
+ */
+const CONNECT_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'EAI_NODATA',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * TLS handshake failures (OpenSSL and Node TLS errors, certificate verification codes): the
+ * request is only written once the handshake succeeded.
+ */
+const TLS_ERROR =
+  /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$|EPROTO$)/;
+
+/** Why an exchange with the upstream failed, and whether the server may have run the request. */
+interface UpstreamFailure {
+  /** For the client's error and the log, e.g. `the upstream answered HTTP 504: ...`. */
+  readonly why: string;
+  readonly status?: number;
+  /** Code of the underlying network error, e.g. `ECONNREFUSED`. */
+  readonly cause?: string;
+  /**
+   * The request may have reached the server: a `tools/call` it carried counts against its
+   * limits. False only when the failure proves it did not run (see {@link classifyFailure}).
+   */
+  readonly mayHaveRun: boolean;
+}
+
+type Cause = { code?: unknown; message?: unknown; errors?: unknown };
+
+/** The network errors under a fetch failure (`err.cause`, or the members of an AggregateError). */
+function causesOf(err: unknown): Cause[] {
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  if (typeof cause !== 'object' || cause === null) return [];
+  const errors = (cause as Cause).errors;
+  if (Array.isArray(errors) && errors.length > 0)
+    return errors.filter((e): e is Cause => typeof e === 'object' && e !== null);
+  return [cause as Cause];
+}
+
+/** `ECONNREFUSED 127.0.0.1:1`-style text for a network error: its code and its message, once. */
+function describeCause(c: Cause, url: URL): string {
+  const code = typeof c.code === 'string' ? c.code : undefined;
+  let message = typeof c.message === 'string' ? c.message.trim() : '';
+  // OpenSSL messages are "<hex>:error:<hex>:SSL routines:<function>:<reason>:<file>:<line>:".
+  const ssl = /:SSL routines:[^:]*:([^:]+):/.exec(message);
+  if (ssl) message = ssl[1]!;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') message += ' (is it a plain HTTP port? try http://)';
+  if (!code && message === 'bad port')
+    message = `bad port: fetch refuses to connect to port ${url.port || '(default)'}`;
+  if (!code) return message || 'unknown error';
+  return message.includes(code) ? message : `${code}: ${message || 'no message'}`;
+}
+
+/** Errors a fetch rejected with before sending anything (see {@link classifyFailure}). */
+const notSent = new WeakSet<object>();
+
+/** Whether a rejection of `fetch()` itself proves that the request was never sent. */
+function provesNotSent(err: unknown): boolean {
+  if (!(err instanceof TypeError)) return false;
+  const causes = causesOf(err);
+  // A TypeError without a network cause: the request could not be constructed (a URL with
+  // credentials, a header value fetch refuses, a port fetch blocks).
+  if (causes.length === 0) return true;
+  return causes.every((c) => {
+    const code = typeof c.code === 'string' ? c.code : '';
+    if (code) return CONNECT_ERRORS.has(code) || TLS_ERROR.test(code);
+    return c.message === 'bad port';
+  });
+}
+
+/**
+ * What a failed POST says about its request. The server may have run it (it counts) unless the
+ * failure proves otherwise:
+ * - an HTTP status by which the server refuses a request before running it
+ *   ({@link REFUSED_STATUSES});
+ * - a fetch that failed before sending: connection refused, name resolution, unreachable
+ *   network, connect timeout, TLS handshake, or a request that could not be constructed.
+ * Everything else counts: other statuses (5xx, a gateway's 504), a connection reset or cut
+ * after the request was written, a stream cut mid-answer, a body that cannot be read.
+ */
+function classifyFailure(err: unknown, url: URL): UpstreamFailure {
+  const status = httpStatus(err);
+  if (status !== undefined) {
+    const message = (err as Error).message;
+    const text = message.length > 300 ? `${message.slice(0, 300)}...` : message;
+    return {
+      why: `the upstream answered HTTP ${status}: ${text}`,
+      status,
+      mayHaveRun: !REFUSED_STATUSES.has(status),
+    };
+  }
+  const causes = causesOf(err);
+  const code = causes.map((c) => c.code).find((c): c is string => typeof c === 'string');
+  const detail = causes.map((c) => describeCause(c, url)).join('; ');
+  const unsent =
+    notSent.has(err as object) ||
+    (err instanceof TypeError && causes.length === 0 && /header|ByteString/i.test(err.message));
+  let message = err instanceof Error ? err.message : String(err);
+  if (err instanceof TypeError && causes.length === 0) {
+    // fetch's own messages echo the URL with its credentials, or a header's value.
+    if (/credentials/i.test(message))
+      message =
+        'the URL includes credentials (user:password@), which fetch refuses: send them in a header (Authorization)';
+    else if (/header value|ByteString/i.test(message))
+      message = 'a request header value is invalid (a line break, NUL or a character outside Latin-1)';
+    else message = message.split(url.href).join(redactUrl(url));
+  }
+  const full = detail ? `${message} (${detail})` : message;
+  return {
+    why: unsent
+      ? causes.length > 0
+        ? `the upstream could not be reached: ${full}`
+        : `the request could not be sent: ${full}`
+      : `the exchange with the upstream failed: ${full}`,
+    ...(code ? { cause: code } : {}),
+    mayHaveRun: !unsent,
+  };
+}
+
 /** The HTTP status of an SDK transport error, when it has one. */
 function httpStatus(err: unknown): number | undefined {
   if (err instanceof StreamableHTTPError && typeof err.code === 'number' && err.code > 0) return err.code;
@@ -92,8 +265,14 @@ export class HttpUpstreamTransport implements MessageTransport {
   onerror?: (error: Error) => void;
   onclose?: (info: CloseInfo) => void;
 
+  oncountedfailure?: MessageTransport['oncountedfailure'];
+
   private sdk: StreamableHTTPClientTransport | undefined;
   private readonly url: URL;
+  /** {@link redactUrl} of the URL: the only form of it that is logged or sent to the client. */
+  private readonly shownUrl: string;
+  /** Errors of failed POSTs, which {@link post} reports: not passed on again through `onerror`. */
+  private readonly postFailures = new WeakSet<object>();
   private readonly log: ProxyLogger;
   private readonly pending = new Map<string, Pending>();
   /** The client's `initialize` request, replayed to re-initialise an expired session. */
@@ -110,6 +289,7 @@ export class HttpUpstreamTransport implements MessageTransport {
 
   constructor(private readonly opts: HttpUpstreamOptions) {
     this.url = new URL(opts.url);
+    this.shownUrl = redactUrl(this.url);
     this.log = opts.logger ?? silentLogger;
   }
 
@@ -180,7 +360,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     if (this.reinit) await this.reinit;
     const sdk = this.sdk;
     if (this.closed || !sdk) {
-      this.fail(message, 'the upstream connection is closed');
+      this.fail(message, { why: 'the upstream connection is closed', mayHaveRun: false });
       return;
     }
     try {
@@ -197,8 +377,7 @@ export class HttpUpstreamTransport implements MessageTransport {
         const ok = await this.reinitialize(sdk);
         if (ok) return this.post(message, false);
       }
-      const reason = status ? `the upstream answered HTTP ${status}` : `the upstream could not be reached`;
-      this.fail(message, `${reason}: ${(err as Error).message}`, status);
+      this.fail(message, classifyFailure(err, this.url));
     }
   }
 
@@ -211,7 +390,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     if (this.reinit) return this.reinit;
     const attempt = (async () => {
       this.log.warn(
-        { url: this.url.href, session: expired.sessionId },
+        { url: this.shownUrl, session: expired.sessionId },
         'upstream session expired; re-initialising',
       );
       void expired.close().catch(() => {});
@@ -229,7 +408,10 @@ export class HttpUpstreamTransport implements MessageTransport {
         this.sdk = sdk;
         return true;
       } catch (err) {
-        this.log.error({ err, url: this.url.href }, 'upstream re-initialisation failed');
+        this.log.error(
+          { err: (err as Error).message, url: this.shownUrl },
+          'upstream re-initialisation failed',
+        );
         this.sdk = sdk;
         return false;
       } finally {
@@ -268,22 +450,46 @@ export class HttpUpstreamTransport implements MessageTransport {
     if (!this.closed) this.onmessage?.(encode(message));
   }
 
-  /** Answers a request that cannot reach the server; other messages only get logged. */
-  private fail(message: Obj, why: string, status?: number): void {
-    if (isRequest(message)) {
-      const id = message.id as JsonRpcId;
-      if (!this.pending.delete(idKey(id))) return;
-      this.deliver(
-        errorResponse(id, ErrorCode.UpstreamClosed, `MCP server over HTTP: ${why}`, {
-          url: this.url.href,
-          ...(status ? { status } : {}),
-        }) as unknown as Obj,
-      );
-    } else {
+  /**
+   * Answers a request whose exchange failed, once, and logs why; other messages only go to
+   * `onerror`. When the server may have run the request, the answer goes through
+   * `oncountedfailure`: a `tools/call` counts against its limits, as it would over stdio had the
+   * server answered, since a client must not escape a limit because a gateway timed out or a
+   * connection broke after the call was sent.
+   */
+  private fail(message: Obj, failure: UpstreamFailure): void {
+    const { why, status, cause, mayHaveRun } = failure;
+    if (!isRequest(message)) {
       this.onerror?.(
         new Error(`could not deliver ${String(message.method ?? 'a response')} upstream: ${why}`),
       );
+      return;
     }
+    const id = message.id as JsonRpcId;
+    if (!this.pending.delete(idKey(id))) return;
+    const call = message.method === 'tools/call';
+    this.log.warn(
+      {
+        url: this.shownUrl,
+        method: message.method,
+        ...(status ? { status } : {}),
+        ...(cause ? { cause } : {}),
+        ...(call ? { counted: mayHaveRun } : {}),
+      },
+      `upstream request failed: ${why}`,
+    );
+    const text =
+      call && mayHaveRun
+        ? `MCP server over HTTP: ${why}; the request may have reached the server, so the call counts against the policy's limits`
+        : `MCP server over HTTP: ${why}`;
+    const reply = errorResponse(id, ErrorCode.UpstreamClosed, text, {
+      url: this.shownUrl,
+      ...(status ? { status } : {}),
+      ...(cause ? { cause } : {}),
+    });
+    if (this.closed) return;
+    if (mayHaveRun && this.oncountedfailure) this.oncountedfailure(encode(reply));
+    else this.onmessage?.(encode(reply));
   }
 
   private sdkError(err: Error, generation: number): void {
@@ -294,11 +500,14 @@ export class HttpUpstreamTransport implements MessageTransport {
         if (p.resuming)
           this.fail(
             { jsonrpc: '2.0', id: p.id, method: p.method },
-            'the SSE stream was lost and could not be resumed',
+            { why: 'the SSE stream was lost and could not be resumed', mayHaveRun: true },
           );
       }
     }
     this.log.debug({ err: err.message }, 'upstream transport error');
+    // A failed POST is thrown to post() too, which reports it with its cause: once is enough.
+    if (this.postFailures.has(err) || /Error POSTing to endpoint|Unexpected content type/.test(err.message))
+      return;
     this.onerror?.(err);
   }
 
@@ -338,6 +547,10 @@ export class HttpUpstreamTransport implements MessageTransport {
       response = await fetch(input, { ...init, signal: own.signal });
     } catch (err) {
       release();
+      if (typeof err === 'object' && err !== null) {
+        if (provesNotSent(err)) notSent.add(err);
+        if (init?.method === 'POST') this.postFailures.add(err);
+      }
       throw err;
     }
     if (!response.body || [101, 204, 205, 304].includes(response.status)) {
@@ -345,6 +558,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       return response;
     }
     const keys = this.requestKeys(init, response);
+    const postFailures = init?.method === 'POST' ? this.postFailures : undefined;
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let tail = '';
@@ -363,7 +577,7 @@ export class HttpUpstreamTransport implements MessageTransport {
           else
             this.fail(
               { jsonrpc: '2.0', id: p.id, method: p.method },
-              'the SSE stream ended before the answer',
+              { why: 'the SSE stream ended before the answer', mayHaveRun: true },
             );
         }
       }, 250).unref();
@@ -384,6 +598,7 @@ export class HttpUpstreamTransport implements MessageTransport {
           }
           controller.enqueue(value);
         } catch (err) {
+          if (typeof err === 'object' && err !== null) postFailures?.add(err);
           controller.error(err);
           ended();
         }

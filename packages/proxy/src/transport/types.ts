@@ -66,6 +66,14 @@ export interface MessageTransport {
   /** The peer is gone; no more messages will arrive. Called once. */
   onclose?: (info: CloseInfo) => void;
   /**
+   * Optional, installed by the receiver: an error response the transport made itself for a
+   * request it had already sent on, whose exchange failed afterwards (an HTTP upstream's 504, a
+   * connection cut mid-answer). The peer may have run the request, so the receiver must treat
+   * it as answered by the peer: a `tools/call` it answers counts against its limits although
+   * the answer is a JSON-RPC error. Without this handler the transport uses `onmessage`.
+   */
+  oncountedfailure?: (bytes: Buffer) => void;
+  /**
    * Optional cut-through on receive. A transport that supports it calls this once for a message
    * that has grown past its streaming threshold before it ended, with the message's first bytes
    * (up to 4 KiB). Returning a stream makes the transport hand over the message's bytes as they

@@ -208,14 +208,16 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     }
   });
 
-  it('answers with an error when a stream ends before its answer and cannot be resumed', async () => {
+  it('answers with an error when a stream ends before its answer and cannot be resumed, and counts the call', async () => {
     const server = await startSdkHttpServer({ resumable: false });
     try {
       const { client, gate } = await bridge(server.url);
       await expect(client.callTool({ name: 'hang-up', arguments: {} })).rejects.toThrow(
-        /MCP error -32000: MCP server over HTTP: the SSE stream ended before the answer/,
+        /MCP error -32000: MCP server over HTTP: the SSE stream ended before the answer; .*counts against the policy's limits/,
       );
-      expect(gate.rollbacks).toBe(1);
+      // The server got the call (it may be running it): no quota is given back.
+      expect(gate.commits).toBe(1);
+      expect(gate.rollbacks).toBe(0);
       const r = await client.callTool({ name: 'slow', arguments: { steps: 1, stepMs: 1 } });
       expect(text(r)).toBe('done after 1 steps');
     } finally {
@@ -264,7 +266,9 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'before' } }))).toBe(
       'Echo: before',
     );
-    // A call in flight when the server dies is answered with an error, never left hanging.
+    // A call in flight when the server dies is answered with an error, never left hanging, and
+    // counts: over HTTP a server that died cannot be told from a connection cut after the call
+    // was sent.
     const inFlight = b.client
       .callTool({ name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } })
       .then(
@@ -274,7 +278,8 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     await new Promise((r) => setTimeout(r, 300));
     await everything.restart();
     expect(await inFlight).toMatch(/MCP error -32000: MCP server over HTTP/);
-    expect(b.gate.rollbacks).toBe(1);
+    expect(b.gate.commits).toBe(2);
+    expect(b.gate.rollbacks).toBe(0);
     expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe(
       'Echo: after',
     );
@@ -377,7 +382,9 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     const reply = JSON.parse(await got) as { id: number; error: { code: number; message: string } };
     expect(reply.id).toBe(7);
     expect(reply.error.code).toBe(-32000);
-    expect(reply.error.message).toMatch(/could not be reached/);
+    expect(reply.error.message).toMatch(
+      /could not be reached: fetch failed \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/,
+    );
     input.end();
     expect((await done).exitCode).toBe(0);
   });

@@ -1,0 +1,95 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './from-source.js';
+
+// Runs from source (no build needed): what upstream mode refuses at startup and how it shows the
+// upstream URL. Nothing listens on port 9: a command line that starts gets EOF on stdin at once
+// and stops by itself, writing only under the scratch TOLLGATE_HOME.
+let dir: string;
+let policy: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-upstream-secrets-'));
+  policy = join(dir, 'p.yaml');
+  writeFileSync(policy, 'version: "1"\ndefault: allow\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function tollgate(args: string[], home = join(dir, 'home')) {
+  return runCli(['-c', policy, ...args], { env: { TOLLGATE_HOME: home }, timeoutMs: 30_000 });
+}
+
+describe('--upstream with credentials in the URL', () => {
+  it('is a usage error that points to -H and does not echo the password', () => {
+    for (const url of ['http://alice:hunter2@127.0.0.1:9/mcp', 'https://hunter2@mcp.example.com/mcp']) {
+      const r = tollgate(['--upstream', url]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        "tollgate: --upstream must not contain credentials (user:password@host): send them in a header instead, e.g. -H 'Authorization: Bearer ...'\n",
+      );
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('is refused by the listener too', () => {
+    const r = tollgate([
+      '--transport',
+      'http',
+      '--port',
+      '0',
+      '--upstream',
+      'http://alice:hunter2@127.0.0.1:9/mcp',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--upstream must not contain credentials');
+    expect(r.stderr).not.toContain('hunter2');
+  });
+});
+
+describe('--header values', () => {
+  const bad: Array<[string, string]> = [
+    ['a line break', 'X-A: topsecret\nb'],
+    ['a carriage return', 'X-A: topsecret\rb'],
+    ['an emoji', 'X-A: topsecret😀'],
+    ['a character past Latin-1', 'X-A: topsecret\u0100'],
+  ];
+  for (const [what, header] of bad) {
+    it(`refuses a value with ${what} at startup, naming the header but not its value`, () => {
+      const r = tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '-H', header]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        'tollgate: --header X-A: its value is not a valid HTTP header value (no line breaks or NUL, only Latin-1 characters: no emoji); the value is not shown\n',
+      );
+    });
+  }
+
+  it('accepts Latin-1 values, and surrounding whitespace', () => {
+    const r = tollgate([
+      '--log-level',
+      'silent',
+      '--upstream',
+      'http://127.0.0.1:9/mcp',
+      '-H',
+      'X-Name: caf\u00e9',
+      '-H',
+      'Authorization:   Bearer t  ',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('the upstream URL in logs', () => {
+  it('shows query values as *** in the startup log and the decision log', () => {
+    const home = join(dir, 'home-redact');
+    const r = tollgate(['--upstream', 'http://127.0.0.1:9/mcp?api_key=topsecret&v=2'], home);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('"upstream":"http://127.0.0.1:9/mcp?api_key=***&v=***"');
+    const events = readdirSync(join(home, 'events'))
+      .map((f) => readFileSync(join(home, 'events', f), 'utf8'))
+      .join('');
+    expect(events).toContain('"server_command":["http://127.0.0.1:9/mcp?api_key=***&v=***"]');
+    expect(r.stderr + events).not.toContain('topsecret');
+  });
+});

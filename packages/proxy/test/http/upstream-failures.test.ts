@@ -1,0 +1,383 @@
+/**
+ * What counts when the HTTP exchange of a `tools/call` fails, in upstream mode and in the
+ * listener in front of an HTTP upstream, on the real policy engine (a 1/hour limit over a memory
+ * store): a failure after the request was sent (a gateway's 504, a stream or connection cut)
+ * counts, since the server may have run the call; a failure proving the server never ran it
+ * (connection refused, HTTP 401) does not. Also: the cause of a network failure is named, and the
+ * upstream URL's query values never reach the client or the log.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { createEnforcer, type Enforcer, openCounterStore } from '@tollgate/runtime';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runHttpListener } from '../../src/http/listener.js';
+import { redactUrl } from '../../src/http/upstream.js';
+import { runHttpUpstreamProxy } from '../../src/http/upstream-proxy.js';
+import type { ProxyLogger } from '../../src/logger.js';
+import { StreamClientTransport } from './helpers.js';
+
+/** How the fake server answers a `tools/call`. */
+type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429';
+
+/**
+ * A bare Streamable HTTP MCP server with one tool, `work`, answering `tools/call` as `mode`
+ * says. `ran` counts the calls that reached the tool (every mode but the refusals).
+ */
+class FakeServer {
+  mode: Mode = 'ok';
+  ran = 0;
+  port = 0;
+  private http: Server | undefined;
+
+  async start(port = 0): Promise<void> {
+    this.http = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((r) => this.http!.listen(port, '127.0.0.1', r));
+    this.port = (this.http.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const http = this.http;
+    this.http = undefined;
+    if (!http) return;
+    http.closeAllConnections();
+    await new Promise((r) => http.close(r));
+  }
+
+  url(query = ''): string {
+    return `http://127.0.0.1:${this.port}/mcp${query}`;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method === 'DELETE') {
+      res.writeHead(200).end();
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.writeHead(405).end(); // no GET stream
+      return;
+    }
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      const msg = JSON.parse(body) as { id?: number | string; method?: string };
+      if (msg.id === undefined) {
+        res.writeHead(202).end();
+        return;
+      }
+      const answer = (result: object) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'fake-1' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+      };
+      if (msg.method === 'initialize') {
+        answer({
+          protocolVersion: '2025-06-18',
+          capabilities: { tools: {} },
+          serverInfo: { name: 'fake', version: '1' },
+        });
+        return;
+      }
+      if (msg.method === 'tools/list') {
+        answer({ tools: [{ name: 'work', inputSchema: { type: 'object' } }] });
+        return;
+      }
+      if (msg.method !== 'tools/call') {
+        answer({});
+        return;
+      }
+      switch (this.mode) {
+        case '401':
+          res.writeHead(401, { 'www-authenticate': 'Bearer' }).end('unauthorized');
+          return;
+        case '429':
+          res.writeHead(429, { 'retry-after': '1' }).end('slow down');
+          return;
+      }
+      this.ran++;
+      switch (this.mode) {
+        case 'ok':
+          answer({ content: [{ type: 'text', text: 'worked' }] });
+          return;
+        case '504':
+        case '503':
+          // A gateway (nginx, an ALB) giving up on a slow upstream after the request went through.
+          setTimeout(() => {
+            res.writeHead(Number(this.mode), { 'content-type': 'text/html' });
+            res.end(`<html>${this.mode} Gateway Time-out</html>`);
+          }, 100);
+          return;
+        case 'cut':
+          // The answer's SSE stream starts, then the connection is cut before the result.
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'fake-1' });
+          res.write(
+            `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'working' } })}\n\n`,
+          );
+          setTimeout(() => res.socket?.destroy(), 50);
+          return;
+        case 'reset':
+          // The connection is reset after the request arrived, before any response header.
+          req.socket.resetAndDestroy();
+          return;
+      }
+    });
+  }
+}
+
+const POLICY = `version: "1"
+default: allow
+tools:
+  work:
+    rules:
+      - name: once an hour
+        rate_limit: 1/hour
+`;
+
+let dir: string;
+let server: FakeServer;
+const cleanups: Array<() => Promise<unknown>> = [];
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-up-fail-'));
+  writeFileSync(join(dir, 'policy.yaml'), POLICY);
+  server = new FakeServer();
+  await server.start();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function enforcer(): Promise<Enforcer> {
+  const e = await createEnforcer({
+    policyFile: join(dir, 'policy.yaml'),
+    watch: false,
+    store: await openCounterStore({ stateDsn: 'memory:' }),
+  });
+  cleanups.push(() => e.close());
+  return e;
+}
+
+/** Every line logged, as `level: message {fields}`. */
+function recordingLogger(lines: string[]): ProxyLogger {
+  const at =
+    (level: string) =>
+    (obj: object, msg?: string): void => {
+      lines.push(`${level}: ${msg ?? ''} ${JSON.stringify(obj)}`);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Upstream mode with the SDK's real Client on its stdio side. */
+async function upstreamMode(url: string, logLines: string[] = [], headers?: Record<string, string>) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const exit = runHttpUpstreamProxy({
+    url,
+    ...(headers ? { headers } : {}),
+    gate: await enforcer(),
+    input,
+    output,
+    logger: recordingLogger(logLines),
+    drainTimeoutMs: 2000,
+  });
+  cleanups.push(async () => {
+    input.end();
+    await exit;
+  });
+  const client = new Client({ name: 'failures', version: '1.0.0' });
+  await client.connect(new StreamClientTransport(input, output));
+  return client;
+}
+
+/** The listener in front of the HTTP upstream, with the SDK's real Client over HTTP. */
+async function listenerMode(url: string) {
+  const listener = await runHttpListener({
+    gate: await enforcer(),
+    upstream: { kind: 'http', url },
+    port: 0,
+  });
+  cleanups.push(() => listener.close());
+  const client = new Client({ name: 'failures', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(listener.url));
+  cleanups.push(() => client.close());
+  return client;
+}
+
+interface Outcome {
+  kind: 'ran' | 'denied' | 'error';
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** Calls `work` and says what happened: it ran, the policy denied it, or a JSON-RPC error. */
+async function work(client: Client): Promise<Outcome> {
+  try {
+    const r = (await client.callTool({ name: 'work', arguments: {} })) as {
+      content: Array<{ text?: string }>;
+      isError?: boolean;
+    };
+    const message = r.content.map((c) => c.text ?? '').join('');
+    return { kind: r.isError && message.includes('[TOLLGATE POLICY DENIED]') ? 'denied' : 'ran', message };
+  } catch (err) {
+    if (!(err instanceof McpError)) throw err;
+    return { kind: 'error', message: err.message, data: err.data as Record<string, unknown> };
+  }
+}
+
+const COUNTS = /counts against the policy's limits/;
+
+describe('upstream mode: a tools/call whose HTTP exchange fails', () => {
+  it('counts after a gateway answers 504 once the request went through', async () => {
+    const client = await upstreamMode(server.url());
+    server.mode = '504';
+    const first = await work(client);
+    expect(first.kind).toBe('error');
+    expect(first.message).toMatch(/MCP error -32000: MCP server over HTTP: the upstream answered HTTP 504/);
+    expect(first.message).toMatch(COUNTS);
+    expect(first.data).toMatchObject({ status: 504 });
+    expect(server.ran).toBe(1);
+    server.mode = 'ok';
+    // The 1/hour limit was used by the call the server ran.
+    expect((await work(client)).kind).toBe('denied');
+    expect(server.ran).toBe(1);
+  });
+
+  it('counts a 503 the same way', async () => {
+    const client = await upstreamMode(server.url());
+    server.mode = '503';
+    expect((await work(client)).message).toMatch(/HTTP 503/);
+    server.mode = 'ok';
+    expect((await work(client)).kind).toBe('denied');
+  });
+
+  it('counts when the answer stream is cut mid-response', async () => {
+    const client = await upstreamMode(server.url());
+    server.mode = 'cut';
+    const first = await work(client);
+    expect(first.kind).toBe('error');
+    expect(first.message).toMatch(/the SSE stream ended before the answer/);
+    expect(first.message).toMatch(COUNTS);
+    server.mode = 'ok';
+    expect((await work(client)).kind).toBe('denied');
+    expect(server.ran).toBe(1);
+  });
+
+  it('counts when the connection is reset after the request was sent, before any header', async () => {
+    const client = await upstreamMode(server.url());
+    server.mode = 'reset';
+    const first = await work(client);
+    expect(first.kind).toBe('error');
+    expect(first.message).toMatch(/the exchange with the upstream failed: fetch failed \(.*ECONNRESET/);
+    expect(first.message).toMatch(COUNTS);
+    server.mode = 'ok';
+    expect((await work(client)).kind).toBe('denied');
+  });
+
+  it('does not count when the connection is refused, and names the cause once', async () => {
+    const log: string[] = [];
+    const client = await upstreamMode(server.url(), log);
+    const port = server.port;
+    await server.stop();
+    const first = await work(client);
+    expect(first.kind).toBe('error');
+    expect(first.message).toMatch(
+      /the upstream could not be reached: fetch failed \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)/,
+    );
+    expect(first.message).not.toMatch(COUNTS);
+    expect(first.data).toMatchObject({ cause: 'ECONNREFUSED' });
+    // One line for the failed call (the router's own tools/list before it failed the same way).
+    const warned = log.filter(
+      (l) => !l.startsWith('debug') && l.includes('ECONNREFUSED') && l.includes('"method":"tools/call"'),
+    );
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/^warn: upstream request failed: the upstream could not be reached/);
+    // Back on the same port: the call never ran, so the limit still admits one.
+    await server.start(port);
+    const second = await work(client);
+    expect(second).toMatchObject({ kind: 'ran', message: 'worked' });
+    expect(server.ran).toBe(1);
+  });
+
+  it('does not count when the server refuses the request with 401 or 429', async () => {
+    const client = await upstreamMode(server.url());
+    server.mode = '401';
+    const first = await work(client);
+    expect(first.message).toMatch(/the upstream answered HTTP 401/);
+    expect(first.message).not.toMatch(COUNTS);
+    server.mode = '429';
+    expect((await work(client)).message).toMatch(/HTTP 429/);
+    server.mode = 'ok';
+    expect(await work(client)).toMatchObject({ kind: 'ran', message: 'worked' });
+    expect(server.ran).toBe(1);
+  });
+});
+
+describe('listener in front of an HTTP upstream: a tools/call whose HTTP exchange fails', () => {
+  it('counts after a 504', async () => {
+    const client = await listenerMode(server.url());
+    server.mode = '504';
+    expect((await work(client)).message).toMatch(COUNTS);
+    server.mode = 'ok';
+    expect((await work(client)).kind).toBe('denied');
+  });
+
+  it('does not count after a 401', async () => {
+    const client = await listenerMode(server.url());
+    server.mode = '401';
+    expect((await work(client)).message).toMatch(/HTTP 401/);
+    server.mode = 'ok';
+    expect((await work(client)).kind).toBe('ran');
+  });
+});
+
+describe('the upstream URL as shown', () => {
+  it('masks query values and userinfo, keeps the rest', () => {
+    expect(redactUrl('http://127.0.0.1:8820/mcp?api_key=topsecret')).toBe(
+      'http://127.0.0.1:8820/mcp?api_key=***',
+    );
+    expect(redactUrl(new URL('https://h.example/a/b?x=1&token=abc&flag#frag'))).toBe(
+      'https://h.example/a/b?x=***&token=***&***',
+    );
+    expect(redactUrl('http://alice:hunter2@host/mcp')).toBe('http://***:***@host/mcp');
+    expect(redactUrl('https://ghp_token@host/mcp')).toBe('https://***@host/mcp');
+    expect(redactUrl('https://mcp.example.com/mcp')).toBe('https://mcp.example.com/mcp');
+    expect(redactUrl('not a url?key=v')).toBe('not a url?***');
+  });
+
+  it('never puts a query value in the client error or the log', async () => {
+    const log: string[] = [];
+    const client = await upstreamMode(server.url('?api_key=topsecret'), log);
+    server.mode = '401';
+    const first = await work(client);
+    expect(first.data?.url).toBe(`http://127.0.0.1:${server.port}/mcp?api_key=***`);
+    await server.stop();
+    const second = await work(client);
+    expect(second.data?.url).toBe(`http://127.0.0.1:${server.port}/mcp?api_key=***`);
+    expect(log.length).toBeGreaterThan(0);
+    expect(JSON.stringify([first, second, log])).not.toContain('topsecret');
+  });
+
+  it('does not echo the password of a URL with credentials, nor a header value, when fetch refuses them', async () => {
+    const withCredentials = await upstreamMode(`http://alice:hunter2@127.0.0.1:${server.port}/mcp`).then(
+      () => 'connected',
+      (err: Error) => err.message,
+    );
+    expect(withCredentials).toMatch(/URL includes credentials/);
+    expect(withCredentials).not.toContain('hunter2');
+    const log: string[] = [];
+    const badHeader = await upstreamMode(server.url(), log, { 'X-Key': 'sk-supersecret\u00ff\u0100' }).then(
+      () => 'connected',
+      (err: Error) => err.message,
+    );
+    expect(badHeader).toMatch(/the request could not be sent: a request header value is invalid/);
+    expect(JSON.stringify([badHeader, log])).not.toContain('supersecret');
+  });
+});
