@@ -27,14 +27,37 @@ export interface RedisServer {
   readonly port: number;
   readonly pid: number;
   stop(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections but answers nothing (a stall). */
+  pause(): void;
+  /** SIGCONT after {@link pause}. */
+  resume(): void;
 }
 
-/** Start redis-server without persistence on a free loopback port; resolves once it accepts connections. */
-export async function startRedisServer(fixedPort?: number): Promise<RedisServer> {
+/**
+ * Start redis-server without persistence on a free loopback port; resolves once it accepts connections.
+ *
+ * @param extraArgs - more server options, e.g. `['--requirepass', 'pw']`
+ */
+export async function startRedisServer(
+  fixedPort?: number,
+  extraArgs: readonly string[] = [],
+): Promise<RedisServer> {
   const port = fixedPort ?? (await getPort({ host: '127.0.0.1' }));
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -61,7 +84,10 @@ export async function startRedisServer(fixedPort?: number): Promise<RedisServer>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
+        process.kill(pid, 'SIGCONT');
         process.kill(pid, 'SIGTERM');
       }),
+    pause: () => process.kill(pid, 'SIGSTOP'),
+    resume: () => process.kill(pid, 'SIGCONT'),
   };
 }

@@ -19,6 +19,7 @@ import {
   MemoryCounterStore,
   openCounterStore,
   type RuleTrace,
+  redactDsn,
 } from '@tollgate/runtime';
 import { pc } from '../colors.js';
 import { readBounded, tooLargeMessage } from '../read-bounded.js';
@@ -162,7 +163,9 @@ function ruleLines(t: RuleTrace): string[] {
 async function openState(opts: ExplainOptions): Promise<{ store: CounterStore; label: string }> {
   if (opts.stateDsn) {
     const store = await openCounterStore({ stateDsn: opts.stateDsn, prefix: opts.statePrefix });
-    return { store, label: store.kind === 'redis' ? `redis (${opts.stateDsn})` : opts.stateDsn };
+    // The label is printed (and in --json): never the password.
+    const dsn = redactDsn(opts.stateDsn);
+    return { store, label: store.kind === 'redis' ? `redis (${dsn})` : dsn };
   }
   const file = join(opts.stateDir ?? defaultPaths().stateDir, 'tollgate.sqlite');
   if (existsSync(file))

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { defaultPaths } from '../paths.js';
-import type { CounterStore } from './counter-store.js';
+import { type CounterStore, StateUnavailableError } from './counter-store.js';
 import { LeasedCounterStore, type LeaseOptions } from './lease.js';
 import { MemoryCounterStore } from './memory.js';
-import { RedisCounterStore } from './redis.js';
+import { RedisCounterStore, redactDsn } from './redis.js';
 import { SqliteCounterStore } from './sqlite.js';
+
+export { redactDsn } from './redis.js';
 
 /** Options of {@link openCounterStore} (the CLI's `--state-dir`, `--state-dsn`, `--state-prefix`). */
 export interface OpenCounterStoreOptions {
@@ -26,8 +28,9 @@ export interface OpenCounterStoreOptions {
   reservationTtlMs?: number;
   /**
    * Called once when a Redis store cannot be reached within the start-up wait (2000 ms with fail
-   * mode `closed`, 500 ms with `open`), with a one-line message naming the DSN (password hidden)
-   * and what the fail mode does meanwhile. The CLI logs it as a warning on stderr.
+   * mode `closed`, 500 ms with `open`), or refuses the credentials (at once), with a one-line
+   * message naming the DSN (password hidden), the refusal if any, and what the fail mode does
+   * meanwhile. The CLI logs it as a warning on stderr.
    */
   onUnreachable?: (message: string) => void;
   /**
@@ -39,43 +42,81 @@ export interface OpenCounterStoreOptions {
   leases?: boolean | LeaseOptions;
 }
 
-/** `dsn` with any password replaced by `***`, for logs. */
-export function redactDsn(dsn: string): string {
-  try {
-    const u = new URL(dsn);
-    if (!u.password) return dsn;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return dsn;
-  }
-}
-
 /**
  * The start-up warning for a Redis store that is not reachable yet (see
  * {@link OpenCounterStoreOptions.onUnreachable}).
  *
  * @param waitedMs - how long start-up waited for the connection, ms
+ * @param refusal - what Redis refused, when it answered (`Redis refused the credentials (WRONGPASS ...)`)
  */
-export function unreachableStoreMessage(dsn: string, failMode: 'closed' | 'open', waitedMs: number): string {
+export function unreachableStoreMessage(
+  dsn: string,
+  failMode: 'closed' | 'open',
+  waitedMs: number,
+  refusal?: string,
+): string {
+  const until = refusal ? 'until Redis accepts the connection' : 'until it is reachable';
   const effect =
     failMode === 'closed'
-      ? 'calls that use counters will be denied (state_unavailable) until it is reachable'
-      : 'calls that use counters will pass uncounted until it is reachable';
-  return `counter store ${redactDsn(dsn)} is not reachable (waited ${waitedMs} ms); state fail mode is ${failMode}: ${effect}. Reconnecting in the background.`;
+      ? `calls that use counters will be denied (state_unavailable) ${until}`
+      : `calls that use counters will pass uncounted ${until}`;
+  const what = refusal ? `cannot be used: ${refusal}` : `is not reachable (waited ${waitedMs} ms)`;
+  return `counter store ${redactDsn(dsn)} ${what}; state fail mode is ${failMode}: ${effect}. Reconnecting in the background.`;
+}
+
+/**
+ * Why `dsn` looks like a mistyped URL rather than the SQLite file path it would otherwise be taken
+ * for (`redis//host:6379`, `redis:/host`, `memory:x`, `sqlite://file`, `http//x`), with the DSN
+ * probably meant; undefined when it does not.
+ */
+export function mistypedStateDsn(dsn: string): string | undefined {
+  const shown = redactDsn(dsn);
+  const scheme = /^(rediss?|sqlite|memory)(.*)$/is.exec(dsn);
+  if (scheme) {
+    const word = scheme[1]!.toLowerCase();
+    const rest = scheme[2]!;
+    if (word === 'redis' || word === 'rediss') {
+      if (rest === '' || /^[:/\\]/.test(rest)) {
+        const tail = rest.replace(/^[:/\\]+/, '');
+        const host = tail === '' ? '127.0.0.1:6379' : /^\d+$/.test(tail) ? `127.0.0.1:${tail}` : tail;
+        return `--state-dsn ${shown} is not a valid Redis URL: did you mean ${redactDsn(`${word}://${host}`)}?`;
+      }
+    } else if (word === 'memory') {
+      // `memory:` and `memory` themselves never get here.
+      if (rest === '' || /^[:/\\]/.test(rest)) {
+        return `--state-dsn ${shown} is not a valid DSN: did you mean memory:?`;
+      }
+    } else if (rest === '' || rest === ':') {
+      return `--state-dsn ${shown} names no file: use sqlite:<file>, or leave --state-dsn out for the default SQLite file`;
+    } else if (/^:?\/\//.test(rest)) {
+      return `--state-dsn ${shown} is not a valid DSN: did you mean sqlite:${rest.replace(/^:?\/\//, '')}?`;
+    }
+  }
+  const missingColon = /^([a-z][a-z0-9+.-]*)\/\/(.*)$/is.exec(dsn);
+  if (missingColon) {
+    return `--state-dsn ${shown} looks like a URL missing the ":" after "${missingColon[1]}": did you mean ${redactDsn(`${missingColon[1]}://${missingColon[2]}`)}?`;
+  }
+  return undefined;
 }
 
 /**
  * Open the counter store selected by the options (DESIGN section 4). SQLite and Redis come
  * wrapped in a {@link LeasedCounterStore} unless `leases: false`.
  *
- * A Redis that is unreachable at start does not throw: `onUnreachable` is told, the store keeps
- * reconnecting and calls meanwhile report `state_unavailable` (fail-closed) or pass (fail-open).
- * Opening SQLite never waits unboundedly: a state directory that cannot be created (`/proc/x`,
- * `/dev/null/x`, read-only) fails at once.
+ * The DSN is checked first: a Redis URL whose database is not a non-negative integer, and a DSN
+ * that looks like a mistyped URL ({@link mistypedStateDsn}), are refused instead of being read as
+ * database 0 or as a SQLite file path.
  *
- * @throws StateUnavailableError when the SQLite file or its directory cannot be opened
- * @throws Error when `stateDsn` has an unknown scheme
+ * A Redis that is unreachable at start (or refuses the credentials) does not throw:
+ * `onUnreachable` is told, the store keeps reconnecting and calls meanwhile report
+ * `state_unavailable` (fail-closed) or pass (fail-open). A Redis that refuses to select the DSN's
+ * database throws. Opening SQLite never waits unboundedly: a state directory that cannot be
+ * created (`/proc/x`, `/dev/null/x`, read-only) fails at once.
+ *
+ * @throws StateUnavailableError when the SQLite file or its directory cannot be opened, or Redis
+ *   refuses the DSN's database
+ * @throws Error when `stateDsn` has an unknown scheme, looks mistyped, or names an invalid database
+ *   (messages name the DSN with its password hidden)
  */
 export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Promise<CounterStore> {
   const dsn = opts.stateDsn;
@@ -86,14 +127,30 @@ export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Prom
       : new LeasedCounterStore(store, typeof opts.leases === 'object' ? opts.leases : {});
   if (dsn === 'memory:' || dsn === 'memory') return new MemoryCounterStore({ reservationTtlMs: ttl });
   if (dsn && /^rediss?:\/\//.test(dsn)) {
+    // Throws (before connecting) when the database is not a non-negative integer.
     const store = new RedisCounterStore({ url: dsn, prefix: opts.prefix, reservationTtlMs: ttl });
     const failMode = opts.failMode ?? 'closed';
     const waitMs = failMode === 'open' ? 500 : 2000;
-    if (!(await store.ready(waitMs))) opts.onUnreachable?.(unreachableStoreMessage(dsn, failMode, waitMs));
+    const ready = await store.ready(waitMs);
+    if (ready && store.refusal) {
+      // Only the database can be refused once connected: a setting, not an outage.
+      const refusal = store.refusal;
+      await store.close();
+      throw new StateUnavailableError(
+        `${redactDsn(dsn)}: ${refusal}; use a database below the server's "databases" setting (16 by default: 0-15)`,
+      );
+    }
+    if (!ready) opts.onUnreachable?.(unreachableStoreMessage(dsn, failMode, waitMs, store.refusal));
     return leased(store);
   }
+  if (dsn) {
+    const mistyped = mistypedStateDsn(dsn);
+    if (mistyped) throw new Error(mistyped);
+  }
   if (dsn && /^[a-z][a-z0-9+.-]*:\/\//i.test(dsn)) {
-    throw new Error(`unsupported --state-dsn ${dsn}: use memory:, redis://host:port, or a SQLite file path`);
+    throw new Error(
+      `unsupported --state-dsn ${redactDsn(dsn)}: use memory:, redis://host:port, or a SQLite file path`,
+    );
   }
   const file = dsn
     ? dsn.replace(/^sqlite:/, '')

@@ -21,8 +21,14 @@ import {
  *           KEYS[2i]   = fp:<windowMs>:<windowStart>:<key> zset of pending "id|amount", score = expiresAt
  *   sliding KEYS[2i-1] = s:<windowMs>:<key>                zset of committed call ids, score = call time
  *           KEYS[2i]   = sp:<windowMs>:<key>               zset of pending "id|expiresAt", score = call time
+ *   undo    x:<reservation id>                      string: this reservation was undone (below)
  * Every key gets a relative PEXPIRE (window + reservation life + 1 min) so nothing outlives its use.
  * Relative expiries keep injected test clocks harmless.
+ *
+ * Undo: a reserve whose answer never came (timed out, or the connection dropped with it in flight)
+ * may still run when Redis gets to it. The store then sends UNDO for that reservation id: it removes
+ * the pending members the reserve adds and leaves the x:<id> marker, which a reserve that runs
+ * later still finds, so it adds nothing. Either order ends with nothing counted.
  */
 
 const READ_CURRENT = `
@@ -45,11 +51,14 @@ local function current(kind, ck, pk, w, now)
 end
 `;
 
-// ARGV: now, expiresAt, id, write(0|1), n, then per item: kind, windowMs, amount, expireMs, nChecks, (op, bound, tag)*
-// Returns {1, value...} or {0, tag, itemIndex, value, ts...} (numbers as strings: Lua floats are truncated otherwise).
+// KEYS: 2 per item, then x:<id> (the undo marker). ARGV: now, expiresAt, id, write(0|1), n, then per
+// item: kind, windowMs, amount, expireMs, nChecks, (op, bound, tag)*
+// Returns {1, value...}, {0, tag, itemIndex, value, ts...} (numbers as strings: Lua floats are
+// truncated otherwise), or {2} when this reservation was undone before it ran (nothing written).
 const RESERVE = `${READ_CURRENT}
 local now = tonumber(ARGV[1]); local exp = tonumber(ARGV[2]); local id = ARGV[3]
 local write = ARGV[4] == '1'; local n = tonumber(ARGV[5])
+if write and redis.call('EXISTS', KEYS[2*n+1]) == 1 then return {2} end
 local p = 6
 local items = {}
 local values = {}
@@ -93,7 +102,7 @@ if write then
     if it[1] == 'f' then
       redis.call('ZADD', it[3], exp, id .. '|' .. it[4])
     else
-      redis.call('ZADD', it[3], now, id .. '|' .. exp)
+      redis.call('ZADD', it[3], now, id .. '|' .. ARGV[2])
     end
     redis.call('PEXPIRE', it[3], it[5])
     if redis.call('EXISTS', it[2]) == 1 then redis.call('PEXPIRE', it[2], it[5]) end
@@ -129,6 +138,15 @@ end
 return 1
 `;
 
+// KEYS: x:<id>, then the pending key of each item. ARGV: markerMs, then each item's pending member.
+// Removes what a reserve of this id added (if it ran) and marks the id undone for markerMs, so a
+// reserve still on its way adds nothing.
+const UNDO = `
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i]) end
+return 1
+`;
+
 // ARGV: now, kind, windowMs
 const READ = `${READ_CURRENT}
 return tostring(current(ARGV[2], KEYS[1], KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[1])))
@@ -140,6 +158,95 @@ type ScriptedRedis = Redis & {
   tgRead(...args: (string | number)[]): Promise<string>;
 };
 
+/** First wait (ms) before a repair Redis did not answer is sent again; doubles per failed round. */
+const REPAIR_RETRY_MS = 1000;
+/** Longest wait (ms) between two rounds of repairs while Redis stays connected but silent. */
+const MAX_REPAIR_RETRY_MS = 30_000;
+/** Most repairs kept waiting for Redis; beyond it the oldest is dropped (it then counts until it expires). */
+const MAX_REPAIRS = 10_000;
+/** How long (ms) the undo marker outlives the reservation it undid. */
+const UNDO_MARKER_SLACK_MS = 60_000;
+
+/** A compensating command to send until Redis answers it (idempotent). */
+interface Repair {
+  readonly send: () => Promise<unknown>;
+  /** `Date.now()` after which the reservation it repairs no longer counts anyway. */
+  readonly until: number;
+}
+
+/** A command the store refused to send (Redis refused the DSN's database). */
+class NotSent extends Error {}
+
+/**
+ * Whether a failed command may still have run: it timed out, or the connection dropped while it
+ * was on its way. An error answer from Redis, or a command ioredis never wrote (not connected), did
+ * nothing.
+ */
+function effectUnknown(err: unknown): boolean {
+  if (err instanceof NotSent) return false;
+  if (!(err instanceof Error)) return true;
+  if (err.name === 'ReplyError') return false;
+  return !err.message.includes("isn't writeable");
+}
+
+/**
+ * What a connection error says about the credentials, or undefined when it is about something else.
+ */
+function authRefusal(message: string): string | undefined {
+  if (/^NOAUTH\b/.test(message)) return 'Redis requires a password and the DSN gives none (NOAUTH)';
+  if (/^WRONGPASS\b|invalid password|invalid username-password/i.test(message)) {
+    return `Redis refused the credentials (${message.replace(/\.$/, '')})`;
+  }
+  return undefined;
+}
+
+/** `dsn` with any password replaced by `***`, for logs and messages (also when it is not a valid URL). */
+export function redactDsn(dsn: string): string {
+  try {
+    const u = new URL(dsn);
+    if (u.password) {
+      u.password = '***';
+      return u.toString();
+    }
+  } catch {
+    // Not a URL (a mistyped one, say): fall through.
+  }
+  // `user:password@`, wherever it sits (`redis//admin:pw@host`, `redis:admin:pw@host`).
+  return dsn.replace(/:[^:@/]*@/, ':***@');
+}
+
+/**
+ * The database a `redis://` or `rediss://` DSN selects: its path (`/3`), or its `db` query
+ * parameter, or 0. Any non-negative integer is accepted here; Redis itself refuses an index beyond
+ * its `databases` setting (see {@link RedisCounterStore.refusal}).
+ *
+ * @throws Error naming the DSN (password hidden) when it is not a URL, or the database is not a
+ *   non-negative integer (`/abc`, `/-1`, `/1.5`, `/0/x`)
+ */
+export function redisDatabase(dsn: string): number {
+  const shown = redactDsn(dsn);
+  let url: URL;
+  try {
+    url = new URL(dsn);
+  } catch {
+    throw new Error(`--state-dsn ${shown} is not a valid URL: use redis://[user:password@]host[:port][/db]`);
+  }
+  const fromPath = url.pathname === '' || url.pathname === '/' ? undefined : url.pathname.slice(1);
+  const fromQuery = url.searchParams.get('db') ?? undefined;
+  let db = 0;
+  for (const text of [fromQuery, fromPath]) {
+    if (text === undefined) continue;
+    const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(n)) {
+      throw new Error(
+        `--state-dsn ${shown}: the database must be a non-negative integer (redis://host:port/0), not "${decodeURIComponent(text)}"`,
+      );
+    }
+    db = n;
+  }
+  return db;
+}
+
 /**
  * A {@link CounterStore} in Redis for proxies on several hosts. Every operation is one Lua script,
  * which Redis runs atomically, so admission is exact across processes and machines.
@@ -149,18 +256,37 @@ type ScriptedRedis = Redis & {
  *
  * Connection loss: commands fail fast (no offline queue) with {@link StateUnavailableError}; ioredis
  * keeps reconnecting in the background, so the store recovers by itself when Redis returns.
+ *
+ * Unanswered commands: a reserve that timed out, or was on its way when the connection dropped,
+ * may still run when Redis gets to it. The store undoes it at once, on the same connection (Redis
+ * runs one connection's commands in order, so the undo runs after it), and again on every
+ * reconnection until Redis answers; the undo also marks the reservation id, so a reserve that runs
+ * after its undo adds nothing. A commit or rollback that failed is sent again the same way (both
+ * are idempotent). So a call denied because Redis stalled counts nothing once Redis is back.
  */
 export class RedisCounterStore implements CounterStore {
   readonly kind = 'redis' as const;
   readonly prefix: string;
+  /** The database the DSN selects. */
+  readonly db: number;
   private readonly redis: ScriptedRedis;
   private readonly ttlMs: number;
+  /** Why Redis refused the credentials on the latest attempt to connect; cleared once connected. */
+  private authProblem: string | undefined;
+  /** Why Redis refused to select the DSN's database; nothing is sent while it is set. */
+  private dbProblem: string | undefined;
+  private repairs: Repair[] = [];
+  private repairing: Promise<void> | undefined;
+  private repairTimer: ReturnType<typeof setTimeout> | undefined;
+  private repairDelay = REPAIR_RETRY_MS;
+  private closed = false;
 
   /**
    * @param opts.url - `redis://[user:pass@]host:port[/db]` (or `rediss://`)
    * @param opts.prefix - prepended to every key (default `tollgate:`)
    * @param opts.commandTimeoutMs - per-command timeout in ms (default 2000)
    * @param opts.reservationTtlMs - life of an uncommitted reservation, ms (default 15 min)
+   * @throws Error when the URL is not valid or its database is not a non-negative integer
    */
   constructor(opts: {
     url: string;
@@ -171,33 +297,75 @@ export class RedisCounterStore implements CounterStore {
   }) {
     this.prefix = opts.prefix ?? 'tollgate:';
     this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
+    this.db = redisDatabase(opts.url);
     this.redis = new Redis(opts.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
+      // A command whose answer never came is undone (see the class comment), never sent again.
+      autoResendUnfulfilledCommands: false,
       commandTimeout: opts.commandTimeoutMs ?? 2000,
       connectTimeout: opts.commandTimeoutMs ?? 2000,
       retryStrategy: (times) => Math.min(100 * times, 2000),
       ...opts.redisOptions,
     }) as ScriptedRedis;
     // Errors surface on each command; the connection-level event would otherwise crash the process.
-    this.redis.on('error', () => {});
+    // What it says about the credentials or the database is kept for the messages.
+    this.redis.on('error', (err: Error & { command?: { name?: string } }) => {
+      if (err?.command?.name === 'select') {
+        this.dbProblem = `Redis refused to select database ${this.db} (${err.message})`;
+      } else {
+        // The latest attempt's reason: a refusal, or (undefined) something else such as ECONNREFUSED.
+        this.authProblem = authRefusal(String(err?.message));
+      }
+    });
+    // A new connection selects the database again; ioredis reports a refusal before 'ready'.
+    this.redis.on('connect', () => {
+      this.dbProblem = undefined;
+    });
+    this.redis.on('ready', () => {
+      this.authProblem = undefined;
+      this.repairDelay = REPAIR_RETRY_MS;
+      this.flushRepairs();
+    });
     this.redis.defineCommand('tgReserve', { lua: RESERVE });
     this.redis.defineCommand('tgFinish', { lua: FINISH });
     this.redis.defineCommand('tgRead', { numberOfKeys: 2, lua: READ });
   }
 
-  /** Resolve when connected, or after `timeoutMs` (ms) either way; never throws. */
+  /**
+   * Why Redis refuses this store, or undefined: it refused the credentials (`NOAUTH`,
+   * `WRONGPASS`) on the latest attempt to connect, or refused to select the DSN's database.
+   */
+  get refusal(): string | undefined {
+    return this.dbProblem ?? this.authProblem;
+  }
+
+  /** Repairs (undos, commits, rollbacks) waiting for Redis to answer. */
+  get pendingRepairs(): number {
+    return this.repairs.length + (this.repairing ? 1 : 0);
+  }
+
+  /**
+   * Resolve when connected, or after `timeoutMs` (ms) either way; never throws. Resolves false at
+   * once when Redis refuses the credentials ({@link refusal} says why).
+   */
   async ready(timeoutMs = 2000): Promise<boolean> {
     if (this.redis.status === 'ready') return true;
+    if (this.authProblem) return false;
     return new Promise((resolve) => {
       const t = setTimeout(() => done(false), timeoutMs);
       const done = (ok: boolean) => {
         clearTimeout(t);
         this.redis.off('ready', onReady);
+        this.redis.off('error', onError);
         resolve(ok);
       };
       const onReady = () => done(true);
+      const onError = () => {
+        if (this.authProblem) done(false);
+      };
       this.redis.on('ready', onReady);
+      this.redis.on('error', onError);
     });
   }
 
@@ -214,13 +382,25 @@ export class RedisCounterStore implements CounterStore {
     return Math.ceil(Math.max(untilEnd, this.ttlMs) + 60_000);
   }
 
+  /** Send a command unless Redis refused the DSN's database (it would go to database 0). */
+  private send<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.dbProblem) return Promise.reject(new NotSent(this.dbProblem));
+    return fn();
+  }
+
+  /** The error a failed operation reports: what Redis refused when it did, else the command's error. */
+  private unavailable(what: string, err: unknown): StateUnavailableError {
+    const cause = this.refusal ?? (err as Error)?.message ?? String(err);
+    return new StateUnavailableError(`Redis state: ${what} failed: ${cause}`, { cause: err });
+  }
+
   private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const v = await this.send(fn);
+      if (this.repairs.length > 0) this.flushRepairs();
+      return v;
     } catch (err) {
-      throw new StateUnavailableError(`Redis state: ${what} failed: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw this.unavailable(what, err);
     }
   }
 
@@ -240,9 +420,22 @@ export class RedisCounterStore implements CounterStore {
       args.push(it.checks.length);
       for (const c of it.checks) args.push(c.op, String(c.value), c.tag);
     }
-    const out = (await this.run(write ? 'reserve' : 'read', () =>
-      this.redis.tgReserve(keys.length, ...keys, ...args),
-    )) as (string | number)[];
+    keys.push(this.undoKey(id));
+    let out: (string | number)[];
+    try {
+      out = (await this.send(() => this.redis.tgReserve(keys.length, ...keys, ...args))) as (
+        | string
+        | number
+      )[];
+    } catch (err) {
+      // The reserve may still run when Redis gets to it: take it back (a denied call counts nothing).
+      if (write && effectUnknown(err)) this.undoReserve(id, items, now, expiresAt);
+      throw this.unavailable(write ? 'reserve' : 'read', err);
+    }
+    if (this.repairs.length > 0) this.flushRepairs();
+    if (Number(out[0]) === 2) {
+      throw this.unavailable('reserve', new Error('the reservation was undone before it ran'));
+    }
     if (Number(out[0]) === 1) {
       const values = out.slice(1).map(Number);
       if (!write) return { ok: true, values };
@@ -261,6 +454,82 @@ export class RedisCounterStore implements CounterStore {
       value: Number(out[3]),
       retryAfterMs: retryAfter(item, now, ts, check),
     };
+  }
+
+  private undoKey(id: string): string {
+    return `${this.prefix}x:${id}`;
+  }
+
+  /**
+   * Take back reservation `id` (what a reserve of `items` at `now` adds, if it ran) and mark it
+   * undone, so that a reserve still on its way adds nothing. Sent at once and then retried (see
+   * {@link repair}) until Redis answers or the reservation would have expired.
+   */
+  private undoReserve(id: string, items: readonly CounterItem[], now: number, expiresAt: number): void {
+    const life = expiresAt - now;
+    if (!(life > 0)) return;
+    const keys = [this.undoKey(id)];
+    const args: (string | number)[] = [Math.ceil(life) + UNDO_MARKER_SLACK_MS];
+    for (const it of items) {
+      keys.push(this.keys(it, fixedWindowStart(now, it.windowMs))[1]!);
+      args.push(it.kind === 'fixed' ? `${id}|${String(it.amount)}` : `${id}|${String(expiresAt)}`);
+    }
+    // EVAL, not EVALSHA: a server that does not have the script yet would answer NOSCRIPT to an
+    // undo that went out during a stall, and the fallback is only sent to a waiting caller.
+    const send = () => this.redis.eval(UNDO, keys.length, ...keys, ...args);
+    const repair: Repair = { send, until: Date.now() + life };
+    // At once, on the connection the reserve went out on when it is still up: Redis runs one
+    // connection's commands in order, so the undo runs after the late reserve.
+    this.send(send).then(
+      () => undefined,
+      () => this.enqueueRepair(repair),
+    );
+  }
+
+  /** Keep a repair for the next round (on reconnection, after a command succeeds, or on a timer). */
+  private enqueueRepair(r: Repair): void {
+    if (this.closed || r.until <= Date.now()) return;
+    this.repairs.push(r);
+    if (this.repairs.length > MAX_REPAIRS) this.repairs.shift();
+    this.scheduleRepairs();
+  }
+
+  private scheduleRepairs(): void {
+    if (this.repairTimer || this.closed || this.repairs.length === 0) return;
+    this.repairTimer = setTimeout(() => {
+      this.repairTimer = undefined;
+      this.flushRepairs();
+    }, this.repairDelay);
+    this.repairTimer.unref();
+  }
+
+  /** Send every waiting repair (one round at a time); those Redis does not answer wait for the next. */
+  private flushRepairs(): void {
+    if (this.repairing || this.closed || this.repairs.length === 0) return;
+    // Not connected: the 'ready' event starts the next round.
+    if (this.redis.status !== 'ready' || this.dbProblem) return;
+    const t = Date.now();
+    const round = this.repairs.filter((r) => r.until > t);
+    this.repairs = [];
+    this.repairing = Promise.all(
+      round.map((r) =>
+        r.send().then(
+          () => undefined,
+          () => r,
+        ),
+      ),
+    ).then((failed) => {
+      this.repairing = undefined;
+      let retry = 0;
+      for (const r of failed) {
+        if (r) {
+          retry++;
+          this.enqueueRepair(r);
+        }
+      }
+      this.repairDelay = retry > 0 ? Math.min(this.repairDelay * 2, MAX_REPAIR_RETRY_MS) : REPAIR_RETRY_MS;
+      this.scheduleRepairs();
+    });
   }
 
   reserve(items: readonly CounterItem[], now: number, options?: ReserveOptions): Promise<ReserveResult> {
@@ -292,7 +561,17 @@ export class RedisCounterStore implements CounterStore {
       const part = it.kind === 'sliding' && !amounts ? 1 : committedAmount(it.amount, amounts, i);
       args.push(it.kind === 'fixed' ? 'f' : 's', String(it.amount), this.expireMs(it, now), String(part));
     });
-    await this.run(commit ? 'commit' : 'rollback', () => this.redis.tgFinish(keys.length, ...keys, ...args));
+    const send = () => this.redis.tgFinish(keys.length, ...keys, ...args);
+    try {
+      await this.send(send);
+    } catch (err) {
+      // Idempotent: sent again until Redis answers, so a rollback (or a lease returning what it did
+      // not use) still gives the quota back once Redis is reachable.
+      const life = r.expiresAt - r.at;
+      if (life > 0) this.enqueueRepair({ send, until: Date.now() + life });
+      throw this.unavailable(commit ? 'commit' : 'rollback', err);
+    }
+    if (this.repairs.length > 0) this.flushRepairs();
   }
 
   commit(reservation: Reservation, now = Date.now(), amounts?: readonly number[]): Promise<void> {
@@ -303,7 +582,23 @@ export class RedisCounterStore implements CounterStore {
     return this.finish(reservation, false, Date.now());
   }
 
+  /**
+   * Send the repairs still waiting once more when connected (each bounded by the command timeout),
+   * then disconnect. Repairs Redis has not answered by then are left to expire with their
+   * reservations.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.repairTimer) clearTimeout(this.repairTimer);
+    this.repairTimer = undefined;
+    await this.repairing;
+    const t = Date.now();
+    const last = this.repairs.filter((r) => r.until > t);
+    this.repairs = [];
+    if (last.length > 0 && this.redis.status === 'ready' && !this.dbProblem) {
+      await Promise.allSettled(last.map((r) => r.send()));
+    }
     this.redis.disconnect();
   }
 }

@@ -1,0 +1,383 @@
+/**
+ * The Redis store against a real redis-server when things go wrong: a stalled server (SIGSTOP /
+ * SIGCONT) must not leave the reserves it never answered counted, a dropped connection neither;
+ * a DSN with a bad database is refused, one the server does not have is refused by name, and
+ * refused credentials are named in the start-up warning and in every call's error.
+ */
+import { existsSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CounterItem, StateUnavailableError } from '../src/store/counter-store.js';
+import { LeasedCounterStore } from '../src/store/lease.js';
+import { mistypedStateDsn, openCounterStore, redactDsn } from '../src/store/open.js';
+import { RedisCounterStore, redisDatabase } from '../src/store/redis.js';
+import { fixedWindowStart } from '../src/windows.js';
+import { type RedisServer, redisAvailability, startRedisServer } from './redis-server.js';
+
+const HOUR = 3_600_000;
+const redisState = redisAvailability();
+const describeRedis = redisState.run ? describe : describe.skip;
+
+let redis: RedisServer | undefined;
+let raw: Redis | undefined;
+let n = 0;
+
+function fixed(key: string, max: number, amount = 1): CounterItem {
+  return { key, kind: 'fixed', windowMs: HOUR, amount, checks: [{ op: 'lte', value: max, tag: 0 }] };
+}
+function sliding(key: string, max: number): CounterItem {
+  return { key, kind: 'sliding', windowMs: HOUR, amount: 1, checks: [{ op: 'lte', value: max, tag: 0 }] };
+}
+
+/** Poll `probe` until it returns `want` (or `ms` pass); returns its last value. */
+async function settle<T>(probe: () => Promise<T>, want: T, ms = 8000): Promise<T> {
+  const end = Date.now() + ms;
+  let v = await probe();
+  while (v !== want && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    v = await probe();
+  }
+  return v;
+}
+
+/** Pending (`fp:`) and committed (`f:`) keys of a fixed hourly counter at `now`. */
+function fixedKeys(prefix: string, key: string, now: number): { pending: string; committed: string } {
+  const start = fixedWindowStart(now, HOUR);
+  return { pending: `${prefix}fp:${HOUR}:${start}:${key}`, committed: `${prefix}f:${HOUR}:${start}:${key}` };
+}
+
+/** A stall: reserve `count` times while the server is stopped; every reserve must fail as unavailable. */
+async function reserveDuringStall(
+  store: { reserve: RedisCounterStore['reserve'] },
+  items: () => CounterItem[],
+  count: number,
+): Promise<string[]> {
+  const errors: string[] = [];
+  redis!.pause();
+  try {
+    for (let i = 0; i < count; i++) {
+      const err = await store.reserve(items(), Date.now()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StateUnavailableError);
+      errors.push((err as Error).message);
+    }
+  } finally {
+    redis!.resume();
+  }
+  return errors;
+}
+
+beforeAll(async () => {
+  if (!redisState.run) return;
+  redis = await startRedisServer();
+  raw = new Redis(redis.url);
+});
+afterAll(async () => {
+  raw?.disconnect();
+  await redis?.stop();
+});
+
+describeRedis('Redis store: reserves Redis did not answer count nothing', () => {
+  it('undoes fixed-window reserves that timed out while the server was stopped', async () => {
+    const prefix = `stall${n++}:`;
+    const store = new RedisCounterStore({ url: redis!.url, prefix, commandTimeoutMs: 150 });
+    await store.ready();
+    const now = Date.now();
+    const { pending, committed } = fixedKeys(prefix, 'k', now);
+    const first = await store.reserve([fixed('k', 5)], now);
+    expect(first.ok).toBe(true);
+    if (first.ok) await store.commit(first.reservation!, now);
+
+    const errors = await reserveDuringStall(store, () => [fixed('k', 5)], 4);
+    expect(errors).toEqual(Array(4).fill('Redis state: reserve failed: Command timed out'));
+
+    // Redis runs the 4 late reserves when it resumes; each is undone behind it.
+    expect(await settle(() => raw!.zcard(pending), 0)).toBe(0);
+    expect(await raw!.get(committed)).toBe('1');
+    // The 4 calls after the stall are admitted (1 + 4 = 5), the 5th is not.
+    const later = [];
+    for (let i = 0; i < 5; i++) later.push((await store.reserve([fixed('k', 5)], Date.now())).ok);
+    expect(later).toEqual([true, true, true, true, false]);
+    await store.close();
+  });
+
+  it('undoes sliding-window reserves that timed out while the server was stopped', async () => {
+    const prefix = `stall${n++}:`;
+    const store = new RedisCounterStore({ url: redis!.url, prefix, commandTimeoutMs: 150 });
+    await store.ready();
+    const first = await store.reserve([sliding('s', 3)], Date.now());
+    expect(first.ok).toBe(true);
+    if (first.ok) await store.commit(first.reservation!, Date.now());
+
+    await reserveDuringStall(store, () => [sliding('s', 3)], 3);
+
+    expect(await settle(() => raw!.zcard(`${prefix}sp:${HOUR}:s`), 0)).toBe(0);
+    expect(await raw!.zcard(`${prefix}s:${HOUR}:s`)).toBe(1);
+    expect(await store.read('s', 'sliding', HOUR, Date.now())).toBe(1);
+    await store.close();
+  });
+
+  it('gives back a lease reservation that timed out while the server was stopped', async () => {
+    const prefix = `stall${n++}:`;
+    const inner = new RedisCounterStore({ url: redis!.url, prefix, commandTimeoutMs: 150 });
+    await inner.ready();
+    const leased = new LeasedCounterStore(inner, { settleIntervalMs: 20 });
+    const now = Date.now();
+    const { pending, committed } = fixedKeys(prefix, 'l', now);
+    const first = await leased.reserve([fixed('l', 1000)], now);
+    expect(first.ok).toBe(true);
+    if (first.ok) await leased.commit(first.reservation!, now);
+    expect(leased.stats.leases).toBe(1);
+    // Let the lease settle (1 committed, the rest returned), so the next call needs a new lease.
+    await settle(async () => leased.openLeases, 0);
+    await leased.flush();
+    expect(await raw!.zcard(pending)).toBe(0);
+
+    // The next lease (dozens of calls' worth) is reserved while the server is stopped.
+    await reserveDuringStall(leased, () => [fixed('l', 1000)], 1);
+
+    expect(await settle(() => raw!.zcard(pending), 0)).toBe(0);
+    expect(await raw!.get(committed)).toBe('1');
+    expect(await inner.read('l', 'fixed', HOUR, Date.now())).toBe(1);
+    await leased.close();
+  });
+
+  it('undoes a reserve whose connection dropped while it was on its way, once reconnected', async () => {
+    const prefix = `stall${n++}:`;
+    // The socket gives up after 300 ms of silence (before the command timeout): the reserve
+    // fails with the connection, the undo cannot be sent on it and waits for the next one.
+    const store = new RedisCounterStore({
+      url: redis!.url,
+      prefix,
+      commandTimeoutMs: 5000,
+      redisOptions: { socketTimeout: 300 },
+    });
+    await store.ready();
+    const now = Date.now();
+    const { pending } = fixedKeys(prefix, 'd', now);
+    const first = await store.reserve([fixed('d', 5)], now);
+    if (first.ok) await store.commit(first.reservation!, now);
+
+    redis!.pause();
+    let err: unknown;
+    try {
+      err = await store.reserve([fixed('d', 5)], Date.now()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      redis!.resume();
+    }
+    expect(err).toBeInstanceOf(StateUnavailableError);
+    expect((err as Error).message).not.toMatch(/timed out/);
+
+    expect(await settle(() => raw!.zcard(pending), 0)).toBe(0);
+    expect(await store.read('d', 'fixed', HOUR, Date.now())).toBe(1);
+    await store.close();
+  });
+
+  it('a reserve that runs after its undo adds nothing', async () => {
+    const prefix = `stall${n++}:`;
+    const store = new RedisCounterStore({ url: redis!.url, prefix, commandTimeoutMs: 150 });
+    await store.ready();
+    const now = Date.now();
+    const { pending, committed } = fixedKeys(prefix, 'u', now);
+    const first = await store.reserve([fixed('u', 5)], now);
+    if (first.ok) await store.commit(first.reservation!, now);
+
+    // Record what the store sends, to replay the late reserve after its undo.
+    const monitor = await new Redis(redis!.url).monitor();
+    const sent: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => sent.push(args));
+    await reserveDuringStall(store, () => [fixed('u', 5)], 1);
+    expect(await settle(() => raw!.zcard(pending), 0)).toBe(0);
+    const reserveOf = () =>
+      sent.find((a) => a[0]?.toLowerCase() === 'evalsha' && a.some((x) => x.startsWith(`${prefix}x:`)));
+    await settle(async () => reserveOf() !== undefined, true);
+    monitor.disconnect();
+    const late = reserveOf();
+    expect(late).toBeDefined();
+    const marker = late!.find((x) => x.startsWith(`${prefix}x:`))!;
+    // It lives as long as the reservation could count (at least the 15 min reservation life).
+    expect(await raw!.pttl(marker)).toBeGreaterThan(15 * 60_000);
+
+    // The same reserve again (as if it had reached Redis only now): refused, nothing added.
+    expect(await raw!.call('evalsha', ...late!.slice(1))).toEqual([2]);
+    expect(await raw!.zcard(pending)).toBe(0);
+    expect(await raw!.get(committed)).toBe('1');
+    await store.close();
+  });
+
+  it('sends a rollback that could not be sent again once reconnected', async () => {
+    const prefix = `stall${n++}:`;
+    const store = new RedisCounterStore({
+      url: redis!.url,
+      prefix,
+      redisOptions: { connectionName: 'tg-rollback-test' },
+    });
+    await store.ready();
+    const now = Date.now();
+    const { pending } = fixedKeys(prefix, 'r', now);
+    const r = await store.reserve([fixed('r', 5)], now);
+    if (!r.ok) throw new Error('not admitted');
+    expect(await raw!.zcard(pending)).toBe(1);
+    // The server drops the store's connection; the rollback comes while it reconnects.
+    const clients = String(await raw!.client('LIST'));
+    const id = /id=(\d+) [^\n]*name=tg-rollback-test/.exec(clients)?.[1];
+    await raw!.client('KILL', 'ID', id!);
+    const state = () =>
+      store.read('r', 'fixed', HOUR, Date.now()).then(
+        () => 'up',
+        () => 'down',
+      );
+    expect(await settle(state, 'down', 2000)).toBe('down');
+    await expect(store.rollback(r.reservation!)).rejects.toThrow(/rollback failed/);
+    expect(await settle(() => raw!.zcard(pending), 0)).toBe(0);
+    await store.close();
+  });
+});
+
+describe('Redis DSN checks', () => {
+  it('refuses a database that is not a non-negative integer, naming the DSN without its password', async () => {
+    for (const db of ['abc', '-1', '1.5', '0/1', '1e3', '%31']) {
+      const dsn = `redis://:hunter2@127.0.0.1:1/${db}`;
+      const err = await openCounterStore({ stateDsn: dsn }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err?.message).toMatch(
+        /^--state-dsn redis:\/\/:\*\*\*@127\.0\.0\.1:1\/\S+: the database must be a non-negative integer/,
+      );
+      expect(err?.message).not.toContain('hunter2');
+      expect(() => new RedisCounterStore({ url: dsn })).toThrow(/must be a non-negative integer/);
+    }
+    expect(() => redisDatabase('redis://h:1/?db=x')).toThrow(/not "x"/);
+    expect(redisDatabase('redis://h:1')).toBe(0);
+    expect(redisDatabase('redis://h:1/')).toBe(0);
+    expect(redisDatabase('redis://h:1/15')).toBe(15);
+    expect(redisDatabase('redis://h:1/99')).toBe(99);
+    expect(redisDatabase('redis://h:1?db=3')).toBe(3);
+  });
+
+  it('refuses a DSN that looks like a mistyped URL instead of creating a SQLite file', async () => {
+    const cases: [string, RegExp][] = [
+      ['redis//127.0.0.1:6399', /did you mean redis:\/\/127\.0\.0\.1:6399\?$/],
+      ['rediss//h:1', /did you mean rediss:\/\/h:1\?$/],
+      ['redis:/127.0.0.1:6399', /did you mean redis:\/\/127\.0\.0\.1:6399\?$/],
+      ['redis:127.0.0.1:6399', /did you mean redis:\/\/127\.0\.0\.1:6399\?$/],
+      ['redis:6379', /did you mean redis:\/\/127\.0\.0\.1:6379\?$/],
+      ['Redis://h:1', /did you mean redis:\/\/h:1\?$/],
+      ['redis', /did you mean redis:\/\/127\.0\.0\.1:6379\?$/],
+      [
+        'redis//admin:s3cret@h:1',
+        /^--state-dsn redis\/\/admin:\*\*\*@h:1 .*did you mean redis:\/\/admin:\*\*\*@h:1\?$/,
+      ],
+      ['memory:foo', /did you mean memory:\?$/],
+      ['memory//', /did you mean memory:\?$/],
+      ['MEMORY:', /did you mean memory:\?$/],
+      ['sqlite://state.db', /did you mean sqlite:state\.db\?$/],
+      ['sqlite:///var/x.db', /did you mean sqlite:\/var\/x\.db\?$/],
+      ['sqlite//x.db', /did you mean sqlite:x\.db\?$/],
+      ['sqlite:', /names no file/],
+      ['http//example.com', /missing the ":" after "http": did you mean http:\/\/example\.com\?$/],
+    ];
+    for (const [dsn, message] of cases) {
+      expect(mistypedStateDsn(dsn), dsn).toMatch(message);
+      await expect(openCounterStore({ stateDsn: dsn }), dsn).rejects.toThrow(message);
+      expect(existsSync(dsn.replace(/^sqlite:/, '')), dsn).toBe(false);
+    }
+    for (const path of [
+      'redis.sqlite',
+      'redis-state/x.db',
+      'sqlite/x.db',
+      'memory.db',
+      './redis//x',
+      '/tmp/a.db',
+    ]) {
+      expect(mistypedStateDsn(path), path).toBeUndefined();
+    }
+  });
+
+  it('hides the password of DSNs that are not valid URLs too', () => {
+    expect(redactDsn('redis://admin:pw@h:1/0')).toBe('redis://admin:***@h:1/0');
+    expect(redactDsn('redis//admin:pw@h:1')).toBe('redis//admin:***@h:1');
+    expect(redactDsn('redis:admin:pw@h:1')).toBe('redis:admin:***@h:1');
+    expect(redactDsn('redis://h:1/0')).toBe('redis://h:1/0');
+    expect(redactDsn('redis://user@h:1/0')).toBe('redis://user@h:1/0');
+  });
+});
+
+describeRedis('Redis database index', () => {
+  it('uses the database the DSN names, and refuses one the server does not have by name', async () => {
+    const s15 = await openCounterStore({ stateDsn: `${redis!.url}/15`, prefix: 'db15:', leases: false });
+    const now = Date.now();
+    const r = await s15.reserve([fixed('k', 5)], now);
+    if (r.ok) await s15.commit(r.reservation!, now);
+    await s15.close();
+    const db15 = new Redis(`${redis!.url}/15`);
+    expect(await db15.keys('db15:*')).toHaveLength(1);
+    db15.disconnect();
+    expect(await raw!.keys('db15:*')).toEqual([]);
+
+    for (const db of [16, 99]) {
+      const err = await openCounterStore({ stateDsn: `${redis!.url}/${db}` }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StateUnavailableError);
+      expect((err as Error).message).toBe(
+        `${redis!.url}/${db}: Redis refused to select database ${db} (ERR DB index is out of range); use a database below the server's "databases" setting (16 by default: 0-15)`,
+      );
+    }
+    // The store itself never sends a command to database 0 instead.
+    const direct = new RedisCounterStore({ url: `${redis!.url}/16`, prefix: 'db16:' });
+    await direct.ready();
+    await expect(direct.reserve([fixed('k', 5)], Date.now())).rejects.toThrow(
+      'Redis state: reserve failed: Redis refused to select database 16 (ERR DB index is out of range)',
+    );
+    await direct.close();
+    expect(await raw!.keys('db16:*')).toEqual([]);
+  });
+});
+
+describeRedis('Redis credentials', () => {
+  let secured: RedisServer | undefined;
+  beforeAll(async () => {
+    secured = await startRedisServer(undefined, ['--requirepass', 'goodpw']);
+  });
+  afterAll(async () => {
+    await secured?.stop();
+  });
+
+  it('names refused credentials in the start-up warning and in every call', async () => {
+    const host = secured!.url.replace('redis://', '');
+    for (const [dsn, shown, refusal] of [
+      [`redis://${host}/0`, `redis://${host}/0`, 'Redis requires a password and the DSN gives none (NOAUTH)'],
+      [
+        `redis://:badpw@${host}/0`,
+        `redis://:***@${host}/0`,
+        'Redis refused the credentials (WRONGPASS invalid username-password pair or user is disabled)',
+      ],
+    ] as const) {
+      const warnings: string[] = [];
+      const store = await openCounterStore({ stateDsn: dsn, onUnreachable: (m) => warnings.push(m) });
+      expect(warnings).toEqual([
+        `counter store ${shown} cannot be used: ${refusal}; state fail mode is closed: calls that use counters will be denied (state_unavailable) until Redis accepts the connection. Reconnecting in the background.`,
+      ]);
+      // (The lease layer reads the counter first: `read failed`.)
+      await expect(store.reserve([fixed('k', 5)], Date.now())).rejects.toThrow(`failed: ${refusal}`);
+      const plain = await openCounterStore({ stateDsn: dsn, leases: false });
+      await expect(plain.reserve([fixed('k', 5)], Date.now())).rejects.toThrow(
+        `Redis state: reserve failed: ${refusal}`,
+      );
+      await plain.close();
+      await store.close();
+    }
+    const good = await openCounterStore({ stateDsn: `redis://:goodpw@${host}/0`, leases: false });
+    expect((await good.reserve([fixed('k', 5)], Date.now())).ok).toBe(true);
+    await good.close();
+  });
+});
