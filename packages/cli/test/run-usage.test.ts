@@ -144,7 +144,7 @@ describe('--header in upstream mode', () => {
       expect(r.code).toBe(2);
       const name = h.slice(0, h.indexOf(':'));
       expect(r.stderr).toBe(
-        `tollgate: --header "${h}": Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it\n`,
+        `tollgate: --header ${name}: Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it\n`,
       );
     });
   }

@@ -48,6 +48,14 @@ describe('--upstream with credentials in the URL', () => {
 });
 
 describe('--header values', () => {
+  it('a header without its colon is refused without echoing what follows its name', () => {
+    const r = tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '-H', 'Authorization Bearer topsecret']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'tollgate: --header starting "Authorization" is not "Name: value" (the rest is not shown)\n',
+    );
+  });
+
   const bad: Array<[string, string]> = [
     ['a line break', 'X-A: topsecret\nb'],
     ['a carriage return', 'X-A: topsecret\rb'],

@@ -116,10 +116,16 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
   };
 
   const onCommitError = (err: unknown) => {
-    logger?.error({ err: (err as Error)?.message }, 'commit failed; the reservation expires by itself');
+    logger?.error(
+      { err: (err as Error)?.message },
+      'commit failed; the reservation still counts until its window ends (Redis resends the commit)',
+    );
   };
   const onRollbackError = (err: unknown) => {
-    logger?.error({ err: (err as Error)?.message }, 'rollback failed; the reservation expires by itself');
+    logger?.error(
+      { err: (err as Error)?.message },
+      'rollback failed; the call counts until the store takes the rollback (Redis resends it) or its window ends',
+    );
   };
 
   // The evaluation context is the same for every call except the tool's inputSchema: one shared

@@ -197,9 +197,13 @@ export function remoteUsageProblem(command: string[], opts: RemoteOptions): stri
   }
   for (const h of opts.header ?? []) {
     const name = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):/.exec(h)?.[1];
-    if (name === undefined) return `--header "${h}" is not "Name: value"`;
+    // The value may be a secret (`Authorization Bearer ...` with its colon missing): never shown.
+    if (name === undefined) {
+      const start = JSON.stringify(h.split(/[:\s]/, 1)[0]!.slice(0, 40));
+      return `--header starting ${start} is not "Name: value" (the rest is not shown)`;
+    }
     if (TRANSPORT_HEADERS.has(name.toLowerCase()))
-      return `--header "${h}": Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it`;
+      return `--header ${name}: Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it`;
     // fetch's own rules (what every request would fail on); the value may be a secret: not shown.
     try {
       new Headers([[name, h.slice(h.indexOf(':') + 1).trim()]]);
