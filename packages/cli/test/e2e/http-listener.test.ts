@@ -5,15 +5,12 @@
  * /usr/bin/chromium the browser tests are skipped (and fail when CI=true).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithChromium, launchChromium } from '../chromium.js';
 import { CLI, envFor, FAKE_SERVER, type Scratch, scratch } from './helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 
 let s: Scratch;
 let policy: string;
@@ -204,85 +201,65 @@ async function mcpFromPage({ endpoint, token }: { endpoint: string; token: strin
   return out;
 }
 
-if (!hasChromium && process.env.CI === 'true') {
-  describe('listener from a browser', () => {
-    it('needs chromium in CI', () => {
-      throw new Error(`${CHROMIUM} is missing; CI must install it (apt-get install -y chromium)`);
+describeWithChromium('listener from a browser', () => {
+  let pages: Server;
+  let pagePort: number;
+  let browser: Browser;
+  const TOKEN = 'browser-test-token';
+
+  beforeAll(async () => {
+    // The pages' own server: a second origin, app.test or other.test (both mapped to 127.0.0.1
+    // in chromium), while the listener is reached as 127.0.0.1.
+    pages = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>MCP client page</title><p>client</p>');
     });
+    await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
+    pagePort = (pages.address() as AddressInfo).port;
+    browser = await launchChromium([
+      '--no-proxy-server',
+      '--host-resolver-rules=MAP app.test 127.0.0.1, MAP other.test 127.0.0.1',
+    ]);
   });
-} else if (!hasChromium) {
-  console.warn(`listener browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
-  describe.skip('listener from a browser (chromium missing)', () => {
-    it('skipped', () => {});
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => pages?.close(resolve));
   });
-} else {
-  describe('listener from a browser', () => {
-    let pages: Server;
-    let pagePort: number;
-    let browser: Browser;
-    const TOKEN = 'browser-test-token';
 
-    beforeAll(async () => {
-      // The pages' own server: a second origin, app.test or other.test (both mapped to 127.0.0.1
-      // in chromium), while the listener is reached as 127.0.0.1.
-      pages = createServer((_req, res) => {
-        res.writeHead(200, { 'content-type': 'text/html' });
-        res.end('<!doctype html><title>MCP client page</title><p>client</p>');
-      });
-      await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
-      pagePort = (pages.address() as AddressInfo).port;
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--no-proxy-server',
-          '--host-resolver-rules=MAP app.test 127.0.0.1, MAP other.test 127.0.0.1',
-        ],
-      });
-    });
-
-    afterAll(async () => {
-      await browser?.close();
-      await new Promise((resolve) => pages?.close(resolve));
-    });
-
-    async function fromPage(origin: string, l: Listener): Promise<PageRun> {
-      const page = await browser.newPage();
-      try {
-        const res = await page.goto(`${origin}/`);
-        expect(res?.status()).toBe(200);
-        return await page.evaluate(mcpFromPage, { endpoint: l.url.href, token: TOKEN });
-      } finally {
-        await page.close();
-      }
+  async function fromPage(origin: string, l: Listener): Promise<PageRun> {
+    const page = await browser.newPage();
+    try {
+      const res = await page.goto(`${origin}/`);
+      expect(res?.status()).toBe(200);
+      return await page.evaluate(mcpFromPage, { endpoint: l.url.href, token: TOKEN });
+    } finally {
+      await page.close();
     }
+  }
 
-    it('lets a page on an --allowed-origin initialize, read Mcp-Session-Id and call a tool', async () => {
-      const app = `http://app.test:${pagePort}`;
-      const l = started(await tollgate(['--auth-token', TOKEN, '--allowed-origin', app]));
-      const run = await fromPage(app, l);
-      expect(run.error).toBeUndefined();
-      // The preflight passed without the token; the request itself still needs it.
-      expect(run.unauthorized).toEqual({ status: 401, challenge: 'Bearer realm="tollgate"' });
-      expect(run.status).toBe(200);
-      expect(run.sessionId).toMatch(/^[0-9a-f-]{36}$/);
-      expect(run.reply).toContain('from the page');
-      expect(await stderrWith(l, 'HTTP session ended')).toContain('"reason":"client sent DELETE"');
-    });
-
-    it('gives a page on another origin nothing: its fetch fails and no session opens', async () => {
-      const l = started(
-        await tollgate(['--auth-token', TOKEN, '--allowed-origin', `http://app.test:${pagePort}`]),
-      );
-      const run = await fromPage(`http://other.test:${pagePort}`, l);
-      expect(run.error).toBe('TypeError: Failed to fetch');
-      expect(run.status).toBeUndefined();
-      const refused = `Forbidden: Origin http://other.test:${pagePort} is not allowed`;
-      expect(await stderrWith(l, refused)).toContain(refused);
-      expect(l.stderr()).not.toContain('HTTP session opened');
-    });
+  it('lets a page on an --allowed-origin initialize, read Mcp-Session-Id and call a tool', async () => {
+    const app = `http://app.test:${pagePort}`;
+    const l = started(await tollgate(['--auth-token', TOKEN, '--allowed-origin', app]));
+    const run = await fromPage(app, l);
+    expect(run.error).toBeUndefined();
+    // The preflight passed without the token; the request itself still needs it.
+    expect(run.unauthorized).toEqual({ status: 401, challenge: 'Bearer realm="tollgate"' });
+    expect(run.status).toBe(200);
+    expect(run.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(run.reply).toContain('from the page');
+    expect(await stderrWith(l, 'HTTP session ended')).toContain('"reason":"client sent DELETE"');
   });
-}
+
+  it('gives a page on another origin nothing: its fetch fails and no session opens', async () => {
+    const l = started(
+      await tollgate(['--auth-token', TOKEN, '--allowed-origin', `http://app.test:${pagePort}`]),
+    );
+    const run = await fromPage(`http://other.test:${pagePort}`, l);
+    expect(run.error).toBe('TypeError: Failed to fetch');
+    expect(run.status).toBeUndefined();
+    const refused = `Forbidden: Origin http://other.test:${pagePort} is not allowed`;
+    expect(await stderrWith(l, refused)).toContain(refused);
+    expect(l.stderr()).not.toContain('HTTP session opened');
+  });
+});
