@@ -708,5 +708,7 @@ function errorReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EACCES' || e?.code === 'EPERM') return `${e.code}: permission denied`;
   if (e?.code === 'ENOTDIR') return 'ENOTDIR: not a directory';
-  return e?.code ? `${e.code}: ${e.message}` : String(err);
+  if (!e?.code) return String(err);
+  // Node's messages usually start with the code already (`EIO: i/o error, read`).
+  return e.message.startsWith(`${e.code}:`) ? e.message : `${e.code}: ${e.message}`;
 }

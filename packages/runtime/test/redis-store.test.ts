@@ -307,6 +307,22 @@ describe('Redis DSN checks', () => {
     expect(redactDsn('redis:admin:pw@h:1')).toBe('redis:admin:***@h:1');
     expect(redactDsn('redis://h:1/0')).toBe('redis://h:1/0');
     expect(redactDsn('redis://user@h:1/0')).toBe('redis://user@h:1/0');
+    // A password holding `/` makes the DSN no URL; one in the query is a password too (ioredis).
+    expect(redactDsn('redis://:pa/S3cretPW@10.0.0.5:6379/0')).toBe('redis://:***@10.0.0.5:6379/0');
+    expect(redactDsn('redis://127.0.0.1:1/0?password=goodpw')).toBe('redis://127.0.0.1:1/0?password=***');
+    expect(redactDsn('sqlite:/tmp/x@y.db')).toBe('sqlite:/tmp/x@y.db');
+  });
+
+  it('never shows a password in a did-you-mean, and keeps its user information intact', () => {
+    for (const dsn of [
+      'REDIS://:S3cretPW@10.0.0.5:6379/0',
+      'redis//:S3cretPW@10.0.0.5:6379/0',
+      'redis:/:S3cretPW@10.0.0.5:6379/0',
+    ]) {
+      const message = mistypedStateDsn(dsn) ?? '';
+      expect(message, dsn).toContain('did you mean redis://:***@10.0.0.5:6379/0?');
+      expect(message, dsn).not.toContain('S3cretPW');
+    }
   });
 });
 

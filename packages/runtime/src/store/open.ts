@@ -77,7 +77,8 @@ export function mistypedStateDsn(dsn: string): string | undefined {
     const rest = scheme[2]!;
     if (word === 'redis' || word === 'rediss') {
       if (rest === '' || /^[:/\\]/.test(rest)) {
-        const tail = rest.replace(/^[:/\\]+/, '');
+        // Only the separator goes: a `:` after it starts the user information (`redis//:pw@host`).
+        const tail = rest.replace(/^(?::[/\\]{0,2}|[/\\]{1,2})/, '');
         const host = tail === '' ? '127.0.0.1:6379' : /^\d+$/.test(tail) ? `127.0.0.1:${tail}` : tail;
         return `--state-dsn ${shown} is not a valid Redis URL: did you mean ${redactDsn(`${word}://${host}`)}?`;
       }

@@ -204,16 +204,37 @@ function authRefusal(message: string): string | undefined {
 export function redactDsn(dsn: string): string {
   try {
     const u = new URL(dsn);
+    let changed = false;
     if (u.password) {
       u.password = '***';
-      return u.toString();
+      changed = true;
     }
+    // ioredis also takes the password from the query (`?password=`).
+    for (const key of [...u.searchParams.keys()]) {
+      if (SECRET_PARAM.test(key)) {
+        u.searchParams.set(key, '***');
+        changed = true;
+      }
+    }
+    if (changed) return u.toString().replaceAll('%2A%2A%2A', '***');
+    if (!dsn.includes('@')) return dsn;
   } catch {
-    // Not a URL (a mistyped one, say): fall through.
+    // Not a URL (a mistyped one, a password with a `/`): fall through.
   }
-  // `user:password@`, wherever it sits (`redis//admin:pw@host`, `redis:admin:pw@host`).
-  return dsn.replace(/:[^:@/]*@/, ':***@');
+  // In a Redis DSN (or anything with `//` before an `@`), what follows the first `:` of the user
+  // information (up to the last `@`, so a password holding `/` or `@` is hidden whole) is the
+  // password. A file path with an `@` stays as it is.
+  const at = dsn.lastIndexOf('@');
+  if (at === -1 || !(/^rediss?[:/\\]/i.test(dsn) || dsn.slice(0, at).includes('//'))) return dsn;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:?[/\\]*/.exec(dsn)?.[0] ?? '';
+  const userinfo = dsn.slice(scheme.length, at);
+  const colon = userinfo.indexOf(':');
+  if (colon === -1) return dsn;
+  return `${scheme}${userinfo.slice(0, colon)}:***@${dsn.slice(at + 1)}`;
 }
+
+/** Query parameters of a DSN that carry a secret (`?password=...`). */
+const SECRET_PARAM = /pass|pwd|secret|token|auth/i;
 
 /**
  * The database a `redis://` or `rediss://` DSN selects: its path (`/3`), or its `db` query
