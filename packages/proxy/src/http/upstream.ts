@@ -553,11 +553,28 @@ export class HttpUpstreamTransport implements MessageTransport {
       }
       throw err;
     }
+    // The requests this POST carried. A 2xx answer that is not an SSE stream (a JSON body, or a
+    // 202 that servers may send only for notifications and responses) is the whole answer: any
+    // of them it leaves unanswered never will be (spec "Sending Messages to the Server").
+    const sent = this.requestKeys(init);
+    const sse = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    const settledWithout = () => {
+      if (sent.length === 0 || !response.ok || sse) return;
+      const why = `the upstream's HTTP ${response.status} answer held no response to the request`;
+      setTimeout(() => {
+        for (const key of sent) {
+          const p = this.pending.get(key);
+          if (p && !p.resuming)
+            this.fail({ jsonrpc: '2.0', id: p.id, method: p.method }, { why, mayHaveRun: true });
+        }
+      }, 250).unref();
+    };
     if (!response.body || [101, 204, 205, 304].includes(response.status)) {
       release();
+      settledWithout();
       return response;
     }
-    const keys = this.requestKeys(init, response);
+    const keys = sse ? sent : [];
     const postFailures = init?.method === 'POST' ? this.postFailures : undefined;
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
@@ -565,6 +582,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     let sawEventId = false;
     const ended = () => {
       release();
+      settledWithout();
       if (keys.length === 0) return;
       // Let the SDK's parser deliver what it already has before judging (it runs on promise
       // jobs, which a timer always follows; the margin covers a loaded machine).
@@ -615,10 +633,9 @@ export class HttpUpstreamTransport implements MessageTransport {
     });
   }
 
-  /** Keys of the requests a POST carried, when its answer comes as an SSE stream; else none. */
-  private requestKeys(init: RequestInit | undefined, response: Response): string[] {
+  /** Keys of the requests a POST carried (none for another method). */
+  private requestKeys(init: RequestInit | undefined): string[] {
     if (init?.method !== 'POST' || typeof init.body !== 'string') return [];
-    if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) return [];
     try {
       const sent = JSON.parse(init.body) as unknown;
       return (Array.isArray(sent) ? sent : [sent])

@@ -24,7 +24,7 @@ import type { ProxyLogger } from '../../src/logger.js';
 import { StreamClientTransport } from './helpers.js';
 
 /** How the fake server answers a `tools/call`. */
-type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429';
+type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429' | '202' | 'wrong-id';
 
 /**
  * A bare Streamable HTTP MCP server with one tool, `work`, answering `tools/call` as `mode`
@@ -125,6 +125,15 @@ class FakeServer {
         case 'reset':
           // The connection is reset after the request arrived, before any response header.
           req.socket.resetAndDestroy();
+          return;
+        case '202':
+          // Accepted with no body: allowed for notifications and responses, never for a request.
+          res.writeHead(202, { 'mcp-session-id': 'fake-1' }).end();
+          return;
+        case 'wrong-id':
+          // A JSON body answering some other id: the request itself is never answered.
+          res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'fake-1' });
+          res.end(JSON.stringify({ jsonrpc: '2.0', id: 'zzz', result: { content: [] } }));
           return;
       }
     });
@@ -249,6 +258,24 @@ describe('upstream mode: a tools/call whose HTTP exchange fails', () => {
     expect((await work(client)).kind).toBe('denied');
     expect(server.ran).toBe(1);
   });
+
+  for (const mode of ['202', 'wrong-id'] as const) {
+    it(`answers a call the upstream's 2xx answer (${mode}) left unanswered, and counts it`, async () => {
+      const client = await upstreamMode(server.url());
+      server.mode = mode;
+      const started = Date.now();
+      const first = await work(client);
+      expect(first.kind).toBe('error');
+      expect(first.message).toContain(
+        `the upstream's HTTP ${mode === '202' ? 202 : 200} answer held no response to the request`,
+      );
+      expect(first.message).toMatch(COUNTS);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(server.ran).toBe(1);
+      server.mode = 'ok';
+      expect((await work(client)).kind).toBe('denied');
+    });
+  }
 
   it('counts a 503 the same way', async () => {
     const client = await upstreamMode(server.url());
