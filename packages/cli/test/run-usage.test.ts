@@ -123,6 +123,18 @@ describe('--allowed-origin accepted values', () => {
   });
 });
 
+describe('--auth-token a client cannot send', () => {
+  for (const token of [' tok ', 'to k', 'tok\nen', 'tok€']) {
+    it(`refuses ${JSON.stringify(token)} with exit 2, without showing it`, () => {
+      const r = tollgate(['-c', policy, '--transport', 'http', '--auth-token', token, '--', 'true']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        'tollgate: --auth-token has spaces, line breaks or characters past Latin-1, which no client can send in "Authorization: Bearer <token>" (the token is not shown)\n',
+      );
+    });
+  }
+});
+
 describe('--header in upstream mode', () => {
   const reserved = [
     'Content-Length: 5',

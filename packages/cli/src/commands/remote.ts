@@ -86,6 +86,21 @@ function authToken(value: string): string {
   return value;
 }
 
+/**
+ * True when a client can send `token` as `Authorization: Bearer <token>`: no spaces around or
+ * inside it, no line break, nothing past Latin-1 (a token that header cannot carry would lock
+ * every client out with 401s and nothing to say why).
+ */
+function bearerCarries(token: string): boolean {
+  if (!/^\S+$/.test(token)) return false;
+  try {
+    new Headers([['authorization', `Bearer ${token}`]]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const origin = (value: string, previous: string[] = []): string[] => {
   const o = parseOrigin(value);
   if (o === undefined) throw usage('must be an origin, scheme://host[:port] (e.g. https://app.example.com)');
@@ -179,6 +194,9 @@ export function listenerOnlyProblem(
 
 /** A usage problem with the remote options, or undefined. `command` is what follows `--`. */
 export function remoteUsageProblem(command: string[], opts: RemoteOptions): string | undefined {
+  if (opts.authToken !== undefined && !bearerCarries(opts.authToken)) {
+    return '--auth-token has spaces, line breaks or characters past Latin-1, which no client can send in "Authorization: Bearer <token>" (the token is not shown)';
+  }
   if (opts.upstream !== undefined) {
     if (command.length > 0) return 'use either --upstream <url> or -- <command>, not both';
     let url: URL;
