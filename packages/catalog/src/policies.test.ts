@@ -108,6 +108,14 @@ describe('rule names', () => {
     expect(of('github').rateLimit?.key).not.toBe(of('gitlab').rateLimit?.key);
     expect(recommendedRule(tool, { category: 'Write' }).name).toBe('write rate limit');
   });
+  it("give the Financial day counter the server id too, so two servers' money totals stay apart", () => {
+    const refund = server.tools[4]!;
+    const counterOf = (id: string) =>
+      compile(starterPolicy({ id, name: id, tools: [refund] }).yaml).exact.get('create_refund')!.rules[1]!
+        .state!.id;
+    expect(counterOf('stripe-0.2.5')).toBe('create_refund.daily_amount_stripe_0_2_5');
+    expect(counterOf('payments')).toBe('create_refund.daily_amount_payments');
+  });
 });
 
 describe('recommendedPolicy', () => {
@@ -122,7 +130,7 @@ describe('recommendedPolicy', () => {
     ]);
     expect(entry.rules[0]!.rateLimit).toMatchObject({ kind: 'fixed', max: 10, window: 'day' });
     expect(entry.rules[1]!.state).toMatchObject({
-      id: 'create_refund.daily_amount',
+      id: 'create_refund.daily_amount_shop',
       incrementFrom: ['amount'],
     });
   });

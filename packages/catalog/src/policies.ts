@@ -59,10 +59,11 @@ export function amountField(inputSchema: Record<string, unknown>): string | unde
  *   50,000 (the tool's own units) with a day counter. Two rules, because the policy language keeps
  *   `rate_limit` apart from `conditions`/`state`.
  *
- * Rule names end with the server id when one is given (`write rate limit (github)`): a rate
- * limit's bucket is keyed by tool and rule name, not by server or policy file (docs/policy-reference.md,
- * "Which calls share a limit"), so `create_issue` behind a GitHub proxy and behind a GitLab proxy
- * on the same state would otherwise draw on one bucket.
+ * Rule names end with the server id when one is given (`write rate limit (github)`), and so do
+ * the Financial day counters (`daily_amount_stripe_0_2_5`): a rate limit's bucket is keyed by tool
+ * and rule name and a counter by tool and counter name, not by server or policy file
+ * (docs/policy-reference.md, "Which calls share a limit"), so `create_issue` behind a GitHub
+ * proxy and behind a GitLab proxy on the same state would otherwise draw on one bucket.
  * @param tool the tool (name and inputSchema are read).
  * @param classification the tool's classification (see {@link classifyTool}).
  * @param server the id of the server the tool belongs to, added to every rule name.
@@ -73,7 +74,7 @@ export function recommendedRules(
   classification: Pick<Classification, 'category'>,
   server?: string,
 ): PolicyRule[] {
-  const rules = baseRules(tool, classification);
+  const rules = baseRules(tool, classification, server);
   if (!server) return rules;
   return rules.map((r) => ({ ...r, name: `${r.name} (${server})` }));
 }
@@ -81,6 +82,7 @@ export function recommendedRules(
 function baseRules(
   tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
   classification: Pick<Classification, 'category'>,
+  server: string | undefined,
 ): PolicyRule[] {
   const L = RECOMMENDED_LIMITS;
   switch (classification.category) {
@@ -127,13 +129,16 @@ function baseRules(
       const field = amountField(tool.inputSchema);
       // A state path is `state.<tool>.<counter>`; a dotted tool name would make it ambiguous.
       if (field && !tool.name.includes('.')) {
+        // Counters are keyed by tool and counter name like rate limits by rule name: the server
+        // id (word characters only: a counter name has no dots) keeps servers' totals apart.
+        const counter = `daily_${field}${server ? `_${server.replace(/\W/g, '_')}` : ''}`;
         rules.push({
           name: 'financial amount caps',
           conditions: [
             { path: `args.${field}`, op: 'lte', value: L.FinancialSingleAmount },
-            { path: `state.${tool.name}.daily_${field}`, op: 'lte', value: L.FinancialDailyAmount },
+            { path: `state.${tool.name}.${counter}`, op: 'lte', value: L.FinancialDailyAmount },
           ],
-          state: { counter: `daily_${field}`, window: 'day', increment_from: `args.${field}` },
+          state: { counter, window: 'day', increment_from: `args.${field}` },
           on_deny: `${tool.name}: ${field} is capped at ${L.FinancialSingleAmount} per call and ${L.FinancialDailyAmount} per UTC day${isRequired(tool.inputSchema, field) ? '' : `; a call without ${field} (the full amount) is refused too`}`,
         });
       }
