@@ -78,6 +78,14 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     expect(statusJson().recentDenials[0].tool).toBe(evil);
   });
 
+  it('escapes bidirectional controls and line separators: a name cannot show reversed or break a line', () => {
+    writeLog([call({ tool: 'safe\u202eexe.txt\u2028x\u2066y', decision: 'deny', reason: 'denied_by_rule' })]);
+    const r = status();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('safe\\u202eexe.txt\\u2028x\\u2066y');
+    expect(r.stdout).not.toMatch(/[\u202e\u2028\u2066]/);
+  });
+
   it('counts deny events whose rule is not a string as rule-less instead of crashing', () => {
     writeLog([
       call({ decision: 'deny', rule: 5, reason: 'denied_by_rule' }),

@@ -458,7 +458,8 @@ export class HttpUpstreamTransport implements MessageTransport {
    * connection broke after the call was sent.
    */
   private fail(message: Obj, failure: UpstreamFailure): void {
-    const { why, status, cause, mayHaveRun } = failure;
+    const { status, cause, mayHaveRun } = failure;
+    const why = this.withoutSecrets(failure.why);
     if (!isRequest(message)) {
       this.onerror?.(
         new Error(`could not deliver ${String(message.method ?? 'a response')} upstream: ${why}`),
@@ -492,6 +493,23 @@ export class HttpUpstreamTransport implements MessageTransport {
     else this.onmessage?.(encode(reply));
   }
 
+  /**
+   * `text` (an error the upstream's answer may have shaped: a 4xx body is quoted in it) with the
+   * values of the `--header`s Tollgate sends replaced by `***`, each whole and its last word (the
+   * token of `Bearer <token>`): an upstream that echoes a credential must not hand it to the
+   * agent, which never had it.
+   */
+  private withoutSecrets(text: string): string {
+    let out = text;
+    for (const value of Object.values(this.opts.headers ?? {})) {
+      const token = value.trim().split(/\s+/).at(-1) ?? '';
+      for (const secret of [value.trim(), token]) {
+        if (secret.length >= 4) out = out.replaceAll(secret, '***');
+      }
+    }
+    return out;
+  }
+
   private sdkError(err: Error, generation: number): void {
     if (this.closed) return;
     if (/Maximum reconnection attempts/.test(err.message) && generation === this.generation) {
@@ -504,11 +522,13 @@ export class HttpUpstreamTransport implements MessageTransport {
           );
       }
     }
-    this.log.debug({ err: err.message }, 'upstream transport error');
+    this.log.debug({ err: this.withoutSecrets(err.message) }, 'upstream transport error');
     // A failed POST is thrown to post() too, which reports it with its cause: once is enough.
     if (this.postFailures.has(err) || /Error POSTing to endpoint|Unexpected content type/.test(err.message))
       return;
-    this.onerror?.(err);
+    const shown = this.withoutSecrets(err.message);
+    // Not chained to the original: a logger printing causes would print the secret.
+    this.onerror?.(shown === err.message ? err : new Error(shown));
   }
 
   /**

@@ -95,7 +95,10 @@ class FakeServer {
       }
       switch (this.mode) {
         case '401':
-          res.writeHead(401, { 'www-authenticate': 'Bearer' }).end('unauthorized');
+          // Echoes the credential it was sent, as careless servers do.
+          res
+            .writeHead(401, { 'www-authenticate': 'Bearer' })
+            .end(`unauthorized: ${req.headers.authorization ?? 'no token'}`);
           return;
         case '429':
           res.writeHead(429, { 'retry-after': '1' }).end('slow down');
@@ -390,6 +393,16 @@ describe('the upstream URL as shown', () => {
     expect(second.data?.url).toBe(`http://127.0.0.1:${server.port}/mcp?api_key=***`);
     expect(log.length).toBeGreaterThan(0);
     expect(JSON.stringify([first, second, log])).not.toContain('topsecret');
+  });
+
+  it('masks a --header value the upstream echoes back in its error', async () => {
+    const log: string[] = [];
+    const client = await upstreamMode(server.url(), log, { Authorization: 'Bearer tok-supersecret' });
+    server.mode = '401';
+    const r = await work(client);
+    expect(r.kind).toBe('error');
+    expect(r.message).toContain('unauthorized: ***');
+    expect(JSON.stringify([r, log])).not.toContain('supersecret');
   });
 
   it('does not echo the password of a URL with credentials, nor a header value, when fetch refuses them', async () => {
