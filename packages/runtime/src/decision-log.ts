@@ -1,6 +1,7 @@
 import * as crypto from 'node:crypto';
-import { appendFileSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readdirSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { Decision, ReasonCode, ToolCall } from './decision.js';
 import { makeDir } from './make-dir.js';
 import { defaultPaths } from './paths.js';
@@ -639,6 +640,8 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
  *
  * @param opts.since - only events whose `ts` is at or after this epoch ms
  * @param opts.onSkippedLine - called once per non-empty line skipped
+ * @param opts.keep - keep only the events it returns true for (a reader that needs few of them
+ *   keeps memory bounded: files are read in 1 MiB chunks, never whole)
  * @param opts.onUnreadable - called for the directory when it exists but cannot be listed (not a
  *   directory, no permission) and for each daily file passed over (not a regular file, cannot be
  *   read), with its path and why. A directory that does not exist is no log yet, not an error.
@@ -649,6 +652,7 @@ export function readDecisionLog(
     since?: number;
     onSkippedLine?: () => void;
     onUnreadable?: (path: string, reason: string) => void;
+    keep?: (event: DecisionEvent) => boolean;
   } = {},
 ): DecisionEvent[] {
   let names: string[];
@@ -665,42 +669,63 @@ export function readDecisionLog(
     names = names.filter((n) => n >= first);
   }
   const out: DecisionEvent[] = [];
+  const take = (line: string) => {
+    if (!line.trim()) return;
+    let e: DecisionEvent | undefined;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (
+        v !== null &&
+        typeof v === 'object' &&
+        !Array.isArray(v) &&
+        typeof (v as DecisionEvent).type === 'string'
+      )
+        e = v as DecisionEvent;
+    } catch {
+      // counted below
+    }
+    if (e === undefined) {
+      opts.onSkippedLine?.();
+      return;
+    }
+    if (opts.since !== undefined && !(Date.parse(e.ts) >= opts.since)) return;
+    if (opts.keep && !opts.keep(e)) return;
+    out.push(e);
+  };
   for (const n of names) {
-    let text: string;
     const file = join(dir, n);
     try {
       if (!statSync(file).isFile()) {
         opts.onUnreadable?.(file, 'not a regular file');
         continue;
       }
-      text = readFileSync(file, 'utf8');
+      eachLine(file, take);
     } catch (err) {
       opts.onUnreadable?.(file, errorReason(err));
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      let e: DecisionEvent | undefined;
-      try {
-        const v = JSON.parse(line) as unknown;
-        if (
-          v !== null &&
-          typeof v === 'object' &&
-          !Array.isArray(v) &&
-          typeof (v as DecisionEvent).type === 'string'
-        )
-          e = v as DecisionEvent;
-      } catch {
-        // counted below
-      }
-      if (e === undefined) {
-        opts.onSkippedLine?.();
-        continue;
-      }
-      if (opts.since === undefined || Date.parse(e.ts) >= opts.since) out.push(e);
     }
   }
   return out;
+}
+
+/** Calls `onLine` for every line of `file`, read in 1 MiB chunks (a daily file may exceed the longest string). */
+function eachLine(file: string, onLine: (line: string) => void): void {
+  const fd = openSync(file, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      const text = rest + decoder.write(chunk.subarray(0, n));
+      const lines = text.split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) onLine(line);
+    }
+    onLine(rest + decoder.end());
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** `EACCES: permission denied` style text of a file system error, for {@link readDecisionLog}. */

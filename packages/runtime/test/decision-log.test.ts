@@ -382,4 +382,32 @@ describe('reading the decision log back', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('reads a file of several MiB in chunks: a character split across two chunks stays whole', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-read-big-'));
+    try {
+      const line = (i: number, pad = '') =>
+        JSON.stringify({ v: 1, ts: '2026-11-03T10:00:00.000Z', type: 'tool_call', tool: `t€${i}`, pad });
+      const lines = Array.from({ length: 40_000 }, (_, i) => line(i));
+      // Pad the first line so that the first 1 MiB chunk ends inside a '€' (3 bytes in UTF-8).
+      const plain = Buffer.from(lines.join('\n'));
+      const euro = plain.lastIndexOf(Buffer.from('€'), (1 << 20) - 1);
+      lines[0] = line(0, 'x'.repeat((1 << 20) - euro - 1));
+      const bytes = Buffer.from(`${lines.join('\n')}\n`);
+      expect(bytes[1 << 20]).toBe(0x82); // the middle byte of a '€'
+      writeFileSync(join(dir, 'events-2026-11-03.jsonl'), bytes);
+      let skipped = 0;
+      const events = readDecisionLog(dir, {
+        onSkippedLine: () => {
+          skipped++;
+        },
+        keep: (e) => (e as { tool?: string }).tool?.endsWith('7') ?? false,
+      });
+      expect(skipped).toBe(0);
+      expect(events).toHaveLength(4000);
+      expect(events.every((e, k) => (e as { tool: string }).tool === `t€${k * 10 + 7}`)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

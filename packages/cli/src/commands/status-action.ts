@@ -353,7 +353,11 @@ export function runStatus(opts: { json?: boolean; since: number }): void {
   // Instances may have started before the window: read what the log keeps (7 days).
   let skipped = 0;
   const unreadable: Array<{ path: string; reason: string }> = [];
+  // Only the tool calls the report can count are kept (startups and shutdowns always): a busy
+  // listener writes millions of calls a day, and the log keeps 7 days.
+  const oldest = now - Math.max(opts.since, 60 * 60_000);
   const events = readDecisionLog(eventsDir, {
+    keep: (e) => e.type !== 'tool_call' || !(Date.parse(e.ts) < oldest),
     onSkippedLine: () => {
       skipped++;
     },
