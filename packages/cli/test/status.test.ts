@@ -78,6 +78,20 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     expect(statusJson().recentDenials[0].tool).toBe(evil);
   });
 
+  it('lists recent denials by time, newest first, whatever order the lines are in', () => {
+    const at = (minutesAgo: number) => Date.now() - minutesAgo * 60_000;
+    writeLog([
+      call({ tool: 'newest', decision: 'deny', reason: 'x' }, at(1)),
+      call({ tool: 'oldest', decision: 'deny', reason: 'x' }, at(9)),
+      call({ tool: 'middle', decision: 'deny', reason: 'x' }, at(5)),
+    ]);
+    expect(statusJson().recentDenials.map((d: { tool: string }) => d.tool)).toEqual([
+      'newest',
+      'middle',
+      'oldest',
+    ]);
+  });
+
   it('escapes bidirectional controls and line separators: a name cannot show reversed or break a line', () => {
     writeLog([call({ tool: 'safe\u202eexe.txt\u2028x\u2066y', decision: 'deny', reason: 'denied_by_rule' })]);
     const r = status();

@@ -191,7 +191,7 @@ export function summarize(
   let denied = 0;
   let skippedLines = 0;
   const rules = new Map<string, number>();
-  const denials: StatusReport['recentDenials'] = [];
+  const denials: Array<StatusReport['recentDenials'][number] & { t: number }> = [];
   const perCalls = new Array<number>(60).fill(0);
   const perDenials = new Array<number>(60).fill(0);
   for (const raw of events) {
@@ -234,7 +234,7 @@ export function summarize(
         denied++;
         const key = e.rule ?? `(${e.reason})`;
         rules.set(key, (rules.get(key) ?? 0) + 1);
-        denials.push({ ts: e.ts, tool: e.tool, reason: e.reason, ...(e.rule ? { rule: e.rule } : {}) });
+        denials.push({ ts: e.ts, tool: e.tool, reason: e.reason, ...(e.rule ? { rule: e.rule } : {}), t });
       }
     }
   }
@@ -251,7 +251,12 @@ export function summarize(
       .map(([rule, count]) => ({ rule, count }))
       .sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule))
       .slice(0, 5),
-    recentDenials: denials.slice(-10).reverse(),
+    // By time, newest first: proxies append to one file, and a line can land after a later one.
+    recentDenials: denials
+      .sort((a, b) => a.t - b.t)
+      .slice(-10)
+      .reverse()
+      .map(({ t: _t, ...d }) => d),
     perMinute: { calls: perCalls, denials: perDenials },
     skippedLines,
   };
