@@ -573,52 +573,44 @@ export class HttpUpstreamTransport implements MessageTransport {
       }
       throw err;
     }
-    // The requests this POST carried. A 2xx answer that is not an SSE stream (a JSON body, or a
-    // 202 that servers may send only for notifications and responses) is the whole answer: any
-    // of them it leaves unanswered never will be (spec "Sending Messages to the Server").
+    // The requests this POST carried, judged once its answer's body has ended. An SSE stream
+    // that ended before answering some of them is resumed by the SDK when it carried event ids
+    // (they are marked resuming), else they are answered with an error. A 2xx answer that is not
+    // an SSE stream (a JSON body, or a 202 that servers may send only for notifications and
+    // responses) is the whole answer: what it leaves unanswered never will be (spec "Sending
+    // Messages to the Server").
     const sent = this.requestKeys(init);
     const sse = (response.headers.get('content-type') ?? '').includes('text/event-stream');
-    const settledWithout = () => {
-      if (sent.length === 0 || !response.ok || sse) return;
-      const why = `the upstream's HTTP ${response.status} answer held no response to the request`;
+    let sawEventId = false;
+    const judge = () => {
+      if (sent.length === 0 || (!sse && !response.ok)) return;
+      // Let the SDK's parser deliver what it already has before judging (it runs on promise
+      // jobs, which a timer always follows; the margin covers a loaded machine).
       setTimeout(() => {
+        if (sse && generation !== this.generation && !sawEventId) return;
+        const why = sse
+          ? 'the SSE stream ended before the answer'
+          : `the upstream's HTTP ${response.status} answer held no response to the request`;
         for (const key of sent) {
           const p = this.pending.get(key);
-          if (p && !p.resuming)
-            this.fail({ jsonrpc: '2.0', id: p.id, method: p.method }, { why, mayHaveRun: true });
+          if (!p || (!sse && p.resuming)) continue;
+          if (sse && sawEventId) p.resuming = true;
+          else this.fail({ jsonrpc: '2.0', id: p.id, method: p.method }, { why, mayHaveRun: true });
         }
       }, 250).unref();
     };
     if (!response.body || [101, 204, 205, 304].includes(response.status)) {
       release();
-      settledWithout();
+      if (!sse) judge();
       return response;
     }
-    const keys = sse ? sent : [];
     const postFailures = init?.method === 'POST' ? this.postFailures : undefined;
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let tail = '';
-    let sawEventId = false;
     const ended = () => {
       release();
-      settledWithout();
-      if (keys.length === 0) return;
-      // Let the SDK's parser deliver what it already has before judging (it runs on promise
-      // jobs, which a timer always follows; the margin covers a loaded machine).
-      setTimeout(() => {
-        if (generation !== this.generation && !sawEventId) return;
-        for (const key of keys) {
-          const p = this.pending.get(key);
-          if (!p) continue;
-          if (sawEventId) p.resuming = true;
-          else
-            this.fail(
-              { jsonrpc: '2.0', id: p.id, method: p.method },
-              { why: 'the SSE stream ended before the answer', mayHaveRun: true },
-            );
-        }
-      }, 250).unref();
+      judge();
     };
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -629,7 +621,7 @@ export class HttpUpstreamTransport implements MessageTransport {
             ended();
             return;
           }
-          if (keys.length > 0 && !sawEventId) {
+          if (sse && sent.length > 0 && !sawEventId) {
             const text = tail + decoder.decode(value, { stream: true });
             if (/(^|\n)id:/.test(text)) sawEventId = true;
             tail = text.slice(-4);
