@@ -92,9 +92,13 @@ function authToken(value: string): string {
  * every client out with 401s and nothing to say why).
  */
 function bearerCarries(token: string): boolean {
-  if (!/^\S+$/.test(token)) return false;
+  return /^\S+$/.test(token) && sendableHeader('authorization', `Bearer ${token}`);
+}
+
+/** True when fetch accepts this header as it is (every request would fail on it otherwise). */
+function sendableHeader(name: string, value: string): boolean {
   try {
-    new Headers([['authorization', `Bearer ${token}`]]);
+    new Headers([[name, value]]);
     return true;
   } catch {
     return false;
@@ -223,9 +227,7 @@ export function remoteUsageProblem(command: string[], opts: RemoteOptions): stri
     if (TRANSPORT_HEADERS.has(name.toLowerCase()))
       return `--header ${name}: Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it`;
     // fetch's own rules (what every request would fail on); the value may be a secret: not shown.
-    try {
-      new Headers([[name, h.slice(h.indexOf(':') + 1).trim()]]);
-    } catch {
+    if (!sendableHeader(name, h.slice(h.indexOf(':') + 1).trim())) {
       return `--header ${name}: its value is not a valid HTTP header value (no line breaks or NUL, only Latin-1 characters: no emoji); the value is not shown`;
     }
   }
