@@ -259,7 +259,7 @@ function compileCondition(c: PolicyCondition, scope: string, location: SourceLoc
   };
   void scope;
   if (source === 'state') out.counterId = `${segs.slice(1, -1).join('.')}.${segs[segs.length - 1]}`;
-  if (c.op === 'regex') {
+  if (c.op === 'regex' || c.op === 'not_regex') {
     const r = tryCompileRegex(c.value as string);
     // Validation already rejected patterns that fail here.
     if (r.ok) out.regex = r.regex;

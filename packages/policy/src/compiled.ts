@@ -15,7 +15,7 @@ export interface SourceLocation {
   readonly column: number;
 }
 
-/** Condition operators of policy version "1" (Intercept POLICY.md "Operators"). */
+/** Condition operators of policy version "1" (Intercept POLICY.md "Operators", plus `not_regex`). */
 export type ConditionOp =
   | 'eq'
   | 'neq'
@@ -26,10 +26,11 @@ export type ConditionOp =
   | 'gt'
   | 'gte'
   | 'regex'
+  | 'not_regex'
   | 'contains'
   | 'exists';
 
-/** A linear-time matcher compiled once from a policy `regex` value (unanchored search). */
+/** A linear-time matcher compiled once from a policy `regex` or `not_regex` value (unanchored search). */
 export interface CompiledRegex {
   /** The pattern as written in the policy. */
   readonly source: string;
@@ -53,7 +54,7 @@ export interface CompiledCondition {
   readonly op: ConditionOp;
   /** The comparison value as written (for `exists`: a boolean). */
   readonly value: unknown;
-  /** Present when `op` is `regex`. */
+  /** Present when `op` is `regex` or `not_regex`. */
   readonly regex?: CompiledRegex;
   readonly location: SourceLocation;
 }

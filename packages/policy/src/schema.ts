@@ -6,7 +6,10 @@
  */
 import { z } from 'zod';
 
-/** The eleven condition operators, in the order the reference documents them. */
+/**
+ * The twelve condition operators, in the order the reference documents them: Intercept's eleven
+ * (POLICY.md "Operators") and `not_regex`, the negation of `regex`.
+ */
 export const CONDITION_OPS = [
   'eq',
   'neq',
@@ -17,6 +20,7 @@ export const CONDITION_OPS = [
   'gt',
   'gte',
   'regex',
+  'not_regex',
   'contains',
   'exists',
 ] as const;
@@ -42,7 +46,7 @@ const conditionSchema = z
     value: z
       .unknown()
       .describe(
-        'Comparison value: a list for in/not_in, a number for lt/lte/gt/gte, a boolean for exists, a pattern string for regex.',
+        'Comparison value: a list for in/not_in, a number for lt/lte/gt/gte, a boolean for exists, a pattern string for regex/not_regex.',
       ),
   })
   .describe('One comparison; all conditions of a rule must hold.');

@@ -117,6 +117,28 @@ describe('messages that name what was written', () => {
     expect(e!.hint).toBe('RE2 writes a character by its code point as \\x{e9} (or \\x{1F600}), not \\u00e9');
   });
 
+  it('not_regex takes a pattern string like regex; an empty one warns that it denies every call', () => {
+    expect(parsePolicy(cond('not_regex, value: "rm\\\\s+-rf"')).errors).toEqual([]);
+    const [notString] = parsePolicy(cond('not_regex, value: 5')).errors;
+    expect(notString).toMatchObject({
+      code: 'value-not-string',
+      message: 'not_regex value must be a string, got 5 (number)',
+    });
+    const [bad] = parsePolicy(cond('not_regex, value: "(?!x)"')).errors;
+    expect(bad).toMatchObject({ code: 'regex-unsupported' });
+    const [empty] = parsePolicy(cond('not_regex, value: ""')).warnings;
+    expect(empty).toMatchObject({
+      code: 'regex-empty',
+      message:
+        'an empty regex matches every string, so this `not_regex` condition never holds and the rule denies every call',
+    });
+    for (const spelling of ['"!~"', 'not_matches', 'not_regx'])
+      expect(parsePolicy(cond(`${spelling}, value: "x"`)).errors[0]).toMatchObject({
+        code: 'unknown-operator',
+        hint: 'did you mean `not_regex`?',
+      });
+  });
+
   it('regex literals with flags warn; slashes without flags (a path) do not', () => {
     const warned = (v: string) =>
       parsePolicy(cond(`regex, value: ${JSON.stringify(v)}`)).warnings.map((w) => w.code);

@@ -262,7 +262,10 @@ const OP_SYMBOLS: Record<string, string> = {
   '!=': 'neq',
   '!==': 'neq',
   '=~': 'regex',
+  '!~': 'not_regex',
   matches: 'regex',
+  not_matches: 'not_regex',
+  not_match: 'not_regex',
   equals: 'eq',
   includes: 'contains',
 };
@@ -278,6 +281,7 @@ const EXPECTS: Partial<
   gte: 'number',
   exists: 'boolean',
   regex: 'string',
+  not_regex: 'string',
   eq: 'scalar',
   neq: 'scalar',
   contains: 'scalar',
@@ -680,7 +684,7 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
         add(
           vp,
           'value-not-string',
-          `regex value must be a string, got ${describe(v)}`,
+          `${op} value must be a string, got ${describe(v)}`,
           'quote the pattern, e.g. `value: "^feat/"`',
         );
       else {
@@ -696,8 +700,12 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
           add(
             vp,
             'regex-empty',
-            'an empty regex matches every string, so this condition only checks that the value is a string',
-            'write the pattern, or use `op: exists` to require the argument',
+            op === 'not_regex'
+              ? 'an empty regex matches every string, so this `not_regex` condition never holds and the rule denies every call'
+              : 'an empty regex matches every string, so this condition only checks that the value is a string',
+            op === 'not_regex'
+              ? 'write the pattern the argument must not match, or use `action: deny` to deny the tool'
+              : 'write the pattern, or use `op: exists` to require the argument',
             { severity: 'warning' },
           );
         else {

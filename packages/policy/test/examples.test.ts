@@ -41,7 +41,10 @@ describe('examples/policies', () => {
     expect(policy.isHidden('move_file')).toBe(true);
     for (const tool of ['write_file', 'edit_file', 'create_directory']) {
       const [rule] = policy.rulesFor(tool);
-      const re = rule!.conditions[0]!.regex!;
+      const [inside, noDotDot] = rule!.conditions;
+      expect([inside!.op, noDotDot!.op]).toEqual(['regex', 'not_regex']);
+      // Both conditions must hold: a path naming `sandbox`, with no `..` segment anywhere.
+      const re = { test: (p: string) => inside!.regex!.test(p) && !noDotDot!.regex!.test(p) };
       for (const ok of [
         'sandbox',
         'sandbox/a.txt',
@@ -49,6 +52,8 @@ describe('examples/policies', () => {
         '/tmp/demo/sandbox/notes.txt',
         'sandbox/.hidden',
         'sandbox/..x',
+        'sandbox/a..b/c',
+        '/home/me/sandbox/./x',
       ])
         expect(re.test(ok), `${tool} ${ok}`).toBe(true);
       for (const bad of [
@@ -59,6 +64,10 @@ describe('examples/policies', () => {
         'sandboxes/a',
         'my-sandbox/a',
         'sandbox/a/../../b',
+        'x/sandbox/../sandbox/y',
+        '/a/../../sandbox/x',
+        'sandbox/..',
+        '../sandbox/x',
       ])
         expect(re.test(bad), `${tool} ${bad}`).toBe(false);
     }

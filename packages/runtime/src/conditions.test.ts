@@ -62,6 +62,7 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
       ['lt', 1],
       ['gte', 1],
       ['regex', '.*'],
+      ['not_regex', 'x'],
       ['contains', 'a'],
       ['exists', true],
     ] as const) {
@@ -161,6 +162,29 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('regex', '^\\d+$', { v: 123 })).toBe(true);
     expect(holds('regex', '.*', { v: ['a'] })).toBe(false);
     expect(holds('regex', '(a+)+$', { v: `${'a'.repeat(50_000)}!` })).toBe(false);
+  });
+
+  it('not_regex: passes when the search finds nothing; lists element by element; other types fail', () => {
+    expect(holds('not_regex', 'rm\\s+-rf', { v: 'ls -la' })).toBe(true);
+    expect(holds('not_regex', 'rm\\s+-rf', { v: 'cd /tmp && rm  -rf /' })).toBe(false);
+    expect(holds('not_regex', '(^|/)\\.\\.(/|$)', { v: '/srv/sandbox/../etc' })).toBe(false);
+    expect(holds('not_regex', '(^|/)\\.\\.(/|$)', { v: '/srv/sandbox/..hidden' })).toBe(true);
+    expect(holds('not_regex', '^4', { v: 42 })).toBe(false);
+    expect(holds('not_regex', '^4', { v: 52 })).toBe(true);
+    expect(holds('not_regex', '(?i)drop', { v: 'DROP TABLE x' })).toBe(false);
+    // A list: every element searched; one match, or one element that is not text, fails.
+    expect(holds('not_regex', 'secret', { v: ['a.txt', 'b.txt'] })).toBe(true);
+    expect(holds('not_regex', 'secret', { v: ['a.txt', 'my-secret'] })).toBe(false);
+    expect(holds('not_regex', 'secret', { v: ['a.txt', ['my-secret']] })).toBe(false);
+    expect(holds('not_regex', 'secret', { v: ['a.txt', { f: 'x' }] })).toBe(false);
+    expect(holds('not_regex', 'secret', { v: [] })).toBe(true);
+    // Not text: a mapping may hold the forbidden string, a boolean or null cannot be searched.
+    expect(holds('not_regex', 'secret', { v: { f: 'my-secret' } })).toBe(false);
+    expect(holds('not_regex', 'secret', { v: { f: 'fine' } })).toBe(false);
+    expect(holds('not_regex', 'true', { v: false })).toBe(false);
+    expect(holds('not_regex', 'x', { v: null })).toBe(false);
+    expect(holds('not_regex', 'x', { v: Number.NaN })).toBe(false);
+    expect(holds('not_regex', '(a+)+$', { v: `${'a'.repeat(50_000)}!` })).toBe(true);
   });
 
   it('nested paths', () => {

@@ -113,11 +113,20 @@ export function looseEquals(actual: unknown, expected: unknown): boolean {
  * - `lt lte gt gte`: the value must be a number or a decimal-literal string ({@link asNumber})
  * - `contains`: substring on strings, element (by {@link compareEquals}) on arrays, else fails
  * - `regex`: unanchored linear-time search on strings (and on finite numbers' decimal text)
+ * - `not_regex`: that search finds nothing; on an array, in no element, every element a string
+ *   or finite number; anything else (object, boolean, null) fails
  * - `in` / `not_in`: on a scalar, membership; on an array, every element in / no element in
  *   (elements must be scalars; `in` needs a non-empty array); objects fail both
  */
 export function conditionHolds(c: CompiledCondition, r: Resolved): boolean {
   return valueHolds(c, r.found ? r.value : MISSING);
+}
+
+/** The text a regex searches: a string, or a finite number's decimal text; undefined for anything else. */
+function searchable(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
 }
 
 /** A JSON object or array: a value `eq`/`in` cannot judge against the policy's scalars. */
@@ -191,9 +200,21 @@ export function valueHolds(c: CompiledCondition, v: unknown): boolean {
       return false;
     case 'regex': {
       if (!c.regex) return false;
-      if (typeof v === 'string') return c.regex.test(v);
-      if (typeof v === 'number' && Number.isFinite(v)) return c.regex.test(String(v));
-      return false;
+      const text = searchable(v);
+      return text !== undefined && c.regex.test(text);
+    }
+    case 'not_regex': {
+      if (!c.regex) return false;
+      if (Array.isArray(v)) {
+        // As `not_in` on a list: every element is searched, and none may match or be unsearchable.
+        for (let i = 0; i < v.length; i++) {
+          const text = searchable(v[i]);
+          if (text === undefined || c.regex.test(text)) return false;
+        }
+        return true;
+      }
+      const text = searchable(v);
+      return text !== undefined && !c.regex.test(text);
     }
   }
   return false;

@@ -92,6 +92,32 @@ tools:
     expect(await s.read('ctr:create_charge.daily_spend', 'fixed', 86_400_000, T0)).toBe(0);
   });
 
+  it('a not_regex denial names the pattern the argument matched', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  run_command:
+    rules:
+      - name: no recursive deletes
+        conditions: [{ path: args.command, op: not_regex, value: 'rm\\s+-\\w*r' }]
+`);
+    const s = new MemoryCounterStore();
+    const denied = await evaluate(p, { tool: 'run_command', args: { command: 'rm  -fr /tmp/x' } }, ctx(s));
+    expect(denied).toMatchObject({
+      allowed: false,
+      rule: 'no recursive deletes',
+      reason: 'condition_failed',
+    });
+    expect(denied.message).toBe(
+      'Rule "no recursive deletes" denied the call: args.command ("rm  -fr /tmp/x") fails not_regex "rm\\\\s+-\\\\w*r"',
+    );
+    expect(
+      await evaluate(p, { tool: 'run_command', args: { command: 'rm -f /tmp/x' } }, ctx(s)),
+    ).toMatchObject({
+      allowed: true,
+    });
+  });
+
   it('an earlier stateful rule outranks a later stateless failure', async () => {
     const s = new MemoryCounterStore();
     const ok = await evaluate(

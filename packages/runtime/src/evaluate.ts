@@ -424,7 +424,7 @@ async function evaluateRules(
             setFail(
               'condition_failed',
               r.found
-                ? `${c.path} (${show(r.value)}) is not ${c.op} ${show(c.value)}`
+                ? `${c.path} (${show(r.value)}) ${c.op === 'not_regex' ? 'fails' : 'is not'} ${c.op} ${show(c.value)}`
                 : `${c.path} is missing`,
             );
           }
