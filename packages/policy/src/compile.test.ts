@@ -341,3 +341,36 @@ describe('memory', () => {
     expect(policy.rulesFor('tool_7')[0]?.conditions[0]?.location.line).toBe(27);
   });
 });
+
+describe('backslash escapes in tool keys and hide entries', () => {
+  const load = (yaml: string) => {
+    const r = loadPolicy(`version: "1"\n${yaml}`);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    return r;
+  };
+
+  it('an escape names the literal character in an exact name, as in a glob', () => {
+    const { policy } = load("hide: ['run\\*', 'x\\[1\\]', 'y\\[2]']\n");
+    for (const name of ['run*', 'x[1]', 'y[2]']) expect(policy.isHidden(name), name).toBe(true);
+    for (const name of ['run\\*', 'runner', 'x\\[1\\]', 'x1', 'y2'])
+      expect(policy.isHidden(name), name).toBe(false);
+  });
+
+  it('an exact key with an escape holds the rules of the tool it names; a glob with one still matches', () => {
+    const { policy, warnings } = load(
+      "tools:\n  'run\\*':\n    rules: [{ name: never, action: deny }]\n  'a\\*b*':\n    rules: [{ name: g, action: deny }]\n",
+    );
+    expect(warnings).toEqual([]);
+    expect(policy.rulesFor('run*').map((r) => r.name)).toEqual(['never']);
+    expect(policy.rulesFor('run\\*')).toEqual([]);
+    expect(policy.rulesFor('a*bc').map((r) => r.name)).toEqual(['g']);
+    expect(policy.rulesFor('axbc')).toEqual([]);
+  });
+
+  it('a counter under an escaped exact key is read under the tool name it names', () => {
+    const r = loadPolicy(
+      "version: \"1\"\ntools:\n  'pay\\*':\n    rules:\n      - { name: cap, conditions: [{ path: 'state.pay*.spent', op: lte, value: 10 }], state: { counter: spent, window: day } }\n",
+    );
+    expect(r.ok).toBe(true);
+  });
+});

@@ -22,7 +22,7 @@ import { type ParsedPolicy, parsePolicy } from './parse.js';
 import { tryCompileRegex } from './regex.js';
 import type { PolicyCondition, PolicyDocument, PolicyRule } from './schema.js';
 import { toolGlobMatcher } from './tool-glob.js';
-import { isGlob } from './validate.js';
+import { exactToolName, isGlob } from './validate.js';
 import { FIXED_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';
 
 /** Most tool names whose rule lists (and hidden verdicts) are memoised; past this, lookups are computed each time. */
@@ -115,7 +115,9 @@ function build(doc: PolicyDocument, parsed: ParsedPolicy): CompiledPolicy {
 
   for (const [key, entry] of Object.entries(doc.tools ?? {})) {
     const kind: CompiledToolEntry['kind'] = key === '*' ? 'wildcard' : isGlob(key) ? 'glob' : 'exact';
-    const scope = key === '*' ? '_global' : key;
+    // An exact key names one tool, its `\` escapes read (`run\*` is the tool `run*`).
+    const name = kind === 'exact' ? exactToolName(key) : key;
+    const scope = key === '*' ? '_global' : name;
     const rules: CompiledRule[] = [];
     const ruleDocs = entry.rules ?? [];
     for (let i = 0; i < ruleDocs.length; i++)
@@ -129,17 +131,17 @@ function build(doc: PolicyDocument, parsed: ParsedPolicy): CompiledPolicy {
           ? () => true
           : kind === 'glob'
             ? (name: string) => typeof name === 'string' && matcher!(name)
-            : (name: string) => name === key,
+            : (tool: string) => tool === name,
       rules: Object.freeze(rules),
     });
-    if (kind === 'exact') exact.set(key, compiled);
+    if (kind === 'exact') exact.set(name, compiled);
     else if (kind === 'glob') globs.push(compiled);
     else wildcard = compiled;
   }
 
   const hide = doc.hide ?? [];
   const hideAll = hide.includes('*');
-  const hideExact = new Set(hide.filter((h) => !isGlob(h)));
+  const hideExact = new Set(hide.filter((h) => !isGlob(h)).map(exactToolName));
   const hideGlobs = hide.filter((h) => isGlob(h));
   const hideMatch = hideGlobs.length ? toolGlobMatcher(hideGlobs) : undefined;
 

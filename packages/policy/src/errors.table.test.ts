@@ -198,6 +198,24 @@ const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number
     column: 18,
   },
   {
+    code: 'inexact-number',
+    yaml: rule('{ name: r, conditions: [{ path: args.a, op: eq, value: 9007199254740993 }] }'),
+    line: 5,
+    column: 64,
+  },
+  {
+    code: 'yaml-11-boolean',
+    yaml: rule('{ name: r, conditions: [{ path: args.a, op: eq, value: no }] }'),
+    line: 5,
+    column: 64,
+  },
+  {
+    code: 'invisible-text',
+    yaml: rule('{ name: r, conditions: [{ path: "args.force ", op: exists, value: false }] }'),
+    line: 5,
+    column: 41,
+  },
+  {
     code: 'regex-empty',
     yaml: rule('{ name: r, conditions: [{ path: args.a, op: regex, value: "" }] }'),
     line: 5,
@@ -218,6 +236,8 @@ const WARNINGS: readonly PolicyErrorCode[] = [
   'replacement-character',
   'regex-empty',
   'regex-js-delimiters',
+  'yaml-11-boolean',
+  'invisible-text',
 ];
 
 describe('error table: one policy per code, exact position', () => {

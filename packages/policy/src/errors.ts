@@ -32,6 +32,10 @@ export const POLICY_ERROR_CODES = {
   'yaml-multiple-documents': 'The file holds more than one YAML document.',
   'yaml-unknown-tag':
     'A YAML tag (`!foo`, or a `!!` tag on the wrong kind of node) that the policy cannot use.',
+  'inexact-number':
+    'A number has more digits than a double holds, so it loads as another number (quote IDs to compare them as text).',
+  'yaml-11-boolean':
+    'A plain `yes`/`no`/`on`/`off`, which YAML 1.1 reads as a boolean, loads as text here (YAML 1.2) (warning).',
   'yaml-complex-key': 'A mapping key is a list or mapping (`? [a, b]`); keys must be plain scalars.',
   'yaml-key-not-text':
     'An unquoted key that YAML reads as a number or boolean and loads as other text (`1.0` as "1", `0x1F` as "31").',
@@ -80,6 +84,8 @@ export const POLICY_ERROR_CODES = {
   'unreachable-rule': 'A rule follows an unconditional deny in the same entry and can never run (warning).',
   'hidden-tool-has-rules': 'A tool is both hidden and given rules; its rules never run (warning).',
   'rule-has-no-effect': 'An `action: allow` rule carries nothing to check (warning).',
+  'invisible-text':
+    'A tool key, hide entry or path starts or ends with whitespace or holds an invisible character, so it matches nothing a client sends (warning).',
   'replacement-character':
     'The text holds U+FFFD, which stands in for bytes that were not valid UTF-8 when the file was read (warning).',
   'regex-empty': 'A `regex` condition has an empty pattern, which matches every string (warning).',

@@ -20,6 +20,7 @@ export {
   type PolicyErrorCode,
   sortErrors,
 } from './errors.js';
+export { isExactDecimal } from './exact-decimal.js';
 export { buildPolicyJsonSchema, policyJsonSchema } from './json-schema.js';
 export { type LoadResult, loadPolicy } from './load.js';
 export { type ParsedPolicy, type ParseOptions, parsePolicy } from './parse.js';
@@ -38,5 +39,5 @@ export {
   RULE_ACTIONS,
 } from './schema.js';
 export { didYouMean } from './validate.js';
-export { FIXED_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';
+export { FIXED_WINDOW_MS, MAX_SLIDING_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';
 export { MAX_ALIAS_COUNT, MAX_POLICY_BYTES, MAX_POLICY_DEPTH } from './yaml-source.js';

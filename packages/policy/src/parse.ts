@@ -62,7 +62,9 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
   }
   const checked = validatePolicyValue(src.value, src.locate);
   const replaced = replacementCharacter(text as string, file);
-  const warnings = replaced ? sortErrors([...checked.warnings, replaced]) : checked.warnings;
+  const yamlWarnings = (src as { warnings?: PolicyError[] }).warnings ?? [];
+  const extra = replaced ? [...yamlWarnings, replaced] : yamlWarnings;
+  const warnings = extra.length > 0 ? sortErrors([...checked.warnings, ...extra]) : checked.warnings;
   // Key problems of the YAML (duplicates) come with a value: its own problems are reported too.
   const errors = src.errors.length > 0 ? sortErrors([...src.errors, ...checked.errors]) : checked.errors;
   const result: ParsedPolicy = {

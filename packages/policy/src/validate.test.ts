@@ -74,6 +74,75 @@ describe('rate_limit strings follow the documented grammar exactly', () => {
   });
 });
 
+describe('text nobody can see', () => {
+  it('warns on whitespace at either end or an invisible character in tool keys, hide entries and paths', () => {
+    const w = (yaml: string) => parsePolicy(`version: "1"\n${yaml}`).warnings.map((e) => [e.code, e.message]);
+    expect(w('tools:\n  "echo ":\n    rules: [{ action: deny }]\n')).toEqual([
+      [
+        'invisible-text',
+        'tool key "echo " ends with whitespace, so its rules apply to no tool spelled without it',
+      ],
+    ]);
+    expect(w('tools:\n  "echo\\u200b":\n    rules: [{ action: deny }]\n')).toEqual([
+      [
+        'invisible-text',
+        'tool key "echo\u200b" holds the invisible character U+200B, so its rules apply to no tool spelled without it',
+      ],
+    ]);
+    expect(w('hide: [" delete_file"]\n')).toEqual([
+      [
+        'invisible-text',
+        'hide entry " delete_file" starts with whitespace, so it hides no tool spelled without it',
+      ],
+    ]);
+    expect(
+      w('tools:\n  t:\n    rules: [{ conditions: [{ path: "args.force ", op: exists, value: false }] }]\n'),
+    ).toEqual([
+      [
+        'invisible-text',
+        'path "args.force " ends with whitespace: it names an argument spelled with it, which a call rarely sends',
+      ],
+    ]);
+    expect(
+      w('hide: [delete_file, "x/y.z-1"]\ntools:\n  "github.create_issue":\n    rules: [{ action: deny }]\n'),
+    ).toEqual([]);
+  });
+
+  it('a hidden tool with an empty entry is told the entry never applies', () => {
+    const r = parsePolicy('version: "1"\nhide: ["get-*"]\ntools:\n  get-sum: {}\n');
+    expect(r.warnings.map((e) => e.message)).toEqual([
+      'tool "get-sum" is hidden, so its entry never applies',
+    ]);
+  });
+});
+
+describe('sliding window bounds', () => {
+  const messages = (window: string) =>
+    parsePolicy(rule(`{ name: r, rate_limit: { max: 1, window: ${window} } }`)).errors.map((e) => [
+      e.message,
+      e.hint,
+    ]);
+
+  it('refuses windows over 366 days, in seconds or as a duration, saying so', () => {
+    expect(parseWindowMs('366d')).toBe(366 * 86_400_000);
+    expect(parseWindowMs('367d')).toBeUndefined();
+    expect(parseWindowMs(1e13)).toBeUndefined();
+    expect(messages('1e13')).toEqual([
+      ['rate_limit window must be at most 366d (31622400 seconds), got 10000000000000 (number)', undefined],
+    ]);
+    expect(messages('99999999999d')[0]![0]).toBe(
+      'rate_limit window must be at most 366d (31622400 seconds), got "99999999999d" (string)',
+    );
+    expect(messages('1e306')[0]![0]).toMatch(/^rate_limit window must be at most 366d/);
+  });
+
+  it('a number of seconds written as text is told to add a unit', () => {
+    expect(messages('"60"')).toEqual([
+      ['rate_limit window "60" is text without a unit', 'write `60s` (or the number unquoted, in seconds)'],
+    ]);
+  });
+});
+
 describe('problem order', () => {
   it('sorts by line, then column, errors before warnings at one position', () => {
     const p = (line: number, column: number, severity: 'error' | 'warning', code = 'unknown-key') =>

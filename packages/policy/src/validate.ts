@@ -11,7 +11,7 @@ import { jsonSchemaProblem } from './json-schema-check.js';
 import { tryCompileRegex } from './regex.js';
 import { CONDITION_OPS, FIXED_WINDOWS, KNOWN_KEYS, policyDocumentSchema, RULE_ACTIONS } from './schema.js';
 import { toolGlobMatcher } from './tool-glob.js';
-import { parseWindowMs } from './windows.js';
+import { MAX_SLIDING_WINDOW_MS, parseWindowMs, windowLengthMs } from './windows.js';
 import type { Locator, ValuePath } from './yaml-source.js';
 
 /** Errors and warnings found by {@link validatePolicyValue}, sorted by position. */
@@ -61,12 +61,22 @@ export function isGlob(key: string): boolean {
   return key !== '*' && picomatch.scan(key).isGlob;
 }
 
+/**
+ * The tool name an exact (non-glob) key or hide entry stands for: `\` escapes the next character
+ * there as in a glob (docs/policy-reference.md), so `run\*` names the tool `run*`.
+ */
+export function exactToolName(key: string): string {
+  return key.includes('\\') ? key.replace(/\\(.)/gsu, '$1') : key;
+}
+
 /** Why picomatch cannot build a matcher with strict bracket checking, or undefined when it can. */
 function globProblem(glob: string): string | undefined {
   // picomatch would read a leading `!` as "everything except"; too easy to misread in a policy.
   if (glob.startsWith('!')) return 'negated globs ("!...") are not supported';
   // Only strings with glob syntax can be malformed globs; MCP tool names never contain these.
-  if (!/[[\]{}()*?]/.test(glob)) return undefined;
+  // Escaped characters are text, and so is a `]` that no `[` opens (`x\[1]` names `x[1]`).
+  const unescaped = glob.replace(/\\./gsu, '');
+  if (!/[[{}()*?]/.test(unescaped)) return undefined;
   try {
     picomatch.makeRe(glob, { strictBrackets: true });
     return undefined;
@@ -364,12 +374,22 @@ function checkRateLimit(rl: unknown, base: ValuePath, add: Add): void {
         'missing required field `window` in rate_limit',
         'seconds, or `30s`, `5m`, `1h`, `1d`',
       );
-    else if (parseWindowMs(rl.window) === undefined)
+    else if (parseWindowMs(rl.window) === undefined) {
+      const ms = windowLengthMs(rl.window);
+      const unitless = typeof rl.window === 'string' && /^\s*[0-9]+(?:\.[0-9]+)?\s*$/.test(rl.window);
       add(
         [...base, 'window'],
         'invalid-rate-limit-window',
-        `rate_limit window must be at least 1 ms (0.001 seconds): a number of seconds or a duration like 30s, 5m, 1h, 1d, got ${describe(rl.window)}`,
+        ms !== undefined && ms > MAX_SLIDING_WINDOW_MS
+          ? `rate_limit window must be at most 366d (${MAX_SLIDING_WINDOW_MS / 1000} seconds), got ${describe(rl.window)}`
+          : unitless
+            ? `rate_limit window "${rl.window as string}" is text without a unit`
+            : `rate_limit window must be at least 1 ms (0.001 seconds): a number of seconds or a duration like 30s, 5m, 1h, 1d, got ${describe(rl.window)}`,
+        unitless
+          ? `write \`${(rl.window as string).trim()}s\` (or the number unquoted, in seconds)`
+          : undefined,
       );
+    }
     for (const k of Object.keys(rl))
       if (k !== 'max' && k !== 'window') {
         const guess = didYouMean(k, KNOWN_KEYS.rateLimit);
@@ -397,6 +417,21 @@ interface CounterRef {
   counter: string;
 }
 
+/**
+ * What makes a tool name or argument path hold text nobody can see: whitespace at either end, or
+ * an invisible character (zero-width, bidi control, other format or control character). A key
+ * written so matches only a name spelled the same way, which no MCP tool name is (tool names use
+ * letters, digits, `_`, `-`, `.` and `/`: MCP 2025-11-25 "Tools", "Tool names").
+ */
+function invisibleText(s: string): string | undefined {
+  if (/^\s/u.test(s)) return 'starts with whitespace';
+  if (/\s$/u.test(s)) return 'ends with whitespace';
+  const m = /[\p{Cf}\p{Cc}\p{Zl}\p{Zp}]/u.exec(s);
+  if (m)
+    return `holds the invisible character U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return undefined;
+}
+
 function semanticChecks(doc: Obj, add: Add): void {
   // hide
   const hidden: string[] = [];
@@ -421,6 +456,17 @@ function semanticChecks(doc: Obj, add: Add): void {
           'remove the duplicate',
         );
       else seen.set(h, i);
+      const unseen = invisibleText(h);
+      if (unseen)
+        add(
+          ['hide', i],
+          'invisible-text',
+          `hide entry ${JSON.stringify(h)} ${unseen}, so it hides no tool spelled without it`,
+          'write the tool name alone',
+          {
+            severity: 'warning',
+          },
+        );
       const p = globProblem(h);
       if (p) add(['hide', i], 'invalid-glob', `hide[${i}]: invalid glob "${h}": ${p}`, globHint(p));
       else hidden.push(h);
@@ -442,17 +488,28 @@ function semanticChecks(doc: Obj, add: Add): void {
         'write a tool name, a glob or "*" (a bare `null` or `~` key is empty in YAML; quote it if a tool has that name)',
         { at: 'key' },
       );
+    const unseen = key.trim() === '' ? undefined : invisibleText(key);
+    if (unseen)
+      add(
+        entryPath,
+        'invisible-text',
+        `tool key ${JSON.stringify(key)} ${unseen}, so its rules apply to no tool spelled without it`,
+        'write the tool name alone',
+        { at: 'key', severity: 'warning' },
+      );
     const glob = isGlob(key);
     const badGlob = globProblem(key);
     if (badGlob)
       add(entryPath, 'invalid-glob', `invalid glob "${key}": ${badGlob}`, globHint(badGlob), {
         at: 'key',
       });
-    if (key !== '*' && !glob && hidden.length && hiddenMatch(key))
+    if (key !== '*' && !glob && hidden.length && hiddenMatch(exactToolName(key)))
       add(
         entryPath,
         'hidden-tool-has-rules',
-        `tool "${key}" is hidden, so its rules never run`,
+        isObj(entry) && Array.isArray(entry.rules) && entry.rules.length > 0
+          ? `tool "${key}" is hidden, so its rules never run`
+          : `tool "${key}" is hidden, so its entry never applies`,
         'remove it from `hide` or drop its rules',
         {
           at: 'key',
@@ -460,7 +517,7 @@ function semanticChecks(doc: Obj, add: Add): void {
         },
       );
     if (!isObj(entry) || !Array.isArray(entry.rules)) continue;
-    const scope = key === '*' ? '_global' : key;
+    const scope = key === '*' ? '_global' : isGlob(key) ? key : exactToolName(key);
     const names = new Map<string, number>();
     let denyAt: number | undefined;
     entry.rules.forEach((rule, i) => {
@@ -597,6 +654,15 @@ function semanticChecks(doc: Obj, add: Add): void {
 
 function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): void {
   if (typeof c.path === 'string') {
+    const unseen = invisibleText(c.path);
+    if (unseen)
+      add(
+        [...cp, 'path'],
+        'invisible-text',
+        `path ${JSON.stringify(c.path)} ${unseen}: it names an argument spelled with it, which a call rarely sends`,
+        'write the path alone, e.g. `args.amount`',
+        { severity: 'warning' },
+      );
     const segs = c.path.split('.');
     if (segs[0] === 'args') {
       if (segs.length < 2 || segs.slice(1).some((s) => s === ''))

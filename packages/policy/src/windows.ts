@@ -23,17 +23,26 @@ export function parseFixedRate(text: string): { max: number; window: FixedWindow
   return { max, window: m[2] as FixedWindow };
 }
 
-/**
- * A sliding window length in milliseconds: a positive number of seconds, or `30s`/`5m`/`1h`/`1d`.
- * Undefined when invalid or not a whole number of milliseconds above zero.
- */
-export function parseWindowMs(window: unknown): number | undefined {
+/** Longest sliding window, in milliseconds: 366 days (a leap year). */
+export const MAX_SLIDING_WINDOW_MS = 366 * 86_400_000;
+
+/** A sliding window's length in milliseconds as written, before bounds; undefined when unreadable. */
+export function windowLengthMs(window: unknown): number | undefined {
   let ms: number | undefined;
   if (typeof window === 'number') ms = window * 1000;
   else if (typeof window === 'string') {
     const m = DURATION_PATTERN.exec(window);
     if (m) ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
   }
-  if (ms === undefined || !Number.isFinite(ms) || ms < 1) return undefined;
+  return ms === undefined || Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * A sliding window length in milliseconds: a positive number of seconds, or `30s`/`5m`/`1h`/`1d`.
+ * Undefined when invalid, under 1 ms, or over {@link MAX_SLIDING_WINDOW_MS}.
+ */
+export function parseWindowMs(window: unknown): number | undefined {
+  const ms = windowLengthMs(window);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 1 || ms > MAX_SLIDING_WINDOW_MS) return undefined;
   return Math.round(ms);
 }

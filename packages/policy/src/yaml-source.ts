@@ -19,6 +19,7 @@ import {
 } from 'yaml';
 import type { SourceLocation } from './compiled.js';
 import { type PolicyError, sortErrors } from './errors.js';
+import { isExactDecimal } from './exact-decimal.js';
 
 /** Largest policy text accepted, in bytes (UTF-8). */
 export const MAX_POLICY_BYTES = 1024 * 1024;
@@ -42,11 +43,37 @@ export interface YamlSource {
    */
   value: unknown;
   errors: PolicyError[];
+  /** Values YAML loads otherwise than a reader may expect (`yes` as text). */
+  warnings?: PolicyError[];
   locate: Locator;
 }
 
 /** YAML errors that still leave a value worth checking (see {@link YamlSource.value}). */
-const LOADABLE_KEY_ERRORS: ReadonlySet<string> = new Set(['duplicate-key', 'yaml-key-not-text']);
+const LOADABLE_KEY_ERRORS: ReadonlySet<string> = new Set([
+  'duplicate-key',
+  'yaml-key-not-text',
+  'inexact-number',
+]);
+
+/**
+ * Plain scalars YAML 1.1 reads as booleans and YAML 1.2 (this loader) as text: `value: yes`
+ * compares with the string "yes", never with an argument `true`.
+ */
+const YAML11_BOOLEANS: ReadonlySet<string> = new Set(
+  ['yes', 'no', 'on', 'off'].flatMap((w) => [w, w[0]!.toUpperCase() + w.slice(1), w.toUpperCase()]),
+);
+
+/**
+ * A YAML number's text as a JSON number literal (`+1.5` -> `1.5`, `.5` -> `0.5`, `1.` -> `1.0`,
+ * `007` -> `7`), or undefined for forms that are not decimal (`0x1F`, `0o17`, `.inf`).
+ */
+function decimalText(written: string): string | undefined {
+  const m = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(written);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return undefined;
+  const int = m[2]!.replace(/^0+(?=\d)/, '') || '0';
+  const frac = m[3] ? `.${m[3]}` : '';
+  return `${m[1] === '-' ? '-' : ''}${int}${frac}${m[4] !== undefined ? `e${m[4]}` : ''}`;
+}
 
 /** Hints for the YAML mistakes people make most in hand-written policies. */
 const SYNTAX_HINTS: Partial<Record<string, string>> = {
@@ -335,9 +362,47 @@ export function readYaml(text: string, file: string): YamlSource {
 
   // Depth and duplicate keys of the composed tree (aliases are not followed here; their expansion
   // is capped below). YAML 1.2 requires unique keys; keeping the last one silently would hide a typo.
+  const warnings: PolicyError[] = [];
   const stack: [unknown, number][] = [[doc.contents, 1]];
   while (stack.length > 0) {
     const [n, d] = stack.pop()!;
+    if (isScalar(n) && n.range) {
+      const written = text.slice(n.range[0], n.range[1]).trim();
+      const v = n.value;
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        // A number the double rounds loads as another number than the one written: an ID
+        // allow-list would admit its neighbours (`1098765432109876543` loads as ...500).
+        const literal = decimalText(written);
+        const exact =
+          literal !== undefined ? isExactDecimal(literal) : !Number.isInteger(v) || Number.isSafeInteger(v);
+        if (!exact) {
+          const p = posOf(n.range[0]);
+          errors.push(
+            err(
+              file,
+              p.line,
+              p.col,
+              'inexact-number',
+              `\`${written}\` has more digits than a number holds: it loads as ${v}`,
+              `quote it (\`"${written}"\`) to compare it as text, as IDs should be`,
+            ),
+          );
+        }
+      } else if (typeof v === 'string' && n.type === 'PLAIN' && YAML11_BOOLEANS.has(written)) {
+        const p = posOf(n.range[0]);
+        warnings.push({
+          ...err(
+            file,
+            p.line,
+            p.col,
+            'yaml-11-boolean',
+            `\`${written}\` loads as the text "${written}", not as a boolean (YAML 1.2)`,
+            `write \`${/^(yes|on)$/i.test(written) ? 'true' : 'false'}\` for the boolean, or quote it (\`"${written}"\`) to mean the text`,
+          ),
+          severity: 'warning',
+        });
+      }
+    }
     const tag = (n as Node | null)?.tag;
     if (tag !== undefined && NON_JSON_TAGS.has(tag)) {
       // Reported at the tag (the node's range starts at its value), when it is on the same line.
@@ -439,7 +504,7 @@ export function readYaml(text: string, file: string): YamlSource {
 
   try {
     const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    return { value, errors: sortErrors(errors), locate };
+    return { value, errors: sortErrors(errors), warnings: sortErrors(warnings), locate };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (/alias/i.test(msg)) {

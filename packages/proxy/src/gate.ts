@@ -17,6 +17,11 @@ export interface GateCall {
   /** `params.arguments` (an empty object when omitted). */
   args: Record<string, unknown>;
   /**
+   * `args` with each number a double rounds kept as the digits sent (`@tollgate/runtime`
+   * `argumentsAsSent`); absent when every number reads exactly. Conditions read it. Set by the proxy.
+   */
+  argsAsSent?: Record<string, unknown>;
+  /**
    * `params.task` is present: a task-augmented call (MCP spec 2025-11-25, "Tasks"). The proxy
    * commits its reservation even on a JSON-RPC error (see the router). Set by the proxy.
    */

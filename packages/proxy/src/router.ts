@@ -43,9 +43,10 @@
  * request that reuses one is refused (-32600) instead of being confused with ours.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { argumentsAsSent } from '@tollgate/runtime';
 import { denialResponse, taskDenialResponse } from './denial.js';
 import type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
-import { type Envelope, type JsonRpcId, scanEnvelope, skipWs } from './jsonrpc/envelope.js';
+import { arrayElements, type Envelope, type JsonRpcId, scanEnvelope, skipWs } from './jsonrpc/envelope.js';
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
@@ -370,9 +371,10 @@ export class Router<D extends GateDecision = GateDecision> {
       this.gate.decideNow !== undefined &&
       !this.awaitsSchemas()
     ) {
-      const message = parseMessage(bytes);
+      const text = bytes.toString('utf8');
+      const message = parseJson(text);
       if (message !== undefined) {
-        read = this.readCall(env.id as JsonRpcId, message);
+        read = this.readCall(env.id as JsonRpcId, message, text);
         const outcome = isGateCall(read) ? this.decideCallNow(env.id as JsonRpcId, bytes, read) : read;
         if (outcome !== undefined) {
           this.apply(outcome, undefined);
@@ -404,11 +406,12 @@ export class Router<D extends GateDecision = GateDecision> {
       } else if (env.kind === 'request' && env.method === 'tools/call') {
         const id = env.id as JsonRpcId;
         if (read === undefined) {
-          const message = parseMessage(bytes);
+          const text = bytes.toString('utf8');
+          const message = parseJson(text);
           read =
             message === undefined
               ? { reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) }
-              : this.readCall(id, message);
+              : this.readCall(id, message, text);
         }
         slot.outcomes.push(isGateCall(read) ? await this.decideCall(id, bytes, read) : read);
       } else {
@@ -494,7 +497,7 @@ export class Router<D extends GateDecision = GateDecision> {
    * The call a `tools/call` request asks for, or its `-32602` answer when its params are
    * malformed (see {@link callParamsProblem}). `message` is the parsed request.
    */
-  private readCall(id: JsonRpcId, message: unknown): ReadCall | Outcome<D> {
+  private readCall(id: JsonRpcId, message: unknown, text: string): ReadCall | Outcome<D> {
     const params = (message as { params?: unknown }).params;
     const problem = callParamsProblem(params);
     if (problem) {
@@ -502,7 +505,12 @@ export class Router<D extends GateDecision = GateDecision> {
       return { reply: encode(errorResponse(id, ErrorCode.InvalidParams, `Invalid params: ${problem}`)) };
     }
     const p = params as { name: string; arguments?: Record<string, unknown>; task?: unknown };
-    return { tool: p.name, args: p.arguments ?? {}, task: p.task !== undefined };
+    const args = p.arguments ?? {};
+    // The bytes go upstream unchanged: numbers JSON.parse rounded reach the conditions as sent.
+    const argsAsSent = argumentsAsSent(text, args, ARGUMENTS_PATH);
+    return argsAsSent === undefined
+      ? { tool: p.name, args, task: p.task !== undefined }
+      : { tool: p.name, args, argsAsSent, task: p.task !== undefined };
   }
 
   /** Evaluates one well-formed `tools/call` (see {@link readCall}). */
@@ -566,14 +574,16 @@ export class Router<D extends GateDecision = GateDecision> {
   }
 
   private async decideBatch(slot: Slot<D>, bytes: Buffer): Promise<void> {
-    let elements: unknown;
+    let parsed: unknown;
     try {
-      elements = JSON.parse(bytes.toString('utf8'));
+      parsed = JSON.parse(bytes.toString('utf8'));
     } catch {
       slot.outcomes.push({ reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) });
       return;
     }
-    if (!Array.isArray(elements) || elements.length === 0) {
+    // Each element goes on as the bytes the client sent, like a message outside a batch.
+    const elements = Array.isArray(parsed) ? arrayElements(bytes) : undefined;
+    if (elements === undefined || elements.length === 0) {
       slot.outcomes.push({
         reply: encode(errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: empty batch')),
       });
@@ -581,8 +591,7 @@ export class Router<D extends GateDecision = GateDecision> {
     }
     const batch: BatchState = { replies: [], awaiting: new Map(), sent: false };
     slot.batch = batch;
-    for (const element of elements) {
-      const elementBytes = Buffer.from(JSON.stringify(element) ?? 'null', 'utf8');
+    for (const elementBytes of elements) {
       const env = scanEnvelope(elementBytes);
       let outcome: Outcome<D>;
       if (env.kind === 'batch') {
@@ -590,7 +599,8 @@ export class Router<D extends GateDecision = GateDecision> {
           reply: encode(errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: nested batch')),
         };
       } else if (env.kind === 'request' && env.method === 'tools/call') {
-        const read = this.readCall(env.id as JsonRpcId, element);
+        const text = elementBytes.toString('utf8');
+        const read = this.readCall(env.id as JsonRpcId, JSON.parse(text), text);
         outcome = isGateCall(read) ? await this.decideCall(env.id as JsonRpcId, elementBytes, read) : read;
       } else {
         outcome = this.classifyClient(elementBytes, env);
@@ -1071,10 +1081,13 @@ function isGateCall<D>(read: ReadCall | Outcome<D>): read is ReadCall {
   return (read as ReadCall).tool !== undefined;
 }
 
-/** The parsed JSON of a message, or undefined when it is not valid JSON. */
-function parseMessage(bytes: Buffer): unknown {
+/** Where a `tools/call` request holds its arguments. */
+const ARGUMENTS_PATH: readonly string[] = ['params', 'arguments'];
+
+/** The parsed JSON of a message's text, or undefined when it is not valid JSON. */
+function parseJson(text: string): unknown {
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(text);
   } catch {
     return undefined;
   }

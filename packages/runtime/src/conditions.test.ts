@@ -2,6 +2,7 @@ import type { CompiledCondition } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import { asNumber, conditionHolds, DECIMAL_LITERAL, resolvePath } from './conditions.js';
 import { compile } from './evaluate.test.js';
+import { InexactNumber } from './exact-arguments.js';
 
 /** Compile one condition through the real compiler, so regexes come from the policy package. */
 function cond(op: string, value: unknown, path = 'args.v'): CompiledCondition {
@@ -185,6 +186,39 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('not_regex', 'x', { v: null })).toBe(false);
     expect(holds('not_regex', 'x', { v: Number.NaN })).toBe(false);
     expect(holds('not_regex', '(a+)+$', { v: `${'a'.repeat(50_000)}!` })).toBe(true);
+  });
+
+  it('numbers a double rounds are never compared as numbers: every numeric operator fails', () => {
+    const sent = new InexactNumber('1098765432109876511');
+    const policyId = '1098765432109876543';
+    // An ID allow-list, quoted in the policy: the neighbouring ID, sent as a number or a string.
+    expect(holds('eq', policyId, { v: sent })).toBe(false);
+    expect(holds('eq', policyId, { v: '1098765432109876511' })).toBe(false);
+    expect(holds('in', [policyId], { v: sent })).toBe(false);
+    expect(holds('in', [policyId], { v: '1098765432109876511' })).toBe(false);
+    // The same ID as text still matches as text.
+    expect(holds('eq', policyId, { v: policyId })).toBe(true);
+    // A deny-list cannot vouch for them either (a double-reading server sees its forbidden ID).
+    expect(holds('neq', policyId, { v: sent })).toBe(false);
+    expect(holds('not_in', [policyId], { v: sent })).toBe(false);
+    expect(holds('neq', 9007199254740992, { v: '9007199254740993' })).toBe(false);
+    expect(holds('neq', 5, { v: sent })).toBe(false);
+    // Bounds: a string holding more precision than a double is not a number.
+    expect(holds('lte', 100, { v: '100.00000000000000001' })).toBe(false);
+    expect(holds('lte', 100, { v: new InexactNumber('100.00000000000000001') })).toBe(false);
+    expect(holds('gte', 0, { v: sent })).toBe(false);
+    expect(holds('contains', 5, { v: [sent] })).toBe(false);
+    expect(holds('not_in', [1], { v: [sent] })).toBe(false);
+    // Regexes search the digits as sent; exists sees the value.
+    expect(holds('regex', '^1098765432109876511$', { v: sent })).toBe(true);
+    expect(holds('not_regex', '^1098765432109876543$', { v: sent })).toBe(true);
+    expect(holds('not_regex', '^1098765432109876511$', { v: [sent] })).toBe(false);
+    expect(holds('exists', true, { v: sent })).toBe(true);
+    // Numbers a double holds are unaffected.
+    expect(holds('lte', 100, { v: '100.000' })).toBe(true);
+    expect(holds('eq', 9007199254740992, { v: '9007199254740992' })).toBe(true);
+    expect(asNumber('9007199254740993')).toBeUndefined();
+    expect(asNumber('1e400')).toBeUndefined();
   });
 
   it('nested paths', () => {

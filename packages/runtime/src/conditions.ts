@@ -1,4 +1,5 @@
-import type { CompiledCondition } from '@tollgate/policy';
+import { type CompiledCondition, isExactDecimal } from '@tollgate/policy';
+import { InexactNumber } from './exact-arguments.js';
 
 /** Result of resolving a condition path: `found: false` when any segment is missing. */
 export interface Resolved {
@@ -54,27 +55,26 @@ export const DECIMAL_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
  * The number a value stands for in comparisons: a finite number, or a string that is a plain
- * decimal literal ({@link DECIMAL_LITERAL}: `"100"`, `"-2.5"`, `"1e3"`) whose value is finite.
- * Agents often send numbers as strings, and such a string means the same number to every server.
- * Anything else (booleans, null, objects, arrays, `""`, `" 100 "`, `"0x10"`, `"+5"`, `"05"`,
- * `"1e999"`, NaN, Infinity) is not a number, so a numeric comparison on it fails (deny).
+ * decimal literal ({@link DECIMAL_LITERAL}: `"100"`, `"-2.5"`, `"1e3"`) that a double holds
+ * exactly ({@link isExactDecimal}). Agents often send numbers as strings, and such a string means
+ * the same number to every server. Anything else (booleans, null, objects, arrays, `""`,
+ * `" 100 "`, `"0x10"`, `"+5"`, `"05"`, `"1e999"`, `"1098765432109876543"`, an
+ * {@link InexactNumber}, NaN, Infinity) is not a number, so a numeric comparison on it fails (deny).
  */
 export function asNumber(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
-  if (typeof v === 'string' && DECIMAL_LITERAL.test(v)) {
-    const n = Number(v);
-    return Number.isFinite(n) ? n : undefined;
-  }
+  if (typeof v === 'string' && DECIMAL_LITERAL.test(v) && isExactDecimal(v)) return Number(v);
   return undefined;
 }
 
 /**
  * A string that some parser would read as a number (`Number(" 5 ")`, `"0x10"`, `"+5"`, `"05"`)
- * but that is not a plain decimal literal: its value depends on the server, so equality with a
- * number can be neither proved nor ruled out.
+ * but that is not a plain decimal literal, or a decimal literal a double rounds
+ * (`"1098765432109876543"`): its value depends on the server, so equality with a number can be
+ * neither proved nor ruled out.
  */
 function ambiguousNumeric(v: string): boolean {
-  return v.trim() !== '' && Number.isFinite(Number(v)) && !DECIMAL_LITERAL.test(v);
+  return v.trim() !== '' && Number.isFinite(Number(v)) && !(DECIMAL_LITERAL.test(v) && isExactDecimal(v));
 }
 
 /**
@@ -83,10 +83,13 @@ function ambiguousNumeric(v: string): boolean {
  * `"1.0"`). Two strings compare as text (`"1.0"` neq `"1"`); booleans never equal strings.
  *
  * @returns `true` equal, `false` unequal, `undefined` undecidable: a number against a string that
- *   is numeric only loosely (`" 5 "`, `"0x5"`, `"+5"`, `"05"`). Callers deny on `undefined`.
+ *   is numeric only loosely (`" 5 "`, `"0x5"`, `"+5"`, `"05"`) or that a double rounds, and an
+ *   {@link InexactNumber} against anything. Callers deny on `undefined`.
  */
 export function compareEquals(actual: unknown, expected: unknown): boolean | undefined {
   if (actual === expected) return true;
+  // A number the sender wrote with more precision than a double: only the server knows it.
+  if (actual instanceof InexactNumber || expected instanceof InexactNumber) return undefined;
   if (typeof actual === 'number' && typeof expected === 'string') {
     const b = asNumber(expected);
     if (b === undefined) return ambiguousNumeric(expected) ? undefined : false;
@@ -122,16 +125,17 @@ export function conditionHolds(c: CompiledCondition, r: Resolved): boolean {
   return valueHolds(c, r.found ? r.value : MISSING);
 }
 
-/** The text a regex searches: a string, or a finite number's decimal text; undefined for anything else. */
+/** The text a regex searches: a string, a finite number's decimal text, an inexact number's text as sent; undefined for anything else. */
 function searchable(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (v instanceof InexactNumber) return v.text;
   return undefined;
 }
 
 /** A JSON object or array: a value `eq`/`in` cannot judge against the policy's scalars. */
 function isComposite(v: unknown): boolean {
-  return v !== null && typeof v === 'object';
+  return v !== null && typeof v === 'object' && !(v instanceof InexactNumber);
 }
 
 /** Membership of a scalar: `true` in, `false` not in, `undefined` undecidable (see {@link compareEquals}). */

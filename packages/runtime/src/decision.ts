@@ -1,10 +1,17 @@
 import type { ConditionOp, SourceLocation } from '@tollgate/policy';
+import type { argumentsAsSent, InexactNumber } from './exact-arguments.js';
 import type { Reservation } from './store/counter-store.js';
 
 /** One `tools/call` to judge: the tool's name and its `arguments` object (MCP `CallToolRequest`). */
 export interface ToolCall {
   readonly tool: string;
   readonly args: Record<string, unknown>;
+  /**
+   * The same arguments with each number a double rounds as an {@link InexactNumber} holding the
+   * digits the server receives ({@link argumentsAsSent}); absent when every number reads exactly.
+   * Conditions and `increment_from` read these; `validate` schemas and the decision log read `args`.
+   */
+  readonly argsAsSent?: Record<string, unknown>;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { CompiledCondition, CompiledPolicy, CompiledRule } from '@tollgate/
 import { asNumber, conditionHolds, lookup, resolvePath, valueHolds } from './conditions.js';
 import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from './decision.js';
 import { stringifyAnyDepth } from './decision-log.js';
+import { InexactNumber } from './exact-arguments.js';
 import { SchemaValidator } from './schema-validator.js';
 import type {
   CounterCheck,
@@ -64,6 +65,7 @@ interface DeferredState {
 }
 
 function show(v: unknown): string {
+  if (v instanceof InexactNumber) return `${v.text}, more digits than a double holds`;
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
   // Arguments nested deeper than JSON.stringify recurses are still shown: the call is judged and
   // denied by its rule, not failed as an internal error.
@@ -122,7 +124,7 @@ function decideFast(policy: CompiledPolicy, call: ToolCall, context: EvaluationC
   }
   const rules = policy.rulesFor(tool);
   if (rules.length === 0) return allowedFor(policy);
-  const args = call.args !== null && typeof call.args === 'object' ? call.args : {};
+  const args = conditionArgs(call);
   // Fast path for the common case: rules made only of `args.*` conditions that all hold. Anything
   // else (a failure, a deny, validate, counters, tracing) takes the full path from the start.
   // It stays synchronous and answers with one shared settled promise per policy: an `async`
@@ -135,6 +137,17 @@ function decideFast(policy: CompiledPolicy, call: ToolCall, context: EvaluationC
     }
   }
   return evaluateRules(policy, call, rules, args, context);
+}
+
+/** The arguments conditions and `increment_from` read: as sent ({@link ToolCall.argsAsSent}) when given. */
+function conditionArgs(call: ToolCall): Record<string, unknown> {
+  const a = call.argsAsSent ?? call.args;
+  return a !== null && typeof a === 'object' ? a : {};
+}
+
+/** The arguments JSON Schemas check: the parsed `args` (a schema sees the numbers a double holds). */
+function schemaArgs(call: ToolCall): Record<string, unknown> {
+  return call.args !== null && typeof call.args === 'object' ? call.args : {};
 }
 
 const ALLOWED = 'allowed';
@@ -336,8 +349,7 @@ export function evaluateNow(
     if (policy.isHidden(tool) || (policy.default === 'deny' && !policy.isListed(tool))) return undefined;
     const rules = policy.rulesFor(tool);
     if (rules.length === 0) return allowedEntry(policy).decision;
-    const args = call.args !== null && typeof call.args === 'object' ? call.args : {};
-    const route = fastRoute(rules, args);
+    const route = fastRoute(rules, conditionArgs(call));
     if (route === ALLOWED) return allowedEntry(policy).decision;
     const store = context.store;
     if (route === undefined || store?.reserveNow === undefined) return undefined;
@@ -396,12 +408,12 @@ async function evaluateRules(
             );
             errors.push('inputSchema unknown');
           } else {
-            const r = validator.validate(context.inputSchema, args);
+            const r = validator.validate(context.inputSchema, schemaArgs(call));
             if (!r.ok) errors.push(...r.errors);
           }
         }
         if (rule.validate.schema) {
-          const r = validator.validate(rule.validate.schema, args);
+          const r = validator.validate(rule.validate.schema, schemaArgs(call));
           if (!r.ok) errors.push(...r.errors);
         }
         if (errors.length > 0) setFail('invalid_arguments', errors.slice(0, 3).join('; '));

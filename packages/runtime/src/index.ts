@@ -48,6 +48,14 @@ export {
 } from './decision-log.js';
 export { type CallOrigin, createEnforcer, type Enforcer, type EnforcerOptions } from './enforcer.js';
 export { counterStoreKey, type EvaluationContext, evaluate, evaluateNow } from './evaluate.js';
+export {
+  argumentsAsSent,
+  InexactNumber,
+  type InexactNumberMark,
+  inexactNumbers,
+  mayHoldInexactNumbers,
+  withInexactNumbers,
+} from './exact-arguments.js';
 export { createLogger, type Logger } from './logger.js';
 export { makeDir } from './make-dir.js';
 export { defaultPaths, type TollgatePaths } from './paths.js';

@@ -10,7 +10,7 @@
  * pipes and bounds their size.
  */
 import { dirname, resolve } from 'node:path';
-import { didYouMean } from '@tollgate/policy';
+import { didYouMean, isExactDecimal } from '@tollgate/policy';
 import {
   isMap,
   isScalar,
@@ -23,6 +23,7 @@ import {
   type YAMLMap,
 } from 'yaml';
 import { REASON_CODES } from './decision.js';
+import { type InexactNumberMark, withInexactNumbers } from './exact-arguments.js';
 import type { PolicyTestCase, PolicyTestFile, PolicyTestStep, StepExpectation } from './policy-test.js';
 import { parseDuration } from './windows.js';
 
@@ -338,6 +339,9 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
 
     const argsNode = s.get('args', true);
     const args = argsNode === undefined ? {} : (argsNode as Node).toJSON();
+    const argsAsSent = isMap(argsNode)
+      ? withInexactNumbers(args, inexactYamlNumbers(argsNode, text))
+      : undefined;
     if (argsNode !== undefined && !isMap(argsNode))
       bad(argsNode, 'invalid-type', `\`args\` must be a mapping, got ${describe(args)}`);
 
@@ -364,6 +368,7 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
       line,
       tool: tool as string,
       args: args as Record<string, unknown>,
+      ...(argsAsSent === undefined ? {} : { argsAsSent: argsAsSent as Record<string, unknown> }),
       upstream: upstream as 'result' | 'error' | 'pending',
       repeat: repeat as number,
       expect,
@@ -456,4 +461,31 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
     file: { file, policySource, policyText, start, schemas, tests },
     ...(policyTooLarge ? { policyTooLarge } : {}),
   };
+}
+
+/**
+ * The numbers of a step's `args` written with more digits than a double holds (`channel_id:
+ * 1098765432109876543`), with their paths: the step then calls with those digits, as the proxy
+ * judges a call that sends them (see `ToolCall.argsAsSent`). Only decimal literals are read.
+ */
+function inexactYamlNumbers(root: Node, text: string): InexactNumberMark[] {
+  const marks: InexactNumberMark[] = [];
+  const walk = (node: unknown, path: (string | number)[]) => {
+    if (isMap(node))
+      for (const pair of node.items)
+        walk(pair.value, [...path, String((pair.key as Node | null)?.toJSON?.() ?? pair.key)]);
+    else if (isSeq(node))
+      node.items.forEach((item, i) => {
+        walk(item, [...path, i]);
+      });
+    else if (isScalar(node) && typeof node.value === 'number' && node.range) {
+      const written = text.slice(node.range[0], node.range[1]).trim();
+      if (/^-?\d/.test(written) && /^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(written)) {
+        const literal = written.replace(/^\+/, '').replace(/^(-?)0+(?=\d)/, '$1');
+        if (!isExactDecimal(literal)) marks.push({ path, text: literal });
+      }
+    }
+  };
+  walk(root, []);
+  return marks;
 }

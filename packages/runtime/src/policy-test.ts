@@ -31,6 +31,8 @@ export type PolicyTestStep =
       line: number;
       tool: string;
       args: Record<string, unknown>;
+      /** `args` with numbers a double rounds as written (see `ToolCall.argsAsSent`); absent when none. */
+      argsAsSent?: Record<string, unknown>;
       /** `result` (default) commits an admitted call, `error` rolls it back, `pending` leaves it reserved. */
       upstream: 'result' | 'error' | 'pending';
       repeat: number;
@@ -194,7 +196,10 @@ export async function runPolicyTests(
         continue;
       }
       for (let rep = 1; rep <= step.repeat; rep++) {
-        const call = { tool: step.tool, args: step.args };
+        const call =
+          step.argsAsSent === undefined
+            ? { tool: step.tool, args: step.args }
+            : { tool: step.tool, args: step.args, argsAsSent: step.argsAsSent };
         const refused = options.refuse?.(call);
         const d: Decision =
           refused !== undefined

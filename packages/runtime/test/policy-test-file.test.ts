@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkPolicyTestFile,
+  InexactNumber,
   PolicyTestFileError,
   parsePolicyTestFile,
   runPolicyTestFile,
@@ -60,6 +61,35 @@ describe('parsePolicyTestFile', () => {
       failed: 0,
       error: undefined,
     });
+  });
+
+  it('a number with more digits than a double holds is called with its digits, as the proxy judges it', async () => {
+    write(
+      'ids.yaml',
+      'version: "1"\ntools:\n  ok:\n    rules:\n      - { name: team, conditions: [{ path: args.channel_id, op: eq, value: "1098765432109876543" }] }\n',
+    );
+    const file = write(
+      'ids.test.yaml',
+      [
+        'policy: ids.yaml',
+        'tests:',
+        '  - name: ids',
+        '    steps:',
+        '      - call: ok',
+        '        args: { channel_id: 1098765432109876511 }',
+        '        expect: { allowed: false, reason: condition_failed }',
+        '      - call: ok',
+        '        args: { channel_id: "1098765432109876543", n: [1, 2.5] }',
+        '        expect: { allowed: true }',
+        '',
+      ].join('\n'),
+    );
+    const t = await parsePolicyTestFile(file);
+    const [first, second] = t.tests[0]!.steps as { argsAsSent?: unknown }[];
+    expect(first!.argsAsSent).toEqual({ channel_id: new InexactNumber('1098765432109876511') });
+    expect(second!.argsAsSent).toBeUndefined();
+    const result = await runPolicyTestFile(file);
+    expect({ passed: result.passed, failed: result.failed }).toEqual({ passed: 1, failed: 0 });
   });
 
   it('a malformed file throws every problem with line and column, not only the first', async () => {

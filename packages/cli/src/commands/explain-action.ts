@@ -9,12 +9,14 @@ import {
 } from '@tollgate/policy';
 import { callParamsProblem } from '@tollgate/proxy';
 import {
+  argumentsAsSent,
   type ConditionTrace,
   type CounterStore,
   type Decision,
   defaultPaths,
   evaluate,
   formatDuration,
+  InexactNumber,
   jsonText,
   MemoryCounterStore,
   openCounterStore,
@@ -104,7 +106,12 @@ function parseJsonObject(text: string, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-const show = (v: unknown) => (v === undefined ? 'missing' : jsonText(v, false));
+const show = (v: unknown) =>
+  v === undefined
+    ? 'missing'
+    : v instanceof InexactNumber
+      ? `${v.text}, more digits than a double holds`
+      : jsonText(v, false);
 
 /**
  * The `--json` document, indented; arguments nested too deep for `JSON.stringify` (which throws
@@ -186,9 +193,12 @@ async function openState(opts: ExplainOptions): Promise<{ store: CounterStore; l
  */
 export async function runExplain(opts: ExplainOptions): Promise<void> {
   let args: Record<string, unknown>;
+  let argsAsSent: Record<string, unknown> | undefined;
   let inputSchema: unknown;
   try {
     args = parseJsonObject(opts.args ?? '{}', '--args');
+    // As the proxy does: numbers a double rounds are judged by the digits written.
+    argsAsSent = argumentsAsSent(opts.args ?? '{}', args);
   } catch (e) {
     const message = (e as Error).message;
     return fail(opts, 2, [{ code: 'invalid-args', message }], [`tollgate explain: ${message}`]);
@@ -269,7 +279,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     const message = `cannot open counter state: ${(e as Error).message}`;
     return fail(opts, 2, [{ code: 'state-unavailable', message }], [`tollgate explain: ${message}`]);
   }
-  const call = { tool: opts.tool, args };
+  const call = argsAsSent === undefined ? { tool: opts.tool, args } : { tool: opts.tool, args, argsAsSent };
   const decision = await evaluate(policy, call, {
     store: state.store,
     mode: 'peek',
@@ -292,7 +302,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   }
   const lines = [
     `${pc.dim('policy')}  ${opts.config} ${pc.dim(`(sha256 ${policy.hash.slice(0, 12)}, default ${policy.default})`)}`,
-    `${pc.dim('call')}    ${opts.tool} ${jsonText(args, false)}`,
+    `${pc.dim('call')}    ${opts.tool} ${argsAsSent === undefined ? jsonText(args, false) : (opts.args ?? '{}').trim()}`,
     `${pc.dim('state')}   ${state.label}`,
     '',
   ];

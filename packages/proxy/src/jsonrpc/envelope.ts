@@ -444,3 +444,29 @@ function skipValue(buf: Buffer, i: number): number {
   if (pos === i) throw new ScanError('expected a value');
   return pos;
 }
+
+/**
+ * The elements of a JSON array (a JSON-RPC batch) as slices of `buf`, each exactly the bytes that
+ * were sent (numbers keep every digit, keys their spelling); `undefined` when `buf` is not a
+ * JSON array. Validates bracket structure only: callers `JSON.parse` the whole text first.
+ */
+export function arrayElements(buf: Buffer): Buffer[] | undefined {
+  try {
+    let i = skipWs(buf, 0);
+    if (buf[i] !== 0x5b) return undefined;
+    const out: Buffer[] = [];
+    i = skipWs(buf, i + 1);
+    if (buf[i] === 0x5d) return out;
+    for (;;) {
+      const end = skipValue(buf, i);
+      out.push(buf.subarray(i, end));
+      i = skipWs(buf, end);
+      if (buf[i] === 0x2c) i = skipWs(buf, i + 1);
+      else if (buf[i] === 0x5d) return out;
+      else return undefined;
+    }
+  } catch (err) {
+    if (err instanceof ScanError) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { parsePolicy } from './parse.js';
+
+const cond = (value: string) =>
+  `version: "1"\ntools:\n  t:\n    rules:\n      - conditions: [{ path: args.a, op: ${value} }]\n`;
+
+describe('numbers and booleans as YAML loads them', () => {
+  it('a number with more digits than a double holds is an error at the number', () => {
+    const r = parsePolicy(cond('in, value: [1, 1098765432109876543]'), { filename: 'p.yaml' });
+    expect(r.errors).toEqual([
+      {
+        file: 'p.yaml',
+        line: 5,
+        column: 57,
+        code: 'inexact-number',
+        message: '`1098765432109876543` has more digits than a number holds: it loads as 1098765432109876500',
+        hint: 'quote it (`"1098765432109876543"`) to compare it as text, as IDs should be',
+        severity: 'error',
+      },
+    ]);
+    for (const v of ['100.00000000000000001', '9007199254740993', '-9007199254740993', '+9007199254740993'])
+      expect(parsePolicy(cond(`lte, value: ${v}`)).errors.map((e) => e.code)).toEqual(['inexact-number']);
+    // A schema's numbers too.
+    const schema = `version: "1"\ntools:\n  t:\n    rules:\n      - validate: { schema: { properties: { id: { enum: [12345678901234567890] } } } }\n`;
+    expect(parsePolicy(schema).errors.map((e) => e.code)).toEqual(['inexact-number']);
+  });
+
+  it('numbers a double holds load without a word, in every YAML spelling', () => {
+    for (const v of [
+      '100',
+      '9007199254740992',
+      '0.1',
+      '1e3',
+      '+5',
+      '.5',
+      '1.',
+      '007',
+      '0x1F',
+      '-2.50',
+      '1.5e-7',
+    ])
+      expect(parsePolicy(cond(`lte, value: ${v}`)).errors, v).toEqual([]);
+    expect(parsePolicy(cond('eq, value: "1098765432109876543"')).errors).toEqual([]);
+  });
+
+  it('a plain yes/no/on/off warns that it is text; quoted, or true/false, it does not', () => {
+    const r = parsePolicy(cond('neq, value: yes'), { filename: 'p.yaml' });
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([
+      {
+        file: 'p.yaml',
+        line: 5,
+        column: 54,
+        code: 'yaml-11-boolean',
+        message: '`yes` loads as the text "yes", not as a boolean (YAML 1.2)',
+        hint: 'write `true` for the boolean, or quote it (`"yes"`) to mean the text',
+        severity: 'warning',
+      },
+    ]);
+    expect(parsePolicy(cond('in, value: [On, OFF, No]')).warnings.map((w) => w.message)).toEqual([
+      '`On` loads as the text "On", not as a boolean (YAML 1.2)',
+      '`OFF` loads as the text "OFF", not as a boolean (YAML 1.2)',
+      '`No` loads as the text "No", not as a boolean (YAML 1.2)',
+    ]);
+    for (const v of ['"yes"', "'no'", 'true', 'false', 'y', 'yesterday'])
+      expect(parsePolicy(cond(`eq, value: ${v}`)).warnings, v).toEqual([]);
+  });
+});
