@@ -155,26 +155,31 @@ describe('launch commands and file names a reader copies', () => {
 });
 
 describe('the quick start page', () => {
-  it('writes a sandbox regex that no `..` segment climbs out of', () => {
+  it('writes sandbox conditions that no `..` segment climbs out of', () => {
     const page = readFileSync(join(repoRoot(), 'apps/site/src/content/docs/docs/quick-start.md'), 'utf8');
     const yaml = /```yaml\n(version[\s\S]*?)```/.exec(page)?.[1];
     const loaded = loadPolicy(yaml ?? '', { filename: 'quick-start.md' });
     expect(loaded.ok).toBe(true);
     if (!loaded.ok) return;
-    const value = loaded.document.tools?.write_file?.rules?.[0]?.conditions?.[0]?.value;
-    const re = tryCompileRegex(String(value));
-    expect(re.ok).toBe(true);
-    if (!re.ok) return;
-    expect(
-      ['/srv/sandbox/a.txt', '/srv/sandbox/d/e.txt', '/srv/sandbox/..x/y'].map((p) => re.regex.test(p)),
-    ).toEqual([true, true, true]);
+    // A prefix `regex` and a `not_regex` for `..` segments: both must hold.
+    const [inside, noDotDot] = loaded.document.tools?.write_file?.rules?.[0]?.conditions ?? [];
+    expect([inside?.op, noDotDot?.op]).toEqual(['regex', 'not_regex']);
+    const a = tryCompileRegex(String(inside?.value));
+    const b = tryCompileRegex(String(noDotDot?.value));
+    if (!a.ok || !b.ok) throw new Error('the quick start patterns do not compile');
+    const admits = (p: string) => a.regex.test(p) && !b.regex.test(p);
+    expect(['/srv/sandbox/a.txt', '/srv/sandbox/d/e.txt', '/srv/sandbox/..x/y'].map(admits)).toEqual([
+      true,
+      true,
+      true,
+    ]);
     expect(
       [
         '/srv/sandbox/../../etc/cron.d/x',
         '/srv/sandbox/..',
         '/srv/sandbox/a/../../x',
         '/srv/sandboxed/x',
-      ].map((p) => re.regex.test(p)),
+      ].map(admits),
     ).toEqual([false, false, false, false]);
   });
 });

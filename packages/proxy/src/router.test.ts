@@ -415,10 +415,11 @@ describe('Router', () => {
         -32000,
         "Tollgate closed the session (the client deleted its session) before the MCP server answered; a forwarded tools/call counts against the policy's limits",
       ],
+      // A ping was no call: nothing counted, and the message does not say so.
       [
         2,
         -32000,
-        "Tollgate closed the session (the client deleted its session) before the MCP server answered; a forwarded tools/call counts against the policy's limits",
+        'Tollgate closed the session (the client deleted its session) before the MCP server answered',
       ],
     ]);
     expect(ended.router.awaitsAnswer(1)).toBe(false);

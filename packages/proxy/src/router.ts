@@ -288,7 +288,10 @@ export class Router<D extends GateDecision = GateDecision> {
     if (this.serverGone) return;
     this.endPending(
       { reason },
-      `Tollgate closed the session (${reason}) before the MCP server answered; a forwarded tools/call counts against the policy's limits`,
+      (isCall) =>
+        isCall
+          ? `Tollgate closed the session (${reason}) before the MCP server answered; a forwarded tools/call counts against the policy's limits`
+          : `Tollgate closed the session (${reason}) before the MCP server answered`,
       'commit',
       { reason },
     );
@@ -296,16 +299,17 @@ export class Router<D extends GateDecision = GateDecision> {
 
   private endPending(
     info: CloseInfo,
-    message: string,
+    message: string | ((isCall: boolean) => string),
     settle: 'commit' | 'rollback',
     data: Record<string, unknown>,
   ): void {
     this.serverGone = info;
     for (const [key, entry] of [...this.pending]) {
+      const text = typeof message === 'string' ? message : message(entry.call !== undefined);
       this.answerFromProxy(
         key,
         entry.id,
-        encode(errorResponse(entry.id, ErrorCode.UpstreamClosed, message, data)),
+        encode(errorResponse(entry.id, ErrorCode.UpstreamClosed, text, data)),
         settle,
       );
     }

@@ -37,6 +37,14 @@ describe('scanEnvelope', () => {
     expect(scan('Server started on stdio').kind).toBe('invalid');
     expect(scan('{"jsonrpc":"2.0","id":1,"method":"x"').problem).toMatch(/malformed JSON/);
     expect(scan('{"jsonrpc":"2.0","id":1,"method":"x"} trailing').problem).toMatch(/malformed JSON/);
+    // A byte order mark or stray text is not JSON (-32700); a JSON value that is no object is
+    // an invalid request (-32600).
+    expect(scan('\uFEFF{"jsonrpc":"2.0","id":1,"method":"ping"}').problem).toBe(
+      'malformed JSON: not a JSON value',
+    );
+    expect(scan('hello').problem).toBe('malformed JSON: not a JSON value');
+    expect(scan('"hello"').problem).toBe('not a JSON object or array');
+    expect(scan('5').problem).toBe('not a JSON object or array');
     expect(scan('{"jsonrpc":"2.0","id":1,"result":{"a":"unterminated}}').problem).toMatch(/unterminated/);
     expect(scan('{"jsonrpc":"1.0","id":1,"method":"x"}')).toMatchObject({ kind: 'invalid', id: 1 });
     expect(scan('{"jsonrpc":"2.0","id":1}').kind).toBe('invalid');

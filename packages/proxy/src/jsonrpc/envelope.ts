@@ -57,7 +57,17 @@ export function scanEnvelope(buf: Buffer): Envelope {
       return { kind: 'batch' };
     }
     if (first !== 0x7b /* { */) {
-      return { kind: 'invalid', problem: 'not a JSON object or array' };
+      // Valid JSON that is no object (`"x"`, `5`) is an invalid request; anything else (a byte
+      // order mark, stray text) is not JSON at all (JSON-RPC 2.0 section 5.1: -32700).
+      let json = true;
+      try {
+        JSON.parse(buf.toString('utf8'));
+      } catch {
+        json = false;
+      }
+      return json
+        ? { kind: 'invalid', problem: 'not a JSON object or array' }
+        : { kind: 'invalid', problem: 'malformed JSON: not a JSON value' };
     }
     let jsonrpc: unknown;
     let id: JsonRpcId | undefined;
