@@ -65,6 +65,7 @@ export async function runStdioProxy<D extends GateDecision>(
   opts: StdioProxyOptions<D>,
 ): Promise<StdioProxyExit> {
   const log = opts.logger ?? silentLogger;
+  const shutdownGraceMs = opts.shutdownGraceMs ?? 2000;
   const server = new ChildStdioTransport({
     command: opts.command,
     args: opts.args ?? [],
@@ -121,11 +122,23 @@ export async function runStdioProxy<D extends GateDecision>(
 
   await server.start();
   const handle = server.process!;
+  let escalation: NodeJS.Timeout | undefined;
   const forward = (sig: NodeJS.Signals) => {
     reason ??= `signal:${sig}`;
     endedBy ??= `Tollgate received ${sig}`;
     log.info({ signal: sig }, 'forwarding signal to the server');
     handle.signal(sig);
+    // A server that ignores the signal is not left running, nor Tollgate with it: after one
+    // grace period the shutdown ladder follows (stdin EOF, SIGTERM, SIGKILL, a grace period apart).
+    escalation ??= setTimeout(() => {
+      if (serverGone()) return;
+      log.warn(
+        { signal: sig, graceMs: shutdownGraceMs },
+        'the server outlived the forwarded signal; stopping it',
+      );
+      void server.close();
+    }, shutdownGraceMs);
+    escalation.unref();
   };
   const listeners = new Map<NodeJS.Signals, () => void>();
   if (opts.forwardSignals ?? true) {
@@ -139,6 +152,7 @@ export async function runStdioProxy<D extends GateDecision>(
   await client.start();
 
   const child = await serverClosed;
+  clearTimeout(escalation);
   for (const [sig, l] of listeners) process.off(sig, l);
   await client.flush();
   return {

@@ -329,6 +329,25 @@ describe('protocol faults', () => {
     expect((await raw.exited).code).toBe(143);
   });
 
+  it('a server that ignores the forwarded SIGTERM is stopped after the grace period, and tollgate exits', async () => {
+    const raw = new RawSession(
+      s,
+      ['-c', policy, '--shutdown-grace', '300', '--', ...fake('ignore-eof', 'ignore-sigterm')],
+      {
+        FAKE_EVENTS_FILE: events,
+      },
+    );
+    await raw.handshake();
+    const t0 = Date.now();
+    raw.proc.kill('SIGTERM');
+    // Forwarded SIGTERM ignored; then stdin EOF (ignored), SIGTERM (ignored), SIGKILL: 128 + 9.
+    expect((await raw.exited).code).toBe(137);
+    expect(serverEvents().filter((e) => e.event === 'sigterm-ignored')).toHaveLength(2);
+    // Not a speed target: three grace periods of 300 ms, well under the 2 s default grace.
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(raw.stderr).toContain('the server outlived the forwarded signal; stopping it');
+  });
+
   it.each([
     ['server-filesystem', () => [process.execPath, serverBin('server-filesystem'), s.dir]],
     ['server-memory', () => [process.execPath, serverBin('server-memory')]],
