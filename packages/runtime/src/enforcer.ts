@@ -17,7 +17,7 @@ export interface EnforcerOptions {
   policyFile: string;
   /** Reload the policy when the file changes (default false). */
   watch?: boolean;
-  /** Debounce of file changes, ms (default 100). */
+  /** How long a changed policy file must stay still before it is read, ms (default 500: `SETTLE_MS` of the policy holder). */
   debounceMs?: number;
   store: CounterStore;
   /** `closed` (default): deny when the store is down. `open`: admit uncounted, with a warning. */

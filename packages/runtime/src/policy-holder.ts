@@ -48,11 +48,18 @@ export async function loadPolicyFile(
   return { policy: r.policy, warnings: r.warnings, text };
 }
 
+/** Default of {@link PolicyHolderOptions.debounceMs}: a changed policy file is read once it has been still this long, ms. */
+export const SETTLE_MS = 500;
+
 /** Options of {@link PolicyHolder.open}. */
 export interface PolicyHolderOptions {
   /** Watch the file and reload on change (default false). */
   watch?: boolean;
-  /** Quiet period after the last change event before reloading, ms (default 100). */
+  /**
+   * How long the file must stay unchanged (no change event, same inode, size and mtime) before
+   * it is read, ms (default {@link SETTLE_MS}): a file written in parts is not read, and its first
+   * part put in force, while the writer pauses for less than this between writes.
+   */
   debounceMs?: number;
   logger?: Logger;
   /** Called after every reload attempt triggered by the watcher or {@link PolicyHolder.reload}. */
@@ -143,9 +150,20 @@ export class PolicyHolder {
       // Editors save by rename; chokidar reports it as one change.
       atomic: true,
     });
+    // A change is read once the file has settled: a write in parts reports a change per part,
+    // and a prefix of a policy is often a valid, more permissive policy (a `hide` list or a
+    // `default: deny` at the end of the file not yet written). Each change restarts the wait, and
+    // the file's identity is compared again when it ends, for a write the watcher has not
+    // reported yet.
+    const settleMs = this.opts.debounceMs ?? SETTLE_MS;
+    let scheduledAs: string | undefined;
     const schedule = () => {
       if (this.timer) clearTimeout(this.timer);
-      this.timer = setTimeout(() => void this.reload(), this.opts.debounceMs ?? 100);
+      scheduledAs = fileIdentity(this.file);
+      this.timer = setTimeout(() => {
+        if (fileIdentity(this.file) !== scheduledAs) return schedule();
+        void this.reload();
+      }, settleMs);
       this.timer.unref();
     };
     const mine = (path: string) => path === this.file;

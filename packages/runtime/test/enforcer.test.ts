@@ -1,10 +1,19 @@
-import { mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argsSha256, openDecisionLog, readDecisionLog } from '../src/decision-log.js';
 import { createEnforcer } from '../src/enforcer.js';
-import { PolicyHolder, PolicyLoadError } from '../src/policy-holder.js';
+import { PolicyHolder, PolicyLoadError, SETTLE_MS } from '../src/policy-holder.js';
 import { MemoryCounterStore } from '../src/store/memory.js';
 import { RedisCounterStore } from '../src/store/redis.js';
 import { SqliteCounterStore } from '../src/store/sqlite.js';
@@ -272,6 +281,33 @@ describe('PolicyHolder start-up', () => {
       writeFileSync(f, 'version: "1"\nhide: [e]\n');
       await until(() => holder.current.isHidden('e'), 5_000);
       expect(holder.current.isHidden('d')).toBe(false);
+    } finally {
+      await holder.close();
+    }
+  }, 30_000);
+
+  it('a policy written in two parts with a pause is not put in force half-written', async () => {
+    const full = 'version: "1"\ndefault: allow\nhide: [delete_file]\n';
+    const f = policyFile('version: "1"\nhide: [delete_file]\n');
+    const seen: string[] = [];
+    const holder = await PolicyHolder.open(f, {
+      watch: true,
+      onReload: (r) => {
+        if (r.ok) seen.push(r.policy.isHidden('delete_file') ? 'hidden' : 'open');
+      },
+    });
+    try {
+      // The first part alone (no `hide`) is a valid policy that hides nothing.
+      const fd = openSync(f, 'w');
+      writeSync(fd, full.slice(0, full.indexOf('hide:')));
+      await new Promise((r) => setTimeout(r, 300));
+      writeSync(fd, full.slice(full.indexOf('hide:')));
+      closeSync(fd);
+      await until(() => seen.length > 0, 5_000);
+      await new Promise((r) => setTimeout(r, SETTLE_MS + 200));
+      // Never the first part alone (a late change event may read the whole file once more).
+      expect(new Set(seen)).toEqual(new Set(['hidden']));
+      expect(holder.current.isHidden('delete_file')).toBe(true);
     } finally {
       await holder.close();
     }
