@@ -125,6 +125,33 @@ describe('tollgate explain', () => {
     expect(out.rules).toEqual([]);
   });
 
+  it('refuses arguments that write a member name twice, as the proxy does', () => {
+    const r = tollgate(
+      'explain',
+      '-c',
+      STRIPE,
+      '--tool',
+      'create_charge',
+      '--args',
+      '{"amount":90000,"amount":1}',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(
+      'REFUSED before the policy: the proxy answers JSON-RPC -32602 Invalid params: a member name appears twice in one object (decoders differ on which one counts)\n',
+    );
+    // The same names in different objects, or inside strings, are no duplicates.
+    const ok = tollgate(
+      'explain',
+      '-c',
+      STRIPE,
+      '--tool',
+      'create_charge',
+      '--args',
+      '{"amount":1,"currency":"usd","m":{"amount":2,"note":"\\"amount\\":3"}}',
+    );
+    expect(ok.stdout).not.toContain('REFUSED');
+  });
+
   it('exit 0 and ALLOWED for a permitted call; --json carries the same decision and trace', () => {
     const r = tollgate(
       'explain',

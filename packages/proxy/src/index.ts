@@ -36,7 +36,13 @@ export {
 } from './jsonrpc/index.js';
 export { type ProxyLogger, silentLogger } from './logger.js';
 export { exitCodeOf, runStdioProxy, type StdioProxyExit, type StdioProxyOptions } from './proxy.js';
-export { callParamsProblem, Router, type RouterOptions, type RouterStats } from './router.js';
+export {
+  callParamsProblem,
+  duplicateMemberProblem,
+  Router,
+  type RouterOptions,
+  type RouterStats,
+} from './router.js';
 export { type FilteredToolsList, filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';
 export {
   ChildStdioTransport,

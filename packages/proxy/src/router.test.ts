@@ -121,6 +121,46 @@ describe('Router', () => {
     expect(replies[3].error.message).toBe('Invalid params: params.arguments must be an object');
   });
 
+  it('refuses a message that writes a member name twice, at the top, in params or in arguments', async () => {
+    const { client, server, gate } = setup();
+    const msgs = [
+      // Top level: read as `ping` by JavaScript, as a tools/call by a first-wins decoder.
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"ping","params":{"name":"move_file","arguments":{}}}',
+      '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"move_file","arguments":{}},"params":{"name":"echo","arguments":{}}}',
+      '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"move_file","name":"echo","arguments":{}}}',
+      '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"p":{"path":"/srv/sandbox/../etc","path":"/srv/sandbox/x"}}}}',
+      '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"a":1,"\\u0061":2}}}',
+    ];
+    for (const m of msgs) client.deliver(m);
+    // The same names once each, in strings too (": inside strings is no member), pass.
+    client.deliver(
+      '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a:b\\":c","list":[{"x":1},{"x":2}]}}}',
+    );
+    await tick();
+    expect(client.json().map((r) => [r.id, r.error?.code, r.error?.message])).toEqual([
+      [1, -32600, 'Invalid Request: member "method" appears twice (decoders differ on which one counts)'],
+      [2, -32600, 'Invalid Request: member "params" appears twice (decoders differ on which one counts)'],
+      [
+        3,
+        -32602,
+        'Invalid params: a member name appears twice in one object (decoders differ on which one counts)',
+      ],
+      [
+        4,
+        -32602,
+        'Invalid params: a member name appears twice in one object (decoders differ on which one counts)',
+      ],
+      [
+        5,
+        -32602,
+        'Invalid params: a member name appears twice in one object (decoders differ on which one counts)',
+      ],
+    ]);
+    expect(gate.decided.map((c) => c.tool)).toEqual(['echo']);
+    expect(server.texts()).toHaveLength(1);
+    expect(JSON.parse(server.texts()[0]!).id).toBe(6);
+  });
+
   it('answers a denied call with an isError result and _meta, and forwards allowed calls raw', async () => {
     const { client, server, gate } = setup();
     client.deliver(call(1, 'deny_me', { a: 1 }));

@@ -46,7 +46,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { argumentsAsSent } from '@tollgate/runtime';
 import { denialResponse, taskDenialResponse } from './denial.js';
 import type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
-import { arrayElements, type Envelope, type JsonRpcId, scanEnvelope, skipWs } from './jsonrpc/envelope.js';
+import {
+  arrayElements,
+  countMembers,
+  type Envelope,
+  type JsonRpcId,
+  scanEnvelope,
+  skipWs,
+} from './jsonrpc/envelope.js';
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
@@ -378,7 +385,7 @@ export class Router<D extends GateDecision = GateDecision> {
       const text = bytes.toString('utf8');
       const message = parseJson(text);
       if (message !== undefined) {
-        read = this.readCall(env.id as JsonRpcId, message, text);
+        read = this.readCall(env.id as JsonRpcId, message, text, env.paramsMembers);
         const outcome = isGateCall(read) ? this.decideCallNow(env.id as JsonRpcId, bytes, read) : read;
         if (outcome !== undefined) {
           this.apply(outcome, undefined);
@@ -415,7 +422,7 @@ export class Router<D extends GateDecision = GateDecision> {
           read =
             message === undefined
               ? { reply: encode(errorResponse(null, ErrorCode.ParseError, 'Parse error')) }
-              : this.readCall(id, message, text);
+              : this.readCall(id, message, text, env.paramsMembers);
         }
         slot.outcomes.push(isGateCall(read) ? await this.decideCall(id, bytes, read) : read);
       } else {
@@ -501,9 +508,18 @@ export class Router<D extends GateDecision = GateDecision> {
    * The call a `tools/call` request asks for, or its `-32602` answer when its params are
    * malformed (see {@link callParamsProblem}). `message` is the parsed request.
    */
-  private readCall(id: JsonRpcId, message: unknown, text: string): ReadCall | Outcome<D> {
+  private readCall(
+    id: JsonRpcId,
+    message: unknown,
+    text: string,
+    paramsMembers: number | undefined,
+  ): ReadCall | Outcome<D> {
     const params = (message as { params?: unknown }).params;
-    const problem = callParamsProblem(params);
+    const problem =
+      callParamsProblem(params) ??
+      // A name written twice in one object of the params: JSON.parse kept the last, a server's
+      // decoder may keep the first, so what is judged may not be what runs.
+      (paramsMembers !== undefined && countMembers(params) !== paramsMembers ? DUPLICATE_MEMBER : undefined);
     if (problem) {
       this.stats.callsMalformed++;
       return { reply: encode(errorResponse(id, ErrorCode.InvalidParams, `Invalid params: ${problem}`)) };
@@ -604,7 +620,7 @@ export class Router<D extends GateDecision = GateDecision> {
         };
       } else if (env.kind === 'request' && env.method === 'tools/call') {
         const text = elementBytes.toString('utf8');
-        const read = this.readCall(env.id as JsonRpcId, JSON.parse(text), text);
+        const read = this.readCall(env.id as JsonRpcId, JSON.parse(text), text, env.paramsMembers);
         outcome = isGateCall(read) ? await this.decideCall(env.id as JsonRpcId, elementBytes, read) : read;
       } else {
         outcome = this.classifyClient(elementBytes, env);
@@ -1034,6 +1050,29 @@ export class Router<D extends GateDecision = GateDecision> {
     this.log.info({ tools: changed }, 'policy reload changed hidden tools; notifying the client');
     this.toClient(LIST_CHANGED);
   }
+}
+
+/** The refusal of a `tools/call` whose params write a member name twice in one object. */
+const DUPLICATE_MEMBER = 'a member name appears twice in one object (decoders differ on which one counts)';
+
+/**
+ * {@link DUPLICATE_MEMBER} when the JSON text of a call's `arguments` writes a member name twice
+ * in one object, as the proxy refuses it (JSON-RPC `-32602`); undefined otherwise, and for text
+ * that is not JSON. For `tollgate explain --args`, which reads the arguments as text.
+ */
+export function duplicateMemberProblem(argumentsText: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(argumentsText);
+  } catch {
+    return undefined;
+  }
+  const env = scanEnvelope(
+    Buffer.from(`{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"arguments":${argumentsText}}}`),
+  );
+  return env.paramsMembers !== undefined && env.paramsMembers !== countMembers({ arguments: parsed })
+    ? DUPLICATE_MEMBER
+    : undefined;
 }
 
 /**

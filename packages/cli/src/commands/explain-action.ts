@@ -7,7 +7,7 @@ import {
   MAX_POLICY_BYTES,
   type PolicyError,
 } from '@tollgate/policy';
-import { callParamsProblem } from '@tollgate/proxy';
+import { callParamsProblem, duplicateMemberProblem } from '@tollgate/proxy';
 import {
   argumentsAsSent,
   type ConditionTrace,
@@ -246,7 +246,8 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   }
   const policy = loaded.policy;
   // What the proxy refuses before the policy sees it (same check, same message as on the wire).
-  const problem = callParamsProblem({ name: opts.tool, arguments: args });
+  const problem =
+    callParamsProblem({ name: opts.tool, arguments: args }) ?? duplicateMemberProblem(opts.args ?? '{}');
   if (problem !== undefined) {
     const refused = `Invalid params: ${problem}`;
     process.exitCode = 1;

@@ -69,7 +69,7 @@ describe('EnvelopeStream', () => {
     const r = rng(42);
     for (let n = 0; n < 400; n++) {
       const msg = randomMessage(r);
-      const expected = scanEnvelope(Buffer.from(msg));
+      const { paramsMembers: _m, ...expected } = scanEnvelope(Buffer.from(msg));
       const bytes = Buffer.from(msg);
       const cuts = Array.from({ length: Math.floor(r() * 6) }, () => Math.floor(r() * bytes.length));
       expect(streamed(bytes, cuts), msg).toEqual(expected);
@@ -78,7 +78,7 @@ describe('EnvelopeStream', () => {
 
   it('handles every single cut of a response with escapes at the cut', () => {
     const msg = JSON.stringify({ result: { text: 'a\\"b\\\\"c"}' }, jsonrpc: '2.0', id: 'q"\\' });
-    const expected = scanEnvelope(Buffer.from(msg));
+    const { paramsMembers: _m, ...expected } = scanEnvelope(Buffer.from(msg));
     expect(expected).toEqual({ kind: 'response', id: 'q"\\', isError: false });
     for (let c = 0; c <= msg.length; c++) expect(streamed(msg, [c]), `cut at ${c}`).toEqual(expected);
     for (let c = 0; c + 1 <= msg.length; c++) expect(streamed(msg, [c, c + 1])).toEqual(expected);
@@ -114,7 +114,7 @@ describe('EnvelopeStream', () => {
     const kinds: string[] = [];
     for (const msg of cases) {
       const bytes = Buffer.isBuffer(msg) ? msg : Buffer.from(msg);
-      const expected = scanEnvelope(bytes);
+      const { paramsMembers: _m, ...expected } = scanEnvelope(bytes);
       kinds.push(expected.kind);
       for (let c = 0; c <= bytes.length; c += 3) {
         expect(streamed(bytes, [c]), `${bytes.toString()} cut at ${c}`).toEqual(expected);

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { scanEnvelope } from './envelope.js';
+import { countMembers, scanEnvelope } from './envelope.js';
 import { findIdInEdges } from './oversize.js';
 
-const scan = (s: string) => scanEnvelope(Buffer.from(s));
+/** The envelope without `paramsMembers` (its own test below). */
+const scan = (s: string) => {
+  const { paramsMembers: _members, ...env } = scanEnvelope(Buffer.from(s));
+  return env;
+};
 
 describe('scanEnvelope', () => {
   it('classifies requests, notifications and responses', () => {
@@ -216,5 +220,39 @@ describe('scanEnvelope nesting and long strings', () => {
       }
     }
     expect(scan(`{"jsonrpc":"2.0","id":1,"method":"${'a'.repeat(70)}\\"}`).kind).toBe('invalid');
+  });
+});
+
+describe('member names written twice', () => {
+  it('refuses an envelope member written twice, with the id when it is known', () => {
+    expect(scanEnvelope(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}'))).toEqual({
+      kind: 'invalid',
+      problem: 'member "method" appears twice (decoders differ on which one counts)',
+      id: 1,
+    });
+    expect(scanEnvelope(Buffer.from('{"jsonrpc":"2.0","id":1,"id":2,"method":"a"}')).problem).toBe(
+      'member "id" appears twice (decoders differ on which one counts)',
+    );
+    expect(
+      scanEnvelope(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"a","p\\u0061rams":{},"params":{}}'))
+        .problem,
+    ).toBe('member "params" appears twice (decoders differ on which one counts)');
+    // Other top-level names may repeat: nothing reads them.
+    expect(scanEnvelope(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"a","x":1,"x":2}')).kind).toBe(
+      'request',
+    );
+  });
+
+  it('counts the member names written in params, at any depth, outside strings', () => {
+    const members = (s: string) => scanEnvelope(Buffer.from(s)).paramsMembers;
+    expect(
+      members(
+        '{"jsonrpc":"2.0","id":1,"method":"a","params":{"name":"x","arguments":{"a":[{"b":1},{"c":"d:e"}]}}}',
+      ),
+    ).toBe(5);
+    expect(members('{"jsonrpc":"2.0","id":1,"method":"a","params":[]}')).toBe(0);
+    expect(members('{"jsonrpc":"2.0","method":"a","params":{"x":1}}')).toBeUndefined();
+    expect(countMembers({ name: 'x', arguments: { a: [{ b: 1 }, { c: 'd:e' }] } })).toBe(5);
+    expect(countMembers(JSON.parse('{"a":1,"a":2}'))).toBe(1);
   });
 });

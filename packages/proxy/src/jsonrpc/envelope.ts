@@ -30,6 +30,33 @@ export interface Envelope {
   readonly isError?: boolean;
   /** For `invalid`: why. */
   readonly problem?: string;
+  /**
+   * For a request with `params`: the member names written in it, at any depth (`:` outside
+   * strings), for {@link countMembers} to compare with what `JSON.parse` kept.
+   */
+  readonly paramsMembers?: number;
+}
+
+/**
+ * Members of every object in a parsed value, at any depth. Fewer than the names written
+ * ({@link Envelope.paramsMembers}) means a name appeared twice in one object, which `JSON.parse`
+ * read as its last occurrence and some decoders as their first. Iterative.
+ */
+export function countMembers(value: unknown): number {
+  let n = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let k = 0; k < v.length; k++) stack.push(v[k]);
+    } else {
+      const keys = Object.keys(v);
+      n += keys.length;
+      for (let k = 0; k < keys.length; k++) stack.push((v as Record<string, unknown>)[keys[k]!]);
+    }
+  }
+  return n;
 }
 
 /** Matches a UTF-16 surrogate that is not half of a pair (in `u` mode pairs are one code point). */
@@ -76,6 +103,8 @@ export function scanEnvelope(buf: Buffer): Envelope {
     let hasMethod = false;
     let hasResult = false;
     let hasError = false;
+    let paramsMembers: number | undefined;
+    let seen = 0;
     i = skipWs(buf, i + 1);
     if (buf[i] === 0x7d /* } */) {
       i++;
@@ -89,7 +118,21 @@ export function scanEnvelope(buf: Buffer): Envelope {
         if (buf[i] !== 0x3a /* : */) throw new ScanError('expected ":"');
         const vStart = skipWs(buf, i + 1);
         const vEnd = skipValue(buf, vStart);
+        if (member !== Member.Other && member !== Member.CaseVariant) {
+          // A repeated member is read as its first occurrence by some decoders and as its last by
+          // JavaScript's: the proxy cannot know which the server acts on.
+          if (seen & (1 << member))
+            return {
+              kind: 'invalid',
+              problem: `member "${MEMBER_NAMES[member]}" appears twice (decoders differ on which one counts)`,
+              ...(hasId && member !== Member.Id && idProblem(id) === undefined ? { id } : {}),
+            };
+          seen |= 1 << member;
+        }
         switch (member) {
+          case Member.Params:
+            paramsMembers = colons;
+            break;
           case Member.Jsonrpc:
             jsonrpc = parseSlice(buf, vStart, vEnd);
             break;
@@ -129,7 +172,8 @@ export function scanEnvelope(buf: Buffer): Envelope {
       }
     }
     if (skipWs(buf, i) !== buf.length) throw new ScanError('unexpected bytes after the message');
-    return classifyEnvelope({ jsonrpc, id, hasId, method, hasMethod, hasResult, hasError });
+    const env = classifyEnvelope({ jsonrpc, id, hasId, method, hasMethod, hasResult, hasError });
+    return paramsMembers !== undefined && env.kind === 'request' ? { ...env, paramsMembers } : env;
   } catch (err) {
     if (err instanceof ScanError) return { kind: 'invalid', problem: `malformed JSON: ${err.message}` };
     throw err;
@@ -200,7 +244,19 @@ export function idProblem(id: unknown): string | undefined {
 }
 
 /** The top-level members the envelope is made of; `Other` for any other name. */
-const Member = { Other: 0, Jsonrpc: 1, Id: 2, Method: 3, Result: 4, Error: 5, CaseVariant: 6 } as const;
+const Member = {
+  Other: 0,
+  Jsonrpc: 1,
+  Id: 2,
+  Method: 3,
+  Result: 4,
+  Error: 5,
+  CaseVariant: 6,
+  Params: 7,
+} as const;
+
+/** Names of the members, for the duplicate-member problem text. */
+const MEMBER_NAMES = ['', 'jsonrpc', 'id', 'method', 'result', 'error', '', 'params'] as const;
 type Member = (typeof Member)[keyof typeof Member];
 
 /** The JSON-RPC member names, `params` included: a case variant of any of them is refused. */
@@ -307,9 +363,11 @@ function memberOf(buf: Buffer, from: number, to: number): Member {
     case 6:
       return bytesAre(buf, from, to, 'method')
         ? Member.Method
-        : bytesAre(buf, from, to, 'result')
-          ? Member.Result
-          : Member.Other;
+        : bytesAre(buf, from, to, 'params')
+          ? Member.Params
+          : bytesAre(buf, from, to, 'result')
+            ? Member.Result
+            : Member.Other;
     case 7:
       return bytesAre(buf, from, to, 'jsonrpc') ? Member.Jsonrpc : Member.Other;
     default:
@@ -318,6 +376,7 @@ function memberOf(buf: Buffer, from: number, to: number): Member {
 }
 
 function memberOfName(name: string): Member {
+  if (name === 'params') return Member.Params;
   const m = envelopeMember(name);
   return m === undefined ? Member.Other : MEMBER_OF_NAME[m];
 }
@@ -401,9 +460,16 @@ const SHORT_STRING_BYTES = 64;
 /** The bracket stack of {@link skipValue}, grown (doubled) for deeper nesting and kept. */
 let closers = new Uint8Array(64);
 
+/**
+ * Member names (`:` outside strings) in the container {@link skipValue} last walked: compared with
+ * the members `JSON.parse` kept, it tells whether a name appeared twice in one object.
+ */
+let colons = 0;
+
 /** `i` at the first byte of a value; returns the index after it. */
 function skipValue(buf: Buffer, i: number): number {
   const c = buf[i];
+  colons = 0;
   if (c === Q) return skipString(buf, i);
   if (c === 0x7b || c === 0x5b) {
     // Walk nested containers with an explicit stack (of expected closing brackets) so deep
@@ -429,7 +495,7 @@ function skipValue(buf: Buffer, i: number): number {
         stack[depth++] = b === 0x7b ? 0x7d : 0x5d;
       } else if (b === 0x7d || b === 0x5d) {
         if (stack[--depth] !== b) throw new ScanError('unbalanced brackets');
-      }
+      } else if (b === 0x3a) colons++;
       pos++;
     }
     return pos;
