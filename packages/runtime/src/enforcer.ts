@@ -59,7 +59,10 @@ export interface Enforcer {
   setToolSchemas(tools: ReadonlyArray<{ name: string; inputSchema?: unknown }>): void;
   /** Subscribe to policy swaps (e.g. to send `notifications/tools/list_changed` when `hide` changed). */
   onPolicyChange(listener: (prev: CompiledPolicy, next: CompiledPolicy) => void): () => void;
-  /** Re-read the policy file now (SIGHUP). Resolves true when the new file was valid. */
+  /**
+   * Re-read the policy file (SIGHUP) once it has been still for the settle time (500 ms by
+   * default), so a file still being written is not read half-way. Resolves true when it was valid.
+   */
   reload(): Promise<boolean>;
   /** Stop watching, flush the decision log, close the store. */
   close(): Promise<void>;
@@ -205,7 +208,7 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
       return holder.onChange(listener);
     },
     async reload() {
-      return (await holder.reload()).ok;
+      return (await holder.reloadWhenStill()).ok;
     },
     async close() {
       await holder.close();

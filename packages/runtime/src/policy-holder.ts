@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { constants as fsConstants, statSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { type CompiledPolicy, formatPolicyError, loadPolicy, type PolicyError } from '@tollgate/policy';
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
@@ -24,6 +24,33 @@ export class PolicyLoadError extends Error {
   }
 }
 
+/**
+ * The text of `file`, refusing anything but a regular file without blocking: opened with
+ * `O_NONBLOCK`, so a FIFO put in the policy's place (which a plain read would wait on for a
+ * writer, for ever, holding up every later reload) is refused at once, as are devices.
+ *
+ * @throws Error naming the file type when `file` is not a regular file, or the open/read error
+ */
+async function readRegularFile(file: string): Promise<string> {
+  const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      const kind = st.isFIFO()
+        ? 'a FIFO'
+        : st.isDirectory()
+          ? 'a directory'
+          : st.isSocket()
+            ? 'a socket'
+            : 'a device';
+      throw new Error(`${file} is ${kind}, not a regular file`);
+    }
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Outcome of one (re)load attempt. */
 export type ReloadResult =
   | { ok: true; changed: boolean; policy: CompiledPolicy; warnings: readonly PolicyError[] }
@@ -36,10 +63,11 @@ export type ReloadResult =
  */
 export async function loadPolicyFile(
   file: string,
+  opts: { regularFile?: boolean } = {},
 ): Promise<{ policy: CompiledPolicy; warnings: readonly PolicyError[]; text: string }> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = opts.regularFile ? await readRegularFile(file) : await readFile(file, 'utf8');
   } catch (err) {
     throw new PolicyLoadError(file, [], err);
   }
@@ -106,7 +134,8 @@ export class PolicyHolder {
    */
   static async open(file: string, opts: PolicyHolderOptions = {}): Promise<PolicyHolder> {
     const path = resolve(file);
-    const { policy, warnings, text } = await loadPolicyFile(path);
+    // A watched file must be a regular one (a FIFO would block every later reload).
+    const { policy, warnings, text } = await loadPolicyFile(path, { regularFile: opts.watch === true });
     for (const w of warnings) opts.logger?.warn({ policy: path }, formatPolicyError(w));
     const holder = new PolicyHolder(path, policy, opts);
     if (opts.watch) {
@@ -115,9 +144,11 @@ export class PolicyHolder {
       // above and then would go unseen, and the policy read before it would stay in force.
       let now: string | undefined;
       try {
-        now = await readFile(path, 'utf8');
+        now = await readRegularFile(path);
       } catch {
-        now = undefined; // Removed meanwhile: the policy read stays, as for a later removal.
+        // Removed or replaced by something else meanwhile: the policy read stays, as for a later
+        // change of that kind.
+        now = undefined;
       }
       if (now !== undefined && now !== text) await holder.reload();
     }
@@ -191,6 +222,23 @@ export class PolicyHolder {
   }
 
   /**
+   * {@link reload} once the file has been still (same inode, size and mtime) for the settle time
+   * ({@link PolicyHolderOptions.debounceMs}): for a reload asked for from outside (SIGHUP), which
+   * may come while the policy is being written in parts. Never throws.
+   */
+  async reloadWhenStill(): Promise<ReloadResult> {
+    const settleMs = this.opts.debounceMs ?? SETTLE_MS;
+    let before = fileIdentity(this.file);
+    for (;;) {
+      await new Promise((r) => setTimeout(r, settleMs));
+      const now = fileIdentity(this.file);
+      if (now === before) break;
+      before = now;
+    }
+    return this.reload();
+  }
+
+  /**
    * Re-read the file now. A call while a reload runs gets one more reload after it (calls made
    * meanwhile share that one): the running one may have read the file before the change that
    * asked for this. Never throws.
@@ -214,7 +262,7 @@ export class PolicyHolder {
     this.seen = fileIdentity(this.file);
     let result: ReloadResult;
     try {
-      const { policy, warnings } = await loadPolicyFile(this.file);
+      const { policy, warnings } = await loadPolicyFile(this.file, { regularFile: true });
       const changed = policy.hash !== prev.hash;
       result = { ok: true, changed, policy, warnings };
       if (changed) {

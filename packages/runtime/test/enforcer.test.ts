@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   closeSync,
   mkdtempSync,
@@ -312,6 +313,50 @@ describe('PolicyHolder start-up', () => {
       await holder.close();
     }
   }, 30_000);
+
+  it("a FIFO put in the policy file's place is refused at once; the next regular file applies", async () => {
+    const f = policyFile('version: "1"\nhide: [a]\n');
+    const failures: string[] = [];
+    const holder = await PolicyHolder.open(f, {
+      watch: true,
+      onReload: (r) => {
+        if (!r.ok) failures.push(String((r.error.cause as Error | undefined)?.message));
+      },
+    });
+    try {
+      unlinkSync(f);
+      execFileSync('mkfifo', [f]);
+      await until(() => failures.length > 0, 10_000);
+      expect(failures[0]).toBe(`${f} is a FIFO, not a regular file`);
+      expect(holder.current.isHidden('a')).toBe(true);
+      // A reload asked for meanwhile does not wait on the FIFO either.
+      expect((await holder.reload()).ok).toBe(false);
+      unlinkSync(f);
+      writeFileSync(f, 'version: "1"\nhide: [b]\n');
+      await until(() => holder.current.isHidden('b'), 10_000);
+    } finally {
+      await holder.close();
+    }
+  }, 30_000);
+
+  it('a reload asked for while the file is written in parts (SIGHUP) waits for it to be still', async () => {
+    const full = 'version: "1"\ndefault: allow\nhide: [delete_file]\n';
+    const f = policyFile('version: "1"\nhide: [delete_file]\n');
+    const holder = await PolicyHolder.open(f);
+    try {
+      const fd = openSync(f, 'w');
+      writeSync(fd, full.slice(0, full.indexOf('hide:')));
+      const asked = holder.reloadWhenStill();
+      await new Promise((r) => setTimeout(r, 300));
+      writeSync(fd, full.slice(full.indexOf('hide:')));
+      closeSync(fd);
+      const r = await asked;
+      expect(r.ok).toBe(true);
+      expect(holder.current.isHidden('delete_file')).toBe(true);
+    } finally {
+      await holder.close();
+    }
+  });
 
   it('an unchanged file is not reloaded once the watcher is ready', async () => {
     const f = policyFile(LIMIT2);
