@@ -367,6 +367,20 @@ describe('backslash escapes in tool keys and hide entries', () => {
     expect(policy.rulesFor('axbc')).toEqual([]);
   });
 
+  it('two keys or hide entries that name one tool, one through an escape, are refused', () => {
+    const r = parsePolicy(
+      "version: \"1\"\nhide: [move_file, 'move\\_file']\ntools:\n  'write\\_file':\n    rules: [{ action: deny }]\n  write_file:\n    rules: [{ rate_limit: 100/minute }]\n",
+    );
+    expect(r.errors.map((e) => [e.code, e.line, e.message])).toEqual([
+      ['hide-duplicate', 2, 'hide: duplicate entry "move\\_file", the tool "move_file" (also hide[0])'],
+      [
+        'duplicate-key',
+        6,
+        'tool key "write_file" names the tool "write_file", as "write\\_file" does: only one entry\'s rules would apply',
+      ],
+    ]);
+  });
+
   it('a counter under an escaped exact key is read under the tool name it names', () => {
     const r = loadPolicy(
       "version: \"1\"\ntools:\n  'pay\\*':\n    rules:\n      - { name: cap, conditions: [{ path: 'state.pay*.spent', op: lte, value: 10 }], state: { counter: spent, window: day } }\n",

@@ -448,14 +448,18 @@ function semanticChecks(doc: Obj, add: Add): void {
         );
         return;
       }
-      if (seen.has(h))
+      // Exact entries compare as the names they stand for (`move\_file` is `move_file`).
+      const as = isGlob(h) ? h : exactToolName(h);
+      if (seen.has(as))
         add(
           ['hide', i],
           'hide-duplicate',
-          `hide: duplicate entry "${h}" (also hide[${seen.get(h)}])`,
+          as === h
+            ? `hide: duplicate entry "${h}" (also hide[${seen.get(as)}])`
+            : `hide: duplicate entry "${h}", the tool "${as}" (also hide[${seen.get(as)}])`,
           'remove the duplicate',
         );
-      else seen.set(h, i);
+      else seen.set(as, i);
       const unseen = invisibleText(h);
       if (unseen)
         add(
@@ -478,8 +482,24 @@ function semanticChecks(doc: Obj, add: Add): void {
   const defined = new Map<string, ValuePath>();
   const reads: CounterRef[] = [];
 
+  // Exact keys by the tool they name: `write\_file` and `write_file` are one tool, and two
+  // entries for it would leave one entry's rules out.
+  const exactNames = new Map<string, string>();
   for (const [key, entry] of Object.entries(doc.tools)) {
     const entryPath = ['tools', key];
+    if (key !== '*' && !isGlob(key) && key.trim() !== '') {
+      const name = exactToolName(key);
+      const prior = exactNames.get(name);
+      if (prior !== undefined)
+        add(
+          entryPath,
+          'duplicate-key',
+          `tool key "${key}" names the tool "${name}", as "${prior}" does: only one entry's rules would apply`,
+          'merge the two entries into one',
+          { at: 'key' },
+        );
+      else exactNames.set(name, key);
+    }
     if (key.trim() === '')
       add(
         entryPath,

@@ -76,6 +76,22 @@ describe('child process lifecycle', () => {
     expect(h.child.stdout.destroyed).toBe(true);
   });
 
+  it('a process the server left in its group that ignores SIGTERM is ended after the server exits (watchdog)', async () => {
+    // The server starts a background process that ignores SIGTERM, then exits on its own.
+    const h = await spawnChild({
+      command: '/bin/sh',
+      args: ['-c', `(trap '' TERM INT; exec sleep 301) & echo "{\\"pid\\":$!}"; read -r _`],
+      stderr: 'ignore',
+    });
+    const { pid } = await firstLine(h.child.stdout);
+    expect(alive(pid!)).toBe(true);
+    h.child.stdin.end(); // the server exits on EOF, leaving the sleep behind
+    await h.exited;
+    // SIGTERM is ignored; the watchdog sends SIGKILL about a second later.
+    for (let i = 0; i < 40 && alive(pid!); i++) await sleep(100);
+    expect(alive(pid!)).toBe(false);
+  });
+
   it('leaves no process behind when the parent is killed with SIGKILL (watchdog)', async () => {
     const parent = spawn(process.execPath, ['--import', 'tsx', parentScript, processModule, stubborn], {
       stdio: ['ignore', 'pipe', 'inherit'],

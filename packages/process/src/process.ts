@@ -63,7 +63,13 @@ export class ChildProcessHandle {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
         this.reapGroup();
-        this.releaseWatchdog();
+        // Processes the server left in its group (a wrapper's children) that outlive SIGTERM:
+        // the watchdog, let go without its "done", ends them (SIGTERM, then SIGKILL a second
+        // later), also when Tollgate exits first. An empty group releases it.
+        const pgid = child.pid;
+        if (this.watchdog && pgid !== undefined && process.platform !== 'win32' && groupRunning(pgid))
+          this.handOverToWatchdog();
+        else this.releaseWatchdog();
         resolve(this.exit);
       });
     });
@@ -135,6 +141,18 @@ export class ChildProcessHandle {
     this.child.stdin.destroy();
     this.child.stdout.destroy();
     this.child.unref();
+  }
+
+  /** Closes the watchdog's pipe without "done": it ends what is left of the group, as on a crash. */
+  private handOverToWatchdog(): void {
+    const w = this.watchdog;
+    if (!w) return;
+    this.watchdog = undefined;
+    try {
+      w.stdin.end();
+    } catch {
+      // The watchdog is gone already.
+    }
   }
 
   /** Tells the watchdog all is well and lets it exit. Call once the child has exited. */

@@ -45,6 +45,18 @@ describe('argumentsAsSent', () => {
     expect(args.channel_id).toBe(1098765432109876500);
   });
 
+  it("marks numbers whose exponent leaves the double's range, however few their digits", () => {
+    const text = '{"a":-1e-400,"b":1e400,"c":3e-324,"d":1e100,"e":5e-324}';
+    const sent = argumentsAsSent(text, JSON.parse(text))!;
+    expect(sent).toEqual({
+      a: new InexactNumber('-1e-400'),
+      b: new InexactNumber('1e400'),
+      c: new InexactNumber('3e-324'),
+      d: 1e100,
+      e: 5e-324,
+    });
+  });
+
   it('is undefined when every number reads exactly, or the only long numbers are elsewhere', () => {
     expect(argumentsAsSent('{"a":1,"b":"x"}', { a: 1, b: 'x' })).toBeUndefined();
     const text = '{"id":12345678901234567890,"params":{"arguments":{"a":1}}}';

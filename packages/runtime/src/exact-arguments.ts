@@ -29,15 +29,15 @@ export interface InexactNumberMark {
 
 /**
  * Cheap test before {@link inexactNumbers}: true when `text` has a run of 16 digits (a decimal
- * point may sit among them). A number of 15 significant digits or fewer always reads exactly,
- * so text without such a run holds no inexact number except one whose exponent leaves the
- * double's range (`1e400`, `1e-400`), which reads as `Infinity` or 0 on every JSON reader.
+ * point may sit among them) or an exponent of three digits. A number of 15 significant digits or
+ * fewer reads exactly unless its exponent leaves the double's range (`1e400` reads as Infinity,
+ * `1e-400` as 0), which takes an exponent of at least three digits.
  */
 export function mayHoldInexactNumbers(text: string): boolean {
-  return LONG_DIGIT_RUN.test(text);
+  return MAY_BE_INEXACT.test(text);
 }
 
-const LONG_DIGIT_RUN = /\d[\d.]{15}/;
+const MAY_BE_INEXACT = /\d[\d.]{15}|\d[eE][-+]?\d{3}/;
 
 /**
  * Every number in a valid JSON `text` that {@link isExactDecimal} refuses, with its path. Walks

@@ -110,7 +110,7 @@ const show = (v: unknown) =>
   v === undefined
     ? 'missing'
     : v instanceof InexactNumber
-      ? `${v.text}, more digits than a double holds`
+      ? `${v.text}, which a double does not hold exactly`
       : jsonText(v, false);
 
 /**

@@ -103,6 +103,12 @@ describe('scanEnvelope value decoding', () => {
     expect(scan('{"jsonrpc":"2\\u002e0","id":1,"method":"x"}').kind).toBe('request');
     // Ids a server cannot echo back as the same value are refused (their answers could not be
     // matched: a tools/list answer would pass unfiltered).
+    for (const id of ['1e-400', '1.00000000000000000001', '-0.30000000000000000001'])
+      expect(scan(`{"jsonrpc":"2.0","id":${id},"method":"x"}`), id).toEqual({
+        kind: 'invalid',
+        problem: 'id is a number a double does not hold exactly; the server could not echo it back',
+      });
+    expect(scan('{"jsonrpc":"2.0","id":1.0,"method":"x"}').kind).toBe('request');
     expect(scan('{"jsonrpc":"2.0","id":1e400,"method":"x"}')).toEqual({
       kind: 'invalid',
       problem: 'id must be a finite number',

@@ -11,6 +11,7 @@
  */
 
 import { isUtf8 } from 'node:buffer';
+import { isExactDecimal } from '@tollgate/policy';
 import { caseVariantOf } from './member-names.js';
 
 /** A JSON-RPC id: string or number (null only in error responses to unreadable requests). */
@@ -139,6 +140,20 @@ export function scanEnvelope(buf: Buffer): Envelope {
           case Member.Id:
             id = parseSlice(buf, vStart, vEnd) as JsonRpcId;
             hasId = true;
+            // A number id the double rounds (`1e-400` reads as 0, `1.00000000000000000001` as 1)
+            // comes back from a JavaScript server as another id, answering another request.
+            // (Infinity and integers past 2^53 get their own message from idProblem.)
+            if (
+              typeof id === 'number' &&
+              !shortInteger(buf, vStart, vEnd) &&
+              Number.isFinite(id) &&
+              (!Number.isInteger(id) || Number.isSafeInteger(id)) &&
+              !isExactDecimal(buf.toString('latin1', vStart, vEnd))
+            )
+              return {
+                kind: 'invalid',
+                problem: 'id is a number a double does not hold exactly; the server could not echo it back',
+              };
             // Guarded here too: every message has an id, and this call must stay off the hot path.
             if (typeof id === 'string' && id.includes('\uFFFD') && idBytesProblem(id, buf, vStart, vEnd)) {
               return { kind: 'invalid', problem: ID_NOT_UTF8 };
@@ -241,6 +256,17 @@ export function idProblem(id: unknown): string | undefined {
   }
   if (typeof id !== 'string') return 'id must be a string or a number';
   return LONE_SURROGATE.test(id) ? 'id must not contain a lone surrogate' : undefined;
+}
+
+/** True for `buf[from, to)` of at most 15 digits, after an optional `-`: an id that reads exactly. */
+function shortInteger(buf: Buffer, from: number, to: number): boolean {
+  if (buf[from] === 0x2d) from++;
+  if (to - from > 15 || to === from) return false;
+  for (let k = from; k < to; k++) {
+    const b = buf[k] as number;
+    if (b < 0x30 || b > 0x39) return false;
+  }
+  return true;
 }
 
 /** The top-level members the envelope is made of; `Other` for any other name. */
