@@ -64,5 +64,23 @@ describe('numbers and booleans as YAML loads them', () => {
     ]);
     for (const v of ['"yes"', "'no'", 'true', 'false', 'y', 'yesterday'])
       expect(parsePolicy(cond(`eq, value: ${v}`)).warnings, v).toEqual([]);
+    // Text fields are text: no warning there.
+    const text =
+      'version: "1"\ndescription: on\ntools:\n  t:\n    rules:\n      - { name: yes, action: deny, on_deny: No }\n';
+    expect(parsePolicy(text).warnings).toEqual([]);
+  });
+
+  it('a tag or quotes around a number are not part of the literal checked', () => {
+    const tagged = parsePolicy(cond('eq, value: !!int "1098765432109876543"')).errors;
+    expect(tagged.map((e) => [e.code, e.message, e.hint])).toEqual([
+      [
+        'inexact-number',
+        '`1098765432109876543` has more digits than a number holds: it loads as 1098765432109876500',
+        'drop the tag and quote it (`"1098765432109876543"`) to compare it as text, as IDs should be',
+      ],
+    ]);
+    expect(parsePolicy(cond('lte, value: !!float "0.30000000000000001"')).errors.map((e) => e.code)).toEqual([
+      'inexact-number',
+    ]);
   });
 });

@@ -108,6 +108,16 @@ describe('text nobody can see', () => {
     ).toEqual([]);
   });
 
+  it('a Hangul filler is invisible; a joiner inside an emoji sequence is not', () => {
+    const w = (key: string) =>
+      parsePolicy(
+        `version: "1"\ntools:\n  ${JSON.stringify(key)}:\n    rules: [{ action: deny }]\n`,
+      ).warnings.map((e) => e.code);
+    expect(w('echo\u3164')).toEqual(['invisible-text']);
+    expect(w('deploy_\u{1F468}\u200D\u{1F4BB}')).toEqual([]);
+    expect(w('a\u200Db')).toEqual(['invisible-text']);
+  });
+
   it('a hidden tool with an empty entry is told the entry never applies', () => {
     const r = parsePolicy('version: "1"\nhide: ["get-*"]\ntools:\n  get-sum: {}\n');
     expect(r.warnings.map((e) => e.message)).toEqual([
@@ -134,6 +144,15 @@ describe('sliding window bounds', () => {
       'rate_limit window must be at most 366d (31622400 seconds), got "99999999999d" (string)',
     );
     expect(messages('1e306')[0]![0]).toMatch(/^rate_limit window must be at most 366d/);
+  });
+
+  it('a duration the language cannot read is told the form, not a lower bound', () => {
+    expect(messages('1.5e3s')[0]![0]).toBe(
+      'rate_limit window must be a number of seconds or a duration like 30s, 5m, 1h, 1d, 1.5h (digits and one unit), got "1.5e3s" (string)',
+    );
+    expect(messages('0.0001')[0]![0]).toBe(
+      'rate_limit window must be at least 1 ms (0.001 seconds), got 0.0001 (number)',
+    );
   });
 
   it('a number of seconds written as text is told to add a unit', () => {

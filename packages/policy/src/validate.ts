@@ -384,7 +384,9 @@ function checkRateLimit(rl: unknown, base: ValuePath, add: Add): void {
           ? `rate_limit window must be at most 366d (${MAX_SLIDING_WINDOW_MS / 1000} seconds), got ${describe(rl.window)}`
           : unitless
             ? `rate_limit window "${rl.window as string}" is text without a unit`
-            : `rate_limit window must be at least 1 ms (0.001 seconds): a number of seconds or a duration like 30s, 5m, 1h, 1d, got ${describe(rl.window)}`,
+            : ms === undefined
+              ? `rate_limit window must be a number of seconds or a duration like 30s, 5m, 1h, 1d, 1.5h (digits and one unit), got ${describe(rl.window)}`
+              : `rate_limit window must be at least 1 ms (0.001 seconds), got ${describe(rl.window)}`,
         unitless
           ? `write \`${(rl.window as string).trim()}s\` (or the number unquoted, in seconds)`
           : undefined,
@@ -426,7 +428,11 @@ interface CounterRef {
 function invisibleText(s: string): string | undefined {
   if (/^\s/u.test(s)) return 'starts with whitespace';
   if (/\s$/u.test(s)) return 'ends with whitespace';
-  const m = /[\p{Cf}\p{Cc}\p{Zl}\p{Zp}]/u.exec(s);
+  // A zero-width joiner inside an emoji sequence (👨‍💻) is part of what is seen; Hangul fillers
+  // are letters (Lo) that show nothing.
+  const m = /[\p{Cf}\p{Cc}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0]/u.exec(
+    s.replace(/(?<=\p{Extended_Pictographic}\uFE0F?)\u200D(?=\p{Extended_Pictographic})/gu, ''),
+  );
   if (m)
     return `holds the invisible character U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
   return undefined;

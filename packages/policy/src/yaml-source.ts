@@ -63,6 +63,18 @@ const YAML11_BOOLEANS: ReadonlySet<string> = new Set(
   ['yes', 'no', 'on', 'off'].flatMap((w) => [w, w[0]!.toUpperCase() + w.slice(1), w.toUpperCase()]),
 );
 
+/** True for the path of a condition's `value`, or of anything inside it (an `in` list's items). */
+function isConditionValue(path: readonly (string | number)[] | undefined): boolean {
+  return (
+    path !== undefined &&
+    path.length >= 7 &&
+    path[0] === 'tools' &&
+    path[2] === 'rules' &&
+    path[4] === 'conditions' &&
+    path[6] === 'value'
+  );
+}
+
 /**
  * A YAML number's text as a JSON number literal (`+1.5` -> `1.5`, `.5` -> `0.5`, `1.` -> `1.0`,
  * `007` -> `7`), or undefined for forms that are not decimal (`0x1F`, `0o17`, `.inf`).
@@ -364,10 +376,15 @@ export function readYaml(text: string, file: string): YamlSource {
   // is capped below). YAML 1.2 requires unique keys; keeping the last one silently would hide a typo.
   const warnings: PolicyError[] = [];
   const stack: [unknown, number][] = [[doc.contents, 1]];
+  // Where each node sits (mapping keys as loaded, sequence indexes), for checks that concern
+  // one field only.
+  const paths = new Map<unknown, readonly (string | number)[]>([[doc.contents, []]]);
   while (stack.length > 0) {
     const [n, d] = stack.pop()!;
     if (isScalar(n) && n.range) {
-      const written = text.slice(n.range[0], n.range[1]).trim();
+      const source = text.slice(n.range[0], n.range[1]).trim();
+      // The scalar as written, without quotes (a tag is not in its range): `!!int "123"` is `123`.
+      const written = source.replace(/^(["'])([\s\S]*)\1$/, '$2');
       const v = n.value;
       if (typeof v === 'number' && Number.isFinite(v)) {
         // A number the double rounds loads as another number than the one written: an ID
@@ -384,11 +401,18 @@ export function readYaml(text: string, file: string): YamlSource {
               p.col,
               'inexact-number',
               `\`${written}\` has more digits than a number holds: it loads as ${v}`,
-              `quote it (\`"${written}"\`) to compare it as text, as IDs should be`,
+              (n as Node).tag !== undefined
+                ? `drop the tag and quote it (\`"${written}"\`) to compare it as text, as IDs should be`
+                : `quote it (\`"${written}"\`) to compare it as text, as IDs should be`,
             ),
           );
         }
-      } else if (typeof v === 'string' && n.type === 'PLAIN' && YAML11_BOOLEANS.has(written)) {
+      } else if (
+        typeof v === 'string' &&
+        n.type === 'PLAIN' &&
+        YAML11_BOOLEANS.has(written) &&
+        isConditionValue(paths.get(n))
+      ) {
         const p = posOf(n.range[0]);
         warnings.push({
           ...err(
@@ -431,6 +455,8 @@ export function readYaml(text: string, file: string): YamlSource {
       // Keys compared as the property names they become: `1` and `"1"` (or `null` and `""`) would
       // silently merge into one entry of the loaded value.
       const keys = isMap(n) ? new Map<string, Node>() : undefined;
+      const here = paths.get(n) ?? [];
+      let index = 0;
       for (const item of n.items as unknown[]) {
         if (isPair(item)) {
           const keyNode = item.key as Node | null;
@@ -491,8 +517,13 @@ export function readYaml(text: string, file: string): YamlSource {
               );
             } else if (keyNode) keys.set(name, keyNode);
           }
+          if (item.value) paths.set(item.value, [...here, name ?? '']);
           stack.push([item.value, d + 1]);
-        } else stack.push([item, d + 1]);
+        } else {
+          paths.set(item, [...here, index]);
+          stack.push([item, d + 1]);
+        }
+        index++;
       }
     }
   }
