@@ -52,3 +52,15 @@ export function isExactDecimal(text: string): boolean {
   if (!Number.isFinite(n)) return false;
   return canonicalDecimal(text) === canonicalDecimal(String(n));
 }
+
+/**
+ * A YAML number's text as a JSON number literal (`+1.5` -> `1.5`, `.5` -> `0.5`, `1.` -> `1`,
+ * `007` -> `7`), or undefined for forms that are not decimal (`0x1F`, `0o17`, `.inf`).
+ */
+export function yamlNumberLiteral(written: string): string | undefined {
+  const m = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(written);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return undefined;
+  const int = m[2]!.replace(/^0+(?=\d)/, '') || '0';
+  const frac = m[3] ? `.${m[3]}` : '';
+  return `${m[1] === '-' ? '-' : ''}${int}${frac}${m[4] !== undefined ? `e${m[4]}` : ''}`;
+}

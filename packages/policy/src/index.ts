@@ -20,7 +20,7 @@ export {
   type PolicyErrorCode,
   sortErrors,
 } from './errors.js';
-export { isExactDecimal } from './exact-decimal.js';
+export { isExactDecimal, yamlNumberLiteral } from './exact-decimal.js';
 export { buildPolicyJsonSchema, policyJsonSchema } from './json-schema.js';
 export { type LoadResult, loadPolicy } from './load.js';
 export { type ParsedPolicy, type ParseOptions, parsePolicy } from './parse.js';

@@ -19,7 +19,7 @@ import {
 } from 'yaml';
 import type { SourceLocation } from './compiled.js';
 import { type PolicyError, sortErrors } from './errors.js';
-import { isExactDecimal } from './exact-decimal.js';
+import { isExactDecimal, yamlNumberLiteral } from './exact-decimal.js';
 
 /** Largest policy text accepted, in bytes (UTF-8). */
 export const MAX_POLICY_BYTES = 1024 * 1024;
@@ -73,18 +73,6 @@ function isConditionValue(path: readonly (string | number)[] | undefined): boole
     path[4] === 'conditions' &&
     path[6] === 'value'
   );
-}
-
-/**
- * A YAML number's text as a JSON number literal (`+1.5` -> `1.5`, `.5` -> `0.5`, `1.` -> `1.0`,
- * `007` -> `7`), or undefined for forms that are not decimal (`0x1F`, `0o17`, `.inf`).
- */
-function decimalText(written: string): string | undefined {
-  const m = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(written);
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return undefined;
-  const int = m[2]!.replace(/^0+(?=\d)/, '') || '0';
-  const frac = m[3] ? `.${m[3]}` : '';
-  return `${m[1] === '-' ? '-' : ''}${int}${frac}${m[4] !== undefined ? `e${m[4]}` : ''}`;
 }
 
 /** Hints for the YAML mistakes people make most in hand-written policies. */
@@ -389,7 +377,7 @@ export function readYaml(text: string, file: string): YamlSource {
       if (typeof v === 'number' && Number.isFinite(v)) {
         // A number the double rounds loads as another number than the one written: an ID
         // allow-list would admit its neighbours (`1098765432109876543` loads as ...500).
-        const literal = decimalText(written);
+        const literal = yamlNumberLiteral(written);
         const exact =
           literal !== undefined ? isExactDecimal(literal) : !Number.isInteger(v) || Number.isSafeInteger(v);
         if (!exact) {

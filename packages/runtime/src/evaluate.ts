@@ -65,7 +65,7 @@ interface DeferredState {
 }
 
 function show(v: unknown): string {
-  if (v instanceof InexactNumber) return `${v.text}, which a double does not hold exactly`;
+  if (v instanceof InexactNumber) return String(v);
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
   // Arguments nested deeper than JSON.stringify recurses are still shown: the call is judged and
   // denied by its rule, not failed as an internal error.

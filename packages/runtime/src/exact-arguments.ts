@@ -15,6 +15,11 @@ export class InexactNumber {
   /** @param text the number's JSON text, e.g. `1098765432109876543` */
   constructor(readonly text: string) {}
 
+  /** For messages: the digits, and why they are not compared as a number. */
+  toString(): string {
+    return `${this.text}, which a double does not hold exactly`;
+  }
+
   /** In JSON output (an explain trace): `{ "inexactNumber": "<digits as sent>" }`. */
   toJSON(): { inexactNumber: string } {
     return { inexactNumber: this.text };

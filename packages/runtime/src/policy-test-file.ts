@@ -10,7 +10,7 @@
  * pipes and bounds their size.
  */
 import { dirname, resolve } from 'node:path';
-import { didYouMean, isExactDecimal } from '@tollgate/policy';
+import { didYouMean, isExactDecimal, yamlNumberLiteral } from '@tollgate/policy';
 import {
   isMap,
   isScalar,
@@ -479,11 +479,8 @@ function inexactYamlNumbers(root: Node, text: string): InexactNumberMark[] {
         walk(item, [...path, i]);
       });
     else if (isScalar(node) && typeof node.value === 'number' && node.range) {
-      const written = text.slice(node.range[0], node.range[1]).trim();
-      if (/^-?\d/.test(written) && /^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(written)) {
-        const literal = written.replace(/^\+/, '').replace(/^(-?)0+(?=\d)/, '$1');
-        if (!isExactDecimal(literal)) marks.push({ path, text: literal });
-      }
+      const literal = yamlNumberLiteral(text.slice(node.range[0], node.range[1]).trim());
+      if (literal !== undefined && !isExactDecimal(literal)) marks.push({ path, text: literal });
     }
   };
   walk(root, []);

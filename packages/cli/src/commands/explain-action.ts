@@ -107,11 +107,7 @@ function parseJsonObject(text: string, what: string): Record<string, unknown> {
 }
 
 const show = (v: unknown) =>
-  v === undefined
-    ? 'missing'
-    : v instanceof InexactNumber
-      ? `${v.text}, which a double does not hold exactly`
-      : jsonText(v, false);
+  v === undefined ? 'missing' : v instanceof InexactNumber ? String(v) : jsonText(v, false);
 
 /**
  * The `--json` document, indented; arguments nested too deep for `JSON.stringify` (which throws
