@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CompiledPolicy } from '@tollgate/policy';
 import type { Decision, ToolCall } from './decision.js';
@@ -81,7 +82,10 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
   const validator = new SchemaValidator();
   let warnedOpen = 0;
 
-  const holder = await PolicyHolder.open(opts.policyFile, {
+  // The callbacks below may run while `PolicyHolder.open` is still running (a change made while
+  // its watcher starts is read before it returns): they name the file, not `holder`.
+  const policyFile = resolve(opts.policyFile);
+  const holder = await PolicyHolder.open(policyFile, {
     watch: opts.watch,
     debounceMs: opts.debounceMs,
     logger,
@@ -90,7 +94,7 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
         decisionLog?.write({
           type: 'config_reload',
           ok: false,
-          policy_file: holder.file,
+          policy_file: policyFile,
           policy_hash: prev.hash,
           errors: r.error.formatted,
         });
@@ -98,7 +102,7 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
         decisionLog?.write({
           type: 'config_reload',
           ok: true,
-          policy_file: holder.file,
+          policy_file: policyFile,
           policy_hash: r.policy.hash,
           previous_hash: prev.hash,
         });

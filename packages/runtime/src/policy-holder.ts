@@ -1,7 +1,13 @@
 import { constants as fsConstants, statSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { type CompiledPolicy, formatPolicyError, loadPolicy, type PolicyError } from '@tollgate/policy';
+import {
+  type CompiledPolicy,
+  formatPolicyError,
+  loadPolicy,
+  MAX_POLICY_BYTES,
+  type PolicyError,
+} from '@tollgate/policy';
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import type { Logger } from './logger.js';
 
@@ -35,6 +41,9 @@ async function readRegularFile(file: string): Promise<string> {
   const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   try {
     const st = await handle.stat();
+    if (st.isFile() && st.size > MAX_POLICY_BYTES)
+      // Refused from its size: a 1 GB file put in the policy's place is never read into memory.
+      throw new Error(`${file} is ${st.size} bytes, over the ${MAX_POLICY_BYTES}-byte limit of a policy`);
     if (!st.isFile()) {
       const kind = st.isFIFO()
         ? 'a FIFO'
@@ -287,7 +296,12 @@ export class PolicyHolder {
         'policy reload failed; keeping the previous policy',
       );
     }
-    this.opts.onReload?.(result, prev);
+    try {
+      this.opts.onReload?.(result, prev);
+    } catch (err) {
+      // A failing callback must not take the proxy down, nor undo the reload.
+      this.opts.logger?.error({ err, policy: this.file }, 'policy reload callback failed');
+    }
     return result;
   }
 

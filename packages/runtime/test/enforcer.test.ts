@@ -5,6 +5,7 @@ import {
   openSync,
   readdirSync,
   rmSync,
+  truncateSync,
   unlinkSync,
   writeFileSync,
   writeSync,
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argsSha256, openDecisionLog, readDecisionLog } from '../src/decision-log.js';
 import { createEnforcer } from '../src/enforcer.js';
+import type { Logger } from '../src/logger.js';
 import { PolicyHolder, PolicyLoadError, SETTLE_MS } from '../src/policy-holder.js';
 import { MemoryCounterStore } from '../src/store/memory.js';
 import { RedisCounterStore } from '../src/store/redis.js';
@@ -353,6 +355,50 @@ describe('PolicyHolder start-up', () => {
       const r = await asked;
       expect(r.ok).toBe(true);
       expect(holder.current.isHidden('delete_file')).toBe(true);
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it('a reload callback that throws is logged; the reload stands and nothing crashes', async () => {
+    const f = policyFile('version: "1"\nhide: [a]\n');
+    const logged: string[] = [];
+    const noop = () => {};
+    const logger = {
+      error: (_o: unknown, msg: string) => logged.push(msg),
+      warn: noop,
+      info: noop,
+      debug: noop,
+    } as unknown as Logger;
+    const holder = await PolicyHolder.open(f, {
+      logger,
+      onReload: () => {
+        throw new Error('callback failed');
+      },
+    });
+    try {
+      writeFileSync(f, 'version: "1"\nhide: [b]\n');
+      const r = await holder.reload();
+      expect(r.ok).toBe(true);
+      expect(holder.current.isHidden('b')).toBe(true);
+      expect(logged).toEqual(['policy reload callback failed']);
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it('a policy file over the size limit is refused from its size, without being read', async () => {
+    const f = policyFile('version: "1"\nhide: [a]\n');
+    const holder = await PolicyHolder.open(f);
+    try {
+      truncateSync(f, 300 * 1024 * 1024); // sparse: no 300 MB written, and none should be read
+      const r = await holder.reload();
+      expect(r.ok).toBe(false);
+      if (!r.ok)
+        expect((r.error.cause as Error).message).toBe(
+          `${f} is 314572800 bytes, over the 1048576-byte limit of a policy`,
+        );
+      expect(holder.current.isHidden('a')).toBe(true);
     } finally {
       await holder.close();
     }
