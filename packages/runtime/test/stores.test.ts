@@ -295,6 +295,22 @@ for (const f of factories) {
   });
 }
 
+describe('memory store past 2^53', () => {
+  it('refuses a reserve whose counter a double could no longer count in ones', async () => {
+    const s = new MemoryCounterStore();
+    const cap = 2 ** 53 + 2;
+    const big = await s.reserve([fixed('spend', cap, Number.MAX_SAFE_INTEGER)], T0);
+    expect(big.ok).toBe(true);
+    await s.commit(big.reservation!, T0);
+    // From 2^53 on a double stops counting in ones (2^53 + 1 is 2^53): each +1 could add nothing.
+    const one = await s.reserve([fixed('spend', cap, 1)], T0);
+    expect(one).toMatchObject({ ok: false, tag: 0 });
+    expect(await s.read('spend', 'fixed', MIN, T0)).toBe(Number.MAX_SAFE_INTEGER);
+    // The tester's sequence: 2^53 at once is refused too, not admitted and then never counted.
+    expect((await new MemoryCounterStore().reserve([fixed('spend', cap, 2 ** 53)], T0)).ok).toBe(false);
+  });
+});
+
 describe('memory store housekeeping', () => {
   it('forgets ended windows so a long-running process does not grow without bound', async () => {
     const s = new MemoryCounterStore();
