@@ -118,7 +118,10 @@ export interface PolicyHolderOptions {
 export class PolicyHolder {
   private policy: CompiledPolicy;
   private watcher: FSWatcher | undefined;
+  /** The settle wait of {@link reloadWhenStill}, and who awaits its reload. */
   private timer: NodeJS.Timeout | undefined;
+  private readonly settleWaiters: ((r: ReloadResult) => void)[] = [];
+  private closed = false;
   private readonly listeners = new Set<(prev: CompiledPolicy, next: CompiledPolicy) => void>();
   private reloading: Promise<ReloadResult> | undefined;
   /** The reload queued behind the running one (see {@link reload}). */
@@ -190,21 +193,8 @@ export class PolicyHolder {
       // Editors save by rename; chokidar reports it as one change.
       atomic: true,
     });
-    // A change is read once the file has settled: a write in parts reports a change per part,
-    // and a prefix of a policy is often a valid, more permissive policy (a `hide` list or a
-    // `default: deny` at the end of the file not yet written). Each change restarts the wait, and
-    // the file's identity is compared again when it ends, for a write the watcher has not
-    // reported yet.
-    const settleMs = this.opts.debounceMs ?? SETTLE_MS;
-    let scheduledAs: string | undefined;
     const schedule = () => {
-      if (this.timer) clearTimeout(this.timer);
-      scheduledAs = fileIdentity(this.file);
-      this.timer = setTimeout(() => {
-        if (fileIdentity(this.file) !== scheduledAs) return schedule();
-        void this.reload();
-      }, settleMs);
-      this.timer.unref();
+      void this.reloadWhenStill();
     };
     const mine = (path: string) => path === this.file;
     w.on('add', (path) => mine(path) && schedule());
@@ -231,20 +221,42 @@ export class PolicyHolder {
   }
 
   /**
-   * {@link reload} once the file has been still (same inode, size and mtime) for the settle time
-   * ({@link PolicyHolderOptions.debounceMs}): for a reload asked for from outside (SIGHUP), which
-   * may come while the policy is being written in parts. Never throws.
+   * {@link reload} once the file has been still for the settle time
+   * ({@link PolicyHolderOptions.debounceMs}): no call to this meanwhile (each change event makes
+   * one, and so does SIGHUP), and the same inode, size and mtime when the wait ends. A write in
+   * parts reports a change per part, and a prefix of a policy is often a valid, more permissive
+   * policy (a `hide` list or `default: deny` at the end not yet written): it is not read half-way.
+   * Calls made during one wait share its reload. Never throws; after {@link close}, resolves with
+   * the policy in force, unchanged.
    */
-  async reloadWhenStill(): Promise<ReloadResult> {
-    const settleMs = this.opts.debounceMs ?? SETTLE_MS;
-    let before = fileIdentity(this.file);
-    for (;;) {
-      await new Promise((r) => setTimeout(r, settleMs));
-      const now = fileIdentity(this.file);
-      if (now === before) break;
-      before = now;
-    }
-    return this.reload();
+  reloadWhenStill(): Promise<ReloadResult> {
+    return new Promise((resolve) => {
+      this.settleWaiters.push(resolve);
+      this.armSettle();
+    });
+  }
+
+  /** (Re)starts the settle wait of {@link reloadWhenStill}. */
+  private armSettle(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.closed) return this.releaseSettleWaiters();
+    const as = fileIdentity(this.file);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      // A write the watcher has not reported yet: wait again.
+      if (fileIdentity(this.file) !== as) return this.armSettle();
+      const waiters = this.settleWaiters.splice(0);
+      void this.reload().then((r) => {
+        for (const w of waiters) w(r);
+      });
+    }, this.opts.debounceMs ?? SETTLE_MS);
+    this.timer.unref();
+  }
+
+  /** Answers the waiters of a settle that will not run (the holder closed). */
+  private releaseSettleWaiters(): void {
+    const result: ReloadResult = { ok: true, changed: false, policy: this.policy, warnings: [] };
+    for (const w of this.settleWaiters.splice(0)) w(result);
   }
 
   /**
@@ -307,7 +319,10 @@ export class PolicyHolder {
 
   /** Stop watching. */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.releaseSettleWaiters();
     if (this.poll) clearInterval(this.poll);
     await this.watcher?.close();
     this.watcher = undefined;
