@@ -239,12 +239,18 @@ export class PolicyHolder {
   /** (Re)starts the settle wait of {@link reloadWhenStill}. */
   private armSettle(): void {
     if (this.timer) clearTimeout(this.timer);
-    if (this.closed) return this.releaseSettleWaiters();
+    if (this.closed) {
+      this.releaseSettleWaiters();
+      return;
+    }
     const as = fileIdentity(this.file);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       // A write the watcher has not reported yet: wait again.
-      if (fileIdentity(this.file) !== as) return this.armSettle();
+      if (fileIdentity(this.file) !== as) {
+        this.armSettle();
+        return;
+      }
       const waiters = this.settleWaiters.splice(0);
       void this.reload().then((r) => {
         for (const w of waiters) w(r);
