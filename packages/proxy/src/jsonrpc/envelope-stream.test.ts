@@ -138,6 +138,37 @@ describe('EnvelopeStream', () => {
     );
   });
 
+  it('refuses a JSON-RPC member written twice, as scanEnvelope does, however the message is cut', () => {
+    const cases = [
+      ['{"jsonrpc":"2.0","id":1,"result":{},"id":2}', 'id'],
+      ['{"jsonrpc":"2.0","id":1,"result":{"a":1},"result":{"b":2}}', 'result'],
+      ['{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"},"error":{"code":2,"message":"y"}}', 'error'],
+      ['{"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"result":{}}', 'jsonrpc'],
+      ['{"jsonrpc":"2.0","method":"notifications/x","method":"ping"}', 'method'],
+      ['{"jsonrpc":"2.0","id":5,"method":"sampling/createMessage","params":{},"params":{"a":1}}', 'params'],
+      ['{"jsonrpc":"2.0","\\u0069d":1,"result":{},"id":2}', 'id'],
+    ] as const;
+    for (const [msg, name] of cases) {
+      const bytes = Buffer.from(msg);
+      const scanned = scanEnvelope(bytes);
+      expect(scanned.kind, msg).toBe('invalid');
+      expect(scanned.problem).toBe(`member "${name}" appears twice (decoders differ on which one counts)`);
+      for (let c = 0; c <= bytes.length; c += 2) {
+        const s = streamed(bytes, [c]);
+        expect({ kind: s.kind, problem: s.problem }, `${msg} cut at ${c}`).toEqual({
+          kind: 'invalid',
+          problem: scanned.problem,
+        });
+      }
+    }
+    // Nested members of the same name are not the envelope's.
+    expect(streamed('{"jsonrpc":"2.0","id":1,"result":{"id":2,"result":3}}', [9])).toEqual({
+      kind: 'response',
+      id: 1,
+      isError: false,
+    });
+  });
+
   it('reports malformed or cut-short messages as invalid', () => {
     expect(streamed('{"jsonrpc":"2.0","id":1,"result":{"a":"unfinished', [10]).kind).toBe('invalid');
     expect(streamed('{"jsonrpc":"2.0","id":1,"result":{}} trailing', []).problem).toMatch(/malformed JSON/);

@@ -10,7 +10,7 @@
  * `method` (at most {@link MAX_CAPTURED_BYTES} each). Nested values are skipped, strings at
  * `indexOf` speed. Classification is the same as {@link scanEnvelope}'s (JSON-RPC 2.0 section 4),
  * with the same name lookup (`envelopeMember`: escaped names decoded, case variants of JSON-RPC
- * members refused) and the same id checks.
+ * members refused), the same refusal of a JSON-RPC member written twice, and the same id checks.
  * Structural checks are lighter: brackets are counted, not matched, since the bytes have
  * already gone to a peer that parses them anyway.
  */
@@ -23,6 +23,7 @@ import {
   envelopeMember,
   idBytesProblem,
   isJsonWhitespace as isWs,
+  repeatedMemberProblem,
 } from './envelope.js';
 
 /** Longest member name or captured value kept, in bytes; longer ones cannot be `jsonrpc`/`id`/`method`. */
@@ -59,6 +60,8 @@ export class EnvelopeStream {
   /** Set when the message is well-formed JSON but refused as JSON-RPC (a case-variant name, an id that is not UTF-8). */
   private refusal: string | undefined;
   private first = true;
+  /** JSON-RPC member names met so far at the top level (a repeated one is refused, as by scanEnvelope). */
+  private readonly seen = new Set<string>();
   private readonly fields: {
     jsonrpc?: unknown;
     id?: unknown;
@@ -258,6 +261,11 @@ export class EnvelopeStream {
       }
       // A name longer than the capture cannot be an envelope member nor a case variant of one.
       const member = name === undefined ? undefined : envelopeMember(name);
+      const tracked = member === 'variant' ? undefined : name === 'params' ? name : member;
+      if (tracked !== undefined) {
+        if (this.seen.has(tracked)) this.refusal ??= repeatedMemberProblem(tracked);
+        this.seen.add(tracked);
+      }
       if (member === 'variant') {
         this.refusal ??= caseVariantProblem(name as string);
         this.key = undefined;

@@ -125,7 +125,7 @@ export function scanEnvelope(buf: Buffer): Envelope {
           if (seen & (1 << member))
             return {
               kind: 'invalid',
-              problem: `member "${MEMBER_NAMES[member]}" appears twice (decoders differ on which one counts)`,
+              problem: repeatedMemberProblem(MEMBER_NAMES[member]),
               ...(hasId && member !== Member.Id && idProblem(id) === undefined ? { id } : {}),
             };
           seen |= 1 << member;
@@ -319,6 +319,15 @@ export function caseVariantProblem(name: string): string | undefined {
   const variant = caseVariantOf(name, ENVELOPE_NAMES);
   if (variant === undefined) return undefined;
   return `member name ${JSON.stringify(name)} differs from "${variant}" only by case (decoders that ignore case would read it as that member)`;
+}
+
+/**
+ * The problem text for a JSON-RPC member (`jsonrpc`, `id`, `method`, `params`, `result`, `error`)
+ * written twice at the top level: decoders differ on whether the first or the last occurrence
+ * counts (RFC 8259 section 4: names SHOULD be unique; behaviour otherwise is unpredictable).
+ */
+export function repeatedMemberProblem(name: string): string {
+  return `member "${name}" appears twice (decoders differ on which one counts)`;
 }
 
 /** Problem text of an id whose bytes are not valid UTF-8 (see {@link idBytesProblem}). */
