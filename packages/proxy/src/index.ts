@@ -13,7 +13,7 @@ export {
   denialResult,
   taskDenialResponse,
 } from './denial.js';
-export { FRAME_END, FrameWriter } from './framing/frame-writer.js';
+export { FRAME_END, FrameWriter, inReadTurn } from './framing/frame-writer.js';
 export {
   DEFAULT_MAX_MESSAGE_BYTES,
   type LineSink,

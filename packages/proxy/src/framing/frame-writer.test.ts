@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { FrameWriter } from './frame-writer.js';
+import { FrameWriter, inReadTurn } from './frame-writer.js';
 
 /** A stream that records each system-call-sized batch it is handed (`_writev` or `_write`). */
 function recorder() {
@@ -64,6 +64,56 @@ describe('FrameWriter', () => {
     );
     await turn();
     expect(seenByMicrotask).toEqual([1]);
+  });
+
+  it('hands the frames written while a read is handled to each stream as one batch when the handler returns', () => {
+    const a = recorder();
+    const b = recorder();
+    const toA = new FrameWriter(a.stream);
+    const toB = new FrameWriter(b.stream);
+    inReadTurn(() => {
+      toA.write(Buffer.from('{"x":1}'));
+      toB.write(Buffer.from('{"y":1}'));
+      inReadTurn(() => toA.write(Buffer.from('{"x":2}')));
+      // Nothing leaves before the outermost handler returns.
+      expect([a.batches, b.batches]).toEqual([[], []]);
+    });
+    expect(a.batches).toEqual([['{"x":1}\n{"x":2}\n']]);
+    expect(b.batches).toEqual([['{"y":1}\n']]);
+  });
+
+  it('after a read is handled, a frame written later (a decision that waited) waits for its own turn', async () => {
+    const { stream, batches } = recorder();
+    const w = new FrameWriter(stream);
+    inReadTurn(() => w.write(Buffer.from('{"now":1}')));
+    w.write(Buffer.from('{"later":2}'));
+    expect(batches).toEqual([['{"now":1}\n']]);
+    await turn();
+    expect(batches).toEqual([['{"now":1}\n'], ['{"later":2}\n']]);
+  });
+
+  it('keeps the order of frames waiting for the end of the turn and frames of a read handled meanwhile', async () => {
+    const { stream, batches } = recorder();
+    const w = new FrameWriter(stream);
+    w.write(Buffer.from('{"first":1}'));
+    inReadTurn(() => w.write(Buffer.from('{"second":2}')));
+    await turn();
+    expect(batches.flat().join('')).toBe('{"first":1}\n{"second":2}\n');
+  });
+
+  it('flushes what a throwing handler wrote, then rethrows', () => {
+    const { stream, batches } = recorder();
+    const w = new FrameWriter(stream);
+    expect(() =>
+      inReadTurn(() => {
+        w.write(Buffer.from('{"a":1}'));
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(batches).toEqual([['{"a":1}\n']]);
+    // The next read is a turn of its own again.
+    inReadTurn(() => w.write(Buffer.from('{"b":2}')));
+    expect(batches).toEqual([['{"a":1}\n'], ['{"b":2}\n']]);
   });
 
   it('writes a message over 64 KiB and large raw parts as they are, in order with what waits', async () => {

@@ -1,5 +1,5 @@
 import { type ChildProcessHandle, type SpawnChildOptions, spawnChild } from '@tollgate/process';
-import { FrameWriter } from '../framing/frame-writer.js';
+import { FrameWriter, inReadTurn } from '../framing/frame-writer.js';
 import { LineSplitter, type OversizeMessage } from '../framing/line-splitter.js';
 import type { CloseInfo, MessageTransport, OversizeReport } from './types.js';
 
@@ -73,7 +73,7 @@ export class ChildStdioTransport implements MessageTransport {
     this.handle = handle;
     this.writer = new FrameWriter(handle.child.stdin);
     const { stdout } = handle.child;
-    stdout.on('data', (chunk: Buffer) => this.splitter.push(chunk));
+    stdout.on('data', (chunk: Buffer) => inReadTurn(() => this.splitter.push(chunk)));
     let stdoutEnded = false;
     const stdoutDone = new Promise<void>((resolve) => {
       stdout.once('end', () => {

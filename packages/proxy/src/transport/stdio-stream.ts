@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { FRAME_END, FrameWriter } from '../framing/frame-writer.js';
+import { FRAME_END, FrameWriter, inReadTurn } from '../framing/frame-writer.js';
 import { LineSplitter } from '../framing/line-splitter.js';
 import type { CloseInfo, MessageTransport, OutgoingMessageStream } from './types.js';
 
@@ -50,7 +50,7 @@ export class StreamTransport implements MessageTransport {
 
   async start(): Promise<void> {
     const { input, output } = this.opts;
-    input.on('data', (chunk: Buffer) => this.splitter.push(chunk));
+    input.on('data', (chunk: Buffer) => inReadTurn(() => this.splitter.push(chunk)));
     input.on('end', () => {
       this.splitter.end();
       this.finish({ reason: 'input ended' });
