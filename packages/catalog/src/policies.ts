@@ -210,43 +210,66 @@ export interface EmittedPolicy {
   /** `document` as YAML, with comments, ready to write to a file. */
   yaml: string;
   /**
-   * Tools of the server left out of the policy, with why ({@link starterPolicy}): a name the policy
-   * language would read as `"*"` or a glob (it would match other tools), or a name listed twice.
+   * Tools of the server left out of the policy, with why ({@link starterPolicy}): a name no key can
+   * stand for alone (a blank one), or a name listed twice.
    */
   skipped?: Array<{ name: string; reason: string }>;
+  /**
+   * Tools whose key is written escaped: their name holds characters the policy language reads as
+   * glob syntax (`*`, `?`, `[`...), each preceded by `\` in the key so that it names this tool
+   * alone (docs/policy-reference.md, "Tool keys").
+   */
+  escaped?: Array<{ name: string; key: string }>;
 }
 
-const keyProblemMemo = new Map<string, string | null>();
+const keyMemo = new Map<string, { key: string } | { problem: string }>();
+
+/** `name` with `\` and each character that glob syntax gives a meaning to escaped by `\`. */
+function escapeToolKey(name: string): string {
+  return name.replace(/[\\*?[\]{}()!+@|]/g, '\\$&');
+}
+
+/** What the policy loader makes of `key` as the only `tools:` key: undefined when it names exactly `name`. */
+function keyReadProblem(key: string, name: string): string | undefined {
+  const probe = emitPolicy({
+    version: '1',
+    default: 'allow',
+    tools: Object.fromEntries([[key, { rules: [{ name: 'probe', action: 'allow' }] }]]),
+  });
+  const loaded = loadPolicy(probe, { filename: 'tool-key-probe.yaml' });
+  if (!loaded.ok) return 'the policy language rejects this name as a tool key';
+  if (loaded.policy.globs.length > 0 || loaded.policy.wildcard)
+    return 'the policy language reads this name as a glob, which would match other tools too';
+  if (loaded.policy.exact.size !== 1 || !loaded.policy.exact.has(name))
+    return 'the policy loader does not keep this name as a tool key';
+  return undefined;
+}
 
 /**
- * Why `name` cannot be a `tools:` key that the policy language reads as that exact tool name and
- * nothing else, or undefined when it can. Decided by the policy loader itself (`loadPolicy`), so
- * it follows the language's own rules: `"*"` is every tool, a glob (`delete_*`, `a?b`, `[x]`,
- * `x(y)`) matches other names too, and some keys are rejected (`!x`, an unclosed `{`).
- * MCP-conforming names (1-128 of `A-Za-z0-9_.-`) are exact keys, except `__proto__`.
+ * The `tools:` key that the policy language reads as exactly the tool `name` and nothing else:
+ * the name itself when it can be (MCP-conforming names, 1-128 of `A-Za-z0-9_.-`, always can,
+ * except `__proto__`), else the name with its glob characters escaped (`run*` as `run\*`, `*`
+ * as `\*`), else a problem (a blank name). Decided by the policy loader itself (`loadPolicy`).
  */
-function toolKeyProblem(name: string): string | undefined {
-  if (validateToolName(name).isValid && name !== '__proto__') return undefined;
-  const hit = keyProblemMemo.get(name);
-  if (hit !== undefined) return hit ?? undefined;
-  let problem: string | undefined;
-  if (name === '*') problem = 'the policy language reads "*" as the wildcard for every tool';
-  else if (name.trim() === '') problem = 'a blank name cannot be a policy key';
+function toolKeyFor(name: string): { key: string } | { problem: string } {
+  if (validateToolName(name).isValid && name !== '__proto__') return { key: name };
+  const hit = keyMemo.get(name);
+  if (hit !== undefined) return hit;
+  let found: { key: string } | { problem: string };
+  if (name.trim() === '') found = { problem: 'a blank name cannot be a policy key' };
   else {
-    const probe = emitPolicy({
-      version: '1',
-      default: 'allow',
-      tools: Object.fromEntries([[name, { rules: [{ name: 'probe', action: 'allow' }] }]]),
-    });
-    const loaded = loadPolicy(probe, { filename: 'tool-key-probe.yaml' });
-    if (!loaded.ok) problem = 'the policy language rejects this name as a tool key';
-    else if (loaded.policy.globs.length > 0 || loaded.policy.wildcard)
-      problem = 'the policy language reads this name as a glob, which would match other tools too';
-    else if (!loaded.policy.exact.has(name))
-      problem = 'the policy loader does not keep this name as a tool key';
+    const problem = keyReadProblem(name, name);
+    if (problem === undefined) found = { key: name };
+    else {
+      const escaped = escapeToolKey(name);
+      found =
+        escaped !== name && keyReadProblem(escaped, name) === undefined
+          ? { key: escaped }
+          : { problem: name === '*' ? 'the policy language reads "*" as the wildcard for every tool' : problem };
+    }
   }
-  if (keyProblemMemo.size < 10_000) keyProblemMemo.set(name, problem ?? null);
-  return problem;
+  if (keyMemo.size < 10_000) keyMemo.set(name, found);
+  return found;
 }
 
 /**
@@ -254,7 +277,8 @@ function toolKeyProblem(name: string): string | undefined {
  * nothing else (see {@link starterPolicy}, which leaves other names out).
  */
 export function isExactToolKey(name: string): boolean {
-  return toolKeyProblem(name) === undefined;
+  const found = toolKeyFor(name);
+  return 'key' in found && found.key === name;
 }
 
 /**
@@ -298,6 +322,7 @@ export function starterPolicy(
   const comments: Record<string, string> = Object.create(null);
   const counts: Record<Category, number> = { Read: 0, Write: 0, Execute: 0, Destructive: 0, Financial: 0 };
   const skipped: Array<{ name: string; reason: string }> = [];
+  const escaped: Array<{ name: string; key: string }> = [];
   const unnamed: string[] = [];
   const seen = new Set<string>();
   for (const tool of [...server.tools].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
@@ -306,16 +331,17 @@ export function starterPolicy(
       continue;
     }
     seen.add(tool.name);
-    const problem = toolKeyProblem(tool.name);
-    if (problem) {
-      skipped.push({ name: tool.name, reason: problem });
+    const keyed = toolKeyFor(tool.name);
+    if ('problem' in keyed) {
+      skipped.push({ name: tool.name, reason: keyed.problem });
       unnamed.push(tool.name);
       continue;
     }
+    if (keyed.key !== tool.name) escaped.push({ name: tool.name, key: keyed.key });
     const c = classify(tool);
     counts[c.category]++;
-    entries.push([tool.name, { rules: recommendedRules(tool, c, server.id) }]);
-    comments[tool.name] = toolComment(tool, c, options.parameters ?? false);
+    entries.push([keyed.key, { rules: recommendedRules(tool, c, server.id) }]);
+    comments[keyed.key] = toolComment(tool, c, options.parameters ?? false);
   }
   const tools: NonNullable<PolicyDocument['tools']> = Object.fromEntries(entries);
   const document: PolicyDocument = {
@@ -343,5 +369,10 @@ export function starterPolicy(
       left,
     comments,
   });
-  return { document, yaml, ...(skipped.length > 0 ? { skipped } : {}) };
+  return {
+    document,
+    yaml,
+    ...(skipped.length > 0 ? { skipped } : {}),
+    ...(escaped.length > 0 ? { escaped } : {}),
+  };
 }

@@ -346,7 +346,7 @@ describe('from a live scan to a server entry', () => {
     ]);
   });
 
-  it('a starter policy never turns a tool name into a wildcard or glob key', () => {
+  it('a starter policy keys every tool alone, escaping glob characters, never as a wildcard or glob', () => {
     const names = [
       'read_notes',
       '*',
@@ -369,21 +369,37 @@ describe('from a live scan to a server entry', () => {
     if (!loaded.ok) return;
     expect(loaded.policy.wildcard).toBeUndefined();
     expect(loaded.policy.globs).toEqual([]);
-    expect([...loaded.policy.exact.keys()].sort()).toEqual(['read_notes', 'user/profile']);
-    // A tool named like a glob no longer gets another tool's rules.
-    expect(loaded.policy.rulesFor('delete_everything')).toEqual([]);
-    expect(policy.skipped?.map((s) => s.name).sort()).toEqual([
-      '!x',
-      '*',
-      '[x]',
-      '__proto__',
-      'a?b',
-      'delete_*',
-      'x(y)',
-      '{a,b}',
-    ]);
-    expect(policy.skipped?.find((s) => s.name === '*')?.reason).toBe(
-      'the policy language reads "*" as the wildcard for every tool',
+    // Every tool is keyed alone: glob characters escaped, each key naming exactly its tool.
+    expect([...loaded.policy.exact.keys()].sort()).toEqual(names.filter((n) => n !== '__proto__').sort());
+    expect(Object.keys(policy.document.tools ?? {}).sort()).toEqual(
+      [
+        'read_notes',
+        '\\*',
+        'delete_\\*',
+        'a\\?b',
+        '\\[x\\]',
+        '\\!x',
+        'x\\(y\\)',
+        '\\{a,b\\}',
+        'user/profile',
+      ].sort(),
     );
+    // A tool named like a glob never gets another tool's rules.
+    expect(loaded.policy.rulesFor('delete_everything')).toEqual([]);
+    expect(loaded.policy.rulesFor('ab')).toEqual([]);
+    expect(loaded.policy.rulesFor('a')).toEqual([]);
+    expect(loaded.policy.rulesFor('a?b').length).toBe(1);
+    // The loader cannot keep a key named __proto__ (and escaping changes nothing there).
+    expect(policy.skipped).toEqual([
+      { name: '__proto__', reason: 'the policy loader does not keep this name as a tool key' },
+    ]);
+    expect(policy.escaped?.find((e) => e.name === '*')).toEqual({ name: '*', key: '\\*' });
+    // Only a name no key can stand for is left out.
+    const blank = starterPolicy({
+      id: 'odd',
+      name: 'odd',
+      tools: [{ ...tool(' ', 'Lists.'), inputSchema: { type: 'object' } }],
+    });
+    expect(blank.skipped).toEqual([{ name: ' ', reason: 'a blank name cannot be a policy key' }]);
   });
 });

@@ -134,7 +134,7 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     if (bareLoaded.ok) expect(bareLoaded.policy.exact.get('write_file')!.rules[0]!.action).toBe('allow');
   });
 
-  it('tool names: "*" and globs never become policy keys, odd and repeated names are warned about', () => {
+  it('tool names: "*" and globs are keyed escaped (never a wildcard or glob), odd and repeated names are warned about', () => {
     const r = tollgate(['--', process.execPath, oddFixture, 'names']);
     expect(r.code).toBe(0);
     const loaded = loadPolicy(r.stdout, { filename: 'scaffold.yaml' });
@@ -142,21 +142,30 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     if (loaded.ok) {
       expect(loaded.policy.wildcard).toBeUndefined();
       expect(loaded.policy.globs).toEqual([]);
-      expect([...loaded.policy.exact.keys()].sort()).toEqual(['bad name', 'read_notes']);
+      // Each named tool has its own rule, under a key that names it alone.
+      expect([...loaded.policy.exact.keys()].sort()).toEqual(['!x', '*', 'bad name', 'delete_*', 'read_notes']);
       // The first listing of read_notes wins (a read), not the second (a delete).
       expect(loaded.policy.exact.get('read_notes')!.rules[0]!.action).toBe('allow');
+      // "*" (deletes every note) got a Destructive rule of its own; it does not apply to others.
+      expect(loaded.policy.exact.get('*')!.rules[0]!.action).not.toBe('allow');
+      expect(loaded.policy.rulesFor('delete_all').length).toBe(0);
     }
+    expect(r.stdout).toMatch(/^ {2}\\\*:$/m);
+    expect(r.stdout).toMatch(/^ {2}delete_\\\*:$/m);
+    expect(r.stderr).toContain(
+      'tollgate scan: note: tool "delete_*" is keyed `delete_\\*` in the policy: a \\ makes the next character plain text, so the key names this tool alone, not a glob',
+    );
+    expect(r.stderr).toContain(
+      'tollgate scan: warning: tool " " left out of the scaffold, so default: allow lets it run without rules (a blank name cannot be a policy key)',
+    );
     expect(r.stderr).toContain(
       'tollgate scan: warning: tool "read_notes" is listed 2 times (MCP tool names are unique within a server); only the first listing is used',
     );
     expect(r.stderr).toContain(
       'tollgate scan: warning: tool name "bad name" is outside the MCP tool-name rules (1-128 characters of A-Z a-z 0-9 _ - .): it contains " "',
     );
-    expect(r.stderr).toContain(
-      'tollgate scan: warning: tool "*" left out of the scaffold, so default: allow lets it run without rules (the policy language reads "*" as the wildcard for every tool)',
-    );
-    expect(r.stderr).toContain('tollgate scan: warning: tool "delete_*" left out of the scaffold');
-    expect(r.stderr).toContain('tollgate scan: warning: tool "!x" left out of the scaffold');
+    expect(r.stderr).not.toContain('tool "*" left out');
+    expect(r.stderr).toContain('tollgate scan: note: tool "!x" is keyed `\\!x` in the policy');
   });
 
   it('--json follows nextCursor across pages and classifies each tool', () => {

@@ -15,7 +15,7 @@ import {
 import { loadPolicy } from '@tollgate/policy';
 import { distance } from 'fastest-levenshtein';
 import { jsonFailureText } from '../json-failure.js';
-import { catalogForScan, recognitionNote, skippedNote } from './scan-notes.js';
+import { catalogForScan, escapedNote, recognitionNote, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate init`. */
 export interface InitOptions {
@@ -152,6 +152,7 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
 
   const policy = starterPolicy(server, header ? { header } : {});
   for (const s of policy.skipped ?? []) notes.push(skippedNote(s, 'policy'));
+  for (const e of policy.escaped ?? []) notes.push(escapedNote(e));
   const jsonOnStderr = opts.json && toStdout;
   if (!jsonOnStderr)
     for (const n of notes)

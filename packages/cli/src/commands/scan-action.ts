@@ -10,7 +10,7 @@ import {
   starterPolicy,
 } from '@tollgate/catalog';
 import { jsonFailureText } from '../json-failure.js';
-import { catalogForScan, recognitionNote, skippedNote } from './scan-notes.js';
+import { catalogForScan, escapedNote, recognitionNote, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate scan`. */
 export interface ScanCliOptions {
@@ -130,6 +130,7 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
           : "Each rule follows the tool's risk category as classified on the spot; review before use."),
     });
     for (const s of policy.skipped ?? []) note(skippedNote(s, 'scaffold'));
+    for (const e of policy.escaped ?? []) note(escapedNote(e));
     process.stdout.write(policy.yaml);
   }
   process.exitCode = 0;

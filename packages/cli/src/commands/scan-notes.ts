@@ -42,9 +42,17 @@ export function recognitionNote(r: Recognition): string {
 }
 
 /**
- * The warning for a tool left out of a generated policy (its name would be read as a wildcard or
- * glob, or not at all): what happens to calls to it. A tool with an empty name is refused by the
- * proxy itself (`-32602`); any other runs without rules under `default: allow`.
+ * The note for a tool whose policy key is written escaped (`run*` as `run\*`): its name holds glob
+ * characters, and the escape makes the key name that tool alone.
+ */
+export function escapedNote(e: { name: string; key: string }): string {
+  return `note: tool ${JSON.stringify(e.name)} is keyed \`${e.key}\` in the policy: a \\ makes the next character plain text, so the key names this tool alone, not a glob`;
+}
+
+/**
+ * The warning for a tool left out of a generated policy (no key can name it alone: a blank name):
+ * what happens to calls to it. A tool with an empty name is refused by the proxy itself
+ * (`-32602`); any other runs without rules under `default: allow`.
  */
 export function skippedNote(s: { name: string; reason: string }, what: 'scaffold' | 'policy'): string {
   const fate =
