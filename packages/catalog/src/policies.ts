@@ -265,7 +265,10 @@ function toolKeyFor(name: string): { key: string } | { problem: string } {
       found =
         escaped !== name && keyReadProblem(escaped, name) === undefined
           ? { key: escaped }
-          : { problem: name === '*' ? 'the policy language reads "*" as the wildcard for every tool' : problem };
+          : {
+              problem:
+                name === '*' ? 'the policy language reads "*" as the wildcard for every tool' : problem,
+            };
     }
   }
   if (keyMemo.size < 10_000) keyMemo.set(name, found);

@@ -143,7 +143,13 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
       expect(loaded.policy.wildcard).toBeUndefined();
       expect(loaded.policy.globs).toEqual([]);
       // Each named tool has its own rule, under a key that names it alone.
-      expect([...loaded.policy.exact.keys()].sort()).toEqual(['!x', '*', 'bad name', 'delete_*', 'read_notes']);
+      expect([...loaded.policy.exact.keys()].sort()).toEqual([
+        '!x',
+        '*',
+        'bad name',
+        'delete_*',
+        'read_notes',
+      ]);
       // The first listing of read_notes wins (a read), not the second (a delete).
       expect(loaded.policy.exact.get('read_notes')!.rules[0]!.action).toBe('allow');
       // "*" (deletes every note) got a Destructive rule of its own; it does not apply to others.
