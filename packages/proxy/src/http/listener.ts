@@ -22,7 +22,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Gate, GateCall, GateContext, GateDecision } from '../gate.js';
-import { caseVariantProblem, classifyEnvelope, idProblem, type JsonRpcId } from '../jsonrpc/envelope.js';
+import {
+  arrayElements,
+  caseVariantProblem,
+  classifyEnvelope,
+  idProblem,
+  type JsonRpcId,
+  scanEnvelope,
+} from '../jsonrpc/envelope.js';
 import { ErrorCode } from '../jsonrpc/errors.js';
 import { idKey } from '../jsonrpc/id.js';
 import { type ProxyLogger, silentLogger } from '../logger.js';
@@ -44,7 +51,7 @@ import {
   tokenDigest,
   tokenLabel,
 } from './security.js';
-import { HttpSessionTransport } from './session-transport.js';
+import { HttpSessionTransport, type PostTexts, postTexts } from './session-transport.js';
 import { HttpUpstreamTransport } from './upstream.js';
 
 /** Where each session's upstream session comes from. */
@@ -215,6 +222,27 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
   });
 }
 
+/**
+ * The JSON text of each message of a POST body (`parsed`: the body parsed), ready to go on to a
+ * stdio server: every line feed and carriage return replaced by a space. In valid JSON those
+ * bytes can only be whitespace between tokens (a string holds them escaped), and a server reads
+ * one message per line (MCP spec 2025-11-25, "Transports > stdio": messages MUST NOT contain
+ * embedded newlines). Undefined when the body is no array or object (refused later).
+ */
+function messageTexts(raw: Buffer, parsed: unknown): Buffer[] | undefined {
+  const texts = Array.isArray(parsed)
+    ? arrayElements(raw)
+    : typeof parsed === 'object' && parsed !== null
+      ? [raw]
+      : undefined;
+  return texts?.map((t) => {
+    if (t.indexOf(0x0a) === -1 && t.indexOf(0x0d) === -1) return t;
+    const line = Buffer.from(t);
+    for (let i = 0; i < line.length; i++) if (line[i] === 0x0a || line[i] === 0x0d) line[i] = 0x20;
+    return line;
+  });
+}
+
 const hasInitialize = (body: unknown): boolean =>
   Array.isArray(body)
     ? body.some(hasInitialize)
@@ -252,13 +280,22 @@ function initializeProblem(body: unknown): string | undefined {
 function bodyRefusal(
   body: unknown,
   awaits: (id: JsonRpcId) => boolean,
+  texts?: readonly Buffer[],
 ): { id: JsonRpcId; message: string } | undefined {
   const messages: unknown[] = Array.isArray(body) ? body : [body];
   if (messages.length === 0) return { id: null, message: 'Invalid Request: empty batch' };
   const seen = new Set<string>();
-  for (const m of messages) {
+  for (const [index, m] of messages.entries()) {
     if (typeof m !== 'object' || m === null || Array.isArray(m)) {
       return { id: null, message: 'Invalid Request: not a JSON-RPC message object' };
+    }
+    // The text as sent, read as the router reads stdio: a JSON-RPC member written twice
+    // (`"id":1,"id":2`), which JSON.parse resolved to its last occurrence and others to the first.
+    const text = texts?.[index];
+    const scanned = text === undefined ? undefined : scanEnvelope(text);
+    if (scanned?.kind === 'invalid') {
+      const id = scanned.id !== undefined && idProblem(scanned.id) === undefined ? scanned.id : null;
+      return { id, message: `Invalid Request: ${scanned.problem}` };
     }
     const o = m as Record<string, unknown>;
     // A member named like an envelope member but for case (`ID`, `Method`) is read as that member
@@ -518,6 +555,7 @@ export async function runHttpListener<D extends GateDecision>(
     if (closing) return refuse(res, 503, ErrorCode.InternalError, 'Service unavailable: shutting down');
 
     let body: unknown;
+    let texts: Buffer[] | undefined;
     if (req.method === 'POST') {
       const raw = await readBody(req, res, maxBody);
       if (!raw) return;
@@ -526,6 +564,7 @@ export async function runHttpListener<D extends GateDecision>(
       } catch (err) {
         return refuse(res, 400, ErrorCode.ParseError, `Parse error: ${(err as Error).message}`);
       }
+      texts = messageTexts(raw, body);
     }
 
     const sid = req.headers['mcp-session-id'];
@@ -542,7 +581,7 @@ export async function runHttpListener<D extends GateDecision>(
       // Every check that can refuse the body runs before a session (and its server) exists.
       const problem = initializeProblem(body);
       if (problem !== undefined) return refuse(res, 400, ErrorCode.InvalidRequest, `Bad Request: ${problem}`);
-      const refusal = bodyRefusal(body, () => false);
+      const refusal = bodyRefusal(body, () => false, texts);
       if (refusal) return refuse(res, 400, ErrorCode.InvalidRequest, refusal.message, {}, refusal.id);
       session = await openSession(req, res);
       if (!session) return;
@@ -563,7 +602,7 @@ export async function runHttpListener<D extends GateDecision>(
 
     const s = session;
     if (req.method === 'POST') {
-      const refusal = bodyRefusal(body, (id) => s.router.awaitsAnswer(id));
+      const refusal = bodyRefusal(body, (id) => s.router.awaitsAnswer(id), texts);
       if (refusal) {
         log.warn({ session: s.info.sessionId, why: refusal.message }, 'HTTP request refused');
         return refuse(res, 400, ErrorCode.InvalidRequest, refusal.message, {}, refusal.id);
@@ -575,6 +614,8 @@ export async function runHttpListener<D extends GateDecision>(
       s.openRequests--;
       s.lastSeen = Date.now();
     });
+    // The SDK hands `req.auth` to the session with each message of this POST: the texts as sent.
+    if (texts) (req as IncomingMessage & { auth?: PostTexts }).auth = postTexts(texts);
     await s.http.handleRequest(req, res, body);
     // An initialize the SDK rejected leaves a session that never began.
     if (s.http.sessionId === undefined && !s.ending) await endSession(s, 'initialize rejected');

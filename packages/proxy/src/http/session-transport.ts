@@ -20,6 +20,26 @@ import { type ProxyLogger, silentLogger } from '../logger.js';
 import type { CloseInfo, MessageTransport } from '../transport/types.js';
 
 type Obj = Record<string, unknown>;
+
+/**
+ * The texts of the messages of one POST body, in order, attached by the listener to the request
+ * as `req.auth`, which the SDK hands to `onmessage` as `authInfo` with each message of that POST
+ * (in order). The router then judges and forwards the bytes the client sent, as over stdio, not
+ * the SDK's parsed copy re-encoded: a number a double rounds keeps its digits, and a member name
+ * written twice is still seen. (`token`, `clientId`, `scopes`: the shape of the SDK's `AuthInfo`;
+ * Tollgate's own authentication happens before, in the listener.)
+ */
+export interface PostTexts {
+  readonly token: '';
+  readonly clientId: '';
+  readonly scopes: [];
+  readonly extra: { readonly tollgateTexts: { readonly texts: readonly Buffer[]; next: number } };
+}
+
+/** The {@link PostTexts} of one POST body: `texts[i]` is the JSON text of its `i`th message. */
+export function postTexts(texts: readonly Buffer[]): PostTexts {
+  return { token: '', clientId: '', scopes: [], extra: { tollgateTexts: { texts, next: 0 } } };
+}
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A {@link MessageTransport} over one session of the SDK's Streamable HTTP server transport. */
@@ -43,20 +63,24 @@ export class HttpSessionTransport implements MessageTransport {
   ) {}
 
   async start(): Promise<void> {
-    this.http.onmessage = (message) => this.fromClient(message as unknown as Obj);
+    this.http.onmessage = (message, extra) => {
+      const carried = (extra?.authInfo as PostTexts | undefined)?.extra?.tollgateTexts;
+      this.fromClient(message as unknown as Obj, carried?.texts[carried.next++]);
+    };
     this.http.onerror = (err) => this.onerror?.(err);
     this.http.onclose = () => this.closedBy('client session closed');
     await this.http.start();
   }
 
-  private fromClient(message: Obj): void {
+  /** `text`: the message as the client sent it (see {@link PostTexts}); else it is re-encoded. */
+  private fromClient(message: Obj, text?: Buffer): void {
     if (typeof message.method === 'string' && 'id' in message) {
       const id = message.id as RequestId;
       this.pending.set(JSON.stringify(id), { id, method: message.method });
       const meta = isObj(message.params) && isObj(message.params._meta) ? message.params._meta : undefined;
       if (meta && meta.progressToken !== undefined) this.progress.set(JSON.stringify(meta.progressToken), id);
     }
-    this.onmessage?.(encode(message));
+    this.onmessage?.(text ?? encode(message));
   }
 
   send(bytes: Buffer): void {

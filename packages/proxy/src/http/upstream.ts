@@ -30,7 +30,7 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import type { JsonRpcId } from '../jsonrpc/envelope.js';
+import { arrayElements, type JsonRpcId } from '../jsonrpc/envelope.js';
 import { ErrorCode, encode, errorResponse } from '../jsonrpc/errors.js';
 import { idKey } from '../jsonrpc/id.js';
 import { type ProxyLogger, silentLogger } from '../logger.js';
@@ -284,6 +284,10 @@ export class HttpUpstreamTransport implements MessageTransport {
   private accepted: Promise<void> = Promise.resolve();
   private reinitCount = 0;
   private readonly internal = new Map<string, (m: Obj) => void>();
+  /** Messages whose text differs from what `JSON.stringify` makes of them (see `keepText`). */
+  private readonly texts = new WeakMap<Obj, string>();
+  /** Texts to POST instead of the SDK's body, by that body, oldest first (see `rawBody`). */
+  private readonly rawBodies = new Map<string, string[]>();
   private closed = false;
   private generation = 0;
 
@@ -342,8 +346,12 @@ export class HttpUpstreamTransport implements MessageTransport {
       return;
     }
     const messages = Array.isArray(message) ? message : [message];
-    for (const m of messages) {
+    // The text each message arrived as: what the policy judged is what the server gets.
+    const texts = Array.isArray(message) ? arrayElements(bytes) : [bytes];
+    for (const [index, m] of messages.entries()) {
       if (!isObj(m)) continue;
+      const raw = texts?.[index]?.toString('utf8');
+      if (raw !== undefined) this.keepText(m, raw);
       if (isRequest(m)) {
         const id = m.id as JsonRpcId;
         this.pending.set(idKey(id), { id, method: m.method as string, resuming: false });
@@ -355,6 +363,34 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
   }
 
+  /**
+   * Remembers that `message` is to be POSTed as `raw`, the bytes it arrived in, when they differ
+   * from `JSON.stringify(message)` (the body the SDK builds): a number a double rounds
+   * (`9007199254740993`, `1e400`), `-0`, spacing. {@link post} hands it to {@link fetchWatched},
+   * which puts it back in the body.
+   */
+  private keepText(message: Obj, raw: string): void {
+    if (JSON.stringify(message) !== raw) this.texts.set(message, raw);
+  }
+
+  /** The body to POST for `body` built by the SDK: the text it came in as, when that differed. */
+  private rawBody(body: string): string {
+    const queue = this.rawBodies.get(body);
+    if (!queue) return body;
+    const raw = queue.shift()!;
+    if (queue.length === 0) this.rawBodies.delete(body);
+    return raw;
+  }
+
+  /** Takes back `raw` queued for `built` when the SDK never POSTed it (it failed before fetch). */
+  private dropRawBody(built: string, raw: string): void {
+    const queue = this.rawBodies.get(built);
+    const at = queue?.indexOf(raw) ?? -1;
+    if (at === -1) return;
+    queue!.splice(at, 1);
+    if (queue!.length === 0) this.rawBodies.delete(built);
+  }
+
   private async post(message: Obj, mayRetry: boolean, after?: Promise<void>): Promise<void> {
     if (after) await after;
     if (this.reinit) await this.reinit;
@@ -363,9 +399,17 @@ export class HttpUpstreamTransport implements MessageTransport {
       this.fail(message, { why: 'the upstream connection is closed', mayHaveRun: false });
       return;
     }
+    const raw = this.texts.get(message);
+    const built = raw === undefined ? undefined : JSON.stringify(message);
+    if (built !== undefined) {
+      const queue = this.rawBodies.get(built);
+      if (queue) queue.push(raw!);
+      else this.rawBodies.set(built, [raw!]);
+    }
     try {
       await sdk.send(message as unknown as JSONRPCMessage);
     } catch (err) {
+      if (built !== undefined) this.dropRawBody(built, raw!);
       if (this.closed) return;
       const status = httpStatus(err);
       const expired =
@@ -563,8 +607,10 @@ export class HttpUpstreamTransport implements MessageTransport {
       outer?.removeEventListener('abort', onAbort);
     };
     let response: Response;
+    const postBody =
+      init?.method === 'POST' && typeof init.body === 'string' ? this.rawBody(init.body) : init?.body;
     try {
-      response = await fetch(input, { ...init, signal: own.signal });
+      response = await fetch(input, { ...init, body: postBody, signal: own.signal });
     } catch (err) {
       release();
       if (typeof err === 'object' && err !== null) {

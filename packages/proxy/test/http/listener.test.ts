@@ -425,6 +425,72 @@ describe('listener sessions and request ids', () => {
     }
   });
 
+  it('forwards the text the client sent, as over stdio: digits a double rounds, names written twice', async () => {
+    // A stdio child that answers each tools/call with the line it received.
+    const child = `process.stdin.setEncoding('utf8'); let rest = '';
+process.stdin.on('data', (c) => { const lines = (rest + c).split('\\n'); rest = lines.pop();
+  for (const line of lines) { if (!line.trim()) continue; const m = JSON.parse(line); if (m.id === undefined) continue;
+    const result = m.method === 'initialize' ? { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } }
+      : m.method === 'tools/list' ? { tools: [{ name: 'work', inputSchema: { type: 'object' } }] }
+      : { content: [{ type: 'text', text: line }] };
+    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }) + '\\n'); } });`;
+    const gate = new RecordingGate();
+    const { listener } = await listen({
+      gate,
+      upstream: { kind: 'stdio', command: process.execPath, args: ['-e', child] },
+    });
+    const init = await post(listener.url, {});
+    const h = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+    await post(listener.url, h, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    const sse = (body: string) =>
+      body
+        .split('\n')
+        .filter((l) => l.startsWith('data: ') && l.length > 6)
+        .map(
+          (l) =>
+            JSON.parse(l.slice(6)) as {
+              id: unknown;
+              result?: TextResult;
+              error?: { code: number; message: string };
+            },
+        );
+    // Pretty-printed, with a number past 2^53: the child gets it on one line, digits intact.
+    const sent =
+      '{"jsonrpc":"2.0",\n "id":2,\r\n "method":"tools/call",\n "params":{"name":"work","arguments":{"to":9007199254740993,"x":1e400,"z":-0}}}';
+    const r = sse((await post(listener.url, h, sent)).body);
+    expect(r.map((m) => m.id)).toEqual([2]);
+    expect(text(r[0]!.result)).toBe(sent.replace(/[\r\n]/g, ' '));
+    // A name written twice in the call's params: refused with -32602 as over stdio, never forwarded.
+    const dup = sse(
+      (
+        await post(
+          listener.url,
+          h,
+          '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"forbidden","name":"work"}}',
+        )
+      ).body,
+    );
+    expect(dup).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 3,
+        error: { code: -32602, message: expect.stringContaining('appears twice') },
+      },
+    ]);
+    // A JSON-RPC member written twice: refused before the SDK, which would answer the last id only.
+    const twice = await post(listener.url, h, '{"jsonrpc":"2.0","id":4,"method":"ping","id":5}');
+    expect(twice.status).toBe(400);
+    expect(JSON.parse(twice.body)).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32600,
+        message: 'Invalid Request: member "id" appears twice (decoders differ on which one counts)',
+      },
+    });
+    expect(gate.decisions.map((d) => d.call.tool)).toEqual(['work']);
+  });
+
   it('counts a call whose session the client deletes before the answer: hanging up is no way around a limit', async () => {
     const gate = new RecordingGate();
     const { listener } = await listen({ gate });

@@ -33,6 +33,8 @@ type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429' | '202' | 'wr
 class FakeServer {
   mode: Mode = 'ok';
   ran = 0;
+  /** Every POST body received, as sent. */
+  readonly bodies: string[] = [];
   port = 0;
   private http: Server | undefined;
 
@@ -68,6 +70,7 @@ class FakeServer {
       body += c;
     });
     req.on('end', () => {
+      this.bodies.push(body);
       const msg = JSON.parse(body) as { id?: number | string; method?: string };
       if (msg.id === undefined) {
         res.writeHead(202).end();
@@ -419,5 +422,55 @@ describe('the upstream URL as shown', () => {
     );
     expect(badHeader).toMatch(/the request could not be sent: a request header value is invalid/);
     expect(JSON.stringify([badHeader, log])).not.toContain('supersecret');
+  });
+});
+
+describe('upstream mode: the server gets the bytes the policy judged', () => {
+  it('a number a double rounds reaches the server as its digits, not as the neighbour it rounds to', async () => {
+    writeFileSync(
+      join(dir, 'policy.yaml'),
+      `version: "1"
+default: allow
+tools:
+  work:
+    rules:
+      - name: not account 9007199254740992
+        conditions: [{ path: args.to, op: not_regex, value: '^9007199254740992$' }]
+`,
+    );
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const exit = runHttpUpstreamProxy({ url: server.url(), gate: await enforcer(), input, output });
+    cleanups.push(async () => {
+      input.end();
+      await exit;
+    });
+    const answers: Array<{ id?: unknown; result?: { isError?: boolean } }> = [];
+    let rest = '';
+    output.on('data', (c: Buffer) => {
+      const lines = (rest + c.toString('utf8')).split('\n');
+      rest = lines.pop()!;
+      // A batch is answered on one line, as an array.
+      for (const l of lines) if (l.trim()) answers.push(...[JSON.parse(l)].flat());
+    });
+    const answered = async (n: number) => {
+      for (let i = 0; i < 200 && answers.length < n; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(answers.length).toBe(n);
+    };
+    input.write(
+      '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}\n',
+    );
+    await answered(1);
+    input.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+    const call = (id: number, to: string) =>
+      `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"work","arguments":{"to":${to}}}}`;
+    input.write(`${call(2, '9007199254740993')}\n`);
+    input.write(`${call(3, '9007199254740992')}\n`);
+    input.write(`[${call(4, '1e400')}, ${call(5, '-0')}]\n`);
+    await answered(5);
+    // The denied call never left; the others arrived as sent, digits and all.
+    expect(answers.find((a) => a.id === 3)?.result?.isError).toBe(true);
+    const calls = server.bodies.filter((b) => b.includes('tools/call'));
+    expect(calls).toEqual([call(2, '9007199254740993'), call(4, '1e400'), call(5, '-0')]);
   });
 });
