@@ -607,6 +607,22 @@ describe('Router', () => {
     expect(gate.schemas).toEqual(['read', 'secret_delete', 'write']);
   });
 
+  it('drops a server response that answers no pending request: a second answer, an id of another type', async () => {
+    const { client, server, router } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    await tick();
+    const leaky = { tools: [{ name: 'secret_delete' }, { name: 'read' }] };
+    // "2" is not 2 (JSON-RPC ids match by value and type), though the MCP SDK client reads Number(id).
+    server.deliver({ jsonrpc: '2.0', id: '2', result: leaky });
+    server.deliver({ jsonrpc: '2.0', id: 2, result: leaky });
+    // A second answer to the same request, after the first was filtered and delivered.
+    server.deliver({ jsonrpc: '2.0', id: 2, result: leaky });
+    server.deliver({ jsonrpc: '2.0', id: 99, result: {} });
+    await tick();
+    expect(client.json()).toEqual([{ jsonrpc: '2.0', id: 2, result: { tools: [{ name: 'read' }] } }]);
+    expect(router.stats.unmatchedResponses).toBe(3);
+  });
+
   it('sends notifications/tools/list_changed when a reload changes what is hidden', async () => {
     const { client, server, gate } = setup();
     client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });

@@ -95,6 +95,8 @@ export interface RouterStats {
   callsDenied: number;
   callsMalformed: number;
   noiseLines: number;
+  /** Server responses answering no request the client has pending (dropped). */
+  unmatchedResponses: number;
 }
 
 /** An allowed `tools/call`: its decision (reservation) until the server answers. */
@@ -198,6 +200,7 @@ export class Router<D extends GateDecision = GateDecision> {
     callsDenied: 0,
     callsMalformed: 0,
     noiseLines: 0,
+    unmatchedResponses: 0,
   };
   /** Random per-process session id given to the gate. */
   readonly sessionId: string;
@@ -740,7 +743,7 @@ export class Router<D extends GateDecision = GateDecision> {
       this.cancelled.set(key, entry);
       if (this.cancelled.size > MAX_CANCELLED) {
         // Memory stays bounded; the oldest cancelled id is forgotten (its answer, if it ever
-        // comes, passes as an unknown id, unfiltered only if it answered a tools/list).
+        // comes, answers no known request and is dropped).
         const oldest = this.cancelled.keys().next().value as string;
         this.cancelled.delete(oldest);
         this.toolsListIds.delete(oldest);
@@ -768,6 +771,14 @@ export class Router<D extends GateDecision = GateDecision> {
         else {
           entry = this.cancelled.get(key);
           if (entry) this.cancelled.delete(key);
+        }
+        if (!entry) {
+          // It answers no request of the client's: a second answer to one already answered, or
+          // an id of another type ("2" for 2). Clients that match ids loosely (the MCP SDK reads
+          // Number(id)) would take it for an answer, unfiltered: a tools/list with hidden tools.
+          this.stats.unmatchedResponses++;
+          this.log.warn({ id: env.id }, 'a server response answering no pending request was dropped');
+          return;
         }
         const call = entry?.call;
         if (call) {
