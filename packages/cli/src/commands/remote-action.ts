@@ -76,6 +76,7 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
         ...(opts.authToken ? { authTokens: [opts.authToken] } : {}),
         ...(opts.allowedOrigin ? { allowedOrigins: opts.allowedOrigin } : {}),
         ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+        ...(ctx.maxMessageBytes ? { maxMessageBytes: ctx.maxMessageBytes } : {}),
         logger,
       });
     } catch (err) {

@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../framing/line-splitter.js';
 import type { Gate, GateCall, GateContext, GateDecision } from '../gate.js';
 import {
   arrayElements,
@@ -103,6 +104,12 @@ export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
    */
   readonly gate: Gate<D> | ((session: HttpSessionInfo) => Gate<D> | Promise<Gate<D>>);
   readonly upstream: HttpListenerUpstream;
+  /**
+   * Cap on one message in either direction, in bytes (`--max-message-bytes`; default 64 MiB, the
+   * stdio proxy's): a client message over it is refused with HTTP 400 and `-32600`; a server
+   * message over it answers its request with `-32603` (a call counts), as over stdio.
+   */
+  readonly maxMessageBytes?: number;
   /** Address to bind (default `127.0.0.1`). */
   readonly host?: string;
   /** Port (default 0: any free port; read it back from the result). */
@@ -281,6 +288,7 @@ function bodyRefusal(
   body: unknown,
   awaits: (id: JsonRpcId) => boolean,
   texts?: readonly Buffer[],
+  maxMessageBytes = Number.POSITIVE_INFINITY,
 ): { id: JsonRpcId; message: string } | undefined {
   const messages: unknown[] = Array.isArray(body) ? body : [body];
   if (messages.length === 0) return { id: null, message: 'Invalid Request: empty batch' };
@@ -292,6 +300,13 @@ function bodyRefusal(
     // The text as sent, read as the router reads stdio: a JSON-RPC member written twice
     // (`"id":1,"id":2`), which JSON.parse resolved to its last occurrence and others to the first.
     const text = texts?.[index];
+    if (text !== undefined && text.length > maxMessageBytes) {
+      const id = (m as { id?: unknown }).id;
+      return {
+        id: id !== undefined && idProblem(id) === undefined ? (id as JsonRpcId) : null,
+        message: `Invalid Request: message of ${text.length} bytes is over the cap of ${maxMessageBytes} bytes (--max-message-bytes)`,
+      };
+    }
     const scanned = text === undefined ? undefined : scanEnvelope(text);
     if (scanned?.kind === 'invalid') {
       const id = scanned.id !== undefined && idProblem(scanned.id) === undefined ? scanned.id : null;
@@ -343,6 +358,7 @@ export async function runHttpListener<D extends GateDecision>(
   opts: HttpListenerOptions<D>,
 ): Promise<HttpListener> {
   const log = opts.logger ?? silentLogger;
+  const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const host = opts.host ?? '127.0.0.1';
   const path = opts.path ?? '/mcp';
   const loopback = isLoopbackHost(host);
@@ -420,10 +436,12 @@ export async function runHttpListener<D extends GateDecision>(
             ...(up.env ? { env: up.env } : {}),
             ...(up.cwd ? { cwd: up.cwd } : {}),
             ...(up.shutdownGraceMs !== undefined ? { shutdownGraceMs: up.shutdownGraceMs } : {}),
+            maxMessageBytes,
           })
         : new HttpUpstreamTransport({
             url: up.url,
             ...(up.headers ? { headers: up.headers } : {}),
+            maxMessageBytes,
             logger: log,
           });
     const http = new StreamableHTTPServerTransport({
@@ -581,7 +599,7 @@ export async function runHttpListener<D extends GateDecision>(
       // Every check that can refuse the body runs before a session (and its server) exists.
       const problem = initializeProblem(body);
       if (problem !== undefined) return refuse(res, 400, ErrorCode.InvalidRequest, `Bad Request: ${problem}`);
-      const refusal = bodyRefusal(body, () => false, texts);
+      const refusal = bodyRefusal(body, () => false, texts, maxMessageBytes);
       if (refusal) return refuse(res, 400, ErrorCode.InvalidRequest, refusal.message, {}, refusal.id);
       session = await openSession(req, res);
       if (!session) return;
@@ -602,7 +620,7 @@ export async function runHttpListener<D extends GateDecision>(
 
     const s = session;
     if (req.method === 'POST') {
-      const refusal = bodyRefusal(body, (id) => s.router.awaitsAnswer(id), texts);
+      const refusal = bodyRefusal(body, (id) => s.router.awaitsAnswer(id), texts, maxMessageBytes);
       if (refusal) {
         log.warn({ session: s.info.sessionId, why: refusal.message }, 'HTTP request refused');
         return refuse(res, 400, ErrorCode.InvalidRequest, refusal.message, {}, refusal.id);

@@ -65,6 +65,7 @@ export async function runHttpUpstreamProxy<D extends GateDecision>(
     ...(opts.upstream ?? {}),
     url: opts.url,
     ...(opts.headers ? { headers: opts.headers } : {}),
+    ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
     logger: log,
   });
   const client = new StreamTransport({

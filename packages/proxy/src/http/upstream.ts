@@ -53,7 +53,20 @@ export interface HttpUpstreamOptions {
    * were waiting on the stream get a JSON-RPC error.
    */
   readonly reconnection?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
+  /**
+   * Cap on one message from the server, in bytes (`--max-message-bytes`; default: none). A larger
+   * message is reported through `onoversize` (the router answers its request with `-32603`, and a
+   * call counts: the server ran it); a response body, or one SSE event, that grows past the cap
+   * plus 64 KiB of framing is cut off while it arrives, so it is never held whole.
+   */
+  readonly maxMessageBytes?: number;
 }
+
+/** Room for SSE framing (`event:`, `id:`, `data:` prefixes) above the message cap, in bytes. */
+const SSE_FRAMING_BYTES = 64 * 1024;
+
+/** A response body or SSE event from the upstream went over the message cap; its stream is cut. */
+class UpstreamMessageTooLarge extends Error {}
 
 interface Pending {
   id: JsonRpcId;
@@ -491,7 +504,19 @@ export class HttpUpstreamTransport implements MessageTransport {
   }
 
   private deliver(message: Obj): void {
-    if (!this.closed) this.onmessage?.(encode(message));
+    if (this.closed) return;
+    const bytes = encode(message);
+    const cap = this.opts.maxMessageBytes;
+    if (cap !== undefined && bytes.length > cap) {
+      this.onoversize?.({
+        bytes: bytes.length,
+        limit: cap,
+        head: bytes.subarray(0, 4096),
+        tail: bytes.subarray(Math.max(0, bytes.length - 4096)),
+      });
+      return;
+    }
+    this.onmessage?.(bytes);
   }
 
   /**
@@ -628,19 +653,23 @@ export class HttpUpstreamTransport implements MessageTransport {
     const sent = this.requestKeys(init);
     const sse = (response.headers.get('content-type') ?? '').includes('text/event-stream');
     let sawEventId = false;
+    /** Why this answer's stream was cut by the proxy (a message over the cap): not resumed. */
+    let cutWhy: string | undefined;
     const judge = () => {
       if (sent.length === 0 || (!sse && !response.ok)) return;
       // Let the SDK's parser deliver what it already has before judging (it runs on promise
       // jobs, which a timer always follows; the margin covers a loaded machine).
       setTimeout(() => {
         if (sse && generation !== this.generation && !sawEventId) return;
-        const why = sse
-          ? 'the SSE stream ended before the answer'
-          : `the upstream's HTTP ${response.status} answer held no response to the request`;
+        const why =
+          cutWhy ??
+          (sse
+            ? 'the SSE stream ended before the answer'
+            : `the upstream's HTTP ${response.status} answer held no response to the request`);
         for (const key of sent) {
           const p = this.pending.get(key);
           if (!p || (!sse && p.resuming)) continue;
-          if (sse && sawEventId) p.resuming = true;
+          if (sse && sawEventId && cutWhy === undefined) p.resuming = true;
           else this.fail({ jsonrpc: '2.0', id: p.id, method: p.method }, { why, mayHaveRun: true });
         }
       }, 250).unref();
@@ -652,6 +681,10 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
     const postFailures = init?.method === 'POST' ? this.postFailures : undefined;
     const reader = response.body.getReader();
+    const cap = this.opts.maxMessageBytes;
+    const log = this.log;
+    const shownUrl = this.shownUrl;
+    let pastBoundary = 0;
     const decoder = new TextDecoder();
     let tail = '';
     const ended = () => {
@@ -667,6 +700,16 @@ export class HttpUpstreamTransport implements MessageTransport {
             ended();
             return;
           }
+          if (cap !== undefined) {
+            // Bytes since the last blank line (the end of an SSE event); a JSON body is one message.
+            const end = sse ? Math.max(lastIndexOf(value, LF_LF), lastIndexOf(value, LF_CRLF)) : -1;
+            pastBoundary = end === -1 ? pastBoundary + value.length : value.length - end;
+            if (pastBoundary > cap + SSE_FRAMING_BYTES) {
+              throw new UpstreamMessageTooLarge(
+                `a message from the server is over the cap of ${cap} bytes (--max-message-bytes); its stream was cut`,
+              );
+            }
+          }
           if (sse && sent.length > 0 && !sawEventId) {
             const text = tail + decoder.decode(value, { stream: true });
             if (/(^|\n)id:/.test(text)) sawEventId = true;
@@ -675,6 +718,11 @@ export class HttpUpstreamTransport implements MessageTransport {
           controller.enqueue(value);
         } catch (err) {
           if (typeof err === 'object' && err !== null) postFailures?.add(err);
+          if (err instanceof UpstreamMessageTooLarge) {
+            cutWhy = err.message;
+            log.warn({ url: shownUrl }, err.message);
+            void reader.cancel(err).catch(() => {});
+          }
           controller.error(err);
           ended();
         }
@@ -719,4 +767,12 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
     this.onclose?.({ reason: 'upstream HTTP session closed' });
   }
+}
+
+const LF_LF = Buffer.from('\n\n');
+const LF_CRLF = Buffer.from('\n\r\n');
+
+/** Where `needle` last starts in `chunk`, or -1. */
+function lastIndexOf(chunk: Uint8Array, needle: Buffer): number {
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).lastIndexOf(needle);
 }

@@ -303,6 +303,15 @@ describe('listener front door', () => {
   });
 });
 
+/** A stdio child that answers each tools/call with the line it received. */
+const RAW_ECHO_CHILD = `process.stdin.setEncoding('utf8'); let rest = '';
+process.stdin.on('data', (c) => { const lines = (rest + c).split('\\n'); rest = lines.pop();
+  for (const line of lines) { if (!line.trim()) continue; const m = JSON.parse(line); if (m.id === undefined) continue;
+    const result = m.method === 'initialize' ? { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } }
+      : m.method === 'tools/list' ? { tools: [{ name: 'work', inputSchema: { type: 'object' } }] }
+      : { content: [{ type: 'text', text: line }] };
+    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }) + '\\n'); } });`;
+
 describe('listener sessions and request ids', () => {
   const rawInit = (id: unknown) =>
     JSON.stringify({
@@ -426,18 +435,10 @@ describe('listener sessions and request ids', () => {
   });
 
   it('forwards the text the client sent, as over stdio: digits a double rounds, names written twice', async () => {
-    // A stdio child that answers each tools/call with the line it received.
-    const child = `process.stdin.setEncoding('utf8'); let rest = '';
-process.stdin.on('data', (c) => { const lines = (rest + c).split('\\n'); rest = lines.pop();
-  for (const line of lines) { if (!line.trim()) continue; const m = JSON.parse(line); if (m.id === undefined) continue;
-    const result = m.method === 'initialize' ? { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } }
-      : m.method === 'tools/list' ? { tools: [{ name: 'work', inputSchema: { type: 'object' } }] }
-      : { content: [{ type: 'text', text: line }] };
-    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }) + '\\n'); } });`;
     const gate = new RecordingGate();
     const { listener } = await listen({
       gate,
-      upstream: { kind: 'stdio', command: process.execPath, args: ['-e', child] },
+      upstream: { kind: 'stdio', command: process.execPath, args: ['-e', RAW_ECHO_CHILD] },
     });
     const init = await post(listener.url, {});
     const h = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
@@ -489,6 +490,44 @@ process.stdin.on('data', (c) => { const lines = (rest + c).split('\\n'); rest = 
       },
     });
     expect(gate.decisions.map((d) => d.call.tool)).toEqual(['work']);
+  });
+
+  it('applies --max-message-bytes to both directions: a request over it gets 400, a result over it -32603', async () => {
+    const gate = new RecordingGate();
+    const { listener } = await listen({
+      gate,
+      maxMessageBytes: 1000,
+      upstream: { kind: 'stdio', command: process.execPath, args: ['-e', RAW_ECHO_CHILD] },
+    });
+    const init = await post(listener.url, {});
+    const h = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+    await post(listener.url, h, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    const call = (id: number, pad: number) =>
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'work', arguments: { pad: 'x'.repeat(pad) } },
+      });
+    const over = await post(listener.url, h, call(2, 1000));
+    expect(over.status).toBe(400);
+    expect(JSON.parse(over.body)).toMatchObject({
+      id: 2,
+      error: {
+        code: -32600,
+        message: expect.stringMatching(
+          /^Invalid Request: message of 10\d\d bytes is over the cap of 1000 bytes/,
+        ),
+      },
+    });
+    expect(gate.decisions).toHaveLength(0);
+    // Under the cap going in; its echo (the line, quoted) is over it coming back.
+    const request = call(3, 880);
+    expect(request.length).toBeLessThan(1000);
+    const back = await post(listener.url, h, request);
+    expect(back.body).toMatch(/"code":-32603/);
+    expect(gate.decisions).toHaveLength(1);
+    expect(gate.commits).toBe(1);
   });
 
   it('counts a call whose session the client deletes before the answer: hanging up is no way around a limit', async () => {

@@ -24,7 +24,7 @@ import type { ProxyLogger } from '../../src/logger.js';
 import { StreamClientTransport } from './helpers.js';
 
 /** How the fake server answers a `tools/call`. */
-type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429' | '202' | 'wrong-id';
+type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429' | '202' | 'wrong-id' | 'big';
 
 /**
  * A bare Streamable HTTP MCP server with one tool, `work`, answering `tools/call` as `mode`
@@ -32,6 +32,10 @@ type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429' | '202' | 'wr
  */
 class FakeServer {
   mode: Mode = 'ok';
+  /** Size of the text of a `big` result, in bytes. */
+  bigBytes = 0;
+  /** Send a `big` result as an SSE event instead of a JSON body. */
+  bigAsSse = false;
   ran = 0;
   /** Every POST body received, as sent. */
   readonly bodies: string[] = [];
@@ -136,6 +140,21 @@ class FakeServer {
           // Accepted with no body: allowed for notifications and responses, never for a request.
           res.writeHead(202, { 'mcp-session-id': 'fake-1' }).end();
           return;
+        case 'big': {
+          const json = JSON.stringify({
+            jsonrpc: '2.0',
+            id: msg.id,
+            result: { content: [{ type: 'text', text: 'x'.repeat(this.bigBytes) }] },
+          });
+          if (this.bigAsSse) {
+            res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'fake-1' });
+            res.end(`event: message\ndata: ${json}\n\n`);
+          } else {
+            res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'fake-1' });
+            res.end(json);
+          }
+          return;
+        }
         case 'wrong-id':
           // A JSON body answering some other id: the request itself is never answered.
           res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'fake-1' });
@@ -191,12 +210,18 @@ function recordingLogger(lines: string[]): ProxyLogger {
 }
 
 /** Upstream mode with the SDK's real Client on its stdio side. */
-async function upstreamMode(url: string, logLines: string[] = [], headers?: Record<string, string>) {
+async function upstreamMode(
+  url: string,
+  logLines: string[] = [],
+  headers?: Record<string, string>,
+  maxMessageBytes?: number,
+) {
   const input = new PassThrough();
   const output = new PassThrough();
   const exit = runHttpUpstreamProxy({
     url,
     ...(headers ? { headers } : {}),
+    ...(maxMessageBytes ? { maxMessageBytes } : {}),
     gate: await enforcer(),
     input,
     output,
@@ -423,6 +448,30 @@ describe('the upstream URL as shown', () => {
     expect(badHeader).toMatch(/the request could not be sent: a request header value is invalid/);
     expect(JSON.stringify([badHeader, log])).not.toContain('supersecret');
   });
+});
+
+describe('upstream mode: --max-message-bytes bounds what the server sends', () => {
+  const CAP = 1024 * 1024;
+  for (const [what, bytes, sse] of [
+    ['a JSON body just over the cap', CAP + 1000, false],
+    ['a JSON body of twice the cap (cut while it arrives)', 2 * CAP, false],
+    ['an SSE event of twice the cap (cut while it arrives)', 2 * CAP, true],
+  ] as const) {
+    it(`answers ${what} with an error, and the call counts`, async () => {
+      server.mode = 'big';
+      server.bigBytes = bytes;
+      server.bigAsSse = sse;
+      const lines: string[] = [];
+      const client = await upstreamMode(server.url(), lines, undefined, CAP);
+      const first = await work(client);
+      expect(first.kind).toBe('error');
+      expect(first.message).toMatch(/over the cap|exceeds|too large|-32603/i);
+      expect(server.ran).toBe(1);
+      // It counted (1/hour): the next call is denied before it reaches the server.
+      expect((await work(client)).kind).toBe('denied');
+      expect(server.ran).toBe(1);
+    });
+  }
 });
 
 describe('upstream mode: the server gets the bytes the policy judged', () => {
