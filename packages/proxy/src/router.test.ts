@@ -258,6 +258,33 @@ describe('Router', () => {
     );
   });
 
+  it('refuses a method that is tools/call but for case or spacing: a lenient server would run it unjudged', async () => {
+    const { client, server, gate } = setup();
+    const variants = ['Tools/Call', 'TOOLS/CALL', 'tools/call ', ' tools/call', 'tool\u017f/call'];
+    for (const [i, method] of variants.entries()) {
+      client.deliver({ jsonrpc: '2.0', id: i + 1, method, params: { name: 'deny_all' } });
+    }
+    client.deliver({ jsonrpc: '2.0', method: 'Tools/Call', params: { name: 'deny_all' } });
+    // Near misses that are other methods pass as they are.
+    client.deliver({ jsonrpc: '2.0', id: 20, method: 'tools/calls' });
+    client.deliver({ jsonrpc: '2.0', id: 21, method: 'tools/list' });
+    await tick();
+    expect(gate.decided).toEqual([]);
+    expect(server.json().map((m) => m.method)).toEqual(['tools/calls', 'tools/list']);
+    expect(client.json().map((m) => [m.id, m.error.code, m.error.message])).toEqual([
+      ...variants.map((method, i) => [
+        i + 1,
+        -32600,
+        `Invalid Request: method ${JSON.stringify(method)} differs from "tools/call" only by case or spacing`,
+      ]),
+      [
+        null,
+        -32600,
+        'Invalid Request: method "Tools/Call" differs from "tools/call" only by case or spacing',
+      ],
+    ]);
+  });
+
   it('refuses a message with a carriage return inside it: a server reading universal newlines would split it', async () => {
     const { client, server, gate } = setup();
     const inner = JSON.stringify(call(9, 'deny_me', {}));

@@ -360,6 +360,18 @@ export class Router<D extends GateDecision = GateDecision> {
       // A tools/call without an id is no request (MCP "Tools > Calling Tools"); a lenient server
       // might still run it, so it is refused rather than forwarded unevaluated.
       env = { kind: 'invalid', problem: 'tools/call must be a request (with an id)' };
+    } else if (
+      (env.kind === 'request' || env.kind === 'notification') &&
+      env.method !== 'tools/call' &&
+      looksLikeToolsCall(env.method ?? '')
+    ) {
+      // "Tools/Call", "tools/call " (a server that ignores case or trims the method would run
+      // the tool unjudged): refused, as case variants of member names are.
+      env = {
+        kind: 'invalid',
+        problem: `method ${JSON.stringify(env.method)} differs from "tools/call" only by case or spacing`,
+        ...(env.kind === 'request' ? { id: env.id } : {}),
+      };
     } else if (env.kind === 'request' && env.id === null && env.method === 'tools/call') {
       // MCP "Base Protocol > Requests": the id MUST NOT be null. Its answer could not be told
       // from an error about an unreadable request.
@@ -1062,6 +1074,20 @@ export class Router<D extends GateDecision = GateDecision> {
     this.toClient(LIST_CHANGED);
   }
 }
+
+/**
+ * True when `method` equals `tools/call` once surrounding whitespace is trimmed and case folded
+ * (Unicode simple case folding, as in `caseVariantOf`), without being it. Cheap for every other
+ * method: only 10-to-64-character methods holding `/` after trimming are folded.
+ */
+function looksLikeToolsCall(method: string): boolean {
+  if (method.length < 10 || method.length > 64) return false;
+  const trimmed = method.trim();
+  if (trimmed.length > 20 || trimmed.indexOf('/') === -1) return false;
+  return trimmed === 'tools/call' || caseVariantOf(trimmed, TOOLS_CALL) !== undefined;
+}
+
+const TOOLS_CALL = ['tools/call'] as const;
 
 /** The refusal of a `tools/call` whose params write a member name twice in one object. */
 const DUPLICATE_MEMBER = 'a member name appears twice in one object (decoders differ on which one counts)';

@@ -250,6 +250,17 @@ function messageTexts(raw: Buffer, parsed: unknown): Buffer[] | undefined {
   });
 }
 
+/** A bind address as a `Host` header names it: as given, and as a URL normalizes it (no brackets). */
+function bindHostNames(host: string): string[] {
+  const given = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  try {
+    const url = new URL(`http://${given.includes(':') ? `[${given}]` : given}/`);
+    return [given, url.hostname.replace(/^\[(.*)\]$/, '$1')];
+  } catch {
+    return [given];
+  }
+}
+
 const hasInitialize = (body: unknown): boolean =>
   Array.isArray(body)
     ? body.some(hasInitialize)
@@ -383,6 +394,9 @@ export async function runHttpListener<D extends GateDecision>(
             'localhost',
             '127.0.0.1',
             '::1',
+            // The bind address itself (127.0.0.2, ::ffff:127.0.0.1), as given and as URLs write it
+            // (the listener prints http://[::ffff:7f00:1]:PORT/mcp for the latter).
+            ...bindHostNames(host),
             ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase()),
           ],
         }

@@ -576,7 +576,29 @@ export class HttpUpstreamTransport implements MessageTransport {
         if (secret.length >= 4) out = out.replaceAll(secret, '***');
       }
     }
+    // The URL's query values and userinfo (`?api_key=...`): an upstream may echo its request URL.
+    for (const secret of this.urlSecrets) out = out.replaceAll(secret, '***');
     return out;
+  }
+
+  /** Query values and userinfo of the upstream URL, raw and decoded, 4 characters or longer. */
+  private get urlSecrets(): string[] {
+    const url = new URL(this.url);
+    const found = new Set<string>();
+    const add = (v: string) => {
+      if (v.length < 4) return;
+      found.add(v);
+      try {
+        found.add(decodeURIComponent(v));
+      } catch {}
+    };
+    for (const [, v] of url.searchParams) {
+      add(v);
+      add(encodeURIComponent(v));
+    }
+    add(url.username);
+    add(url.password);
+    return [...found].sort((a, b) => b.length - a.length);
   }
 
   private sdkError(err: Error, generation: number): void {

@@ -220,6 +220,15 @@ describe('listener front door', () => {
     expect(local.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('accepts its own bind address as Host on any loopback bind (127.0.0.2, ::ffff:127.0.0.1)', async () => {
+    for (const host of ['127.0.0.2', '::ffff:127.0.0.1']) {
+      const { listener } = await listen({ host });
+      // The URL it prints is the one clients use: its Host header must get in.
+      const r = await post(listener.url, {});
+      expect(r.status, `${host}: ${listener.url.href}`).toBe(200);
+    }
+  });
+
   it('requires the bearer token: missing and wrong get 401, right gets through', async () => {
     const { listener, gate } = await listen({ authTokens: ['s3cret-token'] });
     const missing = await post(listener.url, {});

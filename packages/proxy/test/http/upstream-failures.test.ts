@@ -423,6 +423,22 @@ describe('the upstream URL as shown', () => {
     expect(JSON.stringify([first, second, log])).not.toContain('topsecret');
   });
 
+  it('masks a query value the upstream echoes back in its error (its request URL in a 401 body)', async () => {
+    const log: string[] = [];
+    server.mode = '401';
+    const client = await upstreamMode(server.url('?api_key=topsecret%2Bplus&v=1'), log);
+    const echoing = (req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(401).end(`unauthorized request to ${req.url} (key topsecret+plus)`);
+    };
+    const original = server['handle'].bind(server);
+    server['handle'] = (req: IncomingMessage, res: ServerResponse) =>
+      req.method === 'POST' && server.mode === '401' ? echoing(req, res) : original(req, res);
+    const r = await work(client);
+    expect(r.kind).toBe('error');
+    expect(JSON.stringify([r, log])).not.toMatch(/topsecret/);
+    expect(r.message).toContain('api_key=***');
+  });
+
   it('masks a --header value the upstream echoes back in its error', async () => {
     const log: string[] = [];
     const client = await upstreamMode(server.url(), log, { Authorization: 'Bearer tok-supersecret' });
