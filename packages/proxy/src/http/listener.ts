@@ -499,6 +499,9 @@ export async function runHttpListener<D extends GateDecision>(
       router.serverClosed(closeInfo);
       void endSession(session, closeInfo.reason ?? 'upstream closed');
     };
+    // An initialize answered with an error (an unreachable --upstream) leaves a session no client
+    // can use: end it, rather than keep a slot of the session cap until the idle timeout.
+    client.oninitializefailed = () => void endSession(session, 'initialize failed');
     try {
       await server.start();
     } catch (err) {

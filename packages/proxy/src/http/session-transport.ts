@@ -48,6 +48,11 @@ export class HttpSessionTransport implements MessageTransport {
   onoversize?: MessageTransport['onoversize'];
   onerror?: (error: Error) => void;
   onclose?: (info: CloseInfo) => void;
+  /**
+   * The answer to the client's `initialize` was an error (the server could not be reached, or
+   * refused it), called once it has been handed to the client: the session can never be used.
+   */
+  oninitializefailed?: () => void;
 
   /** Pending client requests in arrival order: JSON key of the id -> id and method. */
   private readonly pending = new Map<string, { id: RequestId; method: string }>();
@@ -100,9 +105,12 @@ export class HttpSessionTransport implements MessageTransport {
     }
     const isResponse = !('method' in message) && 'id' in message;
     let related: RequestId | undefined;
+    let initializeFailed = false;
     if (isResponse) {
       const key = JSON.stringify(message.id);
-      related = this.pending.get(key)?.id;
+      const answered = this.pending.get(key);
+      related = answered?.id;
+      initializeFailed = answered?.method === 'initialize' && 'error' in message;
       this.pending.delete(key);
       for (const [token, id] of this.progress) if (JSON.stringify(id) === key) this.progress.delete(token);
     } else {
@@ -110,7 +118,10 @@ export class HttpSessionTransport implements MessageTransport {
     }
     const delivery = this.deliver(message, related);
     this.inflight.add(delivery);
-    void delivery.finally(() => this.inflight.delete(delivery));
+    void delivery.finally(() => {
+      this.inflight.delete(delivery);
+      if (initializeFailed) this.oninitializefailed?.();
+    });
   }
 
   private relatedRequest(message: Obj): RequestId | undefined {

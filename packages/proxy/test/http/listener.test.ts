@@ -10,7 +10,13 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HttpListener, type HttpSessionInfo, runHttpListener } from '../../src/http/listener.js';
 import { silentLogger } from '../../src/logger.js';
-import { type EverythingHttp, everythingStdio, RecordingGate, startEverythingHttp } from './helpers.js';
+import {
+  type EverythingHttp,
+  everythingStdio,
+  freePort,
+  RecordingGate,
+  startEverythingHttp,
+} from './helpers.js';
 
 type TextResult = { content: Array<{ type: string; text?: string }>; isError?: boolean };
 const text = (r: unknown) => (r as TextResult).content.map((c) => c.text ?? '').join('');
@@ -218,6 +224,27 @@ describe('listener front door', () => {
     const local = await post(listener.url, { origin: `http://localhost:${listener.port}` });
     expect(local.status).toBe(200);
     expect(local.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('ends a session whose initialize the upstream could not answer (nothing listens there)', async () => {
+    const { listener } = await listen({
+      upstream: { kind: 'http', url: `http://127.0.0.1:${await freePort()}/mcp` },
+    });
+    const r = await post(listener.url, {});
+    expect(r.body).toMatch(/"error":\{"code":-32000/);
+    const deadline = Date.now() + 5000;
+    while (listener.sessionCount > 0 && Date.now() < deadline)
+      await new Promise((res) => setTimeout(res, 25));
+    expect(listener.sessionCount).toBe(0);
+    const sid = r.headers.get('mcp-session-id');
+    if (sid) {
+      const ping = await post(
+        listener.url,
+        { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+        JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+      );
+      expect(ping.status).toBe(404);
+    }
   });
 
   it('accepts its own bind address as Host on any loopback bind (127.0.0.2, ::ffff:127.0.0.1)', async () => {
