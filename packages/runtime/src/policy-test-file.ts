@@ -10,9 +10,16 @@
  * pipes and bounds their size.
  */
 import { dirname, resolve } from 'node:path';
-import { didYouMean, isExactDecimal, yamlNumberLiteral } from '@tollgate/policy';
+import {
+  didYouMean,
+  isExactDecimal,
+  MAX_ALIAS_COUNT,
+  MAX_POLICY_DEPTH,
+  yamlNumberLiteral,
+} from '@tollgate/policy';
 import {
   isMap,
+  isPair,
   isScalar,
   isSeq,
   LineCounter,
@@ -20,6 +27,7 @@ import {
   type Pair,
   parseDocument,
   stringify,
+  visit,
   type YAMLMap,
 } from 'yaml';
 import { REASON_CODES } from './decision.js';
@@ -79,6 +87,25 @@ function describe(v: unknown): string {
   return `${JSON.stringify(v)} (${typeof v})`;
 }
 
+/** Levels of lists and mappings in `node` (0 for a scalar); iterative, stops past the cap. */
+function depthOf(node: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[node, 0]];
+  while (stack.length > 0) {
+    const [n, d] = stack.pop()!;
+    if (!(isMap(n) || isSeq(n))) continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > MAX_POLICY_DEPTH) return max;
+    for (const item of n.items as unknown[]) {
+      if (isPair(item)) {
+        stack.push([item.key, d + 1]);
+        stack.push([item.value, d + 1]);
+      } else stack.push([item, d + 1]);
+    }
+  }
+  return max;
+}
+
 const keyOf = (pair: Pair): string => (isScalar(pair.key) ? String(pair.key.value) : String(pair.key));
 
 /**
@@ -104,7 +131,8 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
   };
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      const pos = e.linePos?.[0];
+      // `linePos` is only filled with prettyErrors: the offset gives the place.
+      const pos = e.linePos?.[0] ?? (e.pos?.[0] !== undefined ? lc.linePos(e.pos[0]) : undefined);
       problems.push({
         file,
         line: pos?.line ?? 1,
@@ -115,6 +143,46 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
     }
     return { ok: false, problems };
   }
+  if (depthOf(doc.contents) > MAX_POLICY_DEPTH) {
+    problems.push({
+      file,
+      line: 1,
+      column: 1,
+      code: 'too-deep',
+      message: `the file nests more than ${MAX_POLICY_DEPTH} levels of lists and mappings`,
+    });
+    return { ok: false, problems };
+  }
+  // Aliases (`*name`) stand for the value anchored `&name`, as in policy files; each is replaced
+  // by that node so the checks below see the value. Bounded as policies are: at most
+  // MAX_ALIAS_COUNT aliases expanded (a "billion laughs" file is refused), and no alias inside
+  // the value it names.
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    problems.push({
+      file,
+      line: 1,
+      column: 1,
+      code: 'yaml-alias-limit',
+      message: `the file's aliases expand too far (${e instanceof Error ? e.message : String(e)}); write the values out, or use fewer aliases`,
+    });
+    return { ok: false, problems };
+  }
+  let cycle = false;
+  visit(doc, {
+    Alias(_key, node, path) {
+      const target = node.resolve(doc);
+      if (!target) return undefined;
+      if (path.includes(target as never)) {
+        cycle = true;
+        report(node, 'yaml-alias-limit', `alias *${node.source} is inside the value it names`);
+        return visit.SKIP;
+      }
+      return target;
+    },
+  });
+  if (cycle) return { ok: false, problems };
 
   /** Reports keys of `map` not in `known`, with the closest known key. */
   const unknownKeys = (map: YAMLMap, known: readonly string[], what: string) => {

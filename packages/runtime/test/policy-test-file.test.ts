@@ -127,6 +127,67 @@ describe('parsePolicyTestFile', () => {
 });
 
 describe('checkPolicyTestFile', () => {
+  it('reads aliases as the values they name, in args and in inline policies, as policy files do', async () => {
+    const file = write(
+      'aliases.test.yaml',
+      `policy:
+  version: "1"
+  default: deny
+  tools:
+    charge:
+      rules:
+        - { name: usd only, conditions: [{ path: args.currency, op: in, value: [usd] }] }
+tests:
+  - name: aliased scalar, mapping and list
+    steps:
+      - call: charge
+        args: &usd { currency: &cur usd, meta: &m { a: 1 }, copy: *m }
+        expect: { allowed: true }
+      - { call: charge, args: { currency: *cur }, expect: { allowed: true } }
+      - { call: charge, args: *usd, expect: { allowed: true } }
+      - { call: charge, args: { currency: *m }, expect: { allowed: false } }
+`,
+    );
+    const parsed = await parsePolicyTestFile(file);
+    const steps = parsed.tests[0]!.steps as Array<{ args?: unknown }>;
+    expect(steps.map((s) => s.args)).toEqual([
+      { currency: 'usd', meta: { a: 1 }, copy: { a: 1 } },
+      { currency: 'usd' },
+      { currency: 'usd', meta: { a: 1 }, copy: { a: 1 } },
+      { currency: { a: 1 } },
+    ]);
+    const run = await runPolicyTestFile(file);
+    expect(run.tests.flatMap((t) => t.failures)).toEqual([]);
+  });
+
+  it('refuses aliases that expand too far or sit inside the value they name, and places syntax errors', () => {
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 8; i++)
+      laughs.push(
+        `${'abcdefgh'[i]}: &${'abcdefgh'[i]} [${Array(10)
+          .fill(`*${'abcdefgh'[i - 1]}`)
+          .join(', ')}]`,
+      );
+    const check = (text: string) => checkPolicyTestFile(text, join(dir, 'x.test.yaml'), () => ({ text: '' }));
+    const bomb = check(`${laughs.join('\n')}\npolicy: p.yaml\ntests: []\n`);
+    expect(bomb).toMatchObject({ ok: false, problems: [{ code: 'yaml-alias-limit', line: 1 }] });
+    const cycle = check(
+      'policy: p.yaml\ntests: &t\n  - name: x\n    steps: [{ call: y, args: { self: *t } }]\n',
+    );
+    expect(cycle.ok).toBe(false);
+    // A syntax error is placed where it is, not at 1:1.
+    const syntax = check('policy: p.yaml\ntests:\n  - name: x\n    steps:\n  { call: y\n');
+    expect(syntax.ok).toBe(false);
+    expect((syntax as { problems: Array<{ code: string; line: number }> }).problems[0]).toMatchObject({
+      code: 'yaml-syntax',
+      line: 4,
+    });
+    const tab = check('policy: p.yaml\ntests:\n\t- name: x\n');
+    expect((tab as { problems: Array<{ line: number; column: number }> }).problems[0]).toMatchObject({
+      line: 3,
+    });
+  });
+
   it('takes the reader of policy files from the caller (a size bound, here)', () => {
     const checked = checkPolicyTestFile(
       'policy: p.yaml\ntests:\n  - steps: [{ call: x }]\n',
