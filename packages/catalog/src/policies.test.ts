@@ -137,6 +137,25 @@ describe('recommendedPolicy', () => {
 });
 
 describe('starterPolicy', () => {
+  it('writes no control character from the server into the file: escapes in descriptions become \\uXXXX', () => {
+    const { yaml } = starterPolicy({
+      id: 'evil',
+      name: 'evil',
+      tools: [
+        {
+          name: 'read_\u001b[31mred',
+          description: '\u001b]0;PWNED\u0007\u001b[2JReads a file.\nSecond line \u202eevil\u202c.',
+          inputSchema: { type: 'object', properties: { ['p\u001b[1m']: { type: 'string' } } },
+        },
+      ],
+    });
+    expect(yaml).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(yaml).toContain('# \\u001b]0;PWNED\\u0007\\u001b[2JReads a file.');
+    expect(yaml).toContain('# Second line \\u202eevil\\u202c.');
+    const loaded = loadPolicy(yaml, { filename: 'evil.yaml' });
+    expect(loaded.ok && [...loaded.policy.exact.keys()]).toEqual(['read_\u001b[31mred']);
+  });
+
   it('lists every tool with its rule and a comment saying why', () => {
     const { document, yaml } = starterPolicy(server);
     expect(Object.keys(document.tools!)).toEqual([

@@ -4,7 +4,7 @@
  */
 
 import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
-import { emitPolicy, loadPolicy, type PolicyDocument, type PolicyRule } from '@tollgate/policy';
+import { emitPolicy, loadPolicy, type PolicyDocument, type PolicyRule, printable } from '@tollgate/policy';
 import { type Classification, classifyTool } from './classifier.js';
 import type { CatalogServer, CatalogTool, Category } from './types.js';
 
@@ -192,7 +192,13 @@ function toolComment(tool: CatalogTool, c: Classification, withParameters: boole
           .join(', ') || 'none'
       }`;
   const params = withParameters ? `\nparameters: ${parameterSummary(tool.inputSchema)}` : '';
-  return `${tool.description}${params}\n${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n${why}`;
+  const text = `${tool.description}${params}\n${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n${why}`;
+  // The description and parameter names come from the server: no escape sequence reaches a
+  // terminal that shows the generated file (each line of the comment is made printable).
+  return text
+    .split(/\r\n|\n|\r/)
+    .map((line) => printable(line))
+    .join('\n');
 }
 
 /** Options of {@link starterPolicy}. */

@@ -5,6 +5,7 @@
 
 import type { CatalogServer } from '@tollgate/catalog';
 import { defaultCatalogDir, type Recognition, readCatalogEntries } from '@tollgate/catalog';
+import { printable } from '@tollgate/policy';
 
 /**
  * The catalogue entries to recognise a scanned server among: `--catalog DIR`, else the default
@@ -46,7 +47,7 @@ export function recognitionNote(r: Recognition): string {
  * characters, and the escape makes the key name that tool alone.
  */
 export function escapedNote(e: { name: string; key: string }): string {
-  return `note: tool ${JSON.stringify(e.name)} is keyed \`${e.key}\` in the policy: a \\ makes the next character plain text, so the key names this tool alone, not a glob`;
+  return `note: tool ${JSON.stringify(e.name)} is keyed \`${printable(e.key)}\` in the policy: a \\ makes the next character plain text, so the key names this tool alone, not a glob`;
 }
 
 /**

@@ -19,6 +19,7 @@
  * 2 on a bad `--since`.
  */
 import { existsSync } from 'node:fs';
+import { printable } from '@tollgate/policy';
 import { type DecisionEvent, defaultPaths, readDecisionLog } from '@tollgate/runtime';
 import { pc } from '../colors.js';
 
@@ -281,19 +282,8 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/**
- * Text from the decision log as it may be printed to a terminal: control characters (C0, DEL,
- * C1), line and paragraph separators and bidirectional controls become `\uXXXX`. Tool names come from the agent and the log is editable, so an escape
- * sequence in them must not retitle, clear or recolour the user's terminal.
- */
-export function printable(text: string): string {
-  // Also the line and paragraph separators and the bidirectional controls (U+200E/F,
-  // U+202A-202E, U+2066-2069): a name could otherwise break a line or show reversed.
-  return text.replace(
-    /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
+/** Text from the decision log as it may be printed to a terminal (see `printable` in @tollgate/policy). */
+export { printable };
 
 function render(r: StatusReport): string {
   const out: string[] = [];
