@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import { appendFileSync, closeSync, openSync, readdirSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, lstatSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Decision, ReasonCode, ToolCall } from './decision.js';
@@ -695,11 +695,12 @@ export function readDecisionLog(
   for (const n of names) {
     const file = join(dir, n);
     try {
-      if (!statSync(file).isFile()) {
+      // lstat: a daily file that is a symbolic link (to /etc/shadow, say) is not read through.
+      if (!lstatSync(file).isFile()) {
         opts.onUnreadable?.(file, 'not a regular file');
         continue;
       }
-      eachLine(file, take);
+      eachLine(file, take, () => opts.onSkippedLine?.());
     } catch (err) {
       opts.onUnreadable?.(file, errorReason(err));
     }
@@ -707,22 +708,54 @@ export function readDecisionLog(
   return out;
 }
 
-/** Calls `onLine` for every line of `file`, read in 1 MiB chunks (a daily file may exceed the longest string). */
-function eachLine(file: string, onLine: (line: string) => void): void {
+/** Longest decision-log line read, in UTF-16 code units (a longer one is skipped unread). */
+const MAX_LOG_LINE_CHARS = 256 * 1024 * 1024;
+
+/**
+ * Calls `onLine` for every line of `file`, read in 1 MiB chunks (a daily file may exceed the
+ * longest string). A line is assembled from its pieces once its end is found, so a long line costs
+ * its length, not its length squared; one longer than {@link MAX_LOG_LINE_CHARS} is dropped as it
+ * is read (`onTooLong`), so it is never held whole.
+ */
+function eachLine(file: string, onLine: (line: string) => void, onTooLong: () => void): void {
   const fd = openSync(file, 'r');
   try {
     const chunk = Buffer.allocUnsafe(1 << 20);
     const decoder = new StringDecoder('utf8');
-    let rest = '';
+    const pieces: string[] = [];
+    let held = 0;
+    let tooLong = false;
+    const endLine = (last: string) => {
+      if (tooLong) onTooLong();
+      else if (pieces.length === 0) onLine(last);
+      else {
+        pieces.push(last);
+        onLine(pieces.join(''));
+      }
+      pieces.length = 0;
+      held = 0;
+      tooLong = false;
+    };
+    const keep = (piece: string) => {
+      if (tooLong || piece.length === 0) return;
+      held += piece.length;
+      if (held > MAX_LOG_LINE_CHARS) {
+        tooLong = true;
+        pieces.length = 0;
+      } else pieces.push(piece);
+    };
     for (;;) {
       const n = readSync(fd, chunk, 0, chunk.length, null);
       if (n === 0) break;
-      const text = rest + decoder.write(chunk.subarray(0, n));
-      const lines = text.split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) onLine(line);
+      const text = decoder.write(chunk.subarray(0, n));
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+        endLine(text.slice(start, nl));
+        start = nl + 1;
+      }
+      keep(text.slice(start));
     }
-    onLine(rest + decoder.end());
+    endLine(decoder.end());
   } finally {
     closeSync(fd);
   }

@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -176,6 +177,35 @@ describe('decision log lines (schema v1)', () => {
     log.close();
     const seen = readDecisionLog(dir).map((e) => e.ts);
     expect(seen).toEqual(times.map((x) => new Date(x).toISOString()));
+  });
+
+  it('reads lines longer than its 1 MiB chunks whole, and passes over a daily file that is a symbolic link', () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const big = 'é'.repeat(1_500_000); // 3 MB of UTF-8: a two-byte character cut at chunk ends
+    const line = (ts: string, extra: object = {}) =>
+      JSON.stringify({ type: 'tool_call', ts, tool: 't', ...extra });
+    writeFileSync(
+      join(dir, 'events-2026-11-01.jsonl'),
+      `${line('2026-11-01T00:00:00.000Z')}\n${line('2026-11-01T00:00:01.000Z', { big })}\nnot json\n${line('2026-11-01T00:00:02.000Z')}`,
+    );
+    const secret = join(dir, 'secret.txt');
+    writeFileSync(secret, `${line('2026-11-02T00:00:00.000Z')}\n`);
+    symlinkSync(secret, join(dir, 'events-2026-11-02.jsonl'));
+    const unreadable: string[] = [];
+    let skipped = 0;
+    const events = readDecisionLog(dir, {
+      onSkippedLine: () => skipped++,
+      onUnreadable: (path, reason) => unreadable.push(`${path}: ${reason}`),
+    });
+    expect(events.map((e) => e.ts)).toEqual([
+      '2026-11-01T00:00:00.000Z',
+      '2026-11-01T00:00:01.000Z',
+      '2026-11-01T00:00:02.000Z',
+    ]);
+    expect((events[1] as unknown as { big: string }).big).toBe(big);
+    expect(skipped).toBe(1);
+    expect(unreadable).toEqual([`${join(dir, 'events-2026-11-02.jsonl')}: not a regular file`]);
   });
 
   it('hashes arguments as sha256 of canonicalJson, whatever their key order', () => {
