@@ -222,6 +222,10 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     const t = tollgate(['--timeout', 'soon', '--', 'x']);
     expect(t.code).toBe(2);
     expect(t.stderr).toContain('expected a number of seconds greater than 0');
+    // Past a Node timer's range (about 24.8 days) a timeout would fire at once: refused.
+    const long = tollgate(['--timeout', '1e9', '--', 'x']);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toContain('expected at most 86400 seconds (one day)');
     expect(tollgate(['--format', 'xml', '--', 'x']).code).toBe(2);
     const id = tollgate(['--format', 'catalog', '--id', 'My Server', '--', 'x']);
     expect(id.code).toBe(2);

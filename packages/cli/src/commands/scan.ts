@@ -1,11 +1,16 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { ScanCliOptions } from './scan-action.js';
 
-/** Parses `--timeout S` (seconds, > 0). */
+/** Longest `--timeout`, in seconds (one day; Node timers overflow past about 24.8 days). */
+export const MAX_TIMEOUT_SECONDS = 86_400;
+
+/** Parses `--timeout S` (seconds, > 0, at most {@link MAX_TIMEOUT_SECONDS}). */
 export function parseSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0)
     throw new InvalidArgumentError('expected a number of seconds greater than 0');
+  if (n > MAX_TIMEOUT_SECONDS)
+    throw new InvalidArgumentError(`expected at most ${MAX_TIMEOUT_SECONDS} seconds (one day)`);
   return n;
 }
 
