@@ -51,6 +51,7 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     const forced = tollgate(['--server', 'memory', '-o', file, '--force', '--json']);
     expect(forced.code).toBe(0);
     expect(JSON.parse(forced.stdout)).toEqual({
+      ok: true,
       file,
       server: 'memory',
       source: 'catalogue entry memory',

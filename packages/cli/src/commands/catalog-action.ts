@@ -52,7 +52,7 @@ export function runImport(snapshots: string[], opts: ImportOptions): void {
     }
   }
   const failed = results.filter((r) => r.error);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, results }, null, 2)}\n`);
   else {
     for (const r of results)
       if (r.error) process.stderr.write(`${pc.red('error')} ${r.error}\n`);
@@ -118,6 +118,6 @@ export function runStats(opts: { dir?: string; json?: boolean }): void {
     return;
   }
   const stats = catalogStats(servers);
-  if (opts.json) process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ ok: true, ...stats }, null, 2)}\n`);
   else printStats(stats);
 }

@@ -40,6 +40,8 @@ export interface ExplainOptions {
 
 /** The JSON printed by `tollgate explain --json`. */
 export interface ExplainOutput {
+  /** Always true here: the call was explained (its decision is in `decision`). */
+  ok: true;
   policy: { file: string; hash: string };
   call: { tool: string; args: Record<string, unknown> };
   /** Which counter state was read (`memory` when none exists yet: fresh counters). */
@@ -249,6 +251,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     process.exitCode = 1;
     if (opts.json) {
       const out: ExplainOutput = {
+        ok: true,
         policy: { file: opts.config, hash: policy.hash },
         call: { tool: opts.tool, args },
         state: 'not read',
@@ -288,6 +291,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   process.exitCode = decision.allowed ? 0 : 1;
   if (opts.json) {
     const out: ExplainOutput = {
+      ok: true,
       policy: { file: opts.config, hash: policy.hash },
       call,
       state: state.label,

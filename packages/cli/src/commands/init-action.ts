@@ -182,6 +182,7 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
       counts[c] = (counts[c] ?? 0) + 1;
     }
     const summary = {
+      ok: true,
       file: toStdout ? null : opts.output,
       server: server.id,
       source,

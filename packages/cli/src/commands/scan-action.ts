@@ -91,6 +91,7 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       return { ...t, parameters: parameterSummary(t.inputSchema), classification: c };
     });
     const out = {
+      ok: true,
       serverInfo: result.serverInfo,
       pages: result.pages,
       ...(recognised ? { catalogEntry: recognised.entry.id } : {}),

@@ -365,6 +365,8 @@ export function runStatus(opts: { json?: boolean; since: number }): void {
   report.logDir = eventsDir;
   report.logFound = existsSync(eventsDir);
   report.unreadable = unreadable;
-  process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
+  process.stdout.write(
+    opts.json ? `${JSON.stringify({ ok: unreadable.length === 0, ...report }, null, 2)}\n` : render(report),
+  );
   if (unreadable.length > 0) process.exitCode = 1;
 }
