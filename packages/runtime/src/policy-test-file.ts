@@ -78,6 +78,8 @@ const CALL_ONLY_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat'];
 const EXPECT_KEYS = ['allowed', 'reason', 'rule', 'message', 'message_includes', 'retry_after_ms'];
 const UPSTREAMS = ['result', 'error', 'pending'];
 const DEFAULT_START = Date.UTC(2026, 0, 1);
+/** Largest `repeat` of a step: a test runs its calls one by one (about a second per 100,000). */
+const MAX_REPEAT = 1_000_000;
 
 /** How a YAML value reads in a message: `"allowd" (string)`, `5 (number)`, `a list`. */
 function describe(v: unknown): string {
@@ -428,6 +430,12 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
     const repeat = repeatNode === undefined ? 1 : (repeatNode as Node).toJSON();
     if (typeof repeat !== 'number' || !Number.isSafeInteger(repeat) || repeat < 1)
       bad(repeatNode, 'invalid-value', `\`repeat\` must be a positive integer, got ${describe(repeat)}`);
+    else if (repeat > MAX_REPEAT)
+      bad(
+        repeatNode,
+        'invalid-value',
+        `\`repeat\` must be at most ${MAX_REPEAT} (each repetition is a call), got ${repeat}`,
+      );
 
     const expect = checkExpect(s.get('expect', true));
     if (!ok || !expect) return undefined;

@@ -244,6 +244,24 @@ tests:
     }
   });
 
+  it('a repeat past 1,000,000 is a problem, not an hour of calls', () => {
+    const checked = checkPolicyTestFile(
+      'policy: p.yaml\ntests:\n  - name: many\n    steps:\n      - { call: x, repeat: 1000000000, expect: { allowed: true } }\n',
+      join(dir, 'r.test.yaml'),
+      () => ({ text: '' }),
+    );
+    expect(checked).toMatchObject({
+      ok: false,
+      problems: [
+        {
+          line: 5,
+          code: 'invalid-value',
+          message: '`repeat` must be at most 1000000 (each repetition is a call), got 1000000000',
+        },
+      ],
+    });
+  });
+
   it('message_includes: "" is a problem (it matches every message)', () => {
     const checked = checkPolicyTestFile(
       'policy: p.yaml\ntests:\n  - steps:\n      - call: x\n        expect: { message_includes: "" }\n',
