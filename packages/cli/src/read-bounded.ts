@@ -18,13 +18,15 @@ function sleepMs(ms: number): void {
 }
 
 /**
- * Reads `file` as UTF-8, up to `limit` bytes. A regular file over the limit is reported from its
+ * Reads `path` (`-` for standard input) as UTF-8, up to `limit` bytes. A regular file over the limit is reported from its
  * size without reading it; any other readable file (pipe, FIFO, character device) is read until
  * EOF or until it has given more than `limit` bytes.
  *
  * @throws Error (`EISDIR: ...`, `ENOENT: ...`) when it cannot be opened or read
  */
-export function readBounded(file: string, limit: number): BoundedRead {
+export function readBounded(path: string, limit: number): BoundedRead {
+  // `-` is standard input, as for `tollgate init -o -` (standard output).
+  const file = path === '-' ? '/dev/stdin' : path;
   let fd: number;
   let own = true;
   try {

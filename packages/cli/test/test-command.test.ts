@@ -277,5 +277,23 @@ tests:
     );
     expect(policyOnStdin.stdout).toContain('1 passed, 0 failed');
     expect(policyOnStdin.status).toBe(0);
+    // `-` is standard input, and a relative policy path there is read from the working directory.
+    const dash = spawnSync(process.execPath, [BIN, 'test', '-'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      input: `policy: examples/policies/stripe.yaml\n${body}`,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
+      timeout: 30_000,
+    });
+    expect(dash.stdout).toContain('1 passed, 0 failed');
+    expect(dash.status).toBe(0);
+    const validate = spawnSync(process.execPath, [BIN, 'validate', '-c', '-'], {
+      encoding: 'utf8',
+      input: readFileSync(policy, 'utf8'),
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
+      timeout: 30_000,
+    });
+    expect(validate.stdout).toContain('- is valid');
+    expect(validate.status).toBe(0);
   });
 });

@@ -89,6 +89,15 @@ function describe(v: unknown): string {
   return `${JSON.stringify(v)} (${typeof v})`;
 }
 
+/**
+ * True for a test file read from a stream rather than a directory (`-`, `/dev/stdin`,
+ * `/dev/fd/N`, `/proc/self/fd/N`, what `<(generate-tests)` gives): its relative `policy` path is
+ * resolved against the working directory, not `/dev`.
+ */
+function readFromStream(file: string): boolean {
+  return file === '-' || /^\/(?:dev\/stdin|dev\/fd\/\d+|proc\/self\/fd\/\d+)$/.test(file);
+}
+
 /** Levels of lists and mappings in `node` (0 for a scalar); iterative, stops past the cap. */
 function depthOf(node: unknown): number {
   let max = 0;
@@ -219,7 +228,7 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
   if (policyNode === undefined) {
     report(root, 'missing-key', '`policy` is required: a path to a policy file or an inline policy mapping');
   } else if (isScalar(policyNode) && typeof policyNode.value === 'string' && policyNode.value !== '') {
-    policySource = resolve(dirname(file), policyNode.value);
+    policySource = resolve(readFromStream(file) ? process.cwd() : dirname(file), policyNode.value);
     try {
       const p = readPolicy(policySource);
       if ('text' in p) policyText = p.text;
