@@ -370,7 +370,7 @@ describe('from a live scan to a server entry', () => {
     expect(loaded.policy.wildcard).toBeUndefined();
     expect(loaded.policy.globs).toEqual([]);
     // Every tool is keyed alone: glob characters escaped, each key naming exactly its tool.
-    expect([...loaded.policy.exact.keys()].sort()).toEqual(names.filter((n) => n !== '__proto__').sort());
+    expect([...loaded.policy.exact.keys()].sort()).toEqual([...names].sort());
     expect(Object.keys(policy.document.tools ?? {}).sort()).toEqual(
       [
         'read_notes',
@@ -381,6 +381,7 @@ describe('from a live scan to a server entry', () => {
         '\\!x',
         'x\\(y\\)',
         '\\{a,b\\}',
+        '__proto__',
         'user/profile',
       ].sort(),
     );
@@ -389,10 +390,7 @@ describe('from a live scan to a server entry', () => {
     expect(loaded.policy.rulesFor('ab')).toEqual([]);
     expect(loaded.policy.rulesFor('a')).toEqual([]);
     expect(loaded.policy.rulesFor('a?b').length).toBe(1);
-    // The loader cannot keep a key named __proto__ (and escaping changes nothing there).
-    expect(policy.skipped).toEqual([
-      { name: '__proto__', reason: 'the policy loader does not keep this name as a tool key' },
-    ]);
+    expect(policy.skipped).toBeUndefined();
     expect(policy.escaped?.find((e) => e.name === '*')).toEqual({ name: '*', key: '\\*' });
     // Only a name no key can stand for is left out.
     const blank = starterPolicy({

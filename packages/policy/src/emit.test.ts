@@ -103,4 +103,11 @@ tools:
       expect(emitPolicy(second.document)).toBe(text); // a fixed point
     },
   );
+  it('keeps a tool key named __proto__ (an own key, not the prototype)', () => {
+    const tools = Object.fromEntries([['__proto__', { rules: [{ name: 'r', action: 'deny' }] }]]);
+    const yaml = emitPolicy({ version: '1', default: 'allow', tools } as never);
+    expect(yaml).toContain('  __proto__:\n    rules:');
+    const loaded = loadPolicy(yaml, { filename: 'proto.yaml' });
+    expect(loaded.ok && [...loaded.policy.exact.keys()]).toEqual(['__proto__']);
+  });
 });

@@ -63,7 +63,8 @@ function orderRule(rule: unknown): unknown {
 export function emitPolicy(document: PolicyDocument, opts: EmitOptions = {}): string {
   const top = ordered(document, ORDER.document!);
   if (top.tools && typeof top.tools === 'object') {
-    const tools: Record<string, unknown> = {};
+    // Null prototype: a tool named `__proto__` stays a key (an assignment to {} would set the prototype).
+    const tools: Record<string, unknown> = Object.create(null);
     for (const [key, entry] of Object.entries(top.tools as Record<string, unknown>)) {
       if (entry && typeof entry === 'object' && Array.isArray((entry as { rules?: unknown }).rules)) {
         tools[key] = { ...(entry as object), rules: (entry as { rules: unknown[] }).rules.map(orderRule) };
