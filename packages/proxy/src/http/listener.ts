@@ -23,15 +23,8 @@ import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../framing/line-splitter.js';
 import type { Gate, GateCall, GateContext, GateDecision } from '../gate.js';
-import {
-  arrayElements,
-  caseVariantProblem,
-  classifyEnvelope,
-  idProblem,
-  type JsonRpcId,
-  scanEnvelope,
-} from '../jsonrpc/envelope.js';
-import { ErrorCode } from '../jsonrpc/errors.js';
+import { arrayElements, idProblem, type JsonRpcId, scanEnvelope } from '../jsonrpc/envelope.js';
+import { ErrorCode, encode } from '../jsonrpc/errors.js';
 import { idKey } from '../jsonrpc/id.js';
 import { type ProxyLogger, silentLogger } from '../logger.js';
 import { Router } from '../router.js';
@@ -285,7 +278,7 @@ function initializeProblem(body: unknown): string | undefined {
  * that POST, with the id of the one request refused or `null`), or undefined.
  *
  * - An empty batch, and an element that is no JSON-RPC message by the rules the router applies
- *   to stdio ({@link classifyEnvelope}; JSON-RPC 2.0 sections 4-6): the SDK would call valid JSON
+ *   to stdio (`scanEnvelope` on the text sent; JSON-RPC 2.0 sections 4-6): the SDK would call valid JSON
  *   of the wrong shape a parse error (-32700) and accept an empty batch (202).
  * - Request ids. The SDK routes each answer to the POST that carried its request by id, so two
  *   requests under one id would make one POST wait forever (MCP spec 2025-11-25 "Base Protocol >
@@ -293,7 +286,11 @@ function initializeProblem(body: unknown): string | undefined {
  *   unusable (a lone surrogate, an unsafe integer) is answered with id `null`, which no POST is
  *   waiting for.
  *
+ * - A message over `maxMessageBytes` (`--max-message-bytes`), and a JSON-RPC member written twice.
+ *
  * @param awaits - true for an id a request of this session still awaits the answer to
+ * @param texts - the JSON text of each message as sent (see `messageTexts`)
+ * @param maxMessageBytes - cap on one message, in bytes
  */
 function bodyRefusal(
   body: unknown,
@@ -308,41 +305,22 @@ function bodyRefusal(
     if (typeof m !== 'object' || m === null || Array.isArray(m)) {
       return { id: null, message: 'Invalid Request: not a JSON-RPC message object' };
     }
-    // The text as sent, read as the router reads stdio: a JSON-RPC member written twice
-    // (`"id":1,"id":2`), which JSON.parse resolved to its last occurrence and others to the first.
-    const text = texts?.[index];
-    if (text !== undefined && text.length > maxMessageBytes) {
+    // The text as sent (`texts`; the parsed message written out only if there is none), read
+    // as the router reads stdio: besides what JSON.parse's copy shows (not JSON-RPC 2.0, a case
+    // variant of a member name such as `ID`, an id that cannot be echoed), a JSON-RPC member
+    // written twice (`"id":1,"id":2`), which JSON.parse resolved to its last occurrence.
+    const text = texts?.[index] ?? encode(m);
+    if (text.length > maxMessageBytes) {
       const id = (m as { id?: unknown }).id;
       return {
         id: id !== undefined && idProblem(id) === undefined ? (id as JsonRpcId) : null,
         message: `Invalid Request: message of ${text.length} bytes is over the cap of ${maxMessageBytes} bytes (--max-message-bytes)`,
       };
     }
-    const scanned = text === undefined ? undefined : scanEnvelope(text);
-    if (scanned?.kind === 'invalid') {
-      const id = scanned.id !== undefined && idProblem(scanned.id) === undefined ? scanned.id : null;
-      return { id, message: `Invalid Request: ${scanned.problem}` };
-    }
-    const o = m as Record<string, unknown>;
-    // A member named like an envelope member but for case (`ID`, `Method`) is read as that member
-    // by case-insensitive decoders: refused over stdio too (jsonrpc/member-names.ts).
-    for (const name of Object.keys(o)) {
-      const variant = caseVariantProblem(name);
-      if (variant !== undefined) return { id: null, message: `Invalid Request: ${variant}` };
-    }
-    const hasId = Object.hasOwn(o, 'id');
-    const env = classifyEnvelope({
-      jsonrpc: o.jsonrpc,
-      id: o.id,
-      hasId,
-      method: o.method,
-      hasMethod: Object.hasOwn(o, 'method'),
-      hasResult: Object.hasOwn(o, 'result'),
-      hasError: Object.hasOwn(o, 'error'),
-    });
+    const env = scanEnvelope(text);
     if (env.kind === 'invalid') {
-      const usable = hasId && idProblem(o.id) === undefined;
-      return { id: usable ? (o.id as JsonRpcId) : null, message: `Invalid Request: ${env.problem}` };
+      const id = env.id !== undefined && idProblem(env.id) === undefined ? env.id : null;
+      return { id, message: `Invalid Request: ${env.problem}` };
     }
     if (env.kind !== 'request') continue;
     // MCP spec 2025-11-25 "Base Protocol > Requests": unlike base JSON-RPC, the id MUST NOT be null.
