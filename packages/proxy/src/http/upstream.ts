@@ -297,8 +297,8 @@ export class HttpUpstreamTransport implements MessageTransport {
   private accepted: Promise<void> = Promise.resolve();
   private reinitCount = 0;
   private readonly internal = new Map<string, (m: Obj) => void>();
-  /** Messages whose text differs from what `JSON.stringify` makes of them (see `keepText`). */
-  private readonly texts = new WeakMap<Obj, string>();
+  /** Messages whose text (`raw`) differs from what `JSON.stringify` makes of them (`built`; see `keepText`). */
+  private readonly texts = new WeakMap<Obj, { raw: string; built: string }>();
   /** Texts to POST instead of the SDK's body, by that body, oldest first (see `rawBody`). */
   private readonly rawBodies = new Map<string, string[]>();
   private closed = false;
@@ -383,7 +383,8 @@ export class HttpUpstreamTransport implements MessageTransport {
    * which puts it back in the body.
    */
   private keepText(message: Obj, raw: string): void {
-    if (JSON.stringify(message) !== raw) this.texts.set(message, raw);
+    const built = JSON.stringify(message);
+    if (built !== raw) this.texts.set(message, { raw, built });
   }
 
   /** The body to POST for `body` built by the SDK: the text it came in as, when that differed. */
@@ -412,17 +413,16 @@ export class HttpUpstreamTransport implements MessageTransport {
       this.fail(message, { why: 'the upstream connection is closed', mayHaveRun: false });
       return;
     }
-    const raw = this.texts.get(message);
-    const built = raw === undefined ? undefined : JSON.stringify(message);
-    if (built !== undefined) {
-      const queue = this.rawBodies.get(built);
-      if (queue) queue.push(raw!);
-      else this.rawBodies.set(built, [raw!]);
+    const text = this.texts.get(message);
+    if (text) {
+      const queue = this.rawBodies.get(text.built);
+      if (queue) queue.push(text.raw);
+      else this.rawBodies.set(text.built, [text.raw]);
     }
     try {
       await sdk.send(message as unknown as JSONRPCMessage);
     } catch (err) {
-      if (built !== undefined) this.dropRawBody(built, raw!);
+      if (text) this.dropRawBody(text.built, text.raw);
       if (this.closed) return;
       const status = httpStatus(err);
       const expired =
