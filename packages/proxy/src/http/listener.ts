@@ -521,6 +521,10 @@ export async function runHttpListener<D extends GateDecision>(
       res.setHeader('Vary', 'Origin');
       if (!preflight) res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS);
     }
+    // Origin-form targets only (`/mcp`): an absolute-form one (`http://evil.com/mcp`) names a
+    // host of its own, which RFC 9112 section 3.2.2 puts before the Host header the checks read.
+    if (!(req.url ?? '/').startsWith('/'))
+      return refuse(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the request target must be a path');
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== path)
       return refuse(res, 404, ErrorCode.InvalidRequest, `Not found: the MCP endpoint is ${path}`);

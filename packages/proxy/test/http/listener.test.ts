@@ -221,6 +221,20 @@ describe('listener front door', () => {
     });
     expect(host).toBe(403);
     expect(listener.sessionCount).toBe(0);
+    // An absolute-form target names its own host (RFC 9112 3.2.2), past the Host check: refused.
+    const absolute = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: listener.port, method: 'POST', path: 'http://evil.example.com/mcp' },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(initialize);
+    });
+    expect(absolute).toBe(400);
+    expect(listener.sessionCount).toBe(0);
     const local = await post(listener.url, { origin: `http://localhost:${listener.port}` });
     expect(local.status).toBe(200);
     expect(local.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
