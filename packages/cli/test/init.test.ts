@@ -102,6 +102,20 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     expect(r.stderr).toContain('give --server <id>');
   });
 
+  it('says so when a server has too many tools for one policy (too-large, exit 2), writing nothing', () => {
+    const odd = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'odd-server.mjs');
+    const out = join(mkdtempSync(join(tmpdir(), 'tollgate-init-many-')), 'policy.yaml');
+    const r = tollgate(['-o', out, '--json', '--', process.execPath, odd, 'many']);
+    expect(r.code).toBe(2);
+    const body = JSON.parse(r.stdout) as { ok: boolean; errors: Array<{ code: string; message: string }> };
+    expect(body.ok).toBe(false);
+    expect(body.errors[0]!.code).toBe('too-large');
+    expect(body.errors[0]!.message).toMatch(
+      /^the policy for 6000 tools would be \d+ bytes, over the 1048576 bytes \(1 MiB\) a policy may be/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('builds a starter policy from a live scan, classified on the spot, to stdout', () => {
     const r = tollgate(['-o', '-', '--', process.execPath, join(memoryDir, 'dist', 'index.js')]);
     expect(r.code).toBe(0);

@@ -12,7 +12,7 @@ import {
   scanServer,
   starterPolicy,
 } from '@tollgate/catalog';
-import { loadPolicy } from '@tollgate/policy';
+import { loadPolicy, MAX_POLICY_BYTES } from '@tollgate/policy';
 import { distance } from 'fastest-levenshtein';
 import { jsonFailureText } from '../json-failure.js';
 import { catalogForScan, escapedNote, recognitionNote, skippedNote } from './scan-notes.js';
@@ -160,6 +160,14 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
 `);
   // Never write a policy that `tollgate validate` would reject.
   const checked = loadPolicy(policy.yaml, { filename: opts.output });
+  if (!checked.ok && checked.errors.some((e) => e.code === 'input-too-large')) {
+    // A server with thousands of tools: one rule and comment each is past what a policy may be.
+    return fail(
+      opts,
+      'too-large',
+      `the policy for ${server.tools.length} tools would be ${Buffer.byteLength(policy.yaml)} bytes, over the ${MAX_POLICY_BYTES} bytes (1 MiB) a policy may be; write one by hand for the tools the agent needs, with \`default: deny\``,
+    );
+  }
   if (!checked.ok) {
     return fail(
       opts,

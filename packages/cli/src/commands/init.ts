@@ -16,7 +16,12 @@ export function registerInit(program: Command): void {
       '--catalog <dir>',
       'catalogue directory (default: the repository catalog/ or the copy shipped with the package)',
     )
-    .option('--timeout <seconds>', 'live scan: give up after this many seconds, at most 86400', parseSeconds, 30)
+    .option(
+      '--timeout <seconds>',
+      'live scan: give up after this many seconds, at most 86400',
+      parseSeconds,
+      30,
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  tollgate init --server github\n  tollgate init -o policy.yaml -- npx -y @modelcontextprotocol/server-memory\n\nExit codes: 0 written, 2 usage error, existing file without --force, unknown server, scan failure.',

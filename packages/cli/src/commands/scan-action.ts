@@ -9,6 +9,7 @@ import {
   serializeCatalog,
   starterPolicy,
 } from '@tollgate/catalog';
+import { MAX_POLICY_BYTES } from '@tollgate/policy';
 import { jsonFailureText } from '../json-failure.js';
 import { catalogForScan, escapedNote, recognitionNote, skippedNote } from './scan-notes.js';
 
@@ -132,6 +133,11 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
     });
     for (const s of policy.skipped ?? []) note(skippedNote(s, 'scaffold'));
     for (const e of policy.escaped ?? []) note(escapedNote(e));
+    const bytes = Buffer.byteLength(policy.yaml);
+    if (bytes > MAX_POLICY_BYTES)
+      note(
+        `warning: the scaffold is ${bytes} bytes, over the ${MAX_POLICY_BYTES} bytes (1 MiB) a policy may be: keep the tools the agent needs before using it`,
+      );
     process.stdout.write(policy.yaml);
   }
   process.exitCode = 0;

@@ -28,7 +28,12 @@ export function registerScan(program: Command): void {
         .default('policy'),
     )
     .option('--json', 'print tools, parameter summaries and classifications as JSON (not with --format)')
-    .option('--timeout <seconds>', 'give up after this many seconds, at most 86400 (exit 2)', parseSeconds, 30)
+    .option(
+      '--timeout <seconds>',
+      'give up after this many seconds, at most 86400 (exit 2)',
+      parseSeconds,
+      30,
+    )
     .option('--upstream <url>', 'scan a running server over Streamable HTTP instead of starting a command')
     .option(
       '--id <id>',
