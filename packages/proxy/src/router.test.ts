@@ -258,9 +258,20 @@ describe('Router', () => {
     );
   });
 
-  it('refuses a method that is tools/call but for case or spacing: a lenient server would run it unjudged', async () => {
+  it('refuses a method that is tools/call but for case or invisible characters: a lenient server would run it unjudged', async () => {
     const { client, server, gate } = setup();
-    const variants = ['Tools/Call', 'TOOLS/CALL', 'tools/call ', ' tools/call', 'tool\u017f/call'];
+    const variants = [
+      'Tools/Call',
+      'TOOLS/CALL',
+      'tools/call ',
+      ' tools/call',
+      'tool\u017f/call',
+      // Python's str.strip() drops U+0085 and U+001C-U+001F; a C string ends at NUL.
+      'tools/call\u0085',
+      'tools/call\u001f',
+      'tools/call\u0000',
+      'tools\u200b/call',
+    ];
     for (const [i, method] of variants.entries()) {
       client.deliver({ jsonrpc: '2.0', id: i + 1, method, params: { name: 'deny_all' } });
     }
@@ -275,12 +286,12 @@ describe('Router', () => {
       ...variants.map((method, i) => [
         i + 1,
         -32600,
-        `Invalid Request: method ${JSON.stringify(method)} differs from "tools/call" only by case or spacing`,
+        `Invalid Request: method ${JSON.stringify(method)} differs from "tools/call" only by case or invisible characters`,
       ]),
       [
         null,
         -32600,
-        'Invalid Request: method "Tools/Call" differs from "tools/call" only by case or spacing',
+        'Invalid Request: method "Tools/Call" differs from "tools/call" only by case or invisible characters',
       ],
     ]);
   });

@@ -369,7 +369,7 @@ export class Router<D extends GateDecision = GateDecision> {
       // the tool unjudged): refused, as case variants of member names are.
       env = {
         kind: 'invalid',
-        problem: `method ${JSON.stringify(env.method)} differs from "tools/call" only by case or spacing`,
+        problem: `method ${JSON.stringify(env.method)} differs from "tools/call" only by case or invisible characters`,
         ...(env.kind === 'request' ? { id: env.id } : {}),
       };
     } else if (env.kind === 'request' && env.id === null && env.method === 'tools/call') {
@@ -1076,16 +1076,21 @@ export class Router<D extends GateDecision = GateDecision> {
 }
 
 /**
- * True when `method` equals `tools/call` once surrounding whitespace is trimmed and case folded
- * (Unicode simple case folding, as in `caseVariantOf`), without being it. Cheap for every other
- * method: only 10-to-64-character methods holding `/` after trimming are folded.
+ * True when `method` is `tools/call` to a decoder that drops invisible characters or ignores case,
+ * without being it: `Tools/Call`, `tools/call ` (Python's `str.strip` also drops U+0085 and
+ * U+001C-U+001F, Go's `strings.TrimSpace` U+0085), `tools/call\u0000` (a C string ends there),
+ * `tool\u017f/call` (Unicode simple case folding, as in `caseVariantOf`). Every control, format
+ * and separator character is removed wherever it is, then the rest is folded. Cheap for every
+ * other method: only 10-to-64-character methods holding `/` get that far.
  */
 function looksLikeToolsCall(method: string): boolean {
-  if (method.length < 10 || method.length > 64) return false;
-  const trimmed = method.trim();
-  if (trimmed.length > 20 || trimmed.indexOf('/') === -1) return false;
-  return trimmed === 'tools/call' || caseVariantOf(trimmed, TOOLS_CALL) !== undefined;
+  if (method.length < 10 || method.length > 64 || method.indexOf('/') === -1) return false;
+  const visible = method.replace(INVISIBLE, '');
+  return visible === 'tools/call' || caseVariantOf(visible, TOOLS_CALL) !== undefined;
 }
+
+/** Control (Cc), format (Cf) and separator (Z*) characters. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Z}]/gu;
 
 const TOOLS_CALL = ['tools/call'] as const;
 
