@@ -873,6 +873,60 @@ describe('Router cut-through of long server messages', () => {
     expect(router.stats.forwardedToClient).toBe(2);
   });
 
+  it('cuts off a streamed message whose id, known only at its end, names a tools/list sent meanwhile: hidden tools never reach the client', async () => {
+    const { client, server, router } = setupStreaming();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    // The server starts a long tools/list answer with hidden tools, leaving its id for the end.
+    const head =
+      '{"jsonrpc":"2.0","result":{"tools":[{"name":"secret_drop"},{"name":"echo"}],"_meta":{"pad":"';
+    const s = streamFromServer(server, Buffer.from(`${head}${'x'.repeat(30_000)}"}},"id":7}`));
+    expect(s.streamed).toBe(true);
+    client.deliver({ jsonrpc: '2.0', id: 7, method: 'tools/list' });
+    await tick();
+    s.rest();
+    await tick();
+    const line = client.events
+      .filter((e) => e.startsWith('part '))
+      .map((e) => e.slice(5))
+      .join('');
+    // Everything but the closing brace went out: an unfinished line no client reads as a message.
+    expect(line.endsWith('"id":7')).toBe(true);
+    expect(() => JSON.parse(line)).toThrow();
+    // The tools/list gets an error instead; the call is still pending.
+    const after = client.events.filter((e) => e.startsWith('msg ')).map((e) => JSON.parse(e.slice(4)));
+    expect(after).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 7,
+        error: {
+          code: -32603,
+          message:
+            "The MCP server's answer could not be passed on: it answers a request whose answer Tollgate must read whole",
+        },
+      },
+    ]);
+    expect(router.pendingRequests).toBe(1);
+  });
+
+  it('cuts off a streamed answer to no pending request (a second answer, "1" for 1) and a streamed line that is no JSON-RPC', async () => {
+    const { client, server, gate, router } = setupStreaming();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    const first = streamFromServer(server, bigResult('1'));
+    first.rest();
+    await tick();
+    const second = streamFromServer(server, Buffer.from(`{"jsonrpc":"1.0","pad":"${'y'.repeat(30_000)}"}  `));
+    second.rest();
+    await tick();
+    const lines = client.events.join('\n').split('\nend');
+    expect(lines).toHaveLength(3);
+    for (const l of lines.slice(0, 2)) expect(() => JSON.parse(l.replace(/(^|\n)part /g, ''))).toThrow();
+    expect(router.stats.unmatchedResponses).toBe(1);
+    expect(gate.committed).toEqual([]);
+    expect(router.pendingRequests).toBe(1);
+  });
+
   it('rolls back a call whose streamed answer is a JSON-RPC error', async () => {
     const { client, server, gate } = setupStreaming();
     client.deliver(call(1, 'echo'));

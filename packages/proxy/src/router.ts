@@ -846,23 +846,87 @@ export class Router<D extends GateDecision = GateDecision> {
     const out = this.client.openStream();
     if (!out) return undefined;
     const envelope = new EnvelopeStream();
+    // The message's last visible byte (its closing brace, with any whitespace after it) is held
+    // back until the whole envelope is known: its id may come last, and name a request whose
+    // answer the proxy must read whole (a tools/list that started after this message did). Such a
+    // message ends without its brace: no client takes an unfinished line for a message.
+    let held: Buffer[] = [];
     return {
       write: (part) => {
-        out.write(part);
         envelope.push(part);
+        const last = lastVisibleByte(part);
+        if (last === -1) {
+          held.push(part);
+          return;
+        }
+        for (const h of held) out.write(h);
+        if (last > 0) out.write(part.subarray(0, last));
+        held = [part.subarray(last)];
       },
       end: (oversize) => {
         // Over the cap, the client got the first `limit` bytes of a line that can no longer be
         // completed: end that line, then answer the request it was for, as for any oversize
         // message.
+        if (oversize) {
+          out.end();
+          this.serverOversize(oversize);
+          return;
+        }
+        const env = envelope.result();
+        const refusal = this.streamRefusal(env);
+        if (refusal === undefined) for (const h of held) out.write(h);
         out.end();
-        if (oversize) this.serverOversize(oversize);
-        else this.streamedFromServer(envelope.result());
+        if (refusal === undefined) this.streamedFromServer(env);
+        else this.refusedStream(env, refusal);
       },
     };
   }
 
-  /** Bookkeeping for a server message already forwarded by cut-through, from its envelope. */
+  /**
+   * Why a message forwarded while it streamed must not be completed (see `streamFromServer`), or
+   * undefined: it is no JSON-RPC message, or it answers a request whose answer the proxy has to
+   * read whole (a `tools/list` it filters, `initialize`, its own requests, a batch element) or no
+   * pending request at all.
+   */
+  private streamRefusal(env: Envelope): string | undefined {
+    if (env.kind === 'request' || env.kind === 'notification') return undefined;
+    if (env.kind !== 'response') return `not a JSON-RPC message (${env.problem})`;
+    const key = idKey(env.id as JsonRpcId);
+    if (this.invented.has(key) || this.toolsListIds.has(key) || this.initializeId === key)
+      return 'it answers a request whose answer Tollgate must read whole';
+    const entry = this.pending.get(key) ?? this.cancelled.get(key);
+    if (!entry) return 'it answers no pending request';
+    if (entry.batch) return 'it answers a request of a batch, whose answers Tollgate joins';
+    return undefined;
+  }
+
+  /** A streamed message cut off before its end (see `streamRefusal`): the request it answers gets an error. */
+  private refusedStream(env: Envelope, why: string): void {
+    this.stats.noiseLines++;
+    this.log.warn({ problem: why }, 'a long server message was cut off before its end instead of passed on');
+    if (env.kind !== 'response') return;
+    const id = env.id as JsonRpcId;
+    const key = idKey(id);
+    const reply = encode(
+      errorResponse(id, ErrorCode.InternalError, `The MCP server's answer could not be passed on: ${why}`),
+    );
+    const ours = this.invented.get(key);
+    if (ours) {
+      this.invented.delete(key);
+      ours(reply);
+      return;
+    }
+    if (!this.pending.has(key) && !this.cancelled.has(key)) {
+      this.stats.unmatchedResponses++;
+      return;
+    }
+    if (this.initializeId === key) this.initializeId = undefined;
+    this.cancelled.delete(key);
+    // The server answered: a call it answers has run, so it counts (as an oversize answer does).
+    this.answerFromProxy(key, id, reply, 'commit');
+  }
+
+  /** Bookkeeping for a server message forwarded by cut-through (a request, a notification or an allowed response). */
   private streamedFromServer(env: Envelope): void {
     this.stats.forwardedToClient++;
     if (env.kind === 'response') {
@@ -870,14 +934,7 @@ export class Router<D extends GateDecision = GateDecision> {
       this.settleCall(key, env.isError === true && this.pending.get(key)?.call?.countsOnError !== true);
       this.pending.delete(key);
       this.cancelled.delete(key);
-      return;
     }
-    if (env.kind === 'request' || env.kind === 'notification') return;
-    this.stats.noiseLines++;
-    this.log.warn(
-      { problem: env.problem },
-      'a long line on the server stdout that is not a JSON-RPC message was passed to the client before it ended',
-    );
   }
 
   /** A batch from the server (legacy): each element is routed on its own. */
@@ -1073,6 +1130,15 @@ export class Router<D extends GateDecision = GateDecision> {
     this.log.info({ tools: changed }, 'policy reload changed hidden tools; notifying the client');
     this.toClient(LIST_CHANGED);
   }
+}
+
+/** Index of the last byte of `part` that is not JSON whitespace, or -1 when there is none. */
+function lastVisibleByte(part: Buffer): number {
+  for (let i = part.length - 1; i >= 0; i--) {
+    const c = part[i]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+  }
+  return -1;
 }
 
 /**
