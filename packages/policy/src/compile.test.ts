@@ -387,4 +387,19 @@ describe('backslash escapes in tool keys and hide entries', () => {
     );
     expect(r.ok).toBe(true);
   });
+  it('rate-limit keys: parts URI-encoded, lone surrogates written %uXXXX (no throw, no collision)', () => {
+    expect(rateLimitKey('a:b', 'c')).toBe('rl:a%3Ab:c');
+    expect(rateLimitKey('\ud800', 'r\udc00')).toBe('rl:%uD800:r%uDC00');
+    // The text "%uD800" itself is encoded as any text is: it cannot meet the surrogate's key.
+    expect(rateLimitKey('%uD800', 'r%uDC00')).toBe('rl:%25uD800:r%25uDC00');
+    expect(rateLimitKey('\ud83d\ude00', 'é')).toBe('rl:%F0%9F%98%80:%C3%A9');
+    const loaded = loadPolicy(
+      'version: "1"\ndefault: allow\ntools:\n  "\\ud800":\n    rules:\n      - { name: r, rate_limit: 5/minute }\n',
+    );
+    expect(loaded.ok).toBe(true);
+    if (loaded.ok) {
+      const limit = loaded.policy.exact.get('\ud800')!.rules[0]!.rateLimit as { key: string };
+      expect(limit.key).toBe('rl:%uD800:r');
+    }
+  });
 });

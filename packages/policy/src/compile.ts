@@ -57,9 +57,22 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
-/** Stable rate-limit counter key: `rl:<toolKey>:<ruleName>`, each part URI-encoded so `:` cannot collide. */
+/**
+ * Stable rate-limit counter key: `rl:<toolKey>:<ruleName>`, each part URI-encoded so `:` cannot
+ * collide. A lone surrogate (which `encodeURIComponent` throws on) is written `%uD800`, a form
+ * that encoding never produces, so it cannot collide either.
+ */
 export function rateLimitKey(toolKey: string, ruleName: string): string {
-  return `rl:${encodeURIComponent(toolKey)}:${encodeURIComponent(ruleName)}`;
+  return `rl:${keyPart(toolKey)}:${keyPart(ruleName)}`;
+}
+
+/** `text` URI-encoded, lone surrogates as `%uXXXX` (see {@link rateLimitKey}). */
+function keyPart(text: string): string {
+  return text.replace(/\p{Cs}|[^\p{Cs}]+/gu, (m) =>
+    m.length === 1 && /\p{Cs}/u.test(m)
+      ? `%u${m.charCodeAt(0).toString(16).toUpperCase()}`
+      : encodeURIComponent(m),
+  );
 }
 
 function isParsed(x: PolicyDocument | ParsedPolicy): x is ParsedPolicy {
