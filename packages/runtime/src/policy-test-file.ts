@@ -181,6 +181,23 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
     return { ok: false, problems };
   }
   let cycle = false;
+  let merge = false;
+  visit(doc, {
+    Pair(_key, pair) {
+      // YAML 1.1's merge key (`<<: *base`) is plain text in YAML 1.2: it would become an argument
+      // named "<<". Refused, as in policies; quote it ("<<") for an argument of that name.
+      if (isScalar(pair.key) && pair.key.value === '<<' && pair.key.type === 'PLAIN') {
+        merge = true;
+        report(
+          pair.key,
+          'yaml-merge-key',
+          'merge keys (`<<: *name`) are not supported: write the members out (quote "<<" for a key of that name)',
+        );
+      }
+      return undefined;
+    },
+  });
+  if (merge) return { ok: false, problems };
   visit(doc, {
     Alias(_key, node, path) {
       const target = node.resolve(doc);

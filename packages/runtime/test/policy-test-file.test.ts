@@ -244,6 +244,24 @@ tests:
     }
   });
 
+  it('a merge key (<<) is a problem, not an argument named "<<"', () => {
+    const checked = checkPolicyTestFile(
+      'policy: p.yaml\ntests:\n  - name: m\n    steps:\n      - call: read\n        args: { <<: { path: /etc/passwd } }\n        expect: { allowed: false }\n',
+      join(dir, 'm.test.yaml'),
+      () => ({ text: '' }),
+    );
+    expect(checked).toMatchObject({
+      ok: false,
+      problems: [{ line: 6, column: 17, code: 'yaml-merge-key' }],
+    });
+    const quoted = checkPolicyTestFile(
+      'policy: p.yaml\ntests:\n  - name: m\n    steps:\n      - { call: read, args: { "<<": 1 }, expect: { allowed: true } }\n',
+      join(dir, 'q.test.yaml'),
+      () => ({ text: '' }),
+    );
+    expect(quoted.ok).toBe(true);
+  });
+
   it('a repeat past 1,000,000 is a problem, not an hour of calls', () => {
     const checked = checkPolicyTestFile(
       'policy: p.yaml\ntests:\n  - name: many\n    steps:\n      - { call: x, repeat: 1000000000, expect: { allowed: true } }\n',
