@@ -192,9 +192,15 @@ function toolComment(tool: CatalogTool, c: Classification, withParameters: boole
           .join(', ') || 'none'
       }`;
   const params = withParameters ? `\nparameters: ${parameterSummary(tool.inputSchema)}` : '';
-  const text = `${tool.description}${params}\n${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n${why}`;
   // The description and parameter names come from the server: no escape sequence reaches a
-  // terminal that shows the generated file (each line of the comment is made printable).
+  // terminal that shows the generated file.
+  return printableLines(
+    `${tool.description}${params}\n${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n${why}`,
+  );
+}
+
+/** Each line of `text` made printable (see `printable`), line breaks kept. */
+function printableLines(text: string): string {
   return text
     .split(/\r\n|\n|\r/)
     .map((line) => printable(line))
@@ -355,7 +361,7 @@ export function starterPolicy(
   const tools: NonNullable<PolicyDocument['tools']> = Object.fromEntries(entries);
   const document: PolicyDocument = {
     version: '1',
-    description: `Starter policy for ${server.name}`,
+    description: `Starter policy for ${printable(server.name)}`,
     default: 'allow',
     tools,
   };
@@ -370,12 +376,14 @@ export function starterPolicy(
           .join(', ')}.`
       : '';
   const yaml = emitPolicy(document, {
-    header:
+    // The id, the header (a scan's command line) and left-out names may come from the server.
+    header: printableLines(
       `Tollgate starter policy for ${server.id}${server.package ? ` (${server.package.name}${server.package.version ? `@${server.package.version}` : ''})` : ''}.\n` +
-      `${entries.length} tools: ${summary}.\n` +
-      (options.header ??
-        "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md).") +
-      left,
+        `${entries.length} tools: ${summary}.\n` +
+        (options.header ??
+          "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md).") +
+        left,
+    ),
     comments,
   });
   return {

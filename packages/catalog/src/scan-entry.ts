@@ -3,10 +3,12 @@
  * tool names checked against the MCP spec, the npm package taken only from an `npx <pkg>` command,
  * and a catalogued server recognised so that its curated category overrides apply.
  */
+
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 // MCP spec 2025-11-25, "Tools > Tool names" (SEP-986): 1 to 128 of A-Z, a-z, 0-9, `_`, `-`, `.`.
 import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
+import { printable } from '@tollgate/policy';
 import { carryOverrides, entryFromScan, type SnapshotTool } from './import.js';
 import { loadCatalogFile } from './loader.js';
 import type { CatalogServer } from './types.js';
@@ -19,7 +21,7 @@ export type DraftServer = Omit<CatalogServer, 'package'> & Partial<Pick<CatalogS
 
 /** `name` quoted for a message, control characters escaped, at most 60 characters. */
 function quoted(name: string): string {
-  return JSON.stringify(name.length > 60 ? `${name.slice(0, 59)}…` : name);
+  return printable(JSON.stringify(name.length > 60 ? `${name.slice(0, 59)}…` : name));
 }
 
 /**
@@ -48,7 +50,7 @@ export function checkScannedTools(tools: readonly SnapshotTool[]): {
           : t.name.length > 128
             ? `it is ${t.name.length} characters long`
             : `it contains ${[...new Set(Array.from(t.name).filter((c) => !/[A-Za-z0-9_.-]/.test(c)))]
-                .map((c) => JSON.stringify(c))
+                .map((c) => printable(JSON.stringify(c)))
                 .join(', ')}`;
       warnings.push(
         `tool name ${quoted(t.name)} is outside the MCP tool-name rules (1-128 characters of A-Z a-z 0-9 _ - .): ${why}`,

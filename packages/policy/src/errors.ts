@@ -3,6 +3,7 @@
  * counters read but never defined. Each carries a stable `code` (see {@link POLICY_ERROR_CODES})
  * so tools and tests can rely on it while messages stay free to improve.
  */
+import { printable } from './printable.js';
 
 /** One problem found in a policy file. Lines and columns are 1-based. */
 export interface PolicyError {
@@ -103,7 +104,12 @@ export type PolicyErrorCode = keyof typeof POLICY_ERROR_CODES;
 export function formatPolicyError(e: PolicyError): string {
   const kind = e.severity === 'warning' ? `warning ${e.code}` : e.code;
   const head = `${e.file}:${e.line}:${e.column}: ${kind}: ${e.message}`;
-  return e.hint ? `${head}\n  hint: ${e.hint}` : head;
+  // A policy's keys and values are quoted in messages: no control or bidi character of theirs
+  // reaches the terminal (see `printable`).
+  return (e.hint ? `${head}\n  hint: ${e.hint}` : head)
+    .split('\n')
+    .map((line) => printable(line))
+    .join('\n');
 }
 
 /**

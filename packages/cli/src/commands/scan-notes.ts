@@ -47,7 +47,7 @@ export function recognitionNote(r: Recognition): string {
  * characters, and the escape makes the key name that tool alone.
  */
 export function escapedNote(e: { name: string; key: string }): string {
-  return `note: tool ${JSON.stringify(e.name)} is keyed \`${printable(e.key)}\` in the policy: a \\ makes the next character plain text, so the key names this tool alone, not a glob`;
+  return `note: tool ${printable(JSON.stringify(e.name))} is keyed \`${printable(e.key)}\` in the policy: a \\ makes the next character plain text, so the key names this tool alone, not a glob`;
 }
 
 /**
@@ -60,5 +60,5 @@ export function skippedNote(s: { name: string; reason: string }, what: 'scaffold
     s.name === ''
       ? 'the proxy refuses calls to a tool with an empty name anyway'
       : 'so default: allow lets it run without rules';
-  return `warning: tool ${JSON.stringify(s.name)} left out of the ${what}, ${fate} (${s.reason})`;
+  return `warning: tool ${printable(JSON.stringify(s.name))} left out of the ${what}, ${fate} (${s.reason})`;
 }
