@@ -902,9 +902,11 @@ export class Router<D extends GateDecision = GateDecision> {
 
   /** A streamed message cut off before its end (see `streamRefusal`): the request it answers gets an error. */
   private refusedStream(env: Envelope, why: string): void {
-    this.stats.noiseLines++;
     this.log.warn({ problem: why }, 'a long server message was cut off before its end instead of passed on');
-    if (env.kind !== 'response') return;
+    if (env.kind !== 'response') {
+      this.stats.noiseLines++;
+      return;
+    }
     const id = env.id as JsonRpcId;
     const key = idKey(id);
     const reply = encode(
