@@ -868,6 +868,8 @@ export class Router<D extends GateDecision = GateDecision> {
         // completed: end that line, then answer the request it was for, as for any oversize
         // message.
         if (oversize) {
+          // Cut at the cap, the line cannot be a whole message: its first `limit` bytes go on.
+          for (const h of held) out.write(h);
           out.end();
           this.serverOversize(oversize);
           return;
