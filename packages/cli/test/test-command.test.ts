@@ -255,44 +255,29 @@ tests:
     steps:
       - { call: create_charge, args: { amount: 5, currency: usd }, expect: { allowed: true } }
 `;
-    const viaStdin = spawnSync(process.execPath, [BIN, 'test', '/dev/stdin'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      input: `policy: ${policy}\n${body}`,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
-      timeout: 30_000,
-    });
-    expect(viaStdin.stdout).toContain('✓ /dev/stdin (1/1 passed)');
-    expect(viaStdin.status).toBe(0);
-    const policyOnStdin = spawnSync(
-      process.execPath,
-      [BIN, 'test', file('stdin-policy.test.yaml', `policy: /dev/stdin\n${body}`)],
-      {
+    /** The built CLI with `input` on its standard input, run from the repository root. */
+    const withInput = (args: string[], input: string) =>
+      spawnSync(process.execPath, [BIN, ...args], {
         cwd: ROOT,
         encoding: 'utf8',
-        input: readFileSync(policy, 'utf8'),
+        input,
         env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
         timeout: 30_000,
-      },
+      });
+    const viaStdin = withInput(['test', '/dev/stdin'], `policy: ${policy}\n${body}`);
+    expect(viaStdin.stdout).toContain('✓ /dev/stdin (1/1 passed)');
+    expect(viaStdin.status).toBe(0);
+    const policyOnStdin = withInput(
+      ['test', file('stdin-policy.test.yaml', `policy: /dev/stdin\n${body}`)],
+      readFileSync(policy, 'utf8'),
     );
     expect(policyOnStdin.stdout).toContain('1 passed, 0 failed');
     expect(policyOnStdin.status).toBe(0);
     // `-` is standard input, and a relative policy path there is read from the working directory.
-    const dash = spawnSync(process.execPath, [BIN, 'test', '-'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      input: `policy: examples/policies/stripe.yaml\n${body}`,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
-      timeout: 30_000,
-    });
+    const dash = withInput(['test', '-'], `policy: examples/policies/stripe.yaml\n${body}`);
     expect(dash.stdout).toContain('1 passed, 0 failed');
     expect(dash.status).toBe(0);
-    const validate = spawnSync(process.execPath, [BIN, 'validate', '-c', '-'], {
-      encoding: 'utf8',
-      input: readFileSync(policy, 'utf8'),
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
-      timeout: 30_000,
-    });
+    const validate = withInput(['validate', '-c', '-'], readFileSync(policy, 'utf8'));
     expect(validate.stdout).toContain('- is valid');
     expect(validate.status).toBe(0);
   });

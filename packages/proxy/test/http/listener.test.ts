@@ -202,6 +202,18 @@ describe('listener mode, stdio child per session', () => {
   });
 });
 
+/** The status of an `initialize` POSTed with node:http, which sends what fetch() will not (a forged Host, an absolute target). */
+function rawPostStatus(opts: { host: string; port: number; path: string; headers?: Record<string, string> }) {
+  return new Promise<number>((resolve, reject) => {
+    const req = request({ ...opts, method: 'POST' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end(initialize);
+  });
+}
+
 describe('listener front door', () => {
   it('rejects a foreign Origin and a foreign Host with 403, accepts a loopback Origin', async () => {
     const { listener } = await listen();
@@ -211,27 +223,19 @@ describe('listener front door', () => {
       'Forbidden: Origin https://evil.example.com is not allowed',
     );
     // fetch() will not send a forged Host header; node:http will, as a rebinding attack does.
-    const host = await new Promise<number>((resolve, reject) => {
-      const req = request(listener.url, { method: 'POST', headers: { host: 'evil.example.com' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', reject);
-      req.end(initialize);
+    const host = await rawPostStatus({
+      host: '127.0.0.1',
+      port: listener.port,
+      path: '/mcp',
+      headers: { host: 'evil.example.com' },
     });
     expect(host).toBe(403);
     expect(listener.sessionCount).toBe(0);
     // An absolute-form target names its own host (RFC 9112 3.2.2), past the Host check: refused.
-    const absolute = await new Promise<number>((resolve, reject) => {
-      const req = request(
-        { host: '127.0.0.1', port: listener.port, method: 'POST', path: 'http://evil.example.com/mcp' },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.end(initialize);
+    const absolute = await rawPostStatus({
+      host: '127.0.0.1',
+      port: listener.port,
+      path: 'http://evil.example.com/mcp',
     });
     expect(absolute).toBe(400);
     expect(listener.sessionCount).toBe(0);
