@@ -282,9 +282,6 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Text from the decision log as it may be printed to a terminal (see `printable` in @tollgate/policy). */
-export { printable };
-
 function render(r: StatusReport): string {
   const out: string[] = [];
   if (r.logDir !== undefined && r.logFound === false) {
