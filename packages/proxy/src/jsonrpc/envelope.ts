@@ -161,7 +161,9 @@ export function scanEnvelope(buf: Buffer): Envelope {
             break;
           case Member.Method:
             // The one method every call carries, without building its string per message.
-            method = bytesAre(buf, vStart, vEnd, '"tools/call"') ? 'tools/call' : parseSlice(buf, vStart, vEnd);
+            method = bytesAre(buf, vStart, vEnd, '"tools/call"')
+              ? 'tools/call'
+              : parseSlice(buf, vStart, vEnd);
             hasMethod = true;
             break;
           case Member.Result:
