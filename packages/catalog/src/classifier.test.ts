@@ -42,6 +42,24 @@ describe('classifyTool', () => {
     expect(c.evidence[0]).toMatchObject({ kind: 'name', detail: 'list', category: 'Read' });
   });
 
+  it.each([
+    ['find_and_remove', 'Finds matching files and removes them from disk.'],
+    ['list_and_delete_old_backups', 'Lists backups older than N days and deletes them.'],
+    ['show_and_kill', 'Shows running processes and kills the matching ones.'],
+    ['get_or_delete', ''],
+  ])('counts a more severe verb joined by and/or as fully as the first: %s', (name, description) => {
+    const c = classifyTool(tool(name, description));
+    expect(c.category).toBe('Destructive');
+    // The joined verb weighs 1.5x its base (4), as the leading verb does, not 0.5x.
+    expect(c.evidence.find((e) => e.kind === 'name' && e.category === 'Destructive')?.weight).toBe(6);
+  });
+
+  it('does not add weight for a joined verb of the same kind (create_or_update restates one action)', () => {
+    const c = classifyTool(tool('create_or_update_file'));
+    expect(c.category).toBe('Write');
+    expect(c.evidence.find((e) => e.detail === 'update')?.weight).toBe(1.5);
+  });
+
   it('treats remove ... from as detaching, not destroying', () => {
     expect(classifyTool(tool('remove_label_from_issue')).category).toBe('Write');
     expect(classifyTool(tool('remove_label')).category).toBe('Destructive');

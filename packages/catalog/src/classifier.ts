@@ -87,7 +87,7 @@ const WRITE_VERBS: Lexicon = lex(
     'rebase cherry init initialize draft duplicate submit promote tab tabs ' +
     'focus downgrade annotate complete accept decline mute unmute ' +
     'follow unfollow vote handle_dialog file_upload emulate sort reorder dismiss snooze unmerge ' +
-    'reauthorize detach stop pause resume sync synchronize',
+    'reauthorize detach stop pause resume sync synchronize replace',
 );
 // Verbs that destroy. `logout` and `rotate` revoke a session or the old secret.
 const DESTRUCTIVE_VERBS: Lexicon = lex(
@@ -268,6 +268,9 @@ interface NameFindings {
 // an issue") says a `remove_*` tool breaks a relation and leaves both things in place.
 const DETACH_PHRASE = /^(detach(es)?|unassigns?|takes? (\S+ ){1,4}(off|out of))\b/;
 
+/** Words that join two verbs of a name into two actions (`find_and_remove`, `get_or_delete`). */
+const COORDINATORS = new Set(['and', 'or', 'then']);
+
 function nameEvidence(name: string, description = ''): NameFindings {
   const detaches = DETACH_PHRASE.test(description.trim().toLowerCase());
   const tokens = nameTokens(name.replace(/OAuth/g, 'Oauth'));
@@ -311,14 +314,22 @@ function nameEvidence(name: string, description = ''): NameFindings {
     else if (token in READ_NOUNS)
       out.push({ kind: 'name', detail: token, category: 'Read', weight: READ_NOUNS[token]! });
   }
-  // The first verb of a name is what the tool does; later ones usually describe its object.
+  // The first verb of a name is what the tool does; later ones usually describe its object
+  // (`list_deleted_items`), except a more severe verb joined to an earlier one by `and`/`or`/`then`:
+  // the tool does that too (`find_and_remove`, `get_or_delete`), and it weighs as much as the first
+  // (`create_or_update` restates one kind of action and adds nothing).
   const lead = hits.find((h) => !h.weak) ?? hits[0];
   for (const h of hits) {
+    const coordinated =
+      lead !== undefined &&
+      h.index > lead.index &&
+      COORDINATORS.has(tokens[h.index - 1]!) &&
+      severity(h.category) > severity(lead.category);
     out.push({
       kind: 'name',
       detail: h.detail,
       category: h.category,
-      weight: h === lead ? h.base * 1.5 : h.base * 0.5,
+      weight: h === lead || coordinated ? h.base * 1.5 : h.base * 0.5,
     });
   }
   if (lead) {
