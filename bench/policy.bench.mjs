@@ -40,7 +40,7 @@ const row = (name, base, subject, note = '') =>
   });
 
 // load
-for (const f of ['filesystem.yaml', 'stripe.yaml', 'github-agent.yaml']) {
+for (const f of ['filesystem.yaml', 'payments.yaml', 'github-agent.yaml']) {
   const text = readFileSync(join(root, 'examples/policies', f), 'utf8');
   const base = time(() => YAML.parse(text));
   const subject = time(() => {

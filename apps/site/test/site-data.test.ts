@@ -162,7 +162,12 @@ describe('the quick start page', () => {
     expect(loaded.ok).toBe(true);
     if (!loaded.ok) return;
     // A prefix `regex` and a `not_regex` for `..` segments: both must hold.
-    const [inside, noDotDot] = loaded.document.tools?.write_file?.rules?.[0]?.conditions ?? [];
+    const writers = '{write_file,edit_file,create_directory}';
+    const [inside, noDotDot] = loaded.document.tools?.[writers]?.rules?.[0]?.conditions ?? [];
+    // The rule covers every tool of server-filesystem that writes; move_file is hidden.
+    for (const tool of ['write_file', 'edit_file', 'create_directory'])
+      expect(loaded.policy.rulesFor(tool)[0]?.name).toBe('writes stay in the sandbox');
+    expect(loaded.policy.isHidden('move_file')).toBe(true);
     expect([inside?.op, noDotDot?.op]).toEqual(['regex', 'not_regex']);
     const a = tryCompileRegex(String(inside?.value));
     const b = tryCompileRegex(String(noDotDot?.value));

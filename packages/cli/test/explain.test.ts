@@ -28,7 +28,7 @@ function tollgate(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const STRIPE = 'examples/policies/stripe.yaml';
+const STRIPE = 'examples/policies/payments.yaml';
 
 describe('tollgate explain', () => {
   it('refuses --state-prefix without a Redis store (exit 2), as the proxy does', () => {
@@ -91,7 +91,7 @@ describe('tollgate explain', () => {
       /state {3}memory \(no state yet: \S+tollgate\.sqlite does not exist, so counters start at zero\)/,
     );
     expect(r.stdout).toContain(
-      '  ✗ max single charge  [create_charge, line 8]\n      ✗ args.amount lte 50000  (actual 60000)',
+      '  ✗ max single charge  [create_charge, line 11]\n      ✗ args.amount lte 50000  (actual 60000)',
     );
     expect(r.stdout).toContain('  ✗ allowed currencies');
     expect(r.stdout).toContain('      counter create_charge.daily_spend +60000 -> 60000');
@@ -177,10 +177,10 @@ describe('tollgate explain', () => {
   });
 
   it('hidden tools and denial reasons', () => {
-    const r = tollgate('explain', '-c', 'examples/policies/github.yaml', '--tool', 'transfer_repository');
+    const r = tollgate('explain', '-c', 'examples/policies/github.yaml', '--tool', 'merge_pull_request');
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('hidden by `hide`');
-    expect(r.stdout).toContain('DENIED (hidden)\n  Tool "transfer_repository" is hidden by policy');
+    expect(r.stdout).toContain('DENIED (hidden)\n  Tool "merge_pull_request" is hidden by policy');
   });
 
   it('reads real counters from the SQLite state and never consumes quota', async () => {

@@ -249,7 +249,7 @@ tests:
   });
 
   it('reads test files and their policies from pipes (/dev/stdin)', () => {
-    const policy = join(ROOT, 'examples/policies/stripe.yaml');
+    const policy = join(ROOT, 'examples/policies/payments.yaml');
     const body = `tests:
   - name: via a pipe
     steps:
@@ -274,7 +274,7 @@ tests:
     expect(policyOnStdin.stdout).toContain('1 passed, 0 failed');
     expect(policyOnStdin.status).toBe(0);
     // `-` is standard input, and a relative policy path there is read from the working directory.
-    const dash = withInput(['test', '-'], `policy: examples/policies/stripe.yaml\n${body}`);
+    const dash = withInput(['test', '-'], `policy: examples/policies/payments.yaml\n${body}`);
     expect(dash.stdout).toContain('1 passed, 0 failed');
     expect(dash.status).toBe(0);
     const validate = withInput(['validate', '-c', '-'], readFileSync(policy, 'utf8'));

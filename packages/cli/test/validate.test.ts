@@ -47,9 +47,9 @@ tools:
 
 describe('tollgate validate', () => {
   it('exits 0 with a summary for a valid policy', () => {
-    const r = tollgate('validate', '-c', 'examples/policies/stripe.yaml');
+    const r = tollgate('validate', '-c', 'examples/policies/payments.yaml');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('✓ examples/policies/stripe.yaml is valid');
+    expect(r.stdout).toContain('✓ examples/policies/payments.yaml is valid');
     expect(r.stdout).toContain('tools: 4 (3 exact, "*"), rules: 7, rate limits: 0, counters: 3');
     expect(r.stdout).toContain(
       '_global.calls_per_minute, create_charge.daily_spend, create_refund.daily_count',
@@ -152,14 +152,14 @@ describe('tollgate validate on odd files', () => {
     const stdin = spawnSync(process.execPath, [BIN, 'validate', '-c', '/dev/stdin'], {
       cwd: ROOT,
       encoding: 'utf8',
-      input: readFileSync(join(ROOT, 'examples/policies/stripe.yaml'), 'utf8'),
+      input: readFileSync(join(ROOT, 'examples/policies/payments.yaml'), 'utf8'),
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
       timeout: 20_000,
     });
     expect(stdin.stderr).toBe('');
     expect(stdin.stdout).toContain('/dev/stdin is valid');
     expect(stdin.status).toBe(0);
-    const piped = bash(`"$NODE" "$BIN" validate -c <(cat examples/policies/stripe.yaml)`);
+    const piped = bash(`"$NODE" "$BIN" validate -c <(cat examples/policies/payments.yaml)`);
     expect(piped.stderr).toBe('');
     expect(piped.stdout).toMatch(/^✓ \/dev\/fd\/\d+ is valid\n/);
     expect(piped.code).toBe(0);

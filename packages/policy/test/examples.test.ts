@@ -16,7 +16,7 @@ describe('examples/policies', () => {
   it('has the examples the docs and demo refer to', () => {
     for (const f of [
       'github.yaml',
-      'stripe.yaml',
+      'payments.yaml',
       'default-deny.yaml',
       'hide.yaml',
       'rate-limit.yaml',
@@ -79,8 +79,8 @@ describe('examples/policies', () => {
     expect(policy.rulesFor('list_directory').map((r) => r.name)).toEqual(['global burst guard']);
   });
 
-  it('stripe.yaml counts spend from args.amount per day', () => {
-    const { policy } = load('stripe.yaml');
+  it('payments.yaml counts spend from args.amount per day', () => {
+    const { policy } = load('payments.yaml');
     expect(policy.counters.get('create_charge.daily_spend')).toMatchObject({
       window: 'day',
       incrementFrom: ['amount'],

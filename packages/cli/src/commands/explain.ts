@@ -27,7 +27,7 @@ export function registerExplain(program: Command): void {
     .option('--state-prefix <prefix>', 'Redis key prefix (default "tollgate:"; Redis only)')
     .addHelpText(
       'after',
-      '\nCounters are only read, never taken: explain shows what the next call would do.\nRules with `validate: { required_args: true }` (every starter policy has them) need the tool\'s --input-schema; the proxy learns it from tools/list.\nExit codes: 0 allowed, 1 denied or invalid policy, 2 usage error or unreadable file.\nExample: tollgate explain -c examples/policies/stripe.yaml --tool create_charge --args \'{"amount":60000,"currency":"usd"}\'',
+      '\nCounters are only read, never taken: explain shows what the next call would do.\nRules with `validate: { required_args: true }` (every starter policy has them) need the tool\'s --input-schema; the proxy learns it from tools/list.\nExit codes: 0 allowed, 1 denied or invalid policy, 2 usage error or unreadable file.\nExample: tollgate explain -c examples/policies/payments.yaml --tool create_charge --args \'{"amount":60000,"currency":"usd"}\'',
     )
     .action(async (opts: ExplainOptions) => {
       const { runExplain } = await import('./explain-action.js');
