@@ -108,5 +108,5 @@ export {
   unreachableStoreMessage,
 } from './store/open.js';
 export { RedisCounterStore } from './store/redis.js';
-export { SqliteCounterStore } from './store/sqlite.js';
+export { SqliteCounterStore, type SqliteCounterStoreOptions } from './store/sqlite.js';
 export { FIXED_WINDOW_MS, fixedWindowStart, formatDuration, parseDuration } from './windows.js';

@@ -397,3 +397,23 @@ describeRedis('Redis credentials', () => {
     await good.close();
   });
 });
+
+describeRedis('Redis going away', () => {
+  it('is reported as "not connected", not in the client library words', async () => {
+    const gone = await startRedisServer();
+    const store = await openCounterStore({ stateDsn: `${gone.url}/0`, leases: false });
+    expect((await store.reserve([fixed('k', 5)], Date.now())).ok).toBe(true);
+    await gone.stop();
+    // The client notices the closed connection, then refuses commands while it reconnects.
+    const message = await settle(
+      () =>
+        store.reserve([fixed('k', 5)], Date.now()).then(
+          () => 'admitted',
+          (e: Error) => e.message,
+        ),
+      'Redis state: reserve failed: Redis is not connected (reconnecting)',
+    );
+    expect(message).toBe('Redis state: reserve failed: Redis is not connected (reconnecting)');
+    await store.close();
+  });
+});

@@ -92,6 +92,7 @@ export async function runProxyCommand(
       leases: opts.stateLeases,
       // The proxy keeps running: the store reconnects by itself, and the fail mode decides meanwhile.
       onUnreachable: (message) => logger.warn({ failMode: opts.stateFailMode }, message),
+      onWarning: (message) => logger.error(message),
     });
   } catch (err) {
     throw new UsageError(

@@ -34,6 +34,11 @@ export interface OpenCounterStoreOptions {
    */
   onUnreachable?: (message: string) => void;
   /**
+   * Told when the SQLite state file was deleted or replaced while in use and the store moved to
+   * the file now at its path, carrying the counts over (see `SqliteCounterStore`).
+   */
+  onWarning?: (message: string) => void;
+  /**
    * Counter leases in front of SQLite and Redis (default `true`; the CLI's `--no-state-leases`
    * sets `false`): fixed-window counters far from their bound are admitted from blocks of quota
    * reserved in one transaction ({@link LeasedCounterStore}). An object tunes them. Never used for
@@ -156,5 +161,5 @@ export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Prom
   const file = dsn
     ? dsn.replace(/^sqlite:/, '')
     : join(opts.stateDir ?? defaultPaths().stateDir, 'tollgate.sqlite');
-  return leased(new SqliteCounterStore({ file, reservationTtlMs: ttl }));
+  return leased(new SqliteCounterStore({ file, reservationTtlMs: ttl, onWarning: opts.onWarning }));
 }

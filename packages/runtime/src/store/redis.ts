@@ -190,6 +190,18 @@ function effectUnknown(err: unknown): boolean {
 }
 
 /**
+ * An ioredis message in terms of the connection: "Stream isn't writeable and enableOfflineQueue
+ * options is false" and "Connection is closed." mean the client is not connected to Redis now
+ * (it reconnects by itself). Other messages are kept as they are.
+ */
+function clientMessage(message: string): string {
+  if (message.includes("isn't writeable") || /^Connection is closed\.?$/.test(message)) {
+    return 'Redis is not connected (reconnecting)';
+  }
+  return message;
+}
+
+/**
  * What a connection error says about the credentials, or undefined when it is about something else.
  */
 function authRefusal(message: string): string | undefined {
@@ -411,7 +423,7 @@ export class RedisCounterStore implements CounterStore {
 
   /** The error a failed operation reports: what Redis refused when it did, else the command's error. */
   private unavailable(what: string, err: unknown): StateUnavailableError {
-    const cause = this.refusal ?? (err as Error)?.message ?? String(err);
+    const cause = this.refusal ?? clientMessage((err as Error)?.message ?? String(err));
     return new StateUnavailableError(`Redis state: ${what} failed: ${cause}`, { cause: err });
   }
 

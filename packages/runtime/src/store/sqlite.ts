@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeDir } from '../make-dir.js';
@@ -32,96 +34,189 @@ CREATE TABLE IF NOT EXISTS pending (
   PRIMARY KEY (key, kind, window_ms, window_start, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pending_expiry ON pending (expires_at);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS merged (id TEXT PRIMARY KEY) WITHOUT ROWID;
 `;
 
 /** Purge expired rows once every this many reservations (amortised housekeeping). */
 const SWEEP_EVERY = 256;
+
+/** The prepared statements of one connection. */
+function prepareStatements(db: Database.Database) {
+  return {
+    fixedCommitted: db
+      .prepare('SELECT committed FROM fixed_counter WHERE key = ? AND window_ms = ? AND window_start = ?')
+      .pluck(),
+    fixedPending: db
+      .prepare(
+        `SELECT COALESCE(SUM(amount), 0) FROM pending
+         WHERE key = ? AND kind = 'fixed' AND window_ms = ? AND window_start = ? AND expires_at > ?`,
+      )
+      .pluck(),
+    slidingCount: db
+      .prepare(
+        `SELECT (SELECT COUNT(*) FROM sliding_event WHERE key = @key AND window_ms = @w AND ts > @from)
+              + (SELECT COUNT(*) FROM pending WHERE key = @key AND kind = 'sliding' AND window_ms = @w
+                 AND window_start > @from AND expires_at > @now)`,
+      )
+      .pluck(),
+    slidingTimestamps: db
+      .prepare(
+        `SELECT ts FROM sliding_event WHERE key = @key AND window_ms = @w AND ts > @from
+         UNION ALL
+         SELECT ts FROM pending WHERE key = @key AND kind = 'sliding' AND window_ms = @w
+           AND window_start > @from AND expires_at > @now
+         ORDER BY ts`,
+      )
+      .pluck(),
+    insertPending: db.prepare(
+      `INSERT INTO pending (key, kind, window_ms, window_start, id, ts, amount, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    deletePending: db.prepare(
+      'DELETE FROM pending WHERE key = ? AND kind = ? AND window_ms = ? AND window_start = ? AND id = ?',
+    ),
+    addFixed: db.prepare(
+      `INSERT INTO fixed_counter (key, window_ms, window_start, committed) VALUES (?, ?, ?, ?)
+       ON CONFLICT (key, window_ms, window_start) DO UPDATE SET committed = committed + excluded.committed`,
+    ),
+    addSliding: db.prepare(
+      'INSERT OR IGNORE INTO sliding_event (key, window_ms, ts, id) VALUES (?, ?, ?, ?)',
+    ),
+    sweepPending: db.prepare('DELETE FROM pending WHERE expires_at <= ?'),
+    sweepFixed: db.prepare('DELETE FROM fixed_counter WHERE window_start + window_ms < ?'),
+    sweepSliding: db.prepare('DELETE FROM sliding_event WHERE ts <= ? - window_ms'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/**
+ * Most a transaction blocks the event loop waiting for another process's write lock, ms: SQLite's
+ * busy wait is synchronous, so a longer wait is made of such slices with the loop free between them.
+ */
+const BUSY_SLICE_MS = 25;
+/** Pause between two slices of a busy wait, ms. */
+const BUSY_PAUSE_MS = 5;
+
+/** True for SQLite's "another connection holds the lock" errors, which are worth retrying. */
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
+/** A string as an SQL literal. */
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** The device and inode a path names now, or undefined when nothing is there. */
+function identityOf(file: string): string | undefined {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}` : undefined;
+}
+
+/** Options of {@link SqliteCounterStore}. */
+export interface SqliteCounterStoreOptions {
+  /** Path of the SQLite file; parent directories are created. */
+  readonly file: string;
+  /** How long to wait for another process's write lock, ms (default 5000); see {@link BUSY_SLICE_MS}. */
+  readonly busyTimeoutMs?: number;
+  /** Life of an uncommitted reservation, ms (default 15 min). */
+  readonly reservationTtlMs?: number;
+  /**
+   * Told when the file was deleted or replaced while in use and the store moved to the file now at
+   * the path, carrying its counts over (see {@link SqliteCounterStore}).
+   */
+  readonly onWarning?: (message: string) => void;
+}
 
 /**
  * The default {@link CounterStore}: one SQLite file (WAL) shared by every proxy process on the host.
  *
  * Each reserve/commit/rollback is one `BEGIN IMMEDIATE` transaction: the write lock is taken before
  * reading, so two processes can never both read "99" and both admit the 100th call. Waiting for the
- * lock is bounded by `busyTimeoutMs`; past it the store reports {@link StateUnavailableError}.
+ * lock is bounded by `busyTimeoutMs`; past it the store reports {@link StateUnavailableError}. The
+ * wait does not stop the process: it is taken in slices of at most {@link BUSY_SLICE_MS}, and
+ * messages that need no counter keep flowing meanwhile.
+ *
+ * The path is followed, not the file first opened: before each transaction the store checks that
+ * the path still names the file it has open. When the file was deleted or replaced (an agent with
+ * file-system tools removing `~/.tollgate/state`, a cleanup job), the store opens the file now at
+ * the path (creating it) and adds to it every count of the old one, once per old file however many
+ * processes do the same (an `id` in its `meta` table, recorded in the new file's `merged` table).
+ * Without that, processes holding the old file and processes that opened the new one would count
+ * apart, each up to the limit. `onWarning` is told.
  */
 export class SqliteCounterStore implements CounterStore {
   readonly kind = 'sqlite' as const;
   readonly file: string;
-  private readonly db: Database.Database;
+  private db!: Database.Database;
+  /** Device and inode of the file `db` has open (undefined for `:memory:`). */
+  private identity: string | undefined;
   private readonly ttlMs: number;
+  private readonly busyTimeoutMs: number;
+  private readonly onWarning: ((message: string) => void) | undefined;
   private reserves = 0;
-  private readonly stmt;
-  private readonly reserveTx;
-  private readonly commitTx;
-  private readonly rollbackTx;
+  private stmt!: Statements;
+  private reserveTx!: Database.Transaction<
+    (
+      items: readonly CounterItem[],
+      now: number,
+      write: boolean,
+      expiresAt: number | undefined,
+    ) => ReserveResult
+  >;
+  private commitTx!: Database.Transaction<
+    (r: Reservation, now: number, amounts: readonly number[] | undefined) => void
+  >;
+  private rollbackTx!: Database.Transaction<(r: Reservation) => void>;
 
   /**
    * Open (creating if needed) the database file and its schema.
    *
-   * @param opts.file - path of the SQLite file; parent directories are created
-   * @param opts.busyTimeoutMs - how long to wait for another process's write lock, ms (default 5000)
-   * @param opts.reservationTtlMs - life of an uncommitted reservation, ms (default 15 min)
    * @throws StateUnavailableError when the file cannot be opened
    */
-  constructor(opts: { file: string; busyTimeoutMs?: number; reservationTtlMs?: number }) {
+  constructor(opts: SqliteCounterStoreOptions) {
     this.file = opts.file;
     this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.onWarning = opts.onWarning;
     try {
-      if (opts.file !== ':memory:') makeDir(dirname(opts.file));
-      this.db = new Database(opts.file, { timeout: opts.busyTimeoutMs ?? 5000 });
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.exec(SCHEMA);
+      this.use(this.connect());
     } catch (err) {
       throw new StateUnavailableError(`cannot open SQLite state ${opts.file}: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    const db = this.db;
-    this.stmt = {
-      fixedCommitted: db
-        .prepare('SELECT committed FROM fixed_counter WHERE key = ? AND window_ms = ? AND window_start = ?')
-        .pluck(),
-      fixedPending: db
-        .prepare(
-          `SELECT COALESCE(SUM(amount), 0) FROM pending
-           WHERE key = ? AND kind = 'fixed' AND window_ms = ? AND window_start = ? AND expires_at > ?`,
-        )
-        .pluck(),
-      slidingCount: db
-        .prepare(
-          `SELECT (SELECT COUNT(*) FROM sliding_event WHERE key = @key AND window_ms = @w AND ts > @from)
-                + (SELECT COUNT(*) FROM pending WHERE key = @key AND kind = 'sliding' AND window_ms = @w
-                   AND window_start > @from AND expires_at > @now)`,
-        )
-        .pluck(),
-      slidingTimestamps: db
-        .prepare(
-          `SELECT ts FROM sliding_event WHERE key = @key AND window_ms = @w AND ts > @from
-           UNION ALL
-           SELECT ts FROM pending WHERE key = @key AND kind = 'sliding' AND window_ms = @w
-             AND window_start > @from AND expires_at > @now
-           ORDER BY ts`,
-        )
-        .pluck(),
-      insertPending: db.prepare(
-        `INSERT INTO pending (key, kind, window_ms, window_start, id, ts, amount, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      deletePending: db.prepare(
-        'DELETE FROM pending WHERE key = ? AND kind = ? AND window_ms = ? AND window_start = ? AND id = ?',
-      ),
-      addFixed: db.prepare(
-        `INSERT INTO fixed_counter (key, window_ms, window_start, committed) VALUES (?, ?, ?, ?)
-         ON CONFLICT (key, window_ms, window_start) DO UPDATE SET committed = committed + excluded.committed`,
-      ),
-      addSliding: db.prepare(
-        'INSERT OR IGNORE INTO sliding_event (key, window_ms, ts, id) VALUES (?, ?, ?, ?)',
-      ),
-      sweepPending: db.prepare('DELETE FROM pending WHERE expires_at <= ?'),
-      sweepFixed: db.prepare('DELETE FROM fixed_counter WHERE window_start + window_ms < ?'),
-      sweepSliding: db.prepare('DELETE FROM sliding_event WHERE ts <= ? - window_ms'),
-    };
+  }
+
+  /**
+   * Opens the file at the path with the schema and this store's settings. Waits up to the whole
+   * busy timeout for a lock while setting up (a new file's first writer may hold it), then slices.
+   */
+  private connect(): Database.Database {
+    if (this.file !== ':memory:') makeDir(dirname(this.file));
+    const db = new Database(this.file, { timeout: this.busyTimeoutMs });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+      db.prepare("INSERT OR IGNORE INTO meta (k, v) VALUES ('id', ?)").run(randomUUID());
+      db.pragma(`busy_timeout = ${Math.min(this.busyTimeoutMs, BUSY_SLICE_MS)}`);
+      return db;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Makes `db` the connection of the store: its statements and transactions. */
+  private use(db: Database.Database): void {
+    this.db = db;
+    this.identity = this.file === ':memory:' ? undefined : identityOf(this.file);
+    const stmt = prepareStatements(db);
+    this.stmt = stmt;
     this.reserveTx = db.transaction(
       (items: readonly CounterItem[], now: number, write: boolean, expiresAt: number | undefined) =>
         this.evaluateAndWrite(items, now, write, expiresAt),
@@ -129,23 +224,91 @@ export class SqliteCounterStore implements CounterStore {
     this.commitTx = db.transaction((r: Reservation, now: number, amounts: readonly number[] | undefined) => {
       const live = r.expiresAt > now;
       r.items.forEach((it, i) => {
-        const removed = this.stmt.deletePending.run(
-          it.key,
-          it.kind,
-          it.windowMs,
-          it.windowStart,
-          r.id,
-        ).changes;
+        const removed = stmt.deletePending.run(it.key, it.kind, it.windowMs, it.windowStart, r.id).changes;
         const amount = committedAmount(it.amount, amounts, i);
         if (!removed || !live || (amounts && amount <= 0)) return;
-        if (it.kind === 'fixed') this.stmt.addFixed.run(it.key, it.windowMs, it.windowStart, amount);
-        else this.stmt.addSliding.run(it.key, it.windowMs, r.at, r.id);
+        if (it.kind === 'fixed') stmt.addFixed.run(it.key, it.windowMs, it.windowStart, amount);
+        else stmt.addSliding.run(it.key, it.windowMs, r.at, r.id);
       });
     });
     this.rollbackTx = db.transaction((r: Reservation) => {
-      for (const it of r.items)
-        this.stmt.deletePending.run(it.key, it.kind, it.windowMs, it.windowStart, r.id);
+      for (const it of r.items) stmt.deletePending.run(it.key, it.kind, it.windowMs, it.windowStart, r.id);
     });
+  }
+
+  /**
+   * Moves to the file now at the path when it is not the one open (see the class comment).
+   * @throws Error when the new file cannot be opened or the counts cannot be carried over
+   */
+  private followPath(): void {
+    if (this.identity === undefined || identityOf(this.file) === this.identity) return;
+    const old = this.db;
+    const fresh = this.connect();
+    try {
+      const oldId = old.prepare("SELECT v FROM meta WHERE k = 'id'").pluck().get() as string;
+      old.exec(`ATTACH DATABASE ${sqlString(this.file)} AS fresh`);
+      let carried = 0;
+      try {
+        old
+          .transaction(() => {
+            const freshId = old.prepare("SELECT v FROM fresh.meta WHERE k = 'id'").pluck().get();
+            if (freshId === oldId) return;
+            if (old.prepare('INSERT OR IGNORE INTO fresh.merged (id) VALUES (?)').run(oldId).changes === 0)
+              return;
+            carried = old
+              .prepare(
+                `INSERT INTO fresh.fixed_counter (key, window_ms, window_start, committed)
+                 SELECT key, window_ms, window_start, committed FROM main.fixed_counter WHERE true
+                 ON CONFLICT (key, window_ms, window_start) DO UPDATE SET committed = committed + excluded.committed`,
+              )
+              .run().changes;
+            carried += old
+              .prepare('INSERT OR IGNORE INTO fresh.sliding_event SELECT * FROM main.sliding_event')
+              .run().changes;
+            carried += old
+              .prepare('INSERT OR IGNORE INTO fresh.pending SELECT * FROM main.pending')
+              .run().changes;
+            old.prepare('INSERT OR IGNORE INTO fresh.merged (id) SELECT id FROM main.merged').run();
+          })
+          .immediate();
+      } finally {
+        old.exec('DETACH DATABASE fresh');
+      }
+      old.close();
+      this.use(fresh);
+      this.onWarning?.(
+        `SQLite state ${this.file} was deleted or replaced while in use; now using the file at that path, with the old file's counts added to it (${carried} rows)`,
+      );
+    } catch (err) {
+      fresh.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Runs one transaction against the file at the path, retrying while another process holds the
+   * lock (up to `busyTimeoutMs`, with the event loop free between slices).
+   * @throws StateUnavailableError when it fails for another reason or the lock stays taken
+   */
+  private async attempt<T>(what: string, fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (;;) {
+      try {
+        this.followPath();
+        return fn();
+      } catch (err) {
+        if (isBusy(err) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, BUSY_PAUSE_MS));
+          continue;
+        }
+        throw new StateUnavailableError(
+          `SQLite state ${this.file}: ${what} failed: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
   }
 
   private currentValue(
@@ -215,41 +378,28 @@ export class SqliteCounterStore implements CounterStore {
     return { ok: true, values, reservation };
   }
 
-  private guard<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw new StateUnavailableError(
-        `SQLite state ${this.file}: ${what} failed: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
-    }
-  }
-
   async reserve(
     items: readonly CounterItem[],
     now: number,
     options?: ReserveOptions,
   ): Promise<ReserveResult> {
-    return this.guard('reserve', () => this.reserveTx.immediate(items, now, true, options?.expiresAt));
+    return this.attempt('reserve', () => this.reserveTx.immediate(items, now, true, options?.expiresAt));
   }
 
   async peek(items: readonly CounterItem[], now: number): Promise<ReserveResult> {
-    return this.guard('read', () => this.reserveTx.deferred(items, now, false, undefined));
+    return this.attempt('read', () => this.reserveTx.deferred(items, now, false, undefined));
   }
 
   async read(key: string, kind: 'fixed' | 'sliding', windowMs: number, now: number): Promise<number> {
-    return this.guard('read', () => this.currentValue({ key, kind, windowMs }, now));
+    return this.attempt('read', () => this.currentValue({ key, kind, windowMs }, now));
   }
 
   async commit(reservation: Reservation, now = Date.now(), amounts?: readonly number[]): Promise<void> {
-    this.guard('commit', () => this.commitTx.immediate(reservation, now, amounts));
+    await this.attempt('commit', () => this.commitTx.immediate(reservation, now, amounts));
   }
 
   async rollback(reservation: Reservation): Promise<void> {
-    this.guard('rollback', () => this.rollbackTx.immediate(reservation));
+    await this.attempt('rollback', () => this.rollbackTx.immediate(reservation));
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,115 @@
+// The SQLite store against real files and a second real connection: a lock held by another
+// process does not stop the event loop, and a state file deleted or replaced while in use does
+// not split the counters.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CounterItem } from '../src/store/counter-store.js';
+import { StateUnavailableError } from '../src/store/counter-store.js';
+import { SqliteCounterStore } from '../src/store/sqlite.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-sqlite-file-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
+const item: CounterItem = {
+  key: 'calls',
+  kind: 'fixed',
+  windowMs: 86_400_000,
+  amount: 1,
+  checks: [{ op: 'lte', value: 1000, tag: 0 }],
+};
+
+async function admit(store: SqliteCounterStore, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const r = await store.reserve([item], NOW);
+    if (!r.ok || !r.reservation) throw new Error('not admitted');
+    await store.commit(r.reservation, NOW);
+  }
+}
+
+const count = (store: SqliteCounterStore) => store.read('calls', 'fixed', 86_400_000, NOW);
+
+describe('a lock held by another process', () => {
+  it('is waited for without blocking the event loop, then the call goes through', async () => {
+    const file = join(dir, 'state.sqlite');
+    const store = new SqliteCounterStore({ file, busyTimeoutMs: 3000 });
+    await admit(store, 1);
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    setTimeout(() => other.exec('COMMIT'), 400);
+    const started = Date.now();
+    await admit(store, 1);
+    const waited = Date.now() - started;
+    clearInterval(timer);
+    other.close();
+    expect(waited).toBeGreaterThanOrEqual(350);
+    // With the wait taken in one blocking call the timer could not have run at all.
+    expect(ticks).toBeGreaterThanOrEqual(10);
+    expect(await count(store)).toBe(2);
+    await store.close();
+  });
+
+  it('past the busy timeout is reported as state unavailable', async () => {
+    const file = join(dir, 'state.sqlite');
+    const store = new SqliteCounterStore({ file, busyTimeoutMs: 200 });
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    const started = Date.now();
+    const err = await store.reserve([item], NOW).catch((e: unknown) => e);
+    other.exec('ROLLBACK');
+    other.close();
+    expect(err).toBeInstanceOf(StateUnavailableError);
+    expect((err as Error).message).toMatch(
+      /^SQLite state .*state\.sqlite: reserve failed: database is locked$/,
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    await store.close();
+  });
+});
+
+describe('a state file deleted while in use', () => {
+  it('is recreated with the old counts, carried over once however many processes held it', async () => {
+    const file = join(dir, 'state.sqlite');
+    const warnings: string[] = [];
+    const a = new SqliteCounterStore({ file, onWarning: (m) => warnings.push(m) });
+    const b = new SqliteCounterStore({ file });
+    await admit(a, 30);
+    await admit(b, 20);
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    // A process started after the deletion creates a new, empty file and counts there.
+    const c = new SqliteCounterStore({ file });
+    await admit(c, 7);
+    // The next transactions of a and b notice that the path names another file.
+    await admit(a, 1);
+    await admit(b, 1);
+    expect(await count(c)).toBe(30 + 20 + 7 + 1 + 1);
+    expect(await count(a)).toBe(59);
+    expect(await count(b)).toBe(59);
+    expect(warnings).toEqual([
+      `SQLite state ${file} was deleted or replaced while in use; now using the file at that path, with the old file's counts added to it (1 rows)`,
+    ]);
+    for (const s of [a, b, c]) await s.close();
+  });
+
+  it('keeps a reservation made before the deletion committable after it', async () => {
+    const file = join(dir, 'state.sqlite');
+    const a = new SqliteCounterStore({ file });
+    const r = await a.reserve([item], NOW);
+    if (!r.ok || !r.reservation) throw new Error('not admitted');
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    await a.commit(r.reservation, NOW);
+    expect(await count(a)).toBe(1);
+    const fresh = new SqliteCounterStore({ file });
+    expect(await count(fresh)).toBe(1);
+    await a.close();
+    await fresh.close();
+  });
+});
