@@ -57,6 +57,15 @@ describe('built site (dist/)', () => {
     for (const q of ld.mainEntity) expect(q.name).toContain('start_code_interpreter_session');
   });
 
+  it('tool pages name the environment variables their server reads, next to the launch command', () => {
+    const html = readFileSync(join(DIST, 'tools/github/push_files/index.html'), 'utf8');
+    expect(html).toMatch(
+      /<p data-testid="env-names"[^>]*>\s*The server reads <code[^>]*>GITHUB_PERSONAL_ACCESS_TOKEN<\/code> from the environment \(see the <a href="\/servers\/github\/#run-behind-tollgate"[^>]*>server page<\/a>\)\./,
+    );
+    const noEnv = readFileSync(join(DIST, 'tools/antv-chart/generate_area_chart/index.html'), 'utf8');
+    expect(noEnv).not.toContain('data-testid="env-names"');
+  });
+
   it('publishes the policy JSON Schema, llms.txt, a sitemap and the search index', () => {
     const schema = JSON.parse(readFileSync(join(DIST, 'schema/policy.schema.json'), 'utf8')) as Record<
       string,

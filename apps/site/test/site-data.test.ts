@@ -420,13 +420,32 @@ describe('tool prose', () => {
   });
 
   it('does not say a tool takes no arguments when its schema merely lists none', () => {
-    const bare = data.tools.find(
+    const bareTools = data.tools.filter(
       (t) => Object.keys((t.inputSchema.properties as object | undefined) ?? {}).length === 0,
     );
-    expect(bare, 'a tool whose inputSchema lists no properties').toBeDefined();
-    const answer = toolFaq(bare!, data.servers.find((s) => s.id === bare!.serverId)!)[0]!.answer;
+    const open = bareTools.find((t) => t.inputSchema.additionalProperties !== false);
+    expect(open, 'a tool whose inputSchema lists no properties').toBeDefined();
+    const answer = toolFaq(open!, data.servers.find((s) => s.id === open!.serverId)!)[0]!.answer;
     expect(answer).toContain('declares no arguments in its inputSchema');
     expect(answer).not.toContain('takes no arguments');
+    // With additionalProperties: false the schema admits no argument at all, and the page says so.
+    const closed = bareTools.find((t) => t.inputSchema.additionalProperties === false);
+    expect(closed, 'a tool whose inputSchema admits no properties').toBeDefined();
+    const closedAnswer = toolFaq(closed!, data.servers.find((s) => s.id === closed!.serverId)!)[0]!.answer;
+    expect(closedAnswer).toContain(
+      'takes no arguments: its inputSchema declares none and sets `additionalProperties: false`',
+    );
+    expect(closedAnswer).not.toContain('admits any arguments');
+  });
+
+  it('does not say "MCP server" twice when the server is named so', () => {
+    const answer = toolFaq(interpreter!, agentcore!)[0]!.answer;
+    expect(agentcore!.name).toMatch(/MCP Server$/);
+    expect(answer).toContain(`It is a tool of the ${agentcore!.name}.`);
+    expect(answer).not.toMatch(/MCP Server MCP server/i);
+    const memory = data.servers.find((s) => s.id === 'memory')!;
+    const tool = memory.tools[0]!;
+    expect(toolFaq(tool, memory)[0]!.answer).toContain(`It is a tool of the ${memory.name} MCP server.`);
   });
 
   it('names every starter rule after its server, so same-named tools of two servers keep separate limits', () => {

@@ -180,4 +180,23 @@ describe('starterPolicy', () => {
       windowMs: 60_000,
     });
   });
+
+  it('warns in its header that Execute tools may do what the denied Destructive tools do', () => {
+    const { yaml } = starterPolicy(server);
+    expect(yaml).toContain(
+      '# Note: "run_script" runs code, queries, commands or jobs and may be able to do what the denied Destructive tools do: restrict its arguments with conditions (docs/policy-reference.md) or hide it.\n',
+    );
+    // Without a denied tool there is nothing to get around; one tool is "1 tool".
+    const single = starterPolicy({ id: 'x', name: 'x', tools: [server.tools[2]!] }).yaml;
+    expect(single).not.toContain('# Note:');
+    expect(single).toContain('# 1 tool: 1 Execute.\n');
+    const many = starterPolicy({
+      id: 'y',
+      name: 'y',
+      tools: [server.tools[3]!, ...Array.from({ length: 8 }, (_, i) => t(`run_job_${i}`, 'Runs a job.'))],
+    }).yaml;
+    expect(many).toContain(
+      '# Note: "run_job_0", "run_job_1", "run_job_2", "run_job_3", "run_job_4", "run_job_5" and 2 more run code,',
+    );
+  });
 });

@@ -48,6 +48,14 @@ export function amountField(inputSchema: Record<string, unknown>): string | unde
   return undefined;
 }
 
+/** Quoted names, at most six, then how many more: `"a", "b" and 3 more`. */
+function namesList(names: readonly string[]): string {
+  const shown = names.slice(0, 6).map((n) => JSON.stringify(n));
+  const rest = names.length - shown.length;
+  if (rest > 0) return `${shown.join(', ')} and ${rest} more`;
+  return shown.length === 1 ? shown[0]! : `${shown.slice(0, -1).join(', ')} and ${shown.at(-1)}`;
+}
+
 /**
  * The recommended rules for one tool, by its category:
  * - Read: `action: allow`, sliding `rate_limit` 60 per 60 s.
@@ -340,6 +348,8 @@ export function starterPolicy(
   const escaped: Array<{ name: string; key: string }> = [];
   const unnamed: string[] = [];
   const seen = new Set<string>();
+  /** The Execute tools: they run code, queries, commands or jobs. */
+  const runners: string[] = [];
   for (const tool of [...server.tools].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (seen.has(tool.name)) {
       skipped.push({ name: tool.name, reason: 'listed more than once; the first listing is used' });
@@ -355,6 +365,7 @@ export function starterPolicy(
     if (keyed.key !== tool.name) escaped.push({ name: tool.name, key: keyed.key });
     const c = classify(tool);
     counts[c.category]++;
+    if (c.category === 'Execute') runners.push(keyed.key);
     entries.push([keyed.key, { rules: recommendedRules(tool, c, server.id) }]);
     comments[keyed.key] = toolComment(tool, c, options.parameters ?? false);
   }
@@ -369,6 +380,11 @@ export function starterPolicy(
     .filter((k) => counts[k] > 0)
     .map((k) => `${counts[k]} ${k}`)
     .join(', ');
+  // Such a tool may do what the denied Destructive tools do (`DROP TABLE` through `query`).
+  const bypass =
+    counts.Destructive > 0 && runners.length > 0
+      ? `\nNote: ${namesList(runners)} ${runners.length === 1 ? 'runs' : 'run'} code, queries, commands or jobs and may be able to do what the denied Destructive tools do: restrict ${runners.length === 1 ? 'its' : 'their'} arguments with conditions (docs/policy-reference.md) or hide ${runners.length === 1 ? 'it' : 'them'}.`
+      : '';
   const left =
     unnamed.length > 0
       ? `\nLeft out, as no tool key names them alone (default: allow lets them run without rules): ${unnamed
@@ -379,9 +395,10 @@ export function starterPolicy(
     // The id, the header (a scan's command line) and left-out names may come from the server.
     header: printableLines(
       `Tollgate starter policy for ${server.id}${server.package ? ` (${server.package.name}${server.package.version ? `@${server.package.version}` : ''})` : ''}.\n` +
-        `${entries.length} tools: ${summary}.\n` +
+        `${entries.length} ${entries.length === 1 ? 'tool' : 'tools'}: ${summary}.\n` +
         (options.header ??
           "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md).") +
+        bypass +
         left,
     ),
     comments,

@@ -44,12 +44,22 @@ function list(items: string[], max = 6): string {
   return `${shown.slice(0, -1).join(', ')}${more ? ', ' : ' and '}${shown.at(-1)}${more}`;
 }
 
+/**
+ * `the <name> MCP server`, without saying "MCP server" twice when the server's own name ends with
+ * it (`the AWS Bedrock AgentCore MCP Server`).
+ */
+export function serverPhrase(name: string): string {
+  return /\bMCP server$/i.test(name.trim()) ? `the ${name}` : `the ${name} MCP server`;
+}
+
 /** A sentence describing the tool's arguments, or that it takes none. */
 export function argumentSentence(tool: SiteTool): string {
   const { required, optional } = argumentNames(tool);
   if (required.length === 0 && optional.length === 0) {
-    // The schema names no properties: that is all we know (it may still accept any arguments).
-    return `${code(tool.name)} declares no arguments in its inputSchema, so a check against that schema admits any arguments.`;
+    // With `additionalProperties: false` the schema admits no argument at all; otherwise any.
+    return tool.inputSchema.additionalProperties === false
+      ? `${code(tool.name)} takes no arguments: its inputSchema declares none and sets ${code('additionalProperties: false')}, so a call with any argument fails a check against that schema.`
+      : `${code(tool.name)} declares no arguments in its inputSchema, so a check against that schema admits any arguments.`;
   }
   const parts: string[] = [];
   if (required.length) parts.push(`requires ${list(required)}`);
@@ -124,7 +134,7 @@ export function toolFaq(tool: SiteTool, server: SiteServer): FaqEntry[] {
   return [
     {
       question: `What does ${tool.name} do?`,
-      answer: `${tool.description} It is a tool of the ${server.name} MCP server. ${argumentSentence(tool)}`,
+      answer: `${tool.description} It is a tool of ${serverPhrase(server.name)}. ${argumentSentence(tool)}`,
     },
     {
       question: `How do I enforce a policy on ${tool.name}?`,
