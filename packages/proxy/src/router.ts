@@ -163,6 +163,9 @@ interface BatchState {
   sent: boolean;
 }
 
+/** A settled promise: `.then` on it runs a callback in the next microtask checkpoint. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 const CR = 0x0d;
 
 /** Most cancelled requests whose ids are kept taken (see `Router.noteCancelled`). */
@@ -983,7 +986,9 @@ export class Router<D extends GateDecision = GateDecision> {
    * calls of one turn share one microtask.
    */
   private settleSoon(call: PendingCall<D>, failed: boolean): void {
-    if (this.toSettle.length === 0) queueMicrotask(this.settleQueued);
+    // A reaction on a settled promise, not queueMicrotask: Node wraps each queueMicrotask callback
+    // in an AsyncResource (an object, a bound function and two async-hook emits per call).
+    if (this.toSettle.length === 0) void SETTLED.then(this.settleQueued);
     this.toSettle.push(call);
     this.toSettleFailed.push(failed);
   }
