@@ -322,17 +322,18 @@ class UtcClock {
   }
 }
 
+/** A settled promise: `.then` on it runs the formatting of a turn's calls in the next microtask. */
+const FORMAT_SOON: Promise<void> = Promise.resolve();
+
 /** The time value `new Date(t)` would hold (integral ms; `-0` as `0`). */
 function timeValue(t: number): number {
   return Math.trunc(t) + 0;
 }
 
 /**
- * A `tool_call` recorded on the call path and formatted when the buffer is written. The arguments
- * are kept by reference (see {@link DecisionLog.toolCall} for why they cannot change); the
- * decision's fields are copied so the decision and its reservation can die young instead of
- * surviving scavenges until the flush (with the byte-buffered flush, this took the GC time of the
- * in-process proxy driver from ~7 to ~3.5 us per call).
+ * A `tool_call` recorded on the call path and formatted in the next microtask. The arguments are
+ * kept by reference (see {@link DecisionLog.toolCall} for why they cannot change); the decision's
+ * fields are copied so the decision and its reservation need not wait for the formatting.
  */
 class PendingCall {
   constructor(
@@ -348,14 +349,6 @@ class PendingCall {
     readonly latencyMs: number,
     readonly sessionId: string | undefined,
     readonly clientId: string | undefined,
-  ) {}
-}
-
-/** Any other event, formatted when written (they are rare, and the caller's object may change). */
-class PendingLine {
-  constructor(
-    readonly file: string,
-    readonly line: string,
   ) {}
 }
 
@@ -395,10 +388,13 @@ export function pruneDecisionLog(
  * Write errors are reported to `onError` and never thrown.
  *
  * `tool_call` events are recorded as references on the call path and turned into JSON lines
- * (timestamp text, arguments hash, line) when the buffer is written: by the 200 ms timer, by
- * {@link DecisionLog.flush} / {@link DecisionLog.close}, or at once when
- * {@link DECISION_LOG_MAX_BUFFERED} events are waiting. The lines are those of schema v1, byte
- * for byte what `JSON.stringify` of the event object gives.
+ * (timestamp text, arguments hash, line) in the next microtask: after the frames of the read that
+ * carried the call are written, and before the call's objects can survive a scavenge (keeping
+ * thousands of calls' arguments alive for 200 ms made every scavenge copy them, and promoted them
+ * to the old generation). The lines wait in a reused byte buffer and are appended to the day's
+ * file by the 200 ms timer, by {@link DecisionLog.flush} / {@link DecisionLog.close}, when the
+ * buffer fills, or at once when {@link DECISION_LOG_MAX_BUFFERED} events are waiting. The lines
+ * are those of schema v1, byte for byte what `JSON.stringify` of the event object gives.
  */
 export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   const dir = opts.dir ?? defaultPaths().eventsDir;
@@ -406,7 +402,11 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   const instanceId = opts.instanceId ?? crypto.randomUUID();
   const logArgs = opts.logArgs ?? false;
   const onError = opts.onError ?? (() => {});
-  let buffer: (PendingCall | PendingLine)[] = [];
+  /** Calls recorded in this turn, formatted in the next microtask (see {@link openDecisionLog}). */
+  let pending: PendingCall[] = [];
+  let formatQueued = false;
+  /** Events recorded and not yet appended to their file (formatted or not). */
+  let waiting = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let prunedDay = '';
@@ -416,7 +416,12 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     onError(err as Error);
   }
   const clock = new UtcClock();
+  /** Formatted lines waiting for the file: `chunk[0, off)`, all for the daily file `chunkFile`. */
   let chunk: Buffer | undefined;
+  let off = 0;
+  let chunkFile = '';
+  /** Errors met since the last flush, reported once the lines are out (onError may write events). */
+  let errors: Error[] = [];
   // `{"v":1,"ts":"` ... `","instance":"<id>","type":"tool_call"`: the fixed parts of a line.
   const callMiddle = `","instance":${JSON.stringify(instanceId)},"type":"tool_call"`;
   // JSON text of the strings repeated on every line (tool names, reasons, rules, hashes, ids).
@@ -495,65 +500,70 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     return `${s}}\n`;
   };
 
+  /** Appends the waiting lines to their file. */
+  const drain = () => {
+    if (off === 0) return;
+    try {
+      appendFileSync(join(dir, chunkFile), chunk!.subarray(0, off));
+    } catch (err) {
+      errors.push(err as Error);
+    }
+    off = 0;
+  };
+
+  /** Puts one line after the others: into the chunk, or straight into the file when it is larger. */
+  const append = (file: string, line: string) => {
+    if (file !== chunkFile) {
+      drain();
+      chunkFile = file;
+    }
+    // A UTF-16 code unit is at most 3 bytes of UTF-8.
+    if (off + line.length * 3 > CHUNK_BYTES) {
+      drain();
+      if (line.length * 3 > CHUNK_BYTES) {
+        try {
+          appendFileSync(join(dir, file), line);
+        } catch (err) {
+          errors.push(err as Error);
+        }
+        return;
+      }
+    }
+    chunk ??= Buffer.allocUnsafe(CHUNK_BYTES);
+    off += chunk.write(line, off);
+  };
+
+  /** Formats the recorded calls into lines (in order, before any later event). */
+  const formatPending = () => {
+    formatQueued = false;
+    if (pending.length === 0) return;
+    const calls = pending;
+    pending = [];
+    for (let i = 0; i < calls.length; i++) {
+      const p = calls[i]!;
+      let file: string;
+      let line: string;
+      try {
+        file = clock.day(p.t);
+        line = formatCall(p);
+      } catch (err) {
+        errors.push(err as Error);
+        continue;
+      }
+      append(file, line);
+    }
+  };
+
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (buffer.length === 0) return;
-    const pending = buffer;
-    buffer = [];
-    // Lines go straight into a reused byte buffer, appended to the day's file whenever it fills or
-    // the file changes. Concatenating them into one big string instead keeps thousands of lines
-    // alive across scavenges and makes V8 flatten a deep rope: several times the cost per line.
-    chunk ??= Buffer.allocUnsafe(CHUNK_BYTES);
-    const bytes = chunk;
-    const errors: Error[] = []; // reported once the lines are out (onError may write events)
-    let file = '';
-    let off = 0;
-    const drain = () => {
-      if (off === 0) return;
-      try {
-        appendFileSync(join(dir, file), bytes.subarray(0, off));
-      } catch (err) {
-        errors.push(err as Error);
-      }
-      off = 0;
-    };
-    for (let i = 0; i < pending.length; i++) {
-      const p = pending[i]!;
-      let f: string;
-      let line: string;
-      if (p instanceof PendingLine) {
-        f = p.file;
-        line = p.line;
-      } else {
-        try {
-          f = clock.day(p.t);
-          line = formatCall(p);
-        } catch (err) {
-          errors.push(err as Error);
-          continue;
-        }
-      }
-      if (f !== file) {
-        drain();
-        file = f;
-      }
-      // A UTF-16 code unit is at most 3 bytes of UTF-8.
-      if (off + line.length * 3 > CHUNK_BYTES) {
-        drain();
-        if (line.length * 3 > CHUNK_BYTES) {
-          try {
-            appendFileSync(join(dir, file), line);
-          } catch (err) {
-            errors.push(err as Error);
-          }
-          continue;
-        }
-      }
-      off += bytes.write(line, off);
-    }
+    if (waiting === 0 && errors.length === 0) return;
+    formatPending();
     drain();
-    for (const err of errors) onError(err);
+    waiting = 0;
+    const failed = errors;
+    errors = [];
+    for (const err of failed) onError(err);
     const t = now();
     const today = decisionLogFileName(t);
     if (today !== prunedDay) {
@@ -562,9 +572,10 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     }
   };
 
-  const push = (p: PendingCall | PendingLine) => {
-    buffer.push(p);
-    if (closed || buffer.length >= DECISION_LOG_MAX_BUFFERED) flush();
+  /** One more event waits for the file: write now when closed or at the bound, else within 200 ms. */
+  const recorded = () => {
+    waiting++;
+    if (closed || waiting >= DECISION_LOG_MAX_BUFFERED) flush();
     else if (!timer) {
       timer = setTimeout(flush, 200);
       timer.unref();
@@ -595,15 +606,17 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
         onError(err as Error);
         return;
       }
-      push(new PendingLine(file, line));
+      formatPending();
+      append(file, line);
+      recorded();
     },
     toolCall(call, decision, latencyMs, ids) {
-      // The arguments are hashed (and, with logArgs, serialised) when the buffer is written, up to
-      // 200 ms later. That is sound because nobody changes them in between: the proxy's router and
-      // HTTP listener parse every message afresh and forward the client's original bytes, so the
-      // object decided on is never touched again. A caller that reuses or edits an arguments
-      // object after deciding must pass a copy.
-      push(
+      // The arguments are hashed (and, with logArgs, serialised) in the next microtask, after the
+      // frames of this turn are written (or on a flush before it). That is sound because nobody
+      // changes them in between: the proxy's router and HTTP listener parse every message afresh
+      // and forward the client's original bytes, so the object decided on is never touched again.
+      // A caller that reuses or edits an arguments object in the same turn must pass a copy.
+      pending.push(
         new PendingCall(
           timeValue(now()),
           call.tool,
@@ -619,6 +632,11 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
           ids?.clientId,
         ),
       );
+      if (!formatQueued) {
+        formatQueued = true;
+        void FORMAT_SOON.then(formatPending);
+      }
+      recorded();
     },
     flush,
     close() {

@@ -304,6 +304,21 @@ describe('decision log buffering', () => {
     log.close();
   });
 
+  it('formats the calls of a turn in the next microtask, so their arguments need not stay alive until the file write', async () => {
+    const dir = freshDir();
+    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 0, 2, 3) });
+    const args: Record<string, unknown> = { path: '/a' };
+    log.toolCall({ tool: 'read', args }, ALLOW, 0);
+    await null;
+    // Formatted already: a later change (which callers must not make) no longer reaches the log.
+    args.path = '/b';
+    expect(existsSync(join(dir, 'events-2026-01-02.jsonl'))).toBe(false);
+    log.flush();
+    const [ev] = readDecisionLog(dir) as { args_sha256: string }[];
+    expect(ev!.args_sha256).toBe(argsSha256({ path: '/a' }));
+    log.close();
+  });
+
   it('puts events on either side of UTC midnight in two daily files', () => {
     const dir = freshDir();
     let t = Date.UTC(2026, 11, 31, 23, 59, 59, 999);
