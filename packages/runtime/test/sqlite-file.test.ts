@@ -1,7 +1,7 @@
 // The SQLite store against real files and a second real connection: a lock held by another
 // process does not stop the event loop, and a state file deleted or replaced while in use does
 // not split the counters.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -97,6 +97,49 @@ describe('a state file deleted while in use', () => {
       `SQLite state ${file} was deleted or replaced while in use; now using the file at that path, with the old file's counts added to it (1 rows)`,
     ]);
     for (const s of [a, b, c]) await s.close();
+  });
+
+  it('survives a plain rm of the database file, which leaves its -wal and -shm behind', async () => {
+    const file = join(dir, 'state.sqlite');
+    const a = new SqliteCounterStore({ file });
+    const b = new SqliteCounterStore({ file });
+    await admit(a, 5);
+    await admit(b, 5);
+    rmSync(file);
+    expect(existsSync(`${file}-wal`) && existsSync(`${file}-shm`)).toBe(true);
+    // A process started now must not pair the old -wal with a new file ("disk I/O error").
+    const c = new SqliteCounterStore({ file });
+    await admit(c, 3);
+    await admit(a, 1);
+    await admit(b, 1);
+    for (const s of [a, b, c]) expect(await count(s)).toBe(15);
+    for (const s of [a, b, c]) await s.close();
+  });
+
+  it('adds its counts to another state file renamed over it, and keeps the counts of that file', async () => {
+    const file = join(dir, 'state.sqlite');
+    const elsewhere = join(dir, 'other', 'state.sqlite');
+    const other = new SqliteCounterStore({ file: elsewhere });
+    await admit(other, 5);
+    await other.close();
+    const warnings: string[] = [];
+    const a = new SqliteCounterStore({ file, onWarning: (m) => warnings.push(`a: ${m}`) });
+    const b = new SqliteCounterStore({ file, onWarning: (m) => warnings.push(`b: ${m}`) });
+    await admit(a, 6);
+    await admit(b, 5);
+    renameSync(elsewhere, file);
+    await admit(a, 1);
+    await admit(b, 1);
+    expect(await count(a)).toBe(5 + 11 + 2);
+    expect(await count(b)).toBe(18);
+    const fresh = new SqliteCounterStore({ file });
+    expect(await count(fresh)).toBe(18);
+    const moved = `SQLite state ${file} was deleted or replaced while in use; now using the file at that path`;
+    expect(warnings).toEqual([
+      `a: ${moved}, with the old file's counts added to it (1 rows)`,
+      `b: ${moved}, which already holds the old file's counts`,
+    ]);
+    for (const s of [a, b, fresh]) await s.close();
   });
 
   it('keeps a reservation made before the deletion committable after it', async () => {

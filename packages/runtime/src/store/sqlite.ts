@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeDir } from '../make-dir.js';
@@ -116,6 +116,30 @@ function identityOf(file: string): string | undefined {
   return st ? `${st.dev}:${st.ino}` : undefined;
 }
 
+/**
+ * Removes the sidecar file `file` of a database that is gone, by renaming it aside first and then
+ * unlinking it: when `expected` (its device and inode) is given and the file renamed is another
+ * (a process created a new one meanwhile), it is renamed back. Processes that have the file open
+ * keep using it. Does nothing when the file is not there.
+ */
+function moveAside(file: string, expected?: string): void {
+  const aside = `${file}.stale-${process.pid}-${randomUUID()}`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return;
+  }
+  if (expected !== undefined && identityOf(aside) !== expected) {
+    try {
+      renameSync(aside, file);
+    } catch {
+      // The path was taken again meanwhile: the copy is stale either way.
+    }
+    return;
+  }
+  rmSync(aside, { force: true });
+}
+
 /** Options of {@link SqliteCounterStore}. */
 export interface SqliteCounterStoreOptions {
   /** Path of the SQLite file; parent directories are created. */
@@ -154,6 +178,8 @@ export class SqliteCounterStore implements CounterStore {
   private db!: Database.Database;
   /** Device and inode of the file `db` has open (undefined for `:memory:`). */
   private identity: string | undefined;
+  /** Device and inode of the connection's `-wal` and `-shm` files, in {@link sidecars} order. */
+  private sidecarIdentities: Array<string | undefined> = [];
   private readonly ttlMs: number;
   private readonly busyTimeoutMs: number;
   private readonly onWarning: ((message: string) => void) | undefined;
@@ -196,7 +222,13 @@ export class SqliteCounterStore implements CounterStore {
    * busy timeout for a lock while setting up (a new file's first writer may hold it), then slices.
    */
   private connect(): Database.Database {
-    if (this.file !== ':memory:') makeDir(dirname(this.file));
+    if (this.file !== ':memory:') {
+      makeDir(dirname(this.file));
+      // A `-wal` or `-shm` without its database belongs to a database file deleted while in use:
+      // SQLite would pair it with the new file (replaying the old file's pages into it, or failing
+      // with "disk I/O error"). Processes still holding the old file keep theirs open.
+      if (identityOf(this.file) === undefined) for (const f of this.sidecars()) moveAside(f);
+    }
     const db = new Database(this.file, { timeout: this.busyTimeoutMs });
     try {
       db.pragma('journal_mode = WAL');
@@ -215,6 +247,9 @@ export class SqliteCounterStore implements CounterStore {
   private use(db: Database.Database): void {
     this.db = db;
     this.identity = this.file === ':memory:' ? undefined : identityOf(this.file);
+    // Connected in WAL mode with a write done: both sidecar files exist, and stay the same files
+    // while this connection is open (SQLite removes them only when the last connection closes).
+    this.sidecarIdentities = this.identity === undefined ? [] : this.sidecars().map(identityOf);
     const stmt = prepareStatements(db);
     this.stmt = stmt;
     this.reserveTx = db.transaction(
@@ -236,6 +271,11 @@ export class SqliteCounterStore implements CounterStore {
     });
   }
 
+  /** The write-ahead log and shared-memory index files of the database at the path. */
+  private sidecars(): string[] {
+    return [`${this.file}-wal`, `${this.file}-shm`];
+  }
+
   /**
    * Moves to the file now at the path when it is not the one open (see the class comment).
    * @throws Error when the new file cannot be opened or the counts cannot be carried over
@@ -243,11 +283,17 @@ export class SqliteCounterStore implements CounterStore {
   private followPath(): void {
     if (this.identity === undefined || identityOf(this.file) === this.identity) return;
     const old = this.db;
+    // The sidecars at the path that are still this connection's belong to the old file, not to
+    // the file now at the path (replaced by a rename, or deleted by a plain `rm`): moved aside.
+    this.sidecars().forEach((f, i) => {
+      const mine = this.sidecarIdentities[i];
+      if (mine !== undefined && identityOf(f) === mine) moveAside(f, mine);
+    });
     const fresh = this.connect();
     try {
       const oldId = old.prepare("SELECT v FROM meta WHERE k = 'id'").pluck().get() as string;
       old.exec(`ATTACH DATABASE ${sqlString(this.file)} AS fresh`);
-      let carried = 0;
+      let carried: number | undefined;
       try {
         old
           .transaction(() => {
@@ -277,7 +323,9 @@ export class SqliteCounterStore implements CounterStore {
       old.close();
       this.use(fresh);
       this.onWarning?.(
-        `SQLite state ${this.file} was deleted or replaced while in use; now using the file at that path, with the old file's counts added to it (${carried} rows)`,
+        carried === undefined
+          ? `SQLite state ${this.file} was deleted or replaced while in use; now using the file at that path, which already holds the old file's counts`
+          : `SQLite state ${this.file} was deleted or replaced while in use; now using the file at that path, with the old file's counts added to it (${carried} rows)`,
       );
     } catch (err) {
       fresh.close();
