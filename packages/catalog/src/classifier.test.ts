@@ -60,6 +60,24 @@ describe('classifyTool', () => {
     expect(c.evidence.find((e) => e.detail === 'update')?.weight).toBe(1.5);
   });
 
+  it.each([
+    ['delete_rows_from_table', 'Destructive'],
+    ['delete_objects_from_bucket', 'Destructive'],
+    ['delete_from_s3', 'Destructive'],
+    ['remove_files_from_disk', 'Destructive'],
+    ['remove_user_from_group', 'Write'],
+    ['transfer_funds', 'Financial'],
+    ['wire_transfer', 'Financial'],
+    ['withdraw_funds', 'Financial'],
+    ['get_and_transfer_funds', 'Financial'],
+    ['get_and_send_money', 'Financial'],
+    ['transfer_repository', 'Write'],
+    ['list_transfers', 'Read'],
+    ['read_and_shred', 'Destructive'],
+  ] as const)('reads what %s does to data and money: %s', (name, expected) => {
+    expect(classifyTool(tool(name)).category).toBe(expected);
+  });
+
   it('treats remove ... from as detaching, not destroying', () => {
     expect(classifyTool(tool('remove_label_from_issue')).category).toBe('Write');
     expect(classifyTool(tool('remove_label')).category).toBe('Destructive');

@@ -87,14 +87,14 @@ const WRITE_VERBS: Lexicon = lex(
     'rebase cherry init initialize draft duplicate submit promote tab tabs ' +
     'focus downgrade annotate complete accept decline mute unmute ' +
     'follow unfollow vote handle_dialog file_upload emulate sort reorder dismiss snooze unmerge ' +
-    'reauthorize detach stop pause resume sync synchronize replace',
+    'reauthorize detach stop pause resume sync synchronize replace transfer',
 );
 // Verbs that destroy. `logout` and `rotate` revoke a session or the old secret.
 const DESTRUCTIVE_VERBS: Lexicon = lex(
   4,
   'delete remove drop destroy purge revoke terminate kill uninstall truncate wipe erase clear ' +
     'overwrite deprovision decommission evict flush prune cleanup clean rm del unpublish discard ' +
-    'abort cancel reset deactivate nuke expire invalidate logout rotate ' +
+    'abort cancel reset deactivate nuke expire invalidate logout rotate shred dropdb ' +
     // Formatting a storage device erases it (`format_code` is not in the list).
     'format_disk format_volume format_drive format_partition',
 );
@@ -112,7 +112,7 @@ const EXECUTE_NOUNS: Lexicon = lex(
     'pipeline helm migration',
 );
 // Verbs that move money by themselves.
-const FINANCIAL_VERBS: Lexicon = lex(5, 'pay charge refund payout purchase buy sell bill');
+const FINANCIAL_VERBS: Lexicon = lex(5, 'pay charge refund payout purchase buy sell bill withdraw wire');
 // Nouns that make an acting verb financial.
 const FINANCIAL_NOUNS = new Set(
   (
@@ -268,6 +268,29 @@ interface NameFindings {
 // an issue") says a `remove_*` tool breaks a relation and leaves both things in place.
 const DETACH_PHRASE = /^(detach(es)?|unassigns?|takes? (\S+ ){1,4}(off|out of))\b/;
 
+/** What a `remove/delete ... from ...` takes out: data, or from where data is kept. */
+const DATA_NOUNS = new Set(
+  'rows row records record files file objects object messages message items item entries entry data documents document keys key values all everything contents'.split(
+    ' ',
+  ),
+);
+const DATA_STORES = new Set(
+  'table tables database db bucket buckets disk drive storage s3 cache index collection queue folder directory dir filesystem fs'.split(
+    ' ',
+  ),
+);
+
+/**
+ * True when the `remove`/`delete` at `tokens[i]` takes data out of where it is kept
+ * (`delete_rows_from_table`, `remove_files_from_disk`, `delete_from_s3`): the data is destroyed,
+ * unlike a tag taken off an issue or a member off a team.
+ */
+function takesOutData(tokens: readonly string[], i: number): boolean {
+  const from = tokens.indexOf('from', i + 1);
+  const taken = tokens.slice(i + 1, from === -1 ? tokens.length : from);
+  return taken.some((t) => DATA_NOUNS.has(t)) || (from !== -1 && DATA_STORES.has(tokens[from + 1] ?? ''));
+}
+
 /** Words that join two verbs of a name into two actions (`find_and_remove`, `get_or_delete`). */
 const COORDINATORS = new Set(['and', 'or', 'then']);
 
@@ -293,10 +316,12 @@ function nameEvidence(name: string, description = ''): NameFindings {
     if (hit) {
       let [category, base] = hit;
       // `remove_tag_from_task` detaches a relation; the tag and the task both survive.
+      // But `delete_rows_from_table` and `remove_files_from_disk` destroy what they take out.
       if (
         category === 'Destructive' &&
         DETACH_VERBS.has(token) &&
-        (detaches || tokens.slice(i + 1).includes('from'))
+        (detaches || tokens.slice(i + 1).includes('from')) &&
+        !takesOutData(tokens, i)
       )
         category = 'Write';
       hits.push({
@@ -319,12 +344,13 @@ function nameEvidence(name: string, description = ''): NameFindings {
   // the tool does that too (`find_and_remove`, `get_or_delete`), and it weighs as much as the first
   // (`create_or_update` restates one kind of action and adds nothing).
   const lead = hits.find((h) => !h.weak) ?? hits[0];
+  const coordinatedWith = (first: (typeof hits)[number] | undefined, h: (typeof hits)[number]) =>
+    first !== undefined &&
+    h.index > first.index &&
+    COORDINATORS.has(tokens[h.index - 1]!) &&
+    severity(h.category) > severity(first.category);
   for (const h of hits) {
-    const coordinated =
-      lead !== undefined &&
-      h.index > lead.index &&
-      COORDINATORS.has(tokens[h.index - 1]!) &&
-      severity(h.category) > severity(lead.category);
+    const coordinated = coordinatedWith(lead, h);
     out.push({
       kind: 'name',
       detail: h.detail,
@@ -355,10 +381,17 @@ function nameEvidence(name: string, description = ''): NameFindings {
   const toDisk = tokens.findIndex((t, i) => t === 'to' && /^(file|disk)$/.test(tokens[i + 1] ?? ''));
   if (toDisk > 0)
     out.push({ kind: 'name', detail: `to ${tokens[toDisk + 1]}`, category: 'Write', weight: 5 });
-  // Money nouns: Financial when the tool acts on them (a leading verb that is not a read).
-  const money = tokens.find((t) => FINANCIAL_NOUNS.has(t) || FINANCIAL_NOUNS.has(stem(t)));
-  if (money && leadingVerb !== null && leadingVerb !== 'Read' && leadingVerb !== 'Financial') {
-    out.push({ kind: 'name', detail: `${leadingToken} ${money}`, category: 'Financial', weight: 6 });
+  // Money nouns: Financial when the tool acts on them: its leading verb, or a verb joined to it
+  // (`get_and_transfer_funds`), is not a read.
+  const actor = hits.find(
+    (h) => (h === lead || coordinatedWith(lead, h)) && h.category !== 'Read' && h.category !== 'Financial',
+  );
+  // The verb itself is no money noun (`image-action-transfer`: `transfer` is what it does).
+  const money = tokens.find(
+    (t, k) => k !== actor?.index && (FINANCIAL_NOUNS.has(t) || FINANCIAL_NOUNS.has(stem(t))),
+  );
+  if (money && actor) {
+    out.push({ kind: 'name', detail: `${actor.detail} ${money}`, category: 'Financial', weight: 6 });
   }
   return { evidence: out, leadingVerb };
 }
