@@ -90,6 +90,27 @@ function describe(v: unknown): string {
 }
 
 /**
+ * The first YAML-only number in `root` (`.inf`, `-.Inf`, `.nan`: JSON has no such values), with its
+ * node for the position; iterative, so any nesting is walked without recursion.
+ */
+function nonJsonNumber(root: Node): { node: Node; text: string } | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const n = stack.pop();
+    if (isScalar(n)) {
+      // `1e400` is a JSON number (read as the digits sent); `.inf` and `.nan` are YAML's own.
+      const source = typeof n.source === 'string' ? n.source : '';
+      if (typeof n.value === 'number' && /^[-+]?\.(inf|nan)$/i.test(source)) return { node: n, text: source };
+    } else if (isMap(n)) {
+      for (const pair of n.items) stack.push(pair.key, pair.value);
+    } else if (isSeq(n)) {
+      for (const item of n.items) stack.push(item);
+    }
+  }
+  return undefined;
+}
+
+/**
  * True for a test file read from a stream rather than a directory (`-`, `/dev/stdin`,
  * `/dev/fd/N`, `/proc/self/fd/N`, what `<(generate-tests)` gives): its relative `policy` path is
  * resolved against the working directory, not `/dev`.
@@ -440,6 +461,15 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
       : undefined;
     if (argsNode !== undefined && !isMap(argsNode))
       bad(argsNode, 'invalid-type', `\`args\` must be a mapping, got ${describe(args)}`);
+    else if (argsNode !== undefined) {
+      const odd = nonJsonNumber(argsNode as Node);
+      if (odd)
+        bad(
+          odd.node,
+          'invalid-value',
+          `${odd.text} in \`args\` is not a JSON number: no client can send it (1e400 is one, read as the digits written)`,
+        );
+    }
 
     const upstreamNode = s.get('upstream', true);
     const upstream = upstreamNode === undefined ? 'result' : (upstreamNode as Node).toJSON();

@@ -92,6 +92,22 @@ describe('parsePolicyTestFile', () => {
     expect({ passed: result.passed, failed: result.failed }).toEqual({ passed: 1, failed: 0 });
   });
 
+  it('refuses YAML-only numbers in args (.inf, .nan), which no client can send, but reads 1e400', async () => {
+    const file = write(
+      'inf.test.yaml',
+      'policy: policy.yaml\ntests:\n  - name: t\n    steps:\n      - call: send\n        args: { v: 1e400 }\n      - call: send\n        args: { v: { w: [1, -.Inf] } }\n      - call: send\n        args: { v: .NaN }\n',
+    );
+    const err = await parsePolicyTestFile(file).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PolicyTestFileError);
+    expect((err as PolicyTestFileError).message.split('\n')).toEqual([
+      `${file}:8:29: invalid-value: -.Inf in \`args\` is not a JSON number: no client can send it (1e400 is one, read as the digits written)`,
+      `${file}:10:20: invalid-value: .NaN in \`args\` is not a JSON number: no client can send it (1e400 is one, read as the digits written)`,
+    ]);
+  });
+
   it('a malformed file throws every problem with line and column, not only the first', async () => {
     const file = write(
       'bad.test.yaml',
