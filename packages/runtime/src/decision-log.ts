@@ -5,6 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Decision, ReasonCode, ToolCall } from './decision.js';
 import { makeDir } from './make-dir.js';
 import { defaultPaths } from './paths.js';
+import { SETTLED } from './settled.js';
 
 /*
  * The decision log: JSON lines, one file per UTC day (`events-YYYY-MM-DD.jsonl`) under the events
@@ -265,8 +266,8 @@ export function decisionLogFileName(epochMs: number): string {
 }
 
 /**
- * Events buffered before a write is forced without waiting for the 200 ms timer: bounds the
- * memory a burst of calls can hold (each buffered call keeps its arguments until it is written).
+ * Events waiting for the file (formatted or not) before a write is forced without waiting for the
+ * 200 ms timer: bounds what a burst of calls can hold in memory.
  */
 export const DECISION_LOG_MAX_BUFFERED = 10_000;
 
@@ -321,9 +322,6 @@ class UtcClock {
     return this.lastIso;
   }
 }
-
-/** A settled promise: `.then` on it runs the formatting of a turn's calls in the next microtask. */
-const FORMAT_SOON: Promise<void> = Promise.resolve();
 
 /** The time value `new Date(t)` would hold (integral ms; `-0` as `0`). */
 function timeValue(t: number): number {
@@ -634,7 +632,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
       );
       if (!formatQueued) {
         formatQueued = true;
-        void FORMAT_SOON.then(formatPending);
+        void SETTLED.then(formatPending);
       }
       recorded();
     },

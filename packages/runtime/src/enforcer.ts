@@ -7,10 +7,8 @@ import { type EvaluationContext, evaluate, evaluateNow } from './evaluate.js';
 import type { Logger } from './logger.js';
 import { PolicyHolder } from './policy-holder.js';
 import { SchemaValidator } from './schema-validator.js';
+import { SETTLED } from './settled.js';
 import type { CounterStore } from './store/counter-store.js';
-
-/** What commit and rollback return when there is nothing to wait for. */
-const SETTLED: Promise<void> = Promise.resolve();
 
 /** Options of {@link createEnforcer}. */
 export interface EnforcerOptions {

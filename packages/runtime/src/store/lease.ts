@@ -5,6 +5,8 @@
  * the bound every call goes to the backing store exactly as without leases. docs/runtime.md
  * "Leases".
  */
+
+import { SETTLED } from '../settled.js';
 import { fixedWindowStart } from '../windows.js';
 import type {
   CounterCheck,
@@ -119,9 +121,6 @@ const MAX_ROUTES = 4096;
 const ATTEMPTS = 3;
 
 let instances = 0;
-
-/** The settled promise of a local commit or rollback (nothing to wait for). */
-const DONE: Promise<void> = Promise.resolve();
 
 /**
  * A {@link CounterStore} that admits calls on fixed-window counters from leases: blocks of quota
@@ -322,7 +321,7 @@ export class LeasedCounterStore implements CounterStore {
       lease.consumed -= amount - kept;
       this.release(lease, amount);
     }
-    return DONE;
+    return SETTLED;
   }
 
   rollback(reservation: Reservation): Promise<void> {
@@ -335,7 +334,7 @@ export class LeasedCounterStore implements CounterStore {
       lease.consumed -= amount;
       this.release(lease, amount);
     }
-    return DONE;
+    return SETTLED;
   }
 
   /** Settle every lease (calls still in flight count as committed: the safe side), then close the inner store. */
