@@ -28,6 +28,15 @@ const write = (name: string, text: string) => {
   return file;
 };
 
+/** The error `parsePolicyTestFile` rejects with for `file`; fails the test when it resolves. */
+async function parseError(file: string): Promise<PolicyTestFileError> {
+  const err = await parsePolicyTestFile(file).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PolicyTestFileError);
+  return err as PolicyTestFileError;
+}
 describe('parsePolicyTestFile', () => {
   it('reads a good file: policy resolved against the test file, steps with their lines', async () => {
     const file = write(
@@ -97,12 +106,7 @@ describe('parsePolicyTestFile', () => {
       'inf.test.yaml',
       'policy: policy.yaml\ntests:\n  - name: t\n    steps:\n      - call: send\n        args: { v: 1e400 }\n      - call: send\n        args: { v: { w: [1, -.Inf] } }\n      - call: send\n        args: { v: .NaN }\n',
     );
-    const err = await parsePolicyTestFile(file).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(PolicyTestFileError);
-    expect((err as PolicyTestFileError).message.split('\n')).toEqual([
+    expect((await parseError(file)).message.split('\n')).toEqual([
       `${file}:8:29: invalid-value: -.Inf in \`args\` is not a JSON number: no client can send it (1e400 is one, read as the digits written)`,
       `${file}:10:20: invalid-value: .NaN in \`args\` is not a JSON number: no client can send it (1e400 is one, read as the digits written)`,
     ]);
@@ -113,12 +117,7 @@ describe('parsePolicyTestFile', () => {
       'bad.test.yaml',
       'policy: policy.yaml\ntests:\n  - name: t\n    steps:\n      - call: send\n        expect: { reason: allowd, rule: 5 }\n      - call: send\n        upstrem: error\n',
     );
-    const err = await parsePolicyTestFile(file).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(PolicyTestFileError);
-    const e = err as PolicyTestFileError;
+    const e = await parseError(file);
     expect(e.problems.map((p) => [p.line, p.column, p.code])).toEqual([
       [6, 27, 'invalid-value'],
       [6, 41, 'invalid-type'],
