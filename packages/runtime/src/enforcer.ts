@@ -65,6 +65,14 @@ export interface Enforcer {
   reload(): Promise<boolean>;
   /** Stop watching, flush the decision log, close the store. */
   close(): Promise<void>;
+  /**
+   * An enforcer that counts in `store` and shares everything else with this one: the policy
+   * (reloaded once, by the file watcher or {@link reload} of this enforcer, for both) and the
+   * decision log. The tools' `inputSchema`s start empty: each session learns its own server's.
+   * Its `close()` closes `store` only; its `reload()` reloads the shared policy. For the HTTP
+   * listener's `--per-session-counters`: one memory store per session, one policy for all.
+   */
+  forStore(store: CounterStore): Enforcer;
 }
 
 /**
@@ -74,11 +82,7 @@ export interface Enforcer {
  * @throws PolicyLoadError when the initial policy file is unreadable or invalid
  */
 export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
-  const { store, logger, decisionLog } = opts;
-  const now = opts.now ?? Date.now;
-  const failMode = opts.failMode ?? 'closed';
-  const validator = new SchemaValidator();
-  let warnedOpen = 0;
+  const { logger, decisionLog } = opts;
 
   // The callbacks below may run while `PolicyHolder.open` is still running (a change made while
   // its watcher starts is read before it returns): they name the file, not `holder`.
@@ -107,6 +111,25 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
       }
     },
   });
+
+  return assemble(holder, opts.store, opts, true);
+}
+
+/**
+ * The enforcer over `holder` counting in `store`. `owner`: this one created the holder and the
+ * decision log, and closes them (see {@link Enforcer.forStore}).
+ */
+function assemble(
+  holder: PolicyHolder,
+  store: CounterStore,
+  opts: EnforcerOptions,
+  owner: boolean,
+): Enforcer {
+  const { logger, decisionLog } = opts;
+  const now = opts.now ?? Date.now;
+  const failMode = opts.failMode ?? 'closed';
+  const validator = new SchemaValidator();
+  let warnedOpen = 0;
 
   const onFailOpen = (err: Error) => {
     // One warning per 10 s is enough to notice without flooding stderr.
@@ -213,9 +236,14 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
       return (await holder.reloadWhenStill()).ok;
     },
     async close() {
-      await holder.close();
-      decisionLog?.close();
+      if (owner) {
+        await holder.close();
+        decisionLog?.close();
+      }
       await store.close();
+    },
+    forStore(other) {
+      return assemble(holder, other, opts, false);
     },
   };
 }

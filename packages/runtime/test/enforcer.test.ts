@@ -186,6 +186,50 @@ describe('createEnforcer', () => {
   });
 });
 
+describe('Enforcer.forStore', () => {
+  it('counts in its own store, judges with the shared policy (one reload for both), and closes only its store', async () => {
+    const f = policyFile(LIMIT2);
+    const closed: string[] = [];
+    const store = (name: string) => {
+      const st = new MemoryCounterStore();
+      const close = st.close.bind(st);
+      st.close = () => {
+        closed.push(name);
+        return close();
+      };
+      return st;
+    };
+    const shared = await createEnforcer({ policyFile: f, store: store('shared') });
+    const own = store('own');
+    const session = shared.forStore(own);
+    const call = { tool: 'create_issue', args: {} };
+    for (let i = 0; i < 2; i++) {
+      const d = await session.decide(call);
+      expect(d.allowed).toBe(true);
+      await session.commit(d);
+    }
+    expect((await session.decide(call)).reason).toBe('rate_limited');
+    // The other store has counted nothing.
+    expect((await shared.decide(call)).allowed).toBe(true);
+
+    let changes = 0;
+    session.onPolicyChange(() => changes++);
+    writeFileSync(f, `${LIMIT2}hide: [create_issue]\n`);
+    expect(await session.reload()).toBe(true);
+    expect(changes).toBe(1);
+    expect(shared.isHidden('create_issue')).toBe(true);
+    expect(session.isHidden('create_issue')).toBe(true);
+    expect(session.policy).toBe(shared.policy);
+
+    await session.close();
+    expect(closed).toEqual(['own']);
+    // The shared enforcer still works: its store and policy were left open.
+    expect((await shared.decide({ tool: 'other', args: {} })).allowed).toBe(true);
+    await shared.close();
+    expect(closed).toEqual(['own', 'shared']);
+  });
+});
+
 describe('hot reload', () => {
   it('applies a valid change to the next call, keeps the old policy on an invalid one, and counters survive', async () => {
     const f = policyFile(LIMIT2);

@@ -3,7 +3,7 @@
  * and `--transport http`. Loaded only when the proxy runs.
  */
 import { redactUrl, runHttpListener, runHttpUpstreamProxy } from '@tollgate/proxy';
-import { createEnforcer, type DecisionLog, openCounterStore } from '@tollgate/runtime';
+import { openCounterStore } from '@tollgate/runtime';
 import { type RemoteContext, type RemoteOptions, remoteUsageProblem } from './remote.js';
 
 /**
@@ -52,17 +52,9 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
       });
       return result.exitCode;
     }
-    // Per-session counters: an enforcer per session over its own memory store, sharing the log.
-    const sharedLog: DecisionLog = { ...decisionLog, close: () => decisionLog.flush() };
-    const perSession = async () =>
-      createEnforcer({
-        policyFile: ctx.policyFile,
-        watch: ctx.watch,
-        store: await openCounterStore({ stateDsn: 'memory:' }),
-        failMode: ctx.failMode,
-        decisionLog: sharedLog,
-        logger,
-      });
+    // Per-session counters: each session counts in its own memory store; the policy (one file
+    // watcher, reloaded by SIGHUP for all) and the decision log are the shared enforcer's.
+    const perSession = async () => enforcer.forStore(await openCounterStore({ stateDsn: 'memory:' }));
     const [cmd, ...args] = command;
     let listener: Awaited<ReturnType<typeof runHttpListener>>;
     try {

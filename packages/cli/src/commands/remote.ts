@@ -27,8 +27,6 @@ export interface RemoteContext {
   logger: Logger;
   decisionLog: DecisionLog;
   policyFile: string;
-  failMode: 'closed' | 'open';
-  watch: boolean;
   shutdownGraceMs: number;
   maxMessageBytes?: number;
 }

@@ -137,8 +137,6 @@ export async function runProxyCommand(
         logger,
         decisionLog,
         policyFile,
-        failMode: opts.stateFailMode,
-        watch: opts.watch,
         shutdownGraceMs: opts.shutdownGrace,
         ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
       });

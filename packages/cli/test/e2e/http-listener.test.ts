@@ -5,12 +5,16 @@
  * /usr/bin/chromium the browser tests are skipped (and fail when CI=true).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithChromium, launchChromium } from '../chromium.js';
-import { CLI, envFor, FAKE_SERVER, type Scratch, scratch } from './helpers.js';
+import { CLI, envFor, FAKE_SERVER, type Scratch, scratch, sleep } from './helpers.js';
 
 let s: Scratch;
 let policy: string;
@@ -23,6 +27,8 @@ afterAll(() => s.cleanup());
 interface Listener {
   url: URL;
   stderr(): string;
+  /** Sends a signal (SIGHUP: reload the policy). */
+  signal(sig: NodeJS.Signals): void;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -32,17 +38,18 @@ afterEach(async () => {
 });
 
 /**
- * Runs `tollgate -c allow.yaml --transport http --port 0 [flags] -- node fake-server.mjs`.
+ * Runs `tollgate -c allow.yaml (or policyFile) --transport http --port 0 [flags] -- node fake-server.mjs`.
  * Resolves with the listener once it prints its URL, or with the exit code and stderr when it
  * stops before that.
  */
 function tollgate(
   flags: string[],
   env: Record<string, string> = {},
+  policyFile = policy,
 ): Promise<Listener | { code: number | null; stderr: string }> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, '-c', policy, '--transport', 'http', '--port', '0', ...flags, '--', process.execPath, FAKE_SERVER],
+    [CLI, '-c', policyFile, '--transport', 'http', '--port', '0', ...flags, '--', process.execPath, FAKE_SERVER],
     { env: envFor(s, env), stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -59,6 +66,7 @@ function tollgate(
       const listener: Listener = {
         url: new URL(m[1]!),
         stderr: () => stderr,
+        signal: (sig) => child.kill(sig),
         stop: () => {
           child.kill('SIGTERM');
           return exited;
@@ -139,6 +147,66 @@ describe('--auth-token and TOLLGATE_AUTH_TOKEN', () => {
     expect(l.stderr()).toContain('"auth":true');
     expect((await post(l.url)).status).toBe(401);
     expect((await post(l.url, { authorization: 'Bearer from-env' })).status).toBe(200);
+  });
+});
+
+/** An MCP SDK client over Streamable HTTP, counting the `tools/list_changed` notifications it gets. */
+async function httpClient(url: URL): Promise<{ client: Client; listChanged: () => number }> {
+  const client = new Client({ name: 'e2e', version: '1' });
+  let changed = 0;
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    changed++;
+  });
+  await client.connect(new StreamableHTTPClientTransport(url));
+  clients.push(client);
+  return { client, listChanged: () => changed };
+}
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+});
+
+async function toolNames(c: Client): Promise<string[]> {
+  return (await c.listTools()).tools.map((t) => t.name).sort();
+}
+
+describe('--per-session-counters', () => {
+  it('gives every session the one policy in force: new sessions do not re-read the file, SIGHUP reloads it for all', async () => {
+    const file = s.write('per-session.yaml', 'version: "1"\ndefault: allow\n');
+    const l = started(await tollgate(['--per-session-counters', '--no-watch'], {}, file));
+    const a = await httpClient(l.url);
+    expect(await toolNames(a.client)).toContain('slow');
+
+    writeFileSync(file, 'version: "1"\ndefault: allow\nhide: [slow]\n');
+    // --no-watch: the edit waits for SIGHUP, for a session opened after it too.
+    const b = await httpClient(l.url);
+    expect(await toolNames(b.client)).toContain('slow');
+
+    l.signal('SIGHUP');
+    expect(await stderrWith(l, 'policy reloaded on SIGHUP')).toContain('"ok":true');
+    for (const c of [a, b]) {
+      for (let waited = 0; waited < 5000 && c.listChanged() === 0; waited += 50) await sleep(50);
+      expect(c.listChanged()).toBe(1);
+      expect(await toolNames(c.client)).not.toContain('slow');
+      const denied = await c.client.callTool({ name: 'slow', arguments: {} });
+      expect(denied.isError).toBe(true);
+      expect(JSON.stringify(denied.content)).toContain('[TOLLGATE POLICY DENIED]');
+    }
+    // One reload, logged once (not once per session).
+    expect(l.stderr().match(/policy reloaded on SIGHUP/g)).toHaveLength(1);
+  });
+
+  it('opens new sessions on the last good policy while the file is broken or gone', async () => {
+    const file = s.write('per-session-broken.yaml', 'version: "1"\ndefault: allow\nhide: [slow]\n');
+    const l = started(await tollgate(['--per-session-counters'], {}, file));
+    writeFileSync(file, 'version: "1"\ntools: [oops\n');
+    await stderrWith(l, 'policy reload failed');
+    const a = await httpClient(l.url);
+    expect(await toolNames(a.client)).toEqual(['ask', 'big', 'crash', 'echo', 'fail']);
+    rmSync(file);
+    await sleep(1200);
+    const b = await httpClient(l.url);
+    expect(await toolNames(b.client)).toEqual(['ask', 'big', 'crash', 'echo', 'fail']);
   });
 });
 
