@@ -3,7 +3,12 @@
  * Streamable HTTP"). Upstream mode (stdio client, HTTP server) and listener mode (HTTP clients,
  * stdio or HTTP server), both through the same router and gate as the stdio proxy.
  */
-export { BoundedEventStore } from './event-store.js';
+export {
+  BoundedEventStore,
+  type BoundedEventStoreOptions,
+  DEFAULT_REPLAY_BYTES,
+  DEFAULT_REPLAY_EVENTS,
+} from './event-store.js';
 export {
   type HttpGateContext,
   type HttpListener,
