@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearerCarries } from '@tollgate/proxy';
 import { addRemoteOptions } from '../src/commands/remote.js';
 import { runCli } from './from-source.js';
 
@@ -124,15 +125,37 @@ describe('--allowed-origin accepted values', () => {
 });
 
 describe('--auth-token a client cannot send', () => {
-  for (const token of [' tok ', 'to k', 'tok\nen', 'tok€']) {
+  const refusal = (source: string) =>
+    `tollgate: ${source} has spaces, line breaks (a trailing newline?) or characters past Latin-1, which no client can send in "Authorization: Bearer <token>" (the token is not shown)\n`;
+  for (const token of [' tok ', 'to k', 'tok\nen', 'tok€', 'tok\u00a0en']) {
     it(`refuses ${JSON.stringify(token)} with exit 2, without showing it`, () => {
       const r = tollgate(['-c', policy, '--transport', 'http', '--auth-token', token, '--', 'true']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe(
-        'tollgate: --auth-token has spaces, line breaks or characters past Latin-1, which no client can send in "Authorization: Bearer <token>" (the token is not shown)\n',
-      );
+      expect(r.stderr).toBe(refusal('--auth-token'));
     });
   }
+  for (const token of ['sekrit\n', 'two words']) {
+    it(`refuses TOLLGATE_AUTH_TOKEN=${JSON.stringify(token)} with exit 2, without showing it`, () => {
+      const r = runCli(['-c', policy, '--transport', 'http', '--port', '0', '--', 'true'], {
+        env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_AUTH_TOKEN: token },
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(refusal('TOLLGATE_AUTH_TOKEN'));
+    });
+  }
+  it('takes tokens of punctuation and Latin-1 letters, which a header carries', () => {
+    for (const token of ['a.b-c_d~e+f/g=', 'tök']) expect(bearerCarries(token)).toBe(true);
+  });
+});
+
+describe('--header without --upstream', () => {
+  it('is refused in the stdio proxy with exit 2, not silently ignored', () => {
+    const r = tollgate(['-c', policy, '-H', 'Authorization: Bearer abc', '--', process.execPath, FAKE_SERVER]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'tollgate: --header only applies to --upstream (the stdio proxy sends no HTTP requests)\n',
+    );
+  });
 });
 
 describe('--header in upstream mode', () => {

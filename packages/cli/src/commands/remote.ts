@@ -84,15 +84,6 @@ function authToken(value: string): string {
   return value;
 }
 
-/**
- * True when a client can send `token` as `Authorization: Bearer <token>`: no spaces around or
- * inside it, no line break, nothing past Latin-1 (a token that header cannot carry would lock
- * every client out with 401s and nothing to say why).
- */
-function bearerCarries(token: string): boolean {
-  return /^\S+$/.test(token) && sendableHeader('authorization', `Bearer ${token}`);
-}
-
 /** True when fetch accepts this header as it is (every request would fail on it otherwise). */
 function sendableHeader(name: string, value: string): boolean {
   try {
@@ -196,9 +187,6 @@ export function listenerOnlyProblem(
 
 /** A usage problem with the remote options, or undefined. `command` is what follows `--`. */
 export function remoteUsageProblem(command: string[], opts: RemoteOptions): string | undefined {
-  if (opts.authToken !== undefined && !bearerCarries(opts.authToken)) {
-    return '--auth-token has spaces, line breaks or characters past Latin-1, which no client can send in "Authorization: Bearer <token>" (the token is not shown)';
-  }
   if (opts.upstream !== undefined) {
     if (command.length > 0) return 'use either --upstream <url> or -- <command>, not both';
     let url: URL;

@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { runStdioProxy } from '@tollgate/proxy';
+import { bearerCarries, runStdioProxy } from '@tollgate/proxy';
 import {
   createEnforcer,
   createLogger,
@@ -45,8 +45,10 @@ export async function runProxyCommand(
   if (listenerProblem) throw new UsageError(listenerProblem);
   const remote = wantsRemote(opts);
   if (remote) {
-    const problem = remoteUsageProblem(command, opts);
+    const problem = remoteUsageProblem(command, opts) ?? authTokenProblem(opts, process.env);
     if (problem) throw new UsageError(problem);
+  } else if (opts.header?.length) {
+    throw new UsageError('--header only applies to --upstream (the stdio proxy sends no HTTP requests)');
   } else if (command.length === 0) {
     throw new UsageError('missing the server command: tollgate -c policy.yaml -- <command> [args...]');
   }
@@ -185,4 +187,20 @@ export async function runProxyCommand(
     process.off('SIGHUP', onHup);
     await enforcer.close().catch(() => {});
   }
+}
+
+/**
+ * The listener's bearer token (`--auth-token`, else `TOLLGATE_AUTH_TOKEN`) when no client could
+ * send it as `Authorization: Bearer <token>` (see `bearerCarries`): every request would get 401
+ * with nothing to say why. A trailing newline is the usual cause (`echo "$SECRET" > file`). The
+ * token is never shown.
+ */
+function authTokenProblem(opts: RemoteOptions, env: NodeJS.ProcessEnv): string | undefined {
+  if (opts.transport !== 'http') return undefined;
+  const [source, token] =
+    opts.authToken !== undefined
+      ? ['--auth-token', opts.authToken]
+      : ['TOLLGATE_AUTH_TOKEN', env.TOLLGATE_AUTH_TOKEN?.trim() ? env.TOLLGATE_AUTH_TOKEN : undefined];
+  if (token === undefined || bearerCarries(token)) return undefined;
+  return `${source} has spaces, line breaks (a trailing newline?) or characters past Latin-1, which no client can send in "Authorization: Bearer <token>" (the token is not shown)`;
 }

@@ -10,6 +10,7 @@ export {
   DEFAULT_REPLAY_EVENTS,
 } from './event-store.js';
 export {
+  bearerCarries,
   type HttpGateContext,
   type HttpListener,
   type HttpListenerOptions,

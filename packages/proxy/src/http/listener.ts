@@ -359,6 +359,13 @@ export async function runHttpListener<D extends GateDecision>(
     // A blank token can never be presented (`Bearer <token>`): no request would get in.
     throw new Error('an auth token is empty: give a token, or none to listen without authentication');
   }
+  if (tokens.some((t) => !bearerCarries(t))) {
+    // Nor can one with whitespace (a trailing newline from `echo "$SECRET" > file`) or characters
+    // a header cannot hold: every request would get 401 with nothing to say why. Not shown.
+    throw new Error(
+      `${opts.authTokens === undefined ? 'TOLLGATE_AUTH_TOKEN' : 'an auth token'} has spaces, line breaks (a trailing newline?) or characters past Latin-1, which no client can send in "Authorization: Bearer <token>" (the token is not shown)`,
+    );
+  }
   const envBlank = opts.authTokens === undefined && env.TOLLGATE_AUTH_TOKEN !== undefined && !envToken;
   if (!loopback && tokens.length === 0 && !opts.allowUnauthenticated) {
     throw new Error(
@@ -690,6 +697,15 @@ export async function runHttpListener<D extends GateDecision>(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * True when a client can send `token` as `Authorization: Bearer <token>` (RFC 6750 section 2.1
+ * allows no whitespace in it; HTTP header values hold Latin-1 only): printable ASCII and
+ * Latin-1 only, no space, no-break space or control character anywhere.
+ */
+export function bearerCarries(token: string): boolean {
+  return /^[\x21-\x7e\xa1-\xff]+$/.test(token);
 }
 
 /** The shared or per-session gate, with the session's HTTP identity added to every decision. */

@@ -841,6 +841,17 @@ describe('listener tokens', () => {
       ).rejects.toThrow('an auth token is empty');
     }
   });
+
+  it('refuses a token no client can send as a bearer token (a trailing newline), from either source', async () => {
+    const start = (opts: { authTokens?: string[]; env: Record<string, string> }) =>
+      runHttpListener({ gate: new RecordingGate(), upstream: { kind: 'stdio', command: 'true' }, ...opts });
+    await expect(start({ env: { TOLLGATE_AUTH_TOKEN: 'sekrit\n' } })).rejects.toThrow(
+      'TOLLGATE_AUTH_TOKEN has spaces, line breaks (a trailing newline?) or characters past Latin-1',
+    );
+    await expect(start({ authTokens: ['two words'], env: {} })).rejects.toThrow(
+      'an auth token has spaces, line breaks (a trailing newline?) or characters past Latin-1',
+    );
+  });
 });
 
 describe('listener mode, HTTP upstream', () => {
