@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bearerCarries } from '@tollgate/proxy';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearerCarries } from '@tollgate/proxy';
 import { addRemoteOptions } from '../src/commands/remote.js';
 import { runCli } from './from-source.js';
 
@@ -150,7 +150,15 @@ describe('--auth-token a client cannot send', () => {
 
 describe('--header without --upstream', () => {
   it('is refused in the stdio proxy with exit 2, not silently ignored', () => {
-    const r = tollgate(['-c', policy, '-H', 'Authorization: Bearer abc', '--', process.execPath, FAKE_SERVER]);
+    const r = tollgate([
+      '-c',
+      policy,
+      '-H',
+      'Authorization: Bearer abc',
+      '--',
+      process.execPath,
+      FAKE_SERVER,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       'tollgate: --header only applies to --upstream (the stdio proxy sends no HTTP requests)\n',

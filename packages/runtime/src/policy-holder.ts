@@ -1,4 +1,4 @@
-import { constants as fsConstants, statSync } from 'node:fs';
+import { existsSync, constants as fsConstants, statSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
@@ -122,6 +122,8 @@ export class PolicyHolder {
   private timer: NodeJS.Timeout | undefined;
   private readonly settleWaiters: ((r: ReloadResult) => void)[] = [];
   private closed = false;
+  /** The file was found missing by the last reload (its warning is said once). */
+  private missing = false;
   private readonly listeners = new Set<(prev: CompiledPolicy, next: CompiledPolicy) => void>();
   private reloading: Promise<ReloadResult> | undefined;
   /** The reload queued behind the running one (see {@link reload}). */
@@ -199,10 +201,8 @@ export class PolicyHolder {
     const mine = (path: string) => path === this.file;
     w.on('add', (path) => mine(path) && schedule());
     w.on('change', (path) => mine(path) && schedule());
-    w.on('unlink', (path) => {
-      if (mine(path))
-        this.opts.logger?.warn({ policy: this.file }, 'policy file removed; keeping the policy in force');
-    });
+    // Removed: the reload it schedules finds no file and says so once (see doReload).
+    w.on('unlink', (path) => mine(path) && schedule());
     w.on('error', (err) => this.opts.logger?.error({ err, policy: this.file }, 'policy watcher error'));
     await new Promise<void>((r) => w.once('ready', () => r()));
     this.watcher = w;
@@ -290,6 +290,7 @@ export class PolicyHolder {
     let result: ReloadResult;
     try {
       const { policy, warnings } = await loadPolicyFile(this.file, { regularFile: true });
+      this.missing = false;
       const changed = policy.hash !== prev.hash;
       result = { ok: true, changed, policy, warnings };
       if (changed) {
@@ -309,10 +310,22 @@ export class PolicyHolder {
     } catch (err) {
       const error = err instanceof PolicyLoadError ? err : new PolicyLoadError(this.file, [], err);
       result = { ok: false, error };
-      this.opts.logger?.error(
-        { policy: this.file, errors: error.formatted, kept: prev.hash },
-        'policy reload failed; keeping the previous policy',
-      );
+      if (!existsSync(this.file)) {
+        // Deleted (or renamed away): not an error in the policy. The file watcher and the
+        // identity check may both report it; the policy in force stays until a file is back.
+        if (!this.missing) {
+          this.opts.logger?.warn(
+            { policy: this.file, kept: prev.hash },
+            'policy file removed; keeping the policy in force',
+          );
+        }
+        this.missing = true;
+      } else {
+        this.opts.logger?.error(
+          { policy: this.file, errors: error.formatted, kept: prev.hash },
+          'policy reload failed; keeping the previous policy',
+        );
+      }
     }
     try {
       this.opts.onReload?.(result, prev);

@@ -333,6 +333,32 @@ describe('PolicyHolder start-up', () => {
     }
   }, 30_000);
 
+  it('a deleted policy file is one warning, not an error, however many events report it', async () => {
+    const f = policyFile('version: "1"\nhide: [a]\n');
+    const logged: string[] = [];
+    const log = (level: string) => (_o: unknown, msg?: string) => logged.push(`${level} ${msg}`);
+    const logger = { warn: log('warn'), info: log('info'), error: log('error'), debug: () => {} };
+    const holder = await PolicyHolder.open(f, { watch: true, debounceMs: 20, logger: logger as never });
+    try {
+      unlinkSync(f);
+      await until(() => logged.length > 0, 5_000);
+      // The identity check (once a second) sees the change too: give it time to speak.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(logged).toEqual(['warn policy file removed; keeping the policy in force']);
+      expect(holder.current.isHidden('a')).toBe(true);
+      writeFileSync(f, 'version: "1"\nhide: [b]\n');
+      await until(() => holder.current.isHidden('b'), 5_000);
+      unlinkSync(f);
+      await until(() => logged.length > 2, 5_000);
+      expect(logged.slice(1)).toEqual([
+        'info policy reloaded; applies from the next call',
+        'warn policy file removed; keeping the policy in force',
+      ]);
+    } finally {
+      await holder.close();
+    }
+  }, 30_000);
+
   it('a policy written in two parts with a pause is not put in force half-written', async () => {
     const full = 'version: "1"\ndefault: allow\nhide: [delete_file]\n';
     const f = policyFile('version: "1"\nhide: [delete_file]\n');

@@ -87,7 +87,7 @@ export function registerRun(program: Command): void {
       'largest accepted message in either direction, in bytes (default: 67108864, 64 MiB)',
       positiveInt,
     )
-    .option('--no-watch', 'do not reload the policy when the file changes')
+    .option('--no-watch', 'do not reload the policy when the file changes (SIGHUP still reloads it)')
     .option(
       '--shutdown-grace <ms>',
       'wait between stdin EOF, SIGTERM and SIGKILL for the server (0: no wait, SIGKILL at once)',
@@ -103,7 +103,9 @@ Examples:
   tollgate -c policy.yaml --state-dsn redis://127.0.0.1:6379 -- node server.js
   tollgate validate -c policy.yaml
 
-Stdout carries only MCP messages; logs go to stderr. Tollgate exits with the server's exit code.`,
+Stdout carries only MCP messages; logs go to stderr. The stdio proxy exits with the server's
+exit code; --transport http and --upstream exit 0 on a signal or the client's EOF, 2 on usage
+errors.`,
     )
     .action(async (command: string[], opts: RunOptions, cmd: Command) => {
       // The proxy's modules (SQLite, Redis client, JSON Schema compiler, file watcher) load only

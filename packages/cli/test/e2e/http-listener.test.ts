@@ -49,7 +49,19 @@ function tollgate(
 ): Promise<Listener | { code: number | null; stderr: string }> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, '-c', policyFile, '--transport', 'http', '--port', '0', ...flags, '--', process.execPath, FAKE_SERVER],
+    [
+      CLI,
+      '-c',
+      policyFile,
+      '--transport',
+      'http',
+      '--port',
+      '0',
+      ...flags,
+      '--',
+      process.execPath,
+      FAKE_SERVER,
+    ],
     { env: envFor(s, env), stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

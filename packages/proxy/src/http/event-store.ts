@@ -89,7 +89,8 @@ export class BoundedEventStore implements EventStore {
     if (!start) return '';
     let after = false;
     for (const [id, event] of [...this.events]) {
-      if (after && event.streamId === start.streamId) await send(id, JSON.parse(event.text) as JSONRPCMessage);
+      if (after && event.streamId === start.streamId)
+        await send(id, JSON.parse(event.text) as JSONRPCMessage);
       if (id === lastEventId) after = true;
     }
     return start.streamId;

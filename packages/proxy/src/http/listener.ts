@@ -218,7 +218,9 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    // A client that goes away mid-upload ("aborted", ECONNRESET) is no failure of ours: there is
+    // nobody to answer and nothing to log above debug.
+    req.on('error', (err) => (req.destroyed || res.destroyed ? resolve(undefined) : reject(err)));
   });
 }
 
@@ -284,7 +286,7 @@ function initializeProblem(body: unknown): string | undefined {
  *   requests under one id would make one POST wait forever (MCP spec 2025-11-25 "Base Protocol >
  *   Requests": ids must not be reused within a session), and an id the router refuses as
  *   unusable (a lone surrogate, an unsafe integer) is answered with id `null`, which no POST is
- *   waiting for.
+ *   waiting for. A fractional number id, which the SDK's transport takes for a parse error.
  *
  * - A message over `maxMessageBytes` (`--max-message-bytes`), and a JSON-RPC member written twice.
  *
@@ -325,6 +327,11 @@ function bodyRefusal(
     if (env.kind !== 'request') continue;
     // MCP spec 2025-11-25 "Base Protocol > Requests": unlike base JSON-RPC, the id MUST NOT be null.
     if (env.id === null) return { id: null, message: 'Invalid Request: a request id must not be null' };
+    // JSON-RPC 2.0 section 4: numbers SHOULD NOT have fractional parts; the SDK's transport reads
+    // such a message as unparsable (-32700) and could not route its answer.
+    if (typeof env.id === 'number' && !Number.isInteger(env.id)) {
+      return { id: env.id, message: 'Invalid Request: a number id must be an integer' };
+    }
     const key = idKey(env.id as JsonRpcId);
     if (seen.has(key) || awaits(env.id as JsonRpcId)) {
       return {
@@ -582,7 +589,10 @@ export async function runHttpListener<D extends GateDecision>(
     let texts: Buffer[] | undefined;
     if (req.method === 'POST') {
       const raw = await readBody(req, res, maxBody);
-      if (!raw) return;
+      if (!raw) {
+        if (req.destroyed) log.debug({ remote: req.socket.remoteAddress }, 'client went away mid-upload');
+        return;
+      }
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch (err) {

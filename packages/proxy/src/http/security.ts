@@ -46,7 +46,7 @@ export interface AccessPolicy {
 
 /** Why a request was turned away: HTTP status and a message for the JSON-RPC error body. */
 export interface Refusal {
-  readonly status: 401 | 403;
+  readonly status: 400 | 401 | 403;
   readonly message: string;
   readonly headers?: Record<string, string>;
 }
@@ -69,6 +69,12 @@ export function checkAccess(req: IncomingMessage, policy: AccessPolicy): Refusal
 /** The Host and Origin half of {@link checkAccess} (403): all a CORS preflight is checked against. */
 export function checkHostAndOrigin(req: IncomingMessage, policy: AccessPolicy): Refusal | undefined {
   const host = req.headers.host;
+  // Node keeps the first of several Host headers (and Origin ones); a proxy in front may keep
+  // another. No browser sends two: refused rather than judged on one of them (RFC 9112
+  // section 3.2: a request with more than one Host field gets 400).
+  if ((req.headersDistinct?.host?.length ?? 0) > 1 || (req.headersDistinct?.origin?.length ?? 0) > 1) {
+    return { status: 400, message: 'Bad Request: more than one Host or Origin header' };
+  }
   if (policy.allowedHosts) {
     if (!host || !policy.allowedHosts.includes(hostOnly(host))) {
       return { status: 403, message: `Forbidden: Host ${host ?? '(missing)'} is not allowed` };

@@ -4,6 +4,7 @@
  */
 import { execSync } from 'node:child_process';
 import { request } from 'node:http';
+import { connect as connectTcp } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -214,8 +215,25 @@ function rawPostStatus(opts: { host: string; port: number; path: string; headers
   });
 }
 
+/** The status of a POST /mcp written by hand with these header lines (node:http sends one Host). */
+function rawHeadStatus(port: number, headerLines: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, '127.0.0.1', () => {
+      socket.write(
+        `POST /mcp HTTP/1.1\r\n${headerLines}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(initialize)}\r\nConnection: close\r\n\r\n${initialize}`,
+      );
+    });
+    let head = '';
+    socket.on('data', (d: Buffer) => {
+      head += d.toString('latin1');
+    });
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)));
+    socket.on('error', reject);
+  });
+}
+
 describe('listener front door', () => {
-  it('rejects a foreign Origin and a foreign Host with 403, accepts a loopback Origin', async () => {
+  it('rejects a foreign Origin and a foreign Host with 403, two of either with 400, accepts a loopback Origin', async () => {
     const { listener } = await listen();
     const foreign = await post(listener.url, { origin: 'https://evil.example.com' });
     expect(foreign.status).toBe(403);
@@ -230,6 +248,14 @@ describe('listener front door', () => {
       headers: { host: 'evil.example.com' },
     });
     expect(host).toBe(403);
+    expect(listener.sessionCount).toBe(0);
+    // Two Host (or Origin) headers: node keeps the first, a proxy in front may keep the other.
+    for (const twice of [
+      'Host: 127.0.0.1\r\nHost: evil.example.com',
+      `Host: 127.0.0.1\r\nOrigin: http://localhost:${listener.port}\r\nOrigin: https://evil.example.com`,
+    ]) {
+      expect(await rawHeadStatus(listener.port, twice), twice).toBe(400);
+    }
     expect(listener.sessionCount).toBe(0);
     // An absolute-form target names its own host (RFC 9112 3.2.2), past the Host check: refused.
     const absolute = await rawPostStatus({
@@ -471,6 +497,7 @@ describe('listener sessions and request ids', () => {
       ['{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', null, 'id must be a string or a number'],
       ['{"jsonrpc":"2.0","id":4}', 4, 'neither a request, a notification nor a response'],
       ['{"jsonrpc":"2.0","id":null,"method":"ping"}', null, 'a request id must not be null'],
+      ['{"jsonrpc":"2.0","id":1.5,"method":"ping"}', 1.5, 'a number id must be an integer'],
       [
         '{"jsonrpc":"2.0","ID":5,"method":"ping"}',
         null,
