@@ -151,6 +151,29 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     expect(summarize(events, Date.now(), 3_600_000, () => true).running).toEqual([]);
   });
 
+  it('says which instances are HTTP listeners and where they listen, in text and --json', () => {
+    writeLog([
+      startup({ instance: 'stdio', pid: process.pid, server_command: ['node', 'server.js'] }),
+      startup({
+        instance: 'listener',
+        pid: process.pid,
+        server_command: ['node', 'server.js'],
+        listen: 'http://127.0.0.1:8787/mcp',
+      }),
+    ]);
+    const r = status();
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('  pid '));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).not.toContain('listening on');
+    expect(lines[1]).toContain('  listening on http://127.0.0.1:8787/mcp  server: node server.js');
+    const json = statusJson();
+    expect(json.running.map((i: { listen?: string }) => i.listen)).toEqual([
+      undefined,
+      'http://127.0.0.1:8787/mcp',
+    ]);
+  });
+
   it('leaves events with an invalid or far-future ts out of the totals and per-minute figures', () => {
     const now = Date.now();
     writeLog([

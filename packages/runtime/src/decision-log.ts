@@ -33,6 +33,8 @@ export interface StartupEvent extends DecisionEventBase {
   readonly server_command?: readonly string[];
   /** Counter store kind: `memory`, `sqlite` or `redis`. */
   readonly store?: string;
+  /** The HTTP listener's endpoint URL, for `--transport http` (e.g. `http://127.0.0.1:8787/mcp`). */
+  readonly listen?: string;
 }
 
 /** One `tools/call` was decided. */

@@ -24,14 +24,19 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
   for (const s of signals) process.on(s, stop);
-  decisionLog.write({
-    type: 'startup',
-    pid: process.pid,
-    policy_file: ctx.policyFile,
-    policy_hash: enforcer.policy.hash,
-    server_command: opts.upstream ? [redactUrl(opts.upstream)] : command,
-    store: enforcer.store.kind,
-  });
+  // The listener's startup event names its URL, known once it listens (or without it when it
+  // cannot listen, before the shutdown event saying so).
+  const startup = (listen?: URL) =>
+    decisionLog.write({
+      type: 'startup',
+      pid: process.pid,
+      policy_file: ctx.policyFile,
+      policy_hash: enforcer.policy.hash,
+      server_command: opts.upstream ? [redactUrl(opts.upstream)] : command,
+      store: enforcer.store.kind,
+      ...(listen ? { listen: listen.href } : {}),
+    });
+  if (opts.transport !== 'http') startup();
   try {
     if (opts.transport !== 'http') {
       const result = await runHttpUpstreamProxy({
@@ -73,9 +78,11 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
       });
     } catch (err) {
       process.stderr.write(`tollgate: ${(err as Error).message}\n`);
+      startup();
       decisionLog.write({ type: 'shutdown', pid: process.pid, reason: 'listen_failed', exit_code: 2 });
       return 2;
     }
+    startup(listener.url);
     process.stderr.write(`tollgate: listening on ${listener.url.href}\n`);
     await new Promise<void>((resolve) => {
       if (abort.signal.aborted) resolve();

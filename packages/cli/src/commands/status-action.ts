@@ -31,6 +31,8 @@ export interface InstanceStatus {
   startedAt: string;
   policyFile: string;
   serverCommand?: readonly string[];
+  /** The HTTP listener's URL (`--transport http`), when the instance is one. */
+  listen?: string;
   store?: string;
   running: boolean;
   /** ISO 8601 stop time, when a shutdown was recorded. */
@@ -88,6 +90,7 @@ export type StatusEvent =
       pid: number;
       policyFile: string;
       serverCommand?: string[];
+      listen?: string;
       store?: string;
     }
   | { type: 'shutdown'; t: number; ts: string; instance: string; exitCode?: number }
@@ -114,7 +117,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
  * - every event needs a `ts` that parses as a date;
  * - `startup` needs a string `instance` and `policy_file` and an integer `pid` above 1 (0, -1 and
  *   1 cannot be checked with a signal: signalling them "succeeds"); a `server_command` that is
- *   not an array of strings, or a `store` that is not a string, is ignored;
+ *   not an array of strings, or a `store` or `listen` that is not a string, is ignored;
  * - `shutdown` needs a string `instance`; an `exit_code` that is not an integer is ignored;
  * - `tool_call` needs a string `tool` and a `decision` of `allow` or `deny`; a `rule` that is not
  *   a non-empty string counts as no rule, a `reason` that is not a string as `unknown`.
@@ -125,7 +128,7 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
   const t = typeof ts === 'string' ? Date.parse(ts) : Number.NaN;
   switch (raw.type) {
     case 'startup': {
-      const { instance, pid, policy_file: policyFile, server_command: cmd, store } = raw;
+      const { instance, pid, policy_file: policyFile, server_command: cmd, store, listen } = raw;
       if (!Number.isFinite(t) || typeof instance !== 'string' || typeof policyFile !== 'string')
         return undefined;
       if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1) return undefined;
@@ -138,6 +141,7 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
         policyFile,
         ...(Array.isArray(cmd) && cmd.every((a) => typeof a === 'string') ? { serverCommand: cmd } : {}),
         ...(typeof store === 'string' && store ? { store } : {}),
+        ...(typeof listen === 'string' && listen ? { listen } : {}),
       };
     }
     case 'shutdown': {
@@ -209,6 +213,7 @@ export function summarize(
         startedAt: e.ts,
         policyFile: e.policyFile,
         ...(e.serverCommand ? { serverCommand: e.serverCommand } : {}),
+        ...(e.listen ? { listen: e.listen } : {}),
         ...(e.store ? { store: e.store } : {}),
         running: false,
       });
@@ -303,7 +308,7 @@ function render(r: StatusReport): string {
   out.push(pc.bold(`Running instances: ${r.running.length}`));
   for (const i of r.running) {
     out.push(
-      `  pid ${i.pid}  since ${printable(i.startedAt)}  policy ${printable(i.policyFile)}${i.serverCommand ? `  server: ${printable(i.serverCommand.join(' '))}` : ''}`,
+      `  pid ${i.pid}  since ${printable(i.startedAt)}  policy ${printable(i.policyFile)}${i.listen ? `  listening on ${printable(i.listen)}` : ''}${i.serverCommand ? `  server: ${printable(i.serverCommand.join(' '))}` : ''}`,
     );
   }
   out.push('');

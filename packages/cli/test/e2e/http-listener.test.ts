@@ -5,9 +5,10 @@
  * /usr/bin/chromium the browser tests are skipped (and fail when CI=true).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -181,6 +182,22 @@ afterEach(async () => {
 async function toolNames(c: Client): Promise<string[]> {
   return (await c.listTools()).tools.map((t) => t.name).sort();
 }
+
+describe('decision log', () => {
+  it("names the listener's URL in its startup event, for tollgate status", async () => {
+    const l = started(await tollgate([]));
+    expect(await l.stop()).toBe(0);
+    const events = readdirSync(join(s.home, 'events'))
+      .flatMap((f) =>
+        readFileSync(join(s.home, 'events', f), 'utf8')
+          .trim()
+          .split('\n'),
+      )
+      .map((line) => JSON.parse(line) as { type: string; listen?: string; pid?: number });
+    const startups = events.filter((e) => e.type === 'startup' && e.listen === l.url.href);
+    expect(startups).toHaveLength(1);
+  });
+});
 
 describe('--per-session-counters', () => {
   it('gives every session the one policy in force: new sessions do not re-read the file, SIGHUP reloads it for all', async () => {
