@@ -313,6 +313,42 @@ describe('Redis DSN checks', () => {
     expect(redactDsn('sqlite:/tmp/x@y.db')).toBe('sqlite:/tmp/x@y.db');
   });
 
+  it('hides a password with an unencoded "@", "/" or "?" whole, however a URL parser splits it', () => {
+    const cases: Array<[string, string]> = [
+      ['redis://:S3cr3t-P@ss/w0rd@127.0.0.1:16391/0', 'redis://:***@127.0.0.1:16391/0'],
+      ['redis:///:secretXYZ@127.0.0.1', 'redis:///:***@127.0.0.1'],
+      ['rediss//u:p@ss/XYZ@h', 'rediss//u:***@h'],
+      ['redis://u:P@ss?x=1@127.0.0.1:16391', 'redis://u:***@127.0.0.1:16391'],
+      ['redis://se/cr@et@h:1/0', 'redis://***@h:1/0'],
+      ['redis://:pw@h:1/0?password=other', 'redis://:***@h:1/0?password=***'],
+    ];
+    for (const [dsn, shown] of cases) expect(redactDsn(dsn), dsn).toBe(shown);
+  });
+
+  it('refuses a DSN whose user information a URL parser splits elsewhere, without showing the password', () => {
+    for (const dsn of [
+      'redis://:S3cr3t-P@ss/w0rd@127.0.0.1:16391/0',
+      'redis:///:secretXYZ@127.0.0.1',
+      'redis://u:P@ss?x=1@127.0.0.1:16391',
+    ]) {
+      let message = '';
+      try {
+        redisDatabase(dsn);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message, dsn).toMatch(
+        /not percent-encoded; write them as %40, %2F, %3F and %23 \(the password is not shown\)$/,
+      );
+      for (const secret of ['w0rd', 'secretXYZ', 'ss?x', 'P@ss', 'ss/'])
+        expect(message, dsn).not.toContain(secret);
+    }
+    expect(redisDatabase('redis://:p%40ss%2Fw0rd@127.0.0.1:16391/3')).toBe(3);
+    expect(() => redisDatabase('redis://:pa%ss@127.0.0.1:1/0')).toThrow(
+      'redis://:***@127.0.0.1:1/0: the user name or password holds a "%" that is not followed by two hex digits; write a "%" as %25 (the password is not shown)',
+    );
+  });
+
   it('never shows a password in a did-you-mean, and keeps its user information intact', () => {
     for (const dsn of [
       'REDIS://:S3cretPW@10.0.0.5:6379/0',

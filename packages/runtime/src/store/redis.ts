@@ -212,15 +212,29 @@ function authRefusal(message: string): string | undefined {
   return undefined;
 }
 
-/** `dsn` with any password replaced by `***`, for logs and messages (also when it is not a valid URL). */
+/**
+ * `dsn` with any password replaced by `***`, for logs and messages, also when it is not a valid
+ * URL or a URL parser would split it elsewhere. In a Redis DSN (or anything with `//` before an
+ * `@`), everything between the first `:` of the user information and the LAST `@` is taken for the
+ * password: a password holding an unencoded `@`, `/`, `?` or `#` is hidden whole, wherever a URL
+ * parser would have ended the user information. Then `?password=` (and other secret-looking query
+ * parameters, which ioredis reads) are hidden. A file path with an `@` stays as it is.
+ */
 export function redactDsn(dsn: string): string {
+  let out = dsn;
+  const at = dsn.lastIndexOf('@');
+  if (at !== -1 && (/^rediss?[:/\\]/i.test(dsn) || dsn.slice(0, at).includes('//'))) {
+    const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:?[/\\]*/.exec(dsn)?.[0] ?? '';
+    const userinfo = dsn.slice(scheme.length, at);
+    const colon = userinfo.indexOf(':');
+    const user = colon === -1 ? userinfo : userinfo.slice(0, colon);
+    // A "user name" holding what ends an authority is no user name but a misplaced secret.
+    if (/[/?#@\\]/.test(user)) out = `${scheme}***@${dsn.slice(at + 1)}`;
+    else if (colon !== -1) out = `${scheme}${user}:***@${dsn.slice(at + 1)}`;
+  }
   try {
-    const u = new URL(dsn);
+    const u = new URL(out);
     let changed = false;
-    if (u.password) {
-      u.password = '***';
-      changed = true;
-    }
     // ioredis also takes the password from the query (`?password=`).
     for (const key of [...u.searchParams.keys()]) {
       if (SECRET_PARAM.test(key)) {
@@ -229,20 +243,20 @@ export function redactDsn(dsn: string): string {
       }
     }
     if (changed) return u.toString().replaceAll('%2A%2A%2A', '***');
-    if (!dsn.includes('@')) return dsn;
   } catch {
-    // Not a URL (a mistyped one, a password with a `/`): fall through.
+    // Not a URL: what could be hidden is hidden.
   }
-  // In a Redis DSN (or anything with `//` before an `@`), what follows the first `:` of the user
-  // information (up to the last `@`, so a password holding `/` or `@` is hidden whole) is the
-  // password. A file path with an `@` stays as it is.
-  const at = dsn.lastIndexOf('@');
-  if (at === -1 || !(/^rediss?[:/\\]/i.test(dsn) || dsn.slice(0, at).includes('//'))) return dsn;
-  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:?[/\\]*/.exec(dsn)?.[0] ?? '';
-  const userinfo = dsn.slice(scheme.length, at);
-  const colon = userinfo.indexOf(':');
-  if (colon === -1) return dsn;
-  return `${scheme}${userinfo.slice(0, colon)}:***@${dsn.slice(at + 1)}`;
+  return out;
+}
+
+/** True when `decodeURIComponent` reads `text` (no `%` without two hex digits after it). */
+function decodes(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Query parameters of a DSN that carry a secret (`?password=...`). */
@@ -264,6 +278,20 @@ export function redisDatabase(dsn: string): number {
   } catch {
     throw new Error(`--state-dsn ${shown} is not a valid URL: use redis://[user:password@]host[:port][/db]`);
   }
+  // Two `@`, or one after the host: a password (or user name) with an unencoded `@`, `/`, `?` or
+  // `#`, which the URL parser split elsewhere than meant (connecting to a "host" made of part of
+  // the password, or reading it as the database). Refused without showing it.
+  if (dsn.indexOf('@') !== dsn.lastIndexOf('@') || `${url.pathname}${url.search}${url.hash}`.includes('@')) {
+    throw new Error(
+      `--state-dsn ${shown}: the user information holds an "@", "/", "?" or "#" that is not percent-encoded; write them as %40, %2F, %3F and %23 (the password is not shown)`,
+    );
+  }
+  // ioredis decodes them, and a lone `%` would stop it with "URI malformed".
+  if (!decodes(url.username) || !decodes(url.password)) {
+    throw new Error(
+      `--state-dsn ${shown}: the user name or password holds a "%" that is not followed by two hex digits; write a "%" as %25 (the password is not shown)`,
+    );
+  }
   const fromPath = url.pathname === '' || url.pathname === '/' ? undefined : url.pathname.slice(1);
   const fromQuery = url.searchParams.get('db') ?? undefined;
   let db = 0;
@@ -272,7 +300,7 @@ export function redisDatabase(dsn: string): number {
     const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
     if (!Number.isSafeInteger(n)) {
       throw new Error(
-        `--state-dsn ${shown}: the database must be a non-negative integer (redis://host:port/0), not "${decodeURIComponent(text)}"`,
+        `--state-dsn ${shown}: the database must be a non-negative integer (redis://host:port/0), not "${decodes(text) ? decodeURIComponent(text) : text}"`,
       );
     }
     db = n;
