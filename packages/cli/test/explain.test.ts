@@ -19,10 +19,17 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function tollgate(...args: string[]) {
+  return tollgateWith({}, ...args);
+}
+
+function tollgateWith(env: Record<string, string>, ...args: string[]) {
+  const base: Record<string, string | undefined> = { ...process.env };
+  delete base.TOLLGATE_STATE_DSN;
+  delete base.TOLLGATE_STATE_DIR;
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', TOLLGATE_HOME: join(dir, 'home') },
+    env: { ...base, NO_COLOR: '1', FORCE_COLOR: '', TOLLGATE_HOME: join(dir, 'home'), ...env },
     timeout: 20_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -46,6 +53,38 @@ describe('tollgate explain', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('--state-prefix applies to a Redis store');
     }
+  });
+
+  it('refuses an empty --state-prefix (exit 2) instead of reading other keys than the proxy', () => {
+    const r = tollgate(
+      'explain',
+      '-c',
+      STRIPE,
+      '--tool',
+      'list_customers',
+      '--state-dsn',
+      'redis://127.0.0.1:9/0',
+      '--state-prefix',
+      '',
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'tollgate explain: --state-prefix is empty: leave it out for the default prefix "tollgate:"\n',
+    );
+  });
+
+  it('reads the store TOLLGATE_STATE_DSN names, unless --state-dir or --state-dsn says otherwise', () => {
+    const state = (r: { stdout: string }) => JSON.parse(r.stdout).state as string;
+    const args = ['explain', '-c', STRIPE, '--tool', 'list_customers', '--json'];
+    expect(state(tollgateWith({ TOLLGATE_STATE_DSN: 'memory:' }, ...args))).toBe('memory:');
+    const file = join(dir, 'env.sqlite');
+    expect(state(tollgateWith({ TOLLGATE_STATE_DSN: 'memory:' }, ...args, '--state-dsn', file))).toBe(file);
+    const own = join(dir, 'own-state');
+    expect(state(tollgateWith({ TOLLGATE_STATE_DSN: 'memory:' }, ...args, '--state-dir', own))).not.toBe(
+      'memory:',
+    );
+    // Blank counts as unset.
+    expect(state(tollgateWith({ TOLLGATE_STATE_DSN: ' ' }, ...args))).not.toBe('memory:');
   });
 
   it('explains a call whose arguments nest deeper than JSON.stringify can go (text and --json)', () => {

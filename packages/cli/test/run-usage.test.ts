@@ -13,6 +13,7 @@ import { runCli } from './from-source.js';
 // stops by itself, writing only under the scratch TOLLGATE_HOME.
 const FAKE_SERVER = fileURLToPath(new URL('./e2e/fixtures/fake-server.mjs', import.meta.url));
 const UNREACHABLE = 'http://127.0.0.1:9/mcp';
+const UNREACHABLE_REDIS = 'redis://127.0.0.1:9/0';
 
 let dir: string;
 let policy: string;
@@ -145,6 +146,33 @@ describe('--auth-token a client cannot send', () => {
   }
   it('takes tokens of punctuation and Latin-1 letters, which a header carries', () => {
     for (const token of ['a.b-c_d~e+f/g=', 'tök']) expect(bearerCarries(token)).toBe(true);
+  });
+});
+
+describe('counter store flags and TOLLGATE_STATE_DSN', () => {
+  it('refuses an empty --state-prefix with exit 2 instead of using the default prefix unsaid', () => {
+    const r = tollgate(['-c', policy, '--state-dsn', UNREACHABLE_REDIS, '--state-prefix', '', '--', 'true']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'tollgate: --state-prefix is empty: leave it out for the default prefix "tollgate:"\n',
+    );
+  });
+
+  it('opens the store TOLLGATE_STATE_DSN names, as --state-dsn would', () => {
+    const r = runCli(['-c', policy, '--state-prefix', 'team-a:', '--', process.execPath, FAKE_SERVER], {
+      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_STATE_DSN: UNREACHABLE_REDIS },
+    });
+    // --state-prefix is accepted (a Redis store), and the Redis at the DSN is the one tried.
+    expect(r.stderr).not.toContain('--state-prefix applies to a Redis store');
+    expect(r.stderr).toContain(`counter store ${UNREACHABLE_REDIS} is not reachable`);
+  });
+
+  it('lets --state-dir win over TOLLGATE_STATE_DSN', () => {
+    const r = runCli(['-c', policy, '--state-dir', join(dir, 'own'), '--state-prefix', 'x:', '--', 'true'], {
+      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_STATE_DSN: UNREACHABLE_REDIS },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--state-prefix applies to a Redis store');
   });
 });
 

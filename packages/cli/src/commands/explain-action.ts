@@ -25,6 +25,7 @@ import {
 } from '@tollgate/runtime';
 import { pc } from '../colors.js';
 import { readBounded, tooLargeMessage } from '../read-bounded.js';
+import { stateDsnOf } from './state-dsn.js';
 
 /** Parsed options of `tollgate explain`. */
 export interface ExplainOptions {
@@ -166,10 +167,11 @@ function ruleLines(t: RuleTrace): string[] {
 
 /** Open the state explain reads: the named store, the default SQLite file when it exists, else fresh memory. */
 async function openState(opts: ExplainOptions): Promise<{ store: CounterStore; label: string }> {
-  if (opts.stateDsn) {
-    const store = await openCounterStore({ stateDsn: opts.stateDsn, prefix: opts.statePrefix });
+  const stateDsn = stateDsnOf(opts, process.env);
+  if (stateDsn) {
+    const store = await openCounterStore({ stateDsn, prefix: opts.statePrefix });
     // The label is printed (and in --json): never the password.
-    const dsn = redactDsn(opts.stateDsn);
+    const dsn = redactDsn(stateDsn);
     return { store, label: store.kind === 'redis' ? `redis (${dsn})` : dsn };
   }
   const file = join(opts.stateDir ?? defaultPaths().stateDir, 'tollgate.sqlite');
@@ -268,7 +270,11 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     return;
   }
   let state: { store: CounterStore; label: string };
-  if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(opts.stateDsn ?? '')) {
+  if (opts.statePrefix === '') {
+    const message = '--state-prefix is empty: leave it out for the default prefix "tollgate:"';
+    return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
+  }
+  if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(stateDsnOf(opts, process.env) ?? '')) {
     const message =
       '--state-prefix applies to a Redis store (--state-dsn redis://...); SQLite counters are kept apart by --state-dir';
     return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);

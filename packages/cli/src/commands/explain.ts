@@ -23,7 +23,10 @@ export function registerExplain(program: Command): void {
       '--state-dir <dir>',
       'directory of tollgate.sqlite to read counters from (default $TOLLGATE_STATE_DIR, else $TOLLGATE_HOME/state, else ~/.tollgate/state)',
     )
-    .option('--state-dsn <dsn>', 'read counters from memory:, a SQLite file, or redis://host:port')
+    .option(
+      '--state-dsn <dsn>',
+      'read counters from memory:, a SQLite file, or redis://host:port (default $TOLLGATE_STATE_DSN)',
+    )
     .option('--state-prefix <prefix>', 'Redis key prefix (default "tollgate:"; Redis only)')
     .addHelpText(
       'after',

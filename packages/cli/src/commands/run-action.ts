@@ -16,6 +16,7 @@ import {
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
 import type { RunOptions } from './run.js';
+import { stateDsnOf } from './state-dsn.js';
 
 /** A usage problem: printed with a hint, exit code 2. */
 export class UsageError extends Error {}
@@ -58,7 +59,12 @@ export async function runProxyCommand(
     );
   }
   if (opts.stateDir && opts.stateDsn) throw new UsageError('use either --state-dir or --state-dsn, not both');
-  if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(opts.stateDsn ?? '')) {
+  // `TOLLGATE_STATE_DSN` keeps a Redis password off the command line (and out of `ps`); a flag wins.
+  const stateDsn = stateDsnOf(opts, process.env);
+  if (opts.statePrefix === '') {
+    throw new UsageError('--state-prefix is empty: leave it out for the default prefix "tollgate:"');
+  }
+  if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(stateDsn ?? '')) {
     // Silently ignoring it would leave the counters shared that the user meant to separate.
     throw new UsageError(
       '--state-prefix applies to a Redis store (--state-dsn redis://...); to keep the counters of this server apart in SQLite, give it its own --state-dir',
@@ -88,8 +94,8 @@ export async function runProxyCommand(
   let store: Awaited<ReturnType<typeof openCounterStore>>;
   try {
     store = await openCounterStore({
-      ...(opts.stateDsn ? { stateDsn: opts.stateDsn } : { stateDir: opts.stateDir ?? paths.stateDir }),
-      ...(opts.statePrefix ? { prefix: opts.statePrefix } : {}),
+      ...(stateDsn ? { stateDsn } : { stateDir: opts.stateDir ?? paths.stateDir }),
+      ...(opts.statePrefix !== undefined ? { prefix: opts.statePrefix } : {}),
       failMode: opts.stateFailMode,
       leases: opts.stateLeases,
       // The proxy keeps running: the store reconnects by itself, and the fail mode decides meanwhile.

@@ -61,9 +61,9 @@ export function registerRun(program: Command): void {
     )
     .option(
       '--state-dsn <url>',
-      'shared counter store, e.g. redis://127.0.0.1:6379/0 (instead of --state-dir)',
+      'shared counter store, e.g. redis://127.0.0.1:6379/0 (default $TOLLGATE_STATE_DSN; instead of --state-dir)',
     )
-    .option('--state-prefix <prefix>', 'key prefix in a shared counter store')
+    .option('--state-prefix <prefix>', 'Redis key prefix (default "tollgate:"; Redis only)')
     .addOption(
       new Option(
         '--state-fail-mode <mode>',

@@ -52,6 +52,7 @@ export function envFor(s: Scratch, extra: Record<string, string> = {}): Record<s
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   delete env.TOLLGATE_STATE_DIR;
+  delete env.TOLLGATE_STATE_DSN;
   return { ...env, TOLLGATE_HOME: s.home, NO_COLOR: '1', ...extra };
 }
 

@@ -22,7 +22,8 @@ import {
  *   sliding KEYS[2i-1] = s:<windowMs>:<key>                zset of committed call ids, score = call time
  *           KEYS[2i]   = sp:<windowMs>:<key>               zset of pending "id|expiresAt", score = call time
  *   undo    x:<reservation id>                      string: this reservation was undone (below)
- * Every key gets a relative PEXPIRE (window + reservation life + 1 min) so nothing outlives its use.
+ * Every key gets a relative PEXPIRE on each write (1 min plus the longer of the rest of its window and
+ * the reservation life) so nothing outlives its use.
  * Relative expiries keep injected test clocks harmless.
  *
  * Undo: a reserve whose answer never came (timed out, or the connection dropped with it in flight)
