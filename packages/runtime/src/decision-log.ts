@@ -500,11 +500,25 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     return `${s}}\n`;
   };
 
+  /**
+   * Appends to a daily file. A directory deleted under the running proxy (a cleanup, `rm -rf` of
+   * the events) is made again, once per write, instead of every later event being lost.
+   */
+  const appendTo = (file: string, data: string | Buffer) => {
+    try {
+      appendFileSync(join(dir, file), data);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      makeDir(dir);
+      appendFileSync(join(dir, file), data);
+    }
+  };
+
   /** Appends the waiting lines to their file. */
   const drain = () => {
     if (off === 0) return;
     try {
-      appendFileSync(join(dir, chunkFile), chunk!.subarray(0, off));
+      appendTo(chunkFile, chunk!.subarray(0, off));
     } catch (err) {
       errors.push(err as Error);
     }
@@ -517,12 +531,20 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
       drain();
       chunkFile = file;
     }
+    if (startup !== undefined && startup.file !== file && startup.line !== line) {
+      // Each daily file of a running instance starts with its startup event (the same line,
+      // original `ts`): files older than the retention are pruned, and `tollgate status` must
+      // still know an instance that has run for longer.
+      startup.file = file;
+      append(file, startup.line);
+      waiting++;
+    }
     // A UTF-16 code unit is at most 3 bytes of UTF-8.
     if (off + line.length * 3 > CHUNK_BYTES) {
       drain();
       if (line.length * 3 > CHUNK_BYTES) {
         try {
-          appendFileSync(join(dir, file), line);
+          appendTo(file, line);
         } catch (err) {
           errors.push(err as Error);
         }
@@ -572,6 +594,20 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     }
   };
 
+  /** This instance's last `startup` line and the daily file it was last written to. */
+  let startup: { line: string; file: string } | undefined;
+  // An idle instance writes nothing: once an hour, a new day's file gets its startup line anyway.
+  const announce = setInterval(() => {
+    if (startup === undefined || closed) return;
+    const today = decisionLogFileName(now());
+    if (today === startup.file) return;
+    formatPending();
+    startup.file = today;
+    append(today, startup.line);
+    recorded();
+  }, 3_600_000);
+  announce.unref();
+
   /** One more event waits for the file: write now when closed or at the bound, else within 200 ms. */
   const recorded = () => {
     waiting++;
@@ -607,7 +643,9 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
         return;
       }
       formatPending();
+      if (event.type === 'startup') startup = { line, file };
       append(file, line);
+      if (event.type === 'shutdown') startup = undefined;
       recorded();
     },
     toolCall(call, decision, latencyMs, ids) {
@@ -642,6 +680,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     close() {
       flush();
       closed = true;
+      clearInterval(announce);
     },
   };
   flush();

@@ -12,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from '@tollgate/policy';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Decision } from '../src/decision.js';
 import {
   argsSha256,
@@ -341,6 +341,72 @@ describe('decision log buffering', () => {
       expect.objectContaining({ ts: '2027-01-01T00:00:00.000Z', tool: 'after' }),
       expect.objectContaining({ ts: '2027-01-01T00:00:00.000Z', type: 'shutdown' }),
     ]);
+  });
+
+  it('starts each daily file of a running instance with its startup line, so status still finds it after the old files are pruned', () => {
+    const dir = freshDir();
+    let t = Date.UTC(2026, 11, 30, 12);
+    const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+    log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h' });
+    log.toolCall({ tool: 'one', args: {} }, ALLOW, 0);
+    t += 86_400_000;
+    log.toolCall({ tool: 'two', args: {} }, ALLOW, 0);
+    t += 86_400_000;
+    log.write({ type: 'shutdown', pid: 4242 });
+    t += 86_400_000;
+    log.toolCall({ tool: 'after-shutdown', args: {} }, ALLOW, 0);
+    log.close();
+    const types = (f: string) =>
+      readFileSync(join(dir, f), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const e = JSON.parse(l) as { ts: string; tool?: string; type: string };
+          return `${e.type}${e.tool ? `:${e.tool}` : ''}@${e.ts.slice(0, 10)}`;
+        });
+    expect(types('events-2026-12-30.jsonl')).toEqual(['startup@2026-12-30', 'tool_call:one@2026-12-30']);
+    // The same line, its original ts.
+    expect(types('events-2026-12-31.jsonl')).toEqual(['startup@2026-12-30', 'tool_call:two@2026-12-31']);
+    expect(types('events-2027-01-01.jsonl')).toEqual(['startup@2026-12-30', 'shutdown@2027-01-01']);
+    expect(types('events-2027-01-02.jsonl')).toEqual(['tool_call:after-shutdown@2027-01-02']);
+  });
+
+  it("an idle instance still writes its startup line into a new day's file (checked hourly)", () => {
+    vi.useFakeTimers();
+    try {
+      const dir = freshDir();
+      let t = Date.UTC(2026, 11, 30, 23, 30);
+      const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+      log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h' });
+      log.flush();
+      t += 3_600_000;
+      vi.advanceTimersByTime(3_600_000 + 250);
+      expect(readdirSync(dir).sort()).toEqual(['events-2026-12-30.jsonl', 'events-2026-12-31.jsonl']);
+      const next = readDecisionLog(dir).filter((e) => e.type === 'startup');
+      expect(next).toHaveLength(2);
+      // Once a day, not once an hour.
+      t += 3_600_000;
+      vi.advanceTimersByTime(3_600_000 + 250);
+      log.close();
+      expect(readDecisionLog(dir).filter((e) => e.type === 'startup')).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('makes its directory again when it was deleted under it, instead of losing every later event', () => {
+    const dir = freshDir();
+    const errors: Error[] = [];
+    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 5, 1), onError: (e) => errors.push(e) });
+    log.toolCall({ tool: 'before', args: {} }, ALLOW, 0);
+    log.flush();
+    rmSync(dir, { recursive: true });
+    log.toolCall({ tool: 'after', args: {} }, ALLOW, 0);
+    log.write({ type: 'shutdown', pid: 1 });
+    log.close();
+    expect(errors).toEqual([]);
+    const events = readDecisionLog(dir);
+    expect(events.map((e) => (e.type === 'tool_call' ? e.tool : e.type))).toEqual(['after', 'shutdown']);
   });
 
   it('writes a burst at the buffer bound at once, without waiting for the timer', () => {
