@@ -159,6 +159,26 @@ for (const f of factories) {
       await s.close();
     }, 10_000);
 
+    it('reports counter values past 14 significant digits exactly (denial value, read, values)', async () => {
+      const s = await f.open();
+      const spend = (amount: number): CounterItem => ({
+        key: 'big',
+        kind: 'fixed',
+        windowMs: 86_400_000,
+        amount,
+        checks: [{ op: 'lte', value: 246913578024690, tag: 0 }],
+      });
+      for (let i = 0; i < 2; i++) {
+        const r = await s.reserve([spend(123456789012345)], T0);
+        if (!r.ok) throw new Error('unreachable');
+        await s.commit(r.reservation!, T0);
+      }
+      expect(await s.read('big', 'fixed', 86_400_000, T0)).toBe(246913578024690);
+      expect(await s.reserve([spend(1)], T0)).toMatchObject({ ok: false, value: 246913578024691 });
+      expect(await s.peek([spend(0.5)], T0)).toMatchObject({ ok: false, value: 246913578024690.5 });
+      await s.close();
+    }, 10_000);
+
     it('peek evaluates without writing', async () => {
       const s = await f.open();
       expect(await s.peek([fixed('p', 1)], T0)).toEqual({ ok: true, values: [1] });

@@ -33,6 +33,8 @@ import {
  */
 
 const READ_CURRENT = `
+-- A number as text a double reads back exactly (Lua's tostring keeps 14 significant digits).
+local function num(x) return string.format('%.17g', x) end
 local function current(kind, ck, pk, w, now)
   if kind == 'f' then
     redis.call('ZREMRANGEBYSCORE', pk, '-inf', now)
@@ -54,8 +56,8 @@ end
 
 // KEYS: 2 per item, then x:<id> (the undo marker). ARGV: now, expiresAt, id, write(0|1), n, then per
 // item: kind, windowMs, amount, expireMs, nChecks, (op, bound, tag)*
-// Returns {1, value...}, {0, tag, itemIndex, value, ts...} (numbers as strings: Lua floats are
-// truncated otherwise), or {2} when this reservation was undone before it ran (nothing written).
+// Returns {1, value...}, {0, tag, itemIndex, value, ts...} (numbers as strings of 17 significant
+// digits: Lua floats are truncated to integers otherwise, and tostring keeps only 14), or {2} when this reservation was undone before it ran (nothing written).
 const RESERVE = `${READ_CURRENT}
 local now = tonumber(ARGV[1]); local exp = tonumber(ARGV[2]); local id = ARGV[3]
 local write = ARGV[4] == '1'; local n = tonumber(ARGV[5])
@@ -71,7 +73,7 @@ for i = 1, n do
   p = p + 5
   local ck = KEYS[2*i-1]; local pk = KEYS[2*i]
   local v = current(kind, ck, pk, w, now) + amount
-  values[i] = tostring(v)
+  values[i] = num(v)
   for c = 1, nc do
     local op = ARGV[p]; local bound = tonumber(ARGV[p+1]); local tag = tonumber(ARGV[p+2])
     p = p + 3
@@ -84,7 +86,7 @@ for i = 1, n do
   items[i] = {kind, ck, pk, amountText, expireMs}
 end
 if best then
-  local out = {0, tostring(best[1]), tostring(best[2]), tostring(best[3])}
+  local out = {0, tostring(best[1]), tostring(best[2]), num(best[3])}
   local it = items[best[2]]
   if it[1] == 's' then
     local ts = {}
@@ -93,7 +95,7 @@ if best then
     local pc = redis.call('ZRANGE', it[3], 0, -1, 'WITHSCORES')
     for j = 2, #pc, 2 do ts[#ts+1] = tonumber(pc[j]) end
     table.sort(ts)
-    for _, t in ipairs(ts) do out[#out+1] = tostring(t) end
+    for _, t in ipairs(ts) do out[#out+1] = num(t) end
   end
   return out
 end
@@ -150,7 +152,7 @@ return 1
 
 // ARGV: now, kind, windowMs
 const READ = `${READ_CURRENT}
-return tostring(current(ARGV[2], KEYS[1], KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[1])))
+return num(current(ARGV[2], KEYS[1], KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[1])))
 `;
 
 type ScriptedRedis = Redis & {
