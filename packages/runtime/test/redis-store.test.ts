@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CounterItem, StateUnavailableError } from '../src/store/counter-store.js';
 import { LeasedCounterStore } from '../src/store/lease.js';
 import { mistypedStateDsn, openCounterStore, redactDsn } from '../src/store/open.js';
-import { RedisCounterStore, redisDatabase } from '../src/store/redis.js';
+import { clientMessage, RedisCounterStore, redisDatabase } from '../src/store/redis.js';
 import { fixedWindowStart } from '../src/windows.js';
 import { type RedisServer, redisAvailability, startRedisServer } from './redis-server.js';
 
@@ -323,6 +323,18 @@ describe('Redis DSN checks', () => {
       ['redis://:pw@h:1/0?password=other', 'redis://:***@h:1/0?password=***'],
     ];
     for (const [dsn, shown] of cases) expect(redactDsn(dsn), dsn).toBe(shown);
+  });
+
+  it("words ioredis's connection messages in terms of the connection", () => {
+    expect(clientMessage("Stream isn't writeable and enableOfflineQueue options is false")).toBe(
+      'Redis is not connected (reconnecting)',
+    );
+    expect(
+      clientMessage(
+        'Reached the max retries per request limit (which is 0). Refer to "maxRetriesPerRequest" option for details.',
+      ),
+    ).toBe('the connection to Redis dropped during the command (reconnecting)');
+    expect(clientMessage('ERR something else')).toBe('ERR something else');
   });
 
   it('refuses a DSN whose user information a URL parser splits elsewhere, without showing the password', () => {

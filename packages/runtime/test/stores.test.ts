@@ -411,9 +411,24 @@ describe('openCounterStore', () => {
       });
       expect(s.kind).toBe('redis');
       expect(warnings).toEqual([
-        `counter store redis://:***@127.0.0.1:1/0 is not reachable (waited ${waited} ms); state fail mode is ${failMode}: ${effect}. Reconnecting in the background.`,
+        `counter store redis://:***@127.0.0.1:1/0 is not reachable (waited ${waited} ms; last error: connect ECONNREFUSED 127.0.0.1:1); state fail mode is ${failMode}: ${effect}. Reconnecting in the background.`,
       ]);
       await s.close();
     }
+  });
+
+  it('says where a private CA goes when the last error is about a certificate', async () => {
+    const { unreachableStoreMessage } = await import('../src/store/open.js');
+    expect(
+      unreachableStoreMessage(
+        'rediss://h:6380',
+        'closed',
+        2000,
+        undefined,
+        'self-signed certificate in certificate chain',
+      ),
+    ).toContain(
+      'is not reachable (waited 2000 ms; last error: self-signed certificate in certificate chain; for a private CA set NODE_EXTRA_CA_CERTS=/path/to/ca.pem)',
+    );
   });
 });

@@ -66,8 +66,8 @@ describe('tollgate with an unusable counter store', () => {
           failMode: mode,
           msg:
             mode === 'closed'
-              ? 'counter store redis://127.0.0.1:1/0 is not reachable (waited 2000 ms); state fail mode is closed: calls that use counters will be denied (state_unavailable) until it is reachable. Reconnecting in the background.'
-              : 'counter store redis://127.0.0.1:1/0 is not reachable (waited 500 ms); state fail mode is open: calls that use counters will pass uncounted until it is reachable. Reconnecting in the background.',
+              ? 'counter store redis://127.0.0.1:1/0 is not reachable (waited 2000 ms; last error: connect ECONNREFUSED 127.0.0.1:1); state fail mode is closed: calls that use counters will be denied (state_unavailable) until it is reachable. Reconnecting in the background.'
+              : 'counter store redis://127.0.0.1:1/0 is not reachable (waited 500 ms; last error: connect ECONNREFUSED 127.0.0.1:1); state fail mode is open: calls that use counters will pass uncounted until it is reachable. Reconnecting in the background.',
         }),
       ]);
       // It went on to start the server (and stopped when its input ended).

@@ -53,19 +53,26 @@ export interface OpenCounterStoreOptions {
  *
  * @param waitedMs - how long start-up waited for the connection, ms
  * @param refusal - what Redis refused, when it answered (`Redis refused the credentials (WRONGPASS ...)`)
+ * @param lastError - what the latest attempt to connect said (`connect ECONNREFUSED 127.0.0.1:6379`)
  */
 export function unreachableStoreMessage(
   dsn: string,
   failMode: 'closed' | 'open',
   waitedMs: number,
   refusal?: string,
+  lastError?: string,
 ): string {
   const until = refusal ? 'until Redis accepts the connection' : 'until it is reachable';
   const effect =
     failMode === 'closed'
       ? `calls that use counters will be denied (state_unavailable) ${until}`
       : `calls that use counters will pass uncounted ${until}`;
-  const what = refusal ? `cannot be used: ${refusal}` : `is not reachable (waited ${waitedMs} ms)`;
+  // A TLS failure is often a private CA Node does not know: say where to give it.
+  const tlsHint = /certificate|CERT_|SSL|TLS|handshake/i.test(lastError ?? '')
+    ? '; for a private CA set NODE_EXTRA_CA_CERTS=/path/to/ca.pem'
+    : '';
+  const why = lastError ? `; last error: ${lastError}${tlsHint}` : '';
+  const what = refusal ? `cannot be used: ${refusal}` : `is not reachable (waited ${waitedMs} ms${why})`;
   return `counter store ${redactDsn(dsn)} ${what}; state fail mode is ${failMode}: ${effect}. Reconnecting in the background.`;
 }
 
@@ -146,7 +153,10 @@ export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Prom
         `${redactDsn(dsn)}: ${refusal}; use a database below the server's "databases" setting (16 by default: 0-15)`,
       );
     }
-    if (!ready) opts.onUnreachable?.(unreachableStoreMessage(dsn, failMode, waitMs, store.refusal));
+    if (!ready)
+      opts.onUnreachable?.(
+        unreachableStoreMessage(dsn, failMode, waitMs, store.refusal, store.lastConnectionError),
+      );
     return leased(store);
   }
   if (dsn) {

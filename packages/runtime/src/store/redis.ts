@@ -195,11 +195,17 @@ function effectUnknown(err: unknown): boolean {
 /**
  * An ioredis message in terms of the connection: "Stream isn't writeable and enableOfflineQueue
  * options is false" and "Connection is closed." mean the client is not connected to Redis now
- * (it reconnects by itself). Other messages are kept as they are.
+ * (it reconnects by itself); "Reached the max retries per request limit (which is 0)" that the
+ * connection dropped while the command was on its way. Other messages are kept as they are.
+ * Exported for tests.
  */
-function clientMessage(message: string): string {
+export function clientMessage(message: string): string {
   if (message.includes("isn't writeable") || /^Connection is closed\.?$/.test(message)) {
     return 'Redis is not connected (reconnecting)';
+  }
+  // ioredis's words for a command cut off by a dropped connection (no retries: fail fast).
+  if (message.startsWith('Reached the max retries per request limit')) {
+    return 'the connection to Redis dropped during the command (reconnecting)';
   }
   return message;
 }
@@ -337,6 +343,7 @@ export class RedisCounterStore implements CounterStore {
   private readonly ttlMs: number;
   /** Why Redis refused the credentials on the latest attempt to connect; cleared once connected. */
   private authProblem: string | undefined;
+  private connectionProblem: string | undefined;
   /** Why Redis refused to select the DSN's database; nothing is sent while it is set. */
   private dbProblem: string | undefined;
   private repairs: Repair[] = [];
@@ -380,6 +387,7 @@ export class RedisCounterStore implements CounterStore {
       } else {
         // The latest attempt's reason: a refusal, or (undefined) something else such as ECONNREFUSED.
         this.authProblem = authRefusal(String(err?.message));
+        this.connectionProblem = String(err?.message);
       }
     });
     // A new connection selects the database again; ioredis reports a refusal before 'ready'.
@@ -388,6 +396,7 @@ export class RedisCounterStore implements CounterStore {
     });
     this.redis.on('ready', () => {
       this.authProblem = undefined;
+      this.connectionProblem = undefined;
       this.repairDelay = REPAIR_RETRY_MS;
       this.flushRepairs();
     });
@@ -402,6 +411,15 @@ export class RedisCounterStore implements CounterStore {
    */
   get refusal(): string | undefined {
     return this.dbProblem ?? this.authProblem;
+  }
+
+  /**
+   * What the latest failed attempt to connect said (`connect ECONNREFUSED 127.0.0.1:6379`,
+   * `self-signed certificate in certificate chain`), until a connection is ready; undefined
+   * otherwise. ioredis's messages name the host and port, never the password.
+   */
+  get lastConnectionError(): string | undefined {
+    return this.connectionProblem;
   }
 
   /** Repairs (undos, commits, rollbacks) waiting for Redis to answer. */
