@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,34 @@ describe('tollgate explain', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('--state-prefix applies to a Redis store');
     }
+  });
+
+  it('says how to give the inputSchema when a required_args rule denies for want of it', () => {
+    const file = join(dir, 'required.yaml');
+    writeFileSync(
+      file,
+      'version: "1"\ntools:\n  create_directory:\n    rules:\n      - { name: args checked, validate: { required_args: true } }\n',
+    );
+    const without = tollgate('explain', '-c', file, '--tool', 'create_directory', '--args', '{"path":"x"}');
+    expect(without.code).toBe(1);
+    expect(without.stdout).toContain('(schema_unavailable)');
+    expect(without.stdout).toContain(
+      "  the proxy checks this against the tool's inputSchema from tools/list: pass it with --input-schema '<json>' to explain the call as the proxy decides it\n",
+    );
+    const schema = '{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}';
+    const withSchema = tollgate(
+      'explain',
+      '-c',
+      file,
+      '--tool',
+      'create_directory',
+      '--args',
+      '{"path":"x"}',
+      '--input-schema',
+      schema,
+    );
+    expect(withSchema.code).toBe(0);
+    expect(withSchema.stdout).not.toContain('--input-schema');
   });
 
   it('refuses an empty --state-prefix (exit 2) instead of reading other keys than the proxy', () => {

@@ -72,6 +72,8 @@ tests:
     expect(r.stdout).toContain(`step 2 (${f}:16): create_issue {}`);
     expect(r.stdout).toContain('- allowed: true\n          + allowed: false');
     expect(r.stdout).toContain('- rule: null\n          + rule: "hourly"');
+    // What decided, where the diff does not say it (here the reason; the rule is in the diff).
+    expect(r.stdout).toMatch(/\+ rule: "hourly"\n {10}\(reason rate_limited: [^\n]+\)\n/);
     expect(r.stdout).toMatch(/1 passed, 1 failed\n$/);
   });
 
@@ -113,6 +115,7 @@ tests:
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('0 passed, 1 failed');
     expect(r.stdout).toContain('- allowed: true\n          + allowed: false');
+    expect(r.stdout).toContain('          (reason invalid_arguments: ');
   });
 
   it('upstream errors roll back and clock advances cross window boundaries', () => {

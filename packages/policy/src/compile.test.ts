@@ -184,6 +184,41 @@ describe('compilePolicy', () => {
     expect(globToRe2('x(y)+$')).toBe('x\\(y\\)\\+\\$');
   });
 
+  it('reads `\\` inside a class as an escape, as outside one (and as picomatch does)', () => {
+    const dash = toolGlobMatcher('t[a\\-z]');
+    expect(['ta', 't-', 'tz'].map(dash)).toEqual([true, true, true]);
+    expect(['tb', 't_', 't\\'].map(dash)).toEqual([false, false, false]);
+    const bracket = toolGlobMatcher('q[\\]]');
+    expect(['q]', 'q\\'].map(bracket)).toEqual([true, false]);
+    // An escaped letter is the letter, not an RE2 class such as \d.
+    const letter = toolGlobMatcher('v[\\d]');
+    expect(['vd', 'v1'].map(letter)).toEqual([true, false]);
+  });
+
+  it('refuses shell and picomatch glob syntax it does not have, instead of matching it as text', () => {
+    for (const [glob, problem] of [
+      ['tool_{1..3}', 'brace ranges ("{1..3}") are not supported: list the alternatives, {1,2,3}'],
+      [
+        'tool_@(aa|bb)',
+        'extglobs ("@(a|b)", "*(a)", "+(a)", "?(a)", "!(a)") are not supported: use {a,b} alternatives',
+      ],
+      [
+        'x*(ab)',
+        'extglobs ("@(a|b)", "*(a)", "+(a)", "?(a)", "!(a)") are not supported: use {a,b} alternatives',
+      ],
+      ['[[:alpha:]]1', 'POSIX classes ("[[:alpha:]]") are not supported: list the characters, [a-zA-Z]'],
+    ]) {
+      const r = parsePolicy(`version: "1"\nhide: ["${glob}"]\n`);
+      expect(
+        r.errors.map((e) => [e.code, e.message]),
+        glob,
+      ).toEqual([['invalid-glob', `hide[0]: invalid glob "${glob}": ${problem}`]]);
+      expect(r.errors[0]!.hint).toContain('Tollgate globs have *, ?, {a,b}, [abc] and [!abc]');
+    }
+    // Escaped, they are text, and valid.
+    expect(parsePolicy('version: "1"\nhide: ["tool_\\\\{1..3\\\\}"]\n').errors).toEqual([]);
+  });
+
   it('gives the same hidden verdicts when memoised, also past the memo limit', () => {
     const p = load();
     // First answers are computed, repeats come from the memo: both must agree.

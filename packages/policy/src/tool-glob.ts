@@ -63,7 +63,17 @@ export function globToRe2(glob: string): string {
           negate = true;
           body = body.slice(1);
         }
-        out += `[${negate ? '^' : ''}${body.map((b) => (b === '\\' || b === '[' || b === ']' ? `\\${b}` : b)).join('')}]`;
+        // `\` escapes the next character inside a class too (`[a\-z]` is a, - and z).
+        let members = '';
+        for (let k = 0; k < body.length; k++) {
+          const b = body[k]!;
+          if (b === '\\' && k + 1 < body.length) {
+            // Punctuation escaped; a letter or digit as itself (`\d` would be RE2's digit class).
+            const lit = body[++k]!;
+            members += /^[\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]$/.test(lit) ? `\\${lit}` : lit;
+          } else members += b === '\\' || b === '[' || b === ']' ? `\\${b}` : b;
+        }
+        out += `[${negate ? '^' : ''}${members}]`;
         i = end;
       }
     } else if (c === '{') {

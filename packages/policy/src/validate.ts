@@ -77,6 +77,17 @@ function globProblem(glob: string): string | undefined {
   // Escaped characters are text, and so is a `]` that no `[` opens (`x\[1]` names `x[1]`).
   const unescaped = glob.replace(/\\./gsu, '');
   if (!/[[{}()*?]/.test(unescaped)) return undefined;
+  // Shell and picomatch syntax that Tollgate's globs do not have: refused rather than matched as
+  // literal text (a `hide: ["tool_{1..3}"]` that hides no `tool_1` fails open).
+  if (/\{[^{}]*\.\.[^{}]*\}/.test(unescaped)) {
+    return 'brace ranges ("{1..3}") are not supported: list the alternatives, {1,2,3}';
+  }
+  if (/[@*+?!]\(/.test(unescaped)) {
+    return 'extglobs ("@(a|b)", "*(a)", "+(a)", "?(a)", "!(a)") are not supported: use {a,b} alternatives';
+  }
+  if (/\[\[?:[a-z]+:\]/.test(unescaped)) {
+    return 'POSIX classes ("[[:alpha:]]") are not supported: list the characters, [a-zA-Z]';
+  }
   try {
     picomatch.makeRe(glob, { strictBrackets: true });
     return undefined;
@@ -86,9 +97,12 @@ function globProblem(glob: string): string | undefined {
 }
 
 function globHint(problem: string): string {
-  return problem.startsWith('negated')
-    ? 'to allow only some tools, use `default: deny` and list them under `tools`'
-    : 'close every [ ], { } and ( ), or escape a literal one with a backslash';
+  if (problem.startsWith('negated'))
+    return 'to allow only some tools, use `default: deny` and list them under `tools`';
+  if (/^(brace ranges|extglobs|POSIX classes)/.test(problem)) {
+    return 'Tollgate globs have *, ?, {a,b}, [abc] and [!abc] (docs/policy-reference.md); escape a literal character with a backslash';
+  }
+  return 'close every [ ], { } and ( ), or escape a literal one with a backslash';
 }
 
 function knownKeysFor(path: ValuePath): readonly string[] {

@@ -33,6 +33,7 @@ import {
 import { REASON_CODES } from './decision.js';
 import { type InexactNumberMark, withInexactNumbers } from './exact-arguments.js';
 import type { PolicyTestCase, PolicyTestFile, PolicyTestStep, StepExpectation } from './policy-test.js';
+import { SchemaValidator } from './schema-validator.js';
 import { parseDuration } from './windows.js';
 
 /** One problem of a test file, at a 1-based line and column. */
@@ -72,6 +73,13 @@ export type TestFileCheck =
 export type PolicyFileReader = (path: string) => { text: string } | { tooLarge: string };
 
 const ROOT_KEYS = ['policy', 'start', 'tools', 'tests', 'description'];
+
+/** One JSON Schema compiler for the `tools:` of every test file read (ajv is costly to build). */
+let checker: SchemaValidator | undefined;
+const schemaChecker = (): SchemaValidator => {
+  checker ??= new SchemaValidator();
+  return checker;
+};
 const TEST_KEYS = ['name', 'steps', 'description'];
 const STEP_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat', 'advance', 'name'];
 const CALL_ONLY_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat'];
@@ -318,7 +326,18 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
             'invalid-type',
             `the inputSchema of tool "${keyOf(pair)}" must be a mapping (a JSON Schema object), got ${describe((pair.value as Node | null)?.toJSON?.() ?? null)}`,
           );
-        } else schemas[keyOf(pair)] = pair.value.toJSON();
+        } else {
+          const schema = pair.value.toJSON() as object;
+          // Found now, with its position, rather than as every call's `invalid_arguments` later.
+          const compiled = schemaChecker().compile(schema);
+          if (compiled instanceof Error) {
+            report(
+              pair.value,
+              'invalid-value',
+              `the inputSchema of tool "${keyOf(pair)}" is not a JSON Schema the proxy can use: ${compiled.message}`,
+            );
+          } else schemas[keyOf(pair)] = schema;
+        }
       }
     }
   }

@@ -133,6 +133,18 @@ describe('parsePolicyTestFile', () => {
     expect(result.error).toBe(e.message);
   });
 
+  it('a `tools:` inputSchema the proxy could not use is a problem at its position, not a denial of every call', async () => {
+    const file = write(
+      'badschema.test.yaml',
+      'policy: policy.yaml\ntools:\n  send: { type: objekt }\n  ok: { type: object }\ntests:\n  - steps: [{ call: send }]\n',
+    );
+    const e = await parseError(file);
+    expect(e.problems.map((p) => [p.line, p.column, p.code])).toEqual([[3, 9, 'invalid-value']]);
+    expect(e.problems[0]!.message).toMatch(
+      /^the inputSchema of tool "send" is not a JSON Schema the proxy can use: schema is invalid: data\/type must be equal to one of the allowed values/,
+    );
+  });
+
   it('a policy file that cannot be read is an unreadable-policy problem at the policy key', async () => {
     const file = write('nopolicy.test.yaml', 'policy: missing.yaml\ntests:\n  - steps: [{ call: x }]\n');
     await expect(parsePolicyTestFile(file)).rejects.toMatchObject({

@@ -331,6 +331,14 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     lines.push(`${pc.red(pc.bold('DENIED'))}${rule} ${pc.dim(`(${decision.reason})`)}`);
     lines.push(`  ${decision.message}`);
     if (decision.retryAfterMs !== undefined) lines.push(pc.dim(`  retry after ${decision.retryAfterMs} ms`));
+    if (decision.reason === 'schema_unavailable' && inputSchema === undefined) {
+      // The proxy has the schema from the server's tools/list; explain has only what it is given.
+      lines.push(
+        pc.dim(
+          "  the proxy checks this against the tool's inputSchema from tools/list: pass it with --input-schema '<json>' to explain the call as the proxy decides it",
+        ),
+      );
+    }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

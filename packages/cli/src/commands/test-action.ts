@@ -89,6 +89,14 @@ function render(r: FileResult): string {
         `        step ${f.step} (${r.file}:${f.line}${rep}): ${f.call.tool} ${JSON.stringify(f.call.args)}`,
       );
       for (const d of f.diff) lines.push(`          ${d.startsWith('-') ? pc.green(d) : pc.red(d)}`);
+      // What decided, when the diff does not already say it: a bare `allowed` flip tells nothing.
+      const a = f.actual;
+      const said = f.diff.join('\n');
+      const why = [
+        ...(said.includes('+ reason:') ? [] : [`reason ${a.reason}`]),
+        ...(a.rule === null || said.includes('+ rule:') ? [] : [`rule ${JSON.stringify(a.rule)}`]),
+      ];
+      if (why.length > 0) lines.push(pc.dim(`          (${why.join(', ')}: ${a.message})`));
     }
   }
   return lines.join('\n');
