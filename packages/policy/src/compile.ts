@@ -190,6 +190,7 @@ function build(doc: PolicyDocument, parsed: ParsedPolicy): CompiledPolicy {
     version: '1',
     default: doc.default ?? 'allow',
     isHidden,
+    hide: Object.freeze([...hide]),
     exact: new FrozenMap(exact),
     globs: frozenGlobs,
     counters: new FrozenMap([...counters.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),

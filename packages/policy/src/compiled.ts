@@ -147,6 +147,8 @@ export interface CompiledPolicy {
   readonly default: 'allow' | 'deny';
   /** True when `tool` is hidden by `hide` (exact, glob or `"*"`). */
   isHidden(tool: string): boolean;
+  /** The `hide` entries as written (exact names with their `\` escapes, globs, `"*"`). */
+  readonly hide: readonly string[];
   /** Entries keyed by exact tool name: O(1) lookup. */
   readonly exact: ReadonlyMap<string, CompiledToolEntry>;
   /** Glob entries, in file order. */

@@ -66,6 +66,12 @@ export interface Gate<D extends GateDecision = GateDecision> {
   isHidden(tool: string): boolean;
   /** The tools seen in `tools/list`, for `validate: { required_args: true }`. */
   setToolSchemas(tools: Array<{ name: string; inputSchema?: unknown }>): void;
+  /**
+   * Optional: the server's complete tool list, once every page of a `tools/list` (the client's or
+   * the proxy's own) has been seen; names accumulate over listings. For warnings about policy
+   * entries that name no listed tool.
+   */
+  toolsListed?(names: readonly string[]): void;
   /** Called after every successful policy reload; returns an unsubscribe function. */
   onPolicyChange?(listener: (prev: PolicyView, next: PolicyView) => void): () => void;
 }

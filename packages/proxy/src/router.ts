@@ -959,17 +959,19 @@ export class Router<D extends GateDecision = GateDecision> {
 
   private filterList(bytes: Buffer): Buffer {
     const filtered = filterToolsList(bytes, (t) => this.gate.isHidden(t));
-    this.rememberTools(filtered.tools);
+    this.rememberTools(filtered.tools, filtered.last);
     if (filtered.removed.length > 0) this.log.debug({ hidden: filtered.removed }, 'tools/list filtered');
     return filtered.bytes;
   }
 
-  private rememberTools(tools: readonly ListedTool[]): void {
+  /** `last`: the page ends a listing (no `nextCursor`): the gate hears every name known. */
+  private rememberTools(tools: readonly ListedTool[], last: boolean): void {
     if (this.catalogue.add(tools)) {
       this.gate.setToolSchemas(
         this.catalogue.all().map((t) => ({ name: t.name, inputSchema: t.inputSchema })),
       );
     }
+    if (last) this.gate.toolsListed?.(this.catalogue.names());
   }
 
   /** Commit (result or cancellation) or roll back (error, server death) the call pending under `key`, once. */
@@ -1095,9 +1097,13 @@ export class Router<D extends GateDecision = GateDecision> {
         if (!reply) return;
         const result = reply.result as { tools?: unknown; nextCursor?: unknown } | undefined;
         if (!result || !Array.isArray(result.tools)) return;
-        this.rememberTools(result.tools.filter((t): t is ListedTool => typeof t?.name === 'string'));
-        if (typeof result.nextCursor !== 'string') return;
-        cursor = result.nextCursor;
+        const next = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
+        this.rememberTools(
+          result.tools.filter((t): t is ListedTool => typeof t?.name === 'string'),
+          next === undefined,
+        );
+        if (next === undefined) return;
+        cursor = next;
       }
     })().catch((err: unknown) => this.log.warn({ err }, 'tools/list prefetch failed'));
     return this.schemaFetch;

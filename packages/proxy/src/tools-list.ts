@@ -20,6 +20,8 @@ export interface FilteredToolsList {
   readonly tools: readonly ListedTool[];
   /** Names removed from the page. */
   readonly removed: readonly string[];
+  /** True for the last page of a listing: a result without a `nextCursor`. */
+  readonly last: boolean;
 }
 
 /**
@@ -35,10 +37,11 @@ export function filterToolsList(bytes: Buffer, isHidden: (tool: string) => boole
   try {
     message = JSON.parse(bytes.toString('utf8'));
   } catch {
-    return { bytes, tools: [], removed: [] };
+    return { bytes, tools: [], removed: [], last: false };
   }
   const list = message.result?.tools;
-  if (!Array.isArray(list)) return { bytes, tools: [], removed: [] };
+  if (!Array.isArray(list)) return { bytes, tools: [], removed: [], last: false };
+  const last = typeof (message.result as { nextCursor?: unknown }).nextCursor !== 'string';
   const tools: ListedTool[] = [];
   const kept: unknown[] = [];
   const removed: string[] = [];
@@ -52,9 +55,9 @@ export function filterToolsList(bytes: Buffer, isHidden: (tool: string) => boole
     if (isHidden(name)) removed.push(name);
     else kept.push(tool);
   }
-  if (removed.length === 0) return { bytes, tools, removed };
+  if (removed.length === 0) return { bytes, tools, removed, last };
   (message.result as { tools: unknown[] }).tools = kept;
-  return { bytes: Buffer.from(JSON.stringify(message), 'utf8'), tools, removed };
+  return { bytes: Buffer.from(JSON.stringify(message), 'utf8'), tools, removed, last };
 }
 
 /** Tools seen across pages and list refreshes, keyed by name (latest definition wins). */

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { CompiledPolicy } from '@tollgate/policy';
+import { type CompiledPolicy, unlistedEntries } from '@tollgate/policy';
 import type { Decision, ToolCall } from './decision.js';
 import type { DecisionLog } from './decision-log.js';
 import { type EvaluationContext, evaluate, evaluateNow } from './evaluate.js';
@@ -56,6 +56,12 @@ export interface Enforcer {
   isHidden(tool: string): boolean;
   /** Remember tools' `inputSchema`s from a `tools/list` result page (merged by name). */
   setToolSchemas(tools: ReadonlyArray<{ name: string; inputSchema?: unknown }>): void;
+  /**
+   * The server's complete tool list (every page of a `tools/list`): logs one warning naming the
+   * policy's `tools:` keys and `hide` entries that match none of them (`unlistedEntries`), a typo
+   * that would never apply; again after a reload that changes them. Nothing when all match.
+   */
+  toolsListed(names: readonly string[]): void;
   /** Subscribe to policy swaps (e.g. to send `notifications/tools/list_changed` when `hide` changed). */
   onPolicyChange(listener: (prev: CompiledPolicy, next: CompiledPolicy) => void): () => void;
   /**
@@ -169,6 +175,23 @@ function assemble(
   };
   const contexts = new Map<string, EvaluationContext>();
 
+  // The server's tool names, once listed, and the last warning given about them (said once).
+  let listed: readonly string[] | undefined;
+  let lastUnlisted = '';
+  const warnUnlisted = (policy: CompiledPolicy) => {
+    if (listed === undefined || !logger) return;
+    const u = unlistedEntries(policy, listed);
+    const text = JSON.stringify(u);
+    if (text === lastUnlisted) return;
+    lastUnlisted = text;
+    if (u.tools.length === 0 && u.hide.length === 0) return;
+    logger.warn(
+      { tools: u.tools, hide: u.hide, listed: listed.length },
+      `the policy names tools the server does not list (a typo? such an entry never applies${policy.default === 'allow' ? ', and with default: allow the tool it meant runs unchecked' : ''})`,
+    );
+  };
+  const unsubscribeUnlisted = holder.onChange((_prev, next) => warnUnlisted(next));
+
   return {
     get policy() {
       return holder.current;
@@ -223,6 +246,10 @@ function assemble(
     isHidden(tool) {
       return holder.current.isHidden(tool);
     },
+    toolsListed(names) {
+      listed = names;
+      warnUnlisted(holder.current);
+    },
     setToolSchemas(tools) {
       for (const t of tools) {
         if (t && typeof t.name === 'string' && t.inputSchema !== undefined)
@@ -236,6 +263,7 @@ function assemble(
       return (await holder.reloadWhenStill()).ok;
     },
     async close() {
+      unsubscribeUnlisted();
       if (owner) {
         await holder.close();
         decisionLog?.close();

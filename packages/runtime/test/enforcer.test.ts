@@ -186,6 +186,47 @@ describe('createEnforcer', () => {
   });
 });
 
+describe('Enforcer.toolsListed', () => {
+  it('warns once about entries naming no listed tool, and again only when a reload changes them', async () => {
+    const f = policyFile(
+      'version: "1"\nhide: [delete_repoo]\ntools:\n  wirte_file: { rules: [{ action: deny }] }\n',
+    );
+    const warned: Array<[unknown, string | undefined]> = [];
+    const logger = {
+      warn: (o: unknown, msg?: string) => warned.push([o, msg]),
+      info: () => {},
+      error: () => {},
+      debug: () => {},
+    };
+    const e = await createEnforcer({
+      policyFile: f,
+      store: new MemoryCounterStore(),
+      logger: logger as never,
+    });
+    e.toolsListed(['write_file', 'delete_repo']);
+    e.toolsListed(['write_file', 'delete_repo']);
+    expect(warned).toEqual([
+      [
+        { tools: ['wirte_file'], hide: ['delete_repoo'], listed: 2 },
+        'the policy names tools the server does not list (a typo? such an entry never applies, and with default: allow the tool it meant runs unchecked)',
+      ],
+    ]);
+    writeFileSync(
+      f,
+      'version: "1"\nhide: [delete_repo]\ntools:\n  write_file: { rules: [{ action: deny }] }\n',
+    );
+    expect(await e.reload()).toBe(true);
+    expect(warned).toHaveLength(1);
+    writeFileSync(f, 'version: "1"\ndefault: deny\ntools:\n  writ_file: { rules: [] }\n');
+    expect(await e.reload()).toBe(true);
+    expect(warned[1]).toEqual([
+      { tools: ['writ_file'], hide: [], listed: 2 },
+      'the policy names tools the server does not list (a typo? such an entry never applies)',
+    ]);
+    await e.close();
+  });
+});
+
 describe('Enforcer.forStore', () => {
   it('counts in its own store, judges with the shared policy (one reload for both), and closes only its store', async () => {
     const f = policyFile(LIMIT2);

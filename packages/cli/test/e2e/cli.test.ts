@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI, envFor, FAKE_SERVER, RawSession, type Scratch, scratch } from './helpers.js';
+import { CLI, connect, envFor, FAKE_SERVER, RawSession, type Scratch, scratch, sleep } from './helpers.js';
 
 let s: Scratch;
 beforeEach(() => {
@@ -183,5 +183,34 @@ describe('tollgate command line', () => {
     raw.proc.kill('SIGKILL');
     await raw.exited;
     expect(JSON.parse(run(['status', '--json']).stdout).running).toHaveLength(0);
+  });
+});
+
+describe('policy entries that name no tool the server lists', () => {
+  it('are named in one warning once the client has listed the tools (a typo fails open under default: allow)', async () => {
+    const policy = s.write(
+      'typo.yaml',
+      'version: "1"\nhide: [craash]\ntools:\n  ehco:\n    rules:\n      - { name: never shout, action: deny }\n',
+    );
+    const session = await connect(s, policy, [process.execPath, FAKE_SERVER]);
+    try {
+      await session.client.listTools();
+      await session.client.listTools();
+      for (let waited = 0; waited < 5000 && !session.stderr().includes('does not list'); waited += 50)
+        await sleep(50);
+      const warnings = session
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('the policy names tools the server does not list'));
+      expect(warnings).toHaveLength(1);
+      expect(JSON.parse(warnings[0]!)).toMatchObject({
+        level: 40,
+        tools: ['ehco'],
+        hide: ['craash'],
+        listed: 6,
+      });
+    } finally {
+      await session.close();
+    }
   });
 });

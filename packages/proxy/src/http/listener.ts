@@ -737,5 +737,6 @@ function sessionGate<D extends GateDecision>(gate: Gate<D>, info: HttpSessionInf
     setToolSchemas: (tools) => gate.setToolSchemas(tools),
   };
   if (gate.onPolicyChange) wrapped.onPolicyChange = (listener) => gate.onPolicyChange!(listener);
+  if (gate.toolsListed) wrapped.toolsListed = (names) => gate.toolsListed!(names);
   return wrapped;
 }

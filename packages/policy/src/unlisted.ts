@@ -1,0 +1,37 @@
+/**
+ * Policy entries that name no tool a server lists: a `tools:` key or `hide` entry with a typo
+ * (`wirte_file`, `delete_repoo`) validates, and then never applies. Under `default: allow` that
+ * fails open without a word, so the proxy reports them once it has the server's whole tool list.
+ */
+import type { CompiledPolicy } from './compiled.js';
+import { toolGlobMatcher } from './tool-glob.js';
+import { exactToolName, isGlob } from './validate.js';
+
+/** The entries of {@link unlistedEntries}, as written: exact keys before glob keys, `hide` in file order. */
+export interface UnlistedEntries {
+  /** `tools:` keys (exact or glob; never `"*"`) matching none of the listed tools. */
+  readonly tools: readonly string[];
+  /** `hide` entries (exact or glob; never `"*"`) matching none of the listed tools. */
+  readonly hide: readonly string[];
+}
+
+/**
+ * The `tools:` keys and `hide` entries of `policy` that match none of `toolNames` (a server's
+ * complete `tools/list`, every page). Cost: one glob match per glob entry and listed name.
+ *
+ * @param toolNames every tool name the server lists
+ */
+export function unlistedEntries(policy: CompiledPolicy, toolNames: Iterable<string>): UnlistedEntries {
+  const names = new Set(toolNames);
+  const matchesNone = (entry: string): boolean => {
+    if (!isGlob(entry)) return !names.has(exactToolName(entry));
+    const m = toolGlobMatcher(entry);
+    for (const n of names) if (m(n)) return false;
+    return true;
+  };
+  const keys = [...policy.exact.values(), ...policy.globs].map((e) => e.key);
+  return {
+    tools: keys.filter(matchesNone),
+    hide: policy.hide.filter((h) => h !== '*' && matchesNone(h)),
+  };
+}
