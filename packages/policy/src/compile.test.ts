@@ -313,6 +313,20 @@ describe('validate.schema and globs at load time', () => {
     expect(r.errors).toMatchObject([{ code: 'invalid-validate-schema', line: 5, column: 46 }]);
     expect(r.errors[0]!.message).toContain('type');
   });
+  it('warns about a validate block that checks nothing (no required_args: true, no schema)', () => {
+    for (const v of ['{}', '{ required_args: false }']) {
+      const r = parsePolicy(rule(`{ name: v, action: allow, rate_limit: 1/day, validate: ${v} }`));
+      expect(r.errors, v).toEqual([]);
+      expect(
+        r.warnings.map((w) => [w.code, w.message]),
+        v,
+      ).toEqual([['rule-has-no-effect', 'rule "v": validate checks nothing']]);
+    }
+    const ok = parsePolicy(
+      rule('{ name: v, action: allow, validate: { required_args: false, schema: { type: object } } }'),
+    );
+    expect(ok.warnings).toEqual([]);
+  });
   it('rejects negated globs in keys and hide', () => {
     const r = parsePolicy('version: "1"\nhide: ["!read_*"]\ntools:\n  "!write_*": { rules: [] }\n');
     expect(r.errors.map((e) => [e.code, e.line, e.column])).toEqual([

@@ -84,7 +84,8 @@ export const POLICY_ERROR_CODES = {
   'invalid-validate-schema': '`validate.schema` is not a JSON Schema object.',
   'unreachable-rule': 'A rule follows an unconditional deny in the same entry and can never run (warning).',
   'hidden-tool-has-rules': 'A tool is both hidden and given rules; its rules never run (warning).',
-  'rule-has-no-effect': 'An `action: allow` rule carries nothing to check (warning).',
+  'rule-has-no-effect':
+    'An `action: allow` rule carries nothing to check, or a `validate` block checks nothing (warning).',
   'invisible-text':
     'A tool key, hide entry or path starts or ends with whitespace or holds an invisible character, so it matches nothing a client sends (warning).',
   'replacement-character':

@@ -642,6 +642,16 @@ function semanticChecks(doc: Obj, add: Add): void {
           { severity: 'warning' },
         );
       }
+      const v = rule.validate as { required_args?: unknown; schema?: unknown } | null | undefined;
+      if (isObj(v) && v.required_args !== true && v.schema === undefined) {
+        add(
+          [...rp, 'validate'],
+          'rule-has-no-effect',
+          `rule "${name}": validate checks nothing`,
+          'set `required_args: true` or give a `schema`, or remove `validate`',
+          { severity: 'warning' },
+        );
+      }
       if (hasRl && action !== 'deny') {
         if (conds.length > 0 || rule.state !== undefined)
           add(
