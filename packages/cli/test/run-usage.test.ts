@@ -176,6 +176,16 @@ describe('counter store flags and TOLLGATE_STATE_DSN', () => {
   });
 });
 
+describe('-c - on the proxy', () => {
+  it('is refused with exit 2, saying why, instead of "cannot read policy -: ENOENT"', () => {
+    const r = tollgate(['-c', '-', '--', process.execPath, FAKE_SERVER]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'tollgate: the proxy cannot read its policy from standard input (-c -): stdin carries the MCP messages',
+    );
+  });
+});
+
 describe('--header without --upstream', () => {
   it('is refused in the stdio proxy with exit 2, not silently ignored', () => {
     const r = tollgate([

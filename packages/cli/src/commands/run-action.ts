@@ -71,6 +71,12 @@ export async function runProxyCommand(
     );
   }
 
+  if (opts.config === '-') {
+    // Standard input carries the MCP stream here; the one-shot commands read `-c -`.
+    throw new UsageError(
+      'the proxy cannot read its policy from standard input (-c -): stdin carries the MCP messages, and the policy is read again when it changes and on SIGHUP; save it to a file (tollgate validate, explain and test read -c -)',
+    );
+  }
   const policyFile = resolve(opts.config);
   // Fail before touching the store when the file cannot be read; the enforcer parses it (once).
   try {
