@@ -4,6 +4,7 @@
  */
 import { redactUrl, runHttpListener, runHttpUpstreamProxy } from '@tollgate/proxy';
 import { openCounterStore } from '@tollgate/runtime';
+import { childEnvironment } from './child-env.js';
 import { type RemoteContext, type RemoteOptions, remoteUsageProblem } from './remote.js';
 
 /**
@@ -67,7 +68,13 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
         gate: opts.perSessionCounters ? perSession : enforcer,
         upstream: opts.upstream
           ? { kind: 'http', url: opts.upstream, headers: headers(opts.header) }
-          : { kind: 'stdio', command: cmd!, args, shutdownGraceMs: ctx.shutdownGraceMs },
+          : {
+              kind: 'stdio',
+              command: cmd!,
+              args,
+              env: childEnvironment(process.env),
+              shutdownGraceMs: ctx.shutdownGraceMs,
+            },
         host: opts.bind ?? '127.0.0.1',
         port: opts.port ?? 8787,
         ...(opts.authToken ? { authTokens: [opts.authToken] } : {}),

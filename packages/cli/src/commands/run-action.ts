@@ -13,6 +13,7 @@ import {
   openDecisionLog,
   PolicyLoadError,
 } from '@tollgate/runtime';
+import { childEnvironment } from './child-env.js';
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
 import type { RunOptions } from './run.js';
@@ -165,6 +166,7 @@ export async function runProxyCommand(
     const result = await runStdioProxy({
       command: cmd,
       args,
+      env: childEnvironment(process.env),
       gate: enforcer,
       logger,
       shutdownGraceMs: opts.shutdownGrace,

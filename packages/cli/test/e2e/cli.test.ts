@@ -4,7 +4,18 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI, connect, envFor, FAKE_SERVER, RawSession, type Scratch, scratch, sleep } from './helpers.js';
+import {
+  CLI,
+  connect,
+  envFor,
+  FAKE_SERVER,
+  RawSession,
+  type Scratch,
+  scratch,
+  serverBin,
+  sleep,
+  textOf,
+} from './helpers.js';
 
 let s: Scratch;
 beforeEach(() => {
@@ -209,6 +220,24 @@ describe('policy entries that name no tool the server lists', () => {
         hide: ['craash'],
         listed: 6,
       });
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+describe("the server's environment", () => {
+  it("is the client's without Tollgate's secrets: no TOLLGATE_STATE_DSN or TOLLGATE_AUTH_TOKEN for the agent to read", async () => {
+    const policy = s.write('allow.yaml', 'version: "1"\ndefault: allow\n');
+    const session = await connect(s, policy, [process.execPath, serverBin('server-everything')], {
+      env: { TOLLGATE_STATE_DSN: 'memory:', TOLLGATE_AUTH_TOKEN: 'sekrit-token', CLIENT_SETTING: 'kept' },
+    });
+    try {
+      const env = textOf(await session.client.callTool({ name: 'get-env', arguments: {} }));
+      expect(env).toContain('CLIENT_SETTING');
+      expect(env).not.toContain('TOLLGATE_STATE_DSN');
+      expect(env).not.toContain('TOLLGATE_AUTH_TOKEN');
+      expect(env).not.toContain('sekrit-token');
     } finally {
       await session.close();
     }

@@ -32,26 +32,52 @@ describe('BoundedEventStore', () => {
     expect(sent).toEqual([result(3, 'z')]);
   });
 
-  it('forgets the oldest events past the size bound, counting JSON text', async () => {
+  it('forgets the oldest events past the size bound, counting JSON text; resumes a stream whose losses came before', async () => {
     const one = textBytes(1, 'x'.repeat(1000));
     const store = new BoundedEventStore({ maxBytes: 3 * one });
     const ids: string[] = [];
     for (let i = 1; i <= 5; i++) ids.push(await store.storeEvent('s', result(i, 'x'.repeat(1000))));
     expect(store.size).toBe(3);
     expect(store.storedBytes).toBe(3 * one);
-    expect(await replay(store, ids[1]!)).toEqual({ stream: '', ids: [] });
+    // From a forgotten event whose successor was forgotten too: refused, not a silent gap.
+    expect(await store.getStreamIdForEventId(ids[0]!)).toBeUndefined();
+    expect(await replay(store, ids[0]!)).toEqual({ stream: '', ids: [] });
+    // From the last forgotten event: everything after it is kept.
+    expect(await store.getStreamIdForEventId(ids[1]!)).toBe('s');
+    expect(await replay(store, ids[1]!)).toEqual({ stream: 's', ids: [3, 4, 5] });
     expect(await replay(store, ids[2]!)).toEqual({ stream: 's', ids: [4, 5] });
   });
 
-  it('keeps no message larger than the bound, and forgets what came before it (no gap on replay)', async () => {
+  it('a stream that lost only older events resumes (a GET stream after much traffic elsewhere)', async () => {
+    const big = 'x'.repeat(3000);
+    const store = new BoundedEventStore({ maxBytes: 2 * textBytes(9, big) });
+    const get = await store.storeEvent('_GET_stream', result(1, 'note'));
+    for (let i = 2; i <= 4; i++) await store.storeEvent(`post-${i}`, result(i, big));
+    expect(await store.getStreamIdForEventId(get)).toBe('_GET_stream');
+    expect(await replay(store, get)).toEqual({ stream: '_GET_stream', ids: [] });
+    await store.storeEvent('_GET_stream', result(5, 'later'));
+    expect(await replay(store, get)).toEqual({ stream: '_GET_stream', ids: [5] });
+  });
+
+  it('a message over the bound is not kept and costs other streams nothing; its own stream cannot resume past it', async () => {
     const store = new BoundedEventStore({ maxBytes: 10_000 });
-    const first = await store.storeEvent('s', result(1, 'small'));
-    const big = await store.storeEvent('s', result(2, 'x'.repeat(20_000)));
-    const after = await store.storeEvent('s', result(3, 'small'));
-    expect(store.size).toBe(1);
-    expect(await replay(store, first)).toEqual({ stream: '', ids: [] });
-    expect(await replay(store, big)).toEqual({ stream: '', ids: [] });
-    expect(await store.getStreamIdForEventId(after)).toBe('s');
+    const a1 = await store.storeEvent('a', result(1, 'small'));
+    const b1 = await store.storeEvent('b', result(2, 'small'));
+    await store.storeEvent('b', result(3, 'x'.repeat(20_000)));
+    const a2 = await store.storeEvent('a', result(4, 'small'));
+    expect(store.size).toBe(3);
+    expect(await replay(store, a1)).toEqual({ stream: 'a', ids: [4] });
+    expect(await store.getStreamIdForEventId(b1)).toBeUndefined();
+    expect(await store.getStreamIdForEventId(a2)).toBe('a');
+  });
+
+  it('refuses ids it never issued', async () => {
+    const store = new BoundedEventStore();
+    const id = await store.storeEvent('s', result(1, ''));
+    const other = new BoundedEventStore();
+    for (const foreign of ['', 'nonsense', 's_', await other.storeEvent('s', result(1, '')), `${id}0`]) {
+      expect(await store.getStreamIdForEventId(foreign), foreign).toBeUndefined();
+    }
   });
 
   it('forgets the oldest past the event count', async () => {
@@ -60,6 +86,7 @@ describe('BoundedEventStore', () => {
     for (let i = 1; i <= 4; i++) ids.push(await store.storeEvent('s', result(i, '')));
     expect(store.size).toBe(2);
     expect(await replay(store, ids[0]!)).toEqual({ stream: '', ids: [] });
+    expect(await replay(store, ids[1]!)).toEqual({ stream: 's', ids: [3, 4] });
     expect(await replay(store, ids[2]!)).toEqual({ stream: 's', ids: [4] });
   });
 });
