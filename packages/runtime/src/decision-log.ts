@@ -1,5 +1,14 @@
 import * as crypto from 'node:crypto';
-import { appendFileSync, closeSync, lstatSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Decision, ReasonCode, ToolCall } from './decision.js';
@@ -416,6 +425,10 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     onError(err as Error);
   }
   const clock = new UtcClock();
+  /** This instance's last `startup` line and the daily file it was last written to. */
+  let startup: { line: string; file: string } | undefined;
+  /** The daily file the last successful append went to. */
+  let wroteTo = '';
   /** Formatted lines waiting for the file: `chunk[0, off)`, all for the daily file `chunkFile`. */
   let chunk: Buffer | undefined;
   let off = 0;
@@ -505,13 +518,21 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
    * the events) is made again, once per write, instead of every later event being lost.
    */
   const appendTo = (file: string, data: string | Buffer) => {
+    const path = join(dir, file);
+    // A daily file written before that went away (deleted, alone or with its directory) starts
+    // again with this instance's startup line (see `startup`), or `tollgate status` would not
+    // know the instance until the next day.
+    const again = startup !== undefined && startup.file === file && wroteTo === file && !existsSync(path);
     try {
-      appendFileSync(join(dir, file), data);
+      if (again) appendFileSync(path, startup!.line);
+      appendFileSync(path, data);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       makeDir(dir);
-      appendFileSync(join(dir, file), data);
+      if (again) appendFileSync(path, startup!.line);
+      appendFileSync(path, data);
     }
+    wroteTo = file;
   };
 
   /** Appends the waiting lines to their file. */
@@ -594,8 +615,6 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     }
   };
 
-  /** This instance's last `startup` line and the daily file it was last written to. */
-  let startup: { line: string; file: string } | undefined;
   // An idle instance writes nothing: once an hour, a new day's file gets its startup line anyway.
   const announce = setInterval(() => {
     if (startup === undefined || closed) return;

@@ -371,6 +371,24 @@ describe('decision log buffering', () => {
     expect(types('events-2027-01-02.jsonl')).toEqual(['tool_call:after-shutdown@2027-01-02']);
   });
 
+  it('starts a daily file deleted under it with its startup line again', () => {
+    const dir = freshDir();
+    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 5, 1) });
+    log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h' });
+    log.toolCall({ tool: 'before', args: {} }, ALLOW, 0);
+    log.flush();
+    rmSync(join(dir, 'events-2026-06-01.jsonl'));
+    log.toolCall({ tool: 'after', args: {} }, ALLOW, 0);
+    log.flush();
+    log.toolCall({ tool: 'later', args: {} }, ALLOW, 0);
+    log.close();
+    expect(readDecisionLog(dir).map((e) => (e.type === 'tool_call' ? e.tool : e.type))).toEqual([
+      'startup',
+      'after',
+      'later',
+    ]);
+  });
+
   it("an idle instance still writes its startup line into a new day's file (checked hourly)", () => {
     vi.useFakeTimers();
     try {
@@ -394,19 +412,25 @@ describe('decision log buffering', () => {
     }
   });
 
-  it('makes its directory again when it was deleted under it, instead of losing every later event', () => {
+  it('makes its directory again when it was deleted under it, startup line first, instead of losing every later event', () => {
     const dir = freshDir();
     const errors: Error[] = [];
     const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 5, 1), onError: (e) => errors.push(e) });
+    log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h' });
     log.toolCall({ tool: 'before', args: {} }, ALLOW, 0);
     log.flush();
     rmSync(dir, { recursive: true });
     log.toolCall({ tool: 'after', args: {} }, ALLOW, 0);
+    log.flush();
     log.write({ type: 'shutdown', pid: 1 });
     log.close();
     expect(errors).toEqual([]);
     const events = readDecisionLog(dir);
-    expect(events.map((e) => (e.type === 'tool_call' ? e.tool : e.type))).toEqual(['after', 'shutdown']);
+    expect(events.map((e) => (e.type === 'tool_call' ? e.tool : e.type))).toEqual([
+      'startup',
+      'after',
+      'shutdown',
+    ]);
   });
 
   it('writes a burst at the buffer bound at once, without waiting for the timer', () => {
