@@ -127,8 +127,8 @@ describe('--allowed-origin accepted values', () => {
 
 describe('--auth-token a client cannot send', () => {
   const refusal = (source: string) =>
-    `tollgate: ${source} has spaces, line breaks (a trailing newline?) or characters past Latin-1, which no client can send in "Authorization: Bearer <token>" (the token is not shown)\n`;
-  for (const token of [' tok ', 'to k', 'tok\nen', 'tok€', 'tok\u00a0en']) {
+    `tollgate: ${source} has spaces, line breaks (a trailing newline?) or non-ASCII characters, which clients cannot send alike in "Authorization: Bearer <token>" (the token is not shown)\n`;
+  for (const token of [' tok ', 'to k', 'tok\nen', 'tok€', 'tok\u00a0en', 'tök']) {
     it(`refuses ${JSON.stringify(token)} with exit 2, without showing it`, () => {
       const r = tollgate(['-c', policy, '--transport', 'http', '--auth-token', token, '--', 'true']);
       expect(r.code).toBe(2);
@@ -144,12 +144,23 @@ describe('--auth-token a client cannot send', () => {
       expect(r.stderr).toBe(refusal('TOLLGATE_AUTH_TOKEN'));
     });
   }
-  it('takes tokens of punctuation and Latin-1 letters, which a header carries', () => {
-    for (const token of ['a.b-c_d~e+f/g=', 'tök']) expect(bearerCarries(token)).toBe(true);
+  it('takes tokens of ASCII letters, digits and punctuation; not Latin-1 letters, which clients send differently', () => {
+    expect(bearerCarries('a.b-c_d~e+f/g=')).toBe(true);
+    expect(bearerCarries('tök')).toBe(false);
   });
 });
 
 describe('counter store flags and TOLLGATE_STATE_DSN', () => {
+  it('refuses an empty --state-dsn with exit 2 instead of counting in local SQLite unsaid', () => {
+    const r = runCli(['-c', policy, '--state-dsn', '', '--', 'true'], {
+      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_STATE_DSN: UNREACHABLE_REDIS },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'tollgate: --state-dsn is empty (an unset variable?): give the store, or leave it out for SQLite under the state directory',
+    );
+  });
+
   it('refuses an empty --state-prefix with exit 2 instead of using the default prefix unsaid', () => {
     const r = tollgate(['-c', policy, '--state-dsn', UNREACHABLE_REDIS, '--state-prefix', '', '--', 'true']);
     expect(r.code).toBe(2);
@@ -182,6 +193,24 @@ describe('-c - on the proxy', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       'tollgate: the proxy cannot read its policy from standard input (-c -): stdin carries the MCP messages',
+    );
+  });
+
+  it('is refused under --transport http too, without the stdio reason', () => {
+    const r = tollgate([
+      '-c',
+      '-',
+      '--transport',
+      'http',
+      '--port',
+      '0',
+      '--',
+      process.execPath,
+      FAKE_SERVER,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'tollgate: the proxy cannot read its policy from standard input (-c -): the policy is read again when it changes and on SIGHUP',
     );
   });
 });

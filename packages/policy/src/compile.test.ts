@@ -207,6 +207,9 @@ describe('compilePolicy', () => {
         'extglobs ("@(a|b)", "*(a)", "+(a)", "?(a)", "!(a)") are not supported: use {a,b} alternatives',
       ],
       ['[[:alpha:]]1', 'POSIX classes ("[[:alpha:]]") are not supported: list the characters, [a-zA-Z]'],
+      ['[![:digit:]]', 'POSIX classes ("[[:alpha:]]") are not supported: list the characters, [a-zA-Z]'],
+      ['v{a..e}', 'brace ranges ("{1..3}") are not supported: list the alternatives, {1,2,3}'],
+      ['v{1..9..2}', 'brace ranges ("{1..3}") are not supported: list the alternatives, {1,2,3}'],
     ]) {
       const r = parsePolicy(`version: "1"\nhide: ["${glob}"]\n`);
       expect(
@@ -215,6 +218,12 @@ describe('compilePolicy', () => {
       ).toEqual([['invalid-glob', `hide[0]: invalid glob "${glob}": ${problem}`]]);
       expect(r.errors[0]!.hint).toContain('Tollgate globs have *, ?, {a,b}, [abc] and [!abc]');
     }
+    // What only looks like them stays valid and matches as documented.
+    for (const glob of ['x[:ab:]', 'a{.,..}b', 'v{1.2,..}']) {
+      expect(parsePolicy(`version: "1"\nhide: ["${glob}"]\n`).errors, glob).toEqual([]);
+    }
+    expect(['x:', 'xa', 'xc'].map(toolGlobMatcher('x[:ab:]'))).toEqual([true, true, false]);
+    expect(['a.b', 'a..b', 'ab'].map(toolGlobMatcher('a{.,..}b'))).toEqual([true, true, false]);
     // Escaped, they are text, and valid.
     expect(parsePolicy('version: "1"\nhide: ["tool_\\\\{1..3\\\\}"]\n').errors).toEqual([]);
   });

@@ -79,13 +79,13 @@ function globProblem(glob: string): string | undefined {
   if (!/[[{}()*?]/.test(unescaped)) return undefined;
   // Shell and picomatch syntax that Tollgate's globs do not have: refused rather than matched as
   // literal text (a `hide: ["tool_{1..3}"]` that hides no `tool_1` fails open).
-  if (/\{[^{}]*\.\.[^{}]*\}/.test(unescaped)) {
+  if (/\{(?:-?\d+|[A-Za-z])\.\.(?:-?\d+|[A-Za-z])(?:\.\.-?\d+)?\}/.test(unescaped)) {
     return 'brace ranges ("{1..3}") are not supported: list the alternatives, {1,2,3}';
   }
   if (/[@*+?!]\(/.test(unescaped)) {
     return 'extglobs ("@(a|b)", "*(a)", "+(a)", "?(a)", "!(a)") are not supported: use {a,b} alternatives';
   }
-  if (/\[\[?:[a-z]+:\]/.test(unescaped)) {
+  if (/\[[!^]?\[:[a-z]+:\]/.test(unescaped)) {
     return 'POSIX classes ("[[:alpha:]]") are not supported: list the characters, [a-zA-Z]';
   }
   try {

@@ -122,6 +122,16 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
 }
 
 /**
+ * The server's tool names once listed, and the last warning given about the policy entries naming
+ * none of them (`toolsListed`): shared by an enforcer and those made from it by `forStore`, so
+ * sessions listing the same tools warn once.
+ */
+interface UnlistedState {
+  listed?: readonly string[];
+  said?: string;
+}
+
+/**
  * The enforcer over `holder` counting in `store`. `owner`: this one created the holder and the
  * decision log, and closes them (see {@link Enforcer.forStore}).
  */
@@ -130,6 +140,7 @@ function assemble(
   store: CounterStore,
   opts: EnforcerOptions,
   owner: boolean,
+  unlisted: UnlistedState = {},
 ): Enforcer {
   const { logger, decisionLog } = opts;
   const now = opts.now ?? Date.now;
@@ -175,22 +186,21 @@ function assemble(
   };
   const contexts = new Map<string, EvaluationContext>();
 
-  // The server's tool names, once listed, and the last warning given about them (said once).
-  let listed: readonly string[] | undefined;
-  let lastUnlisted = '';
   const warnUnlisted = (policy: CompiledPolicy) => {
+    const listed = unlisted.listed;
     if (listed === undefined || !logger) return;
     const u = unlistedEntries(policy, listed);
     const text = JSON.stringify(u);
-    if (text === lastUnlisted) return;
-    lastUnlisted = text;
+    if (text === unlisted.said) return;
+    unlisted.said = text;
     if (u.tools.length === 0 && u.hide.length === 0) return;
     logger.warn(
       { tools: u.tools, hide: u.hide, listed: listed.length },
       `the policy names tools the server does not list (a typo? such an entry never applies${policy.default === 'allow' ? ', and with default: allow the tool it meant runs unchecked' : ''})`,
     );
   };
-  const unsubscribeUnlisted = holder.onChange((_prev, next) => warnUnlisted(next));
+  // One subscription for the enforcer and those made from it by forStore: one warning a reload.
+  const unsubscribeUnlisted = owner ? holder.onChange((_prev, next) => warnUnlisted(next)) : () => {};
 
   return {
     get policy() {
@@ -247,7 +257,7 @@ function assemble(
       return holder.current.isHidden(tool);
     },
     toolsListed(names) {
-      listed = names;
+      unlisted.listed = names;
       warnUnlisted(holder.current);
     },
     setToolSchemas(tools) {
@@ -271,7 +281,7 @@ function assemble(
       await store.close();
     },
     forStore(other) {
-      return assemble(holder, other, opts, false);
+      return assemble(holder, other, opts, false, unlisted);
     },
   };
 }

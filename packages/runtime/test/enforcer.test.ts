@@ -223,6 +223,13 @@ describe('Enforcer.toolsListed', () => {
       { tools: ['writ_file'], hide: [], listed: 2 },
       'the policy names tools the server does not list (a typo? such an entry never applies)',
     ]);
+    // Enforcers made by forStore (the listener's sessions) share the warning: said once.
+    const sessions = [e.forStore(new MemoryCounterStore()), e.forStore(new MemoryCounterStore())];
+    for (const s of sessions) s.toolsListed(['write_file', 'delete_repo']);
+    writeFileSync(f, 'version: "1"\ndefault: deny\ntools:\n  wrte_file: { rules: [] }\n');
+    expect(await e.reload()).toBe(true);
+    expect(warned.slice(2).map(([o]) => o)).toEqual([{ tools: ['wrte_file'], hide: [], listed: 2 }]);
+    for (const s of sessions) await s.close();
     await e.close();
   });
 });

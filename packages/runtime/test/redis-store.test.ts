@@ -321,6 +321,9 @@ describe('Redis DSN checks', () => {
       ['redis://u:P@ss?x=1@127.0.0.1:16391', 'redis://u:***@127.0.0.1:16391'],
       ['redis://se/cr@et@h:1/0', 'redis://***@h:1/0'],
       ['redis://:pw@h:1/0?password=other', 'redis://:***@h:1/0?password=***'],
+      // Not URLs at all: the query is still read for secrets.
+      ['redis://127.0.0.1:99999/0?password=s3cret', 'redis://127.0.0.1:99999/0?password=***'],
+      ['redis://bad host:6379/0?db=1&auth_token=s3cret', 'redis://bad host:6379/0?db=1&auth_token=***'],
     ];
     for (const [dsn, shown] of cases) expect(redactDsn(dsn), dsn).toBe(shown);
   });
@@ -357,7 +360,7 @@ describe('Redis DSN checks', () => {
     }
     expect(redisDatabase('redis://:p%40ss%2Fw0rd@127.0.0.1:16391/3')).toBe(3);
     expect(() => redisDatabase('redis://:pa%ss@127.0.0.1:1/0')).toThrow(
-      'redis://:***@127.0.0.1:1/0: the user name or password holds a "%" that is not followed by two hex digits; write a "%" as %25 (the password is not shown)',
+      'redis://:***@127.0.0.1:1/0: the user name or password holds a "%" that does not start a percent-encoded UTF-8 character (two hex digits); write a "%" as %25 (the password is not shown)',
     );
   });
 

@@ -270,6 +270,11 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     return;
   }
   let state: { store: CounterStore; label: string };
+  if (opts.stateDsn !== undefined && opts.stateDsn.trim() === '') {
+    const message =
+      '--state-dsn is empty (an unset variable?): give the store, or leave it out for SQLite under the state directory';
+    return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
+  }
   if (opts.statePrefix === '') {
     const message = '--state-prefix is empty: leave it out for the default prefix "tollgate:"';
     return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);

@@ -62,6 +62,11 @@ export async function runProxyCommand(
   if (opts.stateDir && opts.stateDsn) throw new UsageError('use either --state-dir or --state-dsn, not both');
   // `TOLLGATE_STATE_DSN` keeps a Redis password off the command line (and out of `ps`); a flag wins.
   const stateDsn = stateDsnOf(opts, process.env);
+  if (opts.stateDsn !== undefined && opts.stateDsn.trim() === '') {
+    throw new UsageError(
+      '--state-dsn is empty (an unset variable?): give the store, or leave it out for SQLite under the state directory',
+    );
+  }
   if (opts.statePrefix === '') {
     throw new UsageError('--state-prefix is empty: leave it out for the default prefix "tollgate:"');
   }
@@ -75,7 +80,7 @@ export async function runProxyCommand(
   if (opts.config === '-') {
     // Standard input carries the MCP stream here; the one-shot commands read `-c -`.
     throw new UsageError(
-      'the proxy cannot read its policy from standard input (-c -): stdin carries the MCP messages, and the policy is read again when it changes and on SIGHUP; save it to a file (tollgate validate, explain and test read -c -)',
+      `the proxy cannot read its policy from standard input (-c -): ${remote ? '' : 'stdin carries the MCP messages, and '}the policy is read again when it changes and on SIGHUP; save it to a file (tollgate validate, explain and test read -c -)`,
     );
   }
   const policyFile = resolve(opts.config);
@@ -216,5 +221,5 @@ function authTokenProblem(opts: RemoteOptions, env: NodeJS.ProcessEnv): string |
       ? ['--auth-token', opts.authToken]
       : ['TOLLGATE_AUTH_TOKEN', env.TOLLGATE_AUTH_TOKEN?.trim() ? env.TOLLGATE_AUTH_TOKEN : undefined];
   if (token === undefined || bearerCarries(token)) return undefined;
-  return `${source} has spaces, line breaks (a trailing newline?) or characters past Latin-1, which no client can send in "Authorization: Bearer <token>" (the token is not shown)`;
+  return `${source} has spaces, line breaks (a trailing newline?) or non-ASCII characters, which clients cannot send alike in "Authorization: Bearer <token>" (the token is not shown)`;
 }

@@ -873,10 +873,10 @@ describe('listener tokens', () => {
     const start = (opts: { authTokens?: string[]; env: Record<string, string> }) =>
       runHttpListener({ gate: new RecordingGate(), upstream: { kind: 'stdio', command: 'true' }, ...opts });
     await expect(start({ env: { TOLLGATE_AUTH_TOKEN: 'sekrit\n' } })).rejects.toThrow(
-      'TOLLGATE_AUTH_TOKEN has spaces, line breaks (a trailing newline?) or characters past Latin-1',
+      'TOLLGATE_AUTH_TOKEN has spaces, line breaks (a trailing newline?) or non-ASCII characters, which clients cannot send alike',
     );
     await expect(start({ authTokens: ['two words'], env: {} })).rejects.toThrow(
-      'an auth token has spaces, line breaks (a trailing newline?) or characters past Latin-1',
+      'an auth token has spaces, line breaks (a trailing newline?) or non-ASCII characters, which clients cannot send alike',
     );
   });
 });

@@ -71,7 +71,12 @@ export function unreachableStoreMessage(
   const tlsHint = /certificate|CERT_|SSL|TLS|handshake/i.test(lastError ?? '')
     ? '; for a private CA set NODE_EXTRA_CA_CERTS=/path/to/ca.pem'
     : '';
-  const why = lastError ? `; last error: ${lastError}${tlsHint}` : '';
+  // A TLS client talking to a plain Redis gets no answer at all: nothing errs before the wait ends.
+  const silentTls =
+    !lastError && /^rediss:/i.test(dsn)
+      ? '; no answer: is it a Redis without TLS behind a rediss:// URL?'
+      : '';
+  const why = lastError ? `; last error: ${lastError}${tlsHint}` : silentTls;
   const what = refusal ? `cannot be used: ${refusal}` : `is not reachable (waited ${waitedMs} ms${why})`;
   return `counter store ${redactDsn(dsn)} ${what}; state fail mode is ${failMode}: ${effect}. Reconnecting in the background.`;
 }

@@ -253,7 +253,8 @@ export function redactDsn(dsn: string): string {
     }
     if (changed) return u.toString().replaceAll('%2A%2A%2A', '***');
   } catch {
-    // Not a URL: what could be hidden is hidden.
+    // Not a URL (`redis://h:99999/?password=x`): secret-looking query parameters, by their text.
+    return out.replace(/([?&][^=&#]*(?:pass|pwd|secret|token|auth)[^=&#]*=)[^&#]*/gi, '$1***');
   }
   return out;
 }
@@ -298,7 +299,7 @@ export function redisDatabase(dsn: string): number {
   // ioredis decodes them, and a lone `%` would stop it with "URI malformed".
   if (!decodes(url.username) || !decodes(url.password)) {
     throw new Error(
-      `--state-dsn ${shown}: the user name or password holds a "%" that is not followed by two hex digits; write a "%" as %25 (the password is not shown)`,
+      `--state-dsn ${shown}: the user name or password holds a "%" that does not start a percent-encoded UTF-8 character (two hex digits); write a "%" as %25 (the password is not shown)`,
     );
   }
   const fromPath = url.pathname === '' || url.pathname === '/' ? undefined : url.pathname.slice(1);
