@@ -96,7 +96,8 @@ function render(r: FileResult): string {
         ...(said.includes('+ reason:') ? [] : [`reason ${a.reason}`]),
         ...(a.rule === null || said.includes('+ rule:') ? [] : [`rule ${JSON.stringify(a.rule)}`]),
       ];
-      if (why.length > 0) lines.push(pc.dim(`          (${why.join(', ')}: ${a.message})`));
+      const message = said.includes('+ message') ? '' : `: ${a.message}`;
+      if (why.length > 0) lines.push(pc.dim(`          (${why.join(', ')}${message})`));
     }
   }
   return lines.join('\n');
