@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { FrameWriter, inReadTurn } from './frame-writer.js';
+import { BACKLOG_BYTES, FrameWriter, inReadTurn } from './frame-writer.js';
 
 /** A stream that records each system-call-sized batch it is handed (`_writev` or `_write`). */
 function recorder() {
@@ -137,5 +137,37 @@ describe('FrameWriter', () => {
     // the big message or the large part; the small tail joins the turn's last write.
     expect(written.map((b) => b.length)).toEqual([12, 70 * 1024, 1, 8 * 1024, 12]);
     expect(written.join('')).toBe(`{"first":1}\n${big}\n${part}\n{"last":2}\n`);
+  });
+
+  it('reports a backlog once the stream holds more than BACKLOG_BYTES unread, and its end once drained', async () => {
+    // A reader that takes nothing until told to.
+    let release: (() => void) | undefined;
+    const held: Array<() => void> = [];
+    const stream = new Writable({
+      highWaterMark: 1024,
+      write(_chunk, _enc, cb) {
+        held.push(cb);
+        release ??= () => {
+          for (const c of held.splice(0)) c();
+        };
+      },
+    });
+    const w = new FrameWriter(stream);
+    const events: boolean[] = [];
+    w.onbacklog = (full) => events.push(full);
+    const big = Buffer.alloc(BACKLOG_BYTES / 4, 0x61);
+    for (let i = 0; i < 3; i++) w.write(big);
+    expect(events).toEqual([]);
+    w.write(big);
+    w.write(big);
+    expect(events).toEqual([true]);
+    w.write(big);
+    expect(events).toEqual([true]);
+    // Drained: one call per written chunk is still owed; keep answering until the buffer is empty.
+    while (stream.writableLength > 0) {
+      release!();
+      await turn();
+    }
+    expect(events).toEqual([true, false]);
   });
 });

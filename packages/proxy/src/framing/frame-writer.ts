@@ -55,6 +55,13 @@ export function inReadTurn(handle: () => void): void {
   }
 }
 
+/**
+ * Bytes a writer may leave in its stream's buffer before it reports a backlog (see
+ * {@link FrameWriter.onbacklog}): 8 MiB, a few large results' worth of slack, so a fast reader
+ * never sees the other side paused.
+ */
+export const BACKLOG_BYTES = 8 * 1024 * 1024;
+
 /** Writes framed messages to one stream; see the module comment. */
 export class FrameWriter {
   /** Small frames (message + newline) waiting for the end of the turn, and their total size. */
@@ -63,9 +70,35 @@ export class FrameWriter {
   private scheduled = false;
   /** Registered with the read being handled (see {@link inReadTurn}). */
   private inTurn = false;
+  /** A backlog was reported and the stream has not drained since. */
+  private backlogged = false;
+
+  /**
+   * Called with true when the stream holds more than {@link BACKLOG_BYTES} its reader has not
+   * taken yet, and with false once it has drained (or failed): the transport pauses the peer
+   * feeding it meanwhile, as `pipe()` does, so a slow reader does not make the proxy buffer
+   * whatever the other side sends.
+   */
+  onbacklog?: (full: boolean) => void;
 
   /** @param stream where messages go (the proxy's stdout, or the server's stdin). */
   constructor(private readonly stream: Writable) {}
+
+  /** Reports a backlog when the stream's buffer is over the bound, once until it drains. */
+  private checkBacklog(): void {
+    if (this.backlogged || this.onbacklog === undefined || this.stream.writableLength <= BACKLOG_BYTES)
+      return;
+    this.backlogged = true;
+    const done = () => {
+      this.stream.off('drain', done);
+      this.stream.off('close', done);
+      this.backlogged = false;
+      this.onbacklog?.(false);
+    };
+    this.stream.on('drain', done);
+    this.stream.on('close', done);
+    this.onbacklog(true);
+  }
 
   /** Writes one message (without framing) followed by its newline. */
   write(bytes: Buffer): void {
@@ -78,6 +111,7 @@ export class FrameWriter {
       this.flush();
       this.stream.write(bytes);
       this.stream.write(NEWLINE);
+      this.checkBacklog();
     }
   }
 
@@ -94,6 +128,7 @@ export class FrameWriter {
     } else {
       this.flush();
       this.stream.write(bytes);
+      this.checkBacklog();
     }
   }
 
@@ -126,6 +161,7 @@ export class FrameWriter {
     this.pending = [];
     this.pendingBytes = 0;
     this.stream.write(joined);
+    if (this.onbacklog !== undefined && this.stream.writableLength > BACKLOG_BYTES) this.checkBacklog();
   }
 }
 

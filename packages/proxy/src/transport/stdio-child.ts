@@ -36,6 +36,24 @@ export class ChildStdioTransport implements MessageTransport {
 
   private handle: ChildProcessHandle | undefined;
   private writer: FrameWriter | undefined;
+  private backlogHandler: ((full: boolean) => void) | undefined;
+
+  /** See {@link MessageTransport.onbacklog}: the server reads its stdin slower than we write. */
+  set onbacklog(fn: ((full: boolean) => void) | undefined) {
+    this.backlogHandler = fn;
+    if (this.writer) this.writer.onbacklog = fn;
+  }
+  get onbacklog(): ((full: boolean) => void) | undefined {
+    return this.backlogHandler;
+  }
+
+  pauseInput(): void {
+    this.handle?.child.stdout.pause();
+  }
+
+  resumeInput(): void {
+    this.handle?.child.stdout.resume();
+  }
   private splitter: LineSplitter;
 
   constructor(private readonly opts: ChildStdioTransportOptions) {
@@ -72,6 +90,7 @@ export class ChildStdioTransport implements MessageTransport {
     const handle = await spawnChild(this.opts);
     this.handle = handle;
     this.writer = new FrameWriter(handle.child.stdin);
+    this.writer.onbacklog = this.backlogHandler;
     const { stdout } = handle.child;
     stdout.on('data', (chunk: Buffer) => inReadTurn(() => this.splitter.push(chunk)));
     let stdoutEnded = false;

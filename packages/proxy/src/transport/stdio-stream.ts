@@ -23,6 +23,22 @@ export class StreamTransport implements MessageTransport {
   onerror?: (error: Error) => void;
   onclose?: (info: CloseInfo) => void;
 
+  /** See {@link MessageTransport.onbacklog}: the client reads our output slower than it comes. */
+  set onbacklog(fn: ((full: boolean) => void) | undefined) {
+    this.writer.onbacklog = fn;
+  }
+  get onbacklog(): ((full: boolean) => void) | undefined {
+    return this.writer.onbacklog;
+  }
+
+  pauseInput(): void {
+    this.opts.input.pause();
+  }
+
+  resumeInput(): void {
+    if (!this.closed) this.opts.input.resume();
+  }
+
   private readonly splitter: LineSplitter;
   private readonly writer: FrameWriter;
   private closed = false;

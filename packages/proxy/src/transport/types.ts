@@ -87,4 +87,14 @@ export interface MessageTransport {
    * undefined when the transport cannot stream now (output broken, another stream open).
    */
   openStream?(): OutgoingMessageStream | undefined;
+  /**
+   * Optional flow control: called with true when what this transport writes piles up unread
+   * beyond a bound (see `BACKLOG_BYTES`), with false once it drained. The proxy pauses the other
+   * side's input meanwhile.
+   */
+  onbacklog?: (full: boolean) => void;
+  /** Optional: stop reading input until {@link resumeInput} (the other side has a backlog). */
+  pauseInput?(): void;
+  /** Optional: read input again after {@link pauseInput}. */
+  resumeInput?(): void;
 }
