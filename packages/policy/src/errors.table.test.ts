@@ -210,6 +210,12 @@ const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number
     column: 64,
   },
   {
+    code: 'yaml-11-octal',
+    yaml: rule('{ name: r, conditions: [{ path: args.mode, op: lte, value: 0755 }] }'),
+    line: 5,
+    column: 68,
+  },
+  {
     code: 'invisible-text',
     yaml: rule('{ name: r, conditions: [{ path: "args.force ", op: exists, value: false }] }'),
     line: 5,
@@ -237,6 +243,7 @@ const WARNINGS: readonly PolicyErrorCode[] = [
   'regex-empty',
   'regex-js-delimiters',
   'yaml-11-boolean',
+  'yaml-11-octal',
   'invisible-text',
 ];
 

@@ -37,6 +37,8 @@ export const POLICY_ERROR_CODES = {
     'A number has more digits than a double holds, so it loads as another number (quote IDs to compare them as text).',
   'yaml-11-boolean':
     'A plain `yes`/`no`/`on`/`off` in a condition value, which YAML 1.1 reads as a boolean, loads as text here (YAML 1.2) (warning).',
+  'yaml-11-octal':
+    'A plain number with a leading zero (`0755`) in a condition value, which YAML 1.1 reads as octal, loads as decimal here (YAML 1.2) (warning).',
   'yaml-complex-key': 'A mapping key is a list or mapping (`? [a, b]`); keys must be plain scalars.',
   'yaml-key-not-text':
     'An unquoted key that YAML reads as a number or boolean and loads as other text (`1.0` as "1", `0x1F` as "31").',

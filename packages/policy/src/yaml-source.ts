@@ -395,6 +395,28 @@ export function readYaml(text: string, file: string): YamlSource {
             ),
           );
         }
+      }
+      if (
+        typeof v === 'number' &&
+        n.type === 'PLAIN' &&
+        /^[-+]?0[0-7]+$/.test(written) &&
+        Number.parseInt(written, 8) !== v &&
+        isConditionValue(paths.get(n))
+      ) {
+        // `0755`: YAML 1.1 read an octal number (493), YAML 1.2 (this loader) reads 755.
+        const p = posOf(n.range[0]);
+        const octal = written.replace(/^([-+]?)0/, '$10o');
+        warnings.push({
+          ...err(
+            file,
+            p.line,
+            p.col,
+            'yaml-11-octal',
+            `\`${written}\` loads as the number ${v}, not as the octal number ${Number.parseInt(written, 8)} (YAML 1.2)`,
+            `write \`${octal}\` for the octal number, \`${v}\` for the decimal one, or quote it (\`"${written}"\`) to mean the text`,
+          ),
+          severity: 'warning',
+        });
       } else if (
         typeof v === 'string' &&
         n.type === 'PLAIN' &&
