@@ -73,13 +73,6 @@ export type TestFileCheck =
 export type PolicyFileReader = (path: string) => { text: string } | { tooLarge: string };
 
 const ROOT_KEYS = ['policy', 'start', 'tools', 'tests', 'description'];
-
-/** One JSON Schema compiler for the `tools:` of every test file read (ajv is costly to build). */
-let checker: SchemaValidator | undefined;
-const schemaChecker = (): SchemaValidator => {
-  checker ??= new SchemaValidator();
-  return checker;
-};
 const TEST_KEYS = ['name', 'steps', 'description'];
 const STEP_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat', 'advance', 'name'];
 const CALL_ONLY_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat'];
@@ -88,6 +81,13 @@ const UPSTREAMS = ['result', 'error', 'pending'];
 const DEFAULT_START = Date.UTC(2026, 0, 1);
 /** Largest `repeat` of a step: a test runs its calls one by one (about a second per 100,000). */
 const MAX_REPEAT = 1_000_000;
+
+/** One JSON Schema compiler for the `tools:` of every test file read (ajv is costly to build). */
+let checker: SchemaValidator | undefined;
+const schemaChecker = (): SchemaValidator => {
+  checker ??= new SchemaValidator();
+  return checker;
+};
 
 /** How a YAML value reads in a message: `"allowd" (string)`, `5 (number)`, `a list`. */
 function describe(v: unknown): string {

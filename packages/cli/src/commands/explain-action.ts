@@ -25,7 +25,7 @@ import {
 } from '@tollgate/runtime';
 import { pc } from '../colors.js';
 import { readBounded, tooLargeMessage } from '../read-bounded.js';
-import { stateDsnOf } from './state-dsn.js';
+import { emptyStateOptionProblem, stateDsnOf } from './state-dsn.js';
 
 /** Parsed options of `tollgate explain`. */
 export interface ExplainOptions {
@@ -165,9 +165,14 @@ function ruleLines(t: RuleTrace): string[] {
   return lines;
 }
 
-/** Open the state explain reads: the named store, the default SQLite file when it exists, else fresh memory. */
-async function openState(opts: ExplainOptions): Promise<{ store: CounterStore; label: string }> {
-  const stateDsn = stateDsnOf(opts, process.env);
+/**
+ * Open the state explain reads: the store `stateDsn` names (see `stateDsnOf`), the default SQLite
+ * file when it exists, else fresh memory.
+ */
+async function openState(
+  opts: ExplainOptions,
+  stateDsn: string | undefined,
+): Promise<{ store: CounterStore; label: string }> {
   if (stateDsn) {
     const store = await openCounterStore({ stateDsn, prefix: opts.statePrefix });
     // The label is printed (and in --json): never the password.
@@ -270,22 +275,23 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     return;
   }
   let state: { store: CounterStore; label: string };
-  if (opts.stateDsn !== undefined && opts.stateDsn.trim() === '') {
-    const message =
-      '--state-dsn is empty (an unset variable?): give the store, or leave it out for SQLite under the state directory';
-    return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
+  const emptyOption = emptyStateOptionProblem(opts);
+  if (emptyOption) {
+    return fail(
+      opts,
+      2,
+      [{ code: 'invalid-option', message: emptyOption }],
+      [`tollgate explain: ${emptyOption}`],
+    );
   }
-  if (opts.statePrefix === '') {
-    const message = '--state-prefix is empty: leave it out for the default prefix "tollgate:"';
-    return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
-  }
-  if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(stateDsnOf(opts, process.env) ?? '')) {
+  const stateDsn = stateDsnOf(opts, process.env);
+  if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(stateDsn ?? '')) {
     const message =
       '--state-prefix applies to a Redis store (--state-dsn redis://...); SQLite counters are kept apart by --state-dir';
     return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
   }
   try {
-    state = await openState(opts);
+    state = await openState(opts, stateDsn);
   } catch (e) {
     const message = `cannot open counter state: ${(e as Error).message}`;
     return fail(opts, 2, [{ code: 'state-unavailable', message }], [`tollgate explain: ${message}`]);

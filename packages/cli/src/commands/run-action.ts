@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { bearerCarries, runStdioProxy } from '@tollgate/proxy';
+import { bearerTokenProblem, runStdioProxy } from '@tollgate/proxy';
 import {
   createEnforcer,
   createLogger,
@@ -17,7 +17,7 @@ import { childEnvironment } from './child-env.js';
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
 import type { RunOptions } from './run.js';
-import { stateDsnOf } from './state-dsn.js';
+import { emptyStateOptionProblem, stateDsnOf } from './state-dsn.js';
 
 /** A usage problem: printed with a hint, exit code 2. */
 export class UsageError extends Error {}
@@ -62,14 +62,8 @@ export async function runProxyCommand(
   if (opts.stateDir && opts.stateDsn) throw new UsageError('use either --state-dir or --state-dsn, not both');
   // `TOLLGATE_STATE_DSN` keeps a Redis password off the command line (and out of `ps`); a flag wins.
   const stateDsn = stateDsnOf(opts, process.env);
-  if (opts.stateDsn !== undefined && opts.stateDsn.trim() === '') {
-    throw new UsageError(
-      '--state-dsn is empty (an unset variable?): give the store, or leave it out for SQLite under the state directory',
-    );
-  }
-  if (opts.statePrefix === '') {
-    throw new UsageError('--state-prefix is empty: leave it out for the default prefix "tollgate:"');
-  }
+  const emptyOption = emptyStateOptionProblem(opts);
+  if (emptyOption) throw new UsageError(emptyOption);
   if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(stateDsn ?? '')) {
     // Silently ignoring it would leave the counters shared that the user meant to separate.
     throw new UsageError(
@@ -210,7 +204,7 @@ export async function runProxyCommand(
 
 /**
  * The listener's bearer token (`--auth-token`, else `TOLLGATE_AUTH_TOKEN`) when no client could
- * send it as `Authorization: Bearer <token>` (see `bearerCarries`): every request would get 401
+ * send it as `Authorization: Bearer <token>` (see `bearerTokenProblem`): every request would get 401
  * with nothing to say why. A trailing newline is the usual cause (`echo "$SECRET" > file`). The
  * token is never shown.
  */
@@ -220,6 +214,5 @@ function authTokenProblem(opts: RemoteOptions, env: NodeJS.ProcessEnv): string |
     opts.authToken !== undefined
       ? ['--auth-token', opts.authToken]
       : ['TOLLGATE_AUTH_TOKEN', env.TOLLGATE_AUTH_TOKEN?.trim() ? env.TOLLGATE_AUTH_TOKEN : undefined];
-  if (token === undefined || bearerCarries(token)) return undefined;
-  return `${source} has spaces, line breaks (a trailing newline?) or non-ASCII characters, which clients cannot send alike in "Authorization: Bearer <token>" (the token is not shown)`;
+  return token === undefined ? undefined : bearerTokenProblem(source, token);
 }

@@ -11,6 +11,7 @@ export {
 } from './event-store.js';
 export {
   bearerCarries,
+  bearerTokenProblem,
   type HttpGateContext,
   type HttpListener,
   type HttpListenerOptions,

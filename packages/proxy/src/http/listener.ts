@@ -366,11 +366,15 @@ export async function runHttpListener<D extends GateDecision>(
     // A blank token can never be presented (`Bearer <token>`): no request would get in.
     throw new Error('an auth token is empty: give a token, or none to listen without authentication');
   }
-  if (tokens.some((t) => !bearerCarries(t))) {
-    // Nor can one with whitespace (a trailing newline from `echo "$SECRET" > file`) or characters
-    // a header cannot hold: every request would get 401 with nothing to say why. Not shown.
+  // Nor can one with whitespace (a trailing newline from `echo "$SECRET" > file`) or characters
+  // a header cannot hold: every request would get 401 with nothing to say why. Not shown.
+  const unsendable = tokens.find((t) => !bearerCarries(t));
+  if (unsendable !== undefined) {
     throw new Error(
-      `${opts.authTokens === undefined ? 'TOLLGATE_AUTH_TOKEN' : 'an auth token'} has spaces, line breaks (a trailing newline?) or non-ASCII characters, which clients cannot send alike in "Authorization: Bearer <token>" (the token is not shown)`,
+      bearerTokenProblem(
+        opts.authTokens === undefined ? 'TOLLGATE_AUTH_TOKEN' : 'an auth token',
+        unsendable,
+      )!,
     );
   }
   const envBlank = opts.authTokens === undefined && env.TOLLGATE_AUTH_TOKEN !== undefined && !envToken;
@@ -717,6 +721,17 @@ export async function runHttpListener<D extends GateDecision>(
  */
 export function bearerCarries(token: string): boolean {
   return /^[\x21-\x7e]+$/.test(token);
+}
+
+/**
+ * The refusal of a token {@link bearerCarries} refuses, naming where it came from (`source`:
+ * `--auth-token`, `TOLLGATE_AUTH_TOKEN`) and never showing it; undefined for a token it takes.
+ * The listener and the CLI (which checks before loading the policy) give the same words.
+ */
+export function bearerTokenProblem(source: string, token: string): string | undefined {
+  return bearerCarries(token)
+    ? undefined
+    : `${source} has spaces, line breaks (a trailing newline?) or non-ASCII characters, which clients cannot send alike in "Authorization: Bearer <token>" (the token is not shown)`;
 }
 
 /** The shared or per-session gate, with the session's HTTP identity added to every decision. */

@@ -57,7 +57,8 @@ end
 // KEYS: 2 per item, then x:<id> (the undo marker). ARGV: now, expiresAt, id, write(0|1), n, then per
 // item: kind, windowMs, amount, expireMs, nChecks, (op, bound, tag)*
 // Returns {1, value...}, {0, tag, itemIndex, value, ts...} (numbers as strings of 17 significant
-// digits: Lua floats are truncated to integers otherwise, and tostring keeps only 14), or {2} when this reservation was undone before it ran (nothing written).
+// digits: Lua floats are truncated to integers otherwise, and tostring keeps only 14), or {2}
+// when this reservation was undone before it ran (nothing written).
 const RESERVE = `${READ_CURRENT}
 local now = tonumber(ARGV[1]); local exp = tonumber(ARGV[2]); local id = ARGV[3]
 local write = ARGV[4] == '1'; local n = tonumber(ARGV[5])
@@ -254,7 +255,7 @@ export function redactDsn(dsn: string): string {
     if (changed) return u.toString().replaceAll('%2A%2A%2A', '***');
   } catch {
     // Not a URL (`redis://h:99999/?password=x`): secret-looking query parameters, by their text.
-    return out.replace(/([?&][^=&#]*(?:pass|pwd|secret|token|auth)[^=&#]*=)[^&#]*/gi, '$1***');
+    return out.replace(SECRET_PARAM_IN_TEXT, '$1***');
   }
   return out;
 }
@@ -271,6 +272,9 @@ function decodes(text: string): boolean {
 
 /** Query parameters of a DSN that carry a secret (`?password=...`). */
 const SECRET_PARAM = /pass|pwd|secret|token|auth/i;
+
+/** A query parameter whose name {@link SECRET_PARAM} matches, with its value, in DSN text. */
+const SECRET_PARAM_IN_TEXT = new RegExp(`([?&][^=&#]*(?:${SECRET_PARAM.source})[^=&#]*=)[^&#]*`, 'gi');
 
 /**
  * The database a `redis://` or `rediss://` DSN selects: its path (`/3`), or its `db` query
