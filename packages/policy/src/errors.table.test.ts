@@ -190,6 +190,12 @@ const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number
     column: 9,
   },
   { code: 'hidden-tool-has-rules', yaml: `${V}hide: [t]\ntools:\n  t: { rules: [] }\n`, line: 4, column: 3 },
+  {
+    code: 'denied-by-wildcard',
+    yaml: `${V}tools:\n  read_file:\n    rules: [{ name: r, rate_limit: 5/minute }]\n  "*":\n    rules: [{ name: no, action: deny }]\n`,
+    line: 3,
+    column: 3,
+  },
   { code: 'rule-has-no-effect', yaml: rule('{ name: r, action: allow }'), line: 5, column: 9 },
   {
     code: 'replacement-character',
@@ -238,6 +244,7 @@ const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number
 const WARNINGS: readonly PolicyErrorCode[] = [
   'unreachable-rule',
   'hidden-tool-has-rules',
+  'denied-by-wildcard',
   'rule-has-no-effect',
   'replacement-character',
   'regex-empty',

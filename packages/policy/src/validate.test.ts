@@ -126,6 +126,55 @@ describe('text nobody can see', () => {
   });
 });
 
+describe('an exact entry under a denying wildcard (denied-by-wildcard)', () => {
+  const w = (yaml: string) =>
+    parsePolicy(`version: "1"\n${yaml}`)
+      .warnings.filter((e) => e.code === 'denied-by-wildcard')
+      .map((e) => [e.line, e.message, e.hint]);
+
+  it('names the wildcard, its deny rule and what to write instead', () => {
+    expect(
+      w(
+        'tools:\n  read_file:\n    rules: [{ name: r, rate_limit: 5/minute }]\n  list_dir: {}\n  "*":\n    rules:\n      - { name: limit, rate_limit: 9/minute }\n      - { name: no, action: deny }\n',
+      ),
+    ).toEqual([
+      [
+        3,
+        'tool "read_file" is always denied: rules[1] under "*" denies every tool it matches, so its rules never let a call through',
+        'to deny only the tools without an entry, drop the "*" deny rule and write `default: deny`',
+      ],
+      [
+        5,
+        'tool "list_dir" is always denied: rules[1] under "*" denies every tool it matches, so its entry allows nothing',
+        'to deny only the tools without an entry, drop the "*" deny rule and write `default: deny`',
+      ],
+    ]);
+  });
+
+  it('a glob covers the exact names it matches, not the others', () => {
+    expect(
+      w(
+        'tools:\n  "delete_*":\n    rules: [{ action: deny }]\n  delete_tmp:\n    rules: [{ name: r, rate_limit: 1/hour }]\n  read_file:\n    rules: [{ name: s, rate_limit: 1/hour }]\n',
+      ),
+    ).toEqual([
+      [
+        5,
+        'tool "delete_tmp" is always denied: rules[0] under "delete_*" denies every tool it matches, so its rules never let a call through',
+        'to allow "delete_tmp", narrow the glob "delete_*"; to deny it, remove its entry',
+      ],
+    ]);
+  });
+
+  it('is silent where nothing is lost: the exact entry denies too, is hidden, or the wildcard only limits', () => {
+    expect(
+      w('tools:\n  rm:\n    rules: [{ action: deny }]\n  "*":\n    rules: [{ action: deny }]\n'),
+    ).toEqual([]);
+    expect(w('hide: [rm]\ntools:\n  rm: {}\n  "*":\n    rules: [{ action: deny }]\n')).toEqual([]);
+    expect(w('tools:\n  rm: {}\n  "*":\n    rules: [{ name: g, rate_limit: 1/hour }]\n')).toEqual([]);
+    expect(w('tools:\n  "*":\n    rules: [{ action: deny }]\n')).toEqual([]);
+  });
+});
+
 describe('sliding window bounds', () => {
   const messages = (window: string) =>
     parsePolicy(rule(`{ name: r, rate_limit: { max: 1, window: ${window} } }`)).errors.map((e) => [

@@ -505,6 +505,10 @@ function semanticChecks(doc: Obj, add: Add): void {
   // Exact keys by the tool they name: `write\_file` and `write_file` are one tool, and two
   // entries for it would leave one entry's rules out.
   const exactNames = new Map<string, string>();
+  // `"*"` and glob entries with an unconditional deny rule, and the exact entries they may cover
+  // (checked after the loop: `denied-by-wildcard`).
+  const denyingKeys: { key: string; denyAt: number }[] = [];
+  const exactEntries: { key: string; path: ValuePath; hasRules: boolean; denies: boolean }[] = [];
   for (const [key, entry] of Object.entries(doc.tools)) {
     const entryPath = ['tools', key];
     if (key !== '*' && !isGlob(key) && key.trim() !== '') {
@@ -556,6 +560,17 @@ function semanticChecks(doc: Obj, add: Add): void {
           severity: 'warning',
         },
       );
+    const rules = isObj(entry) && Array.isArray(entry.rules) ? entry.rules : undefined;
+    const denyRule = rules?.findIndex((r) => isObj(r) && r.action === 'deny') ?? -1;
+    if (key === '*' || glob) {
+      if (denyRule !== -1 && !badGlob) denyingKeys.push({ key, denyAt: denyRule });
+    } else if (key.trim() !== '' && !(hidden.length && hiddenMatch(exactToolName(key))))
+      exactEntries.push({
+        key,
+        path: entryPath,
+        hasRules: (rules?.length ?? 0) > 0,
+        denies: denyRule !== -1,
+      });
     if (!isObj(entry) || !Array.isArray(entry.rules)) continue;
     const scope = key === '*' ? '_global' : isGlob(key) ? key : exactToolName(key);
     const names = new Map<string, number>();
@@ -685,6 +700,30 @@ function semanticChecks(doc: Obj, add: Add): void {
 
       if (isObj(rule.state)) checkState(rule.state, [...rp, 'state'], key, glob, scope, defined, add);
     });
+  }
+
+  // Every rule of a call's exact entry, its matching globs and `"*"` must pass (evaluation
+  // order, docs/policy-reference.md): an exact entry under a denying wildcard never lets a call
+  // through, which is rarely what its author meant (`default: deny` denies the unlisted tools).
+  if (denyingKeys.length > 0) {
+    const matchers = denyingKeys.map((d) => ({
+      ...d,
+      matches: d.key === '*' ? () => true : toolGlobMatcher(d.key),
+    }));
+    for (const e of exactEntries) {
+      if (e.denies) continue;
+      const by = matchers.find((m) => m.matches(exactToolName(e.key)));
+      if (by === undefined) continue;
+      add(
+        e.path,
+        'denied-by-wildcard',
+        `tool "${e.key}" is always denied: rules[${by.denyAt}] under "${by.key}" denies every tool it matches, so ${e.hasRules ? 'its rules never let a call through' : 'its entry allows nothing'}`,
+        by.key === '*'
+          ? 'to deny only the tools without an entry, drop the "*" deny rule and write `default: deny`'
+          : `to allow "${e.key}", narrow the glob "${by.key}"; to deny it, remove its entry`,
+        { at: 'key', severity: 'warning' },
+      );
+    }
   }
 
   for (const r of reads) {
