@@ -291,6 +291,19 @@ describe('classifyTool', () => {
     expect(c.evidence.filter((e) => e.category === 'Read' && e.kind === 'description')).toHaveLength(1);
   });
 
+  it('reads names of Object.prototype members as words, not as lexicon entries', () => {
+    // `constructor` was found `in` every lexicon (its prototype's), with an undefined weight.
+    const bare = classifyTool(tool('constructor'));
+    expect(bare).toMatchObject({ category: 'Write', confidence: 0.2, evidence: [] });
+    for (const name of ['constructor', 'get_constructor', 'delete_toString', 'hasOwnProperty', '__proto__']) {
+      const c = classifyTool(tool(name, 'A tool.'));
+      expect(Number.isFinite(c.confidence)).toBe(true);
+      expect(c.evidence.every((e) => Number.isFinite(e.weight))).toBe(true);
+    }
+    expect(classifyTool(tool('get_constructor')).category).toBe('Read');
+    expect(classifyTool(tool('delete_constructor')).category).toBe('Destructive');
+  });
+
   it('is deterministic and bounded', () => {
     const t = tool('update_and_delete_records', 'Updates records and removes stale ones.', { data: {} });
     const a = classifyTool(t);

@@ -250,11 +250,11 @@ function stem(token: string): string {
 }
 
 function verbCategory(token: string): [Category, number] | null {
-  if (token in FINANCIAL_VERBS) return ['Financial', FINANCIAL_VERBS[token]!];
-  if (token in DESTRUCTIVE_VERBS) return ['Destructive', DESTRUCTIVE_VERBS[token]!];
-  if (token in EXECUTE_VERBS) return ['Execute', EXECUTE_VERBS[token]!];
-  if (token in WRITE_VERBS) return ['Write', WRITE_VERBS[token]!];
-  if (token in READ_VERBS) return ['Read', READ_VERBS[token]!];
+  if (Object.hasOwn(FINANCIAL_VERBS, token)) return ['Financial', FINANCIAL_VERBS[token]!];
+  if (Object.hasOwn(DESTRUCTIVE_VERBS, token)) return ['Destructive', DESTRUCTIVE_VERBS[token]!];
+  if (Object.hasOwn(EXECUTE_VERBS, token)) return ['Execute', EXECUTE_VERBS[token]!];
+  if (Object.hasOwn(WRITE_VERBS, token)) return ['Write', WRITE_VERBS[token]!];
+  if (Object.hasOwn(READ_VERBS, token)) return ['Read', READ_VERBS[token]!];
   return null;
 }
 
@@ -334,9 +334,9 @@ function nameEvidence(name: string, description = ''): NameFindings {
       if (pairHit) i++;
       continue;
     }
-    if (token in EXECUTE_NOUNS)
+    if (Object.hasOwn(EXECUTE_NOUNS, token))
       out.push({ kind: 'name', detail: token, category: 'Execute', weight: EXECUTE_NOUNS[token]! });
-    else if (token in READ_NOUNS)
+    else if (Object.hasOwn(READ_NOUNS, token))
       out.push({ kind: 'name', detail: token, category: 'Read', weight: READ_NOUNS[token]! });
   }
   // The first verb of a name is what the tool does; later ones usually describe its object
