@@ -415,8 +415,13 @@ describe('tool prose', () => {
     expect(financial, 'a Financial tool with a daily cap').toBeDefined();
     const fFaq = toolFaq(financial!, data.servers.find((s) => s.id === financial!.serverId)!);
     expect(fFaq[3]!.answer).toMatch(/at most \d+ calls per calendar day \(UTC\)/);
-    // The FAQ promises the denial says when the next call is admitted: the rule's own message must.
-    expect(financial!.yaml).toContain('the next call is admitted after 00:00 UTC');
+    // The FAQ promises the denial says when the next call is admitted: the default message of a
+    // rate limit does (packages/cli/test/explain.test.ts), and no on_deny replaces it.
+    const loaded = loadPolicy(financial!.yaml, { filename: `${financial!.name}.yaml` });
+    if (!loaded.ok) throw new Error(`${financial!.name}: policy did not load`);
+    const cap = loaded.policy.rulesFor(financial!.name).find((r) => r.rateLimit !== undefined);
+    expect(cap).toMatchObject({ rateLimit: { kind: 'fixed', max: 10 } });
+    expect(cap!.onDeny).toBeUndefined();
   });
 
   it('does not say a tool takes no arguments when its schema merely lists none', () => {

@@ -33,6 +33,7 @@ export {
 export { defaultCatalogDir, defaultCurationDir, defaultSourcesDir } from './paths.js';
 export {
   amountField,
+  cappedAmountField,
   type EmittedPolicy,
   isExactToolKey,
   type PolicyDocument,
@@ -43,6 +44,7 @@ export {
   recommendedPolicy,
   recommendedRule,
   recommendedRules,
+  ruleReason,
   type StarterOptions,
   starterPolicy,
 } from './policies.js';

@@ -62,10 +62,8 @@ describe('recommendedRule', () => {
     const rules = recommendedRules(server.tools[4]!, { category: 'Financial' });
     expect(rules).toHaveLength(2);
     expect(rules[0]).toMatchObject({ rate_limit: '10/day', validate: { required_args: true } });
-    // Its own message replaces the default one, so it says itself when the next call is admitted.
-    expect(rules[0]!.on_deny).toBe(
-      'create_refund: at most 10 calls per UTC day; the next call is admitted after 00:00 UTC',
-    );
+    // No on_deny: it would lead a denial for bad arguments too (the default messages name the check).
+    expect(rules[0]).not.toHaveProperty('on_deny');
     expect(rules[1]).toMatchObject({
       conditions: [
         { path: 'args.amount', op: 'lte', value: 10_000 },
@@ -77,6 +75,35 @@ describe('recommendedRule', () => {
   it('Financial without an amount: the call cap only', () => {
     expect(recommendedRules(server.tools[5]!, { category: 'Financial' })).toHaveLength(1);
   });
+  it("says in the tool's comment whether its amounts are capped, and why not", () => {
+    const money = { type: 'object', properties: { amount: { type: 'integer' } } };
+    const emitted = (name: string, inputSchema: Record<string, unknown>) =>
+      starterPolicy(
+        { ...server, id: 'pay', tools: [{ name, description: 'Sends money.', inputSchema }] },
+        {
+          classify: () => ({
+            category: 'Financial',
+            risk: 'Critical',
+            confidence: 1,
+            evidence: [],
+            overridden: false,
+          }),
+        },
+      );
+    const capped = emitted('send_money', money);
+    expect(capped.yaml).toContain(
+      '# Financial (Critical risk): moves money; calls per UTC day and amounts are capped.',
+    );
+    expect(capped.document.tools!.send_money!.rules).toHaveLength(2);
+    const dotted = emitted('pay.send', money);
+    expect(dotted.yaml).toContain(
+      '# Financial (Critical risk): moves money; calls per UTC day are capped, amounts are not: a state path cannot name a tool whose name has a dot.',
+    );
+    expect(dotted.document.tools!['pay.send']!.rules).toHaveLength(1);
+    expect(emitted('send_money', { type: 'object', properties: { to: { type: 'string' } } }).yaml).toContain(
+      '# Financial (Critical risk): moves money; calls per UTC day are capped (its inputSchema has no numeric amount field to cap).',
+    );
+  });
   it('finds numeric amount fields only', () => {
     expect(amountField({ properties: { amount: { type: 'string' } } })).toBeUndefined();
     expect(amountField({ properties: { unit_amount: { type: ['integer', 'null'] } } })).toBe('unit_amount');
@@ -85,7 +112,7 @@ describe('recommendedRule', () => {
   it('an optional amount: the on_deny says a call without it is refused too', () => {
     const optional = recommendedRules(server.tools[4]!, { category: 'Financial' })[1]!;
     expect(optional.on_deny).toBe(
-      'create_refund: amount is capped at 10000 per call and 50000 per UTC day; a call without amount (the full amount) is refused too',
+      'create_refund: amount is capped at 10000 per call and 50000 per UTC day; a call that leaves amount out is refused too (the amount it would move is unknown)',
     );
     const required = {
       ...server.tools[4]!,

@@ -48,6 +48,15 @@ export function amountField(inputSchema: Record<string, unknown>): string | unde
   return undefined;
 }
 
+/**
+ * The amount field a Financial tool's starter rules cap ({@link amountField}), or undefined when
+ * they cap none: no numeric amount field, or a tool name with a dot, which a `state.<tool>.<counter>`
+ * path cannot name unambiguously (docs/policy-reference.md, "Counters (`state`)").
+ */
+export function cappedAmountField(tool: Pick<CatalogTool, 'name' | 'inputSchema'>): string | undefined {
+  return tool.name.includes('.') ? undefined : amountField(tool.inputSchema);
+}
+
 /** Quoted names, at most six, then how many more: `"a", "b" and 3 more`. */
 function namesList(names: readonly string[]): string {
   const shown = names.slice(0, 6).map((n) => JSON.stringify(n));
@@ -129,14 +138,13 @@ function baseRules(
           action: 'allow',
           rate_limit: `${L.FinancialCallsPerDay}/day`,
           validate: { required_args: true },
-          // A custom message replaces the default one, which says when the next call is admitted:
-          // this one says it too (the window is the calendar day, UTC).
-          on_deny: `${tool.name}: at most ${L.FinancialCallsPerDay} calls per UTC day; the next call is admitted after 00:00 UTC`,
+          // No on_deny: it would lead every denial of this rule, arguments that fail the schema
+          // included. The default messages say which check failed, and when the day's limit is
+          // reached, the UTC time the next call is admitted.
         },
       ];
-      const field = amountField(tool.inputSchema);
-      // A state path is `state.<tool>.<counter>`; a dotted tool name would make it ambiguous.
-      if (field && !tool.name.includes('.')) {
+      const field = cappedAmountField(tool);
+      if (field) {
         // Counters are keyed by tool and counter name like rate limits by rule name: the server
         // id (word characters only: a counter name has no dots) keeps servers' totals apart.
         const counter = `daily_${field}${server ? `_${server.replace(/\W/g, '_')}` : ''}`;
@@ -147,7 +155,7 @@ function baseRules(
             { path: `state.${tool.name}.${counter}`, op: 'lte', value: L.FinancialDailyAmount },
           ],
           state: { counter, window: 'day', increment_from: `args.${field}` },
-          on_deny: `${tool.name}: ${field} is capped at ${L.FinancialSingleAmount} per call and ${L.FinancialDailyAmount} per UTC day${isRequired(tool.inputSchema, field) ? '' : `; a call without ${field} (the full amount) is refused too`}`,
+          on_deny: `${tool.name}: ${field} is capped at ${L.FinancialSingleAmount} per call and ${L.FinancialDailyAmount} per UTC day${isRequired(tool.inputSchema, field) ? '' : `; a call that leaves ${field} out is refused too (the amount it would move is unknown)`}`,
         });
       }
       return rules;
@@ -173,8 +181,20 @@ export const RULE_REASON: Readonly<Record<Category, string>> = Object.freeze({
   Write: 'changes data; limited and arguments checked against its inputSchema',
   Execute: 'runs code or jobs; tight limit and arguments checked',
   Destructive: 'deletes or destroys; denied until a human decides otherwise',
-  Financial: 'moves money; calls per day and amounts are capped',
+  Financial: 'moves money; calls per UTC day are capped, and amounts when the tool has an amount field',
 });
+
+/**
+ * Why this tool gets its starter rules, one line for policy comments: {@link RULE_REASON}, except
+ * that a Financial tool's line says whether its amounts are capped and, if not, why.
+ */
+export function ruleReason(tool: Pick<CatalogTool, 'name' | 'inputSchema'>, category: Category): string {
+  if (category !== 'Financial') return RULE_REASON[category];
+  if (cappedAmountField(tool)) return 'moves money; calls per UTC day and amounts are capped';
+  return amountField(tool.inputSchema)
+    ? 'moves money; calls per UTC day are capped, amounts are not: a state path cannot name a tool whose name has a dot'
+    : 'moves money; calls per UTC day are capped (its inputSchema has no numeric amount field to cap)';
+}
 
 /**
  * One line per top-level parameter of an inputSchema: `name (type, required)`.
@@ -203,7 +223,7 @@ function toolComment(tool: CatalogTool, c: Classification, withParameters: boole
   // The description and parameter names come from the server: no escape sequence reaches a
   // terminal that shows the generated file.
   return printableLines(
-    `${tool.description}${params}\n${c.category} (${c.risk} risk): ${RULE_REASON[c.category]}.\n${why}`,
+    `${tool.description}${params}\n${c.category} (${c.risk} risk): ${ruleReason(tool, c.category)}.\n${why}`,
   );
 }
 

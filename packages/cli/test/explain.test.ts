@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,48 @@ describe('tollgate explain', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('--state-prefix applies to a Redis store');
     }
+  });
+
+  it("a starter policy's Financial rule names the failed check: the arguments, or the day's limit and when it resets", () => {
+    const file = join(dir, 'stripe-starter.yaml');
+    expect(tollgate('init', '-s', 'stripe-0.2.5', '-o', file).code).toBe(0);
+    const schema = JSON.stringify({
+      type: 'object',
+      properties: { payment_intent: { type: 'string' }, amount: { type: 'integer' } },
+      required: ['payment_intent'],
+      additionalProperties: false,
+    });
+    const bad = tollgate(
+      ...['explain', '-c', file, '--tool', 'create_refund', '--state-dsn', 'memory:', '--json'],
+      ...['--args', '{"payment_intent":"pi_1","amount":"9000"}', '--input-schema', schema],
+    );
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).decision).toMatchObject({
+      reason: 'invalid_arguments',
+      message:
+        'Rule "financial daily call cap (stripe-0.2.5)" rejected the arguments of "create_refund": /amount must be integer',
+    });
+    // The day's limit reached: the default message, which says when the next call is admitted.
+    const db = join(dir, 'stripe-state');
+    const policy = loadPolicy(readFileSync(file, 'utf8'));
+    if (!policy.ok) throw new Error('starter policy did not load');
+    const store = new SqliteCounterStore({ file: join(db, 'tollgate.sqlite') });
+    const call = { tool: 'create_refund', args: { payment_intent: 'pi_1', amount: 1 } };
+    return (async () => {
+      for (let i = 0; i < 10; i++) {
+        const d = await evaluate(policy.policy, call, { store, inputSchema: JSON.parse(schema) });
+        expect(d.allowed).toBe(true);
+        if (d.allowed) await store.commit(d.reservation!);
+      }
+      await store.close();
+      const full = tollgate(
+        ...['explain', '-c', file, '--tool', 'create_refund', '--state-dir', db, '--json'],
+        ...['--args', '{"payment_intent":"pi_1","amount":1}', '--input-schema', schema],
+      );
+      expect(JSON.parse(full.stdout).decision.message).toMatch(
+        /^Rate limit "financial daily call cap \(stripe-0\.2\.5\)" reached: 10 per day \(UTC\)\. The next call will be admitted in .+ \(at \d{4}-\d\d-\d\dT00:00:00\.000Z\)$/,
+      );
+    })();
   });
 
   it('says how to give the inputSchema when a required_args rule denies for want of it', () => {
