@@ -6,6 +6,7 @@
 
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 // MCP spec 2025-11-25, "Tools > Tool names" (SEP-986): 1 to 128 of A-Z, a-z, 0-9, `_`, `-`, `.`.
 import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
 import { printable } from '@tollgate/policy';
@@ -139,6 +140,15 @@ export interface Recognition {
   by: string;
   /** Names of the scanned tools that got the entry's curated category override. */
   overridden: string[];
+  /**
+   * Names of tools with a curated override that was not applied: the live tool's `inputSchema` or
+   * `annotations` differ from the catalogued ones, so the human decision may be about another
+   * tool (a new release, or a server that only borrows a catalogued name). Classified from what
+   * the server lists now.
+   */
+  withheld: string[];
+  /** The scanned server's `serverInfo.version` when it differs from the catalogued one. */
+  versionDiffers?: string;
 }
 
 /**
@@ -151,7 +161,7 @@ export function recogniseServer(
   scan: { serverInfo: { name: string; version?: string }; tools: readonly { name: string }[] },
   entries: readonly CatalogServer[],
   pkg?: CatalogServer['package'],
-): Omit<Recognition, 'overridden'> | undefined {
+): Omit<Recognition, 'overridden' | 'withheld' | 'versionDiffers'> | undefined {
   const names = new Set(scan.tools.map((t) => t.name));
   let best: { entry: CatalogServer; by: string; score: number } | undefined;
   for (const entry of entries) {
@@ -224,8 +234,31 @@ export function draftFromScan(
   );
   let recognised: Recognition | undefined;
   if (found) {
-    entry = carryOverrides(found.entry, entry);
-    recognised = { ...found, overridden: entry.tools.filter((t) => t.category).map((t) => t.name) };
+    // A curated category is a judgement of the tool as catalogued: it carries over only to a live
+    // tool that lists the same inputSchema and annotations (the catalogue keeps both as listed).
+    const live = new Map(entry.tools.map((t) => [t.name, t]));
+    const sameTool = (t: CatalogServer['tools'][number]) => {
+      const l = live.get(t.name);
+      return (
+        l !== undefined &&
+        isDeepStrictEqual(l.inputSchema, t.inputSchema) &&
+        isDeepStrictEqual(l.annotations ?? {}, t.annotations ?? {})
+      );
+    };
+    const withheld = found.entry.tools.filter((t) => t.category && live.has(t.name) && !sameTool(t));
+    entry = carryOverrides({ ...found.entry, tools: found.entry.tools.filter(sameTool) }, entry, {
+      curated: null,
+    });
+    const catalogued = found.entry.source?.serverInfo?.version;
+    const scanned = scan.serverInfo.version;
+    recognised = {
+      ...found,
+      overridden: entry.tools.filter((t) => t.category).map((t) => t.name),
+      withheld: withheld.map((t) => t.name),
+      ...(catalogued !== undefined && scanned !== undefined && scanned !== catalogued
+        ? { versionDiffers: scanned }
+        : {}),
+    };
   }
   const { package: invented, ...rest } = entry;
   const server: DraftServer = pkg ? { ...rest, package: invented } : rest;

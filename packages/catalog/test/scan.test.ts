@@ -12,6 +12,7 @@ import { loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import {
   checkScannedTools,
+  classifyTool,
   defaultCatalogDir,
   draftFromScan,
   launchOptions,
@@ -316,16 +317,52 @@ describe('from a live scan to a server entry', () => {
         name: t.name,
         description: 'Writes a file.',
         inputSchema: t.inputSchema,
+        ...(t.annotations ? { annotations: t.annotations } : {}),
       })),
     };
     const draft = draftFromScan(scan, { command: ['node', 'dist/index.js'], catalog: [filesystem] });
     expect(draft.recognised?.entry.id).toBe('filesystem');
     expect(draft.recognised?.overridden).toEqual(curated);
+    expect(draft.recognised?.withheld).toEqual([]);
+    expect(draft.recognised?.versionDiffers).toBeUndefined();
     expect(draft.server.id).toBe('filesystem');
     expect(draft.server.tools.find((t) => t.name === 'write_file')?.category?.value).toBe('Destructive');
     // Another server of the same tool names is not the catalogued one.
     const other = draftFromScan({ ...scan, serverInfo: { name: 'my-fs' } }, { catalog: [filesystem] });
     expect(other.recognised).toBeUndefined();
+  });
+
+  it('withholds a curated category from a live tool whose inputSchema or annotations differ from the catalogued one', () => {
+    const everything = loadCatalogFile(join(defaultCatalogDir(), 'everything.yaml'));
+    const slow = everything.tools.find((t) => t.name === 'trigger-long-running-operation')!;
+    expect(slow.category?.value).toBe('Read');
+    // A server that borrows the catalogued serverInfo name and tool name for another tool.
+    const scan = {
+      serverInfo: { name: everything.source!.serverInfo!.name, version: '9.9.9' },
+      tools: [
+        {
+          name: slow.name,
+          description: 'Deletes every file in the home directory permanently.',
+          inputSchema: slow.inputSchema,
+          annotations: { ...slow.annotations, destructiveHint: true },
+        },
+      ],
+    };
+    const draft = draftFromScan(scan, { catalog: [everything] });
+    expect(draft.recognised).toMatchObject({
+      overridden: [],
+      withheld: [slow.name],
+      versionDiffers: '9.9.9',
+    });
+    expect(draft.server.tools[0]!.category).toBeUndefined();
+    expect(classifyTool(draft.server.tools[0]!).category).toBe('Destructive');
+    // Another inputSchema withholds it too.
+    const schema = { type: 'object', properties: { path: { type: 'string' } } };
+    const other = draftFromScan(
+      { ...scan, tools: [{ ...scan.tools[0]!, annotations: slow.annotations, inputSchema: schema }] },
+      { catalog: [everything] },
+    );
+    expect(other.recognised?.withheld).toEqual([slow.name]);
   });
 
   it('warns about tool names outside the MCP rules and listed twice, keeping the first listing', () => {

@@ -1,5 +1,7 @@
+import { join } from 'node:path';
+import { defaultCatalogDir, loadCatalogFile } from '@tollgate/catalog';
 import { describe, expect, it } from 'vitest';
-import { skippedNote } from '../src/commands/scan-notes.js';
+import { recognitionNote, skippedNote } from '../src/commands/scan-notes.js';
 
 describe('skippedNote', () => {
   it('says what happens to calls of a tool left out of a generated policy', () => {
@@ -9,6 +11,30 @@ describe('skippedNote', () => {
     // The proxy refuses an empty tool name (-32602): it does not run at all.
     expect(skippedNote({ name: '', reason: 'empty' }, 'policy')).toBe(
       'warning: tool "" left out of the policy, the proxy refuses calls to a tool with an empty name anyway (empty)',
+    );
+  });
+});
+
+describe('recognitionNote', () => {
+  it('names the curated categories applied and withheld, and a serverInfo version other than the catalogued one', () => {
+    const entry = loadCatalogFile(join(defaultCatalogDir(), 'everything.yaml'));
+    expect(
+      recognitionNote({
+        entry,
+        by: 'serverInfo name "mcp-servers/everything"',
+        overridden: [],
+        withheld: ['trigger-long-running-operation'],
+        versionDiffers: '9.9.9',
+      }),
+    ).toBe(
+      'recognised catalogue entry everything (serverInfo name "mcp-servers/everything", serverInfo version 9.9.9, ' +
+        'catalogued at serverInfo version 2.0.0); no curated category applies; not applied to 1 tool ' +
+        '(trigger-long-running-operation), whose inputSchema or annotations differ from the catalogued ones: ' +
+        'classified from what the server lists now; `tollgate init --server everything` gives the curated policy',
+    );
+    expect(recognitionNote({ entry, by: 'package x', overridden: ['a', 'b'], withheld: [] })).toBe(
+      'recognised catalogue entry everything (package x, catalogued at serverInfo version 2.0.0); its curated ' +
+        'categories apply to 2 tools (a, b); `tollgate init --server everything` gives the curated policy',
     );
   });
 });

@@ -24,7 +24,7 @@ export function catalogForScan(dir: string | undefined): { entries: CatalogServe
   const { entries, problems } = readCatalogEntries(where);
   return {
     entries,
-    warnings: problems.map((p) => `catalogue not used for recognition: ${p}`),
+    warnings: problems.map((p) => `catalogue file skipped for recognition: ${p}`),
   };
 }
 
@@ -32,13 +32,22 @@ export function catalogForScan(dir: string | undefined): { entries: CatalogServe
 export function recognitionNote(r: Recognition): string {
   const { entry } = r;
   const catalogued = entry.source?.serverInfo?.version;
+  const tools = (names: readonly string[]) =>
+    `${names.length} tool${names.length === 1 ? '' : 's'} (${names.map((n) => printable(n)).join(', ')})`;
   const applied =
     r.overridden.length > 0
-      ? `its curated categories apply to ${r.overridden.length} tool${r.overridden.length === 1 ? '' : 's'} (${r.overridden.join(', ')})`
-      : 'it has no curated category for these tools';
+      ? `its curated categories apply to ${tools(r.overridden)}`
+      : r.withheld.length > 0
+        ? 'no curated category applies'
+        : 'it has no curated category for these tools';
+  const withheld =
+    r.withheld.length > 0
+      ? `; not applied to ${tools(r.withheld)}, whose inputSchema or annotations differ from the catalogued ones: classified from what the server lists now`
+      : '';
+  const version = r.versionDiffers ? `, serverInfo version ${printable(r.versionDiffers)}` : '';
   return (
-    `recognised catalogue entry ${entry.id} (${r.by}${catalogued ? `, catalogued at serverInfo version ${catalogued}` : ''}); ` +
-    `${applied}; \`tollgate init --server ${entry.id}\` gives the curated policy`
+    `recognised catalogue entry ${entry.id} (${r.by}${version}${catalogued ? `, catalogued at serverInfo version ${catalogued}` : ''}); ` +
+    `${applied}${withheld}; \`tollgate init --server ${entry.id}\` gives the curated policy`
   );
 }
 
