@@ -1,6 +1,6 @@
 // Prints classifier accuracy on the tuning split and the held-out split (servers whose id sorts in
 // the last quarter). Usage: npx tsx --conditions=@tollgate/source packages/catalog/scripts/measure-classifier.ts [--misses]
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   classifyTool,
@@ -17,10 +17,15 @@ import {
 const servers = loadCatalog(defaultCatalogDir());
 const labels = readLabels(defaultCurationDir());
 // The split is fixed over every snapshot id (62 servers), so it does not move while files arrive.
-const snapshotIds = [
-  'aws-bedrock-agentcore',
-  ...readdirSync(join(defaultSourcesDir(), 'npm-scans')).map((f) => f.replace(/\.json$/, '')),
-];
+const scans = join(defaultSourcesDir(), 'npm-scans');
+if (!existsSync(scans)) {
+  console.error(
+    `measure-classifier: the captured tools/list snapshots are not at ${scans} (the held-out split is ` +
+      'fixed over their ids); set TOLLGATE_CATALOG_SOURCES to the catalog-sources directory that holds npm-scans/',
+  );
+  process.exit(2);
+}
+const snapshotIds = ['aws-bedrock-agentcore', ...readdirSync(scans).map((f) => f.replace(/\.json$/, ''))];
 const held = heldOutServers(snapshotIds);
 const tuning = measure(servers, labels, (l) => !held.has(l.server));
 const heldOut = measure(servers, labels, (l) => held.has(l.server));
