@@ -75,6 +75,28 @@ describe('recommendedRule', () => {
   it('Financial without an amount: the call cap only', () => {
     expect(recommendedRules(server.tools[5]!, { category: 'Financial' })).toHaveLength(1);
   });
+  it("lists the evidence for the tool's category first and labels a piece for another category", () => {
+    const { yaml } = starterPolicy(
+      { ...server, id: 'news', tools: [{ name: 'toggle_updates', description: 'x', inputSchema: {} }] },
+      {
+        classify: () => ({
+          category: 'Write',
+          risk: 'Medium',
+          confidence: 0.5,
+          overridden: false,
+          evidence: [
+            { kind: 'description', detail: '"subscription"', category: 'Financial', weight: 5 },
+            { kind: 'name', detail: 'toggle', category: 'Write', weight: 4.5 },
+            { kind: 'description', detail: '"updates"', category: 'Write', weight: 2 },
+          ],
+        }),
+      },
+    );
+    expect(yaml).toContain(
+      '# evidence: name toggle, description "updates", description "subscription" (Financial)\n',
+    );
+  });
+
   it("says in the tool's comment whether its amounts are capped, and why not", () => {
     const money = { type: 'object', properties: { amount: { type: 'integer' } } };
     const emitted = (name: string, inputSchema: Record<string, unknown>) =>

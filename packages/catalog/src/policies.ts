@@ -214,9 +214,13 @@ function toolComment(tool: CatalogTool, c: Classification, withParameters: boole
   const why = c.overridden
     ? `manual override: ${c.evidence[0]?.detail ?? ''}`
     : `evidence: ${
-        c.evidence
+        // The pieces for the category first; a piece for another category is labelled with it.
+        [
+          ...c.evidence.filter((e) => e.category === c.category),
+          ...c.evidence.filter((e) => e.category !== c.category),
+        ]
           .slice(0, 3)
-          .map((e) => `${e.kind} ${e.detail}`)
+          .map((e) => `${e.kind} ${e.detail}${e.category === c.category ? '' : ` (${e.category})`}`)
           .join(', ') || 'none'
       }`;
   const params = withParameters ? `\nparameters: ${parameterSummary(tool.inputSchema)}` : '';

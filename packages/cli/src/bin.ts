@@ -2,6 +2,18 @@
 import type { Command } from 'commander';
 import { buildSubcommandProgram, SUBCOMMANDS } from './commands-tree.js';
 
+// `tollgate help [command...]` is `tollgate [command...] --help` (the root command runs the proxy,
+// so commander adds no help command of its own; the proxy never starts without -c).
+if (process.argv[2] === 'help') {
+  const target = process.argv[3];
+  if (target !== undefined && !SUBCOMMANDS.has(target)) {
+    process.stderr.write(
+      `tollgate: help: unknown command "${target}" (commands: ${[...SUBCOMMANDS].join(', ')})\n`,
+    );
+    process.exit(2);
+  }
+  process.argv.splice(2, Number.POSITIVE_INFINITY, ...process.argv.slice(3), '--help');
+}
 // A subcommand never needs the proxy (the root command), whose module loads the MCP SDK and the
 // runtime: only build the full tree when the first argument is not a subcommand name.
 const first = process.argv[2];

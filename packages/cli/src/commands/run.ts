@@ -102,6 +102,7 @@ Examples:
   tollgate -c policy.yaml -- npx -y @modelcontextprotocol/server-filesystem ~/work
   tollgate -c policy.yaml --state-dsn redis://127.0.0.1:6379 -- node server.js
   tollgate validate -c policy.yaml
+  tollgate help scan                 (the same as tollgate scan --help)
 
 Stdout carries only MCP messages; logs go to stderr. The stdio proxy exits with the server's
 exit code; --transport http and --upstream exit 0 on a signal or the client's EOF, 2 on usage

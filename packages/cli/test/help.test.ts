@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// Through the built binary: `help` is read by bin.ts before the command tree is built.
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+function tollgate(args: string[]) {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run pnpm --filter 'tollgate...' build first`);
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('tollgate help [command]', () => {
+  it('prints the help of the command named, as `<command> --help` does', () => {
+    for (const [args, usage] of [
+      [['help', 'scan'], 'Usage: tollgate scan [options] [command...]'],
+      [['help', 'catalog', 'stats'], 'Usage: tollgate catalog stats [options]'],
+      [['help'], 'Usage: tollgate -c <policy.yaml> [options] -- <server command> [args...]'],
+    ] as const) {
+      const r = tollgate([...args]);
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n')[0]).toBe(usage);
+    }
+  });
+
+  it('an unknown command name is a usage error (exit 2) that lists the commands', () => {
+    const r = tollgate(['help', 'sacn']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'tollgate: help: unknown command "sacn" (commands: validate, test, explain, status, scan, init, catalog)\n',
+    );
+  });
+});
