@@ -3,6 +3,7 @@
  * catalogue entries. Upstream descriptions never enter the catalogue: a tool without a curated
  * description is an error that names it.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
@@ -256,24 +257,33 @@ export function firstSentence(text: string, maxWords = 25): string {
   return w.length <= maxWords ? sentence : `${w.slice(0, maxWords - 1).join(' ')}…`;
 }
 
+/** The default catalogue id of a server: its name in lower-case kebab form (see {@link entryFromScan}). */
+function idFromServerName(name: string): string {
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '') || 'server';
+  // Letters outside ASCII are dropped from the slug: a short hash of the whole name keeps two
+  // such servers (`工具服务器`, `数据服务器`) apart, since rule names and counters end with the id.
+  return /[^\x00-\x7f]/.test(name)
+    ? `${slug.replace(/-$/, '')}-${createHash('sha256').update(name).digest('hex').slice(0, 6)}`
+    : slug;
+}
+
 /**
  * A draft catalogue entry from a live scan. Descriptions are the server's own first sentences
  * (cut to 25 words): fine for a local policy, but to be rewritten in our words before the entry
  * joins `catalog/`. A tool without any description gets "(no description)".
  * @param scan what {@link scanServer} returned.
- * @param meta id and package to record; default id is the server name in lower-case kebab form.
+ * @param meta id and package to record; default id is the server name in lower-case kebab form,
+ *   with a short hash of the name added when it has letters outside ASCII (`工具服务器` -> `server-3f2a1b`).
  */
 export function entryFromScan(
   scan: { serverInfo: { name: string; version?: string; title?: string }; tools: SnapshotTool[] },
   meta: { id?: string; package?: CatalogServer['package']; launch?: CatalogLaunch } = {},
 ): CatalogServer {
-  const id =
-    meta.id ??
-    (scan.serverInfo.name
-      .toLowerCase()
-      .replace(/[^a-z0-9._-]+/g, '-')
-      .replace(/^[^a-z0-9]+/, '') ||
-      'server');
+  const id = meta.id ?? idFromServerName(scan.serverInfo.name);
   return {
     id,
     name: scan.serverInfo.title ?? scan.serverInfo.name,

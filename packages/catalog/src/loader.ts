@@ -68,10 +68,23 @@ export function parseCatalog(text: string, filename = '<inline>'): CatalogServer
 
 /**
  * Read one catalogue file from disk.
- * @throws {CatalogError} when the file is invalid; Node's `ENOENT` error when it does not exist.
+ * @throws {CatalogError} when the file is invalid; Node's `ENOENT` error when it does not exist;
+ *   for any other read failure (`EACCES`, `EISDIR`...) an error whose message names the file
+ *   (`cannot read the catalogue file <path>: EACCES`) and keeps Node's `code` and `path`.
  */
 export function loadCatalogFile(path: string): CatalogServer {
-  return parseCatalog(readFileSync(path, 'utf8'), path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT' || e.code === undefined) throw err;
+    throw Object.assign(new Error(`cannot read the catalogue file ${path}: ${e.code}`), {
+      code: e.code,
+      path,
+    });
+  }
+  return parseCatalog(text, path);
 }
 
 /**

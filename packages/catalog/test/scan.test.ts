@@ -332,6 +332,16 @@ describe('from a live scan to a server entry', () => {
     expect(other.recognised).toBeUndefined();
   });
 
+  it('gives servers whose names differ only outside ASCII ids of their own (rule names end with the id)', () => {
+    const id = (name: string) => draftFromScan({ serverInfo: { name }, tools: [] }).server.id;
+    expect(id('Memory Server')).toBe('memory-server');
+    expect(id('工具服务器')).toMatch(/^server-[0-9a-f]{6}$/);
+    expect(id('数据服务器')).toMatch(/^server-[0-9a-f]{6}$/);
+    expect(id('工具服务器')).not.toBe(id('数据服务器'));
+    expect(id('工具服务器')).toBe(id('工具服务器'));
+    expect(id('db 工具')).toMatch(/^db-[0-9a-f]{6}$/);
+  });
+
   it('withholds a curated category from a live tool whose inputSchema or annotations differ from the catalogued one', () => {
     const everything = loadCatalogFile(join(defaultCatalogDir(), 'everything.yaml'));
     const slow = everything.tools.find((t) => t.name === 'trigger-long-running-operation')!;

@@ -75,10 +75,14 @@ describe('tollgate catalog stats', { timeout: 120_000 }, () => {
     const missing = join(empty, 'nope');
     const file = join(empty, 'file.txt');
     writeFileSync(file, 'x');
+    // A directory whose one catalogue file cannot be read: the file is named, not the directory.
+    const unreadable = mkdtempSync(join(tmpdir(), 'tollgate-stats-unreadable-'));
+    mkdirSync(join(unreadable, 'memory.yaml'));
     const cases: Array<[string, string]> = [
       [missing, `catalogue directory ${missing} does not exist`],
       [empty, `no catalogue files (*.yaml) in ${empty}`],
       [file, `${file} is not a directory`],
+      [unreadable, `cannot read the catalogue file ${join(unreadable, 'memory.yaml')}: EISDIR`],
     ];
     for (const [dir, message] of cases) {
       const r = tollgate(['stats', '--dir', dir]);

@@ -1,7 +1,7 @@
 // `tollgate init` end to end: a child process runs the command module (from source) against the
 // repository catalogue and real MCP servers from npm.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -67,6 +67,16 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no server "memry" in the catalogue (did you mean memory?)');
     expect(existsSync(join(dir, 'p.yaml'))).toBe(false);
+  });
+
+  it('names the catalogue file it cannot read (exit 2)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+    mkdirSync(join(dir, 'memory.yaml'));
+    const r = tollgate(['--server', 'memory', '--catalog', dir, '-o', join(dir, 'p.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `tollgate init: cannot read the catalogue file ${join(dir, 'memory.yaml')}: EISDIR\n`,
+    );
   });
 
   it('reports an unknown server before complaining about an existing output file', () => {

@@ -103,6 +103,10 @@ export function runStats(opts: { dir?: string; json?: boolean }): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) throw err; // a catalogue file's own error, with its position
+    if ((err as NodeJS.ErrnoException).path !== dir) {
+      statsFailure(opts, (err as Error).message); // one file that cannot be read
+      return;
+    }
     statsFailure(
       opts,
       code === 'ENOENT'
