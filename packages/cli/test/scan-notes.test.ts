@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { defaultCatalogDir, loadCatalogFile } from '@tollgate/catalog';
 import { describe, expect, it } from 'vitest';
-import { recognitionNote, skippedNote } from '../src/commands/scan-notes.js';
+import { recognitionNote, shownTarget, skippedNote } from '../src/commands/scan-notes.js';
 
 describe('skippedNote', () => {
   it('says what happens to calls of a tool left out of a generated policy', () => {
@@ -35,6 +35,36 @@ describe('recognitionNote', () => {
     expect(recognitionNote({ entry, by: 'package x', overridden: ['a', 'b'], withheld: [] })).toBe(
       'recognised catalogue entry everything (package x, catalogued at serverInfo version 2.0.0); its curated ' +
         'categories apply to 2 tools (a, b); `tollgate init --server everything` gives the curated policy',
+    );
+  });
+});
+
+describe('shownTarget', () => {
+  it('masks the secrets people put on a command line or in an upstream URL', async () => {
+    expect(await shownTarget('https://user:pw@mcp.example.com/mcp?api_key=SECRET&x', [])).toBe(
+      'https://***:***@mcp.example.com/mcp?api_key=***&***',
+    );
+    expect(
+      await shownTarget(undefined, [
+        'env',
+        'API_KEY=SECRET1',
+        'DEBUG=1',
+        'npx',
+        '-y',
+        '@acme/mcp@1.2.0',
+        '--token',
+        'SECRET2',
+        '--client-secret=SECRET3',
+        '--url',
+        'https://h.example/sse?key=SECRET4',
+        '--verbose',
+        'plain',
+      ]),
+    ).toBe(
+      'env API_KEY=*** DEBUG=1 npx -y @acme/mcp@1.2.0 --token *** --client-secret=*** --url https://h.example/sse?key=*** --verbose plain',
+    );
+    expect(await shownTarget(undefined, ['npx', '-y', '@modelcontextprotocol/server-memory'])).toBe(
+      'npx -y @modelcontextprotocol/server-memory',
     );
   });
 });

@@ -297,6 +297,29 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     expect(tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '--', 'x']).code).toBe(2);
   });
 
+  it('keeps a key in the upstream URL or on the command line out of the scaffold and the draft entry', async () => {
+    const fixture = await startHttpFixture();
+    try {
+      const url = `${fixture.url}?api_key=SECRET-URL-KEY`;
+      const scaffold = await tollgateAsync(['--upstream', url]);
+      expect(scaffold.code).toBe(0);
+      expect(scaffold.stdout).toContain(`# Scaffold from a live scan of: ${fixture.url}?api_key=***\n`);
+      const entry = await tollgateAsync(['--format', 'catalog', '--upstream', url]);
+      expect(entry.stdout).toContain(
+        `# Draft catalogue entry from a live scan of: ${fixture.url}?api_key=***\n`,
+      );
+      expect(scaffold.stdout + scaffold.stderr + entry.stdout + entry.stderr).not.toContain('SECRET-URL-KEY');
+    } finally {
+      await fixture.close();
+    }
+    const local = tollgate(['--', 'env', 'API_KEY=SECRET-ENV-KEY', process.execPath, pagedFixture]);
+    expect(local.code).toBe(0);
+    expect(local.stdout).toContain(
+      `# Scaffold from a live scan of: env API_KEY=*** ${process.execPath} ${pagedFixture}\n`,
+    );
+    expect(local.stdout).not.toContain('SECRET-ENV-KEY');
+  });
+
   it('--upstream failures: the HTTP status of a wrong path, the error code when nothing listens', async () => {
     const fixture = await startHttpFixture();
     const wrong = fixture.url.replace(/\/mcp$/, '/nothing-here');

@@ -15,7 +15,7 @@ import {
 import { loadPolicy, MAX_POLICY_BYTES } from '@tollgate/policy';
 import { distance } from 'fastest-levenshtein';
 import { jsonFailureText } from '../json-failure.js';
-import { catalogForScan, escapedNote, recognitionNote, skippedNote } from './scan-notes.js';
+import { catalogForScan, escapedNote, recognitionNote, shownTarget, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate init`. */
 export interface InitOptions {
@@ -126,6 +126,7 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     server = catalogued;
     source = `catalogue entry ${catalogued.id}`;
   } else {
+    const target = await shownTarget(undefined, command);
     let result: Awaited<ReturnType<typeof scanServer>>;
     try {
       result = await scanServer({
@@ -136,13 +137,13 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
       });
     } catch (err) {
       if (err instanceof ScanTimeoutError) return fail(opts, 'scan-timeout', err.message);
-      return fail(opts, 'scan-failed', `could not scan ${command.join(' ')}: ${(err as Error).message}`);
+      return fail(opts, 'scan-failed', `could not scan ${target}: ${(err as Error).message}`);
     }
     const catalog = catalogForScan(opts.catalog);
     const draft = draftFromScan(result, { command, catalog: catalog.entries });
     server = draft.server;
     notes.push(...[...catalog.warnings, ...draft.warnings].map((w) => `warning: ${w}`));
-    source = `live scan of ${command.join(' ')}`;
+    source = `live scan of ${target}`;
     if (draft.recognised) {
       catalogEntry = draft.recognised.entry.id;
       notes.push(recognitionNote(draft.recognised));

@@ -11,7 +11,7 @@ import {
 } from '@tollgate/catalog';
 import { MAX_POLICY_BYTES } from '@tollgate/policy';
 import { jsonFailureText } from '../json-failure.js';
-import { catalogForScan, escapedNote, recognitionNote, skippedNote } from './scan-notes.js';
+import { catalogForScan, escapedNote, recognitionNote, shownTarget, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate scan`. */
 export interface ScanCliOptions {
@@ -56,7 +56,7 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       `--id ${JSON.stringify(opts.id)} is not a catalogue id: lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`,
     );
   }
-  const target = opts.upstream ?? command.join(' ');
+  const target = await shownTarget(opts.upstream, command);
   let result: Awaited<ReturnType<typeof scanServer>>;
   try {
     result = await scanServer({
@@ -104,7 +104,9 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
     const packageLine = server.package
       ? []
       : [
-          'package: unknown (the command is not `npx <package>`); add',
+          opts.upstream
+            ? 'package: unknown (a scan over HTTP names no package); add'
+            : 'package: unknown (the command is not `npx <package>`); add',
           '`package: { registry: npm|pypi, name, version }` before adding this file to catalog/.',
         ];
     process.stdout.write(

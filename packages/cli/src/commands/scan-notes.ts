@@ -28,6 +28,35 @@ export function catalogForScan(dir: string | undefined): { entries: CatalogServe
   };
 }
 
+/** An option or variable name whose value is not shown (an API key, a token, a password). */
+const SECRET_NAME = /key|token|secret|pass|pwd|auth|credential|cookie/i;
+
+/**
+ * What a scanned server is called in generated files, notes and errors, without the secrets
+ * people put on command lines: an upstream URL with its query values and userinfo masked
+ * (`redactUrl`), or the command with `***` for the value of a secret-looking variable
+ * (`env API_KEY=***`), option (`--api-key=***`, `--token ***`) or URL in it.
+ * @param upstream the `--upstream` URL, if the scan is of one
+ * @param command the server command and its arguments otherwise
+ */
+export async function shownTarget(upstream: string | undefined, command: readonly string[]): Promise<string> {
+  // The proxy package (and with it the MCP SDK's HTTP client) loads only when a URL is shown.
+  const redactUrl =
+    upstream !== undefined || command.some((a) => a.includes('://'))
+      ? (await import('@tollgate/proxy')).redactUrl
+      : (u: string) => u;
+  if (upstream !== undefined) return redactUrl(upstream);
+  return command
+    .map((arg, i) => {
+      const prev = i > 0 ? command[i - 1]! : '';
+      if (/^--?[A-Za-z]/.test(prev) && !prev.includes('=') && SECRET_NAME.test(prev)) return '***';
+      const assignment = /^(?:--?)?([A-Za-z_][\w.-]*)=/.exec(arg);
+      if (assignment && SECRET_NAME.test(assignment[1]!)) return `${assignment[0]}***`;
+      return arg.replace(/[A-Za-z][\w+.-]*:\/\/\S+/g, (url) => redactUrl(url));
+    })
+    .join(' ');
+}
+
 /** One line: which catalogue entry was recognised, what it changed, and the curated command. */
 export function recognitionNote(r: Recognition): string {
   const { entry } = r;
