@@ -74,6 +74,19 @@ describe('tollgate explain', () => {
       message:
         'Rule "financial daily call cap (stripe-0.2.5)" rejected the arguments of "create_refund": /amount must be integer',
     });
+    // --server takes the inputSchema from the catalogue entry: the same verdict.
+    const fromCatalogue = tollgate(
+      ...['explain', '-c', file, '--tool', 'create_refund', '--state-dsn', 'memory:', '--json'],
+      ...['--args', '{"payment_intent":"pi_1","amount":"9000"}', '--server', 'stripe-0.2.5'],
+    );
+    expect(JSON.parse(fromCatalogue.stdout).decision).toEqual(JSON.parse(bad.stdout).decision);
+    const unknown = tollgate(
+      ...['explain', '-c', file, '--tool', 'create_refnud', '--server', 'stripe-0.2.5'],
+    );
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      'tollgate explain: catalogue entry stripe-0.2.5 has no tool "create_refnud" (did you mean create_refund?); give its --input-schema instead\n',
+    );
     // The day's limit reached: the default message, which says when the next call is admitted.
     const db = join(dir, 'stripe-state');
     const policy = loadPolicy(readFileSync(file, 'utf8'));
@@ -107,7 +120,7 @@ describe('tollgate explain', () => {
     expect(without.code).toBe(1);
     expect(without.stdout).toContain('(schema_unavailable)');
     expect(without.stdout).toContain(
-      "  the proxy checks this against the tool's inputSchema from tools/list: pass it with --input-schema '<json>' to explain the call as the proxy decides it\n",
+      "  the proxy checks this against the tool's inputSchema from tools/list: pass it with --input-schema '<json>', or --server <catalogue id> for a catalogued server, to explain the call as the proxy decides it\n",
     );
     const schema = '{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}';
     const withSchema = tollgate(

@@ -33,6 +33,9 @@ export interface ExplainOptions {
   tool: string;
   args?: string;
   inputSchema?: string;
+  /** Catalogue server id: the tool's inputSchema comes from its entry (unless --input-schema). */
+  server?: string;
+  catalog?: string;
   json?: boolean;
   stateDir?: string;
   stateDsn?: string;
@@ -59,7 +62,7 @@ export interface ExplainOutput {
 
 /**
  * A problem with explain's input that is not in the policy text: `unreadable-file` (with the
- * policy `file`), `invalid-args`, `invalid-input-schema`, `invalid-option`, `state-unavailable`.
+ * policy `file`), `invalid-args`, `invalid-input-schema`, `invalid-option`, `catalogue` (`--server`: no such entry or tool), `state-unavailable`.
  */
 export interface ExplainInputError {
   file?: string;
@@ -189,6 +192,30 @@ async function openState(
 }
 
 /**
+ * The inputSchema of `tool` in the catalogue entry `server`, or why there is none (the entry or
+ * the tool not found, with near tool names). The catalogue module loads only when asked for.
+ */
+async function catalogueSchema(
+  server: string,
+  tool: string,
+  catalog: string | undefined,
+): Promise<Record<string, unknown> | string> {
+  const { catalogueServer } = await import('./catalogue-entry.js');
+  const entry = catalogueServer(server, catalog);
+  if (typeof entry === 'string') return entry;
+  const listed = entry.tools.find((t) => t.name === tool);
+  if (listed) return listed.inputSchema;
+  const { closest } = await import('fastest-levenshtein');
+  const near = entry.tools.length
+    ? closest(
+        tool,
+        entry.tools.map((t) => t.name),
+      )
+    : undefined;
+  return `catalogue entry ${entry.id} has no tool ${JSON.stringify(tool)}${near ? ` (did you mean ${near}?)` : ''}; give its --input-schema instead`;
+}
+
+/**
  * The action of `tollgate explain`: evaluate one `tools/call` against the policy in peek mode
  * (counters read, never taken) and print every rule's trace and the decision (stdout; JSON with
  * `--json`). Sets `process.exitCode`: 0 allowed, 1 denied or invalid policy, 2 unreadable file,
@@ -213,6 +240,16 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   } catch (e) {
     const message = (e as Error).message;
     return fail(opts, 2, [{ code: 'invalid-input-schema', message }], [`tollgate explain: ${message}`]);
+  }
+  if (opts.catalog !== undefined && opts.server === undefined) {
+    const message = '--catalog applies to --server <id>';
+    return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
+  }
+  if (opts.server !== undefined && inputSchema === undefined) {
+    const found = await catalogueSchema(opts.server, opts.tool, opts.catalog);
+    if (typeof found === 'string')
+      return fail(opts, 2, [{ code: 'catalogue', message: found }], [`tollgate explain: ${found}`]);
+    inputSchema = found;
   }
   const file = opts.config;
   let text: string;
@@ -346,7 +383,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
       // The proxy has the schema from the server's tools/list; explain has only what it is given.
       lines.push(
         pc.dim(
-          "  the proxy checks this against the tool's inputSchema from tools/list: pass it with --input-schema '<json>' to explain the call as the proxy decides it",
+          "  the proxy checks this against the tool's inputSchema from tools/list: pass it with --input-schema '<json>', or --server <catalogue id> for a catalogued server, to explain the call as the proxy decides it",
         ),
       );
     }

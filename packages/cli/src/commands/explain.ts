@@ -18,6 +18,14 @@ export function registerExplain(program: Command): void {
     .requiredOption('--tool <name>', 'tool name of the call')
     .option('--args <json>', 'the call arguments as a JSON object', '{}')
     .option('--input-schema <json>', "the tool's inputSchema as JSON (for validate.required_args)")
+    .option(
+      '--server <id>',
+      "catalogue server id, e.g. github: take the tool's inputSchema from its catalogue entry",
+    )
+    .option(
+      '--catalog <dir>',
+      'catalogue directory for --server (default: the repository catalog/ or the copy shipped with the package)',
+    )
     .option('--json', 'print one machine-readable JSON object on stdout')
     .option(
       '--state-dir <dir>',
@@ -30,7 +38,7 @@ export function registerExplain(program: Command): void {
     .option('--state-prefix <prefix>', 'Redis key prefix (default "tollgate:"; Redis only)')
     .addHelpText(
       'after',
-      '\nCounters are only read, never taken: explain shows what the next call would do.\nRules with `validate: { required_args: true }` (every starter policy has them) need the tool\'s --input-schema; the proxy learns it from tools/list.\nExit codes: 0 allowed, 1 denied or invalid policy, 2 usage error or unreadable file.\nExample: tollgate explain -c examples/policies/payments.yaml --tool create_charge --args \'{"amount":60000,"currency":"usd"}\'',
+      '\nCounters are only read, never taken: explain shows what the next call would do.\nRules with `validate: { required_args: true }` (every starter policy has them) need the tool\'s --input-schema (or --server <id> for a catalogued server); the proxy learns it from tools/list.\nExit codes: 0 allowed, 1 denied or invalid policy, 2 usage error or unreadable file.\nExample: tollgate explain -c examples/policies/payments.yaml --tool create_charge --args \'{"amount":60000,"currency":"usd"}\'',
     )
     .action(async (opts: ExplainOptions) => {
       const { runExplain } = await import('./explain-action.js');

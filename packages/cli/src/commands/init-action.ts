@@ -1,20 +1,17 @@
-import { existsSync, readdirSync, type Stats, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { type Stats, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import {
-  CATALOG_ID_PATTERN,
   type CatalogServer,
   classifyTool,
   type DraftServer,
-  defaultCatalogDir,
   draftFromScan,
-  loadCatalogFile,
   ScanTimeoutError,
   scanServer,
   starterPolicy,
 } from '@tollgate/catalog';
 import { loadPolicy, MAX_POLICY_BYTES } from '@tollgate/policy';
-import { distance } from 'fastest-levenshtein';
 import { jsonFailureText } from '../json-failure.js';
+import { catalogueServer } from './catalogue-entry.js';
 import { catalogForScan, escapedNote, recognitionNote, shownTarget, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate init`. */
@@ -25,14 +22,6 @@ export interface InitOptions {
   json?: boolean;
   catalog?: string;
   timeout: number;
-}
-
-function defaultCatalogDirOrNull(): string | null {
-  try {
-    return defaultCatalogDir();
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -65,33 +54,6 @@ function outputProblem(output: string, force: boolean | undefined): string | und
   if (st.isDirectory()) return `cannot write ${output}: it is a directory; give a file name with -o`;
   if (!force) return `${output} already exists; use --force to overwrite it or -o to choose another file`;
   return undefined;
-}
-
-/** The catalogue entry `id`, or the reason it cannot be used. */
-function catalogueServer(id: string, catalog: string | undefined): CatalogServer | string {
-  const dir = catalog ?? defaultCatalogDirOrNull();
-  if (!dir) return 'no catalogue directory found; pass --catalog <dir> or set TOLLGATE_CATALOG_DIR';
-  // A catalogue id names one file in `dir`; anything else (`../x`, `a/b`) is never a path.
-  const file = CATALOG_ID_PATTERN.test(id) ? join(dir, `${id}.yaml`) : undefined;
-  if (!file || !existsSync(file)) {
-    // Only the one file is parsed; ids for suggestions come from the file names.
-    let ids: string[];
-    try {
-      ids = readdirSync(dir)
-        .filter((f) => f.endsWith('.yaml'))
-        .map((f) => f.slice(0, -5));
-    } catch (err) {
-      return `cannot read the catalogue directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-    }
-    const want = id.toLowerCase();
-    const near = ids.filter((c) => c.includes(want) || want.includes(c) || distance(c, want) <= 2);
-    return `no server "${id}" in the catalogue${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; see tollgate catalog stats`;
-  }
-  try {
-    return loadCatalogFile(file);
-  } catch (err) {
-    return (err as Error).message;
-  }
 }
 
 /**
