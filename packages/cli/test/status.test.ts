@@ -174,6 +174,57 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     ]);
   });
 
+  it('shows the policy hash each instance enforces and whether the last edit of its policy loaded', () => {
+    const at = (ms: number) => new Date(Date.now() - ms).toISOString();
+    const reload = (fields: Record<string, unknown>) => ({
+      v: 1,
+      type: 'config_reload',
+      policy_file: '/p.yaml',
+      ...fields,
+    });
+    writeLog([
+      startup({ instance: 'good', pid: process.pid, policy_hash: 'a'.repeat(64) }),
+      startup({ instance: 'stuck', pid: process.pid, policy_hash: 'b'.repeat(64) }),
+      reload({
+        instance: 'good',
+        ts: at(50_000),
+        ok: true,
+        policy_hash: 'c'.repeat(64),
+        previous_hash: 'a'.repeat(64),
+      }),
+      reload({
+        instance: 'stuck',
+        ts: at(40_000),
+        ok: false,
+        policy_hash: 'b'.repeat(64),
+        errors: ['/p.yaml:3:5: yaml-syntax: bad indentation', '/p.yaml:4:1: yaml-syntax: x'],
+      }),
+      // The startup line again, as each new daily file of a running instance begins with it.
+      startup({ instance: 'stuck', pid: process.pid, policy_hash: 'b'.repeat(64) }),
+    ]);
+    const r = status();
+    expect(r.code).toBe(0);
+    const text = r.stdout.split('\n');
+    const good = text.findIndex((l) => l.includes(`(${'c'.repeat(12)})`));
+    expect(text[good + 1]).toMatch(/^ {4}policy reloaded \d{4}-\d\d-\d\dT/);
+    const stuck = text.findIndex((l) => l.includes(`(${'b'.repeat(12)})`));
+    expect(text[stuck + 1]).toMatch(
+      /^ {4}the last edit of the policy did not load \(\S+\): \/p\.yaml:3:5: yaml-syntax: bad indentation \(\+1 more\); still enforcing the policy it had$/,
+    );
+    const json = statusJson();
+    expect(json.running).toMatchObject([
+      { instance: 'good', policyHash: 'c'.repeat(64), lastReload: { ok: true } },
+      {
+        instance: 'stuck',
+        policyHash: 'b'.repeat(64),
+        lastReload: {
+          ok: false,
+          errors: ['/p.yaml:3:5: yaml-syntax: bad indentation', '/p.yaml:4:1: yaml-syntax: x'],
+        },
+      },
+    ]);
+  });
+
   it('leaves events with an invalid or far-future ts out of the totals and per-minute figures', () => {
     const now = Date.now();
     writeLog([

@@ -30,6 +30,13 @@ export interface InstanceStatus {
   /** ISO 8601 start time. */
   startedAt: string;
   policyFile: string;
+  /** SHA-256 (hex) of the policy in force: the one it started with, or the last reload's. */
+  policyHash?: string;
+  /**
+   * The last reload of the policy file: when (ISO 8601), whether it loaded, and when it did not,
+   * its errors (`file:line:col: code: message`); the instance then keeps enforcing `policyHash`.
+   */
+  lastReload?: { at: string; ok: boolean; errors?: string[] };
   serverCommand?: readonly string[];
   /** The HTTP listener's URL (`--transport http`), when the instance is one. */
   listen?: string;
@@ -89,11 +96,22 @@ export type StatusEvent =
       /** An integer above 1: the only pids whose liveness a signal can tell. */
       pid: number;
       policyFile: string;
+      policyHash?: string;
       serverCommand?: string[];
       listen?: string;
       store?: string;
     }
   | { type: 'shutdown'; t: number; ts: string; instance: string; exitCode?: number }
+  | {
+      type: 'config_reload';
+      t: number;
+      ts: string;
+      instance: string;
+      ok: boolean;
+      /** The hash in force after it: the new policy's, or the kept one's. */
+      policyHash: string;
+      errors?: string[];
+    }
   | {
       type: 'tool_call';
       t: number;
@@ -111,14 +129,17 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 /**
  * Checks one parsed line of the decision log. Returns the event as `status` uses it, `null` for a
- * valid event status has no use for (`config_reload`, or a type of a later schema), or
- * `undefined` for a corrupt one (counted as skipped):
+ * valid event status has no use for (a type of a later schema), or `undefined` for a corrupt one
+ * (counted as skipped):
  *
  * - every event needs a `ts` that parses as a date;
  * - `startup` needs a string `instance` and `policy_file` and an integer `pid` above 1 (0, -1 and
  *   1 cannot be checked with a signal: signalling them "succeeds"); a `server_command` that is
  *   not an array of strings, or a `store` or `listen` that is not a string, is ignored;
  * - `shutdown` needs a string `instance`; an `exit_code` that is not an integer is ignored;
+ * - `config_reload` needs a string `instance`, a boolean `ok` and a string `policy_hash`;
+ *   `errors` that are not an array of strings are ignored; a `startup`'s `policy_hash` that is not
+ *   a string is ignored too;
  * - `tool_call` needs a string `tool` and a `decision` of `allow` or `deny`; a `rule` that is not
  *   a non-empty string counts as no rule, a `reason` that is not a string as `unknown`.
  */
@@ -128,7 +149,15 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
   const t = typeof ts === 'string' ? Date.parse(ts) : Number.NaN;
   switch (raw.type) {
     case 'startup': {
-      const { instance, pid, policy_file: policyFile, server_command: cmd, store, listen } = raw;
+      const {
+        instance,
+        pid,
+        policy_file: policyFile,
+        policy_hash: hash,
+        server_command: cmd,
+        store,
+        listen,
+      } = raw;
       if (!Number.isFinite(t) || typeof instance !== 'string' || typeof policyFile !== 'string')
         return undefined;
       if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1) return undefined;
@@ -139,6 +168,7 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
         instance,
         pid,
         policyFile,
+        ...(typeof hash === 'string' && hash ? { policyHash: hash } : {}),
         ...(Array.isArray(cmd) && cmd.every((a) => typeof a === 'string') ? { serverCommand: cmd } : {}),
         ...(typeof store === 'string' && store ? { store } : {}),
         ...(typeof listen === 'string' && listen ? { listen } : {}),
@@ -153,6 +183,20 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
         ts: ts as string,
         instance,
         ...(typeof exitCode === 'number' && Number.isSafeInteger(exitCode) ? { exitCode } : {}),
+      };
+    }
+    case 'config_reload': {
+      const { instance, ok, policy_hash: hash, errors } = raw;
+      if (!Number.isFinite(t) || typeof instance !== 'string' || typeof ok !== 'boolean') return undefined;
+      if (typeof hash !== 'string') return undefined;
+      return {
+        type: 'config_reload',
+        t,
+        ts: ts as string,
+        instance,
+        ok,
+        policyHash: hash,
+        ...(Array.isArray(errors) && errors.every((x) => typeof x === 'string') ? { errors } : {}),
       };
     }
     case 'tool_call': {
@@ -207,16 +251,26 @@ export function summarize(
       continue;
     }
     if (e.type === 'startup') {
+      // Each daily file of a running instance starts with its startup line again: the first one
+      // read stays, with the reloads read after it.
+      if (instances.get(e.instance)?.pid === e.pid) continue;
       instances.set(e.instance, {
         instance: e.instance,
         pid: e.pid,
         startedAt: e.ts,
         policyFile: e.policyFile,
+        ...(e.policyHash ? { policyHash: e.policyHash } : {}),
         ...(e.serverCommand ? { serverCommand: e.serverCommand } : {}),
         ...(e.listen ? { listen: e.listen } : {}),
         ...(e.store ? { store: e.store } : {}),
         running: false,
       });
+    } else if (e.type === 'config_reload') {
+      const inst = instances.get(e.instance);
+      if (inst) {
+        inst.policyHash = e.policyHash;
+        inst.lastReload = { at: e.ts, ok: e.ok, ...(e.errors ? { errors: e.errors } : {}) };
+      }
     } else if (e.type === 'shutdown') {
       const inst = instances.get(e.instance);
       if (inst) {
@@ -308,8 +362,17 @@ function render(r: StatusReport): string {
   out.push(pc.bold(`Running instances: ${r.running.length}`));
   for (const i of r.running) {
     out.push(
-      `  pid ${i.pid}  since ${printable(i.startedAt)}  policy ${printable(i.policyFile)}${i.listen ? `  listening on ${printable(i.listen)}` : ''}${i.serverCommand ? `  server: ${printable(i.serverCommand.join(' '))}` : ''}`,
+      `  pid ${i.pid}  since ${printable(i.startedAt)}  policy ${printable(i.policyFile)}${i.policyHash ? ` (${printable(i.policyHash.slice(0, 12))})` : ''}${i.listen ? `  listening on ${printable(i.listen)}` : ''}${i.serverCommand ? `  server: ${printable(i.serverCommand.join(' '))}` : ''}`,
     );
+    const reload = i.lastReload;
+    if (reload?.ok === false) {
+      const first = reload.errors?.[0];
+      out.push(
+        pc.red(
+          `    the last edit of the policy did not load (${printable(reload.at)})${first ? `: ${printable(first)}${(reload.errors?.length ?? 0) > 1 ? ` (+${reload.errors!.length - 1} more)` : ''}` : ''}; still enforcing the policy it had`,
+        ),
+      );
+    } else if (reload) out.push(pc.dim(`    policy reloaded ${printable(reload.at)}`));
   }
   out.push('');
   const share = `${(r.deniedShare * 100).toFixed(1)}%`;
