@@ -13,7 +13,8 @@ import {
 } from '@tollgate/catalog';
 import { distance } from 'fastest-levenshtein';
 
-function defaultCatalogDirOrNull(): string | null {
+/** `defaultCatalogDir()`, or null when no catalogue can be found. */
+export function defaultCatalogDirOrNull(): string | null {
   try {
     return defaultCatalogDir();
   } catch {

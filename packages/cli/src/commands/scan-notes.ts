@@ -4,8 +4,9 @@
  */
 
 import type { CatalogServer } from '@tollgate/catalog';
-import { defaultCatalogDir, type Recognition, readCatalogEntries } from '@tollgate/catalog';
+import { type Recognition, readCatalogEntries } from '@tollgate/catalog';
 import { printable } from '@tollgate/policy';
+import { defaultCatalogDirOrNull } from './catalogue-entry.js';
 
 /**
  * The catalogue entries to recognise a scanned server among: `--catalog DIR`, else the default
@@ -13,14 +14,8 @@ import { printable } from '@tollgate/policy';
  * an explicit `--catalog` that cannot be read, or files in it that do not load, give a warning.
  */
 export function catalogForScan(dir: string | undefined): { entries: CatalogServer[]; warnings: string[] } {
-  let where = dir;
-  if (!where) {
-    try {
-      where = defaultCatalogDir();
-    } catch {
-      return { entries: [], warnings: [] };
-    }
-  }
+  const where = dir ?? defaultCatalogDirOrNull();
+  if (!where) return { entries: [], warnings: [] };
   const { entries, problems } = readCatalogEntries(where);
   return {
     entries,
