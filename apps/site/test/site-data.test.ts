@@ -441,6 +441,11 @@ describe('tool prose', () => {
       'takes no arguments: its inputSchema declares none and sets `additionalProperties: false`',
     );
     expect(closedAnswer).not.toContain('admits any arguments');
+    // "What does the category mean in practice" follows the same distinction for Read tools.
+    const openRead = bareTools.find((t) => t.category === 'Read' && t.inputSchema.additionalProperties !== false);
+    const closedRead = bareTools.find((t) => t.category === 'Read' && t.inputSchema.additionalProperties === false);
+    expect(categoryInPractice(openRead!)).toContain('Scope its arguments and rate-limit it');
+    expect(categoryInPractice(closedRead!)).toContain('It takes no arguments to scope: rate-limit it');
   });
 
   it('does not say "MCP server" twice when the server is named so', () => {

@@ -33,7 +33,6 @@ export {
 export { defaultCatalogDir, defaultCurationDir, defaultSourcesDir } from './paths.js';
 export {
   amountField,
-  cappedAmountField,
   type EmittedPolicy,
   isExactToolKey,
   type PolicyDocument,

@@ -117,11 +117,18 @@ describe('recommendedRule', () => {
       '# Financial (Critical risk): moves money; calls per UTC day and amounts are capped.',
     );
     expect(capped.document.tools!.send_money!.rules).toHaveLength(2);
+    // A dotted tool name scopes its counter too: the counter is the path's last segment.
     const dotted = emitted('pay.send', money);
-    expect(dotted.yaml).toContain(
-      '# Financial (Critical risk): moves money; calls per UTC day are capped, amounts are not: a state path cannot name a tool whose name has a dot.',
-    );
-    expect(dotted.document.tools!['pay.send']!.rules).toHaveLength(1);
+    expect(dotted.yaml).toContain('# Financial (Critical risk): moves money; calls per UTC day and amounts are capped.');
+    expect(dotted.document.tools!['pay.send']!.rules![1]).toMatchObject({
+      conditions: [
+        { path: 'args.amount', op: 'lte', value: 10_000 },
+        { path: 'state.pay.send.daily_amount_pay', op: 'lte', value: 50_000 },
+      ],
+    });
+    const loaded = loadPolicy(dotted.yaml);
+    expect(loaded.ok).toBe(true);
+    if (loaded.ok) expect([...loaded.policy.counters.keys()]).toEqual(['pay.send.daily_amount_pay']);
     expect(emitted('send_money', { type: 'object', properties: { to: { type: 'string' } } }).yaml).toContain(
       '# Financial (Critical risk): moves money; calls per UTC day are capped (its inputSchema has no numeric amount field to cap).',
     );

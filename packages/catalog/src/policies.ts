@@ -48,15 +48,6 @@ export function amountField(inputSchema: Record<string, unknown>): string | unde
   return undefined;
 }
 
-/**
- * The amount field a Financial tool's starter rules cap ({@link amountField}), or undefined when
- * they cap none: no numeric amount field, or a tool name with a dot, which a `state.<tool>.<counter>`
- * path cannot name unambiguously (docs/policy-reference.md, "Counters (`state`)").
- */
-export function cappedAmountField(tool: Pick<CatalogTool, 'name' | 'inputSchema'>): string | undefined {
-  return tool.name.includes('.') ? undefined : amountField(tool.inputSchema);
-}
-
 /** Quoted names, at most six, then how many more: `"a", "b" and 3 more`. */
 function namesList(names: readonly string[]): string {
   const shown = names.slice(0, 6).map((n) => JSON.stringify(n));
@@ -143,7 +134,7 @@ function baseRules(
           // reached, the UTC time the next call is admitted.
         },
       ];
-      const field = cappedAmountField(tool);
+      const field = amountField(tool.inputSchema);
       if (field) {
         // Counters are keyed by tool and counter name like rate limits by rule name: the server
         // id (word characters only: a counter name has no dots) keeps servers' totals apart.
@@ -186,13 +177,13 @@ export const RULE_REASON: Readonly<Record<Category, string>> = Object.freeze({
 
 /**
  * Why this tool gets its starter rules, one line for policy comments: {@link RULE_REASON}, except
- * that a Financial tool's line says whether its amounts are capped and, if not, why.
+ * that a Financial tool's line says whether its amounts are capped (only a numeric amount field
+ * in its inputSchema can be).
  */
 export function ruleReason(tool: Pick<CatalogTool, 'name' | 'inputSchema'>, category: Category): string {
   if (category !== 'Financial') return RULE_REASON[category];
-  if (cappedAmountField(tool)) return 'moves money; calls per UTC day and amounts are capped';
   return amountField(tool.inputSchema)
-    ? 'moves money; calls per UTC day are capped, amounts are not: a state path cannot name a tool whose name has a dot'
+    ? 'moves money; calls per UTC day and amounts are capped'
     : 'moves money; calls per UTC day are capped (its inputSchema has no numeric amount field to cap)';
 }
 

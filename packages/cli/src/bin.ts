@@ -2,17 +2,26 @@
 import type { Command } from 'commander';
 import { buildSubcommandProgram, SUBCOMMANDS } from './commands-tree.js';
 
-// `tollgate help [command...]` is `tollgate [command...] --help` (the root command runs the proxy,
-// so commander adds no help command of its own; the proxy never starts without -c).
+// `tollgate help [command [subcommand]]` prints that command's help, as `--help` after it does,
+// and never runs anything: only the command path is kept (the root command runs the proxy, so
+// commander adds no help command of its own).
 if (process.argv[2] === 'help') {
-  const target = process.argv[3];
-  if (target !== undefined && !SUBCOMMANDS.has(target)) {
+  const path = process.argv
+    .slice(3, 5)
+    .filter((a, i, all) => /^[a-z]+$/.test(a) && all.slice(0, i).every((b) => /^[a-z]+$/.test(b)));
+  const target = path[0];
+  if (target !== undefined && target !== 'help' && !SUBCOMMANDS.has(target)) {
     process.stderr.write(
       `tollgate: help: unknown command "${target}" (commands: ${[...SUBCOMMANDS].join(', ')})\n`,
     );
     process.exit(2);
   }
-  process.argv.splice(2, Number.POSITIVE_INFINITY, ...process.argv.slice(3), '--help');
+  process.argv.splice(
+    2,
+    Number.POSITIVE_INFINITY,
+    ...(target === 'help' || target === undefined ? [] : path),
+    '--help',
+  );
 }
 // A subcommand never needs the proxy (the root command), whose module loads the MCP SDK and the
 // runtime: only build the full tree when the first argument is not a subcommand name.

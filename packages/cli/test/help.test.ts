@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -22,11 +24,33 @@ describe('tollgate help [command]', () => {
       [['help', 'scan'], 'Usage: tollgate scan [options] [command...]'],
       [['help', 'catalog', 'stats'], 'Usage: tollgate catalog stats [options]'],
       [['help'], 'Usage: tollgate -c <policy.yaml> [options] -- <server command> [args...]'],
+      [['help', 'help'], 'Usage: tollgate -c <policy.yaml> [options] -- <server command> [args...]'],
+      [['help', '--help'], 'Usage: tollgate -c <policy.yaml> [options] -- <server command> [args...]'],
+      // Only the command path counts: what follows never runs and is never an option's value.
+      [['help', 'explain', '--server'], 'Usage: tollgate explain [options]'],
+      [['help', 'validate', '-c', 'x.yaml'], 'Usage: tollgate validate [options]'],
     ] as const) {
       const r = tollgate([...args]);
       expect(r.code).toBe(0);
       expect(r.stdout.split('\n')[0]).toBe(usage);
     }
+  });
+
+  it('never starts what follows the command name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-help-'));
+    const marker = join(dir, 'ran');
+    const script = `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`;
+    for (const cmd of ['scan', 'init']) {
+      const r = spawnSync(process.execPath, [BIN, 'help', cmd, '--', process.execPath, '-e', script], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.status).toBe(0);
+      expect(r.stdout.split('\n')[0]).toBe(`Usage: tollgate ${cmd} [options] [command...]`);
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('an unknown command name is a usage error (exit 2) that lists the commands', () => {

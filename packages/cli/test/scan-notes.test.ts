@@ -40,12 +40,15 @@ describe('recognitionNote', () => {
 });
 
 describe('shownTarget', () => {
+  const shown = async (upstream: string | undefined, command: string[] = []) =>
+    (await shownTarget(upstream, command)).text;
+
   it('masks the secrets people put on a command line or in an upstream URL', async () => {
-    expect(await shownTarget('https://user:pw@mcp.example.com/mcp?api_key=SECRET&x', [])).toBe(
+    expect(await shown('https://user:pw@mcp.example.com/mcp?api_key=SECRET&x#frag')).toBe(
       'https://***:***@mcp.example.com/mcp?api_key=***&***',
     );
     expect(
-      await shownTarget(undefined, [
+      await shown(undefined, [
         'env',
         'API_KEY=SECRET1',
         'DEBUG=1',
@@ -57,14 +60,53 @@ describe('shownTarget', () => {
         '--client-secret=SECRET3',
         '--url',
         'https://h.example/sse?key=SECRET4',
+        '--env=GITHUB_TOKEN=SECRET5',
+        '-e',
+        'OPENAI_API_KEY=SECRET6',
+        '--header',
+        'Authorization: Bearer SECRET7',
+        '-H',
+        'X-API-Key: SECRET8',
+        '--config',
+        '{"apiKey":"SECRET9","region":"eu"}',
+        '--settings={"password":"SECRET10"}',
+        'https://actions.example.com/mcp/sk-ak-1a2b3c4d5e6f7g8h9i0j/sse',
         '--verbose',
         'plain',
       ]),
     ).toBe(
-      'env API_KEY=*** DEBUG=1 npx -y @acme/mcp@1.2.0 --token *** --client-secret=*** --url https://h.example/sse?key=*** --verbose plain',
+      'env API_KEY=*** DEBUG=1 npx -y @acme/mcp@1.2.0 --token *** --client-secret=*** --url https://h.example/sse?key=*** ' +
+        '--env=GITHUB_TOKEN=*** -e OPENAI_API_KEY=*** --header Authorization: *** -H X-API-Key: *** ' +
+        '--config {"apiKey":"***","region":"eu"} --settings={"password":"***"} https://actions.example.com/mcp/***/sse --verbose plain',
     );
-    expect(await shownTarget(undefined, ['npx', '-y', '@modelcontextprotocol/server-memory'])).toBe(
+  });
+
+  it('keeps what only says where a secret is, or is no secret', async () => {
+    const command = [
+      'server',
+      '--key-file',
+      '/etc/k.pem',
+      '--no-auth',
+      '/srv/data',
+      '--author',
+      'Ada',
+      'TOKEN_PATH=/run/t',
+    ];
+    expect(await shown(undefined, command)).toBe(command.join(' '));
+    expect(await shown(undefined, ['npx', '-y', '@modelcontextprotocol/server-memory'])).toBe(
       'npx -y @modelcontextprotocol/server-memory',
+    );
+  });
+
+  it('masks an error message that quotes the target', async () => {
+    const url = 'http://user:pw@127.0.0.1:1/mcp?token=SECRET#frag';
+    const { mask } = await shownTarget(url, []);
+    expect(mask(`Request cannot be constructed from a URL that includes credentials: ${url}`)).toBe(
+      'Request cannot be constructed from a URL that includes credentials: http://***:***@127.0.0.1:1/mcp?token=***',
+    );
+    const local = await shownTarget(undefined, ['env', 'API_KEY=SECRET1', 'node', 's.js']);
+    expect(local.mask('cannot start env API_KEY=SECRET1 node s.js')).toBe(
+      'cannot start env API_KEY=*** node s.js',
     );
   });
 });

@@ -3,7 +3,7 @@
  * six FAQ answers (also emitted as schema.org `FAQPage` JSON-LD). Built from catalogue facts only
  * (name, description, inputSchema, classification, recommended rule), never from upstream text.
  */
-import { type Category, cappedAmountField, type Risk } from '@tollgate/catalog';
+import { amountField, type Category, type Risk } from '@tollgate/catalog';
 import { countOf, type SiteServer, type SiteTool, toolPolicyFile } from './catalog.ts';
 
 /** What each category means, in one sentence, for category pages and badges. */
@@ -79,7 +79,7 @@ export function categoryInPractice(tool: SiteTool): string {
   const s = tool.serverName;
   switch (tool.category) {
     case 'Read':
-      return `${t} only reads through ${s}, so a misused call cannot change anything, but what it returns lands in the model's context: it can expose data the task did not need, and content written by others can carry injected instructions.${steer} ${args.length ? 'Scope its arguments and rate-limit it' : 'It takes no arguments to scope: rate-limit it'} to stop bulk harvesting.`;
+      return `${t} only reads through ${s}, so a misused call cannot change anything, but what it returns lands in the model's context: it can expose data the task did not need, and content written by others can carry injected instructions.${steer} ${args.length || tool.inputSchema.additionalProperties !== false ? 'Scope its arguments and rate-limit it' : 'It takes no arguments to scope: rate-limit it'} to stop bulk harvesting.`;
     case 'Write':
       return `${t} changes state through ${s}. The change is recoverable, but an agent in a loop or following injected text can make many changes before anyone looks, and each one is made with the server's credentials.${steer} Limit how often it runs and which targets it may touch.`;
     case 'Execute':
@@ -87,7 +87,7 @@ export function categoryInPractice(tool: SiteTool): string {
     case 'Destructive':
       return `${t} removes or irreversibly changes something through ${s}; there is no undo if the model misreads the task or is manipulated into the call.${steer} The recommended policy denies it and tells the agent to ask a human; allow it only in sessions a human supervises.`;
     case 'Financial': {
-      const field = cappedAmountField(tool);
+      const field = amountField(tool.inputSchema);
       const caps = field
         ? ` and bounds both a single ${code(field)} and the UTC day's total of ${code(field)} with a counter`
         : '';

@@ -88,7 +88,7 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     server = catalogued;
     source = `catalogue entry ${catalogued.id}`;
   } else {
-    const target = await shownTarget(undefined, command);
+    const { text: target, mask } = await shownTarget(undefined, command);
     let result: Awaited<ReturnType<typeof scanServer>>;
     try {
       result = await scanServer({
@@ -98,8 +98,8 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
         stderr: 'inherit',
       });
     } catch (err) {
-      if (err instanceof ScanTimeoutError) return fail(opts, 'scan-timeout', err.message);
-      return fail(opts, 'scan-failed', `could not scan ${target}: ${(err as Error).message}`);
+      if (err instanceof ScanTimeoutError) return fail(opts, 'scan-timeout', mask(err.message));
+      return fail(opts, 'scan-failed', `could not scan ${target}: ${mask((err as Error).message)}`);
     }
     const catalog = catalogForScan(opts.catalog);
     const draft = draftFromScan(result, { command, catalog: catalog.entries });

@@ -56,7 +56,7 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       `--id ${JSON.stringify(opts.id)} is not a catalogue id: lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`,
     );
   }
-  const target = await shownTarget(opts.upstream, command);
+  const { text: target, mask } = await shownTarget(opts.upstream, command);
   let result: Awaited<ReturnType<typeof scanServer>>;
   try {
     result = await scanServer({
@@ -67,8 +67,8 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       stderr: 'inherit',
     });
   } catch (err) {
-    if (err instanceof ScanTimeoutError) return fail(opts, 'scan-timeout', err.message);
-    return fail(opts, 'scan-failed', `could not scan ${target}: ${(err as Error).message}`);
+    if (err instanceof ScanTimeoutError) return fail(opts, 'scan-timeout', mask(err.message));
+    return fail(opts, 'scan-failed', `could not scan ${target}: ${mask((err as Error).message)}`);
   }
   const catalog = catalogForScan(opts.catalog);
   const draft = draftFromScan(result, {

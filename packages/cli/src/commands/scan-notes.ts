@@ -23,33 +23,117 @@ export function catalogForScan(dir: string | undefined): { entries: CatalogServe
   };
 }
 
-/** An option or variable name whose value is not shown (an API key, a token, a password). */
-const SECRET_NAME = /key|token|secret|pass|pwd|auth|credential|cookie/i;
+/** Words of an option, variable, header or JSON key name that say its value is a secret. */
+const SECRET_WORDS = new Set([
+  'key',
+  'apikey',
+  'token',
+  'secret',
+  'password',
+  'passwd',
+  'pass',
+  'pwd',
+  'auth',
+  'authorization',
+  'credential',
+  'credentials',
+  'cookie',
+  'bearer',
+]);
+
+/** Words that, last in a name, say its value is where a secret is kept, not the secret. */
+const LOCATION_WORDS = new Set(['file', 'path', 'dir', 'url', 'env', 'name', 'id']);
+
+/**
+ * True when `name` (`API_KEY`, `--client-secret`, `apiKey`, `Authorization`) says its value is a
+ * secret: one of its words is a secret word and the last one does not name where a secret is
+ * kept (`--key-file`). `--no-...` flags take no value.
+ */
+function isSecretName(name: string): boolean {
+  const bare = name.replace(/^-+/, '');
+  if (/^no-/i.test(bare)) return false;
+  const words = bare
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  return words.some((w) => SECRET_WORDS.has(w)) && !LOCATION_WORDS.has(words.at(-1) ?? '');
+}
+
+/**
+ * A URL path segment that looks like a key rather than a name (`/mcp/sk-ak-1a2b3c.../sse`): at
+ * least 20 characters of letters, digits, `-` and `_`, with both letters and digits.
+ */
+const KEY_LIKE_SEGMENT = /(?<=\/)(?=[\w-]{20,}(?:[/?#]|$))(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]+/g;
+
+/** `text` with every URL in it shown by `redactUrl`, key-like path segments masked too. */
+function maskUrls(text: string, redactUrl: (url: string) => string): string {
+  return text.replace(/[A-Za-z][\w+.-]*:\/\/[^\s"'<>]+/g, (url) =>
+    redactUrl(url).replace(KEY_LIKE_SEGMENT, '***'),
+  );
+}
+
+/** One command-line argument with the secret in it masked, given the argument before it. */
+function maskArgument(arg: string, prev: string): string {
+  if (/^--?[A-Za-z]/.test(prev) && !prev.includes('=') && isSecretName(prev)) return '***';
+  // --name=value, and --env=NAME=value (the value names the variable).
+  const option = /^(--?[\w.-]+)=(.*)$/s.exec(arg);
+  if (option) {
+    const [, flag, value] = option;
+    if (isSecretName(flag!)) return `${flag}=***`;
+    const inner = /^([A-Za-z_][\w.-]*)=/.exec(value!);
+    if (inner && isSecretName(inner[1]!)) return `${flag}=${inner[0]}***`;
+  }
+  // NAME=value (`env API_KEY=x`, `docker -e API_KEY=x`).
+  const assignment = option ? null : /^([A-Za-z_][\w.-]*)=/.exec(arg);
+  if (assignment && isSecretName(assignment[1]!)) return `${assignment[0]}***`;
+  // A header given as an argument: `Authorization: Bearer x`, `X-API-Key: x`.
+  const header = /^([A-Za-z][\w-]*):\s/.exec(arg);
+  if (header && isSecretName(header[1]!)) return `${header[1]}: ***`;
+  // JSON with secret-looking keys: `{"apiKey":"sk-123"}`, also as `--config={...}`.
+  return arg.replace(/("([^"\\]*)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, (m, head: string, key: string) =>
+    isSecretName(key) ? `${head}"***"` : m,
+  );
+}
 
 /**
  * What a scanned server is called in generated files, notes and errors, without the secrets
- * people put on command lines: an upstream URL with its query values and userinfo masked
- * (`redactUrl`), or the command with `***` for the value of a secret-looking variable
- * (`env API_KEY=***`), option (`--api-key=***`, `--token ***`) or URL in it.
+ * people put on command lines: an upstream URL with its query values, userinfo and key-like path
+ * segments masked (`redactUrl`), or the command with `***` for the value of a secret-looking
+ * variable (`env API_KEY=***`, `--env=API_KEY=***`), option (`--api-key=***`, `--token ***`),
+ * header argument (`Authorization: ***`) or JSON key (`{"apiKey":"***"}`), and its URLs masked
+ * alike. A name that says where a secret is kept (`--key-file path`) keeps its value.
  * @param upstream the `--upstream` URL, if the scan is of one
  * @param command the server command and its arguments otherwise
+ * @returns the text to show, and `mask(text)`, which masks every URL and every secret value of
+ *   the target in another text (an error message that quotes them)
  */
-export async function shownTarget(upstream: string | undefined, command: readonly string[]): Promise<string> {
+export async function shownTarget(
+  upstream: string | undefined,
+  command: readonly string[],
+): Promise<{ text: string; mask: (text: string) => string }> {
   // The proxy package (and with it the MCP SDK's HTTP client) loads only when a URL is shown.
   const redactUrl =
     upstream !== undefined || command.some((a) => a.includes('://'))
       ? (await import('@tollgate/proxy')).redactUrl
       : (u: string) => u;
-  if (upstream !== undefined) return redactUrl(upstream);
-  return command
-    .map((arg, i) => {
-      const prev = i > 0 ? command[i - 1]! : '';
-      if (/^--?[A-Za-z]/.test(prev) && !prev.includes('=') && SECRET_NAME.test(prev)) return '***';
-      const assignment = /^(?:--?)?([A-Za-z_][\w.-]*)=/.exec(arg);
-      if (assignment && SECRET_NAME.test(assignment[1]!)) return `${assignment[0]}***`;
-      return arg.replace(/[A-Za-z][\w+.-]*:\/\/\S+/g, (url) => redactUrl(url));
-    })
-    .join(' ');
+  const raw = upstream !== undefined ? [upstream] : command;
+  const shown =
+    upstream !== undefined
+      ? [maskUrls(upstream, redactUrl)]
+      : command.map((arg, i) => maskUrls(maskArgument(arg, i > 0 ? command[i - 1]! : ''), redactUrl));
+  // Another text (an error message) may quote an argument whole: each one masked is replaced there
+  // by its masked form, longest first, then every URL in it is masked.
+  const changed = raw
+    .map((arg, i) => [arg, shown[i]!] as const)
+    .filter(([arg, masked]) => arg !== masked)
+    .sort((a, b) => b[0].length - a[0].length);
+  const mask = (text: string) =>
+    maskUrls(
+      changed.reduce((out, [arg, masked]) => out.split(arg).join(masked), text),
+      redactUrl,
+    );
+  return { text: shown.join(' '), mask };
 }
 
 /** One line: which catalogue entry was recognised, what it changed, and the curated command. */
