@@ -21,8 +21,9 @@
  *   {@link classifyFailure});
  * - the URL is shown only through {@link redactUrl} (query values and userinfo masked);
  * - an expired session (HTTP 404 on a request carrying `Mcp-Session-Id`, spec "Session
- *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised with the client's own `initialize` request, and the
- *   failed message is sent again on the new session.
+ *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised
+ *   with the client's own `initialize` request, once, and every message the expired session
+ *   refused is sent again on the new session.
  */
 import { setMaxListeners } from 'node:events';
 import {
@@ -303,6 +304,10 @@ export class HttpUpstreamTransport implements MessageTransport {
   private readonly rawBodies = new Map<string, string[]>();
   private closed = false;
   private generation = 0;
+  /** POSTs whose `send` has not settled yet, by the SDK transport they went out on. */
+  private readonly posting = new Map<StreamableHTTPClientTransport, number>();
+  /** Transports of expired sessions, closed once the POSTs still in flight on them have settled. */
+  private readonly retiring = new Set<StreamableHTTPClientTransport>();
 
   constructor(private readonly opts: HttpUpstreamOptions) {
     this.url = new URL(opts.url);
@@ -420,7 +425,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       else this.rawBodies.set(text.built, [text.raw]);
     }
     try {
-      await sdk.send(message as unknown as JSONRPCMessage);
+      await this.sendOn(sdk, message);
     } catch (err) {
       if (text) this.dropRawBody(text.built, text.raw);
       if (this.closed) return;
@@ -438,9 +443,36 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
   }
 
+  /** `sdk.send(message)`, counted in {@link posting} while it is in flight (see {@link retire}). */
+  private async sendOn(sdk: StreamableHTTPClientTransport, message: Obj): Promise<void> {
+    this.posting.set(sdk, (this.posting.get(sdk) ?? 0) + 1);
+    try {
+      await sdk.send(message as unknown as JSONRPCMessage);
+    } finally {
+      const left = (this.posting.get(sdk) ?? 1) - 1;
+      if (left > 0) this.posting.set(sdk, left);
+      else {
+        this.posting.delete(sdk);
+        if (this.retiring.delete(sdk)) void sdk.close().catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * Closes the transport of an expired session once no POST is in flight on it. Closing it at
+   * once would abort the others, sent before the server's 404 to the first came back: they
+   * would fail as cut exchanges ("This operation was aborted"), which count, instead of getting
+   * their own 404 and being sent again on the new session.
+   */
+  private retire(expired: StreamableHTTPClientTransport): void {
+    if (this.posting.has(expired)) this.retiring.add(expired);
+    else void expired.close().catch(() => {});
+  }
+
   /**
    * Starts a new upstream session with the client's own `initialize` request (under an id of
-   * ours), then `notifications/initialized`. Concurrent callers share one attempt.
+   * ours), then `notifications/initialized`. Concurrent callers share one attempt. The messages
+   * still in flight on the expired session get their own 404 and are sent again on the new one.
    */
   private reinitialize(expired: StreamableHTTPClientTransport): Promise<boolean> {
     if (this.sdk !== expired) return Promise.resolve(true); // someone already did it
@@ -450,7 +482,7 @@ export class HttpUpstreamTransport implements MessageTransport {
         { url: this.shownUrl, session: expired.sessionId },
         'upstream session expired; re-initialising',
       );
-      void expired.close().catch(() => {});
+      this.retire(expired);
       const sdk = await this.connect();
       const id = `tollgate-reinit-${++this.reinitCount}`;
       const answered = new Promise<Obj>((resolve) => this.internal.set(idKey(id), resolve));
@@ -783,6 +815,9 @@ export class HttpUpstreamTransport implements MessageTransport {
       await Promise.race([sdk.terminateSession().catch(() => {}), timeout]);
     }
     this.closed = true;
+    const retiring = [...this.retiring];
+    this.retiring.clear();
+    await Promise.allSettled(retiring.map((t) => t.close()));
     if (sdk) {
       sdk.onclose = undefined;
       await sdk.close().catch(() => {});

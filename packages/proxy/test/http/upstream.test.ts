@@ -288,6 +288,36 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     expect(exit.exitCode).toBe(0);
   });
 
+  it('retries every call the expired session refused on the new session, after one re-initialisation', async () => {
+    // The server forgot the session (a restart) while six calls are on their way: each gets 404,
+    // one after another, 150 ms apart. All six must run on one new session, and only what ran counts.
+    const server = await startSdkHttpServer({ notFoundDelayMs: 150 });
+    try {
+      const b = await bridge(server.url);
+      expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'first' } }))).toBe(
+        'echo: first',
+      );
+      await server.forget();
+      const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+      const answers = await Promise.all(
+        names.map((message) =>
+          b.client.callTool({ name: 'echo', arguments: { message } }).then(text, (err: Error) => err.message),
+        ),
+      );
+      expect(answers).toEqual(names.map((n) => `echo: ${n}`));
+      expect([...server.echoed].sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'first']);
+      expect(server.sessions()).toHaveLength(2);
+      expect(server.requests.filter((r) => r.rpc === 'initialize')).toHaveLength(2);
+      // Every call counted once, because it ran once; none was failed and counted on top.
+      expect(b.gate.commits).toBe(7);
+      expect(b.gate.rollbacks).toBe(0);
+      const exit = await b.close();
+      expect(exit.reinitializations).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   interface Reply {
     id: number;
     result?: { content?: unknown };
