@@ -10,7 +10,8 @@
  *   sampling) during a pending call cannot deadlock the bridge; a message does wait until the
  *   notifications and responses POSTed before it have been accepted (HTTP 202, which servers send
  *   once they have taken the message in), so `notifications/initialized` reaches the server before
- *   the first call made after it, as it does over stdio;
+ *   the first call made after it, as it does over stdio; and what follows an `initialize` request
+ *   waits for its answer, which brings the session id every later message must carry;
  * - `MCP-Protocol-Version` is set from the `initialize` result the proxy sees pass by;
  * - a request never hangs: a failed POST, a stream that ends before its answer without an
  *   event id to resume from, or a resumption that gives up, each produce a JSON-RPC error
@@ -294,8 +295,13 @@ export class HttpUpstreamTransport implements MessageTransport {
   private protocolVersion: string | undefined;
   /** A re-initialisation in progress; messages wait for it. */
   private reinit: Promise<boolean> | undefined;
-  /** Settles once every notification and response POSTed so far has been answered (see the module comment). */
+  /**
+   * Settles once every notification and response POSTed so far has been answered, and the last
+   * `initialize` request has been (see the module comment).
+   */
   private accepted: Promise<void> = Promise.resolve();
+  /** Releases the messages held behind an `initialize` request, by its id key (see {@link send}). */
+  private readonly initializing = new Map<string, () => void>();
   private reinitCount = 0;
   private readonly internal = new Map<string, (m: Obj) => void>();
   /** Messages whose text (`raw`) differs from what `JSON.stringify` makes of them (`built`; see `keepText`). */
@@ -378,6 +384,13 @@ export class HttpUpstreamTransport implements MessageTransport {
       const posted = this.post(m, true, this.accepted);
       // Requests are never waited for (their answers may need the client first); the rest are.
       if (!isRequest(m)) this.accepted = posted.catch(() => {});
+      // Except `initialize`: what follows it waits for its answer, which carries the session id
+      // (a client piping `initialize` and `notifications/initialized` at once would otherwise
+      // have the notification POSTed without one, refused, and a second session opened).
+      else if (m.method === 'initialize') {
+        const key = idKey(m.id as JsonRpcId);
+        this.accepted = new Promise<void>((resolve) => this.initializing.set(key, resolve));
+      }
     }
   }
 
@@ -424,6 +437,8 @@ export class HttpUpstreamTransport implements MessageTransport {
       if (queue) queue.push(text.raw);
       else this.rawBodies.set(text.built, [text.raw]);
     }
+    // Only a message sent with a session id can have met an expired session.
+    const session = sdk.sessionId;
     try {
       await this.sendOn(sdk, message);
     } catch (err) {
@@ -432,7 +447,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       const status = httpStatus(err);
       const expired =
         sessionLost(status, err) &&
-        sdk.sessionId !== undefined &&
+        session !== undefined &&
         message.method !== 'initialize' &&
         this.initialize;
       if (expired && mayRetry && (this.opts.reinitializeExpiredSession ?? true)) {
@@ -521,6 +536,7 @@ export class HttpUpstreamTransport implements MessageTransport {
         own(message);
         return;
       }
+      this.initialized(key);
       const p = this.pending.get(key);
       this.pending.delete(key);
       // A response to nothing pending (a late answer) still goes on: the router decides.
@@ -533,6 +549,14 @@ export class HttpUpstreamTransport implements MessageTransport {
       }
     }
     this.deliver(message);
+  }
+
+  /** The request under `key` was answered (or failed): if it was `initialize`, what waited on it goes. */
+  private initialized(key: string): void {
+    const release = this.initializing.get(key);
+    if (!release) return;
+    this.initializing.delete(key);
+    release();
   }
 
   private deliver(message: Obj): void {
@@ -568,6 +592,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       return;
     }
     const id = message.id as JsonRpcId;
+    this.initialized(idKey(id));
     if (!this.pending.delete(idKey(id))) return;
     const call = message.method === 'tools/call';
     this.log.warn(
@@ -815,6 +840,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       await Promise.race([sdk.terminateSession().catch(() => {}), timeout]);
     }
     this.closed = true;
+    for (const key of [...this.initializing.keys()]) this.initialized(key);
     const retiring = [...this.retiring];
     this.retiring.clear();
     await Promise.allSettled(retiring.map((t) => t.close()));

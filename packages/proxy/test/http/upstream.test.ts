@@ -395,6 +395,75 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     expect(gate.rollbacks).toBe(0);
   });
 
+  it('holds what follows a piped initialize until its answer: one session, one initialized, DELETEd at exit', async () => {
+    // `printf '<initialize>\n<initialized>\n<call>\n' | tollgate --upstream URL`: the notification
+    // must not go out before the answer that carries the session id (it would get 400, be taken
+    // for an expired session and open a second one).
+    const server = await startSdkHttpServer();
+    try {
+      const input = new PassThrough();
+      const output = new PassThrough();
+      const logged: string[] = [];
+      const at = (level: string) => (obj: object, msg?: string) => {
+        logged.push(`${level}: ${msg ?? ''} ${JSON.stringify(obj)}`);
+      };
+      const done = runHttpUpstreamProxy({
+        url: server.url,
+        gate: new RecordingGate(),
+        input,
+        output,
+        logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+      });
+      let got = '';
+      output.on('data', (d: Buffer) => {
+        got += d.toString();
+      });
+      input.end(
+        [
+          {
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: {
+              protocolVersion: '2025-11-25',
+              capabilities: {},
+              clientInfo: { name: 't', version: '1' },
+            },
+          },
+          { jsonrpc: '2.0', method: 'notifications/initialized' },
+          {
+            jsonrpc: '2.0',
+            id: 2,
+            method: 'tools/call',
+            params: { name: 'echo', arguments: { message: 'piped' } },
+          },
+        ]
+          .map((l) => `${JSON.stringify(l)}\n`)
+          .join(''),
+      );
+      const exit = await done;
+      const replies = got
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Reply);
+      expect(text(replies.find((r) => r.id === 2)?.result)).toBe('echo: piped');
+      expect(exit.reinitializations).toBe(0);
+      const sessions = server.sessions();
+      expect(sessions).toHaveLength(1);
+      const sid = sessions[0]!;
+      expect(server.requests.filter((r) => r.refused !== undefined)).toEqual([]);
+      expect(server.requests.filter((r) => r.rpc === 'initialize')).toHaveLength(1);
+      expect(server.requests.filter((r) => r.rpc === 'notifications/initialized')).toEqual([
+        { http: 'POST', session: sid, rpc: 'notifications/initialized' },
+      ]);
+      expect(server.requests.filter((r) => r.http === 'GET').length).toBeLessThanOrEqual(1);
+      expect(server.requests.filter((r) => r.http === 'DELETE')).toEqual([{ http: 'DELETE', session: sid }]);
+      expect(logged.filter((l) => /expired|re-initialis/.test(l))).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('answers with a JSON-RPC error, not a hang, when the server is unreachable', async () => {
     const port = await freePort();
     const input = new PassThrough();
