@@ -28,7 +28,8 @@ export interface RemoteContext {
   decisionLog: DecisionLog;
   policyFile: string;
   shutdownGraceMs: number;
-  maxMessageBytes?: number;
+  /** `--max-message-bytes`, or its default (`DEFAULT_MAX_MESSAGE_BYTES` of `@tollgate/proxy`). */
+  maxMessageBytes: number;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];

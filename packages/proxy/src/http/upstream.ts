@@ -32,6 +32,7 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../framing/line-splitter.js';
 import { arrayElements, type JsonRpcId } from '../jsonrpc/envelope.js';
 import { ErrorCode, encode, errorResponse } from '../jsonrpc/errors.js';
 import { idKey } from '../jsonrpc/id.js';
@@ -56,7 +57,8 @@ export interface HttpUpstreamOptions {
    */
   readonly reconnection?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
   /**
-   * Cap on one message from the server, in bytes (`--max-message-bytes`; default: none). A larger
+   * Cap on one message from the server, in bytes (`--max-message-bytes`; default
+   * {@link DEFAULT_MAX_MESSAGE_BYTES}, 64 MiB, as on every other side of the proxy). A larger
    * message is reported through `onoversize` (the router answers its request with `-32603`, and a
    * call counts: the server ran it); a response body, or one SSE event, that grows past the cap
    * plus 64 KiB of framing is cut off while it arrives, so it is never held whole.
@@ -289,6 +291,8 @@ export class HttpUpstreamTransport implements MessageTransport {
   /** Errors of failed POSTs, which {@link post} reports: not passed on again through `onerror`. */
   private readonly postFailures = new WeakSet<object>();
   private readonly log: ProxyLogger;
+  /** Cap on one message from the server, in bytes (see {@link HttpUpstreamOptions.maxMessageBytes}). */
+  private readonly cap: number;
   private readonly pending = new Map<string, Pending>();
   /** The client's `initialize` request, replayed to re-initialise an expired session. */
   private initialize: Obj | undefined;
@@ -319,6 +323,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     this.url = new URL(opts.url);
     this.shownUrl = redactUrl(this.url);
     this.log = opts.logger ?? silentLogger;
+    this.cap = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /** The upstream session id (`Mcp-Session-Id`), once the server has given one. */
@@ -562,8 +567,8 @@ export class HttpUpstreamTransport implements MessageTransport {
   private deliver(message: Obj): void {
     if (this.closed) return;
     const bytes = encode(message);
-    const cap = this.opts.maxMessageBytes;
-    if (cap !== undefined && bytes.length > cap) {
+    const cap = this.cap;
+    if (bytes.length > cap) {
       this.onoversize?.({
         bytes: bytes.length,
         limit: cap,
@@ -760,7 +765,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
     const postFailures = init?.method === 'POST' ? this.postFailures : undefined;
     const reader = response.body.getReader();
-    const cap = this.opts.maxMessageBytes;
+    const cap = this.cap;
     const log = this.log;
     const shownUrl = this.shownUrl;
     let pastBoundary = 0;
@@ -779,15 +784,13 @@ export class HttpUpstreamTransport implements MessageTransport {
             ended();
             return;
           }
-          if (cap !== undefined) {
-            // Bytes since the last blank line (the end of an SSE event); a JSON body is one message.
-            const end = sse ? Math.max(lastIndexOf(value, LF_LF), lastIndexOf(value, LF_CRLF)) : -1;
-            pastBoundary = end === -1 ? pastBoundary + value.length : value.length - end;
-            if (pastBoundary > cap + SSE_FRAMING_BYTES) {
-              throw new UpstreamMessageTooLarge(
-                `a message from the server is over the cap of ${cap} bytes (--max-message-bytes); its stream was cut`,
-              );
-            }
+          // Bytes since the last blank line (the end of an SSE event); a JSON body is one message.
+          const end = sse ? Math.max(lastIndexOf(value, LF_LF), lastIndexOf(value, LF_CRLF)) : -1;
+          pastBoundary = end === -1 ? pastBoundary + value.length : value.length - end;
+          if (pastBoundary > cap + SSE_FRAMING_BYTES) {
+            throw new UpstreamMessageTooLarge(
+              `a message from the server is over the cap of ${cap} bytes (--max-message-bytes); its stream was cut`,
+            );
           }
           if (sse && sent.length > 0 && !sawEventId) {
             const text = tail + decoder.decode(value, { stream: true });

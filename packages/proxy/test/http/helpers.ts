@@ -291,15 +291,13 @@ export async function startSdkHttpServer(
         requests.push({ ...seen, refused: 404 });
         const delay = (opts.notFoundDelayMs ?? 0) * notFound++;
         if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-        res
-          .writeHead(404, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              error: { code: -32001, message: 'Session not found' },
-              id: null,
-            }),
-          );
+        res.writeHead(404, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            error: { code: -32001, message: 'Session not found' },
+            id: null,
+          }),
+        );
         return;
       }
       if (rpc !== 'initialize') {
