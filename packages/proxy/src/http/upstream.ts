@@ -32,6 +32,7 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { Agent, type RequestInit as UndiciRequestInit, fetch as undiciFetch } from 'undici';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../framing/line-splitter.js';
 import { arrayElements, type JsonRpcId } from '../jsonrpc/envelope.js';
 import { ErrorCode, encode, errorResponse } from '../jsonrpc/errors.js';
@@ -64,6 +65,27 @@ export interface HttpUpstreamOptions {
    * plus 64 KiB of framing is cut off while it arrives, so it is never held whole.
    */
   readonly maxMessageBytes?: number;
+}
+
+/**
+ * Options of the HTTP agent every request to an upstream goes through: no `headersTimeout` and
+ * no `bodyTimeout`. fetch's default agent gives up after 300 s without response headers (a
+ * server answering with a plain JSON body sends them only once the tool has run) or without a
+ * body byte (an SSE stream silent while the tool runs), and the call's answer is lost. How long
+ * a call may take is the client's to decide (its request timeout, `notifications/cancelled`),
+ * as over stdio. Connecting keeps undici's default timeout (10 s).
+ */
+export const UPSTREAM_AGENT_OPTIONS: Readonly<Agent.Options> = Object.freeze({
+  headersTimeout: 0,
+  bodyTimeout: 0,
+});
+
+let upstreamAgent: Agent | undefined;
+
+/** The agent of {@link UPSTREAM_AGENT_OPTIONS}, one for all upstream transports (shared keep-alive pool). */
+function agent(): Agent {
+  upstreamAgent ??= new Agent(UPSTREAM_AGENT_OPTIONS);
+  return upstreamAgent;
 }
 
 /** Room for SSE framing (`event:`, `id:`, `data:` prefixes) above the message cap, in bytes. */
@@ -719,7 +741,15 @@ export class HttpUpstreamTransport implements MessageTransport {
     const postBody =
       init?.method === 'POST' && typeof init.body === 'string' ? this.rawBody(init.body) : init?.body;
     try {
-      response = await fetch(input, { ...init, body: postBody, signal: own.signal });
+      // undici's fetch with its agent (see UPSTREAM_AGENT_OPTIONS), from the same package: Node's
+      // global fetch is the undici bundled with Node, whose version varies with Node's and
+      // cannot be imported, so an agent of the package's is not sure to fit it.
+      response = (await undiciFetch(input, {
+        ...(init as UndiciRequestInit),
+        body: postBody as UndiciRequestInit['body'],
+        signal: own.signal,
+        dispatcher: agent(),
+      })) as unknown as Response;
     } catch (err) {
       release();
       if (typeof err === 'object' && err !== null) {

@@ -8,8 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpUpstreamTransport } from '../../src/http/upstream.js';
+import { type HttpUpstreamTransport, UPSTREAM_AGENT_OPTIONS } from '../../src/http/upstream.js';
 import { type HttpUpstreamProxyExit, runHttpUpstreamProxy } from '../../src/http/upstream-proxy.js';
 import {
   type EverythingHttp,
@@ -463,6 +464,29 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
       await server.close();
     }
   });
+
+  for (const json of [true, false]) {
+    it(`imposes no time limit of its own on a call answered ${json ? 'with a plain JSON body' : 'on a silent SSE stream'}`, async () => {
+      // fetch's default dispatcher gives up after 300 s without response headers (a JSON answer
+      // comes whole, after the tool ran) or without body bytes (an SSE stream silent while the
+      // tool runs). Shortened here to 300 ms in the global dispatcher, which Node's fetch uses:
+      // a call of 1.5 s must still get its answer, so the proxy must not depend on it.
+      const server = await startSdkHttpServer({ json, resumable: false });
+      const original = getGlobalDispatcher();
+      setGlobalDispatcher(new Agent({ headersTimeout: 300, bodyTimeout: 300 }));
+      try {
+        const { client } = await bridge(server.url);
+        const r = await client.callTool({ name: 'sleep', arguments: { ms: 1500 } });
+        expect(text(r)).toBe('slept 1500');
+        // And the agent the proxy uses instead has no such timeouts at all (0: none).
+        expect(UPSTREAM_AGENT_OPTIONS).toEqual({ headersTimeout: 0, bodyTimeout: 0 });
+      } finally {
+        setGlobalDispatcher(original);
+        await Promise.all(open.splice(0).map((b) => b.close()));
+        await server.close();
+      }
+    });
+  }
 
   it('answers with a JSON-RPC error, not a hang, when the server is unreachable', async () => {
     const port = await freePort();
