@@ -227,8 +227,9 @@ function provesNotSent(err: unknown): boolean {
 }
 
 /**
- * What a failed POST says about its request. The server may have run it (it counts) unless the
- * failure proves otherwise:
+ * What a failed POST says about its request (`sentWithSession`: it carried `Mcp-Session-Id`;
+ * `redact` masks secrets in the error body the upstream sent, before it is cut to length). The
+ * server may have run it (it counts) unless the failure proves otherwise:
  * - an HTTP status by which the server refuses a request before running it
  *   ({@link REFUSED_STATUSES});
  * - a fetch that failed before sending: connection refused, name resolution, unreachable
@@ -236,13 +237,18 @@ function provesNotSent(err: unknown): boolean {
  * Everything else counts: other statuses (5xx, a gateway's 504), a connection reset or cut
  * after the request was written, a stream cut mid-answer, a body that cannot be read.
  */
-function classifyFailure(err: unknown, url: URL): UpstreamFailure {
+function classifyFailure(
+  err: unknown,
+  url: URL,
+  sentWithSession: boolean,
+  redact: (text: string) => string,
+): UpstreamFailure {
   const status = httpStatus(err);
   if (status !== undefined) {
-    const message = (err as Error).message;
-    const text = message.length > 300 ? `${message.slice(0, 300)}...` : message;
+    // A 404 to a request without a session id cannot be an expired session: the path is wrong.
+    const hint = status === 404 && !sentWithSession ? '; check the URL path of --upstream' : '';
     return {
-      why: `the upstream answered HTTP ${status}: ${text}`,
+      why: `the upstream answered HTTP ${status}: ${quotedBody(redact((err as Error).message))}${hint}`,
       status,
       mayHaveRun: !REFUSED_STATUSES.has(status),
     };
@@ -273,6 +279,38 @@ function classifyFailure(err: unknown, url: URL): UpstreamFailure {
     ...(code ? { cause: code } : {}),
     mayHaveRun: !unsent,
   };
+}
+
+/** Longest part of an upstream's error body quoted in an error, in characters. */
+const QUOTED_BODY_CHARS = 200;
+
+const HTML_ENTITIES: Readonly<Record<string, string>> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: ' ',
+  '#39': "'",
+};
+
+/**
+ * The body of an upstream's error answer, as an error quotes it (the SDK's message for a failed
+ * POST, `Streamable HTTP error: Error POSTing to endpoint: <body>`, without its prefix): an HTML
+ * page reduced to its text (no `<head>` styles or scripts, a few entities decoded), white space
+ * collapsed to one line, at most {@link QUOTED_BODY_CHARS} characters.
+ */
+function quotedBody(message: string): string {
+  let text = message.replace(/^(Streamable HTTP error: )?Error POSTing to endpoint: /, '');
+  if (/<(!doctype|html|head|body)\b/i.test(text)) {
+    text = text
+      .replace(/<(script|style)\b[\s\S]*?(<\/\1\s*>|$)/gi, ' ')
+      .replace(/<!--[\s\S]*?(-->|$)/g, ' ')
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/&(#39|[a-z]+);/gi, (entity, name: string) => HTML_ENTITIES[name.toLowerCase()] ?? entity);
+  }
+  text = text.replace(/\s+/g, ' ').trim();
+  return text.length > QUOTED_BODY_CHARS ? `${text.slice(0, QUOTED_BODY_CHARS).trimEnd()}...` : text;
 }
 
 /** The HTTP status of an SDK transport error, when it has one. */
@@ -481,7 +519,10 @@ export class HttpUpstreamTransport implements MessageTransport {
         const ok = await this.reinitialize(sdk);
         if (ok) return this.post(message, false);
       }
-      this.fail(message, classifyFailure(err, this.url));
+      this.fail(
+        message,
+        classifyFailure(err, this.url, session !== undefined, (t) => this.withoutSecrets(t)),
+      );
     }
   }
 

@@ -62,6 +62,14 @@ class FakeServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (!req.url?.startsWith('/mcp')) {
+      // A web framework's own 404 page, styles and all, as a wrong --upstream path meets it.
+      res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(
+        `<!DOCTYPE html>\n<html lang="en">\n<head>\n<title>404 &amp; gone</title>\n<style>${'body { margin: 0; }\n'.repeat(200)}</style>\n</head>\n<body>\n<pre>Cannot ${req.method} ${req.url}</pre>\n</body>\n</html>\n`,
+      );
+      return;
+    }
     if (req.method === 'DELETE') {
       res.writeHead(200).end();
       return;
@@ -397,6 +405,47 @@ describe('upstream mode: a tools/call whose HTTP exchange fails', () => {
     server.mode = 'ok';
     expect(await work(client)).toMatchObject({ kind: 'ran', message: 'worked' });
     expect(server.ran).toBe(1);
+  });
+});
+
+describe('upstream mode: what an error page of the upstream shows', () => {
+  it("a 404 quotes the page's text, not its HTML, and points to the URL path", async () => {
+    const message = await upstreamMode(`http://127.0.0.1:${server.port}/wrong`).then(
+      () => 'connected',
+      (err: Error) => err.message,
+    );
+    expect(message).toBe(
+      'MCP error -32000: MCP server over HTTP: the upstream answered HTTP 404: 404 & gone Cannot POST /wrong; check the URL path of --upstream',
+    );
+  });
+
+  it('a long error body is cut to 200 characters, on one line', async () => {
+    const client = await upstreamMode(server.url());
+    const original = server['handle'].bind(server);
+    server['handle'] = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== 'POST') return original(req, res);
+      req.resume();
+      res.writeHead(401, { 'content-type': 'text/plain' }).end(`denied:\n${'why '.repeat(2000)}`);
+    };
+    const r = await work(client);
+    expect(r.message).toBe(
+      `MCP error -32000: MCP server over HTTP: the upstream answered HTTP 401: denied: ${'why '.repeat(47)}why...`,
+    );
+  });
+
+  it('masks an echoed --header value before the cut, which would otherwise leave part of it', async () => {
+    const log: string[] = [];
+    const client = await upstreamMode(server.url(), log, { Authorization: 'Bearer tok-supersecret' });
+    const original = server['handle'].bind(server);
+    server['handle'] = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== 'POST') return original(req, res);
+      req.resume();
+      // The token starts at character 190: a cut at 200 would keep "tok-supers".
+      res.writeHead(401).end(`${'n'.repeat(189)} ${req.headers.authorization?.split(' ')[1]} is not valid`);
+    };
+    const r = await work(client);
+    expect(r.message).toContain(`${'n'.repeat(189)} *** is not...`);
+    expect(JSON.stringify([r, log])).not.toMatch(/tok-s/);
   });
 });
 
