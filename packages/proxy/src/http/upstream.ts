@@ -301,12 +301,13 @@ const HTML_ENTITIES: Readonly<Record<string, string>> = {
  * collapsed to one line, at most {@link QUOTED_BODY_CHARS} characters.
  */
 function quotedBody(message: string): string {
-  let text = message.replace(/^(Streamable HTTP error: )?Error POSTing to endpoint: /, '');
+  // Its first 64 Ki characters are plenty for 200 of text, and bound the work on a hostile body.
+  let text = message.replace(/^(Streamable HTTP error: )?Error POSTing to endpoint: /, '').slice(0, 65_536);
   if (/<(!doctype|html|head|body)\b/i.test(text)) {
     text = text
       .replace(/<(script|style)\b[\s\S]*?(<\/\1\s*>|$)/gi, ' ')
       .replace(/<!--[\s\S]*?(-->|$)/g, ' ')
-      .replace(/<[^>]*>/g, ' ')
+      .replace(/<[^<>]*>/g, ' ')
       .replace(/&(#39|[a-z]+);/gi, (entity, name: string) => HTML_ENTITIES[name.toLowerCase()] ?? entity);
   }
   text = text.replace(/\s+/g, ' ').trim();
