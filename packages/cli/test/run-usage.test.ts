@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bearerCarries } from '@tollgate/proxy';
+import { bearerCarries, DEFAULT_MAX_MESSAGE_BYTES } from '@tollgate/proxy';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRemoteOptions } from '../src/commands/remote.js';
@@ -274,5 +274,13 @@ describe('--header in upstream mode', () => {
     ]);
     expect(r.stderr).not.toContain('--header');
     expect(r.code).not.toBe(2);
+  });
+});
+
+describe('--max-message-bytes', () => {
+  it('--help names the default that every mode applies when the flag is not given', () => {
+    const r = tollgate(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain(`(default: ${DEFAULT_MAX_MESSAGE_BYTES}, 64 MiB)`);
   });
 });

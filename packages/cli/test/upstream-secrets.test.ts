@@ -72,6 +72,48 @@ describe('--header values', () => {
     });
   }
 
+  const empty: Array<[string, string]> = [
+    [
+      'Authorization:',
+      'tollgate: --header Authorization: its value is empty (an unset variable?); give it one, or leave out the header\n',
+    ],
+    [
+      'X-Api-Key:   ',
+      'tollgate: --header X-Api-Key: its value is empty (an unset variable?); give it one, or leave out the header\n',
+    ],
+    [
+      'Authorization: Bearer ',
+      'tollgate: --header Authorization: "Bearer" with no credentials after it (an unset variable?); give them, or leave out the header\n',
+    ],
+    [
+      'Authorization: basic',
+      'tollgate: --header Authorization: "basic" with no credentials after it (an unset variable?); give them, or leave out the header\n',
+    ],
+  ];
+  for (const [header, message] of empty) {
+    it(`refuses ${JSON.stringify(header)} at startup, before any request gets 401`, () => {
+      const r = tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '-H', header]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(message);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('refuses an empty value in front of the listener too', () => {
+    const r = tollgate([
+      '--transport',
+      'http',
+      '--port',
+      '0',
+      '--upstream',
+      'http://127.0.0.1:9/mcp',
+      '-H',
+      'Authorization: Bearer',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--header Authorization: "Bearer" with no credentials after it');
+  });
+
   it('accepts Latin-1 values, and surrounding whitespace', () => {
     const r = tollgate([
       '--log-level',

@@ -46,7 +46,7 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
         gate: enforcer,
         logger,
         signal: abort.signal,
-        ...(ctx.maxMessageBytes ? { maxMessageBytes: ctx.maxMessageBytes } : {}),
+        maxMessageBytes: ctx.maxMessageBytes,
         onStarted: () =>
           logger.info({ upstream: redactUrl(opts.upstream!) }, 'tollgate upstream mode started'),
       });
@@ -80,7 +80,7 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
         ...(opts.authToken ? { authTokens: [opts.authToken] } : {}),
         ...(opts.allowedOrigin ? { allowedOrigins: opts.allowedOrigin } : {}),
         ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
-        ...(ctx.maxMessageBytes ? { maxMessageBytes: ctx.maxMessageBytes } : {}),
+        maxMessageBytes: ctx.maxMessageBytes,
         logger,
       });
     } catch (err) {

@@ -28,7 +28,8 @@ export interface RemoteContext {
   decisionLog: DecisionLog;
   policyFile: string;
   shutdownGraceMs: number;
-  maxMessageBytes?: number;
+  /** `--max-message-bytes`, or its default (`DEFAULT_MAX_MESSAGE_BYTES` of `@tollgate/proxy`). */
+  maxMessageBytes: number;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -82,6 +83,18 @@ function authToken(value: string): string {
     );
   }
   return value;
+}
+
+/**
+ * What is wrong with a `--header` value that carries nothing: empty (`-H "X-Api-Key: $UNSET"`), or
+ * an authorization scheme without its credentials (`-H "Authorization: Bearer $UNSET"`). Sent as
+ * it is, every request would be refused (401) long after startup. Undefined for another value.
+ */
+function emptyHeaderProblem(value: string): string | undefined {
+  if (value === '') return 'its value is empty (an unset variable?); give it one, or leave out the header';
+  if (/^(bearer|basic)$/i.test(value))
+    return `"${value}" with no credentials after it (an unset variable?); give them, or leave out the header`;
+  return undefined;
 }
 
 /** True when fetch accepts this header as it is (every request would fail on it otherwise). */
@@ -145,7 +158,11 @@ export function addRemoteOptions(cmd: Command): Command {
       '--upstream <url>',
       'the MCP server is remote: its Streamable HTTP endpoint (instead of -- <command>)',
     )
-    .option('-H, --header <header>', 'request header for --upstream, "Name: value" (repeatable)', collect)
+    .option(
+      '-H, --header <header>',
+      'request header for --upstream, "Name: value" (repeatable; an empty value, or "Bearer" alone, is refused)',
+      collect,
+    )
     .option('--bind <host>', 'address of the HTTP listener (--transport http)', '127.0.0.1')
     .option('--port <n>', 'port of the HTTP listener (--transport http)', port, 8787)
     .option(
@@ -212,6 +229,8 @@ export function remoteUsageProblem(command: string[], opts: RemoteOptions): stri
     }
     if (TRANSPORT_HEADERS.has(name.toLowerCase()))
       return `--header ${name}: Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it`;
+    const empty = emptyHeaderProblem(h.slice(h.indexOf(':') + 1).trim());
+    if (empty) return `--header ${name}: ${empty}`;
     // fetch's own rules (what every request would fail on); the value may be a secret: not shown.
     if (!sendableHeader(name, h.slice(h.indexOf(':') + 1).trim())) {
       return `--header ${name}: its value is not a valid HTTP header value (no line breaks or NUL, only Latin-1 characters: no emoji); the value is not shown`;

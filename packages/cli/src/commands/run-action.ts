@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { bearerTokenProblem, runStdioProxy } from '@tollgate/proxy';
+import { bearerTokenProblem, DEFAULT_MAX_MESSAGE_BYTES, runStdioProxy } from '@tollgate/proxy';
 import {
   createEnforcer,
   createLogger,
@@ -144,6 +144,9 @@ export async function runProxyCommand(
   };
   process.on('SIGHUP', onHup);
 
+  // `--max-message-bytes`, or the one default every mode shares (the stdio proxy, upstream mode,
+  // the listener), both directions.
+  const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (remote) {
     try {
       return await runRemote(command, opts, {
@@ -152,7 +155,7 @@ export async function runProxyCommand(
         decisionLog,
         policyFile,
         shutdownGraceMs: opts.shutdownGrace,
-        ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+        maxMessageBytes,
       });
     } finally {
       process.off('SIGHUP', onHup);
@@ -169,7 +172,7 @@ export async function runProxyCommand(
       gate: enforcer,
       logger,
       shutdownGraceMs: opts.shutdownGrace,
-      ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+      maxMessageBytes,
       onStarted: ({ pid }) => {
         logger.info({ childPid: pid, policy: policyFile, command }, 'tollgate proxy started');
         decisionLog.write({

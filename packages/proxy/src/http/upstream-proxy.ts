@@ -3,6 +3,7 @@
  * This is what `tollgate -c policy.yaml --upstream URL [--header "K: V"]...` runs.
  */
 import type { Readable, Writable } from 'node:stream';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../framing/line-splitter.js';
 import type { Gate, GateDecision } from '../gate.js';
 import { type ProxyLogger, silentLogger } from '../logger.js';
 import { waitUntil } from '../proxy.js';
@@ -18,7 +19,10 @@ export interface HttpUpstreamProxyOptions<D extends GateDecision = GateDecision>
   readonly headers?: Readonly<Record<string, string>>;
   readonly gate: Gate<D>;
   readonly logger?: ProxyLogger;
-  /** Cap on one message from the client, in bytes (default 64 MiB). */
+  /**
+   * Cap on one message in either direction, from the client and from the server, in bytes
+   * (`--max-message-bytes`; default {@link DEFAULT_MAX_MESSAGE_BYTES}, 64 MiB).
+   */
   readonly maxMessageBytes?: number;
   /** Client side streams (default `process.stdin` / `process.stdout`). */
   readonly input?: Readable;
@@ -36,8 +40,8 @@ export interface HttpUpstreamProxyOptions<D extends GateDecision = GateDecision>
   readonly drainTimeoutMs?: number;
   /** Called once both sides are started, with the upstream transport (its session id, stats). */
   readonly onStarted?: (info: { upstream: HttpUpstreamTransport; sessionId: string }) => void;
-  /** Passed through to the upstream transport. */
-  readonly upstream?: Omit<HttpUpstreamOptions, 'url' | 'headers' | 'logger'>;
+  /** Passed through to the upstream transport (its message cap is `maxMessageBytes` above). */
+  readonly upstream?: Omit<HttpUpstreamOptions, 'url' | 'headers' | 'logger' | 'maxMessageBytes'>;
 }
 
 /** How upstream mode ended. */
@@ -61,17 +65,18 @@ export async function runHttpUpstreamProxy<D extends GateDecision>(
   opts: HttpUpstreamProxyOptions<D>,
 ): Promise<HttpUpstreamProxyExit> {
   const log = opts.logger ?? silentLogger;
+  const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const server = new HttpUpstreamTransport({
     ...(opts.upstream ?? {}),
     url: opts.url,
     ...(opts.headers ? { headers: opts.headers } : {}),
-    ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+    maxMessageBytes,
     logger: log,
   });
   const client = new StreamTransport({
     input: opts.input ?? process.stdin,
     output: opts.output ?? process.stdout,
-    ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+    maxMessageBytes,
   });
   const router = new Router({ client, server, gate: opts.gate, logger: log });
   server.onerror = (err) => log.debug({ err: err.message }, 'upstream transport error');

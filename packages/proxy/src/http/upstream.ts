@@ -10,7 +10,8 @@
  *   sampling) during a pending call cannot deadlock the bridge; a message does wait until the
  *   notifications and responses POSTed before it have been accepted (HTTP 202, which servers send
  *   once they have taken the message in), so `notifications/initialized` reaches the server before
- *   the first call made after it, as it does over stdio;
+ *   the first call made after it, as it does over stdio; and what follows an `initialize` request
+ *   waits for its answer, which brings the session id every later message must carry;
  * - `MCP-Protocol-Version` is set from the `initialize` result the proxy sees pass by;
  * - a request never hangs: a failed POST, a stream that ends before its answer without an
  *   event id to resume from, or a resumption that gives up, each produce a JSON-RPC error
@@ -21,8 +22,9 @@
  *   {@link classifyFailure});
  * - the URL is shown only through {@link redactUrl} (query values and userinfo masked);
  * - an expired session (HTTP 404 on a request carrying `Mcp-Session-Id`, spec "Session
- *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised with the client's own `initialize` request, and the
- *   failed message is sent again on the new session.
+ *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised
+ *   with the client's own `initialize` request, once, and every message the expired session
+ *   refused is sent again on the new session.
  */
 import { setMaxListeners } from 'node:events';
 import {
@@ -30,6 +32,8 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { Agent, type RequestInit as UndiciRequestInit, fetch as undiciFetch } from 'undici';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../framing/line-splitter.js';
 import { arrayElements, type JsonRpcId } from '../jsonrpc/envelope.js';
 import { ErrorCode, encode, errorResponse } from '../jsonrpc/errors.js';
 import { idKey } from '../jsonrpc/id.js';
@@ -54,12 +58,34 @@ export interface HttpUpstreamOptions {
    */
   readonly reconnection?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
   /**
-   * Cap on one message from the server, in bytes (`--max-message-bytes`; default: none). A larger
+   * Cap on one message from the server, in bytes (`--max-message-bytes`; default
+   * {@link DEFAULT_MAX_MESSAGE_BYTES}, 64 MiB, as on every other side of the proxy). A larger
    * message is reported through `onoversize` (the router answers its request with `-32603`, and a
    * call counts: the server ran it); a response body, or one SSE event, that grows past the cap
    * plus 64 KiB of framing is cut off while it arrives, so it is never held whole.
    */
   readonly maxMessageBytes?: number;
+}
+
+/**
+ * Options of the HTTP agent every request to an upstream goes through: no `headersTimeout` and
+ * no `bodyTimeout`. fetch's default agent gives up after 300 s without response headers (a
+ * server answering with a plain JSON body sends them only once the tool has run) or without a
+ * body byte (an SSE stream silent while the tool runs), and the call's answer is lost. How long
+ * a call may take is the client's to decide (its request timeout, `notifications/cancelled`),
+ * as over stdio. Connecting keeps undici's default timeout (10 s).
+ */
+export const UPSTREAM_AGENT_OPTIONS: Readonly<Agent.Options> = Object.freeze({
+  headersTimeout: 0,
+  bodyTimeout: 0,
+});
+
+let upstreamAgent: Agent | undefined;
+
+/** The agent of {@link UPSTREAM_AGENT_OPTIONS}, one for all upstream transports (shared keep-alive pool). */
+function agent(): Agent {
+  upstreamAgent ??= new Agent(UPSTREAM_AGENT_OPTIONS);
+  return upstreamAgent;
 }
 
 /** Room for SSE framing (`event:`, `id:`, `data:` prefixes) above the message cap, in bytes. */
@@ -201,8 +227,9 @@ function provesNotSent(err: unknown): boolean {
 }
 
 /**
- * What a failed POST says about its request. The server may have run it (it counts) unless the
- * failure proves otherwise:
+ * What a failed POST says about its request (`sentWithSession`: it carried `Mcp-Session-Id`;
+ * `redact` masks secrets in the error body the upstream sent, before it is cut to length). The
+ * server may have run it (it counts) unless the failure proves otherwise:
  * - an HTTP status by which the server refuses a request before running it
  *   ({@link REFUSED_STATUSES});
  * - a fetch that failed before sending: connection refused, name resolution, unreachable
@@ -210,13 +237,18 @@ function provesNotSent(err: unknown): boolean {
  * Everything else counts: other statuses (5xx, a gateway's 504), a connection reset or cut
  * after the request was written, a stream cut mid-answer, a body that cannot be read.
  */
-function classifyFailure(err: unknown, url: URL): UpstreamFailure {
+function classifyFailure(
+  err: unknown,
+  url: URL,
+  sentWithSession: boolean,
+  redact: (text: string) => string,
+): UpstreamFailure {
   const status = httpStatus(err);
   if (status !== undefined) {
-    const message = (err as Error).message;
-    const text = message.length > 300 ? `${message.slice(0, 300)}...` : message;
+    // A 404 to a request without a session id cannot be an expired session: the path is wrong.
+    const hint = status === 404 && !sentWithSession ? '; check the URL path of --upstream' : '';
     return {
-      why: `the upstream answered HTTP ${status}: ${text}`,
+      why: `the upstream answered HTTP ${status}: ${quotedBody(redact((err as Error).message))}${hint}`,
       status,
       mayHaveRun: !REFUSED_STATUSES.has(status),
     };
@@ -247,6 +279,39 @@ function classifyFailure(err: unknown, url: URL): UpstreamFailure {
     ...(code ? { cause: code } : {}),
     mayHaveRun: !unsent,
   };
+}
+
+/** Longest part of an upstream's error body quoted in an error, in characters. */
+const QUOTED_BODY_CHARS = 200;
+
+const HTML_ENTITIES: Readonly<Record<string, string>> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: ' ',
+  '#39': "'",
+};
+
+/**
+ * The body of an upstream's error answer, as an error quotes it (the SDK's message for a failed
+ * POST, `Streamable HTTP error: Error POSTing to endpoint: <body>`, without its prefix): an HTML
+ * page reduced to its text (no `<head>` styles or scripts, a few entities decoded), white space
+ * collapsed to one line, at most {@link QUOTED_BODY_CHARS} characters.
+ */
+function quotedBody(message: string): string {
+  // Its first 64 Ki characters are plenty for 200 of text, and bound the work on a hostile body.
+  let text = message.replace(/^(Streamable HTTP error: )?Error POSTing to endpoint: /, '').slice(0, 65_536);
+  if (/<(!doctype|html|head|body)\b/i.test(text)) {
+    text = text
+      .replace(/<(script|style)\b[\s\S]*?(<\/\1\s*>|$)/gi, ' ')
+      .replace(/<!--[\s\S]*?(-->|$)/g, ' ')
+      .replace(/<[^<>]*>/g, ' ')
+      .replace(/&(#39|[a-z]+);/gi, (entity, name: string) => HTML_ENTITIES[name.toLowerCase()] ?? entity);
+  }
+  text = text.replace(/\s+/g, ' ').trim();
+  return text.length > QUOTED_BODY_CHARS ? `${text.slice(0, QUOTED_BODY_CHARS).trimEnd()}...` : text;
 }
 
 /** The HTTP status of an SDK transport error, when it has one. */
@@ -287,14 +352,21 @@ export class HttpUpstreamTransport implements MessageTransport {
   /** Errors of failed POSTs, which {@link post} reports: not passed on again through `onerror`. */
   private readonly postFailures = new WeakSet<object>();
   private readonly log: ProxyLogger;
+  /** Cap on one message from the server, in bytes (see {@link HttpUpstreamOptions.maxMessageBytes}). */
+  private readonly cap: number;
   private readonly pending = new Map<string, Pending>();
   /** The client's `initialize` request, replayed to re-initialise an expired session. */
   private initialize: Obj | undefined;
   private protocolVersion: string | undefined;
   /** A re-initialisation in progress; messages wait for it. */
   private reinit: Promise<boolean> | undefined;
-  /** Settles once every notification and response POSTed so far has been answered (see the module comment). */
+  /**
+   * Settles once every notification and response POSTed so far has been answered, and the last
+   * `initialize` request has been (see the module comment).
+   */
   private accepted: Promise<void> = Promise.resolve();
+  /** Releases the messages held behind an `initialize` request, by its id key (see {@link send}). */
+  private readonly initializing = new Map<string, () => void>();
   private reinitCount = 0;
   private readonly internal = new Map<string, (m: Obj) => void>();
   /** Messages whose text (`raw`) differs from what `JSON.stringify` makes of them (`built`; see `keepText`). */
@@ -303,11 +375,16 @@ export class HttpUpstreamTransport implements MessageTransport {
   private readonly rawBodies = new Map<string, string[]>();
   private closed = false;
   private generation = 0;
+  /** POSTs whose `send` has not settled yet, by the SDK transport they went out on. */
+  private readonly posting = new Map<StreamableHTTPClientTransport, number>();
+  /** Transports of expired sessions, closed once the POSTs still in flight on them have settled. */
+  private readonly retiring = new Set<StreamableHTTPClientTransport>();
 
   constructor(private readonly opts: HttpUpstreamOptions) {
     this.url = new URL(opts.url);
     this.shownUrl = redactUrl(this.url);
     this.log = opts.logger ?? silentLogger;
+    this.cap = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /** The upstream session id (`Mcp-Session-Id`), once the server has given one. */
@@ -373,6 +450,13 @@ export class HttpUpstreamTransport implements MessageTransport {
       const posted = this.post(m, true, this.accepted);
       // Requests are never waited for (their answers may need the client first); the rest are.
       if (!isRequest(m)) this.accepted = posted.catch(() => {});
+      // Except `initialize`: what follows it waits for its answer, which carries the session id
+      // (a client piping `initialize` and `notifications/initialized` at once would otherwise
+      // have the notification POSTed without one, refused, and a second session opened).
+      else if (m.method === 'initialize') {
+        const key = idKey(m.id as JsonRpcId);
+        this.accepted = new Promise<void>((resolve) => this.initializing.set(key, resolve));
+      }
     }
   }
 
@@ -419,28 +503,60 @@ export class HttpUpstreamTransport implements MessageTransport {
       if (queue) queue.push(text.raw);
       else this.rawBodies.set(text.built, [text.raw]);
     }
+    // Only a message sent with a session id can have met an expired session.
+    const session = sdk.sessionId;
     try {
-      await sdk.send(message as unknown as JSONRPCMessage);
+      await this.sendOn(sdk, message);
     } catch (err) {
       if (text) this.dropRawBody(text.built, text.raw);
       if (this.closed) return;
       const status = httpStatus(err);
       const expired =
         sessionLost(status, err) &&
-        sdk.sessionId !== undefined &&
+        session !== undefined &&
         message.method !== 'initialize' &&
         this.initialize;
       if (expired && mayRetry && (this.opts.reinitializeExpiredSession ?? true)) {
         const ok = await this.reinitialize(sdk);
         if (ok) return this.post(message, false);
       }
-      this.fail(message, classifyFailure(err, this.url));
+      this.fail(
+        message,
+        classifyFailure(err, this.url, session !== undefined, (t) => this.withoutSecrets(t)),
+      );
+    }
+  }
+
+  /** `sdk.send(message)`, counted in {@link posting} while it is in flight (see {@link retire}). */
+  private async sendOn(sdk: StreamableHTTPClientTransport, message: Obj): Promise<void> {
+    this.posting.set(sdk, (this.posting.get(sdk) ?? 0) + 1);
+    try {
+      await sdk.send(message as unknown as JSONRPCMessage);
+    } finally {
+      const left = (this.posting.get(sdk) ?? 1) - 1;
+      if (left > 0) this.posting.set(sdk, left);
+      else {
+        this.posting.delete(sdk);
+        if (this.retiring.delete(sdk)) void sdk.close().catch(() => {});
+      }
     }
   }
 
   /**
+   * Closes the transport of an expired session once no POST is in flight on it. Closing it at
+   * once would abort the others, sent before the server's 404 to the first came back: they
+   * would fail as cut exchanges ("This operation was aborted"), which count, instead of getting
+   * their own 404 and being sent again on the new session.
+   */
+  private retire(expired: StreamableHTTPClientTransport): void {
+    if (this.posting.has(expired)) this.retiring.add(expired);
+    else void expired.close().catch(() => {});
+  }
+
+  /**
    * Starts a new upstream session with the client's own `initialize` request (under an id of
-   * ours), then `notifications/initialized`. Concurrent callers share one attempt.
+   * ours), then `notifications/initialized`. Concurrent callers share one attempt. The messages
+   * still in flight on the expired session get their own 404 and are sent again on the new one.
    */
   private reinitialize(expired: StreamableHTTPClientTransport): Promise<boolean> {
     if (this.sdk !== expired) return Promise.resolve(true); // someone already did it
@@ -450,7 +566,7 @@ export class HttpUpstreamTransport implements MessageTransport {
         { url: this.shownUrl, session: expired.sessionId },
         'upstream session expired; re-initialising',
       );
-      void expired.close().catch(() => {});
+      this.retire(expired);
       const sdk = await this.connect();
       const id = `tollgate-reinit-${++this.reinitCount}`;
       const answered = new Promise<Obj>((resolve) => this.internal.set(idKey(id), resolve));
@@ -489,6 +605,7 @@ export class HttpUpstreamTransport implements MessageTransport {
         own(message);
         return;
       }
+      this.initialized(key);
       const p = this.pending.get(key);
       this.pending.delete(key);
       // A response to nothing pending (a late answer) still goes on: the router decides.
@@ -503,11 +620,19 @@ export class HttpUpstreamTransport implements MessageTransport {
     this.deliver(message);
   }
 
+  /** The request under `key` was answered (or failed): if it was `initialize`, what waited on it goes. */
+  private initialized(key: string): void {
+    const release = this.initializing.get(key);
+    if (!release) return;
+    this.initializing.delete(key);
+    release();
+  }
+
   private deliver(message: Obj): void {
     if (this.closed) return;
     const bytes = encode(message);
-    const cap = this.opts.maxMessageBytes;
-    if (cap !== undefined && bytes.length > cap) {
+    const cap = this.cap;
+    if (bytes.length > cap) {
       this.onoversize?.({
         bytes: bytes.length,
         limit: cap,
@@ -536,6 +661,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       return;
     }
     const id = message.id as JsonRpcId;
+    this.initialized(idKey(id));
     if (!this.pending.delete(idKey(id))) return;
     const call = message.method === 'tools/call';
     this.log.warn(
@@ -657,7 +783,15 @@ export class HttpUpstreamTransport implements MessageTransport {
     const postBody =
       init?.method === 'POST' && typeof init.body === 'string' ? this.rawBody(init.body) : init?.body;
     try {
-      response = await fetch(input, { ...init, body: postBody, signal: own.signal });
+      // undici's fetch with its agent (see UPSTREAM_AGENT_OPTIONS), from the same package: Node's
+      // global fetch is the undici bundled with Node, whose version varies with Node's and
+      // cannot be imported, so an agent of the package's is not sure to fit it.
+      response = (await undiciFetch(input, {
+        ...(init as UndiciRequestInit),
+        body: postBody as UndiciRequestInit['body'],
+        signal: own.signal,
+        dispatcher: agent(),
+      })) as unknown as Response;
     } catch (err) {
       release();
       if (typeof err === 'object' && err !== null) {
@@ -703,7 +837,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
     const postFailures = init?.method === 'POST' ? this.postFailures : undefined;
     const reader = response.body.getReader();
-    const cap = this.opts.maxMessageBytes;
+    const cap = this.cap;
     const log = this.log;
     const shownUrl = this.shownUrl;
     let pastBoundary = 0;
@@ -722,15 +856,13 @@ export class HttpUpstreamTransport implements MessageTransport {
             ended();
             return;
           }
-          if (cap !== undefined) {
-            // Bytes since the last blank line (the end of an SSE event); a JSON body is one message.
-            const end = sse ? Math.max(lastIndexOf(value, LF_LF), lastIndexOf(value, LF_CRLF)) : -1;
-            pastBoundary = end === -1 ? pastBoundary + value.length : value.length - end;
-            if (pastBoundary > cap + SSE_FRAMING_BYTES) {
-              throw new UpstreamMessageTooLarge(
-                `a message from the server is over the cap of ${cap} bytes (--max-message-bytes); its stream was cut`,
-              );
-            }
+          // Bytes since the last blank line (the end of an SSE event); a JSON body is one message.
+          const end = sse ? Math.max(lastIndexOf(value, LF_LF), lastIndexOf(value, LF_CRLF)) : -1;
+          pastBoundary = end === -1 ? pastBoundary + value.length : value.length - end;
+          if (pastBoundary > cap + SSE_FRAMING_BYTES) {
+            throw new UpstreamMessageTooLarge(
+              `a message from the server is over the cap of ${cap} bytes (--max-message-bytes); its stream was cut`,
+            );
           }
           if (sse && sent.length > 0 && !sawEventId) {
             const text = tail + decoder.decode(value, { stream: true });
@@ -783,6 +915,10 @@ export class HttpUpstreamTransport implements MessageTransport {
       await Promise.race([sdk.terminateSession().catch(() => {}), timeout]);
     }
     this.closed = true;
+    for (const key of [...this.initializing.keys()]) this.initialized(key);
+    const retiring = [...this.retiring];
+    this.retiring.clear();
+    await Promise.allSettled(retiring.map((t) => t.close()));
     if (sdk) {
       sdk.onclose = undefined;
       await sdk.close().catch(() => {});

@@ -208,6 +208,33 @@ export function startRelay(targetPort: number): Promise<CuttableRelay> {
   });
 }
 
+/** One HTTP request the {@link SdkHttpServer} received. */
+export interface SdkHttpRequest {
+  /** `POST`, `GET`, `DELETE`. */
+  readonly http: string;
+  /** Its `Mcp-Session-Id`, if any. */
+  readonly session?: string;
+  /** The JSON-RPC method of a POSTed message (`response` for a response). */
+  readonly rpc?: string;
+  /** The HTTP status it was answered with by the test server itself (404, 400), if it was. */
+  readonly refused?: number;
+}
+
+/** A running {@link startSdkHttpServer}. */
+export interface SdkHttpServer {
+  readonly port: number;
+  readonly url: string;
+  /** Every request received, in order of arrival. */
+  readonly requests: SdkHttpRequest[];
+  /** The `message` of every `echo` call the tool ran, in order. */
+  readonly echoed: string[];
+  /** Sessions opened so far (one per `initialize` answered). */
+  readonly sessions: () => string[];
+  /** Drops every session, as a restart would: requests naming one get 404 from then on. */
+  forget(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
  * An MCP server built with the SDK's own `Server` and `StreamableHTTPServerTransport`, with a
  * correct event store ({@link BoundedEventStore}) so streams can be resumed. server-everything's
@@ -215,11 +242,17 @@ export function startRelay(targetPort: number): Promise<CuttableRelay> {
  * stream id, so a resumed POST stream there never receives its answer; this server is the
  * reference for resumption (`resumable: false` drops the event store). Tool `slow`: `steps`
  * progress notifications `stepMs` apart, then `done after N steps`; tool `hang-up`: closes the
- * call's SSE stream and never answers.
+ * call's SSE stream and never answers; tool `echo`: `echo: <message>`; tool `sleep`: answers
+ * `slept <ms>` after `ms` milliseconds.
+ *
+ * Like the SDK's Express examples, a request naming an unknown session gets 404 (the `n`th such
+ * answer waits `notFoundDelayMs * (n - 1)` ms, so concurrent requests see it one by one) and a
+ * request without a session id other than `initialize` gets 400 "No valid session ID provided".
+ * `json: true` answers requests with plain JSON bodies instead of SSE streams.
  */
 export async function startSdkHttpServer(
-  opts: { resumable?: boolean } = {},
-): Promise<{ port: number; url: string; close(): Promise<void> }> {
+  opts: { resumable?: boolean; json?: boolean; notFoundDelayMs?: number } = {},
+): Promise<SdkHttpServer> {
   const { Server } = await import('@modelcontextprotocol/sdk/server/index.js');
   const { CallToolRequestSchema, ListToolsRequestSchema } = await import(
     '@modelcontextprotocol/sdk/types.js'
@@ -231,19 +264,60 @@ export async function startSdkHttpServer(
   const { createServer: createHttpServer } = await import('node:http');
   const { randomUUID } = await import('node:crypto');
   const sessions = new Map<string, InstanceType<typeof StreamableHTTPServerTransport>>();
+  const opened: string[] = [];
+  const requests: SdkHttpRequest[] = [];
+  const echoed: string[] = [];
+  let notFound = 0;
   const http = createHttpServer(async (req, res) => {
     const sid = req.headers['mcp-session-id'];
+    let body: unknown;
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    }
+    const rpc =
+      typeof body === 'object' && body !== null
+        ? String((body as { method?: unknown }).method ?? 'response')
+        : undefined;
+    const seen = {
+      http: req.method ?? '',
+      ...(typeof sid === 'string' ? { session: sid } : {}),
+      ...(rpc ? { rpc } : {}),
+    };
     let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;
     if (!transport) {
       if (typeof sid === 'string') {
-        res.writeHead(404).end();
+        requests.push({ ...seen, refused: 404 });
+        const delay = (opts.notFoundDelayMs ?? 0) * notFound++;
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        res.writeHead(404, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            error: { code: -32001, message: 'Session not found' },
+            id: null,
+          }),
+        );
+        return;
+      }
+      if (rpc !== 'initialize') {
+        requests.push({ ...seen, refused: 400 });
+        res.writeHead(400, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            error: { code: -32000, message: 'Bad Request: No valid session ID provided' },
+            id: null,
+          }),
+        );
         return;
       }
       const t = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
         ...(opts.resumable === false ? {} : { eventStore: new BoundedEventStore() }),
+        ...(opts.json ? { enableJsonResponse: true } : {}),
         onsessioninitialized: (id) => {
           sessions.set(id, t);
+          opened.push(id);
         },
       });
       const server = new Server({ name: 'sdk-reference', version: '1.0.0' }, { capabilities: { tools: {} } });
@@ -257,6 +331,8 @@ export async function startSdkHttpServer(
               properties: { steps: { type: 'number' }, stepMs: { type: 'number' } },
             },
           },
+          { name: 'echo', inputSchema: { type: 'object', properties: { message: { type: 'string' } } } },
+          { name: 'sleep', inputSchema: { type: 'object', properties: { ms: { type: 'number' } } } },
         ],
       }));
       server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -264,6 +340,16 @@ export async function startSdkHttpServer(
           // Ends the call's SSE stream without an answer (the SDK's polling hook), then never answers.
           t.closeSSEStream(extra.requestId);
           return new Promise<never>(() => {});
+        }
+        if (request.params.name === 'echo') {
+          const { message } = request.params.arguments as { message: string };
+          echoed.push(message);
+          return { content: [{ type: 'text', text: `echo: ${message}` }] };
+        }
+        if (request.params.name === 'sleep') {
+          const { ms } = request.params.arguments as { ms: number };
+          await new Promise((r) => setTimeout(r, ms));
+          return { content: [{ type: 'text', text: `slept ${ms}` }] };
         }
         const { steps, stepMs } = request.params.arguments as { steps: number; stepMs: number };
         const token = request.params._meta?.progressToken;
@@ -281,15 +367,26 @@ export async function startSdkHttpServer(
       await server.connect(t);
       transport = t;
     }
-    await transport.handleRequest(req, res);
+    requests.push(seen);
+    await transport.handleRequest(req, res, body);
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
   const { port } = http.address() as { port: number };
+  const forget = async () => {
+    const all = [...sessions.values()];
+    sessions.clear();
+    notFound = 0;
+    await Promise.allSettled(all.map((t) => t.close()));
+  };
   return {
     port,
     url: `http://127.0.0.1:${port}/mcp`,
+    requests,
+    echoed,
+    sessions: () => [...opened],
+    forget,
     close: async () => {
-      await Promise.allSettled([...sessions.values()].map((t) => t.close()));
+      await forget();
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
     },

@@ -17,6 +17,7 @@ import {
   freePort,
   RecordingGate,
   startEverythingHttp,
+  startSdkHttpServer,
 } from './helpers.js';
 
 type TextResult = { content: Array<{ type: string; text?: string }>; isError?: boolean };
@@ -909,6 +910,29 @@ describe('listener mode, HTTP upstream', () => {
     await everything.restart();
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'two' } }))).toBe('Echo: two');
     expect(listener.sessionIds()).toEqual([transport.sessionId]);
+  });
+
+  it('retries every call the forgotten upstream session refused, after one re-initialisation', async () => {
+    const server = await startSdkHttpServer({ notFoundDelayMs: 150 });
+    try {
+      const { listener, gate } = await listen({ upstream: { kind: 'http', url: server.url } });
+      const { client } = await connect(listener.url);
+      expect(text(await client.callTool({ name: 'echo', arguments: { message: 'first' } }))).toBe(
+        'echo: first',
+      );
+      await server.forget();
+      const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+      const answers = await Promise.all(
+        names.map((message) =>
+          client.callTool({ name: 'echo', arguments: { message } }).then(text, (err: Error) => err.message),
+        ),
+      );
+      expect(answers).toEqual(names.map((n) => `echo: ${n}`));
+      expect(server.sessions()).toHaveLength(2);
+      expect(gate.commits).toBe(server.echoed.length);
+    } finally {
+      await server.close();
+    }
   });
 
   it('passes a denial through the HTTP-to-HTTP path too', async () => {

@@ -17,6 +17,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { createEnforcer, type Enforcer, openCounterStore } from '@tollgate/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/framing/line-splitter.js';
 import { runHttpListener } from '../../src/http/listener.js';
 import { redactUrl } from '../../src/http/upstream.js';
 import { runHttpUpstreamProxy } from '../../src/http/upstream-proxy.js';
@@ -24,7 +25,7 @@ import type { ProxyLogger } from '../../src/logger.js';
 import { StreamClientTransport } from './helpers.js';
 
 /** How the fake server answers a `tools/call`. */
-type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429' | '202' | 'wrong-id' | 'big';
+type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429' | '202' | 'wrong-id' | 'big' | 'huge';
 
 /**
  * A bare Streamable HTTP MCP server with one tool, `work`, answering `tools/call` as `mode`
@@ -61,6 +62,14 @@ class FakeServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (!req.url?.startsWith('/mcp')) {
+      // A web framework's own 404 page, styles and all, as a wrong --upstream path meets it.
+      res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(
+        `<!DOCTYPE html>\n<html lang="en">\n<head>\n<title>404 &amp; gone</title>\n<style>${'body { margin: 0; }\n'.repeat(200)}</style>\n</head>\n<body>\n<pre>Cannot ${req.method} ${req.url}</pre>\n</body>\n</html>\n`,
+      );
+      return;
+    }
     if (req.method === 'DELETE') {
       res.writeHead(200).end();
       return;
@@ -153,6 +162,27 @@ class FakeServer {
             res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'fake-1' });
             res.end(json);
           }
+          return;
+        }
+        case 'huge': {
+          // A JSON body of `bigBytes` of text, written 1 MiB at a time as the reader takes it, so
+          // the test holds none of it; writing stops when the reader cuts the connection.
+          res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'fake-1' });
+          const chunk = 'x'.repeat(1024 * 1024);
+          let left = this.bigBytes;
+          const more = () => {
+            while (left > 0 && !res.destroyed) {
+              const n = Math.min(left, chunk.length);
+              left -= n;
+              if (!res.write(n === chunk.length ? chunk : chunk.slice(0, n)))
+                return void res.once('drain', more);
+            }
+            if (!res.destroyed) res.end('"}]}}');
+          };
+          res.write(
+            `{"jsonrpc":"2.0","id":${JSON.stringify(msg.id)},"result":{"content":[{"type":"text","text":"`,
+          );
+          more();
           return;
         }
         case 'wrong-id':
@@ -378,6 +408,47 @@ describe('upstream mode: a tools/call whose HTTP exchange fails', () => {
   });
 });
 
+describe('upstream mode: what an error page of the upstream shows', () => {
+  it("a 404 quotes the page's text, not its HTML, and points to the URL path", async () => {
+    const message = await upstreamMode(`http://127.0.0.1:${server.port}/wrong`).then(
+      () => 'connected',
+      (err: Error) => err.message,
+    );
+    expect(message).toBe(
+      'MCP error -32000: MCP server over HTTP: the upstream answered HTTP 404: 404 & gone Cannot POST /wrong; check the URL path of --upstream',
+    );
+  });
+
+  it('a long error body is cut to 200 characters, on one line', async () => {
+    const client = await upstreamMode(server.url());
+    const original = server['handle'].bind(server);
+    server['handle'] = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== 'POST') return original(req, res);
+      req.resume();
+      res.writeHead(401, { 'content-type': 'text/plain' }).end(`denied:\n${'why '.repeat(2000)}`);
+    };
+    const r = await work(client);
+    expect(r.message).toBe(
+      `MCP error -32000: MCP server over HTTP: the upstream answered HTTP 401: denied: ${'why '.repeat(47)}why...`,
+    );
+  });
+
+  it('masks an echoed --header value before the cut, which would otherwise leave part of it', async () => {
+    const log: string[] = [];
+    const client = await upstreamMode(server.url(), log, { Authorization: 'Bearer tok-supersecret' });
+    const original = server['handle'].bind(server);
+    server['handle'] = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== 'POST') return original(req, res);
+      req.resume();
+      // The token starts at character 190: a cut at 200 would keep "tok-supers".
+      res.writeHead(401).end(`${'n'.repeat(189)} ${req.headers.authorization?.split(' ')[1]} is not valid`);
+    };
+    const r = await work(client);
+    expect(r.message).toContain(`${'n'.repeat(189)} *** is not...`);
+    expect(JSON.stringify([r, log])).not.toMatch(/tok-s/);
+  });
+});
+
 describe('listener in front of an HTTP upstream: a tools/call whose HTTP exchange fails', () => {
   it('counts after a 504', async () => {
     const client = await listenerMode(server.url());
@@ -488,6 +559,53 @@ describe('upstream mode: --max-message-bytes bounds what the server sends', () =
       expect(server.ran).toBe(1);
     });
   }
+});
+
+describe('upstream mode: the default --max-message-bytes', () => {
+  it(`bounds what the server sends without the flag too (${DEFAULT_MAX_MESSAGE_BYTES} bytes), cutting the body while it arrives`, async () => {
+    server.mode = 'huge';
+    server.bigBytes = DEFAULT_MAX_MESSAGE_BYTES + 4 * 1024 * 1024;
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const exit = runHttpUpstreamProxy({ url: server.url(), gate: await enforcer(), input, output });
+    cleanups.push(async () => {
+      input.end();
+      await exit;
+    });
+    // The answers as they come out on stdout, a line over 1 MiB only by its length (not held).
+    const answers: Array<{ id?: unknown; error?: { message: string } } | { bytes: number }> = [];
+    let line: Buffer[] = [];
+    let lineBytes = 0;
+    output.on('data', (c: Buffer) => {
+      for (let at = c.indexOf(10), from = 0; ; from = at + 1, at = c.indexOf(10, from)) {
+        const part = c.subarray(from, at === -1 ? c.length : at);
+        lineBytes += part.length;
+        if (lineBytes <= 1024 * 1024) line.push(part);
+        else line = [];
+        if (at === -1) break;
+        answers.push(
+          lineBytes <= 1024 * 1024 ? JSON.parse(Buffer.concat(line).toString()) : { bytes: lineBytes },
+        );
+        line = [];
+        lineBytes = 0;
+      }
+    });
+    input.write(
+      '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}\n',
+    );
+    input.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+    input.write('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"work","arguments":{}}}\n');
+    for (let i = 0; i < 1200 && answers.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(answers).toHaveLength(2);
+    // Without a cap the whole body came through as one line of ~68 MiB (`{ bytes: ... }` here).
+    expect(answers[1]).toMatchObject({ id: 2, error: { code: -32000 } });
+    const reply = answers[1] as { error?: { message: string } };
+    expect(reply.error?.message).toContain(
+      `a message from the server is over the cap of ${DEFAULT_MAX_MESSAGE_BYTES} bytes (--max-message-bytes); its stream was cut`,
+    );
+    expect(reply.error?.message).toMatch(COUNTS);
+    expect(server.ran).toBe(1);
+  }, 60_000);
 });
 
 describe('upstream mode: the server gets the bytes the policy judged', () => {

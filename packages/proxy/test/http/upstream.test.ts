@@ -8,8 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpUpstreamTransport } from '../../src/http/upstream.js';
+import { type HttpUpstreamTransport, UPSTREAM_AGENT_OPTIONS } from '../../src/http/upstream.js';
 import { type HttpUpstreamProxyExit, runHttpUpstreamProxy } from '../../src/http/upstream-proxy.js';
 import {
   type EverythingHttp,
@@ -288,6 +289,36 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     expect(exit.exitCode).toBe(0);
   });
 
+  it('retries every call the expired session refused on the new session, after one re-initialisation', async () => {
+    // The server forgot the session (a restart) while six calls are on their way: each gets 404,
+    // one after another, 150 ms apart. All six must run on one new session, and only what ran counts.
+    const server = await startSdkHttpServer({ notFoundDelayMs: 150 });
+    try {
+      const b = await bridge(server.url);
+      expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'first' } }))).toBe(
+        'echo: first',
+      );
+      await server.forget();
+      const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+      const answers = await Promise.all(
+        names.map((message) =>
+          b.client.callTool({ name: 'echo', arguments: { message } }).then(text, (err: Error) => err.message),
+        ),
+      );
+      expect(answers).toEqual(names.map((n) => `echo: ${n}`));
+      expect([...server.echoed].sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'first']);
+      expect(server.sessions()).toHaveLength(2);
+      expect(server.requests.filter((r) => r.rpc === 'initialize')).toHaveLength(2);
+      // Every call counted once, because it ran once; none was failed and counted on top.
+      expect(b.gate.commits).toBe(7);
+      expect(b.gate.rollbacks).toBe(0);
+      const exit = await b.close();
+      expect(exit.reinitializations).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   interface Reply {
     id: number;
     result?: { content?: unknown };
@@ -364,6 +395,98 @@ describe('upstream mode (stdio client -> Streamable HTTP server)', () => {
     expect(gate.commits).toBe(1);
     expect(gate.rollbacks).toBe(0);
   });
+
+  it('holds what follows a piped initialize until its answer: one session, one initialized, DELETEd at exit', async () => {
+    // `printf '<initialize>\n<initialized>\n<call>\n' | tollgate --upstream URL`: the notification
+    // must not go out before the answer that carries the session id (it would get 400, be taken
+    // for an expired session and open a second one).
+    const server = await startSdkHttpServer();
+    try {
+      const input = new PassThrough();
+      const output = new PassThrough();
+      const logged: string[] = [];
+      const at = (level: string) => (obj: object, msg?: string) => {
+        logged.push(`${level}: ${msg ?? ''} ${JSON.stringify(obj)}`);
+      };
+      const done = runHttpUpstreamProxy({
+        url: server.url,
+        gate: new RecordingGate(),
+        input,
+        output,
+        logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+      });
+      let got = '';
+      output.on('data', (d: Buffer) => {
+        got += d.toString();
+      });
+      input.end(
+        [
+          {
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: {
+              protocolVersion: '2025-11-25',
+              capabilities: {},
+              clientInfo: { name: 't', version: '1' },
+            },
+          },
+          { jsonrpc: '2.0', method: 'notifications/initialized' },
+          {
+            jsonrpc: '2.0',
+            id: 2,
+            method: 'tools/call',
+            params: { name: 'echo', arguments: { message: 'piped' } },
+          },
+        ]
+          .map((l) => `${JSON.stringify(l)}\n`)
+          .join(''),
+      );
+      const exit = await done;
+      const replies = got
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Reply);
+      expect(text(replies.find((r) => r.id === 2)?.result)).toBe('echo: piped');
+      expect(exit.reinitializations).toBe(0);
+      const sessions = server.sessions();
+      expect(sessions).toHaveLength(1);
+      const sid = sessions[0]!;
+      expect(server.requests.filter((r) => r.refused !== undefined)).toEqual([]);
+      expect(server.requests.filter((r) => r.rpc === 'initialize')).toHaveLength(1);
+      expect(server.requests.filter((r) => r.rpc === 'notifications/initialized')).toEqual([
+        { http: 'POST', session: sid, rpc: 'notifications/initialized' },
+      ]);
+      expect(server.requests.filter((r) => r.http === 'GET').length).toBeLessThanOrEqual(1);
+      expect(server.requests.filter((r) => r.http === 'DELETE')).toEqual([{ http: 'DELETE', session: sid }]);
+      expect(logged.filter((l) => /expired|re-initialis/.test(l))).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  for (const json of [true, false]) {
+    it(`imposes no time limit of its own on a call answered ${json ? 'with a plain JSON body' : 'on a silent SSE stream'}`, async () => {
+      // fetch's default dispatcher gives up after 300 s without response headers (a JSON answer
+      // comes whole, after the tool ran) or without body bytes (an SSE stream silent while the
+      // tool runs). Shortened here to 300 ms in the global dispatcher, which Node's fetch uses:
+      // a call of 1.5 s must still get its answer, so the proxy must not depend on it.
+      const server = await startSdkHttpServer({ json, resumable: false });
+      const original = getGlobalDispatcher();
+      setGlobalDispatcher(new Agent({ headersTimeout: 300, bodyTimeout: 300 }));
+      try {
+        const { client } = await bridge(server.url);
+        const r = await client.callTool({ name: 'sleep', arguments: { ms: 1500 } });
+        expect(text(r)).toBe('slept 1500');
+        // And the agent the proxy uses instead has no such timeouts at all (0: none).
+        expect(UPSTREAM_AGENT_OPTIONS).toEqual({ headersTimeout: 0, bodyTimeout: 0 });
+      } finally {
+        setGlobalDispatcher(original);
+        await Promise.all(open.splice(0).map((b) => b.close()));
+        await server.close();
+      }
+    });
+  }
 
   it('answers with a JSON-RPC error, not a hang, when the server is unreachable', async () => {
     const port = await freePort();
