@@ -87,6 +87,27 @@ describe('tollgate explain', () => {
     expect(unknown.stderr).toBe(
       'tollgate explain: catalogue entry stripe-0.2.5 has no tool "create_refnud" (did you mean create_refund?); give its --input-schema instead\n',
     );
+    const both = tollgate(
+      ...[
+        'explain',
+        '-c',
+        file,
+        '--tool',
+        'create_refund',
+        '--server',
+        'stripe-0.2.5',
+        '--input-schema',
+        schema,
+      ],
+    );
+    expect(both.code).toBe(2);
+    expect(both.stderr).toBe(
+      'tollgate explain: give either --input-schema or --server (which takes the inputSchema from the catalogue), not both\n',
+    );
+    // No near name: no suggestion.
+    expect(tollgate('explain', '-c', file, '--tool', 'qqqqqqqqqqqq', '--server', 'stripe-0.2.5').stderr).toBe(
+      'tollgate explain: catalogue entry stripe-0.2.5 has no tool "qqqqqqqqqqqq"; give its --input-schema instead\n',
+    );
     // The day's limit reached: the default message, which says when the next call is admitted.
     const db = join(dir, 'stripe-state');
     const policy = loadPolicy(readFileSync(file, 'utf8'));

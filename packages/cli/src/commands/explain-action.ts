@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   comparePolicyErrors,
+  didYouMean,
   formatPolicyError,
   loadPolicy,
   MAX_POLICY_BYTES,
@@ -205,13 +206,10 @@ async function catalogueSchema(
   if (typeof entry === 'string') return entry;
   const listed = entry.tools.find((t) => t.name === tool);
   if (listed) return listed.inputSchema;
-  const { closest } = await import('fastest-levenshtein');
-  const near = entry.tools.length
-    ? closest(
-        tool,
-        entry.tools.map((t) => t.name),
-      )
-    : undefined;
+  const near = didYouMean(
+    tool,
+    entry.tools.map((t) => t.name),
+  );
   return `catalogue entry ${entry.id} has no tool ${JSON.stringify(tool)}${near ? ` (did you mean ${near}?)` : ''}; give its --input-schema instead`;
 }
 
@@ -241,11 +239,17 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     const message = (e as Error).message;
     return fail(opts, 2, [{ code: 'invalid-input-schema', message }], [`tollgate explain: ${message}`]);
   }
-  if (opts.catalog !== undefined && opts.server === undefined) {
-    const message = '--catalog applies to --server <id>';
+  if (
+    (opts.catalog !== undefined && opts.server === undefined) ||
+    (opts.server !== undefined && inputSchema !== undefined)
+  ) {
+    const message =
+      opts.server === undefined
+        ? '--catalog applies to --server <id>'
+        : 'give either --input-schema or --server (which takes the inputSchema from the catalogue), not both';
     return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
   }
-  if (opts.server !== undefined && inputSchema === undefined) {
+  if (opts.server !== undefined) {
     const found = await catalogueSchema(opts.server, opts.tool, opts.catalog);
     if (typeof found === 'string')
       return fail(opts, 2, [{ code: 'catalogue', message: found }], [`tollgate explain: ${found}`]);
