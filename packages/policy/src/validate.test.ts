@@ -165,6 +165,25 @@ describe('an exact entry under a denying wildcard (denied-by-wildcard)', () => {
     ]);
   });
 
+  it('covers glob entries under a denying "*", and under default: deny says the "*" rule is redundant', () => {
+    expect(
+      w('default: deny\ntools:\n  "read_*": { rules: [] }\n  get_file: {}\n  "*":\n    rules: [{ action: deny }]\n'),
+    ).toEqual([
+      [
+        4,
+        'tools "read_*" are always denied: rules[0] under "*" denies every tool it matches, so its entry allows nothing',
+        'remove the "*" deny rule: `default: deny` already denies the tools without an entry',
+      ],
+      [
+        5,
+        'tool "get_file" is always denied: rules[0] under "*" denies every tool it matches, so its entry allows nothing',
+        'remove the "*" deny rule: `default: deny` already denies the tools without an entry',
+      ],
+    ]);
+    // A glob under a denying glob may or may not overlap it: no warning.
+    expect(w('tools:\n  "read_*": { rules: [] }\n  "re*":\n    rules: [{ action: deny }]\n')).toEqual([]);
+  });
+
   it('is silent where nothing is lost: the exact entry denies too, is hidden, or the wildcard only limits', () => {
     expect(
       w('tools:\n  rm:\n    rules: [{ action: deny }]\n  "*":\n    rules: [{ action: deny }]\n'),

@@ -509,6 +509,7 @@ function semanticChecks(doc: Obj, add: Add): void {
   // (checked after the loop: `denied-by-wildcard`).
   const denyingKeys: { key: string; denyAt: number }[] = [];
   const exactEntries: { key: string; path: ValuePath; hasRules: boolean; denies: boolean }[] = [];
+  const globEntries: { key: string; path: ValuePath; hasRules: boolean }[] = [];
   for (const [key, entry] of Object.entries(doc.tools)) {
     const entryPath = ['tools', key];
     if (key !== '*' && !isGlob(key) && key.trim() !== '') {
@@ -564,6 +565,9 @@ function semanticChecks(doc: Obj, add: Add): void {
     const denyRule = rules?.findIndex((r) => isObj(r) && r.action === 'deny') ?? -1;
     if (key === '*' || glob) {
       if (denyRule !== -1 && !badGlob) denyingKeys.push({ key, denyAt: denyRule });
+      // A glob entry is covered by a denying "*" (another glob may or may not overlap it).
+      else if (glob && !badGlob)
+        globEntries.push({ key, path: entryPath, hasRules: (rules?.length ?? 0) > 0 });
     } else if (key.trim() !== '' && !(hidden.length && hiddenMatch(exactToolName(key))))
       exactEntries.push({
         key,
@@ -710,20 +714,27 @@ function semanticChecks(doc: Obj, add: Add): void {
       ...d,
       matches: d.key === '*' ? () => true : toolGlobMatcher(d.key),
     }));
-    for (const e of exactEntries) {
-      if (e.denies) continue;
-      const by = matchers.find((m) => m.matches(exactToolName(e.key)));
-      if (by === undefined) continue;
+    const wildcard = matchers.find((m) => m.key === '*');
+    const hintFor = (key: string, by: { key: string }) =>
+      by.key !== '*'
+        ? `to allow "${key}", narrow the glob "${by.key}"; to deny it, remove its entry`
+        : doc.default === 'deny'
+          ? 'remove the "*" deny rule: `default: deny` already denies the tools without an entry'
+          : 'to deny only the tools without an entry, drop the "*" deny rule and write `default: deny`';
+    const warn = (e: { key: string; path: ValuePath; hasRules: boolean }, by: (typeof matchers)[number]) =>
       add(
         e.path,
         'denied-by-wildcard',
-        `tool "${e.key}" is always denied: rules[${by.denyAt}] under "${by.key}" denies every tool it matches, so ${e.hasRules ? 'its rules never let a call through' : 'its entry allows nothing'}`,
-        by.key === '*'
-          ? 'to deny only the tools without an entry, drop the "*" deny rule and write `default: deny`'
-          : `to allow "${e.key}", narrow the glob "${by.key}"; to deny it, remove its entry`,
+        `tool${isGlob(e.key) ? 's' : ''} "${e.key}" ${isGlob(e.key) ? 'are' : 'is'} always denied: rules[${by.denyAt}] under "${by.key}" denies every tool it matches, so ${e.hasRules ? 'its rules never let a call through' : 'its entry allows nothing'}`,
+        hintFor(e.key, by),
         { at: 'key', severity: 'warning' },
       );
+    for (const e of exactEntries) {
+      if (e.denies) continue;
+      const by = matchers.find((m) => m.matches(exactToolName(e.key)));
+      if (by !== undefined) warn(e, by);
     }
+    if (wildcard !== undefined) for (const e of globEntries) warn(e, wildcard);
   }
 
   for (const r of reads) {
