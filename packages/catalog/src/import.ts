@@ -277,7 +277,7 @@ function idFromServerName(name: string): string {
  * joins `catalog/`. A tool without any description gets "(no description)".
  * @param scan what {@link scanServer} returned.
  * @param meta id and package to record; default id is the server name in lower-case kebab form,
- *   with a short hash of the name added when it has letters outside ASCII (`工具服务器` -> `server-3f2a1b`).
+ *   with a short hash of the name added when it has letters outside ASCII (`工具服务器` -> `server-3b457c`).
  */
 export function entryFromScan(
   scan: { serverInfo: { name: string; version?: string; title?: string }; tools: SnapshotTool[] },

@@ -119,7 +119,9 @@ describe('recommendedRule', () => {
     expect(capped.document.tools!.send_money!.rules).toHaveLength(2);
     // A dotted tool name scopes its counter too: the counter is the path's last segment.
     const dotted = emitted('pay.send', money);
-    expect(dotted.yaml).toContain('# Financial (Critical risk): moves money; calls per UTC day and amounts are capped.');
+    expect(dotted.yaml).toContain(
+      '# Financial (Critical risk): moves money; calls per UTC day and amounts are capped.',
+    );
     expect(dotted.document.tools!['pay.send']!.rules![1]).toMatchObject({
       conditions: [
         { path: 'args.amount', op: 'lte', value: 10_000 },

@@ -133,6 +133,23 @@ export function readCatalogEntries(dir: string): { entries: CatalogServer[]; pro
   return { entries, problems };
 }
 
+/**
+ * `value` with every JSON Schema `required` list sorted, for comparing two schemas: the order in
+ * which a server lists required properties means nothing.
+ */
+function requiredSorted(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(requiredSorted);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      k === 'required' && Array.isArray(v) && v.every((x) => typeof x === 'string')
+        ? [...v].sort()
+        : requiredSorted(v),
+    ]),
+  );
+}
+
 /** A catalogue entry recognised as the scanned server. */
 export interface Recognition {
   entry: CatalogServer;
@@ -241,7 +258,7 @@ export function draftFromScan(
       const l = live.get(t.name);
       return (
         l !== undefined &&
-        isDeepStrictEqual(l.inputSchema, t.inputSchema) &&
+        isDeepStrictEqual(requiredSorted(l.inputSchema), requiredSorted(t.inputSchema)) &&
         isDeepStrictEqual(l.annotations ?? {}, t.annotations ?? {})
       );
     };

@@ -335,7 +335,7 @@ describe('from a live scan to a server entry', () => {
   it('gives servers whose names differ only outside ASCII ids of their own (rule names end with the id)', () => {
     const id = (name: string) => draftFromScan({ serverInfo: { name }, tools: [] }).server.id;
     expect(id('Memory Server')).toBe('memory-server');
-    expect(id('工具服务器')).toMatch(/^server-[0-9a-f]{6}$/);
+    expect(id('工具服务器')).toBe('server-3b457c');
     expect(id('数据服务器')).toMatch(/^server-[0-9a-f]{6}$/);
     expect(id('工具服务器')).not.toBe(id('数据服务器'));
     expect(id('工具服务器')).toBe(id('工具服务器'));
@@ -373,6 +373,25 @@ describe('from a live scan to a server entry', () => {
       { catalog: [everything] },
     );
     expect(other.recognised?.withheld).toEqual([slow.name]);
+  });
+
+  it('reads the required list of an inputSchema as a set when matching a live tool to the catalogued one', () => {
+    const filesystem = loadCatalogFile(join(defaultCatalogDir(), 'filesystem.yaml'));
+    const write = filesystem.tools.find((t) => t.name === 'write_file')!;
+    const required = write.inputSchema.required as string[];
+    expect(required.length).toBeGreaterThan(1);
+    const scan = {
+      serverInfo: { name: filesystem.source!.serverInfo!.name },
+      tools: [
+        {
+          name: write.name,
+          inputSchema: { ...write.inputSchema, required: [...required].reverse() },
+          ...(write.annotations ? { annotations: write.annotations } : {}),
+        },
+      ],
+    };
+    const draft = draftFromScan(scan, { catalog: [filesystem] });
+    expect(draft.recognised).toMatchObject({ overridden: ['write_file'], withheld: [] });
   });
 
   it('warns about tool names outside the MCP rules and listed twice, keeping the first listing', () => {

@@ -64,6 +64,7 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("# Descriptions are the server's own first sentences");
+    expect(r.stdout).toContain('# Curated category overrides carried over from catalogue entry everything.');
     // `node dist/index.js` names no package: the draft says so instead of making one up.
     expect(r.stdout).toContain('# package: unknown (the command is not `npx <package>`)');
     expect(r.stdout).not.toMatch(/^package:/m);
@@ -95,6 +96,9 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
         version: '2026.8.31',
       });
       expect(r.stdout).not.toContain('memory-server@0.6.3');
+      // Recognised as the catalogue's memory entry, which has no curated category to carry over.
+      expect(r.stderr).toContain('it has no curated category for these tools');
+      expect(r.stdout).not.toContain('Curated category overrides carried over');
       const policy = tollgate(['--', npx, '-y', '@modelcontextprotocol/server-memory@2026.8.31']);
       expect(policy.stdout.split('\n')[0]).toBe(
         '# Tollgate starter policy for memory (@modelcontextprotocol/server-memory@2026.8.31).',

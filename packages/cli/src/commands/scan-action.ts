@@ -118,7 +118,7 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
           "Descriptions are the server's own first sentences: rewrite them in your own words",
           '(one sentence, at most 25 words) before adding this file to catalog/.',
           ...packageLine,
-          ...(recognised
+          ...(recognised && recognised.overridden.length > 0
             ? [`Curated category overrides carried over from catalogue entry ${recognised.entry.id}.`]
             : []),
         ].join('\n'),

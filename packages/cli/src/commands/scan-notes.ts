@@ -14,7 +14,7 @@ import { defaultCatalogDirOrNull } from './catalogue-entry.js';
  * an explicit `--catalog` that cannot be read, or files in it that do not load, give a warning.
  */
 export function catalogForScan(dir: string | undefined): { entries: CatalogServer[]; warnings: string[] } {
-  const where = dir ?? defaultCatalogDirOrNull();
+  const where = dir || defaultCatalogDirOrNull();
   if (!where) return { entries: [], warnings: [] };
   const { entries, problems } = readCatalogEntries(where);
   return {
