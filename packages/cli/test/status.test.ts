@@ -225,6 +225,45 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     ]);
   });
 
+  it('a reload read before its startup line counts; a later reload that loads clears the failure; only the first line of an error shows', () => {
+    const at = (ms: number) => new Date(Date.now() - ms).toISOString();
+    const reload = (fields: Record<string, unknown>) => ({
+      v: 1,
+      type: 'config_reload',
+      policy_file: '/p.yaml',
+      ...fields,
+    });
+    const failed = reload({
+      ts: at(70_000),
+      ok: false,
+      policy_hash: 'b'.repeat(64),
+      errors: ['/p.yaml:5:32: invalid-rate-limit-window: bad window\n  hint: did you mean `60/minute`?'],
+    });
+    writeLog([
+      { ...failed, instance: 'early' },
+      startup({ instance: 'early', pid: process.pid, policy_hash: 'b'.repeat(64) }),
+      startup({ instance: 'fixed', pid: process.pid, policy_hash: 'b'.repeat(64) }),
+      { ...failed, instance: 'fixed' },
+      reload({
+        instance: 'fixed',
+        ts: at(30_000),
+        ok: true,
+        policy_hash: 'b'.repeat(64),
+        previous_hash: 'b'.repeat(64),
+      }),
+    ]);
+    const text = status().stdout;
+    expect(text).toContain(
+      ': /p.yaml:5:32: invalid-rate-limit-window: bad window; still enforcing the policy it had\n',
+    );
+    expect(text.match(/did not load/g)).toHaveLength(1);
+    expect(text).not.toContain('hint');
+    expect(statusJson().running).toMatchObject([
+      { instance: 'early', lastReload: { ok: false } },
+      { instance: 'fixed', lastReload: { ok: true } },
+    ]);
+  });
+
   it('leaves events with an invalid or far-future ts out of the totals and per-minute figures', () => {
     const now = Date.now();
     writeLog([

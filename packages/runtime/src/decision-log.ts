@@ -76,7 +76,10 @@ export interface ConfigReloadEvent extends DecisionEventBase {
   /** Hash now in force (the new one when ok, the kept one otherwise). */
   readonly policy_hash: string;
   readonly previous_hash?: string;
-  /** Formatted `file:line:col: code: message` errors when `ok` is false. */
+  /**
+   * Formatted errors when `ok` is false: `file:line:col: code: message`, each possibly followed by
+   * `\n  hint: ...` lines.
+   */
   readonly errors?: readonly string[];
 }
 
@@ -425,7 +428,10 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     onError(err as Error);
   }
   const clock = new UtcClock();
-  /** This instance's last `startup` line and the daily file it was last written to. */
+  /**
+   * This instance's last `startup` line (its `policy_hash` updated by each successful reload) and
+   * the daily file it was last written to.
+   */
   let startup: { line: string; file: string } | undefined;
   /** The daily file the last successful append went to. */
   let wroteTo = '';
@@ -665,6 +671,12 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
       if (event.type === 'startup') startup = { line, file };
       append(file, line);
       if (event.type === 'shutdown') startup = undefined;
+      else if (event.type === 'config_reload' && event.ok && startup !== undefined) {
+        // The startup line each later daily file begins with names the policy now in force, so
+        // the hash stays true once the file of the real start is pruned.
+        const first = JSON.parse(startup.line) as Record<string, unknown>;
+        startup.line = `${JSON.stringify({ ...first, policy_hash: event.policy_hash })}\n`;
+      }
       recorded();
     },
     toolCall(call, decision, latencyMs, ids) {

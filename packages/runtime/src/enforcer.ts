@@ -82,7 +82,8 @@ export interface Enforcer {
 }
 
 /**
- * Load the policy and assemble an {@link Enforcer}. Writes `config_reload` events for reloads;
+ * Load the policy and assemble an {@link Enforcer}. Writes `config_reload` events for reloads
+ * (a failed one, one that changes the policy, and the first that loads after a failure);
  * the caller writes `startup`/`shutdown` (it knows the server command and the exit reason).
  *
  * @throws PolicyLoadError when the initial policy file is unreadable or invalid
@@ -93,12 +94,16 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
   // The callbacks below may run while `PolicyHolder.open` is still running (a change made while
   // its watcher starts is read before it returns): they name the file, not `holder`.
   const policyFile = resolve(opts.policyFile);
+  // After a reload that failed, the next one that loads is written even if it brings back the
+  // same policy (the file restored): readers must learn that the failure is over.
+  let failing = false;
   const holder = await PolicyHolder.open(policyFile, {
     watch: opts.watch,
     debounceMs: opts.debounceMs,
     logger,
     onReload: (r, prev) => {
       if (!r.ok) {
+        failing = true;
         decisionLog?.write({
           type: 'config_reload',
           ok: false,
@@ -106,7 +111,8 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
           policy_hash: prev.hash,
           errors: r.error.formatted,
         });
-      } else if (r.changed) {
+      } else if (r.changed || failing) {
+        failing = false;
         decisionLog?.write({
           type: 'config_reload',
           ok: true,

@@ -371,6 +371,32 @@ describe('decision log buffering', () => {
     expect(types('events-2027-01-02.jsonl')).toEqual(['tool_call:after-shutdown@2027-01-02']);
   });
 
+  it('the startup line a later daily file begins with names the policy of the last successful reload', () => {
+    const dir = freshDir();
+    let t = Date.UTC(2026, 11, 30, 12);
+    const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+    log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h1' });
+    log.write({
+      type: 'config_reload',
+      ok: true,
+      policy_file: '/p.yaml',
+      policy_hash: 'h2',
+      previous_hash: 'h1',
+    });
+    log.write({ type: 'config_reload', ok: false, policy_file: '/p.yaml', policy_hash: 'h2', errors: ['x'] });
+    t += 86_400_000;
+    log.toolCall({ tool: 'two', args: {} }, ALLOW, 0);
+    log.close();
+    const first = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8').split('\n')[0]!);
+    expect(first('events-2026-12-30.jsonl')).toMatchObject({ type: 'startup', policy_hash: 'h1' });
+    expect(first('events-2026-12-31.jsonl')).toMatchObject({
+      type: 'startup',
+      policy_hash: 'h2',
+      pid: 4242,
+      ts: '2026-12-30T12:00:00.000Z',
+    });
+  });
+
   it('starts a daily file deleted under it with its startup line again', () => {
     const dir = freshDir();
     const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 5, 1) });

@@ -316,11 +316,17 @@ describe('hot reload', () => {
     await until(() => readDecisionLog(events).some((x) => x.type === 'config_reload' && !x.ok), 10_000);
     expect(e.policy.hash).toBe(goodHash);
     expect(e.isHidden('drop_db')).toBe(true);
+    // The file restored as it was: the policy does not change, but the failure is over, and the
+    // log says so (tollgate status clears its "did not load" line on it).
+    writeFileSync(f, LIMIT2.replace('2/hour', '3/hour').replace('tools:', 'hide: [drop_db]\ntools:'));
+    await until(() => readDecisionLog(events).filter((x) => x.type === 'config_reload').length === 3, 10_000);
+    expect(e.policy.hash).toBe(goodHash);
     await e.close();
     const reloads = readDecisionLog(events).filter((x) => x.type === 'config_reload');
     expect(reloads[0]).toMatchObject({ ok: true, previous_hash: oldHash, policy_hash: goodHash });
     expect(reloads[1]).toMatchObject({ ok: false, policy_hash: goodHash });
     expect((reloads[1] as { errors?: readonly string[] }).errors?.[0]).toMatch(/:5:\d+: invalid-rate-limit/);
+    expect(reloads[2]).toMatchObject({ ok: true, previous_hash: goodHash, policy_hash: goodHash });
 
     // Restart: a new enforcer over the same SQLite file still sees the 3 committed calls.
     writeFileSync(f, LIMIT2.replace('2/hour', '3/hour'));

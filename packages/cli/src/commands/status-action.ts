@@ -34,7 +34,8 @@ export interface InstanceStatus {
   policyHash?: string;
   /**
    * The last reload of the policy file: when (ISO 8601), whether it loaded, and when it did not,
-   * its errors (`file:line:col: code: message`); the instance then keeps enforcing `policyHash`.
+   * its errors (`file:line:col: code: message`, possibly with `\n  hint: ...` lines); the instance
+   * then keeps enforcing `policyHash`.
    */
   lastReload?: { at: string; ok: boolean; errors?: string[] };
   serverCommand?: readonly string[];
@@ -243,6 +244,8 @@ export function summarize(
   const denials: Array<StatusReport['recentDenials'][number] & { t: number }> = [];
   const perCalls = new Array<number>(60).fill(0);
   const perDenials = new Array<number>(60).fill(0);
+  /** Reloads read before their instance's startup line (a proxy watches before it announces). */
+  const early = new Map<string, Pick<InstanceStatus, 'policyHash' | 'lastReload'>>();
   for (const raw of events) {
     const e = toStatusEvent(raw);
     if (e === null) continue;
@@ -260,17 +263,20 @@ export function summarize(
         startedAt: e.ts,
         policyFile: e.policyFile,
         ...(e.policyHash ? { policyHash: e.policyHash } : {}),
+        ...early.get(e.instance),
         ...(e.serverCommand ? { serverCommand: e.serverCommand } : {}),
         ...(e.listen ? { listen: e.listen } : {}),
         ...(e.store ? { store: e.store } : {}),
         running: false,
       });
     } else if (e.type === 'config_reload') {
+      const reload = {
+        policyHash: e.policyHash,
+        lastReload: { at: e.ts, ok: e.ok, ...(e.errors ? { errors: e.errors } : {}) },
+      };
       const inst = instances.get(e.instance);
-      if (inst) {
-        inst.policyHash = e.policyHash;
-        inst.lastReload = { at: e.ts, ok: e.ok, ...(e.errors ? { errors: e.errors } : {}) };
-      }
+      if (inst) Object.assign(inst, reload);
+      else early.set(e.instance, reload);
     } else if (e.type === 'shutdown') {
       const inst = instances.get(e.instance);
       if (inst) {
@@ -366,7 +372,8 @@ function render(r: StatusReport): string {
     );
     const reload = i.lastReload;
     if (reload?.ok === false) {
-      const first = reload.errors?.[0];
+      // The first line of the first error (a hint follows on lines of its own).
+      const first = reload.errors?.[0]?.split('\n')[0];
       out.push(
         pc.red(
           `    the last edit of the policy did not load (${printable(reload.at)})${first ? `: ${printable(first)}${(reload.errors?.length ?? 0) > 1 ? ` (+${reload.errors!.length - 1} more)` : ''}` : ''}; still enforcing the policy it had`,
