@@ -37,6 +37,8 @@ export interface ScanOptions {
   command: string;
   /** Streamable HTTP endpoint of a running server (MCP spec 2025-11-25, "Transports"), instead of `command`. */
   url?: string;
+  /** Request headers sent to `url` (e.g. `Authorization`); ignored for a stdio server. */
+  headers?: Record<string, string>;
   args?: string[];
   /** Added to the inherited environment. */
   env?: Record<string, string>;
@@ -198,7 +200,10 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
   // Process groups are POSIX: on Windows the SDK's transport (which also resolves `.cmd` shims).
   const grouped = options.url || process.platform === 'win32' ? undefined : new GroupStdioTransport(stdio);
   const transport: Transport = options.url
-    ? new StreamableHTTPClientTransport(new URL(options.url))
+    ? new StreamableHTTPClientTransport(
+        new URL(options.url),
+        options.headers ? { requestInit: { headers: options.headers } } : undefined,
+      )
     : (grouped ?? new StdioClientTransport(stdio));
   const client = new Client({ name: 'tollgate-scan', version: '0.1.0' });
   const controller = new AbortController();

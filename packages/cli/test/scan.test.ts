@@ -1,6 +1,6 @@
 // `tollgate scan` end to end: a child process runs the CLI (from source) against real
 // MCP servers from npm and a paginating SDK server fixture.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -299,6 +299,53 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
       await fixture.close();
     }
     expect(tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '--', 'x']).code).toBe(2);
+  });
+
+  it('--header authenticates a scan (and init) of an upstream; without it the 401 is reported', async () => {
+    const fixture = await startHttpFixture({ token: 'T0KEN-SECRET' });
+    try {
+      const refused = await tollgateAsync(['--upstream', fixture.url]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('401');
+      const ok = await tollgateAsync([
+        '--json',
+        '--upstream',
+        fixture.url,
+        '-H',
+        'Authorization: Bearer T0KEN-SECRET',
+      ]);
+      expect(ok.code).toBe(0);
+      expect((JSON.parse(ok.stdout) as { tools: unknown[] }).tools).toHaveLength(2);
+      const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-upstream-'));
+      const init = await runCliAsync([
+        'init',
+        '--upstream',
+        fixture.url,
+        '-H',
+        'Authorization: Bearer T0KEN-SECRET',
+        '-o',
+        join(dir, 'p.yaml'),
+      ]);
+      expect(init.code).toBe(0);
+      const policy = readFileSync(join(dir, 'p.yaml'), 'utf8');
+      expect(policy).toContain(
+        `# Generated from a live scan of ${fixture.url}; tools classified on the spot.`,
+      );
+      expect(policy).not.toContain('T0KEN-SECRET');
+      expect(loadPolicy(policy).ok).toBe(true);
+    } finally {
+      await fixture.close();
+    }
+    // Usage errors, before anything is started.
+    expect(tollgate(['-H', 'Authorization: Bearer x', '--', 'node', 'x.js']).stderr).toBe(
+      'tollgate scan: --header only applies to --upstream\n',
+    );
+    expect(tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '-H', 'Authorization: Bearer ']).stderr).toBe(
+      'tollgate scan: --header Authorization: "Bearer" with no credentials after it (an unset variable?); give them, or leave out the header\n',
+    );
+    expect(runCli(['init', '--server', 'memory', '--upstream', 'http://127.0.0.1:9/mcp']).stderr).toBe(
+      'tollgate init: give one of --server, --upstream or a command after --, not two\n',
+    );
   });
 
   it('keeps a key in the upstream URL or on the command line out of the scaffold and the draft entry', async () => {

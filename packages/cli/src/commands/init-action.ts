@@ -12,6 +12,7 @@ import {
 import { loadPolicy, MAX_POLICY_BYTES } from '@tollgate/policy';
 import { jsonFailureText } from '../json-failure.js';
 import { catalogueServer } from './catalogue-entry.js';
+import { headerListProblem, headerObject } from './headers.js';
 import { catalogForScan, escapedNote, recognitionNote, shownTarget, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate init`. */
@@ -22,6 +23,10 @@ export interface InitOptions {
   json?: boolean;
   catalog?: string;
   timeout: number;
+  /** Live scan of a Streamable HTTP server instead of a command. */
+  upstream?: string;
+  /** `--header "Name: value"` options for `--upstream`. */
+  header?: string[];
 }
 
 /**
@@ -62,10 +67,22 @@ function outputProblem(output: string, force: boolean | undefined): string | und
  * only step that starts a process, runs last.
  */
 export async function runInit(command: string[], opts: InitOptions): Promise<void> {
-  if (!opts.server && command.length === 0)
-    return fail(opts, 'usage', 'give --server <id> (from the catalogue) or a server command after --');
-  if (opts.server && command.length > 0)
-    return fail(opts, 'usage', 'give either --server or a command after --, not both');
+  const sources = [opts.server !== undefined, opts.upstream !== undefined, command.length > 0].filter(
+    Boolean,
+  );
+  if (sources.length === 0)
+    return fail(
+      opts,
+      'usage',
+      'give --server <id> (from the catalogue), --upstream <url> or a server command after --',
+    );
+  if (sources.length > 1)
+    return fail(opts, 'usage', 'give one of --server, --upstream or a command after --, not two');
+  const headerProblem =
+    opts.header?.length && !opts.upstream
+      ? '--header only applies to --upstream'
+      : headerListProblem(opts.header);
+  if (headerProblem) return fail(opts, 'usage', headerProblem);
   const toStdout = opts.output === '-';
 
   let catalogued: CatalogServer | undefined;
@@ -88,11 +105,12 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     server = catalogued;
     source = `catalogue entry ${catalogued.id}`;
   } else {
-    const { text: target, mask } = await shownTarget(undefined, command);
+    const { text: target, mask } = await shownTarget(opts.upstream, command);
     let result: Awaited<ReturnType<typeof scanServer>>;
     try {
       result = await scanServer({
-        command: command[0]!,
+        command: command[0] ?? '',
+        ...(opts.upstream ? { url: opts.upstream, headers: headerObject(opts.header) } : {}),
         args: command.slice(1),
         timeoutMs: opts.timeout * 1000,
         stderr: 'inherit',
@@ -102,7 +120,7 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
       return fail(opts, 'scan-failed', `could not scan ${target}: ${mask((err as Error).message)}`);
     }
     const catalog = catalogForScan(opts.catalog);
-    const draft = draftFromScan(result, { command, catalog: catalog.entries });
+    const draft = draftFromScan(result, { ...(opts.upstream ? {} : { command }), catalog: catalog.entries });
     server = draft.server;
     notes.push(...[...catalog.warnings, ...draft.warnings].map((w) => `warning: ${w}`));
     source = `live scan of ${target}`;

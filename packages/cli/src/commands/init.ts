@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { InitOptions } from './init-action.js';
-import { parseSeconds } from './scan.js';
+import { collectHeader, parseSeconds } from './scan.js';
 
 /** Registers `tollgate init`. */
 export function registerInit(program: Command): void {
@@ -16,6 +16,12 @@ export function registerInit(program: Command): void {
       '--catalog <dir>',
       'catalogue directory (default: the repository catalog/ or the copy shipped with the package)',
     )
+    .option('--upstream <url>', 'live scan of a running server over Streamable HTTP instead of a command')
+    .option(
+      '-H, --header <header>',
+      'request header for --upstream, "Name: value" (repeatable)',
+      collectHeader,
+    )
     .option(
       '--timeout <seconds>',
       'live scan: give up after this many seconds, at most 86400',
@@ -24,7 +30,7 @@ export function registerInit(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  tollgate init --server github\n  tollgate init -o policy.yaml -- npx -y @modelcontextprotocol/server-memory\n\nExit codes: 0 written, 2 usage error, existing file without --force, unknown server, scan failure.',
+      '\nExamples:\n  tollgate init --server github\n  tollgate init -o policy.yaml -- npx -y @modelcontextprotocol/server-memory\n  tollgate init --upstream https://mcp.example.com/mcp -H "Authorization: Bearer $TOKEN"\n\nExit codes: 0 written, 2 usage error, existing file without --force, unknown server, scan failure.',
     )
     .action(async (command: string[], opts: InitOptions) => {
       const { runInit } = await import('./init-action.js');

@@ -5,6 +5,7 @@
 import { redactUrl, runHttpListener, runHttpUpstreamProxy } from '@tollgate/proxy';
 import { openCounterStore } from '@tollgate/runtime';
 import { childEnvironment } from './child-env.js';
+import { headerObject } from './headers.js';
 import { type RemoteContext, type RemoteOptions, remoteUsageProblem } from './remote.js';
 
 /**
@@ -42,7 +43,7 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
     if (opts.transport !== 'http') {
       const result = await runHttpUpstreamProxy({
         url: opts.upstream!,
-        headers: headers(opts.header),
+        headers: headerObject(opts.header),
         gate: enforcer,
         logger,
         signal: abort.signal,
@@ -67,7 +68,7 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
       listener = await runHttpListener({
         gate: opts.perSessionCounters ? perSession : enforcer,
         upstream: opts.upstream
-          ? { kind: 'http', url: opts.upstream, headers: headers(opts.header) }
+          ? { kind: 'http', url: opts.upstream, headers: headerObject(opts.header) }
           : {
               kind: 'stdio',
               command: cmd!,
@@ -101,14 +102,4 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
   } finally {
     for (const s of signals) process.off(s, stop);
   }
-}
-
-/** `--header "Name: value"` flags as a header object (already checked by remoteUsageProblem). */
-function headers(list: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const h of list) {
-    const i = h.indexOf(':');
-    out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
-  }
-  return out;
 }

@@ -7,6 +7,7 @@
 
 import type { DecisionLog, Enforcer, Logger } from '@tollgate/runtime';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { headerListProblem } from './headers.js';
 
 /** The remote options as commander parses them. */
 export interface RemoteOptions {
@@ -85,28 +86,6 @@ function authToken(value: string): string {
   return value;
 }
 
-/**
- * What is wrong with a `--header` value that carries nothing: empty (`-H "X-Api-Key: $UNSET"`), or
- * an authorization scheme without its credentials (`-H "Authorization: Bearer $UNSET"`). Sent as
- * it is, every request would be refused (401) long after startup. Undefined for another value.
- */
-function emptyHeaderProblem(value: string): string | undefined {
-  if (value === '') return 'its value is empty (an unset variable?); give it one, or leave out the header';
-  if (/^(bearer|basic)$/i.test(value))
-    return `"${value}" with no credentials after it (an unset variable?); give them, or leave out the header`;
-  return undefined;
-}
-
-/** True when fetch accepts this header as it is (every request would fail on it otherwise). */
-function sendableHeader(name: string, value: string): boolean {
-  try {
-    new Headers([[name, value]]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const origin = (value: string, previous: string[] = []): string[] => {
   const o = parseOrigin(value);
   if (o === undefined) throw usage('must be an origin, scheme://host[:port] (e.g. https://app.example.com)');
@@ -125,26 +104,6 @@ export const LISTENER_ONLY_OPTIONS: ReadonlyArray<readonly [keyof RemoteOptions,
   ['maxBodyBytes', '--max-body-bytes'],
   ['perSessionCounters', '--per-session-counters'],
 ];
-
-/**
- * Request headers the HTTP client of upstream mode sets itself (lowercase): a `--header` naming
- * one would break every request (a wrong `Content-Length`, a foreign session id).
- */
-export const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
-  'content-length',
-  'transfer-encoding',
-  'host',
-  'connection',
-  'content-type',
-  'accept',
-  'mcp-session-id',
-  'mcp-protocol-version',
-  'last-event-id',
-  // Hop-by-hop and protocol-switching headers: fetch refuses requests that carry them.
-  'keep-alive',
-  'upgrade',
-  'expect',
-]);
 
 /** Adds the remote options to the root command. */
 export function addRemoteOptions(cmd: Command): Command {
@@ -220,22 +179,8 @@ export function remoteUsageProblem(command: string[], opts: RemoteOptions): stri
   } else if (command.length === 0) {
     return 'missing the server: tollgate -c policy.yaml --transport http -- <command>, or --upstream <url>';
   }
-  for (const h of opts.header ?? []) {
-    const name = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):/.exec(h)?.[1];
-    // The value may be a secret (`Authorization Bearer ...` with its colon missing): never shown.
-    if (name === undefined) {
-      const start = JSON.stringify(h.split(/[:\s]/, 1)[0]!.slice(0, 40));
-      return `--header starting ${start} is not "Name: value" (the rest is not shown)`;
-    }
-    if (TRANSPORT_HEADERS.has(name.toLowerCase()))
-      return `--header ${name}: Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it`;
-    const empty = emptyHeaderProblem(h.slice(h.indexOf(':') + 1).trim());
-    if (empty) return `--header ${name}: ${empty}`;
-    // fetch's own rules (what every request would fail on); the value may be a secret: not shown.
-    if (!sendableHeader(name, h.slice(h.indexOf(':') + 1).trim())) {
-      return `--header ${name}: its value is not a valid HTTP header value (no line breaks or NUL, only Latin-1 characters: no emoji); the value is not shown`;
-    }
-  }
+  const headerProblem = headerListProblem(opts.header);
+  if (headerProblem) return headerProblem;
   if (opts.header?.length && opts.upstream === undefined) return '--header only applies to --upstream';
   return undefined;
 }

@@ -11,6 +11,7 @@ import {
 } from '@tollgate/catalog';
 import { MAX_POLICY_BYTES } from '@tollgate/policy';
 import { jsonFailureText } from '../json-failure.js';
+import { headerListProblem, headerObject } from './headers.js';
 import { catalogForScan, escapedNote, recognitionNote, shownTarget, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate scan`. */
@@ -22,6 +23,8 @@ export interface ScanCliOptions {
   timeout: number;
   id?: string;
   upstream?: string;
+  /** `--header "Name: value"` options for `--upstream`. */
+  header?: string[];
   catalog?: string;
 }
 
@@ -47,6 +50,11 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       'give the server command after --, e.g. tollgate scan -- npx -y @modelcontextprotocol/server-memory',
     );
   }
+  const headerProblem =
+    opts.header?.length && !opts.upstream
+      ? '--header only applies to --upstream'
+      : headerListProblem(opts.header);
+  if (headerProblem) return fail(opts, 'usage', headerProblem);
   if (opts.json && opts.formatGiven)
     return fail(opts, 'usage', `give either --json or --format ${opts.format}, not both`);
   if (opts.id !== undefined && !CATALOG_ID_PATTERN.test(opts.id)) {
@@ -61,7 +69,7 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
   try {
     result = await scanServer({
       command: command[0] ?? '',
-      ...(opts.upstream ? { url: opts.upstream } : {}),
+      ...(opts.upstream ? { url: opts.upstream, headers: headerObject(opts.header) } : {}),
       args: command.slice(1),
       timeoutMs: opts.timeout * 1000,
       stderr: 'inherit',

@@ -14,6 +14,9 @@ export function parseSeconds(value: string): number {
   return n;
 }
 
+/** Collects repeated `--header` options. */
+export const collectHeader = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 /** Registers `tollgate scan`. */
 export function registerScan(program: Command): void {
   program
@@ -36,6 +39,11 @@ export function registerScan(program: Command): void {
     )
     .option('--upstream <url>', 'scan a running server over Streamable HTTP instead of starting a command')
     .option(
+      '-H, --header <header>',
+      'request header for --upstream, "Name: value" (repeatable), e.g. an Authorization token',
+      collectHeader,
+    )
+    .option(
       '--id <id>',
       'server id for --format catalog: lower-case letters, digits, ".", "_", "-" (default: the recognised catalogue entry, else from the server name)',
     )
@@ -45,7 +53,7 @@ export function registerScan(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  tollgate scan -- npx -y @modelcontextprotocol/server-memory\n  tollgate scan --format catalog --timeout 60 -- node dist/index.js\n\nExit codes: 0 ok, 2 usage error, server failure or timeout.',
+      '\nExamples:\n  tollgate scan -- npx -y @modelcontextprotocol/server-memory\n  tollgate scan --format catalog --timeout 60 -- node dist/index.js\n  tollgate scan --upstream https://mcp.example.com/mcp -H "Authorization: Bearer $TOKEN"\n\nSecrets in the command or URL (API_KEY=..., --token ..., ?api_key=...) are masked in what it prints.\n\nExit codes: 0 ok, 2 usage error, server failure or timeout.',
     )
     .action(async (command: string[], opts: ScanCliOptions, cmd: Command) => {
       const { runScan } = await import('./scan-action.js');

@@ -1,0 +1,82 @@
+/**
+ * `--header "Name: value"` options (`-H`), for every command that talks to a Streamable HTTP
+ * server: the proxy's `--upstream` and `tollgate scan|init --upstream`. Checked at startup,
+ * because a header fetch refuses, or one the transport sets itself, would fail every request.
+ */
+
+/**
+ * Request headers the HTTP client of upstream mode sets itself (lowercase): a `--header` naming
+ * one would break every request (a wrong `Content-Length`, a foreign session id).
+ */
+export const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'content-type',
+  'accept',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+  // Hop-by-hop and protocol-switching headers: fetch refuses requests that carry them.
+  'keep-alive',
+  'upgrade',
+  'expect',
+]);
+
+/**
+ * What is wrong with a `--header` value that carries nothing: empty (`-H "X-Api-Key: $UNSET"`), or
+ * an authorization scheme without its credentials (`-H "Authorization: Bearer $UNSET"`). Sent as
+ * it is, every request would be refused (401) long after startup. Undefined for another value.
+ */
+function emptyHeaderProblem(value: string): string | undefined {
+  if (value === '') return 'its value is empty (an unset variable?); give it one, or leave out the header';
+  if (/^(bearer|basic)$/i.test(value))
+    return `"${value}" with no credentials after it (an unset variable?); give them, or leave out the header`;
+  return undefined;
+}
+
+/** True when fetch accepts this header as it is (every request would fail on it otherwise). */
+function sendableHeader(name: string, value: string): boolean {
+  try {
+    new Headers([[name, value]]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What is wrong with the first bad `--header` of `list`, or undefined when all are usable: not
+ * `Name: value`, a header the transport sets itself, an empty value or a scheme without
+ * credentials, or a value fetch refuses. A value is never shown (it may be a secret).
+ */
+export function headerListProblem(list: readonly string[] = []): string | undefined {
+  for (const h of list) {
+    const name = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):/.exec(h)?.[1];
+    // The value may be a secret (`Authorization Bearer ...` with its colon missing): never shown.
+    if (name === undefined) {
+      const start = JSON.stringify(h.split(/[:\s]/, 1)[0]!.slice(0, 40));
+      return `--header starting ${start} is not "Name: value" (the rest is not shown)`;
+    }
+    if (TRANSPORT_HEADERS.has(name.toLowerCase()))
+      return `--header ${name}: Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it`;
+    const empty = emptyHeaderProblem(h.slice(h.indexOf(':') + 1).trim());
+    if (empty) return `--header ${name}: ${empty}`;
+    // fetch's own rules (what every request would fail on); the value may be a secret: not shown.
+    if (!sendableHeader(name, h.slice(h.indexOf(':') + 1).trim())) {
+      return `--header ${name}: its value is not a valid HTTP header value (no line breaks or NUL, only Latin-1 characters: no emoji); the value is not shown`;
+    }
+  }
+  return undefined;
+}
+
+/** `--header "Name: value"` options as a header object (checked by {@link headerListProblem}). */
+export function headerObject(list: readonly string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of list) {
+    const i = h.indexOf(':');
+    out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  return out;
+}
