@@ -36,6 +36,8 @@ describe('listener-only flags without --transport http', () => {
     ['--auth-token', ['--auth-token', 'x']],
     ['--allowed-origin', ['--allowed-origin', 'https://app.example.com']],
     ['--max-body-bytes', ['--max-body-bytes', '1000']],
+    ['--max-sessions', ['--max-sessions', '8']],
+    ['--session-idle-timeout', ['--session-idle-timeout', '60']],
     ['--per-session-counters', ['--per-session-counters']],
   ];
   for (const [flag, extra] of cases) {

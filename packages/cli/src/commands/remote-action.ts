@@ -81,6 +81,8 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
         ...(opts.authToken ? { authTokens: [opts.authToken] } : {}),
         ...(opts.allowedOrigin ? { allowedOrigins: opts.allowedOrigin } : {}),
         ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+        ...(opts.maxSessions ? { maxSessions: opts.maxSessions } : {}),
+        ...(opts.sessionIdleTimeout !== undefined ? { sessionIdleMs: opts.sessionIdleTimeout * 1000 } : {}),
         maxMessageBytes: ctx.maxMessageBytes,
         logger,
       });

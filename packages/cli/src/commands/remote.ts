@@ -19,6 +19,9 @@ export interface RemoteOptions {
   authToken?: string;
   allowedOrigin?: string[];
   maxBodyBytes?: number;
+  maxSessions?: number;
+  /** `--session-idle-timeout`, in seconds (0 = never). */
+  sessionIdleTimeout?: number;
   perSessionCounters?: boolean;
 }
 
@@ -46,6 +49,20 @@ function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw usage('must be a port number (0-65535; 0 = any free port)');
+  return n;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw usage('must be a positive integer');
+  return n;
+}
+
+/** `--session-idle-timeout`: seconds, from 0 (never end an idle session) to a week. */
+function idleSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 604_800)
+    throw usage('must be a number of seconds from 0 (never) to 604800 (a week)');
   return n;
 }
 
@@ -102,6 +119,8 @@ export const LISTENER_ONLY_OPTIONS: ReadonlyArray<readonly [keyof RemoteOptions,
   ['authToken', '--auth-token'],
   ['allowedOrigin', '--allowed-origin'],
   ['maxBodyBytes', '--max-body-bytes'],
+  ['maxSessions', '--max-sessions'],
+  ['sessionIdleTimeout', '--session-idle-timeout'],
   ['perSessionCounters', '--per-session-counters'],
 ];
 
@@ -135,6 +154,16 @@ export function addRemoteOptions(cmd: Command): Command {
       origin,
     )
     .option('--max-body-bytes <n>', 'largest HTTP request body the listener accepts (default 4 MiB)', bytes)
+    .option(
+      '--max-sessions <n>',
+      'most HTTP sessions at once; beyond it initialize gets HTTP 503 (default 64)',
+      positiveInteger,
+    )
+    .option(
+      '--session-idle-timeout <seconds>',
+      'end an HTTP session idle this long, its server child with it (default 1800; 0 = never)',
+      idleSeconds,
+    )
     .option('--per-session-counters', 'HTTP listener: each session counts in its own memory store');
 }
 

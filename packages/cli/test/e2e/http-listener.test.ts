@@ -199,6 +199,42 @@ describe('decision log', () => {
   });
 });
 
+describe('--max-sessions and --session-idle-timeout', () => {
+  it('caps the sessions at --max-sessions (503 beyond) and ends one idle past --session-idle-timeout', async () => {
+    const l = started(await tollgate(['--max-sessions', '1', '--session-idle-timeout', '1']));
+    const first = await post(l.url);
+    expect(first.status).toBe(200);
+    const id = first.headers.get('mcp-session-id');
+    expect(id).toBeTruthy();
+    const second = await post(l.url);
+    expect(second.status).toBe(503);
+    expect(await second.text()).toContain('Too many sessions (cap 1)');
+    // Idle for more than a second: ended, its slot free again.
+    let again = second;
+    for (let waited = 0; waited < 8000; waited += 250) {
+      await sleep(250);
+      again = await post(l.url);
+      if (again.status === 200) break;
+    }
+    expect(again.status).toBe(200);
+    expect(await stderrWith(l, 'idle timeout')).toContain('idle timeout');
+  });
+
+  it('refuses a bad value, and the flags without --transport http, with exit 2', async () => {
+    for (const [flags, message] of [
+      [['--max-sessions', '0'], "option '--max-sessions <n>' argument '0' is invalid. must be a positive integer"],
+      [
+        ['--session-idle-timeout', '-1'],
+        "option '--session-idle-timeout <seconds>' argument '-1' is invalid. must be a number of seconds from 0 (never) to 604800 (a week)",
+      ],
+    ] as const) {
+      const r = stopped(await tollgate([...flags]));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+  });
+});
+
 describe('--per-session-counters', () => {
   it('gives every session the one policy in force: new sessions do not re-read the file, SIGHUP reloads it for all', async () => {
     const file = s.write('per-session.yaml', 'version: "1"\ndefault: allow\n');
