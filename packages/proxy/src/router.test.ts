@@ -661,6 +661,32 @@ describe('Router', () => {
     expect(router.stats.unmatchedResponses).toBe(3);
   });
 
+  it('drops a late answer after the session ended quietly (debug), one with a session still open loudly (warn)', async () => {
+    const logs: string[] = [];
+    const at = (level: string) => (_: object, msg?: string) => logs.push(`${level}: ${msg}`);
+    const client = new Peer();
+    const server = new Peer();
+    const router = new Router({
+      client,
+      server,
+      gate: new TestGate(),
+      prefetchToolSchemas: false,
+      logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+    });
+    server.deliver({ jsonrpc: '2.0', id: 98, result: {} });
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} });
+    await tick();
+    // The client went away before the answer: the proxy answered it and ended the session.
+    router.endSession('the client disconnected');
+    server.deliver({ jsonrpc: '2.0', id: 1, result: {} });
+    await tick();
+    expect(logs.filter((l) => l.includes('dropped'))).toEqual([
+      'warn: a server response answering no pending request was dropped',
+      'debug: a server response after the session ended was dropped',
+    ]);
+    expect(router.stats.unmatchedResponses).toBe(2);
+  });
+
   it('sends notifications/tools/list_changed when a reload changes what is hidden', async () => {
     const { client, server, gate } = setup();
     client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });

@@ -792,7 +792,11 @@ export class Router<D extends GateDecision = GateDecision> {
           // an id of another type ("2" for 2). Clients that match ids loosely (the MCP SDK reads
           // Number(id)) would take it for an answer, unfiltered: a tools/list with hidden tools.
           this.stats.unmatchedResponses++;
-          this.log.warn({ id: env.id }, 'a server response answering no pending request was dropped');
+          // After the session ended (the client went away, every pending request was answered
+          // by the proxy), late answers are expected: not worth a warning.
+          if (this.serverGone)
+            this.log.debug({ id: env.id }, 'a server response after the session ended was dropped');
+          else this.log.warn({ id: env.id }, 'a server response answering no pending request was dropped');
           return;
         }
         const call = entry?.call;
