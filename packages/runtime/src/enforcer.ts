@@ -127,6 +127,9 @@ export async function createEnforcer(opts: EnforcerOptions): Promise<Enforcer> {
   return assemble(holder, opts.store, opts, true);
 }
 
+/** Most unlisted policy entries named in the warning about them (the rest are counted). */
+const UNLISTED_SHOWN = 20;
+
 /**
  * The server's tool names once listed, and the last warning given about the policy entries naming
  * none of them (`toolsListed`): shared by an enforcer and those made from it by `forStore`, so
@@ -200,8 +203,18 @@ function assemble(
     if (text === unlisted.said) return;
     unlisted.said = text;
     if (u.tools.length === 0 && u.hide.length === 0) return;
+    // At most UNLISTED_SHOWN names of each kind on the line, and how many more.
+    const shown = (names: readonly string[], more: string) => ({
+      ...(names.length > UNLISTED_SHOWN ? { [more]: names.length - UNLISTED_SHOWN } : {}),
+    });
     logger.warn(
-      { tools: u.tools, hide: u.hide, listed: listed.length },
+      {
+        tools: u.tools.slice(0, UNLISTED_SHOWN),
+        ...shown(u.tools, 'moreTools'),
+        hide: u.hide.slice(0, UNLISTED_SHOWN),
+        ...shown(u.hide, 'moreHide'),
+        listed: listed.length,
+      },
       `the policy names tools the server does not list (a typo? such an entry never applies${policy.default === 'allow' ? ', and with default: allow the tool it meant runs unchecked' : ''})`,
     );
   };

@@ -229,6 +229,18 @@ describe('Enforcer.toolsListed', () => {
     writeFileSync(f, 'version: "1"\ndefault: deny\ntools:\n  wrte_file: { rules: [] }\n');
     expect(await e.reload()).toBe(true);
     expect(warned.slice(2).map(([o]) => o)).toEqual([{ tools: ['wrte_file'], hide: [], listed: 2 }]);
+    // A policy naming many unlisted tools: 20 named on the line, the rest counted.
+    writeFileSync(
+      f,
+      `version: "1"\ntools:\n${Array.from({ length: 25 }, (_, i) => `  t${i}: {}\n`).join('')}`,
+    );
+    expect(await e.reload()).toBe(true);
+    expect(warned.at(-1)![0]).toEqual({
+      tools: Array.from({ length: 20 }, (_, i) => `t${i}`),
+      moreTools: 5,
+      hide: [],
+      listed: 2,
+    });
     for (const s of sessions) await s.close();
     await e.close();
   });
