@@ -167,7 +167,9 @@ describe('an exact entry under a denying wildcard (denied-by-wildcard)', () => {
 
   it('covers glob entries under a denying "*", and under default: deny says the "*" rule is redundant', () => {
     expect(
-      w('default: deny\ntools:\n  "read_*": { rules: [] }\n  get_file: {}\n  "*":\n    rules: [{ action: deny }]\n'),
+      w(
+        'default: deny\ntools:\n  "read_*": { rules: [] }\n  get_file: {}\n  "*":\n    rules: [{ action: deny }]\n',
+      ),
     ).toEqual([
       [
         4,

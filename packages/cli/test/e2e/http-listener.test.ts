@@ -222,7 +222,10 @@ describe('--max-sessions and --session-idle-timeout', () => {
 
   it('refuses a bad value, and the flags without --transport http, with exit 2', async () => {
     for (const [flags, message] of [
-      [['--max-sessions', '0'], "option '--max-sessions <n>' argument '0' is invalid. must be a positive integer"],
+      [
+        ['--max-sessions', '0'],
+        "option '--max-sessions <n>' argument '0' is invalid. must be a positive integer",
+      ],
       [
         ['--session-idle-timeout', '-1'],
         "option '--session-idle-timeout <seconds>' argument '-1' is invalid. must be a number of seconds from 0 (never) to 604800 (a week)",
