@@ -77,6 +77,37 @@ tests:
     expect(r.stdout).toMatch(/1 passed, 1 failed\n$/);
   });
 
+  it('`server: <catalogue id>` gives the tools their catalogued inputSchemas, as the proxy would have them', () => {
+    const policy = join(dir, 'stripe-starter.yaml');
+    expect(tollgate('init', '-s', 'stripe-0.2.5', '-o', policy).code).toBe(0);
+    const f = file(
+      'server.test.yaml',
+      `policy: ${policy}
+server: stripe-0.2.5
+tests:
+  - name: arguments are checked against the catalogued inputSchema
+    steps:
+      - call: create_refund
+        args: { payment_intent: pi_1, amount: 500 }
+        expect: { allowed: true }
+      - call: create_refund
+        args: { payment_intent: pi_1, amount: "500" }
+        expect: { allowed: false, reason: invalid_arguments }
+`,
+    );
+    const r = tollgate('test', f);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/1 passed, 0 failed\n$/);
+    expect(r.code).toBe(0);
+    const unknown = file(
+      'unknown-server.test.yaml',
+      `policy: ${policy}\nserver: strpie\ntests: [{ name: x, steps: [{ call: t }] }]\n`,
+    );
+    const bad = tollgate('test', unknown);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toContain(`${unknown}:2:9: unknown-server: no server "strpie" in the catalogue`);
+  });
+
   it('--json reports actual decisions', () => {
     const f = file(
       'json.test.yaml',

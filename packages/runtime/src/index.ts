@@ -80,6 +80,7 @@ export {
   type StepFailure,
 } from './policy-test.js';
 export {
+  type CatalogueSchemaReader,
   checkPolicyTestFile,
   formatTestFileProblem,
   type PolicyFileReader,

@@ -43,8 +43,8 @@ export interface TestFileProblem {
   column: number;
   /**
    * `yaml-syntax`, `unknown-key`, `missing-key`, `invalid-type`, `invalid-value`,
-   * `unreadable-policy`, `input-too-large`; `unreadable-file` from `tollgate test` for a test file
-   * it cannot read.
+   * `unreadable-policy`, `unknown-server`, `input-too-large`; `unreadable-file` from
+   * `tollgate test` for a test file it cannot read.
    */
   code: string;
   message: string;
@@ -72,7 +72,13 @@ export type TestFileCheck =
  */
 export type PolicyFileReader = (path: string) => { text: string } | { tooLarge: string };
 
-const ROOT_KEYS = ['policy', 'start', 'tools', 'tests', 'description'];
+/**
+ * The inputSchemas of a catalogued server's tools, by tool name (`server: <id>` in a test file),
+ * or why there are none (an unknown id, with near ids).
+ */
+export type CatalogueSchemaReader = (id: string) => { tools: Record<string, unknown> } | { problem: string };
+
+const ROOT_KEYS = ['policy', 'start', 'server', 'tools', 'tests', 'description'];
 const TEST_KEYS = ['name', 'steps', 'description'];
 const STEP_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat', 'advance', 'name'];
 const CALL_ONLY_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat'];
@@ -154,9 +160,16 @@ const keyOf = (pair: Pair): string => (isScalar(pair.key) ? String(pair.key.valu
  * @param text the test file's YAML text
  * @param file its path: problems carry it, and a relative `policy` path is resolved against its
  *   directory
+ * @param readServer looks up `server: <id>` (the tools' inputSchemas of a catalogue entry, which
+ *   `tools:` entries override); without it, a `server` key is an `unknown-server` problem
  * @returns the file to run, or every problem sorted by position; never throws
  */
-export function checkPolicyTestFile(text: string, file: string, readPolicy: PolicyFileReader): TestFileCheck {
+export function checkPolicyTestFile(
+  text: string,
+  file: string,
+  readPolicy: PolicyFileReader,
+  readServer?: CatalogueSchemaReader,
+): TestFileCheck {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const problems: TestFileProblem[] = [];
@@ -314,6 +327,17 @@ export function checkPolicyTestFile(text: string, file: string, readPolicy: Poli
   }
 
   const schemas: Record<string, unknown> = {};
+  const serverNode = root.get('server', true);
+  if (serverNode !== undefined) {
+    const id = isScalar(serverNode) ? serverNode.value : undefined;
+    if (typeof id !== 'string' || id === '') {
+      report(serverNode, 'invalid-type', '`server` must be a catalogue server id, e.g. github');
+    } else {
+      const found = readServer?.(id) ?? { problem: 'catalogue servers cannot be looked up here' };
+      if ('problem' in found) report(serverNode, 'unknown-server', found.problem);
+      else Object.assign(schemas, found.tools);
+    }
+  }
   const toolsNode = root.get('tools', true);
   if (toolsNode !== undefined) {
     if (!isMap(toolsNode)) {
