@@ -140,12 +140,12 @@ describe('an exact entry under a denying wildcard (denied-by-wildcard)', () => {
     ).toEqual([
       [
         3,
-        'tool "read_file" is always denied: rules[1] under "*" denies every tool it matches, so its rules never let a call through',
+        'tool "read_file" is always denied: rules[1] ("no") under "*" denies every tool it matches, so its rules never let a call through',
         'to deny only the tools without an entry, drop the "*" deny rule and write `default: deny`',
       ],
       [
         5,
-        'tool "list_dir" is always denied: rules[1] under "*" denies every tool it matches, so its entry allows nothing',
+        'tool "list_dir" is always denied: rules[1] ("no") under "*" denies every tool it matches, so its entry allows nothing',
         'to deny only the tools without an entry, drop the "*" deny rule and write `default: deny`',
       ],
     ]);
@@ -193,6 +193,38 @@ describe('an exact entry under a denying wildcard (denied-by-wildcard)', () => {
     expect(w('hide: [rm]\ntools:\n  rm: {}\n  "*":\n    rules: [{ action: deny }]\n')).toEqual([]);
     expect(w('tools:\n  rm: {}\n  "*":\n    rules: [{ name: g, rate_limit: 1/hour }]\n')).toEqual([]);
     expect(w('tools:\n  "*":\n    rules: [{ action: deny }]\n')).toEqual([]);
+  });
+});
+
+describe('hints for empty and misplaced entries', () => {
+  const first = (yaml: string) => {
+    const e = parsePolicy(`version: "1"\n${yaml}`).errors[0]!;
+    return [e.line, e.message, e.hint];
+  };
+  it('says what an empty key should hold: {} for a tool entry, [] for rules', () => {
+    expect(first('tools:\n  list_dir:\n')).toEqual([
+      3,
+      'tools.list_dir: expected object, got null',
+      'a key with nothing after the colon is null in YAML; write `{}` for an empty mapping, or remove the key',
+    ]);
+    expect(first('tools:\n  list_dir:\n    rules:\n')).toEqual([
+      4,
+      'tools.list_dir.rules: expected array, got null',
+      'a key with nothing after the colon is null in YAML; write `[]` for an empty list, or remove the key',
+    ]);
+    expect(first('tools:\n  list_dir: []\n')).toEqual([
+      3,
+      'tools.list_dir: expected object, got a list',
+      'a tool entry is a mapping: `{}` lists the tool without rules, `{ rules: [...] }` gives it rules',
+    ]);
+  });
+  it('says when `rules` sits one level too far out, read as a tool named rules', () => {
+    const errors = parsePolicy(
+      'version: "1"\ntools:\n  write_file:\n  rules:\n    - { name: r, rate_limit: 1/day }\n',
+    ).errors;
+    expect(errors.map((e) => e.hint)).toContain(
+      "`rules` is read as a tool of that name: indent it under its tool's name (two more spaces)",
+    );
   });
 });
 

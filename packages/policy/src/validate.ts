@@ -256,17 +256,34 @@ function mapZodIssue(issue: z.core.$ZodIssue, root: unknown, add: Add): void {
     return;
   }
   if (path.length === 6 && path[4] === 'state' && field === 'counter') return; // reported precisely below
+  const expected = issue.message
+    .replace(/^Invalid input: /, '')
+    .replace(/, received \w+$/, '')
+    .replace(/\brecord\b/, 'object');
+  const wantsList = /expected array/.test(issue.message);
+  const wantsMapping = /expected (object|record)/.test(issue.message);
   add(
     path,
     'invalid-type',
-    `${describePath(path)}: ${issue.message.replace(/^Invalid input: /, '').replace(/, received \w+$/, '')}, got ${describe(actual)}`,
-    actual === null
-      ? 'a key with nothing after the colon is null in YAML; write `[]` or `{}`, or remove the key'
-      : Array.isArray(actual) === false && /expected array/.test(issue.message)
-        ? 'write a list: `[a, b]` or one `- item` per line'
-        : undefined,
+    `${describePath(path)}: ${expected}, got ${describe(actual)}`,
+    path.length === 2 && path[0] === 'tools' && TOOL_ENTRY_KEYS.has(String(path[1]))
+      ? `\`${String(path[1])}\` is read as a tool of that name: indent it under its tool's name (two more spaces)`
+      : actual === null
+        ? wantsList
+          ? 'a key with nothing after the colon is null in YAML; write `[]` for an empty list, or remove the key'
+          : wantsMapping
+            ? 'a key with nothing after the colon is null in YAML; write `{}` for an empty mapping, or remove the key'
+            : 'a key with nothing after the colon is null in YAML; give it a value, or remove the key'
+        : Array.isArray(actual) === false && wantsList
+          ? 'write a list: `[a, b]` or one `- item` per line'
+          : Array.isArray(actual) && wantsMapping && path.length === 2 && path[0] === 'tools'
+            ? 'a tool entry is a mapping: `{}` lists the tool without rules, `{ rules: [...] }` gives it rules'
+            : undefined,
   );
 }
+
+/** Keys of a tool entry, which land under `tools:` when written one indentation level too far out. */
+const TOOL_ENTRY_KEYS: ReadonlySet<string> = new Set(['rules', 'description']);
 
 function describePath(path: ValuePath): string {
   let s = '';
@@ -507,7 +524,7 @@ function semanticChecks(doc: Obj, add: Add): void {
   const exactNames = new Map<string, string>();
   // `"*"` and glob entries with an unconditional deny rule, and the exact entries they may cover
   // (checked after the loop: `denied-by-wildcard`).
-  const denyingKeys: { key: string; denyAt: number }[] = [];
+  const denyingKeys: { key: string; denyAt: number; denyName?: string }[] = [];
   const exactEntries: { key: string; path: ValuePath; hasRules: boolean; denies: boolean }[] = [];
   const globEntries: { key: string; path: ValuePath; hasRules: boolean }[] = [];
   for (const [key, entry] of Object.entries(doc.tools)) {
@@ -564,7 +581,10 @@ function semanticChecks(doc: Obj, add: Add): void {
     const rules = isObj(entry) && Array.isArray(entry.rules) ? entry.rules : undefined;
     const denyRule = rules?.findIndex((r) => isObj(r) && r.action === 'deny') ?? -1;
     if (key === '*' || glob) {
-      if (denyRule !== -1 && !badGlob) denyingKeys.push({ key, denyAt: denyRule });
+      if (denyRule !== -1 && !badGlob) {
+        const name = (rules![denyRule] as Obj).name;
+        denyingKeys.push({ key, denyAt: denyRule, ...(typeof name === 'string' ? { denyName: name } : {}) });
+      }
       // A glob entry is covered by a denying "*" (another glob may or may not overlap it).
       else if (glob && !badGlob)
         globEntries.push({ key, path: entryPath, hasRules: (rules?.length ?? 0) > 0 });
@@ -725,7 +745,7 @@ function semanticChecks(doc: Obj, add: Add): void {
       add(
         e.path,
         'denied-by-wildcard',
-        `tool${isGlob(e.key) ? 's' : ''} "${e.key}" ${isGlob(e.key) ? 'are' : 'is'} always denied: rules[${by.denyAt}] under "${by.key}" denies every tool it matches, so ${e.hasRules ? 'its rules never let a call through' : 'its entry allows nothing'}`,
+        `tool${isGlob(e.key) ? 's' : ''} "${e.key}" ${isGlob(e.key) ? 'are' : 'is'} always denied: rules[${by.denyAt}]${by.denyName === undefined ? '' : ` (${JSON.stringify(by.denyName)})`} under "${by.key}" denies every tool it matches, so ${e.hasRules ? 'its rules never let a call through' : 'its entry allows nothing'}`,
         hintFor(e.key, by),
         { at: 'key', severity: 'warning' },
       );

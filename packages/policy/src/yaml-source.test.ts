@@ -193,6 +193,42 @@ describe('keys and tags the loaded value would hide', () => {
     ]);
     // Other syntax errors keep their own hint.
     expect(parsePolicy('version: "1"\ndescription: "x\n').errors[0]!.hint).not.toContain('`*`');
+    // A bare `*` as a list item, and a glob key that starts with `*`.
+    for (const text of ['version: "1"\nhide: [*]\n', 'version: "1"\nhide:\n  - *\n']) {
+      expect(parsePolicy(text).errors.map((e) => e.hint)).toEqual([
+        'the bare `*` starts a YAML alias; quote it: `"*"`',
+      ]);
+    }
+    const glob = parsePolicy('version: "1"\ntools:\n  *_file: { rules: [] }\n');
+    expect(glob.errors.length).toBeGreaterThan(0);
+    for (const e of glob.errors)
+      expect(e.hint).toBe('the bare `*_file` key starts a YAML alias; quote it: `"*_file":`');
+  });
+
+  it('tells an unclosed bracket from a misaligned key', () => {
+    const hint = (text: string) => parsePolicy(text).errors.map((e) => [e.line, e.hint]);
+    expect(hint('version: "1"\nhide: [directory_tree\ntools:\n  write_file: {}\n')).toEqual([
+      [
+        3,
+        'a `[` opened earlier is never closed: end the list with `]` (the lines after it are read as part of it)',
+      ],
+    ]);
+    expect(hint('version: "1"\ntools:\n  t: { rules: []\n  u: {}\n')).toEqual([
+      [
+        4,
+        'a `{` opened earlier is never closed: end the mapping with `}` (the lines after it are read as part of it)',
+      ],
+    ]);
+    expect(
+      hint(
+        'version: "1"\ntools:\n  write_file:\n    rules:\n    - name: w\n      conditions:\n        - { path: args.path, op: regex, value: \'^/s/\' }\n     on_deny: nope\n',
+      ),
+    ).toEqual([
+      [
+        8,
+        'this line is indented unlike the lines above it: the keys of one list item start in the column of its first key (just after `- `)',
+      ],
+    ]);
   });
 
   it('reports an unknown YAML tag at its position', () => {

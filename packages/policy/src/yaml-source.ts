@@ -85,6 +85,20 @@ const SYNTAX_HINTS: Partial<Record<string, string>> = {
   UNEXPECTED_TOKEN: 'check the indentation and quoting of this line',
 };
 
+/**
+ * The hint for a YAML parse error: by its message where the library's code is too coarse (one
+ * code covers an unclosed `[` and a misaligned key), else by its code.
+ */
+function syntaxHint(code: string, message: string): string | undefined {
+  if (message.startsWith('Flow sequence in block collection'))
+    return 'a `[` opened earlier is never closed: end the list with `]` (the lines after it are read as part of it)';
+  if (message.startsWith('Flow map in block collection'))
+    return 'a `{` opened earlier is never closed: end the mapping with `}` (the lines after it are read as part of it)';
+  if (message.startsWith('Sequence item without - indicator'))
+    return 'this line is indented unlike the lines above it: the keys of one list item start in the column of its first key (just after `- `)';
+  return SYNTAX_HINTS[code];
+}
+
 function err(
   file: string,
   line: number,
@@ -98,9 +112,13 @@ function err(
   return e;
 }
 
-/** A bare `*` tool key: YAML reads `*:` as an alias (named `:`), not as the key `*`. */
-const bareStarHint = (line?: number): string =>
-  `the bare \`*\` key${line === undefined ? '' : ` on line ${line}`} starts a YAML alias; quote it: \`"*":\``;
+/**
+ * A bare `*` (a key `*:`, `*_file:`, a list item `[*]`): YAML reads it as an alias, not as text.
+ * `token` is what to quote (`*`, `*_file`), `key` gives the key form (`"*":`), `line` the line the
+ * `*` is on when the error is reported on another one.
+ */
+const bareStarHint = (line: number | undefined, token: string, key = true): string =>
+  `the bare \`${token}\`${key ? ' key' : ''}${line === undefined ? '' : ` on line ${line}`} starts a YAML alias; quote it: \`"${token}"${key ? ':' : ''}\``;
 
 /**
  * The property name a mapping key becomes in the loaded value, exactly as yaml's `toJS` names it
@@ -231,6 +249,17 @@ export function readYaml(text: string, file: string): YamlSource {
     logLevel: 'error',
   });
   const posOf = (offset: number) => lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
+  /**
+   * The bare-`*` key an alias warning at `offset` is about (`*:` read as the alias `:`, `*_file:`
+   * as `_file:`): its text without the colon and where its `*` is; undefined for another alias.
+   */
+  const aliasKeyAt = (offset: number): { token: string; offset: number } | undefined => {
+    const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+    const star = text.lastIndexOf('*', offset);
+    if (star < lineStart) return undefined;
+    const m = /^\*[^\s:]*:(?=\s|$)/.exec(text.slice(star));
+    return m ? { token: m[0].slice(0, -1), offset: star } : undefined;
+  };
   const errors: PolicyError[] = [];
   for (const e of doc.errors) {
     const p = posOf(e.pos[0]);
@@ -265,7 +294,10 @@ export function readYaml(text: string, file: string): YamlSource {
           p.col,
           'yaml-syntax',
           firstLine.replace(/ at line \d+, column \d+:?$/, ''),
-          SYNTAX_HINTS[e.code],
+          // `hide: [*]`, `- *`: a bare `*` as a value is an alias with no name.
+          e.code === 'BAD_ALIAS' && text[e.pos[0]] === '*'
+            ? bareStarHint(undefined, '*', false)
+            : syntaxHint(e.code, firstLine),
         ),
       );
     }
@@ -291,17 +323,18 @@ export function readYaml(text: string, file: string): YamlSource {
           'remove the tag; a policy uses plain YAML values (quote a value that starts with `!`)',
         ),
       );
-    } else if (w.code === 'BAD_ALIAS' && text.slice(w.pos[0] - 1, w.pos[0] + 1) === '*:') {
-      // `*:` is an alias named ":", which is how YAML reads a bare `*` key. The parser's own error
-      // for it lands on this line or the next ("Implicit map keys need to be followed by map
-      // values", "All mapping items must start at the same column"); give that one the real cause,
+    } else if (w.code === 'BAD_ALIAS' && aliasKeyAt(w.pos[0]) !== undefined) {
+      // `*:` is an alias named ":", which is how YAML reads a bare `*` key (`*_file:` likewise). The
+      // parser's own error for it lands on this line or the next ("Implicit map keys need to be
+      // followed by map values", "Unexpected flow-map-start token"...); give those the real cause,
       // or report the key itself when the parser found nothing else wrong.
-      const star = posOf(w.pos[0] - 1);
-      const related = errors.find(
+      const key = aliasKeyAt(w.pos[0])!;
+      const star = posOf(key.offset);
+      const related = errors.filter(
         (e) => e.code === 'yaml-syntax' && (e.line === star.line || e.line === star.line + 1),
       );
-      if (related) related.hint = bareStarHint(related.line === star.line ? undefined : star.line);
-      else
+      for (const e of related) e.hint = bareStarHint(e.line === star.line ? undefined : star.line, key.token);
+      if (related.length === 0)
         errors.push(
           err(
             file,
@@ -309,7 +342,7 @@ export function readYaml(text: string, file: string): YamlSource {
             star.col,
             'yaml-syntax',
             'a bare `*` is a YAML alias, not a key',
-            bareStarHint(),
+            bareStarHint(undefined, key.token),
           ),
         );
     }
