@@ -108,6 +108,32 @@ describe('tollgate validate', () => {
     });
   });
 
+  it('--server checks tool names against the catalogue entry: typos are warnings naming the listed tool', () => {
+    const f = policyFile(
+      'typo.yaml',
+      'version: "1"\nhide: [move_files]\ntools:\n  write_fle: { rules: [{ action: deny }] }\n  "{write_file,edit_fil}": {}\n',
+    );
+    const r = tollgate('validate', '-c', f, '--server', 'filesystem', '--json');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      warnings: Array<{ line: number; code: string; hint: string }>;
+    };
+    expect(out.ok).toBe(true);
+    expect(out.warnings.map((w) => [w.line, w.code, w.hint])).toEqual([
+      [2, 'unlisted-tool', 'did you mean `move_file`?'],
+      [4, 'unlisted-tool', 'did you mean `write_file`?'],
+      [5, 'unlisted-tool', 'did you mean `edit_file`?'],
+    ]);
+    // Without --server the names cannot be checked.
+    expect(JSON.parse(tollgate('validate', '-c', f, '--json').stdout).warnings).toEqual([]);
+    const unknown = tollgate('validate', '-c', f, '--server', 'filesytem');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      'tollgate validate: no server "filesytem" in the catalogue (did you mean filesystem?); see tollgate catalog stats\n',
+    );
+  });
+
   it('reports warnings but still exits 0', () => {
     const f = policyFile(
       'warn.yaml',

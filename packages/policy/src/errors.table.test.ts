@@ -10,7 +10,7 @@ const V = 'version: "1"\n';
 const rule = (body: string) => `${V}tools:\n  t:\n    rules:\n      - ${body}\n`;
 // In `rule(...)` the rule body starts at line 5, column 9.
 
-const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number }[] = [
+const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number; toolNames?: string[] }[] = [
   { code: 'input-too-large', yaml: `${V}description: "${'x'.repeat(1024 * 1024)}"\n`, line: 1, column: 1 },
   { code: 'yaml-syntax', yaml: `${V}description: "unterminated\n`, line: 3, column: 1 },
   {
@@ -191,6 +191,13 @@ const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number
   },
   { code: 'hidden-tool-has-rules', yaml: `${V}hide: [t]\ntools:\n  t: { rules: [] }\n`, line: 4, column: 3 },
   {
+    code: 'unlisted-tool',
+    yaml: `${V}tools:\n  wirte_file: {}\n`,
+    line: 3,
+    column: 3,
+    toolNames: ['write_file'],
+  },
+  {
     code: 'denied-by-wildcard',
     yaml: `${V}tools:\n  read_file:\n    rules: [{ name: r, rate_limit: 5/minute }]\n  "*":\n    rules: [{ name: no, action: deny }]\n`,
     line: 3,
@@ -245,6 +252,7 @@ const WARNINGS: readonly PolicyErrorCode[] = [
   'unreachable-rule',
   'hidden-tool-has-rules',
   'denied-by-wildcard',
+  'unlisted-tool',
   'rule-has-no-effect',
   'replacement-character',
   'regex-empty',
@@ -259,8 +267,8 @@ describe('error table: one policy per code, exact position', () => {
     expect(new Set(cases.map((c) => c.code))).toEqual(new Set(Object.keys(POLICY_ERROR_CODES)));
   });
 
-  it.each(cases)('$code at $line:$column', ({ code, yaml, line, column }) => {
-    const parsed = parsePolicy(yaml, { filename: 'p.yaml' });
+  it.each(cases)('$code at $line:$column', ({ code, yaml, line, column, toolNames }) => {
+    const parsed = parsePolicy(yaml, { filename: 'p.yaml', ...(toolNames ? { toolNames } : {}) });
     const all = [...parsed.errors, ...parsed.warnings];
     const found = all.filter((e) => e.code === code);
     expect(found, JSON.stringify(all, null, 1)).toHaveLength(1);

@@ -86,6 +86,8 @@ export const POLICY_ERROR_CODES = {
   'invalid-validate-schema': '`validate.schema` is not a JSON Schema object.',
   'unreachable-rule': 'A rule follows an unconditional deny in the same entry and can never run (warning).',
   'hidden-tool-has-rules': 'A tool is both hidden and given rules; its rules never run (warning).',
+  'unlisted-tool':
+    'A `tools:` key, a plain alternative of a brace glob or a `hide` entry names no tool the server lists, checked when its tool names are given (`tollgate validate --server`) (warning).',
   'denied-by-wildcard':
     'An exact tool entry is matched by a `"*"` or glob entry whose deny rule always fails, so the tool is always denied (warning).',
   'rule-has-no-effect':

@@ -5,13 +5,19 @@
 import type { SourceLocation } from './compiled.js';
 import { type PolicyError, sortErrors } from './errors.js';
 import type { PolicyDocument } from './schema.js';
-import { validatePolicyValue } from './validate.js';
+import { namesNoTool } from './unlisted.js';
+import { didYouMean, exactToolName, isGlob, validatePolicyValue } from './validate.js';
 import { type Locator, readYaml, type ValuePath } from './yaml-source.js';
 
 /** Options shared by `parsePolicy` and `loadPolicy`. */
 export interface ParseOptions {
   /** Shown in every error and source location; defaults to `<inline>`. */
   filename?: string;
+  /**
+   * Every tool name the server lists (its whole `tools/list`, e.g. from the catalogue): `tools:`
+   * keys, glob alternatives and `hide` entries naming none of them get an `unlisted-tool` warning.
+   */
+  toolNames?: Iterable<string>;
 }
 
 /** The result of {@link parsePolicy}. */
@@ -63,7 +69,11 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
   const checked = validatePolicyValue(src.value, src.locate);
   const replaced = replacementCharacter(text as string, file);
   const yamlWarnings = (src as { warnings?: PolicyError[] }).warnings ?? [];
-  const extra = replaced ? [...yamlWarnings, replaced] : yamlWarnings;
+  const unlisted =
+    opts.toolNames !== undefined && checked.errors.length === 0 && src.errors.length === 0
+      ? unlistedWarnings(src.value as PolicyDocument, new Set(opts.toolNames), src.locate)
+      : [];
+  const extra = [...yamlWarnings, ...unlisted, ...(replaced ? [replaced] : [])];
   const warnings = extra.length > 0 ? sortErrors([...checked.warnings, ...extra]) : checked.warnings;
   // Key problems of the YAML (duplicates) come with a value: its own problems are reported too.
   const errors = src.errors.length > 0 ? sortErrors([...src.errors, ...checked.errors]) : checked.errors;
@@ -76,6 +86,46 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
     ...(errors.length === 0 ? { document: src.value as PolicyDocument } : {}),
   };
   return Object.freeze(result);
+}
+
+/**
+ * `unlisted-tool` warnings for the `tools:` keys, plain alternatives of brace globs
+ * (`{write_file,edit_fil}`) and `hide` entries of a valid `doc` that name none of `names`.
+ */
+function unlistedWarnings(doc: PolicyDocument, names: ReadonlySet<string>, locate: Locator): PolicyError[] {
+  const out: PolicyError[] = [];
+  const warn = (path: ValuePath, message: string, hint: string) =>
+    out.push({ ...locate(path, 'key'), code: 'unlisted-tool', message, hint, severity: 'warning' });
+  const nearest = (entry: string) => {
+    const guess = didYouMean(exactToolName(entry), [...names]);
+    return guess ? `did you mean \`${guess}\`?` : 'the server lists no such tool: check the spelling';
+  };
+  const matchesNone = (entry: string) => namesNoTool(entry, names);
+  for (const key of Object.keys(doc.tools ?? {})) {
+    if (key === '*') continue;
+    if (matchesNone(key)) {
+      warn(
+        ['tools', key],
+        `tool key "${key}" names no tool the server lists, so its rules never apply`,
+        isGlob(key) ? 'the server lists no tool this glob matches' : nearest(key),
+      );
+      continue;
+    }
+    // `{a,b,c}`: each plain alternative is a tool name of its own.
+    const braces = /^\{([^{}*?[\]\\]*)\}$/.exec(key);
+    for (const alt of braces?.[1]?.split(',') ?? [])
+      if (alt !== '' && !names.has(alt))
+        warn(['tools', key], `"${alt}" in tool key "${key}" names no tool the server lists`, nearest(alt));
+  }
+  (doc.hide ?? []).forEach((h, i) => {
+    if (h !== '*' && matchesNone(h))
+      warn(
+        ['hide', i],
+        `hide entry "${h}" names no tool the server lists, so it hides nothing`,
+        isGlob(h) ? 'the server lists no tool this glob matches' : nearest(h),
+      );
+  });
+  return out;
 }
 
 /**

@@ -23,15 +23,21 @@ export interface UnlistedEntries {
  */
 export function unlistedEntries(policy: CompiledPolicy, toolNames: Iterable<string>): UnlistedEntries {
   const names = new Set(toolNames);
-  const matchesNone = (entry: string): boolean => {
-    if (!isGlob(entry)) return !names.has(exactToolName(entry));
-    const m = toolGlobMatcher(entry);
-    for (const n of names) if (m(n)) return false;
-    return true;
-  };
+  const matchesNone = (entry: string) => namesNoTool(entry, names);
   const keys = [...policy.exact.values(), ...policy.globs].map((e) => e.key);
   return {
     tools: keys.filter(matchesNone),
     hide: policy.hide.filter((h) => h !== '*' && matchesNone(h)),
   };
+}
+
+/**
+ * True when the policy entry `entry` (an exact tool key with its `\` escapes, or a glob) matches
+ * none of `names`. Cost: one glob match per name for a glob.
+ */
+export function namesNoTool(entry: string, names: ReadonlySet<string>): boolean {
+  if (!isGlob(entry)) return !names.has(exactToolName(entry));
+  const m = toolGlobMatcher(entry);
+  for (const n of names) if (m(n)) return false;
+  return true;
 }

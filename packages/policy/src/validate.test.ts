@@ -196,6 +196,52 @@ describe('an exact entry under a denying wildcard (denied-by-wildcard)', () => {
   });
 });
 
+describe('tool names checked against the server (unlisted-tool)', () => {
+  const w = (yaml: string, toolNames: string[]) =>
+    parsePolicy(`version: "1"\n${yaml}`, { toolNames }).warnings.map((e) => [e.line, e.message, e.hint]);
+  const names = ['write_file', 'edit_file', 'move_file', 'read_file', 'run*'];
+  it('names each tool key, plain brace alternative and hide entry that matches no listed tool', () => {
+    expect(
+      w(
+        'hide: [move_files, "delete_*", move_file]\ntools:\n  write_fle: { rules: [{ action: deny }] }\n  "{write_file,edit_fil}": {}\n  "read_*": {}\n  "list_*": {}\n  run\\*: {}\n  "*": {}\n',
+        names,
+      ),
+    ).toEqual([
+      [
+        2,
+        'hide entry "move_files" names no tool the server lists, so it hides nothing',
+        'did you mean `move_file`?',
+      ],
+      [
+        2,
+        'hide entry "delete_*" names no tool the server lists, so it hides nothing',
+        'the server lists no tool this glob matches',
+      ],
+      [
+        4,
+        'tool key "write_fle" names no tool the server lists, so its rules never apply',
+        'did you mean `write_file`?',
+      ],
+      [
+        5,
+        '"edit_fil" in tool key "{write_file,edit_fil}" names no tool the server lists',
+        'did you mean `edit_file`?',
+      ],
+      [
+        7,
+        'tool key "list_*" names no tool the server lists, so its rules never apply',
+        'the server lists no tool this glob matches',
+      ],
+    ]);
+  });
+  it('checks nothing without the names, or when the policy has errors', () => {
+    expect(parsePolicy('version: "1"\ntools:\n  write_fle: {}\n').warnings).toEqual([]);
+    expect(
+      parsePolicy('version: "1"\ndefault: nope\ntools:\n  write_fle: {}\n', { toolNames: names }).warnings,
+    ).toEqual([]);
+  });
+});
+
 describe('hints for empty and misplaced entries', () => {
   const first = (yaml: string) => {
     const e = parsePolicy(`version: "1"\n${yaml}`).errors[0]!;

@@ -55,15 +55,40 @@ function colourError(e: PolicyError): string {
 export interface ValidateOptions {
   config: string;
   json?: boolean;
+  /** Catalogue server id whose tool names the policy's names are checked against. */
+  server?: string;
+  catalog?: string;
+}
+
+/** Exits 2 with `message` (text on stderr, or the JSON failure shape with `--json`). */
+function usageFailure(opts: ValidateOptions, code: string, message: string): void {
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({ ok: false, file: opts.config, errors: [{ file: opts.config, code, message }], warnings: [] }, null, 2)}\n`,
+    );
+  } else process.stderr.write(`tollgate validate: ${message}\n`);
+  process.exitCode = 2;
 }
 
 /**
  * The action of `tollgate validate`: load the policy at `opts.config` with the proxy's
  * `loadPolicy` and print every problem (stderr) or a summary (stdout, or JSON with `--json`).
- * Sets `process.exitCode`: 0 valid (warnings allowed), 1 invalid, 2 unreadable file.
+ * With `opts.server`, tool names are checked against that catalogue entry (`unlisted-tool`).
+ * Sets `process.exitCode`: 0 valid (warnings allowed), 1 invalid, 2 unreadable file or unknown
+ * `--server`.
  */
-export function runValidate(opts: ValidateOptions): void {
+export async function runValidate(opts: ValidateOptions): Promise<void> {
   const file = opts.config;
+  let toolNames: string[] | undefined;
+  if (opts.catalog !== undefined && opts.server === undefined)
+    return usageFailure(opts, 'invalid-option', '--catalog applies to --server <id>');
+  if (opts.server !== undefined) {
+    // The catalogue module loads only when asked for.
+    const { catalogueServer } = await import('./catalogue-entry.js');
+    const entry = catalogueServer(opts.server, opts.catalog);
+    if (typeof entry === 'string') return usageFailure(opts, 'catalogue', entry);
+    toolNames = entry.tools.map((t) => t.name);
+  }
   let read: BoundedRead;
   try {
     // A regular file over the cap is reported from its size alone; a pipe is read to the cap + 1.
@@ -79,7 +104,7 @@ export function runValidate(opts: ValidateOptions): void {
     return;
   }
   const result: ReturnType<typeof loadPolicy> = read.ok
-    ? loadPolicy(read.text, { filename: file })
+    ? loadPolicy(read.text, { filename: file, ...(toolNames ? { toolNames } : {}) })
     : {
         ok: false,
         warnings: [],

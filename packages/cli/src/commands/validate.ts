@@ -15,12 +15,20 @@ export function registerValidate(program: Command): void {
     .description('Check a policy file and report every error with file:line:col, code and hint')
     .requiredOption('-c, --config <file>', 'policy YAML file to validate', givenOnce)
     .option('--json', 'print one machine-readable JSON object on stdout')
+    .option(
+      '--server <id>',
+      "catalogue server id: warn about tool keys and hide entries naming none of the server's tools",
+    )
+    .option(
+      '--catalog <dir>',
+      'catalogue directory for --server (default: the repository catalog/ or the copy shipped with the package)',
+    )
     .addHelpText(
       'after',
-      '\nExit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.\nExample: tollgate validate -c examples/policies/filesystem.yaml',
+      '\nExit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.\nExamples:\n  tollgate validate -c examples/policies/filesystem.yaml\n  tollgate validate -c policy.yaml --server filesystem   (also checks the tool names)',
     )
     .action(async (opts: ValidateOptions) => {
       const { runValidate } = await import('./validate-action.js');
-      runValidate(opts);
+      await runValidate(opts);
     });
 }
