@@ -158,7 +158,9 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     expect(live.stderr).toContain(
       'tollgate init: recognised catalogue entry filesystem (serverInfo name "secure-filesystem-server"',
     );
-    expect(live.stderr).toContain('`tollgate init --server filesystem` gives the curated policy');
+    expect(live.stderr).toContain(
+      '`tollgate init --server filesystem` gives the starter policy from the catalogue',
+    );
     expect(live.stdout).toContain('except the curated categories of catalogue entry filesystem');
     const curated = tollgate(['--server', 'filesystem', '-o', '-']);
     const a = loadPolicy(live.stdout, { filename: 'live.yaml' });

@@ -286,3 +286,34 @@ describe('--max-message-bytes', () => {
     expect(r.stdout.replace(/\s+/g, ' ')).toContain(`(default: ${DEFAULT_MAX_MESSAGE_BYTES}, 64 MiB)`);
   });
 });
+
+describe('a misspelt subcommand', () => {
+  it('is named, with the command meant, with or without -c', () => {
+    const withConfig = tollgate(['valdate', '-c', policy]);
+    expect(withConfig.code).toBe(2);
+    expect(withConfig.stderr).toContain(
+      'tollgate: "valdate" is not a command: did you mean `tollgate validate`? (a server command goes after --)',
+    );
+    const bare = tollgate(['stauts']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain(
+      'missing -c <policy.yaml> (did you mean a subcommand? "stauts" is not one; did you mean `tollgate status`?)',
+    );
+  });
+});
+
+describe('a policy inside a directory the server is given', () => {
+  it('is warned about at startup: an agent could rewrite it', () => {
+    const shared = mkdtempSync(join(tmpdir(), 'tollgate-exposed-'));
+    const inside = join(shared, 'policy.yaml');
+    writeFileSync(inside, 'version: "1"\ndefault: allow\n');
+    const r = tollgate(['-c', inside, '--', process.execPath, FAKE_SERVER, `--root=${shared}`]);
+    expect(r.stderr).toContain(
+      `the policy file is inside ${shared}, a directory the server is given: an agent that can write there can rewrite the policy`,
+    );
+    // A policy elsewhere: no warning.
+    const elsewhere = tollgate(['-c', policy, '--', process.execPath, FAKE_SERVER, shared]);
+    expect(elsewhere.stderr).not.toContain('a directory the server is given');
+    rmSync(shared, { recursive: true, force: true });
+  });
+});

@@ -30,11 +30,11 @@ describe('recognitionNote', () => {
       'recognised catalogue entry everything (serverInfo name "mcp-servers/everything", serverInfo version 9.9.9, ' +
         'catalogued at serverInfo version 2.0.0); no curated category applies; not applied to 1 tool ' +
         '(trigger-long-running-operation), whose inputSchema or annotations differ from the catalogued ones: ' +
-        'classified from what the server lists now; `tollgate init --server everything` gives the curated policy',
+        'classified from what the server lists now; `tollgate init --server everything` gives the starter policy from the catalogue',
     );
     expect(recognitionNote({ entry, by: 'package x', overridden: ['a', 'b'], withheld: [] })).toBe(
       'recognised catalogue entry everything (package x, catalogued at serverInfo version 2.0.0); its curated ' +
-        'categories apply to 2 tools (a, b); `tollgate init --server everything` gives the curated policy',
+        'categories apply to 2 tools (a, b); `tollgate init --server everything` gives the starter policy from the catalogue',
     );
   });
 });

@@ -116,7 +116,9 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
       'tollgate scan: recognised catalogue entry filesystem (serverInfo name "secure-filesystem-server"',
     );
     expect(r.stderr).toContain('its curated categories apply to 1 tool (write_file)');
-    expect(r.stderr).toContain('`tollgate init --server filesystem` gives the curated policy');
+    expect(r.stderr).toContain(
+      '`tollgate init --server filesystem` gives the starter policy from the catalogue',
+    );
     const loaded = loadPolicy(r.stdout, { filename: 'scaffold.yaml' });
     expect(loaded.ok).toBe(true);
     if (loaded.ok) expect(loaded.policy.exact.get('write_file')!.rules[0]!.action).toBe('deny');

@@ -2,8 +2,9 @@
  * Runs the root command (see run.ts): opens the counter store, the decision log and the
  * enforcer, then the stdio proxy, or hands over to the remote modes (remote-action.ts).
  */
-import { accessSync, constants, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import { didYouMean } from '@tollgate/policy';
 import { bearerTokenProblem, DEFAULT_MAX_MESSAGE_BYTES, runStdioProxy } from '@tollgate/proxy';
 import {
   createEnforcer,
@@ -13,6 +14,7 @@ import {
   openDecisionLog,
   PolicyLoadError,
 } from '@tollgate/runtime';
+import { SUBCOMMANDS } from '../commands-tree.js';
 import { childEnvironment } from './child-env.js';
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
@@ -21,6 +23,34 @@ import { emptyStateOptionProblem, stateDsnOf } from './state-dsn.js';
 
 /** A usage problem: printed with a hint, exit code 2. */
 export class UsageError extends Error {}
+
+/**
+ * The first directory among the server's arguments (`/srv/work`, `--root=/srv/work`) that holds
+ * `file`, both with symlinks resolved; undefined when none does. A filesystem-like server given
+ * that directory can write the policy (docs/clients.md, "Keep the policy where the agent cannot
+ * write").
+ */
+export function directoryArgumentHolding(file: string, args: readonly string[]): string | undefined {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    return undefined;
+  }
+  for (const arg of args) {
+    const candidate = /^--?[\w-]+=(.+)$/.exec(arg)?.[1] ?? arg;
+    if (candidate.startsWith('-') || candidate === '') continue;
+    let dir: string;
+    try {
+      if (!statSync(candidate).isDirectory()) continue;
+      dir = realpathSync(candidate);
+    } catch {
+      continue;
+    }
+    if (real.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`)) return candidate;
+  }
+  return undefined;
+}
 
 /**
  * Runs the proxy and resolves with the exit code. Throws {@link UsageError} for usage problems.
@@ -35,11 +65,15 @@ export async function runProxyCommand(
   argv: string[],
   given: (key: keyof RemoteOptions) => boolean,
 ): Promise<number> {
+  // `tollgate valdate -c p.yaml`: a misspelt subcommand reads as a server command.
+  const meant = command.length > 0 ? didYouMean(command[0]!, [...SUBCOMMANDS]) : undefined;
   if (!opts.config) {
     if (command.length === 0) {
       throw new UsageError('missing -c <policy.yaml> and the server command (see tollgate --help)');
     }
-    throw new UsageError(`missing -c <policy.yaml> (did you mean a subcommand? "${command[0]}" is not one)`);
+    throw new UsageError(
+      `missing -c <policy.yaml> (did you mean a subcommand? "${command[0]}" is not one${meant ? `; did you mean \`tollgate ${meant}\`?` : ''})`,
+    );
   }
   // Listener flags without the listener would be silently ignored (a --bind 0.0.0.0 the user
   // believes in, an --auth-token that protects nothing).
@@ -55,6 +89,10 @@ export async function runProxyCommand(
     throw new UsageError('missing the server command: tollgate -c policy.yaml -- <command> [args...]');
   }
   if (command.length > 0 && !argv.includes('--')) {
+    if (meant)
+      throw new UsageError(
+        `"${command[0]}" is not a command: did you mean \`tollgate ${meant}\`? (a server command goes after --)`,
+      );
     throw new UsageError(
       `put -- before the server command, so its flags are not read as Tollgate's: tollgate -c ${opts.config} -- ${command.join(' ')}`,
     );
@@ -96,6 +134,13 @@ export async function runProxyCommand(
   }
 
   const logger = createLogger({ level: opts.logLevel });
+  const exposedIn = remote ? undefined : directoryArgumentHolding(policyFile, command.slice(1));
+  if (exposedIn !== undefined) {
+    logger.warn(
+      { policyFile, directory: exposedIn },
+      `the policy file is inside ${exposedIn}, a directory the server is given: an agent that can write there can rewrite the policy, and Tollgate reloads it. Keep the policy outside every directory the server or the client can write (or run with --no-watch and reload with SIGHUP)`,
+    );
+  }
   const paths = defaultPaths();
   let store: Awaited<ReturnType<typeof openCounterStore>>;
   try {

@@ -155,7 +155,7 @@ export function recognitionNote(r: Recognition): string {
   const version = r.versionDiffers ? `, serverInfo version ${printable(r.versionDiffers)}` : '';
   return (
     `recognised catalogue entry ${entry.id} (${r.by}${version}${catalogued ? `, catalogued at serverInfo version ${catalogued}` : ''}); ` +
-    `${applied}${withheld}; \`tollgate init --server ${entry.id}\` gives the curated policy`
+    `${applied}${withheld}; \`tollgate init --server ${entry.id}\` gives the starter policy from the catalogue`
   );
 }
 

@@ -23,6 +23,9 @@ function usage(message: string): InvalidArgumentError {
 }
 
 function sinceOption(value: string): number {
+  // A bare number has no unit people agree on (a policy's window reads seconds, parseDuration ms).
+  if (/^\s*[\d.]+\s*$/.test(value))
+    throw usage(`give a unit: ${value.trim()}s, ${value.trim()}m or ${value.trim()}h`);
   let ms: number;
   try {
     ms = parseDuration(value);
