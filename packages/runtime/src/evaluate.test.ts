@@ -109,7 +109,7 @@ tools:
       reason: 'condition_failed',
     });
     expect(denied.message).toBe(
-      'Rule "no recursive deletes" denied the call: args.command ("rm  -fr /tmp/x") fails not_regex "rm\\\\s+-\\\\w*r"',
+      'Rule "no recursive deletes" denied the call: args.command ("rm  -fr /tmp/x") fails not_regex \'rm\\s+-\\w*r\'',
     );
     expect(
       await evaluate(p, { tool: 'run_command', args: { command: 'rm -f /tmp/x' } }, ctx(s)),

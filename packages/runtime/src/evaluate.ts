@@ -64,6 +64,14 @@ interface DeferredState {
   readonly trace?: { -readonly [K in keyof ConditionTrace]: ConditionTrace[K] };
 }
 
+/**
+ * A `regex`/`not_regex` pattern as a policy writes it, in YAML single quotes (JSON would double
+ * every backslash, and the pattern pasted back would be another one).
+ */
+function showPattern(v: unknown): string {
+  return typeof v === 'string' ? `'${v.replaceAll("'", "''")}'` : show(v);
+}
+
 function show(v: unknown): string {
   if (v instanceof InexactNumber) return String(v);
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
@@ -436,7 +444,7 @@ async function evaluateRules(
             setFail(
               'condition_failed',
               r.found
-                ? `${c.path} (${show(r.value)}) ${c.op === 'not_regex' ? 'fails' : 'is not'} ${c.op} ${show(c.value)}`
+                ? `${c.path} (${show(r.value)}) ${c.op === 'not_regex' ? 'fails' : 'is not'} ${c.op} ${c.op === 'regex' || c.op === 'not_regex' ? showPattern(c.value) : show(c.value)}`
                 : `${c.path} is missing`,
             );
           }

@@ -136,7 +136,18 @@ function conditionLine(c: ConditionTrace): string {
       ? ''
       : `  (would be ${show(c.actual)})`
     : `  (actual ${c.found ? show(c.actual) : 'missing'})`;
-  return `      ${mark} ${c.path} ${c.op} ${JSON.stringify(c.expected)}${pc.dim(actual)}`;
+  return `      ${mark} ${c.path} ${c.op} ${shownValue(c.op, c.expected)}${pc.dim(actual)}`;
+}
+
+/**
+ * A condition's value as written in a policy: a pattern (`regex`, `not_regex`) in YAML single
+ * quotes, so it can be pasted back as it is (JSON would double every backslash); anything else
+ * as JSON.
+ */
+function shownValue(op: string, value: unknown): string {
+  if ((op === 'regex' || op === 'not_regex') && typeof value === 'string')
+    return `'${value.replaceAll("'", "''")}'`;
+  return JSON.stringify(value);
 }
 
 function ruleLines(t: RuleTrace): string[] {
