@@ -50,6 +50,13 @@ function startup(fields: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
+/** An ISO time `ms` milliseconds ago. */
+const at = (ms: number) => new Date(Date.now() - ms).toISOString();
+
+function reload(fields: Record<string, unknown>): Record<string, unknown> {
+  return { v: 1, type: 'config_reload', policy_file: '/p.yaml', ...fields };
+}
+
 function status(...args: string[]) {
   return runCli(['status', ...args], { env: { TOLLGATE_HOME: home } });
 }
@@ -175,13 +182,6 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
   });
 
   it('shows the policy hash each instance enforces and whether the last edit of its policy loaded', () => {
-    const at = (ms: number) => new Date(Date.now() - ms).toISOString();
-    const reload = (fields: Record<string, unknown>) => ({
-      v: 1,
-      type: 'config_reload',
-      policy_file: '/p.yaml',
-      ...fields,
-    });
     writeLog([
       startup({ instance: 'good', pid: process.pid, policy_hash: 'a'.repeat(64) }),
       startup({ instance: 'stuck', pid: process.pid, policy_hash: 'b'.repeat(64) }),
@@ -226,13 +226,6 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
   });
 
   it('a reload read before its startup line counts; a later reload that loads clears the failure; only the first line of an error shows', () => {
-    const at = (ms: number) => new Date(Date.now() - ms).toISOString();
-    const reload = (fields: Record<string, unknown>) => ({
-      v: 1,
-      type: 'config_reload',
-      policy_file: '/p.yaml',
-      ...fields,
-    });
     const failed = reload({
       ts: at(70_000),
       ok: false,
