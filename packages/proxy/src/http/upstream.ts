@@ -24,7 +24,8 @@
  * - an expired session (HTTP 404 on a request carrying `Mcp-Session-Id`, spec "Session
  *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised
  *   with the client's own `initialize` request, once, and every message the expired session
- *   refused is sent again on the new session.
+ *   refused is sent again on the new session; the expired session's connection stays open until
+ *   nothing is in flight on it (answers still streaming from it are delivered).
  */
 import { setMaxListeners } from 'node:events';
 import {
@@ -94,11 +95,29 @@ const SSE_FRAMING_BYTES = 64 * 1024;
 /** A response body or SSE event from the upstream went over the message cap; its stream is cut. */
 class UpstreamMessageTooLarge extends Error {}
 
+/**
+ * One upstream session's SDK transport: the first one, then one more per re-initialisation. An
+ * expired one is kept open until nothing of it is in flight any more (see `releaseRetired`).
+ */
+interface Leg {
+  sdk: StreamableHTTPClientTransport;
+  /** 1 for the first session, one more for each re-initialisation. */
+  readonly generation: number;
+  /** POSTs whose `send` has not settled yet on it. */
+  posting: number;
+  /** Its session expired: a re-initialisation replaced it (or is replacing it). */
+  retired: boolean;
+  /** Closed by Tollgate: a stream of it that ends now was ended by us. */
+  closed: boolean;
+}
+
 interface Pending {
   id: JsonRpcId;
   method: string;
   /** The POST stream carrying the answer ended; the SDK is resuming it with `Last-Event-ID`. */
   resuming: boolean;
+  /** The leg it was last POSTed on, whose streams carry its answer (none before its POST). */
+  leg?: Leg;
 }
 
 type Obj = Record<string, unknown>;
@@ -345,7 +364,8 @@ export class HttpUpstreamTransport implements MessageTransport {
 
   oncountedfailure?: MessageTransport['oncountedfailure'];
 
-  private sdk: StreamableHTTPClientTransport | undefined;
+  /** The current upstream session. */
+  private leg: Leg | undefined;
   private readonly url: URL;
   /** {@link redactUrl} of the URL: the only form of it that is logged or sent to the client. */
   private readonly shownUrl: string;
@@ -375,16 +395,19 @@ export class HttpUpstreamTransport implements MessageTransport {
   private readonly rawBodies = new Map<string, string[]>();
   private closed = false;
   private generation = 0;
-  /** POSTs whose `send` has not settled yet, by the SDK transport they went out on. */
-  private readonly posting = new Map<StreamableHTTPClientTransport, number>();
-  /** Transports of expired sessions, closed once the POSTs still in flight on them have settled. */
-  private readonly retiring = new Set<StreamableHTTPClientTransport>();
+  /** Legs of expired sessions, closed once nothing is in flight on them (see `releaseRetired`). */
+  private readonly retiring = new Set<Leg>();
 
   constructor(private readonly opts: HttpUpstreamOptions) {
     this.url = new URL(opts.url);
     this.shownUrl = redactUrl(this.url);
     this.log = opts.logger ?? silentLogger;
     this.cap = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** The SDK transport of the current upstream session. */
+  private get sdk(): StreamableHTTPClientTransport | undefined {
+    return this.leg?.sdk;
   }
 
   /** The upstream session id (`Mcp-Session-Id`), once the server has given one. */
@@ -403,15 +426,21 @@ export class HttpUpstreamTransport implements MessageTransport {
   }
 
   async start(): Promise<void> {
-    this.sdk = await this.connect();
+    this.leg = await this.connect();
   }
 
-  private async connect(): Promise<StreamableHTTPClientTransport> {
-    const generation = ++this.generation;
+  private async connect(): Promise<Leg> {
+    const leg: Leg = {
+      sdk: undefined as unknown as StreamableHTTPClientTransport,
+      generation: ++this.generation,
+      posting: 0,
+      retired: false,
+      closed: false,
+    };
     const r = this.opts.reconnection ?? {};
     const sdk = new StreamableHTTPClientTransport(this.url, {
       requestInit: { headers: { ...(this.opts.headers ?? {}) } },
-      fetch: (input, init) => this.fetchWatched(input, init, generation),
+      fetch: (input, init) => this.fetchWatched(input, init, leg),
       reconnectionOptions: {
         initialReconnectionDelay: r.initialDelayMs ?? 250,
         maxReconnectionDelay: r.maxDelayMs ?? 2000,
@@ -419,11 +448,12 @@ export class HttpUpstreamTransport implements MessageTransport {
         maxRetries: r.maxRetries ?? 3,
       },
     });
+    leg.sdk = sdk;
     sdk.onmessage = (message) => this.received(message as unknown as Obj);
-    sdk.onerror = (err) => this.sdkError(err, generation);
+    sdk.onerror = (err) => this.sdkError(err, leg);
     await sdk.start();
     if (this.protocolVersion) sdk.setProtocolVersion(this.protocolVersion);
-    return sdk;
+    return leg;
   }
 
   send(bytes: Buffer): void {
@@ -442,12 +472,14 @@ export class HttpUpstreamTransport implements MessageTransport {
       if (!isObj(m)) continue;
       const raw = texts?.[index]?.toString('utf8');
       if (raw !== undefined) this.keepText(m, raw);
+      let p: Pending | undefined;
       if (isRequest(m)) {
         const id = m.id as JsonRpcId;
-        this.pending.set(idKey(id), { id, method: m.method as string, resuming: false });
+        p = { id, method: m.method as string, resuming: false };
+        this.pending.set(idKey(id), p);
         if (m.method === 'initialize') this.initialize = m;
       }
-      const posted = this.post(m, true, this.accepted);
+      const posted = this.post(m, true, this.accepted, p);
       // Requests are never waited for (their answers may need the client first); the rest are.
       if (!isRequest(m)) this.accepted = posted.catch(() => {});
       // Except `initialize`: what follows it waits for its answer, which carries the session id
@@ -489,11 +521,12 @@ export class HttpUpstreamTransport implements MessageTransport {
     if (queue!.length === 0) this.rawBodies.delete(built);
   }
 
-  private async post(message: Obj, mayRetry: boolean, after?: Promise<void>): Promise<void> {
+  /** POSTs `message` (`p`: its pending entry, for a request) once `after` and any re-initialisation are done. */
+  private async post(message: Obj, mayRetry: boolean, after?: Promise<void>, p?: Pending): Promise<void> {
     if (after) await after;
     if (this.reinit) await this.reinit;
-    const sdk = this.sdk;
-    if (this.closed || !sdk) {
+    const leg = this.leg;
+    if (this.closed || !leg) {
       this.fail(message, { why: 'the upstream connection is closed', mayHaveRun: false });
       return;
     }
@@ -504,9 +537,9 @@ export class HttpUpstreamTransport implements MessageTransport {
       else this.rawBodies.set(text.built, [text.raw]);
     }
     // Only a message sent with a session id can have met an expired session.
-    const session = sdk.sessionId;
+    const session = leg.sdk.sessionId;
     try {
-      await this.sendOn(sdk, message);
+      await this.sendOn(leg, message, p);
     } catch (err) {
       if (text) this.dropRawBody(text.built, text.raw);
       if (this.closed) return;
@@ -517,8 +550,8 @@ export class HttpUpstreamTransport implements MessageTransport {
         message.method !== 'initialize' &&
         this.initialize;
       if (expired && mayRetry && (this.opts.reinitializeExpiredSession ?? true)) {
-        const ok = await this.reinitialize(sdk);
-        if (ok) return this.post(message, false);
+        const ok = await this.reinitialize(leg);
+        if (ok) return this.post(message, false, undefined, p);
       }
       this.fail(
         message,
@@ -527,30 +560,58 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
   }
 
-  /** `sdk.send(message)`, counted in {@link posting} while it is in flight (see {@link retire}). */
-  private async sendOn(sdk: StreamableHTTPClientTransport, message: Obj): Promise<void> {
-    this.posting.set(sdk, (this.posting.get(sdk) ?? 0) + 1);
+  /**
+   * `message` POSTed on `leg`, counted in its `posting` while in flight (see {@link retire}). A
+   * request's answer is then expected on that leg's streams (`p.leg`).
+   */
+  private async sendOn(leg: Leg, message: Obj, p?: Pending): Promise<void> {
+    leg.posting++;
+    if (p) {
+      const before = p.leg;
+      p.leg = leg;
+      if (before?.retired) this.releaseRetired();
+    }
     try {
-      await sdk.send(message as unknown as JSONRPCMessage);
+      await leg.sdk.send(message as unknown as JSONRPCMessage);
     } finally {
-      const left = (this.posting.get(sdk) ?? 1) - 1;
-      if (left > 0) this.posting.set(sdk, left);
-      else {
-        this.posting.delete(sdk);
-        if (this.retiring.delete(sdk)) void sdk.close().catch(() => {});
-      }
+      leg.posting--;
+      if (leg.retired) this.releaseRetired();
     }
   }
 
   /**
-   * Closes the transport of an expired session once no POST is in flight on it. Closing it at
-   * once would abort the others, sent before the server's 404 to the first came back: they
-   * would fail as cut exchanges ("This operation was aborted"), which count, instead of getting
-   * their own 404 and being sent again on the new session.
+   * Marks the leg of an expired session; it is closed once nothing is in flight on it any more
+   * (see {@link releaseRetired}).
    */
-  private retire(expired: StreamableHTTPClientTransport): void {
-    if (this.posting.has(expired)) this.retiring.add(expired);
-    else void expired.close().catch(() => {});
+  private retire(expired: Leg): void {
+    expired.retired = true;
+    this.retiring.add(expired);
+    this.releaseRetired();
+  }
+
+  /**
+   * Closes each expired leg on which nothing is in flight any more: no POST (closing it at once
+   * would abort those sent before the server's 404 to the first came back: they would fail as
+   * cut exchanges, which count, instead of getting their own 404 and being sent again on the
+   * new session), and no request whose answer is still to come on its streams (a call streaming
+   * its answer over SSE, or resuming it, on the old session: closing would cut it off).
+   */
+  private releaseRetired(): void {
+    if (this.retiring.size === 0) return;
+    const busy = new Set<Leg>();
+    for (const p of this.pending.values()) if (p.leg?.retired) busy.add(p.leg);
+    for (const leg of [...this.retiring]) {
+      if (leg.posting > 0 || busy.has(leg)) continue;
+      this.retiring.delete(leg);
+      this.closeLeg(leg);
+    }
+  }
+
+  /** Closes a leg's SDK transport (aborting its streams), marking it as closed by Tollgate. */
+  private closeLeg(leg: Leg): Promise<void> {
+    leg.closed = true;
+    leg.sdk.onclose = undefined;
+    return leg.sdk.close().catch(() => {});
   }
 
   /**
@@ -558,16 +619,17 @@ export class HttpUpstreamTransport implements MessageTransport {
    * ours), then `notifications/initialized`. Concurrent callers share one attempt. The messages
    * still in flight on the expired session get their own 404 and are sent again on the new one.
    */
-  private reinitialize(expired: StreamableHTTPClientTransport): Promise<boolean> {
-    if (this.sdk !== expired) return Promise.resolve(true); // someone already did it
+  private reinitialize(expired: Leg): Promise<boolean> {
+    if (this.leg !== expired) return Promise.resolve(true); // someone already did it
     if (this.reinit) return this.reinit;
     const attempt = (async () => {
       this.log.warn(
-        { url: this.shownUrl, session: expired.sessionId },
+        { url: this.shownUrl, session: expired.sdk.sessionId },
         'upstream session expired; re-initialising',
       );
       this.retire(expired);
-      const sdk = await this.connect();
+      const leg = await this.connect();
+      const sdk = leg.sdk;
       const id = `tollgate-reinit-${++this.reinitCount}`;
       const answered = new Promise<Obj>((resolve) => this.internal.set(idKey(id), resolve));
       try {
@@ -578,14 +640,14 @@ export class HttpUpstreamTransport implements MessageTransport {
         ]);
         if (!answer || !isObj(answer.result)) throw new Error('the server did not accept initialize');
         await sdk.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-        this.sdk = sdk;
+        this.leg = leg;
         return true;
       } catch (err) {
         this.log.error(
           { err: (err as Error).message, url: this.shownUrl },
           'upstream re-initialisation failed',
         );
-        this.sdk = sdk;
+        this.leg = leg;
         return false;
       } finally {
         this.internal.delete(idKey(id));
@@ -608,6 +670,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       this.initialized(key);
       const p = this.pending.get(key);
       this.pending.delete(key);
+      if (p?.leg?.retired) this.releaseRetired();
       // A response to nothing pending (a late answer) still goes on: the router decides.
       if (p?.method === 'initialize' && isObj(message.result)) {
         const v = message.result.protocolVersion;
@@ -662,7 +725,10 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
     const id = message.id as JsonRpcId;
     this.initialized(idKey(id));
-    if (!this.pending.delete(idKey(id))) return;
+    const p = this.pending.get(idKey(id));
+    if (!p) return;
+    this.pending.delete(idKey(id));
+    if (p.leg?.retired) this.releaseRetired();
     const call = message.method === 'tools/call';
     this.log.warn(
       {
@@ -727,12 +793,13 @@ export class HttpUpstreamTransport implements MessageTransport {
     return [...found].sort((a, b) => b.length - a.length);
   }
 
-  private sdkError(err: Error, generation: number): void {
+  private sdkError(err: Error, leg: Leg): void {
     if (this.closed) return;
-    if (/Maximum reconnection attempts/.test(err.message) && generation === this.generation) {
-      // The SDK gave up resuming: whatever waited on a lost stream will never be answered.
+    if (/Maximum reconnection attempts/.test(err.message)) {
+      // The SDK gave up resuming: whatever waited on a lost stream of this leg (the current
+      // session's or an expired one's) will never be answered.
       for (const p of [...this.pending.values()]) {
-        if (p.resuming)
+        if (p.resuming && p.leg === leg)
           this.fail(
             { jsonrpc: '2.0', id: p.id, method: p.method },
             { why: 'the SSE stream was lost and could not be resumed', mayHaveRun: true },
@@ -762,7 +829,7 @@ export class HttpUpstreamTransport implements MessageTransport {
   private async fetchWatched(
     input: string | URL,
     init: RequestInit | undefined,
-    generation: number,
+    leg: Leg,
   ): Promise<Response> {
     const outer = init?.signal ?? undefined;
     const own = new AbortController();
@@ -816,7 +883,6 @@ export class HttpUpstreamTransport implements MessageTransport {
       // Let the SDK's parser deliver what it already has before judging (it runs on promise
       // jobs, which a timer always follows; the margin covers a loaded machine).
       setTimeout(() => {
-        if (sse && generation !== this.generation && !sawEventId) return;
         const why =
           cutWhy ??
           (sse
@@ -825,7 +891,8 @@ export class HttpUpstreamTransport implements MessageTransport {
         for (const key of sent) {
           const p = this.pending.get(key);
           if (!p || (!sse && p.resuming)) continue;
-          if (sse && sawEventId && cutWhy === undefined) p.resuming = true;
+          // The SDK resumes a stream that carried event ids, unless its transport was closed.
+          if (sse && sawEventId && cutWhy === undefined && !leg.closed) p.resuming = true;
           else this.fail({ jsonrpc: '2.0', id: p.id, method: p.method }, { why, mayHaveRun: true });
         }
       }, 250).unref();
@@ -909,20 +976,17 @@ export class HttpUpstreamTransport implements MessageTransport {
   /** Terminates the upstream session (HTTP DELETE, spec "Session Management" point 5), then closes. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const sdk = this.sdk;
-    if (sdk?.sessionId) {
+    const leg = this.leg;
+    if (leg?.sdk.sessionId) {
       const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
-      await Promise.race([sdk.terminateSession().catch(() => {}), timeout]);
+      await Promise.race([leg.sdk.terminateSession().catch(() => {}), timeout]);
     }
     this.closed = true;
     for (const key of [...this.initializing.keys()]) this.initialized(key);
     const retiring = [...this.retiring];
     this.retiring.clear();
-    await Promise.allSettled(retiring.map((t) => t.close()));
-    if (sdk) {
-      sdk.onclose = undefined;
-      await sdk.close().catch(() => {});
-    }
+    await Promise.allSettled(retiring.map((l) => this.closeLeg(l)));
+    if (leg) await this.closeLeg(leg);
     this.onclose?.({ reason: 'upstream HTTP session closed' });
   }
 }

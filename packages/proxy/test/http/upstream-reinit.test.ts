@@ -1,0 +1,199 @@
+/**
+ * Re-initialising an expired upstream session (HTTP 404 to a request carrying `Mcp-Session-Id`)
+ * while other exchanges are under way on it: answers still streaming, server-to-client requests
+ * waiting for the client, calls waiting for their retry, resumptions of cut streams. The SDK's
+ * real `Client` on the stdio side, the SDK's real server over HTTP (`startSdkHttpServer`).
+ */
+import { PassThrough } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runHttpListener } from '../../src/http/listener.js';
+import type { HttpUpstreamOptions, HttpUpstreamTransport } from '../../src/http/upstream.js';
+import { type HttpUpstreamProxyExit, runHttpUpstreamProxy } from '../../src/http/upstream-proxy.js';
+import type { ProxyLogger } from '../../src/logger.js';
+import { RecordingGate, type SdkHttpServer, StreamClientTransport, startSdkHttpServer } from './helpers.js';
+
+type TextResult = { content: Array<{ type: string; text?: string }>; isError?: boolean };
+const text = (r: unknown) => (r as TextResult).content.map((c) => c.text ?? '').join('');
+
+/** Every line logged, as `level: message {fields}`. */
+function recordingLogger(lines: string[]): ProxyLogger {
+  const at =
+    (level: string) =>
+    (obj: object, msg?: string): void => {
+      lines.push(`${level}: ${msg ?? ''} ${JSON.stringify(obj)}`);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+interface Bridge {
+  client: Client;
+  gate: RecordingGate;
+  /** Everything Tollgate logged. */
+  log: string[];
+  upstream: HttpUpstreamTransport | undefined;
+  close(): Promise<HttpUpstreamProxyExit>;
+}
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+});
+
+async function server(opts: Parameters<typeof startSdkHttpServer>[0] = {}): Promise<SdkHttpServer> {
+  const s = await startSdkHttpServer(opts);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+/** Upstream mode towards `url`, the SDK's Client on its stdio side. */
+async function bridge(
+  url: string,
+  opts: {
+    capabilities?: object;
+    headers?: Record<string, string>;
+    upstream?: Partial<HttpUpstreamOptions>;
+  } = {},
+): Promise<Bridge> {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const gate = new RecordingGate();
+  const log: string[] = [];
+  let upstream: HttpUpstreamTransport | undefined;
+  const exit = runHttpUpstreamProxy({
+    url,
+    gate,
+    input,
+    output,
+    logger: recordingLogger(log),
+    ...(opts.headers ? { headers: opts.headers } : {}),
+    upstream: { reconnection: { maxRetries: 2, initialDelayMs: 100 }, ...(opts.upstream ?? {}) },
+    drainTimeoutMs: 2000,
+    onStarted: (i) => {
+      upstream = i.upstream;
+    },
+  });
+  const client = new Client({ name: 'reinit', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
+  await client.connect(new StreamClientTransport(input, output));
+  let closed: Promise<HttpUpstreamProxyExit> | undefined;
+  const b: Bridge = {
+    client,
+    gate,
+    log,
+    get upstream() {
+      return upstream;
+    },
+    close() {
+      closed ??= client.close().then(() => exit);
+      return closed;
+    },
+  };
+  cleanups.push(() => b.close());
+  return b;
+}
+
+/** The listener in front of `url`, the SDK's Client over HTTP. */
+async function listener(url: string, opts: { capabilities?: object } = {}) {
+  const gate = new RecordingGate();
+  const log: string[] = [];
+  const l = await runHttpListener({
+    gate,
+    upstream: { kind: 'http', url },
+    port: 0,
+    logger: recordingLogger(log),
+  });
+  cleanups.push(() => l.close());
+  const transport = new StreamableHTTPClientTransport(l.url);
+  const client = new Client({ name: 'reinit', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
+  await client.connect(transport);
+  cleanups.push(() => client.close());
+  return { client, gate, log, transport, listener: l };
+}
+
+/** A call's text, or `THROW <message>` for a JSON-RPC error (or the client's timeout). */
+function settled(p: Promise<unknown>): Promise<string> {
+  return p.then(text, (err: Error) => `THROW ${err instanceof McpError ? err.message : String(err)}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await sleep(20);
+  }
+}
+
+describe('a call still streaming its answer when the upstream session is re-initialised', () => {
+  it('gets its answer on the old session, which is closed only once that stream has ended', async () => {
+    const up = await server();
+    const b = await bridge(up.url);
+    expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'warm' } }))).toBe(
+      'echo: warm',
+    );
+    const progress: number[] = [];
+    const slow = settled(
+      b.client.callTool({ name: 'slow', arguments: { steps: 8, stepMs: 250 } }, undefined, {
+        timeout: 15_000,
+        onprogress: (p) => progress.push(p.progress),
+      }),
+    );
+    await until(() => progress.length >= 1);
+    // The server forgets the session id; the call goes on running and streaming on its POST.
+    await up.forget({ close: false });
+    expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'E1' } }))).toBe('echo: E1');
+    expect(b.upstream?.reinitializations).toBe(1);
+    expect(await slow).toBe('done after 8 steps');
+    // (The last progress may lose the race with the result inside the SDK Client.)
+    expect(progress.slice(0, 7)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(b.gate.commits).toBe(3);
+    expect(b.gate.rollbacks).toBe(0);
+  });
+
+  it('gets its answer through the listener too', async () => {
+    const up = await server();
+    const { client, gate } = await listener(up.url);
+    await client.callTool({ name: 'echo', arguments: { message: 'warm' } });
+    const progress: number[] = [];
+    const slow = settled(
+      client.callTool({ name: 'slow', arguments: { steps: 6, stepMs: 250 } }, undefined, {
+        timeout: 15_000,
+        onprogress: (p) => progress.push(p.progress),
+      }),
+    );
+    await until(() => progress.length >= 1);
+    await up.forget({ close: false });
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'E1' } }))).toBe('echo: E1');
+    expect(await slow).toBe('done after 6 steps');
+    expect(up.sessions()).toHaveLength(2);
+    expect(gate.commits).toBe(3);
+  });
+
+  it('is answered with -32000 at once, and counts, when the old stream is cut and cannot be resumed', async () => {
+    const up = await server();
+    const b = await bridge(up.url);
+    await b.client.callTool({ name: 'echo', arguments: { message: 'warm' } });
+    const progress: number[] = [];
+    const started = Date.now();
+    const slow = settled(
+      b.client.callTool({ name: 'slow', arguments: { steps: 40, stepMs: 250 } }, undefined, {
+        timeout: 15_000,
+        onprogress: (p) => progress.push(p.progress),
+      }),
+    );
+    await until(() => progress.length >= 1);
+    // A restart: the session and its streams are gone; the resumption GET meets 404.
+    await up.forget();
+    expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'E1' } }))).toBe('echo: E1');
+    const answer = await slow;
+    expect(answer).toMatch(
+      /^THROW MCP error -32000: MCP server over HTTP: the SSE stream was lost and could not be resumed.*; the request may have reached the server, so the call counts against the policy's limits$/,
+    );
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(b.gate.commits).toBe(3);
+    expect(b.gate.rollbacks).toBe(0);
+  });
+});
