@@ -25,8 +25,13 @@
  *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised
  *   with the client's own `initialize` request, once, and every message the expired session
  *   refused is sent again on the new session; the expired session's connection stays open until
- *   nothing is in flight on it (answers still streaming from it are delivered).
+ *   nothing is in flight on it (answers still streaming from it are delivered);
+ * - server-to-client requests (elicitation, sampling) of a re-initialised session reach the
+ *   client under ids of their own, which cannot collide with those of an earlier session, and
+ *   the client's answer to a request of an expired session is dropped, never POSTed to the new
+ *   one (see {@link HttpUpstreamTransport.answerFor}).
  */
+import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import {
   StreamableHTTPClientTransport,
@@ -121,6 +126,9 @@ interface Pending {
 }
 
 type Obj = Record<string, unknown>;
+
+/** Most server-to-client requests awaiting the client's answer that are remembered. */
+const MAX_SERVER_REQUESTS = 10_000;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isRequest = (m: Obj) => typeof m.method === 'string' && 'id' in m;
@@ -397,6 +405,16 @@ export class HttpUpstreamTransport implements MessageTransport {
   private generation = 0;
   /** Legs of expired sessions, closed once nothing is in flight on them (see `releaseRetired`). */
   private readonly retiring = new Set<Leg>();
+  /**
+   * Server-to-client requests awaiting the client's answer, oldest first, by the id key the
+   * client was given: the leg they came from and their id there (see {@link answerFor}).
+   */
+  private readonly serverRequests = new Map<string, { leg: Leg; id: JsonRpcId }>();
+  /** Prefix of the ids given to server-to-client requests of re-initialised sessions. */
+  private readonly serverIdPrefix = `tollgate-${randomBytes(6).toString('hex')}-s`;
+  private nextServerId = 1;
+  /** The leg whose server-to-client request a client response answers (see {@link post}). */
+  private readonly answering = new WeakMap<Obj, Leg>();
 
   constructor(private readonly opts: HttpUpstreamOptions) {
     this.url = new URL(opts.url);
@@ -449,7 +467,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       },
     });
     leg.sdk = sdk;
-    sdk.onmessage = (message) => this.received(message as unknown as Obj);
+    sdk.onmessage = (message) => this.received(message as unknown as Obj, leg);
     sdk.onerror = (err) => this.sdkError(err, leg);
     await sdk.start();
     if (this.protocolVersion) sdk.setProtocolVersion(this.protocolVersion);
@@ -468,10 +486,17 @@ export class HttpUpstreamTransport implements MessageTransport {
     const messages = Array.isArray(message) ? message : [message];
     // The text each message arrived as: what the policy judged is what the server gets.
     const texts = Array.isArray(message) ? arrayElements(bytes) : [bytes];
-    for (const [index, m] of messages.entries()) {
-      if (!isObj(m)) continue;
+    for (const [index, sent] of messages.entries()) {
+      if (!isObj(sent)) continue;
+      let m = sent;
+      if (isResponse(sent)) {
+        const answer = this.answerFor(sent);
+        if (!answer) continue;
+        m = answer;
+      }
       const raw = texts?.[index]?.toString('utf8');
-      if (raw !== undefined) this.keepText(m, raw);
+      // (A response given back its server's id is POSTed as built: only its id changed.)
+      if (raw !== undefined && m === sent) this.keepText(m, raw);
       let p: Pending | undefined;
       if (isRequest(m)) {
         const id = m.id as JsonRpcId;
@@ -490,6 +515,74 @@ export class HttpUpstreamTransport implements MessageTransport {
         this.accepted = new Promise<void>((resolve) => this.initializing.set(key, resolve));
       }
     }
+  }
+
+  /**
+   * The client's response to a server-to-client request, as it is to be POSTed (under the id the
+   * server gave the request, and bound to the leg of the session that sent it: {@link post} drops
+   * it when that session has expired since), or undefined when it is dropped at once: after a
+   * re-initialisation, a response to no request Tollgate passed on (it cannot tell which session
+   * it was meant for, and must not let it answer a request of the new one).
+   */
+  private answerFor(response: Obj): Obj | undefined {
+    const key = idKey(response.id as JsonRpcId);
+    const asked = this.serverRequests.get(key);
+    if (!asked) {
+      if (this.generation <= 1) return response;
+      this.log.warn(
+        { url: this.shownUrl, id: response.id },
+        "dropped the client's answer to a request no upstream session is waiting for",
+      );
+      return undefined;
+    }
+    this.serverRequests.delete(key);
+    const answer = idKey(asked.id) === key ? response : { ...response, id: asked.id };
+    this.answering.set(answer, asked.leg);
+    return answer;
+  }
+
+  /**
+   * A server-to-client request from `leg` as the client is to see it: under its own id from the
+   * first session (Tollgate stays transparent), under an id of Tollgate's from a re-initialised
+   * one. Each new session numbers its requests from the start again (the SDK's servers from 0),
+   * so passing them on unchanged would give the client a second request 0 while the first may
+   * still be open, and its answer to the first would answer the second.
+   */
+  private toClientRequest(request: Obj, leg: Leg): Obj {
+    const id = request.id as JsonRpcId;
+    const shown = leg.generation === 1 ? id : `${this.serverIdPrefix}${this.nextServerId++}`;
+    this.serverRequests.delete(idKey(shown));
+    this.serverRequests.set(idKey(shown), { leg, id });
+    if (this.serverRequests.size > MAX_SERVER_REQUESTS) {
+      this.serverRequests.delete(this.serverRequests.keys().next().value as string);
+    }
+    return shown === id ? request : { ...request, id: shown };
+  }
+
+  /**
+   * A server's `notifications/cancelled` for a request of its own, naming the request by the id
+   * the client was given (and forgetting it: no answer is expected any more).
+   */
+  private toClientCancellation(notification: Obj, leg: Leg): Obj {
+    const params = notification.params;
+    if (!isObj(params) || params.requestId === undefined) return notification;
+    const id = idKey(params.requestId as JsonRpcId);
+    for (const [key, asked] of this.serverRequests) {
+      if (asked.leg !== leg || idKey(asked.id) !== id) continue;
+      this.serverRequests.delete(key);
+      return key === id
+        ? notification
+        : { ...notification, params: { ...params, requestId: JSON.parse(key) as JsonRpcId } };
+    }
+    return notification;
+  }
+
+  /** Logs a client answer to a server-to-client request whose session expired, which is dropped. */
+  private dropAnswer(answer: Obj, leg: Leg): void {
+    this.log.warn(
+      { url: this.shownUrl, id: answer.id, session: leg.sdk.sessionId },
+      "dropped the client's answer to a request of a previous upstream session (it expired)",
+    );
   }
 
   /**
@@ -530,6 +623,12 @@ export class HttpUpstreamTransport implements MessageTransport {
       this.fail(message, { why: 'the upstream connection is closed', mayHaveRun: false });
       return;
     }
+    // An answer to a server-to-client request goes to the session that asked, or nowhere.
+    const asker = this.answering.get(message);
+    if (asker && (asker !== leg || asker.retired)) {
+      this.dropAnswer(message, asker);
+      return;
+    }
     const text = this.texts.get(message);
     if (text) {
       const queue = this.rawBodies.get(text.built);
@@ -551,6 +650,8 @@ export class HttpUpstreamTransport implements MessageTransport {
         this.initialize;
       if (expired && mayRetry && (this.opts.reinitializeExpiredSession ?? true)) {
         const ok = await this.reinitialize(leg);
+        // The request it answered died with the session: the new one never asked it.
+        if (asker) return this.dropAnswer(message, asker);
         if (ok) return this.post(message, false, undefined, p);
       }
       this.fail(
@@ -659,8 +760,10 @@ export class HttpUpstreamTransport implements MessageTransport {
     return this.reinit;
   }
 
-  private received(message: Obj): void {
-    if (isResponse(message)) {
+  private received(message: Obj, leg: Leg): void {
+    if (isRequest(message)) message = this.toClientRequest(message, leg);
+    else if (message.method === 'notifications/cancelled') message = this.toClientCancellation(message, leg);
+    else if (isResponse(message)) {
       const key = idKey(message.id as JsonRpcId);
       const own = this.internal.get(key);
       if (own) {

@@ -7,7 +7,11 @@
 import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runHttpListener } from '../../src/http/listener.js';
 import type { HttpUpstreamOptions, HttpUpstreamTransport } from '../../src/http/upstream.js';
@@ -196,4 +200,73 @@ describe('a call still streaming its answer when the upstream session is re-init
     expect(b.gate.commits).toBe(3);
     expect(b.gate.rollbacks).toBe(0);
   });
+});
+
+describe('server-to-client requests across a re-initialisation', () => {
+  for (const kind of ['ask', 'sample'] as const) {
+    it(`never delivers the answer to the old session's ${kind === 'ask' ? 'elicitation' : 'sampling request'} to the new session`, async () => {
+      const up = await server();
+      const b = await bridge(up.url, { capabilities: { elicitation: {}, sampling: {} } });
+      // Each question is answered once the test says so: A's "accept" / "yes", B's "decline" / "no".
+      const seen: Array<{ q: string; id: unknown }> = [];
+      const release: Record<string, () => void> = {};
+      const released = {
+        A: new Promise<void>((r) => {
+          release.A = r;
+        }),
+        B: new Promise<void>((r) => {
+          release.B = r;
+        }),
+      };
+      const question = async (q: string, id: unknown) => {
+        seen.push({ q, id });
+        await (q.startsWith('A') ? released.A : released.B);
+        return q.startsWith('A');
+      };
+      b.client.setRequestHandler(ElicitRequestSchema, async (req, extra) =>
+        (await question(req.params.message, extra.requestId))
+          ? { action: 'accept', content: { confirm: true } }
+          : { action: 'decline' },
+      );
+      b.client.setRequestHandler(CreateMessageRequestSchema, async (req, extra) => {
+        const q = (req.params.messages[0]!.content as { text: string }).text;
+        const yes = await question(q, extra.requestId);
+        return { model: 'm', role: 'assistant', content: { type: 'text', text: yes ? 'yes' : 'no' } };
+      });
+      const a = settled(
+        b.client.callTool({ name: kind, arguments: { q: 'A: drop the staging database?' } }, undefined, {
+          timeout: 4000,
+        }),
+      );
+      await until(() => seen.length === 1);
+      // The server forgets the session id while A waits for its answer there.
+      await up.forget({ close: false });
+      const bCall = settled(
+        b.client.callTool({ name: kind, arguments: { q: 'B: email the whole company?' } }, undefined, {
+          timeout: 10_000,
+        }),
+      );
+      await until(() => seen.length === 2);
+      expect(b.upstream?.reinitializations).toBe(1);
+      // Both sessions numbered their first request alike; the client sees two ids.
+      expect(seen[1]!.id).not.toEqual(seen[0]!.id);
+      // The answer to A's question, given while B's is open, goes nowhere: on the new session,
+      // the request of that number is B's question.
+      release.A!();
+      await until(() => b.log.some((l) => l.includes('previous upstream session')));
+      release.B!();
+      expect(await bCall).toBe(
+        kind === 'ask'
+          ? 'answer to [B: email the whole company?]: {"action":"decline"}'
+          : 'sample for [B: email the whole company?]: no',
+      );
+      expect(b.log.filter((l) => l.includes('previous upstream session'))).toEqual([
+        expect.stringMatching(
+          /^warn: dropped the client's answer to a request of a previous upstream session \(it expired\) /,
+        ),
+      ]);
+      // A's session is gone: its question can never be answered; the call times out at the client.
+      expect(await a).toMatch(/^THROW/);
+    });
+  }
 });
