@@ -301,29 +301,39 @@ export class Router<D extends GateDecision = GateDecision> {
     if (this.serverGone) return;
     this.endPending(
       { reason },
-      (isCall) =>
-        isCall
-          ? `Tollgate closed the session (${reason}) before the MCP server answered; a forwarded tools/call counts against the policy's limits`
-          : `Tollgate closed the session (${reason}) before the MCP server answered`,
+      (isCall, unsent) =>
+        unsent
+          ? isCall
+            ? `Tollgate closed the session (${reason}) before the request was sent to the MCP server; the call does not count against the policy's limits`
+            : `Tollgate closed the session (${reason}) before the request was sent to the MCP server`
+          : isCall
+            ? `Tollgate closed the session (${reason}) before the MCP server answered; a forwarded tools/call counts against the policy's limits`
+            : `Tollgate closed the session (${reason}) before the MCP server answered`,
       'commit',
       { reason },
     );
   }
 
+  /**
+   * Answers every pending request with an error and settles its call. With `settle` `commit`, a
+   * request the server transport still held unsent (it withdraws it: see
+   * `MessageTransport.withdraw`) is rolled back instead: the server never got it.
+   */
   private endPending(
     info: CloseInfo,
-    message: string | ((isCall: boolean) => string),
+    message: string | ((isCall: boolean, unsent: boolean) => string),
     settle: 'commit' | 'rollback',
     data: Record<string, unknown>,
   ): void {
     this.serverGone = info;
     for (const [key, entry] of [...this.pending]) {
-      const text = typeof message === 'string' ? message : message(entry.call !== undefined);
+      const unsent = settle === 'commit' && this.server.withdraw?.(entry.id) === true;
+      const text = typeof message === 'string' ? message : message(entry.call !== undefined, unsent);
       this.answerFromProxy(
         key,
         entry.id,
         encode(errorResponse(entry.id, ErrorCode.UpstreamClosed, text, data)),
-        settle,
+        unsent ? 'rollback' : settle,
       );
     }
     for (const resolve of this.invented.values()) resolve(Buffer.alloc(0));

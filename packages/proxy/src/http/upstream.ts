@@ -123,6 +123,12 @@ interface Pending {
   resuming: boolean;
   /** The leg it was last POSTed on, whose streams carry its answer (none before its POST). */
   leg?: Leg;
+  /**
+   * It may have reached the server: POSTed, and not refused since by an expired session. False
+   * while it waits to be POSTed, behind earlier messages or a re-initialisation (see
+   * {@link HttpUpstreamTransport.withdraw}).
+   */
+  sent: boolean;
 }
 
 type Obj = Record<string, unknown>;
@@ -402,6 +408,11 @@ export class HttpUpstreamTransport implements MessageTransport {
   /** Texts to POST instead of the SDK's body, by that body, oldest first (see `rawBody`). */
   private readonly rawBodies = new Map<string, string[]>();
   private closed = false;
+  /** {@link close} has begun: a re-initialisation under way is abandoned. */
+  private ending = false;
+  private closing: Promise<void> | undefined;
+  /** The leg a re-initialisation is opening, until it is the current one (or given up). */
+  private connecting: Leg | undefined;
   private generation = 0;
   /** Legs of expired sessions, closed once nothing is in flight on them (see `releaseRetired`). */
   private readonly retiring = new Set<Leg>();
@@ -500,7 +511,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       let p: Pending | undefined;
       if (isRequest(m)) {
         const id = m.id as JsonRpcId;
-        p = { id, method: m.method as string, resuming: false };
+        p = { id, method: m.method as string, resuming: false, sent: false };
         this.pending.set(idKey(id), p);
         if (m.method === 'initialize') this.initialize = m;
       }
@@ -618,8 +629,10 @@ export class HttpUpstreamTransport implements MessageTransport {
   private async post(message: Obj, mayRetry: boolean, after?: Promise<void>, p?: Pending): Promise<void> {
     if (after) await after;
     if (this.reinit) await this.reinit;
+    // Withdrawn while it waited (see `withdraw`): it is not sent.
+    if (p && this.pending.get(idKey(p.id)) !== p) return;
     const leg = this.leg;
-    if (this.closed || !leg) {
+    if (this.closed || this.ending || !leg) {
       this.fail(message, { why: 'the upstream connection is closed', mayHaveRun: false });
       return;
     }
@@ -649,7 +662,10 @@ export class HttpUpstreamTransport implements MessageTransport {
         message.method !== 'initialize' &&
         this.initialize;
       if (expired && mayRetry && (this.opts.reinitializeExpiredSession ?? true)) {
+        // Refused before it ran: until it is sent again it has not reached the server.
+        if (p) p.sent = false;
         const ok = await this.reinitialize(leg);
+        if (this.ending) return;
         // The request it answered died with the session: the new one never asked it.
         if (asker) return this.dropAnswer(message, asker);
         if (ok) return this.post(message, false, undefined, p);
@@ -670,6 +686,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     if (p) {
       const before = p.leg;
       p.leg = leg;
+      p.sent = true;
       if (before?.retired) this.releaseRetired();
     }
     try {
@@ -730,6 +747,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       );
       this.retire(expired);
       const leg = await this.connect();
+      this.connecting = leg;
       const sdk = leg.sdk;
       const id = `tollgate-reinit-${++this.reinitCount}`;
       const answered = new Promise<Obj>((resolve) => this.internal.set(idKey(id), resolve));
@@ -739,11 +757,14 @@ export class HttpUpstreamTransport implements MessageTransport {
           answered,
           new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000).unref()),
         ]);
+        if (this.ending) return await this.abandon(leg);
         if (!answer || !isObj(answer.result)) throw new Error('the server did not accept initialize');
         await sdk.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+        if (this.ending) return await this.abandon(leg);
         this.leg = leg;
         return true;
       } catch (err) {
+        if (this.ending) return await this.abandon(leg);
         this.log.error(
           { err: (err as Error).message, url: this.shownUrl },
           'upstream re-initialisation failed',
@@ -752,12 +773,53 @@ export class HttpUpstreamTransport implements MessageTransport {
         return false;
       } finally {
         this.internal.delete(idKey(id));
+        this.connecting = undefined;
       }
     })();
     this.reinit = attempt.finally(() => {
       this.reinit = undefined;
     });
     return this.reinit;
+  }
+
+  /**
+   * Gives up the session a re-initialisation opened, because the transport is closing: DELETEd
+   * when the server gave it an id (else it would stay open on the server, and its GET stream
+   * too), then closed. Resolves false, the re-initialisation's result.
+   */
+  private async abandon(leg: Leg): Promise<false> {
+    this.log.debug(
+      { url: this.shownUrl, session: leg.sdk.sessionId },
+      'upstream re-initialisation abandoned',
+    );
+    if (leg.sdk.sessionId) await this.terminate(leg);
+    await this.closeLeg(leg);
+    return false;
+  }
+
+  /** DELETEs a leg's session, waiting at most `closeTimeoutMs` for the answer. */
+  private async terminate(leg: Leg): Promise<void> {
+    const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
+    await Promise.race([leg.sdk.terminateSession().catch(() => {}), timeout]);
+  }
+
+  /**
+   * Takes back a request that has not reached the server: it waits to be POSTed, behind earlier
+   * messages or a re-initialisation, or the expired session refused it (HTTP 404) and it waits to
+   * be sent again. It is then never sent, and never answered. False when it may have reached
+   * the server (its POST is under way or was accepted), or is not pending.
+   *
+   * @param id - the request's id
+   * @returns true when the request was withdrawn: the server never ran it
+   */
+  withdraw(id: JsonRpcId): boolean {
+    const key = idKey(id);
+    const p = this.pending.get(key);
+    if (!p || p.sent) return false;
+    this.pending.delete(key);
+    this.initialized(key);
+    if (p.leg?.retired) this.releaseRetired();
+    return true;
   }
 
   private received(message: Obj, leg: Leg): void {
@@ -820,6 +882,11 @@ export class HttpUpstreamTransport implements MessageTransport {
   private fail(message: Obj, failure: UpstreamFailure): void {
     const { status, cause, mayHaveRun } = failure;
     const why = this.withoutSecrets(failure.why);
+    // Closing: whoever closed the transport answers what is still pending (Router.endSession).
+    if (this.closed || this.ending) {
+      this.log.debug({ url: this.shownUrl, method: message.method }, `upstream request ended: ${why}`);
+      return;
+    }
     if (!isRequest(message)) {
       this.onerror?.(
         new Error(`could not deliver ${String(message.method ?? 'a response')} upstream: ${why}`),
@@ -1078,12 +1145,23 @@ export class HttpUpstreamTransport implements MessageTransport {
 
   /** Terminates the upstream session (HTTP DELETE, spec "Session Management" point 5), then closes. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    const leg = this.leg;
-    if (leg?.sdk.sessionId) {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.ending = true;
+    const reinit = this.reinit;
+    if (reinit) {
+      // A re-initialisation under way is abandoned (see `abandon`). Waited for, up to the close
+      // timeout, so that the session it opens is DELETEd; one still unanswered then is cut off.
       const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
-      await Promise.race([leg.sdk.terminateSession().catch(() => {}), timeout]);
+      await Promise.race([reinit, timeout]);
+      if (this.connecting) await this.closeLeg(this.connecting);
     }
+    const leg = this.leg;
+    // An expired session (being replaced) is already gone on the server.
+    if (leg?.sdk.sessionId && !leg.retired) await this.terminate(leg);
     this.closed = true;
     for (const key of [...this.initializing.keys()]) this.initialized(key);
     const retiring = [...this.retiring];

@@ -232,6 +232,8 @@ export interface SdkHttpServer {
   readonly echoed: string[];
   /** Sessions opened so far (one per `initialize` answered). */
   readonly sessions: () => string[];
+  /** Sessions open now: opened, and neither DELETEd by the client nor forgotten. */
+  readonly live: () => string[];
   /**
    * Drops every session: requests naming one get 404 from then on. By default its transport is
    * closed too, ending its streams, as a restart would; `{ close: false }` keeps the transports
@@ -260,10 +262,18 @@ export interface SdkHttpServer {
  * `json: true` answers requests with plain JSON bodies instead of SSE streams. `resume` answers the
  * GETs that resume a stream (`Last-Event-ID`) itself: `405` as a server without a GET stream
  * does, or `empty`: an SSE stream that repeats the event id it was given and ends, without the
- * events after it.
+ * events after it. `reinit` shapes the answers to every `initialize` but the first (the
+ * re-initialisations): sent after `delayMs`, and with `status` an HTTP error whose body echoes the
+ * request's `Authorization` header, as careless servers do.
  */
 export async function startSdkHttpServer(
-  opts: { resumable?: boolean; json?: boolean; notFoundDelayMs?: number; resume?: 405 | 'empty' } = {},
+  opts: {
+    resumable?: boolean;
+    json?: boolean;
+    notFoundDelayMs?: number;
+    resume?: 405 | 'empty';
+    reinit?: { delayMs?: number; status?: number };
+  } = {},
 ): Promise<SdkHttpServer> {
   const { Server } = await import('@modelcontextprotocol/sdk/server/index.js');
   const { CallToolRequestSchema, ListToolsRequestSchema } = await import(
@@ -280,6 +290,7 @@ export async function startSdkHttpServer(
   const requests: SdkHttpRequest[] = [];
   const echoed: string[] = [];
   let notFound = 0;
+  let initializes = 0;
   const http = createHttpServer(async (req, res) => {
     const sid = req.headers['mcp-session-id'];
     let body: unknown;
@@ -320,6 +331,16 @@ export async function startSdkHttpServer(
         );
         return;
       }
+      if (rpc === 'initialize' && ++initializes > 1 && opts.reinit) {
+        if (opts.reinit.delayMs) await new Promise((r) => setTimeout(r, opts.reinit?.delayMs));
+        if (opts.reinit.status) {
+          requests.push({ ...seen, refused: opts.reinit.status });
+          res
+            .writeHead(opts.reinit.status, { 'content-type': 'text/plain' })
+            .end(`init failed; request had authorization=${req.headers.authorization ?? '(none)'}`);
+          return;
+        }
+      }
       if (rpc !== 'initialize') {
         requests.push({ ...seen, refused: 400 });
         res.writeHead(400, { 'content-type': 'application/json' }).end(
@@ -338,6 +359,9 @@ export async function startSdkHttpServer(
         onsessioninitialized: (id) => {
           sessions.set(id, t);
           opened.push(id);
+        },
+        onsessionclosed: (id) => {
+          sessions.delete(id);
         },
       });
       const server = new Server({ name: 'sdk-reference', version: '1.0.0' }, { capabilities: { tools: {} } });
@@ -426,6 +450,7 @@ export async function startSdkHttpServer(
     requests,
     echoed,
     sessions: () => [...opened],
+    live: () => [...sessions.keys()],
     forget,
     close: async () => {
       await forget();

@@ -270,3 +270,39 @@ describe('server-to-client requests across a re-initialisation', () => {
     });
   }
 });
+
+describe('a listener session ended while its upstream session is being re-initialised', () => {
+  it('abandons the re-initialisation, DELETEs the session it opened, and the waiting call does not count', async () => {
+    // The server is slow to answer the re-initialize (1.5 s): the client DELETEs its session
+    // while a call waits for it, after meeting the 404.
+    const up = await server({ reinit: { delayMs: 1500 } });
+    const { client, gate, log, transport } = await listener(up.url);
+    await client.callTool({ name: 'echo', arguments: { message: 'warm' } });
+    await up.forget();
+    const call = settled(
+      client.callTool({ name: 'echo', arguments: { message: 'during-delete' } }, undefined, {
+        timeout: 10_000,
+      }),
+    );
+    await until(() => log.some((l) => l.includes('re-initialising')));
+    await sleep(200);
+    await transport.terminateSession();
+    expect(await call).toBe(
+      "THROW MCP error -32000: Tollgate closed the session (client sent DELETE) before the request was sent to the MCP server; the call does not count against the policy's limits",
+    );
+    // The re-initialize was answered after the DELETE: its session is DELETEd at once, and no
+    // stream stays open on it.
+    await until(() => up.sessions().length === 2 && up.live().length === 0);
+    const [, reopened] = up.sessions();
+    expect(up.requests.filter((r) => r.session === reopened)).toEqual([
+      { http: 'DELETE', session: reopened },
+    ]);
+    await sleep(500);
+    expect(up.requests.filter((r) => r.session === reopened)).toHaveLength(1);
+    // It never ran: one verdict everywhere, it does not count.
+    expect(up.echoed).toEqual(['warm']);
+    expect(gate.commits).toBe(1);
+    expect(gate.rollbacks).toBe(1);
+    expect(log.filter((l) => l.includes('counted'))).toEqual([]);
+  });
+});
