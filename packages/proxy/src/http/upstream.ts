@@ -114,7 +114,17 @@ interface Leg {
   retired: boolean;
   /** Closed by Tollgate: a stream of it that ends now was ended by us. */
   closed: boolean;
+  /** Failed attempts to resume a stream, by the `Last-Event-ID` they resumed from. */
+  readonly resumeFailures: Map<string, number>;
+  /**
+   * `Last-Event-ID`s of streams given up on (their requests answered with an error): the SDK's
+   * further attempts get a 405 without reaching the server (see `fetchWatched`).
+   */
+  readonly abandoned: Set<string>;
 }
+
+/** Most abandoned stream ids a leg remembers. */
+const MAX_ABANDONED = 1000;
 
 interface Pending {
   id: JsonRpcId;
@@ -123,6 +133,8 @@ interface Pending {
   resuming: boolean;
   /** The leg it was last POSTed on, whose streams carry its answer (none before its POST). */
   leg?: Leg;
+  /** The id of the last SSE event on the stream carrying its answer: where a resumption starts. */
+  lastEventId?: string;
   /**
    * It may have reached the server: POSTed, and not refused since by an expired session. False
    * while it waits to be POSTed, behind earlier messages or a re-initialisation (see
@@ -465,6 +477,8 @@ export class HttpUpstreamTransport implements MessageTransport {
       posting: 0,
       retired: false,
       closed: false,
+      resumeFailures: new Map(),
+      abandoned: new Set(),
     };
     const r = this.opts.reconnection ?? {};
     const sdk = new StreamableHTTPClientTransport(this.url, {
@@ -690,7 +704,17 @@ export class HttpUpstreamTransport implements MessageTransport {
       if (before?.retired) this.releaseRetired();
     }
     try {
-      await leg.sdk.send(message as unknown as JSONRPCMessage);
+      await leg.sdk.send(
+        message as unknown as JSONRPCMessage,
+        // The SDK reports each event id of the answer's stream, and of the streams resuming it.
+        p
+          ? {
+              onresumptiontoken: (token) => {
+                p.lastEventId = token;
+              },
+            }
+          : undefined,
+      );
     } finally {
       leg.posting--;
       if (leg.retired) this.releaseRetired();
@@ -965,9 +989,10 @@ export class HttpUpstreamTransport implements MessageTransport {
 
   private sdkError(err: Error, leg: Leg): void {
     if (this.closed) return;
-    if (/Maximum reconnection attempts/.test(err.message)) {
-      // The SDK gave up resuming: whatever waited on a lost stream of this leg (the current
-      // session's or an expired one's) will never be answered.
+    // The SDK gave up resuming. Each resumption is judged in `fetchWatched`, which answers the
+    // requests of a stream given up on; only without any attempt (`maxRetries: 0`) is that left
+    // to this error: whatever waited on a lost stream of this leg will never be answered.
+    if (/Maximum reconnection attempts/.test(err.message) && this.maxRetries === 0) {
       for (const p of [...this.pending.values()]) {
         if (p.resuming && p.leg === leg)
           this.fail(
@@ -1019,6 +1044,17 @@ export class HttpUpstreamTransport implements MessageTransport {
     let response: Response;
     const postBody =
       init?.method === 'POST' && typeof init.body === 'string' ? this.rawBody(init.body) : init?.body;
+    // A GET with `Last-Event-ID` resumes a lost stream: the requests whose answers it carries.
+    const resumedFrom =
+      init?.method === 'GET' ? (new Headers(init.headers).get('last-event-id') ?? undefined) : undefined;
+    if (resumedFrom !== undefined && leg.abandoned.has(resumedFrom)) {
+      // A stream given up on (its requests were answered): the SDK would try it again and again
+      // (a resumed stream that ends without a new event id is resumed from the same id). A 405
+      // is how it learns that there is nothing to resume.
+      release();
+      return new Response(null, { status: 405, statusText: 'stream abandoned by Tollgate' });
+    }
+    const resumed = resumedFrom === undefined ? [] : this.resumedBy(leg, resumedFrom);
     try {
       // undici's fetch with its agent (see UPSTREAM_AGENT_OPTIONS), from the same package: Node's
       // global fetch is the undici bundled with Node, whose version varies with Node's and
@@ -1035,7 +1071,20 @@ export class HttpUpstreamTransport implements MessageTransport {
         if (provesNotSent(err)) notSent.add(err);
         if (init?.method === 'POST') this.postFailures.add(err);
       }
+      if (resumed.length > 0 && !leg.closed) {
+        const failure = classifyFailure(err, this.url, true, (t) => this.withoutSecrets(t));
+        this.resumeFailed(leg, resumedFrom!, resumed, failure.why);
+      }
       throw err;
+    }
+    if (resumed.length > 0 && !response.ok) {
+      this.resumeFailed(
+        leg,
+        resumedFrom!,
+        resumed,
+        `the upstream answered HTTP ${response.status}`,
+        response.status,
+      );
     }
     // The requests this POST carried, judged once its answer's body has ended. An SSE stream
     // that ended before answering some of them is resumed by the SDK when it carried event ids
@@ -1049,6 +1098,17 @@ export class HttpUpstreamTransport implements MessageTransport {
     /** Why this answer's stream was cut by the proxy (a message over the cap): not resumed. */
     let cutWhy: string | undefined;
     const judge = () => {
+      if (resumed.length > 0 && response.ok) {
+        // A resumed stream that ended: the SDK resumes it again from the last event id it
+        // carried. Without a new one there is nothing to resume from (the SDK would ask for the
+        // same events again, or open a plain GET stream): its requests are answered.
+        setTimeout(() => {
+          const left = resumed.filter((key) => this.pending.get(key)?.lastEventId === resumedFrom);
+          if (left.length > 0 && !leg.closed)
+            this.abandonStream(leg, resumedFrom!, left, 'the resumed stream ended without the answer');
+        }, 250).unref();
+        return;
+      }
       if (sent.length === 0 || (!sse && !response.ok)) return;
       // Let the SDK's parser deliver what it already has before judging (it runs on promise
       // jobs, which a timer always follows; the margin covers a loaded machine).
@@ -1128,6 +1188,57 @@ export class HttpUpstreamTransport implements MessageTransport {
       statusText: response.statusText,
       headers: response.headers,
     });
+  }
+
+  /** Attempts at resuming a lost stream (`reconnection.maxRetries`, default 3). */
+  private get maxRetries(): number {
+    return this.opts.reconnection?.maxRetries ?? 3;
+  }
+
+  /** Keys of the pending requests whose answer a GET resuming from `lastEventId` on `leg` carries. */
+  private resumedBy(leg: Leg, lastEventId: string): string[] {
+    const keys: string[] = [];
+    for (const [key, p] of this.pending) if (p.leg === leg && p.lastEventId === lastEventId) keys.push(key);
+    return keys;
+  }
+
+  /**
+   * A resumption from `lastEventId` failed (`detail`: how). A 404 (the session is gone) or 405
+   * (no GET stream: the SDK takes it for "none" and stops) is final; after another failure the
+   * SDK tries again, `maxRetries` times in all, and the requests are answered after the last.
+   */
+  private resumeFailed(leg: Leg, lastEventId: string, keys: string[], detail: string, status?: number): void {
+    const final = status === 404 || status === 405;
+    const failures = (leg.resumeFailures.get(lastEventId) ?? 0) + 1;
+    if (!final && failures < this.maxRetries) {
+      leg.resumeFailures.set(lastEventId, failures);
+      return;
+    }
+    const why = final ? detail : `${failures} attempts, the last: ${detail}`;
+    this.abandonStream(leg, lastEventId, keys, why, status);
+  }
+
+  /**
+   * Gives up the stream that was resuming from `lastEventId`: its requests get -32000 and count
+   * (the server may have run them), and the SDK's further attempts at it are refused.
+   */
+  private abandonStream(leg: Leg, lastEventId: string, keys: string[], why: string, status?: number): void {
+    leg.resumeFailures.delete(lastEventId);
+    leg.abandoned.add(lastEventId);
+    if (leg.abandoned.size > MAX_ABANDONED)
+      leg.abandoned.delete(leg.abandoned.values().next().value as string);
+    for (const key of keys) {
+      const p = this.pending.get(key);
+      if (!p || p.leg !== leg || p.lastEventId !== lastEventId) continue;
+      this.fail(
+        { jsonrpc: '2.0', id: p.id, method: p.method },
+        {
+          why: `the SSE stream was lost and could not be resumed (${why})`,
+          ...(status !== undefined ? { status } : {}),
+          mayHaveRun: true,
+        },
+      );
+    }
   }
 
   /** Keys of the requests a POST carried (none for another method). */

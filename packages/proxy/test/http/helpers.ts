@@ -261,8 +261,8 @@ export interface SdkHttpServer {
  * request without a session id other than `initialize` gets 400 "No valid session ID provided".
  * `json: true` answers requests with plain JSON bodies instead of SSE streams. `resume` answers the
  * GETs that resume a stream (`Last-Event-ID`) itself: `405` as a server without a GET stream
- * does, or `empty`: an SSE stream that repeats the event id it was given and ends, without the
- * events after it. `reinit` shapes the answers to every `initialize` but the first (the
+ * does, `500`, or `empty`: an SSE stream that repeats the event id it was given (in an event
+ * without data, as a priming event) and ends, without the events after it. `reinit` shapes the answers to every `initialize` but the first (the
  * re-initialisations): sent after `delayMs`, and with `status` an HTTP error whose body echoes the
  * request's `Authorization` header, as careless servers do.
  */
@@ -271,7 +271,7 @@ export async function startSdkHttpServer(
     resumable?: boolean;
     json?: boolean;
     notFoundDelayMs?: number;
-    resume?: 405 | 'empty';
+    resume?: 405 | 500 | 'empty';
     reinit?: { delayMs?: number; status?: number };
   } = {},
 ): Promise<SdkHttpServer> {
@@ -313,7 +313,9 @@ export async function startSdkHttpServer(
     if (req.method === 'GET' && typeof lastEventId === 'string' && opts.resume !== undefined) {
       requests.push(seen);
       if (opts.resume === 405) res.writeHead(405, { allow: 'POST, DELETE' }).end();
-      else res.writeHead(200, { 'content-type': 'text/event-stream' }).end(`id: ${lastEventId}\n\n`);
+      else if (opts.resume === 500) res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
+      // A priming event (an id, no data) repeating the id it was given, then the end.
+      else res.writeHead(200, { 'content-type': 'text/event-stream' }).end(`id: ${lastEventId}\ndata: \n\n`);
       return;
     }
     let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;

@@ -194,7 +194,7 @@ describe('a call still streaming its answer when the upstream session is re-init
     expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'E1' } }))).toBe('echo: E1');
     const answer = await slow;
     expect(answer).toMatch(
-      /^THROW MCP error -32000: MCP server over HTTP: the SSE stream was lost and could not be resumed.*; the request may have reached the server, so the call counts against the policy's limits$/,
+      /^THROW MCP error -32000: MCP server over HTTP: the SSE stream was lost and could not be resumed \(the upstream answered HTTP 404\); the request may have reached the server, so the call counts against the policy's limits$/,
     );
     expect(Date.now() - started).toBeLessThan(8000);
     expect(b.gate.commits).toBe(3);
@@ -304,5 +304,53 @@ describe('a listener session ended while its upstream session is being re-initia
     expect(gate.commits).toBe(1);
     expect(gate.rollbacks).toBe(1);
     expect(log.filter((l) => l.includes('counted'))).toEqual([]);
+  });
+});
+
+describe('a lost stream whose resumption fails', () => {
+  for (const [resume, why] of [
+    [405, 'the upstream answered HTTP 405'],
+    ['empty', 'the resumed stream ended without the answer'],
+  ] as const) {
+    it(`answers the call with -32000, and counts it, when the resumption ${resume === 405 ? 'is answered 405' : 'ends without the answer'}`, async () => {
+      // `hang-up` ends its SSE stream after the server's priming event (which carries an event
+      // id) and never answers: the SDK resumes the stream with Last-Event-ID.
+      const up = await server({ resume });
+      const b = await bridge(up.url, { upstream: { reconnection: { maxRetries: 3, initialDelayMs: 100 } } });
+      const started = Date.now();
+      const answer = await settled(
+        b.client.callTool({ name: 'hang-up', arguments: {} }, undefined, { timeout: 10_000 }),
+      );
+      expect(answer).toBe(
+        `THROW MCP error -32000: MCP server over HTTP: the SSE stream was lost and could not be resumed (${why}); the request may have reached the server, so the call counts against the policy's limits`,
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(b.gate.commits).toBe(1);
+      expect(b.gate.rollbacks).toBe(0);
+      // The stream given up on is not asked for again and again.
+      const resumptions = () => up.requests.filter((r) => r.lastEventId !== undefined).length;
+      const tried = resumptions();
+      expect(tried).toBeGreaterThanOrEqual(1);
+      expect(tried).toBeLessThanOrEqual(3);
+      await sleep(1000);
+      expect(resumptions()).toBe(tried);
+      // The session goes on.
+      expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe(
+        'echo: after',
+      );
+    });
+  }
+
+  it('answers the call once the resumption has failed as many times as allowed', async () => {
+    const up = await server({ resume: 500 });
+    const b = await bridge(up.url, { upstream: { reconnection: { maxRetries: 2, initialDelayMs: 100 } } });
+    const answer = await settled(
+      b.client.callTool({ name: 'hang-up', arguments: {} }, undefined, { timeout: 10_000 }),
+    );
+    expect(answer).toBe(
+      "THROW MCP error -32000: MCP server over HTTP: the SSE stream was lost and could not be resumed (2 attempts, the last: the upstream answered HTTP 500); the request may have reached the server, so the call counts against the policy's limits",
+    );
+    expect(up.requests.filter((r) => r.lastEventId !== undefined)).toHaveLength(2);
+    expect(b.gate.commits).toBe(1);
   });
 });
