@@ -114,6 +114,8 @@ interface Leg {
   retired: boolean;
   /** Closed by Tollgate: a stream of it that ends now was ended by us. */
   closed: boolean;
+  /** Why the re-initialisation that opened it failed, if it did (it has no usable session then). */
+  initFailure?: UpstreamFailure;
   /** Failed attempts to resume a stream, by the `Last-Event-ID` they resumed from. */
   readonly resumeFailures: Map<string, number>;
   /**
@@ -405,7 +407,7 @@ export class HttpUpstreamTransport implements MessageTransport {
   private initialize: Obj | undefined;
   private protocolVersion: string | undefined;
   /** A re-initialisation in progress; messages wait for it. */
-  private reinit: Promise<boolean> | undefined;
+  private reinit: Promise<UpstreamFailure | undefined> | undefined;
   /**
    * Settles once every notification and response POSTed so far has been answered, and the last
    * `initialize` request has been (see the module comment).
@@ -678,11 +680,19 @@ export class HttpUpstreamTransport implements MessageTransport {
       if (expired && mayRetry && (this.opts.reinitializeExpiredSession ?? true)) {
         // Refused before it ran: until it is sent again it has not reached the server.
         if (p) p.sent = false;
-        const ok = await this.reinitialize(leg);
+        const failed = await this.reinitialize(leg);
         if (this.ending) return;
         // The request it answered died with the session: the new one never asked it.
         if (asker) return this.dropAnswer(message, asker);
-        if (ok) return this.post(message, false, undefined, p);
+        if (!failed) return this.post(message, false, undefined, p);
+        // Not run (it only met the 404), so it does not count; the error names what failed.
+        this.fail(message, {
+          why: `the upstream session expired (HTTP ${status}) and could not be re-initialised: ${failed.why}`,
+          ...(failed.status !== undefined ? { status: failed.status } : {}),
+          ...(failed.cause !== undefined ? { cause: failed.cause } : {}),
+          mayHaveRun: false,
+        });
+        return;
       }
       this.fail(
         message,
@@ -760,9 +770,12 @@ export class HttpUpstreamTransport implements MessageTransport {
    * Starts a new upstream session with the client's own `initialize` request (under an id of
    * ours), then `notifications/initialized`. Concurrent callers share one attempt. The messages
    * still in flight on the expired session get their own 404 and are sent again on the new one.
+   * Resolves undefined once the new session is ready, else with why it could not be opened
+   * (its error body masked like any other the client or the log sees).
    */
-  private reinitialize(expired: Leg): Promise<boolean> {
-    if (this.leg !== expired) return Promise.resolve(true); // someone already did it
+  private reinitialize(expired: Leg): Promise<UpstreamFailure | undefined> {
+    // Someone already did it (or tried: the same failure).
+    if (this.leg !== expired) return Promise.resolve(this.leg?.initFailure);
     if (this.reinit) return this.reinit;
     const attempt = (async () => {
       this.log.warn(
@@ -775,6 +788,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       const sdk = leg.sdk;
       const id = `tollgate-reinit-${++this.reinitCount}`;
       const answered = new Promise<Obj>((resolve) => this.internal.set(idKey(id), resolve));
+      let failure: UpstreamFailure | undefined;
       try {
         await sdk.send({ ...this.initialize, id } as unknown as JSONRPCMessage);
         const answer = await Promise.race([
@@ -782,23 +796,38 @@ export class HttpUpstreamTransport implements MessageTransport {
           new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000).unref()),
         ]);
         if (this.ending) return await this.abandon(leg);
-        if (!answer || !isObj(answer.result)) throw new Error('the server did not accept initialize');
-        await sdk.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-        if (this.ending) return await this.abandon(leg);
-        this.leg = leg;
-        return true;
+        if (!answer)
+          failure = { why: 'the upstream did not answer initialize within 10 s', mayHaveRun: false };
+        else if (!isObj(answer.result)) {
+          const error = isObj(answer.error) ? answer.error : {};
+          failure = {
+            why: `the upstream answered initialize with an error: ${quotedBody(String(error.message ?? JSON.stringify(answer.error)))}`,
+            mayHaveRun: false,
+          };
+        } else {
+          await sdk.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+          if (this.ending) return await this.abandon(leg);
+        }
       } catch (err) {
         if (this.ending) return await this.abandon(leg);
-        this.log.error(
-          { err: (err as Error).message, url: this.shownUrl },
-          'upstream re-initialisation failed',
-        );
-        this.leg = leg;
-        return false;
+        failure = classifyFailure(err, this.url, false, (t) => this.withoutSecrets(t));
       } finally {
         this.internal.delete(idKey(id));
         this.connecting = undefined;
       }
+      this.leg = leg;
+      if (!failure) return undefined;
+      failure = { ...failure, why: this.withoutSecrets(failure.why) };
+      leg.initFailure = failure;
+      this.log.error(
+        {
+          url: this.shownUrl,
+          ...(failure.status !== undefined ? { status: failure.status } : {}),
+          ...(failure.cause !== undefined ? { cause: failure.cause } : {}),
+        },
+        `upstream re-initialisation failed: ${failure.why}`,
+      );
+      return failure;
     })();
     this.reinit = attempt.finally(() => {
       this.reinit = undefined;
@@ -809,16 +838,16 @@ export class HttpUpstreamTransport implements MessageTransport {
   /**
    * Gives up the session a re-initialisation opened, because the transport is closing: DELETEd
    * when the server gave it an id (else it would stay open on the server, and its GET stream
-   * too), then closed. Resolves false, the re-initialisation's result.
+   * too), then closed. Resolves with the re-initialisation's result: it failed.
    */
-  private async abandon(leg: Leg): Promise<false> {
+  private async abandon(leg: Leg): Promise<UpstreamFailure> {
     this.log.debug(
       { url: this.shownUrl, session: leg.sdk.sessionId },
       'upstream re-initialisation abandoned',
     );
     if (leg.sdk.sessionId) await this.terminate(leg);
     await this.closeLeg(leg);
-    return false;
+    return { why: 'Tollgate closed the session', mayHaveRun: false };
   }
 
   /** DELETEs a leg's session, waiting at most `closeTimeoutMs` for the answer. */

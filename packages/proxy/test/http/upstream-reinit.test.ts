@@ -354,3 +354,31 @@ describe('a lost stream whose resumption fails', () => {
     expect(b.gate.commits).toBe(1);
   });
 });
+
+describe('a re-initialisation that fails', () => {
+  it('tells the client so, with its status, masks the -H secrets the upstream echoes, and does not count the call', async () => {
+    // The server answers the re-initialize with HTTP 500, echoing the request's Authorization.
+    const up = await server({ reinit: { status: 500 } });
+    const b = await bridge(up.url, { headers: { Authorization: 'Bearer sekrit-token-123' } });
+    await b.client.callTool({ name: 'echo', arguments: { message: 'warm' } });
+    await up.forget();
+    const error = await b.client.callTool({ name: 'echo', arguments: { message: 'x' } }).then(
+      () => undefined,
+      (err: McpError) => err,
+    );
+    expect(error?.message).toBe(
+      'MCP error -32000: MCP server over HTTP: the upstream session expired (HTTP 404) and could not be re-initialised: the upstream answered HTTP 500: init failed; request had authorization=***',
+    );
+    expect(error?.data).toEqual({ url: up.url, status: 500 });
+    // It only met the 404: it never ran, and does not count.
+    expect(up.echoed).toEqual(['warm']);
+    expect(b.gate.commits).toBe(1);
+    expect(b.gate.rollbacks).toBe(1);
+    expect(b.log.filter((l) => l.startsWith('error:'))).toEqual([
+      expect.stringMatching(
+        /^error: upstream re-initialisation failed: the upstream answered HTTP 500: init failed; request had authorization=\*\*\* \{.*"status":500\}$/,
+      ),
+    ]);
+    expect(JSON.stringify(b.log)).not.toContain('sekrit');
+  });
+});
