@@ -741,7 +741,8 @@ export class Router<D extends GateDecision = GateDecision> {
   /**
    * A cancelled call may or may not have run on the server, and the server should not answer
    * it (MCP spec 2025-11-25 "Cancellation"). Its reservation is committed: counting a call that
-   * maybe ran is the safe side of a limit.
+   * maybe ran is the safe side of a limit. Unless the server transport can still withdraw it
+   * (`MessageTransport.withdraw`): then it never reaches the server and is rolled back.
    */
   private noteCancelled(bytes: Buffer): void {
     let requestId: unknown;
@@ -752,6 +753,17 @@ export class Router<D extends GateDecision = GateDecision> {
     }
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
     const key = idKey(requestId);
+    const held = this.pending.get(key);
+    if (held && !held.batch && this.server.withdraw?.(held.id)) {
+      // The server transport still held it (an HTTP upstream re-initialising its session):
+      // withdrawn, it never reaches the server, which neither runs nor answers it. Its
+      // reservation goes back and its id is free again.
+      this.settleCall(key, true);
+      this.pending.delete(key);
+      this.toolsListIds.delete(key);
+      this.log.debug({ id: requestId }, 'a cancelled request was withdrawn before it reached the server');
+      return;
+    }
     this.settleCall(key, false);
     // The server should not answer a cancelled request, and the client ignores an answer that
     // comes anyway (same section): it no longer awaits one. So it stops being pending: shutdown

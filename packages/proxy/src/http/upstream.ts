@@ -137,6 +137,8 @@ interface Pending {
   leg?: Leg;
   /** The id of the last SSE event on the stream carrying its answer: where a resumption starts. */
   lastEventId?: string;
+  /** The client cancelled it after it was sent: nobody awaits its answer any more. */
+  cancelled?: boolean;
   /**
    * It may have reached the server: POSTed, and not refused since by an expired session. False
    * while it waits to be POSTed, behind earlier messages or a re-initialisation (see
@@ -440,6 +442,8 @@ export class HttpUpstreamTransport implements MessageTransport {
   private nextServerId = 1;
   /** The leg whose server-to-client request a client response answers (see {@link post}). */
   private readonly answering = new WeakMap<Obj, Leg>();
+  /** Id keys of withdrawn requests (see {@link withdraw}) whose cancellation is not POSTed. */
+  private readonly withdrawn = new Set<string>();
 
   constructor(private readonly opts: HttpUpstreamOptions) {
     this.url = new URL(opts.url);
@@ -520,7 +524,7 @@ export class HttpUpstreamTransport implements MessageTransport {
         const answer = this.answerFor(sent);
         if (!answer) continue;
         m = answer;
-      }
+      } else if (sent.method === 'notifications/cancelled' && !this.cancelling(sent)) continue;
       const raw = texts?.[index]?.toString('utf8');
       // (A response given back its server's id is POSTed as built: only its id changed.)
       if (raw !== undefined && m === sent) this.keepText(m, raw);
@@ -542,6 +546,27 @@ export class HttpUpstreamTransport implements MessageTransport {
         this.accepted = new Promise<void>((resolve) => this.initializing.set(key, resolve));
       }
     }
+  }
+
+  /**
+   * Whether to POST the client's `notifications/cancelled`: not for a request withdrawn before it
+   * was sent (the server never heard of it). A request already sent is marked cancelled: a
+   * retired session is not kept open for its answer (see {@link releaseRetired}).
+   */
+  private cancelling(notification: Obj): boolean {
+    const requestId = isObj(notification.params) ? notification.params.requestId : undefined;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return true;
+    const key = idKey(requestId);
+    if (this.withdrawn.delete(key)) {
+      this.log.debug({ id: requestId }, 'cancellation of a request never sent upstream: not sent either');
+      return false;
+    }
+    const p = this.pending.get(key);
+    if (p) {
+      p.cancelled = true;
+      if (p.leg?.retired) this.releaseRetired();
+    }
+    return true;
   }
 
   /**
@@ -684,6 +709,13 @@ export class HttpUpstreamTransport implements MessageTransport {
         if (this.ending) return;
         // The request it answered died with the session: the new one never asked it.
         if (asker) return this.dropAnswer(message, asker);
+        if (p?.cancelled) {
+          // Cancelled while its POST met the expired session: the client no longer wants it, and
+          // sending it now would run it. (It counted when cancelled, as any cancelled call.)
+          this.pending.delete(idKey(p.id));
+          this.releaseRetired();
+          return;
+        }
         if (!failed) return this.post(message, false, undefined, p);
         // Not run (it only met the 404), so it does not count; the error names what failed.
         this.fail(message, {
@@ -746,16 +778,19 @@ export class HttpUpstreamTransport implements MessageTransport {
    * would abort those sent before the server's 404 to the first came back: they would fail as
    * cut exchanges, which count, instead of getting their own 404 and being sent again on the
    * new session), and no request whose answer is still to come on its streams (a call streaming
-   * its answer over SSE, or resuming it, on the old session: closing would cut it off).
+   * its answer over SSE, or resuming it, on the old session: closing would cut it off). A
+   * request the client cancelled keeps nothing open: nobody awaits its answer, which a server
+   * need not send; it is forgotten with its leg.
    */
   private releaseRetired(): void {
     if (this.retiring.size === 0) return;
     const busy = new Set<Leg>();
-    for (const p of this.pending.values()) if (p.leg?.retired) busy.add(p.leg);
+    for (const p of this.pending.values()) if (p.leg?.retired && !p.cancelled) busy.add(p.leg);
     for (const leg of [...this.retiring]) {
       if (leg.posting > 0 || busy.has(leg)) continue;
       this.retiring.delete(leg);
-      this.closeLeg(leg);
+      for (const [key, p] of [...this.pending]) if (p.leg === leg) this.pending.delete(key);
+      void this.closeLeg(leg);
     }
   }
 
@@ -870,6 +905,10 @@ export class HttpUpstreamTransport implements MessageTransport {
     const p = this.pending.get(key);
     if (!p || p.sent) return false;
     this.pending.delete(key);
+    this.withdrawn.add(key);
+    if (this.withdrawn.size > MAX_SERVER_REQUESTS) {
+      this.withdrawn.delete(this.withdrawn.values().next().value as string);
+    }
     this.initialized(key);
     if (p.leg?.retired) this.releaseRetired();
     return true;

@@ -382,3 +382,33 @@ describe('a re-initialisation that fails', () => {
     expect(JSON.stringify(b.log)).not.toContain('sekrit');
   });
 });
+
+describe('a call cancelled while it waits for its retry on a re-initialised session', () => {
+  for (const mode of ['upstream mode', 'the listener'] as const) {
+    it(`is not sent again, and does not count (${mode})`, async () => {
+      const up = await server({ reinit: { delayMs: 1000 } });
+      const { client, gate, log } = mode === 'upstream mode' ? await bridge(up.url) : await listener(up.url);
+      await client.callTool({ name: 'echo', arguments: { message: 'warm' } });
+      await up.forget();
+      const abort = new AbortController();
+      const call = settled(
+        client.callTool({ name: 'echo', arguments: { message: 'cancel-me' } }, undefined, {
+          signal: abort.signal,
+        }),
+      );
+      await until(() => log.some((l) => l.includes('re-initialising')));
+      await sleep(200);
+      abort.abort('the user pressed stop');
+      expect(await call).toMatch(/^THROW .*the user pressed stop/);
+      await until(() => up.live().length === 1);
+      expect(text(await client.callTool({ name: 'echo', arguments: { message: 'next' } }))).toBe(
+        'echo: next',
+      );
+      // It never reached a live session: not run, not counted, and its cancellation not sent.
+      expect(up.echoed).toEqual(['warm', 'next']);
+      expect(gate.commits).toBe(2);
+      expect(gate.rollbacks).toBe(1);
+      expect(up.requests.filter((r) => r.rpc === 'notifications/cancelled')).toEqual([]);
+    });
+  }
+});
