@@ -1057,6 +1057,16 @@ export class HttpUpstreamTransport implements MessageTransport {
 
   private sdkError(err: Error, leg: Leg): void {
     if (this.closed) return;
+    // Tollgate closed this leg (an expired session's connection, once nothing was in flight on
+    // it): the SDK reports its aborted streams ("SSE stream disconnected: AbortError"), which is
+    // no error.
+    if (leg.closed && (err.name === 'AbortError' || /AbortError|operation was aborted/.test(err.message))) {
+      this.log.debug(
+        { err: this.withoutSecrets(err.message), session: leg.sdk.sessionId },
+        'an expired upstream session was closed',
+      );
+      return;
+    }
     // The SDK gave up resuming. Each resumption is judged in `fetchWatched`, which answers the
     // requests of a stream given up on; only without any attempt (`maxRetries: 0`) is that left
     // to this error: whatever waited on a lost stream of this leg will never be answered.

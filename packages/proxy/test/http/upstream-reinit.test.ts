@@ -412,3 +412,21 @@ describe('a call cancelled while it waits for its retry on a re-initialised sess
     });
   }
 });
+
+describe("closing an expired session's connection", () => {
+  it('is not logged as an upstream transport error', async () => {
+    const up = await server();
+    const { client, log } = await listener(up.url);
+    await client.callTool({ name: 'echo', arguments: { message: 'warm' } });
+    // The server forgets the session but keeps its GET stream open: Tollgate closes it.
+    await up.forget({ close: false });
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'E1' } }))).toBe('echo: E1');
+    await until(() => log.some((l) => l.includes('SSE stream disconnected')));
+    expect(log.filter((l) => l.includes('upstream transport error') && !l.startsWith('debug'))).toEqual([]);
+    expect(log.filter((l) => l.includes('SSE stream disconnected'))).toEqual([
+      expect.stringMatching(
+        /^debug: an expired upstream session was closed \{"err":"SSE stream disconnected: AbortError/,
+      ),
+    ]);
+  });
+});
