@@ -155,7 +155,7 @@ export function addRemoteOptions(cmd: Command): Command {
     )
     .option(
       '-H, --header <header>',
-      'request header for --upstream, "Name: value" (repeatable; an empty value, or "Bearer" alone, is refused)',
+      'request header for --upstream, "Name: value" (repeatable; an empty value, or a scheme such as "Bearer" alone, is refused)',
       collect,
     )
     .option('--bind <host>', 'address of the HTTP listener (--transport http)', '127.0.0.1')
