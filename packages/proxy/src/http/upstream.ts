@@ -436,7 +436,7 @@ export class HttpUpstreamTransport implements MessageTransport {
    * Server-to-client requests awaiting the client's answer, oldest first, by the id key the
    * client was given: the leg they came from and their id there (see {@link answerFor}).
    */
-  private readonly serverRequests = new Map<string, { leg: Leg; id: JsonRpcId }>();
+  private readonly serverRequests = new Map<string, { leg: Leg; id: JsonRpcId; shown: JsonRpcId }>();
   /** Prefix of the ids given to server-to-client requests of re-initialised sessions. */
   private readonly serverIdPrefix = `tollgate-${randomBytes(6).toString('hex')}-s`;
   private nextServerId = 1;
@@ -604,7 +604,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     const id = request.id as JsonRpcId;
     const shown = leg.generation === 1 ? id : `${this.serverIdPrefix}${this.nextServerId++}`;
     this.serverRequests.delete(idKey(shown));
-    this.serverRequests.set(idKey(shown), { leg, id });
+    this.serverRequests.set(idKey(shown), { leg, id, shown });
     if (this.serverRequests.size > MAX_SERVER_REQUESTS) {
       this.serverRequests.delete(this.serverRequests.keys().next().value as string);
     }
@@ -622,9 +622,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     for (const [key, asked] of this.serverRequests) {
       if (asked.leg !== leg || idKey(asked.id) !== id) continue;
       this.serverRequests.delete(key);
-      return key === id
-        ? notification
-        : { ...notification, params: { ...params, requestId: JSON.parse(key) as JsonRpcId } };
+      return key === id ? notification : { ...notification, params: { ...params, requestId: asked.shown } };
     }
     return notification;
   }

@@ -253,7 +253,8 @@ export interface SdkHttpServer {
  * progress notifications `stepMs` apart, then `done after N steps`; tool `hang-up`: closes the
  * call's SSE stream and never answers; tool `echo`: `echo: <message>`; tool `sleep`: answers
  * `slept <ms>` after `ms` milliseconds; tool `ask`: an elicitation with message `q`, then
- * `answer to [<q>]: <the client's answer as JSON>`; tool `sample`: a sampling request with text
+ * `answer to [<q>]: <the client's answer as JSON>` (with `timeoutMs`, the server gives up waiting
+ * then, and cancels its request); tool `sample`: a sampling request with text
  * `q`, then `sample for [<q>]: <the text sampled>`.
  *
  * Like the SDK's Express examples, a request naming an unknown session gets 404 (the `n`th such
@@ -395,11 +396,14 @@ export async function startSdkHttpServer(
           return { content: [{ type: 'text', text: `echo: ${message}` }] };
         }
         if (request.params.name === 'ask') {
-          const { q } = request.params.arguments as { q: string };
-          const answer = await server.elicitInput({
-            message: q,
-            requestedSchema: { type: 'object', properties: { confirm: { type: 'boolean' } } },
-          });
+          const { q, timeoutMs } = request.params.arguments as { q: string; timeoutMs?: number };
+          const answer = await server.elicitInput(
+            {
+              message: q,
+              requestedSchema: { type: 'object', properties: { confirm: { type: 'boolean' } } },
+            },
+            timeoutMs ? { timeout: timeoutMs } : undefined,
+          );
           return { content: [{ type: 'text', text: `answer to [${q}]: ${JSON.stringify(answer)}` }] };
         }
         if (request.params.name === 'sample') {

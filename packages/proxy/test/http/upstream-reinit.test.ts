@@ -271,6 +271,33 @@ describe('server-to-client requests across a re-initialisation', () => {
   }
 });
 
+describe("a server's cancellation of its request, after a re-initialisation", () => {
+  it('names the request by the id the client was given', async () => {
+    const up = await server();
+    const b = await bridge(up.url, { capabilities: { elicitation: {} } });
+    let asked = 0;
+    let cancelled = false;
+    b.client.setRequestHandler(ElicitRequestSchema, async (_req, extra) => {
+      asked++;
+      // Answered only when the server cancels its question (the SDK aborts the handler then).
+      await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve()));
+      cancelled = true;
+      return { action: 'cancel' };
+    });
+    const a = settled(
+      b.client.callTool({ name: 'ask', arguments: { q: 'A' } }, undefined, { timeout: 3000 }),
+    );
+    await until(() => asked === 1);
+    await up.forget({ close: false });
+    // B's question, on the new session, is given up by the server after 300 ms.
+    const bCall = settled(b.client.callTool({ name: 'ask', arguments: { q: 'B', timeoutMs: 300 } }));
+    await until(() => asked === 2);
+    await until(() => cancelled);
+    expect(await bCall).toMatch(/^THROW MCP error -32001: .*Request timed out/);
+    await a;
+  });
+});
+
 describe('a listener session ended while its upstream session is being re-initialised', () => {
   it('abandons the re-initialisation, DELETEs the session it opened, and the waiting call does not count', async () => {
     // The server is slow to answer the re-initialize (1.5 s): the client DELETEs its session
