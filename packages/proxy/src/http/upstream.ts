@@ -707,6 +707,8 @@ export class HttpUpstreamTransport implements MessageTransport {
         if (this.ending) return;
         // The request it answered died with the session: the new one never asked it.
         if (asker) return this.dropAnswer(message, asker);
+        // Withdrawn meanwhile (its id may even be in use again by a new request): nothing to do.
+        if (p && this.pending.get(idKey(p.id)) !== p) return;
         if (p?.cancelled) {
           // Cancelled while its POST met the expired session: the client no longer wants it, and
           // sending it now would run it. (It counted when cancelled, as any cancelled call.)
