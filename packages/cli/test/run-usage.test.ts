@@ -127,6 +127,38 @@ describe('--allowed-origin accepted values', () => {
   });
 });
 
+describe('listener numbers left empty', () => {
+  // `--port "$PORT"` with PORT unset: Number('') is 0, a random port (or, for the idle timeout,
+  // never ending a session), which must not be taken silently.
+  const cases: Array<[string, string[], string]> = [
+    [
+      '--port <n>',
+      [],
+      'the port is empty (an unset variable?); give a port number (0-65535; 0 = any free port), or leave out --port for 8787',
+    ],
+    [
+      '--session-idle-timeout <seconds>',
+      ['--port', '0'],
+      'the timeout is empty (an unset variable?); give a number of seconds from 0 (never) to 604800 (a week), or leave out --session-idle-timeout for 1800',
+    ],
+  ];
+  for (const [option, extra, message] of cases) {
+    const flag = option.split(' ')[0]!;
+    for (const empty of ['', '  ']) {
+      it(`refuses ${flag} ${JSON.stringify(empty)} with exit 2 instead of taking it for 0`, () => {
+        const r = tollgate(
+          ['-c', policy, '--transport', 'http', ...extra, flag, empty, '--', 'true'],
+          10_000,
+        );
+        expect(r.code).toBe(2);
+        expect(r.stderr).toBe(
+          `error: option '${option}' argument '${empty}' is invalid. ${message}\n(run with --help for usage)\n`,
+        );
+      });
+    }
+  }
+});
+
 describe('--auth-token a client cannot send', () => {
   const refusal = (source: string) =>
     `tollgate: ${source} has spaces, line breaks (a trailing newline?) or non-ASCII characters, which clients cannot send alike in "Authorization: Bearer <token>" (the token is not shown)\n`;

@@ -89,6 +89,24 @@ describe('--header values', () => {
       'Authorization: basic',
       'tollgate: --header Authorization: "basic" with no credentials after it (an unset variable?); give them, or leave out the header\n',
     ],
+    // Any scheme, not only Bearer and Basic: `-H "Authorization: Token $UNSET"`.
+    [
+      'Authorization: Token ',
+      'tollgate: --header Authorization: "Token" with no credentials after it (an unset variable?); give them, or leave out the header\n',
+    ],
+    [
+      'Proxy-Authorization: Digest',
+      'tollgate: --header Proxy-Authorization: "Digest" with no credentials after it (an unset variable?); give them, or leave out the header\n',
+    ],
+    [
+      'Authorization: ApiKey ',
+      'tollgate: --header Authorization: "ApiKey" with no credentials after it (an unset variable?); give them, or leave out the header\n',
+    ],
+    // A scheme Tollgate does not know, left alone by an unset variable: the word is not shown.
+    [
+      'Authorization: Custom-Scheme ',
+      'tollgate: --header Authorization: one word with nothing after it, as a scheme without its credentials (an unset variable?); give them, or leave out the header (the value is not shown)\n',
+    ],
   ];
   for (const [header, message] of empty) {
     it(`refuses ${JSON.stringify(header)} at startup, before any request gets 401`, () => {
@@ -112,6 +130,21 @@ describe('--header values', () => {
     ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--header Authorization: "Bearer" with no credentials after it');
+  });
+
+  it('accepts a key sent in Authorization without a scheme, and a scheme word in another header', () => {
+    const r = tollgate([
+      '--log-level',
+      'silent',
+      '--upstream',
+      'http://127.0.0.1:9/mcp',
+      '-H',
+      'Authorization: lin_api_0123456789abcdef',
+      '-H',
+      'X-Auth-Scheme: Token',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 
   it('accepts Latin-1 values, and surrounding whitespace', () => {

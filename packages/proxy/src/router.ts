@@ -301,29 +301,39 @@ export class Router<D extends GateDecision = GateDecision> {
     if (this.serverGone) return;
     this.endPending(
       { reason },
-      (isCall) =>
-        isCall
-          ? `Tollgate closed the session (${reason}) before the MCP server answered; a forwarded tools/call counts against the policy's limits`
-          : `Tollgate closed the session (${reason}) before the MCP server answered`,
+      (isCall, unsent) =>
+        unsent
+          ? isCall
+            ? `Tollgate closed the session (${reason}) before the request was sent to the MCP server; the call does not count against the policy's limits`
+            : `Tollgate closed the session (${reason}) before the request was sent to the MCP server`
+          : isCall
+            ? `Tollgate closed the session (${reason}) before the MCP server answered; a forwarded tools/call counts against the policy's limits`
+            : `Tollgate closed the session (${reason}) before the MCP server answered`,
       'commit',
       { reason },
     );
   }
 
+  /**
+   * Answers every pending request with an error and settles its call. With `settle` `commit`, a
+   * request the server transport still held unsent (it withdraws it: see
+   * `MessageTransport.withdraw`) is rolled back instead: the server never got it.
+   */
   private endPending(
     info: CloseInfo,
-    message: string | ((isCall: boolean) => string),
+    message: string | ((isCall: boolean, unsent: boolean) => string),
     settle: 'commit' | 'rollback',
     data: Record<string, unknown>,
   ): void {
     this.serverGone = info;
     for (const [key, entry] of [...this.pending]) {
-      const text = typeof message === 'string' ? message : message(entry.call !== undefined);
+      const unsent = settle === 'commit' && this.server.withdraw?.(entry.id) === true;
+      const text = typeof message === 'string' ? message : message(entry.call !== undefined, unsent);
       this.answerFromProxy(
         key,
         entry.id,
         encode(errorResponse(entry.id, ErrorCode.UpstreamClosed, text, data)),
-        settle,
+        unsent ? 'rollback' : settle,
       );
     }
     for (const resolve of this.invented.values()) resolve(Buffer.alloc(0));
@@ -731,7 +741,8 @@ export class Router<D extends GateDecision = GateDecision> {
   /**
    * A cancelled call may or may not have run on the server, and the server should not answer
    * it (MCP spec 2025-11-25 "Cancellation"). Its reservation is committed: counting a call that
-   * maybe ran is the safe side of a limit.
+   * maybe ran is the safe side of a limit. Unless the server transport can still withdraw it
+   * (`MessageTransport.withdraw`): then it never reaches the server and is rolled back.
    */
   private noteCancelled(bytes: Buffer): void {
     let requestId: unknown;
@@ -742,6 +753,17 @@ export class Router<D extends GateDecision = GateDecision> {
     }
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
     const key = idKey(requestId);
+    const held = this.pending.get(key);
+    if (held && !held.batch && this.server.withdraw?.(held.id)) {
+      // The server transport still held it (an HTTP upstream re-initialising its session):
+      // withdrawn, it never reaches the server, which neither runs nor answers it. Its
+      // reservation goes back and its id is free again.
+      this.settleCall(key, true);
+      this.pending.delete(key);
+      this.toolsListIds.delete(key);
+      this.log.debug({ id: requestId }, 'a cancelled request was withdrawn before it reached the server');
+      return;
+    }
     this.settleCall(key, false);
     // The server should not answer a cancelled request, and the client ignores an answer that
     // comes anyway (same section): it no longer awaits one. So it stops being pending: shutdown

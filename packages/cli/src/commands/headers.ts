@@ -24,15 +24,63 @@ export const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
   'expect',
 ]);
 
+/** Headers whose value is `<auth-scheme> <credentials>` (RFC 9110 section 11.6). */
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization']);
+
 /**
- * What is wrong with a `--header` value that carries nothing: empty (`-H "X-Api-Key: $UNSET"`), or
- * an authorization scheme without its credentials (`-H "Authorization: Bearer $UNSET"`). Sent as
- * it is, every request would be refused (401) long after startup. Undefined for another value.
+ * Authentication scheme names (the IANA registry, and ones APIs use in `Authorization`), in
+ * lowercase: alone in an authorization header, such a word is a scheme without its credentials.
  */
-function emptyHeaderProblem(value: string): string | undefined {
+const AUTH_SCHEMES: ReadonlySet<string> = new Set([
+  'basic',
+  'bearer',
+  'digest',
+  'dpop',
+  'gnap',
+  'hoba',
+  'mutual',
+  'negotiate',
+  'ntlm',
+  'oauth',
+  'privatetoken',
+  'scram-sha-1',
+  'scram-sha-256',
+  'vapid',
+  'token',
+  'apikey',
+  'api-key',
+  'key',
+  'sso-key',
+  'ssws',
+  'aws4-hmac-sha256',
+]);
+
+/** A word shaped like an authentication scheme name (`Token`, `ApiKey`, `AWS4-HMAC-SHA256`). */
+const SCHEME_WORD = /^[A-Za-z][A-Za-z0-9-]{0,23}$/;
+
+/**
+ * What is wrong with a `--header` value that carries nothing, or undefined for another value:
+ * - empty (`-H "X-Api-Key: $UNSET"`);
+ * - `Bearer` or `Basic` alone (`-H "Authorization: Bearer $UNSET"`);
+ * - in `Authorization` or `Proxy-Authorization`, any scheme without its credentials: a known
+ *   scheme name alone (`Token`, `ApiKey`, `Digest`), or a single scheme-shaped word followed by
+ *   nothing but white space, which `-H "Authorization: Token $UNSET"` leaves. (A single word
+ *   without trailing space may be a key sent without a scheme, which some APIs take.)
+ * Sent as it is, every request would be refused (401) long after startup.
+ *
+ * @param name - the header's name, as given
+ * @param raw - its value as given, before trimming
+ */
+function emptyHeaderProblem(name: string, raw: string): string | undefined {
+  const value = raw.trim();
   if (value === '') return 'its value is empty (an unset variable?); give it one, or leave out the header';
-  if (/^(bearer|basic)$/i.test(value))
-    return `"${value}" with no credentials after it (an unset variable?); give them, or leave out the header`;
+  const alone = `"${value}" with no credentials after it (an unset variable?); give them, or leave out the header`;
+  if (/^(bearer|basic)$/i.test(value)) return alone;
+  if (!CREDENTIAL_HEADERS.has(name.toLowerCase()) || !SCHEME_WORD.test(value)) return undefined;
+  if (AUTH_SCHEMES.has(value.toLowerCase())) return alone;
+  // Not a scheme Tollgate knows: it may be a key after all, so it is not shown.
+  if (/\s$/.test(raw))
+    return 'one word with nothing after it, as a scheme without its credentials (an unset variable?); give them, or leave out the header (the value is not shown)';
   return undefined;
 }
 
@@ -61,7 +109,7 @@ export function headerListProblem(list: readonly string[] = []): string | undefi
     }
     if (TRANSPORT_HEADERS.has(name.toLowerCase()))
       return `--header ${name}: Tollgate sets ${name} itself (it belongs to the HTTP transport); remove it`;
-    const empty = emptyHeaderProblem(h.slice(h.indexOf(':') + 1).trim());
+    const empty = emptyHeaderProblem(name, h.slice(h.indexOf(':') + 1));
     if (empty) return `--header ${name}: ${empty}`;
     // fetch's own rules (what every request would fail on); the value may be a secret: not shown.
     if (!sendableHeader(name, h.slice(h.indexOf(':') + 1).trim())) {

@@ -45,7 +45,16 @@ function usage(message: string): InvalidArgumentError {
   return err;
 }
 
+/**
+ * `--port`. Empty or blank (`--port "$PORT"` with `PORT` unset) is a usage error: `Number('')`
+ * is 0, which would listen on a random port without a word.
+ */
 function port(value: string): number {
+  if (value.trim() === '') {
+    throw usage(
+      'the port is empty (an unset variable?); give a port number (0-65535; 0 = any free port), or leave out --port for 8787',
+    );
+  }
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw usage('must be a port number (0-65535; 0 = any free port)');
@@ -58,8 +67,16 @@ function positiveInteger(value: string): number {
   return n;
 }
 
-/** `--session-idle-timeout`: seconds, from 0 (never end an idle session) to a week. */
+/**
+ * `--session-idle-timeout`: seconds, from 0 (never end an idle session) to a week. Empty or blank
+ * is a usage error: `Number('')` is 0, which would never end an idle session, without a word.
+ */
 function idleSeconds(value: string): number {
+  if (value.trim() === '') {
+    throw usage(
+      'the timeout is empty (an unset variable?); give a number of seconds from 0 (never) to 604800 (a week), or leave out --session-idle-timeout for 1800',
+    );
+  }
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 604_800)
     throw usage('must be a number of seconds from 0 (never) to 604800 (a week)');
@@ -138,7 +155,7 @@ export function addRemoteOptions(cmd: Command): Command {
     )
     .option(
       '-H, --header <header>',
-      'request header for --upstream, "Name: value" (repeatable; an empty value, or "Bearer" alone, is refused)',
+      'request header for --upstream, "Name: value" (repeatable; an empty value, or a scheme such as "Bearer" alone, is refused)',
       collect,
     )
     .option('--bind <host>', 'address of the HTTP listener (--transport http)', '127.0.0.1')

@@ -24,8 +24,14 @@
  * - an expired session (HTTP 404 on a request carrying `Mcp-Session-Id`, spec "Session
  *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised
  *   with the client's own `initialize` request, once, and every message the expired session
- *   refused is sent again on the new session.
+ *   refused is sent again on the new session; the expired session's connection stays open until
+ *   nothing is in flight on it (answers still streaming from it are delivered);
+ * - server-to-client requests (elicitation, sampling) of a re-initialised session reach the
+ *   client under ids of their own, which cannot collide with those of an earlier session, and
+ *   the client's answer to a request of an expired session is dropped, never POSTed to the new
+ *   one (see {@link HttpUpstreamTransport.answerFor}).
  */
+import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import {
   StreamableHTTPClientTransport,
@@ -94,14 +100,57 @@ const SSE_FRAMING_BYTES = 64 * 1024;
 /** A response body or SSE event from the upstream went over the message cap; its stream is cut. */
 class UpstreamMessageTooLarge extends Error {}
 
+/**
+ * One upstream session's SDK transport: the first one, then one more per re-initialisation. An
+ * expired one is kept open until nothing of it is in flight any more (see `releaseRetired`).
+ */
+interface Leg {
+  sdk: StreamableHTTPClientTransport;
+  /** 1 for the first session, one more for each re-initialisation. */
+  readonly generation: number;
+  /** POSTs whose `send` has not settled yet on it. */
+  posting: number;
+  /** Its session expired: a re-initialisation replaced it (or is replacing it). */
+  retired: boolean;
+  /** Closed by Tollgate: a stream of it that ends now was ended by us. */
+  closed: boolean;
+  /** Why the re-initialisation that opened it failed, if it did (it has no usable session then). */
+  initFailure?: UpstreamFailure;
+  /** Failed attempts to resume a stream, by the `Last-Event-ID` they resumed from. */
+  readonly resumeFailures: Map<string, number>;
+  /**
+   * `Last-Event-ID`s of streams given up on (their requests answered with an error): the SDK's
+   * further attempts get a 405 without reaching the server (see `fetchWatched`).
+   */
+  readonly abandoned: Set<string>;
+}
+
+/** Most abandoned stream ids a leg remembers. */
+const MAX_ABANDONED = 1000;
+
 interface Pending {
   id: JsonRpcId;
   method: string;
   /** The POST stream carrying the answer ended; the SDK is resuming it with `Last-Event-ID`. */
   resuming: boolean;
+  /** The leg it was last POSTed on, whose streams carry its answer (none before its POST). */
+  leg?: Leg;
+  /** The id of the last SSE event on the stream carrying its answer: where a resumption starts. */
+  lastEventId?: string;
+  /** The client cancelled it after it was sent: nobody awaits its answer any more. */
+  cancelled?: boolean;
+  /**
+   * It may have reached the server: POSTed, and not refused since by an expired session. False
+   * while it waits to be POSTed, behind earlier messages or a re-initialisation (see
+   * {@link HttpUpstreamTransport.withdraw}).
+   */
+  sent: boolean;
 }
 
 type Obj = Record<string, unknown>;
+
+/** Most server-to-client requests awaiting the client's answer that are remembered. */
+const MAX_SERVER_REQUESTS = 10_000;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isRequest = (m: Obj) => typeof m.method === 'string' && 'id' in m;
@@ -345,7 +394,8 @@ export class HttpUpstreamTransport implements MessageTransport {
 
   oncountedfailure?: MessageTransport['oncountedfailure'];
 
-  private sdk: StreamableHTTPClientTransport | undefined;
+  /** The current upstream session. */
+  private leg: Leg | undefined;
   private readonly url: URL;
   /** {@link redactUrl} of the URL: the only form of it that is logged or sent to the client. */
   private readonly shownUrl: string;
@@ -359,7 +409,7 @@ export class HttpUpstreamTransport implements MessageTransport {
   private initialize: Obj | undefined;
   private protocolVersion: string | undefined;
   /** A re-initialisation in progress; messages wait for it. */
-  private reinit: Promise<boolean> | undefined;
+  private reinit: Promise<UpstreamFailure | undefined> | undefined;
   /**
    * Settles once every notification and response POSTed so far has been answered, and the last
    * `initialize` request has been (see the module comment).
@@ -374,17 +424,37 @@ export class HttpUpstreamTransport implements MessageTransport {
   /** Texts to POST instead of the SDK's body, by that body, oldest first (see `rawBody`). */
   private readonly rawBodies = new Map<string, string[]>();
   private closed = false;
+  /** {@link close} has begun: a re-initialisation under way is abandoned. */
+  private ending = false;
+  private closing: Promise<void> | undefined;
+  /** The leg a re-initialisation is opening, until it is the current one (or given up). */
+  private connecting: Leg | undefined;
   private generation = 0;
-  /** POSTs whose `send` has not settled yet, by the SDK transport they went out on. */
-  private readonly posting = new Map<StreamableHTTPClientTransport, number>();
-  /** Transports of expired sessions, closed once the POSTs still in flight on them have settled. */
-  private readonly retiring = new Set<StreamableHTTPClientTransport>();
+  /** Legs of expired sessions, closed once nothing is in flight on them (see `releaseRetired`). */
+  private readonly retiring = new Set<Leg>();
+  /**
+   * Server-to-client requests awaiting the client's answer, oldest first, by the id key the
+   * client was given: the leg they came from and their id there (see {@link answerFor}).
+   */
+  private readonly serverRequests = new Map<string, { leg: Leg; id: JsonRpcId; shown: JsonRpcId }>();
+  /** Prefix of the ids given to server-to-client requests of re-initialised sessions. */
+  private readonly serverIdPrefix = `tollgate-${randomBytes(6).toString('hex')}-s`;
+  private nextServerId = 1;
+  /** The leg whose server-to-client request a client response answers (see {@link post}). */
+  private readonly answering = new WeakMap<Obj, Leg>();
+  /** Id keys of withdrawn requests (see {@link withdraw}) whose cancellation is not POSTed. */
+  private readonly withdrawn = new Set<string>();
 
   constructor(private readonly opts: HttpUpstreamOptions) {
     this.url = new URL(opts.url);
     this.shownUrl = redactUrl(this.url);
     this.log = opts.logger ?? silentLogger;
     this.cap = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** The SDK transport of the current upstream session. */
+  private get sdk(): StreamableHTTPClientTransport | undefined {
+    return this.leg?.sdk;
   }
 
   /** The upstream session id (`Mcp-Session-Id`), once the server has given one. */
@@ -403,15 +473,23 @@ export class HttpUpstreamTransport implements MessageTransport {
   }
 
   async start(): Promise<void> {
-    this.sdk = await this.connect();
+    this.leg = await this.connect();
   }
 
-  private async connect(): Promise<StreamableHTTPClientTransport> {
-    const generation = ++this.generation;
+  private async connect(): Promise<Leg> {
+    const leg: Leg = {
+      sdk: undefined as unknown as StreamableHTTPClientTransport,
+      generation: ++this.generation,
+      posting: 0,
+      retired: false,
+      closed: false,
+      resumeFailures: new Map(),
+      abandoned: new Set(),
+    };
     const r = this.opts.reconnection ?? {};
     const sdk = new StreamableHTTPClientTransport(this.url, {
       requestInit: { headers: { ...(this.opts.headers ?? {}) } },
-      fetch: (input, init) => this.fetchWatched(input, init, generation),
+      fetch: (input, init) => this.fetchWatched(input, init, leg),
       reconnectionOptions: {
         initialReconnectionDelay: r.initialDelayMs ?? 250,
         maxReconnectionDelay: r.maxDelayMs ?? 2000,
@@ -419,11 +497,12 @@ export class HttpUpstreamTransport implements MessageTransport {
         maxRetries: r.maxRetries ?? 3,
       },
     });
-    sdk.onmessage = (message) => this.received(message as unknown as Obj);
-    sdk.onerror = (err) => this.sdkError(err, generation);
+    leg.sdk = sdk;
+    sdk.onmessage = (message) => this.received(message as unknown as Obj, leg);
+    sdk.onerror = (err) => this.sdkError(err, leg);
     await sdk.start();
     if (this.protocolVersion) sdk.setProtocolVersion(this.protocolVersion);
-    return sdk;
+    return leg;
   }
 
   send(bytes: Buffer): void {
@@ -438,16 +517,25 @@ export class HttpUpstreamTransport implements MessageTransport {
     const messages = Array.isArray(message) ? message : [message];
     // The text each message arrived as: what the policy judged is what the server gets.
     const texts = Array.isArray(message) ? arrayElements(bytes) : [bytes];
-    for (const [index, m] of messages.entries()) {
-      if (!isObj(m)) continue;
+    for (const [index, sent] of messages.entries()) {
+      if (!isObj(sent)) continue;
+      let m = sent;
+      if (isResponse(sent)) {
+        const answer = this.answerFor(sent);
+        if (!answer) continue;
+        m = answer;
+      } else if (sent.method === 'notifications/cancelled' && !this.cancelling(sent)) continue;
       const raw = texts?.[index]?.toString('utf8');
-      if (raw !== undefined) this.keepText(m, raw);
+      // (A response given back its server's id is POSTed as built: only its id changed.)
+      if (raw !== undefined && m === sent) this.keepText(m, raw);
+      let p: Pending | undefined;
       if (isRequest(m)) {
         const id = m.id as JsonRpcId;
-        this.pending.set(idKey(id), { id, method: m.method as string, resuming: false });
+        p = { id, method: m.method as string, resuming: false, sent: false };
+        this.pending.set(idKey(id), p);
         if (m.method === 'initialize') this.initialize = m;
       }
-      const posted = this.post(m, true, this.accepted);
+      const posted = this.post(m, true, this.accepted, p);
       // Requests are never waited for (their answers may need the client first); the rest are.
       if (!isRequest(m)) this.accepted = posted.catch(() => {});
       // Except `initialize`: what follows it waits for its answer, which carries the session id
@@ -458,6 +546,93 @@ export class HttpUpstreamTransport implements MessageTransport {
         this.accepted = new Promise<void>((resolve) => this.initializing.set(key, resolve));
       }
     }
+  }
+
+  /**
+   * Whether to POST the client's `notifications/cancelled`: not for a request withdrawn before it
+   * was sent (the server never heard of it). A request already sent is marked cancelled: a
+   * retired session is not kept open for its answer (see {@link releaseRetired}).
+   */
+  private cancelling(notification: Obj): boolean {
+    const requestId = isObj(notification.params) ? notification.params.requestId : undefined;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return true;
+    const key = idKey(requestId);
+    if (this.withdrawn.delete(key)) {
+      this.log.debug({ id: requestId }, 'cancellation of a request never sent upstream: not sent either');
+      return false;
+    }
+    const p = this.pending.get(key);
+    if (p) {
+      p.cancelled = true;
+      if (p.leg?.retired) this.releaseRetired();
+    }
+    return true;
+  }
+
+  /**
+   * The client's response to a server-to-client request, as it is to be POSTed (under the id the
+   * server gave the request, and bound to the leg of the session that sent it: {@link post} drops
+   * it when that session has expired since), or undefined when it is dropped at once: after a
+   * re-initialisation, a response to no request Tollgate passed on (it cannot tell which session
+   * it was meant for, and must not let it answer a request of the new one).
+   */
+  private answerFor(response: Obj): Obj | undefined {
+    const key = idKey(response.id as JsonRpcId);
+    const asked = this.serverRequests.get(key);
+    if (!asked) {
+      if (this.generation <= 1) return response;
+      this.log.warn(
+        { url: this.shownUrl, id: response.id },
+        "dropped the client's answer to a request no upstream session is waiting for",
+      );
+      return undefined;
+    }
+    this.serverRequests.delete(key);
+    const answer = idKey(asked.id) === key ? response : { ...response, id: asked.id };
+    this.answering.set(answer, asked.leg);
+    return answer;
+  }
+
+  /**
+   * A server-to-client request from `leg` as the client is to see it: under its own id from the
+   * first session (Tollgate stays transparent), under an id of Tollgate's from a re-initialised
+   * one. Each new session numbers its requests from the start again (the SDK's servers from 0),
+   * so passing them on unchanged would give the client a second request 0 while the first may
+   * still be open, and its answer to the first would answer the second.
+   */
+  private toClientRequest(request: Obj, leg: Leg): Obj {
+    const id = request.id as JsonRpcId;
+    const shown = leg.generation === 1 ? id : `${this.serverIdPrefix}${this.nextServerId++}`;
+    this.serverRequests.delete(idKey(shown));
+    this.serverRequests.set(idKey(shown), { leg, id, shown });
+    if (this.serverRequests.size > MAX_SERVER_REQUESTS) {
+      this.serverRequests.delete(this.serverRequests.keys().next().value as string);
+    }
+    return shown === id ? request : { ...request, id: shown };
+  }
+
+  /**
+   * A server's `notifications/cancelled` for a request of its own, naming the request by the id
+   * the client was given (and forgetting it: no answer is expected any more).
+   */
+  private toClientCancellation(notification: Obj, leg: Leg): Obj {
+    const params = notification.params;
+    if (!isObj(params) || params.requestId === undefined) return notification;
+    const id = idKey(params.requestId as JsonRpcId);
+    for (const [key, asked] of this.serverRequests) {
+      if (asked.leg !== leg || idKey(asked.id) !== id) continue;
+      this.serverRequests.delete(key);
+      return key === id ? notification : { ...notification, params: { ...params, requestId: asked.shown } };
+    }
+    return notification;
+  }
+
+  /** Logs a client answer to a server-to-client request whose session expired, which is dropped. */
+  private dropAnswer(answer: Obj, leg: Leg): void {
+    this.log.warn(
+      { url: this.shownUrl, id: answer.id, session: leg.sdk.sessionId },
+      "dropped the client's answer to a request of a previous upstream session (it expired)",
+    );
   }
 
   /**
@@ -489,12 +664,21 @@ export class HttpUpstreamTransport implements MessageTransport {
     if (queue!.length === 0) this.rawBodies.delete(built);
   }
 
-  private async post(message: Obj, mayRetry: boolean, after?: Promise<void>): Promise<void> {
+  /** POSTs `message` (`p`: its pending entry, for a request) once `after` and any re-initialisation are done. */
+  private async post(message: Obj, mayRetry: boolean, after?: Promise<void>, p?: Pending): Promise<void> {
     if (after) await after;
     if (this.reinit) await this.reinit;
-    const sdk = this.sdk;
-    if (this.closed || !sdk) {
+    // Withdrawn while it waited (see `withdraw`): it is not sent.
+    if (p && this.pending.get(idKey(p.id)) !== p) return;
+    const leg = this.leg;
+    if (this.closed || this.ending || !leg) {
       this.fail(message, { why: 'the upstream connection is closed', mayHaveRun: false });
+      return;
+    }
+    // An answer to a server-to-client request goes to the session that asked, or nowhere.
+    const asker = this.answering.get(message);
+    if (asker && (asker !== leg || asker.retired)) {
+      this.dropAnswer(message, asker);
       return;
     }
     const text = this.texts.get(message);
@@ -504,9 +688,9 @@ export class HttpUpstreamTransport implements MessageTransport {
       else this.rawBodies.set(text.built, [text.raw]);
     }
     // Only a message sent with a session id can have met an expired session.
-    const session = sdk.sessionId;
+    const session = leg.sdk.sessionId;
     try {
-      await this.sendOn(sdk, message);
+      await this.sendOn(leg, message, p);
     } catch (err) {
       if (text) this.dropRawBody(text.built, text.raw);
       if (this.closed) return;
@@ -517,8 +701,30 @@ export class HttpUpstreamTransport implements MessageTransport {
         message.method !== 'initialize' &&
         this.initialize;
       if (expired && mayRetry && (this.opts.reinitializeExpiredSession ?? true)) {
-        const ok = await this.reinitialize(sdk);
-        if (ok) return this.post(message, false);
+        // Refused before it ran: until it is sent again it has not reached the server.
+        if (p) p.sent = false;
+        const failed = await this.reinitialize(leg);
+        if (this.ending) return;
+        // The request it answered died with the session: the new one never asked it.
+        if (asker) return this.dropAnswer(message, asker);
+        // Withdrawn meanwhile (its id may even be in use again by a new request): nothing to do.
+        if (p && this.pending.get(idKey(p.id)) !== p) return;
+        if (p?.cancelled) {
+          // Cancelled while its POST met the expired session: the client no longer wants it, and
+          // sending it now would run it. (It counted when cancelled, as any cancelled call.)
+          this.pending.delete(idKey(p.id));
+          this.releaseRetired();
+          return;
+        }
+        if (!failed) return this.post(message, false, undefined, p);
+        // Not run (it only met the 404), so it does not count; the error names what failed.
+        this.fail(message, {
+          why: `the upstream session expired (HTTP ${status}) and could not be re-initialised: ${failed.why}`,
+          ...(failed.status !== undefined ? { status: failed.status } : {}),
+          ...(failed.cause !== undefined ? { cause: failed.cause } : {}),
+          mayHaveRun: false,
+        });
+        return;
       }
       this.fail(
         message,
@@ -527,69 +733,136 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
   }
 
-  /** `sdk.send(message)`, counted in {@link posting} while it is in flight (see {@link retire}). */
-  private async sendOn(sdk: StreamableHTTPClientTransport, message: Obj): Promise<void> {
-    this.posting.set(sdk, (this.posting.get(sdk) ?? 0) + 1);
+  /**
+   * `message` POSTed on `leg`, counted in its `posting` while in flight (see {@link retire}). A
+   * request's answer is then expected on that leg's streams (`p.leg`).
+   */
+  private async sendOn(leg: Leg, message: Obj, p?: Pending): Promise<void> {
+    leg.posting++;
+    if (p) {
+      const before = p.leg;
+      p.leg = leg;
+      p.sent = true;
+      if (before?.retired) this.releaseRetired();
+    }
     try {
-      await sdk.send(message as unknown as JSONRPCMessage);
+      await leg.sdk.send(
+        message as unknown as JSONRPCMessage,
+        // The SDK reports each event id of the answer's stream, and of the streams resuming it.
+        p
+          ? {
+              onresumptiontoken: (token) => {
+                p.lastEventId = token;
+              },
+            }
+          : undefined,
+      );
     } finally {
-      const left = (this.posting.get(sdk) ?? 1) - 1;
-      if (left > 0) this.posting.set(sdk, left);
-      else {
-        this.posting.delete(sdk);
-        if (this.retiring.delete(sdk)) void sdk.close().catch(() => {});
-      }
+      leg.posting--;
+      if (leg.retired) this.releaseRetired();
     }
   }
 
   /**
-   * Closes the transport of an expired session once no POST is in flight on it. Closing it at
-   * once would abort the others, sent before the server's 404 to the first came back: they
-   * would fail as cut exchanges ("This operation was aborted"), which count, instead of getting
-   * their own 404 and being sent again on the new session.
+   * Marks the leg of an expired session; it is closed once nothing is in flight on it any more
+   * (see {@link releaseRetired}).
    */
-  private retire(expired: StreamableHTTPClientTransport): void {
-    if (this.posting.has(expired)) this.retiring.add(expired);
-    else void expired.close().catch(() => {});
+  private retire(expired: Leg): void {
+    expired.retired = true;
+    this.retiring.add(expired);
+    this.releaseRetired();
+  }
+
+  /**
+   * Closes each expired leg on which nothing is in flight any more: no POST (closing it at once
+   * would abort those sent before the server's 404 to the first came back: they would fail as
+   * cut exchanges, which count, instead of getting their own 404 and being sent again on the
+   * new session), and no request whose answer is still to come on its streams (a call streaming
+   * its answer over SSE, or resuming it, on the old session: closing would cut it off). A
+   * request the client cancelled keeps nothing open: nobody awaits its answer, which a server
+   * need not send; it is forgotten with its leg.
+   */
+  private releaseRetired(): void {
+    if (this.retiring.size === 0) return;
+    const busy = new Set<Leg>();
+    for (const p of this.pending.values()) if (p.leg?.retired && !p.cancelled) busy.add(p.leg);
+    for (const leg of [...this.retiring]) {
+      if (leg.posting > 0 || busy.has(leg)) continue;
+      this.retiring.delete(leg);
+      for (const [key, p] of [...this.pending]) if (p.leg === leg) this.pending.delete(key);
+      void this.closeLeg(leg);
+    }
+  }
+
+  /** Closes a leg's SDK transport (aborting its streams), marking it as closed by Tollgate. */
+  private closeLeg(leg: Leg): Promise<void> {
+    leg.closed = true;
+    leg.sdk.onclose = undefined;
+    return leg.sdk.close().catch(() => {});
   }
 
   /**
    * Starts a new upstream session with the client's own `initialize` request (under an id of
    * ours), then `notifications/initialized`. Concurrent callers share one attempt. The messages
    * still in flight on the expired session get their own 404 and are sent again on the new one.
+   * Resolves undefined once the new session is ready, else with why it could not be opened
+   * (its error body masked like any other the client or the log sees).
    */
-  private reinitialize(expired: StreamableHTTPClientTransport): Promise<boolean> {
-    if (this.sdk !== expired) return Promise.resolve(true); // someone already did it
+  private reinitialize(expired: Leg): Promise<UpstreamFailure | undefined> {
+    // Someone already did it (or tried: the same failure).
+    if (this.leg !== expired) return Promise.resolve(this.leg?.initFailure);
     if (this.reinit) return this.reinit;
     const attempt = (async () => {
       this.log.warn(
-        { url: this.shownUrl, session: expired.sessionId },
+        { url: this.shownUrl, session: expired.sdk.sessionId },
         'upstream session expired; re-initialising',
       );
       this.retire(expired);
-      const sdk = await this.connect();
+      const leg = await this.connect();
+      this.connecting = leg;
+      const sdk = leg.sdk;
       const id = `tollgate-reinit-${++this.reinitCount}`;
       const answered = new Promise<Obj>((resolve) => this.internal.set(idKey(id), resolve));
+      let failure: UpstreamFailure | undefined;
       try {
         await sdk.send({ ...this.initialize, id } as unknown as JSONRPCMessage);
         const answer = await Promise.race([
           answered,
           new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000).unref()),
         ]);
-        if (!answer || !isObj(answer.result)) throw new Error('the server did not accept initialize');
-        await sdk.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-        this.sdk = sdk;
-        return true;
+        if (this.ending) return await this.abandon(leg);
+        if (!answer)
+          failure = { why: 'the upstream did not answer initialize within 10 s', mayHaveRun: false };
+        else if (!isObj(answer.result)) {
+          const error = isObj(answer.error) ? answer.error : {};
+          failure = {
+            why: `the upstream answered initialize with an error: ${quotedBody(String(error.message ?? JSON.stringify(answer.error)))}`,
+            mayHaveRun: false,
+          };
+        } else {
+          await sdk.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+          if (this.ending) return await this.abandon(leg);
+        }
       } catch (err) {
-        this.log.error(
-          { err: (err as Error).message, url: this.shownUrl },
-          'upstream re-initialisation failed',
-        );
-        this.sdk = sdk;
-        return false;
+        if (this.ending) return await this.abandon(leg);
+        failure = classifyFailure(err, this.url, false, (t) => this.withoutSecrets(t));
       } finally {
         this.internal.delete(idKey(id));
+        this.connecting = undefined;
       }
+      this.leg = leg;
+      if (!failure) return undefined;
+      failure = { ...failure, why: this.withoutSecrets(failure.why) };
+      leg.initFailure = failure;
+      this.log.error(
+        {
+          url: this.shownUrl,
+          ...(failure.status !== undefined ? { status: failure.status } : {}),
+          ...(failure.cause !== undefined ? { cause: failure.cause } : {}),
+        },
+        `upstream re-initialisation failed: ${failure.why}`,
+      );
+      return failure;
     })();
     this.reinit = attempt.finally(() => {
       this.reinit = undefined;
@@ -597,8 +870,54 @@ export class HttpUpstreamTransport implements MessageTransport {
     return this.reinit;
   }
 
-  private received(message: Obj): void {
-    if (isResponse(message)) {
+  /**
+   * Gives up the session a re-initialisation opened, because the transport is closing: DELETEd
+   * when the server gave it an id (else it would stay open on the server, and its GET stream
+   * too), then closed. Resolves with the re-initialisation's result: it failed.
+   */
+  private async abandon(leg: Leg): Promise<UpstreamFailure> {
+    this.log.debug(
+      { url: this.shownUrl, session: leg.sdk.sessionId },
+      'upstream re-initialisation abandoned',
+    );
+    if (leg.sdk.sessionId) await this.terminate(leg);
+    await this.closeLeg(leg);
+    return { why: 'Tollgate closed the session', mayHaveRun: false };
+  }
+
+  /** DELETEs a leg's session, waiting at most `closeTimeoutMs` for the answer. */
+  private async terminate(leg: Leg): Promise<void> {
+    const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
+    await Promise.race([leg.sdk.terminateSession().catch(() => {}), timeout]);
+  }
+
+  /**
+   * Takes back a request that has not reached the server: it waits to be POSTed, behind earlier
+   * messages or a re-initialisation, or the expired session refused it (HTTP 404) and it waits to
+   * be sent again. It is then never sent, and never answered. False when it may have reached
+   * the server (its POST is under way or was accepted), or is not pending.
+   *
+   * @param id - the request's id
+   * @returns true when the request was withdrawn: the server never ran it
+   */
+  withdraw(id: JsonRpcId): boolean {
+    const key = idKey(id);
+    const p = this.pending.get(key);
+    if (!p || p.sent) return false;
+    this.pending.delete(key);
+    this.withdrawn.add(key);
+    if (this.withdrawn.size > MAX_SERVER_REQUESTS) {
+      this.withdrawn.delete(this.withdrawn.values().next().value as string);
+    }
+    this.initialized(key);
+    if (p.leg?.retired) this.releaseRetired();
+    return true;
+  }
+
+  private received(message: Obj, leg: Leg): void {
+    if (isRequest(message)) message = this.toClientRequest(message, leg);
+    else if (message.method === 'notifications/cancelled') message = this.toClientCancellation(message, leg);
+    else if (isResponse(message)) {
       const key = idKey(message.id as JsonRpcId);
       const own = this.internal.get(key);
       if (own) {
@@ -608,6 +927,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       this.initialized(key);
       const p = this.pending.get(key);
       this.pending.delete(key);
+      if (p?.leg?.retired) this.releaseRetired();
       // A response to nothing pending (a late answer) still goes on: the router decides.
       if (p?.method === 'initialize' && isObj(message.result)) {
         const v = message.result.protocolVersion;
@@ -654,6 +974,11 @@ export class HttpUpstreamTransport implements MessageTransport {
   private fail(message: Obj, failure: UpstreamFailure): void {
     const { status, cause, mayHaveRun } = failure;
     const why = this.withoutSecrets(failure.why);
+    // Closing: whoever closed the transport answers what is still pending (Router.endSession).
+    if (this.closed || this.ending) {
+      this.log.debug({ url: this.shownUrl, method: message.method }, `upstream request ended: ${why}`);
+      return;
+    }
     if (!isRequest(message)) {
       this.onerror?.(
         new Error(`could not deliver ${String(message.method ?? 'a response')} upstream: ${why}`),
@@ -662,7 +987,10 @@ export class HttpUpstreamTransport implements MessageTransport {
     }
     const id = message.id as JsonRpcId;
     this.initialized(idKey(id));
-    if (!this.pending.delete(idKey(id))) return;
+    const p = this.pending.get(idKey(id));
+    if (!p) return;
+    this.pending.delete(idKey(id));
+    if (p.leg?.retired) this.releaseRetired();
     const call = message.method === 'tools/call';
     this.log.warn(
       {
@@ -727,12 +1055,24 @@ export class HttpUpstreamTransport implements MessageTransport {
     return [...found].sort((a, b) => b.length - a.length);
   }
 
-  private sdkError(err: Error, generation: number): void {
+  private sdkError(err: Error, leg: Leg): void {
     if (this.closed) return;
-    if (/Maximum reconnection attempts/.test(err.message) && generation === this.generation) {
-      // The SDK gave up resuming: whatever waited on a lost stream will never be answered.
+    // Tollgate closed this leg (an expired session's connection, once nothing was in flight on
+    // it): the SDK reports its aborted streams ("SSE stream disconnected: AbortError"), which is
+    // no error.
+    if (leg.closed && (err.name === 'AbortError' || /AbortError|operation was aborted/.test(err.message))) {
+      this.log.debug(
+        { err: this.withoutSecrets(err.message), session: leg.sdk.sessionId },
+        'an expired upstream session was closed',
+      );
+      return;
+    }
+    // The SDK gave up resuming. Each resumption is judged in `fetchWatched`, which answers the
+    // requests of a stream given up on; only without any attempt (`maxRetries: 0`) is that left
+    // to this error: whatever waited on a lost stream of this leg will never be answered.
+    if (/Maximum reconnection attempts/.test(err.message) && this.maxRetries === 0) {
       for (const p of [...this.pending.values()]) {
-        if (p.resuming)
+        if (p.resuming && p.leg === leg)
           this.fail(
             { jsonrpc: '2.0', id: p.id, method: p.method },
             { why: 'the SSE stream was lost and could not be resumed', mayHaveRun: true },
@@ -762,7 +1102,7 @@ export class HttpUpstreamTransport implements MessageTransport {
   private async fetchWatched(
     input: string | URL,
     init: RequestInit | undefined,
-    generation: number,
+    leg: Leg,
   ): Promise<Response> {
     const outer = init?.signal ?? undefined;
     const own = new AbortController();
@@ -782,6 +1122,17 @@ export class HttpUpstreamTransport implements MessageTransport {
     let response: Response;
     const postBody =
       init?.method === 'POST' && typeof init.body === 'string' ? this.rawBody(init.body) : init?.body;
+    // A GET with `Last-Event-ID` resumes a lost stream: the requests whose answers it carries.
+    const resumedFrom =
+      init?.method === 'GET' ? (new Headers(init.headers).get('last-event-id') ?? undefined) : undefined;
+    if (resumedFrom !== undefined && leg.abandoned.has(resumedFrom)) {
+      // A stream given up on (its requests were answered): the SDK would try it again and again
+      // (a resumed stream that ends without a new event id is resumed from the same id). A 405
+      // is how it learns that there is nothing to resume.
+      release();
+      return new Response(null, { status: 405, statusText: 'stream abandoned by Tollgate' });
+    }
+    const resumed = resumedFrom === undefined ? [] : this.resumedBy(leg, resumedFrom);
     try {
       // undici's fetch with its agent (see UPSTREAM_AGENT_OPTIONS), from the same package: Node's
       // global fetch is the undici bundled with Node, whose version varies with Node's and
@@ -798,7 +1149,20 @@ export class HttpUpstreamTransport implements MessageTransport {
         if (provesNotSent(err)) notSent.add(err);
         if (init?.method === 'POST') this.postFailures.add(err);
       }
+      if (resumed.length > 0 && !leg.closed) {
+        const failure = classifyFailure(err, this.url, true, (t) => this.withoutSecrets(t));
+        this.resumeFailed(leg, resumedFrom!, resumed, failure.why);
+      }
       throw err;
+    }
+    if (resumed.length > 0 && !response.ok) {
+      this.resumeFailed(
+        leg,
+        resumedFrom!,
+        resumed,
+        `the upstream answered HTTP ${response.status}`,
+        response.status,
+      );
     }
     // The requests this POST carried, judged once its answer's body has ended. An SSE stream
     // that ended before answering some of them is resumed by the SDK when it carried event ids
@@ -812,11 +1176,21 @@ export class HttpUpstreamTransport implements MessageTransport {
     /** Why this answer's stream was cut by the proxy (a message over the cap): not resumed. */
     let cutWhy: string | undefined;
     const judge = () => {
+      if (resumed.length > 0 && response.ok) {
+        // A resumed stream that ended: the SDK resumes it again from the last event id it
+        // carried. Without a new one there is nothing to resume from (the SDK would ask for the
+        // same events again, or open a plain GET stream): its requests are answered.
+        setTimeout(() => {
+          const left = resumed.filter((key) => this.pending.get(key)?.lastEventId === resumedFrom);
+          if (left.length > 0 && !leg.closed)
+            this.abandonStream(leg, resumedFrom!, left, 'the resumed stream ended without the answer');
+        }, 250).unref();
+        return;
+      }
       if (sent.length === 0 || (!sse && !response.ok)) return;
       // Let the SDK's parser deliver what it already has before judging (it runs on promise
       // jobs, which a timer always follows; the margin covers a loaded machine).
       setTimeout(() => {
-        if (sse && generation !== this.generation && !sawEventId) return;
         const why =
           cutWhy ??
           (sse
@@ -825,7 +1199,8 @@ export class HttpUpstreamTransport implements MessageTransport {
         for (const key of sent) {
           const p = this.pending.get(key);
           if (!p || (!sse && p.resuming)) continue;
-          if (sse && sawEventId && cutWhy === undefined) p.resuming = true;
+          // The SDK resumes a stream that carried event ids, unless its transport was closed.
+          if (sse && sawEventId && cutWhy === undefined && !leg.closed) p.resuming = true;
           else this.fail({ jsonrpc: '2.0', id: p.id, method: p.method }, { why, mayHaveRun: true });
         }
       }, 250).unref();
@@ -893,6 +1268,57 @@ export class HttpUpstreamTransport implements MessageTransport {
     });
   }
 
+  /** Attempts at resuming a lost stream (`reconnection.maxRetries`, default 3). */
+  private get maxRetries(): number {
+    return this.opts.reconnection?.maxRetries ?? 3;
+  }
+
+  /** Keys of the pending requests whose answer a GET resuming from `lastEventId` on `leg` carries. */
+  private resumedBy(leg: Leg, lastEventId: string): string[] {
+    const keys: string[] = [];
+    for (const [key, p] of this.pending) if (p.leg === leg && p.lastEventId === lastEventId) keys.push(key);
+    return keys;
+  }
+
+  /**
+   * A resumption from `lastEventId` failed (`detail`: how). A 404 (the session is gone) or 405
+   * (no GET stream: the SDK takes it for "none" and stops) is final; after another failure the
+   * SDK tries again, `maxRetries` times in all, and the requests are answered after the last.
+   */
+  private resumeFailed(leg: Leg, lastEventId: string, keys: string[], detail: string, status?: number): void {
+    const final = status === 404 || status === 405;
+    const failures = (leg.resumeFailures.get(lastEventId) ?? 0) + 1;
+    if (!final && failures < this.maxRetries) {
+      leg.resumeFailures.set(lastEventId, failures);
+      return;
+    }
+    const why = final ? detail : `${failures} attempts, the last: ${detail}`;
+    this.abandonStream(leg, lastEventId, keys, why, status);
+  }
+
+  /**
+   * Gives up the stream that was resuming from `lastEventId`: its requests get -32000 and count
+   * (the server may have run them), and the SDK's further attempts at it are refused.
+   */
+  private abandonStream(leg: Leg, lastEventId: string, keys: string[], why: string, status?: number): void {
+    leg.resumeFailures.delete(lastEventId);
+    leg.abandoned.add(lastEventId);
+    if (leg.abandoned.size > MAX_ABANDONED)
+      leg.abandoned.delete(leg.abandoned.values().next().value as string);
+    for (const key of keys) {
+      const p = this.pending.get(key);
+      if (!p || p.leg !== leg || p.lastEventId !== lastEventId) continue;
+      this.fail(
+        { jsonrpc: '2.0', id: p.id, method: p.method },
+        {
+          why: `the SSE stream was lost and could not be resumed (${why})`,
+          ...(status !== undefined ? { status } : {}),
+          mayHaveRun: true,
+        },
+      );
+    }
+  }
+
   /** Keys of the requests a POST carried (none for another method). */
   private requestKeys(init: RequestInit | undefined): string[] {
     if (init?.method !== 'POST' || typeof init.body !== 'string') return [];
@@ -908,21 +1334,29 @@ export class HttpUpstreamTransport implements MessageTransport {
 
   /** Terminates the upstream session (HTTP DELETE, spec "Session Management" point 5), then closes. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    const sdk = this.sdk;
-    if (sdk?.sessionId) {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.ending = true;
+    const reinit = this.reinit;
+    if (reinit) {
+      // A re-initialisation under way is abandoned (see `abandon`). Waited for, up to the close
+      // timeout, so that the session it opens is DELETEd; one still unanswered then is cut off.
       const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
-      await Promise.race([sdk.terminateSession().catch(() => {}), timeout]);
+      await Promise.race([reinit, timeout]);
+      if (this.connecting) await this.closeLeg(this.connecting);
     }
+    const leg = this.leg;
+    // An expired session (being replaced) is already gone on the server.
+    if (leg?.sdk.sessionId && !leg.retired) await this.terminate(leg);
     this.closed = true;
     for (const key of [...this.initializing.keys()]) this.initialized(key);
     const retiring = [...this.retiring];
     this.retiring.clear();
-    await Promise.allSettled(retiring.map((t) => t.close()));
-    if (sdk) {
-      sdk.onclose = undefined;
-      await sdk.close().catch(() => {});
-    }
+    await Promise.allSettled(retiring.map((l) => this.closeLeg(l)));
+    if (leg) await this.closeLeg(leg);
     this.onclose?.({ reason: 'upstream HTTP session closed' });
   }
 }

@@ -74,6 +74,13 @@ export interface MessageTransport {
    */
   oncountedfailure?: (bytes: Buffer) => void;
   /**
+   * Optional: takes back a request sent to this transport that has not reached the peer yet (an
+   * HTTP upstream holds one while its session is re-initialised). The transport never sends it
+   * and never answers it. Returns true when it did; false when the request may have reached the
+   * peer, or is unknown.
+   */
+  withdraw?(id: string | number | null): boolean;
+  /**
    * Optional cut-through on receive. A transport that supports it calls this once for a message
    * that has grown past its streaming threshold before it ended, with the message's first bytes
    * (up to 4 KiB). Returning a stream makes the transport hand over the message's bytes as they

@@ -218,6 +218,8 @@ export interface SdkHttpRequest {
   readonly rpc?: string;
   /** The HTTP status it was answered with by the test server itself (404, 400), if it was. */
   readonly refused?: number;
+  /** The `Last-Event-ID` of a GET that resumes a stream. */
+  readonly lastEventId?: string;
 }
 
 /** A running {@link startSdkHttpServer}. */
@@ -230,8 +232,15 @@ export interface SdkHttpServer {
   readonly echoed: string[];
   /** Sessions opened so far (one per `initialize` answered). */
   readonly sessions: () => string[];
-  /** Drops every session, as a restart would: requests naming one get 404 from then on. */
-  forget(): Promise<void>;
+  /** Sessions open now: opened, and neither DELETEd by the client nor forgotten. */
+  readonly live: () => string[];
+  /**
+   * Drops every session: requests naming one get 404 from then on. By default its transport is
+   * closed too, ending its streams, as a restart would; `{ close: false }` keeps the transports
+   * running, so calls in flight go on answering on their open streams (a session store lost
+   * behind a load balancer, or a server that expires the id while a call runs).
+   */
+  forget(opts?: { close?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -243,15 +252,29 @@ export interface SdkHttpServer {
  * reference for resumption (`resumable: false` drops the event store). Tool `slow`: `steps`
  * progress notifications `stepMs` apart, then `done after N steps`; tool `hang-up`: closes the
  * call's SSE stream and never answers; tool `echo`: `echo: <message>`; tool `sleep`: answers
- * `slept <ms>` after `ms` milliseconds.
+ * `slept <ms>` after `ms` milliseconds; tool `ask`: an elicitation with message `q`, then
+ * `answer to [<q>]: <the client's answer as JSON>` (with `timeoutMs`, the server gives up waiting
+ * then, and cancels its request); tool `sample`: a sampling request with text
+ * `q`, then `sample for [<q>]: <the text sampled>`.
  *
  * Like the SDK's Express examples, a request naming an unknown session gets 404 (the `n`th such
  * answer waits `notFoundDelayMs * (n - 1)` ms, so concurrent requests see it one by one) and a
  * request without a session id other than `initialize` gets 400 "No valid session ID provided".
- * `json: true` answers requests with plain JSON bodies instead of SSE streams.
+ * `json: true` answers requests with plain JSON bodies instead of SSE streams. `resume` answers the
+ * GETs that resume a stream (`Last-Event-ID`) itself: `405` as a server without a GET stream
+ * does, `500`, or `empty`: an SSE stream that repeats the event id it was given (in an event
+ * without data, as a priming event) and ends, without the events after it. `reinit` shapes the answers to every `initialize` but the first (the
+ * re-initialisations): sent after `delayMs`, and with `status` an HTTP error whose body echoes the
+ * request's `Authorization` header, as careless servers do.
  */
 export async function startSdkHttpServer(
-  opts: { resumable?: boolean; json?: boolean; notFoundDelayMs?: number } = {},
+  opts: {
+    resumable?: boolean;
+    json?: boolean;
+    notFoundDelayMs?: number;
+    resume?: 405 | 500 | 'empty';
+    reinit?: { delayMs?: number; status?: number };
+  } = {},
 ): Promise<SdkHttpServer> {
   const { Server } = await import('@modelcontextprotocol/sdk/server/index.js');
   const { CallToolRequestSchema, ListToolsRequestSchema } = await import(
@@ -268,6 +291,7 @@ export async function startSdkHttpServer(
   const requests: SdkHttpRequest[] = [];
   const echoed: string[] = [];
   let notFound = 0;
+  let initializes = 0;
   const http = createHttpServer(async (req, res) => {
     const sid = req.headers['mcp-session-id'];
     let body: unknown;
@@ -280,11 +304,21 @@ export async function startSdkHttpServer(
       typeof body === 'object' && body !== null
         ? String((body as { method?: unknown }).method ?? 'response')
         : undefined;
+    const lastEventId = req.headers['last-event-id'];
     const seen = {
       http: req.method ?? '',
       ...(typeof sid === 'string' ? { session: sid } : {}),
       ...(rpc ? { rpc } : {}),
+      ...(typeof lastEventId === 'string' ? { lastEventId } : {}),
     };
+    if (req.method === 'GET' && typeof lastEventId === 'string' && opts.resume !== undefined) {
+      requests.push(seen);
+      if (opts.resume === 405) res.writeHead(405, { allow: 'POST, DELETE' }).end();
+      else if (opts.resume === 500) res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
+      // A priming event (an id, no data) repeating the id it was given, then the end.
+      else res.writeHead(200, { 'content-type': 'text/event-stream' }).end(`id: ${lastEventId}\ndata: \n\n`);
+      return;
+    }
     let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;
     if (!transport) {
       if (typeof sid === 'string') {
@@ -299,6 +333,16 @@ export async function startSdkHttpServer(
           }),
         );
         return;
+      }
+      if (rpc === 'initialize' && ++initializes > 1 && opts.reinit) {
+        if (opts.reinit.delayMs) await new Promise((r) => setTimeout(r, opts.reinit?.delayMs));
+        if (opts.reinit.status) {
+          requests.push({ ...seen, refused: opts.reinit.status });
+          res
+            .writeHead(opts.reinit.status, { 'content-type': 'text/plain' })
+            .end(`init failed; request had authorization=${req.headers.authorization ?? '(none)'}`);
+          return;
+        }
       }
       if (rpc !== 'initialize') {
         requests.push({ ...seen, refused: 400 });
@@ -319,6 +363,9 @@ export async function startSdkHttpServer(
           sessions.set(id, t);
           opened.push(id);
         },
+        onsessionclosed: (id) => {
+          sessions.delete(id);
+        },
       });
       const server = new Server({ name: 'sdk-reference', version: '1.0.0' }, { capabilities: { tools: {} } });
       server.setRequestHandler(ListToolsRequestSchema, async () => ({
@@ -333,6 +380,8 @@ export async function startSdkHttpServer(
           },
           { name: 'echo', inputSchema: { type: 'object', properties: { message: { type: 'string' } } } },
           { name: 'sleep', inputSchema: { type: 'object', properties: { ms: { type: 'number' } } } },
+          { name: 'ask', inputSchema: { type: 'object', properties: { q: { type: 'string' } } } },
+          { name: 'sample', inputSchema: { type: 'object', properties: { q: { type: 'string' } } } },
         ],
       }));
       server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -345,6 +394,26 @@ export async function startSdkHttpServer(
           const { message } = request.params.arguments as { message: string };
           echoed.push(message);
           return { content: [{ type: 'text', text: `echo: ${message}` }] };
+        }
+        if (request.params.name === 'ask') {
+          const { q, timeoutMs } = request.params.arguments as { q: string; timeoutMs?: number };
+          const answer = await server.elicitInput(
+            {
+              message: q,
+              requestedSchema: { type: 'object', properties: { confirm: { type: 'boolean' } } },
+            },
+            timeoutMs ? { timeout: timeoutMs } : undefined,
+          );
+          return { content: [{ type: 'text', text: `answer to [${q}]: ${JSON.stringify(answer)}` }] };
+        }
+        if (request.params.name === 'sample') {
+          const { q } = request.params.arguments as { q: string };
+          const sampled = await server.createMessage({
+            messages: [{ role: 'user', content: { type: 'text', text: q } }],
+            maxTokens: 5,
+          });
+          const got = sampled.content as { text?: string };
+          return { content: [{ type: 'text', text: `sample for [${q}]: ${got.text ?? ''}` }] };
         }
         if (request.params.name === 'sleep') {
           const { ms } = request.params.arguments as { ms: number };
@@ -372,11 +441,14 @@ export async function startSdkHttpServer(
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
   const { port } = http.address() as { port: number };
-  const forget = async () => {
+  /** Transports dropped by `forget({ close: false })`, closed with the server. */
+  const kept: Array<InstanceType<typeof StreamableHTTPServerTransport>> = [];
+  const forget = async ({ close = true }: { close?: boolean } = {}) => {
     const all = [...sessions.values()];
     sessions.clear();
     notFound = 0;
-    await Promise.allSettled(all.map((t) => t.close()));
+    if (close) await Promise.allSettled(all.map((t) => t.close()));
+    else kept.push(...all);
   };
   return {
     port,
@@ -384,9 +456,11 @@ export async function startSdkHttpServer(
     requests,
     echoed,
     sessions: () => [...opened],
+    live: () => [...sessions.keys()],
     forget,
     close: async () => {
       await forget();
+      await Promise.allSettled(kept.splice(0).map((t) => t.close()));
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
     },
