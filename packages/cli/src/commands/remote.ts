@@ -61,11 +61,14 @@ function port(value: string): number {
   return n;
 }
 
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw usage('must be a positive integer');
-  return n;
-}
+/** A parser of a positive integer option (`unit` names what it counts in the message, if any). */
+const positiveInteger =
+  (unit?: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw usage(`must be a positive integer${unit ? ` (${unit})` : ''}`);
+    return n;
+  };
 
 /**
  * `--session-idle-timeout`: seconds, from 0 (never end an idle session) to a week. Empty or blank
@@ -80,12 +83,6 @@ function idleSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 604_800)
     throw usage('must be a number of seconds from 0 (never) to 604800 (a week)');
-  return n;
-}
-
-function bytes(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw usage('must be a positive integer (bytes)');
   return n;
 }
 
@@ -170,11 +167,15 @@ export function addRemoteOptions(cmd: Command): Command {
       'accept browser requests from this Origin, scheme://host[:port] (repeatable)',
       origin,
     )
-    .option('--max-body-bytes <n>', 'largest HTTP request body the listener accepts (default 4 MiB)', bytes)
+    .option(
+      '--max-body-bytes <n>',
+      'largest HTTP request body the listener accepts (default 4 MiB)',
+      positiveInteger('bytes'),
+    )
     .option(
       '--max-sessions <n>',
       'most HTTP sessions at once; beyond it initialize gets HTTP 503 (default 64)',
-      positiveInteger,
+      positiveInteger(),
     )
     .option(
       '--session-idle-timeout <seconds>',
