@@ -35,7 +35,7 @@ const show = (result) => {
   const denied = result.isError && text.startsWith('[TOLLGATE POLICY DENIED]');
   for (const line of text.trimEnd().split('\n').slice(0, 6)) say(`  ${denied ? paint('31', line) : line}`);
   const meta = result._meta?.['tollgate/denial'];
-  if (meta) say(paint('2', `  _meta: ${JSON.stringify(meta)}`));
+  if (meta) say(paint('2', `  _meta["tollgate/denial"]: ${JSON.stringify(meta)}`));
   return { denied, meta };
 };
 
