@@ -187,10 +187,14 @@ export function redactUrl(url: string | URL): string {
 /**
  * HTTP statuses by which a server refuses a request before running anything (malformed, not
  * authorised, unknown endpoint or session, wrong method or media type, too large, rate
- * limited): a call answered with one does not count. Every other status (5xx, a gateway's 502,
- * 503 or 504 included) may come after the server started the request, so the call counts.
+ * limited), and redirects that send it elsewhere unrun (301, 302, 307, 308: a redirect to
+ * another origin is not followed): a call answered with one does not count. Every other status
+ * (5xx, a gateway's 502, 503 or 504 included; 303, which may follow a POST that ran) may come
+ * after the server started the request, so the call counts.
  */
-const REFUSED_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404, 405, 406, 413, 415, 429]);
+const REFUSED_STATUSES: ReadonlySet<number> = new Set([
+  301, 302, 307, 308, 400, 401, 403, 404, 405, 406, 413, 415, 429,
+]);
 
 /**
  * Codes of the network errors (fetch's `err.cause.code`) raised while connecting, before a byte

@@ -25,7 +25,19 @@ import type { ProxyLogger } from '../../src/logger.js';
 import { StreamClientTransport } from './helpers.js';
 
 /** How the fake server answers a `tools/call`. */
-type Mode = 'ok' | '504' | '503' | 'cut' | 'reset' | '401' | '429' | '202' | 'wrong-id' | 'big' | 'huge';
+type Mode =
+  | 'ok'
+  | '504'
+  | '503'
+  | 'cut'
+  | 'reset'
+  | '401'
+  | '429'
+  | '307'
+  | '202'
+  | 'wrong-id'
+  | 'big'
+  | 'huge';
 
 /**
  * A bare Streamable HTTP MCP server with one tool, `work`, answering `tools/call` as `mode`
@@ -118,6 +130,10 @@ class FakeServer {
           return;
         case '429':
           res.writeHead(429, { 'retry-after': '1' }).end('slow down');
+          return;
+        case '307':
+          // Elsewhere (another origin): a redirect is no answer, and the request did not run here.
+          res.writeHead(307, { location: 'http://127.0.0.1:9/mcp' }).end('moved');
           return;
       }
       this.ran++;
@@ -394,7 +410,7 @@ describe('upstream mode: a tools/call whose HTTP exchange fails', () => {
     expect(server.ran).toBe(1);
   });
 
-  it('does not count when the server refuses the request with 401 or 429', async () => {
+  it('does not count when the server refuses the request with 401 or 429, or redirects it elsewhere', async () => {
     const client = await upstreamMode(server.url());
     server.mode = '401';
     const first = await work(client);
@@ -402,6 +418,9 @@ describe('upstream mode: a tools/call whose HTTP exchange fails', () => {
     expect(first.message).not.toMatch(COUNTS);
     server.mode = '429';
     expect((await work(client)).message).toMatch(/HTTP 429/);
+    server.mode = '307';
+    const moved = await work(client);
+    expect(moved.message).not.toMatch(COUNTS);
     server.mode = 'ok';
     expect(await work(client)).toMatchObject({ kind: 'ran', message: 'worked' });
     expect(server.ran).toBe(1);
