@@ -129,7 +129,10 @@ export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
   readonly maxBodyBytes?: number;
   /** Cap on concurrent sessions (default 64); beyond it `initialize` gets HTTP 503. */
   readonly maxSessions?: number;
-  /** End a session idle this long, in milliseconds (default 30 minutes; 0 = never). */
+  /**
+   * End a session idle this long, in milliseconds (default 30 minutes; 0 = never): no open HTTP
+   * request and no request pending upstream (one pending for 4 times this long ends it anyway).
+   */
   readonly sessionIdleMs?: number;
   readonly logger?: ProxyLogger;
   /** Environment to read `TOLLGATE_AUTH_TOKEN` from (default `process.env`). */
@@ -688,7 +691,16 @@ export async function runHttpListener<D extends GateDecision>(
           () => {
             const now = Date.now();
             for (const s of sessions.values()) {
-              if (s.openRequests === 0 && now - s.lastSeen > idleMs) void endSession(s, 'idle timeout');
+              // A session with a request still pending upstream (its client's POST cut, to resume
+              // with Last-Event-ID) is not idle; bounded, so a request never answered frees the
+              // slot after 4 idle periods.
+              const quiet = now - s.lastSeen;
+              if (
+                s.openRequests === 0 &&
+                quiet > idleMs &&
+                (s.router.pendingRequests === 0 || quiet > 4 * idleMs)
+              )
+                void endSession(s, 'idle timeout');
             }
           },
           Math.min(60_000, Math.max(1000, idleMs / 4)),

@@ -376,6 +376,44 @@ describe('listener front door', () => {
     expect((await post(listener.url, {})).status).toBe(200);
   });
 
+  it('does not end a session as idle while a call of it is pending upstream (its client POST was cut)', async () => {
+    const { listener } = await listen({ sessionIdleMs: 1000 });
+    const init = await post(listener.url, {});
+    const sid = init.headers.get('mcp-session-id')!;
+    await post(
+      listener.url,
+      { 'mcp-session-id': sid },
+      JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    );
+    const cut = new AbortController();
+    const call = fetch(listener.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': sid,
+        'mcp-protocol-version': '2025-11-25',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'trigger-long-running-operation', arguments: { duration: 4, steps: 4 } },
+      }),
+      signal: cut.signal,
+    }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    cut.abort();
+    await call;
+    // Past the idle timeout (and its check interval) with the call still running upstream.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(listener.sessionCount).toBe(1);
+    // Answered, then idle: ended.
+    for (let waited = 0; waited < 8000 && listener.sessionCount > 0; waited += 100)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(listener.sessionCount).toBe(0);
+  }, 20_000);
+
   it('answers 404 for an unknown session and 400 without one', async () => {
     const { listener } = await listen();
     expect((await post(listener.url, { 'mcp-session-id': 'no-such-session' })).status).toBe(404);
