@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -343,6 +343,12 @@ describe('a policy inside a directory the server is given', () => {
     expect(r.stderr).toContain(
       `the policy file is inside ${shared}, a directory the server is given: an agent that can write there can rewrite the policy`,
     );
+    // A symlink inside the directory, to a policy outside it: the agent can replace the link.
+    const outside = join(mkdtempSync(join(tmpdir(), 'tollgate-outside-')), 'real.yaml');
+    writeFileSync(outside, 'version: "1"\ndefault: allow\n');
+    symlinkSync(outside, join(shared, 'linked.yaml'));
+    const linked = tollgate(['-c', join(shared, 'linked.yaml'), '--', process.execPath, FAKE_SERVER, shared]);
+    expect(linked.stderr).toContain(`the policy file is inside ${shared}, a directory the server is given`);
     // A policy elsewhere: no warning.
     const elsewhere = tollgate(['-c', policy, '--', process.execPath, FAKE_SERVER, shared]);
     expect(elsewhere.stderr).not.toContain('a directory the server is given');

@@ -142,6 +142,8 @@ describe('--header values', () => {
       'Authorization: lin_api_0123456789abcdef',
       '-H',
       'X-Auth-Scheme: Token',
+      '-H',
+      'X-Mode: basic',
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

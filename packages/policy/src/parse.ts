@@ -112,10 +112,14 @@ function unlistedWarnings(doc: PolicyDocument, names: ReadonlySet<string>, locat
       continue;
     }
     // `{a,b,c}`: each plain alternative is a tool name of its own.
-    const braces = /^\{([^{}*?[\]\\]*)\}$/.exec(key);
-    for (const alt of braces?.[1]?.split(',') ?? [])
-      if (alt !== '' && !names.has(alt))
-        warn(['tools', key], `"${alt}" in tool key "${key}" names no tool the server lists`, nearest(alt));
+    // One `{a,b}` group and no other glob syntax (`{read,write}_file`): each alternative spelled
+    // out is a tool name of its own.
+    const braces = /^([^{}*?[\]\\]*)\{([^{}*?[\]\\]*)\}([^{}*?[\]\\]*)$/.exec(key);
+    for (const alt of braces?.[2]?.split(',') ?? []) {
+      const name = `${braces![1]}${alt}${braces![3]}`;
+      if (!names.has(name))
+        warn(['tools', key], `"${name}" in tool key "${key}" names no tool the server lists`, nearest(name));
+    }
   }
   (doc.hide ?? []).forEach((h, i) => {
     if (h !== '*' && matchesNone(h))

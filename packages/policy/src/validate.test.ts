@@ -234,6 +234,15 @@ describe('tool names checked against the server (unlisted-tool)', () => {
       ],
     ]);
   });
+  it('spells out a brace group between a prefix and a suffix', () => {
+    expect(w('tools:\n  "write_{file,fle}": {}\n  "{read,move}_file": {}\n', names)).toEqual([
+      [
+        3,
+        '"write_fle" in tool key "write_{file,fle}" names no tool the server lists',
+        'did you mean `write_file`?',
+      ],
+    ]);
+  });
   it('checks nothing without the names, or when the policy has errors', () => {
     expect(parsePolicy('version: "1"\ntools:\n  write_fle: {}\n').warnings).toEqual([]);
     expect(

@@ -266,7 +266,7 @@ function mapZodIssue(issue: z.core.$ZodIssue, root: unknown, add: Add): void {
     path,
     'invalid-type',
     `${describePath(path)}: ${expected}, got ${describe(actual)}`,
-    path.length === 2 && path[0] === 'tools' && TOOL_ENTRY_KEYS.has(String(path[1]))
+    path.length === 2 && path[0] === 'tools' && TOOL_ENTRY_KEYS.has(String(path[1])) && actual !== null
       ? `\`${String(path[1])}\` is read as a tool of that name: indent it under its tool's name (two more spaces)`
       : actual === null
         ? wantsList

@@ -205,6 +205,14 @@ describe('keys and tags the loaded value would hide', () => {
       expect(e.hint).toBe('the bare `*_file` key starts a YAML alias; quote it: `"*_file":`');
   });
 
+  it("a bare `*` key's hint stays on its own errors, not on a later line's own mistake", () => {
+    const r = parsePolicy('version: "1"\ntools:\n  *_file: {}\n  x: { rules: [ {action: deny}\n');
+    const later = r.errors.filter((e) => e.line > 3);
+    expect(later.length).toBeGreaterThan(0);
+    for (const e of later) expect(e.hint ?? '').not.toContain('`*_file`');
+    expect(r.errors.filter((e) => e.line === 3).every((e) => e.hint?.includes('`*_file`'))).toBe(true);
+  });
+
   it('tells an unclosed bracket from a misaligned key', () => {
     const hint = (text: string) => parsePolicy(text).errors.map((e) => [e.line, e.hint]);
     expect(hint('version: "1"\nhide: [directory_tree\ntools:\n  write_file: {}\n')).toEqual([

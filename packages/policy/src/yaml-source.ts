@@ -330,9 +330,11 @@ export function readYaml(text: string, file: string): YamlSource {
       // or report the key itself when the parser found nothing else wrong.
       const key = aliasKeyAt(w.pos[0])!;
       const star = posOf(key.offset);
-      const related = errors.filter(
-        (e) => e.code === 'yaml-syntax' && (e.line === star.line || e.line === star.line + 1),
-      );
+      // Its errors: those on its own line, else the first on the next one (and no others: a later
+      // line's own mistakes keep their hints).
+      const sameLine = errors.filter((e) => e.code === 'yaml-syntax' && e.line === star.line);
+      const nextLine = errors.find((e) => e.code === 'yaml-syntax' && e.line === star.line + 1);
+      const related = sameLine.length > 0 ? sameLine : nextLine ? [nextLine] : [];
       for (const e of related) e.hint = bareStarHint(e.line === star.line ? undefined : star.line, key.token);
       if (related.length === 0)
         errors.push(

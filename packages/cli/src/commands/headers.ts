@@ -75,7 +75,6 @@ function emptyHeaderProblem(name: string, raw: string): string | undefined {
   const value = raw.trim();
   if (value === '') return 'its value is empty (an unset variable?); give it one, or leave out the header';
   const alone = `"${value}" with no credentials after it (an unset variable?); give them, or leave out the header`;
-  if (/^(bearer|basic)$/i.test(value)) return alone;
   if (!CREDENTIAL_HEADERS.has(name.toLowerCase()) || !SCHEME_WORD.test(value)) return undefined;
   if (AUTH_SCHEMES.has(value.toLowerCase())) return alone;
   // Not a scheme Tollgate knows: it may be a key after all, so it is not shown.

@@ -65,7 +65,7 @@ function port(value: string): number {
 const positiveInteger =
   (unit?: string) =>
   (value: string): number => {
-    const n = Number(value);
+    const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
     if (!Number.isInteger(n) || n <= 0) throw usage(`must be a positive integer${unit ? ` (${unit})` : ''}`);
     return n;
   };

@@ -3,7 +3,7 @@
  * enforcer, then the stdio proxy, or hands over to the remote modes (remote-action.ts).
  */
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { didYouMean } from '@tollgate/policy';
 import { bearerTokenProblem, DEFAULT_MAX_MESSAGE_BYTES, runStdioProxy } from '@tollgate/proxy';
 import {
@@ -31,11 +31,13 @@ export class UsageError extends Error {}
  * write").
  */
 export function directoryArgumentHolding(file: string, args: readonly string[]): string | undefined {
-  let real: string;
+  // The path as Tollgate reads it (its directory resolved: a symlink named `policy.yaml` inside
+  // the directory can be replaced there) and the file it points to now.
+  const paths: string[] = [];
   try {
-    real = realpathSync(file);
+    paths.push(join(realpathSync(dirname(file)), basename(file)), realpathSync(file));
   } catch {
-    return undefined;
+    if (paths.length === 0) return undefined;
   }
   for (const arg of args) {
     const candidate = /^--?[\w-]+=(.+)$/.exec(arg)?.[1] ?? arg;
@@ -47,7 +49,8 @@ export function directoryArgumentHolding(file: string, args: readonly string[]):
     } catch {
       continue;
     }
-    if (real.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`)) return candidate;
+    const inside = dir.endsWith(sep) ? dir : `${dir}${sep}`;
+    if (paths.some((p) => p.startsWith(inside))) return candidate;
   }
   return undefined;
 }
@@ -134,7 +137,8 @@ export async function runProxyCommand(
   }
 
   const logger = createLogger({ level: opts.logLevel });
-  const exposedIn = remote ? undefined : directoryArgumentHolding(policyFile, command.slice(1));
+  // The listener in front of `-- CMD` gives the child the same arguments; only --upstream has none.
+  const exposedIn = opts.upstream ? undefined : directoryArgumentHolding(policyFile, command.slice(1));
   if (exposedIn !== undefined) {
     logger.warn(
       { policyFile, directory: exposedIn },

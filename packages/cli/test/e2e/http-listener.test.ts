@@ -227,6 +227,10 @@ describe('--max-sessions and --session-idle-timeout', () => {
         "option '--max-sessions <n>' argument '0' is invalid. must be a positive integer",
       ],
       [
+        ['--max-sessions', '1e3'],
+        "option '--max-sessions <n>' argument '1e3' is invalid. must be a positive integer",
+      ],
+      [
         ['--session-idle-timeout', '-1'],
         "option '--session-idle-timeout <seconds>' argument '-1' is invalid. must be a number of seconds from 0 (never) to 604800 (a week)",
       ],
