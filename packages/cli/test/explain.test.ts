@@ -80,34 +80,43 @@ describe('tollgate explain', () => {
       ...['--args', '{"payment_intent":"pi_1","amount":"9000"}', '--server', 'stripe-0.2.5'],
     );
     expect(JSON.parse(fromCatalogue.stdout).decision).toEqual(JSON.parse(bad.stdout).decision);
+    // A tool the entry does not list is explained without a schema, as a test file's `server:`
+    // does, with a note naming the nearest tool.
     const unknown = tollgate(
-      ...['explain', '-c', file, '--tool', 'create_refnud', '--server', 'stripe-0.2.5'],
-    );
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toBe(
-      'tollgate explain: catalogue entry stripe-0.2.5 has no tool "create_refnud" (did you mean create_refund?); give its --input-schema instead\n',
-    );
-    const both = tollgate(
       ...[
         'explain',
         '-c',
         file,
         '--tool',
-        'create_refund',
+        'create_refnud',
         '--server',
         'stripe-0.2.5',
-        '--input-schema',
-        schema,
+        '--state-dsn',
+        'memory:',
       ],
     );
-    expect(both.code).toBe(2);
-    expect(both.stderr).toBe(
-      'tollgate explain: give either --input-schema or --server (which takes the inputSchema from the catalogue), not both\n',
+    expect(unknown.code).toBe(0);
+    expect(unknown.stderr).toBe(
+      'tollgate explain: note: catalogue entry stripe-0.2.5 has no tool "create_refnud" (did you mean create_refund?): explained without its inputSchema, as the proxy would if the server listed none\n',
     );
-    // No near name: no suggestion.
-    expect(tollgate('explain', '-c', file, '--tool', 'qqqqqqqqqqqq', '--server', 'stripe-0.2.5').stderr).toBe(
-      'tollgate explain: catalogue entry stripe-0.2.5 has no tool "qqqqqqqqqqqq"; give its --input-schema instead\n',
+    expect(
+      tollgate('explain', '-c', file, '--tool', 'qqqqqqqqqqqq', '--server', 'stripe-0.2.5').stderr,
+    ).toContain('catalogue entry stripe-0.2.5 has no tool "qqqqqqqqqqqq": explained');
+    // --input-schema overrides the catalogued one, as `tools:` does in a test file.
+    const both = tollgate(
+      ...['explain', '-c', file, '--tool', 'create_refund', '--server', 'stripe-0.2.5', '--json'],
+      ...['--state-dsn', 'memory:', '--args', '{"payment_intent":5,"amount":500}'],
+      ...['--input-schema', '{"type":"object"}'],
     );
+    expect(JSON.parse(both.stdout).decision.allowed).toBe(true);
+    const catalogued = tollgate(
+      ...['explain', '-c', file, '--tool', 'create_refund', '--server', 'stripe-0.2.5', '--json'],
+      ...['--state-dsn', 'memory:', '--args', '{"payment_intent":5,"amount":500}'],
+    );
+    expect(JSON.parse(catalogued.stdout).decision.reason).toBe('invalid_arguments');
+    const noEntry = tollgate('explain', '-c', file, '--tool', 'create_refund', '--server', 'strpie');
+    expect(noEntry.code).toBe(2);
+    expect(noEntry.stderr).toContain('tollgate explain: no server "strpie" in the catalogue');
     // The day's limit reached: the default message, which says when the next call is admitted.
     const db = join(dir, 'stripe-state');
     const policy = loadPolicy(readFileSync(file, 'utf8'));

@@ -81,6 +81,24 @@ describe('shownTarget', () => {
     );
   });
 
+  it('masks tokens whose shape gives them away, wherever they stand', async () => {
+    expect(
+      await shown(undefined, [
+        'node',
+        's.js',
+        'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
+        'xoxb-1234-5678-abcdefgh',
+        'AKIAIOSFODNN7EXAMPLE',
+        '-k',
+        'sk-proj-DDDD3333',
+        '--header=Authorization:Bearer_xyz',
+      ]),
+    ).toBe('node s.js *** *** *** -k *** --header=Authorization: ***');
+    expect(await shown('http://127.0.0.1:59999/mcp/sk-live-PATHSECRET')).toBe(
+      'http://127.0.0.1:59999/mcp/***',
+    );
+  });
+
   it('keeps what only says where a secret is, or is no secret', async () => {
     const command = [
       'server',

@@ -260,7 +260,8 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
   it('refuses a --since without a unit instead of reading it as milliseconds (exit 2)', () => {
     const r = status('--since', '3600');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('give a unit: 3600s, 3600m or 3600h');
+    expect(r.stderr).toContain('give a unit: 3600s, 3600m, 3600h or 3600d');
+    expect(status('--since', '0').stderr).toContain('expected a positive duration like 30m, 1h or 2d');
   });
 
   it('leaves events with an invalid or far-future ts out of the totals and per-minute figures', () => {

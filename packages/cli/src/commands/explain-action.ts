@@ -204,24 +204,27 @@ async function openState(
 }
 
 /**
- * The inputSchema of `tool` in the catalogue entry `server`, or why there is none (the entry or
- * the tool not found, with near tool names). The catalogue module loads only when asked for.
+ * The inputSchema of `tool` in the catalogue entry `server`: `{ schema }`, `{ missing }` (a note:
+ * the entry lists no such tool, with the nearest name) or `{ problem }` (no such entry). The
+ * catalogue module loads only when asked for.
  */
 async function catalogueSchema(
   server: string,
   tool: string,
   catalog: string | undefined,
-): Promise<Record<string, unknown> | string> {
+): Promise<{ schema: Record<string, unknown> } | { missing: string } | { problem: string }> {
   const { catalogueServer } = await import('./catalogue-entry.js');
   const entry = catalogueServer(server, catalog);
-  if (typeof entry === 'string') return entry;
+  if (typeof entry === 'string') return { problem: entry };
   const listed = entry.tools.find((t) => t.name === tool);
-  if (listed) return listed.inputSchema;
+  if (listed) return { schema: listed.inputSchema };
   const near = didYouMean(
     tool,
     entry.tools.map((t) => t.name),
   );
-  return `catalogue entry ${entry.id} has no tool ${JSON.stringify(tool)}${near ? ` (did you mean ${near}?)` : ''}; give its --input-schema instead`;
+  return {
+    missing: `catalogue entry ${entry.id} has no tool ${JSON.stringify(tool)}${near ? ` (did you mean ${near}?)` : ''}: explained without its inputSchema, as the proxy would if the server listed none`,
+  };
 }
 
 /**
@@ -250,21 +253,23 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     const message = (e as Error).message;
     return fail(opts, 2, [{ code: 'invalid-input-schema', message }], [`tollgate explain: ${message}`]);
   }
-  if (
-    (opts.catalog !== undefined && opts.server === undefined) ||
-    (opts.server !== undefined && inputSchema !== undefined)
-  ) {
-    const message =
-      opts.server === undefined
-        ? '--catalog applies to --server <id>'
-        : 'give either --input-schema or --server (which takes the inputSchema from the catalogue), not both';
+  if (opts.catalog !== undefined && opts.server === undefined) {
+    const message = '--catalog applies to --server <id>';
     return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
   }
   if (opts.server !== undefined) {
+    // As a test file's `server:` does: the entry's schema unless --input-schema gives one, and a
+    // tool the entry does not list is explained without one (a note says so).
     const found = await catalogueSchema(opts.server, opts.tool, opts.catalog);
-    if (typeof found === 'string')
-      return fail(opts, 2, [{ code: 'catalogue', message: found }], [`tollgate explain: ${found}`]);
-    inputSchema = found;
+    if ('problem' in found)
+      return fail(
+        opts,
+        2,
+        [{ code: 'catalogue', message: found.problem }],
+        [`tollgate explain: ${found.problem}`],
+      );
+    if ('missing' in found) process.stderr.write(`tollgate explain: note: ${found.missing}\n`);
+    else inputSchema ??= found.schema;
   }
   const file = opts.config;
   let text: string;

@@ -66,11 +66,19 @@ function isSecretName(name: string): boolean {
  */
 const KEY_LIKE_SEGMENT = /(?<=\/)(?=[\w-]{20,}(?:[/?#]|$))(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]+/g;
 
-/** `text` with every URL in it shown by `redactUrl`, key-like path segments masked too. */
+/**
+ * Tokens whose shape gives them away wherever they stand (a bare argument, a URL path): GitHub
+ * (`ghp_`, `github_pat_`), Slack (`xoxb-`), Stripe and OpenAI (`sk_live_`, `sk-proj-`), AWS access
+ * keys (`AKIA`), GitLab (`glpat-`), Linear (`lin_api_`), Google API keys (`AIza`).
+ */
+const KNOWN_TOKEN =
+  /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|xox[abprs]-[\w-]{8,}|[sr]k[-_](?:live|test|proj)[-_][\w-]{6,}|AKIA[0-9A-Z]{16}|glpat-[\w-]{16,}|lin_api_[A-Za-z0-9]{16,}|AIza[\w-]{30,})\b/g;
+
+/** `text` with every URL in it shown by `redactUrl`, key-like path segments and known tokens masked too. */
 function maskUrls(text: string, redactUrl: (url: string) => string): string {
-  return text.replace(/[A-Za-z][\w+.-]*:\/\/[^\s"'<>]+/g, (url) =>
-    redactUrl(url).replace(KEY_LIKE_SEGMENT, '***'),
-  );
+  return text
+    .replace(/[A-Za-z][\w+.-]*:\/\/[^\s"'<>]+/g, (url) => redactUrl(url).replace(KEY_LIKE_SEGMENT, '***'))
+    .replace(KNOWN_TOKEN, '***');
 }
 
 /** One command-line argument with the secret in it masked, given the argument before it. */
@@ -87,7 +95,11 @@ function maskArgument(arg: string, prev: string): string {
   // NAME=value (`env API_KEY=x`, `docker -e API_KEY=x`).
   const assignment = option ? null : /^([A-Za-z_][\w.-]*)=/.exec(arg);
   if (assignment && isSecretName(assignment[1]!)) return `${assignment[0]}***`;
-  // A header given as an argument: `Authorization: Bearer x`, `X-API-Key: x`.
+  // A header given as an argument: `Authorization: Bearer x`, `X-API-Key: x`, also as the value
+  // of an option (`--header=Authorization:Bearer_x`).
+  const headerIn = option && /^[A-Za-z][\w-]*:/.test(option[2]!) ? option[2]! : undefined;
+  if (headerIn !== undefined && isSecretName(headerIn.slice(0, headerIn.indexOf(':'))))
+    return `${option![1]}=${headerIn.slice(0, headerIn.indexOf(':'))}: ***`;
   const header = /^([A-Za-z][\w-]*):\s/.exec(arg);
   if (header && isSecretName(header[1]!)) return `${header[1]}: ***`;
   // JSON with secret-looking keys: `{"apiKey":"sk-123"}`, also as `--config={...}`.

@@ -24,8 +24,14 @@ function usage(message: string): InvalidArgumentError {
 
 function sinceOption(value: string): number {
   // A bare number has no unit people agree on (a policy's window reads seconds, parseDuration ms).
-  if (/^\s*[\d.]+\s*$/.test(value))
-    throw usage(`give a unit: ${value.trim()}s, ${value.trim()}m or ${value.trim()}h`);
+  if (/^\s*[\d.]+\s*$/.test(value)) {
+    const n = value.trim();
+    throw usage(
+      Number(n) > 0
+        ? `give a unit: ${n}s, ${n}m, ${n}h or ${n}d`
+        : 'expected a positive duration like 30m, 1h or 2d',
+    );
+  }
   let ms: number;
   try {
     ms = parseDuration(value);
