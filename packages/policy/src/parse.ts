@@ -5,7 +5,7 @@
 import type { SourceLocation } from './compiled.js';
 import { type PolicyError, sortErrors } from './errors.js';
 import type { PolicyDocument } from './schema.js';
-import { namesNoTool } from './unlisted.js';
+import { unlistedOf } from './unlisted.js';
 import { didYouMean, exactToolName, isGlob, validatePolicyValue } from './validate.js';
 import { type Locator, readYaml, type ValuePath } from './yaml-source.js';
 
@@ -100,18 +100,17 @@ function unlistedWarnings(doc: PolicyDocument, names: ReadonlySet<string>, locat
     const guess = didYouMean(exactToolName(entry), [...names]);
     return guess ? `did you mean \`${guess}\`?` : 'the server lists no such tool: check the spelling';
   };
-  const matchesNone = (entry: string) => namesNoTool(entry, names);
-  for (const key of Object.keys(doc.tools ?? {})) {
-    if (key === '*') continue;
-    if (matchesNone(key)) {
-      warn(
-        ['tools', key],
-        `tool key "${key}" names no tool the server lists, so its rules never apply`,
-        isGlob(key) ? 'the server lists no tool this glob matches' : nearest(key),
-      );
-      continue;
-    }
-    // `{a,b,c}`: each plain alternative is a tool name of its own.
+  const keys = Object.keys(doc.tools ?? {});
+  const hide = doc.hide ?? [];
+  const unlisted = unlistedOf(keys, hide, names);
+  for (const key of unlisted.tools)
+    warn(
+      ['tools', key],
+      `tool key "${key}" names no tool the server lists, so its rules never apply`,
+      isGlob(key) ? 'the server lists no tool this glob matches' : nearest(key),
+    );
+  for (const key of keys) {
+    if (unlisted.tools.includes(key)) continue;
     // One `{a,b}` group and no other glob syntax (`{read,write}_file`): each alternative spelled
     // out is a tool name of its own.
     const braces = /^([^{}*?[\]\\]*)\{([^{}*?[\]\\]*)\}([^{}*?[\]\\]*)$/.exec(key);
@@ -121,14 +120,13 @@ function unlistedWarnings(doc: PolicyDocument, names: ReadonlySet<string>, locat
         warn(['tools', key], `"${name}" in tool key "${key}" names no tool the server lists`, nearest(name));
     }
   }
-  (doc.hide ?? []).forEach((h, i) => {
-    if (h !== '*' && matchesNone(h))
-      warn(
-        ['hide', i],
-        `hide entry "${h}" names no tool the server lists, so it hides nothing`,
-        isGlob(h) ? 'the server lists no tool this glob matches' : nearest(h),
-      );
-  });
+  // `hide` entries are unique (`hide-duplicate` is an error): the first index is the entry's.
+  for (const h of unlisted.hide)
+    warn(
+      ['hide', hide.indexOf(h)],
+      `hide entry "${h}" names no tool the server lists, so it hides nothing`,
+      isGlob(h) ? 'the server lists no tool this glob matches' : nearest(h),
+    );
   return out;
 }
 

@@ -22,13 +22,21 @@ export interface UnlistedEntries {
  * @param toolNames every tool name the server lists
  */
 export function unlistedEntries(policy: CompiledPolicy, toolNames: Iterable<string>): UnlistedEntries {
-  const names = new Set(toolNames);
-  const matchesNone = (entry: string) => namesNoTool(entry, names);
   const keys = [...policy.exact.values(), ...policy.globs].map((e) => e.key);
-  return {
-    tools: keys.filter(matchesNone),
-    hide: policy.hide.filter((h) => h !== '*' && matchesNone(h)),
-  };
+  return unlistedOf(keys, policy.hide, new Set(toolNames));
+}
+
+/**
+ * The `tools:` keys and `hide` entries, as written, that match none of `names`; `"*"` is never
+ * one (see {@link unlistedEntries}, and `parsePolicy`'s `toolNames`, which report them).
+ */
+export function unlistedOf(
+  keys: readonly string[],
+  hide: readonly string[],
+  names: ReadonlySet<string>,
+): UnlistedEntries {
+  const matchesNone = (entry: string) => entry !== '*' && namesNoTool(entry, names);
+  return { tools: keys.filter(matchesNone), hide: hide.filter(matchesNone) };
 }
 
 /**
