@@ -65,11 +65,15 @@ interface DeferredState {
 }
 
 /**
- * A `regex`/`not_regex` pattern as a policy writes it, in YAML single quotes (JSON would double
- * every backslash, and the pattern pasted back would be another one).
+ * A `regex`/`not_regex` pattern as a policy writes it, in YAML single quotes (`'^/srv(/|$)'`, a
+ * `'` doubled): JSON would double every backslash, and the pattern pasted back would be another.
  */
+export function patternAsWritten(pattern: string): string {
+  return `'${pattern.replaceAll("'", "''")}'`;
+}
+
 function showPattern(v: unknown): string {
-  return typeof v === 'string' ? `'${v.replaceAll("'", "''")}'` : show(v);
+  return typeof v === 'string' ? patternAsWritten(v) : show(v);
 }
 
 function show(v: unknown): string {

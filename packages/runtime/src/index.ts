@@ -47,7 +47,13 @@ export {
   type ToolCallEvent,
 } from './decision-log.js';
 export { type CallOrigin, createEnforcer, type Enforcer, type EnforcerOptions } from './enforcer.js';
-export { counterStoreKey, type EvaluationContext, evaluate, evaluateNow } from './evaluate.js';
+export {
+  counterStoreKey,
+  type EvaluationContext,
+  evaluate,
+  evaluateNow,
+  patternAsWritten,
+} from './evaluate.js';
 export {
   argumentsAsSent,
   InexactNumber,

@@ -21,6 +21,7 @@ import {
   jsonText,
   MemoryCounterStore,
   openCounterStore,
+  patternAsWritten,
   type RuleTrace,
   redactDsn,
 } from '@tollgate/runtime';
@@ -145,8 +146,7 @@ function conditionLine(c: ConditionTrace): string {
  * as JSON.
  */
 function shownValue(op: string, value: unknown): string {
-  if ((op === 'regex' || op === 'not_regex') && typeof value === 'string')
-    return `'${value.replaceAll("'", "''")}'`;
+  if ((op === 'regex' || op === 'not_regex') && typeof value === 'string') return patternAsWritten(value);
   return JSON.stringify(value);
 }
 
