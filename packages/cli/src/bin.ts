@@ -11,8 +11,9 @@ if (process.argv[2] === 'help') {
     .filter((a, i, all) => /^[a-z]+$/.test(a) && all.slice(0, i).every((b) => /^[a-z]+$/.test(b)));
   const target = path[0];
   if (target !== undefined && target !== 'help' && !SUBCOMMANDS.has(target)) {
+    const meant = await commandMeant(target);
     process.stderr.write(
-      `tollgate: help: unknown command "${target}" (commands: ${[...SUBCOMMANDS].join(', ')})\n`,
+      `tollgate: help: unknown command "${target}" (${meant ? `did you mean \`tollgate help ${meant}\`? ` : ''}commands: ${[...SUBCOMMANDS].join(', ')})\n`,
     );
     process.exit(2);
   }
@@ -22,6 +23,22 @@ if (process.argv[2] === 'help') {
     ...(target === 'help' || target === undefined ? [] : path),
     '--help',
   );
+}
+// `tollgate valdate -c p.yaml --json`: a misspelt subcommand, with or without options of its own.
+// Left to the root command it would be read as a server command, and its options as the proxy's
+// ("unknown option '--json'"). A server command always follows `--`, so a bare first word close
+// to a subcommand name, on a line without `--`, can only be that typo.
+{
+  const word = process.argv[2];
+  if (word !== undefined && /^[a-z][a-z-]*$/.test(word) && !SUBCOMMANDS.has(word) && word !== 'help') {
+    const meant = process.argv.includes('--') ? undefined : await commandMeant(word);
+    if (meant !== undefined) {
+      process.stderr.write(
+        `tollgate: "${word}" is not a command: did you mean \`tollgate ${meant}\`? (a server command goes after --)\n`,
+      );
+      process.exit(2);
+    }
+  }
 }
 // A subcommand never needs the proxy (the root command), whose module loads the MCP SDK and the
 // runtime: only build the full tree when the first argument is not a subcommand name.
@@ -43,3 +60,9 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`tollgate: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = process.exitCode || 2;
 });
+
+/** The subcommand `word` is a plausible typo of, or undefined. Loads the policy package lazily. */
+async function commandMeant(word: string): Promise<string | undefined> {
+  const { didYouMean } = await import('@tollgate/policy');
+  return didYouMean(word, [...SUBCOMMANDS]);
+}

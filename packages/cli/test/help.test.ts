@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +57,41 @@ describe('tollgate help [command]', () => {
     const r = tollgate(['help', 'sacn']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      'tollgate: help: unknown command "sacn" (commands: validate, test, explain, status, scan, init, catalog)\n',
+      'tollgate: help: unknown command "sacn" (did you mean `tollgate help scan`? commands: validate, test, explain, status, scan, init, catalog)\n',
     );
+    const far = tollgate(['help', 'deploy']);
+    expect(far.code).toBe(2);
+    expect(far.stderr).toBe(
+      'tollgate: help: unknown command "deploy" (commands: validate, test, explain, status, scan, init, catalog)\n',
+    );
+  });
+});
+
+describe('a misspelt subcommand on the command line', () => {
+  const policy = join(mkdtempSync(join(tmpdir(), 'tollgate-misspelt-')), 'p.yaml');
+  writeFileSync(policy, 'version: "1"\ndefault: allow\n');
+
+  it('is named with the command meant, also when options of that command follow it', () => {
+    for (const args of [['stauts'], ['valdate', '-c', policy], ['valdate', '-c', policy, '--json']]) {
+      const r = tollgate(args);
+      expect(r.code).toBe(2);
+      const word = args[0];
+      const meant = word === 'stauts' ? 'status' : 'validate';
+      expect(r.stderr).toBe(
+        `tollgate: "${word}" is not a command: did you mean \`tollgate ${meant}\`? (a server command goes after --)\n`,
+      );
+    }
+  });
+
+  it('is not guessed at when -- is on the line or the word is close to no command', () => {
+    // `tollgate node -c p.yaml -- server.js` runs `node server.js` behind the proxy.
+    const proxied = tollgate(['node', '-c', policy, '--', '-e', 'process.exit(7)']);
+    expect(proxied.code).toBe(7);
+    const withDashes = tollgate(['valdate', '-c', policy, '--', 'node']);
+    expect(withDashes.code).toBe(2);
+    expect(withDashes.stderr).toContain('tollgate: cannot start "valdate": ENOENT');
+    const far = tollgate(['uvx', '-c', policy]);
+    expect(far.code).toBe(2);
+    expect(far.stderr).toContain('put -- before the server command');
   });
 });

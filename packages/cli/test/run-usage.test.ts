@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bearerCarries, DEFAULT_MAX_MESSAGE_BYTES } from '@tollgate/proxy';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRemoteOptions } from '../src/commands/remote.js';
+import { directoryArgumentHolding } from '../src/commands/run-action.js';
 import { runCli } from './from-source.js';
 
 // Runs from source (no build needed): usage errors of the root command's remote options. A
@@ -353,5 +354,21 @@ describe('a policy inside a directory the server is given', () => {
     const elsewhere = tollgate(['-c', policy, '--', process.execPath, FAKE_SERVER, shared]);
     expect(elsewhere.stderr).not.toContain('a directory the server is given');
     rmSync(shared, { recursive: true, force: true });
+  });
+
+  it('is found in file:// URLs, --name=value lists and host:container pairs too', () => {
+    const shared = mkdtempSync(join(tmpdir(), 'tollgate-exposed-'));
+    const inside = join(shared, 'policy.yaml');
+    writeFileSync(inside, 'version: "1"\ndefault: allow\n');
+    const other = mkdtempSync(join(tmpdir(), 'tollgate-other-'));
+    expect(directoryArgumentHolding(inside, [pathToFileURL(shared).href])).toBe(shared);
+    expect(directoryArgumentHolding(inside, [`--dirs=${other},${shared}`])).toBe(shared);
+    expect(directoryArgumentHolding(inside, ['-v', `${shared}:/data`])).toBe(shared);
+    expect(directoryArgumentHolding(inside, [shared])).toBe(shared);
+    expect(
+      directoryArgumentHolding(inside, [`--dirs=${other}`, pathToFileURL(other).href, `${other}:/x`]),
+    ).toBe(undefined);
+    rmSync(shared, { recursive: true, force: true });
+    rmSync(other, { recursive: true, force: true });
   });
 });

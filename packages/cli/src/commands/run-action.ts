@@ -4,6 +4,7 @@
  */
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { didYouMean } from '@tollgate/policy';
 import { bearerTokenProblem, DEFAULT_MAX_MESSAGE_BYTES, runStdioProxy } from '@tollgate/proxy';
 import {
@@ -25,8 +26,28 @@ import { emptyStateOptionProblem, stateDsnOf } from './state-dsn.js';
 export class UsageError extends Error {}
 
 /**
- * The first directory among the server's arguments (`/srv/work`, `--root=/srv/work`) that holds
- * `file`, both with symlinks resolved; undefined when none does. A filesystem-like server given
+ * The paths one server argument may name: the argument, the value of `--name=value`, a `file://`
+ * URL's path, and each part of a `,` or `:` separated list (`--dirs=/a,/b`, `-v /data:/data`).
+ */
+function directoryCandidates(arg: string): string[] {
+  const value = /^--?[\w-]+=(.+)$/.exec(arg)?.[1] ?? arg;
+  if (value.startsWith('-') || value === '') return [];
+  const out = [value];
+  if (value.startsWith('file:')) {
+    try {
+      out.push(fileURLToPath(value));
+    } catch {
+      // not a file URL after all
+    }
+  }
+  for (const part of value.split(/[,:]/)) if (part !== '' && part !== value) out.push(part);
+  return out;
+}
+
+/**
+ * The first directory among the server's arguments (`/srv/work`, `--root=/srv/work`,
+ * `file:///srv/work`, `--dirs=/a,/srv/work`) that holds `file`, both with symlinks resolved;
+ * undefined when none does. A filesystem-like server given
  * that directory can write the policy (docs/clients.md, "Keep the policy where the agent cannot
  * write").
  */
@@ -39,9 +60,7 @@ export function directoryArgumentHolding(file: string, args: readonly string[]):
   } catch {
     if (paths.length === 0) return undefined;
   }
-  for (const arg of args) {
-    const candidate = /^--?[\w-]+=(.+)$/.exec(arg)?.[1] ?? arg;
-    if (candidate.startsWith('-') || candidate === '') continue;
+  for (const candidate of args.flatMap(directoryCandidates)) {
     let dir: string;
     try {
       if (!statSync(candidate).isDirectory()) continue;
