@@ -25,7 +25,10 @@
  *   Management" point 4; or a 400 naming the session, see {@link sessionLost}) is re-initialised
  *   with the client's own `initialize` request, once, and every message the expired session
  *   refused is sent again on the new session; the expired session's connection stays open until
- *   nothing is in flight on it (answers still streaming from it are delivered);
+ *   nothing is in flight on it (answers still streaming from it are delivered). When the new
+ *   session has tools, the client is sent `notifications/tools/list_changed` (the server may
+ *   have changed meanwhile). When the re-initialisation fails, the next request at least
+ *   `REINIT_RETRY_MS` later tries again;
  * - server-to-client requests (elicitation, sampling) of a re-initialised session reach the
  *   client under ids of their own, which cannot collide with those of an earlier session, and
  *   the client's answer to a request of an expired session is dropped, never POSTed to the new
@@ -97,6 +100,13 @@ function agent(): Agent {
 /** Room for SSE framing (`event:`, `id:`, `data:` prefixes) above the message cap, in bytes. */
 const SSE_FRAMING_BYTES = 64 * 1024;
 
+/**
+ * After a failed re-initialisation, the least time before a request tries again (ms). Requests
+ * sooner get the same failure at once: a client retrying in a tight loop does not turn into a
+ * stream of `initialize` requests to a server that is down.
+ */
+const REINIT_RETRY_MS = 1000;
+
 /** A response body or SSE event from the upstream went over the message cap; its stream is cut. */
 class UpstreamMessageTooLarge extends Error {}
 
@@ -116,6 +126,8 @@ interface Leg {
   closed: boolean;
   /** Why the re-initialisation that opened it failed, if it did (it has no usable session then). */
   initFailure?: UpstreamFailure;
+  /** When that re-initialisation failed (ms since the epoch, `Date.now()`). */
+  initFailedAt?: number;
   /** Failed attempts to resume a stream, by the `Last-Event-ID` they resumed from. */
   readonly resumeFailures: Map<string, number>;
   /**
@@ -674,6 +686,29 @@ export class HttpUpstreamTransport implements MessageTransport {
     if (this.reinit) await this.reinit;
     // Withdrawn while it waited (see `withdraw`): it is not sent.
     if (p && this.pending.get(idKey(p.id)) !== p) return;
+    // The last re-initialisation failed, so there is no session to send on: a request tries once
+    // more (one attempt at a time, shared, and none within REINIT_RETRY_MS of a failure: the
+    // requests in between get that failure), so an upstream that was down for a while is used
+    // again once it is back, without a restart.
+    if (p && mayRetry && this.leg?.initFailure && message.method !== 'initialize') {
+      const failedLeg = this.leg;
+      const failed =
+        Date.now() - (failedLeg.initFailedAt ?? 0) < REINIT_RETRY_MS
+          ? failedLeg.initFailure
+          : await this.reinitialize(failedLeg);
+      if (this.ending) return;
+      if (this.pending.get(idKey(p.id)) !== p) return;
+      if (failed) {
+        // Never sent: it does not count.
+        this.fail(message, {
+          why: `the upstream session expired and could not be re-initialised: ${failed.why}`,
+          ...(failed.status !== undefined ? { status: failed.status } : {}),
+          ...(failed.cause !== undefined ? { cause: failed.cause } : {}),
+          mayHaveRun: false,
+        });
+        return;
+      }
+    }
     const leg = this.leg;
     if (this.closed || this.ending || !leg) {
       this.fail(message, { why: 'the upstream connection is closed', mayHaveRun: false });
@@ -817,10 +852,14 @@ export class HttpUpstreamTransport implements MessageTransport {
     if (this.leg !== expired) return Promise.resolve(this.leg?.initFailure);
     if (this.reinit) return this.reinit;
     const attempt = (async () => {
-      this.log.warn(
-        { url: this.shownUrl, session: expired.sdk.sessionId },
-        'upstream session expired; re-initialising',
-      );
+      if (expired.initFailure) {
+        this.log.warn({ url: this.shownUrl }, 'trying again to re-initialise the upstream session');
+      } else {
+        this.log.warn(
+          { url: this.shownUrl, session: expired.sdk.sessionId },
+          'upstream session expired; re-initialising',
+        );
+      }
       this.retire(expired);
       const leg = await this.connect();
       this.connecting = leg;
@@ -828,6 +867,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       const id = `tollgate-reinit-${++this.reinitCount}`;
       const answered = new Promise<Obj>((resolve) => this.internal.set(idKey(id), resolve));
       let failure: UpstreamFailure | undefined;
+      let relisting = false;
       try {
         await sdk.send({ ...this.initialize, id } as unknown as JSONRPCMessage);
         const answer = await Promise.race([
@@ -846,6 +886,11 @@ export class HttpUpstreamTransport implements MessageTransport {
         } else {
           await sdk.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
           if (this.ending) return await this.abandon(leg);
+          // The server may have changed while the session was lost (a restart with a new release):
+          // the client lists its tools again, and with it the proxy's inputSchemas are renewed.
+          if (isObj(answer.result.capabilities) && isObj(answer.result.capabilities.tools)) {
+            relisting = true;
+          }
         }
       } catch (err) {
         if (this.ending) return await this.abandon(leg);
@@ -855,9 +900,13 @@ export class HttpUpstreamTransport implements MessageTransport {
         this.connecting = undefined;
       }
       this.leg = leg;
-      if (!failure) return undefined;
+      if (!failure) {
+        if (relisting) this.deliver({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+        return undefined;
+      }
       failure = { ...failure, why: this.withoutSecrets(failure.why) };
       leg.initFailure = failure;
+      leg.initFailedAt = Date.now();
       this.log.error(
         {
           url: this.shownUrl,

@@ -265,7 +265,8 @@ export interface SdkHttpServer {
  * does, `500`, or `empty`: an SSE stream that repeats the event id it was given (in an event
  * without data, as a priming event) and ends, without the events after it. `reinit` shapes the answers to every `initialize` but the first (the
  * re-initialisations): sent after `delayMs`, and with `status` an HTTP error whose body echoes the
- * request's `Authorization` header, as careless servers do.
+ * request's `Authorization` header, as careless servers do (only the first `failures` of them
+ * when it is given; the later ones open sessions).
  */
 export async function startSdkHttpServer(
   opts: {
@@ -273,7 +274,7 @@ export async function startSdkHttpServer(
     json?: boolean;
     notFoundDelayMs?: number;
     resume?: 405 | 500 | 'empty';
-    reinit?: { delayMs?: number; status?: number };
+    reinit?: { delayMs?: number; status?: number; failures?: number };
   } = {},
 ): Promise<SdkHttpServer> {
   const { Server } = await import('@modelcontextprotocol/sdk/server/index.js');
@@ -336,7 +337,7 @@ export async function startSdkHttpServer(
       }
       if (rpc === 'initialize' && ++initializes > 1 && opts.reinit) {
         if (opts.reinit.delayMs) await new Promise((r) => setTimeout(r, opts.reinit?.delayMs));
-        if (opts.reinit.status) {
+        if (opts.reinit.status && initializes - 1 <= (opts.reinit.failures ?? Number.POSITIVE_INFINITY)) {
           requests.push({ ...seen, refused: opts.reinit.status });
           res
             .writeHead(opts.reinit.status, { 'content-type': 'text/plain' })

@@ -11,6 +11,7 @@ import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
   McpError,
+  ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runHttpListener } from '../../src/http/listener.js';
@@ -407,6 +408,52 @@ describe('a re-initialisation that fails', () => {
       ),
     ]);
     expect(JSON.stringify(b.log)).not.toContain('sekrit');
+  });
+});
+
+describe('after a failed re-initialisation', () => {
+  it('a later request tries again, once a second has passed, and works when the upstream is back', async () => {
+    const up = await server({ reinit: { status: 503, failures: 1 } });
+    const b = await bridge(up.url);
+    let relisted = 0;
+    b.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      relisted++;
+    });
+    await b.client.callTool({ name: 'echo', arguments: { message: 'warm' } });
+    await up.forget();
+    const failed = (message: string) =>
+      b.client.callTool({ name: 'echo', arguments: { message } }).then(
+        () => 'answered',
+        (err: McpError) => err.message,
+      );
+    expect(await failed('x')).toBe(
+      'MCP error -32000: MCP server over HTTP: the upstream session expired (HTTP 404) and could not be re-initialised: the upstream answered HTTP 503: init failed; request had authorization=(none)',
+    );
+    // At once: the same failure, without another initialize to the upstream.
+    const initializes = () => up.requests.filter((r) => r.rpc === 'initialize').length;
+    expect(initializes()).toBe(2);
+    expect(await failed('y')).toBe(
+      'MCP error -32000: MCP server over HTTP: the upstream session expired and could not be re-initialised: the upstream answered HTTP 503: init failed; request had authorization=(none)',
+    );
+    expect(initializes()).toBe(2);
+    expect(relisted).toBe(0);
+    await sleep(1100);
+    // A second later: one more re-initialisation, which opens a session, and the call runs on it.
+    expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'z' } }))).toBe('echo: z');
+    expect(initializes()).toBe(3);
+    expect(up.echoed).toEqual(['warm', 'z']);
+    // The new session's tools may differ: the client is told to list them again (only then).
+    await until(() => relisted === 1);
+    expect(relisted).toBe(1);
+    // Neither refused call ran, so neither counts.
+    expect(b.gate.commits).toBe(2);
+    expect(b.gate.rollbacks).toBe(2);
+    expect(b.log.filter((l) => l.startsWith('warn:')).map((l) => l.replace(/ \{.*/, ''))).toEqual([
+      'warn: upstream session expired; re-initialising',
+      'warn: upstream request failed: the upstream session expired (HTTP 404) and could not be re-initialised: the upstream answered HTTP 503: init failed; request had authorization=(none)',
+      'warn: upstream request failed: the upstream session expired and could not be re-initialised: the upstream answered HTTP 503: init failed; request had authorization=(none)',
+      'warn: trying again to re-initialise the upstream session',
+    ]);
   });
 });
 
