@@ -195,6 +195,20 @@ describe('compilePolicy', () => {
     expect(['vd', 'v1'].map(letter)).toEqual([true, false]);
   });
 
+  it('refuses a reversed character range with its position, as a tool key and in hide (it threw before)', () => {
+    const r = parsePolicy(
+      'version: "1"\nhide: ["x[z-a]"]\ntools:\n  "delete_[z-a]":\n    rules:\n      - { name: no, action: deny }\n  "e[😂-😀]": {}\n',
+    );
+    expect(r.errors.map((e) => [e.code, e.line, e.column, e.message])).toEqual([
+      ['invalid-glob', 2, 8, 'hide[0]: invalid glob "x[z-a]": invalid character class range: `z-a`'],
+      ['invalid-glob', 4, 3, 'invalid glob "delete_[z-a]": invalid character class range: `z-a`'],
+      ['invalid-glob', 7, 3, 'invalid glob "e[😂-😀]": invalid character class range: `😂-😀`'],
+    ]);
+    expect(r.errors[0]!.hint).toBe(
+      'a character range runs from the lower character to the higher one: [a-z], not [z-a]',
+    );
+  });
+
   it('refuses shell and picomatch glob syntax it does not have, instead of matching it as text', () => {
     for (const [glob, problem] of [
       ['tool_{1..3}', 'brace ranges ("{1..3}") are not supported: list the alternatives, {1,2,3}'],

@@ -111,14 +111,9 @@ function unlistedWarnings(doc: PolicyDocument, names: ReadonlySet<string>, locat
     );
   for (const key of keys) {
     if (unlisted.tools.includes(key)) continue;
-    // One `{a,b}` group and no other glob syntax (`{read,write}_file`): each alternative spelled
-    // out is a tool name of its own.
-    const braces = /^([^{}*?[\]\\]*)\{([^{}*?[\]\\]*)\}([^{}*?[\]\\]*)$/.exec(key);
-    for (const alt of braces?.[2]?.split(',') ?? []) {
-      const name = `${braces![1]}${alt}${braces![3]}`;
+    for (const name of spelledOut(key))
       if (!names.has(name))
         warn(['tools', key], `"${name}" in tool key "${key}" names no tool the server lists`, nearest(name));
-    }
   }
   // `hide` entries are unique (`hide-duplicate` is an error): the first index is the entry's.
   for (const h of unlisted.hide)
@@ -127,7 +122,26 @@ function unlistedWarnings(doc: PolicyDocument, names: ReadonlySet<string>, locat
       `hide entry "${h}" names no tool the server lists, so it hides nothing`,
       isGlob(h) ? 'the server lists no tool this glob matches' : nearest(h),
     );
+  for (const [i, h] of hide.entries()) {
+    if (unlisted.hide.includes(h) || hide.indexOf(h) !== i) continue;
+    for (const name of spelledOut(h))
+      if (!names.has(name))
+        warn(
+          ['hide', i],
+          `"${name}" in hide entry "${h}" names no tool the server lists, so it hides nothing`,
+          nearest(name),
+        );
+  }
   return out;
+}
+
+/**
+ * The tool names a key or hide entry with one `{a,b}` group and no other glob syntax spells out
+ * (`{read,write}_file`: `read_file`, `write_file`); none for any other entry.
+ */
+function spelledOut(entry: string): string[] {
+  const braces = /^([^{}*?[\]\\]*)\{([^{}*?[\]\\]*)\}([^{}*?[\]\\]*)$/.exec(entry);
+  return (braces?.[2]?.split(',') ?? []).map((alt) => `${braces![1]}${alt}${braces![3]}`);
 }
 
 /**

@@ -234,6 +234,20 @@ describe('tool names checked against the server (unlisted-tool)', () => {
       ],
     ]);
   });
+  it('spells out a brace group in a hide entry too', () => {
+    expect(w('hide: ["{move_file,delte_file}", "move_{file,files}"]\n', names)).toEqual([
+      [
+        2,
+        '"delte_file" in hide entry "{move_file,delte_file}" names no tool the server lists, so it hides nothing',
+        'did you mean `write_file`?',
+      ],
+      [
+        2,
+        '"move_files" in hide entry "move_{file,files}" names no tool the server lists, so it hides nothing',
+        'did you mean `move_file`?',
+      ],
+    ]);
+  });
   it('spells out a brace group between a prefix and a suffix', () => {
     expect(w('tools:\n  "write_{file,fle}": {}\n  "{read,move}_file": {}\n', names)).toEqual([
       [

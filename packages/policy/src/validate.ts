@@ -90,9 +90,13 @@ function globProblem(glob: string): string | undefined {
   }
   try {
     picomatch.makeRe(glob, { strictBrackets: true });
+    // What picomatch accepts, the matcher must build too (`[z-a]`, a reversed range, picomatch
+    // turns into a regex that matches nothing, without an error).
+    toolGlobMatcher(glob);
     return undefined;
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    const message = e instanceof Error ? e.message : String(e);
+    return message.replace(/^glob ".*?" cannot be matched: /su, '');
   }
 }
 
@@ -102,6 +106,8 @@ function globHint(problem: string): string {
   if (/^(brace ranges|extglobs|POSIX classes)/.test(problem)) {
     return 'Tollgate globs have *, ?, {a,b}, [abc] and [!abc] (docs/policy-reference.md); escape a literal character with a backslash';
   }
+  if (/range/.test(problem))
+    return 'a character range runs from the lower character to the higher one: [a-z], not [z-a]';
   return 'close every [ ], { } and ( ), or escape a literal one with a backslash';
 }
 
