@@ -10,7 +10,7 @@ describe('validate.schema patterns', () => {
 
   it('refuses at load time a pattern RE2 cannot run, with where and why', () => {
     const problem = jsonSchemaProblem({ properties: { p: { type: 'string', pattern: '^(?=.*[A-Z])' } } });
-    expect(problem).toMatch(/pattern "\^\(\?=\.\*\[A-Z\]\)": .*\(\?=.*linear-time \(RE2\) engine/);
+    expect(problem?.message).toMatch(/pattern "\^\(\?=\.\*\[A-Z\]\)": .*\(\?=.*linear-time \(RE2\) engine/);
     const r = parsePolicy(
       [
         'version: "1"',
@@ -23,5 +23,89 @@ describe('validate.schema patterns', () => {
     );
     expect(r.errors.map((e) => [e.code, e.line])).toEqual([['invalid-validate-schema', 5]]);
     expect(r.errors[0]!.message).toContain('RE2');
+  });
+});
+
+describe('validate.schema strictness: what JSON Schema would silently ignore fails the policy', () => {
+  const policy = (schema: string) =>
+    parsePolicy(
+      [
+        'version: "1"',
+        'tools:',
+        '  t:',
+        '    rules:',
+        '      - name: r',
+        `        validate: { schema: ${schema} }`,
+        '',
+      ].join('\n'),
+    );
+
+  it('an unknown keyword is an error at that key, with the keyword meant', () => {
+    const r = policy('{ type: object, properties: { path: { type: string, patern: "^/srv/" } } }');
+    expect(r.errors.map((e) => [e.code, e.line, e.column, e.message, e.hint])).toEqual([
+      [
+        'invalid-validate-schema',
+        6,
+        81,
+        'validate.schema is not a usable JSON Schema: unknown keyword "patern": JSON Schema would ignore it, and the check with it',
+        'did you mean `pattern`?',
+      ],
+    ]);
+  });
+
+  it('an unknown format is an error at its format key; known formats are fine', () => {
+    const r = policy('{ properties: { u: { type: string, format: emial } } }');
+    expect(r.errors.map((e) => [e.code, e.line, e.column, e.message])).toEqual([
+      [
+        'invalid-validate-schema',
+        6,
+        64,
+        'validate.schema is not a usable JSON Schema: unknown format "emial": JSON Schema would ignore it, and the check with it',
+      ],
+    ]);
+    expect(
+      policy('{ properties: { u: { type: string, format: email }, d: { format: date-time } } }').errors,
+    ).toEqual([]);
+  });
+
+  it('takes every dialect the runtime checks with; an unknown $schema is read as 2020-12', () => {
+    for (const uri of [
+      'http://json-schema.org/draft-04/schema#',
+      'http://json-schema.org/draft-06/schema#',
+      'http://json-schema.org/draft-07/schema#',
+      'https://json-schema.org/draft/2019-09/schema',
+      'https://json-schema.org/draft/2020-12/schema',
+      'https://example.com/my-dialect',
+    ]) {
+      expect(
+        jsonSchemaProblem({ $schema: uri, type: 'object', properties: { n: { maximum: 10 } } }),
+        uri,
+      ).toBe(undefined);
+    }
+    // draft-07 has no `prefixItems`: as an unknown keyword there it is refused; in 2020-12 it is known.
+    expect(
+      jsonSchemaProblem({
+        $schema: 'http://json-schema.org/draft-07/schema#',
+        prefixItems: [{ type: 'string' }],
+      })?.message,
+    ).toBe('unknown keyword "prefixItems": JSON Schema would ignore it, and the check with it');
+    expect(jsonSchemaProblem({ prefixItems: [{ type: 'string' }] })).toBe(undefined);
+  });
+
+  it('annotations and the usual structure stay valid', () => {
+    expect(
+      jsonSchemaProblem({
+        title: 't',
+        description: 'd',
+        $comment: 'c',
+        type: 'object',
+        required: ['a'],
+        additionalProperties: false,
+        properties: {
+          a: { type: 'string', examples: ['x'], default: 'x', minLength: 1 },
+          b: { enum: [1, 2] },
+        },
+      }),
+    ).toBe(undefined);
   });
 });

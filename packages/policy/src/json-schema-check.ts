@@ -1,41 +1,139 @@
 /**
  * Load-time check of `validate.schema` blocks: a schema ajv cannot compile would otherwise only
- * surface on the first call that reaches the rule. Dialect as the runtime uses it: draft-07 when
- * `$schema` names draft-04/06/07, otherwise JSON Schema 2020-12 (MCP 2025-11-25 "JSON Schema Usage").
- * `pattern` and `patternProperties` run on RE2, as at run time: a pattern RE2 cannot run is reported.
+ * surface on the first call that reaches the rule.
+ *
+ * - Dialect as the runtime picks it (`SchemaValidator` in `@tollgate/runtime`): a `$schema` naming
+ *   draft-04/06/07 is checked as draft-07, 2019-09 as 2019-09, anything else (none, or a URI ajv
+ *   does not know) as JSON Schema 2020-12 (MCP 2025-11-25 "JSON Schema Usage"). `$schema` and
+ *   `$id` are set aside first, as the runtime does.
+ * - Strict about what the author wrote: an unknown keyword (`patern`) or `format` (`emial`) is an
+ *   error. JSON Schema ignores both, so the check would admit every value without a word: a
+ *   policy fails open. (A server's `inputSchema`, which the policy author does not write, is
+ *   checked leniently at run time.)
+ * - `pattern` and `patternProperties` run on RE2, as at run time: a pattern RE2 cannot run is
+ *   reported.
  */
-import { Ajv } from 'ajv';
+import { Ajv, type Options } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { re2PatternEngine } from './regex.js';
+import { didYouMean } from './validate.js';
 
-/** `pattern` keywords run on RE2; one RE2 cannot run makes the schema an error (see regex.ts). */
-const RE2_PATTERNS = re2PatternEngine('throw');
+// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
-let draft7: Ajv | undefined;
-let draft2020: Ajv | undefined;
+/** Why a `validate.schema` block cannot be used, and where in it (see {@link jsonSchemaProblem}). */
+export interface JsonSchemaProblem {
+  /** What ajv (or RE2) found, e.g. `unknown keyword "patern"`. */
+  readonly message: string;
+  /** Path inside the schema to the offending key (`['properties', 'path', 'patern']`); empty for the whole schema. */
+  readonly at: readonly (string | number)[];
+  /** A did-you-mean for an unknown keyword, when one is near. */
+  readonly hint?: string;
+}
 
-/** Why `schema` is not a usable JSON Schema, or undefined when ajv compiles it. Never throws. */
-export function jsonSchemaProblem(schema: Record<string, unknown>): string | undefined {
-  const opts = {
-    strict: false,
-    allErrors: true,
-    validateFormats: false,
-    logger: false,
-    code: { regExp: RE2_PATTERNS },
-  } as const;
-  const legacy = typeof schema.$schema === 'string' && /draft-0[4-7]/.test(schema.$schema);
-  if (legacy) draft7 ??= new Ajv(opts);
-  else draft2020 ??= new Ajv2020(opts) as unknown as Ajv;
-  const ajv = (legacy ? draft7 : draft2020)!;
+type Dialect = 'draft7' | 'draft2019' | 'draft2020';
+const instances = new Map<Dialect, Ajv>();
+
+function ajvFor(dialect: Dialect): Ajv {
+  let ajv = instances.get(dialect);
+  if (!ajv) {
+    const opts: Options = {
+      // Unknown keywords and formats throw; the other strict checks (types, tuples) only lint
+      // style that JSON Schema allows.
+      strict: false,
+      strictSchema: true,
+      allErrors: true,
+      logger: false,
+      code: { regExp: re2PatternEngine('throw') },
+    };
+    ajv =
+      dialect === 'draft7'
+        ? new Ajv(opts)
+        : dialect === 'draft2019'
+          ? (new Ajv2019(opts) as unknown as Ajv)
+          : (new Ajv2020(opts) as unknown as Ajv);
+    addFormats(ajv);
+    instances.set(dialect, ajv);
+  }
+  return ajv;
+}
+
+/** The dialect the runtime checks a schema with, from its `$schema` (see the module comment). */
+function dialectOf(schema: Record<string, unknown>): Dialect {
+  const uri = typeof schema.$schema === 'string' ? schema.$schema : '';
+  return /draft-0[4-7]/.test(uri) ? 'draft7' : /2019-09/.test(uri) ? 'draft2019' : 'draft2020';
+}
+
+/** The path of the first key named `key` in `value` (depth first), or undefined. */
+function pathOfKey(
+  value: unknown,
+  key: string,
+  at: (string | number)[] = [],
+): (string | number)[] | undefined {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = pathOfKey(v, key, [...at, i]);
+      if (found) return found;
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    if (Object.hasOwn(value, key)) return [...at, key];
+    for (const [k, v] of Object.entries(value)) {
+      const found = pathOfKey(v, key, [...at, k]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** `#/properties/u` (a JSON Pointer in a URI fragment) as path segments. */
+function pointerPath(pointer: string): string[] {
+  return pointer
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => decodeURIComponent(s).replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/**
+ * Why `schema` (a `validate.schema` block) is not a usable JSON Schema, or undefined when it is.
+ * Never throws.
+ */
+export function jsonSchemaProblem(schema: Record<string, unknown>): JsonSchemaProblem | undefined {
+  const ajv = ajvFor(dialectOf(schema));
+  // As the runtime: `$id` would clash across rules, and a `$schema` ajv does not know would make
+  // it refuse the schema; the dialect was taken from it above.
+  const { $id: _id, $schema: _dialect, ...rest } = schema;
   try {
-    const ok = ajv.validateSchema(schema);
-    if (!ok) return ajv.errorsText(ajv.errors, { dataVar: 'schema' });
-    ajv.compile(schema);
+    const ok = ajv.validateSchema(rest);
+    if (!ok) return { message: ajv.errorsText(ajv.errors, { dataVar: 'schema' }), at: [] };
+    ajv.compile(rest);
     return undefined;
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    const message = e instanceof Error ? e.message : String(e);
+    const keyword = /^strict mode: unknown keyword: "(.*)"$/s.exec(message)?.[1];
+    if (keyword !== undefined) {
+      const guess = didYouMean(keyword, Object.keys(ajv.RULES.keywords));
+      return {
+        message: `unknown keyword "${keyword}": JSON Schema would ignore it, and the check with it`,
+        at: pathOfKey(rest, keyword) ?? [],
+        ...(guess ? { hint: `did you mean \`${guess}\`?` } : {}),
+      };
+    }
+    const format = /^unknown format "(.*)" (?:is used|ignored) in schema at path "(.*)"$/s.exec(message);
+    if (format) {
+      return {
+        message: `unknown format "${format[1]}": JSON Schema would ignore it, and the check with it`,
+        at: [...pointerPath(format[2]!), 'format'],
+        hint: 'formats: date-time, date, time, duration, email, hostname, ipv4, ipv6, uri, uri-reference, uuid, regex, ...',
+      };
+    }
+    return { message, at: [] };
   } finally {
-    // Compiled schemas are cached by $id; drop them so one policy cannot poison the next.
-    if (typeof schema.$id === 'string') ajv.removeSchema(schema.$id);
+    // ajv caches compiled schemas by object: a long-running proxy reloading its policy would keep
+    // every version's.
+    ajv.removeSchema(rest);
   }
 }

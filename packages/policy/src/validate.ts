@@ -718,13 +718,14 @@ function semanticChecks(doc: Obj, add: Add): void {
         const schema = rule.validate.schema;
         const problem = isObj(schema)
           ? jsonSchemaProblem(schema)
-          : `expected a mapping, got ${describe(schema)}`;
+          : { message: `expected a mapping, got ${describe(schema)}`, at: [] };
         if (problem)
           add(
-            [...rp, 'validate', 'schema'],
+            [...rp, 'validate', 'schema', ...problem.at],
             'invalid-validate-schema',
-            `validate.schema is not a usable JSON Schema: ${problem}`,
-            'e.g. `schema: { type: object, properties: { path: { type: string } } }`',
+            `validate.schema is not a usable JSON Schema: ${problem.message}`,
+            problem.hint ?? 'e.g. `schema: { type: object, properties: { path: { type: string } } }`',
+            ...(problem.at.length > 0 ? [{ at: 'key' as const }] : []),
           );
       }
 

@@ -36,6 +36,9 @@ export class SchemaValidator {
       strict: false,
       allErrors: true,
       validateSchema: true,
+      // An unknown `format` in a server's schema is ignored without ajv's console.warn, which
+      // would reach stderr unstructured, once per schema.
+      logger: false,
       code: { regExp: re2PatternEngine('skip') },
     } as const;
     this.draft7 = new Ajv(opts);
