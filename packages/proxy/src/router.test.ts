@@ -593,6 +593,41 @@ describe('Router', () => {
     expect(batch[4].error.code).toBe(-32600);
   });
 
+  it('answers a batch without waiting for a member the client cancelled, with no entry for it', async () => {
+    const { client, server, router, gate } = setup();
+    client.deliver([call(1, 'echo'), { jsonrpc: '2.0', id: 2, method: 'ping' }, call(3, 'deny_x')]);
+    await tick();
+    server.deliver({ jsonrpc: '2.0', id: 2, result: {} });
+    await tick();
+    expect(client.sent).toHaveLength(0);
+    // The server follows MCP and never answers the cancelled call.
+    client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } });
+    await tick();
+    expect(client.sent).toHaveLength(1);
+    const batch = client.json()[0];
+    expect(batch.map((r: { id: unknown }) => r.id)).toEqual([2, 3]);
+    expect(batch[1].result.isError).toBe(true);
+    expect(router.pendingRequests).toBe(0);
+    // Counted as any cancelled call; its id stays taken, and a late answer goes out on its own.
+    expect(gate.committed).toEqual(['echo']);
+    expect(router.awaitsAnswer(1)).toBe(true);
+    server.deliver({ jsonrpc: '2.0', id: 1, result: { content: [] } });
+    await tick();
+    expect(client.json().map((m) => (Array.isArray(m) ? 'batch' : m.id))).toEqual(['batch', 1]);
+    expect(router.awaitsAnswer(1)).toBe(false);
+  });
+
+  it('sends nothing for a batch whose only request was cancelled', async () => {
+    const { client, router } = setup();
+    client.deliver([call(1, 'echo')]);
+    await tick();
+    client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } });
+    await tick();
+    expect(client.sent).toHaveLength(0);
+    router.serverClosed({ exitCode: 1 });
+    expect(client.sent).toHaveLength(0);
+  });
+
   it('sends nothing back for a batch of notifications only, and -32600 for an empty batch', async () => {
     const { client, server } = setup();
     client.deliver([{ jsonrpc: '2.0', method: 'notifications/initialized' }]);

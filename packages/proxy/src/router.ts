@@ -156,8 +156,12 @@ interface Slot<D> {
 }
 
 interface BatchState {
-  /** Reply for each request of the batch, in element order; undefined while awaited. */
-  replies: Array<Buffer | undefined>;
+  /**
+   * Reply for each request of the batch, in element order; undefined while awaited, null for a
+   * request the client cancelled (it gets no entry: MCP "Cancellation", the receiver does not
+   * answer a cancelled request).
+   */
+  replies: Array<Buffer | null | undefined>;
   /** idKey -> index in `replies`, for requests forwarded to the server. */
   awaiting: Map<string, number>;
   sent: boolean;
@@ -716,11 +720,13 @@ export class Router<D extends GateDecision = GateDecision> {
   private maybeSendBatch(batch: BatchState): void {
     if (batch.sent || batch.replies.some((r) => r === undefined)) return;
     batch.sent = true;
-    if (batch.replies.length === 0) return;
+    const replies = batch.replies.filter((r): r is Buffer => r !== null);
+    // JSON-RPC 2.0 "Batch": no response objects -> nothing at all, never an empty array.
+    if (replies.length === 0) return;
     const parts: Buffer[] = [Buffer.from('[')];
-    batch.replies.forEach((r, i) => {
+    replies.forEach((r, i) => {
       if (i > 0) parts.push(Buffer.from(','));
-      parts.push(r as Buffer);
+      parts.push(r);
     });
     parts.push(Buffer.from(']'));
     this.toClient(Buffer.concat(parts));
@@ -773,11 +779,19 @@ export class Router<D extends GateDecision = GateDecision> {
     // request (an error, say) would be taken for the new request's: a call rolled back while its
     // own result passes as unknown (a rate limit never reached), or a tools/list answer read as
     // a call's (never filtered). MCP forbids reusing ids anyway ("Base Protocol > Requests").
-    // A batch member stays pending: its batch's array needs an entry.
+    // A batch member leaves its batch: the array goes to the client without an entry for it once
+    // the other members are in, instead of waiting for an answer that should never come.
     const entry = this.pending.get(key);
-    if (entry && !entry.batch) {
+    if (entry) {
+      const batch = entry.batch;
       this.pending.delete(key);
-      this.cancelled.set(key, entry);
+      this.cancelled.set(key, batch ? { ...entry, batch: undefined } : entry);
+      if (batch) {
+        const index = batch.awaiting.get(key);
+        batch.awaiting.delete(key);
+        if (index !== undefined && batch.replies[index] === undefined) batch.replies[index] = null;
+        this.maybeSendBatch(batch);
+      }
       if (this.cancelled.size > MAX_CANCELLED) {
         // Memory stays bounded; the oldest cancelled id is forgotten (its answer, if it ever
         // comes, answers no known request and is dropped).
