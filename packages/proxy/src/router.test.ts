@@ -894,6 +894,33 @@ function streamFromServer(server: Peer, bytes: Buffer) {
   };
 }
 
+describe('a short server answer followed by stray bytes', () => {
+  it('is not forwarded, and its call is answered with an error at once (not at the end of the session)', async () => {
+    const { client, server, gate, router } = setup();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    server.deliver(Buffer.from('{"jsonrpc":"2.0","id":1,"result":{"content":[]}} 0'));
+    await tick();
+    expect(client.json()).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        error: {
+          code: -32603,
+          message:
+            "The MCP server's answer could not be passed on: not a JSON-RPC message (malformed JSON: unexpected bytes after the message)",
+        },
+      },
+    ]);
+    expect(router.pendingRequests).toBe(0);
+    expect(gate.committed).toEqual(['echo']);
+    // Stray text with no id stays noise.
+    server.deliver(Buffer.from('{"jsonrpc":"2.0","method":"x"} 0'));
+    await tick();
+    expect(client.sent).toHaveLength(1);
+  });
+});
+
 describe('Router cut-through of long server messages', () => {
   function setupStreaming() {
     const client = new StreamingClient();
@@ -986,6 +1013,42 @@ describe('Router cut-through of long server messages', () => {
     expect(router.stats.unmatchedResponses).toBe(1);
     expect(gate.committed).toEqual([]);
     expect(router.pendingRequests).toBe(1);
+  });
+
+  it('never completes a streamed answer followed by stray bytes, and answers its call at once', async () => {
+    // `{...} 0`: holding back only the last visible byte would have sent `{...} `, a whole message,
+    // and the call would have been answered a second time at the end of the session.
+    for (const stray of [' 0', '}', ' {"x":1}']) {
+      const { client, server, gate, router } = setupStreaming();
+      client.deliver(call(1, 'echo'));
+      await tick();
+      const s = streamFromServer(server, Buffer.concat([bigResult(1), Buffer.from(stray)]));
+      expect(s.streamed).toBe(true);
+      s.rest();
+      await tick();
+      const line = client.events
+        .filter((e) => e.startsWith('part '))
+        .map((e) => e.slice(5))
+        .join('');
+      expect(() => JSON.parse(line), stray).toThrow();
+      expect(line.endsWith('"id":1'), stray).toBe(true);
+      expect(
+        client.events.filter((e) => e.startsWith('msg ')).map((e) => JSON.parse(e.slice(4))),
+        stray,
+      ).toEqual([
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          error: {
+            code: -32603,
+            message:
+              "The MCP server's answer could not be passed on: not a JSON-RPC message (malformed JSON: unexpected bytes after the message)",
+          },
+        },
+      ]);
+      expect(router.pendingRequests).toBe(0);
+      expect(gate.committed).toEqual(['echo']);
+    }
   });
 
   it('rolls back a call whose streamed answer is a JSON-RPC error', async () => {

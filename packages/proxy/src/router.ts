@@ -871,6 +871,10 @@ export class Router<D extends GateDecision = GateDecision> {
           { line: text, problem: env.problem },
           'non-JSON-RPC output on the server stdout (not forwarded)',
         );
+        // A response followed by stray bytes: its request gets an error now, not at session end.
+        if (env.kind === 'invalid' && env.id !== undefined) {
+          this.answerUnpassable(env.id, `not a JSON-RPC message (${env.problem})`);
+        }
       }
     }
   }
@@ -889,30 +893,25 @@ export class Router<D extends GateDecision = GateDecision> {
     const out = this.client.openStream();
     if (!out) return undefined;
     const envelope = new EnvelopeStream();
-    // The message's last visible byte (its closing brace, with any whitespace after it) is held
-    // back until the whole envelope is known: its id may come last, and name a request whose
-    // answer the proxy must read whole (a tools/list that started after this message did). Such a
-    // message ends without its brace: no client takes an unfinished line for a message.
-    let held: Buffer[] = [];
+    // The message's top-level closing brace, and whatever follows it, is held back until the whole
+    // envelope is known: its id may come last, and name a request whose answer the proxy must read
+    // whole (a tools/list that started after this message did), and bytes after the brace make
+    // the line no message. So is everything from a malformed byte on. A refused message ends
+    // without its closing brace: no client takes it for a message, whatever the server wrote
+    // after it (`{...} 0` must not reach the client as `{...} `).
+    const held: Buffer[] = [];
     return {
       write: (part) => {
-        envelope.push(part);
-        const last = lastVisibleByte(part);
-        if (last === -1) {
-          held.push(part);
-          return;
-        }
-        for (const h of held) out.write(h);
-        if (last > 0) out.write(part.subarray(0, last));
-        held = [part.subarray(last)];
+        const forward = envelope.push(part);
+        if (forward > 0) out.write(forward === part.length ? part : part.subarray(0, forward));
+        if (forward < part.length) held.push(part.subarray(forward));
       },
       end: (oversize) => {
-        // Over the cap, the client got the first `limit` bytes of a line that can no longer be
-        // completed: end that line, then answer the request it was for, as for any oversize
-        // message.
+        // Over the cap, the client got the bytes of a line that can no longer be completed (up to
+        // the cap, less what was held back): end that line, then answer the request it was for,
+        // as for any oversize message. The held bytes stay back: with them, a message followed
+        // by whitespace up to the cap would be whole.
         if (oversize) {
-          // Cut at the cap, the line cannot be a whole message: its first `limit` bytes go on.
-          for (const h of held) out.write(h);
           out.end();
           this.serverOversize(oversize);
           return;
@@ -950,9 +949,19 @@ export class Router<D extends GateDecision = GateDecision> {
     this.log.warn({ problem: why }, 'a long server message was cut off before its end instead of passed on');
     if (env.kind !== 'response') {
       this.stats.noiseLines++;
+      // A response followed by stray bytes still names the request it was meant to answer.
+      if (env.kind === 'invalid' && env.id !== undefined) this.answerUnpassable(env.id, why);
       return;
     }
-    const id = env.id as JsonRpcId;
+    this.answerUnpassable(env.id as JsonRpcId, why);
+  }
+
+  /**
+   * Answers the request `id` names with -32603 because the server's answer to it could not be
+   * passed on (`why`); the server did answer, so a call counts. Nothing when no request is
+   * pending under `id`.
+   */
+  private answerUnpassable(id: JsonRpcId, why: string): void {
     const key = idKey(id);
     const reply = encode(
       errorResponse(id, ErrorCode.InternalError, `The MCP server's answer could not be passed on: ${why}`),
@@ -1185,15 +1194,6 @@ export class Router<D extends GateDecision = GateDecision> {
     this.log.info({ tools: changed }, 'policy reload changed hidden tools; notifying the client');
     this.toClient(LIST_CHANGED);
   }
-}
-
-/** Index of the last byte of `part` that is not JSON whitespace, or -1 when there is none. */
-function lastVisibleByte(part: Buffer): number {
-  for (let i = part.length - 1; i >= 0; i--) {
-    const c = part[i]!;
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
-  }
-  return -1;
 }
 
 /**

@@ -46,6 +46,10 @@ type Phase =
 /** Reads one message's envelope from its bytes, pushed in order. */
 export class EnvelopeStream {
   private phase: Phase = 'start';
+  /** The message was whole, then stray bytes followed it. */
+  private trailing = false;
+  /** Index, in the chunk that held it, of the top-level closing brace (see {@link push}). */
+  private closedAt = 0;
   private inString = false;
   private escape = false;
   /** Whether the string being read is a member name (else a value). */
@@ -72,22 +76,38 @@ export class EnvelopeStream {
     hasError: boolean;
   } = { hasId: false, hasMethod: false, hasResult: false, hasError: false };
 
-  /** Feeds the next bytes of the message. */
-  push(chunk: Buffer): void {
+  /**
+   * Feeds the next bytes of the message.
+   *
+   * @returns how many leading bytes of `chunk` come before the top-level closing brace and before
+   *   any malformed byte: a peer given only those bytes of the message never holds a complete JSON
+   *   value (an object without its closing brace). 0 once the brace, or a malformed byte, was met.
+   */
+  push(chunk: Buffer): number {
+    if (this.phase === 'done') {
+      this.pushAfterEnd(chunk);
+      return 0;
+    }
     let i = 0;
     const n = chunk.length;
-    while (i < n && this.phase !== 'bad') {
+    while (i < n) {
+      const phase = this.phase as Phase;
+      if (phase === 'bad') break;
+      if (phase === 'done') {
+        this.pushAfterEnd(chunk.subarray(i));
+        return this.closedAt;
+      }
       if (this.inString) {
         i = this.readString(chunk, i);
         continue;
       }
       const c = chunk[i] as number;
-      switch (this.phase) {
+      switch (phase) {
         case 'start':
           if (isWs(c)) break;
           if (c !== 0x7b) {
             this.fail('not a JSON object');
-            return;
+            return i;
           }
           this.phase = 'key';
           break;
@@ -95,11 +115,12 @@ export class EnvelopeStream {
           if (isWs(c)) break;
           if (c === 0x7d && this.first) {
             this.phase = 'done';
+            this.closedAt = i;
             break;
           }
           if (c !== Q) {
             this.fail('expected a member name');
-            return;
+            return i;
           }
           this.startString(true, true);
           break;
@@ -107,7 +128,7 @@ export class EnvelopeStream {
           if (isWs(c)) break;
           if (c !== 0x3a) {
             this.fail('expected ":"');
-            return;
+            return i;
           }
           this.phase = 'value';
           break;
@@ -134,25 +155,43 @@ export class EnvelopeStream {
         case 'after':
           if (isWs(c)) break;
           if (c === 0x2c) this.phase = 'key';
-          else if (c === 0x7d) this.phase = 'done';
-          else {
+          else if (c === 0x7d) {
+            this.phase = 'done';
+            this.closedAt = i;
+          } else {
             this.fail('expected "," or "}"');
-            return;
-          }
-          break;
-        case 'done':
-          if (!isWs(c)) {
-            this.fail('unexpected bytes after the message');
-            return;
+            return i;
           }
           break;
       }
       i++;
     }
+    if ((this.phase as Phase) === 'done') return this.closedAt;
+    // Malformed at `i` (fail returned before advancing), or still open: bytes before `i` go on.
+    return i;
+  }
+
+  /** Bytes after the top-level closing brace: only JSON whitespace may follow. */
+  private pushAfterEnd(chunk: Buffer): void {
+    for (let k = 0; k < chunk.length; k++) {
+      if (!isWs(chunk[k] as number)) {
+        this.trailing = true;
+        this.fail('unexpected bytes after the message');
+        return;
+      }
+    }
   }
 
   /** The envelope, once every byte has been pushed. */
   result(): Envelope {
+    if (this.trailing && !this.refusal) {
+      // As scanEnvelope: a response with bytes after it keeps the id of the request it answers.
+      const env = classifyEnvelope(this.fields as EnvelopeFields);
+      const problem = `malformed JSON: ${this.problem}`;
+      return env.kind === 'response'
+        ? { kind: 'invalid', problem, id: env.id }
+        : { kind: 'invalid', problem };
+    }
     if (this.problem) return { kind: 'invalid', problem: `malformed JSON: ${this.problem}` };
     if (this.phase !== 'done' || this.inString) {
       return { kind: 'invalid', problem: 'malformed JSON: the message ended early' };

@@ -29,7 +29,10 @@ export interface Envelope {
   readonly method?: string;
   /** For responses: true when the response carries `error` rather than `result`. */
   readonly isError?: boolean;
-  /** For `invalid`: why. */
+  /**
+   * For `invalid`: why. An invalid message may still carry `id`: a request refused with its id, or
+   * a response followed by stray bytes (the id of the request it was meant to answer).
+   */
   readonly problem?: string;
   /**
    * For a request with `params`: the member names written in it, at any depth (`:` outside
@@ -189,8 +192,15 @@ export function scanEnvelope(buf: Buffer): Envelope {
         throw new ScanError('expected "," or "}"');
       }
     }
-    if (skipWs(buf, i) !== buf.length) throw new ScanError('unexpected bytes after the message');
     const env = classifyEnvelope({ jsonrpc, id, hasId, method, hasMethod, hasResult, hasError });
+    if (skipWs(buf, i) !== buf.length) {
+      // A response with bytes after it is no message; its id still names the request it was
+      // meant to answer, which can be answered with an error instead of waiting forever.
+      const problem = 'malformed JSON: unexpected bytes after the message';
+      return env.kind === 'response'
+        ? { kind: 'invalid', problem, id: env.id }
+        : { kind: 'invalid', problem };
+    }
     // Built member by member: a spread of `env` (whose shape varies with its kind) took a slow,
     // megamorphic copy that cost more than the whole scan (measured: 2.5 us against 0.5 us).
     return paramsMembers !== undefined && env.kind === 'request'
