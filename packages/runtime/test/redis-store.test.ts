@@ -211,6 +211,32 @@ describeRedis('Redis store: reserves Redis did not answer count nothing', () => 
     await store.close();
   });
 
+  it('undoes a reserve answered with a reply of another shape, and refuses the call', async () => {
+    // Replies matched to the wrong command (a reordering proxy between Tollgate and Redis did
+    // this): the reserve ran, but its answer reads as FINISH's `1`. It must not stay counted.
+    const prefix = `shape${n++}:`;
+    const store = new RedisCounterStore({ url: redis!.url, prefix });
+    await store.ready();
+    const client = (store as unknown as { redis: { tgReserve: (...a: unknown[]) => Promise<unknown> } })
+      .redis;
+    const real = client.tgReserve.bind(client);
+    client.tgReserve = async (...a: unknown[]) => {
+      await real(...a);
+      return 1;
+    };
+    const now = Date.now();
+    const { pending } = fixedKeys(prefix, 'r', now);
+    const err = await store.reserve([fixed('r', 5)], now).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StateUnavailableError);
+    expect((err as Error).message).toBe('Redis state: reserve failed: unexpected reply from Redis: 1');
+    expect(await settle(() => raw!.zcard(pending), 0)).toBe(0);
+    expect(await raw!.keys(`${prefix}x:*`)).toHaveLength(1);
+    await store.close();
+  });
+
   it('sends a rollback that could not be sent again once reconnected', async () => {
     const prefix = `stall${n++}:`;
     const store = new RedisCounterStore({

@@ -178,6 +178,20 @@ interface Repair {
   readonly until: number;
 }
 
+/**
+ * Whether `out` has the shape of the reserve script's answer for `n` items (see `RESERVE`):
+ * `{1, value * n}`, `{2}`, or `{0, tag, itemIndex (1..n), value, ts...}`.
+ */
+function isReserveReply(out: unknown, n: number): out is (string | number)[] {
+  if (!Array.isArray(out) || out.length === 0) return false;
+  const head = Number(out[0]);
+  if (head === 1) return out.length === n + 1;
+  if (head === 2) return out.length === 1;
+  if (head !== 0 || out.length < 4) return false;
+  const index = Number(out[2]);
+  return Number.isInteger(index) && index >= 1 && index <= n;
+}
+
 /** A command the store refused to send (Redis refused the DSN's database). */
 class NotSent extends Error {}
 
@@ -518,6 +532,15 @@ export class RedisCounterStore implements CounterStore {
       // The reserve may still run when Redis gets to it: take it back (a denied call counts nothing).
       if (write && effectUnknown(err)) this.undoReserve(id, items, now, expiresAt);
       throw this.unavailable(write ? 'reserve' : 'read', err);
+    }
+    if (!isReserveReply(out, items.length)) {
+      // Not what the script returns (a reply that belongs to another command): whether this
+      // reserve ran is unknown, so it is undone as a timed-out one is, and the call is refused.
+      if (write) this.undoReserve(id, items, now, expiresAt);
+      throw this.unavailable(
+        write ? 'reserve' : 'read',
+        new Error(`unexpected reply from Redis: ${JSON.stringify(out)?.slice(0, 200)}`),
+      );
     }
     if (this.repairs.length > 0) this.flushRepairs();
     if (Number(out[0]) === 2) {
