@@ -196,8 +196,16 @@ describe('tollgate explain', () => {
     expect(state(tollgateWith({ TOLLGATE_STATE_DSN: 'memory:' }, ...args, '--state-dir', own))).not.toBe(
       'memory:',
     );
-    // Blank counts as unset.
-    expect(state(tollgateWith({ TOLLGATE_STATE_DSN: ' ' }, ...args))).not.toBe('memory:');
+    // Set but blank (an unset variable in a client's env block) is refused, as an empty
+    // --state-dsn is: counting in local SQLite instead would multiply a shared limit.
+    const blank = tollgateWith({ TOLLGATE_STATE_DSN: ' ' }, ...args);
+    expect(blank.code).toBe(2);
+    expect(JSON.parse(blank.stdout).errors[0].message).toBe(
+      'TOLLGATE_STATE_DSN is set but empty (an unset variable?): give the store, or remove the variable for SQLite under the state directory',
+    );
+    expect(state(tollgateWith({ TOLLGATE_STATE_DSN: '' }, ...args, '--state-dir', own))).not.toBe('memory:');
+    // Spaces around a pasted DSN are not part of it.
+    expect(state(tollgateWith({}, ...args, '--state-dsn', '  memory: '))).toBe('memory:');
   });
 
   it('explains a call whose arguments nest deeper than JSON.stringify can go (text and --json)', () => {

@@ -196,6 +196,39 @@ describe('counter store flags and TOLLGATE_STATE_DSN', () => {
     );
   });
 
+  it('refuses --state-dsn or --state-prefix with --per-session-counters, which would never use them', () => {
+    for (const [flag, value] of [
+      ['--state-dsn', 'memory:'],
+      ['--state-prefix', 'team:'],
+    ] as const) {
+      const r = tollgate([
+        '-c',
+        policy,
+        '--transport',
+        'http',
+        '--per-session-counters',
+        flag,
+        value,
+        '--',
+        'true',
+      ]);
+      expect(r.code, flag).toBe(2);
+      expect(r.stderr, flag).toContain(
+        `tollgate: --per-session-counters counts each session in its own memory store: ${flag} would not be used (leave one of them out)`,
+      );
+    }
+  });
+
+  it('refuses a set but blank TOLLGATE_STATE_DSN (an unset variable in a client env block) the same way', () => {
+    const r = runCli(['-c', policy, '--', 'true'], {
+      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_STATE_DSN: '  ' },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'tollgate: TOLLGATE_STATE_DSN is set but empty (an unset variable?): give the store, or remove the variable for SQLite under the state directory',
+    );
+  });
+
   it('refuses an empty --state-prefix with exit 2 instead of using the default prefix unsaid', () => {
     const r = tollgate(['-c', policy, '--state-dsn', UNREACHABLE_REDIS, '--state-prefix', '', '--', 'true']);
     expect(r.code).toBe(2);

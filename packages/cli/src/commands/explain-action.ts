@@ -332,7 +332,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     return;
   }
   let state: { store: CounterStore; label: string };
-  const emptyOption = emptyStateOptionProblem(opts);
+  const emptyOption = emptyStateOptionProblem(opts, process.env);
   if (emptyOption) {
     return fail(
       opts,

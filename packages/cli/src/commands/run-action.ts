@@ -120,9 +120,16 @@ export async function runProxyCommand(
     );
   }
   if (opts.stateDir && opts.stateDsn) throw new UsageError('use either --state-dir or --state-dsn, not both');
+  // Each listener session then counts in its own memory store: a shared store named here would
+  // never be used, and its author would believe the counters shared.
+  if (opts.perSessionCounters && (opts.stateDsn !== undefined || opts.statePrefix !== undefined)) {
+    throw new UsageError(
+      `--per-session-counters counts each session in its own memory store: ${opts.stateDsn !== undefined ? '--state-dsn' : '--state-prefix'} would not be used (leave one of them out)`,
+    );
+  }
   // `TOLLGATE_STATE_DSN` keeps a Redis password off the command line (and out of `ps`); a flag wins.
   const stateDsn = stateDsnOf(opts, process.env);
-  const emptyOption = emptyStateOptionProblem(opts);
+  const emptyOption = emptyStateOptionProblem(opts, process.env);
   if (emptyOption) throw new UsageError(emptyOption);
   if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(stateDsn ?? '')) {
     // Silently ignoring it would leave the counters shared that the user meant to separate.
