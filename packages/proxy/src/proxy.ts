@@ -50,14 +50,18 @@ export interface StdioProxyExit {
   readonly stats: Router['stats'];
   /** The session id given to the gate. */
   readonly sessionId: string;
-  /** Why it ended: `child_exit`, `client_eof` or `signal:SIGTERM` (the first that happened). */
+  /**
+   * Why it ended: `child_exit`, `client_eof`, `signal:SIGTERM`, or `server_eof` (the server closed
+   * its stdout while still running): the first that happened.
+   */
   readonly reason: string;
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
 /**
- * Runs the proxy until the child exits (on its own, after client EOF, or after a signal).
+ * Runs the proxy until the child exits (on its own, after client EOF, after a signal, or after
+ * it closed its stdout: then it is stopped with the shutdown ladder).
  *
  * @throws Error when the command cannot be spawned (message names the command and the errno code).
  */
@@ -87,11 +91,27 @@ export async function runStdioProxy<D extends GateDecision>(
   // flight may well have run it; giving the quota back would let a client run a limited tool
   // without limit by closing its input, or having Tollgate signalled, after each call.
   let endedBy: string | undefined;
+  let reason: string | undefined;
   const serverClosed = new Promise<ChildExit>((resolve) => {
     server.onclose = (info) => {
+      const pending = router.pendingRequests;
       if (endedBy !== undefined) router.endSession(endedBy);
       router.serverClosed(info);
-      resolve({ code: info.exitCode ?? null, signal: info.signal ?? null });
+      if (info.exitCode !== undefined || info.signal != null) {
+        resolve({ code: info.exitCode ?? null, signal: info.signal ?? null });
+        return;
+      }
+      // EOF on the server's stdout while it keeps running: the end of its side of the stdio
+      // transport, since it can never answer again. Pending requests were answered above as if it
+      // had exited (later ones are answered at once); it is stopped with the ladder, and Tollgate
+      // exits with its code once it is reaped, as when the server exits on its own.
+      reason ??= 'server_eof';
+      log.warn(
+        { childPid: server.process?.pid, pending, graceMs: shutdownGraceMs },
+        'the server closed its stdout but is still running; ending the session and stopping it',
+      );
+      void server.close();
+      void server.process?.exited.then(resolve);
     };
   });
   // Flow control, as `pipe()` has it: while one side's output piles up unread, the other side
@@ -101,7 +121,6 @@ export async function runStdioProxy<D extends GateDecision>(
   server.onbacklog = (full) => (full ? client.pauseInput() : client.resumeInput());
   server.onerror = (err) => log.warn({ err }, 'server transport error');
   client.onerror = (err) => log.debug({ err }, 'client transport error');
-  let reason: string | undefined;
   const drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
   const serverGone = () => server.process?.hasExited ?? true;
   // Client EOF ends the session the way a client running the server directly would end it

@@ -240,6 +240,8 @@ export class Router<D extends GateDecision = GateDecision> {
   private nextInvented = 1;
   private schemaFetch: Promise<void> | undefined;
   private serverGone: CloseInfo | undefined;
+  /** The error message of a request that arrives after the server is gone. */
+  private goneMessage = 'MCP server is not running';
   private clientGone = false;
   private unsubscribe: (() => void) | undefined;
 
@@ -272,8 +274,10 @@ export class Router<D extends GateDecision = GateDecision> {
   }
 
   /**
-   * The server is gone (child exited). Every client request still pending gets a JSON-RPC
-   * error; reservations of pending calls are rolled back.
+   * The server is gone: the child exited, or closed its stdout (then `info` has no exit code nor
+   * signal), or an HTTP upstream ended its session. Every client request still pending gets a
+   * JSON-RPC error; reservations of pending calls are rolled back. Requests that arrive later are
+   * answered with an error at once.
    */
   serverClosed(info: CloseInfo): void {
     if (this.serverGone) return;
@@ -283,6 +287,9 @@ export class Router<D extends GateDecision = GateDecision> {
         : info.exitCode !== undefined
           ? `MCP server exited with code ${info.exitCode ?? 'unknown'}`
           : `MCP server closed the session (${info.reason ?? 'connection ended'})`;
+    // A server whose side closed without an exit (it closed its stdout; an HTTP upstream ended
+    // its session) may still be running while it is stopped: later requests are told what ended.
+    if (info.signal == null && info.exitCode === undefined) this.goneMessage = how;
     this.endPending(info, `${how} before answering`, 'rollback', {
       exitCode: info.exitCode ?? null,
       signal: info.signal ?? null,
@@ -685,9 +692,7 @@ export class Router<D extends GateDecision = GateDecision> {
     if (o.toServer) {
       if (this.serverGone) {
         if (o.awaitsId !== undefined) {
-          const reply = encode(
-            errorResponse(o.awaitsId, ErrorCode.UpstreamClosed, 'MCP server is not running'),
-          );
+          const reply = encode(errorResponse(o.awaitsId, ErrorCode.UpstreamClosed, this.goneMessage));
           if (batch) batch.replies[batch.awaiting.get(idKey(o.awaitsId)) ?? -1] = reply;
           else this.toClient(reply);
           // A call decided while the server died: give its reservation back.

@@ -23,9 +23,22 @@ export interface ChildStdioTransportOptions extends SpawnChildOptions {
 export const DEFAULT_STREAM_AFTER_BYTES = 256 * 1024;
 
 /**
+ * How long one end of the child (its stdout EOF, its exit) waits for the other before it is
+ * reported alone, in milliseconds. An exiting child closes its stdout and exits at about the same
+ * time, in either order.
+ */
+const EXIT_AFTER_EOF_MS = 200;
+
+/** The `reason` of {@link CloseInfo} when the child closed its stdout and kept running. */
+const OUTPUT_CLOSED_REASON = 'it closed its stdout';
+
+/**
  * The upstream side of the stdio proxy: an MCP server launched as a child process, speaking
  * newline-delimited JSON on its stdin/stdout (MCP spec 2025-11-25, "Transports > stdio").
- * `onclose` reports the child's exit code and signal.
+ * `onclose` reports the child's exit code and signal; or, when the child closes its stdout and is
+ * still running 200 ms later, it is called at that point without them (reason
+ * "it closed its stdout"): the server can never answer again, and the caller stops it
+ * ({@link close}) and learns how it ended from `process.exited`. It is called once either way.
  */
 export class ChildStdioTransport implements MessageTransport {
   onmessage?: (bytes: Buffer) => void;
@@ -37,6 +50,7 @@ export class ChildStdioTransport implements MessageTransport {
   private handle: ChildProcessHandle | undefined;
   private writer: FrameWriter | undefined;
   private backlogHandler: ((full: boolean) => void) | undefined;
+  private closing: Promise<void> | undefined;
 
   /** See {@link MessageTransport.onbacklog}: the server reads its stdin slower than we write. */
   set onbacklog(fn: ((full: boolean) => void) | undefined) {
@@ -93,19 +107,36 @@ export class ChildStdioTransport implements MessageTransport {
     this.writer.onbacklog = this.backlogHandler;
     const { stdout } = handle.child;
     stdout.on('data', (chunk: Buffer) => inReadTurn(() => this.splitter.push(chunk)));
+    let closed = false;
+    const close = (info: CloseInfo) => {
+      if (closed) return;
+      closed = true;
+      this.onclose?.(info);
+    };
     let stdoutEnded = false;
     const stdoutDone = new Promise<void>((resolve) => {
       stdout.once('end', () => {
         stdoutEnded = true;
         this.splitter.end();
         resolve();
+        // EOF on the child's stdout ends the server's side of the stdio transport: it can never
+        // answer again, even if it keeps running. A child that exits closes its stdout too, often
+        // a moment before its exit is seen: wait as long for the exit, so that it is reported as
+        // one, with its code.
+        if (handle.hasExited) return;
+        const timer = setTimeout(() => {
+          if (!handle.hasExited) close({ reason: OUTPUT_CLOSED_REASON });
+        }, EXIT_AFTER_EOF_MS);
+        void handle.exited.then(() => clearTimeout(timer));
       });
       stdout.once('close', () => resolve());
     });
     void handle.exited.then(async (exit) => {
-      // Deliver everything the child wrote before it died, then report the close.
-      if (!stdoutEnded) await Promise.race([stdoutDone, new Promise((r) => setTimeout(r, 200))]);
-      this.onclose?.({ exitCode: exit.code, signal: exit.signal, reason: 'server process exited' });
+      // Deliver everything the child wrote before it died, then report the close. A grandchild
+      // may hold the stdout pipe open past the child's exit: the exit is reported anyway.
+      if (!stdoutEnded)
+        await Promise.race([stdoutDone, new Promise((r) => setTimeout(r, EXIT_AFTER_EOF_MS))]);
+      close({ exitCode: exit.code, signal: exit.signal, reason: 'server process exited' });
     });
   }
 
@@ -124,10 +155,17 @@ export class ChildStdioTransport implements MessageTransport {
     h.child.stdin.end();
   }
 
-  /** Runs the shutdown ladder (stdin EOF, SIGTERM, SIGKILL) and resolves when the child is gone. */
-  async close(): Promise<void> {
-    if (!this.handle) return;
-    if (!this.handle.hasExited && !this.handle.child.stdin.destroyed) this.writer?.flush();
-    await this.handle.shutdown(this.opts.shutdownGraceMs);
+  /**
+   * Runs the shutdown ladder (stdin EOF, SIGTERM, SIGKILL) and resolves when the child is gone.
+   * A second call while the ladder runs joins it rather than starting another.
+   */
+  close(): Promise<void> {
+    const h = this.handle;
+    if (!h) return Promise.resolve();
+    this.closing ??= (async () => {
+      if (!h.hasExited && !h.child.stdin.destroyed) this.writer?.flush();
+      await h.shutdown(this.opts.shutdownGraceMs);
+    })();
+    return this.closing;
   }
 }

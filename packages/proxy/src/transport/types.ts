@@ -10,9 +10,12 @@
 
 /** Why a transport closed. */
 export interface CloseInfo {
-  /** For a child process: its exit code, or null when it died from a signal. */
+  /**
+   * For a child process: its exit code, or null when it died from a signal. Absent when the
+   * child has not exited (it closed its stdout and kept running).
+   */
   readonly exitCode?: number | null;
-  /** For a child process: the signal that ended it. */
+  /** For a child process: the signal that ended it (absent as `exitCode` is). */
   readonly signal?: NodeJS.Signals | null;
   /** A human-readable reason, e.g. "client closed stdin". */
   readonly reason?: string;
