@@ -46,17 +46,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { argumentsAsSent } from '@tollgate/runtime';
 import { denialResponse, taskDenialResponse } from './denial.js';
 import type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
-import {
-  arrayElements,
-  countMembers,
-  type Envelope,
-  type JsonRpcId,
-  scanEnvelope,
-  skipWs,
-} from './jsonrpc/envelope.js';
+import { countMembers, type Envelope, type JsonRpcId, scanEnvelope } from './jsonrpc/envelope.js';
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
+import { arrayElements, skipWs } from './jsonrpc/json-text.js';
 import { caseCollision, caseVariantOf } from './jsonrpc/member-names.js';
 import { findIdInEdges } from './jsonrpc/oversize.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
