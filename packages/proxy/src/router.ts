@@ -50,7 +50,8 @@ import { countMembers, type Envelope, type JsonRpcId, scanEnvelope } from './jso
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
-import { arrayElements, skipWs } from './jsonrpc/json-text.js';
+import { applyEdits, setMember } from './jsonrpc/json-edit.js';
+import { arrayElements, memberAt, skipWs } from './jsonrpc/json-text.js';
 import { caseCollision, caseVariantOf } from './jsonrpc/member-names.js';
 import { findIdInEdges } from './jsonrpc/oversize.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
@@ -1279,18 +1280,29 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Sets `result.capabilities.tools.listChanged` in an `initialize` response when tools are offered. */
+/**
+ * Sets `result.capabilities.tools.listChanged` in an `initialize` response when tools are offered
+ * (`JSON.parse` decides: `tools` an object whose `listChanged` is not `true`). Only that member
+ * changes in the text: `"listChanged":true` is added to the `tools` object the parse read (the
+ * last of its name at each step), or the value of its `listChanged` is replaced; every other byte
+ * passes as the server wrote it (see jsonrpc/json-edit.ts).
+ */
 function advertiseListChanged(bytes: Buffer): Buffer {
+  let msg: { result?: { capabilities?: { tools?: unknown } } } | null;
   try {
-    const msg = JSON.parse(bytes.toString('utf8'));
-    const tools = msg?.result?.capabilities?.tools;
-    if (!isPlainObject(tools) || tools.listChanged === true) return bytes;
-    tools.listChanged = true;
-    return encode(msg);
+    msg = JSON.parse(bytes.toString('utf8'));
   } catch {
     return bytes;
   }
+  const tools = msg?.result?.capabilities?.tools;
+  if (!isPlainObject(tools) || tools.listChanged === true) return bytes;
+  const at = memberAt(bytes, INITIALIZE_TOOLS_PATH);
+  const edit = at && setMember(bytes, at.start, 'listChanged', 'true');
+  return edit ? applyEdits(bytes, [edit]) : bytes;
 }
+
+/** Where an `initialize` response holds the tools capability. */
+const INITIALIZE_TOOLS_PATH: readonly string[] = ['result', 'capabilities', 'tools'];
 
 /**
  * The -32600 answer to a request that reuses the id of one still awaiting its answer, or of a

@@ -132,15 +132,37 @@ export function skipValue(buf: Buffer, i: number): number {
  * JSON array. Validates bracket structure only: callers `JSON.parse` the whole text first.
  */
 export function arrayElements(buf: Buffer): Buffer[] | undefined {
+  const spans = elementSpans(buf, skipWs(buf, 0));
+  return spans?.map((s) => buf.subarray(s.start, s.end));
+}
+
+/** Where a value lies in a buffer: the bytes `buf[start, end)`. */
+export interface Span {
+  /** Offset of the value's first byte. */
+  readonly start: number;
+  /** Offset just after the value's last byte. */
+  readonly end: number;
+}
+
+/** A member of a JSON object: its name, decoded, and where its value lies. */
+export interface MemberSpan extends Span {
+  /** The name as `JSON.parse` reads it: `"too\u006cs"` is `tools`. */
+  readonly name: string;
+}
+
+/**
+ * The elements of the JSON array whose `[` is at `buf[at]`, in order; `undefined` when no array
+ * starts there or its text is malformed. One pass over the array's bytes.
+ */
+export function elementSpans(buf: Buffer, at: number): Span[] | undefined {
   try {
-    let i = skipWs(buf, 0);
-    if (buf[i] !== 0x5b) return undefined;
-    const out: Buffer[] = [];
-    i = skipWs(buf, i + 1);
+    if (buf[at] !== 0x5b) return undefined;
+    const out: Span[] = [];
+    let i = skipWs(buf, at + 1);
     if (buf[i] === 0x5d) return out;
     for (;;) {
       const end = skipValue(buf, i);
-      out.push(buf.subarray(i, end));
+      out.push({ start: i, end });
       i = skipWs(buf, end);
       if (buf[i] === 0x2c) i = skipWs(buf, i + 1);
       else if (buf[i] === 0x5d) return out;
@@ -150,4 +172,67 @@ export function arrayElements(buf: Buffer): Buffer[] | undefined {
     if (err instanceof ScanError) return undefined;
     throw err;
   }
+}
+
+/**
+ * The members of the JSON object whose `{` is at `buf[at]`, in the order written, a name written
+ * twice included twice; `undefined` when no object starts there or its text is malformed. Names
+ * are decoded (escapes, then UTF-8 as `Buffer.toString` decodes it, like the `JSON.parse` of the
+ * message's text). One pass over the object's bytes.
+ */
+export function objectMembers(buf: Buffer, at: number): MemberSpan[] | undefined {
+  try {
+    if (buf[at] !== 0x7b) return undefined;
+    const out: MemberSpan[] = [];
+    let i = skipWs(buf, at + 1);
+    if (buf[i] === 0x7d) return out;
+    for (;;) {
+      if (buf[i] !== Q) return undefined;
+      const keyEnd = skipString(buf, i);
+      const name = hasByte(buf, BS, i + 1, keyEnd - 1)
+        ? (JSON.parse(buf.toString('utf8', i, keyEnd)) as string)
+        : buf.toString('utf8', i + 1, keyEnd - 1);
+      i = skipWs(buf, keyEnd);
+      if (buf[i] !== 0x3a) return undefined;
+      const start = skipWs(buf, i + 1);
+      const end = skipValue(buf, start);
+      out.push({ name, start, end });
+      i = skipWs(buf, end);
+      if (buf[i] === 0x2c) i = skipWs(buf, i + 1);
+      else if (buf[i] === 0x7d) return out;
+      else return undefined;
+    }
+  } catch (err) {
+    if (err instanceof ScanError || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Where the value `JSON.parse` reads at `path` lies, from the top-level object of `buf`: at each
+ * step the last member of that name, as `JSON.parse` keeps the last of a name written twice.
+ * `undefined` when a step is missing or is not an object. Each step walks one object's bytes.
+ */
+export function memberAt(buf: Buffer, path: readonly string[]): Span | undefined {
+  let span: Span = { start: skipWs(buf, 0), end: buf.length };
+  for (const name of path) {
+    const members = objectMembers(buf, span.start);
+    if (members === undefined) return undefined;
+    const found = lastMember(members, name);
+    if (found === undefined) return undefined;
+    span = found;
+  }
+  return span;
+}
+
+/** The last of `members` named `name` (the one `JSON.parse` keeps), or undefined. */
+export function lastMember(members: readonly MemberSpan[], name: string): MemberSpan | undefined {
+  for (let k = members.length - 1; k >= 0; k--) if (members[k]!.name === name) return members[k];
+  return undefined;
+}
+
+/** True when `buf[from, to)` holds the byte `b` (bounded, unlike `indexOf`, which runs to the end). */
+function hasByte(buf: Buffer, b: number, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (buf[k] === b) return true;
+  return false;
 }
