@@ -25,6 +25,7 @@
  * - Responses to `tools/list`: hidden tools removed (see tools-list.ts).
  * - Response to `initialize`: `capabilities.tools.listChanged` set, because the proxy itself
  *   emits `notifications/tools/list_changed` when a reload changes what is hidden.
+ *   Both edits are made in the message's text: no other byte changes (jsonrpc/json-edit.ts).
  * - Responses to the proxy's own requests: consumed.
  * - Everything else (results, errors, notifications, server-to-client requests such as
  *   sampling, elicitation, roots and ping): forwarded as raw bytes.
