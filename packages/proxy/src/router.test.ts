@@ -680,6 +680,21 @@ describe('Router', () => {
     expect(gate.schemas).toEqual(['read', 'secret_delete', 'write']);
   });
 
+  it("hides a tool by cutting it out of the page's text: the kept tools' schemas reach the client unchanged", async () => {
+    const { client, server, gate } = setup();
+    gate.hidePrefix = 'move_file';
+    client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    await tick();
+    const kept =
+      '{"name":"read_file","inputSchema":{"type":"object","properties":{"n":{"type":"integer","maximum":18446744073709551615,"exclusiveMaximum":1e400}}}}';
+    server.deliver(
+      `{"jsonrpc":"2.0","id":1,"result":{"tools":[${kept},{"name":"move_file"}],"_meta":{"x":1e400}}}`,
+    );
+    expect(client.texts()).toEqual([
+      `{"jsonrpc":"2.0","id":1,"result":{"tools":[${kept}],"_meta":{"x":1e400}}}`,
+    ]);
+  });
+
   it('drops a server response that answers no pending request: a second answer, an id of another type', async () => {
     const { client, server, router } = setup();
     client.deliver({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
@@ -744,6 +759,52 @@ describe('Router', () => {
       result: { capabilities: { tools: {} }, serverInfo: { name: 's' } },
     });
     expect(client.json()[0].result.capabilities.tools).toEqual({ listChanged: true });
+  });
+
+  it("adds listChanged to the initialize result's text, every other byte as the server wrote it", async () => {
+    const { client, server } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 0, method: 'initialize', params: {} });
+    await tick();
+    const answer = String.raw`{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{},"experimental":{"big":12345678901234567890,"huge":1e400,"esc":"\u2028"}},"serverInfo":{"name":"s"}}}`;
+    server.deliver(answer);
+    expect(client.texts()).toEqual([answer.replace('"tools":{}', '"tools":{"listChanged":true}')]);
+  });
+
+  it('edits only the tools capability JSON.parse reads: whitespace, escaped and repeated names', async () => {
+    /** What the client gets for an initialize answer whose `result.capabilities` is `caps`. */
+    const answered = async (caps: string) => {
+      const { client, server } = setup();
+      client.deliver({ jsonrpc: '2.0', id: 0, method: 'initialize', params: {} });
+      await tick(5);
+      server.deliver(`{"jsonrpc":"2.0","id":0,"result":{"capabilities":${caps},"n":1e400}}`);
+      const text = client.texts()[0]!;
+      const prefix = '{"jsonrpc":"2.0","id":0,"result":{"capabilities":';
+      expect(text.startsWith(prefix) && text.endsWith(',"n":1e400}}')).toBe(true);
+      return text.slice(prefix.length, -',"n":1e400}}'.length);
+    };
+    expect(await answered('{ "tools" : { } }')).toBe('{ "tools" : {"listChanged":true } }');
+    expect(await answered('{"tools":{ "a" : 1e400\t}}')).toBe(
+      '{"tools":{ "a" : 1e400,"listChanged":true\t}}',
+    );
+    expect(await answered('{"tools":{"listChanged": false,"x":1e400}}')).toBe(
+      '{"tools":{"listChanged": true,"x":1e400}}',
+    );
+    expect(await answered(String.raw`{"too\u006cs":{"list\u0043hanged":null}}`)).toBe(
+      String.raw`{"too\u006cs":{"list\u0043hanged":true}}`,
+    );
+    // A name written twice: JSON.parse reads the last, which is the one edited.
+    expect(await answered('{"tools":{"listChanged":true,"listChanged":0}}')).toBe(
+      '{"tools":{"listChanged":true,"listChanged":true}}',
+    );
+    expect(await answered('{"tools":{"a":1},"x":1e400,"tools":{"b":2}}')).toBe(
+      '{"tools":{"a":1},"x":1e400,"tools":{"b":2,"listChanged":true}}',
+    );
+    expect(await answered('{"tools":{},"e":[1e400]}, "capabilities" : {"tools":{}}')).toBe(
+      '{"tools":{},"e":[1e400]}, "capabilities" : {"tools":{"listChanged":true}}',
+    );
+    // Nothing to change: passed as it came.
+    for (const caps of ['{"tools":{"listChanged":true}}', '{"tools":[]}', '{"resources":{}}'])
+      expect(await answered(caps)).toBe(caps);
   });
 
   it('answers every pending request and rolls back calls when the server dies', async () => {

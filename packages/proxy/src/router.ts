@@ -25,6 +25,7 @@
  * - Responses to `tools/list`: hidden tools removed (see tools-list.ts).
  * - Response to `initialize`: `capabilities.tools.listChanged` set, because the proxy itself
  *   emits `notifications/tools/list_changed` when a reload changes what is hidden.
+ *   Both edits are made in the message's text: no other byte changes (jsonrpc/json-edit.ts).
  * - Responses to the proxy's own requests: consumed.
  * - Everything else (results, errors, notifications, server-to-client requests such as
  *   sampling, elicitation, roots and ping): forwarded as raw bytes.
@@ -46,17 +47,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { argumentsAsSent } from '@tollgate/runtime';
 import { denialResponse, taskDenialResponse } from './denial.js';
 import type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
-import {
-  arrayElements,
-  countMembers,
-  type Envelope,
-  type JsonRpcId,
-  scanEnvelope,
-  skipWs,
-} from './jsonrpc/envelope.js';
+import { countMembers, type Envelope, type JsonRpcId, scanEnvelope } from './jsonrpc/envelope.js';
 import { EnvelopeStream } from './jsonrpc/envelope-stream.js';
 import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
+import { applyEdits, setMember } from './jsonrpc/json-edit.js';
+import { arrayElements, memberAt, skipWs } from './jsonrpc/json-text.js';
 import { caseCollision, caseVariantOf } from './jsonrpc/member-names.js';
 import { findIdInEdges } from './jsonrpc/oversize.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
@@ -1304,18 +1300,29 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Sets `result.capabilities.tools.listChanged` in an `initialize` response when tools are offered. */
+/**
+ * Sets `result.capabilities.tools.listChanged` in an `initialize` response when tools are offered
+ * (`JSON.parse` decides: `tools` an object whose `listChanged` is not `true`). Only that member
+ * changes in the text: `"listChanged":true` is added to the `tools` object the parse read (the
+ * last of its name at each step), or the value of its `listChanged` is replaced; every other byte
+ * passes as the server wrote it (see jsonrpc/json-edit.ts).
+ */
 function advertiseListChanged(bytes: Buffer): Buffer {
+  let msg: { result?: { capabilities?: { tools?: unknown } } } | null;
   try {
-    const msg = JSON.parse(bytes.toString('utf8'));
-    const tools = msg?.result?.capabilities?.tools;
-    if (!isPlainObject(tools) || tools.listChanged === true) return bytes;
-    tools.listChanged = true;
-    return encode(msg);
+    msg = JSON.parse(bytes.toString('utf8'));
   } catch {
     return bytes;
   }
+  const tools = msg?.result?.capabilities?.tools;
+  if (!isPlainObject(tools) || tools.listChanged === true) return bytes;
+  const at = memberAt(bytes, INITIALIZE_TOOLS_PATH);
+  const edit = at && setMember(bytes, at.start, 'listChanged', 'true');
+  return edit ? applyEdits(bytes, [edit]) : bytes;
 }
+
+/** Where an `initialize` response holds the tools capability. */
+const INITIALIZE_TOOLS_PATH: readonly string[] = ['result', 'capabilities', 'tools'];
 
 /**
  * The -32600 answer to a request that reuses the id of one still awaiting its answer, or of a

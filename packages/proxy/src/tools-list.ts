@@ -1,9 +1,11 @@
 /**
  * `tools/list` handling (MCP spec 2025-11-25, "Tools > Listing Tools"): hidden tools are
- * removed from every page; everything else in the result (`nextCursor`, `_meta`, unknown
- * members) is kept. The tools seen are remembered so the engine can validate arguments
- * against their `inputSchema`.
+ * removed from every page; every other byte of the page (kept tools, `nextCursor`, `_meta`,
+ * unknown members) is kept as the server wrote it. The tools seen are remembered so the engine
+ * can validate arguments against their `inputSchema`.
  */
+import { applyEdits, type Edit, removeElements } from './jsonrpc/json-edit.js';
+import { elementSpans, lastMember, memberAt, objectMembers } from './jsonrpc/json-text.js';
 
 /** A tool as listed by the server; only `name` and `inputSchema` matter here. */
 export interface ListedTool {
@@ -25,7 +27,15 @@ export interface FilteredToolsList {
 }
 
 /**
- * Filters one `tools/list` response.
+ * Filters one `tools/list` response. `JSON.parse` decides which tools are hidden; they are then
+ * cut out of the raw text of the `tools` array with the commas between them (json-edit.ts), so
+ * that the kept tools, `nextCursor`, `_meta` and every other byte reach the client as the server
+ * wrote them (numbers beyond a double, such as a schema's `"maximum":18446744073709551615`,
+ * included). Which tools are hidden is read from the last `tools` member of `result`, the one
+ * `JSON.parse` reads; when it holds one, an earlier `tools` member (a name written twice, which
+ * decoders keeping the first occurrence read) has its hidden tools cut too. A page whose `tools`
+ * hides nothing is passed on as it came. One pass over the page's text per level (message,
+ * result, tools).
  *
  * @param bytes the raw JSON-RPC response from the server.
  * @param isHidden the policy's `hide` test.
@@ -43,21 +53,66 @@ export function filterToolsList(bytes: Buffer, isHidden: (tool: string) => boole
   if (!Array.isArray(list)) return { bytes, tools: [], removed: [], last: false };
   const last = typeof (message.result as { nextCursor?: unknown }).nextCursor !== 'string';
   const tools: ListedTool[] = [];
-  const kept: unknown[] = [];
   const removed: string[] = [];
-  for (const tool of list) {
-    const name = (tool as { name?: unknown } | null)?.name;
-    if (typeof name !== 'string') {
-      kept.push(tool);
-      continue;
-    }
+  const hidden: boolean[] = new Array(list.length).fill(false);
+  for (let k = 0; k < list.length; k++) {
+    const tool = list[k];
+    const name = toolName(tool);
+    if (name === undefined) continue;
     tools.push(tool as ListedTool);
-    if (isHidden(name)) removed.push(name);
-    else kept.push(tool);
+    if (isHidden(name)) {
+      removed.push(name);
+      hidden[k] = true;
+    }
   }
   if (removed.length === 0) return { bytes, tools, removed, last };
-  (message.result as { tools: unknown[] }).tools = kept;
+  const edited = cutHiddenTools(bytes, hidden, isHidden);
+  if (edited !== undefined) return { bytes: edited, tools, removed, last };
+  // Unreachable for text `JSON.parse` accepted (the scanner reads all JSON); should it happen,
+  // hiding comes first: the page is re-encoded without the hidden tools.
+  (message.result as { tools: unknown[] }).tools = list.filter((_, k) => !hidden[k]);
   return { bytes: Buffer.from(JSON.stringify(message), 'utf8'), tools, removed, last };
+}
+
+/** The `name` of a listed tool, when it is an object with a string `name`. */
+function toolName(tool: unknown): string | undefined {
+  const name = (tool as { name?: unknown } | null)?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/**
+ * `bytes` with the elements flagged in `hidden` cut out of the raw `result.tools` array that
+ * `JSON.parse` read, and hidden tools cut out of any earlier `tools` array of `result`;
+ * undefined when the text does not have the shape the parse found.
+ */
+function cutHiddenTools(
+  bytes: Buffer,
+  hidden: readonly boolean[],
+  isHidden: (tool: string) => boolean,
+): Buffer | undefined {
+  const result = memberAt(bytes, ['result']);
+  const members = result && objectMembers(bytes, result.start);
+  if (members === undefined) return undefined;
+  const read = lastMember(members, 'tools');
+  const edits: Edit[] = [];
+  for (const m of members) {
+    if (m.name !== 'tools') continue;
+    const elements = elementSpans(bytes, m.start);
+    let cuts: Edit[];
+    if (m === read) {
+      if (elements === undefined || elements.length !== hidden.length) return undefined;
+      cuts = removeElements(elements, (k) => hidden[k]!);
+    } else {
+      if (elements === undefined) continue;
+      const values = JSON.parse(bytes.toString('utf8', m.start, m.end)) as unknown[];
+      cuts = removeElements(elements, (k) => {
+        const name = toolName(values[k]);
+        return name !== undefined && isHidden(name);
+      });
+    }
+    for (const cut of cuts) edits.push(cut);
+  }
+  return applyEdits(bytes, edits);
 }
 
 /** Tools seen across pages and list refreshes, keyed by name (latest definition wins). */

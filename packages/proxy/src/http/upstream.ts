@@ -43,9 +43,10 @@ import {
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { Agent, type RequestInit as UndiciRequestInit, fetch as undiciFetch } from 'undici';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../framing/line-splitter.js';
-import { arrayElements, type JsonRpcId } from '../jsonrpc/envelope.js';
+import type { JsonRpcId } from '../jsonrpc/envelope.js';
 import { ErrorCode, encode, errorResponse } from '../jsonrpc/errors.js';
 import { idKey } from '../jsonrpc/id.js';
+import { arrayElements } from '../jsonrpc/json-text.js';
 import { type ProxyLogger, silentLogger } from '../logger.js';
 import type { CloseInfo, MessageTransport } from '../transport/types.js';
 

@@ -22,9 +22,9 @@ import {
   type EnvelopeMemberName,
   envelopeMember,
   idBytesProblem,
-  isJsonWhitespace as isWs,
   repeatedMemberProblem,
 } from './envelope.js';
+import { isJsonWhitespace as isWs } from './json-text.js';
 
 /** Longest member name or captured value kept, in bytes; longer ones cannot be `jsonrpc`/`id`/`method`. */
 const MAX_CAPTURED_BYTES = 4096;

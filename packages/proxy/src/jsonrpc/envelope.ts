@@ -12,6 +12,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import { isExactDecimal } from '@tollgate/policy';
+import { lastColons, ScanError, skipString, skipValue, skipWs } from './json-text.js';
 import { caseVariantOf } from './member-names.js';
 
 /** A JSON-RPC id: string or number (null only in error responses to unreadable requests). */
@@ -68,9 +69,6 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 const Q = 0x22; // "
 const BS = 0x5c; // \
-
-/** Thrown internally on malformed JSON. */
-class ScanError extends Error {}
 
 /**
  * Scans one message. Never throws: malformed input yields `{ kind: 'invalid', problem }`.
@@ -135,7 +133,7 @@ export function scanEnvelope(buf: Buffer): Envelope {
         }
         switch (member) {
           case Member.Params:
-            paramsMembers = colons;
+            paramsMembers = lastColons();
             break;
           case Member.Jsonrpc:
             jsonrpc = bytesAre(buf, vStart, vEnd, '"2.0"') ? '2.0' : parseSlice(buf, vStart, vEnd);
@@ -471,130 +469,5 @@ function parseSlice(buf: Buffer, from: number, to: number): unknown {
     return JSON.parse(buf.toString('utf8', from, to));
   } catch {
     throw new ScanError('malformed value');
-  }
-}
-
-/** True for the four JSON whitespace bytes (RFC 8259 section 2). */
-export function isJsonWhitespace(c: number | undefined): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-/** Index of the first byte at or after `i` that is not JSON whitespace (`buf.length` at the end). */
-export function skipWs(buf: Buffer, i: number): number {
-  while (isJsonWhitespace(buf[i])) i++;
-  return i;
-}
-
-/** `i` at an opening quote; returns the index after the closing quote. */
-function skipString(buf: Buffer, i: number): number {
-  let pos = i + 1;
-  // Most strings of an envelope are short (names, ids, methods): a loop over their first bytes
-  // costs less than a call into indexOf. Longer ones continue at indexOf speed.
-  const stop = Math.min(buf.length, pos + SHORT_STRING_BYTES);
-  for (; pos < stop; pos++) {
-    const b = buf[pos];
-    if (b === Q) return pos + 1;
-    if (b === BS) pos++;
-  }
-  for (;;) {
-    const q = buf.indexOf(Q, pos);
-    if (q === -1) throw new ScanError('unterminated string');
-    let backslashes = 0;
-    for (let k = q - 1; k > i && buf[k] === BS; k--) backslashes++;
-    if (backslashes % 2 === 0) return q + 1;
-    pos = q + 1;
-  }
-}
-
-/** Strings are scanned byte by byte for this many bytes before indexOf takes over. */
-const SHORT_STRING_BYTES = 64;
-
-/** The bracket stack of {@link skipValue}, grown (doubled) for deeper nesting and kept. */
-let closers = new Uint8Array(64);
-
-/**
- * Member names (`:` outside strings) in the container {@link skipValue} last walked: compared with
- * the members `JSON.parse` kept, it tells whether a name appeared twice in one object.
- */
-let colons = 0;
-
-/** `i` at the first byte of a value; returns the index after it. */
-function skipValue(buf: Buffer, i: number): number {
-  const c = buf[i];
-  colons = 0;
-  if (c === Q) return skipString(buf, i);
-  if (c === 0x7b || c === 0x5b) {
-    // Walk nested containers with an explicit stack (of expected closing brackets) so deep
-    // nesting cannot overflow ours. One stack serves every call: scanning is synchronous.
-    let stack = closers;
-    let depth = 0;
-    stack[depth++] = c === 0x7b ? 0x7d : 0x5d;
-    let pos = i + 1;
-    while (depth > 0) {
-      const b = buf[pos];
-      if (b === undefined) throw new ScanError('unbalanced brackets');
-      if (b === Q) {
-        pos = skipString(buf, pos);
-        continue;
-      }
-      if (b === 0x7b || b === 0x5b) {
-        if (depth === stack.length) {
-          const grown = new Uint8Array(stack.length * 2);
-          grown.set(stack);
-          stack = grown;
-          closers = grown;
-        }
-        stack[depth++] = b === 0x7b ? 0x7d : 0x5d;
-      } else if (b === 0x7d || b === 0x5d) {
-        if (stack[--depth] !== b) throw new ScanError('unbalanced brackets');
-      } else if (b === 0x3a) colons++;
-      pos++;
-    }
-    return pos;
-  }
-  // Number or literal: runs until a structural byte or whitespace.
-  let pos = i;
-  for (;;) {
-    const b = buf[pos];
-    if (
-      b === undefined ||
-      b === 0x2c ||
-      b === 0x7d ||
-      b === 0x5d ||
-      b === 0x20 ||
-      b === 0x0a ||
-      b === 0x0d ||
-      b === 0x09
-    )
-      break;
-    pos++;
-  }
-  if (pos === i) throw new ScanError('expected a value');
-  return pos;
-}
-
-/**
- * The elements of a JSON array (a JSON-RPC batch) as slices of `buf`, each exactly the bytes that
- * were sent (numbers keep every digit, keys their spelling); `undefined` when `buf` is not a
- * JSON array. Validates bracket structure only: callers `JSON.parse` the whole text first.
- */
-export function arrayElements(buf: Buffer): Buffer[] | undefined {
-  try {
-    let i = skipWs(buf, 0);
-    if (buf[i] !== 0x5b) return undefined;
-    const out: Buffer[] = [];
-    i = skipWs(buf, i + 1);
-    if (buf[i] === 0x5d) return out;
-    for (;;) {
-      const end = skipValue(buf, i);
-      out.push(buf.subarray(i, end));
-      i = skipWs(buf, end);
-      if (buf[i] === 0x2c) i = skipWs(buf, i + 1);
-      else if (buf[i] === 0x5d) return out;
-      else return undefined;
-    }
-  } catch (err) {
-    if (err instanceof ScanError) return undefined;
-    throw err;
   }
 }
