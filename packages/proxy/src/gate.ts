@@ -64,6 +64,12 @@ export interface Gate<D extends GateDecision = GateDecision> {
   rollback(decision: D): Promise<void>;
   /** True when the policy hides `tool` (removed from `tools/list`). */
   isHidden(tool: string): boolean;
+  /**
+   * Optional: whether judging a call to `tool` needs its `inputSchema` (the policy validates its
+   * arguments against it). When false, the first call does not wait for the proxy's own
+   * `tools/list`. Absent: assumed true.
+   */
+  needsToolSchema?(tool: string): boolean;
   /** The tools seen in `tools/list`, for `validate: { required_args: true }`. */
   setToolSchemas(tools: Array<{ name: string; inputSchema?: unknown }>): void;
   /**

@@ -848,6 +848,29 @@ describe('Router', () => {
     ]);
   });
 
+  it('does not hold a call for the prefetch when the policy needs no inputSchema for its tool', async () => {
+    const { client, server, gate } = setup({ prefetch: true });
+    (gate as TestGate & { needsToolSchema(t: string): boolean }).needsToolSchema = (t) =>
+      t.startsWith('checked');
+    client.deliver(call(1, 'echo'));
+    await tick();
+    // Forwarded at once, without waiting for a listing.
+    expect(server.json().map((m) => [m.method, m.params?.name])).toEqual([['tools/call', 'echo']]);
+    // A tool whose arguments are checked against its schema still waits for the listing.
+    client.deliver(call(2, 'checked_x'));
+    await tick();
+    expect(server.json().map((m) => m.method)).toEqual(['tools/call', 'tools/list']);
+    const own = server.json()[1];
+    server.deliver({
+      jsonrpc: '2.0',
+      id: own.id,
+      result: { tools: [{ name: 'checked_x', inputSchema: {} }] },
+    });
+    await tick();
+    expect(server.json().map((m) => m.params?.name)).toEqual(['echo', undefined, 'checked_x']);
+    expect(gate.schemas).toEqual(['checked_x']);
+  });
+
   it('refuses a request whose id is already awaiting an answer, so one answer never stands for two', async () => {
     const { client, server, gate } = setup();
     client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });

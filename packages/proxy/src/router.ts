@@ -414,14 +414,17 @@ export class Router<D extends GateDecision = GateDecision> {
       env.kind === 'request' &&
       env.method === 'tools/call' &&
       this.queue.length === 0 &&
-      this.gate.decideNow !== undefined &&
-      !this.awaitsSchemas()
+      this.gate.decideNow !== undefined
     ) {
       const text = bytes.toString('utf8');
       const message = parseJson(text);
       if (message !== undefined) {
         read = this.readCall(env.id as JsonRpcId, message, text, env.paramsMembers);
-        const outcome = isGateCall(read) ? this.decideCallNow(env.id as JsonRpcId, bytes, read) : read;
+        const outcome = !isGateCall(read)
+          ? read
+          : this.awaitsSchemas(read.tool)
+            ? undefined
+            : this.decideCallNow(env.id as JsonRpcId, bytes, read);
         if (outcome !== undefined) {
           this.apply(outcome, undefined);
           return;
@@ -434,9 +437,17 @@ export class Router<D extends GateDecision = GateDecision> {
     void this.decideSlot(slot, bytes, env, read);
   }
 
-  /** True while the first tools/call must wait for the tools/list prefetch (see `fetchSchemas`). */
-  private awaitsSchemas(): boolean {
-    return this.prefetch && this.catalogue.size === 0 && !this.serverGone;
+  /**
+   * True while a call to `tool` must wait for the tools/list prefetch (see `fetchSchemas`): no
+   * schema is known yet, and the policy validates this tool's arguments against its inputSchema.
+   */
+  private awaitsSchemas(tool: string): boolean {
+    return (
+      this.prefetch &&
+      this.catalogue.size === 0 &&
+      !this.serverGone &&
+      (this.gate.needsToolSchema?.(tool) ?? true)
+    );
   }
 
   /** Decides a queued message, marks its slot ready and sends what is ready. Never rejects. */
@@ -571,7 +582,7 @@ export class Router<D extends GateDecision = GateDecision> {
   /** Evaluates one well-formed `tools/call` (see {@link readCall}). */
   private async decideCall(id: JsonRpcId, bytes: Buffer, call: ReadCall): Promise<Outcome<D>> {
     const name = call.tool;
-    if (this.awaitsSchemas()) await this.fetchSchemas();
+    if (this.awaitsSchemas(name)) await this.fetchSchemas();
     let decision: D;
     try {
       decision = await this.gate.decide(call, this.gateContext);

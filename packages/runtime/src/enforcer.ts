@@ -54,6 +54,11 @@ export interface Enforcer {
   rollback(decision: Decision): Promise<void>;
   /** True when the current policy hides `tool` (for filtering `tools/list`). */
   isHidden(tool: string): boolean;
+  /**
+   * True when judging a call to `tool` under the current policy needs its `inputSchema`: a rule
+   * that applies to it has `validate: { required_args: true }` (and the tool is not hidden).
+   */
+  needsToolSchema(tool: string): boolean;
   /** Remember tools' `inputSchema`s from a `tools/list` result page (merged by name). */
   setToolSchemas(tools: ReadonlyArray<{ name: string; inputSchema?: unknown }>): void;
   /**
@@ -274,6 +279,10 @@ function assemble(
     },
     isHidden(tool) {
       return holder.current.isHidden(tool);
+    },
+    needsToolSchema(tool) {
+      const policy = holder.current;
+      return !policy.isHidden(tool) && policy.rulesFor(tool).some((r) => r.validate?.requiredArgs === true);
     },
     toolsListed(names) {
       unlisted.listed = names;

@@ -105,6 +105,36 @@ describe('createEnforcer', () => {
     expect(readdirSync(events)).toEqual([`events-${new Date().toISOString().slice(0, 10)}.jsonl`]);
   });
 
+  it('needsToolSchema is true only for tools a required_args rule applies to (glob and "*" included)', async () => {
+    const e = await createEnforcer({
+      policyFile: policyFile(
+        [
+          'version: "1"',
+          'hide: [write_secret]',
+          'tools:',
+          '  "write_*":',
+          '    rules:',
+          '      - { name: checked, action: allow, validate: { required_args: true } }',
+          '  read_file:',
+          '    rules:',
+          '      - { name: schema only, action: allow, validate: { schema: { type: object } } }',
+          '  "*":',
+          '    rules:',
+          '      - { name: global, rate_limit: 10/minute }',
+          '',
+        ].join('\n'),
+      ),
+      store: new MemoryCounterStore(),
+    });
+    expect(['write_file', 'read_file', 'list', 'write_secret'].map((t) => e.needsToolSchema(t))).toEqual([
+      true,
+      false,
+      false,
+      false,
+    ]);
+    await e.close();
+  });
+
   it('decideNow decides and logs as decide does, without waiting; undefined where decide must wait', async () => {
     const events = join(dir, 'events-now');
     const log = openDecisionLog({ dir: events, instanceId: 'i-now' });
