@@ -70,6 +70,12 @@ export interface Gate<D extends GateDecision = GateDecision> {
    * `tools/list`. Absent: assumed true.
    */
   needsToolSchema?(tool: string): boolean;
+  /**
+   * Optional: the exact tool names the policy names (tool keys and `hide` entries without glob
+   * syntax, `\` escapes resolved). The proxy refuses a called name that differs from one of them,
+   * or from a listed tool, only by case or invisible characters (see `tool-name-variants.ts`).
+   */
+  policyToolNames?(): readonly string[];
   /** The tools seen in `tools/list`, for `validate: { required_args: true }`. */
   setToolSchemas(tools: Array<{ name: string; inputSchema?: unknown }>): void;
   /**

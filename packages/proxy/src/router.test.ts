@@ -871,6 +871,78 @@ describe('Router', () => {
     expect(gate.schemas).toEqual(['checked_x']);
   });
 
+  it('refuses a tool name that reads as a known tool once case and invisible characters are set aside', async () => {
+    const { client, server, gate, router } = setup();
+    (gate as TestGate & { policyToolNames(): string[] }).policyToolNames = () => ['move_file'];
+    // Not listed yet: the policy's names are known.
+    client.deliver(call(1, 'Move_File'));
+    await tick();
+    expect(server.sent).toHaveLength(0);
+    expect(client.json()[0].error).toEqual({
+      code: -32602,
+      message:
+        'Invalid params: tool name "Move_File" differs from the tool "move_file" only by case or invisible characters (a server that ignores them would run that tool)',
+    });
+    // Listed: the server's names too.
+    client.deliver({ jsonrpc: '2.0', id: 'l', method: 'tools/list' });
+    await tick();
+    server.deliver({
+      jsonrpc: '2.0',
+      id: 'l',
+      result: { tools: [{ name: 'echo' }, { name: 'Echo' }, { name: 'deny_x' }] },
+    });
+    await tick();
+    const names = ['deny_x\u0000', 'DENY_X', 'deny_x ', 'deny\uFFFD_x', '\u200Bdeny_x', 'DENY_x\u00A0'];
+    names.forEach((n, i) => client.deliver(call(10 + i, n)));
+    // Names the server lists itself, however close, and unknown names pass on to the policy.
+    client.deliver(call(20, 'Echo'));
+    client.deliver(call(21, 'echo'));
+    client.deliver(call(22, 'brand_new'));
+    await tick();
+    const answers = client.json().slice(2);
+    expect(answers.map((a) => [a.id, a.error?.code])).toEqual(names.map((_, i) => [10 + i, -32602]));
+    expect(
+      server
+        .json()
+        .slice(1)
+        .map((m) => m.params?.name),
+    ).toEqual(['Echo', 'echo', 'brand_new']);
+    expect(router.stats.callsMalformed).toBe(1 + names.length);
+  });
+
+  it('refuses member names that differ from a JSON-RPC or tools/call member only by invisible characters', async () => {
+    const { client, server } = setup();
+    // A decoder that stops at NUL reads two `method`s (cJSON keeps the first: tools/call, unjudged).
+    client.deliver(
+      '{"jsonrpc":"2.0","id":1,"method\\u0000":"tools/call","method":"ping","params":{"name":"x"}}',
+    );
+    client.deliver(
+      '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","name\\u0000":"deny_x"}}',
+    );
+    client.deliver(
+      '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments ":{"a":1}}}',
+    );
+    await tick();
+    expect(server.sent).toHaveLength(0);
+    expect(client.json().map((m) => [m.id, m.error.code, m.error.message])).toEqual([
+      [
+        null,
+        -32600,
+        'Invalid Request: member name "method\\u0000" differs from "method" only by invisible characters (decoders that stop at NUL or trim would read it as that member)',
+      ],
+      [
+        2,
+        -32602,
+        'Invalid params: params member "name\\u0000" differs from "name" only by invisible characters',
+      ],
+      [
+        3,
+        -32602,
+        'Invalid params: params member "arguments " differs from "arguments" only by invisible characters',
+      ],
+    ]);
+  });
+
   it('refuses a request whose id is already awaiting an answer, so one answer never stands for two', async () => {
     const { client, server, gate } = setup();
     client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });

@@ -53,9 +53,10 @@ import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
 import { applyEdits, setMember } from './jsonrpc/json-edit.js';
 import { arrayElements, memberAt, skipWs } from './jsonrpc/json-text.js';
-import { caseCollision, caseVariantOf } from './jsonrpc/member-names.js';
+import { caseCollision, caseVariantOf, invisibleVariantOf } from './jsonrpc/member-names.js';
 import { findIdInEdges } from './jsonrpc/oversize.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
+import { ToolNameIndex } from './tool-name-variants.js';
 import { filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';
 import type {
   CloseInfo,
@@ -231,6 +232,8 @@ export class Router<D extends GateDecision = GateDecision> {
   /** Who is calling, given to the gate with every decision (one object, replaced when the client names itself). */
   private gateContext: GateContext;
   private readonly catalogue = new ToolCatalogue();
+  /** Listed and policy tool names, for {@link toolNameProblem}; rebuilt when either changes. */
+  private toolNames: ToolNameIndex | undefined;
   private readonly invented = new Map<string, (bytes: Buffer) => void>();
   private readonly idPrefix = `tollgate-${randomBytes(6).toString('hex')}-`;
   private nextInvented = 1;
@@ -565,7 +568,10 @@ export class Router<D extends GateDecision = GateDecision> {
       callParamsProblem(params) ??
       // A name written twice in one object of the params: JSON.parse kept the last, a server's
       // decoder may keep the first, so what is judged may not be what runs.
-      (paramsMembers !== undefined && countMembers(params) !== paramsMembers ? DUPLICATE_MEMBER : undefined);
+      (paramsMembers !== undefined && countMembers(params) !== paramsMembers
+        ? DUPLICATE_MEMBER
+        : undefined) ??
+      this.toolNameProblem((params as { name: string }).name);
     if (problem) {
       this.stats.callsMalformed++;
       return { reply: encode(errorResponse(id, ErrorCode.InvalidParams, `Invalid params: ${problem}`)) };
@@ -577,6 +583,22 @@ export class Router<D extends GateDecision = GateDecision> {
     return argsAsSent === undefined
       ? { tool: p.name, args, task: p.task !== undefined }
       : { tool: p.name, args, argsAsSent, task: p.task !== undefined };
+  }
+
+  /**
+   * Why the called tool name must not be forwarded: it is no known tool's name, but reads as one
+   * once case and invisible characters are set aside (see tool-name-variants.ts). Undefined
+   * otherwise.
+   */
+  private toolNameProblem(name: string): string | undefined {
+    this.toolNames ??= new ToolNameIndex([
+      ...this.catalogue.names(),
+      ...(this.gate.policyToolNames?.() ?? []),
+    ]);
+    const meant = this.toolNames.variantOf(name);
+    return meant === undefined
+      ? undefined
+      : `tool name ${JSON.stringify(name)} differs from the tool ${JSON.stringify(meant)} only by case or invisible characters (a server that ignores them would run that tool)`;
   }
 
   /** Evaluates one well-formed `tools/call` (see {@link readCall}). */
@@ -1028,6 +1050,7 @@ export class Router<D extends GateDecision = GateDecision> {
   /** `last`: the page ends a listing (no `nextCursor`): the gate hears every name known. */
   private rememberTools(tools: readonly ListedTool[], last: boolean): void {
     if (this.catalogue.add(tools)) {
+      this.toolNames = undefined;
       this.gate.setToolSchemas(
         this.catalogue.all().map((t) => ({ name: t.name, inputSchema: t.inputSchema })),
       );
@@ -1201,6 +1224,7 @@ export class Router<D extends GateDecision = GateDecision> {
   // ---------------------------------------------------------------- reload
 
   private policyChanged(prev: PolicyView, next: PolicyView): void {
+    this.toolNames = undefined;
     const changed = this.catalogue.names().filter((n) => prev.isHidden(n) !== next.isHidden(n));
     if (changed.length === 0 || this.clientGone) return;
     this.log.info({ tools: changed }, 'policy reload changed hidden tools; notifying the client');
@@ -1276,6 +1300,11 @@ export function callParamsProblem(params: unknown): string | undefined {
     const variant = caseVariantOf(key, CALL_PARAM_NAMES);
     if (variant !== undefined) {
       return `params member ${JSON.stringify(key)} differs from "${variant}" only by case`;
+    }
+    // `"name\u0000"` beside `"name"`: a decoder that stops at NUL reads two `name`s.
+    const invisible = invisibleVariantOf(key, CALL_PARAM_NAMES);
+    if (invisible !== undefined) {
+      return `params member ${JSON.stringify(key)} differs from "${invisible}" only by invisible characters`;
     }
   }
   if (args !== undefined) {

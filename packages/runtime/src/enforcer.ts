@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type CompiledPolicy, unlistedEntries } from '@tollgate/policy';
+import { type CompiledPolicy, exactToolName, isGlob, unlistedEntries } from '@tollgate/policy';
 import type { Decision, ToolCall } from './decision.js';
 import type { DecisionLog } from './decision-log.js';
 import { type EvaluationContext, evaluate, evaluateNow } from './evaluate.js';
@@ -59,6 +59,11 @@ export interface Enforcer {
    * that applies to it has `validate: { required_args: true }` (and the tool is not hidden).
    */
   needsToolSchema(tool: string): boolean;
+  /**
+   * The exact tool names the current policy names: its tool keys without glob syntax, and its
+   * `hide` entries without glob syntax with their `\` escapes resolved. Globs are not spelled out.
+   */
+  policyToolNames(): readonly string[];
   /** Remember tools' `inputSchema`s from a `tools/list` result page (merged by name). */
   setToolSchemas(tools: ReadonlyArray<{ name: string; inputSchema?: unknown }>): void;
   /**
@@ -280,6 +285,9 @@ function assemble(
     isHidden(tool) {
       return holder.current.isHidden(tool);
     },
+    policyToolNames() {
+      return exactNamesOf(holder.current);
+    },
     needsToolSchema(tool) {
       const policy = holder.current;
       return !policy.isHidden(tool) && policy.rulesFor(tool).some((r) => r.validate?.requiredArgs === true);
@@ -312,4 +320,19 @@ function assemble(
       return assemble(holder, other, opts, false, unlisted);
     },
   };
+}
+
+const exactNames = new WeakMap<CompiledPolicy, readonly string[]>();
+
+/** See {@link Enforcer.policyToolNames}; computed once per policy. */
+function exactNamesOf(policy: CompiledPolicy): readonly string[] {
+  let names = exactNames.get(policy);
+  if (!names) {
+    names = Object.freeze([
+      ...policy.exact.keys(),
+      ...policy.hide.filter((h) => h !== '*' && !isGlob(h)).map(exactToolName),
+    ]);
+    exactNames.set(policy, names);
+  }
+  return names;
 }

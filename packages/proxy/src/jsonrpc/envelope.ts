@@ -13,7 +13,7 @@
 import { isUtf8 } from 'node:buffer';
 import { isExactDecimal } from '@tollgate/policy';
 import { lastColons, ScanError, skipString, skipValue, skipWs } from './json-text.js';
-import { caseVariantOf } from './member-names.js';
+import { caseVariantOf, invisibleVariantOf } from './member-names.js';
 
 /** A JSON-RPC id: string or number (null only in error responses to unreadable requests). */
 export type JsonRpcId = string | number | null;
@@ -322,7 +322,10 @@ export function envelopeMember(name: string): EnvelopeMemberName | 'variant' | u
     case 'error':
       return name;
     default:
-      return caseVariantOf(name, ENVELOPE_NAMES) === undefined ? undefined : 'variant';
+      return caseVariantOf(name, ENVELOPE_NAMES) === undefined &&
+        invisibleVariantOf(name, ENVELOPE_NAMES) === undefined
+        ? undefined
+        : 'variant';
   }
 }
 
@@ -332,8 +335,12 @@ export function envelopeMember(name: string): EnvelopeMemberName | 'variant' | u
  */
 export function caseVariantProblem(name: string): string | undefined {
   const variant = caseVariantOf(name, ENVELOPE_NAMES);
-  if (variant === undefined) return undefined;
-  return `member name ${JSON.stringify(name)} differs from "${variant}" only by case (decoders that ignore case would read it as that member)`;
+  if (variant !== undefined) {
+    return `member name ${JSON.stringify(name)} differs from "${variant}" only by case (decoders that ignore case would read it as that member)`;
+  }
+  const invisible = invisibleVariantOf(name, ENVELOPE_NAMES);
+  if (invisible === undefined) return undefined;
+  return `member name ${JSON.stringify(name)} differs from "${invisible}" only by invisible characters (decoders that stop at NUL or trim would read it as that member)`;
 }
 
 /**

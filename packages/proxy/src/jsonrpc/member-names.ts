@@ -71,6 +71,40 @@ export function caseVariantOf(name: string, names: readonly string[]): string | 
   return undefined;
 }
 
+/** Control (Cc), format (Cf) and separator (Z*) characters, and U+FFFD (what replaced bad UTF-8). */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Z}\uFFFD]/gu;
+
+/**
+ * `name` without invisible characters (see `INVISIBLE`): what a decoder that stops at a NUL (a C
+ * string), trims whitespace, or drops bytes that are not UTF-8 may read instead.
+ */
+export function withoutInvisible(name: string): string {
+  return name.replace(INVISIBLE, '');
+}
+
+/** True when `name` holds only printable ASCII other than space (no invisible character). */
+function isPrintableAscii(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+/**
+ * The name in `names` (all fold-stable) that `name` reads as once its invisible characters are
+ * removed, case aside, without being it: `"method\u0000"` or `"name "` for `["method", "name"]`.
+ * Undefined for a name with no invisible character. Cheap for printable ASCII names.
+ */
+export function invisibleVariantOf(name: string, names: readonly string[]): string | undefined {
+  if (isPrintableAscii(name)) return undefined;
+  const visible = withoutInvisible(name);
+  if (visible === name) return undefined;
+  const folded = foldName(visible);
+  for (const n of names) if (folded === n) return n;
+  return undefined;
+}
+
 /**
  * The first pair of member names of one object, anywhere in a parsed JSON value, that are equal
  * regardless of case (`"text"` and `"TEXT"`), as `"text" and "TEXT"`; undefined when there is
