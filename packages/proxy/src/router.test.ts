@@ -893,7 +893,7 @@ describe('Router', () => {
     });
     await tick();
     const names = ['deny_x\u0000', 'DENY_X', 'deny_x ', 'deny\uFFFD_x', '\u200Bdeny_x', 'DENY_x\u00A0'];
-    names.forEach((n, i) => client.deliver(call(10 + i, n)));
+    for (const [i, n] of names.entries()) client.deliver(call(10 + i, n));
     // Names the server lists itself, however close, and unknown names pass on to the policy.
     client.deliver(call(20, 'Echo'));
     client.deliver(call(21, 'echo'));
