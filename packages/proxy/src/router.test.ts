@@ -992,6 +992,18 @@ describe('Router', () => {
     expect(batch[2].error.code).toBe(-32600);
   });
 
+  it('routes each element of a server batch on its own, as the bytes the server wrote', async () => {
+    const { client, server, gate } = setup();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    const answer = '{"jsonrpc":"2.0","id":1,"result":{"content":[],"n":12345678901234567890}}';
+    const note = '{ "jsonrpc" : "2.0", "method":"notifications/x","params":{"e":"\\u2028","x":1e400}}';
+    server.deliver(`[${answer} , ${note}]`);
+    await tick();
+    expect(client.texts()).toEqual([answer, note]);
+    expect(gate.committed).toEqual(['echo']);
+  });
+
   it('logs non-JSON-RPC server output instead of forwarding it', async () => {
     const { client, server, router } = setup();
     server.deliver('Server running on stdio');

@@ -1029,15 +1029,14 @@ export class Router<D extends GateDecision = GateDecision> {
 
   /** A batch from the server (legacy): each element is routed on its own. */
   private serverBatch(bytes: Buffer): void {
-    let elements: unknown;
-    try {
-      elements = JSON.parse(bytes.toString('utf8'));
-    } catch {
+    // Each element goes on as the bytes the server wrote (re-encoding would round numbers and
+    // change escapes), and is routed as a message of its own.
+    const elements = arrayElements(bytes);
+    if (elements === undefined) {
       this.stats.noiseLines++;
       return;
     }
-    for (const el of elements as unknown[])
-      this.fromServer(Buffer.from(JSON.stringify(el) ?? 'null', 'utf8'));
+    for (const el of elements) this.fromServer(el);
   }
 
   private filterList(bytes: Buffer): Buffer {
