@@ -9,6 +9,12 @@ import { unlistedOf } from './unlisted.js';
 import { didYouMean, exactToolName, isGlob, validatePolicyValue } from './validate.js';
 import { type Locator, readYaml, type ValuePath } from './yaml-source.js';
 
+/**
+ * Keys whose number or boolean values load as text: a rule's `name` and `on_deny`, and
+ * `description` (Intercept reads them into strings, so `name: 2` and `on_deny: 404` are its policies).
+ */
+const TEXT_KEYS: ReadonlySet<string> = new Set(['name', 'on_deny', 'description']);
+
 /** Options shared by `parsePolicy` and `loadPolicy`. */
 export interface ParseOptions {
   /** Shown in every error and source location; defaults to `<inline>`. */
@@ -62,7 +68,7 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
       ],
       locate: () => ({ file, line: 1, column: 1 }),
     };
-  } else src = readYaml(text, file);
+  } else src = readYaml(text, file, { textKeys: TEXT_KEYS });
   if (src.errors.length > 0 && src.value === undefined) {
     return Object.freeze({ file, value: src.value, errors: src.errors, warnings: [], locate: src.locate });
   }

@@ -412,3 +412,32 @@ describe('messages that name what was written', () => {
     );
   });
 });
+
+describe('Intercept policies with unquoted numbers and booleans as text', () => {
+  it('loads a number or boolean name, on_deny or description as the text written; condition values stay typed', () => {
+    const r = parsePolicy(
+      [
+        'version: "1"',
+        'description: 2026',
+        'tools:',
+        '  create_issue:',
+        '    rules:',
+        '      - { name: 2, rate_limit: 5/hour, on_deny: 404 }',
+        '      - name: true',
+        '        conditions:',
+        '          - { path: args.n, op: eq, value: 5 }',
+        '          - { path: args.name, op: eq, value: 1.50 }',
+        '',
+      ].join('\n'),
+    );
+    expect(r.errors).toEqual([]);
+    const rules = r.document!.tools!.create_issue!.rules!;
+    expect(r.document!.description).toBe('2026');
+    expect([rules[0]!.name, rules[0]!.on_deny, rules[1]!.name]).toEqual(['2', '404', 'true']);
+    expect(rules[1]!.conditions!.map((c) => c.value)).toEqual([5, 1.5]);
+  });
+
+  it('keeps version typed: an unquoted version is still refused', () => {
+    expect(parsePolicy('version: 1\n').errors.map((e) => e.code)).toEqual(['invalid-version']);
+  });
+});

@@ -15,6 +15,7 @@ import {
   type Node,
   type Pair,
   parseDocument,
+  visit,
   type YAMLMap,
 } from 'yaml';
 import type { SourceLocation } from './compiled.js';
@@ -192,12 +193,22 @@ function findExcessiveNesting(text: string, max: number): number | undefined {
   return undefined;
 }
 
+/** Options of {@link readYaml}. */
+export interface ReadYamlOptions {
+  /**
+   * Mapping keys whose plain scalar values load as the text written, numbers and booleans
+   * included (`name: 2` loads as `"2"`): as Go's yaml.v3 fills a string field, which is how
+   * PolicyLayer Intercept reads a rule's `name` and `on_deny`.
+   */
+  readonly textKeys?: ReadonlySet<string>;
+}
+
 /**
  * Parse YAML text. Never throws: every problem becomes a {@link PolicyError} with a position.
  * Duplicate keys are errors (YAML 1.2 requires unique keys; silently keeping the last one would
  * hide a policy author's mistake).
  */
-export function readYaml(text: string, file: string): YamlSource {
+export function readYaml(text: string, file: string, options: ReadYamlOptions = {}): YamlSource {
   const lineCounter = new LineCounter();
   const fallback: Locator = () => ({ file, line: 1, column: 1 });
   const bytes = Buffer.byteLength(text, 'utf8');
@@ -578,6 +589,7 @@ export function readYaml(text: string, file: string): YamlSource {
     return { value: undefined, errors: sortErrors(errors), locate };
   }
 
+  if (options.textKeys) loadAsText(doc, options.textKeys);
   try {
     const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     return { value, errors: sortErrors(errors), warnings: sortErrors(warnings), locate };
@@ -597,4 +609,16 @@ export function readYaml(text: string, file: string): YamlSource {
     } else errors.push(err(file, 1, 1, 'yaml-syntax', msg));
     return { value: undefined, errors, locate };
   }
+}
+
+/** Plain number and boolean scalars under `keys` become their source text (see {@link ReadYamlOptions}). */
+function loadAsText(doc: Document, keys: ReadonlySet<string>): void {
+  visit(doc, {
+    Pair(_, pair) {
+      const { key, value } = pair;
+      if (!isScalar(key) || typeof key.value !== 'string' || !keys.has(key.value)) return;
+      if (!isScalar(value) || value.type !== 'PLAIN' || typeof value.source !== 'string') return;
+      if (typeof value.value === 'number' || typeof value.value === 'boolean') value.value = value.source;
+    },
+  });
 }
