@@ -1086,6 +1086,18 @@ describe('a short server answer followed by stray bytes', () => {
     server.deliver(Buffer.from('{"jsonrpc":"2.0","method":"x"} 0'));
     await tick();
     expect(client.sent).toHaveLength(1);
+    // Other invalid server messages with an id name no request of the client's (server requests
+    // have their own ids): a sloppy request never settles the client's call 2.
+    client.deliver(call(2, 'echo'));
+    await tick();
+    server.deliver(Buffer.from('{"id":2,"method":"roots/list"}'));
+    server.deliver(Buffer.from('{"jsonrpc":"2.0","id":2,"method":"roots/list","method":"ping"}'));
+    server.deliver(Buffer.from('{"jsonrpc":"2.0","id":2,"method":"x"} 0'));
+    await tick();
+    expect(client.sent).toHaveLength(1);
+    server.deliver({ jsonrpc: '2.0', id: 2, result: { content: [] } });
+    await tick();
+    expect(client.json()[1]).toEqual({ jsonrpc: '2.0', id: 2, result: { content: [] } });
   });
 });
 

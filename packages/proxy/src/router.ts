@@ -906,8 +906,8 @@ export class Router<D extends GateDecision = GateDecision> {
           'non-JSON-RPC output on the server stdout (not forwarded)',
         );
         // A response followed by stray bytes: its request gets an error now, not at session end.
-        if (env.kind === 'invalid' && env.id !== undefined) {
-          this.answerUnpassable(env.id, `not a JSON-RPC message (${env.problem})`);
+        if (env.kind === 'invalid' && env.answers !== undefined) {
+          this.answerUnpassable(env.answers, `not a JSON-RPC message (${env.problem})`);
         }
       }
     }
@@ -984,7 +984,7 @@ export class Router<D extends GateDecision = GateDecision> {
     if (env.kind !== 'response') {
       this.stats.noiseLines++;
       // A response followed by stray bytes still names the request it was meant to answer.
-      if (env.kind === 'invalid' && env.id !== undefined) this.answerUnpassable(env.id, why);
+      if (env.kind === 'invalid' && env.answers !== undefined) this.answerUnpassable(env.answers, why);
       return;
     }
     this.answerUnpassable(env.id as JsonRpcId, why);

@@ -189,7 +189,7 @@ export class EnvelopeStream {
       const env = classifyEnvelope(this.fields as EnvelopeFields);
       const problem = `malformed JSON: ${this.problem}`;
       return env.kind === 'response'
-        ? { kind: 'invalid', problem, id: env.id }
+        ? { kind: 'invalid', problem, answers: env.id }
         : { kind: 'invalid', problem };
     }
     if (this.problem) return { kind: 'invalid', problem: `malformed JSON: ${this.problem}` };

@@ -36,6 +36,12 @@ export interface Envelope {
    */
   readonly problem?: string;
   /**
+   * For `invalid`: set only for a response followed by stray bytes (`{...} 0`), to the id of the
+   * request it was meant to answer. Other invalid messages may carry an `id` too (a server request
+   * without `jsonrpc`, say), which names no request of the client's.
+   */
+  readonly answers?: JsonRpcId;
+  /**
    * For a request with `params`: the member names written in it, at any depth (`:` outside
    * strings), for {@link countMembers} to compare with what `JSON.parse` kept.
    */
@@ -196,7 +202,7 @@ export function scanEnvelope(buf: Buffer): Envelope {
       // meant to answer, which can be answered with an error instead of waiting forever.
       const problem = 'malformed JSON: unexpected bytes after the message';
       return env.kind === 'response'
-        ? { kind: 'invalid', problem, id: env.id }
+        ? { kind: 'invalid', problem, answers: env.id }
         : { kind: 'invalid', problem };
     }
     // Built member by member: a spread of `env` (whose shape varies with its kind) took a slow,
