@@ -10,10 +10,15 @@ import { didYouMean, exactToolName, isGlob, validatePolicyValue } from './valida
 import { type Locator, readYaml, type ValuePath } from './yaml-source.js';
 
 /**
- * Keys whose number or boolean values load as text: a rule's `name` and `on_deny`, and
- * `description` (Intercept reads them into strings, so `name: 2` and `on_deny: 404` are its policies).
+ * Where number or boolean values load as text: a rule's `name` and `on_deny`, and the policy's
+ * `description` (Intercept reads them into strings, so `name: 2` and `on_deny: 404` are its
+ * policies). Nowhere else: inside a `validate.schema`, `name: false` is a schema.
  */
-const TEXT_KEYS: ReadonlySet<string> = new Set(['name', 'on_deny', 'description']);
+const TEXT_PATHS: ReadonlyArray<readonly string[]> = [
+  ['description'],
+  ['tools', '*', 'rules', '*', 'name'],
+  ['tools', '*', 'rules', '*', 'on_deny'],
+];
 
 /** Options shared by `parsePolicy` and `loadPolicy`. */
 export interface ParseOptions {
@@ -68,7 +73,7 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
       ],
       locate: () => ({ file, line: 1, column: 1 }),
     };
-  } else src = readYaml(text, file, { textKeys: TEXT_KEYS });
+  } else src = readYaml(text, file, { textPaths: TEXT_PATHS });
   if (src.errors.length > 0 && src.value === undefined) {
     return Object.freeze({ file, value: src.value, errors: src.errors, warnings: [], locate: src.locate });
   }

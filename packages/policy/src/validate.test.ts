@@ -437,6 +437,30 @@ describe('Intercept policies with unquoted numbers and booleans as text', () => 
     expect(rules[1]!.conditions!.map((c) => c.value)).toEqual([5, 1.5]);
   });
 
+  it('only there: inside a validate.schema, `name: false` stays a schema and `const` keeps its type', () => {
+    const r = parsePolicy(
+      [
+        'version: "1"',
+        'tools:',
+        '  t:',
+        '    description: 5',
+        '    rules:',
+        '      - name: 7',
+        '        validate: { schema: { properties: { name: false, description: true, on_deny: { const: 5 } } } }',
+        '',
+      ].join('\n'),
+    );
+    expect(r.errors.map((e) => e.code)).toEqual(['unknown-key']);
+    const rule = r.value as {
+      tools: { t: { description: unknown; rules: Array<{ name: unknown; validate: unknown }> } };
+    };
+    expect(rule.tools.t.description).toBe(5);
+    expect(rule.tools.t.rules[0]!.name).toBe('7');
+    expect(rule.tools.t.rules[0]!.validate).toEqual({
+      schema: { properties: { name: false, description: true, on_deny: { const: 5 } } },
+    });
+  });
+
   it('keeps version typed: an unquoted version is still refused', () => {
     expect(parsePolicy('version: 1\n').errors.map((e) => e.code)).toEqual(['invalid-version']);
   });

@@ -15,7 +15,6 @@ import {
   type Node,
   type Pair,
   parseDocument,
-  visit,
   type YAMLMap,
 } from 'yaml';
 import type { SourceLocation } from './compiled.js';
@@ -196,11 +195,12 @@ function findExcessiveNesting(text: string, max: number): number | undefined {
 /** Options of {@link readYaml}. */
 export interface ReadYamlOptions {
   /**
-   * Mapping keys whose plain scalar values load as the text written, numbers and booleans
-   * included (`name: 2` loads as `"2"`): as Go's yaml.v3 fills a string field, which is how
-   * PolicyLayer Intercept reads a rule's `name` and `on_deny`.
+   * Paths whose plain scalar values load as the text written, numbers and booleans included
+   * (`name: 2` loads as `"2"`): as Go's yaml.v3 fills a string field, which is how PolicyLayer
+   * Intercept reads a rule's `name` and `on_deny`. A path is a list of mapping keys and sequence
+   * steps; `'*'` matches any key or index (`['tools', '*', 'rules', '*', 'name']`).
    */
-  readonly textKeys?: ReadonlySet<string>;
+  readonly textPaths?: ReadonlyArray<readonly string[]>;
 }
 
 /**
@@ -589,7 +589,7 @@ export function readYaml(text: string, file: string, options: ReadYamlOptions = 
     return { value: undefined, errors: sortErrors(errors), locate };
   }
 
-  if (options.textKeys) loadAsText(doc, options.textKeys);
+  if (options.textPaths) loadAsText(doc, options.textPaths);
   try {
     const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     return { value, errors: sortErrors(errors), warnings: sortErrors(warnings), locate };
@@ -611,14 +611,26 @@ export function readYaml(text: string, file: string, options: ReadYamlOptions = 
   }
 }
 
-/** Plain number and boolean scalars under `keys` become their source text (see {@link ReadYamlOptions}). */
-function loadAsText(doc: Document, keys: ReadonlySet<string>): void {
-  visit(doc, {
-    Pair(_, pair) {
-      const { key, value } = pair;
-      if (!isScalar(key) || typeof key.value !== 'string' || !keys.has(key.value)) return;
-      if (!isScalar(value) || value.type !== 'PLAIN' || typeof value.source !== 'string') return;
+/** Plain number and boolean scalars at `paths` become their source text (see {@link ReadYamlOptions}). */
+function loadAsText(doc: Document, paths: ReadonlyArray<readonly string[]>): void {
+  const walk = (node: unknown, path: readonly string[]): void => {
+    const step = path[0]!;
+    const rest = path.slice(1);
+    const children: Array<[unknown, unknown]> = isMap(node)
+      ? node.items.map((pair) => [isScalar(pair.key) ? pair.key.value : undefined, pair])
+      : isSeq(node)
+        ? node.items.map((item, i) => [String(i), item])
+        : [];
+    for (const [key, child] of children) {
+      if (step !== '*' && key !== step) continue;
+      if (rest.length > 0) {
+        walk(isPair(child) ? child.value : child, rest);
+        continue;
+      }
+      const value = isPair(child) ? child.value : undefined;
+      if (!isScalar(value) || value.type !== 'PLAIN' || typeof value.source !== 'string') continue;
       if (typeof value.value === 'number' || typeof value.value === 'boolean') value.value = value.source;
-    },
-  });
+    }
+  };
+  for (const path of paths) walk(doc.contents, path);
 }
