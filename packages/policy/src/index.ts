@@ -22,6 +22,7 @@ export {
 } from './errors.js';
 export { isExactDecimal, yamlNumberLiteral } from './exact-decimal.js';
 export { buildPolicyJsonSchema, policyJsonSchema } from './json-schema.js';
+export { createAjv, type JsonSchemaDialect, jsonSchemaDialect } from './json-schema-check.js';
 export { type LoadResult, loadPolicy } from './load.js';
 export { type ParsedPolicy, type ParseOptions, parsePolicy } from './parse.js';
 export { printable } from './printable.js';

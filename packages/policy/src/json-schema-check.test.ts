@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonSchemaProblem } from './json-schema-check.js';
+import { jsonSchemaDialect, jsonSchemaProblem } from './json-schema-check.js';
 import { parsePolicy } from './parse.js';
 
 describe('validate.schema patterns', () => {
@@ -90,6 +90,24 @@ describe('validate.schema strictness: what JSON Schema would silently ignore fai
       })?.message,
     ).toBe('unknown keyword "prefixItems": JSON Schema would ignore it, and the check with it');
     expect(jsonSchemaProblem({ prefixItems: [{ type: 'string' }] })).toBe(undefined);
+  });
+
+  it('picks the dialect as the runtime does (one rule): draft-05, which does not exist, is 2020-12', () => {
+    const d = (uri: string) => jsonSchemaDialect({ $schema: uri });
+    expect(
+      [
+        'http://json-schema.org/draft-04/schema#',
+        'http://json-schema.org/draft-05/schema#',
+        'http://json-schema.org/draft-07/schema#',
+        'https://json-schema.org/draft/2019-09/schema',
+        'urn:other',
+      ].map(d),
+    ).toEqual(['draft7', 'draft2020', 'draft7', 'draft2019', 'draft2020']);
+    // So a draft-05 tuple `items: [...]` is refused at load time, not left to deny every call.
+    expect(
+      jsonSchemaProblem({ $schema: 'http://json-schema.org/draft-05/schema#', items: [{ type: 'string' }] })
+        ?.message,
+    ).toMatch(/must be object,boolean/);
   });
 
   it('annotations and the usual structure stay valid', () => {

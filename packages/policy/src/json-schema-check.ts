@@ -34,13 +34,39 @@ export interface JsonSchemaProblem {
   readonly hint?: string;
 }
 
-type Dialect = 'draft7' | 'draft2019' | 'draft2020';
-const instances = new Map<Dialect, Ajv>();
+/** The JSON Schema dialects Tollgate checks with (see {@link jsonSchemaDialect}). */
+export type JsonSchemaDialect = 'draft7' | 'draft2019' | 'draft2020';
 
-function ajvFor(dialect: Dialect): Ajv {
+/**
+ * The dialect a schema is checked with, from its `$schema`: draft-04, -06 and -07 as draft-07,
+ * 2019-09 as 2019-09, anything else (none, or a URI ajv does not know) as 2020-12, the default of
+ * MCP 2025-11-25 ("JSON Schema Usage"). One rule for a policy's `validate.schema` at load time and
+ * for every schema the runtime validates arguments against.
+ */
+export function jsonSchemaDialect(schema: object): JsonSchemaDialect {
+  const $schema = (schema as { $schema?: unknown }).$schema;
+  const uri = typeof $schema === 'string' ? $schema : '';
+  return /draft-0[467]/.test(uri) ? 'draft7' : /2019-09/.test(uri) ? 'draft2019' : 'draft2020';
+}
+
+/** A new ajv instance for `dialect`, with ajv-formats' formats added. */
+export function createAjv(dialect: JsonSchemaDialect, options: Options): Ajv {
+  const ajv =
+    dialect === 'draft7'
+      ? new Ajv(options)
+      : dialect === 'draft2019'
+        ? (new Ajv2019(options) as unknown as Ajv)
+        : (new Ajv2020(options) as unknown as Ajv);
+  addFormats(ajv);
+  return ajv;
+}
+
+const instances = new Map<JsonSchemaDialect, Ajv>();
+
+function ajvFor(dialect: JsonSchemaDialect): Ajv {
   let ajv = instances.get(dialect);
   if (!ajv) {
-    const opts: Options = {
+    ajv = createAjv(dialect, {
       // Unknown keywords and formats throw; the other strict checks (types, tuples) only lint
       // style that JSON Schema allows.
       strict: false,
@@ -48,23 +74,10 @@ function ajvFor(dialect: Dialect): Ajv {
       allErrors: true,
       logger: false,
       code: { regExp: re2PatternEngine('throw') },
-    };
-    ajv =
-      dialect === 'draft7'
-        ? new Ajv(opts)
-        : dialect === 'draft2019'
-          ? (new Ajv2019(opts) as unknown as Ajv)
-          : (new Ajv2020(opts) as unknown as Ajv);
-    addFormats(ajv);
+    });
     instances.set(dialect, ajv);
   }
   return ajv;
-}
-
-/** The dialect the runtime checks a schema with, from its `$schema` (see the module comment). */
-function dialectOf(schema: Record<string, unknown>): Dialect {
-  const uri = typeof schema.$schema === 'string' ? schema.$schema : '';
-  return /draft-0[4-7]/.test(uri) ? 'draft7' : /2019-09/.test(uri) ? 'draft2019' : 'draft2020';
 }
 
 /** The path of the first key named `key` in `value` (depth first), or undefined. */
@@ -102,7 +115,7 @@ function pointerPath(pointer: string): string[] {
  * Never throws.
  */
 export function jsonSchemaProblem(schema: Record<string, unknown>): JsonSchemaProblem | undefined {
-  const ajv = ajvFor(dialectOf(schema));
+  const ajv = ajvFor(jsonSchemaDialect(schema));
   // As the runtime: `$id` would clash across rules, and a `$schema` ajv does not know would make
   // it refuse the schema; the dialect was taken from it above.
   const { $id: _id, $schema: _dialect, ...rest } = schema;

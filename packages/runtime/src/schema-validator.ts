@@ -1,13 +1,6 @@
 import { createHash } from 'node:crypto';
-import { re2PatternEngine } from '@tollgate/policy';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
-
-// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
-  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
+import { createAjv, type JsonSchemaDialect, jsonSchemaDialect, re2PatternEngine } from '@tollgate/policy';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 
 /** Outcome of validating a call's arguments against a JSON Schema. */
 export type SchemaCheck = { ok: true } | { ok: false; errors: string[] };
@@ -15,18 +8,16 @@ export type SchemaCheck = { ok: true } | { ok: false; errors: string[] };
 /**
  * Validates tool arguments with ajv, compiling each distinct schema once.
  *
- * Dialect: a schema whose `$schema` names draft-04/06/07 is checked as draft-07, 2019-09 as
- * 2019-09, everything else (including no `$schema`) as JSON Schema 2020-12, the default dialect for `inputSchema` in MCP 2025-11-25 ("JSON Schema
- * Usage"). Unknown keywords are ignored (`strict: false`) because servers decorate schemas freely.
+ * Dialect: `jsonSchemaDialect` of `@tollgate/policy` (draft-04/06/07 as draft-07, 2019-09 as
+ * 2019-09, everything else as 2020-12, the default for `inputSchema` in MCP 2025-11-25, "JSON
+ * Schema Usage"), the rule a policy's `validate.schema` is checked by at load time. Unknown keywords are ignored (`strict: false`) because servers decorate schemas freely.
  * `pattern` and `patternProperties` run on RE2, in linear time, not on JavaScript's backtracking
  * engine (`^(a+)+$` would otherwise take seconds per argument); a pattern RE2 cannot run
  * (lookaround, backreferences: only a server's schema can hold one, a policy's is refused at load)
  * is not checked.
  */
 export class SchemaValidator {
-  private readonly draft7: Ajv;
-  private readonly draft2019: Ajv;
-  private readonly draft2020: Ajv;
+  private readonly ajv: Record<JsonSchemaDialect, Ajv>;
   private readonly byObject = new WeakMap<object, ValidateFunction | Error>();
   private readonly byHash = new Map<string, ValidateFunction | Error>();
 
@@ -41,12 +32,11 @@ export class SchemaValidator {
       logger: false,
       code: { regExp: re2PatternEngine('skip') },
     } as const;
-    this.draft7 = new Ajv(opts);
-    this.draft2019 = new Ajv2019(opts) as unknown as Ajv;
-    this.draft2020 = new Ajv2020(opts) as unknown as Ajv;
-    addFormats(this.draft7);
-    addFormats(this.draft2019);
-    addFormats(this.draft2020);
+    this.ajv = {
+      draft7: createAjv('draft7', opts),
+      draft2019: createAjv('draft2019', opts),
+      draft2020: createAjv('draft2020', opts),
+    };
   }
 
   /** Compiled validator for `schema` (cached by identity, then by content hash), or the compile error. */
@@ -56,13 +46,7 @@ export class SchemaValidator {
     const hash = createHash('sha256').update(JSON.stringify(schema)).digest('hex');
     let fn = this.byHash.get(hash);
     if (!fn) {
-      const $schema = (schema as { $schema?: unknown }).$schema;
-      const dialect = typeof $schema === 'string' ? $schema : '';
-      const ajv = /draft-0[467]/.test(dialect)
-        ? this.draft7
-        : /2019-09/.test(dialect)
-          ? this.draft2019
-          : this.draft2020;
+      const ajv = this.ajv[jsonSchemaDialect(schema)];
       try {
         // `$id` would make ajv refuse a second schema with the same id from another server; an
         // unrecognised `$schema` would make it refuse the schema: both are dropped.
