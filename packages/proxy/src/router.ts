@@ -289,10 +289,21 @@ export class Router<D extends GateDecision = GateDecision> {
     // A server whose side closed without an exit (it closed its stdout; an HTTP upstream ended
     // its session) may still be running while it is stopped: later requests are told what ended.
     if (info.signal == null && info.exitCode === undefined) this.goneMessage = how;
-    this.endPending(info, `${how} before answering`, 'rollback', {
-      exitCode: info.exitCode ?? null,
-      signal: info.signal ?? null,
-    });
+    const data = { exitCode: info.exitCode ?? null, signal: info.signal ?? null };
+    if (info.mayStillRun) {
+      // Alive with the calls in its stdin: it may still run them, so they count.
+      this.endPending(
+        info,
+        (isCall) =>
+          isCall
+            ? `${how} before answering; the server is still running and may run the call, so it counts against the policy's limits`
+            : `${how} before answering`,
+        'commit',
+        data,
+      );
+      return;
+    }
+    this.endPending(info, `${how} before answering`, 'rollback', data);
   }
 
   /**

@@ -22,7 +22,8 @@ tools:
 
 const PENDING_ERROR = {
   code: -32000,
-  message: 'MCP server closed the session (it closed its stdout) before answering',
+  message:
+    "MCP server closed the session (it closed its stdout) before answering; the server is still running and may run the call, so it counts against the policy's limits",
 };
 const LATER_ERROR = { code: -32000, message: 'MCP server closed the session (it closed its stdout)' };
 const WARNING = 'the server closed its stdout but is still running; ending the session and stopping it';
@@ -88,7 +89,7 @@ async function noneLeft(kids: number[]): Promise<void> {
 }
 
 describe('a server that closes its stdout and keeps running', () => {
-  it('answers the pending call at once and rolls it back, logs a warning, stops the server and exits with its code', async () => {
+  it('answers the pending call at once and counts it, logs a warning, stops the server and exits with its code', async () => {
     const { raw, kids } = await start(2000, 'exit-on-eof=4');
     const t0 = Date.now();
     raw.send(call(1));
@@ -109,11 +110,14 @@ describe('a server that closes its stdout and keeps running', () => {
     expect(kids).toContain(warning?.childPid);
     expect(logged(raw, 'tollgate stopping')[0]).toMatchObject({ exitCode: 4, reason: 'server_eof' });
     await noneLeft(kids);
-    // The call was rolled back, as when a server exits with calls pending: another may be made.
+    // The call counts (the server still had it in its stdin and may have run it): the next
+    // session is at its limit of one a minute.
     const again = new RawSession(s, ['-c', policy, '--', process.execPath, FAKE_SERVER]);
     await again.handshake();
     again.send(call(1));
-    expect((await again.waitFor((m) => m.id === 1)).result.content[0].text).toBe('hi');
+    const next = await again.waitFor((m) => m.id === 1);
+    expect(next.result.isError).toBe(true);
+    expect(next.result._meta['tollgate/denial'].reason).toBe('rate_limited');
     again.proc.stdin.end();
     await again.exited;
   });

@@ -125,7 +125,7 @@ export class ChildStdioTransport implements MessageTransport {
         // one, with its code.
         if (handle.hasExited) return;
         const timer = setTimeout(() => {
-          if (!handle.hasExited) close({ reason: OUTPUT_CLOSED_REASON });
+          if (!handle.hasExited) close({ reason: OUTPUT_CLOSED_REASON, mayStillRun: true });
         }, EXIT_AFTER_EOF_MS);
         void handle.exited.then(() => clearTimeout(timer));
       });

@@ -19,6 +19,12 @@ export interface CloseInfo {
   readonly signal?: NodeJS.Signals | null;
   /** A human-readable reason, e.g. "client closed stdin". */
   readonly reason?: string;
+  /**
+   * The server process may still run what it was sent: its side of the transport closed (it
+   * closed its stdout) while it kept running. Calls it was sent then count, as a cancelled one
+   * does: counting a call that maybe ran is the safe side of a limit.
+   */
+  readonly mayStillRun?: boolean;
 }
 
 /** A message that went over the size cap and was dropped before it reached the router. */
