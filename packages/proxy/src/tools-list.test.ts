@@ -57,6 +57,33 @@ describe('filterToolsList', () => {
       expect(filtered(page, 'move_file')).toBe(page);
   });
 
+  it('drops a tool that writes its name twice (a client keeping the first would read a hidden one)', () => {
+    const page = (tools: string) => Buffer.from(`{"jsonrpc":"2.0","id":"l","result":{"tools":[${tools}]}}`);
+    for (const twice of [
+      '{"name":"secret_a","name":"echo"}',
+      '{"Name":"secret_a","name":"echo"}',
+      '{"name\\u0000":"secret_a","name":"echo"}',
+    ]) {
+      const r = filterToolsList(page(`${twice},{"name":"ok"}`), (t) => t.startsWith('secret'));
+      expect(r.bytes.toString(), twice).toBe('{"jsonrpc":"2.0","id":"l","result":{"tools":[{"name":"ok"}]}}');
+      expect(r.removed, twice).toEqual(['echo']);
+    }
+    // Nothing hidden, nothing written twice: the page passes as it came.
+    const plain = page('{"name":"echo","names":["a"]},{"name":"ok"}');
+    expect(filterToolsList(plain, () => false).bytes).toBe(plain);
+  });
+
+  it('cuts hidden tools out of an earlier tools member even when the one JSON.parse reads hides none', () => {
+    const bytes = Buffer.from(
+      '{"jsonrpc":"2.0","id":"l","result":{"tools":[{"name":"secret_a"},{"name":"x"}],"tools":[{"name":"echo"}]}}',
+    );
+    const r = filterToolsList(bytes, (t) => t.startsWith('secret'));
+    expect(r.bytes.toString()).toBe(
+      '{"jsonrpc":"2.0","id":"l","result":{"tools":[{"name":"x"}],"tools":[{"name":"echo"}]}}',
+    );
+    expect(r.removed).toEqual([]);
+  });
+
   it('cuts every other tool out of a page of 20,000', () => {
     const tool = (k: number) => `{"name":"${k % 2 ? 'hide' : 'keep'}${k}","inputSchema":{"maximum":1e400}}`;
     const all = Array.from({ length: 20_000 }, (_, k) => tool(k));

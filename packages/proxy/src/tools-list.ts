@@ -5,7 +5,15 @@
  * can validate arguments against their `inputSchema`.
  */
 import { applyEdits, type Edit, removeElements } from './jsonrpc/json-edit.js';
-import { elementSpans, lastMember, memberAt, objectMembers } from './jsonrpc/json-text.js';
+import {
+  elementSpans,
+  lastMember,
+  type MemberSpan,
+  memberAt,
+  objectMembers,
+  type Span,
+} from './jsonrpc/json-text.js';
+import { caseVariantOf, invisibleVariantOf } from './jsonrpc/member-names.js';
 
 /** A tool as listed by the server; only `name` and `inputSchema` matter here. */
 export interface ListedTool {
@@ -32,10 +40,11 @@ export interface FilteredToolsList {
  * that the kept tools, `nextCursor`, `_meta` and every other byte reach the client as the server
  * wrote them (numbers beyond a double, such as a schema's `"maximum":18446744073709551615`,
  * included). Which tools are hidden is read from the last `tools` member of `result`, the one
- * `JSON.parse` reads; when it holds one, an earlier `tools` member (a name written twice, which
- * decoders keeping the first occurrence read) has its hidden tools cut too. A page whose `tools`
- * hides nothing is passed on as it came. One pass over the page's text per level (message,
- * result, tools).
+ * `JSON.parse` reads; an earlier `tools` member (a name written twice, which decoders keeping
+ * the first occurrence read) has its hidden tools cut too. A tool that writes its `name` twice (or
+ * a case or invisible variant of it beside it) is cut as well: a client keeping the first would
+ * read another name than the one judged. A page with none of these is passed on as it came. One
+ * pass over the page's text per level (message, result, tools, each tool's members).
  *
  * @param bytes the raw JSON-RPC response from the server.
  * @param isHidden the policy's `hide` test.
@@ -52,6 +61,7 @@ export function filterToolsList(bytes: Buffer, isHidden: (tool: string) => boole
   const list = message.result?.tools;
   if (!Array.isArray(list)) return { bytes, tools: [], removed: [], last: false };
   const last = typeof (message.result as { nextCursor?: unknown }).nextCursor !== 'string';
+  const text = toolsText(bytes, list.length);
   const tools: ListedTool[] = [];
   const removed: string[] = [];
   const hidden: boolean[] = new Array(list.length).fill(false);
@@ -60,13 +70,15 @@ export function filterToolsList(bytes: Buffer, isHidden: (tool: string) => boole
     const name = toolName(tool);
     if (name === undefined) continue;
     tools.push(tool as ListedTool);
-    if (isHidden(name)) {
+    // A tool that writes its name twice (or a case or invisible variant of `name` beside it) is
+    // read as another tool by a client that keeps the first: it is not passed on.
+    if (isHidden(name) || text?.ambiguous[k] === true) {
       removed.push(name);
       hidden[k] = true;
     }
   }
-  if (removed.length === 0) return { bytes, tools, removed, last };
-  const edited = cutHiddenTools(bytes, hidden, isHidden);
+  if (removed.length === 0 && !(text && text.toolsMembers > 1)) return { bytes, tools, removed, last };
+  const edited = text && cutHiddenTools(bytes, text, hidden, isHidden);
   if (edited !== undefined) return { bytes: edited, tools, removed, last };
   // Unreachable for text `JSON.parse` accepted (the scanner reads all JSON); should it happen,
   // hiding comes first: the page is re-encoded without the hidden tools.
@@ -80,29 +92,62 @@ function toolName(tool: unknown): string | undefined {
   return typeof name === 'string' ? name : undefined;
 }
 
+/** Where a page's tools lie in its text (see {@link toolsText}). */
+interface ToolsText {
+  /** The members of `result`, in the order written. */
+  readonly members: readonly MemberSpan[];
+  /** The `tools` member `JSON.parse` read (the last), and its elements. */
+  readonly read: MemberSpan;
+  readonly elements: readonly Span[];
+  /** How many `tools` members `result` writes (more than one: decoders differ on which counts). */
+  readonly toolsMembers: number;
+  /** Per element: it writes `name` more than once, counting case and invisible variants. */
+  readonly ambiguous: readonly boolean[];
+}
+
+/**
+ * The text of a page's `result.tools`, or undefined when it does not have the shape `JSON.parse`
+ * found (`count` elements). One pass over the array's text, and one over each element's members.
+ */
+function toolsText(bytes: Buffer, count: number): ToolsText | undefined {
+  const result = memberAt(bytes, ['result']);
+  const members = result && objectMembers(bytes, result.start);
+  const read = members && lastMember(members, 'tools');
+  if (members === undefined || read === undefined) return undefined;
+  const elements = elementSpans(bytes, read.start);
+  if (elements === undefined || elements.length !== count) return undefined;
+  const ambiguous = elements.map((e) => {
+    if (bytes[e.start] !== 0x7b /* { */) return false;
+    let names = 0;
+    for (const m of objectMembers(bytes, e.start) ?? []) {
+      if (m.name === 'name' || caseVariantOf(m.name, NAME) || invisibleVariantOf(m.name, NAME)) names++;
+    }
+    return names > 1;
+  });
+  const toolsMembers = members.filter((m) => m.name === 'tools').length;
+  return { members, read, elements, toolsMembers, ambiguous };
+}
+
+const NAME: readonly string[] = ['name'];
+
 /**
  * `bytes` with the elements flagged in `hidden` cut out of the raw `result.tools` array that
- * `JSON.parse` read, and hidden tools cut out of any earlier `tools` array of `result`;
- * undefined when the text does not have the shape the parse found.
+ * `JSON.parse` read, and hidden tools cut out of any earlier `tools` array of `result`.
  */
 function cutHiddenTools(
   bytes: Buffer,
+  text: ToolsText,
   hidden: readonly boolean[],
   isHidden: (tool: string) => boolean,
-): Buffer | undefined {
-  const result = memberAt(bytes, ['result']);
-  const members = result && objectMembers(bytes, result.start);
-  if (members === undefined) return undefined;
-  const read = lastMember(members, 'tools');
+): Buffer {
   const edits: Edit[] = [];
-  for (const m of members) {
+  for (const m of text.members) {
     if (m.name !== 'tools') continue;
-    const elements = elementSpans(bytes, m.start);
     let cuts: Edit[];
-    if (m === read) {
-      if (elements === undefined || elements.length !== hidden.length) return undefined;
-      cuts = removeElements(elements, (k) => hidden[k]!);
+    if (m === text.read) {
+      cuts = removeElements(text.elements, (k) => hidden[k]!);
     } else {
+      const elements = elementSpans(bytes, m.start);
       if (elements === undefined) continue;
       const values = JSON.parse(bytes.toString('utf8', m.start, m.end)) as unknown[];
       cuts = removeElements(elements, (k) => {
