@@ -40,6 +40,7 @@ export {
   policyDocumentSchema,
   RULE_ACTIONS,
 } from './schema.js';
+export { toolGlobMatcher } from './tool-glob.js';
 export { type UnlistedEntries, unlistedEntries, unlistedOf } from './unlisted.js';
 export { didYouMean, exactToolName, isGlob } from './validate.js';
 export { FIXED_WINDOW_MS, MAX_SLIDING_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';

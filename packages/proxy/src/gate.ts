@@ -49,6 +49,14 @@ export interface GateDecision {
   policyHash?: string;
 }
 
+/** The tool names a policy names (see {@link Gate.policyToolNames}). */
+export interface PolicyToolNames {
+  /** Tool keys and `hide` entries without glob syntax, `\` escapes resolved. */
+  readonly exact: readonly string[];
+  /** Tool keys and `hide` entries with glob syntax (`"*"` excluded), as written. */
+  readonly globs: readonly string[];
+}
+
 /** The policy engine behind the proxy. */
 export interface Gate<D extends GateDecision = GateDecision> {
   /** Evaluates a call and, when allowed, reserves its counters. May reject (store down, fail-closed). */
@@ -71,11 +79,11 @@ export interface Gate<D extends GateDecision = GateDecision> {
    */
   needsToolSchema?(tool: string): boolean;
   /**
-   * Optional: the exact tool names the policy names (tool keys and `hide` entries without glob
-   * syntax, `\` escapes resolved). The proxy refuses a called name that differs from one of them,
-   * or from a listed tool, only by case or invisible characters (see `tool-name-variants.ts`).
+   * Optional: the tool names the policy names, for the proxy to refuse a called name that differs
+   * from one of them, or from a listed tool, only by case or invisible characters (see
+   * `tool-name-variants.ts`).
    */
-  policyToolNames?(): readonly string[];
+  policyToolNames?(): PolicyToolNames;
   /** The tools seen in `tools/list`, for `validate: { required_args: true }`. */
   setToolSchemas(tools: Array<{ name: string; inputSchema?: unknown }>): void;
   /**

@@ -22,7 +22,7 @@ export {
   type LineSplitterOptions,
   type OversizeMessage,
 } from './framing/line-splitter.js';
-export type { Gate, GateCall, GateContext, GateDecision, PolicyView } from './gate.js';
+export type { Gate, GateCall, GateContext, GateDecision, PolicyToolNames, PolicyView } from './gate.js';
 // Remote MCP (Streamable HTTP upstream and listener): see http/index.ts.
 export * from './http/index.js';
 export {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DENIAL_META_KEY } from './denial.js';
-import type { Gate, GateCall, GateDecision, PolicyView } from './gate.js';
+import type { Gate, GateCall, GateDecision, PolicyToolNames, PolicyView } from './gate.js';
 import { Router } from './router.js';
 import type { CloseInfo, MessageTransport } from './transport/types.js';
 
@@ -873,7 +873,10 @@ describe('Router', () => {
 
   it('refuses a tool name that reads as a known tool once case and invisible characters are set aside', async () => {
     const { client, server, gate, router } = setup();
-    (gate as TestGate & { policyToolNames(): string[] }).policyToolNames = () => ['move_file'];
+    (gate as TestGate & { policyToolNames(): PolicyToolNames }).policyToolNames = () => ({
+      exact: ['move_file'],
+      globs: ['secret_*', '{drop,wipe}_db'],
+    });
     // Not listed yet: the policy's names are known.
     client.deliver(call(1, 'Move_File'));
     await tick();
@@ -883,6 +886,28 @@ describe('Router', () => {
       message:
         'Invalid params: tool name "Move_File" differs from the tool "move_file" only by case or invisible characters (a server that ignores them would run that tool)',
     });
+    // Globs of the policy too: a name one matches only once folded (no listing needed).
+    client.deliver(call(2, 'Secret_key'));
+    client.deliver(call(3, 'WIPE_db'));
+    client.deliver(call(4, 'secret_key'));
+    await tick();
+    expect(
+      client
+        .json()
+        .slice(1)
+        .map((m) => [m.id, m.error?.message ?? m.result?.isError]),
+    ).toEqual([
+      [
+        2,
+        'Invalid params: tool name "Secret_key" differs from a tool the policy\'s glob "secret_*" names only by case or invisible characters (a server that ignores them would run that tool)',
+      ],
+      [
+        3,
+        'Invalid params: tool name "WIPE_db" differs from a tool the policy\'s glob "{drop,wipe}_db" names only by case or invisible characters (a server that ignores them would run that tool)',
+      ],
+      [4, true],
+    ]);
+    client.sent.length = 1;
     // Listed: the server's names too.
     client.deliver({ jsonrpc: '2.0', id: 'l', method: 'tools/list' });
     await tick();
@@ -907,7 +932,7 @@ describe('Router', () => {
         .slice(1)
         .map((m) => m.params?.name),
     ).toEqual(['Echo', 'echo', 'brand_new']);
-    expect(router.stats.callsMalformed).toBe(1 + names.length);
+    expect(router.stats.callsMalformed).toBe(3 + names.length);
   });
 
   it('refuses member names that differ from a JSON-RPC or tools/call member only by invisible characters', async () => {

@@ -602,14 +602,20 @@ export class Router<D extends GateDecision = GateDecision> {
    * otherwise.
    */
   private toolNameProblem(name: string): string | undefined {
-    this.toolNames ??= new ToolNameIndex([
-      ...this.catalogue.names(),
-      ...(this.gate.policyToolNames?.() ?? []),
-    ]);
+    if (!this.toolNames) {
+      const policy = this.gate.policyToolNames?.();
+      this.toolNames = new ToolNameIndex(
+        [...this.catalogue.names(), ...(policy?.exact ?? [])],
+        policy?.globs,
+      );
+    }
     const meant = this.toolNames.variantOf(name);
-    return meant === undefined
-      ? undefined
-      : `tool name ${JSON.stringify(name)} differs from the tool ${JSON.stringify(meant)} only by case or invisible characters (a server that ignores them would run that tool)`;
+    if (meant === undefined) return undefined;
+    const what =
+      'name' in meant
+        ? `the tool ${JSON.stringify(meant.name)}`
+        : `a tool the policy's glob ${JSON.stringify(meant.glob)} names`;
+    return `tool name ${JSON.stringify(name)} differs from ${what} only by case or invisible characters (a server that ignores them would run that tool)`;
   }
 
   /** Evaluates one well-formed `tools/call` (see {@link readCall}). */

@@ -9,6 +9,7 @@
  * (listed by the server, or named by the policy) once invisible characters are removed and case is
  * folded, is refused rather than forwarded.
  */
+import { toolGlobMatcher } from '@tollgate/policy';
 import { foldName, withoutInvisible } from './jsonrpc/member-names.js';
 
 /** `name` without invisible characters (`withoutInvisible`), folded as Go's `strings.EqualFold` compares (`foldName`). */
@@ -16,27 +17,50 @@ export function toolNameKey(name: string): string {
   return foldName(withoutInvisible(name));
 }
 
-/** The known tool names, and their folded forms (see the module comment). */
+/** The known tool names and globs, and their folded forms (see the module comment). */
 export class ToolNameIndex {
   private readonly exact = new Set<string>();
   private readonly byKey = new Map<string, string>();
+  private readonly globs: Array<{
+    glob: string;
+    matches: (n: string) => boolean;
+    folded: (n: string) => boolean;
+  }>;
 
-  /** @param names every known tool name: the server's listed ones and those the policy names. */
-  constructor(names: Iterable<string>) {
+  /**
+   * @param names every known tool name: the server's listed ones and the exact ones the policy names
+   * @param globs the policy's tool-key and `hide` globs (`"*"` excluded): a name one of them
+   *   matches only once folded (`SECRET_key` for `secret_*`) is a variant too
+   */
+  constructor(names: Iterable<string>, globs: readonly string[] = []) {
     for (const n of names) {
       this.exact.add(n);
       const key = toolNameKey(n);
       if (!this.byKey.has(key)) this.byKey.set(key, n);
     }
+    this.globs = [];
+    for (const glob of globs) {
+      try {
+        this.globs.push({ glob, matches: toolGlobMatcher(glob), folded: toolGlobMatcher(toolNameKey(glob)) });
+      } catch {
+        // A glob that folds into one the matcher cannot build (none in practice): not checked.
+      }
+    }
   }
 
   /**
-   * The known name `name` stands for without being it (`Secret`, `secret\u0000` for `secret`), or
-   * undefined: `name` is known itself, or equals no known name that way. Cost: one Set lookup for
-   * a known name; a fold of `name` otherwise.
+   * What `name` stands for without being it: the known name (`secret` for `Secret` or
+   * `secret\u0000`) or the policy glob (`secret_*` for `SECRET_key`) it equals once folded.
+   * Undefined when `name` is known itself, or equals nothing that way. Cost: one Set lookup for a
+   * known name; a fold and one match per glob otherwise.
    */
-  variantOf(name: string): string | undefined {
-    if (this.exact.has(name) || this.byKey.size === 0) return undefined;
-    return this.byKey.get(toolNameKey(name));
+  variantOf(name: string): { readonly name: string } | { readonly glob: string } | undefined {
+    if (this.exact.has(name)) return undefined;
+    if (this.byKey.size === 0 && this.globs.length === 0) return undefined;
+    const key = toolNameKey(name);
+    const meant = this.byKey.get(key);
+    if (meant !== undefined) return { name: meant };
+    for (const g of this.globs) if (!g.matches(name) && g.folded(key)) return { glob: g.glob };
+    return undefined;
   }
 }

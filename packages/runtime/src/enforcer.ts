@@ -60,10 +60,10 @@ export interface Enforcer {
    */
   needsToolSchema(tool: string): boolean;
   /**
-   * The exact tool names the current policy names: its tool keys without glob syntax, and its
-   * `hide` entries without glob syntax with their `\` escapes resolved. Globs are not spelled out.
+   * The tool names the current policy names: `exact`, its tool keys and `hide` entries without
+   * glob syntax (`\` escapes resolved); `globs`, those with glob syntax, as written (`"*"` left out).
    */
-  policyToolNames(): readonly string[];
+  policyToolNames(): { readonly exact: readonly string[]; readonly globs: readonly string[] };
   /** Remember tools' `inputSchema`s from a `tools/list` result page (merged by name). */
   setToolSchemas(tools: ReadonlyArray<{ name: string; inputSchema?: unknown }>): void;
   /**
@@ -322,17 +322,18 @@ function assemble(
   };
 }
 
-const exactNames = new WeakMap<CompiledPolicy, readonly string[]>();
+const namesOf = new WeakMap<CompiledPolicy, { readonly exact: readonly string[]; readonly globs: readonly string[] }>();
 
 /** See {@link Enforcer.policyToolNames}; computed once per policy. */
-function exactNamesOf(policy: CompiledPolicy): readonly string[] {
-  let names = exactNames.get(policy);
+function exactNamesOf(policy: CompiledPolicy): { readonly exact: readonly string[]; readonly globs: readonly string[] } {
+  let names = namesOf.get(policy);
   if (!names) {
-    names = Object.freeze([
-      ...policy.exact.keys(),
-      ...policy.hide.filter((h) => h !== '*' && !isGlob(h)).map(exactToolName),
-    ]);
-    exactNames.set(policy, names);
+    const hide = policy.hide.filter((h) => h !== '*');
+    names = Object.freeze({
+      exact: Object.freeze([...policy.exact.keys(), ...hide.filter((h) => !isGlob(h)).map(exactToolName)]),
+      globs: Object.freeze([...policy.globs.map((g) => g.key), ...hide.filter(isGlob)]),
+    });
+    namesOf.set(policy, names);
   }
   return names;
 }
