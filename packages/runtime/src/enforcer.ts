@@ -33,6 +33,14 @@ export interface CallOrigin {
   clientId?: string;
 }
 
+/** The tool names a policy names (see {@link Enforcer.policyToolNames}). */
+export interface PolicyToolNames {
+  /** Tool keys and `hide` entries without glob syntax, `\` escapes resolved. */
+  readonly exact: readonly string[];
+  /** Tool keys and `hide` entries with glob syntax, as written (`"*"` left out). */
+  readonly globs: readonly string[];
+}
+
 /**
  * What a proxy holds for its lifetime: the policy (hot-reloaded), the counter store, the tools'
  * input schemas and the decision log.
@@ -63,7 +71,7 @@ export interface Enforcer {
    * The tool names the current policy names: `exact`, its tool keys and `hide` entries without
    * glob syntax (`\` escapes resolved); `globs`, those with glob syntax, as written (`"*"` left out).
    */
-  policyToolNames(): { readonly exact: readonly string[]; readonly globs: readonly string[] };
+  policyToolNames(): PolicyToolNames;
   /** Remember tools' `inputSchema`s from a `tools/list` result page (merged by name). */
   setToolSchemas(tools: ReadonlyArray<{ name: string; inputSchema?: unknown }>): void;
   /**
@@ -322,10 +330,10 @@ function assemble(
   };
 }
 
-const namesOf = new WeakMap<CompiledPolicy, { readonly exact: readonly string[]; readonly globs: readonly string[] }>();
+const namesOf = new WeakMap<CompiledPolicy, PolicyToolNames>();
 
 /** See {@link Enforcer.policyToolNames}; computed once per policy. */
-function exactNamesOf(policy: CompiledPolicy): { readonly exact: readonly string[]; readonly globs: readonly string[] } {
+function exactNamesOf(policy: CompiledPolicy): PolicyToolNames {
   let names = namesOf.get(policy);
   if (!names) {
     const hide = policy.hide.filter((h) => h !== '*');

@@ -46,7 +46,13 @@ export {
   type StartupEvent,
   type ToolCallEvent,
 } from './decision-log.js';
-export { type CallOrigin, createEnforcer, type Enforcer, type EnforcerOptions } from './enforcer.js';
+export {
+  type CallOrigin,
+  createEnforcer,
+  type Enforcer,
+  type EnforcerOptions,
+  type PolicyToolNames,
+} from './enforcer.js';
 export {
   counterStoreKey,
   type EvaluationContext,
