@@ -285,6 +285,28 @@ describe('tollgate explain', () => {
     expect(out.rules).toEqual([]);
   });
 
+  it('refuses a tool name that reads as one the policy or the catalogued server names, as the proxy does', () => {
+    const policy = join(dir, 'variants.yaml');
+    writeFileSync(policy, 'version: "1"\nhide: [move_file, "secret_*"]\n');
+    const refused = (tool: string, ...more: string[]) => {
+      const r = tollgate('explain', '-c', policy, '--tool', tool, '--json', ...more);
+      expect(r.code, tool).toBe(1);
+      return JSON.parse(r.stdout).refused as string;
+    };
+    expect(refused('Move_File')).toBe(
+      'Invalid params: tool name "Move_File" differs from the tool "move_file" only by case or invisible characters (a server that ignores them would run that tool)',
+    );
+    expect(refused('SECRET_x')).toBe(
+      'Invalid params: tool name "SECRET_x" differs from a tool the policy\'s glob "secret_*" names only by case or invisible characters (a server that ignores them would run that tool)',
+    );
+    expect(refused('read_file\u200B', '--server', 'filesystem')).toBe(
+      'Invalid params: tool name "read_file\u200B" differs from the tool "read_file" only by case or invisible characters (a server that ignores them would run that tool)',
+    );
+    // Names that are their own: judged by the policy.
+    const own = tollgate('explain', '-c', policy, '--tool', 'read_file', '--json');
+    expect(JSON.parse(own.stdout).refused).toBeUndefined();
+  });
+
   it('refuses arguments that write a member name twice, as the proxy does', () => {
     const r = tollgate(
       'explain',

@@ -57,3 +57,4 @@ export type {
   OutgoingMessageStream,
   OversizeReport,
 } from './transport/types.js';
+export { ToolNameIndex, toolNameKey } from './tool-name-variants.js';

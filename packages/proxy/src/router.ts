@@ -609,13 +609,7 @@ export class Router<D extends GateDecision = GateDecision> {
         policy?.globs,
       );
     }
-    const meant = this.toolNames.variantOf(name);
-    if (meant === undefined) return undefined;
-    const what =
-      'name' in meant
-        ? `the tool ${JSON.stringify(meant.name)}`
-        : `a tool the policy's glob ${JSON.stringify(meant.glob)} names`;
-    return `tool name ${JSON.stringify(name)} differs from ${what} only by case or invisible characters (a server that ignores them would run that tool)`;
+    return this.toolNames.problem(name);
   }
 
   /** Evaluates one well-formed `tools/call` (see {@link readCall}). */

@@ -63,4 +63,19 @@ export class ToolNameIndex {
     for (const g of this.globs) if (!g.matches(name) && g.folded(key)) return { glob: g.glob };
     return undefined;
   }
+
+  /**
+   * Why a `tools/call` naming `name` is refused (the text after "Invalid params: " of its -32602
+   * answer), or undefined when {@link variantOf} finds nothing. The proxy and `tollgate explain`
+   * say the same.
+   */
+  problem(name: string): string | undefined {
+    const meant = this.variantOf(name);
+    if (meant === undefined) return undefined;
+    const what =
+      'name' in meant
+        ? `the tool ${JSON.stringify(meant.name)}`
+        : `a tool the policy's glob ${JSON.stringify(meant.glob)} names`;
+    return `tool name ${JSON.stringify(name)} differs from ${what} only by case or invisible characters (a server that ignores them would run that tool)`;
+  }
 }

@@ -294,7 +294,7 @@ function assemble(
       return holder.current.isHidden(tool);
     },
     policyToolNames() {
-      return exactNamesOf(holder.current);
+      return policyToolNamesOf(holder.current);
     },
     needsToolSchema(tool) {
       const policy = holder.current;
@@ -332,8 +332,12 @@ function assemble(
 
 const namesOf = new WeakMap<CompiledPolicy, PolicyToolNames>();
 
-/** See {@link Enforcer.policyToolNames}; computed once per policy. */
-function exactNamesOf(policy: CompiledPolicy): PolicyToolNames {
+/**
+ * The tool names `policy` names (see {@link PolicyToolNames}); computed once per policy. What
+ * {@link Enforcer.policyToolNames} returns for the policy in force, and what `tollgate explain`
+ * checks a called name against.
+ */
+export function policyToolNamesOf(policy: CompiledPolicy): PolicyToolNames {
   let names = namesOf.get(policy);
   if (!names) {
     const hide = policy.hide.filter((h) => h !== '*');

@@ -52,6 +52,7 @@ export {
   type Enforcer,
   type EnforcerOptions,
   type PolicyToolNames,
+  policyToolNamesOf,
 } from './enforcer.js';
 export {
   counterStoreKey,

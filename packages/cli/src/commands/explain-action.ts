@@ -8,7 +8,7 @@ import {
   MAX_POLICY_BYTES,
   type PolicyError,
 } from '@tollgate/policy';
-import { callParamsProblem, duplicateMemberProblem } from '@tollgate/proxy';
+import { callParamsProblem, duplicateMemberProblem, ToolNameIndex } from '@tollgate/proxy';
 import {
   argumentsAsSent,
   type ConditionTrace,
@@ -22,6 +22,7 @@ import {
   MemoryCounterStore,
   openCounterStore,
   patternAsWritten,
+  policyToolNamesOf,
   type RuleTrace,
   redactDsn,
 } from '@tollgate/runtime';
@@ -212,17 +213,23 @@ async function catalogueSchema(
   server: string,
   tool: string,
   catalog: string | undefined,
-): Promise<{ schema: Record<string, unknown> } | { missing: string } | { problem: string }> {
+): Promise<
+  | { schema: Record<string, unknown>; names: string[] }
+  | { missing: string; names: string[] }
+  | { problem: string }
+> {
   const { catalogueServer } = await import('./catalogue-entry.js');
   const entry = catalogueServer(server, catalog);
   if (typeof entry === 'string') return { problem: entry };
+  const names = entry.tools.map((t) => t.name);
   const listed = entry.tools.find((t) => t.name === tool);
-  if (listed) return { schema: listed.inputSchema };
+  if (listed) return { schema: listed.inputSchema, names };
   const near = didYouMean(
     tool,
     entry.tools.map((t) => t.name),
   );
   return {
+    names,
     missing: `catalogue entry ${entry.id} has no tool ${JSON.stringify(tool)}${near ? ` (did you mean ${near}?)` : ''}: explained without its inputSchema, as the proxy would if the server listed none`,
   };
 }
@@ -257,6 +264,9 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     const message = '--catalog applies to --server <id>';
     return fail(opts, 2, [{ code: 'invalid-option', message }], [`tollgate explain: ${message}`]);
   }
+  // The server's tool names, when the catalogue lists them: a called name that reads as one of
+  // them is refused, as the proxy refuses it once the server has listed its tools.
+  let listedNames: string[] = [];
   if (opts.server !== undefined) {
     // As a test file's `server:` does: the entry's schema unless --input-schema gives one, and a
     // tool the entry does not list is explained without one (a note says so).
@@ -268,6 +278,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
         [{ code: 'catalogue', message: found.problem }],
         [`tollgate explain: ${found.problem}`],
       );
+    listedNames = found.names;
     if ('missing' in found) process.stderr.write(`tollgate explain: note: ${found.missing}\n`);
     else inputSchema ??= found.schema;
   }
@@ -308,8 +319,11 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   }
   const policy = loaded.policy;
   // What the proxy refuses before the policy sees it (same check, same message as on the wire).
+  const names = policyToolNamesOf(policy);
   const problem =
-    callParamsProblem({ name: opts.tool, arguments: args }) ?? duplicateMemberProblem(opts.args ?? '{}');
+    callParamsProblem({ name: opts.tool, arguments: args }) ??
+    duplicateMemberProblem(opts.args ?? '{}') ??
+    new ToolNameIndex([...listedNames, ...names.exact], names.globs).problem(opts.tool);
   if (problem !== undefined) {
     const refused = `Invalid params: ${problem}`;
     process.exitCode = 1;
