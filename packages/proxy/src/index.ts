@@ -43,6 +43,7 @@ export {
   type RouterOptions,
   type RouterStats,
 } from './router.js';
+export { ToolNameIndex, toolNameKey } from './tool-name-variants.js';
 export { type FilteredToolsList, filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';
 export {
   ChildStdioTransport,
@@ -57,4 +58,3 @@ export type {
   OutgoingMessageStream,
   OversizeReport,
 } from './transport/types.js';
-export { ToolNameIndex, toolNameKey } from './tool-name-variants.js';
