@@ -149,6 +149,34 @@ tests:
     expect(r.stdout).toContain('          (reason invalid_arguments: ');
   });
 
+  it('a tool name that reads as one the policy or the server names is refused in a test too, as the proxy refuses it', () => {
+    const f = file(
+      'names.test.yaml',
+      `policy: { version: "1", hide: [get-env, "secret_*"], tools: { echo: { rules: [{ name: r, rate_limit: 5/minute }] } } }
+server: filesystem
+tests:
+  - name: variants
+    steps:
+      - { call: GET-ENV, expect: { allowed: true } }
+      - { call: Echo, expect: { allowed: false, reason: invalid_arguments } }
+      - { call: SECRET_key, expect: { allowed: false, reason: invalid_arguments } }
+      - { call: Read_File, expect: { allowed: false, reason: invalid_arguments } }
+      - { call: echo, expect: { allowed: true } }
+`,
+    );
+    const r = tollgate('test', f, '--json');
+    expect(r.code).toBe(1);
+    const failures = JSON.parse(r.stdout).files[0].tests[0].failures;
+    expect(failures).toHaveLength(1);
+    expect(failures[0].actual).toEqual({
+      allowed: false,
+      reason: 'invalid_arguments',
+      rule: null,
+      message:
+        'Invalid params: tool name "GET-ENV" differs from the tool "get-env" only by case or invisible characters (a server that ignores them would run that tool)',
+    });
+  });
+
   it('upstream errors roll back and clock advances cross window boundaries', () => {
     const f = file(
       'clock.test.yaml',

@@ -85,6 +85,7 @@ export {
   PolicyTestFileError,
   type PolicyTestFileResult,
   type PolicyTestOptions,
+  type PolicyTestRefusalContext,
   type PolicyTestStep,
   parsePolicyTestFile,
   runPolicyTestFile,

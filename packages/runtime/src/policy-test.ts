@@ -163,7 +163,18 @@ export interface PolicyTestOptions {
    * refusal message, or undefined to evaluate the call. A refused step's actual decision is
    * `allowed: false`, reason `invalid_arguments`, that message; no counter is touched.
    */
-  refuse?: (call: { tool: string; args: Record<string, unknown> }) => string | undefined;
+  refuse?: (
+    call: { tool: string; args: Record<string, unknown> },
+    context: PolicyTestRefusalContext,
+  ) => string | undefined;
+}
+
+/** What {@link PolicyTestOptions.refuse} knows besides the call. */
+export interface PolicyTestRefusalContext {
+  /** The policy the file tests. */
+  readonly policy: CompiledPolicy;
+  /** The tool names the server lists, when the file names one (`server:`, `schemas:`); else empty. */
+  readonly listed: readonly string[];
 }
 
 /** Run the tests of a parsed file against its policy. */
@@ -186,6 +197,7 @@ export async function runPolicyTests(
   const policy: CompiledPolicy = loaded.policy;
   const validator = new SchemaValidator();
   const result: PolicyTestFileResult = { file: t.file, tests: [], passed: 0, failed: 0 };
+  const refusalContext: PolicyTestRefusalContext = { policy, listed: Object.keys(t.schemas) };
   for (const test of t.tests) {
     const store = new MemoryCounterStore();
     let now = t.start;
@@ -200,7 +212,7 @@ export async function runPolicyTests(
           step.argsAsSent === undefined
             ? { tool: step.tool, args: step.args }
             : { tool: step.tool, args: step.args, argsAsSent: step.argsAsSent };
-        const refused = options.refuse?.(call);
+        const refused = options.refuse?.(call, refusalContext);
         const d: Decision =
           refused !== undefined
             ? { allowed: false, reason: 'invalid_arguments', message: refused, policyHash: policy.hash }

@@ -1,16 +1,33 @@
-import { callParamsProblem } from '@tollgate/proxy';
+import { callParamsProblem, ToolNameIndex } from '@tollgate/proxy';
 import {
   formatTestFileProblem,
   type PolicyTestFileResult,
+  type PolicyTestRefusalContext,
+  policyToolNamesOf,
   runPolicyTests,
   type TestFileProblem,
 } from '@tollgate/runtime';
 import { pc } from '../colors.js';
 import { readPolicyTestFile } from '../policy-test-file.js';
 
-/** The proxy's refusal of a call's params (JSON-RPC -32602), as `tollgate explain` shows it. */
-function proxyRefusal(call: { tool: string; args: Record<string, unknown> }): string | undefined {
-  const problem = callParamsProblem({ name: call.tool, arguments: call.args });
+/** Known tool names per tested policy (see {@link proxyRefusal}). */
+const nameIndexes = new WeakMap<PolicyTestRefusalContext, ToolNameIndex>();
+
+/**
+ * The proxy's refusal of a call's params (JSON-RPC -32602), as `tollgate explain` shows it: the
+ * params check, then a tool name that reads as one the policy or the file's server names.
+ */
+function proxyRefusal(
+  call: { tool: string; args: Record<string, unknown> },
+  context: PolicyTestRefusalContext,
+): string | undefined {
+  let names = nameIndexes.get(context);
+  if (!names) {
+    const policy = policyToolNamesOf(context.policy);
+    names = new ToolNameIndex([...context.listed, ...policy.exact], policy.globs);
+    nameIndexes.set(context, names);
+  }
+  const problem = callParamsProblem({ name: call.tool, arguments: call.args }) ?? names.problem(call.tool);
   return problem === undefined ? undefined : `Invalid params: ${problem}`;
 }
 
