@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bearerCarries, DEFAULT_MAX_MESSAGE_BYTES } from '@tollgate/proxy';
 import { Command } from 'commander';
@@ -398,6 +398,17 @@ describe('a policy inside a directory the server is given', () => {
     expect(directoryArgumentHolding(inside, [`--dirs=${other},${shared}`])).toBe(shared);
     expect(directoryArgumentHolding(inside, ['-v', `${shared}:/data`])).toBe(shared);
     expect(directoryArgumentHolding(inside, [shared])).toBe(shared);
+    // `~/...` as a JSON client config passes it (the server expands it): HOME is the parent here.
+    const home = process.env.HOME;
+    process.env.HOME = dirname(shared);
+    try {
+      expect(homedir()).toBe(dirname(shared));
+      const tilde = `~/${basename(shared)}`;
+      expect(directoryArgumentHolding(inside, [tilde])).toBe(shared);
+      expect(directoryArgumentHolding(inside, ['~/elsewhere'])).toBe(undefined);
+    } finally {
+      process.env.HOME = home;
+    }
     expect(
       directoryArgumentHolding(inside, [`--dirs=${other}`, pathToFileURL(other).href, `${other}:/x`]),
     ).toBe(undefined);

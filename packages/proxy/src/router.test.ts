@@ -848,6 +848,36 @@ describe('Router', () => {
     ]);
   });
 
+  it('uses a late answer to its own tools/list, and asks again after a failed one', async () => {
+    const client = new Peer();
+    const server = new Peer();
+    const gate = new TestGate();
+    const router = new Router({ client, server, gate, prefetchToolSchemas: true, prefetchTimeoutMs: 100 });
+    client.deliver(call(1, 'echo'));
+    await tick(20);
+    expect(server.json().map((m) => m.method)).toEqual(['tools/list']);
+    // The call waits at most the prefetch timeout, then goes on without the schemas.
+    await tick(150);
+    expect(server.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call']);
+    // The listing's late answer is still used (not dropped as answering nothing).
+    const first = server.json()[0];
+    server.deliver({ jsonrpc: '2.0', id: first.id, result: { tools: [{ name: 'echo', inputSchema: {} }] } });
+    await tick();
+    expect(gate.schemas).toEqual(['echo']);
+    expect(router.stats.unmatchedResponses).toBe(0);
+
+    // A listing answered with an error: the next call that needs schemas asks again.
+    const again = setup({ prefetch: true });
+    again.client.deliver(call(1, 'echo'));
+    await tick(20);
+    const list1 = again.server.json()[0];
+    again.server.deliver({ jsonrpc: '2.0', id: list1.id, error: { code: -32603, message: 'busy' } });
+    await tick();
+    again.client.deliver(call(2, 'echo'));
+    await tick(20);
+    expect(again.server.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call', 'tools/list']);
+  });
+
   it('does not hold a call for the prefetch when the policy needs no inputSchema for its tool', async () => {
     const { client, server, gate } = setup({ prefetch: true });
     (gate as TestGate & { needsToolSchema(t: string): boolean }).needsToolSchema = (t) =>

@@ -80,7 +80,10 @@ export interface RouterOptions<D extends GateDecision = GateDecision> {
    * (all pages) so the gate has the `inputSchema`s. Default true.
    */
   readonly prefetchToolSchemas?: boolean;
-  /** Give up on the prefetch after this many milliseconds (default 5000). */
+  /**
+   * A call waits for the prefetch at most this many milliseconds (default 5000); the listing goes
+   * on, and its late answer is still used.
+   */
   readonly prefetchTimeoutMs?: number;
 }
 
@@ -615,7 +618,7 @@ export class Router<D extends GateDecision = GateDecision> {
   /** Evaluates one well-formed `tools/call` (see {@link readCall}). */
   private async decideCall(id: JsonRpcId, bytes: Buffer, call: ReadCall): Promise<Outcome<D>> {
     const name = call.tool;
-    if (this.awaitsSchemas(name)) await this.fetchSchemas();
+    if (this.awaitsSchemas(name)) await this.waitForSchemas();
     let decision: D;
     try {
       decision = await this.gate.decide(call, this.gateContext);
@@ -1188,9 +1191,8 @@ export class Router<D extends GateDecision = GateDecision> {
       let cursor: string | undefined;
       for (let page = 0; page < 100; page++) {
         const reply = await this.request('tools/list', cursor ? { cursor } : {});
-        if (!reply) return;
-        const result = reply.result as { tools?: unknown; nextCursor?: unknown } | undefined;
-        if (!result || !Array.isArray(result.tools)) return;
+        const result = reply?.result as { tools?: unknown; nextCursor?: unknown } | undefined;
+        if (!result || !Array.isArray(result.tools)) break;
         const next = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
         this.rememberTools(
           result.tools.filter((t): t is ListedTool => typeof t?.name === 'string'),
@@ -1199,11 +1201,34 @@ export class Router<D extends GateDecision = GateDecision> {
         if (next === undefined) return;
         cursor = next;
       }
-    })().catch((err: unknown) => this.log.warn({ err }, 'tools/list prefetch failed'));
+      // Unanswered usefully (an error, no tools, the server gone): a later call that needs the
+      // schemas asks again.
+      this.schemaFetch = undefined;
+    })().catch((err: unknown) => {
+      this.schemaFetch = undefined;
+      this.log.warn({ err }, 'tools/list prefetch failed');
+    });
     return this.schemaFetch;
   }
 
-  /** Sends a request of the proxy's own; resolves with the parsed response, or undefined on timeout. */
+  /**
+   * Waits for the tools/list prefetch (see {@link fetchSchemas}), at most `prefetchTimeoutMs`. The
+   * listing goes on after that: its late answer still teaches the gate the schemas, so a slow
+   * server holds up only the calls made before it answers.
+   */
+  private waitForSchemas(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.prefetchTimeoutMs);
+    });
+    return Promise.race([this.fetchSchemas(), timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Sends a request of the proxy's own; resolves with the parsed response, or undefined when the
+   * server goes away first (or answers with something that is not JSON). No timeout: callers
+   * bound their own wait (see {@link waitForSchemas}).
+   */
   private request(
     method: string,
     params: object,
@@ -1214,12 +1239,7 @@ export class Router<D extends GateDecision = GateDecision> {
     }
     const key = idKey(id);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.invented.delete(key);
-        resolve(undefined);
-      }, this.prefetchTimeoutMs);
       this.invented.set(key, (bytes) => {
-        clearTimeout(timer);
         if (bytes.length === 0) return resolve(undefined);
         try {
           resolve(JSON.parse(bytes.toString('utf8')));

@@ -155,6 +155,8 @@ const UNLISTED_SHOWN = 20;
  */
 interface UnlistedState {
   listed?: readonly string[];
+  /** `listed` as a set: a tool not in it will get no inputSchema (see `toolUnlisted`). */
+  listedSet?: ReadonlySet<string>;
   said?: string;
 }
 
@@ -212,6 +214,11 @@ function assemble(
     onFailOpen,
   };
   const contexts = new Map<string, EvaluationContext>();
+  // For a tool the server's complete listing does not include (see `toolsListed`).
+  const unlistedContext: EvaluationContext = { ...baseContext, toolUnlisted: true };
+  const contextOf = (tool: string): EvaluationContext =>
+    contexts.get(tool) ??
+    (unlisted.listedSet !== undefined && !unlisted.listedSet.has(tool) ? unlistedContext : baseContext);
 
   const warnUnlisted = (policy: CompiledPolicy) => {
     const listed = unlisted.listed;
@@ -246,7 +253,7 @@ function assemble(
     store,
     decideNow(call, origin) {
       const started = performance.now();
-      const decision = evaluateNow(holder.current, call, contexts.get(call.tool) ?? baseContext);
+      const decision = evaluateNow(holder.current, call, contextOf(call.tool));
       if (decision !== undefined) decisionLog?.toolCall(call, decision, performance.now() - started, origin);
       return decision;
     },
@@ -255,7 +262,7 @@ function assemble(
       const policy = holder.current;
       let decision: Decision;
       try {
-        decision = await evaluate(policy, call, contexts.get(call.tool) ?? baseContext);
+        decision = await evaluate(policy, call, contextOf(call.tool));
       } catch (err) {
         // evaluate is written never to throw; if it ever does, the call must not pass unevaluated.
         logger?.error({ err, tool: call.tool }, 'evaluation failed; denying the call');
@@ -302,6 +309,7 @@ function assemble(
     },
     toolsListed(names) {
       unlisted.listed = names;
+      unlisted.listedSet = new Set(names);
       warnUnlisted(holder.current);
     },
     setToolSchemas(tools) {

@@ -23,6 +23,11 @@ export interface EvaluationContext {
   readonly failMode?: 'closed' | 'open';
   /** The tool's `inputSchema` from `tools/list` (for `validate.required_args`); `undefined` = not known. */
   readonly inputSchema?: unknown;
+  /**
+   * The server's complete `tools/list` has been seen and does not include the tool: its
+   * `inputSchema` will not come (the `schema_unavailable` message says so).
+   */
+  readonly toolUnlisted?: boolean;
   /** `reserve` (default) takes quota for an admitted call; `peek` only looks (`tollgate explain`). */
   readonly mode?: 'reserve' | 'peek';
   /** Collect a per-rule {@link RuleTrace}; also evaluates rules after the first failure. */
@@ -416,7 +421,9 @@ async function evaluateRules(
           if (context.inputSchema === undefined) {
             setFail(
               'schema_unavailable',
-              `the inputSchema of "${tool}" is not known yet (learned from tools/list)`,
+              context.toolUnlisted
+                ? `"${tool}" is not a tool the server lists, so its arguments cannot be checked against an inputSchema`
+                : `the inputSchema of "${tool}" is not known yet (learned from tools/list)`,
             );
             errors.push('inputSchema unknown');
           } else {

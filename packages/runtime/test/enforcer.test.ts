@@ -135,6 +135,28 @@ describe('createEnforcer', () => {
     await e.close();
   });
 
+  it('says a required_args tool the complete listing leaves out is not listed, rather than not known yet', async () => {
+    const e = await createEnforcer({
+      policyFile: policyFile(
+        'version: "1"\ntools:\n  "*":\n    rules:\n      - { name: checked, action: allow, validate: { required_args: true } }\n',
+      ),
+      store: new MemoryCounterStore(),
+    });
+    const before = await e.decide({ tool: 'nosuchtool', args: {} });
+    expect(before.message).toContain(
+      'the inputSchema of "nosuchtool" is not known yet (learned from tools/list)',
+    );
+    e.setToolSchemas([{ name: 'add', inputSchema: { type: 'object' } }]);
+    e.toolsListed(['add']);
+    const after = await e.decide({ tool: 'nosuchtool', args: {} });
+    expect(after).toMatchObject({ allowed: false, reason: 'schema_unavailable' });
+    expect(after.message).toContain(
+      '"nosuchtool" is not a tool the server lists, so its arguments cannot be checked against an inputSchema',
+    );
+    expect((await e.decide({ tool: 'add', args: {} })).allowed).toBe(true);
+    await e.close();
+  });
+
   it('decideNow decides and logs as decide does, without waiting; undefined where decide must wait', async () => {
     const events = join(dir, 'events-now');
     const log = openDecisionLog({ dir: events, instanceId: 'i-now' });

@@ -3,6 +3,7 @@
  * enforcer, then the stdio proxy, or hands over to the remote modes (remote-action.ts).
  */
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { didYouMean } from '@tollgate/policy';
@@ -26,13 +27,16 @@ import { emptyStateOptionProblem, stateDsnOf } from './state-dsn.js';
 export class UsageError extends Error {}
 
 /**
- * The paths one server argument may name: the argument, the value of `--name=value`, a `file://`
- * URL's path, and each part of a `,` or `:` separated list (`--dirs=/a,/b`, `-v /data:/data`).
+ * The paths one server argument may name: the argument, the value of `--name=value`, a `~/` path
+ * under the home directory, a `file://` URL's path, and each part of a `,` or `:` separated list
+ * (`--dirs=/a,/b`, `-v /data:/data`).
  */
 function directoryCandidates(arg: string): string[] {
   const value = /^--?[\w-]+=(.+)$/.exec(arg)?.[1] ?? arg;
   if (value.startsWith('-') || value === '') return [];
   const out = [value];
+  // JSON client configs pass `~` as written; servers such as server-filesystem expand it.
+  if (value === '~' || value.startsWith('~/')) out.push(join(homedir(), value.slice(1)));
   if (value.startsWith('file:')) {
     try {
       out.push(fileURLToPath(value));
