@@ -807,6 +807,30 @@ describe('Router', () => {
       expect(await answered(caps)).toBe(caps);
   });
 
+  it('a session the proxy ends answers a request still waiting for its decision at once, and never sends it', async () => {
+    const { client, server, gate, router } = setup();
+    client.deliver(call(1, 'slow_one'));
+    await tick(5);
+    router.endSession('client sent DELETE');
+    expect(client.json()).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        error: {
+          code: -32000,
+          message:
+            "Tollgate closed the session (client sent DELETE) before the request was sent to the MCP server; the call does not count against the policy's limits",
+          data: { reason: 'client sent DELETE' },
+        },
+      },
+    ]);
+    await tick(80);
+    // Decided later: not sent, not answered again, its reservation given back.
+    expect(server.sent).toHaveLength(0);
+    expect(client.sent).toHaveLength(1);
+    expect(gate.rolledBack).toEqual(['slow_one']);
+  });
+
   it('answers every pending request and rolls back calls when the server dies', async () => {
     const { client, gate, router } = setup();
     client.deliver(call(1, 'echo'));

@@ -151,6 +151,10 @@ interface Slot<D> {
   outcomes: Outcome<D>[];
   /** idKey of the request queued in this slot (not for batches), until it is applied. */
   key?: string;
+  /** The request queued in this slot, when it is one (for an answer before it is decided). */
+  request?: { id: JsonRpcId; isCall: boolean };
+  /** The session ended while it was queued, and the client was answered: its outcome is not applied. */
+  answered?: boolean;
   /** When set, this slot is a batch: replies are collected instead of sent. */
   batch?: BatchState;
 }
@@ -360,6 +364,17 @@ export class Router<D extends GateDecision = GateDecision> {
         unsent ? 'rollback' : settle,
       );
     }
+    if (settle === 'commit') {
+      // The proxy ends the session (the client is about to go): a request still waiting for its
+      // decision is answered now, while the client can still read it, and never sent.
+      for (const slot of this.queue) {
+        if (slot.ready || slot.answered || !slot.request) continue;
+        slot.answered = true;
+        const { id, isCall } = slot.request;
+        const text = typeof message === 'string' ? message : message(isCall, true);
+        this.toClient(encode(errorResponse(id, ErrorCode.UpstreamClosed, text, data)));
+      }
+    }
     for (const resolve of this.invented.values()) resolve(Buffer.alloc(0));
     this.invented.clear();
     // Cancelled requests are not awaited by anyone: nothing to answer.
@@ -449,7 +464,10 @@ export class Router<D extends GateDecision = GateDecision> {
       }
     }
     const slot: Slot<D> = { ready: false, outcomes: [] };
-    if (env.kind === 'request') slot.key = idKey(env.id as JsonRpcId);
+    if (env.kind === 'request') {
+      slot.key = idKey(env.id as JsonRpcId);
+      slot.request = { id: env.id as JsonRpcId, isCall: env.method === 'tools/call' };
+    }
     this.queue.push(slot);
     void this.decideSlot(slot, bytes, env, read);
   }
@@ -517,6 +535,11 @@ export class Router<D extends GateDecision = GateDecision> {
   private drain(): void {
     while (this.queue.length > 0 && this.queue[0]!.ready) {
       const slot = this.queue.shift()!;
+      if (slot.answered) {
+        // Answered when the session ended (see `endPending`): never sent, its reservation goes back.
+        for (const o of slot.outcomes) if (o.call) this.finishCall(o.call, true);
+        continue;
+      }
       for (const o of slot.outcomes) this.apply(o, slot.batch);
       if (slot.batch) this.maybeSendBatch(slot.batch);
     }

@@ -461,9 +461,13 @@ export async function runHttpListener<D extends GateDecision>(
     const http = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => info.sessionId,
       eventStore: new BoundedEventStore(),
-      onsessionclosed: () => {
+      onsessionclosed: async () => {
         const s = sessions.get(info.sessionId);
-        if (s) void endSession(s, 'client sent DELETE');
+        if (!s) return;
+        void endSession(s, 'client sent DELETE');
+        // The SDK closes every stream of the session once this resolves: the answers the session's
+        // end gave its pending requests (-32000) are written first, or they would be cut off.
+        await client.settled();
       },
     });
     const client = new HttpSessionTransport(http, log);
@@ -765,7 +769,12 @@ function sessionGate<D extends GateDecision>(gate: Gate<D>, info: HttpSessionInf
     isHidden: (tool) => gate.isHidden(tool),
     setToolSchemas: (tools) => gate.setToolSchemas(tools),
   };
+  // Every optional part the gate has, the session's view has too: without them a session would
+  // hold every first call for the tools/list prefetch (`needsToolSchema`) and know no policy
+  // names to refuse variants of (`policyToolNames`).
   if (gate.onPolicyChange) wrapped.onPolicyChange = (listener) => gate.onPolicyChange!(listener);
   if (gate.toolsListed) wrapped.toolsListed = (names) => gate.toolsListed!(names);
+  if (gate.needsToolSchema) wrapped.needsToolSchema = (tool) => gate.needsToolSchema!(tool);
+  if (gate.policyToolNames) wrapped.policyToolNames = () => gate.policyToolNames!();
   return wrapped;
 }

@@ -159,6 +159,11 @@ export class HttpSessionTransport implements MessageTransport {
     this.onclose?.({ reason });
   }
 
+  /** Resolves once the messages already handed to {@link send} are written (or failed). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
   /** Closes the session's streams, after the messages already handed to {@link send} are written. */
   async close(): Promise<void> {
     if (this.closed) return;

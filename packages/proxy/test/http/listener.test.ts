@@ -233,6 +233,25 @@ function rawHeadStatus(port: number, headerLines: string): Promise<number> {
   });
 }
 
+describe("a listener session's view of the gate", () => {
+  it("keeps the gate's optional parts: policy names (variants refused) and needsToolSchema (no prefetch hold)", async () => {
+    const gate = Object.assign(new RecordingGate(), {
+      policyToolNames: () => ({ exact: ['get-env'], globs: [] }),
+      needsToolSchema: () => false,
+    });
+    const { listener } = await listen({ gate });
+    const { client } = await connect(listener.url);
+    const refused = await client.callTool({ name: 'GET-ENV', arguments: {} }).then(
+      () => 'answered',
+      (err: Error) => err.message,
+    );
+    expect(refused).toBe(
+      'MCP error -32602: Invalid params: tool name "GET-ENV" differs from the tool "get-env" only by case or invisible characters (a server that ignores them would run that tool)',
+    );
+    expect(gate.decisions).toHaveLength(0);
+  });
+});
+
 describe('listener front door', () => {
   it('rejects a foreign Origin and a foreign Host with 403, two of either with 400, accepts a loopback Origin', async () => {
     const { listener } = await listen();
