@@ -434,6 +434,8 @@ export class HttpUpstreamTransport implements MessageTransport {
   private accepted: Promise<void> = Promise.resolve();
   /** Releases the messages held behind an `initialize` request, by its id key (see {@link send}). */
   private readonly initializing = new Map<string, () => void>();
+  /** Settles when the client's latest `initialize` is answered (or failed). */
+  private initializeAnswered: Promise<void> | undefined;
   private reinitCount = 0;
   private readonly internal = new Map<string, (m: Obj) => void>();
   /** Messages whose text (`raw`) differs from what `JSON.stringify` makes of them (`built`; see `keepText`). */
@@ -561,6 +563,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       else if (m.method === 'initialize') {
         const key = idKey(m.id as JsonRpcId);
         this.accepted = new Promise<void>((resolve) => this.initializing.set(key, resolve));
+        this.initializeAnswered = this.accepted;
       }
     }
   }
@@ -1401,6 +1404,13 @@ export class HttpUpstreamTransport implements MessageTransport {
       const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
       await Promise.race([reinit, timeout]);
       if (this.connecting) await this.closeLeg(this.connecting);
+    }
+    if (this.initializing.size > 0 && this.initializeAnswered && !this.leg?.sdk.sessionId) {
+      // The client's `initialize` is still on its way (its client gave up on it): its answer
+      // carries the session id, so it is waited for, up to the close timeout, and the session
+      // it opens is DELETEd rather than left open on the server.
+      const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
+      await Promise.race([this.initializeAnswered, timeout]);
     }
     const leg = this.leg;
     // An expired session (being replaced) is already gone on the server.

@@ -266,7 +266,8 @@ export interface SdkHttpServer {
  * without data, as a priming event) and ends, without the events after it. `reinit` shapes the answers to every `initialize` but the first (the
  * re-initialisations): sent after `delayMs`, and with `status` an HTTP error whose body echoes the
  * request's `Authorization` header, as careless servers do (only the first `failures` of them
- * when it is given; the later ones open sessions).
+ * when it is given; the later ones open sessions). `initDelayMs` delays every `initialize`, the
+ * first included.
  */
 export async function startSdkHttpServer(
   opts: {
@@ -275,6 +276,7 @@ export async function startSdkHttpServer(
     notFoundDelayMs?: number;
     resume?: 405 | 500 | 'empty';
     reinit?: { delayMs?: number; status?: number; failures?: number };
+    initDelayMs?: number;
   } = {},
 ): Promise<SdkHttpServer> {
   const { Server } = await import('@modelcontextprotocol/sdk/server/index.js');
@@ -335,6 +337,7 @@ export async function startSdkHttpServer(
         );
         return;
       }
+      if (rpc === 'initialize' && opts.initDelayMs) await new Promise((r) => setTimeout(r, opts.initDelayMs));
       if (rpc === 'initialize' && ++initializes > 1 && opts.reinit) {
         if (opts.reinit.delayMs) await new Promise((r) => setTimeout(r, opts.reinit?.delayMs));
         if (opts.reinit.status && initializes - 1 <= (opts.reinit.failures ?? Number.POSITIVE_INFINITY)) {

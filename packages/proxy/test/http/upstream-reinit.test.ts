@@ -335,6 +335,40 @@ describe('a listener session ended while its upstream session is being re-initia
   });
 });
 
+describe('a listener client that gives up on initialize before the upstream answers it', () => {
+  it('leaves no upstream session open: the one its answer opens is DELETEd', async () => {
+    const up = await server({ initDelayMs: 600 });
+    const gate = new RecordingGate();
+    const l = await runHttpListener({ gate, upstream: { kind: 'http', url: up.url }, port: 0 });
+    cleanups.push(() => l.close());
+    const ac = new AbortController();
+    const res = await fetch(l.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'impatient', version: '1' },
+        },
+      }),
+      signal: ac.signal,
+    });
+    setTimeout(() => ac.abort(), 150);
+    const gaveUp = await res.text().then(
+      () => 'answered',
+      (err: Error) => err.name,
+    );
+    expect(gaveUp).toBe('AbortError');
+    await until(() => up.sessions().length === 1 && up.live().length === 0, 5000);
+    const [opened] = up.sessions();
+    expect(up.requests.filter((r) => r.session === opened)).toEqual([{ http: 'DELETE', session: opened }]);
+  });
+});
+
 describe('a lost stream whose resumption fails', () => {
   for (const [resume, why] of [
     [405, 'the upstream answered HTTP 405'],
