@@ -1081,14 +1081,16 @@ export class HttpUpstreamTransport implements MessageTransport {
    */
   private withoutSecrets(text: string): string {
     let out = text;
+    // Regardless of case: an upstream may echo a token lower-cased or upper-cased.
+    const mask = (secret: string) => {
+      out = out.replace(new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '***');
+    };
     for (const value of Object.values(this.opts.headers ?? {})) {
       const token = value.trim().split(/\s+/).at(-1) ?? '';
-      for (const secret of [value.trim(), token]) {
-        if (secret.length >= 4) out = out.replaceAll(secret, '***');
-      }
+      for (const secret of [value.trim(), token]) if (secret.length >= 4) mask(secret);
     }
     // The URL's query values and userinfo (`?api_key=...`): an upstream may echo its request URL.
-    for (const secret of this.urlSecrets) out = out.replaceAll(secret, '***');
+    for (const secret of this.urlSecrets) mask(secret);
     return out;
   }
 

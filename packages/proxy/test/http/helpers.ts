@@ -265,7 +265,7 @@ export interface SdkHttpServer {
  * does, `500`, or `empty`: an SSE stream that repeats the event id it was given (in an event
  * without data, as a priming event) and ends, without the events after it. `reinit` shapes the answers to every `initialize` but the first (the
  * re-initialisations): sent after `delayMs`, and with `status` an HTTP error whose body echoes the
- * request's `Authorization` header, as careless servers do (only the first `failures` of them
+ * request's `Authorization` header as sent and upper-cased, as careless servers do (only the first `failures` of them
  * when it is given; the later ones open sessions). `initDelayMs` delays every `initialize`, the
  * first included.
  */
@@ -344,7 +344,11 @@ export async function startSdkHttpServer(
           requests.push({ ...seen, refused: opts.reinit.status });
           res
             .writeHead(opts.reinit.status, { 'content-type': 'text/plain' })
-            .end(`init failed; request had authorization=${req.headers.authorization ?? '(none)'}`);
+            .end(
+              req.headers.authorization
+                ? `init failed; request had authorization=${req.headers.authorization} (${req.headers.authorization.toUpperCase()})`
+                : 'init failed; request had authorization=(none)',
+            );
           return;
         }
       }
