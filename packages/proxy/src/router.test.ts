@@ -1141,6 +1141,17 @@ function streamFromServer(server: Peer, bytes: Buffer) {
   };
 }
 
+/** What the client is told for request `id` when the server's answer had stray bytes after it. */
+const strayBytesAnswer = (id: number) => ({
+  jsonrpc: '2.0',
+  id,
+  error: {
+    code: -32603,
+    message:
+      "The MCP server's answer could not be passed on: not a JSON-RPC message (malformed JSON: unexpected bytes after the message)",
+  },
+});
+
 describe('a short server answer followed by stray bytes', () => {
   it('is not forwarded, and its call is answered with an error at once (not at the end of the session)', async () => {
     const { client, server, gate, router } = setup();
@@ -1148,17 +1159,7 @@ describe('a short server answer followed by stray bytes', () => {
     await tick();
     server.deliver(Buffer.from('{"jsonrpc":"2.0","id":1,"result":{"content":[]}} 0'));
     await tick();
-    expect(client.json()).toEqual([
-      {
-        jsonrpc: '2.0',
-        id: 1,
-        error: {
-          code: -32603,
-          message:
-            "The MCP server's answer could not be passed on: not a JSON-RPC message (malformed JSON: unexpected bytes after the message)",
-        },
-      },
-    ]);
+    expect(client.json()).toEqual([strayBytesAnswer(1)]);
     expect(router.pendingRequests).toBe(0);
     expect(gate.committed).toEqual(['echo']);
     // Stray text with no id stays noise.
@@ -1294,17 +1295,7 @@ describe('Router cut-through of long server messages', () => {
       expect(
         client.events.filter((e) => e.startsWith('msg ')).map((e) => JSON.parse(e.slice(4))),
         stray,
-      ).toEqual([
-        {
-          jsonrpc: '2.0',
-          id: 1,
-          error: {
-            code: -32603,
-            message:
-              "The MCP server's answer could not be passed on: not a JSON-RPC message (malformed JSON: unexpected bytes after the message)",
-          },
-        },
-      ]);
+      ).toEqual([strayBytesAnswer(1)]);
       expect(router.pendingRequests).toBe(0);
       expect(gate.committed).toEqual(['echo']);
     }
