@@ -810,25 +810,29 @@ describe('Router', () => {
   it('a session the proxy ends answers a request still waiting for its decision at once, and never sends it', async () => {
     const { client, server, gate, router } = setup();
     client.deliver(call(1, 'slow_one'));
+    // Queued behind it: a ping, a batch, a notification.
+    client.deliver({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    client.deliver([
+      call(3, 'echo'),
+      { jsonrpc: '2.0', method: 'notifications/x' },
+      { jsonrpc: '2.0', id: 4, method: 'ping' },
+    ]);
+    client.deliver({ jsonrpc: '2.0', method: 'notifications/y' });
     await tick(5);
     router.endSession('client sent DELETE');
-    expect(client.json()).toEqual([
-      {
-        jsonrpc: '2.0',
-        id: 1,
-        error: {
-          code: -32000,
-          message:
-            "Tollgate closed the session (client sent DELETE) before the request was sent to the MCP server; the call does not count against the policy's limits",
-          data: { reason: 'client sent DELETE' },
-        },
-      },
-    ]);
+    const before = (isCall: boolean) =>
+      `Tollgate closed the session (client sent DELETE) before the request was sent to the MCP server${isCall ? "; the call does not count against the policy's limits" : ''}`;
+    const error = (id: number, isCall: boolean) => ({
+      jsonrpc: '2.0',
+      id,
+      error: { code: -32000, message: before(isCall), data: { reason: 'client sent DELETE' } },
+    });
+    expect(client.json()).toEqual([error(1, true), error(2, false), [error(3, true), error(4, false)]]);
     await tick(80);
-    // Decided later: not sent, not answered again, its reservation given back.
+    // Decided later: nothing sent, nothing answered again, the reservations given back.
     expect(server.sent).toHaveLength(0);
-    expect(client.sent).toHaveLength(1);
-    expect(gate.rolledBack).toEqual(['slow_one']);
+    expect(client.sent).toHaveLength(3);
+    expect(gate.rolledBack.sort()).toEqual(['echo', 'slow_one']);
   });
 
   it('answers every pending request and rolls back calls when the server dies', async () => {
@@ -883,6 +887,10 @@ describe('Router', () => {
     // The call waits at most the prefetch timeout, then goes on without the schemas.
     await tick(150);
     expect(server.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call']);
+    // The listing is still out: the next call does not wait for it again.
+    client.deliver(call(2, 'echo'));
+    await tick(20);
+    expect(server.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call', 'tools/call']);
     // The listing's late answer is still used (not dropped as answering nothing).
     const first = server.json()[0];
     server.deliver({ jsonrpc: '2.0', id: first.id, result: { tools: [{ name: 'echo', inputSchema: {} }] } });
@@ -890,16 +898,29 @@ describe('Router', () => {
     expect(gate.schemas).toEqual(['echo']);
     expect(router.stats.unmatchedResponses).toBe(0);
 
-    // A listing answered with an error: the next call that needs schemas asks again.
-    const again = setup({ prefetch: true });
-    again.client.deliver(call(1, 'echo'));
+    // A listing answered with an error: calls right after it do not wait or ask again; one after
+    // the retry delay asks again.
+    const c2 = new Peer();
+    const s2 = new Peer();
+    new Router({
+      client: c2,
+      server: s2,
+      gate: new TestGate(),
+      prefetchToolSchemas: true,
+      prefetchRetryMs: 200,
+    });
+    c2.deliver(call(1, 'echo'));
     await tick(20);
-    const list1 = again.server.json()[0];
-    again.server.deliver({ jsonrpc: '2.0', id: list1.id, error: { code: -32603, message: 'busy' } });
-    await tick();
-    again.client.deliver(call(2, 'echo'));
+    const list1 = s2.json()[0];
+    s2.deliver({ jsonrpc: '2.0', id: list1.id, error: { code: -32603, message: 'busy' } });
     await tick(20);
-    expect(again.server.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call', 'tools/list']);
+    c2.deliver(call(2, 'echo'));
+    await tick(20);
+    expect(s2.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call', 'tools/call']);
+    await tick(250);
+    c2.deliver(call(3, 'echo'));
+    await tick(20);
+    expect(s2.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call', 'tools/call', 'tools/list']);
   });
 
   it('does not hold a call for the prefetch when the policy needs no inputSchema for its tool', async () => {
@@ -929,7 +950,7 @@ describe('Router', () => {
     const { client, server, gate, router } = setup();
     (gate as TestGate & { policyToolNames(): PolicyToolNames }).policyToolNames = () => ({
       exact: ['move_file'],
-      globs: ['secret_*', '{drop,wipe}_db'],
+      globs: ['secret_*', '{drop,wipe}_db', 'x[0-Z]', 'y[A-_]'],
     });
     // Not listed yet: the policy's names are known.
     client.deliver(call(1, 'Move_File'));
@@ -944,6 +965,8 @@ describe('Router', () => {
     client.deliver(call(2, 'Secret_key'));
     client.deliver(call(3, 'WIPE_db'));
     client.deliver(call(4, 'secret_key'));
+    // Globs with a class are left out: `x_` is its own name (folding `[0-Z]` would cover `_`).
+    client.deliver(call(5, 'x_'));
     await tick();
     expect(
       client
@@ -961,6 +984,7 @@ describe('Router', () => {
       ],
       [4, true],
     ]);
+    expect(server.json().map((m) => m.params?.name)).toEqual(['x_']);
     client.sent.length = 1;
     // Listed: the server's names too.
     client.deliver({ jsonrpc: '2.0', id: 'l', method: 'tools/list' });
@@ -983,7 +1007,7 @@ describe('Router', () => {
     expect(
       server
         .json()
-        .slice(1)
+        .slice(2)
         .map((m) => m.params?.name),
     ).toEqual(['Echo', 'echo', 'brand_new']);
     expect(router.stats.callsMalformed).toBe(3 + names.length);

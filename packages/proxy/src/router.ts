@@ -85,6 +85,8 @@ export interface RouterOptions<D extends GateDecision = GateDecision> {
    * on, and its late answer is still used.
    */
   readonly prefetchTimeoutMs?: number;
+  /** After a prefetch that got no listing (an error answer), the least time before the next (ms, default 10000). */
+  readonly prefetchRetryMs?: number;
 }
 
 /** Counters of what the router did, for logs and status. */
@@ -153,6 +155,8 @@ interface Slot<D> {
   key?: string;
   /** The request queued in this slot, when it is one (for an answer before it is decided). */
   request?: { id: JsonRpcId; isCall: boolean };
+  /** For a batch: the requests in it (ids readable), for the same answer. */
+  requests?: Array<{ id: JsonRpcId; isCall: boolean }>;
   /** The session ended while it was queued, and the client was answered: its outcome is not applied. */
   answered?: boolean;
   /** When set, this slot is a batch: replies are collected instead of sent. */
@@ -175,6 +179,9 @@ interface BatchState {
 const SETTLED: Promise<void> = Promise.resolve();
 
 const CR = 0x0d;
+
+/** The proxy's own requests are given up after this long without an answer (ms). */
+const OWN_REQUEST_GIVE_UP_MS = 60_000;
 
 /** Most cancelled requests whose ids are kept taken (see `Router.noteCancelled`). */
 const MAX_CANCELLED = 10_000;
@@ -222,6 +229,7 @@ export class Router<D extends GateDecision = GateDecision> {
   private readonly log: ProxyLogger;
   private readonly prefetch: boolean;
   private readonly prefetchTimeoutMs: number;
+  private readonly prefetchRetryMs: number;
 
   private readonly queue: Slot<D>[] = [];
   /** Client requests awaiting the server, by idKey. */
@@ -245,6 +253,10 @@ export class Router<D extends GateDecision = GateDecision> {
   private readonly idPrefix = `tollgate-${randomBytes(6).toString('hex')}-`;
   private nextInvented = 1;
   private schemaFetch: Promise<void> | undefined;
+  /** A call waited the whole prefetch timeout for the listing in flight (see `awaitsSchemas`). */
+  private schemaWaitExpired = false;
+  /** After a failed listing, no new one before this time (`Date.now()` ms). */
+  private schemaRetryAt = 0;
   private serverGone: CloseInfo | undefined;
   /** The error message of a request that arrives after the server is gone. */
   private goneMessage = 'MCP server is not running';
@@ -260,6 +272,7 @@ export class Router<D extends GateDecision = GateDecision> {
     this.gateContext = { sessionId: this.sessionId };
     this.prefetch = opts.prefetchToolSchemas ?? true;
     this.prefetchTimeoutMs = opts.prefetchTimeoutMs ?? 5000;
+    this.prefetchRetryMs = opts.prefetchRetryMs ?? 10_000;
     this.client.onmessage = (bytes) => this.fromClient(bytes);
     this.server.onmessage = (bytes) => this.fromServer(bytes);
     this.server.oncountedfailure = (bytes) => this.fromServer(bytes, true);
@@ -339,6 +352,7 @@ export class Router<D extends GateDecision = GateDecision> {
             : `Tollgate closed the session (${reason}) before the MCP server answered`,
       'commit',
       { reason },
+      true,
     );
   }
 
@@ -352,6 +366,7 @@ export class Router<D extends GateDecision = GateDecision> {
     message: string | ((isCall: boolean, unsent: boolean) => string),
     settle: 'commit' | 'rollback',
     data: Record<string, unknown>,
+    answerQueued = false,
   ): void {
     this.serverGone = info;
     for (const [key, entry] of [...this.pending]) {
@@ -364,15 +379,28 @@ export class Router<D extends GateDecision = GateDecision> {
         unsent ? 'rollback' : settle,
       );
     }
-    if (settle === 'commit') {
-      // The proxy ends the session (the client is about to go): a request still waiting for its
-      // decision is answered now, while the client can still read it, and never sent.
+    if (answerQueued) {
+      // The proxy ends the session (the client is about to go): every request still queued
+      // (waiting for its decision, or behind one that is) is answered now, while the client can
+      // still read it, and never sent; a queued batch gets one -32000 per request in it.
       for (const slot of this.queue) {
-        if (slot.ready || slot.answered || !slot.request) continue;
+        if (slot.answered) continue;
+        const requests = slot.request ? [slot.request] : (slot.requests ?? []);
+        if (!slot.request && !slot.requests) continue;
         slot.answered = true;
-        const { id, isCall } = slot.request;
-        const text = typeof message === 'string' ? message : message(isCall, true);
-        this.toClient(encode(errorResponse(id, ErrorCode.UpstreamClosed, text, data)));
+        const replies = requests.map(({ id, isCall }) =>
+          encode(
+            errorResponse(
+              id,
+              ErrorCode.UpstreamClosed,
+              typeof message === 'string' ? message : message(isCall, true),
+              data,
+            ),
+          ),
+        );
+        if (slot.request) this.toClient(replies[0]!);
+        else if (replies.length > 0)
+          this.toClient(Buffer.concat([Buffer.from('['), Buffer.from(replies.join(',')), Buffer.from(']')]));
       }
     }
     for (const resolve of this.invented.values()) resolve(Buffer.alloc(0));
@@ -467,6 +495,13 @@ export class Router<D extends GateDecision = GateDecision> {
     if (env.kind === 'request') {
       slot.key = idKey(env.id as JsonRpcId);
       slot.request = { id: env.id as JsonRpcId, isCall: env.method === 'tools/call' };
+    } else if (env.kind === 'batch') {
+      slot.requests = [];
+      for (const el of arrayElements(bytes) ?? []) {
+        const e = scanEnvelope(el);
+        if (e.kind === 'request')
+          slot.requests.push({ id: e.id as JsonRpcId, isCall: e.method === 'tools/call' });
+      }
     }
     this.queue.push(slot);
     void this.decideSlot(slot, bytes, env, read);
@@ -481,6 +516,10 @@ export class Router<D extends GateDecision = GateDecision> {
       this.prefetch &&
       this.catalogue.size === 0 &&
       !this.serverGone &&
+      // One wait per listing: once a call has waited the whole timeout, later calls do not wait
+      // for that listing again; after a failed one, none is asked for until the retry delay.
+      !this.schemaWaitExpired &&
+      Date.now() >= this.schemaRetryAt &&
       (this.gate.needsToolSchema?.(tool) ?? true)
     );
   }
@@ -1224,14 +1263,21 @@ export class Router<D extends GateDecision = GateDecision> {
         if (next === undefined) return;
         cursor = next;
       }
-      // Unanswered usefully (an error, no tools, the server gone): a later call that needs the
-      // schemas asks again.
-      this.schemaFetch = undefined;
+      // Unanswered usefully (an error, no tools, the server gone): a call that needs the schemas
+      // asks again, after `prefetchRetryMs` (not on every call).
+      this.schemaFailed();
     })().catch((err: unknown) => {
-      this.schemaFetch = undefined;
+      this.schemaFailed();
       this.log.warn({ err }, 'tools/list prefetch failed');
     });
     return this.schemaFetch;
+  }
+
+  /** The prefetch ended without a listing: the next one no sooner than `prefetchRetryMs` from now. */
+  private schemaFailed(): void {
+    this.schemaFetch = undefined;
+    this.schemaWaitExpired = false;
+    this.schemaRetryAt = Date.now() + this.prefetchRetryMs;
   }
 
   /**
@@ -1244,13 +1290,18 @@ export class Router<D extends GateDecision = GateDecision> {
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.prefetchTimeoutMs);
     });
-    return Promise.race([this.fetchSchemas(), timeout]).finally(() => clearTimeout(timer));
+    const fetch = this.fetchSchemas();
+    return Promise.race([fetch.then(() => true), timeout.then(() => false)]).then((listed) => {
+      clearTimeout(timer);
+      // Timed out with the listing still on its way: later calls do not wait for it again.
+      if (!listed && this.schemaFetch === fetch) this.schemaWaitExpired = true;
+    });
   }
 
   /**
    * Sends a request of the proxy's own; resolves with the parsed response, or undefined when the
-   * server goes away first (or answers with something that is not JSON). No timeout: callers
-   * bound their own wait (see {@link waitForSchemas}).
+   * server goes away first, answers with something that is not JSON, or has not answered within
+   * OWN_REQUEST_GIVE_UP_MS. Callers bound their own wait (see {@link waitForSchemas}).
    */
   private request(
     method: string,
@@ -1262,7 +1313,13 @@ export class Router<D extends GateDecision = GateDecision> {
     }
     const key = idKey(id);
     return new Promise((resolve) => {
+      // Given up after OWN_REQUEST_GIVE_UP_MS: an entry left here would keep cut-through off.
+      const timer = setTimeout(() => {
+        if (this.invented.delete(key)) resolve(undefined);
+      }, OWN_REQUEST_GIVE_UP_MS);
+      timer.unref?.();
       this.invented.set(key, (bytes) => {
+        clearTimeout(timer);
         if (bytes.length === 0) return resolve(undefined);
         try {
           resolve(JSON.parse(bytes.toString('utf8')));

@@ -30,7 +30,8 @@ export class ToolNameIndex {
   /**
    * @param names every known tool name: the server's listed ones and the exact ones the policy names
    * @param globs the policy's tool-key and `hide` globs (`"*"` excluded): a name one of them
-   *   matches only once folded (`SECRET_key` for `secret_*`) is a variant too
+   *   matches only once folded (`SECRET_key` for `secret_*`) is a variant too; globs with a
+   *   `[...]` class or a `\` escape are not checked this way
    */
   constructor(names: Iterable<string>, globs: readonly string[] = []) {
     for (const n of names) {
@@ -40,6 +41,9 @@ export class ToolNameIndex {
     }
     this.globs = [];
     for (const glob of globs) {
+      // Folding the text of a class (`[A-_]`, `[0-Z]`) or an escape (`a\ *`) changes what it
+      // means, not only its case: such globs are left out of this check.
+      if (/[[\\]/.test(glob)) continue;
       try {
         this.globs.push({ glob, matches: toolGlobMatcher(glob), folded: toolGlobMatcher(toolNameKey(glob)) });
       } catch {

@@ -63,10 +63,13 @@ describe('filterToolsList', () => {
       '{"name":"secret_a","name":"echo"}',
       '{"Name":"secret_a","name":"echo"}',
       '{"name\\u0000":"secret_a","name":"echo"}',
+      '{"name":"secret_a","name":0}',
     ]) {
       const r = filterToolsList(page(`${twice},{"name":"ok"}`), (t) => t.startsWith('secret'));
       expect(r.bytes.toString(), twice).toBe('{"jsonrpc":"2.0","id":"l","result":{"tools":[{"name":"ok"}]}}');
-      expect(r.removed, twice).toEqual(['echo']);
+      expect(r.removed, twice).toEqual([
+        twice.endsWith('0}') ? '(a tool whose name is written twice)' : 'echo',
+      ]);
     }
     // Nothing hidden, nothing written twice: the page passes as it came.
     const plain = page('{"name":"echo","names":["a"]},{"name":"ok"}');
@@ -82,6 +85,13 @@ describe('filterToolsList', () => {
       '{"jsonrpc":"2.0","id":"l","result":{"tools":[{"name":"x"}],"tools":[{"name":"echo"}]}}',
     );
     expect(r.removed).toEqual([]);
+    // An earlier tools member's tool that writes its name twice is cut too.
+    const twice = Buffer.from(
+      '{"jsonrpc":"2.0","id":"l","result":{"tools":[{"name":"secret_key","name":"echo"}],"tools":[{"name":"echo"}]}}',
+    );
+    expect(filterToolsList(twice, (t) => t.startsWith('secret')).bytes.toString()).toBe(
+      '{"jsonrpc":"2.0","id":"l","result":{"tools":[],"tools":[{"name":"echo"}]}}',
+    );
   });
 
   it('cuts every other tool out of a page of 20,000', () => {

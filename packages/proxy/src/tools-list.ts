@@ -68,11 +68,16 @@ export function filterToolsList(bytes: Buffer, isHidden: (tool: string) => boole
   for (let k = 0; k < list.length; k++) {
     const tool = list[k];
     const name = toolName(tool);
+    // A tool that writes its name twice (or a case or invisible variant of `name` beside it) is
+    // read as another tool by a client that keeps the first: it is not passed on, whatever the
+    // last one says (a hidden name first, `0` last, included).
+    if (text?.ambiguous[k] === true) {
+      removed.push(name ?? '(a tool whose name is written twice)');
+      hidden[k] = true;
+    }
     if (name === undefined) continue;
     tools.push(tool as ListedTool);
-    // A tool that writes its name twice (or a case or invisible variant of `name` beside it) is
-    // read as another tool by a client that keeps the first: it is not passed on.
-    if (isHidden(name) || text?.ambiguous[k] === true) {
+    if (!hidden[k] && isHidden(name)) {
       removed.push(name);
       hidden[k] = true;
     }
@@ -116,19 +121,22 @@ function toolsText(bytes: Buffer, count: number): ToolsText | undefined {
   if (members === undefined || read === undefined) return undefined;
   const elements = elementSpans(bytes, read.start);
   if (elements === undefined || elements.length !== count) return undefined;
-  const ambiguous = elements.map((e) => {
-    if (bytes[e.start] !== 0x7b /* { */) return false;
-    let names = 0;
-    for (const m of objectMembers(bytes, e.start) ?? []) {
-      if (m.name === 'name' || caseVariantOf(m.name, NAME) || invisibleVariantOf(m.name, NAME)) names++;
-    }
-    return names > 1;
-  });
+  const ambiguous = elements.map((e) => namesWrittenTwice(bytes, e));
   const toolsMembers = members.filter((m) => m.name === 'tools').length;
   return { members, read, elements, toolsMembers, ambiguous };
 }
 
 const NAME: readonly string[] = ['name'];
+
+/** Whether the tool object at `span` writes `name` more than once, counting case and invisible variants. */
+function namesWrittenTwice(bytes: Buffer, span: Span): boolean {
+  if (bytes[span.start] !== 0x7b /* { */) return false;
+  let names = 0;
+  for (const m of objectMembers(bytes, span.start) ?? []) {
+    if (m.name === 'name' || caseVariantOf(m.name, NAME) || invisibleVariantOf(m.name, NAME)) names++;
+  }
+  return names > 1;
+}
 
 /**
  * `bytes` with the elements flagged in `hidden` cut out of the raw `result.tools` array that
@@ -151,6 +159,7 @@ function cutHiddenTools(
       if (elements === undefined) continue;
       const values = JSON.parse(bytes.toString('utf8', m.start, m.end)) as unknown[];
       cuts = removeElements(elements, (k) => {
+        if (namesWrittenTwice(bytes, elements[k]!)) return true;
         const name = toolName(values[k]);
         return name !== undefined && isHidden(name);
       });

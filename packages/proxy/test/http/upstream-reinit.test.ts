@@ -335,6 +335,25 @@ describe('a listener session ended while its upstream session is being re-initia
   });
 });
 
+describe("a listener session's gate", () => {
+  it('keeps needsToolSchema: a call no required_args rule applies to is not held for a tools/list', async () => {
+    const up = await server();
+    const gate = Object.assign(new RecordingGate(), { needsToolSchema: () => false });
+    const l = await runHttpListener({ gate, upstream: { kind: 'http', url: up.url }, port: 0 });
+    cleanups.push(() => l.close());
+    const client = new Client({ name: 'no-prefetch', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(l.url));
+    cleanups.push(() => client.close());
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'm' } }))).toBe('echo: m');
+    // Without it the session's router would have listed tools itself before the call.
+    expect(up.requests.filter((r) => r.http === 'POST').map((r) => r.rpc)).toEqual([
+      'initialize',
+      'notifications/initialized',
+      'tools/call',
+    ]);
+  });
+});
+
 describe('a listener client that gives up on initialize before the upstream answers it', () => {
   it('leaves no upstream session open: the one its answer opens is DELETEd', async () => {
     const up = await server({ initDelayMs: 600 });
