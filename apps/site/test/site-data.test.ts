@@ -442,8 +442,12 @@ describe('tool prose', () => {
     );
     expect(closedAnswer).not.toContain('admits any arguments');
     // "What does the category mean in practice" follows the same distinction for Read tools.
-    const openRead = bareTools.find((t) => t.category === 'Read' && t.inputSchema.additionalProperties !== false);
-    const closedRead = bareTools.find((t) => t.category === 'Read' && t.inputSchema.additionalProperties === false);
+    const openRead = bareTools.find(
+      (t) => t.category === 'Read' && t.inputSchema.additionalProperties !== false,
+    );
+    const closedRead = bareTools.find(
+      (t) => t.category === 'Read' && t.inputSchema.additionalProperties === false,
+    );
     expect(categoryInPractice(openRead!)).toContain('Scope its arguments and rate-limit it');
     expect(categoryInPractice(closedRead!)).toContain('It takes no arguments to scope: rate-limit it');
   });
