@@ -417,6 +417,27 @@ describe('openCounterStore', () => {
     }
   });
 
+  it('says so when what answers on the address is not Redis (an HTTP server), without "please report this"', async () => {
+    const { openCounterStore } = await import('../src/store/open.js');
+    const { createServer } = await import('node:http');
+    const http = createServer((_req, res) => res.end('not redis'));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+    const port = (http.address() as { port: number }).port;
+    const warnings: string[] = [];
+    const s = await openCounterStore({
+      stateDsn: `redis://127.0.0.1:${port}/0`,
+      failMode: 'closed',
+      onUnreachable: (m) => warnings.push(m),
+    });
+    await s.close();
+    http.close();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(
+      'what answers on that address does not speak the Redis protocol: is the host and port a Redis server?',
+    );
+    expect(warnings[0]).not.toContain('Please report this');
+  });
+
   it('says where a private CA goes when the last error is about a certificate', async () => {
     const { unreachableStoreMessage } = await import('../src/store/open.js');
     expect(

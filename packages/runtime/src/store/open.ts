@@ -76,7 +76,13 @@ export function unreachableStoreMessage(
     !lastError && /^rediss:/i.test(dsn)
       ? '; no answer: is it a Redis without TLS behind a rediss:// URL?'
       : '';
-  const why = lastError ? `; last error: ${lastError}${tlsHint}` : silentTls;
+  // Something other than Redis on that port (an HTTP server answers `HTTP/1.1 ...`): ioredis's
+  // parser says "Unknown RESP type 72 "H". Please report this."
+  const notRedis = /Unknown RESP type|Protocol error/i.test(lastError ?? '')
+    ? '; what answers on that address does not speak the Redis protocol: is the host and port a Redis server?'
+    : '';
+  const shown = notRedis ? (lastError ?? '').replace(/\s*Please report this\.?/, '') : lastError;
+  const why = lastError ? `; last error: ${shown}${tlsHint}${notRedis}` : silentTls;
   const what = refusal ? `cannot be used: ${refusal}` : `is not reachable (waited ${waitedMs} ms${why})`;
   return `counter store ${redactDsn(dsn)} ${what}; state fail mode is ${failMode}: ${effect}. Reconnecting in the background.`;
 }
