@@ -130,6 +130,9 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     const r = tollgate(['-o', '-', '--', process.execPath, join(memoryDir, 'dist', 'index.js')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('# Generated from a live scan of');
+    // Recognised, but its entry curates no category: the header does not claim any.
+    expect(r.stdout).toContain('(catalogue entry memory); tools classified on the spot.');
+    expect(r.stdout).not.toContain('except the curated categories');
     const loaded = loadPolicy(r.stdout, { filename: 'stdout.yaml' });
     expect(loaded.ok).toBe(true);
     if (loaded.ok) {

@@ -127,7 +127,10 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     if (draft.recognised) {
       catalogEntry = draft.recognised.entry.id;
       notes.push(recognitionNote(draft.recognised));
-      header = `Generated from a ${source}; tools classified on the spot, except the curated categories of catalogue entry ${catalogEntry}.`;
+      header =
+        draft.recognised.overridden.length > 0
+          ? `Generated from a ${source}; tools classified on the spot, except the curated categories of catalogue entry ${catalogEntry}.`
+          : `Generated from a ${source} (catalogue entry ${catalogEntry}); tools classified on the spot.`;
     } else header = `Generated from a ${source}; tools classified on the spot.`;
   }
 
