@@ -1132,6 +1132,13 @@ class StreamingClient extends Peer {
     super.send(bytes);
     this.events.push(`msg ${bytes.toString('utf8')}`);
   }
+  /** The parts streamed so far, joined: the text the client got by cut-through. */
+  streamed(): string {
+    return this.events
+      .filter((e) => e.startsWith('part '))
+      .map((e) => e.slice(5))
+      .join('');
+  }
   openStream() {
     if (this.open) return undefined;
     this.open = true;
@@ -1236,8 +1243,7 @@ describe('Router cut-through of long server messages', () => {
     expect(gate.committed).toEqual([]);
     s.rest();
     await tick();
-    const parts = client.events.filter((e) => e.startsWith('part ')).map((e) => e.slice(5));
-    expect(parts.join('')).toBe(bytes.toString('utf8'));
+    expect(client.streamed()).toBe(bytes.toString('utf8'));
     expect(client.events.slice(-2)[0]).toBe('end');
     expect(JSON.parse(client.events.at(-1)!.slice(4)).id).toBe(2);
     expect(gate.committed).toEqual(['echo']);
@@ -1258,10 +1264,7 @@ describe('Router cut-through of long server messages', () => {
     await tick();
     s.rest();
     await tick();
-    const line = client.events
-      .filter((e) => e.startsWith('part '))
-      .map((e) => e.slice(5))
-      .join('');
+    const line = client.streamed();
     // Everything but the closing brace went out: an unfinished line no client reads as a message.
     expect(line.endsWith('"id":7')).toBe(true);
     expect(() => JSON.parse(line)).toThrow();
@@ -1310,10 +1313,7 @@ describe('Router cut-through of long server messages', () => {
       expect(s.streamed).toBe(true);
       s.rest();
       await tick();
-      const line = client.events
-        .filter((e) => e.startsWith('part '))
-        .map((e) => e.slice(5))
-        .join('');
+      const line = client.streamed();
       expect(() => JSON.parse(line), stray).toThrow();
       expect(line.endsWith('"id":1'), stray).toBe(true);
       expect(
