@@ -593,6 +593,31 @@ describe('Router', () => {
     expect(batch[4].error.code).toBe(-32600);
   });
 
+  it('refuses inside a batch what it refuses outside one: a tools/call without an id, or spelled otherwise', async () => {
+    const { client, server, gate } = setup();
+    client.deliver([
+      { jsonrpc: '2.0', method: 'tools/call', params: { name: 'echo' } },
+      { jsonrpc: '2.0', id: 2, method: 'Tools/Call', params: { name: 'echo' } },
+      { jsonrpc: '2.0', method: 'tools/call ', params: { name: 'echo' } },
+      { jsonrpc: '2.0', id: null, method: 'tools/call', params: { name: 'echo' } },
+      { jsonrpc: '2.0', id: 5, method: 'ping' },
+    ]);
+    await tick();
+    // Only the ping reaches the server; nothing was judged, so nothing was decided.
+    expect(server.json().map((m) => m.method)).toEqual(['ping']);
+    expect(gate.decided).toEqual([]);
+    server.deliver({ jsonrpc: '2.0', id: 5, result: {} });
+    await tick();
+    const [batch] = client.json();
+    expect(batch.map((r: { id: unknown; error?: { code: number } }) => [r.id, r.error?.code])).toEqual([
+      [null, -32600],
+      [2, -32600],
+      [null, -32600],
+      [null, -32600],
+      [5, undefined],
+    ]);
+  });
+
   it('answers a batch without waiting for a member the client cancelled, with no entry for it', async () => {
     const { client, server, router, gate } = setup();
     client.deliver([call(1, 'echo'), { jsonrpc: '2.0', id: 2, method: 'ping' }, call(3, 'deny_x')]);

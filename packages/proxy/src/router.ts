@@ -434,29 +434,7 @@ export class Router<D extends GateDecision = GateDecision> {
   // ---------------------------------------------------------------- client -> server
 
   private fromClient(bytes: Buffer): void {
-    let env = scanEnvelope(bytes);
-    if (bytes.indexOf(CR) !== -1) env = carriageReturnRefusal(env);
-    else if (env.kind === 'notification' && env.method === 'tools/call') {
-      // A tools/call without an id is no request (MCP "Tools > Calling Tools"); a lenient server
-      // might still run it, so it is refused rather than forwarded unevaluated.
-      env = { kind: 'invalid', problem: 'tools/call must be a request (with an id)' };
-    } else if (
-      (env.kind === 'request' || env.kind === 'notification') &&
-      env.method !== 'tools/call' &&
-      looksLikeToolsCall(env.method ?? '')
-    ) {
-      // "Tools/Call", "tools/call " (a server that ignores case or trims the method would run
-      // the tool unjudged): refused, as case variants of member names are.
-      env = {
-        kind: 'invalid',
-        problem: `method ${JSON.stringify(env.method)} differs from "tools/call" only by case or invisible characters`,
-        ...(env.kind === 'request' ? { id: env.id } : {}),
-      };
-    } else if (env.kind === 'request' && env.id === null && env.method === 'tools/call') {
-      // MCP "Base Protocol > Requests": the id MUST NOT be null. Its answer could not be told
-      // from an error about an unreadable request.
-      env = { kind: 'invalid', problem: 'tools/call must have an id that is not null' };
-    }
+    const env = clientEnvelope(bytes);
     // Fast path: nothing waiting ahead, nothing to decide -> forward now.
     if (
       this.queue.length === 0 &&
@@ -495,12 +473,15 @@ export class Router<D extends GateDecision = GateDecision> {
     if (env.kind === 'request') {
       slot.key = idKey(env.id as JsonRpcId);
       slot.request = { id: env.id as JsonRpcId, isCall: env.method === 'tools/call' };
+    } else if (env.kind === 'invalid' && env.id !== undefined) {
+      // Answered with its id in any case (an error): at the session's end, too.
+      slot.request = { id: env.id, isCall: false };
     } else if (env.kind === 'batch') {
       slot.requests = [];
       for (const el of arrayElements(bytes) ?? []) {
-        const e = scanEnvelope(el);
-        if (e.kind === 'request')
-          slot.requests.push({ id: e.id as JsonRpcId, isCall: e.method === 'tools/call' });
+        const e = clientEnvelope(el);
+        if (e.kind === 'request' || (e.kind === 'invalid' && e.id !== undefined))
+          slot.requests.push({ id: e.id as JsonRpcId, isCall: e.kind === 'request' && e.method === 'tools/call' });
       }
     }
     this.queue.push(slot);
@@ -756,7 +737,7 @@ export class Router<D extends GateDecision = GateDecision> {
     const batch: BatchState = { replies: [], awaiting: new Map(), sent: false };
     slot.batch = batch;
     for (const elementBytes of elements) {
-      const env = scanEnvelope(elementBytes);
+      const env = clientEnvelope(elementBytes);
       let outcome: Outcome<D>;
       if (env.kind === 'batch') {
         outcome = {
@@ -1340,6 +1321,42 @@ export class Router<D extends GateDecision = GateDecision> {
     this.log.info({ tools: changed }, 'policy reload changed hidden tools; notifying the client');
     this.toClient(LIST_CHANGED);
   }
+}
+
+/**
+ * The envelope of a client message (a whole message or one element of a batch), with the refusals
+ * every one of them gets before it is routed: a message holding a carriage return, a `tools/call`
+ * without an id or with a null one, and a method that is `tools/call` but for case or invisible
+ * characters all become `invalid` (answered, never forwarded). A batch's elements go through this
+ * too: otherwise `[{"method":"tools/call",...}]` would reach the server unjudged.
+ */
+function clientEnvelope(bytes: Buffer): Envelope {
+  const env = scanEnvelope(bytes);
+  if (bytes.indexOf(CR) !== -1) return carriageReturnRefusal(env);
+  if (env.kind === 'notification' && env.method === 'tools/call') {
+    // A tools/call without an id is no request (MCP "Tools > Calling Tools"); a lenient server
+    // might still run it, so it is refused rather than forwarded unevaluated.
+    return { kind: 'invalid', problem: 'tools/call must be a request (with an id)' };
+  }
+  if (
+    (env.kind === 'request' || env.kind === 'notification') &&
+    env.method !== 'tools/call' &&
+    looksLikeToolsCall(env.method ?? '')
+  ) {
+    // "Tools/Call", "tools/call " (a server that ignores case or trims the method would run
+    // the tool unjudged): refused, as case variants of member names are.
+    return {
+      kind: 'invalid',
+      problem: `method ${JSON.stringify(env.method)} differs from "tools/call" only by case or invisible characters`,
+      ...(env.kind === 'request' ? { id: env.id } : {}),
+    };
+  }
+  if (env.kind === 'request' && env.id === null && env.method === 'tools/call') {
+    // MCP "Base Protocol > Requests": the id MUST NOT be null. Its answer could not be told
+    // from an error about an unreadable request.
+    return { kind: 'invalid', problem: 'tools/call must have an id that is not null' };
+  }
+  return env;
 }
 
 /**
