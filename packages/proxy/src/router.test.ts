@@ -860,6 +860,22 @@ describe('Router', () => {
     expect(gate.rolledBack.sort()).toEqual(['echo', 'slow_one']);
   });
 
+  it('answers queued requests when the session ends after the server side already has (an HTTP upstream)', async () => {
+    const { client, server, router } = setup();
+    client.deliver(call(1, 'slow_one'));
+    client.deliver({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    await tick(5);
+    router.serverClosed({ reason: 'upstream HTTP session closed' });
+    router.endSession('client sent DELETE');
+    expect(client.json().map((m) => [m.id, m.error.code])).toEqual([
+      [1, -32000],
+      [2, -32000],
+    ]);
+    await tick(80);
+    expect(client.sent).toHaveLength(2);
+    expect(server.sent).toHaveLength(0);
+  });
+
   it('answers every pending request and rolls back calls when the server dies', async () => {
     const { client, gate, router } = setup();
     client.deliver(call(1, 'echo'));
@@ -912,7 +928,8 @@ describe('Router', () => {
     // The call waits at most the prefetch timeout, then goes on without the schemas.
     await tick(150);
     expect(server.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call']);
-    // The listing is still out: the next call does not wait for it again.
+    // The listing is still out: the next call does not wait for it again (and a call made during
+    // the wait was released with the first: one deadline per listing, see below).
     client.deliver(call(2, 'echo'));
     await tick(20);
     expect(server.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call', 'tools/call']);
@@ -948,6 +965,24 @@ describe('Router', () => {
     expect(s2.json().map((m) => m.method)).toEqual(['tools/list', 'tools/call', 'tools/call', 'tools/list']);
   });
 
+  it('releases every call waiting for one listing at its one deadline', async () => {
+    const client = new Peer();
+    const server = new Peer();
+    new Router({ client, server, gate: new TestGate(), prefetchToolSchemas: true, prefetchTimeoutMs: 200 });
+    client.deliver(call(1, 'echo'));
+    await tick(150);
+    client.deliver(call(2, 'echo'));
+    await tick(5);
+    expect(server.json().map((m) => m.method)).toEqual(['tools/list']);
+    // At 200 ms both go, the second without a 200 ms wait of its own.
+    await tick(80);
+    expect(server.json().map((m) => [m.method, m.id])).toEqual([
+      ['tools/list', server.json()[0].id],
+      ['tools/call', 1],
+      ['tools/call', 2],
+    ]);
+  });
+
   it('does not hold a call for the prefetch when the policy needs no inputSchema for its tool', async () => {
     const { client, server, gate } = setup({ prefetch: true });
     (gate as TestGate & { needsToolSchema(t: string): boolean }).needsToolSchema = (t) =>
@@ -975,7 +1010,7 @@ describe('Router', () => {
     const { client, server, gate, router } = setup();
     (gate as TestGate & { policyToolNames(): PolicyToolNames }).policyToolNames = () => ({
       exact: ['move_file'],
-      globs: ['secret_*', '{drop,wipe}_db', 'x[0-Z]', 'y[A-_]'],
+      globs: ['secret_*', '{drop,wipe}_db', 'x[0-Z]', 'y[A-_]', 'key_[0-9]*'],
     });
     // Not listed yet: the policy's names are known.
     client.deliver(call(1, 'Move_File'));
@@ -990,6 +1025,8 @@ describe('Router', () => {
     client.deliver(call(2, 'Secret_key'));
     client.deliver(call(3, 'WIPE_db'));
     client.deliver(call(4, 'secret_key'));
+    // A class that folding leaves as it is keeps the glob in the check.
+    client.deliver(call(6, 'KEY_1'));
     // Globs with a class are left out: `x_` is its own name (folding `[0-Z]` would cover `_`).
     client.deliver(call(5, 'x_'));
     await tick();
@@ -1008,6 +1045,10 @@ describe('Router', () => {
         'Invalid params: tool name "WIPE_db" differs from a tool the policy\'s glob "{drop,wipe}_db" names only by case or invisible characters (a server that ignores them would run that tool)',
       ],
       [4, true],
+      [
+        6,
+        'Invalid params: tool name "KEY_1" differs from a tool the policy\'s glob "key_[0-9]*" names only by case or invisible characters (a server that ignores them would run that tool)',
+      ],
     ]);
     expect(server.json().map((m) => m.params?.name)).toEqual(['x_']);
     client.sent.length = 1;
@@ -1035,7 +1076,7 @@ describe('Router', () => {
         .slice(2)
         .map((m) => m.params?.name),
     ).toEqual(['Echo', 'echo', 'brand_new']);
-    expect(router.stats.callsMalformed).toBe(3 + names.length);
+    expect(router.stats.callsMalformed).toBe(4 + names.length);
   });
 
   it('refuses member names that differ from a JSON-RPC or tools/call member only by invisible characters', async () => {

@@ -253,6 +253,9 @@ export class Router<D extends GateDecision = GateDecision> {
   private readonly idPrefix = `tollgate-${randomBytes(6).toString('hex')}-`;
   private nextInvented = 1;
   private schemaFetch: Promise<void> | undefined;
+  /** The listing `schemaDeadline` belongs to, and the wait every call shares for it (see `waitForSchemas`). */
+  private schemaDeadlineOf: Promise<void> | undefined;
+  private schemaDeadline: Promise<void> | undefined;
   /** A call waited the whole prefetch timeout for the listing in flight (see `awaitsSchemas`). */
   private schemaWaitExpired = false;
   /** After a failed listing, no new one before this time (`Date.now()` ms). */
@@ -339,7 +342,17 @@ export class Router<D extends GateDecision = GateDecision> {
    * @param reason - why, for the error message, e.g. "the client closed its input"
    */
   endSession(reason: string): void {
-    if (this.serverGone) return;
+    if (this.serverGone) {
+      // The server's side ended first (an HTTP upstream ended the session): the pending requests
+      // were answered then, but requests still queued for their decision wait for the client
+      // that is about to go. They are answered now.
+      this.answerQueued(
+        (isCall) =>
+          `Tollgate closed the session (${reason}) before the request was sent to the MCP server${isCall ? "; the call does not count against the policy's limits" : ''}`,
+        { reason },
+      );
+      return;
+    }
     this.endPending(
       { reason },
       (isCall, unsent) =>
@@ -379,35 +392,33 @@ export class Router<D extends GateDecision = GateDecision> {
         unsent ? 'rollback' : settle,
       );
     }
-    if (answerQueued) {
-      // The proxy ends the session (the client is about to go): every request still queued
-      // (waiting for its decision, or behind one that is) is answered now, while the client can
-      // still read it, and never sent; a queued batch gets one -32000 per request in it.
-      for (const slot of this.queue) {
-        if (slot.answered) continue;
-        const requests = slot.request ? [slot.request] : (slot.requests ?? []);
-        if (!slot.request && !slot.requests) continue;
-        slot.answered = true;
-        const replies = requests.map(({ id, isCall }) =>
-          encode(
-            errorResponse(
-              id,
-              ErrorCode.UpstreamClosed,
-              typeof message === 'string' ? message : message(isCall, true),
-              data,
-            ),
-          ),
-        );
-        if (slot.request) this.toClient(replies[0]!);
-        else if (replies.length > 0)
-          this.toClient(Buffer.concat([Buffer.from('['), Buffer.from(replies.join(',')), Buffer.from(']')]));
-      }
-    }
+    if (answerQueued)
+      this.answerQueued((isCall) => (typeof message === 'string' ? message : message(isCall, true)), data);
     for (const resolve of this.invented.values()) resolve(Buffer.alloc(0));
     this.invented.clear();
     // Cancelled requests are not awaited by anyone: nothing to answer.
     for (const key of this.cancelled.keys()) this.toolsListIds.delete(key);
     this.cancelled.clear();
+  }
+
+  /**
+   * The proxy ends the session (the client is about to go): every request still queued (waiting
+   * for its decision, or behind one that is) is answered now, while the client can still read it,
+   * and never sent; a queued batch gets one -32000 per request in it. Their outcomes, once
+   * decided, are not applied (see `drain`).
+   */
+  private answerQueued(message: (isCall: boolean) => string, data: Record<string, unknown>): void {
+    for (const slot of this.queue) {
+      if (slot.answered || (!slot.request && !slot.requests)) continue;
+      slot.answered = true;
+      const requests = slot.request ? [slot.request] : slot.requests!;
+      const replies = requests.map(({ id, isCall }) =>
+        encode(errorResponse(id, ErrorCode.UpstreamClosed, message(isCall), data)),
+      );
+      if (slot.request) this.toClient(replies[0]!);
+      else if (replies.length > 0)
+        this.toClient(Buffer.concat([Buffer.from('['), Buffer.from(replies.join(',')), Buffer.from(']')]));
+    }
   }
 
   /**
@@ -481,7 +492,10 @@ export class Router<D extends GateDecision = GateDecision> {
       for (const el of arrayElements(bytes) ?? []) {
         const e = clientEnvelope(el);
         if (e.kind === 'request' || (e.kind === 'invalid' && e.id !== undefined))
-          slot.requests.push({ id: e.id as JsonRpcId, isCall: e.kind === 'request' && e.method === 'tools/call' });
+          slot.requests.push({
+            id: e.id as JsonRpcId,
+            isCall: e.kind === 'request' && e.method === 'tools/call',
+          });
       }
     }
     this.queue.push(slot);
@@ -1267,16 +1281,23 @@ export class Router<D extends GateDecision = GateDecision> {
    * server holds up only the calls made before it answers.
    */
   private waitForSchemas(): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.prefetchTimeoutMs);
-    });
     const fetch = this.fetchSchemas();
-    return Promise.race([fetch.then(() => true), timeout.then(() => false)]).then((listed) => {
-      clearTimeout(timer);
-      // Timed out with the listing still on its way: later calls do not wait for it again.
-      if (!listed && this.schemaFetch === fetch) this.schemaWaitExpired = true;
-    });
+    // One deadline per listing, shared by every call that waits for it: a call that arrives
+    // during the wait is released with the first, not held for a timeout of its own.
+    if (this.schemaDeadlineOf !== fetch) {
+      this.schemaDeadlineOf = fetch;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          // Timed out with the listing still on its way: later calls do not wait for it again.
+          if (this.schemaFetch === fetch) this.schemaWaitExpired = true;
+          resolve();
+        }, this.prefetchTimeoutMs);
+      });
+      void fetch.finally(() => clearTimeout(timer));
+      this.schemaDeadline = Promise.race([fetch, deadline]);
+    }
+    return this.schemaDeadline!;
   }
 
   /**

@@ -30,8 +30,8 @@ export class ToolNameIndex {
   /**
    * @param names every known tool name: the server's listed ones and the exact ones the policy names
    * @param globs the policy's tool-key and `hide` globs (`"*"` excluded): a name one of them
-   *   matches only once folded (`SECRET_key` for `secret_*`) is a variant too; globs with a
-   *   `[...]` class or a `\` escape are not checked this way
+   *   matches only once folded (`SECRET_key` for `secret_*`) is a variant too; a glob with a
+   *   `[...]` class or a `\` escape whose text folding changes is not checked this way
    */
   constructor(names: Iterable<string>, globs: readonly string[] = []) {
     for (const n of names) {
@@ -41,11 +41,12 @@ export class ToolNameIndex {
     }
     this.globs = [];
     for (const glob of globs) {
-      // Folding the text of a class (`[A-_]`, `[0-Z]`) or an escape (`a\ *`) changes what it
-      // means, not only its case: such globs are left out of this check.
-      if (/[[\\]/.test(glob)) continue;
+      // Folding the text of a class (`[A-_]`, `[0-Z]`) or an escape (`a\ *`) can change what it
+      // means, not only its case: a glob with one whose folding changes its text is left out.
+      const folded = toolNameKey(glob);
+      if (folded !== glob && /[[\\]/.test(glob)) continue;
       try {
-        this.globs.push({ glob, matches: toolGlobMatcher(glob), folded: toolGlobMatcher(toolNameKey(glob)) });
+        this.globs.push({ glob, matches: toolGlobMatcher(glob), folded: toolGlobMatcher(folded) });
       } catch {
         // A glob that folds into one the matcher cannot build (none in practice): not checked.
       }
