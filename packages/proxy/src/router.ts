@@ -342,31 +342,22 @@ export class Router<D extends GateDecision = GateDecision> {
    * @param reason - why, for the error message, e.g. "the client closed its input"
    */
   endSession(reason: string): void {
+    const message = (isCall: boolean, unsent: boolean) =>
+      unsent
+        ? isCall
+          ? `Tollgate closed the session (${reason}) before the request was sent to the MCP server; the call does not count against the policy's limits`
+          : `Tollgate closed the session (${reason}) before the request was sent to the MCP server`
+        : isCall
+          ? `Tollgate closed the session (${reason}) before the MCP server answered; a forwarded tools/call counts against the policy's limits`
+          : `Tollgate closed the session (${reason}) before the MCP server answered`;
     if (this.serverGone) {
       // The server's side ended first (an HTTP upstream ended the session): the pending requests
       // were answered then, but requests still queued for their decision wait for the client
       // that is about to go. They are answered now.
-      this.answerQueued(
-        (isCall) =>
-          `Tollgate closed the session (${reason}) before the request was sent to the MCP server${isCall ? "; the call does not count against the policy's limits" : ''}`,
-        { reason },
-      );
+      this.answerQueued((isCall) => message(isCall, true), { reason });
       return;
     }
-    this.endPending(
-      { reason },
-      (isCall, unsent) =>
-        unsent
-          ? isCall
-            ? `Tollgate closed the session (${reason}) before the request was sent to the MCP server; the call does not count against the policy's limits`
-            : `Tollgate closed the session (${reason}) before the request was sent to the MCP server`
-          : isCall
-            ? `Tollgate closed the session (${reason}) before the MCP server answered; a forwarded tools/call counts against the policy's limits`
-            : `Tollgate closed the session (${reason}) before the MCP server answered`,
-      'commit',
-      { reason },
-      true,
-    );
+    this.endPending({ reason }, message, 'commit', { reason }, true);
   }
 
   /**
@@ -416,8 +407,7 @@ export class Router<D extends GateDecision = GateDecision> {
         encode(errorResponse(id, ErrorCode.UpstreamClosed, message(isCall), data)),
       );
       if (slot.request) this.toClient(replies[0]!);
-      else if (replies.length > 0)
-        this.toClient(Buffer.concat([Buffer.from('['), Buffer.from(replies.join(',')), Buffer.from(']')]));
+      else if (replies.length > 0) this.toClient(jsonArray(replies));
     }
   }
 
@@ -662,13 +652,7 @@ export class Router<D extends GateDecision = GateDecision> {
    * otherwise.
    */
   private toolNameProblem(name: string): string | undefined {
-    if (!this.toolNames) {
-      const policy = this.gate.policyToolNames?.();
-      this.toolNames = new ToolNameIndex(
-        [...this.catalogue.names(), ...(policy?.exact ?? [])],
-        policy?.globs,
-      );
-    }
+    this.toolNames ??= new ToolNameIndex(this.catalogue.names(), this.gate.policyToolNames?.());
     return this.toolNames.problem(name);
   }
 
@@ -828,13 +812,7 @@ export class Router<D extends GateDecision = GateDecision> {
     const replies = batch.replies.filter((r): r is Buffer => r !== null);
     // JSON-RPC 2.0 "Batch": no response objects -> nothing at all, never an empty array.
     if (replies.length === 0) return;
-    const parts: Buffer[] = [Buffer.from('[')];
-    replies.forEach((r, i) => {
-      if (i > 0) parts.push(Buffer.from(','));
-      parts.push(r);
-    });
-    parts.push(Buffer.from(']'));
-    this.toClient(Buffer.concat(parts));
+    this.toClient(jsonArray(replies));
   }
 
   private noteInitialize(id: JsonRpcId, bytes: Buffer): void {
@@ -1342,6 +1320,17 @@ export class Router<D extends GateDecision = GateDecision> {
     this.log.info({ tools: changed }, 'policy reload changed hidden tools; notifying the client');
     this.toClient(LIST_CHANGED);
   }
+}
+
+/** One JSON array of `elements`, each as its bytes (a batch's answer). */
+function jsonArray(elements: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [Buffer.from('[')];
+  elements.forEach((e, i) => {
+    if (i > 0) parts.push(Buffer.from(','));
+    parts.push(e);
+  });
+  parts.push(Buffer.from(']'));
+  return Buffer.concat(parts);
 }
 
 /**

@@ -10,6 +10,7 @@
  * folded, is refused rather than forwarded.
  */
 import { toolGlobMatcher } from '@tollgate/policy';
+import type { PolicyToolNames } from './gate.js';
 import { foldName, withoutInvisible } from './jsonrpc/member-names.js';
 
 /** `name` without invisible characters (`withoutInvisible`), folded as Go's `strings.EqualFold` compares (`foldName`). */
@@ -28,13 +29,14 @@ export class ToolNameIndex {
   }>;
 
   /**
-   * @param names every known tool name: the server's listed ones and the exact ones the policy names
-   * @param globs the policy's tool-key and `hide` globs (`"*"` excluded): a name one of them
-   *   matches only once folded (`SECRET_key` for `secret_*`) is a variant too; a glob with a
-   *   `[...]` class or a `\` escape whose text folding changes is not checked this way
+   * @param listed the tool names the server lists (empty before a listing)
+   * @param policy the names the policy gives: its exact names are known names; a name one of its
+   *   globs matches only once folded (`SECRET_key` for `secret_*`) is a variant too (a glob with a
+   *   `[...]` class or a `\` escape whose text folding changes is not checked this way)
    */
-  constructor(names: Iterable<string>, globs: readonly string[] = []) {
-    for (const n of names) {
+  constructor(listed: Iterable<string>, policy?: PolicyToolNames) {
+    const globs = policy?.globs ?? [];
+    for (const n of [...listed, ...(policy?.exact ?? [])]) {
       this.exact.add(n);
       const key = toolNameKey(n);
       if (!this.byKey.has(key)) this.byKey.set(key, n);

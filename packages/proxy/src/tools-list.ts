@@ -13,7 +13,7 @@ import {
   objectMembers,
   type Span,
 } from './jsonrpc/json-text.js';
-import { caseVariantOf, invisibleVariantOf } from './jsonrpc/member-names.js';
+import { readsAs } from './jsonrpc/member-names.js';
 
 /** A tool as listed by the server; only `name` and `inputSchema` matter here. */
 export interface ListedTool {
@@ -133,7 +133,7 @@ function namesWrittenTwice(bytes: Buffer, span: Span): boolean {
   if (bytes[span.start] !== 0x7b /* { */) return false;
   let names = 0;
   for (const m of objectMembers(bytes, span.start) ?? []) {
-    if (m.name === 'name' || caseVariantOf(m.name, NAME) || invisibleVariantOf(m.name, NAME)) names++;
+    if (m.name === 'name' || readsAs(m.name, NAME)) names++;
   }
   return names > 1;
 }

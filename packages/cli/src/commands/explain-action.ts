@@ -319,11 +319,10 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   }
   const policy = loaded.policy;
   // What the proxy refuses before the policy sees it (same check, same message as on the wire).
-  const names = policyToolNamesOf(policy);
   const problem =
     callParamsProblem({ name: opts.tool, arguments: args }) ??
     duplicateMemberProblem(opts.args ?? '{}') ??
-    new ToolNameIndex([...listedNames, ...names.exact], names.globs).problem(opts.tool);
+    new ToolNameIndex(listedNames, policyToolNamesOf(policy)).problem(opts.tool);
   if (problem !== undefined) {
     const refused = `Invalid params: ${problem}`;
     process.exitCode = 1;

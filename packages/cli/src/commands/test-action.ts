@@ -23,8 +23,7 @@ function proxyRefusal(
 ): string | undefined {
   let names = nameIndexes.get(context);
   if (!names) {
-    const policy = policyToolNamesOf(context.policy);
-    names = new ToolNameIndex([...context.listed, ...policy.exact], policy.globs);
+    names = new ToolNameIndex(context.listed, policyToolNamesOf(context.policy));
     nameIndexes.set(context, names);
   }
   const problem = callParamsProblem({ name: call.tool, arguments: call.args }) ?? names.problem(call.tool);

@@ -944,8 +944,13 @@ export class HttpUpstreamTransport implements MessageTransport {
 
   /** DELETEs a leg's session, waiting at most `closeTimeoutMs` for the answer. */
   private async terminate(leg: Leg): Promise<void> {
+    await this.withinCloseTimeout(leg.sdk.terminateSession().catch(() => {}));
+  }
+
+  /** Waits for `work`, at most `closeTimeoutMs` (default 2000 ms). */
+  private withinCloseTimeout(work: Promise<unknown>): Promise<unknown> {
     const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
-    await Promise.race([leg.sdk.terminateSession().catch(() => {}), timeout]);
+    return Promise.race([work, timeout]);
   }
 
   /**
@@ -1403,16 +1408,14 @@ export class HttpUpstreamTransport implements MessageTransport {
     if (reinit) {
       // A re-initialisation under way is abandoned (see `abandon`). Waited for, up to the close
       // timeout, so that the session it opens is DELETEd; one still unanswered then is cut off.
-      const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
-      await Promise.race([reinit, timeout]);
+      await this.withinCloseTimeout(reinit);
       if (this.connecting) await this.closeLeg(this.connecting);
     }
     if (this.initializing.size > 0 && this.initializeAnswered && !this.leg?.sdk.sessionId) {
       // The client's `initialize` is still on its way (its client gave up on it): its answer
       // carries the session id, so it is waited for, up to the close timeout, and the session
       // it opens is DELETEd rather than left open on the server.
-      const timeout = new Promise<void>((r) => setTimeout(r, this.opts.closeTimeoutMs ?? 2000).unref());
-      await Promise.race([this.initializeAnswered, timeout]);
+      await this.withinCloseTimeout(this.initializeAnswered);
     }
     const leg = this.leg;
     // An expired session (being replaced) is already gone on the server.

@@ -13,7 +13,7 @@
 import { isUtf8 } from 'node:buffer';
 import { isExactDecimal } from '@tollgate/policy';
 import { lastColons, ScanError, skipString, skipValue, skipWs } from './json-text.js';
-import { caseVariantOf, invisibleVariantOf } from './member-names.js';
+import { caseVariantOf, invisibleVariantOf, readsAs } from './member-names.js';
 
 /** A JSON-RPC id: string or number (null only in error responses to unreadable requests). */
 export type JsonRpcId = string | number | null;
@@ -328,10 +328,7 @@ export function envelopeMember(name: string): EnvelopeMemberName | 'variant' | u
     case 'error':
       return name;
     default:
-      return caseVariantOf(name, ENVELOPE_NAMES) === undefined &&
-        invisibleVariantOf(name, ENVELOPE_NAMES) === undefined
-        ? undefined
-        : 'variant';
+      return readsAs(name, ENVELOPE_NAMES) === undefined ? undefined : 'variant';
   }
 }
 

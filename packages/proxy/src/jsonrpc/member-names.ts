@@ -106,6 +106,14 @@ export function invisibleVariantOf(name: string, names: readonly string[]): stri
 }
 
 /**
+ * The name in `names` that `name` reads as to a decoder that ignores case or invisible characters
+ * without being it (see {@link caseVariantOf} and {@link invisibleVariantOf}), or undefined.
+ */
+export function readsAs(name: string, names: readonly string[]): string | undefined {
+  return caseVariantOf(name, names) ?? invisibleVariantOf(name, names);
+}
+
+/**
  * The first pair of member names of one object, anywhere in a parsed JSON value, that are equal
  * regardless of case (`"text"` and `"TEXT"`), as `"text" and "TEXT"`; undefined when there is
  * none. Objects whose names are all fold-stable are passed over without folding. Iterative: any
