@@ -155,8 +155,8 @@ interface Slot<D> {
   key?: string;
   /** The request queued in this slot, when it is one (for an answer before it is decided). */
   request?: { id: JsonRpcId; isCall: boolean };
-  /** For a batch: the requests in it (ids readable), for the same answer. */
-  requests?: Array<{ id: JsonRpcId; isCall: boolean }>;
+  /** For a batch: its bytes, read for its requests only if the session ends while it is queued. */
+  batchBytes?: Buffer;
   /** The session ended while it was queued, and the client was answered: its outcome is not applied. */
   answered?: boolean;
   /** When set, this slot is a batch: replies are collected instead of sent. */
@@ -400,9 +400,9 @@ export class Router<D extends GateDecision = GateDecision> {
    */
   private answerQueued(message: (isCall: boolean) => string, data: Record<string, unknown>): void {
     for (const slot of this.queue) {
-      if (slot.answered || (!slot.request && !slot.requests)) continue;
+      if (slot.answered || (!slot.request && !slot.batchBytes)) continue;
       slot.answered = true;
-      const requests = slot.request ? [slot.request] : slot.requests!;
+      const requests = slot.request ? [slot.request] : batchRequests(slot.batchBytes!);
       const replies = requests.map(({ id, isCall }) =>
         encode(errorResponse(id, ErrorCode.UpstreamClosed, message(isCall), data)),
       );
@@ -478,15 +478,7 @@ export class Router<D extends GateDecision = GateDecision> {
       // Answered with its id in any case (an error): at the session's end, too.
       slot.request = { id: env.id, isCall: false };
     } else if (env.kind === 'batch') {
-      slot.requests = [];
-      for (const el of arrayElements(bytes) ?? []) {
-        const e = clientEnvelope(el);
-        if (e.kind === 'request' || (e.kind === 'invalid' && e.id !== undefined))
-          slot.requests.push({
-            id: e.id as JsonRpcId,
-            isCall: e.kind === 'request' && e.method === 'tools/call',
-          });
-      }
+      slot.batchBytes = bytes;
     }
     this.queue.push(slot);
     void this.decideSlot(slot, bytes, env, read);
@@ -1320,6 +1312,17 @@ export class Router<D extends GateDecision = GateDecision> {
     this.log.info({ tools: changed }, 'policy reload changed hidden tools; notifying the client');
     this.toClient(LIST_CHANGED);
   }
+}
+
+/** The elements of a client batch answered with their id (requests, and refused ones that have one). */
+function batchRequests(bytes: Buffer): Array<{ id: JsonRpcId; isCall: boolean }> {
+  const out: Array<{ id: JsonRpcId; isCall: boolean }> = [];
+  for (const el of arrayElements(bytes) ?? []) {
+    const e = clientEnvelope(el);
+    if (e.kind === 'request' || (e.kind === 'invalid' && e.id !== undefined))
+      out.push({ id: e.id as JsonRpcId, isCall: e.kind === 'request' && e.method === 'tools/call' });
+  }
+  return out;
 }
 
 /** One JSON array of `elements`, each as its bytes (a batch's answer). */
