@@ -1,6 +1,6 @@
 import type { CompiledCondition } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
-import { asNumber, conditionHolds, DECIMAL_LITERAL, resolvePath } from './conditions.js';
+import { asNumber, conditionHolds, DECIMAL_LITERAL, INTEGER_LITERAL, resolvePath } from './conditions.js';
 import { compile } from './evaluate.test.js';
 import { InexactNumber } from './exact-arguments.js';
 
@@ -32,14 +32,26 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('eq', 5, { v: 5 })).toBe(true);
     expect(holds('eq', 5, { v: 5.0 })).toBe(true);
     expect(holds('eq', 5, { v: '5' })).toBe(true);
-    // Only plain decimal literals count as numbers; loosely numeric strings are undecidable.
+    // Only plain integer literals count as numbers; other numeric strings are undecidable.
     expect(holds('eq', 5, { v: ' 5 ' })).toBe(false);
     expect(holds('neq', 5, { v: ' 5 ' })).toBe(false);
     expect(holds('neq', 16, { v: '0x10' })).toBe(false);
     expect(holds('neq', 5, { v: '+5' })).toBe(false);
     expect(holds('neq', 5, { v: '05' })).toBe(false);
     expect(holds('neq', 5, { v: 'five' })).toBe(true);
-    expect(holds('eq', 1000, { v: '1e3' })).toBe(true);
+    // `parseInt` reads 1 from "1e3", 10 from "10e-1", 1 from "1.9" and 12 from "12abc".
+    expect(holds('eq', 1000, { v: '1e3' })).toBe(false);
+    expect(holds('neq', 1000, { v: '1e3' })).toBe(false);
+    expect(holds('eq', 1, { v: '1.0' })).toBe(false);
+    expect(holds('neq', 1, { v: '1.9' })).toBe(false);
+    expect(holds('neq', 12, { v: '12abc' })).toBe(false);
+    expect(holds('neq', 12, { v: ' -12' })).toBe(false);
+    expect(holds('in', [1, 2], { v: '10e-1' })).toBe(false);
+    expect(holds('not_in', [10], { v: '10e-1' })).toBe(false);
+    expect(holds('not_in', [12], { v: ['12abc'] })).toBe(false);
+    expect(holds('contains', 1, { v: ['10e-1'] })).toBe(false);
+    expect(holds('neq', 5, { v: 'abc5' })).toBe(true);
+    // The policy's own strings are read as its author wrote them.
     expect(holds('eq', '1.0', { v: '1' })).toBe(false);
     expect(holds('eq', '1.0', { v: 1 })).toBe(true);
     expect(holds('eq', 'main', { v: 'main' })).toBe(true);
@@ -77,7 +89,9 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
   it('lt / lte / gt / gte: numbers and numeric strings; anything else fails the condition', () => {
     expect(holds('lte', 50000, { v: 50000 })).toBe(true);
     expect(holds('lte', 50000, { v: 50001 })).toBe(false);
-    expect(holds('lt', 10, { v: '9.5' })).toBe(true);
+    expect(holds('lt', 10, { v: '9' })).toBe(true);
+    expect(holds('lt', 10, { v: 9.5 })).toBe(true);
+    expect(holds('lt', 10, { v: '9.5' })).toBe(false);
     expect(holds('lte', 50000, { v: '999999' })).toBe(false);
     expect(holds('gt', 0, { v: -1 })).toBe(false);
     expect(holds('gte', 1, { v: 1 })).toBe(true);
@@ -87,13 +101,21 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     }
   });
 
-  it('numeric strings: only plain decimal literals compare as numbers', () => {
-    for (const v of ['100', '-2.5', '0', '0.5', '1e2', '1E+2', '-0']) {
+  it('numeric strings: only plain integer literals compare as numbers', () => {
+    for (const v of ['100', '-2', '0', '7', '-0']) {
       expect(holds('lte', 100, { v })).toBe(true);
       expect(asNumber(v)).toBe(Number(v));
     }
     // Number() would read all of these as numbers; servers disagree on them, so they fail.
+    // `parseInt` reads "1000000e-5" as 1000000 where Number() reads 10: a cap of 10 must not pass.
+    expect(holds('lte', 10, { v: '1000000e-5' })).toBe(false);
+    expect(holds('gte', 1.5, { v: '1.9' })).toBe(false);
     for (const v of [
+      '-2.5',
+      '0.5',
+      '1e2',
+      '1E+2',
+      '2.0',
       ' 100 ',
       '0x10',
       '+5',
@@ -111,6 +133,7 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
       expect(holds('gte', -1e300, { v })).toBe(false);
       expect(asNumber(v)).toBeUndefined();
     }
+    expect(INTEGER_LITERAL.source).toBe('^-?(?:0|[1-9]\\d*)$');
     expect(DECIMAL_LITERAL.source).toBe('^-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?$');
   });
 
@@ -215,7 +238,7 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('not_regex', '^1098765432109876511$', { v: [sent] })).toBe(false);
     expect(holds('exists', true, { v: sent })).toBe(true);
     // Numbers a double holds are unaffected.
-    expect(holds('lte', 100, { v: '100.000' })).toBe(true);
+    expect(holds('lte', 100, { v: '100' })).toBe(true);
     expect(holds('eq', 9007199254740992, { v: '9007199254740992' })).toBe(true);
     expect(asNumber('9007199254740993')).toBeUndefined();
     expect(asNumber('1e400')).toBeUndefined();

@@ -49,50 +49,81 @@ export function resolvePath(root: unknown, segments: readonly string[]): Resolve
 /**
  * A plain decimal literal: optional `-`, no leading zeros (`0`, `0.5`, `10` but not `05`), an
  * optional fraction with digits on both sides of the point, an optional exponent. No `+`, no
- * whitespace, no hex/octal/binary, no `Infinity`: the strings every server reads as the same number.
+ * whitespace, no hex/octal/binary, no `Infinity`. How a policy's own string values (`value: "2.5"`)
+ * are read as numbers; an argument string needs {@link INTEGER_LITERAL}.
  */
 export const DECIMAL_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
- * The number a value stands for in comparisons: a finite number, or a string that is a plain
- * decimal literal ({@link DECIMAL_LITERAL}: `"100"`, `"-2.5"`, `"1e3"`) that a double holds
- * exactly ({@link isExactDecimal}). Agents often send numbers as strings, and such a string means
- * the same number to every server. Anything else (booleans, null, objects, arrays, `""`,
- * `" 100 "`, `"0x10"`, `"+5"`, `"05"`, `"1e999"`, `"1098765432109876543"`, an
- * {@link InexactNumber}, NaN, Infinity) is not a number, so a numeric comparison on it fails (deny).
+ * A plain integer literal: optional `-`, digits without leading zeros (`0`, `-12`, `100`). The
+ * only strings every server reads as the same number: a fraction or an exponent is read in part
+ * by `parseInt`-style parsers (JavaScript `parseInt`, C `atoi`/`strtol`, Ruby `to_i`), so
+ * `"10e-1"` is 1 to `Number` and 10 to `parseInt`, and `"1.9"` is 1.9 or 1.
+ */
+export const INTEGER_LITERAL = /^-?(?:0|[1-9]\d*)$/;
+
+/**
+ * The number an argument stands for in comparisons: a finite number, or a string that is a plain
+ * integer literal ({@link INTEGER_LITERAL}: `"100"`, `"-2"`) that a double holds exactly
+ * ({@link isExactDecimal}). Agents often send numbers as strings, and such a string means the same
+ * number to every server. Anything else (booleans, null, objects, arrays, `""`, `" 100 "`,
+ * `"0x10"`, `"+5"`, `"05"`, `"2.5"`, `"1e3"`, `"1098765432109876543"`, an {@link InexactNumber},
+ * NaN, Infinity) is not a number, so a numeric comparison on it fails (deny).
  */
 export function asNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'string' && INTEGER_LITERAL.test(v) && isExactDecimal(v)) return Number(v);
+  return undefined;
+}
+
+/**
+ * The number a policy value stands for: a finite number, or a string that is a plain decimal
+ * literal ({@link DECIMAL_LITERAL}) a double holds exactly. The policy's author wrote it, so
+ * `value: "2.5"` is 2.5; undefined otherwise.
+ */
+function policyNumber(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
   if (typeof v === 'string' && DECIMAL_LITERAL.test(v) && isExactDecimal(v)) return Number(v);
   return undefined;
 }
 
+/** Text a number parser reads a number from, or the start of one (`parseInt("12abc")` is 12). */
+const NUMERIC_START = /^\s*[-+]?(?:\d|\.\d|Infinity)/;
+
 /**
- * A string that some parser would read as a number (`Number(" 5 ")`, `"0x10"`, `"+5"`, `"05"`)
- * but that is not a plain decimal literal, or a decimal literal a double rounds
- * (`"1098765432109876543"`): its value depends on the server, so equality with a number can be
- * neither proved nor ruled out.
+ * An argument string that some parser would read as a number, or read a number from
+ * (`Number(" 5 ")`, `"0x10"`, `"+5"`, `"05"`, `"2.5"`, `"1e3"`, `parseInt("12abc")`), but that
+ * is not a plain integer literal a double holds ({@link asNumber}): its value depends on the
+ * server, so equality with a number can be neither proved nor ruled out.
  */
 function ambiguousNumeric(v: string): boolean {
-  return v.trim() !== '' && Number.isFinite(Number(v)) && !(DECIMAL_LITERAL.test(v) && isExactDecimal(v));
+  return (
+    asNumber(v) === undefined && ((v.trim() !== '' && Number.isFinite(Number(v))) || NUMERIC_START.test(v))
+  );
 }
 
 /**
  * Three-way equality behind `eq`, `neq`, `in`, `not_in` and `contains` on arrays: strict equality,
- * except that a number and a decimal-literal string compare as numbers (`5` eq `"5"`, `1` eq
- * `"1.0"`). Two strings compare as text (`"1.0"` neq `"1"`); booleans never equal strings.
+ * except that a number compares as a number with an argument string that is a plain integer
+ * literal ({@link asNumber}: `5` eq `"5"`) and with a policy string that is a plain decimal literal
+ * (`value: "2.5"` eq `2.5`). Two strings compare as text (`"1.0"` neq `"1"`); booleans never equal
+ * strings. `actual` is the argument, `expected` the policy's value.
  *
- * @returns `true` equal, `false` unequal, `undefined` undecidable: a number against a string that
- *   is numeric only loosely (`" 5 "`, `"0x5"`, `"+5"`, `"05"`) or that a double rounds, and an
- *   {@link InexactNumber} against anything. Callers deny on `undefined`.
+ * @returns `true` equal, `false` unequal, `undefined` undecidable: a number against an argument
+ *   string some parser reads a number from that is no plain integer literal (`" 5 "`, `"0x5"`,
+ *   `"+5"`, `"05"`, `"5.0"`, `"5e0"`, `"5abc"`) or that a double rounds, a number against a loosely
+ *   numeric policy string, and an {@link InexactNumber} against anything. Callers deny on
+ *   `undefined`.
  */
 export function compareEquals(actual: unknown, expected: unknown): boolean | undefined {
   if (actual === expected) return true;
   // A number the sender wrote with more precision than a double: only the server knows it.
   if (actual instanceof InexactNumber || expected instanceof InexactNumber) return undefined;
   if (typeof actual === 'number' && typeof expected === 'string') {
-    const b = asNumber(expected);
-    if (b === undefined) return ambiguousNumeric(expected) ? undefined : false;
+    const b = policyNumber(expected);
+    // A policy string Number() reads but that is no plain literal (`" 5 "`, `"0x5"`): undecidable.
+    if (b === undefined)
+      return expected.trim() !== '' && Number.isFinite(Number(expected)) ? undefined : false;
     return actual === b;
   }
   if (typeof expected === 'number' && typeof actual === 'string') {
@@ -113,7 +144,7 @@ export function looseEquals(actual: unknown, expected: unknown): boolean {
  * semantics are in docs/runtime.md):
  * - missing path: fails, except `exists: false`
  * - `eq` / `neq`: {@link compareEquals}; undecidable, or `neq` on an object/array, fails
- * - `lt lte gt gte`: the value must be a number or a decimal-literal string ({@link asNumber})
+ * - `lt lte gt gte`: the value must be a number or an integer-literal string ({@link asNumber})
  * - `contains`: substring on strings, element (by {@link compareEquals}) on arrays, else fails
  * - `regex`: unanchored linear-time search on strings (and on finite numbers' decimal text)
  * - `not_regex`: that search finds nothing; on an array, in no element, every element a string
@@ -189,8 +220,8 @@ export function valueHolds(c: CompiledCondition, v: unknown): boolean {
     case 'lte':
     case 'gt':
     case 'gte': {
-      const a = typeof v === 'number' ? (Number.isFinite(v) ? v : undefined) : asNumber(v);
-      const b = typeof c.value === 'number' ? c.value : asNumber(c.value);
+      const a = asNumber(v);
+      const b = policyNumber(c.value);
       if (a === undefined || b === undefined) return false;
       return c.op === 'lt' ? a < b : c.op === 'lte' ? a <= b : c.op === 'gt' ? a > b : a >= b;
     }

@@ -235,7 +235,7 @@ tools:
       'Rule "spend" cannot count this call: args.amount must be a non-negative finite number, got -3',
     );
     // Strict on purpose: a counter is a ledger (often money), so only a JSON number is added,
-    // even where a comparison would accept the decimal string "3".
+    // even where a comparison would accept the integer string "3".
     expect(await evaluate(p, { tool: 'pay', args: { amount: '3' } }, ctx(s))).toMatchObject({
       reason: 'invalid_increment',
       message:

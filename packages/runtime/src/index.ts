@@ -13,6 +13,7 @@ export {
   compareEquals,
   conditionHolds,
   DECIMAL_LITERAL,
+  INTEGER_LITERAL,
   lookup,
   looseEquals,
   MISSING,

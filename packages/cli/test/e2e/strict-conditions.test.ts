@@ -51,9 +51,10 @@ describe('strict conditions through the proxy', () => {
     expect(text(ok)).toBe('Echo: hello');
   });
 
-  it('denies loosely numeric strings under a numeric cap, admits plain decimal ones', async () => {
-    // Number() reads each as 5, under the cap; the old coercion forwarded them.
-    for (const a of [' 5 ', '0x5', '+5', '05', '5e0 ']) {
+  it('denies numeric strings other than plain integers under a numeric cap', async () => {
+    // Number() reads each as 5, under the cap; the old coercion forwarded them. A server reading
+    // with parseInt sees 50 in "50e-1" and 5 in "5.9" (which Number() reads as 5.9).
+    for (const a of [' 5 ', '0x5', '+5', '05', '5e0 ', '50e-1', '5.0', '5.9']) {
       const r = await via.client.callTool({ name: 'get-sum', arguments: { a, b: 1 } });
       expect(r.isError).toBe(true);
       expect(text(r)).toBe(
