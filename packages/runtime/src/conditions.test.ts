@@ -16,6 +16,35 @@ function holds(op: string, value: unknown, args: Record<string, unknown>, path =
   return conditionHolds(c, resolvePath(args, c.segments));
 }
 
+describe('Unicode normalization: a string must pass as sent and in its NFC and NFKC forms', () => {
+  const KELVIN = '/tmp/\u212Aeys/k.txt'; // KELVIN SIGN: NFC and NFKC read it as K
+  const NFD = '/tmp/Re\u0301sume\u0301/cv.txt'; // Résumé decomposed
+  it('deny-lists catch the names a normalizing server acts on', () => {
+    expect(holds('not_regex', '/Keys(/|$)', { v: '/tmp/Keys/k.txt' })).toBe(false);
+    expect(holds('not_regex', '/Keys(/|$)', { v: KELVIN })).toBe(false);
+    expect(holds('not_regex', '/(keys|R\u00e9sum\u00e9)(/|$)', { v: NFD })).toBe(false);
+    expect(holds('not_regex', '/Keys(/|$)', { v: ['/tmp/ok', KELVIN] })).toBe(false);
+    expect(holds('neq', 'caf\u00e9', { v: 'cafe\u0301' })).toBe(false);
+    expect(holds('not_in', ['R\u00e9sum\u00e9'], { v: 'Re\u0301sume\u0301' })).toBe(false);
+    expect(holds('not_in', ['R\u00e9sum\u00e9'], { v: ['x', 'Re\u0301sume\u0301'] })).toBe(false);
+    // NFKC: the ligature U+FB01 reads as "fi"; fullwidth digits as digits.
+    expect(holds('not_regex', 'secret_file', { v: 'secret_\ufb01le' })).toBe(false);
+    expect(holds('not_regex', '^12$', { v: '\uff11\uff12' })).toBe(false);
+    // Text with nothing to normalize is judged as sent.
+    expect(holds('not_regex', '/Keys(/|$)', { v: '/tmp/k\u00e9ys' })).toBe(true);
+    expect(holds('neq', 'caf\u00e9', { v: 'the' })).toBe(true);
+  });
+  it('allow-lists hold only when every reading holds', () => {
+    expect(holds('regex', '^/tmp/(/|[^/])*$', { v: KELVIN })).toBe(true);
+    expect(holds('regex', '^/tmp/\u212Aeys', { v: KELVIN })).toBe(false);
+    expect(holds('eq', 'caf\u00e9', { v: 'caf\u00e9' })).toBe(true);
+    expect(holds('eq', 'caf\u00e9', { v: 'cafe\u0301' })).toBe(false);
+    expect(holds('in', ['a', 'caf\u00e9'], { v: ['a', 'caf\u00e9'] })).toBe(true);
+    expect(holds('contains', 'Keys', { v: KELVIN })).toBe(false);
+    expect(holds('exists', true, { v: KELVIN })).toBe(true);
+  });
+});
+
 describe('resolvePath', () => {
   it('walks own properties and array indexes; missing and prototype keys are not found', () => {
     expect(resolvePath({ a: { b: [10, 20] } }, ['a', 'b', '1'])).toEqual({ found: true, value: 20 });

@@ -202,8 +202,54 @@ function membership(v: unknown, list: unknown, negate: boolean): boolean {
   return m !== undefined && m !== negate;
 }
 
-/** {@link conditionHolds} on a value from {@link lookup} ({@link MISSING} when absent). */
+/** Text outside ASCII: the only text Unicode normalization can change. */
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+/**
+ * The other ways a server may read a string argument, or a list of them: its NFC and NFKC
+ * (Unicode normalization forms, UAX #15) readings, each element of a list in the same form. A
+ * server that normalizes names (`@modelcontextprotocol/server-filesystem` resolves a path
+ * component to an existing entry equal after NFC; macOS file systems treat NFC and NFD as one
+ * name) acts on `/tmp/\u212Aeys` (KELVIN SIGN) as on `/tmp/Keys`. Undefined when there is none:
+ * ASCII text, numbers, mappings.
+ */
+function normalReadings(v: unknown): unknown[] | undefined {
+  const read = (e: unknown) => typeof e === 'string' && NON_ASCII.test(e);
+  if (!(Array.isArray(v) ? v.some(read) : read(v))) return undefined;
+  const readings: unknown[] = [];
+  for (const form of NORMAL_FORMS) {
+    if (typeof v === 'string') {
+      const n = v.normalize(form);
+      if (n !== v && !readings.includes(n)) readings.push(n);
+    } else {
+      const list = v as unknown[];
+      const n = list.map((e) => (typeof e === 'string' ? e.normalize(form) : e));
+      if (n.some((e, i) => e !== list[i])) readings.push(n);
+    }
+  }
+  return readings.length === 0 ? undefined : readings;
+}
+
+const NORMAL_FORMS = ['NFC', 'NFKC'] as const;
+
+/**
+ * {@link conditionHolds} on a value from {@link lookup} ({@link MISSING} when absent). A string
+ * (or a list of strings) with text outside ASCII must satisfy the condition as sent and in each
+ * Unicode normalization form that changes it (see {@link normalReadings}): a `not_regex: /Keys/`
+ * guard also refuses `/\u212Aeys/` and a decomposed `Re\u0301sume\u0301`, whichever way the
+ * server reads the name.
+ */
 export function valueHolds(c: CompiledCondition, v: unknown): boolean {
+  if (!rawValueHolds(c, v)) return false;
+  if (c.op === 'exists') return true;
+  const readings = normalReadings(v);
+  if (readings === undefined) return true;
+  for (let i = 0; i < readings.length; i++) if (!rawValueHolds(c, readings[i])) return false;
+  return true;
+}
+
+/** {@link valueHolds} on the value as sent only. */
+function rawValueHolds(c: CompiledCondition, v: unknown): boolean {
   if (c.op === 'exists') return (v !== MISSING) === (c.value !== false);
   if (v === MISSING) return false;
   switch (c.op) {

@@ -21,6 +21,8 @@ beforeAll(async () => {
   sandbox = join(root, 'sandbox');
   mkdirSync(sandbox, { recursive: true });
   writeFileSync(join(root, 'notes.txt'), 'line one\nline two\n');
+  mkdirSync(join(root, 'Keys'));
+  writeFileSync(join(root, 'Keys', 'k.txt'), 'KEY');
   const policy = s.write(
     'policy.yaml',
     `version: "1"
@@ -35,6 +37,10 @@ tools:
     rules:
       - name: reads per minute
         rate_limit: 3/minute
+  get_file_info:
+    rules:
+      - name: not the keys
+        conditions: [{ path: args.path, op: not_regex, value: '/Keys(/|$)' }]
 `,
   );
   fs = await connect(s, policy, [process.execPath, serverBin('server-filesystem'), root]);
@@ -112,5 +118,24 @@ describe('server-filesystem through tollgate', () => {
     // Other tools are not affected by the read bucket.
     const listed = await fs.client.callTool({ name: 'list_directory', arguments: { path: root } });
     expect(textOf(listed)).toContain('notes.txt');
+  });
+
+  it('judges a path in the Unicode forms the server resolves it in (KELVIN SIGN for K)', async () => {
+    // The server maps a missing path component to an existing entry equal after NFC: it would
+    // act on Keys/ for \u212Aeys/. The guard must refuse both spellings.
+    for (const path of [join(root, 'Keys', 'k.txt'), join(root, '\u212Aeys', 'k.txt')]) {
+      const r = await fs.client.callTool({ name: 'get_file_info', arguments: { path } });
+      expect(r.isError).toBe(true);
+      expect((r._meta as Record<string, unknown>)['tollgate/denial']).toMatchObject({
+        rule: 'not the keys',
+        reason: 'condition_failed',
+      });
+    }
+    const ok = await fs.client.callTool({
+      name: 'get_file_info',
+      arguments: { path: join(root, 'notes.txt') },
+    });
+    expect(ok.isError).toBeFalsy();
+    expect(textOf(ok)).toContain('isFile: true');
   });
 });
