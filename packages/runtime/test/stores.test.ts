@@ -331,6 +331,38 @@ describe('memory store past 2^53', () => {
   });
 });
 
+describe('SQLite housekeeping under clock skew', () => {
+  it('a proxy whose clock runs ahead does not sweep the windows and reservations others count', async () => {
+    const file = join(dir, `skew${n++}.sqlite`);
+    const honest = new SqliteCounterStore({ file });
+    const fast = new SqliteCounterStore({ file });
+    const HOUR = 60 * MIN;
+    const hourly = (key: string): CounterItem => ({ ...fixed(key, 5), windowMs: HOUR });
+    const slidingHour = (key: string): CounterItem => sliding(key, 5, HOUR);
+    // 5 of 5 used this hour, fixed and sliding; one more call in flight (reserved, not settled).
+    for (let i = 0; i < 5; i++) {
+      const r = await honest.reserve([hourly('f'), slidingHour('s')], T0 + i);
+      if (!r.ok) throw new Error('the first five calls are admitted');
+      await honest.commit(r.reservation!, T0 + i);
+    }
+    const inFlight = await honest.reserve([hourly('g')], T0 + 10, { expiresAt: T0 + 20 * MIN });
+    expect(inFlight.ok).toBe(true);
+    // A proxy 65 minutes fast makes enough reservations on another key to sweep (every 256th).
+    for (let i = 0; i < 300; i++) {
+      const r = await fast.reserve([fixed('other', 1e9)], T0 + 65 * MIN + i);
+      if (r.ok) await fast.commit(r.reservation!, T0 + 65 * MIN + i);
+    }
+    const later = T0 + 20;
+    expect(await honest.read('f', 'fixed', HOUR, later)).toBe(5);
+    expect(await honest.read('s', 'sliding', HOUR, later)).toBe(5);
+    expect(await honest.read('g', 'fixed', HOUR, later)).toBe(1);
+    expect((await honest.reserve([hourly('f')], later)).ok).toBe(false);
+    expect((await honest.reserve([slidingHour('s')], later)).ok).toBe(false);
+    await honest.close();
+    await fast.close();
+  });
+});
+
 describe('memory store housekeeping', () => {
   it('forgets ended windows so a long-running process does not grow without bound', async () => {
     const s = new MemoryCounterStore();

@@ -41,6 +41,15 @@ CREATE TABLE IF NOT EXISTS merged (id TEXT PRIMARY KEY) WITHOUT ROWID;
 /** Purge expired rows once every this many reservations (amortised housekeeping). */
 const SWEEP_EVERY = 256;
 
+/**
+ * How long past their end, by the sweeping proxy's clock, expired rows stay in the file (ms): the
+ * clock skew between proxies sharing it that the sweep tolerates. Reads judge expiry by their
+ * own clock and ignore old rows anyway; the sweep only reclaims space, so a proxy whose clock runs
+ * ahead must not delete the windows and reservations the others still count (a proxy an hour and
+ * five minutes fast had emptied every hourly limit of the file).
+ */
+const SWEEP_SKEW_MS = 60 * 60 * 1000;
+
 /** The prepared statements of one connection. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -419,9 +428,10 @@ export class SqliteCounterStore implements CounterStore {
       );
     }
     if (++this.reserves % SWEEP_EVERY === 0) {
-      this.stmt.sweepPending.run(now);
-      this.stmt.sweepFixed.run(now);
-      this.stmt.sweepSliding.run(now);
+      const before = now - SWEEP_SKEW_MS;
+      this.stmt.sweepPending.run(before);
+      this.stmt.sweepFixed.run(before);
+      this.stmt.sweepSliding.run(before);
     }
     return { ok: true, values, reservation };
   }
