@@ -76,6 +76,7 @@ export { defaultPaths, type TollgatePaths } from './paths.js';
 export {
   loadPolicyFile,
   PolicyHolder,
+  restartedCounts,
   type PolicyHolderOptions,
   PolicyLoadError,
   type ReloadResult,

@@ -3,6 +3,7 @@ import { open, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
   type CompiledPolicy,
+  type CompiledRateLimit,
   formatPolicyError,
   loadPolicy,
   MAX_POLICY_BYTES,
@@ -299,6 +300,13 @@ export class PolicyHolder {
           { policy: this.file, hash: policy.hash, previous: prev.hash },
           'policy reloaded; applies from the next call',
         );
+        const restarted = restartedCounts(prev, policy);
+        if (restarted.length > 0) {
+          this.opts.logger?.warn(
+            { limits: restarted },
+            'these limits count from zero after the reload: their window changed, and calls counted in the old window do not count in the new one',
+          );
+        }
         for (const l of this.listeners) {
           try {
             l(prev, policy);
@@ -349,6 +357,40 @@ export class PolicyHolder {
 }
 
 /** `inode:size:mtime` of `file`, or `missing`: changes whenever its content is replaced or written. */
+/**
+ * The rate limits and counters of `next` that count from zero because the reload changed their
+ * window: the same rule (tool key and rule name) or counter id with another window length, or a
+ * rate limit turned from a fixed into a sliding window or back. Counts are kept per window length
+ * and kind (see docs/runtime.md, "Keys"), so tightening `5/hour` into `5/day` admits 5 more calls
+ * at once. One line each, e.g. `rate limit "per hour" of "echo": 5/hour -> 5/day`; empty when
+ * nothing restarts. Renamed rules are not listed (nothing ties the new name to the old one).
+ */
+export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): string[] {
+  const limits = (p: CompiledPolicy) => {
+    const out = new Map<string, { rule: string; tool: string; rl: CompiledRateLimit }>();
+    for (const entry of [...p.exact.values(), ...p.globs, ...(p.wildcard ? [p.wildcard] : [])])
+      for (const rule of entry.rules)
+        if (rule.rateLimit)
+          out.set(rule.rateLimit.key, { rule: rule.name, tool: entry.key, rl: rule.rateLimit });
+    return out;
+  };
+  const describe = (rl: CompiledRateLimit) =>
+    rl.kind === 'fixed' ? `${rl.max}/${rl.window}` : `{ max: ${rl.max}, window: ${rl.windowMs / 1000}s }`;
+  const out: string[] = [];
+  const before = limits(prev);
+  for (const [key, now] of limits(next)) {
+    const was = before.get(key);
+    if (was && (was.rl.kind !== now.rl.kind || was.rl.windowMs !== now.rl.windowMs))
+      out.push(`rate limit "${now.rule}" of "${now.tool}": ${describe(was.rl)} -> ${describe(now.rl)}`);
+  }
+  for (const [id, now] of next.counters) {
+    const was = prev.counters.get(id);
+    if (was && was.windowMs !== now.windowMs)
+      out.push(`counter "${id}": window ${was.window} -> ${now.window}`);
+  }
+  return out;
+}
+
 function fileIdentity(file: string): string {
   try {
     const st = statSync(file, { bigint: true });

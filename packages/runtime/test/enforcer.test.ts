@@ -432,6 +432,30 @@ describe('PolicyHolder start-up', () => {
     }
   });
 
+  it('warns on reload about limits whose window changed (they count from zero)', async () => {
+    const f = policyFile('version: "1"\ntools:\n  t:\n    rules:\n      - { name: r, rate_limit: 5/hour }\n');
+    const warned: unknown[] = [];
+    const logger = {
+      warn: (o: unknown, msg?: string) => warned.push([o, msg]),
+      info: () => {},
+      error: () => {},
+      debug: () => {},
+    };
+    const holder = await PolicyHolder.open(f, { watch: false, logger: logger as never });
+    try {
+      writeFileSync(f, 'version: "1"\ntools:\n  t:\n    rules:\n      - { name: r, rate_limit: 5/day }\n');
+      expect((await holder.reload()).ok).toBe(true);
+      expect(warned).toEqual([
+        [
+          { limits: ['rate limit "r" of "t": 5/hour -> 5/day'] },
+          'these limits count from zero after the reload: their window changed, and calls counted in the old window do not count in the new one',
+        ],
+      ]);
+    } finally {
+      await holder.close();
+    }
+  });
+
   it('follows a policy file deleted and created again, and the edits after it', async () => {
     const f = policyFile('version: "1"\nhide: [a]\n');
     const holder = await PolicyHolder.open(f, { watch: true, debounceMs: 20 });
