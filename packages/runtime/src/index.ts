@@ -76,10 +76,10 @@ export { defaultPaths, type TollgatePaths } from './paths.js';
 export {
   loadPolicyFile,
   PolicyHolder,
-  restartedCounts,
   type PolicyHolderOptions,
   PolicyLoadError,
   type ReloadResult,
+  restartedCounts,
 } from './policy-holder.js';
 export {
   type PolicyTestCase,
