@@ -147,11 +147,29 @@ export async function runStdioProxy<D extends GateDecision>(
   await server.start();
   const handle = server.process!;
   let escalation: NodeJS.Timeout | undefined;
+  let urgent: NodeJS.Timeout | undefined;
   const forward = (sig: NodeJS.Signals) => {
+    // A signal after the session began to end (client EOF, or an earlier signal) means whoever
+    // runs Tollgate wants it gone now: the MCP SDK's client closes stdin, sends SIGTERM 2 s later
+    // and SIGKILL 2 s after that, which the whole shutdown ladder would outlast (Tollgate killed
+    // before its shutdown record). The server, which has had its grace already, gets half a grace
+    // period to exit on the signal, then SIGKILL for its group.
+    const ending = endedBy !== undefined;
     reason ??= `signal:${sig}`;
     endedBy ??= `Tollgate received ${sig}`;
     log.info({ signal: sig }, 'forwarding signal to the server');
     handle.signal(sig);
+    if (ending) {
+      urgent ??= setTimeout(() => {
+        if (serverGone()) return;
+        log.warn(
+          { signal: sig, graceMs: shutdownGraceMs / 2 },
+          'signalled while stopping and the server is still running; killing it',
+        );
+        handle.signal('SIGKILL');
+      }, shutdownGraceMs / 2);
+      urgent.unref();
+    }
     // A server that ignores the signal is not left running, nor Tollgate with it: after one
     // grace period the shutdown ladder follows (stdin EOF, SIGTERM, SIGKILL, a grace period apart).
     escalation ??= setTimeout(() => {
@@ -177,6 +195,7 @@ export async function runStdioProxy<D extends GateDecision>(
 
   const child = await serverClosed;
   clearTimeout(escalation);
+  clearTimeout(urgent);
   for (const [sig, l] of listeners) process.off(sig, l);
   await client.flush();
   return {

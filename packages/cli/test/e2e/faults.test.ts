@@ -348,6 +348,26 @@ describe('protocol faults', () => {
     expect(raw.stderr).toContain('the server outlived the forwarded signal; stopping it');
   });
 
+  it('a signal after client EOF kills a server that ignores both within half a grace period (the SDK client SIGKILLs 2 s after its SIGTERM)', async () => {
+    const raw = new RawSession(s, ['-c', policy, '--', ...fake('ignore-eof', 'ignore-sigterm')], {
+      FAKE_EVENTS_FILE: events,
+    });
+    await raw.handshake();
+    // What StdioClientTransport.close() does: end stdin, SIGTERM 2 s later, SIGKILL 2 s after that.
+    raw.proc.stdin.end();
+    await sleep(2000);
+    const t0 = Date.now();
+    raw.proc.kill('SIGTERM');
+    const killer = setTimeout(() => raw.proc.kill('SIGKILL'), 2000);
+    const exit = await raw.exited;
+    clearTimeout(killer);
+    // Tollgate exits on its own with the server's end (SIGKILL: 128 + 9), its shutdown logged.
+    expect(exit).toEqual({ code: 137, signal: null });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(raw.stderr).toContain('signalled while stopping and the server is still running; killing it');
+    expect(raw.stderr).toContain('tollgate stopping');
+  });
+
   it.each([
     ['server-filesystem', () => [process.execPath, serverBin('server-filesystem'), s.dir]],
     ['server-memory', () => [process.execPath, serverBin('server-memory')]],
