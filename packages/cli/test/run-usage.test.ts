@@ -389,6 +389,30 @@ describe('a policy inside a directory the server is given', () => {
     rmSync(shared, { recursive: true, force: true });
   });
 
+  it('so are the counter state and the decision log: an agent could reset every limit', () => {
+    const shared = mkdtempSync(join(tmpdir(), 'tollgate-exposed-'));
+    const home = join(shared, '.tollgate');
+    const server = ['--', process.execPath, FAKE_SERVER, shared];
+    const r = runCli(['-c', policy, ...server], { env: { TOLLGATE_HOME: home }, timeoutMs: 30_000 });
+    expect(r.stderr).toContain(
+      `the counter state (${join(home, 'state', 'tollgate.sqlite')}) is inside ${shared}, a directory the server is given: an agent that can write there can reset every rate limit and counter by emptying or deleting it`,
+    );
+    expect(r.stderr).toContain(
+      `the decision log (${join(home, 'events')}) is inside ${shared}, a directory the server is given: an agent that can write there can rewrite or delete the record of its calls`,
+    );
+    // Counts elsewhere (--state-dir), or not in a file at all: only the log is warned about.
+    const elsewhere = runCli(['-c', policy, '--state-dsn', 'memory:', ...server], {
+      env: { TOLLGATE_HOME: home },
+      timeoutMs: 30_000,
+    });
+    expect(elsewhere.stderr).not.toContain('the counter state');
+    expect(elsewhere.stderr).toContain('the decision log');
+    // Nothing of Tollgate's in the directory: no warning.
+    const apart = tollgate(['-c', policy, ...server]);
+    expect(apart.stderr).not.toContain('a directory the server is given');
+    rmSync(shared, { recursive: true, force: true });
+  });
+
   it('is found in file:// URLs, --name=value lists and host:container pairs too', () => {
     const shared = mkdtempSync(join(tmpdir(), 'tollgate-exposed-'));
     const inside = join(shared, 'policy.yaml');

@@ -122,6 +122,7 @@ export {
   type OpenCounterStoreOptions,
   openCounterStore,
   redactDsn,
+  sqliteFileOf,
   unreachableStoreMessage,
 } from './store/open.js';
 export { RedisCounterStore } from './store/redis.js';

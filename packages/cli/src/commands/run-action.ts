@@ -15,6 +15,7 @@ import {
   openCounterStore,
   openDecisionLog,
   PolicyLoadError,
+  sqliteFileOf,
 } from '@tollgate/runtime';
 import { SUBCOMMANDS } from '../commands-tree.js';
 import { childEnvironment } from './child-env.js';
@@ -51,7 +52,7 @@ function directoryCandidates(arg: string): string[] {
 /**
  * The first directory among the server's arguments (`/srv/work`, `--root=/srv/work`,
  * `file:///srv/work`, `--dirs=/a,/srv/work`) that holds `file`, both with symlinks resolved;
- * undefined when none does. A filesystem-like server given
+ * undefined when none does, or when `file`'s directory does not exist. A filesystem-like server given
  * that directory can write the policy (docs/clients.md, "Keep the policy where the agent cannot
  * write").
  */
@@ -60,8 +61,10 @@ export function directoryArgumentHolding(file: string, args: readonly string[]):
   // the directory can be replaced there) and the file it points to now.
   const paths: string[] = [];
   try {
-    paths.push(join(realpathSync(dirname(file)), basename(file)), realpathSync(file));
+    paths.push(join(realpathSync(dirname(file)), basename(file)));
+    paths.push(realpathSync(file));
   } catch {
+    // A file not created yet (a log's next file) is judged by its directory alone.
     if (paths.length === 0) return undefined;
   }
   for (const candidate of args.flatMap(directoryCandidates)) {
@@ -197,6 +200,31 @@ export async function runProxyCommand(
     logArgs: opts.logArgs ?? false,
     onError: (err) => logger.warn({ err: err.message }, 'decision log write failed'),
   });
+  // The counts and the audit trail are Tollgate's to keep, as the policy is: in a directory the
+  // server is given, an agent could empty the SQLite file (every limit starts over) or the log.
+  if (!opts.upstream) {
+    const state = sqliteFileOf(stateDsn ? { stateDsn } : { stateDir: opts.stateDir ?? paths.stateDir });
+    for (const [file, what, risk] of [
+      [
+        state,
+        `the counter state (${state})`,
+        'reset every rate limit and counter by emptying or deleting it',
+      ],
+      [
+        join(paths.eventsDir, 'events.jsonl'),
+        `the decision log (${paths.eventsDir})`,
+        'rewrite or delete the record of its calls',
+      ],
+    ] as const) {
+      const dir = file === undefined ? undefined : directoryArgumentHolding(file, command.slice(1));
+      if (dir !== undefined) {
+        logger.warn(
+          { file, directory: dir },
+          `${what} is inside ${dir}, a directory the server is given: an agent that can write there can ${risk}. Keep TOLLGATE_HOME (or --state-dir) outside every directory the server can write`,
+        );
+      }
+    }
+  }
   let enforcer: Awaited<ReturnType<typeof createEnforcer>>;
   try {
     enforcer = await createEnforcer({

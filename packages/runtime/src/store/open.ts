@@ -179,8 +179,21 @@ export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Prom
       `unsupported --state-dsn ${redactDsn(dsn)}: use memory:, redis://host:port, or a SQLite file path`,
     );
   }
-  const file = dsn
+  const file = sqliteFileOf(opts)!;
+  return leased(new SqliteCounterStore({ file, reservationTtlMs: ttl, onWarning: opts.onWarning }));
+}
+
+/**
+ * The SQLite file the store of `opts` keeps its counts in: `sqlite:<file>` or a bare path given as
+ * the DSN, else `tollgate.sqlite` under the state directory. Undefined for `memory:` and Redis
+ * DSNs. The path as given (not resolved); no check that it is valid (see {@link openCounterStore}).
+ */
+export function sqliteFileOf(
+  opts: Pick<OpenCounterStoreOptions, 'stateDsn' | 'stateDir'>,
+): string | undefined {
+  const dsn = opts.stateDsn;
+  if (dsn === 'memory:' || dsn === 'memory' || (dsn && /^rediss?:\/\//.test(dsn))) return undefined;
+  return dsn
     ? dsn.replace(/^sqlite:/, '')
     : join(opts.stateDir ?? defaultPaths().stateDir, 'tollgate.sqlite');
-  return leased(new SqliteCounterStore({ file, reservationTtlMs: ttl, onWarning: opts.onWarning }));
 }
