@@ -12,7 +12,8 @@ import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValid
 import { printable } from '@tollgate/policy';
 import { carryOverrides, entryFromScan, type SnapshotTool } from './import.js';
 import { loadCatalogFile } from './loader.js';
-import type { CatalogServer } from './types.js';
+import { classifyTool } from './classifier.js';
+import { type CatalogServer, severity } from './types.js';
 
 /** A catalogue id (the catalogue schema's rule): lower-case letters, digits, ".", "_", "-". */
 export const CATALOG_ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -158,10 +159,11 @@ export interface Recognition {
   /** Names of the scanned tools that got the entry's curated category override. */
   overridden: string[];
   /**
-   * Names of tools with a curated override that was not applied: the live tool's `inputSchema` or
-   * `annotations` differ from the catalogued ones, so the human decision may be about another
-   * tool (a new release, or a server that only borrows a catalogued name). Classified from what
-   * the server lists now.
+   * Names of tools with a curated override that was not applied: the live tool's `inputSchema`
+   * differs from the catalogued one, or its `annotations` do and the override is less severe
+   * than the live tool's own classification, so the human decision may be about another tool (a
+   * new release, or a server that only borrows a catalogued name). Classified from what the
+   * server lists now.
    */
   withheld: string[];
   /** The scanned server's `serverInfo.version` when it differs from the catalogued one. */
@@ -252,15 +254,18 @@ export function draftFromScan(
   let recognised: Recognition | undefined;
   if (found) {
     // A curated category is a judgement of the tool as catalogued: it carries over only to a live
-    // tool that lists the same inputSchema and annotations (the catalogue keeps both as listed).
+    // tool that lists the same inputSchema (the catalogue keeps it as listed). When only the
+    // annotations differ (a release that adds or drops a hint: server-filesystem 2025.12.18 lists
+    // `write_file` without `openWorldHint`), it still carries over if it is at least as severe as
+    // what the live tool is classified as: a curated decision never lowers the risk of a tool whose
+    // hints changed, and a missing hint does not turn a curated deny into an allow.
     const live = new Map(entry.tools.map((t) => [t.name, t]));
     const sameTool = (t: CatalogServer['tools'][number]) => {
       const l = live.get(t.name);
-      return (
-        l !== undefined &&
-        isDeepStrictEqual(requiredSorted(l.inputSchema), requiredSorted(t.inputSchema)) &&
-        isDeepStrictEqual(l.annotations ?? {}, t.annotations ?? {})
-      );
+      if (l === undefined || !isDeepStrictEqual(requiredSorted(l.inputSchema), requiredSorted(t.inputSchema)))
+        return false;
+      if (isDeepStrictEqual(l.annotations ?? {}, t.annotations ?? {})) return true;
+      return t.category !== undefined && severity(t.category.value) >= severity(classifyTool(l).category);
     };
     const withheld = found.entry.tools.filter((t) => t.category && live.has(t.name) && !sameTool(t));
     entry = carryOverrides({ ...found.entry, tools: found.entry.tools.filter(sameTool) }, entry, {

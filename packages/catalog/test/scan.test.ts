@@ -375,6 +375,29 @@ describe('from a live scan to a server entry', () => {
     expect(other.recognised?.withheld).toEqual([slow.name]);
   });
 
+  it('keeps a curated category at least as severe as the live tool when only its annotations differ', () => {
+    // server-filesystem 2025.12.18 lists write_file as catalogued but without openWorldHint.
+    const filesystem = loadCatalogFile(join(defaultCatalogDir(), 'filesystem.yaml'));
+    const write = filesystem.tools.find((t) => t.name === 'write_file')!;
+    expect(write.category?.value).toBe('Destructive');
+    const { openWorldHint: _dropped, ...hints } = write.annotations!;
+    const scan = {
+      serverInfo: { name: filesystem.source!.serverInfo!.name, version: '0.2.0' },
+      tools: [
+        {
+          name: write.name,
+          description: write.description,
+          inputSchema: write.inputSchema,
+          annotations: hints,
+        },
+      ],
+    };
+    expect(classifyTool({ ...scan.tools[0]! }).category).not.toBe('Destructive');
+    const draft = draftFromScan(scan, { catalog: [filesystem] });
+    expect(draft.recognised).toMatchObject({ overridden: ['write_file'], withheld: [] });
+    expect(draft.server.tools[0]!.category?.value).toBe('Destructive');
+  });
+
   it('reads the required list of an inputSchema as a set when matching a live tool to the catalogued one', () => {
     const filesystem = loadCatalogFile(join(defaultCatalogDir(), 'filesystem.yaml'));
     const write = filesystem.tools.find((t) => t.name === 'write_file')!;
