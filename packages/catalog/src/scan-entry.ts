@@ -10,9 +10,9 @@ import { isDeepStrictEqual } from 'node:util';
 // MCP spec 2025-11-25, "Tools > Tool names" (SEP-986): 1 to 128 of A-Z, a-z, 0-9, `_`, `-`, `.`.
 import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
 import { printable } from '@tollgate/policy';
+import { classifyTool } from './classifier.js';
 import { carryOverrides, entryFromScan, type SnapshotTool } from './import.js';
 import { loadCatalogFile } from './loader.js';
-import { classifyTool } from './classifier.js';
 import { type CatalogServer, severity } from './types.js';
 
 /** A catalogue id (the catalogue schema's rule): lower-case letters, digits, ".", "_", "-". */
