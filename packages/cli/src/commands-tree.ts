@@ -68,6 +68,8 @@ export function createRootProgram(): Command {
       // "policy invalid / call denied / test failed"); help and version exit 0. Commander has already
       // printed the message when this runs. Subcommands inherit these settings.
       .exitOverride((err) => {
+        const hint = err.code === 'commander.unknownOption' ? separatorHint(program.argv) : undefined;
+        if (hint && !json()) process.stderr.write(`${hint}\n`);
         if (err.exitCode !== 0 && json())
           process.stdout.write(
             jsonFailureText({
@@ -79,6 +81,17 @@ export function createRootProgram(): Command {
         process.exit(err.exitCode === 0 ? 0 : 2);
       })
   );
+}
+
+/**
+ * For an unknown option on the proxy's own command line without `--`: the server command's flags
+ * were read as Tollgate's (`tollgate -c p.yaml npx -y server`), so say where `--` goes. Undefined
+ * for a subcommand's command line or one that has `--`.
+ */
+export function separatorHint(args: readonly string[]): string | undefined {
+  if (args.includes('--') || args.some((a) => SUBCOMMANDS.has(a))) return undefined;
+  if (!args.some((a) => a === '-c' || a === '--config' || a.startsWith('--config='))) return undefined;
+  return "tollgate: if that option belongs to the server command, put -- before the command, so its flags are not read as Tollgate's: tollgate -c <policy.yaml> -- <command> [args...]";
 }
 
 /**

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -7,7 +8,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRemoteOptions } from '../src/commands/remote.js';
 import { directoryArgumentHolding } from '../src/commands/run-action.js';
-import { runCli } from './from-source.js';
+import { cliRoot, runCli } from './from-source.js';
 
 // Runs from source (no build needed): usage errors of the root command's remote options. A
 // command line that is wrongly accepted starts a real proxy; its stdin is closed at once, so it
@@ -350,6 +351,44 @@ describe('--max-message-bytes', () => {
     const r = tollgate(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout.replace(/\s+/g, ' ')).toContain(`(default: ${DEFAULT_MAX_MESSAGE_BYTES}, 64 MiB)`);
+  });
+});
+
+describe('a policy path that cannot be read', () => {
+  it('says where it looked, and that ~ is not expanded', () => {
+    // The built CLI, started in another directory (as a client starts it in its own).
+    const from = (args: string[]) => {
+      const r = spawnSync(process.execPath, [join(cliRoot, 'dist/bin.js'), ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1', TOLLGATE_HOME: join(dir, 'home') },
+      });
+      return { code: r.status, stderr: r.stderr };
+    };
+    const relative = from(['-c', 'no-such-dir/p.yaml', '--', 'true']);
+    expect(relative.code).toBe(2);
+    expect(relative.stderr).toContain(
+      `cannot read policy no-such-dir/p.yaml: ENOENT (looked for ${join(dir, 'no-such-dir/p.yaml')})`,
+    );
+    const tilde = from(['-c', '~/.config/tollgate/p.yaml', '--', 'true']);
+    expect(tilde.stderr).toContain(
+      `cannot read policy ~/.config/tollgate/p.yaml: ENOENT (looked for ${join(dir, '~/.config/tollgate/p.yaml')}); ~ is not expanded here: write the absolute path`,
+    );
+  });
+});
+
+describe('a server command with flags and no --', () => {
+  it('says where -- goes when a server flag reads as an unknown option of Tollgate', () => {
+    const r = tollgate(['-c', policy, 'npx', '-y', '@modelcontextprotocol/server-memory']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error: unknown option '-y'");
+    expect(r.stderr).toContain(
+      "tollgate: if that option belongs to the server command, put -- before the command, so its flags are not read as Tollgate's: tollgate -c <policy.yaml> -- <command> [args...]",
+    );
+    // A subcommand's unknown option is its own: no hint.
+    const sub = tollgate(['validate', '-c', policy, '--bogus']);
+    expect(sub.code).toBe(2);
+    expect(sub.stderr).not.toContain('put -- before');
   });
 });
 

@@ -33,8 +33,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('child process lifecycle', () => {
   it('rejects with the command name when it cannot be spawned', async () => {
-    await expect(spawnChild({ command: 'tollgate-no-such-command-xyz' })).rejects.toThrow(
-      'cannot start "tollgate-no-such-command-xyz": ENOENT',
+    await expect(
+      spawnChild({ command: 'tollgate-no-such-command-xyz', env: { PATH: '/usr/bin:/bin' } }),
+    ).rejects.toThrow(
+      'cannot start "tollgate-no-such-command-xyz": ENOENT (not found on the PATH: /usr/bin:/bin; give its absolute path, or set PATH in the client\'s configuration)',
+    );
+    await expect(spawnChild({ command: '/nonexistent/tollgate-server' })).rejects.toThrow(
+      'cannot start "/nonexistent/tollgate-server": ENOENT (no such file)',
+    );
+    await expect(spawnChild({ command: '/tmp' })).rejects.toThrow(
+      'cannot start "/tmp": EACCES (not executable, or a directory)',
     );
   });
 

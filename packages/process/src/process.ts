@@ -273,10 +273,26 @@ export async function spawnChild(opts: SpawnChildOptions): Promise<ChildProcessH
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', () => resolve());
     child.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new Error(`cannot start ${JSON.stringify(opts.command)}: ${err.code ?? err.message}`));
+      reject(new Error(`cannot start ${JSON.stringify(opts.command)}: ${spawnProblem(err, opts)}`));
     });
   });
   // EPIPE on a child that died is reported through its exit, not as a crash.
   child.stdin.on('error', () => {});
   return new ChildProcessHandle(child, opts.watchdog ?? true);
+}
+
+/**
+ * The error code of a failed spawn with what it means here: ENOENT for a bare name is a command
+ * not on the PATH the child gets (MCP clients started from a desktop launcher often have a short
+ * one), for a path a missing file; EACCES a file that is not executable.
+ */
+function spawnProblem(err: NodeJS.ErrnoException, opts: SpawnChildOptions): string {
+  const code = err.code ?? err.message;
+  if (code === 'ENOENT') {
+    if (opts.command.includes('/')) return 'ENOENT (no such file)';
+    const path = (opts.env ?? process.env).PATH ?? '';
+    return `ENOENT (not found on the PATH: ${path || '(empty)'}; give its absolute path, or set PATH in the client's configuration)`;
+  }
+  if (code === 'EACCES') return 'EACCES (not executable, or a directory)';
+  return code;
 }

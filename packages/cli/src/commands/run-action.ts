@@ -157,7 +157,10 @@ export async function runProxyCommand(
     accessSync(policyFile, constants.R_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new UsageError(`cannot read policy ${opts.config}: ${code}`);
+    // MCP clients start Tollgate in a directory of their own and pass `~` unexpanded (JSON).
+    const where = policyFile === opts.config ? '' : ` (looked for ${policyFile})`;
+    const tilde = opts.config.startsWith('~') ? '; ~ is not expanded here: write the absolute path' : '';
+    throw new UsageError(`cannot read policy ${opts.config}: ${code}${where}${tilde}`);
   }
   // A pipe (`-c <(...)`, `-c /dev/stdin`) can be read once; the proxy reads its policy again on
   // every change and on SIGHUP, so it takes a regular file only (the one-shot commands take pipes).
@@ -247,7 +250,13 @@ export async function runProxyCommand(
   }
   // SIGHUP re-reads the policy (the daemon convention) instead of reaching the server.
   const onHup = () => {
-    void enforcer.reload().then((ok) => logger.info({ ok }, 'policy reloaded on SIGHUP'));
+    void enforcer
+      .reload()
+      .then((ok) =>
+        ok
+          ? logger.info({ ok }, 'policy reloaded on SIGHUP')
+          : logger.warn({ ok }, 'policy reload on SIGHUP failed; the policy in force is kept'),
+      );
   };
   process.on('SIGHUP', onHup);
 

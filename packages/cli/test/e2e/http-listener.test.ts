@@ -266,6 +266,13 @@ describe('--per-session-counters', () => {
     }
     // One reload, logged once (not once per session).
     expect(l.stderr().match(/policy reloaded on SIGHUP/g)).toHaveLength(1);
+    // A SIGHUP that finds the file broken says so, and keeps the policy in force.
+    writeFileSync(file, 'version: "1"\ntools: [oops\n');
+    l.signal('SIGHUP');
+    expect(await stderrWith(l, 'policy reload on SIGHUP failed; the policy in force is kept')).toContain(
+      '"ok":false',
+    );
+    expect(l.stderr().match(/policy reloaded on SIGHUP/g)).toHaveLength(1);
   });
 
   it('opens new sessions on the last good policy while the file is broken or gone', async () => {
