@@ -45,6 +45,7 @@ export {
   recommendedRules,
   ruleReason,
   type StarterOptions,
+  type StarterPolicy,
   starterPolicy,
 } from './policies.js';
 export {

@@ -257,6 +257,12 @@ export interface EmittedPolicy {
   escaped?: Array<{ name: string; key: string }>;
 }
 
+/** A server's starter policy ({@link starterPolicy}). */
+export interface StarterPolicy extends EmittedPolicy {
+  /** How many tools of each category the policy has rules for (skipped tools not counted). */
+  categories: Record<Category, number>;
+}
+
 const keyMemo = new Map<string, { key: string } | { problem: string }>();
 
 /** `name` with `\` and each character that glob syntax gives a meaning to escaped by `\`. */
@@ -353,7 +359,7 @@ export function recommendedPolicy(
 export function starterPolicy(
   server: Pick<CatalogServer, 'id' | 'name' | 'tools'> & Partial<Pick<CatalogServer, 'package'>>,
   options: StarterOptions = {},
-): EmittedPolicy {
+): StarterPolicy {
   const classify = options.classify ?? classifyTool;
   // Built as entries: a tool named `__proto__` must stay a key, not set the object's prototype.
   const entries: Array<[string, { rules: PolicyRule[] }]> = [];
@@ -410,7 +416,7 @@ export function starterPolicy(
     // The id, the header (a scan's command line) and left-out names may come from the server.
     header: printableLines(
       `Tollgate starter policy for ${server.id}${server.package ? ` (${server.package.name}${server.package.version ? `@${server.package.version}` : ''})` : ''}.\n` +
-        `${entries.length} ${entries.length === 1 ? 'tool' : 'tools'}: ${summary}.\n` +
+        `${entries.length} ${entries.length === 1 ? 'tool' : 'tools'}${summary ? `: ${summary}` : ''}.\n` +
         (options.header ??
           "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md).") +
         bypass +
@@ -423,5 +429,6 @@ export function starterPolicy(
     yaml,
     ...(skipped.length > 0 ? { skipped } : {}),
     ...(escaped.length > 0 ? { escaped } : {}),
+    categories: counts,
   };
 }

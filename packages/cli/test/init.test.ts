@@ -126,6 +126,23 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('counts the tools the policy has rules for, not those left out (a repeated or a blank name)', () => {
+    const odd = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'odd-server.mjs');
+    const r = tollgate(['-o', '-', '--json', '--', process.execPath, odd, 'names']);
+    expect(r.code).toBe(0);
+    // 7 listed: "read_notes" twice and " " (no key can name it alone) are left out.
+    const header = r.stdout.split('\n').find((l) => /^# \d+ tools?/.test(l));
+    expect(header).toBe('# 5 tools: 3 Read, 2 Destructive.');
+    const summary = JSON.parse(r.stderr.trimEnd().split('\n').at(-1)!) as {
+      tools: number;
+      categories: object;
+    };
+    expect(summary.tools).toBe(5);
+    expect(summary.categories).toEqual({ Read: 3, Destructive: 2 });
+    const loaded = loadPolicy(r.stdout, { filename: 'stdout.yaml' });
+    expect(loaded.ok && loaded.policy.exact.size + loaded.policy.globs.length).toBe(5);
+  });
+
   it('builds a starter policy from a live scan, classified on the spot, to stdout', () => {
     const r = tollgate(['-o', '-', '--', process.execPath, join(memoryDir, 'dist', 'index.js')]);
     expect(r.code).toBe(0);

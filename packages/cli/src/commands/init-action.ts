@@ -2,7 +2,6 @@ import { type Stats, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   type CatalogServer,
-  classifyTool,
   type DraftServer,
   draftFromScan,
   ScanTimeoutError,
@@ -167,26 +166,24 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
       return fail(opts, 'cannot-write', `cannot write ${opts.output}: ${(err as Error).message}`);
     }
   }
+  // The tools the policy has rules for: a name listed twice or one no key can name is left out.
+  const counts = Object.fromEntries(Object.entries(policy.categories).filter(([, n]) => n > 0));
+  const toolCount = Object.values(counts).reduce((a, b) => a + b, 0);
   if (opts.json) {
-    const counts: Record<string, number> = {};
-    for (const t of server.tools) {
-      const c = classifyTool(t).category;
-      counts[c] = (counts[c] ?? 0) + 1;
-    }
     const summary = {
       ok: true,
       file: toStdout ? null : opts.output,
       server: server.id,
       source,
       ...(catalogEntry ? { catalogEntry } : {}),
-      tools: server.tools.length,
+      tools: toolCount,
       categories: counts,
       ...(notes.length > 0 ? { notes } : {}),
     };
     (toStdout ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
   } else if (!toStdout) {
     process.stderr.write(
-      `wrote ${opts.output}: starter policy for ${server.id} (${server.tools.length} tools, from the ${source})\n`,
+      `wrote ${opts.output}: starter policy for ${server.id} (${toolCount} ${toolCount === 1 ? 'tool' : 'tools'}, from the ${source})\n`,
     );
   }
   process.exitCode = 0;
