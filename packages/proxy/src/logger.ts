@@ -7,6 +7,11 @@ export interface ProxyLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  /**
+   * Optional (pino has it): whether messages at `level` are written. The router logs each allowed
+   * call at `debug` only when this says so, so a quieter level costs the call path nothing.
+   */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /** A logger that drops everything (tests, embedding). */

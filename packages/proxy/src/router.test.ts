@@ -762,6 +762,38 @@ describe('Router', () => {
     expect(router.stats.unmatchedResponses).toBe(2);
   });
 
+  it('logs each allowed call at debug when the logger writes debug, and not otherwise', async () => {
+    const run = async (debugOn: boolean) => {
+      const logs: Array<[object, string | undefined]> = [];
+      const at = (_level: string) => (o: object, msg?: string) => logs.push([o, msg]);
+      const client = new Peer();
+      const server = new Peer();
+      new Router({
+        client,
+        server,
+        gate: new TestGate(),
+        prefetchToolSchemas: false,
+        logger: {
+          debug: at('debug'),
+          info: at('info'),
+          warn: at('warn'),
+          error: at('error'),
+          isLevelEnabled: (level) => debugOn && level === 'debug',
+        },
+      });
+      client.deliver({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'read', arguments: {} },
+      });
+      await tick();
+      return logs.filter(([, msg]) => msg === 'tools/call allowed');
+    };
+    expect(await run(true)).toEqual([[{ tool: 'read', id: 7, rule: undefined }, 'tools/call allowed']]);
+    expect(await run(false)).toEqual([]);
+  });
+
   it('sends notifications/tools/list_changed when a reload changes what is hidden', async () => {
     const { client, server, gate } = setup();
     client.deliver({ jsonrpc: '2.0', id: 1, method: 'tools/list' });

@@ -227,6 +227,8 @@ export class Router<D extends GateDecision = GateDecision> {
   private readonly server: MessageTransport;
   private readonly gate: Gate<D>;
   private readonly log: ProxyLogger;
+  /** Allowed calls are logged (at debug) only when that level is on: see {@link ProxyLogger}. */
+  private readonly logAllowed: boolean;
   private readonly prefetch: boolean;
   private readonly prefetchTimeoutMs: number;
   private readonly prefetchRetryMs: number;
@@ -271,6 +273,7 @@ export class Router<D extends GateDecision = GateDecision> {
     this.server = opts.server;
     this.gate = opts.gate;
     this.log = opts.logger ?? silentLogger;
+    this.logAllowed = this.log.isLevelEnabled?.('debug') ?? false;
     this.sessionId = opts.sessionId ?? randomUUID();
     this.gateContext = { sessionId: this.sessionId };
     this.prefetch = opts.prefetchToolSchemas ?? true;
@@ -705,6 +708,7 @@ export class Router<D extends GateDecision = GateDecision> {
       };
     }
     this.stats.callsAllowed++;
+    if (this.logAllowed) this.log.debug({ tool: name, id, rule: decision.rule }, 'tools/call allowed');
     return { toServer: bytes, awaitsId: id, call: { decision, tool: name, countsOnError: call.task } };
   }
 
