@@ -1,8 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type CompiledPolicy, loadPolicy } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import { type EvaluationContext, evaluate, evaluateNow } from './evaluate.js';
 import type { CounterItem, CounterStore } from './store/counter-store.js';
 import { MemoryCounterStore } from './store/memory.js';
+import { SqliteCounterStore } from './store/sqlite.js';
 
 export function compile(yaml: string): CompiledPolicy {
   const r = loadPolicy(yaml, { filename: 'test.yaml' });
@@ -218,6 +222,31 @@ describe('increment_from', () => {
       expect(['condition_failed', 'invalid_increment']).toContain(d.reason);
     });
   }
+  it('says why a counter taken past 2^53 - 1 is refused, whatever its bound', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  pay:
+    rules:
+      - name: spend
+        conditions: [{ path: state.pay.spent, op: lte, value: 1e300 }]
+        state: { counter: spent, window: day, increment_from: args.amount }
+`);
+    const s = new SqliteCounterStore({
+      file: join(mkdtempSync(join(tmpdir(), 'tollgate-big-')), 'c.sqlite'),
+    });
+    expect(await evaluate(p, { tool: 'pay', args: { amount: 9007199254740990 } }, ctx(s))).toMatchObject({
+      allowed: true,
+    });
+    expect(await evaluate(p, { tool: 'pay', args: { amount: 4000000000000000000 } }, ctx(s))).toMatchObject({
+      allowed: false,
+      reason: 'counter_exceeded',
+      message:
+        'Rule "spend" denied the call: state.pay.spent would be 4009007199254741000, past 9007199254740991 (2^53 - 1), beyond which a counter cannot count exactly; the counter resets in 14h (at 2026-11-30T00:00:00.000Z)',
+    });
+    await s.close();
+  });
+
   it('reports invalid_increment when no earlier rule catches the value', async () => {
     const p = compile(`
 version: "1"

@@ -658,9 +658,13 @@ function failureFromStore(rules: readonly CompiledRule[], r: Extract<ReserveResu
   return {
     index: r.tag,
     reason: 'counter_exceeded',
-    detail: c
-      ? `${c.path} would be ${r.value}, which is not ${c.op} ${show(c.value)}`
-      : `counter would be ${r.value}`,
+    detail:
+      Math.abs(r.value) > Number.MAX_SAFE_INTEGER
+        ? // The stores refuse sums a double cannot count in ones (see `firstFailure`).
+          `${c?.path ?? 'counter'} would be ${r.value}, past ${Number.MAX_SAFE_INTEGER} (2^53 - 1), beyond which a counter cannot count exactly`
+        : c
+          ? `${c.path} would be ${r.value}, which is not ${c.op} ${show(c.value)}`
+          : `counter would be ${r.value}`,
   };
 }
 

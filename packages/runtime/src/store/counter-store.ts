@@ -283,7 +283,8 @@ export function firstFailure(
   items.forEach((it, i) => {
     const value = (current[i] ?? 0) + it.amount;
     // From 2^53 on a double no longer counts in ones (2^53 + 1 is 2^53): the sum may be rounded,
-    // so no bound can vouch for it, and the call is refused (SQLite counts exactly to 2^63).
+    // so no bound can vouch for it, and the call is refused (the memory and SQLite stores share
+    // this check; the denial says why).
     const rounded = Math.abs(value) > Number.MAX_SAFE_INTEGER;
     for (const c of it.checks) {
       if ((rounded || !checkHolds(c.op, value, c.value)) && (!best || c.tag < best.check.tag)) {
