@@ -143,6 +143,19 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     expect(loaded.ok && loaded.policy.exact.size + loaded.policy.globs.length).toBe(5);
   });
 
+  it('warns about a tool whose inputSchema does not compile, which required_args would refuse on every call', () => {
+    const odd = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'odd-server.mjs');
+    const r = tollgate(['-o', '-', '--json', '--', process.execPath, odd, 'broken-type']);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stderr.trimEnd().split('\n').at(-1)!) as { notes?: string[] };
+    const warned = (summary.notes ?? []).filter((n) => n.includes('is not a valid JSON Schema'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(
+      /^warning: tool "update_note" lists an inputSchema that is not a valid JSON Schema \(schema is invalid: data\/properties\/text\/type must be equal to one of the allowed values/,
+    );
+    expect(warned[0]).toContain("its rule's `validate: { required_args: true }` refuses every call to it");
+  });
+
   it('builds a starter policy from a live scan, classified on the spot, to stdout', () => {
     const r = tollgate(['-o', '-', '--', process.execPath, join(memoryDir, 'dist', 'index.js')]);
     expect(r.code).toBe(0);

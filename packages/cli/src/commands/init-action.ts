@@ -136,6 +136,7 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
   const policy = starterPolicy(server, header ? { header } : {});
   for (const s of policy.skipped ?? []) notes.push(skippedNote(s, 'policy'));
   for (const e of policy.escaped ?? []) notes.push(escapedNote(e));
+  notes.push(...(await unusableSchemaNotes(server, policy)));
   const jsonOnStderr = opts.json && toStdout;
   if (!jsonOnStderr)
     for (const n of notes)
@@ -187,4 +188,32 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     );
   }
   process.exitCode = 0;
+}
+
+/**
+ * Warnings for tools whose rule checks `required_args` against an `inputSchema` that does not
+ * compile as JSON Schema (`"type": "strin"`): the proxy refuses every call to such a tool
+ * (`invalid schema: ...`), which is safe but would surface only at run time. Compiled as the
+ * proxy compiles it (`SchemaValidator` of `@tollgate/runtime`, loaded only here).
+ */
+async function unusableSchemaNotes(
+  server: Pick<CatalogServer, 'tools'>,
+  policy: ReturnType<typeof starterPolicy>,
+): Promise<string[]> {
+  const keyOf = new Map((policy.escaped ?? []).map((e) => [e.name, e.key]));
+  const checked = server.tools.filter((t) =>
+    policy.document.tools?.[keyOf.get(t.name) ?? t.name]?.rules?.some((r) => r.validate?.required_args),
+  );
+  if (checked.length === 0) return [];
+  const { SchemaValidator } = await import('@tollgate/runtime');
+  const validator = new SchemaValidator();
+  const notes: string[] = [];
+  for (const t of checked) {
+    const compiled = validator.compile(t.inputSchema);
+    if (compiled instanceof Error)
+      notes.push(
+        `warning: tool ${JSON.stringify(t.name)} lists an inputSchema that is not a valid JSON Schema (${compiled.message}): its rule's \`validate: { required_args: true }\` refuses every call to it until the server fixes its schema (or the line is removed)`,
+      );
+  }
+  return notes;
 }
