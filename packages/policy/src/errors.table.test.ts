@@ -10,7 +10,14 @@ const V = 'version: "1"\n';
 const rule = (body: string) => `${V}tools:\n  t:\n    rules:\n      - ${body}\n`;
 // In `rule(...)` the rule body starts at line 5, column 9.
 
-const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number; toolNames?: string[] }[] = [
+const cases: {
+  code: PolicyErrorCode;
+  yaml: string;
+  line: number;
+  column: number;
+  toolNames?: string[];
+  toolSchemas?: ReadonlyMap<string, unknown>;
+}[] = [
   { code: 'input-too-large', yaml: `${V}description: "${'x'.repeat(1024 * 1024)}"\n`, line: 1, column: 1 },
   { code: 'yaml-syntax', yaml: `${V}description: "unterminated\n`, line: 3, column: 1 },
   {
@@ -198,6 +205,20 @@ const cases: { code: PolicyErrorCode; yaml: string; line: number; column: number
     toolNames: ['write_file'],
   },
   {
+    code: 'unknown-argument',
+    yaml: `${V}tools:\n  write_file:\n    rules: [{ name: r, conditions: [{ path: args.pth, op: regex, value: "^/srv" }] }]\n`,
+    line: 4,
+    column: 45,
+    toolSchemas: new Map([['write_file', { type: 'object', properties: { path: { type: 'string' } } }]]),
+  },
+  {
+    code: 'regex-on-list',
+    yaml: `${V}tools:\n  read_files:\n    rules: [{ name: r, conditions: [{ path: args.paths, op: regex, value: "^/srv" }] }]\n`,
+    line: 4,
+    column: 45,
+    toolSchemas: new Map([['read_files', { type: 'object', properties: { paths: { type: 'array' } } }]]),
+  },
+  {
     code: 'denied-by-wildcard',
     yaml: `${V}tools:\n  read_file:\n    rules: [{ name: r, rate_limit: 5/minute }]\n  "*":\n    rules: [{ name: no, action: deny }]\n`,
     line: 3,
@@ -253,6 +274,8 @@ const WARNINGS: readonly PolicyErrorCode[] = [
   'hidden-tool-has-rules',
   'denied-by-wildcard',
   'unlisted-tool',
+  'unknown-argument',
+  'regex-on-list',
   'rule-has-no-effect',
   'replacement-character',
   'regex-empty',
@@ -267,8 +290,12 @@ describe('error table: one policy per code, exact position', () => {
     expect(new Set(cases.map((c) => c.code))).toEqual(new Set(Object.keys(POLICY_ERROR_CODES)));
   });
 
-  it.each(cases)('$code at $line:$column', ({ code, yaml, line, column, toolNames }) => {
-    const parsed = parsePolicy(yaml, { filename: 'p.yaml', ...(toolNames ? { toolNames } : {}) });
+  it.each(cases)('$code at $line:$column', ({ code, yaml, line, column, toolNames, toolSchemas }) => {
+    const parsed = parsePolicy(yaml, {
+      filename: 'p.yaml',
+      ...(toolNames ? { toolNames } : {}),
+      ...(toolSchemas ? { toolSchemas } : {}),
+    });
     const all = [...parsed.errors, ...parsed.warnings];
     const found = all.filter((e) => e.code === code);
     expect(found, JSON.stringify(all, null, 1)).toHaveLength(1);

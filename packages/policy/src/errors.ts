@@ -88,6 +88,10 @@ export const POLICY_ERROR_CODES = {
   'hidden-tool-has-rules': 'A tool is both hidden and given rules; its rules never run (warning).',
   'unlisted-tool':
     'A `tools:` key, a plain alternative of a brace glob or a `hide` entry names no tool the server lists, checked when its tool names are given (`tollgate validate --server`) (warning).',
+  'unknown-argument':
+    'A condition path names an argument none of its tools declares in its `inputSchema`, so it fails on every call; checked when the tools are given (`tollgate validate --server`) (warning).',
+  'regex-on-list':
+    'A `regex` condition reads an argument its tools declare as a list, so it fails on every call (`tollgate validate --server`) (warning).',
   'denied-by-wildcard':
     'An exact tool entry is matched by a `"*"` or glob entry whose deny rule always fails, so the tool is always denied (warning).',
   'rule-has-no-effect':

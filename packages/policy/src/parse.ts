@@ -2,6 +2,7 @@
  * `parsePolicy`: policy text -> a validated, positioned document. Never throws on bad input;
  * every problem (YAML, structure, semantics) is returned at once.
  */
+import { argumentPathWarnings } from './argument-paths.js';
 import type { SourceLocation } from './compiled.js';
 import { type PolicyError, sortErrors } from './errors.js';
 import type { PolicyDocument } from './schema.js';
@@ -29,6 +30,12 @@ export interface ParseOptions {
    * keys, glob alternatives and `hide` entries naming none of them get an `unlisted-tool` warning.
    */
   toolNames?: Iterable<string>;
+  /**
+   * Every listed tool's `inputSchema`, by name: condition paths naming no argument of their tools
+   * get an `unknown-argument` warning, and a `regex` on a list argument `regex-on-list` (see
+   * `argumentPathWarnings`).
+   */
+  toolSchemas?: ReadonlyMap<string, unknown>;
 }
 
 /** The result of {@link parsePolicy}. */
@@ -84,7 +91,11 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
     opts.toolNames !== undefined && checked.errors.length === 0 && src.errors.length === 0
       ? unlistedWarnings(src.value as PolicyDocument, new Set(opts.toolNames), src.locate)
       : [];
-  const extra = [...yamlWarnings, ...unlisted, ...(replaced ? [replaced] : [])];
+  const argumentPaths =
+    opts.toolSchemas !== undefined && checked.errors.length === 0 && src.errors.length === 0
+      ? argumentPathWarnings(src.value as PolicyDocument, opts.toolSchemas, src.locate)
+      : [];
+  const extra = [...yamlWarnings, ...unlisted, ...argumentPaths, ...(replaced ? [replaced] : [])];
   const warnings = extra.length > 0 ? sortErrors([...checked.warnings, ...extra]) : checked.warnings;
   // Key problems of the YAML (duplicates) come with a value: its own problems are reported too.
   const errors = src.errors.length > 0 ? sortErrors([...src.errors, ...checked.errors]) : checked.errors;

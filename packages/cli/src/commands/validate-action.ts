@@ -73,13 +73,15 @@ function usageFailure(opts: ValidateOptions, code: string, message: string): voi
 /**
  * The action of `tollgate validate`: load the policy at `opts.config` with the proxy's
  * `loadPolicy` and print every problem (stderr) or a summary (stdout, or JSON with `--json`).
- * With `opts.server`, tool names are checked against that catalogue entry (`unlisted-tool`).
+ * With `opts.server`, tool names are checked against that catalogue entry (`unlisted-tool`), and
+ * condition paths against its tools' `inputSchema`s (`unknown-argument`, `regex-on-list`).
  * Sets `process.exitCode`: 0 valid (warnings allowed), 1 invalid, 2 unreadable file or unknown
  * `--server`.
  */
 export async function runValidate(opts: ValidateOptions): Promise<void> {
   const file = opts.config;
   let toolNames: string[] | undefined;
+  let toolSchemas: Map<string, unknown> | undefined;
   if (opts.catalog !== undefined && opts.server === undefined)
     return usageFailure(opts, 'invalid-option', '--catalog applies to --server <id>');
   if (opts.server !== undefined) {
@@ -88,6 +90,7 @@ export async function runValidate(opts: ValidateOptions): Promise<void> {
     const entry = catalogueServer(opts.server, opts.catalog);
     if (typeof entry === 'string') return usageFailure(opts, 'catalogue', entry);
     toolNames = entry.tools.map((t) => t.name);
+    toolSchemas = new Map(entry.tools.map((t) => [t.name, t.inputSchema]));
   }
   let read: BoundedRead;
   try {
@@ -104,7 +107,11 @@ export async function runValidate(opts: ValidateOptions): Promise<void> {
     return;
   }
   const result: ReturnType<typeof loadPolicy> = read.ok
-    ? loadPolicy(read.text, { filename: file, ...(toolNames ? { toolNames } : {}) })
+    ? loadPolicy(read.text, {
+        filename: file,
+        ...(toolNames ? { toolNames } : {}),
+        ...(toolSchemas ? { toolSchemas } : {}),
+      })
     : {
         ok: false,
         warnings: [],

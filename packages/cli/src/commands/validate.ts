@@ -17,7 +17,7 @@ export function registerValidate(program: Command): void {
     .option('--json', 'print one machine-readable JSON object on stdout')
     .option(
       '--server <id>',
-      "catalogue server id: warn about tool keys and hide entries naming none of the server's tools",
+      "catalogue server id: warn about tool keys and hide entries naming none of the server's tools, and condition paths naming none of their arguments",
     )
     .option(
       '--catalog <dir>',
@@ -25,7 +25,7 @@ export function registerValidate(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.\nExamples:\n  tollgate validate -c examples/policies/filesystem.yaml\n  tollgate validate -c policy.yaml --server filesystem   (also checks the tool names)',
+      '\nExit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.\nExamples:\n  tollgate validate -c examples/policies/filesystem.yaml\n  tollgate validate -c policy.yaml --server filesystem   (also checks the tool names and argument paths)',
     )
     .action(async (opts: ValidateOptions) => {
       const { runValidate } = await import('./validate-action.js');

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { parsePolicy } from './parse.js';
+
+const schemas = new Map<string, unknown>([
+  ['write_file', { type: 'object', properties: { path: { type: 'string' }, content: { type: 'string' } } }],
+  ['edit_file', { type: 'object', properties: { path: { type: 'string' }, edits: { type: 'array' } } }],
+  ['read_multiple_files', { type: 'object', properties: { paths: { type: 'array' } } }],
+  ['free_form', { type: 'object' }],
+]);
+const warnings = (tools: string) =>
+  parsePolicy(`version: "1"\ntools:\n${tools}`, { filename: 'p.yaml', toolSchemas: schemas })
+    .warnings.filter((w) => w.code === 'unknown-argument' || w.code === 'regex-on-list')
+    .map((w) => `${w.line}:${w.column} ${w.code}: ${w.message}${w.hint ? ` (${w.hint})` : ''}`);
+
+describe('condition paths against the tools inputSchemas (validate --server)', () => {
+  it('names an argument no tool of the key declares, with the one meant', () => {
+    expect(
+      warnings(
+        `  write_file:\n    rules: [{ name: r, conditions: [{ path: args.pth, op: not_regex, value: x }] }]\n`,
+      ),
+    ).toEqual([
+      '4:45 unknown-argument: args.pth: "pth" is no argument of "write_file" (inputSchema), so the condition finds nothing and fails on every call (did you mean `args.path`?)',
+    ]);
+  });
+  it('judges a glob by every tool it matches: an argument one of them has is fine', () => {
+    expect(
+      warnings(
+        `  "*_file":\n    rules: [{ name: r, conditions: [{ path: args.edits.0, op: exists, value: true }] }]\n`,
+      ),
+    ).toEqual([]);
+    expect(
+      warnings(
+        `  "{write,edit}_file":\n    rules: [{ name: r, conditions: [{ path: args.paht, op: regex, value: x }] }]\n`,
+      ),
+    ).toEqual([
+      '4:45 unknown-argument: args.paht: "paht" is no argument of any of the 2 tools "{write,edit}_file" matches (inputSchema), so the condition finds nothing and fails on every call (did you mean `args.path`?)',
+    ]);
+  });
+  it('says a regex on a list argument fails on every call', () => {
+    expect(
+      warnings(
+        `  read_multiple_files:\n    rules: [{ name: r, conditions: [{ path: args.paths, op: regex, value: "^/srv" }] }]\n`,
+      ),
+    ).toEqual([
+      '4:45 regex-on-list: args.paths is a list in the inputSchema of "read_multiple_files": regex tests strings, so it fails on every call (to confine every element, use a validate.schema with an items pattern, or not_regex (which searches every element); see "Lists of paths" in docs/policy-reference.md)',
+    ]);
+    // An element of the list is a string: fine.
+    expect(
+      warnings(
+        `  read_multiple_files:\n    rules: [{ name: r, conditions: [{ path: args.paths.0, op: regex, value: "^/srv" }] }]\n`,
+      ),
+    ).toEqual([]);
+  });
+  it('leaves alone what it cannot judge: exists false, schemas without properties, unlisted tools, state paths', () => {
+    expect(
+      warnings(
+        '  write_file:\n    rules: [{ name: r, conditions: [{ path: args.force, op: exists, value: false }] }]\n' +
+          '  free_form:\n    rules: [{ name: f, conditions: [{ path: args.anything, op: eq, value: 1 }] }]\n' +
+          '  not_listed:\n    rules: [{ name: n, conditions: [{ path: args.x, op: eq, value: 1 }] }]\n',
+      ),
+    ).toEqual([]);
+  });
+});
