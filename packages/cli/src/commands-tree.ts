@@ -90,6 +90,8 @@ export function createRootProgram(): Command {
  */
 export function separatorHint(args: readonly string[]): string | undefined {
   if (args.includes('--') || args.some((a) => SUBCOMMANDS.has(a))) return undefined;
+  // --upstream takes no server command: an unknown option there is only that.
+  if (args.some((a) => a === '--upstream' || a.startsWith('--upstream='))) return undefined;
   if (!args.some((a) => a === '-c' || a === '--config' || a.startsWith('--config='))) return undefined;
   return "tollgate: if that option belongs to the server command, put -- before the command, so its flags are not read as Tollgate's: tollgate -c <policy.yaml> -- <command> [args...]";
 }

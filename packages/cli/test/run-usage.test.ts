@@ -385,7 +385,10 @@ describe('a server command with flags and no --', () => {
     expect(r.stderr).toContain(
       "tollgate: if that option belongs to the server command, put -- before the command, so its flags are not read as Tollgate's: tollgate -c <policy.yaml> -- <command> [args...]",
     );
-    // A subcommand's unknown option is its own: no hint.
+    // With --upstream there is no server command; a subcommand's unknown option is its own.
+    const upstream = tollgate(['-c', policy, '--upstream', 'http://127.0.0.1:9/mcp', '--bogus']);
+    expect(upstream.code).toBe(2);
+    expect(upstream.stderr).not.toContain('put -- before');
     const sub = tollgate(['validate', '-c', policy, '--bogus']);
     expect(sub.code).toBe(2);
     expect(sub.stderr).not.toContain('put -- before');

@@ -270,7 +270,7 @@ function compileCondition(c: PolicyCondition, scope: string, location: SourceLoc
       source === 'state' ? [segs.slice(1, -1).join('.'), segs[segs.length - 1]!] : segs.slice(1),
     ),
     op: c.op as ConditionOp,
-    value: deepFreeze(structuredClone(c.value)),
+    value: deepFreeze(c.op === 'regex' || c.op === 'not_regex' ? structuredClone(c.value) : nfcText(c.value)),
     location,
   };
   void scope;
@@ -281,6 +281,19 @@ function compileCondition(c: PolicyCondition, scope: string, location: SourceLoc
     if (r.ok) out.regex = r.regex;
   }
   return Object.freeze(out);
+}
+
+/**
+ * A condition value with its text in Unicode normalization form C (UAX #15): a string, or each
+ * string of a list. The runtime judges an argument as sent and in NFC (`valueHolds` of
+ * `@tollgate/runtime`), so a value written decomposed (`Re\u0301sume\u0301`, pasted from a macOS
+ * file name) still meets the argument `Résumé`. Other values are copied as they are.
+ */
+function nfcText(value: unknown): unknown {
+  if (typeof value === 'string') return value.normalize('NFC');
+  if (Array.isArray(value))
+    return value.map((e) => (typeof e === 'string' ? e.normalize('NFC') : structuredClone(e)));
+  return structuredClone(value);
 }
 
 function compileRateLimit(

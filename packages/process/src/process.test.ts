@@ -44,6 +44,12 @@ describe('child process lifecycle', () => {
     await expect(spawnChild({ command: '/tmp' })).rejects.toThrow(
       'cannot start "/tmp": EACCES (not executable, or a directory)',
     );
+    await expect(spawnChild({ command: 'ls', cwd: '/nonexistent-dir' })).rejects.toThrow(
+      'cannot start "ls": ENOENT (no working directory /nonexistent-dir)',
+    );
+    await expect(spawnChild({ command: 'tollgate-no-such-command-xyz', env: {} })).rejects.toThrow(
+      'cannot start "tollgate-no-such-command-xyz": ENOENT (PATH is not set, so only the system default was searched;',
+    );
   });
 
   it('runs the child in its own process group and reports its exit code', async () => {

@@ -15,7 +15,7 @@
  *   second Node process would cost ~40 MB.
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 
 /** How the child ended. */
@@ -289,9 +289,14 @@ export async function spawnChild(opts: SpawnChildOptions): Promise<ChildProcessH
 function spawnProblem(err: NodeJS.ErrnoException, opts: SpawnChildOptions): string {
   const code = err.code ?? err.message;
   if (code === 'ENOENT') {
+    if (opts.cwd !== undefined && !existsSync(opts.cwd)) return `ENOENT (no working directory ${opts.cwd})`;
     if (opts.command.includes('/')) return 'ENOENT (no such file)';
-    const path = (opts.env ?? process.env).PATH ?? '';
-    return `ENOENT (not found on the PATH: ${path || '(empty)'}; give its absolute path, or set PATH in the client's configuration)`;
+    const path = (opts.env ?? process.env).PATH;
+    const searched =
+      path === undefined
+        ? 'PATH is not set, so only the system default was searched'
+        : `not found on the PATH: ${path || '(empty)'}`;
+    return `ENOENT (${searched}; give its absolute path, or set PATH in the client's configuration)`;
   }
   if (code === 'EACCES') return 'EACCES (not executable, or a directory)';
   return code;

@@ -60,6 +60,13 @@ export interface StdioProxyExit {
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
 /**
+ * Longest wait (ms) for a server to exit on a signal that came once the session was already
+ * ending, before SIGKILL: under the 2 s an MCP SDK client leaves between its SIGTERM and SIGKILL,
+ * whatever `--shutdown-grace` is.
+ */
+const URGENT_MAX_MS = 1000;
+
+/**
  * Runs the proxy until the child exits (on its own, after client EOF, after a signal, or after
  * it closed its stdout: then it is stopped with the shutdown ladder).
  *
@@ -153,21 +160,22 @@ export async function runStdioProxy<D extends GateDecision>(
     // runs Tollgate wants it gone now: the MCP SDK's client closes stdin, sends SIGTERM 2 s later
     // and SIGKILL 2 s after that, which the whole shutdown ladder would outlast (Tollgate killed
     // before its shutdown record). The server, which has had its grace already, gets half a grace
-    // period to exit on the signal, then SIGKILL for its group.
+    // period (at most a second) to exit on the signal, then SIGKILL for its group.
     const ending = endedBy !== undefined;
     reason ??= `signal:${sig}`;
     endedBy ??= `Tollgate received ${sig}`;
     log.info({ signal: sig }, 'forwarding signal to the server');
     handle.signal(sig);
     if (ending) {
+      const waitMs = Math.min(shutdownGraceMs / 2, URGENT_MAX_MS);
       urgent ??= setTimeout(() => {
         if (serverGone()) return;
         log.warn(
-          { signal: sig, graceMs: shutdownGraceMs / 2 },
+          { signal: sig, waitMs },
           'signalled while stopping and the server is still running; killing it',
         );
         handle.signal('SIGKILL');
-      }, shutdownGraceMs / 2);
+      }, waitMs);
       urgent.unref();
     }
     // A server that ignores the signal is not left running, nor Tollgate with it: after one

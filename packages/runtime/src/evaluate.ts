@@ -1,5 +1,5 @@
 import type { CompiledCondition, CompiledPolicy, CompiledRule } from '@tollgate/policy';
-import { asNumber, conditionHolds, lookup, resolvePath, valueHolds } from './conditions.js';
+import { conditionHolds, lookup, resolvePath, valueHolds } from './conditions.js';
 import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from './decision.js';
 import { stringifyAnyDepth } from './decision-log.js';
 import { InexactNumber } from './exact-arguments.js';
@@ -468,7 +468,7 @@ async function evaluateRules(
         }
         items ??= [];
         const idx = itemFor(items, counterStoreKey(counter.id), 'fixed', counter.windowMs);
-        const bound = asNumber(c.value);
+        const bound = typeof c.value === 'number' && Number.isFinite(c.value) ? c.value : undefined;
         const t = tracing
           ? { path: c.path, op: c.op, expected: c.value, found: true, passed: true, location: c.location }
           : undefined;

@@ -356,7 +356,6 @@ export class PolicyHolder {
   }
 }
 
-/** `inode:size:mtime` of `file`, or `missing`: changes whenever its content is replaced or written. */
 /**
  * The rate limits and counters of `next` that count from zero because the reload changed their
  * window: the same rule (tool key and rule name) or counter id with another window length, or a
@@ -391,6 +390,7 @@ export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): str
   return out;
 }
 
+/** `inode:size:mtime` of `file`, or `missing`: changes whenever its content is replaced or written. */
 function fileIdentity(file: string): string {
   try {
     const st = statSync(file, { bigint: true });

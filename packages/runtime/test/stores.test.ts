@@ -358,6 +358,16 @@ describe('SQLite housekeeping under clock skew', () => {
     expect(await honest.read('g', 'fixed', HOUR, later)).toBe(1);
     expect((await honest.reserve([hourly('f')], later)).ok).toBe(false);
     expect((await honest.reserve([slidingHour('s')], later)).ok).toBe(false);
+    // Rows that ended more than an hour before the sweeper's clock do go: a proxy three hours on
+    // (or that far fast) reclaims them, so the file does not grow without bound.
+    const late = new SqliteCounterStore({ file });
+    for (let i = 0; i < 300; i++) {
+      const r = await late.reserve([fixed('other', 1e9)], T0 + 180 * MIN + i);
+      if (r.ok) await late.commit(r.reservation!, T0 + 180 * MIN + i);
+    }
+    expect(await honest.read('f', 'fixed', HOUR, later)).toBe(0);
+    expect(await honest.read('s', 'sliding', HOUR, later)).toBe(0);
+    await late.close();
     await honest.close();
     await fast.close();
   });

@@ -205,6 +205,7 @@ export async function runProxyCommand(
   });
   // The counts and the audit trail are Tollgate's to keep, as the policy is: in a directory the
   // server is given, an agent could empty the SQLite file (every limit starts over) or the log.
+  // Checked once the store and the log have created their directories (the check resolves them).
   if (!opts.upstream) {
     const state = sqliteFileOf(stateDsn ? { stateDsn } : { stateDir: opts.stateDir ?? paths.stateDir });
     for (const [file, what, risk] of [
@@ -213,11 +214,7 @@ export async function runProxyCommand(
         `the counter state (${state})`,
         'reset every rate limit and counter by emptying or deleting it',
       ],
-      [
-        join(paths.eventsDir, 'events.jsonl'),
-        `the decision log (${paths.eventsDir})`,
-        'rewrite or delete the record of its calls',
-      ],
+      [paths.eventsDir, `the decision log (${paths.eventsDir})`, 'rewrite or delete the record of its calls'],
     ] as const) {
       const dir = file === undefined ? undefined : directoryArgumentHolding(file, command.slice(1));
       if (dir !== undefined) {
