@@ -222,16 +222,19 @@ describe('increment_from', () => {
       expect(['condition_failed', 'invalid_increment']).toContain(d.reason);
     });
   }
-  it('says why a counter taken past 2^53 - 1 is refused, whatever its bound', async () => {
-    const p = compile(`
+  /** `pay` with a daily `spent` counter fed by `args.amount`, capped at `bound`. */
+  const payPolicy = (bound: string) =>
+    compile(`
 version: "1"
 tools:
   pay:
     rules:
       - name: spend
-        conditions: [{ path: state.pay.spent, op: lte, value: 1e300 }]
+        conditions: [{ path: state.pay.spent, op: lte, value: ${bound} }]
         state: { counter: spent, window: day, increment_from: args.amount }
 `);
+  it('says why a counter taken past 2^53 - 1 is refused, whatever its bound', async () => {
+    const p = payPolicy('1e300');
     const s = new SqliteCounterStore({
       file: join(mkdtempSync(join(tmpdir(), 'tollgate-big-')), 'c.sqlite'),
     });
@@ -248,15 +251,7 @@ tools:
   });
 
   it('reports invalid_increment when no earlier rule catches the value', async () => {
-    const p = compile(`
-version: "1"
-tools:
-  pay:
-    rules:
-      - name: spend
-        conditions: [{ path: state.pay.spent, op: lte, value: 10 }]
-        state: { counter: spent, window: day, increment_from: args.amount }
-`);
+    const p = payPolicy('10');
     const s = new MemoryCounterStore();
     const d = await evaluate(p, { tool: 'pay', args: { amount: -3 } }, ctx(s));
     expect(d).toMatchObject({ allowed: false, reason: 'invalid_increment', rule: 'spend' });
