@@ -6,6 +6,7 @@ const schemas = new Map<string, unknown>([
   ['edit_file', { type: 'object', properties: { path: { type: 'string' }, edits: { type: 'array' } } }],
   ['read_multiple_files', { type: 'object', properties: { paths: { type: 'array' } } }],
   ['free_form', { type: 'object' }],
+  ['open_ended', { type: 'object', properties: { id: { type: 'string' } }, additionalProperties: true }],
 ]);
 const warnings = (tools: string) =>
   parsePolicy(`version: "1"\ntools:\n${tools}`, { filename: 'p.yaml', toolSchemas: schemas })
@@ -51,12 +52,13 @@ describe('condition paths against the tools inputSchemas (validate --server)', (
       ),
     ).toEqual([]);
   });
-  it('leaves alone what it cannot judge: exists false, schemas without properties, unlisted tools, state paths', () => {
+  it('leaves alone what it cannot judge: exists false, schemas without properties or open to more, unlisted tools', () => {
     expect(
       warnings(
         '  write_file:\n    rules: [{ name: r, conditions: [{ path: args.force, op: exists, value: false }] }]\n' +
           '  free_form:\n    rules: [{ name: f, conditions: [{ path: args.anything, op: eq, value: 1 }] }]\n' +
-          '  not_listed:\n    rules: [{ name: n, conditions: [{ path: args.x, op: eq, value: 1 }] }]\n',
+          '  not_listed:\n    rules: [{ name: n, conditions: [{ path: args.x, op: eq, value: 1 }] }]\n' +
+          '  open_ended:\n    rules: [{ name: o, conditions: [{ path: args.extra, op: eq, value: 1 }] }]\n',
       ),
     ).toEqual([]);
   });

@@ -18,13 +18,21 @@ interface DeclaredArguments {
 }
 
 /**
- * The `properties` of an object `inputSchema`; undefined when the schema does not pin them
- * (no `properties`, or `patternProperties` that may admit others), so nothing can be said.
+ * The `properties` of an object `inputSchema`; undefined when the schema does not pin them (no
+ * `properties`, `patternProperties`, or an `additionalProperties` that admits others outright), so
+ * nothing can be said. An `additionalProperties` left out is read as "the listed ones": servers
+ * leave it out while naming every argument they take.
  */
 function declaredArguments(schema: unknown): DeclaredArguments | undefined {
   if (schema === null || typeof schema !== 'object') return undefined;
-  const s = schema as { properties?: unknown; patternProperties?: unknown };
+  const s = schema as { properties?: unknown; patternProperties?: unknown; additionalProperties?: unknown };
   if (s.patternProperties !== undefined) return undefined;
+  // A schema that says outright it takes other arguments (`true`, or a schema for them).
+  if (
+    s.additionalProperties === true ||
+    (s.additionalProperties !== null && typeof s.additionalProperties === 'object')
+  )
+    return undefined;
   if (s.properties === null || typeof s.properties !== 'object' || Array.isArray(s.properties))
     return undefined;
   const props = s.properties as Record<string, unknown>;

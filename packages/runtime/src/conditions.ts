@@ -212,21 +212,17 @@ function nonAscii(s: string): boolean {
 }
 
 /**
- * `v` as a server that normalizes text reads it: a string, or each string of a list, in Unicode
- * normalization form C (UAX #15); undefined when that changes nothing (ASCII text, numbers,
- * mappings, text already in NFC). `@modelcontextprotocol/server-filesystem` resolves a path
- * component to an existing entry equal after NFC, and macOS file systems treat NFC and NFD as one
- * name, so `/tmp/\u212Aeys` (KELVIN SIGN) opens `/tmp/Keys` and `Re\u0301sume\u0301` opens
- * `Résumé`. NFKC is not applied: servers rarely fold compatibility characters, and it would read
- * `…` as `...` and `™` as `TM` in text a policy compares as written.
+ * `v` with its text in Unicode normalization form C (UAX #15): a string, or each string of a
+ * list; `v` itself when that changes nothing (ASCII text, numbers, mappings, text already in
+ * NFC). Conditions compare text up to canonical equivalence: a server that normalizes names
+ * (`@modelcontextprotocol/server-filesystem` resolves a path component to an existing entry equal
+ * after NFC; macOS file systems treat NFC and NFD as one name) opens `/tmp/Keys` for
+ * `/tmp/\u212Aeys` (KELVIN SIGN) and `Résumé` for a decomposed `Re\u0301sume\u0301`. NFKC is
+ * not applied: servers rarely fold compatibility characters, and it would read `…` as `...`.
  */
-function nfcReading(v: unknown): unknown {
-  if (typeof v === 'string') {
-    if (!nonAscii(v)) return undefined;
-    const n = v.normalize('NFC');
-    return n === v ? undefined : n;
-  }
-  if (!Array.isArray(v)) return undefined;
+export function canonicalText(v: unknown): unknown {
+  if (typeof v === 'string') return nonAscii(v) ? v.normalize('NFC') : v;
+  if (!Array.isArray(v)) return v;
   let out: unknown[] | undefined;
   for (let i = 0; i < v.length; i++) {
     const e = v[i];
@@ -236,26 +232,49 @@ function nfcReading(v: unknown): unknown {
     out ??= v.slice();
     out[i] = n;
   }
-  return out;
+  return out ?? v;
 }
 
 /**
- * {@link conditionHolds} on a value from {@link lookup} ({@link MISSING} when absent). A string
- * (or a list of strings) that Unicode normalization changes must satisfy the condition as sent
- * and in NFC (see {@link nfcReading}): a `not_regex: /Keys/` guard also refuses `/\u212Aeys/` and
- * a decomposed `Re\u0301sume\u0301`, whichever way the server reads the name. The policy's own
- * strings are in NFC (the compiler normalizes them), so both readings meet the text the author
- * meant. `exists` and the numeric operators (which hold only for numbers and ASCII integer
- * strings) are judged as sent.
+ * {@link canonicalText} all the way down: `v` (a call's arguments, for a policy's
+ * `validate.schema`, whose strings the compiler put in NFC) with every string and mapping key in
+ * NFC; `v` itself, not a copy, when nothing changes.
  */
-export function valueHolds(c: CompiledCondition, v: unknown): boolean {
-  if (!rawValueHolds(c, v)) return false;
-  if (c.op === 'exists' || c.op === 'lt' || c.op === 'lte' || c.op === 'gt' || c.op === 'gte') return true;
-  const reading = nfcReading(v);
-  return reading === undefined || rawValueHolds(c, reading);
+export function canonicalDeep(v: unknown): unknown {
+  if (typeof v === 'string') return nonAscii(v) ? v.normalize('NFC') : v;
+  if (v === null || typeof v !== 'object' || v instanceof InexactNumber) return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const n = canonicalDeep(v[i]);
+      if (n === v[i]) continue;
+      out ??= v.slice();
+      out[i] = n;
+    }
+    return out ?? v;
+  }
+  const entries = Object.entries(v);
+  let changed = false;
+  const mapped = entries.map(([k, e]): [string, unknown] => {
+    const nk = nonAscii(k) ? k.normalize('NFC') : k;
+    const ne = canonicalDeep(e);
+    if (nk !== k || ne !== e) changed = true;
+    return [nk, ne];
+  });
+  return changed ? Object.fromEntries(mapped) : v;
 }
 
-/** {@link valueHolds} on the value as sent only. */
+/**
+ * {@link conditionHolds} on a value from {@link lookup} ({@link MISSING} when absent). Text is
+ * judged in NFC ({@link canonicalText}), against policy text the compiler put in NFC too: a
+ * `not_regex: /Keys/` guard refuses `/\u212Aeys/` and a decomposed name meets an allow-list
+ * written composed, whichever spelling the agent sends and whichever way the server reads it.
+ */
+export function valueHolds(c: CompiledCondition, v: unknown): boolean {
+  return rawValueHolds(c, canonicalText(v));
+}
+
+/** {@link valueHolds} on text already in NFC. */
 function rawValueHolds(c: CompiledCondition, v: unknown): boolean {
   if (c.op === 'exists') return (v !== MISSING) === (c.value !== false);
   if (v === MISSING) return false;

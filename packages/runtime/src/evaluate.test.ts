@@ -200,6 +200,33 @@ tools:
   });
 });
 
+describe('validate.schema reads argument text in NFC, as conditions do', () => {
+  it('a not-pattern refuses the KELVIN SIGN spelling of a guarded directory, in a list too', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  read_multiple_files:
+    rules:
+      - name: no keys
+        validate:
+          schema:
+            type: object
+            properties:
+              paths: { type: array, items: { type: string, not: { pattern: "/Keys(/|$)" } } }
+`);
+    const call = (paths: string[]) =>
+      evaluate(p, { tool: 'read_multiple_files', args: { paths } }, ctx(new MemoryCounterStore()));
+    expect(await call(['/srv/notes.txt', '/srv/R\u00e9sum\u00e9.txt'])).toMatchObject({ allowed: true });
+    for (const bad of ['/srv/Keys/k.txt', '/srv/\u212Aeys/k.txt']) {
+      expect(await call(['/srv/notes.txt', bad])).toMatchObject({
+        allowed: false,
+        reason: 'invalid_arguments',
+        message: 'Rule "no keys" rejected the arguments of "read_multiple_files": /paths/1 must NOT be valid',
+      });
+    }
+  });
+});
+
 describe('increment_from', () => {
   for (const [label, amount] of [
     ['negative', -5],

@@ -1,5 +1,5 @@
 import type { CompiledCondition, CompiledPolicy, CompiledRule } from '@tollgate/policy';
-import { conditionHolds, lookup, resolvePath, valueHolds } from './conditions.js';
+import { canonicalDeep, conditionHolds, lookup, resolvePath, valueHolds } from './conditions.js';
 import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from './decision.js';
 import { stringifyAnyDepth } from './decision-log.js';
 import { InexactNumber } from './exact-arguments.js';
@@ -432,7 +432,8 @@ async function evaluateRules(
           }
         }
         if (rule.validate.schema) {
-          const r = validator.validate(rule.validate.schema, schemaArgs(call));
+          // The policy's schema is in NFC (the compiler puts it there): the arguments are read so too.
+          const r = validator.validate(rule.validate.schema, canonicalDeep(schemaArgs(call)));
           if (!r.ok) errors.push(...r.errors);
         }
         if (errors.length > 0) setFail('invalid_arguments', errors.slice(0, 3).join('; '));

@@ -10,6 +10,8 @@
  */
 export {
   asNumber,
+  canonicalDeep,
+  canonicalText,
   compareEquals,
   conditionHolds,
   DECIMAL_LITERAL,
