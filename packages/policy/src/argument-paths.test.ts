@@ -23,10 +23,26 @@ describe('condition paths against the tools inputSchemas (validate --server)', (
       '4:45 unknown-argument: args.pth: "pth" is no argument of "write_file" (inputSchema), so the condition finds nothing and fails on every call (did you mean `args.path`?)',
     ]);
   });
-  it('judges a glob by every tool it matches: an argument one of them has is fine', () => {
+  it('under a glob or "*", names the tools the rule denies on every call because they lack the argument', () => {
     expect(
       warnings(
         `  "*_file":\n    rules: [{ name: r, conditions: [{ path: args.edits.0, op: exists, value: true }] }]\n`,
+      ),
+    ).toEqual([
+      '4:45 unknown-argument: args.edits.0: 1 of the 2 tools "*_file" matches takes no "edits" argument ("write_file"), so the condition fails, and the rule denies, every call to them (put the rule under a key naming only the tools that take "edits")',
+    ]);
+    // "*" names every listed tool; those whose schema admits anything are not judged.
+    expect(
+      warnings(
+        `  "*":\n    rules: [{ name: r, conditions: [{ path: args.path, op: not_regex, value: x }] }]\n`,
+      ),
+    ).toEqual([
+      '4:45 unknown-argument: args.path: 1 of the 5 tools "*" matches takes no "path" argument ("read_multiple_files"), so the condition fails, and the rule denies, every call to them (put the rule under a key naming only the tools that take "path")',
+    ]);
+    // Every tool of the glob takes it: nothing to say.
+    expect(
+      warnings(
+        `  "{write,edit}_file":\n    rules: [{ name: r, conditions: [{ path: args.path, op: regex, value: x }] }]\n`,
       ),
     ).toEqual([]);
     expect(

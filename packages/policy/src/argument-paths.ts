@@ -43,10 +43,12 @@ function declaredArguments(schema: unknown): DeclaredArguments | undefined {
 }
 
 /**
- * Warnings for conditions whose `args.` path names an argument that no tool of its key declares
- * (`unknown-argument`), and for `regex` conditions on an argument every such tool declares as a
- * list (`regex-on-list`). Tools without a schema that pins their arguments are not judged; keys
- * that match no listed tool are `unlisted-tool`'s. Positions are the condition's `path` value.
+ * Warnings for conditions whose `args.` path names an argument that no tool of its key declares,
+ * or, under a glob or `"*"`, that some of the tools it matches do not take (`unknown-argument`: the
+ * rule denies every call to those), and for `regex` conditions on an argument every such tool
+ * declares as a list (`regex-on-list`). Tools without a schema that pins their arguments are not
+ * judged; keys that match no listed tool are `unlisted-tool`'s. Positions are the condition's
+ * `path` value.
  *
  * @param schemas every listed tool's name and `inputSchema` (its whole `tools/list`)
  */
@@ -57,26 +59,34 @@ export function argumentPathWarnings(
 ): PolicyError[] {
   const out: PolicyError[] = [];
   for (const [key, entry] of Object.entries(doc.tools ?? {})) {
-    if (key === '*') continue;
-    const names = isGlob(key)
-      ? [...schemas.keys()].filter(toolGlobMatcher(key))
-      : schemas.has(exactToolName(key))
-        ? [exactToolName(key)]
-        : [];
-    const declared = names.map((n) => declaredArguments(schemas.get(n)));
-    // Only when every tool of the key pins its arguments can a missing one be called a typo.
-    if (declared.length === 0 || declared.some((d) => d === undefined)) continue;
-    const args = declared as DeclaredArguments[];
+    const names =
+      key === '*'
+        ? [...schemas.keys()]
+        : isGlob(key)
+          ? [...schemas.keys()].filter(toolGlobMatcher(key))
+          : schemas.has(exactToolName(key))
+            ? [exactToolName(key)]
+            : [];
+    // Tools whose schema does not pin their arguments are not judged.
+    const pinned: Array<{ name: string; args: DeclaredArguments }> = [];
+    for (const n of names) {
+      const d = declaredArguments(schemas.get(n));
+      if (d) pinned.push({ name: n, args: d });
+    }
+    if (pinned.length === 0) continue;
+    const allPinned = pinned.length === names.length;
+    const args = pinned.map((p) => p.args);
     for (const [i, rule] of (entry.rules ?? []).entries()) {
       for (const [j, cond] of (rule.conditions ?? []).entries()) {
         const segs = cond.path.split('.');
         if (segs[0] !== 'args' || segs.length < 2) continue;
+        if (cond.op === 'exists' && cond.value === false) continue;
         const arg = segs[1]!;
         const at = locate(['tools', key, 'rules', i, 'conditions', j, 'path']);
         const tools =
           names.length === 1 ? `"${names[0]}"` : `any of the ${names.length} tools "${key}" matches`;
-        if (!args.some((a) => a.names.has(arg))) {
-          if (cond.op === 'exists' && cond.value === false) continue;
+        const lacking = pinned.filter((p) => !p.args.names.has(arg)).map((p) => p.name);
+        if (lacking.length === pinned.length && allPinned) {
           const known = [...new Set(args.flatMap((a) => [...a.names]))];
           const guess = didYouMean(arg, known);
           out.push({
@@ -86,6 +96,20 @@ export function argumentPathWarnings(
             hint: guess
               ? `did you mean \`args.${[guess, ...segs.slice(2)].join('.')}\`?`
               : `its arguments: ${known.join(', ') || '(none)'}`,
+            severity: 'warning',
+          });
+        } else if (lacking.length > 0 && names.length > 1) {
+          // A glob or "*" rule applies to every tool it matches (rules add up): those without the
+          // argument are denied on every call.
+          const shown = lacking
+            .slice(0, 5)
+            .map((n) => `"${n}"`)
+            .join(', ');
+          out.push({
+            ...at,
+            code: 'unknown-argument',
+            message: `${cond.path}: ${lacking.length} of the ${names.length} tools "${key}" matches ${lacking.length === 1 ? 'takes' : 'take'} no "${arg}" argument (${shown}${lacking.length > 5 ? ', ...' : ''}), so the condition fails, and the rule denies, every call to them`,
+            hint: `put the rule under a key naming only the tools that take "${arg}"`,
             severity: 'warning',
           });
         } else if (cond.op === 'regex' && segs.length === 2 && args.every((a) => a.lists.has(arg))) {
