@@ -377,6 +377,16 @@ describe('a policy path that cannot be read', () => {
   });
 });
 
+describe('-c after --', () => {
+  it('says that it went to the server command', () => {
+    const r = tollgate(['--', process.execPath, FAKE_SERVER, '-c', policy]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'missing -c <policy.yaml>: the -c after -- goes to the server command; put it before --: tollgate -c <policy.yaml> -- <command> [args...]',
+    );
+  });
+});
+
 describe('a server command with flags and no --', () => {
   it('says where -- goes when a server flag reads as an unknown option of Tollgate', () => {
     const r = tollgate(['-c', policy, 'npx', '-y', '@modelcontextprotocol/server-memory']);

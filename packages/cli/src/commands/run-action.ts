@@ -100,6 +100,13 @@ export async function runProxyCommand(
     if (command.length === 0) {
       throw new UsageError('missing -c <policy.yaml> and the server command (see tollgate --help)');
     }
+    // `tollgate -- node server.js -c p.yaml`: everything after -- is the server's.
+    const late = command.findIndex((a) => a === '-c' || a === '--config' || a.startsWith('--config='));
+    if (argv.includes('--') && late > 0) {
+      throw new UsageError(
+        `missing -c <policy.yaml>: the ${command[late]!.split('=')[0]} after -- goes to the server command; put it before --: tollgate -c <policy.yaml> -- <command> [args...]`,
+      );
+    }
     throw new UsageError(
       `missing -c <policy.yaml> (did you mean a subcommand? "${command[0]}" is not one${meant ? `; did you mean \`tollgate ${meant}\`?` : ''})`,
     );
