@@ -25,6 +25,20 @@ describe('restartedCounts', () => {
     expect(
       restartedCounts(before, policy('{ max: 5, window: 60m }', '{ max: 5, window: 1h }', 'hour')),
     ).toEqual(['rate limit "per hour" of "echo": 5/hour -> { max: 5, window: 3600s }']);
+    // A rule renamed under the same key counts afresh too; one added beside the others does not warn.
+    const renamed = compile(
+      'version: "1"\ntools:\n  echo: { rules: [ { name: hourly cap, rate_limit: 5/hour } ] }\n',
+    );
+    const original = compile(
+      'version: "1"\ntools:\n  echo: { rules: [ { name: per hour, rate_limit: 5/hour } ] }\n',
+    );
+    expect(restartedCounts(original, renamed)).toEqual([
+      'rate limit "hourly cap" of "echo": new, where "per hour" was (a renamed rule counts afresh)',
+    ]);
+    const added = compile(
+      'version: "1"\ntools:\n  echo: { rules: [ { name: per hour, rate_limit: 5/hour }, { name: per day, rate_limit: 20/day } ] }\n',
+    );
+    expect(restartedCounts(original, added)).toEqual([]);
     // The same windows with other bounds keep their counts.
     expect(restartedCounts(before, policy('2/hour', '{ max: 9, window: 3600s }', 'hour'))).toEqual([]);
   });

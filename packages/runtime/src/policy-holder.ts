@@ -304,7 +304,7 @@ export class PolicyHolder {
         if (restarted.length > 0) {
           this.opts.logger?.warn(
             { limits: restarted },
-            'these limits count from zero after the reload: their window changed, and calls counted in the old window do not count in the new one',
+            'these limits count from zero after the reload: their window or their rule changed, and calls counted before do not count in the new one',
           );
         }
         for (const l of this.listeners) {
@@ -377,10 +377,19 @@ export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): str
     rl.kind === 'fixed' ? `${rl.max}/${rl.window}` : `{ max: ${rl.max}, window: ${rl.windowMs / 1000}s }`;
   const out: string[] = [];
   const before = limits(prev);
-  for (const [key, now] of limits(next)) {
+  const after = limits(next);
+  for (const [key, now] of after) {
     const was = before.get(key);
     if (was && (was.rl.kind !== now.rl.kind || was.rl.windowMs !== now.rl.windowMs))
       out.push(`rate limit "${now.rule}" of "${now.tool}": ${describe(was.rl)} -> ${describe(now.rl)}`);
+    if (!was) {
+      // A new rate limit under a tool key that lost one: most likely the same rule renamed.
+      const gone = [...before.values()].filter((b) => b.tool === now.tool && !after.has(b.rl.key));
+      if (gone.length > 0)
+        out.push(
+          `rate limit "${now.rule}" of "${now.tool}": new, where ${gone.map((g) => `"${g.rule}"`).join(', ')} was (a renamed rule counts afresh)`,
+        );
+    }
   }
   for (const [id, now] of next.counters) {
     const was = prev.counters.get(id);

@@ -448,7 +448,7 @@ describe('PolicyHolder start-up', () => {
       expect(warned).toEqual([
         [
           { limits: ['rate limit "r" of "t": 5/hour -> 5/day'] },
-          'these limits count from zero after the reload: their window changed, and calls counted in the old window do not count in the new one',
+          'these limits count from zero after the reload: their window or their rule changed, and calls counted before do not count in the new one',
         ],
       ]);
     } finally {
