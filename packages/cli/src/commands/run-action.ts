@@ -102,7 +102,7 @@ export async function runProxyCommand(
     }
     // `tollgate -- node server.js -c p.yaml`: everything after -- is the server's.
     const late = command.findIndex((a) => a === '-c' || a === '--config' || a.startsWith('--config='));
-    if (argv.includes('--') && late > 0) {
+    if (argv.includes('--') && late >= 0) {
       throw new UsageError(
         `missing -c <policy.yaml>: the ${command[late]!.split('=')[0]} after -- goes to the server command; put it before --: tollgate -c <policy.yaml> -- <command> [args...]`,
       );
