@@ -50,6 +50,30 @@ describe('tollgate catalog import', { timeout: 120_000 }, () => {
   });
 });
 
+describe('tollgate catalog import --json', { timeout: 120_000 }, () => {
+  it('puts the warning about overrides not carried over in the JSON, not on stderr', () => {
+    const out = mkdtempSync(join(tmpdir(), 'tollgate-import-fresh-'));
+    const snapshot = join(defaultSourcesDir(), 'npm-scans', 'filesystem.json');
+    const json = tollgate(['import', snapshot, '--out', out, '--json']);
+    expect(json.code).toBe(0);
+    expect(json.stderr).toBe('');
+    const body = JSON.parse(json.stdout) as { ok: boolean; warnings: string[] };
+    expect(body.ok).toBe(true);
+    expect(body.warnings).toHaveLength(1);
+    expect(body.warnings[0]).toMatch(
+      /^filesystem: 1 curated category override\(s\) in .*filesystem\.yaml are absent from the output and were not carried over \(write_file\)/,
+    );
+    // Without --json the same warning is on stderr.
+    const text = tollgate([
+      'import',
+      snapshot,
+      '--out',
+      mkdtempSync(join(tmpdir(), 'tollgate-import-fresh-')),
+    ]);
+    expect(text.stderr).toContain('warning: filesystem: 1 curated category override(s)');
+  });
+});
+
 describe('tollgate catalog stats', { timeout: 120_000 }, () => {
   it('--json counts every tool per category and risk, per server and overall', () => {
     const r = tollgate(['stats', '--json']);

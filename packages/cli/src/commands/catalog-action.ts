@@ -35,6 +35,10 @@ export function runImport(snapshots: string[], opts: ImportOptions): void {
   const curationDir = opts.curation ?? defaultCurationDir();
   mkdirSync(out, { recursive: true });
   const results: Array<{ snapshot: string; id?: string; file?: string; tools?: number; error?: string }> = [];
+  // With --json they go in the JSON object, where the caller reads; otherwise on stderr.
+  const warnings: string[] = [];
+  const warn = (message: string) =>
+    opts.json ? warnings.push(message) : process.stderr.write(`warning: ${message}\n`);
   for (const path of snapshots) {
     try {
       const snapshot = readSnapshot(path);
@@ -44,6 +48,7 @@ export function runImport(snapshots: string[], opts: ImportOptions): void {
       const entry = carryOverrides(
         previous,
         buildCatalogEntry(snapshot, readCuration(curationDir, snapshot.server.id)),
+        { warn },
       );
       writeFileSync(file, serializeCatalog(entry));
       results.push({ snapshot: path, id: entry.id, file, tools: entry.tools.length });
@@ -52,7 +57,8 @@ export function runImport(snapshots: string[], opts: ImportOptions): void {
     }
   }
   const failed = results.filter((r) => r.error);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, results }, null, 2)}\n`);
+  if (opts.json)
+    process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, results, warnings }, null, 2)}\n`);
   else {
     for (const r of results)
       if (r.error) process.stderr.write(`${pc.red('error')} ${r.error}\n`);
