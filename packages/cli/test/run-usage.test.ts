@@ -382,7 +382,13 @@ describe('-c after --', () => {
     const r = tollgate(['--', process.execPath, FAKE_SERVER, '-c', policy]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
-      'missing -c <policy.yaml>: the -c after -- goes to the server command; put it before --: tollgate -c <policy.yaml> -- <command> [args...]',
+      `missing -c <policy.yaml>: the -c ${policy} after -- goes to the server command; put it before --: tollgate -c ${policy} -- <command> [args...]`,
+    );
+    // A -c of the server's own (`bash -c "..."`) is not taken for the policy.
+    const bash = tollgate(['--', 'bash', '-c', 'node srv.js']);
+    expect(bash.code).toBe(2);
+    expect(bash.stderr).toContain(
+      'missing -c <policy.yaml> for Tollgate (options after -- are passed to the server command): tollgate -c <policy.yaml> -- <command> [args...]',
     );
   });
 });

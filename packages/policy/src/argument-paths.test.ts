@@ -7,6 +7,14 @@ const schemas = new Map<string, unknown>([
   ['read_multiple_files', { type: 'object', properties: { paths: { type: 'array' } } }],
   ['free_form', { type: 'object' }],
   ['open_ended', { type: 'object', properties: { id: { type: 'string' } }, additionalProperties: true }],
+  [
+    'branching',
+    {
+      type: 'object',
+      properties: { mode: {} },
+      oneOf: [{ properties: { url: {} } }, { properties: { path: {} } }],
+    },
+  ],
 ]);
 const warnings = (tools: string) =>
   parsePolicy(`version: "1"\ntools:\n${tools}`, { filename: 'p.yaml', toolSchemas: schemas })
@@ -37,7 +45,7 @@ describe('condition paths against the tools inputSchemas (validate --server)', (
         `  "*":\n    rules: [{ name: r, conditions: [{ path: args.path, op: not_regex, value: x }] }]\n`,
       ),
     ).toEqual([
-      '4:45 unknown-argument: args.path: 1 of the 5 tools "*" matches takes no "path" argument ("read_multiple_files"), so the condition fails, and the rule denies, every call to them (put the rule under a key naming only the tools that take "path")',
+      '4:45 unknown-argument: args.path: 1 of the 6 tools "*" matches takes no "path" argument ("read_multiple_files"), so the condition fails, and the rule denies, every call to them (put the rule under a key naming only the tools that take "path")',
     ]);
     // Every tool of the glob takes it: nothing to say.
     expect(
@@ -74,7 +82,8 @@ describe('condition paths against the tools inputSchemas (validate --server)', (
         '  write_file:\n    rules: [{ name: r, conditions: [{ path: args.force, op: exists, value: false }] }]\n' +
           '  free_form:\n    rules: [{ name: f, conditions: [{ path: args.anything, op: eq, value: 1 }] }]\n' +
           '  not_listed:\n    rules: [{ name: n, conditions: [{ path: args.x, op: eq, value: 1 }] }]\n' +
-          '  open_ended:\n    rules: [{ name: o, conditions: [{ path: args.extra, op: eq, value: 1 }] }]\n',
+          '  open_ended:\n    rules: [{ name: o, conditions: [{ path: args.extra, op: eq, value: 1 }] }]\n' +
+          '  branching:\n    rules: [{ name: b, conditions: [{ path: args.path, op: regex, value: x }] }]\n',
       ),
     ).toEqual([]);
   });

@@ -15,31 +15,42 @@ import type { Locator } from './yaml-source.js';
 interface DeclaredArguments {
   readonly names: ReadonlySet<string>;
   readonly lists: ReadonlySet<string>;
+  /** `additionalProperties` admits other arguments outright (`true`, or a schema for them). */
+  readonly open: boolean;
 }
 
 /**
- * The `properties` of an object `inputSchema`; undefined when the schema does not pin them (no
- * `properties`, `patternProperties`, or an `additionalProperties` that admits others outright), so
- * nothing can be said. An `additionalProperties` left out is read as "the listed ones": servers
- * leave it out while naming every argument they take.
+ * The top-level `properties` of an object `inputSchema`; undefined when the schema may declare
+ * others elsewhere (no `properties`; `patternProperties`, `allOf`/`anyOf`/`oneOf`, `$ref`, `if`,
+ * `dependentSchemas`, `unevaluatedProperties`), so nothing can be said. An `additionalProperties`
+ * left out is read as "the listed ones" (servers leave it out while naming every argument they
+ * take); one that admits others outright marks the tool `open`: it may take any argument.
  */
 function declaredArguments(schema: unknown): DeclaredArguments | undefined {
   if (schema === null || typeof schema !== 'object') return undefined;
-  const s = schema as { properties?: unknown; patternProperties?: unknown; additionalProperties?: unknown };
-  if (s.patternProperties !== undefined) return undefined;
-  // A schema that says outright it takes other arguments (`true`, or a schema for them).
-  if (
-    s.additionalProperties === true ||
-    (s.additionalProperties !== null && typeof s.additionalProperties === 'object')
-  )
-    return undefined;
+  const s = schema as Record<string, unknown>;
+  // Arguments declared elsewhere than the top-level `properties` (branches, references,
+  // conditionals), or admitted by pattern: nothing can be said.
+  for (const k of [
+    'patternProperties',
+    'allOf',
+    'anyOf',
+    'oneOf',
+    '$ref',
+    'if',
+    'dependentSchemas',
+    'unevaluatedProperties',
+  ])
+    if (s[k] !== undefined) return undefined;
   if (s.properties === null || typeof s.properties !== 'object' || Array.isArray(s.properties))
     return undefined;
   const props = s.properties as Record<string, unknown>;
   const lists = new Set<string>();
   for (const [name, p] of Object.entries(props))
     if (p !== null && typeof p === 'object' && (p as { type?: unknown }).type === 'array') lists.add(name);
-  return { names: new Set(Object.keys(props)), lists };
+  const extra = s.additionalProperties;
+  const open = extra === true || (extra !== null && typeof extra === 'object');
+  return { names: new Set(Object.keys(props)), lists, open };
 }
 
 /**
@@ -59,14 +70,16 @@ export function argumentPathWarnings(
 ): PolicyError[] {
   const out: PolicyError[] = [];
   for (const [key, entry] of Object.entries(doc.tools ?? {})) {
-    const names =
+    const hidden = doc.hide?.length ? toolGlobMatcher(doc.hide) : undefined;
+    const names = (
       key === '*'
         ? [...schemas.keys()]
         : isGlob(key)
           ? [...schemas.keys()].filter(toolGlobMatcher(key))
           : schemas.has(exactToolName(key))
             ? [exactToolName(key)]
-            : [];
+            : []
+    ).filter((n) => !hidden?.(n)); // hidden tools are denied anyway
     // Tools whose schema does not pin their arguments are not judged.
     const pinned: Array<{ name: string; args: DeclaredArguments }> = [];
     for (const n of names) {
@@ -85,7 +98,7 @@ export function argumentPathWarnings(
         const at = locate(['tools', key, 'rules', i, 'conditions', j, 'path']);
         const tools =
           names.length === 1 ? `"${names[0]}"` : `any of the ${names.length} tools "${key}" matches`;
-        const lacking = pinned.filter((p) => !p.args.names.has(arg)).map((p) => p.name);
+        const lacking = pinned.filter((p) => !p.args.open && !p.args.names.has(arg)).map((p) => p.name);
         if (lacking.length === pinned.length && allPinned) {
           const known = [...new Set(args.flatMap((a) => [...a.names]))];
           const guess = didYouMean(arg, known);

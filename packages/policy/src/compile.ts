@@ -235,7 +235,7 @@ function compileRule(
     const v: { requiredArgs: boolean; schema?: Readonly<Record<string, unknown>> } = {
       requiredArgs: rule.validate.required_args ?? false,
     };
-    if (rule.validate.schema) v.schema = nfcText(rule.validate.schema) as Record<string, unknown>;
+    if (rule.validate.schema) v.schema = structuredClone(rule.validate.schema);
     out.validate = deepFreeze(v as CompiledValidate);
   }
   if (rule.state) {
@@ -270,13 +270,13 @@ function compileCondition(c: PolicyCondition, scope: string, location: SourceLoc
       source === 'state' ? [segs.slice(1, -1).join('.'), segs[segs.length - 1]!] : segs.slice(1),
     ),
     op: c.op as ConditionOp,
-    value: deepFreeze(nfcText(c.value)),
+    value: deepFreeze(c.op === 'regex' || c.op === 'not_regex' ? structuredClone(c.value) : nfcText(c.value)),
     location,
   };
   void scope;
   if (source === 'state') out.counterId = `${segs.slice(1, -1).join('.')}.${segs[segs.length - 1]}`;
   if (c.op === 'regex' || c.op === 'not_regex') {
-    const r = tryCompileRegex((c.value as string).normalize('NFC'));
+    const r = tryCompileRegex(c.value as string);
     // Validation already rejected patterns that fail here.
     if (r.ok) out.regex = r.regex;
   }
@@ -284,20 +284,17 @@ function compileCondition(c: PolicyCondition, scope: string, location: SourceLoc
 }
 
 /**
- * A copy of `value` (a condition value, a regex, a `validate.schema`) with every string, and every
- * mapping key, in Unicode normalization form C (UAX #15). The runtime compares argument text in
- * NFC (`canonicalText` of `@tollgate/runtime`), so a name written decomposed
+ * A copy of a condition value (`eq`, `neq`, `in`, `not_in`, `contains`) with its text in Unicode
+ * normalization form C (UAX #15): a string, or each string of a list. The runtime compares
+ * argument text in NFC too (`valueHolds` of `@tollgate/runtime`), so a name written decomposed
  * (`Re\u0301sume\u0301`, pasted from a macOS file name) meets the argument `Résumé`, sent either
- * way.
+ * way. Patterns are left as written: normalizing a regex rewrites its syntax (`[e\u0301]`).
  */
 function nfcText(value: unknown): unknown {
   if (typeof value === 'string') return value.normalize('NFC');
-  if (Array.isArray(value)) return value.map(nfcText);
-  if (value !== null && typeof value === 'object') {
-    // Entries: a key `__proto__` stays a key.
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.normalize('NFC'), nfcText(v)]));
-  }
-  return value;
+  if (Array.isArray(value))
+    return value.map((e) => (typeof e === 'string' ? e.normalize('NFC') : structuredClone(e)));
+  return structuredClone(value);
 }
 
 function compileRateLimit(

@@ -16,10 +16,10 @@ function holds(op: string, value: unknown, args: Record<string, unknown>, path =
   return conditionHolds(c, resolvePath(args, c.segments));
 }
 
-describe('Unicode text is compared up to canonical equivalence (NFC on both sides)', () => {
+describe('Unicode text is judged in each form a server may act on', () => {
   const KELVIN = '/tmp/\u212Aeys/k.txt'; // KELVIN SIGN: NFC reads it as K
   const NFD = '/tmp/Re\u0301sume\u0301/cv.txt'; // Résumé decomposed
-  it('deny-lists catch the names a normalizing server acts on', () => {
+  it('deny-lists fail when any reading (as sent, NFC, NFD) matches', () => {
     expect(holds('not_regex', '/Keys(/|$)', { v: '/tmp/Keys/k.txt' })).toBe(false);
     expect(holds('not_regex', '/Keys(/|$)', { v: KELVIN })).toBe(false);
     expect(holds('not_regex', '/(keys|R\u00e9sum\u00e9)(/|$)', { v: NFD })).toBe(false);
@@ -31,11 +31,15 @@ describe('Unicode text is compared up to canonical equivalence (NFC on both side
     expect(holds('not_in', ['Re\u0301sume\u0301'], { v: 'R\u00e9sum\u00e9' })).toBe(false);
     expect(holds('neq', 'Re\u0301sume\u0301', { v: 'R\u00e9sum\u00e9' })).toBe(false);
     expect(holds('not_regex', '/Se\u0301crets(/|$)', { v: '/x/S\u00e9crets/k.txt' })).toBe(false);
+    // Guards on the characters themselves see the text as sent (review).
+    expect(holds('not_regex', '[^\\x00-\\x7F]', { v: 'a\u212A' })).toBe(false);
+    expect(holds('not_regex', '[\\x{300}-\\x{36F}]', { v: 'Re\u0301sume\u0301' })).toBe(false);
+    expect(holds('not_regex', '\\x{212A}', { v: '/srv/\u212Aeys' })).toBe(false);
     // Text with nothing to normalize is judged as sent.
     expect(holds('not_regex', '/Keys(/|$)', { v: '/tmp/k\u00e9ys' })).toBe(true);
     expect(holds('neq', 'caf\u00e9', { v: 'the' })).toBe(true);
   });
-  it('allow-lists admit a canonically equivalent spelling, either way round', () => {
+  it('allow-lists hold in NFC, and as sent unless that is fully decomposed', () => {
     expect(holds('regex', '^/tmp/(/|[^/])*$', { v: KELVIN })).toBe(true);
     expect(holds('eq', 'caf\u00e9', { v: 'caf\u00e9' })).toBe(true);
     expect(holds('eq', 'caf\u00e9', { v: 'cafe\u0301' })).toBe(true);
@@ -49,6 +53,12 @@ describe('Unicode text is compared up to canonical equivalence (NFC on both side
     expect(holds('in', ['a', 'caf\u00e9'], { v: ['a', 'cafe\u0301'] })).toBe(true);
     expect(holds('eq', 'caf\u00e9', { v: 'cafe' })).toBe(false);
     expect(holds('exists', true, { v: KELVIN })).toBe(true);
+    // Text NFC turns into ASCII must pass as sent too: a server that does not normalize reads it.
+    expect(holds('regex', '^[\\x00-\\x7F]*$', { v: '\u212Aeys' })).toBe(false);
+    expect(holds('regex', '^[ -~]*$', { v: 'ls\u037E' })).toBe(false);
+    expect(holds('eq', 'Keys', { v: '\u212Aeys' })).toBe(false);
+    // Patterns are not rewritten: a class of e and a combining mark stays one.
+    expect(holds('regex', '^[e\u0301]$', { v: 'e' })).toBe(true);
     // NFKC is not applied: "…", "™" and ligatures compare as written.
     expect(holds('eq', 'a\u2026', { v: 'a\u2026' })).toBe(true);
     expect(holds('in', ['Acme\u2122'], { v: 'Acme\u2122' })).toBe(true);

@@ -211,23 +211,15 @@ function nonAscii(s: string): boolean {
   return Buffer.byteLength(s, 'utf8') !== s.length;
 }
 
-/**
- * `v` with its text in Unicode normalization form C (UAX #15): a string, or each string of a
- * list; `v` itself when that changes nothing (ASCII text, numbers, mappings, text already in
- * NFC). Conditions compare text up to canonical equivalence: a server that normalizes names
- * (`@modelcontextprotocol/server-filesystem` resolves a path component to an existing entry equal
- * after NFC; macOS file systems treat NFC and NFD as one name) opens `/tmp/Keys` for
- * `/tmp/\u212Aeys` (KELVIN SIGN) and `Résumé` for a decomposed `Re\u0301sume\u0301`. NFKC is
- * not applied: servers rarely fold compatibility characters, and it would read `…` as `...`.
- */
-export function canonicalText(v: unknown): unknown {
-  if (typeof v === 'string') return nonAscii(v) ? v.normalize('NFC') : v;
+/** `v` (a string, or a list) with each string in `form`; `v` itself when nothing changes. */
+function normalized(v: unknown, form: 'NFC' | 'NFD'): unknown {
+  if (typeof v === 'string') return nonAscii(v) ? v.normalize(form) : v;
   if (!Array.isArray(v)) return v;
   let out: unknown[] | undefined;
   for (let i = 0; i < v.length; i++) {
     const e = v[i];
     if (typeof e !== 'string' || !nonAscii(e)) continue;
-    const n = e.normalize('NFC');
+    const n = e.normalize(form);
     if (n === e) continue;
     out ??= v.slice();
     out[i] = n;
@@ -236,45 +228,93 @@ export function canonicalText(v: unknown): unknown {
 }
 
 /**
- * {@link canonicalText} all the way down: `v` (a call's arguments, for a policy's
- * `validate.schema`, whose strings the compiler put in NFC) with every string and mapping key in
- * NFC; `v` itself, not a copy, when nothing changes.
+ * `v` with its text in Unicode normalization form C (UAX #15): a string, or each string of a
+ * list; `v` itself when that changes nothing (ASCII text, numbers, mappings, text in NFC). How a
+ * server that normalizes names reads it: `@modelcontextprotocol/server-filesystem` resolves a path
+ * component to an existing entry equal after NFC, and macOS file systems treat NFC and NFD as one
+ * name, so `/tmp/\u212Aeys` (KELVIN SIGN) opens `/tmp/Keys`.
  */
-export function canonicalDeep(v: unknown): unknown {
+export function canonicalText(v: unknown): unknown {
+  return normalized(v, 'NFC');
+}
+
+/** Deepest nesting {@link canonicalDeep} rewrites; deeper parts are left as sent (and judged so). */
+const CANONICAL_MAX_DEPTH = 64;
+
+/**
+ * {@link canonicalText} all the way down, to {@link CANONICAL_MAX_DEPTH} levels: `v` (a call's
+ * arguments, for a policy's `validate.schema`) with every string and mapping key in NFC; `v`
+ * itself, not a copy, when nothing changes (nothing is allocated for ASCII arguments).
+ */
+export function canonicalDeep(v: unknown, depth = 0): unknown {
   if (typeof v === 'string') return nonAscii(v) ? v.normalize('NFC') : v;
-  if (v === null || typeof v !== 'object' || v instanceof InexactNumber) return v;
+  if (v === null || typeof v !== 'object' || v instanceof InexactNumber || depth >= CANONICAL_MAX_DEPTH)
+    return v;
   if (Array.isArray(v)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < v.length; i++) {
-      const n = canonicalDeep(v[i]);
+      const n = canonicalDeep(v[i], depth + 1);
       if (n === v[i]) continue;
       out ??= v.slice();
       out[i] = n;
     }
     return out ?? v;
   }
-  const entries = Object.entries(v);
-  let changed = false;
-  const mapped = entries.map(([k, e]): [string, unknown] => {
+  const obj = v as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  let out: Record<string, unknown> | undefined;
+  const put = (o: Record<string, unknown>, k: string, value: unknown) =>
+    // defineProperty: a key `__proto__` stays a key.
+    Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     const nk = nonAscii(k) ? k.normalize('NFC') : k;
-    const ne = canonicalDeep(e);
-    if (nk !== k || ne !== e) changed = true;
-    return [nk, ne];
-  });
-  return changed ? Object.fromEntries(mapped) : v;
+    const ne = canonicalDeep(obj[k], depth + 1);
+    if (out === undefined) {
+      if (nk === k && ne === obj[k]) continue;
+      out = {};
+      for (let j = 0; j < i; j++) put(out, keys[j]!, obj[keys[j]!]);
+    }
+    put(out, nk, ne);
+  }
+  return out ?? v;
+}
+
+/** The operators that deny what they match: a reading that matches is enough to fail them. */
+function deniesMatch(op: CompiledCondition['op']): boolean {
+  return op === 'neq' || op === 'not_in' || op === 'not_regex';
 }
 
 /**
- * {@link conditionHolds} on a value from {@link lookup} ({@link MISSING} when absent). Text is
- * judged in NFC ({@link canonicalText}), against policy text the compiler put in NFC too: a
- * `not_regex: /Keys/` guard refuses `/\u212Aeys/` and a decomposed name meets an allow-list
- * written composed, whichever spelling the agent sends and whichever way the server reads it.
+ * {@link conditionHolds} on a value from {@link lookup} ({@link MISSING} when absent). Text outside
+ * ASCII is judged in each form a server may act on (the policy's `eq`/`neq`/`in`/`not_in`/
+ * `contains` values are in NFC, from the compiler):
+ * - `neq`, `not_in`, `not_regex` must hold as sent, in NFC and in NFD: a guard against `/Keys/`
+ *   refuses `/\u212Aeys/` (a normalizing server opens `Keys`), a guard against a character refuses
+ *   it whatever the spelling, and a pattern written decomposed still finds the composed name;
+ * - `eq`, `in`, `contains`, `regex` must hold in NFC, and as sent too unless the text as sent is
+ *   fully decomposed (NFD, as macOS writes names): a decomposed `Re\u0301sume\u0301` meets an
+ *   allow-list of `Résumé`, while `\u212Aeys`, which a server that does not normalize reads as
+ *   other characters than `Keys`, must pass as sent too.
+ * `exists` and the numeric operators (which hold only for numbers and ASCII integer strings) are
+ * judged as sent.
  */
 export function valueHolds(c: CompiledCondition, v: unknown): boolean {
-  return rawValueHolds(c, canonicalText(v));
+  const op = c.op;
+  if (op === 'exists' || op === 'lt' || op === 'lte' || op === 'gt' || op === 'gte')
+    return rawValueHolds(c, v);
+  const nfc = canonicalText(v);
+  const nfd = normalized(v, 'NFD');
+  if (nfc === v && nfd === v) return rawValueHolds(c, v);
+  if (deniesMatch(op))
+    return (
+      rawValueHolds(c, v) && (nfc === v || rawValueHolds(c, nfc)) && (nfd === v || rawValueHolds(c, nfd))
+    );
+  if (nfc === v) return rawValueHolds(c, v);
+  return rawValueHolds(c, nfc) && (nfd === v || rawValueHolds(c, v));
 }
 
-/** {@link valueHolds} on text already in NFC. */
+/** {@link valueHolds} on one reading of the value. */
 function rawValueHolds(c: CompiledCondition, v: unknown): boolean {
   if (c.op === 'exists') return (v !== MISSING) === (c.value !== false);
   if (v === MISSING) return false;

@@ -200,7 +200,7 @@ tools:
   });
 });
 
-describe('validate.schema reads argument text in NFC, as conditions do', () => {
+describe('validate.schema judges argument text as sent and in NFC', () => {
   it('a not-pattern refuses the KELVIN SIGN spelling of a guarded directory, in a list too', async () => {
     const p = compile(`
 version: "1"
@@ -224,6 +224,31 @@ tools:
         message: 'Rule "no keys" rejected the arguments of "read_multiple_files": /paths/1 must NOT be valid',
       });
     }
+  });
+});
+
+describe('validate.schema on text NFC would shorten, and on deep arguments', () => {
+  it('a maxLength holds for the text as sent, not only its composed form; deep nesting does not throw', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  t:
+    rules:
+      - name: short
+        validate:
+          schema: { type: object, properties: { name: { type: string, maxLength: 4 } } }
+`);
+    const call = (args: Record<string, unknown>) =>
+      evaluate(p, { tool: 't', args }, ctx(new MemoryCounterStore()));
+    expect(await call({ name: 'caf\u00e9' })).toMatchObject({ allowed: true });
+    // 8 code points that NFC composes into 4.
+    expect(await call({ name: 'e\u0301'.repeat(4) })).toMatchObject({
+      allowed: false,
+      message: 'Rule "short" rejected the arguments of "t": /name must NOT have more than 4 characters',
+    });
+    let deep: unknown = 'e\u0301';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(await call({ other: deep })).toMatchObject({ allowed: true });
   });
 });
 

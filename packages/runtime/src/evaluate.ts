@@ -432,8 +432,11 @@ async function evaluateRules(
           }
         }
         if (rule.validate.schema) {
-          // The policy's schema is in NFC (the compiler puts it there): the arguments are read so too.
-          const r = validator.validate(rule.validate.schema, canonicalDeep(schemaArgs(call)));
+          // As sent and, when that differs, in NFC (a normalizing server's reading): both must pass.
+          const sent = schemaArgs(call);
+          let r = validator.validate(rule.validate.schema, sent);
+          const nfc = canonicalDeep(sent);
+          if (r.ok && nfc !== sent) r = validator.validate(rule.validate.schema, nfc);
           if (!r.ok) errors.push(...r.errors);
         }
         if (errors.length > 0) setFail('invalid_arguments', errors.slice(0, 3).join('; '));

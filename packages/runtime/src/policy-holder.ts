@@ -362,7 +362,8 @@ export class PolicyHolder {
  * rate limit turned from a fixed into a sliding window or back. Counts are kept per window length
  * and kind (see docs/runtime.md, "Keys"), so tightening `5/hour` into `5/day` admits 5 more calls
  * at once. One line each, e.g. `rate limit "per hour" of "echo": 5/hour -> 5/day`; empty when
- * nothing restarts. Renamed rules are not listed (nothing ties the new name to the old one).
+ * nothing restarts. A rate limit new under a tool key that lost one is listed too (a rename,
+ * most likely: counts are kept by rule name); a rule moved to another tool key is not.
  */
 export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): string[] {
   const limits = (p: CompiledPolicy) => {

@@ -100,11 +100,15 @@ export async function runProxyCommand(
     if (command.length === 0) {
       throw new UsageError('missing -c <policy.yaml> and the server command (see tollgate --help)');
     }
-    // `tollgate -- node server.js -c p.yaml`: everything after -- is the server's.
+    // `tollgate -- node server.js -c p.yaml`: everything after -- is the server's. Only a value
+    // that looks like a policy file is taken for Tollgate's (`bash -c "..."` is the server's own).
     const late = command.findIndex((a) => a === '-c' || a === '--config' || a.startsWith('--config='));
     if (argv.includes('--') && late >= 0) {
+      const value = command[late]!.includes('=') ? command[late]!.split('=')[1]! : (command[late + 1] ?? '');
       throw new UsageError(
-        `missing -c <policy.yaml>: the ${command[late]!.split('=')[0]} after -- goes to the server command; put it before --: tollgate -c <policy.yaml> -- <command> [args...]`,
+        /\.(ya?ml|json)$/i.test(value)
+          ? `missing -c <policy.yaml>: the ${command[late]!.split('=')[0]} ${value} after -- goes to the server command; put it before --: tollgate -c ${value} -- <command> [args...]`
+          : 'missing -c <policy.yaml> for Tollgate (options after -- are passed to the server command): tollgate -c <policy.yaml> -- <command> [args...]',
       );
     }
     throw new UsageError(
