@@ -5,6 +5,7 @@ const schemas = new Map<string, unknown>([
   ['write_file', { type: 'object', properties: { path: { type: 'string' }, content: { type: 'string' } } }],
   ['edit_file', { type: 'object', properties: { path: { type: 'string' }, edits: { type: 'array' } } }],
   ['read_multiple_files', { type: 'object', properties: { paths: { type: 'array' } } }],
+  ['read_some', { type: 'object', properties: { paths: { type: ['array', 'null'] } } }],
   ['free_form', { type: 'object' }],
   ['open_ended', { type: 'object', properties: { id: { type: 'string' } }, additionalProperties: true }],
   [
@@ -45,7 +46,7 @@ describe('condition paths against the tools inputSchemas (validate --server)', (
         `  "*":\n    rules: [{ name: r, conditions: [{ path: args.path, op: not_regex, value: x }] }]\n`,
       ),
     ).toEqual([
-      '4:45 unknown-argument: args.path: 1 of the 6 tools "*" matches takes no "path" argument ("read_multiple_files"), so the condition fails, and the rule denies, every call to them (put the rule under a key naming only the tools that take "path")',
+      '4:45 unknown-argument: args.path: 2 of the 7 tools "*" matches take no "path" argument ("read_multiple_files", "read_some"), so the condition fails, and the rule denies, every call to them (put the rule under a key naming only the tools that take "path")',
     ]);
     // Every tool of the glob takes it: nothing to say.
     expect(
@@ -68,6 +69,13 @@ describe('condition paths against the tools inputSchemas (validate --server)', (
       ),
     ).toEqual([
       '4:45 regex-on-list: args.paths is a list in the inputSchema of "read_multiple_files": regex tests strings, so it fails on every call (to confine every element, use a validate.schema with an items pattern, or not_regex (which searches every element); see "Lists of paths" in docs/policy-reference.md)',
+    ]);
+    expect(
+      warnings(
+        `  read_some:\n    rules: [{ name: r, conditions: [{ path: args.paths, op: regex, value: "^/srv" }] }]\n`,
+      ),
+    ).toEqual([
+      '4:45 regex-on-list: args.paths is a list in the inputSchema of "read_some": regex tests strings, so it fails on every call (to confine every element, use a validate.schema with an items pattern, or not_regex (which searches every element); see "Lists of paths" in docs/policy-reference.md)',
     ]);
     // An element of the list is a string: fine.
     expect(

@@ -47,10 +47,16 @@ function declaredArguments(schema: unknown): DeclaredArguments | undefined {
   const props = s.properties as Record<string, unknown>;
   const lists = new Set<string>();
   for (const [name, p] of Object.entries(props))
-    if (p !== null && typeof p === 'object' && (p as { type?: unknown }).type === 'array') lists.add(name);
+    if (p !== null && typeof p === 'object' && isListType((p as { type?: unknown }).type)) lists.add(name);
   const extra = s.additionalProperties;
   const open = extra === true || (extra !== null && typeof extra === 'object');
   return { names: new Set(Object.keys(props)), lists, open };
+}
+
+/** `type: array`, or a list of types that are all `array` or `null` (`["array", "null"]`). */
+function isListType(type: unknown): boolean {
+  if (type === 'array') return true;
+  return Array.isArray(type) && type.includes('array') && type.every((t) => t === 'array' || t === 'null');
 }
 
 /**
