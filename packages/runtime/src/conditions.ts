@@ -304,14 +304,15 @@ export function valueHolds(c: CompiledCondition, v: unknown): boolean {
   if (op === 'exists' || op === 'lt' || op === 'lte' || op === 'gt' || op === 'gte')
     return rawValueHolds(c, v);
   const nfc = canonicalText(v);
-  const nfd = normalized(v, 'NFD');
-  if (nfc === v && nfd === v) return rawValueHolds(c, v);
-  if (deniesMatch(op))
+  if (deniesMatch(op)) {
+    const nfd = normalized(v, 'NFD');
     return (
       rawValueHolds(c, v) && (nfc === v || rawValueHolds(c, nfc)) && (nfd === v || rawValueHolds(c, nfd))
     );
+  }
+  // Text already in NFC (or ASCII) has one reading: no NFD pass for it.
   if (nfc === v) return rawValueHolds(c, v);
-  return rawValueHolds(c, nfc) && (nfd === v || rawValueHolds(c, v));
+  return rawValueHolds(c, nfc) && (normalized(v, 'NFD') === v || rawValueHolds(c, v));
 }
 
 /** {@link valueHolds} on one reading of the value. */
