@@ -114,6 +114,15 @@ describe('compilePolicy', () => {
     expect(p.rulesFor('create_refund')).toBe(p.rulesFor('create_refund')); // memoised
   });
 
+  it('lists every tools: entry, exact then globs then "*", with their kinds', () => {
+    const p = load();
+    expect(p.entries.map((e) => [e.key, e.kind])).toEqual([
+      ['create_charge', 'exact'],
+      ['create_*', 'glob'],
+      ['*', 'wildcard'],
+    ]);
+  });
+
   it('answers isListed and isHidden', () => {
     const p = load();
     expect(p.isListed('create_charge')).toBe(true);

@@ -193,6 +193,7 @@ function build(doc: PolicyDocument, parsed: ParsedPolicy): CompiledPolicy {
     hide: Object.freeze([...hide]),
     exact: new FrozenMap(exact),
     globs: frozenGlobs,
+    entries: Object.freeze([...exact.values(), ...frozenGlobs, ...(wildcard ? [wildcard] : [])]),
     counters: new FrozenMap([...counters.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     rulesFor,
     isListed: (tool: string) => exact.has(tool) || frozenGlobs.some((g) => g.matches(tool)),

@@ -155,6 +155,8 @@ export interface CompiledPolicy {
   readonly globs: readonly CompiledToolEntry[];
   /** The `"*"` entry, if any. */
   readonly wildcard?: CompiledToolEntry;
+  /** Every `tools:` entry: the exact ones, then the globs in file order, then `"*"` if any. */
+  readonly entries: readonly CompiledToolEntry[];
   /** Every counter defined by a `state` block, by id. */
   readonly counters: ReadonlyMap<string, CompiledCounter>;
   /**

@@ -22,8 +22,12 @@ export interface UnlistedEntries {
  * @param toolNames every tool name the server lists
  */
 export function unlistedEntries(policy: CompiledPolicy, toolNames: Iterable<string>): UnlistedEntries {
-  const keys = [...policy.exact.values(), ...policy.globs].map((e) => e.key);
-  return unlistedOf(keys, policy.hide, new Set(toolNames));
+  // `"*"` is never unlisted: unlistedOf skips it.
+  return unlistedOf(
+    policy.entries.map((e) => e.key),
+    policy.hide,
+    new Set(toolNames),
+  );
 }
 
 /**

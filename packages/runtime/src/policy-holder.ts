@@ -368,7 +368,7 @@ export class PolicyHolder {
 export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): string[] {
   const limits = (p: CompiledPolicy) => {
     const out = new Map<string, { rule: string; tool: string; rl: CompiledRateLimit }>();
-    for (const entry of [...p.exact.values(), ...p.globs, ...(p.wildcard ? [p.wildcard] : [])])
+    for (const entry of p.entries)
       for (const rule of entry.rules)
         if (rule.rateLimit)
           out.set(rule.rateLimit.key, { rule: rule.name, tool: entry.key, rl: rule.rateLimit });

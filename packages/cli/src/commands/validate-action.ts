@@ -24,7 +24,7 @@ export interface ValidateSummary {
 }
 
 function summarise(policy: CompiledPolicy, hidden: number): ValidateSummary {
-  const entries = [...policy.exact.values(), ...policy.globs, ...(policy.wildcard ? [policy.wildcard] : [])];
+  const entries = policy.entries;
   const rules = entries.flatMap((e) => e.rules);
   return {
     tools: {

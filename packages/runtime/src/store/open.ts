@@ -149,8 +149,9 @@ export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Prom
     opts.leases === false
       ? store
       : new LeasedCounterStore(store, typeof opts.leases === 'object' ? opts.leases : {});
-  if (dsn === 'memory:' || dsn === 'memory') return new MemoryCounterStore({ reservationTtlMs: ttl });
-  if (dsn && /^rediss?:\/\//.test(dsn)) {
+  const kind = storeKindOf(dsn);
+  if (kind === 'memory') return new MemoryCounterStore({ reservationTtlMs: ttl });
+  if (dsn && kind === 'redis') {
     // Throws (before connecting) when the database is not a non-negative integer.
     const store = new RedisCounterStore({ url: dsn, prefix: opts.prefix, reservationTtlMs: ttl });
     const failMode = opts.failMode ?? 'closed';
@@ -184,6 +185,17 @@ export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Prom
 }
 
 /**
+ * Which store a `--state-dsn` names: `memory:` (or `memory`), a `redis://` or `rediss://` URL, or
+ * anything else (no DSN included), which is a SQLite file once {@link openCounterStore} has
+ * checked it.
+ */
+function storeKindOf(dsn: string | undefined): 'memory' | 'redis' | 'sqlite' {
+  if (dsn === 'memory:' || dsn === 'memory') return 'memory';
+  if (dsn && /^rediss?:\/\//.test(dsn)) return 'redis';
+  return 'sqlite';
+}
+
+/**
  * The SQLite file the store of `opts` keeps its counts in: `sqlite:<file>` or a bare path given as
  * the DSN, else `tollgate.sqlite` under the state directory. Undefined for `memory:` and Redis
  * DSNs. The path as given (not resolved); no check that it is valid (see {@link openCounterStore}).
@@ -192,7 +204,7 @@ export function sqliteFileOf(
   opts: Pick<OpenCounterStoreOptions, 'stateDsn' | 'stateDir'>,
 ): string | undefined {
   const dsn = opts.stateDsn;
-  if (dsn === 'memory:' || dsn === 'memory' || (dsn && /^rediss?:\/\//.test(dsn))) return undefined;
+  if (storeKindOf(dsn) !== 'sqlite') return undefined;
   return dsn
     ? dsn.replace(/^sqlite:/, '')
     : join(opts.stateDir ?? defaultPaths().stateDir, 'tollgate.sqlite');
