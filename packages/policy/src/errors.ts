@@ -97,7 +97,7 @@ export const POLICY_ERROR_CODES = {
   'rule-has-no-effect':
     'An `action: allow` rule carries nothing to check, or a `validate` block checks nothing (warning).',
   'invisible-text':
-    'A tool key, hide entry or path starts or ends with whitespace or holds an invisible character, so it matches nothing a client sends (warning).',
+    'A tool key, hide entry or path starts or ends with whitespace or holds an invisible character, so it matches nothing a client sends; or an `eq`/`neq`/`in`/`not_in`/`contains` value holds an invisible character, so it equals no argument typed without it (warning).',
   'replacement-character':
     'The text holds U+FFFD, which stands in for bytes that were not valid UTF-8 when the file was read (warning).',
   'regex-empty': 'A `regex` condition has an empty pattern, which matches every string (warning).',

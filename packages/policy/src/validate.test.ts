@@ -118,6 +118,36 @@ describe('text nobody can see', () => {
     expect(w('a\u200Db')).toEqual(['invisible-text']);
   });
 
+  it('an eq/neq/in/not_in/contains value holding an invisible character is named, with where it is', () => {
+    const r = (cond: string) =>
+      parsePolicy(`version: "1"\ntools:\n  t:\n    rules: [{ conditions: [${cond}] }]\n`).warnings.map(
+        (e) => [e.code, e.line, e.column, e.message],
+      );
+    expect(r('{ path: args.owner, op: eq, value: "acme\\u200b" }')).toEqual([
+      [
+        'invisible-text',
+        4,
+        63,
+        'eq value "acme\u200b" holds the invisible character U+200B, so it equals only text spelled with it',
+      ],
+    ]);
+    expect(r('{ path: args.path, op: not_in, value: [/etc/passwd, "/etc/sh\\u00adadow"] }')).toEqual([
+      [
+        'invisible-text',
+        4,
+        80,
+        'not_in value "/etc/sh\u00adadow" holds the invisible character U+00AD, so it equals only text spelled with it',
+      ],
+    ]);
+    expect(r('{ path: args.q, op: contains, value: "\\u202edrop" }').map((w) => w[3])).toEqual([
+      'contains value "\u202edrop" holds the invisible character U+202E, so it is found only in text spelled with it',
+    ]);
+    // Whitespace at the ends is a value like any other; a regex may look for invisible characters.
+    expect(r('{ path: args.q, op: eq, value: " padded " }')).toEqual([]);
+    expect(r("{ path: args.q, op: not_regex, value: '\\p{Cf}' }")).toEqual([]);
+    expect(r('{ path: args.n, op: in, value: [1, "x", null] }')).toEqual([]);
+  });
+
   it('a hidden tool with an empty entry is told the entry never applies', () => {
     const r = parsePolicy('version: "1"\nhide: ["get-*"]\ntools:\n  get-sum: {}\n');
     expect(r.warnings.map((e) => e.message)).toEqual([

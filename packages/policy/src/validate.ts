@@ -465,6 +465,15 @@ interface CounterRef {
 function invisibleText(s: string): string | undefined {
   if (/^\s/u.test(s)) return 'starts with whitespace';
   if (/\s$/u.test(s)) return 'ends with whitespace';
+  return invisibleCharacter(s);
+}
+
+/**
+ * `holds the invisible character U+XXXX` for the first character of `s` nobody can see: a
+ * zero-width, bidi control, other format or control character, a line or paragraph separator, or
+ * a Hangul filler. Undefined when there is none.
+ */
+function invisibleCharacter(s: string): string | undefined {
   // A zero-width joiner inside an emoji sequence (👨‍💻) is part of what is seen; Hangul fillers
   // are letters (Lo) that show nothing.
   const m = /[\p{Cf}\p{Cc}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0]/u.exec(
@@ -923,6 +932,26 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
           op === 'eq' || op === 'neq' ? 'to compare against several values use `in` / `not_in`' : undefined,
         );
       break;
+  }
+  // A value pasted with a zero-width space or a bidi mark in it compares equal to no argument typed
+  // without one: an allow-list refuses the real value, and a deny-list (neq, not_in) lets it through.
+  if (op === 'eq' || op === 'neq' || op === 'in' || op === 'not_in' || op === 'contains') {
+    const texts: [string, ValuePath][] = Array.isArray(v)
+      ? v.flatMap((x, i): [string, ValuePath][] => (typeof x === 'string' ? [[x, [...vp, i]]] : []))
+      : typeof v === 'string'
+        ? [[v, vp]]
+        : [];
+    for (const [text, at] of texts) {
+      const unseen = invisibleCharacter(text);
+      if (unseen)
+        add(
+          at,
+          'invisible-text',
+          `${op} value ${JSON.stringify(text)} ${unseen}, so it ${op === 'contains' ? 'is found only in text' : 'equals only text'} spelled with it`,
+          "retype the value without it; to refuse arguments that hold such characters, add `{ op: not_regex, value: '\\p{Cf}' }`",
+          { severity: 'warning' },
+        );
+    }
   }
 }
 

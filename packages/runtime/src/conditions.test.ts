@@ -16,6 +16,18 @@ function holds(op: string, value: unknown, args: Record<string, unknown>, path =
   return conditionHolds(c, resolvePath(args, c.segments));
 }
 
+describe('refusing invisible characters (the invisible-text hint)', () => {
+  it("not_regex '\\p{Cf}' refuses zero-width and bidi characters and lets newlines and tabs through", () => {
+    const guard = (v: unknown) => holds('not_regex', '\\p{Cf}', { v });
+    expect(guard('acme\u200b')).toBe(false);
+    expect(guard('\u202egnp.exe')).toBe(false);
+    expect(guard('/etc/sh\u00adadow')).toBe(false);
+    expect(guard(['ok', 'a\u2060b'])).toBe(false);
+    expect(guard('line one\nline\ttwo')).toBe(true);
+    expect(guard('R\u00e9sum\u00e9 \u{1F468}')).toBe(true);
+  });
+});
+
 describe('Unicode text is judged in each form a server may act on', () => {
   const KELVIN = '/tmp/\u212Aeys/k.txt'; // KELVIN SIGN: NFC reads it as K
   const NFD = '/tmp/Re\u0301sume\u0301/cv.txt'; // Résumé decomposed
