@@ -41,6 +41,14 @@ class RootCommand extends Command {
 }
 
 /**
+ * The command line `program` (the root command) last parsed, with the node and script paths when
+ * it came from `process.argv`; `process.argv` for any other command.
+ */
+export function commandLineOf(program: Command): readonly string[] {
+  return program instanceof RootCommand ? program.argv : process.argv;
+}
+
+/**
  * The root `tollgate` command with its program-wide settings (version, positional options, exit
  * code 2 on usage errors) and no options or action of its own yet.
  */

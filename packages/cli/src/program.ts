@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { registerRun } from './commands/run.js';
-import { createRootProgram, registerSubcommands } from './commands-tree.js';
+import { commandLineOf, createRootProgram, registerSubcommands } from './commands-tree.js';
 
 /**
  * Build the `tollgate` command tree. The root command runs the proxy
@@ -11,5 +11,20 @@ export function buildProgram(): Command {
   const program = createRootProgram();
   registerRun(program);
   registerSubcommands(program);
+  // `tollgate --state-dsn memory: explain ...`: the proxy's options, read before the subcommand,
+  // would be parsed and then dropped, and `explain` would read another store than the one named.
+  program.hook('preSubcommand', (root, sub) => {
+    if (!root.options.some((o) => root.getOptionValueSource(o.attributeName()) === 'cli')) return;
+    // As typed (`-c`, `--state-dsn=memory:`), up to the subcommand's name.
+    const words = commandLineOf(root);
+    const given = words
+      .slice(0, words.indexOf(sub.name()))
+      .filter((w) => w.startsWith('-'))
+      .map((w) => w.replace(/=.*/s, ''));
+    root.error(
+      `error: ${given.join(', ')} before \`${sub.name()}\` ${given.length === 1 ? 'is an option' : 'are options'} of the proxy, not of \`${sub.name()}\`: put the options of a command after its name, e.g. tollgate ${sub.name()} ${given[0]} ...`,
+      { code: 'tollgate.optionBeforeCommand', exitCode: 2 },
+    );
+  });
   return program;
 }

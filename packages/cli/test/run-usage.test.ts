@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bearerCarries, DEFAULT_MAX_MESSAGE_BYTES } from '@tollgate/proxy';
 import { Command } from 'commander';
@@ -423,6 +423,65 @@ describe('a misspelt subcommand', () => {
     expect(bare.stderr).toContain(
       'missing -c <policy.yaml> (did you mean a subcommand? "stauts" is not one; did you mean `tollgate status`?)',
     );
+  });
+});
+
+describe("paths of Tollgate's own files", () => {
+  const tilde = (name: string, value: string) =>
+    `${name} ${value} starts with ~, which is not expanded here (only a shell expands it; MCP clients pass it as written): write the absolute path`;
+  it('refuses a ~ that no shell expanded (a client config passes it as written)', () => {
+    const server = ['--', process.execPath, FAKE_SERVER];
+    const home = runCli(['-c', policy, ...server], { env: { TOLLGATE_HOME: '~/tgx' } });
+    expect(home.code).toBe(2);
+    expect(home.stderr).toContain(tilde('TOLLGATE_HOME', '~/tgx'));
+    const stateDir = tollgate(['-c', policy, '--state-dir', '~/.tollgate/x', ...server]);
+    expect(stateDir.code).toBe(2);
+    expect(stateDir.stderr).toContain(tilde('--state-dir', '~/.tollgate/x'));
+    const explain = tollgate(['explain', '-c', policy, '--tool', 'x', '--state-dsn', 'sqlite:~/a.sqlite']);
+    expect(explain.code).toBe(2);
+    expect(explain.stderr).toContain(tilde('--state-dsn', '~/a.sqlite'));
+    const status = runCli(['status', '--json'], { env: { TOLLGATE_HOME: '~/tg' } });
+    expect(status.code).toBe(2);
+    expect(JSON.parse(status.stdout).errors).toEqual([
+      { code: 'usage', message: tilde('TOLLGATE_HOME', '~/tg') },
+    ]);
+    // Nothing was created under a directory named "~".
+    expect(existsSync(join(cliRoot, '~'))).toBe(false);
+  });
+
+  it('warns that a relative path depends on the working directory, naming where it resolves', () => {
+    const state = join(dir, 'relative-state');
+    const relativeState = relative(cliRoot, state);
+    const r = tollgate(['-c', policy, '--state-dir', relativeState, '--', process.execPath, FAKE_SERVER]);
+    expect(r.stderr).toContain(
+      `--state-dir ${relativeState} is a relative path: it resolves to ${state}, against the working directory, which each MCP client chooses for itself; write the absolute path`,
+    );
+    expect(existsSync(join(state, 'tollgate.sqlite'))).toBe(true);
+    // Absolute paths (the helper's TOLLGATE_HOME) draw no warning.
+    expect(tollgate(['-c', policy, '--', process.execPath, FAKE_SERVER]).stderr).not.toContain(
+      'relative path',
+    );
+  });
+});
+
+describe("the proxy's options before a subcommand", () => {
+  it('are refused, as typed, instead of dropped (explain would read another store)', () => {
+    const explain = tollgate(['--state-dsn=memory:', 'explain', '-c', policy, '--tool', 'x']);
+    expect(explain.code).toBe(2);
+    expect(explain.stderr).toContain(
+      'error: --state-dsn before `explain` is an option of the proxy, not of `explain`: put the options of a command after its name, e.g. tollgate explain --state-dsn ...',
+    );
+    const validate = tollgate(['-c', policy, '--no-watch', 'validate']);
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toContain('error: -c, --no-watch before `validate` are options of the proxy');
+    const json = tollgate(['--state-dir', dir, 'status', '--json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout).errors[0]).toMatchObject({
+      code: 'usage',
+      reason: 'tollgate.optionBeforeCommand',
+    });
+    // After the subcommand's name they are its own.
+    expect(tollgate(['validate', '-c', policy]).code).toBe(0);
   });
 });
 

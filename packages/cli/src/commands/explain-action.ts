@@ -28,7 +28,7 @@ import {
 } from '@tollgate/runtime';
 import { pc } from '../colors.js';
 import { readBounded, tooLargeMessage } from '../read-bounded.js';
-import { emptyStateOptionProblem, stateDsnOf } from './state-dsn.js';
+import { emptyStateOptionProblem, stateDsnOf, unexpandedTildeProblem } from './state-dsn.js';
 
 /** Parsed options of `tollgate explain`. */
 export interface ExplainOptions {
@@ -345,7 +345,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     return;
   }
   let state: { store: CounterStore; label: string };
-  const emptyOption = emptyStateOptionProblem(opts, process.env);
+  const emptyOption = emptyStateOptionProblem(opts, process.env) ?? unexpandedTildeProblem(opts, process.env);
   if (emptyOption) {
     return fail(
       opts,

@@ -22,7 +22,12 @@ import { childEnvironment } from './child-env.js';
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
 import type { RunOptions } from './run.js';
-import { emptyStateOptionProblem, stateDsnOf } from './state-dsn.js';
+import {
+  emptyStateOptionProblem,
+  relativePathSettings,
+  stateDsnOf,
+  unexpandedTildeProblem,
+} from './state-dsn.js';
 
 /** A usage problem: printed with a hint, exit code 2. */
 export class UsageError extends Error {}
@@ -147,7 +152,7 @@ export async function runProxyCommand(
   }
   // `TOLLGATE_STATE_DSN` keeps a Redis password off the command line (and out of `ps`); a flag wins.
   const stateDsn = stateDsnOf(opts, process.env);
-  const emptyOption = emptyStateOptionProblem(opts, process.env);
+  const emptyOption = emptyStateOptionProblem(opts, process.env) ?? unexpandedTildeProblem(opts, process.env);
   if (emptyOption) throw new UsageError(emptyOption);
   if (opts.statePrefix !== undefined && !/^rediss?:\/\//.test(stateDsn ?? '')) {
     // Silently ignoring it would leave the counters shared that the user meant to separate.
@@ -184,6 +189,12 @@ export async function runProxyCommand(
   }
 
   const logger = createLogger({ level: opts.logLevel });
+  for (const { name, value, resolved } of relativePathSettings(opts, process.env, process.cwd())) {
+    logger.warn(
+      { [name]: value, resolved },
+      `${name} ${value} is a relative path: it resolves to ${resolved}, against the working directory, which each MCP client chooses for itself; write the absolute path`,
+    );
+  }
   // The listener in front of `-- CMD` gives the child the same arguments; only --upstream has none.
   const exposedIn = opts.upstream ? undefined : directoryArgumentHolding(policyFile, command.slice(1));
   if (exposedIn !== undefined) {

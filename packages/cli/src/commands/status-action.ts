@@ -22,6 +22,8 @@ import { existsSync } from 'node:fs';
 import { printable } from '@tollgate/policy';
 import { type DecisionEvent, defaultPaths, readDecisionLog } from '@tollgate/runtime';
 import { pc } from '../colors.js';
+import { jsonFailureText } from '../json-failure.js';
+import { unexpandedTildeProblem } from './state-dsn.js';
 
 /** A proxy instance as reconstructed from startup/shutdown events. */
 export interface InstanceStatus {
@@ -415,6 +417,14 @@ function render(r: StatusReport): string {
  * the report for the last `opts.since` milliseconds (text, or JSON with `--json`).
  */
 export function runStatus(opts: { json?: boolean; since: number }): void {
+  // Only the decision log's directory is read here.
+  const tilde = unexpandedTildeProblem({}, { TOLLGATE_HOME: process.env.TOLLGATE_HOME });
+  if (tilde) {
+    if (opts.json) process.stdout.write(jsonFailureText({ code: 'usage', message: tilde }));
+    else process.stderr.write(`tollgate status: ${tilde}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const now = Date.now();
   const { eventsDir } = defaultPaths();
   // Instances may have started before the window: read what the log keeps (7 days).
