@@ -121,6 +121,22 @@ describe('keys and tags the loaded value would hide', () => {
     }
   });
 
+  it('places the errors of a duplicated key at the last one, the one loaded and checked', () => {
+    const r = parsePolicy(
+      'version: "1"\ntools:\n  a:\n    rules:\n      - conditions: [{ path: args.a, op: lt, value: "5" }]\n  b: {}\n  a:\n    rules:\n      - conditions: [{ path: args.a, op: lt, value: "6" }]\n',
+    );
+    expect(r.errors.map((e) => [e.code, e.line, e.column, e.message])).toEqual([
+      ['duplicate-key', 7, 3, 'duplicate key "a": mapping keys must be unique'],
+      ['value-not-number', 9, 53, 'operator "lt" requires a numeric value, got "6" (string)'],
+    ]);
+    expect(
+      parsePolicy('version: "1"\ndefault: allow\nversion: 1\n').errors.map((e) => [e.code, e.line, e.column]),
+    ).toEqual([
+      ['duplicate-key', 3, 1],
+      ['invalid-version', 3, 10],
+    ]);
+  });
+
   it('reports keys that differ only in YAML type as duplicates', () => {
     const r = parsePolicy('version: "1"\ntools:\n  "1": {}\n  1: {}\n  true: {}\n  "true": {}\n');
     expect(r.errors).toMatchObject([
@@ -133,10 +149,11 @@ describe('keys and tags the loaded value would hide', () => {
       { code: 'duplicate-key', line: 6, column: 3 },
     ]);
     expect(r.errors[0]!.hint).toContain('`1` and `"1"` (line 3) are the same key');
-    // null and "" both load as the key "", as do null and ~; the empty tool key is reported too.
+    // null and "" both load as the key "", as do null and ~; the empty tool key is reported too,
+    // at the one loaded (the last).
     expect(parsePolicy('version: "1"\ntools:\n  null: {}\n  "": {}\n').errors).toMatchObject([
-      { code: 'empty-tool-key', line: 3, column: 3 },
       { code: 'duplicate-key', line: 4, column: 3 },
+      { code: 'empty-tool-key', line: 4, column: 3 },
     ]);
     // An alias key is compared by what it points at.
     expect(parsePolicy('version: "1"\ntools:\n  &k a: {}\n  *k : {}\n').errors).toMatchObject([

@@ -370,7 +370,8 @@ export function readYaml(text: string, file: string, options: ReadYamlOptions = 
       for (const p of map.items) {
         if (!isPair(p)) continue;
         const name = keyName(p.key, doc);
-        if (name !== undefined && !idx.has(name)) idx.set(name, p);
+        // The last of duplicate keys is the one loaded (and checked): point there.
+        if (name !== undefined) idx.set(name, p);
       }
       indexes.set(map, idx);
     }
