@@ -102,6 +102,15 @@ describe('tollgate explain', () => {
     expect(
       tollgate('explain', '-c', file, '--tool', 'qqqqqqqqqqqq', '--server', 'stripe-0.2.5').stderr,
     ).toContain('catalogue entry stripe-0.2.5 has no tool "qqqqqqqqqqqq": explained');
+    // With --json the note is in the output, where a program reads it.
+    const json = tollgate(
+      ...['explain', '-c', file, '--tool', 'create_refnud', '--server', 'stripe-0.2.5', '--json'],
+      ...['--state-dsn', 'memory:'],
+    );
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout).notes).toEqual([
+      'catalogue entry stripe-0.2.5 has no tool "create_refnud" (did you mean create_refund?): explained without its inputSchema, as the proxy would if the server listed none',
+    ]);
     // --input-schema overrides the catalogued one, as `tools:` does in a test file.
     const both = tollgate(
       ...['explain', '-c', file, '--tool', 'create_refund', '--server', 'stripe-0.2.5', '--json'],

@@ -56,6 +56,11 @@ export interface ExplainOutput {
   decision: Omit<Decision, 'trace' | 'reservation'>;
   rules: readonly RuleTrace[];
   /**
+   * Notes on how the call was explained, e.g. that the `--server` catalogue entry lists no such
+   * tool, so no inputSchema was checked. Printed on stderr without `--json`. Empty when none.
+   */
+  notes: string[];
+  /**
    * Set when the proxy would refuse the call before consulting the policy (JSON-RPC `-32602`,
    * e.g. argument names equal regardless of case): the error message. `decision` is then a
    * denial with reason `invalid_arguments` and `rules` is empty.
@@ -267,6 +272,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   // The server's tool names, when the catalogue lists them: a called name that reads as one of
   // them is refused, as the proxy refuses it once the server has listed its tools.
   let listedNames: string[] = [];
+  const notes: string[] = [];
   if (opts.server !== undefined) {
     // As a test file's `server:` does: the entry's schema unless --input-schema gives one, and a
     // tool the entry does not list is explained without one (a note says so).
@@ -279,8 +285,10 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
         [`tollgate explain: ${found.problem}`],
       );
     listedNames = found.names;
-    if ('missing' in found) process.stderr.write(`tollgate explain: note: ${found.missing}\n`);
-    else inputSchema ??= found.schema;
+    if ('missing' in found) {
+      if (opts.json) notes.push(found.missing);
+      else process.stderr.write(`tollgate explain: note: ${found.missing}\n`);
+    } else inputSchema ??= found.schema;
   }
   const file = opts.config;
   let text: string;
@@ -334,6 +342,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
         state: 'not read',
         decision: { allowed: false, reason: 'invalid_arguments', message: refused, policyHash: policy.hash },
         rules: [],
+        notes,
         refused,
       };
       process.stdout.write(`${jsonOutput(out)}\n`);
@@ -384,6 +393,7 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
       state: state.label,
       decision: bare,
       rules: trace,
+      notes,
     };
     process.stdout.write(`${jsonOutput(out)}\n`);
     return;
