@@ -464,6 +464,28 @@ describe("paths of Tollgate's own files", () => {
   });
 });
 
+describe('TOLLGATE_LOG_LEVEL', () => {
+  it('sets the log level when --log-level is not given, and is checked as the option is', () => {
+    const server = ['--', process.execPath, FAKE_SERVER];
+    const quiet = runCli(['-c', policy, ...server], {
+      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_LOG_LEVEL: 'warn' },
+    });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toContain('tollgate proxy started');
+    const given = runCli(['-c', policy, '--log-level', 'info', ...server], {
+      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_LOG_LEVEL: 'warn' },
+    });
+    expect(given.stderr).toContain('tollgate proxy started');
+    const bad = runCli(['-c', policy, ...server], {
+      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_LOG_LEVEL: 'loud' },
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      "error: option '--log-level <level>' value 'loud' from env 'TOLLGATE_LOG_LEVEL' is invalid. Allowed choices are fatal, error, warn, info, debug, trace, silent.",
+    );
+  });
+});
+
 describe("the proxy's options before a subcommand", () => {
   it('are refused, as typed, instead of dropped (explain would read another store)', () => {
     const explain = tollgate(['--state-dsn=memory:', 'explain', '-c', policy, '--tool', 'x']);

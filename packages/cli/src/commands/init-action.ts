@@ -181,7 +181,10 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
       categories: counts,
       ...(notes.length > 0 ? { notes } : {}),
     };
-    (toStdout ? process.stderr : process.stdout).write(`${JSON.stringify(summary)}\n`);
+    // On stdout, indented as every command's --json; on stderr (stdout carries the policy) one
+    // line, the last, so a caller can take it apart from progress lines before it.
+    if (toStdout) process.stderr.write(`${JSON.stringify(summary)}\n`);
+    else process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } else if (!toStdout) {
     process.stderr.write(
       `wrote ${opts.output}: starter policy for ${server.id} (${toolCount} ${toolCount === 1 ? 'tool' : 'tools'}, from the ${source})\n`,

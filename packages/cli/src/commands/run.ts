@@ -79,6 +79,7 @@ export function registerRun(program: Command): void {
     .addOption(
       new Option('--log-level <level>', 'log level on stderr')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .env('TOLLGATE_LOG_LEVEL')
         .default('info'),
     )
     .option('--log-args', 'record tool arguments in the decision log (off: they may hold secrets)')
