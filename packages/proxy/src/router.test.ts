@@ -1093,7 +1093,17 @@ describe('Router', () => {
       result: { tools: [{ name: 'echo' }, { name: 'Echo' }, { name: 'deny_x' }] },
     });
     await tick();
-    const names = ['deny_x\u0000', 'DENY_X', 'deny_x ', 'deny\uFFFD_x', '\u200Bdeny_x', 'DENY_x\u00A0'];
+    // Lone surrogates too: Go's encoding/json reads "\ud800" as U+FFFD, others drop it.
+    const names = [
+      'deny_x\u0000',
+      'DENY_X',
+      'deny_x ',
+      'deny\uFFFD_x',
+      '\u200Bdeny_x',
+      'DENY_x\u00A0',
+      'deny_x\uD800',
+      '\uDFFFdeny_x',
+    ];
     for (const [i, n] of names.entries()) client.deliver(call(10 + i, n));
     // Names the server lists itself, however close, and unknown names pass on to the policy.
     client.deliver(call(20, 'Echo'));
@@ -1203,6 +1213,24 @@ describe('Router', () => {
     await tick();
     expect(client.texts()).toEqual([answer, note]);
     expect(gate.committed).toEqual(['echo']);
+  });
+
+  it('drops an array nested in a server batch without recursing into it (3,000 levels overflowed the stack)', async () => {
+    const { client, server, gate, router } = setup();
+    client.deliver(call(1, 'echo'));
+    await tick();
+    const answer = '{"jsonrpc":"2.0","id":1,"result":{"content":[]}}';
+    const deep = `${'['.repeat(100_000)}${answer}${']'.repeat(100_000)}`;
+    server.deliver(deep);
+    await tick();
+    expect(client.sent).toHaveLength(0);
+    expect(router.stats.noiseLines).toBe(1);
+    // A nested array beside a real answer: the answer goes on, the array does not.
+    server.deliver(`[[${answer}], ${answer}]`);
+    await tick();
+    expect(client.texts()).toEqual([answer]);
+    expect(gate.committed).toEqual(['echo']);
+    expect(router.stats.noiseLines).toBe(2);
   });
 
   it('logs non-JSON-RPC server output instead of forwarding it', async () => {

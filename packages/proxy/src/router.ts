@@ -1081,7 +1081,20 @@ export class Router<D extends GateDecision = GateDecision> {
       this.stats.noiseLines++;
       return;
     }
-    for (const el of elements) this.fromServer(el);
+    for (const el of elements) {
+      // JSON-RPC 2.0 batches hold objects: an array inside one is no message, and routing it as a
+      // batch of its own would recurse once per level of nesting (a line of 3,000 `[` overflowed
+      // the stack).
+      if (el[skipWs(el, 0)] === 0x5b /* [ */) {
+        this.stats.noiseLines++;
+        this.log.warn(
+          { line: el.length > 2000 ? `${el.toString('utf8', 0, 2000)}...` : el.toString('utf8') },
+          'an array nested in a server batch is not a JSON-RPC message (not forwarded)',
+        );
+        continue;
+      }
+      this.fromServer(el);
+    }
   }
 
   private filterList(bytes: Buffer): Buffer {
@@ -1390,8 +1403,8 @@ function looksLikeToolsCall(method: string): boolean {
   return visible === 'tools/call' || caseVariantOf(visible, TOOLS_CALL) !== undefined;
 }
 
-/** Control (Cc), format (Cf) and separator (Z*) characters. */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Z}]/gu;
+/** Control (Cc), format (Cf) and separator (Z*) characters, lone surrogates (Cs) and U+FFFD. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Z}\p{Cs}\uFFFD]/gu;
 
 const TOOLS_CALL = ['tools/call'] as const;
 

@@ -71,8 +71,12 @@ export function caseVariantOf(name: string, names: readonly string[]): string | 
   return undefined;
 }
 
-/** Control (Cc), format (Cf) and separator (Z*) characters, and U+FFFD (what replaced bad UTF-8). */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Z}\uFFFD]/gu;
+/**
+ * Control (Cc), format (Cf) and separator (Z*) characters, U+FFFD (what replaced bad UTF-8), and
+ * lone surrogates (Cs: `"\ud800"`, which Go's encoding/json and Python's `errors="replace"` decode
+ * to U+FFFD, and other decoders drop).
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Z}\p{Cs}\uFFFD]/gu;
 
 /**
  * `name` without invisible characters (see `INVISIBLE`): what a decoder that stops at a NUL (a C
