@@ -10,6 +10,7 @@ class Peer implements MessageTransport {
   onmessage?: (bytes: Buffer) => void;
   onclose?: (info: CloseInfo) => void;
   onlongmessage?: MessageTransport['onlongmessage'];
+  onoversize?: MessageTransport['onoversize'];
   async start() {}
   send(bytes: Buffer) {
     this.sent.push(bytes);
@@ -1335,6 +1336,123 @@ describe('a short server answer followed by stray bytes', () => {
     server.deliver({ jsonrpc: '2.0', id: 2, result: { content: [] } });
     await tick();
     expect(client.json()[1]).toEqual({ jsonrpc: '2.0', id: 2, result: { content: [] } });
+  });
+});
+
+describe('messages over the size cap in the other id space', () => {
+  const report = (text: string) => {
+    const bytes = Buffer.from(text);
+    return { bytes: 27_259, limit: 20_000, head: bytes.subarray(0, 4096), tail: bytes.subarray(-4096) };
+  };
+  it("a server request over the cap is refused to the server, never taken for the answer to the client's request with its id", async () => {
+    const { client, server, gate, router } = setup();
+    client.deliver(call(0, 'echo'));
+    await tick();
+    const sent = server.sent.length;
+    // The SDK writes a request method first and its id (here 0, the server's own) last.
+    server.onoversize!(
+      report(
+        `{"method":"sampling/createMessage","params":{"messages":["${'x'.repeat(9000)}"]},"jsonrpc":"2.0","id":0}`,
+      ),
+    );
+    await tick();
+    expect(client.sent).toEqual([]);
+    expect(router.pendingRequests).toBe(1);
+    expect(gate.committed).toEqual([]);
+    expect(server.json().slice(sent)).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 0,
+        error: {
+          code: -32600,
+          message:
+            "Invalid Request: message of 27259 bytes exceeds Tollgate's limit of 20000 bytes (--max-message-bytes); it was not passed to the client",
+        },
+      },
+    ]);
+    // A notification over the cap has no one to tell.
+    server.onoversize!(
+      report(`{"method":"notifications/message","params":{"data":"${'x'.repeat(9000)}"},"jsonrpc":"2.0"}`),
+    );
+    expect(server.sent.length).toBe(sent + 1);
+    // The client's call is still answered by the server's real answer.
+    server.deliver({ jsonrpc: '2.0', id: 0, result: { content: [] } });
+    await tick();
+    expect(client.json()).toEqual([{ jsonrpc: '2.0', id: 0, result: { content: [] } }]);
+    expect(gate.committed).toEqual(['echo']);
+  });
+
+  it("a client response over the cap goes to the server as an error, not back to the client under the server's id", async () => {
+    const { client, server, router } = setup();
+    client.deliver(call(0, 'echo'));
+    await tick();
+    const sent = server.sent.length;
+    client.onoversize!(
+      report(`{"result":{"content":{"type":"text","text":"${'x'.repeat(9000)}"}},"jsonrpc":"2.0","id":0}`),
+    );
+    await tick();
+    expect(client.sent).toEqual([]);
+    expect(router.pendingRequests).toBe(1);
+    expect(server.json().slice(sent)).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 0,
+        error: {
+          code: -32603,
+          message:
+            "The client's response of 27259 bytes exceeds Tollgate's limit of 20000 bytes (--max-message-bytes); it was not passed to the server",
+        },
+      },
+    ]);
+    // A client request over the cap is still refused to the client.
+    client.onoversize!(
+      report(
+        `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"t":"${'x'.repeat(9000)}"}}}`,
+      ),
+    );
+    await tick();
+    expect(client.json().map((m) => [m.id, m.error?.code])).toEqual([[7, -32600]]);
+  });
+});
+
+describe('a malformed server answer naming a pending request', () => {
+  it('answers that request with an error at once, whatever made it no response', async () => {
+    const { client, server, gate, router } = setup();
+    const shapes = [
+      '{"jsonrpc":"2.0","id":1,"result":{"content":[]},"error":{"code":1,"message":"x"}}',
+      '{"jsonrpc":"2.0","id":2}',
+      '{"jsonrpc":"1.0","id":3,"result":{"content":[]}}',
+      '{"id":4,"result":{"content":[]}}',
+    ];
+    for (let id = 1; id <= shapes.length; id++) client.deliver(call(id, 'echo'));
+    await tick();
+    for (const s of shapes) server.deliver(Buffer.from(s));
+    await tick();
+    expect(client.json().map((m) => [m.id, m.error?.code, m.error?.message])).toEqual([
+      [
+        1,
+        -32603,
+        "The MCP server's answer could not be passed on: not a JSON-RPC message (a response with both result and error)",
+      ],
+      [
+        2,
+        -32603,
+        "The MCP server's answer could not be passed on: not a JSON-RPC message (neither a request, a notification nor a response)",
+      ],
+      [
+        3,
+        -32603,
+        'The MCP server\'s answer could not be passed on: not a JSON-RPC message (jsonrpc must be "2.0")',
+      ],
+      [
+        4,
+        -32603,
+        'The MCP server\'s answer could not be passed on: not a JSON-RPC message (jsonrpc must be "2.0")',
+      ],
+    ]);
+    expect(router.pendingRequests).toBe(0);
+    // The server answered, so each call ran and counts.
+    expect(gate.committed).toEqual(['echo', 'echo', 'echo', 'echo']);
   });
 });
 

@@ -54,7 +54,7 @@ import { idKey } from './jsonrpc/id.js';
 import { applyEdits, setMember } from './jsonrpc/json-edit.js';
 import { arrayElements, memberAt, skipWs } from './jsonrpc/json-text.js';
 import { caseCollision, caseVariantOf, invisibleVariantOf } from './jsonrpc/member-names.js';
-import { findIdInEdges } from './jsonrpc/oversize.js';
+import { findIdInEdges, kindInEdges } from './jsonrpc/oversize.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
 import { ToolNameIndex } from './tool-name-variants.js';
 import { filterToolsList, type ListedTool, ToolCatalogue } from './tools-list.js';
@@ -1186,6 +1186,23 @@ export class Router<D extends GateDecision = GateDecision> {
 
   private clientOversize(r: OversizeReport): void {
     const id = findIdInEdges(r.head, r.tail);
+    if (kindInEdges(r.head) === 'response') {
+      // The client's answer to a server request (a sampling result, say): a response is never
+      // answered (JSON-RPC 2.0 section 5), and its id is the server's, which the client would take
+      // for one of its own. The server, which awaits it, is told instead.
+      this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'client response over the size cap dropped');
+      if (id !== undefined && !this.serverGone)
+        this.server.send(
+          encode(
+            errorResponse(
+              id,
+              ErrorCode.InternalError,
+              `The client's response of ${r.bytes} bytes exceeds Tollgate's limit of ${r.limit} bytes (--max-message-bytes); it was not passed to the server`,
+            ),
+          ),
+        );
+      return;
+    }
     this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'client message over the size cap refused');
     const reply = encode(
       errorResponse(
@@ -1202,6 +1219,22 @@ export class Router<D extends GateDecision = GateDecision> {
 
   private serverOversize(r: OversizeReport): void {
     const id = findIdInEdges(r.head, r.tail);
+    if (kindInEdges(r.head) === 'request') {
+      // A request of the server's (its own id space, say sampling/createMessage): it names no
+      // request of the client's. Its sender would wait for an answer the client never gets.
+      this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'server request over the size cap dropped');
+      if (id !== undefined && !this.serverGone)
+        this.server.send(
+          encode(
+            errorResponse(
+              id,
+              ErrorCode.InvalidRequest,
+              `Invalid Request: message of ${r.bytes} bytes exceeds Tollgate's limit of ${r.limit} bytes (--max-message-bytes); it was not passed to the client`,
+            ),
+          ),
+        );
+      return;
+    }
     this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'server message over the size cap dropped');
     if (id === undefined) return;
     const key = idKey(id);

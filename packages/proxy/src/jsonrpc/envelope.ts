@@ -36,9 +36,11 @@ export interface Envelope {
    */
   readonly problem?: string;
   /**
-   * For `invalid`: set only for a response followed by stray bytes (`{...} 0`), to the id of the
-   * request it was meant to answer. Other invalid messages may carry an `id` too (a server request
-   * without `jsonrpc`, say), which names no request of the client's.
+   * For `invalid`: the id of the request a malformed answer was meant to answer: a response
+   * followed by stray bytes (`{...} 0`), or a message with an `id` and no `method` that is no
+   * response (both `result` and `error`, neither, or no `jsonrpc: "2.0"`). Other invalid messages
+   * may carry an `id` too (a server request without `jsonrpc`, say), which names no request of
+   * the client's.
    */
   readonly answers?: JsonRpcId;
   /**
@@ -238,8 +240,11 @@ export interface EnvelopeFields {
 export function classifyEnvelope(f: EnvelopeFields): Envelope {
   const { jsonrpc, hasId, hasMethod, hasResult, hasError, method } = f;
   const id = f.id as JsonRpcId | undefined;
+  // An id without a method is an answer, however malformed: the request it names can be answered
+  // with an error instead of waiting forever (used for the server's messages).
+  const answers = hasId && !hasMethod && idProblem(id) === undefined ? { answers: id as JsonRpcId } : {};
   if (jsonrpc !== '2.0')
-    return { kind: 'invalid', problem: 'jsonrpc must be "2.0"', ...(hasId ? { id } : {}) };
+    return { kind: 'invalid', problem: 'jsonrpc must be "2.0"', ...(hasId ? { id } : {}), ...answers };
   if (hasId) {
     const problem = idProblem(id);
     if (problem !== undefined) return { kind: 'invalid', problem };
@@ -255,8 +260,12 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
   }
   return {
     kind: 'invalid',
-    problem: 'neither a request, a notification nor a response',
+    problem:
+      hasId && hasResult && hasError
+        ? 'a response with both result and error'
+        : 'neither a request, a notification nor a response',
     ...(hasId ? { id } : {}),
+    ...answers,
   };
 }
 
