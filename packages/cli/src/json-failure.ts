@@ -7,14 +7,19 @@
 export interface JsonFailureError {
   /**
    * Stable code: `usage` (a command line commander or the command refused), `scan-timeout`,
-   * `scan-failed`, `catalogue` (init: the `--server` entry cannot be used; catalog stats: no catalogue in `--dir`), `cannot-write`,
-   * `internal`.
+   * `scan-failed`, `catalogue` (init: the `--server` entry cannot be used; catalog stats: no
+   * catalogue in `--dir`, or a catalogue file that does not load), `cannot-write`, `internal`.
    */
   code: string;
   /** Human-readable, one line where possible. */
   message: string;
   /** For `usage`: commander's error code, e.g. `commander.unknownOption`. */
   reason?: string;
+  /** The file the problem is in, when it is one file (a catalogue file that does not load). */
+  file?: string;
+  /** 1-based line and column of the first problem in `file`, when known. */
+  line?: number;
+  column?: number;
 }
 
 /** What a failing `--json` run prints (one object, indented, then a newline). */

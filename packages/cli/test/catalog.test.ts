@@ -50,6 +50,39 @@ describe('tollgate catalog import', { timeout: 120_000 }, () => {
   });
 });
 
+describe('tollgate catalog import: the output directory', { timeout: 120_000 }, () => {
+  const snapshot = join(defaultSourcesDir(), 'npm-scans', 'memory.json');
+
+  it('one that cannot be created exits 2 with one line, or the JSON failure object with --json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-import-out-'));
+    const blocker = join(dir, 'file');
+    writeFileSync(blocker, 'x');
+    const out = join(blocker, 'catalog');
+    const message = `cannot create the catalogue directory ${out}: ENOTDIR`;
+    const json = tollgate(['import', '--out', out, '--json', snapshot]);
+    expect(json.code).toBe(2);
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout)).toEqual({
+      ok: false,
+      errors: [{ code: 'cannot-write', message }],
+      warnings: [],
+    });
+    const text = tollgate(['import', '--out', out, snapshot]);
+    expect(text.code).toBe(2);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toBe(`tollgate catalog import: ${message}\n`);
+  });
+
+  it('is not created when every import fails', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-import-out-'));
+    const out = join(dir, 'catalog');
+    const r = tollgate(['import', '--out', out, '--json', join(dir, 'missing.json')]);
+    expect(r.code).toBe(1);
+    expect((JSON.parse(r.stdout) as { ok: boolean }).ok).toBe(false);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
 describe('tollgate catalog import --json', { timeout: 120_000 }, () => {
   it('puts the warning about overrides not carried over in the JSON, not on stderr', () => {
     const out = mkdtempSync(join(tmpdir(), 'tollgate-import-fresh-'));
@@ -119,6 +152,27 @@ describe('tollgate catalog stats', { timeout: 120_000 }, () => {
     expect(JSON.parse(json.stdout)).toEqual({
       ok: false,
       errors: [{ code: 'catalogue', message: `catalogue directory ${missing} does not exist` }],
+      warnings: [],
+    });
+  });
+
+  it('a catalogue file that does not load exits 2 naming it (the JSON failure object with --json)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-stats-broken-'));
+    const file = join(dir, 'filesystem.yaml');
+    writeFileSync(file, 'id: filesystem\nname: x\n');
+    const message =
+      `${file}:1:1: Invalid input: expected object, received undefined (at package)\n` +
+      `${file}:1:1: Invalid input: expected array, received undefined (at tools)`;
+    const text = tollgate(['stats', '--dir', dir]);
+    expect(text.code).toBe(2);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toBe(`tollgate catalog stats: ${message}\n`);
+    const json = tollgate(['stats', '--dir', dir, '--json']);
+    expect(json.code).toBe(2);
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout)).toEqual({
+      ok: false,
+      errors: [{ code: 'catalogue', message, file, line: 1, column: 1 }],
       warnings: [],
     });
   });

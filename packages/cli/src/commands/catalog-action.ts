@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   buildCatalogEntry,
   CATEGORIES,
+  CatalogError,
   type CatalogStats,
   carryOverrides,
   catalogStats,
@@ -28,12 +29,14 @@ export interface ImportOptions {
 /**
  * `tollgate catalog import SNAPSHOT.json... [--out DIR] [--curation DIR]`: one catalogue file per
  * snapshot, descriptions from the curation files. Exit 0 when all imported, 1 when any snapshot
- * lacked curated descriptions or was invalid (the others are still written), 2 on usage errors.
+ * lacked curated descriptions or was invalid (the others are still written), 2 on usage errors
+ * and when the output directory cannot be created (the `--json` failure object with `--json`).
+ * The output directory is created only when a file is about to be written in it.
  */
 export function runImport(snapshots: string[], opts: ImportOptions): void {
   const out = opts.out ?? defaultCatalogDir();
   const curationDir = opts.curation ?? defaultCurationDir();
-  mkdirSync(out, { recursive: true });
+  let outMade = false;
   const results: Array<{ snapshot: string; id?: string; file?: string; tools?: number; error?: string }> = [];
   // With --json they go in the JSON object, where the caller reads; otherwise on stderr.
   const warnings: string[] = [];
@@ -50,6 +53,19 @@ export function runImport(snapshots: string[], opts: ImportOptions): void {
         buildCatalogEntry(snapshot, readCuration(curationDir, snapshot.server.id)),
         { warn },
       );
+      if (!outMade) {
+        try {
+          mkdirSync(out, { recursive: true });
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          const message = `cannot create the catalogue directory ${out}: ${e.code ?? e.message}`;
+          if (opts.json) process.stdout.write(jsonFailureText({ code: 'cannot-write', message }));
+          else process.stderr.write(`tollgate catalog import: ${message}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        outMade = true;
+      }
       writeFileSync(file, serializeCatalog(entry));
       results.push({ snapshot: path, id: entry.id, file, tools: entry.tools.length });
     } catch (err) {
@@ -89,17 +105,24 @@ function printStats(stats: CatalogStats): void {
   );
 }
 
-/** Reports why stats has nothing to count: text on stderr, or the JSON failure with `--json`; exit 2. */
-function statsFailure(opts: { json?: boolean }, message: string): void {
-  if (opts.json) process.stdout.write(jsonFailureText({ code: 'catalogue', message }));
+/**
+ * Reports why stats has nothing to count: text on stderr, or the JSON failure with `--json`
+ * (naming the catalogue file and position of a file that does not load); exit 2.
+ */
+function statsFailure(
+  opts: { json?: boolean },
+  message: string,
+  where?: { file: string; line: number; column: number },
+): void {
+  if (opts.json) process.stdout.write(jsonFailureText({ code: 'catalogue', message, ...where }));
   else process.stderr.write(`tollgate catalog stats: ${message}\n`);
   process.exitCode = 2;
 }
 
 /**
  * `tollgate catalog stats [--dir DIR] [--json]`: tools per category and risk, per server and
- * overall, printed as a table (or JSON). A missing, unreadable or empty directory exits 2 with one
- * line; a malformed catalogue file throws its positioned error.
+ * overall, printed as a table (or JSON). A missing, unreadable or empty directory, or a malformed
+ * catalogue file (with its positioned error), exits 2.
  */
 export function runStats(opts: { dir?: string; json?: boolean }): void {
   const dir = opts.dir ?? defaultCatalogDir();
@@ -107,8 +130,13 @@ export function runStats(opts: { dir?: string; json?: boolean }): void {
   try {
     servers = loadCatalog(dir);
   } catch (err) {
+    if (err instanceof CatalogError) {
+      // A catalogue file's own error, with its position.
+      statsFailure(opts, err.message, { file: err.file, line: err.line, column: err.column });
+      return;
+    }
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === undefined) throw err; // a catalogue file's own error, with its position
+    if (code === undefined) throw err;
     if ((err as NodeJS.ErrnoException).path !== dir) {
       statsFailure(opts, (err as Error).message); // one file that cannot be read
       return;
