@@ -47,6 +47,31 @@ describe('--upstream with credentials in the URL', () => {
   });
 });
 
+describe('scan and init --upstream with credentials in the URL', () => {
+  const problem =
+    "--upstream must not contain credentials (user:password@host): send them in a header instead, e.g. -H 'Authorization: Bearer ...'";
+  const url = 'http://alice:hunter2@127.0.0.1:9/mcp';
+
+  for (const command of ['scan', 'init']) {
+    it(`tollgate ${command} refuses it as the proxy does: usage, exit 2, the same message`, () => {
+      const output = join(dir, `${command}-policy.yaml`);
+      const extra = command === 'init' ? ['-o', output] : [];
+      const text = runCli([command, '--upstream', url, ...extra], { timeoutMs: 30_000 });
+      expect(text.code).toBe(2);
+      expect(text.stdout).toBe('');
+      expect(text.stderr).toBe(`tollgate ${command}: ${problem}\n`);
+      const json = runCli([command, '--upstream', url, ...extra, '--json'], { timeoutMs: 30_000 });
+      expect(json.code).toBe(2);
+      expect(json.stderr).toBe('');
+      expect(JSON.parse(json.stdout)).toEqual({
+        ok: false,
+        errors: [{ code: 'usage', message: problem }],
+        warnings: [],
+      });
+    });
+  }
+});
+
 describe('--header values', () => {
   it('a header without its colon is refused without echoing what follows its name', () => {
     const r = tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '-H', 'Authorization Bearer topsecret']);

@@ -12,6 +12,7 @@ import { loadPolicy, MAX_POLICY_BYTES } from '@tollgate/policy';
 import { jsonFailureText } from '../json-failure.js';
 import { catalogueServer } from './catalogue-entry.js';
 import { headerListProblem, headerObject } from './headers.js';
+import { upstreamUrlProblem } from './remote.js';
 import { catalogForScan, escapedNote, recognitionNote, shownTarget, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate init`. */
@@ -82,6 +83,9 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
       ? '--header only applies to --upstream'
       : headerListProblem(opts.header);
   if (headerProblem) return fail(opts, 'usage', headerProblem);
+  // The proxy's own check: a URL with credentials in it, or one that is not http(s), never scans.
+  const urlProblem = opts.upstream === undefined ? undefined : upstreamUrlProblem(opts.upstream);
+  if (urlProblem) return fail(opts, 'usage', urlProblem);
   const toStdout = opts.output === '-';
 
   let catalogued: CatalogServer | undefined;

@@ -208,21 +208,31 @@ export function listenerOnlyProblem(
     : `${names} need --transport http: they only apply to the HTTP listener`;
 }
 
+/**
+ * Why `upstream` cannot be an `--upstream` URL (not a URL, not http(s), credentials in it), or
+ * undefined. The proxy, `tollgate scan` and `tollgate init` refuse with this one check.
+ */
+export function upstreamUrlProblem(upstream: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(upstream);
+  } catch {
+    return `--upstream ${upstream} is not a URL (e.g. https://mcp.example.com/mcp)`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `--upstream must be http(s), not ${url.protocol}`;
+  // fetch refuses such a URL on every request, and would print it, password included.
+  if (url.username !== '' || url.password !== '')
+    return "--upstream must not contain credentials (user:password@host): send them in a header instead, e.g. -H 'Authorization: Bearer ...'";
+  return undefined;
+}
+
 /** A usage problem with the remote options, or undefined. `command` is what follows `--`. */
 export function remoteUsageProblem(command: string[], opts: RemoteOptions): string | undefined {
   if (opts.upstream !== undefined) {
     if (command.length > 0) return 'use either --upstream <url> or -- <command>, not both';
-    let url: URL;
-    try {
-      url = new URL(opts.upstream);
-    } catch {
-      return `--upstream ${opts.upstream} is not a URL (e.g. https://mcp.example.com/mcp)`;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      return `--upstream must be http(s), not ${url.protocol}`;
-    // fetch refuses such a URL on every request, and would print it, password included.
-    if (url.username !== '' || url.password !== '')
-      return "--upstream must not contain credentials (user:password@host): send them in a header instead, e.g. -H 'Authorization: Bearer ...'";
+    const urlProblem = upstreamUrlProblem(opts.upstream);
+    if (urlProblem) return urlProblem;
   } else if (command.length === 0) {
     return 'missing the server: tollgate -c policy.yaml --transport http -- <command>, or --upstream <url>';
   }

@@ -12,6 +12,7 @@ import {
 import { MAX_POLICY_BYTES } from '@tollgate/policy';
 import { jsonFailureText } from '../json-failure.js';
 import { headerListProblem, headerObject } from './headers.js';
+import { upstreamUrlProblem } from './remote.js';
 import { catalogForScan, escapedNote, recognitionNote, shownTarget, skippedNote } from './scan-notes.js';
 
 /** Parsed options of `tollgate scan`. */
@@ -55,6 +56,9 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       ? '--header only applies to --upstream'
       : headerListProblem(opts.header);
   if (headerProblem) return fail(opts, 'usage', headerProblem);
+  // The proxy's own check: a URL with credentials in it, or one that is not http(s), never scans.
+  const urlProblem = opts.upstream === undefined ? undefined : upstreamUrlProblem(opts.upstream);
+  if (urlProblem) return fail(opts, 'usage', urlProblem);
   if (opts.json && opts.formatGiven)
     return fail(opts, 'usage', `give either --json or --format ${opts.format}, not both`);
   if (opts.id !== undefined && !CATALOG_ID_PATTERN.test(opts.id)) {
