@@ -195,6 +195,19 @@ describe('keys and tags the loaded value would hide', () => {
     }
   });
 
+  it('reports each unclosed flow collection once, even where two end at the same place', () => {
+    const r = parsePolicy('version: "1"\ntools: {a: {rules: [ }\n', { filename: 'p.yaml' });
+    expect(r.errors.map((e) => [e.code, e.line, e.column, e.message])).toEqual([
+      [
+        'yaml-syntax',
+        2,
+        22,
+        'Flow sequence in block collection must be sufficiently indented and end with a ]',
+      ],
+      ['yaml-syntax', 2, 23, 'Flow map in block collection must be sufficiently indented and end with a }'],
+    ]);
+  });
+
   it('hints that a bare * key must be quoted', () => {
     const sameLine = parsePolicy('version: "1"\ntools:\n  abc: {}\n  *: {}\n');
     expect(sameLine.errors).toMatchObject([{ code: 'yaml-syntax', line: 4, column: 3 }]);

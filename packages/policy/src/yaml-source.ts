@@ -272,8 +272,14 @@ export function readYaml(text: string, file: string, options: ReadYamlOptions = 
     return m ? { token: m[0].slice(0, -1), offset: star } : undefined;
   };
   const errors: PolicyError[] = [];
+  // The library can report one problem more than once: every flow collection left open
+  // (`{a: {rules: [ }`) ends at the same place with the same message. Each is reported once.
+  const reported = new Set<string>();
   for (const e of doc.errors) {
     const p = posOf(e.pos[0]);
+    const key = `${e.code}\0${p.line}\0${p.col}\0${e.message}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
     const firstLine = e.message.split('\n')[0] ?? e.message;
     if (e.code === 'DUPLICATE_KEY') {
       errors.push(
