@@ -475,7 +475,14 @@ export function checkPolicyTestFile(
         }
       }
       try {
-        return { kind: 'advance', line, ms: parseDuration((advanceNode as Node).toJSON()) };
+        // A number is shown as written: `1e400` reads as Infinity.
+        const written =
+          isScalar(advanceNode) &&
+          typeof advanceNode.value === 'number' &&
+          typeof advanceNode.source === 'string'
+            ? advanceNode.source
+            : undefined;
+        return { kind: 'advance', line, ms: parseDuration((advanceNode as Node).toJSON(), written) };
       } catch (err) {
         report(advanceNode, 'invalid-value', (err as Error).message);
         return undefined;

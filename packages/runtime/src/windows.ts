@@ -43,10 +43,13 @@ export function formatDuration(ms: number): string {
  * Parse a duration written in a test file or on the command line: a number of milliseconds, or a
  * string `<n>ms|s|m|h|d` (e.g. `61s`, `1.5h`, `250ms`).
  *
+ * @param written - the value as its author wrote it, for the error message (a YAML `1e400` is read
+ *   as `Infinity`); default: the value itself
  * @returns milliseconds
- * @throws Error when the text is not a non-negative duration
+ * @throws Error when the text is not a non-negative duration; a number that is not finite is said
+ *   to be so
  */
-export function parseDuration(value: unknown): number {
+export function parseDuration(value: unknown, written?: string): number {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
   if (typeof value === 'string') {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
@@ -57,7 +60,8 @@ export function parseDuration(value: unknown): number {
       return n * factor;
     }
   }
-  throw new Error(
-    `invalid duration ${JSON.stringify(value)}: use milliseconds or e.g. "61s", "5m", "1h", "1d"`,
-  );
+  // JSON.stringify shows Infinity and NaN as `null`.
+  const shown = written ?? (typeof value === 'number' ? String(value) : JSON.stringify(value));
+  const why = typeof value === 'number' && !Number.isFinite(value) ? ' (not a finite number)' : '';
+  throw new Error(`invalid duration ${shown}${why}: use milliseconds or e.g. "61s", "5m", "1h", "1d"`);
 }

@@ -307,6 +307,20 @@ tests:
     });
   });
 
+  it('an advance that is not a finite number is shown as written (1e400, .nan), not as null', () => {
+    const checked = checkPolicyTestFile(
+      'policy: p.yaml\ntests:\n  - name: t\n    steps:\n      - advance: 1e400\n      - advance: .nan\n      - advance: -5\n',
+      't.yaml',
+      () => ({ text: 'version: "1"\n' }),
+    );
+    const hint = 'use milliseconds or e.g. "61s", "5m", "1h", "1d"';
+    expect(checked.ok ? [] : checked.problems.map((p) => [p.line, p.column, p.code, p.message])).toEqual([
+      [5, 18, 'invalid-value', `invalid duration 1e400 (not a finite number): ${hint}`],
+      [6, 18, 'invalid-value', `invalid duration .nan (not a finite number): ${hint}`],
+      [7, 18, 'invalid-value', `invalid duration -5: ${hint}`],
+    ]);
+  });
+
   it('message_includes: "" is a problem (it matches every message)', () => {
     const checked = checkPolicyTestFile(
       'policy: p.yaml\ntests:\n  - steps:\n      - call: x\n        expect: { message_includes: "" }\n',
