@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { summarize } from '../src/commands/status-action.js';
+import { spanText, summarize } from '../src/commands/status-action.js';
 import { runCli } from './from-source.js';
 
 // Runs from source (no build needed): `tollgate status` over hand-written decision logs.
@@ -254,6 +254,25 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     expect(statusJson().running).toMatchObject([
       { instance: 'early', lastReload: { ok: false } },
       { instance: 'fixed', lastReload: { ok: true } },
+    ]);
+  });
+
+  it('words a long --since in days, not hours', () => {
+    const r = status('--since', '100000d');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Calls in the last 100000d: 0');
+    const h = 3_600_000;
+    const d = 24 * h;
+    expect([30 * 60_000, h, 1.5 * h, d, 36 * h, 2 * d, 60 * h, 7.5 * d, 100_000 * d].map(spanText)).toEqual([
+      '30m',
+      '1h',
+      '1.5h',
+      '24h',
+      '36h',
+      '2d',
+      '60h',
+      '7.5d',
+      '100000d',
     ]);
   });
 

@@ -332,6 +332,18 @@ export function summarize(
 
 const BARS = '▁▂▃▄▅▆▇█';
 
+/**
+ * The `--since` span as the text report words it: in days for a whole number of days from 2 days
+ * up and for any span from 7 days up (to 2 decimals: `100000d`, `7.5d`), else in hours from 1 hour
+ * (`36h`, `1.5h`), else in minutes (`30m`).
+ */
+export function spanText(ms: number): string {
+  const days = ms / 86_400_000;
+  if (days >= 7 || (days >= 2 && Number.isInteger(days))) return `${+days.toFixed(2)}d`;
+  if (ms >= 3_600_000) return `${+(ms / 3_600_000).toFixed(2)}h`;
+  return `${Math.round(ms / 60_000)}m`;
+}
+
 /** A one-line sparkline of `values` (scaled to the largest; zero is a space). */
 export function sparkline(values: readonly number[]): string {
   const max = Math.max(0, ...values);
@@ -365,8 +377,7 @@ function render(r: StatusReport): string {
     );
   }
   if ((r.unreadable ?? []).length > 0) out.push('');
-  const span =
-    r.sinceMs >= 3_600_000 ? `${+(r.sinceMs / 3_600_000).toFixed(2)}h` : `${Math.round(r.sinceMs / 60_000)}m`;
+  const span = spanText(r.sinceMs);
   out.push(pc.bold(`Running instances: ${r.running.length}`));
   for (const i of r.running) {
     out.push(
