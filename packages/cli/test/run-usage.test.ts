@@ -260,8 +260,9 @@ describe('-c - on the proxy', () => {
   it('is refused with exit 2, saying why, instead of "cannot read policy -: ENOENT"', () => {
     const r = tollgate(['-c', '-', '--', process.execPath, FAKE_SERVER]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(
-      'tollgate: the proxy cannot read its policy from standard input (-c -): stdin carries the MCP messages',
+    // `tollgate test` has no -c: only the commands that read -c - are named.
+    expect(r.stderr).toBe(
+      'tollgate: the proxy cannot read its policy from standard input (-c -): stdin carries the MCP messages, and the policy is read again when it changes and on SIGHUP; save it to a file (tollgate validate and tollgate explain read -c -)\n',
     );
   });
 
@@ -281,6 +282,21 @@ describe('-c - on the proxy', () => {
     expect(r.stderr).toContain(
       'tollgate: the proxy cannot read its policy from standard input (-c -): the policy is read again when it changes and on SIGHUP',
     );
+  });
+});
+
+describe('an invalid policy on the proxy', () => {
+  it('counts its errors in words that agree with the number', () => {
+    const one = join(dir, 'one-error.yaml');
+    writeFileSync(one, 'version: "1"\ndefault: maybe\n');
+    const two = join(dir, 'two-errors.yaml');
+    writeFileSync(two, 'version: "1"\ndefault: maybe\nfoo: 1\n');
+    const r1 = tollgate(['-c', one, '--', process.execPath, FAKE_SERVER]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain(`tollgate: policy ${one} is invalid (1 error); not starting\n`);
+    const r2 = tollgate(['-c', two, '--', process.execPath, FAKE_SERVER]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain(`tollgate: policy ${two} is invalid (2 errors); not starting\n`);
   });
 });
 

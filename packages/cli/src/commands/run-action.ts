@@ -18,6 +18,7 @@ import {
   sqliteFileOf,
 } from '@tollgate/runtime';
 import { SUBCOMMANDS } from '../commands-tree.js';
+import { plural } from '../plural.js';
 import { childEnvironment } from './child-env.js';
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
@@ -164,7 +165,7 @@ export async function runProxyCommand(
   if (opts.config === '-') {
     // Standard input carries the MCP stream here; the one-shot commands read `-c -`.
     throw new UsageError(
-      `the proxy cannot read its policy from standard input (-c -): ${remote ? '' : 'stdin carries the MCP messages, and '}the policy is read again when it changes and on SIGHUP; save it to a file (tollgate validate, explain and test read -c -)`,
+      `the proxy cannot read its policy from standard input (-c -): ${remote ? '' : 'stdin carries the MCP messages, and '}the policy is read again when it changes and on SIGHUP; save it to a file (tollgate validate and tollgate explain read -c -)`,
     );
   }
   const policyFile = resolve(opts.config);
@@ -262,7 +263,7 @@ export async function runProxyCommand(
     if (err instanceof PolicyLoadError) {
       for (const line of err.formatted) process.stderr.write(`${line}\n`);
       throw new UsageError(
-        `policy ${opts.config} is invalid (${err.errors.length || 1} error(s)); not starting`,
+        `policy ${opts.config} is invalid (${plural(err.errors.length || 1, 'error')}); not starting`,
       );
     }
     throw new UsageError(err instanceof Error ? err.message : String(err));

@@ -8,6 +8,7 @@ import {
   type TestFileProblem,
 } from '@tollgate/runtime';
 import { pc } from '../colors.js';
+import { plural } from '../plural.js';
 import { readPolicyTestFile } from '../policy-test-file.js';
 
 /** Known tool names per tested policy (see {@link proxyRefusal}). */
@@ -32,8 +33,6 @@ function proxyRefusal(
 
 /** A file's result; `problems` lists every problem of a test file that could not be run. */
 type FileResult = PolicyTestFileResult & { problems?: TestFileProblem[] };
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Checks one test file (every problem at once), then runs it. Never throws. */
 async function runFile(file: string): Promise<FileResult> {

@@ -7,6 +7,7 @@ import {
   type PolicyError,
 } from '@tollgate/policy';
 import { pc } from '../colors.js';
+import { plural } from '../plural.js';
 import { type BoundedRead, readBounded, tooLargeMessage } from '../read-bounded.js';
 
 /** Summary of a valid policy, as printed by `tollgate validate` (and under `summary` with `--json`). */
@@ -41,8 +42,6 @@ function summarise(policy: CompiledPolicy, hidden: number): ValidateSummary {
     hash: policy.hash,
   };
 }
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function colourError(e: PolicyError): string {
   const text = formatPolicyError(e);
