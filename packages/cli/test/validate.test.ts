@@ -134,6 +134,39 @@ describe('tollgate validate', () => {
     );
   });
 
+  it('--server with a catalogue file that does not load: the JSON error names that file, not the policy', () => {
+    const f = policyFile('for-broken-catalogue.yaml', 'version: "1"\ntools:\n  a: {}\n');
+    const catalog = mkdtempSync(join(tmpdir(), 'tollgate-validate-catalog-'));
+    const entry = join(catalog, 'filesystem.yaml');
+    writeFileSync(entry, 'id: filesystem\nname: x\n');
+    const message =
+      `${entry}:1:1: Invalid input: expected object, received undefined (at package)\n` +
+      `${entry}:1:1: Invalid input: expected array, received undefined (at tools)`;
+    const r = tollgate('validate', '-c', f, '--server', 'filesystem', '--catalog', catalog, '--json');
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: false,
+      file: f,
+      errors: [{ file: entry, line: 1, column: 1, code: 'catalogue', message }],
+      warnings: [],
+    });
+    // A catalogue directory that cannot be read is named too; an unknown id stays the policy's.
+    const missing = join(catalog, 'nope');
+    const gone = tollgate('validate', '-c', f, '--server', 'filesystem', '--catalog', missing, '--json');
+    expect(JSON.parse(gone.stdout).errors).toEqual([
+      { file: missing, code: 'catalogue', message: `cannot read the catalogue directory ${missing}: ENOENT` },
+    ]);
+    const unknown = tollgate('validate', '-c', f, '--server', 'nosuch', '--catalog', catalog, '--json');
+    expect(JSON.parse(unknown.stdout).errors).toEqual([
+      {
+        file: f,
+        code: 'catalogue',
+        message: 'no server "nosuch" in the catalogue; see tollgate catalog stats',
+      },
+    ]);
+    rmSync(catalog, { recursive: true, force: true });
+  });
+
   it('reports warnings but still exits 0', () => {
     const f = policyFile(
       'warn.yaml',

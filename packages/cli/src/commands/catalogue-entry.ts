@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CATALOG_ID_PATTERN,
+  CatalogError,
   type CatalogServer,
   defaultCatalogDir,
   loadCatalogFile,
@@ -22,14 +23,30 @@ export function defaultCatalogDirOrNull(): string | null {
   }
 }
 
+/** Why a catalogue entry cannot be used, and the catalogue file (or directory) at fault if any. */
+export interface CatalogueProblem {
+  message: string;
+  /** The catalogue file that does not load, or the directory that cannot be read. */
+  file?: string;
+  /** 1-based position of the first problem in `file`, for a file that does not load. */
+  line?: number;
+  column?: number;
+}
+
 /**
- * The catalogue entry `id` from `catalog` (default: `defaultCatalogDir()`), or the reason it cannot
- * be used: no catalogue, an unknown id (with near ids suggested), a file that cannot be read or
- * does not load.
+ * The catalogue entry `id` from `catalog` (default: `defaultCatalogDir()`), or why it cannot be
+ * used: no catalogue, an unknown id (with near ids suggested), a file that cannot be read or does
+ * not load (naming that file, and for one that does not load its first problem's position).
  */
-export function catalogueServer(id: string, catalog: string | undefined): CatalogServer | string {
+export function catalogueEntry(
+  id: string,
+  catalog: string | undefined,
+): { server: CatalogServer } | { problem: CatalogueProblem } {
   const dir = catalog ?? defaultCatalogDirOrNull();
-  if (!dir) return 'no catalogue directory found; pass --catalog <dir> or set TOLLGATE_CATALOG_DIR';
+  if (!dir)
+    return {
+      problem: { message: 'no catalogue directory found; pass --catalog <dir> or set TOLLGATE_CATALOG_DIR' },
+    };
   // A catalogue id names one file in `dir`; anything else (`../x`, `a/b`) is never a path.
   const file = CATALOG_ID_PATTERN.test(id) ? join(dir, `${id}.yaml`) : undefined;
   if (!file || !existsSync(file)) {
@@ -40,15 +57,36 @@ export function catalogueServer(id: string, catalog: string | undefined): Catalo
         .filter((f) => f.endsWith('.yaml'))
         .map((f) => f.slice(0, -5));
     } catch (err) {
-      return `cannot read the catalogue directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      return {
+        problem: {
+          message: `cannot read the catalogue directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          file: dir,
+        },
+      };
     }
     const want = id.toLowerCase();
     const near = ids.filter((c) => c.includes(want) || want.includes(c) || distance(c, want) <= 2);
-    return `no server "${id}" in the catalogue${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; see tollgate catalog stats`;
+    return {
+      problem: {
+        message: `no server "${id}" in the catalogue${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; see tollgate catalog stats`,
+      },
+    };
   }
   try {
-    return loadCatalogFile(file);
+    return { server: loadCatalogFile(file) };
   } catch (err) {
-    return (err as Error).message;
+    const message = (err as Error).message;
+    return {
+      problem:
+        err instanceof CatalogError
+          ? { message, file: err.file, line: err.line, column: err.column }
+          : { message, file },
+    };
   }
+}
+
+/** {@link catalogueEntry} with the problem as its message only (for `init`, `explain`, test files). */
+export function catalogueServer(id: string, catalog: string | undefined): CatalogServer | string {
+  const found = catalogueEntry(id, catalog);
+  return 'server' in found ? found.server : found.problem.message;
 }

@@ -59,11 +59,26 @@ export interface ValidateOptions {
   catalog?: string;
 }
 
-/** Exits 2 with `message` (text on stderr, or the JSON failure shape with `--json`). */
-function usageFailure(opts: ValidateOptions, code: string, message: string): void {
+/**
+ * Exits 2 with `message` (text on stderr, or the JSON failure shape with `--json`). The error is
+ * about the policy file unless `where` names another file (a catalogue file that does not load).
+ */
+function usageFailure(
+  opts: ValidateOptions,
+  code: string,
+  message: string,
+  where?: { file?: string; line?: number; column?: number },
+): void {
   if (opts.json) {
+    const error = {
+      file: where?.file ?? opts.config,
+      line: where?.line,
+      column: where?.column,
+      code,
+      message,
+    };
     process.stdout.write(
-      `${JSON.stringify({ ok: false, file: opts.config, errors: [{ file: opts.config, code, message }], warnings: [] }, null, 2)}\n`,
+      `${JSON.stringify({ ok: false, file: opts.config, errors: [error], warnings: [] }, null, 2)}\n`,
     );
   } else process.stderr.write(`tollgate validate: ${message}\n`);
   process.exitCode = 2;
@@ -85,9 +100,10 @@ export async function runValidate(opts: ValidateOptions): Promise<void> {
     return usageFailure(opts, 'invalid-option', '--catalog applies to --server <id>');
   if (opts.server !== undefined) {
     // The catalogue module loads only when asked for.
-    const { catalogueServer } = await import('./catalogue-entry.js');
-    const entry = catalogueServer(opts.server, opts.catalog);
-    if (typeof entry === 'string') return usageFailure(opts, 'catalogue', entry);
+    const { catalogueEntry } = await import('./catalogue-entry.js');
+    const found = catalogueEntry(opts.server, opts.catalog);
+    if ('problem' in found) return usageFailure(opts, 'catalogue', found.problem.message, found.problem);
+    const entry = found.server;
     toolNames = entry.tools.map((t) => t.name);
     toolSchemas = new Map(entry.tools.map((t) => [t.name, t.inputSchema]));
   }
