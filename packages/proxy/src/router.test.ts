@@ -1415,6 +1415,30 @@ describe('messages over the size cap in the other id space', () => {
   });
 });
 
+describe('client messages passed through as they are', () => {
+  it('are refused with -32700 when they are not JSON, though their structure scans (tru, 1e, a raw control byte)', async () => {
+    const { client, server } = setup();
+    const bad = [
+      '{"jsonrpc":"2.0","id":5,"method":"ping","params":{"a":tru}}',
+      // A raw control byte inside a string.
+      '{"jsonrpc":"2.0","id":6,"method":"ping","params":{"a":"\u0001"}}',
+      '{"jsonrpc":"2.0","method":"notifications/progress","params":{"a":1e}}',
+      '{"jsonrpc":"2.0","id":"s1","result":{"a":nul}}',
+    ];
+    for (const b of bad) client.deliver(b);
+    await tick();
+    expect(server.sent).toEqual([]);
+    expect(client.json()).toEqual(
+      bad.map(() => ({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } })),
+    );
+    // Valid JSON goes on byte for byte, spelling and all.
+    const good = '{ "jsonrpc":"2.0", "id":7, "method":"ping", "params":{"n":1.50E+3,"s":"\\u00e9"} }';
+    client.deliver(good);
+    await tick();
+    expect(server.texts()).toEqual([good]);
+  });
+});
+
 describe('a malformed server answer naming a pending request', () => {
   it('answers that request with an error at once, whatever made it no response', async () => {
     const { client, server, gate, router } = setup();

@@ -1419,6 +1419,21 @@ function clientEnvelope(bytes: Buffer): Envelope {
     // from an error about an unreadable request.
     return { kind: 'invalid', problem: 'tools/call must have an id that is not null' };
   }
+  if (
+    (env.kind === 'request' && env.method !== 'tools/call') ||
+    env.kind === 'notification' ||
+    env.kind === 'response'
+  ) {
+    // The envelope scan checks structure only (`tru`, `1e` or a raw control byte inside `params`
+    // pass it). A message forwarded as it is must be JSON, or the server drops it and the client
+    // waits for an answer that never comes (JSON-RPC 2.0 section 5.1: -32700). Calls are parsed
+    // whole anyway; other client messages are few, so checking them costs little.
+    try {
+      JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      return { kind: 'invalid', problem: `malformed JSON: ${(err as Error).message}` };
+    }
+  }
   return env;
 }
 
