@@ -480,6 +480,27 @@ describe("paths of Tollgate's own files", () => {
   });
 });
 
+describe('directory options left empty', () => {
+  it('are usage errors that say so (an unset variable), not the default or the working directory', () => {
+    const empty =
+      'the directory is empty (an unset variable?); give a directory, or leave the option out for the default';
+    for (const [args, option] of [
+      [['validate', '-c', policy, '--server', 'filesystem', '--catalog', ''], '--catalog <dir>'],
+      [['-c', policy, '--state-dir', '', '--', process.execPath, FAKE_SERVER], '--state-dir <dir>'],
+      [['explain', '-c', policy, '--tool', 'x', '--state-dir', ' '], '--state-dir <dir>'],
+      [['catalog', 'stats', '--dir', ''], '--dir <dir>'],
+      [['catalog', 'import', '--out', '', 'x.json'], '--out <dir>'],
+    ] as const) {
+      const r = tollgate([...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        `error: option '${option.startsWith('--out') ? '-o, --out <dir>' : option}' argument`,
+      );
+      expect(r.stderr).toContain(empty);
+    }
+  });
+});
+
 describe('TOLLGATE_LOG_LEVEL', () => {
   it('sets the log level when --log-level is not given, and is checked as the option is', () => {
     const server = ['--', process.execPath, FAKE_SERVER];

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { givenOnce } from '../option-once.js';
+import { directoryGiven } from '../option-values.js';
 import type { ExplainOptions } from './explain-action.js';
 
 export type { ExplainOutput } from './explain-action.js';
@@ -25,11 +26,13 @@ export function registerExplain(program: Command): void {
     .option(
       '--catalog <dir>',
       'catalogue directory for --server (default: the repository catalog/ or the copy shipped with the package)',
+      directoryGiven,
     )
     .option('--json', 'print one machine-readable JSON object on stdout')
     .option(
       '--state-dir <dir>',
       'directory of tollgate.sqlite to read counters from (default $TOLLGATE_STATE_DIR, else $TOLLGATE_HOME/state, else ~/.tollgate/state)',
+      directoryGiven,
     )
     .option(
       '--state-dsn <dsn>',

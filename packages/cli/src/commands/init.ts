@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { directoryGiven } from '../option-values.js';
 import type { InitOptions } from './init-action.js';
 import { collectHeader, parseSeconds } from './scan.js';
 
@@ -15,6 +16,7 @@ export function registerInit(program: Command): void {
     .option(
       '--catalog <dir>',
       'catalogue directory (default: the repository catalog/ or the copy shipped with the package)',
+      directoryGiven,
     )
     .option('--upstream <url>', 'live scan of a running server over Streamable HTTP instead of a command')
     .option(

@@ -9,8 +9,10 @@
  * errors, an unreadable or invalid policy, a state store that cannot open, or a command that
  * cannot be started.
  */
+
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { givenOnce } from '../option-once.js';
+import { directoryGiven } from '../option-values.js';
 import { addRemoteOptions, type RemoteOptions } from './remote.js';
 
 /** A bad option value: commander prints it; exit code 2 (usage), not commander's default 1. */
@@ -58,6 +60,7 @@ export function registerRun(program: Command): void {
     .option(
       '--state-dir <dir>',
       'directory of the SQLite counter store (default: $TOLLGATE_STATE_DIR, else $TOLLGATE_HOME/state, else ~/.tollgate/state)',
+      directoryGiven,
     )
     .option(
       '--state-dsn <url>',

@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { directoryGiven } from '../option-values.js';
 import type { ScanCliOptions } from './scan-action.js';
 
 /** Longest `--timeout`, in seconds (one day; Node timers overflow past about 24.8 days). */
@@ -50,6 +51,7 @@ export function registerScan(program: Command): void {
     .option(
       '--catalog <dir>',
       'catalogue to recognise the server in (default: the repository catalog/ or the copy shipped with the package)',
+      directoryGiven,
     )
     .addHelpText(
       'after',

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { givenOnce } from '../option-once.js';
+import { directoryGiven } from '../option-values.js';
 import type { ValidateOptions } from './validate-action.js';
 
 export type { ValidateSummary } from './validate-action.js';
@@ -22,6 +23,7 @@ export function registerValidate(program: Command): void {
     .option(
       '--catalog <dir>',
       'catalogue directory for --server (default: the repository catalog/ or the copy shipped with the package)',
+      directoryGiven,
     )
     .addHelpText(
       'after',
