@@ -96,3 +96,42 @@ describe('condition paths against the tools inputSchemas (validate --server)', (
     ).toEqual([]);
   });
 });
+
+describe('members below an argument (validate --server)', () => {
+  const charge = new Map<string, unknown>([
+    [
+      'create_charge',
+      {
+        type: 'object',
+        properties: {
+          payment: {
+            type: 'object',
+            properties: { amount: { type: 'number' }, currency: { type: 'string' } },
+            required: ['amount'],
+          },
+          metadata: { type: 'object', additionalProperties: { type: 'string' } },
+          lines: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' } } } },
+        },
+      },
+    ],
+  ]);
+  const w = (path: string) =>
+    parsePolicy(
+      `version: "1"\ntools:\n  create_charge:\n    rules: [{ name: r, conditions: [{ path: ${path}, op: exists, value: true }] }]\n`,
+      { filename: 'p.yaml', toolSchemas: charge },
+    ).warnings.map((e) => `${e.code}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+  it('names a member the schema of its parent does not declare, with the one meant', () => {
+    expect(w('args.payment.amout')).toEqual([
+      'unknown-argument: args.payment.amout: "payment" of "create_charge" has no member "amout" (inputSchema), so the condition finds nothing and fails on every call (did you mean `args.payment.amount`?)',
+    ]);
+    expect(w('args.payment.amount.cents')).toEqual([]);
+    expect(w('args.payment.zzzzzz')).toEqual([
+      'unknown-argument: args.payment.zzzzzz: "payment" of "create_charge" has no member "zzzzzz" (inputSchema), so the condition finds nothing and fails on every call (the members of "payment": amount, currency)',
+    ]);
+  });
+  it('leaves alone members it cannot judge: declared ones, open maps, list elements', () => {
+    expect(w('args.payment.currency')).toEqual([]);
+    expect(w('args.metadata.anything')).toEqual([]);
+    expect(w('args.lines.0.skew')).toEqual([]);
+  });
+});

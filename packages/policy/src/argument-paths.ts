@@ -53,6 +53,27 @@ function declaredArguments(schema: unknown): DeclaredArguments | undefined {
   return { names: new Set(Object.keys(props)), lists, open };
 }
 
+/**
+ * For a path `args.a.b...`: the first segment below the top-level argument that its object schema
+ * pins and does not declare (`at`, the index in `segs`; `known`, the names declared there).
+ * Undefined when every segment is declared, or when the schema stops saying at some level (no
+ * `properties`, open to others, a list, a combinator: see {@link declaredArguments}).
+ */
+function undeclaredNested(
+  schema: unknown,
+  segs: readonly string[],
+): { at: number; known: string[] } | undefined {
+  let s = schema;
+  for (let k = 1; k < segs.length; k++) {
+    const d = declaredArguments(s);
+    if (!d || d.open) return undefined;
+    const name = segs[k]!;
+    if (!d.names.has(name)) return k === 1 ? undefined : { at: k, known: [...d.names] };
+    s = (s as { properties: Record<string, unknown> }).properties[name];
+  }
+  return undefined;
+}
+
 /** `type: array`, or a list of types that are all `array` or `null` (`["array", "null"]`). */
 function isListType(type: unknown): boolean {
   if (type === 'array') return true;
@@ -87,10 +108,10 @@ export function argumentPathWarnings(
             : []
     ).filter((n) => !hidden?.(n)); // hidden tools are denied anyway
     // Tools whose schema does not pin their arguments are not judged.
-    const pinned: Array<{ name: string; args: DeclaredArguments }> = [];
+    const pinned: Array<{ name: string; args: DeclaredArguments; schema: unknown }> = [];
     for (const n of names) {
       const d = declaredArguments(schemas.get(n));
-      if (d) pinned.push({ name: n, args: d });
+      if (d) pinned.push({ name: n, args: d, schema: schemas.get(n) });
     }
     if (pinned.length === 0) continue;
     const allPinned = pinned.length === names.length;
@@ -131,6 +152,25 @@ export function argumentPathWarnings(
             hint: `put the rule under a key naming only the tools that take "${arg}"`,
             severity: 'warning',
           });
+        } else if (segs.length > 2 && lacking.length === 0 && allPinned) {
+          // A member below the argument (`args.payment.amout`): judged where every tool's schema
+          // pins the members at that level and none declares it.
+          const misses = pinned.map((p) => undeclaredNested(p.schema, segs));
+          const miss = misses[0];
+          if (miss && misses.every((m) => m !== undefined)) {
+            const parent = segs.slice(1, miss.at).join('.');
+            const name = segs[miss.at]!;
+            const guess = didYouMean(name, miss.known);
+            out.push({
+              ...at,
+              code: 'unknown-argument',
+              message: `${cond.path}: "${parent}" of ${tools} has no member "${name}" (inputSchema), so the condition finds nothing and fails on every call`,
+              hint: guess
+                ? `did you mean \`args.${[...segs.slice(1, miss.at), guess, ...segs.slice(miss.at + 1)].join('.')}\`?`
+                : `the members of "${parent}": ${miss.known.join(', ') || '(none)'}`,
+              severity: 'warning',
+            });
+          }
         } else if (cond.op === 'regex' && segs.length === 2 && args.every((a) => a.lists.has(arg))) {
           out.push({
             ...at,

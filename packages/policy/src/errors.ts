@@ -89,7 +89,7 @@ export const POLICY_ERROR_CODES = {
   'unlisted-tool':
     'A `tools:` key, a plain alternative of a brace glob or a `hide` entry names no tool the server lists, checked when its tool names are given (`tollgate validate --server`) (warning).',
   'unknown-argument':
-    'A condition path names an argument none of its tools declares in its `inputSchema`, or that some tools of its glob or `"*"` key do not take, so it fails on every call (to those); checked when the tools are given (`tollgate validate --server`) (warning).',
+    'A condition path names an argument (or a member below one) none of its tools declares in its `inputSchema`, or that some tools of its glob or `"*"` key do not take, so it fails on every call (to those); checked when the tools are given (`tollgate validate --server`) (warning).',
   'regex-on-list':
     'A `regex` condition reads an argument its tools declare as a list, so it fails on every call (`tollgate validate --server`) (warning).',
   'denied-by-wildcard':
