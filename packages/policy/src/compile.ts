@@ -247,7 +247,8 @@ function compileRule(
       name: rule.state.counter,
       window,
       windowMs: FIXED_WINDOW_MS[window],
-      increment: rule.state.increment ?? 1,
+      // 0 reads as 1, as in Intercept (see the increment-ignored warning).
+      increment: rule.state.increment || 1,
     };
     if (rule.state.increment_from) {
       c.incrementFromPath = rule.state.increment_from;

@@ -147,6 +147,12 @@ const cases: {
     column: 71,
   },
   {
+    code: 'increment-ignored',
+    yaml: rule('{ action: allow, state: { counter: c, window: day, increment: 0 } }'),
+    line: 5,
+    column: 71,
+  },
+  {
     code: 'increment-from-not-args',
     yaml: rule('{ action: allow, state: { counter: c, window: day, increment_from: amount } }'),
     line: 5,
@@ -283,6 +289,7 @@ const WARNINGS: readonly PolicyErrorCode[] = [
   'yaml-11-boolean',
   'yaml-11-octal',
   'invisible-text',
+  'increment-ignored',
 ];
 
 describe('error table: one policy per code, exact position', () => {

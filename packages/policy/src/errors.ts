@@ -73,8 +73,9 @@ export const POLICY_ERROR_CODES = {
     'A `regex` uses a feature the linear-time engine cannot run (backreferences, lookaround).',
   'counter-empty': '`state.counter` is blank or contains a dot.',
   'invalid-window': '`state.window` is not minute, hour or day.',
-  'invalid-increment':
-    '`state.increment` is not a non-negative finite number, or is combined with `increment_from`.',
+  'invalid-increment': '`state.increment` is not a non-negative finite number.',
+  'increment-ignored':
+    '`state.increment` is 0 (read as 1, as in Intercept) or is given beside `increment_from` (which wins) (warning).',
   'increment-from-not-args': '`state.increment_from` does not start with `args.`.',
   'counter-under-glob': 'A `state` counter is declared under a glob key, which has no single scope.',
   'undefined-counter': 'A condition reads `state.<scope>.<counter>` but no rule defines that counter.',

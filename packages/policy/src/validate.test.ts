@@ -74,6 +74,31 @@ describe('rate_limit strings follow the documented grammar exactly', () => {
   });
 });
 
+describe('increment as Intercept reads it (increment-ignored)', () => {
+  it('loads increment: 0 and increment beside increment_from, with a warning each', () => {
+    const r = (state: string) =>
+      parsePolicy(
+        `version: "1"\ntools:\n  t:\n    rules: [{ action: allow, state: { counter: c, window: day, ${state} } }]\n`,
+      );
+    const zero = r('increment: 0');
+    expect(zero.errors).toEqual([]);
+    expect(zero.warnings.map((w) => [w.code, w.message])).toEqual([
+      [
+        'increment-ignored',
+        'increment: 0 counts 1 per call, as in Intercept (a counter that adds nothing would never limit)',
+      ],
+    ]);
+    const both = r('increment: 3, increment_from: args.amount');
+    expect(both.errors).toEqual([]);
+    expect(both.warnings.map((w) => [w.code, w.message])).toEqual([
+      [
+        'increment-ignored',
+        "increment is ignored: increment_from is set, and the counter adds the argument's value",
+      ],
+    ]);
+  });
+});
+
 describe('text nobody can see', () => {
   it('warns on whitespace at either end or an invisible character in tool keys, hide entries and paths', () => {
     const w = (yaml: string) => parsePolicy(`version: "1"\n${yaml}`).warnings.map((e) => [e.code, e.message]);

@@ -1013,12 +1013,22 @@ function checkState(
         `increment must be a non-negative finite number, got ${describe(s.increment)}`,
       );
     else if ('increment_from' in s)
+      // Intercept reads such a rule (it adds the argument's value); it loads here the same way.
       add(
         [...sp, 'increment'],
-        'invalid-increment',
-        'increment and increment_from cannot both be set',
-        'keep increment_from to add an argument value, or increment for a constant',
-        { at: 'key' },
+        'increment-ignored',
+        "increment is ignored: increment_from is set, and the counter adds the argument's value",
+        'remove increment',
+        { at: 'key', severity: 'warning' },
+      );
+    else if (s.increment === 0)
+      // Intercept reads 0 as "not given", that is 1; a counter adding nothing would limit nothing.
+      add(
+        [...sp, 'increment'],
+        'increment-ignored',
+        'increment: 0 counts 1 per call, as in Intercept (a counter that adds nothing would never limit)',
+        'remove increment (1 per call is the default), or give the amount each call adds',
+        { severity: 'warning' },
       );
   }
   if (typeof s.increment_from === 'string') {

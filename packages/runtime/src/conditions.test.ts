@@ -152,8 +152,12 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
       expect(holds(op, value, {})).toBe(false);
     }
     expect(holds('exists', false, {})).toBe(true);
-    expect(holds('exists', false, { v: null })).toBe(false);
-    expect(holds('exists', true, { v: null })).toBe(true);
+    // null counts as absent, as in Intercept: `"amount": null` does not satisfy a required argument.
+    expect(holds('exists', false, { v: null })).toBe(true);
+    expect(holds('exists', true, { v: null })).toBe(false);
+    expect(holds('exists', true, { v: 0 })).toBe(true);
+    expect(holds('exists', true, { v: '' })).toBe(true);
+    expect(holds('exists', false, { v: false })).toBe(false);
   });
 
   it('lt / lte / gt / gte: numbers and numeric strings; anything else fails the condition', () => {

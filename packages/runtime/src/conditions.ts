@@ -145,7 +145,7 @@ export function looseEquals(actual: unknown, expected: unknown): boolean {
 /**
  * Whether a resolved value satisfies a condition (Intercept POLICY.md "Operators"; the precise
  * semantics are in docs/runtime.md):
- * - missing path: fails, except `exists: false`
+ * - missing path: fails, except `exists: false`; `exists` reads a `null` value as absent
  * - `eq` / `neq`: {@link compareEquals}; undecidable, or `neq` on an object/array, fails
  * - `lt lte gt gte`: the value must be a number or an integer-literal string ({@link asNumber})
  * - `contains`: substring on strings, element (by {@link compareEquals}) on arrays, else fails
@@ -317,7 +317,9 @@ export function valueHolds(c: CompiledCondition, v: unknown): boolean {
 
 /** {@link valueHolds} on one reading of the value. */
 function rawValueHolds(c: CompiledCondition, v: unknown): boolean {
-  if (c.op === 'exists') return (v !== MISSING) === (c.value !== false);
+  // `null` counts as absent, as in Intercept (engine: `exists && val != nil`): a required argument
+  // is not satisfied by `"amount": null`.
+  if (c.op === 'exists') return (v !== MISSING && v !== null) === (c.value !== false);
   if (v === MISSING) return false;
   switch (c.op) {
     case 'eq':

@@ -252,6 +252,32 @@ tools:
   });
 });
 
+describe('increment read as Intercept reads it', () => {
+  const counted = (state: string) =>
+    compile(`
+version: "1"
+tools:
+  pay:
+    rules:
+      - name: spend
+        conditions: [{ path: state.pay.n, op: lte, value: 2 }]
+        state: { counter: n, window: day, ${state} }
+`);
+  it('increment: 0 counts 1 per call (a counter adding nothing would never limit)', async () => {
+    const p = counted('increment: 0');
+    const c = ctx(new MemoryCounterStore());
+    const verdicts = [];
+    for (let i = 0; i < 3; i++) verdicts.push((await evaluate(p, { tool: 'pay', args: {} }, c)).allowed);
+    expect(verdicts).toEqual([true, true, false]);
+  });
+  it('increment beside increment_from: the argument is added', async () => {
+    const p = counted('increment: 1, increment_from: args.amount');
+    const c = ctx(new MemoryCounterStore());
+    expect((await evaluate(p, { tool: 'pay', args: { amount: 2 } }, c)).allowed).toBe(true);
+    expect((await evaluate(p, { tool: 'pay', args: { amount: 1 } }, c)).allowed).toBe(false);
+  });
+});
+
 describe('increment_from', () => {
   for (const [label, amount] of [
     ['negative', -5],
