@@ -190,12 +190,6 @@ export async function runProxyCommand(
   }
 
   const logger = createLogger({ level: opts.logLevel });
-  for (const { name, value, resolved } of relativePathSettings(opts, process.env, process.cwd())) {
-    logger.warn(
-      { [name]: value, resolved },
-      `${name} ${value} is a relative path: it resolves to ${resolved}, against the working directory, which each MCP client chooses for itself; write the absolute path`,
-    );
-  }
   // The listener in front of `-- CMD` gives the child the same arguments; only --upstream has none.
   const exposedIn = opts.upstream ? undefined : directoryArgumentHolding(policyFile, command.slice(1));
   if (exposedIn !== undefined) {
@@ -219,6 +213,13 @@ export async function runProxyCommand(
   } catch (err) {
     throw new UsageError(
       `cannot open the counter store: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  // Once the store opened: a mistyped DSN (`redis//host`) is reported as that, not as a path.
+  for (const { name, value, resolved } of relativePathSettings(opts, process.env, process.cwd())) {
+    logger.warn(
+      { [name]: value, resolved },
+      `${name} ${value} is a relative path: it resolves to ${resolved}, against the working directory, which each MCP client chooses for itself; write the absolute path`,
     );
   }
   const decisionLog = openDecisionLog({
