@@ -338,6 +338,35 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     } finally {
       await fixture.close();
     }
+    // From a file (-H @FILE, as curl reads it): the token stays out of the command line.
+    const headerDir = mkdtempSync(join(tmpdir(), 'tollgate-header-file-'));
+    const headerFile = join(headerDir, 'upstream.headers');
+    writeFileSync(
+      headerFile,
+      '# the upstream token\r\nAuthorization: Bearer T0KEN-SECRET\r\n\nX-Team: core\n',
+    );
+    const fixtureAgain = await startHttpFixture({ token: 'T0KEN-SECRET' });
+    try {
+      const fromFile = await tollgateAsync([
+        '--json',
+        '--upstream',
+        fixtureAgain.url,
+        '-H',
+        `@${headerFile}`,
+      ]);
+      expect(fromFile.stderr).toBe('');
+      expect(fromFile.code).toBe(0);
+      expect((JSON.parse(fromFile.stdout) as { tools: unknown[] }).tools).toHaveLength(2);
+    } finally {
+      await fixtureAgain.close();
+    }
+    const missing = tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '-H', `@${join(headerDir, 'nope')}`]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`cannot read header file ${join(headerDir, 'nope')}: ENOENT`);
+    writeFileSync(join(headerDir, 'empty'), '# nothing\n\n');
+    expect(
+      tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '-H', `@${join(headerDir, 'empty')}`]).stderr,
+    ).toContain('holds no "Name: value" line');
     // Usage errors, before anything is started.
     expect(tollgate(['-H', 'Authorization: Bearer x', '--', 'node', 'x.js']).stderr).toBe(
       'tollgate scan: --header only applies to --upstream\n',

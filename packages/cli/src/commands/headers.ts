@@ -4,6 +4,42 @@
  * because a header fetch refuses, or one the transport sets itself, would fail every request.
  */
 
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+
+/** A header file (`-H @FILE`) larger than this is refused (bytes): it holds a few header lines. */
+const HEADER_FILE_MAX_BYTES = 64 * 1024;
+
+/**
+ * Commander collector of `-H, --header` values, repeatable. `@FILE` (as curl reads it) stands for
+ * the header lines of FILE, one `Name: value` a line (blank lines and lines starting with `#` are
+ * skipped; `\r\n` endings are fine), read once at startup: a token kept in a file stays out of the
+ * command line, which every local user can read (`ps`, `/proc/<pid>/cmdline`).
+ *
+ * @throws InvalidArgumentError when FILE cannot be read or is over 64 KiB
+ */
+export function collectHeader(value: string, previous: string[] = []): string[] {
+  if (!value.startsWith('@')) return [...previous, value];
+  const file = value.slice(1);
+  let text: string;
+  try {
+    const bytes = readFileSync(file);
+    if (bytes.length > HEADER_FILE_MAX_BYTES)
+      throw new InvalidArgumentError(`header file ${file} is over ${HEADER_FILE_MAX_BYTES} bytes`);
+    text = bytes.toString('utf8');
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new InvalidArgumentError(`cannot read header file ${file}: ${code}`);
+  }
+  const lines = text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+  if (lines.length === 0) throw new InvalidArgumentError(`header file ${file} holds no "Name: value" line`);
+  return [...previous, ...lines];
+}
+
 /**
  * Request headers the HTTP client of upstream mode sets itself (lowercase): a `--header` naming
  * one would break every request (a wrong `Content-Length`, a foreign session id).

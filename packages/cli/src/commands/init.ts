@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { directoryGiven } from '../option-values.js';
+import { collectHeader } from './headers.js';
 import type { InitOptions } from './init-action.js';
-import { collectHeader, parseSeconds } from './scan.js';
+import { parseSeconds } from './scan.js';
 
 /** Registers `tollgate init`. */
 export function registerInit(program: Command): void {
@@ -21,7 +22,7 @@ export function registerInit(program: Command): void {
     .option('--upstream <url>', 'live scan of a running server over Streamable HTTP instead of a command')
     .option(
       '-H, --header <header>',
-      'request header for --upstream, "Name: value" (repeatable)',
+      'request header for --upstream, "Name: value", or @FILE for the header lines of FILE (keeps a token out of the command line); repeatable',
       collectHeader,
     )
     .option(

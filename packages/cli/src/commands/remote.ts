@@ -7,7 +7,7 @@
 
 import type { DecisionLog, Enforcer, Logger } from '@tollgate/runtime';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { headerListProblem } from './headers.js';
+import { collectHeader, headerListProblem } from './headers.js';
 
 /** The remote options as commander parses them. */
 export interface RemoteOptions {
@@ -35,8 +35,6 @@ export interface RemoteContext {
   /** `--max-message-bytes`, or its default (`DEFAULT_MAX_MESSAGE_BYTES` of `@tollgate/proxy`). */
   maxMessageBytes: number;
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** A bad option value: commander prints it; exit code 2 (usage), not commander's default 1. */
 function usage(message: string): InvalidArgumentError {
@@ -152,8 +150,8 @@ export function addRemoteOptions(cmd: Command): Command {
     )
     .option(
       '-H, --header <header>',
-      'request header for --upstream, "Name: value" (repeatable; an empty value, or a scheme such as "Bearer" alone, is refused)',
-      collect,
+      'request header for --upstream, "Name: value", or @FILE for the header lines of FILE (keeps a token out of the command line); repeatable; an empty value, or a scheme such as "Bearer" alone, is refused',
+      collectHeader,
     )
     .option('--bind <host>', 'address of the HTTP listener (--transport http)', '127.0.0.1')
     .option('--port <n>', 'port of the HTTP listener (--transport http)', port, 8787)

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { directoryGiven } from '../option-values.js';
+import { collectHeader } from './headers.js';
 import type { ScanCliOptions } from './scan-action.js';
 
 /** Longest `--timeout`, in seconds (one day; Node timers overflow past about 24.8 days). */
@@ -16,7 +17,6 @@ export function parseSeconds(value: string): number {
 }
 
 /** Collects repeated `--header` options. */
-export const collectHeader = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** Registers `tollgate scan`. */
 export function registerScan(program: Command): void {
@@ -41,7 +41,7 @@ export function registerScan(program: Command): void {
     .option('--upstream <url>', 'scan a running server over Streamable HTTP instead of starting a command')
     .option(
       '-H, --header <header>',
-      'request header for --upstream, "Name: value" (repeatable), e.g. an Authorization token',
+      'request header for --upstream, "Name: value", or @FILE for the header lines of FILE (keeps a token out of the command line); repeatable',
       collectHeader,
     )
     .option(
