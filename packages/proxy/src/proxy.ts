@@ -6,6 +6,7 @@
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ChildExit } from '@tollgate/process';
+import { BACKLOG_BYTES } from './framing/frame-writer.js';
 import type { Gate, GateDecision } from './gate.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
 import { Router } from './router.js';
@@ -124,8 +125,31 @@ export async function runStdioProxy<D extends GateDecision>(
   // Flow control, as `pipe()` has it: while one side's output piles up unread, the other side
   // is not read, so a slow reader costs the proxy a bounded buffer instead of a copy of all the
   // other side sends (measured without it: a paused client, four 30 MB results, +240 MiB).
-  client.onbacklog = (full) => (full ? server.pauseInput() : server.resumeInput());
-  server.onbacklog = (full) => (full ? client.pauseInput() : client.resumeInput());
+  // A client that does not read its answers is not read either: what it sends gets answers the
+  // proxy writes itself (parse errors, denials, refusals), and those would pile up unbounded
+  // (measured without it: 16 MiB of `x` lines unread, 101 -> 813 MiB RSS). This cannot stall a
+  // client that reads as it writes; one that reads only after writing would stall after 8 MiB of
+  // unread answers, where a server it ran directly would stop reading it after a pipe's 64 KiB.
+  // Two reasons may hold the client's input, each ended by its own drain: it resumes once
+  // neither holds (the server's stdin drained, and the client read its backlog).
+  let clientHolds = 0;
+  const holdClient = (full: boolean) => {
+    if (full) {
+      if (clientHolds++ === 0) client.pauseInput();
+    } else if (--clientHolds === 0) client.resumeInput();
+  };
+  client.onbacklog = (full) => {
+    log.debug(
+      { boundBytes: BACKLOG_BYTES },
+      full
+        ? 'the client is not reading its output; reading neither it nor the server until it does'
+        : 'the client read its output; reading it and the server again',
+    );
+    if (full) server.pauseInput();
+    else server.resumeInput();
+    holdClient(full);
+  };
+  server.onbacklog = holdClient;
   server.onerror = (err) => log.warn({ err }, 'server transport error');
   client.onerror = (err) => log.debug({ err }, 'client transport error');
   const drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
