@@ -170,4 +170,32 @@ describe('FrameWriter', () => {
     }
     expect(events).toEqual([true, false]);
   });
+
+  it('reports the frames of a failed write undelivered, and only those', async () => {
+    // A pipe whose reader closed it after the first write: every later write fails (EPIPE).
+    let writes = 0;
+    const stream = new Writable({
+      write(_chunk, _enc, cb) {
+        writes++;
+        if (writes === 1) cb();
+        else cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    stream.on('error', () => {});
+    const w = new FrameWriter(stream);
+    const failed: string[] = [];
+    const sent = (name: string) => () => failed.push(name);
+    w.write(Buffer.from('{"id":1}'), sent('1'));
+    await turn();
+    w.write(Buffer.from('{"id":2}'), sent('2'));
+    w.write(Buffer.from('{"notification":true}'));
+    w.write(Buffer.from('{"id":3}'), sent('3'));
+    await turn();
+    // A large frame, written on its own, after the stream failed.
+    w.write(Buffer.alloc(70 * 1024, 0x61), sent('big'));
+    await turn();
+    await turn();
+    expect(writes).toBe(2);
+    expect(failed).toEqual(['2', '3', 'big']);
+  });
 });

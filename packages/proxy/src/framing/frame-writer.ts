@@ -67,6 +67,8 @@ export class FrameWriter {
   /** Small frames (message + newline) waiting for the end of the turn, and their total size. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The `undelivered` callbacks of the frames in `pending` (see {@link write}). */
+  private pendingFailures: Array<() => void> | undefined;
   private scheduled = false;
   /** Registered with the read being handled (see {@link inReadTurn}). */
   private inTurn = false;
@@ -100,17 +102,26 @@ export class FrameWriter {
     this.onbacklog(true);
   }
 
-  /** Writes one message (without framing) followed by its newline. */
-  write(bytes: Buffer): void {
+  /**
+   * Writes one message (without framing) followed by its newline. `undelivered`, if given, is
+   * called once should the stream fail to take the frame (a write to a pipe whose reader closed
+   * it: EPIPE; or the stream was destroyed before the frame's turn to be written came).
+   */
+  write(bytes: Buffer, undelivered?: () => void): void {
     if (bytes.length <= JOIN_MAX_BYTES) {
       this.pending.push(bytes, NEWLINE);
       this.pendingBytes += bytes.length + 1;
+      if (undelivered) {
+        if (this.pendingFailures) this.pendingFailures.push(undelivered);
+        else this.pendingFailures = [undelivered];
+      }
       this.schedule();
     } else {
       // A large message goes out now (after what is waiting), not copied once more.
       this.flush();
       this.stream.write(bytes);
-      this.stream.write(NEWLINE);
+      // The newline's write fails whenever the message's did (a failed write destroys the stream).
+      this.stream.write(NEWLINE, undelivered && ((err) => err && undelivered()));
       this.checkBacklog();
     }
   }
@@ -158,9 +169,15 @@ export class FrameWriter {
     this.inTurn = false;
     if (this.pending.length === 0) return;
     const joined = Buffer.concat(this.pending, this.pendingBytes);
+    const failures = this.pendingFailures;
     this.pending = [];
     this.pendingBytes = 0;
-    this.stream.write(joined);
+    this.pendingFailures = undefined;
+    if (failures === undefined) this.stream.write(joined);
+    else
+      this.stream.write(joined, (err) => {
+        if (err) for (const undelivered of failures) undelivered();
+      });
     if (this.onbacklog !== undefined && this.stream.writableLength > BACKLOG_BYTES) this.checkBacklog();
   }
 }
