@@ -263,6 +263,11 @@ export class Router<D extends GateDecision = GateDecision> {
   /** After a failed listing, no new one before this time (`Date.now()` ms). */
   private schemaRetryAt = 0;
   private serverGone: CloseInfo | undefined;
+  /**
+   * Why the server can no longer be sent anything although it still runs (it closed its stdin),
+   * for the errors of requests that cannot reach it; see {@link serverInputClosed}.
+   */
+  private inputGone: string | undefined;
   /** The error message of a request that arrives after the server is gone. */
   private goneMessage = 'MCP server is not running';
   private clientGone = false;
@@ -285,6 +290,7 @@ export class Router<D extends GateDecision = GateDecision> {
     this.client.onoversize = (r) => this.clientOversize(r);
     this.server.onoversize = (r) => this.serverOversize(r);
     this.server.onlongmessage = (head) => this.streamFromServer(head);
+    this.server.oninputclosed = (info) => this.serverInputClosed(info);
     this.unsubscribe = this.gate.onPolicyChange?.((prev, next) => this.policyChanged(prev, next));
   }
 
@@ -330,6 +336,43 @@ export class Router<D extends GateDecision = GateDecision> {
       return;
     }
     this.endPending(info, `${how} before answering`, 'rollback', data);
+  }
+
+  /**
+   * The server can no longer be sent anything but is still running: it closed its stdin (EPIPE on
+   * a write). Requests it was sent before may still be answered, and stay pending; those whose
+   * write failed never reached it and are answered with -32000 as the transport reports them
+   * (`undelivered`), their calls rolled back; later requests are answered so at once, never sent.
+   */
+  serverInputClosed(info: { reason: string; error?: Error }): void {
+    if (this.serverGone || this.inputGone !== undefined) return;
+    this.inputGone = `MCP server closed the session (${info.reason}) before the request reached it`;
+    this.log.warn(
+      { reason: info.reason, err: info.error, pending: this.pending.size },
+      'the server closed its stdin but is still running; requests it can no longer be sent are answered with an error',
+    );
+  }
+
+  /** The error of a request that cannot reach the server (see {@link serverInputClosed}). */
+  private unreachable(id: JsonRpcId, isCall: boolean): Buffer {
+    const message = isCall
+      ? `${this.inputGone}; the call does not count against the policy's limits`
+      : this.inputGone!;
+    return encode(errorResponse(id, ErrorCode.UpstreamClosed, message));
+  }
+
+  /**
+   * A request sent to the server never reached it (see {@link serverInputClosed}): answered with
+   * -32000 and its call rolled back, if it is still the one pending under its id. One the client
+   * cancelled meanwhile is forgotten: the server will never answer it.
+   */
+  private undelivered(key: string, entry: PendingRequest<D>): void {
+    if (this.pending.get(key) === entry) {
+      this.answerFromProxy(key, entry.id, this.unreachable(entry.id, entry.call !== undefined), 'rollback');
+    } else if (this.cancelled.get(key) === entry) {
+      this.cancelled.delete(key);
+      this.toolsListIds.delete(key);
+    }
   }
 
   /**
@@ -496,6 +539,7 @@ export class Router<D extends GateDecision = GateDecision> {
       this.prefetch &&
       this.catalogue.size === 0 &&
       !this.serverGone &&
+      this.inputGone === undefined &&
       // One wait per listing: once a call has waited the whole timeout, later calls do not wait
       // for that listing again; after a failed one, none is asked for until the retry delay.
       !this.schemaWaitExpired &&
@@ -780,6 +824,18 @@ export class Router<D extends GateDecision = GateDecision> {
         }
         return;
       }
+      if (this.inputGone !== undefined) {
+        if (o.awaitsId !== undefined) {
+          const reply = this.unreachable(o.awaitsId, o.call !== undefined);
+          if (batch) batch.replies[batch.awaiting.get(idKey(o.awaitsId)) ?? -1] = reply;
+          else this.toClient(reply);
+          if (o.call) this.finishCall(o.call, true);
+        } else {
+          // A notification: a cancellation still stops the wait for its request.
+          o.register?.();
+        }
+        return;
+      }
       const key = o.awaitsId === undefined ? undefined : idKey(o.awaitsId);
       if (key !== undefined && (this.pending.has(key) || this.cancelled.has(key))) {
         // MCP spec 2025-11-25 "Base Protocol > Requests": a request id MUST NOT be reused
@@ -794,9 +850,14 @@ export class Router<D extends GateDecision = GateDecision> {
         return;
       }
       o.register?.();
-      if (key !== undefined) this.pending.set(key, { id: o.awaitsId!, batch, call: o.call });
       this.stats.forwardedToServer++;
-      this.server.send(o.toServer);
+      if (key === undefined) {
+        this.server.send(o.toServer);
+        return;
+      }
+      const entry: PendingRequest<D> = { id: o.awaitsId!, batch, call: o.call };
+      this.pending.set(key, entry);
+      this.server.send(o.toServer, () => this.undelivered(key, entry));
     } else if (o.reply && !batch) {
       this.toClient(o.reply);
     }
@@ -1334,6 +1395,7 @@ export class Router<D extends GateDecision = GateDecision> {
       id = `${this.idPrefix}${this.nextInvented++}`;
     }
     const key = idKey(id);
+    if (this.inputGone !== undefined) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       // Given up after OWN_REQUEST_GIVE_UP_MS: an entry left here would keep cut-through off.
       const timer = setTimeout(() => {
@@ -1349,7 +1411,11 @@ export class Router<D extends GateDecision = GateDecision> {
           resolve(undefined);
         }
       });
-      this.server.send(encode({ jsonrpc: '2.0', id, method, params }));
+      this.server.send(encode({ jsonrpc: '2.0', id, method, params }), () => {
+        const answered = this.invented.get(key);
+        this.invented.delete(key);
+        answered?.(Buffer.alloc(0));
+      });
     });
   }
 

@@ -32,6 +32,9 @@ const EXIT_AFTER_EOF_MS = 200;
 /** The `reason` of {@link CloseInfo} when the child closed its stdout and kept running. */
 const OUTPUT_CLOSED_REASON = 'it closed its stdout';
 
+/** The `reason` given to `oninputclosed` when the child closed its stdin and kept running. */
+const INPUT_CLOSED_REASON = 'it closed its stdin';
+
 /**
  * The upstream side of the stdio proxy: an MCP server launched as a child process, speaking
  * newline-delimited JSON on its stdin/stdout (MCP spec 2025-11-25, "Transports > stdio").
@@ -46,11 +49,23 @@ export class ChildStdioTransport implements MessageTransport {
   onerror?: (error: Error) => void;
   onclose?: (info: CloseInfo) => void;
   onlongmessage?: MessageTransport['onlongmessage'];
+  oninputclosed?: MessageTransport['oninputclosed'];
 
   private handle: ChildProcessHandle | undefined;
   private writer: FrameWriter | undefined;
   private backlogHandler: ((full: boolean) => void) | undefined;
   private closing: Promise<void> | undefined;
+  /**
+   * The `undelivered` callbacks of frames whose write to the child's stdin failed (EPIPE: the
+   * child closed it, or died), held until it is known which (see {@link inputFailed}).
+   */
+  private inputBroken: Array<() => void> = [];
+  /** A write to the child's stdin failed: waiting to see whether the child exits. */
+  private inputFailing = false;
+  /** The child closed its stdin and kept running: `oninputclosed` was called. */
+  private inputClosed = false;
+  /** We ended the child's stdin ourselves (shutdown): a failure there is no news. */
+  private inputEnded = false;
 
   /** See {@link MessageTransport.onbacklog}: the server reads its stdin slower than we write. */
   set onbacklog(fn: ((full: boolean) => void) | undefined) {
@@ -106,6 +121,7 @@ export class ChildStdioTransport implements MessageTransport {
     this.writer = new FrameWriter(handle.child.stdin);
     this.writer.onbacklog = this.backlogHandler;
     const { stdout } = handle.child;
+    handle.child.stdin.on('error', (err) => this.inputFailed(handle, err));
     stdout.on('data', (chunk: Buffer) => inReadTurn(() => this.splitter.push(chunk)));
     let closed = false;
     const close = (info: CloseInfo) => {
@@ -140,10 +156,49 @@ export class ChildStdioTransport implements MessageTransport {
     });
   }
 
-  send(bytes: Buffer): void {
+  /**
+   * `undelivered` is called (once, never synchronously) when the message cannot have reached a
+   * child that closed its stdin and is still running (see `oninputclosed`): its write failed, or
+   * it was sent after. A child that exited is reported by `onclose` instead, and `undelivered` is
+   * not called.
+   */
+  send(bytes: Buffer, undelivered?: () => void): void {
     const h = this.handle;
-    if (!h || h.hasExited || h.child.stdin.destroyed) return;
-    this.writer?.write(bytes);
+    if (!h || h.hasExited) return;
+    if (h.child.stdin.destroyed) {
+      if (!undelivered) return;
+      if (this.inputClosed) queueMicrotask(undelivered);
+      else if (this.inputFailing) this.inputBroken.push(undelivered);
+      return;
+    }
+    this.writer?.write(bytes, undelivered && (() => this.undelivered(undelivered)));
+  }
+
+  /** A frame's write failed: held until it is known whether the child is still running. */
+  private undelivered(callback: () => void): void {
+    if (this.inputClosed) callback();
+    else this.inputBroken.push(callback);
+  }
+
+  /**
+   * The child's stdin failed (EPIPE, once we write to it). A child that exits closes its stdin
+   * too, often a moment before its exit is seen: wait as long for the exit as for stdout's EOF
+   * ({@link EXIT_AFTER_EOF_MS}), so that a dying child is reported by `onclose` alone. A child
+   * still running then closed its stdin: it can never read another message. `oninputclosed` is
+   * called once, then the frames whose writes failed are reported undelivered.
+   */
+  private inputFailed(handle: ChildProcessHandle, err: Error): void {
+    if (this.inputFailing || this.inputEnded) return;
+    this.inputFailing = true;
+    const timer = setTimeout(() => {
+      if (handle.hasExited) return;
+      this.inputClosed = true;
+      const failed = this.inputBroken;
+      this.inputBroken = [];
+      this.oninputclosed?.({ reason: INPUT_CLOSED_REASON, error: err });
+      for (const callback of failed) callback();
+    }, EXIT_AFTER_EOF_MS);
+    void handle.exited.then(() => clearTimeout(timer));
   }
 
   /** Closes the child's stdin (EOF) without waiting: the first, polite step of the shutdown ladder. */
@@ -152,6 +207,7 @@ export class ChildStdioTransport implements MessageTransport {
     if (!h || h.hasExited || h.child.stdin.destroyed) return;
     // Messages sent in this turn go before the EOF.
     this.writer?.flush();
+    this.inputEnded = true;
     h.child.stdin.end();
   }
 
@@ -164,6 +220,7 @@ export class ChildStdioTransport implements MessageTransport {
     if (!h) return Promise.resolve();
     this.closing ??= (async () => {
       if (!h.hasExited && !h.child.stdin.destroyed) this.writer?.flush();
+      this.inputEnded = true;
       await h.shutdown(this.opts.shutdownGraceMs);
     })();
     return this.closing;

@@ -62,8 +62,12 @@ export interface OutgoingMessageStream {
 export interface MessageTransport {
   /** Begin reading; resolves once the transport can send. Rejects if it cannot start (e.g. spawn failed). */
   start(): Promise<void>;
-  /** Send one message. `bytes` is its serialised form without any framing. */
-  send(bytes: Buffer): void;
+  /**
+   * Send one message. `bytes` is its serialised form without any framing. `undelivered`, which a
+   * transport may support, is called once, later, when the message cannot have reached the
+   * peer although the peer is still there (a child that closed its stdin: see `oninputclosed`).
+   */
+  send(bytes: Buffer, undelivered?: () => void): void;
   /** Close the transport and release its resources; resolves when closed. */
   close(): Promise<void>;
   /** One received message, exactly the bytes the peer framed. */
@@ -74,6 +78,12 @@ export interface MessageTransport {
   onerror?: (error: Error) => void;
   /** The peer is gone; no more messages will arrive. Called once. */
   onclose?: (info: CloseInfo) => void;
+  /**
+   * Optional: the peer can no longer receive, but may still send (a child that closed its stdin
+   * and kept running; seen at the first write that fails). Called once, before the `undelivered`
+   * callbacks of the messages that failed. Messages sent later never reach the peer.
+   */
+  oninputclosed?: (info: { reason: string; error?: Error }) => void;
   /**
    * Optional, installed by the receiver: an error response the transport made itself for a
    * request it had already sent on, whose exchange failed afterwards (an HTTP upstream's 504, a
