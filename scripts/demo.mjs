@@ -143,7 +143,9 @@ for (let i = 0; i < 25 && !limited; i++) {
   if (meta?.reason === 'rate_limited') limited = r;
   else admitted++;
 }
-say(`  ${admitted} calls admitted, then:`);
+say(
+  `  ${admitted} calls admitted (the 20 count every call admitted in the last 5 s, the earlier steps' too), then:`,
+);
 expect(limited !== undefined, 'rate limit never hit');
 if (limited) show(limited);
 
