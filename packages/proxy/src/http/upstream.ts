@@ -66,7 +66,20 @@ export interface HttpUpstreamOptions {
    * and attempts (default 250 ms, 2000 ms, 3 attempts). After the last attempt the requests that
    * were waiting on the stream get a JSON-RPC error.
    */
-  readonly reconnection?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
+  readonly reconnection?: {
+    initialDelayMs?: number;
+    maxDelayMs?: number;
+    maxRetries?: number;
+    /**
+     * Resumptions the server accepted in a row, from the same event, that ended without a new
+     * event, before the requests waiting on the stream get a JSON-RPC error (default
+     * {@link DEFAULT_MAX_EMPTY_RESUMPTIONS}). A server that polls (MCP spec 2025-11-25: it may
+     * close an SSE stream after an event with an id and a `retry` field, and the client resumes)
+     * may close the resumed stream again and again while a long tool runs; a broken one that
+     * accepts every resumption and never delivers must still end in an error.
+     */
+    maxEmptyResumptions?: number;
+  };
   /**
    * Cap on one message from the server, in bytes (`--max-message-bytes`; default
    * {@link DEFAULT_MAX_MESSAGE_BYTES}, 64 MiB, as on every other side of the proxy). A larger
@@ -136,7 +149,27 @@ interface Leg {
    * further attempts get a 405 without reaching the server (see `fetchWatched`).
    */
   readonly abandoned: Set<string>;
+  /**
+   * Resumptions by the `Last-Event-ID` they resumed from: GETs started, and those the server
+   * accepted (2xx). A new GET from an id whose earlier resumption was accepted means that one
+   * ended without a new event (see `fetchWatched`).
+   */
+  readonly resumptions: Map<string, { started: number; accepted: number }>;
+  /**
+   * `Last-Event-ID`s whose resumed stream ended, oldest first, for the SDK's next GET without
+   * one: the SDK resumes a stream that brought no new event with a GET that names none.
+   */
+  readonly toResume: string[];
 }
+
+/** Default {@link HttpUpstreamOptions.reconnection} `maxEmptyResumptions`. */
+export const DEFAULT_MAX_EMPTY_RESUMPTIONS = 100;
+
+/**
+ * How long after the SDK's resumption delay a resumption of a stream that ended is waited for
+ * before its requests are answered (the SDK gave up on it).
+ */
+const RESUME_GRACE_MS = 2000;
 
 /** Most abandoned stream ids a leg remembers. */
 const MAX_ABANDONED = 1000;
@@ -504,6 +537,8 @@ export class HttpUpstreamTransport implements MessageTransport {
       closed: false,
       resumeFailures: new Map(),
       abandoned: new Set(),
+      resumptions: new Map(),
+      toResume: [],
     };
     const r = this.opts.reconnection ?? {};
     const sdk = new StreamableHTTPClientTransport(this.url, {
@@ -1187,8 +1222,24 @@ export class HttpUpstreamTransport implements MessageTransport {
     const postBody =
       init?.method === 'POST' && typeof init.body === 'string' ? this.rawBody(init.body) : init?.body;
     // A GET with `Last-Event-ID` resumes a lost stream: the requests whose answers it carries.
-    const resumedFrom =
+    let resumedFrom =
       init?.method === 'GET' ? (new Headers(init.headers).get('last-event-id') ?? undefined) : undefined;
+    if (init?.method === 'GET' && resumedFrom === undefined) {
+      // The SDK resumes a resumed stream that ended without a new event id with a GET naming no
+      // event: it would open a plain GET stream (or meet a 409), and the answer the stream was
+      // waiting for would never come. A server that polls (spec 2025-11-25, "Resumability and
+      // Redelivery") closes the resumed stream again and again while its tool runs: this GET
+      // resumes, from the same event, the stream that ended first.
+      while (leg.toResume.length > 0 && resumedFrom === undefined) {
+        const from = leg.toResume.shift()!;
+        if (!leg.abandoned.has(from) && this.resumedBy(leg, from).length > 0) resumedFrom = from;
+      }
+      if (resumedFrom !== undefined) {
+        const headers = new Headers(init.headers);
+        headers.set('last-event-id', resumedFrom);
+        init = { ...init, headers };
+      }
+    }
     if (resumedFrom !== undefined && leg.abandoned.has(resumedFrom)) {
       // A stream given up on (its requests were answered): the SDK would try it again and again
       // (a resumed stream that ends without a new event id is resumed from the same id). A 405
@@ -1197,6 +1248,33 @@ export class HttpUpstreamTransport implements MessageTransport {
       return new Response(null, { status: 405, statusText: 'stream abandoned by Tollgate' });
     }
     const resumed = resumedFrom === undefined ? [] : this.resumedBy(leg, resumedFrom);
+    /** This resumption's count (see `Leg.resumptions`). */
+    let resumption: { started: number; accepted: number } | undefined;
+    if (resumed.length > 0) {
+      const from = resumedFrom!;
+      const i = leg.toResume.indexOf(from);
+      if (i !== -1) leg.toResume.splice(i, 1);
+      resumption = leg.resumptions.get(from);
+      if (!resumption) {
+        // Forget the streams nothing waits on any more before remembering another.
+        for (const id of leg.resumptions.keys())
+          if (this.resumedBy(leg, id).length === 0) leg.resumptions.delete(id);
+        resumption = { started: 0, accepted: 0 };
+        leg.resumptions.set(from, resumption);
+      }
+      // Each accepted resumption from this event ended without bringing a new one.
+      if (resumption.accepted >= this.maxEmptyResumptions) {
+        release();
+        this.abandonStream(
+          leg,
+          from,
+          resumed,
+          `the resumed stream ended without the answer ${resumption.accepted} times in a row`,
+        );
+        return new Response(null, { status: 405, statusText: 'stream abandoned by Tollgate' });
+      }
+      resumption.started++;
+    }
     try {
       // undici's fetch with its agent (see UPSTREAM_AGENT_OPTIONS), from the same package: Node's
       // global fetch is the undici bundled with Node, whose version varies with Node's and
@@ -1219,6 +1297,7 @@ export class HttpUpstreamTransport implements MessageTransport {
       }
       throw err;
     }
+    if (resumption && response.ok) resumption.accepted++;
     if (resumed.length > 0 && !response.ok) {
       this.resumeFailed(
         leg,
@@ -1241,14 +1320,21 @@ export class HttpUpstreamTransport implements MessageTransport {
     let cutWhy: string | undefined;
     const judge = () => {
       if (resumed.length > 0 && response.ok) {
-        // A resumed stream that ended: the SDK resumes it again from the last event id it
-        // carried. Without a new one there is nothing to resume from (the SDK would ask for the
-        // same events again, or open a plain GET stream): its requests are answered.
+        // A resumed stream that ended: the SDK resumes it again, after the server's `retry`
+        // delay, from the last event id it carried, or, when it carried none, with a GET naming
+        // no event, which resumes it from the same one (above), at most `maxEmptyResumptions`
+        // times in a row. Should no resumption come (the SDK gave up), its requests are answered.
+        const from = resumedFrom!;
+        const started = resumption?.started;
+        if (!leg.toResume.includes(from)) leg.toResume.push(from);
         setTimeout(() => {
-          const left = resumed.filter((key) => this.pending.get(key)?.lastEventId === resumedFrom);
+          const i = leg.toResume.indexOf(from);
+          if (i !== -1 && leg.resumptions.get(from)?.started === started) leg.toResume.splice(i, 1);
+          else return;
+          const left = resumed.filter((key) => this.pending.get(key)?.lastEventId === from);
           if (left.length > 0 && !leg.closed)
-            this.abandonStream(leg, resumedFrom!, left, 'the resumed stream ended without the answer');
-        }, 250).unref();
+            this.abandonStream(leg, from, left, 'the resumed stream ended without the answer');
+        }, this.resumeDelayMs(leg) + RESUME_GRACE_MS).unref();
         return;
       }
       if (sent.length === 0 || (!sse && !response.ok)) return;
@@ -1332,6 +1418,22 @@ export class HttpUpstreamTransport implements MessageTransport {
     });
   }
 
+  /** `reconnection.maxEmptyResumptions` (default {@link DEFAULT_MAX_EMPTY_RESUMPTIONS}). */
+  private get maxEmptyResumptions(): number {
+    return this.opts.reconnection?.maxEmptyResumptions ?? DEFAULT_MAX_EMPTY_RESUMPTIONS;
+  }
+
+  /**
+   * How long the SDK waits before it resumes a stream that ended: the server's last `retry`
+   * field (the SDK keeps it), else the first reconnection delay.
+   */
+  private resumeDelayMs(leg: Leg): number {
+    const retry = (leg.sdk as unknown as { _serverRetryMs?: unknown })._serverRetryMs;
+    return typeof retry === 'number' && Number.isFinite(retry) && retry >= 0
+      ? retry
+      : (this.opts.reconnection?.initialDelayMs ?? 250);
+  }
+
   /** Attempts at resuming a lost stream (`reconnection.maxRetries`, default 3). */
   private get maxRetries(): number {
     return this.opts.reconnection?.maxRetries ?? 3;
@@ -1366,6 +1468,7 @@ export class HttpUpstreamTransport implements MessageTransport {
    */
   private abandonStream(leg: Leg, lastEventId: string, keys: string[], why: string, status?: number): void {
     leg.resumeFailures.delete(lastEventId);
+    leg.resumptions.delete(lastEventId);
     leg.abandoned.add(lastEventId);
     if (leg.abandoned.size > MAX_ABANDONED)
       leg.abandoned.delete(leg.abandoned.values().next().value as string);

@@ -255,7 +255,10 @@ export interface SdkHttpServer {
  * `slept <ms>` after `ms` milliseconds; tool `ask`: an elicitation with message `q`, then
  * `answer to [<q>]: <the client's answer as JSON>` (with `timeoutMs`, the server gives up waiting
  * then, and cancels its request); tool `sample`: a sampling request with text
- * `q`, then `sample for [<q>]: <the text sampled>`.
+ * `q`, then `sample for [<q>]: <the text sampled>`; tool `poll`: closes the call's SSE stream
+ * `closes` times `gapMs` apart (SSE polling, spec 2025-11-25: the client resumes it with
+ * `Last-Event-ID`, after `retryMs` when given, the `retry` field of every priming event), then
+ * answers `polled <closes> times`.
  *
  * Like the SDK's Express examples, a request naming an unknown session gets 404 (the `n`th such
  * answer waits `notFoundDelayMs * (n - 1)` ms, so concurrent requests see it one by one) and a
@@ -277,6 +280,7 @@ export async function startSdkHttpServer(
     resume?: 405 | 500 | 'empty';
     reinit?: { delayMs?: number; status?: number; failures?: number };
     initDelayMs?: number;
+    retryMs?: number;
   } = {},
 ): Promise<SdkHttpServer> {
   const { Server } = await import('@modelcontextprotocol/sdk/server/index.js');
@@ -367,6 +371,7 @@ export async function startSdkHttpServer(
         sessionIdGenerator: randomUUID,
         ...(opts.resumable === false ? {} : { eventStore: new BoundedEventStore() }),
         ...(opts.json ? { enableJsonResponse: true } : {}),
+        ...(opts.retryMs !== undefined ? { retryInterval: opts.retryMs } : {}),
         onsessioninitialized: (id) => {
           sessions.set(id, t);
           opened.push(id);
@@ -379,6 +384,13 @@ export async function startSdkHttpServer(
       server.setRequestHandler(ListToolsRequestSchema, async () => ({
         tools: [
           { name: 'hang-up', inputSchema: { type: 'object' } },
+          {
+            name: 'poll',
+            inputSchema: {
+              type: 'object',
+              properties: { closes: { type: 'number' }, gapMs: { type: 'number' } },
+            },
+          },
           {
             name: 'slow',
             inputSchema: {
@@ -397,6 +409,14 @@ export async function startSdkHttpServer(
           // Ends the call's SSE stream without an answer (the SDK's polling hook), then never answers.
           t.closeSSEStream(extra.requestId);
           return new Promise<never>(() => {});
+        }
+        if (request.params.name === 'poll') {
+          const { closes, gapMs } = request.params.arguments as { closes: number; gapMs: number };
+          for (let i = 0; i < closes; i++) {
+            t.closeSSEStream(extra.requestId);
+            await new Promise((r) => setTimeout(r, gapMs));
+          }
+          return { content: [{ type: 'text', text: `polled ${closes} times` }] };
         }
         if (request.params.name === 'echo') {
           const { message } = request.params.arguments as { message: string };

@@ -388,16 +388,62 @@ describe('a listener client that gives up on initialize before the upstream answ
   });
 });
 
+describe('a server that polls (closes the SSE stream, the client resumes it)', () => {
+  it('is resumed from the same event as long as it accepts, and the call gets its answer', async () => {
+    // Spec 2025-11-25: the server closes the call's stream after its priming event (an id and a
+    // `retry` field); the resumed stream is closed again twice without a new event.
+    const up = await server({ retryMs: 150 });
+    const b = await bridge(up.url);
+    const answer = await settled(
+      b.client.callTool({ name: 'poll', arguments: { closes: 3, gapMs: 600 } }, undefined, {
+        timeout: 10_000,
+      }),
+    );
+    expect(answer).toBe('polled 3 times');
+    expect(b.gate.commits).toBe(1);
+    expect(b.gate.rollbacks).toBe(0);
+    // Three resumptions, all from the priming event of the call's stream (the SDK alone would
+    // ask the second and third time without Last-Event-ID, and never get the answer).
+    const resumptions = up.requests.filter((r) => r.lastEventId !== undefined);
+    expect(resumptions).toHaveLength(3);
+    expect(new Set(resumptions.map((r) => r.lastEventId)).size).toBe(1);
+    expect(b.log.filter((l) => /^(warn|error):/.test(l))).toEqual([]);
+  });
+
+  it('gives up, with -32000 saying so, after maxEmptyResumptions resumed streams in a row ended without a new event', async () => {
+    const up = await server({ retryMs: 100 });
+    const b = await bridge(up.url, {
+      upstream: { reconnection: { maxRetries: 2, initialDelayMs: 100, maxEmptyResumptions: 2 } },
+    });
+    const answer = await settled(
+      b.client.callTool({ name: 'poll', arguments: { closes: 5, gapMs: 400 } }, undefined, {
+        timeout: 10_000,
+      }),
+    );
+    expect(answer).toBe(
+      "THROW MCP error -32000: MCP server over HTTP: the SSE stream was lost and could not be resumed (the resumed stream ended without the answer 2 times in a row); the request may have reached the server, so the call counts against the policy's limits",
+    );
+    expect(up.requests.filter((r) => r.lastEventId !== undefined)).toHaveLength(2);
+    expect(b.gate.commits).toBe(1);
+    // The session goes on.
+    expect(text(await b.client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe(
+      'echo: after',
+    );
+  });
+});
+
 describe('a lost stream whose resumption fails', () => {
   for (const [resume, why] of [
     [405, 'the upstream answered HTTP 405'],
-    ['empty', 'the resumed stream ended without the answer'],
+    ['empty', 'the resumed stream ended without the answer 2 times in a row'],
   ] as const) {
-    it(`answers the call with -32000, and counts it, when the resumption ${resume === 405 ? 'is answered 405' : 'ends without the answer'}`, async () => {
+    it(`answers the call with -32000, and counts it, when the resumption ${resume === 405 ? 'is answered 405' : 'ends without the answer, again and again'}`, async () => {
       // `hang-up` ends its SSE stream after the server's priming event (which carries an event
       // id) and never answers: the SDK resumes the stream with Last-Event-ID.
       const up = await server({ resume });
-      const b = await bridge(up.url, { upstream: { reconnection: { maxRetries: 3, initialDelayMs: 100 } } });
+      const b = await bridge(up.url, {
+        upstream: { reconnection: { maxRetries: 3, initialDelayMs: 100, maxEmptyResumptions: 2 } },
+      });
       const started = Date.now();
       const answer = await settled(
         b.client.callTool({ name: 'hang-up', arguments: {} }, undefined, { timeout: 10_000 }),
