@@ -7,8 +7,8 @@
  * session: for a stdio upstream, a new child process per session (started before the
  * `initialize` is forwarded, stopped with the stdio shutdown ladder when the session ends);
  * for an HTTP upstream, a new upstream `Mcp-Session-Id`. A session ends on the client's DELETE,
- * when its upstream dies, when it has been idle (no request and no open stream) for
- * `sessionIdleMs`, or when the listener closes.
+ * when its upstream dies, when it has been idle for `sessionIdleMs` (no request; a client that
+ * holds a stream open must answer a `ping`), or when the listener closes.
  *
  * Front door (security.ts), in this order: path, Host and Origin (403), the CORS preflight
  * (answered here, without the token; 403 unless the origin is in `allowedOrigins`), bearer token
@@ -46,7 +46,7 @@ import {
   tokenDigest,
   tokenLabel,
 } from './security.js';
-import { HttpSessionTransport, type PostTexts, postTexts } from './session-transport.js';
+import { HttpSessionTransport, PING_ID_PREFIX, type PostTexts, postTexts } from './session-transport.js';
 import { HttpUpstreamTransport } from './upstream.js';
 
 /** Where each session's upstream session comes from. */
@@ -131,8 +131,13 @@ export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
   /** Cap on concurrent sessions (default 64); beyond it `initialize` gets HTTP 503. */
   readonly maxSessions?: number;
   /**
-   * End a session idle this long, in milliseconds (default 30 minutes; 0 = never): no open HTTP
-   * request and no request pending upstream (one pending for 4 times this long ends it anyway).
+   * End a session idle this long, in milliseconds (default 30 minutes; 0 = never): no HTTP
+   * request of its client began or ended for this long, and none is open, nor is a request
+   * pending upstream (one pending for 4 times this long ends it anyway). A session quiet this
+   * long whose client still holds a stream open (the SDK's client always keeps its GET stream) is
+   * sent a `ping` on it, and ends unless the client answers by the next check (see
+   * {@link idleCheckMs}): an open stream alone does not keep a session, since a client that hung
+   * or vanished behind a half-open connection holds its stream open forever.
    */
   readonly sessionIdleMs?: number;
   readonly logger?: ProxyLogger;
@@ -161,12 +166,28 @@ interface Session {
   router: Router<GateDecision>;
   lastSeen: number;
   openRequests: number;
+  /** Tollgate's own `ping` to the idle client, unanswered yet, and when it was sent. */
+  ping?: { id: string; sentAt: number };
   ending?: Promise<void>;
   /** Closes a per-session gate. */
   closeGate?: () => Promise<void> | undefined;
 }
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+
+/**
+ * How often idle sessions are looked for, for an idle timeout of `idleMs`: a quarter of it, at
+ * least 1 s and at most 60 s. A client pinged as idle has this long to answer.
+ */
+export function idleCheckMs(idleMs: number): number {
+  return Math.min(60_000, Math.max(1000, idleMs / 4));
+}
+
+/**
+ * TCP keepalive on the listener's connections, first probe after this long without traffic: the
+ * kernel notices a peer that vanished from an idle connection (host gone, network cut).
+ */
+const TCP_KEEPALIVE_MS = 30_000;
 
 /** The methods of the Streamable HTTP transport at the MCP endpoint; others get 405. */
 const ALLOWED_METHODS: readonly string[] = ['POST', 'GET', 'DELETE'];
@@ -506,6 +527,9 @@ export async function runHttpListener<D extends GateDecision>(
     // An initialize answered with an error (an unreachable --upstream) leaves a session no client
     // can use: end it, rather than keep a slot of the session cap until the idle timeout.
     client.oninitializefailed = () => void endSession(session, 'initialize failed');
+    client.onpong = (id) => {
+      if (session.ping?.id === id) session.ping = undefined;
+    };
     try {
       await server.start();
     } catch (err) {
@@ -656,6 +680,8 @@ export async function runHttpListener<D extends GateDecision>(
     }
     s.openRequests++;
     s.lastSeen = Date.now();
+    // Any request shows the client is there, as the answer to a ping does.
+    s.ping = undefined;
     res.once('close', () => {
       s.openRequests--;
       s.lastSeen = Date.now();
@@ -674,6 +700,9 @@ export async function runHttpListener<D extends GateDecision>(
     });
   });
   server.requestTimeout = 0; // SSE streams are long-lived by design
+  // SSE streams carry a `: keepalive` comment every 15 s (the SDK's transport), so a write to a
+  // peer that is gone fails in time and its stream closes; TCP keepalive covers idle connections.
+  server.on('connection', (socket) => socket.setKeepAlive(true, TCP_KEEPALIVE_MS));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new Error(`cannot listen on ${host}:${opts.port ?? 0}: ${err.code ?? err.message}`)),
@@ -692,24 +721,37 @@ export async function runHttpListener<D extends GateDecision>(
 
   const reaper =
     idleMs > 0
-      ? setInterval(
-          () => {
-            const now = Date.now();
-            for (const s of sessions.values()) {
-              // A session with a request still pending upstream (its client's POST cut, to resume
-              // with Last-Event-ID) is not idle; bounded, so a request never answered frees the
-              // slot after 4 idle periods.
-              const quiet = now - s.lastSeen;
-              if (
-                s.openRequests === 0 &&
-                quiet > idleMs &&
-                (s.router.pendingRequests === 0 || quiet > 4 * idleMs)
-              )
-                void endSession(s, 'idle timeout');
+      ? setInterval(() => {
+          const now = Date.now();
+          for (const s of sessions.values()) {
+            const quiet = now - s.lastSeen;
+            if (quiet <= idleMs || s.ending) continue;
+            if (s.openRequests > 0) {
+              // No request for the whole idle timeout, but a stream is open (the SDK's client
+              // keeps its GET stream open for good): an open stream proves nothing (a frozen
+              // client, or one gone behind a half-open connection, holds it forever), an answer
+              // to a ping does. Pinged at the last check and still silent: gone.
+              if (s.ping === undefined) {
+                s.ping = { id: `${PING_ID_PREFIX}${randomUUID()}`, sentAt: now };
+                log.debug(
+                  { session: s.info.sessionId },
+                  'idle session with an open stream: pinging its client',
+                );
+                s.client.ping(s.ping.id);
+              } else if (s.ping.sentAt < now) {
+                void endSession(
+                  s,
+                  'idle timeout (its stream was open, but its client did not answer a ping)',
+                );
+              }
+              continue;
             }
-          },
-          Math.min(60_000, Math.max(1000, idleMs / 4)),
-        ).unref()
+            // A session with a request still pending upstream (its client's POST cut, to resume
+            // with Last-Event-ID) is not idle; bounded, so a request never answered frees the
+            // slot after 4 idle periods.
+            if (s.router.pendingRequests === 0 || quiet > 4 * idleMs) void endSession(s, 'idle timeout');
+          }
+        }, idleCheckMs(idleMs)).unref()
       : undefined;
 
   return {

@@ -40,6 +40,9 @@ export interface PostTexts {
 export function postTexts(texts: readonly Buffer[]): PostTexts {
   return { token: '', clientId: '', scopes: [], extra: { tollgateTexts: { texts, next: 0 } } };
 }
+/** Prefix of the ids of Tollgate's own `ping` requests to an HTTP client (see `ping`). */
+export const PING_ID_PREFIX = 'tollgate-ping-';
+
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A {@link MessageTransport} over one session of the SDK's Streamable HTTP server transport. */
@@ -53,6 +56,11 @@ export class HttpSessionTransport implements MessageTransport {
    * refused it), called once it has been handed to the client: the session can never be used.
    */
   oninitializefailed?: () => void;
+  /**
+   * The client answered a {@link ping} of Tollgate's own (`id`: its id). The answer is not
+   * handed to the router: the server never sent that request.
+   */
+  onpong?: (id: string) => void;
 
   /** Pending client requests in arrival order: JSON key of the id -> id and method. */
   private readonly pending = new Map<string, { id: RequestId; method: string }>();
@@ -77,8 +85,27 @@ export class HttpSessionTransport implements MessageTransport {
     await this.http.start();
   }
 
+  /**
+   * Sends the client a `ping` request of Tollgate's own (MCP spec 2025-11-25, "Utilities >
+   * Ping": the receiver MUST answer promptly), on the stream a server request would take (that of
+   * the newest pending call, else the GET stream). `id` must start with {@link PING_ID_PREFIX};
+   * the answer goes to {@link onpong}.
+   */
+  ping(id: string): void {
+    this.send(encode({ jsonrpc: '2.0', id, method: 'ping' }));
+  }
+
   /** `text`: the message as the client sent it (see {@link PostTexts}); else it is re-encoded. */
   private fromClient(message: Obj, text?: Buffer): void {
+    if (
+      !('method' in message) &&
+      typeof message.id === 'string' &&
+      message.id.startsWith(PING_ID_PREFIX) &&
+      this.onpong
+    ) {
+      this.onpong(message.id);
+      return;
+    }
     if (typeof message.method === 'string' && 'id' in message) {
       const id = message.id as RequestId;
       this.pending.set(JSON.stringify(id), { id, method: message.method });

@@ -2,9 +2,10 @@
  * Listener mode end to end: the SDK's real `Client` over `StreamableHTTPClientTransport`,
  * Tollgate's listener, and the real server-everything as a stdio child per session or over HTTP.
  */
-import { execSync } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { connect as connectTcp } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -232,6 +233,104 @@ function rawHeadStatus(port: number, headerLines: string): Promise<number> {
     socket.on('error', reject);
   });
 }
+
+describe('idle sessions whose client holds its GET stream open', () => {
+  /** A listener with a 1 s idle timeout, recording why sessions ended. */
+  async function idleListener() {
+    const ended: string[] = [];
+    const logger = {
+      ...silentLogger,
+      info: (o: object, msg?: string) => {
+        if (msg === 'HTTP session ended') ended.push(String((o as { reason?: unknown }).reason));
+      },
+    };
+    const { listener } = await listen({ sessionIdleMs: 1000, logger });
+    return { listener, ended };
+  }
+  const until = async (what: () => boolean, ms: number) => {
+    for (const deadline = Date.now() + ms; !what() && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 50));
+  };
+
+  it('ends the session of a frozen SDK client (SIGSTOP), whose GET stream stays open', async () => {
+    const { listener, ended } = await idleListener();
+    // The SDK's real client in a process of its own, frozen once its GET stream is open.
+    const script = `
+      import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+      import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+      const transport = new StreamableHTTPClientTransport(new URL(process.argv[1]));
+      await new Client({ name: 'frozen', version: '1' }).connect(transport);
+      setTimeout(() => process.stdout.write('ready ' + transport.sessionId + '\\n'), 300);
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, listener.url.href], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const sid = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          const m = /ready (\S+)/.exec(d.toString());
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`client exited ${code}`)));
+      });
+      expect(listener.sessionIds()).toEqual([sid]);
+      child.kill('SIGSTOP');
+      const frozenAt = Date.now();
+      // Idle after 1 s, pinged at the next check (1 s apart), ended at the one after.
+      await until(() => listener.sessionCount === 0, 8000);
+      expect(listener.sessionCount).toBe(0);
+      expect(Date.now() - frozenAt).toBeLessThan(6000);
+      expect(ended).toEqual(['idle timeout (its stream was open, but its client did not answer a ping)']);
+      expect((await post(listener.url, { 'mcp-session-id': sid })).status).toBe(404);
+    } finally {
+      child.kill('SIGKILL');
+      child.kill('SIGCONT');
+    }
+  }, 20_000);
+
+  it('pings a client that holds its GET stream open, and ends the session when no answer comes', async () => {
+    const { listener, ended } = await idleListener();
+    const init = await post(listener.url, {});
+    const sid = init.headers.get('mcp-session-id')!;
+    const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    await post(
+      listener.url,
+      headers,
+      JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    );
+    // The GET stream, read but never answered.
+    const stream = await fetch(listener.url, { headers: { accept: 'text/event-stream', ...headers } });
+    expect(stream.status).toBe(200);
+    const body = stream.text();
+    await until(() => listener.sessionCount === 0, 8000);
+    expect(listener.sessionCount).toBe(0);
+    expect(ended).toEqual(['idle timeout (its stream was open, but its client did not answer a ping)']);
+    // The stream ends with the session, and carried one ping (besides what the server sent).
+    const pings = (await body)
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as { id?: string; method?: string })
+      .filter((m) => m.method === 'ping');
+    expect(pings).toHaveLength(1);
+    expect(pings[0]?.id).toMatch(/^tollgate-ping-[0-9a-f-]{36}$/);
+  }, 20_000);
+
+  it('keeps the session of a live SDK client that answers the pings, GET stream and all', async () => {
+    const { listener, ended } = await idleListener();
+    const { client, transport } = await connect(listener.url);
+    const errors: Error[] = [];
+    transport.onerror = (err) => errors.push(err);
+    // Several idle timeouts without a request: pinged, answered, kept.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(listener.sessionIds()).toEqual([transport.sessionId]);
+    expect(ended).toEqual([]);
+    expect(errors).toEqual([]);
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'still here' } }))).toBe(
+      'Echo: still here',
+    );
+  }, 20_000);
+});
 
 describe("a listener session's view of the gate", () => {
   it("keeps the gate's optional parts: policy names (variants refused) and needsToolSchema (no prefetch hold)", async () => {
