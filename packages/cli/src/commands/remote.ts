@@ -177,7 +177,7 @@ export function addRemoteOptions(cmd: Command): Command {
     )
     .option(
       '--session-idle-timeout <seconds>',
-      'end an HTTP session idle this long, its server child with it (default 1800; 0 = never)',
+      'end an HTTP session whose client sent no request this long, its server child with it; a client holding a stream open is pinged then, and its session ends unless it answers within a quarter of the timeout (1-60 s) (default 1800; 0 = never)',
       idleSeconds,
     )
     .option('--per-session-counters', 'HTTP listener: each session counts in its own memory store');
