@@ -76,7 +76,12 @@ export function createRootProgram(): Command {
       // "policy invalid / call denied / test failed"); help and version exit 0. Commander has already
       // printed the message when this runs. Subcommands inherit these settings.
       .exitOverride((err) => {
-        const hint = err.code === 'commander.unknownOption' ? separatorHint(program.argv) : undefined;
+        const hint =
+          err.code === 'commander.unknownOption'
+            ? separatorHint(program.argv)
+            : err.code === 'commander.missingMandatoryOptionValue' || err.code === 'commander.excessArguments'
+              ? policyArgumentHint(program.argv)
+              : undefined;
         if (hint && !json()) process.stderr.write(`${hint}\n`);
         if (err.exitCode !== 0 && json())
           process.stdout.write(
@@ -102,6 +107,24 @@ export function separatorHint(args: readonly string[]): string | undefined {
   if (args.some((a) => a === '--upstream' || a.startsWith('--upstream='))) return undefined;
   if (!args.some((a) => a === '-c' || a === '--config' || a.startsWith('--config='))) return undefined;
   return "tollgate: if that option belongs to the server command, put -- before the command, so its flags are not read as Tollgate's: tollgate -c <policy.yaml> -- <command> [args...]";
+}
+
+/**
+ * For `tollgate validate policy.yaml` (the policy given without `-c`): the command line with `-c`
+ * put in, or undefined when no bare word after the subcommand looks like a policy file.
+ */
+export function policyArgumentHint(args: readonly string[]): string | undefined {
+  const end = args.indexOf('--');
+  const own = end === -1 ? args : args.slice(0, end);
+  const sub = own.findIndex((a) => SUBCOMMANDS.has(a));
+  if (sub === -1 || own.some((a) => a === '-c' || a === '--config' || a.startsWith('--config=')))
+    return undefined;
+  const i = own.findIndex(
+    (a, k) => k > sub && /\.(ya?ml|json)$/i.test(a) && !(own[k - 1] ?? '').startsWith('-'),
+  );
+  if (i === -1) return undefined;
+  const fixed = [...own.slice(sub, i), '-c', ...own.slice(i)].join(' ');
+  return `tollgate: give the policy file with -c: tollgate ${fixed}`;
 }
 
 /**

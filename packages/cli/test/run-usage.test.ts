@@ -480,6 +480,24 @@ describe("paths of Tollgate's own files", () => {
   });
 });
 
+describe('a policy file given without -c', () => {
+  it('is refused with the command line that works, not ignored', () => {
+    const bare = tollgate(['validate', policy]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain(`tollgate: give the policy file with -c: tollgate validate -c ${policy}`);
+    const explain = tollgate(['explain', policy, '--tool', 'x']);
+    expect(explain.code).toBe(2);
+    expect(explain.stderr).toContain(
+      `tollgate: give the policy file with -c: tollgate explain -c ${policy} --tool x`,
+    );
+    // A second file after -c is no longer dropped silently.
+    const extra = tollgate(['validate', '-c', policy, join(dir, 'other.yaml')]);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain("error: too many arguments for 'validate'");
+    expect(extra.stderr).not.toContain('give the policy file with -c');
+  });
+});
+
 describe('directory options left empty', () => {
   it('are usage errors that say so (an unset variable), not the default or the working directory', () => {
     const empty =

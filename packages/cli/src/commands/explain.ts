@@ -14,6 +14,8 @@ export type { ExplainOutput } from './explain-action.js';
 export function registerExplain(program: Command): void {
   program
     .command('explain')
+    // A bare word (`tollgate validate policy.yaml`) is refused, with a hint, not ignored.
+    .allowExcessArguments(false)
     .description('Show how the policy decides one tools/call: every rule and condition, then the decision')
     .requiredOption('-c, --config <file>', 'policy YAML file', givenOnce)
     .requiredOption('--tool <name>', 'tool name of the call')

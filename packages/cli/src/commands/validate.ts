@@ -13,6 +13,8 @@ export type { ValidateSummary } from './validate-action.js';
 export function registerValidate(program: Command): void {
   program
     .command('validate')
+    // A bare word (`tollgate validate policy.yaml`) is refused, with a hint, not ignored.
+    .allowExcessArguments(false)
     .description('Check a policy file and report every error with file:line:col, code and hint')
     .requiredOption('-c, --config <file>', 'policy YAML file to validate', givenOnce)
     .option('--json', 'print one machine-readable JSON object on stdout')
