@@ -1245,6 +1245,15 @@ export class Router<D extends GateDecision = GateDecision> {
 
   // ---------------------------------------------------------------- size cap
 
+  /**
+   * Answers a request of the server's (id in the server's id space) with a JSON-RPC error, when
+   * its id is known and the server is still there: a message over the cap that never reached
+   * the client, or the client's answer to it that never reached the server.
+   */
+  private errorToServer(id: JsonRpcId | undefined, code: number, message: string): void {
+    if (id !== undefined && !this.serverGone) this.server.send(encode(errorResponse(id, code, message)));
+  }
+
   private clientOversize(r: OversizeReport): void {
     const id = findIdInEdges(r.head, r.tail);
     if (kindInEdges(r.head) === 'response') {
@@ -1252,16 +1261,11 @@ export class Router<D extends GateDecision = GateDecision> {
       // answered (JSON-RPC 2.0 section 5), and its id is the server's, which the client would take
       // for one of its own. The server, which awaits it, is told instead.
       this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'client response over the size cap dropped');
-      if (id !== undefined && !this.serverGone)
-        this.server.send(
-          encode(
-            errorResponse(
-              id,
-              ErrorCode.InternalError,
-              `The client's response of ${r.bytes} bytes exceeds Tollgate's limit of ${r.limit} bytes (--max-message-bytes); it was not passed to the server`,
-            ),
-          ),
-        );
+      this.errorToServer(
+        id,
+        ErrorCode.InternalError,
+        `The client's response of ${r.bytes} bytes exceeds Tollgate's limit of ${r.limit} bytes (--max-message-bytes); it was not passed to the server`,
+      );
       return;
     }
     this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'client message over the size cap refused');
@@ -1284,16 +1288,11 @@ export class Router<D extends GateDecision = GateDecision> {
       // A request of the server's (its own id space, say sampling/createMessage): it names no
       // request of the client's. Its sender would wait for an answer the client never gets.
       this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'server request over the size cap dropped');
-      if (id !== undefined && !this.serverGone)
-        this.server.send(
-          encode(
-            errorResponse(
-              id,
-              ErrorCode.InvalidRequest,
-              `Invalid Request: message of ${r.bytes} bytes exceeds Tollgate's limit of ${r.limit} bytes (--max-message-bytes); it was not passed to the client`,
-            ),
-          ),
-        );
+      this.errorToServer(
+        id,
+        ErrorCode.InvalidRequest,
+        `Invalid Request: message of ${r.bytes} bytes exceeds Tollgate's limit of ${r.limit} bytes (--max-message-bytes); it was not passed to the client`,
+      );
       return;
     }
     this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'server message over the size cap dropped');

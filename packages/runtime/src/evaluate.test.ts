@@ -252,17 +252,23 @@ tools:
   });
 });
 
-describe('increment read as Intercept reads it', () => {
-  const counted = (state: string) =>
-    compile(`
+/**
+ * `pay` with a daily `spent` counter, capped at `bound`, that adds what `increment` says (by
+ * default the call's `args.amount`).
+ */
+const payPolicy = (bound: string, increment = 'increment_from: args.amount') =>
+  compile(`
 version: "1"
 tools:
   pay:
     rules:
       - name: spend
-        conditions: [{ path: state.pay.n, op: lte, value: 2 }]
-        state: { counter: n, window: day, ${state} }
+        conditions: [{ path: state.pay.spent, op: lte, value: ${bound} }]
+        state: { counter: spent, window: day, ${increment} }
 `);
+
+describe('increment read as Intercept reads it', () => {
+  const counted = (increment: string) => payPolicy('2', increment);
   it('increment: 0 counts 1 per call (a counter adding nothing would never limit)', async () => {
     const p = counted('increment: 0');
     const c = ctx(new MemoryCounterStore());
@@ -300,17 +306,6 @@ describe('increment_from', () => {
       expect(['condition_failed', 'invalid_increment']).toContain(d.reason);
     });
   }
-  /** `pay` with a daily `spent` counter fed by `args.amount`, capped at `bound`. */
-  const payPolicy = (bound: string) =>
-    compile(`
-version: "1"
-tools:
-  pay:
-    rules:
-      - name: spend
-        conditions: [{ path: state.pay.spent, op: lte, value: ${bound} }]
-        state: { counter: spent, window: day, increment_from: args.amount }
-`);
   it('says why a counter taken past 2^53 - 1 is refused, whatever its bound', async () => {
     const p = payPolicy('1e300');
     const s = new SqliteCounterStore({
