@@ -177,6 +177,15 @@ export class RawSession {
     }
   }
 
+  /** Tollgate's JSON log lines on stderr so far whose message is `msg`. */
+  logged(msg: string): Array<Record<string, any>> {
+    return this.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, any>)
+      .filter((l) => l.msg === msg);
+  }
+
   /** initialize + notifications/initialized. */
   async handshake(): Promise<any> {
     this.send({

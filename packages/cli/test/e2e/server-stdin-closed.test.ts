@@ -50,15 +50,6 @@ const call = (id: number) => ({
   params: { name: 'echo', arguments: { text: 'hi' } },
 });
 
-/** Tollgate's JSON log lines on stderr with message `msg`. */
-function logged(raw: RawSession, msg: string): Array<Record<string, unknown>> {
-  return raw.stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l.msg === msg);
-}
-
 describe('a server that closes its stdin and keeps running', () => {
   it('answers the calls written to the dead pipe and later requests with -32000 and does not count them', async () => {
     const raw = new RawSession(s, [
@@ -108,7 +99,7 @@ describe('a server that closes its stdin and keeps running', () => {
     expect(raw.stderr).not.toContain('stdin-closer: got ping');
 
     // One warning, at `warn`.
-    const warnings = logged(raw, WARNING);
+    const warnings = raw.logged(WARNING);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ level: 40, reason: 'it closed its stdin' });
 

@@ -73,15 +73,6 @@ async function start(grace: number, ...modes: string[]) {
   return { raw, kids };
 }
 
-/** Tollgate's JSON log lines on stderr with message `msg`. */
-function logged(raw: RawSession, msg: string): Array<Record<string, any>> {
-  return raw.stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, any>)
-    .filter((l) => l.msg === msg);
-}
-
 async function noneLeft(kids: number[]): Promise<void> {
   // The watchdog leaves once it reads "done"; give it a moment.
   for (let i = 0; i < 40 && kids.some(alive); i++) await sleep(50);
@@ -105,10 +96,10 @@ describe('a server that closes its stdout and keeps running', () => {
     expect((await raw.exited).code).toBe(4);
     expect(Date.now() - t0).toBeLessThan(PROMPT_MS);
     expect(raw.stderr).toContain('stdout-closer: stdin EOF');
-    const [warning] = logged(raw, WARNING);
+    const [warning] = raw.logged(WARNING);
     expect(warning).toMatchObject({ level: 40, pending: 1 });
     expect(kids).toContain(warning?.childPid);
-    expect(logged(raw, 'tollgate stopping')[0]).toMatchObject({ exitCode: 4, reason: 'server_eof' });
+    expect(raw.logged('tollgate stopping')[0]).toMatchObject({ exitCode: 4, reason: 'server_eof' });
     await noneLeft(kids);
     // The call counts (the server still had it in its stdin and may have run it): the next
     // session is at its limit of one a minute.
@@ -135,7 +126,7 @@ describe('a server that closes its stdout and keeps running', () => {
     // Stdin EOF (ignored), SIGTERM after the grace period: 128 + 15.
     expect((await raw.exited).code).toBe(143);
     expect(raw.stderr).toContain('stdout-closer: stdin EOF');
-    expect(logged(raw, WARNING)).toHaveLength(1);
+    expect(raw.logged(WARNING)).toHaveLength(1);
     // The ping never reached the server.
     expect(raw.stderr).not.toContain('stdout-closer: got ping');
     await noneLeft(kids);
@@ -153,7 +144,7 @@ describe('a server that closes its stdout and keeps running', () => {
     expect((await raw.exited).code).toBe(137);
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(raw.stderr).toContain('stdout-closer: SIGTERM ignored');
-    expect(logged(raw, WARNING)).toHaveLength(1);
+    expect(raw.logged(WARNING)).toHaveLength(1);
     await noneLeft(kids);
   });
 });
@@ -175,7 +166,7 @@ describe('the mirror case: a server that exits while a grandchild holds its stdo
       holder = Number(/grandchild (\d+) holds stdout/.exec(raw.stderr)?.[1]);
       // It held the pipe all along: no EOF came before tollgate exited.
       expect(alive(holder)).toBe(true);
-      expect(logged(raw, WARNING)).toHaveLength(0);
+      expect(raw.logged(WARNING)).toHaveLength(0);
       await noneLeft(kids);
     } finally {
       if (holder) process.kill(holder, 'SIGKILL');
