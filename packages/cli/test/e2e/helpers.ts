@@ -200,6 +200,20 @@ export class RawSession {
   }
 }
 
+/** A `tools/call` of the fixtures' `echo` tool with request id `id`. */
+export function echoCall(id: number) {
+  return { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } };
+}
+
+/**
+ * SIGKILLs the sessions in `sessions` that are still running (a test that failed left them
+ * waiting; their watchdogs end the servers) and empties the list. For `afterEach`.
+ */
+export function killLeftovers(sessions: RawSession[]): void {
+  for (const raw of sessions.splice(0))
+    if (raw.proc.exitCode === null && raw.proc.signalCode === null) raw.proc.kill('SIGKILL');
+}
+
 /** Alive and not a zombie. */
 export function alive(pid: number): boolean {
   try {

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FAKE_SERVER, RawSession, type Scratch, scratch, sleep } from './helpers.js';
+import { echoCall, FAKE_SERVER, killLeftovers, RawSession, type Scratch, scratch, sleep } from './helpers.js';
 
 const STDIN_CLOSER = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/stdin-closer.mjs');
 
@@ -31,24 +31,18 @@ const PROMPT_MS = 3000;
 
 let s: Scratch;
 let policy: string;
-let started: RawSession[] = [];
+const started: RawSession[] = [];
 beforeEach(() => {
   s = scratch();
   policy = s.write('policy.yaml', POLICY);
 });
 afterEach(() => {
-  for (const raw of started)
-    if (raw.proc.exitCode === null && raw.proc.signalCode === null) raw.proc.kill('SIGKILL');
-  started = [];
+  // A tollgate a failed test left waiting: SIGKILL, and its watchdog ends the server.
+  killLeftovers(started);
   s.cleanup();
 });
 
-const call = (id: number) => ({
-  jsonrpc: '2.0',
-  id,
-  method: 'tools/call',
-  params: { name: 'echo', arguments: { text: 'hi' } },
-});
+const call = echoCall;
 
 describe('a server that closes its stdin and keeps running', () => {
   it('answers the calls written to the dead pipe and later requests with -32000 and does not count them', async () => {

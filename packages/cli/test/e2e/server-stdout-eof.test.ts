@@ -8,7 +8,17 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alive, childrenOf, FAKE_SERVER, RawSession, type Scratch, scratch, sleep } from './helpers.js';
+import {
+  alive,
+  childrenOf,
+  echoCall,
+  FAKE_SERVER,
+  killLeftovers,
+  RawSession,
+  type Scratch,
+  scratch,
+  sleep,
+} from './helpers.js';
 
 const STDOUT_CLOSER = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/stdout-closer.mjs');
 
@@ -33,25 +43,18 @@ const PROMPT_MS = 3000;
 
 let s: Scratch;
 let policy: string;
-let started: RawSession[] = [];
+const started: RawSession[] = [];
 beforeEach(() => {
   s = scratch();
   policy = s.write('policy.yaml', POLICY);
 });
 afterEach(() => {
   // A tollgate a failed test left waiting: SIGKILL, and its watchdog ends the server.
-  for (const raw of started)
-    if (raw.proc.exitCode === null && raw.proc.signalCode === null) raw.proc.kill('SIGKILL');
-  started = [];
+  killLeftovers(started);
   s.cleanup();
 });
 
-const call = (id: number) => ({
-  jsonrpc: '2.0',
-  id,
-  method: 'tools/call',
-  params: { name: 'echo', arguments: { text: 'hi' } },
-});
+const call = echoCall;
 
 /** Tollgate in front of stdout-closer.mjs with `modes`; its children once the handshake is done. */
 async function start(grace: number, ...modes: string[]) {
