@@ -1423,7 +1423,6 @@ describe('client messages passed through as they are', () => {
       // A raw control byte inside a string.
       '{"jsonrpc":"2.0","id":6,"method":"ping","params":{"a":"\u0001"}}',
       '{"jsonrpc":"2.0","method":"notifications/progress","params":{"a":1e}}',
-      '{"jsonrpc":"2.0","id":"s1","result":{"a":nul}}',
     ];
     for (const b of bad) client.deliver(b);
     await tick();
@@ -1436,6 +1435,45 @@ describe('client messages passed through as they are', () => {
     client.deliver(good);
     await tick();
     expect(server.texts()).toEqual([good]);
+  });
+});
+
+describe('a malformed client answer to a server request', () => {
+  it("goes to the server as an error, never back to the client under the server's id", async () => {
+    const { client, server } = setup();
+    client.deliver(call(5, 'echo'));
+    await tick();
+    server.deliver({ jsonrpc: '2.0', id: 5, method: 'sampling/createMessage', params: {} });
+    await tick();
+    const before = server.sent.length;
+    client.deliver('{"jsonrpc":"2.0","id":5,"result":{},"error":{"code":1,"message":"x"}}');
+    client.deliver('{"jsonrpc":"2.0","id":5,"result":{"a":tru}}');
+    await tick();
+    // The client got the server's request, and nothing else.
+    expect(client.json().map((m) => m.method ?? m.id)).toEqual(['sampling/createMessage']);
+    expect(
+      server
+        .json()
+        .slice(before)
+        .map((m) => [m.id, m.error?.code, m.error?.message]),
+    ).toEqual([
+      [
+        5,
+        -32603,
+        "The client's answer could not be passed on: not a JSON-RPC response (a response with both result and error)",
+      ],
+      [
+        5,
+        -32603,
+        expect.stringMatching(
+          /^The client's answer could not be passed on: not a JSON-RPC response \(malformed JSON: /,
+        ),
+      ],
+    ]);
+    // The client's own call 5 is still pending, answered by the server's real answer.
+    server.deliver({ jsonrpc: '2.0', id: 5, result: { content: [] } });
+    await tick();
+    expect(client.json().at(-1)).toEqual({ jsonrpc: '2.0', id: 5, result: { content: [] } });
   });
 });
 

@@ -53,7 +53,12 @@ import { ErrorCode, encode, errorResponse } from './jsonrpc/errors.js';
 import { idKey } from './jsonrpc/id.js';
 import { applyEdits, setMember } from './jsonrpc/json-edit.js';
 import { arrayElements, memberAt, skipWs } from './jsonrpc/json-text.js';
-import { caseCollision, caseVariantOf, invisibleVariantOf } from './jsonrpc/member-names.js';
+import {
+  caseCollision,
+  caseVariantOf,
+  invisibleVariantOf,
+  withoutInvisible,
+} from './jsonrpc/member-names.js';
 import { findIdInEdges, kindInEdges } from './jsonrpc/oversize.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
 import { ToolNameIndex } from './tool-name-variants.js';
@@ -612,6 +617,25 @@ export class Router<D extends GateDecision = GateDecision> {
   private classifyClient(bytes: Buffer, env: ReturnType<typeof scanEnvelope>): Outcome<D> {
     switch (env.kind) {
       case 'invalid': {
+        if (env.answers !== undefined) {
+          // A malformed answer to a server request: its id is the server's, which the client
+          // would take for one of its own requests (and a response is never answered: JSON-RPC
+          // 2.0 section 5). The server, which awaits it, is told instead.
+          this.log.warn(
+            { problem: env.problem, id: env.answers },
+            'refused an invalid answer from the client',
+          );
+          if (this.serverGone) return {};
+          return {
+            toServer: encode(
+              errorResponse(
+                env.answers,
+                ErrorCode.InternalError,
+                `The client's answer could not be passed on: not a JSON-RPC response (${env.problem})`,
+              ),
+            ),
+          };
+        }
         const parseError = env.problem?.startsWith('malformed JSON') ?? false;
         this.log.warn({ problem: env.problem }, 'refused an invalid message from the client');
         return {
@@ -775,7 +799,8 @@ export class Router<D extends GateDecision = GateDecision> {
     const batch: BatchState = { replies: [], awaiting: new Map(), sent: false };
     slot.batch = batch;
     for (const elementBytes of elements) {
-      const env = clientEnvelope(elementBytes);
+      // The whole batch was parsed above: its elements are JSON.
+      const env = clientEnvelope(elementBytes, true);
       let outcome: Outcome<D>;
       if (env.kind === 'batch') {
         outcome = {
@@ -1433,7 +1458,7 @@ export class Router<D extends GateDecision = GateDecision> {
 function batchRequests(bytes: Buffer): Array<{ id: JsonRpcId; isCall: boolean }> {
   const out: Array<{ id: JsonRpcId; isCall: boolean }> = [];
   for (const el of arrayElements(bytes) ?? []) {
-    const e = clientEnvelope(el);
+    const e = clientEnvelope(el, true);
     if (e.kind === 'request' || (e.kind === 'invalid' && e.id !== undefined))
       out.push({ id: e.id as JsonRpcId, isCall: e.kind === 'request' && e.method === 'tools/call' });
   }
@@ -1456,9 +1481,11 @@ function jsonArray(elements: readonly Buffer[]): Buffer {
  * every one of them gets before it is routed: a message holding a carriage return, a `tools/call`
  * without an id or with a null one, and a method that is `tools/call` but for case or invisible
  * characters all become `invalid` (answered, never forwarded). A batch's elements go through this
- * too: otherwise `[{"method":"tools/call",...}]` would reach the server unjudged.
+ * too: otherwise `[{"method":"tools/call",...}]` would reach the server unjudged. A message that
+ * is passed through as it is must also be JSON (checked with `JSON.parse`, unless `parsed`: the
+ * bytes are known to be JSON, an element of a batch parsed whole).
  */
-function clientEnvelope(bytes: Buffer): Envelope {
+function clientEnvelope(bytes: Buffer, parsed = false): Envelope {
   const env = scanEnvelope(bytes);
   if (bytes.indexOf(CR) !== -1) return carriageReturnRefusal(env);
   if (env.kind === 'notification' && env.method === 'tools/call') {
@@ -1485,9 +1512,10 @@ function clientEnvelope(bytes: Buffer): Envelope {
     return { kind: 'invalid', problem: 'tools/call must have an id that is not null' };
   }
   if (
-    (env.kind === 'request' && env.method !== 'tools/call') ||
-    env.kind === 'notification' ||
-    env.kind === 'response'
+    !parsed &&
+    ((env.kind === 'request' && env.method !== 'tools/call') ||
+      env.kind === 'notification' ||
+      env.kind === 'response')
   ) {
     // The envelope scan checks structure only (`tru`, `1e` or a raw control byte inside `params`
     // pass it). A message forwarded as it is must be JSON, or the server drops it and the client
@@ -1496,7 +1524,11 @@ function clientEnvelope(bytes: Buffer): Envelope {
     try {
       JSON.parse(bytes.toString('utf8'));
     } catch (err) {
-      return { kind: 'invalid', problem: `malformed JSON: ${(err as Error).message}` };
+      const problem = `malformed JSON: ${(err as Error).message}`;
+      // A response's id names the server request it answers (see classifyClient).
+      return env.kind === 'response'
+        ? { kind: 'invalid', problem, answers: env.id as JsonRpcId }
+        : { kind: 'invalid', problem };
     }
   }
   return env;
@@ -1512,12 +1544,9 @@ function clientEnvelope(bytes: Buffer): Envelope {
  */
 function looksLikeToolsCall(method: string): boolean {
   if (method.length < 10 || method.length > 64 || method.indexOf('/') === -1) return false;
-  const visible = method.replace(INVISIBLE, '');
+  const visible = withoutInvisible(method);
   return visible === 'tools/call' || caseVariantOf(visible, TOOLS_CALL) !== undefined;
 }
-
-/** Control (Cc), format (Cf) and separator (Z*) characters, lone surrogates (Cs) and U+FFFD. */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Z}\p{Cs}\uFFFD]/gu;
 
 const TOOLS_CALL = ['tools/call'] as const;
 

@@ -166,6 +166,8 @@ interface Session {
   router: Router<GateDecision>;
   lastSeen: number;
   openRequests: number;
+  /** Open standalone streams (GET without Last-Event-ID): where an idle client's ping goes. */
+  openStandalone: number;
   /** Tollgate's own `ping` to the idle client, unanswered yet, and when it was sent. */
   ping?: { id: string; sentAt: number };
   ending?: Promise<void>;
@@ -516,6 +518,7 @@ export async function runHttpListener<D extends GateDecision>(
       router,
       lastSeen: Date.now(),
       openRequests: 0,
+      openStandalone: 0,
       ...(perSession ? { closeGate: () => (base as { close?: () => Promise<void> }).close?.() } : {}),
     };
     server.onerror = (err) => log.warn({ err, session: info.sessionId }, 'upstream transport error');
@@ -679,11 +682,16 @@ export async function runHttpListener<D extends GateDecision>(
       }
     }
     s.openRequests++;
+    // A GET without Last-Event-ID opens the session's standalone stream (one resuming a request's
+    // stream carries only that request's messages).
+    const standalone = req.method === 'GET' && req.headers['last-event-id'] === undefined;
+    if (standalone) s.openStandalone++;
     s.lastSeen = Date.now();
     // Any request shows the client is there, as the answer to a ping does.
     s.ping = undefined;
     res.once('close', () => {
       s.openRequests--;
+      if (standalone) s.openStandalone--;
       s.lastSeen = Date.now();
     });
     // The SDK hands `req.auth` to the session with each message of this POST: the texts as sent.
@@ -737,7 +745,9 @@ export async function runHttpListener<D extends GateDecision>(
                   { session: s.info.sessionId },
                   'idle session with an open stream: pinging its client',
                 );
-                s.client.ping(s.ping.id);
+                // On the standalone stream when one is open: a request's stream may belong to a
+                // POST the client lost (its answer would be stored for a resumption, never read).
+                s.client.ping(s.ping.id, s.openStandalone > 0);
               } else if (s.ping.sentAt < now) {
                 void endSession(
                   s,

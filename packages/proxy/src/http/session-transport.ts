@@ -87,12 +87,16 @@ export class HttpSessionTransport implements MessageTransport {
 
   /**
    * Sends the client a `ping` request of Tollgate's own (MCP spec 2025-11-25, "Utilities >
-   * Ping": the receiver MUST answer promptly), on the stream a server request would take (that of
-   * the newest pending call, else the GET stream). `id` must start with {@link PING_ID_PREFIX};
-   * the answer goes to {@link onpong}.
+   * Ping": the receiver MUST answer promptly): on the standalone (GET) stream when `standalone`,
+   * else on the stream a server request would take (that of the newest pending call). `id` must
+   * start with {@link PING_ID_PREFIX}; the answer goes to {@link onpong}.
    */
-  ping(id: string): void {
-    this.send(encode({ jsonrpc: '2.0', id, method: 'ping' }));
+  ping(id: string, standalone: boolean): void {
+    if (this.closed) return;
+    const message: Obj = { jsonrpc: '2.0', id, method: 'ping' };
+    const delivery = this.deliver(message, standalone ? undefined : this.relatedRequest(message));
+    this.inflight.add(delivery);
+    void delivery.finally(() => this.inflight.delete(delivery));
   }
 
   /** `text`: the message as the client sent it (see {@link PostTexts}); else it is re-encoded. */

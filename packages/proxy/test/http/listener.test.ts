@@ -332,6 +332,47 @@ describe('idle sessions whose client holds its GET stream open', () => {
   }, 20_000);
 });
 
+describe('idle sessions whose client lost a POST stream', () => {
+  it("pings on the GET stream, not on the lost POST's stream, and keeps a live client's session", async () => {
+    const ended: string[] = [];
+    const logger = {
+      ...silentLogger,
+      info: (o: object, msg?: string) => {
+        if (msg === 'HTTP session ended') ended.push(String((o as { reason?: unknown }).reason));
+      },
+    };
+    const { listener } = await listen({ sessionIdleMs: 1000, logger });
+    const { transport } = await connect(listener.url);
+    const sid = transport.sessionId!;
+    // A long call on a POST the client then loses (the call is still pending upstream).
+    const cut = new AbortController();
+    const lost = fetch(listener.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': sid,
+        'mcp-protocol-version': '2025-11-25',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'lost',
+        method: 'tools/call',
+        params: { name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } },
+      }),
+      signal: cut.signal,
+    }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    cut.abort();
+    await lost;
+    // Idle (no request) for several checks while the call runs: the ping must reach the client
+    // on its GET stream, which the SDK answers.
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(ended).toEqual([]);
+    expect(listener.sessionIds()).toEqual([sid]);
+  }, 20_000);
+});
+
 describe("a listener session's view of the gate", () => {
   it("keeps the gate's optional parts: policy names (variants refused) and needsToolSchema (no prefetch hold)", async () => {
     const gate = Object.assign(new RecordingGate(), {
