@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { sqliteFileOf } from '@tollgate/runtime';
 
 /**
  * The counter store DSN: `--state-dsn`, else `TOLLGATE_STATE_DSN` (set and not blank) unless
@@ -56,12 +57,11 @@ function pathSettings(
 ): [name: string, value: string][] {
   const out: [string, string][] = [];
   const dsn = stateDsnOf(opts, env);
-  // Only a SQLite DSN is a path (`sqlite:<file>` or a bare file name).
-  if (dsn && dsn !== 'memory:' && dsn !== 'memory' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(dsn))
-    out.push([
-      opts.stateDsn !== undefined ? '--state-dsn' : 'TOLLGATE_STATE_DSN',
-      dsn.replace(/^sqlite:/, ''),
-    ]);
+  // Only a SQLite DSN is a path (`sqlite:<file>` or a bare file name); other URLs are refused
+  // when the store opens.
+  const file = dsn && !/^[a-z][a-z0-9+.-]*:\/\//i.test(dsn) ? sqliteFileOf({ stateDsn: dsn }) : undefined;
+  if (file !== undefined)
+    out.push([opts.stateDsn !== undefined ? '--state-dsn' : 'TOLLGATE_STATE_DSN', file]);
   if (opts.stateDir !== undefined) out.push(['--state-dir', opts.stateDir]);
   else if (!dsn && env.TOLLGATE_STATE_DIR) out.push(['TOLLGATE_STATE_DIR', env.TOLLGATE_STATE_DIR]);
   // The decision log's directory, whatever the store.
