@@ -282,13 +282,13 @@ describe('tollgate explain', () => {
     const r = tollgate(...args);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(
-      'REFUSED before the policy: the proxy answers JSON-RPC -32602 Invalid params: params.arguments has member names equal regardless of case: "amount" and "AMOUNT"\n',
+      'REFUSED before the policy: the proxy answers JSON-RPC -32602 Invalid params: params.arguments has member names equal regardless of case or invisible characters: "amount" and "AMOUNT"\n',
     );
     const j = tollgate(...args, '--json');
     expect(j.code).toBe(1);
     const out = JSON.parse(j.stdout);
     expect(out.refused).toBe(
-      'Invalid params: params.arguments has member names equal regardless of case: "amount" and "AMOUNT"',
+      'Invalid params: params.arguments has member names equal regardless of case or invisible characters: "amount" and "AMOUNT"',
     );
     expect(out.decision).toMatchObject({ allowed: false, reason: 'invalid_arguments' });
     expect(out.rules).toEqual([]);

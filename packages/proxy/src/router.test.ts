@@ -255,7 +255,7 @@ describe('Router', () => {
       'Invalid params: params member "Name" differs from "name" only by case',
     );
     expect(replies[3].error.message).toBe(
-      'Invalid params: params.arguments has member names equal regardless of case: "text" and "TEXT"',
+      'Invalid params: params.arguments has member names equal regardless of case or invisible characters: "text" and "TEXT"',
     );
   });
 
@@ -1435,6 +1435,26 @@ describe('client messages passed through as they are', () => {
     client.deliver(good);
     await tick();
     expect(server.texts()).toEqual([good]);
+  });
+});
+
+describe('a call during which the server asked the client something', () => {
+  it('counts even when a JSON-RPC error ends it; one without such a request is rolled back', async () => {
+    const { client, server, gate } = setup();
+    client.deliver(call(1, 'echo'));
+    client.deliver(call(2, 'echo_twin'));
+    await tick();
+    server.deliver({ jsonrpc: '2.0', id: 'r1', method: 'sampling/createMessage', params: {} });
+    await tick();
+    // Both calls were pending when the request came: which one asked is not on the wire.
+    server.deliver({ jsonrpc: '2.0', id: 1, error: { code: -32042, message: 'URL elicitation required' } });
+    server.deliver({ jsonrpc: '2.0', id: 2, error: { code: -32603, message: 'x' } });
+    client.deliver(call(3, 'echo'));
+    await tick();
+    server.deliver({ jsonrpc: '2.0', id: 3, error: { code: -32602, message: 'bad params' } });
+    await tick();
+    expect(gate.committed).toEqual(['echo', 'echo_twin']);
+    expect(gate.rolledBack).toEqual(['echo']);
   });
 });
 

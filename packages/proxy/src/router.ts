@@ -115,9 +115,12 @@ interface PendingCall<D> {
    * commits too. The server may have started the tool before it failed to create the task (the
    * TypeScript SDK runs a plain tool's handler, then refuses its result as "Invalid task creation
    * result"), and the client chooses to send `task`: rolling back would let any client run a
-   * limited tool without limit.
+   * limited tool without limit. Also set once the server sent the client a request while the
+   * call was pending (sampling, elicitation, roots: see `serverRequested`): its handler runs, and
+   * the client's answer may end it in a JSON-RPC error (the SDK passes a client's `-32042` on as
+   * one), so a client could otherwise have every call of a limited tool given back.
    */
-  readonly countsOnError: boolean;
+  countsOnError: boolean;
 }
 
 /** A well-formed `tools/call` as read from its params (`task` always set). */
@@ -1023,6 +1026,9 @@ export class Router<D extends GateDecision = GateDecision> {
         return;
       }
       case 'request':
+        this.serverRequested();
+        this.toClient(bytes);
+        return;
       case 'notification':
         this.toClient(bytes);
         return;
@@ -1042,6 +1048,15 @@ export class Router<D extends GateDecision = GateDecision> {
         }
       }
     }
+  }
+
+  /**
+   * The server sent the client a request: every call pending now counts even if a JSON-RPC error
+   * ends it (see `PendingCall.countsOnError`). Which call a request belongs to is not on the wire
+   * (stdio has no `relatedRequestId`), so all of them do: the safe side of a limit.
+   */
+  private serverRequested(): void {
+    for (const entry of this.pending.values()) if (entry.call) entry.call.countsOnError = true;
   }
 
   /**
@@ -1155,7 +1170,7 @@ export class Router<D extends GateDecision = GateDecision> {
       this.settleCall(key, env.isError === true && this.pending.get(key)?.call?.countsOnError !== true);
       this.pending.delete(key);
       this.cancelled.delete(key);
-    }
+    } else if (env.kind === 'request') this.serverRequested();
   }
 
   /** A batch from the server (legacy): each element is routed on its own. */
@@ -1313,6 +1328,8 @@ export class Router<D extends GateDecision = GateDecision> {
       // A request of the server's (its own id space, say sampling/createMessage): it names no
       // request of the client's. Its sender would wait for an answer the client never gets.
       this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'server request over the size cap dropped');
+      // The tool that asked is running: its calls count, whatever ends them.
+      this.serverRequested();
       this.errorToServer(
         id,
         ErrorCode.InvalidRequest,
@@ -1609,7 +1626,7 @@ export function callParamsProblem(params: unknown): string | undefined {
   if (args !== undefined) {
     const collision = caseCollision(args);
     if (collision !== undefined) {
-      return `params.arguments has member names equal regardless of case: ${collision}`;
+      return `params.arguments has member names equal regardless of case or invisible characters: ${collision}`;
     }
   }
   return undefined;

@@ -4,7 +4,11 @@
  * retrying a failing tool must still hit its limit), a JSON-RPC error rolls it back, except for
  * a task-augmented call (the server may have run the tool before it failed to create the task).
  */
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  CreateMessageRequestSchema,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, FAKE_SERVER, type Scratch, type Session, scratch, serverBin } from './helpers.js';
 
@@ -30,6 +34,13 @@ tools:
   trigger-long-running-operation:
     rules:
       - { name: one run, rate_limit: 1/minute }
+`;
+
+const SAMPLING_POLICY = `version: "1"
+tools:
+  trigger-sampling-request:
+    rules:
+      - { name: two samples, rate_limit: 2/minute }
 `;
 
 let s: Scratch;
@@ -83,6 +94,41 @@ describe('quota on failed calls', () => {
       expect(text(denied)).toMatch(/^\[TOLLGATE POLICY DENIED\] Rate limit "echo once" reached/);
     } finally {
       await fake.close();
+    }
+  });
+
+  it("a call ended by the client's error answer to the server's request (sampling) uses quota", async () => {
+    // The tool asks the client for a sample; the client answers with -32042 (URL elicitation
+    // required), which the SDK server passes on as the call's JSON-RPC error. The tool ran: the
+    // call counts, or a client could have every call of a limited tool given back.
+    let samplingRequests = 0;
+    const sampled = await connect(
+      s,
+      s.write('sampling.yaml', SAMPLING_POLICY),
+      [process.execPath, serverBin('server-everything')],
+      {
+        flags: ['--state-dsn', 'memory:'],
+        capabilities: { sampling: {} },
+        setup: (c) =>
+          c.setRequestHandler(CreateMessageRequestSchema, async () => {
+            samplingRequests++;
+            throw new McpError(-32042, 'URL elicitation required');
+          }),
+      },
+    );
+    try {
+      const call = () =>
+        sampled.client.callTool({
+          name: 'trigger-sampling-request',
+          arguments: { prompt: 'p', maxTokens: 5 },
+        });
+      for (let i = 0; i < 2; i++) await expect(call()).rejects.toThrow(/-32042/);
+      expect(samplingRequests).toBe(2);
+      const third = await call();
+      expect(text(third)).toMatch(/^\[TOLLGATE POLICY DENIED\] Rate limit "two samples" reached/);
+      expect(samplingRequests).toBe(2);
+    } finally {
+      await sampled.close();
     }
   });
 

@@ -30,6 +30,14 @@ describe('member names read regardless of case', () => {
     expect(caseCollision({ a: [{ x: 1 }, { deep: { pa\u017fs: 1, pass: 2 } }] })).toBe('"paſs" and "pass"');
     expect(caseCollision({ filePath: 1, file_path: 2, FilePaths: 3 })).toBeUndefined();
     expect(caseCollision({ a: 1, b: { c: [1, 2, { d: 'D' }] } })).toBeUndefined();
+    // Invisible characters too: a decoder that trims names or stops at a NUL reads one name.
+    expect(caseCollision({ message: 'safe', 'message\u200b': 'evil' })).toBe('"message" and "message\u200b"');
+    expect(caseCollision({ message: 'safe', 'message ': 'evil' })).toBe('"message" and "message "');
+    expect(caseCollision({ message: 'safe', 'message\u0000': 'evil' })).toBe(
+      '"message" and "message\\u0000"',
+    );
+    expect(caseCollision({ 'a b': 1, ab: 2 })).toBe('"a b" and "ab"');
+    expect(caseCollision({ 'a-b': 1, a_b: 2, 'a.b': 3 })).toBeUndefined();
     let deep: unknown = { Z: 1, z: 2 };
     for (let i = 0; i < 100_000; i++) deep = [deep];
     expect(caseCollision({ args: deep })).toBe('"Z" and "z"');

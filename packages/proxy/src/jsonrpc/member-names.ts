@@ -118,10 +118,25 @@ export function readsAs(name: string, names: readonly string[]): string | undefi
 }
 
 /**
+ * True when `name` is made only of printable ASCII other than capital letters: nothing case
+ * folding changes and nothing {@link withoutInvisible} removes (no space, control character or
+ * character outside ASCII). Two distinct such names never read as one.
+ */
+function isPlainName(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || (c >= 0x41 && c <= 0x5a)) return false;
+  }
+  return true;
+}
+
+/**
  * The first pair of member names of one object, anywhere in a parsed JSON value, that are equal
- * regardless of case (`"text"` and `"TEXT"`), as `"text" and "TEXT"`; undefined when there is
- * none. Objects whose names are all fold-stable are passed over without folding. Iterative: any
- * depth `JSON.parse` accepts is walked without growing the call stack.
+ * regardless of case and of invisible characters (`"text"` and `"TEXT"`, `"text"` and
+ * `"text\u200b"` or `"text "`: a decoder that folds case, trims names or stops at a NUL reads
+ * them as one), as `"text" and "TEXT"`; undefined when there is none. Objects whose names are all
+ * plain ASCII are passed over without folding. Iterative: any depth `JSON.parse` accepts is
+ * walked without growing the call stack.
  */
 export function caseCollision(value: unknown): string | undefined {
   const stack: unknown[] = [value];
@@ -139,14 +154,14 @@ export function caseCollision(value: unknown): string | undefined {
     let unstable = false;
     for (const k in obj) {
       count++;
-      if (!unstable && !isFoldStable(k)) unstable = true;
+      if (!unstable && !isPlainName(k)) unstable = true;
       const child = obj[k];
       if (child !== null && typeof child === 'object') stack.push(child);
     }
     if (!unstable || count < 2) continue;
     const seen = new Map<string, string>();
     for (const k in obj) {
-      const f = foldName(k);
+      const f = foldName(withoutInvisible(k));
       const other = seen.get(f);
       if (other !== undefined) return `${JSON.stringify(other)} and ${JSON.stringify(k)}`;
       seen.set(f, k);
