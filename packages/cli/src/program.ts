@@ -17,10 +17,15 @@ export function buildProgram(): Command {
     if (!root.options.some((o) => root.getOptionValueSource(o.attributeName()) === 'cli')) return;
     // As typed (`-c`, `--state-dsn=memory:`), up to the subcommand's name.
     const words = commandLineOf(root);
-    const given = words
-      .slice(0, words.indexOf(sub.name()))
-      .filter((w) => w.startsWith('-'))
-      .map((w) => w.replace(/=.*/s, ''));
+    const before = words.slice(0, words.indexOf(sub.name()));
+    if (before.includes('--')) {
+      // `tollgate -c p.yaml -- status`: a server command whose name is one of Tollgate's.
+      root.error(
+        `error: the server command \`${sub.name()}\` after -- has the name of a tollgate command; give its path (./${sub.name()}) or start it through env: tollgate ... -- env ${sub.name()} ...`,
+        { code: 'tollgate.serverNamedLikeCommand', exitCode: 2 },
+      );
+    }
+    const given = before.filter((w) => w.startsWith('-')).map((w) => w.replace(/=.*/s, ''));
     root.error(
       `error: ${given.join(', ')} before \`${sub.name()}\` ${given.length === 1 ? 'is an option' : 'are options'} of the proxy, not of \`${sub.name()}\`: put the options of a command after its name, e.g. tollgate ${sub.name()} ${given[0]} ...`,
       { code: 'tollgate.optionBeforeCommand', exitCode: 2 },

@@ -559,6 +559,12 @@ describe("the proxy's options before a subcommand", () => {
     });
     // After the subcommand's name they are its own.
     expect(tollgate(['validate', '-c', policy]).code).toBe(0);
+    // A server command after -- named like a subcommand is no subcommand: said so, with the way out.
+    const named = tollgate(['-c', policy, '--', 'status']);
+    expect(named.code).toBe(2);
+    expect(named.stderr).toContain(
+      'error: the server command `status` after -- has the name of a tollgate command; give its path (./status) or start it through env: tollgate ... -- env status ...',
+    );
   });
 });
 

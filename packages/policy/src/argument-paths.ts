@@ -157,7 +157,11 @@ export function argumentPathWarnings(
           // pins the members at that level and none declares it.
           const misses = pinned.map((p) => undeclaredNested(p.schema, segs));
           const miss = misses[0];
-          if (miss && misses.every((m) => m !== undefined)) {
+          // Named precisely when every tool misses the same member (a glob's tools may differ).
+          if (
+            miss &&
+            misses.every((m) => m !== undefined && m.at === miss.at && m.known.join() === miss.known.join())
+          ) {
             const parent = segs.slice(1, miss.at).join('.');
             const name = segs[miss.at]!;
             const guess = didYouMean(name, miss.known);

@@ -16,8 +16,6 @@ export function parseSeconds(value: string): number {
   return n;
 }
 
-/** Collects repeated `--header` options. */
-
 /** Registers `tollgate scan`. */
 export function registerScan(program: Command): void {
   program
