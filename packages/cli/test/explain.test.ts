@@ -302,11 +302,12 @@ describe('tollgate explain', () => {
       expect(r.code, tool).toBe(1);
       return JSON.parse(r.stdout).refused as string;
     };
+    // Both are hidden: the answer (what the agent reads) does not name them.
     expect(refused('Move_File')).toBe(
-      'Invalid params: tool name "Move_File" differs from the tool "move_file" only by case or invisible characters (a server that ignores them would run that tool)',
+      'Invalid params: tool name "Move_File" differs from a tool name only by case or invisible characters (a server that ignores them would run that tool)',
     );
     expect(refused('SECRET_x')).toBe(
-      'Invalid params: tool name "SECRET_x" differs from a tool the policy\'s glob "secret_*" names only by case or invisible characters (a server that ignores them would run that tool)',
+      'Invalid params: tool name "SECRET_x" differs from a tool name only by case or invisible characters (a server that ignores them would run that tool)',
     );
     expect(refused('read_file\u200B', '--server', 'filesystem')).toBe(
       'Invalid params: tool name "read_file\u200B" differs from the tool "read_file" only by case or invisible characters (a server that ignores them would run that tool)',

@@ -1071,7 +1071,8 @@ describe('Router', () => {
     ).toEqual([
       [
         2,
-        'Invalid params: tool name "Secret_key" differs from a tool the policy\'s glob "secret_*" names only by case or invisible characters (a server that ignores them would run that tool)',
+        // secret_key is hidden (TestGate hides secret*): not named, nor is its glob.
+        'Invalid params: tool name "Secret_key" differs from a tool name only by case or invisible characters (a server that ignores them would run that tool)',
       ],
       [
         3,
@@ -1435,6 +1436,32 @@ describe('client messages passed through as they are', () => {
     client.deliver(good);
     await tick();
     expect(server.texts()).toEqual([good]);
+  });
+});
+
+describe('a variant of a hidden tool name', () => {
+  it('is refused without naming the hidden tool (an agent would learn what is hidden from it)', async () => {
+    const { client, server } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 'l', method: 'tools/list' });
+    await tick();
+    server.deliver({
+      jsonrpc: '2.0',
+      id: 'l',
+      result: { tools: [{ name: 'secret_key' }, { name: 'echo' }] },
+    });
+    await tick();
+    client.deliver(call(1, 'SECRET_KEY'));
+    client.deliver(call(2, 'ECHO'));
+    await tick();
+    expect(
+      client
+        .json()
+        .slice(1)
+        .map((m) => m.error?.message),
+    ).toEqual([
+      'Invalid params: tool name "SECRET_KEY" differs from a tool name only by case or invisible characters (a server that ignores them would run that tool)',
+      'Invalid params: tool name "ECHO" differs from the tool "echo" only by case or invisible characters (a server that ignores them would run that tool)',
+    ]);
   });
 });
 

@@ -719,7 +719,7 @@ export class Router<D extends GateDecision = GateDecision> {
    */
   private toolNameProblem(name: string): string | undefined {
     this.toolNames ??= new ToolNameIndex(this.catalogue.names(), this.gate.policyToolNames?.());
-    return this.toolNames.problem(name);
+    return this.toolNames.problem(name, (tool) => this.gate.isHidden(tool));
   }
 
   /** Evaluates one well-formed `tools/call` (see {@link readCall}). */

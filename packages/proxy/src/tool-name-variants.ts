@@ -74,13 +74,16 @@ export class ToolNameIndex {
   /**
    * Why a `tools/call` naming `name` is refused (the text after "Invalid params: " of its -32602
    * answer), or undefined when {@link variantOf} finds nothing. The proxy and `tollgate explain`
-   * say the same.
+   * say the same. A tool `isHidden` says is hidden is not named: the answer would tell an agent
+   * the exact name of a tool the policy hides from it.
    */
-  problem(name: string): string | undefined {
+  problem(name: string, isHidden?: (tool: string) => boolean): string | undefined {
     const meant = this.variantOf(name);
     if (meant === undefined) return undefined;
-    const what =
-      'name' in meant
+    const hidden = isHidden?.('name' in meant ? meant.name : toolNameKey(name)) === true;
+    const what = hidden
+      ? 'a tool name'
+      : 'name' in meant
         ? `the tool ${JSON.stringify(meant.name)}`
         : `a tool the policy's glob ${JSON.stringify(meant.glob)} names`;
     return `tool name ${JSON.stringify(name)} differs from ${what} only by case or invisible characters (a server that ignores them would run that tool)`;

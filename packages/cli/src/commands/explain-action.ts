@@ -330,7 +330,9 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
   const problem =
     callParamsProblem({ name: opts.tool, arguments: args }) ??
     duplicateMemberProblem(opts.args ?? '{}') ??
-    new ToolNameIndex(listedNames, policyToolNamesOf(policy)).problem(opts.tool);
+    new ToolNameIndex(listedNames, policyToolNamesOf(policy)).problem(opts.tool, (tool) =>
+      policy.isHidden(tool),
+    );
   if (problem !== undefined) {
     const refused = `Invalid params: ${problem}`;
     process.exitCode = 1;
