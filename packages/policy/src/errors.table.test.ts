@@ -147,6 +147,12 @@ const cases: {
     column: 71,
   },
   {
+    code: 'wildcard-lists-nothing',
+    yaml: `${V}default: deny\ntools:\n  "*":\n    rules: [{ name: g, rate_limit: 5/minute }]\n`,
+    line: 2,
+    column: 10,
+  },
+  {
     code: 'increment-ignored',
     yaml: rule('{ action: allow, state: { counter: c, window: day, increment: 0 } }'),
     line: 5,
@@ -290,6 +296,7 @@ const WARNINGS: readonly PolicyErrorCode[] = [
   'yaml-11-octal',
   'invisible-text',
   'increment-ignored',
+  'wildcard-lists-nothing',
 ];
 
 describe('error table: one policy per code, exact position', () => {

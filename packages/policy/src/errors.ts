@@ -95,6 +95,8 @@ export const POLICY_ERROR_CODES = {
     'A `regex` condition reads an argument its tools declare as a list, so it fails on every call (`tollgate validate --server`) (warning).',
   'denied-by-wildcard':
     'An exact tool entry is matched by a `"*"` or glob entry whose deny rule always fails, so the tool is always denied (warning).',
+  'wildcard-lists-nothing':
+    '`default: deny` and no tool key but `"*"`: `"*"` lists no tool, so every call is denied (warning).',
   'rule-has-no-effect':
     'An `action: allow` rule carries nothing to check, or a `validate` block checks nothing (warning).',
   'invisible-text':

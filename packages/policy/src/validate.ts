@@ -530,6 +530,20 @@ function semanticChecks(doc: Obj, add: Add): void {
   }
   const hiddenMatch = hidden.length ? toolGlobMatcher(hidden) : () => false;
 
+  // `default: deny` lists tools by exact or glob key only: `"*"` rules apply to listed tools and
+  // never list one, so a policy whose only entry is `"*"` denies every call.
+  if (doc.default === 'deny' && isObj(doc.tools)) {
+    const keys = Object.keys(doc.tools);
+    if (keys.length === 1 && keys[0] === '*')
+      add(
+        ['default'],
+        'wildcard-lists-nothing',
+        'default: deny with no tool key but "*": every call is denied, since "*" rules apply to listed tools and list none',
+        'list the tools the agent may call under their names or a glob (`"read_*"`), or use `default: allow`',
+        { severity: 'warning' },
+      );
+  }
+
   if (!isObj(doc.tools)) return;
   const defined = new Map<string, ValuePath>();
   const reads: CounterRef[] = [];
