@@ -220,6 +220,17 @@ describe('counter store flags and TOLLGATE_STATE_DSN', () => {
     }
   });
 
+  it('warns at startup that per-session counters start afresh with every new session', () => {
+    // The listener runs until a signal: the time limit ends it.
+    const r = tollgate(
+      ['-c', policy, '--transport', 'http', '--port', '0', '--per-session-counters', '--', 'true'],
+      4000,
+    );
+    expect(r.stderr).toContain(
+      '--per-session-counters: every session counts from zero, so a client that opens a new session (a reconnect) gets every limit afresh; use it only where each session is an agent of its own',
+    );
+  });
+
   it('refuses a set but blank TOLLGATE_STATE_DSN (an unset variable in a client env block) the same way', () => {
     const r = runCli(['-c', policy, '--', 'true'], {
       env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_STATE_DSN: '  ' },

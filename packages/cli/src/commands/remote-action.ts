@@ -62,6 +62,11 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
     // Per-session counters: each session counts in its own memory store; the policy (one file
     // watcher, reloaded by SIGHUP for all) and the decision log are the shared enforcer's.
     const perSession = async () => enforcer.forStore(await openCounterStore({ stateDsn: 'memory:' }));
+    if (opts.perSessionCounters)
+      logger.warn(
+        {},
+        '--per-session-counters: every session counts from zero, so a client that opens a new session (a reconnect) gets every limit afresh; use it only where each session is an agent of its own',
+      );
     const [cmd, ...args] = command;
     let listener: Awaited<ReturnType<typeof runHttpListener>>;
     try {
