@@ -154,13 +154,17 @@ say(
   `\n${paint('1', failures === 0 ? 'Demo finished: every call went as the policy says.' : `Demo finished with ${failures} surprise(s).`)}`,
 );
 say(`
-Run the proxy for a real client (Claude Desktop, Claude Code, Cursor, VS Code: see docs/clients.md):
+Run the proxy for a real client (Claude Desktop, Claude Code, Cursor, VS Code: see docs/clients.md).
+First copy the example policy out of this clone, to a directory the agent cannot write (for
+example ~/.config/tollgate/filesystem.yaml), and pin its sandbox to your own directory with an
+absolute path (the comment at its top says how): as it is, it admits writes into any directory
+named "sandbox".
 
-  node ${rel(cli)} -c ${rel(policy)} -- npx -y @modelcontextprotocol/server-filesystem <dir>
+  node ${rel(cli)} -c /abs/path/to/filesystem.yaml -- npx -y @modelcontextprotocol/server-filesystem <dir>
 
 Claude Code (.mcp.json):
   { "mcpServers": { "filesystem": { "command": "node",
-      "args": ["${cli}", "-c", "${policy}", "--",
+      "args": ["${cli}", "-c", "/abs/path/to/filesystem.yaml", "--",
                "npx", "-y", "@modelcontextprotocol/server-filesystem", "/abs/path/dir"] } } }
 
 Decisions so far:  TOLLGATE_HOME=${rel(join(demo, 'home'))} node ${rel(cli)} status`);
