@@ -450,6 +450,13 @@ describe('a misspelt subcommand', () => {
     expect(bare.stderr).toContain(
       'missing -c <policy.yaml> (did you mean a subcommand? "stauts" is not one; did you mean `tollgate status`?)',
     );
+    // After --, the words are a server command: no subcommand is suggested.
+    const plain = tollgate(['--', 'node', 'x.js']);
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toContain(
+      'missing -c <policy.yaml>: tollgate -c <policy.yaml> -- <command> [args...]',
+    );
+    expect(plain.stderr).not.toContain('did you mean a subcommand');
   });
 });
 

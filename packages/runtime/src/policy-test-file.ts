@@ -259,7 +259,8 @@ export function checkPolicyTestFile(
     for (const pair of map.items) {
       const k = keyOf(pair);
       if (known.includes(k)) continue;
-      const guess = didYouMean(k, known);
+      // MCP's own name for the call's arguments, and the parameter key of a tools/call.
+      const guess = k === 'arguments' && known.includes('args') ? 'args' : didYouMean(k, known);
       report(
         pair.key,
         'unknown-key',

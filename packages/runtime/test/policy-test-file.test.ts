@@ -133,6 +133,16 @@ describe('parsePolicyTestFile', () => {
     expect(result.error).toBe(e.message);
   });
 
+  it('suggests `args` for `arguments`, the name MCP gives them', async () => {
+    const file = write(
+      'arguments.test.yaml',
+      'policy: policy.yaml\ntests:\n  - name: t\n    steps:\n      - call: send\n        arguments: { v: 1 }\n',
+    );
+    expect((await parseError(file)).message).toBe(
+      `${file}:6:9: unknown-key: unknown step key "arguments" (did you mean "args"?); expected one of call, args, expect, upstream, repeat, advance, name`,
+    );
+  });
+
   it('a `tools:` inputSchema the proxy could not use is a problem at its position, not a denial of every call', async () => {
     const file = write(
       'badschema.test.yaml',

@@ -117,6 +117,9 @@ export async function runProxyCommand(
           : 'missing -c <policy.yaml> for Tollgate (options after -- are passed to the server command): tollgate -c <policy.yaml> -- <command> [args...]',
       );
     }
+    // With --, the words after it are plainly a server command: no subcommand was meant.
+    if (argv.includes('--'))
+      throw new UsageError('missing -c <policy.yaml>: tollgate -c <policy.yaml> -- <command> [args...]');
     throw new UsageError(
       `missing -c <policy.yaml> (did you mean a subcommand? "${command[0]}" is not one${meant ? `; did you mean \`tollgate ${meant}\`?` : ''})`,
     );
