@@ -1383,6 +1383,39 @@ describe('messages over the size cap in the other id space', () => {
     expect(gate.committed).toEqual(['echo']);
   });
 
+  it('finds the id of a server request between its method and params (the order some SDKs write)', async () => {
+    const { client, server } = setup();
+    client.deliver(call(0, 'echo'));
+    await tick();
+    const sent = server.sent.length;
+    server.onoversize!(
+      report(
+        `{"jsonrpc":"2.0","method":"sampling/createMessage","id":"j1","params":{"pad":"${'x'.repeat(9000)}"}}`,
+      ),
+    );
+    await tick();
+    expect(client.sent).toEqual([]);
+    expect(
+      server
+        .json()
+        .slice(sent)
+        .map((m) => [m.id, m.error?.code]),
+    ).toEqual([['j1', -32600]]);
+  });
+
+  it('an oversized notification does not make the pending calls count on an error', async () => {
+    const { client, server, gate } = setup();
+    client.deliver(call(0, 'echo'));
+    await tick();
+    server.onoversize!(
+      report(`{"method":"notifications/message","params":{"data":"${'x'.repeat(9000)}"},"jsonrpc":"2.0"}`),
+    );
+    server.deliver({ jsonrpc: '2.0', id: 0, error: { code: -32603, message: 'x' } });
+    await tick();
+    expect(gate.rolledBack).toEqual(['echo']);
+    expect(gate.committed).toEqual([]);
+  });
+
   it("a client response over the cap goes to the server as an error, not back to the client under the server's id", async () => {
     const { client, server, router } = setup();
     client.deliver(call(0, 'echo'));
@@ -1482,6 +1515,20 @@ describe('a call during which the server asked the client something', () => {
     await tick();
     expect(gate.committed).toEqual(['echo', 'echo_twin']);
     expect(gate.rolledBack).toEqual(['echo']);
+  });
+});
+
+describe('a client request without a method', () => {
+  it('is refused to the client with its id, not taken for an answer to the server', async () => {
+    const { client, server } = setup();
+    client.deliver('{"jsonrpc":"2.0","id":30,"params":{}}');
+    client.deliver('{"id":31,"params":{}}');
+    await tick();
+    expect(server.sent).toEqual([]);
+    expect(client.json().map((m) => [m.id, m.error?.code])).toEqual([
+      [30, -32600],
+      [31, -32600],
+    ]);
   });
 });
 

@@ -1328,8 +1328,9 @@ export class Router<D extends GateDecision = GateDecision> {
       // A request of the server's (its own id space, say sampling/createMessage): it names no
       // request of the client's. Its sender would wait for an answer the client never gets.
       this.log.warn({ bytes: r.bytes, limit: r.limit, id }, 'server request over the size cap dropped');
-      // The tool that asked is running: its calls count, whatever ends them.
-      this.serverRequested();
+      // A request (it has an id; a notification has none): the tool that asked is running, and
+      // the calls pending count, whatever ends them.
+      if (id !== undefined) this.serverRequested();
       this.errorToServer(
         id,
         ErrorCode.InvalidRequest,

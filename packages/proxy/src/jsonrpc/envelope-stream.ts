@@ -74,7 +74,8 @@ export class EnvelopeStream {
     hasMethod: boolean;
     hasResult: boolean;
     hasError: boolean;
-  } = { hasId: false, hasMethod: false, hasResult: false, hasError: false };
+    hasParams: boolean;
+  } = { hasId: false, hasMethod: false, hasResult: false, hasError: false, hasParams: false };
 
   /**
    * Feeds the next bytes of the message.
@@ -304,6 +305,7 @@ export class EnvelopeStream {
       if (tracked !== undefined) {
         if (this.seen.has(tracked)) this.refusal ??= repeatedMemberProblem(tracked);
         this.seen.add(tracked);
+        if (tracked === 'params') this.fields.hasParams = true;
       }
       if (member === 'variant') {
         this.refusal ??= caseVariantProblem(name as string);

@@ -198,7 +198,16 @@ export function scanEnvelope(buf: Buffer): Envelope {
         throw new ScanError('expected "," or "}"');
       }
     }
-    const env = classifyEnvelope({ jsonrpc, id, hasId, method, hasMethod, hasResult, hasError });
+    const env = classifyEnvelope({
+      jsonrpc,
+      id,
+      hasId,
+      method,
+      hasMethod,
+      hasResult,
+      hasError,
+      hasParams: paramsMembers !== undefined,
+    });
     if (skipWs(buf, i) !== buf.length) {
       // A response with bytes after it is no message; its id still names the request it was
       // meant to answer, which can be answered with an error instead of waiting forever.
@@ -230,6 +239,8 @@ export interface EnvelopeFields {
   readonly hasMethod: boolean;
   readonly hasResult: boolean;
   readonly hasError: boolean;
+  /** A top-level `params` member is present (a request's mark, never an answer's). */
+  readonly hasParams?: boolean;
 }
 
 /**
@@ -238,11 +249,14 @@ export interface EnvelopeFields {
  * streaming reader in envelope-stream.ts.
  */
 export function classifyEnvelope(f: EnvelopeFields): Envelope {
-  const { jsonrpc, hasId, hasMethod, hasResult, hasError, method } = f;
+  const { jsonrpc, hasId, hasMethod, hasResult, hasError, hasParams, method } = f;
   const id = f.id as JsonRpcId | undefined;
-  // An id without a method is an answer, however malformed: the request it names can be answered
-  // with an error instead of waiting forever (used for the server's messages).
-  const answers = hasId && !hasMethod && idProblem(id) === undefined ? { answers: id as JsonRpcId } : {};
+  // An id without a method (and without params, a request's mark) is an answer, however
+  // malformed: the request it names can be answered with an error instead of waiting forever.
+  const answers =
+    hasId && !hasMethod && hasParams !== true && idProblem(id) === undefined
+      ? { answers: id as JsonRpcId }
+      : {};
   if (jsonrpc !== '2.0')
     return { kind: 'invalid', problem: 'jsonrpc must be "2.0"', ...(hasId ? { id } : {}), ...answers };
   if (hasId) {

@@ -1,20 +1,65 @@
 /**
- * Finding the `id` of a message that was too large to keep, from its first and last bytes.
- * The id is either the first member (`{"jsonrpc":"2.0","id":7,...` or `{"id":7,...`) or the
- * last one (`...,"id":7}`, the order the MCP SDK serialises in). An id inside nested values
- * cannot match either pattern: the head pattern is anchored at the opening brace, the tail
- * pattern at the final closing one.
+ * What a message too large to keep was, from its first and last bytes: its `id` and whether it is
+ * a request (or notification) or a response. The head is read member by member from the opening
+ * brace, as far as its members are whole (`{"jsonrpc":"2.0","method":"x","id":7,"params":...`);
+ * the tail gives the id when it is the last member (`...,"id":7}`, the order the TypeScript MCP SDK
+ * serialises in). An id inside nested values matches neither: the head is read at the top level
+ * only, and the tail pattern is anchored at the final closing brace.
  */
 import type { JsonRpcId } from './envelope.js';
 import { ScanError, skipString, skipValue, skipWs } from './json-text.js';
 
 const ID = String.raw`(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*")`;
-const HEAD = new RegExp(String.raw`^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*` + ID);
 const TAIL = new RegExp(String.raw`[,{]\s*"id"\s*:\s*` + ID + String.raw`\s*\}\s*$`);
+
+/** What the whole top-level members at the start of `head` tell. */
+interface HeadMembers {
+  /** The first member that tells: `method` or `params` (request), `result` or `error` (response). */
+  kind?: 'request' | 'response';
+  /** The `id` member, when it is among them and is a string or a number. */
+  id?: JsonRpcId;
+}
+
+/** Reads the top-level members of `head` up to the first one that does not end within it. */
+function headMembers(head: Buffer): HeadMembers {
+  const out: HeadMembers = {};
+  try {
+    let i = skipWs(head, 0);
+    if (head[i] !== 0x7b /* { */) return out;
+    i = skipWs(head, i + 1);
+    for (;;) {
+      if (head[i] !== 0x22 /* " */) return out;
+      const nameEnd = skipString(head, i);
+      const name = JSON.parse(head.toString('utf8', i, nameEnd)) as string;
+      if (out.kind === undefined) {
+        if (name === 'method' || name === 'params') out.kind = 'request';
+        else if (name === 'result' || name === 'error') out.kind = 'response';
+      }
+      i = skipWs(head, nameEnd);
+      if (head[i] !== 0x3a /* : */) return out;
+      const start = skipWs(head, i + 1);
+      const end = skipValue(head, start);
+      // A value that reaches the end of the head may go on past it.
+      if (skipWs(head, end) >= head.length) return out;
+      if (name === 'id' && out.id === undefined) {
+        const id = JSON.parse(head.toString('utf8', start, end)) as unknown;
+        if (typeof id === 'string' || typeof id === 'number') out.id = id;
+      }
+      i = skipWs(head, end);
+      if (head[i] !== 0x2c /* , */) return out;
+      i = skipWs(head, i + 1);
+    }
+  } catch (err) {
+    if (err instanceof ScanError || err instanceof SyntaxError) return out;
+    throw err;
+  }
+}
 
 /** The id of a dropped message, or undefined when neither edge shows it. */
 export function findIdInEdges(head: Buffer, tail: Buffer): JsonRpcId | undefined {
-  const m = HEAD.exec(head.toString('utf8')) ?? TAIL.exec(tail.toString('utf8'));
+  const fromHead = headMembers(head).id;
+  if (fromHead !== undefined) return fromHead;
+  const m = TAIL.exec(tail.toString('utf8'));
   if (!m?.[1]) return undefined;
   try {
     const id = JSON.parse(m[1]) as unknown;
@@ -31,24 +76,5 @@ export function findIdInEdges(head: Buffer, tail: Buffer): JsonRpcId | undefined
  * first). Undefined when the head ends before one of them, or is no JSON object.
  */
 export function kindInEdges(head: Buffer): 'request' | 'response' | undefined {
-  try {
-    let i = skipWs(head, 0);
-    if (head[i] !== 0x7b /* { */) return undefined;
-    i = skipWs(head, i + 1);
-    for (;;) {
-      if (head[i] !== 0x22 /* " */) return undefined;
-      const nameEnd = skipString(head, i);
-      const name = JSON.parse(head.toString('utf8', i, nameEnd)) as string;
-      if (name === 'method' || name === 'params') return 'request';
-      if (name === 'result' || name === 'error') return 'response';
-      i = skipWs(head, nameEnd);
-      if (head[i] !== 0x3a /* : */) return undefined;
-      i = skipWs(head, skipValue(head, skipWs(head, i + 1)));
-      if (head[i] !== 0x2c /* , */) return undefined;
-      i = skipWs(head, i + 1);
-    }
-  } catch (err) {
-    if (err instanceof ScanError || err instanceof SyntaxError) return undefined;
-    throw err;
-  }
+  return headMembers(head).kind;
 }
