@@ -114,4 +114,33 @@ describe('a server that closes its stdin and keeps running', () => {
     again.proc.stdin.end();
     await again.exited;
   });
+
+  it('gives a failed call its quota back at once: a call decided right after is not denied by it', async () => {
+    const raw = new RawSession(s, [
+      '-c',
+      policy,
+      '--shutdown-grace',
+      '300',
+      '--',
+      process.execPath,
+      STDIN_CLOSER,
+    ]);
+    started.push(raw);
+    await raw.handshake();
+    raw.send(call(1)); // read by the server, which then closes its stdin: one of the two counts
+    for (let i = 0; i < 200 && !raw.stderr.includes('stdin-closer: closed stdin'); i++) await sleep(50);
+    // A is written to the dead pipe; B comes 50 ms later, before Tollgate has told an exiting
+    // server from one that closed its stdin (200 ms). A's reservation must not deny B.
+    raw.send(call(2));
+    await sleep(50);
+    raw.send(call(3));
+    for (const id of [2, 3])
+      expect(await raw.waitFor((m) => m.id === id, 10_000)).toEqual({
+        jsonrpc: '2.0',
+        id,
+        error: CALL_ERROR,
+      });
+    raw.proc.stdin.end();
+    await raw.exited;
+  });
 });
