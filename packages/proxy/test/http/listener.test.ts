@@ -234,19 +234,20 @@ function rawHeadStatus(port: number, headerLines: string): Promise<number> {
   });
 }
 
+/** A listener with a 1 s idle timeout, recording why sessions ended. */
+async function idleListener() {
+  const ended: string[] = [];
+  const logger = {
+    ...silentLogger,
+    info: (o: object, msg?: string) => {
+      if (msg === 'HTTP session ended') ended.push(String((o as { reason?: unknown }).reason));
+    },
+  };
+  const { listener } = await listen({ sessionIdleMs: 1000, logger });
+  return { listener, ended };
+}
+
 describe('idle sessions whose client holds its GET stream open', () => {
-  /** A listener with a 1 s idle timeout, recording why sessions ended. */
-  async function idleListener() {
-    const ended: string[] = [];
-    const logger = {
-      ...silentLogger,
-      info: (o: object, msg?: string) => {
-        if (msg === 'HTTP session ended') ended.push(String((o as { reason?: unknown }).reason));
-      },
-    };
-    const { listener } = await listen({ sessionIdleMs: 1000, logger });
-    return { listener, ended };
-  }
   const until = async (what: () => boolean, ms: number) => {
     for (const deadline = Date.now() + ms; !what() && Date.now() < deadline; )
       await new Promise((r) => setTimeout(r, 50));
@@ -334,14 +335,7 @@ describe('idle sessions whose client holds its GET stream open', () => {
 
 describe('idle sessions whose client lost a POST stream', () => {
   it("pings on the GET stream, not on the lost POST's stream, and keeps a live client's session", async () => {
-    const ended: string[] = [];
-    const logger = {
-      ...silentLogger,
-      info: (o: object, msg?: string) => {
-        if (msg === 'HTTP session ended') ended.push(String((o as { reason?: unknown }).reason));
-      },
-    };
-    const { listener } = await listen({ sessionIdleMs: 1000, logger });
+    const { listener, ended } = await idleListener();
     const { transport } = await connect(listener.url);
     const sid = transport.sessionId!;
     // A long call on a POST the client then loses (the call is still pending upstream).
