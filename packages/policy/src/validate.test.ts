@@ -74,6 +74,19 @@ describe('rate_limit strings follow the documented grammar exactly', () => {
   });
 });
 
+describe('a condition without op', () => {
+  it('is an error at the condition (it would deny every call), with or without a value', () => {
+    for (const cond of ['{ path: args.message }', '{ path: args.message, value: x }']) {
+      const r = parsePolicy(
+        `version: "1"\ntools:\n  echo:\n    rules: [{ name: r, conditions: [${cond}] }]\n`,
+      );
+      expect(r.errors.map((e) => [e.code, e.line, e.column, e.message])).toEqual([
+        ['missing-field', 4, 37, 'missing required field `op`'],
+      ]);
+    }
+  });
+});
+
 describe('increment as Intercept reads it (increment-ignored)', () => {
   it('loads increment: 0 and increment beside increment_from, with a warning each', () => {
     const r = (state: string) =>

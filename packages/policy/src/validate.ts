@@ -844,7 +844,16 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
       );
     }
   }
-  if (!('op' in c)) return;
+  if (!('op' in c)) {
+    // The schema pass leaves condition fields to this one: without an op, nothing else reports it.
+    add(
+      cp,
+      'missing-field',
+      'missing required field `op`',
+      `give the operator, one of: ${CONDITION_OPS.join(', ')} (e.g. \`{ path: args.amount, op: lte, value: 100 }\`)`,
+    );
+    return;
+  }
   const op = c.op;
   if (typeof op !== 'string' || !(CONDITION_OPS as readonly string[]).includes(op)) {
     const guess =
