@@ -69,6 +69,34 @@ function post(url: URL, headers: Record<string, string>, body = initialize) {
   }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.text() }));
 }
 
+/**
+ * Starts a `tools/call` of server-everything's long-running operation (`seconds` long) on its own
+ * POST in session `sid`, and cuts that POST 300 ms later: the call runs on upstream, its client
+ * stream gone.
+ */
+async function cutLongCall(url: URL, sid: string, id: string | number, seconds: number): Promise<void> {
+  const cut = new AbortController();
+  const call = fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'trigger-long-running-operation', arguments: { duration: seconds, steps: seconds } },
+    }),
+    signal: cut.signal,
+  }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  cut.abort();
+  await call;
+}
+
 describe('listener mode, stdio child per session', () => {
   it('serves a session and gives the gate the session id and client identity', async () => {
     const { listener, gate } = await listen();
@@ -339,26 +367,7 @@ describe('idle sessions whose client lost a POST stream', () => {
     const { transport } = await connect(listener.url);
     const sid = transport.sessionId!;
     // A long call on a POST the client then loses (the call is still pending upstream).
-    const cut = new AbortController();
-    const lost = fetch(listener.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': sid,
-        'mcp-protocol-version': '2025-11-25',
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 'lost',
-        method: 'tools/call',
-        params: { name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } },
-      }),
-      signal: cut.signal,
-    }).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 300));
-    cut.abort();
-    await lost;
+    await cutLongCall(listener.url, sid, 'lost', 5);
     // Idle (no request) for several checks while the call runs: the ping must reach the client
     // on its GET stream, which the SDK answers.
     await new Promise((r) => setTimeout(r, 3500));
@@ -538,26 +547,7 @@ describe('listener front door', () => {
       { 'mcp-session-id': sid },
       JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
     );
-    const cut = new AbortController();
-    const call = fetch(listener.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': sid,
-        'mcp-protocol-version': '2025-11-25',
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 2,
-        method: 'tools/call',
-        params: { name: 'trigger-long-running-operation', arguments: { duration: 4, steps: 4 } },
-      }),
-      signal: cut.signal,
-    }).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 300));
-    cut.abort();
-    await call;
+    await cutLongCall(listener.url, sid, 2, 4);
     // Past the idle timeout (and its check interval) with the call still running upstream.
     await new Promise((r) => setTimeout(r, 2500));
     expect(listener.sessionCount).toBe(1);
