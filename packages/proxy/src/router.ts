@@ -442,8 +442,6 @@ export class Router<D extends GateDecision = GateDecision> {
     answerQueued = false,
   ): void {
     this.serverGone = info;
-    // Requests whose write failed are answered here with the others (their calls rolled back).
-    this.undeliveredWaiting.length = 0;
     for (const [key, entry] of [...this.pending]) {
       const unsent = settle === 'commit' && this.server.withdraw?.(entry.id) === true;
       const text = typeof message === 'string' ? message : message(entry.call !== undefined, unsent);
