@@ -276,8 +276,6 @@ export class Router<D extends GateDecision = GateDecision> {
    * for the errors of requests that cannot reach it; see {@link serverInputClosed}.
    */
   private inputGone: string | undefined;
-  /** Requests whose write failed, rolled back, waiting for {@link inputGone} to be answered. */
-  private readonly undeliveredWaiting: Array<{ key: string; entry: PendingRequest<D>; isCall: boolean }> = [];
   /** The error message of a request that arrives after the server is gone. */
   private goneMessage = 'MCP server is not running';
   private clientGone = false;
@@ -361,9 +359,6 @@ export class Router<D extends GateDecision = GateDecision> {
       { reason: info.reason, err: info.error, pending: this.pending.size },
       'the server closed its stdin but is still running; requests it can no longer be sent are answered with an error',
     );
-    for (const w of this.undeliveredWaiting.splice(0))
-      if (this.pending.get(w.key) === w.entry)
-        this.answerFromProxy(w.key, w.entry.id, this.unreachable(w.entry.id, w.isCall), 'rollback');
   }
 
   /** The error of a request that cannot reach the server (see {@link serverInputClosed}). */
@@ -375,23 +370,13 @@ export class Router<D extends GateDecision = GateDecision> {
   }
 
   /**
-   * A request sent to the server never reached it (its write failed): its call is rolled back at
-   * once, so calls decided meanwhile are not denied by a reservation it holds, and it is answered
-   * with -32000 once it is known why (see {@link serverInputClosed}; a server that is exiting is
-   * answered by {@link serverClosed} instead), if it is still the one pending under its id. One
-   * the client cancelled meanwhile is forgotten: the server will never answer it.
+   * A request sent to the server never reached it (see {@link serverInputClosed}): answered with
+   * -32000 and its call rolled back, if it is still the one pending under its id. One the client
+   * cancelled meanwhile is forgotten: the server will never answer it.
    */
   private undelivered(key: string, entry: PendingRequest<D>): void {
-    const isCall = entry.call !== undefined;
-    if (entry.call) {
-      const call = entry.call;
-      entry.call = undefined;
-      this.finishCall(call, true);
-    }
     if (this.pending.get(key) === entry) {
-      if (this.inputGone !== undefined)
-        this.answerFromProxy(key, entry.id, this.unreachable(entry.id, isCall), 'rollback');
-      else this.undeliveredWaiting.push({ key, entry, isCall });
+      this.answerFromProxy(key, entry.id, this.unreachable(entry.id, entry.call !== undefined), 'rollback');
     } else if (this.cancelled.get(key) === entry) {
       this.cancelled.delete(key);
       this.toolsListIds.delete(key);

@@ -55,6 +55,11 @@ export class ChildStdioTransport implements MessageTransport {
   private writer: FrameWriter | undefined;
   private backlogHandler: ((full: boolean) => void) | undefined;
   private closing: Promise<void> | undefined;
+  /**
+   * The `undelivered` callbacks of frames whose write to the child's stdin failed (EPIPE: the
+   * child closed it, or died), held until it is known which (see {@link inputFailed}).
+   */
+  private inputBroken: Array<() => void> = [];
   /** A write to the child's stdin failed: waiting to see whether the child exits. */
   private inputFailing = false;
   /** The child closed its stdin and kept running: `oninputclosed` was called. */
@@ -152,27 +157,35 @@ export class ChildStdioTransport implements MessageTransport {
   }
 
   /**
-   * `undelivered` is called (once, never synchronously) as soon as the message cannot have
-   * reached the child: its write to the child's stdin failed (EPIPE), or it was sent after one
-   * did. Whether the child closed its stdin and runs on (`oninputclosed`) or is exiting
-   * (`onclose`) is told later.
+   * `undelivered` is called (once, never synchronously) when the message cannot have reached a
+   * child that closed its stdin and is still running (see `oninputclosed`): its write failed, or
+   * it was sent after. A child that exited is reported by `onclose` instead, and `undelivered` is
+   * not called.
    */
   send(bytes: Buffer, undelivered?: () => void): void {
     const h = this.handle;
     if (!h || h.hasExited) return;
     if (h.child.stdin.destroyed) {
-      if (undelivered && (this.inputClosed || this.inputFailing)) queueMicrotask(undelivered);
+      if (!undelivered) return;
+      if (this.inputClosed) queueMicrotask(undelivered);
+      else if (this.inputFailing) this.inputBroken.push(undelivered);
       return;
     }
-    this.writer?.write(bytes, undelivered);
+    this.writer?.write(bytes, undelivered && (() => this.undelivered(undelivered)));
+  }
+
+  /** A frame's write failed: held until it is known whether the child is still running. */
+  private undelivered(callback: () => void): void {
+    if (this.inputClosed) callback();
+    else this.inputBroken.push(callback);
   }
 
   /**
    * The child's stdin failed (EPIPE, once we write to it). A child that exits closes its stdin
    * too, often a moment before its exit is seen: wait as long for the exit as for stdout's EOF
    * ({@link EXIT_AFTER_EOF_MS}), so that a dying child is reported by `onclose` alone. A child
-   * still running then closed its stdin: it can never read another message, and `oninputclosed`
-   * is called once (the frames whose writes failed were reported undelivered already).
+   * still running then closed its stdin: it can never read another message. `oninputclosed` is
+   * called once, then the frames whose writes failed are reported undelivered.
    */
   private inputFailed(handle: ChildProcessHandle, err: Error): void {
     if (this.inputFailing || this.inputEnded) return;
@@ -180,7 +193,10 @@ export class ChildStdioTransport implements MessageTransport {
     const timer = setTimeout(() => {
       if (handle.hasExited) return;
       this.inputClosed = true;
+      const failed = this.inputBroken;
+      this.inputBroken = [];
       this.oninputclosed?.({ reason: INPUT_CLOSED_REASON, error: err });
+      for (const callback of failed) callback();
     }, EXIT_AFTER_EOF_MS);
     void handle.exited.then(() => clearTimeout(timer));
   }

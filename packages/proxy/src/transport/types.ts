@@ -64,10 +64,8 @@ export interface MessageTransport {
   start(): Promise<void>;
   /**
    * Send one message. `bytes` is its serialised form without any framing. `undelivered`, which a
-   * transport may support, is called once, never synchronously, as soon as the message cannot
-   * have reached the peer (a write to a child's stdin that failed, or a message sent after one
-   * did). Why is told later: `oninputclosed` (the peer closed its input and is still there) or
-   * `onclose` (it is gone).
+   * transport may support, is called once, later, when the message cannot have reached the
+   * peer although the peer is still there (a child that closed its stdin: see `oninputclosed`).
    */
   send(bytes: Buffer, undelivered?: () => void): void;
   /** Close the transport and release its resources; resolves when closed. */
@@ -82,7 +80,7 @@ export interface MessageTransport {
   onclose?: (info: CloseInfo) => void;
   /**
    * Optional: the peer can no longer receive, but may still send (a child that closed its stdin
-   * and kept running; seen at the first write that fails). Called once, after the `undelivered`
+   * and kept running; seen at the first write that fails). Called once, before the `undelivered`
    * callbacks of the messages that failed. Messages sent later never reach the peer.
    */
   oninputclosed?: (info: { reason: string; error?: Error }) => void;
