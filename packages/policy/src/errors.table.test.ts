@@ -147,6 +147,12 @@ const cases: {
     column: 71,
   },
   {
+    code: 'empty-list',
+    yaml: rule('{ name: r, conditions: [{ path: args.a, op: in, value: [] }] }'),
+    line: 5,
+    column: 64,
+  },
+  {
     code: 'wildcard-lists-nothing',
     yaml: `${V}default: deny\ntools:\n  "*":\n    rules: [{ name: g, rate_limit: 5/minute }]\n`,
     line: 2,
@@ -297,6 +303,7 @@ const WARNINGS: readonly PolicyErrorCode[] = [
   'invisible-text',
   'increment-ignored',
   'wildcard-lists-nothing',
+  'empty-list',
 ];
 
 describe('error table: one policy per code, exact position', () => {

@@ -97,6 +97,8 @@ export const POLICY_ERROR_CODES = {
     'An exact tool entry is matched by a `"*"` or glob entry whose deny rule always fails, so the tool is always denied (warning).',
   'wildcard-lists-nothing':
     '`default: deny` and no tool key but `"*"`: `"*"` lists no tool, so every call is denied (warning).',
+  'empty-list':
+    'An `in` or `not_in` condition has an empty list: `in: []` denies every call, `not_in: []` checks nothing (warning).',
   'rule-has-no-effect':
     'An `action: allow` rule carries nothing to check, or a `validate` block checks nothing (warning).',
   'invisible-text':

@@ -74,6 +74,21 @@ describe('rate_limit strings follow the documented grammar exactly', () => {
   });
 });
 
+describe('empty in / not_in lists (empty-list)', () => {
+  it('warns that in: [] denies every call and not_in: [] checks nothing', () => {
+    const w = (op: string) =>
+      parsePolicy(
+        `version: "1"\ntools:\n  t:\n    rules: [{ name: r, conditions: [{ path: args.a, op: ${op}, value: [] }] }]\n`,
+      ).warnings.map((e) => [e.code, e.message]);
+    expect(w('in')).toEqual([
+      ['empty-list', '`in: []` admits no value, so the condition fails and the rule denies every call'],
+    ]);
+    expect(w('not_in')).toEqual([
+      ['empty-list', '`not_in: []` refuses no value, so the condition checks nothing'],
+    ]);
+  });
+});
+
 describe('a condition without op', () => {
   it('is an error at the condition (it would deny every call), with or without a value', () => {
     for (const cond of ['{ path: args.message }', '{ path: args.message, value: x }']) {

@@ -881,6 +881,18 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
           `operator "${op}" requires a list value, got ${describe(v)}`,
           'e.g. `value: [usd, eur]`',
         );
+      else if (v.length === 0)
+        add(
+          vp,
+          'empty-list',
+          op === 'in'
+            ? '`in: []` admits no value, so the condition fails and the rule denies every call'
+            : '`not_in: []` refuses no value, so the condition checks nothing',
+          op === 'in'
+            ? 'list the values to admit, or use `action: deny` to deny the tool'
+            : 'list the values to refuse, or remove the condition',
+          { severity: 'warning' },
+        );
       break;
     case 'number':
       if (typeof v !== 'number' || !Number.isFinite(v))
