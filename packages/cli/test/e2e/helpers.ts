@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterEach, beforeEach } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The built CLI. The turbo `test` task depends on `build`; locally: `pnpm --filter tollgate... build`. */
@@ -212,6 +213,26 @@ export function echoCall(id: number) {
 export function killLeftovers(sessions: RawSession[]): void {
   for (const raw of sessions.splice(0))
     if (raw.proc.exitCode === null && raw.proc.signalCode === null) raw.proc.kill('SIGKILL');
+}
+
+/**
+ * Per-test set-up of a file whose tests drive Tollgate as {@link RawSession}s: before each test a
+ * fresh scratch directory (`s`) holding `policyText` as `policy.yaml` (`policy`, its path); after
+ * each, the sessions pushed on `started` that still run are SIGKILLed (a test that failed left
+ * them waiting; their watchdogs end the servers) and the scratch is removed. Read the fields
+ * inside tests, not at load time.
+ */
+export function rawSessionScratch(policyText: string): { s: Scratch; policy: string; started: RawSession[] } {
+  const fx = { s: undefined as unknown as Scratch, policy: '', started: [] as RawSession[] };
+  beforeEach(() => {
+    fx.s = scratch();
+    fx.policy = fx.s.write('policy.yaml', policyText);
+  });
+  afterEach(() => {
+    killLeftovers(fx.started);
+    fx.s.cleanup();
+  });
+  return fx;
 }
 
 /** Alive and not a zombie. */

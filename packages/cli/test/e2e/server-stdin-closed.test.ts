@@ -6,8 +6,8 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { echoCall, FAKE_SERVER, killLeftovers, RawSession, type Scratch, scratch, sleep } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { echoCall, FAKE_SERVER, RawSession, rawSessionScratch, sleep } from './helpers.js';
 
 const STDIN_CLOSER = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/stdin-closer.mjs');
 
@@ -29,33 +29,22 @@ const WARNING =
 // "at once" from "never" (before: the call hung until the session ended) on a loaded machine.
 const PROMPT_MS = 3000;
 
-let s: Scratch;
-let policy: string;
-const started: RawSession[] = [];
-beforeEach(() => {
-  s = scratch();
-  policy = s.write('policy.yaml', POLICY);
-});
-afterEach(() => {
-  // A tollgate a failed test left waiting: SIGKILL, and its watchdog ends the server.
-  killLeftovers(started);
-  s.cleanup();
-});
+const fx = rawSessionScratch(POLICY);
 
 const call = echoCall;
 
 describe('a server that closes its stdin and keeps running', () => {
   it('answers the calls written to the dead pipe and later requests with -32000 and does not count them', async () => {
-    const raw = new RawSession(s, [
+    const raw = new RawSession(fx.s, [
       '-c',
-      policy,
+      fx.policy,
       '--shutdown-grace',
       '300',
       '--',
       process.execPath,
       STDIN_CLOSER,
     ]);
-    started.push(raw);
+    fx.started.push(raw);
     await raw.handshake();
 
     // Call 1 reaches the server, which closes its stdin on reading it.
@@ -103,8 +92,8 @@ describe('a server that closes its stdin and keeps running', () => {
     expect((await raw.exited).code).toBe(143);
 
     // Only call 1 counted: the next session may make one more call of its two a minute.
-    const again = new RawSession(s, ['-c', policy, '--', process.execPath, FAKE_SERVER]);
-    started.push(again);
+    const again = new RawSession(fx.s, ['-c', fx.policy, '--', process.execPath, FAKE_SERVER]);
+    fx.started.push(again);
     await again.handshake();
     again.send(call(1));
     expect((await again.waitFor((m) => m.id === 1)).result.isError).toBeFalsy();

@@ -7,18 +7,8 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  alive,
-  childrenOf,
-  echoCall,
-  FAKE_SERVER,
-  killLeftovers,
-  RawSession,
-  type Scratch,
-  scratch,
-  sleep,
-} from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { alive, childrenOf, echoCall, FAKE_SERVER, RawSession, rawSessionScratch, sleep } from './helpers.js';
 
 const STDOUT_CLOSER = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/stdout-closer.mjs');
 
@@ -41,26 +31,15 @@ const WARNING = 'the server closed its stdout but is still running; ending the s
 // from "when the client closes its input" (never, here) with room for a loaded machine.
 const PROMPT_MS = 3000;
 
-let s: Scratch;
-let policy: string;
-const started: RawSession[] = [];
-beforeEach(() => {
-  s = scratch();
-  policy = s.write('policy.yaml', POLICY);
-});
-afterEach(() => {
-  // A tollgate a failed test left waiting: SIGKILL, and its watchdog ends the server.
-  killLeftovers(started);
-  s.cleanup();
-});
+const fx = rawSessionScratch(POLICY);
 
 const call = echoCall;
 
 /** Tollgate in front of stdout-closer.mjs with `modes`; its children once the handshake is done. */
 async function start(grace: number, ...modes: string[]) {
-  const raw = new RawSession(s, [
+  const raw = new RawSession(fx.s, [
     '-c',
-    policy,
+    fx.policy,
     '--shutdown-grace',
     String(grace),
     '--',
@@ -68,7 +47,7 @@ async function start(grace: number, ...modes: string[]) {
     STDOUT_CLOSER,
     ...modes,
   ]);
-  started.push(raw);
+  fx.started.push(raw);
   await raw.handshake();
   const kids = childrenOf(raw.proc.pid!);
   // The server and the watchdog.
@@ -106,7 +85,7 @@ describe('a server that closes its stdout and keeps running', () => {
     await noneLeft(kids);
     // The call counts (the server still had it in its stdin and may have run it): the next
     // session is at its limit of one a minute.
-    const again = new RawSession(s, ['-c', policy, '--', process.execPath, FAKE_SERVER]);
+    const again = new RawSession(fx.s, ['-c', fx.policy, '--', process.execPath, FAKE_SERVER]);
     await again.handshake();
     again.send(call(1));
     const next = await again.waitFor((m) => m.id === 1);
