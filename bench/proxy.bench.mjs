@@ -16,7 +16,7 @@
 // SSE/Streamable HTTP (measuring them would measure an HTTP hop), and PolicyLayer Intercept is not
 // published on npm. See docs/proxy.md.
 import { execSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +120,32 @@ function rssKb(pid, field) {
 }
 
 /**
+ * CPU time a process has used so far, all its threads (microseconds), or NaN once it is gone:
+ * the sum of the first field of /proc/<pid>/task/<tid>/schedstat (time on a CPU, nanoseconds),
+ * finer than the 10 ms ticks of /proc/<pid>/stat.
+ */
+function processCpuUs(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The first child process of `pid` (the server a proxy launched), if any. */
+function firstChild(pid) {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/);
+    return kids[0] ? Number(kids[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The 20 MiB result, read by a raw line reader (chunks in a list, one join): the SDK client's own
  * buffer copies the whole buffer per chunk and would dominate the measurement. The pid measured
  * is the process the client spawned: the proxy (the server itself for direct).
@@ -211,11 +237,18 @@ async function open(name) {
   // a fresh process are spent compiling (measured: background compiler threads cost ~100 us per
   // call over the first 300 calls, nothing after 5,000).
   for (let i = 0; i < WARMUP_CALLS; i++) await call();
+  // The process the client launched (the proxy, or the server itself for direct) and the server
+  // behind it: their CPU time is read around the 16-in-flight rounds.
+  const proxyPid = name === 'direct' ? undefined : transport.pid;
+  const serverPid = name === 'direct' ? transport.pid : firstChild(transport.pid);
   return {
     name,
     spec,
     client,
     call,
+    proxyPid,
+    serverPid,
+    cpu: { client: 0, proxy: 0, server: 0, calls: 0 },
     seqLat: [],
     seqMs: 0,
     parLat: [],
@@ -239,6 +272,9 @@ async function seqRound(p, n) {
 
 async function parRound(p, n) {
   let next = 0;
+  const c0 = process.cpuUsage();
+  const p0 = p.proxyPid ? processCpuUs(p.proxyPid) : 0;
+  const s0 = p.serverPid ? processCpuUs(p.serverPid) : 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async () => {
@@ -250,6 +286,11 @@ async function parRound(p, n) {
     }),
   );
   const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  p.cpu.client += c.user + c.system;
+  p.cpu.proxy += p.proxyPid ? processCpuUs(p.proxyPid) - p0 : 0;
+  p.cpu.server += p.serverPid ? processCpuUs(p.serverPid) - s0 : 0;
+  p.cpu.calls += n;
   p.parMs += ms;
   p.parRounds.push(n / ms);
 }
@@ -305,6 +346,8 @@ for (const p of sessions) {
     peakAboveIdleMiB,
     seqRounds: p.seqRounds,
     parRounds: p.parRounds,
+    cpu: p.cpu,
+    proxyPid: p.proxyPid,
   });
 }
 if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
@@ -379,6 +422,19 @@ const noise = [
 ];
 for (const line of noise) console.log(`info  ${line}`);
 
+// Where the CPU goes with 16 calls in flight. The client, the proxy and the server share the
+// machine's cores, and at 16 in flight all three are busy: throughput then follows the CPU time
+// the three spend per call together, and the ratio of those sums predicts the throughput ratio.
+const perCall = (r, k) => r.cpu[k] / r.cpu.calls;
+const cpuTotal = (r) => perCall(r, 'client') + perCall(r, 'proxy') + perCall(r, 'server');
+const cpuLines = results.map(
+  (r) =>
+    `${r.name.padStart(12)}  client ${f(perCall(r, 'client'), 1)}  proxy ${r.proxyPid ? f(perCall(r, 'proxy'), 1) : '-'}  server ${f(perCall(r, 'server'), 1)}  total ${f(cpuTotal(r), 1)} us/call  (relay total / this total: ${f(cpuTotal(relay) / cpuTotal(r), 2)})`,
+);
+const cpuNote = `CPU time per call with ${IN_FLIGHT} in flight (all threads; the proxy and server from /proc/<pid>/task/*/schedstat, the client from process.cpuUsage()):`;
+console.log(`info  ${cpuNote}`);
+for (const line of cpuLines) console.log(`info  ${line}`);
+
 let gitRev = 'unknown';
 try {
   gitRev = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
@@ -388,6 +444,6 @@ const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model 
 const out = join(root, 'bench/results', `proxy-${stamp.slice(0, 10)}.md`);
 writeFileSync(
   out,
-  `# Proxy benchmark, ${stamp}\n\nCommit ${gitRev}; ${machine}; ${SEQ_CALLS} sequential calls, ${PAR_CALLS} calls with ${IN_FLIGHT} in flight${QUICK ? ' (BENCH_QUICK)' : ''}.\nReproduce: \`pnpm bench proxy\`.\n\n\`\`\`\n${table}\n\`\`\`\n\n${targets.map(([l, ok]) => `- ${ok ? 'PASS' : 'MISS'} ${l}`).join('\n')}\n${noise.map((l) => `- ${l}`).join('\n')}\n`,
+  `# Proxy benchmark, ${stamp}\n\nCommit ${gitRev}; ${machine}; ${SEQ_CALLS} sequential calls, ${PAR_CALLS} calls with ${IN_FLIGHT} in flight${QUICK ? ' (BENCH_QUICK)' : ''}.\nReproduce: \`pnpm bench proxy\`.\n\n\`\`\`\n${table}\n\`\`\`\n\n${targets.map(([l, ok]) => `- ${ok ? 'PASS' : 'MISS'} ${l}`).join('\n')}\n${noise.map((l) => `- ${l}`).join('\n')}\n\n${cpuNote}\n\n\`\`\`\n${cpuLines.join('\n')}\n\`\`\`\n`,
 );
 console.error(`proxy bench: results saved to ${out}`);
