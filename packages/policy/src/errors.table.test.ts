@@ -153,6 +153,12 @@ const cases: {
     column: 64,
   },
   {
+    code: 'list-item-never-matches',
+    yaml: rule('{ name: r, conditions: [{ path: args.a, op: not_in, value: [x, [rm, mv]] }] }'),
+    line: 5,
+    column: 72,
+  },
+  {
     code: 'wildcard-lists-nothing',
     yaml: `${V}default: deny\ntools:\n  "*":\n    rules: [{ name: g, rate_limit: 5/minute }]\n`,
     line: 2,
@@ -304,6 +310,7 @@ const WARNINGS: readonly PolicyErrorCode[] = [
   'increment-ignored',
   'wildcard-lists-nothing',
   'empty-list',
+  'list-item-never-matches',
 ];
 
 describe('error table: one policy per code, exact position', () => {

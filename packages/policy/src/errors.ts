@@ -99,6 +99,8 @@ export const POLICY_ERROR_CODES = {
     '`default: deny` and no tool key but `"*"`: `"*"` lists no tool, so every call is denied (warning).',
   'empty-list':
     'An `in` or `not_in` condition has an empty list: `in: []` denies every call, `not_in: []` checks nothing (warning).',
+  'list-item-never-matches':
+    'An item of an `in` or `not_in` list is itself a list or a mapping; arguments are compared with items one value at a time, so it matches nothing (warning).',
   'rule-has-no-effect':
     'An `action: allow` rule carries nothing to check, or a `validate` block checks nothing (warning).',
   'invisible-text':

@@ -89,6 +89,42 @@ describe('empty in / not_in lists (empty-list)', () => {
   });
 });
 
+describe('lists and mappings inside in / not_in (list-item-never-matches)', () => {
+  const warnings = (value: string, op = 'not_in') =>
+    parsePolicy(
+      `version: "1"\ntools:\n  run:\n    rules: [{ name: r, conditions: [{ path: args.cmd, op: ${op}, value: ${value} }] }]\n`,
+    ).warnings.map((e) => [e.code, e.line, e.column, e.message, e.hint]);
+
+  it('warns at each nested list or mapping, with the flat list to write instead', () => {
+    expect(warnings('[[rm, mv], {a: 1}, ls]')).toEqual([
+      [
+        'list-item-never-matches',
+        4,
+        75,
+        'item 1 of `not_in` is a list: each argument is compared with the items one value at a time, so this item matches no argument and refuses nothing',
+        'write its values as items of this list, e.g. `value: [rm, mv]`',
+      ],
+      [
+        'list-item-never-matches',
+        4,
+        85,
+        'item 2 of `not_in` is a mapping: each argument is compared with the items one value at a time, so this item matches no argument and refuses nothing',
+        'list the values themselves (strings, numbers or booleans)',
+      ],
+    ]);
+    expect(warnings('[[1, "two"]]', 'in').map((w) => [w[3], w[4]])).toEqual([
+      [
+        'item 1 of `in` is a list: each argument is compared with the items one value at a time, so this item matches no argument',
+        'write its values as items of this list, e.g. `value: [1, two]`',
+      ],
+    ]);
+  });
+
+  it('says nothing of scalar items, null included', () => {
+    expect(warnings('[rm, 1, true, null]')).toEqual([]);
+  });
+});
+
 describe('a condition without op', () => {
   it('is an error at the condition (it would deny every call), with or without a value', () => {
     for (const cond of ['{ path: args.message }', '{ path: args.message, value: x }']) {

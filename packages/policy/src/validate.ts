@@ -893,6 +893,21 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
             : 'list the values to refuse, or remove the condition',
           { severity: 'warning' },
         );
+      else
+        for (let i = 0; i < v.length; i++) {
+          const item = v[i];
+          if (item === null || typeof item !== 'object') continue;
+          const kind = Array.isArray(item) ? 'a list' : 'a mapping';
+          add(
+            [...vp, i],
+            'list-item-never-matches',
+            `item ${i + 1} of \`${op}\` is ${kind}: each argument is compared with the items one value at a time, so this item matches no argument${op === 'not_in' ? ' and refuses nothing' : ''}`,
+            Array.isArray(item)
+              ? `write its values as items of this list, e.g. \`value: [${item.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(', ')}]\``
+              : 'list the values themselves (strings, numbers or booleans)',
+            { severity: 'warning' },
+          );
+        }
       break;
     case 'number':
       if (typeof v !== 'number' || !Number.isFinite(v))
