@@ -78,6 +78,7 @@ export {
 export { type CatalogStats, type CategoryCounts, catalogStats } from './stats.js';
 export { nameTokens, sharedRun, words } from './tokens.js';
 export {
+  CATALOGUED_CATEGORY_REASON,
   CATEGORIES,
   type CatalogLaunch,
   type CatalogServer,

@@ -6,7 +6,7 @@
 import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
 import { emitPolicy, loadPolicy, type PolicyDocument, type PolicyRule, printable } from '@tollgate/policy';
 import { type Classification, classifyTool } from './classifier.js';
-import type { CatalogServer, CatalogTool, Category } from './types.js';
+import { CATALOGUED_CATEGORY_REASON, type CatalogServer, type CatalogTool, type Category } from './types.js';
 
 export type { PolicyDocument, PolicyRule } from '@tollgate/policy';
 
@@ -202,8 +202,11 @@ export function parameterSummary(inputSchema: Record<string, unknown>): string {
 }
 
 function toolComment(tool: CatalogTool, c: Classification, withParameters: boolean): string {
+  const reason = c.evidence[0]?.detail ?? '';
   const why = c.overridden
-    ? `manual override: ${c.evidence[0]?.detail ?? ''}`
+    ? reason.startsWith(CATALOGUED_CATEGORY_REASON)
+      ? reason
+      : `manual override: ${reason}`
     : `evidence: ${
         // The pieces for the category first; a piece for another category is labelled with it.
         [

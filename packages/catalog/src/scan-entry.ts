@@ -13,7 +13,7 @@ import { printable } from '@tollgate/policy';
 import { classifyTool } from './classifier.js';
 import { carryOverrides, entryFromScan, type SnapshotTool } from './import.js';
 import { loadCatalogFile } from './loader.js';
-import { type CatalogServer, severity } from './types.js';
+import { CATALOGUED_CATEGORY_REASON, type CatalogServer, severity } from './types.js';
 
 /** A catalogue id (the catalogue schema's rule): lower-case letters, digits, ".", "_", "-". */
 export const CATALOG_ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -166,6 +166,14 @@ export interface Recognition {
    * server lists now.
    */
   withheld: string[];
+  /**
+   * Names of the scanned tools without a curated override (or with one withheld) that the
+   * catalogue classifies as more severe than the live listing reads: they get the catalogue's
+   * category. The catalogue classifies its own descriptions, written from what each tool does;
+   * a server's description can understate it (`git_branch` "manages branches" also deletes
+   * them), and a live scan must not give a known tool a weaker policy than `init --server` does.
+   */
+  raised: string[];
   /** The scanned server's `serverInfo.version` when it differs from the catalogued one. */
   versionDiffers?: string;
 }
@@ -180,7 +188,7 @@ export function recogniseServer(
   scan: { serverInfo: { name: string; version?: string }; tools: readonly { name: string }[] },
   entries: readonly CatalogServer[],
   pkg?: CatalogServer['package'],
-): Omit<Recognition, 'overridden' | 'withheld' | 'versionDiffers'> | undefined {
+): Omit<Recognition, 'overridden' | 'withheld' | 'raised' | 'versionDiffers'> | undefined {
   const names = new Set(scan.tools.map((t) => t.name));
   let best: { entry: CatalogServer; by: string; score: number } | undefined;
   for (const entry of entries) {
@@ -235,7 +243,8 @@ export interface Draft {
  * - tool names checked ({@link checkScannedTools}); a repeated name keeps its first listing;
  * - `package` only from an `npx <pkg>` command ({@link packageFromCommand}), never from serverInfo;
  * - a catalogued server ({@link recogniseServer}) gets its entry's curated category overrides on
- *   the tools of the same name.
+ *   the tools of the same name, and no tool of a catalogued name is classified less severe than
+ *   the catalogue classifies it ({@link Recognition.raised}).
  */
 export function draftFromScan(
   scan: { serverInfo: { name: string; version?: string; title?: string }; tools: SnapshotTool[] },
@@ -271,13 +280,37 @@ export function draftFromScan(
     entry = carryOverrides({ ...found.entry, tools: found.entry.tools.filter(sameTool) }, entry, {
       curated: null,
     });
-    const catalogued = found.entry.source?.serverInfo?.version;
+    // Every other tool of a catalogued name is never classified less severe than the catalogue
+    // classifies it (whatever its inputSchema now: raising is only ever stricter).
+    const catalogued = new Map(found.entry.tools.map((t) => [t.name, t]));
+    const raised: string[] = [];
+    entry = {
+      ...entry,
+      tools: entry.tools.map((t) => {
+        const c = catalogued.get(t.name);
+        if (t.category || c === undefined) return t;
+        const asCatalogued = classifyTool(c).category;
+        const asListed = classifyTool(t).category;
+        if (severity(asCatalogued) <= severity(asListed)) return t;
+        raised.push(t.name);
+        return {
+          ...t,
+          category: {
+            value: asCatalogued,
+            reason: `${CATALOGUED_CATEGORY_REASON}catalogue entry ${found.entry.id} classifies this tool ${asCatalogued}; the server's own listing reads as ${asListed}`,
+          },
+        };
+      }),
+    };
+    const cataloguedVersion = found.entry.source?.serverInfo?.version;
     const scanned = scan.serverInfo.version;
+    const raisedNames = new Set(raised);
     recognised = {
       ...found,
-      overridden: entry.tools.filter((t) => t.category).map((t) => t.name),
+      overridden: entry.tools.filter((t) => t.category && !raisedNames.has(t.name)).map((t) => t.name),
       withheld: withheld.map((t) => t.name),
-      ...(catalogued !== undefined && scanned !== undefined && scanned !== catalogued
+      raised,
+      ...(cataloguedVersion !== undefined && scanned !== undefined && scanned !== cataloguedVersion
         ? { versionDiffers: scanned }
         : {}),
     };

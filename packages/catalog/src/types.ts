@@ -56,6 +56,14 @@ export interface ToolAnnotations {
   [extra: string]: unknown;
 }
 
+/**
+ * How the `reason` of a {@link CategoryOverride} begins when no human wrote it: a live scan of a
+ * catalogued server gave a tool the catalogue's category because the server's own listing reads
+ * as less severe (see `Recognition.raised`). Generated policies label such a reason as the
+ * catalogue's, not as a manual override.
+ */
+export const CATALOGUED_CATEGORY_REASON = 'as catalogued: ';
+
 /** A manual category decision recorded in a catalogue file; it always wins over the classifier. */
 export interface CategoryOverride {
   value: Category;

@@ -398,6 +398,60 @@ describe('from a live scan to a server entry', () => {
     expect(draft.server.tools[0]!.category?.value).toBe('Destructive');
   });
 
+  it('never classifies a tool of a recognised server less severe than the catalogue does', () => {
+    // The catalogue classifies its own descriptions; a server's description can understate a tool
+    // (git_branch lists, creates, renames and deletes branches).
+    const git = loadCatalogFile(join(defaultCatalogDir(), 'git.yaml'));
+    const branch = git.tools.find((t) => t.name === 'git_branch')!;
+    const status = git.tools.find((t) => t.name === 'git_status')!;
+    expect(branch.category).toBeUndefined();
+    expect(classifyTool(branch).category).toBe('Destructive');
+    const live = (t: typeof branch, description: string, inputSchema = t.inputSchema) => ({
+      name: t.name,
+      description,
+      inputSchema,
+      ...(t.annotations ? { annotations: t.annotations } : {}),
+    });
+    const scan = {
+      serverInfo: { name: git.source!.serverInfo!.name, version: git.source!.serverInfo!.version },
+      tools: [
+        live(branch, 'Manages branches in the repository.'),
+        // A new release's inputSchema does not lower it either.
+        {
+          ...live(branch, 'Manages branches.', { type: 'object', properties: { mode: { type: 'string' } } }),
+          name: 'git_branch',
+        },
+        live(status, 'Shows the working tree status.'),
+      ],
+    };
+    expect(classifyTool(scan.tools[0]!).category).toBe('Write');
+    const draft = draftFromScan({ ...scan, tools: [scan.tools[0]!, scan.tools[2]!] }, { catalog: [git] });
+    expect(draft.recognised?.raised).toEqual(['git_branch']);
+    expect(draft.recognised?.overridden).not.toContain('git_branch');
+    const raised = draft.server.tools.find((t) => t.name === 'git_branch')!;
+    expect(raised.category).toEqual({
+      value: 'Destructive',
+      reason:
+        "as catalogued: catalogue entry git classifies this tool Destructive; the server's own listing reads as Write",
+    });
+    expect(draft.server.tools.find((t) => t.name === 'git_status')!.category).toBeUndefined();
+    // The generated policy says where the category came from, not "manual override".
+    const yaml = starterPolicy(draft.server).yaml;
+    expect(yaml).toContain(
+      "  # as catalogued: catalogue entry git classifies this tool Destructive; the server's own listing reads as Write\n  git_branch:",
+    );
+    expect(yaml).not.toContain('manual override: as catalogued');
+    const newer = draftFromScan({ ...scan, tools: [scan.tools[1]!] }, { catalog: [git] });
+    expect(newer.recognised?.raised).toEqual(['git_branch']);
+    // A live tool the classifier reads as more severe than the catalogue keeps its own category.
+    const grim = draftFromScan(
+      { ...scan, tools: [live(status, 'Permanently deletes every file in the repository.')] },
+      { catalog: [git] },
+    );
+    expect(grim.recognised?.raised).toEqual([]);
+    expect(classifyTool(grim.server.tools[0]!).category).toBe('Destructive');
+  });
+
   it('reads the required list of an inputSchema as a set when matching a live tool to the catalogued one', () => {
     const filesystem = loadCatalogFile(join(defaultCatalogDir(), 'filesystem.yaml'));
     const write = filesystem.tools.find((t) => t.name === 'write_file')!;

@@ -194,7 +194,7 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     expect(live.stderr).toContain(
       '`tollgate init --server filesystem` gives the starter policy from the catalogue',
     );
-    expect(live.stdout).toContain('except the curated categories of catalogue entry filesystem');
+    expect(live.stdout).toContain('except the categories catalogue entry filesystem gives them');
     const curated = tollgate(['--server', 'filesystem', '-o', '-']);
     const a = loadPolicy(live.stdout, { filename: 'live.yaml' });
     const b = loadPolicy(curated.stdout, { filename: 'curated.yaml' });

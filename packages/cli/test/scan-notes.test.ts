@@ -24,6 +24,7 @@ describe('recognitionNote', () => {
         by: 'serverInfo name "mcp-servers/everything"',
         overridden: [],
         withheld: ['trigger-long-running-operation'],
+        raised: [],
         versionDiffers: '9.9.9',
       }),
     ).toBe(
@@ -32,9 +33,18 @@ describe('recognitionNote', () => {
         '(trigger-long-running-operation), whose inputSchema or annotations differ from the catalogued ones: ' +
         'classified from what the server lists now; `tollgate init --server everything` gives the starter policy from the catalogue',
     );
-    expect(recognitionNote({ entry, by: 'package x', overridden: ['a', 'b'], withheld: [] })).toBe(
+    expect(
+      recognitionNote({ entry, by: 'package x', overridden: ['a', 'b'], withheld: [], raised: [] }),
+    ).toBe(
       'recognised catalogue entry everything (package x, catalogued at serverInfo version 2.0.0); its curated ' +
         'categories apply to 2 tools (a, b); `tollgate init --server everything` gives the starter policy from the catalogue',
+    );
+    expect(
+      recognitionNote({ entry, by: 'package x', overridden: [], withheld: [], raised: ['get-env'] }),
+    ).toBe(
+      'recognised catalogue entry everything (package x, catalogued at serverInfo version 2.0.0); it has no curated ' +
+        "category for these tools; 1 tool (get-env) raised to the catalogue's category, which the server's own " +
+        'listing understates; `tollgate init --server everything` gives the starter policy from the catalogue',
     );
   });
 });

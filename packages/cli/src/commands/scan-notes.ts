@@ -164,10 +164,14 @@ export function recognitionNote(r: Recognition): string {
     r.withheld.length > 0
       ? `; not applied to ${tools(r.withheld)}, whose inputSchema or annotations differ from the catalogued ones: classified from what the server lists now`
       : '';
+  const raised =
+    r.raised.length > 0
+      ? `; ${tools(r.raised)} raised to the catalogue's category, which the server's own listing understates`
+      : '';
   const version = r.versionDiffers ? `, serverInfo version ${printable(r.versionDiffers)}` : '';
   return (
     `recognised catalogue entry ${entry.id} (${r.by}${version}${catalogued ? `, catalogued at serverInfo version ${catalogued}` : ''}); ` +
-    `${applied}${withheld}; \`tollgate init --server ${entry.id}\` gives the starter policy from the catalogue`
+    `${applied}${withheld}${raised}; \`tollgate init --server ${entry.id}\` gives the starter policy from the catalogue`
   );
 }
 
