@@ -266,10 +266,11 @@ tools:
     containment:
       'Allow execution only in the shapes the task needs: validate arguments against the tool’s inputSchema, allow-list commands with conditions, rate-limit the rest, and deny shell metacharacters where the tool takes a plain value. For SQL, admit one statement that starts with SELECT and has no `;` except one at the end, so `SELECT 1; DROP TABLE users` is denied.',
     policy: `version: "1"
+# Tool names and arguments of desktop-commander (start_process) and dbhub (execute_sql).
 description: narrow execution
 default: allow
 tools:
-  run_command:
+  start_process:
     rules:
       - name: test and lint only
         conditions: [{ path: args.command, op: regex, value: "^(npm test|npm run lint)$" }]
@@ -281,7 +282,7 @@ tools:
         validate: { required_args: true }
       - name: one SELECT statement
         # starts with SELECT; no \`;\` anywhere except one at the very end
-        conditions: [{ path: args.query, op: regex, value: "(?i)^\\\\s*select\\\\b[^;]*;?\\\\s*$" }]
+        conditions: [{ path: args.sql, op: regex, value: "(?i)^\\\\s*select\\\\b[^;]*;?\\\\s*$" }]
         on_deny: Only a single SELECT statement may run, with no ";" except one at the end
 `,
     limits:
