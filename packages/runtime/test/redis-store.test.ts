@@ -4,7 +4,9 @@
  * a DSN with a bad database is refused, one the server does not have is refused by name, and
  * refused credentials are named in the start-up warning and in every call's error.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CounterItem, StateUnavailableError } from '../src/store/counter-store.js';
@@ -15,6 +17,8 @@ import { fixedWindowStart } from '../src/windows.js';
 import { type RedisServer, redisAvailability, startRedisServer } from './redis-server.js';
 
 const HOUR = 3_600_000;
+/** The built package, for tests that run the store in a process of its own. */
+const builtIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const redisState = redisAvailability();
 const describeRedis = redisState.run ? describe : describe.skip;
 
@@ -101,6 +105,48 @@ describeRedis('Redis store: reserves Redis did not answer count nothing', () => 
     for (let i = 0; i < 5; i++) later.push((await store.reserve([fixed('k', 5)], Date.now())).ok);
     expect(later).toEqual([true, true, true, true, false]);
     await store.close();
+  });
+
+  it('close() lets the commands on their way finish before the process exits', async () => {
+    // A proxy stops (its client went away) while Redis is behind: the commits of answered calls
+    // are still on their way, partly in the socket's buffers. The proxy exits once the store is
+    // closed; a close that did not wait lost them, and their reservations counted until the
+    // window ended. A child process plays the proxy, with the built store.
+    const prefix = `close${n++}:`;
+    const script = `
+      import { RedisCounterStore } from ${JSON.stringify(builtIndex)};
+      const store = new RedisCounterStore({ url: ${JSON.stringify(redis!.url)}, prefix: ${JSON.stringify(prefix)}, commandTimeoutMs: 1500 });
+      await store.ready();
+      const now = ${Date.now()};
+      const item = { key: 'k', kind: 'fixed', windowMs: ${HOUR}, amount: 1, checks: [{ op: 'lte', value: 100000, tag: 0 }] };
+      const reservations = [];
+      for (let i = 0; i < 4000; i++) reservations.push((await store.reserve([item], now)).reservation);
+      process.stdout.write('reserved\\n');
+      process.stdin.once('data', async () => {
+        for (const r of reservations) store.commit(r, now).catch(() => {});
+        await store.close();
+        process.exit(0);
+      });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`child exited with ${code} before reserving`)));
+    });
+    const { pending, committed } = fixedKeys(prefix, 'k', Date.now());
+    expect(await raw!.zcard(pending)).toBe(4000);
+    redis!.pause();
+    try {
+      child.stdin!.write('go\n');
+      await new Promise((r) => setTimeout(r, 400));
+    } finally {
+      redis!.resume();
+    }
+    expect(await exited).toBe(0);
+    expect(await raw!.get(committed)).toBe('4000');
+    expect(await raw!.zcard(pending)).toBe(0);
   });
 
   it('undoes sliding-window reserves that timed out while the server was stopped', async () => {

@@ -375,6 +375,12 @@ export class RedisCounterStore implements CounterStore {
   readonly db: number;
   private readonly redis: ScriptedRedis;
   private readonly ttlMs: number;
+  /** Per-command timeout (ms). */
+  private readonly commandTimeoutMs: number;
+  /** Commands sent and not yet answered (or failed). */
+  private inFlight = 0;
+  /** Called when {@link inFlight} drops to 0 (set while {@link close} waits for it). */
+  private onIdle: (() => void) | undefined;
   /** Why Redis refused the credentials on the latest attempt to connect; cleared once connected. */
   private authProblem: string | undefined;
   private connectionProblem: string | undefined;
@@ -402,6 +408,7 @@ export class RedisCounterStore implements CounterStore {
   }) {
     this.prefix = opts.prefix ?? 'tollgate:';
     this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 2000;
     this.db = redisDatabase(opts.url);
     const RedisClient = loadRedis();
     this.redis = new RedisClient(opts.url, {
@@ -409,8 +416,8 @@ export class RedisCounterStore implements CounterStore {
       maxRetriesPerRequest: 0,
       // A command whose answer never came is undone (see the class comment), never sent again.
       autoResendUnfulfilledCommands: false,
-      commandTimeout: opts.commandTimeoutMs ?? 2000,
-      connectTimeout: opts.commandTimeoutMs ?? 2000,
+      commandTimeout: this.commandTimeoutMs,
+      connectTimeout: this.commandTimeoutMs,
       retryStrategy: (times) => Math.min(100 * times, 2000),
       ...opts.redisOptions,
     }) as ScriptedRedis;
@@ -499,10 +506,33 @@ export class RedisCounterStore implements CounterStore {
     return Math.ceil(Math.max(untilEnd, this.ttlMs) + 60_000);
   }
 
-  /** Send a command unless Redis refused the DSN's database (it would go to database 0). */
+  /**
+   * Send a command unless Redis refused the DSN's database (it would go to database 0). Counted in
+   * {@link inFlight} until it settles, so that {@link close} can wait for it.
+   */
   private send<T>(fn: () => Promise<T>): Promise<T> {
     if (this.dbProblem) return Promise.reject(new NotSent(this.dbProblem));
-    return fn();
+    this.inFlight++;
+    const settled = () => {
+      if (--this.inFlight === 0) this.onIdle?.();
+    };
+    const p = fn();
+    p.then(settled, settled);
+    return p;
+  }
+
+  /** Resolves once no command is in flight, or after `ms` (ms). */
+  private idle(ms: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.onIdle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.onIdle = done;
+    });
   }
 
   /** The error a failed operation reports: what Redis refused when it did, else the command's error. */
@@ -709,12 +739,27 @@ export class RedisCounterStore implements CounterStore {
   }
 
   /**
-   * Send the repairs still waiting once more when connected (each bounded by the command timeout),
-   * then disconnect. Repairs Redis has not answered by then are left to expire with their
-   * reservations.
+   * Waits (at most twice the command timeout) for the commands on their way, sends the repairs
+   * still waiting once more when connected (each bounded by the command timeout), then ends the
+   * connection with QUIT (answered after every command before it; at most the command timeout)
+   * and disconnects. Repairs Redis has not answered by then are left to expire with their
+   * reservations. Calling it again returns the same promise.
    */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closing) return this.closing;
+    this.closing = this.shutDown();
+    return this.closing;
+  }
+
+  private closing: Promise<void> | undefined;
+
+  private async shutDown(): Promise<void> {
+    // Commands on their way settle first: commits of answered calls, and reserves whose answer
+    // has not come (one that times out meanwhile sends its undo, which is waited for too). A
+    // connection closed under them loses them: Redis stops reading a connection once it cannot
+    // write its answers back, and a late reserve would then count until its window ends. Bounded
+    // by a reserve's timeout and its undo's.
+    await this.idle(2 * this.commandTimeoutMs + 250);
     this.closed = true;
     if (this.repairTimer) clearTimeout(this.repairTimer);
     this.repairTimer = undefined;
@@ -722,8 +767,21 @@ export class RedisCounterStore implements CounterStore {
     const t = Date.now();
     const last = this.repairs.filter((r) => r.until > t);
     this.repairs = [];
-    if (last.length > 0 && this.redis.status === 'ready' && !this.dbProblem) {
+    const connected = this.redis.status === 'ready' && !this.dbProblem;
+    if (last.length > 0 && connected) {
       await Promise.allSettled(last.map((r) => r.send()));
+    }
+    // QUIT is answered after every command sent before it on this connection: nothing sent is
+    // cut off by the close.
+    if (connected) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.redis.quit().catch(() => undefined),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.commandTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
     }
     this.redis.disconnect();
   }
