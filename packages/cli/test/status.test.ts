@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spanText, summarize } from '../src/commands/status-action.js';
+import { pidAlive, processStartMs, spanText, summarize } from '../src/commands/status-action.js';
 import { runCli } from './from-source.js';
 
 // Runs from source (no build needed): `tollgate status` over hand-written decision logs.
@@ -42,7 +43,8 @@ function call(fields: Record<string, unknown>, at = Date.now() - 60_000): Record
 function startup(fields: Record<string, unknown>): Record<string, unknown> {
   return {
     v: 1,
-    ts: new Date(Date.now() - 60_000).toISOString(),
+    // After this test process started: a startup line older than its process names another one.
+    ts: new Date(Date.now() - 1000).toISOString(),
     type: 'startup',
     policy_file: '/p.yaml',
     policy_hash: 'h',
@@ -260,9 +262,11 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
   it('words a long --since in days, not hours', () => {
     const r = status('--since', '100000d');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Calls in the last 100000d: 0');
+    expect(r.stdout).toContain('Calls in the last 100000d (the log keeps 7 days): 0');
+    expect(status('--since', '7d').stdout).toContain('Calls in the last 7d: 0');
     const h = 3_600_000;
     const d = 24 * h;
+    expect([90_000, 30_000].map(spanText)).toEqual(['1.5m', '0.5m']);
     expect([30 * 60_000, h, 1.5 * h, d, 36 * h, 2 * d, 60 * h, 7.5 * d, 100_000 * d].map(spanText)).toEqual([
       '30m',
       '1h',
@@ -345,5 +349,34 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     const text = status();
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`No decision log at ${eventsDir} yet`);
+  });
+});
+
+describe('an instance killed without a shutdown line, its pid now another process', () => {
+  const onLinux = existsSync('/proc/self/stat') ? it : it.skip;
+
+  onLinux('knows when a process started, from /proc', () => {
+    const started = processStartMs(process.pid)!;
+    expect(Math.abs(started - (Date.now() - process.uptime() * 1000))).toBeLessThan(2000);
+    expect(processStartMs(0x7ffffffe)).toBeUndefined();
+  });
+
+  onLinux('is not running when the process of its pid started after its startup line', async () => {
+    // A pid the kernel gave to a new process (pids wrap) after a proxy died by SIGKILL.
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => other.once('spawn', r));
+      const pid = other.pid!;
+      expect(pidAlive(pid, Date.now() - 60_000)).toBe(false);
+      expect(pidAlive(pid, Date.now())).toBe(true);
+      const events = [startup({ instance: 'reused', pid, ts: new Date(Date.now() - 60_000).toISOString() })];
+      expect(summarize(events, Date.now(), 3_600_000).running).toEqual([]);
+      const live = [startup({ instance: 'live', pid, ts: new Date().toISOString() })];
+      expect(summarize(live, Date.now(), 3_600_000).running.map((i) => i.instance)).toEqual(['live']);
+    } finally {
+      other.kill('SIGKILL');
+    }
+    await new Promise((r) => other.once('exit', r));
+    expect(pidAlive(other.pid!, Date.now())).toBe(false);
   });
 });

@@ -18,9 +18,14 @@
  * Exit codes: 0 (also when there is nothing to show), 1 when part of the log could not be read,
  * 2 on a bad `--since`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { printable } from '@tollgate/policy';
-import { type DecisionEvent, defaultPaths, readDecisionLog } from '@tollgate/runtime';
+import {
+  DECISION_LOG_RETENTION_DAYS,
+  type DecisionEvent,
+  defaultPaths,
+  readDecisionLog,
+} from '@tollgate/runtime';
 import { pc } from '../colors.js';
 import { jsonFailureText } from '../json-failure.js';
 import { unexpandedTildeProblem } from './state-dsn.js';
@@ -233,7 +238,7 @@ export function summarize(
   events: readonly unknown[] | readonly DecisionEvent[],
   now: number,
   sinceMs: number,
-  isAlive: (pid: number) => boolean = pidAlive,
+  isAlive: (pid: number, startedAtMs: number) => boolean = pidAlive,
 ): StatusReport {
   const instances = new Map<string, InstanceStatus>();
   const from = now - sinceMs;
@@ -306,7 +311,8 @@ export function summarize(
       }
     }
   }
-  for (const inst of instances.values()) inst.running = inst.stoppedAt === undefined && isAlive(inst.pid);
+  for (const inst of instances.values())
+    inst.running = inst.stoppedAt === undefined && isAlive(inst.pid, Date.parse(inst.startedAt));
   return {
     now: new Date(now).toISOString(),
     sinceMs,
@@ -335,13 +341,13 @@ const BARS = '▁▂▃▄▅▆▇█';
 /**
  * The `--since` span as the text report words it: in days for a whole number of days from 2 days
  * up and for any span from 7 days up (to 2 decimals: `100000d`, `7.5d`), else in hours from 1 hour
- * (`36h`, `1.5h`), else in minutes (`30m`).
+ * (`36h`, `1.5h`), else in minutes (`30m`, `1.5m`).
  */
 export function spanText(ms: number): string {
   const days = ms / 86_400_000;
   if (days >= 7 || (days >= 2 && Number.isInteger(days))) return `${+days.toFixed(2)}d`;
   if (ms >= 3_600_000) return `${+(ms / 3_600_000).toFixed(2)}h`;
-  return `${Math.round(ms / 60_000)}m`;
+  return `${+(ms / 60_000).toFixed(2)}m`;
 }
 
 /** A one-line sparkline of `values` (scaled to the largest; zero is a space). */
@@ -352,12 +358,41 @@ export function sparkline(values: readonly number[]): string {
     .join('');
 }
 
-function pidAlive(pid: number): boolean {
+/**
+ * Whether the proxy that wrote a startup line at `startedAtMs` (epoch ms) still runs as `pid`:
+ * a process of that pid exists and, where `/proc` tells when it started (Linux), it started by
+ * then. A proxy killed with SIGKILL writes no shutdown line, and its pid may since belong to
+ * another process (pids wrap at `/proc/sys/kernel/pid_max`), which started after the line.
+ * Allows 2 s for the boot time's whole seconds and clock steps.
+ */
+export function pidAlive(pid: number, startedAtMs: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const started = processStartMs(pid);
+  return started === undefined || !Number.isFinite(startedAtMs) || started <= startedAtMs + 2000;
+}
+
+/** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on every Linux build in use). */
+const USER_HZ = 100;
+
+/**
+ * When process `pid` started (epoch ms), from `/proc/<pid>/stat` (field 22, clock ticks after
+ * boot) and the boot time in `/proc/stat` (`btime`, epoch seconds); undefined without `/proc`.
+ */
+export function processStartMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(ticks) || !Number.isFinite(btime)) return undefined;
+    return btime * 1000 + (ticks * 1000) / USER_HZ;
+  } catch {
+    return undefined;
   }
 }
 
@@ -397,8 +432,9 @@ function render(r: StatusReport): string {
   out.push('');
   const share = `${(r.deniedShare * 100).toFixed(1)}%`;
   out.push(
-    pc.bold(`Calls in the last ${span}: ${r.calls}`) +
-      `  allowed ${r.allowed}  denied ${r.denied} (${r.denied > 0 ? pc.red(share) : share})`,
+    pc.bold(
+      `Calls in the last ${span}${r.sinceMs > DECISION_LOG_RETENTION_DAYS * 86_400_000 ? ` (the log keeps ${DECISION_LOG_RETENTION_DAYS} days)` : ''}: ${r.calls}`,
+    ) + `  allowed ${r.allowed}  denied ${r.denied} (${r.denied > 0 ? pc.red(share) : share})`,
   );
   if (r.topDenyRules.length > 0) {
     out.push('', pc.bold('Top deny rules:'));
