@@ -189,6 +189,24 @@ function assemble(
     }
   };
 
+  // Fail mode closed: every call needing the store is denied while it is unavailable. One error
+  // line per 10 s says so, with how many calls were denied since the previous line.
+  let warnedClosed = Number.NEGATIVE_INFINITY;
+  let deniedUnlogged = 0;
+  const onClosedDenial = (tool: string, message: string | undefined) => {
+    const t = now();
+    if (t - warnedClosed < 10_000) {
+      deniedUnlogged++;
+      return;
+    }
+    logger?.error(
+      { tool, ...(deniedUnlogged > 0 ? { deniedSinceLastLine: deniedUnlogged } : {}) },
+      message ?? 'counter state unavailable; the call is denied (fail mode closed)',
+    );
+    warnedClosed = t;
+    deniedUnlogged = 0;
+  };
+
   const onCommitError = (err: unknown) => {
     logger?.error(
       { err: (err as Error)?.message },
@@ -274,7 +292,7 @@ function assemble(
         };
       }
       decisionLog?.toolCall(call, decision, performance.now() - started, origin);
-      if (decision.reason === 'state_unavailable') logger?.error({ tool: call.tool }, decision.message);
+      if (decision.reason === 'state_unavailable') onClosedDenial(call.tool, decision.message);
       return decision;
     },
     // Not async functions: a commit runs once per counted call, and most are settled in memory

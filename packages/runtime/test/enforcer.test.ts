@@ -662,4 +662,40 @@ describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away 
     await closed.close();
     await open.close();
   }, 40_000);
+
+  it('closed logs one error per 10 s while it denies, with the number denied since the last line', async () => {
+    const f = policyFile(LIMIT2);
+    const scratch = await startRedisServer();
+    const store = new RedisCounterStore({ url: scratch.url, prefix: 'fm3:', commandTimeoutMs: 300 });
+    await store.ready();
+    const errors: Array<[unknown, string]> = [];
+    const noop = () => {};
+    const logger = {
+      error: (o: unknown, msg: string) => errors.push([o, msg]),
+      warn: noop,
+      info: noop,
+      debug: noop,
+    } as unknown as Logger;
+    let t = Date.now();
+    const enforcer = await createEnforcer({ policyFile: f, store, logger, now: () => t });
+    const call = { tool: 'create_issue', args: {} };
+    try {
+      await scratch.stop();
+      for (let i = 0; i < 5; i++) expect((await enforcer.decide(call)).reason).toBe('state_unavailable');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]![0]).toEqual({ tool: 'create_issue' });
+      expect(errors[0]![1]).toContain('the call is denied because the state fail mode is closed');
+      t += 9_999;
+      await enforcer.decide(call);
+      expect(errors).toHaveLength(1);
+      t += 1;
+      await enforcer.decide(call);
+      expect(errors.map(([o]) => o)).toEqual([
+        { tool: 'create_issue' },
+        { tool: 'create_issue', deniedSinceLastLine: 5 },
+      ]);
+    } finally {
+      await enforcer.close();
+    }
+  }, 20_000);
 });
