@@ -17,7 +17,14 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, ListToolsResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ErrorCode,
+  ListRootsRequestSchema,
+  ListToolsResultSchema,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { SnapshotTool } from './import.js';
 import { GroupStdioTransport, type StdioDiagnostics } from './scan-process.js';
@@ -49,6 +56,12 @@ export interface ScanOptions {
   stderr?: 'inherit' | 'ignore' | 'pipe';
   /** Most `tools/list` pages read; a list with more is a {@link ScanError} (default 1,000). */
   maxPages?: number;
+  /**
+   * Declare the client capabilities agents' clients commonly declare (`roots`, `sampling`,
+   * `elicitation`), so that tools a server lists only to such clients are listed (default true;
+   * false scans as a client that declares none, as the catalogue's snapshots were taken).
+   */
+  clientCapabilities?: boolean;
 }
 
 /** The scan did not finish in time. */
@@ -177,6 +190,29 @@ async function describeFailure(
 }
 
 /**
+ * The scan's MCP client. It declares the client capabilities that agents' clients commonly
+ * declare (Claude Code, VS Code: `roots`, `sampling`, `elicitation`; MCP spec 2025-11-25,
+ * "Lifecycle > Initialization"), because a server may list some tools only to a client that
+ * declares them (server-everything lists `get-roots-list`, `trigger-sampling-request` and
+ * `trigger-elicitation-request` only then), and a policy drafted from a scan must cover what
+ * the agent will see. Asked for anything during the scan, it answers with nothing: no roots, a
+ * declined elicitation, a refused sampling request.
+ */
+function scanClient(declare: boolean): Client {
+  const info = { name: 'tollgate-scan', version: '0.1.0' };
+  if (!declare) return new Client(info);
+  const client = new Client(info, {
+    capabilities: { roots: { listChanged: false }, sampling: {}, elicitation: {} },
+  });
+  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [] }));
+  client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'decline' as const }));
+  client.setRequestHandler(CreateMessageRequestSchema, () => {
+    throw new McpError(ErrorCode.InvalidRequest, 'tollgate scan runs no model');
+  });
+  return client;
+}
+
+/**
  * Start the server (or connect to `url`), initialize, list every tool, and close the connection.
  * A stdio server's whole process group is ended before this settles (POSIX), on success too.
  * Every error message is one line, and says what went wrong where it can tell: the exit code of
@@ -205,7 +241,7 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
         options.headers ? { requestInit: { headers: options.headers } } : undefined,
       )
     : (grouped ?? new StdioClientTransport(stdio));
-  const client = new Client({ name: 'tollgate-scan', version: '0.1.0' });
+  const client = scanClient(options.clientCapabilities ?? true);
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {

@@ -57,9 +57,23 @@ describe.each(['memory', 'everything'])('catalogue entry %s is reproducible', (i
     const installed = require(join(dir, 'package.json')) as { version: string };
     expect(installed.version).toBe(entry.package.version);
     const scratch = mkdtempSync(join(tmpdir(), `tollgate-scan-${id}-`));
-    const result = await scanServer({ ...launchOptions(entry.launch!, dir, scratch), timeoutMs: 20_000 });
+    // As the snapshots were taken: a client that declares no capabilities.
+    const result = await scanServer({
+      ...launchOptions(entry.launch!, dir, scratch),
+      timeoutMs: 20_000,
+      clientCapabilities: false,
+    });
     expect(result.serverInfo.name).toBe(entry.source?.serverInfo?.name);
     expect(result.tools.map((t) => t.name)).toEqual(entry.tools.map((t) => t.name));
+    // A scan as agents' clients connect (roots, sampling, elicitation declared) lists what the
+    // server offers them only: server-everything's three tools that use those capabilities.
+    const asClients = await scanServer({ ...launchOptions(entry.launch!, dir, scratch), timeoutMs: 20_000 });
+    const catalogued = new Set(entry.tools.map((t) => t.name));
+    expect(asClients.tools.filter((t) => !catalogued.has(t.name)).map((t) => t.name)).toEqual(
+      id === 'everything'
+        ? ['get-roots-list', 'trigger-elicitation-request', 'trigger-sampling-request']
+        : [],
+    );
     for (const tool of result.tools) {
       const mine = entry.tools.find((t) => t.name === tool.name)!;
       if (id === 'everything') expect(tool.inputSchema, tool.name).toEqual(mine.inputSchema);

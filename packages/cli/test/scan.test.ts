@@ -38,6 +38,17 @@ const tollgate = (args: string[]) => runCli(['scan', ...args]);
 
 const tollgateAsync = (args: string[]) => runCliAsync(['scan', ...args]);
 
+/**
+ * server-everything's tools listed only to a client that declares roots, sampling and elicitation,
+ * as `tollgate scan` does (agents' clients declare them); the catalogue's snapshot was taken
+ * without them.
+ */
+const LISTED_TO_CAPABLE_CLIENTS = [
+  'get-roots-list',
+  'trigger-elicitation-request',
+  'trigger-sampling-request',
+];
+
 describe('tollgate scan', { timeout: 120_000 }, () => {
   it('prints a policy scaffold with a description comment and parameter summary per tool', () => {
     const r = tollgate(['--', process.execPath, everything, 'stdio']);
@@ -48,7 +59,9 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     expect(loaded.ok).toBe(true);
     const catalogued = loadCatalogFile(join(defaultCatalogDir(), 'everything.yaml'));
     if (loaded.ok)
-      expect([...loaded.policy.exact.keys()].sort()).toEqual(catalogued.tools.map((t) => t.name).sort());
+      expect([...loaded.policy.exact.keys()].sort()).toEqual(
+        [...catalogued.tools.map((t) => t.name), ...LISTED_TO_CAPABLE_CLIENTS].sort(),
+      );
   });
 
   it('--format catalog prints a draft catalogue entry with the same tools as the catalogue, and no invented package', () => {
@@ -71,9 +84,12 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     const entry = parseCatalog(`${r.stdout}package: { registry: npm, name: x }\n`, 'scan.yaml');
     const catalogued = loadCatalogFile(join(defaultCatalogDir(), 'everything.yaml'));
     expect(entry.id).toBe('everything');
-    expect(entry.tools.map((t) => [t.name, t.inputSchema, t.annotations])).toEqual(
-      catalogued.tools.map((t) => [t.name, t.inputSchema, t.annotations]),
-    );
+    expect(
+      entry.tools
+        .filter((t) => !LISTED_TO_CAPABLE_CLIENTS.includes(t.name))
+        .map((t) => [t.name, t.inputSchema, t.annotations]),
+    ).toEqual(catalogued.tools.map((t) => [t.name, t.inputSchema, t.annotations]));
+    expect(entry.tools.filter((t) => LISTED_TO_CAPABLE_CLIENTS.includes(t.name))).toHaveLength(3);
   });
 
   it.skipIf(process.platform === 'win32')(
