@@ -11,15 +11,20 @@ const packageRoot = resolve(here, '..');
 
 /**
  * The catalogue directory to read, first match wins:
- * 1. `$TOLLGATE_CATALOG_DIR`;
+ * 1. `$TOLLGATE_CATALOG_DIR`, which must then exist (a mistyped one is an error, not a fallback to
+ *    another catalogue);
  * 2. the repository's `catalog/` when running from a checkout (`packages/catalog/../../catalog`);
  * 3. the copy shipped in the published package (`<package>/catalog/`, made by `build`).
- * @throws {Error} when none exists.
+ * @throws {Error} when `$TOLLGATE_CATALOG_DIR` names no directory, or none of the others exists.
  */
 export function defaultCatalogDir(): string {
+  const chosen = process.env.TOLLGATE_CATALOG_DIR;
+  if (chosen) {
+    if (!existsSync(chosen)) throw new Error(`TOLLGATE_CATALOG_DIR=${chosen}: no such directory`);
+    return chosen;
+  }
   const repoRoot = join(packageRoot, '..', '..');
   const candidates = [
-    process.env.TOLLGATE_CATALOG_DIR,
     // Only a checkout has the workspace file beside `catalog/`; an install has node_modules there.
     existsSync(join(repoRoot, 'pnpm-workspace.yaml')) ? join(repoRoot, 'catalog') : undefined,
     join(packageRoot, 'catalog'),

@@ -69,6 +69,15 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     expect(existsSync(join(dir, 'p.yaml'))).toBe(false);
   });
 
+  it('a TOLLGATE_CATALOG_DIR that names no directory is an error, not a fallback to another catalogue', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+    const missing = join(dir, 'catalgo');
+    const r = runCli(['init', '--server', 'memory', '-o', '-'], { env: { TOLLGATE_CATALOG_DIR: missing } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`TOLLGATE_CATALOG_DIR=${missing}: no such directory`);
+    expect(r.stdout).toBe('');
+  });
+
   it('names the catalogue file it cannot read (exit 2)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
     mkdirSync(join(dir, 'memory.yaml'));

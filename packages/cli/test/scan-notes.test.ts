@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { defaultCatalogDir, loadCatalogFile } from '@tollgate/catalog';
 import { describe, expect, it } from 'vitest';
-import { recognitionNote, shownTarget, skippedNote } from '../src/commands/scan-notes.js';
+import { catalogForScan, recognitionNote, shownTarget, skippedNote } from '../src/commands/scan-notes.js';
 
 describe('skippedNote', () => {
   it('says what happens to calls of a tool left out of a generated policy', () => {
@@ -136,5 +136,24 @@ describe('shownTarget', () => {
     expect(local.mask('cannot start env API_KEY=SECRET1 node s.js')).toBe(
       'cannot start env API_KEY=*** node s.js',
     );
+  });
+});
+
+describe('catalogForScan', () => {
+  it('warns that a TOLLGATE_CATALOG_DIR naming no directory recognises nothing', () => {
+    const before = process.env.TOLLGATE_CATALOG_DIR;
+    process.env.TOLLGATE_CATALOG_DIR = '/nonexistent/catalog';
+    try {
+      expect(catalogForScan(undefined)).toEqual({
+        entries: [],
+        warnings: [
+          'TOLLGATE_CATALOG_DIR=/nonexistent/catalog: no such directory; no catalogue entry is recognised',
+        ],
+      });
+    } finally {
+      if (before === undefined) delete process.env.TOLLGATE_CATALOG_DIR;
+      else process.env.TOLLGATE_CATALOG_DIR = before;
+    }
+    expect(catalogForScan(undefined).entries.length).toBeGreaterThan(50);
   });
 });

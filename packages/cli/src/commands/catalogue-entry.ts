@@ -14,12 +14,17 @@ import {
 } from '@tollgate/catalog';
 import { distance } from 'fastest-levenshtein';
 
-/** `defaultCatalogDir()`, or null when no catalogue can be found. */
-export function defaultCatalogDirOrNull(): string | null {
+/**
+ * `defaultCatalogDir()`, or why no catalogue can be used: a `TOLLGATE_CATALOG_DIR` that names no
+ * directory (said as such), or none found at all.
+ */
+export function defaultCatalogDirOrProblem(): { dir: string } | { problem: string } {
   try {
-    return defaultCatalogDir();
-  } catch {
-    return null;
+    return { dir: defaultCatalogDir() };
+  } catch (err) {
+    return process.env.TOLLGATE_CATALOG_DIR
+      ? { problem: (err as Error).message }
+      : { problem: 'no catalogue directory found; pass --catalog <dir> or set TOLLGATE_CATALOG_DIR' };
   }
 }
 
@@ -42,11 +47,9 @@ export function catalogueEntry(
   id: string,
   catalog: string | undefined,
 ): { server: CatalogServer } | { problem: CatalogueProblem } {
-  const dir = catalog ?? defaultCatalogDirOrNull();
-  if (!dir)
-    return {
-      problem: { message: 'no catalogue directory found; pass --catalog <dir> or set TOLLGATE_CATALOG_DIR' },
-    };
+  const found = catalog !== undefined ? { dir: catalog } : defaultCatalogDirOrProblem();
+  if (!('dir' in found)) return { problem: { message: found.problem } };
+  const { dir } = found;
   // A catalogue id names one file in `dir`; anything else (`../x`, `a/b`) is never a path.
   const file = CATALOG_ID_PATTERN.test(id) ? join(dir, `${id}.yaml`) : undefined;
   if (!file || !existsSync(file)) {

@@ -6,7 +6,7 @@
 import type { CatalogServer } from '@tollgate/catalog';
 import { type Recognition, readCatalogEntries } from '@tollgate/catalog';
 import { printable } from '@tollgate/policy';
-import { defaultCatalogDirOrNull } from './catalogue-entry.js';
+import { defaultCatalogDirOrProblem } from './catalogue-entry.js';
 
 /**
  * The catalogue entries to recognise a scanned server among: `--catalog DIR`, else the default
@@ -14,8 +14,19 @@ import { defaultCatalogDirOrNull } from './catalogue-entry.js';
  * an explicit `--catalog` that cannot be read, or files in it that do not load, give a warning.
  */
 export function catalogForScan(dir: string | undefined): { entries: CatalogServer[]; warnings: string[] } {
-  const where = dir || defaultCatalogDirOrNull();
-  if (!where) return { entries: [], warnings: [] };
+  let where = dir;
+  if (!where) {
+    const found = defaultCatalogDirOrProblem();
+    if (!('dir' in found))
+      return {
+        entries: [],
+        // A mistyped TOLLGATE_CATALOG_DIR is worth a word; no catalogue at all is not.
+        warnings: process.env.TOLLGATE_CATALOG_DIR
+          ? [`${found.problem}; no catalogue entry is recognised`]
+          : [],
+      };
+    where = found.dir;
+  }
   const { entries, problems } = readCatalogEntries(where);
   return {
     entries,
