@@ -38,6 +38,13 @@ describe('child process lifecycle', () => {
     ).rejects.toThrow(
       'cannot start "tollgate-no-such-command-xyz": ENOENT (not found on the PATH: /usr/bin:/bin; give its absolute path, or set PATH in the client\'s configuration)',
     );
+    // A long PATH is shortened, never the advice after it.
+    const long = Array.from({ length: 12 }, (_, i) => `/opt/tools/number${i}/bin`).join(':');
+    await expect(
+      spawnChild({ command: 'tollgate-no-such-command-xyz', env: { PATH: `${long}:/usr/bin:/bin` } }),
+    ).rejects.toThrow(
+      "ENOENT (not found on the PATH: /opt/tools/number0/bin:/opt/tools/number1/bin:/opt/tools/number2/bin:...(9 more)...:/usr/bin:/bin; give its absolute path, or set PATH in the client's configuration)",
+    );
     await expect(spawnChild({ command: '/nonexistent/tollgate-server' })).rejects.toThrow(
       'cannot start "/nonexistent/tollgate-server": ENOENT (no such file)',
     );

@@ -16,6 +16,7 @@
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
 /** How the child ended. */
@@ -282,6 +283,18 @@ export async function spawnChild(opts: SpawnChildOptions): Promise<ChildProcessH
 }
 
 /**
+ * A PATH as an error message shows it: whole up to 160 characters, else its first three and last
+ * two entries around the number left out, so that the advice after it is never cut off.
+ */
+function shownPath(path: string): string {
+  if (path === '') return '(empty)';
+  if (path.length <= 160) return path;
+  const entries = path.split(delimiter);
+  if (entries.length <= 5) return `${path.slice(0, 157)}...`;
+  return `${entries.slice(0, 3).join(delimiter)}${delimiter}...(${entries.length - 5} more)...${delimiter}${entries.slice(-2).join(delimiter)}`;
+}
+
+/**
  * The error code of a failed spawn with what it means here: ENOENT for a bare name is a command
  * not on the PATH the child gets (MCP clients started from a desktop launcher often have a short
  * one), for a path a missing file; EACCES a file that is not executable.
@@ -295,7 +308,7 @@ function spawnProblem(err: NodeJS.ErrnoException, opts: SpawnChildOptions): stri
     const searched =
       path === undefined
         ? 'PATH is not set, so only the system default was searched'
-        : `not found on the PATH: ${path || '(empty)'}`;
+        : `not found on the PATH: ${shownPath(path)}`;
     return `ENOENT (${searched}; give its absolute path, or set PATH in the client's configuration)`;
   }
   if (code === 'EACCES') return 'EACCES (not executable, or a directory)';
