@@ -96,6 +96,36 @@ for (const f of factories) {
       await s.close();
     });
 
+    it('a denied sliding call waits for the timestamp whose aging out admits it, committed or pending', async () => {
+      const s = await f.open();
+      // T0 committed, T0+10s pending (not answered yet), T0+20s committed: three in the window.
+      for (const [t, commit] of [
+        [0, true],
+        [10_000, false],
+        [20_000, true],
+      ] as const) {
+        const r = await s.reserve([sliding('mixed', 3)], T0 + t);
+        expect(r.ok).toBe(true);
+        if (r.ok && commit) await s.commit(r.reservation!, T0 + t);
+      }
+      // At the bound: the oldest ages out at T0 + 60 s.
+      expect(await s.reserve([sliding('mixed', 3)], T0 + 30_000)).toMatchObject({
+        ok: false,
+        retryAfterMs: 30_000,
+      });
+      // A bound lowered to 2 (a reload): two must age out, the second is the pending one.
+      expect(await s.reserve([sliding('mixed', 2)], T0 + 30_000)).toMatchObject({
+        ok: false,
+        retryAfterMs: 40_000,
+      });
+      // Lowered to 1: three must age out; the third oldest decides.
+      expect(await s.reserve([sliding('mixed', 1)], T0 + 30_000)).toMatchObject({
+        ok: false,
+        retryAfterMs: 50_000,
+      });
+      await s.close();
+    });
+
     it('pending reservations count; rollback returns the quota; commit and rollback are idempotent', async () => {
       const s = await f.open();
       const item = fixed('r', 2);

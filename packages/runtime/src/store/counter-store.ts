@@ -259,16 +259,36 @@ export function retryAfter(
     return Math.floor(now / item.windowMs) * item.windowMs + item.windowMs - now;
   }
   const ts = sortedTimestamps ?? [];
-  // Only an upper bound can be satisfied by waiting; compute how many entries must age out.
-  let mustDrop = ts.length;
+  return slidingRetryAfter(item, now, ts[slidingExpiryIndex(item, ts.length, failedCheck)]);
+}
+
+/**
+ * For a sliding window holding `count` timestamps: the 0-based index, oldest first, of the one
+ * whose aging out lets the call in (only an upper bound can be satisfied by waiting: for other
+ * checks, the newest), or -1 when the window is empty. Lets a store fetch that one timestamp
+ * instead of all of them.
+ */
+export function slidingExpiryIndex(
+  item: CounterItem,
+  count: number,
+  failedCheck: CounterCheck | undefined,
+): number {
+  let mustDrop = count;
   if (failedCheck && (failedCheck.op === 'lte' || failedCheck.op === 'lt')) {
     const allowed = failedCheck.op === 'lte' ? failedCheck.value : Math.ceil(failedCheck.value) - 1;
-    mustDrop = ts.length + item.amount - allowed;
+    mustDrop = count + item.amount - allowed;
   }
-  const idx = Math.min(Math.max(mustDrop, 1), ts.length) - 1;
-  const oldest = ts[idx];
-  if (oldest === undefined) return item.windowMs;
-  return Math.max(1, oldest + item.windowMs - now);
+  return Math.min(Math.max(mustDrop, 1), count) - 1;
+}
+
+/**
+ * Milliseconds until a sliding window admits again, given the timestamp (epoch ms) at
+ * {@link slidingExpiryIndex}: when it leaves the window, at least 1; the whole window when there
+ * is none.
+ */
+export function slidingRetryAfter(item: CounterItem, now: number, expiring: number | undefined): number {
+  if (expiring === undefined) return item.windowMs;
+  return Math.max(1, expiring + item.windowMs - now);
 }
 
 /**

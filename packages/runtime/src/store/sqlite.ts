@@ -16,6 +16,8 @@ import {
   type ReserveResult,
   retryAfter,
   StateUnavailableError,
+  slidingExpiryIndex,
+  slidingRetryAfter,
 } from './counter-store.js';
 
 const SCHEMA = `
@@ -69,13 +71,19 @@ function prepareStatements(db: Database.Database) {
                  AND window_start > @from AND expires_at > @now)`,
       )
       .pluck(),
-    slidingTimestamps: db
+    // The oldest @n timestamps of a sliding window, from each table along its index (a denied
+    // call needs one of them, most often the oldest, never the whole window).
+    slidingOldestEvents: db
       .prepare(
         `SELECT ts FROM sliding_event WHERE key = @key AND window_ms = @w AND ts > @from
-         UNION ALL
-         SELECT ts FROM pending WHERE key = @key AND kind = 'sliding' AND window_ms = @w
+         ORDER BY ts LIMIT @n`,
+      )
+      .pluck(),
+    slidingOldestPending: db
+      .prepare(
+        `SELECT window_start FROM pending WHERE key = @key AND kind = 'sliding' AND window_ms = @w
            AND window_start > @from AND expires_at > @now
-         ORDER BY ts`,
+         ORDER BY window_start LIMIT @n`,
       )
       .pluck(),
     insertPending: db.prepare(
@@ -385,6 +393,34 @@ export class SqliteCounterStore implements CounterStore {
     }) as number;
   }
 
+  /**
+   * The `index`-th oldest (0-based) timestamp counted in a sliding window at `now`, committed or
+   * pending; undefined for a negative index or past the end. Reads index + 1 rows of each table.
+   */
+  private slidingTimestampAt(
+    it: { key: string; windowMs: number },
+    now: number,
+    index: number,
+  ): number | undefined {
+    if (index < 0) return undefined;
+    const args = { key: it.key, w: it.windowMs, from: now - it.windowMs, now, n: index + 1 };
+    const events = this.stmt.slidingOldestEvents.all(args) as number[];
+    const pending = this.stmt.slidingOldestPending.all(args) as number[];
+    // Merge the two ascending lists up to the index.
+    let i = 0;
+    let j = 0;
+    for (let k = 0; ; k++) {
+      const a = events[i];
+      const b = pending[j];
+      if (a === undefined && b === undefined) return undefined;
+      const takeA = b === undefined || (a !== undefined && a <= b);
+      const v = takeA ? a! : b!;
+      if (takeA) i++;
+      else j++;
+      if (k === index) return v;
+    }
+  }
+
   private evaluateAndWrite(
     items: readonly CounterItem[],
     now: number,
@@ -395,21 +431,19 @@ export class SqliteCounterStore implements CounterStore {
     const fail = firstFailure(items, cur);
     if (fail) {
       const item = items[fail.item]!;
-      const ts =
-        item.kind === 'sliding'
-          ? (this.stmt.slidingTimestamps.all({
-              key: item.key,
-              w: item.windowMs,
-              from: now - item.windowMs,
-              now,
-            }) as number[])
-          : undefined;
       return {
         ok: false,
         tag: fail.check.tag,
         item: fail.item,
         value: fail.value,
-        retryAfterMs: retryAfter(item, now, ts, fail.check),
+        retryAfterMs:
+          item.kind === 'sliding'
+            ? slidingRetryAfter(
+                item,
+                now,
+                this.slidingTimestampAt(item, now, slidingExpiryIndex(item, cur[fail.item] ?? 0, fail.check)),
+              )
+            : retryAfter(item, now, undefined, fail.check),
       };
     }
     const values = items.map((it, i) => (cur[i] ?? 0) + it.amount);
