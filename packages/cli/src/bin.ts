@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: catches a SIGHUP (policy reload) from here on, while the rest loads (see the module).
+import './early-sighup.js';
 import type { Command } from 'commander';
 import { buildSubcommandProgram, SUBCOMMANDS } from './commands-tree.js';
 

@@ -5,7 +5,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import type { ChildExit } from '@tollgate/process';
+import type { ChildExit, ChildProcessHandle } from '@tollgate/process';
 import { BACKLOG_BYTES } from './framing/frame-writer.js';
 import type { Gate, GateDecision } from './gate.js';
 import { type ProxyLogger, silentLogger } from './logger.js';
@@ -175,11 +175,18 @@ export async function runStdioProxy<D extends GateDecision>(
     void closeAfterClientEof();
   };
 
-  await server.start();
-  const handle = server.process!;
+  // The signal handlers are installed before the server is started: a SIGINT or SIGTERM while it
+  // starts would otherwise take Node's default action and end Tollgate without stopping the
+  // server it had just spawned. Such a signal is forwarded once the server runs.
+  let handle: ChildProcessHandle | undefined;
+  let early: NodeJS.Signals | undefined;
   let escalation: NodeJS.Timeout | undefined;
   let urgent: NodeJS.Timeout | undefined;
   const forward = (sig: NodeJS.Signals) => {
+    if (handle === undefined) {
+      early ??= sig;
+      return;
+    }
     // A signal after the session began to end (client EOF, or an earlier signal) means whoever
     // runs Tollgate wants it gone now: the MCP SDK's client closes stdin, sends SIGTERM 2 s later
     // and SIGKILL 2 s after that, which the whole shutdown ladder would outlast (Tollgate killed
@@ -198,7 +205,7 @@ export async function runStdioProxy<D extends GateDecision>(
           { signal: sig, waitMs },
           'signalled while stopping and the server is still running; killing it',
         );
-        handle.signal('SIGKILL');
+        handle?.signal('SIGKILL');
       }, waitMs);
       urgent.unref();
     }
@@ -222,6 +229,14 @@ export async function runStdioProxy<D extends GateDecision>(
       process.on(sig, l);
     }
   }
+  try {
+    await server.start();
+  } catch (err) {
+    for (const [sig, l] of listeners) process.off(sig, l);
+    throw err;
+  }
+  handle = server.process!;
+  if (early !== undefined) forward(early);
   opts.onStarted?.({ pid: handle.pid, sessionId: router.sessionId });
   await client.start();
 

@@ -74,6 +74,35 @@ describe('stdio proxy: a session the client or the operator ends counts its forw
   });
 });
 
+describe('stdio proxy: a signal while the server is being started', () => {
+  it('is forwarded once it runs, so a server that ignores EOF is not left behind', async () => {
+    // The handlers are in place before the spawn: a SIGTERM then no longer takes Node's default
+    // action (Tollgate gone, the server it just spawned left running).
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let pid: number | undefined;
+    const done = runStdioProxy({
+      command: process.execPath,
+      args: ['-e', SILENT_SERVER],
+      gate: new RecordingGate(),
+      input,
+      output,
+      drainTimeoutMs: 300,
+      shutdownGraceMs: 200,
+      onStarted: (started) => {
+        pid = started.pid;
+      },
+    });
+    expect(process.emit('SIGTERM')).toBe(true);
+    const exit = await done;
+    expect(exit.reason).toBe('signal:SIGTERM');
+    expect(exit.child).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(pid).toBeGreaterThan(0);
+    expect(() => process.kill(pid!, 0)).toThrow();
+    input.end();
+  });
+});
+
 describe('stdio proxy, client EOF with a call the server never answers', () => {
   it('answers it with -32000 after the drain wait and commits its reservation', async () => {
     // EOF right behind the call, before it is even decided: it must still be forwarded first.

@@ -2,6 +2,7 @@
  * Runs the root command (see run.ts): opens the counter store, the decision log and the
  * enforcer, then the stdio proxy, or hands over to the remote modes (remote-action.ts).
  */
+
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
@@ -18,6 +19,7 @@ import {
   sqliteFileOf,
 } from '@tollgate/runtime';
 import { SUBCOMMANDS } from '../commands-tree.js';
+import { takeOverSighup } from '../early-sighup.js';
 import { plural } from '../plural.js';
 import { childEnvironment } from './child-env.js';
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
@@ -282,7 +284,7 @@ export async function runProxyCommand(
           : logger.warn({ ok }, 'policy reload on SIGHUP failed; the policy in force is kept'),
       );
   };
-  process.on('SIGHUP', onHup);
+  takeOverSighup(onHup);
 
   // `--max-message-bytes`, or the one default every mode shares (the stdio proxy, upstream mode,
   // the listener), both directions.
