@@ -125,6 +125,8 @@ export class PolicyHolder {
   private closed = false;
   /** The file was found missing by the last reload (its warning is said once). */
   private missing = false;
+  /** The last reload failed on an invalid file (its error is said; so is its recovery). */
+  private failing = false;
   private readonly listeners = new Set<(prev: CompiledPolicy, next: CompiledPolicy) => void>();
   private reloading: Promise<ReloadResult> | undefined;
   /** The reload queued behind the running one (see {@link reload}). */
@@ -291,20 +293,31 @@ export class PolicyHolder {
     let result: ReloadResult;
     try {
       const { policy, warnings } = await loadPolicyFile(this.file, { regularFile: true });
+      const recovered = this.missing || this.failing;
       this.missing = false;
+      this.failing = false;
       const changed = policy.hash !== prev.hash;
       result = { ok: true, changed, policy, warnings };
+      if (!changed && recovered) {
+        // The failure or the removal was said on stderr: so is its end.
+        this.opts.logger?.info(
+          { policy: this.file, hash: policy.hash },
+          'policy file loads again, unchanged; the policy in force stays',
+        );
+      }
       if (changed) {
         this.policy = policy;
         this.opts.logger?.info(
           { policy: this.file, hash: policy.hash, previous: prev.hash },
           'policy reloaded; applies from the next call',
         );
+        // As at start-up: a rule that can never run is as easy to write in an edit.
+        for (const w of warnings) this.opts.logger?.warn({ policy: this.file }, formatPolicyError(w));
         const restarted = restartedCounts(prev, policy);
         if (restarted.length > 0) {
           this.opts.logger?.warn(
             { limits: restarted },
-            'these limits count from zero after the reload: their window or their rule changed, and calls counted before do not count in the new one',
+            'these limits now count in another window (their window or their rule changed): calls counted in the old one do not carry over; a window this limit had before goes on from its own count',
           );
         }
         for (const l of this.listeners) {
@@ -329,6 +342,7 @@ export class PolicyHolder {
         }
         this.missing = true;
       } else {
+        this.failing = true;
         this.opts.logger?.error(
           { policy: this.file, errors: error.formatted, kept: prev.hash },
           'policy reload failed; keeping the previous policy',

@@ -432,7 +432,7 @@ describe('PolicyHolder start-up', () => {
     }
   });
 
-  it('warns on reload about limits whose window changed (they count from zero)', async () => {
+  it('warns on reload about limits whose window changed (they count in another window)', async () => {
     const f = policyFile('version: "1"\ntools:\n  t:\n    rules:\n      - { name: r, rate_limit: 5/hour }\n');
     const warned: unknown[] = [];
     const logger = {
@@ -448,8 +448,59 @@ describe('PolicyHolder start-up', () => {
       expect(warned).toEqual([
         [
           { limits: ['rate limit "r" of "t": 5/hour -> 5/day'] },
-          'these limits count from zero after the reload: their window or their rule changed, and calls counted before do not count in the new one',
+          'these limits now count in another window (their window or their rule changed): calls counted in the old one do not carry over; a window this limit had before goes on from its own count',
         ],
+      ]);
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it('says the policy warnings of a reloaded file, as at start-up', async () => {
+    const ok = 'version: "1"\ntools:\n  t:\n    rules:\n      - { name: r, rate_limit: 5/hour }\n';
+    const f = policyFile(ok);
+    const logged: string[] = [];
+    const log = (level: string) => (_o: unknown, msg?: string) => logged.push(`${level} ${msg}`);
+    const logger = { warn: log('warn'), info: log('info'), error: log('error'), debug: () => {} };
+    const holder = await PolicyHolder.open(f, { watch: false, logger: logger as never });
+    try {
+      writeFileSync(
+        f,
+        'version: "1"\ntools:\n  t:\n    rules:\n      - { name: d, action: deny }\n      - { name: r, rate_limit: 5/hour }\n',
+      );
+      expect((await holder.reload()).ok).toBe(true);
+      expect(logged[0]).toBe('info policy reloaded; applies from the next call');
+      expect(logged.slice(1)).toEqual([
+        `warn ${f}:6:9: warning unreachable-rule: rule "r" can never run: rules[0] under "t" always denies\n  hint: remove it, or remove the deny rule`,
+      ]);
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it('says when a file that failed to load, or went missing, loads again unchanged', async () => {
+    const ok = 'version: "1"\nhide: [a]\n';
+    const f = policyFile(ok);
+    const logged: string[] = [];
+    const log = (level: string) => (_o: unknown, msg?: string) => logged.push(`${level} ${msg}`);
+    const logger = { warn: log('warn'), info: log('info'), error: log('error'), debug: () => {} };
+    const holder = await PolicyHolder.open(f, { watch: false, logger: logger as never });
+    try {
+      writeFileSync(f, 'version: "1"\nhide: [a\n');
+      expect((await holder.reload()).ok).toBe(false);
+      writeFileSync(f, ok);
+      expect((await holder.reload()).ok).toBe(true);
+      unlinkSync(f);
+      expect((await holder.reload()).ok).toBe(false);
+      writeFileSync(f, ok);
+      expect((await holder.reload()).ok).toBe(true);
+      // A reload of an unchanged, healthy file says nothing.
+      expect((await holder.reload()).ok).toBe(true);
+      expect(logged).toEqual([
+        'error policy reload failed; keeping the previous policy',
+        'info policy file loads again, unchanged; the policy in force stays',
+        'warn policy file removed; keeping the policy in force',
+        'info policy file loads again, unchanged; the policy in force stays',
       ]);
     } finally {
       await holder.close();
