@@ -1,7 +1,7 @@
 /**
  * Where the catalogue and its snapshot sources live on disk.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,7 +20,8 @@ const packageRoot = resolve(here, '..');
 export function defaultCatalogDir(): string {
   const chosen = process.env.TOLLGATE_CATALOG_DIR;
   if (chosen) {
-    if (!existsSync(chosen)) throw new Error(`TOLLGATE_CATALOG_DIR=${chosen}: no such directory`);
+    if (!statSync(chosen, { throwIfNoEntry: false })?.isDirectory())
+      throw new Error(`TOLLGATE_CATALOG_DIR=${chosen}: no such directory`);
     return chosen;
   }
   const repoRoot = join(packageRoot, '..', '..');

@@ -289,7 +289,10 @@ export function draftFromScan(
       tools: entry.tools.map((t) => {
         const c = catalogued.get(t.name);
         if (t.category || c === undefined) return t;
-        const asCatalogued = classifyTool(c).category;
+        // The classifier's answer on the catalogue's description: a curated override that was
+        // withheld above (it may be about another tool) is not brought back this way.
+        const { category: _withheld, ...described } = c;
+        const asCatalogued = classifyTool(described).category;
         const asListed = classifyTool(t).category;
         if (severity(asCatalogued) <= severity(asListed)) return t;
         raised.push(t.name);
@@ -297,7 +300,7 @@ export function draftFromScan(
           ...t,
           category: {
             value: asCatalogued,
-            reason: `${CATALOGUED_CATEGORY_REASON}catalogue entry ${found.entry.id} classifies this tool ${asCatalogued}; the server's own listing reads as ${asListed}`,
+            reason: `${CATALOGUED_CATEGORY_REASON}catalogue entry ${found.entry.id} classifies this tool ${asCatalogued} from its description; the server's own listing reads as ${asListed}`,
           },
         };
       }),

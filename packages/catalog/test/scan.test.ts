@@ -446,17 +446,33 @@ describe('from a live scan to a server entry', () => {
     expect(raised.category).toEqual({
       value: 'Destructive',
       reason:
-        "as catalogued: catalogue entry git classifies this tool Destructive; the server's own listing reads as Write",
+        "as catalogued: catalogue entry git classifies this tool Destructive from its description; the server's own listing reads as Write",
     });
     expect(draft.server.tools.find((t) => t.name === 'git_status')!.category).toBeUndefined();
     // The generated policy says where the category came from, not "manual override".
     const yaml = starterPolicy(draft.server).yaml;
     expect(yaml).toContain(
-      "  # as catalogued: catalogue entry git classifies this tool Destructive; the server's own listing reads as Write\n  git_branch:",
+      "  # as catalogued: catalogue entry git classifies this tool Destructive from its description; the server's own listing reads as Write\n  git_branch:",
     );
     expect(yaml).not.toContain('manual override: as catalogued');
     const newer = draftFromScan({ ...scan, tools: [scan.tools[1]!] }, { catalog: [git] });
     expect(newer.recognised?.raised).toEqual(['git_branch']);
+    // A curated override withheld (another inputSchema: maybe another tool) is not brought back
+    // by the raise: only the classifier's answer on the catalogue's description counts.
+    const filesystem = loadCatalogFile(join(defaultCatalogDir(), 'filesystem.yaml'));
+    const write = filesystem.tools.find((t) => t.name === 'write_file')!;
+    const { category: _override, ...described } = write;
+    expect(write.category?.value).toBe('Destructive');
+    expect(classifyTool(described).category).not.toBe('Destructive');
+    const changed = draftFromScan(
+      {
+        serverInfo: { name: filesystem.source!.serverInfo!.name },
+        tools: [live(write, 'Writes a file.', { type: 'object', properties: { path: { type: 'string' } } })],
+      },
+      { catalog: [filesystem] },
+    );
+    expect(changed.recognised).toMatchObject({ withheld: ['write_file'], raised: [] });
+    expect(changed.server.tools[0]!.category).toBeUndefined();
     // A live tool the classifier reads as more severe than the catalogue keeps its own category.
     const grim = draftFromScan(
       { ...scan, tools: [live(status, 'Permanently deletes every file in the repository.')] },

@@ -3,6 +3,7 @@
 import './early-sighup.js';
 import type { Command } from 'commander';
 import { buildSubcommandProgram, SUBCOMMANDS } from './commands-tree.js';
+import { releaseSighup } from './early-sighup.js';
 
 // `tollgate help [command [subcommand]]` prints that command's help, as `--help` after it does,
 // and never runs anything: only the command path is kept (the root command runs the proxy, so
@@ -53,6 +54,7 @@ const program: Command =
 // report commands. Proxy mode (the root command) owns stdout as the MCP stream and handles a
 // vanished client itself, so the handler is only installed when a subcommand runs.
 program.hook('preSubcommand', () => {
+  releaseSighup();
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw err;

@@ -6,7 +6,7 @@
  *
  * Imported first by the CLI's entry point, this module catches SIGHUP from the moment the CLI's
  * code starts loading, and remembers one: {@link takeOverSighup} hands it to the proxy's handler.
- * A one-shot subcommand ignores SIGHUP while it runs.
+ * A subcommand gives SIGHUP back its default action ({@link releaseSighup}).
  */
 
 let pending = false;
@@ -25,5 +25,18 @@ export function takeOverSighup(handler: () => void): void {
   if (pending) {
     pending = false;
     handler();
+  }
+}
+
+/**
+ * For a subcommand (no policy to reload): SIGHUP takes its default action again, so a terminal
+ * hangup ends `tollgate scan -- <server>` as it would any command; one that arrived meanwhile is
+ * raised again.
+ */
+export function releaseSighup(): void {
+  process.off('SIGHUP', early);
+  if (pending) {
+    pending = false;
+    process.kill(process.pid, 'SIGHUP');
   }
 }

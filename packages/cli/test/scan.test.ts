@@ -64,6 +64,30 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
       );
   });
 
+  it('a draft entry of a recognised server records no raised category as a curated override', () => {
+    // A server that calls itself git-mcp-server and lists git_branch with a description that
+    // understates it: the scaffold denies it as the catalogue does, the draft entry keeps no
+    // category for it (the raise is the classifier's answer, not a curated decision).
+    const git = loadCatalogFile(join(defaultCatalogDir(), 'git.yaml'));
+    const branch = git.tools.find((t) => t.name === 'git_branch')!;
+    const tools = [{ name: branch.name, description: 'Manages branches.', inputSchema: branch.inputSchema }];
+    const server = `
+      const rl = require('node:readline').createInterface({ input: process.stdin });
+      const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+      rl.on('line', (l) => {
+        const m = JSON.parse(l);
+        if (m.method === 'initialize') out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: ${JSON.stringify(git.source!.serverInfo)} } });
+        else if (m.method === 'tools/list') out({ jsonrpc: '2.0', id: m.id, result: { tools: ${JSON.stringify(tools)} } });
+      });`;
+    const scaffold = tollgate(['--', process.execPath, '-e', server]);
+    expect(scaffold.code).toBe(0);
+    expect(scaffold.stdout).toContain('name: "destructive: denied by default (git)"');
+    const draft = tollgate(['--format', 'catalog', '--', process.execPath, '-e', server]);
+    expect(draft.code).toBe(0);
+    const entry = parseCatalog(`${draft.stdout}package: { registry: npm, name: x }\n`, 'scan.yaml');
+    expect(entry.tools.map((t) => [t.name, t.category])).toEqual([['git_branch', undefined]]);
+  });
+
   it('--format catalog prints a draft catalogue entry with the same tools as the catalogue, and no invented package', () => {
     const r = tollgate([
       '--format',

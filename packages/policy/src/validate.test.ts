@@ -112,6 +112,9 @@ describe('lists and mappings inside in / not_in (list-item-never-matches)', () =
         'list the values themselves (strings, numbers or booleans)',
       ],
     ]);
+    expect(warnings('[["yes", "1", "a b", /tmp/x, 2]]').map((w) => w[4])).toEqual([
+      'write its values as items of this list, e.g. `value: ["yes", "1", "a b", /tmp/x, 2]`',
+    ]);
     expect(warnings('[[1, "two"]]', 'in').map((w) => [w[3], w[4]])).toEqual([
       [
         'item 1 of `in` is a list: each argument is compared with the items one value at a time, so this item matches no argument',

@@ -297,6 +297,18 @@ function describePath(path: ValuePath): string {
   return s || 'document';
 }
 
+/**
+ * A scalar as a YAML flow-sequence item that loads as the same value: plain where YAML reads the
+ * text as that string (`rm`, `/tmp/x`), else quoted (`"yes"`, `"1"`, `"a b"`); numbers and
+ * booleans as they are.
+ */
+function flowItem(x: unknown): string {
+  if (typeof x !== 'string') return JSON.stringify(x) ?? String(x);
+  const plain =
+    /^[A-Za-z_/.][\w./-]*$/.test(x) && !/^(y|n|yes|no|true|false|on|off|null|~|\.inf|\.nan)$/i.test(x);
+  return plain ? x : JSON.stringify(x);
+}
+
 /** Operators people write from other languages, and the name this language uses. */
 const OP_SYMBOLS: Record<string, string> = {
   '<': 'lt',
@@ -903,7 +915,7 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
             'list-item-never-matches',
             `item ${i + 1} of \`${op}\` is ${kind}: each argument is compared with the items one value at a time, so this item matches no argument${op === 'not_in' ? ' and refuses nothing' : ''}`,
             Array.isArray(item)
-              ? `write its values as items of this list, e.g. \`value: [${item.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(', ')}]\``
+              ? `write its values as items of this list, e.g. \`value: [${item.map(flowItem).join(', ')}]\``
               : 'list the values themselves (strings, numbers or booleans)',
             { severity: 'warning' },
           );

@@ -193,7 +193,10 @@ function assemble(
   // line per 10 s says so, with how many calls were denied since the previous line.
   let warnedClosed = Number.NEGATIVE_INFINITY;
   let deniedUnlogged = 0;
+  /** Calls were denied for an unavailable store, and no call has been counted since. */
+  let outage = false;
   const onClosedDenial = (tool: string, message: string | undefined) => {
+    outage = true;
     const t = now();
     if (t - warnedClosed < 10_000) {
       deniedUnlogged++;
@@ -205,6 +208,18 @@ function assemble(
     );
     warnedClosed = t;
     deniedUnlogged = 0;
+  };
+
+  // The first call counted again after an outage says so, with the denials not yet reported (so
+  // that they are not reported with the next outage instead).
+  const onStoreBack = () => {
+    logger?.warn(
+      deniedUnlogged > 0 ? { deniedSinceLastLine: deniedUnlogged } : {},
+      'counter state available again; calls are counted (fail mode closed)',
+    );
+    outage = false;
+    deniedUnlogged = 0;
+    warnedClosed = Number.NEGATIVE_INFINITY;
   };
 
   const onCommitError = (err: unknown) => {
@@ -293,6 +308,7 @@ function assemble(
       }
       decisionLog?.toolCall(call, decision, performance.now() - started, origin);
       if (decision.reason === 'state_unavailable') onClosedDenial(call.tool, decision.message);
+      else if (outage && decision.reservation !== undefined) onStoreBack();
       return decision;
     },
     // Not async functions: a commit runs once per counted call, and most are settled in memory

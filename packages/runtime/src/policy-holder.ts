@@ -371,8 +371,8 @@ export class PolicyHolder {
 }
 
 /**
- * The rate limits and counters of `next` that count from zero because the reload changed their
- * window: the same rule (tool key and rule name) or counter id with another window length, or a
+ * The rate limits and counters of `next` that count in another window because the reload changed
+ * it (from zero, unless this limit had that window before and it still holds counts): the same rule (tool key and rule name) or counter id with another window length, or a
  * rate limit turned from a fixed into a sliding window or back. Counts are kept per window length
  * and kind (see docs/runtime.md, "Keys"), so tightening `5/hour` into `5/day` admits 5 more calls
  * at once. One line each, e.g. `rate limit "per hour" of "echo": 5/hour -> 5/day`; empty when

@@ -720,14 +720,16 @@ describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away 
     const store = new RedisCounterStore({ url: scratch.url, prefix: 'fm3:', commandTimeoutMs: 300 });
     await store.ready();
     const errors: Array<[unknown, string]> = [];
+    const warnings: Array<[unknown, string]> = [];
     const noop = () => {};
     const logger = {
       error: (o: unknown, msg: string) => errors.push([o, msg]),
-      warn: noop,
+      warn: (o: unknown, msg: string) => warnings.push([o, msg]),
       info: noop,
       debug: noop,
     } as unknown as Logger;
     let t = Date.now();
+    let restarted: RedisServer | undefined;
     const enforcer = await createEnforcer({ policyFile: f, store, logger, now: () => t });
     const call = { tool: 'create_issue', args: {} };
     try {
@@ -745,8 +747,27 @@ describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away 
         { tool: 'create_issue' },
         { tool: 'create_issue', deniedSinceLastLine: 5 },
       ]);
+      // Two more denials, then Redis is back: the first counted call says so, with those two.
+      await enforcer.decide(call);
+      await enforcer.decide(call);
+      expect(warnings).toEqual([]);
+      restarted = await startRedisServer(scratch.port);
+      // Denials while it reconnects are reported with the two.
+      let reconnecting = 0;
+      await until(async () => {
+        const back = (await enforcer.decide(call)).reason !== 'state_unavailable';
+        if (!back) reconnecting++;
+        return back;
+      }, 15_000);
+      expect(warnings).toEqual([
+        [
+          { deniedSinceLastLine: 2 + reconnecting },
+          'counter state available again; calls are counted (fail mode closed)',
+        ],
+      ]);
     } finally {
       await enforcer.close();
+      await restarted?.stop();
     }
   }, 20_000);
 });

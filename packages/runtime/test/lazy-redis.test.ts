@@ -28,7 +28,7 @@ describe('ioredis is loaded only for a Redis store', () => {
   it('is not loaded by importing the package or opening a memory store', () => {
     expect(
       ioredisLoadedAfter(
-        `const store = await runtime.openCounterStore({ dsn: 'memory:' }); await store.close();`,
+        `const store = await runtime.openCounterStore({ stateDsn: 'memory:' }); if (store.kind !== 'memory') throw new Error(store.kind); await store.close();`,
       ),
     ).toBe(false);
   });

@@ -149,6 +149,31 @@ describeRedis('Redis store: reserves Redis did not answer count nothing', () => 
     expect(await raw!.zcard(pending)).toBe(0);
   });
 
+  it('close() gives up within the command timeout plus 250 ms when Redis stays stalled', async () => {
+    const prefix = `stalled-close${n++}:`;
+    const store = new RedisCounterStore({ url: redis!.url, prefix, commandTimeoutMs: 300 });
+    await store.ready();
+    const now = Date.now();
+    const ok = await store.reserve([fixed('k', 100)], now);
+    if (!ok.ok || !ok.reservation) throw new Error('reserve refused');
+    redis!.pause();
+    try {
+      // A commit and reserves on their way (the reserves time out and send undos meanwhile).
+      const pending = [
+        store.commit(ok.reservation, now).catch(() => undefined),
+        ...Array.from({ length: 20 }, () => store.reserve([fixed('k', 100)], now).catch(() => undefined)),
+      ];
+      const t0 = Date.now();
+      await store.close();
+      const took = Date.now() - t0;
+      expect(took).toBeGreaterThanOrEqual(250);
+      expect(took).toBeLessThan(300 + 250 + 600);
+      await Promise.all(pending);
+    } finally {
+      redis!.resume();
+    }
+  });
+
   it('undoes sliding-window reserves that timed out while the server was stopped', async () => {
     const prefix = `stall${n++}:`;
     const store = new RedisCounterStore({ url: redis!.url, prefix, commandTimeoutMs: 150 });

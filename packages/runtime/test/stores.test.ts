@@ -118,6 +118,13 @@ for (const f of factories) {
         ok: false,
         retryAfterMs: 40_000,
       });
+      // A fractional bound (the store API takes any number): count + 1 <= 2.5 once two have aged out.
+      expect(
+        await s.reserve(
+          [{ ...sliding('mixed', 3), checks: [{ op: 'lte', value: 2.5, tag: 0 }] }],
+          T0 + 30_000,
+        ),
+      ).toMatchObject({ ok: false, retryAfterMs: 40_000 });
       // Lowered to 1: three must age out; the third oldest decides.
       expect(await s.reserve([sliding('mixed', 1)], T0 + 30_000)).toMatchObject({
         ok: false,

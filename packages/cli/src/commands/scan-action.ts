@@ -1,5 +1,6 @@
 import {
   CATALOG_ID_PATTERN,
+  CATALOGUED_CATEGORY_REASON,
   type CatalogServer,
   classifyTool,
   draftFromScan,
@@ -121,10 +122,21 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
             : 'package: unknown (the command is not `npx <package>`); add',
           '`package: { registry: npm|pypi, name, version }` before adding this file to catalog/.',
         ];
+    // A category raised to the catalogue's (see `Recognition.raised`) is the classifier's answer
+    // on the catalogue's description, not a curated decision: a draft entry must not record it as
+    // an override, which would then be carried on every import.
+    const draftServer = {
+      ...server,
+      tools: server.tools.map((t) => {
+        if (!t.category?.reason.startsWith(CATALOGUED_CATEGORY_REASON)) return t;
+        const { category: _raised, ...rest } = t;
+        return rest;
+      }),
+    };
     process.stdout.write(
       serializeCatalog(
         // Without a package the serializer leaves the key out (the draft is to be completed).
-        server as CatalogServer,
+        draftServer as CatalogServer,
         [
           `Draft catalogue entry from a live scan of: ${target}`,
           "Descriptions are the server's own first sentences: rewrite them in your own words",
@@ -142,7 +154,7 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       header:
         `Scaffold from a live scan of: ${target}\n` +
         (recognised
-          ? `Each rule follows the tool's risk category: the curated one of catalogue entry ${recognised.entry.id} where it has one, else classified on the spot; review before use.`
+          ? `Each rule follows the tool's risk category: the curated one of catalogue entry ${recognised.entry.id} where it has one, else classified on the spot and never below the catalogue's; review before use.`
           : "Each rule follows the tool's risk category as classified on the spot; review before use."),
     });
     for (const s of policy.skipped ?? []) note(skippedNote(s, 'scaffold'));

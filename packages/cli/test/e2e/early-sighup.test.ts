@@ -54,4 +54,23 @@ describe.skipIf(!existsSync('/proc/self/status'))('SIGHUP while the proxy starts
       await exited;
     }
   }, 20_000);
+
+  it('a subcommand still ends on SIGHUP (a terminal hangup), as any command does', async () => {
+    // scan waits for a server that never answers: it would run until its timeout.
+    const child = spawn(
+      process.execPath,
+      [CLI, 'scan', '--timeout', '30', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+      { env: envFor(s), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
+    try {
+      await sleep(1500);
+      child.kill('SIGHUP');
+      expect(await Promise.race([exited, sleep(5000).then(() => 'still running')])).toBe('SIGHUP');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 20_000);
 });

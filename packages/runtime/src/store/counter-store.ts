@@ -276,7 +276,8 @@ export function slidingExpiryIndex(
   let mustDrop = count;
   if (failedCheck && (failedCheck.op === 'lte' || failedCheck.op === 'lt')) {
     const allowed = failedCheck.op === 'lte' ? failedCheck.value : Math.ceil(failedCheck.value) - 1;
-    mustDrop = count + item.amount - allowed;
+    // Whole timestamps age out: a fractional bound or amount rounds up.
+    mustDrop = Math.ceil(count + item.amount - allowed);
   }
   return Math.min(Math.max(mustDrop, 1), count) - 1;
 }

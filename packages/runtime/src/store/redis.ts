@@ -163,6 +163,22 @@ type ScriptedRedis = Redis & {
   tgRead(...args: (string | number)[]): Promise<string>;
 };
 
+/** Resolves when `p` settles or after `ms` (ms), whichever comes first; never rejects. */
+async function within(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (p === undefined) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 /**
  * The ioredis client class, loaded when the first {@link RedisCounterStore} is built rather than
  * when this package is imported. Loading ioredis defines a subclass of `String` (its RESP3
@@ -408,7 +424,9 @@ export class RedisCounterStore implements CounterStore {
   }) {
     this.prefix = opts.prefix ?? 'tollgate:';
     this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
-    this.commandTimeoutMs = opts.commandTimeoutMs ?? 2000;
+    // A `redisOptions.commandTimeout` wins for ioredis, and so here (0, no timeout, counts as 2 s
+    // for how long close() waits).
+    this.commandTimeoutMs = opts.redisOptions?.commandTimeout || opts.commandTimeoutMs || 2000;
     this.db = redisDatabase(opts.url);
     const RedisClient = loadRedis();
     this.redis = new RedisClient(opts.url, {
@@ -512,11 +530,16 @@ export class RedisCounterStore implements CounterStore {
    */
   private send<T>(fn: () => Promise<T>): Promise<T> {
     if (this.dbProblem) return Promise.reject(new NotSent(this.dbProblem));
+    let p: Promise<T>;
+    try {
+      p = fn();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.inFlight++;
     const settled = () => {
       if (--this.inFlight === 0) this.onIdle?.();
     };
-    const p = fn();
     p.then(settled, settled);
     return p;
   }
@@ -739,11 +762,11 @@ export class RedisCounterStore implements CounterStore {
   }
 
   /**
-   * Waits (at most twice the command timeout) for the commands on their way, sends the repairs
-   * still waiting once more when connected (each bounded by the command timeout), then ends the
-   * connection with QUIT (answered after every command before it; at most the command timeout)
-   * and disconnects. Repairs Redis has not answered by then are left to expire with their
-   * reservations. Calling it again returns the same promise.
+   * Waits for the commands on their way, sends the repairs still waiting once more when
+   * connected, then ends the connection with QUIT (answered after every command before it) and
+   * disconnects; all of it within the command timeout plus 250 ms (2.25 s by default). Repairs
+   * Redis has not answered by then are left to expire with their reservations. Calling it again
+   * returns the same promise.
    */
   async close(): Promise<void> {
     if (this.closing) return this.closing;
@@ -754,35 +777,33 @@ export class RedisCounterStore implements CounterStore {
   private closing: Promise<void> | undefined;
 
   private async shutDown(): Promise<void> {
+    // One deadline for the whole close: the command timeout and 250 ms. A proxy closes its store
+    // as it exits, and an MCP client sends SIGTERM 2 s after closing its stdin.
+    const deadline = Date.now() + this.commandTimeoutMs + 250;
+    const left = () => Math.max(0, deadline - Date.now());
     // Commands on their way settle first: commits of answered calls, and reserves whose answer
     // has not come (one that times out meanwhile sends its undo, which is waited for too). A
-    // connection closed under them loses them: Redis stops reading a connection once it cannot
-    // write its answers back, and a late reserve would then count until its window ends. Bounded
-    // by a reserve's timeout and its undo's.
-    await this.idle(2 * this.commandTimeoutMs + 250);
+    // process that exits with them still in its socket buffers loses them, and a late reserve
+    // would then count until its window ends.
+    await this.idle(left());
     this.closed = true;
     if (this.repairTimer) clearTimeout(this.repairTimer);
     this.repairTimer = undefined;
-    await this.repairing;
+    await within(this.repairing, left());
     const t = Date.now();
     const last = this.repairs.filter((r) => r.until > t);
     this.repairs = [];
-    const connected = this.redis.status === 'ready' && !this.dbProblem;
-    if (last.length > 0 && connected) {
-      await Promise.allSettled(last.map((r) => r.send()));
+    const connected = () => this.redis.status === 'ready' && !this.dbProblem;
+    if (last.length > 0 && connected()) {
+      await within(Promise.allSettled(last.map((r) => r.send())), left());
     }
     // QUIT is answered after every command sent before it on this connection: nothing sent is
     // cut off by the close.
-    if (connected) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
+    if (connected() && left() > 0)
+      await within(
         this.redis.quit().catch(() => undefined),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.commandTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+        left(),
+      );
     this.redis.disconnect();
   }
 }

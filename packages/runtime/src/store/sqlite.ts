@@ -402,7 +402,7 @@ export class SqliteCounterStore implements CounterStore {
     now: number,
     index: number,
   ): number | undefined {
-    if (index < 0) return undefined;
+    if (!Number.isInteger(index) || index < 0) return undefined;
     const args = { key: it.key, w: it.windowMs, from: now - it.windowMs, now, n: index + 1 };
     const events = this.stmt.slidingOldestEvents.all(args) as number[];
     const pending = this.stmt.slidingOldestPending.all(args) as number[];
