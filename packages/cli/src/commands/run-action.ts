@@ -301,7 +301,7 @@ export async function runProxyCommand(
       });
     } finally {
       process.off('SIGHUP', onHup);
-      await enforcer.close().catch(() => {});
+      await closeEnforcer(enforcer);
     }
   }
 
@@ -343,7 +343,7 @@ export async function runProxyCommand(
     throw err;
   } finally {
     process.off('SIGHUP', onHup);
-    await enforcer.close().catch(() => {});
+    await closeEnforcer(enforcer);
   }
 }
 
@@ -360,4 +360,22 @@ function authTokenProblem(opts: RemoteOptions, env: NodeJS.ProcessEnv): string |
       ? ['--auth-token', opts.authToken]
       : ['TOLLGATE_AUTH_TOKEN', env.TOLLGATE_AUTH_TOKEN?.trim() ? env.TOLLGATE_AUTH_TOKEN : undefined];
   return token === undefined ? undefined : bearerTokenProblem(source, token);
+}
+
+/**
+ * Closes the enforcer (the decision log, then the counter store: a Redis store waits, bounded by
+ * its command timeout plus 250 ms, for the commits still on their way). A SIGINT or SIGTERM
+ * meanwhile (an MCP client sends SIGTERM 2 s after closing stdin) does not cut that short: the
+ * proxy is already stopping.
+ */
+async function closeEnforcer(enforcer: { close(): Promise<void> }): Promise<void> {
+  const stopping = () => {};
+  process.on('SIGINT', stopping);
+  process.on('SIGTERM', stopping);
+  try {
+    await enforcer.close().catch(() => {});
+  } finally {
+    process.off('SIGINT', stopping);
+    process.off('SIGTERM', stopping);
+  }
 }
