@@ -128,6 +128,16 @@ export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
   readonly allowedHosts?: readonly string[];
   /** Cap on one POST body, in bytes (default 4 MiB). */
   readonly maxBodyBytes?: number;
+  /**
+   * A POST body that sends nothing for this long is refused with 408 (ms; default
+   * {@link BODY_IDLE_MS}, 10 s).
+   */
+  readonly bodyIdleMs?: number;
+  /**
+   * Most bytes the POST bodies being read hold together, across connections (bytes; default the
+   * larger of 64 MiB and four `maxBodyBytes`); a body that would pass it is refused with 503.
+   */
+  readonly bodyBudgetBytes?: number;
   /** Cap on concurrent sessions (default 64); beyond it `initialize` gets HTTP 503. */
   readonly maxSessions?: number;
   /**
@@ -212,8 +222,33 @@ function refuse(
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id }));
 }
 
-/** Reads a body up to `limit` bytes; resolves undefined (after answering 413) when over it. */
-function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer | undefined> {
+/**
+ * A POST body that sends nothing for this long is refused with 408 and its connection closed
+ * (ms). Node's `requestTimeout` is off for the long-lived SSE responses, so without it a client
+ * could start bodies and never finish them, holding their bytes and sockets for ever.
+ */
+export const BODY_IDLE_MS = 10_000;
+
+/** The bytes of POST bodies being read at once, across all connections of one listener. */
+interface BodyBudget {
+  used: number;
+  /** Most bytes held at once (bytes). */
+  readonly max: number;
+  /** How long a body may send nothing (ms). */
+  readonly idleMs: number;
+}
+
+/**
+ * Reads a body up to `limit` bytes; resolves undefined after answering 413 when over it, 408 when
+ * no byte comes for `budget.idleMs`, or 503 when the bodies being read would hold more than
+ * `budget.max` bytes together.
+ */
+function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  budget: BodyBudget,
+): Promise<Buffer | undefined> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     refuse(
@@ -231,23 +266,53 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let done = false;
+    const finish = (body: Buffer | undefined) => {
+      if (done) return;
+      done = true;
+      clearTimeout(idle);
+      budget.used -= size;
+      resolve(body);
+    };
+    // Refuses the rest of the body and closes the connection once the answer is out.
+    const stop = (status: number, message: string) => {
+      refuse(res, status, ErrorCode.InvalidRequest, message, { connection: 'close' });
+      req.removeAllListeners('data');
+      res.once('finish', () => req.destroy());
+      req.resume();
+      finish(undefined);
+    };
+    const idle = setTimeout(
+      () => stop(408, `Request timeout: no body bytes for ${budget.idleMs / 1000} s`),
+      budget.idleMs,
+    );
+    idle.unref();
     req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        refuse(res, 413, ErrorCode.InvalidRequest, `Payload too large: over the ${limit}-byte cap`, {
-          connection: 'close',
-        });
-        req.removeAllListeners('data');
-        req.resume();
-        resolve(undefined);
+      if (done) return;
+      idle.refresh();
+      if (size + chunk.length > limit) {
+        stop(413, `Payload too large: over the ${limit}-byte cap`);
         return;
       }
+      if (budget.used + chunk.length > budget.max) {
+        stop(503, 'Service unavailable: too many request bodies in progress; retry later');
+        return;
+      }
+      size += chunk.length;
+      budget.used += chunk.length;
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => finish(Buffer.concat(chunks)));
     // A client that goes away mid-upload ("aborted", ECONNRESET) is no failure of ours: there is
     // nobody to answer and nothing to log above debug.
-    req.on('error', (err) => (req.destroyed || res.destroyed ? resolve(undefined) : reject(err)));
+    req.on('error', (err) => {
+      if (req.destroyed || res.destroyed) finish(undefined);
+      else {
+        finish(undefined);
+        reject(err);
+      }
+    });
+    req.on('close', () => finish(undefined));
   });
 }
 
@@ -431,6 +496,12 @@ export async function runHttpListener<D extends GateDecision>(
     tokenDigests: tokens.map(tokenDigest),
   };
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  // Bodies being read at once hold at most this much together: 64 MiB, or four of the largest.
+  const bodyBudget: BodyBudget = {
+    used: 0,
+    max: opts.bodyBudgetBytes ?? Math.max(64 * 1024 * 1024, 4 * maxBody),
+    idleMs: opts.bodyIdleMs ?? BODY_IDLE_MS,
+  };
   const maxSessions = opts.maxSessions ?? 64;
   const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
   const sessions = new Map<string, Session>();
@@ -627,7 +698,7 @@ export async function runHttpListener<D extends GateDecision>(
     let body: unknown;
     let texts: Buffer[] | undefined;
     if (req.method === 'POST') {
-      const raw = await readBody(req, res, maxBody);
+      const raw = await readBody(req, res, maxBody, bodyBudget);
       if (!raw) {
         if (req.destroyed) log.debug({ remote: req.socket.remoteAddress }, 'client went away mid-upload');
         return;

@@ -1366,6 +1366,7 @@ export class HttpUpstreamTransport implements MessageTransport {
     const log = this.log;
     const shownUrl = this.shownUrl;
     let pastBoundary = 0;
+    let lastByte = -1;
     const decoder = new TextDecoder();
     let tail = '';
     const ended = () => {
@@ -1382,7 +1383,8 @@ export class HttpUpstreamTransport implements MessageTransport {
             return;
           }
           // Bytes since the last blank line (the end of an SSE event); a JSON body is one message.
-          const end = sse ? Math.max(lastIndexOf(value, LF_LF), lastIndexOf(value, LF_CRLF)) : -1;
+          const end = sse ? lastEventEnd(lastByte, value) : -1;
+          if (value.length > 0) lastByte = value[value.length - 1]!;
           pastBoundary = end === -1 ? pastBoundary + value.length : value.length - end;
           if (pastBoundary > cap + SSE_FRAMING_BYTES) {
             throw new UpstreamMessageTooLarge(
@@ -1534,9 +1536,23 @@ export class HttpUpstreamTransport implements MessageTransport {
 }
 
 const LF_LF = Buffer.from('\n\n');
-const LF_CRLF = Buffer.from('\n\r\n');
+const CR_CR = Buffer.from('\r\r');
+const LF_CR = Buffer.from('\n\r');
+const LF = 0x0a;
+const CR = 0x0d;
 
-/** Where `needle` last starts in `chunk`, or -1. */
-function lastIndexOf(chunk: Uint8Array, needle: Buffer): number {
-  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).lastIndexOf(needle);
+/**
+ * Where the last blank line of an SSE stream ends in `chunk`, as an index from which the bytes
+ * after it are counted (-1: none in it). An SSE line ends with CRLF, LF or a lone CR (WHATWG
+ * "Server-sent events", parsing), so two line ends in a row (an event's end) always hold `\n\n`,
+ * `\r\r` or `\n\r` (CRLF CRLF holds `\n\r`; a lone CR then LF is one CRLF, never two). `before`
+ * is the last byte of the previous chunk (-1 for none), for a pair split across two chunks.
+ */
+export function lastEventEnd(before: number, chunk: Uint8Array): number {
+  const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  const end = Math.max(buf.lastIndexOf(LF_LF), buf.lastIndexOf(CR_CR), buf.lastIndexOf(LF_CR));
+  if (end !== -1) return end;
+  const first = buf[0];
+  const split = (before === LF && (first === LF || first === CR)) || (before === CR && first === CR);
+  return split ? 0 : -1;
 }

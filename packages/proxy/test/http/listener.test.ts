@@ -524,6 +524,39 @@ describe('listener front door', () => {
     expect(JSON.parse(bad.body).error.code).toBe(-32700);
   });
 
+  it('refuses a body that stops coming (408) and bodies in progress past their budget (503)', async () => {
+    const { listener } = await listen({ bodyIdleMs: 300, bodyBudgetBytes: 3000 });
+    /** Starts a POST declaring `declared` bytes, sends `sent` of them, and collects what comes back. */
+    const partial = (declared: number, sent: number) =>
+      new Promise<{ text: string; closed: boolean }>((resolve) => {
+        const socket = connectTcp(Number(listener.url.port), '127.0.0.1');
+        let text = '';
+        socket.on('data', (d) => {
+          text += d.toString();
+        });
+        socket.on('close', () => resolve({ text, closed: true }));
+        socket.write(
+          `POST ${listener.url.pathname} HTTP/1.1\r\nHost: 127.0.0.1:${listener.url.port}\r\n` +
+            'Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
+            `Content-Length: ${declared}\r\n\r\n${'x'.repeat(sent)}`,
+        );
+      });
+    const stalled = await partial(2000, 100);
+    expect(stalled.closed).toBe(true);
+    expect(stalled.text).toMatch(/^HTTP\/1\.1 408 /);
+    expect(stalled.text).toContain('Request timeout: no body bytes for 0.3 s');
+    // Two bodies of 2,000 bytes in progress together pass the 3,000-byte budget: the second is refused.
+    const first = partial(2000, 1900);
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await partial(2000, 1900);
+    expect(second.text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(second.text).toContain('too many request bodies in progress');
+    expect((await first).text).toMatch(/^HTTP\/1\.1 408 /);
+    // The budget is given back: a whole body goes through.
+    const ok = await post(listener.url, {});
+    expect(ok.status).toBe(200);
+  });
+
   it('caps sessions with 503 and ends idle sessions', async () => {
     const { listener } = await listen({ maxSessions: 1, sessionIdleMs: 1000 });
     const first = await post(listener.url, {});
