@@ -138,6 +138,12 @@ export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
    * larger of 64 MiB and four `maxBodyBytes`); a body that would pass it is refused with 503.
    */
   readonly bodyBudgetBytes?: number;
+  /**
+   * How long a POST to a session waits, unread, while the session's server has more than 8 MiB
+   * of its messages unread (a stdio child not reading its stdin), before it gets 503 (ms; default
+   * 30,000).
+   */
+  readonly inputWaitMs?: number;
   /** Cap on concurrent sessions (default 64); beyond it `initialize` gets HTTP 503. */
   readonly maxSessions?: number;
   /**
@@ -183,6 +189,11 @@ interface Session {
   ending?: Promise<void>;
   /** Closes a per-session gate. */
   closeGate?: () => Promise<void> | undefined;
+  /**
+   * Set while the server holds more than `BACKLOG_BYTES` of this session's messages unread (a
+   * stdio child not reading its stdin); resolves once it has read them.
+   */
+  inputFull?: Promise<void>;
 }
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
@@ -504,6 +515,12 @@ export async function runHttpListener<D extends GateDecision>(
   };
   const maxSessions = opts.maxSessions ?? 64;
   const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
+  const inputWaitMs = opts.inputWaitMs ?? 30_000;
+  /** The wait of a POST to a session whose server is not reading its input, if it is one. */
+  const sessionInputFull = (req: IncomingMessage): Promise<void> | undefined => {
+    const sid = req.headers['mcp-session-id'];
+    return typeof sid === 'string' ? sessions.get(sid)?.inputFull : undefined;
+  };
   const sessions = new Map<string, Session>();
   let closing = false;
 
@@ -591,6 +608,22 @@ export async function runHttpListener<D extends GateDecision>(
       openRequests: 0,
       openStandalone: 0,
       ...(perSession ? { closeGate: () => (base as { close?: () => Promise<void> }).close?.() } : {}),
+    };
+    // Flow control, as the stdio proxy has it: while the server leaves its input unread, the
+    // session's next POST waits before its body is read (see `inputWaitMs`), instead of the
+    // listener buffering whatever the client sends.
+    let drained: (() => void) | undefined;
+    server.onbacklog = (full) => {
+      if (full && drained === undefined) {
+        session.inputFull = new Promise<void>((resolve) => {
+          drained = resolve;
+        });
+        log.debug({ session: info.sessionId }, 'the server is not reading its input; holding the next POST');
+      } else if (!full && drained !== undefined) {
+        drained();
+        drained = undefined;
+        session.inputFull = undefined;
+      }
     };
     server.onerror = (err) => log.warn({ err, session: info.sessionId }, 'upstream transport error');
     client.onerror = (err) => log.debug({ err, session: info.sessionId }, 'client transport error');
@@ -698,6 +731,25 @@ export async function runHttpListener<D extends GateDecision>(
     let body: unknown;
     let texts: Buffer[] | undefined;
     if (req.method === 'POST') {
+      const full = sessionInputFull(req);
+      if (full !== undefined) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const drainedInTime = await Promise.race([
+          full.then(() => true),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(false), inputWaitMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!drainedInTime)
+          return refuse(
+            res,
+            503,
+            ErrorCode.InternalError,
+            'Service unavailable: the MCP server of this session is not reading its input; try again later',
+            { 'retry-after': '5' },
+          );
+      }
       const raw = await readBody(req, res, maxBody, bodyBudget);
       if (!raw) {
         if (req.destroyed) log.debug({ remote: req.socket.remoteAddress }, 'client went away mid-upload');

@@ -557,6 +557,39 @@ describe('listener front door', () => {
     expect(ok.status).toBe(200);
   });
 
+  it('holds a POST while the session server leaves 8 MiB of its input unread, then 503', async () => {
+    // A server that stops reading its stdin once initialized (busy in a long synchronous tool).
+    const stuck = `
+      const rl = require('node:readline').createInterface({ input: process.stdin });
+      rl.on('line', (l) => {
+        const m = JSON.parse(l);
+        if (m.method === 'initialize')
+          process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: {}, serverInfo: { name: 'stuck', version: '1' } } }) + '\\n');
+        if (m.method === 'notifications/initialized') { rl.close(); process.stdin.pause(); }
+      });
+      setInterval(() => {}, 1000);`;
+    const { listener } = await listen({
+      upstream: { kind: 'stdio', command: process.execPath, args: ['-e', stuck], shutdownGraceMs: 200 },
+      maxBodyBytes: 5 * 1024 * 1024,
+      inputWaitMs: 300,
+    });
+    const opened = await post(listener.url, {});
+    const sid = opened.headers.get('mcp-session-id')!;
+    const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    expect(
+      (await post(listener.url, headers, '{"jsonrpc":"2.0","method":"notifications/initialized"}')).status,
+    ).toBe(202);
+    const big = JSON.stringify({
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level: 'info', data: 'x'.repeat(3.5 * 1024 * 1024) },
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await post(listener.url, headers, big)).status);
+    // 3.5 + 3.5 MiB are taken; past 8 MiB unread the next POST waits, and gets 503 when nothing drains.
+    expect(statuses).toEqual([202, 202, 202, 503]);
+  });
+
   it('caps sessions with 503 and ends idle sessions', async () => {
     const { listener } = await listen({ maxSessions: 1, sessionIdleMs: 1000 });
     const first = await post(listener.url, {});
