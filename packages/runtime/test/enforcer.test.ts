@@ -42,6 +42,14 @@ tools:
       - { name: hourly issue limit, rate_limit: 2/hour }
 `;
 
+/** A logger that records each line as `<level> <message>` (debug lines dropped). */
+function recordingLogger(): { logged: string[]; logger: Logger } {
+  const logged: string[] = [];
+  const log = (level: string) => (_o: unknown, msg?: string) => logged.push(`${level} ${msg}`);
+  const logger = { warn: log('warn'), info: log('info'), error: log('error'), debug: () => {} };
+  return { logged, logger: logger as unknown as Logger };
+}
+
 async function until(pred: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -459,9 +467,7 @@ describe('PolicyHolder start-up', () => {
   it('says the policy warnings of a reloaded file, as at start-up', async () => {
     const ok = 'version: "1"\ntools:\n  t:\n    rules:\n      - { name: r, rate_limit: 5/hour }\n';
     const f = policyFile(ok);
-    const logged: string[] = [];
-    const log = (level: string) => (_o: unknown, msg?: string) => logged.push(`${level} ${msg}`);
-    const logger = { warn: log('warn'), info: log('info'), error: log('error'), debug: () => {} };
+    const { logged, logger } = recordingLogger();
     const holder = await PolicyHolder.open(f, { watch: false, logger: logger as never });
     try {
       writeFileSync(
@@ -481,9 +487,7 @@ describe('PolicyHolder start-up', () => {
   it('says when a file that failed to load, or went missing, loads again unchanged', async () => {
     const ok = 'version: "1"\nhide: [a]\n';
     const f = policyFile(ok);
-    const logged: string[] = [];
-    const log = (level: string) => (_o: unknown, msg?: string) => logged.push(`${level} ${msg}`);
-    const logger = { warn: log('warn'), info: log('info'), error: log('error'), debug: () => {} };
+    const { logged, logger } = recordingLogger();
     const holder = await PolicyHolder.open(f, { watch: false, logger: logger as never });
     try {
       writeFileSync(f, 'version: "1"\nhide: [a\n');
@@ -528,9 +532,7 @@ describe('PolicyHolder start-up', () => {
 
   it('a deleted policy file is one warning, not an error, however many events report it', async () => {
     const f = policyFile('version: "1"\nhide: [a]\n');
-    const logged: string[] = [];
-    const log = (level: string) => (_o: unknown, msg?: string) => logged.push(`${level} ${msg}`);
-    const logger = { warn: log('warn'), info: log('info'), error: log('error'), debug: () => {} };
+    const { logged, logger } = recordingLogger();
     const holder = await PolicyHolder.open(f, { watch: true, debounceMs: 20, logger: logger as never });
     try {
       unlinkSync(f);
