@@ -177,6 +177,23 @@ describe('tollgate catalog stats', { timeout: 120_000 }, () => {
     });
   });
 
+  it('keeps the --json failure contract when TOLLGATE_CATALOG_DIR names no directory', () => {
+    const env = { TOLLGATE_CATALOG_DIR: '/nonexistent/catalog' };
+    const message = 'TOLLGATE_CATALOG_DIR=/nonexistent/catalog: no such directory';
+    for (const args of [['stats'], ['import', 'snapshot.json']]) {
+      const json = runCli(['catalog', ...args, '--json'], { env });
+      expect(json.code, args[0]).toBe(2);
+      expect(json.stderr, args[0]).toBe('');
+      expect(JSON.parse(json.stdout), args[0]).toEqual({
+        ok: false,
+        errors: [{ code: 'catalogue', message }],
+        warnings: [],
+      });
+      const text = runCli(['catalog', ...args], { env });
+      expect(text.stderr, args[0]).toBe(`tollgate catalog ${args[0]}: ${message}\n`);
+    }
+  });
+
   it('prints a table', () => {
     const r = tollgate(['stats']);
     expect(r.code).toBe(0);

@@ -34,7 +34,17 @@ export interface ImportOptions {
  * The output directory is created only when a file is about to be written in it.
  */
 export function runImport(snapshots: string[], opts: ImportOptions): void {
-  const out = opts.out ?? defaultCatalogDir();
+  let out: string;
+  try {
+    out = opts.out ?? defaultCatalogDir();
+  } catch (err) {
+    // No catalogue directory (a TOLLGATE_CATALOG_DIR naming none): a usage error, kept in --json.
+    const message = (err as Error).message;
+    if (opts.json) process.stdout.write(jsonFailureText({ code: 'catalogue', message }));
+    else process.stderr.write(`tollgate catalog import: ${message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const curationDir = opts.curation ?? defaultCurationDir();
   let outMade = false;
   const results: Array<{ snapshot: string; id?: string; file?: string; tools?: number; error?: string }> = [];
@@ -125,7 +135,13 @@ function statsFailure(
  * catalogue file (with its positioned error), exits 2.
  */
 export function runStats(opts: { dir?: string; json?: boolean }): void {
-  const dir = opts.dir ?? defaultCatalogDir();
+  let dir: string;
+  try {
+    dir = opts.dir ?? defaultCatalogDir();
+  } catch (err) {
+    statsFailure(opts, (err as Error).message);
+    return;
+  }
   let servers: ReturnType<typeof loadCatalog>;
   try {
     servers = loadCatalog(dir);
