@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pidAlive, processStartMs, spanText, summarize } from '../src/commands/status-action.js';
+import { pidAlive, spanText, summarize } from '../src/commands/status-action.js';
+import { processStartMs, processStartTicks } from '../src/process-start.js';
 import { runCli } from './from-source.js';
 
 // Runs from source (no build needed): `tollgate status` over hand-written decision logs.
@@ -373,6 +374,20 @@ describe('an instance killed without a shutdown line, its pid now another proces
       expect(summarize(events, Date.now(), 3_600_000).running).toEqual([]);
       const live = [startup({ instance: 'live', pid, ts: new Date().toISOString() })];
       expect(summarize(live, Date.now(), 3_600_000).running.map((i) => i.instance)).toEqual(['live']);
+      // With the process's start ticks on the line, they decide whatever the times say (a clock
+      // step after the start): the same ticks are the same process, others are another one.
+      const ticks = processStartTicks(pid)!;
+      expect(pidAlive(pid, Date.now() - 60_000, ticks)).toBe(true);
+      expect(pidAlive(pid, Date.now(), ticks - 1)).toBe(false);
+      const stepped = [
+        startup({
+          instance: 'stepped',
+          pid,
+          ts: new Date(Date.now() - 60_000).toISOString(),
+          proc_start: ticks,
+        }),
+      ];
+      expect(summarize(stepped, Date.now(), 3_600_000).running.map((i) => i.instance)).toEqual(['stepped']);
     } finally {
       other.kill('SIGKILL');
     }

@@ -44,6 +44,11 @@ export interface StartupEvent extends DecisionEventBase {
   readonly store?: string;
   /** The HTTP listener's endpoint URL, for `--transport http` (e.g. `http://127.0.0.1:8787/mcp`). */
   readonly listen?: string;
+  /**
+   * When the process started, in clock ticks after boot (`/proc/self/stat` field 22; Linux only):
+   * tells this process from a later one given the same pid, whatever the wall clock did.
+   */
+  readonly proc_start?: number;
 }
 
 /** One `tools/call` was decided. */

@@ -2,8 +2,10 @@
  * Runs the remote modes of the root command (see remote.ts for the options): `--upstream URL`
  * and `--transport http`. Loaded only when the proxy runs.
  */
+
 import { redactUrl, runHttpListener, runHttpUpstreamProxy } from '@tollgate/proxy';
 import { openCounterStore } from '@tollgate/runtime';
+import { procStartField } from '../process-start.js';
 import { childEnvironment } from './child-env.js';
 import { headerObject } from './headers.js';
 import { type RemoteContext, type RemoteOptions, remoteUsageProblem } from './remote.js';
@@ -37,6 +39,7 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
       server_command: opts.upstream ? [redactUrl(opts.upstream)] : command,
       store: enforcer.store.kind,
       ...(listen ? { listen: listen.href } : {}),
+      ...procStartField(),
     });
   if (opts.transport !== 'http') startup();
   try {

@@ -21,6 +21,7 @@ import {
 import { SUBCOMMANDS } from '../commands-tree.js';
 import { takeOverSighup } from '../early-sighup.js';
 import { plural } from '../plural.js';
+import { procStartField } from '../process-start.js';
 import { childEnvironment } from './child-env.js';
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
@@ -324,6 +325,7 @@ export async function runProxyCommand(
           policy_hash: enforcer.policy.hash,
           server_command: command,
           store: store.kind,
+          ...procStartField(),
         });
       },
     });

@@ -18,7 +18,7 @@
  * Exit codes: 0 (also when there is nothing to show), 1 when part of the log could not be read,
  * 2 on a bad `--since`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { printable } from '@tollgate/policy';
 import {
   DECISION_LOG_RETENTION_DAYS,
@@ -28,6 +28,7 @@ import {
 } from '@tollgate/runtime';
 import { pc } from '../colors.js';
 import { jsonFailureText } from '../json-failure.js';
+import { processStartMs, processStartTicks } from '../process-start.js';
 import { unexpandedTildeProblem } from './state-dsn.js';
 
 /** A proxy instance as reconstructed from startup/shutdown events. */
@@ -108,6 +109,8 @@ export type StatusEvent =
       serverCommand?: string[];
       listen?: string;
       store?: string;
+      /** `proc_start`: the process's start in clock ticks after boot. */
+      procStart?: number;
     }
   | { type: 'shutdown'; t: number; ts: string; instance: string; exitCode?: number }
   | {
@@ -165,6 +168,7 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
         server_command: cmd,
         store,
         listen,
+        proc_start: procStart,
       } = raw;
       if (!Number.isFinite(t) || typeof instance !== 'string' || typeof policyFile !== 'string')
         return undefined;
@@ -180,6 +184,9 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
         ...(Array.isArray(cmd) && cmd.every((a) => typeof a === 'string') ? { serverCommand: cmd } : {}),
         ...(typeof store === 'string' && store ? { store } : {}),
         ...(typeof listen === 'string' && listen ? { listen } : {}),
+        ...(typeof procStart === 'number' && Number.isSafeInteger(procStart) && procStart >= 0
+          ? { procStart }
+          : {}),
       };
     }
     case 'shutdown': {
@@ -238,9 +245,11 @@ export function summarize(
   events: readonly unknown[] | readonly DecisionEvent[],
   now: number,
   sinceMs: number,
-  isAlive: (pid: number, startedAtMs: number) => boolean = pidAlive,
+  isAlive: (pid: number, startedAtMs: number, procStart?: number) => boolean = pidAlive,
 ): StatusReport {
   const instances = new Map<string, InstanceStatus>();
+  /** The `proc_start` of each instance's startup line, where it has one. */
+  const procStarts = new Map<string, number>();
   const from = now - sinceMs;
   const hourStart = now - 60 * 60_000;
   const latest = now + CLOCK_SKEW_MS;
@@ -264,6 +273,8 @@ export function summarize(
       // Each daily file of a running instance starts with its startup line again: the first one
       // read stays, with the reloads read after it.
       if (instances.get(e.instance)?.pid === e.pid) continue;
+      if (e.procStart !== undefined) procStarts.set(e.instance, e.procStart);
+      else procStarts.delete(e.instance);
       instances.set(e.instance, {
         instance: e.instance,
         pid: e.pid,
@@ -312,7 +323,9 @@ export function summarize(
     }
   }
   for (const inst of instances.values())
-    inst.running = inst.stoppedAt === undefined && isAlive(inst.pid, Date.parse(inst.startedAt));
+    inst.running =
+      inst.stoppedAt === undefined &&
+      isAlive(inst.pid, Date.parse(inst.startedAt), procStarts.get(inst.instance));
   return {
     now: new Date(now).toISOString(),
     sinceMs,
@@ -360,40 +373,25 @@ export function sparkline(values: readonly number[]): string {
 
 /**
  * Whether the proxy that wrote a startup line at `startedAtMs` (epoch ms) still runs as `pid`:
- * a process of that pid exists and, where `/proc` tells when it started (Linux), it started by
- * then. A proxy killed with SIGKILL writes no shutdown line, and its pid may since belong to
- * another process (pids wrap at `/proc/sys/kernel/pid_max`), which started after the line.
- * Allows 2 s for the boot time's whole seconds and clock steps.
+ * a process of that pid exists and is the same one. A proxy killed with SIGKILL writes no
+ * shutdown line, and its pid may since belong to another process (pids wrap at
+ * `/proc/sys/kernel/pid_max`). Where the line records the process's start (`proc_start`, clock
+ * ticks after boot) and `/proc` tells the pid's, they must be equal; else, on Linux, the pid's
+ * process must have started by the line's time (2 s allowed for the boot time's whole seconds and
+ * clock steps).
  */
-export function pidAlive(pid: number, startedAtMs: number): boolean {
+export function pidAlive(pid: number, startedAtMs: number, procStart?: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  if (procStart !== undefined) {
+    const ticks = processStartTicks(pid);
+    if (ticks !== undefined) return ticks === procStart;
+  }
   const started = processStartMs(pid);
   return started === undefined || !Number.isFinite(startedAtMs) || started <= startedAtMs + 2000;
-}
-
-/** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on every Linux build in use). */
-const USER_HZ = 100;
-
-/**
- * When process `pid` started (epoch ms), from `/proc/<pid>/stat` (field 22, clock ticks after
- * boot) and the boot time in `/proc/stat` (`btime`, epoch seconds); undefined without `/proc`.
- */
-export function processStartMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[19]);
-    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
-    if (!Number.isFinite(ticks) || !Number.isFinite(btime)) return undefined;
-    return btime * 1000 + (ticks * 1000) / USER_HZ;
-  } catch {
-    return undefined;
-  }
 }
 
 function render(r: StatusReport): string {
