@@ -289,18 +289,20 @@ export function draftFromScan(
       tools: entry.tools.map((t) => {
         const c = catalogued.get(t.name);
         if (t.category || c === undefined) return t;
-        // The classifier's answer on the catalogue's description: a curated override that was
-        // withheld above (it may be about another tool) is not brought back this way.
-        const { category: _withheld, ...described } = c;
-        const asCatalogued = classifyTool(described).category;
+        // A curated override withheld above (another inputSchema, say a release that added a
+        // parameter) still serves as a floor: raising is only ever stricter.
+        const asCatalogued = classifyTool(c).category;
         const asListed = classifyTool(t).category;
         if (severity(asCatalogued) <= severity(asListed)) return t;
         raised.push(t.name);
+        const how = c.category
+          ? `gives this tool the curated category ${asCatalogued} (its listing differs from the catalogued one)`
+          : `classifies this tool ${asCatalogued} from its description`;
         return {
           ...t,
           category: {
             value: asCatalogued,
-            reason: `${CATALOGUED_CATEGORY_REASON}catalogue entry ${found.entry.id} classifies this tool ${asCatalogued} from its description; the server's own listing reads as ${asListed}`,
+            reason: `${CATALOGUED_CATEGORY_REASON}catalogue entry ${found.entry.id} ${how}; the server's own listing reads as ${asListed}`,
           },
         };
       }),
@@ -311,7 +313,8 @@ export function draftFromScan(
     recognised = {
       ...found,
       overridden: entry.tools.filter((t) => t.category && !raisedNames.has(t.name)).map((t) => t.name),
-      withheld: withheld.map((t) => t.name),
+      // A withheld override that still raised its tool is reported as raised.
+      withheld: withheld.map((t) => t.name).filter((name) => !raisedNames.has(name)),
       raised,
       ...(cataloguedVersion !== undefined && scanned !== undefined && scanned !== cataloguedVersion
         ? { versionDiffers: scanned }

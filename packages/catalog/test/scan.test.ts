@@ -457,8 +457,8 @@ describe('from a live scan to a server entry', () => {
     expect(yaml).not.toContain('manual override: as catalogued');
     const newer = draftFromScan({ ...scan, tools: [scan.tools[1]!] }, { catalog: [git] });
     expect(newer.recognised?.raised).toEqual(['git_branch']);
-    // A curated override withheld (another inputSchema: maybe another tool) is not brought back
-    // by the raise: only the classifier's answer on the catalogue's description counts.
+    // A curated override withheld (another inputSchema: a release that added a parameter, say)
+    // still serves as a floor: raising is only ever stricter.
     const filesystem = loadCatalogFile(join(defaultCatalogDir(), 'filesystem.yaml'));
     const write = filesystem.tools.find((t) => t.name === 'write_file')!;
     const { category: _override, ...described } = write;
@@ -471,8 +471,12 @@ describe('from a live scan to a server entry', () => {
       },
       { catalog: [filesystem] },
     );
-    expect(changed.recognised).toMatchObject({ withheld: ['write_file'], raised: [] });
-    expect(changed.server.tools[0]!.category).toBeUndefined();
+    expect(changed.recognised).toMatchObject({ withheld: [], raised: ['write_file'] });
+    expect(changed.server.tools[0]!.category).toEqual({
+      value: 'Destructive',
+      reason:
+        "as catalogued: catalogue entry filesystem gives this tool the curated category Destructive (its listing differs from the catalogued one); the server's own listing reads as Write",
+    });
     // A live tool the classifier reads as more severe than the catalogue keeps its own category.
     const grim = draftFromScan(
       { ...scan, tools: [live(status, 'Permanently deletes every file in the repository.')] },

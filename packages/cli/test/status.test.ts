@@ -267,7 +267,7 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     expect(status('--since', '7d').stdout).toContain('Calls in the last 7d: 0');
     const h = 3_600_000;
     const d = 24 * h;
-    expect([90_000, 30_000].map(spanText)).toEqual(['1.5m', '0.5m']);
+    expect([90_000, 60_000, 30_000, 1000].map(spanText)).toEqual(['1.5m', '1m', '30s', '1s']);
     expect([30 * 60_000, h, 1.5 * h, d, 36 * h, 2 * d, 60 * h, 7.5 * d, 100_000 * d].map(spanText)).toEqual([
       '30m',
       '1h',

@@ -109,11 +109,16 @@ describe('lists and mappings inside in / not_in (list-item-never-matches)', () =
         4,
         85,
         'item 2 of `not_in` is a mapping: each argument is compared with the items one value at a time, so this item matches no argument and refuses nothing',
-        'list the values themselves (strings, numbers or booleans)',
+        'remove it, and list the values themselves (strings, numbers or booleans)',
       ],
     ]);
     expect(warnings('[["yes", "1", "a b", /tmp/x, 2]]').map((w) => w[4])).toEqual([
       'write its values as items of this list, e.g. `value: ["yes", "1", "a b", /tmp/x, 2]`',
+    ]);
+    // A nested list or an empty one has no flat form to suggest.
+    expect(warnings('[[[x]], [], a]').map((w) => w[4])).toEqual([
+      'remove it, and list the values themselves (strings, numbers or booleans)',
+      'remove it, and list the values themselves (strings, numbers or booleans)',
     ]);
     expect(warnings('[[1, "two"]]', 'in').map((w) => [w[3], w[4]])).toEqual([
       [

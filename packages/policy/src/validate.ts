@@ -914,9 +914,9 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
             [...vp, i],
             'list-item-never-matches',
             `item ${i + 1} of \`${op}\` is ${kind}: each argument is compared with the items one value at a time, so this item matches no argument${op === 'not_in' ? ' and refuses nothing' : ''}`,
-            Array.isArray(item)
+            Array.isArray(item) && item.length > 0 && item.every((x) => x === null || typeof x !== 'object')
               ? `write its values as items of this list, e.g. \`value: [${item.map(flowItem).join(', ')}]\``
-              : 'list the values themselves (strings, numbers or booleans)',
+              : 'remove it, and list the values themselves (strings, numbers or booleans)',
             { severity: 'warning' },
           );
         }

@@ -222,18 +222,31 @@ function assemble(
     warnedClosed = Number.NEGATIVE_INFINITY;
   };
 
-  const onCommitError = (err: unknown) => {
-    logger?.error(
-      { err: (err as Error)?.message },
-      'commit failed; the reservation still counts until its window ends (Redis resends the commit)',
-    );
+  // A store that stalls fails every commit and rollback on its way: one line per 10 s each, with
+  // the number of failures since the previous line.
+  const throttled = (message: string) => {
+    let last = Number.NEGATIVE_INFINITY;
+    let unlogged = 0;
+    return (err: unknown) => {
+      const t = now();
+      if (t - last < 10_000) {
+        unlogged++;
+        return;
+      }
+      logger?.error(
+        { err: (err as Error)?.message, ...(unlogged > 0 ? { failedSinceLastLine: unlogged } : {}) },
+        message,
+      );
+      last = t;
+      unlogged = 0;
+    };
   };
-  const onRollbackError = (err: unknown) => {
-    logger?.error(
-      { err: (err as Error)?.message },
-      'rollback failed; the call counts until the store takes the rollback (Redis resends it) or its window ends',
-    );
-  };
+  const onCommitError = throttled(
+    'commit failed; the call counts as pending until the store takes the commit (Redis sends it again until it answers) or its reservation expires',
+  );
+  const onRollbackError = throttled(
+    'rollback failed; the call counts until the store takes the rollback (Redis sends it again until it answers) or its reservation expires',
+  );
 
   // The evaluation context is the same for every call except the tool's inputSchema: one shared
   // object for tools whose schema is unknown, one per tool learned from tools/list (bounded by the

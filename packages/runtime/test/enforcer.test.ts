@@ -716,6 +716,44 @@ describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away 
     await open.close();
   }, 40_000);
 
+  it('logs failed commits once per 10 s while the store stalls, with the number since the last line', async () => {
+    const f = policyFile(LIMIT2.replace('2/hour', '100/hour'));
+    const scratch = await startRedisServer();
+    const store = new RedisCounterStore({ url: scratch.url, prefix: 'fm4:', commandTimeoutMs: 200 });
+    await store.ready();
+    const errors: Array<[unknown, string]> = [];
+    const noop = () => {};
+    const logger = {
+      error: (o: unknown, msg: string) => errors.push([o, msg]),
+      warn: noop,
+      info: noop,
+      debug: noop,
+    } as unknown as Logger;
+    let t = Date.now();
+    const enforcer = await createEnforcer({ policyFile: f, store, logger, now: () => t });
+    const call = { tool: 'create_issue', args: {} };
+    try {
+      const decisions = [];
+      for (let i = 0; i < 6; i++) decisions.push(await enforcer.decide(call));
+      expect(decisions.every((d) => d.allowed && d.reservation)).toBe(true);
+      scratch.pause();
+      for (const d of decisions.slice(0, 5)) await enforcer.commit(d);
+      expect(errors.map(([, m]) => m)).toEqual([
+        'commit failed; the call counts as pending until the store takes the commit (Redis sends it again until it answers) or its reservation expires',
+      ]);
+      t += 10_000;
+      await enforcer.commit(decisions[5]!);
+      expect(errors.map(([o]) => (o as { failedSinceLastLine?: number }).failedSinceLastLine)).toEqual([
+        undefined,
+        4,
+      ]);
+    } finally {
+      scratch.resume();
+      await enforcer.close();
+      await scratch.stop();
+    }
+  }, 20_000);
+
   it('closed logs one error per 10 s while it denies, with the number denied since the last line', async () => {
     const f = policyFile(LIMIT2);
     const scratch = await startRedisServer();

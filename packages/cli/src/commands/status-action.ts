@@ -354,13 +354,14 @@ const BARS = '▁▂▃▄▅▆▇█';
 /**
  * The `--since` span as the text report words it: in days for a whole number of days from 2 days
  * up and for any span from 7 days up (to 2 decimals: `100000d`, `7.5d`), else in hours from 1 hour
- * (`36h`, `1.5h`), else in minutes (`30m`, `1.5m`).
+ * (`36h`, `1.5h`), else in minutes from 1 minute (`30m`, `1.5m`), else in seconds (`30s`).
  */
 export function spanText(ms: number): string {
   const days = ms / 86_400_000;
   if (days >= 7 || (days >= 2 && Number.isInteger(days))) return `${+days.toFixed(2)}d`;
   if (ms >= 3_600_000) return `${+(ms / 3_600_000).toFixed(2)}h`;
-  return `${+(ms / 60_000).toFixed(2)}m`;
+  if (ms >= 60_000) return `${+(ms / 60_000).toFixed(2)}m`;
+  return `${+(ms / 1000).toFixed(2)}s`;
 }
 
 /** A one-line sparkline of `values` (scaled to the largest; zero is a space). */

@@ -285,16 +285,24 @@ function readBody(
       budget.used -= size;
       resolve(body);
     };
-    // Refuses the rest of the body and closes the connection once the answer is out.
-    const stop = (status: number, message: string) => {
-      refuse(res, status, ErrorCode.InvalidRequest, message, { connection: 'close' });
+    // Refuses the rest of the body (read and dropped as it comes, or, for a client that stopped
+    // sending, not waited for: the connection is closed once the answer is out).
+    const stop = (status: number, message: string, headers: Record<string, string> = {}, hangUp = false) => {
+      refuse(res, status, ErrorCode.InvalidRequest, message, { connection: 'close', ...headers });
       req.removeAllListeners('data');
-      res.once('finish', () => req.destroy());
+      res.once('finish', () => {
+        if (hangUp) return void req.destroy();
+        // The rest is dropped as it comes; a client that stops sending it is not waited for.
+        const late = setTimeout(() => req.destroy(), budget.idleMs);
+        late.unref();
+        req.once('end', () => clearTimeout(late));
+        req.once('close', () => clearTimeout(late));
+      });
       req.resume();
       finish(undefined);
     };
     const idle = setTimeout(
-      () => stop(408, `Request timeout: no body bytes for ${budget.idleMs / 1000} s`),
+      () => stop(408, `Request timeout: no body bytes for ${budget.idleMs / 1000} s`, {}, true),
       budget.idleMs,
     );
     idle.unref();
@@ -306,7 +314,9 @@ function readBody(
         return;
       }
       if (budget.used + chunk.length > budget.max) {
-        stop(503, 'Service unavailable: too many request bodies in progress; retry later');
+        stop(503, 'Service unavailable: too many request bodies in progress; retry later', {
+          'retry-after': '5',
+        });
         return;
       }
       size += chunk.length;

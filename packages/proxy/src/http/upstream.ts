@@ -1378,6 +1378,10 @@ export class HttpUpstreamTransport implements MessageTransport {
         try {
           const { done, value } = await reader.read();
           if (done) {
+            // A stream that ends on a lone CR: the SDK's SSE parser waits to see whether a LF
+            // follows (CRLF is one line end) and so never dispatches the last event, often the
+            // answer. A LF after it settles that (CR LF: the line end the CR began).
+            if (sse && lastByte === CR) controller.enqueue(new Uint8Array([LF]));
             controller.close();
             ended();
             return;

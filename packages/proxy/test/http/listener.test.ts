@@ -551,6 +551,7 @@ describe('listener front door', () => {
     const second = await partial(2000, 1900);
     expect(second.text).toMatch(/^HTTP\/1\.1 503 /);
     expect(second.text).toContain('too many request bodies in progress');
+    expect(second.text.toLowerCase()).toContain('retry-after: 5');
     expect((await first).text).toMatch(/^HTTP\/1\.1 408 /);
     // The budget is given back: a whole body goes through.
     const ok = await post(listener.url, {});

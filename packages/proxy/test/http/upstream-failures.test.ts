@@ -37,7 +37,8 @@ type Mode =
   | '202'
   | 'wrong-id'
   | 'big'
-  | 'huge';
+  | 'huge'
+  | 'cr';
 
 /**
  * A bare Streamable HTTP MCP server with one tool, `work`, answering `tools/call` as `mode`
@@ -199,6 +200,19 @@ class FakeServer {
             `{"jsonrpc":"2.0","id":${JSON.stringify(msg.id)},"result":{"content":[{"type":"text","text":"`,
           );
           more();
+          return;
+        }
+        case 'cr': {
+          // SSE with lone CR line endings (allowed by the SSE format), the answer last.
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'fake-1' });
+          const event = (m: object) => `event: message\rdata: ${JSON.stringify(m)}\r\r`;
+          for (let i = 0; i < 3; i++)
+            res.write(
+              event({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: i } }),
+            );
+          res.end(
+            event({ jsonrpc: '2.0', id: msg.id, result: { content: [{ type: 'text', text: 'worked' }] } }),
+          );
           return;
         }
         case 'wrong-id':
@@ -372,6 +386,12 @@ describe('upstream mode: a tools/call whose HTTP exchange fails', () => {
     server.mode = 'ok';
     expect((await work(client)).kind).toBe('denied');
     expect(server.ran).toBe(1);
+  });
+
+  it('reads an SSE answer whose lines end with a lone CR, the last event too', async () => {
+    const client = await upstreamMode(server.url());
+    server.mode = 'cr';
+    expect(await work(client)).toEqual({ kind: 'ran', message: 'worked' });
   });
 
   it('counts when the connection is reset after the request was sent, before any header', async () => {
