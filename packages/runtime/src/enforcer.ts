@@ -189,64 +189,69 @@ function assemble(
     }
   };
 
-  // Fail mode closed: every call needing the store is denied while it is unavailable. One error
-  // line per 10 s says so, with how many calls were denied since the previous line.
-  let warnedClosed = Number.NEGATIVE_INFINITY;
-  let deniedUnlogged = 0;
+  /**
+   * An error line at most once per 10 s: the lines in between are counted, and the next line
+   * says how many under `countKey`. For what a stalled store repeats on every call.
+   */
+  const throttled = (countKey: string) => {
+    let last = Number.NEGATIVE_INFINITY;
+    let unlogged = 0;
+    return {
+      log(fields: Record<string, unknown>, message: string): void {
+        const t = now();
+        if (t - last < 10_000) {
+          unlogged++;
+          return;
+        }
+        logger?.error({ ...fields, ...(unlogged > 0 ? { [countKey]: unlogged } : {}) }, message);
+        last = t;
+        unlogged = 0;
+      },
+      /** The lines not logged since the last one; the next line is logged whenever it comes. */
+      takeUnlogged(): number {
+        const n = unlogged;
+        unlogged = 0;
+        last = Number.NEGATIVE_INFINITY;
+        return n;
+      },
+    };
+  };
+
+  // Fail mode closed: every call needing the store is denied while it is unavailable.
+  const closedDenials = throttled('deniedSinceLastLine');
   /** Calls were denied for an unavailable store, and no call has been counted since. */
   let outage = false;
   const onClosedDenial = (tool: string, message: string | undefined) => {
     outage = true;
-    const t = now();
-    if (t - warnedClosed < 10_000) {
-      deniedUnlogged++;
-      return;
-    }
-    logger?.error(
-      { tool, ...(deniedUnlogged > 0 ? { deniedSinceLastLine: deniedUnlogged } : {}) },
+    closedDenials.log(
+      { tool },
       message ?? 'counter state unavailable; the call is denied (fail mode closed)',
     );
-    warnedClosed = t;
-    deniedUnlogged = 0;
   };
-
   // The first call counted again after an outage says so, with the denials not yet reported (so
   // that they are not reported with the next outage instead).
   const onStoreBack = () => {
+    outage = false;
+    const denied = closedDenials.takeUnlogged();
     logger?.warn(
-      deniedUnlogged > 0 ? { deniedSinceLastLine: deniedUnlogged } : {},
+      denied > 0 ? { deniedSinceLastLine: denied } : {},
       'counter state available again; calls are counted (fail mode closed)',
     );
-    outage = false;
-    deniedUnlogged = 0;
-    warnedClosed = Number.NEGATIVE_INFINITY;
   };
 
-  // A store that stalls fails every commit and rollback on its way: one line per 10 s each, with
-  // the number of failures since the previous line.
-  const throttled = (message: string) => {
-    let last = Number.NEGATIVE_INFINITY;
-    let unlogged = 0;
-    return (err: unknown) => {
-      const t = now();
-      if (t - last < 10_000) {
-        unlogged++;
-        return;
-      }
-      logger?.error(
-        { err: (err as Error)?.message, ...(unlogged > 0 ? { failedSinceLastLine: unlogged } : {}) },
-        message,
-      );
-      last = t;
-      unlogged = 0;
-    };
-  };
-  const onCommitError = throttled(
-    'commit failed; the call counts as pending until the store takes the commit (Redis sends it again until it answers) or its reservation expires',
-  );
-  const onRollbackError = throttled(
-    'rollback failed; the call counts until the store takes the rollback (Redis sends it again until it answers) or its reservation expires',
-  );
+  // A store that stalls fails every commit and rollback on its way.
+  const commitErrors = throttled('failedSinceLastLine');
+  const rollbackErrors = throttled('failedSinceLastLine');
+  const onCommitError = (err: unknown) =>
+    commitErrors.log(
+      { err: (err as Error)?.message },
+      'commit failed; the call counts as pending until the store takes the commit (Redis sends it again until it answers) or its reservation expires',
+    );
+  const onRollbackError = (err: unknown) =>
+    rollbackErrors.log(
+      { err: (err as Error)?.message },
+      'rollback failed; the call counts until the store takes the rollback (Redis sends it again until it answers) or its reservation expires',
+    );
 
   // The evaluation context is the same for every call except the tool's inputSchema: one shared
   // object for tools whose schema is unknown, one per tool learned from tools/list (bounded by the
