@@ -545,17 +545,15 @@ export class RedisCounterStore implements CounterStore {
   }
 
   /** Resolves once no command is in flight, or after `ms` (ms). */
-  private idle(ms: number): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.onIdle = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.onIdle = done;
-    });
+  private async idle(ms: number): Promise<void> {
+    if (this.inFlight === 0) return;
+    await within(
+      new Promise<void>((resolve) => {
+        this.onIdle = resolve;
+      }),
+      ms,
+    );
+    this.onIdle = undefined;
   }
 
   /** The error a failed operation reports: what Redis refused when it did, else the command's error. */
