@@ -61,6 +61,8 @@ export class HttpSessionTransport implements MessageTransport {
    * handed to the router: the server never sent that request.
    */
   onpong?: (id: string) => void;
+  /** Ids of the pings sent (see {@link ping}) and not answered yet. */
+  private readonly pings = new Set<string>();
 
   /** Pending client requests in arrival order: JSON key of the id -> id and method. */
   private readonly pending = new Map<string, { id: RequestId; method: string }>();
@@ -93,6 +95,7 @@ export class HttpSessionTransport implements MessageTransport {
    */
   ping(id: string, standalone: boolean): void {
     if (this.closed) return;
+    this.pings.add(id);
     const message: Obj = { jsonrpc: '2.0', id, method: 'ping' };
     const delivery = this.deliver(message, standalone ? undefined : this.relatedRequest(message));
     this.inflight.add(delivery);
@@ -101,13 +104,10 @@ export class HttpSessionTransport implements MessageTransport {
 
   /** `text`: the message as the client sent it (see {@link PostTexts}); else it is re-encoded. */
   private fromClient(message: Obj, text?: Buffer): void {
-    if (
-      !('method' in message) &&
-      typeof message.id === 'string' &&
-      message.id.startsWith(PING_ID_PREFIX) &&
-      this.onpong
-    ) {
-      this.onpong(message.id);
+    // The answer to a ping of Tollgate's own: only to one it sent (a server request may use an
+    // id that starts the same way, and its answer goes to the server).
+    if (!('method' in message) && typeof message.id === 'string' && this.pings.delete(message.id)) {
+      this.onpong?.(message.id);
       return;
     }
     if (typeof message.method === 'string' && 'id' in message) {

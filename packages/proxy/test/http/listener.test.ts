@@ -8,7 +8,7 @@ import { connect as connectTcp } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type HttpListener, type HttpSessionInfo, runHttpListener } from '../../src/http/listener.js';
 import { silentLogger } from '../../src/logger.js';
@@ -589,6 +589,33 @@ describe('listener front door', () => {
     for (let i = 0; i < 4; i++) statuses.push((await post(listener.url, headers, big)).status);
     // 3.5 + 3.5 MiB are taken; past 8 MiB unread the next POST waits, and gets 503 when nothing drains.
     expect(statuses).toEqual([202, 202, 202, 503]);
+  });
+
+  it("passes on the client's answer to a server request whose id looks like Tollgate's own ping", async () => {
+    // The server asks the client for its roots with the id `tollgate-ping-7` while a call runs,
+    // and answers the call with what it got: only answers to pings Tollgate sent are its own.
+    const asker = `
+      const rl = require('node:readline').createInterface({ input: process.stdin });
+      const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+      let call;
+      rl.on('line', (l) => {
+        const m = JSON.parse(l);
+        if (m.method === 'initialize')
+          out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'asker', version: '1' } } });
+        else if (m.method === 'tools/list') out({ jsonrpc: '2.0', id: m.id, result: { tools: [{ name: 'roots', inputSchema: { type: 'object' } }] } });
+        else if (m.method === 'tools/call') { call = m.id; out({ jsonrpc: '2.0', id: 'tollgate-ping-7', method: 'roots/list' }); }
+        else if (m.id === 'tollgate-ping-7' && m.result)
+          out({ jsonrpc: '2.0', id: call, result: { content: [{ type: 'text', text: m.result.roots.map((r) => r.uri).join(',') }] } });
+      });`;
+    const { listener } = await listen({
+      upstream: { kind: 'stdio', command: process.execPath, args: ['-e', asker], shutdownGraceMs: 200 },
+    });
+    const { client } = await connect(listener.url, {}, { roots: {} });
+    client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: 'file:///work' }] }));
+    const r = (await client.callTool({ name: 'roots', arguments: {} }, undefined, { timeout: 5000 })) as {
+      content: Array<{ text: string }>;
+    };
+    expect(r.content[0]!.text).toBe('file:///work');
   });
 
   it('caps sessions with 503 and ends idle sessions', async () => {

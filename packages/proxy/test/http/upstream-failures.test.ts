@@ -46,6 +46,8 @@ type Mode =
  */
 class FakeServer {
   mode: Mode = 'ok';
+  /** Where a `307` points (another origin). */
+  redirectTo = 'http://127.0.0.1:9/mcp';
   /** Size of the text of a `big` result, in bytes. */
   bigBytes = 0;
   /** Send a `big` result as an SSE event instead of a JSON body. */
@@ -134,7 +136,7 @@ class FakeServer {
           return;
         case '307':
           // Elsewhere (another origin): a redirect is no answer, and the request did not run here.
-          res.writeHead(307, { location: 'http://127.0.0.1:9/mcp' }).end('moved');
+          res.writeHead(307, { location: this.redirectTo }).end('moved');
           return;
       }
       this.ran++;
@@ -438,9 +440,21 @@ describe('upstream mode: a tools/call whose HTTP exchange fails', () => {
     expect(first.message).not.toMatch(COUNTS);
     server.mode = '429';
     expect((await work(client)).message).toMatch(/HTTP 429/);
+    // The redirect points to a live server of another origin: it must get nothing (a followed
+    // redirect would replay the call, and the proxy's -H headers, there).
+    const elsewhere: string[] = [];
+    const other = createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => other.close(resolve)));
+    server.redirectTo = `http://127.0.0.1:${(other.address() as AddressInfo).port}/mcp`;
     server.mode = '307';
     const moved = await work(client);
+    expect(moved.message).toMatch(/HTTP 307/);
     expect(moved.message).not.toMatch(COUNTS);
+    expect(elsewhere).toEqual([]);
     server.mode = 'ok';
     expect(await work(client)).toMatchObject({ kind: 'ran', message: 'worked' });
     expect(server.ran).toBe(1);
