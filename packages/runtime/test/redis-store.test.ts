@@ -434,6 +434,13 @@ describe('Redis DSN checks', () => {
         'Reached the max retries per request limit (which is 0). Refer to "maxRetriesPerRequest" option for details.',
       ),
     ).toBe('the connection to Redis dropped during the command (reconnecting)');
+    expect(
+      clientMessage(
+        "READONLY You can't write against a read only replica. script: f50c222ac41aece7252eb30ed7fe02dfa11b0791, on @user_script:6.",
+      ),
+    ).toBe(
+      'the Redis server is a read-only replica (READONLY), as after a failover; reconnecting to find the primary',
+    );
     expect(clientMessage('ERR something else')).toBe('ERR something else');
   });
 
@@ -563,5 +570,85 @@ describeRedis('Redis going away', () => {
     );
     expect(message).toBe('Redis state: reserve failed: Redis is not connected (reconnecting)');
     await store.close();
+  });
+});
+
+/**
+ * A TCP forwarder standing for a managed Redis endpoint (a DNS name, a VIP): new connections go
+ * to `target`, which a failover moves; connections made before keep their server.
+ */
+async function startEndpoint(
+  target: number,
+): Promise<{ port: number; moveTo(port: number): void; close(): void }> {
+  const { createServer, connect } = await import('node:net');
+  let to = target;
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(to, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    moveTo: (port) => {
+      to = port;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describeRedis('Redis failover', () => {
+  it('a store whose server became a read-only replica reconnects and finds the new primary', async () => {
+    const oldPrimary = await startRedisServer();
+    const newPrimary = await startRedisServer();
+    const endpoint = await startEndpoint(oldPrimary.port);
+    const store = await openCounterStore({ stateDsn: `redis://127.0.0.1:${endpoint.port}/0`, leases: false });
+    try {
+      const key = `failover-${Date.now()}`;
+      expect((await store.reserve([fixed(key, 100)], Date.now())).ok).toBe(true);
+      // The failover: the endpoint now leads to the new primary, and the old one follows it.
+      endpoint.moveTo(newPrimary.port);
+      const demote = new Redis(oldPrimary.url);
+      await demote.replicaof('127.0.0.1', String(newPrimary.port));
+      demote.disconnect();
+      const messages: string[] = [];
+      const outcome = await settle(
+        () =>
+          store.reserve([fixed(key, 100)], Date.now()).then(
+            () => 'admitted',
+            (e: Error) => {
+              messages.push(e.message);
+              return 'refused';
+            },
+          ),
+        'admitted',
+        5000,
+      );
+      expect(outcome).toBe('admitted');
+      // The refusal names the cause in our words before the connection is made again.
+      expect(messages[0]).toBe(
+        'Redis state: reserve failed: the Redis server is a read-only replica (READONLY), as after a failover; reconnecting to find the primary',
+      );
+      // The call admitted after the failover was counted by the new primary.
+      const onNew = new Redis(newPrimary.url);
+      const pending = await onNew.keys('tollgate:fp:*');
+      onNew.disconnect();
+      expect(pending.some((k) => k.endsWith(key))).toBe(true);
+    } finally {
+      await store.close();
+      endpoint.close();
+      await oldPrimary.stop();
+      await newPrimary.stop();
+    }
   });
 });

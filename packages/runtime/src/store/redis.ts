@@ -246,6 +246,9 @@ function effectUnknown(err: unknown): boolean {
  * Exported for tests.
  */
 export function clientMessage(message: string): string {
+  if (isReadOnlyReply(message)) {
+    return 'the Redis server is a read-only replica (READONLY), as after a failover; reconnecting to find the primary';
+  }
   if (message.includes("isn't writeable") || /^Connection is closed\.?$/.test(message)) {
     return 'Redis is not connected (reconnecting)';
   }
@@ -254,6 +257,14 @@ export function clientMessage(message: string): string {
     return 'the connection to Redis dropped during the command (reconnecting)';
   }
   return message;
+}
+
+/**
+ * True for Redis's `READONLY` error reply (a write sent to a read-only replica), also as ioredis
+ * words it for a script (`READONLY You can't write against a read only replica. script: ...`).
+ */
+function isReadOnlyReply(message: string): boolean {
+  return message.startsWith('READONLY ');
 }
 
 /**
@@ -437,6 +448,12 @@ export class RedisCounterStore implements CounterStore {
       commandTimeout: this.commandTimeoutMs,
       connectTimeout: this.commandTimeoutMs,
       retryStrategy: (times) => Math.min(100 * times, 2000),
+      // A server that answers READONLY was the primary and is a replica now (a failover: managed
+      // Redis keeps the endpoint's name and moves it to the new primary), or the DSN names a
+      // replica. This connection stays with the replica until it drops: connect again, so the
+      // endpoint leads to the primary. The refused command is not sent again (it wrote nothing: a
+      // script stops at its first write); its call is refused or admitted by the fail mode.
+      reconnectOnError: (err) => isReadOnlyReply(err.message),
       ...opts.redisOptions,
     }) as ScriptedRedis;
     // Errors surface on each command; the connection-level event would otherwise crash the process.
