@@ -249,6 +249,7 @@ async function open(name) {
     proxyPid,
     serverPid,
     cpu: { client: 0, proxy: 0, server: 0, calls: 0 },
+    seqCpu: { client: 0, proxy: 0, server: 0, calls: 0 },
     seqLat: [],
     seqMs: 0,
     parLat: [],
@@ -258,7 +259,25 @@ async function open(name) {
   };
 }
 
+/** CPU time used so far by the client (this process), the proxy and the server (microseconds). */
+function cpuNow(p) {
+  const c = process.cpuUsage();
+  return {
+    client: c.user + c.system,
+    proxy: p.proxyPid ? processCpuUs(p.proxyPid) : 0,
+    server: p.serverPid ? processCpuUs(p.serverPid) : 0,
+  };
+}
+
+/** Adds the CPU time used since `before` (from {@link cpuNow}) by `n` calls to `acc`. */
+function addCpu(p, acc, before, n) {
+  const after = cpuNow(p);
+  for (const k of ['client', 'proxy', 'server']) acc[k] += after[k] - before[k];
+  acc.calls += n;
+}
+
 async function seqRound(p, n) {
+  const c0 = cpuNow(p);
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const s = performance.now();
@@ -266,15 +285,14 @@ async function seqRound(p, n) {
     p.seqLat.push(performance.now() - s);
   }
   const ms = performance.now() - t0;
+  addCpu(p, p.seqCpu, c0, n);
   p.seqMs += ms;
   p.seqRounds.push(n / ms);
 }
 
 async function parRound(p, n) {
   let next = 0;
-  const c0 = process.cpuUsage();
-  const p0 = p.proxyPid ? processCpuUs(p.proxyPid) : 0;
-  const s0 = p.serverPid ? processCpuUs(p.serverPid) : 0;
+  const c0 = cpuNow(p);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async () => {
@@ -286,11 +304,7 @@ async function parRound(p, n) {
     }),
   );
   const ms = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  p.cpu.client += c.user + c.system;
-  p.cpu.proxy += p.proxyPid ? processCpuUs(p.proxyPid) - p0 : 0;
-  p.cpu.server += p.serverPid ? processCpuUs(p.serverPid) - s0 : 0;
-  p.cpu.calls += n;
+  addCpu(p, p.cpu, c0, n);
   p.parMs += ms;
   p.parRounds.push(n / ms);
 }
@@ -347,6 +361,8 @@ for (const p of sessions) {
     seqRounds: p.seqRounds,
     parRounds: p.parRounds,
     cpu: p.cpu,
+    seqCpu: p.seqCpu,
+    seqUsPerCall: (p.seqMs * 1000) / p.seqLat.length,
     proxyPid: p.proxyPid,
   });
 }
@@ -425,15 +441,30 @@ for (const line of noise) console.log(`info  ${line}`);
 // Where the CPU goes with 16 calls in flight. The client, the proxy and the server share the
 // machine's cores, and at 16 in flight all three are busy: throughput then follows the CPU time
 // the three spend per call together, and the ratio of those sums predicts the throughput ratio.
-const perCall = (r, k) => r.cpu[k] / r.cpu.calls;
-const cpuTotal = (r) => perCall(r, 'client') + perCall(r, 'proxy') + perCall(r, 'server');
-const cpuLines = results.map(
-  (r) =>
-    `${r.name.padStart(12)}  client ${f(perCall(r, 'client'), 1)}  proxy ${r.proxyPid ? f(perCall(r, 'proxy'), 1) : '-'}  server ${f(perCall(r, 'server'), 1)}  total ${f(cpuTotal(r), 1)} us/call  (relay total / this total: ${f(cpuTotal(relay) / cpuTotal(r), 2)})`,
+const perCall = (acc, k) => acc[k] / acc.calls;
+const cpuTotal = (acc) => perCall(acc, 'client') + perCall(acc, 'proxy') + perCall(acc, 'server');
+const cpuLine = (r, acc, tail) =>
+  `${r.name.padStart(12)}  client ${f(perCall(acc, 'client'), 1)}  proxy ${r.proxyPid ? f(perCall(acc, 'proxy'), 1) : '-'}  server ${f(perCall(acc, 'server'), 1)}  total ${f(cpuTotal(acc), 1)} us/call  ${tail}`;
+const cpuLines = results.map((r) =>
+  cpuLine(r, r.cpu, `(relay total / this total: ${f(cpuTotal(relay.cpu) / cpuTotal(r.cpu), 2)})`),
 );
 const cpuNote = `CPU time per call with ${IN_FLIGHT} in flight (all threads; the proxy and server from /proc/<pid>/task/*/schedstat, the client from process.cpuUsage()):`;
 console.log(`info  ${cpuNote}`);
 for (const line of cpuLines) console.log(`info  ${line}`);
+// Sequentially, one call is in flight: the client, the proxy and the server take turns, so the
+// wall time of a call is about the sum of their CPU times (each wakes, works, writes, sleeps).
+// A process's cost per call is higher than with 16 in flight: every message is handled alone,
+// after a sleep, with cold caches, and every write wakes a sleeping reader.
+const seqCpuLines = results.map((r) =>
+  cpuLine(
+    r,
+    r.seqCpu,
+    `wall ${f(r.seqUsPerCall, 1)} us/call (CPU sum / wall: ${f(cpuTotal(r.seqCpu) / r.seqUsPerCall, 2)})`,
+  ),
+);
+const seqCpuNote = 'CPU time per call, sequential (the same sources), against the wall time of a call:';
+console.log(`info  ${seqCpuNote}`);
+for (const line of seqCpuLines) console.log(`info  ${line}`);
 
 let gitRev = 'unknown';
 try {
@@ -444,6 +475,6 @@ const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model 
 const out = join(root, 'bench/results', `proxy-${stamp.slice(0, 10)}.md`);
 writeFileSync(
   out,
-  `# Proxy benchmark, ${stamp}\n\nCommit ${gitRev}; ${machine}; ${SEQ_CALLS} sequential calls, ${PAR_CALLS} calls with ${IN_FLIGHT} in flight${QUICK ? ' (BENCH_QUICK)' : ''}.\nReproduce: \`pnpm bench proxy\`.\n\n\`\`\`\n${table}\n\`\`\`\n\n${targets.map(([l, ok]) => `- ${ok ? 'PASS' : 'MISS'} ${l}`).join('\n')}\n${noise.map((l) => `- ${l}`).join('\n')}\n\n${cpuNote}\n\n\`\`\`\n${cpuLines.join('\n')}\n\`\`\`\n`,
+  `# Proxy benchmark, ${stamp}\n\nCommit ${gitRev}; ${machine}; ${SEQ_CALLS} sequential calls, ${PAR_CALLS} calls with ${IN_FLIGHT} in flight${QUICK ? ' (BENCH_QUICK)' : ''}.\nReproduce: \`pnpm bench proxy\`.\n\n\`\`\`\n${table}\n\`\`\`\n\n${targets.map(([l, ok]) => `- ${ok ? 'PASS' : 'MISS'} ${l}`).join('\n')}\n${noise.map((l) => `- ${l}`).join('\n')}\n\n${cpuNote}\n\n\`\`\`\n${cpuLines.join('\n')}\n\`\`\`\n\n${seqCpuNote}\n\n\`\`\`\n${seqCpuLines.join('\n')}\n\`\`\`\n`,
 );
 console.error(`proxy bench: results saved to ${out}`);
