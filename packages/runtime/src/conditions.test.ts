@@ -125,7 +125,6 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('eq', '1.0', { v: '1' })).toBe(false);
     expect(holds('eq', '1.0', { v: 1 })).toBe(true);
     expect(holds('eq', 'main', { v: 'main' })).toBe(true);
-    expect(holds('eq', true, { v: 'true' })).toBe(false);
     expect(holds('eq', 0, { v: '' })).toBe(false);
     expect(holds('neq', 'draft', { v: 'final' })).toBe(true);
     expect(holds('neq', 5, { v: '5' })).toBe(false);
@@ -208,6 +207,35 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
       expect(asNumber(v)).toBeUndefined();
     }
     expect(DECIMAL_LITERAL.source).toBe('^-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?$');
+  });
+
+  it('booleans against text: the policy text "true" / "false" is the boolean, as Intercept reads it', () => {
+    // Policies written for Intercept quote their values; it compares both sides as text.
+    expect(holds('neq', 'false', { v: false })).toBe(false);
+    expect(holds('neq', 'false', { v: true })).toBe(true);
+    expect(holds('neq', 'true', { v: true })).toBe(false);
+    expect(holds('eq', 'true', { v: true })).toBe(true);
+    expect(holds('eq', 'false', { v: true })).toBe(false);
+    expect(holds('not_in', ['true'], { v: true })).toBe(false);
+    expect(holds('in', ['false', 'x'], { v: false })).toBe(true);
+    expect(holds('contains', 'false', { v: [true, false] })).toBe(true);
+    // Other text that reads as a boolean is undecidable: eq and neq both fail.
+    expect(holds('neq', 'True', { v: true })).toBe(false);
+    expect(holds('eq', 'True', { v: true })).toBe(false);
+    expect(holds('neq', ' no', { v: false })).toBe(false);
+    // Text that is no boolean word is unequal to a boolean.
+    expect(holds('neq', 'draft', { v: true })).toBe(true);
+    expect(holds('eq', 'draft', { v: true })).toBe(false);
+    // A boolean argument against the policy's boolean is plain equality.
+    expect(holds('neq', false, { v: false })).toBe(false);
+    expect(holds('neq', false, { v: true })).toBe(true);
+    // An argument string that a coercing server reads as a boolean, against the policy's boolean:
+    // undecidable, so `neq: true` / `not_in: [true]` cannot be passed with "true" or "TRUE".
+    expect(holds('eq', true, { v: 'true' })).toBe(false);
+    expect(holds('neq', true, { v: 'true' })).toBe(false);
+    expect(holds('neq', true, { v: 'TRUE' })).toBe(false);
+    expect(holds('not_in', [true], { v: 'yes' })).toBe(false);
+    expect(holds('neq', true, { v: 'draft' })).toBe(true);
   });
 
   it('in / not_in: membership with the eq rules, over mixed-type lists', () => {

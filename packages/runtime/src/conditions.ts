@@ -109,14 +109,18 @@ function ambiguousNumeric(v: string): boolean {
  * Three-way equality behind `eq`, `neq`, `in`, `not_in` and `contains` on arrays: strict equality,
  * except that a number compares as a number with an argument string that is a plain integer
  * literal ({@link asNumber}: `5` eq `"5"`) and with a policy string that is a plain decimal literal
- * (`value: "2.5"` eq `2.5`). Two strings compare as text (`"1.0"` neq `"1"`); booleans never equal
- * strings. `actual` is the argument, `expected` the policy's value.
+ * (`value: "2.5"` eq `2.5`). Two strings compare as text (`"1.0"` neq `"1"`). A boolean argument
+ * equals the policy text `"true"` / `"false"` it reads as (Intercept compares both as text, and its
+ * policies quote values); other text is unequal to a boolean. `actual` is the argument, `expected`
+ * the policy's value.
  *
  * @returns `true` equal, `false` unequal, `undefined` undecidable: a number against an argument
  *   string some parser reads a number from that is no plain integer literal (`" 5 "`, `"0x5"`,
  *   `"+5"`, `"05"`, `"5.0"`, `"5e0"`, `"5abc"`) or that a double rounds, a number against a loosely
- *   numeric policy string, and an {@link InexactNumber} against anything. Callers deny on
- *   `undefined`.
+ *   numeric policy string, a boolean against other text that reads as one (`"True"`, `"no"`,
+ *   `" on"`: a policy's boolean against such an argument string too, `"true"` included, since a
+ *   coercing server reads it as the boolean), and an {@link InexactNumber} against anything.
+ *   Callers deny on `undefined`.
  */
 export function compareEquals(actual: unknown, expected: unknown): boolean | undefined {
   if (actual === expected) return true;
@@ -134,8 +138,21 @@ export function compareEquals(actual: unknown, expected: unknown): boolean | und
     if (a === undefined) return ambiguousNumeric(actual) ? undefined : false;
     return a === expected;
   }
+  if (typeof actual === 'boolean' && typeof expected === 'string') {
+    // Intercept compares both as text, and policies written for it quote their values: the text
+    // `true` / `false` is the boolean its author meant (`neq: "false"` must refuse `false`).
+    if (expected === 'true' || expected === 'false') return actual === (expected === 'true');
+    return BOOLEAN_WORD.test(expected) ? undefined : false;
+  }
+  if (typeof expected === 'boolean' && typeof actual === 'string') {
+    // Servers that coerce read `"false"` (or `"no"`) as a boolean: only they know which.
+    return BOOLEAN_WORD.test(actual) ? undefined : false;
+  }
   return false;
 }
+
+/** Text some reader takes for a boolean (`True`, ` no`, `ON`...): equality with a boolean is undecidable. */
+const BOOLEAN_WORD = /^\s*(?:true|false|yes|no|on|off)\s*$/i;
 
 /** {@link compareEquals} collapsed to a boolean (undecidable counts as unequal). */
 export function looseEquals(actual: unknown, expected: unknown): boolean {
