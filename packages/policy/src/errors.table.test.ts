@@ -189,6 +189,12 @@ const cases: {
     column: 41,
   },
   {
+    code: 'counter-read-elsewhere',
+    yaml: `${V}tools:\n  a:\n    rules:\n      - { name: r, state: { counter: n, window: day }, conditions: [{ path: state.a.n, op: lte, value: 3 }] }\n  b:\n    rules:\n      - { name: r, state: { counter: n, window: day }, conditions: [{ path: state.a.n, op: lte, value: 3 }] }\n`,
+    line: 8,
+    column: 77,
+  },
+  {
     code: 'duplicate-counter',
     yaml: `${rule('{ name: a, action: allow, state: { counter: c, window: day } }')}      - { name: b, action: allow, state: { counter: c, window: hour } }\n`,
     line: 6,
@@ -274,6 +280,18 @@ const cases: {
     column: 68,
   },
   {
+    code: 'yaml-integer-as-text',
+    yaml: rule('{ name: r, conditions: [{ path: args.port, op: not_in, value: [3_306, 5432] }] }'),
+    line: 5,
+    column: 72,
+  },
+  {
+    code: 'yaml-merge-key',
+    yaml: `${V}lim: &lim { rate_limit: 5/minute }\ntools:\n  t:\n    rules:\n      - name: r\n        <<: *lim\n`,
+    line: 7,
+    column: 9,
+  },
+  {
     code: 'invisible-text',
     yaml: rule('{ name: r, conditions: [{ path: "args.force ", op: exists, value: false }] }'),
     line: 5,
@@ -311,6 +329,7 @@ const WARNINGS: readonly PolicyErrorCode[] = [
   'wildcard-lists-nothing',
   'empty-list',
   'list-item-never-matches',
+  'counter-read-elsewhere',
 ];
 
 describe('error table: one policy per code, exact position', () => {

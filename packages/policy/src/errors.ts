@@ -39,6 +39,10 @@ export const POLICY_ERROR_CODES = {
     'A plain `yes`/`no`/`on`/`off` in a condition value, which YAML 1.1 reads as a boolean, loads as text here (YAML 1.2) (warning).',
   'yaml-11-octal':
     'A plain number with a leading zero (`0755`) in a condition value, which YAML 1.1 reads as octal, loads as decimal here (YAML 1.2) (warning).',
+  'yaml-integer-as-text':
+    'A plain integer written with `_` separators or as `0b` binary (`3_306`, `0b11`) in a condition value: text here (YAML 1.2), a number to Intercept.',
+  'yaml-merge-key':
+    'A YAML 1.1 merge key (`<<: *name`), which YAML 1.2 reads as an ordinary key: write the members out.',
   'yaml-complex-key': 'A mapping key is a list or mapping (`? [a, b]`); keys must be plain scalars.',
   'yaml-key-not-text':
     'An unquoted key that YAML reads as a number or boolean and loads as other text (`1.0` as "1", `0x1F` as "31").',
@@ -78,6 +82,8 @@ export const POLICY_ERROR_CODES = {
     '`state.increment` is 0 (read as 1, as in Intercept) or is given beside `increment_from` (which wins) (warning).',
   'increment-from-not-args': '`state.increment_from` does not start with `args.`.',
   'counter-under-glob': 'A `state` counter is declared under a glob key, which has no single scope.',
+  'counter-read-elsewhere':
+    "A rule counts a counter under its tool but its conditions read another scope's counter of that name, never its own (warning).",
   'undefined-counter': 'A condition reads `state.<scope>.<counter>` but no rule defines that counter.',
   'duplicate-counter': 'Two rules define the same counter in the same scope.',
   'invalid-rate-limit': '`rate_limit` is neither `N/window` nor `{ max, window }`.',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from './parse.js';
+import { goIntegerValue } from './yaml-source.js';
 
 const cond = (value: string) =>
   `version: "1"\ntools:\n  t:\n    rules:\n      - conditions: [{ path: args.a, op: ${value} }]\n`;
@@ -41,6 +42,47 @@ describe('numbers and booleans as YAML loads them', () => {
     ])
       expect(parsePolicy(cond(`lte, value: ${v}`)).errors, v).toEqual([]);
     expect(parsePolicy(cond('eq, value: "1098765432109876543"')).errors).toEqual([]);
+  });
+
+  it('an integer written as Go writes it (3_306, 0b11) is an error: text here, a number to Intercept', () => {
+    const r = parsePolicy(cond('not_in, value: [3_306, 5432, "5_432"]'), { filename: 'p.yaml' });
+    expect(r.errors).toEqual([
+      {
+        file: 'p.yaml',
+        line: 5,
+        column: 58,
+        code: 'yaml-integer-as-text',
+        message:
+          '`3_306` loads as the text "3_306" (YAML 1.2), where Intercept\'s YAML reads the integer 3306',
+        hint: 'write `3306` for the number, or quote it (`"3_306"`) to mean the text',
+        severity: 'error',
+      },
+    ]);
+    expect(parsePolicy(cond('eq, value: 0b101')).errors.map((e) => e.message)).toEqual([
+      '`0b101` loads as the text "0b101" (YAML 1.2), where Intercept\'s YAML reads the integer 5',
+    ]);
+    // Only condition values: a rule name or on_deny that looks like one is text to both.
+    expect(
+      parsePolicy('version: "1"\ntools:\n  t:\n    rules:\n      - name: 1_000\n        action: deny\n')
+        .errors,
+    ).toEqual([]);
+    // Numbers to both loaders, and text both read as text, are fine.
+    for (const v of ['0x1F', '0o17', '"3_306"', '3306', 'a_1', '1_000.5'])
+      expect(parsePolicy(cond(`eq, value: ${v}`)).errors, v).toEqual([]);
+  });
+
+  it('goIntegerValue reads what Go reads: separators anywhere after the first digit, 0b/0o/0x, a leading 0 octal', () => {
+    expect(goIntegerValue('3_306')).toBe(3306);
+    expect(goIntegerValue('-1_000')).toBe(-1000);
+    expect(goIntegerValue('+1_0')).toBe(10);
+    expect(goIntegerValue('1__0_')).toBe(10);
+    expect(goIntegerValue('0b11')).toBe(3);
+    expect(goIntegerValue('0B1_1')).toBe(3);
+    expect(goIntegerValue('0x_1F')).toBe(31);
+    expect(goIntegerValue('0o1_7')).toBe(15);
+    expect(goIntegerValue('0_755')).toBe(493);
+    for (const v of ['0x1F', '0o17', '3306', '_1', '0b', '0b_', '1_000.5', 'a_1', '9_007_199_254_740_993'])
+      expect(goIntegerValue(v), v).toBeUndefined();
   });
 
   it('a plain yes/no/on/off warns that it is text; quoted, or true/false, it does not', () => {

@@ -523,6 +523,16 @@ describe('messages that name what was written', () => {
         code: 'unknown-operator',
         hint: 'did you mean `not_regex`?',
       });
+    // Capitals and stray spaces are not typos of their own: `LTE` is `lte`.
+    for (const [spelling, meant] of [
+      ['LTE', 'lte'],
+      ['"Not_In "', 'not_in'],
+      ['NOT_REGEX', 'not_regex'],
+    ])
+      expect(parsePolicy(cond(`${spelling}, value: "x"`)).errors[0]).toMatchObject({
+        code: 'unknown-operator',
+        hint: `did you mean \`${meant}\`?`,
+      });
   });
 
   it('regex literals with flags warn; slashes without flags (a path) do not', () => {
@@ -590,5 +600,92 @@ describe('Intercept policies with unquoted numbers and booleans as text', () => 
 
   it('keeps version typed: an unquoted version is still refused', () => {
     expect(parsePolicy('version: 1\n').errors.map((e) => e.code)).toEqual(['invalid-version']);
+  });
+});
+
+describe('a counter read under another tool (counter-read-elsewhere)', () => {
+  const policy = (readScope: string) =>
+    [
+      'version: "1"',
+      'tools:',
+      '  create_refund:',
+      '    rules:',
+      '      - name: refunds per day',
+      '        state: { counter: daily_count, window: day }',
+      '        conditions: [{ path: state.create_refund.daily_count, op: lte, value: 3 }]',
+      '  create_payout:',
+      '    rules:',
+      '      - name: payouts per day',
+      '        state: { counter: daily_count, window: day }',
+      `        conditions: [{ path: state.${readScope}.daily_count, op: lte, value: 3 }]`,
+      '',
+    ].join('\n');
+
+  it('warns when a rule counts under its tool but reads the same counter of another tool', () => {
+    const r = parsePolicy(policy('create_refund'), { filename: 'p.yaml' });
+    expect(r.errors).toEqual([]);
+    expect(r.warnings.map((w) => [w.code, w.line, w.column, w.message, w.hint])).toEqual([
+      [
+        'counter-read-elsewhere',
+        12,
+        30,
+        'rule "payouts per day" counts "daily_count" for "create_payout" but reads state.create_refund.daily_count, the counter of "create_refund": its own count is never checked',
+        "write `state.create_payout.daily_count` to limit this tool's calls (a rule copied from another tool?)",
+      ],
+    ]);
+  });
+
+  it("is silent when the rule reads its own counter, also beside another tool's", () => {
+    expect(parsePolicy(policy('create_payout')).warnings).toEqual([]);
+    const both = policy('create_payout').replace(
+      '        conditions: [{ path: state.create_payout.daily_count, op: lte, value: 3 }]',
+      '        conditions:\n          - { path: state.create_payout.daily_count, op: lte, value: 3 }\n          - { path: state.create_refund.daily_count, op: lte, value: 3 }',
+    );
+    expect(parsePolicy(both).warnings).toEqual([]);
+  });
+
+  it("names a missing counter with the window its name speaks of, and Intercept's _rate_ counters for what they are", () => {
+    const hint = (path: string) =>
+      parsePolicy(
+        `version: "1"\ntools:\n  t:\n    rules:\n      - conditions: [{ path: ${path}, op: lte, value: 3 }]\n`,
+      )
+        .errors.filter((e) => e.code === 'undefined-counter')
+        .map((e) => e.hint);
+    expect(hint('state.t.hourly_calls')).toEqual([
+      'add `state: { counter: hourly_calls, window: hour }` to a rule under "t"',
+    ]);
+    expect(hint('state.t.calls_per_minute')).toEqual([
+      'add `state: { counter: calls_per_minute, window: minute }` to a rule under "t"',
+    ]);
+    expect(hint('state.t.spend')).toEqual([
+      'add `state: { counter: spend, window: day }` to a rule under "t"',
+    ]);
+    expect(hint('state.t._rate_hour')).toEqual([
+      '`_rate_hour` is Intercept\'s internal count of a rate_limit, which no condition can read here: a `rate_limit` rule under "t" denies past its bound by itself, or count with `state: { counter: <name>, window: hour }` and read that',
+    ]);
+  });
+});
+
+describe('whitespace inside a brace group (invisible-text)', () => {
+  it('names the alternative with a space, in tool keys and hide entries, and the key to write', () => {
+    const r = parsePolicy(
+      'version: "1"\nhide: ["{move_file, delete_file}"]\ntools:\n  "{write_file, edit_file,create_directory }":\n    rules: [{ action: deny }]\n',
+    );
+    expect(r.warnings.map((w) => [w.code, w.message, w.hint])).toEqual([
+      [
+        'invisible-text',
+        'hide entry "{move_file, delete_file}" has the brace alternative " delete_file", which starts with whitespace, so it hides no tool spelled without it',
+        'write "{move_file,delete_file}"',
+      ],
+      [
+        'invisible-text',
+        'tool key "{write_file, edit_file,create_directory }" has the brace alternative " edit_file", which starts with whitespace, so its rules apply to no tool spelled without it',
+        'write "{write_file,edit_file,create_directory}"',
+      ],
+    ]);
+    expect(
+      parsePolicy('version: "1"\ntools:\n  "{write_file,edit_file}":\n    rules: [{ action: deny }]\n')
+        .warnings,
+    ).toEqual([]);
   });
 });

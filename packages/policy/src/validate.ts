@@ -480,6 +480,25 @@ function invisibleText(s: string): string | undefined {
   return invisibleCharacter(s);
 }
 
+/** `s` without whitespace beside the commas and braces of its brace groups. */
+function tidyBraces(s: string): string {
+  return s.replace(/(?<!\\)\{[^{}]*\}/g, (g) => g.replace(/\s*([{,}])\s*/g, '$1'));
+}
+
+/**
+ * For a tool key or hide entry: {@link invisibleText}, or an alternative of a brace group that
+ * starts or ends with whitespace (`{write_file, edit_file}` names " edit_file", not "edit_file").
+ */
+function invisibleInName(s: string): string | undefined {
+  const unseen = invisibleText(s);
+  if (unseen || !isGlob(s)) return unseen;
+  for (const group of s.matchAll(/(?<!\\)\{([^{}]*)\}/g))
+    for (const alt of group[1]!.split(','))
+      if (/^\s|\s$/u.test(alt) && alt.trim() !== '')
+        return `has the brace alternative ${JSON.stringify(alt)}, which ${/^\s/u.test(alt) ? 'starts' : 'ends'} with whitespace`;
+  return undefined;
+}
+
 /**
  * `holds the invisible character U+XXXX` for the first character of `s` nobody can see: a
  * zero-width, bidi control, other format or control character, a line or paragraph separator, or
@@ -524,13 +543,15 @@ function semanticChecks(doc: Obj, add: Add): void {
           'remove the duplicate',
         );
       else seen.set(as, i);
-      const unseen = invisibleText(h);
+      const unseen = invisibleInName(h);
       if (unseen)
         add(
           ['hide', i],
           'invisible-text',
           `hide entry ${JSON.stringify(h)} ${unseen}, so it hides no tool spelled without it`,
-          'write the tool name alone',
+          unseen.startsWith('has the brace')
+            ? `write ${JSON.stringify(tidyBraces(h))}`
+            : 'write the tool name alone',
           {
             severity: 'warning',
           },
@@ -591,13 +612,15 @@ function semanticChecks(doc: Obj, add: Add): void {
         'write a tool name, a glob or "*" (a bare `null` or `~` key is empty in YAML; quote it if a tool has that name)',
         { at: 'key' },
       );
-    const unseen = key.trim() === '' ? undefined : invisibleText(key);
+    const unseen = key.trim() === '' ? undefined : invisibleInName(key);
     if (unseen)
       add(
         entryPath,
         'invisible-text',
         `tool key ${JSON.stringify(key)} ${unseen}, so its rules apply to no tool spelled without it`,
-        'write the tool name alone',
+        unseen.startsWith('has the brace')
+          ? `write ${JSON.stringify(tidyBraces(key))}`
+          : 'write the tool name alone',
         { at: 'key', severity: 'warning' },
       );
     const glob = isGlob(key);
@@ -744,10 +767,29 @@ function semanticChecks(doc: Obj, add: Add): void {
       }
       if (hasRl) checkRateLimit(rule.rate_limit, [...rp, 'rate_limit'], add);
 
+      const readsBefore = reads.length;
       if (Array.isArray(rule.conditions))
         rule.conditions.forEach((c, j) => {
           if (isObj(c)) checkCondition(c, [...rp, 'conditions', j], add, reads);
         });
+      // A rule copied from another tool that counts under its new tool but still reads the old
+      // tool's counter of the same name: its own count is never checked, so nothing limits it.
+      const counted =
+        isObj(rule.state) && typeof rule.state.counter === 'string' ? rule.state.counter : undefined;
+      if (counted !== undefined && !glob) {
+        const own = reads.slice(readsBefore).filter((r) => r.counter === counted);
+        if (own.length > 0 && !own.some((r) => r.scope === scope)) {
+          const other = own[0]!;
+          const shown = (sc: string) => (sc === '_global' ? '_global' : sc);
+          add(
+            [...other.path, 'path'],
+            'counter-read-elsewhere',
+            `rule "${name}" counts "${counted}" for "${key}" but reads state.${shown(other.scope)}.${counted}, the counter of ${other.scope === '_global' ? 'the "*" entry' : `"${other.scope}"`}: its own count is never checked`,
+            `write \`state.${shown(scope)}.${counted}\` to limit this tool's calls (a rule copied from another tool?)`,
+            { severity: 'warning' },
+          );
+        }
+      }
 
       if (isObj(rule.validate) && 'schema' in rule.validate) {
         const schema = rule.validate.schema;
@@ -803,15 +845,27 @@ function semanticChecks(doc: Obj, add: Add): void {
     const id = `${r.scope}.${r.counter}`;
     if (defined.has(id)) continue;
     const guess = didYouMean(id, [...defined.keys()]);
+    const under = r.scope === '_global' ? '*' : r.scope;
     add(
       [...r.path, 'path'],
       'undefined-counter',
       `condition references state.${id} but no rule defines that counter`,
       guess
         ? `did you mean \`state.${guess}\`?`
-        : `add \`state: { counter: ${r.counter}, window: day }\` to a rule under "${r.scope === '_global' ? '*' : r.scope}"`,
+        : r.counter.startsWith('_rate_')
+          ? `\`${r.counter}\` is Intercept's internal count of a rate_limit, which no condition can read here: a \`rate_limit\` rule under "${under}" denies past its bound by itself, or count with \`state: { counter: <name>, window: ${windowOfName(r.counter.slice(6)) ?? 'hour'} }\` and read that`
+          : `add \`state: { counter: ${r.counter}, window: ${windowOfName(r.counter) ?? 'day'} }\` to a rule under "${under}"`,
     );
   }
+}
+
+/** The fixed window a counter's name speaks of (`hourly_count` is hour), if any. */
+function windowOfName(name: string): 'minute' | 'hour' | 'day' | undefined {
+  const words = name.toLowerCase();
+  if (/(^|[^a-z])(minute|minutes|min|per_min)([^a-z]|$)|minutely/.test(words)) return 'minute';
+  if (/(^|[^a-z])(hour|hours|hr)([^a-z]|$)|hourly/.test(words)) return 'hour';
+  if (/(^|[^a-z])(day|days)([^a-z]|$)|daily/.test(words)) return 'day';
+  return undefined;
 }
 
 function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): void {
@@ -869,7 +923,9 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
   const op = c.op;
   if (typeof op !== 'string' || !(CONDITION_OPS as readonly string[]).includes(op)) {
     const guess =
-      typeof op === 'string' ? (OP_SYMBOLS[op.trim()] ?? didYouMean(op, CONDITION_OPS)) : undefined;
+      typeof op === 'string'
+        ? (OP_SYMBOLS[op.trim()] ?? didYouMean(op.trim().toLowerCase(), CONDITION_OPS))
+        : undefined;
     add(
       [...cp, 'op'],
       'unknown-operator',

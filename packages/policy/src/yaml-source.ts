@@ -63,6 +63,24 @@ const YAML11_BOOLEANS: ReadonlySet<string> = new Set(
   ['yes', 'no', 'on', 'off'].flatMap((w) => [w, w[0]!.toUpperCase() + w.slice(1), w.toUpperCase()]),
 );
 
+/**
+ * The integer Go's YAML (yaml.v3, which Intercept loads policies with) reads from a plain scalar
+ * that YAML 1.2 loads as text: digits with `_` separators (`3_306`) or a `0b` binary literal
+ * (`0b11`), as in Go source (`strconv.ParseInt(s, 0, 64)` after dropping the underscores).
+ * Undefined for anything else, `0x1F` and `0o17` included (numbers to both).
+ */
+export function goIntegerValue(written: string): number | undefined {
+  const m = /^([-+]?)(0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$/.exec(written);
+  if (!m || !(written.includes('_') || /^[-+]?0[bB]/.test(written))) return undefined;
+  const digits = m[2]!.replace(/_/g, '');
+  if (/^0[bBoOxX]$/.test(digits)) return undefined;
+  // A decimal with a leading zero is octal to Go (`0_755` is 493).
+  const text = /^0[0-7]+$/.test(digits) ? `0o${digits.slice(1)}` : digits;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) return undefined;
+  return m[1] === '-' ? -value : value;
+}
+
 /** True for the path of a condition's `value`, or of anything inside it (an `in` list's items). */
 function isConditionValue(path: readonly (string | number)[] | undefined): boolean {
   return (
@@ -473,6 +491,26 @@ export function readYaml(text: string, file: string, options: ReadYamlOptions = 
       } else if (
         typeof v === 'string' &&
         n.type === 'PLAIN' &&
+        goIntegerValue(written) !== undefined &&
+        isConditionValue(paths.get(n))
+      ) {
+        // `3_306`, `0b11`: text to YAML 1.2, an integer to Intercept's YAML (Go's yaml.v3 parses
+        // integers the way Go source writes them). Compared as text, `not_in: [3_306]` would let
+        // 3306 through: refused, with both spellings that say what is meant.
+        const p = posOf(n.range[0]);
+        errors.push(
+          err(
+            file,
+            p.line,
+            p.col,
+            'yaml-integer-as-text',
+            `\`${written}\` loads as the text "${written}" (YAML 1.2), where Intercept's YAML reads the integer ${goIntegerValue(written)}`,
+            `write \`${goIntegerValue(written)}\` for the number, or quote it (\`"${written}"\`) to mean the text`,
+          ),
+        );
+      } else if (
+        typeof v === 'string' &&
+        n.type === 'PLAIN' &&
         YAML11_BOOLEANS.has(written) &&
         isConditionValue(paths.get(n))
       ) {
@@ -539,6 +577,19 @@ export function readYaml(text: string, file: string, options: ReadYamlOptions = 
                 'yaml-complex-key',
                 'a mapping key must be a plain value, not a list or mapping',
                 'write the key as a name, e.g. `create_issue:`; quote it if it contains brackets',
+              ),
+            );
+          } else if (keys && isScalar(keyNode) && keyNode.type === 'PLAIN' && keyNode.value === '<<') {
+            // YAML 1.1's merge key, which Intercept's YAML applies, is an ordinary key to YAML 1.2:
+            // the members it stands for would be missing, and `<<` taken for a name.
+            errors.push(
+              err(
+                file,
+                p.line,
+                p.col,
+                'yaml-merge-key',
+                'merge keys (`<<: *name`) are not supported: YAML 1.2 reads `<<` as an ordinary key',
+                'write the members out; an alias may stand for a whole value (`rate_limit: *hourly`)',
               ),
             );
           } else if (keys) {
