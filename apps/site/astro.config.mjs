@@ -53,6 +53,7 @@ export default defineConfig({
             { label: 'All servers', link: '/servers/' },
             { label: 'Categories', link: '/categories/' },
             { label: 'Risk levels', link: '/risks/' },
+            { label: 'Tools that return credentials', link: '/secrets/' },
           ],
         },
         {

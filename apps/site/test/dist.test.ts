@@ -34,6 +34,17 @@ describe('built site (dist/)', () => {
     expect(servers.sort()).toEqual(data.servers.map((s) => s.id).sort());
   });
 
+  it('lists the tools that return live credentials, and says so on their pages', () => {
+    const list = readFileSync(join(DIST, 'secrets/index.html'), 'utf8');
+    for (const t of data.secrets) expect(list, t.url).toContain(`href="${t.url}"`);
+    expect(data.secrets.map((t) => `${t.serverId}/${t.name}`)).toContain('neon/get_connection_string');
+    const page = readFileSync(join(DIST, 'tools/neon/get_connection_string/index.html'), 'utf8');
+    expect(page).toContain('data-testid="secrets-note"');
+    expect(page).toContain('Returns a Postgres connection string that includes the role&#39;s password.');
+    const plain = readFileSync(join(DIST, 'tools/neon/list_projects/index.html'), 'utf8');
+    expect(plain).not.toContain('data-testid="secrets-note"');
+  });
+
   it('serves a starter policy per server that compiles', () => {
     const files = readdirSync(join(DIST, 'policies')).sort();
     expect(files).toEqual(data.servers.map((s) => `${s.id}.yaml`).sort());

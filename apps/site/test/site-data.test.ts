@@ -29,6 +29,45 @@ const catalogTool = (serverId: string, name: string) => {
 const agentcore = data.servers.find((s) => s.id === 'aws-bedrock-agentcore');
 const interpreter = agentcore?.tools.find((t) => t.name === 'start_code_interpreter_session');
 
+describe('tools that return live credentials', () => {
+  it('keep their category, and their recommended policy, FAQ and text say they are denied for it', () => {
+    const tool = catalogTool('neon', 'get_connection_string');
+    expect(tool.category).toBe('Read');
+    expect(tool.secrets).toBe("Returns a Postgres connection string that includes the role's password.");
+    const loaded = loadPolicy(tool.yaml, { filename: 'neon.get_connection_string.yaml' });
+    expect(loaded.ok).toBe(true);
+    expect(tool.yaml).toContain('action: deny');
+    expect(tool.rateLimit).toBeUndefined();
+    expect(categoryInPractice(tool)).toContain(
+      "its result carries live credentials (returns a Postgres connection string that includes the role's password)",
+    );
+    const faq = toolFaq(tool, data.servers.find((s) => s.id === 'neon')!);
+    expect(faq.find((f) => f.question.startsWith('Can I rate-limit'))?.answer).toMatch(
+      /^Yes, though the recommended policy denies `get_connection_string` outright \(its result carries live credentials\)\./,
+    );
+    expect(data.secrets.map((t) => `${t.serverId}/${t.name}`)).toEqual([
+      'azure/keyvault',
+      'digitalocean/docr-docker-credentials',
+      'digitalocean/doks-get-credentials',
+      'digitalocean/doks-get-kubeconfig',
+      'digitalocean/functions-create-access-key',
+      'digitalocean/functions-get-namespace',
+      'digitalocean/spaces-key-create',
+      'digitalocean/vector-db-get-credentials',
+      'everything/get-env',
+      'kubernetes-go/configuration_view',
+      'linear/linear_createManagedOAuthApplication',
+      'linear/linear_createOAuthClientCredentialsToken',
+      'linear/linear_rotateManagedOAuthApplicationSecret',
+      'linear/linear_rotateManagedOAuthApplicationWebhookSecret',
+      'neon/get_connection_string',
+      'neon/provision_neon_auth',
+    ]);
+    // Every other tool keeps the rule of its category.
+    expect(catalogTool('neon', 'list_projects').yaml).not.toContain('action: deny');
+  });
+});
+
 describe('site data from the real catalogue', () => {
   it('loads every catalogue file, one record per tool', () => {
     expect(data.catalogDir).toBe(join(repoRoot(), 'catalog'));

@@ -75,6 +75,27 @@ describe('buildCatalogEntry', () => {
     const again = parseCatalog(serializeCatalog(entry), 'demo.yaml');
     expect(again).toEqual(entry);
   });
+  it('copies a curated secrets note into the entry, and the serializer keeps it', () => {
+    const entry = buildCatalogEntry(snapshot, {
+      server: 'demo',
+      tools: {
+        get_x: { description: 'Returns x.', secrets: ' Returns the API key of x. ' },
+        drop_x: { description: 'Removes x for good.' },
+      },
+    });
+    expect(entry.tools[0]!.secrets).toEqual({ reason: 'Returns the API key of x.' });
+    expect(entry.tools[1]!.secrets).toBeUndefined();
+    const yaml = serializeCatalog(entry);
+    expect(yaml).toContain('    secrets:\n      reason: Returns the API key of x.\n');
+    expect(parseCatalog(yaml, 'demo.yaml')).toEqual(entry);
+    // A note must say what the result carries.
+    expect(() =>
+      buildCatalogEntry(snapshot, {
+        server: 'demo',
+        tools: { get_x: { description: 'Returns x.', secrets: ' ' }, drop_x: { description: 'Removes x.' } },
+      }),
+    ).toThrow('tools.0.secrets.reason: a secrets note must say what the result carries (reason)');
+  });
   it('names every tool without a curated description', () => {
     expect(() =>
       buildCatalogEntry(snapshot, { server: 'demo', tools: { get_x: { description: 'Returns x.' } } }),

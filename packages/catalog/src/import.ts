@@ -27,10 +27,13 @@ export interface Snapshot {
   tools: SnapshotTool[];
 }
 
-/** One curation file: our description (and a hand label, which the importer ignores) per tool. */
+/**
+ * One curation file: per tool, our description, a hand label (which the importer ignores), and,
+ * for a tool whose result carries live secrets, what it carries (`secrets`, copied into the entry).
+ */
 export interface Curation {
   server: string;
-  tools: Record<string, { description: string; category?: string }>;
+  tools: Record<string, { description: string; category?: string; secrets?: string }>;
 }
 
 /** An import problem: names the snapshot and every tool concerned. */
@@ -178,8 +181,8 @@ export function readCuration(dir: string, serverId: string): Curation | undefine
 
 /**
  * Build the catalogue entry of one snapshot: server metadata from the snapshot, descriptions from
- * the curation file, `inputSchema`, `title` and declared annotations from the snapshot. Hand labels
- * are not copied (they are the classifier's test fixture, not overrides).
+ * the curation file (and its `secrets` notes), `inputSchema`, `title` and declared annotations from
+ * the snapshot. Hand labels are not copied (they are the classifier's test fixture, not overrides).
  * @throws {ImportError} naming every tool that has no curated description, or when the result
  *   fails the catalogue schema (e.g. a description over 25 words).
  */
@@ -194,10 +197,12 @@ export function buildCatalogEntry(snapshot: Snapshot, curation: Curation | undef
   }
   const tools: CatalogTool[] = snapshot.tools.map((t) => {
     const annotations = t.annotations && Object.keys(t.annotations).length > 0 ? t.annotations : undefined;
+    const curated = curation!.tools[t.name]!;
     return {
       name: t.name,
       ...(t.title ? { title: t.title } : {}),
-      description: curation!.tools[t.name]!.description.trim(),
+      description: curated.description.trim(),
+      ...(curated.secrets !== undefined ? { secrets: { reason: String(curated.secrets).trim() } } : {}),
       inputSchema: t.inputSchema,
       ...(annotations ? { annotations } : {}),
     };
@@ -234,6 +239,7 @@ export function serializeCatalog(server: CatalogServer, header?: string): string
       ...(t.title ? { title: t.title } : {}),
       description: t.description,
       ...(t.category ? { category: t.category } : {}),
+      ...(t.secrets ? { secrets: t.secrets } : {}),
       ...(t.annotations ? { annotations: t.annotations } : {}),
       inputSchema: t.inputSchema,
     })),

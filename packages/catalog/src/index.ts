@@ -39,6 +39,7 @@ export {
   type PolicyRule,
   parameterSummary,
   RECOMMENDED_LIMITS,
+  type RecommendedFor,
   RULE_REASON,
   recommendedPolicy,
   recommendedRule,
@@ -73,6 +74,7 @@ export {
   catalogServerSchema,
   catalogToolSchema,
   categoryOverrideSchema,
+  secretsNoteSchema,
   toolAnnotationsSchema,
 } from './schema.js';
 export { type CatalogStats, type CategoryCounts, catalogStats } from './stats.js';
@@ -88,6 +90,7 @@ export {
   RISK_OF,
   RISKS,
   type Risk,
+  type SecretsNote,
   severity,
   type ToolAnnotations,
 } from './types.js';

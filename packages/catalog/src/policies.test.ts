@@ -258,3 +258,34 @@ describe('starterPolicy', () => {
     );
   });
 });
+
+describe('tools whose result carries live credentials (secrets note)', () => {
+  const env: CatalogTool = {
+    ...t('get_env', 'Returns the environment.'),
+    secrets: { reason: 'Returns every environment variable of the server.' },
+  };
+  it('are denied by the recommendation whatever their category, saying why', () => {
+    expect(recommendedRules(env, { category: 'Read' }, 'dev')).toEqual([
+      {
+        name: 'returns secrets: denied by default (dev)',
+        action: 'deny',
+        on_deny:
+          'get_env returns live credentials and is denied by this policy; ask a human to do it or change the policy',
+      },
+    ]);
+    expect(recommendedRules(env, { category: 'Financial' })[0]!.action).toBe('deny');
+  });
+  it('are named in the starter policy header and commented with what they return', () => {
+    const policy = starterPolicy({ id: 'dev', name: 'Dev', tools: [env, t('list_files', 'Lists files.')] });
+    expect(policy.yaml).toContain(
+      '# Denied as it returns live credentials (a rate limit does not protect a secret one call hands over): "get_env".',
+    );
+    expect(policy.yaml).toContain(
+      '  # Read (Low risk): returns every environment variable of the server: live credentials, denied until a human decides otherwise.\n',
+    );
+    const loaded = loadPolicy(policy.yaml, { filename: 'dev.yaml' });
+    expect(loaded.ok).toBe(true);
+    expect(policy.document.tools?.list_files?.rules[0]?.action).toBe('allow');
+    expect(starterPolicy(server).yaml).not.toContain('live credentials');
+  });
+});

@@ -67,6 +67,10 @@ function namesList(names: readonly string[]): string {
  *   50,000 (the tool's own units) with a day counter. Two rules, because the policy language keeps
  *   `rate_limit` apart from `conditions`/`state`.
  *
+ * - Any category, when the tool carries a curated {@link SecretsNote} (its result holds live
+ *   credentials): `action: deny` with an `on_deny` saying so. A rate limit does not protect a secret
+ *   that one call hands to the agent.
+ *
  * Rule names end with the server id when one is given (`write rate limit (github)`), and so do
  * the Financial day counters (`daily_amount_stripe_0_2_5`): a rate limit's bucket is keyed by tool
  * and rule name and a counter by tool and counter name, not by server or policy file
@@ -78,7 +82,7 @@ function namesList(names: readonly string[]): string {
  * @returns one rule, or two for Financial tools with an amount field.
  */
 export function recommendedRules(
-  tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
+  tool: RecommendedFor,
   classification: Pick<Classification, 'category'>,
   server?: string,
 ): PolicyRule[] {
@@ -87,12 +91,24 @@ export function recommendedRules(
   return rules.map((r) => ({ ...r, name: `${r.name} (${server})` }));
 }
 
+/** What a recommendation reads of a tool: its name, inputSchema and, if curated, its secrets note. */
+export type RecommendedFor = Pick<CatalogTool, 'name' | 'inputSchema'> &
+  Partial<Pick<CatalogTool, 'secrets'>>;
+
 function baseRules(
-  tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
+  tool: RecommendedFor,
   classification: Pick<Classification, 'category'>,
   server: string | undefined,
 ): PolicyRule[] {
   const L = RECOMMENDED_LIMITS;
+  if (tool.secrets)
+    return [
+      {
+        name: 'returns secrets: denied by default',
+        action: 'deny',
+        on_deny: `${tool.name} returns live credentials and is denied by this policy; ask a human to do it or change the policy`,
+      },
+    ];
   switch (classification.category) {
     case 'Read':
       return [{ name: 'read rate limit', action: 'allow', rate_limit: { ...L.Read } }];
@@ -159,7 +175,7 @@ function baseRules(
  * Financial tool with an amount field, whose amount caps come as a second rule.
  */
 export function recommendedRule(
-  tool: Pick<CatalogTool, 'name' | 'inputSchema'>,
+  tool: RecommendedFor,
   classification: Pick<Classification, 'category'>,
   server?: string,
 ): PolicyRule {
@@ -177,10 +193,14 @@ export const RULE_REASON: Readonly<Record<Category, string>> = Object.freeze({
 
 /**
  * Why this tool gets its starter rules, one line for policy comments: {@link RULE_REASON}, except
- * that a Financial tool's line says whether its amounts are capped (only a numeric amount field
+ * that a tool with a secrets note says what it returns, and a Financial tool's line says whether its amounts are capped (only a numeric amount field
  * in its inputSchema can be).
  */
-export function ruleReason(tool: Pick<CatalogTool, 'name' | 'inputSchema'>, category: Category): string {
+export function ruleReason(tool: RecommendedFor, category: Category): string {
+  if (tool.secrets) {
+    const what = tool.secrets.reason.replace(/\.$/, '');
+    return `${what.charAt(0).toLowerCase()}${what.slice(1)}: live credentials, denied until a human decides otherwise`;
+  }
   if (category !== 'Financial') return RULE_REASON[category];
   return amountField(tool.inputSchema)
     ? 'moves money; calls per UTC day and amounts are capped'
@@ -374,6 +394,8 @@ export function starterPolicy(
   const seen = new Set<string>();
   /** The Execute tools: they run code, queries, commands or jobs. */
   const runners: string[] = [];
+  /** The tools whose result carries live credentials (curated): denied whatever their category. */
+  const secretive: string[] = [];
   for (const tool of [...server.tools].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (seen.has(tool.name)) {
       skipped.push({ name: tool.name, reason: 'listed more than once; the first listing is used' });
@@ -390,6 +412,7 @@ export function starterPolicy(
     const c = classify(tool);
     counts[c.category]++;
     if (c.category === 'Execute') runners.push(keyed.key);
+    if (tool.secrets) secretive.push(keyed.key);
     entries.push([keyed.key, { rules: recommendedRules(tool, c, server.id) }]);
     comments[keyed.key] = toolComment(tool, c, options.parameters ?? false);
   }
@@ -409,6 +432,10 @@ export function starterPolicy(
     counts.Destructive > 0 && runners.length > 0
       ? `\nNote: ${namesList(runners)} ${runners.length === 1 ? 'runs' : 'run'} code, queries, commands or jobs and may be able to do what the denied Destructive tools do: restrict ${runners.length === 1 ? 'its' : 'their'} arguments with conditions (docs/policy-reference.md) or hide ${runners.length === 1 ? 'it' : 'them'}.`
       : '';
+  const secrets =
+    secretive.length > 0
+      ? `\nDenied as ${secretive.length === 1 ? 'it returns' : 'they return'} live credentials (a rate limit does not protect a secret one call hands over): ${namesList(secretive)}.`
+      : '';
   const left =
     unnamed.length > 0
       ? `\nLeft out, as no tool key names them alone (default: allow lets them run without rules): ${unnamed
@@ -423,6 +450,7 @@ export function starterPolicy(
         (options.header ??
           "Generated from the Tollgate catalogue; each rule follows its tool's risk category (docs/catalog.md).") +
         bypass +
+        secrets +
         left,
     ),
     comments,

@@ -174,6 +174,12 @@ export interface Recognition {
    * them), and a live scan must not give a known tool a weaker policy than `init --server` does.
    */
   raised: string[];
+  /**
+   * Names of the scanned tools that got the entry's curated secrets note (their result carries
+   * live credentials, see `SecretsNote`): by name, whatever their listing now, as a note only
+   * ever makes the policy stricter.
+   */
+  secrets: string[];
   /** The scanned server's `serverInfo.version` when it differs from the catalogued one. */
   versionDiffers?: string;
 }
@@ -188,7 +194,7 @@ export function recogniseServer(
   scan: { serverInfo: { name: string; version?: string }; tools: readonly { name: string }[] },
   entries: readonly CatalogServer[],
   pkg?: CatalogServer['package'],
-): Omit<Recognition, 'overridden' | 'withheld' | 'raised' | 'versionDiffers'> | undefined {
+): Omit<Recognition, 'overridden' | 'withheld' | 'raised' | 'secrets' | 'versionDiffers'> | undefined {
   const names = new Set(scan.tools.map((t) => t.name));
   let best: { entry: CatalogServer; by: string; score: number } | undefined;
   for (const entry of entries) {
@@ -244,7 +250,8 @@ export interface Draft {
  * - `package` only from an `npx <pkg>` command ({@link packageFromCommand}), never from serverInfo;
  * - a catalogued server ({@link recogniseServer}) gets its entry's curated category overrides on
  *   the tools of the same name, and no tool of a catalogued name is classified less severe than
- *   the catalogue classifies it ({@link Recognition.raised}).
+ *   the catalogue classifies it ({@link Recognition.raised}); its secrets notes carry over by
+ *   tool name ({@link Recognition.secrets}).
  */
 export function draftFromScan(
   scan: { serverInfo: { name: string; version?: string; title?: string }; tools: SnapshotTool[] },
@@ -307,6 +314,17 @@ export function draftFromScan(
         };
       }),
     };
+    // A tool the catalogue notes as returning live secrets keeps the note (and so its denial).
+    const secrets: string[] = [];
+    entry = {
+      ...entry,
+      tools: entry.tools.map((t) => {
+        const note = catalogued.get(t.name)?.secrets;
+        if (note === undefined || t.secrets) return t;
+        secrets.push(t.name);
+        return { ...t, secrets: { ...note } };
+      }),
+    };
     const cataloguedVersion = found.entry.source?.serverInfo?.version;
     const scanned = scan.serverInfo.version;
     const raisedNames = new Set(raised);
@@ -316,6 +334,7 @@ export function draftFromScan(
       // A withheld override that still raised its tool is reported as raised.
       withheld: withheld.map((t) => t.name).filter((name) => !raisedNames.has(name)),
       raised,
+      secrets,
       ...(cataloguedVersion !== undefined && scanned !== undefined && scanned !== cataloguedVersion
         ? { versionDiffers: scanned }
         : {}),

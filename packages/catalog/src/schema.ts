@@ -22,6 +22,11 @@ export const categoryOverrideSchema = z.strictObject({
   reason: z.string().trim().min(1, 'an override must say why (reason)'),
 });
 
+/** A curated note that the tool's result carries live secrets; the reason says which. */
+export const secretsNoteSchema = z.strictObject({
+  reason: z.string().trim().min(1, 'a secrets note must say what the result carries (reason)'),
+});
+
 /** One tool entry. `description` is our own one sentence of at most 25 words. */
 export const catalogToolSchema = z.strictObject({
   name: z.string().min(1),
@@ -38,6 +43,7 @@ export const catalogToolSchema = z.strictObject({
   }),
   annotations: toolAnnotationsSchema.optional(),
   category: categoryOverrideSchema.optional(),
+  secrets: secretsNoteSchema.optional(),
 });
 
 /** How the catalogued server was launched when scanned. */

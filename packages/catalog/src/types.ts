@@ -71,6 +71,16 @@ export interface CategoryOverride {
   reason: string;
 }
 
+/**
+ * A curated note that a tool's result carries live secrets (a password, an API key or token, a
+ * kubeconfig): an agent that reads them can use them outside every policy. Recommendations deny
+ * such a tool by default, whatever its category.
+ */
+export interface SecretsNote {
+  /** What the result carries (required, non-empty), e.g. "Returns a connection string with the password". */
+  reason: string;
+}
+
 /** One tool of a catalogued server, as listed by its `tools/list`. */
 export interface CatalogTool {
   name: string;
@@ -82,6 +92,8 @@ export interface CatalogTool {
   annotations?: ToolAnnotations;
   title?: string;
   category?: CategoryOverride;
+  /** Present when the tool's result carries live secrets (curated). */
+  secrets?: SecretsNote;
 }
 
 /** How the catalogued version of a server was started when it was scanned. */

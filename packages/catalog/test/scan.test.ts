@@ -412,6 +412,31 @@ describe('from a live scan to a server entry', () => {
     expect(draft.server.tools[0]!.category?.value).toBe('Destructive');
   });
 
+  it("carries the catalogue's secrets note to a live tool of the same name, whatever its listing", () => {
+    const everything = loadCatalogFile(join(defaultCatalogDir(), 'everything.yaml'));
+    const env = everything.tools.find((t) => t.name === 'get-env')!;
+    expect(env.secrets?.reason).toMatch(/environment variable/);
+    const draft = draftFromScan(
+      {
+        serverInfo: { name: everything.source!.serverInfo!.name },
+        tools: [
+          {
+            name: 'get-env',
+            description: 'Helpful for debugging.',
+            inputSchema: { type: 'object', properties: { x: {} } },
+          },
+          { name: 'echo', description: 'Echoes.', inputSchema: { type: 'object' } },
+        ],
+      },
+      { catalog: [everything] },
+    );
+    expect(draft.recognised?.secrets).toEqual(['get-env']);
+    expect(draft.server.tools.find((t) => t.name === 'get-env')!.secrets).toEqual(env.secrets);
+    expect(draft.server.tools.find((t) => t.name === 'echo')!.secrets).toBeUndefined();
+    const policy = starterPolicy(draft.server);
+    expect(policy.document.tools?.['get-env']?.rules[0]).toMatchObject({ action: 'deny' });
+  });
+
   it('never classifies a tool of a recognised server less severe than the catalogue does', () => {
     // The catalogue classifies its own descriptions; a server's description can understate a tool
     // (git_branch lists, creates, renames and deletes branches).

@@ -25,6 +25,7 @@ describe('recognitionNote', () => {
         overridden: [],
         withheld: ['trigger-long-running-operation'],
         raised: [],
+        secrets: [],
         versionDiffers: '9.9.9',
       }),
     ).toBe(
@@ -34,17 +35,45 @@ describe('recognitionNote', () => {
         'classified from what the server lists now; `tollgate init --server everything` gives the starter policy from the catalogue',
     );
     expect(
-      recognitionNote({ entry, by: 'package x', overridden: ['a', 'b'], withheld: [], raised: [] }),
+      recognitionNote({
+        entry,
+        by: 'package x',
+        overridden: ['a', 'b'],
+        withheld: [],
+        raised: [],
+        secrets: [],
+      }),
     ).toBe(
       'recognised catalogue entry everything (package x, catalogued at serverInfo version 2.0.0); its curated ' +
         'categories apply to 2 tools (a, b); `tollgate init --server everything` gives the starter policy from the catalogue',
     );
     expect(
-      recognitionNote({ entry, by: 'package x', overridden: [], withheld: [], raised: ['get-env'] }),
+      recognitionNote({
+        entry,
+        by: 'package x',
+        overridden: [],
+        withheld: [],
+        raised: ['get-env'],
+        secrets: [],
+      }),
     ).toBe(
       'recognised catalogue entry everything (package x, catalogued at serverInfo version 2.0.0); it has no curated ' +
         "category for these tools; 1 tool (get-env) raised to the catalogue's category, which the server's own " +
         'listing understates; `tollgate init --server everything` gives the starter policy from the catalogue',
+    );
+    expect(
+      recognitionNote({
+        entry,
+        by: 'package x',
+        overridden: [],
+        withheld: [],
+        raised: [],
+        secrets: ['get-env'],
+      }),
+    ).toBe(
+      'recognised catalogue entry everything (package x, catalogued at serverInfo version 2.0.0); it has no curated ' +
+        'category for these tools; 1 tool (get-env) denied as the catalogue notes it returns live credentials; ' +
+        '`tollgate init --server everything` gives the starter policy from the catalogue',
     );
   });
 });

@@ -53,6 +53,8 @@ export interface SiteTool {
   /** True when the catalogue file overrides the classifier. */
   overridden: boolean;
   overrideReason?: string;
+  /** Set when the catalogue notes that the tool's result carries live credentials: what it carries. */
+  secrets?: string;
   evidence: SiteEvidence[];
   /** Recommended one-tool policy YAML (compiled at build time). */
   yaml: string;
@@ -99,6 +101,8 @@ export interface SiteData {
   tools: SiteTool[];
   byCategory: Record<Category, SiteTool[]>;
   byRisk: Record<Risk, SiteTool[]>;
+  /** The tools the catalogue notes as returning live credentials, by server then name. */
+  secrets: SiteTool[];
   /** Absolute path of the catalogue directory read. */
   catalogDir: string;
 }
@@ -136,7 +140,8 @@ export function buildSiteData(catalogDir: string): SiteData {
     byCategory[tool.category].push(tool);
     byRisk[tool.risk].push(tool);
   }
-  return { servers, tools, byCategory, byRisk, catalogDir };
+  const secrets = tools.filter((t) => t.secrets !== undefined);
+  return { servers, tools, byCategory, byRisk, secrets, catalogDir };
 }
 
 function toSiteServer(server: CatalogServer): SiteServer {
@@ -189,6 +194,7 @@ function toSiteTool(server: CatalogServer, tool: CatalogTool, c: Classification)
     confidence: c.confidence,
     overridden: c.overridden,
     overrideReason: tool.category?.reason,
+    ...(tool.secrets ? { secrets: tool.secrets.reason } : {}),
     evidence: c.evidence.map((e) => ({
       kind: e.kind,
       detail: e.detail,

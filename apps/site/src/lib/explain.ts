@@ -72,6 +72,20 @@ export function argumentSentence(tool: SiteTool): string {
  * to the tool's own name, server and arguments. Markdown-free plain text with backticks for code.
  */
 export function categoryInPractice(tool: SiteTool): string {
+  return `${byCategory(tool)}${secretsSentence(tool)}`;
+}
+
+/** For a tool the catalogue notes as returning live credentials: why it is denied. Else empty. */
+function secretsSentence(tool: SiteTool): string {
+  if (!tool.secrets) return '';
+  return ` Beyond its category, its result carries live credentials (${lowerFirst(tool.secrets.replace(/\.$/, ''))}): a secret one call hands to the agent can be used outside every policy, and a rate limit does not take it back. The recommended policy therefore denies ${code(tool.name)}; allow it only for an agent you would give that secret to.`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+function byCategory(tool: SiteTool): string {
   const { required, optional } = argumentNames(tool);
   const args = [...required, ...optional];
   const steer = args.length ? ` Whoever controls ${list(args, 3)} decides what happens.` : '';
@@ -143,19 +157,19 @@ export function toolFaq(tool: SiteTool, server: SiteServer): FaqEntry[] {
     {
       question: `What risk level is ${tool.name}?`,
       answer:
-        `${tool.risk}. ${t} is classified as ${tool.category} (${CATEGORY_MEANING[tool.category].toLowerCase().replace(/\.$/, '')}), and every ${tool.category} tool carries ${tool.risk} risk. ${why}`.trim(),
+        `${tool.risk}. ${t} is classified as ${tool.category} (${CATEGORY_MEANING[tool.category].toLowerCase().replace(/\.$/, '')}), and every ${tool.category} tool carries ${tool.risk} risk. ${why}${tool.secrets ? ` Its result also carries live credentials (${lowerFirst(tool.secrets.replace(/\.$/, ''))}), so the recommended policy denies it.` : ''}`.trim(),
     },
     {
       question: `Can I rate-limit ${tool.name}?`,
       answer: rl
         ? `Yes. The recommended policy already allows ${rl}. Change the numbers to fit your workload; a denied call returns an error result telling the agent when the next call is admitted.`
-        : tool.category === 'Destructive'
-          ? `Yes, though the recommended policy denies ${t} outright. To admit a few calls instead, replace its deny rule with a rule such as ${code('rate_limit: 5/day')} (a calendar-aligned fixed window) or ${code('rate_limit: { max: 1, window: 3600 }')} (a sliding window) under ${code(`tools.${tool.name}.rules`)} in ${code(file)}.`
+        : tool.category === 'Destructive' || tool.secrets
+          ? `Yes, though the recommended policy denies ${t} outright${tool.secrets ? ' (its result carries live credentials)' : ''}. To admit a few calls instead, replace its deny rule with a rule such as ${code('rate_limit: 5/day')} (a calendar-aligned fixed window) or ${code('rate_limit: { max: 1, window: 3600 }')} (a sliding window) under ${code(`tools.${tool.name}.rules`)} in ${code(file)}.`
           : `Yes. Add a rule such as ${code('rate_limit: 30/minute')} (a calendar-aligned fixed window) or ${code('rate_limit: { max: 30, window: 60 }')} (a sliding window) under ${code(`tools.${tool.name}.rules`)} in ${code(file)}.`,
     },
     {
       question: `How do I block ${tool.name} completely?`,
-      answer: `${tool.category === 'Destructive' ? `The recommended policy already denies every call to ${t}. To also keep it out of sight, add` : 'Add'} it to ${code('hide')} in ${code(file)}: ${code(`hide: [${tool.name}]`)}. Tollgate then removes ${t} from ${code('tools/list')} so the model never sees it, and denies any ${code('tools/call')} for it. A rule with ${code('action: deny')} also blocks it while keeping it listed.`,
+      answer: `${tool.category === 'Destructive' || tool.secrets ? `The recommended policy already denies every call to ${t}. To also keep it out of sight, add` : 'Add'} it to ${code('hide')} in ${code(file)}: ${code(`hide: [${tool.name}]`)}. Tollgate then removes ${t} from ${code('tools/list')} so the model never sees it, and denies any ${code('tools/call')} for it. A rule with ${code('action: deny')} also blocks it while keeping it listed.`,
     },
     {
       question: `Which MCP server provides ${tool.name}?`,

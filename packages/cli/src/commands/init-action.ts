@@ -131,8 +131,10 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
       catalogEntry = draft.recognised.entry.id;
       notes.push(recognitionNote(draft.recognised));
       header =
-        draft.recognised.overridden.length > 0 || draft.recognised.raised.length > 0
-          ? `Generated from a ${source}; tools classified on the spot, except the categories catalogue entry ${catalogEntry} gives them (curated, or more severe than the listing reads).`
+        draft.recognised.overridden.length > 0 ||
+        draft.recognised.raised.length > 0 ||
+        draft.recognised.secrets.length > 0
+          ? `Generated from a ${source}; tools classified on the spot, except the categories catalogue entry ${catalogEntry} gives them (curated, or more severe than the listing reads)${draft.recognised.secrets.length > 0 ? ', and the tools it notes as returning live credentials' : ''}.`
           : `Generated from a ${source} (catalogue entry ${catalogEntry}); tools classified on the spot.`;
     } else header = `Generated from a ${source}; tools classified on the spot.`;
   }

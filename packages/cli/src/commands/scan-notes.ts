@@ -179,10 +179,14 @@ export function recognitionNote(r: Recognition): string {
     r.raised.length > 0
       ? `; ${tools(r.raised)} raised to the catalogue's category, which the server's own listing understates`
       : '';
+  const secrets =
+    r.secrets.length > 0
+      ? `; ${tools(r.secrets)} denied as the catalogue notes ${r.secrets.length === 1 ? 'it returns' : 'they return'} live credentials`
+      : '';
   const version = r.versionDiffers ? `, serverInfo version ${printable(r.versionDiffers)}` : '';
   return (
     `recognised catalogue entry ${entry.id} (${r.by}${version}${catalogued ? `, catalogued at serverInfo version ${catalogued}` : ''}); ` +
-    `${applied}${withheld}${raised}; \`tollgate init --server ${entry.id}\` gives the starter policy from the catalogue`
+    `${applied}${withheld}${raised}${secrets}; \`tollgate init --server ${entry.id}\` gives the starter policy from the catalogue`
   );
 }
 
