@@ -65,6 +65,31 @@ describe('usage errors under --json', () => {
     }
   });
 
+  it('-c followed by another option (its value forgotten) is a usage error, in JSON when --json is that option', () => {
+    const r = run('validate', '-c', '--json');
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: false,
+      errors: [
+        {
+          code: 'usage',
+          reason: 'commander.invalidArgument',
+          message:
+            "option '-c, --config <file>' argument '--json' is invalid. That is another option: give the value first (write ./--json for a file of that name)",
+        },
+      ],
+      warnings: [],
+    });
+    for (const args of [
+      ['explain', '--tool', 'x', '-c', '--args', '{}'],
+      ['-c', '--state-dir', '/tmp', '--', 'server'],
+    ]) {
+      const t = run(...args);
+      expect(t.code, args.join(' ')).toBe(2);
+      expect(t.stderr, args.join(' ')).toContain('That is another option: give the value first');
+    }
+  });
+
   it('without --json the same errors stay text on stderr with the help hint', () => {
     const r = run('explain', '-c', policy, '--tool', 'x', '--bogus');
     expect(r.code).toBe(2);
