@@ -342,7 +342,7 @@ describe('validate.schema and globs at load time', () => {
   });
   it('rejects a JSON Schema ajv cannot use, with its reason', () => {
     const r = parsePolicy(rule('{ action: allow, validate: { schema: { type: objet } } }'));
-    expect(r.errors).toMatchObject([{ code: 'invalid-validate-schema', line: 5, column: 46 }]);
+    expect(r.errors).toMatchObject([{ code: 'invalid-validate-schema', line: 5, column: 48 }]);
     expect(r.errors[0]!.message).toContain('type');
   });
   it('warns about a validate block that checks nothing (no required_args: true, no schema)', () => {

@@ -53,6 +53,27 @@ describe('validate.schema strictness: what JSON Schema would silently ignore fai
     ]);
   });
 
+  it('a draft-07 tuple under items is one error at items, naming prefixItems; with its $schema it loads', () => {
+    const r = policy('{ type: object, properties: { a: { type: array, items: [{ type: string }] } } }');
+    expect(r.errors.map((e) => [e.code, e.line, e.column, e.message, e.hint])).toEqual([
+      [
+        'invalid-validate-schema',
+        6,
+        77,
+        'validate.schema is not a usable JSON Schema: schema/properties/a/items must be object,boolean',
+        'a list under `items` is the draft-07 tuple form: write `prefixItems` (JSON Schema 2020-12), or give `$schema: "http://json-schema.org/draft-07/schema#"`',
+      ],
+    ]);
+    expect(
+      policy(
+        '{ $schema: "http://json-schema.org/draft-07/schema#", type: object, properties: { a: { type: array, items: [{ type: string }] } } }',
+      ).errors,
+    ).toEqual([]);
+    expect(
+      policy('{ type: object, properties: { a: { type: array, prefixItems: [{ type: string }] } } }').errors,
+    ).toEqual([]);
+  });
+
   it('an unknown format is an error at its format key; known formats are fine', () => {
     const r = policy('{ properties: { u: { type: string, format: emial } } }');
     expect(r.errors.map((e) => [e.code, e.line, e.column, e.message])).toEqual([

@@ -110,6 +110,16 @@ function pointerPath(pointer: string): string[] {
     .map((s) => decodeURIComponent(s).replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
+/** The value at `path` in `value`, or undefined. */
+function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
+  let v = value;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[String(seg)];
+  }
+  return v;
+}
+
 /**
  * Why `schema` (a `validate.schema` block) is not a usable JSON Schema, or undefined when it is.
  * Never throws.
@@ -121,7 +131,32 @@ export function jsonSchemaProblem(schema: Record<string, unknown>): JsonSchemaPr
   const { $id: _id, $schema: _dialect, ...rest } = schema;
   try {
     const ok = ajv.validateSchema(rest);
-    if (!ok) return { message: ajv.errorsText(ajv.errors, { dataVar: 'schema' }), at: [] };
+    if (!ok) {
+      // The meta-schema reports one spot once per branch it tried (`items` is a schema or a list of
+      // them, ...): each spot and message once, at the first spot.
+      const errors = (ajv.errors ?? []).filter(
+        (e, i, all) =>
+          all.findIndex((o) => o.instancePath === e.instancePath && o.message === e.message) === i,
+      );
+      const first = errors[0];
+      // A plain JSON Pointer (not a URI fragment: no percent-decoding).
+      const at = first
+        ? first.instancePath
+            .split('/')
+            .slice(1)
+            .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
+        : [];
+      const tuple = at.at(-1) === 'items' && Array.isArray(valueAt(rest, at));
+      return {
+        message: ajv.errorsText(errors, { dataVar: 'schema' }),
+        at,
+        ...(tuple
+          ? {
+              hint: 'a list under `items` is the draft-07 tuple form: write `prefixItems` (JSON Schema 2020-12), or give `$schema: "http://json-schema.org/draft-07/schema#"`',
+            }
+          : {}),
+      };
+    }
     ajv.compile(rest);
     return undefined;
   } catch (e) {
