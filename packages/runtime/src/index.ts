@@ -124,6 +124,7 @@ export {
   type OpenCounterStoreOptions,
   openCounterStore,
   redactDsn,
+  replicaStoreMessage,
   sqliteFileOf,
   unreachableStoreMessage,
 } from './store/open.js';

@@ -1,5 +1,8 @@
 // Test helper: a real redis-server on a free loopback port, stopped by PID.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import getPort from 'get-port';
 
 /** True when the `redis-server` binary is on PATH. */
@@ -43,9 +46,14 @@ export async function startRedisServer(
   extraArgs: readonly string[] = [],
 ): Promise<RedisServer> {
   const port = fixedPort ?? (await getPort({ host: '127.0.0.1' }));
+  // Its own working directory: a replica (REPLICAOF in a test) writes the RDB it receives there,
+  // which would otherwise land in the package's directory.
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-redis-'));
   const child: ChildProcess = spawn(
     'redis-server',
     [
+      '--dir',
+      dir,
       '--port',
       String(port),
       '--bind',
@@ -82,8 +90,12 @@ export async function startRedisServer(
     pid,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        const done = () => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null) return done();
+        child.once('exit', done);
         process.kill(pid, 'SIGCONT');
         process.kill(pid, 'SIGTERM');
       }),

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CounterItem, StateUnavailableError } from '../src/store/counter-store.js';
 import { LeasedCounterStore } from '../src/store/lease.js';
-import { mistypedStateDsn, openCounterStore, redactDsn } from '../src/store/open.js';
+import { mistypedStateDsn, openCounterStore, redactDsn, replicaStoreMessage } from '../src/store/open.js';
 import { clientMessage, RedisCounterStore, redisDatabase } from '../src/store/redis.js';
 import { fixedWindowStart } from '../src/windows.js';
 import { type RedisServer, redisAvailability, startRedisServer } from './redis-server.js';
@@ -649,6 +649,70 @@ describeRedis('Redis failover', () => {
       endpoint.close();
       await oldPrimary.stop();
       await newPrimary.stop();
+    }
+  });
+
+  it('a DSN that keeps leading to the demoted server reconnects at most once a second, backing off', async () => {
+    const oldPrimary = await startRedisServer();
+    const newPrimary = await startRedisServer();
+    const store = await openCounterStore({ stateDsn: `${oldPrimary.url}/0`, leases: false });
+    const admin = new Redis(oldPrimary.url);
+    try {
+      const r = await store.reserve([sliding(`demoted-${Date.now()}`, 100)], Date.now());
+      expect(r.ok).toBe(true);
+      await admin.replicaof('127.0.0.1', String(newPrimary.port));
+      // The commit is refused (READONLY) and waits to be sent again; every new connection sends it.
+      const err = await store.commit(r.reservation!).then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+      expect(err).toBe(
+        'Redis state: commit failed: the Redis server is a read-only replica (READONLY), as after a failover; reconnecting to find the primary',
+      );
+      const connections = async () => {
+        const info = await admin.info('stats');
+        return Number(/total_connections_received:(\d+)/.exec(info)![1]);
+      };
+      const before = await connections();
+      await new Promise((res) => setTimeout(res, 3500));
+      // Without a bound it connected about ten times a second (35 here); now after 1 s and 2 s.
+      expect((await connections()) - before).toBeLessThanOrEqual(3);
+    } finally {
+      admin.disconnect();
+      await store.close();
+      await oldPrimary.stop();
+      await newPrimary.stop();
+    }
+  });
+
+  it('warns at start-up when the DSN leads to a replica', async () => {
+    const primary = await startRedisServer();
+    const replica = await startRedisServer(undefined, ['--replicaof', '127.0.0.1', String(primary.port)]);
+    const warnings: string[] = [];
+    const store = await openCounterStore({
+      stateDsn: `${replica.url}/0`,
+      leases: false,
+      onUnreachable: (m) => warnings.push(m),
+    });
+    try {
+      expect(warnings).toEqual([
+        replicaStoreMessage(`${replica.url}/0`, 'closed', `127.0.0.1:${primary.port}`),
+      ]);
+      expect(warnings[0]).toBe(
+        `counter store ${replica.url}/0 is a read-only replica of 127.0.0.1:${primary.port}; state fail mode is closed: calls that use counters will be denied (state_unavailable) until the DSN leads to the primary (as after a failover). Point --state-dsn at the primary.`,
+      );
+      const quiet: string[] = [];
+      const onPrimary = await openCounterStore({
+        stateDsn: `${primary.url}/0`,
+        leases: false,
+        onUnreachable: (m) => quiet.push(m),
+      });
+      await onPrimary.close();
+      expect(quiet).toEqual([]);
+    } finally {
+      await store.close();
+      await replica.stop();
+      await primary.stop();
     }
   });
 });

@@ -28,7 +28,8 @@ export interface OpenCounterStoreOptions {
   reservationTtlMs?: number;
   /**
    * Called once when a Redis store cannot be reached within the start-up wait (2000 ms with fail
-   * mode `closed`, 500 ms with `open`), or refuses the credentials (at once), with a one-line
+   * mode `closed`, 500 ms with `open`), refuses the credentials (at once), or is a read-only
+   * replica (Redis `ROLE`, {@link replicaStoreMessage}), with a one-line
    * message naming the DSN (password hidden), the refusal if any, and what the fail mode does
    * meanwhile. The CLI logs it as a warning on stderr.
    */
@@ -45,6 +46,18 @@ export interface OpenCounterStoreOptions {
    * the memory store.
    */
   leases?: boolean | LeaseOptions;
+}
+
+/**
+ * The start-up line for a Redis DSN that leads to a read-only replica (Redis `ROLE`): it refuses
+ * the writes every counted call makes. `primary` is the `host:port` it replicates.
+ */
+export function replicaStoreMessage(dsn: string, failMode: 'closed' | 'open', primary: string): string {
+  const effect =
+    failMode === 'closed'
+      ? 'calls that use counters will be denied (state_unavailable)'
+      : 'calls that use counters will pass uncounted';
+  return `counter store ${redactDsn(dsn)} is a read-only replica of ${primary}; state fail mode is ${failMode}: ${effect} until the DSN leads to the primary (as after a failover). Point --state-dsn at the primary.`;
 }
 
 /**
@@ -169,6 +182,11 @@ export async function openCounterStore(opts: OpenCounterStoreOptions = {}): Prom
       opts.onUnreachable?.(
         unreachableStoreMessage(dsn, failMode, waitMs, store.refusal, store.lastConnectionError),
       );
+    else {
+      // A replica answers every counted call with READONLY: say so now, not call by call.
+      const primary = await store.replicaOf();
+      if (primary !== undefined) opts.onUnreachable?.(replicaStoreMessage(dsn, failMode, primary));
+    }
     return leased(store);
   }
   if (dsn) {

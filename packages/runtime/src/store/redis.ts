@@ -223,6 +223,10 @@ function isReserveReply(out: unknown, n: number): out is (string | number)[] {
   return Number.isInteger(index) && index >= 1 && index <= n;
 }
 
+/** Shortest and longest wait between reconnections on READONLY answers (ms). */
+const READ_ONLY_RETRY_MIN_MS = 1000;
+const READ_ONLY_RETRY_MAX_MS = 30_000;
+
 /** A command the store refused to send (Redis refused the DSN's database). */
 class NotSent extends Error {}
 
@@ -418,6 +422,10 @@ export class RedisCounterStore implements CounterStore {
   private repairTimer: ReturnType<typeof setTimeout> | undefined;
   private repairDelay = REPAIR_RETRY_MS;
   private closed = false;
+  /** Before this (epoch ms) a READONLY answer does not make the client connect again. */
+  private readOnlyRetryAt = 0;
+  /** The wait after the next READONLY reconnection (ms); back to 1 s once a write succeeds. */
+  private readOnlyBackoffMs = READ_ONLY_RETRY_MIN_MS;
 
   /**
    * @param opts.url - `redis://[user:pass@]host:port[/db]` (or `rediss://`)
@@ -453,7 +461,17 @@ export class RedisCounterStore implements CounterStore {
       // replica. This connection stays with the replica until it drops: connect again, so the
       // endpoint leads to the primary. The refused command is not sent again (it wrote nothing: a
       // script stops at its first write); its call is refused or admitted by the fail mode.
-      reconnectOnError: (err) => isReadOnlyReply(err.message),
+      // At most one such reconnection per second, doubling to 30 s while the answer stays
+      // READONLY (a DSN that leads to a replica for good): each new connection sends the waiting
+      // repairs at once, so an ungated reconnection would loop about ten times a second.
+      reconnectOnError: (err) => {
+        if (!isReadOnlyReply(err.message)) return false;
+        const now = Date.now();
+        if (now < this.readOnlyRetryAt) return false;
+        this.readOnlyRetryAt = now + this.readOnlyBackoffMs;
+        this.readOnlyBackoffMs = Math.min(this.readOnlyBackoffMs * 2, READ_ONLY_RETRY_MAX_MS);
+        return true;
+      },
       ...opts.redisOptions,
     }) as ScriptedRedis;
     // Errors surface on each command; the connection-level event would otherwise crash the process.
@@ -626,6 +644,7 @@ export class RedisCounterStore implements CounterStore {
         new Error(`unexpected reply from Redis: ${JSON.stringify(out)?.slice(0, 200)}`),
       );
     }
+    if (write) this.wrote();
     if (this.repairs.length > 0) this.flushRepairs();
     if (Number(out[0]) === 2) {
       throw this.unavailable('reserve', new Error('the reservation was undone before it ran'));
@@ -765,7 +784,28 @@ export class RedisCounterStore implements CounterStore {
       if (life > 0) this.enqueueRepair({ send, until: Date.now() + life });
       throw this.unavailable(commit ? 'commit' : 'rollback', err);
     }
+    this.wrote();
     if (this.repairs.length > 0) this.flushRepairs();
+  }
+
+  /** A write succeeded: the server is a primary, and a later READONLY may reconnect at once. */
+  private wrote(): void {
+    this.readOnlyBackoffMs = READ_ONLY_RETRY_MIN_MS;
+    this.readOnlyRetryAt = 0;
+  }
+
+  /**
+   * `host:port` of the primary when the server this store is connected to is a replica (Redis
+   * `ROLE`), else undefined: also when not connected, or when `ROLE` is not allowed (ACL).
+   * Never throws.
+   */
+  async replicaOf(): Promise<string | undefined> {
+    try {
+      const role = (await this.send(() => this.redis.call('ROLE'))) as unknown[];
+      return Array.isArray(role) && role[0] === 'slave' ? `${String(role[1])}:${String(role[2])}` : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   commit(reservation: Reservation, now = Date.now(), amounts?: readonly number[]): Promise<void> {
