@@ -238,6 +238,25 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('neq', true, { v: 'draft' })).toBe(true);
   });
 
+  it('the quoted "true" / "false" refuses what the unquoted boolean refuses: text and numbers a coercing server reads as it', () => {
+    // pydantic's lax mode (FastMCP servers) reads these as booleans; a strict server as text.
+    for (const policy of ['false', false])
+      for (const v of [false, 'FALSE', 'False', 'off', 'no', ' No ', '0', 0, 'f', 'n'])
+        expect(holds('neq', policy, { v }), `${JSON.stringify(v)} neq ${JSON.stringify(policy)}`).toBe(false);
+    // What reads as the other boolean, or as no boolean at all, is unequal either way.
+    for (const policy of ['false', false])
+      for (const v of [true, 'TRUE', 'yes', '1', 1, 'draft', 2, null])
+        expect(holds('neq', policy, { v }), `${JSON.stringify(v)} neq ${JSON.stringify(policy)}`).toBe(true);
+    expect(holds('not_in', ['true', 1], { v: 'TRUE' })).toBe(false);
+    expect(holds('not_in', ['true', 1], { v: 'yes' })).toBe(false);
+    expect(holds('not_in', ['true', 1], { v: 'no' })).toBe(true);
+    expect(holds('eq', 'false', { v: 'false' })).toBe(true);
+    expect(holds('eq', 'false', { v: 'FALSE' })).toBe(false);
+    // A boolean argument against policy text that reads as one (`"1"`, `"yes"`): undecidable.
+    expect(holds('neq', '1', { v: true })).toBe(false);
+    expect(holds('neq', 'n', { v: false })).toBe(false);
+  });
+
   it('in / not_in: membership with the eq rules, over mixed-type lists', () => {
     expect(holds('in', ['usd', 'eur'], { v: 'usd' })).toBe(true);
     expect(holds('in', ['usd', 'eur'], { v: 'USD' })).toBe(false);

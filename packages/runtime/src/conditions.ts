@@ -109,23 +109,49 @@ function ambiguousNumeric(v: string): boolean {
  * Three-way equality behind `eq`, `neq`, `in`, `not_in` and `contains` on arrays: strict equality,
  * except that a number compares as a number with an argument string that is a plain integer
  * literal ({@link asNumber}: `5` eq `"5"`) and with a policy string that is a plain decimal literal
- * (`value: "2.5"` eq `2.5`). Two strings compare as text (`"1.0"` neq `"1"`). A boolean argument
- * equals the policy text `"true"` / `"false"` it reads as (Intercept compares both as text, and its
- * policies quote values); other text is unequal to a boolean. `actual` is the argument, `expected`
- * the policy's value.
+ * (`value: "2.5"` eq `2.5`), and that the policy text `"true"` / `"false"` means the boolean (as
+ * Intercept, which compares both sides as text, reads it). Two strings compare as text otherwise
+ * (`"1.0"` neq `"1"`). `actual` is the argument, `expected` the policy's value.
  *
  * @returns `true` equal, `false` unequal, `undefined` undecidable: a number against an argument
  *   string some parser reads a number from that is no plain integer literal (`" 5 "`, `"0x5"`,
  *   `"+5"`, `"05"`, `"5.0"`, `"5e0"`, `"5abc"`) or that a double rounds, a number against a loosely
- *   numeric policy string, a boolean against other text that reads as one (`"True"`, `"no"`,
- *   `" on"`: a policy's boolean against such an argument string too, `"true"` included, since a
- *   coercing server reads it as the boolean), and an {@link InexactNumber} against anything.
- *   Callers deny on `undefined`.
+ *   numeric policy string; the policy's boolean (or `"true"` / `"false"`) against an argument a
+ *   coercing server reads as that same boolean but that is not it (`"FALSE"`, `"no"`, `"0"`, `0`
+ *   against `false`); a boolean argument against other policy text that reads as one (`"True"`,
+ *   `"no"`, `"1"`); and an {@link InexactNumber} against anything. Callers deny on `undefined`.
  */
 export function compareEquals(actual: unknown, expected: unknown): boolean | undefined {
   if (actual === expected) return true;
   // A number the sender wrote with more precision than a double: only the server knows it.
   if (actual instanceof InexactNumber || expected instanceof InexactNumber) return undefined;
+  // The boolean the policy means: its own, or the text `true` / `false` (Intercept compares both
+  // sides as text, and policies written for it quote their values: `neq: "false"`).
+  const meant =
+    typeof expected === 'boolean'
+      ? expected
+      : expected === 'true'
+        ? true
+        : expected === 'false'
+          ? false
+          : undefined;
+  if (meant !== undefined) {
+    if (typeof actual === 'boolean') return actual === meant;
+    // A server that coerces (pydantic's lax mode, `z.coerce`) reads `"FALSE"`, `"no"`, `"0"` or 0
+    // as a boolean; one that does not reads text or a number: only the server knows which.
+    const read =
+      typeof actual === 'string'
+        ? booleanReading(actual)
+        : actual === 0 || actual === 1
+          ? actual === 1
+          : undefined;
+    if (read !== undefined) return read === meant ? undefined : false;
+    if (typeof expected === 'boolean') return false;
+  }
+  if (typeof actual === 'boolean' && typeof expected === 'string') {
+    // Other text that reads as a boolean (`"True"`, `"no"`, `"1"`): its author may mean one.
+    return booleanReading(expected) !== undefined ? undefined : false;
+  }
   if (typeof actual === 'number' && typeof expected === 'string') {
     const b = policyNumber(expected);
     // A policy string Number() reads but that is no plain literal (`" 5 "`, `"0x5"`): undecidable.
@@ -138,21 +164,21 @@ export function compareEquals(actual: unknown, expected: unknown): boolean | und
     if (a === undefined) return ambiguousNumeric(actual) ? undefined : false;
     return a === expected;
   }
-  if (typeof actual === 'boolean' && typeof expected === 'string') {
-    // Intercept compares both as text, and policies written for it quote their values: the text
-    // `true` / `false` is the boolean its author meant (`neq: "false"` must refuse `false`).
-    if (expected === 'true' || expected === 'false') return actual === (expected === 'true');
-    return BOOLEAN_WORD.test(expected) ? undefined : false;
-  }
-  if (typeof expected === 'boolean' && typeof actual === 'string') {
-    // Servers that coerce read `"false"` (or `"no"`) as a boolean: only they know which.
-    return BOOLEAN_WORD.test(actual) ? undefined : false;
-  }
   return false;
 }
 
-/** Text some reader takes for a boolean (`True`, ` no`, `ON`...): equality with a boolean is undecidable. */
-const BOOLEAN_WORD = /^\s*(?:true|false|yes|no|on|off)\s*$/i;
+/**
+ * The boolean a coercing reader takes `text` for (pydantic's lax mode reads these words, in any
+ * case, as booleans), or undefined for other text.
+ */
+function booleanReading(text: string): boolean | undefined {
+  const word = text.trim().toLowerCase();
+  if (word === 'true' || word === 'yes' || word === 'on' || word === 'y' || word === 't' || word === '1')
+    return true;
+  if (word === 'false' || word === 'no' || word === 'off' || word === 'n' || word === 'f' || word === '0')
+    return false;
+  return undefined;
+}
 
 /** {@link compareEquals} collapsed to a boolean (undecidable counts as unequal). */
 export function looseEquals(actual: unknown, expected: unknown): boolean {
