@@ -280,7 +280,7 @@ const cases: {
     column: 68,
   },
   {
-    code: 'yaml-integer-as-text',
+    code: 'yaml-number-as-text',
     yaml: rule('{ name: r, conditions: [{ path: args.port, op: not_in, value: [3_306, 5432] }] }'),
     line: 5,
     column: 72,

@@ -39,8 +39,8 @@ export const POLICY_ERROR_CODES = {
     'A plain `yes`/`no`/`on`/`off` in a condition value, which YAML 1.1 reads as a boolean, loads as text here (YAML 1.2) (warning).',
   'yaml-11-octal':
     'A plain number with a leading zero (`0755`) in a condition value, which YAML 1.1 reads as octal, loads as decimal here (YAML 1.2) (warning).',
-  'yaml-integer-as-text':
-    'A plain integer written with `_` separators or as `0b` binary (`3_306`, `0b11`) in a condition value: text here (YAML 1.2), a number to Intercept.',
+  'yaml-number-as-text':
+    'A plain number written with `_` separators or as `0b` binary (`3_306`, `1_000.5`, `0b11`) in a condition value: text here (YAML 1.2), a number to Intercept.',
   'yaml-merge-key':
     'A YAML 1.1 merge key (`<<: *name`), which YAML 1.2 reads as an ordinary key: write the members out.',
   'yaml-complex-key': 'A mapping key is a list or mapping (`? [a, b]`); keys must be plain scalars.',

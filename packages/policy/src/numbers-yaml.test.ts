@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from './parse.js';
-import { goIntegerValue } from './yaml-source.js';
+import { goNumberValue } from './yaml-source.js';
 
 const cond = (value: string) =>
   `version: "1"\ntools:\n  t:\n    rules:\n      - conditions: [{ path: args.a, op: ${value} }]\n`;
@@ -51,15 +51,15 @@ describe('numbers and booleans as YAML loads them', () => {
         file: 'p.yaml',
         line: 5,
         column: 58,
-        code: 'yaml-integer-as-text',
+        code: 'yaml-number-as-text',
         message:
-          '`3_306` loads as the text "3_306" (YAML 1.2), where Intercept\'s YAML reads the integer 3306',
+          '`3_306` loads as the text "3_306" (YAML 1.2), where Intercept\'s YAML reads the number 3306',
         hint: 'write `3306` for the number, or quote it (`"3_306"`) to mean the text',
         severity: 'error',
       },
     ]);
     expect(parsePolicy(cond('eq, value: 0b101')).errors.map((e) => e.message)).toEqual([
-      '`0b101` loads as the text "0b101" (YAML 1.2), where Intercept\'s YAML reads the integer 5',
+      '`0b101` loads as the text "0b101" (YAML 1.2), where Intercept\'s YAML reads the number 5',
     ]);
     // Only condition values: a rule name or on_deny that looks like one is text to both.
     expect(
@@ -67,22 +67,52 @@ describe('numbers and booleans as YAML loads them', () => {
         .errors,
     ).toEqual([]);
     // Numbers to both loaders, and text both read as text, are fine.
-    for (const v of ['0x1F', '0o17', '"3_306"', '3306', 'a_1', '1_000.5'])
+    for (const v of ['0x1F', '0o17', '"3_306"', '3306', 'a_1', '"1_000.5"'])
       expect(parsePolicy(cond(`eq, value: ${v}`)).errors, v).toEqual([]);
+    // Fractions and exponents with separators too; under a numeric operator, quoting is no way out.
+    const lte = parsePolicy(cond('lte, value: 1_000.5'));
+    expect(lte.errors.map((e) => [e.code, e.message, e.hint])).toEqual([
+      [
+        'yaml-number-as-text',
+        '`1_000.5` loads as the text "1_000.5" (YAML 1.2), where Intercept\'s YAML reads the number 1000.5',
+        'write `1000.5`',
+      ],
+    ]);
+    expect(parsePolicy(cond('not_in, value: [5_432.0, 1e1_0]')).errors.map((e) => e.code)).toEqual([
+      'yaml-number-as-text',
+      'yaml-number-as-text',
+    ]);
   });
 
-  it('goIntegerValue reads what Go reads: separators anywhere after the first digit, 0b/0o/0x, a leading 0 octal', () => {
-    expect(goIntegerValue('3_306')).toBe(3306);
-    expect(goIntegerValue('-1_000')).toBe(-1000);
-    expect(goIntegerValue('+1_0')).toBe(10);
-    expect(goIntegerValue('1__0_')).toBe(10);
-    expect(goIntegerValue('0b11')).toBe(3);
-    expect(goIntegerValue('0B1_1')).toBe(3);
-    expect(goIntegerValue('0x_1F')).toBe(31);
-    expect(goIntegerValue('0o1_7')).toBe(15);
-    expect(goIntegerValue('0_755')).toBe(493);
-    for (const v of ['0x1F', '0o17', '3306', '_1', '0b', '0b_', '1_000.5', 'a_1', '9_007_199_254_740_993'])
-      expect(goIntegerValue(v), v).toBeUndefined();
+  it('goNumberValue reads what Go reads: separators anywhere after the first digit, 0b/0o/0x, a leading 0 octal', () => {
+    expect(goNumberValue('3_306')).toBe(3306);
+    expect(goNumberValue('-1_000')).toBe(-1000);
+    expect(goNumberValue('+1_0')).toBe(10);
+    expect(goNumberValue('1__0_')).toBe(10);
+    expect(goNumberValue('0b11')).toBe(3);
+    expect(goNumberValue('0B1_1')).toBe(3);
+    expect(goNumberValue('0x_1F')).toBe(31);
+    expect(goNumberValue('0o1_7')).toBe(15);
+    expect(goNumberValue('0_755')).toBe(493);
+    // With a fraction or an exponent, the underscores go too (yaml.v3 strips them all).
+    expect(goNumberValue('5_432.0')).toBe(5432);
+    expect(goNumberValue('1_000.5')).toBe(1000.5);
+    expect(goNumberValue('1e1_0')).toBe(1e10);
+    expect(goNumberValue('-2_5e-1')).toBe(-2.5);
+    for (const v of [
+      '0x1F',
+      '0o17',
+      '3306',
+      '1.5',
+      '_1',
+      '0b',
+      '0b_',
+      'a_1',
+      '1_000.5.5',
+      '9_007_199_254_740_993',
+      '.5_0',
+    ])
+      expect(goNumberValue(v), v).toBeUndefined();
   });
 
   it('a plain yes/no/on/off warns that it is text; quoted, or true/false, it does not', () => {

@@ -629,7 +629,7 @@ describe('a counter read under another tool (counter-read-elsewhere)', () => {
         'counter-read-elsewhere',
         12,
         30,
-        'rule "payouts per day" counts "daily_count" for "create_payout" but reads state.create_refund.daily_count, the counter of "create_refund": its own count is never checked',
+        'rule "payouts per day" counts "daily_count" for "create_payout" but reads state.create_refund.daily_count, the counter of "create_refund", and no rule of "create_payout" reads its own: its count is never checked',
         "write `state.create_payout.daily_count` to limit this tool's calls (a rule copied from another tool?)",
       ],
     ]);
@@ -642,6 +642,11 @@ describe('a counter read under another tool (counter-read-elsewhere)', () => {
       '        conditions:\n          - { path: state.create_payout.daily_count, op: lte, value: 3 }\n          - { path: state.create_refund.daily_count, op: lte, value: 3 }',
     );
     expect(parsePolicy(both).warnings).toEqual([]);
+    // Another rule of the same tool reads the tool's own count: the limit holds.
+    // (create_payout is the last entry: its rules list ends the file.)
+    const other = `${policy('create_refund')}      - name: own check\n        conditions: [{ path: state.create_payout.daily_count, op: lte, value: 3 }]\n`;
+    expect(other).toContain('own check');
+    expect(parsePolicy(other).warnings).toEqual([]);
   });
 
   it("names a missing counter with the window its name speaks of, and Intercept's _rate_ counters for what they are", () => {

@@ -663,6 +663,9 @@ function semanticChecks(doc: Obj, add: Add): void {
     const scope = key === '*' ? '_global' : isGlob(key) ? key : exactToolName(key);
     const names = new Map<string, number>();
     let denyAt: number | undefined;
+    const toolReads = reads.length;
+    /** Rules that count a counter but read only another scope's of that name (checked below). */
+    const copied: Array<{ name: string; counted: string; other: CounterRef }> = [];
     entry.rules.forEach((rule, i) => {
       const rp: ValuePath = ['tools', key, 'rules', i];
       if (!isObj(rule)) return;
@@ -778,17 +781,8 @@ function semanticChecks(doc: Obj, add: Add): void {
         isObj(rule.state) && typeof rule.state.counter === 'string' ? rule.state.counter : undefined;
       if (counted !== undefined && !glob) {
         const own = reads.slice(readsBefore).filter((r) => r.counter === counted);
-        if (own.length > 0 && !own.some((r) => r.scope === scope)) {
-          const other = own[0]!;
-          const shown = (sc: string) => (sc === '_global' ? '_global' : sc);
-          add(
-            [...other.path, 'path'],
-            'counter-read-elsewhere',
-            `rule "${name}" counts "${counted}" for "${key}" but reads state.${shown(other.scope)}.${counted}, the counter of ${other.scope === '_global' ? 'the "*" entry' : `"${other.scope}"`}: its own count is never checked`,
-            `write \`state.${shown(scope)}.${counted}\` to limit this tool's calls (a rule copied from another tool?)`,
-            { severity: 'warning' },
-          );
-        }
+        if (own.length > 0 && !own.some((r) => r.scope === scope))
+          copied.push({ name, counted, other: own[0]! });
       }
 
       if (isObj(rule.validate) && 'schema' in rule.validate) {
@@ -808,6 +802,17 @@ function semanticChecks(doc: Obj, add: Add): void {
 
       if (isObj(rule.state)) checkState(rule.state, [...rp, 'state'], key, glob, scope, defined, add);
     });
+    // Its own count may be read by another rule of the tool: then the limit holds.
+    for (const { name, counted, other } of copied) {
+      if (reads.slice(toolReads).some((r) => r.scope === scope && r.counter === counted)) continue;
+      add(
+        [...other.path, 'path'],
+        'counter-read-elsewhere',
+        `rule "${name}" counts "${counted}" for "${key}" but reads state.${other.scope}.${counted}, the counter of ${other.scope === '_global' ? 'the "*" entry' : `"${other.scope}"`}, and no rule of "${key}" reads its own: its count is never checked`,
+        `write \`state.${scope}.${counted}\` to limit this tool's calls (a rule copied from another tool?)`,
+        { severity: 'warning' },
+      );
+    }
   }
 
   // Every rule of a call's exact entry, its matching globs and `"*"` must pass (evaluation

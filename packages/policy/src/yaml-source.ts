@@ -64,24 +64,34 @@ const YAML11_BOOLEANS: ReadonlySet<string> = new Set(
 );
 
 /**
- * The integer Go's YAML (yaml.v3, which Intercept loads policies with) reads from a plain scalar
- * that YAML 1.2 loads as text: digits with `_` separators (`3_306`) or a `0b` binary literal
- * (`0b11`), as in Go source (`strconv.ParseInt(s, 0, 64)` after dropping the underscores).
- * Undefined for anything else, `0x1F` and `0o17` included (numbers to both).
+ * The number Go's YAML (yaml.v3, which Intercept loads policies with) reads from a plain scalar
+ * that YAML 1.2 loads as text: one written with `_` separators (`3_306`, `5_432.0`, `1e1_0`) or a
+ * `0b` binary literal (`0b11`). yaml.v3 drops every `_`, then reads an integer as Go source writes
+ * it (`strconv.ParseInt(s, 0, 64)`: `0b`, `0o`, `0x`, and a leading `0` for octal) or a decimal
+ * number. Undefined for anything else, `0x1F` and `0o17` included (numbers to both loaders).
  */
-export function goIntegerValue(written: string): number | undefined {
-  const m = /^([-+]?)(0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$/.exec(written);
-  if (!m || !(written.includes('_') || /^[-+]?0[bB]/.test(written))) return undefined;
-  const digits = m[2]!.replace(/_/g, '');
-  if (/^0[bBoOxX]$/.test(digits)) return undefined;
-  // A decimal with a leading zero is octal to Go (`0_755` is 493).
-  const text = /^0[0-7]+$/.test(digits) ? `0o${digits.slice(1)}` : digits;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) return undefined;
-  return m[1] === '-' ? -value : value;
+export function goNumberValue(written: string): number | undefined {
+  if (!/^[-+]?[0-9]/.test(written) || !(written.includes('_') || /^[-+]?0[bB]/.test(written)))
+    return undefined;
+  const plain = written.replace(/_/g, '');
+  const int = /^([-+]?)(0[bB][01]+|0[oO][0-7]+|0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(plain);
+  if (int) {
+    const digits = int[2]!;
+    // A decimal with a leading zero is octal to Go (`0_755` is 493).
+    const value = Number(/^0[0-7]+$/.test(digits) ? `0o${digits.slice(1)}` : digits);
+    if (!Number.isSafeInteger(value)) return undefined;
+    return int[1] === '-' ? -value : value;
+  }
+  // yaml.v3's float pattern.
+  if (!/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain)) return undefined;
+  const value = Number(plain);
+  return Number.isFinite(value) ? value : undefined;
 }
 
 /** True for the path of a condition's `value`, or of anything inside it (an `in` list's items). */
+/** The operators whose value must be a number. */
+const NUMERIC_OPS: ReadonlySet<string> = new Set(['lt', 'lte', 'gt', 'gte']);
+
 function isConditionValue(path: readonly (string | number)[] | undefined): boolean {
   return (
     path !== undefined &&
@@ -438,6 +448,9 @@ export function readYaml(text: string, file: string, options: ReadYamlOptions = 
   // Where each node sits (mapping keys as loaded, sequence indexes), for checks that concern
   // one field only.
   const paths = new Map<unknown, readonly (string | number)[]>([[doc.contents, []]]);
+  /** The `op` of the condition a condition value (at `path`) belongs to, as written. */
+  const conditionOp = (path: readonly (string | number)[] | undefined): unknown =>
+    path === undefined ? undefined : (doc.getIn([...path.slice(0, 6), 'op']) as unknown);
   while (stack.length > 0) {
     const [n, d] = stack.pop()!;
     if (isScalar(n) && n.range) {
@@ -491,21 +504,26 @@ export function readYaml(text: string, file: string, options: ReadYamlOptions = 
       } else if (
         typeof v === 'string' &&
         n.type === 'PLAIN' &&
-        goIntegerValue(written) !== undefined &&
+        goNumberValue(written) !== undefined &&
         isConditionValue(paths.get(n))
       ) {
-        // `3_306`, `0b11`: text to YAML 1.2, an integer to Intercept's YAML (Go's yaml.v3 parses
-        // integers the way Go source writes them). Compared as text, `not_in: [3_306]` would let
-        // 3306 through: refused, with both spellings that say what is meant.
+        // `3_306`, `0b11`: text to YAML 1.2, a number to Intercept's YAML (Go's yaml.v3 drops the
+        // underscores and parses numbers the way Go source writes them). Compared as text,
+        // `not_in: [3_306]` would let 3306 through: refused, with the spelling that says it.
         const p = posOf(n.range[0]);
+        const value = goNumberValue(written)!;
+        // Quoting gives the text, which only the text comparisons can use.
+        const numericOp = NUMERIC_OPS.has(String(conditionOp(paths.get(n))));
         errors.push(
           err(
             file,
             p.line,
             p.col,
-            'yaml-integer-as-text',
-            `\`${written}\` loads as the text "${written}" (YAML 1.2), where Intercept's YAML reads the integer ${goIntegerValue(written)}`,
-            `write \`${goIntegerValue(written)}\` for the number, or quote it (\`"${written}"\`) to mean the text`,
+            'yaml-number-as-text',
+            `\`${written}\` loads as the text "${written}" (YAML 1.2), where Intercept's YAML reads the number ${value}`,
+            numericOp
+              ? `write \`${value}\``
+              : `write \`${value}\` for the number, or quote it (\`"${written}"\`) to mean the text`,
           ),
         );
       } else if (
