@@ -122,6 +122,34 @@ tools:
     });
   });
 
+  it('a comparison that cannot be decided says so, not that the value differs', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  edit_file:
+    rules:
+      - name: dry runs only
+        conditions: [{ path: args.dryRun, op: neq, value: "false" }]
+      - name: known modes
+        conditions: [{ path: args.mode, op: not_in, value: [1, 2] }]
+`);
+    const s = new MemoryCounterStore();
+    const message = async (args: Record<string, unknown>) =>
+      (await evaluate(p, { tool: 'edit_file', args }, ctx(s))).message;
+    expect(await message({ dryRun: 'FALSE', mode: 3 })).toBe(
+      'Rule "dry runs only" denied the call: args.dryRun ("FALSE") cannot be shown to equal or differ from "false": a server may read it either way, so neq does not hold',
+    );
+    expect(await message({ dryRun: false, mode: 3 })).toBe(
+      'Rule "dry runs only" denied the call: args.dryRun (false) is not neq "false"',
+    );
+    expect(await message({ dryRun: true, mode: '01' })).toBe(
+      'Rule "known modes" denied the call: args.mode ("01") cannot be shown to be in or out of [1,2]: a server may read it either way, so not_in does not hold',
+    );
+    expect(await message({ dryRun: true, mode: '1' })).toBe(
+      'Rule "known modes" denied the call: args.mode ("1") is not not_in [1,2]',
+    );
+  });
+
   it('an earlier stateful rule outranks a later stateless failure', async () => {
     const s = new MemoryCounterStore();
     const ok = await evaluate(

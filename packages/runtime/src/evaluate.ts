@@ -1,5 +1,12 @@
 import type { CompiledCondition, CompiledPolicy, CompiledRule } from '@tollgate/policy';
-import { canonicalDeep, conditionHolds, lookup, resolvePath, valueHolds } from './conditions.js';
+import {
+  canonicalDeep,
+  compareEquals,
+  conditionHolds,
+  lookup,
+  resolvePath,
+  valueHolds,
+} from './conditions.js';
 import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from './decision.js';
 import { stringifyAnyDepth } from './decision-log.js';
 import { InexactNumber } from './exact-arguments.js';
@@ -459,7 +466,8 @@ async function evaluateRules(
             setFail(
               'condition_failed',
               r.found
-                ? `${c.path} (${show(r.value)}) ${c.op === 'not_regex' ? 'fails' : 'is not'} ${c.op} ${c.op === 'regex' || c.op === 'not_regex' ? showPattern(c.value) : show(c.value)}`
+                ? (undecidedText(c.path, c.op, r.value, c.value) ??
+                    `${c.path} (${show(r.value)}) ${c.op === 'not_regex' ? 'fails' : 'is not'} ${c.op} ${c.op === 'regex' || c.op === 'not_regex' ? showPattern(c.value) : show(c.value)}`)
                 : `${c.path} is missing`,
             );
           }
@@ -769,4 +777,23 @@ function defaultMessage(
     default:
       return `Rule ${name} denied the call: ${f.detail}`;
   }
+}
+
+/**
+ * The denial text of an `eq`, `neq`, `in` or `not_in` condition that failed because the
+ * comparison could not be decided (`compareEquals` gave undefined: `"FALSE"` against `false`,
+ * `"05"` against `5`), or undefined when it failed for a plain difference.
+ */
+function undecidedText(path: string, op: string, actual: unknown, expected: unknown): string | undefined {
+  if (Array.isArray(actual) || (actual !== null && typeof actual === 'object')) return undefined;
+  const undecided =
+    op === 'eq' || op === 'neq'
+      ? compareEquals(actual, expected) === undefined
+      : (op === 'in' || op === 'not_in') && Array.isArray(expected)
+        ? !expected.some((e) => compareEquals(actual, e) === true) &&
+          expected.some((e) => compareEquals(actual, e) === undefined)
+        : false;
+  if (!undecided) return undefined;
+  const relation = op === 'eq' || op === 'neq' ? 'equal or differ from' : 'be in or out of';
+  return `${path} (${show(actual)}) cannot be shown to ${relation} ${show(expected)}: a server may read it either way, so ${op} does not hold`;
 }
