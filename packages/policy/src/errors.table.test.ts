@@ -189,6 +189,12 @@ const cases: {
     column: 41,
   },
   {
+    code: 'brace-alternative-space',
+    yaml: `${V}tools:\n  "{a, b}":\n    rules: [{ action: deny }]\n`,
+    line: 3,
+    column: 3,
+  },
+  {
     code: 'counter-read-elsewhere',
     yaml: `${V}tools:\n  a:\n    rules:\n      - { name: r, state: { counter: n, window: day }, conditions: [{ path: state.a.n, op: lte, value: 3 }] }\n  b:\n    rules:\n      - { name: r, state: { counter: n, window: day }, conditions: [{ path: state.a.n, op: lte, value: 3 }] }\n`,
     line: 8,

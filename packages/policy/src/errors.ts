@@ -82,6 +82,8 @@ export const POLICY_ERROR_CODES = {
     '`state.increment` is 0 (read as 1, as in Intercept) or is given beside `increment_from` (which wins) (warning).',
   'increment-from-not-args': '`state.increment_from` does not start with `args.`.',
   'counter-under-glob': 'A `state` counter is declared under a glob key, which has no single scope.',
+  'brace-alternative-space':
+    'An alternative of a brace group in a tool key or hide entry starts or ends with whitespace (`{write_file, edit_file}`): it names no tool, as MCP tool names hold no spaces.',
   'counter-read-elsewhere':
     "A rule counts a counter under its tool but its conditions read another scope's counter of that name, never its own (warning).",
   'undefined-counter': 'A condition reads `state.<scope>.<counter>` but no rule defines that counter.',

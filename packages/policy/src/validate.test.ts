@@ -671,19 +671,20 @@ describe('a counter read under another tool (counter-read-elsewhere)', () => {
   });
 });
 
-describe('whitespace inside a brace group (invisible-text)', () => {
-  it('names the alternative with a space, in tool keys and hide entries, and the key to write', () => {
+describe('whitespace inside a brace group (brace-alternative-space)', () => {
+  it('is an error naming the alternative with a space, in tool keys and hide entries, and the key to write', () => {
     const r = parsePolicy(
       'version: "1"\nhide: ["{move_file, delete_file}"]\ntools:\n  "{write_file, edit_file,create_directory }":\n    rules: [{ action: deny }]\n',
     );
-    expect(r.warnings.map((w) => [w.code, w.message, w.hint])).toEqual([
+    expect(r.warnings).toEqual([]);
+    expect(r.errors.map((w) => [w.code, w.message, w.hint])).toEqual([
       [
-        'invisible-text',
+        'brace-alternative-space',
         'hide entry "{move_file, delete_file}" has the brace alternative " delete_file", which starts with whitespace, so it hides no tool spelled without it',
         'write "{move_file,delete_file}"',
       ],
       [
-        'invisible-text',
+        'brace-alternative-space',
         'tool key "{write_file, edit_file,create_directory }" has the brace alternative " edit_file", which starts with whitespace, so its rules apply to no tool spelled without it',
         'write "{write_file,edit_file,create_directory}"',
       ],

@@ -544,18 +544,18 @@ function semanticChecks(doc: Obj, add: Add): void {
         );
       else seen.set(as, i);
       const unseen = invisibleInName(h);
-      if (unseen)
+      if (unseen) {
+        // A brace alternative with a space names no tool (MCP tool names hold none): an error,
+        // as the tool the author meant would stay visible and callable.
+        const brace = unseen.startsWith('has the brace');
         add(
           ['hide', i],
-          'invisible-text',
+          brace ? 'brace-alternative-space' : 'invisible-text',
           `hide entry ${JSON.stringify(h)} ${unseen}, so it hides no tool spelled without it`,
-          unseen.startsWith('has the brace')
-            ? `write ${JSON.stringify(tidyBraces(h))}`
-            : 'write the tool name alone',
-          {
-            severity: 'warning',
-          },
+          brace ? `write ${JSON.stringify(tidyBraces(h))}` : 'write the tool name alone',
+          brace ? undefined : { severity: 'warning' },
         );
+      }
       const p = globProblem(h);
       if (p) add(['hide', i], 'invalid-glob', `hide[${i}]: invalid glob "${h}": ${p}`, globHint(p));
       else hidden.push(h);
@@ -613,16 +613,16 @@ function semanticChecks(doc: Obj, add: Add): void {
         { at: 'key' },
       );
     const unseen = key.trim() === '' ? undefined : invisibleInName(key);
-    if (unseen)
+    if (unseen) {
+      const brace = unseen.startsWith('has the brace');
       add(
         entryPath,
-        'invisible-text',
+        brace ? 'brace-alternative-space' : 'invisible-text',
         `tool key ${JSON.stringify(key)} ${unseen}, so its rules apply to no tool spelled without it`,
-        unseen.startsWith('has the brace')
-          ? `write ${JSON.stringify(tidyBraces(key))}`
-          : 'write the tool name alone',
-        { at: 'key', severity: 'warning' },
+        brace ? `write ${JSON.stringify(tidyBraces(key))}` : 'write the tool name alone',
+        brace ? { at: 'key' } : { at: 'key', severity: 'warning' },
       );
+    }
     const glob = isGlob(key);
     const badGlob = globProblem(key);
     if (badGlob)
