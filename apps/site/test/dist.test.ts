@@ -41,6 +41,12 @@ describe('built site (dist/)', () => {
     const page = readFileSync(join(DIST, 'tools/neon/get_connection_string/index.html'), 'utf8');
     expect(page).toContain('data-testid="secrets-note"');
     expect(page).toContain('Returns a Postgres connection string that includes the role&#39;s password.');
+    const neon = readFileSync(join(DIST, 'servers/neon/index.html'), 'utf8');
+    expect(neon).toContain('data-testid="secret-tools"');
+    expect(neon).toContain('href="/tools/neon/get_connection_string/"');
+    expect(readFileSync(join(DIST, 'servers/git/index.html'), 'utf8')).not.toContain(
+      'data-testid="secret-tools"',
+    );
     const plain = readFileSync(join(DIST, 'tools/neon/list_projects/index.html'), 'utf8');
     expect(plain).not.toContain('data-testid="secrets-note"');
   });

@@ -95,6 +95,15 @@ describe('buildCatalogEntry', () => {
         tools: { get_x: { description: 'Returns x.', secrets: ' ' }, drop_x: { description: 'Removes x.' } },
       }),
     ).toThrow('tools.0.secrets.reason: a secrets note must say what the result carries (reason)');
+    expect(() =>
+      buildCatalogEntry(snapshot, {
+        server: 'demo',
+        tools: {
+          get_x: { description: 'Returns x.', secrets: { reason: 'x' } as unknown as string },
+          drop_x: { description: 'Removes x.' },
+        },
+      }),
+    ).toThrow('demo: a curated secrets note must be text (what the result carries): get_x');
   });
   it('names every tool without a curated description', () => {
     expect(() =>

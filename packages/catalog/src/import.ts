@@ -183,11 +183,20 @@ export function readCuration(dir: string, serverId: string): Curation | undefine
  * Build the catalogue entry of one snapshot: server metadata from the snapshot, descriptions from
  * the curation file (and its `secrets` notes), `inputSchema`, `title` and declared annotations from
  * the snapshot. Hand labels are not copied (they are the classifier's test fixture, not overrides).
- * @throws {ImportError} naming every tool that has no curated description, or when the result
- *   fails the catalogue schema (e.g. a description over 25 words).
+ * @throws {ImportError} naming every tool that has no curated description, or a secrets note that
+ *   is not text, or when the result fails the catalogue schema (e.g. a description over 25 words).
  */
 export function buildCatalogEntry(snapshot: Snapshot, curation: Curation | undefined): CatalogServer {
   const id = snapshot.server.id;
+  const badSecrets = snapshot.tools.filter((t) => {
+    const note = curation?.tools?.[t.name]?.secrets;
+    return note !== undefined && typeof note !== 'string';
+  });
+  if (badSecrets.length > 0) {
+    throw new ImportError(
+      `${id}: a curated secrets note must be text (what the result carries): ${badSecrets.map((t) => t.name).join(', ')}`,
+    );
+  }
   const missing = snapshot.tools.filter((t) => !curation?.tools?.[t.name]?.description?.trim());
   if (missing.length > 0) {
     throw new ImportError(
@@ -202,7 +211,7 @@ export function buildCatalogEntry(snapshot: Snapshot, curation: Curation | undef
       name: t.name,
       ...(t.title ? { title: t.title } : {}),
       description: curated.description.trim(),
-      ...(curated.secrets !== undefined ? { secrets: { reason: String(curated.secrets).trim() } } : {}),
+      ...(curated.secrets !== undefined ? { secrets: { reason: curated.secrets.trim() } } : {}),
       inputSchema: t.inputSchema,
       ...(annotations ? { annotations } : {}),
     };

@@ -10,9 +10,9 @@ import { InvalidArgumentError } from 'commander';
  */
 export function givenOnce(value: string, previous: string | undefined): string {
   // `validate -c --json`: the value was forgotten and the next option taken for it.
-  if (/^--[a-z]/i.test(value)) {
+  if (/^--(?:[a-z]|$)/i.test(value) || /^-[a-z]$/i.test(value)) {
     throw new InvalidArgumentError(
-      `That is another option: give the value first (write ./${value} for a file of that name)`,
+      `That is ${value === '--' ? 'the end of the options' : 'another option'}: give the value first (write ./${value} for a file of that name)`,
     );
   }
   if (previous !== undefined) {

@@ -83,11 +83,17 @@ describe('usage errors under --json', () => {
     for (const args of [
       ['explain', '--tool', 'x', '-c', '--args', '{}'],
       ['-c', '--state-dir', '/tmp', '--', 'server'],
+      ['validate', '-c', '-h'],
     ]) {
       const t = run(...args);
       expect(t.code, args.join(' ')).toBe(2);
       expect(t.stderr, args.join(' ')).toContain('That is another option: give the value first');
     }
+    const sep = run('-c', '--', 'npx', 'srv');
+    expect(sep.code).toBe(2);
+    expect(sep.stderr).toContain(
+      "argument '--' is invalid. That is the end of the options: give the value first (write ./-- for a file of that name)",
+    );
   });
 
   it('without --json the same errors stay text on stderr with the help hint', () => {

@@ -111,3 +111,18 @@ tools:
     expect(loaded.ok && [...loaded.policy.exact.keys()]).toEqual(['__proto__']);
   });
 });
+
+describe('text Intercept would read as a number', () => {
+  it('is written quoted, so the emitted policy loads with the same text', () => {
+    const doc = {
+      version: '1',
+      tools: {
+        a: { rules: [{ conditions: [{ path: 'args.port', op: 'not_in', value: ['3_306', '0_', 'x_1'] }] }] },
+      },
+    } as unknown as PolicyDocument;
+    const text = emitPolicy(doc);
+    expect(text).toContain('value: [ "3_306", "0_", x_1 ]');
+    const loaded = loadPolicy(text);
+    expect(loaded.ok).toBe(true);
+  });
+});

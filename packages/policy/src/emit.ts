@@ -6,6 +6,7 @@
  */
 import { Document, isMap, isPair, isScalar, isSeq, type Pair, visit } from 'yaml';
 import type { PolicyDocument } from './schema.js';
+import { goNumberValue } from './yaml-source.js';
 
 /** Options for {@link emitPolicy}. */
 export interface EmitOptions {
@@ -76,6 +77,12 @@ export function emitPolicy(document: PolicyDocument, opts: EmitOptions = {}): st
   // Small leaf mappings (a condition, `{ max, window }`, a state or validate block) read best on
   // one line, as the reference writes them; anything holding a nested mapping stays in block style.
   visit(doc, {
+    // Text that Intercept's YAML would read as a number (`0_`, `3_306`) is refused plain by the
+    // loader (`yaml-number-as-text`): it is written quoted, so it loads as the same text.
+    Scalar(_, node) {
+      if (typeof node.value === 'string' && goNumberValue(node.value) !== undefined)
+        node.type = 'QUOTE_DOUBLE';
+    },
     Pair(_, pair: Pair) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
       if (key === 'conditions' && isSeq(pair.value)) {

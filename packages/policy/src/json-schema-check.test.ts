@@ -74,6 +74,25 @@ describe('validate.schema strictness: what JSON Schema would silently ignore fai
     ).toEqual([]);
   });
 
+  it('a problem inside a list of schemas is placed at the list item', () => {
+    const r = parsePolicy(
+      [
+        'version: "1"',
+        'tools:',
+        '  t:',
+        '    rules:',
+        '      - name: r',
+        '        validate:',
+        '          schema:',
+        '            allOf:',
+        '              - { type: object }',
+        '              - { type: objet }',
+        '',
+      ].join('\n'),
+    );
+    expect(r.errors.map((e) => [e.code, e.line, e.column])).toEqual([['invalid-validate-schema', 10, 19]]);
+  });
+
   it('an unknown format is an error at its format key; known formats are fine', () => {
     const r = policy('{ properties: { u: { type: string, format: emial } } }');
     expect(r.errors.map((e) => [e.code, e.line, e.column, e.message])).toEqual([

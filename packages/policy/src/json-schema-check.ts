@@ -139,13 +139,13 @@ export function jsonSchemaProblem(schema: Record<string, unknown>): JsonSchemaPr
           all.findIndex((o) => o.instancePath === e.instancePath && o.message === e.message) === i,
       );
       const first = errors[0];
-      // A plain JSON Pointer (not a URI fragment: no percent-decoding).
-      const at = first
-        ? first.instancePath
-            .split('/')
-            .slice(1)
-            .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
-        : [];
+      // A plain JSON Pointer (not a URI fragment: no percent-decoding); an index into a list is a
+      // number, as the policy's positions need it to step into a YAML sequence.
+      const at: (string | number)[] = [];
+      for (const seg of first ? first.instancePath.split('/').slice(1) : []) {
+        const key = seg.replace(/~1/g, '/').replace(/~0/g, '~');
+        at.push(/^(0|[1-9]\d*)$/.test(key) && Array.isArray(valueAt(rest, at)) ? Number(key) : key);
+      }
       const tuple = at.at(-1) === 'items' && Array.isArray(valueAt(rest, at));
       return {
         message: ajv.errorsText(errors, { dataVar: 'schema' }),

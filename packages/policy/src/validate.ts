@@ -867,7 +867,7 @@ function semanticChecks(doc: Obj, add: Add): void {
 /** The fixed window a counter's name speaks of (`hourly_count` is hour), if any. */
 function windowOfName(name: string): 'minute' | 'hour' | 'day' | undefined {
   const words = name.toLowerCase();
-  if (/(^|[^a-z])(minute|minutes|min|per_min)([^a-z]|$)|minutely/.test(words)) return 'minute';
+  if (/(^|[^a-z])(minute|minutes)([^a-z]|$)|minutely/.test(words)) return 'minute';
   if (/(^|[^a-z])(hour|hours|hr)([^a-z]|$)|hourly/.test(words)) return 'hour';
   if (/(^|[^a-z])(day|days)([^a-z]|$)|daily/.test(words)) return 'day';
   return undefined;

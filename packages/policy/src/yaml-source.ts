@@ -65,12 +65,13 @@ const YAML11_BOOLEANS: ReadonlySet<string> = new Set(
 
 /**
  * The number Go's YAML (yaml.v3, which Intercept loads policies with) reads from a plain scalar
- * that YAML 1.2 loads as text: one written with `_` separators (`3_306`, `5_432.0`, `1e1_0`) or a
- * `0b` binary literal (`0b11`). yaml.v3 drops every `_`, then reads an integer as Go source writes
- * it (`strconv.ParseInt(s, 0, 64)`: `0b`, `0o`, `0x`, and a leading `0` for octal) or a decimal
- * number. Undefined for anything else, `0x1F` and `0o17` included (numbers to both loaders).
+ * that YAML 1.2 loads as text, as decimal text (exact, also past 2^53): one written with `_`
+ * separators (`3_306`, `5_432.0`, `1e1_0`) or a `0b` binary literal (`0b11` is `"3"`). yaml.v3
+ * drops every `_`, then reads an integer as Go source writes it (`strconv.ParseInt(s, 0, 64)`:
+ * `0b`, `0o`, `0x`, and a leading `0` for octal) or a decimal number. Undefined for anything
+ * else, `0x1F` and `0o17` included (numbers to both loaders).
  */
-export function goNumberValue(written: string): number | undefined {
+export function goNumberValue(written: string): string | undefined {
   if (!/^[-+]?[0-9]/.test(written) || !(written.includes('_') || /^[-+]?0[bB]/.test(written)))
     return undefined;
   const plain = written.replace(/_/g, '');
@@ -78,20 +79,19 @@ export function goNumberValue(written: string): number | undefined {
   if (int) {
     const digits = int[2]!;
     // A decimal with a leading zero is octal to Go (`0_755` is 493).
-    const value = Number(/^0[0-7]+$/.test(digits) ? `0o${digits.slice(1)}` : digits);
-    if (!Number.isSafeInteger(value)) return undefined;
-    return int[1] === '-' ? -value : value;
+    const value = BigInt(/^0[0-7]+$/.test(digits) ? `0o${digits.slice(1)}` : digits.toLowerCase());
+    return `${int[1] === '-' && value !== 0n ? '-' : ''}${value}`;
   }
   // yaml.v3's float pattern.
   if (!/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain)) return undefined;
   const value = Number(plain);
-  return Number.isFinite(value) ? value : undefined;
+  return Number.isFinite(value) ? String(value) : undefined;
 }
 
-/** True for the path of a condition's `value`, or of anything inside it (an `in` list's items). */
 /** The operators whose value must be a number. */
 const NUMERIC_OPS: ReadonlySet<string> = new Set(['lt', 'lte', 'gt', 'gte']);
 
+/** True for the path of a condition's `value`, or of anything inside it (an `in` list's items). */
 function isConditionValue(path: readonly (string | number)[] | undefined): boolean {
   return (
     path !== undefined &&

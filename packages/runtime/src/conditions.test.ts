@@ -235,7 +235,9 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
     expect(holds('neq', true, { v: 'true' })).toBe(false);
     expect(holds('neq', true, { v: 'TRUE' })).toBe(false);
     expect(holds('not_in', [true], { v: 'yes' })).toBe(false);
-    expect(holds('neq', true, { v: 'draft' })).toBe(true);
+    // A truthiness test reads any non-empty text as true.
+    expect(holds('neq', true, { v: 'draft' })).toBe(false);
+    expect(holds('neq', false, { v: 'draft' })).toBe(true);
   });
 
   it('the quoted "true" / "false" refuses what the unquoted boolean refuses: text and numbers a coercing server reads as it', () => {
@@ -245,8 +247,25 @@ describe('operators (docs/runtime.md "Operator semantics")', () => {
         expect(holds('neq', policy, { v }), `${JSON.stringify(v)} neq ${JSON.stringify(policy)}`).toBe(false);
     // What reads as the other boolean, or as no boolean at all, is unequal either way.
     for (const policy of ['false', false])
-      for (const v of [true, 'TRUE', 'yes', '1', 1, 'draft', 2, null])
+      for (const v of [true, 'TRUE', 'yes', '1', 1, 'draft', 2])
         expect(holds('neq', policy, { v }), `${JSON.stringify(v)} neq ${JSON.stringify(policy)}`).toBe(true);
+    // Against the policy's own boolean, a truthiness test counts too: `if args.get("force")` reads
+    // any non-empty text as true, "", 0 and null as false.
+    for (const v of ['false', 'no', 'draft', 2, '0'])
+      expect(holds('neq', true, { v }), `${JSON.stringify(v)} neq true`).toBe(false);
+    expect(holds('neq', true, { v: '' })).toBe(true);
+    expect(holds('neq', true, { v: 0 })).toBe(true);
+    expect(holds('neq', false, { v: null })).toBe(false);
+    expect(holds('neq', false, { v: '' })).toBe(false);
+    expect(holds('not_in', [true], { v: 'false' })).toBe(false);
+    // The text "true" may be meant as text: only word readings count against it.
+    expect(holds('neq', 'true', { v: 'auto' })).toBe(true);
+    expect(holds('neq', 'false', { v: null })).toBe(true);
+    // A boolean argument against the number it converts to is undecidable.
+    expect(holds('neq', 1, { v: true })).toBe(false);
+    expect(holds('not_in', [0, 1], { v: false })).toBe(false);
+    expect(holds('neq', 0, { v: true })).toBe(true);
+    expect(holds('eq', 1, { v: true })).toBe(false);
     expect(holds('not_in', ['true', 1], { v: 'TRUE' })).toBe(false);
     expect(holds('not_in', ['true', 1], { v: 'yes' })).toBe(false);
     expect(holds('not_in', ['true', 1], { v: 'no' })).toBe(true);

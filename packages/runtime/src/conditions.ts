@@ -116,10 +116,13 @@ function ambiguousNumeric(v: string): boolean {
  * @returns `true` equal, `false` unequal, `undefined` undecidable: a number against an argument
  *   string some parser reads a number from that is no plain integer literal (`" 5 "`, `"0x5"`,
  *   `"+5"`, `"05"`, `"5.0"`, `"5e0"`, `"5abc"`) or that a double rounds, a number against a loosely
- *   numeric policy string; the policy's boolean (or `"true"` / `"false"`) against an argument a
- *   coercing server reads as that same boolean but that is not it (`"FALSE"`, `"no"`, `"0"`, `0`
- *   against `false`); a boolean argument against other policy text that reads as one (`"True"`,
- *   `"no"`, `"1"`); and an {@link InexactNumber} against anything. Callers deny on `undefined`.
+ *   numeric policy string; against the policy's boolean (or `"true"` / `"false"`), an argument a
+ *   word-parsing server reads as that boolean without being it (`"FALSE"`, `"no"`, `"0"`, `0`
+ *   against `false`), and, against the policy's own boolean only, one a truthiness test reads as
+ *   it (any non-empty text or non-zero number against `true`; `""`, `0` or `null` against `false`);
+ *   a boolean argument against other policy text that reads as one (`"True"`, `"no"`, `"1"`) or
+ *   against the number it converts to (`true` against `1`); and an {@link InexactNumber} against
+ *   anything. Callers deny on `undefined`.
  */
 export function compareEquals(actual: unknown, expected: unknown): boolean | undefined {
   if (actual === expected) return true;
@@ -137,20 +140,37 @@ export function compareEquals(actual: unknown, expected: unknown): boolean | und
           : undefined;
   if (meant !== undefined) {
     if (typeof actual === 'boolean') return actual === meant;
-    // A server that coerces (pydantic's lax mode, `z.coerce`) reads `"FALSE"`, `"no"`, `"0"` or 0
-    // as a boolean; one that does not reads text or a number: only the server knows which.
-    const read =
+    // A server that parses words (pydantic's lax mode, behind FastMCP servers) reads `"FALSE"`,
+    // `"no"`, `"0"` or 0 as a boolean; a strict one reads text or a number: only it knows which.
+    const word =
       typeof actual === 'string'
         ? booleanReading(actual)
         : actual === 0 || actual === 1
           ? actual === 1
           : undefined;
-    if (read !== undefined) return read === meant ? undefined : false;
-    if (typeof expected === 'boolean') return false;
+    if (word === meant) return undefined;
+    if (typeof expected === 'boolean') {
+      // Against the policy's own boolean, a server that tests truthiness (`if args.get("force")`,
+      // `z.coerce.boolean()`) also counts: any non-empty text or non-zero number is true to it,
+      // `""`, 0 and null false. Not against the text "true" / "false", which may be meant as text.
+      const truthy =
+        typeof actual === 'string'
+          ? actual !== ''
+          : typeof actual === 'number'
+            ? actual !== 0
+            : actual === null
+              ? false
+              : undefined;
+      return truthy === meant ? undefined : false;
+    }
   }
   if (typeof actual === 'boolean' && typeof expected === 'string') {
     // Other text that reads as a boolean (`"True"`, `"no"`, `"1"`): its author may mean one.
     return booleanReading(expected) !== undefined ? undefined : false;
+  }
+  if (typeof actual === 'boolean' && typeof expected === 'number') {
+    // A server with a number field may read `true` as 1 and `false` as 0 (pydantic's lax mode).
+    return Number(actual) === expected ? undefined : false;
   }
   if (typeof actual === 'number' && typeof expected === 'string') {
     const b = policyNumber(expected);

@@ -785,7 +785,11 @@ function defaultMessage(
  * `"05"` against `5`), or undefined when it failed for a plain difference.
  */
 function undecidedText(path: string, op: string, actual: unknown, expected: unknown): string | undefined {
-  if (Array.isArray(actual) || (actual !== null && typeof actual === 'object')) return undefined;
+  if (
+    Array.isArray(actual) ||
+    (actual !== null && typeof actual === 'object' && !(actual instanceof InexactNumber))
+  )
+    return undefined;
   const undecided =
     op === 'eq' || op === 'neq'
       ? compareEquals(actual, expected) === undefined

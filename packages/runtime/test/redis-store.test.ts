@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CounterItem, StateUnavailableError } from '../src/store/counter-store.js';
 import { LeasedCounterStore } from '../src/store/lease.js';
 import { mistypedStateDsn, openCounterStore, redactDsn, replicaStoreMessage } from '../src/store/open.js';
-import { clientMessage, RedisCounterStore, redisDatabase } from '../src/store/redis.js';
+import { clientMessage, ReadOnlyReconnects, RedisCounterStore, redisDatabase } from '../src/store/redis.js';
 import { fixedWindowStart } from '../src/windows.js';
 import { type RedisServer, redisAvailability, startRedisServer } from './redis-server.js';
 
@@ -425,6 +425,30 @@ describe('Redis DSN checks', () => {
     for (const [dsn, shown] of cases) expect(redactDsn(dsn), dsn).toBe(shown);
   });
 
+  it('reconnects on READONLY at once, then after 1 s, 2 s, 4 s ... up to 30 s, and at once again after a write', () => {
+    const gate = new ReadOnlyReconnects();
+    const at = (ms: number) => gate.shouldReconnect(ms);
+    expect([at(0), at(999), at(1000), at(2999), at(3000), at(6999), at(7000)]).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+      true,
+    ]);
+    // The waits double up to 30 s: after 7000 comes 8 s, 16 s, then 30 s for good.
+    expect([at(15_000), at(31_000), at(60_999), at(61_000), at(91_000)]).toEqual([
+      true,
+      true,
+      false,
+      true,
+      true,
+    ]);
+    gate.wrote();
+    expect([at(91_001), at(91_500), at(92_001)]).toEqual([true, false, true]);
+  });
+
   it("words ioredis's connection messages in terms of the connection", () => {
     expect(clientMessage("Stream isn't writeable and enableOfflineQueue options is false")).toBe(
       'Redis is not connected (reconnecting)',
@@ -439,7 +463,15 @@ describe('Redis DSN checks', () => {
         "READONLY You can't write against a read only replica. script: f50c222ac41aece7252eb30ed7fe02dfa11b0791, on @user_script:6.",
       ),
     ).toBe(
-      'the Redis server is a read-only replica (READONLY), as after a failover; reconnecting to find the primary',
+      'the Redis server is a read-only replica (READONLY), as after a failover; the store reconnects to find the primary',
+    );
+    // Redis 6 (and KeyDB, Dragonfly) words a write refused inside a script this way.
+    expect(
+      clientMessage(
+        "ERR Error running script (call to f_f50c222ac41aece7252eb30ed7fe02dfa11b0791): @user_script:6: @user_script: 6: -READONLY You can't write against a read only replica. ",
+      ),
+    ).toBe(
+      'the Redis server is a read-only replica (READONLY), as after a failover; the store reconnects to find the primary',
     );
     expect(clientMessage('ERR something else')).toBe('ERR something else');
   });
@@ -637,7 +669,7 @@ describeRedis('Redis failover', () => {
       expect(outcome).toBe('admitted');
       // The refusal names the cause in our words before the connection is made again.
       expect(messages[0]).toBe(
-        'Redis state: reserve failed: the Redis server is a read-only replica (READONLY), as after a failover; reconnecting to find the primary',
+        'Redis state: reserve failed: the Redis server is a read-only replica (READONLY), as after a failover; the store reconnects to find the primary',
       );
       // The call admitted after the failover was counted by the new primary.
       const onNew = new Redis(newPrimary.url);
@@ -667,7 +699,7 @@ describeRedis('Redis failover', () => {
         (e: Error) => e.message,
       );
       expect(err).toBe(
-        'Redis state: commit failed: the Redis server is a read-only replica (READONLY), as after a failover; reconnecting to find the primary',
+        'Redis state: commit failed: the Redis server is a read-only replica (READONLY), as after a failover; the store reconnects to find the primary',
       );
       const connections = async () => {
         const info = await admin.info('stats');

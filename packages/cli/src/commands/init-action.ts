@@ -130,11 +130,17 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     if (draft.recognised) {
       catalogEntry = draft.recognised.entry.id;
       notes.push(recognitionNote(draft.recognised));
+      const { overridden, raised, secrets } = draft.recognised;
+      const except: string[] = [];
+      if (overridden.length > 0 || raised.length > 0)
+        except.push(
+          `the categories catalogue entry ${catalogEntry} gives them (curated, or more severe than the listing reads)`,
+        );
+      if (secrets.length > 0)
+        except.push(`the tools catalogue entry ${catalogEntry} notes as returning live credentials`);
       header =
-        draft.recognised.overridden.length > 0 ||
-        draft.recognised.raised.length > 0 ||
-        draft.recognised.secrets.length > 0
-          ? `Generated from a ${source}; tools classified on the spot, except the categories catalogue entry ${catalogEntry} gives them (curated, or more severe than the listing reads)${draft.recognised.secrets.length > 0 ? ', and the tools it notes as returning live credentials' : ''}.`
+        except.length > 0
+          ? `Generated from a ${source}; tools classified on the spot, except ${except.join(', and ')}.`
           : `Generated from a ${source} (catalogue entry ${catalogEntry}); tools classified on the spot.`;
     } else header = `Generated from a ${source}; tools classified on the spot.`;
   }

@@ -62,7 +62,7 @@ describe('numbers beyond a double', () => {
     const text = async (id: number) =>
       (await raw.waitFor((m) => m.id === id)).result.content[0].text as string;
     expect(await text(1)).toBe(
-      '[TOLLGATE POLICY DENIED] Rule "team channel only" denied the call: args.channel_id (1098765432109876511, which a double does not hold exactly) is not eq "1098765432109876543"',
+      '[TOLLGATE POLICY DENIED] Rule "team channel only" denied the call: args.channel_id (1098765432109876511, which a double does not hold exactly) cannot be shown to equal or differ from "1098765432109876543": a server may read it either way, so eq does not hold',
     );
     expect(await text(2)).toBe(
       '[TOLLGATE POLICY DENIED] Rule "team channel only" denied the call: args.channel_id ("1098765432109876511") is not eq "1098765432109876543"',
@@ -70,7 +70,7 @@ describe('numbers beyond a double', () => {
     // The same digits as a number: a double-reading server would round them, so no comparison vouches.
     expect(await text(3)).toMatch(/^\[TOLLGATE POLICY DENIED\] Rule "team channel only" denied the call/);
     expect(await text(4)).toBe(
-      '[TOLLGATE POLICY DENIED] Rule "not the archive" denied the call: args.thread (5.0000000000000001, which a double does not hold exactly) is not neq 5',
+      '[TOLLGATE POLICY DENIED] Rule "not the archive" denied the call: args.thread (5.0000000000000001, which a double does not hold exactly) cannot be shown to equal or differ from 5: a server may read it either way, so neq does not hold',
     );
     expect(await text(5)).toMatch(/^\[TOLLGATE POLICY DENIED\] Rule "not the archive"/);
     expect((await raw.waitFor((m) => m.id === 6)).result.isError).toBeFalsy();

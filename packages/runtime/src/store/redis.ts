@@ -227,6 +227,30 @@ function isReserveReply(out: unknown, n: number): out is (string | number)[] {
 const READ_ONLY_RETRY_MIN_MS = 1000;
 const READ_ONLY_RETRY_MAX_MS = 30_000;
 
+/**
+ * When a `READONLY` answer may make the store reconnect: at once the first time, then not again
+ * for 1 s, the wait doubling with each reconnection up to 30 s, and back to "at once" after a
+ * write succeeds (the server is a primary again). Exported for tests.
+ */
+export class ReadOnlyReconnects {
+  private retryAt = 0;
+  private backoffMs = READ_ONLY_RETRY_MIN_MS;
+
+  /** Whether to reconnect now (epoch ms); when true, the next one waits longer. */
+  shouldReconnect(now: number): boolean {
+    if (now < this.retryAt) return false;
+    this.retryAt = now + this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, READ_ONLY_RETRY_MAX_MS);
+    return true;
+  }
+
+  /** A write succeeded: the next READONLY may reconnect at once. */
+  wrote(): void {
+    this.retryAt = 0;
+    this.backoffMs = READ_ONLY_RETRY_MIN_MS;
+  }
+}
+
 /** A command the store refused to send (Redis refused the DSN's database). */
 class NotSent extends Error {}
 
@@ -246,12 +270,13 @@ function effectUnknown(err: unknown): boolean {
  * An ioredis message in terms of the connection: "Stream isn't writeable and enableOfflineQueue
  * options is false" and "Connection is closed." mean the client is not connected to Redis now
  * (it reconnects by itself); "Reached the max retries per request limit (which is 0)" that the
- * connection dropped while the command was on its way. Other messages are kept as they are.
- * Exported for tests.
+ * connection dropped while the command was on its way; a `READONLY` answer (Redis 6 or 7 wording)
+ * that the server is a replica, which the store reconnects on (at most once a second, backing
+ * off). Other messages are kept as they are. Exported for tests.
  */
 export function clientMessage(message: string): string {
   if (isReadOnlyReply(message)) {
-    return 'the Redis server is a read-only replica (READONLY), as after a failover; reconnecting to find the primary';
+    return 'the Redis server is a read-only replica (READONLY), as after a failover; the store reconnects to find the primary';
   }
   if (message.includes("isn't writeable") || /^Connection is closed\.?$/.test(message)) {
     return 'Redis is not connected (reconnecting)';
@@ -264,11 +289,13 @@ export function clientMessage(message: string): string {
 }
 
 /**
- * True for Redis's `READONLY` error reply (a write sent to a read-only replica), also as ioredis
- * words it for a script (`READONLY You can't write against a read only replica. script: ...`).
+ * True for Redis's `READONLY` error reply (a write sent to a read-only replica), as Redis 7 and
+ * Valkey word it for a script (`READONLY You can't write against a read only replica. script:
+ * ...`) and as Redis 6, KeyDB and Dragonfly do (`ERR Error running script (call to f_...):
+ * @user_script:4: @user_script: 4: -READONLY You can't write against a read only replica.`).
  */
 function isReadOnlyReply(message: string): boolean {
-  return message.startsWith('READONLY ');
+  return /(?:^|[\s-])READONLY You can't write/.test(message);
 }
 
 /**
@@ -422,10 +449,8 @@ export class RedisCounterStore implements CounterStore {
   private repairTimer: ReturnType<typeof setTimeout> | undefined;
   private repairDelay = REPAIR_RETRY_MS;
   private closed = false;
-  /** Before this (epoch ms) a READONLY answer does not make the client connect again. */
-  private readOnlyRetryAt = 0;
-  /** The wait after the next READONLY reconnection (ms); back to 1 s once a write succeeds. */
-  private readOnlyBackoffMs = READ_ONLY_RETRY_MIN_MS;
+  /** When a READONLY answer makes the client connect again. */
+  private readonly readOnly = new ReadOnlyReconnects();
 
   /**
    * @param opts.url - `redis://[user:pass@]host:port[/db]` (or `rediss://`)
@@ -465,12 +490,7 @@ export class RedisCounterStore implements CounterStore {
       // READONLY (a DSN that leads to a replica for good): each new connection sends the waiting
       // repairs at once, so an ungated reconnection would loop about ten times a second.
       reconnectOnError: (err) => {
-        if (!isReadOnlyReply(err.message)) return false;
-        const now = Date.now();
-        if (now < this.readOnlyRetryAt) return false;
-        this.readOnlyRetryAt = now + this.readOnlyBackoffMs;
-        this.readOnlyBackoffMs = Math.min(this.readOnlyBackoffMs * 2, READ_ONLY_RETRY_MAX_MS);
-        return true;
+        return isReadOnlyReply(err.message) && this.readOnly.shouldReconnect(Date.now());
       },
       ...opts.redisOptions,
     }) as ScriptedRedis;
@@ -790,8 +810,7 @@ export class RedisCounterStore implements CounterStore {
 
   /** A write succeeded: the server is a primary, and a later READONLY may reconnect at once. */
   private wrote(): void {
-    this.readOnlyBackoffMs = READ_ONLY_RETRY_MIN_MS;
-    this.readOnlyRetryAt = 0;
+    this.readOnly.wrote();
   }
 
   /**
