@@ -144,6 +144,15 @@ export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
    * 30,000).
    */
   readonly inputWaitMs?: number;
+  /**
+   * Most bytes the listener may hold written but not yet taken by clients, across all responses
+   * (bytes; default the larger of 64 MiB and two `maxMessageBytes`). Past it, the response that
+   * holds the most and has not drained for a second is closed: a client that never reads its SSE
+   * stream would otherwise keep everything the server sends it in the listener's memory. The
+   * client can reconnect and resume the stream with `Last-Event-ID` (the replay buffer is
+   * bounded, see `BoundedEventStore`).
+   */
+  readonly unreadBudgetBytes?: number;
   /** Cap on concurrent sessions (default 64); beyond it `initialize` gets HTTP 503. */
   readonly maxSessions?: number;
   /**
@@ -168,6 +177,11 @@ export interface HttpListener {
   readonly port: number;
   /** Number of open sessions. */
   readonly sessionCount: number;
+  /**
+   * Bytes written to clients' responses that they have not taken yet, as last seen (each
+   * response's `writableLength` after its latest write or drain); bounded by `unreadBudgetBytes`.
+   */
+  readonly unreadBytes: number;
   /** Ids of the open sessions. */
   sessionIds(): string[];
   /** Closes every session (stopping children, DELETEing upstream sessions) and the server. */
@@ -525,6 +539,14 @@ export async function runHttpListener<D extends GateDecision>(
   };
   const maxSessions = opts.maxSessions ?? 64;
   const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
+  const output = new UnreadOutput(
+    opts.unreadBudgetBytes ?? Math.max(64 * 1024 * 1024, 2 * maxMessageBytes),
+    (res, unread, session) =>
+      log.warn(
+        { session, unreadBytes: unread },
+        'a client is not reading its event stream; closing it (it may reconnect and resume with Last-Event-ID)',
+      ),
+  );
   const inputWaitMs = opts.inputWaitMs ?? 30_000;
   /** The wait of a POST to a session whose server is not reading its input, if it is one. */
   const sessionInputFull = (req: IncomingMessage): Promise<void> | undefined => {
@@ -829,6 +851,7 @@ export async function runHttpListener<D extends GateDecision>(
     });
     // The SDK hands `req.auth` to the session with each message of this POST: the texts as sent.
     if (texts) (req as IncomingMessage & { auth?: PostTexts }).auth = postTexts(texts);
+    output.watch(res, s.info.sessionId);
     await s.http.handleRequest(req, res, body);
     // An initialize the SDK rejected leaves a session that never began.
     if (s.http.sessionId === undefined && !s.ending) await endSession(s, 'initialize rejected');
@@ -900,6 +923,9 @@ export async function runHttpListener<D extends GateDecision>(
   return {
     url,
     port,
+    get unreadBytes() {
+      return output.total;
+    },
     get sessionCount() {
       return sessions.size;
     },
@@ -963,3 +989,80 @@ function sessionGate<D extends GateDecision>(gate: Gate<D>, info: HttpSessionInf
   if (gate.policyToolNames) wrapped.policyToolNames = () => gate.policyToolNames!();
   return wrapped;
 }
+
+/**
+ * What the listener's responses hold written but not yet taken by their clients, with a budget
+ * (see `HttpListenerOptions.unreadBudgetBytes`). A response's share is its `writableLength`
+ * (Node's buffer plus the socket's) after each write and each `drain`: a write that fits under the
+ * stream's high-water mark leaves at most that little; one that does not is followed by `drain`.
+ */
+class UnreadOutput {
+  private readonly unread = new Map<ServerResponse, { bytes: number; since: number; session: string }>();
+  /** Sum of the `bytes` in {@link unread}. */
+  total = 0;
+  private recheck: NodeJS.Timeout | undefined;
+
+  /**
+   * @param budget - most bytes held unread across responses
+   * @param onShed - told of each response closed for holding too much unread for too long
+   */
+  constructor(
+    private readonly budget: number,
+    private readonly onShed: (res: ServerResponse, unread: number, session: string) => void,
+  ) {}
+
+  /** Follows `res` (a response handed to the SDK's transport) until it closes. */
+  watch(res: ServerResponse, session: string): void {
+    const write = res.write;
+    const update = () => this.update(res, session);
+    res.write = function (this: ServerResponse, ...args: Parameters<ServerResponse['write']>) {
+      const ok = write.apply(this, args);
+      update();
+      return ok;
+    } as ServerResponse['write'];
+    res.on('drain', update);
+    res.once('close', () => {
+      const held = this.unread.get(res);
+      if (held) this.total -= held.bytes;
+      this.unread.delete(res);
+    });
+  }
+
+  private update(res: ServerResponse, session: string): void {
+    const bytes = res.destroyed ? 0 : res.writableLength;
+    const held = this.unread.get(res);
+    this.total += bytes - (held?.bytes ?? 0);
+    if (bytes === 0) this.unread.delete(res);
+    // `since`: when it last had nothing unread, i.e. how long it has been behind.
+    else this.unread.set(res, { bytes, since: held?.since ?? Date.now(), session });
+    if (this.total > this.budget) this.shed();
+  }
+
+  /**
+   * Closes the responses holding the most, among those behind for at least a second, until the
+   * total is within the budget; checks again in a second while it is not and none qualifies.
+   */
+  private shed(): void {
+    const now = Date.now();
+    const behind = [...this.unread.entries()]
+      .filter(([, h]) => now - h.since >= UNREAD_GRACE_MS)
+      .sort((a, b) => b[1].bytes - a[1].bytes);
+    for (const [res, h] of behind) {
+      if (this.total <= this.budget) break;
+      this.total -= h.bytes;
+      this.unread.delete(res);
+      this.onShed(res, h.bytes, h.session);
+      res.destroy();
+    }
+    if (this.total > this.budget && this.recheck === undefined) {
+      this.recheck = setTimeout(() => {
+        this.recheck = undefined;
+        for (const [res, h] of [...this.unread]) this.update(res, h.session);
+      }, UNREAD_GRACE_MS);
+      this.recheck.unref();
+    }
+  }
+}
+
+/** How long a response must have been behind before the unread budget may close it (ms). */
+const UNREAD_GRACE_MS = 1000;

@@ -3,7 +3,7 @@
  * Tollgate's listener, and the real server-everything as a stdio child per session or over HTTP.
  */
 import { execSync, spawn } from 'node:child_process';
-import { request } from 'node:http';
+import { type IncomingMessage, request } from 'node:http';
 import { connect as connectTcp } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -589,6 +589,106 @@ describe('listener front door', () => {
     for (let i = 0; i < 4; i++) statuses.push((await post(listener.url, headers, big)).status);
     // 3.5 + 3.5 MiB are taken; past 8 MiB unread the next POST waits, and gets 503 when nothing drains.
     expect(statuses).toEqual([202, 202, 202, 503]);
+  });
+
+  it('closes the streams of a client that does not read them once their unread bytes pass the budget', async () => {
+    // A server whose tool answers 16 MiB at once: more than the loopback socket buffers take, so
+    // the rest waits in the listener's response buffer while the client does not read.
+    const big = `
+      const rl = require('node:readline').createInterface({ input: process.stdin });
+      const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+      rl.on('line', (l) => {
+        const m = JSON.parse(l);
+        if (m.method === 'initialize')
+          out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'big', version: '1' } } });
+        else if (m.method === 'tools/list') out({ jsonrpc: '2.0', id: m.id, result: { tools: [{ name: 'blob', inputSchema: { type: 'object' } }] } });
+        else if (m.method === 'tools/call') out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'x'.repeat(16 * 1024 * 1024) }] } });
+      });`;
+    const warnings: unknown[] = [];
+    const { listener } = await listen({
+      upstream: { kind: 'stdio', command: process.execPath, args: ['-e', big], shutdownGraceMs: 200 },
+      unreadBudgetBytes: 16 * 1024 * 1024,
+      logger: { ...silentLogger, warn: (o: unknown) => warnings.push(o) },
+    });
+    const opened = await post(listener.url, {});
+    const sid = opened.headers.get('mcp-session-id')!;
+    const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    await post(listener.url, headers, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    // Four calls, each on its own POST whose answer stream the client does not read for now.
+    const answers = Array.from({ length: 4 }, (_, i) => {
+      const got = {
+        bytes: 0,
+        cut: false,
+        done: Promise.resolve(),
+        res: undefined as IncomingMessage | undefined,
+      };
+      got.done = new Promise<void>((resolve) => {
+        const req = request(
+          listener.url,
+          {
+            method: 'POST',
+            headers: {
+              ...headers,
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+            },
+          },
+          (res) => {
+            res.pause();
+            got.res = res;
+            res.on('data', (d: Buffer) => {
+              got.bytes += d.length;
+            });
+            res.on('aborted', () => {
+              got.cut = true;
+            });
+            res.on('error', () => {
+              got.cut = true;
+            });
+            res.once('close', () => resolve());
+          },
+        );
+        req.on('error', () => {
+          got.cut = true;
+          resolve();
+        });
+        req.end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 100 + i,
+            method: 'tools/call',
+            params: { name: 'blob', arguments: {} },
+          }),
+        );
+      });
+      return got;
+    });
+    // 64 MiB answered and unread: past its 16 MiB budget the listener closes the streams that hold
+    // the most once they are a second behind, instead of keeping every answer in memory.
+    const deadline = Date.now() + 15_000;
+    while (warnings.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings[0]).toMatchObject({ session: sid });
+    expect(listener.unreadBytes).toBeLessThanOrEqual(16 * 1024 * 1024);
+    // Reading now, the client finds the closed streams cut short.
+    for (const a of answers) a.res?.resume();
+    await Promise.all(answers.map((a) => a.done));
+    const cut = answers.filter((a) => a.cut);
+    expect(cut.length).toBeGreaterThan(0);
+    for (const a of cut) expect(a.bytes).toBeLessThan(16 * 1024 * 1024);
+    // The session still serves a client that reads.
+    const after = await post(
+      listener.url,
+      headers,
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 200,
+        method: 'tools/call',
+        params: { name: 'blob', arguments: {} },
+      }),
+    );
+    expect(after.status).toBe(200);
+    expect(after.body.length).toBeGreaterThan(16 * 1024 * 1024);
   });
 
   it("passes on the client's answer to a server request whose id looks like Tollgate's own ping", async () => {
