@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,34 @@ describe('--upstream with credentials in the URL', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--upstream must not contain credentials');
     expect(r.stderr).not.toContain('hunter2');
+  });
+});
+
+describe('credentials on a server command line', () => {
+  it('are masked in the startup log line and the decision log, which only its owner can read', () => {
+    const home = join(dir, 'home-argv');
+    const r = tollgate(
+      [
+        '--',
+        process.execPath,
+        '-e',
+        'process.stdin.resume(); process.stdin.on("end", () => process.exit(0))',
+        '--',
+        '--api-key=sk_live_SUPERSECRET',
+        '--access-token',
+        'topsecret',
+        'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
+      ],
+      home,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('"--api-key=***","--access-token","***","***"]');
+    const files = readdirSync(join(home, 'events'));
+    const events = files.map((f) => readFileSync(join(home, 'events', f), 'utf8')).join('');
+    expect(events).toContain('"--api-key=***","--access-token","***","***"]');
+    for (const secret of ['SUPERSECRET', 'topsecret', 'ghp_'])
+      expect(r.stderr + events, secret).not.toContain(secret);
+    for (const f of files) expect(statSync(join(home, 'events', f)).mode & 0o777, f).toBe(0o600);
   });
 });
 

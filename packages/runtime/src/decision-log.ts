@@ -291,6 +291,11 @@ export function decisionLogFileName(epochMs: number): string {
 export const DECISION_LOG_MAX_BUFFERED = 10_000;
 
 const DAY_MS = 86_400_000;
+/**
+ * A daily file is created readable by its owner only (0600): with `--log-args` it holds the
+ * arguments of every call, and its startup lines name the server command.
+ */
+const FILE_OPTIONS = { mode: 0o600 } as const;
 /** Bytes of JSON lines collected before they are appended to the file. */
 const CHUNK_BYTES = 256 * 1024;
 const PAD2: string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
@@ -535,13 +540,13 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
     // know the instance until the next day.
     const again = startup !== undefined && startup.file === file && wroteTo === file && !existsSync(path);
     try {
-      if (again) appendFileSync(path, startup!.line);
-      appendFileSync(path, data);
+      if (again) appendFileSync(path, startup!.line, FILE_OPTIONS);
+      appendFileSync(path, data, FILE_OPTIONS);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       makeDir(dir);
-      if (again) appendFileSync(path, startup!.line);
-      appendFileSync(path, data);
+      if (again) appendFileSync(path, startup!.line, FILE_OPTIONS);
+      appendFileSync(path, data, FILE_OPTIONS);
     }
     wroteTo = file;
   };

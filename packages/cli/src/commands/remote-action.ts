@@ -6,6 +6,7 @@
 import { redactUrl, runHttpListener, runHttpUpstreamProxy } from '@tollgate/proxy';
 import { openCounterStore } from '@tollgate/runtime';
 import { procStartField } from '../process-start.js';
+import { redactCommand } from '../redact-command.js';
 import { childEnvironment } from './child-env.js';
 import { headerObject } from './headers.js';
 import { type RemoteContext, type RemoteOptions, remoteUsageProblem } from './remote.js';
@@ -36,7 +37,7 @@ export async function runRemote(command: string[], opts: RemoteOptions, ctx: Rem
       pid: process.pid,
       policy_file: ctx.policyFile,
       policy_hash: enforcer.policy.hash,
-      server_command: opts.upstream ? [redactUrl(opts.upstream)] : command,
+      server_command: opts.upstream ? [redactUrl(opts.upstream)] : redactCommand(command),
       store: enforcer.store.kind,
       ...(listen ? { listen: listen.href } : {}),
       ...procStartField(),

@@ -22,6 +22,7 @@ import { SUBCOMMANDS } from '../commands-tree.js';
 import { takeOverSighup } from '../early-sighup.js';
 import { plural } from '../plural.js';
 import { procStartField } from '../process-start.js';
+import { redactCommand } from '../redact-command.js';
 import { childEnvironment } from './child-env.js';
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
@@ -317,13 +318,15 @@ export async function runProxyCommand(
       shutdownGraceMs: opts.shutdownGrace,
       maxMessageBytes,
       onStarted: ({ pid }) => {
-        logger.info({ childPid: pid, policy: policyFile, command }, 'tollgate proxy started');
+        // Credentials given to the server as arguments are masked in both (see redactCommand).
+        const shown = redactCommand(command);
+        logger.info({ childPid: pid, policy: policyFile, command: shown }, 'tollgate proxy started');
         decisionLog.write({
           type: 'startup',
           pid: process.pid,
           policy_file: policyFile,
           policy_hash: enforcer.policy.hash,
-          server_command: command,
+          server_command: shown,
           store: store.kind,
           ...procStartField(),
         });
