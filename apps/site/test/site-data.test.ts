@@ -33,6 +33,10 @@ describe('tools that return live credentials', () => {
   it('keep their category, and their recommended policy, FAQ and text say they are denied for it', () => {
     const tool = catalogTool('neon', 'get_connection_string');
     expect(tool.category).toBe('Read');
+    // High risk whatever its category: it hands the agent a credential.
+    expect(tool.risk).toBe('High');
+    expect(data.byRisk.High).toContain(tool);
+    expect(data.byRisk.Low).not.toContain(tool);
     expect(tool.secrets).toBe("Returns a Postgres connection string that includes the role's password.");
     const loaded = loadPolicy(tool.yaml, { filename: 'neon.get_connection_string.yaml' });
     expect(loaded.ok).toBe(true);
@@ -47,6 +51,13 @@ describe('tools that return live credentials', () => {
     );
     expect(data.secrets.map((t) => `${t.serverId}/${t.name}`)).toEqual([
       'azure/keyvault',
+      'chrome-devtools/get_network_request',
+      'digitalocean/db-cluster-create',
+      'digitalocean/db-cluster-create-user',
+      'digitalocean/db-cluster-get',
+      'digitalocean/db-cluster-get-user',
+      'digitalocean/db-cluster-list',
+      'digitalocean/db-cluster-list-users',
       'digitalocean/docr-docker-credentials',
       'digitalocean/doks-get-credentials',
       'digitalocean/doks-get-kubeconfig',
@@ -60,6 +71,7 @@ describe('tools that return live credentials', () => {
       'linear/linear_createOAuthClientCredentialsToken',
       'linear/linear_rotateManagedOAuthApplicationSecret',
       'linear/linear_rotateManagedOAuthApplicationWebhookSecret',
+      'linear/linear_rotateWebhookSecret',
       'neon/get_connection_string',
       'neon/provision_neon_auth',
     ]);

@@ -18,7 +18,7 @@
  */
 import { nameTokens, words } from './tokens.js';
 import type { CatalogTool, Category, Risk, ToolAnnotations } from './types.js';
-import { CATEGORIES, RISK_OF, severity } from './types.js';
+import { CATEGORIES, RISK_OF, RISKS, severity } from './types.js';
 
 /** One piece of evidence behind a classification. */
 export interface Evidence {
@@ -39,7 +39,10 @@ export interface Evidence {
 /** The classifier's answer for one tool. */
 export interface Classification {
   category: Category;
-  /** `RISK_OF[category]`. */
+  /**
+   * `RISK_OF[category]`, raised to High for a tool with a curated secrets note (its result hands
+   * the agent a live credential, which a Read or Write category understates).
+   */
   risk: Risk;
   /** 0..1: share of the winning category in all evidence, damped when there is little evidence. */
   confidence: number;
@@ -51,7 +54,7 @@ export interface Classification {
 
 /** The parts of a tool the classifier reads. */
 export type ClassifierInput = Pick<CatalogTool, 'name' | 'description' | 'inputSchema'> &
-  Partial<Pick<CatalogTool, 'annotations' | 'category'>>;
+  Partial<Pick<CatalogTool, 'annotations' | 'category' | 'secrets'>>;
 
 type Lexicon = Record<string, number>;
 
@@ -514,11 +517,17 @@ function annotationEvidence(a: ToolAnnotations | undefined): Evidence[] {
 /**
  * Classify one tool.
  * @param tool name, description, inputSchema, and optionally annotations and a manual override.
- * @returns category, risk (Read Low, Write Medium, Execute High, Destructive/Financial Critical),
- *   confidence in 0..1, the evidence strongest first, and whether an override decided.
+ * @returns category, risk (Read Low, Write Medium, Execute High, Destructive/Financial Critical;
+ *   at least High with a secrets note), confidence in 0..1, the evidence strongest first, and
+ *   whether an override decided.
  * Never throws; a tool with no recognisable evidence is Write at confidence 0.2.
  */
 export function classifyTool(tool: ClassifierInput): Classification {
+  const c = classifyCategory(tool);
+  return tool.secrets && RISKS.indexOf(c.risk) < RISKS.indexOf('High') ? { ...c, risk: 'High' } : c;
+}
+
+function classifyCategory(tool: ClassifierInput): Classification {
   if (tool.category) {
     const { value, reason } = tool.category;
     return {

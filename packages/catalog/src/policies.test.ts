@@ -281,7 +281,7 @@ describe('tools whose result carries live credentials (secrets note)', () => {
       '# Denied as it returns live credentials (a rate limit does not protect a secret one call hands over): "get_env".',
     );
     expect(policy.yaml).toContain(
-      '  # Read (Low risk): returns every environment variable of the server: live credentials, denied until a human decides otherwise.\n',
+      '  # Read (High risk: its result carries live credentials): returns every environment variable of the server: live credentials, denied until a human decides otherwise.\n',
     );
     const loaded = loadPolicy(policy.yaml, { filename: 'dev.yaml' });
     expect(loaded.ok).toBe(true);

@@ -241,7 +241,7 @@ function toolComment(tool: CatalogTool, c: Classification, withParameters: boole
   // The description and parameter names come from the server: no escape sequence reaches a
   // terminal that shows the generated file.
   return printableLines(
-    `${tool.description}${params}\n${c.category} (${c.risk} risk): ${ruleReason(tool, c.category)}.\n${why}`,
+    `${tool.description}${params}\n${c.category} (${c.risk} risk${tool.secrets ? ': its result carries live credentials' : ''}): ${ruleReason(tool, c.category)}.\n${why}`,
   );
 }
 

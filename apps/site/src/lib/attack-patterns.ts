@@ -224,7 +224,7 @@ tools:
       'Secrets end up in tool arguments, results or logs, where the model or a third party can read them.',
     body: [
       'Agents read configuration files, environment dumps and shell history while debugging, and copy what they find into later calls. A token pasted into an issue, a commit or a chat message is public the moment the call succeeds.',
-      'Some tools also return secrets directly (describe an instance, show a connection string), putting them in the model’s context for every later turn.',
+      'Some tools also return secrets directly (describe an instance, show a connection string), putting them in the model’s context for every later turn. The catalogue marks the ones it knows, and their starter policies deny them whatever their category (the list is at /secrets/).',
     ],
     targets: ['Read', 'Write'],
     containment:

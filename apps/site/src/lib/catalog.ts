@@ -47,6 +47,7 @@ export interface SiteTool {
   inputSchema: Record<string, unknown>;
   annotations?: Record<string, unknown>;
   category: Category;
+  /** The category's risk, raised to High for a tool whose result carries live credentials. */
   risk: Risk;
   /** Classifier confidence, 0..1. */
   confidence: number;
@@ -190,6 +191,7 @@ function toSiteTool(server: CatalogServer, tool: CatalogTool, c: Classification)
     inputSchema: tool.inputSchema,
     annotations: tool.annotations,
     category: c.category,
+    // High at least for a tool that hands the agent a live credential (see classifyTool).
     risk: c.risk,
     confidence: c.confidence,
     overridden: c.overridden,

@@ -4,7 +4,7 @@
  * (name, description, inputSchema, classification, recommended rule), never from upstream text.
  */
 import { amountField, type Category, type Risk } from '@tollgate/catalog';
-import { countOf, type SiteServer, type SiteTool, toolPolicyFile } from './catalog.ts';
+import { countOf, RISK_OF, type SiteServer, type SiteTool, toolPolicyFile } from './catalog.ts';
 
 /** What each category means, in one sentence, for category pages and badges. */
 export const CATEGORY_MEANING: Readonly<Record<Category, string>> = {
@@ -22,6 +22,13 @@ export const RISK_MEANING: Readonly<Record<Risk, string>> = {
   High: 'Misuse runs arbitrary work with the server’s authority and can cost money or reach other systems.',
   Critical: 'Misuse is irreversible or moves money; allow only in supervised sessions, or hide the tool.',
 };
+
+/** What the tool's risk means for it: {@link RISK_MEANING}, or why a credential makes it High. */
+export function riskMeaning(tool: SiteTool): string {
+  if (tool.secrets && tool.risk !== RISK_OF[tool.category])
+    return `Its category alone is ${RISK_OF[tool.category]} risk, but its result hands the agent a live credential, which works outside every policy once read.`;
+  return RISK_MEANING[tool.risk];
+}
 
 /** Names of the tool's input arguments, required ones first (from its `inputSchema`). */
 export function argumentNames(tool: SiteTool): { required: string[]; optional: string[] } {
@@ -157,7 +164,7 @@ export function toolFaq(tool: SiteTool, server: SiteServer): FaqEntry[] {
     {
       question: `What risk level is ${tool.name}?`,
       answer:
-        `${tool.risk}. ${t} is classified as ${tool.category} (${CATEGORY_MEANING[tool.category].toLowerCase().replace(/\.$/, '')}), and every ${tool.category} tool carries ${tool.risk} risk. ${why}${tool.secrets ? ` Its result also carries live credentials (${lowerFirst(tool.secrets.replace(/\.$/, ''))}), so the recommended policy denies it.` : ''}`.trim(),
+        `${tool.risk}. ${t} is classified as ${tool.category} (${CATEGORY_MEANING[tool.category].toLowerCase().replace(/\.$/, '')}), and every ${tool.category} tool carries ${RISK_OF[tool.category]} risk. ${why}${tool.secrets ? ` Its result also carries live credentials (${lowerFirst(tool.secrets.replace(/\.$/, ''))}), which makes it ${tool.risk} risk whatever its category, and the recommended policy denies it.` : ''}`.trim(),
     },
     {
       question: `Can I rate-limit ${tool.name}?`,
@@ -169,7 +176,7 @@ export function toolFaq(tool: SiteTool, server: SiteServer): FaqEntry[] {
     },
     {
       question: `How do I block ${tool.name} completely?`,
-      answer: `${tool.category === 'Destructive' || tool.secrets ? `The recommended policy already denies every call to ${t}. To also keep it out of sight, add` : 'Add'} it to ${code('hide')} in ${code(file)}: ${code(`hide: [${tool.name}]`)}. Tollgate then removes ${t} from ${code('tools/list')} so the model never sees it, and denies any ${code('tools/call')} for it. A rule with ${code('action: deny')} also blocks it while keeping it listed.`,
+      answer: `${tool.category === 'Destructive' || tool.secrets ? `The recommended policy already denies every call to ${t}. To also keep it out of sight, remove its entry under ${code('tools')} in ${code(file)} and list it under ${code('hide')} instead` : `Add it to ${code('hide')} in ${code(file)}`}: ${code(`hide: [${tool.name}]`)}. Tollgate then removes ${t} from ${code('tools/list')} so the model never sees it, and denies any ${code('tools/call')} for it. A rule with ${code('action: deny')} also blocks it while keeping it listed.`,
     },
     {
       question: `Which MCP server provides ${tool.name}?`,

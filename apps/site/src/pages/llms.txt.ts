@@ -5,7 +5,7 @@ import { CATEGORIES, countOf, RISK_OF, siteData } from '../lib/catalog.ts';
 /** `/llms.txt` (llmstxt.org): a Markdown map of the site for language models. */
 export const GET: APIRoute = ({ site }) => {
   const base = (site?.href ?? '/').replace(/\/$/, '');
-  const { servers, tools, byCategory } = siteData();
+  const { servers, tools, byCategory, secrets } = siteData();
   const lines = [
     '# Tollgate',
     '',
@@ -35,6 +35,7 @@ export const GET: APIRoute = ({ site }) => {
     '## Optional',
     '',
     ...CATEGORIES.map((c) => `- [${c} tools](${base}/categories/${c.toLowerCase()}/)`),
+    `- [Tools that return live credentials](${base}/secrets/): ${countOf(secrets.length, 'tool')} the starter policies deny whatever their category`,
     '',
   ];
   return new Response(lines.join('\n'), { headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
