@@ -541,7 +541,7 @@ export async function runHttpListener<D extends GateDecision>(
   const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
   const output = new UnreadOutput(
     opts.unreadBudgetBytes ?? Math.max(64 * 1024 * 1024, 2 * maxMessageBytes),
-    (res, unread, session) =>
+    (unread, session) =>
       log.warn(
         { session, unreadBytes: unread },
         'a client is not reading its event stream; closing it (it may reconnect and resume with Last-Event-ID)',
@@ -1008,7 +1008,7 @@ class UnreadOutput {
    */
   constructor(
     private readonly budget: number,
-    private readonly onShed: (res: ServerResponse, unread: number, session: string) => void,
+    private readonly onShed: (unread: number, session: string) => void,
   ) {}
 
   /** Follows `res` (a response handed to the SDK's transport) until it closes. */
@@ -1051,7 +1051,7 @@ class UnreadOutput {
       if (this.total <= this.budget) break;
       this.total -= h.bytes;
       this.unread.delete(res);
-      this.onShed(res, h.bytes, h.session);
+      this.onShed(h.bytes, h.session);
       res.destroy();
     }
     if (this.total > this.budget && this.recheck === undefined) {
