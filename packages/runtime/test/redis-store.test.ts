@@ -719,6 +719,47 @@ describeRedis('Redis failover', () => {
     }
   });
 
+  it('reads and peeks on a replica without writing (tollgate explain against a replica)', async () => {
+    const primary = await startRedisServer();
+    const replica = await startRedisServer(undefined, ['--replicaof', '127.0.0.1', String(primary.port)]);
+    const writer = await openCounterStore({ stateDsn: `${primary.url}/0`, leases: false });
+    const reader = await openCounterStore({
+      stateDsn: `${replica.url}/0`,
+      leases: false,
+      onUnreachable: () => {},
+    });
+    const admin = new Redis(primary.url);
+    const onReplica = new Redis(replica.url);
+    try {
+      const linked = async () => /master_link_status:up/.test(await onReplica.info('replication'));
+      expect(await settle(linked, true)).toBe(true);
+      const now = Date.now();
+      for (let i = 0; i < 3; i++) {
+        const f = await writer.reserve([fixed('rf', 10)], now);
+        const sl = await writer.reserve([sliding('rs', 10)], now);
+        if (!f.ok || !sl.ok) throw new Error('not admitted');
+        await writer.commit(f.reservation!, now);
+        if (i < 2) await writer.commit(sl.reservation!, now);
+      }
+      // One sliding reservation is still pending: counted until it ends.
+      expect(await admin.call('WAIT', '1', '5000')).toBe(1);
+      expect(await reader.read('rf', 'fixed', HOUR, now)).toBe(3);
+      expect(await reader.read('rs', 'sliding', HOUR, now)).toBe(3);
+      const peeked = await reader.peek([fixed('rf', 10), sliding('rs', 10)], now);
+      expect(peeked).toMatchObject({ ok: true, values: [4, 4] });
+      // A denial computed on the replica names when the sliding window admits the next call.
+      const denied = await reader.peek([sliding('rs', 3)], now);
+      expect(denied.ok).toBe(false);
+    } finally {
+      admin.disconnect();
+      onReplica.disconnect();
+      await writer.close();
+      await reader.close();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+
   it('warns at start-up when the DSN leads to a replica', async () => {
     const primary = await startRedisServer();
     const replica = await startRedisServer(undefined, ['--replicaof', '127.0.0.1', String(primary.port)]);

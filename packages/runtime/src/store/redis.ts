@@ -33,23 +33,29 @@ import {
  * later still finds, so it adds nothing. Either order ends with nothing counted.
  */
 
+// `prune`: remove what has expired (a reserve does). Without it (a peek or a read) the script
+// writes nothing, so it runs on a read-only replica too, and counts the same entries.
 const READ_CURRENT = `
 -- A number as text a double reads back exactly (Lua's tostring keeps 14 significant digits).
 local function num(x) return string.format('%.17g', x) end
-local function current(kind, ck, pk, w, now)
+local function current(kind, ck, pk, w, now, prune)
   if kind == 'f' then
-    redis.call('ZREMRANGEBYSCORE', pk, '-inf', now)
+    if prune then redis.call('ZREMRANGEBYSCORE', pk, '-inf', now) end
     local cur = tonumber(redis.call('GET', ck) or '0')
-    for _, m in ipairs(redis.call('ZRANGE', pk, 0, -1)) do
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', pk, '(' .. num(now), '+inf')) do
       cur = cur + tonumber(string.match(m, '|(.*)$'))
     end
     return cur
   end
-  redis.call('ZREMRANGEBYSCORE', ck, '-inf', now - w)
-  redis.call('ZREMRANGEBYSCORE', pk, '-inf', now - w)
-  local cur = redis.call('ZCARD', ck)
-  for _, m in ipairs(redis.call('ZRANGE', pk, 0, -1)) do
-    if tonumber(string.match(m, '|(.*)$')) <= now then redis.call('ZREM', pk, m) else cur = cur + 1 end
+  if prune then
+    redis.call('ZREMRANGEBYSCORE', ck, '-inf', now - w)
+    redis.call('ZREMRANGEBYSCORE', pk, '-inf', now - w)
+  end
+  local cur = redis.call('ZCOUNT', ck, '(' .. num(now - w), '+inf')
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', pk, '(' .. num(now - w), '+inf')) do
+    if tonumber(string.match(m, '|(.*)$')) <= now then
+      if prune then redis.call('ZREM', pk, m) end
+    else cur = cur + 1 end
   end
   return cur
 end
@@ -74,7 +80,7 @@ for i = 1, n do
   local amountText = ARGV[p+2]
   p = p + 5
   local ck = KEYS[2*i-1]; local pk = KEYS[2*i]
-  local v = current(kind, ck, pk, w, now) + amount
+  local v = current(kind, ck, pk, w, now, write) + amount
   values[i] = num(v)
   for c = 1, nc do
     local op = ARGV[p]; local bound = tonumber(ARGV[p+1]); local tag = tonumber(ARGV[p+2])
@@ -85,17 +91,21 @@ for i = 1, n do
     elseif op == 'gt' then ok = v > bound else ok = v >= bound end
     if not ok and (best == nil or tag < best[1]) then best = {tag, i, v} end
   end
-  items[i] = {kind, ck, pk, amountText, expireMs}
+  items[i] = {kind, ck, pk, amountText, expireMs, w}
 end
 if best then
   local out = {0, tostring(best[1]), tostring(best[2]), num(best[3])}
   local it = items[best[2]]
   if it[1] == 's' then
+    -- The timestamps the count above counted (a peek has not removed the expired ones).
     local ts = {}
-    local c = redis.call('ZRANGE', it[2], 0, -1, 'WITHSCORES')
+    local lo = '(' .. num(now - it[6])
+    local c = redis.call('ZRANGEBYSCORE', it[2], lo, '+inf', 'WITHSCORES')
     for j = 2, #c, 2 do ts[#ts+1] = tonumber(c[j]) end
-    local pc = redis.call('ZRANGE', it[3], 0, -1, 'WITHSCORES')
-    for j = 2, #pc, 2 do ts[#ts+1] = tonumber(pc[j]) end
+    local pc = redis.call('ZRANGEBYSCORE', it[3], lo, '+inf', 'WITHSCORES')
+    for j = 2, #pc, 2 do
+      if tonumber(string.match(pc[j-1], '|(.*)$')) > now then ts[#ts+1] = tonumber(pc[j]) end
+    end
     table.sort(ts)
     for _, t in ipairs(ts) do out[#out+1] = num(t) end
   end
@@ -154,7 +164,7 @@ return 1
 
 // ARGV: now, kind, windowMs
 const READ = `${READ_CURRENT}
-return num(current(ARGV[2], KEYS[1], KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[1])))
+return num(current(ARGV[2], KEYS[1], KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[1]), false))
 `;
 
 type ScriptedRedis = Redis & {
