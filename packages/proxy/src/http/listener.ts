@@ -544,7 +544,7 @@ export async function runHttpListener<D extends GateDecision>(
     (unread, session) =>
       log.warn(
         { session, unreadBytes: unread },
-        'a client is not reading its event stream; closing it (it may reconnect and resume with Last-Event-ID)',
+        'a client is not reading its event stream; closing it (what it had not read is lost: events larger than the replay buffer cannot be resumed with Last-Event-ID)',
       ),
   );
   const inputWaitMs = opts.inputWaitMs ?? 30_000;
@@ -1033,17 +1033,35 @@ class UnreadOutput {
     const held = this.unread.get(res);
     this.total += bytes - (held?.bytes ?? 0);
     if (bytes === 0) this.unread.delete(res);
-    // `since`: when it last had nothing unread, i.e. how long it has been behind.
-    else this.unread.set(res, { bytes, since: held?.since ?? Date.now(), session });
+    // `since`: when its client last took bytes (or it first held some), i.e. how long it has
+    // been behind.
+    else
+      this.unread.set(res, {
+        bytes,
+        since: held === undefined || bytes < held.bytes ? Date.now() : held.since,
+        session,
+      });
     if (this.total > this.budget) this.shed();
   }
 
   /**
-   * Closes the responses holding the most, among those behind for at least a second, until the
-   * total is within the budget; checks again in a second while it is not and none qualifies.
+   * Closes the responses holding the most, among those whose client took nothing for at least a
+   * second, until the total is within the budget; checks again in a second while it is not and
+   * none qualifies.
    */
   private shed(): void {
     const now = Date.now();
+    // A response whose client took bytes since it was last seen is being read, however much it
+    // still holds (a big answer read at its client's pace): it is not behind. Only writes and
+    // drains report on their own, so every response is looked at again here.
+    for (const [res, h] of this.unread) {
+      const bytes = res.destroyed ? 0 : res.writableLength;
+      if (bytes >= h.bytes) continue;
+      this.total -= h.bytes - bytes;
+      if (bytes === 0) this.unread.delete(res);
+      else this.unread.set(res, { bytes, since: now, session: h.session });
+    }
+    if (this.total <= this.budget) return;
     const behind = [...this.unread.entries()]
       .filter(([, h]) => now - h.since >= UNREAD_GRACE_MS)
       .sort((a, b) => b[1].bytes - a[1].bytes);

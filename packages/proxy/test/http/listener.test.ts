@@ -663,12 +663,59 @@ describe('listener front door', () => {
       });
       return got;
     });
-    // 64 MiB answered and unread: past its 16 MiB budget the listener closes the streams that hold
-    // the most once they are a second behind, instead of keeping every answer in memory.
+    // A fifth client reads its answer steadily, a chunk every 5 ms: it holds much unread for a
+    // while too, but takes bytes all the time, and must never be the one closed.
+    const steady = { bytes: 0, cut: false };
+    const steadyDone = new Promise<void>((resolve) => {
+      const req = request(
+        listener.url,
+        {
+          method: 'POST',
+          headers: {
+            ...headers,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+        },
+        (res) => {
+          res.on('data', (d: Buffer) => {
+            steady.bytes += d.length;
+            res.pause();
+            setTimeout(() => res.resume(), 5);
+          });
+          res.on('aborted', () => {
+            steady.cut = true;
+          });
+          res.on('error', () => {
+            steady.cut = true;
+          });
+          res.once('close', () => resolve());
+        },
+      );
+      req.on('error', () => {
+        steady.cut = true;
+        resolve();
+      });
+      req.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 150,
+          method: 'tools/call',
+          params: { name: 'blob', arguments: {} },
+        }),
+      );
+    });
+    // 80 MiB answered and mostly unread: past its 16 MiB budget the listener closes the streams
+    // that hold the most and took nothing for a second, instead of keeping every answer in memory.
     const deadline = Date.now() + 15_000;
     while (warnings.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings[0]).toMatchObject({ session: sid });
+    // Streams fall a second behind at slightly different times: within a few seconds the total
+    // is back under the budget.
+    const under = Date.now() + 5000;
+    while (listener.unreadBytes > 16 * 1024 * 1024 && Date.now() < under)
+      await new Promise((r) => setTimeout(r, 100));
     expect(listener.unreadBytes).toBeLessThanOrEqual(16 * 1024 * 1024);
     // Reading now, the client finds the closed streams cut short.
     for (const a of answers) a.res?.resume();
@@ -676,6 +723,9 @@ describe('listener front door', () => {
     const cut = answers.filter((a) => a.cut);
     expect(cut.length).toBeGreaterThan(0);
     for (const a of cut) expect(a.bytes).toBeLessThan(16 * 1024 * 1024);
+    await steadyDone;
+    expect(steady.cut).toBe(false);
+    expect(steady.bytes).toBeGreaterThan(16 * 1024 * 1024);
     // The session still serves a client that reads.
     const after = await post(
       listener.url,
