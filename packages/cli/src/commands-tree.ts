@@ -7,6 +7,7 @@ import { registerStatus } from './commands/status.js';
 import { registerTest } from './commands/test.js';
 import { registerValidate } from './commands/validate.js';
 import { jsonFailureText } from './json-failure.js';
+import { redactMessage } from './redact-command.js';
 import { VERSION } from './version.js';
 
 /**
@@ -66,7 +67,8 @@ export function createRootProgram(): Command {
       .configureOutput({
         // Commander writes an error and the hint after it with these two.
         outputError: (text, write) => {
-          if (!json()) write(text);
+          // `unknown option '--api-key=...'`: a server's credential given before `--`.
+          if (!json()) write(redactMessage(text));
         },
         writeErr: (text) => {
           if (!json()) process.stderr.write(text);
@@ -88,7 +90,7 @@ export function createRootProgram(): Command {
             jsonFailureText({
               code: 'usage',
               reason: err.code,
-              message: err.message.replace(/^error: /, ''),
+              message: redactMessage(err.message.replace(/^error: /, '')),
             }),
           );
         process.exit(err.exitCode === 0 ? 0 : 2);

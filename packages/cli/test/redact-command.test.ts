@@ -45,3 +45,82 @@ describe('redactCommand: credentials in a server command line are masked where i
     expect(redactCommand(argv)).toEqual(argv);
   });
 });
+
+describe('redactCommand: the spellings a fresh tester tried', () => {
+  const shown = (...args: string[]) => redactCommand(['srv', ...args]).slice(1);
+
+  it('masks URLs with credentials inside values, Go-style options, headers, JSON and shell strings', () => {
+    expect(shown('DATABASE_URL=postgres://user:FFF1@db/x', '--dsn=postgres://u:FFF3@h/db')).toEqual([
+      'DATABASE_URL=postgres://***:***@db/x',
+      '--dsn=postgres://***:***@h/db',
+    ]);
+    expect(shown('-token', 'GGG1', '-api-key=GGG2', '-password', 'GGG3')).toEqual([
+      '-token',
+      '***',
+      '-api-key=***',
+      '-password',
+      '***',
+    ]);
+    expect(
+      shown('--header', 'Authorization: Bearer CCC1', '-H', 'X-Api-Key: CCC2', '--header=Authorization=CCC3'),
+    ).toEqual(['--header', 'Authorization: ***', '-H', 'X-Api-Key: ***', '--header=Authorization=***']);
+    expect(shown('--config', '{"apiKey":"DDD1","token":"DDD2","region":"eu"}')).toEqual([
+      '--config',
+      '{"apiKey":"***","token":"***","region":"eu"}',
+    ]);
+    expect(redactCommand(['sh', '-c', 'server --api-key=III1 --port 80'])).toEqual([
+      'sh',
+      '-c',
+      'server --api-key=*** --port 80',
+    ]);
+    expect(
+      shown(
+        'https://hooks.slack.com/services/T000/B000/EEE1secret',
+        'https://api.telegram.org/botEEE2:tok/send',
+      ),
+    ).toEqual(['https://hooks.slack.com/services/***', 'https://api.telegram.org/bot***/send']);
+    expect(
+      shown('--bearer', 'x1', '--pat', 'x2', '--pass', 'x3', '--passphrase', 'x4', '-eSECRET=BBB3'),
+    ).toEqual(['--bearer', '***', '--pat', '***', '--pass', '***', '--passphrase', '***', '-eSECRET=***']);
+    expect(
+      shown(
+        'AIzaSyA1234567890abcdefghijklmnopqrstuv',
+        'hf_abcdefghijklmnopqrstuvwxyzABCDEF',
+        'Bearer ghp_abcdefghijklmnopqrstuvwxyz0123456789',
+      ),
+    ).toEqual(['***', '***', 'Bearer ***']);
+  });
+
+  it('keeps boolean options, the options after them, paths and keys that are no credentials', () => {
+    expect(shown('--no-auth', '--port', '3000', '--disable-auth', '--read-only')).toEqual([
+      '--no-auth',
+      '--port',
+      '3000',
+      '--disable-auth',
+      '--read-only',
+    ]);
+    expect(
+      shown('--use-cookie', '--storage-state', '/x', '--oauth', '/srv/data', '--private-key', '/etc/k.pem'),
+    ).toEqual([
+      '--use-cookie',
+      '--storage-state',
+      '/x',
+      '--oauth',
+      '/srv/data',
+      '--private-key',
+      '/etc/k.pem',
+    ]);
+    expect(
+      shown('--sort-key', 'name', '--primary-key', 'id', '--partition-key', 'tenant', 'MONKEY=1', 'TURKEY=2'),
+    ).toEqual([
+      '--sort-key',
+      'name',
+      '--primary-key',
+      'id',
+      '--partition-key',
+      'tenant',
+      'MONKEY=1',
+      'TURKEY=2',
+    ]);
+  });
+});

@@ -184,6 +184,19 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     ]);
   });
 
+  it('masks credentials in a server command that an older version logged as given', () => {
+    writeLog([
+      startup({
+        instance: 'old',
+        pid: process.pid,
+        server_command: ['npx', '@stripe/mcp', '--api-key=sk_live_OLDSECRET', '--tools=all'],
+      }),
+    ]);
+    const r = status();
+    expect(r.stdout).toContain('server: npx @stripe/mcp --api-key=*** --tools=all');
+    expect(r.stdout + JSON.stringify(statusJson())).not.toContain('OLDSECRET');
+  });
+
   it('shows the policy hash each instance enforces and whether the last edit of its policy loaded', () => {
     writeLog([
       startup({ instance: 'good', pid: process.pid, policy_hash: 'a'.repeat(64) }),

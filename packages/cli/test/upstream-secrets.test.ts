@@ -1,4 +1,13 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +81,36 @@ describe('credentials on a server command line', () => {
     for (const secret of ['SUPERSECRET', 'topsecret', 'ghp_'])
       expect(r.stderr + events, secret).not.toContain(secret);
     for (const f of files) expect(statSync(join(home, 'events', f)).mode & 0o777, f).toBe(0o600);
+  });
+
+  it('are masked in the usage errors of a command line without --', () => {
+    const positional = tollgate(['node', 'server.js', 'sk_live_SUPERSECRET']);
+    expect(positional.code).toBe(2);
+    expect(positional.stderr).toContain('-- node server.js ***');
+    const option = tollgate(['node', 'server.js', '--api-key=sk_live_SUPERSECRET']);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("error: unknown option '--api-key=***'");
+    expect(positional.stderr + option.stderr).not.toContain('SUPERSECRET');
+  });
+
+  it('a daily log file an older version made readable by others becomes owner-only', () => {
+    const home = join(dir, 'home-mode');
+    const events = join(home, 'events');
+    mkdirSync(events, { recursive: true });
+    const today = join(events, `events-${new Date().toISOString().slice(0, 10)}.jsonl`);
+    writeFileSync(today, '', { mode: 0o644 });
+    chmodSync(today, 0o644);
+    const r = tollgate(
+      [
+        '--',
+        process.execPath,
+        '-e',
+        'process.stdin.resume(); process.stdin.on("end", () => process.exit(0))',
+      ],
+      home,
+    );
+    expect(r.code).toBe(0);
+    expect(statSync(today).mode & 0o777).toBe(0o600);
   });
 });
 

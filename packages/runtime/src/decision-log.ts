@@ -1,6 +1,7 @@
 import * as crypto from 'node:crypto';
 import {
   appendFileSync,
+  chmodSync,
   closeSync,
   existsSync,
   lstatSync,
@@ -443,6 +444,8 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
    * the daily file it was last written to.
    */
   let startup: { line: string; file: string } | undefined;
+  /** Daily files this instance has made owner-only (see `appendTo`). */
+  const owned = new Set<string>();
   /** The daily file the last successful append went to. */
   let wroteTo = '';
   /** Formatted lines waiting for the file: `chunk[0, off)`, all for the daily file `chunkFile`. */
@@ -535,6 +538,15 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
    */
   const appendTo = (file: string, data: string | Buffer) => {
     const path = join(dir, file);
+    if (!owned.has(file)) {
+      // A file made by an older version (or another umask) is made owner-only too, once.
+      owned.add(file);
+      try {
+        chmodSync(path, FILE_OPTIONS.mode);
+      } catch {
+        // Not there yet (created below with the mode), or not ours: nothing to do.
+      }
+    }
     // A daily file written before that went away (deleted, alone or with its directory) starts
     // again with this instance's startup line (see `startup`), or `tollgate status` would not
     // know the instance until the next day.

@@ -147,7 +147,7 @@ export async function runProxyCommand(
         `"${command[0]}" is not a command: did you mean \`tollgate ${meant}\`? (a server command goes after --)`,
       );
     throw new UsageError(
-      `put -- before the server command, so its flags are not read as Tollgate's: tollgate -c ${opts.config} -- ${command.join(' ')}`,
+      `put -- before the server command, so its flags are not read as Tollgate's: tollgate -c ${opts.config} -- ${redactCommand(command).join(' ')}`,
     );
   }
   if (opts.stateDir && opts.stateDsn) throw new UsageError('use either --state-dir or --state-dsn, not both');

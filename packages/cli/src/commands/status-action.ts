@@ -29,6 +29,7 @@ import {
 import { pc } from '../colors.js';
 import { jsonFailureText } from '../json-failure.js';
 import { processStartMs, processStartTicks } from '../process-start.js';
+import { redactCommand } from '../redact-command.js';
 import { unexpandedTildeProblem } from './state-dsn.js';
 
 /** A proxy instance as reconstructed from startup/shutdown events. */
@@ -181,7 +182,10 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
         pid,
         policyFile,
         ...(typeof hash === 'string' && hash ? { policyHash: hash } : {}),
-        ...(Array.isArray(cmd) && cmd.every((a) => typeof a === 'string') ? { serverCommand: cmd } : {}),
+        // Masked here too: lines written before Tollgate masked credentials stay for 7 days.
+        ...(Array.isArray(cmd) && cmd.every((a) => typeof a === 'string')
+          ? { serverCommand: redactCommand(cmd) }
+          : {}),
         ...(typeof store === 'string' && store ? { store } : {}),
         ...(typeof listen === 'string' && listen ? { listen } : {}),
         ...(typeof procStart === 'number' && Number.isSafeInteger(procStart) && procStart >= 0
