@@ -614,8 +614,11 @@ describe('listener front door', () => {
     const sid = opened.headers.get('mcp-session-id')!;
     const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
     await post(listener.url, headers, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
-    // Four calls, each on its own POST whose answer stream the client does not read for now.
-    const answers = Array.from({ length: 4 }, (_, i) => {
+    /**
+     * A `blob` call on its own POST; `read` decides how the client reads its answer stream: it
+     * starts paused when `read` is 'later', else it takes a chunk every 5 ms.
+     */
+    const call = (id: number, read: 'later' | 'steadily') => {
       const got = {
         bytes: 0,
         cut: false,
@@ -634,10 +637,13 @@ describe('listener front door', () => {
             },
           },
           (res) => {
-            res.pause();
             got.res = res;
+            if (read === 'later') res.pause();
             res.on('data', (d: Buffer) => {
               got.bytes += d.length;
+              if (read === 'later') return;
+              res.pause();
+              setTimeout(() => res.resume(), 5);
             });
             res.on('aborted', () => {
               got.cut = true;
@@ -655,56 +661,19 @@ describe('listener front door', () => {
         req.end(
           JSON.stringify({
             jsonrpc: '2.0',
-            id: 100 + i,
+            id,
             method: 'tools/call',
             params: { name: 'blob', arguments: {} },
           }),
         );
       });
       return got;
-    });
-    // A fifth client reads its answer steadily, a chunk every 5 ms: it holds much unread for a
-    // while too, but takes bytes all the time, and must never be the one closed.
-    const steady = { bytes: 0, cut: false };
-    const steadyDone = new Promise<void>((resolve) => {
-      const req = request(
-        listener.url,
-        {
-          method: 'POST',
-          headers: {
-            ...headers,
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-          },
-        },
-        (res) => {
-          res.on('data', (d: Buffer) => {
-            steady.bytes += d.length;
-            res.pause();
-            setTimeout(() => res.resume(), 5);
-          });
-          res.on('aborted', () => {
-            steady.cut = true;
-          });
-          res.on('error', () => {
-            steady.cut = true;
-          });
-          res.once('close', () => resolve());
-        },
-      );
-      req.on('error', () => {
-        steady.cut = true;
-        resolve();
-      });
-      req.end(
-        JSON.stringify({
-          jsonrpc: '2.0',
-          id: 150,
-          method: 'tools/call',
-          params: { name: 'blob', arguments: {} },
-        }),
-      );
-    });
+    };
+    // Four calls whose answer streams the client does not read for now.
+    const answers = Array.from({ length: 4 }, (_, i) => call(100 + i, 'later'));
+    // A fifth client reads its answer steadily: it holds much unread for a while too, but takes
+    // bytes all the time, and must never be the one closed.
+    const steady = call(150, 'steadily');
     // 80 MiB answered and mostly unread: past its 16 MiB budget the listener closes the streams
     // that hold the most and took nothing for a second, instead of keeping every answer in memory.
     const deadline = Date.now() + 15_000;
@@ -723,7 +692,7 @@ describe('listener front door', () => {
     const cut = answers.filter((a) => a.cut);
     expect(cut.length).toBeGreaterThan(0);
     for (const a of cut) expect(a.bytes).toBeLessThan(16 * 1024 * 1024);
-    await steadyDone;
+    await steady.done;
     expect(steady.cut).toBe(false);
     expect(steady.bytes).toBeGreaterThan(16 * 1024 * 1024);
     // The session still serves a client that reads.
