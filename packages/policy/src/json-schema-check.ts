@@ -18,7 +18,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { re2PatternEngine } from './regex.js';
-import { didYouMean } from './validate.js';
+import { didYouMean, getAt } from './validate.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
@@ -110,16 +110,6 @@ function pointerPath(pointer: string): string[] {
     .map((s) => decodeURIComponent(s).replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** The value at `path` in `value`, or undefined. */
-function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
-  let v = value;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[String(seg)];
-  }
-  return v;
-}
-
 /**
  * Why `schema` (a `validate.schema` block) is not a usable JSON Schema, or undefined when it is.
  * Never throws.
@@ -144,9 +134,9 @@ export function jsonSchemaProblem(schema: Record<string, unknown>): JsonSchemaPr
       const at: (string | number)[] = [];
       for (const seg of first ? first.instancePath.split('/').slice(1) : []) {
         const key = seg.replace(/~1/g, '/').replace(/~0/g, '~');
-        at.push(/^(0|[1-9]\d*)$/.test(key) && Array.isArray(valueAt(rest, at)) ? Number(key) : key);
+        at.push(/^(0|[1-9]\d*)$/.test(key) && Array.isArray(getAt(rest, at)) ? Number(key) : key);
       }
-      const tuple = at.at(-1) === 'items' && Array.isArray(valueAt(rest, at));
+      const tuple = at.at(-1) === 'items' && Array.isArray(getAt(rest, at));
       return {
         message: ajv.errorsText(errors, { dataVar: 'schema' }),
         at,

@@ -194,7 +194,8 @@ type Add = (
   opts?: { at?: 'key' | 'value'; severity?: 'error' | 'warning' },
 ) => void;
 
-function getAt(root: unknown, path: ValuePath): unknown {
+/** The value at `path` in `root` (an index steps into a list, a name into a mapping), or undefined. */
+export function getAt(root: unknown, path: ValuePath): unknown {
   let v: unknown = root;
   for (const seg of path) {
     if (Array.isArray(v) && typeof seg === 'number') v = v[seg];

@@ -1029,6 +1029,12 @@ class UnreadOutput {
   }
 
   private update(res: ServerResponse, session: string): void {
+    this.sample(res, session);
+    if (this.total > this.budget) this.shed();
+  }
+
+  /** Records what `res` holds unread now. */
+  private sample(res: ServerResponse, session: string): void {
     const bytes = res.destroyed ? 0 : res.writableLength;
     const held = this.unread.get(res);
     this.total += bytes - (held?.bytes ?? 0);
@@ -1041,7 +1047,6 @@ class UnreadOutput {
         since: held === undefined || bytes < held.bytes ? Date.now() : held.since,
         session,
       });
-    if (this.total > this.budget) this.shed();
   }
 
   /**
@@ -1050,18 +1055,12 @@ class UnreadOutput {
    * none qualifies.
    */
   private shed(): void {
-    const now = Date.now();
     // A response whose client took bytes since it was last seen is being read, however much it
     // still holds (a big answer read at its client's pace): it is not behind. Only writes and
     // drains report on their own, so every response is looked at again here.
-    for (const [res, h] of this.unread) {
-      const bytes = res.destroyed ? 0 : res.writableLength;
-      if (bytes >= h.bytes) continue;
-      this.total -= h.bytes - bytes;
-      if (bytes === 0) this.unread.delete(res);
-      else this.unread.set(res, { bytes, since: now, session: h.session });
-    }
+    for (const [res, h] of [...this.unread]) this.sample(res, h.session);
     if (this.total <= this.budget) return;
+    const now = Date.now();
     const behind = [...this.unread.entries()]
       .filter(([, h]) => now - h.since >= UNREAD_GRACE_MS)
       .sort((a, b) => b[1].bytes - a[1].bytes);
@@ -1075,7 +1074,7 @@ class UnreadOutput {
     if (this.total > this.budget && this.recheck === undefined) {
       this.recheck = setTimeout(() => {
         this.recheck = undefined;
-        for (const [res, h] of [...this.unread]) this.update(res, h.session);
+        this.shed();
       }, UNREAD_GRACE_MS);
       this.recheck.unref();
     }
