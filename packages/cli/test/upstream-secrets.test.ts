@@ -81,6 +81,8 @@ describe('credentials on a server command line', () => {
     for (const secret of ['SUPERSECRET', 'topsecret', 'ghp_'])
       expect(r.stderr + events, secret).not.toContain(secret);
     for (const f of files) expect(statSync(join(home, 'events', f)).mode & 0o777, f).toBe(0o600);
+    // The directory it created too: nobody else may list or read the daily files.
+    expect(statSync(join(home, 'events')).mode & 0o777).toBe(0o700);
   });
 
   it('are masked in the usage errors of a command line without --', () => {

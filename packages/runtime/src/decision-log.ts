@@ -297,6 +297,8 @@ const DAY_MS = 86_400_000;
  * arguments of every call, and its startup lines name the server command.
  */
 const FILE_OPTIONS = { mode: 0o600 } as const;
+/** The log directory, when this creates it: the owner's only, like the files in it. */
+const DIR_MODE = 0o700;
 /** Bytes of JSON lines collected before they are appended to the file. */
 const CHUNK_BYTES = 256 * 1024;
 const PAD2: string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
@@ -434,7 +436,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   let closed = false;
   let prunedDay = '';
   try {
-    makeDir(dir);
+    makeDir(dir, DIR_MODE);
   } catch (err) {
     onError(err as Error);
   }
@@ -556,7 +558,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
       appendFileSync(path, data, FILE_OPTIONS);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      makeDir(dir);
+      makeDir(dir, DIR_MODE);
       if (again) appendFileSync(path, startup!.line, FILE_OPTIONS);
       appendFileSync(path, data, FILE_OPTIONS);
     }

@@ -9,10 +9,12 @@ import { dirname, resolve } from 'node:path';
  * ever. Here each level is tried once, so every failure surfaces as an error at once.
  *
  * @param dir - directory path (relative paths resolve against the working directory)
+ * @param mode - permission bits for the directories this call creates (before the umask, as in
+ *   `mkdir(2)`); directories that already exist keep theirs. Default 0o777 (umask applies).
  * @throws Error (a Node `ErrnoException`: `ENOENT`, `ENOTDIR`, `EACCES`, `EROFS`, ...) when a level
  *   cannot be created, or `ENOTDIR` when `dir` exists but is not a directory
  */
-export function makeDir(dir: string): void {
+export function makeDir(dir: string, mode = 0o777): void {
   const target = resolve(dir);
   const missing: string[] = [];
   let cur = target;
@@ -39,7 +41,7 @@ export function makeDir(dir: string): void {
   }
   for (let i = missing.length - 1; i >= 0; i--) {
     try {
-      mkdirSync(missing[i]!);
+      mkdirSync(missing[i]!, mode);
     } catch (err) {
       // Another process may have created it in between; anything else is final.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
