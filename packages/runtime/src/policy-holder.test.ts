@@ -39,6 +39,18 @@ describe('restartedCounts', () => {
       'version: "1"\ntools:\n  echo: { rules: [ { name: per hour, rate_limit: 5/hour }, { name: per day, rate_limit: 20/day } ] }\n',
     );
     expect(restartedCounts(original, added)).toEqual([]);
+    // A rule moved to another tool key (widened to a second tool) counts afresh under that key.
+    const widened = compile(
+      'version: "1"\ntools:\n  "{echo,echo2}": { rules: [ { name: per hour, rate_limit: 5/hour } ] }\n',
+    );
+    expect(restartedCounts(original, widened)).toEqual([
+      'rate limit "per hour" of "{echo,echo2}": moved from "echo" (counts are kept per tool key: it counts afresh)',
+    ]);
+    // Beside the old key, which keeps it, nothing moved.
+    const copied = compile(
+      'version: "1"\ntools:\n  echo: { rules: [ { name: per hour, rate_limit: 5/hour } ] }\n  echo2: { rules: [ { name: per hour, rate_limit: 5/hour } ] }\n',
+    );
+    expect(restartedCounts(original, copied)).toEqual([]);
     // The same windows with other bounds keep their counts.
     expect(restartedCounts(before, policy('2/hour', '{ max: 9, window: 3600s }', 'hour'))).toEqual([]);
   });

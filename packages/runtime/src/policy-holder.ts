@@ -317,7 +317,7 @@ export class PolicyHolder {
         if (restarted.length > 0) {
           this.opts.logger?.warn(
             { limits: restarted },
-            'these limits now count in another window (their window or their rule changed): calls counted in the old one do not carry over; a window this limit had before goes on from its own count',
+            'these limits now count in another window (their window, their rule or its tool key changed): calls counted in the old one do not carry over; a window this limit had before goes on from its own count',
           );
         }
         for (const l of this.listeners) {
@@ -377,7 +377,8 @@ export class PolicyHolder {
  * and kind (see docs/runtime.md, "Keys"), so tightening `5/hour` into `5/day` admits 5 more calls
  * at once. One line each, e.g. `rate limit "per hour" of "echo": 5/hour -> 5/day`; empty when
  * nothing restarts. A rate limit new under a tool key that lost one is listed too (a rename,
- * most likely: counts are kept by rule name); a rule moved to another tool key is not.
+ * most likely: counts are kept by rule name), and so is one whose rule name left another tool key
+ * (the rule moved, say from `echo` to `"{echo,echo2}"`: counts are kept by tool key).
  */
 export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): string[] {
   const limits = (p: CompiledPolicy) => {
@@ -400,9 +401,17 @@ export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): str
     if (!was) {
       // A new rate limit under a tool key that lost one: most likely the same rule renamed.
       const gone = [...before.values()].filter((b) => b.tool === now.tool && !after.has(b.rl.key));
+      // Or under another key: the same rule moved, e.g. `echo` widened to `"{echo,echo2}"`.
+      const moved = [...before.values()].filter(
+        (b) => b.tool !== now.tool && b.rule === now.rule && !after.has(b.rl.key),
+      );
       if (gone.length > 0)
         out.push(
           `rate limit "${now.rule}" of "${now.tool}": new, where ${gone.map((g) => `"${g.rule}"`).join(', ')} was (a renamed rule counts afresh)`,
+        );
+      else if (moved.length > 0)
+        out.push(
+          `rate limit "${now.rule}" of "${now.tool}": moved from ${moved.map((m) => `"${m.tool}"`).join(', ')} (counts are kept per tool key: it counts afresh)`,
         );
     }
   }

@@ -456,7 +456,7 @@ describe('PolicyHolder start-up', () => {
       expect(warned).toEqual([
         [
           { limits: ['rate limit "r" of "t": 5/hour -> 5/day'] },
-          'these limits now count in another window (their window or their rule changed): calls counted in the old one do not carry over; a window this limit had before goes on from its own count',
+          'these limits now count in another window (their window, their rule or its tool key changed): calls counted in the old one do not carry over; a window this limit had before goes on from its own count',
         ],
       ]);
     } finally {
