@@ -105,7 +105,7 @@ function maskText(text: string, depth = 0): string {
     // A shell string (`sh -c "server --api-key=x"`) or `Bearer <token>`: each word on its own.
     const words = text.split(/(\s+)/);
     return maskWords(
-      words.filter((w, i) => i % 2 === 0),
+      words.filter((_w, i) => i % 2 === 0),
       depth + 1,
     )
       .map((w, i) => (i === 0 ? w : `${words[2 * i - 1]}${w}`))
@@ -117,10 +117,9 @@ function maskText(text: string, depth = 0): string {
     return `${assignment[1]}=${maskText(assignment[2]!, depth)}`;
   }
   let out = text
-    // `scheme://user:password@host`: both masked.
-    .replace(
-      /([a-z][a-z0-9+.-]*:\/\/)[^/\s:@?#]+(?::[^/\s@?#]*)?@/gi,
-      (_m, scheme: string) => `${scheme}${MASK}:${MASK}@`,
+    // `scheme://user:password@host`: both masked; `redis://:password@host` (no user) too.
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)(?:[^/\s:@?#]+(?::[^/\s@?#]*)?|:[^/\s@?#]*)@/gi, (m, scheme: string) =>
+      m.startsWith(`${scheme}:`) ? `${scheme}:${MASK}@` : `${scheme}${MASK}:${MASK}@`,
     )
     .replace(SECRET_PATHS, (_m, hook?: string, bot?: string) => `${hook ?? bot}${MASK}`)
     .replace(TOKEN_SHAPES, MASK)

@@ -54,6 +54,12 @@ describe('redactCommand: the spellings a fresh tester tried', () => {
       'DATABASE_URL=postgres://***:***@db/x',
       '--dsn=postgres://***:***@h/db',
     ]);
+    // Redis URLs often carry a password and no user name.
+    expect(shown('redis://:FFF4@cache:6379/0', 'REDIS_URL=rediss://:FFF5@h', 'http://h/@x')).toEqual([
+      'redis://:***@cache:6379/0',
+      'REDIS_URL=rediss://:***@h',
+      'http://h/@x',
+    ]);
     expect(shown('-token', 'GGG1', '-api-key=GGG2', '-password', 'GGG3')).toEqual([
       '-token',
       '***',

@@ -7,7 +7,7 @@ import { bearerCarries, DEFAULT_MAX_MESSAGE_BYTES } from '@tollgate/proxy';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRemoteOptions } from '../src/commands/remote.js';
-import { directoryArgumentHolding } from '../src/commands/run-action.js';
+import { directoryArgumentHolding, ownSecretsReadableIn } from '../src/commands/run-action.js';
 import { cliRoot, runCli } from './from-source.js';
 
 // Runs from source (no build needed): usage errors of the root command's remote options. A
@@ -629,6 +629,27 @@ describe('a policy inside a directory the server is given', () => {
     const apart = tollgate(['-c', policy, ...server]);
     expect(apart.stderr).not.toContain('a directory the server is given');
     rmSync(shared, { recursive: true, force: true });
+  });
+
+  it("so is /proc, while Tollgate's environment or command line holds a secret the server's lacks", () => {
+    const server = ['--', process.execPath, FAKE_SERVER, '/'];
+    const dsn = runCli(['-c', policy, ...server], {
+      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_STATE_DSN: 'memory:' },
+      timeoutMs: 30_000,
+    });
+    expect(dsn.stderr).toMatch(
+      /the server is given \/, which holds \/proc: its file tools can read \/proc\/\d+\/environ and cmdline, Tollgate's own environment and command line, with TOLLGATE_STATE_DSN \(kept out/,
+    );
+    const argv = tollgate(['-c', policy, '--state-dsn', 'redis://:hunter2@127.0.0.1:1/0', ...server]);
+    expect(argv.stderr).toContain('with the credentials on its command line');
+    expect(argv.stderr).not.toContain('hunter2');
+    // Nothing secret to read there, or /proc out of reach: no warning.
+    expect(tollgate(['-c', policy, ...server]).stderr).not.toContain('holds /proc');
+    expect(ownSecretsReadableIn([dir], { TOLLGATE_AUTH_TOKEN: 't' }, ['node', 'tollgate'])).toBe(undefined);
+    expect(ownSecretsReadableIn(['/proc'], { TOLLGATE_AUTH_TOKEN: 't' }, ['node', 'tollgate'])).toEqual({
+      directory: '/proc',
+      secrets: ['TOLLGATE_AUTH_TOKEN'],
+    });
   });
 
   it('is found in file:// URLs, --name=value lists and host:container pairs too', () => {

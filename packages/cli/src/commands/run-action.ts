@@ -23,7 +23,7 @@ import { takeOverSighup } from '../early-sighup.js';
 import { plural } from '../plural.js';
 import { procStartField } from '../process-start.js';
 import { redactCommand } from '../redact-command.js';
-import { childEnvironment } from './child-env.js';
+import { childEnvironment, SECRET_VARIABLES } from './child-env.js';
 import { listenerOnlyProblem, type RemoteOptions, remoteUsageProblem, wantsRemote } from './remote.js';
 import { runRemote } from './remote-action.js';
 import type { RunOptions } from './run.js';
@@ -89,6 +89,29 @@ export function directoryArgumentHolding(file: string, args: readonly string[]):
     if (paths.some((p) => p.startsWith(inside))) return candidate;
   }
   return undefined;
+}
+
+/**
+ * Whether a directory given to the server holds this process's `/proc/<pid>` while the process
+ * holds a secret there: a variable of {@link SECRET_VARIABLES} in its environment
+ * (`/proc/<pid>/environ` keeps the environment the process started with, whatever it deletes
+ * later) or a credential on its command line (`--state-dsn redis://:pw@host`, `--auth-token`:
+ * what {@link redactCommand} masks). A server running as the same user reads both files.
+ *
+ * @param args - the server's arguments (after the executable)
+ * @returns the directory argument and what it would expose, or undefined
+ */
+export function ownSecretsReadableIn(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[] = process.argv,
+): { directory: string; secrets: string[] } | undefined {
+  const secrets: string[] = SECRET_VARIABLES.filter((name) => env[name]);
+  const shown = redactCommand(argv);
+  if (shown.some((word, i) => word !== argv[i])) secrets.push('the credentials on its command line');
+  if (secrets.length === 0) return undefined;
+  const directory = directoryArgumentHolding(`/proc/${process.pid}/environ`, args);
+  return directory === undefined ? undefined : { directory, secrets };
 }
 
 /**
@@ -255,6 +278,13 @@ export async function runProxyCommand(
         );
       }
     }
+  }
+  const procExposed = opts.upstream ? undefined : ownSecretsReadableIn(command.slice(1));
+  if (procExposed !== undefined) {
+    logger.warn(
+      { directory: procExposed.directory, secrets: procExposed.secrets },
+      `the server is given ${procExposed.directory}, which holds /proc: its file tools can read /proc/${process.pid}/environ and cmdline, Tollgate's own environment and command line, with ${procExposed.secrets.join(' and ')} (kept out of the server's environment for that reason). Give the server narrower directories, or run it as another user`,
+    );
   }
   let enforcer: Awaited<ReturnType<typeof createEnforcer>>;
   try {
