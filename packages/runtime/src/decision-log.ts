@@ -7,10 +7,12 @@ import {
   lstatSync,
   openSync,
   readdirSync,
+  readFileSync,
   readSync,
   unlinkSync,
+  writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Decision, ReasonCode, ToolCall } from './decision.js';
 import { makeDir } from './make-dir.js';
@@ -61,8 +63,12 @@ export interface ToolCallEvent extends DecisionEventBase {
   readonly reason: ReasonCode;
   /** Time spent deciding, in milliseconds (fractional). */
   readonly latency_ms: number;
-  /** SHA-256 (hex) of the canonical JSON of the arguments (keys sorted): correlates calls without storing them. */
-  readonly args_sha256: string;
+  /**
+   * HMAC-SHA256 (hex) of the canonical JSON of the arguments (keys sorted), keyed with the log's
+   * {@link DecisionLogOptions.argsKey}: correlates calls without storing them, and cannot be
+   * checked against guessed arguments (a PIN, a short token) without the key.
+   */
+  readonly args_hmac: string;
   /** The raw arguments, only when the log was opened with `logArgs: true` (`--log-args`). */
   readonly args?: Record<string, unknown>;
   readonly policy_hash: string;
@@ -136,8 +142,13 @@ export interface DecisionLog {
 export interface DecisionLogOptions {
   /** Default {@link defaultPaths}().eventsDir (`~/.tollgate/events`). */
   dir?: string;
-  /** Store raw arguments in `tool_call` events (default false: only their SHA-256). */
+  /** Store raw arguments in `tool_call` events (default false: only their HMAC). */
   logArgs?: boolean;
+  /**
+   * Key of the arguments' HMAC (`args_hmac`), e.g. from {@link loadArgsKey}: logs written with the
+   * same key correlate equal arguments across processes. Default: a random key for this log only.
+   */
+  argsKey?: Uint8Array;
   /** Default: a random UUID. */
   instanceId?: string;
   /** Clock, epoch ms (default `Date.now`). */
@@ -146,18 +157,54 @@ export interface DecisionLogOptions {
   onError?: (err: Error) => void;
 }
 
-/** SHA-256 hex of the canonical JSON (sorted keys) of a call's arguments. */
-export function argsSha256(args: unknown): string {
-  return sha256Hex(canonicalArgsJson(args ?? {}));
+/**
+ * HMAC-SHA256 (lowercase hex) of the canonical JSON (sorted keys) of a call's arguments: the
+ * `args_hmac` of its `tool_call` event in a log opened with this `key`.
+ */
+export function argsHmac(args: unknown, key: Uint8Array): string {
+  return hmacHex(key, canonicalArgsJson(args ?? {}));
 }
 
-const oneShotHash = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+/** HMAC-SHA256 (lowercase hex) of a UTF-8 string. */
+function hmacHex(key: Uint8Array, text: string): string {
+  return crypto.createHmac('sha256', key).update(text).digest('hex');
+}
 
-/** SHA-256 (lowercase hex) of a UTF-8 string; the one-shot `crypto.hash` where Node has it (>= 20.12). */
-function sha256Hex(text: string): string {
-  return oneShotHash
-    ? oneShotHash('sha256', text, 'hex')
-    : crypto.createHash('sha256').update(text).digest('hex');
+/** Bytes of a key {@link loadArgsKey} creates. */
+const ARGS_KEY_BYTES = 32;
+
+/**
+ * The key of the arguments' HMAC kept in `file` (by default `<TOLLGATE_HOME>/args.key`, see
+ * {@link defaultPaths}): created when missing, 32 random bytes as hex text, readable by its owner
+ * only (0600), so that every proxy of the user writes the same `args_hmac` for the same arguments,
+ * while a reader of the log alone cannot test guesses against it. A file made at the same moment
+ * by another process is read, not overwritten.
+ *
+ * @returns the key bytes
+ * @throws Error (a Node `ErrnoException`) when the file can be neither read nor created, or
+ *   `Error` when it holds no hex key of at least 16 bytes
+ */
+export function loadArgsKey(file: string): Uint8Array {
+  const read = (): Uint8Array => {
+    const text = readFileSync(file, 'utf8').trim();
+    if (!/^(?:[0-9a-f]{2}){16,}$/i.test(text))
+      throw new Error(`${file} holds no arguments key (expected at least 32 hex digits)`);
+    return Buffer.from(text, 'hex');
+  };
+  try {
+    return read();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  makeDir(dirname(file), DIR_MODE);
+  const key = crypto.randomBytes(ARGS_KEY_BYTES);
+  try {
+    writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return read();
+  }
+  return key;
 }
 
 /**
@@ -426,6 +473,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   const now = opts.now ?? Date.now;
   const instanceId = opts.instanceId ?? crypto.randomUUID();
   const logArgs = opts.logArgs ?? false;
+  const argsKey = opts.argsKey ?? crypto.randomBytes(ARGS_KEY_BYTES);
   const onError = opts.onError ?? (() => {});
   /** Calls recorded in this turn, formatted in the next microtask (see {@link openDecisionLog}). */
   let pending: PendingCall[] = [];
@@ -477,7 +525,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   };
   // Consecutive calls often carry the same arguments: hash the canonical text once.
   let lastCanonical = '';
-  let lastSha = '';
+  let lastHmac = '';
 
   // The members from "tool" to "reason", and from "policy_hash" to "client_id", as text: they
   // repeat from one call to the next, so each is rebuilt only when its values change.
@@ -495,7 +543,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
   const formatCall = (p: PendingCall): string => {
     const canonical = canonicalArgsJson(p.args ?? {});
     if (canonical !== lastCanonical) {
-      lastSha = sha256Hex(canonical);
+      lastHmac = hmacHex(argsKey, canonical);
       lastCanonical = canonical;
     }
     if (
@@ -523,7 +571,7 @@ export function openDecisionLog(opts: DecisionLogOptions = {}): DecisionLog {
       if (p.clientId) tail += member('client_id', p.clientId);
     }
     const latency = Math.round(p.latencyMs * 1000) / 1000;
-    let s = `{"v":1,"ts":"${clock.iso(p.t)}${callMiddle}${head},"latency_ms":${Number.isFinite(latency) ? latency : 'null'},"args_sha256":"${lastSha}"`;
+    let s = `{"v":1,"ts":"${clock.iso(p.t)}${callMiddle}${head},"latency_ms":${Number.isFinite(latency) ? latency : 'null'},"args_hmac":"${lastHmac}"`;
     if (logArgs) {
       const text = stringifyAnyDepth(p.args);
       if (text !== undefined) s += `,"args":${text}`;

@@ -32,7 +32,7 @@ export {
   type ToolCall,
 } from './decision.js';
 export {
-  argsSha256,
+  argsHmac,
   type ConfigReloadEvent,
   DECISION_LOG_RETENTION_DAYS,
   type DecisionEvent,
@@ -42,6 +42,7 @@ export {
   type DecisionLogOptions,
   decisionLogFileName,
   jsonText,
+  loadArgsKey,
   openDecisionLog,
   pruneDecisionLog,
   readDecisionLog,

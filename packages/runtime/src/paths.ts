@@ -9,6 +9,8 @@ export interface TollgatePaths {
   readonly stateDir: string;
   /** `<home>/events` (the decision log, one JSON-lines file per UTC day). */
   readonly eventsDir: string;
+  /** `<home>/args.key`: the key of the decision log's `args_hmac` (see `loadArgsKey`). */
+  readonly argsKeyFile: string;
 }
 
 /**
@@ -22,5 +24,6 @@ export function defaultPaths(env: NodeJS.ProcessEnv = process.env): TollgatePath
     home,
     stateDir: env.TOLLGATE_STATE_DIR || join(home, 'state'),
     eventsDir: join(home, 'events'),
+    argsKeyFile: join(home, 'args.key'),
   };
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -6,6 +7,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -15,14 +17,18 @@ import { canonicalJson } from '@tollgate/policy';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Decision } from '../src/decision.js';
 import {
-  argsSha256,
+  argsHmac,
   canonicalArgsJson,
   DECISION_LOG_MAX_BUFFERED,
   type DecisionLog,
   jsonText,
+  loadArgsKey,
   openDecisionLog,
   readDecisionLog,
 } from '../src/decision-log.js';
+
+/** The arguments' HMAC key of the logs opened here. */
+const ARGS_KEY = Buffer.alloc(32, 7);
 
 let root = '';
 let n = 0;
@@ -89,7 +95,7 @@ describe('decision log lines (schema v1)', () => {
     it(`are byte-identical to the lines written before calls were buffered (logArgs ${logArgs})`, () => {
       const dir = freshDir();
       let t = 0;
-      const log = openDecisionLog({ dir, instanceId: 'inst-1', logArgs, now: () => t });
+      const log = openDecisionLog({ argsKey: ARGS_KEY, dir, instanceId: 'inst-1', logArgs, now: () => t });
       writeGoldenSequence(log, (x) => {
         t = x;
       });
@@ -103,7 +109,7 @@ describe('decision log lines (schema v1)', () => {
   it('each line is JSON.stringify of its event when consecutive calls change one member at a time', () => {
     const dir = freshDir();
     const t = Date.UTC(2026, 10, 29, 12, 0, 0, 5);
-    const log = openDecisionLog({ dir, instanceId: 'inst', now: () => t });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, instanceId: 'inst', now: () => t });
     const h1 = 'a'.repeat(64);
     const h2 = 'b'.repeat(64);
     const deny = (rule: string | undefined, reason: Decision['reason'], policyHash = h1): Decision => ({
@@ -143,7 +149,7 @@ describe('decision log lines (schema v1)', () => {
         rule: d.rule,
         reason: d.reason,
         latency_ms: 1.5,
-        args_sha256: argsSha256({ q: tool }),
+        args_hmac: argsHmac({ q: tool }, ARGS_KEY),
         policy_hash: d.policyHash,
         session_id: ids?.sessionId,
         client_id: ids?.clientId,
@@ -155,7 +161,7 @@ describe('decision log lines (schema v1)', () => {
   it('writes ts as new Date(t).toISOString() for any time, fractional clocks included', () => {
     const dir = freshDir();
     let t = 0;
-    const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, instanceId: 'i', now: () => t });
     const times = [
       0,
       86_399_999,
@@ -208,18 +214,58 @@ describe('decision log lines (schema v1)', () => {
     expect(unreadable).toEqual([`${join(dir, 'events-2026-11-02.jsonl')}: not a regular file`]);
   });
 
-  it('hashes arguments as sha256 of canonicalJson, whatever their key order', () => {
+  it('hashes arguments with a keyed HMAC, which a guess without the key cannot be checked against', () => {
     const dir = freshDir();
-    const log = openDecisionLog({ dir });
+    const other = Buffer.alloc(32, 8);
+    const log = openDecisionLog({ argsKey: other, dir });
+    log.toolCall({ tool: 't', args: { pin: '1234' } }, ALLOW, 0);
+    log.close();
+    const [ev] = readDecisionLog(dir) as { args_hmac: string }[];
+    expect(ev!.args_hmac).toBe(argsHmac({ pin: '1234' }, other));
+    expect(ev!.args_hmac).not.toBe(argsHmac({ pin: '1234' }, ARGS_KEY));
+    // Not the plain SHA-256 of the canonical text, which anyone could recompute.
+    expect(ev!.args_hmac).not.toBe(createHash('sha256').update('{"pin":"1234"}').digest('hex'));
+    expect(ev!.args_hmac).toBe(createHmac('sha256', other).update('{"pin":"1234"}').digest('hex'));
+    // Without a key, each log draws its own: two logs do not agree.
+    const a = freshDir();
+    const b = freshDir();
+    for (const d of [a, b]) {
+      const l = openDecisionLog({ dir: d });
+      l.toolCall({ tool: 't', args: { pin: '1234' } }, ALLOW, 0);
+      l.close();
+    }
+    const hmacOf = (d: string) => (readDecisionLog(d)[0] as { args_hmac: string }).args_hmac;
+    expect(hmacOf(a)).toMatch(/^[0-9a-f]{64}$/);
+    expect(hmacOf(a)).not.toBe(hmacOf(b));
+  });
+
+  it('loadArgsKey creates the key once, owner-only, and every later call reads the same key', () => {
+    const home = join(freshDir(), 'home');
+    const file = join(home, 'args.key');
+    const first = loadArgsKey(file);
+    expect(first.length).toBe(32);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(home).mode & 0o777).toBe(0o700);
+    expect(readFileSync(file, 'utf8')).toBe(`${Buffer.from(first).toString('hex')}\n`);
+    expect(Buffer.from(loadArgsKey(file)).equals(Buffer.from(first))).toBe(true);
+    writeFileSync(file, 'not a key\n');
+    expect(() => loadArgsKey(file)).toThrow(
+      `${file} holds no arguments key (expected at least 32 hex digits)`,
+    );
+  });
+
+  it('hashes arguments as the HMAC of canonicalJson, whatever their key order', () => {
+    const dir = freshDir();
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir });
     log.toolCall({ tool: 't', args: { b: 2, a: { d: [1, { y: 1, x: 2 }], c: 'é' } } }, ALLOW, 0);
     log.toolCall({ tool: 't', args: { b: 2, a: { d: [1, { y: 1, x: 2 }], c: 'é' } } }, ALLOW, 0);
     log.toolCall({ tool: 't', args: { a: { c: 'é', d: [1, { x: 2, y: 1 }] }, b: 2 } }, ALLOW, 0);
     log.toolCall({ tool: 't', args: { b: 3 } }, ALLOW, 0);
     log.close();
-    const hashes = readDecisionLog(dir).map((e) => (e as { args_sha256: string }).args_sha256);
-    const want = argsSha256({ a: { c: 'é', d: [1, { x: 2, y: 1 }] }, b: 2 });
+    const hashes = readDecisionLog(dir).map((e) => (e as { args_hmac: string }).args_hmac);
+    const want = argsHmac({ a: { c: 'é', d: [1, { x: 2, y: 1 }] }, b: 2 }, ARGS_KEY);
     expect(want).toMatch(/^[0-9a-f]{64}$/);
-    expect(hashes).toEqual([want, want, want, argsSha256({ b: 3 })]);
+    expect(hashes).toEqual([want, want, want, argsHmac({ b: 3 }, ARGS_KEY)]);
     expect(hashes[3]).not.toBe(want);
   });
 
@@ -272,7 +318,7 @@ describe('decision log lines (schema v1)', () => {
     for (const logArgs of [false, true]) {
       const dir = freshDir();
       const errors: Error[] = [];
-      const log = openDecisionLog({ dir, logArgs, onError: (e) => errors.push(e) });
+      const log = openDecisionLog({ argsKey: ARGS_KEY, dir, logArgs, onError: (e) => errors.push(e) });
       log.toolCall({ tool: 'echo', args: shallow }, ALLOW, 1);
       log.toolCall({ tool: 'echo', args }, ALLOW, 1);
       log.toolCall({ tool: 'echo', args: shallow }, ALLOW, 1);
@@ -280,11 +326,11 @@ describe('decision log lines (schema v1)', () => {
       expect(errors).toEqual([]);
       const calls = readDecisionLog(dir).filter((e) => e.type === 'tool_call');
       expect(calls).toHaveLength(3);
-      const deep = calls[1] as { args_sha256: string; args?: unknown };
+      const deep = calls[1] as { args_hmac: string; args?: unknown };
       // The keys of `args` are already sorted: its canonical text is the text sent.
-      expect(deep.args_sha256).toBe(argsSha256(args));
-      expect(deep.args_sha256).toMatch(/^[0-9a-f]{64}$/);
-      expect(deep.args_sha256).not.toBe((calls[0] as { args_sha256: string }).args_sha256);
+      expect(deep.args_hmac).toBe(argsHmac(args, ARGS_KEY));
+      expect(deep.args_hmac).toMatch(/^[0-9a-f]{64}$/);
+      expect(deep.args_hmac).not.toBe((calls[0] as { args_hmac: string }).args_hmac);
       if (logArgs) expect(jsonText(deep.args, false)).toBe(text);
       else expect(deep.args).toBeUndefined();
     }
@@ -294,7 +340,7 @@ describe('decision log lines (schema v1)', () => {
 describe('decision log buffering', () => {
   it('buffers calls until flush, then writes them in order', () => {
     const dir = freshDir();
-    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 0, 2, 3) });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, now: () => Date.UTC(2026, 0, 2, 3) });
     log.toolCall({ tool: 'a', args: {} }, ALLOW, 0);
     log.write({ type: 'shutdown', pid: 1 });
     log.toolCall({ tool: 'b', args: {} }, ALLOW, 0);
@@ -306,7 +352,7 @@ describe('decision log buffering', () => {
 
   it('formats the calls of a turn in the next microtask, so their arguments need not stay alive until the file write', async () => {
     const dir = freshDir();
-    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 0, 2, 3) });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, now: () => Date.UTC(2026, 0, 2, 3) });
     const args: Record<string, unknown> = { path: '/a' };
     log.toolCall({ tool: 'read', args }, ALLOW, 0);
     await null;
@@ -314,15 +360,15 @@ describe('decision log buffering', () => {
     args.path = '/b';
     expect(existsSync(join(dir, 'events-2026-01-02.jsonl'))).toBe(false);
     log.flush();
-    const [ev] = readDecisionLog(dir) as { args_sha256: string }[];
-    expect(ev!.args_sha256).toBe(argsSha256({ path: '/a' }));
+    const [ev] = readDecisionLog(dir) as { args_hmac: string }[];
+    expect(ev!.args_hmac).toBe(argsHmac({ path: '/a' }, ARGS_KEY));
     log.close();
   });
 
   it('puts events on either side of UTC midnight in two daily files', () => {
     const dir = freshDir();
     let t = Date.UTC(2026, 11, 31, 23, 59, 59, 999);
-    const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, instanceId: 'i', now: () => t });
     log.toolCall({ tool: 'before', args: {} }, ALLOW, 0);
     t += 1;
     log.toolCall({ tool: 'after', args: {} }, ALLOW, 0);
@@ -346,7 +392,7 @@ describe('decision log buffering', () => {
   it('starts each daily file of a running instance with its startup line, so status still finds it after the old files are pruned', () => {
     const dir = freshDir();
     let t = Date.UTC(2026, 11, 30, 12);
-    const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, instanceId: 'i', now: () => t });
     log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h' });
     log.toolCall({ tool: 'one', args: {} }, ALLOW, 0);
     t += 86_400_000;
@@ -374,7 +420,7 @@ describe('decision log buffering', () => {
   it('the startup line a later daily file begins with names the policy of the last successful reload', () => {
     const dir = freshDir();
     let t = Date.UTC(2026, 11, 30, 12);
-    const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, instanceId: 'i', now: () => t });
     log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h1' });
     log.write({
       type: 'config_reload',
@@ -399,7 +445,7 @@ describe('decision log buffering', () => {
 
   it('starts a daily file deleted under it with its startup line again', () => {
     const dir = freshDir();
-    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 5, 1) });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, now: () => Date.UTC(2026, 5, 1) });
     log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h' });
     log.toolCall({ tool: 'before', args: {} }, ALLOW, 0);
     log.flush();
@@ -420,7 +466,7 @@ describe('decision log buffering', () => {
     try {
       const dir = freshDir();
       let t = Date.UTC(2026, 11, 30, 23, 30);
-      const log = openDecisionLog({ dir, instanceId: 'i', now: () => t });
+      const log = openDecisionLog({ argsKey: ARGS_KEY, dir, instanceId: 'i', now: () => t });
       log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h' });
       log.flush();
       t += 3_600_000;
@@ -441,7 +487,12 @@ describe('decision log buffering', () => {
   it('makes its directory again when it was deleted under it, startup line first, instead of losing every later event', () => {
     const dir = freshDir();
     const errors: Error[] = [];
-    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 5, 1), onError: (e) => errors.push(e) });
+    const log = openDecisionLog({
+      argsKey: ARGS_KEY,
+      dir,
+      now: () => Date.UTC(2026, 5, 1),
+      onError: (e) => errors.push(e),
+    });
     log.write({ type: 'startup', pid: 4242, policy_file: '/p.yaml', policy_hash: 'h' });
     log.toolCall({ tool: 'before', args: {} }, ALLOW, 0);
     log.flush();
@@ -461,7 +512,7 @@ describe('decision log buffering', () => {
 
   it('writes a burst at the buffer bound at once, without waiting for the timer', () => {
     const dir = freshDir();
-    const log = openDecisionLog({ dir, now: () => Date.UTC(2026, 5, 1) });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, now: () => Date.UTC(2026, 5, 1) });
     const file = join(dir, 'events-2026-06-01.jsonl');
     const count = () => readFileSync(file, 'utf8').split('\n').length - 1;
     for (let i = 0; i < DECISION_LOG_MAX_BUFFERED - 1; i++)
@@ -473,14 +524,19 @@ describe('decision log buffering', () => {
     expect(count()).toBe(DECISION_LOG_MAX_BUFFERED);
     log.close();
     expect(count()).toBe(DECISION_LOG_MAX_BUFFERED + 1);
-    const evs = readDecisionLog(dir) as { args_sha256: string }[];
-    expect(evs[0]!.args_sha256).toBe(argsSha256({ i: 0 }));
-    expect(evs.at(-1)!.args_sha256).toBe(argsSha256({ i: -2 }));
+    const evs = readDecisionLog(dir) as { args_hmac: string }[];
+    expect(evs[0]!.args_hmac).toBe(argsHmac({ i: 0 }, ARGS_KEY));
+    expect(evs.at(-1)!.args_hmac).toBe(argsHmac({ i: -2 }, ARGS_KEY));
   });
 
   it('close() writes everything buffered, and later events are written at once', () => {
     const dir = freshDir();
-    const log = openDecisionLog({ dir, logArgs: true, now: () => Date.UTC(2026, 5, 1, 12) });
+    const log = openDecisionLog({
+      argsKey: ARGS_KEY,
+      dir,
+      logArgs: true,
+      now: () => Date.UTC(2026, 5, 1, 12),
+    });
     for (let i = 0; i < 250; i++) {
       log.toolCall(
         { tool: `t${i % 3}`, args: { i } },
@@ -501,7 +557,7 @@ describe('decision log buffering', () => {
   it('reports arguments it cannot serialise to onError and still writes the other events', () => {
     const dir = freshDir();
     const errors: Error[] = [];
-    const log = openDecisionLog({ dir, onError: (e) => errors.push(e) });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir, onError: (e) => errors.push(e) });
     log.toolCall({ tool: 'ok1', args: {} }, ALLOW, 0);
     log.toolCall({ tool: 'bad', args: { n: 10n } }, ALLOW, 0);
     log.toolCall({ tool: 'ok2', args: {} }, ALLOW, 0);

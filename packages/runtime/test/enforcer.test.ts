@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argsSha256, openDecisionLog, readDecisionLog } from '../src/decision-log.js';
+import { argsHmac, openDecisionLog, readDecisionLog } from '../src/decision-log.js';
 import { createEnforcer } from '../src/enforcer.js';
 import type { Logger } from '../src/logger.js';
 import { PolicyHolder, PolicyLoadError, SETTLE_MS } from '../src/policy-holder.js';
@@ -21,6 +21,9 @@ import { MemoryCounterStore } from '../src/store/memory.js';
 import { RedisCounterStore } from '../src/store/redis.js';
 import { SqliteCounterStore } from '../src/store/sqlite.js';
 import { type RedisServer, redisAvailability, startRedisServer } from './redis-server.js';
+
+/** The arguments' HMAC key of the logs opened here. */
+const ARGS_KEY = Buffer.alloc(32, 7);
 
 let dir = '';
 let n = 0;
@@ -78,7 +81,7 @@ describe('createEnforcer', () => {
 
   it('decides, commits, rolls back, and logs every call without raw arguments', async () => {
     const events = join(dir, 'events-a');
-    const log = openDecisionLog({ dir: events, instanceId: 'i-1' });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir: events, instanceId: 'i-1' });
     const e = await createEnforcer({
       policyFile: policyFile(LIMIT2),
       store: new MemoryCounterStore(),
@@ -105,7 +108,7 @@ describe('createEnforcer', () => {
       decision: 'allow',
       reason: 'allowed',
       session_id: 's-1',
-      args_sha256: argsSha256({ repo: 'a/b', title: 'secret title' }),
+      args_hmac: argsHmac({ repo: 'a/b', title: 'secret title' }, ARGS_KEY),
       policy_hash: e.policy.hash,
     });
     expect(evs[3]).toMatchObject({ decision: 'deny', rule: 'hourly issue limit', reason: 'rate_limited' });
@@ -167,7 +170,7 @@ describe('createEnforcer', () => {
 
   it('decideNow decides and logs as decide does, without waiting; undefined where decide must wait', async () => {
     const events = join(dir, 'events-now');
-    const log = openDecisionLog({ dir: events, instanceId: 'i-now' });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir: events, instanceId: 'i-now' });
     const e = await createEnforcer({
       policyFile: policyFile(`${LIMIT2}  delete_repo:\n    rules:\n      - { name: never, action: deny }\n`),
       store: new MemoryCounterStore(),
@@ -203,7 +206,7 @@ describe('createEnforcer', () => {
 
   it('logs raw arguments only with logArgs', async () => {
     const events = join(dir, 'events-b');
-    const log = openDecisionLog({ dir: events, logArgs: true });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir: events, logArgs: true });
     log.toolCall(
       { tool: 't', args: { q: 1 } },
       { allowed: true, reason: 'allowed', message: 'allowed', policyHash: 'h' },
@@ -216,7 +219,7 @@ describe('createEnforcer', () => {
   it('prunes daily files older than 7 days', () => {
     const events = join(dir, 'events-c');
     const now = Date.UTC(2026, 10, 29, 12);
-    const log = openDecisionLog({ dir: events, now: () => now });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir: events, now: () => now });
     for (const day of ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-28']) {
       writeFileSync(join(events, `events-${day}.jsonl`), '{}\n');
     }
@@ -354,7 +357,7 @@ describe('hot reload', () => {
   it('applies a valid change to the next call, keeps the old policy on an invalid one, and counters survive', async () => {
     const f = policyFile(LIMIT2);
     const events = join(dir, 'events-reload');
-    const log = openDecisionLog({ dir: events });
+    const log = openDecisionLog({ argsKey: ARGS_KEY, dir: events });
     const e = await createEnforcer({
       policyFile: f,
       watch: true,

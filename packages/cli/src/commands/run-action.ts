@@ -13,6 +13,7 @@ import {
   createEnforcer,
   createLogger,
   defaultPaths,
+  loadArgsKey,
   openCounterStore,
   openDecisionLog,
   PolicyLoadError,
@@ -252,9 +253,19 @@ export async function runProxyCommand(
       `${name} ${value} is a relative path: it resolves to ${resolved}, against the working directory, which each MCP client chooses for itself; write the absolute path`,
     );
   }
+  let argsKey: Uint8Array | undefined;
+  try {
+    argsKey = loadArgsKey(paths.argsKeyFile);
+  } catch (err) {
+    logger.warn(
+      { file: paths.argsKeyFile, err: err instanceof Error ? err.message : String(err) },
+      "cannot read or create the decision log's arguments key: this process hashes arguments with a key of its own, so its args_hmac values match no other process's",
+    );
+  }
   const decisionLog = openDecisionLog({
     dir: paths.eventsDir,
     logArgs: opts.logArgs ?? false,
+    ...(argsKey ? { argsKey } : {}),
     onError: (err) => logger.warn({ err: err.message }, 'decision log write failed'),
   });
   // The counts and the audit trail are Tollgate's to keep, as the policy is: in a directory the

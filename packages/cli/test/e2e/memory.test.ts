@@ -3,9 +3,9 @@
  * `increment_from`, persisted in SQLite across a restart of tollgate; the client's environment
  * reaches the server (MEMORY_FILE_PATH).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readDecisionLog } from '@tollgate/runtime';
+import { argsHmac, readDecisionLog } from '@tollgate/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Scratch, scratch, serverBin, textOf } from './helpers.js';
 
@@ -92,5 +92,12 @@ describe('server-memory through tollgate', () => {
       'deny',
       'allow',
     ]);
+    // Arguments are kept as an HMAC under the key in TOLLGATE_HOME, which both sessions shared.
+    const key = readFileSync(join(s.home, 'args.key'), 'utf8').trim();
+    expect(statSync(join(s.home, 'args.key')).mode & 0o777).toBe(0o600);
+    const hmacs = calls.map((e) => (e as { args_hmac?: string }).args_hmac);
+    expect(hmacs[1]).toBe(argsHmac(entity('b', 40).arguments, Buffer.from(key, 'hex')));
+    expect(hmacs[8]).toBe(argsHmac(entity('h', 1).arguments, Buffer.from(key, 'hex')));
+    expect(JSON.stringify(calls)).not.toContain('args_sha256');
   });
 });
