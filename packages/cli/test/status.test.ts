@@ -35,7 +35,7 @@ function call(fields: Record<string, unknown>, at = Date.now() - 60_000): Record
     decision: 'allow',
     reason: 'allowed',
     latency_ms: 0.1,
-    args_sha256: 'x',
+    args_hmac: 'x',
     policy_hash: 'h',
     ...fields,
   };
@@ -130,6 +130,21 @@ describe('tollgate status over a hand-edited or corrupt decision log', () => {
     const text = status();
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/denied 3/);
+  });
+
+  it('counts the calls admitted uncounted while the store was unavailable (fail mode open)', () => {
+    writeLog([
+      call({ failed_open: true }),
+      call({ failed_open: true }),
+      call({ failed_open: 'yes' }),
+      call({}),
+      call({ decision: 'deny', reason: 'rate_limited' }),
+    ]);
+    expect(statusJson()).toMatchObject({ calls: 5, allowed: 4, allowedUncounted: 2, denied: 1 });
+    expect(status().stdout).toContain('allowed 4 (2 uncounted: store unavailable, fail mode open)  denied 1');
+    writeLog([call({})]);
+    expect(statusJson().allowedUncounted).toBe(0);
+    expect(status().stdout).not.toContain('uncounted');
   });
 
   it('skips tool_call events with a non-string tool or an unknown decision', () => {

@@ -175,17 +175,30 @@ function assemble(
   const now = opts.now ?? Date.now;
   const failMode = opts.failMode ?? 'closed';
   const validator = new SchemaValidator();
-  let warnedOpen = 0;
+  let warnedOpen = Number.NEGATIVE_INFINITY;
+  /** The store's last error while failing open (said with the next warning). */
+  let openError = '';
+  /** Calls admitted uncounted since the last warning, and since the outage began. */
+  let openSinceLine = 0;
+  let openInOutage = 0;
 
   const onFailOpen = (err: Error) => {
-    // One warning per 10 s is enough to notice without flooding stderr.
+    openError = err.message;
+  };
+  // Fail mode open: each call admitted uncounted is counted here, one warning per 10 s at most,
+  // saying how many went through since the last (what a spend counter missed).
+  const onOpenAdmit = (tool: string) => {
+    outage = true;
+    openSinceLine++;
+    openInOutage++;
     const t = now();
     if (t - warnedOpen >= 10_000) {
       warnedOpen = t;
       logger?.warn(
-        { err: err.message },
+        { err: openError, tool, admittedUncountedSinceLastLine: openSinceLine },
         'counter state unavailable; admitting calls uncounted (fail mode open)',
       );
+      openSinceLine = 0;
     }
   };
 
@@ -232,6 +245,16 @@ function assemble(
   // that they are not reported with the next outage instead).
   const onStoreBack = () => {
     outage = false;
+    if (failMode === 'open') {
+      logger?.warn(
+        { admittedUncounted: openInOutage },
+        'counter state available again; calls are counted (fail mode open): the calls admitted uncounted meanwhile are not in any count',
+      );
+      openInOutage = 0;
+      openSinceLine = 0;
+      warnedOpen = Number.NEGATIVE_INFINITY;
+      return;
+    }
     const denied = closedDenials.takeUnlogged();
     logger?.warn(
       denied > 0 ? { deniedSinceLastLine: denied } : {},
@@ -326,6 +349,7 @@ function assemble(
       }
       decisionLog?.toolCall(call, decision, performance.now() - started, origin);
       if (decision.reason === 'state_unavailable') onClosedDenial(call.tool, decision.message);
+      else if (decision.failedOpen) onOpenAdmit(call.tool);
       else if (outage && decision.reservation !== undefined) onStoreBack();
       return decision;
     },

@@ -757,6 +757,51 @@ describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away 
     }
   }, 20_000);
 
+  it('open warns once per 10 s with the number admitted uncounted, and says how many when the store is back', async () => {
+    const f = policyFile(LIMIT2);
+    const scratch = await startRedisServer();
+    const store = new RedisCounterStore({ url: scratch.url, prefix: 'fm4:', commandTimeoutMs: 300 });
+    await store.ready();
+    const warnings: Array<[Record<string, unknown>, string]> = [];
+    const noop = () => {};
+    const logger = {
+      error: noop,
+      warn: (o: Record<string, unknown>, msg: string) => warnings.push([o, msg]),
+      info: noop,
+      debug: noop,
+    } as unknown as Logger;
+    let t = Date.now();
+    let restarted: RedisServer | undefined;
+    const enforcer = await createEnforcer({ policyFile: f, store, logger, failMode: 'open', now: () => t });
+    const call = { tool: 'create_issue', args: {} };
+    try {
+      await scratch.stop();
+      for (let i = 0; i < 3; i++)
+        expect(await enforcer.decide(call)).toMatchObject({ allowed: true, failedOpen: true });
+      expect(warnings.map(([o, m]) => [o.admittedUncountedSinceLastLine, o.tool, m])).toEqual([
+        [1, 'create_issue', 'counter state unavailable; admitting calls uncounted (fail mode open)'],
+      ]);
+      expect(warnings[0]![0].err).toEqual(expect.any(String));
+      t += 10_000;
+      await enforcer.decide(call);
+      expect(warnings.map(([o]) => o.admittedUncountedSinceLastLine)).toEqual([1, 3]);
+      restarted = await startRedisServer(scratch.port);
+      let reconnecting = 0;
+      await until(async () => {
+        const back = !(await enforcer.decide(call)).failedOpen;
+        if (!back) reconnecting++;
+        return back;
+      }, 15_000);
+      expect(warnings.at(-1)).toEqual([
+        { admittedUncounted: 4 + reconnecting },
+        'counter state available again; calls are counted (fail mode open): the calls admitted uncounted meanwhile are not in any count',
+      ]);
+    } finally {
+      await enforcer.close();
+      await restarted?.stop();
+    }
+  }, 20_000);
+
   it('closed logs one error per 10 s while it denies, with the number denied since the last line', async () => {
     const f = policyFile(LIMIT2);
     const scratch = await startRedisServer();

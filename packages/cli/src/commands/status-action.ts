@@ -66,6 +66,11 @@ export interface StatusReport {
   running: InstanceStatus[];
   calls: number;
   allowed: number;
+  /**
+   * Of the allowed calls, those admitted uncounted (`failed_open` in the log: the counter store
+   * was unavailable and the fail mode open): no rate limit or counter saw them.
+   */
+  allowedUncounted: number;
   denied: number;
   /** `denied / calls`, 0 when there were no calls. */
   deniedShare: number;
@@ -130,6 +135,8 @@ export type StatusEvent =
       ts: string;
       tool: string;
       deny: boolean;
+      /** Admitted uncounted: the counter store was unavailable and the fail mode open. */
+      failedOpen: boolean;
       /** A non-empty string, else absent. */
       rule?: string;
       /** `unknown` when the event's is missing or not a string. */
@@ -219,7 +226,7 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
       };
     }
     case 'tool_call': {
-      const { tool, decision, rule, reason } = raw;
+      const { tool, decision, rule, reason, failed_open } = raw;
       if (!Number.isFinite(t) || typeof tool !== 'string') return undefined;
       if (decision !== 'allow' && decision !== 'deny') return undefined;
       return {
@@ -228,6 +235,7 @@ export function toStatusEvent(raw: unknown): StatusEvent | null | undefined {
         ts: ts as string,
         tool,
         deny: decision === 'deny',
+        failedOpen: failed_open === true,
         ...(typeof rule === 'string' && rule ? { rule } : {}),
         reason: typeof reason === 'string' ? reason : 'unknown',
       };
@@ -259,6 +267,7 @@ export function summarize(
   const latest = now + CLOCK_SKEW_MS;
   let calls = 0;
   let denied = 0;
+  let allowedUncounted = 0;
   let skippedLines = 0;
   const rules = new Map<string, number>();
   const denials: Array<StatusReport['recentDenials'][number] & { t: number }> = [];
@@ -318,6 +327,7 @@ export function summarize(
       }
       if (t < from) continue;
       calls++;
+      if (e.failedOpen && !e.deny) allowedUncounted++;
       if (e.deny) {
         denied++;
         const key = e.rule ?? `(${e.reason})`;
@@ -336,6 +346,7 @@ export function summarize(
     running: [...instances.values()].filter((i) => i.running),
     calls,
     allowed: calls - denied,
+    allowedUncounted,
     denied,
     deniedShare: calls === 0 ? 0 : denied / calls,
     topDenyRules: [...rules.entries()]
@@ -437,7 +448,8 @@ function render(r: StatusReport): string {
   out.push(
     pc.bold(
       `Calls in the last ${span}${r.sinceMs > DECISION_LOG_RETENTION_DAYS * 86_400_000 ? ` (the log keeps ${DECISION_LOG_RETENTION_DAYS} days)` : ''}: ${r.calls}`,
-    ) + `  allowed ${r.allowed}  denied ${r.denied} (${r.denied > 0 ? pc.red(share) : share})`,
+    ) +
+      `  allowed ${r.allowed}${r.allowedUncounted > 0 ? ` (${pc.yellow(`${r.allowedUncounted} uncounted: store unavailable, fail mode open`)})` : ''}  denied ${r.denied} (${r.denied > 0 ? pc.red(share) : share})`,
   );
   if (r.topDenyRules.length > 0) {
     out.push('', pc.bold('Top deny rules:'));
