@@ -586,6 +586,23 @@ describe("the proxy's options before a subcommand", () => {
   });
 });
 
+describe('the counter store in force', () => {
+  it('is named at start-up, and an env DSN that --state-dir overrides is warned about', () => {
+    const server = ['--', process.execPath, FAKE_SERVER];
+    const env = { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_STATE_DSN: 'redis://:pw@127.0.0.1:1/0' };
+    const own = join(dir, 'own-state');
+    const r = runCli(['-c', policy, '--state-dir', own, ...server], { env, timeoutMs: 30_000 });
+    expect(r.stderr).toContain(`"store":"sqlite:${join(own, 'tollgate.sqlite')}","failMode":"closed"`);
+    expect(r.stderr).toContain(
+      '--state-dir wins over TOLLGATE_STATE_DSN (redis://:***@127.0.0.1:1/0): this proxy counts in its own SQLite file and shares no limit',
+    );
+    expect(r.stderr).not.toContain(':pw@');
+    const memory = tollgate(['-c', policy, '--state-dsn', 'memory:', '--state-fail-mode', 'open', ...server]);
+    expect(memory.stderr).toContain('counting in memory: (state fail mode open)');
+    expect(memory.stderr).not.toContain('wins over');
+  });
+});
+
 describe('a policy inside a directory the server is given', () => {
   it('is warned about at startup: an agent could rewrite it', () => {
     const shared = mkdtempSync(join(tmpdir(), 'tollgate-exposed-'));

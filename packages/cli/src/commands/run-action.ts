@@ -17,6 +17,7 @@ import {
   openCounterStore,
   openDecisionLog,
   PolicyLoadError,
+  redactDsn,
   sqliteFileOf,
 } from '@tollgate/runtime';
 import { SUBCOMMANDS } from '../commands-tree.js';
@@ -244,6 +245,23 @@ export async function runProxyCommand(
   } catch (err) {
     throw new UsageError(
       `cannot open the counter store: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  // Which store counts is the first thing to check when limits are not shared as meant.
+  const storeLabel = opts.perSessionCounters
+    ? 'memory: (one store per listener session)'
+    : stateDsn
+      ? redactDsn(stateDsn)
+      : `sqlite:${sqliteFileOf({ stateDir: opts.stateDir ?? paths.stateDir })}`;
+  logger.info(
+    { store: storeLabel, failMode: opts.stateFailMode },
+    `counting in ${storeLabel} (state fail mode ${opts.stateFailMode})`,
+  );
+  const envDsn = process.env.TOLLGATE_STATE_DSN?.trim();
+  if (opts.stateDir !== undefined && opts.stateDsn === undefined && envDsn) {
+    logger.warn(
+      { stateDir: opts.stateDir, ignored: redactDsn(envDsn) },
+      `--state-dir wins over TOLLGATE_STATE_DSN (${redactDsn(envDsn)}): this proxy counts in its own SQLite file and shares no limit with the proxies using that store; leave out --state-dir to use it`,
     );
   }
   // Once the store opened: a mistyped DSN (`redis//host`) is reported as that, not as a path.
