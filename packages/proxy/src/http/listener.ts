@@ -165,6 +165,15 @@ export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
    * or vanished behind a half-open connection holds its stream open forever.
    */
   readonly sessionIdleMs?: number;
+  /**
+   * End a session sooner, this long (milliseconds, default 60,000) after its client closed its
+   * standalone GET stream, when it has sent nothing since, has no request open and none pending
+   * upstream: what the MCP SDK's `Client.close()` leaves (it drops the stream and sends no
+   * `DELETE`), which would otherwise hold a `maxSessions` slot and a server child for the whole
+   * idle timeout. A client whose stream dropped reconnects it within seconds (the SDK's: 1 s,
+   * then 1.5 s), which keeps the session. Not applied when `sessionIdleMs` is 0.
+   */
+  readonly streamGoneMs?: number;
   readonly logger?: ProxyLogger;
   /** Environment to read `TOLLGATE_AUTH_TOKEN` from (default `process.env`). */
   readonly env?: NodeJS.ProcessEnv;
@@ -198,6 +207,8 @@ interface Session {
   openRequests: number;
   /** Open standalone streams (GET without Last-Event-ID): where an idle client's ping goes. */
   openStandalone: number;
+  /** When the last standalone stream closed, while none is open (see `streamGoneMs`). */
+  streamClosedAt?: number;
   /** Tollgate's own `ping` to the idle client, unanswered yet, and when it was sent. */
   ping?: { id: string; sentAt: number };
   ending?: Promise<void>;
@@ -539,6 +550,7 @@ export async function runHttpListener<D extends GateDecision>(
   };
   const maxSessions = opts.maxSessions ?? 64;
   const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
+  const streamGoneMs = opts.streamGoneMs ?? 60_000;
   const output = new UnreadOutput(
     opts.unreadBudgetBytes ?? Math.max(64 * 1024 * 1024, 2 * maxMessageBytes),
     (unread, session) =>
@@ -840,14 +852,17 @@ export async function runHttpListener<D extends GateDecision>(
     // A GET without Last-Event-ID opens the session's standalone stream (one resuming a request's
     // stream carries only that request's messages).
     const standalone = req.method === 'GET' && req.headers['last-event-id'] === undefined;
-    if (standalone) s.openStandalone++;
+    if (standalone) {
+      s.openStandalone++;
+      s.streamClosedAt = undefined;
+    }
     s.lastSeen = Date.now();
     // Any request shows the client is there, as the answer to a ping does.
     s.ping = undefined;
     res.once('close', () => {
       s.openRequests--;
-      if (standalone) s.openStandalone--;
       s.lastSeen = Date.now();
+      if (standalone && --s.openStandalone === 0) s.streamClosedAt = s.lastSeen;
     });
     // The SDK hands `req.auth` to the session with each message of this POST: the texts as sent.
     if (texts) (req as IncomingMessage & { auth?: PostTexts }).auth = postTexts(texts);
@@ -885,39 +900,56 @@ export async function runHttpListener<D extends GateDecision>(
 
   const reaper =
     idleMs > 0
-      ? setInterval(() => {
-          const now = Date.now();
-          for (const s of sessions.values()) {
-            const quiet = now - s.lastSeen;
-            if (quiet <= idleMs || s.ending) continue;
-            if (s.openRequests > 0) {
-              // No request for the whole idle timeout, but a stream is open (the SDK's client
-              // keeps its GET stream open for good): an open stream proves nothing (a frozen
-              // client, or one gone behind a half-open connection, holds it forever), an answer
-              // to a ping does. Pinged at the last check and still silent: gone.
-              if (s.ping === undefined) {
-                s.ping = { id: `${PING_ID_PREFIX}${randomUUID()}`, sentAt: now };
-                log.debug(
-                  { session: s.info.sessionId },
-                  'idle session with an open stream: pinging its client',
-                );
-                // On the standalone stream when one is open: a request's stream may belong to a
-                // POST the client lost (its answer would be stored for a resumption, never read).
-                s.client.ping(s.ping.id, s.openStandalone > 0);
-              } else if (s.ping.sentAt < now) {
+      ? setInterval(
+          () => {
+            const now = Date.now();
+            for (const s of sessions.values()) {
+              const quiet = now - s.lastSeen;
+              if (s.ending) continue;
+              if (
+                s.streamClosedAt !== undefined &&
+                quiet > streamGoneMs &&
+                s.openRequests === 0 &&
+                s.router.pendingRequests === 0
+              ) {
+                // Its client closed without DELETE (the SDK's Client.close()), most likely.
                 void endSession(
                   s,
-                  'idle timeout (its stream was open, but its client did not answer a ping)',
+                  `its client closed its stream and sent nothing for ${streamGoneMs / 1000} s (a client that closed without DELETE)`,
                 );
+                continue;
               }
-              continue;
+              if (quiet <= idleMs) continue;
+              if (s.openRequests > 0) {
+                // No request for the whole idle timeout, but a stream is open (the SDK's client
+                // keeps its GET stream open for good): an open stream proves nothing (a frozen
+                // client, or one gone behind a half-open connection, holds it forever), an answer
+                // to a ping does. Pinged at the last check and still silent: gone.
+                if (s.ping === undefined) {
+                  s.ping = { id: `${PING_ID_PREFIX}${randomUUID()}`, sentAt: now };
+                  log.debug(
+                    { session: s.info.sessionId },
+                    'idle session with an open stream: pinging its client',
+                  );
+                  // On the standalone stream when one is open: a request's stream may belong to a
+                  // POST the client lost (its answer would be stored for a resumption, never read).
+                  s.client.ping(s.ping.id, s.openStandalone > 0);
+                } else if (s.ping.sentAt < now) {
+                  void endSession(
+                    s,
+                    'idle timeout (its stream was open, but its client did not answer a ping)',
+                  );
+                }
+                continue;
+              }
+              // A session with a request still pending upstream (its client's POST cut, to resume
+              // with Last-Event-ID) is not idle; bounded, so a request never answered frees the
+              // slot after 4 idle periods.
+              if (s.router.pendingRequests === 0 || quiet > 4 * idleMs) void endSession(s, 'idle timeout');
             }
-            // A session with a request still pending upstream (its client's POST cut, to resume
-            // with Last-Event-ID) is not idle; bounded, so a request never answered frees the
-            // slot after 4 idle periods.
-            if (s.router.pendingRequests === 0 || quiet > 4 * idleMs) void endSession(s, 'idle timeout');
-          }
-        }, idleCheckMs(idleMs)).unref()
+          },
+          Math.min(idleCheckMs(idleMs), Math.max(250, streamGoneMs / 4)),
+        ).unref()
       : undefined;
 
   return {

@@ -751,6 +751,25 @@ describe('listener front door', () => {
     expect((await post(listener.url, {})).status).toBe(200);
   });
 
+  it("ends a session soon after its SDK client's close() (no DELETE), not at the idle timeout", async () => {
+    const { listener } = await listen({ streamGoneMs: 1500 });
+    const { client: leaving } = await connect(listener.url);
+    const { client: staying } = await connect(listener.url);
+    expect((await leaving.callTool({ name: 'echo', arguments: { message: 'a' } })).isError).toBeFalsy();
+    expect(listener.sessionCount).toBe(2);
+    await leaving.close();
+    // Still there within the grace (a client whose stream dropped has it to reconnect) ...
+    await new Promise((r) => setTimeout(r, 700));
+    expect(listener.sessionCount).toBe(2);
+    // ... ended after it; the client that keeps its stream open keeps its session and calls on.
+    for (let waited = 0; waited < 5000 && listener.sessionCount > 1; waited += 100)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(listener.sessionCount).toBe(1);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(listener.sessionCount).toBe(1);
+    expect((await staying.callTool({ name: 'echo', arguments: { message: 'b' } })).isError).toBeFalsy();
+  }, 20_000);
+
   it('does not end a session as idle while a call of it is pending upstream (its client POST was cut)', async () => {
     const { listener } = await listen({ sessionIdleMs: 1000 });
     const init = await post(listener.url, {});
