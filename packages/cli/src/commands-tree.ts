@@ -162,5 +162,16 @@ export function registerSubcommands(program: Command): void {
 export function buildSubcommandProgram(): Command {
   const program = createRootProgram();
   registerSubcommands(program);
+  acceptNoColor(program);
   return program;
+}
+
+/**
+ * Let `cmd` and every command under it accept `--no-color`. picocolors reads it from the command
+ * line itself (see colors.ts), so it turns colour off, as `NO_COLOR` does, instead of being
+ * refused as an unknown option.
+ */
+export function acceptNoColor(cmd: Command): void {
+  cmd.option('--no-color', 'turn colour off (as NO_COLOR=1 does)');
+  for (const sub of cmd.commands) acceptNoColor(sub);
 }

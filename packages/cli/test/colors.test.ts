@@ -20,4 +20,18 @@ describe('colour', () => {
     expect(run('false')).not.toContain(ESC);
     expect(run('0')).toContain('invalid-version');
   });
+
+  it('--no-color turns it off on every command, before or after its name', () => {
+    const env = { NO_COLOR: '', FORCE_COLOR: '1' };
+    for (const args of [
+      ['validate', '-c', bad, '--no-color'],
+      ['--no-color', 'validate', '-c', bad],
+    ]) {
+      const r = runCli(args, { env });
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toContain('invalid-version');
+      expect(r.stderr).not.toContain(ESC);
+    }
+    expect(runCli(['catalog', 'stats', '--no-color'], { env }).code).toBe(0);
+  });
 });
