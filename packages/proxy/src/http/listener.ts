@@ -223,6 +223,20 @@ interface Session {
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 
+/** Why `listen` failed, in words for the usual codes, with the code. */
+function listenProblem(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return 'EADDRINUSE: the port is in use (another process, or another Tollgate, listens there); choose another --port, or --port 0 for a free one';
+    case 'EACCES':
+      return 'EACCES: not allowed to listen on that port (ports below 1024 need privileges); choose one from 1024';
+    case 'EADDRNOTAVAIL':
+      return 'EADDRNOTAVAIL: no network interface of this machine has that address; bind to one it has (127.0.0.1, 0.0.0.0, ::)';
+    default:
+      return err.code ?? err.message;
+  }
+}
+
 /**
  * How often idle sessions are looked for, for an idle timeout of `idleMs`: a quarter of it, at
  * least 1 s and at most 60 s. A client pinged as idle has this long to answer.
@@ -884,7 +898,7 @@ export async function runHttpListener<D extends GateDecision>(
   server.on('connection', (socket) => socket.setKeepAlive(true, TCP_KEEPALIVE_MS));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot listen on ${host}:${opts.port ?? 0}: ${err.code ?? err.message}`)),
+      reject(new Error(`cannot listen on ${host}:${opts.port ?? 0}: ${listenProblem(err)}`)),
     );
     server.listen(opts.port ?? 0, host, () => resolve());
   });

@@ -789,6 +789,13 @@ describe('listener front door', () => {
     expect(listener.sessionCount).toBe(0);
   }, 20_000);
 
+  it('says why it cannot listen on a port in use', async () => {
+    const { listener } = await listen();
+    await expect(listen({ port: Number(listener.url.port) })).rejects.toThrow(
+      `cannot listen on 127.0.0.1:${listener.url.port}: EADDRINUSE: the port is in use (another process, or another Tollgate, listens there); choose another --port, or --port 0 for a free one`,
+    );
+  });
+
   it('answers 404 for an unknown session and 400 without one', async () => {
     const { listener } = await listen();
     expect((await post(listener.url, { 'mcp-session-id': 'no-such-session' })).status).toBe(404);
