@@ -407,6 +407,14 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     expect(
       tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '-H', `@${join(headerDir, 'empty')}`]).stderr,
     ).toContain('holds no "Name: value" line');
+    // A bad line is named by its file and line number, its value not shown.
+    writeFileSync(join(headerDir, 'bad'), '# token\nX-Team: core\nAuthorization Bearer S3CRET\n');
+    const bad = tollgate(['--upstream', 'http://127.0.0.1:9/mcp', '-H', `@${join(headerDir, 'bad')}`]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      `header file ${join(headerDir, 'bad')}, line 3: --header starting "Authorization" is not "Name: value" (the rest is not shown)`,
+    );
+    expect(bad.stderr).not.toContain('S3CRET');
     // Usage errors, before anything is started.
     expect(tollgate(['-H', 'Authorization: Bearer x', '--', 'node', 'x.js']).stderr).toBe(
       'tollgate scan: --header only applies to --upstream\n',

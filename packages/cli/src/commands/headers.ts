@@ -16,7 +16,8 @@ const HEADER_FILE_MAX_BYTES = 64 * 1024;
  * skipped; `\r\n` endings are fine), read once at startup: a token kept in a file stays out of the
  * command line, which every local user can read (`ps`, `/proc/<pid>/cmdline`).
  *
- * @throws InvalidArgumentError when FILE cannot be read or is over 64 KiB
+ * @throws InvalidArgumentError when FILE cannot be read or is over 64 KiB, or a line of it is not a
+ *   usable header (see {@link headerListProblem}; the message names the file and the line)
  */
 export function collectHeader(value: string, previous: string[] = []): string[] {
   if (!value.startsWith('@')) return [...previous, value];
@@ -32,10 +33,15 @@ export function collectHeader(value: string, previous: string[] = []): string[] 
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new InvalidArgumentError(`cannot read header file ${file}: ${code}`);
   }
-  const lines = text
-    .split('\n')
-    .map((l) => l.replace(/\r$/, ''))
-    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+  const lines: string[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+    // Said here, where the file and line are known (the list is checked again as a whole).
+    const problem = headerListProblem([line]);
+    if (problem) throw new InvalidArgumentError(`header file ${file}, line ${i + 1}: ${problem}`);
+    lines.push(line);
+  }
   if (lines.length === 0) throw new InvalidArgumentError(`header file ${file} holds no "Name: value" line`);
   return [...previous, ...lines];
 }
