@@ -588,24 +588,21 @@ describeRedis('Redis credentials', () => {
 });
 
 describeRedis('Redis going away', () => {
-  it('is reported as "not connected", not in the client library words, with the last attempt\'s error', async () => {
+  it('is reported as "not connected", not in the client library words', async () => {
     const gone = await startRedisServer();
     const store = await openCounterStore({ stateDsn: `${gone.url}/0`, leases: false });
     expect((await store.reserve([fixed('k', 5)], Date.now())).ok).toBe(true);
     await gone.stop();
-    // The client notices the closed connection, then refuses commands while it reconnects; once
-    // an attempt to reconnect failed, the message says why.
-    const port = new URL(gone.url).port;
-    const want = `Redis state: reserve failed: Redis is not connected (reconnecting; last error: connect ECONNREFUSED 127.0.0.1:${port})`;
+    // The client notices the closed connection, then refuses commands while it reconnects.
     const message = await settle(
       () =>
         store.reserve([fixed('k', 5)], Date.now()).then(
           () => 'admitted',
           (e: Error) => e.message,
         ),
-      want,
+      'Redis state: reserve failed: Redis is not connected (reconnecting)',
     );
-    expect(message).toBe(want);
+    expect(message).toBe('Redis state: reserve failed: Redis is not connected (reconnecting)');
     await store.close();
   });
 });

@@ -623,11 +623,7 @@ export class RedisCounterStore implements CounterStore {
 
   /** The error a failed operation reports: what Redis refused when it did, else the command's error. */
   private unavailable(what: string, err: unknown): StateUnavailableError {
-    let cause = this.refusal ?? clientMessage((err as Error)?.message ?? String(err));
-    // "not connected" alone hides why: the latest attempt's reason (ECONNREFUSED, a TLS error).
-    const last = this.connectionProblem;
-    if (this.refusal === undefined && last && cause.includes('(reconnecting)') && !cause.includes(last))
-      cause = cause.replace('(reconnecting)', `(reconnecting; last error: ${last})`);
+    const cause = this.refusal ?? clientMessage((err as Error)?.message ?? String(err));
     return new StateUnavailableError(`Redis state: ${what} failed: ${cause}`, { cause: err });
   }
 
