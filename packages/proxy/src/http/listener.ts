@@ -160,8 +160,7 @@ export interface HttpListenerOptions<D extends GateDecision = GateDecision> {
    * request of its client began or ended for this long, and none is open, nor is a request
    * pending upstream (one pending for 4 times this long ends it anyway). A session quiet this
    * long whose client still holds a stream open (the SDK's client always keeps its GET stream) is
-   * sent a `ping` on it, and ends unless the client answers by the next check (see
-   * {@link idleCheckMs}): an open stream alone does not keep a session, since a client that hung
+   * sent a `ping` on it, and ends unless the client answers within {@link idleCheckMs}: an open stream alone does not keep a session, since a client that hung
    * or vanished behind a half-open connection holds its stream open forever.
    */
   readonly sessionIdleMs?: number;
@@ -866,10 +865,10 @@ export async function runHttpListener<D extends GateDecision>(
     // A GET without Last-Event-ID opens the session's standalone stream (one resuming a request's
     // stream carries only that request's messages).
     const standalone = req.method === 'GET' && req.headers['last-event-id'] === undefined;
-    if (standalone) {
-      s.openStandalone++;
-      s.streamClosedAt = undefined;
-    }
+    if (standalone) s.openStandalone++;
+    // Any request shows the client is still there, stream or not (one that lost its GET stream
+    // and could not reopen it calls on with POSTs): only the idle timeout applies to it now.
+    s.streamClosedAt = undefined;
     s.lastSeen = Date.now();
     // Any request shows the client is there, as the answer to a ping does.
     s.ping = undefined;
@@ -948,7 +947,7 @@ export async function runHttpListener<D extends GateDecision>(
                   // On the standalone stream when one is open: a request's stream may belong to a
                   // POST the client lost (its answer would be stored for a resumption, never read).
                   s.client.ping(s.ping.id, s.openStandalone > 0);
-                } else if (s.ping.sentAt < now) {
+                } else if (now - s.ping.sentAt >= idleCheckMs(idleMs)) {
                   void endSession(
                     s,
                     'idle timeout (its stream was open, but its client did not answer a ping)',

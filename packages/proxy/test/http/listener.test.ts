@@ -770,6 +770,36 @@ describe('listener front door', () => {
     expect((await staying.callTool({ name: 'echo', arguments: { message: 'b' } })).isError).toBeFalsy();
   }, 20_000);
 
+  it('keeps the session of a client that lost its stream but calls on', async () => {
+    const { listener } = await listen({ streamGoneMs: 1000 });
+    const sid = (await post(listener.url, {})).headers.get('mcp-session-id')!;
+    const h = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    await post(listener.url, h, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    const stream = new AbortController();
+    const get = await fetch(listener.url, {
+      headers: { ...h, accept: 'text/event-stream' },
+      signal: stream.signal,
+    });
+    expect(get.status).toBe(200);
+    stream.abort();
+    // Calls every 400 ms for 3 s, three times the grace: the session stays.
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      const ping = await post(
+        listener.url,
+        h,
+        JSON.stringify({ jsonrpc: '2.0', id: 10 + i, method: 'ping' }),
+      );
+      expect(ping.status, `ping ${i}`).toBe(200);
+    }
+    // And when it then pauses for longer than the grace: only the idle timeout ends it now.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(listener.sessionCount).toBe(1);
+    expect(
+      (await post(listener.url, h, JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'ping' }))).status,
+    ).toBe(200);
+  }, 20_000);
+
   it('does not end a session as idle while a call of it is pending upstream (its client POST was cut)', async () => {
     const { listener } = await listen({ sessionIdleMs: 1000 });
     const init = await post(listener.url, {});
