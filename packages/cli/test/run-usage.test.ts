@@ -650,12 +650,12 @@ describe('a policy inside a directory the server is given', () => {
 
   it("so is /proc, while Tollgate's environment or command line holds a secret the server's lacks", () => {
     const server = ['--', process.execPath, FAKE_SERVER, '/'];
-    const dsn = runCli(['-c', policy, ...server], {
-      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_STATE_DSN: 'memory:' },
+    const dsn = runCli(['-c', policy, '--state-dsn', 'memory:', ...server], {
+      env: { TOLLGATE_HOME: join(dir, 'home'), TOLLGATE_AUTH_TOKEN: 'tok' },
       timeoutMs: 30_000,
     });
     expect(dsn.stderr).toMatch(
-      /the server is given \/, which holds \/proc: its file tools can read \/proc\/\d+\/environ and cmdline, Tollgate's own environment and command line, with TOLLGATE_STATE_DSN \(kept out/,
+      /the server is given \/, which holds \/proc: its file tools can read \/proc\/\d+\/environ and cmdline, Tollgate's own environment and command line, with TOLLGATE_AUTH_TOKEN \(kept out/,
     );
     const argv = tollgate(['-c', policy, '--state-dsn', 'redis://:hunter2@127.0.0.1:1/0', ...server]);
     expect(argv.stderr).toContain('with the credentials on its command line');
@@ -663,6 +663,16 @@ describe('a policy inside a directory the server is given', () => {
     // Nothing secret to read there, or /proc out of reach: no warning.
     expect(tollgate(['-c', policy, ...server]).stderr).not.toContain('holds /proc');
     expect(ownSecretsReadableIn([dir], { TOLLGATE_AUTH_TOKEN: 't' }, ['node', 'tollgate'])).toBe(undefined);
+    // A DSN without credentials is no secret; a server's own credentials after -- are the server's.
+    expect(ownSecretsReadableIn(['/proc'], { TOLLGATE_STATE_DSN: 'memory:' }, ['node', 'tollgate'])).toBe(
+      undefined,
+    );
+    expect(
+      ownSecretsReadableIn(['/proc'], {}, ['node', 'tollgate', '-c', 'p', '--', 'srv', 'GITHUB_TOKEN=ghp_x']),
+    ).toBe(undefined);
+    expect(
+      ownSecretsReadableIn(['/proc'], { TOLLGATE_STATE_DSN: 'rediss://:pw@h:6380/0' }, ['node', 'tollgate']),
+    ).toEqual({ directory: '/proc', secrets: ['TOLLGATE_STATE_DSN'] });
     expect(ownSecretsReadableIn(['/proc'], { TOLLGATE_AUTH_TOKEN: 't' }, ['node', 'tollgate'])).toEqual({
       directory: '/proc',
       secrets: ['TOLLGATE_AUTH_TOKEN'],

@@ -4,6 +4,7 @@ import {
   chmodSync,
   closeSync,
   existsSync,
+  linkSync,
   lstatSync,
   openSync,
   readdirSync,
@@ -177,8 +178,10 @@ const ARGS_KEY_BYTES = 32;
  * The key of the arguments' HMAC kept in `file` (by default `<TOLLGATE_HOME>/args.key`, see
  * {@link defaultPaths}): created when missing, 32 random bytes as hex text, readable by its owner
  * only (0600), so that every proxy of the user writes the same `args_hmac` for the same arguments,
- * while a reader of the log alone cannot test guesses against it. A file made at the same moment
- * by another process is read, not overwritten.
+ * while a reader of the log alone cannot test guesses against it. The file is written whole under
+ * a temporary name and linked into place, so a process starting at the same moment reads either
+ * this key or its own, never a half-written file; one made first by another process is read, not
+ * overwritten.
  *
  * @returns the key bytes
  * @throws Error (a Node `ErrnoException`) when the file can be neither read nor created, or
@@ -198,11 +201,23 @@ export function loadArgsKey(file: string): Uint8Array {
   }
   makeDir(dirname(file), DIR_MODE);
   const key = crypto.randomBytes(ARGS_KEY_BYTES);
+  // Written whole under another name, then linked into place: a process starting at the same
+  // moment finds either no file or the whole key, never a half-written one.
+  const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
   try {
-    writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return read();
+    writeFileSync(temp, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    try {
+      linkSync(temp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return read();
+    }
+  } finally {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Not created: nothing to remove.
+    }
   }
   return key;
 }

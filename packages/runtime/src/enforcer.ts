@@ -250,9 +250,9 @@ function assemble(
         { admittedUncounted: openInOutage },
         'counter state available again; calls are counted (fail mode open): the calls admitted uncounted meanwhile are not in any count',
       );
+      // The 10 s throttle of the warning goes on: a store that flaps does not flood stderr.
       openInOutage = 0;
       openSinceLine = 0;
-      warnedOpen = Number.NEGATIVE_INFINITY;
       return;
     }
     const denied = closedDenials.takeUnlogged();

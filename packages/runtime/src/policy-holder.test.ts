@@ -46,6 +46,13 @@ describe('restartedCounts', () => {
     expect(restartedCounts(original, widened)).toEqual([
       'rate limit "per hour" of "{echo,echo2}": moved from "echo" (counts are kept per tool key: it counts afresh)',
     ]);
+    // An unnamed rule moved (named by position), with the same limit; another limit is no move.
+    const unnamed = (key: string, limit = '5/hour') =>
+      compile(`version: "1"\ntools:\n  "${key}": { rules: [ { rate_limit: ${limit} } ] }\n`);
+    expect(restartedCounts(unnamed('echo'), unnamed('{echo,echo2}'))).toEqual([
+      'rate limit "{echo,echo2}#1" of "{echo,echo2}": moved from "echo" (counts are kept per tool key: it counts afresh)',
+    ]);
+    expect(restartedCounts(unnamed('echo'), unnamed('other', '9/day'))).toEqual([]);
     // Beside the old key, which keeps it, nothing moved.
     const copied = compile(
       'version: "1"\ntools:\n  echo: { rules: [ { name: per hour, rate_limit: 5/hour } ] }\n  echo2: { rules: [ { name: per hour, rate_limit: 5/hour } ] }\n',

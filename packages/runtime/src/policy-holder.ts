@@ -377,8 +377,9 @@ export class PolicyHolder {
  * and kind (see docs/runtime.md, "Keys"), so tightening `5/hour` into `5/day` admits 5 more calls
  * at once. One line each, e.g. `rate limit "per hour" of "echo": 5/hour -> 5/day`; empty when
  * nothing restarts. A rate limit new under a tool key that lost one is listed too (a rename,
- * most likely: counts are kept by rule name), and so is one whose rule name left another tool key
- * (the rule moved, say from `echo` to `"{echo,echo2}"`: counts are kept by tool key).
+ * most likely: counts are kept by rule name), and so is one with the same limit whose rule left
+ * another tool key (the rule moved, say from `echo` to `"{echo,echo2}"`: counts are kept by tool
+ * key), matched by its name, or by its position for unnamed rules (`echo#1`).
  */
 export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): string[] {
   const limits = (p: CompiledPolicy) => {
@@ -402,8 +403,15 @@ export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): str
       // A new rate limit under a tool key that lost one: most likely the same rule renamed.
       const gone = [...before.values()].filter((b) => b.tool === now.tool && !after.has(b.rl.key));
       // Or under another key: the same rule moved, e.g. `echo` widened to `"{echo,echo2}"`.
+      // Unnamed rules are named `<tool key>#<n>`: the same n with the same limit is the same rule.
+      const unnamed = (r: { rule: string; tool: string }) =>
+        r.rule.startsWith(`${r.tool}#`) ? r.rule.slice(r.tool.length) : undefined;
       const moved = [...before.values()].filter(
-        (b) => b.tool !== now.tool && b.rule === now.rule && !after.has(b.rl.key),
+        (b) =>
+          b.tool !== now.tool &&
+          !after.has(b.rl.key) &&
+          describe(b.rl) === describe(now.rl) &&
+          (b.rule === now.rule || (unnamed(b) !== undefined && unnamed(b) === unnamed(now))),
       );
       if (gone.length > 0)
         out.push(

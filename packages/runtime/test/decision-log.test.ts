@@ -248,6 +248,8 @@ describe('decision log lines (schema v1)', () => {
     expect(statSync(home).mode & 0o777).toBe(0o700);
     expect(readFileSync(file, 'utf8')).toBe(`${Buffer.from(first).toString('hex')}\n`);
     expect(Buffer.from(loadArgsKey(file)).equals(Buffer.from(first))).toBe(true);
+    // Written under a temporary name and linked into place: nothing else is left beside it.
+    expect(readdirSync(home)).toEqual(['args.key']);
     writeFileSync(file, 'not a key\n');
     expect(() => loadArgsKey(file)).toThrow(
       `${file} holds no arguments key (expected at least 32 hex digits)`,

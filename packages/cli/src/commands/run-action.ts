@@ -108,9 +108,17 @@ export function ownSecretsReadableIn(
   env: NodeJS.ProcessEnv = process.env,
   argv: readonly string[] = process.argv,
 ): { directory: string; secrets: string[] } | undefined {
-  const secrets: string[] = SECRET_VARIABLES.filter((name) => env[name]);
-  const shown = redactCommand(argv);
-  if (shown.some((word, i) => word !== argv[i])) secrets.push('the credentials on its command line');
+  // A DSN is a secret when it carries credentials (`memory:` and a SQLite path are none).
+  const secrets: string[] = SECRET_VARIABLES.filter((name) => {
+    const value = env[name]?.trim();
+    if (!value) return false;
+    return name !== 'TOLLGATE_STATE_DSN' || redactDsn(value) !== value;
+  });
+  // Tollgate's own options only: the server has the words after `--` anyway.
+  const end = argv.indexOf('--');
+  const own = end === -1 ? argv : argv.slice(0, end);
+  const shown = redactCommand(own);
+  if (shown.some((word, i) => word !== own[i])) secrets.push('the credentials on its command line');
   if (secrets.length === 0) return undefined;
   const directory = directoryArgumentHolding(`/proc/${process.pid}/environ`, args);
   return directory === undefined ? undefined : { directory, secrets };
@@ -258,7 +266,7 @@ export async function runProxyCommand(
     `counting in ${storeLabel} (state fail mode ${opts.stateFailMode})`,
   );
   const envDsn = process.env.TOLLGATE_STATE_DSN?.trim();
-  if (opts.stateDir !== undefined && opts.stateDsn === undefined && envDsn) {
+  if (opts.stateDir !== undefined && opts.stateDsn === undefined && envDsn && !opts.perSessionCounters) {
     logger.warn(
       { stateDir: opts.stateDir, ignored: redactDsn(envDsn) },
       `--state-dir wins over TOLLGATE_STATE_DSN (${redactDsn(envDsn)}): this proxy counts in its own SQLite file and shares no limit with the proxies using that store; leave out --state-dir to use it`,
