@@ -655,7 +655,7 @@ describe('a policy inside a directory the server is given', () => {
       timeoutMs: 30_000,
     });
     expect(dsn.stderr).toMatch(
-      /the server is given \/, which holds \/proc: its file tools can read \/proc\/\d+\/environ and cmdline, Tollgate's own environment and command line, with TOLLGATE_AUTH_TOKEN \(kept out/,
+      /the server is given \/, which holds \/proc: its file tools can read \/proc\/\d+\/environ and cmdline, Tollgate's own environment and command line, with TOLLGATE_AUTH_TOKEN, which Tollgate keeps from the server otherwise/,
     );
     const argv = tollgate(['-c', policy, '--state-dsn', 'redis://:hunter2@127.0.0.1:1/0', ...server]);
     expect(argv.stderr).toContain('with the credentials on its command line');

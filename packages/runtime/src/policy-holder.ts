@@ -392,6 +392,9 @@ export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): str
   };
   const describe = (rl: CompiledRateLimit) =>
     rl.kind === 'fixed' ? `${rl.max}/${rl.window}` : `{ max: ${rl.max}, window: ${rl.windowMs / 1000}s }`;
+  // Unnamed rules are named `<tool key>#<n>`: the same n with the same limit is the same rule.
+  const unnamed = (r: { rule: string; tool: string }) =>
+    r.rule.startsWith(`${r.tool}#`) ? r.rule.slice(r.tool.length) : undefined;
   const out: string[] = [];
   const before = limits(prev);
   const after = limits(next);
@@ -403,9 +406,6 @@ export function restartedCounts(prev: CompiledPolicy, next: CompiledPolicy): str
       // A new rate limit under a tool key that lost one: most likely the same rule renamed.
       const gone = [...before.values()].filter((b) => b.tool === now.tool && !after.has(b.rl.key));
       // Or under another key: the same rule moved, e.g. `echo` widened to `"{echo,echo2}"`.
-      // Unnamed rules are named `<tool key>#<n>`: the same n with the same limit is the same rule.
-      const unnamed = (r: { rule: string; tool: string }) =>
-        r.rule.startsWith(`${r.tool}#`) ? r.rule.slice(r.tool.length) : undefined;
       const moved = [...before.values()].filter(
         (b) =>
           b.tool !== now.tool &&

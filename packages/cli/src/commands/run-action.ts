@@ -95,10 +95,11 @@ export function directoryArgumentHolding(file: string, args: readonly string[]):
 
 /**
  * Whether a directory given to the server holds this process's `/proc/<pid>` while the process
- * holds a secret there: a variable of {@link SECRET_VARIABLES} in its environment
- * (`/proc/<pid>/environ` keeps the environment the process started with, whatever it deletes
- * later) or a credential on its command line (`--state-dsn redis://:pw@host`, `--auth-token`:
- * what {@link redactCommand} masks). A server running as the same user reads both files.
+ * holds a secret there: a variable of {@link SECRET_VARIABLES} in its environment (the DSN only
+ * when it carries credentials; `/proc/<pid>/environ` keeps the environment the process started
+ * with, whatever it deletes later) or a credential among its own options, before `--`
+ * (`--state-dsn redis://:pw@host`, `--auth-token`: what {@link redactCommand} masks). A server
+ * running as the same user reads both files.
  *
  * @param args - the server's arguments (after the executable)
  * @returns the directory argument and what it would expose, or undefined
@@ -255,12 +256,13 @@ export async function runProxyCommand(
       `cannot open the counter store: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
+  const sqliteFile = sqliteFileOf(stateDsn ? { stateDsn } : { stateDir: opts.stateDir ?? paths.stateDir });
   // Which store counts is the first thing to check when limits are not shared as meant.
   const storeLabel = opts.perSessionCounters
     ? 'memory: (one store per listener session)'
     : stateDsn
       ? redactDsn(stateDsn)
-      : `sqlite:${sqliteFileOf({ stateDir: opts.stateDir ?? paths.stateDir })}`;
+      : `sqlite:${sqliteFile}`;
   logger.info(
     { store: storeLabel, failMode: opts.stateFailMode },
     `counting in ${storeLabel} (state fail mode ${opts.stateFailMode})`,
@@ -298,11 +300,10 @@ export async function runProxyCommand(
   // server is given, an agent could empty the SQLite file (every limit starts over) or the log.
   // Checked once the store and the log have created their directories (the check resolves them).
   if (!opts.upstream) {
-    const state = sqliteFileOf(stateDsn ? { stateDsn } : { stateDir: opts.stateDir ?? paths.stateDir });
     for (const [file, what, risk] of [
       [
-        state,
-        `the counter state (${state})`,
+        sqliteFile,
+        `the counter state (${sqliteFile})`,
         'reset every rate limit and counter by emptying or deleting it',
       ],
       [paths.eventsDir, `the decision log (${paths.eventsDir})`, 'rewrite or delete the record of its calls'],
@@ -320,7 +321,7 @@ export async function runProxyCommand(
   if (procExposed !== undefined) {
     logger.warn(
       { directory: procExposed.directory, secrets: procExposed.secrets },
-      `the server is given ${procExposed.directory}, which holds /proc: its file tools can read /proc/${process.pid}/environ and cmdline, Tollgate's own environment and command line, with ${procExposed.secrets.join(' and ')} (kept out of the server's environment for that reason). Give the server narrower directories, or run it as another user`,
+      `the server is given ${procExposed.directory}, which holds /proc: its file tools can read /proc/${process.pid}/environ and cmdline, Tollgate's own environment and command line, with ${procExposed.secrets.join(' and ')}, which Tollgate keeps from the server otherwise. Give the server narrower directories, or run it as another user`,
     );
   }
   let enforcer: Awaited<ReturnType<typeof createEnforcer>>;
