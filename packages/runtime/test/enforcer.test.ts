@@ -53,6 +53,24 @@ function recordingLogger(): { logged: string[]; logger: Logger } {
   return { logged, logger: logger as unknown as Logger };
 }
 
+/** A logger that records the error and warning lines as `[fields, message]` (others dropped). */
+function fieldLogger(): {
+  errors: Array<[Record<string, unknown>, string]>;
+  warnings: Array<[Record<string, unknown>, string]>;
+  logger: Logger;
+} {
+  const errors: Array<[Record<string, unknown>, string]> = [];
+  const warnings: Array<[Record<string, unknown>, string]> = [];
+  const noop = () => {};
+  const logger = {
+    error: (o: Record<string, unknown>, msg: string) => errors.push([o, msg]),
+    warn: (o: Record<string, unknown>, msg: string) => warnings.push([o, msg]),
+    info: noop,
+    debug: noop,
+  };
+  return { errors, warnings, logger: logger as unknown as Logger };
+}
+
 async function until(pred: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -724,14 +742,7 @@ describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away 
     const scratch = await startRedisServer();
     const store = new RedisCounterStore({ url: scratch.url, prefix: 'fm4:', commandTimeoutMs: 200 });
     await store.ready();
-    const errors: Array<[unknown, string]> = [];
-    const noop = () => {};
-    const logger = {
-      error: (o: unknown, msg: string) => errors.push([o, msg]),
-      warn: noop,
-      info: noop,
-      debug: noop,
-    } as unknown as Logger;
+    const { errors, logger } = fieldLogger();
     let t = Date.now();
     const enforcer = await createEnforcer({ policyFile: f, store, logger, now: () => t });
     const call = { tool: 'create_issue', args: {} };
@@ -760,16 +771,9 @@ describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away 
   it('open warns once per 10 s with the number admitted uncounted, and says how many when the store is back', async () => {
     const f = policyFile(LIMIT2);
     const scratch = await startRedisServer();
-    const store = new RedisCounterStore({ url: scratch.url, prefix: 'fm4:', commandTimeoutMs: 300 });
+    const store = new RedisCounterStore({ url: scratch.url, prefix: 'fm5:', commandTimeoutMs: 300 });
     await store.ready();
-    const warnings: Array<[Record<string, unknown>, string]> = [];
-    const noop = () => {};
-    const logger = {
-      error: noop,
-      warn: (o: Record<string, unknown>, msg: string) => warnings.push([o, msg]),
-      info: noop,
-      debug: noop,
-    } as unknown as Logger;
+    const { warnings, logger } = fieldLogger();
     let t = Date.now();
     let restarted: RedisServer | undefined;
     const enforcer = await createEnforcer({ policyFile: f, store, logger, failMode: 'open', now: () => t });
@@ -807,15 +811,7 @@ describe.skipIf(!redisState.run)('fail mode against a real Redis that goes away 
     const scratch = await startRedisServer();
     const store = new RedisCounterStore({ url: scratch.url, prefix: 'fm3:', commandTimeoutMs: 300 });
     await store.ready();
-    const errors: Array<[unknown, string]> = [];
-    const warnings: Array<[unknown, string]> = [];
-    const noop = () => {};
-    const logger = {
-      error: (o: unknown, msg: string) => errors.push([o, msg]),
-      warn: (o: unknown, msg: string) => warnings.push([o, msg]),
-      info: noop,
-      debug: noop,
-    } as unknown as Logger;
+    const { errors, warnings, logger } = fieldLogger();
     let t = Date.now();
     let restarted: RedisServer | undefined;
     const enforcer = await createEnforcer({ policyFile: f, store, logger, now: () => t });
