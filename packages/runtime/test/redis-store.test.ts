@@ -95,15 +95,63 @@ describeRedis('Redis store: reserves Redis did not answer count nothing', () => 
     if (first.ok) await store.commit(first.reservation!, now);
 
     const errors = await reserveDuringStall(store, () => [fixed('k', 5)], 4);
-    expect(errors).toEqual(Array(4).fill('Redis state: reserve failed: Command timed out'));
+    // The first waits the command timeout; the rest are not sent (the store waits for a PING).
+    expect(errors[0]).toBe('Redis state: reserve failed: Command timed out');
+    for (const e of errors.slice(1)) {
+      expect(e).toMatch(
+        /^Redis state: reserve failed: Redis has not answered for \d+\.\d s \(a command timed out after 150 ms\); nothing is sent until it answers a PING$/,
+      );
+    }
 
-    // Redis runs the 4 late reserves when it resumes; each is undone behind it.
+    // Redis runs the late reserve when it resumes; it is undone behind it.
     expect(await settle(() => raw!.zcard(pending), 0)).toBe(0);
     expect(await raw!.get(committed)).toBe('1');
     // The 4 calls after the stall are admitted (1 + 4 = 5), the 5th is not.
     const later = [];
     for (let i = 0; i < 5; i++) later.push((await store.reserve([fixed('k', 5)], Date.now())).ok);
     expect(later).toEqual([true, true, true, true, false]);
+    await store.close();
+  });
+
+  it('a stall holds back every command after the first timeout until Redis answers a PING (a circuit breaker)', async () => {
+    // Without it, each counted call of an agent waited the command timeout during a stall, in
+    // fail mode open too.
+    const prefix = `breaker${n++}:`;
+    const store = new RedisCounterStore({ url: redis!.url, prefix, commandTimeoutMs: 1000 });
+    await store.ready();
+    const now = Date.now();
+    const { pending, committed } = fixedKeys(prefix, 'b', now);
+    const first = await store.reserve([fixed('b', 100)], now);
+    if (!first.ok) throw new Error('reserve refused');
+    redis!.pause();
+    const t0 = Date.now();
+    const outcomes: string[] = [];
+    try {
+      for (let i = 0; i < 6; i++) {
+        outcomes.push(
+          await store.reserve([fixed('b', 100)], Date.now()).then(
+            () => 'admitted',
+            (e: Error) => (/Command timed out/.test(e.message) ? 'timed out' : 'held back'),
+          ),
+        );
+      }
+      // A commit that comes meanwhile is held back too, and sent once Redis answers.
+      await expect(store.commit(first.reservation!, now)).rejects.toThrow(
+        /commit failed: Redis has not answered for/,
+      );
+      expect(store.isStalled).toBe(true);
+    } finally {
+      redis!.resume();
+    }
+    expect(outcomes).toEqual(['timed out', ...Array(5).fill('held back')]);
+    // One timeout in all, not six (6 s); the bound is loose against a loaded machine.
+    expect(Date.now() - t0).toBeLessThan(3500);
+    // The PING's answer ends the stall; the late reserve is undone, the held commit sent.
+    expect(await settle(async () => store.isStalled, false, 3000)).toBe(false);
+    expect(await settle(() => raw!.get(committed), '1')).toBe('1');
+    expect(await settle(() => raw!.zcard(pending), 0)).toBe(0);
+    const later = await store.reserve([fixed('b', 100)], Date.now());
+    expect(later.ok).toBe(true);
     await store.close();
   });
 

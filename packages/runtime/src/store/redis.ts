@@ -261,7 +261,12 @@ export class ReadOnlyReconnects {
   }
 }
 
-/** A command the store refused to send (Redis refused the DSN's database). */
+/** ioredis's error for a command Redis did not answer within `commandTimeout`. */
+const COMMAND_TIMED_OUT = 'Command timed out';
+/** Pause between PINGs while Redis stays stalled (ms), after each one timed out. */
+const STALL_PROBE_PAUSE_MS = 100;
+
+/** A command the store refused to send (Redis refused the DSN's database, or it stopped answering). */
 class NotSent extends Error {}
 
 /**
@@ -459,6 +464,12 @@ export class RedisCounterStore implements CounterStore {
   private repairTimer: ReturnType<typeof setTimeout> | undefined;
   private repairDelay = REPAIR_RETRY_MS;
   private closed = false;
+  /**
+   * Set when a command timed out on a connection that is still up (Redis stopped answering: a
+   * SIGSTOP, a long-running script, a saturated server), cleared by the first answer from Redis or
+   * a new connection. While set, nothing but a PING is sent (see {@link send}).
+   */
+  private stalled: { since: number; probe?: ReturnType<typeof setTimeout> } | undefined;
   /** When a READONLY answer makes the client connect again. */
   private readonly readOnly = new ReadOnlyReconnects();
 
@@ -520,6 +531,7 @@ export class RedisCounterStore implements CounterStore {
       this.dbProblem = undefined;
     });
     this.redis.on('ready', () => {
+      this.unstall();
       this.authProblem = undefined;
       this.connectionProblem = undefined;
       this.repairDelay = REPAIR_RETRY_MS;
@@ -595,6 +607,7 @@ export class RedisCounterStore implements CounterStore {
    */
   private send<T>(fn: () => Promise<T>): Promise<T> {
     if (this.dbProblem) return Promise.reject(new NotSent(this.dbProblem));
+    if (this.stalled) return Promise.reject(new NotSent(this.stallMessage(this.stalled.since)));
     let p: Promise<T>;
     try {
       p = fn();
@@ -605,8 +618,68 @@ export class RedisCounterStore implements CounterStore {
     const settled = () => {
       if (--this.inFlight === 0) this.onIdle?.();
     };
-    p.then(settled, settled);
+    p.then(
+      () => {
+        settled();
+        this.unstall();
+      },
+      (err: unknown) => {
+        settled();
+        if ((err as Error)?.message === COMMAND_TIMED_OUT) this.stall();
+      },
+    );
     return p;
+  }
+
+  /**
+   * Redis left a command unanswered for the command timeout while connected: a circuit breaker.
+   * Until Redis answers again, every command fails at once (its call is refused or admitted by the
+   * fail mode) instead of each waiting the command timeout in turn, which held every counted call
+   * of an agent for 2 s during a stall; repairs wait too. A PING, sent again as each one times out,
+   * finds out when Redis answers: its answer comes after every command sent before it on the
+   * connection, so the repairs sent then (undos of late reserves) run after what they undo.
+   */
+  private stall(): void {
+    if (this.stalled || this.closed || this.redis.status !== 'ready') return;
+    this.stalled = { since: Date.now() };
+    this.probeStall();
+  }
+
+  private probeStall(): void {
+    const stalled = this.stalled;
+    if (!stalled || this.closed) return;
+    stalled.probe = undefined;
+    this.redis.ping().then(
+      () => this.unstall(),
+      () => {
+        // Not connected: the 'ready' of the next connection ends the stall. Else ping again.
+        if (this.stalled !== stalled || this.closed || this.redis.status !== 'ready') return;
+        stalled.probe = setTimeout(() => this.probeStall(), STALL_PROBE_PAUSE_MS);
+        stalled.probe.unref();
+      },
+    );
+  }
+
+  /** Redis answered (or a new connection is ready): commands are sent again, repairs first. */
+  private unstall(): void {
+    const stalled = this.stalled;
+    if (!stalled) return;
+    this.stalled = undefined;
+    if (stalled.probe) clearTimeout(stalled.probe);
+    if (this.repairs.length > 0) this.flushRepairs();
+  }
+
+  private stallMessage(since: number): string {
+    const s = ((Date.now() - since + this.commandTimeoutMs) / 1000).toFixed(1);
+    return `Redis has not answered for ${s} s (a command timed out after ${this.commandTimeoutMs} ms); nothing is sent until it answers a PING`;
+  }
+
+  /**
+   * Whether the store is holding commands back because Redis stopped answering (a command timed
+   * out on a live connection), until Redis answers a PING.
+   */
+  get isStalled(): boolean {
+    return this.stalled !== undefined;
   }
 
   /** Resolves once no command is in flight, or after `ms` (ms). */
@@ -749,8 +822,8 @@ export class RedisCounterStore implements CounterStore {
   /** Send every waiting repair (one round at a time); those Redis does not answer wait for the next. */
   private flushRepairs(): void {
     if (this.repairing || this.closed || this.repairs.length === 0) return;
-    // Not connected: the 'ready' event starts the next round.
-    if (this.redis.status !== 'ready' || this.dbProblem) return;
+    // Not connected: the 'ready' event starts the next round; stalled: the answer to the PING.
+    if (this.redis.status !== 'ready' || this.dbProblem || this.stalled) return;
     const t = Date.now();
     const round = this.repairs.filter((r) => r.until > t);
     this.repairs = [];
@@ -871,6 +944,7 @@ export class RedisCounterStore implements CounterStore {
     // would then count until its window ends.
     await this.idle(left());
     this.closed = true;
+    if (this.stalled?.probe) clearTimeout(this.stalled.probe);
     if (this.repairTimer) clearTimeout(this.repairTimer);
     this.repairTimer = undefined;
     await within(this.repairing, left());
