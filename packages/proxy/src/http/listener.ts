@@ -478,11 +478,6 @@ function bodyRefusal(
     if (env.kind !== 'request') continue;
     // MCP spec 2025-11-25 "Base Protocol > Requests": unlike base JSON-RPC, the id MUST NOT be null.
     if (env.id === null) return { id: null, message: 'Invalid Request: a request id must not be null' };
-    // JSON-RPC 2.0 section 4: numbers SHOULD NOT have fractional parts; the SDK's transport reads
-    // such a message as unparsable (-32700) and could not route its answer.
-    if (typeof env.id === 'number' && !Number.isInteger(env.id)) {
-      return { id: env.id, message: 'Invalid Request: a number id must be an integer' };
-    }
     const key = idKey(env.id as JsonRpcId);
     if (seen.has(key) || awaits(env.id as JsonRpcId)) {
       return {

@@ -138,6 +138,39 @@ describe('EnvelopeStream', () => {
     );
   });
 
+  it('keeps the id of a refused message when it is unambiguous, as scanEnvelope does, however it is cut', () => {
+    // A request refused for a member name is answered with its own id (else the client's request
+    // waits for ever); a response's id names the request to fail; an id written twice or beside
+    // a variant of `id` names nothing.
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{},"METHOD":"ping"}', { id: 12 }],
+      ['{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{},"Params":{}}', { id: 13 }],
+      ['{"JSONRPC":"2.0","method":"tools/call","id":"s-1"}', { id: 's-1' }],
+      ['{"jsonrpc":"2.0","Method":"tools/call","id":14}', { id: 14 }],
+      ['{"jsonrpc":"2.0","method":"a","method":"b","id":15}', { id: 15 }],
+      ['{"jsonrpc":"2.0","method\\u0000":"tools/call","method":"ping","id":16}', { id: 16 }],
+      // A raw control byte in a name is no JSON; a decoder that stops at the NUL reads `method`.
+      ['{"jsonrpc":"2.0","method\u0000":"tools/call","method":"ping","id":17}', { id: 17 }],
+      ['{"jsonrpc":"2.0","id":7,"result":{},"Result":{}}', { answers: 7 }],
+      ['{"jsonrpc":"2.0","result":{},"result":{},"id":8}', { answers: 8 }],
+      ['{"jsonrpc":"2.0","ID":7,"id":9,"method":"tools/call"}', {}],
+      ['{"jsonrpc":"2.0","id":9,"method":"tools/call","Id":7}', {}],
+      ['{"jsonrpc":"2.0","id":1,"method":"m","id":2}', {}],
+      ['{"jsonrpc":"2.0","id":1.5e400,"method":"m","METHOD":"x"}', {}],
+      // Not refused for a name, but answered the same way: an SDK server drops a fractional id.
+      ['{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{}}', { id: 1.5 }],
+    ];
+    for (const [msg, expected] of cases) {
+      const bytes = Buffer.from(msg);
+      const scanned = scanEnvelope(bytes);
+      const { kind, problem: _problem, ...rest } = scanned;
+      expect({ kind, ...rest }, msg).toEqual({ kind: 'invalid', ...expected });
+      for (let c = 0; c <= bytes.length; c += 3) {
+        expect(streamed(bytes, [c]), `${msg} cut at ${c}`).toEqual(scanned);
+      }
+    }
+  });
+
   it('refuses a JSON-RPC member written twice, as scanEnvelope does, however the message is cut', () => {
     const cases = [
       ['{"jsonrpc":"2.0","id":1,"result":{},"id":2}', 'id'],

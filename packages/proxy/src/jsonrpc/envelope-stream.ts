@@ -22,7 +22,9 @@ import {
   type EnvelopeMemberName,
   envelopeMember,
   idBytesProblem,
+  refusedEnvelope,
   repeatedMemberProblem,
+  variantOf,
 } from './envelope.js';
 import { isJsonWhitespace as isWs } from './json-text.js';
 
@@ -63,6 +65,10 @@ export class EnvelopeStream {
   private problem: string | undefined;
   /** Set when the message is well-formed JSON but refused as JSON-RPC (a case-variant name, an id that is not UTF-8). */
   private refusal: string | undefined;
+  /** The id cannot name the request a refusal answers: written twice, beside a variant of `id`, not UTF-8. */
+  private idSpoiled = false;
+  /** A variant of `method` or `params` was among the names: the message is a request to some decoders. */
+  private variantRequestLike = false;
   private first = true;
   /** JSON-RPC member names met so far at the top level (a repeated one is refused, as by scanEnvelope). */
   private readonly seen = new Set<string>();
@@ -197,7 +203,14 @@ export class EnvelopeStream {
     if (this.phase !== 'done' || this.inString) {
       return { kind: 'invalid', problem: 'malformed JSON: the message ended early' };
     }
-    if (this.refusal) return { kind: 'invalid', problem: this.refusal };
+    if (this.refusal) {
+      const f = this.fields;
+      return refusedEnvelope(
+        this.refusal,
+        f.hasId && !this.idSpoiled ? f.id : undefined,
+        f.hasMethod === true || f.hasParams === true || this.variantRequestLike,
+      );
+    }
     return classifyEnvelope(this.fields as EnvelopeFields);
   }
 
@@ -240,7 +253,11 @@ export class EnvelopeStream {
       }
       if (k === 'jsonrpc') this.fields.jsonrpc = value;
       else if (k === 'id') {
-        this.refusal ??= idBytesProblem(value, raw);
+        const bytesProblem = idBytesProblem(value, raw);
+        if (bytesProblem !== undefined) {
+          this.refusal ??= bytesProblem;
+          this.idSpoiled = true;
+        }
         this.fields.id = value;
         this.fields.hasId = true;
       } else if (k === 'method') {
@@ -294,7 +311,10 @@ export class EnvelopeStream {
       this.capture = undefined;
       let name: string | undefined;
       try {
-        name = raw === undefined ? undefined : (JSON.parse(raw) as string);
+        // As scanEnvelope: a name without escapes is its bytes (a raw control byte, which JSON
+        // forbids, is then seen as what makes it a variant of a member name).
+        name =
+          raw === undefined ? undefined : raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
       } catch {
         this.fail('malformed member name');
         return pos;
@@ -303,12 +323,18 @@ export class EnvelopeStream {
       const member = name === undefined ? undefined : envelopeMember(name);
       const tracked = member === 'variant' ? undefined : name === 'params' ? name : member;
       if (tracked !== undefined) {
-        if (this.seen.has(tracked)) this.refusal ??= repeatedMemberProblem(tracked);
+        if (this.seen.has(tracked)) {
+          this.refusal ??= repeatedMemberProblem(tracked);
+          if (tracked === 'id') this.idSpoiled = true;
+        }
         this.seen.add(tracked);
         if (tracked === 'params') this.fields.hasParams = true;
       }
       if (member === 'variant') {
         this.refusal ??= caseVariantProblem(name as string);
+        const reads = variantOf(name as string);
+        if (reads === 'id') this.idSpoiled = true;
+        else if (reads === 'method' || reads === 'params') this.variantRequestLike = true;
         this.key = undefined;
       } else this.key = member;
       this.phase = 'colon';

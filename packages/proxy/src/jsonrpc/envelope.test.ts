@@ -82,7 +82,6 @@ describe('scanEnvelope value decoding', () => {
       123456789012345,
       9007199254740991,
       -3,
-      1.5,
       2e3,
       'a',
       '',
@@ -99,6 +98,12 @@ describe('scanEnvelope value decoding', () => {
         method: `m/${String(id)}`,
       });
     }
+    // A fractional id is exact but no MCP id (a string or an integer): answered, not forwarded.
+    expect(scan('{"jsonrpc":"2.0","id":1.5,"method":"x"}')).toEqual({
+      kind: 'invalid',
+      problem: 'a request id must be a string or an integer',
+      id: 1.5,
+    });
     expect(scan('{"jsonrpc":"2.0","id":01,"method":"x"}').kind).toBe('invalid');
     expect(scan('{"jsonrpc":"2\\u002e0","id":1,"method":"x"}').kind).toBe('request');
     // Ids a server cannot echo back as the same value are refused (their answers could not be

@@ -115,6 +115,12 @@ export function scanEnvelope(buf: Buffer): Envelope {
     let hasError = false;
     let paramsMembers: number | undefined;
     let seen = 0;
+    // A refused member (written twice, a case variant) is reported once the whole message is read,
+    // with the id when that is unambiguous, so the client's request is answered rather than left
+    // waiting; an `id` written twice or as a variant (`"ID"`) leaves the answer without one.
+    let refusal: string | undefined;
+    let idSpoiled = false;
+    let variantRequestLike = false;
     i = skipWs(buf, i + 1);
     if (buf[i] === 0x7d /* } */) {
       i++;
@@ -131,12 +137,10 @@ export function scanEnvelope(buf: Buffer): Envelope {
         if (member !== Member.Other && member !== Member.CaseVariant) {
           // A repeated member is read as its first occurrence by some decoders and as its last by
           // JavaScript's: the proxy cannot know which the server acts on.
-          if (seen & (1 << member))
-            return {
-              kind: 'invalid',
-              problem: repeatedMemberProblem(MEMBER_NAMES[member]),
-              ...(hasId && member !== Member.Id && idProblem(id) === undefined ? { id } : {}),
-            };
+          if (seen & (1 << member)) {
+            refusal ??= repeatedMemberProblem(MEMBER_NAMES[member]);
+            if (member === Member.Id) idSpoiled = true;
+          }
           seen |= 1 << member;
         }
         switch (member) {
@@ -182,8 +186,12 @@ export function scanEnvelope(buf: Buffer): Envelope {
             hasError = true;
             break;
           case Member.CaseVariant: {
-            const name = JSON.parse(buf.toString('utf8', keyStart, keyEnd)) as string;
-            return { kind: 'invalid', problem: caseVariantProblem(name) as string };
+            const name = memberName(buf, keyStart, keyEnd);
+            refusal ??= caseVariantProblem(name) as string;
+            const reads = variantOf(name);
+            if (reads === 'id') idSpoiled = true;
+            else if (reads === 'method' || reads === 'params') variantRequestLike = true;
+            break;
           }
         }
         i = skipWs(buf, vEnd);
@@ -197,6 +205,14 @@ export function scanEnvelope(buf: Buffer): Envelope {
         }
         throw new ScanError('expected "," or "}"');
       }
+    }
+    if (refusal !== undefined) {
+      if (skipWs(buf, i) !== buf.length) throw new ScanError('unexpected bytes after the message');
+      return refusedEnvelope(
+        refusal,
+        hasId && !idSpoiled ? id : undefined,
+        hasMethod || paramsMembers !== undefined || variantRequestLike,
+      );
     }
     const env = classifyEnvelope({
       jsonrpc,
@@ -225,6 +241,26 @@ export function scanEnvelope(buf: Buffer): Envelope {
     if (err instanceof ScanError) return { kind: 'invalid', problem: `malformed JSON: ${err.message}` };
     throw err;
   }
+}
+
+/**
+ * The envelope of a message refused for one of its member names (a JSON-RPC member written twice,
+ * a case or invisible-character variant of one): invalid, with `id` when the message carried one
+ * usable id, so that a request is answered with an error instead of left waiting. Shared by
+ * {@link scanEnvelope} and the streaming reader in envelope-stream.ts.
+ *
+ * @param id the message's id, or undefined when it had none or it is ambiguous (written twice,
+ *   next to a variant of `id`)
+ * @param requestLike the message has `method` or `params`, or a variant of either: its id is the
+ *   sender's own (`id` set); otherwise it is taken for a response (`answers` set)
+ */
+export function refusedEnvelope(problem: string, id: unknown, requestLike: boolean): Envelope {
+  if (id === undefined || idProblem(id) !== undefined) return { kind: 'invalid', problem };
+  // A response (no method, no params, nor a variant of either) is never answered; the request it
+  // answers is, with an error (see classifyEnvelope).
+  return requestLike
+    ? { kind: 'invalid', problem, id: id as JsonRpcId }
+    : { kind: 'invalid', problem, answers: id as JsonRpcId };
 }
 
 /** The top-level members of a message that decide what it is (see {@link classifyEnvelope}). */
@@ -267,7 +303,14 @@ export function classifyEnvelope(f: EnvelopeFields): Envelope {
     if (typeof method !== 'string') {
       return { kind: 'invalid', problem: 'method must be a string', ...(hasId ? { id } : {}) };
     }
-    return hasId ? { kind: 'request', id: id as JsonRpcId, method } : { kind: 'notification', method };
+    if (!hasId) return { kind: 'notification', method };
+    // JSON-RPC 2.0 section 4: numbers SHOULD NOT have fractional parts; MCP's RequestId is a string
+    // or an integer (the SDK's RequestIdSchema), and an SDK server drops `"id": 1.5` unanswered: the
+    // request is answered here (its id echoes exactly: isExactDecimal) rather than left waiting.
+    if (typeof id === 'number' && !Number.isInteger(id)) {
+      return { kind: 'invalid', problem: 'a request id must be a string or an integer', id };
+    }
+    return { kind: 'request', id: id as JsonRpcId, method };
   }
   if (hasId && hasResult !== hasError) {
     return { kind: 'response', id: id as JsonRpcId, isError: hasError };
@@ -356,6 +399,14 @@ export function envelopeMember(name: string): EnvelopeMemberName | 'variant' | u
 }
 
 /**
+ * The JSON-RPC member name (`params` included) that a case or invisible-character variant reads
+ * as to a lenient decoder (`"METHOD"` reads as `method`), or undefined when `name` is no variant.
+ */
+export function variantOf(name: string): string | undefined {
+  return readsAs(name, ENVELOPE_NAMES);
+}
+
+/**
  * The problem text for a top-level member name that is a case variant of a JSON-RPC member, or
  * undefined when `name` is not one.
  */
@@ -402,11 +453,14 @@ const MEMBER_OF_NAME: Readonly<Record<EnvelopeMemberName | 'variant', Member>> =
   variant: Member.CaseVariant,
 };
 
-/** True when `buf[from, to)` has a byte that may make a name a case variant (A-Z or non-ASCII). */
+/**
+ * True when `buf[from, to)` has a byte that may make a name a variant of a JSON-RPC member: A-Z,
+ * non-ASCII, or a raw control byte (no JSON, but a decoder that stops at a NUL reads up to it).
+ */
 function mayFold(buf: Buffer, from: number, to: number): boolean {
   for (let k = from; k < to; k++) {
     const b = buf[k] as number;
-    if (b >= 0x80 || (b >= 0x41 && b <= 0x5a)) return true;
+    if (b >= 0x80 || b < 0x20 || (b >= 0x41 && b <= 0x5a)) return true;
   }
   return false;
 }
@@ -455,6 +509,18 @@ function memberOf(buf: Buffer, from: number, to: number): Member {
       return bytesAre(buf, from, to, 'jsonrpc') ? Member.Jsonrpc : Member.Other;
     default:
       return Member.Other;
+  }
+}
+
+/**
+ * The member name whose JSON text (quotes included) is `buf[from, to)`, decoded; a name holding a
+ * raw control byte (which JSON forbids, so `JSON.parse` refuses it) is taken as its bytes.
+ */
+function memberName(buf: Buffer, from: number, to: number): string {
+  try {
+    return JSON.parse(buf.toString('utf8', from, to)) as string;
+  } catch {
+    return buf.toString('utf8', from + 1, to - 1);
   }
 }
 

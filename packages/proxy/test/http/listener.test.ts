@@ -948,7 +948,7 @@ describe('listener sessions and request ids', () => {
       ['{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', null, 'id must be a string or a number'],
       ['{"jsonrpc":"2.0","id":4}', 4, 'neither a request, a notification nor a response'],
       ['{"jsonrpc":"2.0","id":null,"method":"ping"}', null, 'a request id must not be null'],
-      ['{"jsonrpc":"2.0","id":1.5,"method":"ping"}', 1.5, 'a number id must be an integer'],
+      ['{"jsonrpc":"2.0","id":1.5,"method":"ping"}', 1.5, 'a request id must be a string or an integer'],
       [
         '{"jsonrpc":"2.0","ID":5,"method":"ping"}',
         null,
