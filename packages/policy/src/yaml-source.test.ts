@@ -69,6 +69,17 @@ describe('other input shapes', () => {
     const r = parsePolicy('\uFEFFversion: "1"\r\ndefault: maybe\r\n');
     expect(r.errors).toMatchObject([{ code: 'invalid-default', line: 2, column: 10 }]);
   });
+
+  it('reads lone CR line endings (classic Mac OS) as YAML 1.2 does, with correct positions', () => {
+    const lf = 'version: "1"\ntools:\n  x:\n    rules:\n      - name: "a b"\n        action: deny\n';
+    const cr = parsePolicy(lf.replaceAll('\n', '\r'));
+    expect(cr.errors).toEqual([]);
+    expect(cr.document).toBeDefined();
+    expect(cr.document).toEqual(parsePolicy(lf).document);
+    // Mixed with CRLF, an error is placed on its own line.
+    const bad = parsePolicy('version: "1"\rtools:\r\n  x:\r    rules:\r      - action: maybe\r');
+    expect(bad.errors).toMatchObject([{ code: 'invalid-action', line: 5, column: 17 }]);
+  });
 });
 
 describe('YAML syntax errors', () => {

@@ -236,7 +236,11 @@ export interface ReadYamlOptions {
  * Duplicate keys are errors (YAML 1.2 requires unique keys; silently keeping the last one would
  * hide a policy author's mistake).
  */
-export function readYaml(text: string, file: string, options: ReadYamlOptions = {}): YamlSource {
+export function readYaml(source: string, file: string, options: ReadYamlOptions = {}): YamlSource {
+  // YAML 1.2 (section 5.4, `b-break`) reads a lone CR as a line break, as in files saved with
+  // classic Mac OS line endings; the yaml library does not, and would read such a file as one
+  // line. Replaced one for one, so every offset, line and column stays the file's own.
+  const text = source.includes('\r') ? source.replace(/\r(?!\n)/g, '\n') : source;
   const lineCounter = new LineCounter();
   const fallback: Locator = () => ({ file, line: 1, column: 1 });
   const bytes = Buffer.byteLength(text, 'utf8');
