@@ -56,6 +56,72 @@ describe('normalizeSnapshot', () => {
   });
   it('rejects an unknown shape', () => {
     expect(() => normalizeSnapshot({ foo: 1 }, 'x.json')).toThrow(ImportError);
+    expect(() => normalizeSnapshot([], 'x.json')).toThrow(
+      'x.json: not a tools/list snapshot (expected {server, tools}, {id, package, tools} or the output of tollgate scan --json)',
+    );
+  });
+  it('names the file and every missing or mistyped field by its JSON path, never a TypeError', () => {
+    const bad = (raw: unknown) => {
+      try {
+        normalizeSnapshot(raw, 's4.json');
+      } catch (err) {
+        expect(err).toBeInstanceOf(ImportError);
+        return (err as Error).message;
+      }
+      throw new Error('no error');
+    };
+    expect(bad({ server: { name: 'x', version: '1' }, tools: [{ name: 'a' }] })).toBe(
+      's4.json: not a tools/list snapshot: server.id is missing; server.package is missing; tools[0].inputSchema is missing',
+    );
+    const tool = { name: 'a', inputSchema: { type: 'object' } };
+    expect(bad({ server: { name: 'x', package: { registry: 'npm', name: 'x' } }, tools: [tool] })).toBe(
+      's4.json: not a tools/list snapshot: server.id is missing',
+    );
+    // The id is the output file name: one that could leave the catalogue directory is refused.
+    expect(
+      bad({ server: { id: '../x', name: 'x', package: { registry: 'npm', name: 'x' } }, tools: [tool] }),
+    ).toBe(
+      's4.json: not a tools/list snapshot: server.id: must be a catalogue id: lower-case letters, digits, ".", "_" or "-"',
+    );
+    expect(
+      bad({ ...npmScan, id: undefined, tools: [{ ...tool, annotations: { readOnlyHint: 'yes' } }] }),
+    ).toBe(
+      's4.json: not a tools/list snapshot: id is missing; tools[0].annotations.readOnlyHint: Invalid input: expected boolean, received string',
+    );
+    expect(bad({ server: { id: 'x', name: 'x', package: { registry: 'npm', name: 'x' } } })).toBe(
+      's4.json: not a tools/list snapshot: tools is missing',
+    );
+  });
+});
+
+describe('normalizeSnapshot: the output of tollgate scan --json', () => {
+  const scan = {
+    ok: true,
+    id: 'demo',
+    package: { registry: 'npm', name: '@acme/demo-mcp', version: '2.0.1' },
+    serverInfo: { name: 'demo-server', version: '0.3.0' },
+    pages: 1,
+    warnings: [],
+    tools: npmScan.tools.map((t) => ({ ...t, parameters: '(none)', classification: { category: 'Read' } })),
+  };
+  it('reads the id, package and serverInfo the scan recorded', () => {
+    const s = normalizeSnapshot(scan, 'scan.json');
+    expect(s.server).toEqual({
+      id: 'demo',
+      name: 'demo-server',
+      package: { registry: 'npm', name: '@acme/demo-mcp', version: '2.0.1' },
+      source: { snapshot: 'scan.json', serverInfo: { name: 'demo-server', version: '0.3.0' } },
+    });
+    expect(s.tools.map((t) => t.name)).toEqual(['get_x', 'drop_x']);
+  });
+  it('says what is missing from a scan that named no package, and how to get it', () => {
+    const { package: _package, ...withoutPackage } = scan;
+    expect(() => normalizeSnapshot(withoutPackage, 'scan.json')).toThrow(
+      'scan.json: not a tools/list snapshot: package is missing (tollgate scan records the package only when the server command is `npx <package>@<version>`: scan it that way, or add "package": {"registry": "npm", "name": "<package>", "version": "<version>"})',
+    );
+    expect(() => normalizeSnapshot({ ok: false, errors: [], warnings: [] }, 'scan.json')).toThrow(
+      'scan.json: the output of a failed scan (ok: false): no tools to import',
+    );
   });
 });
 

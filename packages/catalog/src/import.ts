@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
+import { z } from 'zod';
 import { parseCatalog } from './loader.js';
 import { defaultCatalogDir } from './paths.js';
-import { catalogServerSchema } from './schema.js';
+import { catalogServerSchema, toolAnnotationsSchema } from './schema.js';
 import type { CatalogLaunch, CatalogServer, CatalogTool, ToolAnnotations } from './types.js';
 
 /** A tool as captured in a snapshot (upstream text). */
@@ -51,43 +52,137 @@ export function defaultBinName(packageName: string): string {
   return packageName.startsWith('@') ? packageName.slice(packageName.indexOf('/') + 1) : packageName;
 }
 
-interface NpmScan {
-  id: string;
-  package: string;
-  packageVersion?: string;
-  bin?: string;
-  launch?: { command: string; args?: string[]; env?: Record<string, string>; note?: string };
-  protocolVersion?: string;
-  serverInfo?: { name: string; version?: string; title?: string; websiteUrl?: string };
-  scannedAt?: string;
-  repository?: string;
-  license?: string;
-  tools: SnapshotTool[];
-}
+// The three snapshot shapes, checked up front so that a malformed file is reported by its name
+// with every problem at its JSON path, never as a TypeError from deep inside the importer. They
+// check what the importer reads; other keys (`capabilities`, `pages`, a tool's `outputSchema`)
+// pass. The catalogue schema checks the entry built from them afterwards.
 
-interface SourceSnapshot {
-  server: {
-    id: string;
-    name: string;
-    package: { registry: 'npm' | 'pypi'; name: string; version?: string };
-    repository?: string;
-    license?: string;
-    sourceCommit?: string;
-  };
-  tools: SnapshotTool[];
+/** A server id: also the output file name, so the catalogue id rule (no `/`, no `..`). */
+const snapshotIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a catalogue id: lower-case letters, digits, ".", "_" or "-"');
+
+const snapshotToolSchema = z.looseObject({
+  name: z.string().min(1),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  inputSchema: z.record(z.string(), z.unknown()),
+  annotations: toolAnnotationsSchema.optional(),
+});
+
+const snapshotPackageSchema = z.strictObject({
+  registry: z.enum(['npm', 'pypi']),
+  name: z.string().min(1),
+  version: z.string().optional(),
+});
+
+const serverInfoSchema = z.looseObject({
+  name: z.string().min(1),
+  version: z.string().optional(),
+  title: z.string().optional(),
+});
+
+/** `{server, tools}`: captured from source (e.g. aws-bedrock-agentcore). */
+const sourceSnapshotSchema = z.looseObject({
+  server: z.looseObject({
+    id: snapshotIdSchema,
+    name: z.string().min(1),
+    package: snapshotPackageSchema,
+    repository: z.string().optional(),
+    license: z.string().optional(),
+    sourceCommit: z.string().optional(),
+  }),
+  tools: z.array(snapshotToolSchema),
+});
+
+/** `{id, package, packageVersion, bin, launch, serverInfo, tools}`: the project's npm scans. */
+const npmScanSchema = z.looseObject({
+  id: snapshotIdSchema,
+  package: z.string().min(1),
+  packageVersion: z.string().optional(),
+  bin: z.string().optional(),
+  launch: z
+    .looseObject({
+      command: z.string().min(1),
+      args: z.array(z.string()).optional(),
+      env: z.record(z.string(), z.string()).optional(),
+      note: z.string().optional(),
+    })
+    .optional(),
+  protocolVersion: z.string().optional(),
+  serverInfo: serverInfoSchema.optional(),
+  scannedAt: z.string().optional(),
+  repository: z.string().optional(),
+  license: z.string().optional(),
+  tools: z.array(snapshotToolSchema),
+});
+
+/**
+ * `{ok, id, package, serverInfo, pages, warnings, tools}`: the output of `tollgate scan --json`,
+ * which has `package` only when the server command was `npx <package>[@version]`.
+ */
+const scanOutputSchema = z.looseObject({
+  ok: z.literal(true),
+  id: snapshotIdSchema,
+  package: snapshotPackageSchema,
+  serverInfo: serverInfoSchema,
+  tools: z.array(snapshotToolSchema),
+});
+
+type NpmScan = z.infer<typeof npmScanSchema>;
+type SourceSnapshot = z.infer<typeof sourceSnapshotSchema>;
+type ScanOutput = z.infer<typeof scanOutputSchema>;
+
+/** Problems listed in one message; more are counted. */
+const MAX_LISTED_PROBLEMS = 10;
+
+/** A JSON path as written in JavaScript: `server.package`, `tools[0].inputSchema`. */
+function jsonPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out || '(top level)';
 }
 
 /**
- * Normalise the two snapshot shapes found in `catalog-sources/`:
- * `{server, tools}` (captured from source, e.g. aws-bedrock-agentcore) and the npm scan shape
- * (`{id, package, packageVersion, bin, launch, serverInfo, tools}`).
+ * `raw` checked against `schema`: undefined when it conforms, else every problem with its JSON
+ * path (`server.package is missing; tools[0].inputSchema is missing`).
+ */
+function shapeProblems(schema: z.ZodType, raw: unknown): string | undefined {
+  const checked = schema.safeParse(raw, { reportInput: true });
+  if (checked.success) return undefined;
+  const problems = checked.error.issues.map((issue) => {
+    const path = jsonPath(issue.path);
+    if (issue.code === 'invalid_type' && issue.input === undefined) return `${path} is missing`;
+    return `${path}: ${issue.message}`;
+  });
+  const more = problems.length - MAX_LISTED_PROBLEMS;
+  return more > 0
+    ? `${problems.slice(0, MAX_LISTED_PROBLEMS).join('; ')}; and ${more} more`
+    : problems.join('; ');
+}
+
+/**
+ * Normalise the snapshot shapes `catalog import` reads:
+ * `{server, tools}` (captured from source, e.g. aws-bedrock-agentcore), the npm scan shape
+ * (`{id, package, packageVersion, bin, launch, serverInfo, tools}`) of `catalog-sources/`, and the
+ * output of `tollgate scan --json` (`{ok, id, package, serverInfo, tools}`; `package` is there
+ * only when the scanned command was `npx <package>`).
  * @param raw parsed JSON of the snapshot.
- * @param file the snapshot's file name, recorded as `source.snapshot`.
- * @throws {ImportError} when the shape is neither.
+ * @param file the snapshot's file name, recorded as `source.snapshot` and named in errors.
+ * @throws {ImportError} when the shape is none of these, or a field the importer needs is
+ *   missing or of the wrong type (every such field named by its JSON path).
  */
 export function normalizeSnapshot(raw: unknown, file: string): Snapshot {
-  const r = raw as Partial<NpmScan & SourceSnapshot>;
-  if (r && typeof r === 'object' && r.server && typeof r.server === 'object' && Array.isArray(r.tools)) {
+  const r = (raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+  const invalid = (problems: string, hint = '') =>
+    new ImportError(`${file}: not a tools/list snapshot: ${problems}${hint}`);
+  if ('server' in r) {
+    const problems = shapeProblems(sourceSnapshotSchema, r);
+    if (problems) throw invalid(problems);
     const s = (r as SourceSnapshot).server;
     const launch: CatalogLaunch | undefined =
       s.package.registry === 'pypi'
@@ -106,13 +201,38 @@ export function normalizeSnapshot(raw: unknown, file: string): Snapshot {
       tools: r.tools as SnapshotTool[],
     };
   }
-  if (
-    r &&
-    typeof r === 'object' &&
-    typeof r.id === 'string' &&
-    typeof r.package === 'string' &&
-    Array.isArray(r.tools)
-  ) {
+  if ('ok' in r) {
+    if (r.ok === false)
+      throw new ImportError(`${file}: the output of a failed scan (ok: false): no tools to import`);
+    const problems = shapeProblems(scanOutputSchema, r);
+    if (problems)
+      throw invalid(
+        problems,
+        r.package === undefined
+          ? ' (tollgate scan records the package only when the server command is `npx <package>@<version>`:' +
+              ' scan it that way, or add "package": {"registry": "npm", "name": "<package>", "version": "<version>"})'
+          : '',
+      );
+    const s = r as ScanOutput;
+    return {
+      server: {
+        id: s.id,
+        name: s.serverInfo.title ?? s.serverInfo.name,
+        package: { ...s.package },
+        source: {
+          snapshot: file,
+          serverInfo: {
+            name: s.serverInfo.name,
+            ...(s.serverInfo.version ? { version: s.serverInfo.version } : {}),
+          },
+        },
+      },
+      tools: s.tools as SnapshotTool[],
+    };
+  }
+  if ('id' in r || 'package' in r) {
+    const problems = shapeProblems(npmScanSchema, r);
+    if (problems) throw invalid(problems);
     const n = r as NpmScan;
     const args = n.launch?.args ?? [];
     const pkgAtVersion = n.packageVersion ? `${n.package}@${n.packageVersion}` : n.package;
@@ -153,15 +273,15 @@ export function normalizeSnapshot(raw: unknown, file: string): Snapshot {
           ...(n.scannedAt ? { scannedAt: n.scannedAt } : {}),
         },
       },
-      tools: n.tools,
+      tools: n.tools as SnapshotTool[],
     };
   }
   throw new ImportError(
-    `${file}: not a tools/list snapshot (expected {server, tools} or {id, package, tools})`,
+    `${file}: not a tools/list snapshot (expected {server, tools}, {id, package, tools} or the output of tollgate scan --json)`,
   );
 }
 
-/** Read and normalise a snapshot file. @throws {ImportError} on unreadable JSON or an unknown shape. */
+/** Read and normalise a snapshot file. @throws {ImportError} on unreadable JSON, an unknown shape or a missing field. */
 export function readSnapshot(path: string): Snapshot {
   let raw: unknown;
   try {

@@ -1,10 +1,11 @@
 // `tollgate catalog import|stats` end to end: a child process runs the CLI (from source).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { defaultSourcesDir, loadCatalogFile } from '@tollgate/catalog';
+import { dirname, join } from 'node:path';
+import { defaultCatalogDir, defaultSourcesDir, loadCatalogFile } from '@tollgate/catalog';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './from-source.js';
+import { cliRoot, runCli } from './from-source.js';
 
 const tollgate = (args: string[]) => runCli(['catalog', ...args], { timeoutMs: 120_000 });
 
@@ -47,6 +48,88 @@ describe('tollgate catalog import', { timeout: 120_000 }, () => {
     const out = JSON.parse(r.stdout) as { results: Array<{ error?: string }> };
     expect(out.results[0]!.error).toBe(`time: no curated description for 1 tool(s): ${first!.name}`);
     expect(existsSync(join(dir, 'catalog', 'time.yaml'))).toBe(false);
+  });
+});
+
+describe('tollgate catalog import: malformed snapshots', { timeout: 120_000 }, () => {
+  it('names the file and every missing field by its JSON path (exit 1), never an internal TypeError', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-import-bad-'));
+    writeFileSync(join(dir, 's4.json'), '{"server":{"name":"x","version":"1"},"tools":[{"name":"a"}]}\n');
+    writeFileSync(
+      join(dir, 'no-id.json'),
+      JSON.stringify({
+        server: { name: 'x', package: { registry: 'npm', name: 'x' } },
+        tools: [{ name: 'a', inputSchema: { type: 'object' } }],
+      }),
+    );
+    const out = join(dir, 'out');
+    const r = tollgate(['import', '-o', out, join(dir, 's4.json'), join(dir, 'no-id.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'error s4.json: not a tools/list snapshot: server.id is missing; server.package is missing; tools[0].inputSchema is missing\n' +
+        'error no-id.json: not a tools/list snapshot: server.id is missing\n',
+    );
+    expect(r.stdout).toBe('0 imported, 2 failed\n');
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('tollgate catalog import of tollgate scan --json', { timeout: 120_000 }, () => {
+  const catalogRequire = createRequire(join(cliRoot, '..', 'catalog', 'package.json'));
+  const memoryDir = dirname(catalogRequire.resolve('@modelcontextprotocol/server-memory/package.json'));
+  const memoryEntry = join(memoryDir, 'dist', 'index.js');
+
+  it.skipIf(process.platform === 'win32')(
+    'imports what `scan --json -- npx -y <package>@<version>` printed, as docs/catalog.md says',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tollgate-import-scan-'));
+      // A stand-in `npx` that runs the installed memory server, so the scan needs no network.
+      const npx = join(dir, 'npx');
+      writeFileSync(npx, `#!/bin/sh\nexec '${process.execPath}' '${memoryEntry}'\n`);
+      chmodSync(npx, 0o755);
+      const scan = runCli(
+        ['scan', '--json', '--', npx, '-y', '@modelcontextprotocol/server-memory@2026.8.31'],
+        { timeoutMs: 120_000 },
+      );
+      expect(scan.code).toBe(0);
+      const scanned = JSON.parse(scan.stdout) as { id: string; package: unknown };
+      expect(scanned.id).toBe('memory');
+      expect(scanned.package).toEqual({
+        registry: 'npm',
+        name: '@modelcontextprotocol/server-memory',
+        version: '2026.8.31',
+      });
+      writeFileSync(join(dir, 'scan.json'), scan.stdout);
+      const out = join(dir, 'out2');
+      const r = tollgate(['import', '-o', out, join(dir, 'scan.json')]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${join(out, 'memory.yaml')}: 9 tools\n1 imported, 0 failed\n`);
+      const entry = loadCatalogFile(join(out, 'memory.yaml'));
+      const catalogued = loadCatalogFile(join(defaultCatalogDir(), 'memory.yaml'));
+      expect(entry.package).toEqual(catalogued.package);
+      expect(entry.source).toEqual({
+        snapshot: 'scan.json',
+        serverInfo: { name: 'memory-server', version: '0.6.3' },
+      });
+      // Our curated descriptions (packages/catalog/data/curation/memory.json), not the server's.
+      expect(entry.tools.map((t) => [t.name, t.description])).toEqual(
+        catalogued.tools.map((t) => [t.name, t.description]),
+      );
+    },
+  );
+
+  it('a scan that names no package is refused naming what is missing and how to add it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-import-scan-'));
+    const scan = runCli(['scan', '--json', '--', process.execPath, memoryEntry], { timeoutMs: 120_000 });
+    expect(scan.code).toBe(0);
+    writeFileSync(join(dir, 'scan.json'), scan.stdout);
+    const r = tollgate(['import', '-o', join(dir, 'out2'), join(dir, 'scan.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'error scan.json: not a tools/list snapshot: package is missing (tollgate scan records the package only when the server command is `npx <package>@<version>`: scan it that way, or add "package": {"registry": "npm", "name": "<package>", "version": "<version>"})\n',
+    );
+    expect(r.stdout).toBe('0 imported, 1 failed\n');
   });
 });
 

@@ -44,7 +44,7 @@ export function registerScan(program: Command): void {
     )
     .option(
       '--id <id>',
-      'server id for --format catalog: lower-case letters, digits, ".", "_", "-" (default: the recognised catalogue entry, else from the server name)',
+      'server id for --format catalog and --json: lower-case letters, digits, ".", "_", "-" (default: the recognised catalogue entry, else from the server name)',
     )
     .option(
       '--catalog <dir>',
