@@ -15,3 +15,13 @@ export function directoryGiven(value: string): string {
   }
   return value;
 }
+
+/**
+ * Why the server command given after `--` cannot be started, or undefined: its program name is
+ * empty or blank (`-- "$SERVER"` with the variable unset), which the proxy, `scan` and `init`
+ * refuse as a usage error (exit 2) instead of failing to spawn it.
+ */
+export function serverCommandProblem(command: readonly string[]): string | undefined {
+  if (command.length === 0 || command[0]!.trim() !== '') return undefined;
+  return 'the server command after -- is empty (an unset variable?): give the program to start, e.g. -- npx -y @modelcontextprotocol/server-memory';
+}

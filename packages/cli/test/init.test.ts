@@ -121,6 +121,40 @@ describe('tollgate init', { timeout: 120_000 }, () => {
     expect(r.stderr).toContain('give --server <id>');
   });
 
+  it('an empty --server is a usage error (exit 2), not a live scan of an empty command', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+    const file = join(dir, 'new.yaml');
+    const message =
+      '--server needs a catalogue id (e.g. github), got an empty string; for a live scan give the server command after --';
+    const r = tollgate(['--server', '', '-o', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`tollgate init: ${message}\n`);
+    expect(r.stdout).toBe('');
+    const json = tollgate(['--server', '', '-o', file, '--json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toEqual({
+      ok: false,
+      errors: [{ code: 'usage', message }],
+      warnings: [],
+    });
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('an empty server command after -- or an empty --upstream is a usage error (exit 2), naming what is empty', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tollgate-init-')), 'new.yaml');
+    const r = tollgate(['-o', file, '--', '']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'tollgate init: the server command after -- is empty (an unset variable?): give the program to start, e.g. -- npx -y @modelcontextprotocol/server-memory\n',
+    );
+    const u = tollgate(['--upstream', '', '-o', file]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toBe(
+      'tollgate init: --upstream is empty: give a URL (e.g. https://mcp.example.com/mcp)\n',
+    );
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('says so when a server has too many tools for one policy (too-large, exit 2), writing nothing', () => {
     const odd = join(cliRoot, '..', 'catalog', 'test', 'fixtures', 'odd-server.mjs');
     const out = join(mkdtempSync(join(tmpdir(), 'tollgate-init-many-')), 'policy.yaml');

@@ -31,6 +31,20 @@ function tollgate(args: string[], timeoutMs = 30_000) {
   return runCli(args, { env: { TOLLGATE_HOME: join(dir, 'home') }, timeoutMs });
 }
 
+describe('an empty server command', () => {
+  it('is a usage error (exit 2) that says it is empty, before any store is opened', () => {
+    // `tollgate -c p.yaml -- "$SERVER"` with the variable unset: spawn would fail with Node's words.
+    for (const command of [[''], [' ', 'arg']]) {
+      const r = tollgate(['-c', policy, '--', ...command]);
+      expect(r.code, JSON.stringify(command)).toBe(2);
+      expect(r.stderr).toBe(
+        'tollgate: the server command after -- is empty (an unset variable?): give the program to start, e.g. -- npx -y @modelcontextprotocol/server-memory\n',
+      );
+      expect(r.stdout).toBe('');
+    }
+  });
+});
+
 describe('listener-only flags without --transport http', () => {
   const cases: Array<[string, string[]]> = [
     ['--bind', ['--bind', '0.0.0.0']],

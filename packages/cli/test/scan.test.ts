@@ -273,6 +273,9 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     expect(long.code).toBe(2);
     expect(long.stderr).toContain('expected at most 86400 seconds (one day)');
     expect(tollgate(['--format', 'xml', '--', 'x']).code).toBe(2);
+    const empty = tollgate(['--', '']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('the server command after -- is empty (an unset variable?)');
     const id = tollgate(['--format', 'catalog', '--id', 'My Server', '--', 'x']);
     expect(id.code).toBe(2);
     expect(id.stderr).toBe(

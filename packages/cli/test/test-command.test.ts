@@ -197,6 +197,58 @@ tests:
     expect(r.code).toBe(0);
   });
 
+  it('an advance past the last time a clock can read is a problem at the advance, not "Invalid time value"', () => {
+    const f = file(
+      'far-future.test.yaml',
+      `policy:
+  version: "1"
+  tools:
+    echo: { rules: [ { name: r, rate_limit: 1/day } ] }
+tests:
+  - name: far future
+    steps:
+      - { advance: 100000000d }
+      - { call: echo }
+      - { call: echo, expect: { allowed: false, message: x } }
+`,
+    );
+    const message =
+      'advance 100000000d takes the clock of test "far future" (from 2026-01-01T00:00:00.000Z) past +275759-09-13T00:00:00.000Z, the latest time a test\'s clock can read (a year before JavaScript\'s dates end, so every window can end)';
+    const r = tollgate('test', f);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe(
+      `✗ ${f}\n    ${f}:8:20: invalid-value: ${message}\n    invalid test file, 1 problem\n\n0 passed, 1 failed\n`,
+    );
+    const json = JSON.parse(tollgate('test', f, '--json').stdout);
+    expect(json.files[0].problems).toEqual([
+      { file: f, line: 8, column: 20, code: 'invalid-value', message },
+    ]);
+  });
+
+  it('an impossible start date (Feb 30) is the ISO 8601 problem, not rolled over to March', () => {
+    const f = file(
+      'feb-30.test.yaml',
+      `policy: { version: "1", tools: { echo: { rules: [{ name: r, rate_limit: 1/day }] } } }
+start: 2026-02-30T00:00:00Z
+tests:
+  - name: t
+    steps: [{ call: echo }]
+`,
+    );
+    const r = tollgate('test', f, '--json');
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).files[0].problems).toEqual([
+      {
+        file: f,
+        line: 2,
+        column: 8,
+        code: 'invalid-value',
+        message:
+          '`start` must be an ISO 8601 time, e.g. 2026-11-29T10:00:00Z, got "2026-02-30T00:00:00Z" (string)',
+      },
+    ]);
+  });
+
   it('an invalid policy exits 1 with positions; a malformed test file exits 2 with its line', () => {
     const badPolicy = file(
       'bad-policy.test.yaml',

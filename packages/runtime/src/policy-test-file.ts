@@ -15,6 +15,7 @@ import {
   isExactDecimal,
   MAX_ALIAS_COUNT,
   MAX_POLICY_DEPTH,
+  MAX_SLIDING_WINDOW_MS,
   yamlNumberLiteral,
 } from '@tollgate/policy';
 import {
@@ -85,6 +86,49 @@ const CALL_ONLY_KEYS = ['call', 'args', 'expect', 'upstream', 'repeat'];
 const EXPECT_KEYS = ['allowed', 'reason', 'rule', 'message', 'message_includes', 'retry_after_ms'];
 const UPSTREAMS = ['result', 'error', 'pending'];
 const DEFAULT_START = Date.UTC(2026, 0, 1);
+/**
+ * Latest time a test's clock may read: a year's window (the longest) before the end of the
+ * JavaScript Date range (8.64e15 ms after the epoch), so every window open then ends at a time a
+ * denial message can show (`at +275759-...`), rather than failing the run with `Invalid time value`.
+ */
+const LATEST_CLOCK = 8.64e15 - MAX_SLIDING_WINDOW_MS;
+const LATEST_CLOCK_TEXT = new Date(LATEST_CLOCK).toISOString();
+const LATEST_CLOCK_WHY =
+  "the latest time a test's clock can read (a year before JavaScript's dates end, so every window can end)";
+
+/**
+ * An ISO 8601 time: a date, optionally a time (`T` or a space; seconds and fractions optional) and,
+ * with a time, an offset. Years are 4 digits, or 6 with a sign as JavaScript writes them.
+ */
+const ISO_TIME =
+  /^([+-]\d{6}|\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * The epoch milliseconds of an ISO 8601 time (`start:` of a test file), or undefined when `text` is
+ * not one or names a time that does not exist: a day the month has not (Feb 30, Apr 31, Feb 29 of a
+ * common year), hour 24 or more, minute or second 60 or more, an offset past 23:59 (JavaScript's
+ * parser would roll Feb 30 over to March 2). A time without an offset is UTC, as every window is.
+ */
+function parseStartTime(text: string): number | undefined {
+  const m = ISO_TIME.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', offset = 'Z'] = m;
+  const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac}${offset.toUpperCase()}`);
+  if (Number.isNaN(t)) return undefined;
+  // The fields as written must name the time they parse to (read in UTC, before the offset).
+  const fields = new Date(0);
+  fields.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  fields.setUTCHours(Number(h), Number(mi), Number(sec));
+  const same =
+    fields.getUTCFullYear() === Number(y) &&
+    fields.getUTCMonth() === Number(mo) - 1 &&
+    fields.getUTCDate() === Number(d) &&
+    fields.getUTCHours() === Number(h) &&
+    fields.getUTCMinutes() === Number(mi) &&
+    fields.getUTCSeconds() === Number(sec);
+  return same ? t : undefined;
+}
+
 /** Largest `repeat` of a step: a test runs its calls one by one (about a second per 100,000). */
 const MAX_REPEAT = 1_000_000;
 
@@ -315,14 +359,18 @@ export function checkPolicyTestFile(
   const startNode = root.get('start', true);
   if (startNode !== undefined) {
     const v = isScalar(startNode) ? startNode.value : undefined;
-    // A time without an offset is UTC, as every window is (Date.parse would take local time).
-    const t =
-      typeof v === 'string' ? Date.parse(/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(v) ? `${v}Z` : v) : Number.NaN;
-    if (Number.isNaN(t)) {
+    const t = typeof v === 'string' ? parseStartTime(v) : undefined;
+    if (t === undefined) {
       report(
         startNode,
         'invalid-value',
         `\`start\` must be an ISO 8601 time, e.g. 2026-11-29T10:00:00Z, got ${describe((startNode as Node).toJSON())}`,
+      );
+    } else if (t > LATEST_CLOCK) {
+      report(
+        startNode,
+        'invalid-value',
+        `\`start\` must be at most ${LATEST_CLOCK_TEXT}, ${LATEST_CLOCK_WHY}, got ${describe(v)}`,
       );
     } else start = t;
   }
@@ -440,9 +488,24 @@ export function checkPolicyTestFile(
       return undefined;
     }
     const steps: PolicyTestStep[] = [];
+    /** The test's clock after the steps so far (an invalid `start` was reported: the default). */
+    let clock = start;
     for (const s of stepsNode.items) {
       const step = checkStep(s);
-      if (step) steps.push(step);
+      if (!step) continue;
+      steps.push(step);
+      if (step.kind !== 'advance' || clock > LATEST_CLOCK) continue;
+      clock += step.ms;
+      if (clock > LATEST_CLOCK) {
+        // Found here, at the advance: a run would stop at the first denial message with a time.
+        const node = (s as YAMLMap).get('advance', true) as Node;
+        const written = node.range ? text.slice(node.range[0], node.range[1]) : String(step.ms);
+        report(
+          node,
+          'invalid-value',
+          `advance ${written} takes the clock of test "${name}" (from ${new Date(start).toISOString()}) past ${LATEST_CLOCK_TEXT}, ${LATEST_CLOCK_WHY}`,
+        );
+      }
     }
     return { name, line: at(t).line, steps };
   }

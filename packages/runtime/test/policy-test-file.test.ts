@@ -331,6 +331,80 @@ tests:
     ]);
   });
 
+  it('a start time that does not exist (Feb 30, 25:00) is a problem, not rolled over to the next day', () => {
+    const startOf = (start: string) => {
+      const checked = checkPolicyTestFile(
+        `policy: p.yaml\nstart: ${start}\ntests:\n  - steps: [{ call: x }]\n`,
+        't.yaml',
+        () => ({ text: 'version: "1"\n' }),
+      );
+      return checked.ok
+        ? checked.file.start
+        : checked.problems.map((p) => `${p.line}:${p.column}: ${p.code}: ${p.message}`);
+    };
+    for (const bad of [
+      '2026-02-30T00:00:00Z',
+      '2026-04-31T00:00:00Z',
+      '2026-02-29T00:00:00Z',
+      '2026-02-30',
+      '2026-01-01T24:00:00Z',
+      '2026-01-01T25:00:00Z',
+      '2026-01-01T23:60:00Z',
+      '2026-01-01T23:59:60Z',
+      '2026-13-01T00:00:00Z',
+      '2026-01-01T10:00:00+24:00',
+      '2026/02/30',
+      'not-a-date',
+    ]) {
+      expect(startOf(bad), bad).toEqual([
+        `2:8: invalid-value: \`start\` must be an ISO 8601 time, e.g. 2026-11-29T10:00:00Z, got "${bad}" (string)`,
+      ]);
+    }
+    expect(startOf('2024-02-29T00:00:00Z')).toBe(Date.UTC(2024, 1, 29));
+    expect(startOf('2026-12-31T23:59:59.999Z')).toBe(Date.UTC(2026, 11, 31, 23, 59, 59, 999));
+    expect(startOf('2026-11-29')).toBe(Date.UTC(2026, 10, 29));
+    expect(startOf('2026-11-29 10:59')).toBe(Date.UTC(2026, 10, 29, 10, 59));
+    expect(startOf('2026-11-29T00:30:00+05:30')).toBe(Date.UTC(2026, 10, 28, 19));
+  });
+
+  it('an advance past the last time a clock can read is a problem at that advance, found before running', async () => {
+    const why =
+      "the latest time a test's clock can read (a year before JavaScript's dates end, so every window can end)";
+    const checked = checkPolicyTestFile(
+      'policy: p.yaml\nstart: 2026-01-01T00:00:00Z\ntests:\n  - name: far\n    steps:\n      - advance: 50000000d\n      - call: x\n      - advance: 50000000d\n      - advance: 1d\n  - name: near\n    steps: [{ advance: 99900000d }, { call: x }]\n',
+      't.yaml',
+      () => ({ text: 'version: "1"\n' }),
+    );
+    expect(checked.ok ? [] : checked.problems.map((p) => [p.line, p.column, p.code, p.message])).toEqual([
+      [
+        8,
+        18,
+        'invalid-value',
+        `advance 50000000d takes the clock of test "far" (from 2026-01-01T00:00:00.000Z) past +275759-09-13T00:00:00.000Z, ${why}`,
+      ],
+    ]);
+    const late = checkPolicyTestFile(
+      'policy: p.yaml\nstart: +275760-01-01T00:00:00Z\ntests:\n  - steps: [{ call: x }]\n',
+      't.yaml',
+      () => ({ text: 'version: "1"\n' }),
+    );
+    expect(late.ok ? [] : late.problems.map((p) => [p.line, p.column, p.message])).toEqual([
+      [
+        2,
+        8,
+        `\`start\` must be at most +275759-09-13T00:00:00.000Z, ${why}, got "+275760-01-01T00:00:00Z" (string)`,
+      ],
+    ]);
+    // At the latest time itself, a denial still says when the next call is admitted.
+    const last = write(
+      'last.test.yaml',
+      'policy: policy.yaml\nstart: +275759-09-13T00:00:00Z\ntests:\n  - name: last\n    steps:\n      - { call: send, repeat: 2 }\n      - call: send\n        expect: { allowed: false, message_includes: "(at +275759-09-14T00:00:00.000Z)" }\n',
+    );
+    const result = await runPolicyTestFile(last);
+    expect(result.error).toBeUndefined();
+    expect(result.passed).toBe(1);
+  });
+
   it('message_includes: "" is a problem (it matches every message)', () => {
     const checked = checkPolicyTestFile(
       'policy: p.yaml\ntests:\n  - steps:\n      - call: x\n        expect: { message_includes: "" }\n',

@@ -10,6 +10,7 @@ import {
 } from '@tollgate/catalog';
 import { loadPolicy, MAX_POLICY_BYTES } from '@tollgate/policy';
 import { jsonFailureText } from '../json-failure.js';
+import { serverCommandProblem } from '../option-values.js';
 import { catalogueServer } from './catalogue-entry.js';
 import { headerListProblem, headerObject } from './headers.js';
 import { upstreamUrlProblem } from './remote.js';
@@ -67,6 +68,13 @@ function outputProblem(output: string, force: boolean | undefined): string | und
  * only step that starts a process, runs last.
  */
 export async function runInit(command: string[], opts: InitOptions): Promise<void> {
+  // `--server ''` (an unset variable, say) names nothing: not a live scan of an empty command.
+  if (opts.server === '')
+    return fail(
+      opts,
+      'usage',
+      '--server needs a catalogue id (e.g. github), got an empty string; for a live scan give the server command after --',
+    );
   const sources = [opts.server !== undefined, opts.upstream !== undefined, command.length > 0].filter(
     Boolean,
   );
@@ -78,6 +86,8 @@ export async function runInit(command: string[], opts: InitOptions): Promise<voi
     );
   if (sources.length > 1)
     return fail(opts, 'usage', 'give one of --server, --upstream or a command after --, not two');
+  const commandProblem = serverCommandProblem(command);
+  if (commandProblem) return fail(opts, 'usage', commandProblem);
   const headerProblem =
     opts.header?.length && !opts.upstream
       ? '--header only applies to --upstream'

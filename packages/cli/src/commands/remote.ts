@@ -211,6 +211,7 @@ export function listenerOnlyProblem(
  * undefined. The proxy, `tollgate scan` and `tollgate init` refuse with this one check.
  */
 export function upstreamUrlProblem(upstream: string): string | undefined {
+  if (upstream.trim() === '') return '--upstream is empty: give a URL (e.g. https://mcp.example.com/mcp)';
   let url: URL;
   try {
     url = new URL(upstream);

@@ -22,6 +22,7 @@ import {
 } from '@tollgate/runtime';
 import { SUBCOMMANDS } from '../commands-tree.js';
 import { takeOverSighup } from '../early-sighup.js';
+import { serverCommandProblem } from '../option-values.js';
 import { plural } from '../plural.js';
 import { procStartField } from '../process-start.js';
 import { redactCommand } from '../redact-command.js';
@@ -174,6 +175,9 @@ export async function runProxyCommand(
     throw new UsageError('--header only applies to --upstream (the stdio proxy sends no HTTP requests)');
   } else if (command.length === 0) {
     throw new UsageError('missing the server command: tollgate -c policy.yaml -- <command> [args...]');
+  } else {
+    const problem = serverCommandProblem(command);
+    if (problem) throw new UsageError(problem);
   }
   if (command.length > 0 && !argv.includes('--')) {
     if (meant)

@@ -12,6 +12,7 @@ import {
 } from '@tollgate/catalog';
 import { MAX_POLICY_BYTES } from '@tollgate/policy';
 import { jsonFailureText } from '../json-failure.js';
+import { serverCommandProblem } from '../option-values.js';
 import { headerListProblem, headerObject } from './headers.js';
 import { upstreamUrlProblem } from './remote.js';
 import { catalogForScan, escapedNote, recognitionNote, shownTarget, skippedNote } from './scan-notes.js';
@@ -52,6 +53,8 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       'give the server command after --, e.g. tollgate scan -- npx -y @modelcontextprotocol/server-memory',
     );
   }
+  const commandProblem = serverCommandProblem(command);
+  if (commandProblem) return fail(opts, 'usage', commandProblem);
   const headerProblem =
     opts.header?.length && !opts.upstream
       ? '--header only applies to --upstream'
@@ -104,8 +107,12 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
       });
       return { ...t, parameters: parameterSummary(t.inputSchema), classification: c };
     });
+    // `id` and `package` (known only from an `npx <package>` command) make this output a
+    // snapshot that `tollgate catalog import` reads.
     const out = {
       ok: true,
+      id: server.id,
+      ...(server.package ? { package: server.package } : {}),
       serverInfo: result.serverInfo,
       pages: result.pages,
       ...(recognised ? { catalogEntry: recognised.entry.id } : {}),
