@@ -1037,7 +1037,10 @@ function sessionGate<D extends GateDecision>(gate: Gate<D>, info: HttpSessionInf
  * stream's high-water mark leaves at most that little; one that does not is followed by `drain`.
  */
 class UnreadOutput {
-  private readonly unread = new Map<ServerResponse, { bytes: number; since: number; session: string }>();
+  private readonly unread = new Map<
+    ServerResponse,
+    { bytes: number; queued: number | undefined; since: number; session: string }
+  >();
   /** Sum of the `bytes` in {@link unread}. */
   total = 0;
   private recheck: NodeJS.Timeout | undefined;
@@ -1078,15 +1081,20 @@ class UnreadOutput {
     const bytes = res.destroyed ? 0 : res.writableLength;
     const held = this.unread.get(res);
     this.total += bytes - (held?.bytes ?? 0);
-    if (bytes === 0) this.unread.delete(res);
+    if (bytes === 0) {
+      this.unread.delete(res);
+      return;
+    }
+    const queued = socketQueue(res);
     // `since`: when its client last took bytes (or it first held some), i.e. how long it has
-    // been behind.
-    else
-      this.unread.set(res, {
-        bytes,
-        since: held === undefined || bytes < held.bytes ? Date.now() : held.since,
-        session,
-      });
+    // been behind. A stream counts a chunk as unread until the whole of it has gone, so a 16 MiB
+    // answer written at once keeps its `writableLength` while its client reads it steadily; the
+    // socket's own queue shrinks as the kernel takes bytes, and shows the reading.
+    const took =
+      held === undefined ||
+      bytes < held.bytes ||
+      (queued !== undefined && held.queued !== undefined && queued < held.queued);
+    this.unread.set(res, { bytes, queued, since: took ? Date.now() : held.since, session });
   }
 
   /**
@@ -1119,6 +1127,18 @@ class UnreadOutput {
       this.recheck.unref();
     }
   }
+}
+
+/**
+ * Bytes of `res`'s socket still queued for the kernel (libuv's `write_queue_size`, which Node's
+ * socket handle exposes as `writeQueueSize` and `net` itself reads), or undefined when the socket
+ * or the property is not there. It shrinks as the client takes bytes, also in the middle of one
+ * large write, where `writableLength` does not move.
+ */
+function socketQueue(res: ServerResponse): number | undefined {
+  const queued = (res.socket as unknown as { _handle?: { writeQueueSize?: unknown } } | null)?._handle
+    ?.writeQueueSize;
+  return typeof queued === 'number' ? queued : undefined;
 }
 
 /** How long a response must have been behind before the unread budget may close it (ms). */
