@@ -1137,9 +1137,10 @@ describe('Router', () => {
     );
     await tick();
     expect(server.sent).toHaveLength(0);
+    // Refused with the request's own id: it is unambiguous, and the client's request ends.
     expect(client.json().map((m) => [m.id, m.error.code, m.error.message])).toEqual([
       [
-        null,
+        1,
         -32600,
         'Invalid Request: member name "method\\u0000" differs from "method" only by invisible characters (decoders that stop at NUL or trim would read it as that member)',
       ],
