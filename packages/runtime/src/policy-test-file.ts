@@ -201,7 +201,7 @@ const keyOf = (pair: Pair): string => (isScalar(pair.key) ? String(pair.key.valu
 /**
  * Checks the text of one test file and reads the policy it names with `readPolicy`.
  *
- * @param text the test file's YAML text
+ * @param source the test file's YAML text (LF, CRLF or CR line endings)
  * @param file its path: problems carry it, and a relative `policy` path is resolved against its
  *   directory
  * @param readServer looks up `server: <id>` (the tools' inputSchemas of a catalogue entry, which
@@ -209,12 +209,15 @@ const keyOf = (pair: Pair): string => (isScalar(pair.key) ? String(pair.key.valu
  * @returns the file to run, or every problem sorted by position; never throws
  */
 export function checkPolicyTestFile(
-  text: string,
+  source: string,
   file: string,
   readPolicy: PolicyFileReader,
   readServer?: CatalogueSchemaReader,
 ): TestFileCheck {
   const lc = new LineCounter();
+  // A lone CR is a line break in YAML 1.2 (section 5.4), as for policies (see readYaml in
+  // @tollgate/policy); replaced one for one, so positions stay the file's own.
+  const text = source.includes('\r') ? source.replace(/\r(?!\n)/g, '\n') : source;
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const problems: TestFileProblem[] = [];
   const at = (node: unknown, fallback?: unknown): { line: number; column: number } => {

@@ -46,19 +46,28 @@ export function formatDuration(ms: number): string {
  * @param written - the value as its author wrote it, for the error message (a YAML `1e400` is read
  *   as `Infinity`); default: the value itself
  * @returns milliseconds
- * @throws Error when the text is not a non-negative duration; a number that is not finite is said
- *   to be so
+ * @throws Error when the text is not a non-negative duration, or does not come to a whole number
+ *   of milliseconds (`0.3`, `1.0001s`); a number that is not finite is said to be so
  */
 export function parseDuration(value: unknown, written?: string): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-  if (typeof value === 'string') {
+  let ms: number | undefined;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) ms = value;
+  else if (typeof value === 'string') {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
     if (m) {
       const n = Number(m[1]);
       const unit = m[2] ?? 'ms';
       const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
-      return n * factor;
+      ms = n * factor;
     }
+  }
+  if (ms !== undefined) {
+    // Clocks and windows count whole milliseconds: `0.3` would make times no proxy ever sees
+    // (a retry in 9999.699951171875 ms). `1.1s` is 1100.0000000000002 in binary: rounded.
+    const whole = Math.round(ms);
+    if (Math.abs(ms - whole) <= 1e-9 * Math.max(1, ms)) return whole;
+    const shown = written ?? (typeof value === 'number' ? String(value) : JSON.stringify(value));
+    throw new Error(`invalid duration ${shown}: it must come to a whole number of milliseconds`);
   }
   // JSON.stringify shows Infinity and NaN as `null`.
   const shown = written ?? (typeof value === 'number' ? String(value) : JSON.stringify(value));

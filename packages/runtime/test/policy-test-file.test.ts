@@ -331,6 +331,37 @@ tests:
     ]);
   });
 
+  it('an advance that is no whole number of milliseconds is a problem; 1.1s is 1100 ms', () => {
+    const checked = checkPolicyTestFile(
+      'policy: p.yaml\ntests:\n  - name: t\n    steps:\n      - advance: 0.3\n      - advance: 1.0001s\n      - call: x\n',
+      't.yaml',
+      () => ({ text: 'version: "1"\n' }),
+    );
+    expect(checked.ok ? [] : checked.problems.map((p) => [p.line, p.column, p.code, p.message])).toEqual([
+      [5, 18, 'invalid-value', 'invalid duration 0.3: it must come to a whole number of milliseconds'],
+      [6, 18, 'invalid-value', 'invalid duration "1.0001s": it must come to a whole number of milliseconds'],
+    ]);
+    const ok = checkPolicyTestFile(
+      'policy: p.yaml\ntests:\n  - name: t\n    steps:\n      - advance: 1.1s\n      - call: x\n',
+      't.yaml',
+      () => ({ text: 'version: "1"\n' }),
+    );
+    expect(ok.ok && ok.file.tests[0]!.steps[0]).toMatchObject({ kind: 'advance', ms: 1100 });
+  });
+
+  it('reads lone CR line endings as line breaks, as YAML 1.2 and policy files do, with positions kept', () => {
+    const lf = 'policy: p.yaml\ntests:\n  - name: t\n    steps:\n      - advance: -1\n      - call: x\n';
+    const problems = (text: string) => {
+      const c = checkPolicyTestFile(text, 't.yaml', () => ({ text: 'version: "1"\n' }));
+      return c.ok ? [] : c.problems.map((p) => [p.line, p.column, p.code]);
+    };
+    expect(problems(lf)).toEqual([[5, 18, 'invalid-value']]);
+    expect(problems(lf.replaceAll('\n', '\r'))).toEqual([[5, 18, 'invalid-value']]);
+    expect(problems(lf.replace('\n', '\r\n').replaceAll('steps:\n', 'steps:\r'))).toEqual([
+      [5, 18, 'invalid-value'],
+    ]);
+  });
+
   it('a start time that does not exist (Feb 30, 25:00) is a problem, not rolled over to the next day', () => {
     const startOf = (start: string) => {
       const checked = checkPolicyTestFile(

@@ -155,6 +155,33 @@ describeRedis('Redis store: reserves Redis did not answer count nothing', () => 
     await store.close();
   });
 
+  it('close() sends the commits the breaker held back, so a stall ending during the close loses none', async () => {
+    const prefix = `breaker-close${n++}:`;
+    const store = new RedisCounterStore({ url: redis!.url, prefix, commandTimeoutMs: 400 });
+    await store.ready();
+    const now = Date.now();
+    const { pending, committed } = fixedKeys(prefix, 'c', now);
+    const first = await store.reserve([fixed('c', 100)], now);
+    if (!first.ok) throw new Error('reserve refused');
+    redis!.pause();
+    let closed: Promise<void> | undefined;
+    try {
+      // One command times out (the breaker trips); the commit after it is held back.
+      await expect(store.reserve([fixed('c', 100)], now)).rejects.toThrow(/Command timed out/);
+      await expect(store.commit(first.reservation!, now)).rejects.toThrow(
+        /commit failed: Redis has not answered/,
+      );
+      expect(store.isStalled).toBe(true);
+      closed = store.close();
+      await new Promise((r) => setTimeout(r, 150));
+    } finally {
+      redis!.resume();
+    }
+    await closed;
+    expect(await raw!.get(committed)).toBe('1');
+    expect(await settle(() => raw!.zcard(pending), 0)).toBe(0);
+  });
+
   it('close() lets the commands on their way finish before the process exits', async () => {
     // A proxy stops (its client went away) while Redis is behind: the commits of answered calls
     // are still on their way, partly in the socket's buffers. The proxy exits once the store is

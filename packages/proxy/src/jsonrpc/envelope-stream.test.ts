@@ -152,6 +152,15 @@ describe('EnvelopeStream', () => {
       // A raw control byte in a name is no JSON; a decoder that stops at the NUL reads `method`.
       ['{"jsonrpc":"2.0","method\u0000":"tools/call","method":"ping","id":17}', { id: 17 }],
       ['{"jsonrpc":"2.0","id":7,"result":{},"Result":{}}', { answers: 7 }],
+      // An answer with a stray variant of `method` or `params` is still an answer.
+      ['{"jsonrpc":"2.0","id":"srv8","result":{},"METHOD":"tools/call"}', { answers: 'srv8' }],
+      ['{"jsonrpc":"2.0","id":6,"error":{"code":1,"message":"x"},"Params":{}}', { answers: 6 }],
+      // A raw space in a name: a decoder that trims names reads `method` (and keeps the last).
+      ['{"jsonrpc":"2.0","id":30,"method":"ping","method ":"tools/call"}', { id: 30 }],
+      ['{"jsonrpc":"2.0","id":31,"method":"ping"," method":"tools/call"}', { id: 31 }],
+      ['{"jsonrpc":"2.0","id":32,"method":"ping","id ":5}', {}],
+      ['{"jsonrpc":"2.0","id":"srv5","result":{},"result ":{"x":1}}', { answers: 'srv5' }],
+      ['{"jsonrpc":"2.0","id":33,"method":"ping","method\u007f":"tools/call"}', { id: 33 }],
       ['{"jsonrpc":"2.0","result":{},"result":{},"id":8}', { answers: 8 }],
       ['{"jsonrpc":"2.0","ID":7,"id":9,"method":"tools/call"}', {}],
       ['{"jsonrpc":"2.0","id":9,"method":"tools/call","Id":7}', {}],

@@ -24,6 +24,7 @@ import {
   idBytesProblem,
   refusedEnvelope,
   repeatedMemberProblem,
+  requestLike,
   variantOf,
 } from './envelope.js';
 import { isJsonWhitespace as isWs } from './json-text.js';
@@ -208,7 +209,12 @@ export class EnvelopeStream {
       return refusedEnvelope(
         this.refusal,
         f.hasId && !this.idSpoiled ? f.id : undefined,
-        f.hasMethod === true || f.hasParams === true || this.variantRequestLike,
+        requestLike(
+          f.hasMethod === true,
+          f.hasParams === true,
+          f.hasResult === true || f.hasError === true,
+          this.variantRequestLike,
+        ),
       );
     }
     return classifyEnvelope(this.fields as EnvelopeFields);

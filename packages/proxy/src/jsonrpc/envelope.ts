@@ -211,7 +211,7 @@ export function scanEnvelope(buf: Buffer): Envelope {
       return refusedEnvelope(
         refusal,
         hasId && !idSpoiled ? id : undefined,
-        hasMethod || paramsMembers !== undefined || variantRequestLike,
+        requestLike(hasMethod, paramsMembers !== undefined, hasResult || hasError, variantRequestLike),
       );
     }
     const env = classifyEnvelope({
@@ -251,8 +251,8 @@ export function scanEnvelope(buf: Buffer): Envelope {
  *
  * @param id the message's id, or undefined when it had none or it is ambiguous (written twice,
  *   next to a variant of `id`)
- * @param requestLike the message has `method` or `params`, or a variant of either: its id is the
- *   sender's own (`id` set); otherwise it is taken for a response (`answers` set)
+ * @param requestLike see {@link requestLike}: its id is the sender's own (`id` set); otherwise it
+ *   is taken for a response (`answers` set)
  */
 export function refusedEnvelope(problem: string, id: unknown, requestLike: boolean): Envelope {
   if (id === undefined || idProblem(id) !== undefined) return { kind: 'invalid', problem };
@@ -261,6 +261,21 @@ export function refusedEnvelope(problem: string, id: unknown, requestLike: boole
   return requestLike
     ? { kind: 'invalid', problem, id: id as JsonRpcId }
     : { kind: 'invalid', problem, answers: id as JsonRpcId };
+}
+
+/**
+ * Whether a refused message is taken for a request (its id is the sender's own: the error goes
+ * back to it) rather than a response (its id is the peer's: the peer's request is failed), for
+ * {@link refusedEnvelope}: it has `method` or `params`, or, without `result` and `error`, a
+ * variant of either (`"METHOD"` beside `"result"` is a response with a stray member).
+ */
+export function requestLike(
+  hasMethod: boolean,
+  hasParams: boolean,
+  hasAnswer: boolean,
+  variantOfMethodOrParams: boolean,
+): boolean {
+  return hasMethod || hasParams || (variantOfMethodOrParams && !hasAnswer);
 }
 
 /** The top-level members of a message that decide what it is (see {@link classifyEnvelope}). */
@@ -455,12 +470,13 @@ const MEMBER_OF_NAME: Readonly<Record<EnvelopeMemberName | 'variant', Member>> =
 
 /**
  * True when `buf[from, to)` has a byte that may make a name a variant of a JSON-RPC member: A-Z,
- * non-ASCII, or a raw control byte (no JSON, but a decoder that stops at a NUL reads up to it).
+ * non-ASCII, a space (`"method "`, which a decoder that trims names reads as `method`), DEL or a
+ * raw control byte (no JSON, but a decoder that stops at a NUL reads up to it).
  */
 function mayFold(buf: Buffer, from: number, to: number): boolean {
   for (let k = from; k < to; k++) {
     const b = buf[k] as number;
-    if (b >= 0x80 || b < 0x20 || (b >= 0x41 && b <= 0x5a)) return true;
+    if (b >= 0x7f || b <= 0x20 || (b >= 0x41 && b <= 0x5a)) return true;
   }
   return false;
 }

@@ -944,7 +944,10 @@ export class RedisCounterStore implements CounterStore {
     // would then count until its window ends.
     await this.idle(left());
     this.closed = true;
+    // The last repairs and QUIT go out even during a stall: Redis answers them, after the rest,
+    // if it resumes within the deadline (a commit held back by the breaker is not lost then).
     if (this.stalled?.probe) clearTimeout(this.stalled.probe);
+    this.stalled = undefined;
     if (this.repairTimer) clearTimeout(this.repairTimer);
     this.repairTimer = undefined;
     await within(this.repairing, left());
