@@ -126,6 +126,12 @@ describe('tollgate explain', () => {
     const noEntry = tollgate('explain', '-c', file, '--tool', 'create_refund', '--server', 'strpie');
     expect(noEntry.code).toBe(2);
     expect(noEntry.stderr).toContain('tollgate explain: no server "strpie" in the catalogue');
+    // An empty id (an unset variable) says so, instead of suggesting every catalogued id.
+    const empty = tollgate('explain', '-c', file, '--tool', 'create_refund', '--server', '');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toBe(
+      'tollgate explain: --server is empty: give a catalogue id (e.g. github); see tollgate catalog stats\n',
+    );
     // The day's limit reached: the default message, which says when the next call is admitted.
     const db = join(dir, 'stripe-state');
     const policy = loadPolicy(readFileSync(file, 'utf8'));

@@ -40,13 +40,20 @@ export interface CatalogueProblem {
 
 /**
  * The catalogue entry `id` from `catalog` (default: `defaultCatalogDir()`), or why it cannot be
- * used: no catalogue, an unknown id (with near ids suggested), a file that cannot be read or does
+ * used: an empty id, no catalogue, an unknown id (with near ids suggested), a file that cannot be read or does
  * not load (naming that file, and for one that does not load its first problem's position).
  */
 export function catalogueEntry(
   id: string,
   catalog: string | undefined,
 ): { server: CatalogServer } | { problem: CatalogueProblem } {
+  // `--server "$ID"` with the variable unset: every id "contains" the empty string.
+  if (id.trim() === '')
+    return {
+      problem: {
+        message: '--server is empty: give a catalogue id (e.g. github); see tollgate catalog stats',
+      },
+    };
   const found = catalog !== undefined ? { dir: catalog } : defaultCatalogDirOrProblem();
   if (!('dir' in found)) return { problem: { message: found.problem } };
   const { dir } = found;
