@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
@@ -6,6 +9,7 @@ import {
   defaultBinName,
   ImportError,
   normalizeSnapshot,
+  readSnapshot,
   serializeCatalog,
 } from './import.js';
 import { parseCatalog } from './loader.js';
@@ -258,5 +262,31 @@ describe('serializeCatalog and YAML 1.1 readers', () => {
     // A YAML 1.1 reader and a YAML 1.2 reader load the same values.
     expect(parse(text, { version: '1.1' })).toEqual(parse(text));
     expect(parseCatalog(text, 'demo.yaml')).toEqual(entry);
+  });
+});
+
+describe('readSnapshot: files that are not JSON', () => {
+  it('says a file is empty, places a syntax error at line:col, and reads past a byte-order mark', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-snapshot-'));
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const message = (path: string) => {
+      try {
+        readSnapshot(path);
+        return 'read';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    const empty = file('empty.json', '  \n');
+    expect(message(empty)).toBe(`${empty}: the file is empty, not a tools/list snapshot`);
+    const truncated = file('bad.json', '{\n  "ok": true,\n  "id" "x"\n}');
+    expect(message(truncated)).toMatch(
+      new RegExp(`^${truncated.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:8: not JSON: `),
+    );
+    const bom = file('bom.json', '\uFEFF{"ok":true,"id":"x"}');
+    expect(message(bom)).toMatch(/^bom\.json: not a tools\/list snapshot: package is missing/);
   });
 });

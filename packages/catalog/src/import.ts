@@ -283,11 +283,29 @@ export function normalizeSnapshot(raw: unknown, file: string): Snapshot {
 
 /** Read and normalise a snapshot file. @throws {ImportError} on unreadable JSON, an unknown shape or a missing field. */
 export function readSnapshot(path: string): Snapshot {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    // A byte-order mark (what some Windows editors and shells write first) is not JSON's.
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     throw new ImportError(`${path}: ${(err as Error).message}`);
+  }
+  if (text.trim() === '') throw new ImportError(`${path}: the file is empty, not a tools/list snapshot`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    // V8 names a byte offset (`... in JSON at position 11`): shown as line:col of the file.
+    const message = (err as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    if (!at) throw new ImportError(`${path}: not JSON: ${message}`);
+    const offset = Number(at[1]);
+    const before = text.slice(0, offset);
+    const line = before.split('\n').length;
+    const column = offset - before.lastIndexOf('\n');
+    throw new ImportError(
+      `${path}:${line}:${column}: not JSON: ${message.replace(/\s*(?:in JSON )?at position \d+.*$/s, '')}`,
+    );
   }
   return normalizeSnapshot(raw, basename(path));
 }
