@@ -285,7 +285,7 @@ describe('tools whose result carries live credentials (secrets note)', () => {
     );
     const loaded = loadPolicy(policy.yaml, { filename: 'dev.yaml' });
     expect(loaded.ok).toBe(true);
-    expect(policy.document.tools?.list_files?.rules[0]?.action).toBe('allow');
+    expect(policy.document.tools?.list_files?.rules?.[0]?.action).toBe('allow');
     expect(starterPolicy(server).yaml).not.toContain('live credentials');
   });
 });

@@ -434,7 +434,7 @@ describe('from a live scan to a server entry', () => {
     expect(draft.server.tools.find((t) => t.name === 'get-env')!.secrets).toEqual(env.secrets);
     expect(draft.server.tools.find((t) => t.name === 'echo')!.secrets).toBeUndefined();
     const policy = starterPolicy(draft.server);
-    expect(policy.document.tools?.['get-env']?.rules[0]).toMatchObject({ action: 'deny' });
+    expect(policy.document.tools?.['get-env']?.rules?.[0]).toMatchObject({ action: 'deny' });
   });
 
   it('never classifies a tool of a recognised server less severe than the catalogue does', () => {
