@@ -71,6 +71,21 @@ describe('findIdInEdges', () => {
     ).toBe('k');
     expect(findIdInEdges(b('{"method":"tools/call","params":{"id":1'), b('{"id":3}}}'))).toBeUndefined();
   });
+
+  it('finds none when the edges show id twice or beside a variant, as a message refused whole', () => {
+    const head = '{"jsonrpc":"2.0","id":102,"method":"ping","pad":"xxxx';
+    expect(findIdInEdges(b(head), b('xxxx"}'))).toBe(102);
+    expect(findIdInEdges(b(head), b('xxxx","id":103}'))).toBeUndefined();
+    expect(
+      findIdInEdges(b('{"jsonrpc":"2.0","id":104,"ID":105,"method":"ping","pad":"xx'), b('xx"}')),
+    ).toBeUndefined();
+    expect(
+      findIdInEdges(b('{"jsonrpc":"2.0","id":1,"id":1,"method":"ping","pad":"xx'), b('xx"}')),
+    ).toBeUndefined();
+    expect(
+      findIdInEdges(b('{"jsonrpc":"2.0","Id":7,"method":"ping","pad":"xx'), b('xx","id":8}')),
+    ).toBeUndefined();
+  });
 });
 
 describe('scanEnvelope value decoding', () => {

@@ -6,7 +6,7 @@
  * serialises in). An id inside nested values matches neither: the head is read at the top level
  * only, and the tail pattern is anchored at the final closing brace.
  */
-import type { JsonRpcId } from './envelope.js';
+import { type JsonRpcId, variantOf } from './envelope.js';
 import { ScanError, skipString, skipValue, skipWs } from './json-text.js';
 
 const ID = String.raw`(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*")`;
@@ -18,11 +18,14 @@ interface HeadMembers {
   kind?: 'request' | 'response';
   /** The `id` member, when it is among them and is a string or a number. */
   id?: JsonRpcId;
+  /** `id` appears twice, or beside a variant of it (`"ID"`): no id can be trusted. */
+  idAmbiguous?: boolean;
 }
 
 /** Reads the top-level members of `head` up to the first one that does not end within it. */
 function headMembers(head: Buffer): HeadMembers {
   const out: HeadMembers = {};
+  let seenId = false;
   try {
     let i = skipWs(head, 0);
     if (head[i] !== 0x7b /* { */) return out;
@@ -41,10 +44,12 @@ function headMembers(head: Buffer): HeadMembers {
       const end = skipValue(head, start);
       // A value that reaches the end of the head may go on past it.
       if (skipWs(head, end) >= head.length) return out;
-      if (name === 'id' && out.id === undefined) {
+      if (name === 'id') {
+        if (seenId) out.idAmbiguous = true;
+        seenId = true;
         const id = JSON.parse(head.toString('utf8', start, end)) as unknown;
-        if (typeof id === 'string' || typeof id === 'number') out.id = id;
-      }
+        if (out.id === undefined && (typeof id === 'string' || typeof id === 'number')) out.id = id;
+      } else if (variantOf(name) === 'id') out.idAmbiguous = true;
       i = skipWs(head, end);
       if (head[i] !== 0x2c /* , */) return out;
       i = skipWs(head, i + 1);
@@ -55,11 +60,17 @@ function headMembers(head: Buffer): HeadMembers {
   }
 }
 
-/** The id of a dropped message, or undefined when neither edge shows it. */
+/**
+ * The id of a dropped message, or undefined when neither edge shows it, or when they show `id`
+ * twice or beside a variant of it (`"ID"`).
+ */
 export function findIdInEdges(head: Buffer, tail: Buffer): JsonRpcId | undefined {
-  const fromHead = headMembers(head).id;
-  if (fromHead !== undefined) return fromHead;
+  const members = headMembers(head);
+  if (members.idAmbiguous) return undefined;
   const m = TAIL.exec(tail.toString('utf8'));
+  // An id at each edge is `id` written twice (the edges of a dropped message do not overlap):
+  // which one a server would act on is unknown, as for a message refused whole.
+  if (members.id !== undefined) return m?.[1] === undefined ? members.id : undefined;
   if (!m?.[1]) return undefined;
   try {
     const id = JSON.parse(m[1]) as unknown;
