@@ -93,6 +93,8 @@ const DEFAULT_START = Date.UTC(2026, 0, 1);
  */
 const LATEST_CLOCK = 8.64e15 - MAX_SLIDING_WINDOW_MS;
 const LATEST_CLOCK_TEXT = new Date(LATEST_CLOCK).toISOString();
+/** Earliest time a test's clock may start at: the start of JavaScript's dates (ms). */
+const EARLIEST_CLOCK = -8.64e15;
 const LATEST_CLOCK_WHY =
   "the latest time a test's clock can read (a year before JavaScript's dates end, so every window can end)";
 
@@ -113,20 +115,28 @@ function parseStartTime(text: string): number | undefined {
   const m = ISO_TIME.exec(text);
   if (!m) return undefined;
   const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', offset = 'Z'] = m;
-  const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac}${offset.toUpperCase()}`);
-  if (Number.isNaN(t)) return undefined;
-  // The fields as written must name the time they parse to (read in UTC, before the offset).
+  const year = Number(y);
+  // The fields as written must name a time that exists (read in UTC, before the offset), checked
+  // in a year of the same leap status inside JavaScript's range (2000 or 2001).
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   const fields = new Date(0);
-  fields.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  fields.setUTCFullYear(leap ? 2000 : 2001, Number(mo) - 1, Number(d));
   fields.setUTCHours(Number(h), Number(mi), Number(sec));
-  const same =
-    fields.getUTCFullYear() === Number(y) &&
+  const exists =
     fields.getUTCMonth() === Number(mo) - 1 &&
     fields.getUTCDate() === Number(d) &&
     fields.getUTCHours() === Number(h) &&
     fields.getUTCMinutes() === Number(mi) &&
     fields.getUTCSeconds() === Number(sec);
-  return same ? t : undefined;
+  if (!exists) return undefined;
+  const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac}${offset.toUpperCase()}`);
+  if (!Number.isNaN(t)) return t;
+  // A time that exists but lies outside JavaScript's dates (`+999999-...`): out of range, which
+  // the caller reports as such. (An offset past 23:59 leaves Date.parse NaN too.)
+  if (!/^[+-]\d{2}:\d{2}$/.test(offset) || Number(offset.slice(1, 3)) < 24) {
+    if (Math.abs(year) > 270_000) return year > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  }
+  return undefined;
 }
 
 /** Largest `repeat` of a step: a test runs its calls one by one (about a second per 100,000). */
@@ -368,6 +378,12 @@ export function checkPolicyTestFile(
         startNode,
         'invalid-value',
         `\`start\` must be an ISO 8601 time, e.g. 2026-11-29T10:00:00Z, got ${describe((startNode as Node).toJSON())}`,
+      );
+    } else if (t < EARLIEST_CLOCK) {
+      report(
+        startNode,
+        'invalid-value',
+        `\`start\` must be at least ${new Date(EARLIEST_CLOCK).toISOString()}, the earliest time JavaScript's dates can show, got ${describe(v)}`,
       );
     } else if (t > LATEST_CLOCK) {
       report(

@@ -331,6 +331,26 @@ tests:
     ]);
   });
 
+  it('a start outside the dates JavaScript can show gets the range message, not the ISO 8601 one', () => {
+    const message = (start: string) => {
+      const c = checkPolicyTestFile(
+        `policy: p.yaml\nstart: "${start}"\ntests:\n  - name: t\n    steps:\n      - call: x\n`,
+        't.yaml',
+        () => ({ text: 'version: "1"\n' }),
+      );
+      return c.ok ? 'ok' : c.problems.map((p) => `${p.line}:${p.column} ${p.message}`).join(' | ');
+    };
+    expect(message('+999999-12-31T23:59:59Z')).toMatch(
+      /^2:8 `start` must be at most \+275759-09-13T00:00:00\.000Z, /,
+    );
+    expect(message('-271821-04-19T23:59:59Z')).toBe(
+      '2:8 `start` must be at least -271821-04-20T00:00:00.000Z, the earliest time JavaScript\'s dates can show, got "-271821-04-19T23:59:59Z" (string)',
+    );
+    // A day that does not exist is still that problem, however far the year.
+    expect(message('+999999-02-30')).toMatch(/^2:8 `start` must be an ISO 8601 time/);
+    expect(message('2024-02-29T00:00:00+05:30')).toBe('ok');
+  });
+
   it('an advance that is no whole number of milliseconds is a problem; 1.1s is 1100 ms', () => {
     const checked = checkPolicyTestFile(
       'policy: p.yaml\ntests:\n  - name: t\n    steps:\n      - advance: 0.3\n      - advance: 1.0001s\n      - call: x\n',
