@@ -256,8 +256,8 @@ export function scanEnvelope(buf: Buffer): Envelope {
  */
 export function refusedEnvelope(problem: string, id: unknown, requestLike: boolean): Envelope {
   if (id === undefined || idProblem(id) !== undefined) return { kind: 'invalid', problem };
-  // A response (no method, no params, nor a variant of either) is never answered; the request it
-  // answers is, with an error (see classifyEnvelope).
+  // A response (see requestLike) is never answered; the request it answers is, with an error
+  // (see classifyEnvelope).
   return requestLike
     ? { kind: 'invalid', problem, id: id as JsonRpcId }
     : { kind: 'invalid', problem, answers: id as JsonRpcId };
