@@ -235,10 +235,11 @@ describe('counter store flags and TOLLGATE_STATE_DSN', () => {
   });
 
   it('warns at startup that per-session counters start afresh with every new session', () => {
-    // The listener runs until a signal: the time limit ends it.
+    // The listener runs until a signal: the time limit ends it. Started from source (tsx), it took
+    // over 4 s to print its warnings on a CI machine running two suites at once: 10 s.
     const r = tollgate(
       ['-c', policy, '--transport', 'http', '--port', '0', '--per-session-counters', '--', 'true'],
-      4000,
+      10_000,
     );
     expect(r.stderr).toContain(
       '--per-session-counters: every session counts from zero, so a client that opens a new session (a reconnect) gets every limit afresh; use it only where each session is an agent of its own',
