@@ -44,4 +44,4 @@ export { toolGlobMatcher } from './tool-glob.js';
 export { type UnlistedEntries, unlistedEntries, unlistedOf } from './unlisted.js';
 export { didYouMean, exactToolName, isGlob } from './validate.js';
 export { FIXED_WINDOW_MS, MAX_SLIDING_WINDOW_MS, parseFixedRate, parseWindowMs } from './windows.js';
-export { MAX_ALIAS_COUNT, MAX_POLICY_BYTES, MAX_POLICY_DEPTH } from './yaml-source.js';
+export { MAX_ALIAS_COUNT, MAX_POLICY_BYTES, MAX_POLICY_DEPTH, yamlLineBreaks } from './yaml-source.js';

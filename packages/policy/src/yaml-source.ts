@@ -220,6 +220,16 @@ function findExcessiveNesting(text: string, max: number): number | undefined {
   return undefined;
 }
 
+/**
+ * `text` with each lone CR replaced by LF. YAML 1.2 (section 5.4, `b-break`) reads a lone CR as a
+ * line break, as in files saved with classic Mac OS line endings; the yaml library does not, and
+ * would read such a file as one line. Replaced one for one, so every offset, line and column
+ * stays the file's own. CRLF is left as it is.
+ */
+export function yamlLineBreaks(text: string): string {
+  return text.includes('\r') ? text.replace(/\r(?!\n)/g, '\n') : text;
+}
+
 /** Options of {@link readYaml}. */
 export interface ReadYamlOptions {
   /**
@@ -237,10 +247,7 @@ export interface ReadYamlOptions {
  * hide a policy author's mistake).
  */
 export function readYaml(source: string, file: string, options: ReadYamlOptions = {}): YamlSource {
-  // YAML 1.2 (section 5.4, `b-break`) reads a lone CR as a line break, as in files saved with
-  // classic Mac OS line endings; the yaml library does not, and would read such a file as one
-  // line. Replaced one for one, so every offset, line and column stays the file's own.
-  const text = source.includes('\r') ? source.replace(/\r(?!\n)/g, '\n') : source;
+  const text = yamlLineBreaks(source);
   const lineCounter = new LineCounter();
   const fallback: Locator = () => ({ file, line: 1, column: 1 });
   const bytes = Buffer.byteLength(text, 'utf8');

@@ -16,6 +16,7 @@ import {
   MAX_ALIAS_COUNT,
   MAX_POLICY_DEPTH,
   MAX_SLIDING_WINDOW_MS,
+  yamlLineBreaks,
   yamlNumberLiteral,
 } from '@tollgate/policy';
 import {
@@ -225,9 +226,8 @@ export function checkPolicyTestFile(
   readServer?: CatalogueSchemaReader,
 ): TestFileCheck {
   const lc = new LineCounter();
-  // A lone CR is a line break in YAML 1.2 (section 5.4), as for policies (see readYaml in
-  // @tollgate/policy); replaced one for one, so positions stay the file's own.
-  const text = source.includes('\r') ? source.replace(/\r(?!\n)/g, '\n') : source;
+  // Lone CRs are line breaks, as in policy files.
+  const text = yamlLineBreaks(source);
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const problems: TestFileProblem[] = [];
   const at = (node: unknown, fallback?: unknown): { line: number; column: number } => {
