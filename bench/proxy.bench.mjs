@@ -2,6 +2,8 @@
 // MCP SDK's real Client and a real SDK server, for
 //   direct      client -> server
 //   null relay  client -> minimal byte relay (stdin/stdout pipes) -> server: the floor for any stdio proxy
+//   parse relay client -> relay that splits lines and JSON.parses every message -> server: the
+//               floor for any proxy that reads messages
 //   tollgate    client -> tollgate (1,000-rule policy, SQLite counters on every call) -> server
 // Sequential and 16-in-flight calls/s with p50/p99 latency, then one 20 MiB result: time and the
 // proxy's peak RSS above its idle RSS. Ratios are against the null relay measured in the same run.
@@ -16,7 +18,7 @@
 // SSE/Streamable HTTP (measuring them would measure an HTTP hop), and PolicyLayer Intercept is not
 // published on npm. See docs/proxy.md.
 import { execSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +72,41 @@ child.stdout.pipe(process.stdout);
 child.on('exit', (code) => process.exit(code ?? 1));
 `,
 );
+// A relay that reads messages: splits each read into lines and parses every line with
+// JSON.parse (in both directions), then forwards the lines' bytes, one write per read. Any proxy
+// that looks at messages pays at least this: the floor for a message-aware stdio proxy. It holds a
+// message whole before forwarding it (Tollgate streams long results through), so its 20 MiB row
+// measures store-and-forward.
+const parseRelayFile = join(work, 'parse-relay.mjs');
+writeFileSync(
+  parseRelayFile,
+  `import { spawn } from 'node:child_process';
+const [cmd, ...args] = process.argv.slice(2);
+const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+const NL = Buffer.from('\\n');
+function relay(input, output) {
+  let parts = []; // the pieces of a line not yet ended
+  input.on('data', (chunk) => {
+    const out = [];
+    let start = 0;
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      parts.push(chunk.subarray(start, nl));
+      const line = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      parts = [];
+      JSON.parse(line.toString('utf8'));
+      out.push(line, NL);
+      start = nl + 1;
+    }
+    if (start < chunk.length) parts.push(chunk.subarray(start));
+    if (out.length > 0) output.write(Buffer.concat(out));
+  });
+}
+relay(process.stdin, child.stdin);
+relay(child.stdout, process.stdout);
+process.stdin.on('end', () => child.stdin.end());
+child.on('exit', (code) => process.exit(code ?? 1));
+`,
+);
 // The published pass-through proxy, launched the way its README shows for a stdio source.
 const civicFile = join(work, 'civic.mjs');
 writeFileSync(
@@ -102,6 +139,7 @@ function tollgateMode(stateFlags) {
 const modes = {
   direct: () => ({ command: process.execPath, args: [serverFile] }),
   'null relay': () => ({ command: process.execPath, args: [relayFile, process.execPath, serverFile] }),
+  'parse relay': () => ({ command: process.execPath, args: [parseRelayFile, process.execPath, serverFile] }),
   tollgate: () => tollgateMode(['--state-dir', join(work, 'state')]),
   // The same policy with in-memory counters: separates the proxy's cost from the store's.
   'tollgate mem': () => tollgateMode(['--state-dsn', 'memory:']),
@@ -436,6 +474,11 @@ const noise = [
   `tollgate / null relay per round (${ROUNDS} rounds), sequential: ${spread(tg.seqRounds, relay.seqRounds)}`,
   `tollgate / null relay per round (${ROUNDS} rounds), 16 in flight: ${spread(tg.parRounds, relay.parRounds)}`,
 ];
+const parse = results.find((r) => r.name === 'parse relay');
+if (parse)
+  noise.push(
+    `tollgate / parse relay (split and JSON.parse only): sequential ${x(tg.seqRate / parse.seqRate)}, 16 in flight ${x(tg.parRate / parse.parRate)}; parse relay / null relay: sequential ${x(parse.seqRate / relay.seqRate)}, 16 in flight ${x(parse.parRate / relay.parRate)}`,
+  );
 for (const line of noise) console.log(`info  ${line}`);
 
 // Where the CPU goes with 16 calls in flight. The client, the proxy and the server share the
@@ -473,8 +516,13 @@ try {
 const stamp = new Date().toISOString();
 const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform}/${process.arch}`;
 const out = join(root, 'bench/results', `proxy-${stamp.slice(0, 10)}.md`);
-writeFileSync(
-  out,
-  `# Proxy benchmark, ${stamp}\n\nCommit ${gitRev}; ${machine}; ${SEQ_CALLS} sequential calls, ${PAR_CALLS} calls with ${IN_FLIGHT} in flight${QUICK ? ' (BENCH_QUICK)' : ''}.\nReproduce: \`pnpm bench proxy\`.\n\n\`\`\`\n${table}\n\`\`\`\n\n${targets.map(([l, ok]) => `- ${ok ? 'PASS' : 'MISS'} ${l}`).join('\n')}\n${noise.map((l) => `- ${l}`).join('\n')}\n\n${cpuNote}\n\n\`\`\`\n${cpuLines.join('\n')}\n\`\`\`\n\n${seqCpuNote}\n\n\`\`\`\n${seqCpuLines.join('\n')}\n\`\`\`\n`,
-);
-console.error(`proxy bench: results saved to ${out}`);
+const report = `# Proxy benchmark, ${stamp}\n\nCommit ${gitRev}; ${machine}; ${SEQ_CALLS} sequential calls, ${PAR_CALLS} calls with ${IN_FLIGHT} in flight.\nReproduce: \`pnpm bench proxy\`.\n\n\`\`\`\n${table}\n\`\`\`\n\n${targets.map(([l, ok]) => `- ${ok ? 'PASS' : 'MISS'} ${l}`).join('\n')}\n${noise.map((l) => `- ${l}`).join('\n')}\n\n${cpuNote}\n\n\`\`\`\n${cpuLines.join('\n')}\n\`\`\`\n\n${seqCpuNote}\n\n\`\`\`\n${seqCpuLines.join('\n')}\n\`\`\`\n`;
+if (QUICK || only) {
+  // A quick or partial run is a smoke test, not a result: the day's file is left as it is.
+  console.error('proxy bench: quick or partial run (BENCH_QUICK / BENCH_MODES), results not saved');
+} else {
+  // The newest run on top; the day's earlier runs (and any notes added to them) stay below it.
+  const earlier = existsSync(out) ? `\n---\n\n${readFileSync(out, 'utf8')}` : '';
+  writeFileSync(out, report + earlier);
+  console.error(`proxy bench: results saved to ${out}`);
+}
