@@ -27,6 +27,15 @@ describe('usage errors under --json', () => {
         'commander.unknownOption',
         "unknown option '--bogus'",
       ],
+      // An unknown option is named even when a required one is missing too (commander's own
+      // required options were checked first, and the mistyped option was never reported).
+      [['validate', '--json', '--bogus'], 'commander.unknownOption', "unknown option '--bogus'"],
+      [['explain', '--json', '--bogus'], 'commander.unknownOption', "unknown option '--bogus'"],
+      [
+        ['explain', '-c', policy, '--json'],
+        'commander.missingMandatoryOptionValue',
+        "required option '--tool <name>' not specified",
+      ],
       [
         ['validate', '--json'],
         'commander.missingMandatoryOptionValue',

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { givenOnce } from '../option-once.js';
+import { requireGiven } from '../required-options.js';
 import { directoryGiven } from '../option-values.js';
 import type { ExplainOptions } from './explain-action.js';
 
@@ -17,8 +18,8 @@ export function registerExplain(program: Command): void {
     // A bare word (`tollgate validate policy.yaml`) is refused, with a hint, not ignored.
     .allowExcessArguments(false)
     .description('Show how the policy decides one tools/call: every rule and condition, then the decision')
-    .requiredOption('-c, --config <file>', 'policy YAML file', givenOnce)
-    .requiredOption('--tool <name>', 'tool name of the call')
+    .option('-c, --config <file>', 'policy YAML file', givenOnce)
+    .option('--tool <name>', 'tool name of the call')
     .option('--args <json>', 'the call arguments as a JSON object', '{}')
     .option('--input-schema <json>', "the tool's inputSchema as JSON (for validate.required_args)")
     .option(
@@ -45,6 +46,7 @@ export function registerExplain(program: Command): void {
       'after',
       '\nCounters are only read, never taken: explain shows what the next call would do.\nRules with `validate: { required_args: true }` (every starter policy has them) need the tool\'s --input-schema (or --server <id> for a catalogued server); the proxy learns it from tools/list.\nExit codes: 0 allowed, 1 denied or invalid policy, 2 usage error or unreadable file.\nExample: tollgate explain -c examples/policies/payments.yaml --tool create_charge --args \'{"amount":60000,"currency":"usd"}\'',
     )
+    .hook('preAction', requireGiven('config', 'tool'))
     .action(async (opts: ExplainOptions) => {
       const { runExplain } = await import('./explain-action.js');
       await runExplain(opts);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { givenOnce } from '../option-once.js';
+import { requireGiven } from '../required-options.js';
 import { directoryGiven } from '../option-values.js';
 import type { ValidateOptions } from './validate-action.js';
 
@@ -16,7 +17,7 @@ export function registerValidate(program: Command): void {
     // A bare word (`tollgate validate policy.yaml`) is refused, with a hint, not ignored.
     .allowExcessArguments(false)
     .description('Check a policy file and report every error with file:line:col, code and hint')
-    .requiredOption('-c, --config <file>', 'policy YAML file to validate', givenOnce)
+    .option('-c, --config <file>', 'policy YAML file to validate', givenOnce)
     .option('--json', 'print one machine-readable JSON object on stdout')
     .option(
       '--server <id>',
@@ -31,6 +32,7 @@ export function registerValidate(program: Command): void {
       'after',
       '\nExit codes: 0 valid, 1 invalid policy, 2 usage error or unreadable file.\nExamples:\n  tollgate validate -c examples/policies/filesystem.yaml\n  tollgate validate -c policy.yaml --server filesystem   (also checks the tool names and argument paths)',
     )
+    .hook('preAction', requireGiven('config'))
     .action(async (opts: ValidateOptions) => {
       const { runValidate } = await import('./validate-action.js');
       await runValidate(opts);
