@@ -121,7 +121,7 @@ describe('normalizeSnapshot: the output of tollgate scan --json', () => {
   it('says what is missing from a scan that named no package, and how to get it', () => {
     const { package: _package, ...withoutPackage } = scan;
     expect(() => normalizeSnapshot(withoutPackage, 'scan.json')).toThrow(
-      'scan.json: not a tools/list snapshot: package is missing (tollgate scan records the package only when the server command is `npx <package>@<version>`: scan it that way, or add "package": {"registry": "npm", "name": "<package>", "version": "<version>"})',
+      'scan.json: not a tools/list snapshot: package is missing (tollgate scan records the package only when the server command is `npx <package>`, its version too with `npx <package>@<version>`: scan it that way, or add "package": {"registry": "npm", "name": "<package>", "version": "<version>"})',
     );
     expect(() => normalizeSnapshot({ ok: false, errors: [], warnings: [] }, 'scan.json')).toThrow(
       'scan.json: the output of a failed scan (ok: false): no tools to import',
@@ -286,6 +286,12 @@ describe('readSnapshot: files that are not JSON', () => {
     expect(message(truncated)).toMatch(
       new RegExp(`^${truncated.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:8: not JSON: `),
     );
+    // V8 quotes a short text whole, its newline included: the message stays on one line.
+    const garbage = file('garbage.json', 'garbage\n');
+    expect(message(garbage)).toMatch(
+      new RegExp(`^${garbage.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not JSON: `),
+    );
+    expect(message(garbage)).not.toContain('\n');
     const bom = file('bom.json', '\uFEFF{"ok":true,"id":"x"}');
     expect(message(bom)).toMatch(/^bom\.json: not a tools\/list snapshot: package is missing/);
   });

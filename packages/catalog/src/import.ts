@@ -209,8 +209,8 @@ export function normalizeSnapshot(raw: unknown, file: string): Snapshot {
       throw invalid(
         problems,
         r.package === undefined
-          ? ' (tollgate scan records the package only when the server command is `npx <package>@<version>`:' +
-              ' scan it that way, or add "package": {"registry": "npm", "name": "<package>", "version": "<version>"})'
+          ? ' (tollgate scan records the package only when the server command is `npx <package>`, its version' +
+              ' too with `npx <package>@<version>`: scan it that way, or add "package": {"registry": "npm", "name": "<package>", "version": "<version>"})'
           : '',
       );
     const s = r as ScanOutput;
@@ -296,7 +296,8 @@ export function readSnapshot(path: string): Snapshot {
     raw = JSON.parse(text);
   } catch (err) {
     // V8 names a byte offset (`... in JSON at position 11`): shown as line:col of the file.
-    const message = (err as Error).message;
+    // V8 may quote the text, newline included (`"garbage\n" is not valid JSON`): kept on one line.
+    const message = (err as Error).message.replace(/\r?\n/g, '\\n');
     const at = /at position (\d+)/.exec(message);
     if (!at) throw new ImportError(`${path}: not JSON: ${message}`);
     const offset = Number(at[1]);

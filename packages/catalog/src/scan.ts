@@ -154,6 +154,17 @@ async function describeFailure(
 ): Promise<Error> {
   if (err instanceof ScanError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  // The SDK rejects an `initialize` answer its schema refuses with the schema library's error,
+  // whose message is a multi-line JSON dump of every issue: named here in one line instead.
+  const issues = (err as { issues?: unknown } | undefined)?.issues;
+  if (Array.isArray(issues) && issues.length > 0) {
+    const named = (issues as z.core.$ZodIssue[]).slice(0, 5).map((issue) => describeIssue(undefined, issue));
+    const more = issues.length > 5 ? `; and ${issues.length - 5} more` : '';
+    return new ScanError(
+      `the server's ${ctx.phase} answer does not follow the MCP schema: ${named.join('; ')}${more}; MCP clients reject it`,
+      { cause: err },
+    );
+  }
   if (ctx.url) {
     if (err instanceof StreamableHTTPError && typeof err.code === 'number' && err.code >= 100) {
       const status = `HTTP ${err.code}${STATUS_CODES[err.code] ? ` ${STATUS_CODES[err.code]}` : ''}`;

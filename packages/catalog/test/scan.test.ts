@@ -209,6 +209,21 @@ describe('scan failures are one precise line', () => {
     expect((err as Error).message).toBe('server exited with code 3 before answering initialize');
   });
 
+  it('an initialize answer its schema refuses: one line naming the fields, not a zod issue dump', async () => {
+    const err = await scanServer({
+      command: process.execPath,
+      args: [
+        '-e',
+        `process.stdin.once('data', () => process.stdout.write('{"jsonrpc":"2.0","id":0,"result":{}}\\n')); setTimeout(() => {}, 30000);`,
+      ],
+      timeoutMs: 20_000,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScanError);
+    expect((err as Error).message).toMatch(
+      /^the server's initialize answer does not follow the MCP schema: protocolVersion: [^;]+; capabilities: [^;]+; serverInfo: [^;]+; MCP clients reject it$/,
+    );
+  });
+
   it('a tool without inputSchema: one line naming the tool, not a zod issue dump', async () => {
     const err = await scanServer({
       command: process.execPath,

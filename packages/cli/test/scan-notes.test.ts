@@ -30,7 +30,7 @@ describe('recognitionNote', () => {
       }),
     ).toBe(
       'recognised catalogue entry everything (serverInfo name "mcp-servers/everything", serverInfo version 9.9.9, ' +
-        'catalogued at serverInfo version 2.0.0); no curated category applies; not applied to 1 tool ' +
+        'catalogued at serverInfo version 2.0.0); no curated category applies as catalogued; not applied to 1 tool ' +
         '(trigger-long-running-operation), whose inputSchema or annotations differ from the catalogued ones: ' +
         'classified from what the server lists now; `tollgate init --server everything` gives the starter policy from the catalogue',
     );
@@ -60,6 +60,22 @@ describe('recognitionNote', () => {
       'recognised catalogue entry everything (package x, catalogued at serverInfo version 2.0.0); it has no curated ' +
         "category for these tools; 1 tool (get-env) raised to the catalogue's category, which the server's own " +
         'listing understates; `tollgate init --server everything` gives the starter policy from the catalogue',
+    );
+    // A raised tool with a curated category of its own (a withheld override used as a floor): the
+    // entry does have a curated category for it.
+    const filesystem = loadCatalogFile(join(defaultCatalogDir(), 'filesystem.yaml'));
+    expect(filesystem.tools.find((t) => t.name === 'write_file')?.category?.value).toBe('Destructive');
+    expect(
+      recognitionNote({
+        entry: filesystem,
+        by: 'package x',
+        overridden: [],
+        withheld: [],
+        raised: ['write_file'],
+        secrets: [],
+      }),
+    ).toContain(
+      "; no curated category applies as catalogued; 1 tool (write_file) raised to the catalogue's category,",
     );
     expect(
       recognitionNote({

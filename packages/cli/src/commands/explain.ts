@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { givenOnce } from '../option-once.js';
-import { requireGiven } from '../required-options.js';
 import { directoryGiven } from '../option-values.js';
+import { requireGiven } from '../required-options.js';
 import type { ExplainOptions } from './explain-action.js';
 
 export type { ExplainOutput } from './explain-action.js';

@@ -165,11 +165,13 @@ export function recognitionNote(r: Recognition): string {
   const catalogued = entry.source?.serverInfo?.version;
   const tools = (names: readonly string[]) =>
     `${names.length} tool${names.length === 1 ? '' : 's'} (${names.map((n) => printable(n)).join(', ')})`;
+  // A raised tool may have a curated category of its own, used as a floor (see `Recognition.raised`).
+  const curatedRaised = r.raised.some((n) => entry.tools.some((t) => t.name === n && t.category));
   const applied =
     r.overridden.length > 0
       ? `its curated categories apply to ${tools(r.overridden)}`
-      : r.withheld.length > 0
-        ? 'no curated category applies'
+      : r.withheld.length > 0 || curatedRaised
+        ? 'no curated category applies as catalogued'
         : 'it has no curated category for these tools';
   const withheld =
     r.withheld.length > 0
