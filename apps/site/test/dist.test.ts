@@ -116,7 +116,22 @@ describe('built site (dist/)', () => {
     const html = readFileSync(join(DIST, 'index.html'), 'utf8');
     expect(html).toContain(`<strong>${data.tools.length}</strong> tools classified`);
     expect(html).toContain(`<strong>${data.servers.length}</strong> MCP servers`);
-    expect(html).toContain(`Execute (High risk): ${data.byCategory.Execute.length} tools`);
+    expect(html).toContain(`Execute (a High risk category): ${data.byCategory.Execute.length} tools`);
+    // The bars count categories; the tools a secrets note rates above their category are named.
+    const raised = data.tools.filter((t) => t.risk === 'High' && t.category !== 'Execute').length;
+    expect(raised).toBeGreaterThan(0);
+    expect(html).toContain(
+      `Each bar is coloured by the risk level of its category. ${raised} tools are rated above their category`,
+    );
+  });
+
+  it('risk levels overview: the High row counts Execute and the tools raised to High apart', () => {
+    const html = readFileSync(join(DIST, 'risks/index.html'), 'utf8');
+    const raised = data.byRisk.High.filter((t) => t.category !== 'Execute').length;
+    expect(html).toContain(
+      `Execute, and ${raised} tools of other categories whose result carries live credentials`,
+    );
+    expect(data.byRisk.High.length).toBe(data.byCategory.Execute.length + raised);
   });
 });
 

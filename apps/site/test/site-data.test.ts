@@ -563,7 +563,7 @@ describe('category chart', () => {
     ]);
     expect(svg.match(/<rect /g)).toHaveLength(2);
     expect(svg).toContain(
-      '<desc id="chart-desc">Read (Low risk): 30 tools; Execute (High risk): 10 tools</desc>',
+      '<desc id="chart-desc">Read (a Low risk category): 30 tools; Execute (a High risk category): 10 tools</desc>',
     );
     expect(svg).toContain('30 · 75.0% · Low');
     expect(svg).toContain('width="380"');

@@ -1,5 +1,6 @@
 /**
- * The home page chart: tools per category, each bar coloured by the category's risk level, as an
+ * The home page chart: tools per category, each bar coloured by the category's risk level (a tool
+ * whose result carries live credentials is rated higher than its category: not shown here), as an
  * SVG string made at build time (no client script, readable without CSS, with a text alternative).
  */
 import type { Category, Risk } from '@tollgate/catalog';
@@ -31,7 +32,7 @@ export function categoryChartSvg(rows: { category: Category; risk: Risk; count: 
   const max = Math.max(1, ...rows.map((r) => r.count));
   const total = rows.reduce((n, r) => n + r.count, 0);
   const height = rows.length * rowH + 8;
-  const desc = rows.map((r) => `${r.category} (${r.risk} risk): ${r.count} tools`).join('; ');
+  const desc = rows.map((r) => `${r.category} (a ${r.risk} risk category): ${r.count} tools`).join('; ');
   const bars = rows
     .map((r, i) => {
       const y = i * rowH + 4;
@@ -44,5 +45,5 @@ export function categoryChartSvg(rows: { category: Category; risk: Risk; count: 
       ].join('');
     })
     .join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-labelledby="chart-title chart-desc" class="category-chart"><title id="chart-title">Tools per category and risk level</title><desc id="chart-desc">${esc(desc)}</desc>${bars}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-labelledby="chart-title chart-desc" class="category-chart"><title id="chart-title">Tools per category, coloured by the risk level of the category</title><desc id="chart-desc">${esc(desc)}</desc>${bars}</svg>`;
 }
