@@ -127,6 +127,21 @@ describe('tollgate validate', () => {
     ]);
     // Without --server the names cannot be checked.
     expect(JSON.parse(tollgate('validate', '-c', f, '--json').stdout).warnings).toEqual([]);
+    // A name with no near miss may be a tool the server lists only to clients declaring
+    // capabilities (server-everything's get-roots-list): the hint says so, not only "a typo".
+    const gated = policyFile(
+      'gated.yaml',
+      'version: "1"\ntools:\n  get-roots-list: { rules: [{ rate_limit: 5/minute }] }\n',
+    );
+    const g = JSON.parse(tollgate('validate', '-c', gated, '--server', 'everything', '--json').stdout) as {
+      warnings: Array<{ code: string; hint: string }>;
+    };
+    expect(g.warnings).toEqual([
+      expect.objectContaining({
+        code: 'unlisted-tool',
+        hint: "catalogue entry everything lists no such tool: check the spelling, unless the server lists it only to clients that declare capabilities (roots, sampling, elicitation), which the catalogue's snapshot did not",
+      }),
+    ]);
     const unknown = tollgate('validate', '-c', f, '--server', 'filesytem');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(

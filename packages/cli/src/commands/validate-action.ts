@@ -84,6 +84,24 @@ function usageFailure(
   process.exitCode = 2;
 }
 
+/** The policy package's hint for a tool name the server does not list (no near spelling). */
+const NO_SUCH_TOOL_HINT = 'the server lists no such tool: check the spelling';
+
+/**
+ * An `unlisted-tool` warning of `--server <id>` whose name is no near miss: the catalogue entry is
+ * a snapshot taken by a client that declared no capabilities, and some servers list more tools to
+ * clients that declare `roots`, `sampling` or `elicitation` (server-everything does; see
+ * docs/catalog.md, "Reproducible entries"), so a real tool may be missing from it. The hint says so
+ * rather than calling the name a typo. Other warnings are returned as they are.
+ */
+function catalogueHint(w: PolicyError, server: string | undefined): PolicyError {
+  if (server === undefined || w.code !== 'unlisted-tool' || w.hint !== NO_SUCH_TOOL_HINT) return w;
+  return {
+    ...w,
+    hint: `catalogue entry ${server} lists no such tool: check the spelling, unless the server lists it only to clients that declare capabilities (roots, sampling, elicitation), which the catalogue's snapshot did not`,
+  };
+}
+
 /**
  * The action of `tollgate validate`: load the policy at `opts.config` with the proxy's
  * `loadPolicy` and print every problem (stderr) or a summary (stdout, or JSON with `--json`).
@@ -142,7 +160,7 @@ export async function runValidate(opts: ValidateOptions): Promise<void> {
         ],
       };
   // One order for everything printed: by line, then column, errors and warnings interleaved.
-  const warnings = [...result.warnings].sort(comparePolicyErrors);
+  const warnings = [...result.warnings].map((w) => catalogueHint(w, opts.server)).sort(comparePolicyErrors);
   const errors = result.ok ? [] : [...result.errors].sort(comparePolicyErrors);
   if (opts.json) {
     const out = result.ok
