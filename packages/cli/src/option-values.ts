@@ -25,3 +25,21 @@ export function serverCommandProblem(command: readonly string[]): string | undef
   if (command.length === 0 || command[0]!.trim() !== '') return undefined;
   return 'the server command after -- is empty (an unset variable?): give the program to start, e.g. -- npx -y @modelcontextprotocol/server-memory';
 }
+
+/**
+ * Node's timers fire after at most this many milliseconds (2^31 - 1, about 24.8 days); a longer
+ * delay is cut to 1 ms with a warning, so an option that becomes a timer's delay stops here.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * The whole number an option's value spells in decimal digits (surrounding blanks allowed), or
+ * undefined for anything else: `Number()` would also read `0x10` as 16, `1e3` as 1000 and `''` as
+ * 0, and a command line meant as decimal should not be read as something else without a word.
+ * Undefined as well above `Number.MAX_SAFE_INTEGER`, where digits no longer give that number.
+ */
+export function decimalWholeNumber(value: string): number | undefined {
+  if (!/^\s*\d+\s*$/.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : undefined;
+}

@@ -396,6 +396,36 @@ describe('--max-message-bytes', () => {
   });
 });
 
+describe('number options', () => {
+  it('take decimal digits only, and --shutdown-grace no more than a Node timer keeps', () => {
+    // Number() would read 0x10 as 16 and 1e3 as 1000, and a timer over 2^31 - 1 ms fires after
+    // 1 ms: a "never kill my server" grace would have killed it at once.
+    const cases: Array<[string[], string]> = [
+      [['--shutdown-grace', '2147483648'], "option '--shutdown-grace <ms>' argument '2147483648' is invalid"],
+      [['--shutdown-grace', '1e3'], "option '--shutdown-grace <ms>' argument '1e3' is invalid"],
+      [['--shutdown-grace', '0x7d0'], "option '--shutdown-grace <ms>' argument '0x7d0' is invalid"],
+      [['--max-message-bytes', '0x10'], "option '--max-message-bytes <n>' argument '0x10' is invalid"],
+      [
+        ['--max-message-bytes', '99999999999999999999'],
+        "option '--max-message-bytes <n>' argument '99999999999999999999' is invalid",
+      ],
+      [['--transport', 'http', '--port', '0x50'], "option '--port <n>' argument '0x50' is invalid"],
+      [
+        ['--transport', 'http', '--session-idle-timeout', '1e3'],
+        "option '--session-idle-timeout <seconds>' argument '1e3' is invalid",
+      ],
+    ];
+    for (const [flags, message] of cases) {
+      const r = tollgate(['-c', policy, ...flags, '--', 'true']);
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr, flags.join(' ')).toContain(message);
+    }
+    expect(tollgate(['-c', policy, '--shutdown-grace', '2147483648', '--', 'true']).stderr).toContain(
+      'to 2147483647 (about 24.8 days, the longest timer Node keeps)',
+    );
+  });
+});
+
 describe('a policy path that cannot be read', () => {
   it('says where it looked, and that ~ is not expanded', () => {
     // The built CLI, started in another directory (as a client starts it in its own).

@@ -7,6 +7,7 @@
 
 import type { DecisionLog, Enforcer, Logger } from '@tollgate/runtime';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { decimalWholeNumber } from '../option-values.js';
 import { collectHeader, headerListProblem } from './headers.js';
 
 /** The remote options as commander parses them. */
@@ -53,9 +54,8 @@ function port(value: string): number {
       'the port is empty (an unset variable?); give a port number (0-65535; 0 = any free port), or leave out --port for 8787',
     );
   }
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw usage('must be a port number (0-65535; 0 = any free port)');
+  const n = decimalWholeNumber(value);
+  if (n === undefined || n > 65535) throw usage('must be a port number (0-65535; 0 = any free port)');
   return n;
 }
 
@@ -63,8 +63,8 @@ function port(value: string): number {
 const positiveInteger =
   (unit?: string) =>
   (value: string): number => {
-    const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-    if (!Number.isInteger(n) || n <= 0) throw usage(`must be a positive integer${unit ? ` (${unit})` : ''}`);
+    const n = decimalWholeNumber(value);
+    if (n === undefined || n <= 0) throw usage(`must be a positive integer${unit ? ` (${unit})` : ''}`);
     return n;
   };
 
@@ -78,7 +78,8 @@ function idleSeconds(value: string): number {
       'the timeout is empty (an unset variable?); give a number of seconds from 0 (never) to 604800 (a week), or leave out --session-idle-timeout for 1800',
     );
   }
-  const n = Number(value);
+  // Decimal only (`0x10` and `1e3` are refused, not converted); a fraction of a second is fine.
+  const n = /^\s*\d+(?:\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isFinite(n) || n < 0 || n > 604_800)
     throw usage('must be a number of seconds from 0 (never) to 604800 (a week)');
   return n;

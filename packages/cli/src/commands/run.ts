@@ -12,7 +12,7 @@
 
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { givenOnce } from '../option-once.js';
-import { directoryGiven } from '../option-values.js';
+import { decimalWholeNumber, directoryGiven, MAX_TIMER_MS } from '../option-values.js';
 import { addRemoteOptions, type RemoteOptions } from './remote.js';
 
 /** A bad option value: commander prints it; exit code 2 (usage), not commander's default 1. */
@@ -38,17 +38,23 @@ export interface RunOptions extends RemoteOptions {
   shutdownGrace: number;
 }
 
+/** `--max-message-bytes`: decimal digits only (`0x10` or `1e6` are refused, not converted). */
 function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw usage('must be a positive integer');
+  const n = decimalWholeNumber(value);
+  if (n === undefined || n <= 0) throw usage('must be a positive whole number of bytes, in decimal digits');
   return n;
 }
 
-/** `--shutdown-grace`: 0 is meaningful (no wait: stdin EOF, SIGTERM and SIGKILL at once). */
+/**
+ * `--shutdown-grace`: 0 is meaningful (no wait: stdin EOF, SIGTERM and SIGKILL at once); at most
+ * {@link MAX_TIMER_MS}, as the wait is a timer's delay (Node would cut a longer one to 1 ms).
+ */
 function nonNegativeInt(value: string): number {
-  const n = value.trim() === '' ? Number.NaN : Number(value);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw usage('must be a whole number of milliseconds, 0 or more (0: kill the server at once)');
+  const n = decimalWholeNumber(value);
+  if (n === undefined || n > MAX_TIMER_MS)
+    throw usage(
+      `must be a whole number of milliseconds from 0 (kill the server at once) to ${MAX_TIMER_MS} (about 24.8 days, the longest timer Node keeps)`,
+    );
   return n;
 }
 
