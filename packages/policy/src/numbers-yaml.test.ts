@@ -84,6 +84,29 @@ describe('numbers and booleans as YAML loads them', () => {
     ]);
   });
 
+  it('a Go-style number does not hide the file\'s other problems', () => {
+    const r = parsePolicy(
+      'version: "1"\ndefault: maybe\ntools:\n  t:\n    rules:\n      - action: permit\n        conditions:\n          - { path: args.a, op: eq, value: 3_306 }\n          - { path: args.b, op: lt, value: 0b11 }\n',
+    );
+    // One error per problem: `lt` on the text "0b11" is not also reported as value-not-number.
+    expect(r.errors.map((e) => [e.line, e.code])).toEqual([
+      [2, 'invalid-default'],
+      [6, 'invalid-action'],
+      [8, 'yaml-number-as-text'],
+      [9, 'yaml-number-as-text'],
+    ]);
+  });
+
+  it('an inexact number outside a condition value is not told to be quoted as text', () => {
+    const r = parsePolicy(
+      'version: "1"\ntools:\n  t:\n    rules:\n      - { name: r, rate_limit: { max: 99999999999999999999, window: 10 } }\n',
+    );
+    expect(r.errors.map((e) => [e.code, e.hint])).toEqual([
+      ['inexact-number', 'write a number with at most 15 significant digits, which loads exactly'],
+      ['invalid-rate-limit-count', undefined],
+    ]);
+  });
+
   it('goNumberValue reads what Go reads: separators anywhere after the first digit, 0b/0o/0x, a leading 0 octal', () => {
     expect(goNumberValue('3_306')).toBe('3306');
     expect(goNumberValue('-1_000')).toBe('-1000');

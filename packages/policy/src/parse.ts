@@ -98,7 +98,10 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
   const extra = [...yamlWarnings, ...unlisted, ...argumentPaths, ...(replaced ? [replaced] : [])];
   const warnings = extra.length > 0 ? sortErrors([...checked.warnings, ...extra]) : checked.warnings;
   // Key problems of the YAML (duplicates) come with a value: its own problems are reported too.
-  const errors = src.errors.length > 0 ? sortErrors([...src.errors, ...checked.errors]) : checked.errors;
+  const errors =
+    src.errors.length > 0
+      ? sortErrors([...src.errors, ...withoutRestated(checked.errors, src.errors)])
+      : checked.errors;
   const result: ParsedPolicy = {
     file,
     value: src.value,
@@ -108,6 +111,19 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
     ...(errors.length === 0 ? { document: src.value as PolicyDocument } : {}),
   };
   return Object.freeze(result);
+}
+
+/**
+ * `errors` without the `value-not-number` ones at a value the YAML errors already report as
+ * `yaml-number-as-text` (`op: lt, value: 0b11`): that error names the number to write, and the
+ * second one, whose hint is about quotes, would only contradict it.
+ */
+function withoutRestated(errors: PolicyError[], yamlErrors: PolicyError[]): PolicyError[] {
+  const at = new Set(
+    yamlErrors.filter((e) => e.code === 'yaml-number-as-text').map((e) => `${e.line}:${e.column}`),
+  );
+  if (at.size === 0) return errors;
+  return errors.filter((e) => e.code !== 'value-not-number' || !at.has(`${e.line}:${e.column}`));
 }
 
 /**

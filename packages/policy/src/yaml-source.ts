@@ -53,6 +53,9 @@ const LOADABLE_KEY_ERRORS: ReadonlySet<string> = new Set([
   'duplicate-key',
   'yaml-key-not-text',
   'inexact-number',
+  // `3_306` loads as the text "3_306": the policy's checks run on it (an `op: lt` on it is also
+  // reported as not a number), so this spelling does not hide the file's other problems.
+  'yaml-number-as-text',
 ]);
 
 /**
@@ -484,9 +487,12 @@ export function readYaml(source: string, file: string, options: ReadYamlOptions 
               p.col,
               'inexact-number',
               `\`${written}\` has more digits than a number holds: it loads as ${v}`,
-              (n as Node).tag !== undefined
-                ? `drop the tag and quote it (\`"${written}"\`) to compare it as text, as IDs should be`
-                : `quote it (\`"${written}"\`) to compare it as text, as IDs should be`,
+              // Quoting helps a condition's value (an ID compared as text), not a count or a limit.
+              !isConditionValue(paths.get(n))
+                ? 'write a number with at most 15 significant digits, which loads exactly'
+                : (n as Node).tag !== undefined
+                  ? `drop the tag and quote it (\`"${written}"\`) to compare it as text, as IDs should be`
+                  : `quote it (\`"${written}"\`) to compare it as text, as IDs should be`,
             ),
           );
         }
