@@ -7,6 +7,7 @@ import { registerStatus } from './commands/status.js';
 import { registerTest } from './commands/test.js';
 import { registerValidate } from './commands/validate.js';
 import { jsonFailureText } from './json-failure.js';
+import { refuseRepeatedOptions } from './option-once.js';
 import { redactMessage } from './redact-command.js';
 import { VERSION } from './version.js';
 
@@ -163,6 +164,7 @@ export function buildSubcommandProgram(): Command {
   const program = createRootProgram();
   registerSubcommands(program);
   acceptNoColor(program);
+  refuseRepeatedOptions(program);
   return program;
 }
 

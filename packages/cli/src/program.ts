@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerRun } from './commands/run.js';
 import { acceptNoColor, commandLineOf, createRootProgram, registerSubcommands } from './commands-tree.js';
+import { refuseRepeatedOptions } from './option-once.js';
 
 /**
  * Build the `tollgate` command tree. The root command runs the proxy
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerSubcommands(program);
   acceptNoColor(program);
+  refuseRepeatedOptions(program);
   // `tollgate --state-dsn memory: explain ...`: the proxy's options, read before the subcommand,
   // would be parsed and then dropped, and `explain` would read another store than the one named.
   program.hook('preSubcommand', (root, sub) => {

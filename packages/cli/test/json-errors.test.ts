@@ -74,6 +74,72 @@ describe('usage errors under --json', () => {
     }
   });
 
+  it('any option taking one value, given twice, is a usage error naming both (credentials masked)', () => {
+    const cases: Array<[string[], string]> = [
+      [
+        ['explain', '-c', policy, '--tool', 'a', '--tool', 'b'],
+        `option '--tool <name>' given twice ("a" and "b")`,
+      ],
+      [
+        [
+          '-c',
+          policy,
+          '--state-dsn',
+          'memory:',
+          '--state-dsn',
+          'redis://:hunter2@127.0.0.1:6390/0',
+          '--',
+          'x',
+        ],
+        `option '--state-dsn <url>' given twice ("memory:" and "redis://:***@127.0.0.1:6390/0")`,
+      ],
+      [
+        [
+          '-c',
+          policy,
+          '--transport',
+          'http',
+          '--auth-token',
+          'a'.repeat(32),
+          '--auth-token',
+          'b'.repeat(32),
+          '--',
+          'x',
+        ],
+        `option '--auth-token <token>' given twice ("***" and "***")`,
+      ],
+      [
+        ['status', '--since', '1h', '--since', '2h'],
+        `option '--since <duration>' given twice ("1h" and "2h")`,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain(message);
+      expect(r.stderr).not.toContain('hunter2');
+    }
+    const json = run('explain', '--json', '-c', policy, '--tool', 'a', '--tool', 'b');
+    expect(JSON.parse(json.stdout).errors[0]).toMatchObject({
+      code: 'usage',
+      reason: 'tollgate.optionRepeated',
+    });
+    // The options that collect their values stay repeatable.
+    const headers = run(
+      'scan',
+      '--json',
+      '--upstream',
+      'http://127.0.0.1:9/mcp',
+      '-H',
+      'A: b',
+      '-H',
+      'C: d',
+      '--timeout',
+      '2',
+    );
+    expect(headers.stdout).not.toContain('optionRepeated');
+  });
+
   it('-c followed by another option (its value forgotten) is a usage error, in JSON when --json is that option', () => {
     const r = run('validate', '-c', '--json');
     expect(r.code).toBe(2);
