@@ -127,7 +127,7 @@ describe('tollgate catalog import of tollgate scan --json', { timeout: 120_000 }
     const r = tollgate(['import', '-o', join(dir, 'out2'), join(dir, 'scan.json')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      'error scan.json: not a tools/list snapshot: package is missing (tollgate scan records the package only when the server command is `npx <package>@<version>`: scan it that way, or add "package": {"registry": "npm", "name": "<package>", "version": "<version>"})\n',
+      'error scan.json: not a tools/list snapshot: package is missing (tollgate scan records the package only when the server command is `npx <package>`, its version too with `npx <package>@<version>`: scan it that way, or add "package": {"registry": "npm", "name": "<package>", "version": "<version>"})\n',
     );
     expect(r.stdout).toBe('0 imported, 1 failed\n');
   });
