@@ -84,7 +84,7 @@ describe('numbers and booleans as YAML loads them', () => {
     ]);
   });
 
-  it('a Go-style number does not hide the file\'s other problems', () => {
+  it("a Go-style number does not hide the file's other problems", () => {
     const r = parsePolicy(
       'version: "1"\ndefault: maybe\ntools:\n  t:\n    rules:\n      - action: permit\n        conditions:\n          - { path: args.a, op: eq, value: 3_306 }\n          - { path: args.b, op: lt, value: 0b11 }\n',
     );
