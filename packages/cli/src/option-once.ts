@@ -2,22 +2,18 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { isSecretName, redactCommand } from './redact-command.js';
 
 /**
- * Commander argument parser for an option that must be given at most once (`-c FILE`): a second
- * occurrence is a usage error (exit 2) naming both values, instead of the last one silently
- * winning. Only for options without a default (commander passes the default as `previous`).
+ * Commander argument parser for `-c FILE`: a value that is another option (`validate -c --json`:
+ * the file was forgotten and the next option taken for it) is a usage error (exit 2) saying so,
+ * instead of a file named `--json` that cannot be read. (Given twice, `-c` is refused by
+ * {@link refuseRepeatedOptions}, as every option taking one value is.)
  *
- * @throws InvalidArgumentError when the option was already given, or its value is another option
- *   (`-c --json`: the value was forgotten)
+ * @throws InvalidArgumentError when the value is another option or `--`
  */
-export function givenOnce(value: string, previous: string | undefined): string {
-  // `validate -c --json`: the value was forgotten and the next option taken for it.
+export function notAnOption(value: string): string {
   if (/^--(?:[a-z]|$)/i.test(value) || /^-[a-z]$/i.test(value)) {
     throw new InvalidArgumentError(
       `That is ${value === '--' ? 'the end of the options' : 'another option'}: give the value first (write ./${value} for a file of that name)`,
     );
-  }
-  if (previous !== undefined) {
-    throw new InvalidArgumentError(`given twice ("${previous}" and "${value}"); give it once`);
   }
   return value;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { givenOnce } from '../option-once.js';
+import { notAnOption } from '../option-once.js';
 import { directoryGiven } from '../option-values.js';
 import { requireGiven } from '../required-options.js';
 import type { ExplainOptions } from './explain-action.js';
@@ -18,7 +18,7 @@ export function registerExplain(program: Command): void {
     // A bare word (`tollgate validate policy.yaml`) is refused, with a hint, not ignored.
     .allowExcessArguments(false)
     .description('Show how the policy decides one tools/call: every rule and condition, then the decision')
-    .option('-c, --config <file>', 'policy YAML file', givenOnce)
+    .option('-c, --config <file>', 'policy YAML file', notAnOption)
     .option('--tool <name>', 'tool name of the call')
     .option('--args <json>', 'the call arguments as a JSON object', '{}')
     .option('--input-schema <json>', "the tool's inputSchema as JSON (for validate.required_args)")

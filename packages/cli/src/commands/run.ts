@@ -11,7 +11,7 @@
  */
 
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { givenOnce } from '../option-once.js';
+import { notAnOption } from '../option-once.js';
 import { decimalWholeNumber, directoryGiven, MAX_TIMER_MS } from '../option-values.js';
 import { addRemoteOptions, type RemoteOptions } from './remote.js';
 
@@ -62,7 +62,7 @@ function nonNegativeInt(value: string): number {
 export function registerRun(program: Command): void {
   program
     .usage('-c <policy.yaml> [options] -- <server command> [args...]\n       tollgate <command> [options]')
-    .option('-c, --config <file>', 'policy file (YAML) to enforce', givenOnce)
+    .option('-c, --config <file>', 'policy file (YAML) to enforce', notAnOption)
     .option(
       '--state-dir <dir>',
       'directory of the SQLite counter store (default: $TOLLGATE_STATE_DIR, else $TOLLGATE_HOME/state, else ~/.tollgate/state)',

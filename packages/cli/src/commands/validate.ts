@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { givenOnce } from '../option-once.js';
+import { notAnOption } from '../option-once.js';
 import { directoryGiven } from '../option-values.js';
 import { requireGiven } from '../required-options.js';
 import type { ValidateOptions } from './validate-action.js';
@@ -17,7 +17,7 @@ export function registerValidate(program: Command): void {
     // A bare word (`tollgate validate policy.yaml`) is refused, with a hint, not ignored.
     .allowExcessArguments(false)
     .description('Check a policy file and report every error with file:line:col, code and hint')
-    .option('-c, --config <file>', 'policy YAML file to validate', givenOnce)
+    .option('-c, --config <file>', 'policy YAML file to validate', notAnOption)
     .option('--json', 'print one machine-readable JSON object on stdout')
     .option(
       '--server <id>',
