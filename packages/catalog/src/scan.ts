@@ -110,11 +110,14 @@ function checkedToolsPage(raw: unknown): { tools: SnapshotTool[]; nextCursor?: s
   );
 }
 
-/** One schema problem of a tools/list answer, naming the tool by its name where it has one. */
+/**
+ * One schema problem of a tools/list answer, naming the tool by its name where it has one (`raw`,
+ * the answer, is undefined for an `initialize` answer, whose issues are named by path alone).
+ */
 function describeIssue(raw: unknown, issue: z.core.$ZodIssue): string {
   const path = issue.path;
   if (path[0] === 'tools' && typeof path[1] === 'number') {
-    const tool = (raw as { tools?: Array<{ name?: unknown }> }).tools?.[path[1]];
+    const tool = (raw as { tools?: Array<{ name?: unknown }> } | undefined)?.tools?.[path[1]];
     const who =
       typeof tool?.name === 'string'
         ? `tool "${oneLine(tool.name, 80)}" (tools[${path[1]}])`
