@@ -80,7 +80,8 @@ export function createRootProgram(): Command {
       // printed the message when this runs. Subcommands inherit these settings.
       .exitOverride((err) => {
         const hint =
-          err.code === 'commander.unknownOption'
+          // A server's own flag read as Tollgate's: unknown, or one Tollgate has (`--port`) twice.
+          err.code === 'commander.unknownOption' || err.code === 'tollgate.optionRepeated'
             ? separatorHint(program.argv)
             : err.code === 'commander.missingMandatoryOptionValue' || err.code === 'commander.excessArguments'
               ? policyArgumentHint(program.argv)
@@ -164,7 +165,7 @@ export function buildSubcommandProgram(): Command {
   const program = createRootProgram();
   registerSubcommands(program);
   acceptNoColor(program);
-  refuseRepeatedOptions(program);
+  refuseRepeatedOptions(program, () => commandLineOf(program));
   return program;
 }
 

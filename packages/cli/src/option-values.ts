@@ -43,3 +43,12 @@ export function decimalWholeNumber(value: string): number | undefined {
   const n = Number(value);
   return Number.isSafeInteger(n) ? n : undefined;
 }
+
+/**
+ * The non-negative number an option's value spells in decimal (`5`, `1.5`, `.5`, `5.`; blanks
+ * around allowed), or undefined for anything else (`0x10`, `1e3`, `+5`, `''`): see
+ * {@link decimalWholeNumber}. For options that take fractions (seconds).
+ */
+export function decimalNumber(value: string): number | undefined {
+  return /^\s*(?:\d+(?:\.\d*)?|\.\d+)\s*$/.test(value) ? Number(value) : undefined;
+}

@@ -13,7 +13,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerSubcommands(program);
   acceptNoColor(program);
-  refuseRepeatedOptions(program);
+  refuseRepeatedOptions(program, () => commandLineOf(program));
   // `tollgate --state-dsn memory: explain ...`: the proxy's options, read before the subcommand,
   // would be parsed and then dropped, and `explain` would read another store than the one named.
   program.hook('preSubcommand', (root, sub) => {

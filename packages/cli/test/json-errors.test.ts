@@ -80,18 +80,15 @@ describe('usage errors under --json', () => {
         ['explain', '-c', policy, '--tool', 'a', '--tool', 'b'],
         `option '--tool <name>' given twice ("a" and "b")`,
       ],
+      // A DSN's password may hold `@`, `/` or `#`, and `--args` is JSON spaced any way: options
+      // whose values may carry a credential are named without their values.
       [
-        [
-          '-c',
-          policy,
-          '--state-dsn',
-          'memory:',
-          '--state-dsn',
-          'redis://:hunter2@127.0.0.1:6390/0',
-          '--',
-          'x',
-        ],
-        `option '--state-dsn <url>' given twice ("memory:" and "redis://:***@127.0.0.1:6390/0")`,
+        ['-c', policy, '--state-dsn', 'memory:', '--state-dsn', 'redis://:hun/ter2@h:6390/0', '--', 'x'],
+        `option '--state-dsn <url>' given twice; give it once`,
+      ],
+      [
+        ['explain', '-c', policy, '--tool', 't', '--args', '{"password": "hunter2"}', '--args', '{}'],
+        `option '--args <json>' given twice; give it once`,
       ],
       [
         [
@@ -106,7 +103,7 @@ describe('usage errors under --json', () => {
           '--',
           'x',
         ],
-        `option '--auth-token <token>' given twice ("***" and "***")`,
+        `option '--auth-token <token>' given twice; give it once`,
       ],
       [
         ['status', '--since', '1h', '--since', '2h'],
@@ -118,7 +115,15 @@ describe('usage errors under --json', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toContain(message);
       expect(r.stderr).not.toContain('hunter2');
+      expect(r.stderr).not.toContain('hun/ter2');
     }
+    // --help wins, as it does over other usage errors; after `--` the words are the server's.
+    const help = run('explain', '--tool', 'a', '--tool', 'b', '--help');
+    expect([help.code, help.stdout]).toEqual([0, expect.stringContaining('Usage: tollgate explain')]);
+    // Without `--`, a server's flag read as Tollgate's gets the hint to put `--` first.
+    const noSeparator = run('-c', policy, 'node', 'srv.js', '--port', '1', '--port', '2');
+    expect(noSeparator.code).toBe(2);
+    expect(noSeparator.stderr).toContain('put -- before the command');
     const json = run('explain', '--json', '-c', policy, '--tool', 'a', '--tool', 'b');
     expect(JSON.parse(json.stdout).errors[0]).toMatchObject({
       code: 'usage',

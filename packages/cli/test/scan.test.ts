@@ -269,9 +269,15 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
     expect(t.code).toBe(2);
     expect(t.stderr).toContain('expected a number of seconds greater than 0');
     // Past a Node timer's range (about 24.8 days) a timeout would fire at once: refused.
-    const long = tollgate(['--timeout', '1e9', '--', 'x']);
+    const long = tollgate(['--timeout', '86401', '--', 'x']);
     expect(long.code).toBe(2);
     expect(long.stderr).toContain('expected at most 86400 seconds (one day)');
+    // Decimal only: Number() would read these as 16, 1000 and 5.
+    for (const v of ['0x10', '1e3', '+5']) {
+      const odd = tollgate(['--timeout', v, '--', 'x']);
+      expect(odd.code, v).toBe(2);
+      expect(odd.stderr, v).toContain('expected a number of seconds greater than 0, in decimal');
+    }
     expect(tollgate(['--format', 'xml', '--', 'x']).code).toBe(2);
     const empty = tollgate(['--', '']);
     expect(empty.code).toBe(2);

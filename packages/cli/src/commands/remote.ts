@@ -7,7 +7,7 @@
 
 import type { DecisionLog, Enforcer, Logger } from '@tollgate/runtime';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { decimalWholeNumber } from '../option-values.js';
+import { decimalNumber, decimalWholeNumber } from '../option-values.js';
 import { collectHeader, headerListProblem } from './headers.js';
 
 /** The remote options as commander parses them. */
@@ -79,8 +79,8 @@ function idleSeconds(value: string): number {
     );
   }
   // Decimal only (`0x10` and `1e3` are refused, not converted); a fraction of a second is fine.
-  const n = /^\s*\d+(?:\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isFinite(n) || n < 0 || n > 604_800)
+  const n = decimalNumber(value);
+  if (n === undefined || n > 604_800)
     throw usage('must be a number of seconds from 0 (never) to 604800 (a week)');
   return n;
 }

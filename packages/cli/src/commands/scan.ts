@@ -1,16 +1,21 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { directoryGiven } from '../option-values.js';
+import { decimalNumber, directoryGiven } from '../option-values.js';
 import { collectHeader } from './headers.js';
 import type { ScanCliOptions } from './scan-action.js';
 
 /** Longest `--timeout`, in seconds (one day; Node timers overflow past about 24.8 days). */
 export const MAX_TIMEOUT_SECONDS = 86_400;
 
-/** Parses `--timeout S` (seconds, > 0, at most {@link MAX_TIMEOUT_SECONDS}). */
+/**
+ * Parses `--timeout S` (seconds, > 0, at most {@link MAX_TIMEOUT_SECONDS}), in decimal: `0x10`,
+ * `1e3` or `+5` are refused, not converted.
+ */
 export function parseSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new InvalidArgumentError('expected a number of seconds greater than 0');
+  const n = decimalNumber(value);
+  if (n === undefined || n <= 0)
+    throw new InvalidArgumentError(
+      'expected a number of seconds greater than 0, in decimal (e.g. 30 or 1.5)',
+    );
   if (n > MAX_TIMEOUT_SECONDS)
     throw new InvalidArgumentError(`expected at most ${MAX_TIMEOUT_SECONDS} seconds (one day)`);
   return n;
