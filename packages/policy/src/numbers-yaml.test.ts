@@ -97,6 +97,29 @@ describe('numbers and booleans as YAML loads them', () => {
     ]);
   });
 
+  it('a quoted number under a numeric operator: the hint names the number to write', () => {
+    const hint = (v: string) => parsePolicy(cond(`lt, value: ${v}`)).errors.map((e) => [e.code, e.hint]);
+    expect(hint('"100"')).toEqual([['value-not-number', 'remove the quotes: `value: 100`']]);
+    // Unquoted, `0b11` would load as text again (yaml-number-as-text): the decimal is the answer.
+    expect(hint('"0b11"')).toEqual([['value-not-number', 'write the number: `value: 3`']]);
+    expect(hint('"3_306"')).toEqual([['value-not-number', 'write the number: `value: 3306`']]);
+    expect(hint('"ten"')).toEqual([['value-not-number', 'write a number, e.g. `value: 100`']]);
+  });
+
+  it('yaml-number-as-text fits the operator: quote it for a pattern, nothing where the operator refuses a scalar', () => {
+    const at = (opValue: string) => parsePolicy(cond(opValue)).errors.map((e) => [e.code, e.hint]);
+    expect(at('regex, value: 0b1')).toEqual([
+      ['yaml-number-as-text', 'quote it (`"0b1"`): a pattern is text'],
+    ]);
+    expect(at('exists, value: 0b1').map(([code]) => code)).toEqual(['value-not-boolean']);
+    expect(at('in, value: 0b1').map(([code]) => code)).toEqual(['value-not-list']);
+    expect(at('in, value: [0b1]').map(([code]) => code)).toEqual(['yaml-number-as-text']);
+  });
+
+  it('a tagged !!str value is text to both loaders: no yaml-number-as-text', () => {
+    expect(parsePolicy(cond('eq, value: !!str 1_0')).errors).toEqual([]);
+  });
+
   it('an inexact number outside a condition value is not told to be quoted as text', () => {
     const r = parsePolicy(
       'version: "1"\ntools:\n  t:\n    rules:\n      - { name: r, rate_limit: { max: 99999999999999999999, window: 10 } }\n',

@@ -12,7 +12,7 @@ import { tryCompileRegex } from './regex.js';
 import { CONDITION_OPS, FIXED_WINDOWS, KNOWN_KEYS, policyDocumentSchema, RULE_ACTIONS } from './schema.js';
 import { toolGlobMatcher } from './tool-glob.js';
 import { MAX_SLIDING_WINDOW_MS, parseWindowMs, windowLengthMs } from './windows.js';
-import type { Locator, ValuePath } from './yaml-source.js';
+import { goNumberValue, type Locator, type ValuePath } from './yaml-source.js';
 
 /** Errors and warnings found by {@link validatePolicyValue}, sorted by position. */
 export interface ValidationResult {
@@ -989,8 +989,8 @@ function checkCondition(c: Obj, cp: ValuePath, add: Add, reads: CounterRef[]): v
           vp,
           'value-not-number',
           `operator "${op}" requires a numeric value, got ${describe(v)}`,
-          typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))
-            ? `remove the quotes: \`value: ${v}\``
+          typeof v === 'string' && numberSpelled(v) !== undefined
+            ? numberHint(v)
             : typeof v === 'number'
               ? 'infinity and NaN are not allowed; write a finite number, e.g. `value: 100`'
               : 'write a number, e.g. `value: 100`',
@@ -1165,4 +1165,28 @@ function checkState(
         'use a path to a numeric argument, e.g. `args.amount`',
       );
   }
+}
+
+/**
+ * The number a quoted condition value spells, as decimal text: `"100"` and `"0x1F"` as JavaScript
+ * reads them, `"3_306"` and `"0b11"` as Intercept's YAML (Go) reads them; undefined for text that
+ * is no number.
+ */
+function numberSpelled(v: string): string | undefined {
+  const t = v.trim();
+  if (t === '') return undefined;
+  const go = goNumberValue(t);
+  if (go !== undefined) return go;
+  return Number.isFinite(Number(t)) ? String(Number(t)) : undefined;
+}
+
+/**
+ * The hint for a quoted number under a numeric operator: unquoted as written when YAML 1.2 reads
+ * it as that number (`"100"`, `"1.5e3"`), else the decimal to write (`"0b11"`: `value: 3`, which
+ * written unquoted would load as text).
+ */
+function numberHint(v: string): string {
+  const t = v.trim();
+  if (/^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/.test(t)) return `remove the quotes: \`value: ${t}\``;
+  return `write the number: \`value: ${numberSpelled(t)}\``;
 }

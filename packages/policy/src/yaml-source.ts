@@ -521,6 +521,8 @@ export function readYaml(source: string, file: string, options: ReadYamlOptions 
       } else if (
         typeof v === 'string' &&
         n.type === 'PLAIN' &&
+        // `!!str 1_0` says it is text, to both loaders.
+        (n as Node).tag === undefined &&
         goNumberValue(written) !== undefined &&
         isConditionValue(paths.get(n))
       ) {
@@ -529,20 +531,27 @@ export function readYaml(source: string, file: string, options: ReadYamlOptions 
         // `not_in: [3_306]` would let 3306 through: refused, with the spelling that says it.
         const p = posOf(n.range[0]);
         const value = goNumberValue(written)!;
-        // Quoting gives the text, which only the text comparisons can use.
-        const numericOp = NUMERIC_OPS.has(String(conditionOp(paths.get(n))));
-        errors.push(
-          err(
-            file,
-            p.line,
-            p.col,
-            'yaml-number-as-text',
-            `\`${written}\` loads as the text "${written}" (YAML 1.2), where Intercept's YAML reads the number ${value}`,
-            numericOp
-              ? `write \`${value}\``
-              : `write \`${value}\` for the number, or quote it (\`"${written}"\`) to mean the text`,
-          ),
-        );
+        const path = paths.get(n)!;
+        const op = String(conditionOp(path));
+        // Where the operator takes no such value at all (`exists` a boolean, `in` a list, given a
+        // scalar), its own error says what to write: this one would only add a wrong hint.
+        const misplaced = op === 'exists' || ((op === 'in' || op === 'not_in') && path.length === 7);
+        if (!misplaced)
+          errors.push(
+            err(
+              file,
+              p.line,
+              p.col,
+              'yaml-number-as-text',
+              `\`${written}\` loads as the text "${written}" (YAML 1.2), where Intercept's YAML reads the number ${value}`,
+              // Quoting gives the text, which only the text comparisons can use; a pattern is text.
+              NUMERIC_OPS.has(op)
+                ? `write \`${value}\``
+                : op === 'regex' || op === 'not_regex'
+                  ? `quote it (\`"${written}"\`): a pattern is text`
+                  : `write \`${value}\` for the number, or quote it (\`"${written}"\`) to mean the text`,
+            ),
+          );
       } else if (
         typeof v === 'string' &&
         n.type === 'PLAIN' &&
