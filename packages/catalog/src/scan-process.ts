@@ -57,6 +57,12 @@ export class GroupStdioTransport implements Transport {
   onerror?: (error: Error) => void;
   /** Set by the SDK `Client`. */
   onmessage?: (message: JSONRPCMessage) => void;
+  /**
+   * Called with a stdout line that answers a request (a JSON object with an `id` and a `result`
+   * or `error`) but is not a valid JSON-RPC response, and why (one line). The SDK drops such a
+   * line, so the request it answers would wait for its timeout: the scan fails at once instead.
+   */
+  onmalformedreply?: (line: string, reason: string) => void;
 
   private handle: ChildProcessHandle | undefined;
   private closed = false;
@@ -111,6 +117,8 @@ export class GroupStdioTransport implements Transport {
       try {
         message = deserializeMessage(line);
       } catch (error) {
+        const reason = malformedReply(line);
+        if (reason !== undefined) this.onmalformedreply?.(line.slice(0, 200), reason);
         this.diag.nonJsonLines++;
         this.diag.firstNonJson ??= line.slice(0, 200);
         this.onerror?.(error as Error);
@@ -221,4 +229,27 @@ export class GroupStdioTransport implements Transport {
     this.closed = true;
     this.onclose?.();
   }
+}
+
+/**
+ * Why a stdout line the SDK refused as a JSON-RPC message is a broken answer to a request, or
+ * undefined when it is not shaped as an answer at all (a log line, a notification gone wrong).
+ * JSON-RPC 2.0, section 5: a response has `jsonrpc: "2.0"`, the request's `id`, and exactly one
+ * of `result` and `error` (`{ code: integer, message: string }`); MCP results are objects.
+ */
+export function malformedReply(line: string): string | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) return undefined;
+  const o = m as Record<string, unknown>;
+  if (!('id' in o) || !('result' in o || 'error' in o)) return undefined;
+  if ('result' in o && 'error' in o) return 'it has both result and error';
+  if (o.jsonrpc !== '2.0') return `its jsonrpc is ${JSON.stringify(o.jsonrpc) ?? 'missing'}, not "2.0"`;
+  if (typeof o.id !== 'string' && typeof o.id !== 'number') return 'its id is neither a string nor a number';
+  if ('error' in o) return 'its error is not { code: integer, message: string }';
+  return `its result is ${o.result === null ? 'null' : Array.isArray(o.result) ? 'a list' : `a ${typeof o.result}`}, not an object`;
 }

@@ -269,6 +269,17 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
     }, timeoutMs);
   });
   let phase: Phase = 'initialize';
+  // An answer the SDK drops (not valid JSON-RPC) would leave its request waiting for the deadline.
+  const malformed = new Promise<never>((_, reject) => {
+    if (grouped)
+      grouped.onmalformedreply = (line, reason) =>
+        reject(
+          new ScanError(
+            `the server's ${phase} answer is not a valid JSON-RPC response: ${reason} (${JSON.stringify(oneLine(line, 120))})`,
+          ),
+        );
+  });
+  malformed.catch(() => {});
   const work = (async (): Promise<ScanResult> => {
     await client.connect(transport, { signal: controller.signal, timeout: timeoutMs });
     phase = 'tools/list';
@@ -316,7 +327,7 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
   })();
   let done = false;
   try {
-    const result = await Promise.race([work, deadline]);
+    const result = await Promise.race([work, deadline, malformed]);
     done = true;
     return result;
   } catch (err) {

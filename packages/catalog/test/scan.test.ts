@@ -224,6 +224,30 @@ describe('scan failures are one precise line', () => {
     );
   });
 
+  it('an answer that is not valid JSON-RPC fails the scan at once, saying why, not at the deadline', async () => {
+    const answering = (answer: string) =>
+      scanServer({
+        command: process.execPath,
+        args: [
+          '-e',
+          `require('readline').createInterface({ input: process.stdin }).on('line', (l) => { const m = JSON.parse(l); if (m.method === 'initialize') process.stdout.write(${JSON.stringify(answer)}.replace('ID', m.id) + '\\n'); }); setTimeout(() => {}, 60000);`,
+        ],
+        timeoutMs: 30_000,
+      }).catch((e: unknown) => e);
+    const started = Date.now();
+    const err = await answering('{"jsonrpc":"2.0","id":ID,"result":null}');
+    expect(err).toBeInstanceOf(ScanError);
+    expect((err as Error).message).toBe(
+      `the server's initialize answer is not a valid JSON-RPC response: its result is null, not an object ("{\\"jsonrpc\\":\\"2.0\\",\\"id\\":0,\\"result\\":null}")`,
+    );
+    // Well before the 30 s deadline it used to wait for.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(
+      ((await answering('{"jsonrpc":"2.0","id":ID,"result":{},"error":{"code":1,"message":"x"}}')) as Error)
+        .message,
+    ).toContain('it has both result and error');
+  });
+
   it('a tool without inputSchema: one line naming the tool, not a zod issue dump', async () => {
     const err = await scanServer({
       command: process.execPath,
