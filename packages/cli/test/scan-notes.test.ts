@@ -181,6 +181,11 @@ describe('shownTarget', () => {
     expect(local.mask('cannot start env API_KEY=SECRET1 node s.js')).toBe(
       'cannot start env API_KEY=*** node s.js',
     );
+    // A stdio server's own error may quote a URL with a password: masked too.
+    const plain = await shownTarget(undefined, ['node', 's.js']);
+    expect(plain.mask('MCP error -32603: cannot reach redis://:hunter2@cache:6379')).toBe(
+      'MCP error -32603: cannot reach redis://***:***@cache:6379',
+    );
   });
 });
 

@@ -135,11 +135,9 @@ export async function shownTarget(
   upstream: string | undefined,
   command: readonly string[],
 ): Promise<{ text: string; mask: (text: string) => string }> {
-  // The proxy package (and with it the MCP SDK's HTTP client) loads only when a URL is shown.
-  const redactUrl =
-    upstream !== undefined || command.some((a) => a.includes('://'))
-      ? (await import('@tollgate/proxy')).redactUrl
-      : (u: string) => u;
+  // Always loaded: even when the target holds no URL, an error message may quote one (a server's
+  // own error naming its database, `redis://:pw@host`), and `mask` must hide its password too.
+  const { redactUrl } = await import('@tollgate/proxy');
   const raw = upstream !== undefined ? [upstream] : command;
   const shown =
     upstream !== undefined
