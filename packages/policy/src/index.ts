@@ -24,7 +24,7 @@ export { isExactDecimal, yamlNumberLiteral } from './exact-decimal.js';
 export { buildPolicyJsonSchema, policyJsonSchema } from './json-schema.js';
 export { createAjv, type JsonSchemaDialect, jsonSchemaDialect } from './json-schema-check.js';
 export { type LoadResult, loadPolicy } from './load.js';
-export { type ParsedPolicy, type ParseOptions, parsePolicy } from './parse.js';
+export { NO_SUCH_TOOL_HINT, type ParsedPolicy, type ParseOptions, parsePolicy } from './parse.js';
 export { printable } from './printable.js';
 export { type RegexResult, re2PatternEngine, tryCompileRegex } from './regex.js';
 export {

@@ -127,6 +127,13 @@ function withoutRestated(errors: PolicyError[], yamlErrors: PolicyError[]): Poli
 }
 
 /**
+ * The hint of an `unlisted-tool` warning whose name is near no listed tool (otherwise the hint is
+ * `did you mean ...?`). Exported so that a caller knowing where the names came from (the CLI's
+ * `validate --server`, from a catalogue entry) can say more.
+ */
+export const NO_SUCH_TOOL_HINT = 'the server lists no such tool: check the spelling';
+
+/**
  * `unlisted-tool` warnings for the `tools:` keys, plain alternatives of brace globs
  * (`{write_file,edit_fil}`) and `hide` entries of a valid `doc` that name none of `names`.
  */
@@ -136,7 +143,7 @@ function unlistedWarnings(doc: PolicyDocument, names: ReadonlySet<string>, locat
     out.push({ ...locate(path, 'key'), code: 'unlisted-tool', message, hint, severity: 'warning' });
   const nearest = (entry: string) => {
     const guess = didYouMean(exactToolName(entry), [...names]);
-    return guess ? `did you mean \`${guess}\`?` : 'the server lists no such tool: check the spelling';
+    return guess ? `did you mean \`${guess}\`?` : NO_SUCH_TOOL_HINT;
   };
   const keys = Object.keys(doc.tools ?? {});
   const hide = doc.hide ?? [];

@@ -4,6 +4,7 @@ import {
   formatPolicyError,
   loadPolicy,
   MAX_POLICY_BYTES,
+  NO_SUCH_TOOL_HINT,
   type PolicyError,
 } from '@tollgate/policy';
 import { pc } from '../colors.js';
@@ -83,9 +84,6 @@ function usageFailure(
   } else process.stderr.write(`tollgate validate: ${message}\n`);
   process.exitCode = 2;
 }
-
-/** The policy package's hint for a tool name the server does not list (no near spelling). */
-const NO_SUCH_TOOL_HINT = 'the server lists no such tool: check the spelling';
 
 /**
  * An `unlisted-tool` warning of `--server <id>` whose name is no near miss: the catalogue entry is
