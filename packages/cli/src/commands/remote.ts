@@ -59,8 +59,11 @@ function port(value: string): number {
   return n;
 }
 
-/** A parser of a positive integer option (`unit` names what it counts in the message, if any). */
-const positiveInteger =
+/**
+ * A parser of a positive integer option, in decimal digits (`unit` names what it counts in the
+ * message, if any): `--max-body-bytes`, `--max-sessions`, and the proxy's `--max-message-bytes`.
+ */
+export const positiveInteger =
   (unit?: string) =>
   (value: string): number => {
     const n = decimalWholeNumber(value);

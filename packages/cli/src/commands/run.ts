@@ -13,7 +13,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { notAnOption } from '../option-once.js';
 import { decimalWholeNumber, directoryGiven, MAX_TIMER_MS } from '../option-values.js';
-import { addRemoteOptions, type RemoteOptions } from './remote.js';
+import { addRemoteOptions, positiveInteger, type RemoteOptions } from './remote.js';
 
 /** A bad option value: commander prints it; exit code 2 (usage), not commander's default 1. */
 function usage(message: string): InvalidArgumentError {
@@ -36,13 +36,6 @@ export interface RunOptions extends RemoteOptions {
   maxMessageBytes?: number;
   watch: boolean;
   shutdownGrace: number;
-}
-
-/** `--max-message-bytes`: decimal digits only (`0x10` or `1e6` are refused, not converted). */
-function positiveInt(value: string): number {
-  const n = decimalWholeNumber(value);
-  if (n === undefined || n <= 0) throw usage('must be a positive whole number of bytes, in decimal digits');
-  return n;
 }
 
 /**
@@ -95,7 +88,7 @@ export function registerRun(program: Command): void {
     .option(
       '--max-message-bytes <n>',
       'largest accepted message in either direction, in bytes (default: 67108864, 64 MiB)',
-      positiveInt,
+      positiveInteger('bytes'),
     )
     .option('--no-watch', 'do not reload the policy when the file changes (SIGHUP still reloads it)')
     .option(
