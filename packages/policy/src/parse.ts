@@ -99,9 +99,7 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
   const warnings = extra.length > 0 ? sortErrors([...checked.warnings, ...extra]) : checked.warnings;
   // Key problems of the YAML (duplicates) come with a value: its own problems are reported too.
   const errors =
-    src.errors.length > 0
-      ? sortErrors([...src.errors, ...withoutRestated(checked.errors, src.errors)])
-      : checked.errors;
+    src.errors.length > 0 ? sortErrors(withoutRestated(src.errors, checked.errors)) : checked.errors;
   const result: ParsedPolicy = {
     file,
     value: src.value,
@@ -114,16 +112,24 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
 }
 
 /**
- * `errors` without the `value-not-number` ones at a value the YAML errors already report as
- * `yaml-number-as-text` (`op: lt, value: 0b11`): that error names the number to write, and the
- * second one, whose hint is about quotes, would only contradict it.
+ * The YAML errors and the policy's own, with one error left where both report the same value
+ * written as Go writes numbers (`yaml-number-as-text`, `0b11`):
+ * - beside `value-not-number` (`op: lt`), the YAML error stays: it names the number to write,
+ *   and the other one's hint is about quotes;
+ * - beside `value-not-boolean` (`op: exists`) or `value-not-list` (a scalar under `in`), the
+ *   operator's error stays: no number would do there, so the YAML error's hint would mislead.
  */
-function withoutRestated(errors: PolicyError[], yamlErrors: PolicyError[]): PolicyError[] {
-  const at = new Set(
-    yamlErrors.filter((e) => e.code === 'yaml-number-as-text').map((e) => `${e.line}:${e.column}`),
+function withoutRestated(yamlErrors: PolicyError[], errors: PolicyError[]): PolicyError[] {
+  const at = (e: PolicyError) => `${e.line}:${e.column}`;
+  const asText = new Set(yamlErrors.filter((e) => e.code === 'yaml-number-as-text').map(at));
+  if (asText.size === 0) return [...yamlErrors, ...errors];
+  const refused = new Set(
+    errors.filter((e) => e.code === 'value-not-boolean' || e.code === 'value-not-list').map(at),
   );
-  if (at.size === 0) return errors;
-  return errors.filter((e) => e.code !== 'value-not-number' || !at.has(`${e.line}:${e.column}`));
+  return [
+    ...yamlErrors.filter((e) => e.code !== 'yaml-number-as-text' || !refused.has(at(e))),
+    ...errors.filter((e) => e.code !== 'value-not-number' || !asText.has(at(e))),
+  ];
 }
 
 /**

@@ -531,27 +531,24 @@ export function readYaml(source: string, file: string, options: ReadYamlOptions 
         // `not_in: [3_306]` would let 3306 through: refused, with the spelling that says it.
         const p = posOf(n.range[0]);
         const value = goNumberValue(written)!;
-        const path = paths.get(n)!;
-        const op = String(conditionOp(path));
-        // Where the operator takes no such value at all (`exists` a boolean, `in` a list, given a
-        // scalar), its own error says what to write: this one would only add a wrong hint.
-        const misplaced = op === 'exists' || ((op === 'in' || op === 'not_in') && path.length === 7);
-        if (!misplaced)
-          errors.push(
-            err(
-              file,
-              p.line,
-              p.col,
-              'yaml-number-as-text',
-              `\`${written}\` loads as the text "${written}" (YAML 1.2), where Intercept's YAML reads the number ${value}`,
-              // Quoting gives the text, which only the text comparisons can use; a pattern is text.
-              NUMERIC_OPS.has(op)
-                ? `write \`${value}\``
-                : op === 'regex' || op === 'not_regex'
-                  ? `quote it (\`"${written}"\`): a pattern is text`
-                  : `write \`${value}\` for the number, or quote it (\`"${written}"\`) to mean the text`,
-            ),
-          );
+        const op = String(conditionOp(paths.get(n)));
+        // Where the operator refuses the value anyway (`exists`, a scalar under `in`), parsePolicy
+        // keeps the operator's error instead of this one.
+        errors.push(
+          err(
+            file,
+            p.line,
+            p.col,
+            'yaml-number-as-text',
+            `\`${written}\` loads as the text "${written}" (YAML 1.2), where Intercept's YAML reads the number ${value}`,
+            // Quoting gives the text, which only the text comparisons can use; a pattern is text.
+            NUMERIC_OPS.has(op)
+              ? `write \`${value}\``
+              : op === 'regex' || op === 'not_regex'
+                ? `quote it (\`"${written}"\`): a pattern is text`
+                : `write \`${value}\` for the number, or quote it (\`"${written}"\`) to mean the text`,
+          ),
+        );
       } else if (
         typeof v === 'string' &&
         n.type === 'PLAIN' &&
