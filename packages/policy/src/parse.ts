@@ -8,7 +8,7 @@ import { type PolicyError, sortErrors } from './errors.js';
 import type { PolicyDocument } from './schema.js';
 import { unlistedOf } from './unlisted.js';
 import { didYouMean, exactToolName, isGlob, validatePolicyValue } from './validate.js';
-import { type Locator, readYaml, type ValuePath } from './yaml-source.js';
+import { type Locator, readYaml, type ValuePath, type YamlSource } from './yaml-source.js';
 
 /**
  * Where number or boolean values load as text: a rule's `name` and `on_deny`, and the policy's
@@ -64,7 +64,7 @@ export interface ParsedPolicy {
  */
 export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy {
   const file = opts.filename ?? '<inline>';
-  let src: { value: unknown; errors: PolicyError[]; locate: Locator };
+  let src: YamlSource;
   if (typeof text !== 'string') {
     src = {
       value: undefined,
@@ -86,7 +86,7 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
   }
   const checked = validatePolicyValue(src.value, src.locate);
   const replaced = replacementCharacter(text as string, file);
-  const yamlWarnings = (src as { warnings?: PolicyError[] }).warnings ?? [];
+  const yamlWarnings = src.warnings ?? [];
   const unlisted =
     opts.toolNames !== undefined && checked.errors.length === 0 && src.errors.length === 0
       ? unlistedWarnings(src.value as PolicyDocument, new Set(opts.toolNames), src.locate)
@@ -99,7 +99,9 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
   const warnings = extra.length > 0 ? sortErrors([...checked.warnings, ...extra]) : checked.warnings;
   // Key problems of the YAML (duplicates) come with a value: its own problems are reported too.
   const errors =
-    src.errors.length > 0 ? sortErrors(withoutRestated(src.errors, checked.errors)) : checked.errors;
+    src.errors.length > 0
+      ? sortErrors(withoutRestated(src.errors, checked.errors, src.taggedValues))
+      : checked.errors;
   const result: ParsedPolicy = {
     file,
     value: src.value,
@@ -112,15 +114,22 @@ export function parsePolicy(text: string, opts: ParseOptions = {}): ParsedPolicy
 }
 
 /**
- * The YAML errors and the policy's own, with one error left where both report the same value
- * written as Go writes numbers (`yaml-number-as-text`, `0b11`):
- * - beside `value-not-number` (`op: lt`), the YAML error stays: it names the number to write,
- *   and the other one's hint is about quotes;
- * - beside `value-not-boolean` (`op: exists`) or `value-not-list` (a scalar under `in`), the
- *   operator's error stays: no number would do there, so the YAML error's hint would mislead.
+ * The YAML errors and the policy's own, with one error left where both report the same value:
+ * - a value whose tag was refused (`max: !env 5` loads as the text "5"): the tag's error stays
+ *   and the policy's errors at that value go (`taggedValues`, from {@link readYaml});
+ * - a value written as Go writes numbers (`yaml-number-as-text`, `0b11`) beside
+ *   `value-not-number` (`op: lt`): the YAML error stays, it names the number to write and the
+ *   other one's hint is about quotes;
+ * - the same beside `value-not-boolean` (`op: exists`) or `value-not-list` (a scalar under `in`):
+ *   the operator's error stays, no number would do there and the YAML error's hint would mislead.
  */
-function withoutRestated(yamlErrors: PolicyError[], errors: PolicyError[]): PolicyError[] {
+function withoutRestated(
+  yamlErrors: PolicyError[],
+  policyErrors: PolicyError[],
+  taggedValues: ReadonlySet<string> = new Set(),
+): PolicyError[] {
   const at = (e: PolicyError) => `${e.line}:${e.column}`;
+  const errors = policyErrors.filter((e) => !taggedValues.has(at(e)));
   const asText = new Set(yamlErrors.filter((e) => e.code === 'yaml-number-as-text').map(at));
   if (asText.size === 0) return [...yamlErrors, ...errors];
   const refused = new Set(

@@ -291,6 +291,38 @@ describe('keys and tags the loaded value would hide', () => {
     expect(parsePolicy('version: !!str 1\n').errors).toEqual([]);
   });
 
+  it('checks the rest of the policy past a refused tag, without restating the tagged value', () => {
+    const r = parsePolicy(
+      [
+        'version: "1"',
+        'tools:',
+        '  foo:',
+        '    rules:',
+        '      - name: a',
+        '        action: !env deny',
+        '      - name: b',
+        '        actoin: deny',
+        '        on_deny: x',
+        '      - name: c',
+        '        rate_limit: { max: !!int lots, window: 60 }',
+        '',
+      ].join('\n'),
+    );
+    expect(r.errors.map((e) => [e.line, e.column, e.code])).toEqual([
+      [6, 17, 'yaml-unknown-tag'],
+      // Rule b's own problems, which the tag used to hide.
+      [7, 9, 'evaluate-without-conditions'],
+      [8, 9, 'unknown-key'],
+      // `!!int lots` loads as the text "lots": its "not a number" restates the tag's error.
+      [11, 28, 'yaml-unknown-tag'],
+    ]);
+    // The tagged value loaded as written without the tag: rule a denies, so b and c never run.
+    expect(r.warnings.map((e) => [e.line, e.code])).toEqual([
+      [7, 'unreachable-rule'],
+      [10, 'unreachable-rule'],
+    ]);
+  });
+
   it('reports YAML 1.1 tags that load as values JSON has no form for, at the tag', () => {
     const r = parsePolicy(
       'version: "1"\ndefault: !!binary ZGVueQ==\nhide: !!set { a, b }\ndescription: !!timestamp 2001-12-14\n',

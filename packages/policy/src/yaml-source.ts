@@ -45,6 +45,12 @@ export interface YamlSource {
   errors: PolicyError[];
   /** Values YAML loads otherwise than a reader may expect (`yes` as text). */
   warnings?: PolicyError[];
+  /**
+   * `line:col` of the values whose tag was refused (`yaml-unknown-tag`: `!env deny`, `!!int abc`)
+   * and which loaded as the same value written without it: the policy's own errors at those
+   * positions restate the tag's error, and {@link parsePolicy} drops them.
+   */
+  taggedValues?: ReadonlySet<string>;
   locate: Locator;
 }
 
@@ -362,26 +368,32 @@ export function readYaml(source: string, file: string, options: ReadYamlOptions 
     }
   }
 
+  // A tag the library could not apply leaves the value as written without it (`!env deny` loads
+  // as "deny"): reported, and the value is still checked, so the tag hides no other problem.
+  const failedTags = new Set<number>();
+  const failedTagErrors = new Set<PolicyError>();
+  const taggedValues = new Set<string>();
   // Warnings the library keeps to itself but a policy must not ignore.
   for (const w of doc.warnings) {
     const p = posOf(w.pos[0]);
     if (w.code === 'TAG_RESOLVE_FAILED' || w.code === 'BAD_COLLECTION_TYPE') {
       const first = w.message.split('\n')[0] ?? w.message;
       const tag = first.startsWith('Unresolved tag: ') ? shortTag(first) : undefined;
-      errors.push(
-        err(
-          file,
-          p.line,
-          p.col,
-          'yaml-unknown-tag',
-          tag === undefined
-            ? `YAML tag does not fit this value: ${shortTag(first)}`
-            : tag.startsWith('!!')
-              ? `YAML tag \`${tag}\` does not fit this value`
-              : `unknown YAML tag \`${tag}\``,
-          'remove the tag; a policy uses plain YAML values (quote a value that starts with `!`)',
-        ),
+      failedTags.add(w.pos[0]);
+      const refused = err(
+        file,
+        p.line,
+        p.col,
+        'yaml-unknown-tag',
+        tag === undefined
+          ? `YAML tag does not fit this value: ${shortTag(first)}`
+          : tag.startsWith('!!')
+            ? `YAML tag \`${tag}\` does not fit this value`
+            : `unknown YAML tag \`${tag}\``,
+        'remove the tag; a policy uses plain YAML values (quote a value that starts with `!`)',
       );
+      failedTagErrors.add(refused);
+      errors.push(refused);
     } else if (w.code === 'BAD_ALIAS' && aliasKeyAt(w.pos[0]) !== undefined) {
       // `*:` is an alias named ":", which is how YAML reads a bare `*` key (`*_file:` likewise). The
       // parser's own error for it lands on this line or the next ("Implicit map keys need to be
@@ -453,7 +465,10 @@ export function readYaml(source: string, file: string, options: ReadYamlOptions 
     return { file, line: p.line, column: p.col };
   };
 
-  if (errors.length > 0) return { value: undefined, errors: sortErrors(errors), locate };
+  // Syntax errors leave nothing to check; a refused tag leaves the value as if it were not there.
+  if (errors.some((e) => !failedTagErrors.has(e))) {
+    return { value: undefined, errors: sortErrors(errors), locate };
+  }
 
   // Depth and duplicate keys of the composed tree (aliases are not followed here; their expansion
   // is capped below). YAML 1.2 requires unique keys; keeping the last one silently would hide a typo.
@@ -570,6 +585,13 @@ export function readYaml(source: string, file: string, options: ReadYamlOptions 
       }
     }
     const tag = (n as Node | null)?.tag;
+    if (tag !== undefined && failedTags.size > 0 && !NON_JSON_TAGS.has(tag)) {
+      const start = (n as Node).range?.[0] ?? 0;
+      if (failedTags.has(text.lastIndexOf(shortTag(tag), start))) {
+        const p = posOf(start);
+        taggedValues.add(`${p.line}:${p.col}`);
+      }
+    }
     if (tag !== undefined && NON_JSON_TAGS.has(tag)) {
       // Reported at the tag (the node's range starts at its value), when it is on the same line.
       const start = (n as Node).range?.[0] ?? 0;
@@ -684,14 +706,20 @@ export function readYaml(source: string, file: string, options: ReadYamlOptions 
   }
   // Keys that collide or load as other text leave a usable value (the last entry wins): the
   // policy's own checks still run on it, so one duplicate key does not hide every other problem.
-  if (errors.some((e) => !LOADABLE_KEY_ERRORS.has(e.code))) {
+  if (errors.some((e) => !LOADABLE_KEY_ERRORS.has(e.code) && !failedTagErrors.has(e))) {
     return { value: undefined, errors: sortErrors(errors), locate };
   }
 
   if (options.textPaths) loadAsText(doc, options.textPaths);
   try {
     const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    return { value, errors: sortErrors(errors), warnings: sortErrors(warnings), locate };
+    return {
+      value,
+      errors: sortErrors(errors),
+      warnings: sortErrors(warnings),
+      ...(taggedValues.size > 0 ? { taggedValues } : {}),
+      locate,
+    };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (/alias/i.test(msg)) {
