@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { parseCatalog } from './loader.js';
+import { oneLine } from './one-line.js';
 import { defaultCatalogDir } from './paths.js';
 import { catalogServerSchema, toolAnnotationsSchema } from './schema.js';
 import type { CatalogLaunch, CatalogServer, CatalogTool, ToolAnnotations } from './types.js';
@@ -418,12 +419,16 @@ function idFromServerName(name: string): string {
       .toLowerCase()
       .replace(/[^a-z0-9._-]+/g, '-')
       .replace(/^[^a-z0-9]+/, '') || 'server';
-  // Letters outside ASCII are dropped from the slug: a short hash of the whole name keeps two
-  // such servers (`工具服务器`, `数据服务器`) apart, since rule names and counters end with the id.
-  return /[^\x00-\x7f]/.test(name)
-    ? `${slug.replace(/-$/, '')}-${createHash('sha256').update(name).digest('hex').slice(0, 6)}`
-    : slug;
+  // Letters outside ASCII are dropped from the slug, and a long name is cut: a short hash of the
+  // whole name keeps two such servers (`工具服务器`, `数据服务器`) apart, since rule names and
+  // counters end with the id.
+  if (!/[^\x00-\x7f]/.test(name) && slug.length <= MAX_DERIVED_ID) return slug;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 6);
+  return `${slug.slice(0, MAX_DERIVED_ID - hash.length - 1).replace(/-+$/, '')}-${hash}`;
 }
+
+/** Longest id {@link entryFromScan} derives from a server's name, in characters. */
+const MAX_DERIVED_ID = 64;
 
 /**
  * A draft catalogue entry from a live scan. Descriptions are the server's own first sentences
@@ -431,7 +436,8 @@ function idFromServerName(name: string): string {
  * joins `catalog/`. A tool without any description gets "(no description)".
  * @param scan what {@link scanServer} returned.
  * @param meta id and package to record; default id is the server name in lower-case kebab form,
- *   with a short hash of the name added when it has letters outside ASCII (`工具服务器` -> `server-3b457c`).
+ *   with a short hash of the name added when it has letters outside ASCII (`工具服务器` -> `server-3b457c`)
+ *   or is cut to 64 characters.
  */
 export function entryFromScan(
   scan: { serverInfo: { name: string; version?: string; title?: string }; tools: SnapshotTool[] },
@@ -440,7 +446,8 @@ export function entryFromScan(
   const id = meta.id ?? idFromServerName(scan.serverInfo.name);
   return {
     id,
-    name: scan.serverInfo.title ?? scan.serverInfo.name,
+    // Shown in headers and messages: one line of at most 100 characters (serverInfo is unbounded).
+    name: oneLine(scan.serverInfo.title ?? scan.serverInfo.name, 100) || id,
     package: meta.package ?? {
       registry: 'npm',
       name: scan.serverInfo.name,

@@ -63,6 +63,12 @@ export class GroupStdioTransport implements Transport {
    * line, so the request it answers would wait for its timeout: the scan fails at once instead.
    */
   onmalformedreply?: (line: string, reason: string) => void;
+  /**
+   * Called once per stdout line longer than the SDK's limit (`STDIO_DEFAULT_MAX_BUFFER_SIZE`,
+   * 10 MiB), with the limit in bytes. The line is dropped up to its newline; if it was an answer,
+   * its request would wait for its timeout: the scan fails at once instead.
+   */
+  onoversizeline?: (limitBytes: number) => void;
 
   private handle: ChildProcessHandle | undefined;
   private closed = false;
@@ -72,6 +78,8 @@ export class GroupStdioTransport implements Transport {
   private forceNow: (() => void) | undefined;
   /** Bytes of stdout after the last newline. */
   private pending: Buffer | undefined;
+  /** In a line over the size limit: its bytes are dropped up to the next newline. */
+  private skipping = false;
   private readonly diag: StdioDiagnostics = { nonJsonLines: 0 };
   private readonly graceMs: number;
 
@@ -107,6 +115,12 @@ export class GroupStdioTransport implements Transport {
    */
   private read(chunk: Buffer): void {
     let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    if (this.skipping) {
+      const end = buf.indexOf(10);
+      if (end === -1) return;
+      this.skipping = false;
+      buf = buf.subarray(end + 1);
+    }
     for (;;) {
       const index = buf.indexOf(10);
       if (index === -1) break;
@@ -129,7 +143,11 @@ export class GroupStdioTransport implements Transport {
     this.pending = buf.length > 0 ? buf : undefined;
     if (buf.length > STDIO_DEFAULT_MAX_BUFFER_SIZE) {
       this.pending = undefined;
+      this.skipping = true;
+      this.diag.nonJsonLines++;
+      this.diag.firstNonJson ??= buf.toString('utf8', 0, 200);
       this.onerror?.(new Error(`a stdout line exceeded ${STDIO_DEFAULT_MAX_BUFFER_SIZE} bytes`));
+      this.onoversizeline?.(STDIO_DEFAULT_MAX_BUFFER_SIZE);
     }
   }
 

@@ -27,6 +27,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { SnapshotTool } from './import.js';
+import { oneLine } from './one-line.js';
 import { GroupStdioTransport, type StdioDiagnostics } from './scan-process.js';
 import type { CatalogLaunch } from './types.js';
 
@@ -79,12 +80,6 @@ type Phase = 'initialize' | 'tools/list';
 
 /** Any `tools/list` result: checked against the MCP schema by {@link checkedToolsPage}, for a one-line message. */
 const anyResult = z.unknown();
-
-/** `s` on one line (whitespace runs collapsed), cut to `max` characters. */
-function oneLine(s: string, max = 300): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
-}
 
 /** `; the server printed N lines ... (first: "...")`, or '' when its stdout was all JSON-RPC. */
 function nonJsonNote(diag: StdioDiagnostics | undefined): string {
@@ -271,13 +266,19 @@ export async function scanServer(options: ScanOptions): Promise<ScanResult> {
   let phase: Phase = 'initialize';
   // An answer the SDK drops (not valid JSON-RPC) would leave its request waiting for the deadline.
   const malformed = new Promise<never>((_, reject) => {
-    if (grouped)
-      grouped.onmalformedreply = (line, reason) =>
-        reject(
-          new ScanError(
-            `the server's ${phase} answer is not a valid JSON-RPC response: ${reason} (${JSON.stringify(oneLine(line, 120))})`,
-          ),
-        );
+    if (!grouped) return;
+    grouped.onmalformedreply = (line, reason) =>
+      reject(
+        new ScanError(
+          `the server's ${phase} answer is not a valid JSON-RPC response: ${reason} (${JSON.stringify(oneLine(line, 120))})`,
+        ),
+      );
+    grouped.onoversizeline = (limitBytes) =>
+      reject(
+        new ScanError(
+          `the server wrote a stdout line over ${limitBytes / 1024 / 1024} MiB during ${phase}: the MCP SDK's stdio client refuses a message that long, so the answer cannot be read`,
+        ),
+      );
   });
   malformed.catch(() => {});
   const work = (async (): Promise<ScanResult> => {

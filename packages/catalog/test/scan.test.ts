@@ -248,6 +248,29 @@ describe('scan failures are one precise line', () => {
     ).toContain('it has both result and error');
   });
 
+  it('an answer line over 10 MiB fails the scan at once, saying so, not at the deadline', async () => {
+    // 11 MiB written in 64 KiB pieces, as a server streams a large result.
+    const server = `require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+      const m = JSON.parse(l);
+      if (m.method !== 'initialize') return;
+      const piece = 'x'.repeat(65536);
+      process.stdout.write('{"jsonrpc":"2.0","id":' + m.id + ',"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"');
+      for (let i = 0; i < 176; i++) process.stdout.write(piece);
+      process.stdout.write('","version":"1"}}}\\n');
+    }); setTimeout(() => {}, 60000);`;
+    const started = Date.now();
+    const err = await scanServer({
+      command: process.execPath,
+      args: ['-e', server],
+      timeoutMs: 40_000,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScanError);
+    expect((err as Error).message).toBe(
+      "the server wrote a stdout line over 10 MiB during initialize: the MCP SDK's stdio client refuses a message that long, so the answer cannot be read",
+    );
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 60_000);
+
   it('a tool without inputSchema: one line naming the tool, not a zod issue dump', async () => {
     const err = await scanServer({
       command: process.execPath,
@@ -393,6 +416,11 @@ describe('from a live scan to a server entry', () => {
     expect(id('工具服务器')).not.toBe(id('数据服务器'));
     expect(id('工具服务器')).toBe(id('工具服务器'));
     expect(id('db 工具')).toMatch(/^db-[0-9a-f]{6}$/);
+    // A name of any length gives an id of at most 64 characters, still one of its own.
+    const long = id('n'.repeat(5000));
+    expect(long).toMatch(/^n{57}-[0-9a-f]{6}$/);
+    expect(id(`${'n'.repeat(4999)}m`)).not.toBe(long);
+    expect(id('n'.repeat(64))).toBe('n'.repeat(64));
   });
 
   it('withholds a curated category from a live tool whose inputSchema or annotations differ from the catalogued one', () => {
