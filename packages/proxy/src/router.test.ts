@@ -527,8 +527,9 @@ describe('Router', () => {
     client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 100 } });
     client.deliver(call(100, 'echo'));
     await tick();
-    expect(gate.decided.map((c) => c.tool)).toEqual(['echo']);
-    expect(gate.rolledBack).toEqual(['echo']);
+    // Refused before the policy saw it: nothing reserved, nothing to roll back.
+    expect(gate.decided.map((c) => c.tool)).toEqual([]);
+    expect(gate.rolledBack).toEqual([]);
     expect(server.json().map((m) => m.method)).toEqual(['no/such/method', 'notifications/cancelled']);
     expect(client.json()[0]).toMatchObject({
       id: 100,
@@ -1176,8 +1177,10 @@ describe('Router', () => {
     expect(refused[0].error.message).toBe(
       'Invalid Request: id is already used by a request awaiting its answer',
     );
-    // The refused call's reservation is given back; the forwarded one still settles on its answer.
-    expect(gate.rolledBack).toEqual(['echo_again']);
+    // The refused call was never decided (it waited for its turn behind the call holding its id,
+    // then was refused): nothing reserved for it. The forwarded one still settles on its answer.
+    expect(gate.decided.map((c) => c.tool)).toEqual(['echo']);
+    expect(gate.rolledBack).toEqual([]);
     server.deliver({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'secret_x' }, { name: 'ok' }] } });
     server.deliver({ jsonrpc: '2.0', id: 2, result: { content: [] } });
     await tick();
@@ -1189,6 +1192,95 @@ describe('Router', () => {
     expect(server.json().at(-1)).toEqual({ jsonrpc: '2.0', id: 1, method: 'ping' });
   });
 
+  it('refuses a reused call id before deciding it: no reservation to roll back holds a rate limit slot', async () => {
+    // A gate deciding without I/O, with a limit of 2 calls, whose rollback takes time (as a
+    // SQLite or Redis store's does): a refused duplicate that had reserved would deny the next call.
+    const client = new Peer();
+    const server = new Peer();
+    let used = 0;
+    const gate: Gate = {
+      decide: async () => ({ allowed: true, reason: 'allowed', message: 'ok' }),
+      decideNow: () =>
+        used < 2
+          ? (used++, { allowed: true, reason: 'allowed', message: 'ok' })
+          : { allowed: false, reason: 'rate_limited', rule: 'two', message: 'Rate limit "two" reached' },
+      commit: async () => {},
+      rollback: async () => {
+        await tick(200);
+        used--;
+      },
+      isHidden: () => false,
+    };
+    new Router({ client, server, gate, prefetchToolSchemas: false });
+    client.deliver(call(1, 'a'));
+    client.deliver(call(1, 'a'));
+    client.deliver(call(2, 'a'));
+    client.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 2 } });
+    client.deliver(call(2, 'a'));
+    expect(server.json().map((m) => [m.id, m.method])).toEqual([
+      [1, 'tools/call'],
+      [2, 'tools/call'],
+      [undefined, 'notifications/cancelled'],
+    ]);
+    expect(client.json().map((r) => [r.id, r.error.code, r.error.message])).toEqual([
+      [1, -32600, 'Invalid Request: id is already used by a request awaiting its answer'],
+      [
+        2,
+        -32600,
+        'Invalid Request: id is still held by a cancelled request the server has not answered (MCP forbids reusing request ids)',
+      ],
+    ]);
+    expect(used).toBe(2);
+  });
+
+  it('decides a call queued under a held id at its turn: forwarded if the id came free, refused undecided if not', async () => {
+    const { client, server, gate, router } = setup();
+    client.deliver({ jsonrpc: '2.0', id: 5, method: 'tools/list' });
+    client.deliver({ jsonrpc: '2.0', id: 6, method: 'ping' });
+    // Queued behind a slow decision, under ids still awaiting their answers.
+    client.deliver(call(9, 'slow_one'));
+    client.deliver(call(5, 'echo_five'));
+    client.deliver(call(6, 'echo_six'));
+    client.deliver(call(9, 'echo_nine'));
+    // The ping is answered while the slow call is decided: id 6 is free by its turn, 5 and 9 not.
+    server.deliver({ jsonrpc: '2.0', id: 6, result: {} });
+    await tick(80);
+    expect(gate.decided.map((c) => c.tool)).toEqual(['slow_one', 'echo_six']);
+    expect(server.json().map((m) => [m.id, m.method, m.params?.name])).toEqual([
+      [5, 'tools/list', undefined],
+      [6, 'ping', undefined],
+      [9, 'tools/call', 'slow_one'],
+      [6, 'tools/call', 'echo_six'],
+    ]);
+    expect(client.json().map((m) => [m.id, m.error?.code ?? 'result'])).toEqual([
+      [6, 'result'],
+      [5, -32600],
+      [9, -32600],
+    ]);
+    expect(gate.rolledBack).toEqual([]);
+    // A held call still queued when the session ends is answered once, and the queue moves on.
+    client.deliver(call(10, 'slow_two'));
+    client.deliver(call(5, 'echo_again'));
+    await tick(5);
+    router.endSession('client sent DELETE');
+    await tick(80);
+    // The forwarded requests still awaiting answers (5, 9, 6), then the two queued ones.
+    expect(
+      client
+        .json()
+        .slice(3)
+        .map((m) => [m.id, m.error.code]),
+    ).toEqual([
+      [5, -32000],
+      [9, -32000],
+      [6, -32000],
+      [10, -32000],
+      [5, -32000],
+    ]);
+    expect(router.queuedMessages).toBe(0);
+    expect(gate.decided.map((c) => c.tool)).toEqual(['slow_one', 'echo_six', 'slow_two']);
+  });
+
   it('refuses the second of two requests sharing an id inside a batch, and one pending outside it', async () => {
     const { client, server, gate } = setup();
     client.deliver({ jsonrpc: '2.0', id: 'x', method: 'ping' });
@@ -1196,7 +1288,9 @@ describe('Router', () => {
     client.deliver([call(1, 'echo'), call(1, 'echo_twin'), { jsonrpc: '2.0', id: 'x', method: 'ping' }]);
     await tick();
     expect(server.json().map((m) => m.id)).toEqual(['x', 1]);
-    expect(gate.rolledBack).toEqual(['echo_twin']);
+    // The twin is refused before the policy sees it: nothing was reserved, nothing rolls back.
+    expect(gate.decided.map((c) => c.tool)).toEqual(['echo']);
+    expect(gate.rolledBack).toEqual([]);
     server.deliver({ jsonrpc: '2.0', id: 1, result: { content: [] } });
     await tick();
     const [batch] = client.json();

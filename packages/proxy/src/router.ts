@@ -169,6 +169,11 @@ interface Slot<D> {
   answered?: boolean;
   /** When set, this slot is a batch: replies are collected instead of sent. */
   batch?: BatchState;
+  /**
+   * A `tools/call` queued under an id that a request ahead of it still holds: decided only when it
+   * reaches the head of the queue, and refused then if the id is still in use (see `drain`).
+   */
+  deferred?: { bytes: Buffer; env: ReturnType<typeof scanEnvelope> };
 }
 
 interface BatchState {
@@ -503,6 +508,16 @@ export class Router<D extends GateDecision = GateDecision> {
     // it without I/O (most calls): no queue slot, no promise. Malformed params are answered here
     // too; what it read is handed on when the decision has to wait.
     let read: ReadCall | Outcome<D> | undefined;
+    if (env.kind === 'request' && env.method === 'tools/call' && this.queue.length === 0) {
+      // An id still awaiting its answer is refused before the policy runs (see `apply`): nothing
+      // is reserved for it, so its refusal cannot hold a slot of a rate limit while a store with
+      // I/O (SQLite, Redis) rolls a reservation back, and so deny the next call in the same read.
+      const reused = this.reusedId(env.id as JsonRpcId);
+      if (reused !== undefined) {
+        this.toClient(reused);
+        return;
+      }
+    }
     if (
       env.kind === 'request' &&
       env.method === 'tools/call' &&
@@ -533,6 +548,13 @@ export class Router<D extends GateDecision = GateDecision> {
       slot.request = { id: env.id, isCall: false };
     } else if (env.kind === 'batch') {
       slot.batchBytes = bytes;
+    }
+    if (slot.request?.isCall && this.awaitsAnswer(slot.request.id)) {
+      // Deciding it now would reserve for a call that is refused unless the id is free by its
+      // turn: meanwhile the reservation would count against the calls behind it.
+      slot.deferred = { bytes, env };
+      this.queue.push(slot);
+      return;
     }
     this.queue.push(slot);
     void this.decideSlot(slot, bytes, env, read);
@@ -604,7 +626,22 @@ export class Router<D extends GateDecision = GateDecision> {
   }
 
   private drain(): void {
-    while (this.queue.length > 0 && this.queue[0]!.ready) {
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (head.deferred !== undefined) {
+        const { bytes, env } = head.deferred;
+        head.deferred = undefined;
+        // Answered already (the session ended): nothing to decide.
+        const reused = head.answered ? undefined : this.reusedId(head.request!.id);
+        if (reused !== undefined) head.outcomes.push({ reply: reused });
+        else if (!head.answered) {
+          // The id came free: decided now; its decision drains the queue again.
+          void this.decideSlot(head, bytes, env);
+          return;
+        }
+        head.ready = true;
+      }
+      if (!head.ready) return;
       const slot = this.queue.shift()!;
       if (slot.answered) {
         // Answered when the session ended (see `endPending`): never sent, its reservation goes back.
@@ -809,6 +846,14 @@ export class Router<D extends GateDecision = GateDecision> {
         outcome = {
           reply: encode(errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: nested batch')),
         };
+      } else if (
+        env.kind === 'request' &&
+        env.method === 'tools/call' &&
+        batch.awaiting.has(idKey(env.id as JsonRpcId))
+      ) {
+        // A later call under the id of one this batch forwards: refused below, not decided (a
+        // reservation taken and rolled back would hold a rate limit's slot meanwhile).
+        outcome = { toServer: elementBytes, awaitsId: env.id as JsonRpcId };
       } else if (env.kind === 'request' && env.method === 'tools/call') {
         const text = elementBytes.toString('utf8');
         const read = this.readCall(env.id as JsonRpcId, JSON.parse(text), text, env.paramsMembers);
@@ -865,12 +910,9 @@ export class Router<D extends GateDecision = GateDecision> {
         return;
       }
       const key = o.awaitsId === undefined ? undefined : idKey(o.awaitsId);
-      if (key !== undefined && (this.pending.has(key) || this.cancelled.has(key))) {
-        // MCP spec 2025-11-25 "Base Protocol > Requests": a request id MUST NOT be reused
-        // within a session. Forwarding a second request under a pending id would let one answer
-        // stand for the other (an unfiltered tools/list, a call settled by someone else's result).
+      const reply = key === undefined ? undefined : this.reusedId(o.awaitsId!, key);
+      if (reply !== undefined) {
         if (o.call) this.finishCall(o.call, true);
-        const reply = reusedIdReply(o.awaitsId!, !this.pending.has(key));
         if (batch && o.index !== undefined) {
           batch.replies[o.index] = reply;
           this.maybeSendBatch(batch);
@@ -889,6 +931,21 @@ export class Router<D extends GateDecision = GateDecision> {
     } else if (o.reply && !batch) {
       this.toClient(o.reply);
     }
+  }
+
+  /**
+   * The refusal of a request under `id`, or undefined when the id is free. MCP spec 2025-11-25
+   * "Base Protocol > Requests": a request id MUST NOT be reused within a session. Forwarding a
+   * second request under a pending id would let one answer stand for the other (an unfiltered
+   * tools/list, a call settled by someone else's result). A cancelled request holds its id until
+   * the server answers it.
+   */
+  private reusedId(id: JsonRpcId, key = idKey(id)): Buffer | undefined {
+    // While the server is gone or its input closed, `apply` answers every request with that.
+    if (this.serverGone || this.inputGone !== undefined) return undefined;
+    if (this.pending.has(key)) return reusedIdReply(id);
+    if (this.cancelled.has(key)) return reusedIdReply(id, true);
+    return undefined;
   }
 
   private maybeSendBatch(batch: BatchState): void {
