@@ -38,6 +38,22 @@ function tollgateWith(env: Record<string, string>, ...args: string[]) {
 const STRIPE = 'examples/policies/payments.yaml';
 
 describe('tollgate explain', () => {
+  it("prints a policy's control characters escaped: a rule name cannot retitle or clear the terminal", () => {
+    const policy = join(dir, 'escapes.yaml');
+    writeFileSync(
+      policy,
+      'version: "1"\ntools:\n  "multi\\nline":\n    rules:\n      - name: "deny\\e[2J"\n        action: deny\n        on_deny: "no\\e]0;PWNED\\a way"\n',
+    );
+    const r = tollgate('explain', '-c', policy, '--tool', 'multi\nline', '--state-dsn', 'memory:');
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    expect(r.stdout).toContain('call    multi\\u000aline {}');
+    expect(r.stdout).toContain('✗ deny\\u001b[2J  [multi\\u000aline, line 5]  action: deny');
+    expect(r.stdout).toContain(
+      'DENIED by rule "deny\\u001b[2J" (denied_by_rule)\n  no\\u001b]0;PWNED\\u0007 way',
+    );
+  });
+
   it('refuses --state-prefix without a Redis store (exit 2), as the proxy does', () => {
     for (const state of [[], ['--state-dsn', 'memory:']]) {
       const r = tollgate(

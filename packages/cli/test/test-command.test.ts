@@ -43,6 +43,18 @@ describe('tollgate test', () => {
     expect(r.stdout).toMatch(/\n\d+ passed, 0 failed\n$/);
   });
 
+  it("prints a test file's control characters escaped, as validate does", () => {
+    const f = file(
+      'escapes.test.yaml',
+      'policy:\n  version: "1"\n  default: allow\ntests:\n  - name: "t\\e]0;TITLE\\a"\n    steps:\n      - call: "x\\e[2J"\n        expect: { allowed: false }\n',
+    );
+    const r = tollgate('test', f);
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    expect(r.stdout).toContain('✗ t\\u001b]0;TITLE\\u0007\n');
+    expect(r.stdout).toContain('.yaml:7): x\\u001b[2J {}');
+  });
+
   it('a wrong expectation fails with a diff and exit 1', () => {
     const f = file(
       'wrong.test.yaml',

@@ -7,6 +7,7 @@ import {
   loadPolicy,
   MAX_POLICY_BYTES,
   type PolicyError,
+  printable,
 } from '@tollgate/policy';
 import { callParamsProblem, duplicateMemberProblem, ToolNameIndex } from '@tollgate/proxy';
 import {
@@ -143,7 +144,7 @@ function conditionLine(c: ConditionTrace): string {
       ? ''
       : `  (would be ${show(c.actual)})`
     : `  (actual ${c.found ? show(c.actual) : 'missing'})`;
-  return `      ${mark} ${c.path} ${c.op} ${shownValue(c.op, c.expected)}${pc.dim(actual)}`;
+  return `      ${mark} ${printable(`${c.path} ${c.op} ${shownValue(c.op, c.expected)}`)}${pc.dim(printable(actual))}`;
 }
 
 /**
@@ -158,13 +159,13 @@ function shownValue(op: string, value: unknown): string {
 
 function ruleLines(t: RuleTrace): string[] {
   const mark = t.outcome === 'passed' ? pc.green('✓') : t.outcome === 'failed' ? pc.red('✗') : pc.dim('·');
-  const where = `${t.toolKey === '*' ? '"*"' : t.toolKey}, line ${t.location.line}`;
+  const where = `${t.toolKey === '*' ? '"*"' : printable(t.toolKey)}, line ${t.location.line}`;
   const lines = [
-    `  ${mark} ${pc.bold(t.rule)}  ${pc.dim(`[${where}]`)}${t.action === 'deny' ? '  action: deny' : ''}`,
+    `  ${mark} ${pc.bold(printable(t.rule))}  ${pc.dim(`[${where}]`)}${t.action === 'deny' ? '  action: deny' : ''}`,
   ];
   if (t.validate) {
     lines.push(
-      `      ${t.validate.passed ? pc.green('✓') : pc.red('✗')} validate${t.validate.errors.length ? `: ${t.validate.errors.join('; ')}` : ''}`,
+      `      ${t.validate.passed ? pc.green('✓') : pc.red('✗')} validate${t.validate.errors.length ? `: ${printable(t.validate.errors.join('; '))}` : ''}`,
     );
   }
   for (const c of t.conditions) lines.push(conditionLine(c));
@@ -180,9 +181,9 @@ function ruleLines(t: RuleTrace): string[] {
   if (t.counter) {
     const inc = t.counter.increment === undefined ? 'invalid increment' : `+${t.counter.increment}`;
     const value = t.counter.value === undefined ? '' : ` -> ${t.counter.value}`;
-    lines.push(`      counter ${t.counter.id} ${inc}${value}`);
+    lines.push(`      counter ${printable(t.counter.id)} ${inc}${value}`);
   }
-  if (t.outcome === 'failed' && t.detail) lines.push(pc.dim(`      ${t.reason}: ${t.detail}`));
+  if (t.outcome === 'failed' && t.detail) lines.push(pc.dim(`      ${t.reason}: ${printable(t.detail)}`));
   return lines;
 }
 
@@ -401,9 +402,9 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
     return;
   }
   const lines = [
-    `${pc.dim('policy')}  ${opts.config} ${pc.dim(`(sha256 ${policy.hash.slice(0, 12)}, default ${policy.default})`)}`,
-    `${pc.dim('call')}    ${opts.tool} ${argsAsSent === undefined ? jsonText(args, false) : (opts.args ?? '{}').trim()}`,
-    `${pc.dim('state')}   ${state.label}`,
+    `${pc.dim('policy')}  ${printable(opts.config)} ${pc.dim(`(sha256 ${policy.hash.slice(0, 12)}, default ${policy.default})`)}`,
+    `${pc.dim('call')}    ${printable(`${opts.tool} ${argsAsSent === undefined ? jsonText(args, false) : (opts.args ?? '{}').trim()}`)}`,
+    `${pc.dim('state')}   ${printable(state.label)}`,
     '',
   ];
   if (decision.reason === 'hidden')
@@ -420,9 +421,9 @@ export async function runExplain(opts: ExplainOptions): Promise<void> {
       `${pc.green(pc.bold('ALLOWED'))}${decision.failedOpen ? ' (uncounted: state unavailable, fail mode open)' : ''}`,
     );
   } else {
-    const rule = decision.rule ? ` by rule "${decision.rule}"` : '';
+    const rule = decision.rule ? ` by rule "${printable(decision.rule)}"` : '';
     lines.push(`${pc.red(pc.bold('DENIED'))}${rule} ${pc.dim(`(${decision.reason})`)}`);
-    lines.push(`  ${decision.message}`);
+    lines.push(`  ${printable(decision.message)}`);
     if (decision.retryAfterMs !== undefined) lines.push(pc.dim(`  retry after ${decision.retryAfterMs} ms`));
     if (decision.reason === 'schema_unavailable' && inputSchema === undefined) {
       // The proxy has the schema from the server's tools/list; explain has only what it is given.

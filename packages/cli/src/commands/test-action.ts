@@ -1,3 +1,4 @@
+import { printable } from '@tollgate/policy';
 import { callParamsProblem, ToolNameIndex } from '@tollgate/proxy';
 import {
   formatTestFileProblem,
@@ -85,25 +86,28 @@ async function runFile(file: string): Promise<FileResult> {
 function render(r: FileResult): string {
   const lines: string[] = [];
   if (r.error) {
-    lines.push(`${pc.red('✗')} ${r.file}`);
-    for (const l of r.error.split('\n')) lines.push(pc.red(`    ${l}`));
+    lines.push(`${pc.red('✗')} ${printable(r.file)}`);
+    for (const l of r.error.split('\n')) lines.push(pc.red(`    ${printable(l)}`));
     return lines.join('\n');
   }
   lines.push(
-    `${r.failed ? pc.red('✗') : pc.green('✓')} ${r.file} ${pc.dim(`(${r.passed}/${r.tests.length} passed)`)}`,
+    `${r.failed ? pc.red('✗') : pc.green('✓')} ${printable(r.file)} ${pc.dim(`(${r.passed}/${r.tests.length} passed)`)}`,
   );
   for (const t of r.tests) {
     if (t.passed) {
-      lines.push(`    ${pc.green('✓')} ${t.name}`);
+      lines.push(`    ${pc.green('✓')} ${printable(t.name)}`);
       continue;
     }
-    lines.push(`    ${pc.red('✗')} ${t.name}`);
+    lines.push(`    ${pc.red('✗')} ${printable(t.name)}`);
     for (const f of t.failures) {
       const rep = f.repetition ? `, repetition ${f.repetition}` : '';
       lines.push(
-        `        step ${f.step} (${r.file}:${f.line}${rep}): ${f.call.tool} ${JSON.stringify(f.call.args)}`,
+        printable(
+          `        step ${f.step} (${r.file}:${f.line}${rep}): ${f.call.tool} ${JSON.stringify(f.call.args)}`,
+        ),
       );
-      for (const d of f.diff) lines.push(`          ${d.startsWith('-') ? pc.green(d) : pc.red(d)}`);
+      for (const d of f.diff.map(printable))
+        lines.push(`          ${d.startsWith('-') ? pc.green(d) : pc.red(d)}`);
       // What decided, when the diff does not already say it: a bare `allowed` flip tells nothing.
       const a = f.actual;
       const said = f.diff.join('\n');
@@ -112,7 +116,7 @@ function render(r: FileResult): string {
         ...(a.rule === null || said.includes('+ rule:') ? [] : [`rule ${JSON.stringify(a.rule)}`]),
       ];
       const message = said.includes('+ message') ? '' : `: ${a.message}`;
-      if (why.length > 0) lines.push(pc.dim(`          (${why.join(', ')}${message})`));
+      if (why.length > 0) lines.push(pc.dim(printable(`          (${why.join(', ')}${message})`)));
     }
   }
   return lines.join('\n');
