@@ -37,11 +37,17 @@ function tollgateWith(env: Record<string, string>, ...args: string[]) {
 
 const STRIPE = 'examples/policies/payments.yaml';
 
+/** Writes `text` to `name` in the test's directory; returns its path. */
+function policyFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
 describe('tollgate explain', () => {
   it("prints a policy's control characters escaped: a rule name cannot retitle or clear the terminal", () => {
-    const policy = join(dir, 'escapes.yaml');
-    writeFileSync(
-      policy,
+    const policy = policyFile(
+      'escapes.yaml',
       'version: "1"\ntools:\n  "multi\\nline":\n    rules:\n      - name: "deny\\e[2J"\n        action: deny\n        on_deny: "no\\e]0;PWNED\\a way"\n',
     );
     const r = tollgate('explain', '-c', policy, '--tool', 'multi\nline', '--state-dsn', 'memory:');
@@ -172,9 +178,8 @@ describe('tollgate explain', () => {
   });
 
   it('says how to give the inputSchema when a required_args rule denies for want of it', () => {
-    const file = join(dir, 'required.yaml');
-    writeFileSync(
-      file,
+    const file = policyFile(
+      'required.yaml',
       'version: "1"\ntools:\n  create_directory:\n    rules:\n      - { name: args checked, validate: { required_args: true } }\n',
     );
     const without = tollgate('explain', '-c', file, '--tool', 'create_directory', '--args', '{"path":"x"}');
@@ -317,8 +322,7 @@ describe('tollgate explain', () => {
   });
 
   it('refuses a tool name that reads as one the policy or the catalogued server names, as the proxy does', () => {
-    const policy = join(dir, 'variants.yaml');
-    writeFileSync(policy, 'version: "1"\nhide: [move_file, "secret_*"]\n');
+    const policy = policyFile('variants.yaml', 'version: "1"\nhide: [move_file, "secret_*"]\n');
     const refused = (tool: string, ...more: string[]) => {
       const r = tollgate('explain', '-c', policy, '--tool', tool, '--json', ...more);
       expect(r.code, tool).toBe(1);
@@ -400,8 +404,7 @@ describe('tollgate explain', () => {
   it('reads real counters from the SQLite state and never consumes quota', async () => {
     const stateDir = join(dir, 'state');
     const text = `version: "1"\ntools:\n  create_issue:\n    rules:\n      - { name: hourly, rate_limit: 2/hour }\n`;
-    const file = join(dir, 'p.yaml');
-    (await import('node:fs')).writeFileSync(file, text);
+    const file = policyFile('p.yaml', text);
     const loaded = loadPolicy(text, { filename: file });
     if (!loaded.ok) throw new Error('policy');
     const store = new SqliteCounterStore({ file: join(stateDir, 'tollgate.sqlite') });
