@@ -65,8 +65,46 @@ interface MutableItem {
   windowMs: number;
   amount: number;
   checks: CounterCheck[];
-  /** A condition the store cannot check reads this counter's value: never admit it from a lease. */
+  /**
+   * The call needs this counter's exact value: a condition the store cannot check reads it, or
+   * another rule of the policy touches it too (see {@link sharedCounterKeys}). Never admitted
+   * from a lease.
+   */
   exact?: boolean;
+}
+
+const sharedCounters = new WeakMap<CompiledPolicy, ReadonlySet<string>>();
+
+/**
+ * Store keys (`ctr:<id>`, {@link counterStoreKey}) of the `state` counters that more than one
+ * rule of `policy` touches, by incrementing it (`state:`) or reading it (a `state.*` condition).
+ * Memoised per policy.
+ *
+ * Why: a counter lease (`LeasedCounterStore`) admits calls against a block of quota it has
+ * reserved in the store, so the store's value of the counter runs ahead by the lease's unused
+ * units, and a call that arrives while the lease is being taken is decided after the calls behind
+ * it. That is safe for the one rule that counts against its own `lt`/`lte` bound, and wrong for
+ * another rule reading the same counter (`state.spend gte 10` would pass early, `lte 0` fail
+ * early). Calls on such counters go to the store, in arrival order, with their exact values.
+ * Rate-limit counters are one rule's each.
+ */
+export function sharedCounterKeys(policy: CompiledPolicy): ReadonlySet<string> {
+  let shared = sharedCounters.get(policy);
+  if (shared !== undefined) return shared;
+  const rulesTouching = new Map<string, number>();
+  for (const entry of policy.entries) {
+    for (const rule of entry.rules) {
+      const ids = new Set<string>();
+      if (rule.state) ids.add(rule.state.id);
+      for (const c of rule.conditions) if (c.source === 'state' && c.counterId) ids.add(c.counterId);
+      for (const id of ids) rulesTouching.set(id, (rulesTouching.get(id) ?? 0) + 1);
+    }
+  }
+  const keys = new Set<string>();
+  for (const [id, n] of rulesTouching) if (n > 1) keys.add(counterStoreKey(id));
+  shared = keys;
+  sharedCounters.set(policy, shared);
+  return shared;
 }
 
 interface DeferredState {
@@ -570,6 +608,9 @@ async function evaluateRules(
       ...(traces ? { trace: traces } : {}),
     };
   }
+
+  const shared = sharedCounterKeys(policy);
+  if (shared.size > 0) for (const it of items) if (shared.has(it.key)) it.exact = true;
 
   let result: ReserveResult;
   try {

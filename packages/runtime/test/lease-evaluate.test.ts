@@ -1,5 +1,6 @@
 // evaluate() over a leased SQLite store: rate limits far from the bound use leases; counters read
-// by conditions the store cannot check (non-numeric ops) are marked exact and never leased.
+// by conditions the store cannot check (non-numeric ops), or touched by more than one rule, are
+// marked exact and never leased.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,82 @@ tools:
     expect(counting.reserved[0]!.items.find((it) => it.key === 'ctr:t.n')?.exact).toBe(true);
     expect(store.stats.leases).toBe(0);
     expect(await store.read('ctr:t.n', 'fixed', 3_600_000, T0)).toBe(1);
+    await store.close();
+  });
+
+  /** echo counts its calls against 1,000 a day; get-sum reads echo's counter with `op` `value`. */
+  const readByAnother = (op: string, value: number) =>
+    compile(`
+version: "1"
+tools:
+  echo:
+    rules:
+      - name: echo budget
+        conditions: [{ path: state.echo.n, op: lte, value: 1000 }]
+        state: { counter: n, window: day }
+  get-sum:
+    rules:
+      - name: after echoes
+        conditions: [{ path: state.echo.n, op: ${op}, value: ${value} }]
+`);
+
+  it('a counter another rule reads is decided in arrival order, not after a lease is taken', async () => {
+    const p = readByAnother('lte', 0);
+    const counting = new CountingStore(new SqliteCounterStore({ file: join(dir, 'order.sqlite') }));
+    const store = new LeasedCounterStore(counting);
+    const ctx = { store, now: () => T0 };
+    // Back to back, as a proxy decides the calls of one read: two echoes, then get-sum.
+    const decisions = await Promise.all([
+      evaluate(p, { tool: 'echo', args: {} }, ctx),
+      evaluate(p, { tool: 'echo', args: {} }, ctx),
+      evaluate(p, { tool: 'get-sum', args: {} }, ctx),
+    ]);
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
+    expect(decisions[2]!.message).toContain('state.echo.n would be 2, which is not lte 0');
+    expect(store.stats.leases).toBe(0);
+    await store.close();
+  });
+
+  it("a counter another rule reads shows its calls, not a lease's unused units", async () => {
+    for (const [op, value, allowed] of [
+      ['gte', 10, false],
+      ['lte', 50, true],
+    ] as const) {
+      const p = readByAnother(op, value);
+      const store = new LeasedCounterStore(
+        new SqliteCounterStore({ file: join(dir, `unused-${op}.sqlite`) }),
+      );
+      const ctx = { store, now: () => T0 };
+      // Two echoes still running (their calls in flight, as behind a proxy) when get-sum comes.
+      const echoes = [];
+      for (let i = 0; i < 2; i++) echoes.push(await evaluate(p, { tool: 'echo', args: {} }, ctx));
+      const d = await evaluate(p, { tool: 'get-sum', args: {} }, ctx);
+      expect(d.allowed, `${op} ${value}`).toBe(allowed);
+      if (!allowed) expect(d.message).toContain(`state.echo.n would be 2, which is not ${op} ${value}`);
+      for (const e of echoes) await store.commit(e.reservation!, T0);
+      expect(await store.read('ctr:echo.n', 'fixed', 86_400_000, T0)).toBe(2);
+      await store.close();
+    }
+  });
+
+  it('a counter that only its own rule touches is still leased', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  echo:
+    rules:
+      - name: echo budget
+        conditions: [{ path: state.echo.n, op: lte, value: 1000 }]
+        state: { counter: n, window: day }
+`);
+    const counting = new CountingStore(new SqliteCounterStore({ file: join(dir, 'solo.sqlite') }));
+    const store = new LeasedCounterStore(counting);
+    for (let i = 0; i < 10; i++) {
+      const d = await evaluate(p, { tool: 'echo', args: {} }, { store, now: () => T0 });
+      await store.commit(d.reservation!, T0);
+    }
+    expect(store.stats.leases).toBe(1);
+    expect(counting.counts.reserve).toBe(1);
     await store.close();
   });
 });

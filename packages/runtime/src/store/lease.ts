@@ -648,7 +648,9 @@ function counterKey(key: string, windowMs: number, windowStart: number): string 
 
 /** The checks of an item as a string: equal strings mean equal bounds (tags do not matter). */
 function checkSignature(item: CounterItem): string {
-  let s = '';
+  // An exact item (never leased) differs from every leasable one: after a policy reload that
+  // makes a leased counter one that other rules read, its first such call retires the leases.
+  let s = item.exact === true ? 'exact;' : '';
   for (const c of item.checks) s += `${c.op}${c.value};`;
   return s;
 }
