@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { InitializeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../framing/line-splitter.js';
 import type { Gate, GateCall, GateContext, GateDecision } from '../gate.js';
 import { idProblem, type JsonRpcId, scanEnvelope } from '../jsonrpc/envelope.js';
@@ -424,6 +425,24 @@ function initializeProblem(body: unknown): string | undefined {
   }
   // Its id (null, unusable) is judged with every other request's by bodyRefusal, next.
   return undefined;
+}
+
+/**
+ * Why an `initialize` request's params do not follow the MCP schema (`InitializeRequestSchema`,
+ * MCP spec 2025-11-25 "Lifecycle > Initialization": `protocolVersion`, `capabilities`,
+ * `clientInfo` with `name` and `version`), as one line naming at most three fields; undefined when
+ * they do. The SDK's transport would take such a request for no initialize at all and answer
+ * "Server not initialized", after a server had been started for it.
+ */
+function initializeParamsProblem(body: unknown): string | undefined {
+  const checked = InitializeRequestSchema.safeParse(body);
+  if (checked.success) return undefined;
+  const issues = checked.error.issues;
+  const named = issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : 'the request'}: ${i.message}`);
+  const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
+  return `${named.join('; ')}${more}`;
 }
 
 /**
@@ -831,6 +850,11 @@ export async function runHttpListener<D extends GateDecision>(
       if (problem !== undefined) return refuse(res, 400, ErrorCode.InvalidRequest, `Bad Request: ${problem}`);
       const refusal = bodyRefusal(body, () => false, texts, maxMessageBytes);
       if (refusal) return refuse(res, 400, ErrorCode.InvalidRequest, refusal.message, {}, refusal.id);
+      const params = initializeParamsProblem(body);
+      if (params !== undefined) {
+        const { id } = body as { id: JsonRpcId };
+        return refuse(res, 400, ErrorCode.InvalidParams, `Invalid params: initialize ${params}`, {}, id);
+      }
       session = await openSession(req, res);
       if (!session) return;
       const opened = session;

@@ -866,6 +866,25 @@ describe('listener sessions and request ids', () => {
     // Any refusal of the body comes before the session: not JSON-RPC 2.0, a case-variant member.
     expect((await post(listener.url, {}, rawInit(1).replace('"2.0"', '"1.0"'))).status).toBe(400);
     expect((await post(listener.url, {}, rawInit(1).replace('"params"', '"Params"'))).status).toBe(400);
+    // Params the MCP schema refuses: -32602 naming the fields, with the request's id, not the
+    // SDK's "Server not initialized" after a server was started for it.
+    for (let i = 0; i < 3; i++) {
+      const r = await post(
+        listener.url,
+        {},
+        JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'initialize', params: { capabilities: {} } }),
+      );
+      expect(r.status).toBe(400);
+      expect(JSON.parse(r.body)).toEqual({
+        jsonrpc: '2.0',
+        id: 7,
+        error: {
+          code: -32602,
+          message:
+            'Invalid params: initialize params.protocolVersion: Invalid input: expected string, received undefined; params.clientInfo: Invalid input: expected object, received undefined',
+        },
+      });
+    }
     expect(listener.sessionCount).toBe(0);
     // The cap was not used up: real clients still get sessions.
     expect((await post(listener.url, {})).status).toBe(200);
