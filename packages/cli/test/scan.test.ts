@@ -64,6 +64,21 @@ describe('tollgate scan', { timeout: 120_000 }, () => {
       );
   });
 
+  it("--json of a recognised server carries the catalogue's secrets note and the High risk it brings", () => {
+    const r = tollgate(['--json', '--', process.execPath, everything, 'stdio']);
+    expect(r.code).toBe(0);
+    const tools = JSON.parse(r.stdout).tools as Array<{
+      name: string;
+      secrets?: { reason: string };
+      classification: { risk: string };
+    }>;
+    const env = tools.find((t) => t.name === 'get-env')!;
+    expect(env.classification.risk).toBe('High');
+    expect(env.secrets?.reason).toMatch(/environment variable/);
+    // Only the catalogued note: the other tools carry none.
+    expect(tools.filter((t) => t.secrets).map((t) => t.name)).toEqual(['get-env']);
+  });
+
   it('a draft entry of a recognised server records no raised category as a curated override', () => {
     // A server that calls itself git-mcp-server and lists git_branch with a description that
     // understates it: the scaffold denies it as the catalogue does, the draft entry keeps no

@@ -98,14 +98,23 @@ export async function runScan(command: string[], opts: ScanCliOptions): Promise<
   if (opts.json) {
     const tools = draft.tools.map((t, i) => {
       const category = server.tools[i]?.category;
+      // The catalogue's note that the result carries live credentials: it raises the risk to High
+      // and the starter policy denies the tool, so the JSON says so too.
+      const secrets = server.tools[i]?.secrets;
       const c = classifyTool({
         name: t.name,
         description: t.description ?? '',
         inputSchema: t.inputSchema,
         ...(t.annotations ? { annotations: t.annotations } : {}),
         ...(category ? { category } : {}),
+        ...(secrets ? { secrets } : {}),
       });
-      return { ...t, parameters: parameterSummary(t.inputSchema), classification: c };
+      return {
+        ...t,
+        parameters: parameterSummary(t.inputSchema),
+        classification: c,
+        ...(secrets ? { secrets } : {}),
+      };
     });
     // `id` and `package` (known only from an `npx <package>` command) make this output a
     // snapshot that `tollgate catalog import` reads.
