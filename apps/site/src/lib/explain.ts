@@ -176,7 +176,7 @@ export function toolFaq(tool: SiteTool, server: SiteServer): FaqEntry[] {
     },
     {
       question: `How do I block ${tool.name} completely?`,
-      answer: `${tool.category === 'Destructive' || tool.secrets ? `The recommended policy already denies every call to ${t}. To also keep it out of sight, remove its entry under ${code('tools')} in ${code(file)} and list it under ${code('hide')} instead` : `Add it to ${code('hide')} in ${code(file)}`}: ${code(`hide: [${tool.name}]`)}. Tollgate then removes ${t} from ${code('tools/list')} so the model never sees it, and denies any ${code('tools/call')} for it. A rule with ${code('action: deny')} also blocks it while keeping it listed.`,
+      answer: `${tool.category === 'Destructive' || tool.secrets ? `The recommended policy already denies every call to ${t}. To also keep it out of sight, remove its entry under ${code('tools')} in ${code(file)} and list it under ${code('hide')} instead` : `Remove its entry under ${code('tools')} in ${code(file)} (a hidden tool's rules never run, and ${code('tollgate validate')} warns about them) and list it under ${code('hide')}`}: ${code(`hide: [${tool.name}]`)}. Tollgate then removes ${t} from ${code('tools/list')} so the model never sees it, and denies any ${code('tools/call')} for it. A rule with ${code('action: deny')} also blocks it while keeping it listed.`,
     },
     {
       question: `Which MCP server provides ${tool.name}?`,
