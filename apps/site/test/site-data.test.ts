@@ -74,6 +74,7 @@ describe('tools that return live credentials', () => {
       'linear/linear_rotateWebhookSecret',
       'neon/get_connection_string',
       'neon/provision_neon_auth',
+      'playwright/browser_network_request',
     ]);
     // Every other tool keeps the rule of its category.
     expect(catalogTool('neon', 'list_projects').yaml).not.toContain('action: deny');
