@@ -1210,6 +1210,7 @@ describe('Router', () => {
         used--;
       },
       isHidden: () => false,
+      setToolSchemas: () => {},
     };
     new Router({ client, server, gate, prefetchToolSchemas: false });
     client.deliver(call(1, 'a'));
