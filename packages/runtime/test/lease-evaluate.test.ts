@@ -70,16 +70,19 @@ tools:
     await store.close();
   });
 
-  /** echo counts its calls against 1,000 a day; get-sum reads echo's counter with `op` `value`. */
-  const readByAnother = (op: string, value: number) =>
-    compile(`
-version: "1"
-tools:
+  /** The policy's `tools:` entry of echo, which counts its calls against 1,000 a day. */
+  const ECHO_BUDGET = `
   echo:
     rules:
       - name: echo budget
         conditions: [{ path: state.echo.n, op: lte, value: 1000 }]
-        state: { counter: n, window: day }
+        state: { counter: n, window: day }`;
+
+  /** echo's budget, and get-sum reading echo's counter with `op` `value`. */
+  const readByAnother = (op: string, value: number) =>
+    compile(`
+version: "1"
+tools:${ECHO_BUDGET}
   get-sum:
     rules:
       - name: after echoes
@@ -126,15 +129,7 @@ tools:
   });
 
   it('a counter that only its own rule touches is still leased', async () => {
-    const p = compile(`
-version: "1"
-tools:
-  echo:
-    rules:
-      - name: echo budget
-        conditions: [{ path: state.echo.n, op: lte, value: 1000 }]
-        state: { counter: n, window: day }
-`);
+    const p = compile(`version: "1"\ntools:${ECHO_BUDGET}\n`);
     const counting = new CountingStore(new SqliteCounterStore({ file: join(dir, 'solo.sqlite') }));
     const store = new LeasedCounterStore(counting);
     for (let i = 0; i < 10; i++) {
