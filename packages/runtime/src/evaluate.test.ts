@@ -584,6 +584,56 @@ describe('peek mode and trace (tollgate explain)', () => {
 });
 
 describe('state conditions', () => {
+  it('a failing condition the store cannot check (in, regex) names the denial as a bound does, with the retry time', async () => {
+    const p = compile(`
+version: "1"
+tools:
+  charge:
+    rules:
+      - { name: spend, action: allow, state: { counter: spent, window: day, increment_from: args.amount } }
+  t_in:
+    rules:
+      - { name: first in, conditions: [{ path: state.charge.spent, op: in, value: [0] }] }
+      - { name: second tag, conditions: [{ path: args.tag, op: eq, value: x }] }
+  t_regex:
+    rules:
+      - { name: first regex, conditions: [{ path: state.charge.spent, op: regex, value: "^0$" }] }
+      - { name: later limit, rate_limit: 5/day }
+`);
+    const store = new MemoryCounterStore();
+    const charged = await evaluate(p, { tool: 'charge', args: { amount: 5 } }, ctx(store));
+    await store.commit(charged.reservation!, T0);
+    const untilMidnight = Date.UTC(2026, 10, 30) - T0;
+    const firstIn = {
+      allowed: false,
+      rule: 'first in',
+      reason: 'counter_exceeded',
+      retryAfterMs: untilMidnight,
+      message: expect.stringContaining(
+        'state.charge.spent would be 5, which is not in [0]; the counter resets',
+      ),
+    };
+    // The earlier rule names the denial, whether the later stateless rule fails too or not.
+    expect(await evaluate(p, { tool: 't_in', args: { tag: 'y' } }, ctx(store))).toMatchObject(firstIn);
+    expect(await evaluate(p, { tool: 't_in', args: { tag: 'x' } }, ctx(store))).toMatchObject(firstIn);
+    const regex = await evaluate(p, { tool: 't_regex', args: {} }, ctx(store));
+    expect(regex).toMatchObject({
+      rule: 'first regex',
+      reason: 'counter_exceeded',
+      retryAfterMs: untilMidnight,
+    });
+    // explain's trace marks the rule failed, not only its condition.
+    const traced = await evaluate(
+      p,
+      { tool: 't_in', args: { tag: 'y' } },
+      ctx(store, T0, { trace: true, mode: 'peek' }),
+    );
+    expect(traced.trace!.map((t) => [t.rule, t.outcome, t.reason])).toEqual([
+      ['first in', 'failed', 'counter_exceeded'],
+      ['second tag', 'failed', 'condition_failed'],
+    ]);
+  });
+
   it('a rule may read a counter another tool increments, without incrementing it', async () => {
     const p = compile(`
 version: "1"
@@ -627,9 +677,14 @@ tools:
     expect(first.allowed).toBe(true);
     await s.commit(first.reservation!, T0);
     const second = await evaluate(p, { tool: 't', args: {} }, ctx(s));
-    expect(second).toMatchObject({ allowed: false, reason: 'counter_exceeded', rule: 'odd calls only' });
+    expect(second).toMatchObject({
+      allowed: false,
+      reason: 'counter_exceeded',
+      rule: 'odd calls only',
+      retryAfterMs: 3_600_000,
+    });
     expect(second.message).toBe(
-      'Rule "odd calls only" denied the call: state.t.n would be 2, which is not in [1,3,5]',
+      'Rule "odd calls only" denied the call: state.t.n would be 2, which is not in [1,3,5]; the counter resets in 1h (at 2026-11-29T11:00:00.000Z)',
     );
     expect(await s.read('ctr:t.n', 'fixed', 3_600_000, T0)).toBe(1);
   });

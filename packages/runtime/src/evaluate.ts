@@ -11,12 +11,13 @@ import type { ConditionTrace, Decision, ReasonCode, RuleTrace, ToolCall } from '
 import { stringifyAnyDepth } from './decision-log.js';
 import { InexactNumber } from './exact-arguments.js';
 import { SchemaValidator } from './schema-validator.js';
-import type {
-  CounterCheck,
-  CounterItem,
-  CounterStore,
-  NumericOp,
-  ReserveResult,
+import {
+  type CounterCheck,
+  type CounterItem,
+  type CounterStore,
+  type NumericOp,
+  type ReserveResult,
+  retryAfter,
 } from './store/counter-store.js';
 import { formatDuration } from './windows.js';
 
@@ -584,14 +585,24 @@ async function evaluateRules(
   const now = (context.now ?? Date.now)();
 
   if (first) {
-    // A stateful rule earlier in order than the first stateless failure must still name the denial.
-    const relevant = items?.filter((it) => it.checks.some((c) => c.tag < first!.index) || tracing);
+    // A stateful rule earlier in order than the first stateless failure must still name the denial:
+    // a bound the store checks, or a condition on a counter's value it cannot check (`in`, `regex`).
+    const before = first.index;
+    const relevant = items?.filter(
+      (it, i) =>
+        it.checks.some((c) => c.tag < before) ||
+        tracing ||
+        deferred?.some((d) => d.item === i && d.ruleIndex < before),
+    );
     if (context.store && relevant && relevant.length > 0) {
       try {
         const r = await context.store.peek(items!, now);
         if (traces) fillTrace(traces, rules, r, items!, deferred);
-        if (!r.ok && r.tag < first.index)
+        if (!r.ok && r.tag < before)
           return denial(rules, failureFromStore(rules, r), r.retryAfterMs, tool, policyHash, traces, now);
+        const failed = r.ok ? failingDeferred(deferred, r.values, before) : undefined;
+        if (failed)
+          return deferredDenial(failed, r.ok ? r.values : [], items!, rules, tool, policyHash, traces, now);
       } catch {
         // The call is denied either way; the store outage only blurs which rule is named.
       }
@@ -628,20 +639,10 @@ async function evaluateRules(
   }
 
   // Conditions the store cannot check atomically (non-numeric ops on counters) see the values this call produces.
-  if (deferred) {
-    let worst: DeferredState | undefined;
-    for (const d of deferred) {
-      if (NUMERIC_OPS.has(d.cond.op) && typeof d.cond.value === 'number') continue;
-      const value = result.values[d.item];
-      if (!conditionHolds(d.cond, { found: true, value }) && (!worst || d.ruleIndex < worst.ruleIndex))
-        worst = d;
-    }
-    if (worst) {
-      if (result.reservation) await context.store!.rollback(result.reservation).catch(() => {});
-      const detail = `${worst.cond.path} would be ${show(result.values[worst.item])}, which is not ${worst.cond.op} ${show(worst.cond.value)}`;
-      const f: Failure = { index: worst.ruleIndex, reason: 'counter_exceeded', detail };
-      return denial(rules, f, undefined, tool, policyHash, traces, now);
-    }
+  const failed = failingDeferred(deferred, result.values);
+  if (failed) {
+    if (result.reservation) await context.store!.rollback(result.reservation).catch(() => {});
+    return deferredDenial(failed, result.values, items, rules, tool, policyHash, traces, now);
   }
   // Built without spreads (same keys, same order): this is the decision of every counted call.
   const allowed: { -readonly [K in keyof Decision]: Decision[K] } = result.reservation
@@ -721,6 +722,56 @@ function failureFromStore(rules: readonly CompiledRule[], r: Extract<ReserveResu
   };
 }
 
+/** Whether a condition on a counter is one the store checks itself (a numeric bound). */
+function storeChecked(cond: CompiledCondition): boolean {
+  return NUMERIC_OPS.has(cond.op) && typeof cond.value === 'number';
+}
+
+/**
+ * Of the conditions on counters the store cannot check (`in`, `regex`, `exists`...), the one of
+ * the earliest rule before rule `before` that fails on `values` (the counters' values with this
+ * call, by item), or undefined.
+ */
+function failingDeferred(
+  deferred: readonly DeferredState[] | undefined,
+  values: readonly number[],
+  before = Number.POSITIVE_INFINITY,
+): DeferredState | undefined {
+  let worst: DeferredState | undefined;
+  for (const d of deferred ?? []) {
+    if (d.ruleIndex >= before || storeChecked(d.cond) || (worst && worst.ruleIndex <= d.ruleIndex)) continue;
+    if (!conditionHolds(d.cond, { found: true, value: values[d.item] })) worst = d;
+  }
+  return worst;
+}
+
+/**
+ * The denial a failing condition on a counter's value gives (`counter_exceeded`), with the time
+ * until the counter's window ends as `retryAfterMs`, as a bound the store checks gives it.
+ */
+function deferredDenial(
+  d: DeferredState,
+  values: readonly number[],
+  items: readonly CounterItem[],
+  rules: readonly CompiledRule[],
+  tool: string,
+  policyHash: string,
+  traces: RuleTrace[] | undefined,
+  now: number,
+): Decision {
+  const detail = `${d.cond.path} would be ${show(values[d.item])}, which is not ${d.cond.op} ${show(d.cond.value)}`;
+  const f: Failure = { index: d.ruleIndex, reason: 'counter_exceeded', detail };
+  return denial(
+    rules,
+    f,
+    retryAfter(items[d.item]!, now, undefined, undefined),
+    tool,
+    policyHash,
+    traces,
+    now,
+  );
+}
+
 function fillTrace(
   traces: RuleTrace[],
   rules: readonly CompiledRule[],
@@ -735,6 +786,14 @@ function fillTrace(
     d.trace.actual = v;
     d.trace.passed =
       v === undefined ? !(!r.ok && r.tag === d.ruleIndex) : conditionHolds(d.cond, { found: true, value: v });
+    // A failing condition the store does not check fails its rule too (the store's own failures
+    // are marked below).
+    const rule = traces[d.ruleIndex] as { -readonly [K in keyof RuleTrace]: RuleTrace[K] } | undefined;
+    if (!d.trace.passed && !storeChecked(d.cond) && rule && rule.outcome === 'passed') {
+      rule.outcome = 'failed';
+      rule.reason = 'counter_exceeded';
+      rule.detail = `${d.cond.path} would be ${show(v)}, which is not ${d.cond.op} ${show(d.cond.value)}`;
+    }
   }
   traces.forEach((t, i) => {
     const rule = rules[i]!;
