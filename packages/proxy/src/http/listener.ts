@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { InitializeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { InitializeRequestSchema, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../framing/line-splitter.js';
 import type { Gate, GateCall, GateContext, GateDecision } from '../gate.js';
 import { idProblem, type JsonRpcId, scanEnvelope } from '../jsonrpc/envelope.js';
@@ -494,17 +494,29 @@ function bodyRefusal(
       const id = env.id !== undefined && idProblem(env.id) === undefined ? env.id : null;
       return { id, message: `Invalid Request: ${env.problem}` };
     }
-    if (env.kind !== 'request') continue;
-    // MCP spec 2025-11-25 "Base Protocol > Requests": unlike base JSON-RPC, the id MUST NOT be null.
-    if (env.id === null) return { id: null, message: 'Invalid Request: a request id must not be null' };
-    const key = idKey(env.id as JsonRpcId);
-    if (seen.has(key) || awaits(env.id as JsonRpcId)) {
+    if (env.kind === 'request') {
+      // MCP spec 2025-11-25 "Base Protocol > Requests": unlike base JSON-RPC, the id MUST NOT be null.
+      if (env.id === null) return { id: null, message: 'Invalid Request: a request id must not be null' };
+      const key = idKey(env.id as JsonRpcId);
+      if (seen.has(key) || awaits(env.id as JsonRpcId)) {
+        return {
+          id: env.id as JsonRpcId,
+          message: 'Invalid Request: id is already used by a request awaiting its answer',
+        };
+      }
+      seen.add(key);
+    }
+    // The SDK's transport reads every message with its strict schema and answers one it refuses
+    // with -32700 and no id ("Parse error"), although it is JSON: a member JSON-RPC does not
+    // define (`"extra": 1`), or `result` beside `method`.
+    if (!JSONRPCMessageSchema.safeParse(m).success) {
+      const id = (m as { id?: unknown }).id;
       return {
-        id: env.id as JsonRpcId,
-        message: 'Invalid Request: id is already used by a request awaiting its answer',
+        id: id !== undefined && idProblem(id) === undefined ? (id as JsonRpcId) : null,
+        message:
+          'Invalid Request: not a JSON-RPC 2.0 message: a member it does not define (only jsonrpc, id, method, params, result, error) or one of the wrong type',
       };
     }
-    seen.add(key);
   }
   return undefined;
 }

@@ -866,6 +866,10 @@ describe('listener sessions and request ids', () => {
     // Any refusal of the body comes before the session: not JSON-RPC 2.0, a case-variant member.
     expect((await post(listener.url, {}, rawInit(1).replace('"2.0"', '"1.0"'))).status).toBe(400);
     expect((await post(listener.url, {}, rawInit(1).replace('"params"', '"Params"'))).status).toBe(400);
+    // JSON, but a member JSON-RPC does not define: -32600 with its id, not the SDK's -32700.
+    const extra = await post(listener.url, {}, rawInit(4).replace('{', '{"extra":1,'));
+    expect(extra.status).toBe(400);
+    expect(JSON.parse(extra.body)).toMatchObject({ id: 4, error: { code: -32600 } });
     // Params the MCP schema refuses: -32602 naming the fields, with the request's id, not the
     // SDK's "Server not initialized" after a server was started for it.
     for (let i = 0; i < 3; i++) {
