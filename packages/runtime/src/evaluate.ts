@@ -601,8 +601,8 @@ async function evaluateRules(
         if (!r.ok && r.tag < before)
           return denial(rules, failureFromStore(rules, r), r.retryAfterMs, tool, policyHash, traces, now);
         const failed = r.ok ? failingDeferred(deferred, r.values, before) : undefined;
-        if (failed)
-          return deferredDenial(failed, r.ok ? r.values : [], items!, rules, tool, policyHash, traces, now);
+        if (failed && r.ok)
+          return deferredDenial(failed, r.values, items!, rules, tool, policyHash, traces, now);
       } catch {
         // The call is denied either way; the store outage only blurs which rule is named.
       }
@@ -745,6 +745,11 @@ function failingDeferred(
   return worst;
 }
 
+/** Why a condition on a counter's value fails: `state.x.n would be 2, which is not in [0]`. */
+function deferredDetail(d: DeferredState, value: number | undefined): string {
+  return `${d.cond.path} would be ${show(value)}, which is not ${d.cond.op} ${show(d.cond.value)}`;
+}
+
 /**
  * The denial a failing condition on a counter's value gives (`counter_exceeded`), with the time
  * until the counter's window ends as `retryAfterMs`, as a bound the store checks gives it.
@@ -759,8 +764,11 @@ function deferredDenial(
   traces: RuleTrace[] | undefined,
   now: number,
 ): Decision {
-  const detail = `${d.cond.path} would be ${show(values[d.item])}, which is not ${d.cond.op} ${show(d.cond.value)}`;
-  const f: Failure = { index: d.ruleIndex, reason: 'counter_exceeded', detail };
+  const f: Failure = {
+    index: d.ruleIndex,
+    reason: 'counter_exceeded',
+    detail: deferredDetail(d, values[d.item]),
+  };
   return denial(
     rules,
     f,
@@ -792,7 +800,7 @@ function fillTrace(
     if (!d.trace.passed && !storeChecked(d.cond) && rule && rule.outcome === 'passed') {
       rule.outcome = 'failed';
       rule.reason = 'counter_exceeded';
-      rule.detail = `${d.cond.path} would be ${show(v)}, which is not ${d.cond.op} ${show(d.cond.value)}`;
+      rule.detail = deferredDetail(d, v);
     }
   }
   traces.forEach((t, i) => {
