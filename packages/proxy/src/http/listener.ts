@@ -445,6 +445,11 @@ function initializeParamsProblem(body: unknown): string | undefined {
   return `${named.join('; ')}${more}`;
 }
 
+/** `id` when a refusal can carry it back (present and usable, see `idProblem`), else `null`. */
+function echoableId(id: unknown): JsonRpcId {
+  return id !== undefined && idProblem(id) === undefined ? (id as JsonRpcId) : null;
+}
+
 /**
  * Why a POST body must be refused before it reaches the SDK transport (JSON-RPC error -32600 on
  * that POST, with the id of the one request refused or `null`), or undefined.
@@ -483,16 +488,14 @@ function bodyRefusal(
     // written twice (`"id":1,"id":2`), which JSON.parse resolved to its last occurrence.
     const text = texts?.[index] ?? encode(m);
     if (text.length > maxMessageBytes) {
-      const id = (m as { id?: unknown }).id;
       return {
-        id: id !== undefined && idProblem(id) === undefined ? (id as JsonRpcId) : null,
+        id: echoableId((m as { id?: unknown }).id),
         message: `Invalid Request: message of ${text.length} bytes is over the cap of ${maxMessageBytes} bytes (--max-message-bytes)`,
       };
     }
     const env = scanEnvelope(text);
     if (env.kind === 'invalid') {
-      const id = env.id !== undefined && idProblem(env.id) === undefined ? env.id : null;
-      return { id, message: `Invalid Request: ${env.problem}` };
+      return { id: echoableId(env.id), message: `Invalid Request: ${env.problem}` };
     }
     if (env.kind === 'request') {
       // MCP spec 2025-11-25 "Base Protocol > Requests": unlike base JSON-RPC, the id MUST NOT be null.
@@ -510,9 +513,8 @@ function bodyRefusal(
     // with -32700 and no id ("Parse error"), although it is JSON: a member JSON-RPC does not
     // define (`"extra": 1`), or `result` beside `method`.
     if (!JSONRPCMessageSchema.safeParse(m).success) {
-      const id = (m as { id?: unknown }).id;
       return {
-        id: id !== undefined && idProblem(id) === undefined ? (id as JsonRpcId) : null,
+        id: echoableId((m as { id?: unknown }).id),
         message:
           'Invalid Request: not a JSON-RPC 2.0 message: a member it does not define (only jsonrpc, id, method, params, result, error) or one of the wrong type',
       };
